@@ -1,0 +1,66 @@
+import type { Quantity, Reading } from './reading.ts';
+
+/**
+ * The contract between the device families and the rest of the system.
+ * A family's file exports a `DeviceProfile` (built declaratively from capability blocks); the gateway,
+ * the broker's ACL, the simulator and `wesprint decode` only ever talk to this interface.
+ */
+
+/** Which device a topic belongs to and which of its channels it is. */
+export interface TopicMatch {
+  /** The device's base topic, exactly as written in the site file's `topic` (e.g. `zigbee2mqtt/desk-3-12`). */
+  deviceTopic: string;
+  /** The family's own name for the sub-topic, e.g. `state`, `availability`, `relay/0/power`, `status/switch:0`. */
+  channel: string;
+}
+
+/** A reading before the gateway knows which site device it belongs to. */
+export type ProfileReading = Omit<Reading, 'device'>;
+
+export interface DecodeResult {
+  readings: ProfileReading[];
+  /** Set when the message says the device went online/offline (LWT, availability topics). */
+  availability?: 'online' | 'offline';
+  /** Set when the message is the device's answer to a command. */
+  commandResult?: { ok: boolean; detail: string };
+}
+
+/** Thrown by `decode` for a message on a family topic that is not what the firmware sends. */
+export class DecodeError extends Error {
+  override name = 'DecodeError';
+}
+
+/** A command the building asks a device to carry out, in the building's words. */
+export type DeviceAction = 'unlock' | 'lock' | 'unlatch' | 'switch_on' | 'switch_off';
+
+export interface OutgoingMessage {
+  topic: string;
+  payload: string;
+  qos: 0 | 1 | 2;
+  retain: boolean;
+}
+
+export interface DeviceProfile {
+  /** Stable id used in site files, e.g. `zigbee2mqtt-occupancy`, `nuki-mqtt`. */
+  id: string;
+  vendor: string;
+  description: string;
+  /** Vendor documentation the decoding follows (cited, and the source of the test payloads). */
+  sources: string[];
+  /** What the family may report; used by the API/dashboard to know what to show. */
+  quantities: Quantity[];
+  /** Seconds between regular reports, so health checks can tell "quiet" from "offline". */
+  reportingIntervalS: number;
+  /** MQTT topic filters that carry this family's messages (what the gateway subscribes to). */
+  subscriptions: string[];
+  /** Does this topic belong to this family? Returns the device's base topic and channel. */
+  match(topic: string): TopicMatch | undefined;
+  /** Decode one message; throws DecodeError for malformed payloads. Pure: no I/O. */
+  decode(match: TopicMatch, payload: Buffer, receivedAt: number): DecodeResult;
+  /** Actions the family can carry out; absent for pure sensors. */
+  actions?: DeviceAction[];
+  /** Encode an action into the vendor's command message(s). */
+  encodeCommand?(deviceTopic: string, action: DeviceAction): OutgoingMessage[];
+  /** Least-privilege MQTT ACL for a device of this family living at `deviceTopic` (filters, `+`/`#` allowed). */
+  acl(deviceTopic: string): { publish: string[]; subscribe: string[] };
+}

@@ -1,0 +1,65 @@
+import fs from 'node:fs';
+import Value from 'typebox/value';
+import YAML from 'yaml';
+import { Site, type SiteConfig } from './site.ts';
+
+export class SiteFileError extends Error {
+  override name = 'SiteFileError';
+}
+
+/** Parses and validates a site file (YAML or JSON), including the references between its parts. */
+export function parseSite(text: string, origin = 'site file'): SiteConfig {
+  let raw: unknown;
+  try {
+    raw = YAML.parse(text);
+  } catch (err) {
+    throw new SiteFileError(`${origin}: not valid YAML/JSON: ${(err as Error).message}`);
+  }
+  const withDefaults = Value.Default(Site, raw);
+  const errors = [...Value.Errors(Site, withDefaults)].slice(0, 5);
+  if (errors.length > 0) {
+    const lines = errors.map((e) => `  ${e.instancePath || '/'}: ${e.message}`);
+    throw new SiteFileError(`${origin} is invalid:\n${lines.join('\n')}`);
+  }
+  const site = withDefaults as SiteConfig;
+  checkReferences(site, origin);
+  return site;
+}
+
+export function loadSite(file: string): SiteConfig {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new SiteFileError(`cannot read site file ${file}: ${(err as Error).message}`);
+  }
+  return parseSite(text, file);
+}
+
+function checkReferences(site: SiteConfig, origin: string): void {
+  const problems: string[] = [];
+  const unique = (what: string, ids: string[]) => {
+    const seen = new Set<string>();
+    for (const id of ids) {
+      if (seen.has(id)) problems.push(`${what} id "${id}" is used twice`);
+      seen.add(id);
+    }
+    return seen;
+  };
+  const floors = unique('floor', site.floors.map((f) => f.id));
+  const spaces = unique('space', site.spaces.map((s) => s.id));
+  const devices = unique('device', site.devices.map((d) => d.id));
+  unique('device topic', site.devices.map((d) => d.topic));
+  unique('device username', site.devices.map((d) => d.username ?? d.id));
+  for (const s of site.spaces) {
+    if (!floors.has(s.floor)) problems.push(`space "${s.id}" is on unknown floor "${s.floor}"`);
+    if (s.lock && !devices.has(s.lock)) problems.push(`space "${s.id}" names unknown lock device "${s.lock}"`);
+    if (s.parent && !spaces.has(s.parent)) problems.push(`space "${s.id}" names unknown parent "${s.parent}"`);
+  }
+  for (const d of site.devices) {
+    if (!spaces.has(d.space)) problems.push(`device "${d.id}" is in unknown space "${d.space}"`);
+    if (d.topic.startsWith('wesprint/') || d.topic.startsWith('$'))
+      problems.push(`device "${d.id}" topic "${d.topic}" is reserved for the building's own topics`);
+  }
+  if (problems.length > 0) throw new SiteFileError(`${origin}:\n  ${problems.slice(0, 10).join('\n  ')}`);
+}

@@ -1,0 +1,85 @@
+import Type, { type Static } from 'typebox';
+
+/**
+ * The site file: one building described by its operator (floors, spaces, devices).
+ * Written in YAML or JSON; validated against this schema at load so a typo is a clear error at start,
+ * not a silent gap in the data.
+ */
+
+const Id = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$', description: 'lower-case id: a-z 0-9 _ -' });
+
+export const SpaceKind = Type.Union([
+  Type.Literal('desk'),
+  Type.Literal('desk_area'),
+  Type.Literal('protel'),
+  Type.Literal('meeting_room'),
+  Type.Literal('office'),
+  Type.Literal('hall'),
+  Type.Literal('cafe'),
+  Type.Literal('locker'),
+  Type.Literal('circulation'),
+  Type.Literal('technical'),
+]);
+
+export const OpeningHours = Type.Object({
+  /** ISO weekdays 1 (Monday) … 7 (Sunday). */
+  days: Type.Array(Type.Integer({ minimum: 1, maximum: 7 }), { minItems: 1 }),
+  open: Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$' }),
+  close: Type.String({ pattern: '^([01][0-9]|2[0-4]):[0-5][0-9]$' }),
+});
+
+export const Space = Type.Object({
+  id: Id,
+  name: Type.String({ minLength: 1 }),
+  floor: Id,
+  kind: SpaceKind,
+  area_m2: Type.Number({ exclusiveMinimum: 0 }),
+  capacity: Type.Optional(Type.Integer({ minimum: 0 })),
+  bookable: Type.Optional(Type.Boolean()),
+  /** Device id of the lock that opens this space. */
+  lock: Type.Optional(Id),
+  /** Desk areas contain desks: the desks name their area as parent. */
+  parent: Type.Optional(Id),
+  opening_hours: Type.Optional(Type.Array(OpeningHours)),
+});
+
+export const Floor = Type.Object({
+  id: Id,
+  name: Type.String({ minLength: 1 }),
+  level: Type.Integer(),
+  area_m2: Type.Number({ exclusiveMinimum: 0 }),
+});
+
+export const Device = Type.Object({
+  id: Id,
+  /** DeviceProfile id, e.g. `zigbee2mqtt-occupancy`. */
+  profile: Type.String({ minLength: 1 }),
+  /** The device's base topic, exactly as its firmware is configured (e.g. `shellies/shellyem-B9A3F1`). */
+  topic: Type.String({ minLength: 1 }),
+  space: Id,
+  /** MQTT user name the device connects with; defaults to the device id. */
+  username: Type.Optional(Type.String({ minLength: 1 })),
+  /** scrypt hash (`scrypt$N$r$p$salt$hash`, see site/credentials.ts); without it a password is generated on first start. */
+  password_hash: Type.Optional(Type.String()),
+  /** What the meter measures, for reports (`main`, `lighting`, `hvac`, `plug`). */
+  meter_role: Type.Optional(Type.String()),
+});
+
+export const Site = Type.Object({
+  site: Type.Object({
+    id: Id,
+    name: Type.String({ minLength: 1 }),
+    timezone: Type.String({ default: 'Europe/Berlin' }),
+    address: Type.Optional(Type.String()),
+    /** Market-based emission factor of the electricity supplier, g CO2e per kWh. */
+    supplier_co2_g_per_kwh: Type.Optional(Type.Number({ minimum: 0 })),
+  }),
+  floors: Type.Array(Floor, { minItems: 1 }),
+  spaces: Type.Array(Space),
+  devices: Type.Array(Device),
+});
+
+export type SiteConfig = Static<typeof Site>;
+export type SpaceConfig = Static<typeof Space>;
+export type FloorConfig = Static<typeof Floor>;
+export type DeviceConfig = Static<typeof Device>;

@@ -1,0 +1,72 @@
+import type { Reading } from '../device-profiles/reading.ts';
+
+/**
+ * The one interface every time-series backend implements (embedded SQLite, InfluxDB v1 API,
+ * InfluxDB 2.x). One contract test suite (storage/contract.ts) runs against each of them.
+ */
+
+/** A reading with the tags it is stored and queried by. */
+export interface StoredReading extends Reading {
+  site: string;
+  space: string;
+}
+
+/**
+ * mean/min/max/last: of the values in each bucket.
+ * consumption: for cumulative counters (energy): what was consumed within each bucket, correct across
+ * counter resets (a meter reboot restarts the counter at 0: the value after the reset counts as consumed).
+ * count: number of readings in the bucket.
+ */
+export type Aggregate = 'mean' | 'min' | 'max' | 'last' | 'consumption' | 'count';
+
+export interface SeriesQuery {
+  quantity: string;
+  /** Restrict to one device or one space (or neither: all of the site). */
+  device?: string;
+  space?: string;
+  /** Epoch ms, inclusive. */
+  from: number;
+  /** Epoch ms, exclusive. */
+  to: number;
+  /** Bucket width in ms; buckets are aligned to epoch multiples of bucketMs. Omitted: one bucket from..to. */
+  bucketMs?: number;
+  aggregate: Aggregate;
+}
+
+export interface SeriesPoint {
+  /** Start of the bucket, epoch ms. */
+  ts: number;
+  value: number;
+}
+
+/** One series per device; buckets without data are absent (not zero). */
+export interface Series {
+  device: string;
+  space: string;
+  quantity: string;
+  unit: string;
+  points: SeriesPoint[];
+}
+
+export interface LatestFilter {
+  device?: string;
+  space?: string;
+  quantity?: string;
+}
+
+export interface TimeSeriesStore {
+  /** e.g. `sqlite`, `influxdb-v1`, `influxdb-v2`. */
+  readonly kind: string;
+  /**
+   * Stores readings. Idempotent on (device, quantity, ts): writing the same reading twice keeps one,
+   * which is what lets the gateway's spool replay a batch whose acknowledgement was lost.
+   * Rejects when the backend is unreachable; then nothing of the batch may be assumed stored.
+   */
+  write(readings: StoredReading[]): Promise<void>;
+  query(q: SeriesQuery): Promise<Series[]>;
+  /** The newest reading per (device, quantity) matching the filter. */
+  latest(filter?: LatestFilter): Promise<StoredReading[]>;
+  /** True when the backend answers. Never throws. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
