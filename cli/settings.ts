@@ -38,7 +38,8 @@ function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new SettingsError(`${name}=${raw} is not a port number`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new SettingsError(`${name}=${raw} is not a port number`);
   return n;
 }
 

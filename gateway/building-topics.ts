@@ -53,7 +53,14 @@ export interface CommandMessage {
   expiresAt: number;
 }
 
-export type CommandOutcome = 'done' | 'failed' | 'expired' | 'duplicate' | 'unsupported' | 'offline' | 'timeout';
+export type CommandOutcome =
+  | 'done'
+  | 'failed'
+  | 'expired'
+  | 'duplicate'
+  | 'unsupported'
+  | 'offline'
+  | 'timeout';
 
 export interface CommandResultMessage {
   id: string;

@@ -10,7 +10,12 @@ import type { SiteConfig } from './site.ts';
  * (mode 0600), which the simulator and the services on the same machine (or sharing the volume) read.
  */
 
-const scrypt = promisify(scryptCb) as (pw: string, salt: Buffer, len: number, opts: object) => Promise<Buffer>;
+const scrypt = promisify(scryptCb) as (
+  pw: string,
+  salt: Buffer,
+  len: number,
+  opts: object,
+) => Promise<Buffer>;
 const N = 16384;
 const R = 8;
 const P = 1;

@@ -46,15 +46,32 @@ function checkReferences(site: SiteConfig, origin: string): void {
     }
     return seen;
   };
-  const floors = unique('floor', site.floors.map((f) => f.id));
-  const spaces = unique('space', site.spaces.map((s) => s.id));
-  const devices = unique('device', site.devices.map((d) => d.id));
-  unique('device topic', site.devices.map((d) => d.topic));
-  unique('device username', site.devices.map((d) => d.username ?? d.id));
+  const floors = unique(
+    'floor',
+    site.floors.map((f) => f.id),
+  );
+  const spaces = unique(
+    'space',
+    site.spaces.map((s) => s.id),
+  );
+  const devices = unique(
+    'device',
+    site.devices.map((d) => d.id),
+  );
+  unique(
+    'device topic',
+    site.devices.map((d) => d.topic),
+  );
+  unique(
+    'device username',
+    site.devices.map((d) => d.username ?? d.id),
+  );
   for (const s of site.spaces) {
     if (!floors.has(s.floor)) problems.push(`space "${s.id}" is on unknown floor "${s.floor}"`);
-    if (s.lock && !devices.has(s.lock)) problems.push(`space "${s.id}" names unknown lock device "${s.lock}"`);
-    if (s.parent && !spaces.has(s.parent)) problems.push(`space "${s.id}" names unknown parent "${s.parent}"`);
+    if (s.lock && !devices.has(s.lock))
+      problems.push(`space "${s.id}" names unknown lock device "${s.lock}"`);
+    if (s.parent && !spaces.has(s.parent))
+      problems.push(`space "${s.id}" names unknown parent "${s.parent}"`);
   }
   for (const d of site.devices) {
     if (!spaces.has(d.space)) problems.push(`device "${d.id}" is in unknown space "${d.space}"`);
