@@ -1,0 +1,53 @@
+import t from 'tap';
+import {
+  type CommandContext,
+  decideCommand,
+  MAX_COMMAND_LIFETIME_MS,
+  parseCommand,
+} from './command-rules.ts';
+
+const now = 1_700_000_000_000;
+const ctx = (over: Partial<CommandContext> = {}): CommandContext => ({
+  now,
+  deviceKnown: true,
+  deviceOnline: true,
+  supportedActions: ['unlock', 'lock'],
+  alreadySeen: () => false,
+  busy: false,
+  ...over,
+});
+const cmd = { id: 'c0ffee00-1', action: 'unlock', expiresAt: now + 5000 };
+
+t.test('a fresh, known, supported command to an online device is executed', async (t) => {
+  const d = decideCommand(cmd, ctx());
+  t.equal(d.execute, true);
+});
+
+t.test('each refusal has its own outcome', async (t) => {
+  const outcome = (over: Partial<CommandContext>, c = cmd) => {
+    const d = decideCommand(c, ctx(over));
+    return d.execute ? 'execute' : d.outcome;
+  };
+  t.equal(outcome({ alreadySeen: (id) => id === cmd.id }), 'duplicate');
+  t.equal(outcome({}, { ...cmd, expiresAt: now }), 'expired');
+  t.equal(outcome({}, { ...cmd, expiresAt: now + MAX_COMMAND_LIFETIME_MS + 1 }), 'failed');
+  t.equal(outcome({ deviceKnown: false }), 'failed');
+  t.equal(outcome({}, { ...cmd, action: 'unlatch' }), 'unsupported');
+  t.equal(outcome({}, { ...cmd, action: 'self_destruct' }), 'unsupported');
+  t.equal(outcome({ deviceOnline: false }), 'offline');
+  t.equal(outcome({ busy: true }), 'failed');
+});
+
+t.test('a replayed command is refused even when it is expired too: duplicate is checked first', async (t) => {
+  const d = decideCommand({ ...cmd, expiresAt: now - 1 }, ctx({ alreadySeen: () => true }));
+  t.match(d, { execute: false, outcome: 'duplicate' });
+});
+
+t.test('parseCommand rejects what is not a command', async (t) => {
+  t.type(parseCommand(Buffer.from('nope')), 'string');
+  t.type(parseCommand(Buffer.from('[]')), 'string');
+  t.type(parseCommand(Buffer.from('{"id":"short","action":"unlock","expiresAt":1}')), 'string');
+  t.type(parseCommand(Buffer.from('{"id":"c0ffee00-1","action":1,"expiresAt":1}')), 'string');
+  t.type(parseCommand(Buffer.from('{"id":"c0ffee00-1","action":"unlock","expiresAt":"x"}')), 'string');
+  t.same(parseCommand(Buffer.from(JSON.stringify(cmd))), cmd);
+});
