@@ -1,0 +1,451 @@
+import type { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import http from 'node:http';
+import net, { type AddressInfo } from 'node:net';
+import path from 'node:path';
+import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client } from 'aedes';
+import AsyncLevelPersistence from 'aedes-persistence-level/asyncPersistence.js';
+import { Level } from 'level';
+import type { Logger } from 'pino';
+import { createWebSocketStream, WebSocketServer } from 'ws';
+import type { DeviceProfile } from '../device-profiles/profile.ts';
+import type { Secrets } from '../site/credentials.ts';
+import type { SiteConfig } from '../site/site.ts';
+import { loadAccounts } from './accounts.ts';
+import {
+  type AccountRole,
+  anonymousGrant,
+  type Decision,
+  type Grant,
+  grantFor,
+  mayPublish,
+  mayReceive,
+  maySubscribe,
+  unknownProfiles,
+} from './acl.ts';
+
+/**
+ * The building's MQTT broker (aedes): MQTT 3.1.1 over TCP and WebSocket, per-device accounts, topic ACLs,
+ * durable sessions on disk, and an audit trail of every refusal and every accepted connection.
+ *
+ * A refused PUBLISH is acknowledged and dropped (as Mosquitto does), not answered by a disconnect (aedes'
+ * default): a sensor misconfigured to a wrong topic would otherwise reconnect in a loop, flapping its
+ * online state and costing a password verification per cycle. The refusal is audited (once per topic
+ * and connection) and counted, and the message reaches nobody.
+ */
+
+export interface BrokerOptions {
+  site: SiteConfig;
+  secrets: Secrets;
+  profiles: Map<string, DeviceProfile>;
+  /** Sessions, queued messages and retained messages live in `<dataDir>/broker`; the audit log beside it. */
+  dataDir: string;
+  host: string;
+  /** 0 = ephemeral. */
+  port: number;
+  /** 0 = ephemeral; null = no WebSocket listener. */
+  wsPort: number | null;
+  /** Lab mode (BROKER_ALLOW_ANONYMOUS=true): clients without user name get an open, conformant broker. */
+  allowAnonymous: boolean;
+  /** Lab mode: filters anonymous clients may not subscribe to (BROKER_DENY_SUBSCRIBE). */
+  denySubscribe?: string[];
+  logger: Logger;
+}
+
+export interface BrokerStats {
+  connectsAccepted: number;
+  connectsRefused: number;
+  publishesRefused: number;
+  subscriptionsRefused: number;
+  /** Messages not delivered to a client because its account may not read the topic. */
+  deliveriesWithheld: number;
+  clients: number;
+}
+
+export interface RunningBroker {
+  port: number;
+  /** null when started without a WebSocket listener. */
+  wsPort: number | null;
+  aedes: Aedes;
+  stats(): BrokerStats;
+  close(): Promise<void>;
+}
+
+/** A start failure the operator can fix; its message is one line and it prints without a stack. */
+export class BrokerStartError extends Error {
+  override name = 'BrokerStartError';
+  constructor(message: string) {
+    super(message);
+    this.stack = `${this.name}: ${message}`;
+  }
+}
+
+export class PortInUseError extends BrokerStartError {
+  override name = 'PortInUseError';
+  constructor(
+    message: string,
+    readonly port: number,
+  ) {
+    super(message);
+    this.stack = `${this.name}: ${message}`;
+  }
+}
+
+/** Larger MQTT packets are refused: the building's payloads are small JSON documents. */
+export const MAX_PACKET_BYTES = 256 * 1024;
+/** A subscriber whose socket does not drain within this time is disconnected instead of stalling everyone. */
+export const DRAIN_TIMEOUT_MS = 10_000;
+const DECISION_CACHE_LIMIT = 1024;
+
+/** What the broker knows about one connected client. */
+interface Session {
+  username: string | null;
+  grant: Grant;
+  ip: string;
+  /** Per-topic decisions: a device publishes to few topics, so the ACL runs once per topic, not per message. */
+  publishDecisions: Map<string, Decision>;
+  forwardDecisions: Map<string, boolean>;
+  auditedPublishRefusals: Set<string>;
+}
+
+interface AuditEntry {
+  what: 'connect' | 'publish' | 'subscribe';
+  who: string | null;
+  clientId: string;
+  ip: string;
+  decision: 'allow' | 'deny';
+  reason: string;
+  topic?: string;
+}
+
+function remoteAddress(client: Client): string {
+  return client.req?.socket.remoteAddress ?? (client.conn as net.Socket).remoteAddress ?? 'unknown';
+}
+
+function cached<V>(cache: Map<string, V>, key: string, compute: () => V): V {
+  let value = cache.get(key);
+  if (value === undefined) {
+    if (cache.size >= DECISION_CACHE_LIMIT) cache.clear();
+    value = compute();
+    cache.set(key, value);
+  }
+  return value;
+}
+
+function authError(message: string, returnCode: AuthenticateError['returnCode']): AuthenticateError {
+  return Object.assign(new Error(message), { returnCode });
+}
+
+/**
+ * aedes has no packet size limit of its own; its parser learns a packet's length before buffering the body,
+ * so the connection is failed right there.
+ */
+function limitPacketSize(client: Client): void {
+  const parser = (client as unknown as { _parser?: Record<string, unknown> })._parser;
+  if (!parser || typeof parser._parseLength !== 'function' || typeof parser._emitError !== 'function') return;
+  const parseLength = parser._parseLength as () => boolean;
+  const emitError = parser._emitError as (err: Error) => void;
+  parser._parseLength = function parseLengthWithLimit(this: { packet: { length: number } }) {
+    const complete = parseLength.call(this);
+    if (complete && this.packet.length > MAX_PACKET_BYTES) {
+      emitError.call(this, new Error(`packet of ${this.packet.length} bytes exceeds ${MAX_PACKET_BYTES}`));
+      return false;
+    }
+    return complete;
+  };
+}
+
+function listen(server: net.Server, port: number, host: string, portInUse: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      reject(err.code === 'EADDRINUSE' ? new PortInUseError(portInUse, port) : err);
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function closeServer(server: net.Server): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+async function openStore(dir: string): Promise<Level<string, Buffer>> {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const db = new Level<string, Buffer>(dir, { valueEncoding: 'buffer' });
+  try {
+    await db.open();
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string } }).cause;
+    if (cause?.code === 'LEVEL_LOCKED')
+      throw new BrokerStartError(`broker data in ${dir} is in use by another running broker`);
+    throw new BrokerStartError(`cannot open broker data in ${dir}: ${(err as Error).message}`);
+  }
+  return db;
+}
+
+export async function startBroker(options: BrokerOptions): Promise<RunningBroker> {
+  const { site, profiles, logger } = options;
+  const missing = unknownProfiles(site, profiles);
+  if (missing.length > 0)
+    throw new BrokerStartError(`site file names unknown device profiles: ${missing.slice(0, 5).join(', ')}`);
+
+  const accounts = await loadAccounts(site, options.secrets);
+  const grants = new Map<string, Grant>();
+  for (const username of accounts.usernames()) {
+    const role = accounts.get(username)?.role as AccountRole;
+    grants.set(username, grantFor(role, site, profiles));
+  }
+  const labGrant = anonymousGrant(site, profiles, options.denySubscribe ?? []);
+
+  fs.mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  const audit = fs.createWriteStream(path.join(options.dataDir, 'broker-audit.log'), { flags: 'a' });
+  audit.on('error', (err) => logger.error({ err }, 'broker audit log cannot be written'));
+  const counters = {
+    connectsAccepted: 0,
+    connectsRefused: 0,
+    publishesRefused: 0,
+    subscriptionsRefused: 0,
+    deliveriesWithheld: 0,
+  };
+  const record = (entry: AuditEntry) => {
+    audit.write(`${JSON.stringify({ ts: new Date().toISOString(), ...entry })}\n`);
+  };
+
+  const db = await openStore(path.join(options.dataDir, 'broker'));
+  const persistence = new AsyncLevelPersistence(db);
+  const sessions = new WeakMap<Client, Session>();
+  /** CONNECTs with an empty client id that asked to keep a session: refused in authenticate with CONNACK 2. */
+  const emptyIdWithSession = new WeakSet<Client>();
+  /** Refused PUBLISH packets: acknowledged to the client but never routed. */
+  const refusedPackets = new WeakSet<object>();
+  const willTopics = new WeakMap<Client, string | undefined>();
+
+  const aedes = new Aedes({
+    persistence,
+    drainTimeout: DRAIN_TIMEOUT_MS,
+    connectTimeout: 10_000,
+    // MQTT 3.1 (not 3.1.1) caps client ids at 23 characters; kept as the spec says.
+    maxClientsIdLength: 23,
+
+    preConnect(client, packet, callback) {
+      // [MQTT-3.1.3-8]: an empty client id is only acceptable with a clean session.
+      if (!packet.clientId && !packet.clean) emptyIdWithSession.add(client);
+      // The will is authorised at connect, so a will restored after a crash was vetted by its owner's ACL.
+      willTopics.set(client, packet.will?.topic);
+      callback(null, true);
+    },
+
+    authenticate(client, username, password, callback) {
+      const ip = remoteAddress(client);
+      const refuse = (who: string | null, reason: string, code: AuthenticateError['returnCode']) => {
+        counters.connectsRefused++;
+        record({ what: 'connect', who, clientId: client.id, ip, decision: 'deny', reason });
+        logger.warn({ who, clientId: client.id, ip, reason }, 'MQTT connect refused');
+        callback(authError(reason, code), null);
+      };
+      const admit = (name: string | null, grant: Grant) => {
+        const willTopic = willTopics.get(client);
+        if (willTopic !== undefined) {
+          const decision = mayPublish(grant, willTopic);
+          if (!decision.allowed) return refuse(name, `will topic ${willTopic}: ${decision.reason}`, 5);
+        }
+        const holder = (aedes as unknown as { clients: Record<string, Client | undefined> }).clients[
+          client.id
+        ];
+        const holderSession = holder && sessions.get(holder);
+        if (holderSession && holderSession.username !== name)
+          return refuse(name, 'client id is connected under another account', 2);
+        sessions.set(client, {
+          username: name,
+          grant,
+          ip,
+          publishDecisions: new Map(),
+          forwardDecisions: new Map(),
+          auditedPublishRefusals: new Set(),
+        });
+        counters.connectsAccepted++;
+        record({ what: 'connect', who: name, clientId: client.id, ip, decision: 'allow', reason: 'ok' });
+        logger.debug({ who: name, clientId: client.id, ip }, 'MQTT client connected');
+        callback(null, true);
+      };
+
+      if (emptyIdWithSession.has(client))
+        return refuse(username ?? null, 'empty client id requires clean session', 2);
+      if (username === undefined || username === '') {
+        if (!options.allowAnonymous) return refuse(null, 'anonymous access is not allowed', 5);
+        return admit(null, labGrant);
+      }
+      if (password === undefined) return refuse(username, 'no password', 4);
+      accounts.verify(username, password).then(
+        (account) => {
+          if (!account) return refuse(username, 'bad user name or password', 4);
+          admit(account.username, grants.get(account.username) as Grant);
+        },
+        (err: Error) => {
+          logger.error({ err, who: username }, 'password verification failed');
+          refuse(username, 'password verification failed', 3);
+        },
+      );
+    },
+
+    authorizePublish(client, packet, callback) {
+      if (!client) {
+        // A will left by a client of a previous broker run: vetted at its connect; commands stay impossible.
+        const decision = mayPublish(labGrant, packet.topic);
+        return callback(decision.allowed ? null : new Error(decision.reason));
+      }
+      const session = sessions.get(client);
+      if (!session) return callback(new Error('not authenticated'));
+      const decision = cached(session.publishDecisions, packet.topic, () =>
+        mayPublish(session.grant, packet.topic),
+      );
+      if (decision.allowed) return callback(null);
+      counters.publishesRefused++;
+      refusedPackets.add(packet);
+      if (!session.auditedPublishRefusals.has(packet.topic)) {
+        if (session.auditedPublishRefusals.size < DECISION_CACHE_LIMIT)
+          session.auditedPublishRefusals.add(packet.topic);
+        const who = session.username;
+        record({
+          what: 'publish',
+          who,
+          clientId: client.id,
+          ip: session.ip,
+          decision: 'deny',
+          reason: decision.reason,
+          topic: packet.topic,
+        });
+        logger.warn(
+          { who, clientId: client.id, topic: packet.topic, reason: decision.reason },
+          'publish refused',
+        );
+      }
+      callback(null);
+    },
+
+    authorizeSubscribe(client, subscription, callback) {
+      const session = sessions.get(client);
+      const decision: Decision = session
+        ? maySubscribe(session.grant, subscription.topic)
+        : { allowed: false, reason: 'not authenticated' };
+      if (decision.allowed) return callback(null, subscription);
+      counters.subscriptionsRefused++;
+      const who = session?.username ?? null;
+      record({
+        what: 'subscribe',
+        who,
+        clientId: client.id,
+        ip: session?.ip ?? remoteAddress(client),
+        decision: 'deny',
+        reason: decision.reason,
+        topic: subscription.topic,
+      });
+      logger.info({ who, clientId: client.id, topic: subscription.topic }, 'subscription refused');
+      // (null, null) answers SUBACK 0x80 and keeps the connection, as MQTT 3.1.1 §3.9.3 intends.
+      callback(null, null);
+    },
+
+    authorizeForward(client, packet) {
+      const session = sessions.get(client);
+      if (!session) return null;
+      const allowed = cached(session.forwardDecisions, packet.topic, () =>
+        mayReceive(session.grant, packet.topic),
+      );
+      if (allowed) return packet;
+      counters.deliveriesWithheld++;
+      return null;
+    },
+  });
+
+  // Refused packets stop here; everything else is routed by aedes as usual.
+  const route = aedes.publish;
+  type Publish = (packet: AedesPublishPacket, client: unknown, done?: (err?: Error) => void) => void;
+  (aedes as unknown as { publish: Publish }).publish = function publishUnlessRefused(packet, client, done) {
+    if (refusedPackets.has(packet)) {
+      const callback = typeof client === 'function' ? client : done;
+      return void callback?.();
+    }
+    return (route as unknown as Publish).call(this, packet, client, done);
+  };
+
+  aedes.on('clientError', (client, err) => {
+    logger.debug({ clientId: client.id, err: err.message }, 'MQTT client error');
+  });
+  aedes.on('connectionError', (client, err) => {
+    logger.debug({ ip: remoteAddress(client), err: err.message }, 'MQTT connection error');
+  });
+  (aedes as EventEmitter).on('error', (err: unknown) => logger.error({ err }, 'MQTT broker error'));
+
+  await aedes.listen();
+
+  const sockets = new Set<net.Socket>();
+  const tcp = net.createServer({ noDelay: true }, (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    limitPacketSize(aedes.handle(socket));
+  });
+  let web: http.Server | undefined;
+  let wss: WebSocketServer | undefined;
+
+  const stopEverything = async () => {
+    const tcpClosed = closeServer(tcp);
+    const webClosed = web ? closeServer(web) : Promise.resolve();
+    wss?.close();
+    await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    // Sockets that never sent CONNECT are not aedes clients yet.
+    for (const socket of sockets) socket.destroy();
+    web?.closeAllConnections();
+    await Promise.all([tcpClosed, webClosed]);
+    await persistence.destroy();
+    await new Promise<void>((resolve) => audit.end(() => resolve()));
+  };
+
+  try {
+    const port = await listen(
+      tcp,
+      options.port,
+      options.host,
+      `MQTT port ${options.port} is already in use (another MQTT broker running?). Set MQTT_PORT to a free port.`,
+    );
+    let wsPort: number | null = null;
+    if (options.wsPort !== null) {
+      web = http.createServer((_req, res) => {
+        res.writeHead(426, { 'content-type': 'text/plain' });
+        res.end('MQTT over WebSocket: connect to ws://<host>:<port>/mqtt\n');
+      });
+      wss = new WebSocketServer({ server: web, maxPayload: MAX_PACKET_BYTES });
+      wss.on('connection', (socket, req) => {
+        const stream = createWebSocketStream(socket);
+        stream.on('error', (err) => logger.debug({ err: err.message }, 'MQTT WebSocket error'));
+        limitPacketSize(aedes.handle(stream, req));
+      });
+      wsPort = await listen(
+        web,
+        options.wsPort,
+        options.host,
+        `MQTT WebSocket port ${options.wsPort} is already in use. Set MQTT_WS_PORT to a free port.`,
+      );
+    }
+    logger.info(
+      { port, wsPort, accounts: accounts.size, anonymous: options.allowAnonymous },
+      'MQTT broker listening',
+    );
+    let closing: Promise<void> | undefined;
+    return {
+      port,
+      wsPort,
+      aedes,
+      stats: () => ({ ...counters, clients: aedes.connectedClients }),
+      close: () => {
+        closing ??= stopEverything();
+        return closing;
+      },
+    };
+  } catch (err) {
+    await stopEverything().catch(() => undefined);
+    throw err;
+  }
+}
