@@ -1,0 +1,91 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import websocket from '@fastify/websocket';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { DeviceProfile } from '../device-profiles/profile.ts';
+import type { Quarantine } from '../gateway/quarantine.ts';
+import type { SiteConfig } from '../site/site.ts';
+import type { TimeSeriesStore } from '../storage/store.ts';
+import type { BuildingFeed } from './building-feed.ts';
+import type { ApiContext } from './context.ts';
+import { describeValidation, installErrorHandling } from './errors.ts';
+import { healthRoutes } from './health-routes.ts';
+import { homePage } from './home-page.ts';
+import {
+  LIVE_MAX_PAYLOAD_BYTES,
+  type LiveStreamOptions,
+  type LiveStreamStats,
+  liveStream,
+} from './live-stream.ts';
+import { quarantineRoutes } from './quarantine-routes.ts';
+import { readingRoutes } from './reading-routes.ts';
+import { seriesRoutes } from './series-routes.ts';
+import { siteRoutes } from './site-routes.ts';
+
+export interface ApiOptions {
+  site: SiteConfig;
+  store: TimeSeriesStore;
+  /** Started (or not) by the caller; the API only reads from it. */
+  feed: BuildingFeed;
+  quarantine: Quarantine;
+  /** Device profiles by id, for reporting intervals and quantities; devices of unknown profiles show null/[]. */
+  profiles?: Map<string, DeviceProfile>;
+  /** A pino logger; without one the API logs nothing. */
+  logger?: FastifyBaseLogger;
+  live?: LiveStreamOptions;
+}
+
+/**
+ * The HTTP API, ready to `listen` or `inject`. Read-only until authentication exists: no route changes
+ * anything. Closing it does not close the store, feed or quarantine: whoever made them owns them.
+ */
+export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    // Nothing is posted yet; keep hostile bodies small.
+    bodyLimit: 16 * 1024,
+    schemaErrorFormatter: describeValidation,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  installErrorHandling(app);
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'WeSprint OS API',
+        version: '0.1.0',
+        description: `Site "${options.site.site.name}": devices, readings, time series, quarantine, live stream.`,
+      },
+      tags: [
+        { name: 'health' },
+        { name: 'site' },
+        { name: 'devices' },
+        { name: 'readings' },
+        { name: 'quarantine' },
+        { name: 'live' },
+        { name: 'dashboard' },
+      ],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(websocket, { options: { maxPayload: LIVE_MAX_PAYLOAD_BYTES } });
+
+  const context: ApiContext = {
+    site: options.site,
+    store: options.store,
+    feed: options.feed,
+    quarantine: options.quarantine,
+    profiles: options.profiles ?? new Map(),
+  };
+  const liveStats: LiveStreamStats = { clients: 0, sent: 0, dropped: 0, closedSlow: 0 };
+
+  await app.register(healthRoutes, { ...context, liveStats: () => ({ ...liveStats }) });
+  await app.register(siteRoutes, context);
+  await app.register(readingRoutes, context);
+  await app.register(seriesRoutes, context);
+  await app.register(quarantineRoutes, context);
+  await app.register(liveStream(liveStats), { ...context, ...options.live });
+  await app.register(homePage, context);
+  return app;
+}

@@ -1,0 +1,420 @@
+import { randomBytes } from 'node:crypto';
+import mqtt, { type MqttClient } from 'mqtt';
+import type { BaseLogger } from 'pino';
+import { isQuantity, QUANTITY_UNITS, type Quantity } from '../device-profiles/reading.ts';
+import { buildingTopics, type DeviceStatusMessage, ROOT } from '../gateway/building-topics.ts';
+import { SERVICE_USERNAMES } from '../site/credentials.ts';
+import type { SiteConfig } from '../site/site.ts';
+
+/**
+ * The API's view of the building: it listens to the building's own topics (what the gateway republishes
+ * after decoding), never to vendor topics. Keeps a device directory and the freshest reading per device and
+ * quantity, and hands live events to listeners (the WebSocket stream).
+ * The building's topics are written by our gateway, but the broker may be shared or misconfigured: every
+ * message is checked, and one that is not what the gateway sends is counted and ignored.
+ */
+
+export interface LiveReading {
+  type: 'reading';
+  site: string;
+  space: string;
+  device: string;
+  quantity: Quantity;
+  value: number | string;
+  unit: string;
+  ts: number;
+}
+
+export interface DeviceState {
+  device: string;
+  /** As the gateway last announced it; null until the gateway has said anything about the device. */
+  online: boolean | null;
+  /** Epoch ms of the last message from the device, null if never heard. */
+  lastSeen: number | null;
+  /** Percent, from the status message or a battery reading; null if the device never reported one. */
+  battery: number | null;
+}
+
+export interface LiveDeviceStatus extends DeviceState {
+  type: 'device-status';
+  site: string;
+  space: string;
+}
+
+export interface LiveGatewayStatus {
+  type: 'gateway-status';
+  site: string;
+  online: boolean;
+}
+
+export type LiveEvent = LiveReading | LiveDeviceStatus | LiveGatewayStatus;
+
+export type BuildingMessage =
+  | {
+      kind: 'reading';
+      space: string;
+      device: string;
+      quantity: Quantity;
+      value: number | string;
+      unit: string;
+      ts: number;
+    }
+  | { kind: 'device-status'; status: DeviceStatusMessage }
+  | { kind: 'gateway-status'; online: boolean }
+  /** A retained message being cleared (empty payload): not an error, nothing to do. */
+  | { kind: 'cleared' }
+  | { kind: 'malformed'; reason: string };
+
+/** Nothing the gateway publishes comes near this; a bigger message is not one of ours. */
+export const MAX_BUILDING_PAYLOAD_BYTES = 4096;
+const MAX_TEXT_VALUE_LENGTH = 256;
+/** Year 2001 … 2286 in epoch ms: catches seconds-vs-milliseconds mistakes. */
+const MIN_TS = 1e12;
+const MAX_TS = 1e13;
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function plausibleTs(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v) && v >= MIN_TS && v < MAX_TS;
+}
+
+function parseJson(payload: Buffer): unknown {
+  try {
+    return JSON.parse(payload.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Pure: what a message on the building's topics says, or why it is not a building message. */
+export function parseBuildingMessage(siteId: string, topic: string, payload: Buffer): BuildingMessage {
+  if (payload.length > MAX_BUILDING_PAYLOAD_BYTES)
+    return { kind: 'malformed', reason: `payload of ${payload.length} bytes is too large` };
+  const parts = topic.split('/');
+  if (parts[0] !== ROOT || parts[1] !== siteId) return { kind: 'malformed', reason: 'not this site' };
+  const section = parts[2];
+  if (section === 'readings') {
+    if (parts.length !== 6) return { kind: 'malformed', reason: 'reading topic needs space/device/quantity' };
+    const [, , , space = '', device = '', quantity = ''] = parts;
+    if (!space || !device) return { kind: 'malformed', reason: 'empty space or device in topic' };
+    if (!isQuantity(quantity)) return { kind: 'malformed', reason: `unknown quantity "${quantity}"` };
+    const body = parseJson(payload);
+    if (!isRecord(body)) return { kind: 'malformed', reason: 'reading payload is not a JSON object' };
+    const { value, unit, ts } = body;
+    const numeric = typeof value === 'number' && Number.isFinite(value);
+    const text = typeof value === 'string' && value.length <= MAX_TEXT_VALUE_LENGTH;
+    if (!(numeric || text) || (typeof value !== 'number' && typeof value !== 'string'))
+      return { kind: 'malformed', reason: 'value must be a finite number or a short text' };
+    if (typeof unit !== 'string' || unit !== QUANTITY_UNITS[quantity])
+      return { kind: 'malformed', reason: `unit of ${quantity} must be ${QUANTITY_UNITS[quantity]}` };
+    if (!plausibleTs(ts)) return { kind: 'malformed', reason: 'ts must be epoch milliseconds' };
+    return { kind: 'reading', space, device, quantity, value, unit, ts };
+  }
+  if (section === 'devices') {
+    if (parts.length !== 5 || parts[4] !== 'status' || !parts[3])
+      return { kind: 'malformed', reason: 'device topic must be devices/<device>/status' };
+    if (payload.length === 0) return { kind: 'cleared' };
+    const body = parseJson(payload);
+    if (!isRecord(body)) return { kind: 'malformed', reason: 'status payload is not a JSON object' };
+    const { device, online, lastSeen, battery } = body;
+    if (typeof device !== 'string' || device !== parts[3])
+      return { kind: 'malformed', reason: 'device in payload differs from topic' };
+    if (typeof online !== 'boolean') return { kind: 'malformed', reason: 'online must be true or false' };
+    if (lastSeen !== null && !plausibleTs(lastSeen))
+      return { kind: 'malformed', reason: 'lastSeen must be epoch milliseconds or null' };
+    if (battery !== undefined && !(typeof battery === 'number' && battery >= 0 && battery <= 100))
+      return { kind: 'malformed', reason: 'battery must be a percentage' };
+    const status: DeviceStatusMessage = { device, online, lastSeen };
+    if (battery !== undefined) status.battery = battery;
+    return { kind: 'device-status', status };
+  }
+  if (section === 'gateway' && parts.length === 4 && parts[3] === 'status') {
+    if (payload.length === 0) return { kind: 'cleared' };
+    const text = payload.toString('utf8');
+    if (text === 'online' || text === 'offline') return { kind: 'gateway-status', online: text === 'online' };
+    return { kind: 'malformed', reason: 'gateway status must be "online" or "offline"' };
+  }
+  return { kind: 'malformed', reason: 'not a building topic the API reads' };
+}
+
+export interface BuildingFeedOptions {
+  /** e.g. `mqtt://127.0.0.1:1883`. */
+  url: string;
+  /** Defaults to the API's service account `wesprint-api`. */
+  username?: string;
+  password?: string;
+  site: SiteConfig;
+  logger?: BaseLogger;
+  clientId?: string;
+  /** Between reconnect attempts; mqtt.js default is 1 s. */
+  reconnectPeriodMs?: number;
+}
+
+export interface FeedStats {
+  messages: number;
+  readings: number;
+  deviceStatuses: number;
+  malformed: number;
+  /** Well-formed messages about devices (or device/space pairs) the site file does not know. */
+  unknownDevice: number;
+  /** Listeners that threw; the feed goes on. */
+  listenerErrors: number;
+}
+
+export type LiveListener = (event: LiveEvent) => void;
+
+export class BuildingFeed {
+  readonly site: SiteConfig;
+  private readonly topics: ReturnType<typeof buildingTopics>;
+  private readonly options: BuildingFeedOptions;
+  private readonly logger: BaseLogger | undefined;
+  private readonly spaceOf = new Map<string, string>();
+  private readonly directory = new Map<string, DeviceState>();
+  /** device -> quantity -> newest reading; bounded by the site's devices × quantities. */
+  private readonly freshest = new Map<string, Map<string, LiveReading>>();
+  private readonly listeners = new Set<LiveListener>();
+  private client: MqttClient | undefined;
+  private subscribed = false;
+  private gateway: boolean | null = null;
+  private readonly counters: FeedStats = {
+    messages: 0,
+    readings: 0,
+    deviceStatuses: 0,
+    malformed: 0,
+    unknownDevice: 0,
+    listenerErrors: 0,
+  };
+  private readonly connectedWaiters = new Set<() => void>();
+
+  constructor(options: BuildingFeedOptions) {
+    this.options = options;
+    this.site = options.site;
+    this.logger = options.logger;
+    this.topics = buildingTopics(options.site.site.id);
+    for (const device of options.site.devices) {
+      this.spaceOf.set(device.id, device.space);
+      this.directory.set(device.id, { device: device.id, online: null, lastSeen: null, battery: null });
+    }
+  }
+
+  /** Starts connecting (and reconnecting); does not wait. A broker that is down makes the API unready, not dead. */
+  start(): void {
+    if (this.client) return;
+    const o = this.options;
+    const client = mqtt.connect(o.url, {
+      username: o.username ?? SERVICE_USERNAMES.api,
+      ...(o.password !== undefined ? { password: o.password } : {}),
+      clientId: o.clientId ?? `${SERVICE_USERNAMES.api}-${randomBytes(4).toString('hex')}`,
+      clean: true,
+      protocolVersion: 4,
+      reconnectPeriod: o.reconnectPeriodMs ?? 1000,
+      connectTimeout: 10_000,
+      // We subscribe on every connect ourselves, so the grant can be checked each time.
+      resubscribe: false,
+    });
+    this.client = client;
+    client.on('connect', () => {
+      this.subscribe(client);
+    });
+    client.on('close', () => {
+      if (this.subscribed) this.logger?.warn({ url: o.url }, 'building feed: disconnected from broker');
+      this.subscribed = false;
+    });
+    client.on('error', (err) => {
+      this.logger?.warn({ url: o.url, err: err.message }, 'building feed: broker error');
+    });
+    client.on('message', (topic, payload) => {
+      this.ingest(topic, payload);
+    });
+  }
+
+  private subscribe(client: MqttClient): void {
+    const filters = [this.topics.allReadings, this.topics.allDeviceStatus, this.topics.gatewayStatus];
+    client.subscribe(filters, { qos: 1 }, (err, granted) => {
+      if (err) {
+        this.logger?.warn({ err: err.message }, 'building feed: subscribe failed');
+        return;
+      }
+      const refused = (granted ?? []).filter((g) => g.qos === 128).map((g) => g.topic);
+      if (refused.length > 0) {
+        this.logger?.warn(
+          { refused },
+          'building feed: broker refused subscriptions (check the ACL of wesprint-api)',
+        );
+        return;
+      }
+      this.subscribed = true;
+      this.logger?.info({ url: this.options.url }, 'building feed: subscribed to building topics');
+      for (const wake of this.connectedWaiters) wake();
+      this.connectedWaiters.clear();
+    });
+  }
+
+  /** Connected to the broker and subscribed to every building topic. */
+  get connected(): boolean {
+    return this.subscribed && this.client?.connected === true;
+  }
+
+  /** Resolves once connected and subscribed; rejects after timeoutMs. */
+  waitUntilConnected(timeoutMs = 10_000): Promise<void> {
+    if (this.connected) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.connectedWaiters.delete(wake);
+        reject(new Error(`building feed: not connected to ${this.options.url} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.connectedWaiters.add(wake);
+    });
+  }
+
+  /** What the gateway last announced about itself; null before it said anything. */
+  get gatewayOnline(): boolean | null {
+    return this.gateway;
+  }
+
+  /**
+   * Takes one message from the building's topics. Called for every MQTT message; public so that a process
+   * that already holds the messages (e.g. the gateway in the same process) can feed the API directly.
+   */
+  ingest(topic: string, payload: Buffer, receivedAt = Date.now()): void {
+    this.counters.messages++;
+    const message = parseBuildingMessage(this.site.site.id, topic, payload);
+    switch (message.kind) {
+      case 'malformed':
+        this.counters.malformed++;
+        this.logger?.debug({ topic, reason: message.reason }, 'building feed: ignored malformed message');
+        return;
+      case 'cleared':
+        return;
+      case 'gateway-status':
+        if (this.gateway !== message.online) {
+          this.gateway = message.online;
+          this.emit({ type: 'gateway-status', site: this.site.site.id, online: message.online });
+        }
+        return;
+      case 'device-status':
+        this.takeStatus(message.status);
+        return;
+      case 'reading':
+        this.takeReading(message, receivedAt);
+        return;
+    }
+  }
+
+  private takeReading(m: Extract<BuildingMessage, { kind: 'reading' }>, receivedAt: number): void {
+    const state = this.directory.get(m.device);
+    if (!state || this.spaceOf.get(m.device) !== m.space) {
+      this.counters.unknownDevice++;
+      return;
+    }
+    this.counters.readings++;
+    const reading: LiveReading = {
+      type: 'reading',
+      site: this.site.site.id,
+      space: m.space,
+      device: m.device,
+      quantity: m.quantity,
+      value: m.value,
+      unit: m.unit,
+      ts: m.ts,
+    };
+    let perQuantity = this.freshest.get(m.device);
+    if (!perQuantity) {
+      perQuantity = new Map();
+      this.freshest.set(m.device, perQuantity);
+    }
+    const previous = perQuantity.get(m.quantity);
+    if (!previous || previous.ts <= m.ts) perQuantity.set(m.quantity, reading);
+    // A device clock running ahead must not make it look seen in the future.
+    const seen = Math.min(m.ts, receivedAt);
+    if (state.lastSeen === null || seen > state.lastSeen) state.lastSeen = seen;
+    if (m.quantity === 'battery' && typeof m.value === 'number') state.battery = m.value;
+    this.emit(reading);
+  }
+
+  private takeStatus(status: DeviceStatusMessage): void {
+    const state = this.directory.get(status.device);
+    if (!state) {
+      this.counters.unknownDevice++;
+      return;
+    }
+    this.counters.deviceStatuses++;
+    const before = { online: state.online, battery: state.battery };
+    state.online = status.online;
+    if (status.lastSeen !== null && (state.lastSeen === null || status.lastSeen > state.lastSeen))
+      state.lastSeen = status.lastSeen;
+    if (status.battery !== undefined) state.battery = status.battery;
+    if (before.online !== state.online || before.battery !== state.battery) {
+      this.emit({
+        type: 'device-status',
+        site: this.site.site.id,
+        space: this.spaceOf.get(status.device) ?? '',
+        ...state,
+      });
+    }
+  }
+
+  private emit(event: LiveEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (err) {
+        this.counters.listenerErrors++;
+        this.logger?.warn({ err: (err as Error).message }, 'building feed: a live listener failed');
+      }
+    }
+  }
+
+  /** Adds a listener for live events; returns the function that removes it. */
+  subscribeLive(listener: LiveListener): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  get listenerCount(): number {
+    return this.listeners.size;
+  }
+
+  /** Directory entry of one site device; undefined for ids the site does not know. */
+  device(id: string): DeviceState | undefined {
+    const state = this.directory.get(id);
+    return state ? { ...state } : undefined;
+  }
+
+  devices(): DeviceState[] {
+    return [...this.directory.values()].map((s) => ({ ...s }));
+  }
+
+  /** Newest reading per (device, quantity) heard since start, filtered like store.latest. */
+  latest(filter: { device?: string; space?: string; quantity?: string } = {}): LiveReading[] {
+    const out: LiveReading[] = [];
+    for (const [device, perQuantity] of this.freshest) {
+      if (filter.device !== undefined && device !== filter.device) continue;
+      for (const reading of perQuantity.values()) {
+        if (filter.space !== undefined && reading.space !== filter.space) continue;
+        if (filter.quantity !== undefined && reading.quantity !== filter.quantity) continue;
+        out.push(reading);
+      }
+    }
+    return out;
+  }
+
+  stats(): FeedStats {
+    return { ...this.counters };
+  }
+
+  async close(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    this.subscribed = false;
+    if (client) await client.endAsync(true);
+  }
+}

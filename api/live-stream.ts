@@ -1,0 +1,107 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
+import type { LiveEvent } from './building-feed.ts';
+import { type ApiContext, QuantityName, SiteId } from './context.ts';
+import { ApiError, ErrorBody } from './errors.ts';
+
+/**
+ * Live readings and device status over WebSocket. The stream is best-effort per client: a client that does
+ * not read fast enough loses messages (counted) instead of making the server buffer without bound, and one
+ * that stays stuck is cut off so its socket is freed.
+ */
+export interface LiveStreamOptions {
+  /** Above this many bytes waiting in a client's socket, new messages to it are dropped. */
+  maxBufferedBytes?: number;
+  /** A client that misses this many messages in a row is disconnected. */
+  maxDroppedInARow?: number;
+}
+
+export interface LiveStreamStats {
+  clients: number;
+  sent: number;
+  dropped: number;
+  closedSlow: number;
+}
+
+const DEFAULT_MAX_BUFFERED_BYTES = 1 << 20;
+const DEFAULT_MAX_DROPPED_IN_A_ROW = 10_000;
+/** Clients only listen; anything they send is ignored, so it may be small. */
+export const LIVE_MAX_PAYLOAD_BYTES = 1024;
+
+export function liveFilter(filter: { space?: string | undefined; quantity?: string | undefined }) {
+  return (event: LiveEvent): boolean => {
+    if (event.type === 'gateway-status') return true;
+    if (filter.space !== undefined && event.space !== filter.space) return false;
+    // Status changes are rare and say why readings stop: they pass whatever quantity is asked for.
+    if (event.type === 'reading' && filter.quantity !== undefined && event.quantity !== filter.quantity)
+      return false;
+    return true;
+  };
+}
+
+export function liveStream(
+  stats: LiveStreamStats,
+): FastifyPluginAsyncTypebox<ApiContext & LiveStreamOptions> {
+  return async (app, { site, feed, maxBufferedBytes, maxDroppedInARow }) => {
+    const bufferLimit = maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+    const dropLimit = maxDroppedInARow ?? DEFAULT_MAX_DROPPED_IN_A_ROW;
+    const spaces = new Set(site.spaces.map((s) => s.id));
+
+    app.get(
+      '/api/live',
+      {
+        websocket: true,
+        schema: {
+          tags: ['live'],
+          summary:
+            'WebSocket: {type:"hello"} first, then {type:"reading",site,space,device,quantity,value,unit,ts}, ' +
+            '{type:"device-status",...} and {type:"gateway-status",...} as they happen',
+          querystring: Type.Object({ space: Type.Optional(SiteId), quantity: Type.Optional(QuantityName) }),
+          response: { 400: ErrorBody, 404: ErrorBody },
+        },
+        // Runs before the upgrade, so an unknown space is an HTTP 404, not a socket that never speaks.
+        preHandler: async (request) => {
+          const { space } = request.query;
+          if (space !== undefined && !spaces.has(space)) throw new ApiError(404, `unknown space "${space}"`);
+        },
+      },
+      (socket, request) => {
+        const { space, quantity } = request.query;
+        const wanted = liveFilter({ space, quantity });
+        let droppedInARow = 0;
+        stats.clients++;
+        const unsubscribe = feed.subscribeLive((event) => {
+          if (!wanted(event) || socket.readyState !== socket.OPEN) return;
+          if (socket.bufferedAmount > bufferLimit) {
+            stats.dropped++;
+            if (++droppedInARow >= dropLimit) {
+              stats.closedSlow++;
+              request.log.warn({ droppedInARow }, 'live stream: client too slow, disconnected');
+              socket.terminate();
+            }
+            return;
+          }
+          droppedInARow = 0;
+          stats.sent++;
+          socket.send(JSON.stringify(event));
+        });
+        socket.on('close', () => {
+          unsubscribe();
+          stats.clients--;
+        });
+        socket.on('error', (err) => {
+          request.log.debug({ err: err.message }, 'live stream: socket error');
+        });
+        // Listeners only: whatever a client sends is ignored (maxPayload bounds it).
+        socket.on('message', () => {});
+        socket.send(
+          JSON.stringify({
+            type: 'hello',
+            site: site.site.id,
+            filter: { space: space ?? null, quantity: quantity ?? null },
+          }),
+        );
+      },
+    );
+  };
+}
