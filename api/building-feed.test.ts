@@ -1,0 +1,197 @@
+import t from 'tap';
+import { buildingTopics } from '../gateway/building-topics.ts';
+import { BuildingFeed, type LiveEvent, parseBuildingMessage } from './building-feed.ts';
+import { eventually, smallBuilding, startBroker, startGatewayClient } from './test-building.ts';
+
+const site = 'test-haus';
+const topics = buildingTopics(site);
+const now = Date.UTC(2026, 10, 3, 9, 0, 0);
+const json = (v: unknown) => Buffer.from(JSON.stringify(v));
+
+t.test('parseBuildingMessage reads what the gateway publishes', async (t) => {
+  t.same(
+    parseBuildingMessage(
+      site,
+      topics.reading('cafe', 'co2-cafe', 'co2'),
+      json({ value: 612, unit: 'ppm', ts: now }),
+    ),
+    {
+      kind: 'reading',
+      space: 'cafe',
+      device: 'co2-cafe',
+      quantity: 'co2',
+      value: 612,
+      unit: 'ppm',
+      ts: now,
+    },
+  );
+  t.same(
+    parseBuildingMessage(
+      site,
+      topics.deviceStatus('co2-cafe'),
+      json({ device: 'co2-cafe', online: false, lastSeen: now, battery: 80 }),
+    ),
+    {
+      kind: 'device-status',
+      status: { device: 'co2-cafe', online: false, lastSeen: now, battery: 80 },
+    },
+  );
+  t.same(parseBuildingMessage(site, topics.gatewayStatus, Buffer.from('offline')), {
+    kind: 'gateway-status',
+    online: false,
+  });
+  t.same(parseBuildingMessage(site, topics.deviceStatus('x'), Buffer.alloc(0)), { kind: 'cleared' });
+  t.same(
+    parseBuildingMessage(
+      site,
+      topics.reading('p', 'lock-p1', 'lock'),
+      json({ value: 'locked', unit: 'state', ts: now }),
+    ).kind,
+    'reading',
+  );
+});
+
+t.test('parseBuildingMessage refuses what the gateway would not send, with a reason', async (t) => {
+  const malformed: [string, Buffer][] = [
+    [topics.reading('cafe', 'co2-cafe', 'co2'), Buffer.from('{not json')],
+    [topics.reading('cafe', 'co2-cafe', 'co2'), json([1, 2])],
+    [topics.reading('cafe', 'co2-cafe', 'co2'), json({ value: 612, unit: 'ppb', ts: now })],
+    [topics.reading('cafe', 'co2-cafe', 'co2'), json({ value: 612, unit: 'ppm', ts: now / 1000 })],
+    [topics.reading('cafe', 'co2-cafe', 'co2'), json({ value: null, unit: 'ppm', ts: now })],
+    [topics.reading('cafe', 'co2-cafe', 'co2'), json({ value: 'x'.repeat(300), unit: 'ppm', ts: now })],
+    [topics.reading('cafe', 'co2-cafe', 'co2'), Buffer.alloc(5000, 0x20)],
+    [topics.reading('cafe', 'co2-cafe', 'radon'), json({ value: 1, unit: 'Bq', ts: now })],
+    [`${topics.base}/readings/cafe/co2-cafe`, json({ value: 612, unit: 'ppm', ts: now })],
+    [`wesprint/other-site/readings/cafe/co2-cafe/co2`, json({ value: 612, unit: 'ppm', ts: now })],
+    [topics.deviceStatus('co2-cafe'), json({ device: 'someone-else', online: true, lastSeen: now })],
+    [topics.deviceStatus('co2-cafe'), json({ device: 'co2-cafe', online: 'yes', lastSeen: now })],
+    [
+      topics.deviceStatus('co2-cafe'),
+      json({ device: 'co2-cafe', online: true, lastSeen: now, battery: 170 }),
+    ],
+    [topics.gatewayStatus, Buffer.from('maybe')],
+    [topics.command('co2-cafe'), json({ id: 'x', action: 'unlock', expiresAt: now })],
+  ];
+  for (const [topic, payload] of malformed) {
+    const parsed = parseBuildingMessage(site, topic, payload);
+    t.equal(parsed.kind, 'malformed', topic);
+    if (parsed.kind === 'malformed') t.ok(parsed.reason.length > 0);
+  }
+});
+
+t.test('feed over a real broker: device directory, live readings, garbage ignored and counted', async (t) => {
+  const { url } = await startBroker(t);
+  const gateway = await startGatewayClient(t, url);
+  // Retained before the API connects: the API must still learn the device is offline.
+  await gateway.publishAsync(
+    topics.deviceStatus('co2-cowork'),
+    JSON.stringify({ device: 'co2-cowork', online: false, lastSeen: now - 600_000, battery: 12 }),
+    { qos: 1, retain: true },
+  );
+
+  const feed = new BuildingFeed({ url, site: smallBuilding(), reconnectPeriodMs: 200 });
+  t.teardown(() => feed.close());
+  const events: LiveEvent[] = [];
+  const unsubscribe = feed.subscribeLive((e) => events.push(e));
+  feed.subscribeLive(() => {
+    throw new Error('a broken listener');
+  });
+  t.equal(feed.connected, false, 'not connected before start');
+  feed.start();
+  await feed.waitUntilConnected(15_000);
+  t.equal(feed.connected, true);
+
+  await eventually('retained status', () => feed.device('co2-cowork')?.online === false);
+  t.same(feed.device('co2-cowork'), {
+    device: 'co2-cowork',
+    online: false,
+    lastSeen: now - 600_000,
+    battery: 12,
+  });
+  t.same(
+    feed.device('co2-cafe'),
+    { device: 'co2-cafe', online: null, lastSeen: null, battery: null },
+    'unheard device',
+  );
+  t.equal(feed.device('nope'), undefined);
+
+  // Garbage first, then good messages: the good ones must still arrive.
+  await gateway.publishAsync(topics.reading('cafe', 'co2-cafe', 'co2'), '{"value":');
+  await gateway.publishAsync(topics.reading('cafe', 'co2-cafe', 'co2'), Buffer.from([0xff, 0xfe, 0x00]));
+  await gateway.publishAsync(
+    topics.reading('cafe', 'ghost', 'co2'),
+    JSON.stringify({ value: 1, unit: 'ppm', ts: now }),
+  );
+  await gateway.publishAsync(
+    topics.reading('cowork', 'co2-cafe', 'co2'),
+    JSON.stringify({ value: 1, unit: 'ppm', ts: now }),
+  );
+  await gateway.publishAsync(topics.gatewayStatus, 'online', { retain: true, qos: 1 });
+  await gateway.publishAsync(
+    topics.reading('cafe', 'co2-cafe', 'co2'),
+    JSON.stringify({ value: 655, unit: 'ppm', ts: now }),
+  );
+  await gateway.publishAsync(
+    topics.reading('cafe', 'co2-cafe', 'battery'),
+    JSON.stringify({ value: 77, unit: '%', ts: now }),
+  );
+  await gateway.publishAsync(
+    topics.deviceStatus('co2-cowork'),
+    JSON.stringify({ device: 'co2-cowork', online: true, lastSeen: now, battery: 12 }),
+    { qos: 1, retain: true },
+  );
+
+  await eventually('status back online', () => feed.device('co2-cowork')?.online === true);
+  await eventually('both readings', () => feed.latest({ device: 'co2-cafe' }).length === 2);
+  const stats = feed.stats();
+  t.equal(stats.malformed, 2, 'two malformed messages counted');
+  t.equal(stats.unknownDevice, 2, 'unknown device and wrong space counted');
+  t.equal(stats.readings, 2);
+  t.equal(stats.deviceStatuses, 2);
+  t.ok(stats.listenerErrors >= 1, 'a throwing listener is counted, not fatal');
+  t.equal(feed.gatewayOnline, true);
+
+  t.same(feed.device('co2-cafe'), { device: 'co2-cafe', online: null, lastSeen: now, battery: 77 });
+  const reading = events.find((e) => e.type === 'reading' && e.quantity === 'co2');
+  t.same(reading, {
+    type: 'reading',
+    site,
+    space: 'cafe',
+    device: 'co2-cafe',
+    quantity: 'co2',
+    value: 655,
+    unit: 'ppm',
+    ts: now,
+  });
+  const statuses = events.filter((e) => e.type === 'device-status');
+  t.same(
+    statuses.map((e) => e.type === 'device-status' && e.online),
+    [false, true],
+    'status changes are emitted in order',
+  );
+  t.ok(events.some((e) => e.type === 'gateway-status' && e.online));
+  t.same(
+    feed.latest({ space: 'cafe', quantity: 'co2' }).map((r) => r.value),
+    [655],
+  );
+
+  unsubscribe();
+  const before = events.length;
+  await gateway.publishAsync(
+    topics.reading('cafe', 'co2-cafe', 'co2'),
+    JSON.stringify({ value: 700, unit: 'ppm', ts: now + 1000 }),
+  );
+  await eventually(
+    'newer reading',
+    () => feed.latest({ device: 'co2-cafe', quantity: 'co2' })[0]?.value === 700,
+  );
+  t.equal(events.length, before, 'an unsubscribed listener hears nothing more');
+});
+
+t.test('feed that cannot reach its broker is not connected and says so', async (t) => {
+  const feed = new BuildingFeed({ url: 'mqtt://127.0.0.1:1', site: smallBuilding(), reconnectPeriodMs: 200 });
+  t.teardown(() => feed.close());
+  feed.start();
+  await t.rejects(feed.waitUntilConnected(300), /not connected/);
+  t.equal(feed.connected, false);
+});
