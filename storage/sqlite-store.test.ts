@@ -1,0 +1,147 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { runStoreContract } from './contract.ts';
+import { SqliteStore } from './sqlite-store.ts';
+import type { StoredReading } from './store.ts';
+
+const dir = t.testdir({});
+let n = 0;
+const file = () => path.join(dir, `readings-${++n}.db`);
+
+await runStoreContract(t, 'sqlite', async () => new SqliteStore({ file: file() }));
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+/** A fixed UTC midnight, so hours and days in the expectations are easy to read. */
+const D0 = Date.UTC(2026, 0, 5);
+
+const energy = (ts: number, value: number, device = 'meter-1'): StoredReading => ({
+  site: 'kaufhaus',
+  space: 'hall',
+  device,
+  quantity: 'energy',
+  unit: 'kWh',
+  ts,
+  value,
+});
+const co2 = (ts: number, value: number): StoredReading => ({
+  site: 'kaufhaus',
+  space: 'hall',
+  device: 'co2-1',
+  quantity: 'co2',
+  unit: 'ppm',
+  ts,
+  value,
+});
+
+t.test('hourly rollups replace raw readings past retention, queries stay the same', async (t) => {
+  const store = new SqliteStore({ file: file(), rawRetentionDays: 2 });
+  t.teardown(() => store.close());
+  // Three days: a counter reading every 15 min climbing 0.25 kWh, with a reboot on day 0 at 10:20,
+  // and CO2 every 15 min.
+  const readings: StoredReading[] = [];
+  let counter = 1000;
+  for (let ts = D0; ts < D0 + 3 * DAY; ts += 15 * 60_000) {
+    counter = ts === D0 + 10 * HOUR + 30 * 60_000 ? 0.25 : counter + 0.25;
+    readings.push(energy(ts, counter), co2(ts, 400 + ((ts / 60_000) % 600)));
+  }
+  await store.write(readings);
+  const dayQuery = { quantity: 'energy', from: D0, to: D0 + 3 * DAY, bucketMs: DAY } as const;
+  const before = await store.query({ ...dayQuery, aggregate: 'consumption' });
+  // Day 0: 95 steps of 0.25 kWh, except the reboot step, which counts 0.25 too: 23.75 kWh.
+  t.same(
+    before[0]?.points.map((p) => p.value),
+    [23.75, 24, 24],
+  );
+  const hourly = { quantity: 'co2', from: D0, to: D0 + 3 * DAY, bucketMs: HOUR } as const;
+  const snapshot = async () => ({
+    consumption: await store.query({ ...dayQuery, aggregate: 'consumption' }),
+    total: await store.query({ quantity: 'energy', from: D0, to: D0 + 3 * DAY, aggregate: 'consumption' }),
+    mean: await store.query({ ...hourly, aggregate: 'mean' }),
+    min: await store.query({ ...hourly, bucketMs: 6 * HOUR, aggregate: 'min' }),
+    max: await store.query({ ...hourly, aggregate: 'max' }),
+    last: await store.query({ ...hourly, bucketMs: DAY, aggregate: 'last' }),
+    count: await store.query({ ...hourly, bucketMs: DAY, aggregate: 'count' }),
+  });
+  const expected = await snapshot();
+  t.same(expected.total[0]?.points, [{ ts: D0, value: 71.75 }]);
+
+  const now = D0 + 3 * DAY + 30 * 60_000;
+  const report = await store.maintain(now);
+  t.equal(report.rolledUpUntil, D0 + 3 * DAY);
+  t.equal(report.rawKeptFrom, D0 + DAY, 'raw kept for 2 days, whole hours');
+  t.equal(report.prunedReadings, 2 * 96, 'day 0 of both series pruned');
+  t.same(await snapshot(), expected, 'same answers from rollups + raw');
+
+  const fine = await store.query({
+    quantity: 'co2',
+    from: D0,
+    to: D0 + 3 * DAY,
+    bucketMs: 15 * 60_000,
+    aggregate: 'count',
+  });
+  t.equal(fine[0]?.points[0]?.ts, D0 + DAY, 'sub-hour buckets come from raw readings only');
+
+  const again = await store.maintain(now);
+  t.equal(again.prunedReadings, 0, 'maintain is idempotent');
+  t.same(await snapshot(), expected);
+});
+
+t.test('late readings (spool replay) re-roll the hours they land in', async (t) => {
+  const f = file();
+  const store = new SqliteStore({ file: f, rawRetentionDays: 1 });
+  t.teardown(() => store.close());
+  await store.write([energy(D0, 10), energy(D0 + 2 * HOUR, 12)]);
+  await store.maintain(D0 + 3 * HOUR);
+  // The outage's readings arrive after hours 0..2 were rolled up.
+  await store.write([energy(D0 + 30 * 60_000, 10.5), energy(D0 + 90 * 60_000, 11)]);
+  await store.maintain(D0 + 3 * HOUR);
+  // Past raw retention: only rollups answer, and they must include the late readings.
+  await store.maintain(D0 + 3 * DAY);
+  const [series] = await store.query({
+    quantity: 'energy',
+    from: D0,
+    to: D0 + 3 * HOUR,
+    bucketMs: HOUR,
+    aggregate: 'consumption',
+  });
+  t.same(series?.points, [
+    { ts: D0, value: 0.5 },
+    { ts: D0 + HOUR, value: 0.5 },
+    { ts: D0 + 2 * HOUR, value: 1 },
+  ]);
+  const [count] = await store.query({ quantity: 'energy', from: D0, to: D0 + 3 * HOUR, aggregate: 'count' });
+  t.same(count?.points, [{ ts: D0, value: 4 }]);
+  t.equal((await store.latest({ device: 'meter-1' }))[0]?.value, 12, 'latest survives retention');
+
+  // Later than the raw retention: folded into the hour's rollup (counted; consumption left as it was).
+  await store.write([energy(D0 + 45 * 60_000, 10.75)]);
+  const folded = await store.maintain(D0 + 3 * DAY);
+  t.equal(folded.prunedReadings, 1, 'the late raw reading is pruned once folded in');
+  const [recount] = await store.query({
+    quantity: 'energy',
+    from: D0,
+    to: D0 + 3 * HOUR,
+    aggregate: 'count',
+  });
+  t.same(recount?.points, [{ ts: D0, value: 5 }]);
+  const [max] = await store.query({ quantity: 'energy', from: D0, to: D0 + HOUR, aggregate: 'max' });
+  t.same(max?.points, [{ ts: D0, value: 10.75 }]);
+});
+
+t.test('survives reopening the file; unwritable values are skipped, not fatal', async (t) => {
+  const f = file();
+  const first = new SqliteStore({ file: f });
+  await first.write([co2(D0, 400), co2(Number.NaN, 1), co2(D0 + 1, Number.POSITIVE_INFINITY)]);
+  await first.close();
+  t.equal(await first.ping(), false, 'a closed store does not answer');
+  await t.rejects(first.write([co2(D0 + 2, 500)]), 'a closed store rejects writes');
+  const second = new SqliteStore({ file: f });
+  t.teardown(() => second.close());
+  t.same(
+    (await second.latest()).map((r) => r.value),
+    [400],
+  );
+  t.ok(fs.existsSync(f));
+});

@@ -1,0 +1,523 @@
+import Database from 'better-sqlite3';
+import type { Quantity, Unit } from '../device-profiles/reading.ts';
+import { type CounterSample, consumptionByBucket } from './consumption.ts';
+import { SeriesAccumulator } from './partial-aggregate.ts';
+import type { LatestFilter, Series, SeriesQuery, StoredReading, TimeSeriesStore } from './store.ts';
+
+/**
+ * The embedded default: one SQLite file (DATA_DIR/readings.db), no server.
+ *
+ * - `reading` keeps raw readings for `rawRetentionDays`; the key (device, quantity, ts) makes writes
+ *   idempotent (a replayed reading replaces itself; the last write wins, as in InfluxDB).
+ * - `rollup_hour` keeps, per device, quantity and UTC hour: count, numeric count, sum, min, max, last
+ *   and counter consumption, for `rollupRetentionDays` (years: ~24 rows per series and day).
+ * - `latest` keeps the newest reading per (device, quantity), independent of retention.
+ *
+ * `maintain(now)` rolls complete hours up, re-rolls hours that received late readings (the spool
+ * replaying an outage), and prunes raw readings past retention. The gateway calls it periodically;
+ * tests call it with a chosen `now`.
+ *
+ * Queries: buckets are aligned to epoch multiples of bucketMs (UTC). When the range reaches into
+ * hours whose raw readings were pruned and the bucket is a whole number of hours (or one bucket for the
+ * whole range), those hours come from the rollups and the rest from raw readings, combined per bucket;
+ * otherwise only raw readings are used (sub-hour detail past retention is gone by design).
+ *
+ * Durability: WAL with synchronous=NORMAL survives a crash of the process; a power loss may lose the
+ * last transactions (the gateway's spool does not cover that case either).
+ */
+export interface SqliteStoreOptions {
+  file: string;
+  rawRetentionDays?: number;
+  rollupRetentionDays?: number;
+}
+
+export interface MaintenanceReport {
+  /** Series-hours (re)computed. */
+  rolledUp: number;
+  prunedReadings: number;
+  prunedRollups: number;
+  /** Hours before this have rollups. */
+  rolledUpUntil: number;
+  /** Raw readings before this were pruned. */
+  rawKeptFrom: number;
+}
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const floorHour = (ts: number): number => Math.floor(ts / HOUR) * HOUR;
+const ceilHour = (ts: number): number => Math.ceil(ts / HOUR) * HOUR;
+
+interface ReadingRow {
+  device: string;
+  quantity: string;
+  ts: number;
+  site: string;
+  space: string;
+  unit: string;
+  num: number | null;
+  str: string | null;
+}
+
+interface PartialRow {
+  device: string;
+  space: string;
+  unit: string;
+  bucket: number;
+  count: number;
+  numCount: number;
+  sum: number | null;
+  min: number | null;
+  max: number | null;
+  consumption?: number | null;
+}
+
+interface LastRow {
+  device: string;
+  space: string;
+  unit: string;
+  bucket: number;
+  last: number;
+  lastTs: number;
+}
+
+export class SqliteStore implements TimeSeriesStore {
+  readonly kind = 'sqlite';
+  private readonly db: Database.Database;
+  private readonly rawRetentionMs: number;
+  private readonly rollupRetentionMs: number;
+  private readonly statements = new Map<string, Database.Statement>();
+  private readonly writeBatch: (readings: readonly StoredReading[]) => void;
+  /** Cached from `meta`: readings older than this land in already rolled-up hours. */
+  private rolledUpUntil: number | null;
+  private rawKeptFrom: number;
+
+  constructor(options: SqliteStoreOptions) {
+    this.rawRetentionMs = (options.rawRetentionDays ?? 30) * DAY;
+    this.rollupRetentionMs = (options.rollupRetentionDays ?? 3650) * DAY;
+    if (!(this.rawRetentionMs > 0) || !(this.rollupRetentionMs >= this.rawRetentionMs))
+      throw new RangeError('retention: raw days must be > 0 and rollup days >= raw days');
+    this.db = new Database(options.file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS reading (
+        device TEXT NOT NULL, quantity TEXT NOT NULL, ts INTEGER NOT NULL,
+        site TEXT NOT NULL, space TEXT NOT NULL, unit TEXT NOT NULL, num REAL, str TEXT,
+        PRIMARY KEY (device, quantity, ts)
+      ) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS reading_by_quantity_ts ON reading (quantity, ts);
+      CREATE TABLE IF NOT EXISTS rollup_hour (
+        device TEXT NOT NULL, quantity TEXT NOT NULL, hour INTEGER NOT NULL,
+        space TEXT NOT NULL, unit TEXT NOT NULL,
+        count INTEGER NOT NULL, num_count INTEGER NOT NULL, sum REAL NOT NULL, min REAL, max REAL,
+        last REAL, last_ts INTEGER, consumption REAL,
+        PRIMARY KEY (device, quantity, hour)
+      ) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS rollup_by_quantity_hour ON rollup_hour (quantity, hour);
+      CREATE TABLE IF NOT EXISTS latest (
+        device TEXT NOT NULL, quantity TEXT NOT NULL, ts INTEGER NOT NULL,
+        site TEXT NOT NULL, space TEXT NOT NULL, unit TEXT NOT NULL, num REAL, str TEXT,
+        PRIMARY KEY (device, quantity)
+      ) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS dirty_hour (
+        device TEXT NOT NULL, quantity TEXT NOT NULL, hour INTEGER NOT NULL,
+        PRIMARY KEY (device, quantity, hour)
+      ) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);`);
+    this.rolledUpUntil = this.meta('rolled_up_until');
+    this.rawKeptFrom = this.meta('raw_kept_from') ?? Number.NEGATIVE_INFINITY;
+
+    const insert = this.db.prepare(`
+      INSERT INTO reading (device, quantity, ts, site, space, unit, num, str)
+      VALUES (@device, @quantity, @ts, @site, @space, @unit, @num, @str)
+      ON CONFLICT (device, quantity, ts) DO UPDATE SET
+        site = excluded.site, space = excluded.space, unit = excluded.unit, num = excluded.num, str = excluded.str
+      WHERE excluded.num IS NOT reading.num OR excluded.str IS NOT reading.str
+        OR excluded.space IS NOT reading.space OR excluded.site IS NOT reading.site`);
+    const latest = this.db.prepare(`
+      INSERT INTO latest (device, quantity, ts, site, space, unit, num, str)
+      VALUES (@device, @quantity, @ts, @site, @space, @unit, @num, @str)
+      ON CONFLICT (device, quantity) DO UPDATE SET
+        ts = excluded.ts, site = excluded.site, space = excluded.space, unit = excluded.unit,
+        num = excluded.num, str = excluded.str
+      WHERE excluded.ts >= latest.ts`);
+    const dirty = this.db.prepare(
+      'INSERT OR IGNORE INTO dirty_hour (device, quantity, hour) VALUES (?, ?, ?)',
+    );
+    this.writeBatch = this.db.transaction((readings: readonly StoredReading[]) => {
+      const rolledUpUntil = this.rolledUpUntil ?? Number.NEGATIVE_INFINITY;
+      for (const r of readings) {
+        const row = toRow(r);
+        if (row === null) continue;
+        const changed = insert.run(row).changes > 0;
+        latest.run(row);
+        if (changed && row.ts < rolledUpUntil) dirty.run(row.device, row.quantity, floorHour(row.ts));
+      }
+    });
+  }
+
+  async write(readings: StoredReading[]): Promise<void> {
+    this.writeBatch(readings);
+  }
+
+  async query(q: SeriesQuery): Promise<Series[]> {
+    checkQuery(q);
+    const acc = new SeriesAccumulator(q.quantity);
+    const wholeHours = q.bucketMs === undefined || q.bucketMs % HOUR === 0;
+    let rawFrom = q.from;
+    if (wholeHours && q.from < this.rawKeptFrom) {
+      const hoursFrom = ceilHour(q.from);
+      const hoursTo = Math.min(this.rawKeptFrom, floorHour(q.to));
+      if (hoursFrom < hoursTo) this.addRollups(acc, q, hoursFrom, hoursTo);
+      rawFrom = Math.max(q.from, this.rawKeptFrom);
+    }
+    if (rawFrom < q.to) this.addRaw(acc, q, rawFrom, q.to);
+    return acc.series(q.aggregate);
+  }
+
+  async latest(filter: LatestFilter = {}): Promise<StoredReading[]> {
+    const { where, params } = filters(filter);
+    const rows = this.statement(
+      `SELECT * FROM latest ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY device, quantity`,
+    ).all(params) as ReadingRow[];
+    return rows.map((row) => ({
+      device: row.device,
+      quantity: row.quantity as Quantity,
+      ts: row.ts,
+      site: row.site,
+      space: row.space,
+      unit: row.unit as Unit,
+      value: row.num ?? row.str ?? '',
+    }));
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      return this.db.open && this.db.prepare('SELECT 1 AS one').get() !== undefined;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  /**
+   * Rolls complete hours up, re-rolls hours that received late readings, prunes raw readings older
+   * than the raw retention (only hours already rolled up) and rollups older than the rollup retention.
+   */
+  async maintain(now: number = Date.now()): Promise<MaintenanceReport> {
+    return this.db.transaction(() => this.maintainNow(now))();
+  }
+
+  private maintainNow(now: number): MaintenanceReport {
+    const hourEnd = floorHour(now);
+    let rolledUp = 0;
+    const oldest = (this.db.prepare('SELECT min(ts) AS ts FROM reading').get() as { ts: number | null }).ts;
+    const watermark = this.rolledUpUntil ?? (oldest === null ? hourEnd : floorHour(oldest));
+
+    // Late readings in hours already rolled up: recompute the hour and the next one (its consumption
+    // baseline may have changed) while raw readings are still there; past raw retention, fold them in.
+    const dirty = this.db.prepare('SELECT device, quantity, hour FROM dirty_hour').all() as {
+      device: string;
+      quantity: string;
+      hour: number;
+    }[];
+    for (const d of dirty) {
+      if (d.hour >= this.rawKeptFrom) {
+        rolledUp += this.rollUp(d.hour, Math.min(d.hour + 2 * HOUR, watermark), d);
+      } else {
+        rolledUp += this.foldLateIntoRollup(d);
+      }
+    }
+    this.db.prepare('DELETE FROM dirty_hour').run();
+
+    if (watermark < hourEnd) rolledUp += this.rollUp(watermark, hourEnd);
+    const rolledUpUntil = Math.max(watermark, hourEnd);
+    this.setMeta('rolled_up_until', rolledUpUntil);
+    this.rolledUpUntil = rolledUpUntil;
+
+    const keepFrom = Math.max(
+      this.rawKeptFrom,
+      Math.min(floorHour(now - this.rawRetentionMs), rolledUpUntil),
+    );
+    const prunedReadings = this.db.prepare('DELETE FROM reading WHERE ts < ?').run(keepFrom).changes;
+    if (Number.isFinite(keepFrom)) {
+      this.setMeta('raw_kept_from', keepFrom);
+      this.rawKeptFrom = keepFrom;
+    }
+    const prunedRollups = this.db
+      .prepare('DELETE FROM rollup_hour WHERE hour < ?')
+      .run(floorHour(now - this.rollupRetentionMs)).changes;
+    return { rolledUp, prunedReadings, prunedRollups, rolledUpUntil, rawKeptFrom: this.rawKeptFrom };
+  }
+
+  /** (Re)computes rollups of [from, to) from raw readings, for all series or one. */
+  private rollUp(from: number, to: number, only?: { device: string; quantity: string }): number {
+    if (from >= to) return 0;
+    const one = only ? 'AND device = @device AND quantity = @quantity' : '';
+    const params = { from, to, device: only?.device, quantity: only?.quantity };
+    const rows = this.statement(`
+      SELECT device, quantity, space, unit, (ts / ${HOUR}) * ${HOUR} AS hour,
+        count(*) AS count, count(num) AS numCount, total(num) AS sum, min(num) AS min, max(num) AS max
+      FROM reading WHERE ts >= @from AND ts < @to ${one}
+      GROUP BY device, quantity, hour`).all(params) as (PartialRow & { quantity: string; hour: number })[];
+    const lasts = this.statement(`
+      SELECT device, quantity, (ts / ${HOUR}) * ${HOUR} AS hour, num AS last, max(ts) AS lastTs
+      FROM reading WHERE ts >= @from AND ts < @to AND num IS NOT NULL ${one}
+      GROUP BY device, quantity, hour`).all(params) as (LastRow & { quantity: string; hour: number })[];
+    const key = (device: string, quantity: string, hour: number) => JSON.stringify([device, quantity, hour]);
+    const lastBy = new Map(lasts.map((l) => [key(l.device, l.quantity, l.hour), l]));
+    const consumptionBy = new Map<string, number>();
+    for (const [series, samples] of this.numericSamples(from, to, only)) {
+      const [device, quantity] = JSON.parse(series) as [string, string];
+      const baseline = this.baseline(device, quantity, from);
+      const points = consumptionByBucket(baseline ? [baseline, ...samples] : samples, {
+        from,
+        to,
+        bucketMs: HOUR,
+      });
+      for (const p of points) consumptionBy.set(key(device, quantity, p.ts), p.value);
+    }
+    if (only) {
+      this.statement(
+        'DELETE FROM rollup_hour WHERE device = @device AND quantity = @quantity AND hour >= @from AND hour < @to',
+      ).run(params);
+    }
+    const put = this.statement(`
+      INSERT OR REPLACE INTO rollup_hour
+        (device, quantity, hour, space, unit, count, num_count, sum, min, max, last, last_ts, consumption)
+      VALUES (@device, @quantity, @hour, @space, @unit, @count, @numCount, @sum, @min, @max, @last, @lastTs, @consumption)`);
+    for (const row of rows) {
+      const k = key(row.device, row.quantity, row.hour);
+      const last = lastBy.get(k);
+      put.run({
+        ...row,
+        last: last?.last ?? null,
+        lastTs: last?.lastTs ?? null,
+        consumption: consumptionBy.get(k) ?? null,
+      });
+    }
+    return rows.length;
+  }
+
+  /** Readings that arrived after their hour's raw readings were pruned: added to the hour's rollup. */
+  private foldLateIntoRollup(d: { device: string; quantity: string; hour: number }): number {
+    const late = this.statement(`
+      SELECT space, unit, count(*) AS count, count(num) AS numCount, total(num) AS sum, min(num) AS min, max(num) AS max
+      FROM reading WHERE device = @device AND quantity = @quantity AND ts >= @hour AND ts < @hour + ${HOUR}`).get(
+      d,
+    ) as PartialRow | undefined;
+    if (late === undefined || late.count === 0) return 0;
+    const last = this.statement(`
+      SELECT num AS last, max(ts) AS lastTs FROM reading
+      WHERE device = @device AND quantity = @quantity AND ts >= @hour AND ts < @hour + ${HOUR} AND num IS NOT NULL`).get(
+      d,
+    ) as { last: number | null; lastTs: number | null };
+    // Counter consumption is not recomputed here: without the hour's other raw readings, a late counter
+    // value cannot be placed between them. This only happens to readings later than the raw retention.
+    this.statement(`
+      INSERT INTO rollup_hour (device, quantity, hour, space, unit, count, num_count, sum, min, max, last, last_ts, consumption)
+      VALUES (@device, @quantity, @hour, @space, @unit, @count, @numCount, @sum, @min, @max, @last, @lastTs, NULL)
+      ON CONFLICT (device, quantity, hour) DO UPDATE SET
+        count = count + excluded.count, num_count = num_count + excluded.num_count, sum = sum + excluded.sum,
+        min = min(coalesce(min, excluded.min), coalesce(excluded.min, min)),
+        max = max(coalesce(max, excluded.max), coalesce(excluded.max, max)),
+        last = CASE WHEN excluded.last_ts >= coalesce(last_ts, excluded.last_ts) THEN excluded.last ELSE last END,
+        last_ts = max(coalesce(last_ts, excluded.last_ts), coalesce(excluded.last_ts, last_ts))`).run({
+      ...d,
+      ...late,
+      last: last.last,
+      lastTs: last.lastTs,
+    });
+    return 1;
+  }
+
+  /** The last numeric reading before `before`: raw if still kept, else the last of a rollup. */
+  private baseline(device: string, quantity: string, before: number): CounterSample | undefined {
+    const raw = this.statement(`
+      SELECT ts, num AS value FROM reading
+      WHERE device = ? AND quantity = ? AND ts < ? AND num IS NOT NULL ORDER BY ts DESC LIMIT 1`).get(
+      device,
+      quantity,
+      before,
+    ) as CounterSample | undefined;
+    if (raw !== undefined) return raw;
+    return this.statement(`
+      SELECT last_ts AS ts, last AS value FROM rollup_hour
+      WHERE device = ? AND quantity = ? AND hour < ? AND last_ts IS NOT NULL ORDER BY hour DESC LIMIT 1`).get(
+      device,
+      quantity,
+      before,
+    ) as CounterSample | undefined;
+  }
+
+  /** Numeric samples per series (key: JSON [device, quantity]) in [from, to), ordered by ts. */
+  private numericSamples(
+    from: number,
+    to: number,
+    only?: { device?: string | undefined; quantity?: string; space?: string | undefined },
+  ): Map<string, CounterSample[]> {
+    const { where, params } = filters(only ?? {});
+    const rows = this.statement(`
+      SELECT device, quantity, ts, num AS value FROM reading
+      WHERE ts >= @from AND ts < @to AND num IS NOT NULL ${where.map((w) => `AND ${w}`).join(' ')}
+      ORDER BY device, quantity, ts`).iterate({ ...params, from, to }) as IterableIterator<
+      CounterSample & { device: string; quantity: string }
+    >;
+    const out = new Map<string, CounterSample[]>();
+    for (const row of rows) {
+      const k = JSON.stringify([row.device, row.quantity]);
+      let list = out.get(k);
+      if (list === undefined) {
+        list = [];
+        out.set(k, list);
+      }
+      list.push({ ts: row.ts, value: row.value });
+    }
+    return out;
+  }
+
+  private addRaw(acc: SeriesAccumulator, q: SeriesQuery, from: number, to: number): void {
+    const { where, params } = filters({ quantity: q.quantity, device: q.device, space: q.space });
+    const origin = q.bucketMs === undefined ? q.from : 0;
+    const width = q.bucketMs ?? q.to - q.from;
+    const bucket = `CAST((ts - @origin) / @width AS INTEGER) * @width + @origin`;
+    const cond = `ts >= @from AND ts < @to AND ${where.join(' AND ')}`;
+    const all = { ...params, from, to, origin, width };
+    if (q.aggregate === 'last') {
+      const rows = this.statement(`
+        SELECT device, space, unit, ${bucket} AS bucket, num AS last, max(ts) AS lastTs
+        FROM reading WHERE ${cond} AND num IS NOT NULL GROUP BY device, bucket`).all(all) as LastRow[];
+      for (const r of rows) acc.add(r.device, r.space, r.unit, r.bucket, { last: r.last, lastTs: r.lastTs });
+    } else if (q.aggregate === 'consumption') {
+      const meta = new Map(
+        (
+          this.statement(`SELECT device, space, unit FROM reading WHERE ${cond} GROUP BY device`).all(
+            all,
+          ) as {
+            device: string;
+            space: string;
+            unit: string;
+          }[]
+        ).map((m) => [m.device, m]),
+      );
+      const range = { from, to, bucketMs: q.bucketMs };
+      for (const [series, samples] of this.numericSamples(from, to, {
+        quantity: q.quantity,
+        device: q.device,
+        space: q.space,
+      })) {
+        const [device] = JSON.parse(series) as [string];
+        const m = meta.get(device);
+        if (m === undefined) continue;
+        const baseline = this.baseline(device, q.quantity, from);
+        for (const p of consumptionByBucket(baseline ? [baseline, ...samples] : samples, range)) {
+          // consumptionByBucket aligns single buckets to `from`; the query's single bucket is q.from.
+          const ts = q.bucketMs === undefined ? q.from : p.ts;
+          acc.add(device, m.space, m.unit, ts, { consumption: p.value });
+        }
+      }
+    } else {
+      const rows = this.statement(`
+        SELECT device, space, unit, ${bucket} AS bucket, count(*) AS count, count(num) AS numCount,
+          total(num) AS sum, min(num) AS min, max(num) AS max
+        FROM reading WHERE ${cond} GROUP BY device, bucket`).all(all) as PartialRow[];
+      for (const r of rows) acc.add(r.device, r.space, r.unit, r.bucket, { ...r, sum: r.sum ?? 0 });
+    }
+  }
+
+  private addRollups(acc: SeriesAccumulator, q: SeriesQuery, from: number, to: number): void {
+    const { where, params } = filters({ quantity: q.quantity, device: q.device, space: q.space });
+    const origin = q.bucketMs === undefined ? q.from : 0;
+    const width = q.bucketMs ?? q.to - q.from;
+    const bucket = `CAST((hour - @origin) / @width AS INTEGER) * @width + @origin`;
+    const cond = `hour >= @from AND hour < @to AND ${where.join(' AND ')}`;
+    const all = { ...params, from, to, origin, width };
+    if (q.aggregate === 'last') {
+      const rows = this.statement(`
+        SELECT device, space, unit, ${bucket} AS bucket, last, max(last_ts) AS lastTs
+        FROM rollup_hour WHERE ${cond} AND last_ts IS NOT NULL GROUP BY device, bucket`).all(
+        all,
+      ) as LastRow[];
+      for (const r of rows) acc.add(r.device, r.space, r.unit, r.bucket, { last: r.last, lastTs: r.lastTs });
+    } else {
+      const rows = this.statement(`
+        SELECT device, space, unit, ${bucket} AS bucket, sum(count) AS count, sum(num_count) AS numCount,
+          total(sum) AS sum, min(min) AS min, max(max) AS max, sum(consumption) AS consumption
+        FROM rollup_hour WHERE ${cond} GROUP BY device, bucket`).all(all) as PartialRow[];
+      for (const r of rows) acc.add(r.device, r.space, r.unit, r.bucket, { ...r, sum: r.sum ?? 0 });
+    }
+  }
+
+  private statement(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (s === undefined) {
+      s = this.db.prepare(sql);
+      this.statements.set(sql, s);
+    }
+    return s;
+  }
+
+  private meta(key: string): number | null {
+    const row = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as
+      | { value: number }
+      | undefined;
+    return row?.value ?? null;
+  }
+
+  private setMeta(key: string, value: number): void {
+    this.db
+      .prepare(
+        'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+      )
+      .run(key, value);
+  }
+}
+
+function filters(f: {
+  device?: string | undefined;
+  space?: string | undefined;
+  quantity?: string | undefined;
+}): {
+  where: string[];
+  params: Record<string, string>;
+} {
+  const where: string[] = [];
+  const params: Record<string, string> = {};
+  for (const key of ['device', 'space', 'quantity'] as const) {
+    const value = f[key];
+    if (value !== undefined) {
+      where.push(`${key} = @${key}`);
+      params[key] = value;
+    }
+  }
+  return { where, params };
+}
+
+/** Readings the schema cannot hold (no finite time, NaN) are skipped rather than failing the batch. */
+function toRow(r: StoredReading): ReadingRow | null {
+  const ts = Math.round(r.ts);
+  if (!Number.isFinite(ts)) return null;
+  const isNumber = typeof r.value === 'number';
+  if (isNumber && !Number.isFinite(r.value)) return null;
+  return {
+    device: String(r.device),
+    quantity: String(r.quantity),
+    ts,
+    site: String(r.site ?? ''),
+    space: String(r.space ?? ''),
+    unit: String(r.unit ?? ''),
+    num: isNumber ? (r.value as number) : null,
+    str: isNumber ? null : String(r.value),
+  };
+}
+
+export function checkQuery(q: SeriesQuery): void {
+  if (!Number.isFinite(q.from) || !Number.isFinite(q.to) || q.from >= q.to)
+    throw new RangeError('query: from and to must be epoch ms with from < to');
+  if (q.bucketMs !== undefined && !(Number.isInteger(q.bucketMs) && q.bucketMs > 0))
+    throw new RangeError('query: bucketMs must be a positive integer');
+}
