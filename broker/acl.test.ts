@@ -1,0 +1,157 @@
+import t from 'tap';
+import {
+  anonymousGrant,
+  apiGrant,
+  deviceCommandFilters,
+  deviceGrant,
+  filtersOverlap,
+  filterWithin,
+  gatewayGrant,
+  isValidFilter,
+  mayPublish,
+  mayReceive,
+  maySubscribe,
+  topicMatches,
+  unknownProfiles,
+} from './acl.ts';
+import { testProfiles, testSite } from './fixtures.ts';
+
+const site = testSite('scrypt$1$1$1$AA$AA');
+
+t.test('topic matching follows MQTT 3.1.1 §4.7', async (t) => {
+  t.ok(topicMatches('a/b', 'a/b'));
+  t.notOk(topicMatches('a/b', 'a/b/c'));
+  t.ok(topicMatches('a/+', 'a/b'));
+  t.notOk(topicMatches('a/+', 'a/b/c'));
+  t.ok(topicMatches('a/+', 'a/'), '+ matches an empty level');
+  t.ok(topicMatches('a/#', 'a'), '# also matches the parent level');
+  t.ok(topicMatches('a/#', 'a/b/c'));
+  t.ok(topicMatches('#', 'a/b'));
+  t.notOk(topicMatches('#', '$SYS/broker'), 'a leading wildcard does not match $-topics');
+  t.notOk(topicMatches('+/broker', '$SYS/broker'));
+  t.ok(topicMatches('$SYS/#', '$SYS/broker'));
+  t.notOk(topicMatches('a/b', 'a/c'));
+});
+
+t.test('a requested filter must lie within an allowed filter', async (t) => {
+  const allowed = 'nuki/abc/lockAction';
+  t.ok(filterWithin('nuki/abc/lockAction', allowed));
+  for (const wider of ['nuki/#', '#', 'nuki/+/lockAction', 'nuki/abc/+', 'nuki/abc/#', '+/abc/lockAction'])
+    t.notOk(filterWithin(wider, allowed), `${wider} is wider than ${allowed}`);
+  t.ok(filterWithin('wesprint/kh/readings/#', 'wesprint/kh/#'));
+  t.ok(filterWithin('wesprint/kh', 'wesprint/kh/#'), 'x/# covers x itself');
+  t.ok(filterWithin('wesprint/kh/+/x', 'wesprint/kh/+/+'));
+  t.notOk(filterWithin('wesprint/kh/#', 'wesprint/kh/+'));
+  t.notOk(filterWithin('wesprint/kh/+', 'wesprint/kh/a'));
+  t.notOk(filterWithin('wesprint/#', 'wesprint/kh/#'));
+  t.notOk(filterWithin('$SYS/#', '#'), '# does not cover $-topics');
+  t.ok(filterWithin('a/b/c', '#'));
+});
+
+t.test('filters overlap when one topic could match both', async (t) => {
+  t.ok(filtersOverlap('#', 'wesprint/+/commands/#'));
+  t.ok(filtersOverlap('wesprint/kh/+/x', 'wesprint/+/commands/#'));
+  t.notOk(filtersOverlap('wesprint/kh/readings/#', 'wesprint/+/commands/#'));
+  t.ok(filtersOverlap('a/#', 'a'));
+  t.notOk(filtersOverlap('a/+', 'a'));
+  t.notOk(filtersOverlap('#', '$SYS/x'));
+});
+
+t.test('filter syntax', async (t) => {
+  t.ok(isValidFilter('a/+/b/#'));
+  t.notOk(isValidFilter('a/#/b'));
+  t.notOk(isValidFilter('a/b#'));
+  t.notOk(isValidFilter('a+/b'));
+  t.notOk(isValidFilter(''));
+});
+
+t.test('a device publishes only its own topics and subscribes only to its command topics', async (t) => {
+  const lock = deviceGrant(site, testProfiles, 'lock-101');
+  t.ok(mayPublish(lock, 'nuki/3A4B5C6D/state').allowed);
+  t.notOk(mayPublish(lock, 'nuki/3A4B5C6D/lockAction').allowed, 'a lock cannot command itself');
+  t.notOk(mayPublish(lock, 'zigbee2mqtt/desk-1').allowed, 'nor speak for another device');
+  t.notOk(mayPublish(lock, 'nuki/+/state').allowed, 'no wildcards in PUBLISH');
+  t.notOk(mayPublish(lock, 'wesprint/kaufhaus/commands/lock-101').allowed);
+  t.notOk(mayPublish(lock, '$SYS/x').allowed);
+  t.ok(maySubscribe(lock, 'nuki/3A4B5C6D/lockAction').allowed);
+  for (const filter of ['nuki/#', '#', 'nuki/+/lockAction', 'nuki/3A4B5C6D/#', 'wesprint/#', '$SYS/#'])
+    t.notOk(maySubscribe(lock, filter).allowed, `lock may not subscribe ${filter}`);
+
+  const desk = deviceGrant(site, testProfiles, 'desk-1-occupancy');
+  t.ok(mayPublish(desk, 'zigbee2mqtt/desk-1').allowed);
+  t.ok(mayPublish(desk, 'zigbee2mqtt/desk-1/availability').allowed);
+  t.notOk(mayPublish(desk, 'zigbee2mqtt/desk-2').allowed);
+  t.notOk(mayPublish(desk, 'nuki/3A4B5C6D/lockAction').allowed, 'a sensor cannot command a lock');
+  t.notOk(mayPublish(desk, 'zigbee2mqtt/desk-1/set').allowed);
+});
+
+t.test('even a profile with a too-wide publish filter cannot command', async (t) => {
+  const wide = new Map(testProfiles);
+  const nuki = testProfiles.get('nuki-mqtt');
+  if (!nuki) throw new Error('fixture');
+  wide.set('nuki-mqtt', { ...nuki, acl: (d) => ({ publish: [`${d}/#`], subscribe: [`${d}/lockAction`] }) });
+  const lock = deviceGrant(site, wide, 'lock-101');
+  t.ok(mayPublish(lock, 'nuki/3A4B5C6D/state').allowed);
+  t.notOk(mayPublish(lock, 'nuki/3A4B5C6D/lockAction').allowed);
+});
+
+t.test(
+  'the gateway reads devices and the building topics, writes building topics and commands',
+  async (t) => {
+    const gw = gatewayGrant(site, testProfiles);
+    t.ok(maySubscribe(gw, 'nuki/+/state').allowed);
+    t.ok(maySubscribe(gw, 'zigbee2mqtt/+').allowed);
+    t.ok(maySubscribe(gw, 'zigbee2mqtt/desk-1').allowed);
+    t.ok(maySubscribe(gw, 'wesprint/kaufhaus/#').allowed);
+    t.ok(maySubscribe(gw, 'wesprint/kaufhaus/commands/+').allowed);
+    t.notOk(maySubscribe(gw, '#').allowed);
+    t.notOk(maySubscribe(gw, 'wesprint/other-site/#').allowed);
+    t.ok(mayPublish(gw, 'nuki/3A4B5C6D/lockAction').allowed);
+    t.ok(mayPublish(gw, 'zigbee2mqtt/desk-1/set').allowed);
+    t.ok(mayPublish(gw, 'wesprint/kaufhaus/readings/desk-1/desk-1-occupancy/occupancy').allowed);
+    t.ok(mayPublish(gw, 'wesprint/kaufhaus/commands/lock-101/result').allowed);
+    t.notOk(mayPublish(gw, 'zigbee2mqtt/desk-1').allowed, 'the gateway cannot impersonate a sensor');
+    t.notOk(mayPublish(gw, 'wesprint/other-site/x').allowed);
+  },
+);
+
+t.test('the API only reads building topics and sends building commands', async (t) => {
+  const api = apiGrant(site);
+  t.ok(maySubscribe(api, 'wesprint/kaufhaus/#').allowed);
+  t.ok(maySubscribe(api, 'wesprint/kaufhaus/commands/+/result').allowed);
+  t.notOk(maySubscribe(api, 'nuki/+/state').allowed);
+  t.ok(mayPublish(api, 'wesprint/kaufhaus/commands/lock-101').allowed);
+  t.notOk(mayPublish(api, 'wesprint/kaufhaus/commands/lock-101/result').allowed);
+  t.notOk(mayPublish(api, 'nuki/3A4B5C6D/lockAction').allowed, 'the API never talks to a lock directly');
+  t.notOk(mayPublish(api, 'wesprint/kaufhaus/readings/a/b/co2').allowed);
+});
+
+t.test('lab mode: anonymous may use anything except commands and the deny list', async (t) => {
+  const lab = anonymousGrant(site, testProfiles, ['test/nosubscribe']);
+  t.ok(mayPublish(lab, 'TopicA/B').allowed);
+  t.ok(mayPublish(lab, 'zigbee2mqtt/desk-1').allowed);
+  t.notOk(mayPublish(lab, 'nuki/3A4B5C6D/lockAction').allowed);
+  t.notOk(mayPublish(lab, 'wesprint/kaufhaus/commands/lock-101').allowed);
+  t.notOk(mayPublish(lab, '$SYS/x').allowed);
+  t.ok(mayPublish(lab, 'test/nosubscribe').allowed, 'the deny list is about subscribing');
+  t.ok(maySubscribe(lab, '#').allowed, 'a partly denied filter is granted ...');
+  t.notOk(mayReceive(lab, 'nuki/3A4B5C6D/lockAction'), '... and the denied part withheld on delivery');
+  t.notOk(mayReceive(lab, 'wesprint/kaufhaus/commands/lock-101'));
+  t.notOk(mayReceive(lab, 'test/nosubscribe'));
+  t.ok(mayReceive(lab, 'TopicA/B'));
+  t.notOk(maySubscribe(lab, 'test/nosubscribe').allowed);
+  t.notOk(maySubscribe(lab, 'nuki/3A4B5C6D/lockAction').allowed);
+  t.notOk(maySubscribe(lab, 'wesprint/+/commands/#').allowed);
+  t.notOk(maySubscribe(lab, '$SYS/#').allowed);
+});
+
+t.test('command filters and profile checks', async (t) => {
+  t.same(deviceCommandFilters(site, testProfiles).sort(), [
+    'nuki/3A4B5C6D/lockAction',
+    'zigbee2mqtt/desk-1/set',
+    'zigbee2mqtt/desk-2/set',
+  ]);
+  t.same(unknownProfiles(site, testProfiles), []);
+  const typo = { ...site, devices: [{ ...site.devices[0], profile: 'nuki' } as (typeof site.devices)[0]] };
+  t.same(unknownProfiles(typo, testProfiles), ['lock-101 (profile "nuki")']);
+});
