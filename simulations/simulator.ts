@@ -1,0 +1,344 @@
+import mqtt, { type MqttClient } from 'mqtt';
+import { deviceUsername, loadOrCreateSecrets } from '../site/credentials.ts';
+import type { DeviceConfig, SiteConfig } from '../site/site.ts';
+import { SimulatedBuilding } from './building.ts';
+import {
+  type CommandIo,
+  createVirtualDevice,
+  type DeviceMessage,
+  type LockMode,
+  type LockOptions,
+  NukiLock,
+  type VirtualDevice,
+} from './virtual-devices.ts';
+
+/**
+ * Runs the virtual devices of a site against an MQTT broker, each with its own connection, client id,
+ * credentials and last will, as the real devices would.
+ *
+ * Time: simulatedNow = start + (realNow − realStart) × speed. Everything a device says about time
+ * (Tasmota `Time`, Shelly Gen2 `minute_ts`/`ts`) and everything the building model computes follows
+ * simulated time.
+ *
+ * Reporting intervals, in real time: each device reports every firmware interval compressed by the
+ * speed (Shelly Gen1 30 s, Gen2 60 s, Tasmota TelePeriod 300 s, Zigbee sensors 60 s, Nuki battery
+ * 3600 s), but never more often than `minReportIntervalMs` (default 5 s real), so a fast simulated day
+ * does not flood the broker: at SIM_SPEED=1 the devices report as in the building; at SIM_SPEED=1440 a
+ * meter reports every 5 s real (= 2 simulated hours) and its counter integrates everything in between.
+ * Lock motors and re-locking run in real time (a phone user waits for a real door).
+ */
+
+export interface MqttCredentials {
+  username: string;
+  password: string;
+}
+
+export interface SimulationLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+}
+
+export interface SimulationOptions {
+  site: SiteConfig;
+  mqttUrl: string;
+  /** Credentials each device connects with; undefined = connect without user name (lab brokers). */
+  credentials: (device: DeviceConfig) => MqttCredentials | undefined;
+  /** Simulated seconds per real second (1 = real time; 1440 = a day per minute). */
+  speed: number;
+  seed?: string | number;
+  /** Simulated epoch ms at the start; default: now. */
+  start?: number;
+  logger?: SimulationLogger;
+  /** Which site devices to run; default all of the families the simulator knows. */
+  devices?: (device: DeviceConfig) => boolean;
+  /** Shortest real interval between two reports of one device (default 5000 ms). */
+  minReportIntervalMs?: number;
+  /** How long startSimulation waits for all devices to connect before resolving anyway (default 15 s). */
+  connectTimeoutMs?: number;
+  rebootProbabilityPerDay?: number;
+  lock?: LockOptions;
+}
+
+/** Test and demo handle on one virtual Nuki lock. */
+export interface LockControls {
+  id: string;
+  topic: string;
+  /** Current Nuki state code (1 locked, 3 unlocked, …). */
+  state(): number;
+  mode(): LockMode;
+  /**
+   * `offline`: the lock drops off the network without saying goodbye (the broker sends its last will,
+   * `connected` false); `unresponsive`: stays connected but ignores commands; `normal`: back to work.
+   */
+  setMode(mode: LockMode): Promise<void>;
+  commandsReceived(): number;
+}
+
+export interface SimulationStats {
+  devices: number;
+  connected: number;
+  messagesSent: number;
+  messagesByProfile: Record<string, number>;
+  publishErrors: number;
+  connectErrors: number;
+  skippedDevices: string[];
+  simulatedNow: number;
+  speed: number;
+}
+
+export interface Simulation {
+  stop(): Promise<void>;
+  locks: Map<string, LockControls>;
+  stats(): SimulationStats;
+  /** Simulated epoch ms now. */
+  now(): number;
+}
+
+const silent: SimulationLogger = { info() {}, warn() {}, error() {}, debug() {} };
+
+/** Devices connect with the passwords kept in DATA_DIR/secrets.json (created if missing). */
+export function credentialsFromDataDir(
+  dataDir: string,
+  site: SiteConfig,
+  logger: SimulationLogger = silent,
+): (device: DeviceConfig) => MqttCredentials | undefined {
+  const secrets = loadOrCreateSecrets(dataDir, site);
+  return (device) => {
+    const password = secrets.devices[device.id];
+    if (!password) {
+      // a hash pinned in the site file has no plaintext here: the real device holds it
+      logger.warn(
+        { device: device.id },
+        'no password for device in secrets.json (hash pinned in site file?)',
+      );
+      return undefined;
+    }
+    return { username: deviceUsername(device), password };
+  };
+}
+
+/** Every device connects with the same account (a lab broker or a shared service account). */
+export function sharedCredentials(credentials: MqttCredentials | undefined) {
+  return (_device: DeviceConfig) => credentials;
+}
+
+interface Running {
+  device: VirtualDevice;
+  client: MqttClient | undefined;
+  timer: NodeJS.Timeout | undefined;
+  firstReport: NodeJS.Timeout | undefined;
+  connectedOnce: boolean;
+  offline: boolean;
+}
+
+export async function startSimulation(options: SimulationOptions): Promise<Simulation> {
+  if (!(options.speed > 0)) throw new Error(`simulation speed must be positive, got ${options.speed}`);
+  const logger = options.logger ?? silent;
+  const speed = options.speed;
+  const realStart = Date.now();
+  const simStart = options.start ?? realStart;
+  const now = () => simStart + (Date.now() - realStart) * speed;
+  const building = new SimulatedBuilding(options.site, options.seed ?? 'kaufhaus');
+  const minInterval = options.minReportIntervalMs ?? 5000;
+  const pendingTimers = new Set<NodeJS.Timeout>();
+  let stopped = false;
+  let messagesSent = 0;
+  let publishErrors = 0;
+  let connectErrors = 0;
+  const messagesByProfile: Record<string, number> = {};
+  const skipped: string[] = [];
+  const running = new Map<string, Running>();
+  const locks = new Map<string, LockControls>();
+
+  const publish = (r: Running, messages: DeviceMessage[]) => {
+    const client = r.client;
+    if (!client?.connected || stopped) return;
+    for (const m of messages) {
+      client.publish(m.topic, m.payload, { qos: m.qos, retain: m.retain }, (err) => {
+        if (err) {
+          publishErrors++;
+          logger.debug({ device: r.device.config.id, err: err.message }, 'publish failed');
+        }
+      });
+      messagesSent++;
+      const profile = r.device.config.profile;
+      messagesByProfile[profile] = (messagesByProfile[profile] ?? 0) + 1;
+    }
+  };
+
+  const later = (realMs: number, action: () => void) => {
+    const timer = setTimeout(() => {
+      pendingTimers.delete(timer);
+      if (!stopped) action();
+    }, realMs);
+    pendingTimers.add(timer);
+  };
+
+  const connect = (r: Running, onFirstConnect: () => void) => {
+    const cfg = r.device.config;
+    const creds = options.credentials(cfg);
+    const will = r.device.will;
+    const client = mqtt.connect(options.mqttUrl, {
+      clientId: r.device.clientId,
+      ...(creds ? { username: creds.username, password: creds.password } : {}),
+      protocolVersion: 4,
+      clean: true,
+      keepalive: 60,
+      reconnectPeriod: 2000,
+      connectTimeout: 10_000,
+      will: { topic: will.topic, payload: Buffer.from(will.payload), qos: will.qos, retain: will.retain },
+    });
+    r.client = client;
+    const io: CommandIo = { publish: (m) => publish(r, m), after: later, simNow: now };
+    client.on('connect', () => {
+      if (stopped) return;
+      publish(r, r.device.birth(now()));
+      if (r.device.commandTopics.length > 0 && !r.connectedOnce) {
+        client.subscribe(r.device.commandTopics, { qos: 1 }, (err) => {
+          if (err) logger.warn({ device: cfg.id, err: err.message }, 'subscribe failed');
+        });
+      }
+      if (!r.connectedOnce) {
+        r.connectedOnce = true;
+        onFirstConnect();
+      }
+    });
+    client.on('message', (topic, payload) => {
+      r.device.command?.(topic, payload.toString('utf8'), io);
+    });
+    client.on('error', (err) => {
+      connectErrors++;
+      logger.warn({ device: cfg.id, err: err.message }, 'device connection error');
+    });
+  };
+
+  const disconnect = async (r: Running, graceful: boolean) => {
+    const client = r.client;
+    r.client = undefined;
+    if (!client) return;
+    // without DISCONNECT (force) the broker treats it as a lost device and publishes the last will
+    await new Promise<void>((resolve) => client.end(!graceful, {}, () => resolve()));
+  };
+
+  const selected = options.site.devices.filter((d) => (options.devices ? options.devices(d) : true));
+  for (const cfg of selected) {
+    const device = createVirtualDevice(cfg, building, simStart, {
+      ...(options.rebootProbabilityPerDay === undefined
+        ? {}
+        : { rebootProbabilityPerDay: options.rebootProbabilityPerDay }),
+      ...(options.lock ? { lock: options.lock } : {}),
+    });
+    if (!device) {
+      skipped.push(cfg.id);
+      logger.warn({ device: cfg.id, profile: cfg.profile }, 'no virtual device for this profile; skipped');
+      continue;
+    }
+    running.set(cfg.id, {
+      device,
+      client: undefined,
+      timer: undefined,
+      firstReport: undefined,
+      connectedOnce: false,
+      offline: false,
+    });
+  }
+
+  let connectedCount = 0;
+  let allConnected: () => void = () => {};
+  const allConnectedPromise = new Promise<void>((resolve) => {
+    allConnected = resolve;
+  });
+  if (running.size === 0) allConnected();
+
+  for (const r of running.values()) {
+    const periodMs = Math.max(minInterval, (r.device.firmwareIntervalS * 1000) / speed);
+    connect(r, () => {
+      connectedCount++;
+      if (connectedCount === running.size) allConnected();
+    });
+    const tick = () => {
+      if (stopped || !r.client?.connected) return;
+      publish(r, r.device.report(now()));
+    };
+    // spread the devices over the period so they do not all speak at once
+    r.firstReport = setTimeout(
+      () => {
+        r.firstReport = undefined;
+        tick();
+        r.timer = setInterval(tick, periodMs);
+      },
+      Math.floor(Math.random() * periodMs),
+    );
+
+    if (r.device instanceof NukiLock) {
+      const lock = r.device;
+      locks.set(lock.config.id, {
+        id: lock.config.id,
+        topic: lock.config.topic,
+        state: () => lock.state,
+        mode: () => (r.offline ? 'offline' : lock.mode),
+        commandsReceived: () => lock.commandsReceived,
+        async setMode(mode) {
+          if (mode === 'offline') {
+            r.offline = true;
+            await disconnect(r, false);
+            return;
+          }
+          lock.mode = mode;
+          if (r.offline) {
+            r.offline = false;
+            r.connectedOnce = false;
+            await new Promise<void>((resolve) => connect(r, resolve));
+          }
+        },
+      });
+    }
+  }
+
+  const connectTimeout = options.connectTimeoutMs ?? 15_000;
+  let waitTimer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    allConnectedPromise,
+    new Promise<void>((resolve) => {
+      waitTimer = setTimeout(resolve, connectTimeout);
+    }),
+  ]);
+  clearTimeout(waitTimer);
+  if (connectedCount < running.size) {
+    logger.warn(
+      { connected: connectedCount, devices: running.size },
+      'not every virtual device could connect yet; they keep retrying',
+    );
+  } else {
+    logger.info({ devices: running.size, speed }, 'simulated building running');
+  }
+
+  return {
+    locks,
+    now,
+    stats: () => ({
+      devices: running.size,
+      connected: [...running.values()].filter((r) => r.client?.connected).length,
+      messagesSent,
+      messagesByProfile: { ...messagesByProfile },
+      publishErrors,
+      connectErrors,
+      skippedDevices: [...skipped],
+      simulatedNow: now(),
+      speed,
+    }),
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      for (const t of pendingTimers) clearTimeout(t);
+      pendingTimers.clear();
+      for (const r of running.values()) {
+        clearTimeout(r.firstReport);
+        clearInterval(r.timer);
+      }
+      await Promise.all([...running.values()].map((r) => disconnect(r, true)));
+    },
+  };
+}
