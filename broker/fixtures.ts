@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import pino from 'pino';
 import type { Test } from 'tap';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
@@ -125,4 +126,70 @@ export function readAudit(dataDir: string): Array<Record<string, unknown>> {
     .split('\n')
     .filter(Boolean)
     .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+// MQTT.js helpers for the broker's tests
+
+export async function connect(t: Test, url: string, opts: IClientOptions = {}): Promise<MqttClient> {
+  const client = await mqtt.connectAsync(url, {
+    reconnectPeriod: 0,
+    connectTimeout: 30_000,
+    protocolVersion: 4,
+    ...opts,
+  });
+  t.teardown(() => client.endAsync(true));
+  return client;
+}
+
+/** Resolves with the CONNACK return code of a refused connection. */
+export async function refusedCode(url: string, opts: IClientOptions = {}): Promise<number> {
+  try {
+    const client = await mqtt.connectAsync(url, { reconnectPeriod: 0, protocolVersion: 4, ...opts });
+    await client.endAsync(true);
+  } catch (err) {
+    return (err as { code: number }).code;
+  }
+  throw new Error('connection was accepted');
+}
+
+/** Granted QoS per filter; mqtt.js rejects a SUBACK 0x80, the granted codes travel on its error. */
+export async function subscribe(
+  client: MqttClient,
+  filter: string | string[],
+  qos: 0 | 1 | 2 = 0,
+): Promise<number[]> {
+  try {
+    return (await client.subscribeAsync(filter, { qos })).map((g) => g.qos);
+  } catch (err) {
+    const granted = (err as { packet?: { granted?: number[] } }).packet?.granted;
+    if (!granted) throw err;
+    return granted;
+  }
+}
+
+export interface Received {
+  topic: string;
+  payload: string;
+  qos: number;
+  retain: boolean;
+}
+
+/** Messages a client receives, in order, and a way to wait for the one that matters. */
+export function inbox(client: MqttClient) {
+  const messages: Received[] = [];
+  const waiters: Array<() => void> = [];
+  client.on('message', (topic, payload, packet) => {
+    messages.push({ topic, payload: payload.toString(), qos: packet.qos, retain: packet.retain });
+    for (const w of waiters.splice(0)) w();
+  });
+  const waitFor = (predicate: (m: Received) => boolean) =>
+    new Promise<Received>((resolve) => {
+      const check = () => {
+        const found = messages.find(predicate);
+        if (found) resolve(found);
+        else waiters.push(check);
+      };
+      check();
+    });
+  return { messages, waitFor };
 }
