@@ -96,7 +96,8 @@ function compile(profiles: Map<string, DeviceProfile>): Compiled {
   return c;
 }
 
-function filterMatches(levels: string[], topic: string[]): boolean {
+/** MQTT filter matching (`+` one level, `#` the rest), on pre-split levels. */
+export function filterMatches(levels: readonly string[], topic: readonly string[]): boolean {
   for (let i = 0; i < levels.length; i++) {
     const l = levels[i];
     if (l === '#') return true;
@@ -217,6 +218,11 @@ export function decodeMessage(
     };
   }
   return notRecognised(profiles, topic);
+}
+
+/** Does MQTT topic filter `filter` cover `topic`? (ACL checks, tests.) */
+export function topicMatchesFilter(filter: string, topic: string): boolean {
+  return filterMatches(filter.split('/'), topic.split('/'));
 }
 
 function notRecognised(profiles: Map<string, DeviceProfile>, topic: string): DecodeOutcome {
