@@ -1,0 +1,48 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Settings } from '../cli/settings.ts';
+import { InfluxV1Store } from './influx-v1-store.ts';
+import { type MaintenanceReport, SqliteStore } from './sqlite-store.ts';
+import type { TimeSeriesStore } from './store.ts';
+
+export interface OpenStoreOptions {
+  /** Raw readings kept this many days (default 30); older ones live on as hourly rollups. */
+  rawRetentionDays?: number;
+  /** Hourly rollups kept this many days (SQLite only; default 3650). */
+  rollupRetentionDays?: number;
+}
+
+/**
+ * A store the gateway keeps in shape: `maintain(now)` rolls complete hours up and prunes raw readings
+ * past retention (SQLite); InfluxDB does that itself with its retention policy and continuous query.
+ */
+export type ManagedStore = TimeSeriesStore & {
+  maintain(now?: number): Promise<MaintenanceReport | undefined>;
+};
+
+export class StoreNotSupportedError extends Error {
+  override name = 'StoreNotSupportedError';
+}
+
+/** The embedded SQLite file DATA_DIR/readings.db, unless INFLUX_URL configures InfluxDB. */
+export function openStore(settings: Settings, options: OpenStoreOptions = {}): ManagedStore {
+  const influx = settings.influx;
+  if (influx === undefined) {
+    fs.mkdirSync(settings.dataDir, { recursive: true });
+    return new SqliteStore({ file: path.join(settings.dataDir, 'readings.db'), ...options });
+  }
+  if (influx.api === 'v2') {
+    throw new StoreNotSupportedError(
+      'INFLUX_API=v2 is not supported yet: use INFLUX_API=v1 (InfluxDB 2.x and 3.x serve the v1 API too, ' +
+        'with a DBRP mapping and the token as password)',
+    );
+  }
+  const store = new InfluxV1Store({
+    url: influx.url,
+    database: influx.database,
+    username: influx.username,
+    password: influx.password,
+    ...(options.rawRetentionDays !== undefined ? { rawRetentionDays: options.rawRetentionDays } : {}),
+  });
+  return Object.assign(store, { maintain: async () => undefined });
+}
