@@ -51,6 +51,8 @@ export function liveStream(
       '/api/live',
       {
         websocket: true,
+        // @fastify/websocket hides its routes from the OpenAPI document; this one is part of the API.
+        config: { swaggerTransform: ({ schema, url }) => ({ schema: { ...schema, hide: false }, url }) },
         schema: {
           tags: ['live'],
           summary:
