@@ -141,7 +141,8 @@ function attempt(
  * Without it (`wesprint decode` on a bare message), every family whose `match` accepts the topic tries
  * it, and the winner is, in order: a family that decodes without error; the one yielding the most
  * readings; a family anchored at a fixed first topic level (`shellies/…`, `nuki/…`) before one that
- * recognises a free topic prefix (Shelly Gen2); then the lower profile id. So `zigbee2mqtt/x` with
+ * recognises a free topic prefix (Shelly Gen2); then the lower profile id. A family that decodes the
+ * message into nothing at all does not win over one that refused it: that is `malformed`. So `zigbee2mqtt/x` with
  * `{"co2":…}` goes to the air-quality family and with `{"occupancy":…}` to the occupancy family.
  * The device id is then derived from the base topic (`deviceIdFromTopic`).
  */
@@ -208,7 +209,11 @@ export function decodeMessage(
     if (!best || r.result.readings.length > best.result.readings.length)
       best = { profile: p, match: m, result: r.result };
   }
-  if (best) return { ok: true, device: deviceIdFromTopic(best.match.deviceTopic), ...best };
+  // A family that found nothing in the message does not outvote one that found it malformed
+  // (`{"co2":-5}` is a broken CO2 report, not an empty occupancy report).
+  if (best && (says(best.result) || failures.length === 0)) {
+    return { ok: true, device: deviceIdFromTopic(best.match.deviceTopic), ...best };
+  }
   if (firstMatch) {
     return {
       ok: false,
@@ -223,6 +228,10 @@ export function decodeMessage(
 /** Does MQTT topic filter `filter` cover `topic`? (ACL checks, tests.) */
 export function topicMatchesFilter(filter: string, topic: string): boolean {
   return filterMatches(filter.split('/'), topic.split('/'));
+}
+
+function says(r: DecodeResult): boolean {
+  return r.readings.length > 0 || r.availability !== undefined || r.commandResult !== undefined;
 }
 
 function notRecognised(profiles: Map<string, DeviceProfile>, topic: string): DecodeOutcome {
