@@ -11,7 +11,7 @@ import { createWebSocketStream, WebSocketServer } from 'ws';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
 import type { Secrets } from '../site/credentials.ts';
 import type { SiteConfig } from '../site/site.ts';
-import { loadAccounts } from './accounts.ts';
+import { type AccountTable, loadAccounts } from './accounts.ts';
 import {
   type AccountRole,
   anonymousGrant,
@@ -192,7 +192,12 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   if (missing.length > 0)
     throw new BrokerStartError(`site file names unknown device profiles: ${missing.slice(0, 5).join(', ')}`);
 
-  const accounts = await loadAccounts(site, options.secrets);
+  let accounts: AccountTable;
+  try {
+    accounts = loadAccounts(site, options.secrets);
+  } catch (err) {
+    throw new BrokerStartError((err as Error).message);
+  }
   const grants = new Map<string, Grant>();
   for (const username of accounts.usernames()) {
     const role = accounts.get(username)?.role as AccountRole;
