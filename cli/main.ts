@@ -1,0 +1,95 @@
+import { parseArgs } from 'node:util';
+import { runDecode } from './decode.ts';
+import { runParts } from './parts.ts';
+import { readSettings } from './settings.ts';
+
+const USAGE = `wesprint — building operations for cooperatives
+
+Usage:
+  wesprint start                 broker + gateway + API + simulated building, on one machine
+      --no-simulation            without the simulated building (your real devices publish to the broker)
+  wesprint broker                the MQTT broker only
+  wesprint gateway               the edge gateway only (MQTT_URL: which broker; default the local one)
+  wesprint api                   the HTTP API only
+  wesprint simulate              the simulated building only (publishes to MQTT_URL or the local broker)
+  wesprint decode --topic T --payload P [--site FILE]
+                                 decode one vendor message into readings (JSON lines); exit 1 if it can't
+  wesprint bench                 the benchmarks (writes bench/results.json)
+
+Configuration is by environment variables; see README.md.`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'start':
+    case 'broker':
+    case 'gateway':
+    case 'api':
+    case 'simulate': {
+      const { values } = parseArgs({
+        args: rest,
+        options: { 'no-simulation': { type: 'boolean', default: false } },
+        strict: true,
+      });
+      const settings = readSettings();
+      const parts =
+        command === 'start'
+          ? { broker: true, gateway: true, api: true, simulation: !values['no-simulation'] }
+          : {
+              broker: false,
+              gateway: false,
+              api: false,
+              simulation: false,
+              [command === 'simulate' ? 'simulation' : command]: true,
+            };
+      await runParts(settings, parts);
+      return -1;
+    }
+    case 'decode': {
+      const { values } = parseArgs({
+        args: rest,
+        options: { topic: { type: 'string' }, payload: { type: 'string' }, site: { type: 'string' } },
+        strict: true,
+      });
+      return runDecode(values);
+    }
+    case 'bench': {
+      const { runBench } = await import('../bench/run.ts');
+      await runBench(rest);
+      return 0;
+    }
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      console.log(USAGE);
+      return command === undefined ? 1 : 0;
+    default:
+      console.error(`wesprint: unknown command "${command}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+/** Errors a user can act on are printed as one line; anything else is a bug and keeps its stack. */
+const USER_ERRORS = new Set([
+  'SettingsError',
+  'SiteFileError',
+  'BrokerStartError',
+  'PortInUseError',
+  'StartError',
+  'StoreNotSupportedError',
+]);
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof Error && USER_ERRORS.has(err.name)) {
+      console.error(`wesprint: ${err.message}`);
+    } else {
+      console.error(err);
+    }
+    process.exit(1);
+  },
+);

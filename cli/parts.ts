@@ -1,0 +1,260 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import pino, { type Logger } from 'pino';
+import { buildApi } from '../api/app.ts';
+import { BuildingFeed } from '../api/building-feed.ts';
+import { PortInUseError, type RunningBroker, startBroker } from '../broker/broker.ts';
+import type { DeviceProfile } from '../device-profiles/profile.ts';
+import { loadProfiles } from '../device-profiles/registry.ts';
+import { type Gateway, startGateway } from '../gateway/gateway.ts';
+import { Quarantine } from '../gateway/quarantine.ts';
+import { SpooledWriter } from '../gateway/spool.ts';
+import { credentialsFromDataDir, type Simulation, startSimulation } from '../simulations/simulator.ts';
+import { loadOrCreateSecrets, SERVICE_USERNAMES, type Secrets, secretsFile } from '../site/credentials.ts';
+import { loadSite } from '../site/load.ts';
+import type { SiteConfig } from '../site/site.ts';
+import { openStore } from '../storage/open.ts';
+import type { Settings } from './settings.ts';
+
+/**
+ * Runs any combination of the parts in one process: all of them for `wesprint start`, one for
+ * `wesprint broker|gateway|api|simulate`. The parts only meet over MQTT and the data directory, so the same
+ * combination works split across processes or containers.
+ */
+export interface PartSelection {
+  broker: boolean;
+  gateway: boolean;
+  api: boolean;
+  simulation: boolean;
+}
+
+export class StartError extends Error {
+  override name = 'StartError';
+}
+
+/** How many ports after the default 1883 the demo tries when another broker already has it. */
+const DEMO_PORT_ATTEMPTS = 10;
+/** Rollups and retention for the embedded store. */
+const MAINTENANCE_INTERVAL_MS = 10 * 60_000;
+
+export async function runParts(settings: Settings, parts: PartSelection): Promise<void> {
+  const logger = pino({ level: settings.logLevel, base: undefined });
+  const site = loadSite(settings.siteFile);
+  const profiles = await loadProfiles();
+  checkProfiles(site, profiles);
+  fs.mkdirSync(settings.dataDir, { recursive: true, mode: 0o700 });
+  const secrets = loadOrCreateSecrets(settings.dataDir, site);
+
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) {
+      try {
+        await stop();
+      } catch (err) {
+        logger.warn({ err: (err as Error).message }, 'while stopping');
+      }
+    }
+  };
+  let stopping = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, 'stopping');
+      stopAll().then(() => process.exit(0));
+    });
+  }
+
+  try {
+    const lines: string[] = [];
+    let mqttUrl = settings.mqttUrl;
+    if (parts.broker && settings.mqttUrl && parts.gateway) {
+      throw new StartError(
+        'MQTT_URL names an external broker: run `wesprint gateway`/`api`, not the built-in broker',
+      );
+    }
+    if (parts.broker) {
+      const broker = await startOwnBroker(settings, parts, site, secrets, profiles, logger);
+      stops.push(() => broker.close());
+      const shown = settings.mqttHost === '0.0.0.0' ? '127.0.0.1' : settings.mqttHost;
+      mqttUrl = `mqtt://${shown}:${broker.port}`;
+      lines.push(`MQTT broker     ${mqttUrl}  (WebSocket ws://${shown}:${broker.wsPort}/mqtt)`);
+      if (broker.port !== settings.mqttPort) {
+        lines.push(
+          `                port ${settings.mqttPort} was taken (another MQTT broker?), so the demo uses ${broker.port}; set MQTT_PORT to choose`,
+        );
+      }
+    }
+    mqttUrl ??= `mqtt://127.0.0.1:${settings.mqttPort}`;
+    const service = (name: 'gateway' | 'api') =>
+      settings.mqttUrl && settings.mqttUsername
+        ? {
+            username: settings.mqttUsername,
+            ...(settings.mqttPassword ? { password: settings.mqttPassword } : {}),
+          }
+        : { username: SERVICE_USERNAMES[name], password: secrets.services[name] };
+
+    const quarantineFile = path.join(settings.dataDir, 'gateway.db');
+    if (parts.gateway) {
+      const gateway = await startOwnGateway(settings, site, profiles, mqttUrl, service('gateway'), logger);
+      stops.push(gateway.stop);
+      lines.push(
+        `Gateway         storing to ${settings.influx ? settings.influx.url : path.join(settings.dataDir, 'readings.db')}`,
+      );
+    }
+
+    if (parts.api) {
+      const store = openStore(settings);
+      stops.push(() => store.close());
+      const quarantine = new Quarantine(quarantineFile);
+      stops.push(async () => quarantine.close());
+      const feed = new BuildingFeed({ url: mqttUrl, ...service('api'), site, logger });
+      feed.start();
+      stops.push(() => feed.close());
+      const app = await buildApi({ site, store, feed, quarantine, profiles, logger });
+      stops.push(() => app.close());
+      try {
+        await app.listen({ host: settings.httpHost, port: settings.httpPort });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+          throw new StartError(
+            `HTTP port ${settings.httpPort} is already in use. Set HTTP_PORT to a free port.`,
+          );
+        }
+        throw err;
+      }
+      const host = settings.httpHost === '0.0.0.0' ? '127.0.0.1' : settings.httpHost;
+      const base = `http://${host}:${settings.httpPort}`;
+      lines.push(`API             ${base}/api/devices`);
+      lines.push(
+        `Live readings   ${base}/api/readings/latest   (WebSocket ws://${host}:${settings.httpPort}/api/live)`,
+      );
+      lines.push(`API docs        ${base}/docs`);
+    }
+
+    if (parts.simulation) {
+      const simulation = await startOwnSimulation(settings, site, mqttUrl, logger);
+      stops.push(() => simulation.stop());
+      const s = simulation.stats();
+      lines.push(
+        `Simulation      ${s.connected}/${s.devices} devices of "${site.site.name}", ${settings.simSpeed}x speed`,
+      );
+    }
+
+    lines.push(`Secrets         ${secretsFile(settings.dataDir)} (generated passwords, mode 0600)`);
+    console.log(
+      `\nWeSprint OS is running.\n\n${lines.map((l) => `  ${l}`).join('\n')}\n\nStop with Ctrl+C.\n`,
+    );
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+function checkProfiles(site: SiteConfig, profiles: Map<string, DeviceProfile>): void {
+  const unknown = site.devices.filter((d) => !profiles.has(d.profile));
+  if (unknown.length > 0) {
+    const names = [...new Set(unknown.map((d) => d.profile))].join(', ');
+    throw new StartError(
+      `the site file names device profiles that do not exist: ${names} (known: ${[...profiles.keys()].join(', ')})`,
+    );
+  }
+}
+
+async function startOwnBroker(
+  settings: Settings,
+  parts: PartSelection,
+  site: SiteConfig,
+  secrets: Secrets,
+  profiles: Map<string, DeviceProfile>,
+  logger: Logger,
+): Promise<RunningBroker> {
+  // The all-in-one demo may step aside from a broker already on the machine; an explicit port never moves.
+  const mayMove = parts.simulation && !settings.mqttPortExplicit;
+  const denySubscribe = (process.env.BROKER_DENY_SUBSCRIBE ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (let attempt = 0; ; attempt++) {
+    const port = settings.mqttPort + attempt;
+    const wsPort = settings.mqttWsPort === 0 ? 0 : settings.mqttWsPort + attempt;
+    try {
+      return await startBroker({
+        site,
+        secrets,
+        profiles,
+        dataDir: settings.dataDir,
+        host: settings.mqttHost,
+        port,
+        wsPort,
+        allowAnonymous: settings.brokerAllowAnonymous,
+        denySubscribe,
+        logger: logger.child({ part: 'broker' }),
+      });
+    } catch (err) {
+      if (!(err instanceof PortInUseError) || !mayMove || attempt + 1 >= DEMO_PORT_ATTEMPTS) throw err;
+      logger.warn({ port: err.port }, err.message);
+    }
+  }
+}
+
+async function startOwnGateway(
+  settings: Settings,
+  site: SiteConfig,
+  profiles: Map<string, DeviceProfile>,
+  mqttUrl: string,
+  account: { username: string; password?: string },
+  logger: Logger,
+): Promise<{ stop: () => Promise<void>; gateway: Gateway }> {
+  const store = openStore(settings);
+  const writer = new SpooledWriter({
+    store,
+    dir: path.join(settings.dataDir, 'spool'),
+    logger: logger.child({ part: 'spool' }),
+  });
+  const quarantine = new Quarantine(path.join(settings.dataDir, 'gateway.db'));
+  const gateway = await startGateway({
+    site,
+    profiles,
+    mqttUrl,
+    ...account,
+    sink: writer,
+    quarantine,
+    commandLogFile: path.join(settings.dataDir, 'gateway.db'),
+    logger: logger.child({ part: 'gateway' }),
+  });
+  const maintain = () => {
+    store
+      .maintain(Date.now())
+      .catch((err: Error) => logger.warn({ err: err.message }, 'store maintenance failed'));
+  };
+  maintain();
+  const timer = setInterval(maintain, MAINTENANCE_INTERVAL_MS);
+  timer.unref();
+  return {
+    gateway,
+    stop: async () => {
+      clearInterval(timer);
+      await gateway.stop();
+      await writer.close();
+      await store.close();
+      quarantine.close();
+    },
+  };
+}
+
+async function startOwnSimulation(
+  settings: Settings,
+  site: SiteConfig,
+  mqttUrl: string,
+  logger: Logger,
+): Promise<Simulation> {
+  const simLogger = logger.child({ part: 'simulation' });
+  return startSimulation({
+    site,
+    mqttUrl,
+    credentials: credentialsFromDataDir(settings.dataDir, site, simLogger),
+    speed: settings.simSpeed,
+    logger: simLogger,
+  });
+}

@@ -1,0 +1,384 @@
+import Database from 'better-sqlite3';
+import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import type { DeviceProfile, OutgoingMessage } from '../device-profiles/profile.ts';
+import { decodeMessage } from '../device-profiles/registry.ts';
+import type { DeviceConfig, SiteConfig } from '../site/site.ts';
+import type { StoredReading } from '../storage/store.ts';
+import {
+  type BuildingTopics,
+  buildingTopics,
+  type CommandMessage,
+  type CommandResultMessage,
+  type DeviceStatusMessage,
+} from './building-topics.ts';
+import { decideCommand, parseCommand } from './command-rules.ts';
+import { type DeviceHealth, isOnline } from './device-health.ts';
+import type { Quarantine } from './quarantine.ts';
+
+/**
+ * The edge gateway: vendor messages in, normalised readings out.
+ *   device topic -> profile decode -> (store via the spool) + (republish on the building's topics)
+ * and the reverse path for commands:
+ *   wesprint/<site>/commands/<device> -> rules -> profile encode -> vendor command topic -> device's answer -> result
+ */
+
+/** Where readings go to be stored; the SpooledWriter, which never loses a reading when the store is down. */
+export interface ReadingSink {
+  add(reading: StoredReading): void;
+}
+
+export interface GatewayOptions {
+  site: SiteConfig;
+  profiles: Map<string, DeviceProfile>;
+  mqttUrl: string;
+  username?: string;
+  password?: string;
+  sink: ReadingSink;
+  quarantine: Quarantine;
+  /** SQLite file that remembers executed command ids across restarts (DATA_DIR/gateway.db). */
+  commandLogFile: string;
+  logger: Logger;
+  /** How long to wait for a device to confirm a command. */
+  commandTimeoutMs?: number;
+  /** Messages larger than this are quarantined unread: no vendor payload comes close. */
+  maxPayloadBytes?: number;
+  now?: () => number;
+}
+
+export interface GatewayStats {
+  received: number;
+  /** Expected traffic that is not a report (Zigbee2MQTT bridge topics, commands on their way to devices). */
+  ignored: number;
+  readings: number;
+  quarantined: number;
+  commands: number;
+}
+
+export interface Gateway {
+  readonly client: MqttClient;
+  stats(): GatewayStats;
+  /** Re-evaluates which quiet devices are offline now and publishes what changed. */
+  checkHealth(): void;
+  stop(): Promise<void>;
+}
+
+interface SiteDevice {
+  config: DeviceConfig;
+  profile: DeviceProfile;
+  health: DeviceHealth;
+  online: boolean;
+  battery: number | undefined;
+  pending: PendingCommand | undefined;
+}
+
+interface PendingCommand {
+  command: CommandMessage;
+  timer: NodeJS.Timeout;
+}
+
+const HEALTH_CHECK_MS = 10_000;
+
+export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  const { site, profiles, sink, quarantine, logger } = options;
+  const now = options.now ?? Date.now;
+  const maxPayload = options.maxPayloadBytes ?? 64 * 1024;
+  const commandTimeoutMs = options.commandTimeoutMs ?? 5000;
+  const topics: BuildingTopics = buildingTopics(site.site.id);
+  const stats: GatewayStats = { received: 0, ignored: 0, readings: 0, quarantined: 0, commands: 0 };
+
+  const devices = new Map<string, SiteDevice>();
+  const devicesByTopic = new Map<string, { id: string; profile: string }>();
+  for (const config of site.devices) {
+    const profile = profiles.get(config.profile);
+    if (!profile) throw new Error(`device "${config.id}" names unknown profile "${config.profile}"`);
+    devices.set(config.id, {
+      config,
+      profile,
+      health: { lastSeen: null, announced: null },
+      online: false,
+      battery: undefined,
+      pending: undefined,
+    });
+    devicesByTopic.set(config.topic, { id: config.id, profile: config.profile });
+  }
+
+  const commandLog = openCommandLog(options.commandLogFile);
+
+  const client = mqtt.connect(options.mqttUrl, {
+    clientId: `wesprint-gateway-${site.site.id}`,
+    // A persistent session: while the gateway restarts, the broker keeps its QoS 1 messages.
+    clean: false,
+    ...(options.username ? { username: options.username } : {}),
+    ...(options.password ? { password: options.password } : {}),
+    reconnectPeriod: 1000,
+    will: { topic: topics.gatewayStatus, payload: Buffer.from('offline'), qos: 1, retain: true },
+  });
+
+  const publish = (topic: string, payload: string, qos: 0 | 1, retain = false) => {
+    client.publish(topic, payload, { qos, retain }, (err) => {
+      if (err) logger.warn({ topic, err: err.message }, 'publish failed');
+    });
+  };
+
+  const publishStatus = (device: SiteDevice) => {
+    const status: DeviceStatusMessage = {
+      device: device.config.id,
+      online: device.online,
+      lastSeen: device.health.lastSeen,
+      ...(device.battery !== undefined ? { battery: device.battery } : {}),
+    };
+    publish(topics.deviceStatus(device.config.id), JSON.stringify(status), 1, true);
+  };
+
+  const setOnline = (device: SiteDevice) => {
+    const online = isOnline(device.health, device.profile.reportingIntervalS, now());
+    if (online !== device.online) {
+      device.online = online;
+      logger.info({ device: device.config.id, online }, 'device availability changed');
+      publishStatus(device);
+    }
+  };
+
+  const sendResult = (device: string, result: Omit<CommandResultMessage, 'ts'>) => {
+    const message: CommandResultMessage = { ...result, ts: now() };
+    logger.info({ device, ...message }, 'command result');
+    publish(topics.commandResult(device), JSON.stringify(message), 1);
+  };
+
+  const finishCommand = (device: SiteDevice, ok: boolean, detail: string) => {
+    const pending = device.pending;
+    if (!pending) return;
+    clearTimeout(pending.timer);
+    device.pending = undefined;
+    sendResult(device.config.id, { id: pending.command.id, outcome: ok ? 'done' : 'failed', detail });
+  };
+
+  const onDeviceMessage = (packet: IPublishPacket, payload: Buffer) => {
+    const receivedAt = now();
+    if (payload.length > maxPayload) {
+      stats.quarantined++;
+      quarantine.add({
+        receivedAt,
+        topic: packet.topic,
+        payload,
+        reason: 'oversized',
+        detail: `payload of ${payload.length} bytes exceeds ${maxPayload}`,
+      });
+      return;
+    }
+    const decoded = decodeMessage(profiles, packet.topic, payload, receivedAt, devicesByTopic);
+    if (!decoded.ok) {
+      if (decoded.reason === 'ignored') {
+        stats.ignored++;
+        return;
+      }
+      stats.quarantined++;
+      quarantine.add({
+        receivedAt,
+        topic: packet.topic,
+        payload,
+        reason: decoded.reason,
+        detail: decoded.detail,
+        ...(decoded.device ? { device: decoded.device } : {}),
+      });
+      return;
+    }
+    const device = devices.get(decoded.device);
+    if (!device) {
+      // decodeMessage only names site devices when given the site's topic map; anything else is unknown.
+      stats.quarantined++;
+      quarantine.add({
+        receivedAt,
+        topic: packet.topic,
+        payload,
+        reason: 'unknown_device',
+        detail: 'not in site',
+      });
+      return;
+    }
+    const { result } = decoded;
+    device.health.lastSeen = receivedAt;
+    if (result.availability) device.health.announced = result.availability;
+    else if (device.health.announced === 'offline' && result.readings.length > 0)
+      device.health.announced = null;
+    for (const r of result.readings) {
+      const reading: StoredReading = {
+        ...r,
+        device: device.config.id,
+        site: site.site.id,
+        space: device.config.space,
+      };
+      sink.add(reading);
+      stats.readings++;
+      if (r.quantity === 'battery' && typeof r.value === 'number') device.battery = r.value;
+      publish(
+        topics.reading(device.config.space, device.config.id, r.quantity),
+        JSON.stringify({ value: r.value, unit: r.unit, ts: r.ts }),
+        0,
+      );
+    }
+    if (result.commandResult) finishCommand(device, result.commandResult.ok, result.commandResult.detail);
+    setOnline(device);
+  };
+
+  const onCommand = (deviceId: string, payload: Buffer) => {
+    stats.commands++;
+    const parsed = parseCommand(payload);
+    if (typeof parsed === 'string') {
+      logger.warn({ device: deviceId, reason: parsed }, 'malformed command refused');
+      return;
+    }
+    const device = devices.get(deviceId);
+    if (device) setOnline(device);
+    const decision = decideCommand(parsed, {
+      now: now(),
+      deviceKnown: device !== undefined,
+      deviceOnline: device?.online ?? false,
+      supportedActions: device?.profile.actions ?? [],
+      alreadySeen: (id) => !commandLog.remember(id, deviceId, now()),
+      busy: device?.pending !== undefined,
+    });
+    if (!decision.execute) {
+      if (decision.id)
+        sendResult(deviceId, { id: decision.id, outcome: decision.outcome, detail: decision.detail });
+      return;
+    }
+    // decideCommand only executes for known devices with the action in profile.actions.
+    const target = device as SiteDevice;
+    const encode = target.profile.encodeCommand;
+    const messages: OutgoingMessage[] = encode ? encode(target.config.topic, decision.command.action) : [];
+    const waitMs = Math.min(commandTimeoutMs, Math.max(0, decision.command.expiresAt - now()));
+    target.pending = {
+      command: decision.command,
+      timer: setTimeout(() => {
+        target.pending = undefined;
+        sendResult(deviceId, {
+          id: decision.command.id,
+          outcome: 'timeout',
+          detail: `device did not confirm within ${waitMs} ms`,
+        });
+      }, waitMs),
+    };
+    for (const m of messages) {
+      client.publish(m.topic, m.payload, { qos: m.qos, retain: m.retain });
+    }
+    logger.info(
+      { device: deviceId, id: decision.command.id, action: decision.command.action },
+      'command sent',
+    );
+  };
+
+  const commandPrefix = `${topics.base}/commands/`;
+  client.on('message', (topic, payload, packet) => {
+    stats.received++;
+    try {
+      if (topic.startsWith(commandPrefix)) {
+        const deviceId = topic.slice(commandPrefix.length);
+        if (!deviceId.includes('/')) onCommand(deviceId, payload);
+        return;
+      }
+      if (topic.startsWith(`${topics.base}/`)) return;
+      onDeviceMessage(packet, payload);
+    } catch (err) {
+      // A decoder bug must cost one message, never the gateway.
+      stats.quarantined++;
+      logger.error({ topic, err: (err as Error).message }, 'message handling failed');
+      quarantine.add({
+        receivedAt: now(),
+        topic,
+        payload,
+        reason: 'malformed',
+        detail: `gateway error: ${(err as Error).message}`,
+      });
+    }
+  });
+
+  const filters = new Set<string>([topics.allCommands]);
+  for (const profile of profiles.values()) for (const f of profile.subscriptions) filters.add(f);
+
+  client.on('connect', (connack) => {
+    publish(topics.gatewayStatus, 'online', 1, true);
+    if (!connack.sessionPresent) {
+      client.subscribe(
+        [...filters].map((f) => f),
+        { qos: 1 },
+        (err, granted) => {
+          if (err) logger.error({ err: err.message }, 'subscribe failed');
+          for (const g of granted ?? []) {
+            if (g.qos === 128) logger.error({ topic: g.topic }, 'subscription refused by the broker');
+          }
+        },
+      );
+    }
+    logger.info({ url: redactUrl(options.mqttUrl) }, 'gateway connected');
+  });
+  client.on('error', (err) => logger.error({ err: err.message }, 'mqtt error'));
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error) => {
+      client.end(true);
+      reject(new Error(`gateway cannot connect to ${redactUrl(options.mqttUrl)}: ${err.message}`));
+    };
+    client.once('connect', () => {
+      client.off('error', onError);
+      resolve();
+    });
+    client.once('error', onError);
+  });
+
+  for (const device of devices.values()) publishStatus(device);
+  const healthTimer = setInterval(() => {
+    for (const device of devices.values()) setOnline(device);
+  }, HEALTH_CHECK_MS);
+  healthTimer.unref();
+
+  return {
+    client,
+    stats: () => ({ ...stats }),
+    checkHealth: () => {
+      for (const device of devices.values()) setOnline(device);
+    },
+    async stop() {
+      clearInterval(healthTimer);
+      for (const device of devices.values()) if (device.pending) clearTimeout(device.pending.timer);
+      await new Promise<void>((resolve) => {
+        client.publish(topics.gatewayStatus, 'offline', { qos: 1, retain: true }, () => resolve());
+      });
+      await client.endAsync();
+      commandLog.close();
+    },
+  };
+}
+
+/** Executed command ids, kept on disk so that a command replayed after a gateway restart is still refused. */
+function openCommandLog(file: string) {
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('busy_timeout = 5000');
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS executed_command (id TEXT PRIMARY KEY, device TEXT NOT NULL, at INTEGER)',
+  );
+  const insert = db.prepare('INSERT OR IGNORE INTO executed_command (id, device, at) VALUES (?, ?, ?)');
+  const prune = db.prepare('DELETE FROM executed_command WHERE at < ?');
+  let inserts = 0;
+  return {
+    /** True when the id is new (and is now remembered). */
+    remember(id: string, device: string, at: number): boolean {
+      // Ids only need remembering for as long as a command could still be valid; a week is ample.
+      if (++inserts % 1000 === 0) prune.run(at - 7 * 86_400_000);
+      return insert.run(id, device, at).changes === 1;
+    },
+    close: () => db.close(),
+  };
+}
+
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
