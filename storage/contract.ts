@@ -169,6 +169,20 @@ export async function runStoreContract(t: Test, name: string, makeStore: MakeSto
       t.same(await store.query({ ...base, quantity: 'humidity' }), []);
     });
 
+    t.test('a device that moved to another space stays one series', async (t) => {
+      const store = await fresh(t);
+      await store.write([
+        co2('co2-9', 'hall', 1, 400),
+        co2('co2-9', 'cafe', 2, 600),
+        co2('co2-9', 'cafe', 3, 800),
+      ]);
+      const series = await store.query({ quantity: 'co2', from: at(0), to: at(10), aggregate: 'mean' });
+      t.same(
+        series.map((s) => [s.device, s.space, s.points]),
+        [['co2-9', 'cafe', [{ ts: at(0), value: 600 }]]],
+      );
+    });
+
     t.test('consumption across a meter reboot, with the sample before from as baseline', async (t) => {
       const store = await fresh(t);
       await store.write(ENERGY);

@@ -222,30 +222,36 @@ export class InfluxV1Store implements TimeSeriesStore {
     const to = Math.round(q.to);
     const measurement = influxIdentifier(q.quantity);
     const range = this.where(q, `time >= ${from}ms AND time < ${to}ms`);
-    const tags = 'GROUP BY "device", "space", "unit"';
-    const byDevice = new Map<string, Series>();
-    const add = (s: RawSeries, points: SeriesPoint[]) => {
-      if (points.length === 0) return;
+    // Aggregates are grouped by device alone, so a device that moved to another space stays one series
+    // (as in SQLite); its space and unit are those it has the most readings with in the range.
+    const byDevice = 'GROUP BY "device"';
+    const [labels, ...results] = await this.run(
+      `SELECT count(*) FROM ${measurement} WHERE ${range} GROUP BY "device", "space", "unit";${
+        q.aggregate === 'consumption'
+          ? `SELECT "value" FROM ${measurement} WHERE ${range} ${byDevice};` +
+            `SELECT last("value") FROM ${measurement} WHERE ${this.where(q, `time < ${from}ms`)} ${byDevice}`
+          : `SELECT ${FUNCTIONS[q.aggregate]} FROM ${measurement} WHERE ${range} ${
+              q.bucketMs === undefined ? byDevice : `${byDevice}, time(${q.bucketMs}ms) fill(none)`
+            }`
+      }`,
+    );
+    const label = new Map<string, { space: string; unit: string; n: number }>();
+    for (const s of labels?.series ?? []) {
+      const n = (s.values[0] ?? []).slice(1).reduce<number>((a, v) => a + (typeof v === 'number' ? v : 0), 0);
       const device = fromTag(s.tags?.device);
-      const known = byDevice.get(device);
-      if (known) {
-        known.points = [...known.points, ...points].sort((a, b) => a.ts - b.ts);
-      } else {
-        byDevice.set(device, {
-          device,
-          space: fromTag(s.tags?.space),
-          quantity: q.quantity,
-          unit: fromTag(s.tags?.unit),
-          points,
-        });
-      }
+      if ((label.get(device)?.n ?? -1) < n)
+        label.set(device, { space: fromTag(s.tags?.space), unit: fromTag(s.tags?.unit), n });
+    }
+    const series: Series[] = [];
+    const add = (s: RawSeries, points: SeriesPoint[]) => {
+      const device = fromTag(s.tags?.device);
+      const l = label.get(device);
+      if (points.length > 0)
+        series.push({ device, space: l?.space ?? '', quantity: q.quantity, unit: l?.unit ?? '', points });
     };
 
     if (q.aggregate === 'consumption') {
-      const [inRange, before] = await this.run(
-        `SELECT "value" FROM ${measurement} WHERE ${range} ${tags};` +
-          `SELECT last("value") FROM ${measurement} WHERE ${this.where(q, `time < ${from}ms`)} ${tags}`,
-      );
+      const [inRange, before] = results;
       const baselines = new Map<string, CounterSample>();
       for (const s of before?.series ?? []) {
         const row = s.values[0];
@@ -267,11 +273,7 @@ export class InfluxV1Store implements TimeSeriesStore {
         );
       }
     } else {
-      const groupBy = q.bucketMs === undefined ? tags : `${tags}, time(${q.bucketMs}ms) fill(none)`;
-      const [result] = await this.run(
-        `SELECT ${FUNCTIONS[q.aggregate]} FROM ${measurement} WHERE ${range} ${groupBy}`,
-      );
-      for (const s of result?.series ?? []) {
+      for (const s of results[0]?.series ?? []) {
         const points: SeriesPoint[] = [];
         for (const row of s.values) {
           const numbers = row.slice(1).filter((v): v is number => typeof v === 'number');
@@ -284,7 +286,7 @@ export class InfluxV1Store implements TimeSeriesStore {
         add(s, points);
       }
     }
-    return [...byDevice.values()].sort((a, b) => (a.device < b.device ? -1 : a.device > b.device ? 1 : 0));
+    return series.sort((a, b) => (a.device < b.device ? -1 : a.device > b.device ? 1 : 0));
   }
 
   async latest(filter: LatestFilter = {}): Promise<StoredReading[]> {
