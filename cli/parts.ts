@@ -79,7 +79,7 @@ export async function runParts(settings: Settings, parts: PartSelection): Promis
       const shown = settings.mqttHost === '0.0.0.0' ? '127.0.0.1' : settings.mqttHost;
       mqttUrl = `mqtt://${shown}:${broker.port}`;
       lines.push(`MQTT broker     ${mqttUrl}  (WebSocket ws://${shown}:${broker.wsPort}/mqtt)`);
-      if (broker.port !== settings.mqttPort) {
+      if (settings.mqttPort !== 0 && broker.port !== settings.mqttPort) {
         lines.push(
           `                port ${settings.mqttPort} was taken (another MQTT broker?), so the demo uses ${broker.port}; set MQTT_PORT to choose`,
         );
@@ -124,11 +124,11 @@ export async function runParts(settings: Settings, parts: PartSelection): Promis
         throw err;
       }
       const host = settings.httpHost === '0.0.0.0' ? '127.0.0.1' : settings.httpHost;
-      const base = `http://${host}:${settings.httpPort}`;
+      const address = app.server.address();
+      const port = typeof address === 'object' && address ? address.port : settings.httpPort;
+      const base = `http://${host}:${port}`;
       lines.push(`API             ${base}/api/devices`);
-      lines.push(
-        `Live readings   ${base}/api/readings/latest   (WebSocket ws://${host}:${settings.httpPort}/api/live)`,
-      );
+      lines.push(`Live readings   ${base}/api/readings/latest   (WebSocket ws://${host}:${port}/api/live)`);
       lines.push(`API docs        ${base}/docs`);
     }
 
