@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { runDecode } from './decode.ts';
+import { runLoad } from './load.ts';
 import { runParts } from './parts.ts';
 import { readSettings } from './settings.ts';
 
@@ -12,6 +13,9 @@ Usage:
   wesprint gateway               the edge gateway only (MQTT_URL: which broker; default the local one)
   wesprint api                   the HTTP API only
   wesprint simulate              the simulated building only (publishes to MQTT_URL or the local broker)
+  wesprint simulate --load [--buildings N] [--devices M] [--rate R] [--duration S] [--qos Q]
+                                 load mode: N synthetic buildings x M devices publishing real vendor payloads
+                                 at R msg/s to MQTT_URL (a lab broker: BROKER_ALLOW_ANONYMOUS=true)
   wesprint decode --topic T --payload P [--site FILE]
                                  decode one vendor message into readings (JSON lines); exit 1 if it can't
   wesprint bench                 the benchmarks (writes bench/results.json)
@@ -20,12 +24,13 @@ Configuration is by environment variables; see README.md.`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === 'simulate' && rest.includes('--load')) return runLoad(rest, readSettings());
   switch (command) {
+    case 'simulate':
     case 'start':
     case 'broker':
     case 'gateway':
-    case 'api':
-    case 'simulate': {
+    case 'api': {
       const { values } = parseArgs({
         args: rest,
         options: { 'no-simulation': { type: 'boolean', default: false } },
@@ -34,7 +39,13 @@ async function main(argv: string[]): Promise<number> {
       const settings = readSettings();
       const parts =
         command === 'start'
-          ? { broker: true, gateway: true, api: true, simulation: !values['no-simulation'] }
+          ? // With MQTT_URL the building already has a broker (Mosquitto, EMQX): everything else joins it.
+            {
+              broker: settings.mqttUrl === undefined,
+              gateway: true,
+              api: true,
+              simulation: !values['no-simulation'],
+            }
           : {
               broker: false,
               gateway: false,

@@ -68,11 +68,6 @@ export async function runParts(settings: Settings, parts: PartSelection): Promis
   try {
     const lines: string[] = [];
     let mqttUrl = settings.mqttUrl;
-    if (parts.broker && settings.mqttUrl && parts.gateway) {
-      throw new StartError(
-        'MQTT_URL names an external broker: run `wesprint gateway`/`api`, not the built-in broker',
-      );
-    }
     if (parts.broker) {
       const broker = await startOwnBroker(settings, parts, site, secrets, profiles, logger);
       stops.push(() => broker.close());

@@ -69,6 +69,8 @@ interface SiteDevice {
   health: DeviceHealth;
   online: boolean;
   battery: number | undefined;
+  /** Heard from since its status was last published: the next health tick republishes last-seen. */
+  heard: boolean;
   pending: PendingCommand | undefined;
 }
 
@@ -98,6 +100,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       health: { lastSeen: null, announced: null },
       online: false,
       battery: undefined,
+      heard: false,
       pending: undefined,
     });
     devicesByTopic.set(config.topic, { id: config.id, profile: config.profile });
@@ -122,6 +125,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   };
 
   const publishStatus = (device: SiteDevice) => {
+    device.heard = false;
     const status: DeviceStatusMessage = {
       device: device.config.id,
       online: device.online,
@@ -199,6 +203,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
     const { result } = decoded;
     device.health.lastSeen = receivedAt;
+    device.heard = true;
     if (result.availability) device.health.announced = result.availability;
     else if (device.health.announced === 'offline' && result.readings.length > 0)
       device.health.announced = null;
@@ -328,17 +333,20 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   });
 
   for (const device of devices.values()) publishStatus(device);
-  const healthTimer = setInterval(() => {
-    for (const device of devices.values()) setOnline(device);
-  }, HEALTH_CHECK_MS);
+  // Status goes out at once when availability changes, and with fresh last-seen times every tick.
+  const healthTick = () => {
+    for (const device of devices.values()) {
+      setOnline(device);
+      if (device.heard) publishStatus(device);
+    }
+  };
+  const healthTimer = setInterval(healthTick, HEALTH_CHECK_MS);
   healthTimer.unref();
 
   return {
     client,
     stats: () => ({ ...stats }),
-    checkHealth: () => {
-      for (const device of devices.values()) setOnline(device);
-    },
+    checkHealth: healthTick,
     async stop() {
       clearInterval(healthTimer);
       for (const device of devices.values()) if (device.pending) clearTimeout(device.pending.timer);
