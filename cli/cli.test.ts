@@ -148,9 +148,24 @@ t.test('`wesprint start` brings the simulated building alive: live readings over
     'devices are reported online',
   );
 
+  const health = await run(['healthcheck', 'gateway'], { DATA_DIR: dataDir });
+  t.equal(health.code, 0, `gateway healthy: ${health.stderr}`);
+
   const secrets = fs.statSync(path.join(dataDir, 'secrets.json'));
   t.equal(secrets.mode & 0o777, 0o600, 'generated secrets are readable by the owner only');
 
   child.kill('SIGTERM');
   t.equal(await exited, 0, 'stops cleanly on SIGTERM');
+});
+
+t.test('the gateway heartbeat turns unhealthy when it is old, missing or disconnected', async (t) => {
+  const { checkGatewayHeartbeat, writeHeartbeat } = await import('./healthcheck.ts');
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-beat-'));
+  t.teardown(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+  t.match(checkGatewayHeartbeat(dataDir), /no gateway heartbeat/);
+  writeHeartbeat(dataDir, true, false);
+  t.equal(checkGatewayHeartbeat(dataDir), undefined);
+  t.match(checkGatewayHeartbeat(dataDir, Date.now() + 120_000), /s old/);
+  writeHeartbeat(dataDir, false, false);
+  t.match(checkGatewayHeartbeat(dataDir), /not connected/);
 });

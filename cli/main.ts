@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { runDecode } from './decode.ts';
+import { checkGatewayHeartbeat } from './healthcheck.ts';
 import { runLoad } from './load.ts';
 import { runParts } from './parts.ts';
 import { readSettings } from './settings.ts';
@@ -63,6 +64,17 @@ async function main(argv: string[]): Promise<number> {
         strict: true,
       });
       return runDecode(values);
+    }
+    case 'healthcheck': {
+      if (rest[0] !== 'gateway') {
+        console.error(
+          'wesprint healthcheck: only `gateway` has a heartbeat (broker and API answer on their ports)',
+        );
+        return 2;
+      }
+      const problem = checkGatewayHeartbeat(readSettings().dataDir);
+      if (problem) console.error(`unhealthy: ${problem}`);
+      return problem ? 1 : 0;
     }
     case 'bench': {
       const { runBench } = await import('../bench/run.ts');

@@ -14,6 +14,7 @@ import { loadOrCreateSecrets, SERVICE_USERNAMES, type Secrets, secretsFile } fro
 import { loadSite } from '../site/load.ts';
 import type { SiteConfig } from '../site/site.ts';
 import { openStore } from '../storage/open.ts';
+import { writeHeartbeat } from './healthcheck.ts';
 import type { Settings } from './settings.ts';
 
 /**
@@ -34,6 +35,7 @@ export class StartError extends Error {
 
 /** How many ports after the default 1883 the demo tries when another broker already has it. */
 const DEMO_PORT_ATTEMPTS = 10;
+const HEARTBEAT_INTERVAL_MS = 10_000;
 /** Rollups and retention for the embedded store. */
 const MAINTENANCE_INTERVAL_MS = 10 * 60_000;
 
@@ -226,10 +228,16 @@ async function startOwnGateway(
   maintain();
   const timer = setInterval(maintain, MAINTENANCE_INTERVAL_MS);
   timer.unref();
+  // A container health check runs in a process of its own: the gateway leaves it a heartbeat file.
+  const heartbeat = () => writeHeartbeat(settings.dataDir, gateway.client.connected, writer.isSpooling());
+  heartbeat();
+  const heartbeatTimer = setInterval(heartbeat, HEARTBEAT_INTERVAL_MS);
+  heartbeatTimer.unref();
   return {
     gateway,
     stop: async () => {
       clearInterval(timer);
+      clearInterval(heartbeatTimer);
       await gateway.stop();
       await writer.close();
       await store.close();

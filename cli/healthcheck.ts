@@ -1,0 +1,31 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
+/**
+ * `wesprint healthcheck gateway`: the container health check. The gateway has no HTTP port of its own, so it
+ * writes a heartbeat file; healthy = written recently and connected to the broker.
+ */
+const STALE_AFTER_MS = 60_000;
+
+export function heartbeatFile(dataDir: string): string {
+  return path.join(dataDir, 'gateway.heartbeat.json');
+}
+
+export function writeHeartbeat(dataDir: string, connected: boolean, spooling: boolean): void {
+  const file = heartbeatFile(dataDir);
+  fs.writeFileSync(`${file}.tmp`, JSON.stringify({ ts: Date.now(), connected, spooling }));
+  fs.renameSync(`${file}.tmp`, file);
+}
+
+export function checkGatewayHeartbeat(dataDir: string, now = Date.now()): string | undefined {
+  let beat: { ts: number; connected: boolean };
+  try {
+    beat = JSON.parse(fs.readFileSync(heartbeatFile(dataDir), 'utf8'));
+  } catch {
+    return 'no gateway heartbeat file (gateway not running?)';
+  }
+  if (now - beat.ts > STALE_AFTER_MS)
+    return `gateway heartbeat is ${Math.round((now - beat.ts) / 1000)} s old`;
+  if (!beat.connected) return 'gateway is not connected to the broker';
+  return undefined;
+}

@@ -1,0 +1,41 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import YAML from 'yaml';
+import { requireComponent } from './test-support/component.ts';
+
+/** The production shape must stay a valid Compose file with a health check on every long-running service. */
+const FILE = path.join(import.meta.dirname, 'docker-compose.yml');
+
+t.test('docker-compose.yml is valid for docker-compose and every service has a health check', async (t) => {
+  let available = true;
+  try {
+    execFileSync('docker-compose', ['version'], { stdio: 'ignore' });
+  } catch {
+    available = false;
+  }
+  if (
+    !requireComponent(
+      t,
+      available,
+      'docker-compose',
+      'apt-get install --no-install-recommends docker-compose',
+    )
+  )
+    return;
+  const resolved = YAML.parse(
+    execFileSync('docker-compose', ['-f', FILE, 'config'], { encoding: 'utf8' }),
+  ) as {
+    services: Record<string, { healthcheck?: unknown; command?: string[] }>;
+  };
+  for (const name of ['broker', 'gateway', 'api', 'influxdb', 'nodered']) {
+    t.ok(resolved.services[name], `service ${name} exists`);
+    t.ok(resolved.services[name]?.healthcheck, `service ${name} has a health check`);
+  }
+  t.same(resolved.services.gateway?.command, ['gateway']);
+});
+
+t.test('the compose file names no password', async (t) => {
+  t.notMatch(fs.readFileSync(FILE, 'utf8'), /PASSWORD\s*[:=]\s*\S+/i);
+});
