@@ -1,10 +1,10 @@
 import type { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import http from 'node:http';
+import { createRequire } from 'node:module';
 import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client } from 'aedes';
-import AsyncLevelPersistence from 'aedes-persistence-level/asyncPersistence.js';
 import { Level } from 'level';
 import type { Logger } from 'pino';
 import { createWebSocketStream, WebSocketServer } from 'ws';
@@ -90,6 +90,20 @@ export class PortInUseError extends BrokerStartError {
     this.stack = `${this.name}: ${message}`;
   }
 }
+
+/**
+ * aedes-persistence-level ships no types, and its main export only wraps this async class in a callback
+ * layer that aedes 1.x no longer calls; aedes 1.x uses the async class directly.
+ */
+interface LevelPersistence {
+  setup(broker: unknown): Promise<void>;
+  destroy(): Promise<void>;
+}
+const AsyncLevelPersistence = createRequire(import.meta.url)(
+  'aedes-persistence-level/asyncPersistence.js',
+) as new (
+  db: Level<string, Buffer>,
+) => LevelPersistence;
 
 /** Larger MQTT packets are refused: the building's payloads are small JSON documents. */
 export const MAX_PACKET_BYTES = 256 * 1024;
