@@ -52,7 +52,7 @@ export const testProfiles = new Map<string, DeviceProfile>([
   ],
 ]);
 
-/** scrypt hash of "desk-2-password", pinned as an operator would in the site file. */
+/** Password of desk-2, whose scrypt hash tests pin in the site file as an operator would. */
 export const DESK2_PASSWORD = 'desk-2-password';
 
 export function testSite(desk2Hash: string): SiteConfig {
