@@ -4,6 +4,7 @@ import http from 'node:http';
 import { createRequire } from 'node:module';
 import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client } from 'aedes';
 import { Level } from 'level';
 import type { Logger } from 'pino';
@@ -98,6 +99,25 @@ export class PortInUseError extends BrokerStartError {
 interface LevelPersistence {
   setup(broker: unknown): Promise<void>;
   destroy(): Promise<void>;
+  createRetainedStreamCombi(patterns: string[]): Readable;
+  createRetainedStream(pattern: string): Readable;
+}
+
+/**
+ * aedes pipes the retained-message stream of a new subscription without an error handler; when the broker
+ * closes while such a lookup is still reading, the closed database's error would be an uncaught exception
+ * and take the whole process down. The retained messages are moot by then.
+ */
+function closeSafe(persistence: LevelPersistence, logger: Logger): LevelPersistence {
+  const guard = (stream: Readable) =>
+    stream.on('error', (err: Error) => {
+      logger.debug({ err: err.message }, 'retained lookup ended by broker shutdown');
+    });
+  const combi = persistence.createRetainedStreamCombi.bind(persistence);
+  const single = persistence.createRetainedStream.bind(persistence);
+  persistence.createRetainedStreamCombi = (patterns) => guard(combi(patterns));
+  persistence.createRetainedStream = (pattern) => guard(single(pattern));
+  return persistence;
 }
 const AsyncLevelPersistence = createRequire(import.meta.url)(
   'aedes-persistence-level/asyncPersistence.js',
@@ -234,7 +254,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   };
 
   const db = await openStore(path.join(options.dataDir, 'broker'));
-  const persistence = new AsyncLevelPersistence(db);
+  const persistence = closeSafe(new AsyncLevelPersistence(db), options.logger);
   const sessions = new WeakMap<Client, Session>();
   /** CONNECTs with an empty client id that asked to keep a session: refused in authenticate with CONNACK 2. */
   const emptyIdWithSession = new WeakSet<Client>();
