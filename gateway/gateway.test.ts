@@ -296,6 +296,9 @@ t.test('against an external broker (the machine’s Mosquitto): unknown devices 
   });
   t.teardown(async () => {
     await gateway.stop();
+    // The gateway keeps a persistent session; leave none behind on the machine's broker.
+    const wipe = await mqtt.connectAsync(url, { clientId: `wesprint-gateway-${own.site.id}`, clean: true });
+    await wipe.endAsync();
     await writer.close();
     await store.close();
     quarantine.close();

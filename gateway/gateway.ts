@@ -202,6 +202,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       return;
     }
     const { result } = decoded;
+    if (packet.retain) {
+      // Replayed from the broker's retained store on subscribing: old news of unknown age. It may tell
+      // whether the device announced itself offline, but it is no new reading and no sign of life.
+      if (result.availability) device.health.announced = result.availability;
+      return;
+    }
     device.health.lastSeen = receivedAt;
     device.heard = true;
     if (result.availability) device.health.announced = result.availability;
@@ -302,21 +308,22 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const filters = new Set<string>([topics.allCommands]);
   for (const profile of profiles.values()) for (const f of profile.subscriptions) filters.add(f);
 
-  client.on('connect', (connack) => {
+  /** Resolves once the broker has answered the subscriptions. */
+  let subscribed: () => void = () => {};
+  const ready = new Promise<void>((resolve) => {
+    subscribed = resolve;
+  });
+  client.on('connect', () => {
     publish(topics.gatewayStatus, 'online', 1, true);
-    if (!connack.sessionPresent) {
-      client.subscribe(
-        [...filters].map((f) => f),
-        { qos: 1 },
-        (err, granted) => {
-          if (err) logger.error({ err: err.message }, 'subscribe failed');
-          for (const g of granted ?? []) {
-            if (g.qos === 128) logger.error({ topic: g.topic }, 'subscription refused by the broker');
-          }
-        },
-      );
-    }
     logger.info({ url: redactUrl(options.mqttUrl) }, 'gateway connected');
+    // Subscribing again on a kept session is harmless, and picks up the filters of a newly added family.
+    client.subscribe([...filters], { qos: 1 }, (err, granted) => {
+      if (err) logger.error({ err: err.message }, 'subscribe failed');
+      for (const g of granted ?? []) {
+        if (g.qos === 128) logger.error({ topic: g.topic }, 'subscription refused by the broker');
+      }
+      subscribed();
+    });
   });
   client.on('error', (err) => logger.error({ err: err.message }, 'mqtt error'));
 
@@ -331,6 +338,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     });
     client.once('error', onError);
   });
+  await ready;
 
   for (const device of devices.values()) publishStatus(device);
   // Status goes out at once when availability changes, and with fresh last-seen times every tick.
