@@ -225,11 +225,6 @@ export function decodeMessage(
   return notRecognised(profiles, topic);
 }
 
-/** Does MQTT topic filter `filter` cover `topic`? (ACL checks, tests.) */
-export function topicMatchesFilter(filter: string, topic: string): boolean {
-  return filterMatches(filter.split('/'), topic.split('/'));
-}
-
 function says(r: DecodeResult): boolean {
   return r.readings.length > 0 || r.availability !== undefined || r.commandResult !== undefined;
 }

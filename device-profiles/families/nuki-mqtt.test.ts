@@ -1,6 +1,6 @@
 import t from 'tap';
+import { topicMatches } from '../../broker/acl.ts';
 import { DecodeError } from '../profile.ts';
-import { topicMatchesFilter } from '../registry.ts';
 import profile from './nuki-mqtt.ts';
 
 const NOW = Date.UTC(2026, 10, 20, 9, 0, 0);
@@ -103,7 +103,7 @@ t.test('lock actions are encoded as lockAction codes, never retained', async (t)
 t.test('ACL: the lock may listen to lockAction but never publish it', async (t) => {
   const acl = profile.acl(BASE);
   t.same(acl.subscribe, [`${BASE}/lockAction`, `${BASE}/lock`, `${BASE}/unlock`]);
-  const may = (topic: string) => acl.publish.some((f) => topicMatchesFilter(f, topic));
+  const may = (topic: string) => acl.publish.some((f) => topicMatches(f, topic));
   for (const own of [
     'state',
     'connected',

@@ -1,6 +1,6 @@
 import t from 'tap';
+import { topicMatches } from '../../broker/acl.ts';
 import { DecodeError } from '../profile.ts';
-import { topicMatchesFilter } from '../registry.ts';
 import profile from './shelly-gen1.ts';
 
 const NOW = Date.UTC(2026, 10, 20, 9, 0, 0);
@@ -115,7 +115,7 @@ t.test('commands and ACL', async (t) => {
     'shellies/shellyplug-s-C18B12/relay/+/command',
     'shellies/shellyplug-s-C18B12/command',
   ]);
-  const may = (topic: string) => acl.publish.some((f) => topicMatchesFilter(f, topic));
+  const may = (topic: string) => acl.publish.some((f) => topicMatches(f, topic));
   t.ok(may('shellies/shellyplug-s-C18B12/relay/0/energy'));
   t.ok(may('shellies/shellyplug-s-C18B12/online'));
   t.notOk(may('shellies/shellyplug-s-C18B12/relay/0/command'), 'a device cannot command itself');

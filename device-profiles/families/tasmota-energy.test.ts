@@ -1,6 +1,6 @@
 import t from 'tap';
+import { topicMatches } from '../../broker/acl.ts';
 import { DecodeError } from '../profile.ts';
-import { topicMatchesFilter } from '../registry.ts';
 import profile from './tasmota-energy.ts';
 
 const NOW = Date.UTC(2026, 10, 20, 9, 0, 0);
@@ -97,6 +97,6 @@ t.test('commands, topics and ACL', async (t) => {
   t.same(acl.subscribe, ['cmnd/livingroom-lamp/+']);
   t.ok(acl.publish.includes('tele/livingroom-lamp/SENSOR'));
   t.ok(acl.publish.includes('stat/livingroom-lamp/+'));
-  t.notOk(acl.publish.some((f) => topicMatchesFilter(f, 'cmnd/livingroom-lamp/POWER')));
-  t.notOk(acl.publish.some((f) => topicMatchesFilter(f, 'tele/kitchen-plug/SENSOR')));
+  t.notOk(acl.publish.some((f) => topicMatches(f, 'cmnd/livingroom-lamp/POWER')));
+  t.notOk(acl.publish.some((f) => topicMatches(f, 'tele/kitchen-plug/SENSOR')));
 });

@@ -1,6 +1,6 @@
 import t from 'tap';
+import { topicMatches } from '../../broker/acl.ts';
 import { DecodeError } from '../profile.ts';
-import { topicMatchesFilter } from '../registry.ts';
 import profile from './zigbee2mqtt-occupancy.ts';
 
 const NOW = Date.UTC(2026, 10, 20, 9, 0, 0);
@@ -124,7 +124,7 @@ t.test('ACL: the bridge publishes the state and availability, listens on set/get
     ],
   });
   t.notOk(
-    acl.publish.some((f) => topicMatchesFilter(f, 'zigbee2mqtt/desk-3-13')),
+    acl.publish.some((f) => topicMatches(f, 'zigbee2mqtt/desk-3-13')),
     'not another device',
   );
   t.equal(profile.encodeCommand, undefined, 'a sensor takes no actions');
