@@ -1,0 +1,59 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+
+/**
+ * The building's relational records (members, sessions, lobby tokens, bookings, the access audit log) in one
+ * SQLite file, DATA_DIR/wesprint.db. Schema changes are numbered SQL files in database/migrations/, applied
+ * once each, in order, each in its own transaction; a file already applied is never edited, only followed
+ * by a new one. Plain SQL keeps the schema portable to PostgreSQL when a network of cooperatives outgrows
+ * one file.
+ */
+export type RecordsDb = Database.Database;
+
+export const MIGRATIONS_DIR = path.join(import.meta.dirname, 'migrations');
+const MIGRATION_FILE = /^(\d{4})-[a-z0-9-]+\.sql$/;
+
+export class MigrationError extends Error {
+  override name = 'MigrationError';
+}
+
+export function openRecords(file: string, migrationsDir: string = MIGRATIONS_DIR): RecordsDb {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('busy_timeout = 5000');
+  db.pragma('foreign_keys = ON');
+  migrate(db, migrationsDir);
+  return db;
+}
+
+export function migrate(db: RecordsDb, migrationsDir: string = MIGRATIONS_DIR): string[] {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migration (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)');
+  const applied = new Set(
+    (db.prepare('SELECT name FROM schema_migration').all() as { name: string }[]).map((r) => r.name),
+  );
+  const files = fs
+    .readdirSync(migrationsDir)
+    .filter((f) => f.endsWith('.sql'))
+    .sort();
+  const numbers = new Set<string>();
+  for (const f of files) {
+    const m = MIGRATION_FILE.exec(f);
+    if (!m) throw new MigrationError(`migration file name "${f}" must look like 0001-what-it-does.sql`);
+    if (numbers.has(m[1] as string)) throw new MigrationError(`two migrations are numbered ${m[1]}`);
+    numbers.add(m[1] as string);
+  }
+  const record = db.prepare('INSERT INTO schema_migration (name, applied_at) VALUES (?, ?)');
+  const done: string[] = [];
+  for (const f of files) {
+    if (applied.has(f)) continue;
+    const sql = fs.readFileSync(path.join(migrationsDir, f), 'utf8');
+    db.transaction(() => {
+      db.exec(sql);
+      record.run(f, Date.now());
+    })();
+    done.push(f);
+  }
+  return done;
+}
