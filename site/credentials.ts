@@ -21,10 +21,11 @@ const R = 8;
 const P = 1;
 const KEYLEN = 32;
 
-export async function hashPassword(password: string): Promise<string> {
+/** `n` is scrypt's cost (a power of two); members' passwords use a higher one than device accounts. */
+export async function hashPassword(password: string, n: number = N): Promise<string> {
   const salt = randomBytes(16);
-  const hash = await scrypt(password, salt, KEYLEN, { N, r: R, p: P });
-  return `scrypt$${N}$${R}$${P}$${salt.toString('base64')}$${hash.toString('base64')}`;
+  const hash = await scrypt(password, salt, KEYLEN, { N: n, r: R, p: P, maxmem: 256 * n * R });
+  return `scrypt$${n}$${R}$${P}$${salt.toString('base64')}$${hash.toString('base64')}`;
 }
 
 export async function verifyPassword(password: string, encoded: string): Promise<boolean> {
