@@ -1,0 +1,136 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import t, { type Test } from 'tap';
+import { openRecords } from '../database/database.ts';
+import { AuditLog, auditRetentionDays } from './audit-log.ts';
+
+const DAY = 86_400_000;
+
+function records(t: Test) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-audit-'));
+  const db = openRecords(path.join(dir, 'wesprint.db'));
+  t.teardown(() => {
+    db.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return db;
+}
+
+t.test('entries are appended and found again by every filter, newest first, in pages', async (t) => {
+  const db = records(t);
+  const log = new AuditLog(db);
+  const now = Date.now();
+  const a = log.record({
+    at: now - 3000,
+    actor: 'm1',
+    action: 'unlock',
+    target: 'room-1',
+    decision: 'granted',
+    reason: 'booking',
+    detail: { outcome: 'done', latencyMs: 120 },
+  });
+  log.record({
+    at: now - 2000,
+    actor: 'm2',
+    action: 'unlock',
+    target: 'room-1',
+    decision: 'denied',
+    reason: 'no_booking',
+  });
+  log.record({
+    at: now - 1000,
+    actor: null,
+    action: 'login',
+    target: null,
+    decision: 'denied',
+    reason: 'bad_password',
+  });
+  t.equal(log.count(), 3);
+  t.same(a.detail, { outcome: 'done', latencyMs: 120 });
+
+  const all = log.query();
+  t.same(
+    all.entries.map((e) => e.reason),
+    ['bad_password', 'no_booking', 'booking'],
+    'newest first',
+  );
+  t.equal(all.next, null);
+  t.same(log.query({ actor: 'm1' }).entries, [a]);
+  t.equal(log.query({ target: 'room-1' }).entries.length, 2);
+  t.equal(log.query({ action: 'login' }).entries[0]?.actor, null);
+  t.equal(log.query({ decision: 'denied' }).entries.length, 2);
+  t.same(
+    log.query({ from: now - 2000, to: now - 1000 }).entries.map((e) => e.actor),
+    ['m2'],
+    'from inclusive, to exclusive',
+  );
+
+  const first = log.query({ limit: 2 });
+  t.equal(first.entries.length, 2);
+  t.not(first.next, null);
+  const second = log.query({ limit: 2, before: first.next ?? 0 });
+  t.same(second.entries, [a]);
+  t.equal(second.next, null);
+});
+
+t.test('UPDATE and DELETE on the audit table fail, whoever issues them', async (t) => {
+  const db = records(t);
+  const log = new AuditLog(db);
+  const entry = log.record({
+    actor: 'm1',
+    action: 'unlock',
+    target: 'x',
+    decision: 'denied',
+    reason: 'no_booking',
+  });
+  t.throws(() => db.prepare("UPDATE audit_log SET decision = 'granted'").run(), /append-only/);
+  t.throws(() => db.prepare('DELETE FROM audit_log WHERE seq = ?').run(entry.seq), /append-only/);
+  t.throws(() => db.prepare('DELETE FROM audit_log').run(), /append-only/);
+  // The purge marker cannot be abused to remove recent entries either.
+  t.throws(
+    () => db.prepare('INSERT INTO audit_purge (id, before) VALUES (1, ?)').run(Date.now() + DAY),
+    /at least the last day/,
+  );
+  t.throws(
+    () =>
+      db.prepare("INSERT INTO audit_log (at, action, decision, detail) VALUES (1, 'x', 'maybe', '{}')").run(),
+    /CHECK/,
+    'only granted or denied',
+  );
+  t.same(log.query().entries, [entry], 'the entry is unchanged');
+});
+
+t.test('the retention purge removes only entries older than the retention', async (t) => {
+  const db = records(t);
+  const log = new AuditLog(db);
+  const now = Date.now();
+  const at = (days: number) => now - days * DAY;
+  for (const days of [400, 366, 364, 2]) {
+    log.record({
+      at: at(days),
+      actor: 'm1',
+      action: 'unlock',
+      target: 'r',
+      decision: 'granted',
+      reason: `${days}`,
+    });
+  }
+  t.equal(log.purge(365, now), 2);
+  t.same(
+    log.query().entries.map((e) => e.reason),
+    ['2', '364'],
+  );
+  t.equal(log.purge(365, now), 0, 'nothing more to purge');
+  t.throws(() => log.purge(0, now), /at least 1/);
+  t.equal(db.prepare('SELECT count(*) AS n FROM audit_purge').pluck().get(), 0, 'no marker left behind');
+  t.throws(() => db.prepare('DELETE FROM audit_log').run(), /append-only/, 'ordinary DELETE fails again');
+  t.equal(log.count(), 2);
+});
+
+t.test('AUDIT_RETENTION_DAYS', async (t) => {
+  t.equal(auditRetentionDays({}), 365);
+  t.equal(auditRetentionDays({ AUDIT_RETENTION_DAYS: '30' }), 30);
+  t.throws(() => auditRetentionDays({ AUDIT_RETENTION_DAYS: '0' }), /at least 1/);
+  t.throws(() => auditRetentionDays({ AUDIT_RETENTION_DAYS: 'forever' }), /whole number/);
+});
