@@ -1,0 +1,151 @@
+import t from 'tap';
+import {
+  type BookingFacts,
+  decideUnlock,
+  takeToken,
+  type UnlockFacts,
+  UnlockRateLimiter,
+  unlockGraceMs,
+} from './unlock-rules.ts';
+
+const MIN = 60_000;
+const NOW = Date.UTC(2026, 10, 3, 9, 0);
+const room = { id: 'protel-1', bookable: true, lock: 'lock-p1' };
+const anna = { id: 'anna', role: 'member' as const };
+
+function booking(over: Partial<BookingFacts>): BookingFacts {
+  return {
+    id: 'b1',
+    memberId: 'anna',
+    spaceId: 'protel-1',
+    start: NOW - 30 * MIN,
+    end: NOW + 30 * MIN,
+    status: 'booked',
+    ...over,
+  };
+}
+
+function facts(over: Partial<UnlockFacts>): UnlockFacts {
+  return {
+    member: anna,
+    space: room,
+    lockInstalled: true,
+    bookings: [],
+    now: NOW,
+    graceBeforeMs: 10 * MIN,
+    ...over,
+  };
+}
+
+t.test('a booking covering now opens the lock, from the grace before its start until its end', async (t) => {
+  t.same(decideUnlock(facts({ bookings: [booking({})] })), {
+    granted: true,
+    reason: 'booking',
+    lock: 'lock-p1',
+    booking: 'b1',
+  });
+  const later = booking({ start: NOW + 10 * MIN, end: NOW + 70 * MIN });
+  t.match(decideUnlock(facts({ bookings: [later] })), { granted: true }, 'exactly at the grace boundary');
+  t.match(
+    decideUnlock(facts({ bookings: [booking({ start: NOW + 10 * MIN + 1, end: NOW + 70 * MIN })] })),
+    { granted: false, reason: 'outside_booking' },
+    'one ms before the grace',
+  );
+  t.match(
+    decideUnlock(facts({ bookings: [booking({ start: NOW - 60 * MIN, end: NOW })] })),
+    { granted: false, reason: 'outside_booking' },
+    'the end is exclusive',
+  );
+  t.match(decideUnlock(facts({ bookings: [booking({ status: 'checked_in' })] })), { granted: true });
+  t.match(
+    decideUnlock(facts({ bookings: [booking({ status: 'released' })] })),
+    { granted: false, reason: 'no_booking' },
+    'a released no-show opens nothing',
+  );
+  t.match(decideUnlock(facts({ bookings: [booking({ status: 'cancelled' })] })), {
+    granted: false,
+    reason: 'no_booking',
+  });
+  t.match(
+    decideUnlock(facts({ bookings: [booking({ spaceId: 'protel-2' })] })),
+    { granted: false, reason: 'no_booking' },
+    'a booking of another space does not count',
+  );
+});
+
+t.test('denials say why', async (t) => {
+  t.match(decideUnlock(facts({})), { granted: false, reason: 'no_booking' });
+  t.match(decideUnlock(facts({ bookings: [booking({ memberId: 'ben' })] })), {
+    granted: false,
+    reason: 'not_your_space',
+  });
+  t.match(
+    decideUnlock(
+      facts({
+        bookings: [
+          booking({ memberId: 'ben' }),
+          booking({ id: 'b2', start: NOW + 2 * 60 * MIN, end: NOW + 3 * 60 * MIN }),
+        ],
+      }),
+    ),
+    { granted: false, reason: 'not_your_space' },
+    'someone else now wins over my own later booking',
+  );
+  t.match(decideUnlock(facts({ space: { id: 'desk-1', bookable: true } })), {
+    granted: false,
+    reason: 'no_lock',
+  });
+  t.match(decideUnlock(facts({ lockInstalled: false })), { granted: false, reason: 'no_lock' });
+  t.match(decideUnlock(facts({ space: { id: 'tech', lock: 'lock-t' } })), {
+    granted: false,
+    reason: 'not_bookable',
+  });
+});
+
+t.test('facility and admin open any lock; board and members need a booking', async (t) => {
+  for (const role of ['facility', 'admin'] as const) {
+    t.same(decideUnlock(facts({ member: { id: 'f', role }, space: { id: 'tech', lock: 'lock-t' } })), {
+      granted: true,
+      reason: 'staff',
+      lock: 'lock-t',
+      booking: null,
+    });
+    t.match(decideUnlock(facts({ member: { id: 'f', role }, space: { id: 'desk' } })), { reason: 'no_lock' });
+  }
+  t.match(decideUnlock(facts({ member: { id: 'b', role: 'board' } })), {
+    granted: false,
+    reason: 'no_booking',
+  });
+});
+
+t.test('the token bucket allows a burst, then one attempt per refill interval', async (t) => {
+  const limit = { burst: 3, perMinute: 6 };
+  let bucket = undefined as ReturnType<typeof takeToken>['bucket'] | undefined;
+  for (let i = 0; i < 3; i++) {
+    const r = takeToken(bucket, NOW, limit);
+    t.ok(r.allowed, `burst ${i + 1}`);
+    bucket = r.bucket;
+  }
+  const refused = takeToken(bucket, NOW, limit);
+  t.match(refused, { allowed: false, retryAfterMs: 10_000 });
+  t.match(takeToken(refused.bucket, NOW + 9_999, limit), { allowed: false });
+  t.match(takeToken(refused.bucket, NOW + 10_000, limit), { allowed: true });
+  t.match(
+    takeToken(bucket, NOW + 60 * MIN, limit),
+    { allowed: true, bucket: { tokens: 2 } },
+    'never above the burst',
+  );
+
+  const limiter = new UnlockRateLimiter({ burst: 10, perMinute: 10 });
+  const allowed = Array.from({ length: 12 }, (_, i) => limiter.take('anna', NOW + i).allowed);
+  t.same(allowed.filter(Boolean).length, 10, 'ten per minute');
+  t.ok(limiter.take('ben', NOW).allowed, 'one member does not use up another');
+  t.ok(limiter.take('anna', NOW + 6_100).allowed, 'a token is back after six seconds');
+});
+
+t.test('UNLOCK_GRACE_MIN', async (t) => {
+  t.equal(unlockGraceMs({}), 10 * MIN);
+  t.equal(unlockGraceMs({ UNLOCK_GRACE_MIN: '0' }), 0);
+  t.throws(() => unlockGraceMs({ UNLOCK_GRACE_MIN: '-1' }));
+  t.throws(() => unlockGraceMs({ UNLOCK_GRACE_MIN: 'soon' }));
+});

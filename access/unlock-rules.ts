@@ -1,0 +1,155 @@
+import type { Role } from '../members/roles.ts';
+
+/**
+ * Who may open which door, and how often they may try. Pure: every input (the booking picture, the time) is
+ * handed in, so each rule is tested on its own and the route only gathers facts and carries out the verdict.
+ */
+
+/** What the rules need of a booking (bookings/booking-store.ts Booking fits). */
+export interface BookingFacts {
+  id: string;
+  memberId: string;
+  spaceId: string;
+  start: number;
+  end: number;
+  status: 'booked' | 'checked_in' | 'released' | 'cancelled';
+}
+
+export type UnlockDenial = 'no_lock' | 'not_bookable' | 'not_your_space' | 'outside_booking' | 'no_booking';
+export type UnlockGrant = 'booking' | 'staff';
+
+export type UnlockVerdict =
+  | { granted: true; reason: UnlockGrant; lock: string; booking: string | null }
+  | { granted: false; reason: UnlockDenial };
+
+export interface UnlockFacts {
+  member: { id: string; role: Role };
+  space: { id: string; bookable?: boolean; lock?: string };
+  /** Whether the space's lock is a device of this site (a lock named in the site file but not installed is no lock). */
+  lockInstalled: boolean;
+  /**
+   * Bookings of this space around now (any member; non-cancelled, non-released), e.g. BookingStore.spaceBookings
+   * over the last and next day. A booking covering now always overlaps such a window.
+   */
+  bookings: readonly BookingFacts[];
+  now: number;
+  /** A member may open this long before the booking starts. */
+  graceBeforeMs: number;
+}
+
+export const DEFAULT_UNLOCK_GRACE_MIN = 10;
+/** How far around now the route looks for bookings, to tell "outside your booking" from "no booking". */
+export const BOOKING_CONTEXT_MS = 24 * 3_600_000;
+
+/** Roles that open any lock of the building (the facility manager on a round, the admin). */
+export const OPENS_ANY_LOCK: readonly Role[] = ['facility', 'admin'];
+
+const live = (b: BookingFacts) => b.status === 'booked' || b.status === 'checked_in';
+
+/** [start - grace, end) contains now: the same window as BookingStore.coveringBooking. */
+export function covers(booking: BookingFacts, now: number, graceBeforeMs: number): boolean {
+  return live(booking) && booking.start - graceBeforeMs <= now && now < booking.end;
+}
+
+/**
+ * The order of the checks matters and is part of the contract:
+ *  1. no lock on the space: nothing to open, for anyone;
+ *  2. facility and admin open any lock;
+ *  3. a space that cannot be booked is not opened for members;
+ *  4. the member's own booking covering now (with grace) opens it;
+ *  5. someone else's booking covering now: `not_your_space` (more useful than telling them about their own
+ *     booking at another time: the room is in use);
+ *  6. the member has a booking of this space, just not now: `outside_booking`;
+ *  7. otherwise `no_booking`.
+ */
+export function decideUnlock(f: UnlockFacts): UnlockVerdict {
+  const lock = f.space.lock;
+  if (!lock || !f.lockInstalled) return { granted: false, reason: 'no_lock' };
+  if (OPENS_ANY_LOCK.includes(f.member.role)) return { granted: true, reason: 'staff', lock, booking: null };
+  if (f.space.bookable !== true) return { granted: false, reason: 'not_bookable' };
+  const ofSpace = f.bookings.filter((b) => b.spaceId === f.space.id && live(b));
+  const mine = ofSpace.filter((b) => b.memberId === f.member.id);
+  const covering = mine.find((b) => covers(b, f.now, f.graceBeforeMs));
+  if (covering) return { granted: true, reason: 'booking', lock, booking: covering.id };
+  if (ofSpace.some((b) => b.memberId !== f.member.id && covers(b, f.now, f.graceBeforeMs)))
+    return { granted: false, reason: 'not_your_space' };
+  if (mine.length > 0) return { granted: false, reason: 'outside_booking' };
+  return { granted: false, reason: 'no_booking' };
+}
+
+/** UNLOCK_GRACE_MIN from the environment (minutes, 0 … 120); default 10. */
+export function unlockGraceMs(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.UNLOCK_GRACE_MIN;
+  if (raw === undefined || raw === '') return DEFAULT_UNLOCK_GRACE_MIN * 60_000;
+  const minutes = Number(raw);
+  if (!Number.isFinite(minutes) || minutes < 0 || minutes > 120)
+    throw new Error(`UNLOCK_GRACE_MIN=${raw} must be a number of minutes from 0 to 120`);
+  return minutes * 60_000;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Rate limit: a token bucket per member. A door does not need more than a few taps; a script does.
+
+export interface RateLimit {
+  /** Attempts allowed in a burst. */
+  burst: number;
+  /** Tokens regained per minute. */
+  perMinute: number;
+}
+
+export const DEFAULT_UNLOCK_RATE: RateLimit = { burst: 10, perMinute: 10 };
+
+export interface Bucket {
+  tokens: number;
+  updatedAt: number;
+}
+
+export type TakeResult =
+  | { allowed: true; bucket: Bucket }
+  | { allowed: false; bucket: Bucket; retryAfterMs: number };
+
+/** Takes one token at `now`, refilling for the time since the bucket was last touched. */
+export function takeToken(bucket: Bucket | undefined, now: number, limit: RateLimit): TakeResult {
+  const refillPerMs = limit.perMinute / 60_000;
+  const elapsed = bucket ? Math.max(0, now - bucket.updatedAt) : 0;
+  const tokens = bucket ? Math.min(limit.burst, bucket.tokens + elapsed * refillPerMs) : limit.burst;
+  if (tokens >= 1) return { allowed: true, bucket: { tokens: tokens - 1, updatedAt: now } };
+  return {
+    allowed: false,
+    bucket: { tokens, updatedAt: now },
+    retryAfterMs: Math.ceil((1 - tokens) / refillPerMs),
+  };
+}
+
+/**
+ * Buckets of all members, in memory (one API process; a cluster would keep them in a shared store).
+ * A bucket that would be full again is forgotten, so the map holds only members who tapped recently.
+ */
+export class UnlockRateLimiter {
+  readonly #buckets = new Map<string, Bucket>();
+  readonly #limit: RateLimit;
+
+  constructor(limit: RateLimit = DEFAULT_UNLOCK_RATE) {
+    if (!(limit.burst >= 1 && limit.perMinute > 0))
+      throw new Error('rate limit needs burst >= 1 and perMinute > 0');
+    this.#limit = limit;
+  }
+
+  take(memberId: string, now: number): TakeResult {
+    const result = takeToken(this.#buckets.get(memberId), now, this.#limit);
+    this.#buckets.set(memberId, result.bucket);
+    if (this.#buckets.size > 1000) this.#forgetFull(now);
+    return result;
+  }
+
+  #forgetFull(now: number): void {
+    const fullAfterMs = (this.#limit.burst / this.#limit.perMinute) * 60_000;
+    for (const [member, bucket] of this.#buckets) {
+      if (now - bucket.updatedAt >= fullAfterMs) this.#buckets.delete(member);
+    }
+  }
+
+  get size(): number {
+    return this.#buckets.size;
+  }
+}
