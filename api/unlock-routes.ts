@@ -1,0 +1,217 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import Type, { type Static } from 'typebox';
+import { AuditLog } from '../access/audit-log.ts';
+import {
+  BOOKING_CONTEXT_MS,
+  type BookingFacts,
+  DEFAULT_UNLOCK_GRACE_MIN,
+  decideUnlock,
+  UnlockRateLimiter,
+} from '../access/unlock-rules.ts';
+import { BookingStore } from '../bookings/booking-store.ts';
+import type { RecordsDb } from '../database/database.ts';
+import { ANY_MEMBER } from '../members/roles.ts';
+import type { SiteConfig } from '../site/site.ts';
+import { SiteId } from './context.ts';
+import { ErrorBody } from './errors.ts';
+import type { CommandReport, LockCommands } from './lock-commands.ts';
+
+/**
+ * Phone unlock: `POST /api/spaces/:id/unlock`. The rules (access/unlock-rules.ts) decide from the member's
+ * bookings; only a granted attempt sends a command, through the building's command topic to the gateway,
+ * which drives the lock through its profile and answers with the lock's confirmation. Every attempt, granted
+ * or not, is written to the audit log with the lock's answer and the latency.
+ *
+ * One answer shape for every outcome, so a phone shows `result` (and `reason`) without parsing errors:
+ *   200 unlocked · 403 denied (reason) · 404 unknown space · 429 rate_limited · 502 failed (the gateway refused
+ *   or the lock reported failure) · 503 lock_offline (the lock, the gateway or the broker is unreachable: a
+ *   retry later may work) · 504 timeout (the lock did not confirm in time: the door may or may not be open).
+ */
+
+export const UnlockResult = Type.Union([
+  Type.Literal('unlocked'),
+  Type.Literal('denied'),
+  Type.Literal('lock_offline'),
+  Type.Literal('timeout'),
+  Type.Literal('failed'),
+  Type.Literal('rate_limited'),
+]);
+
+export const UnlockAnswer = Type.Object(
+  {
+    result: UnlockResult,
+    space: Type.String(),
+    reason: Type.Optional(
+      Type.String({
+        description:
+          'why it was denied: no_booking, outside_booking, not_your_space, no_lock, not_bookable; or why it was granted: booking, staff',
+      }),
+    ),
+    lock: Type.Optional(Type.String({ description: 'device id of the lock that was commanded' })),
+    commandId: Type.Optional(Type.String({ description: 'id of the command sent to the lock' })),
+    detail: Type.Optional(Type.String({ description: "the gateway's or lock's own words" })),
+    latencyMs: Type.Optional(Type.Number({ description: 'from the request to the answer' })),
+    retryAfterS: Type.Optional(
+      Type.Integer({ description: 'with rate_limited: seconds until the next try' }),
+    ),
+  },
+  { description: 'What happened at the door' },
+);
+export type UnlockAnswer = Static<typeof UnlockAnswer>;
+
+export interface UnlockRoutesOptions {
+  site: SiteConfig;
+  records: RecordsDb;
+  /** Default: the audit log in `records`. */
+  audit?: AuditLog;
+  /** Default: the BookingStore in `records` (bookings of a space overlapping [from, to), active ones only). */
+  bookings?: { spaceBookings(spaceId: string, from: number, to: number): readonly BookingFacts[] };
+  /** The command channel; without one every granted unlock answers lock_offline. */
+  commands?: Pick<LockCommands, 'send'> | undefined;
+  /** Default UNLOCK_GRACE_MIN (10 minutes). */
+  graceBeforeMs?: number;
+  limiter?: UnlockRateLimiter;
+  now?: () => number;
+}
+
+/** How a command's report reads to the member, and which status carries it. */
+export function answerFor(report: CommandReport): {
+  status: 200 | 502 | 503 | 504;
+  result: UnlockAnswer['result'];
+} {
+  switch (report.outcome) {
+    case 'done':
+      return { status: 200, result: 'unlocked' };
+    case 'offline':
+    case 'not_sent':
+      return { status: 503, result: 'lock_offline' };
+    case 'timeout':
+    case 'no_answer':
+      return { status: 504, result: 'timeout' };
+    default:
+      return { status: 502, result: 'failed' };
+  }
+}
+
+export const unlockRoutes: FastifyPluginAsyncTypebox<UnlockRoutesOptions> = async (app, options) => {
+  const { site, commands } = options;
+  const audit = options.audit ?? new AuditLog(options.records);
+  const bookings = options.bookings ?? new BookingStore(options.records);
+  const graceBeforeMs = options.graceBeforeMs ?? DEFAULT_UNLOCK_GRACE_MIN * 60_000;
+  const limiter = options.limiter ?? new UnlockRateLimiter();
+  const now = options.now ?? Date.now;
+  const spaces = new Map(site.spaces.map((s) => [s.id, s]));
+  const devices = new Set(site.devices.map((d) => d.id));
+
+  app.post(
+    '/api/spaces/:id/unlock',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['access'],
+        summary:
+          'Open the lock of a space you booked (facility and admin: any lock); every attempt is audited',
+        description:
+          'Granted when you have a booking of the space covering now (from UNLOCK_GRACE_MIN before its start) or your role is facility or admin. 200 unlocked; 403 denied with a reason; 429 too many attempts (Retry-After); 502 the lock or gateway refused; 503 lock_offline; 504 timeout (no confirmation from the lock).',
+        params: Type.Object({ id: SiteId }),
+        response: {
+          200: UnlockAnswer,
+          400: ErrorBody,
+          401: ErrorBody,
+          403: Type.Union([UnlockAnswer, ErrorBody]),
+          404: ErrorBody,
+          429: UnlockAnswer,
+          502: UnlockAnswer,
+          503: UnlockAnswer,
+          504: UnlockAnswer,
+        },
+      },
+    },
+    async (request, reply) => {
+      const started = now();
+      const member = request.member;
+      // The auth hook has already answered 401 for a caller without a member; this keeps the types honest.
+      if (!member)
+        return reply.code(401).send({ statusCode: 401, error: 'Unauthorized', message: 'sign in first' });
+      const spaceId = request.params.id;
+      const space = spaces.get(spaceId);
+      const record = (decision: 'granted' | 'denied', reason: string, detail: Record<string, unknown> = {}) =>
+        audit.record({
+          at: started,
+          actor: member.id,
+          action: 'unlock',
+          target: spaceId,
+          decision,
+          reason,
+          detail: { role: member.role, ...detail, latencyMs: now() - started },
+        });
+
+      const take = limiter.take(member.id, started);
+      if (!take.allowed) {
+        const retryAfterS = Math.ceil(take.retryAfterMs / 1000);
+        record('denied', 'rate_limited', { retryAfterS });
+        reply.header('retry-after', String(retryAfterS));
+        return reply.code(429).send({ result: 'rate_limited', space: spaceId, retryAfterS });
+      }
+      if (!space) {
+        record('denied', 'unknown_space');
+        return reply
+          .code(404)
+          .send({ statusCode: 404, error: 'Not Found', message: `no space "${spaceId}"` });
+      }
+
+      const verdict = decideUnlock({
+        member,
+        space,
+        lockInstalled: space.lock !== undefined && devices.has(space.lock),
+        bookings: bookings.spaceBookings(
+          space.id,
+          started - BOOKING_CONTEXT_MS,
+          started + BOOKING_CONTEXT_MS,
+        ),
+        now: started,
+        graceBeforeMs,
+      });
+      if (!verdict.granted) {
+        record('denied', verdict.reason, { lock: space.lock ?? null });
+        return reply.code(403).send({ result: 'denied', space: space.id, reason: verdict.reason });
+      }
+
+      const report: CommandReport = commands
+        ? await commands.send(verdict.lock, 'unlock')
+        : {
+            id: null,
+            device: verdict.lock,
+            action: 'unlock',
+            outcome: 'not_sent',
+            detail: 'this API has no command channel',
+            publishedAt: null,
+            answeredAt: null,
+          };
+      const { status, result } = answerFor(report);
+      const latencyMs = now() - started;
+      record('granted', verdict.reason, {
+        lock: verdict.lock,
+        booking: verdict.booking,
+        result,
+        outcome: report.outcome,
+        lockDetail: report.detail,
+        commandId: report.id,
+        publishedMs: report.publishedAt === null ? null : report.publishedAt - started,
+      });
+      request.log.info(
+        { member: member.id, space: space.id, lock: verdict.lock, result, latencyMs },
+        'unlock',
+      );
+      return reply.code(status).send({
+        result,
+        space: space.id,
+        reason: verdict.reason,
+        lock: verdict.lock,
+        ...(report.id ? { commandId: report.id } : {}),
+        ...(result === 'unlocked' ? {} : { detail: report.detail }),
+        latencyMs,
+      });
+    },
+  );
+};
