@@ -1,0 +1,293 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import t, { type Test } from 'tap';
+import { createTestMember } from '../api/test-session.ts';
+import { openRecords, type RecordsDb } from '../database/database.ts';
+import { HOUR_MS } from './booking-rules.ts';
+import { BookingStore } from './booking-store.ts';
+
+const T0 = Date.parse('2026-03-02T08:00:00Z');
+const NOW = T0 - 24 * HOUR_MS;
+
+function records(t: Test): { db: RecordsDb; file: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-bookings-'));
+  const file = path.join(dir, 'wesprint.db');
+  const db = openRecords(file);
+  t.teardown(() => {
+    db.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return { db, file };
+}
+
+t.test('create, overlap refused, adjacent fine, cancel frees the slot', async (t) => {
+  const { db } = records(t);
+  const store = new BookingStore(db);
+  const { member: ada } = await createTestMember(db, { role: 'member' });
+  const { member: bob } = await createTestMember(db, { role: 'member' });
+
+  const first = store.create({ memberId: ada.id, spaceId: 'desk-1', start: T0, end: T0 + HOUR_MS }, NOW);
+  t.ok(first.ok, 'first booking');
+  if (!first.ok) return;
+  t.match(first.booking, {
+    memberId: ada.id,
+    spaceId: 'desk-1',
+    start: T0,
+    end: T0 + HOUR_MS,
+    status: 'booked',
+  });
+  t.equal(first.booking.checkedInAt, null);
+  t.equal(first.booking.createdAt, NOW);
+
+  const clash = store.create({
+    memberId: bob.id,
+    spaceId: 'desk-1',
+    start: T0 + HOUR_MS / 2,
+    end: T0 + 2 * HOUR_MS,
+  });
+  t.same(clash, { ok: false, reason: 'slot_taken', conflict: { start: T0, end: T0 + HOUR_MS } });
+  t.notOk(
+    store.create({ memberId: bob.id, spaceId: 'desk-1', start: T0 - HOUR_MS, end: T0 + 1 }).ok,
+    'overlap by 1 ms',
+  );
+  t.notOk(
+    store.create({ memberId: ada.id, spaceId: 'desk-1', start: T0, end: T0 + HOUR_MS }).ok,
+    'same member, same slot',
+  );
+
+  t.ok(
+    store.create({ memberId: bob.id, spaceId: 'desk-1', start: T0 + HOUR_MS, end: T0 + 2 * HOUR_MS }).ok,
+    'adjacent after',
+  );
+  t.ok(
+    store.create({ memberId: bob.id, spaceId: 'desk-1', start: T0 - HOUR_MS, end: T0 }).ok,
+    'adjacent before',
+  );
+  t.ok(
+    store.create({ memberId: bob.id, spaceId: 'desk-2', start: T0, end: T0 + HOUR_MS }).ok,
+    'other desk, same hour',
+  );
+
+  t.equal(store.cancel(first.booking.id, { memberId: bob.id, staff: false }, NOW), 'not_found', "not bob's");
+  t.equal(store.get(first.booking.id)?.status, 'booked');
+  t.equal(store.cancel('no-such-id', { memberId: ada.id, staff: false }, NOW), 'not_found');
+  t.equal(store.cancel(first.booking.id, { memberId: ada.id, staff: false }, NOW), 'cancelled');
+  t.equal(store.get(first.booking.id)?.status, 'cancelled');
+  t.equal(store.cancel(first.booking.id, { memberId: ada.id, staff: false }, NOW), 'already_ended', 'twice');
+
+  const again = store.create({ memberId: bob.id, spaceId: 'desk-1', start: T0, end: T0 + HOUR_MS });
+  t.ok(again.ok, 'the cancelled slot is free again');
+  if (!again.ok) return;
+  t.equal(
+    store.cancel(again.booking.id, { memberId: ada.id, staff: true }, NOW),
+    'cancelled',
+    'staff may cancel any',
+  );
+  const later = store.create({ memberId: ada.id, spaceId: 'desk-1', start: T0, end: T0 + HOUR_MS });
+  t.ok(later.ok);
+  if (later.ok)
+    t.equal(
+      store.cancel(later.booking.id, { memberId: ada.id, staff: false }, T0 + HOUR_MS),
+      'already_ended',
+      'past',
+    );
+});
+
+t.test(
+  'listMine shows only that member; spaceBookings and coveringBooking see active bookings only',
+  async (t) => {
+    const { db } = records(t);
+    const store = new BookingStore(db);
+    const { member: ada } = await createTestMember(db, { role: 'member' });
+    const { member: bob } = await createTestMember(db, { role: 'member' });
+    const a1 = store.create({ memberId: ada.id, spaceId: 'desk-1', start: T0, end: T0 + HOUR_MS }, NOW);
+    const a2 = store.create({
+      memberId: ada.id,
+      spaceId: 'room-1',
+      start: T0 + 2 * HOUR_MS,
+      end: T0 + 3 * HOUR_MS,
+    });
+    const b1 = store.create({
+      memberId: bob.id,
+      spaceId: 'desk-1',
+      start: T0 + HOUR_MS,
+      end: T0 + 2 * HOUR_MS,
+    });
+    t.ok(a1.ok && a2.ok && b1.ok);
+    if (!(a1.ok && a2.ok && b1.ok)) return;
+
+    t.same(
+      store.listMine(ada.id).map((b) => b.id),
+      [a1.booking.id, a2.booking.id],
+    );
+    t.same(
+      store.listMine(bob.id).map((b) => b.id),
+      [b1.booking.id],
+    );
+    t.same(
+      store.listMine(ada.id, { start: T0 + HOUR_MS, end: T0 + 10 * HOUR_MS }).map((b) => b.id),
+      [a2.booking.id],
+    );
+    t.equal(store.listAll().length, 3);
+
+    t.same(
+      store.spaceBookings('desk-1', T0, T0 + 2 * HOUR_MS).map((b) => b.id),
+      [a1.booking.id, b1.booking.id],
+    );
+    t.same(
+      store.spaceBookings('desk-1', T0 + HOUR_MS, T0 + 2 * HOUR_MS).map((b) => b.id),
+      [b1.booking.id],
+      'touching is not overlapping',
+    );
+
+    t.equal(store.coveringBooking(ada.id, 'desk-1', T0 + 10, 0)?.id, a1.booking.id);
+    t.equal(store.coveringBooking(ada.id, 'desk-1', T0 - 5 * 60_000, 0), undefined, 'before the start');
+    t.equal(
+      store.coveringBooking(ada.id, 'desk-1', T0 - 5 * 60_000, 10 * 60_000)?.id,
+      a1.booking.id,
+      'within grace',
+    );
+    t.equal(store.coveringBooking(ada.id, 'desk-1', T0 + HOUR_MS, 0), undefined, 'the end is exclusive');
+    t.equal(
+      store.coveringBooking(bob.id, 'desk-1', T0 + 10, 0),
+      undefined,
+      "ada's booking does not cover bob",
+    );
+
+    t.equal(store.cancel(a1.booking.id, { memberId: ada.id, staff: false }, NOW), 'cancelled');
+    t.equal(store.coveringBooking(ada.id, 'desk-1', T0 + 10, 0), undefined, 'cancelled covers nothing');
+    t.same(
+      store.spaceBookings('desk-1', T0, T0 + 2 * HOUR_MS).map((b) => b.id),
+      [b1.booking.id],
+    );
+    t.equal(store.listMine(ada.id).length, 2, 'a member still sees her cancelled booking');
+  },
+);
+
+t.test('check-in and release are one-way transitions; a release frees the slot', async (t) => {
+  const { db } = records(t);
+  const store = new BookingStore(db);
+  const { member: ada } = await createTestMember(db, { role: 'member' });
+  const a = store.create({ memberId: ada.id, spaceId: 'desk-1', start: T0, end: T0 + HOUR_MS }, NOW);
+  const b = store.create({ memberId: ada.id, spaceId: 'desk-2', start: T0, end: T0 + HOUR_MS }, NOW);
+  if (!(a.ok && b.ok)) return t.fail('setup');
+
+  t.same(store.unconfirmed(T0 - 1), []);
+  t.same(
+    store
+      .unconfirmed(T0)
+      .map((x) => x.id)
+      .sort(),
+    [a.booking.id, b.booking.id].sort(),
+  );
+  t.match(store.checkIn(a.booking.id, T0 + 60_000), { status: 'checked_in', checkedInAt: T0 + 60_000 });
+  t.equal(store.checkIn(a.booking.id, T0 + 120_000), undefined, 'checked in once');
+  t.equal(store.release(a.booking.id, T0 + 20 * 60_000), undefined, 'a checked-in booking is never released');
+  t.match(store.release(b.booking.id, T0 + 15 * 60_000), {
+    status: 'released',
+    releasedAt: T0 + 15 * 60_000,
+  });
+  t.equal(store.checkIn(b.booking.id, T0 + 16 * 60_000), undefined, 'a released booking is not checked in');
+  t.same(store.unconfirmed(T0 + HOUR_MS), []);
+  t.ok(
+    store.create({ memberId: ada.id, spaceId: 'desk-2', start: T0 + 30 * 60_000, end: T0 + HOUR_MS }).ok,
+    'freed',
+  );
+
+  const usage = store.usage({ start: T0, end: T0 + HOUR_MS });
+  t.same(usage, [
+    {
+      spaceId: 'desk-1',
+      bookings: 1,
+      checkedIn: 1,
+      released: 0,
+      cancelled: 0,
+      bookedMs: HOUR_MS,
+      usedMs: HOUR_MS,
+    },
+    {
+      spaceId: 'desk-2',
+      bookings: 2,
+      checkedIn: 0,
+      released: 1,
+      cancelled: 0,
+      bookedMs: 1.5 * HOUR_MS,
+      usedMs: 0,
+    },
+  ]);
+});
+
+t.test('the schema itself refuses an overlapping active booking', async (t) => {
+  const { db } = records(t);
+  const { member } = await createTestMember(db, { role: 'member' });
+  const insert = db.prepare(
+    `INSERT INTO bookings (id, member_id, space_id, start_ms, end_ms, status, created_at) VALUES (?, ?, 'd', ?, ?, ?, 0)`,
+  );
+  insert.run('x1', member.id, T0, T0 + HOUR_MS, 'booked');
+  t.throws(() => insert.run('x2', member.id, T0 + 1, T0 + 2, 'booked'), /booking_overlap/);
+  t.throws(() => insert.run('x3', member.id, T0 - HOUR_MS, T0 + 1, 'checked_in'), /booking_overlap/);
+  insert.run('x4', member.id, T0, T0 + HOUR_MS, 'cancelled');
+  t.throws(
+    () => db.prepare(`UPDATE bookings SET status = 'booked' WHERE id = 'x4'`).run(),
+    /booking_overlap/,
+  );
+  insert.run('x5', member.id, T0 + HOUR_MS, T0 + 2 * HOUR_MS, 'booked');
+  t.throws(
+    () => db.prepare(`UPDATE bookings SET end_ms = end_ms + 1 WHERE id = 'x1'`).run(),
+    /booking_overlap/,
+  );
+  t.throws(() => insert.run('x6', member.id, T0, T0, 'booked'), /CHECK/, 'empty interval');
+  const store = new BookingStore(db);
+  t.same(
+    store.spaceBookings('d', 0, Number.MAX_SAFE_INTEGER).map((b) => b.id),
+    ['x1', 'x5'],
+  );
+});
+
+t.test('writers in parallel threads on one file: exactly one wins', async (t) => {
+  const { db, file } = records(t);
+  const members = await Promise.all([1, 2, 3, 4].map(() => createTestMember(db, { role: 'member' })));
+  // Each worker opens its own connection and races for the same desk and hour; SQLite arbitrates.
+  const source = `
+    import { workerData, parentPort } from 'node:worker_threads';
+    const { openRecords } = await import(workerData.database);
+    const { BookingStore } = await import(workerData.store);
+    const db = openRecords(workerData.file);
+    const store = new BookingStore(db);
+    let won = 0, refused = 0;
+    for (let i = 0; i < workerData.attempts; i++) {
+      const r = store.create({ memberId: workerData.memberId, spaceId: 'desk-1', start: workerData.start + (i % 4) * 900000, end: workerData.start + 3600000 });
+      if (r.ok) won++; else refused++;
+    }
+    db.close();
+    parentPort.postMessage({ won, refused });
+  `;
+  const here = import.meta.dirname;
+  const results = await Promise.all(
+    members.map(
+      ({ member }) =>
+        new Promise<{ won: number; refused: number }>((resolve, reject) => {
+          const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(source)}`), {
+            workerData: {
+              file,
+              memberId: member.id,
+              start: T0,
+              attempts: 50,
+              database: pathToFileURL(path.join(here, '..', 'database', 'database.ts')).href,
+              store: pathToFileURL(path.join(here, 'booking-store.ts')).href,
+            },
+          });
+          worker.once('message', resolve);
+          worker.once('error', reject);
+        }),
+    ),
+  );
+  const won = results.reduce((n, r) => n + r.won, 0);
+  const refused = results.reduce((n, r) => n + r.refused, 0);
+  t.equal(won, 1, 'one booking');
+  t.equal(refused, 199, 'every other attempt refused');
+  t.equal(new BookingStore(db).spaceBookings('desk-1', 0, Number.MAX_SAFE_INTEGER).length, 1);
+});

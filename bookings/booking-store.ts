@@ -1,0 +1,261 @@
+import { randomUUID } from 'node:crypto';
+import type { RecordsDb } from '../database/database.ts';
+import type { Interval } from './booking-rules.ts';
+
+/**
+ * Bookings in the records database. The store keeps one invariant the rules cannot: two active bookings
+ * ('booked' or 'checked_in') of one space never overlap. The check and the insert run in one
+ * `BEGIN IMMEDIATE` transaction, which takes SQLite's write lock before reading, so concurrent requests —
+ * from this process or another one on the same file — are serialised; a trigger in the schema refuses an
+ * overlapping row whatever writes it.
+ */
+
+export type BookingStatus = 'booked' | 'checked_in' | 'released' | 'cancelled';
+
+export interface Booking {
+  id: string;
+  memberId: string;
+  spaceId: string;
+  /** Epoch ms; the booking is [start, end). */
+  start: number;
+  end: number;
+  status: BookingStatus;
+  /** When presence was first seen during the booking (sensor check-in). */
+  checkedInAt: number | null;
+  /** When the booking was released as a no-show. */
+  releasedAt: number | null;
+  cancelledAt: number | null;
+  createdAt: number;
+}
+
+export interface NewBooking {
+  memberId: string;
+  spaceId: string;
+  start: number;
+  end: number;
+}
+
+export type CreateResult =
+  | { ok: true; booking: Booking }
+  /** `conflict` is the time of an active booking in the way (never whose it is). */
+  | { ok: false; reason: 'slot_taken'; conflict: Interval };
+
+export type CancelResult = 'cancelled' | 'not_found' | 'already_ended';
+
+/** Who asks to cancel: members may cancel their own bookings; staff (facility, admin) any. */
+export interface Canceller {
+  memberId: string;
+  staff: boolean;
+}
+
+/** Per space, for the board report: how much was booked and how much of it was really used. */
+export interface SpaceUsage {
+  spaceId: string;
+  /** Bookings not cancelled (including no-shows) overlapping the period. */
+  bookings: number;
+  checkedIn: number;
+  released: number;
+  cancelled: number;
+  /** Booked time within the period, ms (not cancelled). */
+  bookedMs: number;
+  /** Booked time within the period of bookings where presence was seen, ms. */
+  usedMs: number;
+}
+
+interface BookingRow {
+  id: string;
+  member_id: string;
+  space_id: string;
+  start_ms: number;
+  end_ms: number;
+  status: BookingStatus;
+  created_at: number;
+  checked_in_at: number | null;
+  released_at: number | null;
+  cancelled_at: number | null;
+}
+
+function toBooking(row: BookingRow): Booking {
+  return {
+    id: row.id,
+    memberId: row.member_id,
+    spaceId: row.space_id,
+    start: row.start_ms,
+    end: row.end_ms,
+    status: row.status,
+    checkedInAt: row.checked_in_at,
+    releasedAt: row.released_at,
+    cancelledAt: row.cancelled_at,
+    createdAt: row.created_at,
+  };
+}
+
+const ACTIVE = `status IN ('booked', 'checked_in')`;
+/** Upper bound for list queries: a member's calendar or a staff listing never needs more in one answer. */
+export const MAX_LISTED = 1000;
+
+function isOverlapRefusal(err: unknown): boolean {
+  return (
+    err instanceof Error &&
+    (err as { code?: string }).code === 'SQLITE_CONSTRAINT_TRIGGER' &&
+    err.message.includes('booking_overlap')
+  );
+}
+
+export class BookingStore {
+  private readonly statements;
+  private readonly createInTransaction;
+
+  constructor(db: RecordsDb) {
+    this.statements = {
+      byId: db.prepare<[string], BookingRow>('SELECT * FROM bookings WHERE id = ?'),
+      clash: db.prepare<[string, number, number], BookingRow>(
+        `SELECT * FROM bookings WHERE space_id = ? AND ${ACTIVE} AND start_ms < ? AND ? < end_ms
+         ORDER BY start_ms LIMIT 1`,
+      ),
+      insert: db.prepare(
+        `INSERT INTO bookings (id, member_id, space_id, start_ms, end_ms, status, created_at)
+         VALUES (@id, @member_id, @space_id, @start_ms, @end_ms, 'booked', @created_at)`,
+      ),
+      cancel: db.prepare<[number, string, string]>(
+        `UPDATE bookings SET status = 'cancelled', cancelled_at = ?, cancelled_by = ? WHERE id = ? AND ${ACTIVE}`,
+      ),
+      checkIn: db.prepare<[number, string]>(
+        `UPDATE bookings SET status = 'checked_in', checked_in_at = ? WHERE id = ? AND status = 'booked'`,
+      ),
+      release: db.prepare<[number, string]>(
+        `UPDATE bookings SET status = 'released', released_at = ? WHERE id = ? AND status = 'booked'`,
+      ),
+      covering: db.prepare<[string, string, number, number], BookingRow>(
+        `SELECT * FROM bookings WHERE member_id = ? AND space_id = ? AND ${ACTIVE}
+         AND start_ms <= ? AND ? < end_ms ORDER BY start_ms LIMIT 1`,
+      ),
+      inSpace: db.prepare<[string, number, number, number], BookingRow>(
+        `SELECT * FROM bookings WHERE space_id = ? AND ${ACTIVE} AND start_ms < ? AND ? < end_ms
+         ORDER BY start_ms LIMIT ?`,
+      ),
+      ofMember: db.prepare<[string, number, number, number], BookingRow>(
+        `SELECT * FROM bookings WHERE member_id = ? AND start_ms < ? AND ? < end_ms
+         ORDER BY start_ms LIMIT ?`,
+      ),
+      all: db.prepare<[number, number, number], BookingRow>(
+        'SELECT * FROM bookings WHERE start_ms < ? AND ? < end_ms ORDER BY start_ms LIMIT ?',
+      ),
+      unconfirmed: db.prepare<[number], BookingRow>(
+        `SELECT * FROM bookings WHERE status = 'booked' AND start_ms <= ? ORDER BY start_ms`,
+      ),
+      usage: db.prepare<[number, number, number, number, number, number], SpaceUsage>(
+        `SELECT space_id AS spaceId,
+                SUM(status <> 'cancelled') AS bookings,
+                SUM(checked_in_at IS NOT NULL AND status <> 'cancelled') AS checkedIn,
+                SUM(status = 'released') AS released,
+                SUM(status = 'cancelled') AS cancelled,
+                SUM(CASE WHEN status <> 'cancelled' THEN MIN(end_ms, ?) - MAX(start_ms, ?) ELSE 0 END) AS bookedMs,
+                SUM(CASE WHEN checked_in_at IS NOT NULL AND status <> 'cancelled'
+                         THEN MIN(end_ms, ?) - MAX(start_ms, ?) ELSE 0 END) AS usedMs
+         FROM bookings WHERE start_ms < ? AND ? < end_ms GROUP BY space_id ORDER BY space_id`,
+      ),
+    };
+    const s = this.statements;
+    this.createInTransaction = db.transaction(
+      (row: Record<string, string | number>): BookingRow | undefined => {
+        const clash = s.clash.get(row.space_id as string, row.end_ms as number, row.start_ms as number);
+        if (clash) return clash;
+        s.insert.run(row);
+        return undefined;
+      },
+    );
+  }
+
+  /** Books the space unless an active booking overlaps; exactly one of any set of overlapping requests wins. */
+  create(input: NewBooking, now: number = Date.now()): CreateResult {
+    const row = {
+      id: randomUUID(),
+      member_id: input.memberId,
+      space_id: input.spaceId,
+      start_ms: input.start,
+      end_ms: input.end,
+      created_at: now,
+    };
+    let clash: BookingRow | undefined;
+    try {
+      clash = this.createInTransaction.immediate(row);
+    } catch (err) {
+      if (!isOverlapRefusal(err)) throw err;
+      // Only a writer outside this store gets here (the trigger saw what our check did not).
+      clash = this.statements.clash.get(input.spaceId, input.end, input.start);
+      return { ok: false, reason: 'slot_taken', conflict: clash ? interval(clash) : interval(row) };
+    }
+    if (clash) return { ok: false, reason: 'slot_taken', conflict: interval(clash) };
+    return { ok: true, booking: this.get(row.id) as Booking };
+  }
+
+  get(id: string): Booking | undefined {
+    const row = this.statements.byId.get(id);
+    return row ? toBooking(row) : undefined;
+  }
+
+  /**
+   * Cancels an active booking that has not ended yet. A member asking about someone else's booking hears
+   * 'not_found', exactly as for an id that does not exist.
+   */
+  cancel(id: string, by: Canceller, now: number = Date.now()): CancelResult {
+    const booking = this.get(id);
+    if (!booking || (!by.staff && booking.memberId !== by.memberId)) return 'not_found';
+    if (booking.end <= now) return 'already_ended';
+    const changed = this.statements.cancel.run(now, by.memberId, id).changes;
+    return changed === 1 ? 'cancelled' : 'already_ended';
+  }
+
+  /** A member's bookings (every status) overlapping the range, by start. */
+  listMine(memberId: string, range: Interval = EVER): Booking[] {
+    return this.statements.ofMember.all(memberId, range.end, range.start, MAX_LISTED).map(toBooking);
+  }
+
+  /** Everyone's bookings (every status) overlapping the range, by start: for staff. */
+  listAll(range: Interval = EVER): Booking[] {
+    return this.statements.all.all(range.end, range.start, MAX_LISTED).map(toBooking);
+  }
+
+  /** A non-cancelled, non-released booking of that member and space whose [start - grace, end) contains `at`. */
+  coveringBooking(memberId: string, spaceId: string, at: number, graceBeforeMs: number): Booking | undefined {
+    const row = this.statements.covering.get(memberId, spaceId, at + graceBeforeMs, at);
+    return row ? toBooking(row) : undefined;
+  }
+
+  /** Active bookings of the space overlapping [from, to), by start. */
+  spaceBookings(spaceId: string, from: number, to: number): Booking[] {
+    return this.statements.inSpace.all(spaceId, to, from, MAX_LISTED).map(toBooking);
+  }
+
+  /** Marks presence: 'booked' -> 'checked_in'. Returns the booking when it changed, else undefined. */
+  checkIn(id: string, at: number): Booking | undefined {
+    return this.statements.checkIn.run(at, id).changes === 1 ? this.get(id) : undefined;
+  }
+
+  /** Releases a no-show: 'booked' -> 'released', freeing the slot. Undefined when it was not 'booked' any more. */
+  release(id: string, at: number): Booking | undefined {
+    return this.statements.release.run(at, id).changes === 1 ? this.get(id) : undefined;
+  }
+
+  /** Bookings still waiting for presence that started at or before `startedBy`: candidates for release. */
+  unconfirmed(startedBy: number): Booking[] {
+    return this.statements.unconfirmed.all(startedBy).map(toBooking);
+  }
+
+  /** Booked vs really used per space within the period, for the board report. */
+  usage(range: Interval): SpaceUsage[] {
+    const { start, end } = range;
+    return this.statements.usage.all(end, start, end, start, end, start).map((u) => ({
+      ...u,
+      bookedMs: u.bookedMs ?? 0,
+      usedMs: u.usedMs ?? 0,
+    }));
+  }
+}
+
+const EVER: Interval = { start: Number.MIN_SAFE_INTEGER, end: Number.MAX_SAFE_INTEGER };
+
+function interval(row: { start_ms: number; end_ms: number }): Interval {
+  return { start: row.start_ms, end: row.end_ms };
+}
