@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { InjectOptions } from 'fastify';
 import t, { type Test } from 'tap';
 import { buildingTopics } from '../gateway/building-topics.ts';
 import { Quarantine } from '../gateway/quarantine.ts';
@@ -9,6 +10,7 @@ import type { StoredReading, TimeSeriesStore } from '../storage/store.ts';
 import { buildApi } from './app.ts';
 import { BuildingFeed } from './building-feed.ts';
 import { smallBuilding, startBroker, testProfiles } from './test-building.ts';
+import { signedInMember, testRecords } from './test-session.ts';
 
 const HOUR = 3_600_000;
 const T0 = Date.UTC(2026, 10, 2, 0, 0, 0);
@@ -57,9 +59,20 @@ async function building(t: Test, options: { store?: TimeSeriesStore; connectFeed
     feed.start();
     await feed.waitUntilConnected(15_000);
   }
-  const app = await buildApi({ site, store, feed, quarantine, profiles: testProfiles() });
+  const records = testRecords(t);
+  const app = await buildApi({ site, store, feed, quarantine, profiles: testProfiles(), records });
   t.teardown(() => app.close());
-  return { app, store, feed, quarantine, site };
+  // The facility manager may read every route these tests cover; who else may is the auth tests' business.
+  const { cookie } = await signedInMember(app, records, 'facility');
+  const api = {
+    inject: (request: string | InjectOptions) =>
+      app.inject(
+        typeof request === 'string'
+          ? { url: request, headers: { cookie } }
+          : { ...request, headers: { ...request.headers, cookie } },
+      ),
+  };
+  return { app, api, store, feed, quarantine, site };
 }
 
 function isErrorBody(t: Test, body: unknown, statusCode: number, message: RegExp) {
@@ -68,35 +81,35 @@ function isErrorBody(t: Test, body: unknown, statusCode: number, message: RegExp
 }
 
 t.test('health and readiness', async (t) => {
-  const { app, store } = await building(t);
-  const health = await app.inject('/api/health');
+  const { api, store } = await building(t);
+  const health = await api.inject('/api/health');
   t.equal(health.statusCode, 200);
   t.match(health.json(), { status: 'ok', feed: { messages: 0 }, live: { clients: 0 } });
 
-  const notReady = await app.inject('/api/ready');
+  const notReady = await api.inject('/api/ready');
   t.equal(notReady.statusCode, 503, 'feed not connected: not ready');
   t.match(notReady.json(), { ready: false, store: { kind: 'sqlite', ready: true }, feed: { ready: false } });
   t.match(notReady.json().message, /building feed is not connected/);
 
   await store.close();
-  const storeDown = await app.inject('/api/ready');
+  const storeDown = await api.inject('/api/ready');
   t.equal(storeDown.statusCode, 503);
   t.match(storeDown.json(), { store: { ready: false } });
   t.match(storeDown.json().message, /time-series store \(sqlite\) does not answer/);
-  const latest = await app.inject('/api/readings/latest');
+  const latest = await api.inject('/api/readings/latest');
   isErrorBody(t, latest.json(), 503, /store \(sqlite\) unavailable/);
 });
 
 t.test('ready when the store answers and the feed is subscribed', async (t) => {
-  const { app } = await building(t, { connectFeed: true });
-  const ready = await app.inject('/api/ready');
+  const { api } = await building(t, { connectFeed: true });
+  const ready = await api.inject('/api/ready');
   t.equal(ready.statusCode, 200);
   t.match(ready.json(), { ready: true, message: 'ready' });
 });
 
 t.test('site: floors and spaces, never credentials', async (t) => {
-  const { app } = await building(t);
-  const res = await app.inject('/api/site');
+  const { api } = await building(t);
+  const res = await api.inject('/api/site');
   t.equal(res.statusCode, 200);
   const body = res.json();
   t.equal(body.site.id, 'test-haus');
@@ -113,12 +126,12 @@ t.test('site: floors and spaces, never credentials', async (t) => {
 });
 
 t.test('devices: directory with health, 404 for unknown, 400 for malformed ids', async (t) => {
-  const { app, feed } = await building(t);
+  const { api, feed } = await building(t);
   feed.ingest(
     topics.deviceStatus('co2-cafe'),
     Buffer.from(JSON.stringify({ device: 'co2-cafe', online: true, lastSeen: T0 + 47 * HOUR, battery: 88 })),
   );
-  const list = await app.inject('/api/devices');
+  const list = await api.inject('/api/devices');
   t.equal(list.statusCode, 200);
   const devices = list.json().devices;
   t.same(
@@ -127,7 +140,7 @@ t.test('devices: directory with health, 404 for unknown, 400 for malformed ids',
   );
   t.notMatch(list.body, /secret-user-co2|scrypt/);
 
-  const one = await app.inject('/api/devices/co2-cafe');
+  const one = await api.inject('/api/devices/co2-cafe');
   t.same(one.json(), {
     id: 'co2-cafe',
     profile: 'test-air',
@@ -140,20 +153,20 @@ t.test('devices: directory with health, 404 for unknown, 400 for malformed ids',
     reportingIntervalS: 60,
     quantities: ['co2', 'temperature', 'humidity', 'battery'],
   });
-  t.match((await app.inject('/api/devices/lock-p1')).json(), {
+  t.match((await api.inject('/api/devices/lock-p1')).json(), {
     online: null,
     reportingIntervalS: null,
     quantities: [],
   });
-  isErrorBody(t, (await app.inject('/api/devices/ghost')).json(), 404, /unknown device "ghost"/);
-  const bad = await app.inject('/api/devices/Bad%20Id');
+  isErrorBody(t, (await api.inject('/api/devices/ghost')).json(), 404, /unknown device "ghost"/);
+  const bad = await api.inject('/api/devices/Bad%20Id');
   t.equal(bad.statusCode, 400);
   isErrorBody(t, bad.json(), 400, /params\.id must match pattern/);
 });
 
 t.test('latest readings: from the store, freshened by the feed', async (t) => {
-  const { app, feed } = await building(t);
-  const space = await app.inject('/api/spaces/cafe/latest');
+  const { api, feed } = await building(t);
+  const space = await api.inject('/api/spaces/cafe/latest');
   t.equal(space.statusCode, 200);
   const readings = space.json().readings;
   t.same(
@@ -176,35 +189,35 @@ t.test('latest readings: from the store, freshened by the feed', async (t) => {
     );
   live(999, T0 + 50 * HOUR);
   live(1, T0);
-  const fresh = await app.inject('/api/readings/latest?space=cafe&quantity=co2');
+  const fresh = await api.inject('/api/readings/latest?space=cafe&quantity=co2');
   t.same(fresh.json().readings, [
     { device: 'co2-cafe', space: 'cafe', quantity: 'co2', value: 999, unit: 'ppm', ts: T0 + 50 * HOUR },
   ]);
 
-  const lock = await app.inject('/api/readings/latest?device=lock-p1');
+  const lock = await api.inject('/api/readings/latest?device=lock-p1');
   t.same(
     lock.json().readings.map((r: { value: string }) => r.value),
     ['locked'],
     'state values come through as text',
   );
-  t.same((await app.inject('/api/readings/latest')).json().readings.length, 3);
+  t.same((await api.inject('/api/readings/latest')).json().readings.length, 3);
 
-  isErrorBody(t, (await app.inject('/api/spaces/nowhere/latest')).json(), 404, /unknown space "nowhere"/);
-  isErrorBody(t, (await app.inject('/api/readings/latest?space=nowhere')).json(), 404, /unknown space/);
-  isErrorBody(t, (await app.inject('/api/readings/latest?device=ghost')).json(), 404, /unknown device/);
-  const badQuantity = await app.inject('/api/readings/latest?quantity=radon');
+  isErrorBody(t, (await api.inject('/api/spaces/nowhere/latest')).json(), 404, /unknown space "nowhere"/);
+  isErrorBody(t, (await api.inject('/api/readings/latest?space=nowhere')).json(), 404, /unknown space/);
+  isErrorBody(t, (await api.inject('/api/readings/latest?device=ghost')).json(), 404, /unknown device/);
+  const badQuantity = await api.inject('/api/readings/latest?quantity=radon');
   isErrorBody(
     t,
     badQuantity.json(),
     400,
     /querystring\.quantity must be equal to one of the allowed values: occupancy, co2/,
   );
-  t.equal((await app.inject('/api/readings/latest?space=a&space=b')).statusCode, 400, 'repeated parameter');
+  t.equal((await api.inject('/api/readings/latest?space=a&space=b')).statusCode, 400, 'repeated parameter');
 });
 
 t.test('series: buckets, aggregates, consumption across a meter reboot', async (t) => {
-  const { app } = await building(t);
-  const hourly = await app.inject(
+  const { api } = await building(t);
+  const hourly = await api.inject(
     `/api/series?quantity=co2&device=co2-cafe&from=${T0}&to=${T0 + 3 * HOUR}&bucket=1h&aggregate=max`,
   );
   t.equal(hourly.statusCode, 200);
@@ -224,13 +237,13 @@ t.test('series: buckets, aggregates, consumption across a meter reboot', async (
   );
   t.same(body.series[0].points[0].value, 450, 'max of 400..450 in the first hour');
 
-  const iso = await app.inject(
+  const iso = await api.inject(
     '/api/series?quantity=co2&space=cafe&from=2026-11-02T00:00:00Z&to=2026-11-02T01:00:00%2B01:00&aggregate=count',
   );
   t.equal(iso.statusCode, 400, '01:00+01:00 is midnight UTC: from is not before to');
   isErrorBody(t, iso.json(), 400, /from must be before to/);
 
-  const count = await app.inject(
+  const count = await api.inject(
     '/api/series?quantity=co2&space=cafe&from=2026-11-02T00:00:00Z&to=2026-11-02T02:00:00%2B01:00&aggregate=count',
   );
   t.equal(count.statusCode, 200);
@@ -238,7 +251,7 @@ t.test('series: buckets, aggregates, consumption across a meter reboot', async (
   t.equal(count.json().unit, 'count');
 
   // Counter: +1 kWh per hour, reset to 0.5 at hour 30 (the 0.5 counts as consumed): 47 - 1 + 0.5 = ... per day.
-  const daily = await app.inject(
+  const daily = await api.inject(
     `/api/series?quantity=energy&device=meter-eg&from=${T0}&to=${T0 + 48 * HOUR}&bucket=1d`,
   );
   t.equal(daily.statusCode, 200);
@@ -246,14 +259,14 @@ t.test('series: buckets, aggregates, consumption across a meter reboot', async (
   const total = daily.json().series[0].points.reduce((sum: number, p: { value: number }) => sum + p.value, 0);
   t.ok(Math.abs(total - 46.5) < 1e-9, `consumed 46.5 kWh over two days across the reset (got ${total})`);
 
-  const lockCount = await app.inject(
+  const lockCount = await api.inject(
     `/api/series?quantity=lock&device=lock-p1&from=${T0}&to=${T0 + 48 * HOUR}&aggregate=count`,
   );
   t.same(lockCount.json().series[0].points, [{ ts: T0, value: 1 }]);
 });
 
 t.test('series: clear 400s and 404s', async (t) => {
-  const { app } = await building(t);
+  const { api } = await building(t);
   const cases: [string, number, RegExp][] = [
     ['/api/series?device=co2-cafe', 400, /querystring must have required property 'quantity'/],
     ['/api/series?quantity=co2', 400, /device or space is required/],
@@ -292,14 +305,14 @@ t.test('series: clear 400s and 404s', async (t) => {
     ['/api/series?quantity=co2&space=nowhere', 404, /unknown space "nowhere"/],
   ];
   for (const [url, status, message] of cases) {
-    const res = await app.inject(url);
+    const res = await api.inject(url);
     t.equal(res.statusCode, status, url);
     isErrorBody(t, res.json(), status, message);
   }
 });
 
 t.test('quarantine: newest first, paged, with counts', async (t) => {
-  const { app, quarantine } = await building(t);
+  const { api, quarantine } = await building(t);
   for (let i = 0; i < 5; i++) {
     quarantine.add({
       receivedAt: T0 + i,
@@ -310,7 +323,7 @@ t.test('quarantine: newest first, paged, with counts', async (t) => {
       device: 'co2-cafe',
     });
   }
-  const first = await app.inject('/api/quarantine?limit=2');
+  const first = await api.inject('/api/quarantine?limit=2');
   t.equal(first.statusCode, 200);
   t.same(first.json().counts, { malformed: 3, unknown_device: 2 });
   const entries = first.json().entries;
@@ -318,59 +331,70 @@ t.test('quarantine: newest first, paged, with counts', async (t) => {
     entries.map((e: { payload: string }) => e.payload),
     ['garbage 4', 'garbage 3'],
   );
-  const next = await app.inject(`/api/quarantine?limit=2&before=${entries[1].id}`);
+  const next = await api.inject(`/api/quarantine?limit=2&before=${entries[1].id}`);
   t.same(
     next.json().entries.map((e: { payload: string }) => e.payload),
     ['garbage 2', 'garbage 1'],
   );
-  t.equal((await app.inject('/api/quarantine')).json().entries.length, 5, 'default limit covers all');
+  t.equal((await api.inject('/api/quarantine')).json().entries.length, 5, 'default limit covers all');
   for (const q of ['limit=0', 'limit=1001', 'limit=abc', 'before=-1', 'before=1.5']) {
-    const res = await app.inject(`/api/quarantine?${q}`);
+    const res = await api.inject(`/api/quarantine?${q}`);
     t.equal(res.statusCode, 400, q);
     isErrorBody(t, res.json(), 400, /querystring\.(limit|before)/);
   }
 });
 
 t.test('OpenAPI document lists every route; /docs and / answer', async (t) => {
-  const { app } = await building(t);
-  const doc = await app.inject('/docs/json');
+  const { api } = await building(t);
+  const doc = await api.inject('/docs/json');
   t.equal(doc.statusCode, 200);
   const spec = doc.json();
   t.match(spec.openapi, /^3\./);
   const paths = Object.keys(spec.paths).sort();
-  t.same(paths, [
+  // Other parts add routes; these must stay documented.
+  const documented = [
     '/',
+    '/api/auth/login',
+    '/api/auth/logout',
     '/api/devices',
     '/api/devices/{id}',
     '/api/health',
     '/api/live',
+    '/api/me',
     '/api/quarantine',
     '/api/readings/latest',
     '/api/ready',
     '/api/series',
     '/api/site',
     '/api/spaces/{id}/latest',
-  ]);
+  ];
+  for (const route of documented) t.ok(paths.includes(route), `${route} is in the OpenAPI document`);
   const seriesParams = spec.paths['/api/series'].get.parameters.map((p: { name: string }) => p.name).sort();
   t.same(seriesParams, ['aggregate', 'bucket', 'device', 'from', 'quantity', 'space', 'to']);
-  for (const [route, methods] of Object.entries(spec.paths) as [string, Record<string, unknown>][]) {
-    t.same(Object.keys(methods), ['get'], `${route} is read-only`);
+  for (const route of [
+    '/api/devices',
+    '/api/readings/latest',
+    '/api/series',
+    '/api/quarantine',
+    '/api/site',
+  ]) {
+    t.same(Object.keys(spec.paths[route]), ['get'], `${route} is read-only`);
   }
-  const ui = await app.inject('/docs');
+  const ui = await api.inject('/docs');
   t.ok(ui.statusCode === 200 || ui.statusCode === 302, 'swagger UI answers');
-  const home = await app.inject('/');
+  const home = await api.inject('/');
   t.equal(home.statusCode, 200);
   t.match(home.headers['content-type'], /text\/html/);
   t.match(home.body, /href="\/docs"/);
   t.match(home.body, /href="\/api\/devices"/);
   t.match(home.body, /Test &#60;Haus&#62;/, 'site name is escaped');
-  isErrorBody(t, (await app.inject('/api/nothing-here')).json(), 404, /no route GET \/api\/nothing-here/);
-  const post = await app.inject({ method: 'POST', url: '/api/devices', payload: { id: 'x' } });
+  isErrorBody(t, (await api.inject('/api/nothing-here')).json(), 404, /no route GET \/api\/nothing-here/);
+  const post = await api.inject({ method: 'POST', url: '/api/devices', payload: { id: 'x' } });
   t.equal(post.statusCode, 404, 'no route changes anything');
 });
 
 t.test('fuzzed query strings and paths never give a 5xx', async (t) => {
-  const { app } = await building(t);
+  const { api } = await building(t);
   let seed = 42;
   const random = () => {
     seed = (seed * 1103515245 + 12345) % 2 ** 31;
@@ -456,7 +480,7 @@ t.test('fuzzed query strings and paths never give a 5xx', async (t) => {
       ? `${route}${encodeURI(junk())}${route === '/api/spaces/' ? '/latest' : ''}`
       : route;
     const url = `${pathPart}?${params}`;
-    const res = await app.inject(url);
+    const res = await api.inject(url);
     if (res.statusCode >= 500) {
       fivexx++;
       t.fail(`5xx for ${url}: ${res.body}`);

@@ -3,10 +3,17 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { AuditLog } from '../access/audit-log.ts';
+import type { RecordsDb } from '../database/database.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
 import type { Quarantine } from '../gateway/quarantine.ts';
+import { Identity } from '../members/identity.ts';
+import { auditSignIns } from '../members/sign-in-audit.ts';
 import type { SiteConfig } from '../site/site.ts';
 import type { TimeSeriesStore } from '../storage/store.ts';
+import { auditRoutes } from './audit-routes.ts';
+import { auth, declareScopeAccess } from './auth.ts';
+import { type AuthRoutesOptions, authRoutes } from './auth-routes.ts';
 import type { BuildingFeed } from './building-feed.ts';
 import type { ApiContext } from './context.ts';
 import { describeValidation, installErrorHandling } from './errors.ts';
@@ -18,10 +25,12 @@ import {
   type LiveStreamStats,
   liveStream,
 } from './live-stream.ts';
+import type { LockCommands } from './lock-commands.ts';
 import { quarantineRoutes } from './quarantine-routes.ts';
 import { readingRoutes } from './reading-routes.ts';
 import { seriesRoutes } from './series-routes.ts';
 import { siteRoutes } from './site-routes.ts';
+import { unlockRoutes } from './unlock-routes.ts';
 
 export interface ApiOptions {
   site: SiteConfig;
@@ -34,6 +43,17 @@ export interface ApiOptions {
   /** A pino logger; without one the API logs nothing. */
   logger?: FastifyBaseLogger;
   live?: LiveStreamOptions;
+  /** The relational records (members, sessions, bookings, audit log), opened by the caller. */
+  records: RecordsDb;
+  /** Members, sessions and lobby tokens; made from `records` when not given. */
+  identity?: Identity;
+  /** Behind a TLS-terminating proxy: trust its X-Forwarded-* (Fastify's trustProxy), so cookies get Secure. */
+  trustProxy?: boolean | string;
+  loginRateLimit?: AuthRoutesOptions['loginRateLimit'];
+  /** The command channel to the locks (started by the caller); without it a granted unlock answers lock_offline. */
+  lockCommands?: LockCommands;
+  /** How long before a booking's start its lock opens (default UNLOCK_GRACE_MIN, 10 minutes). */
+  unlockGraceMs?: number;
 }
 
 /**
@@ -46,9 +66,15 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     // Nothing is posted yet; keep hostile bodies small.
     bodyLimit: 16 * 1024,
     schemaErrorFormatter: describeValidation,
+    trustProxy: options.trustProxy ?? false,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   installErrorHandling(app);
+  const identity =
+    options.identity ??
+    new Identity(options.records, { onSignIn: auditSignIns(new AuditLog(options.records)) });
+  // Before any route: it refuses routes that do not declare who may call them.
+  await app.register(auth, { identity });
 
   await app.register(swagger, {
     openapi: {
@@ -59,16 +85,21 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
       },
       tags: [
         { name: 'health' },
+        { name: 'auth' },
         { name: 'site' },
         { name: 'devices' },
         { name: 'readings' },
         { name: 'quarantine' },
         { name: 'live' },
+        { name: 'access' },
         { name: 'dashboard' },
       ],
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(async (docs) => {
+    declareScopeAccess(docs, 'public');
+    await docs.register(swaggerUi, { routePrefix: '/docs' });
+  });
   await app.register(websocket, { options: { maxPayload: LIVE_MAX_PAYLOAD_BYTES } });
 
   const context: ApiContext = {
@@ -81,11 +112,22 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   const liveStats: LiveStreamStats = { clients: 0, sent: 0, dropped: 0, closedSlow: 0 };
 
   await app.register(healthRoutes, { ...context, liveStats: () => ({ ...liveStats }) });
+  await app.register(authRoutes, {
+    identity,
+    ...(options.loginRateLimit ? { loginRateLimit: options.loginRateLimit } : {}),
+  });
   await app.register(siteRoutes, context);
   await app.register(readingRoutes, context);
   await app.register(seriesRoutes, context);
   await app.register(quarantineRoutes, context);
   await app.register(liveStream(liveStats), { ...context, ...options.live });
+  await app.register(unlockRoutes, {
+    site: options.site,
+    records: options.records,
+    commands: options.lockCommands,
+    ...(options.unlockGraceMs !== undefined ? { graceBeforeMs: options.unlockGraceMs } : {}),
+  });
+  await app.register(auditRoutes, { records: options.records });
   await app.register(homePage, context);
   return app;
 }

@@ -51,6 +51,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<
   app.get(
     '/api/health',
     {
+      config: { access: 'public' },
       schema: {
         tags: ['health'],
         summary: 'Liveness: 200 whenever the process runs, with counters worth watching',
@@ -68,6 +69,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<
   app.get(
     '/api/ready',
     {
+      config: { access: 'public' },
       schema: {
         tags: ['health'],
         summary:

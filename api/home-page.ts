@@ -27,6 +27,7 @@ export const homePage: FastifyPluginAsyncTypebox<ApiContext> = async (app, { sit
   app.get(
     '/',
     {
+      config: { access: 'public' },
       schema: {
         tags: ['dashboard'],
         summary: 'Placeholder page until the dashboard exists',

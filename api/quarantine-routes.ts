@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
+import { STAFF } from '../members/roles.ts';
 import type { ApiContext } from './context.ts';
 import { ApiError, ErrorBody } from './errors.ts';
 
@@ -18,6 +19,7 @@ export const quarantineRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (ap
   app.get(
     '/api/quarantine',
     {
+      config: { access: STAFF },
       schema: {
         tags: ['quarantine'],
         summary: 'Messages the gateway could not turn into readings, newest first, with counts by reason',

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type, { type Static } from 'typebox';
+import { STAFF_AND_BOARD } from '../members/roles.ts';
 import type { LatestFilter, StoredReading, TimeSeriesStore } from '../storage/store.ts';
 import type { LiveReading } from './building-feed.ts';
 import { type ApiContext, QuantityName, ReadingOut, SiteId } from './context.ts';
@@ -45,6 +46,7 @@ export const readingRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (app, 
   app.get(
     '/api/spaces/:id/latest',
     {
+      config: { access: STAFF_AND_BOARD },
       schema: {
         tags: ['readings'],
         summary: "Latest reading of every quantity of the space's devices",
@@ -68,6 +70,7 @@ export const readingRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (app, 
   app.get(
     '/api/readings/latest',
     {
+      config: { access: STAFF_AND_BOARD },
       schema: {
         tags: ['readings'],
         summary: 'Latest reading per device and quantity, optionally filtered',

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { QUANTITY_UNITS, type Quantity } from '../device-profiles/reading.ts';
+import { STAFF_AND_BOARD } from '../members/roles.ts';
 import type { Aggregate, SeriesQuery } from '../storage/store.ts';
 import { type ApiContext, QuantityName, SiteId } from './context.ts';
 import { ApiError, ErrorBody } from './errors.ts';
@@ -125,6 +126,7 @@ export const seriesRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (app, {
   app.get(
     '/api/series',
     {
+      config: { access: STAFF_AND_BOARD },
       schema: {
         tags: ['readings'],
         summary: 'Time series of one quantity for a device or a space, aggregated per time bucket',

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type, { type Static } from 'typebox';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
+import { ANY_MEMBER, STAFF } from '../members/roles.ts';
 import type { SiteConfig } from '../site/site.ts';
 import type { BuildingFeed } from './building-feed.ts';
 import { type ApiContext, SiteId } from './context.ts';
@@ -108,13 +109,17 @@ export const siteRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (app, { s
 
   app.get(
     '/api/site',
-    { schema: { tags: ['site'], summary: 'The site: floors and spaces', response: { 200: SiteOut } } },
+    {
+      config: { access: ANY_MEMBER },
+      schema: { tags: ['site'], summary: 'The site: floors and spaces', response: { 200: SiteOut } },
+    },
     async () => siteOut,
   );
 
   app.get(
     '/api/devices',
     {
+      config: { access: STAFF },
       schema: {
         tags: ['devices'],
         summary: 'All devices with health: online, last seen, battery',
@@ -129,6 +134,7 @@ export const siteRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (app, { s
   app.get(
     '/api/devices/:id',
     {
+      config: { access: STAFF },
       schema: {
         tags: ['devices'],
         summary: 'One device with health',

@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import type { RecordsDb } from '../database/database.ts';
+import type { Test } from 'tap';
+import { openRecords, type RecordsDb } from '../database/database.ts';
 import { MemberStore } from '../members/member-store.ts';
 import type { Member, Role } from '../members/roles.ts';
 
@@ -19,6 +23,17 @@ export async function createTestMember(
     ...(options.name !== undefined ? { name: options.name } : {}),
     ...(options.password !== undefined ? { password: options.password } : {}),
   });
+}
+
+/** A fresh records database (all migrations applied) in a temp dir, closed and removed on teardown. */
+export function testRecords(t: Test): RecordsDb {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-records-'));
+  const records = openRecords(path.join(dir, 'wesprint.db'));
+  t.teardown(() => {
+    records.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return records;
 }
 
 /** Signs in and returns the `cookie` header value to send with later requests (`wesprint_session=...`). */

@@ -1,14 +1,19 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
+import { AuditLog } from '../access/audit-log.ts';
 import { buildApi } from '../api/app.ts';
 import { BuildingFeed } from '../api/building-feed.ts';
 import { PortInUseError, type RunningBroker, startBroker } from '../broker/broker.ts';
+import { openRecords } from '../database/database.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
 import { loadProfiles } from '../device-profiles/registry.ts';
 import { type Gateway, startGateway } from '../gateway/gateway.ts';
 import { Quarantine } from '../gateway/quarantine.ts';
 import { SpooledWriter } from '../gateway/spool.ts';
+import { ensureDemoMembers, ensureFirstAdmin } from '../members/first-start.ts';
+import { Identity } from '../members/identity.ts';
+import { auditSignIns } from '../members/sign-in-audit.ts';
 import { credentialsFromDataDir, type Simulation, startSimulation } from '../simulations/simulator.ts';
 import { loadOrCreateSecrets, SERVICE_USERNAMES, type Secrets, secretsFile } from '../site/credentials.ts';
 import { loadSite } from '../site/load.ts';
@@ -92,6 +97,17 @@ export async function runParts(settings: Settings, parts: PartSelection): Promis
         : { username: SERVICE_USERNAMES[name], password: secrets.services[name] };
 
     const quarantineFile = path.join(settings.dataDir, 'gateway.db');
+    // Members, sessions, bookings and the audit log: opened once for the API and the demo members.
+    let identity: Identity | undefined;
+    const openIdentity = () => {
+      if (identity) return identity;
+      const records = openRecords(path.join(settings.dataDir, 'wesprint.db'));
+      stops.push(async () => {
+        records.close();
+      });
+      identity = new Identity(records, { onSignIn: auditSignIns(new AuditLog(records)) });
+      return identity;
+    };
     if (parts.gateway) {
       const gateway = await startOwnGateway(settings, site, profiles, mqttUrl, service('gateway'), logger);
       stops.push(gateway.stop);
@@ -108,7 +124,24 @@ export async function runParts(settings: Settings, parts: PartSelection): Promis
       const feed = new BuildingFeed({ url: mqttUrl, ...service('api'), site, logger });
       feed.start();
       stops.push(() => feed.close());
-      const app = await buildApi({ site, store, feed, quarantine, profiles, logger });
+      const identity = openIdentity();
+      const admin = await ensureFirstAdmin(identity, {
+        siteId: site.site.id,
+        dataDir: settings.dataDir,
+        email: process.env.ADMIN_EMAIL,
+      });
+      const trustProxy = process.env.TRUST_PROXY;
+      const app = await buildApi({
+        site,
+        store,
+        feed,
+        quarantine,
+        profiles,
+        logger,
+        records: identity.records,
+        identity,
+        ...(trustProxy ? { trustProxy: trustProxy === 'true' ? true : trustProxy } : {}),
+      });
       stops.push(() => app.close());
       try {
         await app.listen({ host: settings.httpHost, port: settings.httpPort });
@@ -127,15 +160,27 @@ export async function runParts(settings: Settings, parts: PartSelection): Promis
       lines.push(`API             ${base}/api/devices`);
       lines.push(`Live readings   ${base}/api/readings/latest   (WebSocket ws://${host}:${port}/api/live)`);
       lines.push(`API docs        ${base}/docs`);
+      if (admin) {
+        // Shown here once (never logged); the file keeps it for whoever runs the building.
+        lines.push(`Administrator   ${admin.email}  password: ${admin.password}`);
+        lines.push(
+          `                shown once; also in ${admin.file} (mode 0600). Sign in: POST ${base}/api/auth/login`,
+        );
+      }
     }
 
     if (parts.simulation) {
       const simulation = await startOwnSimulation(settings, site, mqttUrl, logger);
       stops.push(() => simulation.stop());
+      const demo = await ensureDemoMembers(openIdentity(), {
+        siteId: site.site.id,
+        dataDir: settings.dataDir,
+      });
       const s = simulation.stats();
       lines.push(
         `Simulation      ${s.connected}/${s.devices} devices of "${site.site.name}", ${settings.simSpeed}x speed`,
       );
+      lines.push(`Demo members    ${demo.file} (e-mails and generated passwords, mode 0600)`);
     }
 
     lines.push(`Secrets         ${secretsFile(settings.dataDir)} (generated passwords, mode 0600)`);

@@ -35,7 +35,10 @@ export class Identity {
   readonly failures: LoginFailures;
   #onSignIn: ((event: SignInEvent) => void) | undefined;
 
-  constructor(records: RecordsDb, options: IdentityOptions = {}) {
+  constructor(
+    readonly records: RecordsDb,
+    options: IdentityOptions = {},
+  ) {
     this.members = new MemberStore(records);
     this.sessions = new SessionStore(
       records,

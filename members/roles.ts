@@ -28,3 +28,6 @@ export type RouteAccess = 'public' | 'lobby' | readonly Role[];
 
 export const ANY_MEMBER: readonly Role[] = ROLES;
 export const STAFF: readonly Role[] = ['facility', 'admin'];
+
+/** Who reads the building's measurements (readings, time series): staff, and the board for its reports. */
+export const STAFF_AND_BOARD: readonly Role[] = ['facility', 'board', 'admin'];
