@@ -4,6 +4,7 @@ import { checkGatewayHeartbeat } from './healthcheck.ts';
 import { runLoad } from './load.ts';
 import { runParts } from './parts.ts';
 import { readSettings } from './settings.ts';
+import { runLobbyToken, runUsers, USERS_USAGE } from './users.ts';
 
 const USAGE = `wesprint — building operations for cooperatives
 
@@ -20,6 +21,7 @@ Usage:
   wesprint decode --topic T --payload P [--site FILE]
                                  decode one vendor message into readings (JSON lines); exit 1 if it can't
   wesprint bench                 the benchmarks (writes bench/results.json)
+${USERS_USAGE}
 
 Configuration is by environment variables; see README.md.`;
 
@@ -76,6 +78,10 @@ async function main(argv: string[]): Promise<number> {
       if (problem) console.error(`unhealthy: ${problem}`);
       return problem ? 1 : 0;
     }
+    case 'users':
+      return runUsers(rest, readSettings());
+    case 'lobby-token':
+      return runLobbyToken(rest, readSettings());
     case 'bench': {
       const { runBench } = await import('../bench/run.ts');
       await runBench(rest);
