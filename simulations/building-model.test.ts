@@ -46,6 +46,7 @@ t.test('the Kaufhaus site file loads and has the promised shape', async (t) => {
     'nuki-mqtt',
     'shelly-gen1',
     'shelly-gen2',
+    'shelly-pro-3em',
     'tasmota-energy',
     'zigbee2mqtt-air-quality',
     'zigbee2mqtt-occupancy',
@@ -53,8 +54,18 @@ t.test('the Kaufhaus site file loads and has the promised shape', async (t) => {
   // every desk has its own presence sensor for sensor-verified check-in
   for (const d of kinds('desk'))
     t.ok(site.devices.some((x) => x.space === d.id && x.profile === 'zigbee2mqtt-occupancy'));
-  for (const d of site.devices.filter((x) => x.profile === 'shelly-gen1' && x.meter_role === 'main'))
-    t.match(d.topic, /^shellies\/shellyem3-[0-9A-F]{12}$/);
+  // one main meter per floor, measuring all three phases as one total (a Gen1 3EM would be three meters)
+  const mains = site.devices.filter((x) => x.meter_role === 'main');
+  t.same(mains.map((d) => site.spaces.find((s) => s.id === d.space)?.floor).sort(), [
+    'eg',
+    'og1',
+    'og2',
+    'og3',
+  ]);
+  for (const d of mains) {
+    t.equal(d.profile, 'shelly-pro-3em', d.id);
+    t.match(d.topic, /^shellypro3em-[0-9a-f]{12}$/);
+  }
   for (const d of site.devices.filter((x) => x.profile === 'nuki-mqtt'))
     t.match(d.topic, /^nuki\/[0-9A-F]{8}$/);
   for (const d of site.devices.filter((x) => x.profile === 'shelly-gen2'))

@@ -16,7 +16,7 @@ import { NUKI_STATE } from './virtual-devices.ts';
 
 const site = loadSite(path.join(import.meta.dirname, 'kaufhaus.site.yaml'));
 const PICKED = [
-  'og1-main-meter', // Shelly 3EM (Gen1)
+  'og1-main-meter', // Shelly Pro 3EM (Gen2)
   'eg-cafe-spuelmaschine', // Shelly Plug S (Gen1)
   'eg-cafe-espresso', // Shelly Plus Plug S (Gen2)
   'og1-teekueche', // Tasmota plug
@@ -121,7 +121,7 @@ t.test('virtual devices publish vendor formats that decode through the real prof
     PICKED.length,
   );
 
-  const em3 = device('og1-main-meter').topic;
+  const pro3em = device('og1-main-meter').topic;
   const plugS = device('eg-cafe-spuelmaschine').topic;
   const plus = device('eg-cafe-espresso').topic;
   const tasmota = device('og1-teekueche').topic;
@@ -130,13 +130,18 @@ t.test('virtual devices publish vendor formats that decode through the real prof
   const nuki = device('og2-protel-01-lock').topic;
   const on = (topic: string) => (m: Seen) => m.topic === topic;
 
-  // Shelly Gen1: plain values, `online` true
-  t.equal((await obs.waitFor('3EM online', on(`${em3}/online`))).payload, 'true');
-  for (const leaf of ['power', 'pf', 'current', 'voltage', 'total', 'total_returned']) {
-    const m = await obs.waitFor(`3EM ${leaf}`, on(`${em3}/emeter/2/${leaf}`));
-    t.match(m.payload, /^-?\d+(\.\d+)?$/, `emeter/2/${leaf} is a plain number`);
-  }
-  t.ok(Number((await obs.waitFor('3EM total', on(`${em3}/emeter/0/total`))).payload) > 0, 'Wh counter');
+  // Shelly Pro 3EM: EM and EMData component status, NotifyStatus, `online` true
+  t.equal((await obs.waitFor('Pro 3EM online', on(`${pro3em}/online`))).payload, 'true');
+  const em = JSON.parse((await obs.waitFor('Pro 3EM em:0', on(`${pro3em}/status/em:0`))).payload);
+  for (const x of ['a', 'b', 'c'])
+    for (const k of ['current', 'voltage', 'act_power', 'aprt_power', 'pf', 'freq'])
+      t.type(em[`${x}_${k}`], 'number', `${x}_${k}`);
+  t.ok(em.total_act_power > 0, 'a busy floor draws power');
+  const emdata = JSON.parse((await obs.waitFor('Pro 3EM emdata:0', on(`${pro3em}/status/emdata:0`))).payload);
+  t.ok(emdata.total_act > 0, 'Wh counter');
+  const notify = JSON.parse((await obs.waitFor('Pro 3EM rpc', on(`${pro3em}/events/rpc`))).payload);
+  t.equal(notify.method, 'NotifyStatus');
+  t.ok(notify.params['em:0'] && notify.params['emdata:0']);
   t.match((await obs.waitFor('plug energy', on(`${plugS}/relay/0/energy`))).payload, /^\d+$/, 'watt-minutes');
 
   // Shelly Gen2: status/switch:0 and NotifyStatus
@@ -198,8 +203,8 @@ t.test('virtual devices publish vendor formats that decode through the real prof
   t.equal((await obs.waitFor('nuki state', on(`${nuki}/state`))).payload, String(NUKI_STATE.locked));
   t.match((await obs.waitFor('nuki battery', on(`${nuki}/batteryChargeState`))).payload, /^\d{1,3}$/);
 
-  // a second round of the 3EM counters so more than one report per device is decoded below
-  await obs.next('next 3EM report', on(`${em3}/emeter/0/total`));
+  // a second round of the main meter's counters so more than one report per device is decoded below
+  await obs.next('next Pro 3EM report', on(`${pro3em}/status/emdata:0`));
 
   // Everything the simulator sent decodes through the real profiles with the site's devices.
   const profiles = await loadProfiles();
@@ -221,6 +226,7 @@ t.test('virtual devices publish vendor formats that decode through the real prof
     'og1-main-meter:power',
     'og1-main-meter:energy',
     'og1-main-meter:voltage',
+    'og1-main-meter:current',
     'og1-main-meter:online',
     'eg-cafe-spuelmaschine:energy',
     'eg-cafe-espresso:power',
