@@ -1,0 +1,282 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import mqtt from 'mqtt';
+import pino from 'pino';
+import t from 'tap';
+import { BuildingFeed, type LiveEvent } from '../api/building-feed.ts';
+import { eventually, startBroker } from '../api/test-building.ts';
+import { createTestMember } from '../api/test-session.ts';
+import { openRecords } from '../database/database.ts';
+import { loadProfiles } from '../device-profiles/registry.ts';
+import { startGateway } from '../gateway/gateway.ts';
+import { Quarantine } from '../gateway/quarantine.ts';
+import type { SiteConfig } from '../site/site.ts';
+import { HOUR_MS, MINUTE_MS } from './booking-rules.ts';
+import { type Booking, BookingStore } from './booking-store.ts';
+import {
+  bookingToCheckIn,
+  type CheckInEvent,
+  CheckInWatcher,
+  DEFAULT_GRACE_MS,
+  decideStarted,
+  graceFromEnv,
+  isPresence,
+  type SpaceSensing,
+} from './check-in.ts';
+
+const T0 = Date.parse('2026-03-02T08:00:00Z');
+
+function booking(over: Partial<Booking> = {}): Booking {
+  return {
+    id: 'b1',
+    memberId: 'm1',
+    spaceId: 'desk-a',
+    start: T0,
+    end: T0 + HOUR_MS,
+    status: 'booked',
+    checkedInAt: null,
+    releasedAt: null,
+    cancelledAt: null,
+    createdAt: T0 - HOUR_MS,
+    ...over,
+  };
+}
+
+const SENSED_EMPTY: SpaceSensing = { occupiedNow: false, sensorUp: true, sensed: true, releasable: true };
+const GRACE = DEFAULT_GRACE_MS;
+
+t.test(
+  'decideStarted: check in on presence, release after the grace, never judge without a sensor',
+  async (t) => {
+    const b = booking();
+    t.equal(
+      decideStarted(b, T0 - MINUTE_MS, GRACE, { ...SENSED_EMPTY, occupiedNow: true }),
+      'wait',
+      'not started',
+    );
+    t.equal(decideStarted(b, T0, GRACE, { ...SENSED_EMPTY, occupiedNow: true }), 'check_in');
+    t.equal(decideStarted(b, T0 + 14 * MINUTE_MS, GRACE, SENSED_EMPTY), 'wait', 'within the grace');
+    t.equal(decideStarted(b, T0 + 15 * MINUTE_MS, GRACE, SENSED_EMPTY), 'release', 'grace over');
+    t.equal(
+      decideStarted(b, T0 + 15 * MINUTE_MS, GRACE, { ...SENSED_EMPTY, occupiedNow: null }),
+      'release',
+      'never seen',
+    );
+    t.equal(decideStarted(b, T0 + 15 * MINUTE_MS, 30 * MINUTE_MS, SENSED_EMPTY), 'wait', 'configured grace');
+    t.equal(
+      decideStarted(b, T0 + 20 * MINUTE_MS, GRACE, { ...SENSED_EMPTY, sensed: false }),
+      'wait',
+      'no sensor',
+    );
+    t.equal(
+      decideStarted(b, T0 + 20 * MINUTE_MS, GRACE, { ...SENSED_EMPTY, sensorUp: false }),
+      'wait',
+      'offline',
+    );
+    t.equal(
+      decideStarted(b, T0 + 20 * MINUTE_MS, GRACE, { ...SENSED_EMPTY, releasable: false }),
+      'wait',
+      'Protel',
+    );
+    t.equal(
+      decideStarted(b, T0 + 20 * MINUTE_MS, GRACE, { ...SENSED_EMPTY, releasable: false, occupiedNow: true }),
+      'check_in',
+      'a Protel room is still checked in',
+    );
+    t.equal(decideStarted(b, T0 + HOUR_MS, GRACE, SENSED_EMPTY), 'wait', 'ended: left as it was');
+    for (const status of ['checked_in', 'released', 'cancelled'] as const)
+      t.equal(decideStarted(booking({ status }), T0 + 20 * MINUTE_MS, GRACE, SENSED_EMPTY), 'wait', status);
+    const late = booking({ createdAt: T0 + 10 * MINUTE_MS });
+    t.equal(
+      decideStarted(late, T0 + 20 * MINUTE_MS, GRACE, SENSED_EMPTY),
+      'wait',
+      'booked late: grace from booking',
+    );
+    t.equal(decideStarted(late, T0 + 25 * MINUTE_MS, GRACE, SENSED_EMPTY), 'release');
+  },
+);
+
+t.test('bookingToCheckIn: the booking covering the moment, else one about to start', async (t) => {
+  const now = booking({ id: 'now' });
+  const next = booking({ id: 'next', start: T0 + HOUR_MS, end: T0 + 2 * HOUR_MS });
+  t.equal(bookingToCheckIn([now, next], T0 + 10 * MINUTE_MS, 10 * MINUTE_MS)?.id, 'now');
+  t.equal(bookingToCheckIn([now, next], T0 + 55 * MINUTE_MS, 10 * MINUTE_MS)?.id, 'now', 'current wins');
+  t.equal(
+    bookingToCheckIn([{ ...now, status: 'checked_in' }, next], T0 + 55 * MINUTE_MS, 10 * MINUTE_MS)?.id,
+    'next',
+  );
+  t.equal(bookingToCheckIn([next], T0 + 45 * MINUTE_MS, 10 * MINUTE_MS), undefined, 'too early');
+  t.equal(bookingToCheckIn([now], T0 + HOUR_MS, 10 * MINUTE_MS), undefined, 'after the end');
+  t.equal(
+    bookingToCheckIn([{ ...now, status: 'released' }], T0 + MINUTE_MS, 0),
+    undefined,
+    'released stays released',
+  );
+});
+
+t.test('isPresence and CHECKIN_GRACE_MIN', async (t) => {
+  const reading = (quantity: string, value: number | string): LiveEvent =>
+    ({
+      type: 'reading',
+      site: 's',
+      space: 'd',
+      device: 'p',
+      quantity,
+      value,
+      unit: 'bool',
+      ts: T0,
+    }) as LiveEvent;
+  t.ok(isPresence(reading('occupancy', 1)));
+  t.notOk(isPresence(reading('occupancy', 0)));
+  t.notOk(isPresence(reading('co2', 1)));
+  t.notOk(isPresence({ type: 'gateway-status', site: 's', online: true }));
+  t.equal(graceFromEnv({}), 15 * MINUTE_MS);
+  t.equal(graceFromEnv({ CHECKIN_GRACE_MIN: '30' }), 30 * MINUTE_MS);
+  for (const bad of ['0', '-5', '1.5', 'soon', '100000'])
+    t.throws(() => graceFromEnv({ CHECKIN_GRACE_MIN: bad }), /CHECKIN_GRACE_MIN/, bad);
+});
+
+function checkInSite(): SiteConfig {
+  const desk = (id: string) => ({
+    id,
+    name: id,
+    floor: 'og1',
+    kind: 'desk' as const,
+    area_m2: 6,
+    bookable: true,
+  });
+  return {
+    site: { id: 'checkin-haus', name: 'Check-in Haus', timezone: 'Europe/Berlin' },
+    floors: [{ id: 'og1', name: 'OG 1', level: 1, area_m2: 100 }],
+    spaces: [
+      desk('desk-a'),
+      desk('desk-b'),
+      desk('desk-c'),
+      { id: 'protel-x', name: 'Protel X', floor: 'og1', kind: 'protel', area_m2: 30, bookable: true },
+    ],
+    devices: [
+      {
+        id: 'desk-a-presence',
+        profile: 'zigbee2mqtt-occupancy',
+        topic: 'zigbee2mqtt/desk-a-presence',
+        space: 'desk-a',
+      },
+      {
+        id: 'desk-b-presence',
+        profile: 'zigbee2mqtt-occupancy',
+        topic: 'zigbee2mqtt/desk-b-presence',
+        space: 'desk-b',
+      },
+      {
+        id: 'protel-x-presence',
+        profile: 'zigbee2mqtt-occupancy',
+        topic: 'zigbee2mqtt/protel-x-pres',
+        space: 'protel-x',
+      },
+      // desk-c has no sensor.
+    ],
+  };
+}
+
+t.test(
+  'a presence sensor through the real broker, gateway and building feed checks a booking in',
+  async (t) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-checkin-'));
+    const records = openRecords(path.join(dir, 'wesprint.db'));
+    const quarantine = new Quarantine(path.join(dir, 'gateway.db'));
+    t.teardown(() => {
+      records.close();
+      quarantine.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+    const site = checkInSite();
+    const profiles = await loadProfiles();
+    const { url } = await startBroker(t);
+    const gateway = await startGateway({
+      site,
+      profiles,
+      mqttUrl: url,
+      sink: { add: () => {} },
+      quarantine,
+      commandLogFile: path.join(dir, 'gateway.db'),
+      logger: pino({ level: 'silent' }),
+    });
+    t.teardown(() => gateway.stop());
+    const feed = new BuildingFeed({ url, site, username: 'test-api', clientId: `test-api-${process.pid}` });
+    feed.start();
+    t.teardown(() => feed.close());
+    await feed.waitUntilConnected(20_000);
+    const sensor = await mqtt.connectAsync(url, {
+      clientId: `desk-a-presence-${process.pid}`,
+      reconnectPeriod: 0,
+    });
+    t.teardown(() => sensor.endAsync(true));
+
+    const store = new BookingStore(records);
+    const { member } = await createTestMember(records, { role: 'member' });
+    const started = Date.now() - 5 * MINUTE_MS;
+    const book = (spaceId: string, start: number) => {
+      const r = store.create({ memberId: member.id, spaceId, start, end: start + HOUR_MS }, start - HOUR_MS);
+      if (!r.ok) throw new Error('setup booking failed');
+      return r.booking;
+    };
+    const seen = book('desk-a', started);
+    const noShow = book('desk-b', Date.now() - 20 * MINUTE_MS);
+    const unsensed = book('desk-c', Date.now() - 20 * MINUTE_MS);
+    const protel = book('protel-x', Date.now() - 20 * MINUTE_MS);
+
+    const events: CheckInEvent[] = [];
+    // The timer is not what this test waits for: it calls scan itself.
+    const watcher = new CheckInWatcher({
+      store,
+      feed,
+      site,
+      profiles,
+      scanEveryMs: HOUR_MS,
+      onChange: (e) => events.push(e),
+    });
+    t.teardown(() => watcher.stop());
+
+    // Exactly what an Aqara sensor publishes through Zigbee2MQTT when someone sits down.
+    watcher.start();
+    t.equal(store.get(seen.id)?.status, 'booked', 'no presence yet: not checked in by the first scan');
+    await sensor.publishAsync(
+      'zigbee2mqtt/desk-a-presence',
+      '{"battery":97,"occupancy":true,"linkquality":120}',
+    );
+    await eventually('desk-a checked in', () => store.get(seen.id)?.status === 'checked_in');
+    const checkedIn = store.get(seen.id);
+    t.ok(checkedIn?.checkedInAt && checkedIn.checkedInAt >= started, 'check-in time recorded');
+
+    // desk-b's sensor is alive and sees nobody: 20 min after the start the booking is a no-show.
+    t.equal(store.get(noShow.id)?.status, 'booked', 'a sensor never heard from is not trusted to judge');
+    await sensor.publishAsync('zigbee2mqtt/desk-b-presence', '{"battery":95,"occupancy":false}');
+    await eventually('desk-b sensor heard', () => feed.device('desk-b-presence')?.online === true);
+    t.same(
+      watcher.scan().map((e) => [e.type, e.booking.spaceId]),
+      [['released', 'desk-b']],
+    );
+    t.equal(store.get(noShow.id)?.status, 'released');
+    t.ok(store.get(noShow.id)?.releasedAt, 'release time recorded');
+    t.equal(store.get(unsensed.id)?.status, 'booked', 'desk-c has no sensor: never released');
+    t.equal(store.get(protel.id)?.status, 'booked', 'a Protel booking is not released as a no-show');
+    t.same(
+      events.map((e) => [e.type, e.booking.spaceId]),
+      [
+        ['checked_in', 'desk-a'],
+        ['released', 'desk-b'],
+      ],
+    );
+    t.same(store.spaceBookings('desk-b', noShow.start, noShow.end), [], 'the released desk is free again');
+
+    // Presence that goes on after the booking starts checks the next booking in on the next scan.
+    await sensor.publishAsync('zigbee2mqtt/protel-x-pres', '{"occupancy":true}');
+    await eventually('protel-x checked in', () => store.get(protel.id)?.status === 'checked_in');
+    const next = book('desk-a', seen.end);
+    t.same(
+      watcher.scan(next.start + MINUTE_MS).map((e) => [e.type, e.booking.id]),
+      [['checked_in', next.id]],
+    );
+  },
+);

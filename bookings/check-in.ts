@@ -1,0 +1,203 @@
+import type { BaseLogger } from 'pino';
+import type { BuildingFeed, LiveEvent, LiveReading } from '../api/building-feed.ts';
+import type { DeviceProfile } from '../device-profiles/profile.ts';
+import type { SiteConfig } from '../site/site.ts';
+import { MINUTE_MS } from './booking-rules.ts';
+import type { Booking, BookingStore } from './booking-store.ts';
+
+/**
+ * Sensor-verified check-in. The occupancy sensor of a booked space (a desk's own presence sensor, a room's
+ * sensor) checks a booking in when it sees someone during the booking; a booking nobody turns up for is
+ * released as a no-show `grace` after its start, so the space is free again. Both moments are recorded on
+ * the booking (checked_in_at, released_at) for the board's "booked vs really used".
+ *
+ * The decisions are pure functions; the watcher only feeds them readings, the time, and the store.
+ */
+
+export const DEFAULT_GRACE_MS = 15 * MINUTE_MS;
+/** Presence this long before the start already counts (people arrive a little early and sit down). */
+export const DEFAULT_EARLY_MS = 10 * MINUTE_MS;
+const DEFAULT_SCAN_EVERY_MS = 30_000;
+
+/**
+ * Kinds whose bookings are released when nobody comes. Protel rooms and offices are rented for days or
+ * weeks: a team arriving at noon on the first day must not lose its week; they are checked in, never released.
+ */
+export const NO_SHOW_KINDS: readonly string[] = ['desk', 'meeting_room', 'hall'];
+
+/** An occupancy reading that says someone is there. */
+export function isPresence(event: LiveEvent): event is LiveReading {
+  return event.type === 'reading' && event.quantity === 'occupancy' && event.value === 1;
+}
+
+/**
+ * Which booking of the space presence at `at` checks in: one still waiting ('booked') that covers `at`, or
+ * failing that one starting within `earlyMs` after `at`.
+ */
+export function bookingToCheckIn(
+  spaceBookings: readonly Booking[],
+  at: number,
+  earlyMs: number,
+): Booking | undefined {
+  const waiting = spaceBookings.filter((b) => b.status === 'booked' && b.start - earlyMs <= at && at < b.end);
+  return waiting.find((b) => b.start <= at) ?? waiting.sort((a, b) => a.start - b.start)[0];
+}
+
+export interface SpaceSensing {
+  /** The space's occupancy sensors say someone is there now: true, false, or null when nothing is known. */
+  occupiedNow: boolean | null;
+  /** At least one occupancy sensor of the space is not known to be offline. */
+  sensorUp: boolean;
+  /** The space has an occupancy sensor at all. */
+  sensed: boolean;
+  /** Bookings of this kind of space may be released as no-shows. */
+  releasable: boolean;
+}
+
+export type Decision = 'check_in' | 'release' | 'wait';
+
+/**
+ * What to do with a started booking that is still waiting for presence. Someone there now checks it in;
+ * nobody seen by `max(start, booked at) + grace` releases it — but only where a working sensor could have
+ * seen them: a space without a sensor, or whose sensor is offline, is never judged empty.
+ */
+export function decideStarted(
+  booking: Booking,
+  now: number,
+  graceMs: number,
+  sensing: SpaceSensing,
+): Decision {
+  if (booking.status !== 'booked' || now < booking.start || now >= booking.end) return 'wait';
+  if (sensing.occupiedNow === true) return 'check_in';
+  if (!sensing.sensed || !sensing.sensorUp || !sensing.releasable) return 'wait';
+  // A booking made after its start (the current quarter hour) gets its full grace from when it was made.
+  const deadline = Math.max(booking.start, booking.createdAt) + graceMs;
+  return now >= deadline ? 'release' : 'wait';
+}
+
+/** CHECKIN_GRACE_MIN from the environment (minutes, default 15). */
+export function graceFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.CHECKIN_GRACE_MIN;
+  if (raw === undefined || raw.trim() === '') return DEFAULT_GRACE_MS;
+  const minutes = Number(raw);
+  if (!Number.isInteger(minutes) || minutes < 1 || minutes > 24 * 60)
+    throw new Error(`CHECKIN_GRACE_MIN must be whole minutes between 1 and 1440, not "${raw}"`);
+  return minutes * MINUTE_MS;
+}
+
+export type CheckInEvent = { type: 'checked_in' | 'released'; booking: Booking };
+
+export interface CheckInWatcherOptions {
+  store: BookingStore;
+  feed: Pick<BuildingFeed, 'subscribeLive' | 'latest' | 'device'>;
+  site: SiteConfig;
+  /** To know which devices sense occupancy; a device of an unknown profile senses nothing. */
+  profiles: Map<string, DeviceProfile>;
+  graceMs?: number;
+  earlyMs?: number;
+  scanEveryMs?: number;
+  /** The time; tests move it by hand. */
+  now?: () => number;
+  logger?: BaseLogger;
+  /** Told of every check-in and release (e.g. to push availability to the lobby). */
+  onChange?: (event: CheckInEvent) => void;
+}
+
+export class CheckInWatcher {
+  readonly graceMs: number;
+  readonly earlyMs: number;
+  private readonly o: CheckInWatcherOptions;
+  private readonly now: () => number;
+  /** space -> its occupancy sensors */
+  private readonly sensors = new Map<string, string[]>();
+  private readonly kindOf = new Map<string, string>();
+  private unsubscribe: (() => void) | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(options: CheckInWatcherOptions) {
+    this.o = options;
+    this.graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
+    this.earlyMs = options.earlyMs ?? DEFAULT_EARLY_MS;
+    this.now = options.now ?? Date.now;
+    for (const space of options.site.spaces) this.kindOf.set(space.id, space.kind);
+    for (const device of options.site.devices) {
+      if (!options.profiles.get(device.profile)?.quantities.includes('occupancy')) continue;
+      this.sensors.set(device.space, [...(this.sensors.get(device.space) ?? []), device.id]);
+    }
+  }
+
+  start(): void {
+    if (this.unsubscribe) return;
+    this.unsubscribe = this.o.feed.subscribeLive((event) => {
+      if (isPresence(event)) this.presence(event);
+    });
+    this.timer = setInterval(() => this.scan(), this.o.scanEveryMs ?? DEFAULT_SCAN_EVERY_MS);
+    this.timer.unref();
+    this.scan();
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Presence seen in a space: checks in the booking it belongs to, if any. */
+  presence(reading: Pick<LiveReading, 'space' | 'ts'>): Booking | undefined {
+    // A device clock running ahead must not check in a booking that has not begun.
+    const at = Math.min(reading.ts, this.now());
+    const candidates = this.o.store.spaceBookings(reading.space, at, at + this.earlyMs + 1);
+    const booking = bookingToCheckIn(candidates, at, this.earlyMs);
+    if (!booking) return undefined;
+    const checkedIn = this.o.store.checkIn(booking.id, at);
+    if (checkedIn) this.changed({ type: 'checked_in', booking: checkedIn });
+    return checkedIn;
+  }
+
+  /** Looks at every started booking still waiting for presence; returns what changed. */
+  scan(now: number = this.now()): CheckInEvent[] {
+    const events: CheckInEvent[] = [];
+    try {
+      for (const booking of this.o.store.unconfirmed(now)) {
+        const decision = decideStarted(booking, now, this.graceMs, this.sensing(booking.spaceId));
+        if (decision === 'check_in') {
+          const changed = this.o.store.checkIn(booking.id, now);
+          if (changed) events.push({ type: 'checked_in', booking: changed });
+        } else if (decision === 'release') {
+          const changed = this.o.store.release(booking.id, now);
+          if (changed) events.push({ type: 'released', booking: changed });
+        }
+      }
+    } catch (err) {
+      // A busy or closed database must not take the API down; the next scan tries again.
+      this.o.logger?.warn({ err: (err as Error).message }, 'check-in: scan failed');
+    }
+    for (const event of events) this.changed(event);
+    return events;
+  }
+
+  sensing(spaceId: string): SpaceSensing {
+    const sensors = this.sensors.get(spaceId) ?? [];
+    const readings = this.o.feed.latest({ space: spaceId, quantity: 'occupancy' });
+    const known = readings.filter((r) => sensors.includes(r.device));
+    return {
+      occupiedNow: known.length === 0 ? null : known.some((r) => r.value === 1),
+      sensorUp: sensors.some((d) => this.o.feed.device(d)?.online !== false),
+      sensed: sensors.length > 0,
+      releasable: NO_SHOW_KINDS.includes(this.kindOf.get(spaceId) ?? ''),
+    };
+  }
+
+  private changed(event: CheckInEvent): void {
+    this.o.logger?.info(
+      { booking: event.booking.id, space: event.booking.spaceId },
+      event.type === 'checked_in' ? 'check-in: presence seen' : 'check-in: released as no-show',
+    );
+    try {
+      this.o.onChange?.(event);
+    } catch (err) {
+      this.o.logger?.warn({ err: (err as Error).message }, 'check-in: a listener failed');
+    }
+  }
+}
