@@ -15,6 +15,7 @@ import { loadProfiles } from '../device-profiles/registry.ts';
 import { buildingTopics, type CommandResultMessage } from '../gateway/building-topics.ts';
 import { startGateway } from '../gateway/gateway.ts';
 import { Quarantine } from '../gateway/quarantine.ts';
+import { SpooledWriter } from '../gateway/spool.ts';
 import { credentialsFromDataDir, startSimulation } from '../simulations/simulator.ts';
 import { loadOrCreateSecrets, SERVICE_USERNAMES } from '../site/credentials.ts';
 import { loadSite } from '../site/load.ts';
@@ -63,6 +64,7 @@ async function building(t: Test) {
   });
   const url = `mqtt://127.0.0.1:${broker.port}`;
   const store = new SqliteStore({ file: path.join(dataDir, 'readings.db') });
+  const writer = new SpooledWriter({ store, dir: path.join(dataDir, 'spool') });
   const quarantine = new Quarantine(path.join(dataDir, 'gateway.db'));
   const gateway = await startGateway({
     site,
@@ -70,7 +72,7 @@ async function building(t: Test) {
     mqttUrl: url,
     username: SERVICE_USERNAMES.gateway,
     password: secrets.services.gateway,
-    sink: store,
+    sink: writer,
     quarantine,
     commandLogFile: path.join(dataDir, 'gateway.db'),
     commandTimeoutMs: 1500,
@@ -106,6 +108,7 @@ async function building(t: Test) {
     await feed.close();
     await simulation.stop();
     await gateway.stop();
+    await writer.close();
     await store.close();
     quarantine.close();
     records.close();
