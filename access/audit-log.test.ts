@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { openRecords } from '../database/database.ts';
-import { AuditLog, auditRetentionDays } from './audit-log.ts';
+import { AuditLog, auditRetentionDays, scheduleAuditPurge } from './audit-log.ts';
 
 const DAY = 86_400_000;
 
@@ -133,4 +133,34 @@ t.test('AUDIT_RETENTION_DAYS', async (t) => {
   t.equal(auditRetentionDays({ AUDIT_RETENTION_DAYS: '30' }), 30);
   t.throws(() => auditRetentionDays({ AUDIT_RETENTION_DAYS: '0' }), /at least 1/);
   t.throws(() => auditRetentionDays({ AUDIT_RETENTION_DAYS: 'forever' }), /whole number/);
+});
+
+t.test('the scheduled purge runs at once and keeps the API alive when it fails', async (t) => {
+  const db = records(t);
+  const log = new AuditLog(db);
+  log.record({
+    at: Date.now() - 40 * DAY,
+    actor: 'm1',
+    action: 'unlock',
+    target: 'r',
+    decision: 'denied',
+    reason: 'old',
+  });
+  log.record({ actor: 'm1', action: 'unlock', target: 'r', decision: 'denied', reason: 'new' });
+  const said: string[] = [];
+  const logger = {
+    info: (_o: object, m?: string) => said.push(`info ${m}`),
+    warn: (_o: object, m?: string) => said.push(`warn ${m}`),
+  };
+  const stop = scheduleAuditPurge(log, 30, logger);
+  t.same(
+    log.query().entries.map((e) => e.reason),
+    ['new'],
+  );
+  t.match(said, ['info audit log: retention purge']);
+  await stop();
+  db.close();
+  const stopBroken = scheduleAuditPurge(log, 30, logger);
+  t.match(said[1], /^warn .*failed/, 'a failing purge is logged, not thrown');
+  await stopBroken();
 });

@@ -177,3 +177,27 @@ export class AuditLog {
     return (this.#records.prepare('SELECT count(*) AS n FROM audit_log').get() as { n: number }).n;
   }
 }
+
+/**
+ * Runs the retention purge now and then once a day; returns the function that stops it. A failed purge is
+ * logged and tried again the next day: it must never take the API down.
+ */
+export function scheduleAuditPurge(
+  audit: AuditLog,
+  retentionDays: number,
+  logger?: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void },
+  intervalMs: number = DAY_MS,
+): () => Promise<void> {
+  const run = () => {
+    try {
+      const removed = audit.purge(retentionDays);
+      if (removed > 0) logger?.info({ removed, retentionDays }, 'audit log: retention purge');
+    } catch (err) {
+      logger?.warn({ err: (err as Error).message }, 'audit log: retention purge failed');
+    }
+  };
+  run();
+  const timer = setInterval(run, intervalMs);
+  timer.unref();
+  return async () => clearInterval(timer);
+}

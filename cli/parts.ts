@@ -1,9 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
-import { AuditLog } from '../access/audit-log.ts';
+import { AuditLog, auditRetentionDays, scheduleAuditPurge } from '../access/audit-log.ts';
+import { unlockGraceMs } from '../access/unlock-rules.ts';
 import { buildApi } from '../api/app.ts';
 import { BuildingFeed } from '../api/building-feed.ts';
+import { LockCommands } from '../api/lock-commands.ts';
 import { PortInUseError, type RunningBroker, startBroker } from '../broker/broker.ts';
 import { openRecords } from '../database/database.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
@@ -124,7 +126,11 @@ export async function runParts(settings: Settings, parts: PartSelection): Promis
       const feed = new BuildingFeed({ url: mqttUrl, ...service('api'), site, logger });
       feed.start();
       stops.push(() => feed.close());
+      const lockCommands = new LockCommands({ url: mqttUrl, ...service('api'), site, status: feed, logger });
+      lockCommands.start();
+      stops.push(() => lockCommands.close());
       const identity = openIdentity();
+      stops.push(scheduleAuditPurge(new AuditLog(identity.records), auditRetentionDays(), logger));
       const admin = await ensureFirstAdmin(identity, {
         siteId: site.site.id,
         dataDir: settings.dataDir,
@@ -140,6 +146,8 @@ export async function runParts(settings: Settings, parts: PartSelection): Promis
         logger,
         records: identity.records,
         identity,
+        lockCommands,
+        unlockGraceMs: unlockGraceMs(),
         ...(trustProxy ? { trustProxy: trustProxy === 'true' ? true : trustProxy } : {}),
       });
       stops.push(() => app.close());
