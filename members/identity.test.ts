@@ -1,0 +1,258 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import t, { type Test } from 'tap';
+import { AuditLog } from '../access/audit-log.ts';
+import { openRecords } from '../database/database.ts';
+import { adminCredentialsFile, demoMembersFile, ensureDemoMembers, ensureFirstAdmin } from './first-start.ts';
+import { Identity, type SignInEvent } from './identity.ts';
+import { MEMBER_SCRYPT_N, MemberError } from './member-store.ts';
+import { auditSignIns } from './sign-in-audit.ts';
+import { tokenId } from './tokens.ts';
+
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+
+function setup(t: Test, options: ConstructorParameters<typeof Identity>[1] = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-members-'));
+  const records = openRecords(path.join(dir, 'wesprint.db'));
+  t.teardown(() => {
+    records.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return { dir, records, identity: new Identity(records, options) };
+}
+
+t.test('members: e-mail lower-cased and unique, scrypt hash, never the plaintext', async (t) => {
+  const { identity, records } = setup(t);
+  const { member, password } = await identity.members.create({ email: ' Ada@Example.ORG ', role: 'member' });
+  t.equal(member.email, 'ada@example.org');
+  t.equal(member.name, 'ada', 'a name from the e-mail when none is given');
+  t.ok(password.length >= 20, 'a generated password is long');
+  const hash = records
+    .prepare('SELECT password_hash FROM members WHERE id = ?')
+    .pluck()
+    .get(member.id) as string;
+  t.match(hash, new RegExp(`^scrypt\\$${MEMBER_SCRYPT_N}\\$8\\$1\\$`), 'scrypt with N = 2^15');
+  t.notOk(hash.includes(password));
+  await t.rejects(identity.members.create({ email: 'ADA@example.org', role: 'board' }), MemberError);
+  await t.rejects(identity.members.create({ email: 'not-an-address', role: 'member' }), MemberError);
+  await t.rejects(
+    identity.members.create({ email: 'x@y.org', role: 'member', password: 'short' }),
+    /10 to 1024/,
+  );
+  await t.rejects(
+    identity.members.create({ email: 'x@y.org', role: 'janitor' as never }),
+    /unknown role "janitor"/,
+  );
+  t.same(identity.members.findByEmail('ADA@EXAMPLE.ORG'), member);
+  t.same(
+    identity.members.list().map((m) => ({ email: m.email, disabled: m.disabled })),
+    [{ email: 'ada@example.org', disabled: false }],
+  );
+  t.same(Object.keys(identity.members.list()[0] ?? {}).sort(), [
+    'createdAt',
+    'disabled',
+    'email',
+    'id',
+    'name',
+    'role',
+  ]);
+
+  t.same(await identity.members.verify('ada@example.org', password), member);
+  t.equal(await identity.members.verify('ada@example.org', `${password}x`), undefined, 'wrong password');
+  t.equal(await identity.members.verify('nobody@example.org', password), undefined, 'unknown e-mail');
+  identity.members.setDisabled(member.id, true);
+  t.equal(await identity.members.verify('ada@example.org', password), undefined, 'disabled member');
+  records.prepare("UPDATE members SET password_hash = 'garbage' WHERE id = ?").run(member.id);
+  identity.members.setDisabled(member.id, false);
+  t.equal(await identity.members.verify('ada@example.org', password), undefined, 'a broken hash is no crash');
+});
+
+t.test('sessions: stored hashed, sliding idle end, absolute end, sign-out', async (t) => {
+  const { identity, records } = setup(t, {
+    sessionLifetime: { idleMs: 12 * HOUR, absoluteMs: 30 * 24 * HOUR },
+  });
+  const { member } = await identity.members.create({ email: 'ben@example.org', role: 'facility' });
+  const t0 = Date.UTC(2026, 10, 2, 8);
+  const { token, expiresAt } = identity.sessions.start(member.id, t0);
+  t.equal(expiresAt, t0 + 30 * 24 * HOUR);
+  t.equal(Buffer.from(token, 'base64url').length, 32, '32 random bytes');
+  const stored = records.prepare('SELECT id FROM sessions').pluck().all() as string[];
+  t.same(stored, [tokenId(token)], 'only the SHA-256 of the token is stored');
+
+  t.same(identity.sessions.resolve(token, t0 + 11 * HOUR), member, 'used within 12 h');
+  t.same(identity.sessions.resolve(token, t0 + 22 * HOUR), member, 'sliding: 11 h after the last use');
+  t.equal(identity.sessions.resolve(token, t0 + 35 * HOUR), undefined, 'over 12 h unused: ended');
+  t.equal(records.prepare('SELECT count(*) FROM sessions').pluck().get(), 0, 'and deleted');
+
+  const busy = identity.sessions.start(member.id, t0);
+  let alive = 0;
+  for (let now = t0 + 10 * HOUR; now < t0 + 30 * 24 * HOUR; now += 10 * HOUR) {
+    if (identity.sessions.resolve(busy.token, now)) alive++;
+  }
+  t.equal(alive, 71, 'kept alive by use every 10 h for 30 days');
+  t.equal(identity.sessions.resolve(busy.token, t0 + 30 * 24 * HOUR), undefined, 'never beyond 30 days');
+
+  const other = identity.sessions.start(member.id);
+  t.ok(identity.sessions.end(other.token));
+  t.equal(identity.sessions.resolve(other.token), undefined, 'signed out');
+  t.notOk(identity.sessions.end(other.token), 'a second sign-out finds nothing');
+  t.equal(identity.sessions.resolve('made-up-token'), undefined);
+
+  const last = identity.sessions.start(member.id);
+  identity.members.setDisabled(member.id, true);
+  t.equal(identity.sessions.resolve(last.token), undefined, 'disabling a member ends their sessions');
+});
+
+t.test('lobby tokens: shown once, stored hashed, revocable', async (t) => {
+  const { identity, records } = setup(t);
+  const a = identity.lobbyTokens.create('Foyer screen');
+  const b = identity.lobbyTokens.create('  ');
+  t.ok(identity.lobbyTokens.verify(a.token));
+  t.notOk(identity.lobbyTokens.verify(`${a.token}x`));
+  t.notOk(JSON.stringify(records.prepare('SELECT * FROM lobby_tokens').all()).includes(a.token));
+  t.same(
+    identity.lobbyTokens.list().map((l) => [l.id, l.label, l.revokedAt]),
+    [
+      [a.id, 'Foyer screen', null],
+      [b.id, 'lobby screen', null],
+    ],
+  );
+  t.notOk(identity.lobbyTokens.revoke('zz-not-hex'));
+  t.notOk(identity.lobbyTokens.revoke('abcdef0123'), 'unknown id');
+  t.ok(identity.lobbyTokens.revoke(a.id));
+  t.notOk(identity.lobbyTokens.verify(a.token), 'revoked');
+  t.ok(identity.lobbyTokens.verify(b.token), 'the other still works');
+  t.notOk(identity.lobbyTokens.revoke(a.id), 'revoking twice finds nothing');
+});
+
+t.test(
+  'sign-in: same answer for unknown and wrong; lockout after five; events for the audit log',
+  async (t) => {
+    const events: SignInEvent[] = [];
+    const { identity, records } = setup(t, { onSignIn: (e) => events.push(e) });
+    const { member, password } = await identity.members.create({ email: 'cem@example.org', role: 'member' });
+    const t0 = Date.UTC(2026, 10, 2, 8);
+
+    t.same(await identity.signIn('nobody@example.org', password, { now: t0 }), { outcome: 'invalid' });
+    t.same(await identity.signIn('cem@example.org', 'wrong-password', { now: t0 }), { outcome: 'invalid' });
+    const ok = await identity.signIn('CEM@example.org', password, { now: t0, ip: '127.0.0.9' });
+    t.match(ok, { outcome: 'signed_in', member, token: String });
+    t.equal(
+      records.prepare('SELECT count(*) FROM login_failures WHERE email = ?').pluck().get('cem@example.org'),
+      0,
+    );
+
+    for (let i = 0; i < 5; i++) {
+      const r = await identity.signIn('cem@example.org', `wrong-${i}`, { now: t0 + i * MIN });
+      t.equal(r.outcome, 'invalid', `failure ${i + 1} is a wrong password`);
+    }
+    const locked = await identity.signIn('cem@example.org', password, { now: t0 + 5 * MIN });
+    t.same(
+      locked,
+      { outcome: 'locked', until: t0 + 4 * MIN + 15 * MIN },
+      'even the right password is refused',
+    );
+    const after = await identity.signIn('cem@example.org', password, { now: t0 + 20 * MIN });
+    t.equal(after.outcome, 'signed_in', 'the lock ends');
+
+    for (let i = 0; i < 5; i++) await identity.signIn('ghost@example.org', 'guess-guess', { now: t0 + i });
+    t.equal(
+      (await identity.signIn('ghost@example.org', 'guess-guess', { now: t0 + 10 })).outcome,
+      'locked',
+      'unknown e-mails lock the same way (no hint who is a member)',
+    );
+
+    t.same(
+      events.map((e) => [e.outcome, e.memberId]),
+      [
+        ['invalid', null],
+        ['invalid', member.id],
+        ['signed_in', member.id],
+        ['invalid', member.id],
+        ['invalid', member.id],
+        ['invalid', member.id],
+        ['invalid', member.id],
+        ['invalid', member.id],
+        ['locked', member.id],
+        ['signed_in', member.id],
+        ['invalid', null],
+        ['invalid', null],
+        ['invalid', null],
+        ['invalid', null],
+        ['invalid', null],
+        ['locked', null],
+      ],
+    );
+    t.equal(events[2]?.ip, '127.0.0.9');
+    t.notOk(JSON.stringify(events).includes(password), 'no password in any event');
+
+    identity.onSignIn = () => {
+      throw new Error('audit down');
+    };
+    t.equal(
+      (await identity.signIn('cem@example.org', password)).outcome,
+      'signed_in',
+      'a failing listener blocks nothing',
+    );
+  },
+);
+
+t.test('sign-ins land in the access audit log, without passwords', async (t) => {
+  const { identity, records } = setup(t);
+  const audit = new AuditLog(records);
+  identity.onSignIn = auditSignIns(audit);
+  const { member, password } = await identity.members.create({ email: 'dora@example.org', role: 'board' });
+  await identity.signIn('dora@example.org', 'not-her-password', { ip: '10.0.0.1' });
+  const ok = await identity.signIn('dora@example.org', password, { ip: '10.0.0.1' });
+  if (ok.outcome !== 'signed_in') throw new Error('sign-in failed');
+  identity.signOut(ok.token);
+  const entries = audit.query().entries.reverse();
+  t.match(entries, [
+    {
+      action: 'login',
+      actor: member.id,
+      decision: 'denied',
+      reason: 'wrong_credentials',
+      detail: { ip: '10.0.0.1' },
+    },
+    { action: 'login', actor: member.id, decision: 'granted', reason: 'password' },
+    { action: 'logout', actor: member.id, decision: 'granted' },
+  ]);
+  t.notOk(JSON.stringify(entries).includes(password));
+  t.notOk(JSON.stringify(entries).includes('not-her-password'));
+});
+
+t.test('first start: an admin with a generated password in a 0600 file; demo members once', async (t) => {
+  const { identity, dir } = setup(t);
+  const dataDir = path.join(dir, 'data');
+  const demo = await ensureDemoMembers(identity, { siteId: 'haus', dataDir });
+  t.equal(demo.created.length, 5, 'three members, a facility manager, a board member');
+  t.same(demo.created.map((m) => m.role).sort(), ['board', 'facility', 'member', 'member', 'member']);
+  t.equal(fs.statSync(demoMembersFile(dataDir)).mode & 0o777, 0o600);
+
+  const admin = await ensureFirstAdmin(identity, { siteId: 'haus', dataDir, email: undefined });
+  if (!admin) throw new Error('no admin made although none existed');
+  t.equal(admin.email, 'admin@haus.local');
+  t.equal(fs.statSync(adminCredentialsFile(dataDir)).mode & 0o777, 0o600);
+  t.match(fs.readFileSync(adminCredentialsFile(dataDir), 'utf8'), `password: ${admin.password}`);
+  t.equal((await identity.signIn(admin.email, admin.password)).outcome, 'signed_in');
+  t.equal(await ensureFirstAdmin(identity, { siteId: 'haus', dataDir }), undefined, 'only once');
+
+  const again = await ensureDemoMembers(identity, { siteId: 'haus', dataDir });
+  t.same(again.created, [], 'demo members are made once');
+  const file = JSON.parse(fs.readFileSync(demoMembersFile(dataDir), 'utf8')) as {
+    members: { email: string }[];
+  };
+  t.equal(file.members.length, 5, 'and the file still lists them');
+  for (const m of demo.created) t.equal((await identity.signIn(m.email, m.password)).outcome, 'signed_in');
+
+  const other = setup(t);
+  const named = await ensureFirstAdmin(other.identity, {
+    siteId: 'haus',
+    dataDir: path.join(other.dir, 'd'),
+    email: 'Chair@Coop.example',
+  });
+  t.equal(named?.email, 'chair@coop.example', 'ADMIN_EMAIL chooses the address');
+});
