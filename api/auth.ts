@@ -17,6 +17,10 @@ import { errorBody } from './errors.ts';
  */
 
 declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route registered so far with the access it declares (for the authorization matrix and audits). */
+    accessTable: readonly RouteAccessEntry[];
+  }
   interface FastifyContextConfig {
     access?: RouteAccess;
   }
@@ -31,6 +35,12 @@ declare module 'fastify' {
 }
 
 export const SESSION_COOKIE = 'wesprint_session';
+
+export interface RouteAccessEntry {
+  method: string;
+  url: string;
+  access: RouteAccess;
+}
 
 export interface AuthOptions {
   identity: Identity;
@@ -107,6 +117,8 @@ export const auth = fp<AuthOptions>(
     app.decorateRequest('member', null);
     app.decorateRequest('lobby', false);
     app.decorateRequest('sessionToken', null);
+    const table: RouteAccessEntry[] = [];
+    app.decorate('accessTable', table);
 
     app.addHook('onRoute', function (this: FastifyInstance, route: RouteOptions) {
       const scoped = (this as unknown as Record<symbol, RouteAccess | undefined>)[kScopeAccess];
@@ -117,6 +129,7 @@ export const auth = fp<AuthOptions>(
         );
       }
       route.config = { ...route.config, access };
+      for (const method of [route.method].flat()) table.push({ method, url: route.url, access });
     });
 
     app.addHook('onRequest', async (request, reply) => {

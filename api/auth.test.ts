@@ -1,0 +1,351 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Fastify from 'fastify';
+import t, { type Test } from 'tap';
+import type { RecordsDb } from '../database/database.ts';
+import { Quarantine } from '../gateway/quarantine.ts';
+import { Identity } from '../members/identity.ts';
+import { ANY_MEMBER, ROLES, type Role, type RouteAccess, STAFF, STAFF_AND_BOARD } from '../members/roles.ts';
+import { SqliteStore } from '../storage/sqlite-store.ts';
+import { type ApiOptions, buildApi } from './app.ts';
+import { auth, decideAccess, MissingAccessError } from './auth.ts';
+import { BuildingFeed } from './building-feed.ts';
+import { smallBuilding, testProfiles } from './test-building.ts';
+import { createTestMember, signIn, testRecords } from './test-session.ts';
+
+/**
+ * Who may call what. Every route the API registers must be in EXPECTED_ACCESS (keyed "METHOD /url" as
+ * registered; HEAD follows its GET), so a new route cannot slip in without someone deciding who may call it.
+ * Routes listed here that do not exist (yet) are fine.
+ */
+const EXPECTED_ACCESS: Record<string, RouteAccess> = {
+  'GET /': 'public',
+  'GET /api/health': 'public',
+  'GET /api/ready': 'public',
+  'POST /api/auth/login': 'public',
+  'POST /api/auth/logout': 'public',
+  'GET /api/me': ANY_MEMBER,
+  'GET /api/site': ANY_MEMBER,
+  'GET /api/devices': STAFF,
+  'GET /api/devices/:id': STAFF,
+  'GET /api/spaces/:id/latest': STAFF_AND_BOARD,
+  'GET /api/readings/latest': STAFF_AND_BOARD,
+  'GET /api/series': STAFF_AND_BOARD,
+  'GET /api/quarantine': STAFF,
+  'GET /api/live': STAFF_AND_BOARD,
+  'GET /api/lobby': 'lobby',
+  'GET /api/lobby/live': 'lobby',
+  'POST /api/spaces/:id/unlock': ANY_MEMBER,
+  'GET /api/audit': STAFF,
+  'GET /api/spaces': ANY_MEMBER,
+  'GET /api/spaces/:id/availability': ANY_MEMBER,
+  'POST /api/bookings': ANY_MEMBER,
+  'GET /api/bookings': ANY_MEMBER,
+  'DELETE /api/bookings/:id': ANY_MEMBER,
+  'GET /api/me/calendar.ics': ANY_MEMBER,
+  'GET /api/me/calendar-token': ANY_MEMBER,
+  'POST /api/me/calendar-token': ANY_MEMBER,
+  'DELETE /api/me/calendar-token': ANY_MEMBER,
+  // The calendar feed's secret is in its URL (phones cannot sign in to subscribe).
+  'GET /api/calendar/:token.ics': 'public',
+};
+
+function expectedAccess(method: string, url: string): RouteAccess | undefined {
+  // The OpenAPI viewer and its assets: public documentation, nothing of the building.
+  if (url === '/docs' || url.startsWith('/docs/')) return 'public';
+  return EXPECTED_ACCESS[`${method === 'HEAD' ? 'GET' : method} ${url}`];
+}
+
+async function api(t: Test, extra: Partial<ApiOptions> = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-auth-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const site = smallBuilding();
+  const store = new SqliteStore({ file: path.join(dir, 'readings.db') });
+  t.teardown(() => store.close());
+  const quarantine = new Quarantine(path.join(dir, 'gateway.db'));
+  t.teardown(() => quarantine.close());
+  const feed = new BuildingFeed({ url: 'mqtt://127.0.0.1:1', site });
+  t.teardown(() => feed.close());
+  const records = extra.records ?? testRecords(t);
+  const app = await buildApi({ site, store, feed, quarantine, profiles: testProfiles(), records, ...extra });
+  t.teardown(() => app.close());
+  return { app, records };
+}
+
+type Caller = { name: string; headers: Record<string, string>; query?: string; role?: Role; lobby?: boolean };
+
+async function callers(app: Awaited<ReturnType<typeof api>>['app'], records: RecordsDb): Promise<Caller[]> {
+  const list: Caller[] = [
+    { name: 'nobody', headers: {} },
+    {
+      name: 'forged cookie',
+      headers: { cookie: 'wesprint_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' },
+    },
+  ];
+  const { token } = new Identity(records).lobbyTokens.create('matrix');
+  list.push({ name: 'lobby token (Bearer)', headers: { authorization: `Bearer ${token}` }, lobby: true });
+  list.push({ name: 'lobby token (?token=)', headers: {}, query: `token=${token}`, lobby: true });
+  for (const role of ROLES) {
+    const { member, password } = await createTestMember(records, { role });
+    list.push({ name: role, headers: { cookie: await signIn(app, member.email, password) }, role });
+  }
+  return list;
+}
+
+function concreteUrl(url: string, query?: string): string {
+  const filled = url
+    .replace(/:id\b/g, 'protel-1')
+    .replace(/:token\b/g, 'not-a-real-token')
+    .replace(/:[A-Za-z_]+/g, 'x')
+    .replace(/\*/g, 'index.css');
+  return query ? `${filled}${filled.includes('?') ? '&' : '?'}${query}` : filled;
+}
+
+t.test('authorization matrix: every registered route × every caller, no unexpected 2xx', async (t) => {
+  const { app, records } = await api(t, { loginRateLimit: { max: 10_000, timeWindowMs: 60_000 } });
+  await app.ready();
+  // Signing out ends the callers' sessions: that route goes last.
+  const isLogout = (r: { url: string }) => r.url === '/api/auth/logout';
+  const routes = [...app.accessTable.filter((r) => !isLogout(r)), ...app.accessTable.filter(isLogout)];
+  t.ok(routes.length >= 20, `the API registered ${routes.length} routes`);
+
+  for (const route of routes) {
+    const expected = expectedAccess(route.method, route.url);
+    t.ok(expected !== undefined, `${route.method} ${route.url} is in the expectation table`);
+    if (expected !== undefined)
+      t.same(route.access, expected, `${route.method} ${route.url} declares the expected access`);
+  }
+
+  const who = await callers(app, records);
+  let denied = 0;
+  let allowed = 0;
+  const unexpected: string[] = [];
+  for (const route of routes) {
+    const access = expectedAccess(route.method, route.url);
+    if (access === undefined) continue;
+    for (const caller of who) {
+      const member = caller.role ? { id: 'x', email: 'x', name: 'x', role: caller.role } : null;
+      const decision = decideAccess(access, member, caller.lobby ?? false);
+      const res = await app.inject({
+        method: route.method as 'GET',
+        url: concreteUrl(route.url, caller.query),
+        headers: {
+          ...caller.headers,
+          ...(route.method === 'GET' || route.method === 'HEAD'
+            ? {}
+            : { 'content-type': 'application/json' }),
+        },
+        ...(route.method === 'GET' || route.method === 'HEAD' || route.method === 'DELETE'
+          ? {}
+          : { payload: '{}' }),
+      });
+      const what = `${caller.name} ${route.method} ${route.url} -> ${res.statusCode}`;
+      if (decision === 'ok') {
+        allowed++;
+        // A handler may still refuse this object (someone else's booking, no booking for the lock): that 403
+        // is the handler's; the route-level refusal says "may not METHOD /url".
+        const routeRefusal = res.statusCode === 403 && /may not [A-Z]+ \//.test(res.body);
+        if (res.statusCode === 401 || routeRefusal) unexpected.push(`${what} (should be let in)`);
+      } else {
+        denied++;
+        if (res.statusCode !== decision) unexpected.push(`${what} (expected ${decision})`);
+      }
+    }
+  }
+  t.same(unexpected, [], 'every caller is let in or turned away exactly as declared');
+  t.ok(denied > 50 && allowed > 50, `both sides exercised (${denied} denied, ${allowed} allowed)`);
+});
+
+t.test('the access rule itself', async (t) => {
+  const member = (role: Role) => ({ id: 'm', email: 'm@x', name: 'm', role });
+  t.equal(decideAccess('public', null, false), 'ok');
+  t.equal(decideAccess('lobby', null, false), 401);
+  t.equal(decideAccess('lobby', null, true), 'ok');
+  t.equal(decideAccess('lobby', member('member'), false), 'ok');
+  t.equal(decideAccess(STAFF, null, false), 401);
+  t.equal(decideAccess(STAFF, null, true), 403, 'a lobby token is a credential, but not enough');
+  t.equal(decideAccess(STAFF, member('board'), false), 403);
+  t.equal(decideAccess(STAFF, member('facility'), false), 'ok');
+  t.equal(decideAccess([], member('admin'), false), 403, 'an empty list lets nobody in');
+});
+
+t.test('a route without config.access is refused at registration (default deny)', async (t) => {
+  const records = testRecords(t);
+  const bare = Fastify();
+  t.teardown(() => bare.close());
+  await bare.register(auth, { identity: new Identity(records) });
+  t.throws(() => bare.get('/api/forgotten', async () => ({ secret: true })), MissingAccessError);
+  t.throws(() => bare.post('/api/forgotten', async () => ({})), /declares no config\.access/);
+  t.doesNotThrow(() => bare.get('/api/declared', { config: { access: STAFF } }, async () => ({})));
+
+  const { app } = await api(t);
+  t.throws(
+    () => app.get('/api/also-forgotten', async () => ({})),
+    MissingAccessError,
+    'the built API refuses one too',
+  );
+});
+
+t.test('sign in, me, sign out: cookie and bearer', async (t) => {
+  const { app, records } = await api(t);
+  const { member, password } = await createTestMember(records, { role: 'board', email: 'Bo@Coop.example' });
+
+  const login = await app.inject({
+    method: 'POST',
+    url: '/api/auth/login',
+    payload: { email: 'BO@coop.example', password },
+  });
+  t.equal(login.statusCode, 200);
+  t.same(login.json().member, member);
+  t.notOk(login.body.includes('password_hash') || login.body.includes('scrypt'), 'no hash in the answer');
+  const cookie = login.cookies.find((c) => c.name === 'wesprint_session');
+  if (!cookie) throw new Error('no session cookie');
+  t.equal(cookie.value, login.json().token, 'the token in the body is the cookie');
+  t.equal(cookie.httpOnly, true);
+  t.equal(cookie.sameSite, 'Strict');
+  t.equal(cookie.path, '/');
+  t.notOk(cookie.secure, 'plain HTTP: no Secure flag (the browser would drop the cookie)');
+  t.match(String(login.headers['set-cookie']), /HttpOnly/);
+
+  const me = await app.inject({ url: '/api/me', headers: { cookie: `wesprint_session=${cookie.value}` } });
+  t.same(me.json(), { member });
+  const byBearer = await app.inject({ url: '/api/me', headers: { authorization: `Bearer ${cookie.value}` } });
+  t.same(byBearer.json(), { member }, 'the same token as Bearer');
+
+  const noone = await app.inject('/api/me');
+  t.equal(noone.statusCode, 401);
+  t.same(Object.keys(noone.json()).sort(), ['error', 'message', 'statusCode']);
+  t.match(noone.headers['www-authenticate'], /Bearer/);
+
+  const out = await app.inject({
+    method: 'POST',
+    url: '/api/auth/logout',
+    headers: { cookie: `wesprint_session=${cookie.value}` },
+  });
+  t.equal(out.statusCode, 204);
+  const cleared = out.cookies.find((c) => c.name === 'wesprint_session');
+  t.ok(
+    cleared && (cleared.value === '' || (cleared.expires && cleared.expires.getTime() < Date.now())),
+    'cookie cleared',
+  );
+  const after = await app.inject({ url: '/api/me', headers: { cookie: `wesprint_session=${cookie.value}` } });
+  t.equal(after.statusCode, 401, 'the token is dead after sign-out');
+  t.equal(
+    (await app.inject({ method: 'POST', url: '/api/auth/logout' })).statusCode,
+    204,
+    'signing out twice is fine',
+  );
+
+  const lobbyToken = new Identity(records).lobbyTokens.create('foyer').token;
+  const lobbyMe = await app.inject({ url: '/api/me', headers: { authorization: `Bearer ${lobbyToken}` } });
+  t.equal(lobbyMe.statusCode, 403, 'a lobby screen is not a member');
+});
+
+t.test('Secure cookie behind a TLS proxy (trustProxy)', async (t) => {
+  const { app, records } = await api(t, { trustProxy: true });
+  const { member, password } = await createTestMember(records, { role: 'member' });
+  const login = await app.inject({
+    method: 'POST',
+    url: '/api/auth/login',
+    headers: { 'x-forwarded-proto': 'https' },
+    payload: { email: member.email, password },
+  });
+  t.equal(login.statusCode, 200);
+  t.equal(login.cookies.find((c) => c.name === 'wesprint_session')?.secure, true);
+
+  const untrusted = await api(t);
+  const other = await createTestMember(untrusted.records, { role: 'member' });
+  const spoofed = await untrusted.app.inject({
+    method: 'POST',
+    url: '/api/auth/login',
+    headers: { 'x-forwarded-proto': 'https' },
+    payload: { email: other.member.email, password: other.password },
+  });
+  t.notOk(
+    spoofed.cookies.find((c) => c.name === 'wesprint_session')?.secure,
+    'without trustProxy a forwarded header is not believed',
+  );
+});
+
+t.test(
+  'bad credentials: one message for unknown e-mail and wrong password; lockout; rate limit',
+  async (t) => {
+    const { app, records } = await api(t, { loginRateLimit: { max: 1000, timeWindowMs: 60_000 } });
+    const { member, password } = await createTestMember(records, { role: 'member' });
+    const login = (email: string, pw: string) =>
+      app.inject({ method: 'POST', url: '/api/auth/login', payload: { email, password: pw } });
+
+    const unknown = await login('nobody@coop.example', password);
+    const wrong = await login(member.email, 'definitely-wrong');
+    t.equal(unknown.statusCode, 401);
+    t.equal(wrong.statusCode, 401);
+    t.equal(unknown.json().message, wrong.json().message, 'no hint whether the e-mail exists');
+    t.notOk(unknown.headers['set-cookie'], 'no cookie on failure');
+
+    for (const body of [{}, { email: member.email }, { email: 'x', password: 'y'.repeat(2000) }, '[]']) {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/api/auth/login',
+        headers: { 'content-type': 'application/json' },
+        payload: typeof body === 'string' ? body : JSON.stringify(body),
+      });
+      t.equal(res.statusCode, 400, `malformed body ${JSON.stringify(body).slice(0, 40)} is a 400`);
+    }
+
+    for (let i = 0; i < 4; i++) t.equal((await login(member.email, `wrong-${i}`)).statusCode, 401);
+    const locked = await login(member.email, password);
+    t.equal(locked.statusCode, 429, 'five failures lock the account, even for the right password');
+    t.match(locked.json().message, /too many failed sign-ins/);
+    t.ok(Number(locked.headers['retry-after']) > 0, 'Retry-After says when');
+
+    const limited = await api(t, { loginRateLimit: { max: 3, timeWindowMs: 60_000 } });
+    const m2 = await createTestMember(limited.records, { role: 'member' });
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      statuses.push(
+        (
+          await limited.app.inject({
+            method: 'POST',
+            url: '/api/auth/login',
+            payload: { email: `guess-${i}@coop.example`, password: 'guess-guess' },
+          })
+        ).statusCode,
+      );
+    }
+    const fourth = await limited.app.inject({
+      method: 'POST',
+      url: '/api/auth/login',
+      payload: { email: m2.member.email, password: m2.password },
+    });
+    t.same(statuses, [401, 401, 401]);
+    t.equal(fourth.statusCode, 429, 'one address trying many accounts is slowed down per address');
+    t.same(Object.keys(fourth.json()).sort(), ['error', 'message', 'statusCode'], 'the usual error shape');
+    const fromElsewhere = await limited.app.inject({
+      method: 'POST',
+      url: '/api/auth/login',
+      remoteAddress: '127.0.0.77',
+      payload: { email: m2.member.email, password: m2.password },
+    });
+    t.equal(fromElsewhere.statusCode, 200, 'another address is not affected');
+  },
+);
+
+t.test('lobby tokens: ?token= or Bearer on lobby routes, revoked tokens refused', async (t) => {
+  const { app, records } = await api(t);
+  app.get('/test/lobby-only', { config: { access: 'lobby' } }, async (request) => ({
+    lobby: request.lobby,
+    member: request.member?.id ?? null,
+  }));
+  const identity = new Identity(records);
+  const { id, token } = identity.lobbyTokens.create('foyer');
+  t.same((await app.inject(`/test/lobby-only?token=${token}`)).json(), { lobby: true, member: null });
+  t.same(
+    (await app.inject({ url: '/test/lobby-only', headers: { authorization: `Bearer ${token}` } })).json(),
+    { lobby: true, member: null },
+  );
+  t.equal((await app.inject('/test/lobby-only')).statusCode, 401);
+  t.equal((await app.inject('/test/lobby-only?token=made-up')).statusCode, 401);
+  identity.lobbyTokens.revoke(id);
+  t.equal((await app.inject(`/test/lobby-only?token=${token}`)).statusCode, 401, 'revoked');
+});
