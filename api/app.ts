@@ -14,6 +14,7 @@ import type { TimeSeriesStore } from '../storage/store.ts';
 import { auditRoutes } from './audit-routes.ts';
 import { auth, declareScopeAccess } from './auth.ts';
 import { type AuthRoutesOptions, authRoutes } from './auth-routes.ts';
+import { bookingRoutes } from './booking-routes.ts';
 import type { BuildingFeed } from './building-feed.ts';
 import type { ApiContext } from './context.ts';
 import { describeValidation, installErrorHandling } from './errors.ts';
@@ -128,6 +129,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     ...(options.unlockGraceMs !== undefined ? { graceBeforeMs: options.unlockGraceMs } : {}),
   });
   await app.register(auditRoutes, { records: options.records });
+  await app.register(bookingRoutes, { site: options.site, records: options.records });
   await app.register(homePage, context);
   return app;
 }

@@ -1,0 +1,482 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import Type, { type Static } from 'typebox';
+import {
+  BOOKING_REFUSALS,
+  type BookableKind,
+  type BookingPolicy,
+  type BookingRefusalCode,
+  checkBookingRequest,
+  DAY_MS,
+  DEFAULT_POLICY,
+  freeSlots,
+  type Interval,
+  isBookable,
+  openingIntervals,
+} from '../bookings/booking-rules.ts';
+import { type Booking, BookingStore } from '../bookings/booking-store.ts';
+import { bookingsCalendar, CALENDAR_TOKEN_PATTERN, CalendarTokens } from '../bookings/calendar-feed.ts';
+import type { RecordsDb } from '../database/database.ts';
+import { ANY_MEMBER, type Member, STAFF } from '../members/roles.ts';
+import type { SiteConfig, SpaceConfig } from '../site/site.ts';
+import { SiteId } from './context.ts';
+import { ApiError, ErrorBody, errorBody } from './errors.ts';
+import { parseInstant } from './time-range.ts';
+
+/**
+ * Spaces and bookings: what can be booked, when it is free, booking and cancelling, and the member's
+ * bookings as a calendar feed. The rules (bookings/booking-rules.ts) decide whether a request is acceptable;
+ * the store decides, atomically, whether the slot is still free. Members see only their own bookings and
+ * never who booked what else; ids of other members' bookings answer 404 like ids that do not exist.
+ */
+
+export interface BookingRoutesOptions {
+  site: SiteConfig;
+  records: RecordsDb;
+  /** Default: the BookingStore in `records`. */
+  store?: BookingStore;
+  policy?: BookingPolicy;
+  now?: () => number;
+}
+
+/** The longest range one availability or listing request may span (a Protel booking is at most 8 weeks). */
+const MAX_RANGE_MS = 62 * DAY_MS;
+const CALENDAR_PAST_MS = 90 * DAY_MS;
+const CALENDAR_AHEAD_MS = 400 * DAY_MS;
+/** Date-time with a time zone: `2026-03-02T09:00:00+01:00`, `2026-03-02T08:00Z`. */
+const BOOKING_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
+
+const Instant = Type.String({ format: 'date-time', description: 'ISO 8601 date-time (UTC)' });
+const Query = Type.String({
+  maxLength: 40,
+  description: 'ISO 8601 date or date-time with offset, or epoch ms',
+});
+
+const SpaceOut = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  kind: Type.String(),
+  floor: Type.String(),
+  floorName: Type.String(),
+  capacity: Type.Union([Type.Integer(), Type.Null()]),
+  area_m2: Type.Number(),
+  hasLock: Type.Boolean({ description: 'the door opens by phone for whoever booked it' }),
+  maxLengthMinutes: Type.Integer({ description: 'longest booking of this kind of space' }),
+  openingHours: Type.Array(
+    Type.Object({ days: Type.Array(Type.Integer()), open: Type.String(), close: Type.String() }),
+    { description: 'local times in the site time zone; empty: always open' },
+  ),
+});
+
+const BookingOut = Type.Object({
+  id: Type.String(),
+  memberId: Type.String(),
+  spaceId: Type.String(),
+  spaceName: Type.String(),
+  start: Instant,
+  end: Instant,
+  status: Type.Union([
+    Type.Literal('booked'),
+    Type.Literal('checked_in'),
+    Type.Literal('released'),
+    Type.Literal('cancelled'),
+  ]),
+  checkedInAt: Type.Union([Instant, Type.Null()], { description: 'when the sensor first saw presence' }),
+  releasedAt: Type.Union([Instant, Type.Null()], { description: 'when it was released as a no-show' }),
+  cancelledAt: Type.Union([Instant, Type.Null()]),
+  createdAt: Instant,
+});
+type BookingOut = Static<typeof BookingOut>;
+
+const Refusal = Type.Object(
+  {
+    statusCode: Type.Integer(),
+    error: Type.String(),
+    message: Type.String(),
+    reason: Type.Optional(
+      Type.String({
+        description: `stable code for the dashboard: ${Object.keys(BOOKING_REFUSALS).join(', ')}`,
+      }),
+    ),
+    conflict: Type.Optional(
+      Type.Object(
+        { start: Instant, end: Instant },
+        { description: 'the booked time in the way (never whose)' },
+      ),
+    ),
+  },
+  { description: 'Why the booking was refused' },
+);
+
+const Busy = Type.Object({
+  start: Instant,
+  end: Instant,
+  mine: Type.Boolean(),
+  bookingId: Type.Optional(Type.String({ description: 'staff only' })),
+  memberId: Type.Optional(Type.String({ description: 'staff only' })),
+});
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
+const isStaff = (member: Member) => STAFF.includes(member.role);
+
+class Refused extends ApiError {
+  constructor(
+    readonly reason: BookingRefusalCode,
+    message: string,
+    readonly conflict?: Interval,
+  ) {
+    super(BOOKING_REFUSALS[reason].status, message);
+  }
+}
+
+function signedIn(member: Member | null): Member {
+  // Every route here declares ANY_MEMBER, so the auth hook has already answered 401 without one.
+  if (!member) throw new ApiError(401, 'sign in first (POST /api/auth/login)');
+  return member;
+}
+
+function bookingTime(text: string, field: string): number {
+  const value = BOOKING_TIME.test(text) ? Date.parse(text) : Number.NaN;
+  if (Number.isNaN(value))
+    throw new Refused('invalid_time', `${field} "${text}": ${BOOKING_REFUSALS.invalid_time.text}`);
+  return value;
+}
+
+function queryRange(
+  from: string | undefined,
+  to: string | undefined,
+  now: number,
+  defaultMs: number,
+): Interval {
+  const parse = (text: string, name: string) => {
+    const parsed = parseInstant(text);
+    if (!parsed.ok) throw new ApiError(400, `${name}: ${parsed.reason}`);
+    return parsed.value;
+  };
+  const start = from === undefined ? now : parse(from, 'from');
+  const end = to === undefined ? start + defaultMs : parse(to, 'to');
+  if (end <= start) throw new ApiError(400, '"to" must be after "from"');
+  if (end - start > MAX_RANGE_MS) throw new ApiError(400, `at most ${MAX_RANGE_MS / DAY_MS} days at once`);
+  return { start, end };
+}
+
+export const bookingRoutes: FastifyPluginAsyncTypebox<BookingRoutesOptions> = async (app, options) => {
+  const { site } = options;
+  const store = options.store ?? new BookingStore(options.records);
+  const tokens = new CalendarTokens(options.records);
+  const now = options.now ?? Date.now;
+  const policy = options.policy ?? DEFAULT_POLICY;
+  const timeZone = site.site.timezone;
+  const spaces = new Map(site.spaces.map((s) => [s.id, s]));
+  const floorName = new Map(site.floors.map((f) => [f.id, f.name]));
+
+  const out = (b: Booking): BookingOut => ({
+    id: b.id,
+    memberId: b.memberId,
+    spaceId: b.spaceId,
+    spaceName: spaces.get(b.spaceId)?.name ?? b.spaceId,
+    start: iso(b.start),
+    end: iso(b.end),
+    status: b.status,
+    checkedInAt: isoOrNull(b.checkedInAt),
+    releasedAt: isoOrNull(b.releasedAt),
+    cancelledAt: isoOrNull(b.cancelledAt),
+    createdAt: iso(b.createdAt),
+  });
+
+  const bookableSpace = (id: string): SpaceConfig => {
+    const space = spaces.get(id);
+    if (!space || !isBookable(space)) throw new ApiError(404, `no bookable space "${id}"`);
+    return space;
+  };
+
+  // Refusals carry their reason code; everything else goes to the API's one error handler.
+  app.setErrorHandler((err, _request, reply) => {
+    if (err instanceof Refused) {
+      return reply.code(err.statusCode).send({
+        ...errorBody(err.statusCode, err.message),
+        reason: err.reason,
+        ...(err.conflict ? { conflict: { start: iso(err.conflict.start), end: iso(err.conflict.end) } } : {}),
+      });
+    }
+    throw err;
+  });
+
+  app.get(
+    '/api/spaces',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['bookings'],
+        summary: 'The spaces that can be booked',
+        response: { 200: Type.Object({ spaces: Type.Array(SpaceOut) }), 401: ErrorBody },
+      },
+    },
+    async () => ({
+      spaces: site.spaces.filter(isBookable).map((s) => ({
+        id: s.id,
+        name: s.name,
+        kind: s.kind,
+        floor: s.floor,
+        floorName: floorName.get(s.floor) ?? s.floor,
+        capacity: s.capacity ?? null,
+        area_m2: s.area_m2,
+        hasLock: s.lock !== undefined,
+        maxLengthMinutes: Math.round(policy.maxLengthMs[s.kind as BookableKind] / 60_000),
+        openingHours: s.opening_hours ?? [],
+      })),
+    }),
+  );
+
+  app.get(
+    '/api/spaces/:id/availability',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['bookings'],
+        summary: 'Busy and free times of a space (busy times name nobody)',
+        params: Type.Object({ id: SiteId }),
+        querystring: Type.Object({ from: Type.Optional(Query), to: Type.Optional(Query) }),
+        response: {
+          200: Type.Object({
+            space: Type.String(),
+            from: Instant,
+            to: Instant,
+            busy: Type.Array(Busy),
+            free: Type.Array(Type.Object({ start: Instant, end: Instant })),
+          }),
+          400: ErrorBody,
+          401: ErrorBody,
+          404: ErrorBody,
+        },
+      },
+    },
+    async (request) => {
+      const member = signedIn(request.member);
+      const space = bookableSpace(request.params.id);
+      const range = queryRange(request.query.from, request.query.to, now(), DAY_MS);
+      const bookings = store.spaceBookings(space.id, range.start, range.end);
+      const staff = isStaff(member);
+      return {
+        space: space.id,
+        from: iso(range.start),
+        to: iso(range.end),
+        busy: bookings.map((b) => ({
+          start: iso(b.start),
+          end: iso(b.end),
+          mine: b.memberId === member.id,
+          ...(staff ? { bookingId: b.id, memberId: b.memberId } : {}),
+        })),
+        free: freeSlots(openingIntervals(space, range, timeZone), bookings, range).map((f) => ({
+          start: iso(f.start),
+          end: iso(f.end),
+        })),
+      };
+    },
+  );
+
+  app.post(
+    '/api/bookings',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['bookings'],
+        summary: 'Book a space: 201, or 409 when the time is taken, or 4xx with the rule broken',
+        body: Type.Object(
+          {
+            spaceId: SiteId,
+            start: Type.String({
+              maxLength: 40,
+              description: 'ISO 8601 with offset, e.g. 2026-03-02T09:00+01:00',
+            }),
+            end: Type.String({ maxLength: 40 }),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          201: BookingOut,
+          400: Refusal,
+          401: ErrorBody,
+          404: ErrorBody,
+          409: Refusal,
+          422: Refusal,
+        },
+      },
+    },
+    async (request, reply) => {
+      const member = signedIn(request.member);
+      const space = spaces.get(request.body.spaceId);
+      if (!space) throw new ApiError(404, `unknown space "${request.body.spaceId}"`);
+      const start = bookingTime(request.body.start, 'start');
+      const end = bookingTime(request.body.end, 'end');
+      const at = now();
+      const verdict = checkBookingRequest(space, { start, end }, at, timeZone, policy);
+      if (!verdict.ok) throw new Refused(verdict.reason, verdict.message);
+      const result = store.create({ memberId: member.id, spaceId: space.id, start, end }, at);
+      if (!result.ok) throw new Refused('slot_taken', BOOKING_REFUSALS.slot_taken.text, result.conflict);
+      return reply.code(201).send(out(result.booking));
+    },
+  );
+
+  app.get(
+    '/api/bookings',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['bookings'],
+        summary: "Bookings: a member's own; staff see everyone's unless mine=1",
+        querystring: Type.Object({
+          mine: Type.Optional(Type.String({ maxLength: 5, description: '1: only my own' })),
+          from: Type.Optional(Query),
+          to: Type.Optional(Query),
+        }),
+        response: { 200: Type.Object({ bookings: Type.Array(BookingOut) }), 400: ErrorBody, 401: ErrorBody },
+      },
+    },
+    async (request) => {
+      const member = signedIn(request.member);
+      const t = now();
+      const range = queryRange(request.query.from ?? String(t - DAY_MS), request.query.to, t, MAX_RANGE_MS);
+      const mineOnly = !isStaff(member) || ['1', 'true', 'yes'].includes(request.query.mine ?? '');
+      const bookings = mineOnly ? store.listMine(member.id, range) : store.listAll(range);
+      return { bookings: bookings.map(out) };
+    },
+  );
+
+  app.delete(
+    '/api/bookings/:id',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['bookings'],
+        summary: 'Cancel a booking (your own; staff any)',
+        params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }),
+        response: { 200: BookingOut, 401: ErrorBody, 404: ErrorBody, 409: ErrorBody },
+      },
+    },
+    async (request) => {
+      const member = signedIn(request.member);
+      const result = store.cancel(request.params.id, { memberId: member.id, staff: isStaff(member) }, now());
+      if (result === 'not_found') throw new ApiError(404, `no booking "${request.params.id}"`);
+      if (result === 'already_ended')
+        throw new ApiError(409, 'this booking has already ended, was cancelled or was released');
+      return out(store.get(request.params.id) as Booking);
+    },
+  );
+
+  const calendarOf = (memberId: string) => {
+    const t = now();
+    return bookingsCalendar(
+      site,
+      store.listMine(memberId, { start: t - CALENDAR_PAST_MS, end: t + CALENDAR_AHEAD_MS }),
+      t,
+    );
+  };
+  const calendarResponse = { 200: Type.String({ description: 'text/calendar (RFC 5545)' }) };
+
+  app.get(
+    '/api/me/calendar.ics',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['bookings'],
+        summary: 'My bookings as iCalendar',
+        produces: ['text/calendar'],
+        response: { ...calendarResponse, 401: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const member = signedIn(request.member);
+      return reply
+        .type('text/calendar; charset=utf-8')
+        .header('cache-control', 'private, no-store')
+        .send(calendarOf(member.id));
+    },
+  );
+
+  app.get(
+    '/api/me/calendar-token',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['bookings'],
+        summary: 'Whether my calendar subscription link is active (the token itself is shown only once)',
+        response: {
+          200: Type.Object({ active: Type.Boolean(), issuedAt: Type.Union([Instant, Type.Null()]) }),
+          401: ErrorBody,
+        },
+      },
+    },
+    async (request) => {
+      const issued = tokens.issuedAt(signedIn(request.member).id);
+      return { active: issued !== undefined, issuedAt: issued === undefined ? null : iso(issued) };
+    },
+  );
+
+  app.post(
+    '/api/me/calendar-token',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['bookings'],
+        summary: 'A new calendar subscription link for phones; any earlier link stops working',
+        response: {
+          201: Type.Object({
+            token: Type.String(),
+            path: Type.String({ description: 'subscribe to this path on this server' }),
+            issuedAt: Instant,
+          }),
+          401: ErrorBody,
+        },
+      },
+    },
+    async (request, reply) => {
+      const at = now();
+      const token = tokens.issue(signedIn(request.member).id, at);
+      return reply.code(201).send({ token, path: `/api/calendar/${token}.ics`, issuedAt: iso(at) });
+    },
+  );
+
+  app.delete(
+    '/api/me/calendar-token',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['bookings'],
+        summary: 'Revoke my calendar subscription link',
+        response: { 204: Type.Null(), 401: ErrorBody, 404: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      if (!tokens.revoke(signedIn(request.member).id)) throw new ApiError(404, 'no calendar link to revoke');
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.get(
+    '/api/calendar/:token.ics',
+    {
+      // Calendar apps send no cookie: the secret token in the path is the credential, checked here.
+      config: { access: 'public' },
+      schema: {
+        tags: ['bookings'],
+        summary: "A member's bookings as iCalendar, by their secret calendar token",
+        params: Type.Object({ token: Type.String() }),
+        produces: ['text/calendar'],
+        response: { ...calendarResponse, 404: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const memberId = request.params.token.match(CALENDAR_TOKEN_PATTERN)
+        ? tokens.memberFor(request.params.token)
+        : undefined;
+      // One answer for malformed, unknown and revoked tokens: nothing to learn by trying.
+      if (!memberId) throw new ApiError(404, 'no such calendar');
+      return reply
+        .type('text/calendar; charset=utf-8')
+        .header('cache-control', 'private, no-store')
+        .header('referrer-policy', 'no-referrer')
+        .send(calendarOf(memberId));
+    },
+  );
+};
