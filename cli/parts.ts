@@ -6,6 +6,8 @@ import { unlockGraceMs } from '../access/unlock-rules.ts';
 import { buildApi } from '../api/app.ts';
 import { BuildingFeed } from '../api/building-feed.ts';
 import { LockCommands } from '../api/lock-commands.ts';
+import { BookingStore } from '../bookings/booking-store.ts';
+import { CheckInWatcher, graceFromEnv } from '../bookings/check-in.ts';
 import { PortInUseError, type RunningBroker, startBroker } from '../broker/broker.ts';
 import { openRecords } from '../database/database.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
@@ -131,6 +133,17 @@ export async function runParts(settings: Settings, parts: PartSelection): Promis
       stops.push(() => lockCommands.close());
       const identity = openIdentity();
       stops.push(scheduleAuditPurge(new AuditLog(identity.records), auditRetentionDays(), logger));
+      // Sensor-verified check-in and no-show release (CHECKIN_GRACE_MIN, default 15 minutes).
+      const checkIn = new CheckInWatcher({
+        store: new BookingStore(identity.records),
+        feed,
+        site,
+        profiles,
+        graceMs: checkInGrace(),
+        logger: logger.child({ part: 'check-in' }),
+      });
+      checkIn.start();
+      stops.push(async () => checkIn.stop());
       const admin = await ensureFirstAdmin(identity, {
         siteId: site.site.id,
         dataDir: settings.dataDir,
@@ -313,4 +326,12 @@ async function startOwnSimulation(
     speed: settings.simSpeed,
     logger: simLogger,
   });
+}
+
+function checkInGrace(): number {
+  try {
+    return graceFromEnv();
+  } catch (err) {
+    throw new StartError((err as Error).message);
+  }
 }
