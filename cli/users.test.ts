@@ -1,0 +1,87 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import { openRecords } from '../database/database.ts';
+import { Identity } from '../members/identity.ts';
+
+/** `wesprint users` and `wesprint lobby-token` as an operator runs them: real processes, a temp DATA_DIR. */
+
+const BIN = path.resolve(import.meta.dirname, '../bin/wesprint.js');
+
+function run(args: string[], env: Record<string, string>, stdin?: string) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    // Like a script would: either a piped password, or nothing on standard input.
+    child.stdin.end(stdin ?? '');
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+t.test('users add (piped or generated password), users list, lobby-token create', async (t) => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-users-'));
+  t.teardown(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+  const env = { DATA_DIR: dataDir };
+
+  const piped = await run(
+    ['users', 'add', '--email', 'Ada@Coop.example', '--role', 'facility', '--name', 'Ada'],
+    env,
+    'a-piped-password-1\n',
+  );
+  t.equal(piped.code, 0, piped.stderr);
+  t.match(piped.stdout, /added ada@coop\.example \(facility, "Ada"\)/);
+  t.notMatch(piped.stdout, /password/, 'a piped password is not echoed');
+
+  const generated = await run(['users', 'add', '--email', 'ben@coop.example', '--role', 'member'], env);
+  t.equal(generated.code, 0, generated.stderr);
+  const shown = /password \(shown once\): (\S+)/.exec(generated.stdout)?.[1];
+  t.ok(shown && shown.length >= 20, 'a generated password is printed once');
+
+  const duplicate = await run(['users', 'add', '--email', 'BEN@coop.example', '--role', 'board'], env);
+  t.equal(duplicate.code, 1);
+  t.match(duplicate.stderr, /exists already/);
+  const badRole = await run(['users', 'add', '--email', 'x@coop.example', '--role', 'janitor'], env);
+  t.equal(badRole.code, 2);
+  t.match(badRole.stderr, /unknown role "janitor"/);
+
+  const list = await run(['users', 'list'], env);
+  t.equal(list.code, 0, list.stderr);
+  const rows = list.stdout
+    .trim()
+    .split('\n')
+    .map((l) => l.split('\t'));
+  t.same(
+    rows.map((r) => [r[0], r[1], r[2]]),
+    [
+      ['ada@coop.example', 'facility', 'active'],
+      ['ben@coop.example', 'member', 'active'],
+    ],
+  );
+  t.notOk(list.stdout.includes('scrypt'), 'no hashes listed');
+
+  const token = await run(['lobby-token', 'create', '--label', 'Foyer'], env);
+  t.equal(token.code, 0, token.stderr);
+  const [, tokenId, secret] = /lobby token (\S+) created \(shown once\): (\S+)/.exec(token.stdout) ?? [];
+  t.ok(tokenId && secret, 'token printed once');
+
+  // What the API will check: the same records file.
+  const records = openRecords(path.join(dataDir, 'wesprint.db'));
+  t.teardown(() => records.close());
+  const identity = new Identity(records);
+  t.equal((await identity.signIn('ada@coop.example', 'a-piped-password-1')).outcome, 'signed_in');
+  t.equal((await identity.signIn('ben@coop.example', shown ?? '')).outcome, 'signed_in');
+  t.ok(identity.lobbyTokens.verify(secret ?? ''), 'the printed lobby token is valid');
+
+  const revoke = await run(['lobby-token', 'revoke', tokenId ?? ''], env);
+  t.equal(revoke.code, 0, revoke.stderr);
+  t.notOk(identity.lobbyTokens.verify(secret ?? ''), 'and revocable');
+});
