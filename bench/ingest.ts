@@ -1,0 +1,568 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import mqtt from 'mqtt';
+import pino, { type Logger } from 'pino';
+import { type RunningBroker, startBroker } from '../broker/broker.ts';
+import type { DeviceProfile } from '../device-profiles/profile.ts';
+import type { Quantity } from '../device-profiles/reading.ts';
+import { loadProfiles } from '../device-profiles/registry.ts';
+import { buildingTopics } from '../gateway/building-topics.ts';
+import { startGateway } from '../gateway/gateway.ts';
+import { Quarantine } from '../gateway/quarantine.ts';
+import { SpooledWriter } from '../gateway/spool.ts';
+import { syntheticSite } from '../simulations/load.ts';
+import { loadOrCreateSecrets, SERVICE_USERNAMES, type Secrets } from '../site/credentials.ts';
+import type { SiteConfig } from '../site/site.ts';
+import { SqliteStore } from '../storage/sqlite-store.ts';
+import type { ChildMessage, ParentMessage, Phase, PhaseAccount, PrepareMessage } from './publisher.ts';
+
+/**
+ * Gateway ingest against the bare broker's pass-through, both measured the same way:
+ * the project's broker in lab mode (as `wesprint start` runs it, in this process), one publisher in a
+ * process of its own sending the load mode's vendor payloads with QoS 1 and a bounded in-flight window,
+ * and on the receiving side either
+ *   - broker: one MQTT subscriber on the gateway's account with the gateway's filters and session, or
+ *   - gateway: startGateway -> SpooledWriter -> SqliteStore in a temp dir, wired as cli/parts.ts does.
+ * The clock runs from the first publish to the last message received (broker) or to the store's
+ * acknowledgement of the last reading (gateway). Each run uses a fresh broker and data dir.
+ */
+
+export interface IngestOptions {
+  /** Messages in the timed phase. */
+  messages: number;
+  /** Unacknowledged QoS 1 messages the publisher may have outstanding. */
+  window: number;
+  buildings: number;
+  devicesPerBuilding: number;
+  /** A run that has not finished by then fails. */
+  timeoutMs: number;
+  /** Let the broker and (for the gateway) the store finish the warm-up before the clock starts. */
+  settleMs: number;
+  /** The broker as it is, or with a candidate fix applied from here (see orderOutgoingEnqueues). */
+  brokerVariant: BrokerVariant;
+}
+
+export const BROKER_VARIANTS = ['as-is', 'ordered-enqueue'] as const;
+export type BrokerVariant = (typeof BROKER_VARIANTS)[number];
+
+export interface IngestEnvironment {
+  site: SiteConfig;
+  profiles: Map<string, DeviceProfile>;
+  /** The gateway's subscriptions, which the broker measurement's subscriber uses too. */
+  filters: string[];
+  logger: Logger;
+}
+
+export interface BrokerSample {
+  ok: boolean;
+  problems: string[];
+  messages: number;
+  durationMs: number;
+  /** Messages per second, first publish to last message received by the subscriber. */
+  rate: number;
+  /** When the publisher had all its PUBACKs, ms after the first publish. */
+  publisherDoneMs: number;
+}
+
+export interface GatewaySample {
+  ok: boolean;
+  problems: string[];
+  messages: number;
+  readings: number;
+  durationMs: number;
+  /** Messages per second, first publish to the store's acknowledgement of the last reading. */
+  rate: number;
+  readingsPerSecond: number;
+  /** When the gateway had received the last message, ms after the first publish. */
+  receivedMs: number;
+  publisherDoneMs: number;
+  /** Store writes (batches) during the timed phase. */
+  storeWrites: number;
+}
+
+export async function ingestEnvironment(options: IngestOptions): Promise<IngestEnvironment> {
+  const site = syntheticSite(options.buildings, options.devicesPerBuilding);
+  const profiles = await loadProfiles();
+  const topics = buildingTopics(site.site.id);
+  // The same set startGateway subscribes to.
+  const filters = new Set<string>([topics.allCommands]);
+  for (const profile of profiles.values()) for (const f of profile.subscriptions) filters.add(f);
+  const logger = pino({ level: process.env.LOG_LEVEL ?? 'warn', base: undefined });
+  return { site, profiles, filters: [...filters], logger };
+}
+
+interface Lab {
+  dir: string;
+  secrets: Secrets;
+  broker: RunningBroker;
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Candidate fix for broker/broker.ts, measured from here: aedes drops a QoS 1 message to a persistent
+ * (clean=0) subscriber when it reaches the subscriber with a lower broker counter than one already
+ * delivered (client.js `dedupe`). With aedes-persistence-level, `outgoingEnqueueCombi` writes of
+ * consecutive messages complete out of order (LevelDB work runs on the libuv thread pool), so under
+ * pipelined QoS 1 load the gateway (clean=0) silently misses messages; they stay queued on disk until
+ * its next reconnect. Resolving the enqueues in call order (writes still run concurrently) keeps the
+ * delivery order and loses nothing.
+ */
+export function orderOutgoingEnqueues(persistence: {
+  outgoingEnqueueCombi(subs: unknown, packet: unknown): Promise<unknown>;
+}): void {
+  const enqueue = persistence.outgoingEnqueueCombi.bind(persistence);
+  let previous: Promise<unknown> = Promise.resolve();
+  persistence.outgoingEnqueueCombi = (subs, packet) => {
+    const write = enqueue(subs, packet);
+    const inOrder = Promise.all([previous, write]).then(() => write);
+    previous = inOrder.catch(() => undefined);
+    return inOrder;
+  };
+}
+
+async function startLab(env: IngestEnvironment, name: string, variant: BrokerVariant): Promise<Lab> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `wesprint-bench-${name}-`));
+  const secrets = loadOrCreateSecrets(dir, env.site);
+  const broker = await startBroker({
+    site: env.site,
+    secrets,
+    profiles: env.profiles,
+    dataDir: dir,
+    host: '127.0.0.1',
+    port: 0,
+    wsPort: null,
+    // Lab mode lets one publisher speak for every device; the receiving side still logs in with the
+    // gateway's account and goes through its ACL.
+    allowAnonymous: true,
+    logger: env.logger.child({ part: 'broker' }),
+  });
+  if (variant === 'ordered-enqueue') {
+    orderOutgoingEnqueues(
+      (broker.aedes as unknown as { persistence: Parameters<typeof orderOutgoingEnqueues>[0] }).persistence,
+    );
+  }
+  return {
+    dir,
+    secrets,
+    broker,
+    url: `mqtt://127.0.0.1:${broker.port}`,
+    async close() {
+      await broker.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The forked publisher (bench/publisher.ts). */
+class Publisher {
+  private readonly waiting = new Map<string, (m: ChildMessage) => void>();
+  private readonly rejecters = new Set<(err: Error) => void>();
+  private failure: Error | undefined;
+
+  private constructor(private readonly child: ChildProcess) {
+    child.on('message', (m: ChildMessage) => {
+      if (m.kind === 'error') return this.fail(new Error(`publisher: ${m.message}`));
+      const key = m.kind === 'sent' ? `sent:${m.phase}` : m.kind;
+      const resolve = this.waiting.get(key);
+      this.waiting.delete(key);
+      resolve?.(m);
+    });
+    child.on('exit', (code) => {
+      if (this.waiting.size > 0) this.fail(new Error(`publisher exited (code ${code})`));
+    });
+  }
+
+  static async start(prepare: Omit<PrepareMessage, 'kind'>): Promise<{
+    publisher: Publisher;
+    accounts: Record<Phase, PhaseAccount>;
+  }> {
+    const child = fork(new URL('./publisher.ts', import.meta.url), [], {
+      execArgv: ['--import', import.meta.resolve('tsx')],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const publisher = new Publisher(child);
+    const ready = publisher.expect('ready');
+    publisher.send({ kind: 'prepare', ...prepare });
+    const m = await ready;
+    if (m.kind !== 'ready') throw new Error('publisher answered out of turn');
+    return { publisher, accounts: { warmup: m.warmup, timed: m.timed } };
+  }
+
+  /** Starts a phase; the promise resolves when every message of it is acknowledged by the broker. */
+  go(phase: Phase): Promise<{ acked: number; failed: number; at: number }> {
+    const sent = this.expect(`sent:${phase}`).then((m) => {
+      const at = performance.now();
+      return m.kind === 'sent' ? { acked: m.acked, failed: m.failed, at } : { acked: 0, failed: 0, at };
+    });
+    this.send({ kind: 'go', phase });
+    return sent;
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    if (this.child.connected) this.send({ kind: 'stop' });
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  private send(m: ParentMessage): void {
+    this.child.send(m);
+  }
+
+  private expect(key: string): Promise<ChildMessage> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.waiting.set(key, resolve);
+      this.rejecters.add(reject);
+    });
+  }
+
+  private fail(err: Error): void {
+    this.failure = err;
+    for (const reject of this.rejecters) reject(err);
+    this.rejecters.clear();
+    this.waiting.clear();
+  }
+}
+
+/**
+ * Resolves with the time `condition` first holds, checked whenever `poke` is called. Rejects after `ms`,
+ * or, once `stallAfter` was called, when nothing pokes it for that long (a lost message never arrives:
+ * no need to wait out the whole timeout).
+ */
+class Milestone {
+  at: number | undefined;
+  private resolve: (at: number) => void = () => {};
+  private reject: (err: Error) => void = () => {};
+  readonly reached: Promise<number>;
+  private readonly timer: NodeJS.Timeout;
+  private stall: { ms: number; timer: NodeJS.Timeout } | undefined;
+
+  constructor(
+    private readonly condition: () => boolean,
+    ms: number,
+    private readonly what: string,
+  ) {
+    this.reached = new Promise<number>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    this.reached.catch(() => {});
+    this.timer = setTimeout(() => this.fail(`timed out after ${ms} ms waiting for ${what}`), ms);
+    this.poke();
+  }
+
+  poke(): void {
+    if (this.at !== undefined) return;
+    if (this.condition()) {
+      this.at = performance.now();
+      this.cancel();
+      this.resolve(this.at);
+    } else if (this.stall) {
+      this.stall.timer.refresh();
+    }
+  }
+
+  stallAfter(ms: number): void {
+    if (this.at !== undefined || this.stall) return;
+    this.stall = {
+      ms,
+      timer: setTimeout(() => this.fail(`nothing moved for ${ms} ms while waiting for ${this.what}`), ms),
+    };
+  }
+
+  cancel(): void {
+    clearTimeout(this.timer);
+    if (this.stall) clearTimeout(this.stall.timer);
+  }
+
+  private fail(message: string): void {
+    this.cancel();
+    this.reject(new Error(message));
+  }
+}
+
+/** Once every publish is acknowledged, what is still missing must arrive without a pause this long. */
+const STALL_MS = 3000;
+
+/**
+ * One publisher phase: starts it, and once every publish is acknowledged gives the milestones STALL_MS
+ * without progress before they fail. A missed milestone is recorded in `problems` and yields NaN.
+ */
+async function runPhase(
+  publisher: Publisher,
+  phase: Phase,
+  milestones: Milestone[],
+  problems: string[],
+): Promise<{ sent: { acked: number; failed: number; at: number }; at: number[] }> {
+  const sending = publisher.go(phase).then((sent) => {
+    for (const m of milestones) m.stallAfter(STALL_MS);
+    return sent;
+  });
+  const [sent, ...at] = await Promise.all([
+    sending,
+    ...milestones.map((m) =>
+      m.reached.catch((err: Error) => {
+        problems.push(`${phase}: ${err.message}`);
+        return Number.NaN;
+      }),
+    ),
+  ]);
+  return { sent, at };
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+function publisherOptions(lab: Lab, options: IngestOptions, name: string): Omit<PrepareMessage, 'kind'> {
+  return {
+    mqttUrl: lab.url,
+    buildings: options.buildings,
+    devicesPerBuilding: options.devicesPerBuilding,
+    messages: options.messages,
+    window: options.window,
+    clientId: `bench-pub-${name}`,
+  };
+}
+
+export async function measureBroker(
+  env: IngestEnvironment,
+  options: IngestOptions,
+  hooks: TimedHooks = {},
+): Promise<BrokerSample> {
+  const lab = await startLab(env, 'broker', options.brokerVariant);
+  let publisher: Publisher | undefined;
+  const subscriber = await mqtt.connectAsync(lab.url, {
+    clientId: 'bench-subscriber',
+    protocolVersion: 4,
+    // The gateway's session: persistent, so the broker keeps its QoS 1 messages while it restarts.
+    clean: false,
+    username: SERVICE_USERNAMES.gateway,
+    password: lab.secrets.services.gateway,
+    reconnectPeriod: 0,
+  });
+  try {
+    const granted = await subscriber.subscribeAsync(env.filters, { qos: 1 });
+    const refused = granted.filter((g) => g.qos === 128).map((g) => g.topic);
+    if (refused.length > 0) throw new Error(`broker refused subscriptions: ${refused.join(', ')}`);
+    let received = 0;
+    let milestone: Milestone | undefined;
+    subscriber.on('message', () => {
+      received++;
+      milestone?.poke();
+    });
+
+    const started = await Publisher.start(publisherOptions(lab, options, 'broker'));
+    publisher = started.publisher;
+    const { warmup, timed } = started.accounts;
+
+    const problems: string[] = [];
+    milestone = new Milestone(() => received >= warmup.messages, options.timeoutMs, 'every message');
+    await runPhase(publisher, 'warmup', [milestone], problems);
+    if (received !== warmup.messages)
+      problems.push(`warmup: subscriber received ${received} messages, ${warmup.messages} sent`);
+    await sleep(options.settleMs);
+
+    received = 0;
+    milestone = new Milestone(() => received >= timed.messages, options.timeoutMs, 'every message');
+    await hooks.beforeTimed?.();
+    const t0 = performance.now();
+    const {
+      sent,
+      at: [t1 = Number.NaN],
+    } = await runPhase(publisher, 'timed', [milestone], problems);
+    await hooks.afterTimed?.();
+    // Late extra deliveries would be duplicates.
+    await sleep(100);
+    if (sent.failed > 0) problems.push(`${sent.failed} publishes failed`);
+    if (received !== timed.messages)
+      problems.push(`subscriber received ${received} messages, ${timed.messages} sent`);
+    const durationMs = t1 - t0;
+    return {
+      ok: problems.length === 0,
+      problems,
+      messages: timed.messages,
+      durationMs,
+      rate: timed.messages / (durationMs / 1000),
+      publisherDoneMs: sent.at - t0,
+    };
+  } finally {
+    await publisher?.stop();
+    await subscriber.endAsync();
+    await lab.close();
+  }
+}
+
+export interface TimedHooks {
+  /** Called just before the timed phase starts and just after it ends (e.g. to run a CPU profile). */
+  beforeTimed?: () => Promise<void>;
+  afterTimed?: () => Promise<void>;
+}
+
+export async function measureGateway(
+  env: IngestEnvironment,
+  options: IngestOptions,
+  hooks: TimedHooks = {},
+): Promise<GatewaySample> {
+  const lab = await startLab(env, 'gateway', options.brokerVariant);
+  const store = new SqliteStore({ file: path.join(lab.dir, 'readings.db') });
+  const writer = new SpooledWriter({
+    store,
+    dir: path.join(lab.dir, 'spool'),
+    logger: env.logger.child({ part: 'spool' }),
+  });
+  const quarantine = new Quarantine(path.join(lab.dir, 'gateway.db'));
+  let publisher: Publisher | undefined;
+  let gateway: Awaited<ReturnType<typeof startGateway>> | undefined;
+  try {
+    gateway = await startGateway({
+      site: env.site,
+      profiles: env.profiles,
+      mqttUrl: lab.url,
+      username: SERVICE_USERNAMES.gateway,
+      password: lab.secrets.services.gateway,
+      sink: writer,
+      quarantine,
+      commandLogFile: path.join(lab.dir, 'gateway.db'),
+      logger: env.logger.child({ part: 'gateway' }),
+    });
+    const gw = gateway;
+    let storeWrites = 0;
+    let written: Milestone | undefined;
+    let arrived: Milestone | undefined;
+    writer.on('written', () => {
+      storeWrites++;
+      written?.poke();
+    });
+    let messagesIn = 0;
+    // Runs after the gateway's own handler (registered first): tells when the last message was decoded.
+    gw.client.on('message', () => {
+      messagesIn++;
+      arrived?.poke();
+    });
+
+    const started = await Publisher.start(publisherOptions(lab, options, 'gateway'));
+    publisher = started.publisher;
+    const { warmup, timed } = started.accounts;
+
+    const problems: string[] = [];
+    written = new Milestone(
+      () => writer.counters.written >= warmup.readings,
+      options.timeoutMs,
+      'every reading to be stored',
+    );
+    await runPhase(publisher, 'warmup', [written], problems);
+    await sleep(options.settleMs);
+
+    const before = { stats: gw.stats(), counters: { ...writer.counters } };
+    storeWrites = 0;
+    messagesIn = 0;
+    arrived = new Milestone(
+      () => messagesIn >= timed.messages,
+      options.timeoutMs,
+      'the gateway to decode every message',
+    );
+    written = new Milestone(
+      () => writer.counters.written - before.counters.written >= timed.readings,
+      options.timeoutMs,
+      'every reading to be stored',
+    );
+    await hooks.beforeTimed?.();
+    const t0 = performance.now();
+    const {
+      sent,
+      at: [receivedAt = Number.NaN, t1 = Number.NaN],
+    } = await runPhase(publisher, 'timed', [arrived, written], problems);
+    await hooks.afterTimed?.();
+    arrived.cancel();
+    written.cancel();
+    await writer.flush();
+    await sleep(100);
+
+    const after = { stats: gw.stats(), counters: { ...writer.counters } };
+    const delta = (a: number, b: number) => a - b;
+    if (sent.failed > 0) problems.push(`${sent.failed} publishes failed`);
+    const decoded = delta(after.stats.readings, before.stats.readings);
+    if (decoded !== timed.readings)
+      problems.push(`gateway decoded ${decoded} readings, the messages carried ${timed.readings}`);
+    const quarantined = delta(after.stats.quarantined, before.stats.quarantined);
+    if (quarantined > 0) problems.push(`${quarantined} messages quarantined`);
+    const stored = delta(after.counters.written, before.counters.written);
+    if (stored !== timed.readings)
+      problems.push(`the store acknowledged ${stored} readings, ${timed.readings} expected`);
+    if (after.counters.spooled > 0)
+      problems.push(`${after.counters.spooled} readings went through the disk spool (store write failed)`);
+    problems.push(...(await verifyStore(store, [warmup, timed])));
+
+    const durationMs = t1 - t0;
+    return {
+      ok: problems.length === 0,
+      problems,
+      messages: timed.messages,
+      readings: timed.readings,
+      durationMs,
+      rate: timed.messages / (durationMs / 1000),
+      readingsPerSecond: timed.readings / (durationMs / 1000),
+      receivedMs: receivedAt - t0,
+      publisherDoneMs: sent.at - t0,
+      storeWrites,
+    };
+  } finally {
+    await publisher?.stop();
+    await gateway?.stop();
+    await writer.close();
+    await store.close();
+    quarantine.close();
+    await lab.close();
+  }
+}
+
+/** The store must hold, per device and quantity, exactly as many readings as the messages carried. */
+async function verifyStore(store: SqliteStore, phases: PhaseAccount[]): Promise<string[]> {
+  const expected = new Map<string, Map<string, number>>();
+  for (const phase of phases) {
+    for (const [device, quantities] of Object.entries(phase.perDeviceQuantity)) {
+      for (const [quantity, n] of Object.entries(quantities)) {
+        const byDevice = expected.get(quantity) ?? new Map<string, number>();
+        expected.set(quantity, byDevice);
+        byDevice.set(device, (byDevice.get(device) ?? 0) + (n ?? 0));
+      }
+    }
+  }
+  const problems: string[] = [];
+  let missing = 0;
+  let extra = 0;
+  let wrongSeries = 0;
+  for (const [quantity, byDevice] of expected) {
+    const series = await store.query({
+      quantity: quantity as Quantity,
+      from: 0,
+      to: Date.now() + 60_000,
+      aggregate: 'count',
+    });
+    const found = new Map<string, number>();
+    for (const s of series)
+      found.set(
+        s.device,
+        s.points.reduce((sum, p) => sum + p.value, 0),
+      );
+    for (const [device, n] of byDevice) {
+      const got = found.get(device) ?? 0;
+      if (got < n) missing += n - got;
+      if (got > n) extra += got - n;
+      if (got !== n) wrongSeries++;
+      found.delete(device);
+    }
+    for (const [, got] of found) extra += got;
+  }
+  if (missing > 0 || extra > 0)
+    problems.push(
+      `store holds ${missing} readings too few and ${extra} too many (${wrongSeries} device/quantity series wrong)`,
+    );
+  return problems;
+}

@@ -1,0 +1,253 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import {
+  BROKER_VARIANTS,
+  type BrokerSample,
+  type BrokerVariant,
+  type GatewaySample,
+  type IngestOptions,
+  ingestEnvironment,
+  measureBroker,
+  measureGateway,
+} from './ingest.ts';
+import {
+  type CpuProfile,
+  CpuProfiler,
+  formatSummary,
+  type ProfileSummary,
+  summariseProfile,
+  writeProfile,
+} from './profile.ts';
+
+/**
+ * `npm run bench` (wesprint bench): gateway ingest (decode + store + republish, QoS 1) against the bare
+ * broker's pass-through, measured alternately in the same run; prints both, their ratio and readings/s,
+ * and writes bench/results.json. A run that lost or duplicated anything is a failure, not a rate.
+ *
+ *   --messages N   timed messages per run (default 20000)
+ *   --runs N       runs of each measurement, alternating (default 3); medians are reported
+ *   --window N     publisher's unacknowledged QoS 1 messages (default 1000)
+ *   --buildings N --devices N   synthetic site (default 5 × 100 devices; see README in this folder)
+ *   --broker-variant V   as-is (default) | ordered-enqueue (a candidate broker fix, applied from here)
+ *   --profile      one extra gateway run under the CPU profiler; prints where the time goes
+ *   --out FILE     results file (default bench/results.json)
+ */
+
+export const INGEST_GOAL = 0.7;
+const RESULTS_FILE = fileURLToPath(new URL('./results.json', import.meta.url));
+
+export interface IngestResult {
+  ok: boolean;
+  goal: number;
+  /** Median gateway rate / median broker rate. */
+  ratio: number;
+  settings: IngestOptions & { runs: number };
+  broker: { rate: number; samples: BrokerSample[] };
+  gateway: { rate: number; readingsPerSecond: number; samples: GatewaySample[] };
+  failures: string[];
+  profiles?: { broker?: ProfileSummary; gateway?: ProfileSummary };
+}
+
+/** The results file: machine facts, then one entry per benchmark (others add theirs beside `ingest`). */
+export interface BenchResults {
+  date: string;
+  node: string;
+  cpus: { count: number; model: string };
+  loadAverage: number[];
+  runs: number;
+  broker: { rate: number };
+  gateway: { rate: number; readingsPerSecond: number };
+  ratio: number;
+  goal: number;
+  ok: boolean;
+  benchmarks: Record<string, unknown> & { ingest?: IngestResult };
+}
+
+export function median(values: number[]): number {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return Number.NaN;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/**
+ * Writes one benchmark's entry into the results file, keeping the other benchmarks' entries that are
+ * already there.
+ */
+export function writeBenchResult(
+  file: string,
+  name: string,
+  entry: unknown,
+  top: Partial<BenchResults> = {},
+): void {
+  let previous: Partial<BenchResults> = {};
+  try {
+    previous = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<BenchResults>;
+  } catch {
+    // No earlier results (or unreadable ones): start afresh.
+  }
+  const cpus = os.cpus();
+  const results = {
+    ...previous,
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: { count: cpus.length, model: cpus[0]?.model ?? 'unknown' },
+    loadAverage: os.loadavg().map((l) => Math.round(l * 100) / 100),
+    ...top,
+    benchmarks: { ...(previous.benchmarks ?? {}), [name]: entry },
+  };
+  fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+}
+
+function positive(name: string, value: string | undefined): number {
+  const n = Number(value);
+  if (!(Number.isInteger(n) && n > 0)) throw new Error(`--${name} must be a positive whole number`);
+  return n;
+}
+
+const rate = (n: number) => (Number.isFinite(n) ? `${Math.round(n).toLocaleString('en')}` : '–');
+
+export async function runIngestBenchmark(
+  options: IngestOptions,
+  runs: number,
+  profile: boolean,
+  report: (line: string) => void = console.log,
+): Promise<IngestResult> {
+  const env = await ingestEnvironment(options);
+  const brokerSamples: BrokerSample[] = [];
+  const gatewaySamples: GatewaySample[] = [];
+  const failures: string[] = [];
+  report(
+    `ingest: ${options.messages} messages per run, ${env.site.devices.length} devices, QoS 1, window ${options.window}, ${runs} runs each, broker ${options.brokerVariant}`,
+  );
+  for (let run = 1; run <= runs; run++) {
+    // Alternating, and which goes first alternates too, so drift on a shared machine hits both alike.
+    const order = run % 2 === 1 ? (['broker', 'gateway'] as const) : (['gateway', 'broker'] as const);
+    for (const what of order) {
+      if (what === 'broker') {
+        const s = await measureBroker(env, options);
+        brokerSamples.push(s);
+        report(
+          `  run ${run} broker   ${rate(s.rate).padStart(7)} msg/s  (${Math.round(s.durationMs)} ms)${s.ok ? '' : `  FAIL: ${s.problems.join('; ')}`}`,
+        );
+        if (!s.ok) failures.push(`broker run ${run}: ${s.problems.join('; ')}`);
+      } else {
+        const s = await measureGateway(env, options);
+        gatewaySamples.push(s);
+        report(
+          `  run ${run} gateway  ${rate(s.rate).padStart(7)} msg/s  ${rate(s.readingsPerSecond).padStart(7)} readings/s  (${Math.round(s.durationMs)} ms; all received at ${Math.round(s.receivedMs)} ms, ${s.storeWrites} store writes)${s.ok ? '' : `  FAIL: ${s.problems.join('; ')}`}`,
+        );
+        if (!s.ok) failures.push(`gateway run ${run}: ${s.problems.join('; ')}`);
+      }
+    }
+  }
+  const okRates = <T extends { ok: boolean; rate: number }>(samples: T[]) =>
+    samples.filter((s) => s.ok).map((s) => s.rate);
+  const brokerRate = median(okRates(brokerSamples));
+  const gatewayRate = median(okRates(gatewaySamples));
+  const readingsPerSecond = median(gatewaySamples.filter((s) => s.ok).map((s) => s.readingsPerSecond));
+  const ratio = gatewayRate / brokerRate;
+  const result: IngestResult = {
+    ok: failures.length === 0 && ratio >= INGEST_GOAL,
+    goal: INGEST_GOAL,
+    ratio: Math.round(ratio * 1000) / 1000,
+    settings: { ...options, runs },
+    broker: { rate: Math.round(brokerRate), samples: brokerSamples },
+    gateway: {
+      rate: Math.round(gatewayRate),
+      readingsPerSecond: Math.round(readingsPerSecond),
+      samples: gatewaySamples,
+    },
+    failures,
+  };
+
+  if (profile) {
+    for (const what of ['broker', 'gateway'] as const) {
+      const profiler = new CpuProfiler();
+      let raw: CpuProfile | undefined;
+      const hooks = {
+        beforeTimed: () => profiler.start(),
+        afterTimed: async () => {
+          raw = await profiler.stop();
+        },
+      };
+      const s =
+        what === 'broker'
+          ? await measureBroker(env, options, hooks)
+          : await measureGateway(env, options, hooks);
+      if (!raw) continue;
+      const file = path.join(os.tmpdir(), `wesprint-${what}-${Date.now()}.cpuprofile`);
+      writeProfile(file, raw);
+      const summary = summariseProfile(raw);
+      result.profiles = { ...result.profiles, [what]: summary };
+      report(
+        `\nprofiled ${what} run: ${rate(s.rate)} msg/s under the profiler${s.ok ? '' : ` FAIL: ${s.problems.join('; ')}`}`,
+      );
+      report(formatSummary(summary));
+      report(`  raw profile (Chrome DevTools): ${file}`);
+    }
+  }
+  return result;
+}
+
+export async function runBench(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      messages: { type: 'string', default: '20000' },
+      runs: { type: 'string', default: '3' },
+      window: { type: 'string', default: '1000' },
+      buildings: { type: 'string', default: '5' },
+      devices: { type: 'string', default: '100' },
+      profile: { type: 'boolean', default: false },
+      'broker-variant': { type: 'string', default: 'as-is' },
+      out: { type: 'string', default: RESULTS_FILE },
+    },
+    strict: true,
+  });
+  const variant = values['broker-variant'] as BrokerVariant;
+  if (!BROKER_VARIANTS.includes(variant))
+    throw new Error(`--broker-variant must be one of ${BROKER_VARIANTS.join(', ')}`);
+  const options: IngestOptions = {
+    messages: positive('messages', values.messages),
+    window: positive('window', values.window),
+    buildings: positive('buildings', values.buildings),
+    devicesPerBuilding: positive('devices', values.devices),
+    timeoutMs: 30_000,
+    settleMs: 300,
+    brokerVariant: variant,
+  };
+  const runs = positive('runs', values.runs);
+  const ingest = await runIngestBenchmark(options, runs, values.profile);
+
+  const failed = ingest.failures.length > 0;
+  console.log('');
+  console.log(
+    `bare broker pass-through  ${rate(ingest.broker.rate).padStart(7)} msg/s   (median of ${runs})`,
+  );
+  console.log(
+    `gateway ingest            ${rate(ingest.gateway.rate).padStart(7)} msg/s   ${rate(ingest.gateway.readingsPerSecond)} readings/s, every reading stored`,
+  );
+  console.log(
+    `ratio gateway/broker      ${Number.isFinite(ingest.ratio) ? ingest.ratio.toFixed(2) : '–'}   (goal >= ${INGEST_GOAL}: ${ingest.ratio >= INGEST_GOAL ? 'met' : 'NOT met'})`,
+  );
+  writeBenchResult(values.out, 'ingest', ingest, {
+    runs,
+    broker: { rate: ingest.broker.rate },
+    gateway: { rate: ingest.gateway.rate, readingsPerSecond: ingest.gateway.readingsPerSecond },
+    ratio: ingest.ratio,
+    goal: INGEST_GOAL,
+    ok: ingest.ok,
+  });
+  console.log(`results: ${path.relative(process.cwd(), values.out) || values.out}`);
+  if (failed) {
+    console.log(`\nFAIL: ${ingest.failures.join('\n      ')}`);
+    // The CLI sets the exit code from its own return value; a lost reading must not end in exit 0.
+    process.exit(1);
+  }
+}
