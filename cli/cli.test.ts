@@ -94,7 +94,9 @@ t.test('`wesprint start` brings the simulated building alive: live readings over
       MQTT_PORT: '0',
       MQTT_WS_PORT: '0',
       SIM_SPEED: '600',
-      LOG_LEVEL: 'warn',
+      // info, so there are log lines to search for a leaked password
+      LOG_LEVEL: 'info',
+      ADMIN_EMAIL: '',
     },
   });
   let stdout = '';
@@ -121,12 +123,36 @@ t.test('`wesprint start` brings the simulated building alive: live readings over
   }
   t.match(stdout, /MQTT broker\s+mqtt:\/\/127\.0\.0\.1:\d+/);
 
+  // No default password: the first start made the admin with a generated one, shown once, kept 0600.
+  const shown = /Administrator\s+(\S+)\s+password: (\S+)/.exec(stdout);
+  if (!shown) throw new Error(`no administrator printed: ${stdout}`);
+  const [, adminEmail, adminPassword] = shown as unknown as [string, string, string];
+  t.equal(adminEmail, 'admin@kaufhaus-am-markt.local', 'admin@<site id>.local');
+  const adminFile = path.join(dataDir, 'admin-credentials.txt');
+  t.equal(fs.statSync(adminFile).mode & 0o777, 0o600, 'admin credentials readable by the owner only');
+  t.match(fs.readFileSync(adminFile, 'utf8'), `password: ${adminPassword}`);
+  const demoFile = path.join(dataDir, 'demo-members.json');
+  t.equal(fs.statSync(demoFile).mode & 0o777, 0o600, 'demo members readable by the owner only');
+  const demo = JSON.parse(fs.readFileSync(demoFile, 'utf8')) as {
+    members: { role: string; password: string }[];
+  };
+  t.same(demo.members.map((m) => m.role).sort(), ['board', 'facility', 'member', 'member', 'member']);
+  const login = await fetch(`${base}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: adminEmail, password: adminPassword }),
+  });
+  t.equal(login.status, 200, 'the admin signs in with the generated password');
+  const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] as string;
+  const unauthenticated = await fetch(`${base}/api/readings/latest`);
+  t.equal(unauthenticated.status, 401, 'readings need a sign-in');
+
   // Every family of the demo building shows up with live readings through broker, gateway, store and API.
   // (Locks report only on change and at long intervals; gateway.test.ts drives one.)
   const wanted = new Set(['co2', 'occupancy', 'energy', 'power']);
   let seen = new Set<string>();
   while (Date.now() < until && [...wanted].some((q) => !seen.has(q))) {
-    const res = await fetch(`${base}/api/readings/latest`);
+    const res = await fetch(`${base}/api/readings/latest`, { headers: { cookie } });
     if (res.ok) {
       const body = (await res.json()) as { readings: { quantity: string }[] };
       seen = new Set(body.readings.map((r) => r.quantity));
@@ -140,7 +166,7 @@ t.test('`wesprint start` brings the simulated building alive: live readings over
   );
   const ready = await fetch(`${base}/api/ready`);
   t.equal(ready.status, 200, 'ready: store and feed are up');
-  const devices = (await (await fetch(`${base}/api/devices`)).json()) as {
+  const devices = (await (await fetch(`${base}/api/devices`, { headers: { cookie } })).json()) as {
     devices: { online: boolean | null }[];
   };
   t.ok(
@@ -156,6 +182,11 @@ t.test('`wesprint start` brings the simulated building alive: live readings over
 
   child.kill('SIGTERM');
   t.equal(await exited, 0, 'stops cleanly on SIGTERM');
+  t.equal(stdout.split(adminPassword).length - 1, 1, 'the admin password is printed exactly once');
+  t.notMatch(stderr, adminPassword, 'and never on stderr');
+  const logLines = stdout.split('\n').filter((l) => l.startsWith('{'));
+  t.ok(logLines.length > 0, 'there are log lines to search');
+  for (const m of demo.members) t.notOk(stdout.includes(m.password), 'no demo password in the output');
 });
 
 t.test('the gateway heartbeat turns unhealthy when it is old, missing or disconnected', async (t) => {
