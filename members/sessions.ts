@@ -33,6 +33,8 @@ export class SessionStore {
   ) {}
 
   start(memberId: string, now = Date.now()): { token: string; expiresAt: number } {
+    // Dead sessions are never honoured; clearing them at each sign-in keeps the table to live ones.
+    this.prune(now);
     const token = newToken();
     const expiresAt = now + this.lifetime.absoluteMs;
     this.records
