@@ -135,7 +135,12 @@ export class LockCommands {
       resubscribe: false,
     });
     this.#client = client;
-    client.on('connect', () => this.#subscribe(client));
+    client.on('connect', () => {
+      // MQTT.js leaves Nagle on: a lone small PUBLISH then waits for the broker's delayed ACK (~40 ms).
+      const socket = client.stream as { setNoDelay?: (on: boolean) => unknown };
+      socket.setNoDelay?.(true);
+      this.#subscribe(client);
+    });
     client.on('close', () => {
       this.#subscribed = false;
     });

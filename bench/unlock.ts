@@ -82,9 +82,15 @@ const silent = pino({ level: 'silent' });
 
 export function percentiles(samples: number[]): Percentiles {
   const sorted = [...samples].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN;
+  const at = (q: number) =>
+    sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN;
   const round = (v: number) => Math.round(v * 100) / 100;
-  return { count: sorted.length, p50: round(at(0.5)), p99: round(at(0.99)), max: round(sorted.at(-1) ?? Number.NaN) };
+  return {
+    count: sorted.length,
+    p50: round(at(0.5)),
+    p99: round(at(0.99)),
+    max: round(sorted.at(-1) ?? Number.NaN),
+  };
 }
 
 async function until(what: string, check: () => boolean, timeoutMs = 60_000): Promise<void> {
@@ -105,7 +111,7 @@ export async function benchUnlock(options: UnlockBenchOptions = {}): Promise<Unl
   const topics = buildingTopics(site.site.id);
   const rooms = site.spaces.filter((s) => s.kind === 'protel' && s.bookable && s.lock);
   const memberCount = Math.min(rooms.length, Math.ceil((unlocks + warmup) / MAX_UNLOCKS_PER_MEMBER));
-  if ((unlocks + warmup) > memberCount * MAX_UNLOCKS_PER_MEMBER)
+  if (unlocks + warmup > memberCount * MAX_UNLOCKS_PER_MEMBER)
     throw new Error(`bench: at most ${rooms.length * MAX_UNLOCKS_PER_MEMBER} unlocks (including warm-up)`);
   const used = rooms.slice(0, memberCount);
   const lockIds = new Set(used.map((r) => r.lock as string));
@@ -166,7 +172,9 @@ export async function benchUnlock(options: UnlockBenchOptions = {}): Promise<Unl
     commands.start();
     stops.push(() => commands.close());
     const records = openRecords(path.join(dataDir, 'wesprint.db'));
-    stops.push(() => records.close());
+    stops.push(() => {
+      records.close();
+    });
     const app = await buildApi({ site, store, feed, quarantine, profiles, records, lockCommands: commands });
     stops.push(() => app.close());
     await app.listen({ host: '127.0.0.1', port: 0 });
@@ -201,7 +209,12 @@ export async function benchUnlock(options: UnlockBenchOptions = {}): Promise<Unl
     const members: { cookie: string; space: string; lock: string }[] = [];
     for (const room of used) {
       const m = await signedInMember(app, records, 'member');
-      const created = bookings.create({ memberId: m.member.id, spaceId: room.id, start: now - 60_000, end: now + 3 * 3_600_000 });
+      const created = bookings.create({
+        memberId: m.member.id,
+        spaceId: room.id,
+        start: now - 60_000,
+        end: now + 3 * 3_600_000,
+      });
       if (!created.ok) throw new Error(`bench: could not book ${room.id}`);
       members.push({ cookie: m.cookie, space: room.id, lock: room.lock as string });
     }
@@ -229,7 +242,11 @@ export async function benchUnlock(options: UnlockBenchOptions = {}): Promise<Unl
       const commandAt = seen.command.get(m.lock)?.[commandsBefore];
       if (commandAt !== undefined) toCommand.push(commandAt - sent);
       // The vendor command is on its way to the lock by the time the lock confirms.
-      await until('the vendor command seen', () => (seen.vendor.get(m.lock)?.length ?? 0) > vendorBefore, 5000);
+      await until(
+        'the vendor command seen',
+        () => (seen.vendor.get(m.lock)?.length ?? 0) > vendorBefore,
+        5000,
+      );
       toVendor.push((seen.vendor.get(m.lock)?.[vendorBefore] ?? Number.NaN) - sent);
     }
 
