@@ -1,8 +1,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import ICAL from 'ical.js';
+import pino from 'pino';
 import t, { type Test } from 'tap';
 import { openRecords, type RecordsDb } from '../database/database.ts';
 import { Quarantine } from '../gateway/quarantine.ts';
@@ -40,18 +41,23 @@ function bookingBuilding(): SiteConfig {
   return site;
 }
 
+/** Fixed once: a quarter hour passing during the test must not shift the slots against each other. */
+const BASE = Math.ceil(Date.now() / QUARTER) * QUARTER + 2 * 24 * HOUR;
+
 /** Two days ahead on a whole quarter hour: valid for any desk that is always open. */
 function slot(
   hoursFromBase = 0,
   lengthHours = 1,
 ): { start: string; end: string; startMs: number; endMs: number } {
-  const base = Math.ceil(Date.now() / QUARTER) * QUARTER + 2 * 24 * HOUR;
-  const startMs = base + hoursFromBase * HOUR;
+  const startMs = BASE + hoursFromBase * HOUR;
   const endMs = startMs + lengthHours * HOUR;
   return { start: new Date(startMs).toISOString(), end: new Date(endMs).toISOString(), startMs, endMs };
 }
 
-async function bookingApi(t: Test): Promise<{ app: FastifyInstance; records: RecordsDb; base: string }> {
+async function bookingApi(
+  t: Test,
+  logger?: FastifyBaseLogger,
+): Promise<{ app: FastifyInstance; records: RecordsDb; base: string }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-booking-api-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   const site = bookingBuilding();
@@ -63,7 +69,7 @@ async function bookingApi(t: Test): Promise<{ app: FastifyInstance; records: Rec
   t.teardown(() => quarantine.close());
   // Never started: the booking routes do not read the live feed.
   const feed = new BuildingFeed({ url: 'mqtt://127.0.0.1:1', site });
-  const app = await buildApi({ site, store, feed, quarantine, records });
+  const app = await buildApi({ site, store, feed, quarantine, records, ...(logger ? { logger } : {}) });
   t.teardown(() => app.close());
   const base = await app.listen({ host: '127.0.0.1', port: 0 });
   return { app, records, base };
@@ -470,4 +476,22 @@ t.test('fuzzed bodies never answer 5xx', async (t) => {
   );
   t.ok(statuses.has(400) && statuses.has(422), 'both malformed and rule-breaking bodies were tried');
   t.equal(Object.hasOwn(Object.prototype, 'polluted'), false, 'no prototype pollution');
+});
+
+t.test('the calendar token, a credential in the URL, stays out of the request log', async (t) => {
+  const lines: string[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
+  const { app, records, base } = await bookingApi(t, logger);
+  const { cookie } = await signedInMember(app, records, 'member');
+  const issued = await call(base, 'POST', '/api/me/calendar-token', cookie);
+  const token = issued.json.token as string;
+  t.equal((await call(base, 'GET', issued.json.path as string)).status, 200);
+  t.ok(
+    lines.some((l) => l.includes('/api/me/calendar-token')),
+    'requests are logged',
+  );
+  t.notOk(
+    lines.some((l) => l.includes(token)),
+    'but never the calendar token',
+  );
 });

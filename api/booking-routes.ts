@@ -458,6 +458,8 @@ export const bookingRoutes: FastifyPluginAsyncTypebox<BookingRoutesOptions> = as
     {
       // Calendar apps send no cookie: the secret token in the path is the credential, checked here.
       config: { access: 'public' },
+      // The URL is a credential: keep it out of the request log (written at info).
+      logLevel: 'warn',
       schema: {
         tags: ['bookings'],
         summary: "A member's bookings as iCalendar, by their secret calendar token",
