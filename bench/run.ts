@@ -30,7 +30,10 @@ import {
  *   --messages N   timed messages per run (default 20000)
  *   --runs N       runs of each measurement, alternating (default 3); medians are reported
  *   --window N     publisher's unacknowledged QoS 1 messages (default 1000)
- *   --buildings N --devices N   synthetic site (default 5 × 100 devices; see README in this folder)
+ *   --buildings N --devices N   synthetic site (default 5 × 100 devices: enough that no device sends twice
+ *                  in one millisecond, the store's key; few enough (~670 topics) to stay inside the
+ *                  broker's 1024-entry per-session ACL decision cache, past which every message pays a
+ *                  linear ACL scan)
  *   --broker-variant V   as-is (default) | ordered-enqueue (a candidate broker fix, applied from here)
  *   --profile      one extra gateway run under the CPU profiler; prints where the time goes
  *   --out FILE     results file (default bench/results.json)
