@@ -26,6 +26,7 @@ import {
   type LiveStreamStats,
   liveStream,
 } from './live-stream.ts';
+import { lobbyRoutes } from './lobby-routes.ts';
 import type { LockCommands } from './lock-commands.ts';
 import { quarantineRoutes } from './quarantine-routes.ts';
 import { readingRoutes } from './reading-routes.ts';
@@ -51,6 +52,8 @@ export interface ApiOptions {
   /** Behind a TLS-terminating proxy: trust its X-Forwarded-* (Fastify's trustProxy), so cookies get Secure. */
   trustProxy?: boolean | string;
   loginRateLimit?: AuthRoutesOptions['loginRateLimit'];
+  /** The lobby without a token, for anyone (default: the environment's LOBBY_PUBLIC=true). */
+  lobbyPublic?: boolean;
   /** The command channel to the locks (started by the caller); without it a granted unlock answers lock_offline. */
   lockCommands?: LockCommands;
   /** How long before a booking's start its lock opens (default UNLOCK_GRACE_MIN, 10 minutes). */
@@ -92,6 +95,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
         { name: 'readings' },
         { name: 'quarantine' },
         { name: 'live' },
+        { name: 'lobby' },
         { name: 'access' },
         { name: 'dashboard' },
       ],
@@ -122,6 +126,11 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   await app.register(seriesRoutes, context);
   await app.register(quarantineRoutes, context);
   await app.register(liveStream(liveStats), { ...context, ...options.live });
+  await app.register(lobbyRoutes, {
+    ...context,
+    records: options.records,
+    public: options.lobbyPublic ?? process.env.LOBBY_PUBLIC === 'true',
+  });
   await app.register(unlockRoutes, {
     site: options.site,
     records: options.records,

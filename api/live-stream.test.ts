@@ -10,6 +10,7 @@ import { buildApi } from './app.ts';
 import { BuildingFeed } from './building-feed.ts';
 import type { LiveStreamOptions } from './live-stream.ts';
 import { eventually, smallBuilding, startBroker, startGatewayClient, testProfiles } from './test-building.ts';
+import { signedInMember, testRecords } from './test-session.ts';
 
 const topics = buildingTopics('test-haus');
 
@@ -26,22 +27,26 @@ async function liveApi(t: Test, live?: LiveStreamOptions) {
   t.teardown(() => feed.close());
   feed.start();
   await feed.waitUntilConnected(15_000);
+  const records = testRecords(t);
   const app = await buildApi({
     site,
     store,
     feed,
     quarantine,
+    records,
     profiles: testProfiles(),
     ...(live ? { live } : {}),
   });
   t.teardown(() => app.close());
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
-  return { app, feed, brokerUrl: url, wsBase: address.replace(/^http/, 'ws') };
+  // The live stream is the facility's (and the board's); who else may is tested in lobby-routes.test.ts.
+  const { cookie } = await signedInMember(app, records, 'facility');
+  return { app, feed, cookie, brokerUrl: url, wsBase: address.replace(/^http/, 'ws') };
 }
 
 /** A real WebSocket client that keeps every message it receives. */
-async function listen(t: Test, url: string) {
-  const socket = new WebSocket(url);
+async function listen(t: Test, url: string, cookie: string) {
+  const socket = new WebSocket(url, { headers: { cookie } });
   const messages: Record<string, unknown>[] = [];
   socket.on('message', (data) => messages.push(JSON.parse(String(data))));
   t.teardown(() => socket.terminate());
@@ -54,10 +59,10 @@ async function listen(t: Test, url: string) {
 }
 
 t.test('live readings and device status travel gateway -> broker -> feed -> WebSocket', async (t) => {
-  const { wsBase, brokerUrl } = await liveApi(t);
+  const { wsBase, brokerUrl, cookie } = await liveApi(t);
   const gateway = await startGatewayClient(t, brokerUrl);
-  const everything = await listen(t, `${wsBase}/api/live`);
-  const cafeCo2 = await listen(t, `${wsBase}/api/live?space=cafe&quantity=co2`);
+  const everything = await listen(t, `${wsBase}/api/live`, cookie);
+  const cafeCo2 = await listen(t, `${wsBase}/api/live?space=cafe&quantity=co2`, cookie);
   t.same(cafeCo2.messages[0], {
     type: 'hello',
     site: 'test-haus',
@@ -116,13 +121,13 @@ t.test('live readings and device status travel gateway -> broker -> feed -> WebS
 });
 
 t.test('live stream refuses bad filters before the upgrade', async (t) => {
-  const { app } = await liveApi(t);
-  const unknown = await app.injectWS('/api/live?space=nowhere').then(
+  const { app, cookie } = await liveApi(t);
+  const unknown = await app.injectWS('/api/live?space=nowhere', { headers: { cookie } }).then(
     () => 'upgraded',
     (err: Error) => err.message,
   );
   t.match(unknown, /404/, 'unknown space: 404');
-  const bad = await app.injectWS('/api/live?quantity=radon').then(
+  const bad = await app.injectWS('/api/live?quantity=radon', { headers: { cookie } }).then(
     () => 'upgraded',
     (err: Error) => err.message,
   );
@@ -132,8 +137,13 @@ t.test('live stream refuses bad filters before the upgrade', async (t) => {
 t.test(
   'a client that does not read loses messages instead of filling server memory, then is cut off',
   async (t) => {
-    const { app, feed, wsBase } = await liveApi(t, { maxBufferedBytes: 64 * 1024, maxDroppedInARow: 500 });
-    const slow = await listen(t, `${wsBase}/api/live`);
+    const { app, feed, wsBase, cookie } = await liveApi(t, {
+      maxBufferedBytes: 64 * 1024,
+      maxDroppedInARow: 500,
+    });
+    // The lobby board listens to the feed too: count the stream's listeners on top of it.
+    const listenersBefore = feed.listenerCount;
+    const slow = await listen(t, `${wsBase}/api/live`, cookie);
     const closed = new Promise<void>((resolve) => slow.socket.once('close', () => resolve()));
     // Stop reading: the kernel buffers fill, then the server's own buffer, then messages are dropped.
     const raw = (slow.socket as unknown as { _socket: { pause(): void; resume(): void } })._socket;
@@ -157,7 +167,7 @@ t.test(
     raw.resume();
     t.ok(health.live.dropped >= 500, `messages dropped for it: ${health.live.dropped}`);
     await closed;
-    await eventually('client gone', () => feed.listenerCount === 0);
+    await eventually('client gone', () => feed.listenerCount === listenersBefore);
     t.equal((await app.inject('/api/health')).json().live.clients, 0);
   },
 );

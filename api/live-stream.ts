@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
-import { ANY_MEMBER } from '../members/roles.ts';
+import { STAFF_AND_BOARD } from '../members/roles.ts';
 import type { LiveEvent } from './building-feed.ts';
 import { type ApiContext, QuantityName, SiteId } from './context.ts';
 import { ApiError, ErrorBody } from './errors.ts';
@@ -29,6 +30,15 @@ const DEFAULT_MAX_DROPPED_IN_A_ROW = 10_000;
 /** Clients only listen; anything they send is ignored, so it may be small. */
 export const LIVE_MAX_PAYLOAD_BYTES = 1024;
 
+/**
+ * For WebSocket routes: a request refused before the upgrade (401, 403, 404, …) leaves a raw socket that
+ * Node's HTTP server no longer tracks and that nobody ends, so the client waits and the server can never
+ * close. Ending it once the refusal is written closes the connection as an HTTP/1.1 server would.
+ */
+export async function endRefusedUpgrade(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  if (reply.statusCode !== 101 && request.headers.upgrade !== undefined) request.raw.socket?.end();
+}
+
 export function liveFilter(filter: { space?: string | undefined; quantity?: string | undefined }) {
   return (event: LiveEvent): boolean => {
     if (event.type === 'gateway-status') return true;
@@ -53,16 +63,23 @@ export function liveStream(
       {
         websocket: true,
         // @fastify/websocket hides its routes from the OpenAPI document; this one is part of the API.
-        // TEMPORARY until the lobby channel and its own checks exist: any signed-in member.
-        config: { access: ANY_MEMBER, swaggerTransform: ({ schema, url }) => ({ schema: { ...schema, hide: false }, url }) },
+        // Raw readings and device status are the facility's and the board's: every space, every device.
+        // A plain member or a lobby screen is refused before the upgrade (403) and reads
+        // /api/lobby/live, which carries only public availability.
+        config: {
+          access: STAFF_AND_BOARD,
+          swaggerTransform: ({ schema, url }) => ({ schema: { ...schema, hide: false }, url }),
+        },
         schema: {
           tags: ['live'],
           summary:
-            'WebSocket: {type:"hello"} first, then {type:"reading",site,space,device,quantity,value,unit,ts}, ' +
+            'WebSocket for facility, board and admin (sign-in cookie or Bearer session token; a plain member or ' +
+            'a lobby screen uses /api/lobby/live): {type:"hello"} first, then {type:"reading",site,space,device,quantity,value,unit,ts}, ' +
             '{type:"device-status",...} and {type:"gateway-status",...} as they happen',
           querystring: Type.Object({ space: Type.Optional(SiteId), quantity: Type.Optional(QuantityName) }),
-          response: { 400: ErrorBody, 404: ErrorBody },
+          response: { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody },
         },
+        onResponse: endRefusedUpgrade,
         // Runs before the upgrade, so an unknown space is an HTTP 404, not a socket that never speaks.
         preHandler: async (request) => {
           const { space } = request.query;

@@ -1,0 +1,162 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import Type, { type Static } from 'typebox';
+import Value from 'typebox/value';
+import type { WebSocket } from 'ws';
+import { BookingStore } from '../bookings/booking-store.ts';
+import type { RecordsDb } from '../database/database.ts';
+import type { RouteAccess } from '../members/roles.ts';
+import type { ApiContext } from './context.ts';
+import { ErrorBody } from './errors.ts';
+import { endRefusedUpgrade } from './live-stream.ts';
+import { type BookedSlot, LobbySpace } from './lobby-availability.ts';
+import { LobbyWatch, type LobbyWatchOptions } from './lobby-watch.ts';
+
+/**
+ * The lobby screen's data: GET /api/lobby (everything at once) and the WebSocket /api/lobby/live (the same,
+ * then each space as it changes). Both answer a lobby-screen token or any signed-in member; when the
+ * operator sets LOBBY_PUBLIC=true, anyone. Public or not, they carry only the fields of LobbySpace: the
+ * schemas below list them with additionalProperties false, so nothing else can slip out.
+ */
+export interface LobbyRoutesOptions extends ApiContext {
+  records: RecordsDb;
+  /** Anyone may read the lobby without a token (LOBBY_PUBLIC=true). */
+  public: boolean;
+  watch?: LobbyWatchOptions;
+  /** Above this many bytes waiting in a screen's socket it is cut off; it reconnects and gets a fresh board. */
+  maxBufferedBytes?: number;
+}
+
+const LobbySite = Type.Object(
+  { id: Type.String(), name: Type.String(), timezone: Type.String() },
+  { additionalProperties: false },
+);
+
+export const LobbyOut = Type.Object(
+  {
+    site: LobbySite,
+    at: Type.Number({ description: 'epoch ms the board describes' }),
+    spaces: Type.Array(LobbySpace),
+  },
+  { additionalProperties: false },
+);
+export type LobbyOut = Static<typeof LobbyOut>;
+
+/** What the lobby channel sends, in order: hello, the whole board, then one space per change. */
+export type LobbyMessage =
+  | { type: 'hello'; channel: 'lobby'; site: string }
+  | ({ type: 'lobby' } & LobbyOut)
+  | { type: 'lobby-space'; site: string; at: number; space: LobbySpace };
+
+const DEFAULT_MAX_BUFFERED_BYTES = 256 * 1024;
+
+/**
+ * Which records writes may have touched bookings: the change count of this connection (the API's own
+ * writes) and SQLite's data_version (writes by any other connection, e.g. the CLI). Both cost no I/O.
+ */
+export function recordsChangeMarker(records: RecordsDb): () => string {
+  const changes = records.prepare('SELECT total_changes()').pluck();
+  return () => `${changes.get() as number}:${records.pragma('data_version', { simple: true }) as number}`;
+}
+
+/**
+ * A WebSocket message has no response schema to filter it, so each entry is cut to the schema's fields here:
+ * whatever a later change adds to the board's entries stays off the public channel until LobbySpace lists it.
+ */
+export function publicEntry(space: LobbySpace): LobbySpace {
+  return Value.Clean(LobbySpace, structuredClone(space)) as LobbySpace;
+}
+
+export const lobbyRoutes: FastifyPluginAsyncTypebox<LobbyRoutesOptions> = async (app, options) => {
+  const { site, feed, store, profiles, records } = options;
+  const bookings = new BookingStore(records);
+  const watch = new LobbyWatch(
+    {
+      site,
+      feed,
+      store,
+      profiles,
+      // Only the times leave the booking store here: who booked stays behind.
+      bookedSlots: (spaceId, from, to): BookedSlot[] =>
+        bookings.spaceBookings(spaceId, from, to).map((b) => ({ start: b.start, end: b.end })),
+      bookingsMarker: recordsChangeMarker(records),
+      logger: app.log,
+    },
+    options.watch,
+  );
+  await watch.start();
+  app.addHook('onClose', async () => watch.stop());
+
+  const access: RouteAccess = options.public ? 'public' : 'lobby';
+  const who = options.public ? 'anyone (LOBBY_PUBLIC=true)' : 'a lobby-screen token or any signed-in member';
+  const siteOut = { id: site.site.id, name: site.site.name, timezone: site.site.timezone };
+  const bufferLimit = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+  const Query = Type.Object({
+    token: Type.Optional(
+      Type.String({
+        maxLength: 128,
+        description: 'lobby-screen token, for screens that cannot send headers',
+      }),
+    ),
+  });
+
+  const snapshot = (): LobbyOut => {
+    const board = watch.board();
+    return { site: siteOut, at: Date.now(), spaces: board.spaces };
+  };
+
+  app.get(
+    '/api/lobby',
+    {
+      config: { access },
+      schema: {
+        tags: ['lobby'],
+        summary: `Every bookable space: free or busy now and until when, occupancy, CO2 level. For ${who}; no personal data`,
+        querystring: Query,
+        response: { 200: LobbyOut, 401: ErrorBody },
+      },
+    },
+    async () => snapshot(),
+  );
+
+  app.get(
+    '/api/lobby/live',
+    {
+      websocket: true,
+      config: {
+        access,
+        // @fastify/websocket hides its routes from the OpenAPI document; this one is part of the API.
+        swaggerTransform: ({ schema, url }) => ({ schema: { ...schema, hide: false }, url }),
+      },
+      schema: {
+        tags: ['lobby'],
+        summary:
+          `WebSocket for ${who}: {type:"hello",channel:"lobby"}, then {type:"lobby",site,at,spaces} (as GET ` +
+          '/api/lobby), then {type:"lobby-space",site,at,space} whenever a space changes',
+        querystring: Query,
+        response: { 401: ErrorBody },
+      },
+      onResponse: endRefusedUpgrade,
+    },
+    (socket: WebSocket, request) => {
+      const send = (message: LobbyMessage) => {
+        if (socket.readyState !== socket.OPEN) return;
+        if (socket.bufferedAmount > bufferLimit) {
+          request.log.warn('lobby channel: screen too slow, disconnected');
+          socket.terminate();
+          return;
+        }
+        socket.send(JSON.stringify(message));
+      };
+      const unsubscribe = watch.subscribe((space) => {
+        send({ type: 'lobby-space', site: site.site.id, at: Date.now(), space: publicEntry(space) });
+      });
+      socket.on('close', unsubscribe);
+      socket.on('error', (err) => request.log.debug({ err: err.message }, 'lobby channel: socket error'));
+      // Screens only listen; what they send is ignored (the server's maxPayload bounds it).
+      socket.on('message', () => {});
+      send({ type: 'hello', channel: 'lobby', site: site.site.id });
+      const board = snapshot();
+      send({ type: 'lobby', ...board, spaces: board.spaces.map(publicEntry) });
+    },
+  );
+};
