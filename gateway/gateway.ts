@@ -314,6 +314,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     subscribed = resolve;
   });
   client.on('connect', () => {
+    // MQTT.js leaves Nagle on: a lone lock command would wait for the broker's delayed ACK (~40 ms).
+    (client.stream as { setNoDelay?: (on: boolean) => unknown }).setNoDelay?.(true);
     publish(topics.gatewayStatus, 'online', 1, true);
     logger.info({ url: redactUrl(options.mqttUrl) }, 'gateway connected');
     // Subscribing again on a kept session is harmless, and picks up the filters of a newly added family.
