@@ -1,4 +1,5 @@
 import Type, { type Static } from 'typebox';
+import { isBookable } from '../bookings/booking-rules.ts';
 import type { SiteConfig, SpaceConfig } from '../site/site.ts';
 
 /**
@@ -112,11 +113,12 @@ const DAY_MS = 86_400_000;
  * bookable desks (it sums them up for the screen).
  */
 export function lobbySpaceIds(site: SiteConfig): string[] {
+  // The booking store's rule of what can be booked, so the lobby never offers what cannot be booked.
   const areasWithDesks = new Set(
-    site.spaces.filter((s) => s.bookable === true && s.parent !== undefined).map((s) => s.parent),
+    site.spaces.filter((s) => isBookable(s) && s.parent !== undefined).map((s) => s.parent),
   );
   return site.spaces
-    .filter((s) => s.bookable === true || (s.kind === 'desk_area' && areasWithDesks.has(s.id)))
+    .filter((s) => isBookable(s) || (s.kind === 'desk_area' && areasWithDesks.has(s.id)))
     .map((s) => s.id);
 }
 
@@ -172,7 +174,7 @@ export function lobbyBoard(inputs: LobbyInputs): LobbyBoard {
   const spaces = lobbySpaceIds(site).map((id) => {
     const space = byId.get(id) as SpaceConfig;
     const own = describe(space);
-    const desks = site.spaces.filter((s) => s.parent === id && s.bookable === true).map(describe);
+    const desks = site.spaces.filter((s) => s.parent === id && isBookable(s)).map(describe);
     if (space.kind !== 'desk_area' || desks.length === 0) return own;
     return summariseArea(space, own, desks);
   });
@@ -192,7 +194,7 @@ function summariseArea(area: SpaceConfig, own: LobbySpace, desks: LobbySpace[]):
   let status: LobbySpace['status'];
   let freeUntil: number | null = null;
   let busyUntil: number | null = null;
-  if (own.status === 'closed' && area.bookable !== true) {
+  if (own.status === 'closed' && !isBookable(area)) {
     status = 'closed';
     busyUntil = own.busyUntil;
   } else if (freeDesks.length > 0) {
