@@ -313,6 +313,24 @@ export function openIntervals(
   now: number,
 ): { start: number; end: number }[] {
   const today = localDate(now, timeZone);
+  // Most spaces share their hours and they change once a day: the board is redrawn on every sensor change.
+  const key = `${timeZone}|${today.year}-${today.month}-${today.day}|${JSON.stringify(hours)}`;
+  const held = openCache.get(key);
+  if (held) return held;
+  const joined = expandHours(hours, timeZone, today);
+  if (openCache.size >= OPEN_CACHE_LIMIT) openCache.clear();
+  openCache.set(key, joined);
+  return joined;
+}
+
+const openCache = new Map<string, { start: number; end: number }[]>();
+const OPEN_CACHE_LIMIT = 1000;
+
+function expandHours(
+  hours: OpeningHours,
+  timeZone: string,
+  today: { year: number; month: number; day: number },
+): { start: number; end: number }[] {
   const raw: { start: number; end: number }[] = [];
   for (let offset = -1; offset <= LOOKAHEAD_DAYS; offset++) {
     const day = new Date(Date.UTC(today.year, today.month - 1, today.day + offset));
