@@ -41,12 +41,7 @@ export interface IngestOptions {
   timeoutMs: number;
   /** Let the broker and (for the gateway) the store finish the warm-up before the clock starts. */
   settleMs: number;
-  /** The broker as it is, or with a candidate fix applied from here (see orderOutgoingEnqueues). */
-  brokerVariant: BrokerVariant;
 }
-
-export const BROKER_VARIANTS = ['as-is', 'ordered-enqueue'] as const;
-export type BrokerVariant = (typeof BROKER_VARIANTS)[number];
 
 export interface IngestEnvironment {
   site: SiteConfig;
@@ -102,29 +97,7 @@ interface Lab {
   close(): Promise<void>;
 }
 
-/**
- * Candidate fix for broker/broker.ts, measured from here: aedes drops a QoS 1 message to a persistent
- * (clean=0) subscriber when it reaches the subscriber with a lower broker counter than one already
- * delivered (client.js `dedupe`). With aedes-persistence-level, `outgoingEnqueueCombi` writes of
- * consecutive messages complete out of order (LevelDB work runs on the libuv thread pool), so under
- * pipelined QoS 1 load the gateway (clean=0) silently misses messages; they stay queued on disk until
- * its next reconnect. Resolving the enqueues in call order (writes still run concurrently) keeps the
- * delivery order and loses nothing.
- */
-export function orderOutgoingEnqueues(persistence: {
-  outgoingEnqueueCombi(subs: unknown, packet: unknown): Promise<unknown>;
-}): void {
-  const enqueue = persistence.outgoingEnqueueCombi.bind(persistence);
-  let previous: Promise<unknown> = Promise.resolve();
-  persistence.outgoingEnqueueCombi = (subs, packet) => {
-    const write = enqueue(subs, packet);
-    const inOrder = Promise.all([previous, write]).then(() => write);
-    previous = inOrder.catch(() => undefined);
-    return inOrder;
-  };
-}
-
-async function startLab(env: IngestEnvironment, name: string, variant: BrokerVariant): Promise<Lab> {
+async function startLab(env: IngestEnvironment, name: string): Promise<Lab> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `wesprint-bench-${name}-`));
   const secrets = loadOrCreateSecrets(dir, env.site);
   const broker = await startBroker({
@@ -140,11 +113,6 @@ async function startLab(env: IngestEnvironment, name: string, variant: BrokerVar
     allowAnonymous: true,
     logger: env.logger.child({ part: 'broker' }),
   });
-  if (variant === 'ordered-enqueue') {
-    orderOutgoingEnqueues(
-      (broker.aedes as unknown as { persistence: Parameters<typeof orderOutgoingEnqueues>[0] }).persistence,
-    );
-  }
   return {
     dir,
     secrets,
@@ -335,7 +303,7 @@ export async function measureBroker(
   options: IngestOptions,
   hooks: TimedHooks = {},
 ): Promise<BrokerSample> {
-  const lab = await startLab(env, 'broker', options.brokerVariant);
+  const lab = await startLab(env, 'broker');
   let publisher: Publisher | undefined;
   const subscriber = await mqtt.connectAsync(lab.url, {
     clientId: 'bench-subscriber',
@@ -409,7 +377,7 @@ export async function measureGateway(
   options: IngestOptions,
   hooks: TimedHooks = {},
 ): Promise<GatewaySample> {
-  const lab = await startLab(env, 'gateway', options.brokerVariant);
+  const lab = await startLab(env, 'gateway');
   const store = new SqliteStore({ file: path.join(lab.dir, 'readings.db') });
   const writer = new SpooledWriter({
     store,

@@ -36,6 +36,11 @@ import { SqliteStore } from '../storage/sqlite-store.ts';
  * Requests go one after another (a door is opened by one person at a time); members take turns so no member
  * exceeds the per-member rate limit.
  *
+ * Baseline, measured in the same run on the same broker: before each unlock, a bare QoS 1 publish from a
+ * client of its own (Nagle off, as the API's command channel) to the same observer. toCommandMs over this
+ * round trip is what the API, the booking rules and HTTP add to one MQTT hop, a figure that survives a
+ * noisy machine better than milliseconds do.
+ *
  * Booking throughput: POST /api/bookings with distinct free slots, `concurrency` requests in flight.
  */
 
@@ -65,6 +70,14 @@ export interface UnlockBenchResult {
     toCommandMs: Percentiles;
     toVendorMs: Percentiles;
     toConfirmMs: Percentiles;
+    /** Building commands and vendor commands seen on the wire, warm-up included; one each per unlock. */
+    wire: { expected: number; commands: number; vendorCommands: number };
+  };
+  baseline: {
+    /** Bare QoS 1 publish -> the observer receives it, same broker, interleaved with the unlocks. */
+    roundTripMs: Percentiles;
+    /** toCommandMs over roundTripMs. */
+    toCommandOverBaseline: { p50: number; p99: number };
   };
   bookings: {
     requested: number;
@@ -202,7 +215,41 @@ export async function benchUnlock(options: UnlockBenchOptions = {}): Promise<Unl
       if (vendorLock) seen.vendor.set(vendorLock, [...(seen.vendor.get(vendorLock) ?? []), at]);
       if (commandLock) seen.command.set(commandLock, [...(seen.command.get(commandLock) ?? []), at]);
     });
-    await observer.subscribeAsync([...vendorTopic.keys(), ...commandTopic.keys()], { qos: 1 });
+    const probeTopic = `${topics.base}/bench/round-trip`;
+    const probeArrivals: number[] = [];
+    let probeArrived: (() => void) | undefined;
+    observer.on('message', (topic) => {
+      if (topic !== probeTopic) return;
+      probeArrivals.push(performance.now());
+      probeArrived?.();
+    });
+    await observer.subscribeAsync([...vendorTopic.keys(), ...commandTopic.keys(), probeTopic], { qos: 1 });
+    // The baseline's publisher: the gateway's account may publish under the building's own topics, which
+    // nothing but the observer listens to here.
+    const probe = await mqtt.connectAsync(url, {
+      username: SERVICE_USERNAMES.gateway,
+      password: secrets.services.gateway,
+      clientId: `bench-probe-${process.pid}`,
+      reconnectPeriod: 0,
+    });
+    stops.push(() => probe.endAsync(true));
+    (probe.stream as { setNoDelay?: (on: boolean) => unknown }).setNoDelay?.(true);
+    const roundTrip = async (): Promise<number> => {
+      const before = probeArrivals.length;
+      const arrived = new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('bench: baseline publish never arrived')), 5000);
+        probeArrived = () => {
+          if (probeArrivals.length <= before) return;
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      const sent = performance.now();
+      probe.publish(probeTopic, '{}', { qos: 1 });
+      await arrived;
+      probeArrived = undefined;
+      return (probeArrivals[before] as number) - sent;
+    };
 
     const bookings = new BookingStore(records);
     const now = Date.now();
@@ -223,8 +270,11 @@ export async function benchUnlock(options: UnlockBenchOptions = {}): Promise<Unl
     const toCommand: number[] = [];
     const toVendor: number[] = [];
     const toConfirm: number[] = [];
+    const baseline: number[] = [];
     for (let i = 0; i < warmup + unlocks; i++) {
       const m = members[i % members.length] as (typeof members)[number];
+      const bare = await roundTrip();
+      if (i >= warmup) baseline.push(bare);
       const commandsBefore = seen.command.get(m.lock)?.length ?? 0;
       const vendorBefore = seen.vendor.get(m.lock)?.length ?? 0;
       const sent = performance.now();
@@ -281,13 +331,29 @@ export async function benchUnlock(options: UnlockBenchOptions = {}): Promise<Unl
     await Promise.all(Array.from({ length: concurrency }, worker));
     const seconds = (performance.now() - started) / 1000;
 
+    const count = (seen: Map<string, number[]>) => [...seen.values()].reduce((n, at) => n + at.length, 0);
+    const toCommandMs = percentiles(toCommand);
+    const roundTripMs = percentiles(baseline);
+    const over = (a: number, b: number) => Math.round((a / b) * 100) / 100;
     return {
       unlocks: {
         requested: unlocks,
         results,
-        toCommandMs: percentiles(toCommand),
+        toCommandMs,
         toVendorMs: percentiles(toVendor),
         toConfirmMs: percentiles(toConfirm),
+        wire: {
+          expected: warmup + unlocks,
+          commands: count(seen.command),
+          vendorCommands: count(seen.vendor),
+        },
+      },
+      baseline: {
+        roundTripMs,
+        toCommandOverBaseline: {
+          p50: over(toCommandMs.p50, roundTripMs.p50),
+          p99: over(toCommandMs.p99, roundTripMs.p99),
+        },
       },
       bookings: {
         requested: bookingCount,
@@ -312,11 +378,36 @@ export async function benchUnlock(options: UnlockBenchOptions = {}): Promise<Unl
 /** Figures as lines for the console and the bench results file. */
 export function describeUnlockBench(r: UnlockBenchResult): string[] {
   const p = (x: Percentiles) => `p50 ${x.p50} ms  p99 ${x.p99} ms  max ${x.max} ms  (n=${x.count})`;
+  const x = r.baseline.toCommandOverBaseline;
   return [
+    `unlock: baseline, bare MQTT publish -> receive   ${p(r.baseline.roundTripMs)}`,
     `unlock: request -> building command on the wire  ${p(r.unlocks.toCommandMs)}`,
+    `        = ${x.p50} x the baseline at p50, ${x.p99} x at p99`,
     `unlock: request -> vendor lockAction on the wire  ${p(r.unlocks.toVendorMs)}`,
     `unlock: request -> lock confirmed (HTTP answer)   ${p(r.unlocks.toConfirmMs)}`,
     `unlock: results ${JSON.stringify(r.unlocks.results)}`,
     `bookings: ${r.bookings.created}/${r.bookings.requested} created in ${r.bookings.seconds} s = ${r.bookings.perSecond}/s at concurrency ${r.bookings.concurrency}${Object.keys(r.bookings.refused).length ? `; refused ${JSON.stringify(r.bookings.refused)}` : ''}`,
   ];
+}
+
+/**
+ * What makes an unlock run a failure rather than a figure: an unlock that did not open, a command lost
+ * or duplicated on the wire, a booking refused (the slots are distinct and free).
+ */
+export function unlockFailures(r: UnlockBenchResult): string[] {
+  const failures: string[] = [];
+  const notUnlocked = Object.entries(r.unlocks.results).filter(([result]) => result !== 'unlocked');
+  if (notUnlocked.length > 0)
+    failures.push(`unlocks not opened: ${notUnlocked.map(([k, n]) => `${n} ${k}`).join(', ')}`);
+  const { expected, commands, vendorCommands } = r.unlocks.wire;
+  if (commands !== expected) failures.push(`${commands} building commands on the wire, ${expected} unlocks`);
+  if (vendorCommands !== expected)
+    failures.push(`${vendorCommands} vendor commands on the wire, ${expected} unlocks`);
+  if (r.unlocks.toCommandMs.count !== r.unlocks.requested)
+    failures.push(`${r.unlocks.toCommandMs.count} of ${r.unlocks.requested} unlocks timed on the wire`);
+  if (r.bookings.created !== r.bookings.requested)
+    failures.push(
+      `${r.bookings.created} of ${r.bookings.requested} bookings created (refused ${JSON.stringify(r.bookings.refused)})`,
+    );
+  return failures;
 }

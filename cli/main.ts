@@ -84,8 +84,7 @@ async function main(argv: string[]): Promise<number> {
       return runLobbyToken(rest, readSettings());
     case 'bench': {
       const { runBench } = await import('../bench/run.ts');
-      await runBench(rest);
-      return 0;
+      return runBench(rest);
     }
     case undefined:
     case '-h':
