@@ -1,6 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import mqtt from 'mqtt';
@@ -8,18 +6,12 @@ import pino from 'pino';
 import t, { type Test } from 'tap';
 import { AuditLog } from '../access/audit-log.ts';
 import { BookingStore } from '../bookings/booking-store.ts';
-import { startBroker } from '../broker/broker.ts';
 import { DEMO_SITE_FILE } from '../cli/settings.ts';
 import { openRecords } from '../database/database.ts';
-import { loadProfiles } from '../device-profiles/registry.ts';
 import { buildingTopics, type CommandResultMessage } from '../gateway/building-topics.ts';
-import { startGateway } from '../gateway/gateway.ts';
-import { Quarantine } from '../gateway/quarantine.ts';
-import { SpooledWriter } from '../gateway/spool.ts';
-import { credentialsFromDataDir, startSimulation } from '../simulations/simulator.ts';
-import { loadOrCreateSecrets, SERVICE_USERNAMES } from '../site/credentials.ts';
+import { SERVICE_USERNAMES } from '../site/credentials.ts';
 import { loadSite } from '../site/load.ts';
-import { SqliteStore } from '../storage/sqlite-store.ts';
+import { startRunningBuilding } from '../test-support/running-building.ts';
 import { buildApi } from './app.ts';
 import { BuildingFeed } from './building-feed.ts';
 import { LockCommands } from './lock-commands.ts';
@@ -48,44 +40,17 @@ const protelLock = protel.lock;
 const officeLock = office.lock;
 
 async function building(t: Test) {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-unlock-'));
-  const profiles = await loadProfiles();
-  const secrets = loadOrCreateSecrets(dataDir, site);
-  const broker = await startBroker({
+  const running = await startRunningBuilding({
     site,
-    secrets,
-    profiles,
-    dataDir,
-    host: '127.0.0.1',
-    port: 0,
-    wsPort: null,
-    allowAnonymous: false,
-    logger,
-  });
-  const url = `mqtt://127.0.0.1:${broker.port}`;
-  const store = new SqliteStore({ file: path.join(dataDir, 'readings.db') });
-  const writer = new SpooledWriter({ store, dir: path.join(dataDir, 'spool') });
-  const quarantine = new Quarantine(path.join(dataDir, 'gateway.db'));
-  const gateway = await startGateway({
-    site,
-    profiles,
-    mqttUrl: url,
-    username: SERVICE_USERNAMES.gateway,
-    password: secrets.services.gateway,
-    sink: writer,
-    quarantine,
-    commandLogFile: path.join(dataDir, 'gateway.db'),
+    dataDirPrefix: 'wesprint-unlock-',
     commandTimeoutMs: 1500,
+    simulate: {
+      devices: (d) => d.id === protelLock || d.id === officeLock,
+      lock: { motorMs: 50, relockAfterMs: 0 },
+    },
     logger,
   });
-  const simulation = await startSimulation({
-    site,
-    mqttUrl: url,
-    credentials: credentialsFromDataDir(dataDir, site),
-    speed: 1,
-    devices: (d) => d.id === protelLock || d.id === officeLock,
-    lock: { motorMs: 50, relockAfterMs: 0 },
-  });
+  const { url, secrets, store, quarantine, profiles, dataDir } = running;
   const api = { username: SERVICE_USERNAMES.api, password: secrets.services.api };
   const feed = new BuildingFeed({ url, ...api, site, logger });
   feed.start();
@@ -106,28 +71,17 @@ async function building(t: Test) {
     await app.close();
     await commands.close();
     await feed.close();
-    await simulation.stop();
-    await gateway.stop();
-    await writer.close();
-    await store.close();
-    quarantine.close();
     records.close();
-    await broker.close();
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    await running.stop();
   });
   await feed.waitUntilConnected();
   await commands.waitUntilReady();
-  const lock = (id: string) => {
-    const controls = simulation.locks.get(id);
-    if (!controls) throw new Error(`simulated lock ${id} missing`);
-    return controls;
-  };
   // The locks have announced themselves and the API has heard the gateway say so.
   await eventually(
     'locks online',
     () => feed.device(protelLock)?.online === true && feed.device(officeLock)?.online === true,
   );
-  return { url, app, records, secrets, feed, lock, api };
+  return { url, app, records, secrets, feed, lock: running.lock, api };
 }
 
 t.test('phone unlock: granted, denied, offline, timeout, replay, audit, rate limit', async (t) => {

@@ -1,5 +1,3 @@
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import mqtt from 'mqtt';
@@ -9,18 +7,12 @@ import { BuildingFeed } from '../api/building-feed.ts';
 import { LockCommands } from '../api/lock-commands.ts';
 import { signedInMember } from '../api/test-session.ts';
 import { BookingStore } from '../bookings/booking-store.ts';
-import { startBroker } from '../broker/broker.ts';
 import { DEMO_SITE_FILE } from '../cli/settings.ts';
 import { openRecords } from '../database/database.ts';
-import { loadProfiles } from '../device-profiles/registry.ts';
 import { buildingTopics } from '../gateway/building-topics.ts';
-import { startGateway } from '../gateway/gateway.ts';
-import { Quarantine } from '../gateway/quarantine.ts';
-import { SpooledWriter } from '../gateway/spool.ts';
-import { credentialsFromDataDir, startSimulation } from '../simulations/simulator.ts';
-import { loadOrCreateSecrets, SERVICE_USERNAMES } from '../site/credentials.ts';
+import { SERVICE_USERNAMES } from '../site/credentials.ts';
 import { loadSite } from '../site/load.ts';
-import { SqliteStore } from '../storage/sqlite-store.ts';
+import { startRunningBuilding } from '../test-support/running-building.ts';
 
 /**
  * Phone unlock latency and booking throughput on the real parts, wired as `wesprint start` wires them: the
@@ -130,52 +122,17 @@ export async function benchUnlock(options: UnlockBenchOptions = {}): Promise<Unl
   const lockIds = new Set(used.map((r) => r.lock as string));
   const lockDevices = site.devices.filter((d) => lockIds.has(d.id));
 
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-bench-unlock-'));
-  const stops: (() => Promise<void> | void)[] = [() => fs.rmSync(dataDir, { recursive: true, force: true })];
+  const stops: (() => Promise<void> | void)[] = [];
   try {
-    const profiles = await loadProfiles();
-    const secrets = loadOrCreateSecrets(dataDir, site);
-    const broker = await startBroker({
+    const building = await startRunningBuilding({
       site,
-      secrets,
-      profiles,
-      dataDir,
-      host: '127.0.0.1',
-      port: 0,
-      wsPort: null,
-      allowAnonymous: false,
-      logger: silent,
-    });
-    stops.push(() => broker.close());
-    const url = `mqtt://127.0.0.1:${broker.port}`;
-    const store = new SqliteStore({ file: path.join(dataDir, 'readings.db') });
-    stops.push(() => store.close());
-    const writer = new SpooledWriter({ store, dir: path.join(dataDir, 'spool') });
-    stops.push(() => writer.close());
-    const quarantine = new Quarantine(path.join(dataDir, 'gateway.db'));
-    stops.push(() => quarantine.close());
-    const gateway = await startGateway({
-      site,
-      profiles,
-      mqttUrl: url,
-      username: SERVICE_USERNAMES.gateway,
-      password: secrets.services.gateway,
-      sink: writer,
-      quarantine,
-      commandLogFile: path.join(dataDir, 'gateway.db'),
-      logger: silent,
-    });
-    stops.push(() => gateway.stop());
-    const simulation = await startSimulation({
-      site,
-      mqttUrl: url,
-      credentials: credentialsFromDataDir(dataDir, site),
-      speed: 1,
-      devices: (d) => lockIds.has(d.id),
+      dataDirPrefix: 'wesprint-bench-unlock-',
       // The gateway answers on the lock's confirmation; no automatic re-lock so each unlock is a real turn.
-      lock: { relockAfterMs: 0 },
+      simulate: { devices: (d) => lockIds.has(d.id), lock: { relockAfterMs: 0 } },
+      logger: silent,
     });
-    stops.push(() => simulation.stop());
+    stops.push(() => building.stop());
+    const { url, secrets, store, quarantine, profiles, dataDir } = building;
 
     const api = { username: SERVICE_USERNAMES.api, password: secrets.services.api };
     const feed = new BuildingFeed({ url, ...api, site, logger: silent });

@@ -5,13 +5,13 @@ import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import pino from 'pino';
 import t, { type Test } from 'tap';
-import { startBroker } from '../broker/broker.ts';
 import { DEMO_SITE_FILE } from '../cli/settings.ts';
 import { loadProfiles } from '../device-profiles/registry.ts';
 import { credentialsFromDataDir, startSimulation } from '../simulations/simulator.ts';
-import { deviceUsername, loadOrCreateSecrets, SERVICE_USERNAMES } from '../site/credentials.ts';
+import { deviceUsername, SERVICE_USERNAMES } from '../site/credentials.ts';
 import { loadSite } from '../site/load.ts';
 import { SqliteStore } from '../storage/sqlite-store.ts';
+import { startRunningBuilding } from '../test-support/running-building.ts';
 import { buildingTopics, type CommandResultMessage, type DeviceStatusMessage } from './building-topics.ts';
 import { startGateway } from './gateway.ts';
 import { Quarantine } from './quarantine.ts';
@@ -44,63 +44,34 @@ async function connect(url: string, username: string, password: string): Promise
 }
 
 async function building(t: Test) {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-gw-'));
-  const profiles = await loadProfiles();
-  const secrets = loadOrCreateSecrets(dataDir, site);
-  const broker = await startBroker({
+  const running = await startRunningBuilding({
     site,
-    secrets,
-    profiles,
-    dataDir,
-    host: '127.0.0.1',
-    port: 0,
-    wsPort: null,
-    allowAnonymous: false,
+    dataDirPrefix: 'wesprint-gw-',
+    flushIntervalMs: 20,
+    commandTimeoutMs: 1500,
     logger,
   });
-  const url = `mqtt://127.0.0.1:${broker.port}`;
-  const store = new SqliteStore({ file: path.join(dataDir, 'readings.db') });
-  const writer = new SpooledWriter({ store, dir: path.join(dataDir, 'spool'), flushIntervalMs: 20 });
-  const quarantine = new Quarantine(path.join(dataDir, 'gateway.db'));
-  const startOwnGateway = () =>
-    startGateway({
-      site,
-      profiles,
-      mqttUrl: url,
-      username: SERVICE_USERNAMES.gateway,
-      password: secrets.services.gateway,
-      sink: writer,
-      quarantine,
-      commandLogFile: path.join(dataDir, 'gateway.db'),
-      commandTimeoutMs: 1500,
-      logger,
-    });
-  let gateway = await startOwnGateway();
-  const api = await connect(url, SERVICE_USERNAMES.api, secrets.services.api);
+  const { url, secrets } = running;
+  const api = await connect(url, SERVICE_USERNAMES.api, secrets.services.api).catch(async (err) => {
+    await running.stop();
+    throw err;
+  });
   const devicePassword = (id: string) => secrets.devices[id] as string;
   t.teardown(async () => {
     await api.endAsync();
-    await gateway.stop();
-    await writer.close();
-    await store.close();
-    quarantine.close();
-    await broker.close();
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    await running.stop();
   });
   return {
     url,
-    dataDir,
-    store,
-    writer,
-    quarantine,
+    dataDir: running.dataDir,
+    store: running.store,
+    writer: running.writer,
+    quarantine: running.quarantine,
     api,
     secrets,
     devicePassword,
-    gateway: () => gateway,
-    async restartGateway() {
-      await gateway.stop();
-      gateway = await startOwnGateway();
-    },
+    gateway: running.gateway,
+    restartGateway: running.restartGateway,
   };
 }
 

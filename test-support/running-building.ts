@@ -1,0 +1,169 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pino, { type Logger } from 'pino';
+import { type RunningBroker, startBroker } from '../broker/broker.ts';
+import { DEMO_SITE_FILE } from '../cli/settings.ts';
+import type { DeviceProfile } from '../device-profiles/profile.ts';
+import { loadProfiles } from '../device-profiles/registry.ts';
+import { type Gateway, startGateway } from '../gateway/gateway.ts';
+import { Quarantine } from '../gateway/quarantine.ts';
+import { SpooledWriter } from '../gateway/spool.ts';
+import {
+  credentialsFromDataDir,
+  type LockControls,
+  type Simulation,
+  type SimulationOptions,
+  startSimulation,
+} from '../simulations/simulator.ts';
+import { loadOrCreateSecrets, SERVICE_USERNAMES, type Secrets } from '../site/credentials.ts';
+import { loadSite } from '../site/load.ts';
+import type { DeviceConfig, SiteConfig } from '../site/site.ts';
+import { SqliteStore } from '../storage/sqlite-store.ts';
+
+/**
+ * A building running on real parts for tests and benchmarks, wired as `wesprint start` wires it: the
+ * project's broker (with its ACL and generated secrets) on an ephemeral loopback port, the gateway with the
+ * real profiles writing through the spool into a SQLite store, a quarantine, and optionally simulated
+ * devices. Everything lives in a throwaway DATA_DIR that stop() removes.
+ */
+export interface RunningBuildingOptions {
+  /** Default: the demo site. */
+  site?: SiteConfig;
+  /** Prefix of the temporary DATA_DIR's name, so a leftover directory says who made it. */
+  dataDirPrefix?: string;
+  /** The spool's flush interval (its own default when absent). */
+  flushIntervalMs?: number;
+  /** How long the gateway waits for a device to confirm a command (its own default when absent). */
+  commandTimeoutMs?: number;
+  /** Simulated devices (at speed 1) for the site's devices this filter picks; none when absent. */
+  simulate?: { devices: (device: DeviceConfig) => boolean; lock?: SimulationOptions['lock'] };
+  /** Default: silent. */
+  logger?: Logger;
+}
+
+export interface RunningBuilding {
+  site: SiteConfig;
+  dataDir: string;
+  /** mqtt://127.0.0.1:<port> of the project's broker. */
+  url: string;
+  broker: RunningBroker;
+  secrets: Secrets;
+  profiles: Map<string, DeviceProfile>;
+  store: SqliteStore;
+  writer: SpooledWriter;
+  quarantine: Quarantine;
+  /** The gateway running now (restartGateway() replaces it). */
+  gateway(): Gateway;
+  /** Stops the gateway and starts a new one on the same broker, spool, quarantine and command log. */
+  restartGateway(): Promise<void>;
+  /** Present when started with `simulate`. */
+  simulation: Simulation | undefined;
+  /** The simulated lock's controls; throws when it is not simulated. */
+  lock(id: string): LockControls;
+  /** Stops everything started here, newest first, and removes the DATA_DIR; every step runs even if one fails. */
+  stop(): Promise<void>;
+}
+
+const silent = pino({ level: 'silent' });
+
+export async function startRunningBuilding(options: RunningBuildingOptions = {}): Promise<RunningBuilding> {
+  const site = options.site ?? loadSite(DEMO_SITE_FILE);
+  const logger = options.logger ?? silent;
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), options.dataDirPrefix ?? 'wesprint-building-'));
+  const stops: (() => Promise<void> | void)[] = [() => fs.rmSync(dataDir, { recursive: true, force: true })];
+  const stop = async () => {
+    let firstFailure: unknown;
+    for (const step of stops.splice(0).reverse()) {
+      try {
+        await step();
+      } catch (err) {
+        firstFailure ??= err;
+      }
+    }
+    if (firstFailure !== undefined) throw firstFailure;
+  };
+  try {
+    const profiles = await loadProfiles();
+    const secrets = loadOrCreateSecrets(dataDir, site);
+    const broker = await startBroker({
+      site,
+      secrets,
+      profiles,
+      dataDir,
+      host: '127.0.0.1',
+      port: 0,
+      wsPort: null,
+      allowAnonymous: false,
+      logger,
+    });
+    stops.push(() => broker.close());
+    const url = `mqtt://127.0.0.1:${broker.port}`;
+    const store = new SqliteStore({ file: path.join(dataDir, 'readings.db') });
+    stops.push(() => store.close());
+    const writer = new SpooledWriter({
+      store,
+      dir: path.join(dataDir, 'spool'),
+      ...(options.flushIntervalMs !== undefined && { flushIntervalMs: options.flushIntervalMs }),
+    });
+    stops.push(() => writer.close());
+    const quarantine = new Quarantine(path.join(dataDir, 'gateway.db'));
+    stops.push(() => quarantine.close());
+    const startOwnGateway = () =>
+      startGateway({
+        site,
+        profiles,
+        mqttUrl: url,
+        username: SERVICE_USERNAMES.gateway,
+        password: secrets.services.gateway,
+        sink: writer,
+        quarantine,
+        commandLogFile: path.join(dataDir, 'gateway.db'),
+        ...(options.commandTimeoutMs !== undefined && { commandTimeoutMs: options.commandTimeoutMs }),
+        logger,
+      });
+    let gateway = await startOwnGateway();
+    // Stops whichever gateway runs at the time, so a restart does not leave the first one behind.
+    stops.push(() => gateway.stop());
+    let simulation: Simulation | undefined;
+    if (options.simulate) {
+      const started = await startSimulation({
+        site,
+        mqttUrl: url,
+        credentials: credentialsFromDataDir(dataDir, site),
+        speed: 1,
+        devices: options.simulate.devices,
+        ...(options.simulate.lock && { lock: options.simulate.lock }),
+      });
+      simulation = started;
+      stops.push(() => started.stop());
+    }
+    return {
+      site,
+      dataDir,
+      url,
+      broker,
+      secrets,
+      profiles,
+      store,
+      writer,
+      quarantine,
+      gateway: () => gateway,
+      async restartGateway() {
+        await gateway.stop();
+        gateway = await startOwnGateway();
+      },
+      simulation,
+      lock(id) {
+        const controls = simulation?.locks.get(id);
+        if (!controls) throw new Error(`simulated lock ${id} missing`);
+        return controls;
+      },
+      stop,
+    };
+  } catch (err) {
+    // A half-started building must not keep ports, files or clients open.
+    await stop().catch(() => {});
+    throw err;
+  }
+}
