@@ -1,5 +1,6 @@
 import t from 'tap';
 import Value from 'typebox/value';
+import { fromLocal } from '../site/local-time.ts';
 import type { SiteConfig } from '../site/site.ts';
 import {
   type BookedSlot,
@@ -10,7 +11,6 @@ import {
   lobbyBoard,
   lobbySpaceIds,
   lobbySpacesAffectedBy,
-  localToEpoch,
   openIntervals,
 } from './lobby-availability.ts';
 
@@ -107,12 +107,12 @@ t.test(
   'opening hours are wall-clock time in the site time zone, across the summer-time switch',
   async (t) => {
     t.equal(
-      localToEpoch(2026, 3, 27, 9, 0, 'Europe/Berlin'),
+      fromLocal({ year: 2026, month: 3, day: 27 }, 9 * 60, 'Europe/Berlin'),
       Date.UTC(2026, 2, 27, 8, 0),
       'Friday, winter time',
     );
     t.equal(
-      localToEpoch(2026, 3, 30, 9, 0, 'Europe/Berlin'),
+      fromLocal({ year: 2026, month: 3, day: 30 }, 9 * 60, 'Europe/Berlin'),
       Date.UTC(2026, 2, 30, 7, 0),
       'Monday, summer time',
     );

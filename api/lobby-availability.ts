@@ -1,5 +1,6 @@
 import Type, { type Static } from 'typebox';
-import { isBookable } from '../bookings/booking-rules.ts';
+import { DAY_MS, type Interval, isBookable, openingIntervals } from '../bookings/booking-rules.ts';
+import { addDays, fromLocal, toLocal } from '../site/local-time.ts';
 import type { SiteConfig, SpaceConfig } from '../site/site.ts';
 
 /**
@@ -106,7 +107,6 @@ export interface LobbyBoard {
 export const DEFAULT_FRESH_MS = 3 * 3_600_000;
 /** How far ahead opening hours are expanded; beyond it "free until" is null. */
 const LOOKAHEAD_DAYS = 8;
-const DAY_MS = 86_400_000;
 
 /**
  * The spaces on the lobby screen, in site-file order: every bookable space, and every desk area holding
@@ -304,113 +304,25 @@ type OpeningHours = NonNullable<SpaceConfig['opening_hours']>;
 
 /**
  * The space's opening hours as absolute instants from yesterday to LOOKAHEAD_DAYS ahead, in the site's time
- * zone (so 09:00 stays 09:00 across the switch to summer time). Intervals that touch are joined, so a room
- * open until 24:00 and again from 00:00 does not close at midnight.
+ * zone, as the booking rules read them (so the board never calls open what cannot be booked, and 09:00
+ * stays 09:00 across the switch to summer time). Intervals that touch are joined, so a room open until
+ * 24:00 and again from 00:00 does not close at midnight.
  */
-export function openIntervals(
-  hours: OpeningHours,
-  timeZone: string,
-  now: number,
-): { start: number; end: number }[] {
-  const today = localDate(now, timeZone);
+export function openIntervals(hours: OpeningHours, timeZone: string, now: number): Interval[] {
+  const today = toLocal(now, timeZone);
   // Most spaces share their hours and they change once a day: the board is redrawn on every sensor change.
   const key = `${timeZone}|${today.year}-${today.month}-${today.day}|${JSON.stringify(hours)}`;
   const held = openCache.get(key);
   if (held) return held;
-  const joined = expandHours(hours, timeZone, today);
+  const window = {
+    start: fromLocal(addDays(today, -1), 0, timeZone),
+    end: fromLocal(addDays(today, LOOKAHEAD_DAYS + 1), 0, timeZone),
+  };
+  const joined = openingIntervals({ opening_hours: hours }, window, timeZone);
   if (openCache.size >= OPEN_CACHE_LIMIT) openCache.clear();
   openCache.set(key, joined);
   return joined;
 }
 
-const openCache = new Map<string, { start: number; end: number }[]>();
+const openCache = new Map<string, Interval[]>();
 const OPEN_CACHE_LIMIT = 1000;
-
-function expandHours(
-  hours: OpeningHours,
-  timeZone: string,
-  today: { year: number; month: number; day: number },
-): { start: number; end: number }[] {
-  const raw: { start: number; end: number }[] = [];
-  for (let offset = -1; offset <= LOOKAHEAD_DAYS; offset++) {
-    const day = new Date(Date.UTC(today.year, today.month - 1, today.day + offset));
-    const isoWeekday = day.getUTCDay() === 0 ? 7 : day.getUTCDay();
-    for (const rule of hours) {
-      if (!rule.days.includes(isoWeekday)) continue;
-      const [oh, om] = rule.open.split(':').map(Number) as [number, number];
-      const [ch, cm] = rule.close.split(':').map(Number) as [number, number];
-      const y = day.getUTCFullYear();
-      const m = day.getUTCMonth() + 1;
-      const d = day.getUTCDate();
-      const start = localToEpoch(y, m, d, oh, om, timeZone);
-      // A close at or before the opening means past midnight (a bar open 20:00 to 02:00).
-      const overnight = ch * 60 + cm <= oh * 60 + om;
-      const end = localToEpoch(y, m, d + (overnight ? 1 : 0), ch, cm, timeZone);
-      if (end > start) raw.push({ start, end });
-    }
-  }
-  raw.sort((a, b) => a.start - b.start);
-  const joined: { start: number; end: number }[] = [];
-  for (const i of raw) {
-    const last = joined.at(-1);
-    if (last && i.start <= last.end) last.end = Math.max(last.end, i.end);
-    else joined.push({ ...i });
-  }
-  return joined;
-}
-
-const dateFormats = new Map<string, Intl.DateTimeFormat>();
-
-function localParts(ms: number, timeZone: string) {
-  let format = dateFormats.get(timeZone);
-  if (!format) {
-    format = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-    });
-    dateFormats.set(timeZone, format);
-  }
-  const p: Record<string, number> = {};
-  for (const part of format.formatToParts(new Date(ms))) p[part.type] = Number(part.value);
-  return {
-    year: p.year ?? 1970,
-    month: p.month ?? 1,
-    day: p.day ?? 1,
-    hour: p.hour ?? 0,
-    minute: p.minute ?? 0,
-    second: p.second ?? 0,
-  };
-}
-
-function localDate(ms: number, timeZone: string) {
-  const { year, month, day } = localParts(ms, timeZone);
-  return { year, month, day };
-}
-
-/** Offset of the zone from UTC at that instant, in ms (Berlin in winter: +3_600_000). */
-function zoneOffset(ms: number, timeZone: string): number {
-  const p = localParts(ms, timeZone);
-  const asUtc = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second);
-  return asUtc - Math.floor(ms / 1000) * 1000;
-}
-
-/** The instant of a wall-clock time in the zone; a time skipped by the spring switch lands after it. */
-export function localToEpoch(
-  year: number,
-  month: number,
-  day: number,
-  hour: number,
-  minute: number,
-  timeZone: string,
-): number {
-  const wall = Date.UTC(year, month - 1, day, hour, minute);
-  let guess = wall - zoneOffset(wall, timeZone);
-  guess = wall - zoneOffset(guess, timeZone);
-  return guess;
-}

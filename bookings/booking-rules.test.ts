@@ -1,4 +1,5 @@
 import t from 'tap';
+import { fromLocal, toLocal, utcOffsetMs } from '../site/local-time.ts';
 import type { SpaceConfig } from '../site/site.ts';
 import {
   checkBookingRequest,
@@ -13,7 +14,6 @@ import {
   WEEK_MS,
   withinOpeningHours,
 } from './booking-rules.ts';
-import { fromLocal, toLocal, utcOffsetMs } from './local-time.ts';
 
 const TZ = 'Europe/Berlin';
 const at = (iso: string) => Date.parse(iso);

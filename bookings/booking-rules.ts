@@ -1,5 +1,5 @@
+import { addDays, fromLocal, isoWeekday, type LocalDate, minuteOfDay, toLocal } from '../site/local-time.ts';
 import type { SpaceConfig } from '../site/site.ts';
-import { addDays, fromLocal, isoWeekday, type LocalDate, minuteOfDay, toLocal } from './local-time.ts';
 
 /**
  * What makes a booking request acceptable, as pure functions of the space (from the site file), the
@@ -128,7 +128,11 @@ export function mergeIntervals(intervals: readonly Interval[]): Interval[] {
  * The opening intervals of a space that touch [from, to), merged, as instants. A space without opening
  * hours is always open. A closing time before the opening time runs past midnight.
  */
-export function openingIntervals(space: SpaceConfig, range: Interval, timeZone: string): Interval[] {
+export function openingIntervals(
+  space: Pick<SpaceConfig, 'opening_hours'>,
+  range: Interval,
+  timeZone: string,
+): Interval[] {
   const hours = space.opening_hours;
   if (!hours || hours.length === 0) return range.end > range.start ? [{ ...range }] : [];
   // One day of margin on both sides: an evening opening of the day before may reach into the range.

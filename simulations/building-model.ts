@@ -1,3 +1,4 @@
+import { utcOffsetMs } from '../site/local-time.ts';
 import type { SpaceConfig } from '../site/site.ts';
 
 /**
@@ -45,36 +46,20 @@ export interface LocalTime {
   isoLocal: string;
 }
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
-const WEEKDAYS: Record<string, number> = { Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6, Sun: 7 };
+const pad = (n: number, width = 2) => String(n).padStart(width, '0');
 
 export function localTime(ms: number, timeZone: string): LocalTime {
-  let f = formatters.get(timeZone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      weekday: 'short',
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      second: '2-digit',
-    });
-    formatters.set(timeZone, f);
-  }
-  const p: Record<string, string> = {};
-  for (const part of f.formatToParts(new Date(ms))) p[part.type] = part.value;
-  const hh = Number(p.hour);
-  const mm = Number(p.minute);
-  const ss = Number(p.second);
-  const date = `${p.year}-${p.month}-${p.day}`;
+  // The instant shifted by the zone's offset reads, in UTC fields, as the building's wall clock.
+  const wall = new Date(ms + utcOffsetMs(ms, timeZone));
+  const hh = wall.getUTCHours();
+  const mm = wall.getUTCMinutes();
+  const ss = wall.getUTCSeconds();
+  const date = `${pad(wall.getUTCFullYear(), 4)}-${pad(wall.getUTCMonth() + 1)}-${pad(wall.getUTCDate())}`;
   return {
-    weekday: WEEKDAYS[p.weekday ?? 'Mon'] ?? 1,
+    weekday: wall.getUTCDay() === 0 ? 7 : wall.getUTCDay(),
     hour: hh + mm / 60 + ss / 3600 + (ms % 1000) / 3_600_000,
     date,
-    isoLocal: `${date}T${p.hour}:${p.minute}:${p.second}`,
+    isoLocal: `${date}T${pad(hh)}:${pad(mm)}:${pad(ss)}`,
   };
 }
 

@@ -1,7 +1,8 @@
 /**
  * Wall-clock time in the site's time zone (opening hours are written as local times, e.g. "07:00" in
  * Europe/Berlin). Intl knows the zone rules; these functions only translate between an instant (epoch ms)
- * and the local calendar date and time, including the two DST days a year.
+ * and the local calendar date and time, including the two DST days a year. The one translation of the
+ * project: booking rules, the lobby board and the simulated building all read the site's clock through it.
  */
 
 export interface LocalDate {
