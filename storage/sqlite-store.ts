@@ -128,16 +128,17 @@ export class SqliteStore implements TimeSeriesStore {
     this.rolledUpUntil = this.meta('rolled_up_until');
     this.rawKeptFrom = this.meta('raw_kept_from') ?? Number.NEGATIVE_INFINITY;
 
+    // Positional parameters: the write path binds eight values per reading without building an object.
     const insert = this.db.prepare(`
       INSERT INTO reading (device, quantity, ts, site, space, unit, num, str)
-      VALUES (@device, @quantity, @ts, @site, @space, @unit, @num, @str)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (device, quantity, ts) DO UPDATE SET
         site = excluded.site, space = excluded.space, unit = excluded.unit, num = excluded.num, str = excluded.str
       WHERE excluded.num IS NOT reading.num OR excluded.str IS NOT reading.str
         OR excluded.space IS NOT reading.space OR excluded.site IS NOT reading.site`);
     const latest = this.db.prepare(`
       INSERT INTO latest (device, quantity, ts, site, space, unit, num, str)
-      VALUES (@device, @quantity, @ts, @site, @space, @unit, @num, @str)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (device, quantity) DO UPDATE SET
         ts = excluded.ts, site = excluded.site, space = excluded.space, unit = excluded.unit,
         num = excluded.num, str = excluded.str
@@ -145,15 +146,28 @@ export class SqliteStore implements TimeSeriesStore {
     const dirty = this.db.prepare(
       'INSERT OR IGNORE INTO dirty_hour (device, quantity, hour) VALUES (?, ?, ?)',
     );
+    // One transaction per batch. `latest` is upserted once per series of the batch, with the batch's
+    // newest reading: the same outcome as upserting every reading in order (on equal ts the later wins).
     this.writeBatch = this.db.transaction((readings: readonly StoredReading[]) => {
       const rolledUpUntil = this.rolledUpUntil ?? Number.NEGATIVE_INFINITY;
+      const newest = new Map<string, Map<string, StoredReading>>();
       for (const r of readings) {
-        const row = toRow(r);
-        if (row === null) continue;
-        const changed = insert.run(row).changes > 0;
-        latest.run(row);
-        if (changed && row.ts < rolledUpUntil) dirty.run(row.device, row.quantity, floorHour(row.ts));
+        const result = runWith(insert, r);
+        if (result === null) continue;
+        // Keyed as stored (String), so that the batch's newest per stored series is found.
+        const device = String(r.device);
+        const quantity = String(r.quantity);
+        const ts = Math.round(r.ts);
+        if (result.changes > 0 && ts < rolledUpUntil) dirty.run(device, quantity, floorHour(ts));
+        let byQuantity = newest.get(device);
+        if (byQuantity === undefined) {
+          byQuantity = new Map();
+          newest.set(device, byQuantity);
+        }
+        const seen = byQuantity.get(quantity);
+        if (seen === undefined || ts >= Math.round(seen.ts)) byQuantity.set(quantity, r);
       }
+      for (const byQuantity of newest.values()) for (const r of byQuantity.values()) runWith(latest, r);
     });
   }
 
@@ -497,22 +511,27 @@ function filters(f: {
   return { where, params };
 }
 
-/** Readings the schema cannot hold (no finite time, NaN) are skipped rather than failing the batch. */
-function toRow(r: StoredReading): ReadingRow | null {
+/**
+ * Runs a statement whose parameters are the eight columns (device, quantity, ts, site, space, unit,
+ * num, str) of a reading, bound positionally so that no row object is built per reading. Readings the
+ * schema cannot hold (no finite time, NaN) are skipped (null) rather than failing the batch.
+ */
+function runWith(statement: Database.Statement, r: StoredReading): Database.RunResult | null {
   const ts = Math.round(r.ts);
   if (!Number.isFinite(ts)) return null;
-  const isNumber = typeof r.value === 'number';
-  if (isNumber && !Number.isFinite(r.value)) return null;
-  return {
-    device: String(r.device),
-    quantity: String(r.quantity),
+  const value = r.value;
+  const isNumber = typeof value === 'number';
+  if (isNumber && !Number.isFinite(value)) return null;
+  return statement.run(
+    String(r.device),
+    String(r.quantity),
     ts,
-    site: String(r.site ?? ''),
-    space: String(r.space ?? ''),
-    unit: String(r.unit ?? ''),
-    num: isNumber ? (r.value as number) : null,
-    str: isNumber ? null : String(r.value),
-  };
+    String(r.site ?? ''),
+    String(r.space ?? ''),
+    String(r.unit ?? ''),
+    isNumber ? value : null,
+    isNumber ? null : String(value),
+  );
 }
 
 export function checkQuery(q: SeriesQuery): void {
