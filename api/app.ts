@@ -17,9 +17,9 @@ import { type AuthRoutesOptions, authRoutes } from './auth-routes.ts';
 import { bookingRoutes } from './booking-routes.ts';
 import type { BuildingFeed } from './building-feed.ts';
 import type { ApiContext } from './context.ts';
+import { dashboardPages } from './dashboard-pages.ts';
 import { describeValidation, installErrorHandling } from './errors.ts';
 import { healthRoutes } from './health-routes.ts';
-import { homePage } from './home-page.ts';
 import {
   LIVE_MAX_PAYLOAD_BYTES,
   type LiveStreamOptions,
@@ -58,6 +58,8 @@ export interface ApiOptions {
   lockCommands?: LockCommands;
   /** How long before a booking's start its lock opens (default UNLOCK_GRACE_MIN, 10 minutes). */
   unlockGraceMs?: number;
+  /** The built dashboard to serve (default DASHBOARD_DIR, else dashboard/dist). */
+  dashboardDir?: string;
 }
 
 /**
@@ -139,6 +141,6 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   });
   await app.register(auditRoutes, { records: options.records });
   await app.register(bookingRoutes, { site: options.site, records: options.records });
-  await app.register(homePage, context);
+  await app.register(dashboardPages, options.dashboardDir ? { dir: options.dashboardDir } : {});
   return app;
 }

@@ -11,6 +11,7 @@ import { SqliteStore } from '../storage/sqlite-store.ts';
 import { type ApiOptions, buildApi } from './app.ts';
 import { auth, decideAccess, MissingAccessError } from './auth.ts';
 import { BuildingFeed } from './building-feed.ts';
+import { DASHBOARD_PAGES } from './dashboard-pages.ts';
 import { smallBuilding, testProfiles } from './test-building.ts';
 import { createTestMember, signIn, testRecords } from './test-session.ts';
 
@@ -51,9 +52,13 @@ const EXPECTED_ACCESS: Record<string, RouteAccess> = {
   'GET /api/calendar/:token.ics': 'public',
 };
 
+const DASHBOARD_FILE = /^\/(assets\/[\w.-]+|[\w.-]+\.(html|svg|png|webmanifest|js))$/;
+
 function expectedAccess(method: string, url: string): RouteAccess | undefined {
   // The OpenAPI viewer and its assets: public documentation, nothing of the building.
   if (url === '/docs' || url.startsWith('/docs/')) return 'public';
+  // The dashboard's pages and built files: the same for everyone, every figure comes from the API.
+  if ((DASHBOARD_PAGES as readonly string[]).includes(url) || DASHBOARD_FILE.test(url)) return 'public';
   return EXPECTED_ACCESS[`${method === 'HEAD' ? 'GET' : method} ${url}`];
 }
 

@@ -48,7 +48,38 @@ const HEARTBEAT_INTERVAL_MS = 10_000;
 /** Rollups and retention for the embedded store. */
 const MAINTENANCE_INTERVAL_MS = 10 * 60_000;
 
+/** The parts this process runs, with what a test or a caller needs to reach them. */
+export interface RunningParts {
+  /** What `wesprint start` prints: one line per part, with URLs and where the generated credentials are. */
+  lines: string[];
+  /** http://host:port of the API and dashboard, when the API runs here. */
+  httpUrl: string | undefined;
+  mqttUrl: string;
+  site: SiteConfig;
+  /** The simulated building, when it runs here (its devices can be driven by tests and demos). */
+  simulation: Simulation | undefined;
+  /** Stops every part, newest first; every step runs even if one fails. */
+  stop(): Promise<void>;
+}
+
+/** `wesprint start|broker|gateway|api|simulate`: starts the parts, prints where they are, stops on a signal. */
 export async function runParts(settings: Settings, parts: PartSelection): Promise<void> {
+  const running = await startParts(settings, parts);
+  let stopping = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      console.error(`${signal}: stopping`);
+      running.stop().then(() => process.exit(0));
+    });
+  }
+  console.log(
+    `\nWeSprint OS is running.\n\n${running.lines.map((l) => `  ${l}`).join('\n')}\n\nStop with Ctrl+C.\n`,
+  );
+}
+
+export async function startParts(settings: Settings, parts: PartSelection): Promise<RunningParts> {
   const logger = pino({ level: settings.logLevel, base: undefined });
   const site = loadSite(settings.siteFile);
   const profiles = await loadProfiles();
@@ -58,7 +89,7 @@ export async function runParts(settings: Settings, parts: PartSelection): Promis
 
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
-    for (const stop of stops.reverse()) {
+    for (const stop of stops.splice(0).reverse()) {
       try {
         await stop();
       } catch (err) {
@@ -66,18 +97,11 @@ export async function runParts(settings: Settings, parts: PartSelection): Promis
       }
     }
   };
-  let stopping = false;
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      if (stopping) return;
-      stopping = true;
-      logger.info({ signal }, 'stopping');
-      stopAll().then(() => process.exit(0));
-    });
-  }
 
   try {
     const lines: string[] = [];
+    let httpUrl: string | undefined;
+    let simulation: Simulation | undefined;
     let mqttUrl = settings.mqttUrl;
     if (parts.broker) {
       const broker = await startOwnBroker(settings, parts, site, secrets, profiles, logger);
@@ -178,6 +202,7 @@ export async function runParts(settings: Settings, parts: PartSelection): Promis
       const address = app.server.address();
       const port = typeof address === 'object' && address ? address.port : settings.httpPort;
       const base = `http://${host}:${port}`;
+      httpUrl = base;
       lines.push(`API             ${base}/api/devices`);
       lines.push(`Live readings   ${base}/api/readings/latest   (WebSocket ws://${host}:${port}/api/live)`);
       lines.push(`API docs        ${base}/docs`);
@@ -191,13 +216,14 @@ export async function runParts(settings: Settings, parts: PartSelection): Promis
     }
 
     if (parts.simulation) {
-      const simulation = await startOwnSimulation(settings, site, mqttUrl, logger);
-      stops.push(() => simulation.stop());
+      const started = await startOwnSimulation(settings, site, mqttUrl, logger);
+      simulation = started;
+      stops.push(() => started.stop());
       const demo = await ensureDemoMembers(openIdentity(), {
         siteId: site.site.id,
         dataDir: settings.dataDir,
       });
-      const s = simulation.stats();
+      const s = started.stats();
       lines.push(
         `Simulation      ${s.connected}/${s.devices} devices of "${site.site.name}", ${settings.simSpeed}x speed`,
       );
@@ -205,9 +231,7 @@ export async function runParts(settings: Settings, parts: PartSelection): Promis
     }
 
     lines.push(`Secrets         ${secretsFile(settings.dataDir)} (generated passwords, mode 0600)`);
-    console.log(
-      `\nWeSprint OS is running.\n\n${lines.map((l) => `  ${l}`).join('\n')}\n\nStop with Ctrl+C.\n`,
-    );
+    return { lines, httpUrl, mqttUrl, site, simulation, stop: stopAll };
   } catch (err) {
     await stopAll();
     throw err;
