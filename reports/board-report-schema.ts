@@ -1,0 +1,94 @@
+import Type, { type Static } from 'typebox';
+
+/**
+ * What GET /api/board/report answers: the one contract between the report arithmetic (reports/), the
+ * API and the board page. Every figure comes with the same figure for the previous period and for the
+ * same period a year earlier (null where there is no data), so the page and the CSV never compute.
+ */
+
+export const ReportPeriodKind = Type.Union([
+  Type.Literal('month'),
+  Type.Literal('quarter'),
+  Type.Literal('year'),
+]);
+
+export const ReportPeriod = Type.Object({
+  kind: ReportPeriodKind,
+  /** `2026-10`, `2026-Q4` or `2026`. */
+  label: Type.String(),
+  /** Start (inclusive) and end (exclusive), midnight in the site's time zone, as ISO 8601 UTC. */
+  from: Type.String({ format: 'date-time' }),
+  to: Type.String({ format: 'date-time' }),
+  days: Type.Number(),
+});
+
+export const FIGURE_KEYS = [
+  /** Electricity of the building's main meters, from their counters (correct across counter resets). */
+  'energyKwh',
+  /** energyKwh scaled to a year (× 365 / days) per m² of the floors' area. */
+  'energyKwhPerM2Annualised',
+  /** energyKwh × the Umweltbundesamt factor for Germany of the period's year (location-based). */
+  'co2LocationKg',
+  /** energyKwh × the supplier's factor from the site file (market-based); null without one. */
+  'co2MarketKg',
+  /** energyKwh / booked desk-hours. */
+  'energyPerBookedDeskHourKwh',
+  /** Hours booked on bookable spaces (bookings not cancelled, clipped to the period). */
+  'bookedHours',
+  /** Opening hours of the bookable spaces in the period. */
+  'availableHours',
+  /** bookedHours / availableHours. */
+  'bookedShare',
+  /** Booked hours of bookings checked in by the sensors / all booked hours (really used vs booked). */
+  'usedShareOfBooked',
+  /** Bookings released as no-shows / bookings that started in the period. */
+  'noShowRate',
+  /** Hours with presence in rooms with a CO2 sensor in which the hour's mean CO2 was < 1000 ppm / those hours. */
+  'goodAirShare',
+] as const;
+export type FigureKey = (typeof FIGURE_KEYS)[number];
+
+export const ReportFigure = Type.Object({
+  key: Type.Union(FIGURE_KEYS.map((k) => Type.Literal(k))),
+  /** `kWh`, `kWh/m²·a`, `kg`, `kWh/h`, `h`, `ratio` (0..1). */
+  unit: Type.String(),
+  value: Type.Union([Type.Number(), Type.Null()]),
+  previous: Type.Union([Type.Number(), Type.Null()]),
+  yearBefore: Type.Union([Type.Number(), Type.Null()]),
+});
+
+/** A table of the report; each is also a CSV (GET /api/board/report.csv?period=…&table=<id>). */
+export const ReportTable = Type.Object({
+  /** `summary`, `energy-by-meter`, `energy-by-day`, `space-use`, `air-quality`. */
+  id: Type.String(),
+  columns: Type.Array(Type.Object({ key: Type.String(), unit: Type.Optional(Type.String()) })),
+  rows: Type.Array(Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Null()]))),
+});
+
+export const BoardReport = Type.Object({
+  site: Type.Object({
+    id: Type.String(),
+    name: Type.String(),
+    areaM2: Type.Number(),
+    timezone: Type.String(),
+  }),
+  period: ReportPeriod,
+  previous: ReportPeriod,
+  yearBefore: ReportPeriod,
+  factors: Type.Object({
+    /** Location-based g CO2e/kWh used for this period, the year it is for, and where it comes from. */
+    locationGPerKwh: Type.Number(),
+    locationYear: Type.Integer(),
+    locationSource: Type.String(),
+    marketGPerKwh: Type.Union([Type.Number(), Type.Null()]),
+  }),
+  figures: Type.Array(ReportFigure),
+  tables: Type.Array(ReportTable),
+  /** When the report was computed (ms since epoch). */
+  generatedAt: Type.Number(),
+});
+
+export type ReportPeriodOut = Static<typeof ReportPeriod>;
+export type ReportFigureOut = Static<typeof ReportFigure>;
+export type ReportTableOut = Static<typeof ReportTable>;
+export type BoardReportOut = Static<typeof BoardReport>;
