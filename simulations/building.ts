@@ -46,8 +46,42 @@ export class SimulatedBuilding {
     return localTime(ms, this.timeZone);
   }
 
+  /**
+   * Stage directions for demos and tests ("ten people walk into the Protel room", "the air there is at
+   * 2400 ppm"): they replace the model for that space until withdrawn (null).
+   */
+  private readonly staged = new Map<string, { people?: number; co2Ppm?: number }>();
+
+  stage(spaceId: string, direction: { people?: number | null; co2Ppm?: number | null }): void {
+    this.space(spaceId);
+    const current = { ...this.staged.get(spaceId) };
+    if (direction.people !== undefined) {
+      if (direction.people === null) delete current.people;
+      else current.people = direction.people;
+    }
+    if (direction.co2Ppm !== undefined) {
+      if (direction.co2Ppm === null) delete current.co2Ppm;
+      else current.co2Ppm = direction.co2Ppm;
+    }
+    if (current.people === undefined && current.co2Ppm === undefined) this.staged.delete(spaceId);
+    else this.staged.set(spaceId, current);
+  }
+
+  /** The staged CO2 of a space, if a test or demo set one. */
+  stagedCo2(spaceId: string): number | undefined {
+    return this.staged.get(spaceId)?.co2Ppm;
+  }
+
+  /** The space and the spaces containing it (a desk's area), whose sensors see a change in it. */
+  spacesSeeing(spaceId: string): string[] {
+    const parent = this.spaces.get(spaceId)?.parent;
+    return parent ? [spaceId, parent] : [spaceId];
+  }
+
   /** People in a space; a desk area holds the people at its desks. */
   peopleIn(spaceId: string, ms: number): number {
+    const staged = this.staged.get(spaceId)?.people;
+    if (staged !== undefined) return staged;
     const desks = this.desksOf.get(spaceId);
     if (desks) return desks.reduce((n, d) => n + this.peopleIn(d.id, ms), 0);
     const key = `${spaceId}:${Math.floor(ms / PRESENCE_SLOT_MS)}`;

@@ -345,3 +345,45 @@ async function waitUntil(condition: () => boolean, what: string, timeoutMs = 20_
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+t.test(
+  'a staged space: its sensors report the directed people and CO2 at once, then the model again',
+  async (t) => {
+    const { url } = await startBroker(t);
+    const obs = await observer(t, url);
+    // Saturday 17 January 2026, 03:00 in Berlin: the Protel room is empty by the model
+    const night = Date.UTC(2026, 0, 17, 2, 0);
+    const sim = await startSimulation({
+      site,
+      mqttUrl: url,
+      credentials: () => undefined,
+      speed: 1,
+      seed: 'test',
+      start: night,
+      // Reports only when staged during the test (the periodic ones are minutes away).
+      minReportIntervalMs: 600_000,
+      devices: (d) => d.id === 'og2-protel-01-co2' || d.id === 'og2-protel-01-presence',
+    });
+    t.teardown(() => sim.stop());
+    const air = device('og2-protel-01-co2').topic;
+    const presence = device('og2-protel-01-presence').topic;
+    const on = (topic: string) => (m: Seen) => m.topic === topic;
+
+    const staged = [
+      obs.next('staged CO2', (m) => on(air)(m) && JSON.parse(m.payload).co2 > 2300),
+      obs.next('staged presence', (m) => on(presence)(m) && JSON.parse(m.payload).occupancy === true),
+    ];
+    sim.stage('og2-protel-01', { people: 6, co2Ppm: 2400 });
+    const [co2, occupancy] = await Promise.all(staged);
+    t.ok(Math.abs(JSON.parse(co2?.payload ?? '{}').co2 - 2400) <= 4, 'CO2 as directed (± the sensor noise)');
+    t.ok(occupancy, 'presence as directed');
+
+    const released = obs.next(
+      'presence back to the model',
+      (m) => on(presence)(m) && JSON.parse(m.payload).occupancy === false,
+    );
+    sim.stage('og2-protel-01', { people: null, co2Ppm: null });
+    t.ok(await released, 'withdrawn: the empty night room again');
+    t.throws(() => sim.stage('no-such-space', { people: 1 }), /unknown space/);
+  },
+);

@@ -94,6 +94,11 @@ export interface Simulation {
   stats(): SimulationStats;
   /** Simulated epoch ms now. */
   now(): number;
+  /**
+   * Overrides the building model in one space (people present, CO2 in ppm; null withdraws it) and has
+   * that space's sensors report at once, as if the change had just happened.
+   */
+  stage(spaceId: string, direction: { people?: number | null; co2Ppm?: number | null }): void;
 }
 
 const silent: SimulationLogger = { info() {}, warn() {}, error() {}, debug() {} };
@@ -318,6 +323,13 @@ export async function startSimulation(options: SimulationOptions): Promise<Simul
   return {
     locks,
     now,
+    stage(spaceId, direction) {
+      building.stage(spaceId, direction);
+      const seeing = new Set(building.spacesSeeing(spaceId));
+      for (const r of running.values()) {
+        if (seeing.has(r.device.config.space) && r.client?.connected) publish(r, r.device.report(now()));
+      }
+    },
     stats: () => ({
       devices: running.size,
       connected: [...running.values()].filter((r) => r.client?.connected).length,

@@ -493,6 +493,7 @@ class Z2mAirQualitySensor implements VirtualDevice {
       people,
     );
     this.simAt = simNow;
+    this.co2 = this.building.stagedCo2(space.id) ?? this.co2;
     const present = people(simNow);
     const perM2 = present / space.area_m2;
     return [
