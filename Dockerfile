@@ -5,6 +5,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm install --omit=dev --no-audit --no-fund
 COPY . .
+# The dashboard's static files, served by the API part (vite and svelte are runtime dependencies for this).
+RUN npm run build
 ENV DATA_DIR=/data HTTP_HOST=0.0.0.0
 VOLUME /data
 ENTRYPOINT ["node", "bin/wesprint.js"]
