@@ -15,7 +15,7 @@ import { loadProfiles } from '../device-profiles/registry.ts';
 import { type Gateway, startGateway } from '../gateway/gateway.ts';
 import { Quarantine } from '../gateway/quarantine.ts';
 import { SpooledWriter } from '../gateway/spool.ts';
-import { ensureDemoMembers, ensureFirstAdmin } from '../members/first-start.ts';
+import { ensureDemoLobbyToken, ensureDemoMembers, ensureFirstAdmin } from '../members/first-start.ts';
 import { Identity } from '../members/identity.ts';
 import { auditSignIns } from '../members/sign-in-audit.ts';
 import { credentialsFromDataDir, type Simulation, startSimulation } from '../simulations/simulator.ts';
@@ -203,6 +203,9 @@ export async function startParts(settings: Settings, parts: PartSelection): Prom
       const port = typeof address === 'object' && address ? address.port : settings.httpPort;
       const base = `http://${host}:${port}`;
       httpUrl = base;
+      lines.push(
+        `Dashboard       ${base}/   (sign in; facility: ${base}/facility, board: ${base}/board/report)`,
+      );
       lines.push(`API             ${base}/api/devices`);
       lines.push(`Live readings   ${base}/api/readings/latest   (WebSocket ws://${host}:${port}/api/live)`);
       lines.push(`API docs        ${base}/docs`);
@@ -228,6 +231,10 @@ export async function startParts(settings: Settings, parts: PartSelection): Prom
         `Simulation      ${s.connected}/${s.devices} devices of "${site.site.name}", ${settings.simSpeed}x speed`,
       );
       lines.push(`Demo members    ${demo.file} (e-mails and generated passwords, mode 0600)`);
+      if (httpUrl) {
+        const lobbyToken = ensureDemoLobbyToken(openIdentity(), { dataDir: settings.dataDir });
+        lines.push(`Lobby screen    ${httpUrl}/lobby?token=${lobbyToken}`);
+      }
     }
 
     lines.push(`Secrets         ${secretsFile(settings.dataDir)} (generated passwords, mode 0600)`);

@@ -107,3 +107,22 @@ export async function ensureDemoMembers(
   }
   return { file, created };
 }
+
+export function demoLobbyTokenFile(dataDir: string): string {
+  return path.join(dataDir, 'demo-lobby-token.txt');
+}
+
+/**
+ * The simulated building's lobby screen: one read-only lobby token, made once and kept (mode 0600) so that
+ * `wesprint start` can print a lobby URL that works; a revoked or lost one is replaced.
+ */
+export function ensureDemoLobbyToken(identity: Identity, options: { dataDir: string }): string {
+  const file = demoLobbyTokenFile(options.dataDir);
+  if (fs.existsSync(file)) {
+    const kept = fs.readFileSync(file, 'utf8').trim();
+    if (identity.lobbyTokens.verify(kept)) return kept;
+  }
+  const { token } = identity.lobbyTokens.create('Demo lobby screen');
+  writeSecretFile(file, `${token}\n`);
+  return token;
+}

@@ -4,7 +4,14 @@ import path from 'node:path';
 import t, { type Test } from 'tap';
 import { AuditLog } from '../access/audit-log.ts';
 import { openRecords } from '../database/database.ts';
-import { adminCredentialsFile, demoMembersFile, ensureDemoMembers, ensureFirstAdmin } from './first-start.ts';
+import {
+  adminCredentialsFile,
+  demoLobbyTokenFile,
+  demoMembersFile,
+  ensureDemoLobbyToken,
+  ensureDemoMembers,
+  ensureFirstAdmin,
+} from './first-start.ts';
 import { Identity, type SignInEvent } from './identity.ts';
 import { MEMBER_SCRYPT_N, MemberError } from './member-store.ts';
 import { auditSignIns } from './sign-in-audit.ts';
@@ -255,4 +262,18 @@ t.test('first start: an admin with a generated password in a 0600 file; demo mem
     email: 'Chair@Coop.example',
   });
   t.equal(named?.email, 'chair@coop.example', 'ADMIN_EMAIL chooses the address');
+});
+
+t.test('the demo lobby screen: one token kept in a 0600 file, replaced when revoked', async (t) => {
+  const { identity, dir } = setup(t);
+  const dataDir = path.join(dir, 'data');
+  const token = ensureDemoLobbyToken(identity, { dataDir });
+  t.ok(identity.lobbyTokens.verify(token), 'a working lobby token');
+  t.equal(fs.statSync(demoLobbyTokenFile(dataDir)).mode & 0o777, 0o600);
+  t.equal(ensureDemoLobbyToken(identity, { dataDir }), token, 'kept across starts');
+  const [listed] = identity.lobbyTokens.list();
+  t.ok(listed && identity.lobbyTokens.revoke(listed.id));
+  const replaced = ensureDemoLobbyToken(identity, { dataDir });
+  t.not(replaced, token, 'a revoked token is replaced');
+  t.ok(identity.lobbyTokens.verify(replaced));
 });
