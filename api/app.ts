@@ -54,6 +54,8 @@ export interface ApiOptions {
   loginRateLimit?: AuthRoutesOptions['loginRateLimit'];
   /** The lobby without a token, for anyone (default: the environment's LOBBY_PUBLIC=true). */
   lobbyPublic?: boolean;
+  /** How often the lobby channel sends its heartbeat (default 10 s). */
+  lobbyHeartbeatMs?: number;
   /** The command channel to the locks (started by the caller); without it a granted unlock answers lock_offline. */
   lockCommands?: LockCommands;
   /** How long before a booking's start its lock opens (default UNLOCK_GRACE_MIN, 10 minutes). */
@@ -132,6 +134,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     ...context,
     records: options.records,
     public: options.lobbyPublic ?? process.env.LOBBY_PUBLIC === 'true',
+    ...(options.lobbyHeartbeatMs !== undefined ? { heartbeatMs: options.lobbyHeartbeatMs } : {}),
   });
   await app.register(unlockRoutes, {
     site: options.site,

@@ -40,7 +40,7 @@ function lobbyBuilding(): SiteConfig {
   return site;
 }
 
-async function lobbyApi(t: Test, options: { lobbyPublic?: boolean } = {}) {
+async function lobbyApi(t: Test, options: { lobbyPublic?: boolean; heartbeatMs?: number } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-lobby-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   const { url } = await startBroker(t);
@@ -63,6 +63,7 @@ async function lobbyApi(t: Test, options: { lobbyPublic?: boolean } = {}) {
     records,
     profiles: testProfiles(),
     ...(options.lobbyPublic !== undefined ? { lobbyPublic: options.lobbyPublic } : {}),
+    ...(options.heartbeatMs !== undefined ? { lobbyHeartbeatMs: options.heartbeatMs } : {}),
   });
   t.teardown(() => app.close());
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
@@ -143,7 +144,15 @@ t.test('GET /api/lobby: lobby token or member; never names, e-mails or ids of wh
     'a signed-in member',
   );
 
-  const body = byToken.json() as { site: { id: string }; spaces: Entry[] };
+  const body = byToken.json() as { site: { id: string }; floors: unknown[]; spaces: Entry[] };
+  t.same(
+    body.floors,
+    [
+      { id: 'eg', name: 'Erdgeschoss', level: 0 },
+      { id: 'og1', name: 'Coworking', level: 1 },
+    ],
+    'the floors, to group the screen by (no areas or other details)',
+  );
   t.same(
     body.spaces.map((s) => s.id),
     ['cowork', 'protel-1', 'desk-1'],
@@ -257,6 +266,7 @@ t.test('the lobby channel pushes bookings, occupancy and air quality as they cha
   t.same(
     screen.messages
       .slice(before)
+      .filter((m) => m.type === 'lobby-space')
       .map((m) => `${(m.space as Entry).id}:${(m.space as Entry).co2Level}`)
       .sort(),
     ['cowork:good', 'desk-1:good'],
@@ -271,3 +281,76 @@ t.test('the lobby channel pushes bookings, occupancy and air quality as they cha
     t.notOk(all.includes(secret), `nothing on the channel contains "${secret}"`);
   }
 });
+
+t.test('the lobby channel sends a heartbeat while nothing changes', async (t) => {
+  const { wsBase, lobbyToken } = await lobbyApi(t, { heartbeatMs: 100 });
+  const screen = await listen(t, `${wsBase}/api/lobby/live?token=${lobbyToken}`);
+  const heartbeats = () => screen.messages.filter((m) => m.type === 'heartbeat');
+  await eventually('three heartbeats', () => heartbeats().length >= 3);
+  const beats = heartbeats();
+  t.same(Object.keys(beats[0] ?? {}).sort(), ['at', 'type'], 'a heartbeat carries only its time');
+  const times = beats.map((m) => m.at as number);
+  t.ok(
+    times.every((at, i) => i === 0 || at > (times[i - 1] as number)),
+    'each heartbeat is later than the one before',
+  );
+  t.same(
+    screen.messages.slice(0, 2).map((m) => m.type),
+    ['hello', 'lobby'],
+    'hello and the board still come first',
+  );
+});
+
+t.test(
+  'a booking made and cancelled through the API reaches the lobby channel within a second',
+  async (t) => {
+    const { app, records, wsBase, lobbyToken } = await lobbyApi(t);
+    const screen = await listen(t, `${wsBase}/api/lobby/live?token=${lobbyToken}`);
+    await eventually('hello and board', () => screen.messages.length >= 2);
+    const latest = (id: string) =>
+      screen.messages
+        .filter((m) => m.type === 'lobby-space' && (m.space as Entry).id === id)
+        .map((m) => m.space as Entry)
+        .at(-1);
+    const { member, password } = await createTestMember(records, {
+      role: 'member',
+      name: 'Katherine Johnson',
+    });
+    const cookie = await signIn(app, member.email, password);
+    // The quarter hour that has begun may still be booked, so the booking covers now.
+    const start = Math.floor(Date.now() / 900_000) * 900_000;
+    const end = start + HOUR;
+
+    const sent = Date.now();
+    const created = await app.inject({
+      method: 'POST',
+      url: '/api/bookings',
+      headers: { cookie },
+      payload: {
+        spaceId: 'protel-1',
+        start: new Date(start).toISOString(),
+        end: new Date(end).toISOString(),
+      },
+    });
+    t.equal(created.statusCode, 201, 'booked through the API');
+    const bookingId = (created.json() as { id: string }).id;
+    // The guard is the requirement: a screen shows a new booking within a second.
+    await eventually('protel-1 busy on the channel', () => latest('protel-1')?.status === 'busy', 1000);
+    t.comment(`POST /api/bookings -> lobby push took ${Date.now() - sent} ms`);
+    t.equal(latest('protel-1')?.busyUntil, end, 'busy until the end of the booking');
+
+    const cancelledAt = Date.now();
+    const cancelled = await app.inject({
+      method: 'DELETE',
+      url: `/api/bookings/${bookingId}`,
+      headers: { cookie },
+    });
+    t.equal(cancelled.statusCode, 200, 'cancelled through the API');
+    await eventually('protel-1 free on the channel', () => latest('protel-1')?.status === 'free', 1000);
+    t.comment(`DELETE /api/bookings/:id -> lobby push took ${Date.now() - cancelledAt} ms`);
+    const all = JSON.stringify(screen.messages);
+    for (const secret of [member.id, member.email, 'Katherine Johnson', bookingId]) {
+      t.notOk(all.includes(secret), `nothing on the channel contains "${secret}"`);
+    }
+  },
+);

@@ -24,6 +24,8 @@ export interface LobbyRoutesOptions extends ApiContext {
   watch?: LobbyWatchOptions;
   /** Above this many bytes waiting in a screen's socket it is cut off; it reconnects and gets a fresh board. */
   maxBufferedBytes?: number;
+  /** How often the live channel says it is alive when nothing changes (default 10 s). */
+  heartbeatMs?: number;
 }
 
 const LobbySite = Type.Object(
@@ -31,23 +33,34 @@ const LobbySite = Type.Object(
   { additionalProperties: false },
 );
 
+const LobbyFloor = Type.Object(
+  { id: Type.String(), name: Type.String(), level: Type.Integer() },
+  { additionalProperties: false },
+);
+
 export const LobbyOut = Type.Object(
   {
     site: LobbySite,
     at: Type.Number({ description: 'epoch ms the board describes' }),
+    floors: Type.Array(LobbyFloor, { description: 'the floors, for the screen to group spaces by' }),
     spaces: Type.Array(LobbySpace),
   },
   { additionalProperties: false },
 );
 export type LobbyOut = Static<typeof LobbyOut>;
 
-/** What the lobby channel sends, in order: hello, the whole board, then one space per change. */
+/**
+ * What the lobby channel sends, in order: hello, the whole board, then one space per change, and a heartbeat
+ * every few seconds so that a screen can tell a quiet building from a dead connection.
+ */
 export type LobbyMessage =
   | { type: 'hello'; channel: 'lobby'; site: string }
   | ({ type: 'lobby' } & LobbyOut)
-  | { type: 'lobby-space'; site: string; at: number; space: LobbySpace };
+  | { type: 'lobby-space'; site: string; at: number; space: LobbySpace }
+  | { type: 'heartbeat'; at: number };
 
 const DEFAULT_MAX_BUFFERED_BYTES = 256 * 1024;
+const DEFAULT_HEARTBEAT_MS = 10_000;
 
 /**
  * Which records writes may have touched bookings: the change count of this connection (the API's own
@@ -89,7 +102,9 @@ export const lobbyRoutes: FastifyPluginAsyncTypebox<LobbyRoutesOptions> = async 
   const access: RouteAccess = options.public ? 'public' : 'lobby';
   const who = options.public ? 'anyone (LOBBY_PUBLIC=true)' : 'a lobby-screen token or any signed-in member';
   const siteOut = { id: site.site.id, name: site.site.name, timezone: site.site.timezone };
+  const floorsOut = site.floors.map((f) => ({ id: f.id, name: f.name, level: f.level }));
   const bufferLimit = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+  const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
   const Query = Type.Object({
     token: Type.Optional(
       Type.String({
@@ -101,7 +116,7 @@ export const lobbyRoutes: FastifyPluginAsyncTypebox<LobbyRoutesOptions> = async 
 
   const snapshot = (): LobbyOut => {
     const board = watch.board();
-    return { site: siteOut, at: Date.now(), spaces: board.spaces };
+    return { site: siteOut, at: Date.now(), floors: floorsOut, spaces: board.spaces };
   };
 
   app.get(
@@ -131,7 +146,9 @@ export const lobbyRoutes: FastifyPluginAsyncTypebox<LobbyRoutesOptions> = async 
         tags: ['lobby'],
         summary:
           `WebSocket for ${who}: {type:"hello",channel:"lobby"}, then {type:"lobby",site,at,spaces} (as GET ` +
-          '/api/lobby), then {type:"lobby-space",site,at,space} whenever a space changes',
+          '/api/lobby), then {type:"lobby-space",site,at,space} whenever a space changes, and ' +
+          `{type:"heartbeat",at} every ${heartbeatMs / 1000} s: a screen that hears nothing for three ` +
+          'heartbeats should say that what it shows may be old',
         querystring: Query,
         response: { 401: ErrorBody },
       },
@@ -150,7 +167,11 @@ export const lobbyRoutes: FastifyPluginAsyncTypebox<LobbyRoutesOptions> = async 
       const unsubscribe = watch.subscribe((space) => {
         send({ type: 'lobby-space', site: site.site.id, at: Date.now(), space: publicEntry(space) });
       });
-      socket.on('close', unsubscribe);
+      const heartbeat = setInterval(() => send({ type: 'heartbeat', at: Date.now() }), heartbeatMs);
+      socket.on('close', () => {
+        clearInterval(heartbeat);
+        unsubscribe();
+      });
       socket.on('error', (err) => request.log.debug({ err: err.message }, 'lobby channel: socket error'));
       // Screens only listen; what they send is ignored (the server's maxPayload bounds it).
       socket.on('message', () => {});
