@@ -19,6 +19,7 @@ import type { BuildingFeed } from './building-feed.ts';
 import type { ApiContext } from './context.ts';
 import { dashboardPages } from './dashboard-pages.ts';
 import { describeValidation, installErrorHandling } from './errors.ts';
+import { facilityRoutes } from './facility-routes.ts';
 import { healthRoutes } from './health-routes.ts';
 import {
   LIVE_MAX_PAYLOAD_BYTES,
@@ -129,6 +130,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   await app.register(readingRoutes, context);
   await app.register(seriesRoutes, context);
   await app.register(quarantineRoutes, context);
+  await app.register(facilityRoutes, context);
   await app.register(liveStream(liveStats), { ...context, ...options.live });
   await app.register(lobbyRoutes, {
     ...context,

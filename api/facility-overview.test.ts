@@ -1,0 +1,196 @@
+import t from 'tap';
+import type { SiteConfig } from '../site/site.ts';
+import {
+  type FacilityDeviceState,
+  type FacilityReading,
+  facilityOverview,
+  freshForMs,
+  localDayStart,
+  type ProfileFacts,
+} from './facility-overview.ts';
+
+const MIN = 60_000;
+const NOW = Date.parse('2026-07-01T10:00:00Z');
+
+function site(): SiteConfig {
+  return {
+    site: { id: 'haus', name: 'Haus', timezone: 'Europe/Berlin' },
+    // Listed upside down: the overview goes by level.
+    floors: [
+      { id: 'og1', name: 'Obergeschoss', level: 1, area_m2: 100 },
+      { id: 'eg', name: 'Erdgeschoss', level: 0, area_m2: 100 },
+    ],
+    spaces: [
+      { id: 'halle', name: 'Halle', floor: 'eg', kind: 'hall', area_m2: 80, capacity: 50 },
+      { id: 'keller', name: 'Technik', floor: 'eg', kind: 'technical', area_m2: 10 },
+      { id: 'raum', name: 'Raum', floor: 'og1', kind: 'meeting_room', area_m2: 20 },
+      { id: 'platz', name: 'Platz', floor: 'og1', kind: 'desk', area_m2: 6, parent: 'raum' },
+    ],
+    devices: [
+      { id: 'air-a', profile: 'air', topic: 'z/a', space: 'halle' },
+      { id: 'air-b', profile: 'air', topic: 'z/b', space: 'halle' },
+      { id: 'pres-a', profile: 'presence', topic: 'z/pa', space: 'halle' },
+      { id: 'pres-b', profile: 'presence', topic: 'z/pb', space: 'halle' },
+      { id: 'air-raum', profile: 'air', topic: 'z/r', space: 'raum' },
+      { id: 'air-off', profile: 'air', topic: 'z/o', space: 'platz' },
+      { id: 'main-a', profile: 'meter', topic: 's/a', space: 'keller', meter_role: 'main' },
+      { id: 'main-b', profile: 'meter', topic: 's/b', space: 'keller', meter_role: 'main' },
+      { id: 'main-c', profile: 'meter', topic: 's/c', space: 'keller', meter_role: 'main' },
+      { id: 'plug', profile: 'meter', topic: 's/p', space: 'raum', meter_role: 'plug' },
+    ],
+  };
+}
+
+const profiles = new Map<string, ProfileFacts>([
+  ['air', { quantities: ['co2', 'temperature', 'humidity', 'battery'], reportingIntervalS: 300 }],
+  ['presence', { quantities: ['occupancy', 'battery'], reportingIntervalS: 3600 }],
+  ['meter', { quantities: ['power', 'energy'], reportingIntervalS: 60 }],
+]);
+
+const r = (device: string, quantity: string, value: number | string, ago: number): FacilityReading => ({
+  device,
+  quantity,
+  value,
+  ts: NOW - ago,
+});
+
+t.test('freshness: three reporting intervals, at least 15 minutes, 3 h without a profile', async (t) => {
+  t.equal(freshForMs(300), 15 * MIN);
+  t.equal(freshForMs(60), 15 * MIN, 'a fast meter still gets 15 minutes');
+  t.equal(freshForMs(3600), 3 * 60 * MIN);
+  t.equal(freshForMs(undefined), 3 * 60 * MIN);
+});
+
+t.test('local midnight in the site time zone, summer and winter', async (t) => {
+  t.equal(localDayStart(NOW, 'Europe/Berlin'), Date.parse('2026-06-30T22:00:00Z'));
+  t.equal(
+    localDayStart(Date.parse('2026-07-01T23:30:00Z'), 'Europe/Berlin'),
+    Date.parse('2026-07-01T22:00:00Z'),
+    '01:30 local on 2 July belongs to 2 July',
+  );
+  t.equal(
+    localDayStart(Date.parse('2026-01-15T12:00:00Z'), 'Europe/Berlin'),
+    Date.parse('2026-01-14T23:00:00Z'),
+  );
+});
+
+t.test(
+  'the overview: floors by level, spaces, meters with the building total, devices, quarantine',
+  async (t) => {
+    const devices: FacilityDeviceState[] = [
+      { device: 'air-a', online: true, lastSeen: NOW - 10 * MIN, battery: 80 },
+      { device: 'air-b', online: true, lastSeen: NOW - 20 * MIN, battery: null },
+      { device: 'pres-a', online: true, lastSeen: NOW - 30 * MIN, battery: 55 },
+      { device: 'air-off', online: false, lastSeen: NOW - 2 * MIN, battery: 12 },
+      { device: 'main-a', online: null, lastSeen: null, battery: null },
+    ];
+    const readings: FacilityReading[] = [
+      r('air-a', 'co2', 900, 2 * MIN),
+      r('air-b', 'co2', 1200, 5 * MIN),
+      r('air-a', 'temperature', 21, 2 * MIN),
+      r('air-b', 'temperature', 22, 5 * MIN),
+      r('air-a', 'humidity', 40, 2 * MIN),
+      r('pres-a', 'occupancy', 0, 30 * MIN),
+      r('pres-b', 'occupancy', 1, 50 * MIN),
+      // Older than 15 minutes: the last known value, marked stale.
+      r('air-raum', 'co2', 2400, 40 * MIN),
+      r('air-raum', 'co2', 2100, 90 * MIN), // an older one of the same series never wins
+      // Fresh, but the gateway says the device is offline.
+      r('air-off', 'co2', 650, 1 * MIN),
+      r('main-a', 'power', 1500, 1 * MIN),
+      r('main-a', 'energy', 10_000.5, 1 * MIN),
+      r('main-b', 'power', 500, 1 * MIN),
+      r('plug', 'power', 40, 1 * MIN),
+      r('air-a', 'lock', 'locked', 1 * MIN), // text values are not measurements
+    ];
+    const overview = facilityOverview({
+      site: site(),
+      now: NOW,
+      readings,
+      devices,
+      profiles,
+      consumptionToday: new Map([
+        ['main-a', 12.5],
+        ['main-b', 3.25],
+        ['plug', 0.4],
+      ]),
+      quarantine: { unknown_topic: 3, decode_error: 2 },
+    });
+
+    t.equal(overview.dayStart, Date.parse('2026-06-30T22:00:00Z'));
+    t.same(
+      overview.floors.map((f) => [f.id, f.spaces.map((s) => s.id)]),
+      [
+        ['eg', ['halle', 'keller']],
+        ['og1', ['raum', 'platz']],
+      ],
+    );
+    const [eg, og1] = overview.floors;
+    const halle = eg?.spaces[0];
+    t.same(halle, {
+      id: 'halle',
+      name: 'Halle',
+      kind: 'hall',
+      parent: null,
+      capacity: 50,
+      measures: ['occupancy', 'co2', 'temperature', 'humidity'],
+      // Someone seen by one of two sensors: occupied; the newest report's time.
+      occupied: { value: true, ts: NOW - 30 * MIN, stale: false },
+      // The worst air of two sensors.
+      co2: { value: 1200, ts: NOW - 2 * MIN, stale: false },
+      co2Level: 'elevated',
+      temperature: { value: 21.5, ts: NOW - 2 * MIN, stale: false },
+      humidity: { value: 40, ts: NOW - 2 * MIN, stale: false },
+    });
+    const keller = eg?.spaces[1];
+    t.same(
+      [keller?.measures, keller?.occupied, keller?.co2, keller?.co2Level],
+      [[], null, null, null],
+      'no sensors: nothing',
+    );
+    t.same(og1?.spaces[0]?.co2, { value: 2400, ts: NOW - 40 * MIN, stale: true });
+    t.equal(og1?.spaces[0]?.co2Level, 'poor');
+    t.same(og1?.spaces[1]?.co2, { value: 650, ts: NOW - MIN, stale: true }, 'offline device: stale');
+    t.equal(og1?.spaces[1]?.parent, 'raum');
+
+    t.same(
+      overview.energy.meters.map((m) => [m.device, m.role, m.powerW?.value ?? null, m.todayKwh]),
+      [
+        ['main-a', 'main', 1500, 12.5],
+        ['main-b', 'main', 500, 3.25],
+        ['main-c', 'main', null, null],
+        ['plug', 'plug', 40, 0.4],
+      ],
+    );
+    t.same(overview.energy.meters[0]?.counterKwh, { value: 10_000.5, ts: NOW - MIN, stale: false });
+    t.same(
+      overview.energy.total,
+      { meters: ['main-a', 'main-b', 'main-c'], powerW: 2000, todayKwh: 15.75 },
+      'the main meters only; one without readings adds nothing',
+    );
+
+    t.equal(overview.devices.list.length, 10);
+    t.same(
+      [overview.devices.online, overview.devices.offline, overview.devices.unknown],
+      [3, 1, 6],
+      'unknown: not in the gateway announcements, or announced as null',
+    );
+    const byId = new Map(overview.devices.list.map((d) => [d.id, d]));
+    t.same(byId.get('air-a'), {
+      id: 'air-a',
+      profile: 'air',
+      space: 'halle',
+      floor: 'eg',
+      online: true,
+      lastSeen: NOW - 10 * MIN,
+      battery: 80,
+      reportingIntervalS: 300,
+      silent: false,
+    });
+    t.equal(byId.get('air-b')?.silent, true, '20 minutes without a word from a 5-minute sensor');
+    t.equal(byId.get('pres-a')?.silent, false, '30 minutes are nothing for an hourly sensor');
+    t.equal(byId.get('main-a')?.silent, true, 'never heard');
+    t.equal(overview.devices.silent, 7, 'air-b and the six never heard');
+    t.same(overview.quarantine, { total: 5, byReason: { unknown_topic: 3, decode_error: 2 } });
+  },
+);

@@ -1,0 +1,353 @@
+import Type, { type Static } from 'typebox';
+import { addDays, fromLocal, toLocal } from '../site/local-time.ts';
+import type { SiteConfig } from '../site/site.ts';
+import { CO2_ELEVATED_PPM, CO2_POOR_PPM, co2Level } from './lobby-availability.ts';
+
+/**
+ * What the facility manager sees at a glance: every floor with its spaces (occupancy, air), the meters
+ * (power now, energy since local midnight), device health and the quarantine. Pure: the route hands in
+ * the time, the latest readings, what the gateway says about each device, today's consumption per meter
+ * and the quarantine counts; nothing here does I/O.
+ *
+ * Readings are judged the way the lobby judges them (api/lobby-availability.ts): a reading counts as
+ * current for three reporting intervals of its device (at least 15 minutes), and never while the gateway
+ * says the device is offline. When no current reading is left, the newest one is still shown, marked
+ * stale, because the facility manager wants to see the last known value, not a blank.
+ */
+
+/** The quantities a space tile shows. */
+export const SPACE_QUANTITIES = ['occupancy', 'co2', 'temperature', 'humidity'] as const;
+type SpaceQuantity = (typeof SPACE_QUANTITIES)[number];
+
+/** Without a profile's interval: occupancy sensors report at least hourly, three missed reports. */
+const DEFAULT_FRESH_MS = 3 * 3_600_000;
+const MIN_FRESH_MS = 15 * 60_000;
+
+const Measured = Type.Union([
+  Type.Object({
+    value: Type.Number(),
+    ts: Type.Number({ description: 'epoch ms of the newest reading behind the value' }),
+    stale: Type.Boolean({ description: 'no current reading: the last known value' }),
+  }),
+  Type.Null(),
+]);
+export type Measured = Static<typeof Measured>;
+
+const Co2LevelOut = Type.Union([
+  Type.Literal('good'),
+  Type.Literal('elevated'),
+  Type.Literal('poor'),
+  Type.Null(),
+]);
+
+export const FacilitySpace = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  kind: Type.String(),
+  parent: Type.Union([Type.String(), Type.Null()], { description: 'the desk area a desk belongs to' }),
+  capacity: Type.Union([Type.Integer(), Type.Null()]),
+  measures: Type.Array(Type.String(), { description: "what the space's sensors measure" }),
+  occupied: Type.Union([
+    Type.Object({ value: Type.Boolean(), ts: Type.Number(), stale: Type.Boolean() }),
+    Type.Null(),
+  ]),
+  co2: Measured,
+  co2Level: Co2LevelOut,
+  temperature: Measured,
+  humidity: Measured,
+});
+export type FacilitySpace = Static<typeof FacilitySpace>;
+
+export const FacilityMeter = Type.Object({
+  device: Type.String(),
+  space: Type.String(),
+  floor: Type.String(),
+  role: Type.Union([Type.String(), Type.Null()], {
+    description: 'meter_role in the site file (main, plug…)',
+  }),
+  powerW: Measured,
+  counterKwh: Measured,
+  todayKwh: Type.Union([Type.Number(), Type.Null()], {
+    description: 'consumed since local midnight, from the counter (reset-aware); null without readings today',
+  }),
+});
+export type FacilityMeter = Static<typeof FacilityMeter>;
+
+export const FacilityDevice = Type.Object({
+  id: Type.String(),
+  profile: Type.String(),
+  space: Type.String(),
+  floor: Type.String(),
+  online: Type.Union([Type.Boolean(), Type.Null()], {
+    description: 'as the gateway announced; null if not yet',
+  }),
+  lastSeen: Type.Union([Type.Number(), Type.Null()]),
+  battery: Type.Union([Type.Number(), Type.Null()]),
+  reportingIntervalS: Type.Union([Type.Number(), Type.Null()]),
+  silent: Type.Boolean({ description: 'not heard for three reporting intervals (or never)' }),
+});
+export type FacilityDevice = Static<typeof FacilityDevice>;
+
+export const FacilityOverview = Type.Object({
+  site: Type.Object({ id: Type.String(), name: Type.String(), timezone: Type.String() }),
+  at: Type.Number({ description: 'epoch ms the overview was computed at' }),
+  dayStart: Type.Number({ description: "epoch ms of today's local midnight in the site's time zone" }),
+  co2Thresholds: Type.Object({ elevatedPpm: Type.Number(), poorPpm: Type.Number() }),
+  floors: Type.Array(
+    Type.Object({
+      id: Type.String(),
+      name: Type.String(),
+      level: Type.Integer(),
+      spaces: Type.Array(FacilitySpace),
+    }),
+  ),
+  energy: Type.Object({
+    meters: Type.Array(FacilityMeter),
+    total: Type.Object(
+      {
+        meters: Type.Array(Type.String(), { description: 'the meters with meter_role main' }),
+        powerW: Type.Union([Type.Number(), Type.Null()]),
+        todayKwh: Type.Union([Type.Number(), Type.Null()]),
+      },
+      { description: 'the building: the sum of the main meters (sub-meters are inside them)' },
+    ),
+  }),
+  devices: Type.Object({
+    online: Type.Integer(),
+    offline: Type.Integer(),
+    unknown: Type.Integer({ description: 'the gateway has not said anything about them yet' }),
+    silent: Type.Integer(),
+    list: Type.Array(FacilityDevice),
+  }),
+  quarantine: Type.Object({
+    total: Type.Integer(),
+    byReason: Type.Record(Type.String(), Type.Integer()),
+  }),
+});
+export type FacilityOverview = Static<typeof FacilityOverview>;
+
+export interface FacilityReading {
+  device: string;
+  quantity: string;
+  value: number | string;
+  ts: number;
+}
+
+export interface FacilityDeviceState {
+  device: string;
+  online: boolean | null;
+  lastSeen: number | null;
+  battery: number | null;
+}
+
+export interface ProfileFacts {
+  quantities: readonly string[];
+  reportingIntervalS: number;
+}
+
+export interface FacilityInputs {
+  site: SiteConfig;
+  now: number;
+  /** The newest reading per device and quantity (store and live feed merged). */
+  readings: readonly FacilityReading[];
+  /** What the gateway last said about each device; devices missing here count as unknown. */
+  devices: readonly FacilityDeviceState[];
+  /** Device profiles by profile id. */
+  profiles: ReadonlyMap<string, ProfileFacts>;
+  /** kWh consumed since local midnight per meter device (only meters with readings today). */
+  consumptionToday: ReadonlyMap<string, number>;
+  /** Quarantined messages by reason, all-time. */
+  quarantine: Readonly<Record<string, number>>;
+}
+
+/** How long a device's reading stands for "now": three reporting intervals, at least 15 minutes. */
+export function freshForMs(reportingIntervalS: number | undefined): number {
+  if (reportingIntervalS === undefined) return DEFAULT_FRESH_MS;
+  return Math.max(3 * reportingIntervalS * 1000, MIN_FRESH_MS);
+}
+
+/** Local midnight of the day `now` falls in, in the site's time zone. */
+export function localDayStart(now: number, timeZone: string): number {
+  return fromLocal(toLocal(now, timeZone), 0, timeZone);
+}
+
+/** A device measures energy when its profile does, or when the site file gives it a meter role. */
+function isMeter(site: SiteConfig, deviceId: string, profiles: ReadonlyMap<string, ProfileFacts>): boolean {
+  const device = site.devices.find((d) => d.id === deviceId);
+  if (!device) return false;
+  const quantities = profiles.get(device.profile)?.quantities ?? [];
+  return device.meter_role !== undefined || quantities.includes('energy') || quantities.includes('power');
+}
+
+interface Judged {
+  value: number;
+  ts: number;
+  fresh: boolean;
+}
+
+export function facilityOverview(inputs: FacilityInputs): FacilityOverview {
+  const { site, now, profiles } = inputs;
+  const deviceById = new Map(site.devices.map((d) => [d.id, d]));
+  const floorOfSpace = new Map(site.spaces.map((s) => [s.id, s.floor]));
+  const state = new Map(inputs.devices.map((d) => [d.device, d]));
+  const freshMs = (deviceId: string) => {
+    const device = deviceById.get(deviceId);
+    return freshForMs(device ? profiles.get(device.profile)?.reportingIntervalS : undefined);
+  };
+
+  // Newest numeric reading per device and quantity, judged current or stale.
+  const judged = new Map<string, Map<string, Judged>>();
+  for (const r of inputs.readings) {
+    if (typeof r.value !== 'number' || !Number.isFinite(r.value) || !deviceById.has(r.device)) continue;
+    let perQuantity = judged.get(r.device);
+    if (!perQuantity) {
+      perQuantity = new Map();
+      judged.set(r.device, perQuantity);
+    }
+    const held = perQuantity.get(r.quantity);
+    if (held && held.ts >= r.ts) continue;
+    const fresh = state.get(r.device)?.online !== false && r.ts + freshMs(r.device) > now;
+    perQuantity.set(r.quantity, { value: r.value, ts: r.ts, fresh });
+  }
+
+  const devicesIn = new Map<string, string[]>();
+  for (const d of site.devices) devicesIn.set(d.space, [...(devicesIn.get(d.space) ?? []), d.id]);
+
+  /** The space's readings of one quantity: the current ones if any, else the newest stale one. */
+  const spaceReadings = (spaceId: string, quantity: SpaceQuantity): { list: Judged[]; stale: boolean } => {
+    const all = (devicesIn.get(spaceId) ?? []).flatMap((d) => {
+      const j = judged.get(d)?.get(quantity);
+      return j ? [j] : [];
+    });
+    const fresh = all.filter((j) => j.fresh);
+    if (fresh.length > 0) return { list: fresh, stale: false };
+    const newest = all.sort((a, b) => b.ts - a.ts)[0];
+    return { list: newest ? [newest] : [], stale: true };
+  };
+  const newestTs = (list: Judged[]) => Math.max(...list.map((j) => j.ts));
+  const combine = (spaceId: string, quantity: SpaceQuantity, rule: (values: number[]) => number) => {
+    const { list, stale } = spaceReadings(spaceId, quantity);
+    if (list.length === 0) return null;
+    return { value: rule(list.map((j) => j.value)), ts: newestTs(list), stale };
+  };
+  // Several sensors in one room: someone there if any sees someone; the worst air is what people breathe
+  // somewhere in it (as on the lobby screen); temperature and humidity as the mean.
+  const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+
+  const floors = [...site.floors]
+    .sort((a, b) => a.level - b.level)
+    .map((floor) => ({
+      id: floor.id,
+      name: floor.name,
+      level: floor.level,
+      spaces: site.spaces
+        .filter((s) => s.floor === floor.id)
+        .map((space): FacilitySpace => {
+          const measures = new Set<string>();
+          for (const id of devicesIn.get(space.id) ?? []) {
+            const device = deviceById.get(id);
+            for (const q of (device && profiles.get(device.profile)?.quantities) ?? []) measures.add(q);
+          }
+          const occupancy = combine(space.id, 'occupancy', (values) => (values.some((v) => v !== 0) ? 1 : 0));
+          const co2 = combine(space.id, 'co2', (values) => Math.max(...values));
+          return {
+            id: space.id,
+            name: space.name,
+            kind: space.kind,
+            parent: space.parent ?? null,
+            capacity: space.capacity ?? null,
+            measures: SPACE_QUANTITIES.filter((q) => measures.has(q)),
+            occupied: occupancy && { value: occupancy.value === 1, ts: occupancy.ts, stale: occupancy.stale },
+            co2,
+            co2Level: co2 ? co2Level(co2.value) : null,
+            temperature: combine(space.id, 'temperature', mean),
+            humidity: combine(space.id, 'humidity', mean),
+          };
+        }),
+    }));
+
+  const measured = (deviceId: string, quantity: string): Measured => {
+    const j = judged.get(deviceId)?.get(quantity);
+    return j ? { value: j.value, ts: j.ts, stale: !j.fresh } : null;
+  };
+  const meters: FacilityMeter[] = site.devices
+    .filter((d) => isMeter(site, d.id, profiles))
+    .map((d) => ({
+      device: d.id,
+      space: d.space,
+      floor: floorOfSpace.get(d.space) ?? '',
+      role: d.meter_role ?? null,
+      powerW: measured(d.id, 'power'),
+      counterKwh: measured(d.id, 'energy'),
+      todayKwh: inputs.consumptionToday.get(d.id) ?? null,
+    }));
+  const main = meters.filter((m) => m.role === 'main');
+  const sum = (values: (number | null)[]) => {
+    const known = values.filter((v): v is number => v !== null);
+    return known.length === 0 ? null : known.reduce((a, b) => a + b, 0);
+  };
+
+  const list: FacilityDevice[] = site.devices.map((d) => {
+    const s = state.get(d.id);
+    const interval = profiles.get(d.profile)?.reportingIntervalS;
+    const lastSeen = s?.lastSeen ?? null;
+    return {
+      id: d.id,
+      profile: d.profile,
+      space: d.space,
+      floor: floorOfSpace.get(d.space) ?? '',
+      online: s?.online ?? null,
+      lastSeen,
+      battery: s?.battery ?? null,
+      reportingIntervalS: interval ?? null,
+      silent: lastSeen === null || now - lastSeen > freshForMs(interval),
+    };
+  });
+
+  return {
+    site: { id: site.site.id, name: site.site.name, timezone: site.site.timezone },
+    at: now,
+    dayStart: localDayStart(now, site.site.timezone),
+    co2Thresholds: { elevatedPpm: CO2_ELEVATED_PPM, poorPpm: CO2_POOR_PPM },
+    floors,
+    energy: {
+      meters,
+      total: {
+        meters: main.map((m) => m.device),
+        powerW: sum(main.map((m) => m.powerW?.value ?? null)),
+        todayKwh: sum(main.map((m) => m.todayKwh)),
+      },
+    },
+    devices: {
+      online: list.filter((d) => d.online === true).length,
+      offline: list.filter((d) => d.online === false).length,
+      unknown: list.filter((d) => d.online === null).length,
+      silent: list.filter((d) => d.silent).length,
+      list,
+    },
+    quarantine: {
+      total: Object.values(inputs.quarantine).reduce((a, b) => a + b, 0),
+      byReason: { ...inputs.quarantine },
+    },
+  };
+}
+
+/** The local calendar days ending with today, oldest first: each from its midnight to the next. */
+export function localDays(
+  now: number,
+  count: number,
+  timeZone: string,
+): { date: string; from: number; to: number }[] {
+  const today = toLocal(now, timeZone);
+  const days: { date: string; from: number; to: number }[] = [];
+  for (let back = count - 1; back >= 0; back--) {
+    const date = addDays(today, -back);
+    const next = addDays(date, 1);
+    days.push({
+      date: `${date.year}-${String(date.month).padStart(2, '0')}-${String(date.day).padStart(2, '0')}`,
+      from: fromLocal(date, 0, timeZone),
+      to: fromLocal(next, 0, timeZone),
+    });
+  }
+  return days;
+}
