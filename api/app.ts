@@ -4,6 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { AuditLog } from '../access/audit-log.ts';
+import type { AlertWatch } from '../alerts/alert-watch.ts';
 import type { RecordsDb } from '../database/database.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
 import type { Quarantine } from '../gateway/quarantine.ts';
@@ -11,6 +12,7 @@ import { Identity } from '../members/identity.ts';
 import { auditSignIns } from '../members/sign-in-audit.ts';
 import type { SiteConfig } from '../site/site.ts';
 import type { TimeSeriesStore } from '../storage/store.ts';
+import { alertRoutes } from './alert-routes.ts';
 import { auditRoutes } from './audit-routes.ts';
 import { auth, declareScopeAccess } from './auth.ts';
 import { type AuthRoutesOptions, authRoutes } from './auth-routes.ts';
@@ -63,6 +65,8 @@ export interface ApiOptions {
   unlockGraceMs?: number;
   /** The built dashboard to serve (default DASHBOARD_DIR, else dashboard/dist). */
   dashboardDir?: string;
+  /** The alert watcher (started by the caller); without one alerts are listed but none open. */
+  alerts?: AlertWatch;
 }
 
 /**
@@ -145,6 +149,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     ...(options.unlockGraceMs !== undefined ? { graceBeforeMs: options.unlockGraceMs } : {}),
   });
   await app.register(auditRoutes, { records: options.records });
+  await app.register(alertRoutes, { ...context, records: options.records, alerts: options.alerts });
   await app.register(bookingRoutes, { site: options.site, records: options.records });
   await app.register(dashboardPages, options.dashboardDir ? { dir: options.dashboardDir } : {});
   return app;

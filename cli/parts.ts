@@ -6,6 +6,9 @@ import { unlockGraceMs } from '../access/unlock-rules.ts';
 import { buildApi } from '../api/app.ts';
 import { BuildingFeed } from '../api/building-feed.ts';
 import { LockCommands } from '../api/lock-commands.ts';
+import { alertSettingsFromEnv } from '../alerts/alert-rules.ts';
+import { AlertStore } from '../alerts/alert-store.ts';
+import { AlertWatch } from '../alerts/alert-watch.ts';
 import { BookingStore } from '../bookings/booking-store.ts';
 import { CheckInWatcher, graceFromEnv } from '../bookings/check-in.ts';
 import { PortInUseError, type RunningBroker, startBroker } from '../broker/broker.ts';
@@ -168,6 +171,19 @@ export async function startParts(settings: Settings, parts: PartSelection): Prom
       });
       checkIn.start();
       stops.push(async () => checkIn.stop());
+      // Alerts for the facility manager (ALERT_* settings): CO2, devices offline, night base load, doors.
+      const alerts = new AlertWatch({
+        alerts: new AlertStore(identity.records),
+        feed,
+        site,
+        profiles,
+        timeSeries: store,
+        bookings: new BookingStore(identity.records),
+        settings: alertSettings(),
+        logger: logger.child({ part: 'alerts' }),
+      });
+      alerts.start();
+      stops.push(async () => alerts.stop());
       const admin = await ensureFirstAdmin(identity, {
         siteId: site.site.id,
         dataDir: settings.dataDir,
@@ -184,6 +200,7 @@ export async function startParts(settings: Settings, parts: PartSelection): Prom
         records: identity.records,
         identity,
         lockCommands,
+        alerts,
         unlockGraceMs: unlockGraceMs(),
         ...(trustProxy ? { trustProxy: trustProxy === 'true' ? true : trustProxy } : {}),
       });
@@ -362,6 +379,14 @@ async function startOwnSimulation(
 function checkInGrace(): number {
   try {
     return graceFromEnv();
+  } catch (err) {
+    throw new StartError((err as Error).message);
+  }
+}
+
+function alertSettings() {
+  try {
+    return alertSettingsFromEnv();
   } catch (err) {
     throw new StartError((err as Error).message);
   }

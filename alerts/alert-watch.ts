@@ -1,0 +1,318 @@
+import type { BaseLogger } from 'pino';
+import type { BuildingFeed, LiveEvent } from '../api/building-feed.ts';
+import { type Interval, openingIntervals } from '../bookings/booking-rules.ts';
+import type { BookingStore } from '../bookings/booking-store.ts';
+import type { DeviceProfile } from '../device-profiles/profile.ts';
+import { addDays, type LocalDate } from '../site/local-time.ts';
+import type { SiteConfig, SpaceConfig } from '../site/site.ts';
+import type { TimeSeriesStore } from '../storage/store.ts';
+import {
+  type AlertSettings,
+  buildingNightLoad,
+  type Co2Run,
+  co2Verdict,
+  DEFAULT_ALERT_SETTINGS,
+  type DeviceSighting,
+  doorVerdict,
+  followCo2,
+  followLock,
+  type GatewaySighting,
+  type LockRun,
+  lastCompletedNight,
+  MISSED_REPORTS,
+  nightLabel,
+  nightVerdict,
+  nightWindow,
+  offlineVerdicts,
+  reconcile,
+  type Verdict,
+} from './alert-rules.ts';
+import type { AcknowledgeResult, Alert, AlertStore } from './alert-store.ts';
+
+/**
+ * Runs the alert rules in the API process. Readings (CO2, lock states) and the gateway's status come live
+ * from the building feed and are judged at once; silence (devices offline), time (a lock left unlocked past
+ * closing, CO2 above for long enough) and the night's base load are judged by a periodic check. What the rules
+ * decide is written to the alert store, and every opened, updated, cleared or acknowledged alert is handed to
+ * the listeners (the WebSocket /api/alerts/live).
+ */
+
+export type AlertChange = 'opened' | 'updated' | 'cleared' | 'acknowledged';
+export type AlertListener = (alert: Alert, change: AlertChange) => void;
+
+export interface AlertWatchOptions {
+  alerts: AlertStore;
+  feed: Pick<BuildingFeed, 'subscribeLive' | 'latest' | 'devices' | 'gatewayOnline'>;
+  site: SiteConfig;
+  /** Reporting intervals and which devices sense CO2 or are locks; devices of unknown profiles are skipped. */
+  profiles: Map<string, DeviceProfile>;
+  /** The time series, for the night base load; without it that rule does not run. */
+  timeSeries?: Pick<TimeSeriesStore, 'query'>;
+  /** Bookings of a lock's space: an open door is expected while one runs. Without it only opening hours count. */
+  bookings?: Pick<BookingStore, 'spaceBookings'>;
+  settings?: AlertSettings;
+  checkEveryMs?: number;
+  /** The time; tests move it by hand. */
+  now?: () => number;
+  logger?: BaseLogger;
+}
+
+const DEFAULT_CHECK_EVERY_MS = 30_000;
+const DAY_MS = 86_400_000;
+const NIGHT_RETRY_MS = 15 * 60_000;
+
+export class AlertWatch {
+  readonly settings: AlertSettings;
+  private readonly o: AlertWatchOptions;
+  private readonly now: () => number;
+  private readonly listeners = new Set<AlertListener>();
+  private readonly spaces = new Map<string, SpaceConfig>();
+  /** device -> fresh-for (3× its reporting interval), for CO2 sensors */
+  private readonly co2Sensors = new Map<string, { space: string; freshMs: number }>();
+  private readonly co2Spaces = new Set<string>();
+  /** lock device -> the space it opens */
+  private readonly locks = new Map<string, string>();
+  private readonly watched: { device: string; space: string; intervalMs: number }[] = [];
+  private readonly mainMeters: string[];
+  private readonly co2Runs = new Map<string, Co2Run>();
+  private readonly lockRuns = new Map<string, LockRun>();
+  private readonly gateway: GatewaySighting = { online: null, offlineSince: null };
+  private watchingSince = 0;
+  private nightDone: string | undefined;
+  private nightTriedAt = -Infinity;
+  private nightRun: Promise<Verdict['state'] | 'skipped'> | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(options: AlertWatchOptions) {
+    this.o = options;
+    this.settings = options.settings ?? DEFAULT_ALERT_SETTINGS;
+    this.now = options.now ?? Date.now;
+    const { site, profiles } = options;
+    for (const space of site.spaces) this.spaces.set(space.id, space);
+    const lockOf = new Map(site.spaces.filter((s) => s.lock).map((s) => [s.lock as string, s.id]));
+    for (const device of site.devices) {
+      const profile = profiles.get(device.profile);
+      if (!profile) continue;
+      const intervalMs = profile.reportingIntervalS * 1000;
+      this.watched.push({ device: device.id, space: device.space, intervalMs });
+      if (profile.quantities.includes('co2')) {
+        this.co2Sensors.set(device.id, { space: device.space, freshMs: MISSED_REPORTS * intervalMs });
+        this.co2Spaces.add(device.space);
+      }
+      if (profile.quantities.includes('lock'))
+        this.locks.set(device.id, lockOf.get(device.id) ?? device.space);
+    }
+    this.mainMeters = site.devices.filter((d) => d.meter_role === 'main').map((d) => d.id);
+  }
+
+  start(): void {
+    if (this.unsubscribe) return;
+    this.watchingSince = this.now();
+    this.gateway.online = this.o.feed.gatewayOnline;
+    if (this.gateway.online === false) this.gateway.offlineSince = this.watchingSince;
+    // What the feed already holds (retained statuses, readings heard before the watcher started).
+    for (const reading of this.o.feed.latest()) this.take(reading, false);
+    this.unsubscribe = this.o.feed.subscribeLive((event) => this.take(event, true));
+    this.timer = setInterval(() => this.check(), this.o.checkEveryMs ?? DEFAULT_CHECK_EVERY_MS);
+    this.timer.unref();
+    this.check();
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Adds a listener; returns the function that removes it. */
+  subscribe(listener: AlertListener): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  list(state: 'open' | 'all', limit?: number): Alert[] {
+    return state === 'open' ? this.o.alerts.openAlerts() : this.o.alerts.newest(limit);
+  }
+
+  get(id: number): Alert | undefined {
+    return this.o.alerts.get(id);
+  }
+
+  acknowledge(id: number, memberId: string): AcknowledgeResult {
+    const result = this.o.alerts.acknowledge(id, memberId, this.now());
+    if (result.outcome === 'acknowledged') this.tell(result.alert, 'acknowledged');
+    return result;
+  }
+
+  private take(event: LiveEvent, live: boolean): void {
+    const now = this.now();
+    if (event.type === 'gateway-status') {
+      this.gateway.online = event.online;
+      this.gateway.offlineSince = event.online ? null : now;
+      this.apply(this.offline(now), now);
+      return;
+    }
+    if (event.type !== 'reading') return;
+    // A device clock running ahead must not make a stretch look longer than it is.
+    const at = Math.min(event.ts, now);
+    const sensor = this.co2Sensors.get(event.device);
+    if (event.quantity === 'co2' && sensor && typeof event.value === 'number') {
+      const run = followCo2(
+        this.co2Runs.get(event.device),
+        { device: event.device, space: sensor.space, value: event.value, at, freshMs: sensor.freshMs },
+        this.settings,
+      );
+      this.co2Runs.set(event.device, run);
+      if (live) this.apply([co2Verdict(sensor.space, [...this.co2Runs.values()], now, this.settings)], now);
+      return;
+    }
+    const lockSpace = this.locks.get(event.device);
+    if (event.quantity === 'lock' && lockSpace && typeof event.value === 'string') {
+      const run = followLock(this.lockRuns.get(event.device), {
+        device: event.device,
+        space: lockSpace,
+        state: event.value,
+        at,
+      });
+      this.lockRuns.set(event.device, run);
+      if (live) this.apply([this.door(event.device, now)], now);
+    }
+  }
+
+  /** Judges everything that time alone can change; the night base load once a night (asynchronously). */
+  check(now: number = this.now()): void {
+    const verdicts: Verdict[] = this.offline(now);
+    const runs = [...this.co2Runs.values()];
+    for (const space of this.co2Spaces) verdicts.push(co2Verdict(space, runs, now, this.settings));
+    for (const device of this.locks.keys()) verdicts.push(this.door(device, now));
+    this.apply(verdicts, now);
+    // 15 queries: not on every check while the data cannot judge the night yet.
+    if (now - this.nightTriedAt >= NIGHT_RETRY_MS) void this.checkNight(now);
+  }
+
+  private offline(now: number): Verdict[] {
+    const known = new Map(this.o.feed.devices().map((d) => [d.device, d.lastSeen]));
+    const sightings: DeviceSighting[] = this.watched.map((w) => ({
+      ...w,
+      lastSeen: known.get(w.device) ?? null,
+    }));
+    return offlineVerdicts(sightings, this.gateway, now, this.watchingSince);
+  }
+
+  private door(device: string, now: number): Verdict {
+    const spaceId = this.locks.get(device) ?? '';
+    return doorVerdict(this.lockRuns.get(device), device, this.entitled(spaceId, now), now, this.settings);
+  }
+
+  /** When an open door is expected: a bookable space's bookings, another space's opening hours. */
+  private entitled(spaceId: string, now: number): Interval[] {
+    const space = this.spaces.get(spaceId);
+    if (!space) return [];
+    const range = { start: now - DAY_MS, end: now + 1 };
+    if (space.bookable) {
+      return (this.o.bookings?.spaceBookings(spaceId, range.start, range.end) ?? []).map((b) => ({
+        start: b.start,
+        end: b.end,
+      }));
+    }
+    if (!space.opening_hours || space.opening_hours.length === 0) return [];
+    return openingIntervals(space, range, this.o.site.site.timezone);
+  }
+
+  /**
+   * Last night's base load against the usual, after 05:00 site time. Once judged (open or clear) a night is
+   * not looked at again; a night the data cannot judge yet is tried again on a later check. A call while one
+   * runs joins it. Resolves to the verdict's state, or 'skipped' (judged already, or no store or main meter).
+   */
+  checkNight(now: number = this.now()): Promise<Verdict['state'] | 'skipped'> {
+    if (this.nightRun) return this.nightRun;
+    const timeSeries = this.o.timeSeries;
+    const date = lastCompletedNight(now, this.o.site.site.timezone);
+    if (!timeSeries || this.mainMeters.length === 0 || this.nightDone === nightLabel(date))
+      return Promise.resolve('skipped');
+    this.nightTriedAt = now;
+    this.nightRun = this.judgeNight(timeSeries, date).finally(() => {
+      this.nightRun = undefined;
+    });
+    return this.nightRun;
+  }
+
+  private async judgeNight(
+    timeSeries: Pick<TimeSeriesStore, 'query'>,
+    date: LocalDate,
+  ): Promise<Verdict['state'] | 'skipped'> {
+    const timeZone = this.o.site.site.timezone;
+    try {
+      const loads: (number | null)[] = [];
+      for (let i = 0; i <= this.settings.nightBaselineNights; i++) {
+        const window = nightWindow(addDays(date, -i), timeZone);
+        const series = await timeSeries.query({
+          quantity: 'power',
+          from: window.start,
+          to: window.end,
+          aggregate: 'mean',
+        });
+        const means = new Map<string, number>();
+        for (const s of series) {
+          const point = s.points[0];
+          if (point && this.mainMeters.includes(s.device)) means.set(s.device, point.value);
+        }
+        loads.push(buildingNightLoad(this.mainMeters, means));
+      }
+      const verdict = nightVerdict(
+        this.o.site.site.id,
+        { date, window: nightWindow(date, timeZone), loadW: loads[0] ?? null },
+        loads.slice(1),
+        this.settings,
+      );
+      this.apply([verdict], this.now());
+      if (verdict.state !== 'unknown') this.nightDone = nightLabel(date);
+      return verdict.state;
+    } catch (err) {
+      // The store may be down: a later check tries again.
+      this.o.logger?.warn({ err: (err as Error).message }, 'alerts: night base load check failed');
+      return 'skipped';
+    }
+  }
+
+  private apply(verdicts: readonly Verdict[], now: number): void {
+    try {
+      const changes = reconcile(this.o.alerts.openRefs(), verdicts);
+      for (const condition of changes.open) {
+        const { alert, opened } = this.o.alerts.open(condition, now);
+        if (opened) {
+          this.o.logger?.info({ kind: alert.kind, subject: alert.subject, id: alert.id }, 'alert opened');
+          this.tell(alert, 'opened');
+        }
+      }
+      for (const { id, condition } of changes.update) {
+        const alert = this.o.alerts.update(id, condition, now);
+        if (alert) this.tell(alert, 'updated');
+      }
+      for (const id of changes.clear) {
+        const alert = this.o.alerts.clear(id, now);
+        if (alert) {
+          this.o.logger?.info({ kind: alert.kind, subject: alert.subject, id: alert.id }, 'alert cleared');
+          this.tell(alert, 'cleared');
+        }
+      }
+    } catch (err) {
+      // A busy or closed database must not take the API down; the next check tries again.
+      this.o.logger?.warn({ err: (err as Error).message }, 'alerts: could not write');
+    }
+  }
+
+  private tell(alert: Alert, change: AlertChange): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(alert, change);
+      } catch (err) {
+        this.o.logger?.warn({ err: (err as Error).message }, 'alerts: a listener failed');
+      }
+    }
+  }
+}
