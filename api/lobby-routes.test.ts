@@ -12,6 +12,7 @@ import type { SiteConfig } from '../site/site.ts';
 import { SqliteStore } from '../storage/sqlite-store.ts';
 import { buildApi } from './app.ts';
 import { BuildingFeed } from './building-feed.ts';
+import { LOBBY_TOKEN_REVOKED } from './lobby-routes.ts';
 import { eventually, smallBuilding, startBroker, startGatewayClient, testProfiles } from './test-building.ts';
 import { createTestMember, signIn } from './test-session.ts';
 
@@ -354,3 +355,19 @@ t.test(
     }
   },
 );
+
+t.test('a screen whose token is revoked is let go at the next heartbeat and cannot come back', async (t) => {
+  const { records, wsBase } = await lobbyApi(t, { heartbeatMs: 100 });
+  const tokens = new LobbyTokens(records);
+  const revoked = tokens.create('Foyer left');
+  const kept = tokens.create('Foyer right');
+  const leaving = await listen(t, `${wsBase}/api/lobby/live?token=${revoked.token}`);
+  const staying = await listen(t, `${wsBase}/api/lobby/live`, { authorization: `Bearer ${kept.token}` });
+  const closed = new Promise<number>((resolve) => leaving.socket.once('close', (code) => resolve(code)));
+  t.ok(tokens.revoke(revoked.id), 'revoked');
+  t.equal(await closed, LOBBY_TOKEN_REVOKED, 'closed with the revoked-token code');
+  const heard = staying.messages.length;
+  await eventually('the other screen still hears heartbeats', () => staying.messages.length >= heard + 2);
+  t.equal(staying.socket.readyState, WebSocket.OPEN, 'the screen with a valid token stays');
+  t.equal(await upgradeStatus(`${wsBase}/api/lobby/live?token=${revoked.token}`), 401, 'no way back');
+});

@@ -4,6 +4,7 @@ import Value from 'typebox/value';
 import type { WebSocket } from 'ws';
 import { BookingStore } from '../bookings/booking-store.ts';
 import type { RecordsDb } from '../database/database.ts';
+import { LobbyTokens } from '../members/lobby-tokens.ts';
 import type { RouteAccess } from '../members/roles.ts';
 import type { ApiContext } from './context.ts';
 import { ErrorBody } from './errors.ts';
@@ -79,9 +80,20 @@ export function publicEntry(space: LobbySpace): LobbySpace {
   return Value.Clean(LobbySpace, structuredClone(space)) as LobbySpace;
 }
 
+/** The lobby token a screen's request carried (Bearer header or `?token=`). */
+function screenToken(authorization: string | undefined, query: unknown): string | undefined {
+  const bearer = authorization ? /^Bearer\s+(\S+)\s*$/i.exec(authorization)?.[1] : undefined;
+  const fromQuery = (query as { token?: unknown } | undefined)?.token;
+  return bearer ?? (typeof fromQuery === 'string' ? fromQuery : undefined);
+}
+
+/** Close code for a screen whose token was revoked while it watched (4000-4999: the application's own). */
+export const LOBBY_TOKEN_REVOKED = 4401;
+
 export const lobbyRoutes: FastifyPluginAsyncTypebox<LobbyRoutesOptions> = async (app, options) => {
   const { site, feed, store, profiles, records } = options;
   const bookings = new BookingStore(records);
+  const tokens = new LobbyTokens(records);
   const watch = new LobbyWatch(
     {
       site,
@@ -148,7 +160,8 @@ export const lobbyRoutes: FastifyPluginAsyncTypebox<LobbyRoutesOptions> = async 
           `WebSocket for ${who}: {type:"hello",channel:"lobby"}, then {type:"lobby",site,at,spaces} (as GET ` +
           '/api/lobby), then {type:"lobby-space",site,at,space} whenever a space changes, and ' +
           `{type:"heartbeat",at} every ${heartbeatMs / 1000} s: a screen that hears nothing for three ` +
-          'heartbeats should say that what it shows may be old',
+          'heartbeats should say that what it shows may be old. A revoked lobby token is closed with code ' +
+          `${LOBBY_TOKEN_REVOKED} at the next heartbeat`,
         querystring: Query,
         response: { 401: ErrorBody },
       },
@@ -167,7 +180,19 @@ export const lobbyRoutes: FastifyPluginAsyncTypebox<LobbyRoutesOptions> = async 
       const unsubscribe = watch.subscribe((space) => {
         send({ type: 'lobby-space', site: site.site.id, at: Date.now(), space: publicEntry(space) });
       });
-      const heartbeat = setInterval(() => send({ type: 'heartbeat', at: Date.now() }), heartbeatMs);
+      // A token revoked while its screen watches ends the watching at the next heartbeat; the screen's
+      // reconnect is then refused like any other.
+      const token =
+        !options.public && request.lobby && !request.member
+          ? screenToken(request.headers.authorization, request.query)
+          : undefined;
+      const heartbeat = setInterval(() => {
+        if (token !== undefined && !tokens.verify(token)) {
+          socket.close(LOBBY_TOKEN_REVOKED, 'lobby token revoked');
+          return;
+        }
+        send({ type: 'heartbeat', at: Date.now() });
+      }, heartbeatMs);
       socket.on('close', () => {
         clearInterval(heartbeat);
         unsubscribe();
