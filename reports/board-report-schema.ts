@@ -20,6 +20,11 @@ export const ReportPeriod = Type.Object({
   from: Type.String({ format: 'date-time' }),
   to: Type.String({ format: 'date-time' }),
   days: Type.Number(),
+  /**
+   * Only while the period is still running: the report counts up to this instant (now), and
+   * kWh/m²·a is annualised over the days elapsed. Absent for a period that is over.
+   */
+  until: Type.Optional(Type.String({ format: 'date-time' })),
 });
 
 export const FIGURE_KEYS = [
@@ -39,9 +44,15 @@ export const FIGURE_KEYS = [
   'availableHours',
   /** bookedHours / availableHours. */
   'bookedShare',
-  /** Booked hours of bookings checked in by the sensors / all booked hours (really used vs booked). */
+  /**
+   * Booked hours of bookings checked in by the sensors / all booked hours (really used vs booked), both
+   * over the spaces that have an occupancy sensor (elsewhere nobody can be checked in).
+   */
   'usedShareOfBooked',
-  /** Bookings released as no-shows / bookings that started in the period. */
+  /**
+   * Bookings released as no-shows / bookings that started in the period, over the spaces where a no-show
+   * is released (an occupancy sensor, and a desk, meeting room or hall: Protel rooms and offices never are).
+   */
   'noShowRate',
   /** Hours with presence in rooms with a CO2 sensor in which the hour's mean CO2 was < 1000 ppm / those hours. */
   'goodAirShare',
@@ -49,7 +60,8 @@ export const FIGURE_KEYS = [
 export type FigureKey = (typeof FIGURE_KEYS)[number];
 
 export const ReportFigure = Type.Object({
-  key: Type.Union(FIGURE_KEYS.map((k) => Type.Literal(k))),
+  // Type.Enum of the tuple: a Union over FIGURE_KEYS.map(…) typed `key` as never.
+  key: Type.Enum([...FIGURE_KEYS]),
   /** `kWh`, `kWh/m²·a`, `kg`, `kWh/h`, `h`, `ratio` (0..1). */
   unit: Type.String(),
   value: Type.Union([Type.Number(), Type.Null()]),
@@ -59,7 +71,10 @@ export const ReportFigure = Type.Object({
 
 /** A table of the report; each is also a CSV (GET /api/board/report.csv?period=…&table=<id>). */
 export const ReportTable = Type.Object({
-  /** `summary`, `energy-by-meter`, `energy-by-day`, `space-use`, `air-quality`. */
+  /**
+   * `summary`, `energy-by-meter`, `energy-by-day`, `space-use` (per kind of bookable space),
+   * `space-use-by-space`, `air-quality` (per room with a CO2 sensor).
+   */
   id: Type.String(),
   columns: Type.Array(Type.Object({ key: Type.String(), unit: Type.Optional(Type.String()) })),
   rows: Type.Array(Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Null()]))),

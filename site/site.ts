@@ -73,6 +73,10 @@ export const Site = Type.Object({
     address: Type.Optional(Type.String()),
     /** Market-based emission factor of the electricity supplier, g CO2e per kWh. */
     supplier_co2_g_per_kwh: Type.Optional(Type.Number({ minimum: 0 })),
+    /** Location-based grid factors per year, g CO2e per kWh (`"2025": 350`); they win over the built-in Umweltbundesamt table. */
+    grid_co2_g_per_kwh: Type.Optional(
+      Type.Record(Type.String(), Type.Number({ minimum: 0 }), { propertyNames: { pattern: '^[0-9]{4}$' } }),
+    ),
   }),
   floors: Type.Array(Floor, { minItems: 1 }),
   spaces: Type.Array(Space),

@@ -1,0 +1,170 @@
+import t, { type Test } from 'tap';
+import { buildBoardReport } from './board-report.ts';
+import type { BoardReportOut } from './board-report-schema.ts';
+import { parsePeriod } from './report-period.ts';
+import { octoberBuilding } from './test-october.ts';
+
+const NOW = Date.parse('2026-11-23T12:00:00Z');
+
+function october() {
+  const parsed = parsePeriod('2025-10', 'Europe/Berlin');
+  if (!parsed.ok) throw new Error(parsed.reason);
+  return parsed.period;
+}
+
+function figure(report: BoardReportOut, key: string) {
+  const f = report.figures.find((x) => x.key === key);
+  return f ? [f.value, f.previous, f.yearBefore] : undefined;
+}
+
+function table(report: BoardReportOut, id: string) {
+  return report.tables.find((x) => x.id === id);
+}
+
+function checkOctober(t: Test, report: BoardReportOut): void {
+  // [October 2025, September 2025, October 2024]; hand computations in test-october.ts and here.
+  t.same(
+    figure(report, 'energyKwh'),
+    [300, 100, null],
+    'main meters: 220 + 80; September 100; no data a year before',
+  );
+  // 300 × 365 / 31 / 900 m² = 3.9247…; 100 × 365 / 30 / 900 = 1.3518…
+  t.same(figure(report, 'energyKwhPerM2Annualised'), [3.925, 1.352, null]);
+  // The site file's 350 g/kWh for 2025: 300 × 0.35 = 105 kg, 100 × 0.35 = 35 kg.
+  t.same(figure(report, 'co2LocationKg'), [105, 35, null]);
+  // Supplier 380 g/kWh: 114 kg, 38 kg.
+  t.same(figure(report, 'co2MarketKg'), [114, 38, null]);
+  // 300 kWh / 9 desk-hours = 33.333…; September 100 / 2 = 50; before the first booking: unknown.
+  t.same(figure(report, 'energyPerBookedDeskHourKwh'), [33.3333, 50, null]);
+  // Desk 9 h + meeting room 2 h; September 2 h.
+  t.same(figure(report, 'bookedHours'), [11, 2, null]);
+  // Desk: 23 weekdays × 10 h = 230 h, room always open 745 h (clocks go back) = 975; September 22 × 10 +
+  // 720 = 940; October 2024: 23 weekdays as well, 745 h.
+  t.same(figure(report, 'availableHours'), [975, 940, 975]);
+  // 11 / 975 = 0.01128…; 2 / 940 = 0.00213…
+  t.same(figure(report, 'bookedShare'), [0.0113, 0.0021, null]);
+  // Only the desk has a sensor: 7 of its 9 h used; September 0 of 2.
+  t.same(figure(report, 'usedShareOfBooked'), [0.7778, 0, null]);
+  // 1 released of 3 started; September 0 of 1.
+  t.same(figure(report, 'noShowRate'), [0.3333, 0, null]);
+  // Café 1 good of 2 occupied hours, coworking 1 of 1: 2 / 3.
+  t.same(figure(report, 'goodAirShare'), [0.6667, null, null]);
+
+  t.same(table(report, 'energy-by-meter')?.rows, [
+    { meter: 'meter-main', space: 'technik', role: 'main', energyKwh: 220, counterResets: 1 },
+    { meter: 'meter-og1', space: 'technik', role: 'main', energyKwh: 80, counterResets: 0 },
+    { meter: 'plug-cafe', space: 'cafe', role: 'plug', energyKwh: 2, counterResets: 0 },
+  ]);
+  const days = table(report, 'energy-by-day')?.rows ?? [];
+  t.equal(days.length, 31);
+  t.same(
+    days.filter((d) => d.energyKwh !== null),
+    [
+      { date: '2025-10-01', energyKwh: 10 },
+      { date: '2025-10-10', energyKwh: 30 },
+      { date: '2025-10-15', energyKwh: 110 },
+      { date: '2025-10-20', energyKwh: 50 },
+      // 22:30 UTC on 31 Oct is 23:30 CET: still the 31st.
+      { date: '2025-10-31', energyKwh: 100 },
+    ],
+  );
+  t.same(table(report, 'space-use')?.rows, [
+    {
+      kind: 'desk',
+      spaces: 1,
+      availableHours: 230,
+      bookedHours: 9,
+      bookedShare: 0.0391, // 9 / 230
+      usedHours: 7,
+      usedShareOfBooked: 0.7778,
+      bookingsStarted: 3,
+      noShows: 1,
+      noShowRate: 0.3333,
+    },
+    {
+      kind: 'meeting_room',
+      spaces: 1,
+      availableHours: 745,
+      bookedHours: 2,
+      bookedShare: 0.0027, // 2 / 745
+      usedHours: 0,
+      usedShareOfBooked: null,
+      bookingsStarted: 0,
+      noShows: 0,
+      noShowRate: null,
+    },
+  ]);
+  t.same(table(report, 'air-quality')?.rows, [
+    {
+      space: 'cafe',
+      name: 'Café Größe',
+      occupiedHours: 2,
+      goodAirHours: 1,
+      goodAirShare: 0.5,
+      meanCo2Ppm: 975,
+    },
+    {
+      space: 'cowork',
+      name: 'Coworking',
+      occupiedHours: 1,
+      goodAirHours: 1,
+      goodAirShare: 1,
+      meanCo2Ppm: 800,
+    },
+  ]);
+}
+
+t.test('October 2025 against September and October 2024, by hand', async (t) => {
+  const building = await octoberBuilding(t);
+  const report = await buildBoardReport(building, october(), NOW);
+  t.same(report.period, {
+    kind: 'month',
+    label: '2025-10',
+    from: '2025-09-30T22:00:00.000Z',
+    to: '2025-10-31T23:00:00.000Z',
+    days: 31,
+  });
+  t.equal(report.previous.label, '2025-09');
+  t.equal(report.yearBefore.label, '2024-10');
+  t.same(report.factors, {
+    locationGPerKwh: 350,
+    locationYear: 2025,
+    locationSource: 'grid_co2_g_per_kwh',
+    marketGPerKwh: 380,
+  });
+  t.same(report.site, { id: 'bericht-haus', name: 'Berichtshaus', areaM2: 900, timezone: 'Europe/Berlin' });
+  checkOctober(t, report);
+  t.same(
+    table(report, 'summary')?.rows.find((r) => r.figure === 'energyKwh'),
+    { figure: 'energyKwh', unit: 'kWh', value: 300, previous: 100, yearBefore: null },
+  );
+});
+
+t.test('the same figures from the hourly rollups, once the raw readings are pruned', async (t) => {
+  const building = await octoberBuilding(t);
+  const maintenance = await building.store.maintain(NOW);
+  t.ok(maintenance.prunedReadings > 0, `${maintenance.prunedReadings} raw readings pruned`);
+  checkOctober(t, await buildBoardReport(building, october(), NOW));
+});
+
+t.test('a period still running counts up to now and annualises over the days elapsed', async (t) => {
+  const building = await octoberBuilding(t);
+  const now = Date.parse('2025-10-15T12:00:00Z');
+  const report = await buildBoardReport(building, october(), now);
+  t.equal(report.period.until, '2025-10-15T12:00:00.000Z');
+  t.equal(report.previous.until, undefined, 'September is over');
+  // Up to 12:00 UTC on 15 Oct: meter-main 10 + 95 + 15, meter-og1 30 = 150 kWh, over
+  // 14 days 14 hours = 14.5833 days: 150 × 365 / 14.5833 / 900 = 4.1714…
+  t.same(figure(report, 'energyKwh'), [150, 100, null]);
+  t.equal(figure(report, 'energyKwhPerM2Annualised')?.[0], 4.171);
+  // Desk open 1–14 Oct: 10 weekdays × 10 h + 15 Oct 08:00–14:00 CEST 6 h = 106 h; room 350 h = 456 h;
+  // booked 9 h (the room's booking on the 20th is still ahead): 9 / 456 = 0.0197.
+  t.same(figure(report, 'availableHours')?.[0], 456);
+  t.same(figure(report, 'bookedShare')?.[0], 0.0197);
+  t.equal(table(report, 'energy-by-day')?.rows.length, 15, '1 … 15 October');
+});
+
+t.test('a period that has not begun is refused', async (t) => {
+  const building = await octoberBuilding(t);
+  await t.rejects(buildBoardReport(building, october(), Date.parse('2025-09-01T00:00:00Z')), /not begun/);
+});

@@ -1,0 +1,387 @@
+import { isBookable } from '../bookings/booking-rules.ts';
+import type { BookingStatus } from '../bookings/booking-store.ts';
+import type { RecordsDb } from '../database/database.ts';
+import type { DeviceProfile } from '../device-profiles/profile.ts';
+import { addDays, fromLocal, type LocalDate } from '../site/local-time.ts';
+import type { SiteConfig } from '../site/site.ts';
+import type { Series, TimeSeriesStore } from '../storage/store.ts';
+import {
+  airRooms,
+  type OccupancyHour,
+  PRESENCE_CARRIES_HOURS,
+  presentHours,
+  roomAir,
+} from './air-quality.ts';
+import { compareFigures, type PeriodMeasures, periodFigures, rounded, share } from './board-figures.ts';
+import type { BoardReportOut, ReportPeriodOut, ReportTableOut } from './board-report-schema.ts';
+import { locationFactor } from './emission-factors.ts';
+import { counterResetHours, kwhByLocalDay, type MeterHour, totalKwh } from './meter-energy.ts';
+import { type Period, previousPeriod, yearBeforePeriod } from './report-period.ts';
+import { type BookingSpan, type SpaceUse, spaceUse, sumSpaceUse } from './space-use.ts';
+
+/**
+ * Gathers the board report of a period: the time-series store's hourly aggregates (rollups, so a year
+ * stays fast after the raw readings are pruned) and the booking records, turned into figures by the pure
+ * functions beside this file, for the period, the one before and the same one a year earlier.
+ */
+
+export interface BoardReportSources {
+  site: SiteConfig;
+  store: TimeSeriesStore;
+  records: RecordsDb;
+  /** To know which devices measure CO2 and occupancy. */
+  profiles: ReadonlyMap<string, DeviceProfile>;
+}
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+/** How far back the counter value before a period is looked for (a meter silent longer is judged from its first hour). */
+const COUNTER_BASELINE_MS = 35 * DAY_MS;
+
+interface BookingRow {
+  space_id: string;
+  start_ms: number;
+  end_ms: number;
+  status: BookingStatus;
+}
+
+/** One period's measures plus the detail the tables need. */
+interface Gathered {
+  measures: PeriodMeasures;
+  until: number;
+  meters: { device: string; space: string; role: string; kwh: number | null; resets: number }[];
+  mainHours: { ts: number; value: number }[];
+  spaces: SpaceUse[];
+  rooms: {
+    spaceId: string;
+    name: string;
+    occupiedHours: number;
+    goodHours: number;
+    meanCo2Ppm: number | null;
+  }[];
+}
+
+function byDevice(series: readonly Series[]): Map<string, Series> {
+  return new Map(series.map((s) => [s.device, s]));
+}
+
+async function gather(sources: BoardReportSources, period: Period, now: number): Promise<Gathered> {
+  const { site, store, records } = sources;
+  const tz = site.site.timezone;
+  const from = period.from;
+  const until = Math.min(period.to, now);
+  const quantitiesOf = (profile: string) => sources.profiles.get(profile)?.quantities ?? [];
+
+  // Energy: hourly consumption and last counter value of every meter, and the counter before the period.
+  const meterDevices = site.devices.filter((d) => d.meter_role !== undefined);
+  const hourly = { from, to: until, bucketMs: HOUR_MS };
+  const [consumption, lasts, before] = await Promise.all([
+    store.query({ quantity: 'energy', ...hourly, aggregate: 'consumption' }),
+    store.query({ quantity: 'energy', ...hourly, aggregate: 'last' }),
+    store.query({ quantity: 'energy', from: from - COUNTER_BASELINE_MS, to: from, aggregate: 'last' }),
+  ]);
+  const consumptionOf = byDevice(consumption);
+  const lastOf = byDevice(lasts);
+  const beforeOf = byDevice(before);
+  const meters = meterDevices.map((device) => {
+    const points = consumptionOf.get(device.id)?.points ?? [];
+    const lastByHour = new Map((lastOf.get(device.id)?.points ?? []).map((p) => [p.ts, p.value]));
+    const hours: MeterHour[] = points.map((p) => ({
+      ts: p.ts,
+      consumption: p.value,
+      last: lastByHour.get(p.ts) ?? null,
+    }));
+    return {
+      device: device.id,
+      space: device.space,
+      role: device.meter_role as string,
+      kwh: totalKwh(points),
+      resets: counterResetHours(hours, beforeOf.get(device.id)?.points[0]?.value ?? null),
+    };
+  });
+  const mainIds = new Set(meterDevices.filter((d) => d.meter_role === 'main').map((d) => d.id));
+  const mainHours = new Map<number, number>();
+  for (const id of mainIds)
+    for (const p of consumptionOf.get(id)?.points ?? [])
+      mainHours.set(p.ts, (mainHours.get(p.ts) ?? 0) + p.value);
+  const energyKwh = totalKwh(meters.filter((m) => mainIds.has(m.device)).map((m) => ({ value: m.kwh })));
+
+  // Bookings overlapping the period (every status: cancelled ones are dropped by the arithmetic).
+  const rows = records
+    .prepare<[number, number], BookingRow>(
+      'SELECT space_id, start_ms, end_ms, status FROM bookings WHERE start_ms < ? AND end_ms > ?',
+    )
+    .all(until, from);
+  const first = records.prepare('SELECT min(start_ms) AS first FROM bookings').get() as {
+    first: number | null;
+  };
+  const bookingsOf = new Map<string, BookingSpan[]>();
+  for (const r of rows) {
+    const list = bookingsOf.get(r.space_id) ?? [];
+    list.push({ start: r.start_ms, end: r.end_ms, status: r.status });
+    bookingsOf.set(r.space_id, list);
+  }
+  const sensed = new Set(
+    site.devices.filter((d) => quantitiesOf(d.profile).includes('occupancy')).map((d) => d.space),
+  );
+  const range = { start: from, end: until };
+  const spaces = site.spaces
+    .filter(isBookable)
+    .map((s) => spaceUse(s, bookingsOf.get(s.id) ?? [], range, tz, sensed.has(s.id)));
+  const total = sumSpaceUse(spaces);
+  const desks = sumSpaceUse(spaces.filter((s) => s.kind === 'desk'));
+
+  // Air: per room with a CO2 sensor, the hours with presence and their mean CO2.
+  const rooms = airRooms(site, quantitiesOf);
+  const [occupancyMax, occupancyLast, occupancyBefore, co2] =
+    rooms.length === 0
+      ? [[], [], [], []]
+      : await Promise.all([
+          store.query({ quantity: 'occupancy', ...hourly, aggregate: 'max' }),
+          store.query({ quantity: 'occupancy', ...hourly, aggregate: 'last' }),
+          store.query({
+            quantity: 'occupancy',
+            from: from - PRESENCE_CARRIES_HOURS * HOUR_MS,
+            to: from,
+            bucketMs: HOUR_MS,
+            aggregate: 'last',
+          }),
+          store.query({ quantity: 'co2', ...hourly, aggregate: 'mean' }),
+        ]);
+  const maxOf = byDevice(occupancyMax);
+  const occupancyLastOf = byDevice(occupancyLast);
+  const occupancyBeforeOf = byDevice(occupancyBefore);
+  const co2Of = byDevice(co2);
+  const airOfRooms = rooms.map((room) => {
+    const present = new Set<number>();
+    for (const device of room.occupancyDevices) {
+      const lastByHour = new Map((occupancyLastOf.get(device)?.points ?? []).map((p) => [p.ts, p.value]));
+      const hours: OccupancyHour[] = (maxOf.get(device)?.points ?? []).map((p) => ({
+        ts: p.ts,
+        max: p.value,
+        last: lastByHour.get(p.ts) ?? p.value,
+      }));
+      const stateBefore = occupancyBeforeOf.get(device)?.points.at(-1) ?? null;
+      for (const hour of presentHours(hours, stateBefore, { from, to: until })) present.add(hour);
+    }
+    const sums = new Map<number, { sum: number; n: number }>();
+    for (const device of room.co2Devices) {
+      for (const p of co2Of.get(device)?.points ?? []) {
+        const s = sums.get(p.ts) ?? { sum: 0, n: 0 };
+        s.sum += p.value;
+        s.n += 1;
+        sums.set(p.ts, s);
+      }
+    }
+    const meanByHour = new Map([...sums].map(([ts, s]) => [ts, s.sum / s.n]));
+    return { spaceId: room.spaceId, name: room.name, ...roomAir(present, meanByHour) };
+  });
+
+  const factor = locationFactor(period.firstDay.year, site.site.grid_co2_g_per_kwh);
+  const measures: PeriodMeasures = {
+    energyKwh,
+    areaM2: site.floors.reduce((sum, f) => sum + f.area_m2, 0),
+    days: until < period.to ? (until - from) / DAY_MS : period.days,
+    locationGPerKwh: factor.gPerKwh,
+    marketGPerKwh: site.site.supplier_co2_g_per_kwh ?? null,
+    bookingsKnown: first.first !== null && first.first < until,
+    deskBookedMs: desks.bookedMs,
+    bookedMs: total.bookedMs,
+    availableMs: total.availableMs,
+    checkableBookedMs: total.checkableBookedMs,
+    checkableUsedMs: total.checkableUsedMs,
+    started: total.started,
+    released: total.released,
+    occupiedAirHours: airOfRooms.reduce((sum, r) => sum + r.occupiedHours, 0),
+    goodAirHours: airOfRooms.reduce((sum, r) => sum + r.goodHours, 0),
+  };
+  return {
+    measures,
+    until,
+    meters,
+    mainHours: [...mainHours].map(([ts, value]) => ({ ts, value })).sort((a, b) => a.ts - b.ts),
+    spaces,
+    rooms: airOfRooms,
+  };
+}
+
+function periodOut(period: Period, until: number): ReportPeriodOut {
+  return {
+    kind: period.kind,
+    label: period.label,
+    from: new Date(period.from).toISOString(),
+    to: new Date(period.to).toISOString(),
+    days: period.days,
+    ...(until < period.to ? { until: new Date(until).toISOString() } : {}),
+  };
+}
+
+const hours = (ms: number) => rounded(ms / HOUR_MS, 'h');
+const ratio = (part: number, whole: number) => rounded(share(part, whole), 'ratio');
+
+function useColumns(): ReportTableOut['columns'] {
+  return [
+    { key: 'availableHours', unit: 'h' },
+    { key: 'bookedHours', unit: 'h' },
+    { key: 'bookedShare', unit: 'ratio' },
+    { key: 'usedHours', unit: 'h' },
+    { key: 'usedShareOfBooked', unit: 'ratio' },
+    { key: 'bookingsStarted' },
+    { key: 'noShows' },
+    { key: 'noShowRate', unit: 'ratio' },
+  ];
+}
+
+function useRow(u: Omit<SpaceUse, 'spaceId' | 'kind'>) {
+  return {
+    availableHours: hours(u.availableMs),
+    bookedHours: hours(u.bookedMs),
+    bookedShare: ratio(u.bookedMs, u.availableMs),
+    usedHours: hours(u.usedMs),
+    usedShareOfBooked: ratio(u.checkableUsedMs, u.checkableBookedMs),
+    bookingsStarted: u.started,
+    noShows: u.released,
+    noShowRate: ratio(u.released, u.started),
+  };
+}
+
+/** The local dates of the period that have begun by `until`. */
+function datesOf(period: Period, until: number, timeZone: string): string[] {
+  const dates: string[] = [];
+  for (let d: LocalDate = period.firstDay, i = 0; i < period.days; d = addDays(d, 1), i++) {
+    if (fromLocal(d, 0, timeZone) >= until) break;
+    dates.push(`${d.year}-${String(d.month).padStart(2, '0')}-${String(d.day).padStart(2, '0')}`);
+  }
+  return dates;
+}
+
+function tables(
+  sources: BoardReportSources,
+  period: Period,
+  g: Gathered,
+  figures: BoardReportOut['figures'],
+) {
+  const { site } = sources;
+  const names = new Map(site.spaces.map((s) => [s.id, s.name]));
+  const summary: ReportTableOut = {
+    id: 'summary',
+    columns: [
+      { key: 'figure' },
+      { key: 'unit' },
+      { key: 'value' },
+      { key: 'previous' },
+      { key: 'yearBefore' },
+    ],
+    rows: figures.map((f) => ({
+      figure: f.key,
+      unit: f.unit,
+      value: f.value,
+      previous: f.previous,
+      yearBefore: f.yearBefore,
+    })),
+  };
+  const energyByMeter: ReportTableOut = {
+    id: 'energy-by-meter',
+    columns: [
+      { key: 'meter' },
+      { key: 'space' },
+      { key: 'role' },
+      { key: 'energyKwh', unit: 'kWh' },
+      { key: 'counterResets' },
+    ],
+    rows: g.meters.map((m) => ({
+      meter: m.device,
+      space: m.space,
+      role: m.role,
+      energyKwh: rounded(m.kwh, 'kWh'),
+      counterResets: m.resets,
+    })),
+  };
+  const byDay = kwhByLocalDay(g.mainHours, site.site.timezone);
+  const energyByDay: ReportTableOut = {
+    id: 'energy-by-day',
+    columns: [{ key: 'date' }, { key: 'energyKwh', unit: 'kWh' }],
+    rows: datesOf(period, g.until, site.site.timezone).map((date) => ({
+      date,
+      energyKwh: rounded(byDay.get(date) ?? null, 'kWh'),
+    })),
+  };
+  const kinds = [...new Set(g.spaces.map((s) => s.kind))];
+  const spaceUseByKind: ReportTableOut = {
+    id: 'space-use',
+    columns: [{ key: 'kind' }, { key: 'spaces' }, ...useColumns()],
+    rows: kinds.map((kind) => {
+      const ofKind = g.spaces.filter((s) => s.kind === kind);
+      return { kind, spaces: ofKind.length, ...useRow(sumSpaceUse(ofKind)) };
+    }),
+  };
+  const spaceUseBySpace: ReportTableOut = {
+    id: 'space-use-by-space',
+    columns: [{ key: 'space' }, { key: 'name' }, { key: 'kind' }, ...useColumns()],
+    rows: g.spaces.map((s) => ({
+      space: s.spaceId,
+      name: names.get(s.spaceId) ?? s.spaceId,
+      kind: s.kind,
+      ...useRow(s),
+    })),
+  };
+  const airQuality: ReportTableOut = {
+    id: 'air-quality',
+    columns: [
+      { key: 'space' },
+      { key: 'name' },
+      { key: 'occupiedHours', unit: 'h' },
+      { key: 'goodAirHours', unit: 'h' },
+      { key: 'goodAirShare', unit: 'ratio' },
+      { key: 'meanCo2Ppm', unit: 'ppm' },
+    ],
+    rows: g.rooms.map((r) => ({
+      space: r.spaceId,
+      name: r.name,
+      occupiedHours: r.occupiedHours,
+      goodAirHours: r.goodHours,
+      goodAirShare: ratio(r.goodHours, r.occupiedHours),
+      meanCo2Ppm: rounded(r.meanCo2Ppm, 'ppm'),
+    })),
+  };
+  return [summary, energyByMeter, energyByDay, spaceUseByKind, spaceUseBySpace, airQuality];
+}
+
+/** The board report of `period` (which must have begun by `now`), against the period before and a year before. */
+export async function buildBoardReport(
+  sources: BoardReportSources,
+  period: Period,
+  now: number = Date.now(),
+): Promise<BoardReportOut> {
+  const { site } = sources;
+  const tz = site.site.timezone;
+  if (period.from >= now) throw new RangeError(`period ${period.label} has not begun yet`);
+  const previous = previousPeriod(period, tz);
+  const yearBefore = yearBeforePeriod(period, tz);
+  const [current, before, lastYear] = await Promise.all([
+    gather(sources, period, now),
+    gather(sources, previous, now),
+    gather(sources, yearBefore, now),
+  ]);
+  const figures = compareFigures(
+    periodFigures(current.measures),
+    periodFigures(before.measures),
+    periodFigures(lastYear.measures),
+  );
+  const factor = locationFactor(period.firstDay.year, site.site.grid_co2_g_per_kwh);
+  return {
+    site: { id: site.site.id, name: site.site.name, areaM2: current.measures.areaM2, timezone: tz },
+    period: periodOut(period, current.until),
+    previous: periodOut(previous, before.until),
+    yearBefore: periodOut(yearBefore, lastYear.until),
+    factors: {
+      locationGPerKwh: factor.gPerKwh,
+      locationYear: factor.year,
+      locationSource: factor.source,
+      marketGPerKwh: site.site.supplier_co2_g_per_kwh ?? null,
+    },
+    figures,
+    tables: tables(sources, period, current, figures),
+    generatedAt: now,
+  };
+}
