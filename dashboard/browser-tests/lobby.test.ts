@@ -21,10 +21,11 @@ interface LobbyEntry {
   parent: string | null;
 }
 
-function lobbyToken(system: RunningSystem): string {
+/** Lobby tokens as the CLI makes and revokes them, on the running system's records. */
+function withLobbyTokens<T>(system: RunningSystem, use: (tokens: Identity['lobbyTokens']) => T): T {
   const records = openRecords(path.join(system.dataDir, 'wesprint.db'));
   try {
-    return new Identity(records).lobbyTokens.create('Browser test screen').token;
+    return use(new Identity(records).lobbyTokens);
   } finally {
     records.close();
   }
@@ -73,6 +74,9 @@ function berlinTime(ms: number): string {
   }).format(ms);
 }
 
+// The silence check waits out the screen's 30 s of patience on purpose; the rest takes a few seconds.
+t.setTimeout(240_000);
+
 t.test('the lobby screen: live, readable, honest about a lost connection, never personal', async (t) => {
   const browser = await openBrowser(t);
   if (!browser) return;
@@ -80,7 +84,7 @@ t.test('the lobby screen: live, readable, honest about a lost connection, never 
   t.teardown(() => system.stop());
   const simulation = system.simulation;
   if (!simulation) throw new Error('the simulation did not start');
-  const token = lobbyToken(system);
+  const { id: tokenId, token } = withLobbyTokens(system, (tokens) => tokens.create('Browser test screen'));
   const board = (await (await fetch(`${system.httpUrl}/api/lobby?token=${token}`)).json()) as {
     spaces: LobbyEntry[];
   };
@@ -93,14 +97,20 @@ t.test('the lobby screen: live, readable, honest about a lost connection, never 
   // Landscape, German (the default), with the socket routed through the test so that it can be cut.
   const { page, errors } = await newPage(browser, VIEWPORTS.lobbyLandscape);
   let cut = false;
+  let muted = false;
   const sockets: WebSocketRoute[] = [];
   await page.routeWebSocket(/\/api\/lobby\/live/, (ws) => {
     if (cut) {
-      ws.close();
+      void ws.close();
       return;
     }
     sockets.push(ws);
-    ws.connectToServer();
+    const server = ws.connectToServer();
+    // Forwarded by hand, so that the server can fall silent while the connection stays open.
+    server.onMessage((message) => {
+      if (!muted) ws.send(message);
+    });
+    ws.onMessage((message) => server.send(message));
   });
   await page.goto(`${system.httpUrl}/lobby?token=${token}`);
   await page.getByRole('heading', { name: 'Kaufhaus am Markt', level: 1 }).waitFor();
@@ -171,6 +181,18 @@ t.test('the lobby screen: live, readable, honest about a lost connection, never 
   await page.getByText('Live', { exact: true }).waitFor();
   t.pass('reconnected by itself');
   await tile.getByText(`Belegt bis ${berlinTime(end)}`).waitFor();
+
+  // The connection stays open but nothing comes any more (a half-open link, a hung server): after three
+  // missed heartbeats the screen says so, and once messages flow again the warning goes.
+  muted = true;
+  const silenced = Date.now();
+  await stale.waitFor({ timeout: 60_000 });
+  t.comment(`silence -> stale warning after ${Date.now() - silenced} ms`);
+  await saveScreenshot(page, 'lobby-landscape-silent');
+  muted = false;
+  await stale.waitFor({ state: 'hidden', timeout: 30_000 });
+  await page.getByText('Live', { exact: true }).waitFor();
+  t.pass('the silence is noticed, and the screen recovers by itself');
   t.same(errors, [], 'no errors in the page');
   noPersonalData(t, system, await visibleText(page), 'after the updates');
   noPersonalData(t, system, await page.content(), 'the page source');
@@ -192,6 +214,19 @@ t.test('the lobby screen: live, readable, honest about a lost connection, never 
   await saveScreenshot(portrait.page, 'lobby-portrait');
   noPersonalData(t, system, await visibleText(portrait.page), 'portrait');
   t.same(portrait.errors, [], 'no errors in the portrait page');
+
+  // The operator revokes the screen's token: the screen lets go of its data and shows the refusal.
+  t.ok(
+    withLobbyTokens(system, (tokens) => tokens.revoke(tokenId)),
+    'token revoked',
+  );
+  await page
+    .getByRole('alert')
+    .getByText('Dieser Bildschirm ist nicht freigeschaltet')
+    .waitFor({ timeout: 30_000 });
+  t.equal(await page.locator('article').count(), 0, 'revoked: no tiles any more');
+  t.notMatch(await visibleText(page), /Protel|Frei/, 'revoked: no rooms or states');
+  await saveScreenshot(page, 'lobby-landscape-revoked');
 
   // A wrong token: the refusal, full screen, and no data at all.
   const wrong = await newPage(browser, VIEWPORTS.lobbyLandscape);
