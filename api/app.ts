@@ -16,6 +16,7 @@ import { alertRoutes } from './alert-routes.ts';
 import { auditRoutes } from './audit-routes.ts';
 import { auth, declareScopeAccess } from './auth.ts';
 import { type AuthRoutesOptions, authRoutes } from './auth-routes.ts';
+import { boardReportRoutes } from './board-report-routes.ts';
 import { bookingRoutes } from './booking-routes.ts';
 import type { BuildingFeed } from './building-feed.ts';
 import type { ApiContext } from './context.ts';
@@ -151,6 +152,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   await app.register(auditRoutes, { records: options.records });
   await app.register(alertRoutes, { ...context, records: options.records, alerts: options.alerts });
   await app.register(bookingRoutes, { site: options.site, records: options.records });
+  await app.register(boardReportRoutes, { ...context, records: options.records });
   await app.register(dashboardPages, options.dashboardDir ? { dir: options.dashboardDir } : {});
   return app;
 }

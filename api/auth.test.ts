@@ -33,6 +33,8 @@ const EXPECTED_ACCESS: Record<string, RouteAccess> = {
   'GET /api/spaces/:id/latest': STAFF_AND_BOARD,
   'GET /api/readings/latest': STAFF_AND_BOARD,
   'GET /api/series': STAFF_AND_BOARD,
+  'GET /api/board/report': STAFF_AND_BOARD,
+  'GET /api/board/report.csv': STAFF_AND_BOARD,
   'GET /api/quarantine': STAFF,
   'GET /api/facility/overview': STAFF,
   'GET /api/facility/energy-days': STAFF_AND_BOARD,

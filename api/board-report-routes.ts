@@ -1,0 +1,142 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { stringify } from 'csv-stringify/sync';
+import Type from 'typebox';
+import type { RecordsDb } from '../database/database.ts';
+import type { DeviceProfile } from '../device-profiles/profile.ts';
+import { STAFF_AND_BOARD } from '../members/roles.ts';
+import { buildBoardReport } from '../reports/board-report.ts';
+import { BoardReport, type BoardReportOut, type ReportTableOut } from '../reports/board-report-schema.ts';
+import { type Period, parsePeriod } from '../reports/report-period.ts';
+import type { SiteConfig } from '../site/site.ts';
+import type { TimeSeriesStore } from '../storage/store.ts';
+import { ApiError, ErrorBody } from './errors.ts';
+
+export interface BoardReportRoutesOptions {
+  site: SiteConfig;
+  store: TimeSeriesStore;
+  records: RecordsDb;
+  profiles: Map<string, DeviceProfile>;
+  /** The time; tests fix it. */
+  now?: () => number;
+}
+
+export const TABLE_IDS = [
+  'summary',
+  'energy-by-meter',
+  'energy-by-day',
+  'space-use',
+  'space-use-by-space',
+  'air-quality',
+] as const;
+
+const PeriodParam = Type.String({
+  minLength: 1,
+  maxLength: 16,
+  description: 'a month (2026-10), a quarter (2026-Q4) or a year (2026), in the site’s time zone',
+});
+
+/** The UTF-8 byte order mark: without it Excel reads the file as Windows-1252 and mangles the umlauts. */
+const BOM = '\uFEFF';
+
+/**
+ * CSV as the reader's spreadsheet expects it: German Excel splits on `;` and reads `1,5` as a number,
+ * English on `,` with `1.5`. Formulas are defused (a space name starting with `=` stays text).
+ */
+export function reportCsv(table: ReportTableOut, lang: 'de' | 'en'): string {
+  const german = lang === 'de';
+  return (
+    BOM +
+    stringify(
+      table.rows.map((row) => table.columns.map((c) => row[c.key] ?? null)),
+      {
+        header: true,
+        columns: table.columns.map((c) => c.key),
+        delimiter: german ? ';' : ',',
+        record_delimiter: 'windows',
+        escape_formulas: true,
+        cast: { number: (value) => (german ? String(value).replace('.', ',') : String(value)) },
+      },
+    )
+  );
+}
+
+/** The board's ecological report (JSON for the page, CSV per table for spreadsheets). */
+export const boardReportRoutes: FastifyPluginAsyncTypebox<BoardReportRoutesOptions> = async (
+  app,
+  options,
+) => {
+  const now = options.now ?? Date.now;
+  const tz = options.site.site.timezone;
+
+  function periodOf(text: string): Period {
+    const parsed = parsePeriod(text, tz);
+    if (!parsed.ok) throw new ApiError(400, parsed.reason);
+    // A period that has not begun has nothing to report: refused rather than an empty report that looks real.
+    if (parsed.period.from >= now())
+      throw new ApiError(
+        400,
+        `period ${parsed.period.label} has not begun yet; choose one up to the current one`,
+      );
+    return parsed.period;
+  }
+
+  async function report(period: Period): Promise<BoardReportOut> {
+    try {
+      return await buildBoardReport(options, period, now());
+    } catch (err) {
+      throw new ApiError(503, `board report unavailable: ${(err as Error).message}`);
+    }
+  }
+
+  app.get(
+    '/api/board/report',
+    {
+      config: { access: STAFF_AND_BOARD },
+      schema: {
+        tags: ['reports'],
+        summary:
+          'The board’s ecological report of a month, quarter or year, against the period before and a year before',
+        querystring: Type.Object({ period: PeriodParam }),
+        response: { 200: BoardReport, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 503: ErrorBody },
+      },
+    },
+    async (request) => report(periodOf(request.query.period)),
+  );
+
+  app.get(
+    '/api/board/report.csv',
+    {
+      config: { access: STAFF_AND_BOARD },
+      schema: {
+        tags: ['reports'],
+        summary: 'One table of the board report as CSV (UTF-8 with BOM), for Excel or LibreOffice',
+        querystring: Type.Object({
+          period: PeriodParam,
+          table: Type.Enum([...TABLE_IDS]),
+          lang: Type.Optional(
+            Type.Enum(['de', 'en'], {
+              description: 'de (default): `;` between fields and decimal commas; en: `,` and decimal points',
+            }),
+          ),
+        }),
+        response: {
+          200: Type.String({ description: 'text/csv; charset=utf-8' }),
+          400: ErrorBody,
+          401: ErrorBody,
+          403: ErrorBody,
+          503: ErrorBody,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { table: id, lang = 'de' } = request.query;
+      const period = periodOf(request.query.period);
+      const table = (await report(period)).tables.find((t) => t.id === id);
+      if (!table) throw new ApiError(400, `the report has no table "${id}"`);
+      return reply
+        .type('text/csv; charset=utf-8')
+        .header('content-disposition', `attachment; filename="wesprint-report-${period.label}-${id}.csv"`)
+        .send(reportCsv(table, lang));
+    },
+  );
+};
