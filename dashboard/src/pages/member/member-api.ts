@@ -1,0 +1,62 @@
+import { ApiFailure, api } from '../../api-client.ts';
+
+/** The answers of the API routes the member page reads (api/auth-routes.ts, api/booking-routes.ts). */
+
+export type Role = 'member' | 'facility' | 'board' | 'admin';
+
+export interface Member {
+  id: string;
+  email: string;
+  name: string;
+  role: Role;
+}
+
+export interface Space {
+  id: string;
+  name: string;
+  kind: string;
+  floor: string;
+  floorName: string;
+  capacity: number | null;
+  hasLock: boolean;
+  maxLengthMinutes: number;
+}
+
+export interface Booking {
+  id: string;
+  spaceId: string;
+  spaceName: string;
+  start: string;
+  end: string;
+  status: 'booked' | 'checked_in' | 'released' | 'cancelled';
+}
+
+export interface Availability {
+  busy: { start: string; end: string; mine: boolean }[];
+  free: { start: string; end: string }[];
+}
+
+export interface SiteInfo {
+  site: { id: string; name: string; timezone: string };
+}
+
+/** Whoever is signed in with this browser's cookie, or null. */
+export async function currentMember(): Promise<Member | null> {
+  try {
+    return (await api.get<{ member: Member }>('/api/me')).member;
+  } catch (err) {
+    if (err instanceof ApiFailure && err.status === 401) return null;
+    throw err;
+  }
+}
+
+/** The session ended under the page (expired, signed out elsewhere): the page shows the sign-in form. */
+export function isSignedOut(err: unknown): boolean {
+  return err instanceof ApiFailure && err.status === 401;
+}
+
+/** A failure in words for the member: the API's own message, or that the server is unreachable. */
+export function failureDetail(err: unknown, noConnection: string): string {
+  if (err instanceof ApiFailure) return err.message;
+  return noConnection;
+}
