@@ -11,8 +11,8 @@ import { type RunningSystem, startRunningSystem } from '../../test-support/runni
 /** Nuki lock states (Nuki MQTT API): 1 locked, 3 unlocked. */
 const NUKI_LOCKED = 1;
 const NUKI_UNLOCKED = 3;
-/** The browser logs every non-2xx fetch; refusals (401 before sign-in, 403, 504) are answers the page shows. */
-const expectedRefusal = /Failed to load resource: the server responded with a status of (401|403|504)/;
+/** The browser logs every non-2xx fetch; refusals (401 before sign-in, 403, 409, 504) are answers the page shows. */
+const expectedRefusal = /Failed to load resource: the server responded with a status of (401|403|409|504)/;
 
 /** A failure guard for things that happen within a second or two; never an expectation of speed. */
 const GUARD_MS = 15_000;
@@ -114,6 +114,17 @@ t.test(
       await saveScreenshot(page, 'member-bookings');
     });
 
+    await t.test('the calendar app subscribes by a secret link, without a cookie', async (t) => {
+      const calendar = page.getByRole('region', { name: 'Kalender' });
+      await calendar.getByRole('button', { name: 'Abo-Link erstellen' }).click();
+      const link = await calendar.getByLabel('Dein Abo-Link').inputValue();
+      t.match(link, new RegExp(`^${system.httpUrl}/api/calendar/[^/]+\\.ics$`), 'a token URL on this server');
+      const feed = await fetch(link);
+      t.equal(feed.status, 200);
+      t.match(feed.headers.get('content-type'), /text\/calendar/);
+      t.match(await feed.text(), mine.space.name, 'the booking is in the feed');
+    });
+
     await t.test('the unlock button opens the simulated lock', async (t) => {
       t.equal(mine.lock.state(), NUKI_LOCKED, 'locked before');
       const booking = page
@@ -146,6 +157,20 @@ t.test(
       await door.getByRole('button', { name: /Tür öffnen/ }).click();
       await door.getByText('Abgelehnt: Der Raum ist gerade von jemand anderem gebucht.').waitFor();
       t.equal(bens.lock.state(), NUKI_LOCKED, "Ben's room stays locked");
+    });
+
+    await t.test('a room taken while the member was choosing: the 409 is said with the time', async (t) => {
+      const raced = lockedRoom(system, 'og2-protel-08');
+      const form = page.getByRole('region', { name: 'Buchen', exact: true });
+      await form.getByText('Protel-Zimmer', { exact: true }).click();
+      await form.getByLabel('Platz oder Raum').selectOption(raced.space.id);
+      await form.locator('.slot.free').first().waitFor();
+      await bookAs(system, ben.email, ben.password, raced.space.id);
+      await form.getByRole('button', { name: 'Buchen', exact: true }).click();
+      await form.getByRole('alert').getByText('Schon belegt (').waitFor();
+      await form.locator('.slot.busy:not(.mine)').first().waitFor();
+      t.pass('refused with the time in the way, and the free times are fresh');
+      await saveScreenshot(page, 'member-book-conflict');
     });
 
     await t.test('a lock that does not answer: the button waits, then says so', async (t) => {

@@ -77,6 +77,7 @@ export const memberTexts = defineTexts(
 
     doorHeading: 'Eine Tür öffnen',
     doorIntro: 'Öffnen geht mit einer Buchung, die jetzt gilt (ab 10 Minuten vor Beginn).',
+    doorIntroStaff: 'Als Facility-Team oder Admin öffnest du jede Tür; jeder Versuch wird protokolliert.',
     doorChoose: 'Tür',
     doorNone: 'Bitte wählen',
     doorUnknown: 'Die Tür „{door}“ gibt es hier nicht.',
@@ -202,6 +203,7 @@ export const memberTexts = defineTexts(
 
     doorHeading: 'Open a door',
     doorIntro: 'Doors open with a booking that holds now (from 10 minutes before it starts).',
+    doorIntroStaff: 'As facility team or admin you open any door; every attempt is logged.',
     doorChoose: 'Door',
     doorNone: 'Please choose',
     doorUnknown: 'There is no door “{door}” here.',
