@@ -23,12 +23,15 @@ export interface RunningSystem extends RunningParts {
 export interface RunningSystemOptions {
   /** Run the simulated building (default true). */
   simulation?: boolean;
+  /** Fills the empty DATA_DIR before any part starts (history in the store for reports, …). */
+  prepare?: (dataDir: string) => Promise<void>;
   /** More environment for the system (SIM_SPEED, CHECKIN_GRACE_MIN, DASHBOARD_DIR, …). */
   env?: Record<string, string>;
 }
 
 export async function startRunningSystem(options: RunningSystemOptions = {}): Promise<RunningSystem> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-system-'));
+  await options.prepare?.(dataDir);
   const env: NodeJS.ProcessEnv = {
     DATA_DIR: dataDir,
     HTTP_HOST: '127.0.0.1',
