@@ -93,6 +93,11 @@ t.test(
     await page.getByRole('heading', { name: 'Meine Buchungen' }).waitFor();
     await page.getByText('Keine Buchungen').waitFor();
     t.equal(
+      await page.evaluate('document.activeElement?.tagName'),
+      'H1',
+      'focus moves to the page, not lost',
+    );
+    t.equal(
       await page.getByRole('link', { name: 'Gebäude-Übersicht' }).count(),
       0,
       'no facility link for a member',
