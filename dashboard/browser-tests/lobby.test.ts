@@ -54,14 +54,19 @@ function noPersonalData(t: Test, system: RunningSystem, text: string, where: str
   t.notMatch(text, /[\w.+-]+@[\w-]+\.[\w.]+/, `${where}: nothing that looks like an e-mail address`);
 }
 
-/** The whole board is on the screen: nothing scrolls and no floor runs out of its box. */
+/** The whole board is on the screen: nothing scrolls, no floor runs out of its box, no line is cut off. */
 async function fitsScreen(page: Page): Promise<boolean> {
   return Boolean(
     await page.evaluate(`(() => {
       const root = document.scrollingElement;
       const floors = document.querySelector('.floors');
+      const range = document.createRange();
+      const linesWhole = [...document.querySelectorAll('article .fit, article .meta')].every((line) => {
+        range.selectNodeContents(line);
+        return range.getBoundingClientRect().width <= line.clientWidth + 0.5;
+      });
       return root.scrollHeight <= window.innerHeight && root.scrollWidth <= window.innerWidth &&
-        floors !== null && floors.scrollHeight <= floors.clientHeight + 1;
+        floors !== null && floors.scrollHeight <= floors.clientHeight + 1 && linesWhole;
     })()`),
   );
 }
@@ -124,7 +129,7 @@ t.test('the lobby screen: live, readable, honest about a lost connection, never 
     /\d+ von 30 Plätzen frei/,
     'a desk area counts its free desks',
   );
-  t.ok(await fitsScreen(page), '1920×1080: everything on the screen, nothing scrolls');
+  t.ok(await fitsScreen(page), '1920×1080: everything on the screen, nothing scrolls or is cut off');
   t.equal(await page.getByRole('button').count(), 0, 'no buttons on a kiosk (no language switch)');
   t.equal(await page.getAttribute('html', 'lang'), 'de', 'German by default');
   await saveScreenshot(page, 'lobby-landscape');
@@ -210,7 +215,7 @@ t.test('the lobby screen: live, readable, honest about a lost connection, never 
     await portrait.page.locator('article', { hasText: 'Coworking Nord' }).textContent(),
     /\d+ of 30 desks free/,
   );
-  t.ok(await fitsScreen(portrait.page), '1080×1920: everything on the screen, nothing scrolls');
+  t.ok(await fitsScreen(portrait.page), '1080×1920: everything on the screen, nothing scrolls or is cut off');
   await saveScreenshot(portrait.page, 'lobby-portrait');
   noPersonalData(t, system, await visibleText(portrait.page), 'portrait');
   t.same(portrait.errors, [], 'no errors in the portrait page');
