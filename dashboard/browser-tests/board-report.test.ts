@@ -349,6 +349,28 @@ t.test(
     await page.waitForURL(new RegExp(`period=${month.label}$`));
     await page.getByRole('heading', { level: 1 }).filter({ hasText: monthName }).waitFor();
 
+    // The quarter holding the month, as a link of its own.
+    const quarter = `${m1.year}-Q${Math.ceil(m1.month / 3)}`;
+    await page.getByRole('button', { name: 'Quartal', exact: true }).click();
+    await page.waitForURL(new RegExp(`period=${quarter}$`));
+    await page
+      .getByRole('heading', { level: 1 })
+      .filter({ hasText: `${Math.ceil(m1.month / 3)}. Quartal ${m1.year}` })
+      .waitFor();
+    await page.goBack();
+    await page.getByRole('heading', { level: 1 }).filter({ hasText: monthName }).waitFor();
+
+    // Without a period: the last month that has ended (by the reader's clock), put into the address.
+    const { page: plain } = await newPage(browser, VIEWPORTS.desktop);
+    await signInAs(plain, system.httpUrl, system.person('board'));
+    await plain.goto(`${system.httpUrl}/board/report`);
+    await plain.waitForURL(/period=/);
+    const browserMonth = Number(
+      await plain.evaluate('new Date().getFullYear() * 12 + new Date().getMonth()'),
+    );
+    const expected = `${Math.floor((browserMonth - 1) / 12)}-${String(((browserMonth - 1) % 12) + 1).padStart(2, '0')}`;
+    t.equal(new URL(plain.url()).searchParams.get('period'), expected, 'the last complete month by default');
+
     // Print: no buttons or links, the report as A4 pages.
     await page.emulateMedia({ media: 'print' });
     t.notOk(
@@ -365,6 +387,20 @@ t.test(
     const pages = pdf.toString('latin1').match(/\/Type\s*\/Page[^s]/g)?.length ?? 0;
     t.ok(pages >= 1, `${pages} A4 pages`);
     t.ok(pdf.length > 20_000, `not an empty document (${pdf.length} bytes)`);
+
+    // In English: the same figures in English words and numbers.
+    await page.emulateMedia({ media: 'screen' });
+    await page.getByRole('button', { name: 'EN', exact: true }).click();
+    await page.getByRole('heading', { level: 1 }).filter({ hasText: 'Ecological report' }).waitFor();
+    for (const figure of report.figures) {
+      const english = { ...GERMAN_UNITS, kwhPerDeskHour: 'kWh/desk-hour', hours: 'h', percentPoints: 'pp' };
+      t.equal(
+        await page.locator(`[data-figure="${figure.key}"] .value`).textContent(),
+        figure.value === null ? 'no data' : formatFigure(figure.key, figure.value, 'en-GB', english),
+        `${figure.key} in English`,
+      );
+    }
+    await saveScreenshot(page, 'board-report-english');
     t.same(errors, [], 'no errors in the page');
   },
 );
