@@ -370,6 +370,13 @@ t.test(
     );
     const expected = `${Math.floor((browserMonth - 1) / 12)}-${String(((browserMonth - 1) % 12) + 1).padStart(2, '0')}`;
     t.equal(new URL(plain.url()).searchParams.get('period'), expected, 'the last complete month by default');
+    await plain.goto(`${system.httpUrl}/board/report?period=2999-01`);
+    await plain.locator('[data-figure="energyKwh"]').waitFor();
+    t.equal(
+      new URL(plain.url()).searchParams.get('period'),
+      expected,
+      'a period not begun: the default instead',
+    );
 
     // Print: no buttons or links, the report as A4 pages.
     await page.emulateMedia({ media: 'print' });
