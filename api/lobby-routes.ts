@@ -157,7 +157,7 @@ export const lobbyRoutes: FastifyPluginAsyncTypebox<LobbyRoutesOptions> = async 
       schema: {
         tags: ['lobby'],
         summary:
-          `WebSocket for ${who}: {type:"hello",channel:"lobby"}, then {type:"lobby",site,at,spaces} (as GET ` +
+          `WebSocket for ${who}: {type:"hello",channel:"lobby"}, then {type:"lobby",site,at,floors,spaces} (as GET ` +
           '/api/lobby), then {type:"lobby-space",site,at,space} whenever a space changes, and ' +
           `{type:"heartbeat",at} every ${heartbeatMs / 1000} s: a screen that hears nothing for three ` +
           'heartbeats should say that what it shows may be old. A revoked lobby token is closed with code ' +
