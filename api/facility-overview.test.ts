@@ -101,6 +101,7 @@ t.test(
       r('main-a', 'energy', 10_000.5, 1 * MIN),
       r('main-b', 'power', 500, 1 * MIN),
       r('plug', 'power', 40, 1 * MIN),
+      r('plug', 'temperature', 35, 1 * MIN), // the plug's own relay, not the room
       r('air-a', 'lock', 'locked', 1 * MIN), // text values are not measurements
     ];
     const overview = facilityOverview({
@@ -150,6 +151,7 @@ t.test(
     );
     t.same(og1?.spaces[0]?.co2, { value: 2400, ts: NOW - 40 * MIN, stale: true });
     t.equal(og1?.spaces[0]?.co2Level, 'poor');
+    t.equal(og1?.spaces[0]?.temperature, null, "a meter's own temperature is not the room's");
     t.same(og1?.spaces[1]?.co2, { value: 650, ts: NOW - MIN, stale: true }, 'offline device: stale');
     t.equal(og1?.spaces[1]?.parent, 'raum');
 

@@ -210,8 +210,12 @@ export function facilityOverview(inputs: FacilityInputs): FacilityOverview {
     perQuantity.set(r.quantity, { value: r.value, ts: r.ts, fresh });
   }
 
+  // A meter's temperature is its own (a plug's relay), not the room's: rooms are judged by their sensors.
   const devicesIn = new Map<string, string[]>();
-  for (const d of site.devices) devicesIn.set(d.space, [...(devicesIn.get(d.space) ?? []), d.id]);
+  for (const d of site.devices) {
+    if (isMeter(site, d.id, profiles)) continue;
+    devicesIn.set(d.space, [...(devicesIn.get(d.space) ?? []), d.id]);
+  }
 
   /** The space's readings of one quantity: the current ones if any, else the newest stale one. */
   const spaceReadings = (spaceId: string, quantity: SpaceQuantity): { list: Judged[]; stale: boolean } => {

@@ -1,0 +1,161 @@
+import type { FacilityOverview, FacilitySpace } from '../../../../api/facility-overview.ts';
+import { counterStep } from '../../../../storage/consumption.ts';
+
+/**
+ * The facility view between two loads of GET /api/facility/overview: each message of /api/live changes
+ * the one value it is about. A space with several sensors of one kind shows the newest report until the
+ * next load applies the server's rule again (worst CO2, anyone present, mean temperature); the page
+ * reloads the overview every minute and after each reconnect, so the two never drift apart for long.
+ */
+
+export type Co2Level = NonNullable<FacilitySpace['co2Level']>;
+
+/** The same traffic light as the server's, with the thresholds it sends. */
+export function co2LevelOf(ppm: number, thresholds: FacilityOverview['co2Thresholds']): Co2Level {
+  if (ppm < thresholds.elevatedPpm) return 'good';
+  if (ppm <= thresholds.poorPpm) return 'elevated';
+  return 'poor';
+}
+
+interface LiveReading {
+  type: 'reading';
+  space: string;
+  device: string;
+  quantity: string;
+  value: number | string;
+  ts: number;
+}
+
+interface LiveDeviceStatus {
+  type: 'device-status';
+  device: string;
+  online: boolean | null;
+  lastSeen: number | null;
+  battery: number | null;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null;
+}
+
+function asReading(m: Record<string, unknown>): LiveReading | null {
+  if (m.type !== 'reading') return null;
+  if (typeof m.space !== 'string' || typeof m.device !== 'string' || typeof m.quantity !== 'string')
+    return null;
+  if (typeof m.ts !== 'number' || (typeof m.value !== 'number' && typeof m.value !== 'string')) return null;
+  return m as unknown as LiveReading;
+}
+
+function asStatus(m: Record<string, unknown>): LiveDeviceStatus | null {
+  if (m.type !== 'device-status' || typeof m.device !== 'string') return null;
+  return m as unknown as LiveDeviceStatus;
+}
+
+function recount(view: FacilityOverview): void {
+  const list = view.devices.list;
+  view.devices.online = list.filter((d) => d.online === true).length;
+  view.devices.offline = list.filter((d) => d.online === false).length;
+  view.devices.unknown = list.filter((d) => d.online === null).length;
+  view.devices.silent = list.filter((d) => d.silent).length;
+}
+
+function retotal(view: FacilityOverview): void {
+  const main = view.energy.meters.filter((m) => m.role === 'main');
+  const sum = (values: (number | null)[]) => {
+    const known = values.filter((v): v is number => v !== null);
+    return known.length === 0 ? null : known.reduce((a, b) => a + b, 0);
+  };
+  view.energy.total.powerW = sum(main.map((m) => m.powerW?.value ?? null));
+  view.energy.total.todayKwh = sum(main.map((m) => m.todayKwh));
+}
+
+function applyReading(view: FacilityOverview, r: LiveReading, receivedAt: number): void {
+  const device = view.devices.list.find((d) => d.id === r.device);
+  if (device) {
+    const seen = Math.min(r.ts, receivedAt);
+    if (device.lastSeen === null || seen > device.lastSeen) device.lastSeen = seen;
+    if (r.quantity === 'battery' && typeof r.value === 'number') device.battery = r.value;
+    if (device.silent) {
+      device.silent = false;
+      recount(view);
+    }
+  }
+  if (typeof r.value !== 'number') return;
+  const value = r.value;
+
+  const meter = view.energy.meters.find((m) => m.device === r.device);
+  // A meter's other readings (its own temperature, voltage) say nothing about the room it is in.
+  if (meter && r.quantity !== 'power' && r.quantity !== 'energy') return;
+  if (meter && r.quantity === 'power') {
+    if (!meter.powerW || meter.powerW.ts <= r.ts) meter.powerW = { value, ts: r.ts, stale: false };
+    retotal(view);
+    return;
+  }
+  if (meter && r.quantity === 'energy') {
+    const previous = meter.counterKwh;
+    if (previous && previous.ts >= r.ts) return;
+    // Same attribution as the store: the step belongs to the day of the later sample.
+    if (previous && r.ts >= view.dayStart)
+      meter.todayKwh = (meter.todayKwh ?? 0) + counterStep(previous.value, value);
+    meter.counterKwh = { value, ts: r.ts, stale: false };
+    retotal(view);
+    return;
+  }
+
+  for (const floor of view.floors) {
+    const space = floor.spaces.find((s) => s.id === r.space);
+    if (!space) continue;
+    const measured = { value, ts: r.ts, stale: false };
+    // As the server's newest-wins: a message older than what is shown (replayed after a load) changes nothing.
+    const shown =
+      r.quantity === 'occupancy'
+        ? space.occupied
+        : r.quantity === 'co2' || r.quantity === 'temperature' || r.quantity === 'humidity'
+          ? space[r.quantity]
+          : null;
+    if (shown && !shown.stale && shown.ts > r.ts) return;
+    if (r.quantity === 'occupancy') space.occupied = { value: value !== 0, ts: r.ts, stale: false };
+    else if (r.quantity === 'co2') {
+      space.co2 = measured;
+      space.co2Level = co2LevelOf(value, view.co2Thresholds);
+    } else if (r.quantity === 'temperature') space.temperature = measured;
+    else if (r.quantity === 'humidity') space.humidity = measured;
+    return;
+  }
+}
+
+function applyStatus(view: FacilityOverview, s: LiveDeviceStatus): void {
+  const device = view.devices.list.find((d) => d.id === s.device);
+  if (!device) return;
+  device.online = s.online;
+  if (s.lastSeen !== null && (device.lastSeen === null || s.lastSeen > device.lastSeen)) {
+    device.lastSeen = s.lastSeen;
+  }
+  if (s.battery !== null && s.battery !== undefined) device.battery = s.battery;
+  recount(view);
+}
+
+/**
+ * Applies one message of /api/live to the view in place (a Svelte $state proxy updates what shows it).
+ * Returns 'reload' for the greeting of a new connection: what happened while disconnected is not replayed.
+ */
+export function applyLiveMessage(
+  view: FacilityOverview | null,
+  message: unknown,
+  receivedAt: number,
+): 'reload' | 'applied' | 'ignored' {
+  if (!isRecord(message)) return 'ignored';
+  if (message.type === 'hello') return 'reload';
+  if (!view) return 'ignored';
+  const reading = asReading(message);
+  if (reading) {
+    applyReading(view, reading, receivedAt);
+    return 'applied';
+  }
+  const status = asStatus(message);
+  if (status) {
+    applyStatus(view, status);
+    return 'applied';
+  }
+  return 'ignored';
+}
