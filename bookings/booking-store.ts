@@ -102,9 +102,17 @@ function isOverlapRefusal(err: unknown): boolean {
   );
 }
 
+/** What addPast did: new bookings, ones already there (same id), and ones refused as overlapping. */
+export interface PastResult {
+  added: number;
+  existing: number;
+  refused: number;
+}
+
 export class BookingStore {
   private readonly statements;
   private readonly createInTransaction;
+  private readonly addPastInTransaction;
 
   constructor(db: RecordsDb) {
     this.statements = {
@@ -116,6 +124,11 @@ export class BookingStore {
       insert: db.prepare(
         `INSERT INTO bookings (id, member_id, space_id, start_ms, end_ms, status, created_at)
          VALUES (@id, @member_id, @space_id, @start_ms, @end_ms, 'booked', @created_at)`,
+      ),
+      insertPast: db.prepare(
+        `INSERT INTO bookings (id, member_id, space_id, start_ms, end_ms, status, created_at, checked_in_at, released_at)
+         VALUES (@id, @member_id, @space_id, @start_ms, @end_ms, @status, @created_at, @checked_in_at, @released_at)
+         ON CONFLICT (id) DO NOTHING`,
       ),
       cancel: db.prepare<[number, string, string]>(
         `UPDATE bookings SET status = 'cancelled', cancelled_at = ?, cancelled_by = ? WHERE id = ? AND ${ACTIVE}`,
@@ -157,6 +170,33 @@ export class BookingStore {
       ),
     };
     const s = this.statements;
+    this.addPastInTransaction = db.transaction((bookings: readonly Booking[]): PastResult => {
+      const result: PastResult = { added: 0, existing: 0, refused: 0 };
+      for (const b of bookings) {
+        if (s.byId.get(b.id)) {
+          result.existing++;
+          continue;
+        }
+        const active = b.status === 'booked' || b.status === 'checked_in';
+        if (active && s.clash.get(b.spaceId, b.end, b.start)) {
+          result.refused++;
+          continue;
+        }
+        s.insertPast.run({
+          id: b.id,
+          member_id: b.memberId,
+          space_id: b.spaceId,
+          start_ms: b.start,
+          end_ms: b.end,
+          status: b.status,
+          created_at: b.createdAt,
+          checked_in_at: b.checkedInAt,
+          released_at: b.releasedAt,
+        });
+        result.added++;
+      }
+      return result;
+    });
     this.createInTransaction = db.transaction(
       (row: Record<string, string | number>): BookingRow | undefined => {
         const clash = s.clash.get(row.space_id as string, row.end_ms as number, row.start_ms as number);
@@ -244,6 +284,15 @@ export class BookingStore {
   }
 
   /** Booked vs really used per space within the period, for the board report. */
+  /**
+   * Bookings that already happened, with their outcome (checked in, released as a no-show): the
+   * simulated building's history, with ids of its own so that writing it twice adds nothing. The one rule
+   * of the store still holds: no two active bookings of a space overlap (those are refused and counted).
+   */
+  addPast(bookings: readonly Booking[]): PastResult {
+    return this.addPastInTransaction.immediate(bookings);
+  }
+
   usage(range: Interval): SpaceUsage[] {
     const { start, end } = range;
     return this.statements.usage.all(end, start, end, start, end, start).map((u) => ({

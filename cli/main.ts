@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { runBackfillCommand } from './backfill.ts';
 import { runDecode } from './decode.ts';
 import { checkGatewayHeartbeat } from './healthcheck.ts';
 import { runLoad } from './load.ts';
@@ -15,6 +16,9 @@ Usage:
   wesprint gateway               the edge gateway only (MQTT_URL: which broker; default the local one)
   wesprint api                   the HTTP API only
   wesprint simulate              the simulated building only (publishes to MQTT_URL or the local broker)
+  wesprint simulate --backfill 400d [--step 1h]
+                                 write the simulated building's past (readings, bookings, one meter reboot)
+                                 into DATA_DIR and exit; the first \`wesprint start\` does it (BACKFILL_DAYS)
   wesprint simulate --load [--buildings N] [--devices M] [--rate R] [--duration S] [--qos Q]
                                  load mode: N synthetic buildings x M devices publishing real vendor payloads
                                  at R msg/s to MQTT_URL (a lab broker: BROKER_ALLOW_ANONYMOUS=true)
@@ -28,6 +32,8 @@ Configuration is by environment variables; see README.md.`;
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === 'simulate' && rest.includes('--load')) return runLoad(rest, readSettings());
+  if (command === 'simulate' && rest.some((a) => /^--(backfill|step)(=|$)/.test(a)))
+    return runBackfillCommand(rest, readSettings());
   switch (command) {
     case 'simulate':
     case 'start':
@@ -100,6 +106,7 @@ async function main(argv: string[]): Promise<number> {
 
 /** Errors a user can act on are printed as one line; anything else is a bug and keeps its stack. */
 const USER_ERRORS = new Set([
+  'BackfillError',
   'SettingsError',
   'SiteFileError',
   'BrokerStartError',

@@ -24,8 +24,9 @@ import { auditSignIns } from '../members/sign-in-audit.ts';
 import { credentialsFromDataDir, type Simulation, startSimulation } from '../simulations/simulator.ts';
 import { loadOrCreateSecrets, SERVICE_USERNAMES, type Secrets, secretsFile } from '../site/credentials.ts';
 import { loadSite } from '../site/load.ts';
-import type { SiteConfig } from '../site/site.ts';
+import type { DeviceConfig, SiteConfig } from '../site/site.ts';
 import { openStore } from '../storage/open.ts';
+import { startupHistory } from './backfill.ts';
 import { writeHeartbeat } from './healthcheck.ts';
 import type { Settings } from './settings.ts';
 
@@ -236,7 +237,9 @@ export async function startParts(settings: Settings, parts: PartSelection): Prom
     }
 
     if (parts.simulation) {
-      const started = await startOwnSimulation(settings, site, mqttUrl, logger);
+      // Before the live meters start: they go on from the stored history, or from the history planned now.
+      const history = await startupHistory(settings, site);
+      const started = await startOwnSimulation(settings, site, mqttUrl, logger, history.counterWh);
       simulation = started;
       stops.push(() => started.stop());
       const demo = await ensureDemoMembers(openIdentity(), {
@@ -251,6 +254,11 @@ export async function startParts(settings: Settings, parts: PartSelection): Prom
       if (httpUrl) {
         const lobbyToken = ensureDemoLobbyToken(openIdentity(), { dataDir: settings.dataDir });
         lines.push(`Lobby screen    ${httpUrl}/lobby?token=${lobbyToken}`);
+      }
+      const backfill = history.start(logger);
+      if (backfill) {
+        stops.push(backfill.stop);
+        lines.push(backfill.line);
       }
     }
 
@@ -365,6 +373,7 @@ async function startOwnSimulation(
   site: SiteConfig,
   mqttUrl: string,
   logger: Logger,
+  counterWh: (device: DeviceConfig) => number | undefined,
 ): Promise<Simulation> {
   const simLogger = logger.child({ part: 'simulation' });
   return startSimulation({
@@ -373,6 +382,7 @@ async function startOwnSimulation(
     credentials: credentialsFromDataDir(settings.dataDir, site, simLogger),
     speed: settings.simSpeed,
     logger: simLogger,
+    counterWh,
   });
 }
 

@@ -48,7 +48,17 @@ export interface LocalTime {
 
 const pad = (n: number, width = 2) => String(n).padStart(width, '0');
 
+let lastLocal: { ms: number; timeZone: string; time: LocalTime } | undefined;
+
 export function localTime(ms: number, timeZone: string): LocalTime {
+  // Every space and meter of a building asks for the same instant in turn: Intl answers once.
+  if (lastLocal?.ms === ms && lastLocal.timeZone === timeZone) return lastLocal.time;
+  const time = wallClock(ms, timeZone);
+  lastLocal = { ms, timeZone, time };
+  return time;
+}
+
+function wallClock(ms: number, timeZone: string): LocalTime {
   // The instant shifted by the zone's offset reads, in UTC fields, as the building's wall clock.
   const wall = new Date(ms + utcOffsetMs(ms, timeZone));
   const hh = wall.getUTCHours();

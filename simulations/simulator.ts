@@ -59,6 +59,11 @@ export interface SimulationOptions {
   connectTimeoutMs?: number;
   rebootProbabilityPerDay?: number;
   lock?: LockOptions;
+  /**
+   * A meter's counter at the start, Wh, or undefined for a seeded in-service value: so that the meters
+   * go on from the stored history instead of jumping (simulations/backfill.ts storedCounters).
+   */
+  counterWh?: (device: DeviceConfig) => number | undefined;
 }
 
 /** Test and demo handle on one virtual Nuki lock. */
@@ -100,6 +105,8 @@ export interface Simulation {
    */
   stage(spaceId: string, direction: { people?: number | null; co2Ppm?: number | null }): void;
 }
+
+const counterOption = (wh: number | undefined) => (wh === undefined ? {} : { counterWh: wh });
 
 const silent: SimulationLogger = { info() {}, warn() {}, error() {}, debug() {} };
 
@@ -234,6 +241,7 @@ export async function startSimulation(options: SimulationOptions): Promise<Simul
         ? {}
         : { rebootProbabilityPerDay: options.rebootProbabilityPerDay }),
       ...(options.lock ? { lock: options.lock } : {}),
+      ...counterOption(options.counterWh?.(cfg)),
     });
     if (!device) {
       skipped.push(cfg.id);

@@ -383,6 +383,13 @@ export const NUKI_TRIGGER_MQTT = 172;
 export interface DeviceOptions {
   rebootProbabilityPerDay?: number;
   lock?: LockOptions;
+  /** A meter's counter at the start, Wh: the live simulator going on from the stored history. */
+  counterWh?: number;
+  /**
+   * A meter's counter at each instant, given from outside instead of integrated here: the history
+   * backfill (simulations/backfill.ts) computes it so that the history ends where the live meter starts.
+   */
+  counterAt?: (simNow: number) => CounterState;
 }
 
 export interface LockOptions {
@@ -511,34 +518,44 @@ class Z2mAirQualitySensor implements VirtualDevice {
   }
 }
 
+/** Counters did not start at zero: the meter has been in service for a while (seeded per meter). */
+export function inServiceCounterWh(building: SimulatedBuilding, config: DeviceConfig): number {
+  return trait(building, config, 'counter', 0.02, 1) * building.meterLoad(config).baseW * 24 * 365;
+}
+
 /** Shared by all metering devices: a counter that follows the building's load and reboots now and then. */
 class MeterCore {
   counter: CounterState;
   private simAt: number | undefined;
   private lastReboots = 0;
+  private readonly rebootProbabilityPerDay: number;
+  private readonly counterAt: ((simNow: number) => CounterState) | undefined;
 
   constructor(
     private readonly config: DeviceConfig,
     private readonly building: SimulatedBuilding,
-    private readonly rebootProbabilityPerDay: number,
+    options: DeviceOptions,
     simStart: number,
   ) {
-    // counters did not start at zero: the meter has been in service for a while
-    const inServiceWh =
-      trait(building, config, 'counter', 0.02, 1) * building.meterLoad(config).baseW * 24 * 365;
-    this.counter = { wh: inServiceWh, startedAt: simStart - 365 * DAY_MS, reboots: 0 };
+    this.rebootProbabilityPerDay = options.rebootProbabilityPerDay ?? 0.02;
+    this.counterAt = options.counterAt;
+    const wh = options.counterWh ?? inServiceCounterWh(building, config);
+    this.counter = options.counterAt?.(simStart) ?? { wh, startedAt: simStart - 365 * DAY_MS, reboots: 0 };
+    this.lastReboots = this.counter.reboots;
   }
 
   /** Advances to simNow; returns true when the meter rebooted since the last call. */
   advance(simNow: number): boolean {
     const from = this.simAt ?? simNow;
-    this.counter = advanceCounter(
-      this.counter,
-      from,
-      simNow,
-      (ms) => this.building.meterPowerW(this.config, ms),
-      (day) => meterRebootAt(this.building.seed, this.config.id, day, this.rebootProbabilityPerDay),
-    );
+    this.counter =
+      this.counterAt?.(simNow) ??
+      advanceCounter(
+        this.counter,
+        from,
+        simNow,
+        (ms) => this.building.meterPowerW(this.config, ms),
+        (day) => meterRebootAt(this.building.seed, this.config.id, day, this.rebootProbabilityPerDay),
+      );
     this.simAt = simNow;
     const rebooted = this.counter.reboots !== this.lastReboots;
     this.lastReboots = this.counter.reboots;
@@ -568,7 +585,7 @@ class ShellyGen1Device implements VirtualDevice {
   ) {
     this.clientId = config.topic.slice(config.topic.lastIndexOf('/') + 1);
     this.will = msg(`${config.topic}/online`, false, true, 1);
-    this.meter = new MeterCore(config, building, options.rebootProbabilityPerDay ?? 0.02, simStart);
+    this.meter = new MeterCore(config, building, options, simStart);
     this.isEmeter = /\/shellyem3?-/.test(config.topic) || config.meter_role === 'main';
   }
 
@@ -622,7 +639,7 @@ class ShellyGen2Plug implements VirtualDevice {
   ) {
     this.clientId = config.topic;
     this.will = msg(`${config.topic}/online`, false, true, 1);
-    this.meter = new MeterCore(config, building, options.rebootProbabilityPerDay ?? 0.02, simStart);
+    this.meter = new MeterCore(config, building, options, simStart);
   }
 
   birth(simNow: number): DeviceMessage[] {
@@ -683,7 +700,7 @@ class ShellyPro3em implements VirtualDevice {
   ) {
     this.clientId = config.topic;
     this.will = msg(`${config.topic}/online`, false, true, 1);
-    this.meter = new MeterCore(config, building, options.rebootProbabilityPerDay ?? 0.02, simStart);
+    this.meter = new MeterCore(config, building, options, simStart);
   }
 
   birth(simNow: number): DeviceMessage[] {
@@ -726,7 +743,7 @@ class TasmotaPlug implements VirtualDevice {
   ) {
     this.clientId = `DVES_${config.topic.slice(-6).toUpperCase()}`;
     this.will = msg(`tele/${config.topic}/LWT`, 'Offline', true, 1);
-    this.meter = new MeterCore(config, building, options.rebootProbabilityPerDay ?? 0.02, simStart);
+    this.meter = new MeterCore(config, building, options, simStart);
     this.totalStartTime = building.local(this.meter.counter.startedAt).isoLocal;
     this.bootedAt = simStart;
   }

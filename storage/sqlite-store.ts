@@ -268,6 +268,40 @@ export class SqliteStore implements TimeSeriesStore {
     return { rolledUp, prunedReadings, prunedRollups, rolledUpUntil, rawKeptFrom: this.rawKeptFrom };
   }
 
+  /**
+   * Rolls up the hours of [from, to) after readings were written into them after the fact (the simulated
+   * building's history, simulations/backfill.ts), however far maintain() has got, and drops their raw
+   * readings past the raw retention at `now`. Called chunk by chunk in time order, a long history never
+   * holds more raw readings than the retention keeps; the hourly rollups (consumption included) stay.
+   */
+  async rollUpHistory(from: number, to: number, now: number = Date.now()): Promise<number> {
+    return this.db.transaction(() => {
+      const start = floorHour(from);
+      const end = ceilHour(to);
+      const rolledUp = this.rollUp(start, end);
+      this.statement('DELETE FROM dirty_hour WHERE hour >= ? AND hour < ?').run(start, end);
+      // A history written in order into a store nothing else rolled up yet: its complete hours are done,
+      // so that maintain() does not roll the retained raw readings up a second time.
+      const complete = floorHour(to);
+      const nothingBefore =
+        this.rolledUpUntil === null &&
+        this.statement('SELECT 1 FROM reading WHERE ts < ? LIMIT 1').get(start) === undefined;
+      if ((nothingBefore || this.rolledUpUntil === start) && complete > (this.rolledUpUntil ?? start)) {
+        this.setMeta('rolled_up_until', complete);
+        this.rolledUpUntil = complete;
+      }
+      const pruneBefore = Math.min(end, floorHour(now - this.rawRetentionMs));
+      if (pruneBefore > start) {
+        this.statement('DELETE FROM reading WHERE ts >= ? AND ts < ?').run(start, pruneBefore);
+        if (pruneBefore > this.rawKeptFrom) {
+          this.setMeta('raw_kept_from', pruneBefore);
+          this.rawKeptFrom = pruneBefore;
+        }
+      }
+      return rolledUp;
+    })();
+  }
+
   /** (Re)computes rollups of [from, to) from raw readings, for all series or one. */
   private rollUp(from: number, to: number, only?: { device: string; quantity: string }): number {
     if (from >= to) return 0;

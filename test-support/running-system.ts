@@ -42,6 +42,7 @@ export async function startRunningSystem(options: RunningSystemOptions = {}): Pr
     LOG_LEVEL: process.env.WESPRINT_TEST_LOG_LEVEL ?? 'silent',
     SIM_SPEED: '1',
     ...(process.env.DASHBOARD_DIR ? { DASHBOARD_DIR: process.env.DASHBOARD_DIR } : {}),
+    BACKFILL_DAYS: '0',
     ...options.env,
   };
   // The API reads a few settings straight from the environment (LOBBY_PUBLIC, CHECKIN_GRACE_MIN, …).

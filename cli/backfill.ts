@@ -1,0 +1,280 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import type { Logger } from 'pino';
+import { BookingStore } from '../bookings/booking-store.ts';
+import { openRecords, type RecordsDb } from '../database/database.ts';
+import { loadProfiles } from '../device-profiles/registry.ts';
+import { Quarantine } from '../gateway/quarantine.ts';
+import { ensureDemoMembers } from '../members/first-start.ts';
+import { Identity } from '../members/identity.ts';
+import {
+  BackfillError,
+  type BackfillPlan,
+  type BackfillProgress,
+  type BackfillReport,
+  DEFAULT_BACKFILL_DAYS,
+  DEFAULT_STEP_MS,
+  MAX_SPAN_MS,
+  parseSpan,
+  parseStep,
+  planBackfill,
+  readMarker,
+  runBackfill,
+  storedCounters,
+  writeMarker,
+} from '../simulations/backfill.ts';
+import { loadSite } from '../site/load.ts';
+import type { DeviceConfig, SiteConfig } from '../site/site.ts';
+import { openStore } from '../storage/open.ts';
+import type { Settings } from './settings.ts';
+
+/**
+ * `wesprint simulate --backfill 400d [--step 1h]`, and the first `wesprint start` doing the same in the
+ * background (BACKFILL_DAYS). The work itself is simulations/backfill.ts.
+ */
+
+const DAY_MS = 86_400_000;
+
+const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
+/** One line per simulated month or so, on stderr: how far, how fast. */
+function progressPrinter(write: (line: string) => void): (p: BackfillProgress) => void {
+  let lastDays = -1;
+  return (p) => {
+    if (p.phase === 'readings' && p.daysDone !== p.days && p.daysDone - lastDays < 30) return;
+    lastDays = p.daysDone;
+    const what =
+      p.phase === 'meters'
+        ? 'integrating the meters'
+        : p.phase === 'readings'
+          ? `${p.daysDone}/${p.days} days, ${p.readings} readings, ${p.readingsPerSecond} readings/s`
+          : p.phase === 'bookings'
+            ? 'writing the bookings'
+            : p.phase === 'rollups'
+              ? 'store maintenance'
+              : 'done';
+    write(`backfill: ${what}`);
+  };
+}
+
+function summary(r: BackfillReport): string {
+  if (r.alreadyDone) return 'backfill: the history is complete already; nothing to do';
+  const reboot = r.reboot ? `; meter ${r.reboot.device} rebooted ${new Date(r.reboot.at).toISOString()}` : '';
+  return (
+    `backfill: ${day(r.from)} … ${day(r.end)}${r.interrupted ? ' (interrupted; the next run goes on)' : ''}: ` +
+    `${r.messages} messages, ${r.readings} readings, ${r.quarantined} quarantined, ` +
+    `${r.bookings.added} bookings added (${r.bookings.existing} there already, ${r.bookings.refused} refused)` +
+    `${reboot}; ${r.seconds.toFixed(1)} s`
+  );
+}
+
+interface HistoryParts {
+  records: RecordsDb;
+  bookings: BookingStore;
+  members: string[];
+  quarantine: Quarantine;
+  close(): Promise<void>;
+}
+
+async function openHistoryParts(
+  settings: Settings,
+  site: SiteConfig,
+  records?: RecordsDb,
+): Promise<HistoryParts> {
+  const own = records === undefined;
+  const db = records ?? openRecords(path.join(settings.dataDir, 'wesprint.db'));
+  const identity = new Identity(db);
+  await ensureDemoMembers(identity, { siteId: site.site.id, dataDir: settings.dataDir });
+  const members = identity.members
+    .list()
+    .filter((m) => m.role === 'member' && !m.disabled)
+    .map((m) => m.id);
+  const quarantine = new Quarantine(path.join(settings.dataDir, 'gateway.db'));
+  return {
+    records: db,
+    bookings: new BookingStore(db),
+    members,
+    quarantine,
+    async close() {
+      quarantine.close();
+      if (own) db.close();
+    },
+  };
+}
+
+/** `wesprint simulate --backfill <span> [--step <step>]`. */
+export async function runBackfillCommand(args: string[], settings: Settings): Promise<number> {
+  let spanMs: number;
+  let stepMs: number;
+  try {
+    const { values } = parseArgs({
+      args,
+      options: { backfill: { type: 'string' }, step: { type: 'string' } },
+      strict: true,
+    });
+    if (values.backfill === undefined)
+      throw new BackfillError('--backfill needs a span, e.g. --backfill 400d');
+    spanMs = parseSpan(values.backfill);
+    stepMs = values.step === undefined ? DEFAULT_STEP_MS : parseStep(values.step);
+  } catch (err) {
+    console.error(`wesprint simulate: ${(err as Error).message}`);
+    return 2;
+  }
+  const site = loadSite(settings.siteFile);
+  const profiles = await loadProfiles();
+  const store = openStore(settings);
+  const parts = await openHistoryParts(settings, site);
+  const abort = new AbortController();
+  const onSignal = () => {
+    console.error('backfill: stopping after the current day (run again to go on)');
+    abort.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const kept = readMarker(settings.dataDir);
+    let plan: BackfillPlan;
+    if (kept) {
+      if (kept.finishedAt !== null) {
+        console.log(
+          `backfill: ${settings.dataDir} has its history already (${day(kept.plan.end - kept.plan.spanMs)} … ${day(kept.plan.end)}); nothing to do`,
+        );
+        return 0;
+      }
+      plan = kept.plan;
+      console.error(`backfill: going on with the interrupted history up to ${day(plan.end)}`);
+    } else {
+      if ((await store.latest()).length > 0) {
+        console.error(
+          `wesprint simulate: ${settings.dataDir} has readings already; history is only written before the first ones, into a DATA_DIR without readings`,
+        );
+        return 1;
+      }
+      plan = planBackfill(site, { spanMs, stepMs });
+    }
+    const report = await runBackfill({
+      site,
+      profiles,
+      plan,
+      dataDir: settings.dataDir,
+      store,
+      quarantine: parts.quarantine,
+      spoolDir: path.join(settings.dataDir, 'backfill-spool'),
+      bookings: { store: parts.bookings, members: parts.members },
+      signal: abort.signal,
+      progress: progressPrinter((line) => console.error(line)),
+    });
+    console.log(summary(report));
+    return report.interrupted ? 1 : 0;
+  } catch (err) {
+    if (err instanceof BackfillError) {
+      console.error(`wesprint simulate: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await parts.close();
+    await store.close();
+  }
+}
+
+/** BACKFILL_DAYS: how many days of history the first `wesprint start` writes (default 400; 0 = none). */
+export function backfillDaysFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.BACKFILL_DAYS;
+  if (raw === undefined || raw.trim() === '') return DEFAULT_BACKFILL_DAYS;
+  const days = Number(raw);
+  if (!Number.isInteger(days) || days < 0 || days * DAY_MS > MAX_SPAN_MS)
+    throw new BackfillError(
+      `BACKFILL_DAYS=${raw} must be whole days from 0 (none) to ${MAX_SPAN_MS / DAY_MS}`,
+    );
+  return days;
+}
+
+/** What `wesprint start` needs to give the simulated building a past. */
+export interface StartupHistory {
+  /** The counter a live meter starts from: the store's newest, else the end of the planned history. */
+  counterWh(device: DeviceConfig): number | undefined;
+  /**
+   * Writes the planned history in a child process (`wesprint simulate --backfill`), so that the live
+   * building keeps its event loop and gets the other core; its progress goes to the log. stop()
+   * interrupts it after the current day (the next start goes on).
+   */
+  start(logger: Logger): { stop(): Promise<void>; line: string } | undefined;
+}
+
+const BIN = path.resolve(import.meta.dirname, '../bin/wesprint.js');
+const CHILD_STOP_MS = 15_000;
+
+/**
+ * Decides, before the simulated building starts, whether it gets a history: only when DATA_DIR has no
+ * readings yet (or an interrupted history to finish). The plan is written down at once, so that the live
+ * meters start where the history will end.
+ */
+export async function startupHistory(settings: Settings, site: SiteConfig): Promise<StartupHistory> {
+  const days = backfillDaysFromEnv();
+  const store = openStore(settings);
+  let stored: Record<string, number> = {};
+  let plan: BackfillPlan | undefined;
+  try {
+    if (!(await store.ping())) {
+      // A store that does not answer yet (InfluxDB starting): the live meters start afresh, no history.
+      return { counterWh: () => undefined, start: () => undefined };
+    }
+    stored = await storedCounters(store, site);
+    const kept = readMarker(settings.dataDir);
+    if (kept) {
+      if (kept.finishedAt === null) plan = kept.plan;
+    } else if (days > 0 && (await store.latest()).length === 0) {
+      plan = planBackfill(site, { spanMs: days * DAY_MS });
+      writeMarker(settings.dataDir, {
+        plan,
+        doneUntil: plan.end - plan.spanMs,
+        bookingsDone: false,
+        finishedAt: null,
+      });
+    }
+  } finally {
+    await store.close();
+  }
+  return {
+    counterWh: (device) => stored[device.id] ?? plan?.endCounters[device.id],
+    start(logger) {
+      if (!plan) return undefined;
+      const log = logger.child({ part: 'backfill' });
+      const span = `${Math.round(plan.spanMs / DAY_MS)}d`;
+      const child = spawn(process.execPath, [BIN, 'simulate', '--backfill', span], {
+        env: { ...process.env, DATA_DIR: settings.dataDir, SITE_FILE: settings.siteFile },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const lines = (stream: NodeJS.ReadableStream, level: 'info' | 'warn') =>
+        createInterface({ input: stream }).on('line', (line) => log[level](line));
+      lines(child.stdout, 'info');
+      lines(child.stderr, 'info');
+      const exited = new Promise<void>((resolve) => {
+        child.on('exit', (code, signal) => {
+          if (code !== 0)
+            log.warn({ code, signal }, 'backfill stopped before the end; the next start goes on');
+          resolve();
+        });
+        child.on('error', (err) => {
+          log.error({ err: err.message }, 'backfill could not start');
+          resolve();
+        });
+      });
+      return {
+        line: `History         ${span} of the past being written in the background (progress in the log)`,
+        async stop() {
+          if (child.exitCode !== null || child.signalCode !== null) return;
+          child.kill('SIGTERM');
+          const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_STOP_MS);
+          await exited;
+          clearTimeout(timer);
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,443 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import type { Booking } from '../bookings/booking-store.ts';
+import { BookingStore } from '../bookings/booking-store.ts';
+import { DEFAULT_EARLY_MS, DEFAULT_GRACE_MS } from '../bookings/check-in.ts';
+import { DEMO_SITE_FILE } from '../cli/settings.ts';
+import { openRecords } from '../database/database.ts';
+import { decodeMessage, loadProfiles } from '../device-profiles/registry.ts';
+import { Quarantine } from '../gateway/quarantine.ts';
+import { ensureDemoMembers } from '../members/first-start.ts';
+import { Identity } from '../members/identity.ts';
+import { loadSite } from '../site/load.ts';
+import type { SiteConfig } from '../site/site.ts';
+import { SqliteStore } from '../storage/sqlite-store.ts';
+import {
+  BackfillError,
+  historyTimes,
+  isMeter,
+  parseSpan,
+  parseStep,
+  planBackfill,
+  readMarker,
+  runBackfill,
+  storedCounters,
+  writeMarker,
+} from './backfill.ts';
+import { SimulatedBuilding } from './building.ts';
+import { advanceCounter } from './building-model.ts';
+import { createVirtualDevice } from './virtual-devices.ts';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+/** A slice of the demo building: the ground floor, four desks, a Protel room and the incubator floor. */
+function demoSlice(): SiteConfig {
+  const demo = loadSite(DEMO_SITE_FILE);
+  const keep = (id: string, floor: string) =>
+    floor === 'eg' ||
+    floor === 'og3' ||
+    /^og1-desk-n0[1-4]$/.test(id) ||
+    id === 'og1-coworking-nord' ||
+    id === 'og1-technik' ||
+    id === 'og2-protel-01' ||
+    id === 'og2-technik';
+  const spaces = demo.spaces.filter((s) => keep(s.id, s.floor));
+  const ids = new Set(spaces.map((s) => s.id));
+  return { ...demo, spaces, devices: demo.devices.filter((d) => ids.has(d.space)) };
+}
+
+/** Energy the model draws through a meter over [from, to), integrated as the live meter does. */
+function modelEnergyWh(site: SiteConfig, deviceId: string, from: number, to: number): number {
+  const building = new SimulatedBuilding(site, 'kaufhaus');
+  const device = site.devices.find((d) => d.id === deviceId);
+  if (!device) throw new Error(deviceId);
+  return advanceCounter(
+    { wh: 0, startedAt: from, reboots: 0 },
+    from,
+    to,
+    (ms) => building.meterPowerW(device, ms),
+    () => undefined,
+  ).wh;
+}
+
+t.test(
+  'parseSpan and parseStep take h/d and m/h within limits, with messages that say what to write',
+  async (t) => {
+    t.equal(parseSpan('400d'), 400 * DAY);
+    t.equal(parseSpan('36h'), 36 * HOUR);
+    t.equal(parseSpan('2D'), 2 * DAY);
+    for (const bad of ['', '400', '5x', '1.5d', '0d', '0h', '2000d', '-3d'])
+      t.throws(() => parseSpan(bad), BackfillError, bad);
+    t.throws(() => parseSpan('5x'), /write a number of days or hours, e\.g\. 400d/);
+    t.throws(() => parseSpan('2000d'), /between 1h and 1096d/);
+    t.equal(parseStep('15m'), 15 * 60_000);
+    t.equal(parseStep('1h'), HOUR);
+    t.equal(parseStep('60m'), HOUR);
+    for (const bad of ['7m', '2h', '0m', 'x'])
+      t.throws(() => parseStep(bad), /one of 15m, 30m, 45m, 1h/, bad);
+  },
+);
+
+t.test('a three-day history of a slice of the demo building, through the real ingest path', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-backfill-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const site = demoSlice();
+  const profiles = await loadProfiles();
+  const records = openRecords(path.join(dir, 'wesprint.db'));
+  t.teardown(() => records.close());
+  const identity = new Identity(records);
+  await ensureDemoMembers(identity, { siteId: site.site.id, dataDir: dir });
+  const members = identity.members
+    .list()
+    .filter((m) => m.role === 'member')
+    .map((m) => m.id);
+  const bookingStore = new BookingStore(records);
+  const store = new SqliteStore({ file: path.join(dir, 'readings.db') });
+  t.teardown(() => store.close());
+  const quarantine = new Quarantine(path.join(dir, 'gateway.db'));
+  t.teardown(() => quarantine.close());
+
+  // Thursday 12 March 2026, 10:00 in Halle: the live simulator starts here.
+  const end = Date.UTC(2026, 2, 12, 9, 0);
+  const plan = planBackfill(site, { spanMs: 3 * DAY, end });
+  const times = historyTimes(plan);
+  t.equal(times.length, 72, 'one instant an hour');
+
+  // What the live gateway already stored: newer than any history, it must stay the latest.
+  const co2Device = site.devices.find((d) => d.profile === 'zigbee2mqtt-air-quality');
+  if (!co2Device) throw new Error('slice has no CO2 sensor');
+  const live = {
+    device: co2Device.id,
+    quantity: 'co2',
+    value: 612,
+    unit: 'ppm',
+    ts: end + 60_000,
+    site: site.site.id,
+    space: co2Device.space,
+  } as const;
+  await store.write([live]);
+
+  const options = {
+    site,
+    profiles,
+    plan,
+    dataDir: dir,
+    store,
+    quarantine,
+    spoolDir: path.join(dir, 'backfill-spool'),
+    bookings: { store: bookingStore, members },
+    // maintenance as at the end of the history: its raw readings are still kept
+    now: () => end + 2 * HOUR,
+  };
+  const report = await runBackfill(options);
+  t.equal(report.alreadyDone, false);
+  t.equal(report.interrupted, false);
+  t.equal(report.quarantined, 0, 'every simulated payload decodes');
+  t.ok(report.readings > 1000, `${report.readings} readings`);
+  t.equal(readMarker(dir)?.finishedAt !== null, true, 'the marker says done');
+
+  await t.test(
+    'readings arrive decoded, with the units of the live path, at the simulated instants',
+    async (t) => {
+      const from = times[0] as number;
+      for (const [quantity, unit] of [
+        ['energy', 'kWh'],
+        ['power', 'W'],
+        ['co2', 'ppm'],
+        ['occupancy', 'bool'],
+      ] as const) {
+        const series = await store.query({ quantity, from, to: end, aggregate: 'count' });
+        t.ok(series.length > 0, `${quantity} stored`);
+        for (const s of series) t.equal(s.unit, unit, `${s.device} ${quantity} in ${unit}`);
+      }
+      for (const quantity of ['battery', 'linkquality', 'voltage', 'temperature'])
+        t.same(
+          await store.query({ quantity, from, to: end, aggregate: 'count' }),
+          [],
+          `no ${quantity} history`,
+        );
+      const co2 = await store.query({
+        quantity: 'co2',
+        device: co2Device.id,
+        from,
+        to: end,
+        bucketMs: HOUR,
+        aggregate: 'count',
+      });
+      t.same(
+        co2[0]?.points.map((p) => p.ts),
+        times,
+        'a CO2 reading at every instant of the history, none elsewhere',
+      );
+    },
+  );
+
+  const meters = site.devices.filter(isMeter);
+  const counterSeries = async (device: string) => {
+    const [s] = await store.query({
+      quantity: 'energy',
+      device,
+      from: times[0] as number,
+      to: end,
+      bucketMs: HOUR,
+      aggregate: 'last',
+    });
+    return s?.points ?? [];
+  };
+
+  await t.test('counters run on without a step back, except the one main-meter reboot', async (t) => {
+    t.ok(report.reboot, 'one meter rebooted');
+    const rebooted = report.reboot?.device;
+    t.equal(site.devices.find((d) => d.id === rebooted)?.meter_role, 'main', 'a floor main meter');
+    let resets = 0;
+    for (const meter of meters) {
+      const points = await counterSeries(meter.id);
+      t.equal(points.length, times.length, `${meter.id}: a counter at every instant`);
+      for (let i = 1; i < points.length; i++) {
+        const before = points[i - 1] as { ts: number; value: number };
+        const now = points[i] as { ts: number; value: number };
+        if (now.value >= before.value) continue;
+        resets++;
+        t.equal(meter.id, rebooted, `${meter.id} steps back at ${new Date(now.ts).toISOString()}`);
+        t.ok(
+          before.ts < (report.reboot?.at ?? 0) && (report.reboot?.at ?? 0) <= now.ts,
+          'where the reboot is',
+        );
+        t.ok(now.value * 1000 < modelEnergyWh(site, meter.id, before.ts, now.ts) + 1, 'restarted from 0');
+      }
+    }
+    t.equal(resets, 1, 'exactly one counter reset in the whole history');
+  });
+
+  await t.test('what the counters say was used is the energy of the building model', async (t) => {
+    for (const meter of meters) {
+      const points = await counterSeries(meter.id);
+      const first = points[0] as { ts: number; value: number };
+      const last = points.at(-1) as { ts: number; value: number };
+      const model = modelEnergyWh(site, meter.id, first.ts, last.ts);
+      const [consumption] = await store.query({
+        quantity: 'energy',
+        device: meter.id,
+        from: first.ts,
+        to: last.ts + 1,
+        aggregate: 'consumption',
+      });
+      const storedWh = (consumption?.points[0]?.value ?? 0) * 1000;
+      if (meter.id === report.reboot?.device) {
+        // The energy between the last report before the reboot and the reboot is lost, as in a real meter:
+        // at most one step's worth.
+        const at = report.reboot.at;
+        const stepBefore = points.filter((p) => p.ts < at).at(-1) as { ts: number };
+        const lostAtMost = modelEnergyWh(site, meter.id, stepBefore.ts, stepBefore.ts + HOUR);
+        t.ok(
+          storedWh <= model + 1 && storedWh >= model - lostAtMost - 1,
+          `${meter.id}: ${storedWh} of ${model} Wh`,
+        );
+      } else {
+        // Published counters are rounded (Tasmota to 1 Wh, a Plug S to 1 Wmin); nothing else may differ.
+        t.ok(Math.abs(storedWh - model) <= 2, `${meter.id}: ${storedWh} Wh stored, ${model} Wh drawn`);
+      }
+      // The seam: the last counter plus what the meter draws until the end is where the live meter starts.
+      const toEnd = modelEnergyWh(site, meter.id, last.ts, end);
+      t.ok(
+        Math.abs(last.value * 1000 + toEnd - (plan.endCounters[meter.id] as number)) <= 2,
+        `${meter.id} ends where the live meter starts`,
+      );
+    }
+  });
+
+  await t.test(
+    'the live meters go on from the end of the history: no reset, nothing counted twice',
+    async (t) => {
+      const building = new SimulatedBuilding(site, plan.seed);
+      const topics = new Map(site.devices.map((d) => [d.topic, { id: d.id, profile: d.profile }]));
+      for (const meter of meters) {
+        const device = createVirtualDevice(meter, building, end, {
+          counterWh: plan.endCounters[meter.id] as number,
+          rebootProbabilityPerDay: 0,
+        });
+        const energyWh = (messages: { topic: string; payload: string }[], at: number) =>
+          1000 *
+          (messages
+            .map((m) => decodeMessage(profiles, m.topic, Buffer.from(m.payload), at, topics))
+            .flatMap((d) => (d.ok ? d.result.readings : []))
+            .find((r) => r.quantity === 'energy')?.value as number);
+        const last = (await counterSeries(meter.id)).at(-1) as { ts: number; value: number };
+        const born = energyWh(device?.birth(end) ?? [], end);
+        t.ok(
+          Math.abs(born - last.value * 1000 - modelEnergyWh(site, meter.id, last.ts, end)) <= 2,
+          `${meter.id}: the first live counter is the last of the history plus what was drawn since`,
+        );
+        const later = energyWh(device?.report(end + HOUR) ?? [], end + HOUR);
+        t.ok(
+          Math.abs(later - born - modelEnergyWh(site, meter.id, end, end + HOUR)) <= 2,
+          'and counts on from there',
+        );
+      }
+      const stored = await storedCounters(store, site);
+      t.same(
+        Object.keys(stored).sort(),
+        meters.map((m) => m.id).sort(),
+        'a restart finds every meter counter',
+      );
+    },
+  );
+
+  await t.test(
+    'bookings follow presence: checked in where the sensor saw someone, released where not',
+    async (t) => {
+      const all = bookingStore.listAll({ start: times[0] as number, end });
+      const count = records.prepare('SELECT count(*) FROM bookings').pluck().get() as number;
+      t.equal(all.length, count, 'every booking lies within the history');
+      t.equal(report.bookings.added, count);
+      t.equal(report.bookings.refused, 0);
+      const byKind = (kind: string) =>
+        all.filter((b) => site.spaces.find((s) => s.id === b.spaceId)?.kind === kind);
+      t.ok(byKind('desk').length >= 5, `${byKind('desk').length} desk bookings`);
+      t.ok(byKind('meeting_room').length >= 2, `${byKind('meeting_room').length} meeting room bookings`);
+      t.ok(byKind('protel').length >= 0);
+      const checkedIn = all.filter((b) => b.status === 'checked_in');
+      const released = all.filter((b) => b.status === 'released');
+      t.ok(
+        checkedIn.length > 0 && released.length > 0,
+        `${checkedIn.length} checked in, ${released.length} no-shows`,
+      );
+      t.ok(released.length < checkedIn.length, 'most people who book come');
+      t.same([...new Set(all.map((b) => b.memberId))].sort(), [...members].sort(), 'the demo members book');
+      for (const b of all) {
+        t.ok(b.end <= end && b.start >= (times[0] as number), 'within the history');
+        t.ok(b.createdAt <= b.start, 'booked before it began');
+      }
+
+      const sensorsOf = (space: string) =>
+        site.devices
+          .filter((d) => d.space === space && d.profile === 'zigbee2mqtt-occupancy')
+          .map((d) => d.id);
+      const seen = async (b: Booking, from: number, to: number) => {
+        for (const device of sensorsOf(b.spaceId)) {
+          const [s] = await store.query({ quantity: 'occupancy', device, from, to, aggregate: 'max' });
+          if ((s?.points[0]?.value ?? 0) === 1) return true;
+        }
+        return false;
+      };
+      for (const b of checkedIn) {
+        const at = b.checkedInAt as number;
+        t.ok(at >= b.start - DEFAULT_EARLY_MS && at < b.end, 'checked in during the booking');
+        t.ok(await seen(b, at, at + 1), `${b.spaceId}: the sensor said someone was there at the check-in`);
+      }
+      for (const b of released) {
+        t.equal(b.releasedAt, b.start + DEFAULT_GRACE_MS, 'released a grace after the start');
+        t.notOk(
+          await seen(b, b.start - DEFAULT_EARLY_MS, b.start + DEFAULT_GRACE_MS + 1),
+          `${b.spaceId}: nobody seen around the start of a no-show`,
+        );
+      }
+      const active = all.filter((b) => b.status === 'checked_in' || b.status === 'booked');
+      for (const a of active)
+        for (const b of active)
+          if (a !== b && a.spaceId === b.spaceId) t.ok(a.end <= b.start || b.end <= a.start, 'no overlap');
+    },
+  );
+
+  await t.test('history does not move the latest values shown live', async (t) => {
+    const [latest] = await store.latest({ device: live.device, quantity: 'co2' });
+    t.match(latest, { value: 612, ts: live.ts });
+  });
+
+  await t.test('running again adds nothing; redoing an interrupted run adds nothing twice', async (t) => {
+    const readingsNow = async () =>
+      (await store.query({ quantity: 'energy', from: 0, to: end + DAY, aggregate: 'count' })).reduce(
+        (n, s) => n + (s.points[0]?.value ?? 0),
+        0,
+      );
+    const bookingsNow = () => records.prepare('SELECT count(*) FROM bookings').pluck().get() as number;
+    const readingsBefore = await readingsNow();
+    const bookingsBefore = bookingsNow();
+    const again = await runBackfill(options);
+    t.equal(again.alreadyDone, true, 'the marker says it is done');
+    t.equal(again.readings, 0);
+
+    // As if the first run had stopped after its first day: the rest is written again, keyed as before.
+    const marker = readMarker(dir);
+    if (!marker) throw new Error('no marker');
+    writeMarker(dir, {
+      ...marker,
+      doneUntil: (times[0] as number) + DAY,
+      bookingsDone: false,
+      finishedAt: null,
+    });
+    const redo = await runBackfill(options);
+    t.equal(redo.alreadyDone, false);
+    t.ok(redo.readings > 0, 'the rest was written again');
+    t.equal(redo.bookings.added, 0, 'no booking twice');
+    t.equal(redo.bookings.existing, bookingsBefore);
+    t.equal(await readingsNow(), readingsBefore, 'no reading twice');
+    t.equal(bookingsNow(), bookingsBefore);
+  });
+});
+
+t.test(
+  'rollUpHistory keeps a past hour as a rollup (consumption included) and drops its raw readings',
+  async (t) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-rollup-history-'));
+    t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const store = new SqliteStore({ file: path.join(dir, 'readings.db'), rawRetentionDays: 30 });
+    t.teardown(() => store.close());
+    const now = Date.UTC(2026, 2, 12, 9, 0);
+    // The live gateway has been maintaining this store: everything before now is rolled up already.
+    await store.maintain(now);
+    const hour = now - 40 * DAY;
+    const reading = (ts: number, kwh: number) => ({
+      device: 'meter',
+      quantity: 'energy' as const,
+      value: kwh,
+      unit: 'kWh' as const,
+      ts,
+      site: 's',
+      space: 'x',
+    });
+    // 100.0 → 100.5 → 0.2 (a reboot) → 0.4: 0.5 + 0.2 + 0.2 = 0.9 kWh used in those two hours.
+    await store.write([
+      reading(hour, 100),
+      reading(hour + 30 * 60_000, 100.5),
+      reading(hour + HOUR, 0.2),
+      reading(hour + HOUR + 30 * 60_000, 0.4),
+    ]);
+    await store.rollUpHistory(hour, hour + 2 * HOUR, now);
+    const [raw] = await store.query({
+      quantity: 'energy',
+      from: hour,
+      to: hour + 2 * HOUR,
+      bucketMs: 60_000,
+      aggregate: 'count',
+    });
+    t.equal(raw, undefined, 'raw readings past retention are gone (minute buckets come only from raw)');
+    const [used] = await store.query({
+      quantity: 'energy',
+      from: hour,
+      to: hour + 2 * HOUR,
+      bucketMs: HOUR,
+      aggregate: 'consumption',
+    });
+    t.same(
+      used?.points.map((p) => ({ ts: p.ts, value: Number(p.value.toFixed(6)) })),
+      [
+        { ts: hour, value: 0.5 },
+        { ts: hour + HOUR, value: 0.4 },
+      ],
+      'hourly consumption from the rollups, the reboot counted as a restart',
+    );
+    const report = await store.maintain(now + 60_000);
+    t.equal(report.rolledUp, 0, 'maintenance finds nothing left to do for those hours');
+    const [after] = await store.query({
+      quantity: 'energy',
+      from: hour,
+      to: hour + 2 * HOUR,
+      aggregate: 'consumption',
+    });
+    t.equal(Number(after?.points[0]?.value.toFixed(6)), 0.9);
+  },
+);
