@@ -82,7 +82,8 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       throw new SettingsError(`INFLUX_API=${env.INFLUX_API} must be v1 or v2`);
     }
   }
-  const simSpeed = Number(env.SIM_SPEED ?? '60');
+  // Real time by default: live readings, bookings, the lobby and the backfilled history share one clock.
+  const simSpeed = Number(env.SIM_SPEED ?? '1');
   if (!(simSpeed > 0)) throw new SettingsError(`SIM_SPEED=${env.SIM_SPEED} must be a positive number`);
   return {
     httpHost: env.HTTP_HOST || '127.0.0.1',

@@ -31,6 +31,8 @@ t.test('counter restarts are found from hourly consumption and last values', asy
   t.equal(counterResetHours([...hours].reverse(), 100), 2, 'order of the input does not matter');
   t.equal(counterResetHours(hours.slice(1), null), 1, 'without a baseline the first hour is not judged');
   t.equal(counterResetHours([], 5), 0);
+  // 100.2 before; the hour ends on a dip to 100.0 (out-of-order samples): consumption 0, no restart.
+  t.equal(counterResetHours([{ ts: 0, consumption: 0, last: 100.0 }], 100.2), 0, 'a dip is no restart');
 });
 
 t.test('restart hours agree with the store arithmetic on the same samples', async (t) => {

@@ -1,4 +1,5 @@
 import { toLocal } from '../site/local-time.ts';
+import { RESTART_DROP_SHARE } from '../storage/consumption.ts';
 import type { SeriesPoint } from '../storage/store.ts';
 
 /**
@@ -32,7 +33,10 @@ export function counterResetHours(hours: readonly MeterHour[], lastBefore: numbe
   let resets = 0;
   for (const hour of [...hours].sort((a, b) => a.ts - b.ts)) {
     if (previous !== null && hour.last !== null && hour.consumption !== null) {
-      if (hour.consumption > hour.last - previous + SAME_KWH) resets++;
+      // What the hour consumed beyond the counter's rise is what the counter showed before a restart; a
+      // small dip (samples out of order, storage/consumption.ts) leaves less than that and is no restart.
+      const excess = hour.consumption - (hour.last - previous);
+      if (excess > Math.max(SAME_KWH, previous * RESTART_DROP_SHARE)) resets++;
     }
     if (hour.last !== null) previous = hour.last;
   }

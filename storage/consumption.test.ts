@@ -7,6 +7,22 @@ t.test('a step is the difference, or the new value after a reset', async (t) => 
   t.equal(counterStep(10, 12.5), 2.5);
   t.equal(counterStep(10, 10), 0);
   t.equal(counterStep(1000, 3), 3, 'meter rebooted: 3 kWh consumed since it restarted at 0');
+  t.equal(counterStep(1000, 999.5), 0, 'a dip of 0.05 % is samples out of order, not a restart');
+  t.equal(counterStep(1000, 901), 0, 'still a dip just under 10 %');
+  t.equal(counterStep(1000, 899), 899, 'more than 10 % down: a restart');
+});
+
+t.test('a dip counts nothing and is not counted again when the counter climbs back', async (t) => {
+  // 10000.2 -> 10000.0 (dip, 0; baseline stays 10000.2) -> 10000.5 (+0.3) -> 10001 (+0.5) = 0.8
+  const samples = [
+    { ts: 0, value: 10000.2 },
+    { ts: 1, value: 10000.0 },
+    { ts: 2, value: 10000.5 },
+    { ts: 3, value: 10001 },
+  ];
+  t.ok(Math.abs(counterIncrease(samples) - 0.8) < 1e-9, 'not 10000.8 (a restart) nor 1.0 (the dip twice)');
+  const points = consumptionByBucket(samples, { from: 0, to: 4 });
+  t.ok(Math.abs((points[0]?.value ?? 0) - 0.8) < 1e-9, 'the same by bucket');
 });
 
 t.test('increase over a series with a reboot in the middle', async (t) => {

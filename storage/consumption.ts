@@ -3,8 +3,8 @@ import type { SeriesPoint } from './store.ts';
 /**
  * Consumption from cumulative meter counters (energy in kWh), the way Prometheus' `increase()` reads
  * a counter, without its extrapolation: between two consecutive samples the meter consumed
- * `next - previous`; when the counter went DOWN the meter restarted at 0 (reboot, firmware update),
- * so everything it shows after the restart, `next`, was consumed since then.
+ * `next - previous`; when the counter went DOWN by more than a small dip the meter restarted at 0
+ * (reboot, firmware update), so everything it shows after the restart, `next`, was consumed since then.
  *
  * Attribution to time buckets: the step from one sample to the next is counted in the bucket of the
  * LATER sample. The last sample before a bucket is therefore the baseline of the bucket's first step,
@@ -18,16 +18,38 @@ export interface CounterSample {
   value: number;
 }
 
-/** What the meter consumed going from `previous` to `next`. */
+/**
+ * A counter that drops by less than this share of its value did not restart (a restart starts again near
+ * 0): two samples were stamped out of order (a device clock a little off, one report stamped by the device
+ * and the next by the gateway) or the meter corrected itself. Home Assistant's `total_increasing` draws the
+ * same line. Reading such a dip as a restart would count the whole counter, years of energy, as consumed.
+ */
+export const RESTART_DROP_SHARE = 0.1;
+
+/** True when going from `previous` to `next` means the meter restarted from 0. */
+export function isCounterRestart(previous: number, next: number): boolean {
+  return next < previous * (1 - RESTART_DROP_SHARE);
+}
+
+/** What the meter consumed going from `previous` to `next` (a small dip: nothing). */
 export function counterStep(previous: number, next: number): number {
-  return next >= previous ? next - previous : next;
+  if (next >= previous) return next - previous;
+  return isCounterRestart(previous, next) ? next : 0;
+}
+
+/** The baseline for the step after `next`: a dip keeps the higher value, so the dip is not counted twice. */
+function nextBaseline(previous: number, next: number): number {
+  return next < previous && !isCounterRestart(previous, next) ? previous : next;
 }
 
 /** Total consumption over samples ordered by ts; the first sample is only the baseline. */
 export function counterIncrease(samples: readonly CounterSample[]): number {
   let total = 0;
+  let baseline = samples[0]?.value;
   for (let i = 1; i < samples.length; i++) {
-    total += counterStep((samples[i - 1] as CounterSample).value, (samples[i] as CounterSample).value);
+    const value = (samples[i] as CounterSample).value;
+    total += counterStep(baseline as number, value);
+    baseline = nextBaseline(baseline as number, value);
   }
   return total;
 }
@@ -56,17 +78,17 @@ export function bucketStart(ts: number, range: BucketRange): number {
  */
 export function consumptionByBucket(samples: readonly CounterSample[], range: BucketRange): SeriesPoint[] {
   const points: SeriesPoint[] = [];
-  let previous: CounterSample | undefined;
+  let baseline: number | undefined;
   for (const sample of samples) {
     if (sample.ts >= range.to) break;
     if (sample.ts >= range.from) {
       const ts = bucketStart(sample.ts, range);
-      const step = previous === undefined ? 0 : counterStep(previous.value, sample.value);
+      const step = baseline === undefined ? 0 : counterStep(baseline, sample.value);
       const last = points[points.length - 1];
       if (last !== undefined && last.ts === ts) last.value += step;
       else points.push({ ts, value: step });
     }
-    previous = sample;
+    baseline = baseline === undefined ? sample.value : nextBaseline(baseline, sample.value);
   }
   return points;
 }
