@@ -4,7 +4,7 @@ import Type from 'typebox';
 import type { RecordsDb } from '../database/database.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
 import { STAFF_AND_BOARD } from '../members/roles.ts';
-import { buildBoardReport } from '../reports/board-report.ts';
+import { BoardReportCache, buildBoardReport } from '../reports/board-report.ts';
 import { BoardReport, type BoardReportOut, type ReportTableOut } from '../reports/board-report-schema.ts';
 import { type Period, parsePeriod } from '../reports/report-period.ts';
 import type { SiteConfig } from '../site/site.ts';
@@ -67,6 +67,7 @@ export const boardReportRoutes: FastifyPluginAsyncTypebox<BoardReportRoutesOptio
 ) => {
   const now = options.now ?? Date.now;
   const tz = options.site.site.timezone;
+  const cache = new BoardReportCache();
 
   function periodOf(text: string): Period {
     const parsed = parsePeriod(text, tz);
@@ -82,7 +83,7 @@ export const boardReportRoutes: FastifyPluginAsyncTypebox<BoardReportRoutesOptio
 
   async function report(period: Period): Promise<BoardReportOut> {
     try {
-      return await buildBoardReport(options, period, now());
+      return await buildBoardReport(options, period, now(), cache);
     } catch (err) {
       throw new ApiError(503, `board report unavailable: ${(err as Error).message}`);
     }

@@ -46,13 +46,13 @@ t.test('rooms with a CO2 sensor, and the presence sensors in them and in their d
   );
 });
 
-t.test('present hours: hours with a 1, and silent hours after one that ended occupied', async (t) => {
+t.test('present hours: hours with a 1, and silent hours after one that surely ended occupied', async (t) => {
   const hours = [
-    { ts: H0, max: 1, last: 1 }, // 08: seen, still there at the end
+    { ts: H0, mean: 1 }, // 08: every report said occupied
     // 09, 10: no report: carried (at most 2 hours)
     // 11: no report: beyond the carry
-    { ts: H0 + 4 * H, max: 0, last: 0 }, // 12: empty
-    { ts: H0 + 5 * H, max: 1, last: 0 }, // 13: someone came and went
+    { ts: H0 + 4 * H, mean: 0 }, // 12: empty
+    { ts: H0 + 5 * H, mean: 0.5 }, // 13: someone came (or left): present, but not carried into 14
   ];
   const range = { from: H0, to: H0 + 8 * H };
   t.same(presentHours(hours, null, range), [H0, H0 + H, H0 + 2 * H, H0 + 5 * H]);
@@ -68,7 +68,7 @@ t.test('the state before the range carries into its first silent hours', async (
   // Last report before the range at 07:40: occupied. The first report in the range is at 09:xx (empty).
   const before = { ts: H0 - 20 * 60_000, value: 1 };
   const range = { from: H0, to: H0 + 3 * H };
-  t.same(presentHours([{ ts: H0 + H, max: 0, last: 0 }], before, range), [H0]);
+  t.same(presentHours([{ ts: H0 + H, mean: 0 }], before, range), [H0]);
   t.same(presentHours([], { ts: H0 - 20 * 60_000, value: 0 }, range), [], 'empty before: nothing carried');
   // Nothing else reported: the 07:xx hour's state carries 2 hours, into 08 and 09, not 10.
   t.same(presentHours([], before, range), [H0, H0 + H]);

@@ -3,8 +3,7 @@ import type { SiteConfig } from '../site/site.ts';
 /**
  * Air quality for the board: of the hours in which people were in a room, how many had good air (the
  * hour's mean CO2 below 1000 ppm, the Umweltbundesamt's "hygienically harmless" limit; the lobby's traffic
- * light uses the same line). Built from the store's hourly aggregates: per occupancy sensor the hour's
- * highest value and last value, per CO2 sensor the hour's mean.
+ * light uses the same line). Built from the store's hourly means of the occupancy and CO2 sensors.
  */
 
 export const GOOD_AIR_BELOW_PPM = 1000;
@@ -49,15 +48,18 @@ export function airRooms(site: SiteConfig, quantitiesOf: (profile: string) => re
 export interface OccupancyHour {
   /** Start of the hour, epoch ms (a multiple of one hour). */
   ts: number;
-  /** Highest value in the hour: 1 when anyone was seen. */
-  max: number;
-  /** The last value in the hour: the state the sensor left the hour in. */
-  last: number;
+  /**
+   * Mean of the sensor's 0/1 reports in the hour: above 0 when anyone was seen; 1 when every report said
+   * someone was there, so the hour surely ended occupied. One aggregate instead of max and last halves
+   * what a year report reads from the store.
+   */
+  mean: number;
 }
 
 /**
  * The hours in [from, to) in which one sensor saw someone: its hours with a 1, and the hours without any
- * report for up to PRESENCE_CARRIES_HOURS after an hour (or the state before `from`) that ended with a 1.
+ * report for up to PRESENCE_CARRIES_HOURS after an hour (or the state before `from`) in which every report
+ * said occupied. An hour that also had a 0 is not carried on: whoever was there may have left.
  */
 export function presentHours(
   hours: readonly OccupancyHour[],
@@ -76,8 +78,8 @@ export function presentHours(
   let carrying = stateBefore !== null && stateBefore.value === 1 ? startOf(stateBefore.ts) : null;
   for (const hour of sorted) {
     if (carrying !== null) carryFrom(carrying, hour.ts);
-    if (hour.max === 1 && hour.ts >= range.from && hour.ts < range.to) present.push(hour.ts);
-    carrying = hour.last === 1 ? hour.ts : null;
+    if (hour.mean > 0 && hour.ts >= range.from && hour.ts < range.to) present.push(hour.ts);
+    carrying = hour.mean === 1 ? hour.ts : null;
   }
   if (carrying !== null) carryFrom(carrying, range.to);
   return present;

@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap';
-import { buildBoardReport } from './board-report.ts';
+import { BoardReportCache, buildBoardReport } from './board-report.ts';
 import type { BoardReportOut } from './board-report-schema.ts';
 import { parsePeriod } from './report-period.ts';
 import { octoberBuilding } from './test-october.ts';
@@ -167,4 +167,47 @@ t.test('a period still running counts up to now and annualises over the days ela
 t.test('a period that has not begun is refused', async (t) => {
   const building = await octoberBuilding(t);
   await t.rejects(buildBoardReport(building, october(), Date.parse('2025-09-01T00:00:00Z')), /not begun/);
+});
+
+t.test('the cache keeps settled periods and refreshes a running one after its time to live', async (t) => {
+  const building = await octoberBuilding(t);
+  const cache = new BoardReportCache({ openTtlMs: 60_000 });
+  const running = Date.parse('2025-10-15T12:00:00Z');
+  const first = await buildBoardReport(building, october(), running, cache);
+  t.same(figure(first, 'energyKwh'), [150, 100, null]);
+  t.equal(cache.size, 3, 'October, September, October 2024');
+
+  // A late September reading and a new October one: meter-og1 +4 kWh in September (500 → 504 before the
+  // 530 of 10 Oct, so October's step shrinks by 4), meter-main +5 kWh on 15 Oct at 12:00:30.
+  await building.store.write([
+    {
+      site: 'bericht-haus',
+      space: 'technik',
+      device: 'meter-og1',
+      quantity: 'energy',
+      unit: 'kWh',
+      value: 504,
+      ts: Date.parse('2025-09-30T21:30:00Z'),
+    },
+    {
+      site: 'bericht-haus',
+      space: 'technik',
+      device: 'meter-main',
+      quantity: 'energy',
+      unit: 'kWh',
+      value: 25,
+      ts: Date.parse('2025-10-15T12:00:30Z'),
+    },
+  ]);
+  const soon = await buildBoardReport(building, october(), running + 30_000, cache);
+  t.same(figure(soon, 'energyKwh'), [150, 100, null], 'within the time to live: the same answer');
+  // 61 s later October is read again (up to 12:01:01: 150 − 4 + 5 = 151 kWh); September has settled long
+  // ago and keeps its cached 100 kWh.
+  const later = await buildBoardReport(building, october(), running + 61_000, cache);
+  t.same(figure(later, 'energyKwh'), [151, 100, null]);
+  t.same(
+    figure(await buildBoardReport(building, october(), running + 61_000), 'energyKwh'),
+    [151, 104, null],
+    'without the cache September has the late reading',
+  );
 });

@@ -1,9 +1,9 @@
-import { isBookable } from '../bookings/booking-rules.ts';
+import { type Interval, isBookable } from '../bookings/booking-rules.ts';
 import type { BookingStatus } from '../bookings/booking-store.ts';
 import type { RecordsDb } from '../database/database.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
 import { addDays, fromLocal, type LocalDate } from '../site/local-time.ts';
-import type { SiteConfig } from '../site/site.ts';
+import type { SiteConfig, SpaceConfig } from '../site/site.ts';
 import type { Series, TimeSeriesStore } from '../storage/store.ts';
 import {
   airRooms,
@@ -17,7 +17,7 @@ import type { BoardReportOut, ReportPeriodOut, ReportTableOut } from './board-re
 import { locationFactor } from './emission-factors.ts';
 import { counterResetHours, kwhByLocalDay, type MeterHour, totalKwh } from './meter-energy.ts';
 import { type Period, previousPeriod, yearBeforePeriod } from './report-period.ts';
-import { type BookingSpan, type SpaceUse, spaceUse, sumSpaceUse } from './space-use.ts';
+import { type BookingSpan, openWithin, type SpaceUse, spaceUse, sumSpaceUse } from './space-use.ts';
 
 /**
  * Gathers the board report of a period: the time-series store's hourly aggregates (rollups, so a year
@@ -125,20 +125,30 @@ async function gather(sources: BoardReportSources, period: Period, now: number):
     site.devices.filter((d) => quantitiesOf(d.profile).includes('occupancy')).map((d) => d.space),
   );
   const range = { start: from, end: until };
+  // Expanding opening hours over a year costs milliseconds per space; desks share a handful of rule sets.
+  const openBy = new Map<string, Interval[]>();
+  const openOf = (space: SpaceConfig) => {
+    const key = JSON.stringify(space.opening_hours ?? null);
+    let open = openBy.get(key);
+    if (open === undefined) {
+      open = openWithin(space, range, tz);
+      openBy.set(key, open);
+    }
+    return open;
+  };
   const spaces = site.spaces
     .filter(isBookable)
-    .map((s) => spaceUse(s, bookingsOf.get(s.id) ?? [], range, tz, sensed.has(s.id)));
+    .map((s) => spaceUse(s, bookingsOf.get(s.id) ?? [], range, openOf(s), sensed.has(s.id)));
   const total = sumSpaceUse(spaces);
   const desks = sumSpaceUse(spaces.filter((s) => s.kind === 'desk'));
 
   // Air: per room with a CO2 sensor, the hours with presence and their mean CO2.
   const rooms = airRooms(site, quantitiesOf);
-  const [occupancyMax, occupancyLast, occupancyBefore, co2] =
+  const [occupancy, occupancyBefore, co2] =
     rooms.length === 0
-      ? [[], [], [], []]
+      ? [[], [], []]
       : await Promise.all([
-          store.query({ quantity: 'occupancy', ...hourly, aggregate: 'max' }),
-          store.query({ quantity: 'occupancy', ...hourly, aggregate: 'last' }),
+          store.query({ quantity: 'occupancy', ...hourly, aggregate: 'mean' }),
           store.query({
             quantity: 'occupancy',
             from: from - PRESENCE_CARRIES_HOURS * HOUR_MS,
@@ -148,18 +158,15 @@ async function gather(sources: BoardReportSources, period: Period, now: number):
           }),
           store.query({ quantity: 'co2', ...hourly, aggregate: 'mean' }),
         ]);
-  const maxOf = byDevice(occupancyMax);
-  const occupancyLastOf = byDevice(occupancyLast);
+  const occupancyOf = byDevice(occupancy);
   const occupancyBeforeOf = byDevice(occupancyBefore);
   const co2Of = byDevice(co2);
   const airOfRooms = rooms.map((room) => {
     const present = new Set<number>();
     for (const device of room.occupancyDevices) {
-      const lastByHour = new Map((occupancyLastOf.get(device)?.points ?? []).map((p) => [p.ts, p.value]));
-      const hours: OccupancyHour[] = (maxOf.get(device)?.points ?? []).map((p) => ({
+      const hours: OccupancyHour[] = (occupancyOf.get(device)?.points ?? []).map((p) => ({
         ts: p.ts,
-        max: p.value,
-        last: lastByHour.get(p.ts) ?? p.value,
+        mean: p.value,
       }));
       const stateBefore = occupancyBeforeOf.get(device)?.points.at(-1) ?? null;
       for (const hour of presentHours(hours, stateBefore, { from, to: until })) present.add(hour);
@@ -203,6 +210,46 @@ async function gather(sources: BoardReportSources, period: Period, now: number):
     spaces,
     rooms: airOfRooms,
   };
+}
+
+/** After this, readings of a period no longer arrive late (the gateway's spool replays an outage within it). */
+export const PERIOD_SETTLES_MS = DAY_MS;
+
+/**
+ * Gathered periods, keyed by label. A period that has settled does not change any more and stays until
+ * evicted (so the period before and the year before are read once, and a CSV download after the page
+ * costs nothing); one still running or settling is kept only `openTtlMs`, so its figures keep up with
+ * the building. Concurrent requests for the same period share one computation.
+ */
+export class BoardReportCache {
+  private readonly entries = new Map<string, { gathered: Promise<Gathered>; expiresAt: number }>();
+  private readonly maxEntries: number;
+  private readonly openTtlMs: number;
+
+  constructor(options: { maxEntries?: number; openTtlMs?: number } = {}) {
+    this.maxEntries = options.maxEntries ?? 48;
+    this.openTtlMs = options.openTtlMs ?? 60_000;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  gather(label: string, settled: boolean, now: number, compute: () => Promise<Gathered>): Promise<Gathered> {
+    const entry = this.entries.get(label);
+    if (entry !== undefined && entry.expiresAt > now) return entry.gathered;
+    const gathered = compute();
+    this.entries.delete(label);
+    this.entries.set(label, {
+      gathered,
+      expiresAt: settled ? Number.POSITIVE_INFINITY : now + this.openTtlMs,
+    });
+    // A failure (the store was down) is not remembered.
+    gathered.catch(() => this.entries.delete(label));
+    while (this.entries.size > this.maxEntries)
+      this.entries.delete(this.entries.keys().next().value as string);
+    return gathered;
+  }
 }
 
 function periodOut(period: Period, until: number): ReportPeriodOut {
@@ -352,16 +399,21 @@ export async function buildBoardReport(
   sources: BoardReportSources,
   period: Period,
   now: number = Date.now(),
+  cache?: BoardReportCache,
 ): Promise<BoardReportOut> {
   const { site } = sources;
   const tz = site.site.timezone;
   if (period.from >= now) throw new RangeError(`period ${period.label} has not begun yet`);
   const previous = previousPeriod(period, tz);
   const yearBefore = yearBeforePeriod(period, tz);
+  const gathered = (p: Period) =>
+    cache
+      ? cache.gather(p.label, now >= p.to + PERIOD_SETTLES_MS, now, () => gather(sources, p, now))
+      : gather(sources, p, now);
   const [current, before, lastYear] = await Promise.all([
-    gather(sources, period, now),
-    gather(sources, previous, now),
-    gather(sources, yearBefore, now),
+    gathered(period),
+    gathered(previous),
+    gathered(yearBefore),
   ]);
   const figures = compareFigures(
     periodFigures(current.measures),

@@ -1,6 +1,6 @@
 import t from 'tap';
 import type { SpaceConfig } from '../site/site.ts';
-import { type BookingSpan, intersect, spaceUse, sumSpaceUse, totalMs } from './space-use.ts';
+import { type BookingSpan, intersect, openWithin, spaceUse, sumSpaceUse, totalMs } from './space-use.ts';
 
 const BERLIN = 'Europe/Berlin';
 const H = 3_600_000;
@@ -39,7 +39,7 @@ const bookings: BookingSpan[] = [
 ];
 
 t.test('a desk over a week: available, booked, used, no-shows', async (t) => {
-  const use = spaceUse(desk, bookings, week, BERLIN, true);
+  const use = spaceUse(desk, bookings, week, openWithin(desk, week, BERLIN), true);
   // Open Monday–Friday 07–22: 5 × 15 h = 75 h.
   t.equal(use.availableMs, 75 * H);
   // Booked: Monday 3 h + Tuesday 09–12 3 h = 6 h; used: Monday's 3 h.
@@ -53,7 +53,7 @@ t.test('a desk over a week: available, booked, used, no-shows', async (t) => {
 });
 
 t.test('without an occupancy sensor nothing can be checked in or released', async (t) => {
-  const use = spaceUse(desk, bookings, week, BERLIN, false);
+  const use = spaceUse(desk, bookings, week, openWithin(desk, week, BERLIN), false);
   t.equal(use.bookedMs, 6 * H, 'booked all the same');
   t.equal(use.checkableBookedMs, 0);
   t.equal(use.checkableUsedMs, 0);
@@ -64,14 +64,14 @@ t.test('without an occupancy sensor nothing can be checked in or released', asyn
 t.test('bookings are clipped to the range', async (t) => {
   // Monday 00:00 … 11:00 CEST: open 07–11 = 4 h; Monday's booking 09–12 counts 09–11 = 2 h.
   const morning = { start: week.start, end: at('2026-10-05T11:00:00+02:00') };
-  const use = spaceUse(desk, bookings, morning, BERLIN, true);
+  const use = spaceUse(desk, bookings, morning, openWithin(desk, morning, BERLIN), true);
   t.equal(use.availableMs, 4 * H);
   t.equal(use.bookedMs, 2 * H);
   t.equal(use.usedMs, 2 * H);
   t.equal(use.started, 1);
   // A booking that started before the range is booked within it but did not start in it.
   const afternoon = { start: at('2026-10-05T10:00:00+02:00'), end: at('2026-10-05T20:00:00+02:00') };
-  const later = spaceUse(desk, bookings, afternoon, BERLIN, true);
+  const later = spaceUse(desk, bookings, afternoon, openWithin(desk, afternoon, BERLIN), true);
   t.equal(later.bookedMs, 2 * H, '10–12');
   t.equal(later.started, 0);
 });
@@ -84,7 +84,7 @@ t.test('a Protel room is always open and never released; the autumn week has 169
     { start: at('2026-10-15T12:00:00+02:00'), end: at('2026-10-21T12:00:00+02:00'), status: 'checked_in' },
     { start: at('2026-10-22T12:00:00+02:00'), end: at('2026-10-23T12:00:00+02:00'), status: 'booked' },
   ];
-  const use = spaceUse(protel, stay, range, BERLIN, true);
+  const use = spaceUse(protel, stay, range, openWithin(protel, range, BERLIN), true);
   t.equal(use.availableMs, 169 * H);
   t.equal(use.bookedMs, 60 * H + 24 * H);
   t.equal(use.usedMs, 60 * H);
@@ -118,8 +118,8 @@ t.test('intersect and sums', async (t) => {
     15,
   );
   const both = sumSpaceUse([
-    spaceUse(desk, bookings, week, BERLIN, true),
-    spaceUse(desk, bookings, week, BERLIN, false),
+    spaceUse(desk, bookings, week, openWithin(desk, week, BERLIN), true),
+    spaceUse(desk, bookings, week, openWithin(desk, week, BERLIN), false),
   ]);
   t.equal(both.bookedMs, 12 * H);
   t.equal(both.checkableBookedMs, 6 * H);

@@ -63,8 +63,18 @@ function clipped(spans: readonly BookingSpan[], range: Interval): Interval[] {
   );
 }
 
+/** The opening hours of a space within `range` (the same for every space with the same opening hours). */
+export function openWithin(
+  space: Pick<SpaceConfig, 'opening_hours'>,
+  range: Interval,
+  timeZone: string,
+): Interval[] {
+  return intersect(openingIntervals(space, range, timeZone), [range]);
+}
+
 /**
- * The use of one space within `range` from its bookings (any that overlap the range; others are ignored).
+ * The use of one space within `range` from its bookings (any that overlap the range; others are ignored)
+ * and its opening hours within the range (openWithin).
  * Booked time is the union of the bookings, so a no-show's slot booked again is not counted twice, and it
  * is cut to the opening hours (bookings outside them are refused anyway; this keeps the share ≤ 1 when the
  * opening hours in the site file were shortened later).
@@ -73,10 +83,9 @@ export function spaceUse(
   space: SpaceConfig,
   bookings: readonly BookingSpan[],
   range: Interval,
-  timeZone: string,
+  open: readonly Interval[],
   sensed: boolean,
 ): SpaceUse {
-  const open = intersect(openingIntervals(space, range, timeZone), [range]);
   const held = bookings.filter((b) => b.status !== 'cancelled');
   const booked = intersect(clipped(held, range), open);
   const used = intersect(
