@@ -85,6 +85,7 @@ export const boardReportRoutes: FastifyPluginAsyncTypebox<BoardReportRoutesOptio
     try {
       return await buildBoardReport(options, period, now(), cache);
     } catch (err) {
+      app.log.warn({ err, period: period.label }, 'board report failed');
       throw new ApiError(503, `board report unavailable: ${(err as Error).message}`);
     }
   }

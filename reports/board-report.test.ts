@@ -169,9 +169,9 @@ t.test('a period that has not begun is refused', async (t) => {
   await t.rejects(buildBoardReport(building, october(), Date.parse('2025-09-01T00:00:00Z')), /not begun/);
 });
 
-t.test('the cache keeps settled periods and refreshes a running one after its time to live', async (t) => {
+t.test('the cache keeps a running period a minute and a settled one a quarter of an hour', async (t) => {
   const building = await octoberBuilding(t);
-  const cache = new BoardReportCache({ openTtlMs: 60_000 });
+  const cache = new BoardReportCache({ openTtlMs: 60_000, settledTtlMs: 15 * 60_000 });
   const running = Date.parse('2025-10-15T12:00:00Z');
   const first = await buildBoardReport(building, october(), running, cache);
   t.same(figure(first, 'energyKwh'), [150, 100, null]);
@@ -210,4 +210,7 @@ t.test('the cache keeps settled periods and refreshes a running one after its ti
     [151, 104, null],
     'without the cache September has the late reading',
   );
+  // A quarter of an hour after it was first read, September is read again and has the late reading too.
+  const quarterHour = await buildBoardReport(building, october(), running + 15 * 60_000 + 1, cache);
+  t.same(figure(quarterHour, 'energyKwh'), [151, 104, null]);
 });

@@ -216,19 +216,22 @@ async function gather(sources: BoardReportSources, period: Period, now: number):
 export const PERIOD_SETTLES_MS = DAY_MS;
 
 /**
- * Gathered periods, keyed by label. A period that has settled does not change any more and stays until
- * evicted (so the period before and the year before are read once, and a CSV download after the page
- * costs nothing); one still running or settling is kept only `openTtlMs`, so its figures keep up with
- * the building. Concurrent requests for the same period share one computation.
+ * Gathered periods, keyed by label, so that the period before and the year before are not read again for
+ * every page view and CSV download. A period still running (or settling) is kept `openTtlMs`, so its figures
+ * keep up with the building; a settled one `settledTtlMs` — not for ever, because history can still arrive
+ * for it: the demo's first start writes 400 days of the past in the background while the page may already
+ * be open. Concurrent requests for the same period share one computation.
  */
 export class BoardReportCache {
   private readonly entries = new Map<string, { gathered: Promise<Gathered>; expiresAt: number }>();
   private readonly maxEntries: number;
   private readonly openTtlMs: number;
+  private readonly settledTtlMs: number;
 
-  constructor(options: { maxEntries?: number; openTtlMs?: number } = {}) {
+  constructor(options: { maxEntries?: number; openTtlMs?: number; settledTtlMs?: number } = {}) {
     this.maxEntries = options.maxEntries ?? 48;
     this.openTtlMs = options.openTtlMs ?? 60_000;
+    this.settledTtlMs = options.settledTtlMs ?? 15 * 60_000;
   }
 
   get size(): number {
@@ -242,7 +245,7 @@ export class BoardReportCache {
     this.entries.delete(label);
     this.entries.set(label, {
       gathered,
-      expiresAt: settled ? Number.POSITIVE_INFINITY : now + this.openTtlMs,
+      expiresAt: now + (settled ? this.settledTtlMs : this.openTtlMs),
     });
     // A failure (the store was down) is not remembered.
     gathered.catch(() => this.entries.delete(label));
