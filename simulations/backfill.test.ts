@@ -432,6 +432,27 @@ t.test(
     );
     const report = await store.maintain(now + 60_000);
     t.equal(report.rolledUp, 0, 'maintenance finds nothing left to do for those hours');
+
+    // The live gateway's maintenance (another process) may come between the write and rollUpHistory.
+    const day = hour - DAY;
+    await store.write([reading(day, 50), reading(day + 30 * 60_000, 50.25), reading(day + HOUR, 50.5)]);
+    await store.maintain(now + 2 * 60_000);
+    await store.rollUpHistory(day, day + 2 * HOUR, now);
+    const [raced] = await store.query({
+      quantity: 'energy',
+      from: day,
+      to: day + 2 * HOUR,
+      bucketMs: HOUR,
+      aggregate: 'consumption',
+    });
+    t.same(
+      raced?.points.map((p) => ({ ts: p.ts, value: Number(p.value.toFixed(6)) })),
+      [
+        { ts: day, value: 0.25 },
+        { ts: day + HOUR, value: 0.25 },
+      ],
+      'maintenance rolled the never rolled-up hours up whole, consumption included',
+    );
     const [after] = await store.query({
       quantity: 'energy',
       from: hour,

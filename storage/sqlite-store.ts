@@ -239,9 +239,16 @@ export class SqliteStore implements TimeSeriesStore {
       quantity: string;
       hour: number;
     }[];
+    const hasRollup = this.statement(
+      'SELECT 1 FROM rollup_hour WHERE device = @device AND quantity = @quantity AND hour = @hour',
+    );
     for (const d of dirty) {
       if (d.hour >= this.rawKeptFrom) {
         rolledUp += this.rollUp(d.hour, Math.min(d.hour + 2 * HOUR, watermark), d);
+      } else if (hasRollup.get(d) === undefined) {
+        // Nothing of that hour was rolled up before: its raw readings are all of it (a history written
+        // after the fact), so they roll up whole, consumption included.
+        rolledUp += this.rollUp(d.hour, d.hour + HOUR, d);
       } else {
         rolledUp += this.foldLateIntoRollup(d);
       }

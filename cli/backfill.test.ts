@@ -1,0 +1,148 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import t, { type Test } from 'tap';
+import { openRecords } from '../database/database.ts';
+import { isMeter, markerFile, readMarker } from '../simulations/backfill.ts';
+import { loadSite } from '../site/load.ts';
+import { SqliteStore } from '../storage/sqlite-store.ts';
+import { startRunningSystem } from '../test-support/running-system.ts';
+import { DEMO_SITE_FILE } from './settings.ts';
+
+/** `wesprint simulate --backfill` as a user runs it: a real process on a temp DATA_DIR. */
+
+const BIN = path.resolve(import.meta.dirname, '../bin/wesprint.js');
+const DAY = 86_400_000;
+
+function run(args: string[], env: Record<string, string>) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+function tempDataDir(t: Test): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-backfill-cli-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+t.test('wesprint simulate --backfill 2d writes two days of history, once', async (t) => {
+  const dataDir = tempDataDir(t);
+  const env = { DATA_DIR: dataDir, LOG_LEVEL: 'silent' };
+  const first = await run(['simulate', '--backfill', '2d'], env);
+  t.equal(first.code, 0, first.stderr);
+  t.match(first.stderr, /backfill: 2\/2 days, \d+ readings, \d+ readings\/s/, 'progress on stderr');
+  t.match(first.stdout, /backfill: .* 0 quarantined, \d+ bookings added .*; meter \S+ rebooted/);
+  t.equal(readMarker(dataDir)?.finishedAt !== null, true);
+
+  const store = new SqliteStore({ file: path.join(dataDir, 'readings.db') });
+  t.teardown(() => store.close());
+  const marker = readMarker(dataDir);
+  const end = marker?.plan.end ?? 0;
+  const energy = await store.query({ quantity: 'energy', from: end - 2 * DAY, to: end, aggregate: 'count' });
+  const site = loadSite(DEMO_SITE_FILE);
+  t.equal(energy.length, site.devices.filter(isMeter).length, 'every meter of the demo has a history');
+  const records = openRecords(path.join(dataDir, 'wesprint.db'));
+  t.teardown(() => records.close());
+  const bookings = records.prepare('SELECT count(*) FROM bookings').pluck().get() as number;
+  t.ok(bookings > 50, `${bookings} bookings`);
+
+  const second = await run(['simulate', '--backfill', '2d'], env);
+  t.equal(second.code, 0, second.stderr);
+  t.match(second.stdout, /has its history already .* nothing to do/);
+  t.equal(records.prepare('SELECT count(*) FROM bookings').pluck().get(), bookings, 'no booking twice');
+});
+
+t.test('bad arguments exit non-zero with a message that says what to write', async (t) => {
+  const dataDir = tempDataDir(t);
+  const env = { DATA_DIR: dataDir, LOG_LEVEL: 'silent' };
+  const cases = [
+    [['--backfill', '5x'], /--backfill "5x": write a number of days or hours, e\.g\. 400d or 36h/],
+    [['--backfill', '0d'], /between 1h and 1096d/],
+    [['--backfill', '4000d'], /between 1h and 1096d/],
+    [['--backfill', '2d', '--step', '7m'], /--step "7m": one of 15m, 30m, 45m, 1h/],
+    [['--step', '1h'], /--backfill needs a span, e\.g\. --backfill 400d/],
+    [['--backfill'], /--backfill/],
+    [['--backfill', '2d', '--speed', '3'], /--speed/],
+  ] as const;
+  const results = await Promise.all(cases.map(([args]) => run(['simulate', ...args], env)));
+  for (const [i, [args, message]] of cases.entries()) {
+    const r = results[i] as Awaited<ReturnType<typeof run>>;
+    t.equal(r.code, 2, args.join(' '));
+    t.match(r.stderr, /^wesprint simulate: /, 'one line for the user');
+    t.match(r.stderr, message);
+    t.notMatch(r.stderr, /\n {4}at /, 'no stack trace');
+  }
+  t.notOk(fs.existsSync(markerFile(dataDir)), 'nothing planned');
+});
+
+t.test('a DATA_DIR with readings but no history gets none: it would end before them', async (t) => {
+  const dataDir = tempDataDir(t);
+  const store = new SqliteStore({ file: path.join(dataDir, 'readings.db') });
+  await store.write([
+    { device: 'x', quantity: 'co2', value: 500, unit: 'ppm', ts: Date.now(), site: 's', space: 'y' },
+  ]);
+  await store.close();
+  const r = await run(['simulate', '--backfill', '2d'], { DATA_DIR: dataDir, LOG_LEVEL: 'silent' });
+  t.equal(r.code, 1);
+  t.match(r.stderr, /has readings already; history is only written .* without readings/);
+});
+
+t.test(
+  'the first wesprint start writes the history in the background and the live meters go on from it',
+  async (t) => {
+    const system = await startRunningSystem({ env: { BACKFILL_DAYS: '2' } });
+    t.teardown(() => system.stop());
+    t.match(system.lines.join('\n'), /History\s+2d of the past being written in the background/);
+    const plan = readMarker(system.dataDir)?.plan;
+    if (!plan) throw new Error('no plan written at start');
+
+    // Failure guard only: two days of history take a few seconds.
+    for (let waited = 0; readMarker(system.dataDir)?.finishedAt === null; waited += 200) {
+      if (waited > 120_000) throw new Error('the background history did not finish');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+
+    const store = new SqliteStore({ file: path.join(system.dataDir, 'readings.db') });
+    t.teardown(() => store.close());
+    const meters = system.site.devices.filter(isMeter);
+    for (const meter of meters) {
+      const [history] = await store.query({
+        quantity: 'energy',
+        device: meter.id,
+        from: plan.end - plan.spanMs,
+        to: plan.end,
+        aggregate: 'last',
+      });
+      const lastOfHistory = history?.points[0]?.value;
+      t.ok(lastOfHistory !== undefined, `${meter.id} has a history`);
+      // The live meters reported at once when they connected (their birth message).
+      const [live] = await store.query({
+        quantity: 'energy',
+        device: meter.id,
+        from: plan.end,
+        to: Date.now() + 60_000,
+        aggregate: 'min',
+      });
+      const firstLive = live?.points[0]?.value;
+      if (firstLive === undefined) continue;
+      t.ok(firstLive >= (lastOfHistory as number), `${meter.id}: live goes on from the history, no reset`);
+      t.ok(
+        firstLive * 1000 - (plan.endCounters[meter.id] as number) < 5,
+        `${meter.id}: starts where the history ends`,
+      );
+    }
+    const [latest] = await store.latest({ device: meters[0]?.id, quantity: 'energy' });
+    t.ok((latest?.ts ?? 0) >= plan.end, 'the latest value is the live one');
+  },
+);
