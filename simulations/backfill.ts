@@ -57,7 +57,9 @@ import { createVirtualDevice, inServiceCounterWh, type VirtualDevice } from './v
  * (most of them, not all: walk-ins exist), and now and then nobody comes (a no-show, released a grace
  * after its start); Protel rooms are rented for one to three weeks. A booking is checked in at the first
  * reading instant at which the space's occupancy sensor said someone was there, exactly what the
- * sensor readings written for that instant say. The demo members book.
+ * sensor readings written for that instant say. The demo members book (the three of them share what a
+ * whole coworking community would book, so each has many bookings at once in the past); bookings end
+ * before today, which belongs to the live system.
  *
  * Idempotent: DATA_DIR/backfill.json records the plan and how far it got; a second run adds nothing,
  * an interrupted one goes on from the last finished day with the same plan. Readings are keyed by
@@ -323,7 +325,7 @@ export interface BookingHistoryInput {
   seed: string;
   /** Reading instants, ascending: the grid the occupancy sensors reported on. */
   times: readonly number[];
-  /** History ends here: every booking ends by then. */
+  /** History ends here: every booking ends by the start of that (local) day. */
   end: number;
   /** Did the space's occupancy sensor say someone was there at this reading instant? */
   occupied(spaceId: string, t: number): boolean;
@@ -361,12 +363,14 @@ export function historyBookingId(seed: string, spaceId: string, start: number): 
  * 0–4 days, checked in at the first instant the sensor saw the team.
  */
 export function historyBookings(input: BookingHistoryInput): Booking[] {
-  const { site, seed, times, end, members } = input;
+  const { site, seed, times, members } = input;
   const grace = input.graceMs ?? DEFAULT_GRACE_MS;
   const early = input.earlyMs ?? DEFAULT_EARLY_MS;
   if (members.length === 0 || times.length === 0) return [];
   const tz = site.site.timezone || 'Europe/Berlin';
   const from = times[0] as number;
+  // Today belongs to the live system: a demo member's "today" shows only what was booked live.
+  const end = Math.min(input.end, fromLocal(toLocal(input.end, tz), 0, tz));
   const out: Booking[] = [];
   const member = (spaceId: string, start: number) =>
     members[Math.floor(chance(seed, spaceId, start, 'member') * members.length)] as string;
