@@ -86,7 +86,7 @@ export class SqliteStore implements TimeSeriesStore {
   private readonly rawRetentionMs: number;
   private readonly rollupRetentionMs: number;
   private readonly statements = new Map<string, Database.Statement>();
-  private readonly writeBatch: (readings: readonly StoredReading[]) => void;
+  private readonly writeBatch: Database.Transaction<(readings: readonly StoredReading[]) => void>;
   /** Cached from `meta`: readings older than this land in already rolled-up hours. */
   private rolledUpUntil: number | null;
   private rawKeptFrom: number;
@@ -172,7 +172,10 @@ export class SqliteStore implements TimeSeriesStore {
   }
 
   async write(readings: StoredReading[]): Promise<void> {
-    this.writeBatch(readings);
+    // IMMEDIATE: take the write lock first. The first start's history is written by a second process into
+    // the same file; a deferred transaction that read before the other committed cannot upgrade
+    // (SQLITE_BUSY_SNAPSHOT, which busy_timeout does not wait out), an immediate one waits its turn.
+    this.writeBatch.immediate(readings);
   }
 
   async query(q: SeriesQuery): Promise<Series[]> {
@@ -223,7 +226,7 @@ export class SqliteStore implements TimeSeriesStore {
    * than the raw retention (only hours already rolled up) and rollups older than the rollup retention.
    */
   async maintain(now: number = Date.now()): Promise<MaintenanceReport> {
-    return this.db.transaction(() => this.maintainNow(now))();
+    return this.db.transaction(() => this.maintainNow(now)).immediate();
   }
 
   private maintainNow(now: number): MaintenanceReport {
@@ -282,31 +285,33 @@ export class SqliteStore implements TimeSeriesStore {
    * holds more raw readings than the retention keeps; the hourly rollups (consumption included) stay.
    */
   async rollUpHistory(from: number, to: number, now: number = Date.now()): Promise<number> {
-    return this.db.transaction(() => {
-      const start = floorHour(from);
-      const end = ceilHour(to);
-      const rolledUp = this.rollUp(start, end);
-      this.statement('DELETE FROM dirty_hour WHERE hour >= ? AND hour < ?').run(start, end);
-      // A history written in order into a store nothing else rolled up yet: its complete hours are done,
-      // so that maintain() does not roll the retained raw readings up a second time.
-      const complete = floorHour(to);
-      const nothingBefore =
-        this.rolledUpUntil === null &&
-        this.statement('SELECT 1 FROM reading WHERE ts < ? LIMIT 1').get(start) === undefined;
-      if ((nothingBefore || this.rolledUpUntil === start) && complete > (this.rolledUpUntil ?? start)) {
-        this.setMeta('rolled_up_until', complete);
-        this.rolledUpUntil = complete;
-      }
-      const pruneBefore = Math.min(end, floorHour(now - this.rawRetentionMs));
-      if (pruneBefore > start) {
-        this.statement('DELETE FROM reading WHERE ts >= ? AND ts < ?').run(start, pruneBefore);
-        if (pruneBefore > this.rawKeptFrom) {
-          this.setMeta('raw_kept_from', pruneBefore);
-          this.rawKeptFrom = pruneBefore;
+    return this.db
+      .transaction(() => {
+        const start = floorHour(from);
+        const end = ceilHour(to);
+        const rolledUp = this.rollUp(start, end);
+        this.statement('DELETE FROM dirty_hour WHERE hour >= ? AND hour < ?').run(start, end);
+        // A history written in order into a store nothing else rolled up yet: its complete hours are done,
+        // so that maintain() does not roll the retained raw readings up a second time.
+        const complete = floorHour(to);
+        const nothingBefore =
+          this.rolledUpUntil === null &&
+          this.statement('SELECT 1 FROM reading WHERE ts < ? LIMIT 1').get(start) === undefined;
+        if ((nothingBefore || this.rolledUpUntil === start) && complete > (this.rolledUpUntil ?? start)) {
+          this.setMeta('rolled_up_until', complete);
+          this.rolledUpUntil = complete;
         }
-      }
-      return rolledUp;
-    })();
+        const pruneBefore = Math.min(end, floorHour(now - this.rawRetentionMs));
+        if (pruneBefore > start) {
+          this.statement('DELETE FROM reading WHERE ts >= ? AND ts < ?').run(start, pruneBefore);
+          if (pruneBefore > this.rawKeptFrom) {
+            this.setMeta('raw_kept_from', pruneBefore);
+            this.rawKeptFrom = pruneBefore;
+          }
+        }
+        return rolledUp;
+      })
+      .immediate();
   }
 
   /** (Re)computes rollups of [from, to) from raw readings, for all series or one. */
