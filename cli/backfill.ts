@@ -193,7 +193,7 @@ export async function runBackfillCommand(args: string[], settings: Settings): Pr
   }
 }
 
-/** BACKFILL_DAYS: how many days of history the first `wesprint start` writes (default 400; 0 = none). */
+/** BACKFILL_DAYS: how many days of history the first `wesprint start` writes (default 430; 0 = none). */
 export function backfillDaysFromEnv(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env.BACKFILL_DAYS;
   if (raw === undefined || raw.trim() === '') return DEFAULT_BACKFILL_DAYS;

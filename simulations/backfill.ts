@@ -68,7 +68,11 @@ import { createVirtualDevice, inServiceCounterWh, type VirtualDevice } from './v
 
 const MINUTE_MS = 60_000;
 const HOUR_MS = 60 * MINUTE_MS;
-export const DEFAULT_BACKFILL_DAYS = 400;
+/**
+ * 13 whole months before the current one and its days so far (at most 31 + 365 + 31): the board report's
+ * default period, the last complete month, then has its same month a year earlier complete.
+ */
+export const DEFAULT_BACKFILL_DAYS = 430;
 export const DEFAULT_STEP_MS = HOUR_MS;
 export const MIN_SPAN_MS = HOUR_MS;
 /** Three years: enough for a year-on-year comparison of last year. */
