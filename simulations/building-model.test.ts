@@ -136,6 +136,31 @@ t.test('CO2 mass balance, hand-checked', async (t) => {
   );
 });
 
+t.test('a full meeting room passes 1000 ppm, a full open-plan floor does not', async (t) => {
+  const room = site.spaces.find((s) => s.id === 'og3-besprechung-1');
+  const floor = site.spaces.find((s) => s.id === 'og1-coworking-nord');
+  if (!room?.area_m2 || !floor?.area_m2) throw new Error('site file changed');
+  // 48 m² × 3.2 m = 153.6 m³; 12 people × 20 L/h = 240 000 ppm·m³/h → 1562.5 ppm/h; at 2/h: 420 + 781.25
+  const roomM3 = spaceVolumeM3(room.area_m2, 'meeting_room');
+  t.equal(Number(roomM3.toFixed(6)), 153.6);
+  const roomAch = airChangesPerHour('meeting_room', true);
+  t.equal(Number(co2SteadyState(12, roomM3, roomAch).toFixed(2)), 1201.25);
+  // after one hour from outdoor air: 1201.25 − 781.25 × e^−2 = 1095.5, over the 1000 ppm guide value
+  const hour = advanceCo2(420, 0, 3_600_000, roomM3, 'meeting_room', () => room.capacity ?? 0);
+  t.equal(Number(hour.toFixed(1)), 1095.5);
+  t.ok(hour > 1000);
+  // 420 m² × 3.2 m = 1344 m³; 30 people → 446.4 ppm/h; at 1.5/h the floor settles at 717.6 ppm
+  const floorM3 = spaceVolumeM3(floor.area_m2, 'desk_area');
+  const day = advanceCo2(420, 0, 12 * 3_600_000, floorM3, 'desk_area', () => floor.capacity ?? 0);
+  t.equal(Number(co2SteadyState(30, floorM3, airChangesPerHour('desk_area', true)).toFixed(1)), 717.6);
+  t.ok(day < 1000, `${day}`);
+  // a full 8-person Protel room (46 m², 147.2 m³) at 1.5/h: 420 + 1086.96 / 1.5 = 1144.6
+  t.equal(
+    Number(co2SteadyState(8, spaceVolumeM3(46, 'protel'), airChangesPerHour('protel', true)).toFixed(1)),
+    1144.6,
+  );
+});
+
 t.test('meter power and energy counters', async (t) => {
   const load = { baseW: 100, perPersonW: 60, lightingW: 500 };
   t.equal(meterPowerW(load, 3, true), 780);
