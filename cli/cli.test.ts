@@ -4,26 +4,11 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
+import { runWesprint, WESPRINT_BIN } from '../test-support/wesprint-process.ts';
 
 /** The `wesprint` command as a user runs it: a real process, real ports, real files. */
 
-const BIN = path.resolve(import.meta.dirname, '../bin/wesprint.js');
-
-function run(args: string[], env: Record<string, string> = {}, stdin?: string) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    if (stdin !== undefined) child.stdin.end(stdin);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = runWesprint;
 
 t.test('decode prints normalised readings as JSON lines', async (t) => {
   const r = await run([
@@ -85,7 +70,7 @@ t.test('an explicit MQTT_PORT that is taken is one clear line, not a stack trace
 
 t.test('`wesprint start` brings the simulated building alive: live readings over the API', async (t) => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-start-'));
-  const child: ChildProcess = spawn(process.execPath, [BIN, 'start'], {
+  const child: ChildProcess = spawn(process.execPath, [WESPRINT_BIN, 'start'], {
     env: {
       ...process.env,
       DATA_DIR: dataDir,

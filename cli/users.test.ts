@@ -1,31 +1,16 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { openRecords } from '../database/database.ts';
 import { Identity } from '../members/identity.ts';
+import { runWesprint } from '../test-support/wesprint-process.ts';
 
 /** `wesprint users` and `wesprint lobby-token` as an operator runs them: real processes, a temp DATA_DIR. */
 
-const BIN = path.resolve(import.meta.dirname, '../bin/wesprint.js');
-
-function run(args: string[], env: Record<string, string>, stdin?: string) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    // Like a script would: either a piped password, or nothing on standard input.
-    child.stdin.end(stdin ?? '');
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+// Like a script would: either a piped password, or nothing on standard input.
+const run = (args: string[], env: Record<string, string>, stdin?: string) =>
+  runWesprint(args, env, stdin ?? '');
 
 t.test('users add (piped or generated password), users list, lobby-token create', async (t) => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-users-'));
