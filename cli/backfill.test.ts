@@ -42,7 +42,10 @@ t.test('wesprint simulate --backfill 2d writes two days of history, once', async
   const first = await run(['simulate', '--backfill', '2d'], env);
   t.equal(first.code, 0, first.stderr);
   t.match(first.stderr, /backfill: 2\/2 days, \d+ readings, \d+ readings\/s/, 'progress on stderr');
-  t.match(first.stdout, /backfill: .* 0 quarantined, \d+ bookings added .*; meter \S+ rebooted/);
+  t.match(
+    first.stdout,
+    /backfill: .* 0 quarantined, \d+ bookings added .*, [1-9]\d* bookings ahead added .*; meter \S+ rebooted/,
+  );
   t.equal(readMarker(dataDir)?.finishedAt !== null, true);
 
   const store = new SqliteStore({ file: path.join(dataDir, 'readings.db') });
@@ -54,14 +57,29 @@ t.test('wesprint simulate --backfill 2d writes two days of history, once', async
   t.equal(energy.length, site.devices.filter(isMeter).length, 'every meter of the demo has a history');
   const records = openRecords(path.join(dataDir, 'wesprint.db'));
   t.teardown(() => records.close());
-  const bookings = records.prepare('SELECT count(*) FROM bookings').pluck().get() as number;
+  const count = (where: string) =>
+    records.prepare(`SELECT count(*) FROM bookings WHERE ${where}`).pluck().get(end) as number;
+  const bookings = count('start_ms < ?');
   // How many depends on the weekdays the two days fall on (fewest on a weekend).
   t.ok(bookings > 0, `${bookings} bookings`);
+  const ahead = count('start_ms >= ?');
+  t.ok(ahead > 0, `${ahead} bookings for the rest of today and tomorrow`);
+  const demo = records
+    .prepare(
+      `SELECT count(*) FROM bookings JOIN members ON members.id = member_id WHERE email NOT LIKE 'sim-%'`,
+    )
+    .pluck()
+    .get() as number;
+  t.ok(demo <= 9, `the demo members hold ${demo} bookings, the simulated members the rest`);
 
   const second = await run(['simulate', '--backfill', '2d'], env);
   t.equal(second.code, 0, second.stderr);
-  t.match(second.stdout, /has its history already .* nothing to do/);
-  t.equal(records.prepare('SELECT count(*) FROM bookings').pluck().get(), bookings, 'no booking twice');
+  // Later runs write only the bookings ahead: the same ones (a few more if a quarter hour has passed).
+  t.match(
+    second.stdout,
+    /has its history already .*; \d+ bookings ahead added \([1-9]\d* there already, 0 refused\)/,
+  );
+  t.equal(count('start_ms < ?'), bookings, 'no booking twice');
 });
 
 t.test('bad arguments exit non-zero with a message that says what to write', async (t) => {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
-import { BookingStore } from '../bookings/booking-store.ts';
+import { BookingStore, type PastResult } from '../bookings/booking-store.ts';
 import { openRecords, type RecordsDb } from '../database/database.ts';
 import { loadProfiles } from '../device-profiles/registry.ts';
 import { Quarantine } from '../gateway/quarantine.ts';
@@ -24,6 +24,7 @@ import {
   runBackfill,
   storedCounters,
   writeMarker,
+  writeUpcomingBookings,
 } from '../simulations/backfill.ts';
 import { loadSite } from '../site/load.ts';
 import type { DeviceConfig, SiteConfig } from '../site/site.ts';
@@ -59,21 +60,60 @@ function progressPrinter(write: (line: string) => void): (p: BackfillProgress) =
   };
 }
 
+const aheadLine = (r: PastResult) =>
+  `${r.added} bookings ahead added (${r.existing} there already, ${r.refused} refused)`;
+
 function summary(r: BackfillReport): string {
   if (r.alreadyDone) return 'backfill: the history is complete already; nothing to do';
   const reboot = r.reboot ? `; meter ${r.reboot.device} rebooted ${new Date(r.reboot.at).toISOString()}` : '';
   return (
     `backfill: ${day(r.from)} … ${day(r.end)}${r.interrupted ? ' (interrupted; the next run goes on)' : ''}: ` +
     `${r.messages} messages, ${r.readings} readings, ${r.quarantined} quarantined, ` +
-    `${r.bookings.added} bookings added (${r.bookings.existing} there already, ${r.bookings.refused} refused)` +
+    `${r.bookings.added} bookings added (${r.bookings.existing} there already, ${r.bookings.refused} refused), ` +
+    `${aheadLine(r.ahead)}` +
     `${reboot}; ${r.seconds.toFixed(1)} s`
   );
+}
+
+/** How many people the simulated building's bookings belong to. */
+export const SIMULATED_MEMBERS = 40;
+
+export const simulatedMemberEmail = (siteId: string, n: number) =>
+  `sim-${String(n).padStart(2, '0')}@${siteId}.local`;
+
+/**
+ * The simulated building's population: SIMULATED_MEMBERS members who own its bookings, so that the three
+ * demo members (who sign in) keep a short list. Role member, and no password at all: they cannot sign
+ * in, so no secret of theirs exists to store or print. Made once; returns their ids, in number order.
+ */
+export function ensureSimulatedMembers(identity: Identity, siteId: string): string[] {
+  const ids: string[] = [];
+  for (let n = 1; n <= SIMULATED_MEMBERS; n++) {
+    const email = simulatedMemberEmail(siteId, n);
+    const member =
+      identity.members.findByEmail(email) ??
+      identity.members.createWithoutSignIn({
+        email,
+        role: 'member',
+        name: `Simuliertes Mitglied ${String(n).padStart(2, '0')}`,
+      });
+    ids.push(member.id);
+  }
+  return ids;
+}
+
+/** The demo members who sign in (Ada, Ben, Cem): each keeps a few past bookings. */
+function demoMemberIds(identity: Identity, siteId: string): string[] {
+  return ['ada', 'ben', 'cem']
+    .map((local) => identity.members.findByEmail(`${local}@${siteId}.local`)?.id)
+    .filter((id): id is string => id !== undefined);
 }
 
 interface HistoryParts {
   records: RecordsDb;
   bookings: BookingStore;
   members: string[];
+  regulars: string[];
   quarantine: Quarantine;
   close(): Promise<void>;
 }
@@ -87,15 +127,13 @@ async function openHistoryParts(
   const db = records ?? openRecords(path.join(settings.dataDir, 'wesprint.db'));
   const identity = new Identity(db);
   await ensureDemoMembers(identity, { siteId: site.site.id, dataDir: settings.dataDir });
-  const members = identity.members
-    .list()
-    .filter((m) => m.role === 'member' && !m.disabled)
-    .map((m) => m.id);
+  const members = ensureSimulatedMembers(identity, site.site.id);
   const quarantine = new Quarantine(path.join(settings.dataDir, 'gateway.db'));
   return {
     records: db,
     bookings: new BookingStore(db),
     members,
+    regulars: demoMemberIds(identity, site.site.id),
     quarantine,
     async close() {
       quarantine.close();
@@ -149,8 +187,15 @@ export async function runBackfillCommand(args: string[], settings: Settings): Pr
     let plan: BackfillPlan;
     if (kept) {
       if (kept.finishedAt !== null) {
+        const ahead = writeUpcomingBookings({
+          site,
+          seed: kept.plan.seed,
+          now: Date.now(),
+          store: parts.bookings,
+          members: parts.members,
+        });
         console.log(
-          `backfill: ${settings.dataDir} has its history already (${day(kept.plan.end - kept.plan.spanMs)} … ${day(kept.plan.end)}); nothing to do`,
+          `backfill: ${settings.dataDir} has its history already (${day(kept.plan.end - kept.plan.spanMs)} … ${day(kept.plan.end)}); ${aheadLine(ahead)}`,
         );
         return 0;
       }
@@ -173,7 +218,7 @@ export async function runBackfillCommand(args: string[], settings: Settings): Pr
       store,
       quarantine: parts.quarantine,
       spoolDir: path.join(settings.dataDir, 'backfill-spool'),
-      bookings: { store: parts.bookings, members: parts.members },
+      bookings: { store: parts.bookings, members: parts.members, regulars: parts.regulars },
       signal: abort.signal,
       progress: progressPrinter((line) => console.error(line)),
     });
@@ -217,6 +262,52 @@ export interface StartupHistory {
   start(logger: Logger): { stop(): Promise<void>; line: string } | undefined;
 }
 
+/**
+ * The running demo keeps its bookings ahead: at the start and then every hour it writes what the
+ * simulated population books for the rest of today and tomorrow (writeUpcomingBookings: stable ids, the
+ * no-overlap rule), so the lobby and the live check-in have bookings on every day of a demo, however long
+ * it runs, while the first start's history is still being written or long after. Only at 1x speed: at
+ * any other speed the simulated sensors are on another clock than the bookings.
+ */
+const AHEAD_EVERY_MS = 60 * 60_000;
+
+function keepBookingsAhead(
+  settings: Settings,
+  site: SiteConfig,
+  seed: string,
+  logger: Logger,
+): { stop(): void } | undefined {
+  const log = logger.child({ part: 'bookings-ahead' });
+  let db: RecordsDb;
+  try {
+    db = openRecords(path.join(settings.dataDir, 'wesprint.db'));
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'no bookings ahead: the records are not readable');
+    return undefined;
+  }
+  const store = new BookingStore(db);
+  let members: string[] = [];
+  const write = () => {
+    try {
+      if (members.length === 0) members = ensureSimulatedMembers(new Identity(db), site.site.id);
+      const r = writeUpcomingBookings({ site, seed, now: Date.now(), store, members });
+      log.info(r, 'bookings ahead written');
+    } catch (err) {
+      // A busy records file or the like: the next hour tries again; the demo goes on.
+      log.warn({ err: (err as Error).message }, 'bookings ahead not written this time');
+    }
+  };
+  write();
+  const timer = setInterval(write, AHEAD_EVERY_MS);
+  timer.unref();
+  return {
+    stop() {
+      clearInterval(timer);
+      db.close();
+    },
+  };
+}
+
 const BIN = path.resolve(import.meta.dirname, '../bin/wesprint.js');
 const CHILD_STOP_MS = 15_000;
 
@@ -230,6 +321,7 @@ export async function startupHistory(settings: Settings, site: SiteConfig): Prom
   const store = openStore(settings);
   let stored: Record<string, number> = {};
   let plan: BackfillPlan | undefined;
+  let seed = 'kaufhaus';
   try {
     if (!(await store.ping())) {
       // A store that does not answer yet (InfluxDB starting): the live meters start afresh, no history.
@@ -238,6 +330,7 @@ export async function startupHistory(settings: Settings, site: SiteConfig): Prom
     stored = await storedCounters(store, site);
     const kept = readMarker(settings.dataDir);
     if (kept) {
+      seed = kept.plan.seed;
       if (kept.finishedAt === null) plan = kept.plan;
     } else if (days > 0 && !settings.influx && (await store.latest()).length === 0) {
       plan = planBackfill(site, { spanMs: days * DAY_MS });
@@ -254,7 +347,14 @@ export async function startupHistory(settings: Settings, site: SiteConfig): Prom
   return {
     counterWh: (device) => stored[device.id] ?? plan?.endCounters[device.id],
     start(logger) {
-      if (!plan) return undefined;
+      const ahead = settings.simSpeed === 1 ? keepBookingsAhead(settings, site, seed, logger) : undefined;
+      if (!plan) {
+        if (!ahead) return undefined;
+        return {
+          line: `Bookings        the simulated members' bookings for today and tomorrow, renewed hourly`,
+          stop: async () => ahead.stop(),
+        };
+      }
       const log = logger.child({ part: 'backfill' });
       const span = `${Math.round(plan.spanMs / DAY_MS)}d`;
       const child = spawn(process.execPath, [BIN, 'simulate', '--backfill', span], {
@@ -279,6 +379,7 @@ export async function startupHistory(settings: Settings, site: SiteConfig): Prom
       return {
         line: `History         ${span} of the past being written in the background (progress in the log)`,
         async stop() {
+          ahead?.stop();
           if (child.exitCode !== null || child.signalCode !== null) return;
           child.kill('SIGTERM');
           const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_STOP_MS);

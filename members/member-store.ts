@@ -14,6 +14,9 @@ const EMAIL = /^[^\s@]+@[^\s@]+$/;
 export const MAX_PASSWORD_LENGTH = 1024;
 export const MIN_PASSWORD_LENGTH = 10;
 
+/** Stored instead of a password hash for a member who cannot sign in. */
+const NO_SIGN_IN = '!no-sign-in';
+
 export class MemberError extends Error {
   override name = 'MemberError';
 }
@@ -93,6 +96,24 @@ export class MemberStore {
     return { member, password };
   }
 
+  /**
+   * Adds a member who cannot sign in (the simulated building's population, which only books): no
+   * password exists, and the stored marker is no scrypt hash, so no password ever verifies against it.
+   */
+  createWithoutSignIn(input: { email: string; role: Role; name: string }): Member {
+    const email = normaliseEmail(input.email);
+    if (!EMAIL.test(email) || email.length > 254)
+      throw new MemberError(`"${input.email}" is not an e-mail address`);
+    if (!isRole(input.role)) throw new MemberError(`unknown role "${input.role}"`);
+    const member: Member = { id: randomUUID(), email, name: input.name.trim() || email, role: input.role };
+    this.records
+      .prepare(
+        'INSERT INTO members (id, email, name, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (email) DO NOTHING',
+      )
+      .run(member.id, member.email, member.name, member.role, NO_SIGN_IN, Date.now());
+    return this.findByEmail(email) as Member;
+  }
+
   findByEmail(email: string): Member | undefined {
     const row = this.records.prepare('SELECT * FROM members WHERE email = ?').get(normaliseEmail(email)) as
       | MemberRow
@@ -134,7 +155,8 @@ export class MemberStore {
       | MemberRow
       | undefined;
     this.#decoy ??= hashPassword(generatePassword(), MEMBER_SCRYPT_N);
-    const hash = row ? row.password_hash : await this.#decoy;
+    // A member without sign-in costs a scrypt too, so timing does not tell that the account exists.
+    const hash = row && row.password_hash !== NO_SIGN_IN ? row.password_hash : await this.#decoy;
     let ok = false;
     try {
       ok = await verifyPassword(password, hash);
@@ -142,7 +164,7 @@ export class MemberStore {
       // A hash this code did not write (hand-edited database): no sign-in, never a crash.
       ok = false;
     }
-    if (!ok || !row || row.disabled === 1) return undefined;
+    if (!ok || !row || row.disabled === 1 || row.password_hash === NO_SIGN_IN) return undefined;
     return toMember(row);
   }
 }

@@ -5,6 +5,7 @@ import t from 'tap';
 import type { Booking } from '../bookings/booking-store.ts';
 import { BookingStore } from '../bookings/booking-store.ts';
 import { DEFAULT_EARLY_MS, DEFAULT_GRACE_MS } from '../bookings/check-in.ts';
+import { ensureSimulatedMembers, SIMULATED_MEMBERS, simulatedMemberEmail } from '../cli/backfill.ts';
 import { DEMO_SITE_FILE } from '../cli/settings.ts';
 import { openRecords } from '../database/database.ts';
 import { decodeMessage, loadProfiles } from '../device-profiles/registry.ts';
@@ -21,10 +22,13 @@ import {
   parseSpan,
   parseStep,
   planBackfill,
+  REGULAR_PAST_BOOKINGS,
   readMarker,
   runBackfill,
   storedCounters,
+  upcomingBookings,
   writeMarker,
+  writeUpcomingBookings,
 } from './backfill.ts';
 import { SimulatedBuilding } from './building.ts';
 import { advanceCounter } from './building-model.ts';
@@ -90,10 +94,10 @@ t.test('a three-day history of a slice of the demo building, through the real in
   t.teardown(() => records.close());
   const identity = new Identity(records);
   await ensureDemoMembers(identity, { siteId: site.site.id, dataDir: dir });
-  const members = identity.members
-    .list()
-    .filter((m) => m.role === 'member')
-    .map((m) => m.id);
+  const members = ensureSimulatedMembers(identity, site.site.id);
+  const regulars = ['ada', 'ben', 'cem'].map(
+    (n) => identity.members.findByEmail(`${n}@${site.site.id}.local`)?.id as string,
+  );
   const bookingStore = new BookingStore(records);
   const store = new SqliteStore({ file: path.join(dir, 'readings.db') });
   t.teardown(() => store.close());
@@ -128,11 +132,13 @@ t.test('a three-day history of a slice of the demo building, through the real in
     store,
     quarantine,
     spoolDir: path.join(dir, 'backfill-spool'),
-    bookings: { store: bookingStore, members },
+    bookings: { store: bookingStore, members, regulars },
     // maintenance as at the end of the history: its raw readings are still kept
     now: () => end + 2 * HOUR,
   };
   const report = await runBackfill(options);
+  const historyCount = () =>
+    records.prepare('SELECT count(*) FROM bookings WHERE start_ms < ?').pluck().get(end) as number;
   t.equal(report.alreadyDone, false);
   t.equal(report.interrupted, false);
   t.equal(report.quarantined, 0, 'every simulated payload decodes');
@@ -290,8 +296,8 @@ t.test('a three-day history of a slice of the demo building, through the real in
     'bookings follow presence: checked in where the sensor saw someone, released where not',
     async (t) => {
       const all = bookingStore.listAll({ start: times[0] as number, end });
-      const count = records.prepare('SELECT count(*) FROM bookings').pluck().get() as number;
-      t.equal(all.length, count, 'every booking lies within the history');
+      const count = historyCount();
+      t.equal(all.length, count, 'every booking before the end lies within the history');
       t.equal(report.bookings.added, count);
       t.equal(report.bookings.refused, 0);
       const byKind = (kind: string) =>
@@ -306,7 +312,22 @@ t.test('a three-day history of a slice of the demo building, through the real in
         `${checkedIn.length} checked in, ${released.length} no-shows`,
       );
       t.ok(released.length < checkedIn.length, 'most people who book come');
-      t.same([...new Set(all.map((b) => b.memberId))].sort(), [...members].sort(), 'the demo members book');
+      const population = new Set(members);
+      const bookers = new Set(all.map((b) => b.memberId).filter((id) => population.has(id)));
+      t.ok(bookers.size >= 10, `${bookers.size} simulated members book`);
+      for (const id of regulars) {
+        const theirs = all.filter((b) => b.memberId === id);
+        t.ok(
+          theirs.length >= 1 && theirs.length <= REGULAR_PAST_BOOKINGS,
+          `a demo member holds ${theirs.length} past bookings`,
+        );
+        for (const b of theirs) t.equal(site.spaces.find((s) => s.id === b.spaceId)?.kind, 'desk');
+      }
+      t.equal(
+        all.filter((b) => !population.has(b.memberId) && !regulars.includes(b.memberId)).length,
+        0,
+        'nobody else books',
+      );
       for (const b of all) {
         t.ok(b.end <= end && b.start >= (times[0] as number), 'within the history');
         t.ok(b.createdAt <= b.start, 'booked before it began');
@@ -342,6 +363,77 @@ t.test('a three-day history of a slice of the demo building, through the real in
     },
   );
 
+  await t.test(
+    'bookings ahead: the rest of today and tomorrow, from the presence model, by the population',
+    async (t) => {
+      const now = end + 2 * HOUR;
+      // Thursday 12:00 in Halle: the next quarter hour is now itself; tomorrow ends Saturday 00:00.
+      const until = Date.UTC(2026, 2, 13, 23, 0);
+      const ahead = records
+        .prepare('SELECT id FROM bookings WHERE start_ms >= ?')
+        .pluck()
+        .all(end)
+        .map((id) => bookingStore.get(id as string) as Booking);
+      t.equal(report.ahead.added, ahead.length);
+      t.equal(report.ahead.refused, 0);
+      t.ok(ahead.length >= 10, `${ahead.length} bookings ahead`);
+      const building = new SimulatedBuilding(site, plan.seed);
+      const kind = (b: Booking) => site.spaces.find((s) => s.id === b.spaceId)?.kind;
+      const startsOn = (b: Booking, day: number) => b.start >= day && b.start < day + DAY;
+      const today = Date.UTC(2026, 2, 11, 23, 0);
+      t.ok(
+        ahead.some((b) => kind(b) === 'desk' && startsOn(b, today)),
+        'desks booked for the rest of today',
+      );
+      t.ok(
+        ahead.some((b) => kind(b) === 'desk' && startsOn(b, today + DAY)),
+        'desks booked for tomorrow',
+      );
+      for (const b of ahead) {
+        t.ok(b.start >= now && b.start < until, `${b.spaceId}: starts between now and the end of tomorrow`);
+        t.equal(b.status, 'booked', 'the live check-in decides');
+        t.ok(members.includes(b.memberId), 'a simulated member books');
+        t.ok(b.createdAt <= now, 'booked by now');
+        if (kind(b) === 'protel') continue;
+        const comes = building.peopleIn(b.spaceId, b.start) > 0;
+        const nobody =
+          building.peopleIn(b.spaceId, b.start - DEFAULT_EARLY_MS) === 0 &&
+          building.peopleIn(b.spaceId, b.start) === 0 &&
+          building.peopleIn(b.spaceId, b.start + DEFAULT_GRACE_MS) === 0;
+        t.ok(comes || nobody, `${b.spaceId}: someone comes at the start, or nobody around it (a no-show)`);
+      }
+      const active = bookingStore.listAll().filter((b) => b.status === 'checked_in' || b.status === 'booked');
+      let overlaps = 0;
+      for (const a of active)
+        for (const b of active)
+          if (a !== b && a.spaceId === b.spaceId && a.start < b.end && b.start < a.end) overlaps++;
+      t.equal(overlaps, 0, 'no two active bookings of a space overlap');
+      for (const id of regulars)
+        t.equal(ahead.filter((b) => b.memberId === id).length, 0, 'the demo members book ahead themselves');
+
+      // Ada books a desk live for tomorrow morning; the hourly writing keeps off her slot.
+      const desk = 'og1-desk-n01';
+      const slot = { start: today + DAY + 8 * HOUR, end: today + DAY + 12 * HOUR };
+      for (const b of bookingStore.spaceBookings(desk, slot.start, slot.end))
+        bookingStore.cancel(b.id, { memberId: 'staff', staff: true }, now);
+      const mine = bookingStore.create({ memberId: regulars[0] as string, spaceId: desk, ...slot }, now);
+      t.ok(mine.ok, 'the slot was free after cancelling');
+      const later = writeUpcomingBookings({
+        site,
+        seed: plan.seed,
+        now: now + HOUR,
+        store: bookingStore,
+        members,
+      });
+      t.ok(later.existing > 0, `${later.existing} there already an hour later`);
+      t.same(
+        bookingStore.spaceBookings(desk, slot.start, slot.end).map((b) => b.memberId),
+        [regulars[0]],
+        'her desk stays hers',
+      );
+    },
+  );
+
   await t.test('history does not move the latest values shown live', async (t) => {
     const [latest] = await store.latest({ device: live.device, quantity: 'co2' });
     t.match(latest, { value: 612, ts: live.ts });
@@ -353,7 +445,7 @@ t.test('a three-day history of a slice of the demo building, through the real in
         (n, s) => n + (s.points[0]?.value ?? 0),
         0,
       );
-    const bookingsNow = () => records.prepare('SELECT count(*) FROM bookings').pluck().get() as number;
+    const bookingsNow = historyCount;
     const readingsBefore = await readingsNow();
     const bookingsBefore = bookingsNow();
     const again = await runBackfill(options);
@@ -374,6 +466,7 @@ t.test('a three-day history of a slice of the demo building, through the real in
     t.ok(redo.readings > 0, 'the rest was written again');
     t.equal(redo.bookings.added, 0, 'no booking twice');
     t.equal(redo.bookings.existing, bookingsBefore);
+    t.equal(redo.ahead.added, 0, 'no booking ahead twice');
     t.equal(await readingsNow(), readingsBefore, 'no reading twice');
     t.equal(bookingsNow(), bookingsBefore);
   });
@@ -462,3 +555,73 @@ t.test(
     t.equal(Number(after?.points[0]?.value.toFixed(6)), 0.9);
   },
 );
+
+t.test('the simulated population: members who book but cannot sign in', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-population-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const records = openRecords(path.join(dir, 'wesprint.db'));
+  t.teardown(() => records.close());
+  const identity = new Identity(records);
+  const ids = ensureSimulatedMembers(identity, 'kaufhaus-am-markt');
+  t.equal(ids.length, SIMULATED_MEMBERS);
+  t.equal(new Set(ids).size, SIMULATED_MEMBERS);
+  t.same(ensureSimulatedMembers(identity, 'kaufhaus-am-markt'), ids, 'made once, the same on a later start');
+  t.equal(identity.members.count(), SIMULATED_MEMBERS);
+  const first = identity.members.findByEmail(simulatedMemberEmail('kaufhaus-am-markt', 1));
+  t.match(first, {
+    email: 'sim-01@kaufhaus-am-markt.local',
+    name: 'Simuliertes Mitglied 01',
+    role: 'member',
+  });
+  for (const password of ['', '!no-sign-in', 'some password'])
+    t.match(
+      await identity.signIn('sim-01@kaufhaus-am-markt.local', password),
+      { outcome: 'invalid' },
+      `no sign-in with "${password}"`,
+    );
+  t.notOk(
+    fs.readdirSync(dir).some((f) => !f.startsWith('wesprint.db')),
+    'no file of secrets written',
+  );
+});
+
+t.test('upcoming bookings of the whole building, at 14:07 on a Wednesday', async (t) => {
+  const site = loadSite(DEMO_SITE_FILE);
+  const building = new SimulatedBuilding(site, 'kaufhaus');
+  // Wednesday 11 March 2026, 14:07 in Halle (CET): the next quarter hour is 14:15.
+  const now = Date.UTC(2026, 2, 11, 13, 7);
+  const from = Date.UTC(2026, 2, 11, 13, 15);
+  const until = Date.UTC(2026, 2, 12, 23, 0);
+  const members = Array.from({ length: 40 }, (_, i) => `m${i}`);
+  const occupied = (spaceId: string, t: number) => building.peopleIn(spaceId, t) > 0;
+  const input = { site, seed: 'kaufhaus', now, occupied, members };
+  const ahead = upcomingBookings(input);
+  t.same(upcomingBookings(input), ahead, 'the same every time');
+  t.equal(new Set(ahead.map((b) => b.id)).size, ahead.length, 'distinct ids');
+  const kind = (b: Booking) => site.spaces.find((s) => s.id === b.spaceId)?.kind;
+  for (const b of ahead) {
+    t.ok(
+      b.start >= from && b.start < until && b.end > b.start,
+      `${b.id} between 14:15 and the end of tomorrow`,
+    );
+    t.equal(b.start % (15 * 60_000), 0, 'on a quarter hour');
+  }
+  const atFrom = ahead.filter((b) => b.start === from);
+  const busyNow = atFrom.filter((b) => kind(b) === 'desk');
+  t.ok(busyNow.length >= 10, `${busyNow.length} desks booked from 14:15 (sessions under way)`);
+  for (const b of busyNow) t.ok(occupied(b.spaceId, from), `${b.spaceId}: someone is at the desk`);
+  const protel = ahead.filter((b) => kind(b) === 'protel');
+  t.ok(protel.filter((b) => b.start === from).length >= 10, 'most Protel rooms rented right now');
+  t.ok(
+    ahead.some((b) => kind(b) === 'meeting_room'),
+    'meeting rooms booked',
+  );
+  for (const a of ahead)
+    for (const b of ahead)
+      if (a !== b && a.spaceId === b.spaceId) t.ok(a.end <= b.start || b.end <= a.start, 'no overlap');
+  // An hour later the sessions are the same ones (same ids), minus those that began meanwhile.
+  const later = upcomingBookings({ ...input, now: now + 60 * 60_000 });
+  const earlier = new Set(ahead.map((b) => b.id));
+  const fresh = later.filter((b) => !earlier.has(b.id));
+  t.ok(fresh.length < later.length / 10, `${fresh.length} of ${later.length} new an hour later`);
+});

@@ -333,8 +333,13 @@ export interface BookingHistoryInput {
   end: number;
   /** Did the space's occupancy sensor say someone was there at this reading instant? */
   occupied(spaceId: string, t: number): boolean;
-  /** Member ids that book (the demo members). */
+  /** Member ids that book: the simulated population. */
   members: readonly string[];
+  /**
+   * Members who book only now and then (the demo members, who sign in to show the member view): each
+   * gets REGULAR_PAST_BOOKINGS of the last fortnight's checked-in desk bookings, so their list stays short.
+   */
+  regulars?: readonly string[];
   graceMs?: number;
   earlyMs?: number;
 }
@@ -343,6 +348,9 @@ export interface BookingHistoryInput {
 export const BOOKED_SHARE = 0.75;
 /** Chance, relative to the hour's usual occupancy, that a booking is made and nobody comes. */
 export const NO_SHOW_SHARE = 0.12;
+
+/** How many past bookings each demo member holds. */
+export const REGULAR_PAST_BOOKINGS = 3;
 
 const SESSION_HOURS: Record<string, [number, number]> = {
   desk: [2, 6],
@@ -356,6 +364,28 @@ export function historyBookingId(seed: string, spaceId: string, start: number): 
     .map((k) => hashKey(seed, spaceId, start, k).toString(16).padStart(8, '0'))
     .join('');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+/** A booking of `members[k]`, with the id, booker and booking time fixed by (seed, space, start). */
+function plannedBooking(
+  seed: string,
+  members: readonly string[],
+  spaceId: string,
+  start: number,
+  stop: number,
+): Booking {
+  return {
+    id: historyBookingId(seed, spaceId, start),
+    memberId: members[Math.floor(chance(seed, spaceId, start, 'member') * members.length)] as string,
+    spaceId,
+    start,
+    end: stop,
+    status: 'booked',
+    checkedInAt: null,
+    releasedAt: null,
+    cancelledAt: null,
+    createdAt: start - Math.round(chance(seed, spaceId, start, 'ahead') * 7 * 24) * HOUR_MS - HOUR_MS,
+  };
 }
 
 /**
@@ -376,22 +406,8 @@ export function historyBookings(input: BookingHistoryInput): Booking[] {
   // Today belongs to the live system: a demo member's "today" shows only what was booked live.
   const end = Math.min(input.end, fromLocal(toLocal(input.end, tz), 0, tz));
   const out: Booking[] = [];
-  const member = (spaceId: string, start: number) =>
-    members[Math.floor(chance(seed, spaceId, start, 'member') * members.length)] as string;
-  const madeBefore = (spaceId: string, start: number) =>
-    start - Math.round(chance(seed, spaceId, start, 'ahead') * 7 * 24) * HOUR_MS - HOUR_MS;
-  const booking = (spaceId: string, start: number, stop: number): Booking => ({
-    id: historyBookingId(seed, spaceId, start),
-    memberId: member(spaceId, start),
-    spaceId,
-    start,
-    end: stop,
-    status: 'booked',
-    checkedInAt: null,
-    releasedAt: null,
-    cancelledAt: null,
-    createdAt: madeBefore(spaceId, start),
-  });
+  const booking = (spaceId: string, start: number, stop: number) =>
+    plannedBooking(seed, members, spaceId, start, stop);
   const bookable = site.spaces.filter((s) => s.bookable === true);
 
   for (const space of bookable.filter((s) => s.kind in SESSION_HOURS)) {
@@ -437,6 +453,131 @@ export function historyBookings(input: BookingHistoryInput): Booking[] {
       const seen = times.find((t) => t >= start - early && t < stop && input.occupied(space.id, t));
       const b = booking(space.id, start, stop);
       out.push(seen === undefined ? b : { ...b, status: 'checked_in', checkedInAt: seen });
+    }
+  }
+  giveToRegulars(out, input.regulars ?? [], seed, end, site);
+  return out.sort((a, b) => a.start - b.start || (a.spaceId < b.spaceId ? -1 : 1));
+}
+
+/**
+ * Hands each regular REGULAR_PAST_BOOKINGS of the checked-in desk bookings of the fortnight before `end`,
+ * picked by chance, none overlapping another of theirs (one person sits at one desk at a time).
+ */
+function giveToRegulars(
+  bookings: Booking[],
+  regulars: readonly string[],
+  seed: string,
+  end: number,
+  site: SiteConfig,
+): void {
+  if (regulars.length === 0) return;
+  const desks = new Set(site.spaces.filter((s) => s.kind === 'desk').map((s) => s.id));
+  const candidates = bookings
+    .filter((b) => desks.has(b.spaceId) && b.status === 'checked_in' && b.start >= end - 14 * DAY_MS)
+    .sort((a, b) => chance(seed, a.id, 'regular') - chance(seed, b.id, 'regular'));
+  const held = new Map<string, Booking[]>(regulars.map((r) => [r, []]));
+  for (const b of candidates) {
+    const regular = regulars.find((r) => {
+      const theirs = held.get(r) as Booking[];
+      return (
+        theirs.length < REGULAR_PAST_BOOKINGS && theirs.every((x) => x.end <= b.start || b.end <= x.start)
+      );
+    });
+    if (regular === undefined) continue;
+    b.memberId = regular;
+    (held.get(regular) as Booking[]).push(b);
+    if ([...held.values()].every((h) => h.length >= REGULAR_PAST_BOOKINGS)) return;
+  }
+}
+
+export interface UpcomingBookingsInput {
+  site: SiteConfig;
+  seed: string;
+  /** The time now: today's bookings start at the next quarter hour or later. */
+  now: number;
+  /** Bookings start before this; default the end of tomorrow (local). */
+  until?: number;
+  /** Will the space's occupancy sensor see someone at this instant? (the building model says) */
+  occupied(spaceId: string, t: number): boolean;
+  /** Member ids that book: the simulated population. */
+  members: readonly string[];
+  graceMs?: number;
+  earlyMs?: number;
+}
+
+/** 1 January 2024, a Monday: Protel rentals of the live days are laid from here, the same on every run. */
+const RENTALS_FROM: LocalDate = { year: 2024, month: 1, day: 1 };
+
+/**
+ * The bookings ahead: for the rest of today and tomorrow, what the simulated population books, from the
+ * same presence model the live occupancy sensors follow, all still 'booked' (the live check-in watcher
+ * checks them in when the sensor sees someone, or releases them as no-shows). Desks, meeting rooms and
+ * the hall: each local day is laid out from its opening as the history does (at a presence slot where
+ * someone will be there, a booking of a few hours, BOOKED_SHARE of the time; where nobody will come in
+ * [start − early, start + grace], now and then a booking nobody turns up for); Protel rentals run on a
+ * chain from a fixed date. A booking already under way at the next quarter hour starts there, if
+ * someone is there then, else it is left out. Ids depend on (seed, space, planned start), so running
+ * this again (an hour later, on the next start) adds only what is new.
+ */
+export function upcomingBookings(input: UpcomingBookingsInput): Booking[] {
+  const { site, seed, members } = input;
+  if (members.length === 0) return [];
+  const grace = input.graceMs ?? DEFAULT_GRACE_MS;
+  const early = input.earlyMs ?? DEFAULT_EARLY_MS;
+  const tz = site.site.timezone || 'Europe/Berlin';
+  const quarter = 15 * MINUTE_MS;
+  const from = Math.ceil(input.now / quarter) * quarter;
+  const today = toLocal(input.now, tz);
+  const dayStart = fromLocal(today, 0, tz);
+  const until = input.until ?? fromLocal(addDays(today, 2), 0, tz);
+  const out: Booking[] = [];
+  // A rental under way goes on whoever is in the room now; a session only if someone is there.
+  const keep = (b: Booking, underWay: 'always' | 'if-seen') => {
+    if (b.end <= from || b.start >= until) return;
+    const createdAt = Math.min(input.now, b.createdAt);
+    if (b.start >= from) out.push({ ...b, createdAt });
+    else if (underWay === 'always' || input.occupied(b.spaceId, from))
+      out.push({ ...b, start: from, createdAt });
+  };
+  const bookable = site.spaces.filter((s) => s.bookable === true);
+
+  for (const space of bookable.filter((s) => s.kind in SESSION_HOURS)) {
+    const open = openingIntervals(space, { start: dayStart, end: until }, tz);
+    const [minH, maxH] = SESSION_HOURS[space.kind] as [number, number];
+    for (const interval of open) {
+      let busyUntil = Number.NEGATIVE_INFINITY;
+      const first = Math.ceil(Math.max(interval.start, dayStart) / PRESENCE_SLOT_MS) * PRESENCE_SLOT_MS;
+      for (let t = first; t < Math.min(interval.end, until); t += PRESENCE_SLOT_MS) {
+        if (t < busyUntil) continue;
+        const hours = minH + Math.floor(chance(seed, space.id, t, 'hours') * (maxH - minH + 1));
+        const stop = Math.min(t + hours * HOUR_MS, interval.end);
+        const b = plannedBooking(seed, members, space.id, t, stop);
+        if (input.occupied(space.id, t)) {
+          if (chance(seed, space.id, t, 'booked') >= BOOKED_SHARE) continue;
+        } else {
+          const local = toLocal(t, tz);
+          const usual = occupancyProbability(space.kind, local.weekday, local.hour);
+          if (chance(seed, space.id, t, 'no-show') >= usual * NO_SHOW_SHARE) continue;
+          if (!NO_SHOW_KINDS.includes(space.kind)) continue;
+          if (input.occupied(space.id, t - early) || input.occupied(space.id, t + grace)) continue;
+        }
+        // A no-show holds the space until it is released: the next booking comes after it either way.
+        busyUntil = stop;
+        keep(b, 'if-seen');
+      }
+    }
+  }
+
+  for (const space of bookable.filter((s) => s.kind === 'protel')) {
+    let day: LocalDate = RENTALS_FROM;
+    for (let n = 0; ; n++) {
+      const gap = Math.floor(chance(seed, space.id, n, 'rental-gap') * 5);
+      const length = 5 + Math.floor(chance(seed, space.id, n, 'rental-length') * 17);
+      const first = addDays(day, gap);
+      day = addDays(first, length);
+      const start = fromLocal(first, 0, tz);
+      if (start >= until) break;
+      keep(plannedBooking(seed, members, space.id, start, fromLocal(day, 0, tz)), 'always');
     }
   }
   return out.sort((a, b) => a.start - b.start || (a.spaceId < b.spaceId ? -1 : 1));
@@ -557,8 +698,11 @@ export interface BackfillOptions {
   quarantine: Quarantine;
   /** The SpooledWriter's directory; one writer per directory, so not the live gateway's. */
   spoolDir: string;
-  /** Where the bookings go and who makes them; without, only readings are written. */
-  bookings?: { store: BookingStore; members: readonly string[] };
+  /**
+   * Where the bookings go and who makes them (the simulated population; the demo members as regulars
+   * with a few past bookings); without, only readings are written.
+   */
+  bookings?: { store: BookingStore; members: readonly string[]; regulars?: readonly string[] };
   signal?: AbortSignal;
   progress?: (p: BackfillProgress) => void;
   /** The time now, for the store's maintenance at the end (tests choose it); default the clock. */
@@ -574,6 +718,8 @@ export interface BackfillReport {
   readings: number;
   quarantined: number;
   bookings: PastResult;
+  /** Bookings for the rest of today and tomorrow. */
+  ahead: PastResult;
   /** The meter reboot laid into the history. */
   reboot: { device: string; at: number } | undefined;
   from: number;
@@ -599,6 +745,7 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRep
     readings: 0,
     quarantined: 0,
     bookings: { added: 0, existing: 0, refused: 0 },
+    ahead: { added: 0, existing: 0, refused: 0 },
     reboot: undefined,
     from: times[0] ?? plan.end,
     end: plan.end,
@@ -726,6 +873,7 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRep
       end: plan.end,
       occupied,
       members: options.bookings.members,
+      ...(options.bookings.regulars ? { regulars: options.bookings.regulars } : {}),
     });
     // Newest first: each overlap check then meets only the few bookings after it, not the whole past.
     bookings.reverse();
@@ -739,9 +887,20 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRep
     writeMarker(options.dataDir, marker);
   }
 
+  const now = options.now ?? Date.now;
+  if (!report.interrupted && options.bookings) {
+    report.ahead = writeUpcomingBookings({
+      site,
+      seed: plan.seed,
+      now: now(),
+      store: options.bookings.store,
+      members: options.bookings.members,
+      building,
+    });
+  }
+
   if (!report.interrupted) {
     progress('rollups', days);
-    const now = options.now ?? Date.now;
     await store.maintain?.(now());
     marker.finishedAt = now();
     writeMarker(options.dataDir, marker);
@@ -749,4 +908,27 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRep
   }
   report.seconds = (performance.now() - started) / 1000;
   return report;
+}
+
+/**
+ * Writes upcomingBookings into the store, through its no-overlap rule (a slot someone booked live stays
+ * theirs: the simulated booking is refused). Ids are stable, so writing again adds only what is new.
+ */
+export function writeUpcomingBookings(options: {
+  site: SiteConfig;
+  seed: string;
+  now: number;
+  store: BookingStore;
+  members: readonly string[];
+  building?: SimulatedBuilding;
+}): PastResult {
+  const building = options.building ?? new SimulatedBuilding(options.site, options.seed);
+  const bookings = upcomingBookings({
+    site: options.site,
+    seed: options.seed,
+    now: options.now,
+    members: options.members,
+    occupied: (spaceId, t) => building.peopleIn(spaceId, t) > 0,
+  });
+  return options.store.addPast(bookings);
 }
