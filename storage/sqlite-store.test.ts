@@ -3,7 +3,7 @@ import path from 'node:path';
 import t from 'tap';
 import { runStoreContract } from './contract.ts';
 import { SqliteStore } from './sqlite-store.ts';
-import type { StoredReading } from './store.ts';
+import type { Series, StoredReading } from './store.ts';
 
 const dir = t.testdir({});
 let n = 0;
@@ -144,4 +144,75 @@ t.test('survives reopening the file; unwritable values are skipped, not fatal', 
     [400],
   );
   t.ok(fs.existsSync(f));
+});
+
+t.test('rollup queries answer as the raw readings did, device by device and bucket by bucket', async (t) => {
+  // The same four days written into a store that keeps them raw and one that rolls three of them up and
+  // prunes them: every aggregate, bucket width and filter must give the same series.
+  const kept = new SqliteStore({ file: file(), rawRetentionDays: 30 });
+  const rolled = new SqliteStore({ file: file(), rawRetentionDays: 1 });
+  t.teardown(() => Promise.all([kept.close(), rolled.close()]).then(() => undefined));
+  const at = (device: string, space: string, ts: number, value: number | string): StoredReading => ({
+    site: 'kaufhaus',
+    space,
+    device,
+    quantity: 'occupancy',
+    unit: 'bool',
+    ts,
+    value,
+  });
+  const readings: StoredReading[] = [];
+  for (let ts = D0; ts < D0 + 4 * DAY; ts += 20 * 60_000) {
+    const minute = ts / 60_000;
+    readings.push(at('desk-b', 'og1', ts, minute % 7 < 3 ? 1 : 0));
+    // Silent on day 1: its hours have no rollup rows at all.
+    if (ts < D0 + DAY || ts >= D0 + 2 * DAY) readings.push(at('desk-a', 'eg', ts, (minute % 11) / 10));
+    // A device that only ever says words: counted, but never a number.
+    if (ts % HOUR === 0) readings.push(at('Desk-C', 'eg', ts, 'unknown'));
+  }
+  await kept.write(readings);
+  await rolled.write(readings);
+  const report = await rolled.maintain(D0 + 4 * DAY + 10 * 60_000);
+  t.equal(report.rawKeptFrom, D0 + 3 * DAY, 'three days now only in rollups');
+
+  // A sum of hour sums may differ from the sum of the readings in the last bit.
+  const nearly = (series: Series[]) =>
+    series.map((s) => ({
+      ...s,
+      points: s.points.map((p) => ({ ts: p.ts, value: p.value.toPrecision(12) })),
+    }));
+  const aggregates = ['mean', 'min', 'max', 'last', 'count', 'consumption'] as const;
+  const ranges = [
+    { from: D0, to: D0 + 4 * DAY, bucketMs: HOUR },
+    { from: D0, to: D0 + 4 * DAY, bucketMs: DAY },
+    { from: D0 + 5 * HOUR, to: D0 + 3 * DAY + 7 * HOUR, bucketMs: 6 * HOUR },
+    { from: D0, to: D0 + 4 * DAY },
+    { from: D0 + 2 * HOUR, to: D0 + 2 * DAY },
+  ];
+  const filters = [{}, { space: 'eg' }, { device: 'desk-a' }, { device: 'nobody' }];
+  let compared = 0;
+  for (const aggregate of aggregates)
+    for (const range of ranges)
+      for (const filter of filters) {
+        const q = { quantity: 'occupancy', aggregate, ...range, ...filter };
+        t.same(nearly(await rolled.query(q)), nearly(await kept.query(q)), JSON.stringify(q));
+        compared++;
+      }
+  t.equal(compared, 120);
+  const hourly = await rolled.query({
+    quantity: 'occupancy',
+    aggregate: 'count',
+    from: D0,
+    to: D0 + 4 * DAY,
+    bucketMs: HOUR,
+  });
+  t.same(
+    hourly.map((s) => [s.device, s.space, s.points.length]),
+    [
+      ['Desk-C', 'eg', 96],
+      ['desk-a', 'eg', 72],
+      ['desk-b', 'og1', 96],
+    ],
+    'devices in order, the silent day absent, words counted',
+  );
 });

@@ -1,8 +1,15 @@
 import Database from 'better-sqlite3';
 import type { Quantity, Unit } from '../device-profiles/reading.ts';
 import { type CounterSample, consumptionByBucket } from './consumption.ts';
-import { SeriesAccumulator } from './partial-aggregate.ts';
-import type { LatestFilter, Series, SeriesQuery, StoredReading, TimeSeriesStore } from './store.ts';
+import { type BucketPartial, emptyPartial, finalValue, SeriesAccumulator } from './partial-aggregate.ts';
+import type {
+  LatestFilter,
+  Series,
+  SeriesPoint,
+  SeriesQuery,
+  StoredReading,
+  TimeSeriesStore,
+} from './store.ts';
 
 /**
  * The embedded default: one SQLite file (DATA_DIR/readings.db), no server.
@@ -69,6 +76,13 @@ interface PartialRow {
   min: number | null;
   max: number | null;
   consumption?: number | null;
+}
+
+/** One device's points from rollups, before the raw readings' buckets are joined on. */
+interface RolledUpSeries {
+  space: string;
+  unit: string;
+  points: SeriesPoint[];
 }
 
 interface LastRow {
@@ -183,14 +197,18 @@ export class SqliteStore implements TimeSeriesStore {
     const acc = new SeriesAccumulator(q.quantity);
     const wholeHours = q.bucketMs === undefined || q.bucketMs % HOUR === 0;
     let rawFrom = q.from;
+    let early: Map<string, RolledUpSeries> | undefined;
     if (wholeHours && q.from < this.rawKeptFrom) {
       const hoursFrom = ceilHour(q.from);
       const hoursTo = Math.min(this.rawKeptFrom, floorHour(q.to));
-      if (hoursFrom < hoursTo) this.addRollups(acc, q, hoursFrom, hoursTo);
       rawFrom = Math.max(q.from, this.rawKeptFrom);
+      // Buckets from the one holding rawFrom on may also get raw readings: those are combined in `acc`.
+      const sharedFrom = rawFrom < q.to ? bucketStart(q, rawFrom) : Number.POSITIVE_INFINITY;
+      if (hoursFrom < hoursTo) early = this.readRollups(acc, q, hoursFrom, hoursTo, sharedFrom);
     }
     if (rawFrom < q.to) this.addRaw(acc, q, rawFrom, q.to);
-    return acc.series(q.aggregate);
+    const later = acc.series(q.aggregate);
+    return early === undefined ? later : joinSeries(q.quantity, early, later);
   }
 
   async latest(filter: LatestFilter = {}): Promise<StoredReading[]> {
@@ -489,27 +507,130 @@ export class SqliteStore implements TimeSeriesStore {
     }
   }
 
-  private addRollups(acc: SeriesAccumulator, q: SeriesQuery, from: number, to: number): void {
-    const { where, params } = filters({ quantity: q.quantity, device: q.device, space: q.space });
+  /**
+   * The rollup hours [from, to) of the query, read series by series along the primary key (device,
+   * quantity, hour) in hour order, so that buckets are folded as the rows stream by: no GROUP BY sort, no
+   * object per hour. Buckets before `sharedFrom` are complete and become points here; later ones may also
+   * hold raw readings and go into `acc` as partials.
+   */
+  private readRollups(
+    acc: SeriesAccumulator,
+    q: SeriesQuery,
+    from: number,
+    to: number,
+    sharedFrom: number,
+  ): Map<string, RolledUpSeries> {
+    const last = q.aggregate === 'last';
+    const columns = last
+      ? 'space, unit, hour, last, last_ts'
+      : 'space, unit, hour, count, num_count, sum, min, max, consumption';
+    const rows = this.statement(`
+      SELECT ${columns} FROM rollup_hour
+      WHERE device = @device AND quantity = @quantity AND hour >= @from AND hour < @to
+        ${last ? 'AND last_ts IS NOT NULL' : ''} ${q.space === undefined ? '' : 'AND space = @space'}
+      ORDER BY hour`).raw(true);
+    const params: Record<string, unknown> = { quantity: q.quantity, from, to, device: '' };
+    if (q.space !== undefined) params.space = q.space;
     const origin = q.bucketMs === undefined ? q.from : 0;
     const width = q.bucketMs ?? q.to - q.from;
-    const bucket = `CAST((hour - @origin) / @width AS INTEGER) * @width + @origin`;
-    const cond = `hour >= @from AND hour < @to AND ${where.join(' AND ')}`;
-    const all = { ...params, from, to, origin, width };
-    if (q.aggregate === 'last') {
-      const rows = this.statement(`
-        SELECT device, space, unit, ${bucket} AS bucket, last, max(last_ts) AS lastTs
-        FROM rollup_hour WHERE ${cond} AND last_ts IS NOT NULL GROUP BY device, bucket`).all(
-        all,
-      ) as LastRow[];
-      for (const r of rows) acc.add(r.device, r.space, r.unit, r.bucket, { last: r.last, lastTs: r.lastTs });
-    } else {
-      const rows = this.statement(`
-        SELECT device, space, unit, ${bucket} AS bucket, sum(count) AS count, sum(num_count) AS numCount,
-          total(sum) AS sum, min(min) AS min, max(max) AS max, sum(consumption) AS consumption
-        FROM rollup_hour WHERE ${cond} GROUP BY device, bucket`).all(all) as PartialRow[];
-      for (const r of rows) acc.add(r.device, r.space, r.unit, r.bucket, { ...r, sum: r.sum ?? 0 });
+    const hourly = width === HOUR && origin === 0;
+    // Hour buckets: each rollup row is its bucket, and none is shared with raw readings (the raw ones start
+    // at a whole hour), so SQLite computes the value and only points cross into JavaScript.
+    if (hourly) return this.readHourlyRollups(q, params, last);
+    const out = new Map<string, RolledUpSeries>();
+    const p = emptyPartial();
+    const sum = new NeumaierSum();
+    const consumption = new NeumaierSum();
+    for (const device of q.device === undefined ? this.rollupDevices() : [q.device]) {
+      params.device = device;
+      let series: RolledUpSeries | undefined;
+      let bucket = Number.NaN;
+      const flush = () => {
+        if (series === undefined || Number.isNaN(bucket)) return;
+        p.sum = sum.value() ?? 0;
+        p.consumption = consumption.value();
+        if (bucket >= sharedFrom) {
+          acc.add(device, series.space, series.unit, bucket, { ...p });
+        } else {
+          const value = finalValue(p, q.aggregate);
+          if (value !== null) series.points.push({ ts: bucket, value });
+        }
+      };
+      for (const row of rows.iterate(params) as IterableIterator<unknown[]>) {
+        const hour = row[2] as number;
+        const b = hourly ? hour : Math.trunc((hour - origin) / width) * width + origin;
+        if (series === undefined) {
+          series = { space: row[0] as string, unit: row[1] as string, points: [] };
+          out.set(device, series);
+        }
+        if (b !== bucket) {
+          flush();
+          bucket = b;
+          resetPartial(p);
+          sum.reset();
+          consumption.reset();
+        }
+        if (last) {
+          const lastTs = row[4] as number;
+          if (row[3] !== null && (p.lastTs === null || lastTs >= p.lastTs)) {
+            p.last = row[3] as number;
+            p.lastTs = lastTs;
+          }
+        } else {
+          p.count += row[3] as number;
+          p.numCount += row[4] as number;
+          sum.add(row[5] as number);
+          const min = row[6] as number | null;
+          const max = row[7] as number | null;
+          if (min !== null) p.min = p.min === null ? min : Math.min(p.min, min);
+          if (max !== null) p.max = p.max === null ? max : Math.max(p.max, max);
+          if (row[8] !== null) consumption.add(row[8] as number);
+        }
+      }
+      flush();
     }
+    return out;
+  }
+
+  private readHourlyRollups(
+    q: SeriesQuery,
+    params: Record<string, unknown>,
+    last: boolean,
+  ): Map<string, RolledUpSeries> {
+    const value = HOURLY_VALUE[q.aggregate];
+    const where = `device = @device AND quantity = @quantity AND hour >= @from AND hour < @to
+        ${last ? 'AND last_ts IS NOT NULL' : ''} ${q.space === undefined ? '' : 'AND space = @space'}`;
+    // Space and unit as the first row has them, whether or not it has a value (as the accumulator did).
+    const first = this.statement(`SELECT space, unit FROM rollup_hour WHERE ${where} ORDER BY hour LIMIT 1`);
+    const values = this.statement(
+      `SELECT hour, ${value} AS value FROM rollup_hour WHERE ${where} AND ${value} IS NOT NULL ORDER BY hour`,
+    ).raw(true);
+    const out = new Map<string, RolledUpSeries>();
+    for (const device of q.device === undefined ? this.rollupDevices() : [q.device]) {
+      params.device = device;
+      const head = first.get(params) as { space: string; unit: string } | undefined;
+      if (head === undefined) continue;
+      const rows = values.all(params) as [number, number][];
+      const points: SeriesPoint[] = new Array(rows.length);
+      for (let i = 0; i < rows.length; i++) {
+        const row = rows[i] as [number, number];
+        points[i] = { ts: row[0], value: row[1] };
+      }
+      out.set(device, { space: head.space, unit: head.unit, points });
+    }
+    return out;
+  }
+
+  /** Every device with rollups, by skipping along the primary key: one index step per device. */
+  private rollupDevices(): string[] {
+    const next = this.statement(
+      'SELECT device FROM rollup_hour WHERE device > ? ORDER BY device LIMIT 1',
+    ).pluck();
+    const devices: string[] = [];
+    for (let d = next.get('') as string | undefined; d !== undefined; d = next.get(d) as string | undefined)
+      devices.push(d);
+    const first = this.statement("SELECT 1 FROM rollup_hour WHERE device = '' LIMIT 1").get();
+    return first === undefined ? devices : ['', ...devices];
   }
 
   private statement(sql: string): Database.Statement {
@@ -578,6 +699,86 @@ function runWith(statement: Database.Statement, r: StoredReading): Database.RunR
     isNumber ? value : null,
     isNumber ? null : String(value),
   );
+}
+
+/** An hour's final value from its rollup row, as finalValue() takes it from the row's partial. */
+const HOURLY_VALUE: Record<SeriesQuery['aggregate'], string> = {
+  mean: 'CASE WHEN num_count > 0 THEN sum / num_count END',
+  min: '"min"',
+  max: '"max"',
+  last: '"last"',
+  count: 'CASE WHEN count > 0 THEN count END',
+  consumption: 'consumption',
+};
+
+/** The start of the query's bucket holding `ts`, as addRaw's SQL computes it. */
+function bucketStart(q: SeriesQuery, ts: number): number {
+  const origin = q.bucketMs === undefined ? q.from : 0;
+  const width = q.bucketMs ?? q.to - q.from;
+  return Math.trunc((ts - origin) / width) * width + origin;
+}
+
+function resetPartial(p: BucketPartial): void {
+  p.count = 0;
+  p.numCount = 0;
+  p.sum = 0;
+  p.min = null;
+  p.max = null;
+  p.last = null;
+  p.lastTs = null;
+  p.consumption = null;
+}
+
+/**
+ * Summing as SQLite's sum()/total() do (Kahan-Babuska-Neumaier), so that folding a day's hours here gives
+ * the same number as the GROUP BY it replaces, to the last bit. `value()` is null before anything was added.
+ */
+class NeumaierSum {
+  private sum = 0;
+  private error = 0;
+  private any = false;
+
+  reset(): void {
+    this.sum = 0;
+    this.error = 0;
+    this.any = false;
+  }
+
+  add(x: number): void {
+    const t = this.sum + x;
+    if (Math.abs(this.sum) > Math.abs(x)) this.error += this.sum - t + x;
+    else this.error += x - t + this.sum;
+    this.sum = t;
+    this.any = true;
+  }
+
+  value(): number | null {
+    return this.any ? this.sum + this.error : null;
+  }
+}
+
+/**
+ * Rollup series (devices in key order, points before the raw buckets) and the accumulator's series joined
+ * into the interface's order: devices sorted, points by time; space and unit from the rollups, which the
+ * accumulator also saw first.
+ */
+function joinSeries(quantity: string, early: Map<string, RolledUpSeries>, later: Series[]): Series[] {
+  const laterOf = new Map(later.map((s) => [s.device, s]));
+  const devices = [...new Set([...early.keys(), ...laterOf.keys()])].sort((a, b) =>
+    a < b ? -1 : a > b ? 1 : 0,
+  );
+  const out: Series[] = [];
+  for (const device of devices) {
+    const e = early.get(device);
+    const l = laterOf.get(device);
+    const points =
+      e === undefined ? (l?.points ?? []) : l === undefined ? e.points : [...e.points, ...l.points];
+    if (points.length === 0) continue;
+    const space = e?.space ?? l?.space ?? '';
+    const unit = e?.unit ?? l?.unit ?? '';
+    out.push({ device, space, quantity, unit, points });
+  }
+  return out;
 }
 
 export function checkQuery(q: SeriesQuery): void {
