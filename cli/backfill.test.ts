@@ -178,5 +178,25 @@ t.test(
     }
     const [latest] = await store.latest({ device: meters[0]?.id, quantity: 'energy' });
     t.ok((latest?.ts ?? 0) >= plan.end, 'the latest value is the live one');
+
+    const records = openRecords(path.join(system.dataDir, 'wesprint.db'));
+    t.teardown(() => records.close());
+    const ahead = records
+      .prepare(
+        `SELECT count(*) FROM bookings JOIN members ON members.id = member_id
+         WHERE start_ms >= ? AND status = 'booked' AND email LIKE 'sim-%'`,
+      )
+      .pluck()
+      .get(plan.end) as number;
+    t.ok(ahead > 0, `${ahead} bookings of the simulated members ahead, for the live check-in to confirm`);
   },
 );
+
+t.test('a running system without a past (BACKFILL_DAYS=0) has no simulated bookings', async (t) => {
+  const system = await startRunningSystem();
+  t.teardown(() => system.stop());
+  const records = openRecords(path.join(system.dataDir, 'wesprint.db'));
+  t.teardown(() => records.close());
+  t.equal(records.prepare('SELECT count(*) FROM bookings').pluck().get(), 0);
+  t.notMatch(system.lines.join('\n'), /Bookings|History/);
+});

@@ -57,9 +57,18 @@ import { createVirtualDevice, inServiceCounterWh, type VirtualDevice } from './v
  * (most of them, not all: walk-ins exist), and now and then nobody comes (a no-show, released a grace
  * after its start); Protel rooms are rented for one to three weeks. A booking is checked in at the first
  * reading instant at which the space's occupancy sensor said someone was there, exactly what the
- * sensor readings written for that instant say. The demo members book (the three of them share what a
- * whole coworking community would book, so each has many bookings at once in the past); bookings end
- * before today, which belongs to the live system.
+ * sensor readings written for that instant say. A simulated population books (SIMULATED_MEMBERS in
+ * cli/backfill.ts, members who cannot sign in); the three demo members, who sign in, hold only a few past
+ * desk bookings each, so the member view shows a clean list. History bookings end before today.
+ *
+ * Bookings ahead: today and tomorrow belong to the live system, but a fresh demo needs bookings there
+ * (the lobby shows what is booked, the live check-in confirms bookings). upcomingBookings lays them out
+ * from the same presence model the live sensors follow, all still 'booked': the live watcher checks them
+ * in when the sensor sees someone and releases the no-shows. They are written at the end of the history
+ * (and by every later `wesprint simulate --backfill`), and the running demo writes them again at its
+ * start and every hour (cli/backfill.ts, keepBookingsAhead), so day 3 of a demo has bookings as day 1
+ * had. Their ids depend on (seed, space, planned start) and the store refuses overlaps, so writing them
+ * again adds only what is new, and a slot a person booked live stays theirs.
  *
  * Idempotent: DATA_DIR/backfill.json records the plan and how far it got; a second run adds nothing,
  * an interrupted one goes on from the last finished day with the same plan. Readings are keyed by
