@@ -25,6 +25,12 @@ export const ReportPeriod = Type.Object({
    * kWh/m²·a is annualised over the days elapsed. Absent for a period that is over.
    */
   until: Type.Optional(Type.String({ format: 'date-time' })),
+  /**
+   * Share (0..1, three decimals) of the period's whole hours (up to `until`) for which the main meters have
+   * figures, averaged over the meters. Below 1 the period's totals cover less than the period: a history
+   * that starts within it, a meter that was silent. The page says so rather than compare it as whole.
+   */
+  coverage: Type.Number({ minimum: 0, maximum: 1 }),
 });
 
 export const FIGURE_KEYS = [

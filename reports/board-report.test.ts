@@ -123,9 +123,13 @@ t.test('October 2025 against September and October 2024, by hand', async (t) => 
     from: '2025-09-30T22:00:00.000Z',
     to: '2025-10-31T23:00:00.000Z',
     days: 31,
+    // The test meters report rarely: meter-main has consumption in 4 of October's 745 hours (1 Oct 06 h,
+    // 15 Oct 10 h and 11 h, 31 Oct 22 h UTC), meter-og1 in 2 (10 and 20 Oct 12 h): 6 / 1490 = 0.004.
+    coverage: 0.004,
   });
   t.equal(report.previous.label, '2025-09');
   t.equal(report.yearBefore.label, '2024-10');
+  t.equal(report.yearBefore.coverage, 0, 'nothing of October 2024');
   t.same(report.factors, {
     locationGPerKwh: 350,
     locationYear: 2025,
@@ -153,6 +157,9 @@ t.test('a period still running counts up to now and annualises over the days ela
   const report = await buildBoardReport(building, october(), now);
   t.equal(report.period.until, '2025-10-15T12:00:00.000Z');
   t.equal(report.previous.until, undefined, 'September is over');
+  // Whole hours up to now: 30 Sep 22 h to 15 Oct 12 h UTC = 350; meter-main has 3 of them (1 Oct 06 h,
+  // 15 Oct 10 h and 11 h), meter-og1 1 (10 Oct 12 h): 4 / 700 = 0.0057.
+  t.equal(report.period.coverage, 0.006);
   // Up to 12:00 UTC on 15 Oct: meter-main 10 + 95 + 15, meter-og1 30 = 150 kWh, over
   // 14 days 14 hours = 14.5833 days: 150 × 365 / 14.5833 / 900 = 4.1714…
   t.same(figure(report, 'energyKwh'), [150, 100, null]);

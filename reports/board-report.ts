@@ -15,7 +15,7 @@ import {
 import { compareFigures, type PeriodMeasures, periodFigures, rounded, share } from './board-figures.ts';
 import type { BoardReportOut, ReportPeriodOut, ReportTableOut } from './board-report-schema.ts';
 import { locationFactor } from './emission-factors.ts';
-import { counterResetHours, kwhByLocalDay, type MeterHour, totalKwh } from './meter-energy.ts';
+import { counterResetHours, kwhByLocalDay, type MeterHour, meterCoverage, totalKwh } from './meter-energy.ts';
 import { type Period, previousPeriod, yearBeforePeriod } from './report-period.ts';
 import { type BookingSpan, openWithin, type SpaceUse, spaceUse, sumSpaceUse } from './space-use.ts';
 
@@ -49,6 +49,8 @@ interface BookingRow {
 interface Gathered {
   measures: PeriodMeasures;
   until: number;
+  /** Share of the period's hours the main meters have figures for. */
+  coverage: number;
   meters: { device: string; space: string; role: string; kwh: number | null; resets: number }[];
   mainHours: { ts: number; value: number }[];
   spaces: SpaceUse[];
@@ -105,6 +107,10 @@ async function gather(sources: BoardReportSources, period: Period, now: number):
     for (const p of consumptionOf.get(id)?.points ?? [])
       mainHours.set(p.ts, (mainHours.get(p.ts) ?? 0) + p.value);
   const energyKwh = totalKwh(meters.filter((m) => mainIds.has(m.device)).map((m) => ({ value: m.kwh })));
+  const coverage = meterCoverage(
+    [...mainIds].map((id) => consumptionOf.get(id)?.points ?? []),
+    { from, to: until },
+  );
 
   // Bookings overlapping the period (every status: cancelled ones are dropped by the arithmetic).
   const rows = records
@@ -205,6 +211,7 @@ async function gather(sources: BoardReportSources, period: Period, now: number):
   return {
     measures,
     until,
+    coverage,
     meters,
     mainHours: [...mainHours].map(([ts, value]) => ({ ts, value })).sort((a, b) => a.ts - b.ts),
     spaces,
@@ -255,7 +262,8 @@ export class BoardReportCache {
   }
 }
 
-function periodOut(period: Period, until: number): ReportPeriodOut {
+function periodOut(period: Period, g: Gathered): ReportPeriodOut {
+  const until = g.until;
   return {
     kind: period.kind,
     label: period.label,
@@ -263,6 +271,7 @@ function periodOut(period: Period, until: number): ReportPeriodOut {
     to: new Date(period.to).toISOString(),
     days: period.days,
     ...(until < period.to ? { until: new Date(until).toISOString() } : {}),
+    coverage: Math.round(g.coverage * 1000) / 1000,
   };
 }
 
@@ -426,9 +435,9 @@ export async function buildBoardReport(
   const factor = locationFactor(period.firstDay.year, site.site.grid_co2_g_per_kwh);
   return {
     site: { id: site.site.id, name: site.site.name, areaM2: current.measures.areaM2, timezone: tz },
-    period: periodOut(period, current.until),
-    previous: periodOut(previous, before.until),
-    yearBefore: periodOut(yearBefore, lastYear.until),
+    period: periodOut(period, current),
+    previous: periodOut(previous, before),
+    yearBefore: periodOut(yearBefore, lastYear),
     factors: {
       locationGPerKwh: factor.gPerKwh,
       locationYear: factor.year,

@@ -7,6 +7,7 @@ import {
   kwhByLocalDay,
   kwhPerM2Annualised,
   localDateKey,
+  meterCoverage,
   totalKwh,
 } from './meter-energy.ts';
 
@@ -117,3 +118,30 @@ t.test('the location factor of a year, or of the latest earlier year', async (t)
     'the site file wins over the built-in table',
   );
 });
+
+t.test(
+  'coverage: the share of whole hours each main meter has a figure for, averaged over the meters',
+  async (t) => {
+    const hours = (...list: number[]) => list.map((h) => ({ ts: h * H, value: 1 }));
+    // 10 hours [0, 10 h): meter A all 10, meter B 4 of them (silent from hour 4): (10 + 4) / 20 = 0.7.
+    const a = hours(0, 1, 2, 3, 4, 5, 6, 7, 8, 9);
+    const b = hours(0, 1, 2, 3);
+    t.equal(meterCoverage([a, b], { from: 0, to: 10 * H }), 0.7);
+    t.equal(meterCoverage([a], { from: 0, to: 10 * H }), 1);
+    // A history starting at hour 6 of a 24-hour day: 18 of 24 = 0.75.
+    t.equal(
+      meterCoverage([hours(6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23)], {
+        from: 0,
+        to: 24 * H,
+      }),
+      0.75,
+    );
+    // Points outside the range do not count; a range ending in the running hour counts whole hours only:
+    // [0, 4.5 h) has 4 whole hours, meter A has all four (the 5th and later are outside).
+    t.equal(meterCoverage([a], { from: 0, to: 4.5 * H }), 1);
+    // Starting mid-hour: hours 1..3 of [0.5 h, 4 h) are whole: 3 hours, b has 1, 2, 3.
+    t.equal(meterCoverage([b], { from: 0.5 * H, to: 4 * H }), 1);
+    t.equal(meterCoverage([], { from: 0, to: 10 * H }), 0, 'no meters: nothing to stand on');
+    t.equal(meterCoverage([a], { from: 0, to: 0.5 * H }), 0, 'no whole hour yet');
+  },
+);

@@ -19,6 +19,8 @@ export interface MeterHour {
 }
 
 /** Below this (1 Wh) a difference between two ways of summing the same counter is rounding, not a restart. */
+const HOUR_MS = 3_600_000;
+
 const SAME_KWH = 1e-3;
 
 /**
@@ -82,4 +84,27 @@ export function kwhPerM2Annualised(kwh: number | null, areaM2: number, days: num
 export function co2Kg(kwh: number | null, gPerKwh: number | null): number | null {
   if (kwh === null || gPerKwh === null) return null;
   return (kwh * gPerKwh) / 1000;
+}
+
+/**
+ * How much of [from, to) the main meters' figures stand on (0..1): of the whole UTC hours in the range,
+ * the share that each meter has a consumption figure for, averaged over the meters. A history that starts
+ * mid-month, or a meter silent for days, makes a total that must not be compared with a whole period's.
+ * Without meters there is nothing to stand on: 0. The running hour (to not on an hour) is not counted.
+ */
+export function meterCoverage(
+  meters: readonly (readonly { ts: number }[])[],
+  range: { from: number; to: number },
+): number {
+  const first = Math.ceil(range.from / HOUR_MS) * HOUR_MS;
+  const end = Math.floor(range.to / HOUR_MS) * HOUR_MS;
+  const hours = Math.max(0, (end - first) / HOUR_MS);
+  if (meters.length === 0 || hours === 0) return 0;
+  let covered = 0;
+  for (const points of meters) {
+    const seen = new Set<number>();
+    for (const p of points) if (p.ts >= first && p.ts < end && p.ts % HOUR_MS === 0) seen.add(p.ts);
+    covered += seen.size;
+  }
+  return covered / (hours * meters.length);
 }
