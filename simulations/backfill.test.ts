@@ -17,6 +17,7 @@ import type { SiteConfig } from '../site/site.ts';
 import { SqliteStore } from '../storage/sqlite-store.ts';
 import {
   BackfillError,
+  historyBookingId,
   historyTimes,
   isMeter,
   parseSpan,
@@ -598,6 +599,10 @@ t.test('upcoming bookings of the whole building, at 14:07 on a Wednesday', async
   const ahead = upcomingBookings(input);
   t.same(upcomingBookings(input), ahead, 'the same every time');
   t.equal(new Set(ahead.map((b) => b.id)).size, ahead.length, 'distinct ids');
+  t.notOk(
+    ahead.some((b) => b.id === historyBookingId('kaufhaus', b.spaceId, b.start)),
+    'ids of their own: a history booking starting at the same time keeps its id',
+  );
   const kind = (b: Booking) => site.spaces.find((s) => s.id === b.spaceId)?.kind;
   for (const b of ahead) {
     t.ok(

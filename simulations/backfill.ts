@@ -375,16 +375,21 @@ export function historyBookingId(seed: string, spaceId: string, start: number): 
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
 
-/** A booking of `members[k]`, with the id, booker and booking time fixed by (seed, space, start). */
+/**
+ * A booking of `members[k]`, with the id, booker and booking time fixed by (seed, space, start). Bookings
+ * ahead take their ids from another key: a Protel rental under way may have begun on the day a history
+ * rental began, and must not take that one's id.
+ */
 function plannedBooking(
   seed: string,
   members: readonly string[],
   spaceId: string,
   start: number,
   stop: number,
+  ids: 'history' | 'ahead' = 'history',
 ): Booking {
   return {
-    id: historyBookingId(seed, spaceId, start),
+    id: historyBookingId(ids === 'history' ? seed : `${seed}/ahead`, spaceId, start),
     memberId: members[Math.floor(chance(seed, spaceId, start, 'member') * members.length)] as string,
     spaceId,
     start,
@@ -560,7 +565,7 @@ export function upcomingBookings(input: UpcomingBookingsInput): Booking[] {
         if (t < busyUntil) continue;
         const hours = minH + Math.floor(chance(seed, space.id, t, 'hours') * (maxH - minH + 1));
         const stop = Math.min(t + hours * HOUR_MS, interval.end);
-        const b = plannedBooking(seed, members, space.id, t, stop);
+        const b = plannedBooking(seed, members, space.id, t, stop, 'ahead');
         if (input.occupied(space.id, t)) {
           if (chance(seed, space.id, t, 'booked') >= BOOKED_SHARE) continue;
         } else {
@@ -586,7 +591,7 @@ export function upcomingBookings(input: UpcomingBookingsInput): Booking[] {
       day = addDays(first, length);
       const start = fromLocal(first, 0, tz);
       if (start >= until) break;
-      keep(plannedBooking(seed, members, space.id, start, fromLocal(day, 0, tz)), 'always');
+      keep(plannedBooking(seed, members, space.id, start, fromLocal(day, 0, tz), 'ahead'), 'always');
     }
   }
   return out.sort((a, b) => a.start - b.start || (a.spaceId < b.spaceId ? -1 : 1));
