@@ -15,8 +15,10 @@ import { newPage, openBrowser, saveScreenshot, VIEWPORTS } from '../../test-supp
 import { startRunningSystem } from '../../test-support/running-system.ts';
 import {
   figureChange,
+  formatCoverage,
   formatFigure,
   formatTableNumber,
+  partialCoverage,
   type UnitWords,
 } from '../src/pages/board/report-numbers.ts';
 
@@ -28,6 +30,10 @@ import {
 
 const HOUR_MS = 3_600_000;
 const PDF_FILE = path.resolve(import.meta.dirname, '../../test-output/board-report.pdf');
+const FIGURES_SHOT = path.resolve(
+  import.meta.dirname,
+  '../../test-output/screenshots/board-report-figures-partial-year-before.png',
+);
 /** The page's German unit words (board-texts.ts). */
 const GERMAN_UNITS: UnitWords = {
   kwh: 'kWh',
@@ -137,10 +143,19 @@ t.test(
     const mainMeters = site.devices.filter((d) => d.meter_role === 'main');
     t.ok(mainMeters.length > 0, 'the site has main meters');
     const resetAt = month.from + 10 * 24 * HOUR_MS + 5 * HOUR_MS;
-    const meters = meterHistory(site.site.id, mainMeters, [yearBefore, previous, month], {
-      meter: mainMeters[0]?.id ?? '',
-      at: resetAt,
-    });
+    // The year-before month only from its 14th day on (the history starts within it): a partial period.
+    const historyFrom = yearBefore.from + 13 * 24 * HOUR_MS;
+    // meterHistory's first reading, an hour before, is the meters' data for that hour too.
+    const yearBeforeCoverage = (yearBefore.to - (historyFrom - HOUR_MS)) / (yearBefore.to - yearBefore.from);
+    const meters = meterHistory(
+      site.site.id,
+      mainMeters,
+      [{ ...yearBefore, from: historyFrom }, previous, month],
+      {
+        meter: mainMeters[0]?.id ?? '',
+        at: resetAt,
+      },
+    );
     const airSpaces = site.spaces.filter(
       (s) =>
         site.devices.some((d) => d.space === s.id && d.profile === 'zigbee2mqtt-air-quality') &&
@@ -248,6 +263,31 @@ t.test(
       Math.abs((energy?.previous ?? Number.NaN) - (meters.kwh.get(previous.label) ?? 0)) < 0.01,
       'and the month before',
     );
+    t.equal(report.period.coverage, 1, 'the month is covered by the meters');
+    t.equal(report.previous.coverage, 1, 'and the month before');
+    t.equal(
+      report.yearBefore.coverage,
+      Math.round(yearBeforeCoverage * 1000) / 1000,
+      'the year-before month only from its 14th day',
+    );
+    // The energy card says so beside the year-before figure, and judges no change against it.
+    const percent = new Intl.NumberFormat('de-DE', { style: 'percent' }).format(
+      Math.round(yearBeforeCoverage * 100) / 100,
+    );
+    const yearBeforeEnergy = page.locator('[data-figure="energyKwh"] .year-before');
+    t.equal(
+      await yearBeforeEnergy.getByText(`Daten für ${percent} des Zeitraums`).count(),
+      1,
+      `"Daten für ${percent} des Zeitraums" beside the year before`,
+    );
+    t.equal(await yearBeforeEnergy.locator('.change').count(), 0, 'no better/worse against a partial month');
+    t.equal(
+      await page.locator('[data-figure="goodAirShare"] .partial').count(),
+      0,
+      'figures not from the meters carry no note',
+    );
+    // A close-up of the figures with the note, beside the full-page screenshots.
+    await page.locator('section.figures').screenshot({ path: FIGURES_SHOT });
 
     const monthName = new Intl.DateTimeFormat('de-DE', {
       month: 'long',
@@ -282,7 +322,17 @@ t.test(
       ] as const) {
         const change = figureChange(figure.key, figure.value, reference, 'de-DE', GERMAN_UNITS);
         const shownChange = card.locator(`${where} .change`);
-        if (change === null) t.equal(await shownChange.count(), 0, `${figure.key}: no change ${where}`);
+        const coverage = where === '.previous' ? report.previous.coverage : report.yearBefore.coverage;
+        const partial = partialCoverage(figure.key, report.period.coverage, coverage);
+        if (partial !== null && reference !== null) {
+          t.equal(
+            await card.locator(`${where} .partial`).textContent(),
+            `Daten für ${formatCoverage(partial, 'de-DE')} des Zeitraums`,
+            `${figure.key}: partial ${where}`,
+          );
+          t.equal(await shownChange.count(), 0, `${figure.key}: not judged ${where}`);
+        } else if (change === null)
+          t.equal(await shownChange.count(), 0, `${figure.key}: no change ${where}`);
         else {
           t.equal(
             await shownChange.locator('.change-text').textContent(),

@@ -145,3 +145,32 @@ export function formatTableNumber(value: number, unit: string | undefined, local
   if (digits === undefined) return new Intl.NumberFormat(locale, { maximumFractionDigits: 2 }).format(value);
   return decimal(value, locale, digits);
 }
+
+/** The figures that stand on the main meters' readings, and so on the periods' coverage. */
+export const FROM_METERS: ReadonlySet<FigureKey> = new Set<FigureKey>([
+  'energyKwh',
+  'energyKwhPerM2Annualised',
+  'co2LocationKg',
+  'co2MarketKg',
+  'energyPerBookedDeskHourKwh',
+]);
+
+/** Below this share of a period's hours with meter figures, its totals are not compared as a whole period's. */
+export const ENOUGH_COVERAGE = 0.95;
+
+/**
+ * The coverage to state beside a figure (the lower of the two periods') when either falls short, so the page
+ * says "data for 42 % of the period" instead of judging a half month against a whole one; null when both
+ * are covered or the figure does not come from the meters (bookings and air are not measured by them).
+ */
+export function partialCoverage(key: FigureKey, coverage: number, reference: number): number | null {
+  if (!FROM_METERS.has(key)) return null;
+  const lower = Math.min(coverage, reference);
+  return lower < ENOUGH_COVERAGE ? lower : null;
+}
+
+/** A coverage as the note states it: whole percent, but never "100 %" for a share that fell short. */
+export function formatCoverage(share: number, locale: string): string {
+  const percent = Math.min(Math.round(share * 100), 99);
+  return new Intl.NumberFormat(locale, { style: 'percent', maximumFractionDigits: 0 }).format(percent / 100);
+}
