@@ -4,7 +4,7 @@ import Type from 'typebox';
 import type { RecordsDb } from '../database/database.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
 import { STAFF_AND_BOARD } from '../members/roles.ts';
-import { BoardReportCache, buildBoardReport } from '../reports/board-report.ts';
+import { BoardReportCache, buildBoardReport, warmBoardReport } from '../reports/board-report.ts';
 import { BoardReport, type BoardReportOut, type ReportTableOut } from '../reports/board-report-schema.ts';
 import { type Period, parsePeriod } from '../reports/report-period.ts';
 import type { SiteConfig } from '../site/site.ts';
@@ -18,7 +18,13 @@ export interface BoardReportRoutesOptions {
   profiles: Map<string, DeviceProfile>;
   /** The time; tests fix it. */
   now?: () => number;
+  /** Compute the opening report when the API starts listening (default true; tests that count reads turn it off). */
+  warm?: boolean;
 }
+
+/** While the opening month is not covered yet (the first start's history still being written), warm again this often. */
+const WARM_AGAIN_MS = 5 * 60_000;
+const WARM_TRIES = 24;
 
 export const TABLE_IDS = [
   'summary',
@@ -68,6 +74,21 @@ export const boardReportRoutes: FastifyPluginAsyncTypebox<BoardReportRoutesOptio
   const now = options.now ?? Date.now;
   const tz = options.site.site.timezone;
   const cache = new BoardReportCache();
+
+  // The first visit to the board page should not wait for the month, the month before and a year before to
+  // be read: they are read once the API listens, in the background, and again while their history is missing.
+  let warmTimer: NodeJS.Timeout | undefined;
+  let tries = 0;
+  const warm = () => {
+    tries++;
+    warmBoardReport(options, cache, now())
+      .then((covered) => {
+        if (!covered && tries < WARM_TRIES) warmTimer = setTimeout(warm, WARM_AGAIN_MS).unref();
+      })
+      .catch((err: Error) => app.log.warn({ err: err.message }, 'board report not warmed'));
+  };
+  if (options.warm ?? true) app.addHook('onListen', async () => void setImmediate(warm));
+  app.addHook('onClose', async () => clearTimeout(warmTimer));
 
   function periodOf(text: string): Period {
     const parsed = parsePeriod(text, tz);

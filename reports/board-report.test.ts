@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap';
-import { BoardReportCache, buildBoardReport } from './board-report.ts';
+import type { StoredReading } from '../storage/store.ts';
+import { BoardReportCache, buildBoardReport, lastCompleteMonth, warmBoardReport } from './board-report.ts';
 import type { BoardReportOut } from './board-report-schema.ts';
 import { parsePeriod } from './report-period.ts';
 import { octoberBuilding } from './test-october.ts';
@@ -221,3 +222,44 @@ t.test('the cache keeps a running period a minute and a settled one a quarter of
   const quarterHour = await buildBoardReport(building, october(), running + 15 * 60_000 + 1, cache);
   t.same(figure(quarterHour, 'energyKwh'), [151, 104, null]);
 });
+
+t.test('the opening month is the last one that has ended, by the site’s clock', async (t) => {
+  // 31 Oct 2025 23:30 UTC is 00:30 on 1 Nov in Berlin: October has ended there.
+  t.equal(lastCompleteMonth(Date.parse('2025-10-31T23:30:00Z'), 'Europe/Berlin').label, '2025-10');
+  t.equal(lastCompleteMonth(Date.parse('2025-10-31T22:30:00Z'), 'Europe/Berlin').label, '2025-09');
+  t.equal(lastCompleteMonth(Date.parse('2026-01-15T12:00:00Z'), 'Europe/Berlin').label, '2025-12');
+});
+
+t.test(
+  'warming keeps the opening month once its meters cover it, and drops periods they do not',
+  async (t) => {
+    const building = await octoberBuilding(t);
+    const now = Date.parse('2025-11-10T12:00:00Z');
+    const cache = new BoardReportCache();
+    // The test meters report a few times a month (coverage 0.004): nothing is kept, and warming is not done.
+    t.equal(await warmBoardReport(building, cache, now), false, 'October not covered yet');
+    t.equal(cache.size, 0, 'October, September and October 2024 dropped again');
+
+    // Then October's history arrives: a reading of both main meters at :59 of every October hour (their
+    // values do not matter here: coverage counts the hours with a figure).
+    const hourly: StoredReading[] = [];
+    const from = Date.parse('2025-09-30T22:00:00Z');
+    const to = Date.parse('2025-10-31T23:00:00Z');
+    for (const device of ['meter-main', 'meter-og1'])
+      for (let ts = from; ts < to; ts += 3_600_000)
+        hourly.push({
+          site: 'bericht-haus',
+          space: 'technik',
+          device,
+          quantity: 'energy',
+          unit: 'kWh',
+          value: 2000,
+          ts: ts + 59 * 60_000,
+        });
+    await building.store.write(hourly);
+    t.equal(await warmBoardReport(building, cache, now), true, 'October covered');
+    t.equal(cache.size, 1, 'October kept; September and October 2024 still not covered');
+    const report = await buildBoardReport(building, october(), now, cache);
+    t.equal(report.period.coverage, 1);
+  },
+);

@@ -2,7 +2,7 @@ import { type Interval, isBookable } from '../bookings/booking-rules.ts';
 import type { BookingStatus } from '../bookings/booking-store.ts';
 import type { RecordsDb } from '../database/database.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
-import { addDays, fromLocal, type LocalDate } from '../site/local-time.ts';
+import { addDays, fromLocal, type LocalDate, toLocal } from '../site/local-time.ts';
 import type { SiteConfig, SpaceConfig } from '../site/site.ts';
 import type { Series, TimeSeriesStore } from '../storage/store.ts';
 import {
@@ -16,7 +16,7 @@ import { compareFigures, type PeriodMeasures, periodFigures, rounded, share } fr
 import type { BoardReportOut, ReportPeriodOut, ReportTableOut } from './board-report-schema.ts';
 import { locationFactor } from './emission-factors.ts';
 import { counterResetHours, kwhByLocalDay, type MeterHour, meterCoverage, totalKwh } from './meter-energy.ts';
-import { type Period, previousPeriod, yearBeforePeriod } from './report-period.ts';
+import { type Period, parsePeriod, previousPeriod, yearBeforePeriod } from './report-period.ts';
 import { type BookingSpan, openWithin, type SpaceUse, spaceUse, sumSpaceUse } from './space-use.ts';
 
 /**
@@ -245,6 +245,11 @@ export class BoardReportCache {
     return this.entries.size;
   }
 
+  /** Drops a period, so that the next request reads it afresh. */
+  forget(label: string): void {
+    this.entries.delete(label);
+  }
+
   gather(label: string, settled: boolean, now: number, compute: () => Promise<Gathered>): Promise<Gathered> {
     const entry = this.entries.get(label);
     if (entry !== undefined && entry.expiresAt > now) return entry.gathered;
@@ -448,4 +453,50 @@ export async function buildBoardReport(
     tables: tables(sources, period, current, figures),
     generatedAt: now,
   };
+}
+
+/** The period the board page opens on: the last month that has ended, in the site's time zone. */
+export function lastCompleteMonth(now: number, timeZone: string): Period {
+  const today = toLocal(now, timeZone);
+  const index = today.year * 12 + today.month - 2;
+  const parsed = parsePeriod(
+    `${Math.floor(index / 12)}-${String((index % 12) + 1).padStart(2, '0')}`,
+    timeZone,
+  );
+  if (!parsed.ok) throw new RangeError(parsed.reason);
+  return parsed.period;
+}
+
+/** Below this share of its hours with meter figures a warmed period is not kept: its history may be on its way. */
+export const WARM_COVERAGE = 0.95;
+
+/**
+ * Computes the report the board page opens on into `cache`, so that the first visit finds it ready. Periods
+ * the meters do not cover yet, or without bookings yet, are dropped again (the first start writes the history in the background, and
+ * a settled period would otherwise be kept a quarter of an hour without it). Resolves with whether the
+ * opening period was covered, so the caller knows whether to try again later.
+ */
+export async function warmBoardReport(
+  sources: BoardReportSources,
+  cache: BoardReportCache,
+  now: number = Date.now(),
+): Promise<boolean> {
+  const report = await buildBoardReport(
+    sources,
+    lastCompleteMonth(now, sources.site.site.timezone),
+    now,
+    cache,
+  );
+  // The history's bookings are written after its readings: a month with readings but no bookings yet is
+  // not kept either.
+  const booked = report.figures.find((f) => f.key === 'bookedHours');
+  const ready = (coverage: number, bookedHours: number | null | undefined) =>
+    coverage >= WARM_COVERAGE && bookedHours !== null && bookedHours !== undefined;
+  const periods = [
+    { label: report.period.label, ready: ready(report.period.coverage, booked?.value) },
+    { label: report.previous.label, ready: ready(report.previous.coverage, booked?.previous) },
+    { label: report.yearBefore.label, ready: ready(report.yearBefore.coverage, booked?.yearBefore) },
+  ];
+  for (const p of periods) if (!p.ready) cache.forget(p.label);
+  return periods[0]?.ready === true;
 }
