@@ -4,6 +4,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { benchBoardReport, describeBoardReportBench } from './board-report.ts';
 import {
   type BrokerSample,
   type GatewaySample,
@@ -32,7 +33,12 @@ import { benchUnlock, describeUnlockBench, type UnlockBenchResult, unlockFailure
  *   unlock  phone unlock latency (command on the wire, vendor command, confirmation), also relative to a
  *           bare MQTT round trip on the same broker in the same run, and booking throughput (bench/unlock.ts).
  *
- *   --only NAME    ingest | unlock (default: both)
+ *   report  the board report, uncached, for the last year and month on a data dir with history (--data-dir, or
+ *           DATA_DIR; skipped without one): year and month times against a plain read of the same rollup rows
+ *           in the same run (bench/board-report.ts). Only with --only report or --data-dir.
+ *
+ *   --only NAME    ingest | unlock | report (default: ingest and unlock)
+ *   --data-dir D   report: the data dir to read (e.g. the demo's after its first start)
  *   --messages N   ingest: timed messages per run (default 20000)
  *   --runs N       ingest: runs of each measurement, alternating (default 3); medians are reported
  *   --window N     ingest: publisher's unacknowledged QoS 1 messages (default 1000)
@@ -192,7 +198,7 @@ export async function runIngestBenchmark(
   return result;
 }
 
-const BENCHMARKS = ['ingest', 'unlock'] as const;
+const BENCHMARKS = ['ingest', 'unlock', 'report'] as const;
 type BenchmarkName = (typeof BENCHMARKS)[number];
 
 /** Runs the benchmarks named by `args`; resolves with the exit code: 1 when a measurement failed. */
@@ -208,13 +214,15 @@ export async function runBench(args: string[]): Promise<number> {
       devices: { type: 'string', default: '100' },
       profile: { type: 'boolean', default: false },
       out: { type: 'string', default: RESULTS_FILE },
+      'data-dir': { type: 'string' },
     },
     strict: true,
   });
   const only = values.only as BenchmarkName | undefined;
   if (only !== undefined && !BENCHMARKS.includes(only))
     throw new Error(`--only must be one of ${BENCHMARKS.join(', ')}`);
-  const wanted = only ? [only] : [...BENCHMARKS];
+  const dataDir = values['data-dir'] ?? process.env.DATA_DIR;
+  const wanted = only ? [only] : ['ingest', 'unlock', ...(values['data-dir'] ? ['report'] : [])];
   const options: IngestOptions = {
     messages: positive('messages', values.messages),
     window: positive('window', values.window),
@@ -261,6 +269,21 @@ export async function runBench(args: string[]): Promise<number> {
     }
     writeBenchResult(values.out, 'unlock', entry);
     failures.push(...entry.failures.map((f) => `unlock: ${f}`));
+  }
+
+  if (wanted.includes('report')) {
+    console.log('');
+    if (!dataDir || !fs.existsSync(path.join(dataDir, 'readings.db'))) {
+      console.log('report: skipped (no --data-dir or DATA_DIR with a readings.db)');
+    } else {
+      try {
+        const report = await benchBoardReport({ dataDir });
+        for (const line of describeBoardReportBench(report)) console.log(line);
+        writeBenchResult(values.out, 'report', { ok: true, ...report });
+      } catch (err) {
+        failures.push(`report: ${(err as Error).message}`);
+      }
+    }
   }
 
   console.log('');
