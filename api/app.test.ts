@@ -1,4 +1,6 @@
+import { once } from 'node:events';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { InjectOptions } from 'fastify';
@@ -489,4 +491,19 @@ t.test('fuzzed query strings and paths never give a 5xx', async (t) => {
       t.match(res.json(), { statusCode: res.statusCode, error: String, message: String });
   }
   t.equal(fivexx, 0);
+});
+
+t.test('closing cuts a connection that never sent a request (a browser preconnect)', async (t) => {
+  const { app } = await building(t);
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  if (!address || typeof address !== 'object') throw new Error('not listening');
+  const socket = net.connect(address.port, '127.0.0.1');
+  await once(socket, 'connect');
+  const ended = once(socket, 'close');
+  // Without the cut, Node waits for the headers timeout (a minute) before the server is closed.
+  const guard = new Promise<'stuck'>((resolve) => setTimeout(() => resolve('stuck'), 30_000).unref());
+  t.equal(await Promise.race([app.close().then(() => 'closed' as const), guard]), 'closed');
+  await ended;
+  t.ok(socket.destroyed, 'the silent connection was cut');
 });
