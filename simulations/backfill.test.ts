@@ -589,9 +589,9 @@ t.test('the simulated population: members who book but cannot sign in', async (t
 t.test('upcoming bookings of the whole building, at 14:07 on a Wednesday', async (t) => {
   const site = loadSite(DEMO_SITE_FILE);
   const building = new SimulatedBuilding(site, 'kaufhaus');
-  // Wednesday 11 March 2026, 14:07 in Halle (CET): the next quarter hour is 14:15.
+  // Wednesday 11 March 2026, 14:07 in Halle (CET): the quarter hour under way began at 14:00.
   const now = Date.UTC(2026, 2, 11, 13, 7);
-  const from = Date.UTC(2026, 2, 11, 13, 15);
+  const from = Date.UTC(2026, 2, 11, 13, 0);
   const until = Date.UTC(2026, 2, 12, 23, 0);
   const members = Array.from({ length: 40 }, (_, i) => `m${i}`);
   const occupied = (spaceId: string, t: number) => building.peopleIn(spaceId, t) > 0;
@@ -607,13 +607,13 @@ t.test('upcoming bookings of the whole building, at 14:07 on a Wednesday', async
   for (const b of ahead) {
     t.ok(
       b.start >= from && b.start < until && b.end > b.start,
-      `${b.id} between 14:15 and the end of tomorrow`,
+      `${b.id} between 14:00 and the end of tomorrow`,
     );
     t.equal(b.start % (15 * 60_000), 0, 'on a quarter hour');
   }
   const atFrom = ahead.filter((b) => b.start === from);
   const busyNow = atFrom.filter((b) => kind(b) === 'desk');
-  t.ok(busyNow.length >= 10, `${busyNow.length} desks booked from 14:15 (sessions under way)`);
+  t.ok(busyNow.length >= 10, `${busyNow.length} desks booked from 14:00 (sessions under way)`);
   for (const b of busyNow) t.ok(occupied(b.spaceId, from), `${b.spaceId}: someone is at the desk`);
   const protel = ahead.filter((b) => kind(b) === 'protel');
   t.ok(protel.filter((b) => b.start === from).length >= 10, 'most Protel rooms rented right now');

@@ -507,7 +507,7 @@ function giveToRegulars(
 export interface UpcomingBookingsInput {
   site: SiteConfig;
   seed: string;
-  /** The time now: today's bookings start at the next quarter hour or later. */
+  /** The time now: today's bookings start at the quarter hour under way (as the booking rules allow) or later. */
   now: number;
   /** Bookings start before this; default the end of tomorrow (local). */
   until?: number;
@@ -529,7 +529,8 @@ const RENTALS_FROM: LocalDate = { year: 2024, month: 1, day: 1 };
  * the hall: each local day is laid out from its opening as the history does (at a presence slot where
  * someone will be there, a booking of a few hours, BOOKED_SHARE of the time; where nobody will come in
  * [start − early, start + grace], now and then a booking nobody turns up for); Protel rentals run on a
- * chain from a fixed date. A booking already under way at the next quarter hour starts there, if
+ * chain from a fixed date. A booking already under way at the quarter hour that has begun starts there (the
+ * booking rules accept it, and the lobby of a fresh demo is busy at once), if
  * someone is there then, else it is left out. Ids depend on (seed, space, planned start), so running
  * this again (an hour later, on the next start) adds only what is new.
  */
@@ -540,7 +541,7 @@ export function upcomingBookings(input: UpcomingBookingsInput): Booking[] {
   const early = input.earlyMs ?? DEFAULT_EARLY_MS;
   const tz = site.site.timezone || 'Europe/Berlin';
   const quarter = 15 * MINUTE_MS;
-  const from = Math.ceil(input.now / quarter) * quarter;
+  const from = Math.floor(input.now / quarter) * quarter;
   const today = toLocal(input.now, tz);
   const dayStart = fromLocal(today, 0, tz);
   const until = input.until ?? fromLocal(addDays(today, 2), 0, tz);
