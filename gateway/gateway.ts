@@ -2,7 +2,6 @@ import Database from 'better-sqlite3';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { DeviceProfile, OutgoingMessage } from '../device-profiles/profile.ts';
-import { decodeMessage } from '../device-profiles/registry.ts';
 import type { DeviceConfig, SiteConfig } from '../site/site.ts';
 import type { StoredReading } from '../storage/store.ts';
 import {
@@ -14,6 +13,7 @@ import {
 } from './building-topics.ts';
 import { decideCommand, parseCommand } from './command-rules.ts';
 import { type DeviceHealth, isOnline } from './device-health.ts';
+import { DeviceMessageDecoder } from './ingest.ts';
 import type { Quarantine } from './quarantine.ts';
 
 /**
@@ -90,7 +90,6 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const stats: GatewayStats = { received: 0, ignored: 0, readings: 0, quarantined: 0, commands: 0 };
 
   const devices = new Map<string, SiteDevice>();
-  const devicesByTopic = new Map<string, { id: string; profile: string }>();
   for (const config of site.devices) {
     const profile = profiles.get(config.profile);
     if (!profile) throw new Error(`device "${config.id}" names unknown profile "${config.profile}"`);
@@ -103,8 +102,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       heard: false,
       pending: undefined,
     });
-    devicesByTopic.set(config.topic, { id: config.id, profile: config.profile });
   }
+  const decoder = new DeviceMessageDecoder(site, profiles, quarantine);
 
   const commandLog = openCommandLog(options.commandLogFile);
 
@@ -171,36 +170,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       });
       return;
     }
-    const decoded = decodeMessage(profiles, packet.topic, payload, receivedAt, devicesByTopic);
-    if (!decoded.ok) {
-      if (decoded.reason === 'ignored') {
-        stats.ignored++;
-        return;
-      }
-      stats.quarantined++;
-      quarantine.add({
-        receivedAt,
-        topic: packet.topic,
-        payload,
-        reason: decoded.reason,
-        detail: decoded.detail,
-        ...(decoded.device ? { device: decoded.device } : {}),
-      });
+    const decoded = decoder.decode(packet.topic, payload, receivedAt);
+    if (decoded.outcome === 'ignored') {
+      stats.ignored++;
       return;
     }
-    const device = devices.get(decoded.device);
-    if (!device) {
-      // decodeMessage only names site devices when given the site's topic map; anything else is unknown.
+    if (decoded.outcome === 'quarantined') {
       stats.quarantined++;
-      quarantine.add({
-        receivedAt,
-        topic: packet.topic,
-        payload,
-        reason: 'unknown_device',
-        detail: 'not in site',
-      });
       return;
     }
+    const device = devices.get(decoded.device.id) as SiteDevice;
     const { result } = decoded;
     if (packet.retain) {
       // Replayed from the broker's retained store on subscribing: old news of unknown age. It may tell
@@ -213,14 +192,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     if (result.availability) device.health.announced = result.availability;
     else if (device.health.announced === 'offline' && result.readings.length > 0)
       device.health.announced = null;
-    for (const r of result.readings) {
-      const reading: StoredReading = {
-        ...r,
-        device: device.config.id,
-        site: site.site.id,
-        space: device.config.space,
-      };
-      sink.add(reading);
+    for (const r of decoded.readings) {
+      sink.add(r);
       stats.readings++;
       if (r.quantity === 'battery' && typeof r.value === 'number') device.battery = r.value;
       publish(

@@ -4,12 +4,12 @@ import { openingIntervals } from '../bookings/booking-rules.ts';
 import type { Booking, BookingStore, PastResult } from '../bookings/booking-store.ts';
 import { DEFAULT_EARLY_MS, DEFAULT_GRACE_MS, NO_SHOW_KINDS } from '../bookings/check-in.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
-import { decodeMessage } from '../device-profiles/registry.ts';
+import { DeviceMessageDecoder } from '../gateway/ingest.ts';
 import type { Quarantine } from '../gateway/quarantine.ts';
 import { SpooledWriter } from '../gateway/spool.ts';
 import { addDays, fromLocal, type LocalDate, toLocal } from '../site/local-time.ts';
 import type { DeviceConfig, SiteConfig, SpaceConfig } from '../site/site.ts';
-import type { StoredReading, TimeSeriesStore } from '../storage/store.ts';
+import type { TimeSeriesStore } from '../storage/store.ts';
 import { SimulatedBuilding } from './building.ts';
 import {
   type CounterState,
@@ -810,35 +810,16 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRep
         every: Math.max(1, Math.round((device.firmwareIntervalS * 1000) / plan.stepMs)),
       });
     }
-    const topics = new Map(site.devices.map((d) => [d.topic, { id: d.id, profile: d.profile }]));
-    const configs = new Map(site.devices.map((d) => [d.id, d]));
+    const decoder = new DeviceMessageDecoder(site, profiles, options.quarantine);
     const writer = new SpooledWriter({ store, dir: options.spoolDir });
     const ingest = (topic: string, text: string, at: number) => {
       report.messages++;
-      const payload = Buffer.from(text);
-      const decoded = decodeMessage(profiles, topic, payload, at, topics);
-      if (!decoded.ok) {
-        if (decoded.reason === 'ignored') return;
-        report.quarantined++;
-        options.quarantine.add({
-          receivedAt: at,
-          topic,
-          payload,
-          reason: decoded.reason,
-          detail: decoded.detail,
-          ...(decoded.device ? { device: decoded.device } : {}),
-        });
-        return;
-      }
-      const config = configs.get(decoded.device) as DeviceConfig;
-      for (const r of decoded.result.readings) {
+      const decoded = decoder.decode(topic, Buffer.from(text), at);
+      if (decoded.outcome === 'quarantined') report.quarantined++;
+      if (decoded.outcome !== 'decoded') return;
+      for (const r of decoded.readings) {
         if (!HISTORY_QUANTITIES.has(r.quantity)) continue;
-        writer.add({
-          ...r,
-          device: config.id,
-          site: site.site.id,
-          space: config.space,
-        } satisfies StoredReading);
+        writer.add(r);
         report.readings++;
       }
     };

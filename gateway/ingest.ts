@@ -1,0 +1,62 @@
+import type { DecodeResult, DeviceProfile } from '../device-profiles/profile.ts';
+import { decodeMessage } from '../device-profiles/registry.ts';
+import type { DeviceConfig, SiteConfig } from '../site/site.ts';
+import type { StoredReading } from '../storage/store.ts';
+import type { Quarantine } from './quarantine.ts';
+
+/**
+ * The one way a device message becomes stored readings: decode it with the site's device profiles, put
+ * what cannot be decoded into the quarantine, and name each reading with its device, site and space. The
+ * live gateway and the simulated building's history (simulations/backfill.ts) both go through here, so
+ * the history has exactly the live path's units, quarantine and naming.
+ */
+export class DeviceMessageDecoder {
+  readonly #byTopic: Map<string, { id: string; profile: string }>;
+  readonly #devices: Map<string, DeviceConfig>;
+
+  constructor(
+    private readonly site: SiteConfig,
+    private readonly profiles: Map<string, DeviceProfile>,
+    private readonly quarantine: Quarantine,
+  ) {
+    this.#byTopic = new Map(site.devices.map((d) => [d.topic, { id: d.id, profile: d.profile }]));
+    this.#devices = new Map(site.devices.map((d) => [d.id, d]));
+  }
+
+  /**
+   * `ignored` for expected traffic that is no report, `quarantined` (already kept, with its reason) for what
+   * cannot be decoded or belongs to no site device, else the device, the decoded result and its readings.
+   */
+  decode(
+    topic: string,
+    payload: Buffer,
+    receivedAt: number,
+  ):
+    | { outcome: 'ignored' }
+    | { outcome: 'quarantined' }
+    | { outcome: 'decoded'; device: DeviceConfig; result: DecodeResult; readings: StoredReading[] } {
+    const decoded = decodeMessage(this.profiles, topic, payload, receivedAt, this.#byTopic);
+    if (!decoded.ok) {
+      if (decoded.reason === 'ignored') return { outcome: 'ignored' };
+      this.quarantine.add({
+        receivedAt,
+        topic,
+        payload,
+        reason: decoded.reason,
+        detail: decoded.detail,
+        ...(decoded.device ? { device: decoded.device } : {}),
+      });
+      return { outcome: 'quarantined' };
+    }
+    const device = this.#devices.get(decoded.device);
+    if (!device) {
+      // decodeMessage only names site devices when given the site's topic map; anything else is unknown.
+      this.quarantine.add({ receivedAt, topic, payload, reason: 'unknown_device', detail: 'not in site' });
+      return { outcome: 'quarantined' };
+    }
+    const readings = decoded.result.readings.map(
+      (r): StoredReading => ({ ...r, device: device.id, site: this.site.site.id, space: device.space }),
+    );
+    return { outcome: 'decoded', device, result: decoded.result, readings };
+  }
+}
