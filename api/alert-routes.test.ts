@@ -5,7 +5,6 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import websocket from '@fastify/websocket';
 import Fastify from 'fastify';
 import t, { type Test } from 'tap';
-import WebSocket from 'ws';
 import { DEFAULT_ALERT_SETTINGS } from '../alerts/alert-rules.ts';
 import { type Alert, AlertStore } from '../alerts/alert-store.ts';
 import { AlertWatch } from '../alerts/alert-watch.ts';
@@ -19,7 +18,14 @@ import { authRoutes } from './auth-routes.ts';
 import { BuildingFeed } from './building-feed.ts';
 import { installErrorHandling } from './errors.ts';
 import { LIVE_MAX_PAYLOAD_BYTES } from './live-stream.ts';
-import { eventually, smallBuilding, startBroker, startGatewayClient, testProfiles } from './test-building.ts';
+import {
+  eventually,
+  listenWebSocket,
+  smallBuilding,
+  startBroker,
+  startGatewayClient,
+  testProfiles,
+} from './test-building.ts';
 import { signedInMember, testRecords } from './test-session.ts';
 
 const topics = buildingTopics('test-haus');
@@ -91,17 +97,11 @@ async function alertApi(t: Test) {
   return { app, watch, clock, records, gateway, timeSeries, wsBase: address.replace(/^http/, 'ws') };
 }
 
+/** The live channel, once it has said hello. */
 async function listen(t: Test, url: string, cookie: string) {
-  const socket = new WebSocket(url, { headers: { cookie } });
-  const messages: Record<string, unknown>[] = [];
-  socket.on('message', (data) => messages.push(JSON.parse(String(data))));
-  t.teardown(() => socket.terminate());
-  await new Promise<void>((resolve, reject) => {
-    socket.once('open', () => resolve());
-    socket.once('error', reject);
-  });
-  await eventually('hello', () => messages.length > 0);
-  return { socket, messages };
+  const live = await listenWebSocket(t, url, { cookie });
+  await eventually('hello', () => live.messages.length > 0);
+  return live;
 }
 
 type AlertMsg = { type: 'alert'; change: string; alert: Alert };

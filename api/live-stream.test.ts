@@ -2,14 +2,20 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import WebSocket from 'ws';
 import { buildingTopics } from '../gateway/building-topics.ts';
 import { Quarantine } from '../gateway/quarantine.ts';
 import { SqliteStore } from '../storage/sqlite-store.ts';
 import { buildApi } from './app.ts';
 import { BuildingFeed } from './building-feed.ts';
 import type { LiveStreamOptions } from './live-stream.ts';
-import { eventually, smallBuilding, startBroker, startGatewayClient, testProfiles } from './test-building.ts';
+import {
+  eventually,
+  listenWebSocket,
+  smallBuilding,
+  startBroker,
+  startGatewayClient,
+  testProfiles,
+} from './test-building.ts';
 import { signedInMember, testRecords } from './test-session.ts';
 
 const topics = buildingTopics('test-haus');
@@ -44,18 +50,11 @@ async function liveApi(t: Test, live?: LiveStreamOptions) {
   return { app, feed, cookie, brokerUrl: url, wsBase: address.replace(/^http/, 'ws') };
 }
 
-/** A real WebSocket client that keeps every message it receives. */
+/** The live channel, once it has said hello. */
 async function listen(t: Test, url: string, cookie: string) {
-  const socket = new WebSocket(url, { headers: { cookie } });
-  const messages: Record<string, unknown>[] = [];
-  socket.on('message', (data) => messages.push(JSON.parse(String(data))));
-  t.teardown(() => socket.terminate());
-  await new Promise<void>((resolve, reject) => {
-    socket.once('open', () => resolve());
-    socket.once('error', reject);
-  });
-  await eventually('hello', () => messages.length > 0);
-  return { socket, messages };
+  const live = await listenWebSocket(t, url, { cookie });
+  await eventually('hello', () => live.messages.length > 0);
+  return live;
 }
 
 t.test('live readings and device status travel gateway -> broker -> feed -> WebSocket', async (t) => {

@@ -13,7 +13,14 @@ import { SqliteStore } from '../storage/sqlite-store.ts';
 import { buildApi } from './app.ts';
 import { BuildingFeed } from './building-feed.ts';
 import { LOBBY_TOKEN_REVOKED } from './lobby-routes.ts';
-import { eventually, smallBuilding, startBroker, startGatewayClient, testProfiles } from './test-building.ts';
+import {
+  eventually,
+  listenWebSocket,
+  smallBuilding,
+  startBroker,
+  startGatewayClient,
+  testProfiles,
+} from './test-building.ts';
 import { createTestMember, signIn } from './test-session.ts';
 
 const topics = buildingTopics('test-haus');
@@ -72,18 +79,7 @@ async function lobbyApi(t: Test, options: { lobbyPublic?: boolean; heartbeatMs?:
   return { app, records, feed, brokerUrl: url, wsBase: address.replace(/^http/, 'ws'), lobbyToken };
 }
 
-/** A real WebSocket client that keeps every message it receives. */
-async function listen(t: Test, url: string, headers: Record<string, string> = {}) {
-  const socket = new WebSocket(url, { headers });
-  const messages: Record<string, unknown>[] = [];
-  socket.on('message', (data) => messages.push(JSON.parse(String(data))));
-  t.teardown(() => socket.terminate());
-  await new Promise<void>((resolve, reject) => {
-    socket.once('open', () => resolve());
-    socket.once('error', reject);
-  });
-  return { socket, messages };
-}
+const listen = listenWebSocket;
 
 /** The HTTP status a WebSocket upgrade was refused with, or 'open'. */
 async function upgradeStatus(url: string, headers: Record<string, string> = {}): Promise<number | 'open'> {

@@ -2,6 +2,7 @@ import net from 'node:net';
 import { Aedes } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Test } from 'tap';
+import WebSocket from 'ws';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
 import type { SiteConfig } from '../site/site.ts';
 
@@ -109,4 +110,17 @@ export async function eventually(what: string, check: () => boolean, timeoutMs =
     if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for: ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** A real WebSocket client, open, that keeps every message it receives (parsed); terminated at teardown. */
+export async function listenWebSocket(t: Test, url: string, headers: Record<string, string> = {}) {
+  const socket = new WebSocket(url, { headers });
+  const messages: Record<string, unknown>[] = [];
+  socket.on('message', (data) => messages.push(JSON.parse(String(data))));
+  t.teardown(() => socket.terminate());
+  await new Promise<void>((resolve, reject) => {
+    socket.once('open', () => resolve());
+    socket.once('error', reject);
+  });
+  return { socket, messages };
 }
