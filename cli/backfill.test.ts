@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,27 +7,14 @@ import { isMeter, markerFile, readMarker } from '../simulations/backfill.ts';
 import { loadSite } from '../site/load.ts';
 import { SqliteStore } from '../storage/sqlite-store.ts';
 import { startRunningSystem } from '../test-support/running-system.ts';
+import { runWesprint } from '../test-support/wesprint-process.ts';
 import { DEMO_SITE_FILE } from './settings.ts';
 
 /** `wesprint simulate --backfill` as a user runs it: a real process on a temp DATA_DIR. */
 
-const BIN = path.resolve(import.meta.dirname, '../bin/wesprint.js');
 const DAY = 86_400_000;
 
-function run(args: string[], env: Record<string, string>) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = runWesprint;
 
 function tempDataDir(t: Test): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-backfill-cli-'));
