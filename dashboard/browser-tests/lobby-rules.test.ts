@@ -7,6 +7,7 @@ import {
   type LobbySpace,
   screenLayout,
   siteDay,
+  siteDaysAhead,
   tileSpan,
   untilPhrase,
 } from '../src/pages/lobby/lobby-board.ts';
@@ -40,13 +41,34 @@ t.test('siteDay: the calendar day in the building, not in UTC', async (t) => {
   t.equal(siteDay(at('2026-11-23T23:00:00Z'), BERLIN), '2026-11-24', 'midnight in Berlin, 23:00 UTC');
 });
 
+t.test(
+  'siteDaysAhead: calendar days in the building, across midnight, the year and the clock changes',
+  async (t) => {
+    // New Year's Eve 23:50 in Berlin (22:50 UTC): 00:45 is tomorrow, and next year.
+    const eve = at('2026-12-31T22:50:00Z');
+    t.equal(siteDaysAhead(at('2026-12-31T22:59:00Z'), eve, BERLIN), 0, '23:59 the same evening');
+    t.equal(siteDaysAhead(at('2026-12-31T23:45:00Z'), eve, BERLIN), 1, '00:45 on 1 January');
+    t.equal(siteDaysAhead(at('2027-01-04T06:00:00Z'), eve, BERLIN), 4, 'Monday 07:00');
+    // The night the clocks go forward: 01:55 CET on Sunday 28 March 2027; the day has 23 hours.
+    const spring = at('2027-03-28T00:55:00Z');
+    t.equal(siteDaysAhead(at('2027-03-28T21:59:00Z'), spring, BERLIN), 0, '23:59 CEST the same Sunday');
+    t.equal(siteDaysAhead(at('2027-03-28T22:00:00Z'), spring, BERLIN), 1, 'midnight CEST is Monday');
+    t.equal(siteDaysAhead(at('2027-03-29T05:00:00Z'), spring, BERLIN), 1, 'Monday 07:00 CEST');
+    // And back in October: the day has 25 hours.
+    const autumn = at('2027-10-30T22:30:00Z'); // Sunday 31 October 00:30 CEST
+    t.equal(siteDaysAhead(at('2027-10-31T22:59:00Z'), autumn, BERLIN), 0, '23:59 CET the same Sunday');
+    t.equal(siteDaysAhead(at('2027-10-31T23:00:00Z'), autumn, BERLIN), 1);
+    t.equal(siteDaysAhead(eve - 3_600_000, eve, BERLIN), 0, 'an hour ago is still today');
+  },
+);
+
 t.test('untilPhrase: a time today, a day when later, "for today" when nothing ends it today', async (t) => {
   const now = at('2026-11-23T12:00:00Z'); // 13:00 in Berlin
   const closing = at('2026-11-23T21:00:00Z'); // 22:00
   t.same(untilPhrase(space({ id: 'a', freeUntil: closing }), now, BERLIN), {
     kind: 'freeUntil',
     at: closing,
-    today: true,
+    daysAhead: 0,
   });
   t.same(untilPhrase(space({ id: 'a' }), now, BERLIN), { kind: 'freeForToday' }, 'nothing ends it');
   t.same(
@@ -58,19 +80,19 @@ t.test('untilPhrase: a time today, a day when later, "for today" when nothing en
   t.same(untilPhrase(space({ id: 'a', ...busy, busyUntil: at('2026-11-23T15:30:00Z') }), now, BERLIN), {
     kind: 'busyUntil',
     at: at('2026-11-23T15:30:00Z'),
-    today: true,
+    daysAhead: 0,
   });
   t.same(untilPhrase(space({ id: 'a', ...busy, busyUntil: at('2026-11-26T10:00:00Z') }), now, BERLIN), {
     kind: 'busyUntil',
     at: at('2026-11-26T10:00:00Z'),
-    today: false,
+    daysAhead: 3,
   });
   t.same(untilPhrase(space({ id: 'a', ...busy }), now, BERLIN), { kind: 'busy' }, 'busy with no end');
   const closed = { status: 'closed' as const, free: false };
   t.same(untilPhrase(space({ id: 'a', ...closed, busyUntil: at('2026-11-24T06:00:00Z') }), now, BERLIN), {
     kind: 'closedUntil',
     at: at('2026-11-24T06:00:00Z'),
-    today: false,
+    daysAhead: 1,
   });
   t.same(untilPhrase(space({ id: 'a', ...closed }), now, BERLIN), { kind: 'closed' });
 
@@ -81,6 +103,21 @@ t.test('untilPhrase: a time today, a day when later, "for today" when nothing en
     { kind: 'freeForToday' },
     'the day ends at midnight in Berlin',
   );
+
+  // New Year's Eve 23:50: a room booked until 01:45 is busy until tomorrow, a closed area opens on Friday.
+  const eve = at('2026-12-31T22:50:00Z');
+  t.same(untilPhrase(space({ id: 'a', ...busy, busyUntil: at('2027-01-01T00:45:00Z') }), eve, BERLIN), {
+    kind: 'busyUntil',
+    at: at('2027-01-01T00:45:00Z'),
+    daysAhead: 1,
+  });
+  // Sunday 22:50: the area closed since Saturday 18:00 opens on Monday at 07:00.
+  const sunday = at('2026-12-13T21:50:00Z');
+  t.same(untilPhrase(space({ id: 'a', ...closed, busyUntil: at('2026-12-14T06:00:00Z') }), sunday, BERLIN), {
+    kind: 'closedUntil',
+    at: at('2026-12-14T06:00:00Z'),
+    daysAhead: 1,
+  });
 });
 
 t.test('floorsOnScreen: from the ground up, desks only through their area', async (t) => {

@@ -1,6 +1,6 @@
 /**
  * Shrinks one line of text until it fits its box, down to half its own size, instead of cutting it:
- * room names and "Belegt bis Di., 24. Nov., 09:00" differ in length, and the kiosk's font is whatever the
+ * room names and "Belegt bis Di. 09:00" differ in length, and the kiosk's font is whatever the
  * screen has. Watches the tile around it, whose size the grid sets, so the line's own resizing never
  * feeds back into it.
  */

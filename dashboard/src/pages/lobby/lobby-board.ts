@@ -87,14 +87,18 @@ export function floorsOnScreen(board: LobbyBoard): FloorOnScreen[] {
     .filter((f) => f.spaces.length > 0);
 }
 
-/** What the second line of a tile says, before it is put into words. */
+/**
+ * What the second line of a tile says, before it is put into words. `daysAhead` counts calendar days in the
+ * building from today to `at` (0: today, 1: tomorrow): the page says a time alone today, a weekday and time
+ * within the week ahead, a date beyond.
+ */
 export type UntilPhrase =
   | { kind: 'freeForToday' }
-  | { kind: 'freeUntil'; at: number; today: boolean }
+  | { kind: 'freeUntil'; at: number; daysAhead: number }
   | { kind: 'busy' }
-  | { kind: 'busyUntil'; at: number; today: boolean }
+  | { kind: 'busyUntil'; at: number; daysAhead: number }
   | { kind: 'closed' }
-  | { kind: 'closedUntil'; at: number; today: boolean };
+  | { kind: 'closedUntil'; at: number; daysAhead: number };
 
 /** The calendar day of an instant in the site's time zone, e.g. "2026-11-23". */
 export function siteDay(ms: number, timeZone: string): string {
@@ -107,21 +111,29 @@ export function siteDay(ms: number, timeZone: string): string {
 }
 
 /**
+ * Calendar days in the building from the day of `now` to the day of `at`: across midnight, the turn of the
+ * year and the clock changes alike (a day of 23 or 25 hours is still one day).
+ */
+export function siteDaysAhead(at: number, now: number, timeZone: string): number {
+  return Math.round((Date.parse(siteDay(at, timeZone)) - Date.parse(siteDay(now, timeZone))) / 86_400_000);
+}
+
+/**
  * Free until when, busy until when: a time alone when it is today in the building, with the day when later.
  * Free with nothing ending it today is "free for today": a visitor plans the day, not next week.
  */
 export function untilPhrase(space: LobbySpace, now: number, timeZone: string): UntilPhrase {
-  const today = (at: number) => siteDay(at, timeZone) === siteDay(now, timeZone);
+  const daysAhead = (at: number) => siteDaysAhead(at, now, timeZone);
   if (space.status === 'free') {
-    if (space.freeUntil === null || !today(space.freeUntil)) return { kind: 'freeForToday' };
-    return { kind: 'freeUntil', at: space.freeUntil, today: true };
+    if (space.freeUntil === null || daysAhead(space.freeUntil) !== 0) return { kind: 'freeForToday' };
+    return { kind: 'freeUntil', at: space.freeUntil, daysAhead: 0 };
   }
   if (space.status === 'busy') {
     if (space.busyUntil === null) return { kind: 'busy' };
-    return { kind: 'busyUntil', at: space.busyUntil, today: today(space.busyUntil) };
+    return { kind: 'busyUntil', at: space.busyUntil, daysAhead: daysAhead(space.busyUntil) };
   }
   if (space.busyUntil === null) return { kind: 'closed' };
-  return { kind: 'closedUntil', at: space.busyUntil, today: today(space.busyUntil) };
+  return { kind: 'closedUntil', at: space.busyUntil, daysAhead: daysAhead(space.busyUntil) };
 }
 
 /** A tile takes two grid cells (or the whole row on a narrow grid) when it has more to say. */

@@ -1,4 +1,4 @@
-import { defineTexts, format, translator } from '../../i18n.svelte.ts';
+import { defineTexts, format, language, translator } from '../../i18n.svelte.ts';
 import type { LobbySpace, UntilPhrase } from './lobby-board.ts';
 
 /** Every word the lobby screen shows, German first. */
@@ -20,15 +20,15 @@ export const lobbyTexts = defineTexts(
     freeUntil: 'Frei bis {time}',
     busy: 'Belegt',
     busyUntil: 'Belegt bis {time}',
-    busyUntilDay: 'Belegt bis {day}, {time}',
+    busyUntilDay: 'Belegt bis {day} {time}',
     closed: 'Geschlossen',
-    closedUntil: 'Geschlossen bis {time}',
-    closedUntilDay: 'Geschlossen bis {day}, {time}',
+    closedUntil: 'Öffnet um {time}',
+    closedUntilDay: 'Öffnet {day} {time}',
     desksFree: '{free} von {total} Plätzen frei',
     desksNoneFree: 'Alle {total} Plätze belegt',
     desksUntil: '{status} · {until}',
     untilTime: 'bis {time}',
-    untilDay: 'bis {day}, {time}',
+    untilDay: 'bis {day} {time}',
     forToday: 'für heute',
 
     air_good: 'Luft gut',
@@ -62,15 +62,15 @@ export const lobbyTexts = defineTexts(
     freeUntil: 'Free until {time}',
     busy: 'Busy',
     busyUntil: 'Busy until {time}',
-    busyUntilDay: 'Busy until {day}, {time}',
+    busyUntilDay: 'Busy until {day} {time}',
     closed: 'Closed',
-    closedUntil: 'Closed until {time}',
-    closedUntilDay: 'Closed until {day}, {time}',
+    closedUntil: 'Opens at {time}',
+    closedUntilDay: 'Opens {day} {time}',
     desksFree: '{free} of {total} desks free',
     desksNoneFree: 'All {total} desks taken',
     desksUntil: '{status} · {until}',
     untilTime: 'until {time}',
-    untilDay: 'until {day}, {time}',
+    untilDay: 'until {day} {time}',
     forToday: 'for today',
 
     air_good: 'Air good',
@@ -91,11 +91,19 @@ export const lobbyTexts = defineTexts(
 
 export const t = translator(lobbyTexts);
 
-function weekday(ms: number, timeZone: string): string {
-  return format.date(ms, timeZone);
+/**
+ * The day of a time that is not today, as short as a tile from 3 m away allows: "Fr." within the week ahead
+ * (a weekday cannot be mistaken there), "14. Dez." beyond.
+ */
+function day(at: number, daysAhead: number, timeZone: string): string {
+  const within = daysAhead < 7;
+  return new Intl.DateTimeFormat(language.locale, {
+    ...(within ? { weekday: 'short' } : { day: 'numeric', month: 'short' }),
+    timeZone,
+  }).format(at);
 }
 
-/** "Frei bis 14:00", "Belegt bis Di., 24. Nov., 09:00", "Frei für heute". */
+/** "Frei bis 14:00", "Belegt bis Fr. 01:45", "Öffnet Mo. 07:00", "Frei für heute". */
 export function statusWords(phrase: UntilPhrase, timeZone: string): string {
   switch (phrase.kind) {
     case 'freeForToday':
@@ -105,15 +113,21 @@ export function statusWords(phrase: UntilPhrase, timeZone: string): string {
     case 'busy':
       return t('busy');
     case 'busyUntil':
-      return phrase.today
+      return phrase.daysAhead <= 0
         ? t('busyUntil', { time: format.time(phrase.at, timeZone) })
-        : t('busyUntilDay', { day: weekday(phrase.at, timeZone), time: format.time(phrase.at, timeZone) });
+        : t('busyUntilDay', {
+            day: day(phrase.at, phrase.daysAhead, timeZone),
+            time: format.time(phrase.at, timeZone),
+          });
     case 'closed':
       return t('closed');
     case 'closedUntil':
-      return phrase.today
+      return phrase.daysAhead <= 0
         ? t('closedUntil', { time: format.time(phrase.at, timeZone) })
-        : t('closedUntilDay', { day: weekday(phrase.at, timeZone), time: format.time(phrase.at, timeZone) });
+        : t('closedUntilDay', {
+            day: day(phrase.at, phrase.daysAhead, timeZone),
+            time: format.time(phrase.at, timeZone),
+          });
   }
 }
 
@@ -128,9 +142,13 @@ export function deskWords(space: LobbySpace, phrase: UntilPhrase, timeZone: stri
       : t('desksNoneFree', { total: desks.total });
   let until: string;
   if (phrase.kind === 'freeUntil' || phrase.kind === 'busyUntil') {
-    until = phrase.today
-      ? t('untilTime', { time: format.time(phrase.at, timeZone) })
-      : t('untilDay', { day: weekday(phrase.at, timeZone), time: format.time(phrase.at, timeZone) });
+    until =
+      phrase.daysAhead <= 0
+        ? t('untilTime', { time: format.time(phrase.at, timeZone) })
+        : t('untilDay', {
+            day: day(phrase.at, phrase.daysAhead, timeZone),
+            time: format.time(phrase.at, timeZone),
+          });
   } else if (phrase.kind === 'freeForToday') {
     until = t('forToday');
   } else return count;
