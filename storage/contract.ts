@@ -4,60 +4,72 @@ import type { StoredReading, TimeSeriesStore } from './store.ts';
 
 /**
  * The one contract every TimeSeriesStore backend passes. `makeStore` gives a fresh, empty store for
- * each subtest (the suite closes it). Timestamps are a few hours before now so that a backend with a
- * raw retention policy (InfluxDB) keeps them.
+ * each subtest (the suite closes it). Timestamps are a few hours before `now` so that a backend with a
+ * raw retention policy (InfluxDB) keeps them: for InfluxDB that is influxd's own clock, which faketime
+ * does not move.
  */
 export type MakeStore = () => Promise<TimeSeriesStore>;
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
-const T0 = Math.floor((Date.now() - 6 * HOUR) / HOUR) * HOUR;
 const SITE = 'kaufhaus';
 
-function reading(
-  device: string,
-  space: string,
-  quantity: Quantity,
-  unit: Unit,
-  minutes: number,
-  value: number | string,
-): StoredReading {
-  return { site: SITE, space, device, quantity, unit, ts: T0 + minutes * MIN, value };
+/** The readings the contract writes, from the whole hour six hours before `now`. */
+function fixtures(now: number) {
+  const T0 = Math.floor((now - 6 * HOUR) / HOUR) * HOUR;
+  function reading(
+    device: string,
+    space: string,
+    quantity: Quantity,
+    unit: Unit,
+    minutes: number,
+    value: number | string,
+  ): StoredReading {
+    return { site: SITE, space, device, quantity, unit, ts: T0 + minutes * MIN, value };
+  }
+
+  const co2 = (device: string, space: string, minutes: number, ppm: number) =>
+    reading(device, space, 'co2', 'ppm', minutes, ppm);
+
+  /** co2-1 in the hall, co2-2 in the café; bucket sums are worked out by hand in the tests. */
+  const CO2 = [
+    co2('co2-1', 'hall', 1, 400),
+    co2('co2-1', 'hall', 5, 500),
+    co2('co2-1', 'hall', 9, 600),
+    co2('co2-1', 'hall', 12, 800),
+    co2('co2-1', 'hall', 31, 1000),
+    co2('co2-2', 'cafe', 2, 420),
+    co2('co2-2', 'cafe', 25, 440),
+  ];
+
+  /** An energy meter that reboots at minute 14; minute -5 is the baseline before the queried range. */
+  const ENERGY = [
+    reading('meter-1', 'hall', 'energy', 'kWh', -5, 100),
+    reading('meter-1', 'hall', 'energy', 'kWh', 3, 101),
+    reading('meter-1', 'hall', 'energy', 'kWh', 8, 103),
+    reading('meter-1', 'hall', 'energy', 'kWh', 14, 0.5),
+    reading('meter-1', 'hall', 'energy', 'kWh', 18, 1.5),
+    reading('meter-1', 'hall', 'energy', 'kWh', 20, 2),
+  ];
+
+  const LOCK = [
+    reading('lock-1', 'protel-3', 'lock', 'state', 1, 'locked'),
+    reading('lock-1', 'protel-3', 'lock', 'state', 4, 'unlocked'),
+    reading('lock-1', 'protel-3', 'lock', 'state', 7, 'locked'),
+  ];
+
+  const at = (minutes: number) => T0 + minutes * MIN;
+
+  return { co2, CO2, ENERGY, LOCK, at };
 }
 
-const co2 = (device: string, space: string, minutes: number, ppm: number) =>
-  reading(device, space, 'co2', 'ppm', minutes, ppm);
-
-/** co2-1 in the hall, co2-2 in the café; bucket sums are worked out by hand in the tests. */
-const CO2 = [
-  co2('co2-1', 'hall', 1, 400),
-  co2('co2-1', 'hall', 5, 500),
-  co2('co2-1', 'hall', 9, 600),
-  co2('co2-1', 'hall', 12, 800),
-  co2('co2-1', 'hall', 31, 1000),
-  co2('co2-2', 'cafe', 2, 420),
-  co2('co2-2', 'cafe', 25, 440),
-];
-
-/** An energy meter that reboots at minute 14; minute -5 is the baseline before the queried range. */
-const ENERGY = [
-  reading('meter-1', 'hall', 'energy', 'kWh', -5, 100),
-  reading('meter-1', 'hall', 'energy', 'kWh', 3, 101),
-  reading('meter-1', 'hall', 'energy', 'kWh', 8, 103),
-  reading('meter-1', 'hall', 'energy', 'kWh', 14, 0.5),
-  reading('meter-1', 'hall', 'energy', 'kWh', 18, 1.5),
-  reading('meter-1', 'hall', 'energy', 'kWh', 20, 2),
-];
-
-const LOCK = [
-  reading('lock-1', 'protel-3', 'lock', 'state', 1, 'locked'),
-  reading('lock-1', 'protel-3', 'lock', 'state', 4, 'unlocked'),
-  reading('lock-1', 'protel-3', 'lock', 'state', 7, 'locked'),
-];
-
-const at = (minutes: number) => T0 + minutes * MIN;
-
-export async function runStoreContract(t: Test, name: string, makeStore: MakeStore): Promise<void> {
+export async function runStoreContract(
+  t: Test,
+  name: string,
+  makeStore: MakeStore,
+  now: number = Date.now(),
+): Promise<void> {
+  const { co2, CO2, ENERGY, LOCK, at } = fixtures(now);
   const fresh = async (t: Test): Promise<TimeSeriesStore> => {
     const store = await makeStore();
     t.teardown(() => store.close());

@@ -12,13 +12,14 @@ if (requireComponent(t, influxdAvailable(), 'InfluxDB 1.x (influxd)', INFLUXD_IN
     t,
     'influxdb-v1',
     async () => new InfluxV1Store({ url: influxd.url, database: `contract_${++n}` }),
+    await influxd.clock(),
   );
 
   t.test('sets up retention policies and the hourly continuous query, whose SELECT runs', async (t) => {
     const store = new InfluxV1Store({ url: influxd.url, database: 'retention', rawRetentionDays: 7 });
     t.teardown(() => store.close());
     const hour = 3_600_000;
-    const h0 = Math.floor(Date.now() / hour) * hour - 3 * hour;
+    const h0 = Math.floor((await influxd.clock()) / hour) * hour - 3 * hour;
     await store.write([
       { site: 's', space: 'hall', device: 'm1', quantity: 'energy', unit: 'kWh', ts: h0 + 60_000, value: 5 },
       { site: 's', space: 'hall', device: 'm1', quantity: 'energy', unit: 'kWh', ts: h0 + 120_000, value: 7 },

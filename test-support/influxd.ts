@@ -28,6 +28,11 @@ export interface Influxd {
   restart(): Promise<void>;
   /** stop() and remove the data dir. */
   dispose(): Promise<void>;
+  /**
+   * influxd's own time (epoch ms, whole seconds): influxd is a Go program and ignores faketime, and it
+   * refuses points older than a retention policy by this clock. Tests that write points date them by it.
+   */
+  clock(): Promise<number>;
 }
 
 async function freePort(): Promise<number> {
@@ -145,6 +150,13 @@ class RunningInfluxd implements Influxd {
   async dispose(): Promise<void> {
     await this.stop();
     fs.rmSync(this.dataDir, { recursive: true, force: true });
+  }
+
+  async clock(): Promise<number> {
+    const res = await fetch(`${this.url}/ping`);
+    const date = Date.parse(res.headers.get('date') ?? '');
+    if (!Number.isFinite(date)) throw new Error('influxd answered /ping without a Date header');
+    return date;
   }
 }
 
