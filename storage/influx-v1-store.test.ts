@@ -1,8 +1,14 @@
+import path from 'node:path';
 import t from 'tap';
 import { requireComponent } from '../test-support/component.ts';
 import { INFLUXD_INSTALL, influxdAvailable, startInfluxd } from '../test-support/influxd.ts';
 import { runStoreContract } from './contract.ts';
 import { InfluxV1Store } from './influx-v1-store.ts';
+import { SqliteStore } from './sqlite-store.ts';
+import type { Series, StoredReading } from './store.ts';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
 
 if (requireComponent(t, influxdAvailable(), 'InfluxDB 1.x (influxd)', INFLUXD_INSTALL)) {
   const influxd = await startInfluxd();
@@ -15,24 +21,7 @@ if (requireComponent(t, influxdAvailable(), 'InfluxDB 1.x (influxd)', INFLUXD_IN
     await influxd.clock(),
   );
 
-  t.test('sets up retention policies and the hourly continuous query, whose SELECT runs', async (t) => {
-    const store = new InfluxV1Store({ url: influxd.url, database: 'retention', rawRetentionDays: 7 });
-    t.teardown(() => store.close());
-    const hour = 3_600_000;
-    const h0 = Math.floor((await influxd.clock()) / hour) * hour - 3 * hour;
-    await store.write([
-      { site: 's', space: 'hall', device: 'm1', quantity: 'energy', unit: 'kWh', ts: h0 + 60_000, value: 5 },
-      { site: 's', space: 'hall', device: 'm1', quantity: 'energy', unit: 'kWh', ts: h0 + 120_000, value: 7 },
-      {
-        site: 's',
-        space: 'hall',
-        device: 'l1',
-        quantity: 'lock',
-        unit: 'state',
-        ts: h0 + 60_000,
-        value: 'locked',
-      },
-    ]);
+  t.test('sets up retention policies raw (default) and hourly; drops the old continuous query', async (t) => {
     const q = async (sql: string) => {
       const res = await fetch(`${influxd.url}/query?db=retention&epoch=ms&q=${encodeURIComponent(sql)}`, {
         method: 'POST',
@@ -41,6 +30,30 @@ if (requireComponent(t, influxdAvailable(), 'InfluxDB 1.x (influxd)', INFLUXD_IN
         results: { series?: { name: string; columns: string[]; values: unknown[][] }[] }[];
       };
     };
+    // What earlier versions set up: a continuous query rolling up on the database's clock.
+    await q('CREATE DATABASE "retention"');
+    await q('CREATE RETENTION POLICY "rollup" ON "retention" DURATION INF REPLICATION 1');
+    await q(
+      'CREATE CONTINUOUS QUERY "wesprint_hourly" ON "retention" BEGIN SELECT mean("value") AS "mean" INTO "retention"."rollup".:MEASUREMENT FROM "retention"."autogen"./.*/ GROUP BY time(1h), * END',
+    );
+    const before = await q('SHOW CONTINUOUS QUERIES');
+    t.ok(
+      before.results[0]?.series?.some((s) => s.name === 'retention' && (s.values ?? []).length > 0),
+      'the old continuous query is there',
+    );
+    const store = new InfluxV1Store({ url: influxd.url, database: 'retention', rawRetentionDays: 7 });
+    t.teardown(() => store.close());
+    await store.write([
+      {
+        site: 's',
+        space: 'hall',
+        device: 'm1',
+        quantity: 'energy',
+        unit: 'kWh',
+        ts: await influxd.clock(),
+        value: 5,
+      },
+    ]);
     const rps = await q('SHOW RETENTION POLICIES ON "retention"');
     const rows = rps.results[0]?.series?.[0]?.values ?? [];
     t.same(
@@ -48,23 +61,117 @@ if (requireComponent(t, influxdAvailable(), 'InfluxDB 1.x (influxd)', INFLUXD_IN
       [['168h0m0s', true]],
       'raw: 7 days, default',
     );
-    t.ok(rows.some((r) => r[0] === 'rollup'));
+    t.same(
+      rows.filter((r) => r[0] === 'hourly').map((r) => [r[1], r[4]]),
+      [['0s', false]],
+      'hourly: kept for ever',
+    );
     const cqs = await q('SHOW CONTINUOUS QUERIES');
-    t.ok(
-      cqs.results[0]?.series?.some(
-        (s) => s.name === 'retention' && s.values.some((v) => v[0] === 'wesprint_hourly'),
-      ),
+    t.notOk(
+      cqs.results[0]?.series?.some((s) => s.name === 'retention' && (s.values ?? []).length > 0),
+      'no continuous query left',
     );
-    // What the CQ does each hour, run by hand over the test's hour.
-    await q(
-      `${store.rollupSelect()}`.replace(
-        'GROUP BY',
-        `WHERE time >= ${h0}ms AND time < ${h0 + hour}ms GROUP BY`,
-      ),
-    );
-    const rolled = await q('SELECT "last", "max", "count" FROM "retention"."rollup"."energy"');
-    t.same(rolled.results[0]?.series?.[0]?.values, [[h0, 7, 7, 2]]);
   });
+
+  t.test(
+    'rollups past raw retention answer as the embedded store does, by the application’s clock',
+    async (t) => {
+      // influxd runs on the real clock, whatever the application's is: the history lies after the real now
+      // (so influxd keeps all of it), and the application's clock is days later than that.
+      const D0 = Math.ceil(Date.now() / DAY) * DAY + DAY;
+      let now = D0 + 4 * DAY + 10 * 60_000;
+      const sqlite = new SqliteStore({ file: path.join(t.testdir({}), 'readings.db'), rawRetentionDays: 1 });
+      const influx = new InfluxV1Store({
+        url: influxd.url,
+        database: 'against_sqlite',
+        rawRetentionDays: 1,
+        now: () => now,
+      });
+      t.teardown(() => Promise.all([sqlite.close(), influx.close()]).then(() => undefined));
+      const reading = (
+        device: string,
+        space: string,
+        quantity: string,
+        ts: number,
+        value: number | string,
+      ): StoredReading => ({
+        site: 'kaufhaus',
+        space,
+        device,
+        quantity: quantity as StoredReading['quantity'],
+        unit: quantity === 'energy' ? 'kWh' : 'bool',
+        ts,
+        value,
+      });
+      const readings: StoredReading[] = [];
+      let counter = 1000;
+      for (let ts = D0; ts < D0 + 4 * DAY; ts += 20 * 60_000) {
+        const minute = ts / 60_000;
+        readings.push(reading('desk-b', 'og1', 'occupancy', ts, minute % 7 < 3 ? 1 : 0));
+        // Silent on day 1: its hours have no rollups at all.
+        if (ts < D0 + DAY || ts >= D0 + 2 * DAY)
+          readings.push(reading('desk-a', 'eg', 'occupancy', ts, (minute % 11) / 10));
+        // Words only: counted, never a number.
+        if (ts % HOUR === 0) readings.push(reading('Desk-C', 'eg', 'occupancy', ts, 'unknown'));
+        // A counter with a small dip (samples out of order: nothing) and a restart (everything after it).
+        counter =
+          ts === D0 + 10 * HOUR ? 0.5 : ts === D0 + 2 * DAY + 3 * HOUR ? counter - 0.2 : counter + 0.25;
+        // It moves to another space on day 3.
+        readings.push(reading('meter-1', ts < D0 + 3 * DAY ? 'technik' : 'keller', 'energy', ts, counter));
+      }
+      await sqlite.write(readings);
+      await influx.write(readings);
+      const sqliteReport = await sqlite.maintain(now);
+      const influxReport = await influx.maintain(now);
+      t.equal(sqliteReport.rawKeptFrom, D0 + 3 * DAY);
+      t.equal(influxReport.rawKeptFrom, D0 + 3 * DAY, 'three days answered from rollups');
+      t.equal(influxReport.rolledUpUntil, D0 + 4 * DAY);
+
+      const nearly = (series: Series[]) =>
+        series.map((s) => ({
+          ...s,
+          points: s.points.map((p) => ({ ts: p.ts, value: p.value.toPrecision(12) })),
+        }));
+      const compare = async (label: string) => {
+        let compared = 0;
+        for (const quantity of ['occupancy', 'energy'])
+          for (const aggregate of ['mean', 'min', 'max', 'last', 'count', 'consumption'] as const)
+            for (const range of [
+              { from: D0, to: D0 + 4 * DAY, bucketMs: HOUR },
+              { from: D0, to: D0 + 4 * DAY, bucketMs: DAY },
+              { from: D0 + 5 * HOUR, to: D0 + 3 * DAY + 7 * HOUR, bucketMs: 6 * HOUR },
+              { from: D0, to: D0 + 4 * DAY },
+              { from: D0 + 2 * HOUR, to: D0 + 2 * DAY },
+              { from: D0 + 3 * DAY - HOUR, to: D0 + 3 * DAY + HOUR },
+            ])
+              for (const filter of [{}, { space: 'eg' }, { device: 'desk-a' }, { device: 'meter-1' }]) {
+                const q = { quantity, aggregate, ...range, ...filter };
+                const expected = nearly(await sqlite.query(q));
+                t.same(nearly(await influx.query(q)), expected, `${label}: ${JSON.stringify(q)}`);
+                if (expected.length > 0) compared++;
+              }
+        t.ok(compared > 150, `${label}: ${compared} non-empty answers compared`);
+      };
+      await compare('after maintenance');
+
+      // A late reading (the spool replaying an outage) into an hour rolled up but still raw, then a day later.
+      const late = reading('desk-b', 'og1', 'occupancy', D0 + 3 * DAY + 2 * HOUR + 5 * 60_000, 7);
+      await sqlite.write([late]);
+      await influx.write([late]);
+      now += DAY;
+      await sqlite.maintain(now);
+      await influx.maintain(now);
+      const [hour] = await influx.query({
+        quantity: 'occupancy',
+        device: 'desk-b',
+        from: D0 + 3 * DAY + 2 * HOUR,
+        to: D0 + 3 * DAY + 3 * HOUR,
+        aggregate: 'max',
+      });
+      t.same(hour?.points, [{ ts: D0 + 3 * DAY + 2 * HOUR, value: 7 }], 'the late reading is in its rollup');
+      await compare('a day later');
+    },
+  );
 
   t.test('an unreachable server: write rejects, ping is false', async (t) => {
     const store = new InfluxV1Store({

@@ -2,15 +2,10 @@ import { InfluxDB, type IPoint } from 'influx';
 import type { IBackoffStrategy } from 'influx/lib/src/backoff/backoff.js';
 import type { Quantity, Unit } from '../device-profiles/reading.ts';
 import { type CounterSample, consumptionByBucket } from './consumption.ts';
-import { checkQuery } from './sqlite-store.ts';
-import type {
-  LatestFilter,
-  Series,
-  SeriesPoint,
-  SeriesQuery,
-  StoredReading,
-  TimeSeriesStore,
-} from './store.ts';
+import { type HourRollup, rollUpHours, type SeriesSample } from './hourly-rollup.ts';
+import { type BucketPartial, SeriesAccumulator } from './partial-aggregate.ts';
+import { checkQuery, type MaintenanceReport } from './sqlite-store.ts';
+import type { LatestFilter, Series, SeriesQuery, StoredReading, TimeSeriesStore } from './store.ts';
 
 /**
  * InfluxDB through its v1 HTTP API (/write, /query with InfluxQL), which InfluxDB 1.x, 2.x (compat
@@ -21,12 +16,21 @@ import type {
  * changes type; timestamps in ms. A point's key is measurement + tags + time, so writing the same
  * reading twice stores it once (idempotent replay).
  *
- * Retention (when the store may manage the database): retention policy `raw` (DEFAULT, rawRetentionDays)
- * receives the writes; retention policy `rollup` (infinite) is filled by the continuous query
- * `wesprint_hourly` with per-hour mean/min/max/last/count of every measurement, tags kept. InfluxDB's
- * continuous queries cannot compute reset-aware consumption (no `increase()` in InfluxQL 1.x, and CQs
- * take no subqueries), so counters are rolled up by their hourly `last` and `max`. query() reads the
- * `raw` policy only: ranges older than the raw retention are answered from `rollup` by InfluxQL directly.
+ * Retention: retention policy `raw` (DEFAULT, rawRetentionDays) receives the writes; retention policy
+ * `hourly` (infinite) holds the hourly rollups, the same rows as SqliteStore's rollup_hour (count, sum,
+ * min, max, last and reset-aware counter consumption, storage/hourly-rollup.ts), one point per device,
+ * quantity and hour (tag `device`; site, space and unit as fields, so a device that moves keeps one point
+ * per hour). The application writes them, not a continuous query: a CQ runs on the database's clock over
+ * the hour just past, so it never rolls up what arrives late (the spool replaying an outage) or is written
+ * into the past (the history backfill), and InfluxQL 1.x cannot compute reset-aware consumption.
+ * `maintain(now)` rolls complete hours up from `raw` (the gateway calls it periodically, as for SQLite),
+ * `writeHistory` rolls a history up as it is written. How far rollups reach is kept in the `hourly`
+ * policy (measurement `wesprint_rollup`), so every process reading the database knows it.
+ *
+ * Queries: as SqliteStore, hours older than the raw retention (and already rolled up) come from `hourly`
+ * when the bucket is a whole number of hours (or one bucket for the whole range), the rest from `raw`,
+ * combined per bucket. "Older than the raw retention" is judged by the application's clock (`now`), never
+ * the database's: influxd is a Go program and runs on the real clock whatever the application's is.
  *
  * Identifiers and strings are escaped for InfluxQL; tag values go through the line protocol escaping of
  * the `influx` package. The line protocol cannot carry a newline in a tag: CR/LF in ids are written
@@ -37,10 +41,15 @@ export interface InfluxV1StoreOptions {
   database: string;
   username?: string | undefined;
   password?: string | undefined;
-  /** Create database, retention policies and continuous query when missing (needs admin rights). */
+  /**
+   * Create database and retention policies when missing (needs admin rights). Without, the operator
+   * creates `raw` (DEFAULT, rawRetentionDays) and `hourly` (INF).
+   */
   manageDatabase?: boolean;
   rawRetentionDays?: number;
   requestTimeoutMs?: number;
+  /** The application's clock (epoch ms): which retention policy holds a period is judged by it. */
+  now?: () => number;
 }
 
 /** The spool owns retries and backoff: the client must neither retry nor park the host. */
@@ -88,27 +97,52 @@ interface RawResult {
   series?: RawSeries[];
 }
 
-const FUNCTIONS: Record<Exclude<SeriesQuery['aggregate'], 'consumption'>, string> = {
-  mean: 'mean("value")',
-  min: 'min("value")',
-  max: 'max("value")',
-  last: 'last("value")',
-  count: 'count("value"), count("state")',
-};
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const floorHour = (ts: number): number => Math.floor(ts / HOUR) * HOUR;
+const ceilHour = (ts: number): number => Math.ceil(ts / HOUR) * HOUR;
+
+const RAW = 'raw';
+const HOURLY = 'hourly';
+/** In `hourly`, at time 0: hours before `rolled_up_until` have their rollups. */
+const ROLLUP_STATE = 'wesprint_rollup';
+/** What earlier versions rolled up with (without consumption, on the database's clock): dropped at setup. */
+const OLD_CONTINUOUS_QUERY = 'wesprint_hourly';
+const ROLLUP_POINTS_PER_WRITE = 5000;
+
+/** One series' readings read back from `raw`, with the tags of each. */
+interface TaggedSample extends SeriesSample {
+  site: string;
+  space: string;
+  unit: string;
+}
+
+const seriesKey = (device: string, quantity: string) => JSON.stringify([device, quantity]);
+const num = (v: unknown): number | null => (typeof v === 'number' ? v : null);
 
 export class InfluxV1Store implements TimeSeriesStore {
   readonly kind = 'influxdb-v1';
   private readonly influx: InfluxDB;
   private readonly database: string;
   private readonly manage: boolean;
-  private readonly rawRetentionDays: number;
+  private readonly rawRetentionMs: number;
+  private readonly now: () => number;
   private ready: Promise<void> | undefined;
+  /** rolled_up_until as last read or written by this process (undefined: not known yet). */
+  private rolledUpUntil: number | null | undefined;
+  /** Series-hours that received readings after they were rolled up (the spool replaying an outage). */
+  private readonly dirty = new Map<string, { device: string; quantity: string; hour: number }>();
+  /** A history's readings of its last, unfinished hour, kept for the next chunk, which goes on from `to`. */
+  private historyTail: { to: number; readings: StoredReading[] } | undefined;
+  /** The last numeric value of each series at the end of the last history chunk: the next one's baseline. */
+  private historyBaselines: { to: number; last: Map<string, CounterSample> } | undefined;
 
   constructor(options: InfluxV1StoreOptions) {
     const url = new URL(options.url);
     this.database = options.database;
     this.manage = options.manageDatabase ?? true;
-    this.rawRetentionDays = options.rawRetentionDays ?? 30;
+    this.rawRetentionMs = (options.rawRetentionDays ?? 30) * DAY;
+    this.now = options.now ?? Date.now;
     this.influx = new InfluxDB({
       host: url.hostname,
       port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
@@ -121,12 +155,10 @@ export class InfluxV1Store implements TimeSeriesStore {
     });
   }
 
-  /** Statements of the retention setup, exported so a test can run the continuous query's SELECT. */
-  rollupSelect(): string {
-    const db = influxIdentifier(this.database);
-    return `SELECT mean("value") AS "mean", min("value") AS "min", max("value") AS "max", last("value") AS "last",
-      count("value") AS "count", count("state") AS "count_state"
-      INTO ${db}."rollup".:MEASUREMENT FROM ${db}."raw"./.*/ GROUP BY time(1h), *`;
+  /** `"db"."rp"."measurement"`, or a regex over all measurements of the policy. */
+  private from(policy: string, quantity?: string): string {
+    const m = quantity === undefined ? '/.*/' : influxIdentifier(quantity);
+    return `${influxIdentifier(this.database)}.${influxIdentifier(policy)}.${m}`;
   }
 
   private async setUp(): Promise<void> {
@@ -135,22 +167,18 @@ export class InfluxV1Store implements TimeSeriesStore {
       await this.run(`CREATE DATABASE ${db}`, 'POST');
       const policies = await this.run(`SHOW RETENTION POLICIES ON ${db}`);
       const names = new Set((policies[0]?.series?.[0]?.values ?? []).map((row) => row[0]));
-      const raw = `ON ${db} DURATION ${this.rawRetentionDays}d REPLICATION 1 DEFAULT`;
+      const raw = `ON ${db} DURATION ${this.rawRetentionMs / HOUR}h REPLICATION 1 DEFAULT`;
       await this.run(
-        names.has('raw') ? `ALTER RETENTION POLICY "raw" ${raw}` : `CREATE RETENTION POLICY "raw" ${raw}`,
+        names.has(RAW) ? `ALTER RETENTION POLICY "${RAW}" ${raw}` : `CREATE RETENTION POLICY "${RAW}" ${raw}`,
         'POST',
       );
-      if (!names.has('rollup'))
-        await this.run(`CREATE RETENTION POLICY "rollup" ON ${db} DURATION INF REPLICATION 1`, 'POST');
+      if (!names.has(HOURLY))
+        await this.run(`CREATE RETENTION POLICY "${HOURLY}" ON ${db} DURATION INF REPLICATION 1`, 'POST');
       const cqs = await this.run('SHOW CONTINUOUS QUERIES');
-      const exists = (cqs[0]?.series ?? []).some(
-        (s) => s.name === this.database && (s.values ?? []).some((row) => row[0] === 'wesprint_hourly'),
+      const old = (cqs[0]?.series ?? []).some(
+        (s) => s.name === this.database && (s.values ?? []).some((row) => row[0] === OLD_CONTINUOUS_QUERY),
       );
-      if (!exists)
-        await this.run(
-          `CREATE CONTINUOUS QUERY "wesprint_hourly" ON ${db} BEGIN ${this.rollupSelect()} END`,
-          'POST',
-        );
+      if (old) await this.run(`DROP CONTINUOUS QUERY "${OLD_CONTINUOUS_QUERY}" ON ${db}`, 'POST');
     } catch (error) {
       // Without admin rights the operator sets the database up; writes and queries still work.
       if (/authoriz|permission|forbidden/i.test(String((error as Error).message))) return;
@@ -187,6 +215,7 @@ export class InfluxV1Store implements TimeSeriesStore {
   async write(readings: StoredReading[]): Promise<void> {
     await this.ensureReady();
     const points: IPoint[] = [];
+    const rolledUpUntil = this.rolledUpUntil ?? Number.NEGATIVE_INFINITY;
     for (const r of readings) {
       const ts = Math.round(r.ts);
       if (!Number.isFinite(ts)) continue;
@@ -203,6 +232,10 @@ export class InfluxV1Store implements TimeSeriesStore {
         fields: typeof r.value === 'number' ? { value: r.value } : { state: String(r.value) },
         timestamp: ts,
       });
+      if (ts < rolledUpUntil) {
+        const late = { device: String(r.device), quantity: String(r.quantity), hour: floorHour(ts) };
+        this.dirty.set(JSON.stringify(late), late);
+      }
     }
     if (points.length > 0)
       await this.influx.writePoints(points, { precision: 'ms', database: this.database });
@@ -215,24 +248,96 @@ export class InfluxV1Store implements TimeSeriesStore {
     return clauses.join(' AND ');
   }
 
+  /** As where(), for `hourly`, where the space is a field. */
+  private whereHourly(q: { device?: string | undefined; space?: string | undefined }, time: string): string {
+    const clauses = [time];
+    if (q.device !== undefined) clauses.push(`"device" = ${influxString(tagValue(q.device))}`);
+    if (q.space !== undefined) clauses.push(`"space_id" = ${influxString(q.space)}`);
+    return clauses.join(' AND ');
+  }
+
   async query(q: SeriesQuery): Promise<Series[]> {
     checkQuery(q);
     await this.ensureReady();
     const from = Math.round(q.from);
     const to = Math.round(q.to);
-    const measurement = influxIdentifier(q.quantity);
+    const acc = new SeriesAccumulator(q.quantity);
+    const wholeHours = q.bucketMs === undefined || q.bucketMs % HOUR === 0;
+    let rawFrom = from;
+    const byRetention = floorHour(this.now() - this.rawRetentionMs);
+    if (wholeHours && from < byRetention) {
+      const rolledUpUntil = await this.readRolledUpUntil();
+      const rawKeptFrom =
+        rolledUpUntil === null ? Number.NEGATIVE_INFINITY : Math.min(byRetention, rolledUpUntil);
+      if (from < rawKeptFrom) {
+        rawFrom = Math.max(from, rawKeptFrom);
+        const hoursFrom = ceilHour(from);
+        const hoursTo = Math.min(rawKeptFrom, floorHour(to));
+        if (hoursFrom < hoursTo) await this.addRollups(acc, q, hoursFrom, hoursTo);
+      }
+    }
+    if (rawFrom < to) await this.addRaw(acc, q, rawFrom, to);
+    return acc.series(q.aggregate);
+  }
+
+  /** The query's bucket holding `ts`: epoch-aligned, or the one bucket from..to stamped with from. */
+  private bucketOf(q: SeriesQuery, ts: number): number {
+    return q.bucketMs === undefined ? Math.round(q.from) : Math.floor(ts / q.bucketMs) * q.bucketMs;
+  }
+
+  /** Rollup hours [from, to) folded into the query's buckets by InfluxDB, as partials. */
+  private async addRollups(acc: SeriesAccumulator, q: SeriesQuery, from: number, to: number): Promise<void> {
+    const where = this.whereHourly(q, `time >= ${from}ms AND time < ${to}ms`);
+    const source = this.from(HOURLY, q.quantity);
+    const grouping =
+      q.bucketMs === undefined ? 'GROUP BY "device"' : `GROUP BY "device", time(${q.bucketMs}ms) fill(none)`;
+    const [labels, values] = await this.run(
+      // Space and unit as the first hour has them, as SqliteStore answers from its rollups.
+      `SELECT first("space_id"), first("unit_symbol") FROM ${source} WHERE ${where} GROUP BY "device";` +
+        `SELECT sum("count"), sum("num_count"), sum("sum"), min("min"), max("max"), last("last"),
+          last("last_ts"), sum("consumption") FROM ${source} WHERE ${where} ${grouping}`,
+    );
+    const labelOf = new Map<string, { space: string; unit: string }>();
+    for (const s of labels?.series ?? []) {
+      const row = s.values[0] ?? [];
+      labelOf.set(fromTag(s.tags?.device), { space: String(row[1] ?? ''), unit: String(row[2] ?? '') });
+    }
+    for (const s of values?.series ?? []) {
+      const device = fromTag(s.tags?.device);
+      const label = labelOf.get(device) ?? { space: '', unit: '' };
+      for (const row of s.values) {
+        const partial: Partial<BucketPartial> = {
+          count: num(row[1]) ?? 0,
+          numCount: num(row[2]) ?? 0,
+          sum: num(row[3]) ?? 0,
+          min: num(row[4]),
+          max: num(row[5]),
+          last: num(row[6]),
+          lastTs: num(row[7]),
+          consumption: num(row[8]),
+        };
+        acc.add(device, label.space, label.unit, this.bucketOf(q, Number(row[0])), partial);
+      }
+    }
+  }
+
+  /** Raw readings [from, to): aggregated per bucket by InfluxDB, counters read sample by sample. */
+  private async addRaw(acc: SeriesAccumulator, q: SeriesQuery, from: number, to: number): Promise<void> {
+    const measurement = this.from(RAW, q.quantity);
     const range = this.where(q, `time >= ${from}ms AND time < ${to}ms`);
+    const byDevice = 'GROUP BY "device"';
     // Aggregates are grouped by device alone, so a device that moved to another space stays one series
     // (as in SQLite); its space and unit are those it has the most readings with in the range.
-    const byDevice = 'GROUP BY "device"';
     const [labels, ...results] = await this.run(
       `SELECT count(*) FROM ${measurement} WHERE ${range} GROUP BY "device", "space", "unit";${
         q.aggregate === 'consumption'
           ? `SELECT "value" FROM ${measurement} WHERE ${range} ${byDevice};` +
-            `SELECT last("value") FROM ${measurement} WHERE ${this.where(q, `time < ${from}ms`)} ${byDevice}`
-          : `SELECT ${FUNCTIONS[q.aggregate]} FROM ${measurement} WHERE ${range} ${
-              q.bucketMs === undefined ? byDevice : `${byDevice}, time(${q.bucketMs}ms) fill(none)`
-            }`
+            `SELECT last("value") FROM ${measurement} WHERE ${this.where(q, `time < ${from}ms`)} ${byDevice};` +
+            `SELECT last("last"), last("last_ts") FROM ${this.from(HOURLY, q.quantity)} WHERE ${this.whereHourly(q, `time < ${from}ms`)} ${byDevice}`
+          : `SELECT count("value"), count("state"), sum("value"), min("value"), max("value"), last("value")
+              FROM ${measurement} WHERE ${range} ${
+                q.bucketMs === undefined ? byDevice : `${byDevice}, time(${q.bucketMs}ms) fill(none)`
+              }`
       }`,
     );
     const label = new Map<string, { space: string; unit: string; n: number }>();
@@ -242,51 +347,293 @@ export class InfluxV1Store implements TimeSeriesStore {
       if ((label.get(device)?.n ?? -1) < n)
         label.set(device, { space: fromTag(s.tags?.space), unit: fromTag(s.tags?.unit), n });
     }
-    const series: Series[] = [];
-    const add = (s: RawSeries, points: SeriesPoint[]) => {
-      const device = fromTag(s.tags?.device);
+    const add = (device: string, bucket: number, partial: Partial<BucketPartial>) => {
       const l = label.get(device);
-      if (points.length > 0)
-        series.push({ device, space: l?.space ?? '', quantity: q.quantity, unit: l?.unit ?? '', points });
+      acc.add(device, l?.space ?? '', l?.unit ?? '', bucket, partial);
     };
 
     if (q.aggregate === 'consumption') {
-      const [inRange, before] = results;
+      const [inRange, rawBefore, hourlyBefore] = results;
+      // The last value before `from`: raw while InfluxDB still holds it, else the last rolled-up hour's.
       const baselines = new Map<string, CounterSample>();
-      for (const s of before?.series ?? []) {
+      for (const s of hourlyBefore?.series ?? []) {
+        const row = s.values[0];
+        if (row && typeof row[1] === 'number' && typeof row[2] === 'number')
+          baselines.set(fromTag(s.tags?.device), { ts: row[2], value: row[1] });
+      }
+      for (const s of rawBefore?.series ?? []) {
         const row = s.values[0];
         if (row && typeof row[1] === 'number')
           baselines.set(fromTag(s.tags?.device), { ts: Number(row[0]), value: row[1] });
       }
       for (const s of inRange?.series ?? []) {
+        const device = fromTag(s.tags?.device);
         const samples = s.values
           .filter((row) => typeof row[1] === 'number')
           .map((row) => ({ ts: Number(row[0]), value: row[1] as number }));
-        const baseline = baselines.get(fromTag(s.tags?.device));
-        add(
-          s,
-          consumptionByBucket(baseline ? [baseline, ...samples] : samples, {
-            from,
-            to,
-            bucketMs: q.bucketMs,
-          }),
-        );
+        const baseline = baselines.get(device);
+        const range = { from, to, bucketMs: q.bucketMs };
+        for (const p of consumptionByBucket(baseline ? [baseline, ...samples] : samples, range))
+          add(device, this.bucketOf(q, p.ts), { consumption: p.value });
       }
     } else {
       for (const s of results[0]?.series ?? []) {
-        const points: SeriesPoint[] = [];
+        const device = fromTag(s.tags?.device);
         for (const row of s.values) {
-          const numbers = row.slice(1).filter((v): v is number => typeof v === 'number');
-          if (numbers.length === 0) continue;
-          const value = q.aggregate === 'count' ? numbers.reduce((a, b) => a + b, 0) : (numbers[0] as number);
-          if (q.aggregate === 'count' && value === 0) continue;
-          // Without GROUP BY time, selectors (min/max/last) answer with the point's time.
-          points.push({ ts: q.bucketMs === undefined ? from : Number(row[0]), value });
+          const numCount = num(row[1]) ?? 0;
+          const count = numCount + (num(row[2]) ?? 0);
+          if (count === 0) continue;
+          const bucket = this.bucketOf(q, Number(row[0]));
+          // Raw readings are newer than any rolled-up hour they share a bucket with.
+          const last = num(row[6]);
+          add(device, bucket, {
+            count,
+            numCount,
+            sum: num(row[3]) ?? 0,
+            min: num(row[4]),
+            max: num(row[5]),
+            last,
+            lastTs: last === null ? null : to,
+          });
         }
-        add(s, points);
       }
     }
-    return series.sort((a, b) => (a.device < b.device ? -1 : a.device > b.device ? 1 : 0));
+  }
+
+  private async readRolledUpUntil(): Promise<number | null> {
+    const [result] = await this.run(`SELECT "rolled_up_until" FROM ${this.from(HOURLY, ROLLUP_STATE)}`);
+    const value = result?.series?.[0]?.values[0]?.[1];
+    this.rolledUpUntil = typeof value === 'number' ? value : null;
+    return this.rolledUpUntil;
+  }
+
+  private async writeRolledUpUntil(until: number): Promise<void> {
+    // The point's time is 0 (a string: the client takes a numeric 0 for "no time" and stamps it now).
+    await this.influx.writePoints(
+      [{ measurement: ROLLUP_STATE, fields: { rolled_up_until: until }, timestamp: '0' }],
+      {
+        precision: 'ms',
+        database: this.database,
+        retentionPolicy: HOURLY,
+      },
+    );
+    this.rolledUpUntil = until;
+  }
+
+  /**
+   * Rolls complete hours up from `raw` (in days, so that a long pause is caught up in pieces), re-rolls
+   * hours this process wrote late readings into (and the hour after: its consumption baseline may have
+   * changed). A store never maintained starts at its oldest raw reading.
+   * Pruning is InfluxDB's: the retention policy drops raw shards past rawRetentionDays.
+   */
+  async maintain(now: number = this.now()): Promise<MaintenanceReport> {
+    await this.ensureReady();
+    const hourEnd = floorHour(now);
+    const byRetention = floorHour(now - this.rawRetentionMs);
+    const known = await this.readRolledUpUntil();
+    let rolledUp = 0;
+    if (known !== null) {
+      const late = [...this.dirty.values()];
+      this.dirty.clear();
+      for (const d of late) {
+        // Past retention InfluxDB has dropped (and refuses) the raw readings: an hour without any keeps its rollup.
+        if (d.hour >= known) continue;
+        rolledUp += await this.rollUpFromRaw(d.hour, Math.min(d.hour + 2 * HOUR, known), d);
+      }
+    }
+    let until = known ?? (await this.oldestRawHour()) ?? hourEnd;
+    while (until < hourEnd) {
+      const next = Math.min(hourEnd, until + DAY);
+      rolledUp += await this.rollUpFromRaw(until, next);
+      await this.writeRolledUpUntil(next);
+      until = next;
+    }
+    return {
+      rolledUp,
+      prunedReadings: 0,
+      prunedRollups: 0,
+      rolledUpUntil: until,
+      rawKeptFrom: Math.min(byRetention, until),
+    };
+  }
+
+  /** The hour of the oldest raw reading, if any. */
+  private async oldestRawHour(): Promise<number | undefined> {
+    const source = this.from(RAW);
+    const results = await this.run(
+      `SELECT first("value") FROM ${source};SELECT first("state") FROM ${source}`,
+    );
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const result of results)
+      for (const s of result.series ?? []) oldest = Math.min(oldest, Number(s.values[0]?.[0]));
+    return Number.isFinite(oldest) ? floorHour(oldest) : undefined;
+  }
+
+  /** (Re)computes the rollups of [from, to) from `raw`, for all series or one. */
+  private async rollUpFromRaw(
+    from: number,
+    to: number,
+    only?: { device: string; quantity: string },
+  ): Promise<number> {
+    const source = this.from(RAW, only?.quantity);
+    const device = only === undefined ? '' : ` AND "device" = ${influxString(tagValue(only.device))}`;
+    const [inRange, rawBefore, hourlyBefore] = await this.run(
+      `SELECT "value", "state" FROM ${source} WHERE time >= ${from}ms AND time < ${to}ms${device} GROUP BY *;` +
+        `SELECT last("value") FROM ${source} WHERE time < ${from}ms${device} GROUP BY "device";` +
+        `SELECT last("last"), last("last_ts") FROM ${this.from(HOURLY, only?.quantity)} WHERE time < ${from}ms${device} GROUP BY "device"`,
+    );
+    const samples = new Map<string, { device: string; quantity: string; samples: TaggedSample[] }>();
+    for (const s of inRange?.series ?? []) {
+      if (s.name === ROLLUP_STATE) continue;
+      const d = fromTag(s.tags?.device);
+      const key = seriesKey(d, s.name);
+      let entry = samples.get(key);
+      if (entry === undefined) {
+        entry = { device: d, quantity: s.name, samples: [] };
+        samples.set(key, entry);
+      }
+      const tags = {
+        site: fromTag(s.tags?.site),
+        space: fromTag(s.tags?.space),
+        unit: fromTag(s.tags?.unit),
+      };
+      for (const row of s.values) {
+        const value = typeof row[1] === 'number' ? row[1] : typeof row[2] === 'string' ? row[2] : null;
+        if (value !== null) entry.samples.push({ ts: Number(row[0]), value, ...tags });
+      }
+    }
+    const baselines = new Map<string, CounterSample>();
+    for (const s of hourlyBefore?.series ?? []) {
+      const row = s.values[0];
+      if (row && typeof row[1] === 'number' && typeof row[2] === 'number')
+        baselines.set(seriesKey(fromTag(s.tags?.device), s.name), { ts: row[2], value: row[1] });
+    }
+    for (const s of rawBefore?.series ?? []) {
+      const row = s.values[0];
+      if (row && typeof row[1] === 'number')
+        baselines.set(seriesKey(fromTag(s.tags?.device), s.name), { ts: Number(row[0]), value: row[1] });
+    }
+    const points: IPoint[] = [];
+    for (const [key, entry] of samples) {
+      // A device that moved within the range has a series per space: one sample per instant, as SQLite's key.
+      const byTs = new Map(entry.samples.map((x) => [x.ts, x]));
+      const ordered = [...byTs.values()].sort((a, b) => a.ts - b.ts);
+      points.push(...rollupPoints(entry.device, entry.quantity, ordered, baselines.get(key)));
+    }
+    await this.writeRollupPoints(points);
+    return points.length;
+  }
+
+  /**
+   * A history written after the fact (simulations/backfill.ts), one chunk [from, to) at a time in time
+   * order, `now` being the end of the history: readings from the raw retention before `now` on go into
+   * `raw` and are rolled up from there (with whatever else arrived in their hours); every older hour is
+   * rolled up from the chunk's readings themselves, since InfluxDB refuses raw points past its retention.
+   * A history written into a database nothing rolled up yet leaves rolled_up_until at its last complete
+   * hour, so that maintain() goes on from there.
+   */
+  async writeHistory(
+    readings: readonly StoredReading[],
+    from: number,
+    to: number,
+    now: number,
+  ): Promise<number> {
+    await this.ensureReady();
+    const rawFrom = floorHour(now - this.rawRetentionMs);
+    const tail = this.historyTail?.to === from ? this.historyTail.readings : [];
+    this.historyTail = undefined;
+    const older: StoredReading[] = [...tail];
+    const recent: StoredReading[] = [];
+    for (const r of readings) {
+      const ts = Math.round(r.ts);
+      if (!Number.isFinite(ts) || (typeof r.value === 'number' && !Number.isFinite(r.value))) continue;
+      if (ts >= rawFrom) recent.push(r);
+      else if (ts >= floorHour(to)) {
+        // The chunk ends within this hour: its rollup waits for the rest of the hour, in the next chunk.
+        this.historyTail ??= { to, readings: [] };
+        this.historyTail.readings.push(r);
+      } else older.push(r);
+    }
+    const known = await this.readRolledUpUntil();
+    let rolledUp = 0;
+    if (older.length > 0) {
+      const baselines =
+        this.historyBaselines?.to === from
+          ? this.historyBaselines.last
+          : await this.rolledUpLasts(floorHour(from));
+      const bySeries = new Map<
+        string,
+        { device: string; quantity: string; byTs: Map<number, TaggedSample> }
+      >();
+      for (const r of older) {
+        const key = seriesKey(String(r.device), String(r.quantity));
+        let entry = bySeries.get(key);
+        if (entry === undefined) {
+          entry = { device: String(r.device), quantity: String(r.quantity), byTs: new Map() };
+          bySeries.set(key, entry);
+        }
+        // One reading per instant and series, the later written winning, as the stores keep them.
+        const ts = Math.round(r.ts);
+        const value = typeof r.value === 'number' ? r.value : String(r.value);
+        entry.byTs.set(ts, {
+          ts,
+          value,
+          site: String(r.site ?? ''),
+          space: String(r.space ?? ''),
+          unit: String(r.unit ?? ''),
+        });
+      }
+      const points: IPoint[] = [];
+      const last = new Map(baselines);
+      for (const [key, entry] of bySeries) {
+        const ordered = [...entry.byTs.values()].sort((a, b) => a.ts - b.ts);
+        points.push(...rollupPoints(entry.device, entry.quantity, ordered, baselines.get(key)));
+        for (let i = ordered.length - 1; i >= 0; i--) {
+          const x = ordered[i] as TaggedSample;
+          if (typeof x.value === 'number') {
+            last.set(key, { ts: x.ts, value: x.value });
+            break;
+          }
+        }
+      }
+      await this.writeRollupPoints(points);
+      rolledUp += points.length;
+      this.historyBaselines = { to, last };
+    }
+    if (recent.length > 0) {
+      for (let i = 0; i < recent.length; i += ROLLUP_POINTS_PER_WRITE)
+        await this.write(recent.slice(i, i + ROLLUP_POINTS_PER_WRITE));
+      this.historyBaselines = undefined;
+      const first = floorHour(Math.max(from, rawFrom));
+      rolledUp += await this.rollUpFromRaw(first, ceilHour(to));
+    }
+    const complete = floorHour(to);
+    if ((known === null || known === floorHour(from)) && complete > (known ?? Number.NEGATIVE_INFINITY))
+      await this.writeRolledUpUntil(complete);
+    return rolledUp;
+  }
+
+  /** Each series' last rolled-up value before `before`. */
+  private async rolledUpLasts(before: number): Promise<Map<string, CounterSample>> {
+    const [result] = await this.run(
+      `SELECT last("last"), last("last_ts") FROM ${this.from(HOURLY)} WHERE time < ${before}ms GROUP BY "device"`,
+    );
+    const out = new Map<string, CounterSample>();
+    for (const s of result?.series ?? []) {
+      const row = s.values[0];
+      if (row && typeof row[1] === 'number' && typeof row[2] === 'number')
+        out.set(seriesKey(fromTag(s.tags?.device), s.name), { ts: row[2], value: row[1] });
+    }
+    return out;
+  }
+
+  private async writeRollupPoints(points: IPoint[]): Promise<void> {
+    for (let i = 0; i < points.length; i += ROLLUP_POINTS_PER_WRITE)
+      await this.influx.writePoints(points.slice(i, i + ROLLUP_POINTS_PER_WRITE), {
+        precision: 'ms',
+        database: this.database,
+        retentionPolicy: HOURLY,
+      });
   }
 
   async latest(filter: LatestFilter = {}): Promise<StoredReading[]> {
@@ -332,4 +679,39 @@ export class InfluxV1Store implements TimeSeriesStore {
   async close(): Promise<void> {
     // HTTP only: nothing is held open between requests.
   }
+}
+
+/**
+ * The hourly rollup points of one series' samples (ordered, one per instant); an hour's site, space and
+ * unit are those of its last reading.
+ */
+function rollupPoints(
+  device: string,
+  quantity: string,
+  samples: readonly TaggedSample[],
+  baseline: CounterSample | undefined,
+): IPoint[] {
+  const labels = new Map<number, TaggedSample>();
+  for (const s of samples) labels.set(floorHour(s.ts), s);
+  const tags = { device: tagValue(device) };
+  return rollUpHours(samples, baseline).map((row: HourRollup) => {
+    const label = labels.get(row.hour) as TaggedSample;
+    const fields: Record<string, string | number> = {
+      site_id: label.site,
+      space_id: label.space,
+      unit_symbol: label.unit,
+      count: row.count,
+      num_count: row.numCount,
+      sum: row.sum,
+    };
+    for (const [field, value] of [
+      ['min', row.min],
+      ['max', row.max],
+      ['last', row.last],
+      ['last_ts', row.lastTs],
+      ['consumption', row.consumption],
+    ] as const)
+      if (value !== null) fields[field] = value;
+    return { measurement: quantity, tags, fields, timestamp: String(row.hour) };
+  });
 }

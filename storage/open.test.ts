@@ -16,7 +16,8 @@ t.test('embedded SQLite in DATA_DIR by default', async (t) => {
 t.test('INFLUX_URL selects InfluxDB over the v1 API; v2 is refused clearly', async (t) => {
   const v1 = openStore(readSettings({ INFLUX_URL: 'http://127.0.0.1:1', INFLUX_DATABASE: 'x' }));
   t.equal(v1.kind, 'influxdb-v1');
-  t.equal(await v1.maintain(), undefined);
+  // It rolls hours up as SQLite does; there is no server here to do it with.
+  await t.rejects(v1.maintain(), 'maintenance needs the server');
   t.throws(
     () =>
       openStore(

@@ -13,8 +13,8 @@ export interface OpenStoreOptions {
 }
 
 /**
- * A store the gateway keeps in shape: `maintain(now)` rolls complete hours up and prunes raw readings
- * past retention (SQLite); InfluxDB does that itself with its retention policy and continuous query.
+ * A store the gateway keeps in shape: `maintain(now)` rolls complete hours up (both stores) and prunes raw
+ * readings past retention (SQLite; InfluxDB's retention policy drops them itself).
  */
 export type ManagedStore = TimeSeriesStore & {
   maintain(now?: number): Promise<MaintenanceReport | undefined>;
@@ -37,12 +37,11 @@ export function openStore(settings: Settings, options: OpenStoreOptions = {}): M
         'with a DBRP mapping and the token as password)',
     );
   }
-  const store = new InfluxV1Store({
+  return new InfluxV1Store({
     url: influx.url,
     database: influx.database,
     username: influx.username,
     password: influx.password,
     ...(options.rawRetentionDays !== undefined ? { rawRetentionDays: options.rawRetentionDays } : {}),
   });
-  return Object.assign(store, { maintain: async () => undefined });
 }

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import type { Quantity, Unit } from '../device-profiles/reading.ts';
 import { type CounterSample, consumptionByBucket } from './consumption.ts';
+import { NeumaierSum } from './neumaier-sum.ts';
 import { type BucketPartial, emptyPartial, finalValue, SeriesAccumulator } from './partial-aggregate.ts';
 import type {
   LatestFilter,
@@ -727,34 +728,6 @@ function resetPartial(p: BucketPartial): void {
   p.last = null;
   p.lastTs = null;
   p.consumption = null;
-}
-
-/**
- * Summing as SQLite's sum()/total() do (Kahan-Babuska-Neumaier), so that folding a day's hours here gives
- * the same number as the GROUP BY it replaces, to the last bit. `value()` is null before anything was added.
- */
-class NeumaierSum {
-  private sum = 0;
-  private error = 0;
-  private any = false;
-
-  reset(): void {
-    this.sum = 0;
-    this.error = 0;
-    this.any = false;
-  }
-
-  add(x: number): void {
-    const t = this.sum + x;
-    if (Math.abs(this.sum) > Math.abs(x)) this.error += this.sum - t + x;
-    else this.error += x - t + this.sum;
-    this.sum = t;
-    this.any = true;
-  }
-
-  value(): number | null {
-    return this.any ? this.sum + this.error : null;
-  }
 }
 
 /**
