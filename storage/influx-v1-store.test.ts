@@ -76,9 +76,9 @@ if (requireComponent(t, influxdAvailable(), 'InfluxDB 1.x (influxd)', INFLUXD_IN
   t.test(
     'rollups past raw retention answer as the embedded store does, by the application’s clock',
     async (t) => {
-      // influxd runs on the real clock, whatever the application's is: the history lies after the real now
+      // influxd runs on the real clock, whatever the application's is: the history lies after influxd's now
       // (so influxd keeps all of it), and the application's clock is days later than that.
-      const D0 = Math.ceil(Date.now() / DAY) * DAY + DAY;
+      const D0 = Math.ceil(Math.max(Date.now(), await influxd.clock()) / DAY) * DAY + DAY;
       let now = D0 + 4 * DAY + 10 * 60_000;
       const sqlite = new SqliteStore({ file: path.join(t.testdir({}), 'readings.db'), rawRetentionDays: 1 });
       const influx = new InfluxV1Store({
