@@ -56,6 +56,8 @@ export interface ApiOptions {
   records: RecordsDb;
   /** Members, sessions and lobby tokens; made from `records` when not given. */
   identity?: Identity;
+  /** The application's clock (epoch ms) for what the API decides itself; default Date.now. */
+  now?: () => number;
   /** Behind a TLS-terminating proxy: trust its X-Forwarded-* (Fastify's trustProxy), so cookies get Secure. */
   trustProxy?: boolean | string;
   loginRateLimit?: AuthRoutesOptions['loginRateLimit'];
@@ -95,7 +97,10 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   });
   const identity =
     options.identity ??
-    new Identity(options.records, { onSignIn: auditSignIns(new AuditLog(options.records)) });
+    new Identity(options.records, {
+      onSignIn: auditSignIns(new AuditLog(options.records)),
+      ...(options.now ? { now: options.now } : {}),
+    });
   // Before any route: it refuses routes that do not declare who may call them.
   await app.register(auth, { identity });
 

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import type { Identity } from '../members/identity.ts';
 import { ANY_MEMBER, ROLES } from '../members/roles.ts';
+import type { SignInThrottleScope } from '../members/sign-in-throttle.ts';
 import { SESSION_COOKIE } from './auth.ts';
 import { ApiError, ErrorBody } from './errors.ts';
 
@@ -27,13 +28,24 @@ const LoginOut = Type.Object({
 
 export interface AuthRoutesOptions {
   identity: Identity;
-  /** Sign-in attempts per client address per minute (on top of the per-account lockout). */
+  /** Sign-in attempts per client address per minute, in this process (on top of the waits after failures). */
   loginRateLimit?: { max: number; timeWindowMs: number };
 }
 
 export const DEFAULT_LOGIN_RATE_LIMIT = { max: 20, timeWindowMs: 60_000 };
 
 const SAME_MESSAGE = 'e-mail or password is wrong';
+
+/** Says which count holds the attempt back; none of them tells whether the e-mail is a member's. */
+const THROTTLED: Record<SignInThrottleScope, string> = {
+  account_address: 'too many failed sign-ins for this account from this address',
+  address: 'too many failed sign-ins from this address',
+  account: 'too many failed sign-ins for this account from addresses it has not signed in from',
+};
+
+function waitText(seconds: number): string {
+  return seconds < 60 ? `${seconds} s` : `${Math.ceil(seconds / 60)} min`;
+}
 
 export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, options) => {
   const { identity } = options;
@@ -56,13 +68,10 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
     },
     async (request, reply) => {
       const result = await identity.signIn(request.body.email, request.body.password, { ip: request.ip });
-      if (result.outcome === 'locked') {
-        const seconds = Math.max(1, Math.ceil((result.until - Date.now()) / 1000));
+      if (result.outcome === 'throttled') {
+        const seconds = Math.max(1, Math.ceil(result.retryAfterMs / 1000));
         reply.header('retry-after', String(seconds));
-        throw new ApiError(
-          429,
-          `too many failed sign-ins for this account; try again in ${Math.ceil(seconds / 60)} min`,
-        );
+        throw new ApiError(429, `${THROTTLED[result.scope]}; try again in ${waitText(seconds)}`);
       }
       if (result.outcome === 'invalid') throw new ApiError(401, SAME_MESSAGE);
       reply.setCookie(SESSION_COOKIE, result.token, {

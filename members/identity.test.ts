@@ -135,40 +135,63 @@ t.test('lobby tokens: shown once, stored hashed, revocable', async (t) => {
 });
 
 t.test(
-  'sign-in: same answer for unknown and wrong; lockout after five; events for the audit log',
+  'sign-in: same answer for unknown and wrong; waits per e-mail and address; events for the audit log',
   async (t) => {
     const events: SignInEvent[] = [];
     const { identity, records } = setup(t, { onSignIn: (e) => events.push(e) });
     const { member, password } = await identity.members.create({ email: 'cem@example.org', role: 'member' });
     const t0 = Date.UTC(2026, 10, 2, 8);
+    const here = { ip: '127.0.0.9' };
+    const elsewhere = { ip: '10.9.9.9' };
+    const level = (scope: string, email: string, address: string) =>
+      records
+        .prepare('SELECT level FROM sign_in_failures WHERE scope = ? AND email = ? AND address = ?')
+        .pluck()
+        .get(scope, email, address) as number | undefined;
 
-    t.same(await identity.signIn('nobody@example.org', password, { now: t0 }), { outcome: 'invalid' });
-    t.same(await identity.signIn('cem@example.org', 'wrong-password', { now: t0 }), { outcome: 'invalid' });
-    const ok = await identity.signIn('CEM@example.org', password, { now: t0, ip: '127.0.0.9' });
+    t.same(await identity.signIn('nobody@example.org', password, { now: t0, ...here }), {
+      outcome: 'invalid',
+    });
+    t.same(await identity.signIn('cem@example.org', 'wrong-password', { now: t0, ...here }), {
+      outcome: 'invalid',
+    });
+    t.equal(level('account_address', 'cem@example.org', here.ip), 1, 'the failure is counted');
+    const ok = await identity.signIn('CEM@example.org', password, { now: t0, ...here });
     t.match(ok, { outcome: 'signed_in', member, token: String });
-    t.equal(
-      records.prepare('SELECT count(*) FROM login_failures WHERE email = ?').pluck().get('cem@example.org'),
-      0,
-    );
+    t.equal(level('account_address', 'cem@example.org', here.ip), 0, 'a right password clears its pair');
+    t.equal(level('account', 'cem@example.org', ''), 1, 'the account keeps the earlier failure');
+    t.equal(level('address', '', here.ip), 2, 'and so does the address (the right one is taken back)');
 
-    for (let i = 0; i < 5; i++) {
-      const r = await identity.signIn('cem@example.org', `wrong-${i}`, { now: t0 + i * MIN });
-      t.equal(r.outcome, 'invalid', `failure ${i + 1} is a wrong password`);
+    for (let i = 0; i < 4; i++) {
+      const r = await identity.signIn('cem@example.org', `wrong-${i}`, { now: t0 + i * MIN, ...elsewhere });
+      t.equal(r.outcome, 'invalid', `failure ${i + 1} from elsewhere is checked`);
     }
-    const locked = await identity.signIn('cem@example.org', password, { now: t0 + 5 * MIN });
+    const held = await identity.signIn('cem@example.org', password, {
+      now: t0 + 3 * MIN + 1000,
+      ...elsewhere,
+    });
     t.same(
-      locked,
-      { outcome: 'locked', until: t0 + 4 * MIN + 15 * MIN },
-      'even the right password is refused',
+      held,
+      { outcome: 'throttled', until: t0 + 3 * MIN + 5000, retryAfterMs: 4000, scope: 'account_address' },
+      'the fourth failure from one address makes that address wait 5 s, even with the right password',
     );
-    const after = await identity.signIn('cem@example.org', password, { now: t0 + 20 * MIN });
-    t.equal(after.outcome, 'signed_in', 'the lock ends');
-
-    for (let i = 0; i < 5; i++) await identity.signIn('ghost@example.org', 'guess-guess', { now: t0 + i });
     t.equal(
-      (await identity.signIn('ghost@example.org', 'guess-guess', { now: t0 + 10 })).outcome,
-      'locked',
-      'unknown e-mails lock the same way (no hint who is a member)',
+      (await identity.signIn('cem@example.org', password, { now: t0 + 3 * MIN + 1000, ...here })).outcome,
+      'signed_in',
+      'the owner at their own address is not held back',
+    );
+    const after = await identity.signIn('cem@example.org', password, {
+      now: t0 + 3 * MIN + 5000,
+      ...elsewhere,
+    });
+    t.equal(after.outcome, 'signed_in', 'the wait ends');
+
+    for (let i = 0; i < 4; i++)
+      await identity.signIn('ghost@example.org', 'guess-guess', { now: t0 + i, ...elsewhere });
+    t.match(
+      await identity.signIn('ghost@example.org', 'guess-guess', { now: t0 + 10, ...elsewhere }),
+      { outcome: 'throttled', scope: 'account_address' },
+      'unknown e-mails wait the same way (no hint who is a member)',
     );
 
     t.same(
@@ -181,17 +204,17 @@ t.test(
         ['invalid', member.id],
         ['invalid', member.id],
         ['invalid', member.id],
-        ['invalid', member.id],
-        ['locked', member.id],
+        ['throttled', member.id],
+        ['signed_in', member.id],
         ['signed_in', member.id],
         ['invalid', null],
         ['invalid', null],
         ['invalid', null],
         ['invalid', null],
-        ['invalid', null],
-        ['locked', null],
+        ['throttled', null],
       ],
     );
+    t.same(events[7]?.throttle, { scope: 'account_address', retryAfterMs: 4000 });
     t.equal(events[2]?.ip, '127.0.0.9');
     t.notOk(JSON.stringify(events).includes(password), 'no password in any event');
 

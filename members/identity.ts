@@ -1,14 +1,16 @@
+import type { GuessThrottleRule } from '../access/guess-throttle.ts';
 import type { RecordsDb } from '../database/database.ts';
 import { LobbyTokens } from './lobby-tokens.ts';
-import { DEFAULT_LOCKOUT, type LockoutRule, LoginFailures } from './lockout.ts';
 import { MAX_PASSWORD_LENGTH, MemberStore, normaliseEmail } from './member-store.ts';
 import type { Member } from './roles.ts';
 import { DEFAULT_SESSION_LIFETIME, type SessionLifetime, SessionStore } from './sessions.ts';
+import { SignInFailures, type SignInThrottleScope } from './sign-in-throttle.ts';
 
 export type SignInResult =
   | { outcome: 'signed_in'; member: Member; token: string; expiresAt: number }
   | { outcome: 'invalid' }
-  | { outcome: 'locked'; until: number };
+  /** Too many failed attempts lately: not checked; try again at `until` (epoch ms of the identity's clock). */
+  | { outcome: 'throttled'; until: number; retryAfterMs: number; scope: SignInThrottleScope };
 
 /** What a sign-in attempt leaves for the audit log (never the password). */
 export interface SignInEvent {
@@ -16,23 +18,29 @@ export interface SignInEvent {
   /** The member's id when the e-mail belongs to one. */
   memberId: string | null;
   email: string;
-  outcome: 'signed_in' | 'invalid' | 'locked' | 'signed_out';
+  outcome: 'signed_in' | 'invalid' | 'throttled' | 'signed_out';
   ip: string | null;
+  /** For `throttled`: which count holds the attempt back, and for how long. */
+  throttle?: { scope: SignInThrottleScope; retryAfterMs: number };
 }
 
 export interface IdentityOptions {
-  lockout?: LockoutRule;
+  /** Waits after failed sign-ins (default MEMBER_SIGN_IN_THROTTLE). */
+  throttle?: GuessThrottleRule;
+  /** The application's clock (epoch ms); default Date.now. */
+  now?: () => number;
   sessionLifetime?: SessionLifetime;
   /** Called for every sign-in attempt and sign-out; a throwing listener never blocks a sign-in. */
   onSignIn?: (event: SignInEvent) => void;
 }
 
-/** Everything about who someone is: members, sessions, lobby tokens and the lockout on failed sign-ins. */
+/** Everything about who someone is: members, sessions, lobby tokens and the waits after failed sign-ins. */
 export class Identity {
   readonly members: MemberStore;
   readonly sessions: SessionStore;
   readonly lobbyTokens: LobbyTokens;
-  readonly failures: LoginFailures;
+  readonly failures: SignInFailures;
+  readonly now: () => number;
   #onSignIn: ((event: SignInEvent) => void) | undefined;
 
   constructor(
@@ -46,7 +54,8 @@ export class Identity {
       options.sessionLifetime ?? DEFAULT_SESSION_LIFETIME,
     );
     this.lobbyTokens = new LobbyTokens(records);
-    this.failures = new LoginFailures(records, options.lockout ?? DEFAULT_LOCKOUT);
+    this.failures = new SignInFailures(records, options.throttle);
+    this.now = options.now ?? Date.now;
     this.#onSignIn = options.onSignIn;
   }
 
@@ -56,43 +65,56 @@ export class Identity {
   }
 
   /**
-   * Checks e-mail and password and starts a session. A locked account is refused before its password is
-   * checked (so guessing on stops counting); the lock is per e-mail, whether or not a member has it.
+   * Checks e-mail and password and starts a session. After failed attempts the next one waits (progressive,
+   * per e-mail and client address, per address and per e-mail; access/guess-throttle.ts): a waiting attempt
+   * is refused before its password is checked. E-mails that are nobody's are counted the same way.
    */
   async signIn(
     email: string,
     password: string,
     context: { ip?: string; now?: number } = {},
   ): Promise<SignInResult> {
-    const now = context.now ?? Date.now();
+    const now = context.now ?? this.now();
     const key = normaliseEmail(email).slice(0, 254);
-    const event = (outcome: SignInEvent['outcome'], memberId: string | null) =>
-      this.#emit({ at: now, memberId, email: key, outcome, ip: context.ip ?? null });
+    const address = context.ip || 'unknown';
+    const event = (
+      outcome: SignInEvent['outcome'],
+      memberId: string | null,
+      throttle?: SignInEvent['throttle'],
+    ) =>
+      this.#emit({
+        at: now,
+        memberId,
+        email: key,
+        outcome,
+        ip: context.ip ?? null,
+        ...(throttle ? { throttle } : {}),
+      });
 
-    const until = this.failures.lockedUntil(key, now);
-    if (until !== null) {
-      event('locked', this.members.findByEmail(key)?.id ?? null);
-      return { outcome: 'locked', until };
+    const attempt = this.failures.attempt(key, address, now);
+    if ('until' in attempt) {
+      const wait = attempt;
+      const retryAfterMs = wait.until - now;
+      event('throttled', this.members.findByEmail(key)?.id ?? null, { scope: wait.scope, retryAfterMs });
+      return { outcome: 'throttled', until: wait.until, retryAfterMs, scope: wait.scope };
     }
     const member =
       password.length <= MAX_PASSWORD_LENGTH ? await this.members.verify(key, password) : undefined;
     if (!member) {
-      this.failures.record(key, now);
       event('invalid', this.members.findByEmail(key)?.id ?? null);
-      // The attempt that trips the lock is still answered as a wrong password; the next one is refused.
       return { outcome: 'invalid' };
     }
-    this.failures.clear(key);
+    this.failures.signedIn(attempt);
     const session = this.sessions.start(member.id, now);
     event('signed_in', member.id);
     return { outcome: 'signed_in', member, ...session };
   }
 
   signOut(token: string, context: { ip?: string; now?: number } = {}): void {
-    const member = this.sessions.resolve(token, context.now);
+    const member = this.sessions.resolve(token, context.now ?? this.now());
     if (!this.sessions.end(token) || !member) return;
     this.#emit({
-      at: context.now ?? Date.now(),
+      at: context.now ?? this.now(),
       memberId: member.id,
       email: member.email,
       outcome: 'signed_out',

@@ -4,14 +4,15 @@ import type { SignInEvent } from './identity.ts';
 const REASON: Record<SignInEvent['outcome'], string> = {
   signed_in: 'password',
   invalid: 'wrong_credentials',
-  locked: 'locked_out',
+  throttled: 'throttled',
   signed_out: 'sign_out',
 };
 
 /**
  * Sign-ins and sign-outs into the access audit log: action `login`/`logout`, the member as actor when the
  * e-mail is a member's (null otherwise), the typed e-mail and client address in the detail (so guessing
- * at unknown accounts shows too). Never a password.
+ * at unknown accounts shows too); a throttled attempt also which count held it back and for how many
+ * seconds. Never a password.
  */
 export function auditSignIns(audit: AuditLog): (event: SignInEvent) => void {
   return (event) => {
@@ -22,7 +23,13 @@ export function auditSignIns(audit: AuditLog): (event: SignInEvent) => void {
       target: null,
       decision: event.outcome === 'signed_in' || event.outcome === 'signed_out' ? 'granted' : 'denied',
       reason: REASON[event.outcome],
-      detail: { email: event.email, ip: event.ip },
+      detail: {
+        email: event.email,
+        ip: event.ip,
+        ...(event.throttle
+          ? { throttle: event.throttle.scope, retryAfterS: Math.ceil(event.throttle.retryAfterMs / 1000) }
+          : {}),
+      },
     });
   };
 }

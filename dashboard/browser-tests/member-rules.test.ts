@@ -145,10 +145,15 @@ t.test('after sign-in only to our own pages', async (t) => {
 
 t.test('what a refused sign-in means', async (t) => {
   t.same(signInProblem(401, 'e-mail or password is wrong'), { kind: 'wrong' });
-  t.same(signInProblem(429, 'too many failed sign-ins for this account; try again in 15 min'), {
-    kind: 'locked',
-    minutes: 15,
+  t.same(
+    signInProblem(429, 'too many failed sign-ins for this account from this address; try again in 5 s'),
+    { kind: 'waiting', seconds: 5 },
+  );
+  t.same(signInProblem(429, 'too many failed sign-ins from this address; try again in 15 min'), {
+    kind: 'waiting',
+    seconds: 900,
   });
+  t.same(signInProblem(429, 'too many failed sign-ins'), { kind: 'waiting', seconds: null });
   t.same(signInProblem(429, 'Rate limit exceeded, retry in 1 minute'), { kind: 'rate_limited', minutes: 1 });
   t.same(signInProblem(429, 'slow down'), { kind: 'rate_limited', minutes: null });
   t.same(signInProblem(400, 'body/email must NOT have fewer than 1 characters'), { kind: 'invalid' });

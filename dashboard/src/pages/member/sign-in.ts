@@ -26,21 +26,25 @@ export function safeNextPath(
 
 export type SignInProblem =
   | { kind: 'wrong' }
-  | { kind: 'locked'; minutes: number | null }
+  | { kind: 'waiting'; seconds: number | null }
   | { kind: 'rate_limited'; minutes: number | null }
   | { kind: 'invalid' }
   | { kind: 'unavailable'; detail: string };
 
 /**
  * What a failed sign-in means. The API answers 401 for a wrong e-mail or password (the same for both),
- * and 429 both for an account locked after failed attempts and for too many attempts from this device;
- * only the message tells them apart.
+ * and 429 both for a wait after failed attempts ("try again in 5 s" / "in 3 min") and for too many
+ * attempts from this device; only the message tells them apart.
  */
 export function signInProblem(status: number, message: string): SignInProblem {
   const minutesMatch = /(\d+)\s*min/.exec(message);
   const minutes = minutesMatch ? Number(minutesMatch[1]) : null;
   if (status === 401) return { kind: 'wrong' };
-  if (status === 429 && /failed sign-ins/i.test(message)) return { kind: 'locked', minutes };
+  if (status === 429 && /failed sign-ins/i.test(message)) {
+    const wait = /(\d+)\s*(s|min)\b/.exec(message);
+    const seconds = wait ? Number(wait[1]) * (wait[2] === 'min' ? 60 : 1) : null;
+    return { kind: 'waiting', seconds };
+  }
   if (status === 429) return { kind: 'rate_limited', minutes };
   if (status === 400) return { kind: 'invalid' };
   return { kind: 'unavailable', detail: message };
