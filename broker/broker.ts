@@ -9,6 +9,7 @@ import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client } f
 import { Level } from 'level';
 import type { Logger } from 'pino';
 import { createWebSocketStream, WebSocketServer } from 'ws';
+import type { GuessThrottleRule } from '../access/guess-throttle.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
 import type { Secrets } from '../site/credentials.ts';
 import type { SiteConfig } from '../site/site.ts';
@@ -24,6 +25,7 @@ import {
   maySubscribe,
   unknownProfiles,
 } from './acl.ts';
+import { MqttSignInThrottle, type ThrottleChange } from './sign-in-throttle.ts';
 
 /**
  * The building's MQTT broker (aedes): MQTT 3.1.1 over TCP and WebSocket, per-device accounts, topic ACLs,
@@ -51,11 +53,17 @@ export interface BrokerOptions {
   /** Lab mode: filters anonymous clients may not subscribe to (BROKER_DENY_SUBSCRIBE). */
   denySubscribe?: string[];
   logger: Logger;
+  /** Waits after failed MQTT sign-ins (default MQTT_SIGN_IN_THROTTLE). */
+  signInThrottle?: GuessThrottleRule;
+  /** The application's clock (epoch ms) for those waits; default Date.now. */
+  now?: () => number;
 }
 
 export interface BrokerStats {
   connectsAccepted: number;
   connectsRefused: number;
+  /** Of those, refused without a password check because of earlier failed sign-ins. */
+  connectsThrottled: number;
   publishesRefused: number;
   subscriptionsRefused: number;
   /** Messages not delivered to a client because its account may not read the topic. */
@@ -168,13 +176,16 @@ interface Session {
 }
 
 interface AuditEntry {
-  what: 'connect' | 'publish' | 'subscribe';
+  what: 'connect' | 'publish' | 'subscribe' | 'sign-in-throttle';
   who: string | null;
-  clientId: string;
+  clientId?: string;
   ip: string;
   decision: 'allow' | 'deny';
   reason: string;
   topic?: string;
+  scope?: string;
+  failures?: number;
+  refused?: number;
 }
 
 function remoteAddress(client: Client): string {
@@ -270,6 +281,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const counters = {
     connectsAccepted: 0,
     connectsRefused: 0,
+    connectsThrottled: 0,
     publishesRefused: 0,
     subscriptionsRefused: 0,
     deliveriesWithheld: 0,
@@ -278,6 +290,26 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     audit.write(`${JSON.stringify({ ts: new Date().toISOString(), ...entry })}\n`);
   };
 
+  const now = options.now ?? Date.now;
+  // Each change of state once, in the log and the audit trail; the refusals in between are only counted.
+  const throttle = new MqttSignInThrottle({
+    ...(options.signInThrottle ? { rule: options.signInThrottle } : {}),
+    onChange: (c: ThrottleChange) => {
+      const where = { scope: c.scope, who: c.username, ip: c.address, failures: c.failures };
+      record({
+        what: 'sign-in-throttle',
+        who: c.username,
+        ip: c.address ?? '',
+        decision: c.state === 'held' ? 'deny' : 'allow',
+        reason: c.state === 'held' ? 'held back after failed sign-ins' : 'free again',
+        scope: c.scope,
+        failures: c.failures,
+        ...(c.state === 'free' ? { refused: c.refused } : {}),
+      });
+      if (c.state === 'held') logger.warn(where, 'MQTT sign-in: held back after failed attempts');
+      else logger.info({ ...where, refused: c.refused }, 'MQTT sign-in: no longer held back');
+    },
+  });
   const db = await openStore(path.join(options.dataDir, 'broker'));
   const persistence = inOrderQueueWrites(closeSafe(new AsyncLevelPersistence(db), options.logger));
   const sessions = new WeakMap<Client, Session>();
@@ -342,10 +374,18 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
         if (!options.allowAnonymous) return refuse(null, 'anonymous access is not allowed', 5);
         return admit(null, labGrant);
       }
+      // Held back: refused before the password is checked (CONNACK 3, "server unavailable": try later).
+      const attempt = throttle.attempt(username, ip, now());
+      if ('until' in attempt) {
+        counters.connectsRefused++;
+        counters.connectsThrottled++;
+        return callback(authError('too many failed sign-ins; try again later', 3), null);
+      }
       if (password === undefined) return refuse(username, 'no password', 4);
       accounts.verify(username, password).then(
         (account) => {
           if (!account) return refuse(username, 'bad user name or password', 4);
+          throttle.succeeded(attempt, now());
           admit(account.username, grants.get(account.username) as Grant);
         },
         (err: Error) => {
@@ -501,7 +541,11 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   let web: http.Server | undefined;
   let wss: WebSocketServer | undefined;
 
+  // Counts that drained are forgotten, and their keys reported free, without waiting for another attempt.
+  const sweeper = setInterval(() => throttle.sweep(now()), 10_000);
+  sweeper.unref();
   const stopEverything = async () => {
+    clearInterval(sweeper);
     const tcpClosed = closeServer(tcp);
     const webClosed = web ? closeServer(web) : Promise.resolve();
     wss?.close();
