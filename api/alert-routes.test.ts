@@ -284,6 +284,7 @@ t.test('night base load above the median of the previous nights', async (t) => {
         site: 'test-haus',
         space: 'cafe',
         device: 'meter-eg',
+        channel: '0',
         quantity: 'power' as const,
         value: n === 0 ? 2000 : 1000,
         unit: 'W' as const,

@@ -69,6 +69,7 @@ function reading(device: string, space: string, quantity: string, value: number,
   return {
     site: 'test-haus',
     device,
+    channel: '0',
     space,
     quantity: quantity as StoredReading['quantity'],
     value,

@@ -110,7 +110,16 @@ t.test('a DATA_DIR with readings but no history gets none: it would end before t
   const dataDir = tempDataDir(t);
   const store = new SqliteStore({ file: path.join(dataDir, 'readings.db') });
   await store.write([
-    { device: 'x', quantity: 'co2', value: 500, unit: 'ppm', ts: Date.now(), site: 's', space: 'y' },
+    {
+      device: 'x',
+      channel: '0',
+      quantity: 'co2',
+      value: 500,
+      unit: 'ppm',
+      ts: Date.now(),
+      site: 's',
+      space: 'y',
+    },
   ]);
   await store.close();
   const r = await run(['simulate', '--backfill', '2d'], { DATA_DIR: dataDir, LOG_LEVEL: 'silent' });

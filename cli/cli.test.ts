@@ -29,7 +29,8 @@ t.test('decode prints normalised readings as JSON lines', async (t) => {
     lines.find((l) => l.quantity === 'power'),
     { value: 1450, unit: 'W' },
   );
-  for (const line of lines) t.same(Object.keys(line).sort(), ['device', 'quantity', 'ts', 'unit', 'value']);
+  for (const line of lines)
+    t.same(Object.keys(line).sort(), ['channel', 'device', 'quantity', 'ts', 'unit', 'value']);
 });
 
 t.test('decode reads the payload from stdin with --payload -', async (t) => {

@@ -29,6 +29,7 @@ export async function runDecode(args: { topic?: string; payload?: string; site?:
     console.log(
       JSON.stringify({
         device: decoded.device,
+        channel: r.channel,
         quantity: r.quantity,
         value: r.value,
         unit: r.unit,

@@ -8,31 +8,39 @@ import {
   type ProfileReading,
   type TopicMatch,
 } from './profile.ts';
-import type { Quantity } from './reading.ts';
+import { FIRST_CHANNEL, type Quantity } from './reading.ts';
 
 /**
  * `defineProfile` turns a family's declarative description into a `DeviceProfile`, so a family file is
- * mostly data: where its topics live (a layout), which channels the firmware publishes and which
- * capability blocks each carries, which channels it listens on for commands, and how actions are encoded.
- * The channels the firmware publishes are also its ACL: one list serves decoding and least privilege.
+ * mostly data: where its topics live (a layout), which sub-topics the firmware publishes and which
+ * capability blocks each carries, which sub-topics it listens on for commands, and how actions are encoded.
+ * The sub-topics the firmware publishes are also its ACL: one list serves decoding and least privilege.
+ *
+ * A sub-topic (`emeter/1/total`) is where a message travels; a channel (`1`) is the measuring point of the
+ * device it speaks of (relay or switch output, meter phase), which every reading carries.
  */
 
 /** How a family lays out its topics around the device's base topic. */
 export interface TopicLayout {
-  /** Split a topic into the device's base topic and a channel, or undefined if it is not this shape. */
+  /** Split a topic into the device's base topic and a sub-topic, or undefined if it is not this shape. */
   split(topic: string): TopicMatch | undefined;
-  /** Inverse of split: the full topic of `channel` (may contain `+`) of the device at `deviceTopic`. */
-  join(deviceTopic: string, channel: string): string;
+  /** Inverse of split: the full topic of `subtopic` (may contain `+`) of the device at `deviceTopic`. */
+  join(deviceTopic: string, subtopic: string): string;
 }
 
-export interface ChannelContext {
+export interface ReportContext {
   match: TopicMatch;
+  /** The channel the sub-topic speaks of (the family's `channelOf`); a report naming its own uses that. */
+  channel: string;
   receivedAt: number;
-  /** "family topic-channel", for error messages. */
+  /** "family sub-topic", for error messages. */
   where: string;
 }
 
-export type ChannelDecoder = (payload: Buffer, ctx: ChannelContext) => DecodeResult;
+export type ReportDecoder = (payload: Buffer, ctx: ReportContext) => DecodeResult;
+
+/** Encodes an action for one channel of the device at `deviceTopic`. */
+export type CommandEncoder = (deviceTopic: string, channel: string) => OutgoingMessage[];
 
 export interface FamilyDescription {
   id: string;
@@ -43,32 +51,38 @@ export interface FamilyDescription {
   layout: TopicLayout;
   subscriptions: string[];
   /**
-   * Channels the firmware publishes (exact, or with `+` for one segment), each with its decoder.
+   * Sub-topics the firmware publishes (exact, or with `+` for one segment), each with its decoder.
    * Exactly these become the device's publish ACL.
    */
-  reports: Record<string, ChannelDecoder>;
-  /** Channels the firmware subscribes to for commands: the device's subscribe ACL. */
+  reports: Record<string, ReportDecoder>;
+  /**
+   * The channel a sub-topic speaks of (`relay/1/power` → `1`). Absent: the family's devices have one
+   * measuring point, channel 0.
+   */
+  channelOf?: (subtopic: string) => string;
+  /** Sub-topics the firmware subscribes to for commands: the device's subscribe ACL. */
   listens: string[];
   /** Actions and their encoding into the vendor's command message(s). */
-  commands?: Partial<Record<DeviceAction, (deviceTopic: string) => OutgoingMessage[]>>;
+  commands?: Partial<Record<DeviceAction, CommandEncoder>>;
 }
 
-interface PatternChannel {
+interface PatternReport {
   segments: string[];
-  decode: ChannelDecoder;
+  decode: ReportDecoder;
 }
 
 export function defineProfile(family: FamilyDescription): DeviceProfile {
-  const exact = new Map<string, ChannelDecoder>();
-  const patterns: PatternChannel[] = [];
-  for (const [channel, decode] of Object.entries(family.reports)) {
-    if (channel.includes('+')) patterns.push({ segments: channel.split('/'), decode });
-    else exact.set(channel, decode);
+  const exact = new Map<string, ReportDecoder>();
+  const patterns: PatternReport[] = [];
+  for (const [subtopic, decode] of Object.entries(family.reports)) {
+    if (subtopic.includes('+')) patterns.push({ segments: subtopic.split('/'), decode });
+    else exact.set(subtopic, decode);
   }
-  const decoderFor = (channel: string): ChannelDecoder | undefined => {
-    const found = exact.get(channel);
+  const channelOf = family.channelOf ?? (() => FIRST_CHANNEL);
+  const decoderFor = (subtopic: string): ReportDecoder | undefined => {
+    const found = exact.get(subtopic);
     if (found || patterns.length === 0) return found;
-    const segments = channel.split('/');
+    const segments = subtopic.split('/');
     for (const p of patterns) {
       if (
         p.segments.length === segments.length &&
@@ -94,15 +108,22 @@ export function defineProfile(family: FamilyDescription): DeviceProfile {
     subscriptions: family.subscriptions,
     match(topic) {
       const m = family.layout.split(topic);
-      // A topic of the right shape but on a channel the firmware never publishes (commands, typos,
+      // A topic of the right shape but on a sub-topic the firmware never publishes (commands, typos,
       // other software) is not this family's message.
-      return m && decoderFor(m.channel) ? m : undefined;
+      return m && decoderFor(m.subtopic) ? m : undefined;
     },
     decode(match, payload, receivedAt) {
-      const decode = decoderFor(match.channel);
+      const decode = decoderFor(match.subtopic);
       if (!decode)
-        throw new DecodeError(`${family.id}: channel "${match.channel}" is not one this firmware publishes`);
-      return decode(payload, { match, receivedAt, where: `${family.id} ${match.channel}` });
+        throw new DecodeError(
+          `${family.id}: sub-topic "${match.subtopic}" is not one this firmware publishes`,
+        );
+      return decode(payload, {
+        match,
+        channel: channelOf(match.subtopic),
+        receivedAt,
+        where: `${family.id} ${match.subtopic}`,
+      });
     },
     acl(deviceTopic) {
       return {
@@ -113,14 +134,14 @@ export function defineProfile(family: FamilyDescription): DeviceProfile {
   };
   if (actions.length > 0) {
     profile.actions = actions;
-    profile.encodeCommand = (deviceTopic, action) => {
+    profile.encodeCommand = (deviceTopic, action, channel = FIRST_CHANNEL) => {
       const encode = commands[action];
       if (!encode)
         throw new Error(`${family.id} cannot carry out "${action}" (it can: ${actions.join(', ')})`);
-      return encode(deviceTopic);
+      return encode(deviceTopic, channel);
     };
   }
-  // Quantities are collected from the blocks the channel decoders were built with (see `blocksOf`).
+  // Quantities are collected from the blocks the report decoders were built with (see `blocksOf`).
   for (const decode of Object.values(family.reports)) for (const q of blocksOf(decode)) quantities.add(q);
   profile.quantities = [...quantities];
   return profile;
@@ -128,7 +149,7 @@ export function defineProfile(family: FamilyDescription): DeviceProfile {
 
 // --- layouts -------------------------------------------------------------------------------------
 
-/** `<root>/<id>/<channel…>`: Shelly Gen1 (`shellies/<id>/…`), Nuki (`nuki/<id>/…`). */
+/** `<root>/<id>/<sub-topic…>`: Shelly Gen1 (`shellies/<id>/…`), Nuki (`nuki/<id>/…`). */
 export function rootedLayout(root: string): TopicLayout {
   const prefix = `${root}/`;
   return {
@@ -136,24 +157,34 @@ export function rootedLayout(root: string): TopicLayout {
       if (!topic.startsWith(prefix)) return undefined;
       const slash = topic.indexOf('/', prefix.length);
       if (slash <= prefix.length || slash === topic.length - 1) return undefined;
-      return { deviceTopic: topic.slice(0, slash), channel: topic.slice(slash + 1) };
+      return { deviceTopic: topic.slice(0, slash), subtopic: topic.slice(slash + 1) };
     },
-    join: (deviceTopic, channel) => `${deviceTopic}/${channel}`,
+    join: (deviceTopic, subtopic) => `${deviceTopic}/${subtopic}`,
   };
 }
 
-// --- channel decoders ----------------------------------------------------------------------------
+/**
+ * The channel of sub-topics that number it: `relay/1/power`, `emeter/2/total` (Shelly Gen1),
+ * `status/switch:3` (Shelly Gen2, `<component>:<id>`). A sub-topic without a number is the device's own
+ * (`temperature`, `online`): channel 0.
+ */
+export function numberedChannel(subtopic: string): string {
+  const m = /(?:^|\/)[a-z0-9_]+(?:\/|:)(\d+)(?:\/|$)/.exec(subtopic);
+  return m?.[1] === undefined ? FIRST_CHANNEL : String(Number(m[1]));
+}
 
-const BLOCKS = new WeakMap<ChannelDecoder, Quantity[]>();
-/** Declares which blocks a hand-written channel decoder reads, so the profile lists their quantities. */
-export function carrying(blocks: readonly Capability[], decode: ChannelDecoder): ChannelDecoder {
+// --- report decoders ------------------------------------------------------------------------------
+
+const BLOCKS = new WeakMap<ReportDecoder, Quantity[]>();
+/** Declares which blocks a hand-written report decoder reads, so the profile lists their quantities. */
+export function carrying(blocks: readonly Capability[], decode: ReportDecoder): ReportDecoder {
   BLOCKS.set(
     decode,
     blocks.map((b) => b.quantity),
   );
   return decode;
 }
-function blocksOf(decode: ChannelDecoder): Quantity[] {
+function blocksOf(decode: ReportDecoder): Quantity[] {
   return BLOCKS.get(decode) ?? [];
 }
 
@@ -194,6 +225,7 @@ export function readBlocks(
   blocks: readonly Capability[],
   ts: number,
   where: string,
+  channel: string,
 ): ProfileReading[] {
   const readings: ProfileReading[] = [];
   for (const block of blocks) {
@@ -201,6 +233,7 @@ export function readBlocks(
       const raw = lookup(obj, path);
       if (raw === undefined || raw === null) continue;
       readings.push({
+        channel,
         quantity: block.quantity,
         value: block.normalise(raw, `${where}: ${path.join('.')}`),
         unit: block.unit,
@@ -220,29 +253,35 @@ export interface JsonReportOptions {
 }
 
 /** A JSON object report carrying some of `blocks`. */
-export function jsonReport(blocks: readonly Capability[], opts: JsonReportOptions = {}): ChannelDecoder {
-  return carrying(blocks, (payload, { receivedAt, where }) => {
+export function jsonReport(blocks: readonly Capability[], opts: JsonReportOptions = {}): ReportDecoder {
+  return carrying(blocks, (payload, { channel, receivedAt, where }) => {
     const parsed = parseJsonObject(payload, where);
     const obj = opts.prepare ? opts.prepare(parsed, where) : parsed;
     const ts = trustedTime(opts.time?.(obj, where), receivedAt);
-    return { readings: readBlocks(obj, blocks, ts, where) };
+    return { readings: readBlocks(obj, blocks, ts, where, channel) };
   });
 }
 
 /** A plain-text topic carrying one value (Shelly Gen1 `relay/0/power`, Nuki `batteryChargeState`). */
-export function plainValue(block: Capability): ChannelDecoder {
-  return carrying([block], (payload, { receivedAt, where }) => {
+export function plainValue(block: Capability): ReportDecoder {
+  return carrying([block], (payload, { channel, receivedAt, where }) => {
     const raw = parsePlain(payload.toString('utf8'), block.kind, where);
     return {
       readings: [
-        { quantity: block.quantity, value: block.normalise(raw, where), unit: block.unit, ts: receivedAt },
+        {
+          channel,
+          quantity: block.quantity,
+          value: block.normalise(raw, where),
+          unit: block.unit,
+          ts: receivedAt,
+        },
       ],
     };
   });
 }
 
 /** A plain-text availability / last-will topic with the vendor's exact words. */
-export function plainAvailability(words: { online: string; offline: string }): ChannelDecoder {
+export function plainAvailability(words: { online: string; offline: string }): ReportDecoder {
   return (payload, { where }) => {
     const text = payload.toString('utf8').trim();
     if (text === words.online) return { readings: [], availability: 'online' };
@@ -252,7 +291,7 @@ export function plainAvailability(words: { online: string; offline: string }): C
 }
 
 /** A plain-text topic whose value is one of a few words and carries no quantity (relay state, …). */
-export function plainWord(words: readonly string[]): ChannelDecoder {
+export function plainWord(words: readonly string[]): ReportDecoder {
   return (payload, { where }) => {
     const text = payload.toString('utf8').trim();
     if (!words.includes(text))
@@ -261,16 +300,16 @@ export function plainWord(words: readonly string[]): ChannelDecoder {
   };
 }
 
-/** A plain-text number the building does not store (further channels, reactive power, …); still checked. */
-export function unusedNumber(): ChannelDecoder {
+/** A plain-text number the building does not store (reactive power, power factor, …); still checked. */
+export function unusedNumber(): ReportDecoder {
   return (payload, { where }) => {
     parsePlain(payload.toString('utf8'), 'number', where);
     return { readings: [] };
   };
 }
 
-/** A channel the firmware publishes that carries nothing the building measures (info, announce, …). */
-export function informational(check?: (payload: Buffer, where: string) => void): ChannelDecoder {
+/** A sub-topic the firmware publishes that carries nothing the building measures (info, announce, …). */
+export function informational(check?: (payload: Buffer, where: string) => void): ReportDecoder {
   return (payload, { where }) => {
     check?.(payload, where);
     return { readings: [] };

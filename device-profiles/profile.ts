@@ -6,12 +6,12 @@ import type { Quantity, Reading } from './reading.ts';
  * the broker's ACL, the simulator and `wesprint decode` only ever talk to this interface.
  */
 
-/** Which device a topic belongs to and which of its channels it is. */
+/** Which device a topic belongs to and which of its sub-topics it is. */
 export interface TopicMatch {
   /** The device's base topic, exactly as written in the site file's `topic` (e.g. `zigbee2mqtt/desk-3-12`). */
   deviceTopic: string;
   /** The family's own name for the sub-topic, e.g. `state`, `availability`, `relay/0/power`, `status/switch:0`. */
-  channel: string;
+  subtopic: string;
 }
 
 /** A reading before the gateway knows which site device it belongs to. */
@@ -53,14 +53,14 @@ export interface DeviceProfile {
   reportingIntervalS: number;
   /** MQTT topic filters that carry this family's messages (what the gateway subscribes to). */
   subscriptions: string[];
-  /** Does this topic belong to this family? Returns the device's base topic and channel. */
+  /** Does this topic belong to this family? Returns the device's base topic and sub-topic. */
   match(topic: string): TopicMatch | undefined;
   /** Decode one message; throws DecodeError for malformed payloads. Pure: no I/O. */
   decode(match: TopicMatch, payload: Buffer, receivedAt: number): DecodeResult;
   /** Actions the family can carry out; absent for pure sensors. */
   actions?: DeviceAction[];
-  /** Encode an action into the vendor's command message(s). */
-  encodeCommand?(deviceTopic: string, action: DeviceAction): OutgoingMessage[];
+  /** Encode an action for one channel (default 0: switch output 2 of a Pro 4PM is channel `2`) into the vendor's command message(s). */
+  encodeCommand?(deviceTopic: string, action: DeviceAction, channel?: string): OutgoingMessage[];
   /** Least-privilege MQTT ACL for a device of this family living at `deviceTopic` (filters, `+`/`#` allowed). */
   acl(deviceTopic: string): { publish: string[]; subscribe: string[] };
 }

@@ -6,6 +6,11 @@
 export interface Reading {
   /** Device id as named in the site file (or derived from the topic when the device is unknown). */
   device: string;
+  /**
+   * The device's measuring point as its firmware numbers it: relay or switch output, meter phase
+   * (`emeter/1`, `switch:2` are channel `1`, `2`); `0` for a device with one. Part of a series' identity.
+   */
+  channel: string;
   quantity: Quantity;
   /** Numbers for measurements; booleans are stored as 1/0; lock states are strings. */
   value: number | string;
@@ -41,3 +46,6 @@ export type Unit = (typeof QUANTITY_UNITS)[Quantity];
 export function isQuantity(name: string): name is Quantity {
   return Object.hasOwn(QUANTITY_UNITS, name);
 }
+
+/** The channel of a device with a single measuring point, and of everything stored before channels counted. */
+export const FIRST_CHANNEL = '0';

@@ -53,7 +53,8 @@ export default defineProfile({
   t.same([...profiles.keys()], ['acme-meter']);
   const out = decodeMessage(profiles, 'acme/m1/report', buf('{"wh":2500}'), NOW);
   t.ok(out.ok);
-  if (out.ok) t.same(out.result.readings, [{ quantity: 'energy', value: 2.5, unit: 'kWh', ts: NOW }]);
+  if (out.ok)
+    t.same(out.result.readings, [{ channel: '0', quantity: 'energy', value: 2.5, unit: 'kWh', ts: NOW }]);
 
   await writeFile(
     path.join(dir, 'acme-copy.ts'),
@@ -72,7 +73,7 @@ t.test('decodeMessage without a site map', async (t) => {
   if (co2.ok) {
     t.equal(co2.profile.id, 'zigbee2mqtt-air-quality', 'the family yielding more readings wins');
     t.equal(co2.device, 'zigbee2mqtt-protel-12');
-    t.same(co2.match, { deviceTopic: 'zigbee2mqtt/protel-12', channel: 'state' });
+    t.same(co2.match, { deviceTopic: 'zigbee2mqtt/protel-12', subtopic: 'state' });
   }
   const pir = decodeMessage(
     profiles,
@@ -115,7 +116,7 @@ t.test('decodeMessage with a site map', async (t) => {
   t.ok(total.ok);
   if (total.ok) {
     t.equal(total.device, 'main-meter');
-    t.same(total.result.readings, [{ quantity: 'energy', value: 1, unit: 'kWh', ts: NOW }]);
+    t.same(total.result.readings, [{ channel: '0', quantity: 'energy', value: 1, unit: 'kWh', ts: NOW }]);
   }
   const lock = decodeMessage(profiles, 'nuki/2BB28570/state', buf('3'), NOW, site);
   t.equal(lock.ok && lock.result.readings[0]?.value, 'unlocked');

@@ -1,5 +1,5 @@
 import { quote } from './capabilities.ts';
-import { type ChannelDecoder, isObject, parseJsonObject, type TopicLayout, zonedIsoTime } from './define.ts';
+import { isObject, parseJsonObject, type ReportDecoder, type TopicLayout, zonedIsoTime } from './define.ts';
 import { DecodeError } from './profile.ts';
 
 /**
@@ -30,11 +30,11 @@ export const z2mLayout: TopicLayout = {
       if (s === '' || (i > 0 && (s === 'set' || s === 'get'))) return undefined;
     }
     if (segments.length > 1 && segments[segments.length - 1] === 'availability') {
-      return { deviceTopic: topic.slice(0, topic.length - '/availability'.length), channel: 'availability' };
+      return { deviceTopic: topic.slice(0, topic.length - '/availability'.length), subtopic: 'availability' };
     }
-    return { deviceTopic: topic, channel: 'state' };
+    return { deviceTopic: topic, subtopic: 'state' };
   },
-  join: (deviceTopic, channel) => (channel === 'state' ? deviceTopic : `${deviceTopic}/${channel}`),
+  join: (deviceTopic, subtopic) => (subtopic === 'state' ? deviceTopic : `${deviceTopic}/${subtopic}`),
 };
 
 export const z2mSubscriptions = [`${Z2M_BASE}/#`];
@@ -42,7 +42,7 @@ export const z2mSubscriptions = [`${Z2M_BASE}/#`];
 /** What the bridge listens on for a device (set/get, with JSON or per-attribute). */
 export const z2mListens = ['set', 'set/+', 'get', 'get/+'];
 
-export const z2mAvailability: ChannelDecoder = (payload, { where }) => {
+export const z2mAvailability: ReportDecoder = (payload, { where }) => {
   const text = payload.toString('utf8').trim();
   let state: unknown = text;
   if (text.startsWith('{')) state = parseJsonObject(payload, where).state;

@@ -18,6 +18,7 @@ function reading(i: number, t0 = T0): StoredReading {
     site: 'kaufhaus',
     space: `floor-${i % 3}`,
     device: `meter-${i % DEVICES}`,
+    channel: '0',
     quantity: 'energy',
     unit: 'kWh',
     ts: t0 + Math.floor(i / DEVICES) * 1000,

@@ -99,6 +99,7 @@ function reading(device: string, quantity: keyof typeof UNITS, iso: string, valu
     site: 'bericht-haus',
     space: SPACE[device] as string,
     device,
+    channel: '0',
     quantity,
     unit: UNITS[quantity],
     value,

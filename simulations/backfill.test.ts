@@ -116,6 +116,7 @@ t.test('a three-day history of a slice of the demo building, through the real in
   if (!co2Device) throw new Error('slice has no CO2 sensor');
   const live = {
     device: co2Device.id,
+    channel: '0',
     quantity: 'co2',
     value: 612,
     unit: 'ppm',
@@ -486,6 +487,7 @@ t.test(
     const hour = now - 40 * DAY;
     const reading = (ts: number, kwh: number) => ({
       device: 'meter',
+      channel: '0',
       quantity: 'energy' as const,
       value: kwh,
       unit: 'kWh' as const,

@@ -14,6 +14,13 @@ const MIN = 60_000;
 const HOUR = 60 * MIN;
 const SITE = 'kaufhaus';
 
+/** One reading of channel `channel` (and, optionally, another site). */
+const onChannel = (r: StoredReading, channel: string, site = r.site): StoredReading => ({
+  ...r,
+  channel,
+  site,
+});
+
 /** The readings the contract writes, from the whole hour six hours before `now`. */
 function fixtures(now: number) {
   const T0 = Math.floor((now - 6 * HOUR) / HOUR) * HOUR;
@@ -25,7 +32,7 @@ function fixtures(now: number) {
     minutes: number,
     value: number | string,
   ): StoredReading {
-    return { site: SITE, space, device, quantity, unit, ts: T0 + minutes * MIN, value };
+    return { site: SITE, space, device, channel: '0', quantity, unit, ts: T0 + minutes * MIN, value };
   }
 
   const co2 = (device: string, space: string, minutes: number, ppm: number) =>
@@ -90,7 +97,9 @@ export async function runStoreContract(
       const q = { quantity: 'co2', from: at(0), to: at(40), bucketMs: 10 * MIN } as const;
       t.same(await store.query({ ...q, aggregate: 'mean' }), [
         {
+          site: SITE,
           device: 'co2-1',
+          channel: '0',
           space: 'hall',
           quantity: 'co2',
           unit: 'ppm',
@@ -101,7 +110,9 @@ export async function runStoreContract(
           ],
         },
         {
+          site: SITE,
           device: 'co2-2',
+          channel: '0',
           space: 'cafe',
           quantity: 'co2',
           unit: 'ppm',
@@ -219,7 +230,61 @@ export async function runStoreContract(
       t.same(late?.points, [{ ts: at(10), value: 1.5 }], 'baseline is the sample at minute 8');
     });
 
-    t.test('writes are idempotent on (device, quantity, ts)', async (t) => {
+    t.test(
+      'a series is (site, device, channel, quantity): channels and sites never overwrite each other',
+      async (t) => {
+        const store = await fresh(t);
+        // A three-phase meter: the same device, quantity and instants on channels 0, 1, 2, and a second site
+        // whose meter has the same id.
+        const phases = [0, 1, 2].flatMap((c) =>
+          ENERGY.map((r) => onChannel({ ...r, value: Number(r.value) * (c + 1) }, String(c))),
+        );
+        const elsewhere = ENERGY.map((r) => onChannel({ ...r, value: Number(r.value) * 10 }, '0', 'annex'));
+        await store.write([...phases, ...elsewhere]);
+        await store.write(phases);
+        const q = { quantity: 'energy', from: at(0), to: at(30), aggregate: 'consumption' } as const;
+        const all = await store.query(q);
+        t.same(
+          all.map((s) => [s.site, s.device, s.channel, s.space, s.unit, s.points]),
+          [
+            ['annex', 'meter-1', '0', 'hall', 'kWh', [{ ts: at(0), value: 50 }]],
+            [SITE, 'meter-1', '0', 'hall', 'kWh', [{ ts: at(0), value: 5 }]],
+            [SITE, 'meter-1', '1', 'hall', 'kWh', [{ ts: at(0), value: 10 }]],
+            [SITE, 'meter-1', '2', 'hall', 'kWh', [{ ts: at(0), value: 15 }]],
+          ],
+          'sorted by device, channel, site; each with its own baseline and reboot',
+        );
+        t.same(
+          (await store.query({ ...q, channel: '2' })).map((s) => [s.channel, s.points[0]?.value]),
+          [['2', 15]],
+          'channel filter',
+        );
+        t.same(
+          (await store.query({ ...q, aggregate: 'count', device: 'meter-1', channel: '1' })).map(
+            (s) => s.points[0]?.value,
+          ),
+          [5],
+          'rewritten channel 1 holds its five readings once',
+        );
+        const newest = await store.latest({ device: 'meter-1' });
+        t.same(
+          newest.map((r) => [r.site, r.channel, r.value]),
+          [
+            ['annex', '0', 20],
+            [SITE, '0', 2],
+            [SITE, '1', 4],
+            [SITE, '2', 6],
+          ],
+          'latest per series',
+        );
+        t.same(
+          (await store.latest({ channel: '1' })).map((r) => [r.device, r.channel]),
+          [['meter-1', '1']],
+        );
+      },
+    );
+
+    t.test('writes are idempotent on (site, device, channel, quantity, ts)', async (t) => {
       const store = await fresh(t);
       await store.write(CO2);
       await store.write(CO2);
@@ -278,7 +343,15 @@ export async function runStoreContract(
       ]);
       const q = { quantity: 'co2', from: at(0), to: at(10), aggregate: 'last' } as const;
       t.same(await store.query({ ...q, device: hostile }), [
-        { device: hostile, space, quantity: 'co2', unit: 'ppm', points: [{ ts: at(0), value: 111 }] },
+        {
+          site: SITE,
+          device: hostile,
+          channel: '0',
+          space,
+          quantity: 'co2',
+          unit: 'ppm',
+          points: [{ ts: at(0), value: 111 }],
+        },
       ]);
       t.same(
         (await store.query({ ...q, space })).map((s) => s.device),

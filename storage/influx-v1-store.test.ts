@@ -48,6 +48,7 @@ if (requireComponent(t, influxdAvailable(), 'InfluxDB 1.x (influxd)', INFLUXD_IN
         site: 's',
         space: 'hall',
         device: 'm1',
+        channel: '0',
         quantity: 'energy',
         unit: 'kWh',
         ts: await influxd.clock(),
@@ -94,10 +95,12 @@ if (requireComponent(t, influxdAvailable(), 'InfluxDB 1.x (influxd)', INFLUXD_IN
         quantity: string,
         ts: number,
         value: number | string,
+        channel = '0',
       ): StoredReading => ({
         site: 'kaufhaus',
         space,
         device,
+        channel,
         quantity: quantity as StoredReading['quantity'],
         unit: quantity === 'energy' ? 'kWh' : 'bool',
         ts,
@@ -118,6 +121,8 @@ if (requireComponent(t, influxdAvailable(), 'InfluxDB 1.x (influxd)', INFLUXD_IN
           ts === D0 + 10 * HOUR ? 0.5 : ts === D0 + 2 * DAY + 3 * HOUR ? counter - 0.2 : counter + 0.25;
         // It moves to another space on day 3.
         readings.push(reading('meter-1', ts < D0 + 3 * DAY ? 'technik' : 'keller', 'energy', ts, counter));
+        // Its second phase at the same instants: a series of its own (tag `channel`), counting double.
+        readings.push(reading('meter-1', 'technik', 'energy', ts, 2 * counter, '1'));
       }
       await sqlite.write(readings);
       await influx.write(readings);
@@ -144,13 +149,20 @@ if (requireComponent(t, influxdAvailable(), 'InfluxDB 1.x (influxd)', INFLUXD_IN
               { from: D0 + 2 * HOUR, to: D0 + 2 * DAY },
               { from: D0 + 3 * DAY - HOUR, to: D0 + 3 * DAY + HOUR },
             ])
-              for (const filter of [{}, { space: 'eg' }, { device: 'desk-a' }, { device: 'meter-1' }]) {
+              for (const filter of [
+                {},
+                { space: 'eg' },
+                { device: 'desk-a' },
+                { device: 'meter-1' },
+                { device: 'meter-1', channel: '1' },
+                { channel: '0' },
+              ]) {
                 const q = { quantity, aggregate, ...range, ...filter };
                 const expected = nearly(await sqlite.query(q));
                 t.same(nearly(await influx.query(q)), expected, `${label}: ${JSON.stringify(q)}`);
                 if (expected.length > 0) compared++;
               }
-        t.ok(compared > 150, `${label}: ${compared} non-empty answers compared`);
+        t.ok(compared > 200, `${label}: ${compared} non-empty answers compared`);
       };
       await compare('after maintenance');
 
@@ -182,7 +194,16 @@ if (requireComponent(t, influxdAvailable(), 'InfluxDB 1.x (influxd)', INFLUXD_IN
     t.equal(await store.ping(), false);
     await t.rejects(
       store.write([
-        { site: 's', space: 'x', device: 'd', quantity: 'co2', unit: 'ppm', ts: Date.now(), value: 1 },
+        {
+          site: 's',
+          space: 'x',
+          device: 'd',
+          channel: '0',
+          quantity: 'co2',
+          unit: 'ppm',
+          ts: Date.now(),
+          value: 1,
+        },
       ]),
     );
   });

@@ -1,9 +1,14 @@
 import { InfluxDB, type IPoint } from 'influx';
 import type { IBackoffStrategy } from 'influx/lib/src/backoff/backoff.js';
-import type { Quantity, Unit } from '../device-profiles/reading.ts';
+import { FIRST_CHANNEL, type Quantity, type Unit } from '../device-profiles/reading.ts';
 import { type CounterSample, consumptionByBucket } from './consumption.ts';
 import { type HourRollup, rollUpHours, type SeriesSample } from './hourly-rollup.ts';
-import { type BucketPartial, SeriesAccumulator } from './partial-aggregate.ts';
+import {
+  type BucketPartial,
+  SeriesAccumulator,
+  type SeriesId,
+  seriesKey as seriesIdKey,
+} from './partial-aggregate.ts';
 import { checkQuery, type MaintenanceReport } from './sqlite-store.ts';
 import type { LatestFilter, Series, SeriesQuery, StoredReading, TimeSeriesStore } from './store.ts';
 
@@ -12,15 +17,21 @@ import type { LatestFilter, Series, SeriesQuery, StoredReading, TimeSeriesStore 
  * endpoints) and 3.x all serve. Tested against Debian's influxdb 1.6.7.
  *
  * Schema: one measurement per quantity (`co2`, `energy`, `lock`, …); tags `site`, `space`, `device`,
- * `unit`; field `value` (float) for numbers or `state` (string) for lock/door states, so a field never
- * changes type; timestamps in ms. A point's key is measurement + tags + time, so writing the same
+ * `channel`, `unit`; field `value` (float) for numbers or `state` (string) for lock/door states, so a field
+ * never changes type; timestamps in ms. A point's key is measurement + tags + time, so writing the same
  * reading twice stores it once (idempotent replay).
+ *
+ * Series identity, as in every store: (site, device, channel) per measurement. Queries, rollups and latest
+ * group by these three tags (SERIES_TAGS); rollup points carry them as tags too. Channel 0 is written
+ * without a `channel` tag (an absent tag reads as '' in InfluxQL, and '' is read back as channel 0), so the
+ * points written before channels counted are channel 0 of their device without rewriting them, and a
+ * device with one channel keeps the series keys it always had.
  *
  * Retention: retention policy `raw` (DEFAULT, rawRetentionDays) receives the writes; retention policy
  * `hourly` (infinite) holds the hourly rollups, the same rows as SqliteStore's rollup_hour (count, sum,
- * min, max, last and reset-aware counter consumption, storage/hourly-rollup.ts), one point per device,
- * quantity and hour (tag `device`; site, space and unit as fields, so a device that moves keeps one point
- * per hour). The application writes them, not a continuous query: a CQ runs on the database's clock over
+ * min, max, last and reset-aware counter consumption, storage/hourly-rollup.ts), one point per series
+ * and hour (tags `site`, `device`, `channel`; space and unit as fields, so a device that moves keeps one
+ * point per hour). The application writes them, not a continuous query: a CQ runs on the database's clock over
  * the hour just past, so it never rolls up what arrives late (the spool replaying an outage) or is written
  * into the past (the history backfill), and InfluxQL 1.x cannot compute reset-aware consumption.
  * `maintain(now)` rolls complete hours up from `raw` (the gateway calls it periodically, as for SQLite),
@@ -84,6 +95,12 @@ function fromTag(value: string | undefined): string {
   return value.endsWith(`\\${GUARD}`) ? value.slice(0, -GUARD.length) : value;
 }
 
+interface SeriesFilter {
+  device?: string | undefined;
+  channel?: string | undefined;
+  space?: string | undefined;
+}
+
 interface RawSeries {
   name: string;
   tags?: Record<string, string>;
@@ -117,8 +134,51 @@ interface TaggedSample extends SeriesSample {
   unit: string;
 }
 
-const seriesKey = (device: string, quantity: string) => JSON.stringify([device, quantity]);
+/** The tags that identify a series (with the measurement, which is the quantity). */
+const SERIES_TAGS = '"site", "device", "channel"';
+const seriesKey = (id: SeriesId, quantity: string) =>
+  JSON.stringify([id.site, id.device, id.channel, quantity]);
 const num = (v: unknown): number | null => (typeof v === 'number' ? v : null);
+
+/** Channel 0 is stored without the tag: see the schema note above. */
+function channelTag(channel: string): string {
+  return channel === FIRST_CHANNEL ? '' : tagValue(channel);
+}
+
+/** The series a result series (grouped by SERIES_TAGS, or by *) belongs to. */
+function seriesOf(s: { tags?: Record<string, string> }): SeriesId {
+  const channel = fromTag(s.tags?.channel);
+  return {
+    site: fromTag(s.tags?.site),
+    device: fromTag(s.tags?.device),
+    channel: channel === '' ? FIRST_CHANNEL : channel,
+  };
+}
+
+/** The series of a reading as stored (one spooled before channels counted is channel 0). */
+function seriesOfReading(r: StoredReading): SeriesId {
+  return {
+    site: String(r.site ?? ''),
+    device: String(r.device),
+    channel: String(r.channel ?? FIRST_CHANNEL),
+  };
+}
+
+/** The tags of a series on a point (no empty values: the line protocol has none). */
+function seriesTags(id: SeriesId): Record<string, string> {
+  const tags: Record<string, string> = {};
+  const site = tagValue(id.site);
+  if (site !== '') tags.site = site;
+  tags.device = tagValue(id.device);
+  const channel = channelTag(id.channel);
+  if (channel !== '') tags.channel = channel;
+  return tags;
+}
+
+/** One series of one quantity. */
+interface Only extends SeriesId {
+  quantity: string;
+}
 
 export class InfluxV1Store implements TimeSeriesStore {
   readonly kind = 'influxdb-v1';
@@ -131,7 +191,7 @@ export class InfluxV1Store implements TimeSeriesStore {
   /** rolled_up_until as last read or written by this process (undefined: not known yet). */
   private rolledUpUntil: number | null | undefined;
   /** Series-hours that received readings after they were rolled up (the spool replaying an outage). */
-  private readonly dirty = new Map<string, { device: string; quantity: string; hour: number }>();
+  private readonly dirty = new Map<string, Only & { hour: number }>();
   /** A history's readings of its last, unfinished hour, kept for the next chunk, which goes on from `to`. */
   private historyTail: { to: number; readings: StoredReading[] } | undefined;
   /** The last numeric value of each series at the end of the last history chunk: the next one's baseline. */
@@ -226,6 +286,8 @@ export class InfluxV1Store implements TimeSeriesStore {
         const v = tagValue(String(r[key] ?? ''));
         if (v !== '') tags[key] = v;
       }
+      const channel = channelTag(String(r.channel ?? FIRST_CHANNEL));
+      if (channel !== '') tags.channel = channel;
       points.push({
         measurement: String(r.quantity),
         tags,
@@ -233,7 +295,7 @@ export class InfluxV1Store implements TimeSeriesStore {
         timestamp: ts,
       });
       if (ts < rolledUpUntil) {
-        const late = { device: String(r.device), quantity: String(r.quantity), hour: floorHour(ts) };
+        const late = { ...seriesOfReading(r), quantity: String(r.quantity), hour: floorHour(ts) };
         this.dirty.set(JSON.stringify(late), late);
       }
     }
@@ -241,19 +303,26 @@ export class InfluxV1Store implements TimeSeriesStore {
       await this.influx.writePoints(points, { precision: 'ms', database: this.database });
   }
 
-  private where(q: { device?: string | undefined; space?: string | undefined }, time?: string): string {
+  private where(q: SeriesFilter, time?: string): string {
     const clauses = time === undefined ? [] : [time];
     if (q.device !== undefined) clauses.push(`"device" = ${influxString(tagValue(q.device))}`);
+    if (q.channel !== undefined) clauses.push(`"channel" = ${influxString(channelTag(q.channel))}`);
     if (q.space !== undefined) clauses.push(`"space" = ${influxString(tagValue(q.space))}`);
     return clauses.join(' AND ');
   }
 
   /** As where(), for `hourly`, where the space is a field. */
-  private whereHourly(q: { device?: string | undefined; space?: string | undefined }, time: string): string {
+  private whereHourly(q: SeriesFilter, time: string): string {
     const clauses = [time];
     if (q.device !== undefined) clauses.push(`"device" = ${influxString(tagValue(q.device))}`);
+    if (q.channel !== undefined) clauses.push(`"channel" = ${influxString(channelTag(q.channel))}`);
     if (q.space !== undefined) clauses.push(`"space_id" = ${influxString(q.space)}`);
     return clauses.join(' AND ');
+  }
+
+  /** Exactly one series, in `raw` or `hourly`. */
+  private whereSeries(only: SeriesId): string {
+    return ` AND "site" = ${influxString(tagValue(only.site))} AND "device" = ${influxString(tagValue(only.device))} AND "channel" = ${influxString(channelTag(only.channel))}`;
   }
 
   async query(q: SeriesQuery): Promise<Series[]> {
@@ -290,21 +359,23 @@ export class InfluxV1Store implements TimeSeriesStore {
     const where = this.whereHourly(q, `time >= ${from}ms AND time < ${to}ms`);
     const source = this.from(HOURLY, q.quantity);
     const grouping =
-      q.bucketMs === undefined ? 'GROUP BY "device"' : `GROUP BY "device", time(${q.bucketMs}ms) fill(none)`;
+      q.bucketMs === undefined
+        ? `GROUP BY ${SERIES_TAGS}`
+        : `GROUP BY ${SERIES_TAGS}, time(${q.bucketMs}ms) fill(none)`;
     const [labels, values] = await this.run(
       // Space and unit as the first hour has them, as SqliteStore answers from its rollups.
-      `SELECT first("space_id"), first("unit_symbol") FROM ${source} WHERE ${where} GROUP BY "device";` +
+      `SELECT first("space_id"), first("unit_symbol") FROM ${source} WHERE ${where} GROUP BY ${SERIES_TAGS};` +
         `SELECT sum("count"), sum("num_count"), sum("sum"), min("min"), max("max"), last("last"),
           last("last_ts"), sum("consumption") FROM ${source} WHERE ${where} ${grouping}`,
     );
     const labelOf = new Map<string, { space: string; unit: string }>();
     for (const s of labels?.series ?? []) {
       const row = s.values[0] ?? [];
-      labelOf.set(fromTag(s.tags?.device), { space: String(row[1] ?? ''), unit: String(row[2] ?? '') });
+      labelOf.set(seriesIdKey(seriesOf(s)), { space: String(row[1] ?? ''), unit: String(row[2] ?? '') });
     }
     for (const s of values?.series ?? []) {
-      const device = fromTag(s.tags?.device);
-      const label = labelOf.get(device) ?? { space: '', unit: '' };
+      const id = seriesOf(s);
+      const label = labelOf.get(seriesIdKey(id)) ?? { space: '', unit: '' };
       for (const row of s.values) {
         const partial: Partial<BucketPartial> = {
           count: num(row[1]) ?? 0,
@@ -316,7 +387,7 @@ export class InfluxV1Store implements TimeSeriesStore {
           lastTs: num(row[7]),
           consumption: num(row[8]),
         };
-        acc.add(device, label.space, label.unit, this.bucketOf(q, Number(row[0])), partial);
+        acc.add(id, label.space, label.unit, this.bucketOf(q, Number(row[0])), partial);
       }
     }
   }
@@ -325,11 +396,11 @@ export class InfluxV1Store implements TimeSeriesStore {
   private async addRaw(acc: SeriesAccumulator, q: SeriesQuery, from: number, to: number): Promise<void> {
     const measurement = this.from(RAW, q.quantity);
     const range = this.where(q, `time >= ${from}ms AND time < ${to}ms`);
-    const byDevice = 'GROUP BY "device"';
-    // Aggregates are grouped by device alone, so a device that moved to another space stays one series
-    // (as in SQLite); its space and unit are those it has the most readings with in the range.
+    const byDevice = `GROUP BY ${SERIES_TAGS}`;
+    // Aggregates are grouped by the series' identity alone, so a device that moved to another space stays
+    // one series (as in SQLite); its space and unit are those it has the most readings with in the range.
     const [labels, ...results] = await this.run(
-      `SELECT count(*) FROM ${measurement} WHERE ${range} GROUP BY "device", "space", "unit";${
+      `SELECT count(*) FROM ${measurement} WHERE ${range} GROUP BY ${SERIES_TAGS}, "space", "unit";${
         q.aggregate === 'consumption'
           ? `SELECT "value" FROM ${measurement} WHERE ${range} ${byDevice};` +
             `SELECT last("value") FROM ${measurement} WHERE ${this.where(q, `time < ${from}ms`)} ${byDevice};` +
@@ -343,13 +414,13 @@ export class InfluxV1Store implements TimeSeriesStore {
     const label = new Map<string, { space: string; unit: string; n: number }>();
     for (const s of labels?.series ?? []) {
       const n = (s.values[0] ?? []).slice(1).reduce<number>((a, v) => a + (typeof v === 'number' ? v : 0), 0);
-      const device = fromTag(s.tags?.device);
-      if ((label.get(device)?.n ?? -1) < n)
-        label.set(device, { space: fromTag(s.tags?.space), unit: fromTag(s.tags?.unit), n });
+      const id = seriesIdKey(seriesOf(s));
+      if ((label.get(id)?.n ?? -1) < n)
+        label.set(id, { space: fromTag(s.tags?.space), unit: fromTag(s.tags?.unit), n });
     }
-    const add = (device: string, bucket: number, partial: Partial<BucketPartial>) => {
-      const l = label.get(device);
-      acc.add(device, l?.space ?? '', l?.unit ?? '', bucket, partial);
+    const add = (id: SeriesId, bucket: number, partial: Partial<BucketPartial>) => {
+      const l = label.get(seriesIdKey(id));
+      acc.add(id, l?.space ?? '', l?.unit ?? '', bucket, partial);
     };
 
     if (q.aggregate === 'consumption') {
@@ -359,26 +430,26 @@ export class InfluxV1Store implements TimeSeriesStore {
       for (const s of hourlyBefore?.series ?? []) {
         const row = s.values[0];
         if (row && typeof row[1] === 'number' && typeof row[2] === 'number')
-          baselines.set(fromTag(s.tags?.device), { ts: row[2], value: row[1] });
+          baselines.set(seriesIdKey(seriesOf(s)), { ts: row[2], value: row[1] });
       }
       for (const s of rawBefore?.series ?? []) {
         const row = s.values[0];
         if (row && typeof row[1] === 'number')
-          baselines.set(fromTag(s.tags?.device), { ts: Number(row[0]), value: row[1] });
+          baselines.set(seriesIdKey(seriesOf(s)), { ts: Number(row[0]), value: row[1] });
       }
       for (const s of inRange?.series ?? []) {
-        const device = fromTag(s.tags?.device);
+        const id = seriesOf(s);
         const samples = s.values
           .filter((row) => typeof row[1] === 'number')
           .map((row) => ({ ts: Number(row[0]), value: row[1] as number }));
-        const baseline = baselines.get(device);
+        const baseline = baselines.get(seriesIdKey(id));
         const range = { from, to, bucketMs: q.bucketMs };
         for (const p of consumptionByBucket(baseline ? [baseline, ...samples] : samples, range))
-          add(device, this.bucketOf(q, p.ts), { consumption: p.value });
+          add(id, this.bucketOf(q, p.ts), { consumption: p.value });
       }
     } else {
       for (const s of results[0]?.series ?? []) {
-        const device = fromTag(s.tags?.device);
+        const id = seriesOf(s);
         for (const row of s.values) {
           const numCount = num(row[1]) ?? 0;
           const count = numCount + (num(row[2]) ?? 0);
@@ -386,7 +457,7 @@ export class InfluxV1Store implements TimeSeriesStore {
           const bucket = this.bucketOf(q, Number(row[0]));
           // Raw readings are newer than any rolled-up hour they share a bucket with.
           const last = num(row[6]);
-          add(device, bucket, {
+          add(id, bucket, {
             count,
             numCount,
             sum: num(row[3]) ?? 0,
@@ -470,26 +541,22 @@ export class InfluxV1Store implements TimeSeriesStore {
   }
 
   /** (Re)computes the rollups of [from, to) from `raw`, for all series or one. */
-  private async rollUpFromRaw(
-    from: number,
-    to: number,
-    only?: { device: string; quantity: string },
-  ): Promise<number> {
+  private async rollUpFromRaw(from: number, to: number, only?: Only): Promise<number> {
     const source = this.from(RAW, only?.quantity);
-    const device = only === undefined ? '' : ` AND "device" = ${influxString(tagValue(only.device))}`;
+    const series = only === undefined ? '' : this.whereSeries(only);
     const [inRange, rawBefore, hourlyBefore] = await this.run(
-      `SELECT "value", "state" FROM ${source} WHERE time >= ${from}ms AND time < ${to}ms${device} GROUP BY *;` +
-        `SELECT last("value") FROM ${source} WHERE time < ${from}ms${device} GROUP BY "device";` +
-        `SELECT last("last"), last("last_ts") FROM ${this.from(HOURLY, only?.quantity)} WHERE time < ${from}ms${device} GROUP BY "device"`,
+      `SELECT "value", "state" FROM ${source} WHERE time >= ${from}ms AND time < ${to}ms${series} GROUP BY *;` +
+        `SELECT last("value") FROM ${source} WHERE time < ${from}ms${series} GROUP BY ${SERIES_TAGS};` +
+        `SELECT last("last"), last("last_ts") FROM ${this.from(HOURLY, only?.quantity)} WHERE time < ${from}ms${series} GROUP BY ${SERIES_TAGS}`,
     );
-    const samples = new Map<string, { device: string; quantity: string; samples: TaggedSample[] }>();
+    const samples = new Map<string, { id: SeriesId; quantity: string; samples: TaggedSample[] }>();
     for (const s of inRange?.series ?? []) {
       if (s.name === ROLLUP_STATE) continue;
-      const d = fromTag(s.tags?.device);
-      const key = seriesKey(d, s.name);
+      const id = seriesOf(s);
+      const key = seriesKey(id, s.name);
       let entry = samples.get(key);
       if (entry === undefined) {
-        entry = { device: d, quantity: s.name, samples: [] };
+        entry = { id, quantity: s.name, samples: [] };
         samples.set(key, entry);
       }
       const tags = {
@@ -506,19 +573,19 @@ export class InfluxV1Store implements TimeSeriesStore {
     for (const s of hourlyBefore?.series ?? []) {
       const row = s.values[0];
       if (row && typeof row[1] === 'number' && typeof row[2] === 'number')
-        baselines.set(seriesKey(fromTag(s.tags?.device), s.name), { ts: row[2], value: row[1] });
+        baselines.set(seriesKey(seriesOf(s), s.name), { ts: row[2], value: row[1] });
     }
     for (const s of rawBefore?.series ?? []) {
       const row = s.values[0];
       if (row && typeof row[1] === 'number')
-        baselines.set(seriesKey(fromTag(s.tags?.device), s.name), { ts: Number(row[0]), value: row[1] });
+        baselines.set(seriesKey(seriesOf(s), s.name), { ts: Number(row[0]), value: row[1] });
     }
     const points: IPoint[] = [];
     for (const [key, entry] of samples) {
       // A device that moved within the range has a series per space: one sample per instant, as SQLite's key.
       const byTs = new Map(entry.samples.map((x) => [x.ts, x]));
       const ordered = [...byTs.values()].sort((a, b) => a.ts - b.ts);
-      points.push(...rollupPoints(entry.device, entry.quantity, ordered, baselines.get(key)));
+      points.push(...rollupPoints(entry.id, entry.quantity, ordered, baselines.get(key)));
     }
     await this.writeRollupPoints(points);
     return points.length;
@@ -561,15 +628,13 @@ export class InfluxV1Store implements TimeSeriesStore {
         this.historyBaselines?.to === from
           ? this.historyBaselines.last
           : await this.rolledUpLasts(floorHour(from));
-      const bySeries = new Map<
-        string,
-        { device: string; quantity: string; byTs: Map<number, TaggedSample> }
-      >();
+      const bySeries = new Map<string, { id: SeriesId; quantity: string; byTs: Map<number, TaggedSample> }>();
       for (const r of older) {
-        const key = seriesKey(String(r.device), String(r.quantity));
+        const id = seriesOfReading(r);
+        const key = seriesKey(id, String(r.quantity));
         let entry = bySeries.get(key);
         if (entry === undefined) {
-          entry = { device: String(r.device), quantity: String(r.quantity), byTs: new Map() };
+          entry = { id, quantity: String(r.quantity), byTs: new Map() };
           bySeries.set(key, entry);
         }
         // One reading per instant and series, the later written winning, as the stores keep them.
@@ -587,7 +652,7 @@ export class InfluxV1Store implements TimeSeriesStore {
       const last = new Map(baselines);
       for (const [key, entry] of bySeries) {
         const ordered = [...entry.byTs.values()].sort((a, b) => a.ts - b.ts);
-        points.push(...rollupPoints(entry.device, entry.quantity, ordered, baselines.get(key)));
+        points.push(...rollupPoints(entry.id, entry.quantity, ordered, baselines.get(key)));
         for (let i = ordered.length - 1; i >= 0; i--) {
           const x = ordered[i] as TaggedSample;
           if (typeof x.value === 'number') {
@@ -616,13 +681,13 @@ export class InfluxV1Store implements TimeSeriesStore {
   /** Each series' last rolled-up value before `before`. */
   private async rolledUpLasts(before: number): Promise<Map<string, CounterSample>> {
     const [result] = await this.run(
-      `SELECT last("last"), last("last_ts") FROM ${this.from(HOURLY)} WHERE time < ${before}ms GROUP BY "device"`,
+      `SELECT last("last"), last("last_ts") FROM ${this.from(HOURLY)} WHERE time < ${before}ms GROUP BY ${SERIES_TAGS}`,
     );
     const out = new Map<string, CounterSample>();
     for (const s of result?.series ?? []) {
       const row = s.values[0];
       if (row && typeof row[1] === 'number' && typeof row[2] === 'number')
-        out.set(seriesKey(fromTag(s.tags?.device), s.name), { ts: row[2], value: row[1] });
+        out.set(seriesKey(seriesOf(s), s.name), { ts: row[2], value: row[1] });
     }
     return out;
   }
@@ -640,7 +705,7 @@ export class InfluxV1Store implements TimeSeriesStore {
     await this.ensureReady();
     const from = filter.quantity === undefined ? '/.*/' : influxIdentifier(filter.quantity);
     const where = this.where(filter);
-    const tail = `${where ? `WHERE ${where}` : ''} GROUP BY "device", "space", "site", "unit"`;
+    const tail = `${where ? `WHERE ${where}` : ''} GROUP BY ${SERIES_TAGS}, "space", "unit"`;
     const results = await this.run(
       `SELECT last("value") FROM ${from} ${tail};SELECT last("state") FROM ${from} ${tail}`,
     );
@@ -650,21 +715,26 @@ export class InfluxV1Store implements TimeSeriesStore {
         const row = s.values[0];
         if (!row || row[1] === null || row[1] === undefined) continue;
         const reading: StoredReading = {
-          site: fromTag(s.tags?.site),
+          ...seriesOf(s),
           space: fromTag(s.tags?.space),
-          device: fromTag(s.tags?.device),
           quantity: s.name as Quantity,
           unit: fromTag(s.tags?.unit) as Unit,
           ts: Number(row[0]),
           value: row[1] as number | string,
         };
-        const key = JSON.stringify([reading.device, reading.quantity]);
+        const key = seriesKey(reading, reading.quantity);
         const known = newest.get(key);
         if (!known || reading.ts > known.ts) newest.set(key, reading);
       }
     }
-    const key = (r: StoredReading) => `${r.device}\u0000${r.quantity}`;
-    return [...newest.values()].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+    // As SqliteStore orders them: device, channel, quantity, site.
+    const key = (r: StoredReading) => [r.device, r.channel, r.quantity, r.site];
+    return [...newest.values()].sort((a, b) => {
+      const [x, y] = [key(a), key(b)];
+      for (let i = 0; i < x.length; i++)
+        if (x[i] !== y[i]) return (x[i] as string) < (y[i] as string) ? -1 : 1;
+      return 0;
+    });
   }
 
   async ping(): Promise<boolean> {
@@ -686,14 +756,14 @@ export class InfluxV1Store implements TimeSeriesStore {
  * unit are those of its last reading.
  */
 function rollupPoints(
-  device: string,
+  id: SeriesId,
   quantity: string,
   samples: readonly TaggedSample[],
   baseline: CounterSample | undefined,
 ): IPoint[] {
   const labels = new Map<number, TaggedSample>();
   for (const s of samples) labels.set(floorHour(s.ts), s);
-  const tags = { device: tagValue(device) };
+  const tags = seriesTags(id);
   return rollUpHours(samples, baseline).map((row: HourRollup) => {
     const label = labels.get(row.hour) as TaggedSample;
     const fields: Record<string, string | number> = {

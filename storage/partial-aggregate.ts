@@ -1,7 +1,7 @@
 import type { Aggregate, Series, SeriesPoint } from './store.ts';
 
 /**
- * What one bucket of one device holds before the final aggregate is taken: every aggregate of the
+ * What one bucket of one series holds before the final aggregate is taken: every aggregate of the
  * interface can be computed from it, and two of them (say, hourly rollups and the raw readings after
  * them) combine into one without loss. Only numbers count for sum/min/max/last/consumption; `count`
  * counts every reading, lock states included.
@@ -52,20 +52,44 @@ export function finalValue(p: BucketPartial, aggregate: Aggregate): number | nul
   }
 }
 
-/** Buckets of many devices, gathered from one or more sources, turned into the interface's Series. */
+/** What identifies a series besides its quantity. */
+export interface SeriesId {
+  site: string;
+  device: string;
+  channel: string;
+}
+
+/** A map key for a series id. */
+export const seriesKey = (id: SeriesId): string => JSON.stringify([id.site, id.device, id.channel]);
+
+/** The order of the interface's Series: by device, then channel, then site. */
+export function compareSeries(a: SeriesId, b: SeriesId): number {
+  for (const k of ['device', 'channel', 'site'] as const) {
+    if (a[k] !== b[k]) return a[k] < b[k] ? -1 : 1;
+  }
+  return 0;
+}
+
+/** Buckets of many series, gathered from one or more sources, turned into the interface's Series. */
 export class SeriesAccumulator {
-  private readonly devices = new Map<
+  private readonly series_ = new Map<
     string,
-    { space: string; unit: string; buckets: Map<number, BucketPartial> }
+    { id: SeriesId; space: string; unit: string; buckets: Map<number, BucketPartial> }
   >();
 
   constructor(private readonly quantity: string) {}
 
-  add(device: string, space: string, unit: string, bucket: number, partial: Partial<BucketPartial>): void {
-    let entry = this.devices.get(device);
+  add(id: SeriesId, space: string, unit: string, bucket: number, partial: Partial<BucketPartial>): void {
+    const key = seriesKey(id);
+    let entry = this.series_.get(key);
     if (entry === undefined) {
-      entry = { space, unit, buckets: new Map() };
-      this.devices.set(device, entry);
+      entry = {
+        id: { site: id.site, device: id.device, channel: id.channel },
+        space,
+        unit,
+        buckets: new Map(),
+      };
+      this.series_.set(key, entry);
     }
     let p = entry.buckets.get(bucket);
     if (p === undefined) {
@@ -77,14 +101,14 @@ export class SeriesAccumulator {
 
   series(aggregate: Aggregate): Series[] {
     const out: Series[] = [];
-    for (const [device, entry] of [...this.devices].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    for (const entry of [...this.series_.values()].sort((a, b) => compareSeries(a.id, b.id))) {
       const points: SeriesPoint[] = [];
       for (const [ts, p] of [...entry.buckets].sort(([a], [b]) => a - b)) {
         const value = finalValue(p, aggregate);
         if (value !== null) points.push({ ts, value });
       }
       if (points.length > 0)
-        out.push({ device, space: entry.space, quantity: this.quantity, unit: entry.unit, points });
+        out.push({ ...entry.id, space: entry.space, quantity: this.quantity, unit: entry.unit, points });
     }
     return out;
   }

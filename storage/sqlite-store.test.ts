@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import t from 'tap';
 import { runStoreContract } from './contract.ts';
 import { SqliteStore } from './sqlite-store.ts';
@@ -20,6 +21,7 @@ const energy = (ts: number, value: number, device = 'meter-1'): StoredReading =>
   site: 'kaufhaus',
   space: 'hall',
   device,
+  channel: '0',
   quantity: 'energy',
   unit: 'kWh',
   ts,
@@ -29,6 +31,7 @@ const co2 = (ts: number, value: number): StoredReading => ({
   site: 'kaufhaus',
   space: 'hall',
   device: 'co2-1',
+  channel: '0',
   quantity: 'co2',
   unit: 'ppm',
   ts,
@@ -152,10 +155,17 @@ t.test('rollup queries answer as the raw readings did, device by device and buck
   const kept = new SqliteStore({ file: file(), rawRetentionDays: 30 });
   const rolled = new SqliteStore({ file: file(), rawRetentionDays: 1 });
   t.teardown(() => Promise.all([kept.close(), rolled.close()]).then(() => undefined));
-  const at = (device: string, space: string, ts: number, value: number | string): StoredReading => ({
+  const at = (
+    device: string,
+    space: string,
+    ts: number,
+    value: number | string,
+    channel = '0',
+  ): StoredReading => ({
     site: 'kaufhaus',
     space,
     device,
+    channel,
     quantity: 'occupancy',
     unit: 'bool',
     ts,
@@ -165,6 +175,8 @@ t.test('rollup queries answer as the raw readings did, device by device and buck
   for (let ts = D0; ts < D0 + 4 * DAY; ts += 20 * 60_000) {
     const minute = ts / 60_000;
     readings.push(at('desk-b', 'og1', ts, minute % 7 < 3 ? 1 : 0));
+    // A second channel of the same device, at the same instants: a series of its own.
+    readings.push(at('desk-b', 'og1', ts, minute % 5 < 2 ? 1 : 0, '1'));
     // Silent on day 1: its hours have no rollup rows at all.
     if (ts < D0 + DAY || ts >= D0 + 2 * DAY) readings.push(at('desk-a', 'eg', ts, (minute % 11) / 10));
     // A device that only ever says words: counted, but never a number.
@@ -189,7 +201,14 @@ t.test('rollup queries answer as the raw readings did, device by device and buck
     { from: D0, to: D0 + 4 * DAY },
     { from: D0 + 2 * HOUR, to: D0 + 2 * DAY },
   ];
-  const filters = [{}, { space: 'eg' }, { device: 'desk-a' }, { device: 'nobody' }];
+  const filters = [
+    {},
+    { space: 'eg' },
+    { device: 'desk-a' },
+    { device: 'nobody' },
+    { device: 'desk-b', channel: '1' },
+    { channel: '0' },
+  ];
   let compared = 0;
   for (const aggregate of aggregates)
     for (const range of ranges)
@@ -198,7 +217,7 @@ t.test('rollup queries answer as the raw readings did, device by device and buck
         t.same(nearly(await rolled.query(q)), nearly(await kept.query(q)), JSON.stringify(q));
         compared++;
       }
-  t.equal(compared, 120);
+  t.equal(compared, 180);
   const hourly = await rolled.query({
     quantity: 'occupancy',
     aggregate: 'count',
@@ -207,12 +226,107 @@ t.test('rollup queries answer as the raw readings did, device by device and buck
     bucketMs: HOUR,
   });
   t.same(
-    hourly.map((s) => [s.device, s.space, s.points.length]),
+    hourly.map((s) => [s.device, s.channel, s.space, s.points.length]),
     [
-      ['Desk-C', 'eg', 96],
-      ['desk-a', 'eg', 72],
-      ['desk-b', 'og1', 96],
+      ['Desk-C', '0', 'eg', 96],
+      ['desk-a', '0', 'eg', 72],
+      ['desk-b', '0', 'og1', 96],
+      ['desk-b', '1', 'og1', 96],
     ],
-    'devices in order, the silent day absent, words counted',
+    'series in order, the silent day absent, words counted',
+  );
+});
+
+t.test('a DATA_DIR from before channels counted opens migrated: its series are channel 0', async (t) => {
+  const f = file();
+  // The schema as it was (series keyed by device and quantity, rollups and dirty hours without a site),
+  // filled by that code: two days of a counter, the first rolled up and pruned, one hour marked dirty.
+  const old = new Database(f);
+  old.exec(`
+    CREATE TABLE reading (
+      device TEXT NOT NULL, quantity TEXT NOT NULL, ts INTEGER NOT NULL,
+      site TEXT NOT NULL, space TEXT NOT NULL, unit TEXT NOT NULL, num REAL, str TEXT,
+      PRIMARY KEY (device, quantity, ts)) WITHOUT ROWID;
+    CREATE INDEX reading_by_quantity_ts ON reading (quantity, ts);
+    CREATE TABLE rollup_hour (
+      device TEXT NOT NULL, quantity TEXT NOT NULL, hour INTEGER NOT NULL, space TEXT NOT NULL, unit TEXT NOT NULL,
+      count INTEGER NOT NULL, num_count INTEGER NOT NULL, sum REAL NOT NULL, min REAL, max REAL,
+      last REAL, last_ts INTEGER, consumption REAL, PRIMARY KEY (device, quantity, hour)) WITHOUT ROWID;
+    CREATE INDEX rollup_by_quantity_hour ON rollup_hour (quantity, hour);
+    CREATE TABLE latest (
+      device TEXT NOT NULL, quantity TEXT NOT NULL, ts INTEGER NOT NULL,
+      site TEXT NOT NULL, space TEXT NOT NULL, unit TEXT NOT NULL, num REAL, str TEXT,
+      PRIMARY KEY (device, quantity)) WITHOUT ROWID;
+    CREATE TABLE dirty_hour (device TEXT NOT NULL, quantity TEXT NOT NULL, hour INTEGER NOT NULL,
+      PRIMARY KEY (device, quantity, hour)) WITHOUT ROWID;
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);`);
+  const insert = old.prepare(
+    "INSERT INTO reading VALUES ('meter-1', 'energy', ?, 'kaufhaus', 'hall', 'kWh', ?, NULL)",
+  );
+  for (let h = 24; h < 48; h++) insert.run(D0 + h * HOUR, 100 + h);
+  const rollup = old.prepare(`INSERT INTO rollup_hour VALUES
+    ('meter-1', 'energy', ?, 'hall', 'kWh', 1, 1, ?, ?, ?, ?, ?, 1)`);
+  for (let h = 0; h < 24; h++) rollup.run(D0 + h * HOUR, 100 + h, 100 + h, 100 + h, 100 + h, D0 + h * HOUR);
+  old.exec(`
+    INSERT INTO latest VALUES ('meter-1', 'energy', ${D0 + 47 * HOUR}, 'kaufhaus', 'hall', 'kWh', 147, NULL);
+    INSERT INTO dirty_hour VALUES ('meter-1', 'energy', ${D0 + 30 * HOUR});
+    INSERT INTO meta VALUES ('rolled_up_until', ${D0 + 24 * HOUR}), ('raw_kept_from', ${D0 + 24 * HOUR});`);
+  old.close();
+
+  const store = new SqliteStore({ file: f, rawRetentionDays: 30 });
+  t.teardown(() => store.close());
+  const days = {
+    quantity: 'energy',
+    from: D0,
+    to: D0 + 2 * DAY,
+    bucketMs: DAY,
+    aggregate: 'consumption',
+  } as const;
+  const migrated = await store.query(days);
+  t.same(
+    migrated.map((s) => [s.site, s.device, s.channel, s.space, s.points.map((p) => p.value)]),
+    [['kaufhaus', 'meter-1', '0', 'hall', [24, 24]]],
+    'rollups (day 0) and raw readings (day 1) are channel 0 of their device, with the site latest named',
+  );
+  t.same(
+    (await store.latest()).map((r) => [r.site, r.device, r.channel, r.value]),
+    [['kaufhaus', 'meter-1', '0', 147]],
+  );
+  // The other phases now arrive as their own series, at the same instants, and overwrite nothing.
+  await store.write([
+    { ...energy(D0 + 47 * HOUR, 5), channel: '1' },
+    { ...energy(D0 + 47 * HOUR + 30 * 60_000, 6), channel: '1' },
+  ]);
+  t.same(
+    (await store.query(days)).map((s) => [s.channel, s.points.map((p) => p.value)]),
+    [
+      ['0', [24, 24]],
+      ['1', [1]],
+    ],
+  );
+  const report = await store.maintain(D0 + 2 * DAY);
+  t.ok(report.rolledUp > 0, 'the dirty hour and the new hours roll up');
+  t.same(
+    (await store.query(days)).map((s) => [s.channel, s.points.map((p) => p.value)]),
+    [
+      ['0', [24, 24]],
+      ['1', [1]],
+    ],
+    'the same after maintenance',
+  );
+  await store.close();
+  const again = new SqliteStore({ file: f });
+  t.teardown(() => again.close());
+  t.same((await again.query(days)).length, 2, 'opening a migrated file again changes nothing');
+});
+
+t.test('a reading spooled without a channel (written before the upgrade) is channel 0', async (t) => {
+  const store = new SqliteStore({ file: file() });
+  t.teardown(() => store.close());
+  const { channel: _, ...old } = energy(D0, 1);
+  await store.write([old as StoredReading, { ...energy(D0 + HOUR, 2) }]);
+  t.same(
+    (await store.latest()).map((r) => [r.channel, r.value]),
+    [['0', 2]],
   );
 });

@@ -1,8 +1,16 @@
 import Database from 'better-sqlite3';
-import type { Quantity, Unit } from '../device-profiles/reading.ts';
+import { FIRST_CHANNEL, type Quantity, type Unit } from '../device-profiles/reading.ts';
 import { type CounterSample, consumptionByBucket } from './consumption.ts';
 import { NeumaierSum } from './neumaier-sum.ts';
-import { type BucketPartial, emptyPartial, finalValue, SeriesAccumulator } from './partial-aggregate.ts';
+import {
+  type BucketPartial,
+  compareSeries,
+  emptyPartial,
+  finalValue,
+  SeriesAccumulator,
+  type SeriesId,
+  seriesKey,
+} from './partial-aggregate.ts';
 import type {
   LatestFilter,
   Series,
@@ -15,11 +23,14 @@ import type {
 /**
  * The embedded default: one SQLite file (DATA_DIR/readings.db), no server.
  *
- * - `reading` keeps raw readings for `rawRetentionDays`; the key (device, quantity, ts) makes writes
- *   idempotent (a replayed reading replaces itself; the last write wins, as in InfluxDB).
- * - `rollup_hour` keeps, per device, quantity and UTC hour: count, numeric count, sum, min, max, last
- *   and counter consumption, for `rollupRetentionDays` (years: ~24 rows per series and day).
- * - `latest` keeps the newest reading per (device, quantity), independent of retention.
+ * - `reading` keeps raw readings for `rawRetentionDays`; the key (site, device, channel, quantity, ts), a
+ *   series and a time, makes writes idempotent (a replayed reading replaces itself; the last write wins, as
+ *   in InfluxDB).
+ * - `rollup_hour` keeps, per series and UTC hour: count, numeric count, sum, min, max, last and counter
+ *   consumption, for `rollupRetentionDays` (years: ~24 rows per series and day).
+ * - `latest` keeps the newest reading per series, independent of retention.
+ * - A file from before channels were part of a series (keyed by device, quantity) is migrated when opened:
+ *   what it holds becomes channel 0 of its device, which is what the device profiles then decoded.
  *
  * `maintain(now)` rolls complete hours up, re-rolls hours that received late readings (the spool
  * replaying an outage), and prunes raw readings past retention. The gateway calls it periodically;
@@ -57,6 +68,7 @@ const ceilHour = (ts: number): number => Math.ceil(ts / HOUR) * HOUR;
 
 interface ReadingRow {
   device: string;
+  channel: string;
   quantity: string;
   ts: number;
   site: string;
@@ -67,7 +79,9 @@ interface ReadingRow {
 }
 
 interface PartialRow {
+  site: string;
   device: string;
+  channel: string;
   space: string;
   unit: string;
   bucket: number;
@@ -79,15 +93,18 @@ interface PartialRow {
   consumption?: number | null;
 }
 
-/** One device's points from rollups, before the raw readings' buckets are joined on. */
+/** One series' points from rollups, before the raw readings' buckets are joined on. */
 interface RolledUpSeries {
+  id: SeriesId;
   space: string;
   unit: string;
   points: SeriesPoint[];
 }
 
 interface LastRow {
+  site: string;
   device: string;
+  channel: string;
   space: string;
   unit: string;
   bucket: number;
@@ -115,74 +132,50 @@ export class SqliteStore implements TimeSeriesStore {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
-    this.db.exec(`
-      CREATE TABLE IF NOT EXISTS reading (
-        device TEXT NOT NULL, quantity TEXT NOT NULL, ts INTEGER NOT NULL,
-        site TEXT NOT NULL, space TEXT NOT NULL, unit TEXT NOT NULL, num REAL, str TEXT,
-        PRIMARY KEY (device, quantity, ts)
-      ) WITHOUT ROWID;
-      CREATE INDEX IF NOT EXISTS reading_by_quantity_ts ON reading (quantity, ts);
-      CREATE TABLE IF NOT EXISTS rollup_hour (
-        device TEXT NOT NULL, quantity TEXT NOT NULL, hour INTEGER NOT NULL,
-        space TEXT NOT NULL, unit TEXT NOT NULL,
-        count INTEGER NOT NULL, num_count INTEGER NOT NULL, sum REAL NOT NULL, min REAL, max REAL,
-        last REAL, last_ts INTEGER, consumption REAL,
-        PRIMARY KEY (device, quantity, hour)
-      ) WITHOUT ROWID;
-      CREATE INDEX IF NOT EXISTS rollup_by_quantity_hour ON rollup_hour (quantity, hour);
-      CREATE TABLE IF NOT EXISTS latest (
-        device TEXT NOT NULL, quantity TEXT NOT NULL, ts INTEGER NOT NULL,
-        site TEXT NOT NULL, space TEXT NOT NULL, unit TEXT NOT NULL, num REAL, str TEXT,
-        PRIMARY KEY (device, quantity)
-      ) WITHOUT ROWID;
-      CREATE TABLE IF NOT EXISTS dirty_hour (
-        device TEXT NOT NULL, quantity TEXT NOT NULL, hour INTEGER NOT NULL,
-        PRIMARY KEY (device, quantity, hour)
-      ) WITHOUT ROWID;
-      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);`);
+    this.db
+      .transaction(() => {
+        if (hasTable(this.db, 'reading') && !hasColumn(this.db, 'reading', 'channel'))
+          migrateToChannels(this.db);
+        this.db.exec(SCHEMA);
+      })
+      .immediate();
     this.rolledUpUntil = this.meta('rolled_up_until');
     this.rawKeptFrom = this.meta('raw_kept_from') ?? Number.NEGATIVE_INFINITY;
 
-    // Positional parameters: the write path binds eight values per reading without building an object.
+    // Positional parameters: the write path binds nine values per reading without building an object.
     const insert = this.db.prepare(`
-      INSERT INTO reading (device, quantity, ts, site, space, unit, num, str)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-      ON CONFLICT (device, quantity, ts) DO UPDATE SET
-        site = excluded.site, space = excluded.space, unit = excluded.unit, num = excluded.num, str = excluded.str
+      INSERT INTO reading (site, device, channel, quantity, ts, space, unit, num, str)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (site, device, channel, quantity, ts) DO UPDATE SET
+        space = excluded.space, unit = excluded.unit, num = excluded.num, str = excluded.str
       WHERE excluded.num IS NOT reading.num OR excluded.str IS NOT reading.str
-        OR excluded.space IS NOT reading.space OR excluded.site IS NOT reading.site`);
+        OR excluded.space IS NOT reading.space`);
     const latest = this.db.prepare(`
-      INSERT INTO latest (device, quantity, ts, site, space, unit, num, str)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-      ON CONFLICT (device, quantity) DO UPDATE SET
-        ts = excluded.ts, site = excluded.site, space = excluded.space, unit = excluded.unit,
-        num = excluded.num, str = excluded.str
+      INSERT INTO latest (site, device, channel, quantity, ts, space, unit, num, str)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (site, device, channel, quantity) DO UPDATE SET
+        ts = excluded.ts, space = excluded.space, unit = excluded.unit, num = excluded.num, str = excluded.str
       WHERE excluded.ts >= latest.ts`);
     const dirty = this.db.prepare(
-      'INSERT OR IGNORE INTO dirty_hour (device, quantity, hour) VALUES (?, ?, ?)',
+      'INSERT OR IGNORE INTO dirty_hour (site, device, channel, quantity, hour) VALUES (?, ?, ?, ?, ?)',
     );
     // One transaction per batch. `latest` is upserted once per series of the batch, with the batch's
     // newest reading: the same outcome as upserting every reading in order (on equal ts the later wins).
     this.writeBatch = this.db.transaction((readings: readonly StoredReading[]) => {
       const rolledUpUntil = this.rolledUpUntil ?? Number.NEGATIVE_INFINITY;
-      const newest = new Map<string, Map<string, StoredReading>>();
+      const newest = new Map<string, StoredReading>();
       for (const r of readings) {
         const result = runWith(insert, r);
         if (result === null) continue;
-        // Keyed as stored (String), so that the batch's newest per stored series is found.
-        const device = String(r.device);
-        const quantity = String(r.quantity);
+        // Keyed as stored, so that the batch's newest per stored series is found.
+        const key = storedKey(r);
         const ts = Math.round(r.ts);
-        if (result.changes > 0 && ts < rolledUpUntil) dirty.run(device, quantity, floorHour(ts));
-        let byQuantity = newest.get(device);
-        if (byQuantity === undefined) {
-          byQuantity = new Map();
-          newest.set(device, byQuantity);
-        }
-        const seen = byQuantity.get(quantity);
-        if (seen === undefined || ts >= Math.round(seen.ts)) byQuantity.set(quantity, r);
+        if (result.changes > 0 && ts < rolledUpUntil) dirty.run(...key, floorHour(ts));
+        const k = JSON.stringify(key);
+        const seen = newest.get(k);
+        if (seen === undefined || ts >= Math.round(seen.ts)) newest.set(k, r);
       }
-      for (const byQuantity of newest.values()) for (const r of byQuantity.values()) runWith(latest, r);
+      for (const r of newest.values()) runWith(latest, r);
     });
   }
 
@@ -215,10 +208,11 @@ export class SqliteStore implements TimeSeriesStore {
   async latest(filter: LatestFilter = {}): Promise<StoredReading[]> {
     const { where, params } = filters(filter);
     const rows = this.statement(
-      `SELECT * FROM latest ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY device, quantity`,
+      `SELECT * FROM latest ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY device, channel, quantity, site`,
     ).all(params) as ReadingRow[];
     return rows.map((row) => ({
       device: row.device,
+      channel: row.channel,
       quantity: row.quantity as Quantity,
       ts: row.ts,
       site: row.site,
@@ -256,14 +250,12 @@ export class SqliteStore implements TimeSeriesStore {
 
     // Late readings in hours already rolled up: recompute the hour and the next one (its consumption
     // baseline may have changed) while raw readings are still there; past raw retention, fold them in.
-    const dirty = this.db.prepare('SELECT device, quantity, hour FROM dirty_hour').all() as {
-      device: string;
-      quantity: string;
+    const dirty = this.db
+      .prepare('SELECT site, device, channel, quantity, hour FROM dirty_hour')
+      .all() as (Only & {
       hour: number;
-    }[];
-    const hasRollup = this.statement(
-      'SELECT 1 FROM rollup_hour WHERE device = @device AND quantity = @quantity AND hour = @hour',
-    );
+    })[];
+    const hasRollup = this.statement(`SELECT 1 FROM rollup_hour WHERE ${ONE_SERIES} AND hour = @hour`);
     for (const d of dirty) {
       if (d.hour >= this.rawKeptFrom) {
         rolledUp += this.rollUp(d.hour, Math.min(d.hour + 2 * HOUR, watermark), d);
@@ -334,43 +326,52 @@ export class SqliteStore implements TimeSeriesStore {
   }
 
   /** (Re)computes rollups of [from, to) from raw readings, for all series or one. */
-  private rollUp(from: number, to: number, only?: { device: string; quantity: string }): number {
+  private rollUp(from: number, to: number, only?: Only): number {
     if (from >= to) return 0;
-    const one = only ? 'AND device = @device AND quantity = @quantity' : '';
-    const params = { from, to, device: only?.device, quantity: only?.quantity };
+    const one = only ? `AND ${ONE_SERIES}` : '';
+    const params = only
+      ? { from, to, site: only.site, device: only.device, channel: only.channel, quantity: only.quantity }
+      : { from, to };
     const rows = this.statement(`
-      SELECT device, quantity, space, unit, (ts / ${HOUR}) * ${HOUR} AS hour,
+      SELECT site, device, channel, quantity, space, unit, (ts / ${HOUR}) * ${HOUR} AS hour,
         count(*) AS count, count(num) AS numCount, total(num) AS sum, min(num) AS min, max(num) AS max
       FROM reading WHERE ts >= @from AND ts < @to ${one}
-      GROUP BY device, quantity, hour`).all(params) as (PartialRow & { quantity: string; hour: number })[];
+      GROUP BY site, device, channel, quantity, hour`).all(params) as (PartialRow & {
+      quantity: string;
+      hour: number;
+    })[];
     const lasts = this.statement(`
-      SELECT device, quantity, (ts / ${HOUR}) * ${HOUR} AS hour, num AS last, max(ts) AS lastTs
+      SELECT site, device, channel, quantity, (ts / ${HOUR}) * ${HOUR} AS hour, num AS last, max(ts) AS lastTs
       FROM reading WHERE ts >= @from AND ts < @to AND num IS NOT NULL ${one}
-      GROUP BY device, quantity, hour`).all(params) as (LastRow & { quantity: string; hour: number })[];
-    const key = (device: string, quantity: string, hour: number) => JSON.stringify([device, quantity, hour]);
-    const lastBy = new Map(lasts.map((l) => [key(l.device, l.quantity, l.hour), l]));
+      GROUP BY site, device, channel, quantity, hour`).all(params) as (LastRow & {
+      quantity: string;
+      hour: number;
+    })[];
+    const key = (s: Only, hour: number) => JSON.stringify([s.site, s.device, s.channel, s.quantity, hour]);
+    const lastBy = new Map(lasts.map((l) => [key(l, l.hour), l]));
     const consumptionBy = new Map<string, number>();
     for (const [series, samples] of this.numericSamples(from, to, only)) {
-      const [device, quantity] = JSON.parse(series) as [string, string];
-      const baseline = this.baseline(device, quantity, from);
+      const [site, device, channel, quantity] = JSON.parse(series) as [string, string, string, string];
+      const s = { site, device, channel, quantity };
+      const baseline = this.baseline(s, from);
       const points = consumptionByBucket(baseline ? [baseline, ...samples] : samples, {
         from,
         to,
         bucketMs: HOUR,
       });
-      for (const p of points) consumptionBy.set(key(device, quantity, p.ts), p.value);
+      for (const p of points) consumptionBy.set(key(s, p.ts), p.value);
     }
     if (only) {
-      this.statement(
-        'DELETE FROM rollup_hour WHERE device = @device AND quantity = @quantity AND hour >= @from AND hour < @to',
-      ).run(params);
+      this.statement(`DELETE FROM rollup_hour WHERE ${ONE_SERIES} AND hour >= @from AND hour < @to`).run(
+        params,
+      );
     }
     const put = this.statement(`
       INSERT OR REPLACE INTO rollup_hour
-        (device, quantity, hour, space, unit, count, num_count, sum, min, max, last, last_ts, consumption)
-      VALUES (@device, @quantity, @hour, @space, @unit, @count, @numCount, @sum, @min, @max, @last, @lastTs, @consumption)`);
+        (site, device, channel, quantity, hour, space, unit, count, num_count, sum, min, max, last, last_ts, consumption)
+      VALUES (@site, @device, @channel, @quantity, @hour, @space, @unit, @count, @numCount, @sum, @min, @max, @last, @lastTs, @consumption)`);
     for (const row of rows) {
-      const k = key(row.device, row.quantity, row.hour);
+      const k = key(row, row.hour);
       const last = lastBy.get(k);
       put.run({
         ...row,
@@ -383,24 +384,25 @@ export class SqliteStore implements TimeSeriesStore {
   }
 
   /** Readings that arrived after their hour's raw readings were pruned: added to the hour's rollup. */
-  private foldLateIntoRollup(d: { device: string; quantity: string; hour: number }): number {
+  private foldLateIntoRollup(d: Only & { hour: number }): number {
     const late = this.statement(`
       SELECT space, unit, count(*) AS count, count(num) AS numCount, total(num) AS sum, min(num) AS min, max(num) AS max
-      FROM reading WHERE device = @device AND quantity = @quantity AND ts >= @hour AND ts < @hour + ${HOUR}`).get(
-      d,
-    ) as PartialRow | undefined;
+      FROM reading WHERE ${ONE_SERIES} AND ts >= @hour AND ts < @hour + ${HOUR}`).get(d) as
+      | PartialRow
+      | undefined;
     if (late === undefined || late.count === 0) return 0;
     const last = this.statement(`
       SELECT num AS last, max(ts) AS lastTs FROM reading
-      WHERE device = @device AND quantity = @quantity AND ts >= @hour AND ts < @hour + ${HOUR} AND num IS NOT NULL`).get(
-      d,
-    ) as { last: number | null; lastTs: number | null };
+      WHERE ${ONE_SERIES} AND ts >= @hour AND ts < @hour + ${HOUR} AND num IS NOT NULL`).get(d) as {
+      last: number | null;
+      lastTs: number | null;
+    };
     // Counter consumption is not recomputed here: without the hour's other raw readings, a late counter
     // value cannot be placed between them. This only happens to readings later than the raw retention.
     this.statement(`
-      INSERT INTO rollup_hour (device, quantity, hour, space, unit, count, num_count, sum, min, max, last, last_ts, consumption)
-      VALUES (@device, @quantity, @hour, @space, @unit, @count, @numCount, @sum, @min, @max, @last, @lastTs, NULL)
-      ON CONFLICT (device, quantity, hour) DO UPDATE SET
+      INSERT INTO rollup_hour (site, device, channel, quantity, hour, space, unit, count, num_count, sum, min, max, last, last_ts, consumption)
+      VALUES (@site, @device, @channel, @quantity, @hour, @space, @unit, @count, @numCount, @sum, @min, @max, @last, @lastTs, NULL)
+      ON CONFLICT (site, device, channel, quantity, hour) DO UPDATE SET
         count = count + excluded.count, num_count = num_count + excluded.num_count, sum = sum + excluded.sum,
         min = min(coalesce(min, excluded.min), coalesce(excluded.min, min)),
         max = max(coalesce(max, excluded.max), coalesce(excluded.max, max)),
@@ -415,40 +417,33 @@ export class SqliteStore implements TimeSeriesStore {
   }
 
   /** The last numeric reading before `before`: raw if still kept, else the last of a rollup. */
-  private baseline(device: string, quantity: string, before: number): CounterSample | undefined {
+  private baseline(series: Only, before: number): CounterSample | undefined {
+    const params = { ...series, before };
     const raw = this.statement(`
       SELECT ts, num AS value FROM reading
-      WHERE device = ? AND quantity = ? AND ts < ? AND num IS NOT NULL ORDER BY ts DESC LIMIT 1`).get(
-      device,
-      quantity,
-      before,
-    ) as CounterSample | undefined;
+      WHERE ${ONE_SERIES} AND ts < @before AND num IS NOT NULL ORDER BY ts DESC LIMIT 1`).get(params) as
+      | CounterSample
+      | undefined;
     if (raw !== undefined) return raw;
     return this.statement(`
       SELECT last_ts AS ts, last AS value FROM rollup_hour
-      WHERE device = ? AND quantity = ? AND hour < ? AND last_ts IS NOT NULL ORDER BY hour DESC LIMIT 1`).get(
-      device,
-      quantity,
-      before,
+      WHERE ${ONE_SERIES} AND hour < @before AND last_ts IS NOT NULL ORDER BY hour DESC LIMIT 1`).get(
+      params,
     ) as CounterSample | undefined;
   }
 
-  /** Numeric samples per series (key: JSON [device, quantity]) in [from, to), ordered by ts. */
-  private numericSamples(
-    from: number,
-    to: number,
-    only?: { device?: string | undefined; quantity?: string; space?: string | undefined },
-  ): Map<string, CounterSample[]> {
+  /** Numeric samples per series (key: JSON [site, device, channel, quantity]) in [from, to), ordered by ts. */
+  private numericSamples(from: number, to: number, only?: Filter): Map<string, CounterSample[]> {
     const { where, params } = filters(only ?? {});
     const rows = this.statement(`
-      SELECT device, quantity, ts, num AS value FROM reading
+      SELECT site, device, channel, quantity, ts, num AS value FROM reading
       WHERE ts >= @from AND ts < @to AND num IS NOT NULL ${where.map((w) => `AND ${w}`).join(' ')}
-      ORDER BY device, quantity, ts`).iterate({ ...params, from, to }) as IterableIterator<
-      CounterSample & { device: string; quantity: string }
+      ORDER BY site, device, channel, quantity, ts`).iterate({ ...params, from, to }) as IterableIterator<
+      CounterSample & Only
     >;
     const out = new Map<string, CounterSample[]>();
     for (const row of rows) {
-      const k = JSON.stringify([row.device, row.quantity]);
+      const k = JSON.stringify([row.site, row.device, row.channel, row.quantity]);
       let list = out.get(k);
       if (list === undefined) {
         list = [];
@@ -460,7 +455,12 @@ export class SqliteStore implements TimeSeriesStore {
   }
 
   private addRaw(acc: SeriesAccumulator, q: SeriesQuery, from: number, to: number): void {
-    const { where, params } = filters({ quantity: q.quantity, device: q.device, space: q.space });
+    const { where, params } = filters({
+      quantity: q.quantity,
+      device: q.device,
+      channel: q.channel,
+      space: q.space,
+    });
     const origin = q.bucketMs === undefined ? q.from : 0;
     const width = q.bucketMs ?? q.to - q.from;
     const bucket = `CAST((ts - @origin) / @width AS INTEGER) * @width + @origin`;
@@ -468,49 +468,48 @@ export class SqliteStore implements TimeSeriesStore {
     const all = { ...params, from, to, origin, width };
     if (q.aggregate === 'last') {
       const rows = this.statement(`
-        SELECT device, space, unit, ${bucket} AS bucket, num AS last, max(ts) AS lastTs
-        FROM reading WHERE ${cond} AND num IS NOT NULL GROUP BY device, bucket`).all(all) as LastRow[];
-      for (const r of rows) acc.add(r.device, r.space, r.unit, r.bucket, { last: r.last, lastTs: r.lastTs });
+        SELECT site, device, channel, space, unit, ${bucket} AS bucket, num AS last, max(ts) AS lastTs
+        FROM reading WHERE ${cond} AND num IS NOT NULL GROUP BY site, device, channel, bucket`).all(
+        all,
+      ) as LastRow[];
+      for (const r of rows) acc.add(r, r.space, r.unit, r.bucket, { last: r.last, lastTs: r.lastTs });
     } else if (q.aggregate === 'consumption') {
       const meta = new Map(
         (
-          this.statement(`SELECT device, space, unit FROM reading WHERE ${cond} GROUP BY device`).all(
-            all,
-          ) as {
-            device: string;
-            space: string;
-            unit: string;
-          }[]
-        ).map((m) => [m.device, m]),
+          this.statement(
+            `SELECT site, device, channel, space, unit FROM reading WHERE ${cond} GROUP BY site, device, channel`,
+          ).all(all) as (SeriesId & { space: string; unit: string })[]
+        ).map((m) => [seriesKey(m), m]),
       );
       const range = { from, to, bucketMs: q.bucketMs };
       for (const [series, samples] of this.numericSamples(from, to, {
         quantity: q.quantity,
         device: q.device,
+        channel: q.channel,
         space: q.space,
       })) {
-        const [device] = JSON.parse(series) as [string];
-        const m = meta.get(device);
+        const [site, device, channel] = JSON.parse(series) as [string, string, string];
+        const m = meta.get(seriesKey({ site, device, channel }));
         if (m === undefined) continue;
-        const baseline = this.baseline(device, q.quantity, from);
+        const baseline = this.baseline({ site, device, channel, quantity: q.quantity }, from);
         for (const p of consumptionByBucket(baseline ? [baseline, ...samples] : samples, range)) {
           // consumptionByBucket aligns single buckets to `from`; the query's single bucket is q.from.
           const ts = q.bucketMs === undefined ? q.from : p.ts;
-          acc.add(device, m.space, m.unit, ts, { consumption: p.value });
+          acc.add(m, m.space, m.unit, ts, { consumption: p.value });
         }
       }
     } else {
       const rows = this.statement(`
-        SELECT device, space, unit, ${bucket} AS bucket, count(*) AS count, count(num) AS numCount,
+        SELECT site, device, channel, space, unit, ${bucket} AS bucket, count(*) AS count, count(num) AS numCount,
           total(num) AS sum, min(num) AS min, max(num) AS max
-        FROM reading WHERE ${cond} GROUP BY device, bucket`).all(all) as PartialRow[];
-      for (const r of rows) acc.add(r.device, r.space, r.unit, r.bucket, { ...r, sum: r.sum ?? 0 });
+        FROM reading WHERE ${cond} GROUP BY site, device, channel, bucket`).all(all) as PartialRow[];
+      for (const r of rows) acc.add(r, r.space, r.unit, r.bucket, { ...r, sum: r.sum ?? 0 });
     }
   }
 
   /**
-   * The rollup hours [from, to) of the query, read series by series along the primary key (device,
-   * quantity, hour) in hour order, so that buckets are folded as the rows stream by: no GROUP BY sort, no
+   * The rollup hours [from, to) of the query, read series by series along the primary key (site, device,
+   * channel, quantity, hour) in hour order, so that buckets are folded as the rows stream by: no GROUP BY sort, no
    * object per hour. Buckets before `sharedFrom` are complete and become points here; later ones may also
    * hold raw readings and go into `acc` as partials.
    */
@@ -527,10 +526,17 @@ export class SqliteStore implements TimeSeriesStore {
       : 'space, unit, hour, count, num_count, sum, min, max, consumption';
     const rows = this.statement(`
       SELECT ${columns} FROM rollup_hour
-      WHERE device = @device AND quantity = @quantity AND hour >= @from AND hour < @to
+      WHERE ${ONE_SERIES} AND hour >= @from AND hour < @to
         ${last ? 'AND last_ts IS NOT NULL' : ''} ${q.space === undefined ? '' : 'AND space = @space'}
       ORDER BY hour`).raw(true);
-    const params: Record<string, unknown> = { quantity: q.quantity, from, to, device: '' };
+    const params: Record<string, unknown> = {
+      quantity: q.quantity,
+      from,
+      to,
+      site: '',
+      device: '',
+      channel: '',
+    };
     if (q.space !== undefined) params.space = q.space;
     const origin = q.bucketMs === undefined ? q.from : 0;
     const width = q.bucketMs ?? q.to - q.from;
@@ -542,8 +548,8 @@ export class SqliteStore implements TimeSeriesStore {
     const p = emptyPartial();
     const sum = new NeumaierSum();
     const consumption = new NeumaierSum();
-    for (const device of q.device === undefined ? this.rollupDevices() : [q.device]) {
-      params.device = device;
+    for (const id of this.rollupSeries(q)) {
+      Object.assign(params, id);
       let series: RolledUpSeries | undefined;
       let bucket = Number.NaN;
       const flush = () => {
@@ -551,7 +557,7 @@ export class SqliteStore implements TimeSeriesStore {
         p.sum = sum.value() ?? 0;
         p.consumption = consumption.value();
         if (bucket >= sharedFrom) {
-          acc.add(device, series.space, series.unit, bucket, { ...p });
+          acc.add(id, series.space, series.unit, bucket, { ...p });
         } else {
           const value = finalValue(p, q.aggregate);
           if (value !== null) series.points.push({ ts: bucket, value });
@@ -561,8 +567,8 @@ export class SqliteStore implements TimeSeriesStore {
         const hour = row[2] as number;
         const b = hourly ? hour : Math.trunc((hour - origin) / width) * width + origin;
         if (series === undefined) {
-          series = { space: row[0] as string, unit: row[1] as string, points: [] };
-          out.set(device, series);
+          series = { id, space: row[0] as string, unit: row[1] as string, points: [] };
+          out.set(seriesKey(id), series);
         }
         if (b !== bucket) {
           flush();
@@ -599,7 +605,7 @@ export class SqliteStore implements TimeSeriesStore {
     last: boolean,
   ): Map<string, RolledUpSeries> {
     const value = HOURLY_VALUE[q.aggregate];
-    const where = `device = @device AND quantity = @quantity AND hour >= @from AND hour < @to
+    const where = `${ONE_SERIES} AND hour >= @from AND hour < @to
         ${last ? 'AND last_ts IS NOT NULL' : ''} ${q.space === undefined ? '' : 'AND space = @space'}`;
     // Space and unit as the first row has them, whether or not it has a value (as the accumulator did).
     const first = this.statement(`SELECT space, unit FROM rollup_hour WHERE ${where} ORDER BY hour LIMIT 1`);
@@ -607,8 +613,8 @@ export class SqliteStore implements TimeSeriesStore {
       `SELECT hour, ${value} AS value FROM rollup_hour WHERE ${where} AND ${value} IS NOT NULL ORDER BY hour`,
     ).raw(true);
     const out = new Map<string, RolledUpSeries>();
-    for (const device of q.device === undefined ? this.rollupDevices() : [q.device]) {
-      params.device = device;
+    for (const id of this.rollupSeries(q)) {
+      Object.assign(params, id);
       const head = first.get(params) as { space: string; unit: string } | undefined;
       if (head === undefined) continue;
       const rows = values.all(params) as [number, number][];
@@ -617,21 +623,35 @@ export class SqliteStore implements TimeSeriesStore {
         const row = rows[i] as [number, number];
         points[i] = { ts: row[0], value: row[1] };
       }
-      out.set(device, { space: head.space, unit: head.unit, points });
+      out.set(seriesKey(id), { id, space: head.space, unit: head.unit, points });
     }
     return out;
   }
 
-  /** Every device with rollups, by skipping along the primary key: one index step per device. */
-  private rollupDevices(): string[] {
-    const next = this.statement(
-      'SELECT device FROM rollup_hour WHERE device > ? ORDER BY device LIMIT 1',
-    ).pluck();
-    const devices: string[] = [];
-    for (let d = next.get('') as string | undefined; d !== undefined; d = next.get(d) as string | undefined)
-      devices.push(d);
-    const first = this.statement("SELECT 1 FROM rollup_hour WHERE device = '' LIMIT 1").get();
-    return first === undefined ? devices : ['', ...devices];
+  /**
+   * Every series (of any quantity) with rollups that the query's device and channel allow, by skipping
+   * along the primary key: one index step per series.
+   */
+  private rollupSeries(q: { device?: string | undefined; channel?: string | undefined }): SeriesId[] {
+    const first = this.statement(
+      'SELECT site, device, channel FROM rollup_hour ORDER BY site, device, channel LIMIT 1',
+    );
+    const next = this.statement(`
+      SELECT site, device, channel FROM rollup_hour WHERE (site, device, channel) > (@site, @device, @channel)
+      ORDER BY site, device, channel LIMIT 1`);
+    const out: SeriesId[] = [];
+    for (
+      let id = first.get() as SeriesId | undefined;
+      id !== undefined;
+      id = next.get(id) as SeriesId | undefined
+    ) {
+      if (
+        (q.device === undefined || id.device === q.device) &&
+        (q.channel === undefined || id.channel === q.channel)
+      )
+        out.push(id);
+    }
+    return out;
   }
 
   private statement(sql: string): Database.Statement {
@@ -659,17 +679,26 @@ export class SqliteStore implements TimeSeriesStore {
   }
 }
 
-function filters(f: {
+/** One series of one quantity, as the tables key it. */
+interface Only extends SeriesId {
+  quantity: string;
+}
+const ONE_SERIES = 'site = @site AND device = @device AND channel = @channel AND quantity = @quantity';
+
+interface Filter {
   device?: string | undefined;
+  channel?: string | undefined;
   space?: string | undefined;
   quantity?: string | undefined;
-}): {
+}
+
+function filters(f: Filter): {
   where: string[];
   params: Record<string, string>;
 } {
   const where: string[] = [];
   const params: Record<string, string> = {};
-  for (const key of ['device', 'space', 'quantity'] as const) {
+  for (const key of ['device', 'channel', 'space', 'quantity'] as const) {
     const value = f[key];
     if (value !== undefined) {
       where.push(`${key} = @${key}`);
@@ -680,7 +709,15 @@ function filters(f: {
 }
 
 /**
- * Runs a statement whose parameters are the eight columns (device, quantity, ts, site, space, unit,
+ * A reading's series as stored. A reading without a channel (spooled to disk by a gateway from before
+ * channels counted, and replayed after the upgrade) is channel 0, as the migrated file's readings are.
+ */
+function storedKey(r: StoredReading): [string, string, string, string] {
+  return [String(r.site ?? ''), String(r.device), String(r.channel ?? FIRST_CHANNEL), String(r.quantity)];
+}
+
+/**
+ * Runs a statement whose parameters are the nine columns (site, device, channel, quantity, ts, space, unit,
  * num, str) of a reading, bound positionally so that no row object is built per reading. Readings the
  * schema cannot hold (no finite time, NaN) are skipped (null) rather than failing the batch.
  */
@@ -691,10 +728,8 @@ function runWith(statement: Database.Statement, r: StoredReading): Database.RunR
   const isNumber = typeof value === 'number';
   if (isNumber && !Number.isFinite(value)) return null;
   return statement.run(
-    String(r.device),
-    String(r.quantity),
+    ...storedKey(r),
     ts,
-    String(r.site ?? ''),
     String(r.space ?? ''),
     String(r.unit ?? ''),
     isNumber ? value : null,
@@ -731,27 +766,96 @@ function resetPartial(p: BucketPartial): void {
 }
 
 /**
- * Rollup series (devices in key order, points before the raw buckets) and the accumulator's series joined
- * into the interface's order: devices sorted, points by time; space and unit from the rollups, which the
- * accumulator also saw first.
+ * Rollup series (points before the raw buckets) and the accumulator's series joined into the interface's
+ * order: series sorted, points by time; space and unit from the rollups, which the accumulator also saw
+ * first.
  */
 function joinSeries(quantity: string, early: Map<string, RolledUpSeries>, later: Series[]): Series[] {
-  const laterOf = new Map(later.map((s) => [s.device, s]));
-  const devices = [...new Set([...early.keys(), ...laterOf.keys()])].sort((a, b) =>
-    a < b ? -1 : a > b ? 1 : 0,
-  );
+  const laterOf = new Map(later.map((s) => [seriesKey(s), s]));
+  const ids = new Map<string, SeriesId>();
+  for (const [k, e] of early) ids.set(k, e.id);
+  for (const [k, l] of laterOf) ids.set(k, l);
   const out: Series[] = [];
-  for (const device of devices) {
-    const e = early.get(device);
-    const l = laterOf.get(device);
+  for (const [k, id] of [...ids].sort(([, a], [, b]) => compareSeries(a, b))) {
+    const e = early.get(k);
+    const l = laterOf.get(k);
     const points =
       e === undefined ? (l?.points ?? []) : l === undefined ? e.points : [...e.points, ...l.points];
     if (points.length === 0) continue;
     const space = e?.space ?? l?.space ?? '';
     const unit = e?.unit ?? l?.unit ?? '';
-    out.push({ device, space, quantity, unit, points });
+    out.push({ site: id.site, device: id.device, channel: id.channel, space, quantity, unit, points });
   }
   return out;
+}
+
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS reading (
+    site TEXT NOT NULL, device TEXT NOT NULL, channel TEXT NOT NULL, quantity TEXT NOT NULL, ts INTEGER NOT NULL,
+    space TEXT NOT NULL, unit TEXT NOT NULL, num REAL, str TEXT,
+    PRIMARY KEY (site, device, channel, quantity, ts)
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS reading_by_quantity_ts ON reading (quantity, ts);
+  CREATE TABLE IF NOT EXISTS rollup_hour (
+    site TEXT NOT NULL, device TEXT NOT NULL, channel TEXT NOT NULL, quantity TEXT NOT NULL, hour INTEGER NOT NULL,
+    space TEXT NOT NULL, unit TEXT NOT NULL,
+    count INTEGER NOT NULL, num_count INTEGER NOT NULL, sum REAL NOT NULL, min REAL, max REAL,
+    last REAL, last_ts INTEGER, consumption REAL,
+    PRIMARY KEY (site, device, channel, quantity, hour)
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS rollup_by_quantity_hour ON rollup_hour (quantity, hour);
+  CREATE TABLE IF NOT EXISTS latest (
+    site TEXT NOT NULL, device TEXT NOT NULL, channel TEXT NOT NULL, quantity TEXT NOT NULL, ts INTEGER NOT NULL,
+    space TEXT NOT NULL, unit TEXT NOT NULL, num REAL, str TEXT,
+    PRIMARY KEY (site, device, channel, quantity)
+  ) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS dirty_hour (
+    site TEXT NOT NULL, device TEXT NOT NULL, channel TEXT NOT NULL, quantity TEXT NOT NULL, hour INTEGER NOT NULL,
+    PRIMARY KEY (site, device, channel, quantity, hour)
+  ) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);`;
+
+function hasTable(db: Database.Database, table: string): boolean {
+  return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) !== undefined;
+}
+
+function hasColumn(db: Database.Database, table: string, column: string): boolean {
+  return (db.pragma(`table_info(${table})`) as { name: string }[]).some((c) => c.name === column);
+}
+
+/**
+ * A file written before channels counted: keyed (device, quantity[, ts|hour]), rollups and dirty hours
+ * without a site. Everything in it came from a device's channel 0 (the profiles decoded nothing else), and
+ * its site is the one `latest` names for the series (rollups outlive raw readings, `latest` outlives both).
+ * Runs inside the opening transaction: a crash leaves the old file as it was.
+ */
+function migrateToChannels(db: Database.Database): void {
+  const siteOf = `coalesce(
+    (SELECT l.site FROM old_latest l WHERE l.device = o.device AND l.quantity = o.quantity),
+    (SELECT l.site FROM old_latest l LIMIT 1), '')`;
+  for (const table of ['reading', 'rollup_hour', 'latest', 'dirty_hour']) {
+    if (hasTable(db, table)) db.exec(`ALTER TABLE ${table} RENAME TO old_${table}`);
+  }
+  db.exec('DROP INDEX IF EXISTS reading_by_quantity_ts; DROP INDEX IF EXISTS rollup_by_quantity_hour;');
+  db.exec(SCHEMA);
+  const channel = `'${FIRST_CHANNEL}'`;
+  db.exec(`
+    INSERT INTO reading (site, device, channel, quantity, ts, space, unit, num, str)
+      SELECT site, device, ${channel}, quantity, ts, space, unit, num, str FROM old_reading;
+    INSERT INTO latest (site, device, channel, quantity, ts, space, unit, num, str)
+      SELECT site, device, ${channel}, quantity, ts, space, unit, num, str FROM old_latest;`);
+  if (hasTable(db, 'old_rollup_hour'))
+    db.exec(`
+      INSERT INTO rollup_hour (site, device, channel, quantity, hour, space, unit, count, num_count, sum, min, max,
+          last, last_ts, consumption)
+        SELECT ${siteOf}, device, ${channel}, quantity, hour, space, unit, count, num_count, sum, min, max,
+          last, last_ts, consumption FROM old_rollup_hour o;`);
+  if (hasTable(db, 'old_dirty_hour'))
+    db.exec(`
+      INSERT OR IGNORE INTO dirty_hour (site, device, channel, quantity, hour)
+        SELECT ${siteOf}, device, ${channel}, quantity, hour FROM old_dirty_hour o;`);
+  for (const table of ['reading', 'rollup_hour', 'latest', 'dirty_hour'])
+    db.exec(`DROP TABLE IF EXISTS old_${table}`);
 }
 
 export function checkQuery(q: SeriesQuery): void {

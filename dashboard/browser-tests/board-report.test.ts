@@ -86,6 +86,7 @@ function meterHistory(
       site,
       space: meter.space,
       device: meter.id,
+      channel: '0',
       quantity: 'energy',
       value: counter,
       unit: 'kWh',
@@ -101,6 +102,7 @@ function meterHistory(
           site,
           space: meter.space,
           device: meter.id,
+          channel: '0',
           quantity: 'energy',
           value: counter,
           unit: 'kWh',
@@ -176,13 +178,14 @@ t.test(
         air.push({
           ...common,
           device: presence.id,
+          channel: '0',
           quantity: 'occupancy',
           value: there ? 1 : 0,
           unit: 'bool',
         });
         // Fresh in the morning, stale in the afternoon.
         const ppm = there ? (local.hour < 13 ? 750 : 1350) : 450;
-        air.push({ ...common, device: co2.id, quantity: 'co2', value: ppm, unit: 'ppm' });
+        air.push({ ...common, device: co2.id, channel: '0', quantity: 'co2', value: ppm, unit: 'ppm' });
       }
     }
     const system = await startRunningSystem({

@@ -15,7 +15,9 @@ const decode = (channel: string, payload: string) => {
 // section "Topics": plain values, e.g. state "1", connected "true", commandResponse "0".
 
 t.test('state codes become lock states', async (t) => {
-  t.same(decode('state', '1').readings, [{ quantity: 'lock', value: 'locked', unit: 'state', ts: NOW }]);
+  t.same(decode('state', '1').readings, [
+    { channel: '0', quantity: 'lock', value: 'locked', unit: 'state', ts: NOW },
+  ]);
   const expected: [string, string][] = [
     ['0', 'uncalibrated'],
     ['2', 'unlocking'],
@@ -32,6 +34,7 @@ t.test('state codes become lock states', async (t) => {
 
 t.test('door sensor, battery, connection', async (t) => {
   t.same(decode('doorsensorState', '2').readings[0], {
+    channel: '0',
     quantity: 'door',
     value: 'closed',
     unit: 'state',
@@ -39,6 +42,7 @@ t.test('door sensor, battery, connection', async (t) => {
   });
   t.equal(decode('doorsensorState', '3').readings[0]?.value, 'open');
   t.same(decode('batteryCritical', 'false').readings[0], {
+    channel: '0',
     quantity: 'battery_low',
     value: 0,
     unit: 'bool',
@@ -46,6 +50,7 @@ t.test('door sensor, battery, connection', async (t) => {
   });
   t.equal(decode('batteryCritical', 'true').readings[0]?.value, 1);
   t.same(decode('batteryChargeState', '84').readings[0], {
+    channel: '0',
     quantity: 'battery',
     value: 84,
     unit: '%',

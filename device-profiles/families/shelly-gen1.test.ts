@@ -17,8 +17,14 @@ const one = (topic: string, payload: string) => {
 
 t.test('Plug S / 1PM (https://shelly-api-docs.shelly.cloud/gen1/#shelly-plug-plugs-mqtt)', async (t) => {
   const base = 'shellies/shellyplug-s-C18B12';
-  t.same(profile.match(`${base}/relay/0/power`), { deviceTopic: base, channel: 'relay/0/power' });
-  t.same(one(`${base}/relay/0/power`, '42.17'), { quantity: 'power', value: 42.17, unit: 'W', ts: NOW });
+  t.same(profile.match(`${base}/relay/0/power`), { deviceTopic: base, subtopic: 'relay/0/power' });
+  t.same(one(`${base}/relay/0/power`, '42.17'), {
+    channel: '0',
+    quantity: 'power',
+    value: 42.17,
+    unit: 'W',
+    ts: NOW,
+  });
   // "relay/0/energy reports an incrementing energy counter in Watt-minute":
   // 1234 Wmin = 1234 / 60 Wh = 20.5666… Wh = 0.0205666… kWh
   const energy = one(`${base}/relay/0/energy`, '1234');
@@ -27,6 +33,7 @@ t.test('Plug S / 1PM (https://shelly-api-docs.shelly.cloud/gen1/#shelly-plug-plu
   t.same(decode(`${base}/relay/0`, 'on').readings, [], 'relay state is no quantity');
   t.same(decode(`${base}/relay/0`, 'overpower').readings, []);
   t.same(one(`shellies/shelly1pm-A1B2C3/temperature`, '41.5'), {
+    channel: '0',
     quantity: 'temperature',
     value: 41.5,
     unit: '°C',
@@ -45,16 +52,18 @@ t.test('EM / 3EM (https://shelly-api-docs.shelly.cloud/gen1/#shelly-em-mqtt)', a
   t.ok(Math.abs((total?.value as number) - 73.5213) < 1e-9);
   t.same(
     one(`${base}/emeter/0/power`, '-150.25'),
-    { quantity: 'power', value: -150.25, unit: 'W', ts: NOW },
+    { channel: '0', quantity: 'power', value: -150.25, unit: 'W', ts: NOW },
     'export',
   );
   t.same(one(`${base}/emeter/0/voltage`, '231.84'), {
+    channel: '0',
     quantity: 'voltage',
     value: 231.84,
     unit: 'V',
     ts: NOW,
   });
   t.same(one(`shellies/shellyem3-ABCDEF/emeter/0/current`, '2.41'), {
+    channel: '0',
     quantity: 'current',
     value: 2.41,
     unit: 'A',

@@ -31,8 +31,8 @@ import {
 const numberText = unusedNumber();
 const json = informational((payload, where) => void parseJsonObject(payload, where));
 
-const command = (channel: string, word: string) => (deviceTopic: string) => [
-  { topic: `${deviceTopic}/${channel}`, payload: word, qos: 1 as const, retain: false },
+const command = (subtopic: string, word: string) => (deviceTopic: string) => [
+  { topic: `${deviceTopic}/${subtopic}`, payload: word, qos: 1 as const, retain: false },
 ];
 
 export default defineProfile({

@@ -100,7 +100,7 @@ t.test('malformed', async (t) => {
 t.test('topics: free prefix recognised by suffix; commands are not reports', async (t) => {
   t.same(profile.match('building/floor2/plug-7/status/switch:0'), {
     deviceTopic: 'building/floor2/plug-7',
-    channel: 'status/switch:0',
+    subtopic: 'status/switch:0',
   });
   for (const topic of [
     `${BASE}/rpc`,

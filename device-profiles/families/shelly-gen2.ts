@@ -19,7 +19,6 @@
  */
 import { current, energyCounter, power, temperature, voltage } from '../capabilities.ts';
 import {
-  type ChannelDecoder,
   carrying,
   defineProfile,
   informational,
@@ -27,11 +26,13 @@ import {
   jsonReport,
   parseJsonObject,
   plainAvailability,
+  type ReportDecoder,
   readBlocks,
   type TopicLayout,
   trustedTime,
 } from '../define.ts';
 import { DecodeError } from '../profile.ts';
+import { FIRST_CHANNEL } from '../reading.ts';
 
 const METER = [
   power({ bidirectional: true }, 'apower'),
@@ -48,19 +49,19 @@ const layout: TopicLayout = {
     const last = topic.lastIndexOf('/');
     if (last <= 0 || last === topic.length - 1) return undefined;
     const tail = topic.slice(last + 1);
-    if (tail === 'online') return { deviceTopic: topic.slice(0, last), channel: 'online' };
+    if (tail === 'online') return { deviceTopic: topic.slice(0, last), subtopic: 'online' };
     const prev = topic.lastIndexOf('/', last - 1);
     if (prev <= 0) return undefined;
     const mid = topic.slice(prev + 1, last);
     if ((mid === 'events' && tail === 'rpc') || mid === 'status') {
-      return { deviceTopic: topic.slice(0, prev), channel: `${mid}/${tail}` };
+      return { deviceTopic: topic.slice(0, prev), subtopic: `${mid}/${tail}` };
     }
     return undefined;
   },
-  join: (deviceTopic, channel) => `${deviceTopic}/${channel}`,
+  join: (deviceTopic, subtopic) => `${deviceTopic}/${subtopic}`,
 };
 
-const notifications: ChannelDecoder = carrying(METER, (payload, { receivedAt, where }) => {
+const notifications: ReportDecoder = carrying(METER, (payload, { receivedAt, where }) => {
   const frame = parseJsonObject(payload, where);
   const { method, params } = frame;
   if (typeof method !== 'string')
@@ -80,7 +81,7 @@ const notifications: ChannelDecoder = carrying(METER, (payload, { receivedAt, wh
     const status = params[key];
     if (status === undefined || status === null) continue;
     if (!isObject(status)) throw new DecodeError(`${where}: params["${key}"] must be an object`);
-    return { readings: readBlocks(status, METER, ts, `${where}: ${key}`) };
+    return { readings: readBlocks(status, METER, ts, `${where}: ${key}`, FIRST_CHANNEL) };
   }
   return { readings: [] };
 });

@@ -43,7 +43,7 @@ t.test('status/em:0 (EM component "Status")', async (t) => {
 
 t.test('status/emdata:0 (EMData component "Status")', async (t) => {
   t.same(decode(`${BASE}/status/emdata:0`, EMDATA_EXAMPLE).readings, [
-    { quantity: 'energy', value: 0, unit: 'kWh', ts: NOW },
+    { channel: '0', quantity: 'energy', value: 0, unit: 'kWh', ts: NOW },
   ]);
   // The same status of a meter in service: the all-phase import counter in Wh becomes kWh.
   const inService =
@@ -113,7 +113,7 @@ t.test(
   async (t) => {
     t.same(profile.match('kaufhaus/og1/main/status/em:0'), {
       deviceTopic: 'kaufhaus/og1/main',
-      channel: 'status/em:0',
+      subtopic: 'status/em:0',
     });
     for (const topic of [
       `${BASE}/rpc`,

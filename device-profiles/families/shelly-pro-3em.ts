@@ -18,7 +18,7 @@
  * - General/Notifications, "NotifyStatus": `{"method":"NotifyStatus","params":{"ts":<unix s>,
  *   "em:0":{…changed keys…}}}`; NotifyFullStatus carries the full status the same way.
  *
- * Readings: power = `total_act_power`, energy = `total_act` (the cumulative import counter, Wh → kWh),
+ * Readings (all channel 0: in the triphase profile the device is one meter): power = `total_act_power`, energy = `total_act` (the cumulative import counter, Wh → kWh),
  * current = `total_current`. Voltage is phase A's: the device powers itself from phase A and N, so
  * `a_voltage` is present on every installation, while B and C may be unwired when the meter watches a
  * smaller circuit (a mean would then be meaningless). Returned energy (`total_act_ret`) is not stored:
@@ -34,7 +34,6 @@
  */
 import { type Capability, current, describe, energyCounter, power, voltage } from '../capabilities.ts';
 import {
-  type ChannelDecoder,
   carrying,
   defineProfile,
   informational,
@@ -42,11 +41,13 @@ import {
   jsonReport,
   parseJsonObject,
   plainAvailability,
+  type ReportDecoder,
   readBlocks,
   type TopicLayout,
   trustedTime,
 } from '../define.ts';
 import { DecodeError } from '../profile.ts';
+import { FIRST_CHANNEL } from '../reading.ts';
 
 /**
  * Total current of three phases: the Pro 3EM-400 measures up to 400 A per phase, so the sum may exceed
@@ -79,21 +80,21 @@ const layout: TopicLayout = {
     const last = topic.lastIndexOf('/');
     if (last <= 0 || last === topic.length - 1) return undefined;
     const tail = topic.slice(last + 1);
-    if (tail === 'online') return { deviceTopic: topic.slice(0, last), channel: 'online' };
+    if (tail === 'online') return { deviceTopic: topic.slice(0, last), subtopic: 'online' };
     const prev = topic.lastIndexOf('/', last - 1);
     if (prev <= 0) return undefined;
     const mid = topic.slice(prev + 1, last);
     if (mid === 'events' && tail === 'rpc')
-      return { deviceTopic: topic.slice(0, prev), channel: 'events/rpc' };
+      return { deviceTopic: topic.slice(0, prev), subtopic: 'events/rpc' };
     if (mid === 'status' && !RELAY_COMPONENT.test(tail)) {
-      return { deviceTopic: topic.slice(0, prev), channel: `status/${tail}` };
+      return { deviceTopic: topic.slice(0, prev), subtopic: `status/${tail}` };
     }
     return undefined;
   },
-  join: (deviceTopic, channel) => `${deviceTopic}/${channel}`,
+  join: (deviceTopic, subtopic) => `${deviceTopic}/${subtopic}`,
 };
 
-const notifications: ChannelDecoder = carrying([...EM, ...EMDATA], (payload, { receivedAt, where }) => {
+const notifications: ReportDecoder = carrying([...EM, ...EMDATA], (payload, { receivedAt, where }) => {
   const frame = parseJsonObject(payload, where);
   const { method, params } = frame;
   if (typeof method !== 'string')
@@ -115,7 +116,7 @@ const notifications: ChannelDecoder = carrying([...EM, ...EMDATA], (payload, { r
     const status = params[key];
     if (status === undefined || status === null) continue;
     if (!isObject(status)) throw new DecodeError(`${where}: params["${key}"] must be an object`);
-    readings.push(...readBlocks(status, blocks, ts, `${where}: ${key}`));
+    readings.push(...readBlocks(status, blocks, ts, `${where}: ${key}`, FIRST_CHANNEL));
   }
   return { readings };
 });

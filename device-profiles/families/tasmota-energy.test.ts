@@ -20,7 +20,7 @@ t.test('tele/<topic>/SENSOR with ENERGY', async (t) => {
     '{"Time":"2022-01-11T21:57:38","ENERGY":{"TotalStartTime":"2020-10-21T22:15:00","Total":3.705,"Yesterday":0.028,"Today":0.026,"Period":1,"Power":5,"ApparentPower":5,"ReactivePower":0,"Factor":1.00,"Voltage":233,"Current":0.021}}';
   t.same(profile.match('tele/livingroom-lamp/SENSOR'), {
     deviceTopic: 'livingroom-lamp',
-    channel: 'tele/SENSOR',
+    subtopic: 'tele/SENSOR',
   });
   const r = decode('tele/livingroom-lamp/SENSOR', payload);
   t.same(values(r), { energy: 3.705, power: 5, voltage: 233, current: 0.021 });

@@ -36,11 +36,11 @@ const layout: TopicLayout = {
     if (!PREFIXES.has(prefix)) return undefined;
     const b = topic.indexOf('/', a + 1);
     if (b <= a + 1 || b === topic.length - 1 || topic.indexOf('/', b + 1) !== -1) return undefined;
-    return { deviceTopic: topic.slice(a + 1, b), channel: `${prefix}/${topic.slice(b + 1)}` };
+    return { deviceTopic: topic.slice(a + 1, b), subtopic: `${prefix}/${topic.slice(b + 1)}` };
   },
-  join(deviceTopic, channel) {
-    const slash = channel.indexOf('/');
-    return `${channel.slice(0, slash)}/${deviceTopic}/${channel.slice(slash + 1)}`;
+  join(deviceTopic, subtopic) {
+    const slash = subtopic.indexOf('/');
+    return `${subtopic.slice(0, slash)}/${deviceTopic}/${subtopic.slice(slash + 1)}`;
   },
 };
 

@@ -21,7 +21,7 @@ t.test('documented exposes', async (t) => {
   t.same(values(r), { co2: 812, temperature: 22.3, humidity: 41.5, battery: 87, linkquality: 120 });
   t.same(
     r.readings.find((x) => x.quantity === 'co2'),
-    { quantity: 'co2', value: 812, unit: 'ppm', ts: NOW },
+    { channel: '0', quantity: 'co2', value: 812, unit: 'ppm', ts: NOW },
   );
   // https://www.zigbee2mqtt.io/guide/usage/exposes.html presets voc (ppb), pm25 (µg/m³), battery_low.
   t.same(values(decode('zigbee2mqtt/cafe', '{"voc":220,"pm25":8,"battery_low":false}')), {

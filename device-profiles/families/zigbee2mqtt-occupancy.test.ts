@@ -16,7 +16,7 @@ t.test('documented payloads', async (t) => {
   // https://www.zigbee2mqtt.io/guide/usage/mqtt_topics_and_messages.html "zigbee2mqtt/FRIENDLY_NAME":
   // "Xiaomi MiJia human body movement sensor (RTCGQ01LM)"
   const r = decode('zigbee2mqtt/desk-3-12', '{\n  "occupancy": true\n}');
-  t.same(r.readings, [{ quantity: 'occupancy', value: 1, unit: 'bool', ts: NOW }]);
+  t.same(r.readings, [{ channel: '0', quantity: 'occupancy', value: 1, unit: 'bool', ts: NOW }]);
 
   // https://www.zigbee2mqtt.io/devices/RTCGQ11LM.html "Exposes": battery, occupancy, device_temperature,
   // voltage (mV), illuminance_lux, illuminance, power_outage_count, linkquality, one report with each.
@@ -56,11 +56,11 @@ t.test('availability: current JSON and legacy plain payloads', async (t) => {
 t.test('topics: friendly names with slashes; bridge and commands are not reports', async (t) => {
   t.same(profile.match('zigbee2mqtt/floor-2/desk-3'), {
     deviceTopic: 'zigbee2mqtt/floor-2/desk-3',
-    channel: 'state',
+    subtopic: 'state',
   });
   t.same(profile.match('zigbee2mqtt/floor-2/desk-3/availability'), {
     deviceTopic: 'zigbee2mqtt/floor-2/desk-3',
-    channel: 'availability',
+    subtopic: 'availability',
   });
   for (const topic of [
     'zigbee2mqtt/bridge/state',
