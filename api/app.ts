@@ -23,6 +23,7 @@ import type { ApiContext } from './context.ts';
 import { dashboardPages } from './dashboard-pages.ts';
 import { describeValidation, installErrorHandling } from './errors.ts';
 import { facilityRoutes } from './facility-routes.ts';
+import { refuseNonFiniteNumbers } from './finite-numbers.ts';
 import { healthRoutes } from './health-routes.ts';
 import {
   LIVE_MAX_PAYLOAD_BYTES,
@@ -89,6 +90,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   installErrorHandling(app);
+  app.addHook('preHandler', refuseNonFiniteNumbers);
   // Closing waits for connections to end, and only idle keep-alive ones are closed for it: a connection a
   // browser opened ahead and never used (Chromium preconnects) would hold the shutdown for a minute. After
   // a grace for requests under way (an unlock waiting for its lock), whatever is still open is cut.

@@ -40,6 +40,8 @@ export interface RouteAccessEntry {
   method: string;
   url: string;
   access: RouteAccess;
+  /** The route's schema as registered (for tests that probe every parameter of every route). */
+  schema: RouteOptions['schema'];
 }
 
 export interface AuthOptions {
@@ -129,7 +131,8 @@ export const auth = fp<AuthOptions>(
         );
       }
       route.config = { ...route.config, access };
-      for (const method of [route.method].flat()) table.push({ method, url: route.url, access });
+      for (const method of [route.method].flat())
+        table.push({ method, url: route.url, access, schema: route.schema });
     });
 
     app.addHook('onRequest', async (request, reply) => {

@@ -1,0 +1,39 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Test } from 'tap';
+import { Quarantine } from '../gateway/quarantine.ts';
+import { SqliteStore } from '../storage/sqlite-store.ts';
+import { type ApiOptions, buildApi } from './app.ts';
+import { BuildingFeed } from './building-feed.ts';
+import { smallBuilding, testProfiles } from './test-building.ts';
+import { testRecords } from './test-session.ts';
+
+/**
+ * The whole API on the small test building, with real stores in a temp dir and a feed whose broker is not
+ * there (routes that need readings answer from the empty store). Everything is closed on teardown.
+ */
+export async function testApi(t: Test, extra: Partial<ApiOptions> = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-api-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const site = extra.site ?? smallBuilding();
+  const store = new SqliteStore({ file: path.join(dir, 'readings.db') });
+  t.teardown(() => store.close());
+  const quarantine = new Quarantine(path.join(dir, 'gateway.db'));
+  t.teardown(() => quarantine.close());
+  const feed = extra.feed ?? new BuildingFeed({ url: 'mqtt://127.0.0.1:1', site });
+  t.teardown(() => feed.close());
+  const records = extra.records ?? testRecords(t);
+  const app = await buildApi({
+    site,
+    store,
+    feed,
+    quarantine,
+    profiles: testProfiles(),
+    records,
+    loginRateLimit: { max: 10_000, timeWindowMs: 60_000 },
+    ...extra,
+  });
+  t.teardown(() => app.close());
+  return { app, records, site };
+}
