@@ -136,10 +136,11 @@ function signedIn(member: Member | null): Member {
 }
 
 function bookingTime(text: string, field: string): number {
-  const value = BOOKING_TIME.test(text) ? Date.parse(text) : Number.NaN;
-  if (Number.isNaN(value))
-    throw new Refused('invalid_time', `${field} "${text}": ${BOOKING_REFUSALS.invalid_time.text}`);
-  return value;
+  const parsed = BOOKING_TIME.test(text) ? parseInstant(text) : undefined;
+  if (parsed?.ok) return parsed.value;
+  // An impossible day (30 February) says so; anything else gets the format the booking needs.
+  const detail = parsed ? parsed.reason : `"${text}": ${BOOKING_REFUSALS.invalid_time.text}`;
+  throw new Refused('invalid_time', `${field} ${detail}`);
 }
 
 function queryRange(

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { planSeriesQuery } from './series-routes.ts';
-import { bucketCount, parseBucket, parseInstant } from './time-range.ts';
+import { bucketCount, calendarFieldsExist, parseBucket, parseInstant } from './time-range.ts';
 
 t.test('instants: ISO 8601 with zone, dates, epoch ms', async (t) => {
   t.same(parseInstant('1762041600000'), { ok: true, value: 1762041600000 });
@@ -23,6 +23,36 @@ t.test('instants: ISO 8601 with zone, dates, epoch ms', async (t) => {
   ])
     t.equal(parseInstant(bad).ok, false, JSON.stringify(bad));
   t.match(parseInstant('2026-11-02T08:30'), { ok: false, reason: /time zone/ });
+});
+
+t.test('impossible days and hours are refused, not shifted into the next month or day', async (t) => {
+  for (const bad of [
+    '2027-02-30T10:00:00Z',
+    '2027-02-29',
+    '2027-02-29T10:00Z',
+    '2100-02-29',
+    '2027-04-31T00:00:00+02:00',
+    '2027-06-31',
+    '2027-09-31',
+    '2027-11-31',
+    '2027-01-32',
+    '2027-01-00',
+    '2027-00-10',
+    '2027-13-01',
+    '2027-01-01T24:00:00Z',
+  ]) {
+    t.equal(calendarFieldsExist(bad), false, bad);
+    t.match(parseInstant(bad), { ok: false, reason: /not a valid date/ }, bad);
+  }
+  for (const good of [
+    '2028-02-29',
+    '2000-02-29T12:00Z',
+    '2027-01-31',
+    '2027-04-30T23:59:59Z',
+    '2027-12-31T00:00Z',
+  ])
+    t.equal(calendarFieldsExist(good), true, good);
+  t.same(parseInstant('2028-02-29T10:00:00Z'), { ok: true, value: Date.UTC(2028, 1, 29, 10) });
 });
 
 t.test('buckets', async (t) => {

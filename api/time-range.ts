@@ -7,6 +7,25 @@ const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-
 const ISO_OFFSET = /(Z|[+-]\d{2}:?\d{2})$/;
 const EPOCH_MS = /^\d{1,15}$/;
 
+const CALENDAR_FIELDS = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}))?/;
+
+function isLeapYear(year: number): boolean {
+  return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+}
+
+/**
+ * Whether the day and hour written exist. Date.parse reads 30 February as 2 March, 31 April as 1 May and
+ * 24:00 as the next midnight: an impossible date is a typo to refuse, not an instant to shift.
+ */
+export function calendarFieldsExist(text: string): boolean {
+  const match = CALENDAR_FIELDS.exec(text);
+  if (!match) return false;
+  const [year, month, day] = [match[1], match[2], match[3]].map(Number) as [number, number, number];
+  if (month < 1 || month > 12 || day < 1) return false;
+  const days = month === 2 ? (isLeapYear(year) ? 29 : 28) : [4, 6, 9, 11].includes(month) ? 30 : 31;
+  return day <= days && (match[4] === undefined || Number(match[4]) < 24);
+}
+
 export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
 
 /**
@@ -19,7 +38,8 @@ export function parseInstant(text: string): Parsed<number> {
     if (!ISO_DATE.test(text) && !ISO_OFFSET.test(text))
       return { ok: false, reason: `"${text}" needs a time zone (Z or an offset such as +01:00)` };
     const value = Date.parse(text);
-    if (Number.isNaN(value)) return { ok: false, reason: `"${text}" is not a valid date` };
+    if (Number.isNaN(value) || !calendarFieldsExist(text))
+      return { ok: false, reason: `"${text}" is not a valid date` };
     return { ok: true, value };
   }
   return { ok: false, reason: `"${text}" is neither ISO 8601 nor epoch milliseconds` };
