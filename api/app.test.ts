@@ -384,6 +384,17 @@ t.test('OpenAPI document lists every route; /docs and / answer', async (t) => {
   }
   const ui = await api.inject('/docs');
   t.ok(ui.statusCode === 200 || ui.statusCode === 302, 'swagger UI answers');
+  for (const url of ['/docs', '/docs/json', '/docs/static/swagger-initializer.js']) {
+    const docs = await api.inject(url);
+    t.equal(docs.statusCode, 200, `${url} answers`);
+    t.match(
+      docs.headers['content-security-policy'],
+      /default-src 'self'.*frame-ancestors 'none'/,
+      `${url}: CSP`,
+    );
+    t.equal(docs.headers['x-content-type-options'], 'nosniff', `${url}: nosniff`);
+    t.equal(docs.headers['x-frame-options'], 'DENY', `${url}: no frames in old browsers either`);
+  }
   const home = await api.inject('/');
   t.match(home.headers['content-type'], /text\/html/);
   t.match(home.headers['content-security-policy'], /default-src 'self'/, 'pages are kept to this origin');

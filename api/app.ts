@@ -39,6 +39,22 @@ import { seriesRoutes } from './series-routes.ts';
 import { siteRoutes } from './site-routes.ts';
 import { unlockRoutes } from './unlock-routes.ts';
 
+/**
+ * The OpenAPI viewer's pages: scripts, styles and requests to this origin only (Swagger UI sets inline styles
+ * and draws its icons as data: images), never inside another site's frame.
+ */
+const DOCS_CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+].join('; ');
+
 /** How long closing the API waits for requests under way before it cuts their connections. */
 const CLOSE_GRACE_MS = 5000;
 
@@ -129,7 +145,12 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   });
   await app.register(async (docs) => {
     declareScopeAccess(docs, 'public');
-    await docs.register(swaggerUi, { routePrefix: '/docs' });
+    docs.addHook('onSend', async (_request, reply) => {
+      reply.header('x-content-type-options', 'nosniff');
+      reply.header('x-frame-options', 'DENY');
+      reply.header('referrer-policy', 'no-referrer');
+    });
+    await docs.register(swaggerUi, { routePrefix: '/docs', staticCSP: DOCS_CONTENT_SECURITY_POLICY });
   });
   await app.register(websocket, { options: { maxPayload: LIVE_MAX_PAYLOAD_BYTES } });
 

@@ -35,4 +35,13 @@ t.test('each page loads in real Chromium, German first, English on request', asy
     'no errors in the page',
   );
   await saveScreenshot(page, 'home-desktop');
+
+  // The OpenAPI viewer works under its security headers: no script, style or request refused by its policy.
+  const docs = await newPage(browser, VIEWPORTS.desktop);
+  const docsResponse = await docs.page.goto(`${system.httpUrl}/docs`);
+  const headers = docsResponse?.headers() ?? {};
+  t.match(headers['content-security-policy'], /frame-ancestors 'none'/, '/docs may not be framed');
+  t.equal(headers['x-content-type-options'], 'nosniff');
+  await docs.page.locator('.opblock-summary-path', { hasText: '/api/bookings' }).first().waitFor();
+  t.same(docs.errors, [], 'Swagger UI renders the API without errors under its policy');
 });
