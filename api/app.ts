@@ -35,6 +35,7 @@ import { lobbyRoutes } from './lobby-routes.ts';
 import type { LockCommands } from './lock-commands.ts';
 import { quarantineRoutes } from './quarantine-routes.ts';
 import { readingRoutes } from './reading-routes.ts';
+import { requestForLog } from './request-log.ts';
 import { seriesRoutes } from './series-routes.ts';
 import { siteRoutes } from './site-routes.ts';
 import { unlockRoutes } from './unlock-routes.ts';
@@ -98,7 +99,10 @@ export interface ApiOptions {
  */
 export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   const app = Fastify({
-    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    // Fastify logs every request with its URL; the serializer takes the secrets out of it first.
+    ...(options.logger
+      ? { loggerInstance: options.logger.child({}, { serializers: { req: requestForLog } }) }
+      : { logger: false }),
     // Nothing is posted yet; keep hostile bodies small.
     bodyLimit: 16 * 1024,
     schemaErrorFormatter: describeValidation,
