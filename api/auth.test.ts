@@ -27,7 +27,7 @@ const EXPECTED_ACCESS: Record<string, RouteAccess> = {
   'POST /api/auth/login': 'public',
   'POST /api/auth/logout': 'public',
   'GET /api/me': ANY_MEMBER,
-  'GET /api/site': ANY_MEMBER,
+  'GET /api/site': STAFF_AND_BOARD,
   'GET /api/devices': STAFF,
   'GET /api/devices/:id': STAFF,
   'GET /api/spaces/:id/latest': STAFF_AND_BOARD,

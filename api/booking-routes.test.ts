@@ -297,6 +297,26 @@ t.test('spaces list and sign-in required', async (t) => {
     maxLengthMinutes: number;
   }[];
   t.same(list.map((s) => s.id).sort(), ['desk-1', 'desk-2', 'protel-1']);
+  t.same(
+    spaces.json.site,
+    { id: 'test-haus', name: 'Test <Haus>', timezone: 'Europe/Berlin' },
+    'and the site',
+  );
+
+  // A plain member books from this list; the inventory (technical rooms, device ids = MQTT user names) is not theirs.
+  const member = await signedInMember(app, records, 'member');
+  const asMember = await call(base, 'GET', '/api/spaces', member.cookie);
+  t.equal(asMember.status, 200);
+  t.notMatch(
+    JSON.stringify(asMember.json),
+    /co2-cafe|meter-eg|lock-p1"|cafe"/,
+    'no devices, no spaces that are not bookable',
+  );
+  t.equal(
+    (await call(base, 'GET', '/api/site', member.cookie)).status,
+    403,
+    "the inventory is not a member's",
+  );
   t.match(
     list.find((s) => s.id === 'protel-1'),
     { hasLock: true, kind: 'protel', maxLengthMinutes: 8 * 7 * 24 * 60 },

@@ -209,11 +209,19 @@ export const bookingRoutes: FastifyPluginAsyncTypebox<BookingRoutesOptions> = as
       config: { access: ANY_MEMBER },
       schema: {
         tags: ['bookings'],
-        summary: 'The spaces that can be booked',
-        response: { 200: Type.Object({ spaces: Type.Array(SpaceOut) }), 401: ErrorBody },
+        summary:
+          'The spaces that can be booked, and the site they are in (opening hours are in its time zone)',
+        response: {
+          200: Type.Object({
+            site: Type.Object({ id: Type.String(), name: Type.String(), timezone: Type.String() }),
+            spaces: Type.Array(SpaceOut),
+          }),
+          401: ErrorBody,
+        },
       },
     },
     async () => ({
+      site: { id: site.site.id, name: site.site.name, timezone: timeZone },
       spaces: site.spaces.filter(isBookable).map((s) => ({
         id: s.id,
         name: s.name,

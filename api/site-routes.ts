@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type, { type Static } from 'typebox';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
-import { ANY_MEMBER, STAFF } from '../members/roles.ts';
+import { STAFF, STAFF_AND_BOARD } from '../members/roles.ts';
 import type { SiteConfig } from '../site/site.ts';
 import type { BuildingFeed } from './building-feed.ts';
 import { type ApiContext, SiteId } from './context.ts';
@@ -110,8 +110,14 @@ export const siteRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (app, { s
   app.get(
     '/api/site',
     {
-      config: { access: ANY_MEMBER },
-      schema: { tags: ['site'], summary: 'The site: floors and spaces', response: { 200: SiteOut } },
+      // The inventory (every space, technical rooms included, and the ids of the devices, which are their MQTT
+      // user names) is for those who run and answer for the building. A member reads /api/spaces.
+      config: { access: STAFF_AND_BOARD },
+      schema: {
+        tags: ['site'],
+        summary: 'The site: floors, every space and the devices in it (facility, board, admin)',
+        response: { 200: SiteOut, 401: ErrorBody, 403: ErrorBody },
+      },
     },
     async () => siteOut,
   );

@@ -36,6 +36,7 @@ export interface Availability {
   free: { start: string; end: string }[];
 }
 
+/** GET /api/spaces: the bookable spaces and the site they are in (a member does not read /api/site). */
 export interface SiteInfo {
   site: { id: string; name: string; timezone: string };
 }
