@@ -74,7 +74,10 @@ export interface ApiOptions {
   records: RecordsDb;
   /** Members, sessions and lobby tokens; made from `records` when not given. */
   identity?: Identity;
-  /** The application's clock (epoch ms) for what the API decides itself; default Date.now. */
+  /**
+   * The application's clock (epoch ms) for what the API decides itself ("now", "today", the last hours);
+   * default Date.now. A test fixes the instant instead of depending on the day and hour it runs in.
+   */
   now?: () => number;
   /** Behind a TLS-terminating proxy: trust its X-Forwarded-* (Fastify's trustProxy), so cookies get Secure. */
   trustProxy?: boolean | string;
@@ -164,6 +167,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     feed: options.feed,
     quarantine: options.quarantine,
     profiles: options.profiles ?? new Map(),
+    now: options.now ?? Date.now,
   };
   const liveStats: LiveStreamStats = { clients: 0, sent: 0, dropped: 0, closedSlow: 0 };
 
@@ -187,12 +191,13 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   await app.register(unlockRoutes, {
     site: options.site,
     records: options.records,
+    now: context.now,
     commands: options.lockCommands,
     ...(options.unlockGraceMs !== undefined ? { graceBeforeMs: options.unlockGraceMs } : {}),
   });
   await app.register(auditRoutes, { records: options.records });
   await app.register(alertRoutes, { ...context, records: options.records, alerts: options.alerts });
-  await app.register(bookingRoutes, { site: options.site, records: options.records });
+  await app.register(bookingRoutes, { site: options.site, records: options.records, now: context.now });
   await app.register(boardReportRoutes, { ...context, records: options.records });
   await app.register(dashboardPages, options.dashboardDir ? { dir: options.dashboardDir } : {});
   return app;

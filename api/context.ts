@@ -13,6 +13,8 @@ export interface ApiContext {
   feed: BuildingFeed;
   quarantine: Quarantine;
   profiles: Map<string, DeviceProfile>;
+  /** The API's clock (epoch ms): Date.now, or the instant a test fixes. */
+  now: () => number;
 }
 
 /** Same rule as ids in the site file, so a malformed id is a 400 and a well-formed unknown one a 404. */

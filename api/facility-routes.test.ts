@@ -42,7 +42,11 @@ function profiles(): Map<string, DeviceProfile> {
   return all;
 }
 
-async function facilityApi(t: Test) {
+/**
+ * The facility API on a clock of the test's choosing (every call of the answer sees the same instant): local
+ * midnight, hours and days come out the same whenever the suite runs.
+ */
+async function facilityApi(t: Test, now = Date.now()) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-facility-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   const site = facilityBuilding();
@@ -54,7 +58,15 @@ async function facilityApi(t: Test) {
   const feed = new BuildingFeed({ url: 'mqtt://127.0.0.1:1', site });
   t.teardown(() => feed.close());
   const records = testRecords(t);
-  const app = await buildApi({ site, store, feed, quarantine, profiles: profiles(), records });
+  const app = await buildApi({
+    site,
+    store,
+    feed,
+    quarantine,
+    profiles: profiles(),
+    records,
+    now: () => now,
+  });
   t.teardown(() => app.close());
   return { app, store, feed, quarantine, records };
 }
@@ -97,10 +109,12 @@ t.test('who may read the facility view', async (t) => {
 });
 
 t.test('overview: store and live feed merged, today from the counter across a reset', async (t) => {
-  const { app, store, feed, quarantine, records } = await facilityApi(t);
-  const now = Date.now();
+  // 01:55 in Berlin, five minutes before the clocks go forward: the local day began at 23:00 UTC.
+  const now = Date.UTC(2027, 2, 28, 0, 55);
+  const { app, store, feed, quarantine, records } = await facilityApi(t, now);
   const dayStart = localDayStart(now, 'Europe/Berlin');
-  // Four counter samples between local midnight and now, whatever time the test runs at.
+  t.equal(dayStart, Date.UTC(2027, 2, 27, 23, 0), 'midnight in Berlin, still winter time');
+  // Four counter samples between local midnight and now.
   const step = Math.max(1, Math.floor((now - dayStart) / 5));
   await store.write([
     reading('meter-eg', 'cafe', 'energy', 99, dayStart - 2 * HOUR),
@@ -167,9 +181,11 @@ t.test('overview: store and live feed merged, today from the counter across a re
 });
 
 t.test('energy per local day and occupancy per hour', async (t) => {
-  const { app, store, records } = await facilityApi(t);
-  const now = Date.now();
+  // 00:20 on New Year's Day in Berlin, still the old year in UTC: "today" is the Berlin day.
+  const now = Date.UTC(2026, 11, 31, 23, 20);
+  const { app, store, records } = await facilityApi(t, now);
   const dayStart = localDayStart(now, 'Europe/Berlin');
+  t.equal(dayStart, Date.UTC(2026, 11, 31, 23, 0), '1 January 00:00 in Berlin');
   const step = Math.max(1, Math.floor((now - dayStart) / 5));
   const hour = Math.floor(now / HOUR) * HOUR;
   await store.write([

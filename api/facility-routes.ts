@@ -33,7 +33,7 @@ async function queryStore(store: TimeSeriesStore, q: SeriesQuery) {
 /** The facility view: one overview of the building now, and the history its charts need. */
 export const facilityRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (
   app,
-  { site, store, feed, quarantine, profiles },
+  { site, store, feed, quarantine, profiles, now: clock },
 ) => {
   const facts = new Map<string, ProfileFacts>(
     [...profiles].map(([id, p]) => [
@@ -58,7 +58,7 @@ export const facilityRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (
       },
     },
     async () => {
-      const now = Date.now();
+      const now = clock();
       const dayStart = localDayStart(now, timeZone);
       const [stored, today] = await Promise.all([
         latestFromStore(store, {}),
@@ -101,7 +101,7 @@ export const facilityRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (
       },
     },
     async (request) => {
-      const now = Date.now();
+      const now = clock();
       const days = localDays(now, request.query.days ?? 30, timeZone);
       const first = days[0];
       if (!first) throw new ApiError(400, 'days must be at least 1');
@@ -130,7 +130,7 @@ export const facilityRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (
       },
     },
     async (request) => {
-      const now = Date.now();
+      const now = clock();
       const count = request.query.hours ?? 24;
       const current = Math.floor(now / HOUR_MS) * HOUR_MS;
       const hours = Array.from({ length: count }, (_, i) => current - (count - 1 - i) * HOUR_MS);

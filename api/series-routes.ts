@@ -119,7 +119,7 @@ export function planSeriesQuery(
   };
 }
 
-export const seriesRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (app, { site, store }) => {
+export const seriesRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (app, { site, store, now }) => {
   const spaces = new Set(site.spaces.map((s) => s.id));
   const devices = new Set(site.devices.map((d) => d.id));
 
@@ -136,7 +136,7 @@ export const seriesRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (app, {
     },
     async (request) => {
       const q = request.query;
-      const plan = planSeriesQuery(q, Date.now());
+      const plan = planSeriesQuery(q, now());
       if ('status' in plan) throw new ApiError(plan.status, plan.message);
       if (plan.device !== undefined && !devices.has(plan.device))
         throw new ApiError(404, `unknown device "${plan.device}"`);
