@@ -5,7 +5,10 @@ import t, { type Test } from 'tap';
 import { openRecords } from '../database/database.ts';
 import { isMeter, markerFile, readMarker } from '../simulations/backfill.ts';
 import { loadSite } from '../site/load.ts';
+import { InfluxV1Store } from '../storage/influx-v1-store.ts';
 import { SqliteStore } from '../storage/sqlite-store.ts';
+import { requireComponent } from '../test-support/component.ts';
+import { INFLUXD_INSTALL, influxdAvailable, startInfluxd } from '../test-support/influxd.ts';
 import { startRunningSystem } from '../test-support/running-system.ts';
 import { runWesprint } from '../test-support/wesprint-process.ts';
 import { DEMO_SITE_FILE } from './settings.ts';
@@ -92,17 +95,72 @@ t.test('bad arguments exit non-zero with a message that says what to write', asy
 });
 
 t.test(
-  'with InfluxDB configured there is no history (it would refuse points past its retention)',
+  'with InfluxDB configured the history goes into it: raw within retention, hourly rollups before',
   async (t) => {
+    if (!requireComponent(t, influxdAvailable(), 'InfluxDB 1.x (influxd)', INFLUXD_INSTALL)) return;
+    const influxd = await startInfluxd();
+    t.teardown(() => influxd.dispose());
     const dataDir = tempDataDir(t);
-    const r = await run(['simulate', '--backfill', '2d'], {
+    // The demo's ground floor, so that 35 days take seconds.
+    const demo = loadSite(DEMO_SITE_FILE);
+    const spaces = demo.spaces.filter((s) => s.floor === 'eg');
+    const ids = new Set(spaces.map((s) => s.id));
+    const siteFile = path.join(dataDir, 'ground-floor.site.json');
+    fs.writeFileSync(
+      siteFile,
+      JSON.stringify({
+        ...demo,
+        floors: demo.floors.filter((f) => f.id === 'eg'),
+        spaces,
+        devices: demo.devices.filter((d) => ids.has(d.space)),
+      }),
+    );
+    const env = {
       DATA_DIR: dataDir,
+      SITE_FILE: siteFile,
       LOG_LEVEL: 'silent',
-      INFLUX_URL: 'http://127.0.0.1:9',
+      INFLUX_URL: influxd.url,
+      INFLUX_DATABASE: 'history',
+    };
+    const r = await run(['simulate', '--backfill', '35d'], env);
+    t.equal(r.code, 0, r.stderr);
+    t.match(r.stdout, /backfill: .* 0 quarantined/);
+    const end = readMarker(dataDir)?.plan.end ?? 0;
+    const count = async (sql: string) => {
+      const res = await fetch(`${influxd.url}/query?db=history&epoch=ms&q=${encodeURIComponent(sql)}`);
+      const body = (await res.json()) as { results: { series?: { values: unknown[][] }[] }[] };
+      return Number(body.results[0]?.series?.[0]?.values[0]?.[1] ?? 0);
+    };
+    const retention = end - 30 * DAY;
+    t.equal(
+      await count(`SELECT count("value") FROM "raw"."energy" WHERE time < ${retention}ms`),
+      0,
+      'no raw past retention',
+    );
+    t.ok(
+      (await count(`SELECT count("value") FROM "raw"."energy" WHERE time >= ${retention}ms`)) > 0,
+      'raw within it',
+    );
+    t.ok(
+      (await count(`SELECT count("consumption") FROM "hourly"."energy" WHERE time < ${retention}ms`)) >=
+        4 * 24,
+      'hourly consumption before it',
+    );
+    const store = new InfluxV1Store({ url: influxd.url, database: 'history', now: () => end });
+    const main = demo.devices.find((d) => d.meter_role === 'main' && ids.has(d.space))?.id;
+    const [daily] = await store.query({
+      quantity: 'energy',
+      device: main,
+      from: end - 35 * DAY,
+      to: end,
+      bucketMs: DAY,
+      aggregate: 'consumption',
     });
-    t.equal(r.code, 1);
-    t.match(r.stderr, /history is written into the embedded store .* with INFLUX_URL set there is none/);
-    t.notOk(fs.existsSync(markerFile(dataDir)));
+    t.ok((daily?.points.length ?? 0) >= 34, `the main meter's days: ${daily?.points.length}`);
+
+    const again = await run(['simulate', '--backfill', '35d'], env);
+    t.equal(again.code, 0);
+    t.match(again.stdout, /has its history already/);
   },
 );
 

@@ -142,13 +142,6 @@ async function openHistoryParts(
   };
 }
 
-/**
- * InfluxDB refuses points older than its retention policy and keeps no hourly rollups of ours: history
- * goes into the embedded store only.
- */
-const EMBEDDED_ONLY =
-  'wesprint simulate: history is written into the embedded store (DATA_DIR/readings.db); with INFLUX_URL set there is none';
-
 /** `wesprint simulate --backfill <span> [--step <step>]`. */
 export async function runBackfillCommand(args: string[], settings: Settings): Promise<number> {
   let spanMs: number;
@@ -166,10 +159,6 @@ export async function runBackfillCommand(args: string[], settings: Settings): Pr
   } catch (err) {
     console.error(`wesprint simulate: ${(err as Error).message}`);
     return 2;
-  }
-  if (settings.influx) {
-    console.error(EMBEDDED_ONLY);
-    return 1;
   }
   const site = loadSite(settings.siteFile);
   const profiles = await loadProfiles();
@@ -204,7 +193,7 @@ export async function runBackfillCommand(args: string[], settings: Settings): Pr
     } else {
       if ((await store.latest()).length > 0) {
         console.error(
-          `wesprint simulate: ${settings.dataDir} has readings already; history is only written before the first ones, into a DATA_DIR without readings`,
+          `wesprint simulate: ${settings.influx?.api === 'v1' ? `InfluxDB database ${settings.influx.database}` : settings.dataDir} has readings already; history is only written before the first ones, into a store without readings`,
         );
         return 1;
       }
@@ -333,7 +322,7 @@ export async function startupHistory(settings: Settings, site: SiteConfig): Prom
     if (kept) {
       seed = kept.plan.seed;
       if (kept.finishedAt === null) plan = kept.plan;
-    } else if (days > 0 && !settings.influx && (await store.latest()).length === 0) {
+    } else if (days > 0 && (await store.latest()).length === 0) {
       plan = planBackfill(site, { spanMs: days * DAY_MS });
       writeMarker(settings.dataDir, {
         plan,

@@ -9,7 +9,7 @@ import type { Quarantine } from '../gateway/quarantine.ts';
 import { SpooledWriter } from '../gateway/spool.ts';
 import { addDays, fromLocal, type LocalDate, toLocal } from '../site/local-time.ts';
 import type { DeviceConfig, SiteConfig, SpaceConfig } from '../site/site.ts';
-import type { TimeSeriesStore } from '../storage/store.ts';
+import type { StoredReading, TimeSeriesStore } from '../storage/store.ts';
 import { SimulatedBuilding } from './building.ts';
 import {
   type CounterState,
@@ -40,8 +40,10 @@ import { createVirtualDevice, inServiceCounterWh, type VirtualDevice } from './v
  * device sends retained (Nuki, availability) are handled as a live subscriber receives them (retain
  * cleared), so they become readings as they do live.
  *
- * Size: after each simulated day the store rolls that day up (SqliteStore.rollUpHistory) and drops raw
- * readings past the raw retention, so a year of history is hourly rollups plus 30 days of raw readings;
+ * Size: after each simulated day the store rolls that day up (SqliteStore.rollUpHistory, or
+ * InfluxV1Store.writeHistory, which takes the day's readings whole: InfluxDB refuses raw points past its
+ * retention) and keeps raw readings only within the raw retention, so a year of history is hourly rollups
+ * plus 30 days of raw readings;
  * and only the quantities a report or chart looks back on are kept (HISTORY_QUANTITIES): the decoded
  * readings of device health (battery, radio, voltage, …) are dropped after the decode.
  *
@@ -742,9 +744,15 @@ export interface BackfillReport {
   seconds: number;
 }
 
-/** What SqliteStore offers for history; other backends only store the readings. */
+/**
+ * What the stores offer for history. SqliteStore takes the readings through the spool like live ones and
+ * rolls each chunk up from its own table (rollUpHistory); InfluxV1Store takes a chunk's readings whole
+ * (writeHistory), since InfluxDB refuses raw points past its retention and the rollups of those hours
+ * can only come from the readings themselves.
+ */
 type HistoryStore = TimeSeriesStore & {
   rollUpHistory?(from: number, to: number, now?: number): Promise<number>;
+  writeHistory?(readings: readonly StoredReading[], from: number, to: number, now: number): Promise<number>;
   maintain?(now?: number): Promise<unknown>;
 };
 
@@ -812,6 +820,7 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRep
     }
     const decoder = new DeviceMessageDecoder(site, profiles, options.quarantine);
     const writer = new SpooledWriter({ store, dir: options.spoolDir });
+    const chunkReadings: StoredReading[] | undefined = store.writeHistory ? [] : undefined;
     const ingest = (topic: string, text: string, at: number) => {
       report.messages++;
       const decoded = decoder.decode(topic, Buffer.from(text), at);
@@ -819,7 +828,8 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRep
       if (decoded.outcome !== 'decoded') return;
       for (const r of decoded.readings) {
         if (!HISTORY_QUANTITIES.has(r.quantity)) continue;
-        writer.add(r);
+        if (chunkReadings) chunkReadings.push(r);
+        else writer.add(r);
         report.readings++;
       }
     };
@@ -838,11 +848,15 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRep
             for (const m of messages) ingest(m.topic, m.payload, t);
           }
         }
-        await writer.drained();
+        const to = last < times.length ? (times[last] as number) : plan.end;
+        if (chunkReadings) {
+          await store.writeHistory?.(chunkReadings.splice(0), times[chunk] as number, to, plan.end);
+        } else {
+          await writer.drained();
+          await store.rollUpHistory?.(times[chunk] as number, to, plan.end);
+        }
         // The store answers in microtasks: without a real turn of the event loop, no signal would get through.
         await new Promise<void>((resolve) => setImmediate(resolve));
-        const to = last < times.length ? (times[last] as number) : plan.end;
-        await store.rollUpHistory?.(times[chunk] as number, to, plan.end);
         marker.doneUntil = to;
         writeMarker(options.dataDir, marker);
         progress('readings', Math.ceil(last / stepsPerDay));

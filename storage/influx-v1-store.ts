@@ -333,7 +333,7 @@ export class InfluxV1Store implements TimeSeriesStore {
     const acc = new SeriesAccumulator(q.quantity);
     const wholeHours = q.bucketMs === undefined || q.bucketMs % HOUR === 0;
     let rawFrom = from;
-    const byRetention = floorHour(this.now() - this.rawRetentionMs);
+    const byRetention = this.rawHeldFrom(this.now());
     if (wholeHours && from < byRetention) {
       const rolledUpUntil = await this.readRolledUpUntil();
       const rawKeptFrom =
@@ -347,6 +347,14 @@ export class InfluxV1Store implements TimeSeriesStore {
     }
     if (rawFrom < to) await this.addRaw(acc, q, rawFrom, to);
     return acc.series(q.aggregate);
+  }
+
+  /**
+   * The first whole hour within the raw retention at `now`: InfluxDB refuses raw points older than its
+   * retention, so an hour reaching past it is answered from its rollup.
+   */
+  private rawHeldFrom(now: number): number {
+    return ceilHour(now - this.rawRetentionMs);
   }
 
   /** The query's bucket holding `ts`: epoch-aligned, or the one bucket from..to stamped with from. */
@@ -500,7 +508,7 @@ export class InfluxV1Store implements TimeSeriesStore {
   async maintain(now: number = this.now()): Promise<MaintenanceReport> {
     await this.ensureReady();
     const hourEnd = floorHour(now);
-    const byRetention = floorHour(now - this.rawRetentionMs);
+    const byRetention = this.rawHeldFrom(now);
     const known = await this.readRolledUpUntil();
     let rolledUp = 0;
     if (known !== null) {
@@ -606,7 +614,7 @@ export class InfluxV1Store implements TimeSeriesStore {
     now: number,
   ): Promise<number> {
     await this.ensureReady();
-    const rawFrom = floorHour(now - this.rawRetentionMs);
+    const rawFrom = this.rawHeldFrom(now);
     const tail = this.historyTail?.to === from ? this.historyTail.readings : [];
     this.historyTail = undefined;
     const older: StoredReading[] = [...tail];
