@@ -48,7 +48,7 @@ function differences(a: unknown, b: unknown, at = '$', out: string[] = []): stri
     if (Math.abs(a - b) > 1e-9 * Math.max(1, Math.abs(a), Math.abs(b))) out.push(`${at}: ${a} vs ${b}`);
   } else if (Array.isArray(a) && Array.isArray(b)) {
     if (a.length !== b.length) out.push(`${at}: ${a.length} vs ${b.length} entries`);
-    else a.forEach((x, i) => differences(x, b[i], `${at}[${i}]`, out));
+    else for (const [i, x] of a.entries()) differences(x, b[i], `${at}[${i}]`, out);
   } else if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object') {
     const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
     for (const k of keys)
