@@ -1,5 +1,6 @@
 import t from 'tap';
 import {
+  clientNetwork,
   countFailure,
   type FailureCount,
   forgiveFailure,
@@ -212,4 +213,24 @@ t.test('MQTT: short waits for machines that retry by themselves', async (t) => {
   t.ok(waitUntil(flood, at, step), '2,000 guesses in 1.4 s: the address waits');
   t.ok((waitUntil(flood, at, step) as number) - at <= step.maxWaitMs);
   t.equal(waitUntil(flood, at + step.maxWaitMs, step), null, 'at most the longest wait');
+});
+
+t.test('client addresses: IPv4 as is, IPv6 by its /64', async (t) => {
+  t.equal(clientNetwork('203.0.113.7'), '203.0.113.7');
+  t.equal(clientNetwork('::ffff:203.0.113.7'), '203.0.113.7', 'IPv4-mapped on a dual-stack socket');
+  t.equal(clientNetwork('2001:db8:1:2:aaaa::1'), '2001:db8:1:2::/64');
+  t.equal(
+    clientNetwork('2001:0db8:0001:0002:ffff:ffff:ffff:ffff'),
+    '2001:db8:1:2::/64',
+    'one /64, one count',
+  );
+  t.not(clientNetwork('2001:db8:1:3::1'), clientNetwork('2001:db8:1:2::1'), 'the next /64 is another');
+  t.equal(clientNetwork('2001:db8::1'), '2001:db8:0:0::/64', 'folded groups');
+  t.equal(clientNetwork('::1'), '0:0:0:0::/64');
+  t.equal(clientNetwork('fe80::1%eth0'), 'fe80:0:0:0::/64', 'zone id dropped');
+  t.equal(clientNetwork('2001:db8:1:2::'), '2001:db8:1:2::/64', 'trailing ::');
+  t.equal(clientNetwork('::2001:db8:1:2:3:4'), '0:0:2001:db8::/64', 'leading ::');
+  t.equal(clientNetwork('64:ff9b::192.0.2.1'), '64:ff9b:0:0::/64', 'an embedded IPv4 takes two groups');
+  t.equal(clientNetwork('unknown'), 'unknown');
+  t.equal(clientNetwork('1.2.3'), '1.2.3', 'not an address: counted as given');
 });

@@ -20,6 +20,8 @@
  * within hours, and nothing locks for good.
  */
 
+import { isIPv4, isIPv6 } from 'node:net';
+
 export type ThrottleScope = 'pair' | 'address' | 'name';
 
 export interface ThrottleStep {
@@ -156,4 +158,26 @@ export function guessWait(counts: GuessCounts, now: number, rule: GuessThrottleR
     if (until !== null && (wait === null || until > wait.until)) wait = { until, scope };
   }
   return wait;
+}
+
+/**
+ * The client address as the throttle counts it: IPv4 as is (also when it arrives IPv4-mapped on a dual-stack
+ * socket), IPv6 by its /64, since one subscriber or server holds a whole /64 and could otherwise take fresh
+ * free failures from each of its 2^64 addresses. Anything unparsable is counted as given.
+ */
+export function clientNetwork(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped && isIPv4(mapped[1] as string)) return mapped[1] as string;
+  const bare = address.split('%')[0] as string; // a zone id names the interface, not the host
+  if (!isIPv6(bare)) return address;
+  // The first four groups, whether written out or folded into "::".
+  const [head = '', tail] = bare.split('::');
+  const groups = head === '' ? [] : head.split(':');
+  if (tail !== undefined) {
+    const rest = tail === '' ? [] : tail.split(':');
+    const width = rest.some((g) => g.includes('.')) ? rest.length + 1 : rest.length;
+    groups.push(...Array<string>(8 - groups.length - width).fill('0'), ...rest);
+  }
+  const prefix = groups.slice(0, 4).map((g) => Number.parseInt(g, 16).toString(16));
+  return `${prefix.join(':')}::/64`;
 }

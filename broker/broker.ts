@@ -9,7 +9,7 @@ import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client } f
 import { Level } from 'level';
 import type { Logger } from 'pino';
 import { createWebSocketStream, WebSocketServer } from 'ws';
-import type { GuessThrottleRule } from '../access/guess-throttle.ts';
+import { clientNetwork, type GuessThrottleRule } from '../access/guess-throttle.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
 import type { Secrets } from '../site/credentials.ts';
 import type { SiteConfig } from '../site/site.ts';
@@ -375,7 +375,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
         return admit(null, labGrant);
       }
       // Held back: refused before the password is checked (CONNACK 3, "server unavailable": try later).
-      const attempt = throttle.attempt(username, ip, now());
+      const attempt = throttle.attempt(username, clientNetwork(ip), now());
       if ('until' in attempt) {
         counters.connectsRefused++;
         counters.connectsThrottled++;

@@ -229,6 +229,30 @@ t.test(
   },
 );
 
+t.test(
+  'an IPv6 client is counted by its /64: fresh addresses from it bring no fresh free failures',
+  async (t) => {
+    const { identity } = setup(t);
+    const { password } = await identity.members.create({ email: 'eli@example.org', role: 'member' });
+    const t0 = Date.UTC(2026, 10, 2, 8);
+    for (let i = 1; i <= 4; i++)
+      t.equal(
+        (await identity.signIn('eli@example.org', 'guess-guess', { now: t0, ip: `2001:db8:1:2::${i}` }))
+          .outcome,
+        'invalid',
+      );
+    t.match(await identity.signIn('eli@example.org', password, { now: t0, ip: '2001:db8:1:2::beef' }), {
+      outcome: 'throttled',
+      scope: 'account_address',
+    });
+    t.equal(
+      (await identity.signIn('eli@example.org', password, { now: t0, ip: '2001:db8:1:3::1' })).outcome,
+      'signed_in',
+      'the next /64 is elsewhere',
+    );
+  },
+);
+
 t.test('sign-ins land in the access audit log, without passwords', async (t) => {
   const { identity, records } = setup(t);
   const audit = new AuditLog(records);

@@ -1,4 +1,4 @@
-import type { GuessThrottleRule } from '../access/guess-throttle.ts';
+import { clientNetwork, type GuessThrottleRule } from '../access/guess-throttle.ts';
 import type { RecordsDb } from '../database/database.ts';
 import { LobbyTokens } from './lobby-tokens.ts';
 import { MAX_PASSWORD_LENGTH, MemberStore, normaliseEmail } from './member-store.ts';
@@ -76,7 +76,7 @@ export class Identity {
   ): Promise<SignInResult> {
     const now = context.now ?? this.now();
     const key = normaliseEmail(email).slice(0, 254);
-    const address = context.ip || 'unknown';
+    const address = clientNetwork(context.ip || 'unknown');
     const event = (
       outcome: SignInEvent['outcome'],
       memberId: string | null,
