@@ -19,6 +19,7 @@ import { tokenId } from './tokens.ts';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
+const DAY = 24 * HOUR;
 
 function setup(t: Test, options: ConstructorParameters<typeof Identity>[1] = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-members-'));
@@ -252,6 +253,24 @@ t.test(
     );
   },
 );
+
+t.test('counts are forgotten once drained; proofs after 30 days', async (t) => {
+  const { identity } = setup(t);
+  const { password } = await identity.members.create({ email: 'fay@example.org', role: 'member' });
+  const t0 = Date.UTC(2026, 10, 2, 8);
+  for (let i = 0; i < 20; i++)
+    await identity.signIn(`guess-${i}@example.org`, 'guess-guess', { now: t0, ip: '198.51.100.7' });
+  await identity.signIn('fay@example.org', password, { now: t0, ip: '192.0.2.1' });
+  t.equal(identity.failures.size(), 20 + 20 + 1 + 1, 'per e-mail and per pair 20 each, the address, the proof');
+  await identity.signIn('fay@example.org', password, { now: t0 + 2 * DAY, ip: '192.0.2.2' });
+  t.equal(identity.failures.size(), 2, 'two days later only the proofs are left');
+  await identity.signIn('fay@example.org', 'wrong-password', { now: t0 + 31 * DAY, ip: '192.0.2.3' });
+  t.equal(
+    identity.failures.size(),
+    4,
+    'after 30 days the first proof is gone too: the other, and the new failure',
+  );
+});
 
 t.test('sign-ins land in the access audit log, without passwords', async (t) => {
   const { identity, records } = setup(t);

@@ -32,6 +32,8 @@ interface Row {
   signed_in_at: number | null;
 }
 
+const PRUNE_EVERY_MS = 60_000;
+
 /** An attempt let through to its password check, counted as failed until `signedIn` takes it back. */
 export interface SignInTicket {
   email: string;
@@ -81,6 +83,7 @@ export class SignInFailures {
       `DELETE FROM sign_in_failures
        WHERE (last_failure_at IS NULL OR last_failure_at < @drained) AND (signed_in_at IS NULL OR signed_in_at < @unproven)`,
     );
+    let lastForgotten = Number.NEGATIVE_INFINITY;
     const drainMs = Math.max(
       ...(['pair', 'address', 'name'] as const).map((s) => levelCap(rule[s]) * rule[s].leakMs),
     );
@@ -112,7 +115,11 @@ export class SignInFailures {
     this.#attempt = (email, address, now) =>
       records
         .transaction((): SignInWait | SignInTicket => {
-          forget.run({ drained: now - drainMs, unproven: now - rule.provenForMs });
+          // Forgetting scans the table: once a minute is enough, a flood of guesses should not pay it each time.
+          if (!(Math.abs(now - lastForgotten) < PRUNE_EVERY_MS)) {
+            forget.run({ drained: now - drainMs, unproven: now - rule.provenForMs });
+            lastForgotten = now;
+          }
           const counts = read(email, address);
           const wait = guessWait(counts, now, rule);
           if (wait) return { until: wait.until, scope: STORED_SCOPE[wait.scope] };
