@@ -261,7 +261,11 @@ t.test('counts are forgotten once drained; proofs after 30 days', async (t) => {
   for (let i = 0; i < 20; i++)
     await identity.signIn(`guess-${i}@example.org`, 'guess-guess', { now: t0, ip: '198.51.100.7' });
   await identity.signIn('fay@example.org', password, { now: t0, ip: '192.0.2.1' });
-  t.equal(identity.failures.size(), 20 + 20 + 1 + 1, 'per e-mail and per pair 20 each, the address, the proof');
+  t.equal(
+    identity.failures.size(),
+    20 + 20 + 1 + 1,
+    'per e-mail and per pair 20 each, the address, the proof',
+  );
   await identity.signIn('fay@example.org', password, { now: t0 + 2 * DAY, ip: '192.0.2.2' });
   t.equal(identity.failures.size(), 2, 'two days later only the proofs are left');
   await identity.signIn('fay@example.org', 'wrong-password', { now: t0 + 31 * DAY, ip: '192.0.2.3' });
