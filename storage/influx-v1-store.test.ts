@@ -189,6 +189,100 @@ if (requireComponent(t, influxdAvailable(), 'InfluxDB 1.x (influxd)', INFLUXD_IN
     },
   );
 
+  t.test(
+    'late readings past raw retention go into their hours’ rollups, never back to the spool',
+    async (t) => {
+      const clock = await influxd.clock();
+      const H0 = Math.floor(clock / HOUR) * HOUR - 3 * DAY;
+      const store = new InfluxV1Store({
+        url: influxd.url,
+        database: 'late',
+        rawRetentionDays: 1,
+        now: () => clock,
+      });
+      t.teardown(() => store.close());
+      const energy = (ts: number, value: number): StoredReading => ({
+        site: 'kaufhaus',
+        space: 'technik',
+        device: 'meter-1',
+        channel: '0',
+        quantity: 'energy',
+        unit: 'kWh',
+        ts,
+        value,
+      });
+      const MIN = 60_000;
+      // Two hours of history past retention, rolled up from the readings themselves; then maintained to now.
+      await store.writeHistory(
+        [energy(H0 + 10 * MIN, 100), energy(H0 + 40 * MIN, 101), energy(H0 + 70 * MIN, 102)],
+        H0,
+        H0 + 2 * HOUR,
+        clock,
+      );
+      await store.maintain(clock);
+      // The spool replays an outage: one reading into a rolled-up hour, one into an hour without a rollup,
+      // one fresh. The first two InfluxDB would refuse as past its retention.
+      await store.write([
+        energy(H0 + 20 * MIN, 100.5),
+        energy(H0 + 5 * HOUR + 5 * MIN, 103),
+        energy(clock - MIN, 104),
+      ]);
+      const hours = { quantity: 'energy', from: H0, to: H0 + 6 * HOUR, bucketMs: HOUR } as const;
+      const values = async (aggregate: 'count' | 'min' | 'consumption') =>
+        (await store.query({ ...hours, aggregate }))[0]?.points.map((p) => [(p.ts - H0) / HOUR, p.value]);
+      t.same(await values('count'), [
+        [0, 3],
+        [1, 1],
+        [5, 1],
+      ]);
+      t.same(await values('min'), [
+        [0, 100],
+        [1, 102],
+        [5, 103],
+      ]);
+      t.same(
+        await values('consumption'),
+        [
+          [0, 1],
+          [1, 1],
+          [5, 1],
+        ],
+        'a rolled-up hour keeps its consumption; a new one counts from the last value before it',
+      );
+      t.same(
+        (await store.latest({ quantity: 'energy' })).map((r) => r.value),
+        [104],
+        'the fresh reading is in raw',
+      );
+
+      // An application clock behind influxd's: InfluxDB itself refuses the old point; it is folded all the same.
+      const behind = new InfluxV1Store({
+        url: influxd.url,
+        database: 'late',
+        rawRetentionDays: 1,
+        now: () => clock - 2 * DAY,
+      });
+      t.teardown(() => behind.close());
+      await behind.write([energy(H0 + 6 * HOUR + MIN, 105), energy(clock - 30_000, 106)]);
+      t.same(await values('count'), [
+        [0, 3],
+        [1, 1],
+        [5, 1],
+      ]);
+      const [sixth] = await store.query({
+        ...hours,
+        to: H0 + 7 * HOUR,
+        from: H0 + 6 * HOUR,
+        aggregate: 'max',
+      });
+      t.same(sixth?.points, [{ ts: H0 + 6 * HOUR, value: 105 }]);
+      t.same(
+        (await store.latest({ quantity: 'energy' })).map((r) => r.value),
+        [106],
+      );
+    },
+  );
+
   t.test('an unreachable server: write rejects, ping is false', async (t) => {
     const store = new InfluxV1Store({
       url: 'http://127.0.0.1:1',

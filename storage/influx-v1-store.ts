@@ -272,14 +272,49 @@ export class InfluxV1Store implements TimeSeriesStore {
     return results;
   }
 
+  /**
+   * Readings of hours already rolled up that lie past the raw retention (the spool replaying a long outage)
+   * are folded into their hours' rollups, as SqliteStore folds them; so are the ones InfluxDB itself refuses
+   * as past its retention (by its own clock, which may be ahead of the application's): otherwise the spool
+   * would offer that batch again for ever, and every batch after it would wait behind it.
+   */
   async write(readings: StoredReading[]): Promise<void> {
     await this.ensureReady();
-    const points: IPoint[] = [];
-    const rolledUpUntil = this.rolledUpUntil ?? Number.NEGATIVE_INFINITY;
+    const heldFrom = this.rawHeldFrom(this.now());
+    let rolledUpUntil = this.rolledUpUntil ?? Number.NEGATIVE_INFINITY;
+    if (this.rolledUpUntil === undefined && readings.some((r) => Math.round(r.ts) < heldFrom))
+      rolledUpUntil = (await this.readRolledUpUntil()) ?? Number.NEGATIVE_INFINITY;
+    const raw: StoredReading[] = [];
+    const past: StoredReading[] = [];
     for (const r of readings) {
       const ts = Math.round(r.ts);
       if (!Number.isFinite(ts)) continue;
       if (typeof r.value === 'number' && !Number.isFinite(r.value)) continue;
+      if (ts < heldFrom && ts < rolledUpUntil) {
+        past.push(r);
+        continue;
+      }
+      raw.push(r);
+      if (ts < rolledUpUntil) {
+        const late = { ...seriesOfReading(r), quantity: String(r.quantity), hour: floorHour(ts) };
+        this.dirty.set(JSON.stringify(late), late);
+      }
+    }
+    try {
+      await this.writeRaw(raw);
+    } catch (error) {
+      const refused = /points beyond retention policy dropped=(\d+)/.exec(String((error as Error).message));
+      if (refused === null) throw error;
+      // InfluxDB kept the rest of the batch; what it dropped are the oldest points, all older than its cut.
+      const oldest = [...raw].sort((a, b) => a.ts - b.ts).slice(0, Number(refused[1]));
+      past.push(...oldest);
+    }
+    if (past.length > 0) await this.foldIntoRollups(past);
+  }
+
+  private async writeRaw(readings: readonly StoredReading[]): Promise<void> {
+    const points: IPoint[] = [];
+    for (const r of readings) {
       const tags: Record<string, string> = {};
       // The line protocol has no empty tag value: an absent tag reads back as ''.
       for (const key of ['site', 'space', 'device', 'unit'] as const) {
@@ -292,15 +327,93 @@ export class InfluxV1Store implements TimeSeriesStore {
         measurement: String(r.quantity),
         tags,
         fields: typeof r.value === 'number' ? { value: r.value } : { state: String(r.value) },
-        timestamp: ts,
+        timestamp: Math.round(r.ts),
       });
-      if (ts < rolledUpUntil) {
-        const late = { ...seriesOfReading(r), quantity: String(r.quantity), hour: floorHour(ts) };
-        this.dirty.set(JSON.stringify(late), late);
-      }
     }
     if (points.length > 0)
       await this.influx.writePoints(points, { precision: 'ms', database: this.database });
+  }
+
+  /**
+   * Late readings whose raw hours InfluxDB no longer keeps, added to their hours' rollups: count, sum,
+   * min, max and last; the hour's consumption stays as it was (without the hour's other readings a late
+   * counter value cannot be placed between them). An hour without a rollup gets one from them whole,
+   * consumption included, from the last rolled-up value before it.
+   */
+  private async foldIntoRollups(readings: readonly StoredReading[]): Promise<void> {
+    const groups = new Map<
+      string,
+      { id: SeriesId; quantity: string; hour: number; byTs: Map<number, TaggedSample> }
+    >();
+    for (const r of readings) {
+      const id = seriesOfReading(r);
+      const quantity = String(r.quantity);
+      const ts = Math.round(r.ts);
+      const hour = floorHour(ts);
+      const key = JSON.stringify([seriesKey(id, quantity), hour]);
+      let group = groups.get(key);
+      if (group === undefined) {
+        group = { id, quantity, hour, byTs: new Map() };
+        groups.set(key, group);
+      }
+      const value = typeof r.value === 'number' ? r.value : String(r.value);
+      group.byTs.set(ts, {
+        ts,
+        value,
+        site: String(r.site ?? ''),
+        space: String(r.space ?? ''),
+        unit: String(r.unit ?? ''),
+      });
+    }
+    const list = [...groups.values()];
+    const points: IPoint[] = [];
+    // Two statements per hour: its rollup, and the last rolled-up value before it (a new hour's baseline).
+    for (let i = 0; i < list.length; i += 100) {
+      const slice = list.slice(i, i + 100);
+      const results = await this.run(
+        slice
+          .map((g) => {
+            const source = this.from(HOURLY, g.quantity);
+            const series = this.whereSeries(g.id);
+            return (
+              `SELECT "count", "num_count", "sum", "min", "max", "last", "last_ts" FROM ${source} WHERE time = ${g.hour}ms${series};` +
+              `SELECT last("last"), last("last_ts") FROM ${source} WHERE time < ${g.hour}ms${series}`
+            );
+          })
+          .join(';'),
+      );
+      slice.forEach((g, k) => {
+        const samples = [...g.byTs.values()].sort((a, b) => a.ts - b.ts);
+        const row = results[2 * k]?.series?.[0]?.values[0];
+        if (row === undefined) {
+          const before = results[2 * k + 1]?.series?.[0]?.values[0];
+          const baseline =
+            before && typeof before[1] === 'number' && typeof before[2] === 'number'
+              ? { ts: before[2], value: before[1] }
+              : undefined;
+          points.push(...rollupPoints(g.id, g.quantity, samples, baseline));
+          return;
+        }
+        const late = rollUpHours(samples)[0] as HourRollup;
+        const fields: Record<string, number> = {
+          count: (num(row[1]) ?? 0) + late.count,
+          num_count: (num(row[2]) ?? 0) + late.numCount,
+          sum: (num(row[3]) ?? 0) + late.sum,
+        };
+        const min = [num(row[4]), late.min].filter((v): v is number => v !== null);
+        const max = [num(row[5]), late.max].filter((v): v is number => v !== null);
+        if (min.length > 0) fields.min = Math.min(...min);
+        if (max.length > 0) fields.max = Math.max(...max);
+        const lastTs = num(row[7]);
+        if (late.last !== null && late.lastTs !== null && (lastTs === null || late.lastTs >= lastTs)) {
+          fields.last = late.last;
+          fields.last_ts = late.lastTs;
+        }
+        // Fields not written keep their values (InfluxDB merges a point's fields): consumption, space, unit.
+        points.push({ measurement: g.quantity, tags: seriesTags(g.id), fields, timestamp: String(g.hour) });
+      });
+    }
+    await this.writeRollupPoints(points);
   }
 
   private where(q: SeriesFilter, time?: string): string {
@@ -674,8 +787,9 @@ export class InfluxV1Store implements TimeSeriesStore {
       this.historyBaselines = { to, last };
     }
     if (recent.length > 0) {
+      // Straight into `raw`, whatever the clock says by now: these hours are rolled up from there just below.
       for (let i = 0; i < recent.length; i += ROLLUP_POINTS_PER_WRITE)
-        await this.write(recent.slice(i, i + ROLLUP_POINTS_PER_WRITE));
+        await this.writeRaw(recent.slice(i, i + ROLLUP_POINTS_PER_WRITE));
       this.historyBaselines = undefined;
       const first = floorHour(Math.max(from, rawFrom));
       rolledUp += await this.rollUpFromRaw(first, ceilHour(to));
