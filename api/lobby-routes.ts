@@ -91,7 +91,7 @@ function screenToken(authorization: string | undefined, query: unknown): string 
 export const LOBBY_TOKEN_REVOKED = 4401;
 
 export const lobbyRoutes: FastifyPluginAsyncTypebox<LobbyRoutesOptions> = async (app, options) => {
-  const { site, feed, store, profiles, records } = options;
+  const { site, feed, store, profiles, records, now } = options;
   const bookings = new BookingStore(records);
   const tokens = new LobbyTokens(records);
   const watch = new LobbyWatch(
@@ -105,6 +105,7 @@ export const lobbyRoutes: FastifyPluginAsyncTypebox<LobbyRoutesOptions> = async 
         bookings.spaceBookings(spaceId, from, to).map((b) => ({ start: b.start, end: b.end })),
       bookingsMarker: recordsChangeMarker(records),
       logger: app.log,
+      now,
     },
     options.watch,
   );
@@ -128,7 +129,7 @@ export const lobbyRoutes: FastifyPluginAsyncTypebox<LobbyRoutesOptions> = async 
 
   const snapshot = (): LobbyOut => {
     const board = watch.board();
-    return { site: siteOut, at: Date.now(), floors: floorsOut, spaces: board.spaces };
+    return { site: siteOut, at: now(), floors: floorsOut, spaces: board.spaces };
   };
 
   app.get(
@@ -178,7 +179,7 @@ export const lobbyRoutes: FastifyPluginAsyncTypebox<LobbyRoutesOptions> = async 
         socket.send(JSON.stringify(message));
       };
       const unsubscribe = watch.subscribe((space) => {
-        send({ type: 'lobby-space', site: site.site.id, at: Date.now(), space: publicEntry(space) });
+        send({ type: 'lobby-space', site: site.site.id, at: now(), space: publicEntry(space) });
       });
       // A token revoked while its screen watches ends the watching at the next heartbeat; the screen's
       // reconnect is then refused like any other.
@@ -191,7 +192,7 @@ export const lobbyRoutes: FastifyPluginAsyncTypebox<LobbyRoutesOptions> = async 
           socket.close(LOBBY_TOKEN_REVOKED, 'lobby token revoked');
           return;
         }
-        send({ type: 'heartbeat', at: Date.now() });
+        send({ type: 'heartbeat', at: now() });
       }, heartbeatMs);
       socket.on('close', () => {
         clearInterval(heartbeat);
