@@ -20,6 +20,7 @@ import { boardReportRoutes } from './board-report-routes.ts';
 import { bookingRoutes } from './booking-routes.ts';
 import type { BuildingFeed } from './building-feed.ts';
 import type { ApiContext } from './context.ts';
+import { crossSite, trustedOriginsFrom } from './cross-site.ts';
 import { dashboardPages } from './dashboard-pages.ts';
 import { describeValidation, installErrorHandling } from './errors.ts';
 import { facilityRoutes } from './facility-routes.ts';
@@ -82,6 +83,11 @@ export interface ApiOptions {
   /** Behind a TLS-terminating proxy: trust its X-Forwarded-* (Fastify's trustProxy), so cookies get Secure. */
   trustProxy?: boolean | string;
   loginRateLimit?: AuthRoutesOptions['loginRateLimit'];
+  /**
+   * Origins (`https://wesprint.example`) browsers reach the API by when a proxy in front rewrites the Host
+   * header; default: the environment's TRUSTED_ORIGINS (comma-separated). The API's own Host is always trusted.
+   */
+  trustedOrigins?: readonly string[];
   /** The lobby without a token, for anyone (default: the environment's LOBBY_PUBLIC=true). */
   lobbyPublic?: boolean;
   /** How often the lobby channel sends its heartbeat (default 10 s). */
@@ -120,14 +126,22 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   app.addHook('preClose', async () => {
     setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS).unref();
   });
+  const audit = new AuditLog(options.records);
   const identity =
     options.identity ??
     new Identity(options.records, {
-      onSignIn: auditSignIns(new AuditLog(options.records)),
+      onSignIn: auditSignIns(audit),
       ...(options.now ? { now: options.now } : {}),
     });
   // Before any route: it refuses routes that do not declare who may call them.
   await app.register(auth, { identity });
+  await app.register(crossSite, {
+    audit,
+    trustedOrigins: options.trustedOrigins ?? trustedOriginsFrom(process.env.TRUSTED_ORIGINS),
+  });
+  // Bodies are JSON. Fastify would also read text/plain, the one body type a page of another site can post
+  // without asking first (a CORS preflight); without the parser such a request is a 415.
+  app.removeContentTypeParser('text/plain');
 
   await app.register(swagger, {
     openapi: {

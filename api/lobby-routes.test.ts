@@ -20,6 +20,7 @@ import {
   startBroker,
   startGatewayClient,
   testProfiles,
+  upgradeStatus,
 } from './test-building.ts';
 import { createTestMember, signIn } from './test-session.ts';
 
@@ -80,24 +81,6 @@ async function lobbyApi(t: Test, options: { lobbyPublic?: boolean; heartbeatMs?:
 }
 
 const listen = listenWebSocket;
-
-/** The HTTP status a WebSocket upgrade was refused with, or 'open'. */
-async function upgradeStatus(url: string, headers: Record<string, string> = {}): Promise<number | 'open'> {
-  const socket = new WebSocket(url, { headers });
-  return new Promise((resolve) => {
-    socket.once('open', () => {
-      socket.terminate();
-      resolve('open');
-    });
-    socket.once('unexpected-response', (req, res) => {
-      resolve(res.statusCode ?? 0);
-      // Left unread, the refused response keeps its connection open and the server cannot close.
-      res.resume();
-      req.destroy();
-    });
-    socket.once('error', () => {});
-  });
-}
 
 type Entry = Record<string, unknown> & { id: string };
 

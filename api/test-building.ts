@@ -124,3 +124,24 @@ export async function listenWebSocket(t: Test, url: string, headers: Record<stri
   });
   return { socket, messages };
 }
+
+/** What a WebSocket upgrade gets: 'open', or the HTTP status it was refused with. */
+export async function upgradeStatus(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<number | 'open'> {
+  const socket = new WebSocket(url, { headers });
+  return new Promise((resolve) => {
+    socket.once('open', () => {
+      socket.terminate();
+      resolve('open');
+    });
+    socket.once('unexpected-response', (req, res) => {
+      resolve(res.statusCode ?? 0);
+      // Left unread, the refused response keeps its connection open and the server cannot close.
+      res.resume();
+      req.destroy();
+    });
+    socket.once('error', () => {});
+  });
+}
