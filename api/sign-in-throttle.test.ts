@@ -239,3 +239,13 @@ t.test('one address guessing many accounts waits; members who signed in from the
     'after Retry-After the newcomer gets in there too',
   );
 });
+
+t.test('parallel guesses cannot slip through while the first are being checked', async (t) => {
+  const { a, b, records } = await twoApis(t);
+  const { member } = await createTestMember(records, { role: 'member' });
+  const answers = await Promise.all(
+    Array.from({ length: 24 }, (_, i) => postLogin(i % 2 ? a : b, '127.0.0.40', member.email, `guess-${i}`)),
+  );
+  t.equal(answers.filter((x) => x.status === 401).length, 4, 'three free and the one that sets the wait');
+  t.equal(answers.filter((x) => x.status === 429).length, 20, 'the rest are held back unchecked');
+});

@@ -13,9 +13,9 @@ import {
 
 /**
  * Failed MQTT sign-ins (bad user name or password) per user name and client address, per address and per
- * user name, judged by access/guess-throttle.ts. Kept in the broker's memory: there is one broker, and a
- * restart forgetting the counts costs an attacker the free attempts once, while devices would otherwise
- * have to prove themselves again after every restart of a shared store.
+ * user name, judged by access/guess-throttle.ts. Kept in the broker's memory (one broker per building): a
+ * restart forgets counts and proofs, so an attacker gets the free attempts once more, and a device whose
+ * user name is being guessed from many addresses at that moment waits until that count drains (minutes).
  *
  * A held-back CONNECT is refused before its password is checked. Changes of state (a key held back, a key
  * free again) are reported once each, with how many attempts were refused meanwhile, so a flood does not
