@@ -183,6 +183,23 @@ t.test('night window and the last completed night in site time', async (t) => {
     month: 11,
     day: 22,
   });
+  // The nights the clocks change: 02:00 does not exist on 28 March 2027 (four hours), 02:00–03:00 happens
+  // twice on 31 October 2027 (six hours). The rule compares mean power, so a short or long night is fair.
+  t.same(nightWindow({ year: 2027, month: 3, day: 28 }, 'Europe/Berlin'), {
+    start: Date.UTC(2027, 2, 27, 23, 0),
+    end: Date.UTC(2027, 2, 28, 3, 0),
+  });
+  t.same(nightWindow({ year: 2027, month: 10, day: 31 }, 'Europe/Berlin'), {
+    start: Date.UTC(2027, 9, 30, 22, 0),
+    end: Date.UTC(2027, 9, 31, 4, 0),
+  });
+  // New Year's Eve 23:50: the last night over is that morning's; on New Year's morning at 05:00, the new one.
+  t.same(lastCompletedNight(Date.UTC(2026, 11, 31, 22, 50), 'Europe/Berlin'), {
+    year: 2026,
+    month: 12,
+    day: 31,
+  });
+  t.same(lastCompletedNight(Date.UTC(2027, 0, 1, 4, 0), 'Europe/Berlin'), { year: 2027, month: 1, day: 1 });
 });
 
 t.test('night base load against the median of previous nights', async (t) => {

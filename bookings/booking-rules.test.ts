@@ -177,6 +177,25 @@ t.test('Protel rooms for days and weeks, across a DST change', async (t) => {
   );
 });
 
+t.test("New Year's Eve 23:50: across midnight and the year, the quarter hour that has begun", async (t) => {
+  const eve = at('2026-12-31T22:50:00Z'); // Thursday 23:50 in Berlin
+  const start = at('2026-12-31T22:45:00Z'); // 23:45, begun five minutes ago
+  const end = at('2027-01-01T00:45:00Z'); // 01:45 on New Year's Day
+  t.same(
+    checkBookingRequest(protel, { start, end }, eve, TZ),
+    { ok: true },
+    'a Protel room into the new year',
+  );
+  t.match(checkBookingRequest(desk, { start, end }, eve, TZ), { ok: false, reason: 'outside_opening_hours' });
+  // The desk opens again at 07:00 on Friday 1 January (the site file knows no holidays).
+  const friday = openingIntervals(desk, { start: eve, end: eve + DAY_MS }, TZ).find((i) => i.start > eve);
+  t.equal(friday?.start, at('2027-01-01T06:00:00Z'));
+  t.match(checkBookingRequest(protel, { start: start - 15 * 60_000, end }, eve, TZ), {
+    ok: false,
+    reason: 'start_in_past',
+  });
+});
+
 t.test('opening hours follow local time through DST', async (t) => {
   // Sunday 29 March 2026 (the spring change): the hall opens 11:00 CEST = 09:00 UTC.
   const day = { start: at('2026-03-28T23:00:00Z'), end: at('2026-03-29T22:00:00Z') };
