@@ -5,6 +5,7 @@ import type { BookingStore } from '../bookings/booking-store.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
 import { addDays, type LocalDate } from '../site/local-time.ts';
 import type { SiteConfig, SpaceConfig } from '../site/site.ts';
+import { addUpChannels } from '../storage/device-totals.ts';
 import type { TimeSeriesStore } from '../storage/store.ts';
 import {
   type AlertSettings,
@@ -256,10 +257,11 @@ export class AlertWatch {
           to: window.end,
           aggregate: 'mean',
         });
+        // A main meter's night load is the sum of its phases' means.
         const means = new Map<string, number>();
-        for (const s of series) {
-          const point = s.points[0];
-          if (point && this.mainMeters.includes(s.device)) means.set(s.device, point.value);
+        for (const [device, total] of addUpChannels(series)) {
+          const point = total.points[0];
+          if (point && this.mainMeters.includes(device)) means.set(device, point.value);
         }
         loads.push(buildingNightLoad(this.mainMeters, means));
       }

@@ -279,18 +279,22 @@ t.test('night base load above the median of the previous nights', async (t) => {
   const readings = [];
   for (let n = 0; n <= 14; n++) {
     const start = Date.UTC(2026, 10, 2 - n, 23, 0) - 86_400_000; // 00:00 local on the morning of 2 Nov - n
-    for (let m = 0; m < 300; m += 30) {
-      readings.push({
-        site: 'test-haus',
-        space: 'cafe',
-        device: 'meter-eg',
-        channel: '0',
-        quantity: 'power' as const,
-        value: n === 0 ? 2000 : 1000,
-        unit: 'W' as const,
-        ts: start + m * MIN,
-      });
-    }
+    // The main meter measures two phases, 60 % and 40 % of the load: the night load is their sum.
+    for (let m = 0; m < 300; m += 30)
+      for (const [channel, share] of [
+        ['0', 0.6],
+        ['1', 0.4],
+      ] as const)
+        readings.push({
+          site: 'test-haus',
+          space: 'cafe',
+          device: 'meter-eg',
+          channel,
+          quantity: 'power' as const,
+          value: (n === 0 ? 2000 : 1000) * share,
+          unit: 'W' as const,
+          ts: start + m * MIN,
+        });
   }
   // The watcher judged the night at start, on an empty store: unknown, so it will look again.
   t.equal(await watch.checkNight(), 'unknown');

@@ -193,7 +193,15 @@ t.test('latest readings: from the store, freshened by the feed', async (t) => {
   live(1, T0);
   const fresh = await api.inject('/api/readings/latest?space=cafe&quantity=co2');
   t.same(fresh.json().readings, [
-    { device: 'co2-cafe', space: 'cafe', quantity: 'co2', value: 999, unit: 'ppm', ts: T0 + 50 * HOUR },
+    {
+      device: 'co2-cafe',
+      channel: '0',
+      space: 'cafe',
+      quantity: 'co2',
+      value: 999,
+      unit: 'ppm',
+      ts: T0 + 50 * HOUR,
+    },
   ]);
 
   const lock = await api.inject('/api/readings/latest?device=lock-p1');

@@ -19,12 +19,32 @@ t.test('parseBuildingMessage reads what the gateway publishes', async (t) => {
       kind: 'reading',
       space: 'cafe',
       device: 'co2-cafe',
+      channel: '0',
       quantity: 'co2',
       value: 612,
       unit: 'ppm',
       ts: now,
     },
+    'a gateway from before channels counted sends none: channel 0',
   );
+  t.match(
+    parseBuildingMessage(
+      site,
+      topics.reading('protel-3', 'outputs', 'power'),
+      json({ value: 61.5, unit: 'W', ts: now, channel: '2' }),
+    ),
+    { kind: 'reading', space: 'protel-3', device: 'outputs', channel: '2', value: 61.5 },
+  );
+  for (const channel of [2, '', 'a/b', 'x'.repeat(17), null])
+    t.match(
+      parseBuildingMessage(
+        site,
+        topics.reading('protel-3', 'outputs', 'power'),
+        json({ value: 61.5, unit: 'W', ts: now, channel }),
+      ),
+      { kind: 'malformed', reason: /channel/ },
+      `channel ${JSON.stringify(channel)}`,
+    );
   t.same(
     parseBuildingMessage(
       site,
@@ -158,6 +178,7 @@ t.test('feed over a real broker: device directory, live readings, garbage ignore
     site,
     space: 'cafe',
     device: 'co2-cafe',
+    channel: '0',
     quantity: 'co2',
     value: 655,
     unit: 'ppm',

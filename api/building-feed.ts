@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { BaseLogger } from 'pino';
-import { isQuantity, QUANTITY_UNITS, type Quantity } from '../device-profiles/reading.ts';
+import { FIRST_CHANNEL, isQuantity, QUANTITY_UNITS, type Quantity } from '../device-profiles/reading.ts';
 import { buildingTopics, type DeviceStatusMessage, ROOT } from '../gateway/building-topics.ts';
+import { channelSpace } from '../site/channels.ts';
 import { SERVICE_USERNAMES } from '../site/credentials.ts';
-import type { SiteConfig } from '../site/site.ts';
+import type { DeviceConfig, SiteConfig } from '../site/site.ts';
 
 /**
  * The API's view of the building: it listens to the building's own topics (what the gateway republishes
@@ -19,6 +20,8 @@ export interface LiveReading {
   site: string;
   space: string;
   device: string;
+  /** The device's channel (relay or switch output, meter phase); `0` for a device with one. */
+  channel: string;
   quantity: Quantity;
   value: number | string;
   unit: string;
@@ -54,6 +57,7 @@ export type BuildingMessage =
       kind: 'reading';
       space: string;
       device: string;
+      channel: string;
       quantity: Quantity;
       value: number | string;
       unit: string;
@@ -68,6 +72,7 @@ export type BuildingMessage =
 /** Nothing the gateway publishes comes near this; a bigger message is not one of ours. */
 export const MAX_BUILDING_PAYLOAD_BYTES = 4096;
 const MAX_TEXT_VALUE_LENGTH = 256;
+const CHANNEL = /^[A-Za-z0-9_-]{1,16}$/;
 /** Year 2001 … 2286 in epoch ms: catches seconds-vs-milliseconds mistakes. */
 const MIN_TS = 1e12;
 const MAX_TS = 1e13;
@@ -102,7 +107,7 @@ export function parseBuildingMessage(siteId: string, topic: string, payload: Buf
     if (!isQuantity(quantity)) return { kind: 'malformed', reason: `unknown quantity "${quantity}"` };
     const body = parseJson(payload);
     if (!isRecord(body)) return { kind: 'malformed', reason: 'reading payload is not a JSON object' };
-    const { value, unit, ts } = body;
+    const { value, unit, ts, channel = FIRST_CHANNEL } = body;
     const numeric = typeof value === 'number' && Number.isFinite(value);
     const text = typeof value === 'string' && value.length <= MAX_TEXT_VALUE_LENGTH;
     if (!(numeric || text) || (typeof value !== 'number' && typeof value !== 'string'))
@@ -110,7 +115,10 @@ export function parseBuildingMessage(siteId: string, topic: string, payload: Buf
     if (typeof unit !== 'string' || unit !== QUANTITY_UNITS[quantity])
       return { kind: 'malformed', reason: `unit of ${quantity} must be ${QUANTITY_UNITS[quantity]}` };
     if (!plausibleTs(ts)) return { kind: 'malformed', reason: 'ts must be epoch milliseconds' };
-    return { kind: 'reading', space, device, quantity, value, unit, ts };
+    // A gateway from before channels counted sends none: its readings are channel 0.
+    if (typeof channel !== 'string' || !CHANNEL.test(channel))
+      return { kind: 'malformed', reason: 'channel must be a short word ([A-Za-z0-9_-])' };
+    return { kind: 'reading', space, device, channel, quantity, value, unit, ts };
   }
   if (section === 'devices') {
     if (parts.length !== 5 || parts[4] !== 'status' || !parts[3])
@@ -171,8 +179,9 @@ export class BuildingFeed {
   private readonly options: BuildingFeedOptions;
   private readonly logger: BaseLogger | undefined;
   private readonly spaceOf = new Map<string, string>();
+  private readonly configOf = new Map<string, DeviceConfig>();
   private readonly directory = new Map<string, DeviceState>();
-  /** device -> quantity -> newest reading; bounded by the site's devices × quantities. */
+  /** device -> channel and quantity -> newest reading; bounded by the site's devices × channels × quantities. */
   private readonly freshest = new Map<string, Map<string, LiveReading>>();
   private readonly listeners = new Set<LiveListener>();
   private client: MqttClient | undefined;
@@ -195,6 +204,7 @@ export class BuildingFeed {
     this.topics = buildingTopics(options.site.site.id);
     for (const device of options.site.devices) {
       this.spaceOf.set(device.id, device.space);
+      this.configOf.set(device.id, device);
       this.directory.set(device.id, { device: device.id, online: null, lastSeen: null, battery: null });
     }
   }
@@ -309,7 +319,8 @@ export class BuildingFeed {
 
   private takeReading(m: Extract<BuildingMessage, { kind: 'reading' }>, receivedAt: number): void {
     const state = this.directory.get(m.device);
-    if (!state || this.spaceOf.get(m.device) !== m.space) {
+    const config = this.configOf.get(m.device);
+    if (!state || !config || channelSpace(config, m.channel) !== m.space) {
       this.counters.unknownDevice++;
       return;
     }
@@ -319,6 +330,7 @@ export class BuildingFeed {
       site: this.site.site.id,
       space: m.space,
       device: m.device,
+      channel: m.channel,
       quantity: m.quantity,
       value: m.value,
       unit: m.unit,
@@ -329,8 +341,9 @@ export class BuildingFeed {
       perQuantity = new Map();
       this.freshest.set(m.device, perQuantity);
     }
-    const previous = perQuantity.get(m.quantity);
-    if (!previous || previous.ts <= m.ts) perQuantity.set(m.quantity, reading);
+    const key = `${m.channel}\u0000${m.quantity}`;
+    const previous = perQuantity.get(key);
+    if (!previous || previous.ts <= m.ts) perQuantity.set(key, reading);
     // A device clock running ahead must not make it look seen in the future.
     const seen = Math.min(m.ts, receivedAt);
     if (state.lastSeen === null || seen > state.lastSeen) state.lastSeen = seen;
@@ -393,7 +406,7 @@ export class BuildingFeed {
     return [...this.directory.values()].map((s) => ({ ...s }));
   }
 
-  /** Newest reading per (device, quantity) heard since start, filtered like store.latest. */
+  /** Newest reading per (device, channel, quantity) heard since start, filtered like store.latest. */
   latest(filter: { device?: string; space?: string; quantity?: string } = {}): LiveReading[] {
     const out: LiveReading[] = [];
     for (const [device, perQuantity] of this.freshest) {

@@ -33,7 +33,10 @@ export const ReadingValue = Type.Union([Type.Number(), Type.String()], {
 
 export const ReadingOut = Type.Object({
   device: Type.String(),
-  space: Type.String(),
+  channel: Type.String({
+    description: "the device's channel (output, meter phase); 0 for a device with one",
+  }),
+  space: Type.String({ description: "the channel's space" }),
   quantity: Type.String(),
   value: ReadingValue,
   unit: Type.String(),

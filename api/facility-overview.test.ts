@@ -37,6 +37,18 @@ function site(): SiteConfig {
       { id: 'main-b', profile: 'meter', topic: 's/b', space: 'keller', meter_role: 'main' },
       { id: 'main-c', profile: 'meter', topic: 's/c', space: 'keller', meter_role: 'main' },
       { id: 'plug', profile: 'meter', topic: 's/p', space: 'raum', meter_role: 'plug' },
+      // A four-output switch in the technical room whose outputs 0 and 1 feed the hall and the room.
+      {
+        id: 'outputs',
+        profile: 'meter',
+        topic: 's/o',
+        space: 'keller',
+        meter_role: 'plug',
+        channels: [
+          { channel: 0, space: 'halle' },
+          { channel: 1, space: 'raum' },
+        ],
+      },
     ],
   };
 }
@@ -47,8 +59,15 @@ const profiles = new Map<string, ProfileFacts>([
   ['meter', { quantities: ['power', 'energy'], reportingIntervalS: 60 }],
 ]);
 
-const r = (device: string, quantity: string, value: number | string, ago: number): FacilityReading => ({
+const r = (
+  device: string,
+  quantity: string,
+  value: number | string,
+  ago: number,
+  channel = '0',
+): FacilityReading => ({
   device,
+  channel,
   quantity,
   value,
   ts: NOW - ago,
@@ -100,6 +119,15 @@ t.test(
       r('main-a', 'power', 1500, 1 * MIN),
       r('main-a', 'energy', 10_000.5, 1 * MIN),
       r('main-b', 'power', 500, 1 * MIN),
+      // main-c measures three phases: its power and counter are their sums.
+      r('main-c', 'power', 300, 1 * MIN, '0'),
+      r('main-c', 'power', 200, 2 * MIN, '1'),
+      r('main-c', 'power', 100, 3 * MIN, '2'),
+      r('main-c', 'energy', 1000, 1 * MIN, '0'),
+      r('main-c', 'energy', 2000, 2 * MIN, '1'),
+      r('main-c', 'energy', 3000.25, 3 * MIN, '2'),
+      r('outputs', 'power', 60, 1 * MIN, '0'),
+      r('outputs', 'power', 40, 40 * MIN, '1'),
       r('plug', 'power', 40, 1 * MIN),
       r('plug', 'temperature', 35, 1 * MIN), // the plug's own relay, not the room
       r('air-a', 'lock', 'locked', 1 * MIN), // text values are not measurements
@@ -113,6 +141,7 @@ t.test(
       consumptionToday: new Map([
         ['main-a', 12.5],
         ['main-b', 3.25],
+        ['main-c', 7],
         ['plug', 0.4],
       ]),
       quarantine: { unknown_topic: 3, decode_error: 2 },
@@ -160,21 +189,64 @@ t.test(
       [
         ['main-a', 'main', 1500, 12.5],
         ['main-b', 'main', 500, 3.25],
-        ['main-c', 'main', null, null],
+        ['main-c', 'main', 600, 7],
         ['plug', 'plug', 40, 0.4],
+        ['outputs', 'plug', 100, null],
       ],
     );
     t.same(overview.energy.meters[0]?.counterKwh, { value: 10_000.5, ts: NOW - MIN, stale: false });
     t.same(
-      overview.energy.total,
-      { meters: ['main-a', 'main-b', 'main-c'], powerW: 2000, todayKwh: 15.75 },
-      'the main meters only; one without readings adds nothing',
+      overview.energy.meters[2]?.counterKwh,
+      { value: 6000.25, ts: NOW - MIN, stale: false },
+      'the counter of a three-phase meter is the sum of its phases',
     );
+    t.same(
+      overview.energy.meters[2]?.channels.map((c) => [
+        c.channel,
+        c.space,
+        c.powerW?.value,
+        c.counterKwh?.value,
+      ]),
+      [
+        ['0', 'keller', 300, 1000],
+        ['1', 'keller', 200, 2000],
+        ['2', 'keller', 100, 3000.25],
+      ],
+    );
+    t.same(
+      overview.energy.meters[4]?.channels,
+      [
+        {
+          channel: '0',
+          space: 'halle',
+          powerW: { value: 60, ts: NOW - MIN, stale: false },
+          counterKwh: null,
+        },
+        {
+          channel: '1',
+          space: 'raum',
+          powerW: { value: 40, ts: NOW - 40 * MIN, stale: true },
+          counterKwh: null,
+        },
+      ],
+      'each output in the space the site file gives it',
+    );
+    t.same(
+      overview.energy.meters[4]?.powerW,
+      { value: 100, ts: NOW - MIN, stale: true },
+      'stale when one is',
+    );
+    t.same(
+      overview.energy.total,
+      { meters: ['main-a', 'main-b', 'main-c'], powerW: 2600, todayKwh: 22.75 },
+      'the main meters only, every phase of each',
+    );
+    t.equal(halle?.co2?.value, 1200, "a meter's channel in a room is no sensor of that room");
 
-    t.equal(overview.devices.list.length, 10);
+    t.equal(overview.devices.list.length, 11);
     t.same(
       [overview.devices.online, overview.devices.offline, overview.devices.unknown],
-      [3, 1, 6],
+      [3, 1, 7],
       'unknown: not in the gateway announcements, or announced as null',
     );
     const byId = new Map(overview.devices.list.map((d) => [d.id, d]));
@@ -192,7 +264,7 @@ t.test(
     t.equal(byId.get('air-b')?.silent, true, '20 minutes without a word from a 5-minute sensor');
     t.equal(byId.get('pres-a')?.silent, false, '30 minutes are nothing for an hourly sensor');
     t.equal(byId.get('main-a')?.silent, true, 'never heard');
-    t.equal(overview.devices.silent, 7, 'air-b and the six never heard');
+    t.equal(overview.devices.silent, 8, 'air-b and the seven never heard');
     t.same(overview.quarantine, { total: 5, byReason: { unknown_topic: 3, decode_error: 2 } });
   },
 );

@@ -1,4 +1,5 @@
 import Type, { type Static } from 'typebox';
+import { channelSpace } from '../site/channels.ts';
 import { addDays, fromLocal, toLocal } from '../site/local-time.ts';
 import type { SiteConfig } from '../site/site.ts';
 import { CO2_ELEVATED_PPM, CO2_POOR_PPM, co2Level } from './lobby-availability.ts';
@@ -70,6 +71,18 @@ export const FacilityMeter = Type.Object({
   todayKwh: Type.Union([Type.Number(), Type.Null()], {
     description: 'consumed since local midnight, from the counter (reset-aware); null without readings today',
   }),
+  channels: Type.Array(
+    Type.Object({
+      channel: Type.String(),
+      space: Type.String({ description: "the channel's space: its own in the site file, else the meter's" }),
+      powerW: Measured,
+      counterKwh: Measured,
+    }),
+    {
+      description:
+        "the channels (phases, outputs) that reported; the meter's powerW and counterKwh are their sums, stale when one is",
+    },
+  ),
 });
 export type FacilityMeter = Static<typeof FacilityMeter>;
 
@@ -128,6 +141,7 @@ export type FacilityOverview = Static<typeof FacilityOverview>;
 
 export interface FacilityReading {
   device: string;
+  channel: string;
   quantity: string;
   value: number | string;
   ts: number;
@@ -195,8 +209,8 @@ export function facilityOverview(inputs: FacilityInputs): FacilityOverview {
     return freshForMs(device ? profiles.get(device.profile)?.reportingIntervalS : undefined);
   };
 
-  // Newest numeric reading per device and quantity, judged current or stale.
-  const judged = new Map<string, Map<string, Judged>>();
+  // Newest numeric reading per device, quantity and channel, judged current or stale.
+  const judged = new Map<string, Map<string, Map<string, Judged>>>();
   for (const r of inputs.readings) {
     if (typeof r.value !== 'number' || !Number.isFinite(r.value) || !deviceById.has(r.device)) continue;
     let perQuantity = judged.get(r.device);
@@ -204,11 +218,20 @@ export function facilityOverview(inputs: FacilityInputs): FacilityOverview {
       perQuantity = new Map();
       judged.set(r.device, perQuantity);
     }
-    const held = perQuantity.get(r.quantity);
+    let perChannel = perQuantity.get(r.quantity);
+    if (!perChannel) {
+      perChannel = new Map();
+      perQuantity.set(r.quantity, perChannel);
+    }
+    const held = perChannel.get(r.channel);
     if (held && held.ts >= r.ts) continue;
     const fresh = state.get(r.device)?.online !== false && r.ts + freshMs(r.device) > now;
-    perQuantity.set(r.quantity, { value: r.value, ts: r.ts, fresh });
+    perChannel.set(r.channel, { value: r.value, ts: r.ts, fresh });
   }
+  const channelsOf = (deviceId: string, quantity: string): [string, Judged][] =>
+    [...(judged.get(deviceId)?.get(quantity) ?? [])].sort(([a], [b]) =>
+      a.localeCompare(b, 'en', { numeric: true }),
+    );
 
   // A meter's temperature is its own (a plug's relay), not the room's: rooms are judged by their sensors.
   const devicesIn = new Map<string, string[]>();
@@ -219,10 +242,7 @@ export function facilityOverview(inputs: FacilityInputs): FacilityOverview {
 
   /** The space's readings of one quantity: the current ones if any, else the newest stale one. */
   const spaceReadings = (spaceId: string, quantity: SpaceQuantity): { list: Judged[]; stale: boolean } => {
-    const all = (devicesIn.get(spaceId) ?? []).flatMap((d) => {
-      const j = judged.get(d)?.get(quantity);
-      return j ? [j] : [];
-    });
+    const all = (devicesIn.get(spaceId) ?? []).flatMap((d) => channelsOf(d, quantity).map(([, j]) => j));
     const fresh = all.filter((j) => j.fresh);
     if (fresh.length > 0) return { list: fresh, stale: false };
     const newest = all.sort((a, b) => b.ts - a.ts)[0];
@@ -270,9 +290,15 @@ export function facilityOverview(inputs: FacilityInputs): FacilityOverview {
         }),
     }));
 
+  // A meter is the sum of its channels (the phases of a 3EM, the outputs of a Pro 4PM).
   const measured = (deviceId: string, quantity: string): Measured => {
-    const j = judged.get(deviceId)?.get(quantity);
-    return j ? { value: j.value, ts: j.ts, stale: !j.fresh } : null;
+    const list = channelsOf(deviceId, quantity).map(([, j]) => j);
+    if (list.length === 0) return null;
+    return {
+      value: list.reduce((a, j) => a + j.value, 0),
+      ts: newestTs(list),
+      stale: list.some((j) => !j.fresh),
+    };
   };
   const meters: FacilityMeter[] = site.devices
     .filter((d) => isMeter(site, d.id, profiles))
@@ -284,6 +310,15 @@ export function facilityOverview(inputs: FacilityInputs): FacilityOverview {
       powerW: measured(d.id, 'power'),
       counterKwh: measured(d.id, 'energy'),
       todayKwh: inputs.consumptionToday.get(d.id) ?? null,
+      channels: [...new Set([...channelsOf(d.id, 'power'), ...channelsOf(d.id, 'energy')].map(([c]) => c))]
+        .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))
+        .map((channel) => {
+          const of = (quantity: string): Measured => {
+            const j = judged.get(d.id)?.get(quantity)?.get(channel);
+            return j ? { value: j.value, ts: j.ts, stale: !j.fresh } : null;
+          };
+          return { channel, space: channelSpace(d, channel), powerW: of('power'), counterKwh: of('energy') };
+        }),
     }));
   const main = meters.filter((m) => m.role === 'main');
   const sum = (values: (number | null)[]) => {

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { STAFF, STAFF_AND_BOARD } from '../members/roles.ts';
+import { addUpChannels } from '../storage/device-totals.ts';
 import type { SeriesQuery, TimeSeriesStore } from '../storage/store.ts';
 import type { ApiContext } from './context.ts';
 import { ApiError, ErrorBody } from './errors.ts';
@@ -70,10 +71,14 @@ export const facilityRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (
       } catch (err) {
         throw new ApiError(503, `quarantine store unavailable: ${(err as Error).message}`);
       }
+      // A meter's channels (phases, outputs) add up.
       const consumptionToday = new Map<string, number>();
-      for (const s of today) {
-        const total = s.points.reduce((sum, p) => sum + p.value, 0);
-        if (s.points.length > 0) consumptionToday.set(s.device, total);
+      for (const [device, total] of addUpChannels(today)) {
+        if (total.points.length > 0)
+          consumptionToday.set(
+            device,
+            total.points.reduce((sum, p) => sum + p.value, 0),
+          );
       }
       return facilityOverview({
         site,

@@ -89,6 +89,7 @@ t.test('live readings and device status travel gateway -> broker -> feed -> WebS
       site: 'test-haus',
       space: 'cafe',
       device: 'co2-cafe',
+      channel: '0',
       quantity: 'co2',
       value: 640,
       unit: 'ppm',

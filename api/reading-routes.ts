@@ -10,21 +10,25 @@ type ReadingRow = Static<typeof ReadingOut>;
 
 /**
  * The store knows everything written; the feed knows what arrived since the API started, possibly before
- * the gateway's write landed. Per (device, quantity) the newer one wins.
+ * the gateway's write landed. Per (device, channel, quantity) the newer one wins.
  */
 export function freshen(stored: StoredReading[], live: LiveReading[]): ReadingRow[] {
   const newest = new Map<string, ReadingRow>();
-  const offer = (r: ReadingRow) => {
-    const key = `${r.device}\u0000${r.quantity}`;
+  const offer = (r: StoredReading | LiveReading) => {
+    const key = `${r.device}\u0000${r.channel}\u0000${r.quantity}`;
     const held = newest.get(key);
-    if (!held || held.ts < r.ts) newest.set(key, r);
+    if (!held || held.ts < r.ts) {
+      const { device, channel, space, quantity, value, unit, ts } = r;
+      newest.set(key, { device, channel, space, quantity, value, unit, ts });
+    }
   };
-  for (const r of stored)
-    offer({ device: r.device, space: r.space, quantity: r.quantity, value: r.value, unit: r.unit, ts: r.ts });
-  for (const r of live)
-    offer({ device: r.device, space: r.space, quantity: r.quantity, value: r.value, unit: r.unit, ts: r.ts });
+  for (const r of stored) offer(r);
+  for (const r of live) offer(r);
   return [...newest.values()].sort(
-    (a, b) => a.device.localeCompare(b.device) || a.quantity.localeCompare(b.quantity),
+    (a, b) =>
+      a.device.localeCompare(b.device) ||
+      a.channel.localeCompare(b.channel) ||
+      a.quantity.localeCompare(b.quantity),
   );
 }
 

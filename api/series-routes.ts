@@ -55,6 +55,7 @@ const SeriesOut = Type.Object({
   series: Type.Array(
     Type.Object({
       device: Type.String(),
+      channel: Type.String({ description: 'one series per channel of a device (meter phase, output)' }),
       space: Type.String(),
       quantity: Type.String(),
       unit: Type.String(),

@@ -2,9 +2,10 @@
  * The building's own MQTT topics: what the gateway republishes after decoding, what the API listens to,
  * and where commands travel. Vendor topics never leave the gateway; everything downstream speaks this.
  *
- *   wesprint/<site>/readings/<space>/<device>/<quantity>   {"value","unit","ts"}            QoS 0
+ *   wesprint/<site>/readings/<space>/<device>/<quantity>   {"value","unit","ts","channel"}  QoS 0
  *   wesprint/<site>/devices/<device>/status                {"online","lastSeen",...}       retained
- *   wesprint/<site>/commands/<device>                      {"id","action","expiresAt"}     QoS 1
+ *   wesprint/<site>/commands/<device>                      {"id","action","expiresAt",      QoS 1
+ *                                                           "channel"?}
  *   wesprint/<site>/commands/<device>/result               {"id","outcome","detail","ts"}  QoS 1
  *   wesprint/<site>/gateway/status                         "online" | "offline" (LWT)      retained
  */
@@ -29,11 +30,16 @@ export function buildingTopics(site: string) {
 
 export type BuildingTopics = ReturnType<typeof buildingTopics>;
 
-/** Payload of a reading on the building's topics. */
+/**
+ * Payload of a reading on the building's topics. `<space>` in the topic is the channel's (a channel the
+ * site file places in a space of its own is published there).
+ */
 export interface ReadingMessage {
   value: number | string;
   unit: string;
   ts: number;
+  /** The device's channel the reading was measured on; `0` for a device with one. */
+  channel: string;
 }
 
 /** Payload of a device status (retained). */
@@ -51,6 +57,8 @@ export interface CommandMessage {
   action: string;
   /** Epoch ms after which the gateway must not execute it. */
   expiresAt: number;
+  /** Which channel of the device (switch output 2 of a Pro 4PM is `2`); absent: channel 0. */
+  channel?: string;
 }
 
 export type CommandOutcome =

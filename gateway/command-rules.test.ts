@@ -51,3 +51,16 @@ t.test('parseCommand rejects what is not a command', async (t) => {
   t.type(parseCommand(Buffer.from('{"id":"c0ffee00-1","action":"unlock","expiresAt":"x"}')), 'string');
   t.same(parseCommand(Buffer.from(JSON.stringify(cmd))), cmd);
 });
+
+t.test('a command may address a channel: switch output 2 of a Pro 4PM', async (t) => {
+  const output2 = { id: 'c0ffee00-2', action: 'switch_off', expiresAt: now + 5000, channel: '2' };
+  t.same(parseCommand(Buffer.from(JSON.stringify(output2))), output2);
+  for (const channel of [2, '-1', '01', '100', 'a', '', null])
+    t.type(
+      parseCommand(Buffer.from(JSON.stringify({ ...output2, channel }))),
+      'string',
+      `channel ${JSON.stringify(channel)} refused`,
+    );
+  const d = decideCommand(output2, ctx({ supportedActions: ['switch_on', 'switch_off'] }));
+  t.match(d, { execute: true, command: { channel: '2' } });
+});

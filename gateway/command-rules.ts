@@ -24,6 +24,8 @@ export interface CommandContext {
 }
 
 const UUIDISH = /^[A-Za-z0-9_-]{8,64}$/;
+/** A channel as the firmware numbers it (relay/switch output): 0…99. */
+const CHANNEL = /^(0|[1-9][0-9]?)$/;
 
 export function parseCommand(payload: Buffer): CommandMessage | string {
   let raw: unknown;
@@ -33,12 +35,15 @@ export function parseCommand(payload: Buffer): CommandMessage | string {
     return 'command is not JSON';
   }
   if (typeof raw !== 'object' || raw === null) return 'command is not a JSON object';
-  const { id, action, expiresAt } = raw as Record<string, unknown>;
+  const { id, action, expiresAt, channel } = raw as Record<string, unknown>;
   if (typeof id !== 'string' || !UUIDISH.test(id)) return 'command id must be 8-64 characters [A-Za-z0-9_-]';
   if (typeof action !== 'string') return 'command action must be a string';
   if (typeof expiresAt !== 'number' || !Number.isFinite(expiresAt))
     return 'command expiresAt must be epoch ms';
-  return { id, action, expiresAt };
+  if (channel === undefined) return { id, action, expiresAt };
+  if (typeof channel !== 'string' || !CHANNEL.test(channel))
+    return 'command channel must be a channel number as a string ("0" … "99")';
+  return { id, action, expiresAt, channel };
 }
 
 export function decideCommand(command: CommandMessage, ctx: CommandContext): CommandDecision {

@@ -10,6 +10,7 @@ import {
   type CommandMessage,
   type CommandResultMessage,
   type DeviceStatusMessage,
+  type ReadingMessage,
 } from './building-topics.ts';
 import { decideCommand, parseCommand } from './command-rules.ts';
 import { type DeviceHealth, isOnline } from './device-health.ts';
@@ -196,11 +197,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       sink.add(r);
       stats.readings++;
       if (r.quantity === 'battery' && typeof r.value === 'number') device.battery = r.value;
-      publish(
-        topics.reading(device.config.space, device.config.id, r.quantity),
-        JSON.stringify({ value: r.value, unit: r.unit, ts: r.ts }),
-        0,
-      );
+      const message: ReadingMessage = { value: r.value, unit: r.unit, ts: r.ts, channel: r.channel };
+      publish(topics.reading(r.space, device.config.id, r.quantity), JSON.stringify(message), 0);
     }
     if (result.commandResult) finishCommand(device, result.commandResult.ok, result.commandResult.detail);
     setOnline(device);
@@ -231,7 +229,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     // decideCommand only executes for known devices with the action in profile.actions.
     const target = device as SiteDevice;
     const encode = target.profile.encodeCommand;
-    const messages: OutgoingMessage[] = encode ? encode(target.config.topic, decision.command.action) : [];
+    // Switch output 2 of a Pro 4PM is channel "2"; a command without a channel is for channel 0.
+    const messages: OutgoingMessage[] = encode
+      ? encode(target.config.topic, decision.command.action, decision.command.channel)
+      : [];
     const waitMs = Math.min(commandTimeoutMs, Math.max(0, decision.command.expiresAt - now()));
     target.pending = {
       command: decision.command,
@@ -248,7 +249,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       client.publish(m.topic, m.payload, { qos: m.qos, retain: m.retain });
     }
     logger.info(
-      { device: deviceId, id: decision.command.id, action: decision.command.action },
+      {
+        device: deviceId,
+        id: decision.command.id,
+        action: decision.command.action,
+        channel: decision.command.channel ?? '0',
+      },
       'command sent',
     );
   };

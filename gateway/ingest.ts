@@ -1,12 +1,14 @@
 import type { DecodeResult, DeviceProfile } from '../device-profiles/profile.ts';
 import { decodeMessage } from '../device-profiles/registry.ts';
+import { channelSpace } from '../site/channels.ts';
 import type { DeviceConfig, SiteConfig } from '../site/site.ts';
 import type { StoredReading } from '../storage/store.ts';
 import type { Quarantine } from './quarantine.ts';
 
 /**
  * The one way a device message becomes stored readings: decode it with the site's device profiles, put
- * what cannot be decoded into the quarantine, and name each reading with its device, site and space. The
+ * what cannot be decoded into the quarantine, and name each reading with its device, site and space (its
+ * channel's). The
  * live gateway and the simulated building's history (simulations/backfill.ts) both go through here, so
  * the history has exactly the live path's units, quarantine and naming.
  */
@@ -54,8 +56,14 @@ export class DeviceMessageDecoder {
       this.quarantine.add({ receivedAt, topic, payload, reason: 'unknown_device', detail: 'not in site' });
       return { outcome: 'quarantined' };
     }
+    // A channel the site file places in a space of its own (an output feeding a Protel room) is read there.
     const readings = decoded.result.readings.map(
-      (r): StoredReading => ({ ...r, device: device.id, site: this.site.site.id, space: device.space }),
+      (r): StoredReading => ({
+        ...r,
+        device: device.id,
+        site: this.site.site.id,
+        space: channelSpace(device, r.channel),
+      }),
     );
     return { outcome: 'decoded', device, result: decoded.result, readings };
   }

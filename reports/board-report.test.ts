@@ -172,6 +172,40 @@ t.test('a period still running counts up to now and annualises over the days ela
   t.equal(table(report, 'energy-by-day')?.rows.length, 15, '1 … 15 October');
 });
 
+t.test("a main meter counts with every phase: a 3EM's channels 1 and 2 add to channel 0", async (t) => {
+  const building = await octoberBuilding(t);
+  const phase = (channel: string, iso: string, value: number): StoredReading => ({
+    site: 'bericht-haus',
+    space: 'technik',
+    device: 'meter-main',
+    channel,
+    quantity: 'energy',
+    unit: 'kWh',
+    value,
+    ts: Date.parse(iso),
+  });
+  await building.store.write([
+    // Phase 1: a baseline in September, +40 kWh in October.
+    phase('1', '2025-09-30T21:00:00Z', 400),
+    phase('1', '2025-10-20T12:00:00Z', 440),
+    // Phase 2: +20 kWh, then its own restart to 3 (+3): 23 kWh and one more counter restart.
+    phase('2', '2025-09-30T21:00:00Z', 70),
+    phase('2', '2025-10-05T12:00:00Z', 90),
+    phase('2', '2025-10-06T12:00:00Z', 3),
+  ]);
+  const report = await buildBoardReport(building, october(), NOW);
+  t.same(figure(report, 'energyKwh'), [363, 100, null], '300 + 40 + 23; the phases start in October');
+  t.same(table(report, 'energy-by-meter')?.rows[0], {
+    meter: 'meter-main',
+    space: 'technik',
+    role: 'main',
+    energyKwh: 283,
+    counterResets: 2,
+  });
+  const days = new Map((table(report, 'energy-by-day')?.rows ?? []).map((r) => [r.date, r.energyKwh]));
+  t.equal(days.get('2025-10-05'), 20, "phase 2's 5 October");
+});
+
 t.test('a period that has not begun is refused', async (t) => {
   const building = await octoberBuilding(t);
   await t.rejects(buildBoardReport(building, october(), Date.parse('2025-09-01T00:00:00Z')), /not begun/);

@@ -2,8 +2,10 @@ import { type Interval, isBookable } from '../bookings/booking-rules.ts';
 import type { BookingStatus } from '../bookings/booking-store.ts';
 import type { RecordsDb } from '../database/database.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
+import { FIRST_CHANNEL } from '../device-profiles/reading.ts';
 import { addDays, fromLocal, type LocalDate, toLocal } from '../site/local-time.ts';
 import type { SiteConfig, SpaceConfig } from '../site/site.ts';
+import { addUpChannels } from '../storage/device-totals.ts';
 import type { Series, TimeSeriesStore } from '../storage/store.ts';
 import {
   airRooms,
@@ -63,8 +65,23 @@ interface Gathered {
   }[];
 }
 
+/** A sensor's series by device: room sensors measure on one channel. */
 function byDevice(series: readonly Series[]): Map<string, Series> {
-  return new Map(series.map((s) => [s.device, s]));
+  return new Map(series.filter((s) => s.channel === FIRST_CHANNEL).map((s) => [s.device, s]));
+}
+
+/** The store's series by device and channel: a meter's phases or outputs are series of their own. */
+function byChannel(series: readonly Series[]): Map<string, Map<string, Series>> {
+  const out = new Map<string, Map<string, Series>>();
+  for (const s of series) {
+    let channels = out.get(s.device);
+    if (channels === undefined) {
+      channels = new Map();
+      out.set(s.device, channels);
+    }
+    channels.set(s.channel, s);
+  }
+  return out;
 }
 
 async function gather(sources: BoardReportSources, period: Period, now: number): Promise<Gathered> {
@@ -82,23 +99,31 @@ async function gather(sources: BoardReportSources, period: Period, now: number):
     store.query({ quantity: 'energy', ...hourly, aggregate: 'last' }),
     store.query({ quantity: 'energy', from: from - COUNTER_BASELINE_MS, to: from, aggregate: 'last' }),
   ]);
-  const consumptionOf = byDevice(consumption);
-  const lastOf = byDevice(lasts);
-  const beforeOf = byDevice(before);
+  // A meter counts with all its channels (the three phases of a 3EM main meter): they add up per hour,
+  // and each channel's counter restarts on its own.
+  const consumptionOf = addUpChannels(consumption);
+  const channelConsumption = byChannel(consumption);
+  const lastOf = byChannel(lasts);
+  const beforeOf = byChannel(before);
   const meters = meterDevices.map((device) => {
-    const points = consumptionOf.get(device.id)?.points ?? [];
-    const lastByHour = new Map((lastOf.get(device.id)?.points ?? []).map((p) => [p.ts, p.value]));
-    const hours: MeterHour[] = points.map((p) => ({
-      ts: p.ts,
-      consumption: p.value,
-      last: lastByHour.get(p.ts) ?? null,
-    }));
+    let resets = 0;
+    for (const [channel, s] of channelConsumption.get(device.id) ?? []) {
+      const lastByHour = new Map(
+        (lastOf.get(device.id)?.get(channel)?.points ?? []).map((p) => [p.ts, p.value]),
+      );
+      const hours: MeterHour[] = s.points.map((p) => ({
+        ts: p.ts,
+        consumption: p.value,
+        last: lastByHour.get(p.ts) ?? null,
+      }));
+      resets += counterResetHours(hours, beforeOf.get(device.id)?.get(channel)?.points[0]?.value ?? null);
+    }
     return {
       device: device.id,
       space: device.space,
       role: device.meter_role as string,
-      kwh: totalKwh(points),
-      resets: counterResetHours(hours, beforeOf.get(device.id)?.points[0]?.value ?? null),
+      kwh: totalKwh(consumptionOf.get(device.id)?.points ?? []),
+      resets,
     };
   });
   const mainIds = new Set(meterDevices.filter((d) => d.meter_role === 'main').map((d) => d.id));

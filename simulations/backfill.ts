@@ -31,7 +31,7 @@ import { createVirtualDevice, inServiceCounterWh, type VirtualDevice } from './v
  * Readings: every virtual device of the live simulator (same classes, same vendor payloads, same
  * building model: occupancy curves, CO2 from people and ventilation, energy counters) reports at each
  * step of simulated time (default 1 h, live devices report every 30–300 s). Its messages are not sent
- * over MQTT: 400 days of 158 devices are about 1.5 million messages, which through the broker would take
+ * over MQTT: 400 days of 159 devices are about 1.5 million messages, which through the broker would take
  * far longer than the "a minute or two" a first start can afford, and the broker adds nothing to history
  * (no one subscribes to the past). Instead each message takes the gateway's own ingest path in process:
  * the gateway's decode (`decodeMessage` with the site's topic map, so device profiles, units and ranges
@@ -319,7 +319,10 @@ function layCounter(
   };
 }
 
-/** The counters the live meters go on from: the newest stored energy reading of each meter, in Wh. */
+/**
+ * The counters the live meters go on from: the newest stored energy reading of each meter, in Wh, its
+ * channels added up (a 3EM's phases, a Pro 4PM's outputs each count their share of the meter).
+ */
 export async function storedCounters(
   store: TimeSeriesStore,
   site: SiteConfig,
@@ -327,7 +330,8 @@ export async function storedCounters(
   const meters = new Set(site.devices.filter(isMeter).map((d) => d.id));
   const out: Record<string, number> = {};
   for (const r of await store.latest({ quantity: 'energy' })) {
-    if (meters.has(r.device) && typeof r.value === 'number') out[r.device] = r.value * 1000;
+    if (meters.has(r.device) && typeof r.value === 'number')
+      out[r.device] = (out[r.device] ?? 0) + r.value * 1000;
   }
   return out;
 }

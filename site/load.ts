@@ -75,6 +75,13 @@ function checkReferences(site: SiteConfig, origin: string): void {
   }
   for (const d of site.devices) {
     if (!spaces.has(d.space)) problems.push(`device "${d.id}" is in unknown space "${d.space}"`);
+    const channels = new Set<number>();
+    for (const c of d.channels ?? []) {
+      if (channels.has(c.channel)) problems.push(`device "${d.id}" lists channel ${c.channel} twice`);
+      channels.add(c.channel);
+      if (!spaces.has(c.space))
+        problems.push(`device "${d.id}" channel ${c.channel} is in unknown space "${c.space}"`);
+    }
     if (d.topic.startsWith('wesprint/') || d.topic.startsWith('$'))
       problems.push(`device "${d.id}" topic "${d.topic}" is reserved for the building's own topics`);
   }

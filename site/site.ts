@@ -50,6 +50,13 @@ export const Floor = Type.Object({
   area_m2: Type.Number({ exclusiveMinimum: 0 }),
 });
 
+/** One channel of a device (relay or switch output, meter phase) placed in a space of its own. */
+export const DeviceChannel = Type.Object({
+  /** As the firmware numbers it: `relay/2`, `switch:2`, `emeter/2` are channel 2. */
+  channel: Type.Integer({ minimum: 0, maximum: 99 }),
+  space: Id,
+});
+
 export const Device = Type.Object({
   id: Id,
   /** DeviceProfile id, e.g. `zigbee2mqtt-occupancy`. */
@@ -61,8 +68,10 @@ export const Device = Type.Object({
   username: Type.Optional(Type.String({ minLength: 1 })),
   /** scrypt hash (`scrypt$N$r$p$salt$hash`, see site/credentials.ts); without it a password is generated on first start. */
   password_hash: Type.Optional(Type.String()),
-  /** What the meter measures, for reports (`main`, `lighting`, `hvac`, `plug`). */
+  /** What the meter measures, for reports (`main`, `lighting`, `hvac`, `plug`); all its channels count. */
   meter_role: Type.Optional(Type.String()),
+  /** Channels that feed a space other than the device's (a Pro 4PM feeding four Protel rooms). */
+  channels: Type.Optional(Type.Array(DeviceChannel)),
 });
 
 export const Site = Type.Object({

@@ -21,6 +21,8 @@ interface LiveReading {
   type: 'reading';
   space: string;
   device: string;
+  /** Absent from an older API: channel 0. */
+  channel?: string;
   quantity: string;
   value: number | string;
   ts: number;
@@ -69,6 +71,19 @@ function retotal(view: FacilityOverview): void {
   view.energy.total.todayKwh = sum(main.map((m) => m.todayKwh));
 }
 
+type Measure = FacilityOverview['energy']['meters'][number]['powerW'];
+
+/** As the server sums a meter's channels: the newest time, stale when one is. */
+function sumOfChannels(values: Measure[]): Measure {
+  const known = values.filter((v) => v !== null);
+  if (known.length === 0) return null;
+  return {
+    value: known.reduce((a, v) => a + v.value, 0),
+    ts: Math.max(...known.map((v) => v.ts)),
+    stale: known.some((v) => v.stale),
+  };
+}
+
 function applyReading(view: FacilityOverview, r: LiveReading, receivedAt: number): void {
   const device = view.devices.list.find((d) => d.id === r.device);
   if (device) {
@@ -86,18 +101,27 @@ function applyReading(view: FacilityOverview, r: LiveReading, receivedAt: number
   const meter = view.energy.meters.find((m) => m.device === r.device);
   // A meter's other readings (its own temperature, voltage) say nothing about the room it is in.
   if (meter && r.quantity !== 'power' && r.quantity !== 'energy') return;
-  if (meter && r.quantity === 'power') {
-    if (!meter.powerW || meter.powerW.ts <= r.ts) meter.powerW = { value, ts: r.ts, stale: false };
-    retotal(view);
-    return;
-  }
-  if (meter && r.quantity === 'energy') {
-    const previous = meter.counterKwh;
-    if (previous && previous.ts >= r.ts) return;
-    // Same attribution as the store: the step belongs to the day of the later sample.
-    if (previous && r.ts >= view.dayStart)
-      meter.todayKwh = (meter.todayKwh ?? 0) + counterStep(previous.value, value);
-    meter.counterKwh = { value, ts: r.ts, stale: false };
+  if (meter) {
+    // A meter is the sum of its channels (phases, outputs): the reading updates its channel.
+    const id = r.channel ?? '0';
+    let channel = meter.channels.find((c) => c.channel === id);
+    if (!channel) {
+      channel = { channel: id, space: r.space, powerW: null, counterKwh: null };
+      meter.channels.push(channel);
+    }
+    if (r.quantity === 'power') {
+      if (channel.powerW && channel.powerW.ts > r.ts) return;
+      channel.powerW = { value, ts: r.ts, stale: false };
+      meter.powerW = sumOfChannels(meter.channels.map((c) => c.powerW));
+    } else {
+      const previous = channel.counterKwh;
+      if (previous && previous.ts >= r.ts) return;
+      // Same attribution as the store: the step belongs to the day of the later sample.
+      if (previous && r.ts >= view.dayStart)
+        meter.todayKwh = (meter.todayKwh ?? 0) + counterStep(previous.value, value);
+      channel.counterKwh = { value, ts: r.ts, stale: false };
+      meter.counterKwh = sumOfChannels(meter.channels.map((c) => c.counterKwh));
+    }
     retotal(view);
     return;
   }
