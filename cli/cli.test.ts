@@ -33,6 +33,38 @@ t.test('decode prints normalised readings as JSON lines', async (t) => {
     t.same(Object.keys(line).sort(), ['channel', 'device', 'quantity', 'ts', 'unit', 'value']);
 });
 
+t.test('decode: every channel of a meter gives its readings (3EM phase 1, Pro 4PM switch 3)', async (t) => {
+  const phase = await run([
+    'decode',
+    '--topic',
+    'shellies/shellyem3-C45BBE6A1B2C/emeter/1/total',
+    '--payload',
+    '12345.6',
+  ]);
+  t.equal(phase.code, 0, phase.stderr);
+  t.match(JSON.parse(phase.stdout), { channel: '1', quantity: 'energy', unit: 'kWh' });
+  t.ok(Math.abs(JSON.parse(phase.stdout).value - 12.3456) < 1e-9);
+  const output = await run([
+    'decode',
+    '--topic',
+    'shellypro4pm-f008d1d8b8b8/status/switch:3',
+    '--payload',
+    '{"id":3,"source":"init","output":true,"apower":42.1,"aenergy":{"total":1500.5}}',
+  ]);
+  t.equal(output.code, 0, output.stderr);
+  t.same(
+    output.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .map((l) => [l.channel, l.quantity, l.value]),
+    [
+      ['3', 'power', 42.1],
+      ['3', 'energy', 1.5005],
+    ],
+  );
+});
+
 t.test('decode reads the payload from stdin with --payload -', async (t) => {
   const r = await run(
     ['decode', '--topic', 'shellies/shellyplug-s-7AB3/relay/0/power', '--payload', '-'],

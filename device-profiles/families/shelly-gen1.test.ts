@@ -11,8 +11,10 @@ const decode = (topic: string, payload: string) => {
 };
 const one = (topic: string, payload: string) => {
   const r = decode(topic, payload).readings;
-  if (r.length !== 1) throw new Error(`expected one reading from ${topic}, got ${r.length}`);
-  return r[0];
+  const [first] = r;
+  if (r.length !== 1 || first === undefined)
+    throw new Error(`expected one reading from ${topic}, got ${r.length}`);
+  return first;
 };
 
 t.test('Plug S / 1PM (https://shelly-api-docs.shelly.cloud/gen1/#shelly-plug-plugs-mqtt)', async (t) => {
@@ -74,9 +76,78 @@ t.test('EM / 3EM (https://shelly-api-docs.shelly.cloud/gen1/#shelly-em-mqtt)', a
     [],
     'the reboot-volatile Wmin counter is not a second series',
   );
-  t.same(decode(`${base}/emeter/1/power`, '12.5').readings, [], 'channel 1 accepted, not stored');
   t.same(decode(`${base}/emeter/0/reactive_power`, '3.1').readings, []);
+  t.same(decode(`${base}/emeter/0/total_returned`, '12.9').readings, [], 'export is checked, not stored');
 });
+
+t.test(
+  'every channel of an EM (emeter/0..1) and a 3EM (emeter/0..2): "emeter/<i>/…" is channel <i>',
+  async (t) => {
+    // Shelly EM: MQTT and Shelly 3EM: MQTT list, per channel i, `shellies/<id>/emeter/<i>/power` (W),
+    // `…/energy` and `…/returned_energy` (Watt-minute), `…/total` and `…/total_returned` (Wh, non-volatile),
+    // `…/voltage` (V), and for the 3EM `…/current` (A) and `…/pf`.
+    const em3 = 'shellies/shellyem3-C45BBE6A1B2C';
+    for (const i of [0, 1, 2]) {
+      const total = one(`${em3}/emeter/${i}/total`, '12345.6');
+      t.equal(total.channel, String(i), `3EM phase ${i}`);
+      t.equal(total.quantity, 'energy');
+      t.ok(Math.abs((total.value as number) - 12.3456) < 1e-12, '12345.6 Wh = 12.3456 kWh');
+      t.same(one(`${em3}/emeter/${i}/power`, '1203.45'), {
+        channel: String(i),
+        quantity: 'power',
+        value: 1203.45,
+        unit: 'W',
+        ts: NOW,
+      });
+      t.same(one(`${em3}/emeter/${i}/voltage`, '229.8'), {
+        channel: String(i),
+        quantity: 'voltage',
+        value: 229.8,
+        unit: 'V',
+        ts: NOW,
+      });
+      t.same(one(`${em3}/emeter/${i}/current`, '5.24'), {
+        channel: String(i),
+        quantity: 'current',
+        value: 5.24,
+        unit: 'A',
+        ts: NOW,
+      });
+      for (const topic of ['energy', 'returned_energy', 'total_returned', 'pf', 'reactive_power'])
+        t.same(decode(`${em3}/emeter/${i}/${topic}`, '0.97').readings, [], `emeter/${i}/${topic}`);
+    }
+    const em = 'shellies/shellyem-B9A3F1';
+    t.same(one(`${em}/emeter/1/power`, '-12.5'), {
+      channel: '1',
+      quantity: 'power',
+      value: -12.5,
+      unit: 'W',
+      ts: NOW,
+    });
+    t.equal(one(`${em}/emeter/1/total`, '73521.3').channel, '1', 'EM channel 1 (second clamp)');
+    t.throws(() => decode(`${em}/emeter/x/total`, '1'), DecodeError, 'a channel is a number');
+    t.throws(() => decode(`${em}/emeter/1/total`, '-1'), DecodeError);
+  },
+);
+
+t.test(
+  'Shelly 2.5 (https://shelly-api-docs.shelly.cloud/gen1/#shelly2-5-mqtt): relay/1 is channel 1',
+  async (t) => {
+    const base = 'shellies/shellyswitch25-98CDAC1F03DD';
+    t.same(one(`${base}/relay/1/power`, '88.2'), {
+      channel: '1',
+      quantity: 'power',
+      value: 88.2,
+      unit: 'W',
+      ts: NOW,
+    });
+    const energy = one(`${base}/relay/1/energy`, '6000');
+    t.same([energy.channel, energy.value], ['1', 0.1], '6000 Wmin = 0.1 kWh');
+    t.equal(one(`${base}/relay/0/power`, '1').channel, '0');
+    t.equal(one(`${base}/temperature`, '51.2').channel, '0', "the device's own temperature is channel 0");
+    t.same(decode(`${base}/relay/1`, 'off').readings, []);
+  },
+);
 
 t.test('malformed', async (t) => {
   const base = 'shellies/shellyplug-s-C18B12';
@@ -118,6 +189,11 @@ t.test('commands and ACL', async (t) => {
   t.same(profile.encodeCommand?.('shellies/shellyplug-s-C18B12', 'switch_off'), [
     { topic: 'shellies/shellyplug-s-C18B12/relay/0/command', payload: 'off', qos: 1, retain: false },
   ]);
+  t.same(
+    profile.encodeCommand?.('shellies/shellyswitch25-98CDAC1F03DD', 'switch_on', '1'),
+    [{ topic: 'shellies/shellyswitch25-98CDAC1F03DD/relay/1/command', payload: 'on', qos: 1, retain: false }],
+    'channel 1 of a Shelly 2.5',
+  );
   t.throws(() => profile.encodeCommand?.('shellies/x', 'unlock'), /cannot carry out "unlock"/);
   const acl = profile.acl('shellies/shellyplug-s-C18B12');
   t.same(acl.subscribe, [

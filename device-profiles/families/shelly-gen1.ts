@@ -11,10 +11,15 @@
  * - "MQTT" (common): `shellies/<id>/online` is `true` on connect and the last will is `false`;
  *   `shellies/<id>/info` and `announce` are JSON; `shellies/<id>/command` takes announce/update.
  *
- * One site device is one meter, and a reading has no channel, so readings come from channel 0
- * (`relay/0`, `emeter/0`); further channels are accepted but not turned into readings.
- * For an EM the non-volatile `emeter/0/total` (Wh) is the counter; its `emeter/0/energy` restarts at every
- * reboot and would be a second, conflicting energy series, so it is not a reading.
+ * - "Shelly EM: MQTT": two channels, `emeter/0` and `emeter/1`; "Shelly 3EM: MQTT": three, `emeter/0..2`,
+ *   one per phase; "Shelly 2.5: MQTT": `relay/0` and `relay/1`, each with its own `power` and `energy`.
+ *
+ * Every channel gives readings: `relay/<i>/…` and `emeter/<i>/…` are channel `<i>` (a 3EM main meter is
+ * its three phases; summing them is the reader's business, see reports/meter-energy.ts). Commands address a
+ * channel: `relay/<i>/command`.
+ * For an EM the non-volatile `emeter/<i>/total` (Wh) is the counter; its `emeter/<i>/energy` restarts at
+ * every reboot and would be a second, conflicting energy series, so it is not a reading. Returned energy
+ * (`total_returned`, `returned_energy`) is checked and not stored: the building has no quantity for export.
  */
 import { current, energyCounter, power, temperature, voltage } from '../capabilities.ts';
 import {
@@ -27,12 +32,23 @@ import {
   rootedLayout,
   unusedNumber,
 } from '../define.ts';
+import { DecodeError } from '../profile.ts';
+import { FIRST_CHANNEL } from '../reading.ts';
 
 const numberText = unusedNumber();
+
+/** `relay/<i>/…` and `emeter/<i>/…` are channel `<i>`; the firmware numbers them 0, 1, 2. */
+function relayOrMeterChannel(subtopic: string): string {
+  const [head, index = ''] = subtopic.split('/');
+  if (head !== 'relay' && head !== 'emeter') return FIRST_CHANNEL;
+  if (!/^\d{1,2}$/.test(index))
+    throw new DecodeError(`shelly-gen1 ${subtopic}: "${index}" is no ${head} number`);
+  return String(Number(index));
+}
 const json = informational((payload, where) => void parseJsonObject(payload, where));
 
-const command = (subtopic: string, word: string) => (deviceTopic: string) => [
-  { topic: `${deviceTopic}/${subtopic}`, payload: word, qos: 1 as const, retain: false },
+const command = (word: string) => (deviceTopic: string, channel: string) => [
+  { topic: `${deviceTopic}/relay/${channel}/command`, payload: word, qos: 1 as const, retain: false },
 ];
 
 export default defineProfile({
@@ -44,6 +60,7 @@ export default defineProfile({
     'https://shelly-api-docs.shelly.cloud/gen1/#shelly1-1pm-mqtt',
     'https://shelly-api-docs.shelly.cloud/gen1/#shelly-em-mqtt',
     'https://shelly-api-docs.shelly.cloud/gen1/#shelly-3em-mqtt',
+    'https://shelly-api-docs.shelly.cloud/gen1/#shelly2-5-mqtt',
   ],
   // Gen1 republishes its status every `mqtt_update_period` (default 30 s).
   reportingIntervalS: 30,
@@ -51,30 +68,23 @@ export default defineProfile({
   // What the gateway needs: the channels that yield readings or availability.
   subscriptions: [
     'shellies/+/online',
-    'shellies/+/relay/0',
-    'shellies/+/relay/0/power',
-    'shellies/+/relay/0/energy',
-    'shellies/+/emeter/0/+',
+    'shellies/+/relay/+',
+    'shellies/+/relay/+/power',
+    'shellies/+/relay/+/energy',
+    'shellies/+/emeter/+/+',
     'shellies/+/temperature',
     'shellies/+/voltage',
   ],
   reports: {
     online: plainAvailability({ online: 'true', offline: 'false' }),
-    'relay/0': plainWord(['on', 'off', 'overpower']),
-    'relay/0/power': plainValue(power()),
-    'relay/0/energy': plainValue(energyCounter('Wmin')),
     'relay/+': plainWord(['on', 'off', 'overpower']),
-    'relay/+/power': numberText,
-    'relay/+/energy': numberText,
+    'relay/+/power': plainValue(power()),
+    'relay/+/energy': plainValue(energyCounter('Wmin')),
     'relay/+/overpower_value': numberText,
-    'emeter/0/power': plainValue(power({ bidirectional: true })),
-    'emeter/0/total': plainValue(energyCounter('Wh')),
-    'emeter/0/voltage': plainValue(voltage()),
-    'emeter/0/current': plainValue(current()),
-    'emeter/+/power': numberText,
-    'emeter/+/total': numberText,
-    'emeter/+/voltage': numberText,
-    'emeter/+/current': numberText,
+    'emeter/+/power': plainValue(power({ bidirectional: true })),
+    'emeter/+/total': plainValue(energyCounter('Wh')),
+    'emeter/+/voltage': plainValue(voltage()),
+    'emeter/+/current': plainValue(current()),
     'emeter/+/energy': numberText,
     'emeter/+/returned_energy': numberText,
     'emeter/+/total_returned': numberText,
@@ -92,9 +102,10 @@ export default defineProfile({
     announce: json,
     'ext_temperature/+': numberText,
   },
+  channelOf: relayOrMeterChannel,
   listens: ['relay/+/command', 'command'],
   commands: {
-    switch_on: command('relay/0/command', 'on'),
-    switch_off: command('relay/0/command', 'off'),
+    switch_on: command('on'),
+    switch_off: command('off'),
   },
 });

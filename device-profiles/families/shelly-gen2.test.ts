@@ -75,6 +75,59 @@ t.test(
   },
 );
 
+t.test(
+  'Pro 4PM / Pro 2PM / Plus 2PM: every switch is a channel (https://shelly-api-docs.shelly.cloud/gen2/Devices/Gen2/ShellyPro4PM)',
+  async (t) => {
+    const pro4pm = 'shellypro4pm-f008d1d8b8b8';
+    // The Switch status of the Switch.GetStatus example, published by the Pro 4PM for each of its four
+    // switches on `<topic_prefix>/status/switch:<id>` (ComponentsAndServices/Mqtt, status_ntf).
+    const status = (id: number, total: number) =>
+      `{"id":${id},"source":"timer","output":true,"apower":8.9,"voltage":237.5,"current":0.068,"aenergy":{"total":${total},"by_minute":[45.199,47.141,88.397],"minute_ts":1654511972},"temperature":{"tC":23.5,"tF":74.4}}`;
+    for (const id of [0, 1, 2, 3]) {
+      const r = decode(`${pro4pm}/status/switch:${id}`, status(id, 6532 + id));
+      t.same(
+        r.readings.map((x) => x.channel),
+        Array(5).fill(String(id)),
+        `switch:${id} is channel ${id}`,
+      );
+      t.same(values(r), {
+        power: 8.9,
+        energy: (6532 + id) / 1000,
+        voltage: 237.5,
+        current: 0.068,
+        temperature: 23.5,
+      });
+    }
+    // NotifyStatus / NotifyFullStatus carry several switches in one frame: each is its own channel.
+    const full = `{"src":"${pro4pm}","dst":"${pro4pm}/events","method":"NotifyFullStatus","params":{"ts":1631186545.04,"switch:0":${status(0, 1000)},"switch:1":${status(1, 2000)},"switch:2":${status(2, 3000)},"switch:3":${status(3, 4000)},"input:0":{"id":0,"state":false},"sys":{"uptime":3600}}}`;
+    const energies = decode(`${pro4pm}/events/rpc`, full)
+      .readings.filter((x) => x.quantity === 'energy')
+      .map((x) => [x.channel, x.value, x.ts]);
+    t.same(energies, [
+      ['0', 1, 1631186545040],
+      ['1', 2, 1631186545040],
+      ['2', 3, 1631186545040],
+      ['3', 4, 1631186545040],
+    ]);
+    const change = `{"src":"shellyplus2pm-a8032ab636ec","dst":"x/events","method":"NotifyStatus","params":{"ts":1631186545.04,"switch:1":{"id":1,"apower":120.4}}}`;
+    t.same(decode('shellyplus2pm-a8032ab636ec/events/rpc', change).readings, [
+      { channel: '1', quantity: 'power', value: 120.4, unit: 'W', ts: 1631186545040 },
+    ]);
+    t.throws(
+      () =>
+        decode(
+          `${pro4pm}/events/rpc`,
+          '{"method":"NotifyStatus","params":{"ts":1631186545.04,"switch:2":"on"}}',
+        ),
+      DecodeError,
+    );
+    // "MQTT control": `<topic_prefix>/command/switch:<id>` takes on/off: switch output 2 is channel 2.
+    t.same(profile.encodeCommand?.(pro4pm, 'switch_off', '2'), [
+      { topic: `${pro4pm}/command/switch:2`, payload: 'off', qos: 1, retain: false },
+    ]);
+  },
+);
+
 t.test('online (MQTT component: true, last will false)', async (t) => {
   t.equal(decode(`${BASE}/online`, 'true').availability, 'online');
   t.equal(decode(`${BASE}/online`, 'false').availability, 'offline');
@@ -122,6 +175,9 @@ t.test('commands and ACL', async (t) => {
   t.same(acl.publish, [
     `${BASE}/online`,
     `${BASE}/status/switch:0`,
+    `${BASE}/status/switch:1`,
+    `${BASE}/status/switch:2`,
+    `${BASE}/status/switch:3`,
     `${BASE}/status/pm1:0`,
     `${BASE}/status/+`,
     `${BASE}/events/rpc`,

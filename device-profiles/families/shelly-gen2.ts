@@ -1,6 +1,6 @@
 /**
  * Shelly Gen2+ (Plus / Pro / Gen3 / Gen4) relays with metering, e.g. Plus 1PM, Plus Plug S, Pro 1PM,
- * PM Mini (component `pm1:0`).
+ * PM Mini (component `pm1:0`), and the multi-channel Plus 2PM, Pro 2PM and Pro 4PM (`switch:0` … `switch:3`).
  *
  * Decoding follows the Shelly Gen2 API, https://shelly-api-docs.shelly.cloud/gen2/:
  * - ComponentsAndServices/Mqtt (Components/SystemComponents/Mqtt): with `status_ntf` the whole status of
@@ -12,10 +12,17 @@
  *   `aenergy.total` (Wh), `temperature.tC` (°C, the device's own temperature).
  * - General/Notifications, section "NotifyStatus": `{"method":"NotifyStatus","params":{"ts":<unix s>,
  *   "switch:0":{…changed keys…}}}`; NotifyFullStatus carries the full status the same way.
+ * - Devices/Gen2/ShellyPro4PM (and ShellyPlus2PM, ShellyPro2PM): the device has `switch:0` … `switch:3`
+ *   (`…:1` for the 2PMs), each a Switch component with its own metering and its own status topic.
+ * - ComponentsAndServices/Switch, "MQTT control": `<topic_prefix>/command/switch:<id>` takes `on`/`off`.
+ *
+ * Channels: component `switch:<id>` or `pm1:<id>` is channel `<id>`, on its status topic and inside a
+ * notification (one NotifyFullStatus carries every switch of a Pro 4PM). Commands address a channel:
+ * switch output 2 of a Pro 4PM is `command/switch:2`.
  *
  * `params.ts` is the device's UTC clock (NTP-synced) and is used when plausible. `aenergy.minute_ts` marks
  * the by-minute window, not the measurement, so it is not a time stamp for the reading.
- * One site device is one meter: readings come from `switch:0` (or `pm1:0`); other components are accepted.
+ * Other components (`sys`, `wifi`, `input:N`, …) are accepted and carry no reading.
  */
 import { current, energyCounter, power, temperature, voltage } from '../capabilities.ts';
 import {
@@ -24,6 +31,7 @@ import {
   informational,
   isObject,
   jsonReport,
+  numberedChannel,
   parseJsonObject,
   plainAvailability,
   type ReportDecoder,
@@ -31,8 +39,7 @@ import {
   type TopicLayout,
   trustedTime,
 } from '../define.ts';
-import { DecodeError } from '../profile.ts';
-import { FIRST_CHANNEL } from '../reading.ts';
+import { DecodeError, type ProfileReading } from '../profile.ts';
 
 const METER = [
   power({ bidirectional: true }, 'apower'),
@@ -41,7 +48,8 @@ const METER = [
   current(),
   temperature(['temperature', 'tC']),
 ];
-const METER_COMPONENTS = ['switch:0', 'pm1:0'];
+/** Metering components; the id after the colon is the channel. */
+const METER_COMPONENT = /^(?:switch|pm1):(\d{1,3})$/;
 
 /** The topic prefix is free text (default `<model>-<mac>`, may contain `/`): recognise by the suffix. */
 const layout: TopicLayout = {
@@ -77,17 +85,18 @@ const notifications: ReportDecoder = carrying(METER, (payload, { receivedAt, whe
   }
   if (method === 'NotifyEvent') return { readings: [] };
   const ts = trustedTime(typeof params.ts === 'number' ? params.ts * 1000 : undefined, receivedAt);
-  for (const key of METER_COMPONENTS) {
-    const status = params[key];
-    if (status === undefined || status === null) continue;
+  const readings: ProfileReading[] = [];
+  for (const [key, status] of Object.entries(params)) {
+    const component = METER_COMPONENT.exec(key);
+    if (component === null || status === undefined || status === null) continue;
     if (!isObject(status)) throw new DecodeError(`${where}: params["${key}"] must be an object`);
-    return { readings: readBlocks(status, METER, ts, `${where}: ${key}`, FIRST_CHANNEL) };
+    readings.push(...readBlocks(status, METER, ts, `${where}: ${key}`, numberedChannel(`status/${key}`)));
   }
-  return { readings: [] };
+  return { readings };
 });
 
-const command = (word: string) => (deviceTopic: string) => [
-  { topic: `${deviceTopic}/command/switch:0`, payload: word, qos: 1 as const, retain: false },
+const command = (word: string) => (deviceTopic: string, channel: string) => [
+  { topic: `${deviceTopic}/command/switch:${channel}`, payload: word, qos: 1 as const, retain: false },
 ];
 
 export default defineProfile({
@@ -98,19 +107,33 @@ export default defineProfile({
     'https://shelly-api-docs.shelly.cloud/gen2/ComponentsAndServices/Mqtt',
     'https://shelly-api-docs.shelly.cloud/gen2/ComponentsAndServices/Switch#status',
     'https://shelly-api-docs.shelly.cloud/gen2/General/Notifications#notifystatus',
+    'https://shelly-api-docs.shelly.cloud/gen2/Devices/Gen2/ShellyPro4PM',
+    'https://shelly-api-docs.shelly.cloud/gen2/Devices/Gen2/ShellyPlus2PM',
   ],
   // Status is published on change; meters push a new aenergy every full minute.
   reportingIntervalS: 60,
   layout,
   // Default prefix is one level (`shellyplus1pm-<mac>`); a multi-level prefix needs its own filter.
-  subscriptions: ['+/online', '+/status/switch:0', '+/status/pm1:0', '+/events/rpc'],
+  subscriptions: [
+    '+/online',
+    '+/status/switch:0',
+    '+/status/switch:1',
+    '+/status/switch:2',
+    '+/status/switch:3',
+    '+/status/pm1:0',
+    '+/events/rpc',
+  ],
   reports: {
     online: plainAvailability({ online: 'true', offline: 'false' }),
     'status/switch:0': jsonReport(METER),
+    'status/switch:1': jsonReport(METER),
+    'status/switch:2': jsonReport(METER),
+    'status/switch:3': jsonReport(METER),
     'status/pm1:0': jsonReport(METER),
     'status/+': informational((payload, where) => void parseJsonObject(payload, where)),
     'events/rpc': notifications,
   },
+  channelOf: numberedChannel,
   listens: ['rpc', 'command', 'command/+'],
   commands: { switch_on: command('on'), switch_off: command('off') },
 });
