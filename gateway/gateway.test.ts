@@ -103,7 +103,7 @@ t.test(
 
     const out = await waitFor('the republished reading', () => republished[0]);
     t.equal(out.topic, topics.reading(meter.space, meter.id, 'energy'));
-    t.same(out.body, { value: 1234 / 60 / 1000, unit: 'kWh', ts: stored.ts });
+    t.same(out.body, { value: 1234 / 60 / 1000, unit: 'kWh', ts: stored.ts, channel: '0' });
 
     const status = await waitFor('the device status', async () => {
       const statusClient = await connect(b.url, SERVICE_USERNAMES.api, b.secrets.services.api);
@@ -117,6 +117,77 @@ t.test(
       return got?.online ? got : undefined;
     });
     t.equal(status.lastSeen, stored.ts, 'last seen is the time of the reading');
+  },
+);
+
+t.test(
+  "every channel counts: a 3EM's phases are series of their own, a Pro 4PM output is read in its room and switched by its number",
+  async (t) => {
+    const b = await building(t);
+    const em3 = site.devices.find((d) => d.id === 'og2-main-meter');
+    const pro4pm = site.devices.find((d) => d.id === 'og2-protel-steckdosen');
+    if (!em3 || !pro4pm) throw new Error('demo site lacks the 3EM or the Pro 4PM');
+    const republished: string[] = [];
+    b.api.on('message', (topic, payload) => {
+      if (topic.startsWith(`${topics.base}/readings/`)) republished.push(`${topic} ${payload}`);
+    });
+    await b.api.subscribeAsync(topics.allReadings);
+
+    // Shelly 3EM (Gen1): `emeter/<i>/total` in Wh on each phase, at the same moment.
+    const meter = await connect(b.url, deviceUsername(em3), b.devicePassword(em3.id));
+    t.teardown(() => meter.endAsync());
+    for (const [i, wh] of [
+      [0, 1000],
+      [1, 12345.6],
+      [2, 500],
+    ] as const)
+      await meter.publishAsync(`${em3.topic}/emeter/${i}/total`, String(wh), { qos: 1 });
+    const phases = await waitFor('three phases stored', async () => {
+      await b.writer.flush();
+      const rows = await b.store.latest({ device: em3.id, quantity: 'energy' });
+      return rows.length === 3 ? rows : undefined;
+    });
+    t.same(
+      phases.map((r) => [r.channel, r.space, Number((r.value as number).toFixed(9))]),
+      [
+        ['0', 'og2-technik', 1],
+        ['1', 'og2-technik', 12.3456],
+        ['2', 'og2-technik', 0.5],
+      ],
+    );
+
+    // Pro 4PM: switch 2 feeds Protel 203; its status is read there, and it takes commands for output 2.
+    const outputs = await connect(b.url, deviceUsername(pro4pm), b.devicePassword(pro4pm.id));
+    t.teardown(() => outputs.endAsync());
+    const received: string[] = [];
+    outputs.on('message', (topic, payload) => received.push(`${topic} ${payload}`));
+    await outputs.subscribeAsync(`${pro4pm.topic}/command/+`, { qos: 1 });
+    await outputs.publishAsync(
+      `${pro4pm.topic}/status/switch:2`,
+      '{"id":2,"source":"init","output":true,"apower":61.5,"voltage":231.2,"current":0.29,"aenergy":{"total":4100.25}}',
+      { qos: 1 },
+    );
+    const power = await waitFor('output 2 stored', async () => {
+      await b.writer.flush();
+      return (await b.store.latest({ device: pro4pm.id, quantity: 'power' }))[0];
+    });
+    t.same([power.channel, power.space, power.value], ['2', 'og2-protel-03', 61.5]);
+    const line = await waitFor('output 2 republished', () =>
+      republished.find((r) => r.includes(`/${pro4pm.id}/power`)),
+    );
+    t.match(line, new RegExp(`^${topics.reading('og2-protel-03', pro4pm.id, 'power')} .*"channel":"2"`));
+
+    const id = randomUUID();
+    await b.api.publishAsync(
+      topics.command(pro4pm.id),
+      JSON.stringify({ id, action: 'switch_off', expiresAt: Date.now() + 10_000, channel: '2' }),
+      { qos: 1 },
+    );
+    t.equal(
+      await waitFor('the vendor command', () => received[0]),
+      `${pro4pm.topic}/command/switch:2 off`,
+      'switch output 2, nothing else',
+    );
   },
 );
 

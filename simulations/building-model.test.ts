@@ -54,7 +54,8 @@ t.test('the Kaufhaus site file loads and has the promised shape', async (t) => {
   // every desk has its own presence sensor for sensor-verified check-in
   for (const d of kinds('desk'))
     t.ok(site.devices.some((x) => x.space === d.id && x.profile === 'zigbee2mqtt-occupancy'));
-  // one main meter per floor, measuring all three phases as one total (a Gen1 3EM would be three meters)
+  // one main meter per floor: Pro 3EMs summing their phases, and on the 2nd floor a Gen1 3EM whose three
+  // phases are three channels that add up
   const mains = site.devices.filter((x) => x.meter_role === 'main');
   t.same(mains.map((d) => site.spaces.find((s) => s.id === d.space)?.floor).sort(), [
     'eg',
@@ -63,13 +64,30 @@ t.test('the Kaufhaus site file loads and has the promised shape', async (t) => {
     'og3',
   ]);
   for (const d of mains) {
+    if (d.id === 'og2-main-meter') {
+      t.equal(d.profile, 'shelly-gen1', d.id);
+      t.match(d.topic, /^shellies\/shellyem3-[0-9A-F]{12}$/);
+      continue;
+    }
     t.equal(d.profile, 'shelly-pro-3em', d.id);
     t.match(d.topic, /^shellypro3em-[0-9a-f]{12}$/);
   }
   for (const d of site.devices.filter((x) => x.profile === 'nuki-mqtt'))
     t.match(d.topic, /^nuki\/[0-9A-F]{8}$/);
   for (const d of site.devices.filter((x) => x.profile === 'shelly-gen2'))
-    t.match(d.topic, /^shellyplusplugs-[0-9a-f]{12}$/);
+    t.match(d.topic, /^(shellyplusplugs|shellypro4pm)-[0-9a-f]{12}$/);
+  // a Pro 4PM in the sub-distribution whose four outputs feed four Protel rooms
+  const outputs = site.devices.filter((x) => (x.channels ?? []).length > 0);
+  t.same(
+    outputs.map((d) => [d.id, d.topic, d.channels?.map((c) => `${c.channel}:${c.space}`)]),
+    [
+      [
+        'og2-protel-steckdosen',
+        'shellypro4pm-f008d1d8b8b8',
+        ['0:og2-protel-01', '1:og2-protel-02', '2:og2-protel-03', '3:og2-protel-04'],
+      ],
+    ],
+  );
 });
 
 t.test('local time in Berlin, summer and winter', async (t) => {

@@ -109,10 +109,14 @@ export class SimulatedBuilding {
     return isOpen(this.space(spaceId).opening_hours, t.weekday, t.hour);
   }
 
-  /** Whether a meter measures a whole floor (main meter) or one socket in a space. */
-  private meterScope(device: DeviceConfig): { floor: string } | { space: string } {
+  /**
+   * Whether a meter measures a whole floor (main meter), one socket in a space, or the sockets of the
+   * spaces its channels feed (a Pro 4PM whose outputs the site file places in Protel rooms).
+   */
+  private meterScope(device: DeviceConfig): { floor: string } | { space: string } | { spaces: string[] } {
     const space = this.space(device.space);
     if (device.meter_role === 'main') return { floor: space.floor };
+    if (device.channels && device.channels.length > 0) return { spaces: device.channels.map((c) => c.space) };
     return { space: space.id };
   }
 
@@ -121,6 +125,14 @@ export class SimulatedBuilding {
     if ('floor' in scope) {
       const floor = this.site.floors.find((f) => f.id === scope.floor);
       return floorMainLoad(floor?.area_m2 ?? 1000);
+    }
+    if ('spaces' in scope) {
+      const loads = scope.spaces.map((id) => plugLoad(this.space(id).kind));
+      return {
+        baseW: loads.reduce((a, l) => a + l.baseW, 0),
+        perPersonW: loads.reduce((a, l) => a + l.perPersonW, 0) / loads.length,
+        lightingW: loads.reduce((a, l) => a + l.lightingW, 0),
+      };
     }
     return plugLoad(this.space(scope.space).kind);
   }
@@ -138,6 +150,14 @@ export class SimulatedBuilding {
         (s) => s.floor === scope.floor && s.opening_hours && this.isSpaceOpen(s.id, ms),
       );
       return meterPowerW(load, people, open && people > 0);
+    }
+    if ('spaces' in scope) {
+      let w = 0;
+      for (const id of scope.spaces) {
+        const people = this.peopleIn(id, ms);
+        w += meterPowerW(plugLoad(this.space(id).kind), people, this.isSpaceOpen(id, ms) && people > 0);
+      }
+      return w;
     }
     const people = this.peopleIn(scope.space, ms);
     return meterPowerW(load, people, this.isSpaceOpen(scope.space, ms) && people > 0);

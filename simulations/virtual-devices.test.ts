@@ -1,6 +1,7 @@
 import path from 'node:path';
 import t from 'tap';
 import shellyPro3em from '../device-profiles/families/shelly-pro-3em.ts';
+import { decodeMessage, loadProfiles } from '../device-profiles/registry.ts';
 import { loadSite } from '../site/load.ts';
 import { SimulatedBuilding } from './building.ts';
 import { DAY_MS, meterRebootAt } from './building-model.ts';
@@ -38,6 +39,40 @@ t.test('a meter reboot restarts the counter the device reports, once, at the see
   t.equal(after, Math.ceil((rebootAt - MONDAY) / (10 * 60_000)), 'at the seeded instant');
   t.ok((counters[after] ?? Infinity) < 60 * 1000, 'close to zero watt-minutes right after');
   t.ok((counters.at(-1) ?? 0) > (counters[after] ?? 0), 'and counting again');
+});
+
+t.test('the Gen1 3EM main meter and the Pro 4PM report every channel; the channels add up', async (t) => {
+  const profiles = await loadProfiles();
+  const decoder = (id: string) => {
+    const device = config(id);
+    const byTopic = new Map([[device.topic, { id: device.id, profile: device.profile }]]);
+    return (messages: DeviceMessage[]) =>
+      messages.flatMap((m) => {
+        const out = decodeMessage(profiles, m.topic, Buffer.from(m.payload), MONDAY, byTopic);
+        if (!out.ok) throw new Error(`${m.topic}: ${out.reason} ${out.detail}`);
+        return out.result.readings;
+      });
+  };
+  const noon = MONDAY + 11 * 3_600_000;
+  for (const [id, channels] of [
+    ['og2-main-meter', ['0', '1', '2']],
+    ['og2-protel-steckdosen', ['0', '1', '2', '3']],
+  ] as const) {
+    const device = createVirtualDevice(config(id), building, MONDAY, { rebootProbabilityPerDay: 0 });
+    if (!device) throw new Error('no virtual device');
+    // The Pro 4PM also sends a NotifyStatus with all its switches: the status topics alone are one report.
+    const readings = decoder(id)(device.report(noon).filter((m) => !m.topic.endsWith('/events/rpc')));
+    const energy = readings.filter((r) => r.quantity === 'energy');
+    t.same(
+      energy.map((r) => r.channel),
+      channels,
+      `${id}: an energy reading per channel`,
+    );
+    const power = readings.filter((r) => r.quantity === 'power');
+    const total = power.reduce((a, r) => a + (r.value as number), 0);
+    const expected = building.meterPowerW(config(id), noon);
+    t.ok(Math.abs(total - expected) < 0.05 * channels.length, `${id}: ${total} W ≈ ${expected} W`);
+  }
 });
 
 t.test('Tasmota keeps Today and Yesterday by local day and prints local time', async (t) => {
@@ -143,7 +178,7 @@ t.test('a floor main meter (Pro 3EM) reports the whole floor, phase totals consi
 });
 
 t.test('a Pro 3EM reboot restarts its counters once, every phase and the total', async (t) => {
-  const id = 'og2-main-meter';
+  const id = 'og3-main-meter';
   const meter = createVirtualDevice(config(id), building, MONDAY, { rebootProbabilityPerDay: 1 });
   if (!meter) throw new Error('no virtual device');
   const rebootAt = meterRebootAt('vd-test', id, MONDAY / DAY_MS, 1);

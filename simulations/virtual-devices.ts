@@ -176,9 +176,9 @@ export interface Gen2SwitchState {
   temperatureC: number;
 }
 
-export function shellyGen2SwitchStatus(s: Gen2SwitchState): object {
+export function shellyGen2SwitchStatus(s: Gen2SwitchState, id = 0): object {
   return {
-    id: 0,
+    id,
     source: s.source,
     output: s.output,
     apower: round(s.apowerW, 1),
@@ -193,17 +193,25 @@ export function shellyGen2SwitchStatus(s: Gen2SwitchState): object {
   };
 }
 
-/** Shelly Plus Plug S (Gen2): the component status and the NotifyStatus RPC notification. */
-export function shellyGen2Messages(deviceTopic: string, s: Gen2SwitchState, simNow: number): DeviceMessage[] {
-  const status = shellyGen2SwitchStatus(s);
-  const notify = {
-    src: deviceTopic,
-    dst: `${deviceTopic}/events`,
-    method: 'NotifyStatus',
-    params: { ts: round(simNow / 1000, 2), 'switch:0': status },
-  };
+/**
+ * Shelly Plus Plug S / Pro 4PM (Gen2): each switch's component status on `status/switch:<id>` and one
+ * NotifyStatus RPC notification carrying them all.
+ */
+export function shellyGen2Messages(
+  deviceTopic: string,
+  switches: Gen2SwitchState | readonly Gen2SwitchState[],
+  simNow: number,
+): DeviceMessage[] {
+  const statuses = (Array.isArray(switches) ? switches : [switches]).map((s: Gen2SwitchState, id) =>
+    shellyGen2SwitchStatus(s, id),
+  );
+  const params: Record<string, unknown> = { ts: round(simNow / 1000, 2) };
+  statuses.forEach((status, id) => {
+    params[`switch:${id}`] = status;
+  });
+  const notify = { src: deviceTopic, dst: `${deviceTopic}/events`, method: 'NotifyStatus', params };
   return [
-    msg(`${deviceTopic}/status/switch:0`, JSON.stringify(status)),
+    ...statuses.map((status, id) => msg(`${deviceTopic}/status/switch:${id}`, JSON.stringify(status))),
     msg(`${deviceTopic}/events/rpc`, JSON.stringify(notify)),
   ];
 }
@@ -623,12 +631,25 @@ class ShellyGen1Device implements VirtualDevice {
   }
 }
 
+/** Metered switches of a Gen2 device, by the model in its default topic prefix. */
+function gen2Switches(topic: string): number {
+  if (/(^|\/)shellypro4pm-/.test(topic)) return 4;
+  if (/(^|\/)shelly(plus|pro)2pm-/.test(topic)) return 2;
+  return 1;
+}
+
+/**
+ * A Gen2 plug or relay: a Plus Plug S (one switch), or a Pro 4PM whose four outputs the site file places
+ * in rooms of their own. The outputs share the device's load and counter in equal parts, so that their
+ * counters add up to the device's and each output's power and counter agree.
+ */
 class ShellyGen2Plug implements VirtualDevice {
   readonly clientId: string;
   readonly firmwareIntervalS = 60;
   readonly will: DeviceMessage;
   readonly commandTopics: string[] = [];
   private readonly meter: MeterCore;
+  private readonly switches: number;
   private source = 'init';
 
   constructor(
@@ -640,6 +661,7 @@ class ShellyGen2Plug implements VirtualDevice {
     this.clientId = config.topic;
     this.will = msg(`${config.topic}/online`, false, true, 1);
     this.meter = new MeterCore(config, building, options, simStart);
+    this.switches = gen2Switches(config.topic);
   }
 
   birth(simNow: number): DeviceMessage[] {
@@ -652,24 +674,26 @@ class ShellyGen2Plug implements VirtualDevice {
     const power = this.meter.powerW(simNow);
     const voltage = mainsVoltage(this.building, this.config, simNow);
     const minuteStart = Math.floor(simNow / 60_000) * 60_000;
-    const minuteMwh = (ms: number) => (this.meter.powerW(ms) * 60 * 1000) / 3600;
+    const share = 1 / this.switches;
+    const minuteMwh = (ms: number) => (this.meter.powerW(ms) * share * 60 * 1000) / 3600;
+    const output = (): Gen2SwitchState => ({
+      source: this.source,
+      output: true,
+      apowerW: power * share,
+      voltageV: voltage,
+      currentA: (power * share) / voltage / 0.95,
+      totalWh: this.meter.counter.wh * share,
+      byMinuteMwh: [
+        minuteMwh(minuteStart - 60_000),
+        minuteMwh(minuteStart - 120_000),
+        minuteMwh(minuteStart - 180_000),
+      ],
+      minuteTs: minuteStart / 1000,
+      temperatureC: 30 + power / 80,
+    });
     const messages = shellyGen2Messages(
       this.config.topic,
-      {
-        source: this.source,
-        output: true,
-        apowerW: power,
-        voltageV: voltage,
-        currentA: power / voltage / 0.95,
-        totalWh: this.meter.counter.wh,
-        byMinuteMwh: [
-          minuteMwh(minuteStart - 60_000),
-          minuteMwh(minuteStart - 120_000),
-          minuteMwh(minuteStart - 180_000),
-        ],
-        minuteTs: minuteStart / 1000,
-        temperatureC: 30 + power / 80,
-      },
+      Array.from({ length: this.switches }, output),
       simNow,
     );
     this.source = 'timer';
