@@ -39,6 +39,7 @@ import { readingRoutes } from './reading-routes.ts';
 import { requestForLog } from './request-log.ts';
 import { seriesRoutes } from './series-routes.ts';
 import { siteRoutes } from './site-routes.ts';
+import { socketSessions } from './socket-sessions.ts';
 import { unlockRoutes } from './unlock-routes.ts';
 
 /**
@@ -90,6 +91,8 @@ export interface ApiOptions {
   trustedOrigins?: readonly string[];
   /** The lobby without a token, for anyone (default: the environment's LOBBY_PUBLIC=true). */
   lobbyPublic?: boolean;
+  /** How often open WebSockets are checked against their session or lobby token (default 10 s). */
+  socketCheckMs?: number;
   /** How often the lobby channel sends its heartbeat (default 10 s). */
   lobbyHeartbeatMs?: number;
   /** The command channel to the locks (started by the caller); without it a granted unlock answers lock_offline. */
@@ -138,6 +141,11 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   await app.register(crossSite, {
     audit,
     trustedOrigins: options.trustedOrigins ?? trustedOriginsFrom(process.env.TRUSTED_ORIGINS),
+  });
+  // Before @fastify/websocket: it holds the socket of every WebSocket route by the credentials that opened it.
+  await app.register(socketSessions, {
+    identity,
+    ...(options.socketCheckMs !== undefined ? { checkMs: options.socketCheckMs } : {}),
   });
   // Bodies are JSON. Fastify would also read text/plain, the one body type a page of another site can post
   // without asking first (a CORS preflight); without the parser such a request is a 415.
@@ -188,6 +196,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   await app.register(healthRoutes, { ...context, liveStats: () => ({ ...liveStats }) });
   await app.register(authRoutes, {
     identity,
+    openSockets: app.openSockets,
     ...(options.loginRateLimit ? { loginRateLimit: options.loginRateLimit } : {}),
   });
   await app.register(siteRoutes, context);

@@ -5,6 +5,7 @@ import { ANY_MEMBER, ROLES } from '../members/roles.ts';
 import type { SignInThrottleScope } from '../members/sign-in-throttle.ts';
 import { SESSION_COOKIE } from './auth.ts';
 import { ApiError, ErrorBody } from './errors.ts';
+import type { OpenSockets } from './socket-sessions.ts';
 
 export const MemberOut = Type.Object({
   id: Type.String(),
@@ -28,6 +29,8 @@ const LoginOut = Type.Object({
 
 export interface AuthRoutesOptions {
   identity: Identity;
+  /** The open WebSockets, closed at sign-out when their session opened them. */
+  openSockets?: OpenSockets;
   /** Sign-in attempts per client address per minute, in this process (on top of the waits after failures). */
   loginRateLimit?: { max: number; timeWindowMs: number };
 }
@@ -96,7 +99,11 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
       },
     },
     async (request, reply) => {
-      if (request.sessionToken) identity.signOut(request.sessionToken, { ip: request.ip });
+      if (request.sessionToken) {
+        identity.signOut(request.sessionToken, { ip: request.ip });
+        // The live channels this session opened stop now, not at their next check.
+        options.openSockets?.recheck(request.sessionToken);
+      }
       reply.clearCookie(SESSION_COOKIE, {
         httpOnly: true,
         sameSite: 'strict',

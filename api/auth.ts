@@ -31,6 +31,8 @@ declare module 'fastify' {
     lobby: boolean;
     /** The session token this request was made with (to sign it out), or null. */
     sessionToken: string | null;
+    /** The valid lobby-screen token this request was made with, or null. */
+    lobbyToken: string | null;
   }
 }
 
@@ -94,7 +96,10 @@ function identify(identity: Identity, request: FastifyRequest): void {
     }
   }
   const lobbyToken = fromHeader ?? lobbyQueryToken(request);
-  if (lobbyToken && identity.lobbyTokens.verify(lobbyToken)) request.lobby = true;
+  if (lobbyToken && identity.lobbyTokens.verify(lobbyToken)) {
+    request.lobby = true;
+    request.lobbyToken = lobbyToken;
+  }
 }
 
 function deny(reply: FastifyReply, status: 401 | 403, message: string) {
@@ -119,6 +124,7 @@ export const auth = fp<AuthOptions>(
     app.decorateRequest('member', null);
     app.decorateRequest('lobby', false);
     app.decorateRequest('sessionToken', null);
+    app.decorateRequest('lobbyToken', null);
     const table: RouteAccessEntry[] = [];
     app.decorate('accessTable', table);
 

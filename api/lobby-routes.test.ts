@@ -72,7 +72,9 @@ async function lobbyApi(t: Test, options: { lobbyPublic?: boolean; heartbeatMs?:
     records,
     profiles: testProfiles(),
     ...(options.lobbyPublic !== undefined ? { lobbyPublic: options.lobbyPublic } : {}),
-    ...(options.heartbeatMs !== undefined ? { lobbyHeartbeatMs: options.heartbeatMs } : {}),
+    ...(options.heartbeatMs !== undefined
+      ? { lobbyHeartbeatMs: options.heartbeatMs, socketCheckMs: options.heartbeatMs }
+      : {}),
   });
   t.teardown(() => app.close());
   const address = await app.listen({ host: '127.0.0.1', port: 0 });

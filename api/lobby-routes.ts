@@ -4,13 +4,13 @@ import Value from 'typebox/value';
 import type { WebSocket } from 'ws';
 import { BookingStore } from '../bookings/booking-store.ts';
 import type { RecordsDb } from '../database/database.ts';
-import { LobbyTokens } from '../members/lobby-tokens.ts';
 import type { RouteAccess } from '../members/roles.ts';
 import type { ApiContext } from './context.ts';
 import { ErrorBody } from './errors.ts';
 import { endRefusedUpgrade } from './live-stream.ts';
 import { type BookedSlot, LobbySpace } from './lobby-availability.ts';
 import { LobbyWatch, type LobbyWatchOptions } from './lobby-watch.ts';
+import { CREDENTIALS_ENDED } from './socket-sessions.ts';
 
 /**
  * The lobby screen's data: GET /api/lobby (everything at once) and the WebSocket /api/lobby/live (the same,
@@ -80,20 +80,12 @@ export function publicEntry(space: LobbySpace): LobbySpace {
   return Value.Clean(LobbySpace, structuredClone(space)) as LobbySpace;
 }
 
-/** The lobby token a screen's request carried (Bearer header or `?token=`). */
-function screenToken(authorization: string | undefined, query: unknown): string | undefined {
-  const bearer = authorization ? /^Bearer\s+(\S+)\s*$/i.exec(authorization)?.[1] : undefined;
-  const fromQuery = (query as { token?: unknown } | undefined)?.token;
-  return bearer ?? (typeof fromQuery === 'string' ? fromQuery : undefined);
-}
-
-/** Close code for a screen whose token was revoked while it watched (4000-4999: the application's own). */
-export const LOBBY_TOKEN_REVOKED = 4401;
+/** Close code for a screen whose token was revoked while it watched (api/socket-sessions.ts closes it). */
+export const LOBBY_TOKEN_REVOKED = CREDENTIALS_ENDED;
 
 export const lobbyRoutes: FastifyPluginAsyncTypebox<LobbyRoutesOptions> = async (app, options) => {
   const { site, feed, store, profiles, records, now } = options;
   const bookings = new BookingStore(records);
-  const tokens = new LobbyTokens(records);
   const watch = new LobbyWatch(
     {
       site,
@@ -161,8 +153,8 @@ export const lobbyRoutes: FastifyPluginAsyncTypebox<LobbyRoutesOptions> = async 
           `WebSocket for ${who}: {type:"hello",channel:"lobby"}, then {type:"lobby",site,at,floors,spaces} (as GET ` +
           '/api/lobby), then {type:"lobby-space",site,at,space} whenever a space changes, and ' +
           `{type:"heartbeat",at} every ${heartbeatMs / 1000} s: a screen that hears nothing for three ` +
-          'heartbeats should say that what it shows may be old. A revoked lobby token is closed with code ' +
-          `${LOBBY_TOKEN_REVOKED} at the next heartbeat`,
+          'heartbeats should say that what it shows may be old. A revoked lobby token or an ended session is ' +
+          `closed with code ${LOBBY_TOKEN_REVOKED} within 10 s`,
         querystring: Query,
         response: { 401: ErrorBody },
       },
@@ -181,19 +173,8 @@ export const lobbyRoutes: FastifyPluginAsyncTypebox<LobbyRoutesOptions> = async 
       const unsubscribe = watch.subscribe((space) => {
         send({ type: 'lobby-space', site: site.site.id, at: now(), space: publicEntry(space) });
       });
-      // A token revoked while its screen watches ends the watching at the next heartbeat; the screen's
-      // reconnect is then refused like any other.
-      const token =
-        !options.public && request.lobby && !request.member
-          ? screenToken(request.headers.authorization, request.query)
-          : undefined;
-      const heartbeat = setInterval(() => {
-        if (token !== undefined && !tokens.verify(token)) {
-          socket.close(LOBBY_TOKEN_REVOKED, 'lobby token revoked');
-          return;
-        }
-        send({ type: 'heartbeat', at: now() });
-      }, heartbeatMs);
+      // A revoked token or an ended session closes the socket (api/socket-sessions.ts), not this route.
+      const heartbeat = setInterval(() => send({ type: 'heartbeat', at: now() }), heartbeatMs);
       socket.on('close', () => {
         clearInterval(heartbeat);
         unsubscribe();

@@ -45,8 +45,12 @@ export class SessionStore {
     return { token, expiresAt };
   }
 
-  /** The member a token belongs to, if the session is alive and the member enabled; ends dead sessions. */
-  resolve(token: string, now = Date.now()): Member | undefined {
+  /**
+   * The member a token belongs to, if the session is alive and the member enabled; ends dead sessions.
+   * `touch: false` for checks that are not the member's own use (an open socket asking whether it may stay
+   * open), so that they do not keep an idle session alive.
+   */
+  resolve(token: string, now = Date.now(), { touch = true }: { touch?: boolean } = {}): Member | undefined {
     const id = tokenId(token);
     const row = this.records
       .prepare('SELECT member_id, expires_at, last_seen FROM sessions WHERE id = ?')
@@ -58,7 +62,7 @@ export class SessionStore {
     }
     const member = this.members.findActive(row.member_id);
     if (!member) return undefined;
-    if (now - row.last_seen >= TOUCH_EVERY_MS) {
+    if (touch && now - row.last_seen >= TOUCH_EVERY_MS) {
       this.records.prepare('UPDATE sessions SET last_seen = ? WHERE id = ?').run(now, id);
     }
     return member;

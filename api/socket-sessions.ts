@@ -1,0 +1,127 @@
+import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
+import fp from 'fastify-plugin';
+import type { WebSocket } from 'ws';
+import type { Identity } from '../members/identity.ts';
+import type { RouteAccess } from '../members/roles.ts';
+import { decideAccess } from './auth.ts';
+
+/**
+ * A WebSocket stays open only while the credentials that opened it would still be let in. Access is decided
+ * once, before the upgrade; a socket then streams for hours. So every socket of every WebSocket route is held
+ * with the session or lobby token it was opened with, and decided again: at once when that session signs out
+ * here, and every `checkMs` for what happens elsewhere (a session expiring or signed out in another API
+ * process, a member disabled or given another role, a lobby token revoked). A socket that would now be
+ * refused is closed with an application close code; the page's reconnect is then refused like any request.
+ */
+
+/** Close codes (4000-4999 are the application's own): the credentials ended, or no longer suffice. */
+export const CREDENTIALS_ENDED = 4401;
+export const ACCESS_WITHDRAWN = 4403;
+
+export const DEFAULT_SOCKET_CHECK_MS = 10_000;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The open WebSockets, held by the credentials that opened them. */
+    openSockets: OpenSockets;
+  }
+}
+
+interface Held {
+  socket: WebSocket;
+  route: string;
+  access: RouteAccess;
+  sessionToken: string | null;
+  lobbyToken: string | null;
+}
+
+export class OpenSockets {
+  readonly #held = new Set<Held>();
+  readonly #identity: Identity;
+
+  constructor(identity: Identity) {
+    this.#identity = identity;
+  }
+
+  get size(): number {
+    return this.#held.size;
+  }
+
+  hold(socket: WebSocket, request: FastifyRequest): void {
+    const access = request.routeOptions.config?.access;
+    // A public socket (the lobby with LOBBY_PUBLIC=true) needs no credentials that could end.
+    if (access === undefined || access === 'public') return;
+    const held: Held = {
+      socket,
+      route: request.routeOptions.url ?? request.url,
+      access,
+      sessionToken: request.sessionToken,
+      lobbyToken: request.lobbyToken,
+    };
+    this.#held.add(held);
+    socket.once('close', () => this.#held.delete(held));
+  }
+
+  /**
+   * Decides every held socket again (only those opened with `token`, when given) and closes those that would
+   * now be refused; returns how many were closed.
+   */
+  recheck(token?: string | null): number {
+    let closed = 0;
+    const now = this.#identity.now();
+    for (const held of this.#held) {
+      if (token != null && held.sessionToken !== token && held.lobbyToken !== token) continue;
+      const member = held.sessionToken
+        ? (this.#identity.sessions.resolve(held.sessionToken, now, { touch: false }) ?? null)
+        : null;
+      const lobby = held.lobbyToken !== null && this.#identity.lobbyTokens.verify(held.lobbyToken);
+      const decision = decideAccess(held.access, member, lobby);
+      if (decision === 'ok') continue;
+      this.#held.delete(held);
+      closed++;
+      if (decision === 401) held.socket.close(CREDENTIALS_ENDED, 'session ended or token revoked');
+      else held.socket.close(ACCESS_WITHDRAWN, `no longer allowed on ${held.route}`);
+    }
+    return closed;
+  }
+}
+
+export interface SocketSessionsOptions {
+  identity: Identity;
+  /** How often open sockets are decided again (default 10 s). */
+  checkMs?: number;
+}
+
+/**
+ * Register after auth and before @fastify/websocket: it wraps the handler of every route declared with
+ * `websocket: true`, so a WebSocket route added later is held without remembering to.
+ */
+export const socketSessions = fp<SocketSessionsOptions>(
+  async (app, { identity, checkMs = DEFAULT_SOCKET_CHECK_MS }) => {
+    const sockets = new OpenSockets(identity);
+    app.decorate('openSockets', sockets);
+    app.addHook('onRoute', (route: RouteOptions & { websocket?: boolean }) => {
+      if (route.websocket !== true) return;
+      const handler = route.handler as unknown as (
+        this: FastifyInstance,
+        socket: WebSocket,
+        request: FastifyRequest,
+      ) => unknown;
+      route.handler = function (this: FastifyInstance, socket: WebSocket, request: FastifyRequest) {
+        sockets.hold(socket, request);
+        return handler.call(this, socket, request);
+      } as unknown as RouteOptions['handler'];
+    });
+    const timer = setInterval(() => {
+      try {
+        sockets.recheck();
+      } catch (err) {
+        // The records being unreadable for a moment ends nobody's socket; the next check decides.
+        app.log.warn({ err: (err as Error).message }, 'open sockets: check failed');
+      }
+    }, checkMs);
+    timer.unref();
+    app.addHook('onClose', async () => clearInterval(timer));
+  },
+  { name: 'wesprint-socket-sessions', fastify: '5.x', dependencies: ['wesprint-auth'] },
+);
