@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { runWesprint, WESPRINT_BIN } from '../test-support/wesprint-process.ts';
+import { DEMO_SITE_FILE } from './settings.ts';
 
 /** The `wesprint` command as a user runs it: a real process, real ports, real files. */
 
@@ -63,6 +64,23 @@ t.test('decode: every channel of a meter gives its readings (3EM phase 1, Pro 4P
       ['3', 'energy', 1.5005],
     ],
   );
+  // With the demo's site file: output 3 of its Pro 4PM feeds Protel 204.
+  const filed = await run([
+    'decode',
+    '--site',
+    DEMO_SITE_FILE,
+    '--topic',
+    'shellypro4pm-f008d1d8b8b8/status/switch:3',
+    '--payload',
+    '{"id":3,"apower":42.1}',
+  ]);
+  t.equal(filed.code, 0, filed.stderr);
+  t.match(JSON.parse(filed.stdout), {
+    device: 'og2-protel-steckdosen',
+    channel: '3',
+    space: 'og2-protel-04',
+    quantity: 'power',
+  });
 });
 
 t.test('decode reads the payload from stdin with --payload -', async (t) => {

@@ -1,5 +1,7 @@
 import { decodeMessage, loadProfiles } from '../device-profiles/registry.ts';
+import { channelSpace } from '../site/channels.ts';
 import { loadSite } from '../site/load.ts';
+import type { SiteConfig } from '../site/site.ts';
 
 /**
  * `wesprint decode`: what would the gateway make of this message? Prints one JSON line per reading, or a
@@ -15,8 +17,9 @@ export async function runDecode(args: { topic?: string; payload?: string; site?:
   const payload = args.payload === '-' ? await readStdin() : Buffer.from(args.payload, 'utf8');
   const profiles = await loadProfiles();
   let devicesByTopic: Map<string, { id: string; profile: string }> | undefined;
+  let site: SiteConfig | undefined;
   if (args.site) {
-    const site = loadSite(args.site);
+    site = loadSite(args.site);
     devicesByTopic = new Map(site.devices.map((d) => [d.topic, { id: d.id, profile: d.profile }]));
   }
   const decoded = decodeMessage(profiles, args.topic, payload, Date.now(), devicesByTopic);
@@ -25,11 +28,14 @@ export async function runDecode(args: { topic?: string; payload?: string; site?:
     return 1;
   }
   const { readings, availability, commandResult } = decoded.result;
+  const device = site?.devices.find((d) => d.id === decoded.device);
   for (const r of readings) {
     console.log(
       JSON.stringify({
         device: decoded.device,
         channel: r.channel,
+        // With a site file: where the gateway would file it (a channel may have a space of its own).
+        ...(device ? { space: channelSpace(device, r.channel) } : {}),
         quantity: r.quantity,
         value: r.value,
         unit: r.unit,
