@@ -159,6 +159,7 @@ t.test('bodies are JSON: text/plain and forms are refused (415) even from the ow
         payload,
       });
       t.equal(res.statusCode, 415, `${type} to ${url}`);
+      t.match(res.json().message, /request bodies are JSON: send Content-Type: application\/json/);
     }
   }
   const login = await app.inject({

@@ -38,7 +38,12 @@ export function installErrorHandling(app: FastifyInstance): void {
       request.log.error({ err }, 'request failed');
       return reply.code(status).send(errorBody(status, 'internal error; see the API log'));
     }
-    return reply.code(status).send(errorBody(status, err.message));
+    // Fastify's own words name no remedy; text/plain and forms are refused on purpose (api/app.ts).
+    const message =
+      err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+        ? `request bodies are JSON: send Content-Type: application/json, not ${String(request.headers['content-type'] ?? 'none').slice(0, 80)}`
+        : err.message;
+    return reply.code(status).send(errorBody(status, message));
   });
   app.setNotFoundHandler((request, reply) => {
     reply.code(404).send(errorBody(404, `no route ${request.method} ${request.url.split('?')[0]}`));
