@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { BaseLogger } from 'pino';
+import { brokerClientOptions, closeBrokerClient, keepConnected } from '../broker/reconnect.ts';
 import { FIRST_CHANNEL, isQuantity, QUANTITY_UNITS, type Quantity } from '../device-profiles/reading.ts';
 import { buildingTopics, type DeviceStatusMessage, ROOT } from '../gateway/building-topics.ts';
 import { channelSpace } from '../site/channels.ts';
@@ -156,7 +157,7 @@ export interface BuildingFeedOptions {
   site: SiteConfig;
   logger?: BaseLogger;
   clientId?: string;
-  /** Between reconnect attempts; mqtt.js default is 1 s. */
+  /** First wait after losing the broker, doubling to 30 s while it stays away (default 1 s). */
   reconnectPeriodMs?: number;
 }
 
@@ -214,26 +215,27 @@ export class BuildingFeed {
     if (this.client) return;
     const o = this.options;
     const client = mqtt.connect(o.url, {
+      ...brokerClientOptions,
       username: o.username ?? SERVICE_USERNAMES.api,
       ...(o.password !== undefined ? { password: o.password } : {}),
       clientId: o.clientId ?? `${SERVICE_USERNAMES.api}-${randomBytes(4).toString('hex')}`,
       clean: true,
       protocolVersion: 4,
-      reconnectPeriod: o.reconnectPeriodMs ?? 1000,
-      connectTimeout: 10_000,
       // We subscribe on every connect ourselves, so the grant can be checked each time.
       resubscribe: false,
     });
     this.client = client;
+    keepConnected(client, {
+      name: 'building feed',
+      url: o.url,
+      ...(this.logger ? { logger: this.logger } : {}),
+      ...(o.reconnectPeriodMs !== undefined ? { minDelayMs: o.reconnectPeriodMs } : {}),
+    });
     client.on('connect', () => {
       this.subscribe(client);
     });
     client.on('close', () => {
-      if (this.subscribed) this.logger?.warn({ url: o.url }, 'building feed: disconnected from broker');
       this.subscribed = false;
-    });
-    client.on('error', (err) => {
-      this.logger?.warn({ url: o.url, err: err.message }, 'building feed: broker error');
     });
     client.on('message', (topic, payload) => {
       this.ingest(topic, payload);
@@ -256,7 +258,7 @@ export class BuildingFeed {
         return;
       }
       this.subscribed = true;
-      this.logger?.info({ url: this.options.url }, 'building feed: subscribed to building topics');
+      this.logger?.debug({}, 'building feed: subscribed to building topics');
       for (const wake of this.connectedWaiters) wake();
       this.connectedWaiters.clear();
     });
@@ -428,6 +430,6 @@ export class BuildingFeed {
     const client = this.client;
     this.client = undefined;
     this.subscribed = false;
-    if (client) await client.endAsync(true);
+    if (client) await closeBrokerClient(client);
   }
 }

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { BaseLogger } from 'pino';
+import { brokerClientOptions, closeBrokerClient, keepConnected } from '../broker/reconnect.ts';
 import type { DeviceAction } from '../device-profiles/profile.ts';
 import {
   buildingTopics,
@@ -51,6 +52,7 @@ export interface LockCommandsOptions {
   answerTimeoutMs?: number;
   /** The command's life: after this the gateway refuses it as `expired` (default 10 s). */
   lifetimeMs?: number;
+  /** First wait after losing the broker, doubling to 30 s while it stays away (default 1 s). */
   reconnectPeriodMs?: number;
 }
 
@@ -125,16 +127,21 @@ export class LockCommands {
     if (this.#client) return;
     const o = this.#options;
     const client = mqtt.connect(o.url, {
+      ...brokerClientOptions,
       username: o.username ?? SERVICE_USERNAMES.api,
       ...(o.password !== undefined ? { password: o.password } : {}),
       clientId: o.clientId ?? `${SERVICE_USERNAMES.api}-cmd-${randomBytes(4).toString('hex')}`,
       clean: true,
       protocolVersion: 4,
-      reconnectPeriod: o.reconnectPeriodMs ?? 1000,
-      connectTimeout: 10_000,
       resubscribe: false,
     });
     this.#client = client;
+    keepConnected(client, {
+      name: 'lock commands',
+      url: o.url,
+      ...(o.logger ? { logger: o.logger } : {}),
+      ...(o.reconnectPeriodMs !== undefined ? { minDelayMs: o.reconnectPeriodMs } : {}),
+    });
     client.on('connect', () => {
       // MQTT.js leaves Nagle on: a lone small PUBLISH then waits for the broker's delayed ACK (~40 ms).
       const socket = client.stream as { setNoDelay?: (on: boolean) => unknown };
@@ -143,9 +150,6 @@ export class LockCommands {
     });
     client.on('close', () => {
       this.#subscribed = false;
-    });
-    client.on('error', (err) => {
-      o.logger?.warn({ url: o.url, err: err.message }, 'lock commands: broker error');
     });
     client.on('message', (topic, payload) => this.#take(topic, payload));
   }
@@ -292,6 +296,6 @@ export class LockCommands {
       waiting.settle({ id, outcome: 'failed', detail: 'command channel closed', ts: Date.now() });
     }
     this.#waiting.clear();
-    if (client) await client.endAsync(true);
+    if (client) await closeBrokerClient(client);
   }
 }

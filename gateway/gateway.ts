@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
+import { brokerClientOptions, closeBrokerClient, keepConnected } from '../broker/reconnect.ts';
 import type { DeviceProfile, OutgoingMessage } from '../device-profiles/profile.ts';
 import type { DeviceConfig, SiteConfig } from '../site/site.ts';
 import type { StoredReading } from '../storage/store.ts';
@@ -45,6 +46,11 @@ export interface GatewayOptions {
   /** Messages larger than this are quarantined unread: no vendor payload comes close. */
   maxPayloadBytes?: number;
   now?: () => number;
+  /**
+   * Resolve at once and connect in the background (a service whose broker may not be up yet), instead of
+   * once subscribed. Either way the gateway waits for the broker as long as it takes.
+   */
+  connectInBackground?: boolean;
 }
 
 export interface GatewayStats {
@@ -58,6 +64,8 @@ export interface GatewayStats {
 
 export interface Gateway {
   readonly client: MqttClient;
+  /** Resolves once the broker has answered the gateway's first subscriptions. */
+  readonly subscribed: Promise<void>;
   stats(): GatewayStats;
   /** Re-evaluates which quiet devices are offline now and publishes what changed. */
   checkHealth(): void;
@@ -69,6 +77,8 @@ interface SiteDevice {
   profile: DeviceProfile;
   health: DeviceHealth;
   online: boolean;
+  /** Has been online since the gateway started: its first "online" is start-up routine, not news. */
+  seenOnline: boolean;
   battery: number | undefined;
   /** Heard from since its status was last published: the next health tick republishes last-seen. */
   heard: boolean;
@@ -81,6 +91,8 @@ interface PendingCommand {
 }
 
 const HEALTH_CHECK_MS = 10_000;
+/** How long stopping waits for the broker's acknowledgements; a stop must fit in docker stop's 10 s. */
+const STOP_GRACE_MS = 2000;
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { site, profiles, sink, quarantine, logger } = options;
@@ -99,6 +111,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       profile,
       health: { lastSeen: null, announced: null },
       online: false,
+      seenOnline: false,
       battery: undefined,
       heard: false,
       pending: undefined,
@@ -109,14 +122,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const commandLog = openCommandLog(options.commandLogFile);
 
   const client = mqtt.connect(options.mqttUrl, {
+    ...brokerClientOptions,
     clientId: `wesprint-gateway-${site.site.id}`,
     // A persistent session: while the gateway restarts, the broker keeps its QoS 1 messages.
     clean: false,
     ...(options.username ? { username: options.username } : {}),
     ...(options.password ? { password: options.password } : {}),
-    reconnectPeriod: 1000,
     will: { topic: topics.gatewayStatus, payload: Buffer.from('offline'), qos: 1, retain: true },
   });
+  keepConnected(client, { url: options.mqttUrl, logger });
 
   const publish = (topic: string, payload: string, qos: 0 | 1, retain = false) => {
     client.publish(topic, payload, { qos, retain }, (err) => {
@@ -139,7 +153,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const online = isOnline(device.health, device.profile.reportingIntervalS, now());
     if (online !== device.online) {
       device.online = online;
-      logger.info({ device: device.config.id, online }, 'device availability changed');
+      // Every device comes online once after a start (150 lines of chatter); what follows is news.
+      const routine = online && !device.seenOnline;
+      device.seenOnline ||= online;
+      logger[routine ? 'debug' : 'info']({ device: device.config.id, online }, 'device availability changed');
       publishStatus(device);
     }
   };
@@ -287,41 +304,29 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const filters = new Set<string>([topics.allCommands]);
   for (const profile of profiles.values()) for (const f of profile.subscriptions) filters.add(f);
 
-  /** Resolves once the broker has answered the subscriptions. */
-  let subscribed: () => void = () => {};
-  const ready = new Promise<void>((resolve) => {
-    subscribed = resolve;
+  let firstSubscription = true;
+  let subscribedOnce: () => void = () => {};
+  const subscribed = new Promise<void>((resolve) => {
+    subscribedOnce = resolve;
   });
   client.on('connect', () => {
     // MQTT.js leaves Nagle on: a lone lock command would wait for the broker's delayed ACK (~40 ms).
     (client.stream as { setNoDelay?: (on: boolean) => unknown }).setNoDelay?.(true);
     publish(topics.gatewayStatus, 'online', 1, true);
-    logger.info({ url: redactUrl(options.mqttUrl) }, 'gateway connected');
     // Subscribing again on a kept session is harmless, and picks up the filters of a newly added family.
     client.subscribe([...filters], { qos: 1 }, (err, granted) => {
       if (err) logger.error({ err: err.message }, 'subscribe failed');
       for (const g of granted ?? []) {
         if (g.qos === 128) logger.error({ topic: g.topic }, 'subscription refused by the broker');
       }
-      subscribed();
+      if (err || !firstSubscription) return;
+      firstSubscription = false;
+      for (const device of devices.values()) publishStatus(device);
+      subscribedOnce();
     });
   });
-  client.on('error', (err) => logger.error({ err: err.message }, 'mqtt error'));
 
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error) => {
-      client.end(true);
-      reject(new Error(`gateway cannot connect to ${redactUrl(options.mqttUrl)}: ${err.message}`));
-    };
-    client.once('connect', () => {
-      client.off('error', onError);
-      resolve();
-    });
-    client.once('error', onError);
-  });
-  await ready;
-
-  for (const device of devices.values()) publishStatus(device);
+  if (!options.connectInBackground) await subscribed;
   // Status goes out at once when availability changes, and with fresh last-seen times every tick.
   const healthTick = () => {
     for (const device of devices.values()) {
@@ -332,18 +337,30 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const healthTimer = setInterval(healthTick, HEALTH_CHECK_MS);
   healthTimer.unref();
 
+  let stopped: Promise<void> | undefined;
   return {
     client,
+    subscribed,
     stats: () => ({ ...stats }),
     checkHealth: healthTick,
-    async stop() {
-      clearInterval(healthTimer);
-      for (const device of devices.values()) if (device.pending) clearTimeout(device.pending.timer);
-      await new Promise<void>((resolve) => {
-        client.publish(topics.gatewayStatus, 'offline', { qos: 1, retain: true }, () => resolve());
-      });
-      await client.endAsync();
-      commandLog.close();
+    stop() {
+      stopped ??= (async () => {
+        clearInterval(healthTimer);
+        for (const device of devices.values()) if (device.pending) clearTimeout(device.pending.timer);
+        // A clean DISCONNECT suppresses the will, so say "offline" first; a broker that is gone hears
+        // nothing, and its successor learns it from the will of the lost connection or the next start.
+        if (client.connected) {
+          await Promise.race([
+            new Promise<void>((resolve) => {
+              client.publish(topics.gatewayStatus, 'offline', { qos: 1, retain: true }, () => resolve());
+            }),
+            new Promise<void>((resolve) => setTimeout(resolve, STOP_GRACE_MS).unref()),
+          ]);
+        }
+        await closeBrokerClient(client, STOP_GRACE_MS);
+        commandLog.close();
+      })();
+      return stopped;
     },
   };
 }
@@ -368,14 +385,4 @@ function openCommandLog(file: string) {
     },
     close: () => db.close(),
   };
-}
-
-function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url;
-  }
 }

@@ -1,4 +1,10 @@
 import mqtt, { type MqttClient } from 'mqtt';
+import {
+  type BrokerLinkState,
+  brokerClientOptions,
+  closeBrokerClient,
+  keepConnected,
+} from '../broker/reconnect.ts';
 import { deviceUsername, loadOrCreateSecrets } from '../site/credentials.ts';
 import type { DeviceConfig, SiteConfig } from '../site/site.ts';
 import { SimulatedBuilding } from './building.ts';
@@ -57,6 +63,8 @@ export interface SimulationOptions {
   minReportIntervalMs?: number;
   /** How long startSimulation waits for all devices to connect before resolving anyway (default 15 s). */
   connectTimeoutMs?: number;
+  /** Ends that wait early (the process is asked to stop while the broker is not there yet). */
+  signal?: AbortSignal;
   rebootProbabilityPerDay?: number;
   lock?: LockOptions;
   /**
@@ -164,6 +172,24 @@ export async function startSimulation(options: SimulationOptions): Promise<Simul
   const running = new Map<string, Running>();
   const locks = new Map<string, LockControls>();
 
+  // One device's connection changes are logged at debug level; the building as a whole once per change:
+  // all devices connected, or some of them without the broker.
+  const withoutBroker = new Set<string>();
+  let fleet: 'starting' | 'all' | 'some' = 'starting';
+  const reportFleet = () => {
+    if (fleet === 'starting') return;
+    if (withoutBroker.size === 0 && fleet !== 'all') {
+      fleet = 'all';
+      logger.info({ devices: running.size }, 'all simulated devices are connected');
+    } else if (withoutBroker.size > 0 && fleet === 'all') {
+      fleet = 'some';
+      logger.warn(
+        { without: withoutBroker.size, devices: running.size },
+        'simulated devices lost the broker; they reconnect with backoff',
+      );
+    }
+  };
+
   const publish = (r: Running, messages: DeviceMessage[]) => {
     const client = r.client;
     if (!client?.connected || stopped) return;
@@ -193,16 +219,28 @@ export async function startSimulation(options: SimulationOptions): Promise<Simul
     const creds = options.credentials(cfg);
     const will = r.device.will;
     const client = mqtt.connect(options.mqttUrl, {
+      ...brokerClientOptions,
       clientId: r.device.clientId,
       ...(creds ? { username: creds.username, password: creds.password } : {}),
       protocolVersion: 4,
       clean: true,
       keepalive: 60,
-      reconnectPeriod: 2000,
-      connectTimeout: 10_000,
       will: { topic: will.topic, payload: Buffer.from(will.payload), qos: will.qos, retain: will.retain },
     });
     r.client = client;
+    keepConnected(client, {
+      name: `simulated device ${cfg.id}`,
+      url: options.mqttUrl,
+      logger,
+      quiet: true,
+      onStateChange: (state: BrokerLinkState) => {
+        // A device taken offline on purpose (a lock's `offline` mode) is not missing.
+        if (r.client !== client) return;
+        if (state === 'connected') withoutBroker.delete(cfg.id);
+        else withoutBroker.add(cfg.id);
+        reportFleet();
+      },
+    });
     const io: CommandIo = { publish: (m) => publish(r, m), after: later, simNow: now };
     client.on('connect', () => {
       if (stopped) return;
@@ -220,18 +258,19 @@ export async function startSimulation(options: SimulationOptions): Promise<Simul
     client.on('message', (topic, payload) => {
       r.device.command?.(topic, payload.toString('utf8'), io);
     });
-    client.on('error', (err) => {
+    client.on('error', () => {
       connectErrors++;
-      logger.warn({ device: cfg.id, err: err.message }, 'device connection error');
     });
   };
 
   const disconnect = async (r: Running, graceful: boolean) => {
     const client = r.client;
     r.client = undefined;
+    withoutBroker.delete(r.device.config.id);
     if (!client) return;
     // without DISCONNECT (force) the broker treats it as a lost device and publishes the last will
-    await new Promise<void>((resolve) => client.end(!graceful, {}, () => resolve()));
+    if (graceful) await closeBrokerClient(client);
+    else await client.endAsync(true);
   };
 
   const selected = options.site.devices.filter((d) => (options.devices ? options.devices(d) : true));
@@ -258,6 +297,7 @@ export async function startSimulation(options: SimulationOptions): Promise<Simul
     });
   }
 
+  for (const id of running.keys()) withoutBroker.add(id);
   let connectedCount = 0;
   let allConnected: () => void = () => {};
   const allConnectedPromise = new Promise<void>((resolve) => {
@@ -312,21 +352,29 @@ export async function startSimulation(options: SimulationOptions): Promise<Simul
 
   const connectTimeout = options.connectTimeoutMs ?? 15_000;
   let waitTimer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
   await Promise.race([
     allConnectedPromise,
     new Promise<void>((resolve) => {
       waitTimer = setTimeout(resolve, connectTimeout);
+      onAbort = resolve;
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      if (options.signal?.aborted) resolve();
     }),
   ]);
   clearTimeout(waitTimer);
+  if (onAbort) options.signal?.removeEventListener('abort', onAbort);
   if (connectedCount < running.size) {
+    fleet = 'some';
     logger.warn(
       { connected: connectedCount, devices: running.size },
-      'not every virtual device could connect yet; they keep retrying',
+      'not every virtual device could connect yet; they keep retrying with backoff',
     );
   } else {
+    fleet = 'all';
     logger.info({ devices: running.size, speed }, 'simulated building running');
   }
+  reportFleet();
 
   return {
     locks,
