@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
 import { InfluxV1Store } from '../storage/influx-v1-store.ts';
@@ -243,3 +244,46 @@ t.test('THE test: InfluxDB killed (SIGKILL) mid-stream, restarted: every reading
   t.same(stored, sent, 'the same (device, ts) -> value set as sent');
   t.same(await storedCounts(store, N, t0), expectedCounts(N), 'and the store agrees');
 });
+
+t.test(
+  'closing while the store hangs: after a short grace what the writer held goes to disk, replayed later',
+  async (t) => {
+    // An InfluxDB that accepts connections and never answers, behind the real InfluxDB client.
+    const sockets = new Set<net.Socket>();
+    const silent = net.createServer((socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', () => resolve()));
+    t.teardown(() => {
+      for (const s of sockets) s.destroy();
+      silent.close();
+    });
+    const hanging = new InfluxV1Store({
+      url: `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`,
+      database: 'spool',
+      requestTimeoutMs: 600_000,
+    });
+    const dir = t.testdir({});
+    const spoolDir = path.join(dir, 'spool');
+    const writer = new SpooledWriter({
+      store: hanging,
+      dir: spoolDir,
+      batchSize: 10,
+      flushIntervalMs: 10,
+      writeTimeoutMs: 600_000,
+      closeTimeoutMs: 100,
+    });
+    const N = 35;
+    for (let i = 0; i < N; i++) writer.add(reading(i));
+    await until('a write under way', () => sockets.size > 0);
+    t.equal(writer.counters.spooled, 0, 'nothing on disk while the store seems to be busy');
+    await writer.close();
+    t.equal(writer.counters.spooled, N, 'closing put every reading it held on disk');
+    t.equal(writer.counters.written, 0);
+
+    const store = new SqliteStore({ file: path.join(dir, 'readings.db') });
+    t.teardown(() => store.close());
+    const next = new SpooledWriter({ store, dir: spoolDir, retryMinMs: 20 });
+    t.teardown(() => next.close());
+    await next.drained();
+    t.same(await storedCounts(store, N), expectedCounts(N), 'the next writer stores all of them');
+  },
+);

@@ -10,15 +10,18 @@ import type { StoredReading, TimeSeriesStore } from '../storage/store.ts';
  * Normal path: readings are cut into batches (batchSize, or every flushIntervalMs) and written to the
  * store one batch at a time, in order. When a write fails (or does not answer within writeTimeoutMs),
  * that batch and every batch after it go to disk instead: append-only segment files in `dir`, one JSON
- * line per batch, fsync'd per batch. A replayer retries the oldest segment with exponential backoff and,
+ * line per batch, fsync'd per batch. A replayer retries the oldest segment with exponential backoff (1 s
+ * growing to 30 s) and,
  * once the store answers, writes the spool back in order, deleting a segment only after the store
  * acknowledged all of it; when the spool is empty, batches go straight to the store again.
  * A new SpooledWriter on the same dir replays what an earlier process left there.
  *
  * Exactly once in effect: a batch may reach the store twice (its acknowledgement lost, a replay
  * interrupted), which the store's idempotent (device, quantity, ts) key absorbs.
+ * Stopping (close) gives a write under way closeTimeoutMs to be acknowledged; whatever the store has not
+ * acknowledged by then goes to disk, so a stop fits in docker stop's 10 s even while the store hangs.
  * Not covered: readings still in memory (at most one batch plus batches waiting for the store) when the
- * gateway process itself dies. One writer per dir.
+ * gateway process itself dies without being asked to stop (SIGKILL, power). One writer per dir.
  *
  * Events: 'spooling' (error) when the store stopped answering, 'drained' when the spool is empty
  * again, 'written' (count) after each acknowledged batch.
@@ -36,6 +39,8 @@ export interface SpooledWriterOptions {
   retryMinMs?: number;
   retryMaxMs?: number;
   writeTimeoutMs?: number;
+  /** How long close() waits for the store before putting what it holds on disk (default 2 s). */
+  closeTimeoutMs?: number;
   logger?: SpoolLogger;
 }
 
@@ -50,6 +55,24 @@ export interface SpoolCounters {
   failures: number;
   /** Spool lines that could not be read back (a write torn by a crash); skipped. */
   corrupt: number;
+}
+
+/** True when the promise (if any) settled before the deadline; never rejects. */
+async function settlesBefore(promise: Promise<unknown> | undefined, deadline: number): Promise<boolean> {
+  if (promise === undefined) return true;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()));
+  });
+  const settled = promise.then(
+    () => true as const,
+    () => true as const,
+  );
+  try {
+    return await Promise.race([settled, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 const SEGMENT = /^(\d{12})\.spool\.jsonl$/;
@@ -67,6 +90,7 @@ export class SpooledWriter extends EventEmitter {
   private readonly retryMinMs: number;
   private readonly retryMaxMs: number;
   private readonly writeTimeoutMs: number;
+  private readonly closeTimeoutMs: number;
   private readonly logger: SpoolLogger | undefined;
   private readonly timer: NodeJS.Timeout;
 
@@ -90,9 +114,10 @@ export class SpooledWriter extends EventEmitter {
     this.store = options.store;
     this.dir = options.dir;
     this.batchSize = options.batchSize ?? 1000;
-    this.retryMinMs = options.retryMinMs ?? 250;
-    this.retryMaxMs = options.retryMaxMs ?? 10_000;
+    this.retryMinMs = options.retryMinMs ?? 1000;
+    this.retryMaxMs = options.retryMaxMs ?? 30_000;
     this.writeTimeoutMs = options.writeTimeoutMs ?? 15_000;
+    this.closeTimeoutMs = options.closeTimeoutMs ?? 2000;
     this.logger = options.logger;
     fs.mkdirSync(this.dir, { recursive: true });
     for (const name of fs.readdirSync(this.dir).sort()) {
@@ -155,15 +180,34 @@ export class SpooledWriter extends EventEmitter {
     }
   }
 
-  /** Writes or spools what is buffered, stops replaying (the next writer on this dir goes on). */
+  /**
+   * Writes what is buffered to the store, or to disk when the store does not acknowledge it within
+   * closeTimeoutMs; stops replaying (the next writer on this dir goes on).
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.cut();
     this.closed = true;
     clearInterval(this.timer);
     this.wake?.();
-    while (this.pumping !== undefined) await this.pumping;
-    await this.replaying;
+    const deadline = Date.now() + this.closeTimeoutMs;
+    await settlesBefore(this.pumping, deadline);
+    if (this.queue.length > 0) {
+      // Not acknowledged in time, or refused: to disk. The batch being written stays first in the queue
+      // until acknowledged, so it goes too; should the late write land, the store's idempotent key absorbs
+      // the replay.
+      let readings = 0;
+      for (const batch of this.queue) readings += batch.length;
+      this.spooling = true;
+      for (const batch of this.queue) this.append(batch);
+      this.queue = [];
+      this.logger?.warn(
+        { readings },
+        'spool: the store did not answer while stopping; readings kept on disk',
+      );
+    }
+    // A replay under way holds nothing that is not on disk already: no need to wait for a slow store.
+    await settlesBefore(this.replaying, deadline);
     if (this.active !== undefined) fs.closeSync(this.active.fd);
     this.active = undefined;
     this.emit('closed');
@@ -193,6 +237,7 @@ export class SpooledWriter extends EventEmitter {
         this.emit('written', batch.length);
       } catch (error) {
         this.counters.failures++;
+        if (this.closed) return; // close() has put the queue on disk already
         this.startSpooling(error);
       }
     }
