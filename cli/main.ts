@@ -115,13 +115,24 @@ const USER_ERRORS = new Set([
   'StoreNotSupportedError',
 ]);
 
+/**
+ * What the machine or the command line refused (a directory not writable, an address not on this host, an
+ * unknown option, a URL that is none): the operator's to fix, so one line. Node marks these with a code;
+ * system calls also name the call (`open`, `listen`, …).
+ */
+function operatorProblem(err: Error & { code?: unknown; syscall?: unknown }): boolean {
+  if (typeof err.code !== 'string') return false;
+  return typeof err.syscall === 'string' || /^ERR_(PARSE_ARGS_|INVALID_URL)/.test(err.code);
+}
+
 main(process.argv.slice(2)).then(
   (code) => {
     if (code >= 0) process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof Error && USER_ERRORS.has(err.name)) {
+    if (err instanceof Error && (USER_ERRORS.has(err.name) || operatorProblem(err))) {
       console.error(`wesprint: ${err.message}`);
+      if (/^(debug|trace)$/i.test(process.env.LOG_LEVEL ?? '')) console.error(err.stack);
     } else {
       console.error(err);
     }

@@ -28,6 +28,7 @@ import type { DeviceConfig, SiteConfig } from '../site/site.ts';
 import { openStore } from '../storage/open.ts';
 import { startupHistory } from './backfill.ts';
 import { writeHeartbeat } from './healthcheck.ts';
+import { openLog } from './log.ts';
 import type { Settings } from './settings.ts';
 
 /**
@@ -46,9 +47,26 @@ export class StartError extends Error {
   override name = 'StartError';
 }
 
+/** Asked to stop while still starting: what had started is stopped again, nothing is wrong. */
+class StartAborted extends Error {
+  override name = 'StartAborted';
+}
+
+export interface StartOptions {
+  /** The log (default: JSON lines at settings.logLevel). */
+  logger?: Logger;
+  /** Aborted when the process is asked to stop during the start: waiting stops, started parts stop. */
+  signal?: AbortSignal;
+}
+
 /** How many ports after the default 1883 the demo tries when another broker already has it. */
 const DEMO_PORT_ATTEMPTS = 10;
 const HEARTBEAT_INTERVAL_MS = 10_000;
+/**
+ * docker stop, systemd and compose wait 10 s after SIGTERM before they kill. Every part stops within its own
+ * graces well before that; should anything still hang, the process ends itself first, with a log line.
+ */
+const STOP_DEADLINE_MS = 9000;
 /** Rollups and retention for the embedded store. */
 const MAINTENANCE_INTERVAL_MS = 10 * 60_000;
 
@@ -66,25 +84,58 @@ export interface RunningParts {
   stop(): Promise<void>;
 }
 
-/** `wesprint start|broker|gateway|api|simulate`: starts the parts, prints where they are, stops on a signal. */
+/**
+ * `wesprint start|broker|gateway|api|simulate`: starts the parts, prints where they are, stops on SIGTERM or
+ * Ctrl+C within docker stop's 10 s, in any state: while starting, while waiting for a broker, with a store
+ * that hangs. A second Ctrl+C ends the process at once.
+ */
 export async function runParts(settings: Settings, parts: PartSelection): Promise<void> {
-  const running = await startParts(settings, parts);
+  const logger = await openLog(settings);
+  const abort = new AbortController();
+  let running: RunningParts | undefined;
   let stopping = false;
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      if (stopping) return;
-      stopping = true;
-      console.error(`${signal}: stopping`);
-      running.stop().then(() => process.exit(0));
-    });
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn({ signal }, 'asked again: stopping at once');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'stopping');
+    abort.abort();
+    setTimeout(() => {
+      logger.error({}, `not stopped within ${STOP_DEADLINE_MS / 1000} s; ending the process`);
+      process.exit(1);
+    }, STOP_DEADLINE_MS).unref();
+    // While starting, startParts sees the abort and stops what it has started.
+    running?.stop().then(() => process.exit(0));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  try {
+    running = await startParts(settings, parts, { logger, signal: abort.signal });
+  } catch (err) {
+    if (err instanceof StartAborted) process.exit(0);
+    throw err;
+  }
+  if (stopping) {
+    await running.stop();
+    process.exit(0);
   }
   console.log(
     `\nWeSprint OS is running.\n\n${running.lines.map((l) => `  ${l}`).join('\n')}\n\nStop with Ctrl+C.\n`,
   );
 }
 
-export async function startParts(settings: Settings, parts: PartSelection): Promise<RunningParts> {
-  const logger = pino({ level: settings.logLevel, base: undefined });
+export async function startParts(
+  settings: Settings,
+  parts: PartSelection,
+  options: StartOptions = {},
+): Promise<RunningParts> {
+  const logger = options.logger ?? pino({ level: settings.logLevel, base: undefined });
+  const signal = options.signal;
+  const goOn = () => {
+    if (signal?.aborted) throw new StartAborted('stopped while starting');
+  };
   const site = loadSite(settings.siteFile);
   const profiles = await loadProfiles();
   checkProfiles(site, profiles);
@@ -140,6 +191,7 @@ export async function startParts(settings: Settings, parts: PartSelection): Prom
       identity = new Identity(records, { onSignIn: auditSignIns(new AuditLog(records)) });
       return identity;
     };
+    goOn();
     if (parts.gateway) {
       const gateway = await startOwnGateway(settings, site, profiles, mqttUrl, service('gateway'), logger);
       stops.push(gateway.stop);
@@ -148,6 +200,7 @@ export async function startParts(settings: Settings, parts: PartSelection): Prom
       );
     }
 
+    goOn();
     if (parts.api) {
       const store = openStore(settings);
       stops.push(() => store.close());
@@ -160,14 +213,14 @@ export async function startParts(settings: Settings, parts: PartSelection): Prom
       lockCommands.start();
       stops.push(() => lockCommands.close());
       const identity = openIdentity();
-      stops.push(scheduleAuditPurge(new AuditLog(identity.records), auditRetentionDays(), logger));
+      stops.push(scheduleAuditPurge(new AuditLog(identity.records), fromEnv(auditRetentionDays), logger));
       // Sensor-verified check-in and no-show release (CHECKIN_GRACE_MIN, default 15 minutes).
       const checkIn = new CheckInWatcher({
         store: new BookingStore(identity.records),
         feed,
         site,
         profiles,
-        graceMs: checkInGrace(),
+        graceMs: fromEnv(graceFromEnv),
         logger: logger.child({ part: 'check-in' }),
       });
       checkIn.start();
@@ -180,7 +233,7 @@ export async function startParts(settings: Settings, parts: PartSelection): Prom
         profiles,
         timeSeries: store,
         bookings: new BookingStore(identity.records),
-        settings: alertSettings(),
+        settings: fromEnv(alertSettingsFromEnv),
         logger: logger.child({ part: 'alerts' }),
       });
       alerts.start();
@@ -189,6 +242,8 @@ export async function startParts(settings: Settings, parts: PartSelection): Prom
         siteId: site.site.id,
         dataDir: settings.dataDir,
         email: process.env.ADMIN_EMAIL,
+      }).catch((err: Error) => {
+        throw err.name === 'MemberError' ? new StartError(`ADMIN_EMAIL: ${err.message}`) : err;
       });
       const trustProxy = process.env.TRUST_PROXY;
       const app = await buildApi({
@@ -202,7 +257,7 @@ export async function startParts(settings: Settings, parts: PartSelection): Prom
         identity,
         lockCommands,
         alerts,
-        unlockGraceMs: unlockGraceMs(),
+        unlockGraceMs: fromEnv(unlockGraceMs),
         ...(trustProxy ? { trustProxy: trustProxy === 'true' ? true : trustProxy } : {}),
       });
       stops.push(() => app.close());
@@ -236,12 +291,15 @@ export async function startParts(settings: Settings, parts: PartSelection): Prom
       }
     }
 
+    goOn();
     if (parts.simulation) {
       // Before the live meters start: they go on from the stored history, or from the history planned now.
       const history = await startupHistory(settings, site);
-      const started = await startOwnSimulation(settings, site, mqttUrl, logger, history.counterWh);
+      goOn();
+      const started = await startOwnSimulation(settings, site, mqttUrl, logger, history.counterWh, signal);
       simulation = started;
       stops.push(() => started.stop());
+      goOn();
       const demo = await ensureDemoMembers(openIdentity(), {
         siteId: site.site.id,
         dataDir: settings.dataDir,
@@ -262,6 +320,7 @@ export async function startParts(settings: Settings, parts: PartSelection): Prom
       }
     }
 
+    goOn();
     lines.push(`Secrets         ${secretsFile(settings.dataDir)} (generated passwords, mode 0600)`);
     return { lines, httpUrl, mqttUrl, site, simulation, stop: stopAll };
   } catch (err) {
@@ -341,6 +400,8 @@ async function startOwnGateway(
     quarantine,
     commandLogFile: path.join(settings.dataDir, 'gateway.db'),
     logger: logger.child({ part: 'gateway' }),
+    // Started before its broker (compose start order, a broker restarting): it waits, and says so.
+    connectInBackground: true,
   });
   const maintain = () => {
     store
@@ -360,6 +421,7 @@ async function startOwnGateway(
     stop: async () => {
       clearInterval(timer);
       clearInterval(heartbeatTimer);
+      // Readings in memory go to the store, or to the spool on disk when the store does not answer.
       await gateway.stop();
       await writer.close();
       await store.close();
@@ -374,9 +436,11 @@ async function startOwnSimulation(
   mqttUrl: string,
   logger: Logger,
   counterWh: (device: DeviceConfig) => number | undefined,
+  signal: AbortSignal | undefined,
 ): Promise<Simulation> {
   const simLogger = logger.child({ part: 'simulation' });
   return startSimulation({
+    ...(signal ? { signal } : {}),
     site,
     mqttUrl,
     credentials: credentialsFromDataDir(settings.dataDir, site, simLogger),
@@ -386,17 +450,10 @@ async function startOwnSimulation(
   });
 }
 
-function checkInGrace(): number {
+/** A setting the API reads from the environment itself: a bad value is the operator's, one line. */
+function fromEnv<T>(read: () => T): T {
   try {
-    return graceFromEnv();
-  } catch (err) {
-    throw new StartError((err as Error).message);
-  }
-}
-
-function alertSettings() {
-  try {
-    return alertSettingsFromEnv();
+    return read();
   } catch (err) {
     throw new StartError((err as Error).message);
   }

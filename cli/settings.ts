@@ -26,6 +26,8 @@ export interface Settings {
   /** Simulated seconds per real second. */
   simSpeed: number;
   logLevel: string;
+  /** Readable lines for a person (a terminal, LOG_FORMAT=pretty) or JSON lines for a log collector. */
+  logFormat: 'pretty' | 'json';
 }
 
 export const DEMO_SITE_FILE = path.resolve(import.meta.dirname, '../simulations/kaufhaus.site.yaml');
@@ -50,14 +52,42 @@ function flag(env: NodeJS.ProcessEnv, name: string): boolean {
   throw new SettingsError(`${name}=${env[name]} must be true or false`);
 }
 
+/** A URL with one of the given schemes, or undefined when the variable is unset. */
+function url(env: NodeJS.ProcessEnv, name: string, schemes: string[], example: string): string | undefined {
+  const raw = env[name];
+  if (!raw) return undefined;
+  let scheme: string;
+  try {
+    scheme = new URL(raw).protocol.slice(0, -1);
+  } catch {
+    throw new SettingsError(`${name}=${raw} is not a URL (for example ${example})`);
+  }
+  if (!schemes.includes(scheme))
+    throw new SettingsError(`${name}=${raw} must start with ${schemes.map((s) => `${s}://`).join(' or ')}`);
+  return raw;
+}
+
 function required(env: NodeJS.ProcessEnv, name: string, because: string): string {
   const v = env[name];
   if (!v) throw new SettingsError(`${name} is required ${because}`);
   return v;
 }
 
-export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
-  const influxUrl = env.INFLUX_URL || undefined;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function logFormat(env: NodeJS.ProcessEnv, terminal: boolean): Settings['logFormat'] {
+  const raw = (env.LOG_FORMAT ?? '').toLowerCase();
+  if (raw === '') return terminal ? 'pretty' : 'json';
+  if (raw === 'pretty' || raw === 'json') return raw;
+  throw new SettingsError(`LOG_FORMAT=${env.LOG_FORMAT} must be pretty or json`);
+}
+
+/** `terminal`: whether stdout is a terminal (then the log is readable lines unless LOG_FORMAT says json). */
+export function readSettings(
+  env: NodeJS.ProcessEnv = process.env,
+  terminal: boolean = process.stdout.isTTY === true,
+): Settings {
+  const influxUrl = url(env, 'INFLUX_URL', ['http', 'https'], 'http://influxdb:8086');
   let influx: Settings['influx'];
   if (influxUrl) {
     const api = (env.INFLUX_API ?? 'v1').toLowerCase();
@@ -83,6 +113,9 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     }
   }
   // Real time by default: live readings, bookings, the lobby and the backfilled history share one clock.
+  const logLevel = (env.LOG_LEVEL || 'info').toLowerCase();
+  if (!LOG_LEVELS.includes(logLevel))
+    throw new SettingsError(`LOG_LEVEL=${env.LOG_LEVEL} must be one of ${LOG_LEVELS.join(', ')}`);
   const simSpeed = Number(env.SIM_SPEED ?? '1');
   if (!(simSpeed > 0)) throw new SettingsError(`SIM_SPEED=${env.SIM_SPEED} must be a positive number`);
   return {
@@ -92,7 +125,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     mqttPort: port(env, 'MQTT_PORT', 1883),
     mqttPortExplicit: Boolean(env.MQTT_PORT),
     mqttWsPort: port(env, 'MQTT_WS_PORT', 8083),
-    mqttUrl: env.MQTT_URL || undefined,
+    mqttUrl: url(env, 'MQTT_URL', ['mqtt', 'mqtts', 'ws', 'wss'], 'mqtt://broker:1883'),
     mqttUsername: env.MQTT_USERNAME || undefined,
     mqttPassword: env.MQTT_PASSWORD || undefined,
     brokerAllowAnonymous: flag(env, 'BROKER_ALLOW_ANONYMOUS'),
@@ -100,6 +133,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     siteFile: path.resolve(env.SITE_FILE || DEMO_SITE_FILE),
     influx,
     simSpeed,
-    logLevel: env.LOG_LEVEL || 'info',
+    logLevel,
+    logFormat: logFormat(env, terminal),
   };
 }

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 
 /** The `wesprint` command as a user runs it: a real process with its own environment. */
@@ -29,4 +29,77 @@ export function runWesprint(
     if (stdin !== undefined) child.stdin.end(stdin);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** A `wesprint` part running as a service would: a child process the test signals, kills and reads. */
+export interface WesprintService {
+  readonly child: ChildProcess;
+  /** Everything written so far, stdout and stderr interleaved as they arrived. */
+  output(): string;
+  /** Resolves with the match once the output matches; rejects on exit or after timeoutMs. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  /** Sends the signal and resolves when the process has ended, with how long that took. */
+  stop(signal: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts `wesprint <args>` and leaves it running; the test's teardown kills whatever still runs. */
+export function startWesprint(
+  t: { teardown(fn: () => void | Promise<void>): void },
+  args: string[],
+  env: Record<string, string>,
+): WesprintService {
+  const child = spawn(process.execPath, [WESPRINT_BIN, ...args], { env: { ...process.env, ...env } });
+  let output = '';
+  const watchers = new Set<() => void>();
+  const take = (d: Buffer) => {
+    output += d.toString();
+    for (const w of watchers) w();
+  };
+  child.stdout.on('data', take);
+  child.stderr.on('data', take);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => {
+      for (const w of watchers) w();
+      resolve({ code, signal });
+    }),
+  );
+  t.teardown(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  });
+  return {
+    child,
+    output: () => output,
+    exited,
+    waitFor(pattern, timeoutMs = 60_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const match = pattern.exec(output);
+          if (match) done(() => resolve(match));
+          else if (child.exitCode !== null || child.signalCode !== null)
+            done(() => reject(new Error(`exited before ${pattern}:\n${output}`)));
+        };
+        const timer = setTimeout(
+          () => done(() => reject(new Error(`no ${pattern} within ${timeoutMs} ms:\n${output}`))),
+          timeoutMs,
+        );
+        const done = (settle: () => void) => {
+          clearTimeout(timer);
+          watchers.delete(check);
+          settle();
+        };
+        watchers.add(check);
+        check();
+      });
+    },
+    async stop(signal) {
+      const started = performance.now();
+      child.kill(signal);
+      const end = await exited;
+      return { ...end, ms: performance.now() - started };
+    },
+  };
 }
