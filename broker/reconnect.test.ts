@@ -103,10 +103,12 @@ t.test('one log line per change of state, however many attempts fail', async (t)
   await until(() => client.connected, 'connected');
   t.equal(link.failures, 0, 'a connection starts the schedule afresh');
   t.same(states, ['unreachable', 'connected']);
-  t.same(lines, [
+  t.equal(lines.length, 2, `two lines for ${attempts} attempts`);
+  // The hang-up reaches the client as a close or as ECONNRESET, depending on timing.
+  t.match(lines, [
     {
       level: 'warn',
-      msg: 'test: broker not reachable yet (connection closed); retrying after 0.005 s, then less often, up to every 30 s',
+      msg: /^test: broker not reachable yet \((connection closed|ECONNRESET)\); retrying after 0.005 s, then less often, up to every 30 s$/,
     },
     { level: 'info', msg: 'test: connected to the broker' },
   ]);

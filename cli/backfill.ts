@@ -166,6 +166,8 @@ export async function runBackfillCommand(args: string[], settings: Settings): Pr
   const parts = await openHistoryParts(settings, site);
   const abort = new AbortController();
   const onSignal = () => {
+    // Ctrl+C reaches the whole process group, and `start` then sends SIGTERM too: say it once.
+    if (abort.signal.aborted) return;
     console.error('backfill: stopping after the current day (run again to go on)');
     abort.abort();
   };
@@ -299,7 +301,12 @@ function keepBookingsAhead(
 }
 
 const BIN = path.resolve(import.meta.dirname, '../bin/wesprint.js');
-const CHILD_STOP_MS = 15_000;
+/**
+ * How long a stopping `start` gives the history process before killing it: it may be deep in a day's
+ * computation and hear no signal, and a stop must fit in docker stop's 10 s. Nothing is lost: the marker
+ * says which days are done, and a day half written is written again (the stores' keys are idempotent).
+ */
+const CHILD_STOP_MS = 4000;
 
 /**
  * Decides, before the simulated building starts, whether it gets a history: only when DATA_DIR has no
@@ -354,13 +361,18 @@ export async function startupHistory(settings: Settings, site: SiteConfig): Prom
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       const lines = (stream: NodeJS.ReadableStream, level: 'info' | 'warn') =>
-        createInterface({ input: stream }).on('line', (line) => log[level](line));
+        createInterface({ input: stream }).on('line', (line) => log[level](line.replace(/^backfill: /, '')));
       lines(child.stdout, 'info');
       lines(child.stderr, 'info');
+      let stopping = false;
       const exited = new Promise<void>((resolve) => {
         child.on('exit', (code, signal) => {
+          // Asked to stop, it stops before the end: expected, not a warning.
           if (code !== 0)
-            log.warn({ code, signal }, 'backfill stopped before the end; the next start goes on');
+            log[stopping ? 'info' : 'warn'](
+              { code, signal },
+              'backfill stopped before the end; the next start goes on',
+            );
           resolve();
         });
         child.on('error', (err) => {
@@ -373,6 +385,7 @@ export async function startupHistory(settings: Settings, site: SiteConfig): Prom
         async stop() {
           ahead?.stop();
           if (child.exitCode !== null || child.signalCode !== null) return;
+          stopping = true;
           child.kill('SIGTERM');
           const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_STOP_MS);
           await exited;

@@ -222,6 +222,11 @@ t.test('`wesprint start` brings the simulated building alive: live readings over
   t.notMatch(stderr, adminPassword, 'and never on stderr');
   const logLines = stdout.split('\n').filter((l) => l.startsWith('{'));
   t.ok(logLines.length > 0, 'there are log lines to search');
+  t.same(
+    logLines.filter((l) => l.includes('"online":true') && l.includes('device availability changed')),
+    [],
+    'devices coming online at the start are chatter for the debug level, not 150 lines at info',
+  );
   for (const m of demo.members) t.notOk(stdout.includes(m.password), 'no demo password in the output');
 });
 

@@ -315,7 +315,12 @@ export async function startParts(
       }
       const backfill = history.start(logger);
       if (backfill) {
-        stops.push(backfill.stop);
+        // A process of its own: told to stop first, awaited last, so that its grace overlaps the others'.
+        let stopped: Promise<void> | undefined;
+        stops.unshift(() => stopped ?? backfill.stop());
+        stops.push(async () => {
+          stopped = backfill.stop();
+        });
         lines.push(backfill.line);
       }
     }

@@ -1,14 +1,13 @@
 import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import t, { type Test } from 'tap';
-import { SERVICE_USERNAMES } from '../site/credentials.ts';
+import { SERVICE_USERNAMES, type Secrets } from '../site/credentials.ts';
 import { SqliteStore } from '../storage/sqlite-store.ts';
 import type { StoredReading } from '../storage/store.ts';
-import { closedPort } from '../test-support/ports.ts';
-import { runWesprint, startWesprint, type WesprintService } from '../test-support/wesprint-process.ts';
+import { serviceBuilding } from '../test-support/service-building.ts';
+import { startWesprint, type WesprintService } from '../test-support/wesprint-process.ts';
 
 /**
  * The parts as a service manager runs them (docker, compose, systemd): real processes, started in any
@@ -16,42 +15,6 @@ import { runWesprint, startWesprint, type WesprintService } from '../test-suppor
  */
 
 const STOP_LIMIT_MS = 10_000;
-const SITE = {
-  site: { id: 'werkhof', name: 'Werkhof' },
-  floors: [{ id: 'eg', name: 'Erdgeschoss', level: 0, area_m2: 100 }],
-  spaces: [{ id: 'halle', name: 'Halle', floor: 'eg', kind: 'cafe', area_m2: 100 }],
-  devices: [
-    { id: 'co2-halle', profile: 'zigbee2mqtt-air-quality', topic: 'zigbee2mqtt/co2-halle', space: 'halle' },
-  ],
-};
-
-/** A DATA_DIR and a small site file, shared by the parts of one test as a compose volume would be. */
-function building(t: Test) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-service-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const siteFile = path.join(dir, 'werkhof.site.json');
-  fs.writeFileSync(siteFile, JSON.stringify(SITE));
-  const dataDir = path.join(dir, 'data');
-  const env = {
-    DATA_DIR: dataDir,
-    SITE_FILE: siteFile,
-    MQTT_HOST: '127.0.0.1',
-    MQTT_WS_PORT: '0',
-    HTTP_HOST: '127.0.0.1',
-    HTTP_PORT: '0',
-    LOG_LEVEL: 'info',
-    LOG_FORMAT: 'json',
-    BACKFILL_DAYS: '0',
-    ADMIN_EMAIL: '',
-  };
-  const secrets = () =>
-    JSON.parse(fs.readFileSync(path.join(dataDir, 'secrets.json'), 'utf8')) as {
-      services: Record<'gateway' | 'api', string>;
-      devices: Record<string, string>;
-    };
-  return { dataDir, env, secrets };
-}
-
 async function startBroker(t: Test, env: Record<string, string>, port = 0): Promise<WesprintService> {
   const broker = startWesprint(t, ['broker'], { ...env, MQTT_PORT: String(port) });
   await broker.waitFor(/MQTT broker\s+mqtt:\/\/127\.0\.0\.1:\d+/);
@@ -75,11 +38,7 @@ function logged(output: string, message: RegExp): string[] {
 const BROKER_STATE = /connected to the broker|not reachable|lost the broker|refuses the sign-in/;
 
 /** Publishes CO2 readings as the sensor would, and counts what the gateway republished of them. */
-async function sensorAndObserver(
-  t: Test,
-  url: string,
-  secrets: ReturnType<ReturnType<typeof building>['secrets']>,
-) {
+async function sensorAndObserver(t: Test, url: string, secrets: Secrets) {
   const observer = await mqtt.connectAsync(url, {
     username: SERVICE_USERNAMES.api,
     password: secrets.services.api,
@@ -138,7 +97,7 @@ async function notYetABroker(t: Test) {
 t.test(
   'a gateway started before its broker waits, says so once, and takes readings when it comes',
   async (t) => {
-    const { env, secrets, dataDir } = building(t);
+    const { env, secrets, dataDir } = serviceBuilding(t);
     const place = await notYetABroker(t);
     const gateway = startWesprint(t, ['gateway'], { ...env, MQTT_URL: `mqtt://127.0.0.1:${place.port}` });
     await until('three attempts to reach the broker', () => place.attempts() >= 3, 60_000);
@@ -153,14 +112,13 @@ t.test(
     const stopped = await gateway.stop('SIGTERM');
     t.equal(stopped.code, 0, 'the gateway stops cleanly');
     t.ok(stopped.ms < STOP_LIMIT_MS, `within 10 s (${Math.round(stopped.ms)} ms)`);
-    t.same(
-      logged(gateway.output(), BROKER_STATE),
-      [
-        'broker not reachable yet (connection closed); retrying after 1 s, then less often, up to every 30 s',
-        'connected to the broker',
-      ],
-      `one line per change of state, after ${place.attempts()} attempts`,
-    );
+    const changes = logged(gateway.output(), BROKER_STATE);
+    t.equal(changes.length, 2, `one line per change of state, after ${place.attempts()} attempts`);
+    // The reason is how the placeholder's hang-up reached the client: a close, or ECONNRESET.
+    t.match(changes, [
+      /^broker not reachable yet \(.+\); retrying after 1 s, then less often, up to every 30 s$/,
+      /^connected to the broker$/,
+    ]);
     t.notMatch(gateway.output(), /\n\s+at /, 'no stack trace');
 
     const store = new SqliteStore({ file: path.join(dataDir, 'readings.db') });
@@ -177,7 +135,7 @@ t.test(
 t.test(
   'broker killed, store hanging: SIGTERM stops the gateway within 10 s, what it held spooled',
   async (t) => {
-    const { env, secrets, dataDir } = building(t);
+    const { env, secrets, dataDir } = serviceBuilding(t);
     // An InfluxDB that accepts connections and never answers: every write hangs until its timeout.
     const hanging = new Set<net.Socket>();
     const influx = net.createServer((socket) => hanging.add(socket));
@@ -222,7 +180,7 @@ t.test(
 );
 
 t.test('the API and the simulated building stop within 10 s with their broker killed', async (t) => {
-  const { env } = building(t);
+  const { env } = serviceBuilding(t);
   const broker = await startBroker(t, env);
   const url = brokerUrl(broker);
   const api = startWesprint(t, ['api'], { ...env, MQTT_URL: url });
@@ -250,69 +208,11 @@ t.test('the API and the simulated building stop within 10 s with their broker ki
 });
 
 t.test('`start` asked to stop while still waiting for its broker stops within 10 s', async (t) => {
-  const { env } = building(t);
+  const { env } = serviceBuilding(t);
   const place = await notYetABroker(t);
   const start = startWesprint(t, ['start'], { ...env, MQTT_URL: `mqtt://127.0.0.1:${place.port}` });
   await start.waitFor(/simulated device co2-halle|broker not reachable yet/);
   const stopped = await start.stop('SIGTERM');
   t.equal(stopped.code, 0, 'a clean stop, not a death by signal');
   t.ok(stopped.ms < STOP_LIMIT_MS, `within 10 s (${Math.round(stopped.ms)} ms)`);
-});
-
-t.test('operator mistakes are one line each, never a stack', async (t) => {
-  const { env, dataDir } = building(t);
-  fs.mkdirSync(path.dirname(dataDir), { recursive: true });
-  const aFile = path.join(path.dirname(dataDir), 'not-a-directory');
-  fs.writeFileSync(aFile, '');
-  const cases: [string, string[], Record<string, string>, RegExp][] = [
-    ['a log level', ['broker'], { LOG_LEVEL: 'loud' }, /LOG_LEVEL=loud must be one of/],
-    ['a log format', ['broker'], { LOG_FORMAT: 'fancy' }, /LOG_FORMAT=fancy must be pretty or json/],
-    ['a missing site file', ['broker'], { SITE_FILE: '/nonexistent/site.yaml' }, /cannot read site file/],
-    ['DATA_DIR a file', ['broker'], { DATA_DIR: aFile }, /EEXIST/],
-    ['a broker URL', ['gateway'], { MQTT_URL: 'broker:1883' }, /MQTT_URL=broker:1883 must start with mqtt/],
-    ['an InfluxDB URL', ['gateway'], { INFLUX_URL: 'influxdb' }, /INFLUX_URL=influxdb is not a URL/],
-    ['an unknown option', ['start', '--no-simulaton'], {}, /Unknown option '--no-simulaton'/],
-    ['an address not here', ['broker'], { MQTT_HOST: '203.0.113.7' }, /EADDRNOTAVAIL/],
-    ['an administrator', ['api'], { ADMIN_EMAIL: 'admin' }, /ADMIN_EMAIL: "admin" is not an e-mail/],
-  ];
-  // Three at a time: each is a Node process starting up.
-  const runs: Awaited<ReturnType<typeof runWesprint>>[] = [];
-  for (let i = 0; i < cases.length; i += 3) {
-    const batch = cases.slice(i, i + 3);
-    runs.push(
-      ...(await Promise.all(
-        batch.map(([, args, overrides]) => runWesprint(args, { ...env, MQTT_PORT: '0', ...overrides })),
-      )),
-    );
-  }
-  for (const [i, [what, , , message]] of cases.entries()) {
-    const r = runs[i] as Awaited<ReturnType<typeof runWesprint>>;
-    t.equal(r.code, 1, `${what}: exit code 1`);
-    const errors = r.stderr.trim().split('\n');
-    t.equal(errors.length, 1, `${what}: one line: ${r.stderr}`);
-    t.match(errors[0], message, what);
-    t.match(errors[0], /^wesprint: /, `${what}: said by wesprint`);
-  }
-});
-
-t.test('on a terminal, or with LOG_FORMAT=pretty, log lines are for people; JSON otherwise', async (t) => {
-  const { env } = building(t);
-  const nobody = `mqtt://127.0.0.1:${await closedPort()}`;
-  const pretty = startWesprint(t, ['gateway'], {
-    ...env,
-    MQTT_URL: nobody,
-    LOG_FORMAT: 'pretty',
-  });
-  const line = await pretty.waitFor(/^.*broker not reachable yet.*$/m);
-  t.match(
-    line[0],
-    /^\S*\[?\d\d:\d\d:\d\d\]?\S* \S*WARN\S*.* gateway: broker not reachable yet \(ECONNREFUSED\)/,
-  );
-  t.notMatch(pretty.output(), /^\{/m, 'no JSON lines');
-  t.equal((await pretty.stop('SIGINT')).code, 0, 'Ctrl+C stops it');
-
-  const json = startWesprint(t, ['gateway'], { ...env, MQTT_URL: nobody, LOG_FORMAT: '' });
-  const jsonLine = await json.waitFor(/^\{.*broker not reachable yet.*$/m);
-  t.match(JSON.parse(jsonLine[0]), { level: 40, part: 'gateway', msg: /broker not reachable yet/ });
-  await json.stop('SIGTERM');
 });

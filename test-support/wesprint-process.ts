@@ -43,9 +43,12 @@ export interface WesprintService {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts `wesprint <args>` and leaves it running; the test's teardown kills whatever still runs. */
+/**
+ * Starts `wesprint <args>` and leaves it running; the test's teardown kills whatever still runs, and shows
+ * what the process wrote when the test failed.
+ */
 export function startWesprint(
-  t: { teardown(fn: () => void | Promise<void>): void },
+  t: { teardown(fn: () => void | Promise<void>): void; passing(): boolean; comment(...m: unknown[]): void },
   args: string[],
   env: Record<string, string>,
 ): WesprintService {
@@ -69,6 +72,7 @@ export function startWesprint(
       child.kill('SIGKILL');
       await exited;
     }
+    if (!t.passing()) t.comment(`wesprint ${args.join(' ')} wrote:\n${output}`);
   });
   return {
     child,
