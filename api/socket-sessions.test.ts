@@ -100,3 +100,27 @@ t.test(
     t.equal((await app.inject({ url: '/api/me', headers: { cookie: facility.cookie } })).statusCode, 401);
   },
 );
+
+t.test('a WebSocket route added later is held too, however it declares its socket handler', async (t) => {
+  const { app, records } = await testApi(t, { socketCheckMs: 3_600_000 });
+  app.route({
+    method: 'GET',
+    url: '/test/both',
+    config: { access: ['member'] },
+    handler: async () => ({ http: true }),
+    wsHandler: (socket) => socket.send('{"type":"hello"}'),
+  });
+  app.get('/test/socket', { websocket: true, config: { access: ['member'] } }, (socket) =>
+    socket.send('{"type":"hello"}'),
+  );
+  const ws = (await app.listen({ host: '127.0.0.1', port: 0 })).replace(/^http/, 'ws');
+  const member = await signedInMember(app, records, 'member');
+  const sockets = await Promise.all(
+    ['/test/both', '/test/socket'].map((path) =>
+      listenWebSocket(t, `${ws}${path}`, { cookie: member.cookie }),
+    ),
+  );
+  const closing = sockets.map(({ socket }) => closeCode(socket, 5_000));
+  await app.inject({ method: 'POST', url: '/api/auth/logout', headers: { cookie: member.cookie } });
+  t.same(await Promise.all(closing), [CREDENTIALS_ENDED, CREDENTIALS_ENDED]);
+});

@@ -93,24 +93,28 @@ export interface SocketSessionsOptions {
 }
 
 /**
- * Register after auth and before @fastify/websocket: it wraps the handler of every route declared with
- * `websocket: true`, so a WebSocket route added later is held without remembering to.
+ * Register after auth and before @fastify/websocket: it wraps the socket handler of every route, so a
+ * WebSocket route added later is held without remembering to.
  */
 export const socketSessions = fp<SocketSessionsOptions>(
   async (app, { identity, checkMs = DEFAULT_SOCKET_CHECK_MS }) => {
     const sockets = new OpenSockets(identity);
     app.decorate('openSockets', sockets);
-    app.addHook('onRoute', (route: RouteOptions & { websocket?: boolean }) => {
-      if (route.websocket !== true) return;
-      const handler = route.handler as unknown as (
-        this: FastifyInstance,
-        socket: WebSocket,
-        request: FastifyRequest,
-      ) => unknown;
-      route.handler = function (this: FastifyInstance, socket: WebSocket, request: FastifyRequest) {
+    type SocketHandler = (
+      this: FastifyInstance,
+      socket: WebSocket,
+      request: FastifyRequest,
+    ) => void | Promise<unknown>;
+    const held = (handler: SocketHandler): SocketHandler =>
+      function (this: FastifyInstance, socket: WebSocket, request: FastifyRequest) {
         sockets.hold(socket, request);
         return handler.call(this, socket, request);
-      } as unknown as RouteOptions['handler'];
+      };
+    // Both ways @fastify/websocket takes a socket handler: `websocket: true` + handler, or `wsHandler`.
+    app.addHook('onRoute', (route: RouteOptions & { websocket?: boolean; wsHandler?: SocketHandler }) => {
+      if (typeof route.wsHandler === 'function') route.wsHandler = held(route.wsHandler);
+      else if (route.websocket === true)
+        route.handler = held(route.handler as unknown as SocketHandler) as unknown as RouteOptions['handler'];
     });
     const timer = setInterval(() => {
       try {
