@@ -1,6 +1,7 @@
 import t from 'tap';
+import { calendarFieldsExist } from '../site/local-time.ts';
 import { planSeriesQuery } from './series-routes.ts';
-import { bucketCount, calendarFieldsExist, parseBucket, parseInstant } from './time-range.ts';
+import { bucketCount, parseBucket, parseInstant } from './time-range.ts';
 
 t.test('instants: ISO 8601 with zone, dates, epoch ms', async (t) => {
   t.same(parseInstant('1762041600000'), { ok: true, value: 1762041600000 });

@@ -1,3 +1,5 @@
+import { calendarFieldsExist } from '../site/local-time.ts';
+
 /**
  * Instants and bucket widths as people type them into a URL. Pure, so the rules are tested on their own.
  */
@@ -6,25 +8,6 @@ const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$/;
 const ISO_OFFSET = /(Z|[+-]\d{2}:?\d{2})$/;
 const EPOCH_MS = /^\d{1,15}$/;
-
-const CALENDAR_FIELDS = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}))?/;
-
-function isLeapYear(year: number): boolean {
-  return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
-}
-
-/**
- * Whether the day and hour written exist. Date.parse reads 30 February as 2 March, 31 April as 1 May and
- * 24:00 as the next midnight: an impossible date is a typo to refuse, not an instant to shift.
- */
-export function calendarFieldsExist(text: string): boolean {
-  const match = CALENDAR_FIELDS.exec(text);
-  if (!match) return false;
-  const [year, month, day] = [match[1], match[2], match[3]].map(Number) as [number, number, number];
-  if (month < 1 || month > 12 || day < 1) return false;
-  const days = month === 2 ? (isLeapYear(year) ? 29 : 28) : [4, 6, 9, 11].includes(month) ? 30 : 31;
-  return day <= days && (match[4] === undefined || Number(match[4]) < 24);
-}
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
 

@@ -1,3 +1,4 @@
+import { calendarFieldsExist } from '../site/local-time.ts';
 import { type Capability, describe, parsePlain, quote } from './capabilities.ts';
 import {
   DecodeError,
@@ -339,5 +340,6 @@ const ZONED_ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:?
 export function zonedIsoTime(text: string): number | undefined {
   if (!ZONED_ISO.test(text)) return undefined;
   const ms = Date.parse(text);
-  return Number.isNaN(ms) ? undefined : ms;
+  // 30 February would be read as 2 March: a clock that says so is not one to trust.
+  return Number.isNaN(ms) || !calendarFieldsExist(text) ? undefined : ms;
 }

@@ -105,3 +105,22 @@ export function minuteOfDay(hhmm: string): number {
   const [h = '0', m = '0'] = hhmm.split(':');
   return Number(h) * 60 + Number(m);
 }
+
+const CALENDAR_FIELDS = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}))?/;
+
+function isLeapYear(year: number): boolean {
+  return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+}
+
+/**
+ * Whether the day and hour written exist. Date.parse reads 30 February as 2 March, 31 April as 1 May and
+ * 24:00 as the next midnight: an impossible date is a typo to refuse, not an instant to shift.
+ */
+export function calendarFieldsExist(text: string): boolean {
+  const match = CALENDAR_FIELDS.exec(text);
+  if (!match) return false;
+  const [year, month, day] = [match[1], match[2], match[3]].map(Number) as [number, number, number];
+  if (month < 1 || month > 12 || day < 1) return false;
+  const days = month === 2 ? (isLeapYear(year) ? 29 : 28) : [4, 6, 9, 11].includes(month) ? 30 : 31;
+  return day <= days && (match[4] === undefined || Number(match[4]) < 24);
+}
