@@ -88,7 +88,8 @@ function identify(identity: Identity, request: FastifyRequest): void {
   const fromHeader = bearer(request);
   for (const token of [fromCookie, fromHeader]) {
     if (!token || token.length > 128) continue;
-    const member = identity.sessions.resolve(token);
+    // On the clock the session was started by (the identity's), not the wall clock.
+    const member = identity.sessions.resolve(token, identity.now());
     if (member) {
       request.member = member;
       request.sessionToken = token;
