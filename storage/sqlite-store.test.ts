@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import t from 'tap';
@@ -330,3 +331,31 @@ t.test('a reading spooled without a channel (written before the upgrade) is chan
     [['0', 2]],
   );
 });
+
+t.test(
+  'opening waits for another process holding the file (a migration there) longer than 5 s',
+  async (t) => {
+    const f = file();
+    await new SqliteStore({ file: f }).close();
+    // Another connection in another thread holds the write lock for 6 s, as a second process migrating would.
+    const { Worker } = await import('node:worker_threads');
+    const holder = new Worker(
+      `const Database = require(${JSON.stringify(createRequire(import.meta.url).resolve('better-sqlite3'))});
+     const { parentPort } = require('node:worker_threads');
+     const db = new Database(${JSON.stringify(f)});
+     db.exec('BEGIN IMMEDIATE');
+     parentPort.postMessage('locked');
+     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 6000);
+     db.exec('COMMIT');
+     db.close();`,
+      { eval: true },
+    );
+    await new Promise((resolve) => holder.once('message', resolve));
+    const started = Date.now();
+    const store = new SqliteStore({ file: f });
+    t.teardown(() => store.close());
+    t.ok(Date.now() - started > 5000, `waited ${Date.now() - started} ms for the lock`);
+    t.equal(await store.ping(), true);
+    await new Promise((resolve) => holder.once('exit', resolve));
+  },
+);

@@ -131,7 +131,10 @@ export class SqliteStore implements TimeSeriesStore {
     this.db = new Database(options.file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 5000');
+    // Opening may migrate a file from before channels counted (about a minute for a year of the demo's
+    // rollups): a second process opening the same file meanwhile waits for it, then finds it migrated,
+    // rather than failing after the usual 5 s.
+    this.db.pragma('busy_timeout = 600000');
     this.db
       .transaction(() => {
         if (hasTable(this.db, 'reading') && !hasColumn(this.db, 'reading', 'channel'))
@@ -139,6 +142,7 @@ export class SqliteStore implements TimeSeriesStore {
         this.db.exec(SCHEMA);
       })
       .immediate();
+    this.db.pragma('busy_timeout = 5000');
     this.rolledUpUntil = this.meta('rolled_up_until');
     this.rawKeptFrom = this.meta('raw_kept_from') ?? Number.NEGATIVE_INFINITY;
 
