@@ -3,7 +3,7 @@ import type { Settings } from './settings.ts';
 
 /**
  * The log of a running part. JSON lines for a log collector (docker, systemd); on a terminal, or with
- * LOG_FORMAT=pretty, one readable line per event: `12:04:31 WARN  gateway: lost the broker (…)`.
+ * LOG_FORMAT=pretty, one readable line per event: `[12:04:31] WARN: gateway: lost the broker (…)`.
  * Both are written synchronously, so the lines of a stopping process are all out before it exits.
  */
 export async function openLog(settings: Pick<Settings, 'logLevel' | 'logFormat'>): Promise<Logger> {

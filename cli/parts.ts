@@ -316,6 +316,8 @@ export async function startParts(
       const backfill = history.start(logger);
       if (backfill) {
         // A process of its own: told to stop first, awaited last, so that its grace overlaps the others'.
+        // (The gateway keeps its turn after the API: stopped first, it would say "offline" to an alert
+        // watcher still running, and every stop would leave an alert.)
         let stopped: Promise<void> | undefined;
         stops.unshift(() => stopped ?? backfill.stop());
         stops.push(async () => {
