@@ -421,6 +421,9 @@ async function startOwnGateway(
   // A container health check runs in a process of its own: the gateway leaves it a heartbeat file.
   const heartbeat = () => writeHeartbeat(settings.dataDir, gateway.client.connected, writer.isSpooling());
   heartbeat();
+  // At once when the broker comes or goes, not up to 10 s later (the gateway may start before its broker).
+  gateway.client.on('connect', heartbeat);
+  gateway.client.on('close', heartbeat);
   const heartbeatTimer = setInterval(heartbeat, HEARTBEAT_INTERVAL_MS);
   heartbeatTimer.unref();
   return {
@@ -428,6 +431,8 @@ async function startOwnGateway(
     stop: async () => {
       clearInterval(timer);
       clearInterval(heartbeatTimer);
+      gateway.client.off('connect', heartbeat);
+      gateway.client.off('close', heartbeat);
       // Readings in memory go to the store, or to the spool on disk when the store does not answer.
       await gateway.stop();
       await writer.close();
