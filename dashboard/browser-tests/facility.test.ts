@@ -211,6 +211,15 @@ t.test('the facility view in real Chromium on the simulated building', async (t:
   );
   t.ok(parseGerman(shown.total[1]) > 0, 'energy since midnight is counted');
 
+  // The Pro 4PM in the 2nd floor's sub-distribution: a row per output, named after the Protel room it feeds.
+  const outputs = await until('the Pro 4PM outputs on the page', async () => {
+    const rows = (await page.evaluate(
+      `[...document.querySelectorAll('table.meters tr.channel[data-meter="og2-protel-steckdosen"]')].map((r) => r.querySelector('.where').innerText)`,
+    )) as string[];
+    return rows.length === 4 ? rows : undefined;
+  });
+  t.same(outputs, ['Protel 201', 'Protel 202', 'Protel 203', 'Protel 204'], 'each output in its room');
+
   // Device health and the quarantine count.
   const health = page.getByRole('region', { name: 'Gerätezustand' });
   t.match(await health.textContent(), /online/);
