@@ -130,12 +130,14 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exitCode = code;
   },
   (err: unknown) => {
+    // A command line it cannot read exits 2, as the other usage errors do.
+    const usage = /^ERR_PARSE_ARGS_/.test(String((err as { code?: unknown }).code));
     if (err instanceof Error && (USER_ERRORS.has(err.name) || operatorProblem(err))) {
-      console.error(`wesprint: ${err.message}`);
+      console.error(`wesprint: ${err.message}${usage ? ' (wesprint --help lists the commands)' : ''}`);
       if (/^(debug|trace)$/i.test(process.env.LOG_LEVEL ?? '')) console.error(err.stack);
     } else {
       console.error(err);
     }
-    process.exit(1);
+    process.exit(usage ? 2 : 1);
   },
 );

@@ -34,7 +34,7 @@ t.test('operator mistakes are one line each, never a stack', async (t) => {
   }
   for (const [i, [what, , , message]] of cases.entries()) {
     const r = runs[i] as Awaited<ReturnType<typeof runWesprint>>;
-    t.equal(r.code, 1, `${what}: exit code 1`);
+    t.equal(r.code, what === 'an unknown option' ? 2 : 1, `${what}: exit code`);
     const errors = r.stderr.trim().split('\n');
     t.equal(errors.length, 1, `${what}: one line: ${r.stderr}`);
     t.match(errors[0], message, what);
