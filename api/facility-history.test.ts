@@ -33,12 +33,16 @@ t.test(
         },
         { device: 'plug-1', points: [{ ts: day1, value: 100 }] }, // a sub-meter: inside a main meter already
         { device: 'main-b', points: [{ ts: day2 + 4 * QUARTER, value: 0.25 }] },
+        // main-c measures three phases, a series each: every phase counts.
+        { device: 'main-c', channel: '0', points: [{ ts: day1, value: 0.5 }] },
+        { device: 'main-c', channel: '1', points: [{ ts: day1, value: 0.25 }] },
+        { device: 'main-c', channel: '2', points: [{ ts: day2, value: 0.125 }] },
       ],
-      new Set(['main-a', 'main-b']),
+      new Set(['main-a', 'main-b', 'main-c']),
     );
     t.same(result, [
-      { date: '2026-03-28', from: day1, kwh: 1.5 },
-      { date: '2026-03-29', from: day2, kwh: 2.25 },
+      { date: '2026-03-28', from: day1, kwh: 2.25 },
+      { date: '2026-03-29', from: day2, kwh: 2.375 },
       { date: '2026-03-30', from: Date.parse('2026-03-29T22:00:00Z'), kwh: null },
     ]);
   },

@@ -47,10 +47,13 @@ export const OccupancyHours = Type.Object({
 });
 export type OccupancyHours = Static<typeof OccupancyHours>;
 
-/** Consumption of the main meters per local day; `points` are consumption buckets per meter. */
+/**
+ * Consumption of the main meters per local day; `points` are consumption buckets per series, a meter's
+ * channels (phases) being series of their own that all count.
+ */
 export function energyByDay(
   days: readonly { date: string; from: number; to: number }[],
-  series: readonly { device: string; points: readonly SeriesPoint[] }[],
+  series: readonly { device: string; channel?: string; points: readonly SeriesPoint[] }[],
   mainMeters: ReadonlySet<string>,
 ): EnergyDays['days'] {
   const out = days.map((d) => ({ date: d.date, from: d.from, kwh: null as number | null }));
