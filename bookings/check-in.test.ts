@@ -227,6 +227,11 @@ t.test(
     const protel = book('protel-x', Date.now() - 20 * MINUTE_MS);
 
     const events: CheckInEvent[] = [];
+    const logged: string[] = [];
+    // As `wesprint start` gives it: a child logger whose part a terminal line already starts with.
+    const logger = pino({ level: 'info' }, { write: (line: string) => void logged.push(line) }).child({
+      part: 'check-in',
+    });
     // The timer is not what this test waits for: it calls scan itself.
     const watcher = new CheckInWatcher({
       store,
@@ -235,6 +240,7 @@ t.test(
       profiles,
       scanEveryMs: HOUR_MS,
       onChange: (e) => events.push(e),
+      logger,
     });
     t.teardown(() => watcher.stop());
 
@@ -269,6 +275,11 @@ t.test(
       ],
     );
     t.same(store.spaceBookings('desk-b', noShow.start, noShow.end), [], 'the released desk is free again');
+    // On a terminal the part leads the line ("check-in: presence seen"); the message must not repeat it.
+    t.same(
+      logged.map((line) => JSON.parse(line).msg),
+      ['presence seen', 'released as no-show'],
+    );
 
     // Presence that goes on after the booking starts checks the next booking in on the next scan.
     await sensor.publishAsync('zigbee2mqtt/protel-x-pres', '{"occupancy":true}');

@@ -171,7 +171,7 @@ export class CheckInWatcher {
       }
     } catch (err) {
       // A busy or closed database must not take the API down; the next scan tries again.
-      this.o.logger?.warn({ err: (err as Error).message }, 'check-in: scan failed');
+      this.o.logger?.warn({ err: (err as Error).message }, 'scan failed');
     }
     for (const event of events) this.changed(event);
     return events;
@@ -192,12 +192,12 @@ export class CheckInWatcher {
   private changed(event: CheckInEvent): void {
     this.o.logger?.info(
       { booking: event.booking.id, space: event.booking.spaceId },
-      event.type === 'checked_in' ? 'check-in: presence seen' : 'check-in: released as no-show',
+      event.type === 'checked_in' ? 'presence seen' : 'released as no-show',
     );
     try {
       this.o.onChange?.(event);
     } catch (err) {
-      this.o.logger?.warn({ err: (err as Error).message }, 'check-in: a listener failed');
+      this.o.logger?.warn({ err: (err as Error).message }, 'a listener failed');
     }
   }
 }

@@ -3,7 +3,14 @@ import os from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { openRecords } from '../database/database.ts';
-import { isMeter, markerFile, readMarker } from '../simulations/backfill.ts';
+import {
+  historyTimes,
+  isMeter,
+  markerFile,
+  planBackfill,
+  readMarker,
+  writeMarker,
+} from '../simulations/backfill.ts';
 import { loadSite } from '../site/load.ts';
 import { InfluxV1Store } from '../storage/influx-v1-store.ts';
 import { SqliteStore } from '../storage/sqlite-store.ts';
@@ -74,6 +81,28 @@ t.test('wesprint simulate --backfill 2d writes two days of history, once', async
   );
   t.equal(count('start_ms < ?'), bookings, 'no booking twice');
 });
+
+t.test(
+  'a history planned by a first start and not begun is written, not "going on" with an interruption',
+  async (t) => {
+    // `wesprint start` writes the plan before its history process runs; that process said it went on with
+    // an interrupted history on every fresh demo.
+    const site = loadSite(DEMO_SITE_FILE);
+    const cases = [
+      { name: 'planned', skip: 0, line: /backfill: writing 2 days of history up to \d{4}-\d{2}-\d{2}\n/ },
+      { name: 'interrupted', skip: 1, line: /backfill: going on with the interrupted history up to / },
+    ];
+    for (const { name, skip, line } of cases) {
+      const dataDir = tempDataDir(t);
+      const plan = planBackfill(site, { spanMs: 2 * DAY });
+      const first = historyTimes(plan)[0] ?? plan.end;
+      writeMarker(dataDir, { plan, doneUntil: first + skip * DAY, bookingsDone: false, finishedAt: null });
+      const r = await run(['simulate', '--backfill', '2d'], { DATA_DIR: dataDir, LOG_LEVEL: 'silent' });
+      t.equal(r.code, 0, r.stderr);
+      t.match(r.stderr, line, name);
+    }
+  },
+);
 
 t.test('bad arguments exit non-zero with a message that says what to write', async (t) => {
   const dataDir = tempDataDir(t);

@@ -16,6 +16,7 @@ import {
   type BackfillReport,
   DEFAULT_BACKFILL_DAYS,
   DEFAULT_STEP_MS,
+  historyTimes,
   MAX_SPAN_MS,
   parseSpan,
   parseStep,
@@ -191,7 +192,13 @@ export async function runBackfillCommand(args: string[], settings: Settings): Pr
         return 0;
       }
       plan = kept.plan;
-      console.error(`backfill: going on with the interrupted history up to ${day(plan.end)}`);
+      // A first `start` plans the history before this process runs: nothing written yet is no interruption.
+      const begun = kept.doneUntil > (historyTimes(plan)[0] ?? plan.end);
+      console.error(
+        begun
+          ? `backfill: going on with the interrupted history up to ${day(plan.end)}`
+          : `backfill: writing ${Math.round(plan.spanMs / DAY_MS)} days of history up to ${day(plan.end)}`,
+      );
     } else {
       if ((await store.latest()).length > 0) {
         console.error(
@@ -371,12 +378,12 @@ export async function startupHistory(settings: Settings, site: SiteConfig): Prom
           if (code !== 0)
             log[stopping ? 'info' : 'warn'](
               { code, signal },
-              'backfill stopped before the end; the next start goes on',
+              'stopped before the end; the next start goes on',
             );
           resolve();
         });
         child.on('error', (err) => {
-          log.error({ err: err.message }, 'backfill could not start');
+          log.error({ err: err.message }, 'the history process could not start');
           resolve();
         });
       });
