@@ -176,6 +176,8 @@ export async function startSimulation(options: SimulationOptions): Promise<Simul
   // all devices connected, or some of them without the broker.
   const withoutBroker = new Set<string>();
   let fleet: 'starting' | 'all' | 'some' = 'starting';
+  // Said at once, not after the 15 s wait for the devices: a broker that is not there yet (compose order).
+  let waitingSaid = false;
   const reportFleet = () => {
     if (fleet === 'starting') return;
     if (withoutBroker.size === 0 && fleet !== 'all') {
@@ -238,6 +240,13 @@ export async function startSimulation(options: SimulationOptions): Promise<Simul
         if (r.client !== client) return;
         if (state === 'connected') withoutBroker.delete(cfg.id);
         else withoutBroker.add(cfg.id);
+        if (fleet === 'starting' && state === 'unreachable' && !waitingSaid && !stopped) {
+          waitingSaid = true;
+          logger.warn(
+            { devices: running.size },
+            'the broker is not reachable yet; the simulated devices retry with backoff',
+          );
+        }
         reportFleet();
       },
     });
@@ -364,12 +373,16 @@ export async function startSimulation(options: SimulationOptions): Promise<Simul
   ]);
   clearTimeout(waitTimer);
   if (onAbort) options.signal?.removeEventListener('abort', onAbort);
-  if (connectedCount < running.size) {
+  if (options.signal?.aborted) {
+    // Asked to stop while waiting for the broker: the stop is the news, not devices that "keep retrying".
     fleet = 'some';
-    logger.warn(
-      { connected: connectedCount, devices: running.size },
-      'not every virtual device could connect yet; they keep retrying with backoff',
-    );
+  } else if (connectedCount < running.size) {
+    fleet = 'some';
+    if (!waitingSaid)
+      logger.warn(
+        { connected: connectedCount, devices: running.size },
+        'not every virtual device could connect yet; they keep retrying with backoff',
+      );
   } else {
     fleet = 'all';
     logger.info({ devices: running.size, speed }, 'simulated building running');
