@@ -276,7 +276,7 @@ export class AlertWatch {
       return verdict.state;
     } catch (err) {
       // The store may be down: a later check tries again.
-      this.o.logger?.warn({ err: (err as Error).message }, 'alerts: night base load check failed');
+      this.o.logger?.warn({ err: (err as Error).message }, 'night base load check failed');
       return 'skipped';
     }
   }
@@ -304,7 +304,7 @@ export class AlertWatch {
       }
     } catch (err) {
       // A busy or closed database must not take the API down; the next check tries again.
-      this.o.logger?.warn({ err: (err as Error).message }, 'alerts: could not write');
+      this.o.logger?.warn({ err: (err as Error).message }, 'could not write');
     }
   }
 
@@ -313,7 +313,7 @@ export class AlertWatch {
       try {
         listener(alert, change);
       } catch (err) {
-        this.o.logger?.warn({ err: (err as Error).message }, 'alerts: a listener failed');
+        this.o.logger?.warn({ err: (err as Error).message }, 'a listener failed');
       }
     }
   }

@@ -89,6 +89,8 @@ t.test(
     const dir = t.testdir({});
     const store = new ReopenableSqlite(path.join(dir, 'readings.db'));
     t.teardown(() => store.close());
+    const logged: { msg: string; err?: unknown }[] = [];
+    const record = (obj: object, msg: string) => void logged.push({ ...obj, msg });
     const writer = new SpooledWriter({
       store,
       dir: path.join(dir, 'spool'),
@@ -96,6 +98,7 @@ t.test(
       flushIntervalMs: 20,
       retryMinMs: 20,
       retryMaxMs: 100,
+      logger: { info: record, warn: record },
     });
     t.teardown(() => writer.close());
     const N = 900;
@@ -128,6 +131,13 @@ t.test(
     );
     t.same(segments(path.join(dir, 'spool')), [], 'acknowledged segments are removed');
     t.equal(writer.isSpooling(), false);
+    // As `wesprint start` logs it (part spool): a reason in one line, no stack, the part not repeated.
+    const down = logged.find((l) => /does not answer; spooling to disk/.test(l.msg));
+    t.type(down?.err, 'string', `the store's reason is its message: ${JSON.stringify(down?.err)}`);
+    t.same(
+      logged.filter((l) => l.msg.startsWith('spool:') || typeof (l.err ?? '') !== 'string'),
+      [],
+    );
   },
 );
 

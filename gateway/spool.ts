@@ -77,6 +77,8 @@ async function settlesBefore(promise: Promise<unknown> | undefined, deadline: nu
 
 const SEGMENT = /^(\d{12})\.spool\.jsonl$/;
 const segmentName = (seq: number) => `${String(seq).padStart(12, '0')}.spool.jsonl`;
+/** A store that is away is a state, not a bug: its reason in one line (a terminal showed the stack). */
+const reason = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 class WriteTimeout extends Error {
   override name = 'WriteTimeout';
@@ -127,10 +129,7 @@ export class SpooledWriter extends EventEmitter {
       for (const batch of this.readSegment(path.join(this.dir, name), false)) this.onDisk += batch.length;
     }
     if (this.segments.length > 0) {
-      this.logger?.info(
-        { readings: this.onDisk, segments: this.segments.length },
-        'spool: replaying from disk',
-      );
+      this.logger?.info({ readings: this.onDisk, segments: this.segments.length }, 'replaying from disk');
       this.spooling = true;
       this.startReplay();
     }
@@ -201,10 +200,7 @@ export class SpooledWriter extends EventEmitter {
       this.spooling = true;
       for (const batch of this.queue) this.append(batch);
       this.queue = [];
-      this.logger?.warn(
-        { readings },
-        'spool: the store did not answer while stopping; readings kept on disk',
-      );
+      this.logger?.warn({ readings }, 'the store did not answer while stopping; readings kept on disk');
     }
     // A replay under way holds nothing that is not on disk already: no need to wait for a slow store.
     await settlesBefore(this.replaying, deadline);
@@ -245,7 +241,7 @@ export class SpooledWriter extends EventEmitter {
 
   private startSpooling(error: unknown): void {
     this.spooling = true;
-    this.logger?.warn({ err: error }, 'spool: the time-series store does not answer; spooling to disk');
+    this.logger?.warn({ err: reason(error) }, 'the time-series store does not answer; spooling to disk');
     for (const batch of this.queue) this.append(batch);
     this.queue = [];
     this.emit('spooling', error);
@@ -279,7 +275,7 @@ export class SpooledWriter extends EventEmitter {
         // Nothing on disk and no append can come in between (appends are synchronous): go direct.
         this.spooling = false;
         this.replayRunning = false;
-        this.logger?.info({}, 'spool: drained, writing directly again');
+        this.logger?.info({}, 'drained, writing directly again');
         this.emit('drained');
         return;
       }
@@ -313,7 +309,7 @@ export class SpooledWriter extends EventEmitter {
           failures++;
           const delay = Math.min(this.retryMaxMs, this.retryMinMs * 2 ** Math.min(failures - 1, 20));
           if (failures === 1)
-            this.logger?.warn({ err: error, retryInMs: delay }, 'spool: replay failed, retrying');
+            this.logger?.warn({ err: reason(error), retryInMs: delay }, 'replay failed, retrying');
           if (this.closed) break;
           await this.sleep(delay);
         }
@@ -337,7 +333,7 @@ export class SpooledWriter extends EventEmitter {
         // A line torn by a crash while it was written: it was never acknowledged to anyone.
         if (count) {
           this.counters.corrupt++;
-          this.logger?.warn({ file }, 'spool: skipping an unreadable line');
+          this.logger?.warn({ file }, 'skipping an unreadable line');
         }
       }
     }
