@@ -52,3 +52,63 @@ t.test('badly named or doubly numbered migration files are refused', async (t) =
   fs.writeFileSync(path.join(migrations, 'add-things.sql'), 'SELECT 1;');
   t.throws(() => openRecords(path.join(dir, 'y.db'), migrations), MigrationError);
 });
+
+t.test(
+  'processes opening the same new records file at once all get it, each migration applied once',
+  async (t) => {
+    // The API, `wesprint users` and a second API replica can all open a fresh DATA_DIR at the first start.
+    // Each opener is a process of its own; all are ready before any is told to open.
+    const { spawn } = await import('node:child_process');
+    const dir = tempDir(t);
+    const openers = 4;
+    const rounds = 5;
+    const module = new URL('./database.ts', import.meta.url).href;
+    const opener = `
+    const { openRecords } = await import(${JSON.stringify(module)});
+    process.stdout.write('ready\\n');
+    process.stdin.once('data', () => {
+      try { openRecords(process.argv[1]).close(); process.stdout.write('ok\\n'); }
+      catch (err) { process.stdout.write(String(err) + '\\n'); }
+      process.exit(0);
+    });
+  `;
+    for (let round = 0; round < rounds; round++) {
+      const file = path.join(dir, `records-${round}.db`);
+      const children = Array.from({ length: openers }, () =>
+        spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', opener, file], {
+          stdio: ['pipe', 'pipe', 'inherit'],
+        }),
+      );
+      const lines = children.map((child) => {
+        const said: string[] = [];
+        let buffered = '';
+        const ready = new Promise<void>((resolve) => {
+          child.stdout.on('data', (chunk: Buffer) => {
+            buffered += chunk.toString();
+            const parts = buffered.split('\n');
+            buffered = parts.pop() ?? '';
+            said.push(...parts);
+            if (said.includes('ready')) resolve();
+          });
+          child.once('exit', () => resolve());
+        });
+        const exited = new Promise<string>((resolve) =>
+          child.once('exit', () => resolve(said.at(-1) ?? 'no answer')),
+        );
+        return { ready, exited };
+      });
+      await Promise.all(lines.map((l) => l.ready));
+      for (const child of children) child.stdin.write('open\n');
+      t.same(
+        await Promise.all(lines.map((l) => l.exited)),
+        Array(openers).fill('ok'),
+        `round ${round}: every opener got the file`,
+      );
+      const db = openRecords(file);
+      const names = db.prepare('SELECT name FROM schema_migration').pluck().all() as string[];
+      t.equal(new Set(names).size, names.length, `round ${round}: no migration recorded twice`);
+      t.same(migrate(db), [], `round ${round}: nothing left to apply`);
+      db.close();
+    }
+  },
+);

@@ -21,8 +21,10 @@ export class MigrationError extends Error {
 export function openRecords(file: string, migrationsDir: string = MIGRATIONS_DIR): RecordsDb {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const db = new Database(file);
-  db.pragma('journal_mode = WAL');
+  // The wait first: switching a fresh file to WAL takes a lock, and a second process opening the same new
+  // file at that moment (the API and `wesprint users` at a first start) would fail at once without it.
   db.pragma('busy_timeout = 5000');
+  db.pragma('journal_mode = WAL');
   db.pragma('foreign_keys = ON');
   migrate(db, migrationsDir);
   return db;
@@ -30,9 +32,6 @@ export function openRecords(file: string, migrationsDir: string = MIGRATIONS_DIR
 
 export function migrate(db: RecordsDb, migrationsDir: string = MIGRATIONS_DIR): string[] {
   db.exec('CREATE TABLE IF NOT EXISTS schema_migration (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)');
-  const applied = new Set(
-    (db.prepare('SELECT name FROM schema_migration').all() as { name: string }[]).map((r) => r.name),
-  );
   const files = fs
     .readdirSync(migrationsDir)
     .filter((f) => f.endsWith('.sql'))
@@ -45,15 +44,21 @@ export function migrate(db: RecordsDb, migrationsDir: string = MIGRATIONS_DIR): 
     numbers.add(m[1] as string);
   }
   const record = db.prepare('INSERT INTO schema_migration (name, applied_at) VALUES (?, ?)');
+  const isApplied = db.prepare('SELECT 1 FROM schema_migration WHERE name = ?').pluck();
   const done: string[] = [];
   for (const f of files) {
-    if (applied.has(f)) continue;
     const sql = fs.readFileSync(path.join(migrationsDir, f), 'utf8');
-    db.transaction(() => {
-      db.exec(sql);
-      record.run(f, Date.now());
-    })();
-    done.push(f);
+    // Asked again inside a write transaction: another process opening the same file may have applied it
+    // since, and the write lock taken first (immediate) makes the question and the answer one step.
+    const applied = db
+      .transaction(() => {
+        if (isApplied.get(f) !== undefined) return false;
+        db.exec(sql);
+        record.run(f, Date.now());
+        return true;
+      })
+      .immediate();
+    if (applied) done.push(f);
   }
   return done;
 }

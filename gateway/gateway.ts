@@ -368,8 +368,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 /** Executed command ids, kept on disk so that a command replayed after a gateway restart is still refused. */
 function openCommandLog(file: string) {
   const db = new Database(file);
-  db.pragma('journal_mode = WAL');
   db.pragma('busy_timeout = 5000');
+  db.pragma('journal_mode = WAL');
   db.exec(
     'CREATE TABLE IF NOT EXISTS executed_command (id TEXT PRIMARY KEY, device TEXT NOT NULL, at INTEGER)',
   );

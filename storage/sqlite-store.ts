@@ -129,12 +129,12 @@ export class SqliteStore implements TimeSeriesStore {
     if (!(this.rawRetentionMs > 0) || !(this.rollupRetentionMs >= this.rawRetentionMs))
       throw new RangeError('retention: raw days must be > 0 and rollup days >= raw days');
     this.db = new Database(options.file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
     // Opening may migrate a file from before channels counted (about a minute for a year of the demo's
     // rollups): a second process opening the same file meanwhile waits for it, then finds it migrated,
-    // rather than failing after the usual 5 s.
+    // rather than failing after the usual 5 s. Set before WAL, whose switch takes a lock too.
     this.db.pragma('busy_timeout = 600000');
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
     this.db
       .transaction(() => {
         if (hasTable(this.db, 'reading') && !hasColumn(this.db, 'reading', 'channel'))
