@@ -104,6 +104,7 @@ export const socketSessions = fp<SocketSessionsOptions>(
       this: FastifyInstance,
       socket: WebSocket,
       request: FastifyRequest,
+      // biome-ignore lint/suspicious/noConfusingVoidType: the return type of @fastify/websocket's own handler type
     ) => void | Promise<unknown>;
     const held = (handler: SocketHandler): SocketHandler =>
       function (this: FastifyInstance, socket: WebSocket, request: FastifyRequest) {
