@@ -20,7 +20,8 @@
  * within hours, and nothing locks for good.
  */
 
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
 
 export type ThrottleScope = 'pair' | 'address' | 'name';
 
@@ -166,18 +167,10 @@ export function guessWait(counts: GuessCounts, now: number, rule: GuessThrottleR
  * free failures from each of its 2^64 addresses. Anything unparsable is counted as given.
  */
 export function clientNetwork(address: string): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped && isIPv4(mapped[1] as string)) return mapped[1] as string;
   const bare = address.split('%')[0] as string; // a zone id names the interface, not the host
-  if (!isIPv6(bare)) return address;
-  // The first four groups, whether written out or folded into "::".
-  const [head = '', tail] = bare.split('::');
-  const groups = head === '' ? [] : head.split(':');
-  if (tail !== undefined) {
-    const rest = tail === '' ? [] : tail.split(':');
-    const width = rest.some((g) => g.includes('.')) ? rest.length + 1 : rest.length;
-    groups.push(...Array<string>(8 - groups.length - width).fill('0'), ...rest);
-  }
-  const prefix = groups.slice(0, 4).map((g) => Number.parseInt(g, 16).toString(16));
-  return `${prefix.join(':')}::/64`;
+  if (isIP(bare) === 0) return address;
+  const parsed = ipaddr.process(bare); // an IPv4-mapped IPv6 address becomes the IPv4 one
+  if (parsed.kind() === 'ipv4') return parsed.toString();
+  const groups = (parsed as ipaddr.IPv6).parts.slice(0, 4).map((group) => group.toString(16));
+  return `${groups.join(':')}::/64`;
 }
