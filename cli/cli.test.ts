@@ -121,20 +121,19 @@ t.test('an explicit MQTT_PORT that is taken is one clear line, not a stack trace
 
 t.test('`wesprint start` brings the simulated building alive: live readings over the API', async (t) => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-start-'));
-  const child: ChildProcess = spawn(process.execPath, [WESPRINT_BIN, 'start'], {
-    env: {
-      ...process.env,
-      DATA_DIR: dataDir,
-      HTTP_PORT: '0',
-      MQTT_HOST: '127.0.0.1',
-      MQTT_PORT: '0',
-      MQTT_WS_PORT: '0',
-      SIM_SPEED: '600',
-      // info, so there are log lines to search for a leaked password
-      LOG_LEVEL: 'info',
-      ADMIN_EMAIL: '',
-    },
-  });
+  const env = {
+    ...process.env,
+    DATA_DIR: dataDir,
+    HTTP_PORT: '0',
+    MQTT_HOST: '127.0.0.1',
+    MQTT_PORT: '0',
+    MQTT_WS_PORT: '0',
+    SIM_SPEED: '600',
+    // info, so there are log lines to search for a leaked password
+    LOG_LEVEL: 'info',
+    ADMIN_EMAIL: '',
+  };
+  const child: ChildProcess = spawn(process.execPath, [WESPRINT_BIN, 'start'], { env });
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (d) => {
@@ -228,6 +227,28 @@ t.test('`wesprint start` brings the simulated building alive: live readings over
     'devices coming online at the start are chatter for the debug level, not 150 lines at info',
   );
   for (const m of demo.members) t.notOk(stdout.includes(m.password), 'no demo password in the output');
+
+  // A later start shows the password no more, but says where whoever runs the demo finds it.
+  const again: ChildProcess = spawn(process.execPath, [WESPRINT_BIN, 'start'], { env });
+  let againOut = '';
+  again.stdout?.on('data', (d) => {
+    againOut += d;
+  });
+  const againExited = new Promise<number | null>((r) => again.on('exit', (code) => r(code)));
+  t.teardown(() => {
+    if (again.exitCode === null) again.kill('SIGKILL');
+  });
+  const untilAgain = Date.now() + 60_000;
+  while (!/API\s+http/.test(againOut) && again.exitCode === null && Date.now() < untilAgain)
+    await new Promise((r) => setTimeout(r, 100));
+  t.match(
+    againOut,
+    `Administrator   e-mail and password in ${adminFile}`,
+    'the second banner names the file',
+  );
+  t.notOk(againOut.includes(adminPassword), 'and does not show the password again');
+  again.kill('SIGTERM');
+  t.equal(await againExited, 0, 'the second start stops cleanly too');
 });
 
 t.test('the gateway heartbeat turns unhealthy when it is old, missing or disconnected', async (t) => {

@@ -18,7 +18,12 @@ import { loadProfiles } from '../device-profiles/registry.ts';
 import { type Gateway, startGateway } from '../gateway/gateway.ts';
 import { Quarantine } from '../gateway/quarantine.ts';
 import { SpooledWriter } from '../gateway/spool.ts';
-import { ensureDemoLobbyToken, ensureDemoMembers, ensureFirstAdmin } from '../members/first-start.ts';
+import {
+  adminCredentialsFile,
+  ensureDemoLobbyToken,
+  ensureDemoMembers,
+  ensureFirstAdmin,
+} from '../members/first-start.ts';
 import { Identity } from '../members/identity.ts';
 import { auditSignIns } from '../members/sign-in-audit.ts';
 import { credentialsFromDataDir, type Simulation, startSimulation } from '../simulations/simulator.ts';
@@ -288,6 +293,11 @@ export async function startParts(
         lines.push(
           `                shown once; also in ${admin.file} (mode 0600). Sign in: POST ${base}/api/auth/login`,
         );
+      } else if (fs.existsSync(adminCredentialsFile(settings.dataDir))) {
+        // A later start: the password is not shown again, but whoever runs the demo needs to find it.
+        lines.push(
+          `Administrator   e-mail and password in ${adminCredentialsFile(settings.dataDir)} (mode 0600)`,
+        );
       }
     }
 
@@ -378,7 +388,8 @@ async function startOwnBroker(
       });
     } catch (err) {
       if (!(err instanceof PortInUseError) || !mayMove || attempt + 1 >= DEMO_PORT_ATTEMPTS) throw err;
-      logger.warn({ port: err.port }, err.message);
+      // Not a warning: the demo steps aside on purpose, and its banner says which port it took.
+      logger.info({ port: err.port }, `MQTT port ${err.port} is in use, the demo tries ${err.port + 1}`);
     }
   }
 }
