@@ -29,7 +29,7 @@ t.test('secrets in URLs are redacted, the rest kept as it came', async (t) => {
 t.test('the request log of the real API carries no lobby or calendar token', async (t) => {
   const lines: string[] = [];
   const logger = pino(
-    { level: 'info' },
+    { level: 'debug' },
     new Writable({
       write(chunk, _encoding, done) {
         lines.push(String(chunk));
@@ -53,4 +53,31 @@ t.test('the request log of the real API carries no lobby or calendar token', asy
   t.notOk(log.includes(calendar), 'no calendar token anywhere in the log');
   t.ok(urls.includes(`/api/lobby?token=${REDACTED}`), 'the lobby request is logged, redacted');
   t.ok(urls.includes(`/lobby?lang=en&token=${REDACTED}`), 'other parameters stay readable');
+});
+
+t.test('routine requests are logged at debug, one line each, not at info', async (t) => {
+  const logged = (level: string) => {
+    const lines: { level: number; msg: string; req?: { url?: string } }[] = [];
+    const logger = pino(
+      { level },
+      new Writable({
+        write(chunk, _encoding, done) {
+          lines.push(JSON.parse(String(chunk)));
+          done();
+        },
+      }),
+    );
+    return { logger, lines };
+  };
+  for (const level of ['info', 'debug']) {
+    const { logger, lines } = logged(level);
+    const { app } = await testApi(t, { logger });
+    await app.inject('/api/me'); // 401 without a session: a request all the same
+    const aboutIt = lines.filter((l) => l.req?.url === '/api/me');
+    t.equal(
+      aboutIt.length,
+      level === 'info' ? 0 : 1,
+      `at ${level}: ${aboutIt.length} line(s) for one request`,
+    );
+  }
 });
