@@ -500,7 +500,7 @@ t.test('fuzzed bodies never answer 5xx', async (t) => {
 
 t.test('the calendar token, a credential in the URL, stays out of the request log', async (t) => {
   const lines: string[] = [];
-  const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
+  const logger = pino({ level: 'debug' }, { write: (line: string) => lines.push(line) });
   const { app, records, base } = await bookingApi(t, logger);
   const { cookie } = await signedInMember(app, records, 'member');
   const issued = await call(base, 'POST', '/api/me/calendar-token', cookie);

@@ -21,13 +21,29 @@ export class MigrationError extends Error {
 export function openRecords(file: string, migrationsDir: string = MIGRATIONS_DIR): RecordsDb {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const db = new Database(file);
-  // The wait first: switching a fresh file to WAL takes a lock, and a second process opening the same new
-  // file at that moment (the API and `wesprint users` at a first start) would fail at once without it.
   db.pragma('busy_timeout = 5000');
-  db.pragma('journal_mode = WAL');
+  useWriteAheadLog(db);
   db.pragma('foreign_keys = ON');
   migrate(db, migrationsDir);
   return db;
+}
+
+/**
+ * Switching a new file to WAL needs a lock SQLite does not wait for (the busy timeout does not apply to it):
+ * when another process (the API and `wesprint users` at a first start) switches the same new file at that
+ * moment, SQLITE_BUSY comes at once. Asked again a little later, the file is in WAL already.
+ */
+function useWriteAheadLog(db: RecordsDb): void {
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      db.pragma('journal_mode = WAL');
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'SQLITE_BUSY' || attempt >= 50) throw err;
+      Atomics.wait(pause, 0, 0, 100);
+    }
+  }
 }
 
 export function migrate(db: RecordsDb, migrationsDir: string = MIGRATIONS_DIR): string[] {
