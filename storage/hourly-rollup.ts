@@ -1,5 +1,6 @@
 import { type CounterSample, consumptionByBucket } from './consumption.ts';
 import { NeumaierSum } from './neumaier-sum.ts';
+import type { BucketPartial } from './partial-aggregate.ts';
 
 /**
  * One series' hour as the stores keep it past raw retention: what every aggregate of the interface needs
@@ -7,19 +8,9 @@ import { NeumaierSum } from './neumaier-sum.ts';
  * (rollup_hour); InfluxV1Store computes them here, from raw readings read back or from a history that
  * never went through raw retention.
  */
-export interface HourRollup {
+export interface HourRollup extends BucketPartial {
   /** Start of the UTC hour, epoch ms. */
   hour: number;
-  /** Every reading, lock states included. */
-  count: number;
-  numCount: number;
-  sum: number;
-  min: number | null;
-  max: number | null;
-  last: number | null;
-  lastTs: number | null;
-  /** Reset-aware (storage/consumption.ts), the step into an hour counted in the hour of its later sample. */
-  consumption: number | null;
 }
 
 export interface SeriesSample {
