@@ -1,4 +1,5 @@
 import { type Interval, mergeIntervals } from '../bookings/booking-rules.ts';
+import { lockOpenToPush } from '../building/quantities.ts';
 import { addDays, fromLocal, type LocalDate, toLocal } from '../site/local-time.ts';
 
 /**
@@ -264,14 +265,6 @@ export function offlineVerdicts(
 
 // Doors left unlocked ---------------------------------------------------------------------------------------
 
-/** Nuki states in which the door can be pushed open (lock 'n' go and unlatching included). */
-export const UNLOCKED_STATES: readonly string[] = [
-  'unlocked',
-  'unlatched',
-  'unlatching',
-  'unlocked_lock_n_go',
-];
-
 export interface LockRun {
   device: string;
   /** The space the lock opens. */
@@ -287,7 +280,7 @@ export function followLock(
   reading: { device: string; space: string; state: string; at: number },
 ): LockRun {
   if (previous && reading.at < previous.at) return previous;
-  const unlocked = UNLOCKED_STATES.includes(reading.state);
+  const unlocked = lockOpenToPush(reading.state);
   const unlockedSince = !unlocked ? null : (previous?.unlockedSince ?? reading.at);
   return { ...reading, unlockedSince };
 }

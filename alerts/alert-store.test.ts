@@ -1,6 +1,6 @@
 import t from 'tap';
-import { testRecords } from '../api/test-session.ts';
 import { MemberStore } from '../members/member-store.ts';
+import { testRecords } from '../test-support/members.ts';
 import type { Condition } from './alert-rules.ts';
 import { AlertStore } from './alert-store.ts';
 

@@ -1,7 +1,7 @@
 import type { BaseLogger } from 'pino';
-import type { BuildingFeed, LiveEvent } from '../api/building-feed.ts';
 import { type Interval, openingIntervals } from '../bookings/booking-rules.ts';
 import type { BookingStore } from '../bookings/booking-store.ts';
+import type { BuildingFeed, LiveEvent } from '../building/live-feed.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
 import { addDays, type LocalDate } from '../site/local-time.ts';
 import type { SiteConfig, SpaceConfig } from '../site/site.ts';

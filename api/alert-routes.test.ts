@@ -8,16 +8,12 @@ import t, { type Test } from 'tap';
 import { DEFAULT_ALERT_SETTINGS } from '../alerts/alert-rules.ts';
 import { type Alert, AlertStore } from '../alerts/alert-store.ts';
 import { AlertWatch } from '../alerts/alert-watch.ts';
+import { BuildingFeed } from '../building/live-feed.ts';
+import { buildingTopics } from '../building/topics.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
-import { buildingTopics } from '../gateway/building-topics.ts';
 import { Identity } from '../members/identity.ts';
 import { SqliteStore } from '../storage/sqlite-store.ts';
-import { alertRoutes } from './alert-routes.ts';
-import { auth } from './auth.ts';
-import { authRoutes } from './auth-routes.ts';
-import { BuildingFeed } from './building-feed.ts';
-import { installErrorHandling } from './errors.ts';
-import { LIVE_MAX_PAYLOAD_BYTES } from './live-stream.ts';
+import { signedInMember, testRecords } from '../test-support/members.ts';
 import {
   eventually,
   listenWebSocket,
@@ -25,8 +21,12 @@ import {
   startBroker,
   startGatewayClient,
   testProfiles,
-} from './test-building.ts';
-import { signedInMember, testRecords } from './test-session.ts';
+} from '../test-support/small-building.ts';
+import { alertRoutes } from './alert-routes.ts';
+import { auth } from './auth.ts';
+import { authRoutes } from './auth-routes.ts';
+import { installErrorHandling } from './errors.ts';
+import { LIVE_MAX_PAYLOAD_BYTES } from './live-stream.ts';
 
 const topics = buildingTopics('test-haus');
 const MIN = 60_000;

@@ -5,14 +5,14 @@ import os from 'node:os';
 import path from 'node:path';
 import type { InjectOptions } from 'fastify';
 import t, { type Test } from 'tap';
-import { buildingTopics } from '../gateway/building-topics.ts';
+import { BuildingFeed } from '../building/live-feed.ts';
+import { buildingTopics } from '../building/topics.ts';
 import { Quarantine } from '../gateway/quarantine.ts';
 import { SqliteStore } from '../storage/sqlite-store.ts';
 import type { StoredReading, TimeSeriesStore } from '../storage/store.ts';
+import { signedInMember, testRecords } from '../test-support/members.ts';
+import { smallBuilding, startBroker, testProfiles } from '../test-support/small-building.ts';
 import { buildApi } from './app.ts';
-import { BuildingFeed } from './building-feed.ts';
-import { smallBuilding, startBroker, testProfiles } from './test-building.ts';
-import { signedInMember, testRecords } from './test-session.ts';
 
 const HOUR = 3_600_000;
 const T0 = Date.UTC(2026, 10, 2, 0, 0, 0);

@@ -3,17 +3,17 @@ import os from 'node:os';
 import path from 'node:path';
 import Fastify from 'fastify';
 import t, { type Test } from 'tap';
+import { BuildingFeed } from '../building/live-feed.ts';
 import type { RecordsDb } from '../database/database.ts';
 import { Quarantine } from '../gateway/quarantine.ts';
 import { Identity } from '../members/identity.ts';
 import { ANY_MEMBER, ROLES, type Role, type RouteAccess, STAFF, STAFF_AND_BOARD } from '../members/roles.ts';
 import { SqliteStore } from '../storage/sqlite-store.ts';
+import { createTestMember, signIn, testRecords } from '../test-support/members.ts';
+import { smallBuilding, testProfiles } from '../test-support/small-building.ts';
 import { type ApiOptions, buildApi } from './app.ts';
 import { auth, decideAccess, MissingAccessError } from './auth.ts';
-import { BuildingFeed } from './building-feed.ts';
 import { DASHBOARD_PAGES } from './dashboard-pages.ts';
-import { smallBuilding, testProfiles } from './test-building.ts';
-import { createTestMember, signIn, testRecords } from './test-session.ts';
 
 /**
  * Who may call what. Every route the API registers must be in EXPECTED_ACCESS (keyed "METHOD /url" as

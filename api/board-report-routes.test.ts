@@ -2,13 +2,13 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import type { FastifyInstance } from 'fastify';
 import t, { type Test } from 'tap';
+import { BuildingFeed } from '../building/live-feed.ts';
 import type { RecordsDb } from '../database/database.ts';
 import { Quarantine } from '../gateway/quarantine.ts';
 import type { BoardReportOut } from '../reports/board-report-schema.ts';
 import { octoberBuilding } from '../reports/test-october.ts';
+import { signedInMember } from '../test-support/members.ts';
 import { buildApi } from './app.ts';
-import { BuildingFeed } from './building-feed.ts';
-import { signedInMember } from './test-session.ts';
 
 /**
  * The board report over the real API: sign-in and roles, the JSON figures of October 2025 in the written

@@ -5,14 +5,14 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import ICAL from 'ical.js';
 import pino from 'pino';
 import t, { type Test } from 'tap';
+import { BuildingFeed } from '../building/live-feed.ts';
 import { openRecords, type RecordsDb } from '../database/database.ts';
 import { Quarantine } from '../gateway/quarantine.ts';
 import type { SiteConfig } from '../site/site.ts';
 import { SqliteStore } from '../storage/sqlite-store.ts';
+import { createTestMember, signedInMember, signIn } from '../test-support/members.ts';
+import { smallBuilding } from '../test-support/small-building.ts';
 import { buildApi } from './app.ts';
-import { BuildingFeed } from './building-feed.ts';
-import { smallBuilding } from './test-building.ts';
-import { createTestMember, signedInMember, signIn } from './test-session.ts';
 
 /**
  * Booking routes over real HTTP, with real sign-in and the records database: the concurrency promise

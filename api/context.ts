@@ -1,10 +1,10 @@
 import Type from 'typebox';
+import type { BuildingFeed } from '../building/live-feed.ts';
+import { QUANTITY_NAMES } from '../building/quantities.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
-import { QUANTITY_UNITS, type Quantity } from '../device-profiles/reading.ts';
 import type { Quarantine } from '../gateway/quarantine.ts';
 import type { SiteConfig } from '../site/site.ts';
 import type { TimeSeriesStore } from '../storage/store.ts';
-import type { BuildingFeed } from './building-feed.ts';
 
 /** What every route plugin is given: the parts of the running system the API reads from. */
 export interface ApiContext {
@@ -23,7 +23,7 @@ export const SiteId = Type.String({
   description: 'lower-case id: a-z 0-9 _ -',
 });
 
-export const QuantityName = Type.Enum(Object.keys(QUANTITY_UNITS) as Quantity[], {
+export const QuantityName = Type.Enum(QUANTITY_NAMES, {
   description: 'a normalised quantity',
 });
 

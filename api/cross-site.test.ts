@@ -1,10 +1,10 @@
 import t from 'tap';
 import { AuditLog } from '../access/audit-log.ts';
 import { Identity } from '../members/identity.ts';
+import { signedInMember } from '../test-support/members.ts';
+import { upgradeStatus } from '../test-support/small-building.ts';
 import { crossSiteReason, trustedOriginsFrom } from './cross-site.ts';
 import { testApi } from './test-api.ts';
-import { upgradeStatus } from './test-building.ts';
-import { signedInMember } from './test-session.ts';
 
 const EVIL = 'http://evil.example';
 

@@ -2,12 +2,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import { buildingTopics } from '../gateway/building-topics.ts';
+import { BuildingFeed } from '../building/live-feed.ts';
+import { buildingTopics } from '../building/topics.ts';
 import { Quarantine } from '../gateway/quarantine.ts';
 import { SqliteStore } from '../storage/sqlite-store.ts';
-import { buildApi } from './app.ts';
-import { BuildingFeed } from './building-feed.ts';
-import type { LiveStreamOptions } from './live-stream.ts';
+import { signedInMember, testRecords } from '../test-support/members.ts';
 import {
   eventually,
   listenWebSocket,
@@ -15,8 +14,9 @@ import {
   startBroker,
   startGatewayClient,
   testProfiles,
-} from './test-building.ts';
-import { signedInMember, testRecords } from './test-session.ts';
+} from '../test-support/small-building.ts';
+import { buildApi } from './app.ts';
+import type { LiveStreamOptions } from './live-stream.ts';
 
 const topics = buildingTopics('test-haus');
 

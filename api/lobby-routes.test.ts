@@ -4,15 +4,14 @@ import path from 'node:path';
 import t, { type Test } from 'tap';
 import WebSocket from 'ws';
 import { BookingStore } from '../bookings/booking-store.ts';
+import { BuildingFeed } from '../building/live-feed.ts';
+import { buildingTopics } from '../building/topics.ts';
 import { openRecords } from '../database/database.ts';
-import { buildingTopics } from '../gateway/building-topics.ts';
 import { Quarantine } from '../gateway/quarantine.ts';
 import { LobbyTokens } from '../members/lobby-tokens.ts';
 import type { SiteConfig } from '../site/site.ts';
 import { SqliteStore } from '../storage/sqlite-store.ts';
-import { buildApi } from './app.ts';
-import { BuildingFeed } from './building-feed.ts';
-import { LOBBY_TOKEN_REVOKED } from './lobby-routes.ts';
+import { createTestMember, signIn } from '../test-support/members.ts';
 import {
   eventually,
   listenWebSocket,
@@ -21,8 +20,9 @@ import {
   startGatewayClient,
   testProfiles,
   upgradeStatus,
-} from './test-building.ts';
-import { createTestMember, signIn } from './test-session.ts';
+} from '../test-support/small-building.ts';
+import { buildApi } from './app.ts';
+import { LOBBY_TOKEN_REVOKED } from './lobby-routes.ts';
 
 const topics = buildingTopics('test-haus');
 const HOUR = 3_600_000;

@@ -1,8 +1,8 @@
 import type { FastifyBaseLogger } from 'fastify';
+import type { BuildingFeed, LiveEvent } from '../building/live-feed.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
 import type { SiteConfig } from '../site/site.ts';
 import type { TimeSeriesStore } from '../storage/store.ts';
-import type { BuildingFeed, LiveEvent } from './building-feed.ts';
 import {
   type BookedSlot,
   DEFAULT_FRESH_MS,

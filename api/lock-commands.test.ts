@@ -1,7 +1,12 @@
 import t from 'tap';
-import type { CommandMessage } from '../gateway/building-topics.ts';
+import type { CommandMessage } from '../building/topics.ts';
+import {
+  eventually,
+  smallBuilding,
+  startBroker,
+  startGatewayClient,
+} from '../test-support/small-building.ts';
 import { LockCommands, parseCommandResult } from './lock-commands.ts';
-import { eventually, smallBuilding, startBroker, startGatewayClient } from './test-building.ts';
 
 /**
  * The command channel on its own, against a real aedes broker, with a real MQTT.js client in the gateway's

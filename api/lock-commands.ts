@@ -1,14 +1,14 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { BaseLogger } from 'pino';
-import { brokerClientOptions, closeBrokerClient, keepConnected } from '../broker/reconnect.ts';
-import type { DeviceAction } from '../device-profiles/profile.ts';
+import { brokerClientOptions, closeBrokerClient, keepConnected } from '../building/broker-connection.ts';
 import {
   buildingTopics,
   type CommandMessage,
   type CommandOutcome,
   type CommandResultMessage,
-} from '../gateway/building-topics.ts';
+} from '../building/topics.ts';
+import type { DeviceAction } from '../device-profiles/profile.ts';
 import { SERVICE_USERNAMES } from '../site/credentials.ts';
 import type { SiteConfig } from '../site/site.ts';
 

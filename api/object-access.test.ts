@@ -2,14 +2,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
+import { BuildingFeed } from '../building/live-feed.ts';
 import { Quarantine } from '../gateway/quarantine.ts';
 import { LobbyTokens } from '../members/lobby-tokens.ts';
 import { ROLES, type Role } from '../members/roles.ts';
 import { SqliteStore } from '../storage/sqlite-store.ts';
+import { signedInMember, testRecords } from '../test-support/members.ts';
+import { smallBuilding, testProfiles } from '../test-support/small-building.ts';
 import { buildApi } from './app.ts';
-import { BuildingFeed } from './building-feed.ts';
-import { smallBuilding, testProfiles } from './test-building.ts';
-import { signedInMember, testRecords } from './test-session.ts';
 
 /**
  * Object-level checks of every data route that names a device or a space. The rule: raw telemetry

@@ -1,8 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { QUANTITY_UNITS, type Quantity } from '../device-profiles/reading.ts';
+import {
+  type Aggregate,
+  aggregateRefusal,
+  QUANTITIES,
+  type Quantity,
+  unitOf,
+} from '../building/quantities.ts';
 import { STAFF_AND_BOARD } from '../members/roles.ts';
-import type { Aggregate, SeriesQuery } from '../storage/store.ts';
+import type { SeriesQuery } from '../storage/store.ts';
 import { type ApiContext, QuantityName, SiteId } from './context.ts';
 import { ApiError, ErrorBody } from './errors.ts';
 import { BUCKET_PATTERN, bucketCount, parseBucket, parseInstant } from './time-range.ts';
@@ -20,7 +26,6 @@ const AGGREGATES = [
   'consumption',
 ] as const satisfies readonly Aggregate[];
 /** Quantities whose values are states, not numbers: only counting them means something. */
-const STATE_QUANTITIES: ReadonlySet<Quantity> = new Set(['lock', 'door']);
 
 const Instant = Type.String({
   minLength: 1,
@@ -104,11 +109,9 @@ export function planSeriesQuery(
         `${buckets} buckets of ${q.bucket} between from and to; at most ${MAX_BUCKETS}: widen the bucket`,
       );
   }
-  const aggregate = q.aggregate ?? (q.quantity === 'energy' ? 'consumption' : 'mean');
-  if (aggregate === 'consumption' && q.quantity !== 'energy')
-    return refuse('aggregate consumption needs a cumulative counter: quantity energy');
-  if (STATE_QUANTITIES.has(q.quantity) && aggregate !== 'count')
-    return refuse(`${q.quantity} is a state, not a number: only aggregate count applies`);
+  const aggregate = q.aggregate ?? QUANTITIES[q.quantity].aggregate;
+  const refusal = aggregateRefusal(q.quantity, aggregate);
+  if (refusal !== undefined) return refuse(refusal);
   return {
     quantity: q.quantity,
     ...(q.device !== undefined ? { device: q.device } : {}),
@@ -151,7 +154,7 @@ export const seriesRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (app, {
       }
       return {
         quantity: plan.quantity,
-        unit: plan.aggregate === 'count' ? 'count' : QUANTITY_UNITS[q.quantity],
+        unit: plan.aggregate === 'count' ? 'count' : unitOf(q.quantity),
         aggregate: plan.aggregate,
         from: plan.from,
         to: plan.to,

@@ -5,13 +5,13 @@ import os from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { AuditLog } from '../access/audit-log.ts';
+import { BuildingFeed } from '../building/live-feed.ts';
 import { openRecords } from '../database/database.ts';
 import { Quarantine } from '../gateway/quarantine.ts';
 import { SqliteStore } from '../storage/sqlite-store.ts';
+import { createTestMember } from '../test-support/members.ts';
+import { smallBuilding, testProfiles } from '../test-support/small-building.ts';
 import { buildApi } from './app.ts';
-import { BuildingFeed } from './building-feed.ts';
-import { smallBuilding, testProfiles } from './test-building.ts';
-import { createTestMember } from './test-session.ts';
 
 /**
  * Two API processes' worth of the API (each its own connection to one records file, each listening on

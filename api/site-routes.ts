@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type, { type Static } from 'typebox';
+import type { BuildingFeed } from '../building/live-feed.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
 import { STAFF, STAFF_AND_BOARD } from '../members/roles.ts';
 import type { SiteConfig } from '../site/site.ts';
-import type { BuildingFeed } from './building-feed.ts';
 import { type ApiContext, SiteId } from './context.ts';
 import { ApiError, ErrorBody } from './errors.ts';
 

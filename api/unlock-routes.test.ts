@@ -6,17 +6,17 @@ import pino from 'pino';
 import t, { type Test } from 'tap';
 import { AuditLog } from '../access/audit-log.ts';
 import { BookingStore } from '../bookings/booking-store.ts';
+import { BuildingFeed } from '../building/live-feed.ts';
+import { buildingTopics, type CommandResultMessage } from '../building/topics.ts';
 import { DEMO_SITE_FILE } from '../cli/settings.ts';
 import { openRecords } from '../database/database.ts';
-import { buildingTopics, type CommandResultMessage } from '../gateway/building-topics.ts';
 import { SERVICE_USERNAMES } from '../site/credentials.ts';
 import { loadSite } from '../site/load.ts';
+import { signedInMember } from '../test-support/members.ts';
 import { startRunningBuilding } from '../test-support/running-building.ts';
+import { eventually } from '../test-support/small-building.ts';
 import { buildApi } from './app.ts';
-import { BuildingFeed } from './building-feed.ts';
 import { LockCommands } from './lock-commands.ts';
-import { eventually } from './test-building.ts';
-import { signedInMember } from './test-session.ts';
 
 /**
  * Phone unlock end to end on real parts: HTTP through Fastify with real sign-in, the records database, the

@@ -1,5 +1,5 @@
 import mqtt from 'mqtt';
-import type { Quantity } from '../device-profiles/reading.ts';
+import type { Quantity } from '../building/quantities.ts';
 import { loadMessage, syntheticSite } from '../simulations/load.ts';
 
 /**

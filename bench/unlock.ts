@@ -3,15 +3,15 @@ import { performance } from 'node:perf_hooks';
 import mqtt from 'mqtt';
 import pino from 'pino';
 import { buildApi } from '../api/app.ts';
-import { BuildingFeed } from '../api/building-feed.ts';
 import { LockCommands } from '../api/lock-commands.ts';
-import { signedInMember } from '../api/test-session.ts';
 import { BookingStore } from '../bookings/booking-store.ts';
+import { BuildingFeed } from '../building/live-feed.ts';
+import { buildingTopics } from '../building/topics.ts';
 import { DEMO_SITE_FILE } from '../cli/settings.ts';
 import { openRecords } from '../database/database.ts';
-import { buildingTopics } from '../gateway/building-topics.ts';
 import { SERVICE_USERNAMES } from '../site/credentials.ts';
 import { loadSite } from '../site/load.ts';
+import { signedInMember } from '../test-support/members.ts';
 import { startRunningBuilding } from '../test-support/running-building.ts';
 
 /**

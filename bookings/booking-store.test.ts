@@ -4,8 +4,8 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import t, { type Test } from 'tap';
-import { createTestMember } from '../api/test-session.ts';
 import { openRecords, type RecordsDb } from '../database/database.ts';
+import { createTestMember } from '../test-support/members.ts';
 import { HOUR_MS } from './booking-rules.ts';
 import { BookingStore } from './booking-store.ts';
 

@@ -4,14 +4,14 @@ import path from 'node:path';
 import mqtt from 'mqtt';
 import pino from 'pino';
 import t from 'tap';
-import { BuildingFeed, type LiveEvent } from '../api/building-feed.ts';
-import { eventually, startBroker } from '../api/test-building.ts';
-import { createTestMember } from '../api/test-session.ts';
+import { BuildingFeed, type LiveEvent } from '../building/live-feed.ts';
 import { openRecords } from '../database/database.ts';
 import { loadProfiles } from '../device-profiles/registry.ts';
 import { startGateway } from '../gateway/gateway.ts';
 import { Quarantine } from '../gateway/quarantine.ts';
 import type { SiteConfig } from '../site/site.ts';
+import { createTestMember } from '../test-support/members.ts';
+import { eventually, startBroker } from '../test-support/small-building.ts';
 import { HOUR_MS, MINUTE_MS } from './booking-rules.ts';
 import { type Booking, BookingStore } from './booking-store.ts';
 import {

@@ -1,5 +1,5 @@
 import type { BaseLogger } from 'pino';
-import type { BuildingFeed, LiveEvent, LiveReading } from '../api/building-feed.ts';
+import type { BuildingFeed, LiveEvent, LiveReading } from '../building/live-feed.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
 import type { SiteConfig } from '../site/site.ts';
 import { MINUTE_MS } from './booking-rules.ts';

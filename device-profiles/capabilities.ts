@@ -1,5 +1,5 @@
+import { type Quantity, type Unit, unitOf } from '../building/quantities.ts';
 import { DecodeError } from './profile.ts';
-import { QUANTITY_UNITS, type Quantity, type Unit } from './reading.ts';
 
 /**
  * Capability blocks: the reusable pieces a device family is assembled from (in the spirit of
@@ -42,7 +42,7 @@ function numberBlock(quantity: Quantity, paths: string[][], rule: NumberRule): C
   const factor = rule.factor ?? 1;
   return {
     quantity,
-    unit: QUANTITY_UNITS[quantity],
+    unit: unitOf(quantity),
     kind: 'number',
     paths,
     normalise(raw, where) {
@@ -60,7 +60,7 @@ function numberBlock(quantity: Quantity, paths: string[][], rule: NumberRule): C
 function booleanBlock(quantity: Quantity, paths: string[][]): Capability {
   return {
     quantity,
-    unit: QUANTITY_UNITS[quantity],
+    unit: unitOf(quantity),
     kind: 'boolean',
     paths,
     normalise(raw, where) {
@@ -79,7 +79,7 @@ function codeBlock(
 ): Capability {
   return {
     quantity,
-    unit: QUANTITY_UNITS[quantity],
+    unit: unitOf(quantity),
     kind: 'code',
     paths,
     normalise(raw, where) {

@@ -1,3 +1,5 @@
+import type { Quantity } from '../building/quantities.ts';
+import { FIRST_CHANNEL } from '../building/reading.ts';
 import { calendarFieldsExist } from '../site/local-time.ts';
 import { type Capability, describe, parsePlain, quote } from './capabilities.ts';
 import {
@@ -9,7 +11,6 @@ import {
   type ProfileReading,
   type TopicMatch,
 } from './profile.ts';
-import { FIRST_CHANNEL, type Quantity } from './reading.ts';
 
 /**
  * `defineProfile` turns a family's declarative description into a `DeviceProfile`, so a family file is

@@ -1,5 +1,7 @@
 /** What the other parts use from the device-profile layer. */
 
+export { isQuantity, QUANTITIES, type Quantity, type Unit } from '../building/quantities.ts';
+export type { Reading } from '../building/reading.ts';
 export {
   DecodeError,
   type DecodeResult,
@@ -9,7 +11,6 @@ export {
   type ProfileReading,
   type TopicMatch,
 } from './profile.ts';
-export { isQuantity, QUANTITY_UNITS, type Quantity, type Reading, type Unit } from './reading.ts';
 export {
   type DecodeOutcome,
   decodeMessage,

@@ -1,4 +1,5 @@
-import type { Quantity, Reading } from './reading.ts';
+import type { Quantity } from '../building/quantities.ts';
+import type { Reading } from '../building/reading.ts';
 
 /**
  * The contract between the device families and the rest of the system.

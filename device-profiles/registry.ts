@@ -1,6 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { levelsMatch } from '../building/topic-filter.ts';
 import { DecodeError, type DecodeResult, type DeviceProfile, type TopicMatch } from './profile.ts';
 
 /**
@@ -94,17 +95,6 @@ function compile(profiles: Map<string, DeviceProfile>): Compiled {
   c = { ordered, filters };
   compiledFor.set(profiles, c);
   return c;
-}
-
-/** MQTT filter matching (`+` one level, `#` the rest), on pre-split levels. */
-export function filterMatches(levels: readonly string[], topic: readonly string[]): boolean {
-  for (let i = 0; i < levels.length; i++) {
-    const l = levels[i];
-    if (l === '#') return true;
-    if (i >= topic.length) return false;
-    if (l !== '+' && l !== topic[i]) return false;
-  }
-  return levels.length === topic.length;
 }
 
 /** A device id for a topic no site file names (`wesprint decode` without a site): a slug of the base topic. */
@@ -231,7 +221,7 @@ function says(r: DecodeResult): boolean {
 
 function notRecognised(profiles: Map<string, DeviceProfile>, topic: string): DecodeOutcome {
   const levels = topic.split('/');
-  const inside = compile(profiles).filters.find((f) => filterMatches(f.levels, levels));
+  const inside = compile(profiles).filters.find((f) => levelsMatch(f.levels, levels));
   if (inside) {
     return {
       ok: false,

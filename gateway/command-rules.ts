@@ -1,5 +1,5 @@
+import type { CommandMessage, CommandOutcome } from '../building/topics.ts';
 import type { DeviceAction } from '../device-profiles/profile.ts';
-import type { CommandMessage, CommandOutcome } from './building-topics.ts';
 
 /**
  * Whether the gateway may carry out a command from the building's command topic. Pure, so the rules that keep

@@ -1,10 +1,7 @@
 import Database from 'better-sqlite3';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
-import { brokerClientOptions, closeBrokerClient, keepConnected } from '../broker/reconnect.ts';
-import type { DeviceProfile, OutgoingMessage } from '../device-profiles/profile.ts';
-import type { DeviceConfig, SiteConfig } from '../site/site.ts';
-import type { StoredReading } from '../storage/store.ts';
+import { brokerClientOptions, closeBrokerClient, keepConnected } from '../building/broker-connection.ts';
 import {
   type BuildingTopics,
   buildingTopics,
@@ -12,7 +9,10 @@ import {
   type CommandResultMessage,
   type DeviceStatusMessage,
   type ReadingMessage,
-} from './building-topics.ts';
+} from '../building/topics.ts';
+import type { DeviceProfile, OutgoingMessage } from '../device-profiles/profile.ts';
+import type { DeviceConfig, SiteConfig } from '../site/site.ts';
+import type { StoredReading } from '../storage/store.ts';
 import { decideCommand, parseCommand } from './command-rules.ts';
 import { type DeviceHealth, isOnline } from './device-health.ts';
 import { DeviceMessageDecoder } from './ingest.ts';

@@ -1,8 +1,8 @@
 import { type Interval, isBookable } from '../bookings/booking-rules.ts';
 import type { BookingStatus } from '../bookings/booking-store.ts';
+import { FIRST_CHANNEL } from '../building/reading.ts';
 import type { RecordsDb } from '../database/database.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
-import { FIRST_CHANNEL } from '../device-profiles/reading.ts';
 import { addDays, fromLocal, type LocalDate, toLocal } from '../site/local-time.ts';
 import type { SiteConfig, SpaceConfig } from '../site/site.ts';
 import { addUpChannels } from '../storage/device-totals.ts';

@@ -1,5 +1,5 @@
 import mqtt, { type MqttClient } from 'mqtt';
-import type { Quantity } from '../device-profiles/reading.ts';
+import type { Quantity } from '../building/quantities.ts';
 import type { DeviceConfig, SiteConfig } from '../site/site.ts';
 import type { MqttCredentials } from './simulator.ts';
 import {

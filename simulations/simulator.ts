@@ -4,7 +4,7 @@ import {
   brokerClientOptions,
   closeBrokerClient,
   keepConnected,
-} from '../broker/reconnect.ts';
+} from '../building/broker-connection.ts';
 import { deviceUsername, loadOrCreateSecrets } from '../site/credentials.ts';
 import type { DeviceConfig, SiteConfig } from '../site/site.ts';
 import { SimulatedBuilding } from './building.ts';

@@ -1,5 +1,5 @@
 import type { Test } from 'tap';
-import type { Quantity, Unit } from '../device-profiles/reading.ts';
+import type { Quantity, Unit } from '../building/quantities.ts';
 import type { StoredReading, TimeSeriesStore } from './store.ts';
 
 /**

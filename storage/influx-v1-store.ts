@@ -1,6 +1,7 @@
 import { InfluxDB, type IPoint } from 'influx';
 import type { IBackoffStrategy } from 'influx/lib/src/backoff/backoff.js';
-import { FIRST_CHANNEL, type Quantity, type Unit } from '../device-profiles/reading.ts';
+import type { Quantity, Unit } from '../building/quantities.ts';
+import { FIRST_CHANNEL } from '../building/reading.ts';
 import { type CounterSample, consumptionByBucket } from './consumption.ts';
 import { type HourRollup, rollUpHours, type SeriesSample } from './hourly-rollup.ts';
 import {

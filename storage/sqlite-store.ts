@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
-import { FIRST_CHANNEL, type Quantity, type Unit } from '../device-profiles/reading.ts';
+import type { Quantity, Unit } from '../building/quantities.ts';
+import { FIRST_CHANNEL } from '../building/reading.ts';
 import { type CounterSample, consumptionByBucket } from './consumption.ts';
 import { NeumaierSum } from './neumaier-sum.ts';
 import {

@@ -1,4 +1,7 @@
-import type { Reading } from '../device-profiles/reading.ts';
+import type { Aggregate } from '../building/quantities.ts';
+import type { Reading } from '../building/reading.ts';
+
+export type { Aggregate };
 
 /**
  * The one interface every time-series backend implements (embedded SQLite, InfluxDB v1 API,
@@ -15,14 +18,6 @@ export interface StoredReading extends Reading {
   site: string;
   space: string;
 }
-
-/**
- * mean/min/max/last: of the values in each bucket.
- * consumption: for cumulative counters (energy): what was consumed within each bucket, correct across
- * counter resets (a meter reboot restarts the counter at 0: the value after the reset counts as consumed).
- * count: number of readings in the bucket.
- */
-export type Aggregate = 'mean' | 'min' | 'max' | 'last' | 'consumption' | 'count';
 
 export interface SeriesQuery {
   quantity: string;

@@ -21,6 +21,7 @@
  * A lock must never be able to publish its own `lockAction`: the ACL lists only what the lock publishes.
  * Commands are never retained, or the lock would replay an unlock whenever it reconnects.
  */
+import type { DoorState, LockState } from '../../building/quantities.ts';
 import { battery, batteryLow, doorState, lockState } from '../capabilities.ts';
 import {
   defineProfile,
@@ -33,7 +34,7 @@ import {
 } from '../define.ts';
 import { DecodeError, type DeviceAction } from '../profile.ts';
 
-export const NUKI_LOCK_STATES: Record<number, string> = {
+export const NUKI_LOCK_STATES: Record<number, LockState> = {
   0: 'uncalibrated',
   1: 'locked',
   2: 'unlocking',
@@ -48,7 +49,7 @@ export const NUKI_LOCK_STATES: Record<number, string> = {
   255: 'undefined',
 };
 
-export const NUKI_DOOR_STATES: Record<number, string> = {
+export const NUKI_DOOR_STATES: Record<number, DoorState> = {
   0: 'unavailable',
   1: 'deactivated',
   2: 'closed',

@@ -21,6 +21,8 @@
  * every reboot and would be a second, conflicting energy series, so it is not a reading. Returned energy
  * (`total_returned`, `returned_energy`) is checked and not stored: the building has no quantity for export.
  */
+
+import { FIRST_CHANNEL } from '../../building/reading.ts';
 import { current, energyCounter, power, temperature, voltage } from '../capabilities.ts';
 import {
   defineProfile,
@@ -33,7 +35,6 @@ import {
   unusedNumber,
 } from '../define.ts';
 import { DecodeError } from '../profile.ts';
-import { FIRST_CHANNEL } from '../reading.ts';
 
 const numberText = unusedNumber();
 

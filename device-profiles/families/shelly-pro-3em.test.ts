@@ -1,5 +1,5 @@
 import t from 'tap';
-import { topicMatches } from '../../broker/acl.ts';
+import { topicMatches } from '../../building/topic-filter.ts';
 import { DecodeError } from '../profile.ts';
 import { decodeMessage, loadProfiles, type SiteDevice } from '../registry.ts';
 import profile from './shelly-pro-3em.ts';

@@ -32,6 +32,8 @@
  * leaves those topics alone. `online` and `events/rpc` have the same shape for every Gen2 device; without a
  * site file the family that finds readings in the message wins (see registry.ts).
  */
+
+import { FIRST_CHANNEL } from '../../building/reading.ts';
 import { type Capability, current, describe, energyCounter, power, voltage } from '../capabilities.ts';
 import {
   carrying,
@@ -47,7 +49,6 @@ import {
   trustedTime,
 } from '../define.ts';
 import { DecodeError } from '../profile.ts';
-import { FIRST_CHANNEL } from '../reading.ts';
 
 /**
  * Total current of three phases: the Pro 3EM-400 measures up to 400 A per phase, so the sum may exceed

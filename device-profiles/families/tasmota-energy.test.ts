@@ -1,5 +1,5 @@
 import t from 'tap';
-import { topicMatches } from '../../broker/acl.ts';
+import { topicMatches } from '../../building/topic-filter.ts';
 import { DecodeError } from '../profile.ts';
 import profile from './tasmota-energy.ts';
 

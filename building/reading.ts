@@ -1,3 +1,5 @@
+import type { Quantity, Unit } from './quantities.ts';
+
 /**
  * A reading is one normalised measurement of one device: what every part after decoding speaks.
  * Units are normalised at decode time (energy kWh, power W, CO2 ppm, temperature °C) so that
@@ -17,34 +19,6 @@ export interface Reading {
   unit: Unit;
   /** Epoch milliseconds: the device's own timestamp when it sends one, else the time of receipt. */
   ts: number;
-}
-
-/** Quantities and their one canonical unit. */
-export const QUANTITY_UNITS = {
-  occupancy: 'bool',
-  co2: 'ppm',
-  temperature: '°C',
-  humidity: '%',
-  illuminance: 'lx',
-  voc: 'ppb',
-  pm25: 'µg/m³',
-  power: 'W',
-  /** Cumulative meter counter as the device reports it; consumption is derived by storage. */
-  energy: 'kWh',
-  voltage: 'V',
-  current: 'A',
-  lock: 'state',
-  door: 'state',
-  battery: '%',
-  battery_low: 'bool',
-  linkquality: 'lqi',
-} as const;
-
-export type Quantity = keyof typeof QUANTITY_UNITS;
-export type Unit = (typeof QUANTITY_UNITS)[Quantity];
-
-export function isQuantity(name: string): name is Quantity {
-  return Object.hasOwn(QUANTITY_UNITS, name);
 }
 
 /** The channel of a device with a single measuring point, and of everything stored before channels counted. */

@@ -10,7 +10,7 @@ import {
   RECONNECT_MAX_MS,
   RECONNECT_MIN_MS,
   reconnectDelayMs,
-} from './reconnect.ts';
+} from './broker-connection.ts';
 
 t.test('the wait doubles from 1 s to 30 s, with a jitter that never goes below 1 s', async (t) => {
   const most = Array.from({ length: 8 }, (_, n) => reconnectDelayMs(n, () => 1));

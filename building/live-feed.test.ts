@@ -1,7 +1,12 @@
 import t from 'tap';
-import { buildingTopics } from '../gateway/building-topics.ts';
-import { BuildingFeed, type LiveEvent, parseBuildingMessage } from './building-feed.ts';
-import { eventually, smallBuilding, startBroker, startGatewayClient } from './test-building.ts';
+import {
+  eventually,
+  smallBuilding,
+  startBroker,
+  startGatewayClient,
+} from '../test-support/small-building.ts';
+import { BuildingFeed, type LiveEvent, parseBuildingMessage } from './live-feed.ts';
+import { buildingTopics } from './topics.ts';
 
 const site = 'test-haus';
 const topics = buildingTopics(site);

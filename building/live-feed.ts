@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { BaseLogger } from 'pino';
-import { brokerClientOptions, closeBrokerClient, keepConnected } from '../broker/reconnect.ts';
-import { FIRST_CHANNEL, isQuantity, QUANTITY_UNITS, type Quantity } from '../device-profiles/reading.ts';
-import { buildingTopics, type DeviceStatusMessage, ROOT } from '../gateway/building-topics.ts';
 import { channelSpace } from '../site/channels.ts';
 import { SERVICE_USERNAMES } from '../site/credentials.ts';
 import type { DeviceConfig, SiteConfig } from '../site/site.ts';
+import { brokerClientOptions, closeBrokerClient, keepConnected } from './broker-connection.ts';
+import { isQuantity, type Quantity, unitOf } from './quantities.ts';
+import { FIRST_CHANNEL } from './reading.ts';
+import { buildingTopics, type DeviceStatusMessage, ROOT } from './topics.ts';
 
 /**
  * The API's view of the building: it listens to the building's own topics (what the gateway republishes
@@ -113,8 +114,8 @@ export function parseBuildingMessage(siteId: string, topic: string, payload: Buf
     const text = typeof value === 'string' && value.length <= MAX_TEXT_VALUE_LENGTH;
     if (!(numeric || text) || (typeof value !== 'number' && typeof value !== 'string'))
       return { kind: 'malformed', reason: 'value must be a finite number or a short text' };
-    if (typeof unit !== 'string' || unit !== QUANTITY_UNITS[quantity])
-      return { kind: 'malformed', reason: `unit of ${quantity} must be ${QUANTITY_UNITS[quantity]}` };
+    if (typeof unit !== 'string' || unit !== unitOf(quantity))
+      return { kind: 'malformed', reason: `unit of ${quantity} must be ${unitOf(quantity)}` };
     if (!plausibleTs(ts)) return { kind: 'malformed', reason: 'ts must be epoch milliseconds' };
     // A gateway from before channels counted sends none: its readings are channel 0.
     if (typeof channel !== 'string' || !CHANNEL.test(channel))
