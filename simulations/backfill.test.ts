@@ -32,8 +32,8 @@ import {
   writeMarker,
   writeUpcomingBookings,
 } from './backfill.ts';
-import { SimulatedBuilding } from './building.ts';
-import { advanceCounter } from './building-model.ts';
+import { advanceCounter } from './physics.ts';
+import { SimulatedBuilding } from './simulated-building.ts';
 import { createVirtualDevice } from './virtual-devices.ts';
 
 const HOUR = 3_600_000;

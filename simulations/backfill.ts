@@ -10,7 +10,6 @@ import { SpooledWriter } from '../gateway/spool.ts';
 import { addDays, fromLocal, type LocalDate, toLocal } from '../site/local-time.ts';
 import type { DeviceConfig, SiteConfig, SpaceConfig } from '../site/site.ts';
 import type { StoredReading, TimeSeriesStore } from '../storage/store.ts';
-import { SimulatedBuilding } from './building.ts';
 import {
   type CounterState,
   chance,
@@ -20,7 +19,8 @@ import {
   MAX_STEP_MS,
   occupancyProbability,
   PRESENCE_SLOT_MS,
-} from './building-model.ts';
+} from './physics.ts';
+import { SimulatedBuilding } from './simulated-building.ts';
 import { createVirtualDevice, inServiceCounterWh, type VirtualDevice } from './virtual-devices.ts';
 
 /**

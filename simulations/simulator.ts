@@ -7,7 +7,7 @@ import {
 } from '../building/broker-connection.ts';
 import { deviceUsername, loadOrCreateSecrets } from '../site/credentials.ts';
 import type { DeviceConfig, SiteConfig } from '../site/site.ts';
-import { SimulatedBuilding } from './building.ts';
+import { SimulatedBuilding } from './simulated-building.ts';
 import {
   type CommandIo,
   createVirtualDevice,

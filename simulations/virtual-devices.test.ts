@@ -3,8 +3,8 @@ import t from 'tap';
 import shellyPro3em from '../device-profiles/families/shelly-pro-3em.ts';
 import { decodeMessage, loadProfiles } from '../device-profiles/registry.ts';
 import { loadSite } from '../site/load.ts';
-import { SimulatedBuilding } from './building.ts';
-import { DAY_MS, meterRebootAt } from './building-model.ts';
+import { DAY_MS, meterRebootAt } from './physics.ts';
+import { SimulatedBuilding } from './simulated-building.ts';
 import { createVirtualDevice, type DeviceMessage, tasmotaSensorPayload } from './virtual-devices.ts';
 
 const site = loadSite(path.join(import.meta.dirname, 'kaufhaus.site.yaml'));

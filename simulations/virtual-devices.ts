@@ -1,5 +1,4 @@
 import type { DeviceConfig } from '../site/site.ts';
-import type { SimulatedBuilding } from './building.ts';
 import {
   advanceCo2,
   advanceCounter,
@@ -9,7 +8,8 @@ import {
   meterRebootAt,
   OUTDOOR_CO2_PPM,
   spaceVolumeM3,
-} from './building-model.ts';
+} from './physics.ts';
+import type { SimulatedBuilding } from './simulated-building.ts';
 
 /**
  * Virtual devices: each one produces exactly the MQTT messages its real firmware publishes, from the

@@ -9,10 +9,10 @@ import {
   PRESENCE_SLOT_MS,
   peopleInSpace,
   plugLoad,
-} from './building-model.ts';
+} from './physics.ts';
 
 /**
- * The site file brought to life: the pure building model applied to this site's spaces and floors.
+ * The site file brought to life: the pure physics model (physics.ts) applied to this site's spaces and floors.
  * Deterministic for a seed, so every virtual device of one simulation sees the same people.
  */
 export class SimulatedBuilding {

@@ -1,7 +1,6 @@
 import path from 'node:path';
 import t from 'tap';
 import { loadSite } from '../site/load.ts';
-import { SimulatedBuilding } from './building.ts';
 import {
   advanceCo2,
   advanceCounter,
@@ -19,7 +18,8 @@ import {
   occupancyProbability,
   peopleInSpace,
   spaceVolumeM3,
-} from './building-model.ts';
+} from './physics.ts';
+import { SimulatedBuilding } from './simulated-building.ts';
 
 const site = loadSite(path.join(import.meta.dirname, 'kaufhaus.site.yaml'));
 // Wednesday 14 January 2026, 11:30 in Berlin (CET, UTC+1)
