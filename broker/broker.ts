@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client } from 'aedes';
+import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
 import { Level } from 'level';
 import type { Logger } from 'pino';
 import { createWebSocketStream, WebSocketServer } from 'ws';
@@ -317,6 +317,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const emptyIdWithSession = new WeakSet<Client>();
   /** Refused PUBLISH packets: acknowledged to the client but never routed. */
   const refusedPackets = new WeakSet<object>();
+  /** Accepted QoS 1 packets, routed before their PUBACK (see routeBeforeAcknowledging). */
+  const routedBeforeAck = new WeakSet<object>();
   const willTopics = new WeakMap<Client, string | undefined>();
 
   const aedes = new Aedes({
@@ -406,7 +408,11 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       const decision = cached(session.publishDecisions, packet.topic, () =>
         mayPublish(session.grant, packet.topic),
       );
-      if (decision.allowed) return callback(null);
+      if (decision.allowed) {
+        if (packet.cmd === 'publish' && packet.qos === 1)
+          return routeBeforeAcknowledging(packet, client, callback);
+        return callback(null);
+      }
       counters.publishesRefused++;
       refusedPackets.add(packet);
       if (!session.auditedPublishRefusals.has(packet.topic)) {
@@ -471,16 +477,20 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   // reading and lost to the gateway. Delivery to subscribers still runs concurrently: the next message
   // starts as soon as this one is handed to the emitter.
   type Done = (err?: Error) => void;
-  type Publish = (packet: AedesPublishPacket, client: unknown, done?: Done) => void;
+  type Publish = (packet: PublishPacket, client: unknown, done?: Done) => void;
   const route = aedes.publish as unknown as Publish;
-  const waiting: { broker: unknown; packet: AedesPublishPacket; client: unknown; done: Done | undefined }[] =
-    [];
+  const waiting: { broker: unknown; packet: PublishPacket; client: unknown; done: Done | undefined }[] = [];
   let routing = false;
   let releaseCurrent: (() => void) | undefined;
+  /** Waiting for the queue to empty: every message handed to routing has finished its disk steps. */
+  const idleWaiters: (() => void)[] = [];
+  const routedAll = () =>
+    routing ? new Promise<void>((resolve) => idleWaiters.push(resolve)) : Promise.resolve();
   const routeNext = () => {
     const next = waiting.shift();
     if (!next) {
       routing = false;
+      for (const resolve of idleWaiters.splice(0)) resolve();
       return;
     }
     routing = true;
@@ -498,21 +508,37 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       release();
     });
   };
+  const routeInOrder = (broker: unknown, packet: PublishPacket, client: unknown, done: Done | undefined) => {
+    waiting.push({ broker, packet, client, done });
+    if (!routing) routeNext();
+  };
   (aedes as unknown as { publish: Publish }).publish = function publishInOrderUnlessRefused(
     packet,
     client,
     done,
   ) {
     const callback = typeof client === 'function' ? (client as Done) : done;
-    if (refusedPackets.has(packet)) return void callback?.();
-    waiting.push({
-      broker: this,
-      packet,
-      client: typeof client === 'function' ? null : client,
-      done: callback,
-    });
-    if (!routing) routeNext();
+    if (refusedPackets.has(packet) || routedBeforeAck.has(packet)) return void callback?.();
+    routeInOrder(this, packet, typeof client === 'function' ? null : client, callback);
   };
+
+  // aedes answers a QoS 1 PUBLISH with PUBACK first and routes it afterwards (lib/handlers/publish.js:
+  // `write(client, new PubAck(packet), ...)`, then `broker.publish`), so the sender is told the message is
+  // taken while its retained copy and the persistent sessions' queue entries are not on disk yet. A broker
+  // stopped (or killed) in that window lost a message its sender had been acknowledged: a lock's retained
+  // state gone after a restart, a reading the gateway's session never got. MQTT 3.1.1 §4.3.2 has the
+  // receiver send PUBACK "having accepted ownership of the Application Message". So an accepted QoS 1
+  // message is routed from authorizePublish, which aedes runs before its PUBACK, and the PUBACK waits for
+  // routing to finish (as aedes' own QoS 2 path does with PUBREC); aedes' later publish of the same packet
+  // is skipped. A routing failure (a disk error) refuses the packet: no PUBACK, the client resends it.
+  function routeBeforeAcknowledging(
+    packet: PublishPacket,
+    client: Client,
+    callback: (err?: Error | null) => void,
+  ) {
+    routedBeforeAck.add(packet);
+    routeInOrder(aedes, packet, client, (err) => callback(err ?? null));
+  }
   // Routing's last step: emitting is the one place aedes hands a message to its subscribers.
   const emitter = (aedes as unknown as { mq: { emit: (packet: unknown, cb?: Done) => void } }).mq;
   const emit = emitter.emit.bind(emitter);
@@ -554,6 +580,9 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     for (const socket of sockets) socket.destroy();
     web?.closeAllConnections();
     await Promise.all([tcpClosed, webClosed]);
+    // Messages already handed to routing (wills of the clients just closed among them) finish their disk
+    // steps before the store closes, instead of failing half-way with 'Database is not open'.
+    await routedAll();
     await persistence.destroy();
     await new Promise<void>((resolve) => audit.end(() => resolve()));
   };
