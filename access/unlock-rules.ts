@@ -1,4 +1,4 @@
-import type { Role } from '../members/roles.ts';
+import type { Role } from '../access/roles.ts';
 
 /**
  * Who may open which door, and how often they may try. Pure: every input (the booking picture, the time) is

@@ -1,11 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import type { WebSocket } from 'ws';
+import { STAFF, STAFF_AND_BOARD } from '../access/roles.ts';
 import { ALERT_KINDS } from '../alerts/alert-rules.ts';
 import { type Alert, AlertStore, MAX_ALERTS_LISTED } from '../alerts/alert-store.ts';
 import { AlertWatch } from '../alerts/alert-watch.ts';
 import type { RecordsDb } from '../database/database.ts';
-import { STAFF, STAFF_AND_BOARD } from '../members/roles.ts';
 import type { ApiContext } from './context.ts';
 import { ApiError, ErrorBody } from './errors.ts';
 import { endRefusedUpgrade } from './live-stream.ts';

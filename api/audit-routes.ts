@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { AuditLog, MAX_AUDIT_PAGE } from '../access/audit-log.ts';
+import { STAFF } from '../access/roles.ts';
 import type { RecordsDb } from '../database/database.ts';
-import { STAFF } from '../members/roles.ts';
 import { ApiError, ErrorBody } from './errors.ts';
 import { parseInstant } from './time-range.ts';
 

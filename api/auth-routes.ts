@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
+import { ANY_MEMBER, ROLES } from '../access/roles.ts';
 import type { Identity } from '../members/identity.ts';
-import { ANY_MEMBER, ROLES } from '../members/roles.ts';
 import type { SignInThrottleScope } from '../members/sign-in-throttle.ts';
 import { SESSION_COOKIE } from './auth.ts';
 import { ApiError, ErrorBody } from './errors.ts';

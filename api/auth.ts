@@ -2,8 +2,8 @@ import cookie from '@fastify/cookie';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
+import type { Member, RouteAccess } from '../access/roles.ts';
 import type { Identity } from '../members/identity.ts';
-import type { Member, RouteAccess } from '../members/roles.ts';
 import { errorBody } from './errors.ts';
 
 /**

@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { stringify } from 'csv-stringify/sync';
 import Type from 'typebox';
+import { STAFF_AND_BOARD } from '../access/roles.ts';
 import type { RecordsDb } from '../database/database.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
-import { STAFF_AND_BOARD } from '../members/roles.ts';
 import { BoardReportCache, buildBoardReport, warmBoardReport } from '../reports/board-report.ts';
 import { BoardReport, type BoardReportOut, type ReportTableOut } from '../reports/board-report-schema.ts';
 import { type Period, parsePeriod } from '../reports/report-period.ts';

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type, { type Static } from 'typebox';
+import { ANY_MEMBER, type Member, STAFF } from '../access/roles.ts';
 import {
   BOOKING_REFUSALS,
   type BookableKind,
@@ -16,7 +17,6 @@ import {
 import { type Booking, BookingStore } from '../bookings/booking-store.ts';
 import { bookingsCalendar, CALENDAR_TOKEN_PATTERN, CalendarTokens } from '../bookings/calendar-feed.ts';
 import type { RecordsDb } from '../database/database.ts';
-import { ANY_MEMBER, type Member, STAFF } from '../members/roles.ts';
 import type { SiteConfig, SpaceConfig } from '../site/site.ts';
 import { SiteId } from './context.ts';
 import { ApiError, ErrorBody, errorBody } from './errors.ts';

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { STAFF, STAFF_AND_BOARD } from '../members/roles.ts';
+import { STAFF, STAFF_AND_BOARD } from '../access/roles.ts';
 import { addUpChannels } from '../storage/device-totals.ts';
 import type { SeriesQuery, TimeSeriesStore } from '../storage/store.ts';
 import type { ApiContext } from './context.ts';

@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
+import { STAFF_AND_BOARD } from '../access/roles.ts';
 import type { LiveEvent } from '../building/live-feed.ts';
-import { STAFF_AND_BOARD } from '../members/roles.ts';
 import { type ApiContext, QuantityName, SiteId } from './context.ts';
 import { ApiError, ErrorBody } from './errors.ts';
 

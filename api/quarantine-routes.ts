@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { STAFF } from '../members/roles.ts';
+import { STAFF } from '../access/roles.ts';
 import type { ApiContext } from './context.ts';
 import { ApiError, ErrorBody } from './errors.ts';
 

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type, { type Static } from 'typebox';
+import { STAFF_AND_BOARD } from '../access/roles.ts';
 import type { LiveReading } from '../building/live-feed.ts';
-import { STAFF_AND_BOARD } from '../members/roles.ts';
 import type { LatestFilter, StoredReading, TimeSeriesStore } from '../storage/store.ts';
 import { type ApiContext, QuantityName, ReadingOut, SiteId } from './context.ts';
 import { ApiError, ErrorBody } from './errors.ts';

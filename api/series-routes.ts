@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
+import { STAFF_AND_BOARD } from '../access/roles.ts';
 import {
   type Aggregate,
   aggregateRefusal,
@@ -7,7 +8,6 @@ import {
   type Quantity,
   unitOf,
 } from '../building/quantities.ts';
-import { STAFF_AND_BOARD } from '../members/roles.ts';
 import type { SeriesQuery } from '../storage/store.ts';
 import { type ApiContext, QuantityName, SiteId } from './context.ts';
 import { ApiError, ErrorBody } from './errors.ts';

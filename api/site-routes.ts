@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type, { type Static } from 'typebox';
+import { STAFF, STAFF_AND_BOARD } from '../access/roles.ts';
 import type { BuildingFeed } from '../building/live-feed.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
-import { STAFF, STAFF_AND_BOARD } from '../members/roles.ts';
 import type { SiteConfig } from '../site/site.ts';
 import { type ApiContext, SiteId } from './context.ts';
 import { ApiError, ErrorBody } from './errors.ts';

@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import type { WebSocket } from 'ws';
+import type { RouteAccess } from '../access/roles.ts';
 import type { Identity } from '../members/identity.ts';
-import type { RouteAccess } from '../members/roles.ts';
 import { decideAccess } from './auth.ts';
 
 /**

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type, { type Static } from 'typebox';
 import { AuditLog } from '../access/audit-log.ts';
+import { ANY_MEMBER } from '../access/roles.ts';
 import {
   BOOKING_CONTEXT_MS,
   type BookingFacts,
@@ -10,7 +11,6 @@ import {
 } from '../access/unlock-rules.ts';
 import { BookingStore } from '../bookings/booking-store.ts';
 import type { RecordsDb } from '../database/database.ts';
-import { ANY_MEMBER } from '../members/roles.ts';
 import type { SiteConfig } from '../site/site.ts';
 import { SiteId } from './context.ts';
 import { ErrorBody } from './errors.ts';

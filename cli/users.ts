@@ -1,9 +1,9 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { isRole, ROLES } from '../access/roles.ts';
 import { openRecords } from '../database/database.ts';
 import { Identity } from '../members/identity.ts';
 import { MemberError } from '../members/member-store.ts';
-import { isRole, ROLES } from '../members/roles.ts';
 import type { Settings } from './settings.ts';
 
 /**

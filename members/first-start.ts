@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import type { Role } from '../access/roles.ts';
 import type { Identity } from './identity.ts';
-import type { Role } from './roles.ts';
 
 /**
  * No default passwords. The first start creates the admin with a generated password, shown once and kept in

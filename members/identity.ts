@@ -1,8 +1,8 @@
 import { clientNetwork, type GuessThrottleRule } from '../access/guess-throttle.ts';
+import type { Member } from '../access/roles.ts';
 import type { RecordsDb } from '../database/database.ts';
 import { LobbyTokens } from './lobby-tokens.ts';
 import { MAX_PASSWORD_LENGTH, MemberStore, normaliseEmail } from './member-store.ts';
-import type { Member } from './roles.ts';
 import { DEFAULT_SESSION_LIFETIME, type SessionLifetime, SessionStore } from './sessions.ts';
 import { SignInFailures, type SignInThrottleScope } from './sign-in-throttle.ts';
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { isRole, type Member, type Role } from '../access/roles.ts';
 import type { RecordsDb } from '../database/database.ts';
 import { generatePassword, hashPassword, verifyPassword } from '../site/credentials.ts';
-import { isRole, type Member, type Role } from './roles.ts';
 
 /**
  * scrypt cost for members' passwords: 2^15 (32 MiB, ~100 ms on this 2-core machine) — slow enough that a

@@ -1,6 +1,6 @@
+import type { Member } from '../access/roles.ts';
 import type { RecordsDb } from '../database/database.ts';
 import type { MemberStore } from './member-store.ts';
-import type { Member } from './roles.ts';
 import { newToken, tokenId } from './tokens.ts';
 
 export interface SessionLifetime {

@@ -4,9 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Test } from 'tap';
+import type { Member, Role } from '../access/roles.ts';
 import { openRecords, type RecordsDb } from '../database/database.ts';
 import { MemberStore } from '../members/member-store.ts';
-import type { Member, Role } from '../members/roles.ts';
 
 /**
  * For tests of routes behind sign-in: a real member in the records database and a real sign-in through
