@@ -1,10 +1,10 @@
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { DEMO_SITE_FILE } from '../cli/settings.ts';
 import { openRecords } from '../database/database.ts';
 import { loadProfiles } from '../device-profiles/registry.ts';
 import { BoardReportCache, buildBoardReport } from '../reports/board-report.ts';
 import { parsePeriod } from '../reports/report-period.ts';
+import { DEMO_SITE_FILE } from '../simulations/demo-site.ts';
 import { loadSite } from '../site/load.ts';
 import { SqliteStore } from '../storage/sqlite-store.ts';
 

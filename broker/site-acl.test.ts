@@ -1,6 +1,6 @@
 import t from 'tap';
-import { DEMO_SITE_FILE } from '../cli/settings.ts';
 import { loadProfiles } from '../device-profiles/registry.ts';
+import { DEMO_SITE_FILE } from '../simulations/demo-site.ts';
 import { loadSite } from '../site/load.ts';
 import {
   apiGrant,

@@ -11,6 +11,7 @@ import {
   readMarker,
   writeMarker,
 } from '../simulations/backfill.ts';
+import { DEMO_SITE_FILE } from '../simulations/demo-site.ts';
 import { loadSite } from '../site/load.ts';
 import { InfluxV1Store } from '../storage/influx-v1-store.ts';
 import { SqliteStore } from '../storage/sqlite-store.ts';
@@ -18,7 +19,6 @@ import { requireComponent } from '../test-support/component.ts';
 import { INFLUXD_INSTALL, influxdAvailable, startInfluxd } from '../test-support/influxd.ts';
 import { startRunningSystem } from '../test-support/running-system.ts';
 import { runWesprint } from '../test-support/wesprint-process.ts';
-import { DEMO_SITE_FILE } from './settings.ts';
 
 /** `wesprint simulate --backfill` as a user runs it: a real process on a temp DATA_DIR. */
 

@@ -4,8 +4,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
+import { DEMO_SITE_FILE } from '../simulations/demo-site.ts';
 import { runWesprint, WESPRINT_BIN } from '../test-support/wesprint-process.ts';
-import { DEMO_SITE_FILE } from './settings.ts';
 
 /** The `wesprint` command as a user runs it: a real process, real ports, real files. */
 

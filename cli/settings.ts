@@ -1,4 +1,6 @@
 import path from 'node:path';
+import { DEMO_SITE_FILE } from '../simulations/demo-site.ts';
+import type { InfluxConnection } from '../storage/open.ts';
 
 /**
  * Process configuration, from environment variables only (12-factor), so the same code runs as one
@@ -19,18 +21,13 @@ export interface Settings {
   brokerAllowAnonymous: boolean;
   dataDir: string;
   siteFile: string;
-  influx:
-    | { api: 'v1'; url: string; database: string; username?: string; password?: string }
-    | { api: 'v2'; url: string; org: string; bucket: string; token: string }
-    | undefined;
+  influx: InfluxConnection | undefined;
   /** Simulated seconds per real second. */
   simSpeed: number;
   logLevel: string;
   /** Readable lines for a person (a terminal, LOG_FORMAT=pretty) or JSON lines for a log collector. */
   logFormat: 'pretty' | 'json';
 }
-
-export const DEMO_SITE_FILE = path.resolve(import.meta.dirname, '../simulations/kaufhaus.site.yaml');
 
 export class SettingsError extends Error {
   override name = 'SettingsError';

@@ -6,7 +6,6 @@ import type { Booking } from '../bookings/booking-store.ts';
 import { BookingStore } from '../bookings/booking-store.ts';
 import { DEFAULT_EARLY_MS, DEFAULT_GRACE_MS } from '../bookings/check-in.ts';
 import { ensureSimulatedMembers, SIMULATED_MEMBERS, simulatedMemberEmail } from '../cli/backfill.ts';
-import { DEMO_SITE_FILE } from '../cli/settings.ts';
 import { openRecords } from '../database/database.ts';
 import { decodeMessage, loadProfiles } from '../device-profiles/registry.ts';
 import { Quarantine } from '../gateway/quarantine.ts';
@@ -32,6 +31,7 @@ import {
   writeMarker,
   writeUpcomingBookings,
 } from './backfill.ts';
+import { DEMO_SITE_FILE } from './demo-site.ts';
 import { advanceCounter } from './physics.ts';
 import { SimulatedBuilding } from './simulated-building.ts';
 import { createVirtualDevice } from './virtual-devices.ts';

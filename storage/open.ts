@@ -1,9 +1,19 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Settings } from '../cli/settings.ts';
 import { InfluxV1Store } from './influx-v1-store.ts';
 import { type MaintenanceReport, SqliteStore } from './sqlite-store.ts';
 import type { TimeSeriesStore } from './store.ts';
+
+/** An InfluxDB server (INFLUX_URL and its companions); only the v1 API is spoken so far. */
+export type InfluxConnection =
+  | { api: 'v1'; url: string; database: string; username?: string; password?: string }
+  | { api: 'v2'; url: string; org: string; bucket: string; token: string };
+
+/** Where the readings are kept: InfluxDB when `influx` is given, else the SQLite file `dataDir/readings.db`. */
+export interface StoreLocation {
+  dataDir: string;
+  influx: InfluxConnection | undefined;
+}
 
 export interface OpenStoreOptions {
   /** Raw readings kept this many days (default 30); older ones live on as hourly rollups. */
@@ -25,11 +35,11 @@ export class StoreNotSupportedError extends Error {
 }
 
 /** The embedded SQLite file DATA_DIR/readings.db, unless INFLUX_URL configures InfluxDB. */
-export function openStore(settings: Settings, options: OpenStoreOptions = {}): ManagedStore {
-  const influx = settings.influx;
+export function openStore(location: StoreLocation, options: OpenStoreOptions = {}): ManagedStore {
+  const influx = location.influx;
   if (influx === undefined) {
-    fs.mkdirSync(settings.dataDir, { recursive: true });
-    return new SqliteStore({ file: path.join(settings.dataDir, 'readings.db'), ...options });
+    fs.mkdirSync(location.dataDir, { recursive: true });
+    return new SqliteStore({ file: path.join(location.dataDir, 'readings.db'), ...options });
   }
   if (influx.api === 'v2') {
     throw new StoreNotSupportedError(

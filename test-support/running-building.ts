@@ -3,12 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import { type RunningBroker, startBroker } from '../broker/broker.ts';
-import { DEMO_SITE_FILE } from '../cli/settings.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
 import { loadProfiles } from '../device-profiles/registry.ts';
 import { type Gateway, startGateway } from '../gateway/gateway.ts';
 import { Quarantine } from '../gateway/quarantine.ts';
 import { SpooledWriter } from '../gateway/spool.ts';
+import { DEMO_SITE_FILE } from '../simulations/demo-site.ts';
 import {
   credentialsFromDataDir,
   type LockControls,
