@@ -13,7 +13,7 @@ import {
 } from './profile.ts';
 
 /**
- * `defineProfile` turns a family's declarative description into a `DeviceProfile`, so a family file is
+ * `defineProfile` turns a family's declarative description into a `DeviceProfile`, so a family's profile is
  * mostly data: where its topics live (a layout), which sub-topics the firmware publishes and which
  * capability blocks each carries, which sub-topics it listens on for commands, and how actions are encoded.
  * The sub-topics the firmware publishes are also its ACL: one list serves decoding and least privilege.

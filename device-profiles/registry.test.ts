@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -8,15 +8,13 @@ import { decodeMessage, deviceIdFromTopic, FAMILIES_DIR, loadProfiles, type Site
 const NOW = Date.UTC(2026, 10, 20, 9, 0, 0);
 const buf = (s: string) => Buffer.from(s);
 
-t.test('discovers every family file and nothing else', async (t) => {
+t.test('discovers every family folder and nothing else', async (t) => {
   const profiles = await loadProfiles();
-  const files = (await readdir(FAMILIES_DIR)).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'));
-  t.equal(profiles.size, files.length, 'one profile per family file');
-  t.same(
-    [...profiles.keys()].sort(),
-    files.map((f) => f.replace(/\.ts$/, '')).sort(),
-    'file name = profile id',
-  );
+  const folders = (await readdir(FAMILIES_DIR, { withFileTypes: true }))
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name);
+  t.equal(profiles.size, folders.length, 'one profile per family folder');
+  t.same([...profiles.keys()].sort(), folders.sort(), 'folder name = profile id');
   for (const id of [
     'zigbee2mqtt-occupancy',
     'zigbee2mqtt-air-quality',
@@ -31,15 +29,18 @@ t.test('discovers every family file and nothing else', async (t) => {
     t.ok(p.sources.length > 0 && p.subscriptions.length > 0, `${p.id} cites sources`);
 });
 
-t.test('adding a family is adding one file', async (t) => {
+t.test('adding a family is adding one folder', async (t) => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'wesprint-families-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   // Outside the project the ESM marker has to come along, as it would in any package.
   await writeFile(path.join(dir, 'package.json'), '{"type":"module"}\n');
   const here = (f: string) => JSON.stringify(pathToFileURL(path.join(import.meta.dirname, f)).href);
-  await writeFile(
-    path.join(dir, 'acme-meter.ts'),
-    `import { energyCounter } from ${here('capabilities.ts')};
+  const family = async (folder: string, files: Record<string, string>) => {
+    await mkdir(path.join(dir, folder), { recursive: true });
+    for (const [name, text] of Object.entries(files)) await writeFile(path.join(dir, folder, name), text);
+  };
+  await family('acme-meter', {
+    'profile.ts': `import { energyCounter } from ${here('capabilities.ts')};
 import { defineProfile, jsonReport, rootedLayout } from ${here('define.ts')};
 export default defineProfile({
   id: 'acme-meter', vendor: 'ACME', description: 'test family', sources: ['https://example.invalid/acme'],
@@ -47,8 +48,12 @@ export default defineProfile({
   reports: { report: jsonReport([energyCounter('Wh', 'wh')]) }, listens: [],
 });
 `,
-  );
-  await writeFile(path.join(dir, 'acme-meter.test.ts'), 'throw new Error("tests are not families");\n');
+    // Beside the profile, neither its tests nor its simulator is taken for a profile.
+    'profile.test.ts': 'throw new Error("tests are not profiles");\n',
+    'simulator.ts': 'throw new Error("simulators are not profiles");\n',
+  });
+  // A file beside the folders (something the families share) is not a family.
+  await writeFile(path.join(dir, 'acme-shared.ts'), 'throw new Error("shared files are not families");\n');
   const profiles = await loadProfiles(dir);
   t.same([...profiles.keys()], ['acme-meter']);
   const out = decodeMessage(profiles, 'acme/m1/report', buf('{"wh":2500}'), NOW);
@@ -56,14 +61,19 @@ export default defineProfile({
   if (out.ok)
     t.same(out.result.readings, [{ channel: '0', quantity: 'energy', value: 2.5, unit: 'kWh', ts: NOW }]);
 
-  await writeFile(
-    path.join(dir, 'acme-copy.ts'),
-    `export { default } from ${JSON.stringify(pathToFileURL(path.join(dir, 'acme-meter.ts')).href)};\n`,
+  await family('acme-copy', {
+    'profile.ts': `export { default } from ${JSON.stringify(pathToFileURL(path.join(dir, 'acme-meter', 'profile.ts')).href)};\n`,
+  });
+  await t.rejects(
+    loadProfiles(dir),
+    /"acme-meter" is defined twice: acme-copy\/profile.ts and acme-meter\/profile.ts/,
   );
-  await t.rejects(loadProfiles(dir), /"acme-meter" is defined twice: acme-copy.ts and acme-meter.ts/);
-  await rm(path.join(dir, 'acme-copy.ts'));
-  await writeFile(path.join(dir, 'broken.ts'), 'export default { id: "broken" };\n');
-  await t.rejects(loadProfiles(dir), /broken.ts: missing or invalid match\(\), decode\(\), acl\(\)/);
+  await rm(path.join(dir, 'acme-copy'), { recursive: true });
+  await family('broken', { 'profile.ts': 'export default { id: "broken" };\n' });
+  await t.rejects(loadProfiles(dir), /broken\/profile.ts: missing or invalid match\(\), decode\(\), acl\(\)/);
+  await rm(path.join(dir, 'broken'), { recursive: true });
+  await family('half-done', { 'simulator.ts': 'export default {};\n' });
+  await t.rejects(loadProfiles(dir), /device family folder half-done has no profile.ts/);
 });
 
 t.test('decodeMessage without a site map', async (t) => {

@@ -5,24 +5,48 @@ import { levelsMatch } from '../building/topic-filter.ts';
 import { DecodeError, type DecodeResult, type DeviceProfile, type TopicMatch } from './profile.ts';
 
 /**
- * The registry finds the device families by reading `families/` and importing every `*.ts` file in it
- * (tests excluded): adding a family is adding one file, there is no list to edit.
+ * The registry finds the device families by reading `device-families/`: each folder there is one family,
+ * and its `profile.ts` is imported (nothing else in the folder: its tests, its simulator). Adding a family
+ * is adding one folder, there is no list to edit.
  */
 
-export const FAMILIES_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'families');
+export const FAMILIES_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'device-families');
 
-const FAMILY_FILE = /^[a-z0-9][a-z0-9._-]*\.(ts|js|mjs)$/;
-const TEST_FILE = /\.test\.(ts|js|mjs)$/;
+/** The file of a family folder that holds its profile. */
+export const PROFILE_FILE = 'profile.ts';
 
-/** Loads every family of `dir` (default: ./families), keyed by profile id. Duplicate ids are an error. */
-export async function loadProfiles(dir: string = FAMILIES_DIR): Promise<Map<string, DeviceProfile>> {
-  const files = (await readdir(dir)).filter(
-    (f) => FAMILY_FILE.test(f) && !TEST_FILE.test(f) && !f.endsWith('.d.ts'),
+const FAMILY_FOLDER = /^[a-z0-9][a-z0-9._-]*$/;
+
+/**
+ * The family folders of `dir` (sorted; dot-folders and files beside them skipped), each with the path of its
+ * `file` relative to `dir`, or undefined where the folder has none.
+ */
+export async function familyFolders(
+  dir: string,
+  file: string,
+): Promise<{ folder: string; file: string | undefined }[]> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  const folders = entries
+    .filter((e) => e.isDirectory() && FAMILY_FOLDER.test(e.name))
+    .map((e) => e.name)
+    .sort();
+  return Promise.all(
+    folders.map(async (folder) => {
+      const inside = await readdir(path.join(dir, folder));
+      return { folder, file: inside.includes(file) ? `${folder}/${file}` : undefined };
+    }),
   );
-  files.sort();
+}
+
+/**
+ * Loads the profile of every family folder of `dir` (default: device-families/), keyed by profile id.
+ * A folder without `profile.ts` and duplicate ids are errors.
+ */
+export async function loadProfiles(dir: string = FAMILIES_DIR): Promise<Map<string, DeviceProfile>> {
   const profiles = new Map<string, DeviceProfile>();
   const origin = new Map<string, string>();
-  for (const file of files) {
+  for (const { folder, file } of await familyFolders(dir, PROFILE_FILE)) {
+    if (!file) throw new Error(`device family folder ${folder} has no ${PROFILE_FILE}`);
     const mod = (await import(pathToFileURL(path.join(dir, file)).href)) as { default?: unknown };
     const profile = mod.default;
     checkProfile(profile, file);
@@ -38,7 +62,7 @@ function checkProfile(p: unknown, file: string): asserts p is DeviceProfile {
   const problems: string[] = [];
   const o = p as Record<string, unknown> | undefined;
   if (typeof o !== 'object' || o === null) {
-    throw new Error(`device family file ${file} must export a DeviceProfile as default`);
+    throw new Error(`device family profile ${file} must export a DeviceProfile as default`);
   }
   if (typeof o.id !== 'string' || !/^[a-z0-9][a-z0-9_-]*$/.test(o.id))
     problems.push('id (lower-case a-z 0-9 _ -)');
@@ -46,7 +70,7 @@ function checkProfile(p: unknown, file: string): asserts p is DeviceProfile {
   if (!Array.isArray(o.subscriptions)) problems.push('subscriptions[]');
   if (!Array.isArray(o.quantities)) problems.push('quantities[]');
   if (problems.length)
-    throw new Error(`device family file ${file}: missing or invalid ${problems.join(', ')}`);
+    throw new Error(`device family profile ${file}: missing or invalid ${problems.join(', ')}`);
 }
 
 // --- decoding one message ----------------------------------------------------------------------
@@ -160,7 +184,7 @@ export function decodeMessage(
         return {
           ok: false,
           reason: 'unknown_device',
-          detail: `device "${site.id}" names profile "${String(site.profile)}", which no family file defines`,
+          detail: `device "${site.id}" names profile "${String(site.profile)}", which no device family defines`,
           device: site.id,
         };
       }

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import t from 'tap';
-import shellyPro3em from '../device-profiles/families/shelly-pro-3em.ts';
+import shellyPro3em from '../device-families/shelly-pro-3em/profile.ts';
 import { decodeMessage, loadProfiles } from '../device-profiles/registry.ts';
 import { loadSite } from '../site/load.ts';
 import { DAY_MS, meterRebootAt } from './physics.ts';

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { topicMatches } from '../../building/topic-filter.ts';
-import { DecodeError } from '../profile.ts';
-import profile from './shelly-gen2.ts';
+import { DecodeError } from '../../device-profiles/profile.ts';
+import profile from './profile.ts';
 
 const NOW = 1631186545040 + 2000; // two seconds after the documented notification
 const decode = (topic: string, payload: string, receivedAt = NOW) => {

@@ -23,7 +23,7 @@
  */
 
 import { FIRST_CHANNEL } from '../../building/reading.ts';
-import { current, energyCounter, power, temperature, voltage } from '../capabilities.ts';
+import { current, energyCounter, power, temperature, voltage } from '../../device-profiles/capabilities.ts';
 import {
   defineProfile,
   informational,
@@ -33,8 +33,8 @@ import {
   plainWord,
   rootedLayout,
   unusedNumber,
-} from '../define.ts';
-import { DecodeError } from '../profile.ts';
+} from '../../device-profiles/define.ts';
+import { DecodeError } from '../../device-profiles/profile.ts';
 
 const numberText = unusedNumber();
 

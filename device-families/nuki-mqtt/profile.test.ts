@@ -1,7 +1,7 @@
 import t from 'tap';
 import { topicMatches } from '../../building/topic-filter.ts';
-import { DecodeError } from '../profile.ts';
-import profile from './nuki-mqtt.ts';
+import { DecodeError } from '../../device-profiles/profile.ts';
+import profile from './profile.ts';
 
 const NOW = Date.UTC(2026, 10, 20, 9, 0, 0);
 const BASE = 'nuki/2BB28570';

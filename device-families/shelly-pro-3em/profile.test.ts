@@ -1,8 +1,8 @@
 import t from 'tap';
 import { topicMatches } from '../../building/topic-filter.ts';
-import { DecodeError } from '../profile.ts';
-import { decodeMessage, loadProfiles, type SiteDevice } from '../registry.ts';
-import profile from './shelly-pro-3em.ts';
+import { DecodeError } from '../../device-profiles/profile.ts';
+import { decodeMessage, loadProfiles, type SiteDevice } from '../../device-profiles/registry.ts';
+import profile from './profile.ts';
 
 const NOW = Date.UTC(2026, 0, 14, 10, 30);
 const decode = (topic: string, payload: string, receivedAt = NOW) => {

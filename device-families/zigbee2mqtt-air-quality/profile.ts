@@ -9,9 +9,24 @@
  *   section "Exposes": co2 (ppm), temperature (°C), humidity (%), battery (%), linkquality (lqi).
  * - Exposes reference https://www.zigbee2mqtt.io/guide/usage/exposes.html: voc (ppb), pm25 (µg/m³), battery_low.
  */
-import { battery, batteryLow, co2, humidity, linkquality, pm25, temperature, voc } from '../capabilities.ts';
-import { defineProfile, jsonReport } from '../define.ts';
-import { z2mAvailability, z2mLastSeen, z2mLayout, z2mListens, z2mSubscriptions } from '../zigbee2mqtt.ts';
+import {
+  battery,
+  batteryLow,
+  co2,
+  humidity,
+  linkquality,
+  pm25,
+  temperature,
+  voc,
+} from '../../device-profiles/capabilities.ts';
+import { defineProfile, jsonReport } from '../../device-profiles/define.ts';
+import {
+  z2mAvailability,
+  z2mLastSeen,
+  z2mLayout,
+  z2mListens,
+  z2mSubscriptions,
+} from '../../device-profiles/zigbee2mqtt.ts';
 
 export default defineProfile({
   id: 'zigbee2mqtt-air-quality',

@@ -13,7 +13,7 @@
  *   `Current` A; devices with several channels send `Power`/`Current` as arrays (summed here).
  * - `Time` is local time without zone unless SetOption52 adds the offset: only a zoned `Time` is used.
  */
-import { current, energyCounter, power, voltage } from '../capabilities.ts';
+import { current, energyCounter, power, voltage } from '../../device-profiles/capabilities.ts';
 import {
   defineProfile,
   informational,
@@ -23,8 +23,8 @@ import {
   plainWord,
   type TopicLayout,
   zonedIsoTime,
-} from '../define.ts';
-import { DecodeError } from '../profile.ts';
+} from '../../device-profiles/define.ts';
+import { DecodeError } from '../../device-profiles/profile.ts';
 
 const PREFIXES = new Set(['tele', 'stat']);
 

@@ -1,6 +1,6 @@
 import t from 'tap';
-import { DecodeError } from '../profile.ts';
-import profile from './zigbee2mqtt-air-quality.ts';
+import { DecodeError } from '../../device-profiles/profile.ts';
+import profile from './profile.ts';
 
 const NOW = Date.UTC(2026, 10, 20, 9, 0, 0);
 const decode = (topic: string, payload: string) => {

@@ -24,7 +24,7 @@
  * the by-minute window, not the measurement, so it is not a time stamp for the reading.
  * Other components (`sys`, `wifi`, `input:N`, …) are accepted and carry no reading.
  */
-import { current, energyCounter, power, temperature, voltage } from '../capabilities.ts';
+import { current, energyCounter, power, temperature, voltage } from '../../device-profiles/capabilities.ts';
 import {
   carrying,
   defineProfile,
@@ -38,8 +38,8 @@ import {
   readBlocks,
   type TopicLayout,
   trustedTime,
-} from '../define.ts';
-import { DecodeError, type ProfileReading } from '../profile.ts';
+} from '../../device-profiles/define.ts';
+import { DecodeError, type ProfileReading } from '../../device-profiles/profile.ts';
 
 const METER = [
   power({ bidirectional: true }, 'apower'),

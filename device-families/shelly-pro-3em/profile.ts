@@ -34,7 +34,14 @@
  */
 
 import { FIRST_CHANNEL } from '../../building/reading.ts';
-import { type Capability, current, describe, energyCounter, power, voltage } from '../capabilities.ts';
+import {
+  type Capability,
+  current,
+  describe,
+  energyCounter,
+  power,
+  voltage,
+} from '../../device-profiles/capabilities.ts';
 import {
   carrying,
   defineProfile,
@@ -47,8 +54,8 @@ import {
   readBlocks,
   type TopicLayout,
   trustedTime,
-} from '../define.ts';
-import { DecodeError } from '../profile.ts';
+} from '../../device-profiles/define.ts';
+import { DecodeError } from '../../device-profiles/profile.ts';
 
 /**
  * Total current of three phases: the Pro 3EM-400 measures up to 400 A per phase, so the sum may exceed

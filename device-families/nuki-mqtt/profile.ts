@@ -22,7 +22,7 @@
  * Commands are never retained, or the lock would replay an unlock whenever it reconnects.
  */
 import type { DoorState, LockState } from '../../building/quantities.ts';
-import { battery, batteryLow, doorState, lockState } from '../capabilities.ts';
+import { battery, batteryLow, doorState, lockState } from '../../device-profiles/capabilities.ts';
 import {
   defineProfile,
   informational,
@@ -31,8 +31,8 @@ import {
   plainWord,
   rootedLayout,
   unusedNumber,
-} from '../define.ts';
-import { DecodeError, type DeviceAction } from '../profile.ts';
+} from '../../device-profiles/define.ts';
+import { DecodeError, type DeviceAction } from '../../device-profiles/profile.ts';
 
 export const NUKI_LOCK_STATES: Record<number, LockState> = {
   0: 'uncalibrated',
