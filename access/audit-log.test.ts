@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { openRecords } from '../database/database.ts';
-import { AuditLog, auditRetentionDays, scheduleAuditPurge } from './audit-log.ts';
+import { auditRetentionDays, scheduleAuditPurge } from './audit-log.ts';
+import { SqliteAuditLog } from './sqlite-audit-log.ts';
 
 const DAY = 86_400_000;
 
@@ -19,9 +20,9 @@ function records(t: Test) {
 
 t.test('entries are appended and found again by every filter, newest first, in pages', async (t) => {
   const db = records(t);
-  const log = new AuditLog(db);
+  const log = new SqliteAuditLog(db);
   const now = Date.now();
-  const a = log.record({
+  const a = await log.record({
     at: now - 3000,
     actor: 'm1',
     action: 'unlock',
@@ -30,7 +31,7 @@ t.test('entries are appended and found again by every filter, newest first, in p
     reason: 'booking',
     detail: { outcome: 'done', latencyMs: 120 },
   });
-  log.record({
+  await log.record({
     at: now - 2000,
     actor: 'm2',
     action: 'unlock',
@@ -38,7 +39,7 @@ t.test('entries are appended and found again by every filter, newest first, in p
     decision: 'denied',
     reason: 'no_booking',
   });
-  log.record({
+  await log.record({
     at: now - 1000,
     actor: null,
     action: 'login',
@@ -46,38 +47,38 @@ t.test('entries are appended and found again by every filter, newest first, in p
     decision: 'denied',
     reason: 'bad_password',
   });
-  t.equal(log.count(), 3);
+  t.equal(await log.count(), 3);
   t.same(a.detail, { outcome: 'done', latencyMs: 120 });
 
-  const all = log.query();
+  const all = await log.query();
   t.same(
     all.entries.map((e) => e.reason),
     ['bad_password', 'no_booking', 'booking'],
     'newest first',
   );
   t.equal(all.next, null);
-  t.same(log.query({ actor: 'm1' }).entries, [a]);
-  t.equal(log.query({ target: 'room-1' }).entries.length, 2);
-  t.equal(log.query({ action: 'login' }).entries[0]?.actor, null);
-  t.equal(log.query({ decision: 'denied' }).entries.length, 2);
+  t.same((await log.query({ actor: 'm1' })).entries, [a]);
+  t.equal((await log.query({ target: 'room-1' })).entries.length, 2);
+  t.equal((await log.query({ action: 'login' })).entries[0]?.actor, null);
+  t.equal((await log.query({ decision: 'denied' })).entries.length, 2);
   t.same(
-    log.query({ from: now - 2000, to: now - 1000 }).entries.map((e) => e.actor),
+    (await log.query({ from: now - 2000, to: now - 1000 })).entries.map((e) => e.actor),
     ['m2'],
     'from inclusive, to exclusive',
   );
 
-  const first = log.query({ limit: 2 });
+  const first = await log.query({ limit: 2 });
   t.equal(first.entries.length, 2);
   t.not(first.next, null);
-  const second = log.query({ limit: 2, before: first.next ?? 0 });
+  const second = await log.query({ limit: 2, before: first.next ?? 0 });
   t.same(second.entries, [a]);
   t.equal(second.next, null);
 });
 
 t.test('UPDATE and DELETE on the audit table fail, whoever issues them', async (t) => {
   const db = records(t);
-  const log = new AuditLog(db);
-  const entry = log.record({
+  const log = new SqliteAuditLog(db);
+  const entry = await log.record({
     actor: 'm1',
     action: 'unlock',
     target: 'x',
@@ -98,16 +99,16 @@ t.test('UPDATE and DELETE on the audit table fail, whoever issues them', async (
     /CHECK/,
     'only granted or denied',
   );
-  t.same(log.query().entries, [entry], 'the entry is unchanged');
+  t.same((await log.query()).entries, [entry], 'the entry is unchanged');
 });
 
 t.test('the retention purge removes only entries older than the retention', async (t) => {
   const db = records(t);
-  const log = new AuditLog(db);
+  const log = new SqliteAuditLog(db);
   const now = Date.now();
   const at = (days: number) => now - days * DAY;
   for (const days of [400, 366, 364, 2]) {
-    log.record({
+    await log.record({
       at: at(days),
       actor: 'm1',
       action: 'unlock',
@@ -116,16 +117,16 @@ t.test('the retention purge removes only entries older than the retention', asyn
       reason: `${days}`,
     });
   }
-  t.equal(log.purge(365, now), 2);
+  t.equal(await log.purge(365, now), 2);
   t.same(
-    log.query().entries.map((e) => e.reason),
+    (await log.query()).entries.map((e) => e.reason),
     ['2', '364'],
   );
-  t.equal(log.purge(365, now), 0, 'nothing more to purge');
-  t.throws(() => log.purge(0, now), /at least 1/);
+  t.equal(await log.purge(365, now), 0, 'nothing more to purge');
+  await t.rejects(log.purge(0, now), /at least 1/);
   t.equal(db.prepare('SELECT count(*) AS n FROM audit_purge').pluck().get(), 0, 'no marker left behind');
   t.throws(() => db.prepare('DELETE FROM audit_log').run(), /append-only/, 'ordinary DELETE fails again');
-  t.equal(log.count(), 2);
+  t.equal(await log.count(), 2);
 });
 
 t.test('AUDIT_RETENTION_DAYS', async (t) => {
@@ -137,8 +138,8 @@ t.test('AUDIT_RETENTION_DAYS', async (t) => {
 
 t.test('the scheduled purge runs at once and keeps the API alive when it fails', async (t) => {
   const db = records(t);
-  const log = new AuditLog(db);
-  log.record({
+  const log = new SqliteAuditLog(db);
+  await log.record({
     at: Date.now() - 40 * DAY,
     actor: 'm1',
     action: 'unlock',
@@ -146,21 +147,21 @@ t.test('the scheduled purge runs at once and keeps the API alive when it fails',
     decision: 'denied',
     reason: 'old',
   });
-  log.record({ actor: 'm1', action: 'unlock', target: 'r', decision: 'denied', reason: 'new' });
+  await log.record({ actor: 'm1', action: 'unlock', target: 'r', decision: 'denied', reason: 'new' });
   const said: string[] = [];
   const logger = {
     info: (_o: object, m?: string) => said.push(`info ${m}`),
     warn: (_o: object, m?: string) => said.push(`warn ${m}`),
   };
-  const stop = scheduleAuditPurge(log, 30, logger);
+  const stop = await scheduleAuditPurge(log, 30, logger);
   t.same(
-    log.query().entries.map((e) => e.reason),
+    (await log.query()).entries.map((e) => e.reason),
     ['new'],
   );
   t.match(said, ['info audit log: retention purge']);
   await stop();
   db.close();
-  const stopBroken = scheduleAuditPurge(log, 30, logger);
+  const stopBroken = await scheduleAuditPurge(log, 30, logger);
   t.match(said[1], /^warn .*failed/, 'a failing purge is logged, not thrown');
   await stopBroken();
 });

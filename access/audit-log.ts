@@ -1,9 +1,7 @@
-import type { RecordsDb } from '../database/database.ts';
-
 /**
- * The building's access audit log (table audit_log, migration 0020): who tried to open what, when, whether it
- * was granted, why, and what the lock answered. Append-only: the database itself refuses UPDATE and DELETE
- * (triggers), except for the retention purge below, so an application bug cannot rewrite history.
+ * The building's access audit log: who tried to open what, when, whether it was granted, why, and what the
+ * lock answered. Append-only: nothing but the retention purge removes or changes an entry. This is what its
+ * callers see; `sqlite-audit-log.ts` keeps it in the records database.
  */
 
 export type AuditDecision = 'granted' | 'denied';
@@ -76,128 +74,58 @@ export function auditRetentionDays(env: NodeJS.ProcessEnv = process.env): number
   return days;
 }
 
-interface AuditRow {
-  seq: number;
-  at: number;
-  actor: string | null;
-  action: string;
-  target: string | null;
-  decision: AuditDecision;
-  reason: string | null;
-  detail: string;
-}
-
-function toEntry(row: AuditRow): AuditEntry {
-  let detail: Record<string, unknown> = {};
-  try {
-    const parsed: unknown = JSON.parse(row.detail);
-    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed))
-      detail = parsed as Record<string, unknown>;
-  } catch {
-    // json_valid in the schema makes this unreachable; an unreadable detail must not hide the entry.
-  }
-  return { ...row, detail };
-}
-
-export class AuditLog {
-  readonly #records: RecordsDb;
-  readonly #insert;
-
-  constructor(records: RecordsDb) {
-    this.#records = records;
-    this.#insert = records.prepare(
-      `INSERT INTO audit_log (at, actor, action, target, decision, reason, detail)
-       VALUES (@at, @actor, @action, @target, @decision, @reason, @detail)`,
-    );
-  }
-
+/** The append-only audit log, whatever database keeps it. */
+export interface AuditLog {
   /** Appends one entry and returns it with its seq. */
-  record(input: AuditRecordInput): AuditEntry {
-    const at = input.at ?? Date.now();
-    if (!Number.isFinite(at)) throw new AuditError('audit entry needs a finite time');
-    const row = {
-      at: Math.round(at),
-      actor: input.actor,
-      action: input.action,
-      target: input.target,
-      decision: input.decision,
-      reason: input.reason,
-      detail: JSON.stringify(input.detail ?? {}),
-    };
-    const info = this.#insert.run(row);
-    return toEntry({ seq: Number(info.lastInsertRowid), ...row });
-  }
-
-  query(q: AuditQuery = {}): AuditPage {
-    const where: string[] = [];
-    const params: Record<string, string | number> = {};
-    const add = (sql: string, name: string, value: string | number | undefined) => {
-      if (value === undefined) return;
-      where.push(sql);
-      params[name] = value;
-    };
-    add('at >= @from', 'from', q.from);
-    add('at < @to', 'to', q.to);
-    add('actor = @actor', 'actor', q.actor);
-    add('target = @target', 'target', q.target);
-    add('action = @action', 'action', q.action);
-    add('decision = @decision', 'decision', q.decision);
-    add('seq < @before', 'before', q.before);
-    const limit = Math.max(1, Math.min(MAX_AUDIT_PAGE, Math.trunc(q.limit ?? 100)));
-    // One more than asked tells whether an older page exists.
-    const rows = this.#records
-      .prepare(
-        `SELECT seq, at, actor, action, target, decision, reason, detail FROM audit_log
-         ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ${limit + 1}`,
-      )
-      .all(params) as AuditRow[];
-    const more = rows.length > limit;
-    const entries = rows.slice(0, limit).map(toEntry);
-    return { entries, next: more ? (entries[entries.length - 1]?.seq ?? null) : null };
-  }
-
+  record(input: AuditRecordInput): Promise<AuditEntry>;
+  query(q?: AuditQuery): Promise<AuditPage>;
   /**
    * The retention purge (GDPR): removes entries older than `retentionDays` before `now` and returns how many.
-   * The only way rows leave the log: the cut-off goes into audit_purge for the length of one transaction, and
-   * the delete trigger lets through only rows older than it. The database refuses a cut-off younger than a day.
+   * Nothing else ever removes or changes an entry.
    */
-  purge(retentionDays: number, now: number = Date.now()): number {
-    if (!Number.isInteger(retentionDays) || retentionDays < 1)
-      throw new AuditError('audit retention must be a whole number of days, at least 1');
-    const before = now - retentionDays * DAY_MS;
-    return this.#records.transaction(() => {
-      this.#records.prepare('INSERT INTO audit_purge (id, before) VALUES (1, ?)').run(before);
-      const removed = this.#records.prepare('DELETE FROM audit_log WHERE at < ?').run(before).changes;
-      this.#records.prepare('DELETE FROM audit_purge WHERE id = 1').run();
-      return removed;
-    })();
-  }
+  purge(retentionDays: number, now?: number): Promise<number>;
+  count(): Promise<number>;
+}
 
-  count(): number {
-    return (this.#records.prepare('SELECT count(*) AS n FROM audit_log').get() as { n: number }).n;
-  }
+/** The time of a new entry, rounded to the ms; refuses one that is not finite. */
+export function auditTime(at: number | undefined): number {
+  const time = at ?? Date.now();
+  if (!Number.isFinite(time)) throw new AuditError('audit entry needs a finite time');
+  return Math.round(time);
+}
+
+/** The page size asked for, within 1..MAX_AUDIT_PAGE (default 100). */
+export function auditPageSize(limit: number | undefined): number {
+  return Math.max(1, Math.min(MAX_AUDIT_PAGE, Math.trunc(limit ?? 100)));
+}
+
+/** The purge's cut-off: entries before it go. Refuses a retention that is not a whole number of days, at least 1. */
+export function purgeCutOff(retentionDays: number, now: number): number {
+  if (!Number.isInteger(retentionDays) || retentionDays < 1)
+    throw new AuditError('audit retention must be a whole number of days, at least 1');
+  return now - retentionDays * DAY_MS;
 }
 
 /**
- * Runs the retention purge now and then once a day; returns the function that stops it. A failed purge is
- * logged and tried again the next day: it must never take the API down.
+ * Runs the retention purge now and then once a day; resolves, once the first purge is over, to the function
+ * that stops it. A failed purge is logged and tried again the next day: it must never take the API down.
  */
-export function scheduleAuditPurge(
+export async function scheduleAuditPurge(
   audit: AuditLog,
   retentionDays: number,
   logger?: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void },
   intervalMs: number = DAY_MS,
-): () => Promise<void> {
-  const run = () => {
+): Promise<() => Promise<void>> {
+  const run = async () => {
     try {
-      const removed = audit.purge(retentionDays);
+      const removed = await audit.purge(retentionDays);
       if (removed > 0) logger?.info({ removed, retentionDays }, 'audit log: retention purge');
     } catch (err) {
       logger?.warn({ err: (err as Error).message }, 'audit log: retention purge failed');
     }
   };
-  run();
-  const timer = setInterval(run, intervalMs);
+  await run();
+  const timer = setInterval(() => void run(), intervalMs);
   timer.unref();
   return async () => clearInterval(timer);
 }

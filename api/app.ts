@@ -3,7 +3,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { AuditLog } from '../access/audit-log.ts';
+import { SqliteAuditLog } from '../access/sqlite-audit-log.ts';
 import type { AlertWatch } from '../alerts/alert-watch.ts';
 import type { BuildingFeed } from '../building/live-feed.ts';
 import type { RecordsDb } from '../database/database.ts';
@@ -138,7 +138,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   app.addHook('preClose', async () => {
     setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS).unref();
   });
-  const audit = new AuditLog(options.records);
+  const audit = new SqliteAuditLog(options.records);
   const identity =
     options.identity ??
     new Identity(options.records, {

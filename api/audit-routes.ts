@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { AuditLog, MAX_AUDIT_PAGE } from '../access/audit-log.ts';
+import { MAX_AUDIT_PAGE } from '../access/audit-log.ts';
 import { STAFF } from '../access/roles.ts';
+import { SqliteAuditLog } from '../access/sqlite-audit-log.ts';
 import type { RecordsDb } from '../database/database.ts';
 import { ApiError, ErrorBody } from './errors.ts';
 import { parseInstant } from './time-range.ts';
@@ -27,7 +28,7 @@ export interface AuditRoutesOptions {
 
 /** The access audit log for the facility manager and admin: newest first, filtered, in pages. */
 export const auditRoutes: FastifyPluginAsyncTypebox<AuditRoutesOptions> = async (app, { records }) => {
-  const audit = new AuditLog(records);
+  const audit = new SqliteAuditLog(records);
   app.get(
     '/api/audit',
     {

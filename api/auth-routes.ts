@@ -100,7 +100,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
     },
     async (request, reply) => {
       if (request.sessionToken) {
-        identity.signOut(request.sessionToken, { ip: request.ip });
+        await identity.signOut(request.sessionToken, { ip: request.ip });
         // The live channels this session opened stop now, not at their next check.
         options.openSockets?.recheck(request.sessionToken);
       }

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { AuditLog } from '../access/audit-log.ts';
+import { SqliteAuditLog } from '../access/sqlite-audit-log.ts';
 import { Identity } from '../members/identity.ts';
 import { signedInMember } from '../test-support/members.ts';
 import { upgradeStatus } from '../test-support/small-building.ts';
@@ -59,7 +59,7 @@ t.test(
     const { app, records } = await testApi(t);
     const member = await signedInMember(app, records, 'member');
     const facility = await signedInMember(app, records, 'facility');
-    const audit = new AuditLog(records);
+    const audit = new SqliteAuditLog(records);
     const post = (url: string, headers: Record<string, string>, payload?: string) =>
       app.inject({ method: 'POST', url, headers, ...(payload !== undefined ? { payload } : {}) });
 
@@ -85,7 +85,7 @@ t.test(
       { active: false, issuedAt: null },
       'no calendar link was made',
     );
-    const refusals = audit.query({ action: 'cross_site_request' }).entries;
+    const refusals = (await audit.query({ action: 'cross_site_request' })).entries;
     t.equal(refusals.length, 12, 'every refusal is in the audit log');
     t.match(refusals.at(-1), {
       actor: member.member.id,
@@ -139,7 +139,11 @@ t.test(
     const unlock = await post('/api/spaces/protel-1/unlock', { cookie: facility.cookie, ...own });
     t.notMatch(unlock.body, /another (site|origin)/, 'the facility page may unlock');
     t.equal((await post('/api/alerts/1/acknowledge', { cookie: facility.cookie, ...own })).statusCode, 404);
-    t.equal(audit.query({ action: 'cross_site_request' }).entries.length, 12 + 2, 'nothing more refused');
+    t.equal(
+      (await audit.query({ action: 'cross_site_request' })).entries.length,
+      12 + 2,
+      'nothing more refused',
+    );
   },
 );
 
@@ -178,7 +182,7 @@ t.test('WebSocket upgrades from another origin are refused before the upgrade', 
   const own = address;
   const admin = await signedInMember(app, records, 'admin');
   const lobby = new Identity(records).lobbyTokens.create('Foyer').token;
-  const audit = new AuditLog(records);
+  const audit = new SqliteAuditLog(records);
   for (const [path, headers] of [
     ['/api/live', { cookie: admin.cookie }],
     ['/api/alerts/live', { cookie: admin.cookie }],
@@ -197,7 +201,7 @@ t.test('WebSocket upgrades from another origin are refused before the upgrade', 
     t.equal(await upgradeStatus(`${ws}${path}`, { ...headers, origin: own }), 'open', `${path}: own origin`);
     t.equal(await upgradeStatus(`${ws}${path}`, headers), 'open', `${path}: no Origin (a script)`);
   }
-  const refused = audit.query({ action: 'cross_site_request' }).entries;
+  const refused = (await audit.query({ action: 'cross_site_request' })).entries;
   t.equal(refused.length, 6);
   t.ok(
     refused.some((r) => r.target === 'GET /api/lobby/live' && !JSON.stringify(r.detail).includes(lobby)),

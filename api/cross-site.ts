@@ -103,7 +103,7 @@ export const crossSite = fp<CrossSiteOptions>(
       );
       if (reason === null) return;
       try {
-        audit.record({
+        await audit.record({
           actor: request.member?.id ?? null,
           action: 'cross_site_request',
           target: `${request.method} ${route}`,

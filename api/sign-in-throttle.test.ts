@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import { AuditLog } from '../access/audit-log.ts';
+import { SqliteAuditLog } from '../access/sqlite-audit-log.ts';
 import { BuildingFeed } from '../building/live-feed.ts';
 import { openRecords } from '../database/database.ts';
 import { Quarantine } from '../gateway/quarantine.ts';
@@ -89,9 +89,9 @@ async function twoApis(t: Test) {
     ports.push((app.server.address() as AddressInfo).port);
     t.teardown(async () => {
       await app.close();
-      feed.close();
+      await feed.close();
       quarantine.close();
-      store.close();
+      await store.close();
       records.close();
     });
   }
@@ -180,7 +180,7 @@ t.test('two API instances on one records file share the waits after failed sign-
     'and from the address they signed in from earlier',
   );
 
-  const audit = new AuditLog(records).query({ action: 'login', limit: 500 }).entries;
+  const audit = (await new SqliteAuditLog(records).query({ action: 'login', limit: 500 })).entries;
   const throttled = audit.filter((e) => e.reason === 'throttled');
   t.ok(throttled.length >= 1 + 12, 'every held-back attempt is audited');
   t.ok(

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import mqtt from 'mqtt';
 import pino from 'pino';
 import t, { type Test } from 'tap';
-import { AuditLog } from '../access/audit-log.ts';
+import { SqliteAuditLog } from '../access/sqlite-audit-log.ts';
 import { BookingStore } from '../bookings/booking-store.ts';
 import { BuildingFeed } from '../building/live-feed.ts';
 import { buildingTopics, type CommandResultMessage } from '../building/topics.ts';
@@ -87,7 +87,7 @@ async function building(t: Test) {
 t.test('phone unlock: granted, denied, offline, timeout, replay, audit, rate limit', async (t) => {
   const b = await building(t);
   const bookings = new BookingStore(b.records);
-  const audit = new AuditLog(b.records);
+  const audit = new SqliteAuditLog(b.records);
   const anna = await signedInMember(b.app, b.records, 'member');
   const ben = await signedInMember(b.app, b.records, 'member');
   const fred = await signedInMember(b.app, b.records, 'facility');
@@ -130,7 +130,7 @@ t.test('phone unlock: granted, denied, offline, timeout, replay, audit, rate lim
 
   t.test('without sign-in: 401, nothing audited', async (t) => {
     t.equal((await unlock(protel.id)).status, 401);
-    t.equal(audit.query({ action: 'unlock' }).entries.length, 0);
+    t.equal((await audit.query({ action: 'unlock' })).entries.length, 0);
   });
 
   t.test(
@@ -209,7 +209,7 @@ t.test('phone unlock: granted, denied, offline, timeout, replay, audit, rate lim
   });
 
   t.test('the audit log holds every attempt, with the lock’s answer', async (t) => {
-    const unlocks = audit.query({ action: 'unlock', limit: 500 }).entries;
+    const unlocks = (await audit.query({ action: 'unlock', limit: 500 })).entries;
     t.equal(unlocks.length, attempts, 'one entry per signed-in attempt');
     const granted = unlocks.filter((e) => e.decision === 'granted');
     t.same(granted.map((e) => [e.target, e.detail.result]).reverse(), [
@@ -286,9 +286,9 @@ t.test('phone unlock: granted, denied, offline, timeout, replay, audit, rate lim
       'then 429',
     );
     t.ok(Number(retryAfter) >= 1);
-    const limited = audit
-      .query({ actor: ben.member.id, action: 'unlock' })
-      .entries.filter((e) => e.reason === 'rate_limited');
+    const limited = (await audit.query({ actor: ben.member.id, action: 'unlock' })).entries.filter(
+      (e) => e.reason === 'rate_limited',
+    );
     t.equal(limited.length, statuses.filter((s) => s === 429).length);
     t.match(await unlock(desk.id, anna.cookie), { status: 403 }, 'another member is not affected');
   });

@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type, { type Static } from 'typebox';
-import { AuditLog } from '../access/audit-log.ts';
+import type { AuditLog } from '../access/audit-log.ts';
 import { ANY_MEMBER } from '../access/roles.ts';
+import { SqliteAuditLog } from '../access/sqlite-audit-log.ts';
 import {
   BOOKING_CONTEXT_MS,
   type BookingFacts,
@@ -95,7 +96,7 @@ export function answerFor(report: CommandReport): {
 
 export const unlockRoutes: FastifyPluginAsyncTypebox<UnlockRoutesOptions> = async (app, options) => {
   const { site, commands } = options;
-  const audit = options.audit ?? new AuditLog(options.records);
+  const audit = options.audit ?? new SqliteAuditLog(options.records);
   const bookings = options.bookings ?? new BookingStore(options.records);
   const graceBeforeMs = options.graceBeforeMs ?? DEFAULT_UNLOCK_GRACE_MIN * 60_000;
   const limiter = options.limiter ?? new UnlockRateLimiter();
@@ -149,12 +150,12 @@ export const unlockRoutes: FastifyPluginAsyncTypebox<UnlockRoutesOptions> = asyn
       const take = limiter.take(member.id, started);
       if (!take.allowed) {
         const retryAfterS = Math.ceil(take.retryAfterMs / 1000);
-        record('denied', 'rate_limited', { retryAfterS });
+        await record('denied', 'rate_limited', { retryAfterS });
         reply.header('retry-after', String(retryAfterS));
         return reply.code(429).send({ result: 'rate_limited', space: spaceId, retryAfterS });
       }
       if (!space) {
-        record('denied', 'unknown_space');
+        await record('denied', 'unknown_space');
         return reply
           .code(404)
           .send({ statusCode: 404, error: 'Not Found', message: `no space "${spaceId}"` });
@@ -173,7 +174,7 @@ export const unlockRoutes: FastifyPluginAsyncTypebox<UnlockRoutesOptions> = asyn
         graceBeforeMs,
       });
       if (!verdict.granted) {
-        record('denied', verdict.reason, { lock: space.lock ?? null });
+        await record('denied', verdict.reason, { lock: space.lock ?? null });
         return reply.code(403).send({ result: 'denied', space: space.id, reason: verdict.reason });
       }
 
@@ -190,7 +191,7 @@ export const unlockRoutes: FastifyPluginAsyncTypebox<UnlockRoutesOptions> = asyn
           };
       const { status, result } = answerFor(report);
       const latencyMs = now() - started;
-      record('granted', verdict.reason, {
+      await record('granted', verdict.reason, {
         lock: verdict.lock,
         booking: verdict.booking,
         result,

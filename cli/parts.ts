@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
-import { AuditLog, auditRetentionDays, scheduleAuditPurge } from '../access/audit-log.ts';
+import { auditRetentionDays, scheduleAuditPurge } from '../access/audit-log.ts';
+import { SqliteAuditLog } from '../access/sqlite-audit-log.ts';
 import { unlockGraceMs } from '../access/unlock-rules.ts';
 import { alertSettingsFromEnv } from '../alerts/alert-rules.ts';
 import { AlertStore } from '../alerts/alert-store.ts';
@@ -111,8 +112,9 @@ export async function runParts(settings: Settings, parts: PartSelection): Promis
       logger.error({}, `not stopped within ${STOP_DEADLINE_MS / 1000} s; ending the process`);
       process.exit(1);
     }, STOP_DEADLINE_MS).unref();
-    // While starting, startParts sees the abort and stops what it has started.
-    running?.stop().then(() => process.exit(0));
+    // While starting, startParts sees the abort and stops what it has started. A stop that fails leaves the
+    // deadline above to end the process.
+    void running?.stop().then(() => process.exit(0));
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
@@ -193,7 +195,7 @@ export async function startParts(
       stops.push(async () => {
         records.close();
       });
-      identity = new Identity(records, { onSignIn: auditSignIns(new AuditLog(records)) });
+      identity = new Identity(records, { onSignIn: auditSignIns(new SqliteAuditLog(records)) });
       return identity;
     };
     goOn();
@@ -218,7 +220,9 @@ export async function startParts(
       lockCommands.start();
       stops.push(() => lockCommands.close());
       const identity = openIdentity();
-      stops.push(scheduleAuditPurge(new AuditLog(identity.records), fromEnv(auditRetentionDays), logger));
+      stops.push(
+        await scheduleAuditPurge(new SqliteAuditLog(identity.records), fromEnv(auditRetentionDays), logger),
+      );
       // Sensor-verified check-in and no-show release (CHECKIN_GRACE_MIN, default 15 minutes).
       const checkIn = new CheckInWatcher({
         store: new BookingStore(identity.records),

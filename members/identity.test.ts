@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import { AuditLog } from '../access/audit-log.ts';
+import { SqliteAuditLog } from '../access/sqlite-audit-log.ts';
 import { openRecords } from '../database/database.ts';
 import {
   adminCredentialsFile,
@@ -139,7 +139,7 @@ t.test(
   'sign-in: same answer for unknown and wrong; waits per e-mail and address; events for the audit log',
   async (t) => {
     const events: SignInEvent[] = [];
-    const { identity, records } = setup(t, { onSignIn: (e) => events.push(e) });
+    const { identity, records } = setup(t, { onSignIn: (e) => void events.push(e) });
     const { member, password } = await identity.members.create({ email: 'cem@example.org', role: 'member' });
     const t0 = Date.UTC(2026, 10, 2, 8);
     const here = { ip: '127.0.0.9' };
@@ -278,14 +278,14 @@ t.test('counts are forgotten once drained; proofs after 30 days', async (t) => {
 
 t.test('sign-ins land in the access audit log, without passwords', async (t) => {
   const { identity, records } = setup(t);
-  const audit = new AuditLog(records);
+  const audit = new SqliteAuditLog(records);
   identity.onSignIn = auditSignIns(audit);
   const { member, password } = await identity.members.create({ email: 'dora@example.org', role: 'board' });
   await identity.signIn('dora@example.org', 'not-her-password', { ip: '10.0.0.1' });
   const ok = await identity.signIn('dora@example.org', password, { ip: '10.0.0.1' });
   if (ok.outcome !== 'signed_in') throw new Error('sign-in failed');
-  identity.signOut(ok.token);
-  const entries = audit.query().entries.reverse();
+  await identity.signOut(ok.token);
+  const entries = (await audit.query()).entries.reverse();
   t.match(entries, [
     {
       action: 'login',

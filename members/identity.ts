@@ -24,14 +24,19 @@ export interface SignInEvent {
   throttle?: { scope: SignInThrottleScope; retryAfterMs: number };
 }
 
+export type SignInListener = (event: SignInEvent) => void | Promise<void>;
+
 export interface IdentityOptions {
   /** Waits after failed sign-ins (default MEMBER_SIGN_IN_THROTTLE). */
   throttle?: GuessThrottleRule;
   /** The application's clock (epoch ms); default Date.now. */
   now?: () => number;
   sessionLifetime?: SessionLifetime;
-  /** Called for every sign-in attempt and sign-out; a throwing listener never blocks a sign-in. */
-  onSignIn?: (event: SignInEvent) => void;
+  /**
+   * Called for every sign-in attempt and sign-out, and waited for (the audit entry is written before the
+   * answer); a failing listener never blocks a sign-in.
+   */
+  onSignIn?: SignInListener;
 }
 
 /** Everything about who someone is: members, sessions, lobby tokens and the waits after failed sign-ins. */
@@ -41,7 +46,7 @@ export class Identity {
   readonly lobbyTokens: LobbyTokens;
   readonly failures: SignInFailures;
   readonly now: () => number;
-  #onSignIn: ((event: SignInEvent) => void) | undefined;
+  #onSignIn: SignInListener | undefined;
 
   constructor(
     readonly records: RecordsDb,
@@ -60,7 +65,7 @@ export class Identity {
   }
 
   /** Listens to sign-in events (the audit log, once wired). Replaces an earlier listener. */
-  set onSignIn(listener: ((event: SignInEvent) => void) | undefined) {
+  set onSignIn(listener: SignInListener | undefined) {
     this.#onSignIn = listener;
   }
 
@@ -95,25 +100,28 @@ export class Identity {
     if ('until' in attempt) {
       const wait = attempt;
       const retryAfterMs = wait.until - now;
-      event('throttled', this.members.findByEmail(key)?.id ?? null, { scope: wait.scope, retryAfterMs });
+      await event('throttled', this.members.findByEmail(key)?.id ?? null, {
+        scope: wait.scope,
+        retryAfterMs,
+      });
       return { outcome: 'throttled', until: wait.until, retryAfterMs, scope: wait.scope };
     }
     const member =
       password.length <= MAX_PASSWORD_LENGTH ? await this.members.verify(key, password) : undefined;
     if (!member) {
-      event('invalid', this.members.findByEmail(key)?.id ?? null);
+      await event('invalid', this.members.findByEmail(key)?.id ?? null);
       return { outcome: 'invalid' };
     }
     this.failures.signedIn(attempt);
     const session = this.sessions.start(member.id, now);
-    event('signed_in', member.id);
+    await event('signed_in', member.id);
     return { outcome: 'signed_in', member, ...session };
   }
 
-  signOut(token: string, context: { ip?: string; now?: number } = {}): void {
+  async signOut(token: string, context: { ip?: string; now?: number } = {}): Promise<void> {
     const member = this.sessions.resolve(token, context.now ?? this.now());
     if (!this.sessions.end(token) || !member) return;
-    this.#emit({
+    await this.#emit({
       at: context.now ?? this.now(),
       memberId: member.id,
       email: member.email,
@@ -122,9 +130,9 @@ export class Identity {
     });
   }
 
-  #emit(event: SignInEvent): void {
+  async #emit(event: SignInEvent): Promise<void> {
     try {
-      this.#onSignIn?.(event);
+      await this.#onSignIn?.(event);
     } catch {
       // The audit listener's own failure must not decide whether someone signs in.
     }

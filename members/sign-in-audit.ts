@@ -14,9 +14,9 @@ const REASON: Record<SignInEvent['outcome'], string> = {
  * at unknown accounts shows too); a throttled attempt also which count held it back and for how many
  * seconds. Never a password.
  */
-export function auditSignIns(audit: AuditLog): (event: SignInEvent) => void {
-  return (event) => {
-    audit.record({
+export function auditSignIns(audit: AuditLog): (event: SignInEvent) => Promise<void> {
+  return async (event) => {
+    await audit.record({
       at: event.at,
       actor: event.memberId,
       action: event.outcome === 'signed_out' ? 'logout' : 'login',
