@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { openRecords } from '../database/database.ts';
-import { auditRetentionDays, scheduleAuditPurge } from './audit-log.ts';
+import { scheduleAuditPurge } from './audit-log.ts';
 import { SqliteAuditLog } from './sqlite-audit-log.ts';
 
 const DAY = 86_400_000;
@@ -127,13 +127,6 @@ t.test('the retention purge removes only entries older than the retention', asyn
   t.equal(db.prepare('SELECT count(*) AS n FROM audit_purge').pluck().get(), 0, 'no marker left behind');
   t.throws(() => db.prepare('DELETE FROM audit_log').run(), /append-only/, 'ordinary DELETE fails again');
   t.equal(await log.count(), 2);
-});
-
-t.test('AUDIT_RETENTION_DAYS', async (t) => {
-  t.equal(auditRetentionDays({}), 365);
-  t.equal(auditRetentionDays({ AUDIT_RETENTION_DAYS: '30' }), 30);
-  t.throws(() => auditRetentionDays({ AUDIT_RETENTION_DAYS: '0' }), /at least 1/);
-  t.throws(() => auditRetentionDays({ AUDIT_RETENTION_DAYS: 'forever' }), /whole number/);
 });
 
 t.test('the scheduled purge runs at once and keeps the API alive when it fails', async (t) => {

@@ -64,16 +64,6 @@ export class AuditError extends Error {
   override name = 'AuditError';
 }
 
-/** AUDIT_RETENTION_DAYS from the environment (whole days, at least 1); default 365. */
-export function auditRetentionDays(env: NodeJS.ProcessEnv = process.env): number {
-  const raw = env.AUDIT_RETENTION_DAYS;
-  if (raw === undefined || raw === '') return DEFAULT_AUDIT_RETENTION_DAYS;
-  const days = Number(raw);
-  if (!Number.isInteger(days) || days < 1)
-    throw new AuditError(`AUDIT_RETENTION_DAYS=${raw} must be a whole number of days, at least 1`);
-  return days;
-}
-
 /** The append-only audit log, whatever database keeps it. */
 export interface AuditLog {
   /** Appends one entry and returns it with its seq. */

@@ -5,7 +5,6 @@ import {
   takeToken,
   type UnlockFacts,
   UnlockRateLimiter,
-  unlockGraceMs,
 } from './unlock-rules.ts';
 
 const MIN = 60_000;
@@ -141,11 +140,4 @@ t.test('the token bucket allows a burst, then one attempt per refill interval', 
   t.same(allowed.filter(Boolean).length, 10, 'ten per minute');
   t.ok(limiter.take('ben', NOW).allowed, 'one member does not use up another');
   t.ok(limiter.take('anna', NOW + 6_100).allowed, 'a token is back after six seconds');
-});
-
-t.test('UNLOCK_GRACE_MIN', async (t) => {
-  t.equal(unlockGraceMs({}), 10 * MIN);
-  t.equal(unlockGraceMs({ UNLOCK_GRACE_MIN: '0' }), 0);
-  t.throws(() => unlockGraceMs({ UNLOCK_GRACE_MIN: '-1' }));
-  t.throws(() => unlockGraceMs({ UNLOCK_GRACE_MIN: 'soon' }));
 });

@@ -77,16 +77,6 @@ export function decideUnlock(f: UnlockFacts): UnlockVerdict {
   return { granted: false, reason: 'no_booking' };
 }
 
-/** UNLOCK_GRACE_MIN from the environment (minutes, 0 … 120); default 10. */
-export function unlockGraceMs(env: NodeJS.ProcessEnv = process.env): number {
-  const raw = env.UNLOCK_GRACE_MIN;
-  if (raw === undefined || raw === '') return DEFAULT_UNLOCK_GRACE_MIN * 60_000;
-  const minutes = Number(raw);
-  if (!Number.isFinite(minutes) || minutes < 0 || minutes > 120)
-    throw new Error(`UNLOCK_GRACE_MIN=${raw} must be a number of minutes from 0 to 120`);
-  return minutes * 60_000;
-}
-
 // ---------------------------------------------------------------------------------------------------------
 // Rate limit: a token bucket per member. A door does not need more than a few taps; a script does.
 

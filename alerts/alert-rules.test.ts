@@ -1,7 +1,5 @@
 import t from 'tap';
 import {
-  AlertSettingsError,
-  alertSettingsFromEnv,
   buildingNightLoad,
   type Co2Run,
   co2Verdict,
@@ -21,24 +19,6 @@ import {
 const MIN = 60_000;
 const T0 = Date.UTC(2026, 10, 23, 9, 0); // Monday 23 Nov 2026, 10:00 in Berlin (UTC+1)
 const settings = DEFAULT_ALERT_SETTINGS;
-
-t.test('settings from the environment', async (t) => {
-  t.same(alertSettingsFromEnv({}), DEFAULT_ALERT_SETTINGS);
-  const s = alertSettingsFromEnv({
-    ALERT_CO2_PPM: '1400',
-    ALERT_CO2_MINUTES: '0.05',
-    ALERT_UNLOCKED_MINUTES: '0',
-    ALERT_NIGHT_LOAD_PERCENT: '40',
-    ALERT_NIGHT_LOAD_MIN_W: '1000',
-  });
-  t.equal(s.co2Ppm, 1400);
-  t.equal(s.co2Ms, 3000, '0.05 min = 3 s');
-  t.equal(s.unlockedMs, 0);
-  t.equal(s.nightShare, 0.4);
-  t.equal(s.nightMinW, 1000);
-  t.throws(() => alertSettingsFromEnv({ ALERT_CO2_MINUTES: '-1' }), AlertSettingsError);
-  t.throws(() => alertSettingsFromEnv({ ALERT_CO2_PPM: 'viel' }), AlertSettingsError);
-});
 
 t.test('CO2: continuously above for the set time', async (t) => {
   const sensor = { device: 'co2-a', space: 'room', freshMs: 15 * MIN };

@@ -60,35 +60,6 @@ export const MIN_BASELINE_NIGHTS = 3;
 export const NIGHT_START_MINUTE = 0;
 export const NIGHT_END_MINUTE = 5 * 60;
 
-export class AlertSettingsError extends Error {
-  override name = 'AlertSettingsError';
-}
-
-function number(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < min || value > max)
-    throw new AlertSettingsError(`${name} must be a number between ${min} and ${max}, not "${raw}"`);
-  return value;
-}
-
-/**
- * ALERT_CO2_PPM, ALERT_CO2_MINUTES, ALERT_UNLOCKED_MINUTES, ALERT_NIGHT_LOAD_PERCENT, ALERT_NIGHT_LOAD_MIN_W.
- * Minutes may be fractions and 0 (tests and demos do not wait a quarter of an hour).
- */
-export function alertSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): AlertSettings {
-  const d = DEFAULT_ALERT_SETTINGS;
-  return {
-    co2Ppm: number(env, 'ALERT_CO2_PPM', d.co2Ppm, 400, 10_000),
-    co2Ms: number(env, 'ALERT_CO2_MINUTES', d.co2Ms / MINUTE_MS, 0, 24 * 60) * MINUTE_MS,
-    unlockedMs: number(env, 'ALERT_UNLOCKED_MINUTES', d.unlockedMs / MINUTE_MS, 0, 7 * 24 * 60) * MINUTE_MS,
-    nightShare: number(env, 'ALERT_NIGHT_LOAD_PERCENT', d.nightShare * 100, 0, 1000) / 100,
-    nightMinW: number(env, 'ALERT_NIGHT_LOAD_MIN_W', d.nightMinW, 0, 10_000_000),
-    nightBaselineNights: d.nightBaselineNights,
-  };
-}
-
 /** What an open alert says: where, since when, how bad. */
 export interface Condition {
   kind: AlertKind;

@@ -20,7 +20,7 @@ import { type AuthRoutesOptions, authRoutes } from './auth-routes.ts';
 import { boardReportRoutes } from './board-report-routes.ts';
 import { bookingRoutes } from './booking-routes.ts';
 import type { ApiContext } from './context.ts';
-import { crossSite, trustedOriginsFrom } from './cross-site.ts';
+import { crossSite } from './cross-site.ts';
 import { dashboardPages } from './dashboard-pages.ts';
 import { describeValidation, installErrorHandling } from './errors.ts';
 import { facilityRoutes } from './facility-routes.ts';
@@ -86,10 +86,10 @@ export interface ApiOptions {
   loginRateLimit?: AuthRoutesOptions['loginRateLimit'];
   /**
    * Origins (`https://wesprint.example`) browsers reach the API by when a proxy in front rewrites the Host
-   * header; default: the environment's TRUSTED_ORIGINS (comma-separated). The API's own Host is always trusted.
+   * header (TRUSTED_ORIGINS); default none. The API's own Host is always trusted.
    */
   trustedOrigins?: readonly string[];
-  /** The lobby without a token, for anyone (default: the environment's LOBBY_PUBLIC=true). */
+  /** The lobby without a token, for anyone (LOBBY_PUBLIC=true; default false). */
   lobbyPublic?: boolean;
   /** How often open WebSockets are checked against their session or lobby token (default 10 s). */
   socketCheckMs?: number;
@@ -97,9 +97,9 @@ export interface ApiOptions {
   lobbyHeartbeatMs?: number;
   /** The command channel to the locks (started by the caller); without it a granted unlock answers lock_offline. */
   lockCommands?: LockCommands;
-  /** How long before a booking's start its lock opens (default UNLOCK_GRACE_MIN, 10 minutes). */
+  /** How long before a booking's start its lock opens (UNLOCK_GRACE_MIN; default 10 minutes). */
   unlockGraceMs?: number;
-  /** The built dashboard to serve (default DASHBOARD_DIR, else dashboard/dist). */
+  /** The built dashboard to serve (DASHBOARD_DIR; default dashboard/dist). */
   dashboardDir?: string;
   /** The alert watcher (started by the caller); without one alerts are listed but none open. */
   alerts?: AlertWatch;
@@ -149,7 +149,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   await app.register(auth, { identity });
   await app.register(crossSite, {
     audit,
-    trustedOrigins: options.trustedOrigins ?? trustedOriginsFrom(process.env.TRUSTED_ORIGINS),
+    trustedOrigins: options.trustedOrigins ?? [],
   });
   // Before @fastify/websocket: it holds the socket of every WebSocket route by the credentials that opened it.
   await app.register(socketSessions, {
@@ -217,7 +217,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   await app.register(lobbyRoutes, {
     ...context,
     records: options.records,
-    public: options.lobbyPublic ?? process.env.LOBBY_PUBLIC === 'true',
+    public: options.lobbyPublic ?? false,
     ...(options.lobbyHeartbeatMs !== undefined ? { heartbeatMs: options.lobbyHeartbeatMs } : {}),
   });
   await app.register(unlockRoutes, {

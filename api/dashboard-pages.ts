@@ -12,7 +12,7 @@ export const DEFAULT_DASHBOARD_DIR = path.resolve(import.meta.dirname, '../dashb
 export const DASHBOARD_PAGES = ['/', '/lobby', '/facility', '/board/report'] as const;
 
 export interface DashboardPagesOptions {
-  /** The built dashboard (default DASHBOARD_DIR, else dashboard/dist). */
+  /** The built dashboard (DASHBOARD_DIR; default dashboard/dist). */
   dir?: string;
 }
 
@@ -52,7 +52,7 @@ function notBuiltPage(dir: string): string {
  * assets with a year's caching, the rest of dist (manifest, service worker, icons) as plain files.
  */
 export const dashboardPages: FastifyPluginAsyncTypebox<DashboardPagesOptions> = async (app, options) => {
-  const dir = path.resolve(options.dir ?? process.env.DASHBOARD_DIR ?? DEFAULT_DASHBOARD_DIR);
+  const dir = path.resolve(options.dir ?? DEFAULT_DASHBOARD_DIR);
   const indexFile = path.join(dir, 'index.html');
   const built = fs.existsSync(indexFile);
   // Read once: the build does not change under a running server.

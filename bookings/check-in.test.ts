@@ -20,7 +20,6 @@ import {
   CheckInWatcher,
   DEFAULT_GRACE_MS,
   decideStarted,
-  graceFromEnv,
   isPresence,
   type SpaceSensing,
 } from './check-in.ts';
@@ -115,7 +114,7 @@ t.test('bookingToCheckIn: the booking covering the moment, else one about to sta
   );
 });
 
-t.test('isPresence and CHECKIN_GRACE_MIN', async (t) => {
+t.test('isPresence', async (t) => {
   const reading = (quantity: string, value: number | string): LiveEvent =>
     ({
       type: 'reading',
@@ -131,10 +130,6 @@ t.test('isPresence and CHECKIN_GRACE_MIN', async (t) => {
   t.notOk(isPresence(reading('occupancy', 0)));
   t.notOk(isPresence(reading('co2', 1)));
   t.notOk(isPresence({ type: 'gateway-status', site: 's', online: true }));
-  t.equal(graceFromEnv({}), 15 * MINUTE_MS);
-  t.equal(graceFromEnv({ CHECKIN_GRACE_MIN: '30' }), 30 * MINUTE_MS);
-  for (const bad of ['0', '-5', '1.5', 'soon', '100000'])
-    t.throws(() => graceFromEnv({ CHECKIN_GRACE_MIN: bad }), /CHECKIN_GRACE_MIN/, bad);
 });
 
 function checkInSite(): SiteConfig {

@@ -75,16 +75,6 @@ export function decideStarted(
   return now >= deadline ? 'release' : 'wait';
 }
 
-/** CHECKIN_GRACE_MIN from the environment (minutes, default 15). */
-export function graceFromEnv(env: NodeJS.ProcessEnv = process.env): number {
-  const raw = env.CHECKIN_GRACE_MIN;
-  if (raw === undefined || raw.trim() === '') return DEFAULT_GRACE_MS;
-  const minutes = Number(raw);
-  if (!Number.isInteger(minutes) || minutes < 1 || minutes > 24 * 60)
-    throw new Error(`CHECKIN_GRACE_MIN must be whole minutes between 1 and 1440, not "${raw}"`);
-  return minutes * MINUTE_MS;
-}
-
 export type CheckInEvent = { type: 'checked_in' | 'released'; booking: Booking };
 
 export interface CheckInWatcherOptions {

@@ -1,16 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
-import { auditRetentionDays, scheduleAuditPurge } from '../access/audit-log.ts';
+import { scheduleAuditPurge } from '../access/audit-log.ts';
 import { SqliteAuditLog } from '../access/sqlite-audit-log.ts';
-import { unlockGraceMs } from '../access/unlock-rules.ts';
-import { alertSettingsFromEnv } from '../alerts/alert-rules.ts';
 import { AlertStore } from '../alerts/alert-store.ts';
 import { AlertWatch } from '../alerts/alert-watch.ts';
 import { buildApi } from '../api/app.ts';
 import { LockCommands } from '../api/lock-commands.ts';
 import { BookingStore } from '../bookings/booking-store.ts';
-import { CheckInWatcher, graceFromEnv } from '../bookings/check-in.ts';
+import { CheckInWatcher } from '../bookings/check-in.ts';
 import { PortInUseError, type RunningBroker, startBroker } from '../broker/broker.ts';
 import { BuildingFeed } from '../building/live-feed.ts';
 import { openRecords } from '../database/database.ts';
@@ -221,7 +219,7 @@ export async function startParts(
       stops.push(() => lockCommands.close());
       const identity = openIdentity();
       stops.push(
-        await scheduleAuditPurge(new SqliteAuditLog(identity.records), fromEnv(auditRetentionDays), logger),
+        await scheduleAuditPurge(new SqliteAuditLog(identity.records), settings.auditRetentionDays, logger),
       );
       // Sensor-verified check-in and no-show release (CHECKIN_GRACE_MIN, default 15 minutes).
       const checkIn = new CheckInWatcher({
@@ -229,7 +227,7 @@ export async function startParts(
         feed,
         site,
         profiles,
-        graceMs: fromEnv(graceFromEnv),
+        graceMs: settings.checkInGraceMs,
         logger: logger.child({ part: 'check-in' }),
       });
       checkIn.start();
@@ -242,7 +240,7 @@ export async function startParts(
         profiles,
         timeSeries: store,
         bookings: new BookingStore(identity.records),
-        settings: fromEnv(alertSettingsFromEnv),
+        settings: settings.alerts,
         logger: logger.child({ part: 'alerts' }),
       });
       alerts.start();
@@ -250,11 +248,10 @@ export async function startParts(
       const admin = await ensureFirstAdmin(identity, {
         siteId: site.site.id,
         dataDir: settings.dataDir,
-        email: process.env.ADMIN_EMAIL,
+        email: settings.adminEmail,
       }).catch((err: Error) => {
         throw err.name === 'MemberError' ? new StartError(`ADMIN_EMAIL: ${err.message}`) : err;
       });
-      const trustProxy = process.env.TRUST_PROXY;
       const app = await buildApi({
         site,
         store,
@@ -266,8 +263,11 @@ export async function startParts(
         identity,
         lockCommands,
         alerts,
-        unlockGraceMs: fromEnv(unlockGraceMs),
-        ...(trustProxy ? { trustProxy: trustProxy === 'true' ? true : trustProxy } : {}),
+        unlockGraceMs: settings.unlockGraceMs,
+        trustedOrigins: settings.trustedOrigins,
+        lobbyPublic: settings.lobbyPublic,
+        ...(settings.trustProxy !== undefined ? { trustProxy: settings.trustProxy } : {}),
+        ...(settings.dashboardDir !== undefined ? { dashboardDir: settings.dashboardDir } : {}),
       });
       stops.push(() => app.close());
       try {
@@ -370,10 +370,6 @@ async function startOwnBroker(
 ): Promise<RunningBroker> {
   // The all-in-one demo may step aside from a broker already on the machine; an explicit port never moves.
   const mayMove = parts.simulation && !settings.mqttPortExplicit;
-  const denySubscribe = (process.env.BROKER_DENY_SUBSCRIBE ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
   for (let attempt = 0; ; attempt++) {
     const port = settings.mqttPort + attempt;
     const wsPort = settings.mqttWsPort === 0 ? 0 : settings.mqttWsPort + attempt;
@@ -387,7 +383,7 @@ async function startOwnBroker(
         port,
         wsPort,
         allowAnonymous: settings.brokerAllowAnonymous,
-        denySubscribe,
+        denySubscribe: settings.brokerDenySubscribe,
         logger: logger.child({ part: 'broker' }),
       });
     } catch (err) {
@@ -475,13 +471,4 @@ async function startOwnSimulation(
     logger: simLogger,
     counterWh,
   });
-}
-
-/** A setting the API reads from the environment itself: a bad value is the operator's, one line. */
-function fromEnv<T>(read: () => T): T {
-  try {
-    return read();
-  } catch (err) {
-    throw new StartError((err as Error).message);
-  }
 }

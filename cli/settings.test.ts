@@ -1,7 +1,10 @@
 import path from 'node:path';
 import t from 'tap';
+import { DEFAULT_ALERT_SETTINGS } from '../alerts/alert-rules.ts';
 import { DEMO_SITE_FILE } from '../simulations/demo-site.ts';
 import { readSettings, SettingsError } from './settings.ts';
+
+const MIN = 60_000;
 
 t.test('the readings are kept in DATA_DIR unless INFLUX_URL names InfluxDB', async (t) => {
   const plain = readSettings({ DATA_DIR: 'some/data' }, false);
@@ -31,4 +34,86 @@ t.test('the readings are kept in DATA_DIR unless INFLUX_URL names InfluxDB', asy
     new SettingsError('INFLUX_ORG is required when INFLUX_API=v2'),
   );
   t.throws(() => readSettings({ INFLUX_URL: 'http://127.0.0.1:1', INFLUX_API: 'v3' }, false), SettingsError);
+});
+
+t.test('the API part: defaults', async (t) => {
+  const s = readSettings({}, false);
+  t.same(s.brokerDenySubscribe, []);
+  t.equal(s.adminEmail, undefined);
+  t.equal(s.trustProxy, undefined);
+  t.same(s.trustedOrigins, []);
+  t.equal(s.lobbyPublic, false);
+  t.equal(s.dashboardDir, undefined);
+  t.equal(s.unlockGraceMs, 10 * MIN);
+  t.equal(s.auditRetentionDays, 365);
+  t.equal(s.checkInGraceMs, 15 * MIN);
+  t.same(s.alerts, DEFAULT_ALERT_SETTINGS);
+});
+
+t.test('lists, flags and addresses', async (t) => {
+  const s = readSettings(
+    {
+      BROKER_DENY_SUBSCRIBE: ' test/nosubscribe, ,a/#',
+      ADMIN_EMAIL: 'chair@coop.example',
+      TRUST_PROXY: 'true',
+      TRUSTED_ORIGINS: ' https://A.example/ ,,http://b.example:8080',
+      LOBBY_PUBLIC: 'true',
+      DASHBOARD_DIR: '/srv/dashboard',
+    },
+    false,
+  );
+  t.same(s.brokerDenySubscribe, ['test/nosubscribe', 'a/#']);
+  t.equal(s.adminEmail, 'chair@coop.example');
+  t.equal(s.trustProxy, true);
+  t.same(s.trustedOrigins, ['https://a.example', 'http://b.example:8080']);
+  t.equal(s.lobbyPublic, true);
+  t.equal(s.dashboardDir, '/srv/dashboard');
+  t.equal(readSettings({ TRUST_PROXY: '10.0.0.1' }, false).trustProxy, '10.0.0.1', 'the proxy address');
+  t.equal(readSettings({ LOBBY_PUBLIC: 'yes' }, false).lobbyPublic, false, 'only true opens the lobby');
+});
+
+t.test('UNLOCK_GRACE_MIN', async (t) => {
+  t.equal(readSettings({ UNLOCK_GRACE_MIN: '0' }, false).unlockGraceMs, 0);
+  t.equal(readSettings({ UNLOCK_GRACE_MIN: '30' }, false).unlockGraceMs, 30 * MIN);
+  for (const bad of ['-1', 'soon', '121'])
+    t.throws(
+      () => readSettings({ UNLOCK_GRACE_MIN: bad }, false),
+      new SettingsError(`UNLOCK_GRACE_MIN=${bad} must be a number of minutes from 0 to 120`),
+      bad,
+    );
+});
+
+t.test('AUDIT_RETENTION_DAYS', async (t) => {
+  t.equal(readSettings({ AUDIT_RETENTION_DAYS: '30' }, false).auditRetentionDays, 30);
+  t.throws(() => readSettings({ AUDIT_RETENTION_DAYS: '0' }, false), /at least 1/);
+  t.throws(() => readSettings({ AUDIT_RETENTION_DAYS: 'forever' }, false), /whole number/);
+});
+
+t.test('CHECKIN_GRACE_MIN', async (t) => {
+  t.equal(readSettings({ CHECKIN_GRACE_MIN: '30' }, false).checkInGraceMs, 30 * MIN);
+  for (const bad of ['0', '-5', '1.5', 'soon', '100000'])
+    t.throws(() => readSettings({ CHECKIN_GRACE_MIN: bad }, false), /CHECKIN_GRACE_MIN/, bad);
+});
+
+t.test('ALERT_*', async (t) => {
+  const s = readSettings(
+    {
+      ALERT_CO2_PPM: '1400',
+      ALERT_CO2_MINUTES: '0.05',
+      ALERT_UNLOCKED_MINUTES: '0',
+      ALERT_NIGHT_LOAD_PERCENT: '40',
+      ALERT_NIGHT_LOAD_MIN_W: '1000',
+    },
+    false,
+  ).alerts;
+  t.equal(s.co2Ppm, 1400);
+  t.equal(s.co2Ms, 3000, '0.05 min = 3 s');
+  t.equal(s.unlockedMs, 0);
+  t.equal(s.nightShare, 0.4);
+  t.equal(s.nightMinW, 1000);
+  t.throws(() => readSettings({ ALERT_CO2_MINUTES: '-1' }, false), SettingsError);
+  t.throws(
+    () => readSettings({ ALERT_CO2_PPM: 'viel' }, false),
+    new SettingsError('ALERT_CO2_PPM must be a number between 400 and 10000, not "viel"'),
+  );
 });

@@ -1,10 +1,16 @@
 import path from 'node:path';
+import { DEFAULT_AUDIT_RETENTION_DAYS } from '../access/audit-log.ts';
+import { DEFAULT_UNLOCK_GRACE_MIN } from '../access/unlock-rules.ts';
+import { type AlertSettings, DEFAULT_ALERT_SETTINGS, MINUTE_MS } from '../alerts/alert-rules.ts';
+import { trustedOriginsFrom } from '../api/cross-site.ts';
+import { DEFAULT_GRACE_MS } from '../bookings/check-in.ts';
 import { DEMO_SITE_FILE } from '../simulations/demo-site.ts';
 import type { InfluxConnection } from '../storage/open.ts';
 
 /**
  * Process configuration, from environment variables only (12-factor), so the same code runs as one
- * process on a small machine or as separate containers. Every variable is documented in README.md.
+ * process on a small machine or as separate containers. Every variable is documented in README.md. This is
+ * the one place that reads the environment: the parts receive what they need from here.
  */
 export interface Settings {
   httpHost: string;
@@ -27,6 +33,26 @@ export interface Settings {
   logLevel: string;
   /** Readable lines for a person (a terminal, LOG_FORMAT=pretty) or JSON lines for a log collector. */
   logFormat: 'pretty' | 'json';
+  /** Lab mode: filters anonymous clients may not subscribe to (BROKER_DENY_SUBSCRIBE, comma-separated). */
+  brokerDenySubscribe: string[];
+  /** The administrator created on the first start (ADMIN_EMAIL; unset: admin@<site id>.local). */
+  adminEmail: string | undefined;
+  /** Behind a TLS-terminating proxy (TRUST_PROXY: true or the proxy's address), Fastify's trustProxy. */
+  trustProxy: boolean | string | undefined;
+  /** Origins browsers reach the API by when a proxy rewrites Host (TRUSTED_ORIGINS, comma-separated). */
+  trustedOrigins: string[];
+  /** The lobby without a token, for anyone (LOBBY_PUBLIC=true). */
+  lobbyPublic: boolean;
+  /** The built dashboard the API serves (DASHBOARD_DIR; unset: dashboard/dist). */
+  dashboardDir: string | undefined;
+  /** How long before a booking's start its lock opens (UNLOCK_GRACE_MIN, minutes 0 … 120; default 10). */
+  unlockGraceMs: number;
+  /** Audit entries kept this many days (AUDIT_RETENTION_DAYS, whole days, at least 1; default 365). */
+  auditRetentionDays: number;
+  /** A booking nobody is seen in this long after its start is released (CHECKIN_GRACE_MIN; default 15). */
+  checkInGraceMs: number;
+  /** When the facility manager is told (ALERT_*). */
+  alerts: AlertSettings;
 }
 
 export class SettingsError extends Error {
@@ -68,6 +94,70 @@ function required(env: NodeJS.ProcessEnv, name: string, because: string): string
   const v = env[name];
   if (!v) throw new SettingsError(`${name} is required ${because}`);
   return v;
+}
+
+/** A number within [min, max], or the fallback when the variable is unset or blank. */
+function number(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < min || value > max)
+    throw new SettingsError(`${name} must be a number between ${min} and ${max}, not "${raw}"`);
+  return value;
+}
+
+/**
+ * ALERT_CO2_PPM, ALERT_CO2_MINUTES, ALERT_UNLOCKED_MINUTES, ALERT_NIGHT_LOAD_PERCENT, ALERT_NIGHT_LOAD_MIN_W.
+ * Minutes may be fractions and 0 (tests and demos do not wait a quarter of an hour).
+ */
+function alertSettings(env: NodeJS.ProcessEnv): AlertSettings {
+  const d = DEFAULT_ALERT_SETTINGS;
+  return {
+    co2Ppm: number(env, 'ALERT_CO2_PPM', d.co2Ppm, 400, 10_000),
+    co2Ms: number(env, 'ALERT_CO2_MINUTES', d.co2Ms / MINUTE_MS, 0, 24 * 60) * MINUTE_MS,
+    unlockedMs: number(env, 'ALERT_UNLOCKED_MINUTES', d.unlockedMs / MINUTE_MS, 0, 7 * 24 * 60) * MINUTE_MS,
+    nightShare: number(env, 'ALERT_NIGHT_LOAD_PERCENT', d.nightShare * 100, 0, 1000) / 100,
+    nightMinW: number(env, 'ALERT_NIGHT_LOAD_MIN_W', d.nightMinW, 0, 10_000_000),
+    nightBaselineNights: d.nightBaselineNights,
+  };
+}
+
+/** UNLOCK_GRACE_MIN (minutes, 0 … 120); default 10. */
+function unlockGraceMs(env: NodeJS.ProcessEnv): number {
+  const raw = env.UNLOCK_GRACE_MIN;
+  if (raw === undefined || raw === '') return DEFAULT_UNLOCK_GRACE_MIN * MINUTE_MS;
+  const minutes = Number(raw);
+  if (!Number.isFinite(minutes) || minutes < 0 || minutes > 120)
+    throw new SettingsError(`UNLOCK_GRACE_MIN=${raw} must be a number of minutes from 0 to 120`);
+  return minutes * MINUTE_MS;
+}
+
+/** AUDIT_RETENTION_DAYS (whole days, at least 1); default 365. */
+function auditRetentionDays(env: NodeJS.ProcessEnv): number {
+  const raw = env.AUDIT_RETENTION_DAYS;
+  if (raw === undefined || raw === '') return DEFAULT_AUDIT_RETENTION_DAYS;
+  const days = Number(raw);
+  if (!Number.isInteger(days) || days < 1)
+    throw new SettingsError(`AUDIT_RETENTION_DAYS=${raw} must be a whole number of days, at least 1`);
+  return days;
+}
+
+/** CHECKIN_GRACE_MIN (whole minutes, 1 … 1440); default 15. */
+function checkInGraceMs(env: NodeJS.ProcessEnv): number {
+  const raw = env.CHECKIN_GRACE_MIN;
+  if (raw === undefined || raw.trim() === '') return DEFAULT_GRACE_MS;
+  const minutes = Number(raw);
+  if (!Number.isInteger(minutes) || minutes < 1 || minutes > 24 * 60)
+    throw new SettingsError(`CHECKIN_GRACE_MIN must be whole minutes between 1 and 1440, not "${raw}"`);
+  return minutes * MINUTE_MS;
+}
+
+/** A comma-separated list, blanks dropped. */
+function list(env: NodeJS.ProcessEnv, name: string): string[] {
+  return (env[name] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -132,5 +222,15 @@ export function readSettings(
     simSpeed,
     logLevel,
     logFormat: logFormat(env, terminal),
+    brokerDenySubscribe: list(env, 'BROKER_DENY_SUBSCRIBE'),
+    adminEmail: env.ADMIN_EMAIL,
+    trustProxy: env.TRUST_PROXY ? (env.TRUST_PROXY === 'true' ? true : env.TRUST_PROXY) : undefined,
+    trustedOrigins: trustedOriginsFrom(env.TRUSTED_ORIGINS),
+    lobbyPublic: env.LOBBY_PUBLIC === 'true',
+    dashboardDir: env.DASHBOARD_DIR || undefined,
+    unlockGraceMs: unlockGraceMs(env),
+    auditRetentionDays: auditRetentionDays(env),
+    checkInGraceMs: checkInGraceMs(env),
+    alerts: alertSettings(env),
   };
 }

@@ -45,7 +45,7 @@ export async function startRunningSystem(options: RunningSystemOptions = {}): Pr
     BACKFILL_DAYS: '0',
     ...options.env,
   };
-  // The API reads a few settings straight from the environment (LOBBY_PUBLIC, CHECKIN_GRACE_MIN, …).
+  // The first start's history reads BACKFILL_DAYS from the environment itself (cli/backfill.ts).
   const saved = new Map(Object.keys(env).map((k) => [k, process.env[k]]));
   Object.assign(process.env, env);
   let parts: RunningParts;
