@@ -130,7 +130,7 @@ t.test(
       r('outputs', 'power', 40, 40 * MIN, '1'),
       r('plug', 'power', 40, 1 * MIN),
       r('plug', 'temperature', 35, 1 * MIN), // the plug's own relay, not the room
-      r('air-a', 'lock', 'locked', 1 * MIN), // text values are not measurements
+      r('air-a', 'lock', 'locked', 1 * MIN), // not a quantity the air sensor's family reports
     ];
     const overview = facilityOverview({
       site: site(),
@@ -163,25 +163,29 @@ t.test(
       kind: 'hall',
       parent: null,
       capacity: 50,
+      // What the sensors measure about the hall, not their batteries; in the order of building/quantities.ts.
       measures: ['occupancy', 'co2', 'temperature', 'humidity'],
       // Someone seen by one of two sensors: occupied; the newest report's time.
       occupied: { value: true, ts: NOW - 30 * MIN, stale: false },
-      // The worst air of two sensors.
-      co2: { value: 1200, ts: NOW - 2 * MIN, stale: false },
       co2Level: 'elevated',
-      temperature: { value: 21.5, ts: NOW - 2 * MIN, stale: false },
-      humidity: { value: 40, ts: NOW - 2 * MIN, stale: false },
+      readings: {
+        occupancy: { value: 1, ts: NOW - 30 * MIN, stale: false },
+        // The worst air of two sensors.
+        co2: { value: 1200, ts: NOW - 2 * MIN, stale: false },
+        temperature: { value: 21.5, ts: NOW - 2 * MIN, stale: false },
+        humidity: { value: 40, ts: NOW - 2 * MIN, stale: false },
+      },
     });
     const keller = eg?.spaces[1];
     t.same(
-      [keller?.measures, keller?.occupied, keller?.co2, keller?.co2Level],
-      [[], null, null, null],
+      [keller?.measures, keller?.occupied, keller?.readings, keller?.co2Level],
+      [[], null, {}, null],
       'no sensors: nothing',
     );
-    t.same(og1?.spaces[0]?.co2, { value: 2400, ts: NOW - 40 * MIN, stale: true });
+    t.same(og1?.spaces[0]?.readings.co2, { value: 2400, ts: NOW - 40 * MIN, stale: true });
     t.equal(og1?.spaces[0]?.co2Level, 'poor');
-    t.equal(og1?.spaces[0]?.temperature, null, "a meter's own temperature is not the room's");
-    t.same(og1?.spaces[1]?.co2, { value: 650, ts: NOW - MIN, stale: true }, 'offline device: stale');
+    t.equal(og1?.spaces[0]?.readings.temperature, undefined, "a meter's own temperature is not the room's");
+    t.same(og1?.spaces[1]?.readings.co2, { value: 650, ts: NOW - MIN, stale: true }, 'offline device: stale');
     t.equal(og1?.spaces[1]?.parent, 'raum');
 
     t.same(
@@ -241,7 +245,7 @@ t.test(
       { meters: ['main-a', 'main-b', 'main-c'], powerW: 2600, todayKwh: 22.75 },
       'the main meters only, every phase of each',
     );
-    t.equal(halle?.co2?.value, 1200, "a meter's channel in a room is no sensor of that room");
+    t.equal(halle?.readings.co2?.value, 1200, "a meter's channel in a room is no sensor of that room");
 
     t.equal(overview.devices.list.length, 11);
     t.same(
@@ -268,3 +272,86 @@ t.test(
     t.same(overview.quarantine, { total: 5, byReason: { unknown_topic: 3, decode_error: 2 } });
   },
 );
+
+t.test('any quantity a space is measured by shows, with the rule of its class', async (t) => {
+  const base = site();
+  const building: SiteConfig = {
+    ...base,
+    spaces: [
+      ...base.spaces,
+      { id: 'lager', name: 'Lager', floor: 'eg', kind: 'technical', area_m2: 15 },
+      { id: 'eingang', name: 'Eingang', floor: 'eg', kind: 'circulation', area_m2: 30 },
+    ],
+    devices: [
+      { id: 'air-a', profile: 'air', topic: 'z/a', space: 'halle' },
+      // A second sensor's temperature in the hall, and one alone in the store room.
+      { id: 'ht-halle', profile: 'ht', topic: 'h/h', space: 'halle' },
+      { id: 'ht-lager', profile: 'ht', topic: 'h/l', space: 'lager' },
+      { id: 'pres-a', profile: 'presence-lux', topic: 'z/pa', space: 'halle' },
+      // A door with a contact and a lock with its own door sensor.
+      { id: 'contact', profile: 'contact', topic: 'z/c', space: 'eingang' },
+      { id: 'lock', profile: 'lock', topic: 'n/l', space: 'eingang' },
+      { id: 'plug', profile: 'meter', topic: 's/p', space: 'lager', meter_role: 'plug' },
+    ],
+  };
+  const more = new Map<string, ProfileFacts>([
+    ...profiles,
+    ['ht', { quantities: ['temperature', 'humidity', 'battery'], reportingIntervalS: 6 * 3600 }],
+    [
+      'presence-lux',
+      { quantities: ['occupancy', 'illuminance', 'battery', 'linkquality'], reportingIntervalS: 3600 },
+    ],
+    ['contact', { quantities: ['door', 'battery', 'linkquality'], reportingIntervalS: 3600 }],
+    ['lock', { quantities: ['lock', 'door', 'battery', 'battery_low'], reportingIntervalS: 3600 }],
+  ]);
+  const overview = facilityOverview({
+    site: building,
+    now: NOW,
+    readings: [
+      r('air-a', 'temperature', 21, 2 * MIN),
+      r('ht-halle', 'temperature', 22.5, 3 * 60 * MIN),
+      r('ht-lager', 'temperature', 14.25, 4 * 60 * MIN),
+      r('ht-lager', 'humidity', 71, 4 * 60 * MIN),
+      r('ht-lager', 'battery', 88, 4 * 60 * MIN),
+      r('pres-a', 'illuminance', 320, 5 * MIN),
+      r('pres-a', 'linkquality', 120, 5 * MIN),
+      r('contact', 'door', 'open', 10 * MIN),
+      r('lock', 'door', 'closed', 20 * MIN),
+      r('lock', 'door', 'locked', 1 * MIN), // a lock word is no door word
+      r('lock', 'lock', 'locked', 20 * MIN),
+      r('contact', 'door', 1, 1 * MIN), // a number is no door word
+      r('plug', 'temperature', 40, 1 * MIN),
+    ],
+    devices: [],
+    profiles: more,
+    consumptionToday: new Map(),
+    quarantine: {},
+  });
+  const spaces = new Map(overview.floors.flatMap((f) => f.spaces.map((s) => [s.id, s])));
+  const halle = spaces.get('halle');
+  t.same(halle?.measures, ['occupancy', 'co2', 'temperature', 'humidity', 'illuminance']);
+  t.same(
+    halle?.readings.temperature,
+    { value: 21.75, ts: NOW - 2 * MIN, stale: false },
+    "a second sensor's temperature: the mean of both, the sleeping one current for three of its intervals",
+  );
+  t.same(halle?.readings.illuminance, { value: 320, ts: NOW - 5 * MIN, stale: false });
+  t.equal(halle?.occupied, null, 'no presence reported yet');
+  t.notOk('linkquality' in (halle?.readings ?? {}), "a sensor's radio is not the hall's");
+
+  const lager = spaces.get('lager');
+  t.same(lager?.measures, ['temperature', 'humidity'], "the plug's relay does not measure the room");
+  t.same(lager?.readings, {
+    temperature: { value: 14.25, ts: NOW - 4 * 60 * MIN, stale: false },
+    humidity: { value: 71, ts: NOW - 4 * 60 * MIN, stale: false },
+  });
+
+  const eingang = spaces.get('eingang');
+  t.same(eingang?.measures, ['lock', 'door']);
+  t.same(eingang?.readings, {
+    lock: { value: 'locked', ts: NOW - 20 * MIN, stale: false },
+    // Two sensors of one door: the newest word.
+    door: { value: 'open', ts: NOW - 10 * MIN, stale: false },
+  });
+  t.same([eingang?.occupied, eingang?.co2Level], [null, null]);
+});

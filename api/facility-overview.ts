@@ -1,11 +1,21 @@
 import Type, { type Static } from 'typebox';
+import {
+  fitsQuantity,
+  isAboutSurroundings,
+  isQuantity,
+  QUANTITIES,
+  QUANTITY_NAMES,
+  type Quantity,
+  reportsCounter,
+} from '../building/quantities.ts';
 import { channelSpace } from '../site/channels.ts';
 import { addDays, fromLocal, toLocal } from '../site/local-time.ts';
 import type { SiteConfig } from '../site/site.ts';
 import { CO2_ELEVATED_PPM, CO2_POOR_PPM, co2Level } from './lobby-availability.ts';
 
 /**
- * What the facility manager sees at a glance: every floor with its spaces (occupancy, air), the meters
+ * What the facility manager sees at a glance: every floor with its spaces (whatever their sensors measure
+ * about them: presence, air, light, doors), the meters
  * (power now, energy since local midnight), device health and the quarantine. Pure: the route hands in
  * the time, the latest readings, what the gateway says about each device, today's consumption per meter
  * and the quarantine counts; nothing here does I/O.
@@ -15,10 +25,6 @@ import { CO2_ELEVATED_PPM, CO2_POOR_PPM, co2Level } from './lobby-availability.t
  * says the device is offline. When no current reading is left, the newest one is still shown, marked
  * stale, because the facility manager wants to see the last known value, not a blank.
  */
-
-/** The quantities a space tile shows. */
-export const SPACE_QUANTITIES = ['occupancy', 'co2', 'temperature', 'humidity'] as const;
-type SpaceQuantity = (typeof SPACE_QUANTITIES)[number];
 
 /** Without a profile's interval: occupancy sensors report at least hourly, three missed reports. */
 const DEFAULT_FRESH_MS = 3 * 3_600_000;
@@ -34,6 +40,15 @@ const Measured = Type.Union([
 ]);
 export type Measured = Static<typeof Measured>;
 
+const SpaceReading = Type.Object({
+  value: Type.Union([Type.Number(), Type.String()], {
+    description: 'in the unit of building/quantities.ts; a state is one of its words, yes/no is 1/0',
+  }),
+  ts: Type.Number({ description: 'epoch ms of the newest reading behind the value' }),
+  stale: Type.Boolean({ description: 'no current reading: the last known value' }),
+});
+export type SpaceReading = Static<typeof SpaceReading>;
+
 const Co2LevelOut = Type.Union([
   Type.Literal('good'),
   Type.Literal('elevated'),
@@ -47,15 +62,22 @@ export const FacilitySpace = Type.Object({
   kind: Type.String(),
   parent: Type.Union([Type.String(), Type.Null()], { description: 'the desk area a desk belongs to' }),
   capacity: Type.Union([Type.Integer(), Type.Null()]),
-  measures: Type.Array(Type.String(), { description: "what the space's sensors measure" }),
-  occupied: Type.Union([
-    Type.Object({ value: Type.Boolean(), ts: Type.Number(), stale: Type.Boolean() }),
-    Type.Null(),
-  ]),
-  co2: Measured,
+  measures: Type.Array(Type.String(), {
+    description:
+      "what the space's sensors measure about it (not their batteries or radio; not a meter's), in the order of " +
+      'building/quantities.ts, whose descriptions give each its label, unit and decimals',
+  }),
+  occupied: Type.Union(
+    [Type.Object({ value: Type.Boolean(), ts: Type.Number(), stale: Type.Boolean() }), Type.Null()],
+    { description: 'someone there: one of its presence sensors sees someone' },
+  ),
   co2Level: Co2LevelOut,
-  temperature: Measured,
-  humidity: Measured,
+  readings: Type.Record(Type.String(), SpaceReading, {
+    description:
+      'per quantity measured, once a sensor reported it: the value of the space. Several sensors: the worst ' +
+      'CO2 (the air people breathe somewhere in it), someone present if one sees someone, the mean of other ' +
+      'measurements, the newest state word',
+  }),
 });
 export type FacilitySpace = Static<typeof FacilitySpace>;
 
@@ -155,7 +177,7 @@ export interface FacilityDeviceState {
 }
 
 export interface ProfileFacts {
-  quantities: readonly string[];
+  quantities: readonly Quantity[];
   reportingIntervalS: number;
 }
 
@@ -185,18 +207,34 @@ export function localDayStart(now: number, timeZone: string): number {
   return fromLocal(toLocal(now, timeZone), 0, timeZone);
 }
 
-/** A device measures energy when its profile does, or when the site file gives it a meter role. */
-function isMeter(site: SiteConfig, deviceId: string, profiles: ReadonlyMap<string, ProfileFacts>): boolean {
-  const device = site.devices.find((d) => d.id === deviceId);
-  if (!device) return false;
-  const quantities = profiles.get(device.profile)?.quantities ?? [];
-  return device.meter_role !== undefined || quantities.includes('energy') || quantities.includes('power');
-}
+/**
+ * A meter: its family reports a counter (building/quantities.ts). The site file's meter_role says how
+ * meters add up (the main ones are the building), not whether a device is one.
+ */
+const isMeter = (facts: ProfileFacts | undefined): boolean => reportsCounter(facts?.quantities ?? []);
 
 interface Judged {
-  value: number;
+  value: number | string;
   ts: number;
   fresh: boolean;
+}
+
+type SpaceRule = (newestFirst: Judged[]) => number | string;
+
+const mean: SpaceRule = (list) => list.reduce((a, j) => a + Number(j.value), 0) / list.length;
+const worst: SpaceRule = (list) => Math.max(...list.map((j) => Number(j.value)));
+const anyYes: SpaceRule = (list) => (list.some((j) => j.value !== 0) ? 1 : 0);
+const newest: SpaceRule = (list) => (list[0] as Judged).value;
+
+/**
+ * Several sensors of one quantity in one space: the building's rule where it has one, the worst CO2 (the
+ * air people breathe somewhere in it, as on the lobby screen); else by the quantity's class: someone
+ * there if any sees someone, the mean of a measurement, the newest state.
+ */
+function spaceRule(quantity: Quantity): SpaceRule {
+  if (quantity === 'co2') return worst;
+  const kind = QUANTITIES[quantity].class;
+  return kind === 'binary' ? anyYes : kind === 'measurement' ? mean : newest;
 }
 
 export function facilityOverview(inputs: FacilityInputs): FacilityOverview {
@@ -204,15 +242,16 @@ export function facilityOverview(inputs: FacilityInputs): FacilityOverview {
   const deviceById = new Map(site.devices.map((d) => [d.id, d]));
   const floorOfSpace = new Map(site.spaces.map((s) => [s.id, s.floor]));
   const state = new Map(inputs.devices.map((d) => [d.device, d]));
-  const freshMs = (deviceId: string) => {
+  const factsOf = (deviceId: string) => {
     const device = deviceById.get(deviceId);
-    return freshForMs(device ? profiles.get(device.profile)?.reportingIntervalS : undefined);
+    return device ? profiles.get(device.profile) : undefined;
   };
+  const freshMs = (deviceId: string) => freshForMs(factsOf(deviceId)?.reportingIntervalS);
 
-  // Newest numeric reading per device, quantity and channel, judged current or stale.
+  // Newest reading per device, quantity and channel (a number, or a word of a state), judged current or stale.
   const judged = new Map<string, Map<string, Map<string, Judged>>>();
   for (const r of inputs.readings) {
-    if (typeof r.value !== 'number' || !Number.isFinite(r.value) || !deviceById.has(r.device)) continue;
+    if (!isQuantity(r.quantity) || !fitsQuantity(r.quantity, r.value) || !deviceById.has(r.device)) continue;
     let perQuantity = judged.get(r.device);
     if (!perQuantity) {
       perQuantity = new Map();
@@ -236,27 +275,25 @@ export function facilityOverview(inputs: FacilityInputs): FacilityOverview {
   // A meter's temperature is its own (a plug's relay), not the room's: rooms are judged by their sensors.
   const devicesIn = new Map<string, string[]>();
   for (const d of site.devices) {
-    if (isMeter(site, d.id, profiles)) continue;
+    if (isMeter(profiles.get(d.profile))) continue;
     devicesIn.set(d.space, [...(devicesIn.get(d.space) ?? []), d.id]);
   }
 
-  /** The space's readings of one quantity: the current ones if any, else the newest stale one. */
-  const spaceReadings = (spaceId: string, quantity: SpaceQuantity): { list: Judged[]; stale: boolean } => {
-    const all = (devicesIn.get(spaceId) ?? []).flatMap((d) => channelsOf(d, quantity).map(([, j]) => j));
+  /** The space's readings of one quantity: the current ones if any, else the newest stale one; newest first. */
+  const spaceReadings = (spaceId: string, quantity: Quantity): { list: Judged[]; stale: boolean } => {
+    const all = (devicesIn.get(spaceId) ?? [])
+      .flatMap((d) => channelsOf(d, quantity).map(([, j]) => j))
+      .sort((a, b) => b.ts - a.ts);
     const fresh = all.filter((j) => j.fresh);
     if (fresh.length > 0) return { list: fresh, stale: false };
-    const newest = all.sort((a, b) => b.ts - a.ts)[0];
-    return { list: newest ? [newest] : [], stale: true };
+    return { list: all.slice(0, 1), stale: true };
   };
   const newestTs = (list: Judged[]) => Math.max(...list.map((j) => j.ts));
-  const combine = (spaceId: string, quantity: SpaceQuantity, rule: (values: number[]) => number) => {
+  const combine = (spaceId: string, quantity: Quantity): SpaceReading | null => {
     const { list, stale } = spaceReadings(spaceId, quantity);
     if (list.length === 0) return null;
-    return { value: rule(list.map((j) => j.value)), ts: newestTs(list), stale };
+    return { value: spaceRule(quantity)(list), ts: newestTs(list), stale };
   };
-  // Several sensors in one room: someone there if any sees someone; the worst air is what people breathe
-  // somewhere in it (as on the lobby screen); temperature and humidity as the mean.
-  const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
 
   const floors = [...site.floors]
     .sort((a, b) => a.level - b.level)
@@ -267,41 +304,44 @@ export function facilityOverview(inputs: FacilityInputs): FacilityOverview {
       spaces: site.spaces
         .filter((s) => s.floor === floor.id)
         .map((space): FacilitySpace => {
-          const measures = new Set<string>();
-          for (const id of devicesIn.get(space.id) ?? []) {
-            const device = deviceById.get(id);
-            for (const q of (device && profiles.get(device.profile)?.quantities) ?? []) measures.add(q);
+          const declared = new Set<string>();
+          for (const id of devicesIn.get(space.id) ?? [])
+            for (const q of factsOf(id)?.quantities ?? []) declared.add(q);
+          const measures = QUANTITY_NAMES.filter((q) => declared.has(q) && isAboutSurroundings(q));
+          const readings: Record<string, SpaceReading> = {};
+          for (const quantity of measures) {
+            const value = combine(space.id, quantity);
+            if (value) readings[quantity] = value;
           }
-          const occupancy = combine(space.id, 'occupancy', (values) => (values.some((v) => v !== 0) ? 1 : 0));
-          const co2 = combine(space.id, 'co2', (values) => Math.max(...values));
+          const { occupancy, co2 } = readings;
           return {
             id: space.id,
             name: space.name,
             kind: space.kind,
             parent: space.parent ?? null,
             capacity: space.capacity ?? null,
-            measures: SPACE_QUANTITIES.filter((q) => measures.has(q)),
-            occupied: occupancy && { value: occupancy.value === 1, ts: occupancy.ts, stale: occupancy.stale },
-            co2,
-            co2Level: co2 ? co2Level(co2.value) : null,
-            temperature: combine(space.id, 'temperature', mean),
-            humidity: combine(space.id, 'humidity', mean),
+            measures,
+            occupied: occupancy
+              ? { value: occupancy.value !== 0, ts: occupancy.ts, stale: occupancy.stale }
+              : null,
+            co2Level: co2 ? co2Level(Number(co2.value)) : null,
+            readings,
           };
         }),
     }));
 
   // A meter is the sum of its channels (the phases of a 3EM, the outputs of a Pro 4PM).
-  const measured = (deviceId: string, quantity: string): Measured => {
+  const measured = (deviceId: string, quantity: 'power' | 'energy'): Measured => {
     const list = channelsOf(deviceId, quantity).map(([, j]) => j);
     if (list.length === 0) return null;
     return {
-      value: list.reduce((a, j) => a + j.value, 0),
+      value: list.reduce((a, j) => a + Number(j.value), 0),
       ts: newestTs(list),
       stale: list.some((j) => !j.fresh),
     };
   };
   const meters: FacilityMeter[] = site.devices
-    .filter((d) => isMeter(site, d.id, profiles))
+    .filter((d) => isMeter(profiles.get(d.profile)))
     .map((d) => ({
       device: d.id,
       space: d.space,
@@ -313,9 +353,9 @@ export function facilityOverview(inputs: FacilityInputs): FacilityOverview {
       channels: [...new Set([...channelsOf(d.id, 'power'), ...channelsOf(d.id, 'energy')].map(([c]) => c))]
         .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))
         .map((channel) => {
-          const of = (quantity: string): Measured => {
+          const of = (quantity: 'power' | 'energy'): Measured => {
             const j = judged.get(d.id)?.get(quantity)?.get(channel);
-            return j ? { value: j.value, ts: j.ts, stale: !j.fresh } : null;
+            return j ? { value: Number(j.value), ts: j.ts, stale: !j.fresh } : null;
           };
           return { channel, space: channelSpace(d, channel), powerW: of('power'), counterKwh: of('energy') };
         }),

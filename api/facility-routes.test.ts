@@ -27,6 +27,8 @@ function facilityBuilding(): SiteConfig {
     topic: 'z/presence-cafe',
     space: 'cafe',
   });
+  // A door contact on the Protel room's door.
+  site.devices.push({ id: 'door-p1', profile: 'test-contact', topic: 'z/door-p1', space: 'protel-1' });
   return site;
 }
 
@@ -37,6 +39,12 @@ function profiles(): Map<string, DeviceProfile> {
     ...air,
     id: 'test-presence',
     quantities: ['occupancy'],
+    reportingIntervalS: 3600,
+  });
+  all.set('test-contact', {
+    ...air,
+    id: 'test-contact',
+    quantities: ['door', 'battery', 'linkquality'],
     reportingIntervalS: 3600,
   });
   return all;
@@ -125,11 +133,16 @@ t.test('overview: store and live feed merged, today from the counter across a re
     reading('meter-eg', 'cafe', 'energy', 0.75, dayStart + 3 * step),
     reading('co2-cafe', 'cafe', 'co2', 1500, now - 60_000),
     reading('presence-cafe', 'cafe', 'occupancy', 1, now - 60_000),
+    { ...reading('door-p1', 'protel-1', 'door', 0, now - 120_000), value: 'closed', unit: 'state' },
   ]);
   // Live only (not yet in the store): the power reading and the device's status.
   feed.ingest(
     topics.reading('cafe', 'meter-eg', 'power'),
     Buffer.from(JSON.stringify({ value: 830, unit: 'W', ts: now - 1000 })),
+  );
+  feed.ingest(
+    topics.reading('protel-1', 'door-p1', 'door'),
+    Buffer.from(JSON.stringify({ value: 'open', unit: 'state', ts: now - 2000 })),
   );
   feed.ingest(
     topics.deviceStatus('co2-cafe'),
@@ -163,9 +176,15 @@ t.test('overview: store and live feed merged, today from the counter across a re
     ],
   );
   const cafe = overview.floors[0]?.spaces[0];
-  t.same(cafe?.co2, { value: 1500, ts: now - 60_000, stale: false });
+  t.same(cafe?.readings.co2, { value: 1500, ts: now - 60_000, stale: false });
   t.equal(cafe?.co2Level, 'elevated');
   t.same(cafe?.occupied, { value: true, ts: now - 60_000, stale: false });
+  const protel = overview.floors[1]?.spaces[1];
+  t.same(
+    [protel?.measures, protel?.readings],
+    [['door'], { door: { value: 'open', ts: now - 2000, stale: false } }],
+    "a door contact's word, the live one newer than the store's; its battery and radio are not the room's",
+  );
   const meter = overview.energy.meters.find((m) => m.device === 'meter-eg');
   t.equal(meter?.todayKwh, 1.25, '0.5 before the reboot, 0.25 and 0.5 after');
   t.same(

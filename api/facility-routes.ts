@@ -53,8 +53,8 @@ export const facilityRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (
       schema: {
         tags: ['readings'],
         summary:
-          'The building now: floors and spaces (occupancy, CO2, temperature, humidity), meters (power, kWh since ' +
-          'local midnight, building total of the main meters), device health, quarantine count',
+          'The building now: floors and spaces (what their sensors measure: occupancy, CO2, temperature, a door…), ' +
+          'meters (power, kWh since local midnight, building total of the main meters), device health, quarantine count',
         response: { 200: FacilityOverview, 401: ErrorBody, 403: ErrorBody, 503: ErrorBody },
       },
     },

@@ -2,11 +2,14 @@ import t from 'tap';
 import {
   aggregateRefusal,
   DOOR_STATES,
+  fitsQuantity,
+  isAboutSurroundings,
   isCounter,
   LOCK_STATES,
   lockOpenToPush,
   QUANTITIES,
   QUANTITY_NAMES,
+  type QuantityDescription,
   reportsCounter,
 } from './quantities.ts';
 
@@ -37,4 +40,33 @@ t.test('state words', async (t) => {
   t.notOk(lockOpenToPush('open'), 'a door word is no lock word');
   t.ok(DOOR_STATES.includes('open') && DOOR_STATES.includes('closed'));
   t.equal(new Set(LOCK_STATES).size, LOCK_STATES.length);
+});
+
+t.test('every state word has a name in both languages, and only its words fit', async (t) => {
+  for (const quantity of QUANTITY_NAMES) {
+    const description: QuantityDescription = QUANTITIES[quantity];
+    if (description.class !== 'state') {
+      t.equal(description.stateLabels, undefined, `${quantity}: no words`);
+      continue;
+    }
+    t.same(
+      Object.keys(description.stateLabels ?? {}).sort(),
+      [...(description.states ?? [])].sort(),
+      quantity,
+    );
+    for (const label of Object.values(description.stateLabels ?? {})) t.ok(label.de && label.en);
+  }
+  t.ok(fitsQuantity('door', 'open'));
+  t.notOk(fitsQuantity('door', 'locked'), 'a lock word is no door word');
+  t.notOk(fitsQuantity('door', 1));
+  t.ok(fitsQuantity('temperature', 21.5));
+  t.notOk(fitsQuantity('temperature', '21.5'));
+  t.notOk(fitsQuantity('occupancy', Number.NaN));
+});
+
+t.test("a device's own condition is not its surroundings'", async (t) => {
+  t.same(
+    QUANTITY_NAMES.filter((q) => !isAboutSurroundings(q)),
+    ['battery', 'battery_low', 'linkquality'],
+  );
 });

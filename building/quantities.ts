@@ -34,6 +34,18 @@ export interface QuantityDescription {
   readonly label: { readonly de: string; readonly en: string };
   /** Decimals worth showing; more would be noise the sensor does not resolve. */
   readonly decimals: number;
+  /**
+   * What a reading tells about: the device's surroundings (the air, presence, a door, the current through
+   * a meter) or the device itself (its battery, its radio link), which belongs with the device's health.
+   */
+  readonly about: 'surroundings' | 'device';
+  /** For `state` quantities: what people call each word. */
+  readonly stateLabels?: Readonly<Record<string, Label>>;
+}
+
+export interface Label {
+  readonly de: string;
+  readonly en: string;
 }
 
 /**
@@ -56,6 +68,21 @@ export const LOCK_STATES = [
 ] as const;
 export type LockState = (typeof LOCK_STATES)[number];
 
+const LOCK_STATE_LABELS: Record<LockState, Label> = {
+  uncalibrated: { de: 'nicht kalibriert', en: 'uncalibrated' },
+  locked: { de: 'verriegelt', en: 'locked' },
+  unlocking: { de: 'entriegelt gerade', en: 'unlocking' },
+  unlocked: { de: 'entriegelt', en: 'unlocked' },
+  locking: { de: 'verriegelt gerade', en: 'locking' },
+  unlatched: { de: 'Falle gezogen', en: 'unlatched' },
+  unlocked_lock_n_go: { de: "entriegelt (Lock 'n' Go)", en: "unlocked (lock 'n' go)" },
+  unlatching: { de: 'zieht die Falle', en: 'unlatching' },
+  calibration: { de: 'kalibriert gerade', en: 'calibrating' },
+  boot_run: { de: 'startet', en: 'starting' },
+  motor_blocked: { de: 'Motor blockiert', en: 'motor blocked' },
+  undefined: { de: 'unbestimmt', en: 'undefined' },
+};
+
 /** Lock states in which the door can be pushed open (lock 'n' go and unlatching included). */
 export const LOCK_STATES_OPEN_TO_PUSH = [
   'unlocked',
@@ -77,13 +104,41 @@ export const DOOR_STATES = [
 ] as const;
 export type DoorState = (typeof DOOR_STATES)[number];
 
+const DOOR_STATE_LABELS: Record<DoorState, Label> = {
+  open: { de: 'offen', en: 'open' },
+  closed: { de: 'geschlossen', en: 'closed' },
+  unavailable: { de: 'kein Türsensor', en: 'no door sensor' },
+  deactivated: { de: 'Türsensor aus', en: 'door sensor off' },
+  unknown: { de: 'unbekannt', en: 'unknown' },
+  calibrating: { de: 'kalibriert gerade', en: 'calibrating' },
+  uncalibrated: { de: 'nicht kalibriert', en: 'uncalibrated' },
+  tampered: { de: 'manipuliert', en: 'tampered' },
+};
+
 const measurement = (unit: string, de: string, en: string, decimals: number) =>
-  ({ unit, class: 'measurement', aggregate: 'mean', label: { de, en }, decimals }) as const;
+  ({
+    unit,
+    class: 'measurement',
+    aggregate: 'mean',
+    label: { de, en },
+    decimals,
+    about: 'surroundings',
+  }) as const;
 const binary = (de: string, en: string) =>
-  ({ unit: 'bool', class: 'binary', aggregate: 'mean', label: { de, en }, decimals: 0 }) as const;
+  ({
+    unit: 'bool',
+    class: 'binary',
+    aggregate: 'mean',
+    label: { de, en },
+    decimals: 0,
+    about: 'surroundings',
+  }) as const;
+/** The device's own condition, not its surroundings'. */
+const ofTheDevice = <D extends QuantityDescription>(description: D) =>
+  ({ ...description, about: 'device' }) as const;
 
 export const QUANTITIES = {
-  occupancy: binary('Belegt', 'Occupied'),
+  occupancy: binary('Belegung', 'Occupancy'),
   co2: measurement('ppm', 'CO₂', 'CO₂', 0),
   temperature: measurement('°C', 'Temperatur', 'Temperature', 1),
   humidity: measurement('%', 'Luftfeuchte', 'Humidity', 0),
@@ -98,6 +153,7 @@ export const QUANTITIES = {
     aggregate: 'consumption',
     label: { de: 'Energie', en: 'Energy' },
     decimals: 1,
+    about: 'surroundings',
   },
   voltage: measurement('V', 'Spannung', 'Voltage', 0),
   current: measurement('A', 'Strom', 'Current', 2),
@@ -106,20 +162,24 @@ export const QUANTITIES = {
     class: 'state',
     aggregate: 'count',
     states: LOCK_STATES,
+    stateLabels: LOCK_STATE_LABELS,
     label: { de: 'Schloss', en: 'Lock' },
     decimals: 0,
+    about: 'surroundings',
   },
   door: {
     unit: 'state',
     class: 'state',
     aggregate: 'count',
     states: DOOR_STATES,
+    stateLabels: DOOR_STATE_LABELS,
     label: { de: 'Tür', en: 'Door' },
     decimals: 0,
+    about: 'surroundings',
   },
-  battery: measurement('%', 'Batterie', 'Battery', 0),
-  battery_low: binary('Batterie schwach', 'Battery low'),
-  linkquality: measurement('lqi', 'Funkqualität', 'Link quality', 0),
+  battery: ofTheDevice(measurement('%', 'Batterie', 'Battery', 0)),
+  battery_low: ofTheDevice(binary('Batterie schwach', 'Battery low')),
+  linkquality: ofTheDevice(measurement('lqi', 'Funkqualität', 'Link quality', 0)),
 } as const satisfies Record<string, QuantityDescription>;
 
 export type Quantity = keyof typeof QUANTITIES;
@@ -151,6 +211,22 @@ export function reportsCounter(quantities: readonly Quantity[]): boolean {
 
 export function isStateQuantity(quantity: Quantity): boolean {
   return QUANTITIES[quantity].class === 'state';
+}
+
+/** Says something about where the device is (air, presence, a door), not about the device's own condition. */
+export function isAboutSurroundings(quantity: Quantity): boolean {
+  return QUANTITIES[quantity].about === 'surroundings';
+}
+
+/**
+ * Is this a value a reading of the quantity can carry? A word of its list for a state, a finite number
+ * for everything else (booleans are 1/0).
+ */
+export function fitsQuantity(quantity: Quantity, value: unknown): boolean {
+  const description: QuantityDescription = QUANTITIES[quantity];
+  if (description.class === 'state')
+    return typeof value === 'string' && (description.states ?? []).includes(value);
+  return typeof value === 'number' && Number.isFinite(value);
 }
 
 /** Why an aggregate does not apply to a quantity, or undefined when it does. */

@@ -1,9 +1,16 @@
 import type { FacilityOverview, FacilitySpace } from '../../../../api/facility-overview.ts';
+import {
+  fitsQuantity,
+  isAboutSurroundings,
+  isQuantity,
+  QUANTITY_NAMES,
+} from '../../../../building/quantities.ts';
 import { counterStep } from '../../../../storage/consumption.ts';
 
 /**
  * The facility view between two loads of GET /api/facility/overview: each message of /api/live changes
- * the one value it is about. A space with several sensors of one kind shows the newest report until the
+ * the one value it is about, whatever its quantity (building/quantities.ts says whether it is about the
+ * space or the device itself). A space with several sensors of one kind shows the newest report until the
  * next load applies the server's rule again (worst CO2, anyone present, mean temperature); the page
  * reloads the overview every minute and after each reconnect, so the two never drift apart for long.
  */
@@ -95,13 +102,14 @@ function applyReading(view: FacilityOverview, r: LiveReading, receivedAt: number
       recount(view);
     }
   }
-  if (typeof r.value !== 'number') return;
-  const value = r.value;
+  const quantity = r.quantity;
+  if (!isQuantity(quantity) || !fitsQuantity(quantity, r.value)) return;
 
   const meter = view.energy.meters.find((m) => m.device === r.device);
   // A meter's other readings (its own temperature, voltage) say nothing about the room it is in.
-  if (meter && r.quantity !== 'power' && r.quantity !== 'energy') return;
   if (meter) {
+    if ((quantity !== 'power' && quantity !== 'energy') || typeof r.value !== 'number') return;
+    const value = r.value;
     // A meter is the sum of its channels (phases, outputs): the reading updates its channel.
     const id = r.channel ?? '0';
     let channel = meter.channels.find((c) => c.channel === id);
@@ -109,7 +117,7 @@ function applyReading(view: FacilityOverview, r: LiveReading, receivedAt: number
       channel = { channel: id, space: r.space, powerW: null, counterKwh: null };
       meter.channels.push(channel);
     }
-    if (r.quantity === 'power') {
+    if (quantity === 'power') {
       if (channel.powerW && channel.powerW.ts > r.ts) return;
       channel.powerW = { value, ts: r.ts, stale: false };
       meter.powerW = sumOfChannels(meter.channels.map((c) => c.powerW));
@@ -125,25 +133,22 @@ function applyReading(view: FacilityOverview, r: LiveReading, receivedAt: number
     retotal(view);
     return;
   }
+  // A battery or radio link is the device's own (device health), not its space's.
+  if (!isAboutSurroundings(quantity)) return;
 
   for (const floor of view.floors) {
     const space = floor.spaces.find((s) => s.id === r.space);
     if (!space) continue;
-    const measured = { value, ts: r.ts, stale: false };
     // As the server's newest-wins: a message older than what is shown (replayed after a load) changes nothing.
-    const shown =
-      r.quantity === 'occupancy'
-        ? space.occupied
-        : r.quantity === 'co2' || r.quantity === 'temperature' || r.quantity === 'humidity'
-          ? space[r.quantity]
-          : null;
+    const shown = space.readings[quantity];
     if (shown && !shown.stale && shown.ts > r.ts) return;
-    if (r.quantity === 'occupancy') space.occupied = { value: value !== 0, ts: r.ts, stale: false };
-    else if (r.quantity === 'co2') {
-      space.co2 = measured;
-      space.co2Level = co2LevelOf(value, view.co2Thresholds);
-    } else if (r.quantity === 'temperature') space.temperature = measured;
-    else if (r.quantity === 'humidity') space.humidity = measured;
+    space.readings[quantity] = { value: r.value, ts: r.ts, stale: false };
+    // A quantity the space had no row for gets one, in the order of the descriptions.
+    if (!space.measures.includes(quantity))
+      space.measures = QUANTITY_NAMES.filter((q) => q === quantity || space.measures.includes(q));
+    if (quantity === 'occupancy') space.occupied = { value: r.value !== 0, ts: r.ts, stale: false };
+    else if (quantity === 'co2' && typeof r.value === 'number')
+      space.co2Level = co2LevelOf(r.value, view.co2Thresholds);
     return;
   }
 }
