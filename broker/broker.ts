@@ -1,11 +1,9 @@
 import type { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import http from 'node:http';
-import { createRequire } from 'node:module';
 import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
-import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
+import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import { Level } from 'level';
 import type { Logger } from 'pino';
 import { createWebSocketStream, WebSocketServer } from 'ws';
@@ -25,6 +23,14 @@ import {
   maySubscribe,
   unknownProfiles,
 } from './acl.ts';
+import {
+  AsyncLevelPersistence,
+  clientHoldingId,
+  guardRetainedStreams,
+  limitPacketSize,
+  resolveQueueWritesInOrder,
+  routeInArrivalOrder,
+} from './aedes-patches.ts';
 import { MqttSignInThrottle, type ThrottleChange } from './sign-in-throttle.ts';
 
 /**
@@ -100,64 +106,6 @@ export class PortInUseError extends BrokerStartError {
   }
 }
 
-/**
- * aedes-persistence-level ships no types, and its main export only wraps this async class in a callback
- * layer that aedes 1.x no longer calls; aedes 1.x uses the async class directly.
- */
-interface LevelPersistence {
-  setup(broker: unknown): Promise<void>;
-  destroy(): Promise<void>;
-  createRetainedStreamCombi(patterns: string[]): Readable;
-  createRetainedStream(pattern: string): Readable;
-  storeRetained(...args: unknown[]): Promise<unknown>;
-  outgoingEnqueueCombi(...args: unknown[]): Promise<unknown>;
-  outgoingUpdate(...args: unknown[]): Promise<unknown>;
-}
-
-/**
- * aedes drops a QoS 1/2 message to a persistent (clean=0) subscriber when it reaches that client with a
- * lower broker counter than one already delivered (its `dedupe`); a message is routed only after its
- * retained copy is stored, and written to the client when its `outgoingUpdate` finishes. LevelDB completes consecutive writes out of order (they run on the libuv
- * pool), so under pipelined load the gateway's persistent session silently missed messages (bench/ measured
- * 0.2-4 % lost) and got the rest out of order. Resolving these writes in call order, while they still run
- * concurrently, keeps the delivery order and loses nothing.
- */
-function inOrderQueueWrites(persistence: LevelPersistence): LevelPersistence {
-  for (const method of ['outgoingEnqueueCombi', 'outgoingUpdate'] as const) {
-    const write = persistence[method].bind(persistence) as (...args: unknown[]) => Promise<unknown>;
-    let previous: Promise<unknown> = Promise.resolve();
-    persistence[method] = (...args: unknown[]) => {
-      const done = write(...args);
-      const inOrder = Promise.all([previous, done]).then(() => done);
-      previous = inOrder.catch(() => undefined);
-      return inOrder;
-    };
-  }
-  return persistence;
-}
-
-/**
- * aedes pipes the retained-message stream of a new subscription without an error handler; when the broker
- * closes while such a lookup is still reading, the closed database's error would be an uncaught exception
- * and take the whole process down. The retained messages are moot by then.
- */
-function closeSafe(persistence: LevelPersistence, logger: Logger): LevelPersistence {
-  const guard = (stream: Readable) =>
-    stream.on('error', (err: Error) => {
-      logger.debug({ err: err.message }, 'retained lookup ended by broker shutdown');
-    });
-  const combi = persistence.createRetainedStreamCombi.bind(persistence);
-  const single = persistence.createRetainedStream.bind(persistence);
-  persistence.createRetainedStreamCombi = (patterns) => guard(combi(patterns));
-  persistence.createRetainedStream = (pattern) => guard(single(pattern));
-  return persistence;
-}
-const AsyncLevelPersistence = createRequire(import.meta.url)(
-  'aedes-persistence-level/asyncPersistence.js',
-) as new (
-  db: Level<string, Buffer>,
-) => LevelPersistence;
-
 /** Larger MQTT packets are refused: the building's payloads are small JSON documents. */
 export const MAX_PACKET_BYTES = 256 * 1024;
 /** A subscriber whose socket does not drain within this time is disconnected instead of stalling everyone. */
@@ -204,25 +152,6 @@ function cached<V>(cache: Map<string, V>, key: string, compute: () => V): V {
 
 function authError(message: string, returnCode: AuthenticateError['returnCode']): AuthenticateError {
   return Object.assign(new Error(message), { returnCode });
-}
-
-/**
- * aedes has no packet size limit of its own; its parser learns a packet's length before buffering the body,
- * so the connection is failed right there.
- */
-function limitPacketSize(client: Client): void {
-  const parser = (client as unknown as { _parser?: Record<string, unknown> })._parser;
-  if (!parser || typeof parser._parseLength !== 'function' || typeof parser._emitError !== 'function') return;
-  const parseLength = parser._parseLength as () => boolean;
-  const emitError = parser._emitError as (err: Error) => void;
-  parser._parseLength = function parseLengthWithLimit(this: { packet: { length: number } }) {
-    const complete = parseLength.call(this);
-    if (complete && this.packet.length > MAX_PACKET_BYTES) {
-      emitError.call(this, new Error(`packet of ${this.packet.length} bytes exceeds ${MAX_PACKET_BYTES}`));
-      return false;
-    }
-    return complete;
-  };
 }
 
 function listen(server: net.Server, port: number, host: string, portInUse: string): Promise<number> {
@@ -311,14 +240,12 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     },
   });
   const db = await openStore(path.join(options.dataDir, 'broker'));
-  const persistence = inOrderQueueWrites(closeSafe(new AsyncLevelPersistence(db), options.logger));
+  const persistence = resolveQueueWritesInOrder(
+    guardRetainedStreams(new AsyncLevelPersistence(db), options.logger),
+  );
   const sessions = new WeakMap<Client, Session>();
   /** CONNECTs with an empty client id that asked to keep a session: refused in authenticate with CONNACK 2. */
   const emptyIdWithSession = new WeakSet<Client>();
-  /** Refused PUBLISH packets: acknowledged to the client but never routed. */
-  const refusedPackets = new WeakSet<object>();
-  /** Accepted QoS 1 packets, routed before their PUBACK (see routeBeforeAcknowledging). */
-  const routedBeforeAck = new WeakSet<object>();
   const willTopics = new WeakMap<Client, string | undefined>();
 
   const aedes = new Aedes({
@@ -350,9 +277,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
           const decision = mayPublish(grant, willTopic);
           if (!decision.allowed) return refuse(name, `will topic ${willTopic}: ${decision.reason}`, 5);
         }
-        const holder = (aedes as unknown as { clients: Record<string, Client | undefined> }).clients[
-          client.id
-        ];
+        const holder = clientHoldingId(aedes, client.id);
         const holderSession = holder && sessions.get(holder);
         if (holderSession && holderSession.username !== name)
           return refuse(name, 'client id is connected under another account', 2);
@@ -408,13 +333,9 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       const decision = cached(session.publishDecisions, packet.topic, () =>
         mayPublish(session.grant, packet.topic),
       );
-      if (decision.allowed) {
-        if (packet.cmd === 'publish' && packet.qos === 1)
-          return routeBeforeAcknowledging(packet, client, callback);
-        return callback(null);
-      }
+      if (decision.allowed) return routing.accept(packet, client, callback);
       counters.publishesRefused++;
-      refusedPackets.add(packet);
+      routing.drop(packet);
       if (!session.auditedPublishRefusals.has(packet.topic)) {
         if (session.auditedPublishRefusals.size < DECISION_CACHE_LIMIT)
           session.auditedPublishRefusals.add(packet.topic);
@@ -470,83 +391,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     },
   });
 
-  // Refused packets stop here. Everything else is routed by aedes, each message's disk steps (retained
-  // store, offline queue) finished before the next message's start: aedes numbers each message when routing
-  // starts, and a persistent session drops any message that reaches it after a higher number (its dedupe).
-  // Routed side by side, a message waiting on the disk (a Nuki's retained `state`) was overtaken by a plain
-  // reading and lost to the gateway. Delivery to subscribers still runs concurrently: the next message
-  // starts as soon as this one is handed to the emitter.
-  type Done = (err?: Error) => void;
-  type Publish = (packet: PublishPacket, client: unknown, done?: Done) => void;
-  const route = aedes.publish as unknown as Publish;
-  const waiting: { broker: unknown; packet: PublishPacket; client: unknown; done: Done | undefined }[] = [];
-  let routing = false;
-  let releaseCurrent: (() => void) | undefined;
-  /** Waiting for the queue to empty: every message handed to routing has finished its disk steps. */
-  const idleWaiters: (() => void)[] = [];
-  const routedAll = () =>
-    routing ? new Promise<void>((resolve) => idleWaiters.push(resolve)) : Promise.resolve();
-  const routeNext = () => {
-    const next = waiting.shift();
-    if (!next) {
-      routing = false;
-      for (const resolve of idleWaiters.splice(0)) resolve();
-      return;
-    }
-    routing = true;
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      releaseCurrent = undefined;
-      // A microtask, not a nested call: a long queue of messages must not grow the stack.
-      queueMicrotask(routeNext);
-    };
-    releaseCurrent = release;
-    route.call(next.broker, next.packet, next.client, (err) => {
-      next.done?.(err);
-      release();
-    });
-  };
-  const routeInOrder = (broker: unknown, packet: PublishPacket, client: unknown, done: Done | undefined) => {
-    waiting.push({ broker, packet, client, done });
-    if (!routing) routeNext();
-  };
-  (aedes as unknown as { publish: Publish }).publish = function publishInOrderUnlessRefused(
-    packet,
-    client,
-    done,
-  ) {
-    const callback = typeof client === 'function' ? (client as Done) : done;
-    if (refusedPackets.has(packet) || routedBeforeAck.has(packet)) return void callback?.();
-    routeInOrder(this, packet, typeof client === 'function' ? null : client, callback);
-  };
-
-  // aedes answers a QoS 1 PUBLISH with PUBACK first and routes it afterwards (lib/handlers/publish.js:
-  // `write(client, new PubAck(packet), ...)`, then `broker.publish`), so the sender is told the message is
-  // taken while its retained copy and the persistent sessions' queue entries are not on disk yet. A broker
-  // stopped (or killed) in that window lost a message its sender had been acknowledged: a lock's retained
-  // state gone after a restart, a reading the gateway's session never got. MQTT 3.1.1 §4.3.2 has the
-  // receiver send PUBACK "having accepted ownership of the Application Message". So an accepted QoS 1
-  // message is routed from authorizePublish, which aedes runs before its PUBACK, and the PUBACK waits for
-  // routing to finish (as aedes' own QoS 2 path does with PUBREC); aedes' later publish of the same packet
-  // is skipped. A routing failure (a disk error) refuses the packet: no PUBACK, the client resends it.
-  function routeBeforeAcknowledging(
-    packet: PublishPacket,
-    client: Client,
-    callback: (err?: Error | null) => void,
-  ) {
-    routedBeforeAck.add(packet);
-    routeInOrder(aedes, packet, client, (err) => callback(err ?? null));
-  }
-  // Routing's last step: emitting is the one place aedes hands a message to its subscribers.
-  const emitter = (aedes as unknown as { mq: { emit: (packet: unknown, cb?: Done) => void } }).mq;
-  const emit = emitter.emit.bind(emitter);
-  emitter.emit = (packet, cb) => {
-    const release = releaseCurrent;
-    emit(packet, cb);
-    release?.();
-  };
+  // Each message's disk steps in arrival order, QoS 1 acknowledged once routed, refused messages dropped.
+  const routing = routeInArrivalOrder(aedes);
 
   aedes.on('clientError', (client, err) => {
     logger.debug({ clientId: client.id, err: err.message }, 'MQTT client error');
@@ -562,7 +408,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const tcp = net.createServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    limitPacketSize(aedes.handle(socket));
+    limitPacketSize(aedes.handle(socket), MAX_PACKET_BYTES);
   });
   let web: http.Server | undefined;
   let wss: WebSocketServer | undefined;
@@ -582,7 +428,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     await Promise.all([tcpClosed, webClosed]);
     // Messages already handed to routing (wills of the clients just closed among them) finish their disk
     // steps before the store closes, instead of failing half-way with 'Database is not open'.
-    await routedAll();
+    await routing.idle();
     await persistence.destroy();
     await new Promise<void>((resolve) => audit.end(() => resolve()));
   };
@@ -604,7 +450,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       wss.on('connection', (socket, req) => {
         const stream = createWebSocketStream(socket);
         stream.on('error', (err) => logger.debug({ err: err.message }, 'MQTT WebSocket error'));
-        limitPacketSize(aedes.handle(stream, req));
+        limitPacketSize(aedes.handle(stream, req), MAX_PACKET_BYTES);
       });
       wsPort = await listen(
         web,

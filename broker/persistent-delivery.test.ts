@@ -3,7 +3,7 @@ import { connect, startTestBroker } from './fixtures.ts';
 
 /**
  * The gateway holds a persistent session (clean=0) and takes QoS 1 from many devices at once. Every message
- * must reach it, in order, however the broker's disk writes interleave (see inOrderEnqueues in broker.ts).
+ * must reach it, in order, however the broker's disk writes interleave (see resolveQueueWritesInOrder and routeInArrivalOrder in aedes-patches.ts).
  */
 t.test('a persistent QoS 1 subscriber receives every pipelined message, in order per topic', async (t) => {
   const broker = await startTestBroker(t, { allowAnonymous: true });

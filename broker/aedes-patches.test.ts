@@ -1,0 +1,185 @@
+import { Writable } from 'node:stream';
+import { Aedes, type Client } from 'aedes';
+import { Level } from 'level';
+import pino from 'pino';
+import t from 'tap';
+import {
+  AsyncLevelPersistence,
+  clientHoldingId,
+  guardRetainedStreams,
+  type LevelPersistence,
+  resolveQueueWritesInOrder,
+} from './aedes-patches.ts';
+import type { RunningBroker } from './broker.ts';
+import { connect, inbox, startTestBroker, subscribe, tempDir } from './fixtures.ts';
+
+/**
+ * Each patch of aedes internals (aedes-patches.ts) against the aedes underneath: the internal it relies on
+ * still has the shape it patches, and the patch still does its job on the running broker. Behaviour covered
+ * elsewhere: the size limit and the refused takeover (broker.test.ts), refused messages dropped
+ * (broker.test.ts, mosquitto-clients.test.ts), the delivery order (persistent-delivery.test.ts), nothing
+ * acknowledged before it is stored (persistence.test.ts).
+ */
+
+const GATEWAY = { username: 'wesprint-gateway', password: 'gateway-secret' };
+const DESK1 = { username: 'desk-1-occupancy', password: 'desk-1-secret' };
+
+function internals(broker: RunningBroker) {
+  return broker.aedes as unknown as {
+    persistence: LevelPersistence;
+    mq: { emit: (packet: { topic: string }, cb?: () => void) => void };
+  };
+}
+
+/**
+ * Calls of a persistence (or emitter) method from here on, the method still doing its work; `finished`
+ * counts the calls whose promise has resolved.
+ */
+function countCalls<T extends object>(target: T, method: keyof T & string) {
+  const original = (target[method] as (...args: unknown[]) => unknown).bind(target);
+  const seen = { calls: [] as unknown[][], finished: 0 };
+  (target as Record<string, unknown>)[method] = (...args: unknown[]) => {
+    seen.calls.push(args);
+    const result = original(...args);
+    if (result instanceof Promise) void result.then(() => seen.finished++);
+    return result;
+  };
+  return seen;
+}
+
+t.test('1. the async persistence class is what aedes 1.x calls', async (t) => {
+  const proto = AsyncLevelPersistence.prototype as unknown as Record<string, unknown>;
+  // Aedes.listen() refuses a persistence whose setup is not an async function.
+  t.equal((proto.setup as () => void).constructor.name, 'AsyncFunction', 'setup is async');
+  for (const method of [
+    'destroy',
+    'storeRetained',
+    'createRetainedStream',
+    'createRetainedStreamCombi',
+    'outgoingEnqueueCombi',
+    'outgoingUpdate',
+  ])
+    t.type(proto[method], 'function', method);
+});
+
+t.test('2. queue writes: aedes calls the two patched writes, and they resolve in call order', async (t) => {
+  const broker = await startTestBroker(t);
+  const url = `mqtt://127.0.0.1:${broker.port}`;
+  const enqueues = countCalls(internals(broker).persistence, 'outgoingEnqueueCombi');
+  const updates = countCalls(internals(broker).persistence, 'outgoingUpdate');
+  const gateway = await connect(t, url, { ...GATEWAY, clientId: 'gw-persistent', clean: false });
+  const got = inbox(gateway);
+  await subscribe(gateway, 'zigbee2mqtt/+', 1);
+  const desk = await connect(t, url, { ...DESK1, clientId: 'desk-queue' });
+  await desk.publishAsync('zigbee2mqtt/desk-1', '{"occupancy":true}', { qos: 1 });
+  await got.waitFor((m) => m.topic === 'zigbee2mqtt/desk-1');
+  t.ok(
+    enqueues.calls.length >= 1,
+    'routing stores a persistent session queue entry with outgoingEnqueueCombi',
+  );
+  t.ok(updates.calls.length >= 1, 'delivery to a persistent session goes through outgoingUpdate');
+
+  // LevelDB finishes writes in any order; a stand-in for it whose second write finishes first.
+  const finishes: string[] = [];
+  const later = (name: string, ms: number) =>
+    new Promise<void>((resolve) =>
+      setTimeout(() => {
+        finishes.push(name);
+        resolve();
+      }, ms),
+    );
+  const store = resolveQueueWritesInOrder({
+    outgoingEnqueueCombi: (name: unknown) => later(String(name), name === 'first' ? 30 : 1),
+    outgoingUpdate: (name: unknown) => later(String(name), name === 'first' ? 30 : 1),
+  } as unknown as LevelPersistence);
+  for (const method of ['outgoingEnqueueCombi', 'outgoingUpdate'] as const) {
+    finishes.length = 0;
+    const resolved: string[] = [];
+    await Promise.all(['first', 'second'].map((name) => store[method](name).then(() => resolved.push(name))));
+    t.same(finishes, ['second', 'first'], `${method}: the writes finished out of order`);
+    t.same(resolved, ['first', 'second'], `${method}: and resolved in call order`);
+  }
+});
+
+t.test(
+  '3. retained lookups: aedes reads retained messages through the guarded stream, which survives a closed store',
+  async (t) => {
+    const broker = await startTestBroker(t);
+    const lookups = countCalls(internals(broker).persistence, 'createRetainedStreamCombi');
+    const gateway = await connect(t, `mqtt://127.0.0.1:${broker.port}`, {
+      ...GATEWAY,
+      clientId: 'gw-retained',
+    });
+    await subscribe(gateway, 'zigbee2mqtt/+/availability', 1);
+    t.same(lookups.calls, [[['zigbee2mqtt/+/availability']]], 'a SUBSCRIBE looks up retained messages there');
+
+    const db = new Level<string, Buffer>(tempDir(t), { valueEncoding: 'buffer' });
+    await db.open();
+    const lines: string[] = [];
+    const logger = pino(
+      { level: 'debug' },
+      { write: (line: string) => void lines.push(JSON.parse(line).msg) },
+    );
+    const persistence = guardRetainedStreams(new AsyncLevelPersistence(db), logger);
+    await db.close();
+    // As aedes pipes it: into a stream of its own, no error handler of its own. Unguarded, the closed
+    // database's error would be uncaught and end this process.
+    const stream = persistence.createRetainedStreamCombi(['#']);
+    stream.pipe(new Writable({ objectMode: true, write: (_chunk, _enc, cb) => cb() }));
+    await new Promise((resolve) => stream.once('close', resolve));
+    t.same(lines, ['retained lookup ended by broker shutdown'], 'the error is logged and goes no further');
+  },
+);
+
+t.test('4 and 5. every connection gets the size limit; aedes keeps its clients by id', async (t) => {
+  const broker = await startTestBroker(t);
+  const clients: Client[] = [];
+  broker.aedes.on('client', (client) => clients.push(client));
+  await connect(t, `mqtt://127.0.0.1:${broker.port}`, { ...DESK1, clientId: 'desk-shape' });
+  const [client] = clients;
+  if (!client) throw new Error('aedes announced no client');
+
+  const parser = (client as unknown as { _parser: Record<string, unknown> })._parser;
+  t.ok(
+    (parser._states as string[]).includes('_parseLength'),
+    'the parser still runs a _parseLength state by name',
+  );
+  t.equal((parser._parseLength as () => void).name, 'parseLengthWithLimit', 'and it is the limited one');
+  t.type(parser._emitError, 'function', 'the parser fails a connection through _emitError');
+
+  t.equal(clientHoldingId(broker.aedes, 'desk-shape'), client, 'the connected client under its id');
+  t.equal(clientHoldingId(broker.aedes, 'nobody'), undefined, 'an id nobody holds');
+  t.equal(clientHoldingId(broker.aedes, 'constructor'), undefined, 'an inherited name is nobody');
+});
+
+t.test(
+  '6. routing: aedes routes through publish and mq.emit; QoS 1 is acknowledged once routed, and routed once',
+  async (t) => {
+    t.equal(Aedes.prototype.publish.length, 3, 'Aedes.publish(packet, client, done)');
+    const broker = await startTestBroker(t);
+    const url = `mqtt://127.0.0.1:${broker.port}`;
+    const emits = countCalls(internals(broker).mq, 'emit');
+    const stored = countCalls(internals(broker).persistence, 'storeRetained');
+
+    const gateway = await connect(t, url, { ...GATEWAY, clientId: 'gw-route' });
+    const got = inbox(gateway);
+    t.same(await subscribe(gateway, ['zigbee2mqtt/+', 'zigbee2mqtt/+/availability'], 1), [1, 1]);
+    const desk = await connect(t, url, { ...DESK1, clientId: 'desk-route' });
+    emits.calls.length = 0;
+    stored.finished = 0;
+    await desk.publishAsync('zigbee2mqtt/desk-1/availability', 'online', { qos: 1, retain: true });
+    t.equal(stored.finished, 1, 'when the PUBACK arrives, the retained copy has been stored');
+    const handedOn = emits.calls.filter(
+      ([packet]) => (packet as { topic: string }).topic === 'zigbee2mqtt/desk-1/availability',
+    );
+    t.equal(handedOn.length, 1, 'and handed to subscribers once, through mq.emit');
+
+    await desk.publishAsync('zigbee2mqtt/desk-1', 'last', { qos: 1 });
+    await got.waitFor((m) => m.payload === 'last');
+    t.same(
+      got.messages.map((m) => m.payload),
+      ['online', 'last'],
+      'each delivered once (aedes publishes the very packet object it authorised, so it is not routed again)',
+    );
+  },
+);
