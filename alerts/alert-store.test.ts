@@ -2,7 +2,7 @@ import t from 'tap';
 import { MemberStore } from '../members/member-store.ts';
 import { testRecords } from '../test-support/members.ts';
 import type { Condition } from './alert-rules.ts';
-import { AlertStore } from './alert-store.ts';
+import { SqliteAlertStore } from './sqlite-alert-store.ts';
 
 const T0 = Date.UTC(2026, 10, 2, 9, 0);
 const co2 = (subject: string, value: number): Condition => ({
@@ -18,11 +18,11 @@ const co2 = (subject: string, value: number): Condition => ({
 
 t.test('one open alert per kind and subject; history kept; acknowledged once', async (t) => {
   const records = testRecords(t);
-  const store = new AlertStore(records);
-  const first = store.open(co2('cafe', 1200), T0 + 1000);
+  const store = new SqliteAlertStore(records);
+  const first = await store.open(co2('cafe', 1200), T0 + 1000);
   t.equal(first.opened, true);
   t.match(first.alert, { kind: 'co2_high', subject: 'cafe', since: T0, openedAt: T0 + 1000, value: 1200 });
-  const again = store.open(co2('cafe', 1300), T0 + 2000);
+  const again = await store.open(co2('cafe', 1300), T0 + 2000);
   t.equal(again.opened, false, 'the open one is returned');
   t.equal(again.alert.id, first.alert.id);
   t.equal(again.alert.value, 1200, 'unchanged by a second open');
@@ -37,23 +37,23 @@ t.test('one open alert per kind and subject; history kept; acknowledged once', a
     /UNIQUE/,
   );
 
-  t.equal(store.update(first.alert.id, co2('cafe', 1500), T0 + 3000)?.value, 1500);
-  const cleared = store.clear(first.alert.id, T0 + 4000);
+  t.equal((await store.update(first.alert.id, co2('cafe', 1500), T0 + 3000))?.value, 1500);
+  const cleared = await store.clear(first.alert.id, T0 + 4000);
   t.equal(cleared?.clearedAt, T0 + 4000);
-  t.equal(store.clear(first.alert.id, T0 + 5000), undefined, 'clearing twice changes nothing');
+  t.equal(await store.clear(first.alert.id, T0 + 5000), undefined, 'clearing twice changes nothing');
   t.equal(
-    store.update(first.alert.id, co2('cafe', 1600), T0 + 5000),
+    await store.update(first.alert.id, co2('cafe', 1600), T0 + 5000),
     undefined,
     'a cleared alert keeps its value',
   );
-  const next = store.open(co2('cafe', 1100), T0 + 6000);
+  const next = await store.open(co2('cafe', 1100), T0 + 6000);
   t.equal(next.opened, true, 'after clearing, a new one may open');
   t.same(
-    store.openAlerts().map((a) => a.id),
+    (await store.openAlerts()).map((a) => a.id),
     [next.alert.id],
   );
   t.same(
-    store.newest().map((a) => a.id),
+    (await store.newest()).map((a) => a.id),
     [next.alert.id, first.alert.id],
     'history, newest first',
   );
@@ -63,12 +63,12 @@ t.test('one open alert per kind and subject; history kept; acknowledged once', a
     role: 'facility',
     name: 'Fatma',
   });
-  t.same(store.acknowledge(999, member.id, T0), { outcome: 'not_found' });
-  const ack = store.acknowledge(first.alert.id, member.id, T0 + 7000);
+  t.same(await store.acknowledge(999, member.id, T0), { outcome: 'not_found' });
+  const ack = await store.acknowledge(first.alert.id, member.id, T0 + 7000);
   t.equal(ack.outcome, 'acknowledged', 'a cleared alert may still be acknowledged');
   if (ack.outcome !== 'not_found')
     t.same(ack.alert.acknowledged, { by: member.id, name: 'Fatma', at: T0 + 7000 });
-  const twice = store.acknowledge(first.alert.id, 'someone-else', T0 + 8000);
+  const twice = await store.acknowledge(first.alert.id, 'someone-else', T0 + 8000);
   t.equal(twice.outcome, 'already');
   if (twice.outcome !== 'not_found') t.equal(twice.alert.acknowledged?.by, member.id, 'the first one stays');
 });

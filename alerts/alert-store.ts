@@ -1,10 +1,10 @@
-import type { RecordsDb } from '../database/database.ts';
 import type { AlertKind, Condition, OpenAlertRef } from './alert-rules.ts';
 
 /**
- * The alerts in the records database (table alerts, migration 0030): opened when a rule says so, their value
- * kept current while they are open, cleared when the condition is over, acknowledged by a member. The
- * database holds one open alert per (kind, subject); cleared ones stay as the history.
+ * The alerts: opened when a rule says so, their value kept current while they are open, cleared when the
+ * condition is over, acknowledged by a member. One open alert per (kind, subject); cleared ones stay as the
+ * history. This is what the watcher and the routes see; `sqlite-alert-store.ts` keeps them in the records
+ * database.
  */
 
 export interface Acknowledgement {
@@ -33,163 +33,32 @@ export interface Alert {
 
 export const MAX_ALERTS_LISTED = 500;
 
-interface AlertRow {
-  id: number;
-  kind: AlertKind;
-  subject: string;
-  space_id: string | null;
-  device_id: string | null;
-  since: number;
-  opened_at: number;
-  updated_at: number;
-  value: number | null;
-  unit: string | null;
-  detail: string;
-  cleared_at: number | null;
-  acknowledged_by: string | null;
-  acknowledged_at: number | null;
-  member_name: string | null;
-}
-
-function toAlert(row: AlertRow): Alert {
-  let detail: Record<string, string | number> = {};
-  try {
-    const parsed: unknown = JSON.parse(row.detail);
-    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed))
-      detail = parsed as Record<string, string | number>;
-  } catch {
-    // json_valid in the schema makes this unreachable; an unreadable detail must not hide the alert.
-  }
-  return {
-    id: row.id,
-    kind: row.kind,
-    subject: row.subject,
-    space: row.space_id,
-    device: row.device_id,
-    since: row.since,
-    openedAt: row.opened_at,
-    updatedAt: row.updated_at,
-    value: row.value,
-    unit: row.unit,
-    detail,
-    clearedAt: row.cleared_at,
-    acknowledged:
-      row.acknowledged_by !== null && row.acknowledged_at !== null
-        ? { by: row.acknowledged_by, name: row.member_name, at: row.acknowledged_at }
-        : null,
-  };
-}
-
-const SELECT = `SELECT alerts.*, members.name AS member_name FROM alerts
-  LEFT JOIN members ON members.id = alerts.acknowledged_by`;
-
 export type AcknowledgeResult =
   | { outcome: 'acknowledged' | 'already'; alert: Alert }
   | { outcome: 'not_found' };
 
-export class AlertStore {
-  readonly #db: RecordsDb;
-  readonly #s;
-
-  constructor(db: RecordsDb) {
-    this.#db = db;
-    this.#s = {
-      byId: db.prepare<[number], AlertRow>(`${SELECT} WHERE alerts.id = ?`),
-      openOf: db.prepare<[string, string], AlertRow>(
-        `${SELECT} WHERE alerts.kind = ? AND alerts.subject = ? AND alerts.cleared_at IS NULL`,
-      ),
-      open: db.prepare<[], AlertRow>(`${SELECT} WHERE alerts.cleared_at IS NULL ORDER BY alerts.id DESC`),
-      newest: db.prepare<[number], AlertRow>(`${SELECT} ORDER BY alerts.id DESC LIMIT ?`),
-      insert: db.prepare(
-        `INSERT INTO alerts (kind, subject, space_id, device_id, since, opened_at, updated_at, value, unit, detail)
-         VALUES (@kind, @subject, @space, @device, @since, @at, @at, @value, @unit, @detail)`,
-      ),
-      update: db.prepare(
-        `UPDATE alerts SET value = @value, unit = @unit, detail = @detail, updated_at = @at
-         WHERE id = @id AND cleared_at IS NULL`,
-      ),
-      clear: db.prepare<[number, number, number]>(
-        'UPDATE alerts SET cleared_at = ?, updated_at = ? WHERE id = ? AND cleared_at IS NULL',
-      ),
-      acknowledge: db.prepare<[string, number, number]>(
-        'UPDATE alerts SET acknowledged_by = ?, acknowledged_at = ? WHERE id = ? AND acknowledged_at IS NULL',
-      ),
-    };
-  }
-
-  get(id: number): Alert | undefined {
-    const row = this.#s.byId.get(id);
-    return row ? toAlert(row) : undefined;
-  }
-
+/** The alerts, whatever database keeps them. */
+export interface AlertStore {
+  get(id: number): Promise<Alert | undefined>;
   /** Every open alert, newest first. */
-  openAlerts(): Alert[] {
-    return this.#s.open.all().map(toAlert);
-  }
-
+  openAlerts(): Promise<Alert[]>;
   /** The newest alerts, open or cleared (at most MAX_ALERTS_LISTED). */
-  newest(limit = 100): Alert[] {
-    return this.#s.newest.all(Math.max(1, Math.min(limit, MAX_ALERTS_LISTED))).map(toAlert);
-  }
-
+  newest(limit?: number): Promise<Alert[]>;
   /** What the rules need to compare against. */
-  openRefs(): OpenAlertRef[] {
-    return this.openAlerts().map((a) => ({
-      id: a.id,
-      kind: a.kind,
-      subject: a.subject,
-      value: a.value,
-      detail: a.detail,
-    }));
-  }
-
+  openRefs(): Promise<OpenAlertRef[]>;
   /** Opens an alert for the condition; if one is already open for its (kind, subject), returns that one unchanged. */
-  open(condition: Condition, at: number): { alert: Alert; opened: boolean } {
-    return this.#db.transaction(() => {
-      const existing = this.#s.openOf.get(condition.kind, condition.subject);
-      if (existing) return { alert: toAlert(existing), opened: false };
-      const { lastInsertRowid } = this.#s.insert.run({
-        kind: condition.kind,
-        subject: condition.subject,
-        space: condition.space,
-        device: condition.device,
-        since: Math.round(condition.since),
-        at: Math.round(at),
-        value: condition.value,
-        unit: condition.unit,
-        detail: JSON.stringify(condition.detail),
-      });
-      return { alert: this.get(Number(lastInsertRowid)) as Alert, opened: true };
-    })();
-  }
-
+  open(condition: Condition, at: number): Promise<{ alert: Alert; opened: boolean }>;
   /** The newest value of an open alert; undefined if it is not open (any more). */
-  update(id: number, condition: Pick<Condition, 'value' | 'unit' | 'detail'>, at: number): Alert | undefined {
-    const changed = this.#s.update.run({
-      id,
-      value: condition.value,
-      unit: condition.unit,
-      detail: JSON.stringify(condition.detail),
-      at: Math.round(at),
-    }).changes;
-    return changed === 1 ? this.get(id) : undefined;
-  }
-
+  update(
+    id: number,
+    condition: Pick<Condition, 'value' | 'unit' | 'detail'>,
+    at: number,
+  ): Promise<Alert | undefined>;
   /** The condition is over; undefined if it was not open. */
-  clear(id: number, at: number): Alert | undefined {
-    return this.#s.clear.run(Math.round(at), Math.round(at), id).changes === 1 ? this.get(id) : undefined;
-  }
-
+  clear(id: number, at: number): Promise<Alert | undefined>;
   /**
    * A member has seen it. Idempotent: acknowledging again changes nothing and keeps who saw it first.
    * A cleared alert may still be acknowledged (someone went and looked after it was over).
    */
-  acknowledge(id: number, memberId: string, at: number): AcknowledgeResult {
-    return this.#db.transaction((): AcknowledgeResult => {
-      const changed = this.#s.acknowledge.run(memberId, Math.round(at), id).changes === 1;
-      const alert = this.get(id);
-      if (!alert) return { outcome: 'not_found' };
-      return { outcome: changed ? 'acknowledged' : 'already', alert };
-    })();
-  }
+  acknowledge(id: number, memberId: string, at: number): Promise<AcknowledgeResult>;
 }

@@ -84,6 +84,8 @@ export class AlertWatch {
   private nightRun: Promise<Verdict['state'] | 'skipped'> | undefined;
   private unsubscribe: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** The writes to the store, one after the other in the order they were decided (see `write`). */
+  private writing: Promise<void> = Promise.resolve();
 
   constructor(options: AlertWatchOptions) {
     this.o = options;
@@ -115,16 +117,18 @@ export class AlertWatch {
     // What the feed already holds (retained statuses, readings heard before the watcher started).
     for (const reading of this.o.feed.latest()) this.take(reading, false);
     this.unsubscribe = this.o.feed.subscribeLive((event) => this.take(event, true));
-    this.timer = setInterval(() => this.check(), this.o.checkEveryMs ?? DEFAULT_CHECK_EVERY_MS);
+    this.timer = setInterval(() => void this.check(), this.o.checkEveryMs ?? DEFAULT_CHECK_EVERY_MS);
     this.timer.unref();
-    this.check();
+    void this.check();
   }
 
-  stop(): void {
+  /** Stops watching; resolves once what was decided before is written (the records may be closed after). */
+  async stop(): Promise<void> {
     this.unsubscribe?.();
     this.unsubscribe = undefined;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    await this.writing;
   }
 
   /** Adds a listener; returns the function that removes it. */
@@ -135,16 +139,16 @@ export class AlertWatch {
     };
   }
 
-  list(state: 'open' | 'all', limit?: number): Alert[] {
+  list(state: 'open' | 'all', limit?: number): Promise<Alert[]> {
     return state === 'open' ? this.o.alerts.openAlerts() : this.o.alerts.newest(limit);
   }
 
-  get(id: number): Alert | undefined {
+  get(id: number): Promise<Alert | undefined> {
     return this.o.alerts.get(id);
   }
 
-  acknowledge(id: number, memberId: string): AcknowledgeResult {
-    const result = this.o.alerts.acknowledge(id, memberId, this.now());
+  async acknowledge(id: number, memberId: string): Promise<AcknowledgeResult> {
+    const result = await this.o.alerts.acknowledge(id, memberId, this.now());
     if (result.outcome === 'acknowledged') this.tell(result.alert, 'acknowledged');
     return result;
   }
@@ -154,7 +158,7 @@ export class AlertWatch {
     if (event.type === 'gateway-status') {
       this.gateway.online = event.online;
       this.gateway.offlineSince = event.online ? null : now;
-      this.apply(this.offline(now), now);
+      void this.write(this.offline(now), now);
       return;
     }
     if (event.type !== 'reading') return;
@@ -168,7 +172,8 @@ export class AlertWatch {
         this.settings,
       );
       this.co2Runs.set(event.device, run);
-      if (live) this.apply([co2Verdict(sensor.space, [...this.co2Runs.values()], now, this.settings)], now);
+      if (live)
+        void this.write([co2Verdict(sensor.space, [...this.co2Runs.values()], now, this.settings)], now);
       return;
     }
     const lockSpace = this.locks.get(event.device);
@@ -180,19 +185,23 @@ export class AlertWatch {
         at,
       });
       this.lockRuns.set(event.device, run);
-      if (live) this.apply([this.door(event.device, now)], now);
+      if (live) void this.write([this.door(event.device, run, now)], now);
     }
   }
 
-  /** Judges everything that time alone can change; the night base load once a night (asynchronously). */
-  check(now: number = this.now()): void {
-    const verdicts: Verdict[] = this.offline(now);
+  /**
+   * Judges everything that time alone can change; resolves once that is written. The night base load once a
+   * night, not waited for.
+   */
+  check(now: number = this.now()): Promise<void> {
+    const verdicts: (Verdict | Promise<Verdict>)[] = this.offline(now);
     const runs = [...this.co2Runs.values()];
     for (const space of this.co2Spaces) verdicts.push(co2Verdict(space, runs, now, this.settings));
-    for (const device of this.locks.keys()) verdicts.push(this.door(device, now));
-    this.apply(verdicts, now);
+    for (const device of this.locks.keys()) verdicts.push(this.door(device, this.lockRuns.get(device), now));
+    const written = this.write(verdicts, now);
     // 15 queries: not on every check while the data cannot judge the night yet.
     if (now - this.nightTriedAt >= NIGHT_RETRY_MS) void this.checkNight(now);
+    return written;
   }
 
   private offline(now: number): Verdict[] {
@@ -204,18 +213,19 @@ export class AlertWatch {
     return offlineVerdicts(sightings, this.gateway, now, this.watchingSince);
   }
 
-  private door(device: string, now: number): Verdict {
+  /** The door's verdict on the lock's run as it was at `now` (the bookings are read meanwhile). */
+  private async door(device: string, run: LockRun | undefined, now: number): Promise<Verdict> {
     const spaceId = this.locks.get(device) ?? '';
-    return doorVerdict(this.lockRuns.get(device), device, this.entitled(spaceId, now), now, this.settings);
+    return doorVerdict(run, device, await this.entitled(spaceId, now), now, this.settings);
   }
 
   /** When an open door is expected: a bookable space's bookings, another space's opening hours. */
-  private entitled(spaceId: string, now: number): Interval[] {
+  private async entitled(spaceId: string, now: number): Promise<Interval[]> {
     const space = this.spaces.get(spaceId);
     if (!space) return [];
     const range = { start: now - DAY_MS, end: now + 1 };
     if (space.bookable) {
-      return (this.o.bookings?.spaceBookings(spaceId, range.start, range.end) ?? []).map((b) => ({
+      return ((await this.o.bookings?.spaceBookings(spaceId, range.start, range.end)) ?? []).map((b) => ({
         start: b.start,
         end: b.end,
       }));
@@ -271,7 +281,7 @@ export class AlertWatch {
         loads.slice(1),
         this.settings,
       );
-      this.apply([verdict], this.now());
+      await this.write([verdict], this.now());
       if (verdict.state !== 'unknown') this.nightDone = nightLabel(date);
       return verdict.state;
     } catch (err) {
@@ -281,22 +291,32 @@ export class AlertWatch {
     }
   }
 
-  private apply(verdicts: readonly Verdict[], now: number): void {
+  /**
+   * Writes what the verdicts change, after the writes decided before them: each reconciles against the open
+   * alerts its predecessors left, as when the store answered at once. Never rejects.
+   */
+  private write(verdicts: readonly (Verdict | Promise<Verdict>)[], now: number): Promise<void> {
+    const written = this.writing.then(async () => this.apply(await Promise.all(verdicts), now));
+    this.writing = written;
+    return written;
+  }
+
+  private async apply(verdicts: readonly Verdict[], now: number): Promise<void> {
     try {
-      const changes = reconcile(this.o.alerts.openRefs(), verdicts);
+      const changes = reconcile(await this.o.alerts.openRefs(), verdicts);
       for (const condition of changes.open) {
-        const { alert, opened } = this.o.alerts.open(condition, now);
+        const { alert, opened } = await this.o.alerts.open(condition, now);
         if (opened) {
           this.o.logger?.info({ kind: alert.kind, subject: alert.subject, id: alert.id }, 'alert opened');
           this.tell(alert, 'opened');
         }
       }
       for (const { id, condition } of changes.update) {
-        const alert = this.o.alerts.update(id, condition, now);
+        const alert = await this.o.alerts.update(id, condition, now);
         if (alert) this.tell(alert, 'updated');
       }
       for (const id of changes.clear) {
-        const alert = this.o.alerts.clear(id, now);
+        const alert = await this.o.alerts.clear(id, now);
         if (alert) {
           this.o.logger?.info({ kind: alert.kind, subject: alert.subject, id: alert.id }, 'alert cleared');
           this.tell(alert, 'cleared');

@@ -6,8 +6,9 @@ import websocket from '@fastify/websocket';
 import Fastify from 'fastify';
 import t, { type Test } from 'tap';
 import { DEFAULT_ALERT_SETTINGS } from '../alerts/alert-rules.ts';
-import { type Alert, AlertStore } from '../alerts/alert-store.ts';
+import type { Alert } from '../alerts/alert-store.ts';
 import { AlertWatch } from '../alerts/alert-watch.ts';
+import { SqliteAlertStore } from '../alerts/sqlite-alert-store.ts';
 import { BuildingFeed } from '../building/live-feed.ts';
 import { buildingTopics } from '../building/topics.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
@@ -64,7 +65,7 @@ async function alertApi(t: Test) {
   const records = testRecords(t);
   const clock = { now: T0 };
   const watch = new AlertWatch({
-    alerts: new AlertStore(records),
+    alerts: new SqliteAlertStore(records),
     feed,
     site,
     profiles: profiles(),
@@ -223,16 +224,16 @@ t.test('devices offline, the gateway offline, a door left unlocked', async (t) =
     JSON.stringify({ value: 900, unit: 'W', ts: T0 }),
   );
   await gateway.publishAsync(topics.gatewayStatus, 'online', { qos: 1, retain: true });
-  await eventually('reading heard', () => watch.list('open').length === 0 && true);
+  await eventually('reading heard', async () => (await watch.list('open')).length === 0 && true);
   await new Promise((resolve) => setTimeout(resolve, 200));
   clock.now = T0 + 90_000;
-  watch.check();
+  await watch.check();
   t.notOk(
     (await openAlerts()).some((a) => a.subject === 'meter-eg'),
     'at 90 s still within 3 × 30 s',
   );
   clock.now = T0 + 91_000;
-  watch.check();
+  await watch.check();
   const meter = (await openAlerts()).find((a) => a.subject === 'meter-eg');
   t.match(meter, {
     kind: 'device_offline',
@@ -243,9 +244,14 @@ t.test('devices offline, the gateway offline, a door left unlocked', async (t) =
 
   // The gateway's last will: one alert for the gateway; back online clears it.
   await gateway.publishAsync(topics.gatewayStatus, 'offline', { qos: 1, retain: true });
-  await eventually('gateway alert', () => watch.list('open').some((a) => a.subject === 'gateway'));
+  await eventually('gateway alert', async () =>
+    (await watch.list('open')).some((a) => a.subject === 'gateway'),
+  );
   await gateway.publishAsync(topics.gatewayStatus, 'online', { qos: 1, retain: true });
-  await eventually('gateway alert cleared', () => !watch.list('open').some((a) => a.subject === 'gateway'));
+  await eventually(
+    'gateway alert cleared',
+    async () => !(await watch.list('open')).some((a) => a.subject === 'gateway'),
+  );
 
   // The Protel door unlocked at T0 + 2 min, no booking: open 30 min later; locked again clears it.
   const lock = (state: string, ts: number) =>
@@ -258,19 +264,22 @@ t.test('devices offline, the gateway offline, a door left unlocked', async (t) =
   await eventually('lock heard', () => true);
   await new Promise((resolve) => setTimeout(resolve, 200));
   clock.now = T0 + 31 * MIN;
-  watch.check();
+  await watch.check();
   t.notOk(
     (await openAlerts()).some((a) => a.kind === 'door_unlocked'),
     '29 min: not yet',
   );
   clock.now = T0 + 32 * MIN;
-  watch.check();
+  await watch.check();
   t.match(
     (await openAlerts()).find((a) => a.kind === 'door_unlocked'),
     { subject: 'lock-p1', space: 'protel-1', since: T0 + 2 * MIN, detail: { state: 'unlocked' } },
   );
   await lock('locked', T0 + 33 * MIN);
-  await eventually('door alert cleared', () => !watch.list('open').some((a) => a.kind === 'door_unlocked'));
+  await eventually(
+    'door alert cleared',
+    async () => !(await watch.list('open')).some((a) => a.kind === 'door_unlocked'),
+  );
 });
 
 t.test('night base load above the median of the previous nights', async (t) => {
@@ -301,11 +310,11 @@ t.test('night base load above the median of the previous nights', async (t) => {
   await timeSeries.write(readings);
   clock.now = Date.UTC(2026, 10, 2, 3, 59); // 04:59 local: last night is not over yet
   t.equal(await watch.checkNight(), 'clear', '1 Nov had 1000 W like the nights before it');
-  t.same(watch.list('open'), []);
+  t.same(await watch.list('open'), []);
   t.equal(await watch.checkNight(), 'skipped', 'once per night');
   clock.now = Date.UTC(2026, 10, 2, 4, 0); // 05:00 local
   t.equal(await watch.checkNight(), 'open');
-  t.match(watch.list('open'), [
+  t.match(await watch.list('open'), [
     {
       kind: 'night_base_load',
       subject: 'test-haus',

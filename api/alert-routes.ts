@@ -3,8 +3,9 @@ import Type from 'typebox';
 import type { WebSocket } from 'ws';
 import { STAFF, STAFF_AND_BOARD } from '../access/roles.ts';
 import { ALERT_KINDS } from '../alerts/alert-rules.ts';
-import { type Alert, AlertStore, MAX_ALERTS_LISTED } from '../alerts/alert-store.ts';
+import { type Alert, MAX_ALERTS_LISTED } from '../alerts/alert-store.ts';
 import { AlertWatch } from '../alerts/alert-watch.ts';
+import { SqliteAlertStore } from '../alerts/sqlite-alert-store.ts';
 import type { RecordsDb } from '../database/database.ts';
 import type { ApiContext } from './context.ts';
 import { ApiError, ErrorBody } from './errors.ts';
@@ -73,7 +74,7 @@ export const alertRoutes: FastifyPluginAsyncTypebox<AlertRoutesOptions> = async 
   const watch =
     options.alerts ??
     new AlertWatch({
-      alerts: new AlertStore(options.records),
+      alerts: new SqliteAlertStore(options.records),
       feed: options.feed,
       site: options.site,
       profiles: options.profiles,
@@ -101,7 +102,7 @@ export const alertRoutes: FastifyPluginAsyncTypebox<AlertRoutesOptions> = async 
         },
       },
     },
-    async (request) => ({ alerts: watch.list(request.query.state ?? 'open', request.query.limit) }),
+    async (request) => ({ alerts: await watch.list(request.query.state ?? 'open', request.query.limit) }),
   );
 
   app.post(
@@ -120,7 +121,7 @@ export const alertRoutes: FastifyPluginAsyncTypebox<AlertRoutesOptions> = async 
       const member = request.member;
       // The access check has run: a member is signed in. Kept for the type, and against a future mistake.
       if (!member) throw new ApiError(401, 'sign in first');
-      const result = watch.acknowledge(request.params.id, member.id);
+      const result = await watch.acknowledge(request.params.id, member.id);
       if (result.outcome === 'not_found') throw new ApiError(404, `no alert ${request.params.id}`);
       return result.alert;
     },

@@ -3,8 +3,8 @@ import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import { scheduleAuditPurge } from '../access/audit-log.ts';
 import { SqliteAuditLog } from '../access/sqlite-audit-log.ts';
-import { AlertStore } from '../alerts/alert-store.ts';
 import { AlertWatch } from '../alerts/alert-watch.ts';
+import { SqliteAlertStore } from '../alerts/sqlite-alert-store.ts';
 import { buildApi } from '../api/app.ts';
 import { LockCommands } from '../api/lock-commands.ts';
 import { BookingStore } from '../bookings/booking-store.ts';
@@ -234,7 +234,7 @@ export async function startParts(
       stops.push(async () => checkIn.stop());
       // Alerts for the facility manager (ALERT_* settings): CO2, devices offline, night base load, doors.
       const alerts = new AlertWatch({
-        alerts: new AlertStore(identity.records),
+        alerts: new SqliteAlertStore(identity.records),
         feed,
         site,
         profiles,
@@ -244,7 +244,7 @@ export async function startParts(
         logger: logger.child({ part: 'alerts' }),
       });
       alerts.start();
-      stops.push(async () => alerts.stop());
+      stops.push(() => alerts.stop());
       const admin = await ensureFirstAdmin(identity, {
         siteId: site.site.id,
         dataDir: settings.dataDir,

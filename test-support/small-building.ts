@@ -104,9 +104,13 @@ export async function startGatewayClient(t: Test, url: string): Promise<MqttClie
 }
 
 /** Resolves when `check` holds, polling; rejects with `what` after timeoutMs (generous: the machine is shared). */
-export async function eventually(what: string, check: () => boolean, timeoutMs = 15_000): Promise<void> {
+export async function eventually(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 15_000,
+): Promise<void> {
   const started = Date.now();
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for: ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
