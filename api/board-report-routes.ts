@@ -2,9 +2,11 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { stringify } from 'csv-stringify/sync';
 import Type from 'typebox';
 import { STAFF_AND_BOARD } from '../access/roles.ts';
+import { BookingStore } from '../bookings/booking-store.ts';
 import type { RecordsDb } from '../database/database.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
-import { BoardReportCache, buildBoardReport, warmBoardReport } from '../reports/board-report.ts';
+import { type BoardReportSources, buildBoardReport } from '../reports/board-report.ts';
+import { BoardReportCache, warmBoardReport } from '../reports/board-report-cache.ts';
 import { BoardReport, type BoardReportOut, type ReportTableOut } from '../reports/board-report-schema.ts';
 import { type Period, parsePeriod } from '../reports/report-period.ts';
 import type { SiteConfig } from '../site/site.ts';
@@ -74,6 +76,12 @@ export const boardReportRoutes: FastifyPluginAsyncTypebox<BoardReportRoutesOptio
   const now = options.now ?? Date.now;
   const tz = options.site.site.timezone;
   const cache = new BoardReportCache();
+  const sources: BoardReportSources = {
+    site: options.site,
+    store: options.store,
+    bookings: new BookingStore(options.records),
+    profiles: options.profiles,
+  };
 
   // The first visit to the board page should not wait for the month, the month before and a year before to
   // be read: they are read once the API listens, in the background, and again while their history is missing.
@@ -81,7 +89,7 @@ export const boardReportRoutes: FastifyPluginAsyncTypebox<BoardReportRoutesOptio
   let tries = 0;
   const warm = () => {
     tries++;
-    warmBoardReport(options, cache, now())
+    warmBoardReport(sources, cache, now())
       .then((covered) => {
         if (!covered && tries < WARM_TRIES) warmTimer = setTimeout(warm, WARM_AGAIN_MS).unref();
       })
@@ -104,7 +112,7 @@ export const boardReportRoutes: FastifyPluginAsyncTypebox<BoardReportRoutesOptio
 
   async function report(period: Period): Promise<BoardReportOut> {
     try {
-      return await buildBoardReport(options, period, now(), cache);
+      return await buildBoardReport(sources, period, now(), cache);
     } catch (err) {
       app.log.warn({ err, period: period.label }, 'board report failed');
       throw new ApiError(503, `board report unavailable: ${(err as Error).message}`);

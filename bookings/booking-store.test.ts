@@ -220,6 +220,39 @@ t.test('check-in and release are one-way transitions; a release frees the slot',
   ]);
 });
 
+t.test(
+  'the report reads every booking overlapping a range, whatever its status, and when bookings begin',
+  async (t) => {
+    const { db } = records(t);
+    const store = new BookingStore(db);
+    t.same(
+      await store.spansWithin({ start: T0, end: T0 + HOUR_MS }),
+      { spans: [], firstStart: null },
+      'none yet',
+    );
+    const { member: ada } = await createTestMember(db, { role: 'member' });
+    const made = [
+      { spaceId: 'desk-1', start: T0 - HOUR_MS, end: T0 }, // ends where the range starts: not in it
+      { spaceId: 'desk-1', start: T0, end: T0 + HOUR_MS },
+      { spaceId: 'desk-2', start: T0 + 30 * 60_000, end: T0 + 3 * HOUR_MS }, // reaches past the range
+      { spaceId: 'desk-3', start: T0 + HOUR_MS, end: T0 + 2 * HOUR_MS }, // starts where the range ends
+    ].map((b) => store.create({ memberId: ada.id, ...b }, NOW));
+    const [before, first, second] = made;
+    if (!(before?.ok && first?.ok && second?.ok)) return t.fail('setup');
+    t.equal(store.cancel(second.booking.id, { memberId: ada.id, staff: false }, NOW), 'cancelled');
+    const { spans, firstStart } = await store.spansWithin({ start: T0, end: T0 + HOUR_MS });
+    t.same(
+      spans.sort((a, b) => a.start - b.start),
+      [
+        { spaceId: 'desk-1', start: T0, end: T0 + HOUR_MS, status: 'booked' },
+        { spaceId: 'desk-2', start: T0 + 30 * 60_000, end: T0 + 3 * HOUR_MS, status: 'cancelled' },
+      ],
+      'overlapping only, unclipped, cancelled ones too',
+    );
+    t.equal(firstStart, T0 - HOUR_MS, 'the first booking on record, whatever the range');
+  },
+);
+
 t.test('the schema itself refuses an overlapping active booking', async (t) => {
   const { db } = records(t);
   const { member } = await createTestMember(db, { role: 'member' });

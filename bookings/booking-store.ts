@@ -102,6 +102,29 @@ function isOverlapRefusal(err: unknown): boolean {
   );
 }
 
+/** A booking as the board report counts it: which space, when, and how it ended. */
+export interface BookedSpan {
+  spaceId: string;
+  start: number;
+  end: number;
+  status: BookingStatus;
+}
+
+/** The bookings of a period as the board report reads them. */
+export interface BookedSpans {
+  /** Every booking overlapping the range, whatever its status (the report leaves cancelled ones out itself). */
+  spans: BookedSpan[];
+  /** The start of the first booking on record, null without any: before it, bookings are unknown, not none. */
+  firstStart: number | null;
+}
+
+interface SpanRow {
+  space_id: string;
+  start_ms: number;
+  end_ms: number;
+  status: BookingStatus;
+}
+
 /** What addPast did: new bookings, ones already there (same id), and ones refused as overlapping. */
 export interface PastResult {
   added: number;
@@ -157,6 +180,10 @@ export class BookingStore {
       unconfirmed: db.prepare<[number], BookingRow>(
         `SELECT * FROM bookings WHERE status = 'booked' AND start_ms <= ? ORDER BY start_ms`,
       ),
+      spans: db.prepare<[number, number], SpanRow>(
+        'SELECT space_id, start_ms, end_ms, status FROM bookings WHERE start_ms < ? AND end_ms > ?',
+      ),
+      firstStart: db.prepare<[], { first: number | null }>('SELECT min(start_ms) AS first FROM bookings'),
       usage: db.prepare<[number, number, number, number, number, number], SpaceUsage>(
         `SELECT space_id AS spaceId,
                 SUM(status <> 'cancelled') AS bookings,
@@ -283,7 +310,20 @@ export class BookingStore {
     return this.statements.unconfirmed.all(startedBy).map(toBooking);
   }
 
-  /** Booked vs really used per space within the period, for the board report. */
+  /**
+   * For the board report: every booking overlapping the range, with no limit (a year of a whole building),
+   * four columns each, and when the records begin. Asynchronous like every records store's reads will be.
+   */
+  async spansWithin(range: Interval): Promise<BookedSpans> {
+    const spans = this.statements.spans.all(range.end, range.start).map((r) => ({
+      spaceId: r.space_id,
+      start: r.start_ms,
+      end: r.end_ms,
+      status: r.status,
+    }));
+    return { spans, firstStart: this.statements.firstStart.get()?.first ?? null };
+  }
+
   /**
    * Bookings that already happened, with their outcome (checked in, released as a no-show): the
    * simulated building's history, with ids of its own so that writing it twice adds nothing. The one rule
@@ -293,6 +333,7 @@ export class BookingStore {
     return this.addPastInTransaction.immediate(bookings);
   }
 
+  /** Booked vs really used per space within the period. */
   usage(range: Interval): SpaceUsage[] {
     const { start, end } = range;
     return this.statements.usage.all(end, start, end, start, end, start).map((u) => ({

@@ -1,6 +1,6 @@
 import t from 'tap';
 import type { SiteConfig } from '../site/site.ts';
-import { airRooms, presentHours, roomAir } from './air-quality.ts';
+import { airRooms, meanByHour, presentHours, roomAir } from './air-quality.ts';
 
 const H = 3_600_000;
 const H0 = Date.UTC(2026, 9, 5, 6); // Monday 5 Oct 2026, 08:00 CEST
@@ -88,4 +88,20 @@ t.test('air of a room: occupied hours with CO2 below 1000 ppm', async (t) => {
   // mean (800 + 1000 + 1200 + 900) / 4 = 975.
   t.same(roomAir(present, co2), { occupiedHours: 4, goodHours: 2, meanCo2Ppm: 975 });
   t.same(roomAir([], co2), { occupiedHours: 0, goodHours: 0, meanCo2Ppm: null });
+});
+
+t.test('several CO2 sensors of a room: the mean of their hourly means, per hour', async (t) => {
+  const one = [
+    { ts: H0, value: 800 },
+    { ts: H0 + H, value: 1200 },
+  ];
+  const two = [{ ts: H0, value: 1000 }];
+  t.same(
+    [...meanByHour([one, two])],
+    [
+      [H0, 900],
+      [H0 + H, 1200],
+    ],
+  );
+  t.same([...meanByHour([])], [], 'no sensors, no hours');
 });

@@ -85,6 +85,22 @@ export function presentHours(
   return present;
 }
 
+/** The mean of several sensors' hourly means, per hour (a room with more than one CO2 sensor). */
+export function meanByHour(
+  sensors: readonly (readonly { ts: number; value: number }[])[],
+): Map<number, number> {
+  const sums = new Map<number, { sum: number; n: number }>();
+  for (const points of sensors) {
+    for (const p of points) {
+      const s = sums.get(p.ts) ?? { sum: 0, n: 0 };
+      s.sum += p.value;
+      s.n += 1;
+      sums.set(p.ts, s);
+    }
+  }
+  return new Map([...sums].map(([ts, s]) => [ts, s.sum / s.n]));
+}
+
 export interface RoomAir {
   /** Hours with presence and a CO2 mean. */
   occupiedHours: number;

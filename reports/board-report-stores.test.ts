@@ -113,9 +113,10 @@ if (requireComponent(t, influxdAvailable(), 'InfluxDB 1.x (influxd)', INFLUXD_IN
     t.equal(again.readings, written.readings, 'the same readings went into both');
     t.ok(written.reboot, 'the main meter restarts within the history');
 
+    const bookings = new BookingStore(records);
     for (const period of [lastCompleteMonth(end, tz), lastYear.period]) {
-      const fromSqlite = await buildBoardReport({ site, store: sqlite, records, profiles }, period, end);
-      const fromInflux = await buildBoardReport({ site, store: influx, records, profiles }, period, end);
+      const fromSqlite = await buildBoardReport({ site, store: sqlite, bookings, profiles }, period, end);
+      const fromInflux = await buildBoardReport({ site, store: influx, bookings, profiles }, period, end);
       t.same(differences(fromInflux, fromSqlite), [], `${period.label}: the same report within rounding`);
       const energy = fromInflux.tables
         .find((table) => table.id === 'summary')

@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap';
 import type { StoredReading } from '../storage/store.ts';
-import { BoardReportCache, buildBoardReport, lastCompleteMonth, warmBoardReport } from './board-report.ts';
+import { buildBoardReport, lastCompleteMonth } from './board-report.ts';
+import { BoardReportCache, warmBoardReport } from './board-report-cache.ts';
 import type { BoardReportOut } from './board-report-schema.ts';
 import { parsePeriod } from './report-period.ts';
 import { octoberBuilding } from './test-october.ts';

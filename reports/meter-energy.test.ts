@@ -8,6 +8,7 @@ import {
   kwhPerM2Annualised,
   localDateKey,
   meterCoverage,
+  sumByHour,
   totalKwh,
 } from './meter-energy.ts';
 
@@ -145,3 +146,20 @@ t.test(
     t.equal(meterCoverage([a], { from: 0, to: 0.5 * H }), 0, 'no whole hour yet');
   },
 );
+
+t.test('main meters add up per hour, by hour; an hour only one meter has counts that one', async (t) => {
+  const a = [
+    { ts: 2 * H, value: 1.5 },
+    { ts: 0, value: 1 },
+  ];
+  const b = [
+    { ts: 0, value: 2 },
+    { ts: H, value: 0.25 },
+  ];
+  t.same(sumByHour([a, b]), [
+    { ts: 0, value: 3 },
+    { ts: H, value: 0.25 },
+    { ts: 2 * H, value: 1.5 },
+  ]);
+  t.same(sumByHour([]), [], 'no meters, no hours');
+});

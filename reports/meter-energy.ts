@@ -52,6 +52,13 @@ export function totalKwh(points: readonly { value: number | null }[]): number | 
   return total;
 }
 
+/** Several meters' hourly consumption added up per hour, by hour (the building's total of its main meters). */
+export function sumByHour(meters: readonly (readonly SeriesPoint[])[]): SeriesPoint[] {
+  const byHour = new Map<number, number>();
+  for (const points of meters) for (const p of points) byHour.set(p.ts, (byHour.get(p.ts) ?? 0) + p.value);
+  return [...byHour].map(([ts, value]) => ({ ts, value })).sort((a, b) => a.ts - b.ts);
+}
+
 /** `2026-10-25`: the site's local date of an instant. */
 export function localDateKey(at: number, timeZone: string): string {
   const d = toLocal(at, timeZone);

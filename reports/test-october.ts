@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Test } from 'tap';
+import { BookingStore } from '../bookings/booking-store.ts';
 import type { Quantity } from '../building/quantities.ts';
 import { openRecords, type RecordsDb } from '../database/database.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
@@ -181,6 +182,8 @@ export interface OctoberBuilding {
   site: SiteConfig;
   store: SqliteStore;
   records: RecordsDb;
+  /** The bookings store over `records`, as the report reads them. */
+  bookings: BookingStore;
   profiles: Map<string, DeviceProfile>;
   dir: string;
 }
@@ -206,5 +209,12 @@ export async function octoberBuilding(t: Test): Promise<OctoberBuilding> {
     const start = Date.parse(b.start);
     insert.run(randomUUID(), member.id, b.space, start, Date.parse(b.end), b.status, start - 86_400_000);
   }
-  return { site: octoberSite(), store, records, profiles: octoberProfiles(), dir };
+  return {
+    site: octoberSite(),
+    store,
+    records,
+    bookings: new BookingStore(records),
+    profiles: octoberProfiles(),
+    dir,
+  };
 }
