@@ -125,8 +125,8 @@ interface SpanRow {
   status: BookingStatus;
 }
 
-/** What addPast did: new bookings, ones already there (same id), and ones refused as overlapping. */
-export interface PastResult {
+/** What importBookings did: new bookings, ones already there (same id), and ones refused as overlapping. */
+export interface ImportResult {
   added: number;
   existing: number;
   refused: number;
@@ -135,7 +135,7 @@ export interface PastResult {
 export class BookingStore {
   private readonly statements;
   private readonly createInTransaction;
-  private readonly addPastInTransaction;
+  private readonly importInTransaction;
 
   constructor(db: RecordsDb) {
     this.statements = {
@@ -148,7 +148,7 @@ export class BookingStore {
         `INSERT INTO bookings (id, member_id, space_id, start_ms, end_ms, status, created_at)
          VALUES (@id, @member_id, @space_id, @start_ms, @end_ms, 'booked', @created_at)`,
       ),
-      insertPast: db.prepare(
+      insertImported: db.prepare(
         `INSERT INTO bookings (id, member_id, space_id, start_ms, end_ms, status, created_at, checked_in_at, released_at)
          VALUES (@id, @member_id, @space_id, @start_ms, @end_ms, @status, @created_at, @checked_in_at, @released_at)
          ON CONFLICT (id) DO NOTHING`,
@@ -197,8 +197,8 @@ export class BookingStore {
       ),
     };
     const s = this.statements;
-    this.addPastInTransaction = db.transaction((bookings: readonly Booking[]): PastResult => {
-      const result: PastResult = { added: 0, existing: 0, refused: 0 };
+    this.importInTransaction = db.transaction((bookings: readonly Booking[]): ImportResult => {
+      const result: ImportResult = { added: 0, existing: 0, refused: 0 };
       for (const b of bookings) {
         if (s.byId.get(b.id)) {
           result.existing++;
@@ -209,7 +209,7 @@ export class BookingStore {
           result.refused++;
           continue;
         }
-        s.insertPast.run({
+        s.insertImported.run({
           id: b.id,
           member_id: b.memberId,
           space_id: b.spaceId,
@@ -325,12 +325,14 @@ export class BookingStore {
   }
 
   /**
-   * Bookings that already happened, with their outcome (checked in, released as a no-show): the
-   * simulated building's history, with ids of its own so that writing it twice adds nothing. The one rule
-   * of the store still holds: no two active bookings of a space overlap (those are refused and counted).
+   * Bookings made elsewhere, taken as they are, with their ids, status and outcome (still booked, checked
+   * in, released as a no-show) and without the member-facing rules (opening hours, lengths, booking ahead):
+   * the simulated building's history and its bookings ahead. Ids are the caller's, so importing the same
+   * bookings twice adds nothing. The one rule of the store still holds: no two active bookings of a space
+   * overlap (those are refused and counted).
    */
-  addPast(bookings: readonly Booking[]): PastResult {
-    return this.addPastInTransaction.immediate(bookings);
+  importBookings(bookings: readonly Booking[]): ImportResult {
+    return this.importInTransaction.immediate(bookings);
   }
 
   /** Booked vs really used per space within the period. */

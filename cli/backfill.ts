@@ -3,7 +3,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
-import { BookingStore, type PastResult } from '../bookings/booking-store.ts';
+import { BookingStore, type ImportResult } from '../bookings/booking-store.ts';
 import { openRecords, type RecordsDb } from '../database/database.ts';
 import { loadProfiles } from '../device-profiles/registry.ts';
 import { Quarantine } from '../gateway/quarantine.ts';
@@ -61,7 +61,7 @@ function progressPrinter(write: (line: string) => void): (p: BackfillProgress) =
   };
 }
 
-const aheadLine = (r: PastResult) =>
+const aheadLine = (r: ImportResult) =>
   `${r.added} bookings ahead added (${r.existing} there already, ${r.refused} refused)`;
 
 function summary(r: BackfillReport): string {

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { openingIntervals } from '../bookings/booking-rules.ts';
-import type { Booking, BookingStore, PastResult } from '../bookings/booking-store.ts';
+import type { Booking, BookingStore, ImportResult } from '../bookings/booking-store.ts';
 import { DEFAULT_EARLY_MS, DEFAULT_GRACE_MS, NO_SHOW_KINDS } from '../bookings/check-in.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
 import { DeviceMessageDecoder } from '../gateway/ingest.ts';
@@ -738,9 +738,9 @@ export interface BackfillReport {
   messages: number;
   readings: number;
   quarantined: number;
-  bookings: PastResult;
+  bookings: ImportResult;
   /** Bookings for the rest of today and tomorrow. */
-  ahead: PastResult;
+  ahead: ImportResult;
   /** The meter reboot laid into the history. */
   reboot: { device: string; at: number } | undefined;
   from: number;
@@ -892,7 +892,7 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRep
     // Newest first: each overlap check then meets only the few bookings after it, not the whole past.
     bookings.reverse();
     for (let i = 0; i < bookings.length; i += 2000) {
-      const r = options.bookings.store.addPast(bookings.slice(i, i + 2000));
+      const r = options.bookings.store.importBookings(bookings.slice(i, i + 2000));
       report.bookings.added += r.added;
       report.bookings.existing += r.existing;
       report.bookings.refused += r.refused;
@@ -935,7 +935,7 @@ export function writeUpcomingBookings(options: {
   store: BookingStore;
   members: readonly string[];
   building?: SimulatedBuilding;
-}): PastResult {
+}): ImportResult {
   const building = options.building ?? new SimulatedBuilding(options.site, options.seed);
   const bookings = upcomingBookings({
     site: options.site,
@@ -944,5 +944,5 @@ export function writeUpcomingBookings(options: {
     members: options.members,
     occupied: (spaceId, t) => building.peopleIn(spaceId, t) > 0,
   });
-  return options.store.addPast(bookings);
+  return options.store.importBookings(bookings);
 }
