@@ -10,8 +10,15 @@ import {
   type SeriesId,
   seriesKey as seriesIdKey,
 } from './partial-aggregate.ts';
-import { checkQuery, type MaintenanceReport } from './sqlite-store.ts';
-import type { LatestFilter, Series, SeriesQuery, StoredReading, TimeSeriesStore } from './store.ts';
+import { checkQuery } from './sqlite-store.ts';
+import type {
+  LatestFilter,
+  MaintenanceReport,
+  Series,
+  SeriesQuery,
+  StoredReading,
+  TakesHistoryWhole,
+} from './store.ts';
 
 /**
  * InfluxDB through its v1 HTTP API (/write, /query with InfluxQL), which InfluxDB 1.x, 2.x (compat
@@ -181,7 +188,7 @@ interface Only extends SeriesId {
   quantity: string;
 }
 
-export class InfluxV1Store implements TimeSeriesStore {
+export class InfluxV1Store implements TakesHistoryWhole {
   readonly kind = 'influxdb-v1';
   private readonly influx: InfluxDB;
   private readonly database: string;

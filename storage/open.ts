@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { InfluxV1Store } from './influx-v1-store.ts';
-import { type MaintenanceReport, SqliteStore } from './sqlite-store.ts';
-import type { TimeSeriesStore } from './store.ts';
+import { SqliteStore } from './sqlite-store.ts';
+import type { ManagedStore } from './store.ts';
 
 /** An InfluxDB server (INFLUX_URL and its companions); only the v1 API is spoken so far. */
 export type InfluxConnection =
@@ -21,14 +21,6 @@ export interface OpenStoreOptions {
   /** Hourly rollups kept this many days (SQLite only; default 3650). */
   rollupRetentionDays?: number;
 }
-
-/**
- * A store the gateway keeps in shape: `maintain(now)` rolls complete hours up (both stores) and prunes raw
- * readings past retention (SQLite; InfluxDB's retention policy drops them itself).
- */
-export type ManagedStore = TimeSeriesStore & {
-  maintain(now?: number): Promise<MaintenanceReport | undefined>;
-};
 
 export class StoreNotSupportedError extends Error {
   override name = 'StoreNotSupportedError';

@@ -14,11 +14,12 @@ import {
 } from './partial-aggregate.ts';
 import type {
   LatestFilter,
+  MaintenanceReport,
+  RollsUpHistory,
   Series,
   SeriesPoint,
   SeriesQuery,
   StoredReading,
-  TimeSeriesStore,
 } from './store.ts';
 
 /**
@@ -49,17 +50,6 @@ export interface SqliteStoreOptions {
   file: string;
   rawRetentionDays?: number;
   rollupRetentionDays?: number;
-}
-
-export interface MaintenanceReport {
-  /** Series-hours (re)computed. */
-  rolledUp: number;
-  prunedReadings: number;
-  prunedRollups: number;
-  /** Hours before this have rollups. */
-  rolledUpUntil: number;
-  /** Raw readings before this were pruned. */
-  rawKeptFrom: number;
 }
 
 const HOUR = 3_600_000;
@@ -113,7 +103,7 @@ interface LastRow {
   lastTs: number;
 }
 
-export class SqliteStore implements TimeSeriesStore {
+export class SqliteStore implements RollsUpHistory {
   readonly kind = 'sqlite';
   private readonly db: Database.Database;
   private readonly rawRetentionMs: number;

@@ -77,3 +77,44 @@ export interface TimeSeriesStore {
   ping(): Promise<boolean>;
   close(): Promise<void>;
 }
+
+/** What maintain() did. */
+export interface MaintenanceReport {
+  /** Series-hours (re)computed. */
+  rolledUp: number;
+  prunedReadings: number;
+  prunedRollups: number;
+  /** Hours before this have rollups. */
+  rolledUpUntil: number;
+  /** Raw readings before this were pruned. */
+  rawKeptFrom: number;
+}
+
+/**
+ * A store as the gateway keeps it and the simulated building's history (simulations/history/) writes
+ * into it: `maintain(now)` rolls complete hours up (both stores) and prunes raw readings past retention
+ * (SQLite; InfluxDB's retention policy drops them itself). A history comes after the fact, one chunk
+ * [from, to) after the other in time order, `now` being where the history ends; each store takes it the
+ * way it can (its two kinds below), and is maintained at the end.
+ */
+export type ManagedStore = RollsUpHistory | TakesHistoryWhole;
+
+interface MaintainedStore extends TimeSeriesStore {
+  maintain(now?: number): Promise<MaintenanceReport>;
+}
+
+/**
+ * SQLite: a history's readings come in through write() like live ones (the gateway's spool), and after
+ * each chunk the store rolls its hours up from its own table and drops the raw readings past retention.
+ */
+export interface RollsUpHistory extends MaintainedStore {
+  rollUpHistory(from: number, to: number, now?: number): Promise<number>;
+}
+
+/**
+ * InfluxDB: a chunk's readings come whole, since InfluxDB refuses raw points past its retention and the
+ * rollups of those hours can only come from the readings themselves.
+ */
+export interface TakesHistoryWhole extends MaintainedStore {
+  writeHistory(readings: readonly StoredReading[], from: number, to: number, now: number): Promise<number>;
+}
