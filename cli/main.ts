@@ -1,10 +1,10 @@
 import { parseArgs } from 'node:util';
-import { runBackfillCommand } from './backfill.ts';
 import { runDecode } from './decode.ts';
 import { checkGatewayHeartbeat } from './healthcheck.ts';
 import { runLoad } from './load.ts';
 import { runParts } from './parts.ts';
 import { readSettings } from './settings.ts';
+import { runBackfillCommand } from './simulated-history.ts';
 import { runLobbyToken, runUsers, USERS_USAGE } from './users.ts';
 
 const USAGE = `wesprint — building operations for cooperatives

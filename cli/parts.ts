@@ -30,10 +30,10 @@ import { loadOrCreateSecrets, SERVICE_USERNAMES, type Secrets, secretsFile } fro
 import { loadSite } from '../site/load.ts';
 import type { DeviceConfig, SiteConfig } from '../site/site.ts';
 import { openStore } from '../storage/open.ts';
-import { startupHistory } from './backfill.ts';
 import { writeHeartbeat } from './healthcheck.ts';
 import { openLog } from './log.ts';
 import type { Settings } from './settings.ts';
+import { startupHistory } from './simulated-history.ts';
 
 /**
  * Runs any combination of the parts in one process: all of them for `wesprint start`, one for
@@ -308,7 +308,7 @@ export async function startParts(
     goOn();
     if (parts.simulation) {
       // Before the live meters start: they go on from the stored history, or from the history planned now.
-      const history = await startupHistory(settings, site);
+      const history = await startupHistory(settings, site, profiles);
       goOn();
       const started = await startOwnSimulation(settings, site, mqttUrl, logger, history.counterWh, signal);
       simulation = started;

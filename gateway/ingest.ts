@@ -9,7 +9,7 @@ import type { Quarantine } from './quarantine.ts';
  * The one way a device message becomes stored readings: decode it with the site's device profiles, put
  * what cannot be decoded into the quarantine, and name each reading with its device, site and space (its
  * channel's). The
- * live gateway and the simulated building's history (simulations/backfill.ts) both go through here, so
+ * live gateway and the simulated building's history (simulations/history/run.ts) both go through here, so
  * the history has exactly the live path's units, quarantine and naming.
  */
 export class DeviceMessageDecoder {

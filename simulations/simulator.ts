@@ -69,7 +69,7 @@ export interface SimulationOptions {
   lock?: LockOptions;
   /**
    * A meter's counter at the start, Wh, or undefined for a seeded in-service value: so that the meters
-   * go on from the stored history instead of jumping (simulations/backfill.ts storedCounters).
+   * go on from the stored history instead of jumping (simulations/history/meters.ts storedCounters).
    */
   counterWh?: (device: DeviceConfig) => number | undefined;
 }

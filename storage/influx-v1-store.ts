@@ -726,7 +726,7 @@ export class InfluxV1Store implements TakesHistoryWhole {
   }
 
   /**
-   * A history written after the fact (simulations/backfill.ts), one chunk [from, to) at a time in time
+   * A history written after the fact (simulations/history/), one chunk [from, to) at a time in time
    * order, `now` being the end of the history: readings from the raw retention before `now` on go into
    * `raw` and are rolled up from there (with whatever else arrived in their hours); every older hour is
    * rolled up from the chunk's readings themselves, since InfluxDB refuses raw points past its retention.

@@ -359,3 +359,86 @@ t.test(
     await new Promise((resolve) => holder.once('exit', resolve));
   },
 );
+
+t.test(
+  'rollUpHistory keeps a past hour as a rollup (consumption included) and drops its raw readings',
+  async (t) => {
+    const store = new SqliteStore({ file: file(), rawRetentionDays: 30 });
+    t.teardown(() => store.close());
+    const now = Date.UTC(2026, 2, 12, 9, 0);
+    // The live gateway has been maintaining this store: everything before now is rolled up already.
+    await store.maintain(now);
+    const hour = now - 40 * DAY;
+    const reading = (ts: number, kwh: number) => ({
+      device: 'meter',
+      channel: '0',
+      quantity: 'energy' as const,
+      value: kwh,
+      unit: 'kWh' as const,
+      ts,
+      site: 's',
+      space: 'x',
+    });
+    // 100.0 → 100.5 → 0.2 (a reboot) → 0.4: 0.5 + 0.2 + 0.2 = 0.9 kWh used in those two hours.
+    await store.write([
+      reading(hour, 100),
+      reading(hour + 30 * 60_000, 100.5),
+      reading(hour + HOUR, 0.2),
+      reading(hour + HOUR + 30 * 60_000, 0.4),
+    ]);
+    await store.rollUpHistory(hour, hour + 2 * HOUR, now);
+    const [raw] = await store.query({
+      quantity: 'energy',
+      from: hour,
+      to: hour + 2 * HOUR,
+      bucketMs: 60_000,
+      aggregate: 'count',
+    });
+    t.equal(raw, undefined, 'raw readings past retention are gone (minute buckets come only from raw)');
+    const [used] = await store.query({
+      quantity: 'energy',
+      from: hour,
+      to: hour + 2 * HOUR,
+      bucketMs: HOUR,
+      aggregate: 'consumption',
+    });
+    t.same(
+      used?.points.map((p) => ({ ts: p.ts, value: Number(p.value.toFixed(6)) })),
+      [
+        { ts: hour, value: 0.5 },
+        { ts: hour + HOUR, value: 0.4 },
+      ],
+      'hourly consumption from the rollups, the reboot counted as a restart',
+    );
+    const report = await store.maintain(now + 60_000);
+    t.equal(report.rolledUp, 0, 'maintenance finds nothing left to do for those hours');
+
+    // The live gateway's maintenance (another process) may come between the write and rollUpHistory.
+    const day = hour - DAY;
+    await store.write([reading(day, 50), reading(day + 30 * 60_000, 50.25), reading(day + HOUR, 50.5)]);
+    await store.maintain(now + 2 * 60_000);
+    await store.rollUpHistory(day, day + 2 * HOUR, now);
+    const [raced] = await store.query({
+      quantity: 'energy',
+      from: day,
+      to: day + 2 * HOUR,
+      bucketMs: HOUR,
+      aggregate: 'consumption',
+    });
+    t.same(
+      raced?.points.map((p) => ({ ts: p.ts, value: Number(p.value.toFixed(6)) })),
+      [
+        { ts: day, value: 0.25 },
+        { ts: day + HOUR, value: 0.25 },
+      ],
+      'maintenance rolled the never rolled-up hours up whole, consumption included',
+    );
+    const [after] = await store.query({
+      quantity: 'energy',
+      from: hour,
+      to: hour + 2 * HOUR,
+      aggregate: 'consumption',
+    });
+    t.equal(Number(after?.points[0]?.value.toFixed(6)), 0.9);
+  },
+);

@@ -286,7 +286,7 @@ export class SqliteStore implements RollsUpHistory {
 
   /**
    * Rolls up the hours of [from, to) after readings were written into them after the fact (the simulated
-   * building's history, simulations/backfill.ts), however far maintain() has got, and drops their raw
+   * building's history, simulations/history/), however far maintain() has got, and drops their raw
    * readings past the raw retention at `now`. Called chunk by chunk in time order, a long history never
    * holds more raw readings than the retention keeps; the hourly rollups (consumption included) stay.
    */

@@ -2,39 +2,29 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import type { Booking } from '../bookings/booking-store.ts';
-import { BookingStore } from '../bookings/booking-store.ts';
-import { DEFAULT_EARLY_MS, DEFAULT_GRACE_MS } from '../bookings/check-in.ts';
-import { ensureSimulatedMembers, SIMULATED_MEMBERS, simulatedMemberEmail } from '../cli/backfill.ts';
-import { openRecords } from '../database/database.ts';
-import { decodeMessage, loadProfiles } from '../device-profiles/registry.ts';
-import { Quarantine } from '../gateway/quarantine.ts';
-import { ensureDemoMembers } from '../members/first-start.ts';
-import { Identity } from '../members/identity.ts';
-import { loadSite } from '../site/load.ts';
-import type { SiteConfig } from '../site/site.ts';
-import { addUpChannels } from '../storage/device-totals.ts';
-import { SqliteStore } from '../storage/sqlite-store.ts';
-import {
-  BackfillError,
-  historyBookingId,
-  historyTimes,
-  isMeter,
-  parseSpan,
-  parseStep,
-  planBackfill,
-  REGULAR_PAST_BOOKINGS,
-  readMarker,
-  runBackfill,
-  storedCounters,
-  upcomingBookings,
-  writeMarker,
-  writeUpcomingBookings,
-} from './backfill.ts';
-import { DEMO_SITE_FILE } from './demo-site.ts';
-import { advanceCounter } from './physics.ts';
-import { SimulatedBuilding } from './simulated-building.ts';
-import { createVirtualDevice } from './virtual-devices.ts';
+import type { Booking } from '../../bookings/booking-store.ts';
+import { BookingStore } from '../../bookings/booking-store.ts';
+import { DEFAULT_EARLY_MS, DEFAULT_GRACE_MS } from '../../bookings/check-in.ts';
+import { openRecords } from '../../database/database.ts';
+import { decodeMessage, loadProfiles } from '../../device-profiles/registry.ts';
+import { Quarantine } from '../../gateway/quarantine.ts';
+import { ensureDemoMembers } from '../../members/first-start.ts';
+import { Identity } from '../../members/identity.ts';
+import { loadSite } from '../../site/load.ts';
+import type { SiteConfig } from '../../site/site.ts';
+import { addUpChannels } from '../../storage/device-totals.ts';
+import { SqliteStore } from '../../storage/sqlite-store.ts';
+import { DEMO_SITE_FILE } from '../demo-site.ts';
+import { advanceCounter } from '../physics.ts';
+import { SimulatedBuilding } from '../simulated-building.ts';
+import { createVirtualDevice } from '../virtual-devices.ts';
+import { writeUpcomingBookings } from './bookings-ahead.ts';
+import { readMarker, writeMarker } from './marker.ts';
+import { siteMeters, storedCounters } from './meters.ts';
+import { REGULAR_PAST_BOOKINGS } from './past-bookings.ts';
+import { historyTimes, planBackfill } from './plan.ts';
+import { ensureSimulatedMembers } from './population.ts';
+import { runBackfill } from './run.ts';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -73,24 +63,6 @@ function modelEnergyWh(site: SiteConfig, deviceId: string, from: number, to: num
   ).wh;
 }
 
-t.test(
-  'parseSpan and parseStep take h/d and m/h within limits, with messages that say what to write',
-  async (t) => {
-    t.equal(parseSpan('400d'), 400 * DAY);
-    t.equal(parseSpan('36h'), 36 * HOUR);
-    t.equal(parseSpan('2D'), 2 * DAY);
-    for (const bad of ['', '400', '5x', '1.5d', '0d', '0h', '2000d', '-3d'])
-      t.throws(() => parseSpan(bad), BackfillError, bad);
-    t.throws(() => parseSpan('5x'), /write a number of days or hours, e\.g\. 400d/);
-    t.throws(() => parseSpan('2000d'), /between 1h and 1096d/);
-    t.equal(parseStep('15m'), 15 * 60_000);
-    t.equal(parseStep('1h'), HOUR);
-    t.equal(parseStep('60m'), HOUR);
-    for (const bad of ['7m', '2h', '0m', 'x'])
-      t.throws(() => parseStep(bad), /one of 15m, 30m, 45m, 1h/, bad);
-  },
-);
-
 t.test('a three-day history of a slice of the demo building, through the real ingest path', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-backfill-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -112,7 +84,7 @@ t.test('a three-day history of a slice of the demo building, through the real in
 
   // Thursday 12 March 2026, 10:00 in Halle: the live simulator starts here.
   const end = Date.UTC(2026, 2, 12, 9, 0);
-  const plan = planBackfill(site, { spanMs: 3 * DAY, end });
+  const plan = planBackfill(site, profiles, { spanMs: 3 * DAY, end });
   const times = historyTimes(plan);
   t.equal(times.length, 72, 'one instant an hour');
 
@@ -188,7 +160,7 @@ t.test('a three-day history of a slice of the demo building, through the real in
     },
   );
 
-  const meters = site.devices.filter(isMeter);
+  const meters = siteMeters(site, profiles);
   // A meter's counter is the sum of its channels' (the 3EM's phases, the Pro 4PM's outputs).
   const counterSeries = async (device: string) => {
     const series = await store.query({
@@ -295,7 +267,7 @@ t.test('a three-day history of a slice of the demo building, through the real in
           'and counts on from there',
         );
       }
-      const stored = await storedCounters(store, site);
+      const stored = await storedCounters(store, site, profiles);
       t.same(
         Object.keys(stored).sort(),
         meters.map((m) => m.id).sort(),
@@ -482,163 +454,4 @@ t.test('a three-day history of a slice of the demo building, through the real in
     t.equal(await readingsNow(), readingsBefore, 'no reading twice');
     t.equal(bookingsNow(), bookingsBefore);
   });
-});
-
-t.test(
-  'rollUpHistory keeps a past hour as a rollup (consumption included) and drops its raw readings',
-  async (t) => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-rollup-history-'));
-    t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-    const store = new SqliteStore({ file: path.join(dir, 'readings.db'), rawRetentionDays: 30 });
-    t.teardown(() => store.close());
-    const now = Date.UTC(2026, 2, 12, 9, 0);
-    // The live gateway has been maintaining this store: everything before now is rolled up already.
-    await store.maintain(now);
-    const hour = now - 40 * DAY;
-    const reading = (ts: number, kwh: number) => ({
-      device: 'meter',
-      channel: '0',
-      quantity: 'energy' as const,
-      value: kwh,
-      unit: 'kWh' as const,
-      ts,
-      site: 's',
-      space: 'x',
-    });
-    // 100.0 → 100.5 → 0.2 (a reboot) → 0.4: 0.5 + 0.2 + 0.2 = 0.9 kWh used in those two hours.
-    await store.write([
-      reading(hour, 100),
-      reading(hour + 30 * 60_000, 100.5),
-      reading(hour + HOUR, 0.2),
-      reading(hour + HOUR + 30 * 60_000, 0.4),
-    ]);
-    await store.rollUpHistory(hour, hour + 2 * HOUR, now);
-    const [raw] = await store.query({
-      quantity: 'energy',
-      from: hour,
-      to: hour + 2 * HOUR,
-      bucketMs: 60_000,
-      aggregate: 'count',
-    });
-    t.equal(raw, undefined, 'raw readings past retention are gone (minute buckets come only from raw)');
-    const [used] = await store.query({
-      quantity: 'energy',
-      from: hour,
-      to: hour + 2 * HOUR,
-      bucketMs: HOUR,
-      aggregate: 'consumption',
-    });
-    t.same(
-      used?.points.map((p) => ({ ts: p.ts, value: Number(p.value.toFixed(6)) })),
-      [
-        { ts: hour, value: 0.5 },
-        { ts: hour + HOUR, value: 0.4 },
-      ],
-      'hourly consumption from the rollups, the reboot counted as a restart',
-    );
-    const report = await store.maintain(now + 60_000);
-    t.equal(report.rolledUp, 0, 'maintenance finds nothing left to do for those hours');
-
-    // The live gateway's maintenance (another process) may come between the write and rollUpHistory.
-    const day = hour - DAY;
-    await store.write([reading(day, 50), reading(day + 30 * 60_000, 50.25), reading(day + HOUR, 50.5)]);
-    await store.maintain(now + 2 * 60_000);
-    await store.rollUpHistory(day, day + 2 * HOUR, now);
-    const [raced] = await store.query({
-      quantity: 'energy',
-      from: day,
-      to: day + 2 * HOUR,
-      bucketMs: HOUR,
-      aggregate: 'consumption',
-    });
-    t.same(
-      raced?.points.map((p) => ({ ts: p.ts, value: Number(p.value.toFixed(6)) })),
-      [
-        { ts: day, value: 0.25 },
-        { ts: day + HOUR, value: 0.25 },
-      ],
-      'maintenance rolled the never rolled-up hours up whole, consumption included',
-    );
-    const [after] = await store.query({
-      quantity: 'energy',
-      from: hour,
-      to: hour + 2 * HOUR,
-      aggregate: 'consumption',
-    });
-    t.equal(Number(after?.points[0]?.value.toFixed(6)), 0.9);
-  },
-);
-
-t.test('the simulated population: members who book but cannot sign in', async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-population-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const records = openRecords(path.join(dir, 'wesprint.db'));
-  t.teardown(() => records.close());
-  const identity = new Identity(records);
-  const ids = ensureSimulatedMembers(identity, 'kaufhaus-am-markt');
-  t.equal(ids.length, SIMULATED_MEMBERS);
-  t.equal(new Set(ids).size, SIMULATED_MEMBERS);
-  t.same(ensureSimulatedMembers(identity, 'kaufhaus-am-markt'), ids, 'made once, the same on a later start');
-  t.equal(identity.members.count(), SIMULATED_MEMBERS);
-  const first = identity.members.findByEmail(simulatedMemberEmail('kaufhaus-am-markt', 1));
-  t.match(first, {
-    email: 'sim-01@kaufhaus-am-markt.local',
-    name: 'Simuliertes Mitglied 01',
-    role: 'member',
-  });
-  for (const password of ['', '!no-sign-in', 'some password'])
-    t.match(
-      await identity.signIn('sim-01@kaufhaus-am-markt.local', password),
-      { outcome: 'invalid' },
-      `no sign-in with "${password}"`,
-    );
-  t.notOk(
-    fs.readdirSync(dir).some((f) => !f.startsWith('wesprint.db')),
-    'no file of secrets written',
-  );
-});
-
-t.test('upcoming bookings of the whole building, at 14:07 on a Wednesday', async (t) => {
-  const site = loadSite(DEMO_SITE_FILE);
-  const building = new SimulatedBuilding(site, 'kaufhaus');
-  // Wednesday 11 March 2026, 14:07 in Halle (CET): the quarter hour under way began at 14:00.
-  const now = Date.UTC(2026, 2, 11, 13, 7);
-  const from = Date.UTC(2026, 2, 11, 13, 0);
-  const until = Date.UTC(2026, 2, 12, 23, 0);
-  const members = Array.from({ length: 40 }, (_, i) => `m${i}`);
-  const occupied = (spaceId: string, t: number) => building.peopleIn(spaceId, t) > 0;
-  const input = { site, seed: 'kaufhaus', now, occupied, members };
-  const ahead = upcomingBookings(input);
-  t.same(upcomingBookings(input), ahead, 'the same every time');
-  t.equal(new Set(ahead.map((b) => b.id)).size, ahead.length, 'distinct ids');
-  t.notOk(
-    ahead.some((b) => b.id === historyBookingId('kaufhaus', b.spaceId, b.start)),
-    'ids of their own: a history booking starting at the same time keeps its id',
-  );
-  const kind = (b: Booking) => site.spaces.find((s) => s.id === b.spaceId)?.kind;
-  for (const b of ahead) {
-    t.ok(
-      b.start >= from && b.start < until && b.end > b.start,
-      `${b.id} between 14:00 and the end of tomorrow`,
-    );
-    t.equal(b.start % (15 * 60_000), 0, 'on a quarter hour');
-  }
-  const atFrom = ahead.filter((b) => b.start === from);
-  const busyNow = atFrom.filter((b) => kind(b) === 'desk');
-  t.ok(busyNow.length >= 10, `${busyNow.length} desks booked from 14:00 (sessions under way)`);
-  for (const b of busyNow) t.ok(occupied(b.spaceId, from), `${b.spaceId}: someone is at the desk`);
-  const protel = ahead.filter((b) => kind(b) === 'protel');
-  t.ok(protel.filter((b) => b.start === from).length >= 10, 'most Protel rooms rented right now');
-  t.ok(
-    ahead.some((b) => kind(b) === 'meeting_room'),
-    'meeting rooms booked',
-  );
-  for (const a of ahead)
-    for (const b of ahead)
-      if (a !== b && a.spaceId === b.spaceId) t.ok(a.end <= b.start || b.end <= a.start, 'no overlap');
-  // An hour later the sessions are the same ones (same ids), minus those that began meanwhile.
-  const later = upcomingBookings({ ...input, now: now + 60 * 60_000 });
-  const earlier = new Set(ahead.map((b) => b.id));
-  const fresh = later.filter((b) => !earlier.has(b.id));
-  t.ok(fresh.length < later.length / 10, `${fresh.length} of ${later.length} new an hour later`);
 });

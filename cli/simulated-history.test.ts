@@ -3,15 +3,11 @@ import os from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { openRecords } from '../database/database.ts';
-import {
-  historyTimes,
-  isMeter,
-  markerFile,
-  planBackfill,
-  readMarker,
-  writeMarker,
-} from '../simulations/backfill.ts';
+import { loadProfiles } from '../device-profiles/registry.ts';
 import { DEMO_SITE_FILE } from '../simulations/demo-site.ts';
+import { markerFile, readMarker, writeMarker } from '../simulations/history/marker.ts';
+import { siteMeters } from '../simulations/history/meters.ts';
+import { historyTimes, planBackfill } from '../simulations/history/plan.ts';
 import { loadSite } from '../site/load.ts';
 import { InfluxV1Store } from '../storage/influx-v1-store.ts';
 import { SqliteStore } from '../storage/sqlite-store.ts';
@@ -23,6 +19,7 @@ import { runWesprint } from '../test-support/wesprint-process.ts';
 /** `wesprint simulate --backfill` as a user runs it: a real process on a temp DATA_DIR. */
 
 const DAY = 86_400_000;
+const profiles = await loadProfiles();
 
 const run = runWesprint;
 
@@ -52,7 +49,7 @@ t.test('wesprint simulate --backfill 2d writes two days of history, once', async
   const site = loadSite(DEMO_SITE_FILE);
   t.equal(
     new Set(energy.map((s) => s.device)).size,
-    site.devices.filter(isMeter).length,
+    siteMeters(site, profiles).length,
     'every meter of the demo has a history',
   );
   const records = openRecords(path.join(dataDir, 'wesprint.db'));
@@ -94,7 +91,7 @@ t.test(
     ];
     for (const { name, skip, line } of cases) {
       const dataDir = tempDataDir(t);
-      const plan = planBackfill(site, { spanMs: 2 * DAY });
+      const plan = planBackfill(site, profiles, { spanMs: 2 * DAY });
       const first = historyTimes(plan)[0] ?? plan.end;
       writeMarker(dataDir, { plan, doneUntil: first + skip * DAY, bookingsDone: false, finishedAt: null });
       const r = await run(['simulate', '--backfill', '2d'], { DATA_DIR: dataDir, LOG_LEVEL: 'silent' });
@@ -235,7 +232,7 @@ t.test(
 
     const store = new SqliteStore({ file: path.join(system.dataDir, 'readings.db') });
     t.teardown(() => store.close());
-    const meters = system.site.devices.filter(isMeter);
+    const meters = siteMeters(system.site, profiles);
     for (const meter of meters) {
       const [history] = await store.query({
         quantity: 'energy',

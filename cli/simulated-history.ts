@@ -9,32 +9,30 @@ import { loadProfiles } from '../device-profiles/registry.ts';
 import { Quarantine } from '../gateway/quarantine.ts';
 import { ensureDemoMembers } from '../members/first-start.ts';
 import { Identity } from '../members/identity.ts';
+import { BackfillError } from '../simulations/history/backfill-error.ts';
+import { writeUpcomingBookings } from '../simulations/history/bookings-ahead.ts';
+import { readMarker, writeMarker } from '../simulations/history/marker.ts';
+import { type FamilyQuantities, storedCounters } from '../simulations/history/meters.ts';
+import { type BackfillPlan, historyTimes, planBackfill } from '../simulations/history/plan.ts';
+import { demoMemberIds, ensureSimulatedMembers } from '../simulations/history/population.ts';
+import { type BackfillProgress, type BackfillReport, runBackfill } from '../simulations/history/run.ts';
 import {
-  BackfillError,
-  type BackfillPlan,
-  type BackfillProgress,
-  type BackfillReport,
   DEFAULT_BACKFILL_DAYS,
   DEFAULT_STEP_MS,
-  historyTimes,
   MAX_SPAN_MS,
   parseSpan,
   parseStep,
-  planBackfill,
-  readMarker,
-  runBackfill,
-  storedCounters,
-  writeMarker,
-  writeUpcomingBookings,
-} from '../simulations/backfill.ts';
+} from '../simulations/history/span.ts';
 import { loadSite } from '../site/load.ts';
 import type { DeviceConfig, SiteConfig } from '../site/site.ts';
 import { openStore } from '../storage/open.ts';
 import type { Settings } from './settings.ts';
 
 /**
- * `wesprint simulate --backfill 400d [--step 1h]`, and the first `wesprint start` doing the same in the
- * background (BACKFILL_DAYS). The work itself is simulations/backfill.ts.
+ * The simulated building's history, from the command line: `wesprint simulate --backfill 400d [--step 1h]`
+ * writes it and exits; the first `wesprint start` writes it in a child process running that command
+ * (BACKFILL_DAYS, default 430 days; 0: none), and a running demo keeps its bookings ahead, renewed hourly.
+ * The work itself is simulations/history/.
  */
 
 const DAY_MS = 86_400_000;
@@ -74,40 +72,6 @@ function summary(r: BackfillReport): string {
     `${aheadLine(r.ahead)}` +
     `${reboot}; ${r.seconds.toFixed(1)} s`
   );
-}
-
-/** How many people the simulated building's bookings belong to. */
-export const SIMULATED_MEMBERS = 40;
-
-export const simulatedMemberEmail = (siteId: string, n: number) =>
-  `sim-${String(n).padStart(2, '0')}@${siteId}.local`;
-
-/**
- * The simulated building's population: SIMULATED_MEMBERS members who own its bookings, so that the three
- * demo members (who sign in) keep a short list. Role member, and no password at all: they cannot sign
- * in, so no secret of theirs exists to store or print. Made once; returns their ids, in number order.
- */
-export function ensureSimulatedMembers(identity: Identity, siteId: string): string[] {
-  const ids: string[] = [];
-  for (let n = 1; n <= SIMULATED_MEMBERS; n++) {
-    const email = simulatedMemberEmail(siteId, n);
-    const member =
-      identity.members.findByEmail(email) ??
-      identity.members.createWithoutSignIn({
-        email,
-        role: 'member',
-        name: `Simuliertes Mitglied ${String(n).padStart(2, '0')}`,
-      });
-    ids.push(member.id);
-  }
-  return ids;
-}
-
-/** The demo members who sign in (Ada, Ben, Cem): each keeps a few past bookings. */
-function demoMemberIds(identity: Identity, siteId: string): string[] {
-  return ['ada', 'ben', 'cem']
-    .map((local) => identity.members.findByEmail(`${local}@${siteId}.local`)?.id)
-    .filter((id): id is string => id !== undefined);
 }
 
 interface HistoryParts {
@@ -206,7 +170,7 @@ export async function runBackfillCommand(args: string[], settings: Settings): Pr
         );
         return 1;
       }
-      plan = planBackfill(site, { spanMs, stepMs });
+      plan = planBackfill(site, profiles, { spanMs, stepMs });
     }
     const report = await runBackfill({
       site,
@@ -320,7 +284,11 @@ const CHILD_STOP_MS = 4000;
  * readings yet (or an interrupted history to finish). The plan is written down at once, so that the live
  * meters start where the history will end.
  */
-export async function startupHistory(settings: Settings, site: SiteConfig): Promise<StartupHistory> {
+export async function startupHistory(
+  settings: Settings,
+  site: SiteConfig,
+  profiles: FamilyQuantities,
+): Promise<StartupHistory> {
   const days = backfillDaysFromEnv();
   const store = openStore(settings);
   let stored: Record<string, number> = {};
@@ -331,13 +299,13 @@ export async function startupHistory(settings: Settings, site: SiteConfig): Prom
       // A store that does not answer yet (InfluxDB starting): the live meters start afresh, no history.
       return { counterWh: () => undefined, start: () => undefined };
     }
-    stored = await storedCounters(store, site);
+    stored = await storedCounters(store, site, profiles);
     const kept = readMarker(settings.dataDir);
     if (kept) {
       seed = kept.plan.seed;
       if (kept.finishedAt === null) plan = kept.plan;
     } else if (days > 0 && (await store.latest()).length === 0) {
-      plan = planBackfill(site, { spanMs: days * DAY_MS });
+      plan = planBackfill(site, profiles, { spanMs: days * DAY_MS });
       writeMarker(settings.dataDir, {
         plan,
         doneUntil: plan.end - plan.spanMs,

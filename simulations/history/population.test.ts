@@ -1,0 +1,36 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import { openRecords } from '../../database/database.ts';
+import { Identity } from '../../members/identity.ts';
+import { ensureSimulatedMembers, SIMULATED_MEMBERS, simulatedMemberEmail } from './population.ts';
+
+t.test('the simulated population: members who book but cannot sign in', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-population-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const records = openRecords(path.join(dir, 'wesprint.db'));
+  t.teardown(() => records.close());
+  const identity = new Identity(records);
+  const ids = ensureSimulatedMembers(identity, 'kaufhaus-am-markt');
+  t.equal(ids.length, SIMULATED_MEMBERS);
+  t.equal(new Set(ids).size, SIMULATED_MEMBERS);
+  t.same(ensureSimulatedMembers(identity, 'kaufhaus-am-markt'), ids, 'made once, the same on a later start');
+  t.equal(identity.members.count(), SIMULATED_MEMBERS);
+  const first = identity.members.findByEmail(simulatedMemberEmail('kaufhaus-am-markt', 1));
+  t.match(first, {
+    email: 'sim-01@kaufhaus-am-markt.local',
+    name: 'Simuliertes Mitglied 01',
+    role: 'member',
+  });
+  for (const password of ['', '!no-sign-in', 'some password'])
+    t.match(
+      await identity.signIn('sim-01@kaufhaus-am-markt.local', password),
+      { outcome: 'invalid' },
+      `no sign-in with "${password}"`,
+    );
+  t.notOk(
+    fs.readdirSync(dir).some((f) => !f.startsWith('wesprint.db')),
+    'no file of secrets written',
+  );
+});
