@@ -14,7 +14,7 @@ Usage:
       --no-simulation            without the simulated building (your real devices publish to the broker)
   wesprint broker                the MQTT broker only
   wesprint gateway               the edge gateway only (MQTT_URL: which broker; default the local one)
-  wesprint api                   the HTTP API only
+  wesprint api                   the HTTP API, with the check-in and alert watchers
   wesprint simulate              the simulated building only (publishes to MQTT_URL or the local broker)
   wesprint simulate --backfill 400d [--step 1h]
                                  write the simulated building's past (readings, bookings, one meter reboot)
@@ -52,12 +52,15 @@ async function main(argv: string[]): Promise<number> {
             {
               broker: settings.mqttUrl === undefined,
               gateway: true,
+              watchers: true,
               api: true,
               simulation: !values['no-simulation'],
             }
           : {
               broker: false,
               gateway: false,
+              // The API's alert channel pushes what the alert watcher in its own process decides.
+              watchers: command === 'api',
               api: false,
               simulation: false,
               [command === 'simulate' ? 'simulation' : command]: true,

@@ -11,7 +11,7 @@ import { BookingStore } from '../bookings/booking-store.ts';
 import { CheckInWatcher } from '../bookings/check-in.ts';
 import { PortInUseError, type RunningBroker, startBroker } from '../broker/broker.ts';
 import { BuildingFeed } from '../building/live-feed.ts';
-import { openRecords } from '../database/database.ts';
+import { openRecords, type RecordsDb } from '../database/database.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
 import { loadProfiles } from '../device-profiles/registry.ts';
 import { type Gateway, startGateway } from '../gateway/gateway.ts';
@@ -30,6 +30,7 @@ import { loadOrCreateSecrets, SERVICE_USERNAMES, type Secrets, secretsFile } fro
 import { loadSite } from '../site/load.ts';
 import type { DeviceConfig, SiteConfig } from '../site/site.ts';
 import { openStore } from '../storage/open.ts';
+import type { ManagedStore } from '../storage/store.ts';
 import { writeHeartbeat } from './healthcheck.ts';
 import { openLog } from './log.ts';
 import type { Settings } from './settings.ts';
@@ -43,6 +44,11 @@ import { startupHistory } from './simulated-history.ts';
 export interface PartSelection {
   broker: boolean;
   gateway: boolean;
+  /**
+   * The check-in watcher (releases bookings nobody came to) and the alert watcher (tells the facility
+   * manager). They run beside the API: its alert channel pushes what the alert watcher in its process decides.
+   */
+  watchers: boolean;
   api: boolean;
   simulation: boolean;
 }
@@ -184,7 +190,6 @@ export async function startParts(
           }
         : { username: SERVICE_USERNAMES[name], password: secrets.services[name] };
 
-    const quarantineFile = path.join(settings.dataDir, 'gateway.db');
     // Members, sessions, bookings and the audit log: opened once for the API and the demo members.
     let identity: Identity | undefined;
     const openIdentity = () => {
@@ -205,15 +210,36 @@ export async function startParts(
       );
     }
 
-    goOn();
-    if (parts.api) {
+    // The readings store and the building feed: opened once for the watchers and the API.
+    let readings: { store: ManagedStore; feed: BuildingFeed } | undefined;
+    const openReadings = () => {
+      if (readings) return readings;
       const store = openStore(settings);
       stops.push(() => store.close());
-      const quarantine = new Quarantine(quarantineFile);
-      stops.push(async () => quarantine.close());
       const feed = new BuildingFeed({ url: mqttUrl, ...service('api'), site, logger });
       feed.start();
       stops.push(() => feed.close());
+      readings = { store, feed };
+      return readings;
+    };
+
+    goOn();
+    let alerts: AlertWatch | undefined;
+    if (parts.watchers) {
+      const { store, feed } = openReadings();
+      const watchers = startWatchers(settings, site, profiles, store, feed, openIdentity().records, logger);
+      stops.push(watchers.stop);
+      alerts = watchers.alerts;
+      lines.push(
+        `Watchers        check-in (no-show release after ${settings.checkInGraceMs / 60_000} min), alerts (CO2, devices offline, night load, doors)`,
+      );
+    }
+
+    goOn();
+    if (parts.api) {
+      const { store, feed } = openReadings();
+      const quarantine = new Quarantine(path.join(settings.dataDir, 'gateway.db'));
+      stops.push(async () => quarantine.close());
       const lockCommands = new LockCommands({ url: mqttUrl, ...service('api'), site, status: feed, logger });
       lockCommands.start();
       stops.push(() => lockCommands.close());
@@ -221,30 +247,6 @@ export async function startParts(
       stops.push(
         await scheduleAuditPurge(new SqliteAuditLog(identity.records), settings.auditRetentionDays, logger),
       );
-      // Sensor-verified check-in and no-show release (CHECKIN_GRACE_MIN, default 15 minutes).
-      const checkIn = new CheckInWatcher({
-        store: new BookingStore(identity.records),
-        feed,
-        site,
-        profiles,
-        graceMs: settings.checkInGraceMs,
-        logger: logger.child({ part: 'check-in' }),
-      });
-      checkIn.start();
-      stops.push(async () => checkIn.stop());
-      // Alerts for the facility manager (ALERT_* settings): CO2, devices offline, night base load, doors.
-      const alerts = new AlertWatch({
-        alerts: new SqliteAlertStore(identity.records),
-        feed,
-        site,
-        profiles,
-        timeSeries: store,
-        bookings: new BookingStore(identity.records),
-        settings: settings.alerts,
-        logger: logger.child({ part: 'alerts' }),
-      });
-      alerts.start();
-      stops.push(() => alerts.stop());
       const admin = await ensureFirstAdmin(identity, {
         siteId: site.site.id,
         dataDir: settings.dataDir,
@@ -262,7 +264,7 @@ export async function startParts(
         records: identity.records,
         identity,
         lockCommands,
-        alerts,
+        ...(alerts ? { alerts } : {}),
         unlockGraceMs: settings.unlockGraceMs,
         trustedOrigins: settings.trustedOrigins,
         lobbyPublic: settings.lobbyPublic,
@@ -358,6 +360,48 @@ function checkProfiles(site: SiteConfig, profiles: Map<string, DeviceProfile>): 
       `the site file names device profiles that do not exist: ${names} (known: ${[...profiles.keys()].join(', ')})`,
     );
   }
+}
+
+/**
+ * The watchers: sensor-verified check-in and no-show release (CHECKIN_GRACE_MIN), and alerts for the
+ * facility manager (ALERT_*: CO2, devices offline, night base load, doors left unlocked).
+ */
+function startWatchers(
+  settings: Settings,
+  site: SiteConfig,
+  profiles: Map<string, DeviceProfile>,
+  store: ManagedStore,
+  feed: BuildingFeed,
+  records: RecordsDb,
+  logger: Logger,
+): { alerts: AlertWatch; stop: () => Promise<void> } {
+  const checkIn = new CheckInWatcher({
+    store: new BookingStore(records),
+    feed,
+    site,
+    profiles,
+    graceMs: settings.checkInGraceMs,
+    logger: logger.child({ part: 'check-in' }),
+  });
+  checkIn.start();
+  const alerts = new AlertWatch({
+    alerts: new SqliteAlertStore(records),
+    feed,
+    site,
+    profiles,
+    timeSeries: store,
+    bookings: new BookingStore(records),
+    settings: settings.alerts,
+    logger: logger.child({ part: 'alerts' }),
+  });
+  alerts.start();
+  return {
+    alerts,
+    stop: async () => {
+      await alerts.stop();
+      checkIn.stop();
+    },
+  };
 }
 
 async function startOwnBroker(

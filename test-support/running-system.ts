@@ -53,6 +53,7 @@ export async function startRunningSystem(options: RunningSystemOptions = {}): Pr
     parts = await startParts(readSettings(env), {
       broker: true,
       gateway: true,
+      watchers: true,
       api: true,
       simulation: options.simulation ?? true,
     });
