@@ -1,10 +1,10 @@
 import t from 'tap';
 import { SqliteAuditLog } from '../access/sqlite-audit-log.ts';
 import { Identity } from '../members/identity.ts';
+import { testApi } from '../test-support/api.ts';
 import { signedInMember } from '../test-support/members.ts';
 import { upgradeStatus } from '../test-support/small-building.ts';
 import { crossSiteReason, trustedOriginsFrom } from './cross-site.ts';
-import { testApi } from './test-api.ts';
 
 const EVIL = 'http://evil.example';
 

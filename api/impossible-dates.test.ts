@@ -1,6 +1,6 @@
 import t from 'tap';
+import { testApi } from '../test-support/api.ts';
 import { signedInMember } from '../test-support/members.ts';
-import { testApi } from './test-api.ts';
 
 /** Every route that takes a date-time refuses one that names a day or hour that does not exist. */
 t.test('30 February, 31 April and 24:00 are a 400 wherever a date-time is taken', async (t) => {

@@ -1,7 +1,7 @@
 import t from 'tap';
+import { testApi } from '../test-support/api.ts';
 import { signedInMember } from '../test-support/members.ts';
 import { nonFiniteAt } from './finite-numbers.ts';
-import { testApi } from './test-api.ts';
 
 /**
  * Every number a route takes in its path or query, found in the schemas the routes registered (so a route

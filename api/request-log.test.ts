@@ -2,9 +2,9 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import t from 'tap';
 import { Identity } from '../members/identity.ts';
+import { testApi } from '../test-support/api.ts';
 import { signedInMember } from '../test-support/members.ts';
 import { REDACTED, redactUrl } from './request-log.ts';
-import { testApi } from './test-api.ts';
 
 t.test('secrets in URLs are redacted, the rest kept as it came', async (t) => {
   t.equal(redactUrl('/api/lobby?token=abc123'), `/api/lobby?token=${REDACTED}`);

@@ -2,10 +2,10 @@ import t from 'tap';
 import type WebSocket from 'ws';
 import { Identity } from '../members/identity.ts';
 import { MemberStore } from '../members/member-store.ts';
+import { testApi } from '../test-support/api.ts';
 import { signedInMember, testRecords } from '../test-support/members.ts';
 import { listenWebSocket, upgradeStatus } from '../test-support/small-building.ts';
 import { ACCESS_WITHDRAWN, CREDENTIALS_ENDED } from './socket-sessions.ts';
-import { testApi } from './test-api.ts';
 
 const CHANNELS = ['/api/live', '/api/alerts/live', '/api/lobby/live'] as const;
 

@@ -2,12 +2,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Test } from 'tap';
+import { type ApiOptions, buildApi } from '../api/app.ts';
 import { BuildingFeed } from '../building/live-feed.ts';
 import { Quarantine } from '../gateway/quarantine.ts';
 import { SqliteStore } from '../storage/sqlite-store.ts';
-import { testRecords } from '../test-support/members.ts';
-import { smallBuilding, testProfiles } from '../test-support/small-building.ts';
-import { type ApiOptions, buildApi } from './app.ts';
+import { testRecords } from './members.ts';
+import { smallBuilding, testProfiles } from './small-building.ts';
 
 /**
  * The whole API on the small test building, with real stores in a temp dir and a feed whose broker is not
