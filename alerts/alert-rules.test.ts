@@ -104,6 +104,22 @@ t.test('devices offline after 3 missed reports', async (t) => {
   if (presence?.state === 'open') t.equal(presence.condition.since, T0 - 1000);
 });
 
+t.test('a device that sleeps for hours between reports is not offline while it sleeps', async (t) => {
+  // A Shelly H&T reports at least every 2 hours (its family's interval) and is off the network between.
+  const devices = [{ device: 'ht', space: 'lager', intervalMs: 2 * 3_600_000, lastSeen: T0 }];
+  const gateway = { online: true, offlineSince: null };
+  t.same(
+    offlineVerdicts(devices, gateway, T0 + 5 * 3_600_000, T0).map((v) => v.state),
+    ['clear', 'clear'],
+    'five hours asleep',
+  );
+  t.equal(
+    offlineVerdicts(devices, gateway, T0 + 6 * 3_600_000 + 1, T0)[1]?.state,
+    'open',
+    'three reports missed',
+  );
+});
+
 t.test('gateway offline: one alert, device verdicts unknown', async (t) => {
   const devices = [{ device: 'meter', space: 'eg', intervalMs: 30_000, lastSeen: T0 }];
   const v = offlineVerdicts(devices, { online: false, offlineSince: T0 + 5000 }, T0 + 10 * MIN, T0);

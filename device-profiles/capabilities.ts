@@ -1,4 +1,10 @@
-import { type Quantity, type Unit, unitOf } from '../building/quantities.ts';
+import {
+  QUANTITIES,
+  type Quantity,
+  type QuantityDescription,
+  type Unit,
+  unitOf,
+} from '../building/quantities.ts';
 import { DecodeError } from './profile.ts';
 
 /**
@@ -91,6 +97,34 @@ function codeBlock(
   };
 }
 
+/**
+ * A vendor's true/false mapped to the building's state words (a contact's `true` is the door `closed` in
+ * Zigbee2MQTT's convention). Both words must be words of the quantity (building/quantities.ts), which is
+ * checked when the family is defined, not when the first message arrives.
+ */
+function booleanWordBlock(
+  quantity: Quantity,
+  paths: string[][],
+  words: { readonly true: string; readonly false: string },
+): Capability {
+  const description: QuantityDescription = QUANTITIES[quantity];
+  for (const word of [words.true, words.false]) {
+    if (!description.states?.includes(word))
+      throw new Error(`"${word}" is not a word of ${quantity} (building/quantities.ts)`);
+  }
+  return {
+    quantity,
+    unit: unitOf(quantity),
+    kind: 'boolean',
+    paths,
+    normalise(raw, where) {
+      if (typeof raw !== 'boolean')
+        throw new DecodeError(`${where}: expected true/false, got ${describe(raw)}`);
+      return raw ? words.true : words.false;
+    },
+  };
+}
+
 const at = (paths: (string | string[])[]): string[][] => paths.map((p) => (Array.isArray(p) ? p : [p]));
 
 type Where = string | string[];
@@ -168,6 +202,16 @@ export const lockState = (codes: Readonly<Record<number, string>>, ...paths: Whe
 
 export const doorState = (codes: Readonly<Record<number, string>>, ...paths: Where[]) =>
   codeBlock('door', at(paths.length ? paths : ['door']), codes);
+
+/**
+ * A state a vendor reports as true/false, in the building's words: a door contact is
+ * `booleanState('door', { true: 'closed', false: 'open' }, 'contact')` where true means the magnet is near.
+ */
+export const booleanState = (
+  quantity: Quantity,
+  words: { readonly true: string; readonly false: string },
+  ...paths: Where[]
+) => booleanWordBlock(quantity, at(paths.length ? paths : [quantity]), words);
 
 // --- plain-value topics ----------------------------------------------------------------------------
 

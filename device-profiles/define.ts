@@ -50,6 +50,8 @@ export interface FamilyDescription {
   description: string;
   sources: string[];
   reportingIntervalS: number;
+  /** The device sleeps between reports: its offline announcements are its sleep (see DeviceProfile). */
+  sleeping?: boolean;
   layout: TopicLayout;
   subscriptions: string[];
   /**
@@ -107,6 +109,7 @@ export function defineProfile(family: FamilyDescription): DeviceProfile {
     sources: family.sources,
     quantities: [],
     reportingIntervalS: family.reportingIntervalS,
+    ...(family.sleeping ? { sleeping: true } : {}),
     subscriptions: family.subscriptions,
     match(topic) {
       const m = family.layout.split(topic);

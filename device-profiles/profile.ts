@@ -52,6 +52,12 @@ export interface DeviceProfile {
   quantities: Quantity[];
   /** Seconds between regular reports, so health checks can tell "quiet" from "offline". */
   reportingIntervalS: number;
+  /**
+   * The device sleeps between its reports (a battery sensor that wakes, reports and drops off the network):
+   * its last will or an "offline" it announces is its sleep, not an outage. It is offline only once it has
+   * missed its reports, like any device (gateway/device-health.ts).
+   */
+  sleeping?: boolean;
   /** MQTT topic filters that carry this family's messages (what the gateway subscribes to). */
   subscriptions: string[];
   /** Does this topic belong to this family? Returns the device's base topic and sub-topic. */

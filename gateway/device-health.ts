@@ -1,8 +1,9 @@
 /**
  * When is a device offline? Pure rules, so the gateway and the dashboard agree.
- * A device that announces itself offline (LWT / availability topic) is offline at once. A device that simply
- * goes quiet is offline once it has missed three of its regular reports: one lost message is normal on radio
- * networks, three in a row is not.
+ * A device that announces itself offline (LWT / availability topic) is offline at once, unless its family
+ * sleeps between reports: then the announcement is its sleep. A device that simply goes quiet is offline
+ * once it has missed three of its regular reports: one lost message is normal on radio networks, three in a
+ * row is not. Both follow what the family declares (device-profiles/profile.ts), never a device's name.
  */
 export const MISSED_REPORTS_BEFORE_OFFLINE = 3;
 
@@ -12,8 +13,15 @@ export interface DeviceHealth {
   announced: 'online' | 'offline' | null;
 }
 
-export function isOnline(health: DeviceHealth, reportingIntervalS: number, now: number): boolean {
-  if (health.announced === 'offline') return false;
+/** How a family reports, as its profile declares it. */
+export interface ReportingHabit {
+  reportingIntervalS: number;
+  /** Drops off the network between reports (a sleeping battery device). */
+  sleeping?: boolean;
+}
+
+export function isOnline(health: DeviceHealth, habit: ReportingHabit, now: number): boolean {
+  if (health.announced === 'offline' && !habit.sleeping) return false;
   if (health.lastSeen === null) return false;
-  return now - health.lastSeen <= reportingIntervalS * 1000 * MISSED_REPORTS_BEFORE_OFFLINE;
+  return now - health.lastSeen <= habit.reportingIntervalS * 1000 * MISSED_REPORTS_BEFORE_OFFLINE;
 }

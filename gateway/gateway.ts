@@ -150,7 +150,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   };
 
   const setOnline = (device: SiteDevice) => {
-    const online = isOnline(device.health, device.profile.reportingIntervalS, now());
+    const online = isOnline(device.health, device.profile, now());
     if (online !== device.online) {
       device.online = online;
       // Every device comes online once after a start (150 lines of chatter); what follows is news.
