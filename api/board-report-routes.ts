@@ -7,7 +7,12 @@ import type { RecordsDb } from '../database/database.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
 import { type BoardReportSources, buildBoardReport } from '../reports/board-report.ts';
 import { BoardReportCache, warmBoardReport } from '../reports/board-report-cache.ts';
-import { BoardReport, type BoardReportOut, type ReportTableOut } from '../reports/board-report-schema.ts';
+import {
+  type AnyReportTable,
+  BoardReport,
+  type BoardReportOut,
+  TABLE_IDS,
+} from '../reports/board-report-schema.ts';
 import { type Period, parsePeriod } from '../reports/report-period.ts';
 import type { SiteConfig } from '../site/site.ts';
 import type { TimeSeriesStore } from '../storage/store.ts';
@@ -28,15 +33,6 @@ export interface BoardReportRoutesOptions {
 const WARM_AGAIN_MS = 5 * 60_000;
 const WARM_TRIES = 24;
 
-export const TABLE_IDS = [
-  'summary',
-  'energy-by-meter',
-  'energy-by-day',
-  'space-use',
-  'space-use-by-space',
-  'air-quality',
-] as const;
-
 const PeriodParam = Type.String({
   minLength: 1,
   maxLength: 16,
@@ -50,7 +46,7 @@ const BOM = '\uFEFF';
  * CSV as the reader's spreadsheet expects it: German Excel splits on `;` and reads `1,5` as a number,
  * English on `,` with `1.5`. Formulas are defused (a space name starting with `=` stays text).
  */
-export function reportCsv(table: ReportTableOut, lang: 'de' | 'en'): string {
+export function reportCsv(table: AnyReportTable, lang: 'de' | 'en'): string {
   const german = lang === 'de';
   return (
     BOM +

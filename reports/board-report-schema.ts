@@ -1,4 +1,4 @@
-import Type, { type Static } from 'typebox';
+import Type, { type Static, type TProperties } from 'typebox';
 
 /**
  * What GET /api/board/report answers: the one contract between the report arithmetic (reports/), the
@@ -75,16 +75,107 @@ export const ReportFigure = Type.Object({
   yearBefore: Type.Union([Type.Number(), Type.Null()]),
 });
 
-/** A table of the report; each is also a CSV (GET /api/board/report.csv?period=…&table=<id>). */
-export const ReportTable = Type.Object({
-  /**
-   * `summary`, `energy-by-meter`, `energy-by-day`, `space-use` (per kind of bookable space),
-   * `space-use-by-space`, `air-quality` (per room with a CO2 sensor).
-   */
-  id: Type.String(),
-  columns: Type.Array(Type.Object({ key: Type.String(), unit: Type.Optional(Type.String()) })),
-  rows: Type.Array(Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Null()]))),
+/** A number the arithmetic may not have (no data, or a share of nothing): null, never NaN. */
+const Figure = Type.Union([Type.Number(), Type.Null()]);
+
+/**
+ * A table of the report; each is also a CSV (GET /api/board/report.csv?period=…&table=<id>). Its columns
+ * are its rows' fields, in the order shown, each with the unit of its numbers (`h`, `ratio` 0..1, `kWh`,
+ * `ppm`; none for ids, names and counts).
+ */
+function Table<const Id extends string, Row extends TProperties>(id: Id, row: Row) {
+  const keys = Object.keys(row) as (keyof Row & string)[];
+  return Type.Object({
+    id: Type.Literal(id),
+    columns: Type.Array(Type.Object({ key: Type.Enum(keys), unit: Type.Optional(Type.String()) })),
+    rows: Type.Array(Type.Object(row)),
+  });
+}
+
+/** How a set of bookable spaces was used: the columns the two space-use tables share. */
+const SpaceUseFields = {
+  availableHours: Figure,
+  bookedHours: Figure,
+  /** bookedHours / availableHours. */
+  bookedShare: Figure,
+  usedHours: Figure,
+  /** Of the booked hours on spaces with an occupancy sensor, the share of bookings checked in. */
+  usedShareOfBooked: Figure,
+  bookingsStarted: Type.Integer(),
+  noShows: Type.Integer(),
+  /** noShows / bookingsStarted. */
+  noShowRate: Figure,
+};
+
+/** The figures of the three periods, one row per figure, with the figure's unit. */
+export const SummaryTable = Table('summary', {
+  figure: Type.Enum([...FIGURE_KEYS]),
+  unit: Type.String(),
+  value: Figure,
+  previous: Figure,
+  yearBefore: Figure,
 });
+
+/** Every meter of the building (main meters and the ones below them), its kWh and counter restarts. */
+export const EnergyByMeterTable = Table('energy-by-meter', {
+  meter: Type.String(),
+  space: Type.String(),
+  /** The site file's meter_role (`main`, `plug`…); null where it gives none. */
+  role: Type.Union([Type.String(), Type.Null()]),
+  energyKwh: Figure,
+  counterResets: Type.Integer(),
+});
+
+/** The main meters' kWh per local day of the period (the days begun so far while it runs). */
+export const EnergyByDayTable = Table('energy-by-day', {
+  /** The local date in the site's time zone, `2026-10-25`. */
+  date: Type.String(),
+  energyKwh: Figure,
+});
+
+/** Space use per kind of bookable space (`desk`, `meeting_room`…). */
+export const SpaceUseTable = Table('space-use', {
+  kind: Type.String(),
+  spaces: Type.Integer(),
+  ...SpaceUseFields,
+});
+
+/** Space use per bookable space. */
+export const SpaceUseBySpaceTable = Table('space-use-by-space', {
+  space: Type.String(),
+  name: Type.String(),
+  kind: Type.String(),
+  ...SpaceUseFields,
+});
+
+/** Per room with a CO2 sensor: hours with presence, of them hours with good air, and their mean CO2. */
+export const AirQualityTable = Table('air-quality', {
+  space: Type.String(),
+  name: Type.String(),
+  occupiedHours: Type.Integer(),
+  goodAirHours: Type.Integer(),
+  goodAirShare: Figure,
+  meanCo2Ppm: Figure,
+});
+
+export const ReportTable = Type.Union([
+  SummaryTable,
+  EnergyByMeterTable,
+  EnergyByDayTable,
+  SpaceUseTable,
+  SpaceUseBySpaceTable,
+  AirQualityTable,
+]);
+
+/** The tables' ids, in the order the report lists them. */
+export const TABLE_IDS = [
+  'summary',
+  'energy-by-meter',
+  'energy-by-day',
+  'space-use',
+  'space-use-by-space',
+  'air-quality',
+] as const satisfies readonly Static<typeof ReportTable>['id'][];
 
 export const BoardReport = Type.Object({
   site: Type.Object({
@@ -112,4 +203,16 @@ export const BoardReport = Type.Object({
 export type ReportPeriodOut = Static<typeof ReportPeriod>;
 export type ReportFigureOut = Static<typeof ReportFigure>;
 export type ReportTableOut = Static<typeof ReportTable>;
+export type TableId = ReportTableOut['id'];
+/** The table of that id, with its own rows' fields and types. */
+export type ReportTableOf<Id extends TableId> = Extract<ReportTableOut, { id: Id }>;
+export type ReportRowOf<Id extends TableId> = ReportTableOf<Id>['rows'][number];
+/** A column of any table: the field names the page and the CSV may rely on. */
+export type ReportColumnKey = ReportTableOut['columns'][number]['key'];
+/** Any table as code that lays out every table alike reads it (the HTML table, the CSV): columns, then rows by column. */
+export interface AnyReportTable {
+  id: TableId;
+  columns: readonly { key: ReportColumnKey; unit?: string }[];
+  rows: readonly Readonly<Record<string, string | number | null>>[];
+}
 export type BoardReportOut = Static<typeof BoardReport>;

@@ -1,8 +1,15 @@
 import t, { type Test } from 'tap';
+import Value from 'typebox/value';
 import type { StoredReading } from '../storage/store.ts';
 import { buildBoardReport, lastCompleteMonth } from './board-report.ts';
 import { BoardReportCache, warmBoardReport } from './board-report-cache.ts';
-import type { BoardReportOut } from './board-report-schema.ts';
+import {
+  BoardReport,
+  type BoardReportOut,
+  type ReportTableOf,
+  TABLE_IDS,
+  type TableId,
+} from './board-report-schema.ts';
 import { parsePeriod } from './report-period.ts';
 import { octoberBuilding } from './test-october.ts';
 
@@ -19,8 +26,8 @@ function figure(report: BoardReportOut, key: string) {
   return f ? [f.value, f.previous, f.yearBefore] : undefined;
 }
 
-function table(report: BoardReportOut, id: string) {
-  return report.tables.find((x) => x.id === id);
+function table<Id extends TableId>(report: BoardReportOut, id: Id): ReportTableOf<Id> | undefined {
+  return report.tables.find((x): x is ReportTableOf<Id> => x.id === id);
 }
 
 function checkOctober(t: Test, report: BoardReportOut): void {
@@ -144,6 +151,18 @@ t.test('October 2025 against September and October 2024, by hand', async (t) => 
     table(report, 'summary')?.rows.find((r) => r.figure === 'energyKwh'),
     { figure: 'energyKwh', unit: 'kWh', value: 300, previous: 100, yearBefore: null },
   );
+  t.same(
+    report.tables.map((x) => x.id),
+    TABLE_IDS,
+    'every table of the contract, in its order',
+  );
+  t.same([...Value.Errors(BoardReport, report)], [], 'the report is what the contract says, table by table');
+  for (const x of report.tables)
+    t.same(
+      x.rows.flatMap((row) => Object.keys(row).filter((key) => !x.columns.some((c) => c.key === key))),
+      [],
+      `${x.id}: every field of a row is one of its columns`,
+    );
 });
 
 t.test('the same figures from the hourly rollups, once the raw readings are pruned', async (t) => {

@@ -1,17 +1,17 @@
 import type { BookingStore } from '../bookings/booking-store.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
-import { addDays, fromLocal, type LocalDate, toLocal } from '../site/local-time.ts';
+import { toLocal } from '../site/local-time.ts';
 import type { SiteConfig } from '../site/site.ts';
 import type { TimeSeriesStore } from '../storage/store.ts';
 import { gatherAir } from './air-gatherer.ts';
-import { compareFigures, type PeriodMeasures, periodFigures, rounded, share } from './board-figures.ts';
+import { compareFigures, type PeriodMeasures, periodFigures } from './board-figures.ts';
 import type { BoardReportCache } from './board-report-cache.ts';
-import type { BoardReportOut, ReportPeriodOut, ReportTableOut } from './board-report-schema.ts';
+import type { BoardReportOut, ReportPeriodOut } from './board-report-schema.ts';
+import { boardTables } from './board-tables.ts';
 import { gatherBookings } from './bookings-gatherer.ts';
 import { locationFactor } from './emission-factors.ts';
 import { gatherEnergy } from './energy-gatherer.ts';
 import { HOUR_MS } from './gathered-series.ts';
-import { kwhByLocalDay } from './meter-energy.ts';
 import { type Period, parsePeriod, previousPeriod, yearBeforePeriod } from './report-period.ts';
 import { type SpaceUse, sumSpaceUse } from './space-use.ts';
 
@@ -100,137 +100,6 @@ function periodOut(period: Period, g: GatheredPeriod): ReportPeriodOut {
   };
 }
 
-const hours = (ms: number) => rounded(ms / HOUR_MS, 'h');
-const ratio = (part: number, whole: number) => rounded(share(part, whole), 'ratio');
-
-function useColumns(): ReportTableOut['columns'] {
-  return [
-    { key: 'availableHours', unit: 'h' },
-    { key: 'bookedHours', unit: 'h' },
-    { key: 'bookedShare', unit: 'ratio' },
-    { key: 'usedHours', unit: 'h' },
-    { key: 'usedShareOfBooked', unit: 'ratio' },
-    { key: 'bookingsStarted' },
-    { key: 'noShows' },
-    { key: 'noShowRate', unit: 'ratio' },
-  ];
-}
-
-function useRow(u: Omit<SpaceUse, 'spaceId' | 'kind'>) {
-  return {
-    availableHours: hours(u.availableMs),
-    bookedHours: hours(u.bookedMs),
-    bookedShare: ratio(u.bookedMs, u.availableMs),
-    usedHours: hours(u.usedMs),
-    usedShareOfBooked: ratio(u.checkableUsedMs, u.checkableBookedMs),
-    bookingsStarted: u.started,
-    noShows: u.released,
-    noShowRate: ratio(u.released, u.started),
-  };
-}
-
-/** The local dates of the period that have begun by `until`. */
-function datesOf(period: Period, until: number, timeZone: string): string[] {
-  const dates: string[] = [];
-  for (let d: LocalDate = period.firstDay, i = 0; i < period.days; d = addDays(d, 1), i++) {
-    if (fromLocal(d, 0, timeZone) >= until) break;
-    dates.push(`${d.year}-${String(d.month).padStart(2, '0')}-${String(d.day).padStart(2, '0')}`);
-  }
-  return dates;
-}
-
-function tables(
-  sources: BoardReportSources,
-  period: Period,
-  g: GatheredPeriod,
-  figures: BoardReportOut['figures'],
-) {
-  const { site } = sources;
-  const names = new Map(site.spaces.map((s) => [s.id, s.name]));
-  const summary: ReportTableOut = {
-    id: 'summary',
-    columns: [
-      { key: 'figure' },
-      { key: 'unit' },
-      { key: 'value' },
-      { key: 'previous' },
-      { key: 'yearBefore' },
-    ],
-    rows: figures.map((f) => ({
-      figure: f.key,
-      unit: f.unit,
-      value: f.value,
-      previous: f.previous,
-      yearBefore: f.yearBefore,
-    })),
-  };
-  const energyByMeter: ReportTableOut = {
-    id: 'energy-by-meter',
-    columns: [
-      { key: 'meter' },
-      { key: 'space' },
-      { key: 'role' },
-      { key: 'energyKwh', unit: 'kWh' },
-      { key: 'counterResets' },
-    ],
-    rows: g.meters.map((m) => ({
-      meter: m.device,
-      space: m.space,
-      role: m.role,
-      energyKwh: rounded(m.kwh, 'kWh'),
-      counterResets: m.resets,
-    })),
-  };
-  const byDay = kwhByLocalDay(g.mainHours, site.site.timezone);
-  const energyByDay: ReportTableOut = {
-    id: 'energy-by-day',
-    columns: [{ key: 'date' }, { key: 'energyKwh', unit: 'kWh' }],
-    rows: datesOf(period, g.until, site.site.timezone).map((date) => ({
-      date,
-      energyKwh: rounded(byDay.get(date) ?? null, 'kWh'),
-    })),
-  };
-  const kinds = [...new Set(g.spaces.map((s) => s.kind))];
-  const spaceUseByKind: ReportTableOut = {
-    id: 'space-use',
-    columns: [{ key: 'kind' }, { key: 'spaces' }, ...useColumns()],
-    rows: kinds.map((kind) => {
-      const ofKind = g.spaces.filter((s) => s.kind === kind);
-      return { kind, spaces: ofKind.length, ...useRow(sumSpaceUse(ofKind)) };
-    }),
-  };
-  const spaceUseBySpace: ReportTableOut = {
-    id: 'space-use-by-space',
-    columns: [{ key: 'space' }, { key: 'name' }, { key: 'kind' }, ...useColumns()],
-    rows: g.spaces.map((s) => ({
-      space: s.spaceId,
-      name: names.get(s.spaceId) ?? s.spaceId,
-      kind: s.kind,
-      ...useRow(s),
-    })),
-  };
-  const airQuality: ReportTableOut = {
-    id: 'air-quality',
-    columns: [
-      { key: 'space' },
-      { key: 'name' },
-      { key: 'occupiedHours', unit: 'h' },
-      { key: 'goodAirHours', unit: 'h' },
-      { key: 'goodAirShare', unit: 'ratio' },
-      { key: 'meanCo2Ppm', unit: 'ppm' },
-    ],
-    rows: g.rooms.map((r) => ({
-      space: r.spaceId,
-      name: r.name,
-      occupiedHours: r.occupiedHours,
-      goodAirHours: r.goodHours,
-      goodAirShare: ratio(r.goodHours, r.occupiedHours),
-      meanCo2Ppm: rounded(r.meanCo2Ppm, 'ppm'),
-    })),
-  };
-  return [summary, energyByMeter, energyByDay, spaceUseByKind, spaceUseBySpace, airQuality];
-}
-
 /** The board report of `period` (which must have begun by `now`), against the period before and a year before. */
 export async function buildBoardReport(
   sources: BoardReportSources,
@@ -268,7 +137,7 @@ export async function buildBoardReport(
       marketGPerKwh: site.site.supplier_co2_g_per_kwh ?? null,
     },
     figures,
-    tables: tables(sources, period, current, figures),
+    tables: boardTables(site, period, current, figures),
     generatedAt: now,
   };
 }

@@ -1,3 +1,4 @@
+import type { ReportColumnKey, TableId } from '../../../../reports/board-report-schema.ts';
 import { defineTexts } from '../../i18n.svelte.ts';
 import type { UnitWords } from './report-numbers.ts';
 
@@ -108,16 +109,11 @@ export const boardTexts = defineTexts(
     'column.previous': 'Vorperiode',
     'column.yearBefore': 'Vorjahr',
     'column.meter': 'Zähler',
-    'column.device': 'Gerät',
-    'column.floor': 'Geschoss',
     'column.space': 'Raum',
     'column.name': 'Name',
     'column.date': 'Datum',
-    'column.day': 'Tag',
     'column.kind': 'Raumart',
-    'column.spaceKind': 'Raumart',
     'column.energyKwh': 'Strom',
-    'column.resets': 'Zähler-Neustarts',
     'column.counterResets': 'Zähler-Neustarts',
     'column.availableHours': 'Verfügbar',
     'column.bookedHours': 'Gebucht',
@@ -125,13 +121,11 @@ export const boardTexts = defineTexts(
     'column.occupiedHours': 'Belegt',
     'column.bookedShare': 'Auslastung',
     'column.usedShareOfBooked': 'Genutzt von gebucht',
-    'column.bookings': 'Buchungen',
     'column.noShows': 'Nicht erschienen',
     'column.noShowRate': 'No-Show-Quote',
     'column.goodAirHours': 'Stunden mit guter Luft',
     'column.goodAirShare': 'Gute Luft',
     'column.meanCo2Ppm': 'CO₂ im Mittel',
-    'column.maxCo2Ppm': 'CO₂ höchstens',
     'kind.desk': 'Arbeitsplatz',
     'kind.desk_area': 'Coworking-Fläche',
     'kind.protel': 'Protel-Zimmer',
@@ -247,16 +241,11 @@ export const boardTexts = defineTexts(
     'column.previous': 'Previous period',
     'column.yearBefore': 'Year before',
     'column.meter': 'Meter',
-    'column.device': 'Device',
-    'column.floor': 'Floor',
     'column.space': 'Space',
     'column.name': 'Name',
     'column.date': 'Date',
-    'column.day': 'Day',
     'column.kind': 'Kind of space',
-    'column.spaceKind': 'Kind of space',
     'column.energyKwh': 'Electricity',
-    'column.resets': 'Meter restarts',
     'column.counterResets': 'Meter restarts',
     'column.availableHours': 'Available',
     'column.bookedHours': 'Booked',
@@ -264,13 +253,11 @@ export const boardTexts = defineTexts(
     'column.occupiedHours': 'Occupied',
     'column.bookedShare': 'Booked share',
     'column.usedShareOfBooked': 'Used of booked',
-    'column.bookings': 'Bookings',
     'column.noShows': 'No-shows',
     'column.noShowRate': 'No-show rate',
     'column.goodAirHours': 'Hours with good air',
     'column.goodAirShare': 'Good air',
     'column.meanCo2Ppm': 'Mean CO₂',
-    'column.maxCo2Ppm': 'Highest CO₂',
     'kind.desk': 'Desk',
     'kind.desk_area': 'Coworking area',
     'kind.protel': 'Protel room',
@@ -285,6 +272,17 @@ export const boardTexts = defineTexts(
 );
 
 export type BoardTextKey = keyof typeof boardTexts.de;
+
+/**
+ * Every table and column of the report contract has its words, and no words wait for a column the API does
+ * not send: the compiler names what is missing or left over.
+ */
+type ContractKey = `table.${TableId}` | `column.${ReportColumnKey}`;
+type Unnamed = Exclude<ContractKey, BoardTextKey>;
+type Stale = Exclude<Extract<BoardTextKey, `table.${string}` | `column.${string}`>, ContractKey>;
+export const CONTRACT_NAMED: [Unnamed, Stale] extends [never, never]
+  ? true
+  : { unnamed: Unnamed; stale: Stale } = true;
 
 /** A text by a key the API names (figure, table, column, space kind); the id itself when we have no words for it. */
 export function hasText(key: string): key is BoardTextKey {
