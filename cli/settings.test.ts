@@ -95,6 +95,18 @@ t.test('CHECKIN_GRACE_MIN', async (t) => {
     t.throws(() => readSettings({ CHECKIN_GRACE_MIN: bad }, false), /CHECKIN_GRACE_MIN/, bad);
 });
 
+t.test('BACKFILL_DAYS', async (t) => {
+  t.equal(readSettings({}, false).backfillDays, 430, 'default: 13 whole months and the days of this one');
+  t.equal(readSettings({ BACKFILL_DAYS: ' ' }, false).backfillDays, 430);
+  t.equal(readSettings({ BACKFILL_DAYS: '0' }, false).backfillDays, 0, 'none');
+  t.equal(readSettings({ BACKFILL_DAYS: '1096' }, false).backfillDays, 1096);
+  for (const bad of ['-1', '1.5', 'viel', '1097'])
+    t.throws(
+      () => readSettings({ BACKFILL_DAYS: bad }, false),
+      new SettingsError(`BACKFILL_DAYS=${bad} must be whole days from 0 (none) to 1096`),
+    );
+});
+
 t.test('ALERT_*', async (t) => {
   const s = readSettings(
     {

@@ -5,6 +5,7 @@ import { type AlertSettings, DEFAULT_ALERT_SETTINGS, MINUTE_MS } from '../alerts
 import { trustedOriginsFrom } from '../api/cross-site.ts';
 import { DEFAULT_GRACE_MS } from '../bookings/check-in.ts';
 import { DEMO_SITE_FILE } from '../simulations/demo-site.ts';
+import { DEFAULT_BACKFILL_DAYS, MAX_SPAN_MS } from '../simulations/history/span.ts';
 import type { InfluxConnection } from '../storage/open.ts';
 
 /**
@@ -30,6 +31,8 @@ export interface Settings {
   influx: InfluxConnection | undefined;
   /** Simulated seconds per real second. */
   simSpeed: number;
+  /** Days of history the first `wesprint start` writes (BACKFILL_DAYS; default 430; 0: none). */
+  backfillDays: number;
   logLevel: string;
   /** Readable lines for a person (a terminal, LOG_FORMAT=pretty) or JSON lines for a log collector. */
   logFormat: 'pretty' | 'json';
@@ -152,6 +155,16 @@ function checkInGraceMs(env: NodeJS.ProcessEnv): number {
   return minutes * MINUTE_MS;
 }
 
+function backfillDays(env: NodeJS.ProcessEnv): number {
+  const raw = env.BACKFILL_DAYS;
+  if (raw === undefined || raw.trim() === '') return DEFAULT_BACKFILL_DAYS;
+  const days = Number(raw);
+  const most = MAX_SPAN_MS / 86_400_000;
+  if (!Number.isInteger(days) || days < 0 || days > most)
+    throw new SettingsError(`BACKFILL_DAYS=${raw} must be whole days from 0 (none) to ${most}`);
+  return days;
+}
+
 /** A comma-separated list, blanks dropped. */
 function list(env: NodeJS.ProcessEnv, name: string): string[] {
   return (env[name] ?? '')
@@ -220,6 +233,7 @@ export function readSettings(
     siteFile: path.resolve(env.SITE_FILE || DEMO_SITE_FILE),
     influx,
     simSpeed,
+    backfillDays: backfillDays(env),
     logLevel,
     logFormat: logFormat(env, terminal),
     brokerDenySubscribe: list(env, 'BROKER_DENY_SUBSCRIBE'),

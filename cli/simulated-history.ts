@@ -16,13 +16,7 @@ import { type FamilyQuantities, storedCounters } from '../simulations/history/me
 import { type BackfillPlan, historyTimes, planBackfill } from '../simulations/history/plan.ts';
 import { demoMemberIds, ensureSimulatedMembers } from '../simulations/history/population.ts';
 import { type BackfillProgress, type BackfillReport, runBackfill } from '../simulations/history/run.ts';
-import {
-  DEFAULT_BACKFILL_DAYS,
-  DEFAULT_STEP_MS,
-  MAX_SPAN_MS,
-  parseSpan,
-  parseStep,
-} from '../simulations/history/span.ts';
+import { DEFAULT_STEP_MS, parseSpan, parseStep } from '../simulations/history/span.ts';
 import { loadSite } from '../site/load.ts';
 import type { DeviceConfig, SiteConfig } from '../site/site.ts';
 import { openStore } from '../storage/open.ts';
@@ -200,18 +194,6 @@ export async function runBackfillCommand(args: string[], settings: Settings): Pr
   }
 }
 
-/** BACKFILL_DAYS: how many days of history the first `wesprint start` writes (default 430; 0 = none). */
-export function backfillDaysFromEnv(env: NodeJS.ProcessEnv = process.env): number {
-  const raw = env.BACKFILL_DAYS;
-  if (raw === undefined || raw.trim() === '') return DEFAULT_BACKFILL_DAYS;
-  const days = Number(raw);
-  if (!Number.isInteger(days) || days < 0 || days * DAY_MS > MAX_SPAN_MS)
-    throw new BackfillError(
-      `BACKFILL_DAYS=${raw} must be whole days from 0 (none) to ${MAX_SPAN_MS / DAY_MS}`,
-    );
-  return days;
-}
-
 /** What `wesprint start` needs to give the simulated building a past. */
 export interface StartupHistory {
   /** The counter a live meter starts from: the store's newest, else the end of the planned history. */
@@ -289,7 +271,7 @@ export async function startupHistory(
   site: SiteConfig,
   profiles: FamilyQuantities,
 ): Promise<StartupHistory> {
-  const days = backfillDaysFromEnv();
+  const days = settings.backfillDays;
   const store = openStore(settings);
   let stored: Record<string, number> = {};
   let plan: BackfillPlan | undefined;

@@ -45,7 +45,8 @@ export async function startRunningSystem(options: RunningSystemOptions = {}): Pr
     BACKFILL_DAYS: '0',
     ...options.env,
   };
-  // The first start's history reads BACKFILL_DAYS from the environment itself (cli/backfill.ts).
+  // The first start's history runs `wesprint simulate --backfill` in a child process, which reads its settings
+  // from the environment (cli/simulated-history.ts).
   const saved = new Map(Object.keys(env).map((k) => [k, process.env[k]]));
   Object.assign(process.env, env);
   let parts: RunningParts;
