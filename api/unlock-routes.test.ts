@@ -13,7 +13,7 @@ import { DEMO_SITE_FILE } from '../simulations/demo-site.ts';
 import { SERVICE_USERNAMES } from '../site/credentials.ts';
 import { loadSite } from '../site/load.ts';
 import { signedInMember } from '../test-support/members.ts';
-import { startRunningBuilding } from '../test-support/running-building.ts';
+import { startRunningGateway } from '../test-support/running-gateway.ts';
 import { eventually } from '../test-support/small-building.ts';
 import { buildApi } from './app.ts';
 import { LockCommands } from './lock-commands.ts';
@@ -40,7 +40,7 @@ const protelLock = protel.lock;
 const officeLock = office.lock;
 
 async function building(t: Test) {
-  const running = await startRunningBuilding({
+  const running = await startRunningGateway({
     site,
     dataDirPrefix: 'wesprint-unlock-',
     commandTimeoutMs: 1500,

@@ -12,7 +12,7 @@ import { DEMO_SITE_FILE } from '../simulations/demo-site.ts';
 import { SERVICE_USERNAMES } from '../site/credentials.ts';
 import { loadSite } from '../site/load.ts';
 import { signedInMember } from '../test-support/members.ts';
-import { startRunningBuilding } from '../test-support/running-building.ts';
+import { startRunningGateway } from '../test-support/running-gateway.ts';
 
 /**
  * Phone unlock latency and booking throughput on the real parts, wired as `wesprint start` wires them: the
@@ -124,7 +124,7 @@ export async function benchUnlock(options: UnlockBenchOptions = {}): Promise<Unl
 
   const stops: (() => Promise<void> | void)[] = [];
   try {
-    const building = await startRunningBuilding({
+    const building = await startRunningGateway({
       site,
       dataDirPrefix: 'wesprint-bench-unlock-',
       // The gateway answers on the lock's confirmation; no automatic re-lock so each unlock is a real turn.

@@ -2,13 +2,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { closedPort } from '../test-support/ports.ts';
-import { serviceBuilding } from '../test-support/service-building.ts';
+import { serviceDataDir } from '../test-support/service-data-dir.ts';
 import { runWesprint, startWesprint } from '../test-support/wesprint-process.ts';
 
 /** What an operator sees: a mistake said in one line, and a log a person can read on a terminal. */
 
 t.test('operator mistakes are one line each, never a stack', async (t) => {
-  const { env, dir } = serviceBuilding(t);
+  const { env, dir } = serviceDataDir(t);
   const aFile = path.join(dir, 'not-a-directory');
   fs.writeFileSync(aFile, '');
   const cases: [string, string[], Record<string, string>, RegExp][] = [
@@ -43,7 +43,7 @@ t.test('operator mistakes are one line each, never a stack', async (t) => {
 });
 
 t.test('on a terminal, or with LOG_FORMAT=pretty, log lines are for people; JSON otherwise', async (t) => {
-  const { env } = serviceBuilding(t);
+  const { env } = serviceDataDir(t);
   const nobody = `mqtt://127.0.0.1:${await closedPort()}`;
   const pretty = startWesprint(t, ['gateway'], {
     ...env,

@@ -6,7 +6,7 @@ import t, { type Test } from 'tap';
 import { SERVICE_USERNAMES, type Secrets } from '../site/credentials.ts';
 import { SqliteStore } from '../storage/sqlite-store.ts';
 import type { StoredReading } from '../storage/store.ts';
-import { serviceBuilding } from '../test-support/service-building.ts';
+import { serviceDataDir } from '../test-support/service-data-dir.ts';
 import { startWesprint, type WesprintService } from '../test-support/wesprint-process.ts';
 
 /**
@@ -97,7 +97,7 @@ async function notYetABroker(t: Test) {
 t.test(
   'a gateway started before its broker waits, says so once, and takes readings when it comes',
   async (t) => {
-    const { env, secrets, dataDir } = serviceBuilding(t);
+    const { env, secrets, dataDir } = serviceDataDir(t);
     const place = await notYetABroker(t);
     const gateway = startWesprint(t, ['gateway'], { ...env, MQTT_URL: `mqtt://127.0.0.1:${place.port}` });
     await until('three attempts to reach the broker', () => place.attempts() >= 3, 60_000);
@@ -135,7 +135,7 @@ t.test(
 t.test(
   'broker killed, store hanging: SIGTERM stops the gateway within 10 s, what it held spooled',
   async (t) => {
-    const { env, secrets, dataDir } = serviceBuilding(t);
+    const { env, secrets, dataDir } = serviceDataDir(t);
     // An InfluxDB that accepts connections and never answers: every write hangs until its timeout.
     const hanging = new Set<net.Socket>();
     const influx = net.createServer((socket) => hanging.add(socket));
@@ -180,7 +180,7 @@ t.test(
 );
 
 t.test('the API and the simulated building stop within 10 s with their broker killed', async (t) => {
-  const { env } = serviceBuilding(t);
+  const { env } = serviceDataDir(t);
   const broker = await startBroker(t, env);
   const url = brokerUrl(broker);
   const api = startWesprint(t, ['api'], { ...env, MQTT_URL: url });
@@ -208,7 +208,7 @@ t.test('the API and the simulated building stop within 10 s with their broker ki
 });
 
 t.test('`start` asked to stop while still waiting for its broker stops within 10 s', async (t) => {
-  const { env } = serviceBuilding(t);
+  const { env } = serviceDataDir(t);
   const place = await notYetABroker(t);
   const start = startWesprint(t, ['start'], { ...env, MQTT_URL: `mqtt://127.0.0.1:${place.port}` });
   // The simulated building says at once that it waits (it was silent for its 15 s wait for the devices).

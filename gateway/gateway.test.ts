@@ -12,7 +12,7 @@ import { credentialsFromDataDir, startSimulation } from '../simulations/simulato
 import { deviceUsername, SERVICE_USERNAMES } from '../site/credentials.ts';
 import { loadSite } from '../site/load.ts';
 import { SqliteStore } from '../storage/sqlite-store.ts';
-import { startRunningBuilding } from '../test-support/running-building.ts';
+import { startRunningGateway } from '../test-support/running-gateway.ts';
 import { startGateway } from './gateway.ts';
 import { Quarantine } from './quarantine.ts';
 import { SpooledWriter } from './spool.ts';
@@ -44,7 +44,7 @@ async function connect(url: string, username: string, password: string): Promise
 }
 
 async function building(t: Test) {
-  const running = await startRunningBuilding({
+  const running = await startRunningGateway({
     site,
     dataDirPrefix: 'wesprint-gw-',
     flushIntervalMs: 20,

@@ -22,12 +22,13 @@ import type { DeviceConfig, SiteConfig } from '../site/site.ts';
 import { SqliteStore } from '../storage/sqlite-store.ts';
 
 /**
- * A building running on real parts for tests and benchmarks, wired as `wesprint start` wires it: the
- * project's broker (with its ACL and generated secrets) on an ephemeral loopback port, the gateway with the
- * real profiles writing through the spool into a SQLite store, a quarantine, and optionally simulated
- * devices. Everything lives in a throwaway DATA_DIR that stop() removes.
+ * The path of a reading and of a command running on real parts, for tests and benchmarks, wired as
+ * `wesprint start` wires it: the project's broker (with its ACL and generated secrets) on an ephemeral
+ * loopback port, the gateway with the real profiles writing through the spool into a SQLite store, a
+ * quarantine, and optionally simulated devices; no API (running-system.ts runs the whole system).
+ * Everything lives in a throwaway DATA_DIR that stop() removes.
  */
-export interface RunningBuildingOptions {
+export interface RunningGatewayOptions {
   /** Default: the demo site. */
   site?: SiteConfig;
   /** Prefix of the temporary DATA_DIR's name, so a leftover directory says who made it. */
@@ -42,7 +43,7 @@ export interface RunningBuildingOptions {
   logger?: Logger;
 }
 
-export interface RunningBuilding {
+export interface RunningGateway {
   site: SiteConfig;
   dataDir: string;
   /** mqtt://127.0.0.1:<port> of the project's broker. */
@@ -67,7 +68,7 @@ export interface RunningBuilding {
 
 const silent = pino({ level: 'silent' });
 
-export async function startRunningBuilding(options: RunningBuildingOptions = {}): Promise<RunningBuilding> {
+export async function startRunningGateway(options: RunningGatewayOptions = {}): Promise<RunningGateway> {
   const site = options.site ?? loadSite(DEMO_SITE_FILE);
   const logger = options.logger ?? silent;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), options.dataDirPrefix ?? 'wesprint-building-'));

@@ -17,7 +17,7 @@ export const WERKHOF_SITE = {
  * A DATA_DIR and a site file shared by the `wesprint` parts of one test, as a compose volume would be, and
  * the environment they run with: loopback, ephemeral ports, JSON log at info, no history.
  */
-export function serviceBuilding(t: { teardown(fn: () => void): void }) {
+export function serviceDataDir(t: { teardown(fn: () => void): void }) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-service-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   const siteFile = path.join(dir, 'werkhof.site.json');
