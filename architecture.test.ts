@@ -7,7 +7,8 @@ import ts from 'typescript';
  * The arrows between the top-level folders (ARCHITECTURE.md), read from the imports of every file that is
  * not a test or a test fixture: the parts of the building import nothing from the places a person meets
  * them (the command, the HTTP API, benchmarks, test fixtures, the dashboard), `building/` (the building's
- * vocabulary) imports only the site file, and no two folders import each other, directly or around a circle.
+ * vocabulary) imports only the site file, no two folders import each other, directly or around a circle,
+ * and no part reads the environment (cli/settings.ts does, and hands the parts what they need).
  */
 
 const ROOT = import.meta.dirname;
@@ -30,7 +31,11 @@ function folderOf(file: string): string {
   return parts.length > 1 ? (parts[0] as string) : '';
 }
 
-/** Tests and their fixtures: they stand outside and may import anything (their imports are not arrows). */
+/**
+ * Tests and their fixtures stand outside: their imports are not arrows between the parts. A part's own tests
+ * may use the fixtures of test-support/, but not the edges themselves (issue 9: the bookings and alerts tests
+ * took theirs from api/).
+ */
 function isTest(file: string): boolean {
   return (
     /\.test\.ts$/.test(file) ||
@@ -39,8 +44,8 @@ function isTest(file: string): boolean {
   );
 }
 
-/** Every .ts and .svelte file of the repository that is not a test or fixture, as repository paths. */
-function sourceFiles(root: string = ROOT): string[] {
+/** Every .ts and .svelte file of the repository, as repository paths. */
+function repositoryFiles(root: string = ROOT): string[] {
   const found: string[] = [];
   const walk = (dir: string) => {
     for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
@@ -49,8 +54,7 @@ function sourceFiles(root: string = ROOT): string[] {
         continue;
       }
       if (!/\.(ts|svelte)$/.test(entry.name) || entry.name.endsWith('.d.ts')) continue;
-      const file = path.relative(root, path.join(dir, entry.name)).split(path.sep).join('/');
-      if (!isTest(file)) found.push(file);
+      found.push(path.relative(root, path.join(dir, entry.name)).split(path.sep).join('/'));
     }
   };
   walk(root);
@@ -86,6 +90,31 @@ function wrongArrows(imports: Import[]): string[] {
       wrong.push(`${from} imports ${to}: building/ imports only ${[...BUILDING_MAY_IMPORT].join(', ')}/`);
   }
   return wrong;
+}
+
+/** What the tests of the parts import from the edges, test-support/ aside. */
+function testsUsingEdges(imports: Import[]): string[] {
+  return imports
+    .filter(({ from, to }) => {
+      const target = folderOf(to);
+      return (
+        !EDGES.has(folderOf(from)) && EDGES.has(target) && target !== 'test-support' && !to.startsWith('..')
+      );
+    })
+    .map(({ from, to }) => `${from} imports ${to}: a part's tests take their fixtures from test-support/`);
+}
+
+/** The parts' files that read the environment themselves. */
+function partsReadingTheEnvironment(files: { file: string; text: string }[]): string[] {
+  return files
+    .filter(
+      ({ file, text }) =>
+        folderOf(file) !== '' && !EDGES.has(folderOf(file)) && /\bprocess\.env\b/.test(text),
+    )
+    .map(
+      ({ file }) =>
+        `${file} reads process.env: cli/settings.ts reads the environment and hands the parts what they need`,
+    );
 }
 
 /** Folders that import each other, directly or around a circle, each circle with one import per arrow. */
@@ -145,8 +174,10 @@ function folderCycles(imports: Import[]): string[] {
   });
 }
 
-function repositoryImports(): Import[] {
-  return sourceFiles().flatMap((file) => importsOf(file, fs.readFileSync(path.join(ROOT, file), 'utf8')));
+function repositoryImports(which: (file: string) => boolean): Import[] {
+  return repositoryFiles()
+    .filter(which)
+    .flatMap((file) => importsOf(file, fs.readFileSync(path.join(ROOT, file), 'utf8')));
 }
 
 t.test('the rules find what they are about (on made-up imports)', async (t) => {
@@ -200,9 +231,34 @@ t.test('the rules find what they are about (on made-up imports)', async (t) => {
 t.test(
   'the repository: parts import no edge, building/ only site/, no folders import each other',
   async (t) => {
-    const imports = repositoryImports();
+    const imports = repositoryImports((file) => !isTest(file));
     t.ok(imports.length > 500, `the imports are read (${imports.length})`);
     t.same(wrongArrows(imports), [], 'no import runs the wrong way');
     t.same(folderCycles(imports), [], 'no folders import each other');
   },
 );
+
+t.test("the parts' tests take their fixtures from test-support/, not from the edges", async (t) => {
+  t.match(testsUsingEdges([{ from: 'alerts/alert-watch.test.ts', to: 'api/test-session.ts' }]), [
+    /alerts\/alert-watch/,
+  ]);
+  t.same(testsUsingEdges([{ from: 'bookings/check-in.test.ts', to: 'test-support/members.ts' }]), []);
+  t.same(testsUsingEdges([{ from: 'api/auth.test.ts', to: 'cli/settings.ts' }]), [], "an edge's tests may");
+  const imports = repositoryImports((file) => isTest(file) && file.endsWith('.ts'));
+  t.ok(imports.length > 300, `the tests' imports are read (${imports.length})`);
+  t.same(testsUsingEdges(imports), []);
+});
+
+t.test('no part reads the environment', async (t) => {
+  t.match(
+    partsReadingTheEnvironment([
+      { file: 'alerts/alert-rules.ts', text: 'export function f(env = process.env) {}' },
+      { file: 'cli/settings.ts', text: 'readSettings(process.env)' },
+    ]),
+    [/^alerts\/alert-rules\.ts reads process\.env/],
+  );
+  const files = repositoryFiles()
+    .filter((file) => !isTest(file))
+    .map((file) => ({ file, text: fs.readFileSync(path.join(ROOT, file), 'utf8') }));
+  t.same(partsReadingTheEnvironment(files), []);
+});

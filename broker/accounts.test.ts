@@ -1,7 +1,7 @@
 import t from 'tap';
 import { hashPassword } from '../site/credentials.ts';
+import { DESK2_PASSWORD, testSecrets, testSite } from '../test-support/broker.ts';
 import { loadAccounts } from './accounts.ts';
-import { DESK2_PASSWORD, testSecrets, testSite } from './fixtures.ts';
 
 t.test('one account per device and per service, verified against hashes only', async (t) => {
   const site = testSite(await hashPassword(DESK2_PASSWORD));

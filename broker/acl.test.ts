@@ -1,4 +1,5 @@
 import t from 'tap';
+import { testProfiles, testSite } from '../test-support/broker.ts';
 import {
   anonymousGrant,
   apiGrant,
@@ -10,7 +11,6 @@ import {
   maySubscribe,
   unknownProfiles,
 } from './acl.ts';
-import { testProfiles, testSite } from './fixtures.ts';
 
 const site = testSite('scrypt$1$1$1$AA$AA');
 

@@ -3,6 +3,7 @@ import { Aedes, type Client } from 'aedes';
 import { Level } from 'level';
 import pino from 'pino';
 import t from 'tap';
+import { connect, inbox, startTestBroker, subscribe, tempDir } from '../test-support/broker.ts';
 import {
   AsyncLevelPersistence,
   clientHoldingId,
@@ -11,7 +12,6 @@ import {
   resolveQueueWritesInOrder,
 } from './aedes-patches.ts';
 import type { RunningBroker } from './broker.ts';
-import { connect, inbox, startTestBroker, subscribe, tempDir } from './fixtures.ts';
 
 /**
  * Each patch of aedes internals (aedes-patches.ts) against the aedes underneath: the internal it relies on

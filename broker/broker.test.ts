@@ -1,7 +1,6 @@
 import net from 'node:net';
 import t from 'tap';
 import { hashPassword } from '../site/credentials.ts';
-import { MAX_PACKET_BYTES, PortInUseError } from './broker.ts';
 import {
   connect,
   DESK2_PASSWORD,
@@ -11,7 +10,8 @@ import {
   startTestBroker,
   subscribe,
   tempDir,
-} from './fixtures.ts';
+} from '../test-support/broker.ts';
+import { MAX_PACKET_BYTES, PortInUseError } from './broker.ts';
 
 const DESK1 = { username: 'desk-1-occupancy', password: 'desk-1-secret' };
 const LOCK = { username: 'lock-101', password: 'lock-secret' };

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import t from 'tap';
-import { connect, inbox, startTestBroker, subscribe } from './fixtures.ts';
+import { connect, inbox, startTestBroker, subscribe } from '../test-support/broker.ts';
 
 /**
  * Lab mode (BROKER_ALLOW_ANONYMOUS=true) must behave as a conformant MQTT 3.1.1 broker for anonymous

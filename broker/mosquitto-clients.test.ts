@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import t from 'tap';
+import { connect, inbox, startTestBroker, subscribe } from '../test-support/broker.ts';
 import { requireComponent } from '../test-support/component.ts';
-import { connect, inbox, startTestBroker, subscribe } from './fixtures.ts';
 
 /** Real Mosquitto command-line clients against the building broker, as a device's firmware would connect. */
 

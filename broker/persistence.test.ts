@@ -1,7 +1,7 @@
 import mqtt from 'mqtt';
 import t, { type Test } from 'tap';
+import { connect, inbox, startTestBroker, subscribe, tempDir } from '../test-support/broker.ts';
 import type { RunningBroker } from './broker.ts';
-import { connect, inbox, startTestBroker, subscribe, tempDir } from './fixtures.ts';
 
 const GATEWAY = { username: 'wesprint-gateway', password: 'gateway-secret' };
 const DESK1 = { username: 'desk-1-occupancy', password: 'desk-1-secret' };

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { connect, startTestBroker } from './fixtures.ts';
+import { connect, startTestBroker } from '../test-support/broker.ts';
 
 /**
  * The gateway holds a persistent session (clean=0) and takes QoS 1 from many devices at once. Every message

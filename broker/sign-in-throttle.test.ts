@@ -4,7 +4,7 @@ import { MqttClient } from 'mqtt';
 import pino from 'pino';
 import t, { type Test } from 'tap';
 import { MQTT_SIGN_IN_THROTTLE } from '../access/guess-throttle.ts';
-import { readAudit, startTestBroker, tempDir, testSecrets } from './fixtures.ts';
+import { readAudit, startTestBroker, tempDir, testSecrets } from '../test-support/broker.ts';
 import { MAX_KEYS_PER_SCOPE, MqttSignInThrottle, type ThrottleChange } from './sign-in-throttle.ts';
 
 const S = 1000;

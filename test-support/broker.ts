@@ -4,10 +4,10 @@ import path from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import pino from 'pino';
 import type { Test } from 'tap';
+import { type BrokerOptions, type RunningBroker, startBroker } from '../broker/broker.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
 import type { Secrets } from '../site/credentials.ts';
 import type { SiteConfig } from '../site/site.ts';
-import { type BrokerOptions, type RunningBroker, startBroker } from './broker.ts';
 
 /**
  * A small building for the broker's tests: one Nuki lock, two Zigbee2MQTT desk sensors (one with its hash
