@@ -13,10 +13,10 @@ import { loadProfiles } from '../device-profiles/registry.ts';
 import { startGateway } from '../gateway/gateway.ts';
 import { Quarantine } from '../gateway/quarantine.ts';
 import { SpooledWriter } from '../gateway/spool.ts';
-import { syntheticSite } from '../simulations/load.ts';
 import { loadOrCreateSecrets, SERVICE_USERNAMES, type Secrets } from '../site/credentials.ts';
 import type { SiteConfig } from '../site/site.ts';
 import { SqliteStore } from '../storage/sqlite-store.ts';
+import { syntheticSite } from './load.ts';
 import type { ChildMessage, ParentMessage, Phase, PhaseAccount, PrepareMessage } from './publisher.ts';
 
 /**

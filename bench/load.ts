@@ -1,14 +1,14 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Quantity } from '../building/quantities.ts';
-import type { DeviceConfig, SiteConfig } from '../site/site.ts';
-import type { MqttCredentials } from './simulator.ts';
+import type { MqttCredentials } from '../simulations/simulator.ts';
 import {
   type DeviceMessage,
   shellyGen2Messages,
   tasmotaSensorPayload,
   z2mAirQualityPayload,
   z2mOccupancyPayload,
-} from './virtual-devices.ts';
+} from '../simulations/virtual-devices.ts';
+import type { DeviceConfig, SiteConfig } from '../site/site.ts';
 
 /**
  * Load mode for benchmarks: many devices of the real families, real vendor payloads, a target rate,
