@@ -1,13 +1,11 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Quantity } from '../building/quantities.ts';
+import { shellyGen2Messages } from '../device-families/shelly-gen2/simulator.ts';
+import { tasmotaSensorPayload } from '../device-families/tasmota-energy/simulator.ts';
+import { z2mAirQualityPayload } from '../device-families/zigbee2mqtt-air-quality/simulator.ts';
+import { z2mOccupancyPayload } from '../device-families/zigbee2mqtt-occupancy/simulator.ts';
 import type { MqttCredentials } from '../simulations/simulator.ts';
-import {
-  type DeviceMessage,
-  shellyGen2Messages,
-  tasmotaSensorPayload,
-  z2mAirQualityPayload,
-  z2mOccupancyPayload,
-} from '../simulations/virtual-devices.ts';
+import type { DeviceMessage } from '../simulations/virtual-device.ts';
 import type { DeviceConfig, SiteConfig } from '../site/site.ts';
 
 /**

@@ -3,10 +3,10 @@ import path from 'node:path';
 import { Aedes } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
 import t, { type Test } from 'tap';
+import { NUKI_STATE } from '../device-families/nuki-mqtt/simulator.ts';
 import { decodeMessage, loadProfiles, type SiteDevice } from '../device-profiles/registry.ts';
 import { loadSite } from '../site/load.ts';
 import { startSimulation } from './simulator.ts';
-import { NUKI_STATE } from './virtual-devices.ts';
 
 /**
  * The simulator against a real aedes broker (no auth, plain `Aedes.createBroker`), a handful of the

@@ -7,16 +7,9 @@ import {
 } from '../building/broker-connection.ts';
 import { deviceUsername, loadOrCreateSecrets } from '../site/credentials.ts';
 import type { DeviceConfig, SiteConfig } from '../site/site.ts';
+import { createVirtualDevice, loadSimulators } from './family-simulators.ts';
 import { SimulatedBuilding } from './simulated-building.ts';
-import {
-  type CommandIo,
-  createVirtualDevice,
-  type DeviceMessage,
-  type LockMode,
-  type LockOptions,
-  NukiLock,
-  type VirtualDevice,
-} from './virtual-devices.ts';
+import type { CommandIo, DeviceMessage, LockMode, LockOptions, VirtualDevice } from './virtual-device.ts';
 
 /**
  * Runs the virtual devices of a site against an MQTT broker, each with its own connection, client id,
@@ -57,7 +50,7 @@ export interface SimulationOptions {
   /** Simulated epoch ms at the start; default: now. */
   start?: number;
   logger?: SimulationLogger;
-  /** Which site devices to run; default all of the families the simulator knows. */
+  /** Which site devices to run; default all of those whose family has a simulator. */
   devices?: (device: DeviceConfig) => boolean;
   /** Shortest real interval between two reports of one device (default 5000 ms). */
   minReportIntervalMs?: number;
@@ -78,7 +71,7 @@ export interface SimulationOptions {
 export interface LockControls {
   id: string;
   topic: string;
-  /** Current Nuki state code (1 locked, 3 unlocked, …). */
+  /** The state code as the lock's firmware reports it (Nuki: 1 locked, 3 unlocked, …). */
   state(): number;
   mode(): LockMode;
   /**
@@ -282,9 +275,10 @@ export async function startSimulation(options: SimulationOptions): Promise<Simul
     else await client.endAsync(true);
   };
 
+  const simulators = await loadSimulators();
   const selected = options.site.devices.filter((d) => (options.devices ? options.devices(d) : true));
   for (const cfg of selected) {
-    const device = createVirtualDevice(cfg, building, simStart, {
+    const device = createVirtualDevice(simulators, cfg, building, simStart, {
       ...(options.rebootProbabilityPerDay === undefined
         ? {}
         : { rebootProbabilityPerDay: options.rebootProbabilityPerDay }),
@@ -334,11 +328,12 @@ export async function startSimulation(options: SimulationOptions): Promise<Simul
       Math.floor(Math.random() * periodMs),
     );
 
-    if (r.device instanceof NukiLock) {
-      const lock = r.device;
-      locks.set(lock.config.id, {
-        id: lock.config.id,
-        topic: lock.config.topic,
+    const lock = r.device.lock;
+    if (lock) {
+      const config = r.device.config;
+      locks.set(config.id, {
+        id: config.id,
+        topic: config.topic,
         state: () => lock.state,
         mode: () => (r.offline ? 'offline' : lock.mode),
         commandsReceived: () => lock.commandsReceived,

@@ -20,13 +20,7 @@ import {
   voc,
 } from '../../device-profiles/capabilities.ts';
 import { defineProfile, jsonReport } from '../../device-profiles/define.ts';
-import {
-  z2mAvailability,
-  z2mLastSeen,
-  z2mLayout,
-  z2mListens,
-  z2mSubscriptions,
-} from '../../device-profiles/zigbee2mqtt.ts';
+import { z2mAvailability, z2mLastSeen, z2mLayout, z2mListens, z2mSubscriptions } from '../zigbee2mqtt.ts';
 
 export default defineProfile({
   id: 'zigbee2mqtt-air-quality',

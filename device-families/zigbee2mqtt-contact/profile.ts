@@ -13,13 +13,7 @@
  */
 import { battery, batteryLow, booleanState, linkquality } from '../../device-profiles/capabilities.ts';
 import { defineProfile, jsonReport } from '../../device-profiles/define.ts';
-import {
-  z2mAvailability,
-  z2mLastSeen,
-  z2mLayout,
-  z2mListens,
-  z2mSubscriptions,
-} from '../../device-profiles/zigbee2mqtt.ts';
+import { z2mAvailability, z2mLastSeen, z2mLayout, z2mListens, z2mSubscriptions } from '../zigbee2mqtt.ts';
 
 export default defineProfile({
   id: 'zigbee2mqtt-contact',

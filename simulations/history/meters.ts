@@ -2,9 +2,9 @@ import { reportsCounter } from '../../building/quantities.ts';
 import type { DeviceProfile } from '../../device-profiles/profile.ts';
 import type { DeviceConfig, SiteConfig, SpaceConfig } from '../../site/site.ts';
 import type { TimeSeriesStore } from '../../storage/store.ts';
+import { inServiceCounterWh } from '../device-traits.ts';
 import { type CounterState, DAY_MS, integrateEnergyWh, MAX_STEP_MS } from '../physics.ts';
 import type { SimulatedBuilding } from '../simulated-building.ts';
-import { inServiceCounterWh } from '../virtual-devices.ts';
 
 /**
  * Meters: the history ends where the live meters start. Each meter's counter at the end of the history

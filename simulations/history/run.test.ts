@@ -15,9 +15,9 @@ import type { SiteConfig } from '../../site/site.ts';
 import { addUpChannels } from '../../storage/device-totals.ts';
 import { SqliteStore } from '../../storage/sqlite-store.ts';
 import { DEMO_SITE_FILE } from '../demo-site.ts';
+import { createVirtualDevice, loadSimulators } from '../family-simulators.ts';
 import { advanceCounter } from '../physics.ts';
 import { SimulatedBuilding } from '../simulated-building.ts';
-import { createVirtualDevice } from '../virtual-devices.ts';
 import { writeUpcomingBookings } from './bookings-ahead.ts';
 import { readMarker, writeMarker } from './marker.ts';
 import { siteMeters, storedCounters } from './meters.ts';
@@ -240,8 +240,9 @@ t.test('a three-day history of a slice of the demo building, through the real in
     async (t) => {
       const building = new SimulatedBuilding(site, plan.seed);
       const topics = new Map(site.devices.map((d) => [d.topic, { id: d.id, profile: d.profile }]));
+      const simulators = await loadSimulators();
       for (const meter of meters) {
-        const device = createVirtualDevice(meter, building, end, {
+        const device = createVirtualDevice(simulators, meter, building, end, {
           counterWh: plan.endCounters[meter.id] as number,
           rebootProbabilityPerDay: 0,
         });

@@ -5,8 +5,9 @@ import type { Quarantine } from '../../gateway/quarantine.ts';
 import { SpooledWriter } from '../../gateway/spool.ts';
 import type { DeviceConfig, SiteConfig } from '../../site/site.ts';
 import type { ManagedStore, StoredReading } from '../../storage/store.ts';
+import { createVirtualDevice, loadSimulators } from '../family-simulators.ts';
 import { DAY_MS } from '../physics.ts';
-import { createVirtualDevice, type VirtualDevice } from '../virtual-devices.ts';
+import type { VirtualDevice } from '../virtual-device.ts';
 import { writeUpcomingBookings } from './bookings-ahead.ts';
 import { type BackfillMarker, readMarker, writeMarker } from './marker.ts';
 import { MemoizedBuilding } from './memoized-building.ts';
@@ -149,10 +150,11 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRep
   let first = times.findIndex((t) => t >= marker.doneUntil);
   if (first < 0) first = times.length;
   if (first < times.length) {
+    const simulators = await loadSimulators();
     const devices: { device: VirtualDevice; every: number }[] = [];
     for (const config of site.devices) {
       const meter = meters.get(config.id);
-      const device = createVirtualDevice(config, building, times[first] as number, {
+      const device = createVirtualDevice(simulators, config, building, times[first] as number, {
         rebootProbabilityPerDay: 0,
         ...(meter ? { counterAt: meter.counterAt } : {}),
       });

@@ -1,10 +1,18 @@
-import { quote } from './capabilities.ts';
-import { isObject, parseJsonObject, type ReportDecoder, type TopicLayout, zonedIsoTime } from './define.ts';
-import { DecodeError } from './profile.ts';
+import { quote } from '../device-profiles/capabilities.ts';
+import {
+  isObject,
+  parseJsonObject,
+  type ReportDecoder,
+  type TopicLayout,
+  zonedIsoTime,
+} from '../device-profiles/define.ts';
+import { DecodeError } from '../device-profiles/profile.ts';
+import type { DeviceMessage } from '../simulations/virtual-device.ts';
 
 /**
- * What every Zigbee2MQTT family shares: Zigbee2MQTT is one bridge publishing for many devices, so the
- * topic layout, availability and `last_seen` are the bridge's, not the sensor's.
+ * What every Zigbee2MQTT family shares, decoded by their profiles and sent by their simulators: Zigbee2MQTT
+ * is one bridge publishing for many devices, so the topic layout, availability and `last_seen` are the
+ * bridge's, not the sensor's.
  * Source: https://www.zigbee2mqtt.io/guide/usage/mqtt_topics_and_messages.html
  *   ("zigbee2mqtt/FRIENDLY_NAME", "…/availability", "…/set", "…/get", "zigbee2mqtt/bridge/…")
  * and https://www.zigbee2mqtt.io/guide/configuration/device-availability.html (payload
@@ -64,4 +72,10 @@ export function z2mLastSeen(obj: Record<string, unknown>, where: string): number
   throw new DecodeError(
     `${where}: last_seen must be epoch ms or an ISO 8601 string, got ${isObject(v) ? 'an object' : typeof v}`,
   );
+}
+
+/** What the bridge publishes, retained, when a device comes or goes (Z2M ≥ 2.0 JSON availability payload). */
+export function z2mAvailabilityMessage(deviceTopic: string, online: boolean): DeviceMessage {
+  const payload = JSON.stringify({ state: online ? 'online' : 'offline' });
+  return { topic: `${deviceTopic}/availability`, payload, qos: 1, retain: true };
 }

@@ -1,0 +1,148 @@
+/**
+ * A simulated Shelly Gen2 plug or relay (Plus Plug S, Pro 4PM), in the formats of the Shelly Gen2 MQTT API
+ * cited in profile.ts: each switch's component status on `<id>/status/switch:<n>` (status_ntf) and one
+ * `<id>/events/rpc` NotifyStatus carrying them all (rpc_ntf); `aenergy.total` Wh, `by_minute` mWh of the
+ * last three whole minutes, `minute_ts` the current minute's start; `<id>/online` true (retained) with the
+ * last will false; a report every 60 s.
+ *
+ * How many switches: one, or as many as the outputs the site file places (`channels`: a Pro 4PM whose
+ * outputs 0..3 feed four rooms has four).
+ */
+
+import { MeterCounter, mainsVoltage } from '../../simulations/device-traits.ts';
+import type { SimulatedBuilding } from '../../simulations/simulated-building.ts';
+import {
+  type DeviceMessage,
+  type DeviceOptions,
+  defineSimulator,
+  message,
+  round,
+  type VirtualDevice,
+} from '../../simulations/virtual-device.ts';
+import type { DeviceConfig } from '../../site/site.ts';
+
+export interface Gen2SwitchState {
+  source: string;
+  output: boolean;
+  apowerW: number;
+  voltageV: number;
+  currentA: number;
+  totalWh: number;
+  /** mWh of the last three whole minutes, newest first. */
+  byMinuteMwh: [number, number, number];
+  /** Unix seconds of the start of the current minute. */
+  minuteTs: number;
+  temperatureC: number;
+}
+
+export function shellyGen2SwitchStatus(s: Gen2SwitchState, id = 0): object {
+  return {
+    id,
+    source: s.source,
+    output: s.output,
+    apower: round(s.apowerW, 1),
+    voltage: round(s.voltageV, 1),
+    current: round(s.currentA, 3),
+    aenergy: {
+      total: round(s.totalWh, 3),
+      by_minute: s.byMinuteMwh.map((v) => round(v, 3)),
+      minute_ts: s.minuteTs,
+    },
+    temperature: { tC: round(s.temperatureC, 1), tF: round((s.temperatureC * 9) / 5 + 32, 1) },
+  };
+}
+
+/**
+ * Shelly Plus Plug S / Pro 4PM (Gen2): each switch's component status on `status/switch:<id>` and one
+ * NotifyStatus RPC notification carrying them all.
+ */
+export function shellyGen2Messages(
+  deviceTopic: string,
+  switches: Gen2SwitchState | readonly Gen2SwitchState[],
+  simNow: number,
+): DeviceMessage[] {
+  const statuses = (Array.isArray(switches) ? switches : [switches]).map((s: Gen2SwitchState, id) =>
+    shellyGen2SwitchStatus(s, id),
+  );
+  const params: Record<string, unknown> = { ts: round(simNow / 1000, 2) };
+  statuses.forEach((status, id) => {
+    params[`switch:${id}`] = status;
+  });
+  const notify = { src: deviceTopic, dst: `${deviceTopic}/events`, method: 'NotifyStatus', params };
+  return [
+    ...statuses.map((status, id) => message(`${deviceTopic}/status/switch:${id}`, JSON.stringify(status))),
+    message(`${deviceTopic}/events/rpc`, JSON.stringify(notify)),
+  ];
+}
+
+/** One switch, or one for each output up to the highest the site file places. */
+function switchesOf(config: DeviceConfig): number {
+  return Math.max(1, ...(config.channels ?? []).map((c) => c.channel + 1));
+}
+
+/**
+ * A Gen2 plug or relay: a Plus Plug S (one switch), or a Pro 4PM whose four outputs the site file places
+ * in rooms of their own. The outputs share the device's load and counter in equal parts, so that their
+ * counters add up to the device's and each output's power and counter agree.
+ */
+class ShellyGen2Plug implements VirtualDevice {
+  readonly clientId: string;
+  readonly firmwareIntervalS = 60;
+  readonly will: DeviceMessage;
+  readonly commandTopics: string[] = [];
+  private readonly meter: MeterCounter;
+  private readonly switches: number;
+  private source = 'init';
+
+  constructor(
+    readonly config: DeviceConfig,
+    private readonly building: SimulatedBuilding,
+    options: DeviceOptions,
+    simStart: number,
+  ) {
+    this.clientId = config.topic;
+    this.will = message(`${config.topic}/online`, false, true, 1);
+    this.meter = new MeterCounter(config, building, options, simStart);
+    this.switches = switchesOf(config);
+  }
+
+  birth(simNow: number): DeviceMessage[] {
+    this.source = 'init';
+    return [message(`${this.config.topic}/online`, true, true, 1), ...this.report(simNow)];
+  }
+
+  report(simNow: number): DeviceMessage[] {
+    if (this.meter.advance(simNow)) this.source = 'init';
+    const power = this.meter.powerW(simNow);
+    const voltage = mainsVoltage(this.building, this.config, simNow);
+    const minuteStart = Math.floor(simNow / 60_000) * 60_000;
+    const share = 1 / this.switches;
+    const minuteMwh = (ms: number) => (this.meter.powerW(ms) * share * 60 * 1000) / 3600;
+    const output = (): Gen2SwitchState => ({
+      source: this.source,
+      output: true,
+      apowerW: power * share,
+      voltageV: voltage,
+      currentA: (power * share) / voltage / 0.95,
+      totalWh: this.meter.counter.wh * share,
+      byMinuteMwh: [
+        minuteMwh(minuteStart - 60_000),
+        minuteMwh(minuteStart - 120_000),
+        minuteMwh(minuteStart - 180_000),
+      ],
+      minuteTs: minuteStart / 1000,
+      temperatureC: 30 + power / 80,
+    });
+    const messages = shellyGen2Messages(
+      this.config.topic,
+      Array.from({ length: this.switches }, output),
+      simNow,
+    );
+    this.source = 'timer';
+    return messages;
+  }
+}
+
+export default defineSimulator(
+  (device, { building, options, simStart }) => new ShellyGen2Plug(device, building, options, simStart),
+);

@@ -1,0 +1,165 @@
+import type { DeviceConfig } from '../site/site.ts';
+import {
+  advanceCo2,
+  advanceCounter,
+  type CounterState,
+  chance,
+  DAY_MS,
+  meterRebootAt,
+  OUTDOOR_CO2_PPM,
+  spaceVolumeM3,
+} from './physics.ts';
+import type { SimulatedBuilding } from './simulated-building.ts';
+import type { DeviceOptions } from './virtual-device.ts';
+
+/**
+ * The physics every family's simulator composes, the way capability blocks compose profiles: seeded
+ * per-device constants, radio and mains, daylight, a room's air and climate, a meter's counter with its
+ * reboots. What a family adds is its firmware: payloads, topics, intervals, state machines.
+ */
+
+/** Per-device constants drawn from the seed: battery level, radio quality, mains voltage. */
+export function seededTrait(
+  building: SimulatedBuilding,
+  device: DeviceConfig,
+  what: string,
+  min: number,
+  max: number,
+): number {
+  return min + (max - min) * chance(building.seed, device.id, what);
+}
+
+/** A Zigbee radio's link quality (LQI 0–255): the device's own, wobbling minute by minute. */
+export function linkquality(building: SimulatedBuilding, device: DeviceConfig, simNow: number): number {
+  const base = seededTrait(building, device, 'lqi', 60, 200);
+  const wobble = (chance(building.seed, device.id, Math.floor(simNow / 60_000)) - 0.5) * 20;
+  return Math.max(0, Math.min(255, Math.round(base + wobble)));
+}
+
+/** The mains voltage a device measures on a phase, moving every 30 s around 229 V. */
+export function mainsVoltage(
+  building: SimulatedBuilding,
+  device: DeviceConfig,
+  simNow: number,
+  phase = 0,
+): number {
+  return 229 + (chance(building.seed, device.id, phase, Math.floor(simNow / 30_000)) - 0.5) * 4;
+}
+
+/** Daylight through the windows at a local hour, lux. */
+export function daylightLux(hour: number): number {
+  return hour < 6 || hour > 20 ? 0 : Math.max(0, Math.sin(((hour - 6) / 14) * Math.PI)) * 280;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Air
+
+/**
+ * The CO2 of the room a sensor is in, followed from report to report with the people in it and the
+ * ventilation; a stage direction for the room (`building.stage`) wins.
+ */
+export class RoomCo2 {
+  private ppm = OUTDOOR_CO2_PPM + 30;
+  private simAt: number | undefined;
+
+  constructor(
+    private readonly building: SimulatedBuilding,
+    private readonly spaceId: string,
+  ) {}
+
+  /** Advances to `simNow` and returns the room's CO2, ppm. */
+  at(simNow: number): number {
+    const space = this.building.space(this.spaceId);
+    const people = (ms: number) => this.building.peopleIn(space.id, ms);
+    // A sensor switched on mid-day starts from a warmed-up room: replay the last six hours.
+    const from = this.simAt ?? simNow - 6 * 3_600_000;
+    this.ppm = advanceCo2(
+      this.ppm,
+      from,
+      simNow,
+      spaceVolumeM3(space.area_m2, space.kind),
+      space.kind,
+      people,
+    );
+    this.simAt = simNow;
+    this.ppm = this.building.stagedCo2(space.id) ?? this.ppm;
+    return this.ppm;
+  }
+}
+
+/**
+ * Temperature (°C) and relative humidity (%) a sensor in the device's space reads: warmer and more humid
+ * the more people per m², with the sensor's own small noise.
+ */
+export function roomClimate(
+  building: SimulatedBuilding,
+  device: DeviceConfig,
+  simNow: number,
+): { temperatureC: number; humidityPct: number } {
+  const space = building.space(device.space);
+  const perM2 = building.peopleIn(space.id, simNow) / space.area_m2;
+  return {
+    temperatureC: 20.2 + Math.min(3, perM2 * 12) + (chance(device.id, simNow, 't') - 0.5) * 0.2,
+    humidityPct: 38 + Math.min(15, perM2 * 60) + (chance(device.id, simNow, 'h') - 0.5),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Meters
+
+/** How a floor's load spreads over the three phases of its sub-distribution. */
+export const PHASE_SHARE = [0.42, 0.33, 0.25] as const;
+
+/** A phase's power factor, moving every five minutes between 0.90 and 0.98. */
+export function phasePowerFactor(device: DeviceConfig, phase: number, simNow: number): number {
+  return 0.9 + 0.08 * chance(device.id, phase, Math.floor(simNow / 300_000));
+}
+
+/** Counters did not start at zero: the meter has been in service for a while (seeded per meter). */
+export function inServiceCounterWh(building: SimulatedBuilding, config: DeviceConfig): number {
+  return seededTrait(building, config, 'counter', 0.02, 1) * building.meterLoad(config).baseW * 24 * 365;
+}
+
+/** Shared by all metering devices: a counter that follows the building's load and reboots now and then. */
+export class MeterCounter {
+  counter: CounterState;
+  private simAt: number | undefined;
+  private lastReboots = 0;
+  private readonly rebootProbabilityPerDay: number;
+  private readonly counterAt: ((simNow: number) => CounterState) | undefined;
+
+  constructor(
+    private readonly config: DeviceConfig,
+    private readonly building: SimulatedBuilding,
+    options: DeviceOptions,
+    simStart: number,
+  ) {
+    this.rebootProbabilityPerDay = options.rebootProbabilityPerDay ?? 0.02;
+    this.counterAt = options.counterAt;
+    const wh = options.counterWh ?? inServiceCounterWh(building, config);
+    this.counter = options.counterAt?.(simStart) ?? { wh, startedAt: simStart - 365 * DAY_MS, reboots: 0 };
+    this.lastReboots = this.counter.reboots;
+  }
+
+  /** Advances to simNow; returns true when the meter rebooted since the last call. */
+  advance(simNow: number): boolean {
+    const from = this.simAt ?? simNow;
+    this.counter =
+      this.counterAt?.(simNow) ??
+      advanceCounter(
+        this.counter,
+        from,
+        simNow,
+        (ms) => this.building.meterPowerW(this.config, ms),
+        (day) => meterRebootAt(this.building.seed, this.config.id, day, this.rebootProbabilityPerDay),
+      );
+    this.simAt = simNow;
+    const rebooted = this.counter.reboots !== this.lastReboots;
+    this.lastReboots = this.counter.reboots;
+    return rebooted;
+  }
+
+  powerW(simNow: number): number {
+    return this.building.meterPowerW(this.config, simNow);
+  }
+}
