@@ -295,6 +295,64 @@ t.test(
   },
 );
 
+t.test(
+  "a device that sleeps between reports: its last will is its sleep, not an outage; a plug's is an outage",
+  async (t) => {
+    const ht = site.devices.find((d) => d.profile === 'shelly-ht');
+    if (!ht) throw new Error('demo site lacks a Shelly H&T');
+    const b = await building(t);
+    const statuses = new Map<string, DeviceStatusMessage>();
+    b.api.on('message', (_topic, payload) => {
+      const status = JSON.parse(String(payload)) as DeviceStatusMessage;
+      statuses.set(status.device, status);
+    });
+    await b.api.subscribeAsync([topics.deviceStatus(ht.id), topics.deviceStatus(meter.id)], { qos: 1 });
+
+    // Each wakes (or starts), says it is online, reports; its last will says `online` `false`.
+    const wake = async (device: typeof ht, report: [string, string]) => {
+      const client = await mqtt.connectAsync(b.url, {
+        username: deviceUsername(device),
+        password: b.devicePassword(device.id),
+        reconnectPeriod: 0,
+        clientId: `t-${randomUUID()}`,
+        will: { topic: `${device.topic}/online`, payload: Buffer.from('false'), qos: 1, retain: true },
+      });
+      t.teardown(() => client.end(true));
+      await client.publishAsync(`${device.topic}/online`, 'true', { qos: 1, retain: true });
+      await client.publishAsync(report[0], report[1], { qos: 1 });
+      return client;
+    };
+    const htClient = await wake(ht, [
+      `${ht.topic}/events/rpc`,
+      JSON.stringify({
+        method: 'NotifyFullStatus',
+        params: { 'temperature:0': { id: 0, tC: 19.8, tF: 67.6 }, 'humidity:0': { id: 0, rh: 42.2 } },
+      }),
+    ]);
+    const plugClient = await wake(meter, [`${meter.topic}/relay/0/power`, '42']);
+    const reported = await waitFor('both online after their reports', () => {
+      const [h, m] = [statuses.get(ht.id), statuses.get(meter.id)];
+      return h?.online && m?.online ? h : undefined;
+    });
+
+    // Both drop off the network without a goodbye: the broker publishes their last wills.
+    (htClient.stream as { destroy(): void }).destroy();
+    (plugClient.stream as { destroy(): void }).destroy();
+    t.match(
+      await waitFor('the plug offline', () => (statuses.get(meter.id)?.online === false ? true : undefined)),
+      true,
+      'a plug that drops off is offline at once',
+    );
+    // The H&T's will reached the gateway too: it is heard later than its report, and still online.
+    const asleep = await waitFor('the H&T heard again', () => {
+      b.gateway().checkHealth();
+      const h = statuses.get(ht.id);
+      return h && (h.lastSeen ?? 0) > (reported.lastSeen ?? 0) ? h : undefined;
+    });
+    t.equal(asleep.online, true, 'asleep, not offline: it has not missed three reports of two hours');
+  },
+);
+
 t.test('against an external broker (the machine’s Mosquitto): unknown devices are quarantined', async (t) => {
   const url = process.env.WESPRINT_TEST_MOSQUITTO_URL ?? 'mqtt://127.0.0.1:1883';
   let probe: MqttClient | undefined;

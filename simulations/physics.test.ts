@@ -46,9 +46,11 @@ t.test('the Kaufhaus site file loads and has the promised shape', async (t) => {
     'nuki-mqtt',
     'shelly-gen1',
     'shelly-gen2',
+    'shelly-ht',
     'shelly-pro-3em',
     'tasmota-energy',
     'zigbee2mqtt-air-quality',
+    'zigbee2mqtt-contact',
     'zigbee2mqtt-occupancy',
   ]);
   // every desk has its own presence sensor for sensor-verified check-in

@@ -216,6 +216,40 @@ t.test('the facility view in real Chromium on the simulated building', async (t:
       `${quantity}: reported in some space, so the check above covered it`,
     );
   }
+
+  // The two families added as a folder each: the Diskursraum's door contact, and a Shelly H&T in the
+  // technical room that reports and goes back to sleep (its last will says offline at once).
+  const spaceById = new Map(overview.floors.flatMap((f) => f.spaces.map((s) => [s.id, s])));
+  const technik = spaceById.get('eg-technik');
+  t.same(
+    technik?.measures,
+    ['temperature', 'humidity'],
+    'the H&T measures its room; the main meter there does not',
+  );
+  t.same(
+    [technik?.readings.temperature?.stale, technik?.readings.humidity?.stale],
+    [false, false],
+    'temperature and humidity from its last wake-up, current',
+  );
+  t.match(
+    (await tileTexts(page)).get('eg-technik'),
+    /Temperatur\s*\d+,\d °C\s*Luftfeuchte\s*\d+ %/,
+    'on its tile, with the unit and decimals of their descriptions',
+  );
+  const sleeper = overview.devices.list.find((d) => d.id === 'eg-technik-ht');
+  t.same(
+    [sleeper?.online, sleeper?.silent],
+    [true, false],
+    'asleep since its report, yet online, not silent',
+  );
+  t.equal(
+    (await page.locator('details tr[data-device="eg-technik-ht"] td.status').textContent())?.trim(),
+    'online',
+  );
+  t.ok(
+    ['open', 'closed'].includes(String(spaceById.get('eg-diskursraum')?.readings.door?.value)),
+    "the Diskursraum's door contact reports its door",
+  );
   const desks = overview.floors
     .flatMap((f) => f.spaces)
     .filter((s) => s.kind === 'desk' && s.parent !== null);
@@ -328,6 +362,50 @@ t.test('the facility view in real Chromium on the simulated building', async (t:
   t.same(doorSeen, ['geschlossen', 'offen', 'geschlossen'], 'the door opened and closed, live');
   t.equal(await shownValue(page, locked.id, 'lock'), 'entriegelt', 'unlocked, until it locks itself again');
   t.equal(await page.evaluate('window.__sameDocument === true'), true, 'without a reload');
+
+  // Live, the new families: people arriving in the Diskursraum open its door (the contact reports open,
+  // then closed at its next look); people in the technical room wake the H&T with a warmer room.
+  const door = () => shownValue(page, 'eg-diskursraum', 'door');
+  await until('the Diskursraum door closed', async () =>
+    (await door()) === 'geschlossen' ? true : undefined,
+  );
+  const doorWords: string[] = [];
+  system.simulation?.stage('eg-diskursraum', { people: 150 });
+  await until(
+    'the Diskursraum door open and closed again',
+    async () => {
+      const shown = await door();
+      if (doorWords.at(-1) !== shown) doorWords.push(shown);
+      return doorWords.includes('offen') && shown === 'geschlossen' ? true : undefined;
+    },
+    20_000,
+    50,
+  );
+  // People come and go there on their own as well: the door may have opened once already.
+  t.same(
+    doorWords.slice(-2),
+    ['offen', 'geschlossen'],
+    `the door contact: open, then closed, live (${doorWords})`,
+  );
+  t.ok(
+    doorWords.every((w) => w === 'offen' || w === 'geschlossen'),
+    'in the words of the door states',
+  );
+  const warmth = async () => parseGerman(await shownValue(page, 'eg-technik', 'temperature'));
+  const before = await warmth();
+  system.simulation?.stage('eg-technik', { people: 6 });
+  const after = await until(
+    'the H&T to wake with the warmer room',
+    async () => {
+      const now = await warmth();
+      return now > before + 0.5 ? now : undefined;
+    },
+    20_000,
+  );
+  t.ok(after > before, `the H&T woke and reported ${after} °C (was ${before} °C), live`);
+  t.equal(await page.evaluate('window.__sameDocument === true'), true, 'without a reload');
+  system.simulation?.stage('eg-diskursraum', { people: null });
+  system.simulation?.stage('eg-technik', { people: null });
   await page.unroute('**/api/facility/overview');
   system.simulation?.stage(room.id, { co2Ppm: null });
 
