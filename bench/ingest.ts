@@ -16,6 +16,7 @@ import { SpooledWriter } from '../gateway/spool.ts';
 import { loadOrCreateSecrets, SERVICE_USERNAMES, type Secrets } from '../site/credentials.ts';
 import type { SiteConfig } from '../site/site.ts';
 import { SqliteStore } from '../storage/sqlite-store.ts';
+import type { ManagedStore, TimeSeriesStore } from '../storage/store.ts';
 import { syntheticSite } from './load.ts';
 import type { ChildMessage, ParentMessage, Phase, PhaseAccount, PrepareMessage } from './publisher.ts';
 
@@ -78,6 +79,15 @@ export interface GatewaySample {
   storeWrites: number;
 }
 
+export function median(values: number[]): number {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return Number.NaN;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
 export async function ingestEnvironment(options: IngestOptions): Promise<IngestEnvironment> {
   const site = syntheticSite(options.buildings, options.devicesPerBuilding);
   const profiles = await loadProfiles();
@@ -126,7 +136,7 @@ async function startLab(env: IngestEnvironment, name: string): Promise<Lab> {
 }
 
 /** The forked publisher (bench/publisher.ts). */
-class Publisher {
+export class Publisher {
   private readonly waiting = new Map<string, (m: ChildMessage) => void>();
   private readonly rejecters = new Set<(err: Error) => void>();
   private failure: Error | undefined;
@@ -204,7 +214,7 @@ class Publisher {
  * or, once `stallAfter` was called, when nothing pokes it for that long (a lost message never arrives:
  * no need to wait out the whole timeout).
  */
-class Milestone {
+export class Milestone {
   at: number | undefined;
   private resolve: (at: number) => void = () => {};
   private reject: (err: Error) => void = () => {};
@@ -263,7 +273,7 @@ const STALL_MS = 3000;
  * One publisher phase: starts it, and once every publish is acknowledged gives the milestones STALL_MS
  * without progress before they fail. A missed milestone is recorded in `problems` and yields NaN.
  */
-async function runPhase(
+export async function runPhase(
   publisher: Publisher,
   phase: Phase,
   milestones: Milestone[],
@@ -285,11 +295,15 @@ async function runPhase(
   return { sent, at };
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-function publisherOptions(lab: Lab, options: IngestOptions, name: string): Omit<PrepareMessage, 'kind'> {
+export function publisherOptions(
+  mqttUrl: string,
+  options: IngestOptions,
+  name: string,
+): Omit<PrepareMessage, 'kind'> {
   return {
-    mqttUrl: lab.url,
+    mqttUrl,
     buildings: options.buildings,
     devicesPerBuilding: options.devicesPerBuilding,
     messages: options.messages,
@@ -325,7 +339,7 @@ export async function measureBroker(
       milestone?.poke();
     });
 
-    const started = await Publisher.start(publisherOptions(lab, options, 'broker'));
+    const started = await Publisher.start(publisherOptions(lab.url, options, 'broker'));
     publisher = started.publisher;
     const { warmup, timed } = started.accounts;
 
@@ -372,13 +386,24 @@ export interface TimedHooks {
   afterTimed?: () => Promise<void>;
 }
 
+/**
+ * The gateway's readings store of one run, opened in the run's data dir: the embedded store by default
+ * (DATA_DIR/readings.db, as `wesprint start` without INFLUX_URL opens it).
+ */
+export type OpenBenchStore = (dataDir: string) => ManagedStore;
+
+const embeddedStore: OpenBenchStore = (dir) => new SqliteStore({ file: path.join(dir, 'readings.db') });
+
 export async function measureGateway(
   env: IngestEnvironment,
   options: IngestOptions,
   hooks: TimedHooks = {},
+  openStore: OpenBenchStore = embeddedStore,
 ): Promise<GatewaySample> {
+  // Readings are stamped on arrival: the store is counted from a little before the run on.
+  const since = Date.now() - 60_000;
   const lab = await startLab(env, 'gateway');
-  const store = new SqliteStore({ file: path.join(lab.dir, 'readings.db') });
+  const store = openStore(lab.dir);
   const writer = new SpooledWriter({
     store,
     dir: path.join(lab.dir, 'spool'),
@@ -414,7 +439,7 @@ export async function measureGateway(
       arrived?.poke();
     });
 
-    const started = await Publisher.start(publisherOptions(lab, options, 'gateway'));
+    const started = await Publisher.start(publisherOptions(lab.url, options, 'gateway'));
     publisher = started.publisher;
     const { warmup, timed } = started.accounts;
 
@@ -465,7 +490,7 @@ export async function measureGateway(
       problems.push(`the store acknowledged ${stored} readings, ${timed.readings} expected`);
     if (after.counters.spooled > 0)
       problems.push(`${after.counters.spooled} readings went through the disk spool (store write failed)`);
-    problems.push(...(await verifyStore(store, [warmup, timed])));
+    problems.push(...(await verifyStore(store, [warmup, timed], since)));
 
     const durationMs = t1 - t0;
     return {
@@ -490,8 +515,15 @@ export async function measureGateway(
   }
 }
 
-/** The store must hold, per device and quantity, exactly as many readings as the messages carried. */
-async function verifyStore(store: SqliteStore, phases: PhaseAccount[]): Promise<string[]> {
+/**
+ * The store must hold, per device and quantity, exactly as many readings as the messages carried (counted
+ * from `from`, epoch ms: the run's start; default all of it).
+ */
+export async function verifyStore(
+  store: TimeSeriesStore,
+  phases: PhaseAccount[],
+  from = 0,
+): Promise<string[]> {
   const expected = new Map<string, Map<string, number>>();
   for (const phase of phases) {
     for (const [device, quantities] of Object.entries(phase.perDeviceQuantity)) {
@@ -509,7 +541,7 @@ async function verifyStore(store: SqliteStore, phases: PhaseAccount[]): Promise<
   for (const [quantity, byDevice] of expected) {
     const series = await store.query({
       quantity: quantity as Quantity,
-      from: 0,
+      from,
       to: Date.now() + 60_000,
       aggregate: 'count',
     });

@@ -12,6 +12,7 @@ import {
   ingestEnvironment,
   measureBroker,
   measureGateway,
+  median,
 } from './ingest.ts';
 import {
   type CpuProfile,
@@ -21,6 +22,7 @@ import {
   summariseProfile,
   writeProfile,
 } from './profile.ts';
+import { describeReferences, type IngestReferencesResult, runIngestReferences } from './references.ts';
 import { benchUnlock, describeUnlockBench, type UnlockBenchResult, unlockFailures } from './unlock.ts';
 
 /**
@@ -73,16 +75,11 @@ export interface BenchResults {
   node: string;
   cpus: { count: number; model: string };
   loadAverage: number[];
-  benchmarks: Record<string, unknown> & { ingest?: IngestResult; unlock?: UnlockEntry };
-}
-
-export function median(values: number[]): number {
-  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
-  if (sorted.length === 0) return Number.NaN;
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  benchmarks: Record<string, unknown> & {
+    ingest?: IngestResult;
+    'ingest-references'?: IngestReferencesResult;
+    unlock?: UnlockEntry;
+  };
 }
 
 /**
@@ -198,7 +195,7 @@ export async function runIngestBenchmark(
   return result;
 }
 
-const BENCHMARKS = ['ingest', 'unlock', 'report'] as const;
+const BENCHMARKS = ['ingest', 'ingest-references', 'unlock', 'report'] as const;
 type BenchmarkName = (typeof BENCHMARKS)[number];
 
 /** Runs the benchmarks named by `args`; resolves with the exit code: 1 when a measurement failed. */
@@ -222,7 +219,9 @@ export async function runBench(args: string[]): Promise<number> {
   if (only !== undefined && !BENCHMARKS.includes(only))
     throw new Error(`--only must be one of ${BENCHMARKS.join(', ')}`);
   const dataDir = values['data-dir'] ?? process.env.DATA_DIR;
-  const wanted = only ? [only] : ['ingest', 'unlock', ...(values['data-dir'] ? ['report'] : [])];
+  const wanted = only
+    ? [only]
+    : ['ingest', 'ingest-references', 'unlock', ...(values['data-dir'] ? ['report'] : [])];
   const options: IngestOptions = {
     messages: positive('messages', values.messages),
     window: positive('window', values.window),
@@ -252,6 +251,20 @@ export async function runBench(args: string[]): Promise<number> {
       failures.push(...ingest.failures.map((f) => `ingest: ${f}`));
     } catch (err) {
       failures.push(`ingest: ${(err as Error).message}`);
+    }
+  }
+
+  if (wanted.includes('ingest-references')) {
+    console.log('');
+    try {
+      const env = await ingestEnvironment(options);
+      const references = await runIngestReferences(env, options, runs);
+      console.log('');
+      for (const line of describeReferences(references)) console.log(line);
+      writeBenchResult(values.out, 'ingest-references', references);
+      failures.push(...references.failures.map((f) => `ingest-references: ${f}`));
+    } catch (err) {
+      failures.push(`ingest-references: ${(err as Error).message}`);
     }
   }
 
