@@ -208,7 +208,7 @@ export async function measureBareAedes(options: IngestOptions): Promise<BrokerSa
 }
 
 /** One store of a run, as both reference B and WeSprint see it: a writer for B, a reader for counting. */
-interface BenchStore {
+export interface BenchStore {
   /** What the hand-written client writes with. */
   write: (batch: StoredReading[]) => Promise<void>;
   /** What the readings are counted through. */
@@ -322,7 +322,7 @@ async function dropDatabase(influxd: Influxd, database: string): Promise<void> {
   await fetch(`${influxd.url}/query?q=${q}`, { method: 'POST' }).catch(() => {});
 }
 
-function embeddedDatabase(dir: string): BenchStore {
+export function embeddedDatabase(dir: string): BenchStore {
   const store = new SqliteStore({ file: path.join(dir, 'readings.db') });
   return {
     write: (batch) => store.write(batch),

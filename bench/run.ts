@@ -32,6 +32,11 @@ import { benchUnlock, describeUnlockBench, type UnlockBenchResult, unlockFailure
  *
  *   ingest  gateway ingest (decode + store + republish, QoS 1) against the bare broker's pass-through,
  *           measured alternately in the same run: both rates, their ratio (goal >= 0.7) and readings/s.
+ *   ingest-references   issue 10's measuring stick (bench/references.ts): WeSprint's broker + gateway storing
+ *           into InfluxDB and into the embedded store, against a bare aedes passing through to a clean-session
+ *           subscriber (A) and a hand-written MQTT.js client batching 1,000 points into the same stores (B),
+ *           alternating, same load as ingest; the ratios WeSprint->InfluxDB / B (goal >= 1.0) and
+ *           WeSprint->embedded / A (goal >= 0.8). Needs /usr/bin/influxd for the InfluxDB half (else skipped).
  *   unlock  phone unlock latency (command on the wire, vendor command, confirmation), also relative to a
  *           bare MQTT round trip on the same broker in the same run, and booking throughput (bench/unlock.ts).
  *
@@ -39,17 +44,22 @@ import { benchUnlock, describeUnlockBench, type UnlockBenchResult, unlockFailure
  *           DATA_DIR; skipped without one): year and month times against a plain read of the same rollup rows
  *           in the same run (bench/board-report.ts). Only with --only report or --data-dir.
  *
- *   --only NAME    ingest | unlock | report (default: ingest and unlock)
+ *   --only NAME    ingest | ingest-references | unlock | report (default: ingest, ingest-references and unlock)
  *   --data-dir D   report: the data dir to read (e.g. the demo's after its first start)
- *   --messages N   ingest: timed messages per run (default 20000)
- *   --runs N       ingest: runs of each measurement, alternating (default 3); medians are reported
- *   --window N     ingest: publisher's unacknowledged QoS 1 messages (default 1000)
- *   --buildings N --devices N   ingest: synthetic site (default 5 × 100 devices: enough that no device sends
- *                  twice in one millisecond, the store's key; few enough (~670 topics) to stay inside the
- *                  broker's 1024-entry per-session ACL decision cache, past which every message pays a
- *                  linear ACL scan)
+ *   --messages N   ingest, ingest-references: timed messages per run (default 20000)
+ *   --runs N       ingest, ingest-references: runs of each measurement, alternating (default 3); medians
+ *                  are reported
+ *   --window N     ingest, ingest-references: publisher's unacknowledged QoS 1 messages (default 1000)
+ *   --buildings N --devices N   ingest, ingest-references: synthetic site (default 5 × 100 devices:
+ *                  enough that no device sends twice in one millisecond, the store's key; few enough
+ *                  (~670 topics) to stay inside the broker's 1024-entry per-session ACL decision cache, past
+ *                  which every message pays a linear ACL scan)
  *   --profile      ingest: one extra run of each under the CPU profiler; prints where the time goes
  *   --out FILE     results file (default bench/results.json)
+ *
+ * Time: with the defaults, ingest-references is 15 measurements of 20,000 messages; WeSprint's (~10 s each at
+ * its ~2k msg/s) dominate: about 2 minutes on this 2-core machine (load ~5), the ingest bench about 1.
+ * For a quick look: --only ingest-references --messages 2000 --runs 1 (about 15 s).
  */
 
 export const INGEST_GOAL = 0.7;
