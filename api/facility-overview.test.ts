@@ -263,6 +263,7 @@ t.test(
       lastSeen: NOW - 10 * MIN,
       battery: 80,
       reportingIntervalS: 300,
+      sleeping: false,
       silent: false,
     });
     t.equal(byId.get('air-b')?.silent, true, '20 minutes without a word from a 5-minute sensor');
@@ -296,7 +297,10 @@ t.test('any quantity a space is measured by shows, with the rule of its class', 
   };
   const more = new Map<string, ProfileFacts>([
     ...profiles,
-    ['ht', { quantities: ['temperature', 'humidity', 'battery'], reportingIntervalS: 6 * 3600 }],
+    [
+      'ht',
+      { quantities: ['temperature', 'humidity', 'battery'], reportingIntervalS: 6 * 3600, sleeping: true },
+    ],
     [
       'presence-lux',
       { quantities: ['occupancy', 'illuminance', 'battery', 'linkquality'], reportingIntervalS: 3600 },
@@ -354,4 +358,6 @@ t.test('any quantity a space is measured by shows, with the rule of its class', 
     door: { value: 'open', ts: NOW - 10 * MIN, stale: false },
   });
   t.same([eingang?.occupied, eingang?.co2Level], [null, null]);
+  const sleepers = overview.devices.list.filter((d) => d.sleeping).map((d) => d.id);
+  t.same(sleepers, ['ht-halle', 'ht-lager'], 'the devices whose family sleeps between reports');
 });

@@ -119,6 +119,9 @@ export const FacilityDevice = Type.Object({
   lastSeen: Type.Union([Type.Number(), Type.Null()]),
   battery: Type.Union([Type.Number(), Type.Null()]),
   reportingIntervalS: Type.Union([Type.Number(), Type.Null()]),
+  sleeping: Type.Boolean({
+    description: 'its family sleeps between reports (off the network, its last will said): not an outage',
+  }),
   silent: Type.Boolean({ description: 'not heard for three reporting intervals (or never)' }),
 });
 export type FacilityDevice = Static<typeof FacilityDevice>;
@@ -179,6 +182,8 @@ export interface FacilityDeviceState {
 export interface ProfileFacts {
   quantities: readonly Quantity[];
   reportingIntervalS: number;
+  /** The family's devices sleep between reports (device-profiles/profile.ts). */
+  sleeping?: boolean;
 }
 
 export interface FacilityInputs {
@@ -379,6 +384,7 @@ export function facilityOverview(inputs: FacilityInputs): FacilityOverview {
       lastSeen,
       battery: s?.battery ?? null,
       reportingIntervalS: interval ?? null,
+      sleeping: profiles.get(d.profile)?.sleeping === true,
       silent: lastSeen === null || now - lastSeen > freshForMs(interval),
     };
   });

@@ -39,7 +39,7 @@ export const facilityRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (
   const facts = new Map<string, ProfileFacts>(
     [...profiles].map(([id, p]) => [
       id,
-      { quantities: p.quantities, reportingIntervalS: p.reportingIntervalS },
+      { quantities: p.quantities, reportingIntervalS: p.reportingIntervalS, sleeping: p.sleeping === true },
     ]),
   );
   const timeZone = site.site.timezone;

@@ -244,7 +244,8 @@ t.test('the facility view in real Chromium on the simulated building', async (t:
   );
   t.equal(
     (await page.locator('details tr[data-device="eg-technik-ht"] td.status').textContent())?.trim(),
-    'online',
+    'online, schläft zwischen Meldungen',
+    'the device list says why it was last heard hours ago',
   );
   t.ok(
     ['open', 'closed'].includes(String(spaceById.get('eg-diskursraum')?.readings.door?.value)),
