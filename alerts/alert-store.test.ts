@@ -1,5 +1,5 @@
 import t from 'tap';
-import { MemberStore } from '../members/member-store.ts';
+import { SqliteMemberStore } from '../members/sqlite-member-store.ts';
 import { testRecords } from '../test-support/members.ts';
 import type { Condition } from './alert-rules.ts';
 import { SqliteAlertStore } from './sqlite-alert-store.ts';
@@ -58,7 +58,7 @@ t.test('one open alert per kind and subject; history kept; acknowledged once', a
     'history, newest first',
   );
 
-  const { member } = await new MemberStore(records).create({
+  const { member } = await new SqliteMemberStore(records).create({
     email: 'fatma@test.example',
     role: 'facility',
     name: 'Fatma',

@@ -102,7 +102,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
       if (request.sessionToken) {
         await identity.signOut(request.sessionToken, { ip: request.ip });
         // The live channels this session opened stop now, not at their next check.
-        options.openSockets?.recheck(request.sessionToken);
+        await options.openSockets?.recheck(request.sessionToken);
       }
       reply.clearCookie(SESSION_COOKIE, {
         httpOnly: true,

@@ -96,7 +96,7 @@ async function callers(app: Awaited<ReturnType<typeof api>>['app'], records: Rec
       headers: { cookie: 'wesprint_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' },
     },
   ];
-  const { token } = new Identity(records).lobbyTokens.create('matrix');
+  const { token } = await new Identity(records).lobbyTokens.create('matrix');
   list.push({ name: 'lobby token (Bearer)', headers: { authorization: `Bearer ${token}` }, lobby: true });
   list.push({ name: 'lobby token (?token=)', headers: {}, query: `token=${token}`, lobby: true });
   for (const role of ROLES) {
@@ -250,7 +250,7 @@ t.test('sign in, me, sign out: cookie and bearer', async (t) => {
     'signing out twice is fine',
   );
 
-  const lobbyToken = new Identity(records).lobbyTokens.create('foyer').token;
+  const lobbyToken = (await new Identity(records).lobbyTokens.create('foyer')).token;
   const lobbyMe = await app.inject({ url: '/api/me', headers: { authorization: `Bearer ${lobbyToken}` } });
   t.equal(lobbyMe.statusCode, 403, 'a lobby screen is not a member');
 });
@@ -362,7 +362,7 @@ t.test('lobby tokens: ?token= or Bearer on lobby routes, revoked tokens refused'
     member: request.member?.id ?? null,
   }));
   const identity = new Identity(records);
-  const { id, token } = identity.lobbyTokens.create('foyer');
+  const { id, token } = await identity.lobbyTokens.create('foyer');
   t.same((await app.inject(`/test/lobby-only?token=${token}`)).json(), { lobby: true, member: null });
   t.same(
     (await app.inject({ url: '/test/lobby-only', headers: { authorization: `Bearer ${token}` } })).json(),
@@ -370,6 +370,6 @@ t.test('lobby tokens: ?token= or Bearer on lobby routes, revoked tokens refused'
   );
   t.equal((await app.inject('/test/lobby-only')).statusCode, 401);
   t.equal((await app.inject('/test/lobby-only?token=made-up')).statusCode, 401);
-  identity.lobbyTokens.revoke(id);
+  await identity.lobbyTokens.revoke(id);
   t.equal((await app.inject(`/test/lobby-only?token=${token}`)).statusCode, 401, 'revoked');
 });

@@ -83,13 +83,13 @@ function lobbyQueryToken(request: FastifyRequest): string | undefined {
 }
 
 /** Who the credentials name, without deciding anything yet. */
-function identify(identity: Identity, request: FastifyRequest): void {
+async function identify(identity: Identity, request: FastifyRequest): Promise<void> {
   const fromCookie = request.cookies[SESSION_COOKIE];
   const fromHeader = bearer(request);
   for (const token of [fromCookie, fromHeader]) {
     if (!token || token.length > 128) continue;
     // On the clock the session was started by (the identity's), not the wall clock.
-    const member = identity.sessions.resolve(token, identity.now());
+    const member = await identity.sessions.resolve(token, identity.now());
     if (member) {
       request.member = member;
       request.sessionToken = token;
@@ -97,7 +97,7 @@ function identify(identity: Identity, request: FastifyRequest): void {
     }
   }
   const lobbyToken = fromHeader ?? lobbyQueryToken(request);
-  if (lobbyToken && identity.lobbyTokens.verify(lobbyToken)) {
+  if (lobbyToken && (await identity.lobbyTokens.verify(lobbyToken))) {
     request.lobby = true;
     request.lobbyToken = lobbyToken;
   }
@@ -143,7 +143,7 @@ export const auth = fp<AuthOptions>(
     });
 
     app.addHook('onRequest', async (request, reply) => {
-      identify(identity, request);
+      await identify(identity, request);
       const access = request.routeOptions.config?.access;
       // No access means no route matched: the not-found handler answers.
       if (access === undefined) return;

@@ -181,7 +181,7 @@ t.test('WebSocket upgrades from another origin are refused before the upgrade', 
   const ws = address.replace(/^http/, 'ws');
   const own = address;
   const admin = await signedInMember(app, records, 'admin');
-  const lobby = new Identity(records).lobbyTokens.create('Foyer').token;
+  const lobby = (await new Identity(records).lobbyTokens.create('Foyer')).token;
   const audit = new SqliteAuditLog(records);
   for (const [path, headers] of [
     ['/api/live', { cookie: admin.cookie }],

@@ -8,7 +8,7 @@ import { BuildingFeed } from '../building/live-feed.ts';
 import { buildingTopics } from '../building/topics.ts';
 import { openRecords } from '../database/database.ts';
 import { Quarantine } from '../gateway/quarantine.ts';
-import { LobbyTokens } from '../members/lobby-tokens.ts';
+import { SqliteLobbyTokens } from '../members/sqlite-lobby-tokens.ts';
 import type { SiteConfig } from '../site/site.ts';
 import { SqliteStore } from '../storage/sqlite-store.ts';
 import { createTestMember, signIn } from '../test-support/members.ts';
@@ -78,7 +78,7 @@ async function lobbyApi(t: Test, options: { lobbyPublic?: boolean; heartbeatMs?:
   });
   t.teardown(() => app.close());
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
-  const lobbyToken = new LobbyTokens(records).create('Foyer').token;
+  const lobbyToken = (await new SqliteLobbyTokens(records).create('Foyer')).token;
   return { app, records, feed, brokerUrl: url, wsBase: address.replace(/^http/, 'ws'), lobbyToken };
 }
 
@@ -339,13 +339,13 @@ t.test(
 
 t.test('a screen whose token is revoked is let go at the next heartbeat and cannot come back', async (t) => {
   const { records, wsBase } = await lobbyApi(t, { heartbeatMs: 100 });
-  const tokens = new LobbyTokens(records);
-  const revoked = tokens.create('Foyer left');
-  const kept = tokens.create('Foyer right');
+  const tokens = new SqliteLobbyTokens(records);
+  const revoked = await tokens.create('Foyer left');
+  const kept = await tokens.create('Foyer right');
   const leaving = await listen(t, `${wsBase}/api/lobby/live?token=${revoked.token}`);
   const staying = await listen(t, `${wsBase}/api/lobby/live`, { authorization: `Bearer ${kept.token}` });
   const closed = new Promise<number>((resolve) => leaving.socket.once('close', (code) => resolve(code)));
-  t.ok(tokens.revoke(revoked.id), 'revoked');
+  t.ok(await tokens.revoke(revoked.id), 'revoked');
   t.equal(await closed, LOBBY_TOKEN_REVOKED, 'closed with the revoked-token code');
   const heard = staying.messages.length;
   await eventually('the other screen still hears heartbeats', () => staying.messages.length >= heard + 2);

@@ -5,7 +5,7 @@ import t from 'tap';
 import { ROLES, type Role } from '../access/roles.ts';
 import { BuildingFeed } from '../building/live-feed.ts';
 import { Quarantine } from '../gateway/quarantine.ts';
-import { LobbyTokens } from '../members/lobby-tokens.ts';
+import { SqliteLobbyTokens } from '../members/sqlite-lobby-tokens.ts';
 import { SqliteStore } from '../storage/sqlite-store.ts';
 import { signedInMember, testRecords } from '../test-support/members.ts';
 import { smallBuilding, testProfiles } from '../test-support/small-building.ts';
@@ -78,7 +78,7 @@ t.test('every data route with an id: only the roles that may see it, and no prob
 
   const headers = new Map<Caller, Record<string, string>>([
     ['anonymous', {}],
-    ['lobby', { authorization: `Bearer ${new LobbyTokens(records).create('Foyer').token}` }],
+    ['lobby', { authorization: `Bearer ${(await new SqliteLobbyTokens(records).create('Foyer')).token}` }],
   ]);
   for (const role of ROLES) headers.set(role, { cookie: (await signedInMember(app, records, role)).cookie });
 

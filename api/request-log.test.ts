@@ -38,7 +38,7 @@ t.test('the request log of the real API carries no lobby or calendar token', asy
     }),
   );
   const { app, records } = await testApi(t, { logger });
-  const lobby = new Identity(records).lobbyTokens.create('Foyer').token;
+  const lobby = (await new Identity(records).lobbyTokens.create('Foyer')).token;
   const { cookie } = await signedInMember(app, records, 'member');
   const feed = await app.inject({ method: 'POST', url: '/api/me/calendar-token', headers: { cookie } });
   const calendar = feed.json().token as string;

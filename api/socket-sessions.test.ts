@@ -1,7 +1,7 @@
 import t from 'tap';
 import type WebSocket from 'ws';
 import { Identity } from '../members/identity.ts';
-import { MemberStore } from '../members/member-store.ts';
+import { SqliteMemberStore } from '../members/sqlite-member-store.ts';
 import { testApi } from '../test-support/api.ts';
 import { signedInMember, testRecords } from '../test-support/members.ts';
 import { listenWebSocket, upgradeStatus } from '../test-support/small-building.ts';
@@ -67,7 +67,7 @@ t.test('a disabled member, a withdrawn role and a revoked lobby token close with
   const demoted = await signedInMember(app, records, 'board');
   const demotedLive = await listenWebSocket(t, `${ws}/api/live`, { cookie: demoted.cookie });
   const demotedLobby = await listenWebSocket(t, `${ws}/api/lobby/live`, { cookie: demoted.cookie });
-  const lobby = identity.lobbyTokens.create('Foyer');
+  const lobby = await identity.lobbyTokens.create('Foyer');
   const screen = await listenWebSocket(t, `${ws}/api/lobby/live?token=${lobby.token}`);
 
   const closes = {
@@ -76,9 +76,9 @@ t.test('a disabled member, a withdrawn role and a revoked lobby token close with
     demotedLobby: closeCode(demotedLobby.socket, 3_000),
     screen: closeCode(screen.socket, 3_000),
   };
-  new MemberStore(records).setDisabled(disabled.member.id, true);
+  await new SqliteMemberStore(records).setDisabled(disabled.member.id, true);
   records.prepare("UPDATE members SET role = 'member' WHERE id = ?").run(demoted.member.id);
-  identity.lobbyTokens.revoke(lobby.id);
+  await identity.lobbyTokens.revoke(lobby.id);
   t.equal(await closes.disabled, CREDENTIALS_ENDED, 'a disabled member');
   t.equal(await closes.demotedLive, ACCESS_WITHDRAWN, 'a role that may no longer read /api/live');
   t.equal(await closes.screen, CREDENTIALS_ENDED, 'a revoked lobby token');

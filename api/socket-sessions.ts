@@ -64,19 +64,20 @@ export class OpenSockets {
 
   /**
    * Decides every held socket again (only those opened with `token`, when given) and closes those that would
-   * now be refused; returns how many were closed.
+   * now be refused; resolves to how many were closed.
    */
-  recheck(token?: string | null): number {
+  async recheck(token?: string | null): Promise<number> {
     let closed = 0;
     const now = this.#identity.now();
     for (const held of this.#held) {
       if (token != null && held.sessionToken !== token && held.lobbyToken !== token) continue;
       const member = held.sessionToken
-        ? (this.#identity.sessions.resolve(held.sessionToken, now, { touch: false }) ?? null)
+        ? ((await this.#identity.sessions.resolve(held.sessionToken, now, { touch: false })) ?? null)
         : null;
-      const lobby = held.lobbyToken !== null && this.#identity.lobbyTokens.verify(held.lobbyToken);
+      const lobby = held.lobbyToken !== null && (await this.#identity.lobbyTokens.verify(held.lobbyToken));
       const decision = decideAccess(held.access, member, lobby);
-      if (decision === 'ok') continue;
+      // Closed meanwhile, or by a check that ran alongside this one.
+      if (decision === 'ok' || !this.#held.has(held)) continue;
       this.#held.delete(held);
       closed++;
       if (decision === 401) held.socket.close(CREDENTIALS_ENDED, 'session ended or token revoked');
@@ -118,12 +119,10 @@ export const socketSessions = fp<SocketSessionsOptions>(
         route.handler = held(route.handler as unknown as SocketHandler) as unknown as RouteOptions['handler'];
     });
     const timer = setInterval(() => {
-      try {
-        sockets.recheck();
-      } catch (err) {
+      sockets.recheck().catch((err: Error) => {
         // The records being unreadable for a moment ends nobody's socket; the next check decides.
-        app.log.warn({ err: (err as Error).message }, 'open sockets: check failed');
-      }
+        app.log.warn({ err: err.message }, 'open sockets: check failed');
+      });
     }, checkMs);
     timer.unref();
     app.addHook('onClose', async () => clearInterval(timer));

@@ -326,7 +326,7 @@ export async function startParts(
       );
       lines.push(`Demo members    ${demo.file} (e-mails and generated passwords, mode 0600)`);
       if (httpUrl) {
-        const lobbyToken = ensureDemoLobbyToken(openIdentity(), { dataDir: settings.dataDir });
+        const lobbyToken = await ensureDemoLobbyToken(openIdentity(), { dataDir: settings.dataDir });
         lines.push(`Lobby screen    ${httpUrl}/lobby?token=${lobbyToken}`);
       }
       const backfill = history.start(logger);

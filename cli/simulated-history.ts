@@ -86,13 +86,13 @@ async function openHistoryParts(
   const db = records ?? openRecords(path.join(settings.dataDir, 'wesprint.db'));
   const identity = new Identity(db);
   await ensureDemoMembers(identity, { siteId: site.site.id, dataDir: settings.dataDir });
-  const members = ensureSimulatedMembers(identity, site.site.id);
+  const members = await ensureSimulatedMembers(identity, site.site.id);
   const quarantine = new Quarantine(path.join(settings.dataDir, 'gateway.db'));
   return {
     records: db,
     bookings: new BookingStore(db),
     members,
-    regulars: demoMemberIds(identity, site.site.id),
+    regulars: await demoMemberIds(identity, site.site.id),
     quarantine,
     async close() {
       quarantine.close();
@@ -232,9 +232,9 @@ function keepBookingsAhead(
   }
   const store = new BookingStore(db);
   let members: string[] = [];
-  const write = () => {
+  const write = async () => {
     try {
-      if (members.length === 0) members = ensureSimulatedMembers(new Identity(db), site.site.id);
+      if (members.length === 0) members = await ensureSimulatedMembers(new Identity(db), site.site.id);
       const r = writeUpcomingBookings({ site, seed, now: Date.now(), store, members });
       log.info(r, 'bookings ahead written');
     } catch (err) {
@@ -242,13 +242,16 @@ function keepBookingsAhead(
       log.warn({ err: (err as Error).message }, 'bookings ahead not written this time');
     }
   };
-  write();
-  const timer = setInterval(write, AHEAD_EVERY_MS);
+  let writing = write();
+  const timer = setInterval(() => {
+    writing = writing.then(write);
+  }, AHEAD_EVERY_MS);
   timer.unref();
   return {
     stop() {
       clearInterval(timer);
-      db.close();
+      // After the write under way, if any.
+      void writing.finally(() => db.close());
     },
   };
 }

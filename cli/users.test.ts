@@ -64,9 +64,9 @@ t.test('users add (piped or generated password), users list, lobby-token create'
   const identity = new Identity(records);
   t.equal((await identity.signIn('ada@coop.example', 'a-piped-password-1')).outcome, 'signed_in');
   t.equal((await identity.signIn('ben@coop.example', shown ?? '')).outcome, 'signed_in');
-  t.ok(identity.lobbyTokens.verify(secret ?? ''), 'the printed lobby token is valid');
+  t.ok(await identity.lobbyTokens.verify(secret ?? ''), 'the printed lobby token is valid');
 
   const revoke = await run(['lobby-token', 'revoke', tokenId ?? ''], env);
   t.equal(revoke.code, 0, revoke.stderr);
-  t.notOk(identity.lobbyTokens.verify(secret ?? ''), 'and revocable');
+  t.notOk(await identity.lobbyTokens.verify(secret ?? ''), 'and revocable');
 });

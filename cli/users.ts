@@ -76,7 +76,7 @@ export async function runUsers(args: string[], settings: Settings): Promise<numb
   if (sub === 'list') {
     const { identity, close } = identityFor(settings);
     try {
-      const members = identity.members.list();
+      const members = await identity.members.list();
       if (members.length === 0) console.log('no members yet');
       for (const m of members) {
         const status = m.disabled ? 'disabled' : 'active';
@@ -97,20 +97,20 @@ export async function runLobbyToken(args: string[], settings: Settings): Promise
   try {
     if (sub === 'create') {
       const { values } = parseArgs({ args: rest, options: { label: { type: 'string' } }, strict: true });
-      const { id, token } = identity.lobbyTokens.create(values.label ?? 'lobby screen');
+      const { id, token } = await identity.lobbyTokens.create(values.label ?? 'lobby screen');
       console.log(`lobby token ${id} created (shown once): ${token}`);
       console.log('use it as ?token=... in the lobby screen URL or as "Authorization: Bearer ..."');
       return 0;
     }
     if (sub === 'list') {
-      for (const t of identity.lobbyTokens.list()) {
+      for (const t of await identity.lobbyTokens.list()) {
         const status = t.revokedAt === null ? 'active' : `revoked ${new Date(t.revokedAt).toISOString()}`;
         console.log(`${t.id}\t${status}\t${t.label}`);
       }
       return 0;
     }
     if (sub === 'revoke' && rest[0]) {
-      if (identity.lobbyTokens.revoke(rest[0])) {
+      if (await identity.lobbyTokens.revoke(rest[0])) {
         console.log(`lobby token ${rest[0]} revoked`);
         return 0;
       }

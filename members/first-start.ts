@@ -41,7 +41,7 @@ export async function ensureFirstAdmin(
   options: { siteId: string; dataDir: string; email?: string | undefined },
 ): Promise<FirstAdmin | undefined> {
   // Not "no members": the simulated building may have made its demo members first, in another process.
-  if (identity.members.list().some((m) => m.role === 'admin')) return undefined;
+  if ((await identity.members.list()).some((m) => m.role === 'admin')) return undefined;
   const email = options.email?.trim() || `admin@${options.siteId}.local`;
   const { member, password } = await identity.members.create({ email, role: 'admin', name: 'Administrator' });
   const file = adminCredentialsFile(options.dataDir);
@@ -94,7 +94,7 @@ export async function ensureDemoMembers(
   const created: DemoMember[] = [];
   for (const person of DEMO_PEOPLE) {
     const email = `${person.local}@${options.siteId}.local`;
-    if (identity.members.findByEmail(email)) continue;
+    if (await identity.members.findByEmail(email)) continue;
     const { password } = await identity.members.create({ email, role: person.role, name: person.name });
     created.push({ email, name: person.name, role: person.role, password });
   }
@@ -116,13 +116,16 @@ export function demoLobbyTokenFile(dataDir: string): string {
  * The simulated building's lobby screen: one read-only lobby token, made once and kept (mode 0600) so that
  * `wesprint start` can print a lobby URL that works; a revoked or lost one is replaced.
  */
-export function ensureDemoLobbyToken(identity: Identity, options: { dataDir: string }): string {
+export async function ensureDemoLobbyToken(
+  identity: Identity,
+  options: { dataDir: string },
+): Promise<string> {
   const file = demoLobbyTokenFile(options.dataDir);
   if (fs.existsSync(file)) {
     const kept = fs.readFileSync(file, 'utf8').trim();
-    if (identity.lobbyTokens.verify(kept)) return kept;
+    if (await identity.lobbyTokens.verify(kept)) return kept;
   }
-  const { token } = identity.lobbyTokens.create('Demo lobby screen');
+  const { token } = await identity.lobbyTokens.create('Demo lobby screen');
   writeSecretFile(file, `${token}\n`);
   return token;
 }

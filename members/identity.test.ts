@@ -53,12 +53,12 @@ t.test('members: e-mail lower-cased and unique, scrypt hash, never the plaintext
     identity.members.create({ email: 'x@y.org', role: 'janitor' as never }),
     /unknown role "janitor"/,
   );
-  t.same(identity.members.findByEmail('ADA@EXAMPLE.ORG'), member);
+  t.same(await identity.members.findByEmail('ADA@EXAMPLE.ORG'), member);
   t.same(
-    identity.members.list().map((m) => ({ email: m.email, disabled: m.disabled })),
+    (await identity.members.list()).map((m) => ({ email: m.email, disabled: m.disabled })),
     [{ email: 'ada@example.org', disabled: false }],
   );
-  t.same(Object.keys(identity.members.list()[0] ?? {}).sort(), [
+  t.same(Object.keys((await identity.members.list())[0] ?? {}).sort(), [
     'createdAt',
     'disabled',
     'email',
@@ -70,10 +70,10 @@ t.test('members: e-mail lower-cased and unique, scrypt hash, never the plaintext
   t.same(await identity.members.verify('ada@example.org', password), member);
   t.equal(await identity.members.verify('ada@example.org', `${password}x`), undefined, 'wrong password');
   t.equal(await identity.members.verify('nobody@example.org', password), undefined, 'unknown e-mail');
-  identity.members.setDisabled(member.id, true);
+  await identity.members.setDisabled(member.id, true);
   t.equal(await identity.members.verify('ada@example.org', password), undefined, 'disabled member');
   records.prepare("UPDATE members SET password_hash = 'garbage' WHERE id = ?").run(member.id);
-  identity.members.setDisabled(member.id, false);
+  await identity.members.setDisabled(member.id, false);
   t.equal(await identity.members.verify('ada@example.org', password), undefined, 'a broken hash is no crash');
 });
 
@@ -83,56 +83,60 @@ t.test('sessions: stored hashed, sliding idle end, absolute end, sign-out', asyn
   });
   const { member } = await identity.members.create({ email: 'ben@example.org', role: 'facility' });
   const t0 = Date.UTC(2026, 10, 2, 8);
-  const { token, expiresAt } = identity.sessions.start(member.id, t0);
+  const { token, expiresAt } = await identity.sessions.start(member.id, t0);
   t.equal(expiresAt, t0 + 30 * 24 * HOUR);
   t.equal(Buffer.from(token, 'base64url').length, 32, '32 random bytes');
   const stored = records.prepare('SELECT id FROM sessions').pluck().all() as string[];
   t.same(stored, [tokenId(token)], 'only the SHA-256 of the token is stored');
 
-  t.same(identity.sessions.resolve(token, t0 + 11 * HOUR), member, 'used within 12 h');
-  t.same(identity.sessions.resolve(token, t0 + 22 * HOUR), member, 'sliding: 11 h after the last use');
-  t.equal(identity.sessions.resolve(token, t0 + 35 * HOUR), undefined, 'over 12 h unused: ended');
+  t.same(await identity.sessions.resolve(token, t0 + 11 * HOUR), member, 'used within 12 h');
+  t.same(await identity.sessions.resolve(token, t0 + 22 * HOUR), member, 'sliding: 11 h after the last use');
+  t.equal(await identity.sessions.resolve(token, t0 + 35 * HOUR), undefined, 'over 12 h unused: ended');
   t.equal(records.prepare('SELECT count(*) FROM sessions').pluck().get(), 0, 'and deleted');
 
-  const busy = identity.sessions.start(member.id, t0);
+  const busy = await identity.sessions.start(member.id, t0);
   let alive = 0;
   for (let now = t0 + 10 * HOUR; now < t0 + 30 * 24 * HOUR; now += 10 * HOUR) {
-    if (identity.sessions.resolve(busy.token, now)) alive++;
+    if (await identity.sessions.resolve(busy.token, now)) alive++;
   }
   t.equal(alive, 71, 'kept alive by use every 10 h for 30 days');
-  t.equal(identity.sessions.resolve(busy.token, t0 + 30 * 24 * HOUR), undefined, 'never beyond 30 days');
+  t.equal(
+    await identity.sessions.resolve(busy.token, t0 + 30 * 24 * HOUR),
+    undefined,
+    'never beyond 30 days',
+  );
 
-  const other = identity.sessions.start(member.id);
-  t.ok(identity.sessions.end(other.token));
-  t.equal(identity.sessions.resolve(other.token), undefined, 'signed out');
-  t.notOk(identity.sessions.end(other.token), 'a second sign-out finds nothing');
-  t.equal(identity.sessions.resolve('made-up-token'), undefined);
+  const other = await identity.sessions.start(member.id);
+  t.ok(await identity.sessions.end(other.token));
+  t.equal(await identity.sessions.resolve(other.token), undefined, 'signed out');
+  t.notOk(await identity.sessions.end(other.token), 'a second sign-out finds nothing');
+  t.equal(await identity.sessions.resolve('made-up-token'), undefined);
 
-  const last = identity.sessions.start(member.id);
-  identity.members.setDisabled(member.id, true);
-  t.equal(identity.sessions.resolve(last.token), undefined, 'disabling a member ends their sessions');
+  const last = await identity.sessions.start(member.id);
+  await identity.members.setDisabled(member.id, true);
+  t.equal(await identity.sessions.resolve(last.token), undefined, 'disabling a member ends their sessions');
 });
 
 t.test('lobby tokens: shown once, stored hashed, revocable', async (t) => {
   const { identity, records } = setup(t);
-  const a = identity.lobbyTokens.create('Foyer screen');
-  const b = identity.lobbyTokens.create('  ');
-  t.ok(identity.lobbyTokens.verify(a.token));
-  t.notOk(identity.lobbyTokens.verify(`${a.token}x`));
+  const a = await identity.lobbyTokens.create('Foyer screen');
+  const b = await identity.lobbyTokens.create('  ');
+  t.ok(await identity.lobbyTokens.verify(a.token));
+  t.notOk(await identity.lobbyTokens.verify(`${a.token}x`));
   t.notOk(JSON.stringify(records.prepare('SELECT * FROM lobby_tokens').all()).includes(a.token));
   t.same(
-    identity.lobbyTokens.list().map((l) => [l.id, l.label, l.revokedAt]),
+    (await identity.lobbyTokens.list()).map((l) => [l.id, l.label, l.revokedAt]),
     [
       [a.id, 'Foyer screen', null],
       [b.id, 'lobby screen', null],
     ],
   );
-  t.notOk(identity.lobbyTokens.revoke('zz-not-hex'));
-  t.notOk(identity.lobbyTokens.revoke('abcdef0123'), 'unknown id');
-  t.ok(identity.lobbyTokens.revoke(a.id));
-  t.notOk(identity.lobbyTokens.verify(a.token), 'revoked');
-  t.ok(identity.lobbyTokens.verify(b.token), 'the other still works');
-  t.notOk(identity.lobbyTokens.revoke(a.id), 'revoking twice finds nothing');
+  t.notOk(await identity.lobbyTokens.revoke('zz-not-hex'));
+  t.notOk(await identity.lobbyTokens.revoke('abcdef0123'), 'unknown id');
+  t.ok(await identity.lobbyTokens.revoke(a.id));
+  t.notOk(await identity.lobbyTokens.verify(a.token), 'revoked');
+  t.ok(await identity.lobbyTokens.verify(b.token), 'the other still works');
+  t.notOk(await identity.lobbyTokens.revoke(a.id), 'revoking twice finds nothing');
 });
 
 t.test(
@@ -262,15 +266,15 @@ t.test('counts are forgotten once drained; proofs after 30 days', async (t) => {
     await identity.signIn(`guess-${i}@example.org`, 'guess-guess', { now: t0, ip: '198.51.100.7' });
   await identity.signIn('fay@example.org', password, { now: t0, ip: '192.0.2.1' });
   t.equal(
-    identity.failures.size(),
+    await identity.failures.size(),
     20 + 20 + 1 + 1,
     'per e-mail and per pair 20 each, the address, the proof',
   );
   await identity.signIn('fay@example.org', password, { now: t0 + 2 * DAY, ip: '192.0.2.2' });
-  t.equal(identity.failures.size(), 2, 'two days later only the proofs are left');
+  t.equal(await identity.failures.size(), 2, 'two days later only the proofs are left');
   await identity.signIn('fay@example.org', 'wrong-password', { now: t0 + 31 * DAY, ip: '192.0.2.3' });
   t.equal(
-    identity.failures.size(),
+    await identity.failures.size(),
     4,
     'after 30 days the first proof is gone too: the other, and the new failure',
   );
@@ -337,13 +341,13 @@ t.test('first start: an admin with a generated password in a 0600 file; demo mem
 t.test('the demo lobby screen: one token kept in a 0600 file, replaced when revoked', async (t) => {
   const { identity, dir } = setup(t);
   const dataDir = path.join(dir, 'data');
-  const token = ensureDemoLobbyToken(identity, { dataDir });
-  t.ok(identity.lobbyTokens.verify(token), 'a working lobby token');
+  const token = await ensureDemoLobbyToken(identity, { dataDir });
+  t.ok(await identity.lobbyTokens.verify(token), 'a working lobby token');
   t.equal(fs.statSync(demoLobbyTokenFile(dataDir)).mode & 0o777, 0o600);
-  t.equal(ensureDemoLobbyToken(identity, { dataDir }), token, 'kept across starts');
-  const [listed] = identity.lobbyTokens.list();
-  t.ok(listed && identity.lobbyTokens.revoke(listed.id));
-  const replaced = ensureDemoLobbyToken(identity, { dataDir });
+  t.equal(await ensureDemoLobbyToken(identity, { dataDir }), token, 'kept across starts');
+  const [listed] = await identity.lobbyTokens.list();
+  t.ok(listed && (await identity.lobbyTokens.revoke(listed.id)));
+  const replaced = await ensureDemoLobbyToken(identity, { dataDir });
   t.not(replaced, token, 'a revoked token is replaced');
-  t.ok(identity.lobbyTokens.verify(replaced));
+  t.ok(await identity.lobbyTokens.verify(replaced));
 });

@@ -1,10 +1,14 @@
 import { clientNetwork, type GuessThrottleRule } from '../access/guess-throttle.ts';
 import type { Member } from '../access/roles.ts';
 import type { RecordsDb } from '../database/database.ts';
-import { LobbyTokens } from './lobby-tokens.ts';
-import { MAX_PASSWORD_LENGTH, MemberStore, normaliseEmail } from './member-store.ts';
-import { DEFAULT_SESSION_LIFETIME, type SessionLifetime, SessionStore } from './sessions.ts';
-import { SignInFailures, type SignInThrottleScope } from './sign-in-throttle.ts';
+import type { LobbyTokens } from './lobby-tokens.ts';
+import { MAX_PASSWORD_LENGTH, type MemberStore, normaliseEmail } from './member-store.ts';
+import { DEFAULT_SESSION_LIFETIME, type SessionLifetime, type SessionStore } from './sessions.ts';
+import type { SignInFailures, SignInThrottleScope } from './sign-in-throttle.ts';
+import { SqliteLobbyTokens } from './sqlite-lobby-tokens.ts';
+import { SqliteMemberStore } from './sqlite-member-store.ts';
+import { SqliteSessionStore } from './sqlite-sessions.ts';
+import { SqliteSignInFailures } from './sqlite-sign-in-throttle.ts';
 
 export type SignInResult =
   | { outcome: 'signed_in'; member: Member; token: string; expiresAt: number }
@@ -52,14 +56,14 @@ export class Identity {
     readonly records: RecordsDb,
     options: IdentityOptions = {},
   ) {
-    this.members = new MemberStore(records);
-    this.sessions = new SessionStore(
+    this.members = new SqliteMemberStore(records);
+    this.sessions = new SqliteSessionStore(
       records,
       this.members,
       options.sessionLifetime ?? DEFAULT_SESSION_LIFETIME,
     );
-    this.lobbyTokens = new LobbyTokens(records);
-    this.failures = new SignInFailures(records, options.throttle);
+    this.lobbyTokens = new SqliteLobbyTokens(records);
+    this.failures = new SqliteSignInFailures(records, options.throttle);
     this.now = options.now ?? Date.now;
     this.#onSignIn = options.onSignIn;
   }
@@ -96,11 +100,11 @@ export class Identity {
         ...(throttle ? { throttle } : {}),
       });
 
-    const attempt = this.failures.attempt(key, address, now);
+    const attempt = await this.failures.attempt(key, address, now);
     if ('until' in attempt) {
       const wait = attempt;
       const retryAfterMs = wait.until - now;
-      await event('throttled', this.members.findByEmail(key)?.id ?? null, {
+      await event('throttled', (await this.members.findByEmail(key))?.id ?? null, {
         scope: wait.scope,
         retryAfterMs,
       });
@@ -109,18 +113,18 @@ export class Identity {
     const member =
       password.length <= MAX_PASSWORD_LENGTH ? await this.members.verify(key, password) : undefined;
     if (!member) {
-      await event('invalid', this.members.findByEmail(key)?.id ?? null);
+      await event('invalid', (await this.members.findByEmail(key))?.id ?? null);
       return { outcome: 'invalid' };
     }
-    this.failures.signedIn(attempt);
-    const session = this.sessions.start(member.id, now);
+    await this.failures.signedIn(attempt);
+    const session = await this.sessions.start(member.id, now);
     await event('signed_in', member.id);
     return { outcome: 'signed_in', member, ...session };
   }
 
   async signOut(token: string, context: { ip?: string; now?: number } = {}): Promise<void> {
-    const member = this.sessions.resolve(token, context.now ?? this.now());
-    if (!this.sessions.end(token) || !member) return;
+    const member = await this.sessions.resolve(token, context.now ?? this.now());
+    if (!(await this.sessions.end(token)) || !member) return;
     await this.#emit({
       at: context.now ?? this.now(),
       memberId: member.id,

@@ -77,7 +77,7 @@ if (requireComponent(t, influxdAvailable(), 'InfluxDB 1.x (influxd)', INFLUXD_IN
     const plan = planBackfill(site, profiles, { spanMs, end });
     const records = openRecords(path.join(dir, 'wesprint.db'));
     t.teardown(() => records.close());
-    const members = ensureSimulatedMembers(new Identity(records), site.site.id);
+    const members = await ensureSimulatedMembers(new Identity(records), site.site.id);
     const sqlite = new SqliteStore({ file: path.join(dir, 'readings.db'), rawRetentionDays: 30 });
     const influx = new InfluxV1Store({
       url: influxd.url,

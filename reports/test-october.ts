@@ -7,7 +7,7 @@ import { BookingStore } from '../bookings/booking-store.ts';
 import type { Quantity } from '../building/quantities.ts';
 import { openRecords, type RecordsDb } from '../database/database.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
-import { MemberStore } from '../members/member-store.ts';
+import { SqliteMemberStore } from '../members/sqlite-member-store.ts';
 import type { SiteConfig } from '../site/site.ts';
 import { SqliteStore } from '../storage/sqlite-store.ts';
 import type { StoredReading } from '../storage/store.ts';
@@ -197,7 +197,7 @@ export async function octoberBuilding(t: Test): Promise<OctoberBuilding> {
   const records = openRecords(path.join(dir, 'wesprint.db'));
   t.teardown(() => records.close());
   await store.write(OCTOBER_READINGS);
-  const { member } = await new MemberStore(records).create({
+  const { member } = await new SqliteMemberStore(records).create({
     email: `board-${randomUUID()}@test.example`,
     role: 'member',
   });

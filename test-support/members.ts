@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Test } from 'tap';
 import type { Member, Role } from '../access/roles.ts';
 import { openRecords, type RecordsDb } from '../database/database.ts';
-import { MemberStore } from '../members/member-store.ts';
+import { SqliteMemberStore } from '../members/sqlite-member-store.ts';
 
 /**
  * For tests of routes behind sign-in: a real member in the records database and a real sign-in through
@@ -17,7 +17,7 @@ export async function createTestMember(
   options: { role: Role; email?: string; name?: string; password?: string },
 ): Promise<{ member: Member; password: string }> {
   const email = options.email ?? `${options.role}-${randomUUID().slice(0, 8)}@test.example`;
-  return new MemberStore(records).create({
+  return new SqliteMemberStore(records).create({
     email,
     role: options.role,
     ...(options.name !== undefined ? { name: options.name } : {}),

@@ -24,10 +24,13 @@ interface LobbyEntry {
 }
 
 /** Lobby tokens as the CLI makes and revokes them, on the running system's records. */
-function withLobbyTokens<T>(system: RunningSystem, use: (tokens: Identity['lobbyTokens']) => T): T {
+async function withLobbyTokens<T>(
+  system: RunningSystem,
+  use: (tokens: Identity['lobbyTokens']) => Promise<T>,
+): Promise<T> {
   const records = openRecords(path.join(system.dataDir, 'wesprint.db'));
   try {
-    return use(new Identity(records).lobbyTokens);
+    return await use(new Identity(records).lobbyTokens);
   } finally {
     records.close();
   }
@@ -152,7 +155,9 @@ t.test('the lobby screen: live, readable, honest about a lost connection, never 
   t.teardown(() => system.stop());
   const simulation = system.simulation;
   if (!simulation) throw new Error('the simulation did not start');
-  const { id: tokenId, token } = withLobbyTokens(system, (tokens) => tokens.create('Browser test screen'));
+  const { id: tokenId, token } = await withLobbyTokens(system, (tokens) =>
+    tokens.create('Browser test screen'),
+  );
   const board = (await (await fetch(`${system.httpUrl}/api/lobby?token=${token}`)).json()) as {
     spaces: LobbyEntry[];
   };
@@ -291,10 +296,7 @@ t.test('the lobby screen: live, readable, honest about a lost connection, never 
   t.same(portrait.errors, [], 'no errors in the portrait page');
 
   // The operator revokes the screen's token: the screen lets go of its data and shows the refusal.
-  t.ok(
-    withLobbyTokens(system, (tokens) => tokens.revoke(tokenId)),
-    'token revoked',
-  );
+  t.ok(await withLobbyTokens(system, (tokens) => tokens.revoke(tokenId)), 'token revoked');
   await page
     .getByRole('alert')
     .getByText('Dieser Bildschirm ist nicht freigeschaltet')

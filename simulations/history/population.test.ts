@@ -12,12 +12,16 @@ t.test('the simulated population: members who book but cannot sign in', async (t
   const records = openRecords(path.join(dir, 'wesprint.db'));
   t.teardown(() => records.close());
   const identity = new Identity(records);
-  const ids = ensureSimulatedMembers(identity, 'kaufhaus-am-markt');
+  const ids = await ensureSimulatedMembers(identity, 'kaufhaus-am-markt');
   t.equal(ids.length, SIMULATED_MEMBERS);
   t.equal(new Set(ids).size, SIMULATED_MEMBERS);
-  t.same(ensureSimulatedMembers(identity, 'kaufhaus-am-markt'), ids, 'made once, the same on a later start');
-  t.equal(identity.members.count(), SIMULATED_MEMBERS);
-  const first = identity.members.findByEmail(simulatedMemberEmail('kaufhaus-am-markt', 1));
+  t.same(
+    await ensureSimulatedMembers(identity, 'kaufhaus-am-markt'),
+    ids,
+    'made once, the same on a later start',
+  );
+  t.equal(await identity.members.count(), SIMULATED_MEMBERS);
+  const first = await identity.members.findByEmail(simulatedMemberEmail('kaufhaus-am-markt', 1));
   t.match(first, {
     email: 'sim-01@kaufhaus-am-markt.local',
     name: 'Simuliertes Mitglied 01',

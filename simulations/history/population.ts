@@ -16,25 +16,28 @@ export const simulatedMemberEmail = (siteId: string, n: number) =>
  * demo members (who sign in) keep a short list. Role member, and no password at all: they cannot sign
  * in, so no secret of theirs exists to store or print. Made once; returns their ids, in number order.
  */
-export function ensureSimulatedMembers(identity: Identity, siteId: string): string[] {
+export async function ensureSimulatedMembers(identity: Identity, siteId: string): Promise<string[]> {
   const ids: string[] = [];
   for (let n = 1; n <= SIMULATED_MEMBERS; n++) {
     const email = simulatedMemberEmail(siteId, n);
     const member =
-      identity.members.findByEmail(email) ??
-      identity.members.createWithoutSignIn({
+      (await identity.members.findByEmail(email)) ??
+      (await identity.members.createWithoutSignIn({
         email,
         role: 'member',
         name: `Simuliertes Mitglied ${String(n).padStart(2, '0')}`,
-      });
+      }));
     ids.push(member.id);
   }
   return ids;
 }
 
 /** The demo members who sign in (Ada, Ben, Cem): each keeps a few past bookings. */
-export function demoMemberIds(identity: Identity, siteId: string): string[] {
-  return ['ada', 'ben', 'cem']
-    .map((local) => identity.members.findByEmail(`${local}@${siteId}.local`)?.id)
-    .filter((id): id is string => id !== undefined);
+export async function demoMemberIds(identity: Identity, siteId: string): Promise<string[]> {
+  const ids: string[] = [];
+  for (const local of ['ada', 'ben', 'cem']) {
+    const member = await identity.members.findByEmail(`${local}@${siteId}.local`);
+    if (member) ids.push(member.id);
+  }
+  return ids;
 }

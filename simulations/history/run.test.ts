@@ -72,10 +72,10 @@ t.test('a three-day history of a slice of the demo building, through the real in
   t.teardown(() => records.close());
   const identity = new Identity(records);
   await ensureDemoMembers(identity, { siteId: site.site.id, dataDir: dir });
-  const members = ensureSimulatedMembers(identity, site.site.id);
-  const regulars = ['ada', 'ben', 'cem'].map(
-    (n) => identity.members.findByEmail(`${n}@${site.site.id}.local`)?.id as string,
-  );
+  const members = await ensureSimulatedMembers(identity, site.site.id);
+  const regulars: string[] = [];
+  for (const n of ['ada', 'ben', 'cem'])
+    regulars.push((await identity.members.findByEmail(`${n}@${site.site.id}.local`))?.id as string);
   const bookingStore = new BookingStore(records);
   const store = new SqliteStore({ file: path.join(dir, 'readings.db') });
   t.teardown(() => store.close());

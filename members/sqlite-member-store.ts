@@ -1,0 +1,124 @@
+import { isRole, type Member, type Role } from '../access/roles.ts';
+import type { RecordsDb } from '../database/database.ts';
+import { generatePassword, hashPassword, verifyPassword } from '../site/credentials.ts';
+import {
+  MAX_PASSWORD_LENGTH,
+  MEMBER_SCRYPT_N,
+  MemberError,
+  type MemberListing,
+  type MemberStore,
+  type NewMember,
+  newMember,
+  newMemberWithoutSignIn,
+  normaliseEmail,
+} from './member-store.ts';
+
+/** Stored instead of a password hash for a member who cannot sign in. */
+const NO_SIGN_IN = '!no-sign-in';
+
+interface MemberRow {
+  id: string;
+  email: string;
+  name: string;
+  role: string;
+  password_hash: string;
+  created_at: number;
+  disabled: number;
+}
+
+function toMember(row: MemberRow): Member {
+  if (!isRole(row.role)) throw new MemberError(`member ${row.id} has an unknown role "${row.role}"`);
+  return { id: row.id, email: row.email, name: row.name, role: row.role };
+}
+
+/** Members of the building in the records database (table members). */
+export class SqliteMemberStore implements MemberStore {
+  /** Hash of a password nobody has: unknown e-mails are checked against it so they cost as much as known ones. */
+  #decoy: Promise<string> | undefined;
+
+  constructor(private readonly records: RecordsDb) {}
+
+  async create(input: NewMember): Promise<{ member: Member; password: string }> {
+    const { member, password } = newMember(input);
+    if (this.#row(member.email)) throw new MemberError(`a member with e-mail ${member.email} exists already`);
+    const hash = await hashPassword(password, MEMBER_SCRYPT_N);
+    try {
+      this.records
+        .prepare(
+          'INSERT INTO members (id, email, name, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+        )
+        .run(member.id, member.email, member.name, member.role, hash, Date.now());
+    } catch (err) {
+      // Two creations of the same e-mail racing past the check above.
+      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+        throw new MemberError(`a member with e-mail ${member.email} exists already`);
+      }
+      throw err;
+    }
+    return { member, password };
+  }
+
+  /** The stored marker is no scrypt hash, so no password ever verifies against it. */
+  async createWithoutSignIn(input: { email: string; role: Role; name: string }): Promise<Member> {
+    const member = newMemberWithoutSignIn(input);
+    this.records
+      .prepare(
+        'INSERT INTO members (id, email, name, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (email) DO NOTHING',
+      )
+      .run(member.id, member.email, member.name, member.role, NO_SIGN_IN, Date.now());
+    return toMember(this.#row(member.email) as MemberRow);
+  }
+
+  async findByEmail(email: string): Promise<Member | undefined> {
+    const row = this.#row(email);
+    return row ? toMember(row) : undefined;
+  }
+
+  async findActive(id: string): Promise<Member | undefined> {
+    const row = this.records.prepare('SELECT * FROM members WHERE id = ? AND disabled = 0').get(id) as
+      | MemberRow
+      | undefined;
+    return row ? toMember(row) : undefined;
+  }
+
+  async list(): Promise<MemberListing[]> {
+    const rows = this.records
+      .prepare('SELECT * FROM members ORDER BY created_at, email')
+      .all() as MemberRow[];
+    return rows.map((r) => ({ ...toMember(r), createdAt: r.created_at, disabled: r.disabled === 1 }));
+  }
+
+  async count(): Promise<number> {
+    return this.records.prepare('SELECT count(*) FROM members').pluck().get() as number;
+  }
+
+  async setDisabled(id: string, disabled: boolean): Promise<void> {
+    this.records.transaction(() => {
+      this.records.prepare('UPDATE members SET disabled = ? WHERE id = ?').run(disabled ? 1 : 0, id);
+      if (disabled) this.records.prepare('DELETE FROM sessions WHERE member_id = ?').run(id);
+    })();
+  }
+
+  async verify(email: string, password: string): Promise<Member | undefined> {
+    if (password.length > MAX_PASSWORD_LENGTH) return undefined;
+    const row = this.#row(email);
+    this.#decoy ??= hashPassword(generatePassword(), MEMBER_SCRYPT_N);
+    // A member without sign-in costs a scrypt too, so timing does not tell that the account exists.
+    const hash = row && row.password_hash !== NO_SIGN_IN ? row.password_hash : await this.#decoy;
+    let ok = false;
+    try {
+      ok = await verifyPassword(password, hash);
+    } catch {
+      // A hash this code did not write (hand-edited database): no sign-in, never a crash.
+      ok = false;
+    }
+    if (!ok || !row || row.disabled === 1 || row.password_hash === NO_SIGN_IN) return undefined;
+    return toMember(row);
+  }
+
+  #row(email: string): MemberRow | undefined {
+    return this.records.prepare('SELECT * FROM members WHERE email = ?').get(normaliseEmail(email)) as
+      | MemberRow
+      | undefined;
+  }
+}
