@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { stringify } from 'csv-stringify/sync';
 import Type from 'typebox';
 import { STAFF_AND_BOARD } from '../access/roles.ts';
-import { BookingStore } from '../bookings/booking-store.ts';
+import { SqliteBookingStore } from '../bookings/sqlite-booking-store.ts';
 import type { RecordsDb } from '../database/database.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
 import { type BoardReportSources, buildBoardReport } from '../reports/board-report.ts';
@@ -75,7 +75,7 @@ export const boardReportRoutes: FastifyPluginAsyncTypebox<BoardReportRoutesOptio
   const sources: BoardReportSources = {
     site: options.site,
     store: options.store,
-    bookings: new BookingStore(options.records),
+    bookings: new SqliteBookingStore(options.records),
     profiles: options.profiles,
   };
 

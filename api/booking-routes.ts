@@ -14,8 +14,10 @@ import {
   isBookable,
   openingIntervals,
 } from '../bookings/booking-rules.ts';
-import { type Booking, BookingStore } from '../bookings/booking-store.ts';
-import { bookingsCalendar, CALENDAR_TOKEN_PATTERN, CalendarTokens } from '../bookings/calendar-feed.ts';
+import type { Booking, BookingStore } from '../bookings/booking-store.ts';
+import { bookingsCalendar, CALENDAR_TOKEN_PATTERN } from '../bookings/calendar-feed.ts';
+import { SqliteBookingStore } from '../bookings/sqlite-booking-store.ts';
+import { SqliteCalendarTokens } from '../bookings/sqlite-calendar-tokens.ts';
 import type { RecordsDb } from '../database/database.ts';
 import type { SiteConfig, SpaceConfig } from '../site/site.ts';
 import { SiteId } from './context.ts';
@@ -163,8 +165,8 @@ function queryRange(
 
 export const bookingRoutes: FastifyPluginAsyncTypebox<BookingRoutesOptions> = async (app, options) => {
   const { site } = options;
-  const store = options.store ?? new BookingStore(options.records);
-  const tokens = new CalendarTokens(options.records);
+  const store = options.store ?? new SqliteBookingStore(options.records);
+  const tokens = new SqliteCalendarTokens(options.records);
   const now = options.now ?? Date.now;
   const policy = options.policy ?? DEFAULT_POLICY;
   const timeZone = site.site.timezone;
@@ -264,7 +266,7 @@ export const bookingRoutes: FastifyPluginAsyncTypebox<BookingRoutesOptions> = as
       const member = signedIn(request.member);
       const space = bookableSpace(request.params.id);
       const range = queryRange(request.query.from, request.query.to, now(), DAY_MS);
-      const bookings = store.spaceBookings(space.id, range.start, range.end);
+      const bookings = await store.spaceBookings(space.id, range.start, range.end);
       const staff = isStaff(member);
       return {
         space: space.id,
@@ -321,7 +323,7 @@ export const bookingRoutes: FastifyPluginAsyncTypebox<BookingRoutesOptions> = as
       const at = now();
       const verdict = checkBookingRequest(space, { start, end }, at, timeZone, policy);
       if (!verdict.ok) throw new Refused(verdict.reason, verdict.message);
-      const result = store.create({ memberId: member.id, spaceId: space.id, start, end }, at);
+      const result = await store.create({ memberId: member.id, spaceId: space.id, start, end }, at);
       if (!result.ok) throw new Refused('slot_taken', BOOKING_REFUSALS.slot_taken.text, result.conflict);
       return reply.code(201).send(out(result.booking));
     },
@@ -347,7 +349,7 @@ export const bookingRoutes: FastifyPluginAsyncTypebox<BookingRoutesOptions> = as
       const t = now();
       const range = queryRange(request.query.from ?? String(t - DAY_MS), request.query.to, t, MAX_RANGE_MS);
       const mineOnly = !isStaff(member) || ['1', 'true', 'yes'].includes(request.query.mine ?? '');
-      const bookings = mineOnly ? store.listMine(member.id, range) : store.listAll(range);
+      const bookings = await (mineOnly ? store.listMine(member.id, range) : store.listAll(range));
       return { bookings: bookings.map(out) };
     },
   );
@@ -365,19 +367,23 @@ export const bookingRoutes: FastifyPluginAsyncTypebox<BookingRoutesOptions> = as
     },
     async (request) => {
       const member = signedIn(request.member);
-      const result = store.cancel(request.params.id, { memberId: member.id, staff: isStaff(member) }, now());
+      const result = await store.cancel(
+        request.params.id,
+        { memberId: member.id, staff: isStaff(member) },
+        now(),
+      );
       if (result === 'not_found') throw new ApiError(404, `no booking "${request.params.id}"`);
       if (result === 'already_ended')
         throw new ApiError(409, 'this booking has already ended, was cancelled or was released');
-      return out(store.get(request.params.id) as Booking);
+      return out((await store.get(request.params.id)) as Booking);
     },
   );
 
-  const calendarOf = (memberId: string) => {
+  const calendarOf = async (memberId: string) => {
     const t = now();
     return bookingsCalendar(
       site,
-      store.listMine(memberId, { start: t - CALENDAR_PAST_MS, end: t + CALENDAR_AHEAD_MS }),
+      await store.listMine(memberId, { start: t - CALENDAR_PAST_MS, end: t + CALENDAR_AHEAD_MS }),
       t,
     );
   };
@@ -399,7 +405,7 @@ export const bookingRoutes: FastifyPluginAsyncTypebox<BookingRoutesOptions> = as
       return reply
         .type('text/calendar; charset=utf-8')
         .header('cache-control', 'private, no-store')
-        .send(calendarOf(member.id));
+        .send(await calendarOf(member.id));
     },
   );
 
@@ -417,7 +423,7 @@ export const bookingRoutes: FastifyPluginAsyncTypebox<BookingRoutesOptions> = as
       },
     },
     async (request) => {
-      const issued = tokens.issuedAt(signedIn(request.member).id);
+      const issued = await tokens.issuedAt(signedIn(request.member).id);
       return { active: issued !== undefined, issuedAt: issued === undefined ? null : iso(issued) };
     },
   );
@@ -441,7 +447,7 @@ export const bookingRoutes: FastifyPluginAsyncTypebox<BookingRoutesOptions> = as
     },
     async (request, reply) => {
       const at = now();
-      const token = tokens.issue(signedIn(request.member).id, at);
+      const token = await tokens.issue(signedIn(request.member).id, at);
       return reply.code(201).send({ token, path: `/api/calendar/${token}.ics`, issuedAt: iso(at) });
     },
   );
@@ -457,7 +463,8 @@ export const bookingRoutes: FastifyPluginAsyncTypebox<BookingRoutesOptions> = as
       },
     },
     async (request, reply) => {
-      if (!tokens.revoke(signedIn(request.member).id)) throw new ApiError(404, 'no calendar link to revoke');
+      if (!(await tokens.revoke(signedIn(request.member).id)))
+        throw new ApiError(404, 'no calendar link to revoke');
       return reply.code(204).send(null);
     },
   );
@@ -479,7 +486,7 @@ export const bookingRoutes: FastifyPluginAsyncTypebox<BookingRoutesOptions> = as
     },
     async (request, reply) => {
       const memberId = request.params.token.match(CALENDAR_TOKEN_PATTERN)
-        ? tokens.memberFor(request.params.token)
+        ? await tokens.memberFor(request.params.token)
         : undefined;
       // One answer for malformed, unknown and revoked tokens: nothing to learn by trying.
       if (!memberId) throw new ApiError(404, 'no such calendar');
@@ -487,7 +494,7 @@ export const bookingRoutes: FastifyPluginAsyncTypebox<BookingRoutesOptions> = as
         .type('text/calendar; charset=utf-8')
         .header('cache-control', 'private, no-store')
         .header('referrer-policy', 'no-referrer')
-        .send(calendarOf(memberId));
+        .send(await calendarOf(memberId));
     },
   );
 };

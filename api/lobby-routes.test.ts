@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import WebSocket from 'ws';
-import { BookingStore } from '../bookings/booking-store.ts';
+import { SqliteBookingStore } from '../bookings/sqlite-booking-store.ts';
 import { BuildingFeed } from '../building/live-feed.ts';
 import { buildingTopics } from '../building/topics.ts';
 import { openRecords } from '../database/database.ts';
@@ -86,14 +86,14 @@ const listen = listenWebSocket;
 
 type Entry = Record<string, unknown> & { id: string };
 
-function book(
+async function book(
   records: ReturnType<typeof openRecords>,
   memberId: string,
   spaceId: string,
   start: number,
   end: number,
 ) {
-  const result = new BookingStore(records).create({ memberId, spaceId, start, end });
+  const result = await new SqliteBookingStore(records).create({ memberId, spaceId, start, end });
   if (!result.ok) throw new Error(`booking ${spaceId} refused: ${result.reason}`);
   return result.booking;
 }
@@ -110,7 +110,7 @@ t.test('GET /api/lobby: lobby token or member; never names, e-mails or ids of wh
     name: 'Ada Lovelace',
   });
   const now = Date.now();
-  const booking = book(records, member.id, 'protel-1', now - HOUR, now + 2 * HOUR);
+  const booking = await book(records, member.id, 'protel-1', now - HOUR, now + 2 * HOUR);
 
   const byToken = await app.inject(`/api/lobby?token=${lobbyToken}`);
   t.equal(byToken.statusCode, 200, 'lobby token in the URL');
@@ -204,7 +204,7 @@ t.test('the lobby channel pushes bookings, occupancy and air quality as they cha
   // A booking: the screen hears about it without asking.
   const { member } = await createTestMember(records, { role: 'member', name: 'Grace Hopper' });
   const booked = Date.now();
-  const booking = book(records, member.id, 'desk-1', booked - 60_000, booked + HOUR);
+  const booking = await book(records, member.id, 'desk-1', booked - 60_000, booked + HOUR);
   await eventually('desk-1 busy', () => updates('desk-1').some((s) => s.status === 'busy'));
   t.comment(`booking -> lobby push took ${Date.now() - booked} ms`);
   const busy = updates('desk-1').at(-1) as Entry;
@@ -256,7 +256,10 @@ t.test('the lobby channel pushes bookings, occupancy and air quality as they cha
   );
 
   // Cancelled: free again.
-  t.equal(new BookingStore(records).cancel(booking.id, { memberId: member.id, staff: false }), 'cancelled');
+  t.equal(
+    await new SqliteBookingStore(records).cancel(booking.id, { memberId: member.id, staff: false }),
+    'cancelled',
+  );
   await eventually('desk-1 free again', () => (updates('desk-1').at(-1) as Entry).status === 'free');
   const all = JSON.stringify(screen.messages);
   for (const secret of [member.id, member.email, 'Grace Hopper', booking.id]) {

@@ -3,7 +3,7 @@ import Type, { type Static } from 'typebox';
 import Value from 'typebox/value';
 import type { WebSocket } from 'ws';
 import type { RouteAccess } from '../access/roles.ts';
-import { BookingStore } from '../bookings/booking-store.ts';
+import { SqliteBookingStore } from '../bookings/sqlite-booking-store.ts';
 import type { RecordsDb } from '../database/database.ts';
 import type { ApiContext } from './context.ts';
 import { ErrorBody } from './errors.ts';
@@ -64,15 +64,6 @@ const DEFAULT_MAX_BUFFERED_BYTES = 256 * 1024;
 const DEFAULT_HEARTBEAT_MS = 10_000;
 
 /**
- * Which records writes may have touched bookings: the change count of this connection (the API's own
- * writes) and SQLite's data_version (writes by any other connection, e.g. the CLI). Both cost no I/O.
- */
-export function recordsChangeMarker(records: RecordsDb): () => string {
-  const changes = records.prepare('SELECT total_changes()').pluck();
-  return () => `${changes.get() as number}:${records.pragma('data_version', { simple: true }) as number}`;
-}
-
-/**
  * A WebSocket message has no response schema to filter it, so each entry is cut to the schema's fields here:
  * whatever a later change adds to the board's entries stays off the public channel until LobbySpace lists it.
  */
@@ -85,7 +76,7 @@ export const LOBBY_TOKEN_REVOKED = CREDENTIALS_ENDED;
 
 export const lobbyRoutes: FastifyPluginAsyncTypebox<LobbyRoutesOptions> = async (app, options) => {
   const { site, feed, store, profiles, records, now } = options;
-  const bookings = new BookingStore(records);
+  const bookings = new SqliteBookingStore(records);
   const watch = new LobbyWatch(
     {
       site,
@@ -93,9 +84,9 @@ export const lobbyRoutes: FastifyPluginAsyncTypebox<LobbyRoutesOptions> = async 
       store,
       profiles,
       // Only the times leave the booking store here: who booked stays behind.
-      bookedSlots: (spaceId, from, to): BookedSlot[] =>
-        bookings.spaceBookings(spaceId, from, to).map((b) => ({ start: b.start, end: b.end })),
-      bookingsMarker: recordsChangeMarker(records),
+      bookedSlots: async (spaceId, from, to): Promise<BookedSlot[]> =>
+        (await bookings.spaceBookings(spaceId, from, to)).map((b) => ({ start: b.start, end: b.end })),
+      bookingsMarker: () => bookings.changeMarker(),
       logger: app.log,
       now,
     },
@@ -119,8 +110,8 @@ export const lobbyRoutes: FastifyPluginAsyncTypebox<LobbyRoutesOptions> = async 
     ),
   });
 
-  const snapshot = (): LobbyOut => {
-    const board = watch.board();
+  const snapshot = async (): Promise<LobbyOut> => {
+    const board = await watch.board();
     return { site: siteOut, at: now(), floors: floorsOut, spaces: board.spaces };
   };
 
@@ -170,8 +161,13 @@ export const lobbyRoutes: FastifyPluginAsyncTypebox<LobbyRoutesOptions> = async 
         }
         socket.send(JSON.stringify(message));
       };
-      const unsubscribe = watch.subscribe((space) => {
+      const change = (space: LobbySpace) =>
         send({ type: 'lobby-space', site: site.site.id, at: now(), space: publicEntry(space) });
+      // Changes heard while the board is read come after it, in order.
+      let early: LobbySpace[] | undefined = [];
+      const unsubscribe = watch.subscribe((space) => {
+        if (early) early.push(space);
+        else change(space);
       });
       // A revoked token or an ended session closes the socket (api/socket-sessions.ts), not this route.
       const heartbeat = setInterval(() => send({ type: 'heartbeat', at: now() }), heartbeatMs);
@@ -183,8 +179,18 @@ export const lobbyRoutes: FastifyPluginAsyncTypebox<LobbyRoutesOptions> = async 
       // Screens only listen; what they send is ignored (the server's maxPayload bounds it).
       socket.on('message', () => {});
       send({ type: 'hello', channel: 'lobby', site: site.site.id });
-      const board = snapshot();
-      send({ type: 'lobby', ...board, spaces: board.spaces.map(publicEntry) });
+      snapshot().then(
+        (board) => {
+          send({ type: 'lobby', ...board, spaces: board.spaces.map(publicEntry) });
+          const heard = early ?? [];
+          early = undefined;
+          for (const space of heard) change(space);
+        },
+        (err: Error) => {
+          request.log.warn({ err: err.message }, 'lobby channel: no board to send');
+          socket.terminate();
+        },
+      );
     },
   );
 };

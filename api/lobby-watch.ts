@@ -27,9 +27,9 @@ export interface LobbySources {
   store?: TimeSeriesStore;
   profiles?: Map<string, DeviceProfile>;
   /** Booked time ranges of a space overlapping [from, to); only the times, never who booked. */
-  bookedSlots(spaceId: string, from: number, to: number): BookedSlot[];
-  /** A value that differs whenever bookings may have changed (e.g. the records database's change count). */
-  bookingsMarker(): string | number;
+  bookedSlots(spaceId: string, from: number, to: number): Promise<BookedSlot[]>;
+  /** A value that differs whenever bookings may have changed (BookingStore.changeMarker). */
+  bookingsMarker(): Promise<string | number>;
   logger?: FastifyBaseLogger;
   now?: () => number;
 }
@@ -68,6 +68,9 @@ export class LobbyWatch {
   private unsubscribeFeed: (() => void) | undefined;
   private poll: NodeJS.Timeout | undefined;
   private settle: NodeJS.Timeout | undefined;
+  /** The recomputations, one after the other: a board never replaces a newer one. */
+  private computing: Promise<void> = Promise.resolve();
+  private ticking = false;
 
   constructor(sources: LobbySources, options: LobbyWatchOptions = {}) {
     this.sources = sources;
@@ -93,14 +96,14 @@ export class LobbyWatch {
     if (this.unsubscribeFeed) return;
     this.unsubscribeFeed = this.sources.feed.subscribeLive((event) => this.take(event));
     for (const r of this.sources.feed.latest()) this.offer(r);
-    this.recompute();
+    await this.recompute();
     this.poll = setInterval(() => this.tick(), this.pollMs);
     this.poll.unref();
     if (this.sources.store) {
       try {
         for (const q of LOBBY_QUANTITIES)
           for (const r of await this.sources.store.latest({ quantity: q })) this.offer(r);
-        this.recompute();
+        await this.recompute();
       } catch (err) {
         // The store being down leaves the lobby without older readings, not without a lobby.
         this.sources.logger?.warn({ err: (err as Error).message }, 'lobby: could not read latest readings');
@@ -108,17 +111,19 @@ export class LobbyWatch {
     }
   }
 
-  stop(): void {
+  /** Stops following; resolves once a recomputation under way is over. */
+  async stop(): Promise<void> {
     this.unsubscribeFeed?.();
     this.unsubscribeFeed = undefined;
     clearInterval(this.poll);
     clearTimeout(this.settle);
     this.listeners.clear();
+    await this.computing;
   }
 
   /** The board now (recomputed when anything it depends on may have changed). */
-  board(): LobbyBoard {
-    if (!this.current || this.stale()) this.recompute();
+  async board(): Promise<LobbyBoard> {
+    if (!this.current || (await this.stale())) await this.recompute();
     return this.current as LobbyBoard;
   }
 
@@ -158,37 +163,52 @@ export class LobbyWatch {
     if (this.settle) return;
     this.settle = setTimeout(() => {
       this.settle = undefined;
-      this.recompute();
+      this.recompute().catch((err: Error) => {
+        this.sources.logger?.warn({ err: err.message }, 'lobby: refresh failed');
+      });
     }, this.settleMs);
   }
 
-  private stale(): boolean {
+  private async stale(): Promise<boolean> {
     const changesAt = this.current?.changesAt;
     return (
       (changesAt !== null && changesAt !== undefined && this.now() >= changesAt) ||
-      this.sources.bookingsMarker() !== this.slotsMarker
+      (await this.sources.bookingsMarker()) !== this.slotsMarker
     );
   }
 
+  /** The poll: one at a time (a slow records database must not pile them up). */
   private tick(): void {
-    try {
-      if (this.stale()) this.recompute();
-    } catch (err) {
-      this.sources.logger?.warn({ err: (err as Error).message }, 'lobby: refresh failed');
-    }
+    if (this.ticking) return;
+    this.ticking = true;
+    void (async () => {
+      try {
+        if (await this.stale()) await this.recompute();
+      } catch (err) {
+        this.sources.logger?.warn({ err: (err as Error).message }, 'lobby: refresh failed');
+      } finally {
+        this.ticking = false;
+      }
+    })();
   }
 
-  private recompute(): void {
+  /** Recomputes the board after any recomputation under way; rejects when this one failed. */
+  private recompute(): Promise<void> {
+    const run = this.computing.then(() => this.recomputeNow());
+    this.computing = run.catch(() => {});
+    return run;
+  }
+
+  private async recomputeNow(): Promise<void> {
     const now = this.now();
-    const marker = this.sources.bookingsMarker();
+    const marker = await this.sources.bookingsMarker();
     if (marker !== this.slotsMarker || now - this.slotsReadAt > BOOKINGS_REREAD_MS) {
       const slots = new Map<string, BookedSlot[]>();
       for (const id of this.shown) {
+        const booked = await this.sources.bookedSlots(id, now, now + BOOKINGS_AHEAD_MS);
         slots.set(
           id,
-          this.sources
-            .bookedSlots(id, now, now + BOOKINGS_AHEAD_MS)
-            .map(({ start, end }) => ({ start, end })),
+          booked.map(({ start, end }) => ({ start, end })),
         );
       }
       this.slots = slots;

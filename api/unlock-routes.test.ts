@@ -5,7 +5,7 @@ import mqtt from 'mqtt';
 import pino from 'pino';
 import t, { type Test } from 'tap';
 import { SqliteAuditLog } from '../access/sqlite-audit-log.ts';
-import { BookingStore } from '../bookings/booking-store.ts';
+import { SqliteBookingStore } from '../bookings/sqlite-booking-store.ts';
 import { BuildingFeed } from '../building/live-feed.ts';
 import { buildingTopics, type CommandResultMessage } from '../building/topics.ts';
 import { openRecords } from '../database/database.ts';
@@ -86,7 +86,7 @@ async function building(t: Test) {
 
 t.test('phone unlock: granted, denied, offline, timeout, replay, audit, rate limit', async (t) => {
   const b = await building(t);
-  const bookings = new BookingStore(b.records);
+  const bookings = new SqliteBookingStore(b.records);
   const audit = new SqliteAuditLog(b.records);
   const anna = await signedInMember(b.app, b.records, 'member');
   const ben = await signedInMember(b.app, b.records, 'member');
@@ -102,8 +102,8 @@ t.test('phone unlock: granted, denied, offline, timeout, replay, audit, rate lim
     });
     return { status: response.statusCode, body: response.json(), headers: response.headers };
   };
-  const book = (memberId: string, spaceId: string, start: number, end: number) => {
-    const created = bookings.create({ memberId, spaceId, start, end });
+  const book = async (memberId: string, spaceId: string, start: number, end: number) => {
+    const created = await bookings.create({ memberId, spaceId, start, end });
     if (!created.ok) throw new Error(`booking ${spaceId} failed: ${created.reason}`);
     return created.booking;
   };
@@ -140,9 +140,9 @@ t.test('phone unlock: granted, denied, offline, timeout, replay, audit, rate lim
         status: 403,
         body: { result: 'denied', reason: 'no_booking', space: protel.id },
       });
-      book(ben.member.id, neighbour.id, now - 10 * MIN, now + 50 * MIN);
+      await book(ben.member.id, neighbour.id, now - 10 * MIN, now + 50 * MIN);
       t.match(await unlock(neighbour.id, anna.cookie), { status: 403, body: { reason: 'not_your_space' } });
-      book(anna.member.id, later.id, now + 3 * 60 * MIN, now + 4 * 60 * MIN);
+      await book(anna.member.id, later.id, now + 3 * 60 * MIN, now + 4 * 60 * MIN);
       t.match(await unlock(later.id, anna.cookie), { status: 403, body: { reason: 'outside_booking' } });
       t.match(await unlock(office.id, anna.cookie), { status: 403, body: { reason: 'not_bookable' } });
       t.match(await unlock(office.id, board.cookie), { status: 403, body: { reason: 'not_bookable' } });
@@ -154,7 +154,7 @@ t.test('phone unlock: granted, denied, offline, timeout, replay, audit, rate lim
   );
 
   t.test('granted with a booking: the simulated lock ends unlocked', async (t) => {
-    book(anna.member.id, protel.id, now - 5 * MIN, now + 55 * MIN);
+    await book(anna.member.id, protel.id, now - 5 * MIN, now + 55 * MIN);
     t.equal(protelControls.state(), 1, 'locked before');
     const answer = await unlock(protel.id, anna.cookie);
     t.match(answer, { status: 200, body: { result: 'unlocked', reason: 'booking', lock: protelLock } });

@@ -10,7 +10,7 @@ import {
   decideUnlock,
   UnlockRateLimiter,
 } from '../access/unlock-rules.ts';
-import { BookingStore } from '../bookings/booking-store.ts';
+import { SqliteBookingStore } from '../bookings/sqlite-booking-store.ts';
 import type { RecordsDb } from '../database/database.ts';
 import type { SiteConfig } from '../site/site.ts';
 import { SiteId } from './context.ts';
@@ -66,7 +66,7 @@ export interface UnlockRoutesOptions {
   /** Default: the audit log in `records`. */
   audit?: AuditLog;
   /** Default: the BookingStore in `records` (bookings of a space overlapping [from, to), active ones only). */
-  bookings?: { spaceBookings(spaceId: string, from: number, to: number): readonly BookingFacts[] };
+  bookings?: { spaceBookings(spaceId: string, from: number, to: number): Promise<readonly BookingFacts[]> };
   /** The command channel; without one every granted unlock answers lock_offline. */
   commands?: Pick<LockCommands, 'send'> | undefined;
   /** Default UNLOCK_GRACE_MIN (10 minutes). */
@@ -97,7 +97,7 @@ export function answerFor(report: CommandReport): {
 export const unlockRoutes: FastifyPluginAsyncTypebox<UnlockRoutesOptions> = async (app, options) => {
   const { site, commands } = options;
   const audit = options.audit ?? new SqliteAuditLog(options.records);
-  const bookings = options.bookings ?? new BookingStore(options.records);
+  const bookings = options.bookings ?? new SqliteBookingStore(options.records);
   const graceBeforeMs = options.graceBeforeMs ?? DEFAULT_UNLOCK_GRACE_MIN * 60_000;
   const limiter = options.limiter ?? new UnlockRateLimiter();
   const now = options.now ?? Date.now;
@@ -165,7 +165,7 @@ export const unlockRoutes: FastifyPluginAsyncTypebox<UnlockRoutesOptions> = asyn
         member,
         space,
         lockInstalled: space.lock !== undefined && devices.has(space.lock),
-        bookings: bookings.spaceBookings(
+        bookings: await bookings.spaceBookings(
           space.id,
           started - BOOKING_CONTEXT_MS,
           started + BOOKING_CONTEXT_MS,

@@ -4,7 +4,7 @@ import mqtt from 'mqtt';
 import pino from 'pino';
 import { buildApi } from '../api/app.ts';
 import { LockCommands } from '../api/lock-commands.ts';
-import { BookingStore } from '../bookings/booking-store.ts';
+import { SqliteBookingStore } from '../bookings/sqlite-booking-store.ts';
 import { BuildingFeed } from '../building/live-feed.ts';
 import { buildingTopics } from '../building/topics.ts';
 import { openRecords } from '../database/database.ts';
@@ -208,12 +208,12 @@ export async function benchUnlock(options: UnlockBenchOptions = {}): Promise<Unl
       return (probeArrivals[before] as number) - sent;
     };
 
-    const bookings = new BookingStore(records);
+    const bookings = new SqliteBookingStore(records);
     const now = Date.now();
     const members: { cookie: string; space: string; lock: string }[] = [];
     for (const room of used) {
       const m = await signedInMember(app, records, 'member');
-      const created = bookings.create({
+      const created = await bookings.create({
         memberId: m.member.id,
         spaceId: room.id,
         start: now - 60_000,

@@ -7,7 +7,7 @@ import t, { type Test } from 'tap';
 import { openRecords, type RecordsDb } from '../database/database.ts';
 import { createTestMember } from '../test-support/members.ts';
 import { HOUR_MS } from './booking-rules.ts';
-import { BookingStore } from './booking-store.ts';
+import { SqliteBookingStore } from './sqlite-booking-store.ts';
 
 const T0 = Date.parse('2026-03-02T08:00:00Z');
 const NOW = T0 - 24 * HOUR_MS;
@@ -25,11 +25,14 @@ function records(t: Test): { db: RecordsDb; file: string } {
 
 t.test('create, overlap refused, adjacent fine, cancel frees the slot', async (t) => {
   const { db } = records(t);
-  const store = new BookingStore(db);
+  const store = new SqliteBookingStore(db);
   const { member: ada } = await createTestMember(db, { role: 'member' });
   const { member: bob } = await createTestMember(db, { role: 'member' });
 
-  const first = store.create({ memberId: ada.id, spaceId: 'desk-1', start: T0, end: T0 + HOUR_MS }, NOW);
+  const first = await store.create(
+    { memberId: ada.id, spaceId: 'desk-1', start: T0, end: T0 + HOUR_MS },
+    NOW,
+  );
   t.ok(first.ok, 'first booking');
   if (!first.ok) return;
   t.match(first.booking, {
@@ -42,7 +45,7 @@ t.test('create, overlap refused, adjacent fine, cancel frees the slot', async (t
   t.equal(first.booking.checkedInAt, null);
   t.equal(first.booking.createdAt, NOW);
 
-  const clash = store.create({
+  const clash = await store.create({
     memberId: bob.id,
     spaceId: 'desk-1',
     start: T0 + HOUR_MS / 2,
@@ -50,47 +53,56 @@ t.test('create, overlap refused, adjacent fine, cancel frees the slot', async (t
   });
   t.same(clash, { ok: false, reason: 'slot_taken', conflict: { start: T0, end: T0 + HOUR_MS } });
   t.notOk(
-    store.create({ memberId: bob.id, spaceId: 'desk-1', start: T0 - HOUR_MS, end: T0 + 1 }).ok,
+    (await store.create({ memberId: bob.id, spaceId: 'desk-1', start: T0 - HOUR_MS, end: T0 + 1 })).ok,
     'overlap by 1 ms',
   );
   t.notOk(
-    store.create({ memberId: ada.id, spaceId: 'desk-1', start: T0, end: T0 + HOUR_MS }).ok,
+    (await store.create({ memberId: ada.id, spaceId: 'desk-1', start: T0, end: T0 + HOUR_MS })).ok,
     'same member, same slot',
   );
 
   t.ok(
-    store.create({ memberId: bob.id, spaceId: 'desk-1', start: T0 + HOUR_MS, end: T0 + 2 * HOUR_MS }).ok,
+    (await store.create({ memberId: bob.id, spaceId: 'desk-1', start: T0 + HOUR_MS, end: T0 + 2 * HOUR_MS }))
+      .ok,
     'adjacent after',
   );
   t.ok(
-    store.create({ memberId: bob.id, spaceId: 'desk-1', start: T0 - HOUR_MS, end: T0 }).ok,
+    (await store.create({ memberId: bob.id, spaceId: 'desk-1', start: T0 - HOUR_MS, end: T0 })).ok,
     'adjacent before',
   );
   t.ok(
-    store.create({ memberId: bob.id, spaceId: 'desk-2', start: T0, end: T0 + HOUR_MS }).ok,
+    (await store.create({ memberId: bob.id, spaceId: 'desk-2', start: T0, end: T0 + HOUR_MS })).ok,
     'other desk, same hour',
   );
 
-  t.equal(store.cancel(first.booking.id, { memberId: bob.id, staff: false }, NOW), 'not_found', "not bob's");
-  t.equal(store.get(first.booking.id)?.status, 'booked');
-  t.equal(store.cancel('no-such-id', { memberId: ada.id, staff: false }, NOW), 'not_found');
-  t.equal(store.cancel(first.booking.id, { memberId: ada.id, staff: false }, NOW), 'cancelled');
-  t.equal(store.get(first.booking.id)?.status, 'cancelled');
-  t.equal(store.cancel(first.booking.id, { memberId: ada.id, staff: false }, NOW), 'already_ended', 'twice');
+  t.equal(
+    await store.cancel(first.booking.id, { memberId: bob.id, staff: false }, NOW),
+    'not_found',
+    "not bob's",
+  );
+  t.equal((await store.get(first.booking.id))?.status, 'booked');
+  t.equal(await store.cancel('no-such-id', { memberId: ada.id, staff: false }, NOW), 'not_found');
+  t.equal(await store.cancel(first.booking.id, { memberId: ada.id, staff: false }, NOW), 'cancelled');
+  t.equal((await store.get(first.booking.id))?.status, 'cancelled');
+  t.equal(
+    await store.cancel(first.booking.id, { memberId: ada.id, staff: false }, NOW),
+    'already_ended',
+    'twice',
+  );
 
-  const again = store.create({ memberId: bob.id, spaceId: 'desk-1', start: T0, end: T0 + HOUR_MS });
+  const again = await store.create({ memberId: bob.id, spaceId: 'desk-1', start: T0, end: T0 + HOUR_MS });
   t.ok(again.ok, 'the cancelled slot is free again');
   if (!again.ok) return;
   t.equal(
-    store.cancel(again.booking.id, { memberId: ada.id, staff: true }, NOW),
+    await store.cancel(again.booking.id, { memberId: ada.id, staff: true }, NOW),
     'cancelled',
     'staff may cancel any',
   );
-  const later = store.create({ memberId: ada.id, spaceId: 'desk-1', start: T0, end: T0 + HOUR_MS });
+  const later = await store.create({ memberId: ada.id, spaceId: 'desk-1', start: T0, end: T0 + HOUR_MS });
   t.ok(later.ok);
   if (later.ok)
     t.equal(
-      store.cancel(later.booking.id, { memberId: ada.id, staff: false }, T0 + HOUR_MS),
+      await store.cancel(later.booking.id, { memberId: ada.id, staff: false }, T0 + HOUR_MS),
       'already_ended',
       'past',
     );
@@ -100,17 +112,17 @@ t.test(
   'listMine shows only that member; spaceBookings and coveringBooking see active bookings only',
   async (t) => {
     const { db } = records(t);
-    const store = new BookingStore(db);
+    const store = new SqliteBookingStore(db);
     const { member: ada } = await createTestMember(db, { role: 'member' });
     const { member: bob } = await createTestMember(db, { role: 'member' });
-    const a1 = store.create({ memberId: ada.id, spaceId: 'desk-1', start: T0, end: T0 + HOUR_MS }, NOW);
-    const a2 = store.create({
+    const a1 = await store.create({ memberId: ada.id, spaceId: 'desk-1', start: T0, end: T0 + HOUR_MS }, NOW);
+    const a2 = await store.create({
       memberId: ada.id,
       spaceId: 'room-1',
       start: T0 + 2 * HOUR_MS,
       end: T0 + 3 * HOUR_MS,
     });
-    const b1 = store.create({
+    const b1 = await store.create({
       memberId: bob.id,
       spaceId: 'desk-1',
       start: T0 + HOUR_MS,
@@ -120,84 +132,91 @@ t.test(
     if (!(a1.ok && a2.ok && b1.ok)) return;
 
     t.same(
-      store.listMine(ada.id).map((b) => b.id),
+      (await store.listMine(ada.id)).map((b) => b.id),
       [a1.booking.id, a2.booking.id],
     );
     t.same(
-      store.listMine(bob.id).map((b) => b.id),
+      (await store.listMine(bob.id)).map((b) => b.id),
       [b1.booking.id],
     );
     t.same(
-      store.listMine(ada.id, { start: T0 + HOUR_MS, end: T0 + 10 * HOUR_MS }).map((b) => b.id),
+      (await store.listMine(ada.id, { start: T0 + HOUR_MS, end: T0 + 10 * HOUR_MS })).map((b) => b.id),
       [a2.booking.id],
     );
-    t.equal(store.listAll().length, 3);
+    t.equal((await store.listAll()).length, 3);
 
     t.same(
-      store.spaceBookings('desk-1', T0, T0 + 2 * HOUR_MS).map((b) => b.id),
+      (await store.spaceBookings('desk-1', T0, T0 + 2 * HOUR_MS)).map((b) => b.id),
       [a1.booking.id, b1.booking.id],
     );
     t.same(
-      store.spaceBookings('desk-1', T0 + HOUR_MS, T0 + 2 * HOUR_MS).map((b) => b.id),
+      (await store.spaceBookings('desk-1', T0 + HOUR_MS, T0 + 2 * HOUR_MS)).map((b) => b.id),
       [b1.booking.id],
       'touching is not overlapping',
     );
 
-    t.equal(store.coveringBooking(ada.id, 'desk-1', T0 + 10, 0)?.id, a1.booking.id);
-    t.equal(store.coveringBooking(ada.id, 'desk-1', T0 - 5 * 60_000, 0), undefined, 'before the start');
+    t.equal((await store.coveringBooking(ada.id, 'desk-1', T0 + 10, 0))?.id, a1.booking.id);
+    t.equal(await store.coveringBooking(ada.id, 'desk-1', T0 - 5 * 60_000, 0), undefined, 'before the start');
     t.equal(
-      store.coveringBooking(ada.id, 'desk-1', T0 - 5 * 60_000, 10 * 60_000)?.id,
+      (await store.coveringBooking(ada.id, 'desk-1', T0 - 5 * 60_000, 10 * 60_000))?.id,
       a1.booking.id,
       'within grace',
     );
-    t.equal(store.coveringBooking(ada.id, 'desk-1', T0 + HOUR_MS, 0), undefined, 'the end is exclusive');
     t.equal(
-      store.coveringBooking(bob.id, 'desk-1', T0 + 10, 0),
+      await store.coveringBooking(ada.id, 'desk-1', T0 + HOUR_MS, 0),
+      undefined,
+      'the end is exclusive',
+    );
+    t.equal(
+      await store.coveringBooking(bob.id, 'desk-1', T0 + 10, 0),
       undefined,
       "ada's booking does not cover bob",
     );
 
-    t.equal(store.cancel(a1.booking.id, { memberId: ada.id, staff: false }, NOW), 'cancelled');
-    t.equal(store.coveringBooking(ada.id, 'desk-1', T0 + 10, 0), undefined, 'cancelled covers nothing');
+    t.equal(await store.cancel(a1.booking.id, { memberId: ada.id, staff: false }, NOW), 'cancelled');
+    t.equal(await store.coveringBooking(ada.id, 'desk-1', T0 + 10, 0), undefined, 'cancelled covers nothing');
     t.same(
-      store.spaceBookings('desk-1', T0, T0 + 2 * HOUR_MS).map((b) => b.id),
+      (await store.spaceBookings('desk-1', T0, T0 + 2 * HOUR_MS)).map((b) => b.id),
       [b1.booking.id],
     );
-    t.equal(store.listMine(ada.id).length, 2, 'a member still sees her cancelled booking');
+    t.equal((await store.listMine(ada.id)).length, 2, 'a member still sees her cancelled booking');
   },
 );
 
 t.test('check-in and release are one-way transitions; a release frees the slot', async (t) => {
   const { db } = records(t);
-  const store = new BookingStore(db);
+  const store = new SqliteBookingStore(db);
   const { member: ada } = await createTestMember(db, { role: 'member' });
-  const a = store.create({ memberId: ada.id, spaceId: 'desk-1', start: T0, end: T0 + HOUR_MS }, NOW);
-  const b = store.create({ memberId: ada.id, spaceId: 'desk-2', start: T0, end: T0 + HOUR_MS }, NOW);
+  const a = await store.create({ memberId: ada.id, spaceId: 'desk-1', start: T0, end: T0 + HOUR_MS }, NOW);
+  const b = await store.create({ memberId: ada.id, spaceId: 'desk-2', start: T0, end: T0 + HOUR_MS }, NOW);
   if (!(a.ok && b.ok)) return t.fail('setup');
 
-  t.same(store.unconfirmed(T0 - 1), []);
-  t.same(
-    store
-      .unconfirmed(T0)
-      .map((x) => x.id)
-      .sort(),
-    [a.booking.id, b.booking.id].sort(),
+  t.same(await store.unconfirmed(T0 - 1), []);
+  t.same((await store.unconfirmed(T0)).map((x) => x.id).sort(), [a.booking.id, b.booking.id].sort());
+  t.match(await store.checkIn(a.booking.id, T0 + 60_000), { status: 'checked_in', checkedInAt: T0 + 60_000 });
+  t.equal(await store.checkIn(a.booking.id, T0 + 120_000), undefined, 'checked in once');
+  t.equal(
+    await store.release(a.booking.id, T0 + 20 * 60_000),
+    undefined,
+    'a checked-in booking is never released',
   );
-  t.match(store.checkIn(a.booking.id, T0 + 60_000), { status: 'checked_in', checkedInAt: T0 + 60_000 });
-  t.equal(store.checkIn(a.booking.id, T0 + 120_000), undefined, 'checked in once');
-  t.equal(store.release(a.booking.id, T0 + 20 * 60_000), undefined, 'a checked-in booking is never released');
-  t.match(store.release(b.booking.id, T0 + 15 * 60_000), {
+  t.match(await store.release(b.booking.id, T0 + 15 * 60_000), {
     status: 'released',
     releasedAt: T0 + 15 * 60_000,
   });
-  t.equal(store.checkIn(b.booking.id, T0 + 16 * 60_000), undefined, 'a released booking is not checked in');
-  t.same(store.unconfirmed(T0 + HOUR_MS), []);
+  t.equal(
+    await store.checkIn(b.booking.id, T0 + 16 * 60_000),
+    undefined,
+    'a released booking is not checked in',
+  );
+  t.same(await store.unconfirmed(T0 + HOUR_MS), []);
   t.ok(
-    store.create({ memberId: ada.id, spaceId: 'desk-2', start: T0 + 30 * 60_000, end: T0 + HOUR_MS }).ok,
+    (await store.create({ memberId: ada.id, spaceId: 'desk-2', start: T0 + 30 * 60_000, end: T0 + HOUR_MS }))
+      .ok,
     'freed',
   );
 
-  const usage = store.usage({ start: T0, end: T0 + HOUR_MS });
+  const usage = await store.usage({ start: T0, end: T0 + HOUR_MS });
   t.same(usage, [
     {
       spaceId: 'desk-1',
@@ -224,22 +243,24 @@ t.test(
   'the report reads every booking overlapping a range, whatever its status, and when bookings begin',
   async (t) => {
     const { db } = records(t);
-    const store = new BookingStore(db);
+    const store = new SqliteBookingStore(db);
     t.same(
       await store.spansWithin({ start: T0, end: T0 + HOUR_MS }),
       { spans: [], firstStart: null },
       'none yet',
     );
     const { member: ada } = await createTestMember(db, { role: 'member' });
-    const made = [
+    const spans0 = [
       { spaceId: 'desk-1', start: T0 - HOUR_MS, end: T0 }, // ends where the range starts: not in it
       { spaceId: 'desk-1', start: T0, end: T0 + HOUR_MS },
       { spaceId: 'desk-2', start: T0 + 30 * 60_000, end: T0 + 3 * HOUR_MS }, // reaches past the range
       { spaceId: 'desk-3', start: T0 + HOUR_MS, end: T0 + 2 * HOUR_MS }, // starts where the range ends
-    ].map((b) => store.create({ memberId: ada.id, ...b }, NOW));
+    ];
+    const made = [];
+    for (const b of spans0) made.push(await store.create({ memberId: ada.id, ...b }, NOW));
     const [before, first, second] = made;
     if (!(before?.ok && first?.ok && second?.ok)) return t.fail('setup');
-    t.equal(store.cancel(second.booking.id, { memberId: ada.id, staff: false }, NOW), 'cancelled');
+    t.equal(await store.cancel(second.booking.id, { memberId: ada.id, staff: false }, NOW), 'cancelled');
     const { spans, firstStart } = await store.spansWithin({ start: T0, end: T0 + HOUR_MS });
     t.same(
       spans.sort((a, b) => a.start - b.start),
@@ -273,9 +294,9 @@ t.test('the schema itself refuses an overlapping active booking', async (t) => {
     /booking_overlap/,
   );
   t.throws(() => insert.run('x6', member.id, T0, T0, 'booked'), /CHECK/, 'empty interval');
-  const store = new BookingStore(db);
+  const store = new SqliteBookingStore(db);
   t.same(
-    store.spaceBookings('d', 0, Number.MAX_SAFE_INTEGER).map((b) => b.id),
+    (await store.spaceBookings('d', 0, Number.MAX_SAFE_INTEGER)).map((b) => b.id),
     ['x1', 'x5'],
   );
 });
@@ -287,12 +308,12 @@ t.test('writers in parallel threads on one file: exactly one wins', async (t) =>
   const source = `
     import { workerData, parentPort } from 'node:worker_threads';
     const { openRecords } = await import(workerData.database);
-    const { BookingStore } = await import(workerData.store);
+    const { SqliteBookingStore } = await import(workerData.store);
     const db = openRecords(workerData.file);
-    const store = new BookingStore(db);
+    const store = new SqliteBookingStore(db);
     let won = 0, refused = 0;
     for (let i = 0; i < workerData.attempts; i++) {
-      const r = store.create({ memberId: workerData.memberId, spaceId: 'desk-1', start: workerData.start + (i % 4) * 900000, end: workerData.start + 3600000 });
+      const r = (await store.create({ memberId: workerData.memberId, spaceId: 'desk-1', start: workerData.start + (i % 4) * 900000, end: workerData.start + 3600000 }));
       if (r.ok) won++; else refused++;
     }
     db.close();
@@ -310,7 +331,7 @@ t.test('writers in parallel threads on one file: exactly one wins', async (t) =>
               start: T0,
               attempts: 50,
               database: pathToFileURL(path.join(here, '..', 'database', 'database.ts')).href,
-              store: pathToFileURL(path.join(here, 'booking-store.ts')).href,
+              store: pathToFileURL(path.join(here, 'sqlite-booking-store.ts')).href,
             },
           });
           worker.once('message', resolve);
@@ -322,5 +343,5 @@ t.test('writers in parallel threads on one file: exactly one wins', async (t) =>
   const refused = results.reduce((n, r) => n + r.refused, 0);
   t.equal(won, 1, 'one booking');
   t.equal(refused, 199, 'every other attempt refused');
-  t.equal(new BookingStore(db).spaceBookings('desk-1', 0, Number.MAX_SAFE_INTEGER).length, 1);
+  t.equal((await new SqliteBookingStore(db).spaceBookings('desk-1', 0, Number.MAX_SAFE_INTEGER)).length, 1);
 });

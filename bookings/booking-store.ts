@@ -1,13 +1,10 @@
-import { randomUUID } from 'node:crypto';
-import type { RecordsDb } from '../database/database.ts';
 import type { Interval } from './booking-rules.ts';
 
 /**
- * Bookings in the records database. The store keeps one invariant the rules cannot: two active bookings
- * ('booked' or 'checked_in') of one space never overlap. The check and the insert run in one
- * `BEGIN IMMEDIATE` transaction, which takes SQLite's write lock before reading, so concurrent requests —
- * from this process or another one on the same file — are serialised; a trigger in the schema refuses an
- * overlapping row whatever writes it.
+ * The bookings, as the routes, the check-in, the alerts, the lobby, the report and the simulated history ask
+ * for them. Whatever keeps them keeps one invariant the rules cannot: two active bookings ('booked' or
+ * 'checked_in') of one space never overlap, whoever books at the same moment. `sqlite-booking-store.ts`
+ * keeps them in the records database.
  */
 
 export type BookingStatus = 'booked' | 'checked_in' | 'released' | 'cancelled';
@@ -62,45 +59,8 @@ export interface SpaceUsage {
   usedMs: number;
 }
 
-interface BookingRow {
-  id: string;
-  member_id: string;
-  space_id: string;
-  start_ms: number;
-  end_ms: number;
-  status: BookingStatus;
-  created_at: number;
-  checked_in_at: number | null;
-  released_at: number | null;
-  cancelled_at: number | null;
-}
-
-function toBooking(row: BookingRow): Booking {
-  return {
-    id: row.id,
-    memberId: row.member_id,
-    spaceId: row.space_id,
-    start: row.start_ms,
-    end: row.end_ms,
-    status: row.status,
-    checkedInAt: row.checked_in_at,
-    releasedAt: row.released_at,
-    cancelledAt: row.cancelled_at,
-    createdAt: row.created_at,
-  };
-}
-
-const ACTIVE = `status IN ('booked', 'checked_in')`;
 /** Upper bound for list queries: a member's calendar or a staff listing never needs more in one answer. */
 export const MAX_LISTED = 1000;
-
-function isOverlapRefusal(err: unknown): boolean {
-  return (
-    err instanceof Error &&
-    (err as { code?: string }).code === 'SQLITE_CONSTRAINT_TRIGGER' &&
-    err.message.includes('booking_overlap')
-  );
-}
 
 /** A booking as the board report counts it: which space, when, and how it ended. */
 export interface BookedSpan {
@@ -118,13 +78,6 @@ export interface BookedSpans {
   firstStart: number | null;
 }
 
-interface SpanRow {
-  space_id: string;
-  start_ms: number;
-  end_ms: number;
-  status: BookingStatus;
-}
-
 /** What importBookings did: new bookings, ones already there (same id), and ones refused as overlapping. */
 export interface ImportResult {
   added: number;
@@ -132,198 +85,40 @@ export interface ImportResult {
   refused: number;
 }
 
-export class BookingStore {
-  private readonly statements;
-  private readonly createInTransaction;
-  private readonly importInTransaction;
-
-  constructor(db: RecordsDb) {
-    this.statements = {
-      byId: db.prepare<[string], BookingRow>('SELECT * FROM bookings WHERE id = ?'),
-      clash: db.prepare<[string, number, number], BookingRow>(
-        `SELECT * FROM bookings WHERE space_id = ? AND ${ACTIVE} AND start_ms < ? AND ? < end_ms
-         ORDER BY start_ms LIMIT 1`,
-      ),
-      insert: db.prepare(
-        `INSERT INTO bookings (id, member_id, space_id, start_ms, end_ms, status, created_at)
-         VALUES (@id, @member_id, @space_id, @start_ms, @end_ms, 'booked', @created_at)`,
-      ),
-      insertImported: db.prepare(
-        `INSERT INTO bookings (id, member_id, space_id, start_ms, end_ms, status, created_at, checked_in_at, released_at)
-         VALUES (@id, @member_id, @space_id, @start_ms, @end_ms, @status, @created_at, @checked_in_at, @released_at)
-         ON CONFLICT (id) DO NOTHING`,
-      ),
-      cancel: db.prepare<[number, string, string]>(
-        `UPDATE bookings SET status = 'cancelled', cancelled_at = ?, cancelled_by = ? WHERE id = ? AND ${ACTIVE}`,
-      ),
-      checkIn: db.prepare<[number, string]>(
-        `UPDATE bookings SET status = 'checked_in', checked_in_at = ? WHERE id = ? AND status = 'booked'`,
-      ),
-      release: db.prepare<[number, string]>(
-        `UPDATE bookings SET status = 'released', released_at = ? WHERE id = ? AND status = 'booked'`,
-      ),
-      covering: db.prepare<[string, string, number, number], BookingRow>(
-        `SELECT * FROM bookings WHERE member_id = ? AND space_id = ? AND ${ACTIVE}
-         AND start_ms <= ? AND ? < end_ms ORDER BY start_ms LIMIT 1`,
-      ),
-      inSpace: db.prepare<[string, number, number, number], BookingRow>(
-        `SELECT * FROM bookings WHERE space_id = ? AND ${ACTIVE} AND start_ms < ? AND ? < end_ms
-         ORDER BY start_ms LIMIT ?`,
-      ),
-      ofMember: db.prepare<[string, number, number, number], BookingRow>(
-        `SELECT * FROM bookings WHERE member_id = ? AND start_ms < ? AND ? < end_ms
-         ORDER BY start_ms LIMIT ?`,
-      ),
-      all: db.prepare<[number, number, number], BookingRow>(
-        'SELECT * FROM bookings WHERE start_ms < ? AND ? < end_ms ORDER BY start_ms LIMIT ?',
-      ),
-      unconfirmed: db.prepare<[number], BookingRow>(
-        `SELECT * FROM bookings WHERE status = 'booked' AND start_ms <= ? ORDER BY start_ms`,
-      ),
-      spans: db.prepare<[number, number], SpanRow>(
-        'SELECT space_id, start_ms, end_ms, status FROM bookings WHERE start_ms < ? AND end_ms > ?',
-      ),
-      firstStart: db.prepare<[], { first: number | null }>('SELECT min(start_ms) AS first FROM bookings'),
-      usage: db.prepare<[number, number, number, number, number, number], SpaceUsage>(
-        `SELECT space_id AS spaceId,
-                SUM(status <> 'cancelled') AS bookings,
-                SUM(checked_in_at IS NOT NULL AND status <> 'cancelled') AS checkedIn,
-                SUM(status = 'released') AS released,
-                SUM(status = 'cancelled') AS cancelled,
-                SUM(CASE WHEN status <> 'cancelled' THEN MIN(end_ms, ?) - MAX(start_ms, ?) ELSE 0 END) AS bookedMs,
-                SUM(CASE WHEN checked_in_at IS NOT NULL AND status <> 'cancelled'
-                         THEN MIN(end_ms, ?) - MAX(start_ms, ?) ELSE 0 END) AS usedMs
-         FROM bookings WHERE start_ms < ? AND ? < end_ms GROUP BY space_id ORDER BY space_id`,
-      ),
-    };
-    const s = this.statements;
-    this.importInTransaction = db.transaction((bookings: readonly Booking[]): ImportResult => {
-      const result: ImportResult = { added: 0, existing: 0, refused: 0 };
-      for (const b of bookings) {
-        if (s.byId.get(b.id)) {
-          result.existing++;
-          continue;
-        }
-        const active = b.status === 'booked' || b.status === 'checked_in';
-        if (active && s.clash.get(b.spaceId, b.end, b.start)) {
-          result.refused++;
-          continue;
-        }
-        s.insertImported.run({
-          id: b.id,
-          member_id: b.memberId,
-          space_id: b.spaceId,
-          start_ms: b.start,
-          end_ms: b.end,
-          status: b.status,
-          created_at: b.createdAt,
-          checked_in_at: b.checkedInAt,
-          released_at: b.releasedAt,
-        });
-        result.added++;
-      }
-      return result;
-    });
-    this.createInTransaction = db.transaction(
-      (row: Record<string, string | number>): BookingRow | undefined => {
-        const clash = s.clash.get(row.space_id as string, row.end_ms as number, row.start_ms as number);
-        if (clash) return clash;
-        s.insert.run(row);
-        return undefined;
-      },
-    );
-  }
-
+/** The bookings, whatever database keeps them. */
+export interface BookingStore {
   /** Books the space unless an active booking overlaps; exactly one of any set of overlapping requests wins. */
-  create(input: NewBooking, now: number = Date.now()): CreateResult {
-    const row = {
-      id: randomUUID(),
-      member_id: input.memberId,
-      space_id: input.spaceId,
-      start_ms: input.start,
-      end_ms: input.end,
-      created_at: now,
-    };
-    let clash: BookingRow | undefined;
-    try {
-      clash = this.createInTransaction.immediate(row);
-    } catch (err) {
-      if (!isOverlapRefusal(err)) throw err;
-      // Only a writer outside this store gets here (the trigger saw what our check did not).
-      clash = this.statements.clash.get(input.spaceId, input.end, input.start);
-      return { ok: false, reason: 'slot_taken', conflict: clash ? interval(clash) : interval(row) };
-    }
-    if (clash) return { ok: false, reason: 'slot_taken', conflict: interval(clash) };
-    return { ok: true, booking: this.get(row.id) as Booking };
-  }
-
-  get(id: string): Booking | undefined {
-    const row = this.statements.byId.get(id);
-    return row ? toBooking(row) : undefined;
-  }
-
+  create(input: NewBooking, now?: number): Promise<CreateResult>;
+  get(id: string): Promise<Booking | undefined>;
   /**
    * Cancels an active booking that has not ended yet. A member asking about someone else's booking hears
    * 'not_found', exactly as for an id that does not exist.
    */
-  cancel(id: string, by: Canceller, now: number = Date.now()): CancelResult {
-    const booking = this.get(id);
-    if (!booking || (!by.staff && booking.memberId !== by.memberId)) return 'not_found';
-    if (booking.end <= now) return 'already_ended';
-    const changed = this.statements.cancel.run(now, by.memberId, id).changes;
-    return changed === 1 ? 'cancelled' : 'already_ended';
-  }
-
-  /** A member's bookings (every status) overlapping the range, by start. */
-  listMine(memberId: string, range: Interval = EVER): Booking[] {
-    return this.statements.ofMember.all(memberId, range.end, range.start, MAX_LISTED).map(toBooking);
-  }
-
-  /** Everyone's bookings (every status) overlapping the range, by start: for staff. */
-  listAll(range: Interval = EVER): Booking[] {
-    return this.statements.all.all(range.end, range.start, MAX_LISTED).map(toBooking);
-  }
-
+  cancel(id: string, by: Canceller, now?: number): Promise<CancelResult>;
+  /** A member's bookings (every status) overlapping the range (default: ever), by start; at most MAX_LISTED. */
+  listMine(memberId: string, range?: Interval): Promise<Booking[]>;
+  /** Everyone's bookings (every status) overlapping the range, by start, for staff; at most MAX_LISTED. */
+  listAll(range?: Interval): Promise<Booking[]>;
   /** A non-cancelled, non-released booking of that member and space whose [start - grace, end) contains `at`. */
-  coveringBooking(memberId: string, spaceId: string, at: number, graceBeforeMs: number): Booking | undefined {
-    const row = this.statements.covering.get(memberId, spaceId, at + graceBeforeMs, at);
-    return row ? toBooking(row) : undefined;
-  }
-
+  coveringBooking(
+    memberId: string,
+    spaceId: string,
+    at: number,
+    graceBeforeMs: number,
+  ): Promise<Booking | undefined>;
   /** Active bookings of the space overlapping [from, to), by start. */
-  spaceBookings(spaceId: string, from: number, to: number): Booking[] {
-    return this.statements.inSpace.all(spaceId, to, from, MAX_LISTED).map(toBooking);
-  }
-
-  /** Marks presence: 'booked' -> 'checked_in'. Returns the booking when it changed, else undefined. */
-  checkIn(id: string, at: number): Booking | undefined {
-    return this.statements.checkIn.run(at, id).changes === 1 ? this.get(id) : undefined;
-  }
-
+  spaceBookings(spaceId: string, from: number, to: number): Promise<Booking[]>;
+  /** Marks presence: 'booked' -> 'checked_in'. Resolves to the booking when it changed, else undefined. */
+  checkIn(id: string, at: number): Promise<Booking | undefined>;
   /** Releases a no-show: 'booked' -> 'released', freeing the slot. Undefined when it was not 'booked' any more. */
-  release(id: string, at: number): Booking | undefined {
-    return this.statements.release.run(at, id).changes === 1 ? this.get(id) : undefined;
-  }
-
+  release(id: string, at: number): Promise<Booking | undefined>;
   /** Bookings still waiting for presence that started at or before `startedBy`: candidates for release. */
-  unconfirmed(startedBy: number): Booking[] {
-    return this.statements.unconfirmed.all(startedBy).map(toBooking);
-  }
-
+  unconfirmed(startedBy: number): Promise<Booking[]>;
   /**
    * For the board report: every booking overlapping the range, with no limit (a year of a whole building),
-   * four columns each, and when the records begin. Asynchronous like every records store's reads will be.
+   * four fields each, and when the records begin.
    */
-  async spansWithin(range: Interval): Promise<BookedSpans> {
-    const spans = this.statements.spans.all(range.end, range.start).map((r) => ({
-      spaceId: r.space_id,
-      start: r.start_ms,
-      end: r.end_ms,
-      status: r.status,
-    }));
-    return { spans, firstStart: this.statements.firstStart.get()?.first ?? null };
-  }
-
+  spansWithin(range: Interval): Promise<BookedSpans>;
   /**
    * Bookings made elsewhere, taken as they are, with their ids, status and outcome (still booked, checked
    * in, released as a no-show) and without the member-facing rules (opening hours, lengths, booking ahead):
@@ -331,23 +126,12 @@ export class BookingStore {
    * bookings twice adds nothing. The one rule of the store still holds: no two active bookings of a space
    * overlap (those are refused and counted).
    */
-  importBookings(bookings: readonly Booking[]): ImportResult {
-    return this.importInTransaction.immediate(bookings);
-  }
-
+  importBookings(bookings: readonly Booking[]): Promise<ImportResult>;
   /** Booked vs really used per space within the period. */
-  usage(range: Interval): SpaceUsage[] {
-    const { start, end } = range;
-    return this.statements.usage.all(end, start, end, start, end, start).map((u) => ({
-      ...u,
-      bookedMs: u.bookedMs ?? 0,
-      usedMs: u.usedMs ?? 0,
-    }));
-  }
-}
-
-const EVER: Interval = { start: Number.MIN_SAFE_INTEGER, end: Number.MAX_SAFE_INTEGER };
-
-function interval(row: { start_ms: number; end_ms: number }): Interval {
-  return { start: row.start_ms, end: row.end_ms };
+  usage(range: Interval): Promise<SpaceUsage[]>;
+  /**
+   * A value that differs whenever the bookings may have changed, by this process or another one; cheap
+   * enough to ask every few seconds (the lobby reads the bookings again only when it changes).
+   */
+  changeMarker(): Promise<string>;
 }

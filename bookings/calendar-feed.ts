@@ -1,6 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
 import ical, { ICalEventStatus } from 'ical-generator';
-import type { RecordsDb } from '../database/database.ts';
 import type { SiteConfig } from '../site/site.ts';
 import type { Booking } from './booking-store.ts';
 
@@ -15,58 +14,31 @@ import type { Booking } from './booking-store.ts';
 export const CALENDAR_TOKEN_PATTERN = '^[A-Za-z0-9_-]{43}$';
 const TOKEN = new RegExp(CALENDAR_TOKEN_PATTERN);
 
-function hashToken(token: string): string {
+/** Whether the text has the shape of a calendar token (anything else is refused before any lookup). */
+export function isCalendarToken(token: string): boolean {
+  return TOKEN.test(token);
+}
+
+/** A new calendar token: 32 random bytes, base64url. */
+export function newCalendarToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/** What is stored of a token: its SHA-256. */
+export function hashCalendarToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
-export class CalendarTokens {
-  private readonly statements;
-
-  constructor(records: RecordsDb) {
-    this.statements = {
-      remove: records.prepare<[string]>('DELETE FROM calendar_tokens WHERE member_id = ?'),
-      insert: records.prepare<[string, string, number]>(
-        'INSERT INTO calendar_tokens (token_hash, member_id, created_at) VALUES (?, ?, ?)',
-      ),
-      member: records.prepare<[string], { member_id: string }>(
-        `SELECT t.member_id FROM calendar_tokens t JOIN members m ON m.id = t.member_id
-         WHERE t.token_hash = ? AND m.disabled = 0`,
-      ),
-      created: records.prepare<[string], { created_at: number }>(
-        'SELECT created_at FROM calendar_tokens WHERE member_id = ?',
-      ),
-    };
-    const s = this.statements;
-    this.replace = records.transaction((memberId: string, hash: string, now: number) => {
-      s.remove.run(memberId);
-      s.insert.run(hash, memberId, now);
-    });
-  }
-
-  private readonly replace: (memberId: string, hash: string, now: number) => void;
-
+/** The members' calendar tokens, whatever database keeps them (`sqlite-calendar-tokens.ts`: the records). */
+export interface CalendarTokens {
   /** A new token for the member (shown once); any earlier one stops working. */
-  issue(memberId: string, now: number = Date.now()): string {
-    const token = randomBytes(32).toString('base64url');
-    this.replace(memberId, hashToken(token), now);
-    return token;
-  }
-
+  issue(memberId: string, now?: number): Promise<string>;
   /** Revokes the member's feed; true if there was one. */
-  revoke(memberId: string): boolean {
-    return this.statements.remove.run(memberId).changes > 0;
-  }
-
+  revoke(memberId: string): Promise<boolean>;
   /** When the member's current token was issued, if there is one. */
-  issuedAt(memberId: string): number | undefined {
-    return this.statements.created.get(memberId)?.created_at;
-  }
-
+  issuedAt(memberId: string): Promise<number | undefined>;
   /** The member a token belongs to; undefined for a malformed, unknown or revoked token or a disabled member. */
-  memberFor(token: string): string | undefined {
-    if (!TOKEN.test(token)) return undefined;
-    return this.statements.member.get(hashToken(token))?.member_id;
-  }
+  memberFor(token: string): Promise<string | undefined>;
 }
 
 /** The member's bookings as iCalendar text: active ones confirmed, cancelled and released ones cancelled. */

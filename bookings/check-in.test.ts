@@ -13,7 +13,7 @@ import type { SiteConfig } from '../site/site.ts';
 import { createTestMember } from '../test-support/members.ts';
 import { eventually, startBroker } from '../test-support/small-building.ts';
 import { HOUR_MS, MINUTE_MS } from './booking-rules.ts';
-import { type Booking, BookingStore } from './booking-store.ts';
+import type { Booking } from './booking-store.ts';
 import {
   bookingToCheckIn,
   type CheckInEvent,
@@ -23,6 +23,7 @@ import {
   isPresence,
   type SpaceSensing,
 } from './check-in.ts';
+import { SqliteBookingStore } from './sqlite-booking-store.ts';
 
 const T0 = Date.parse('2026-03-02T08:00:00Z');
 
@@ -208,18 +209,21 @@ t.test(
     });
     t.teardown(() => sensor.endAsync(true));
 
-    const store = new BookingStore(records);
+    const store = new SqliteBookingStore(records);
     const { member } = await createTestMember(records, { role: 'member' });
     const started = Date.now() - 5 * MINUTE_MS;
-    const book = (spaceId: string, start: number) => {
-      const r = store.create({ memberId: member.id, spaceId, start, end: start + HOUR_MS }, start - HOUR_MS);
+    const book = async (spaceId: string, start: number) => {
+      const r = await store.create(
+        { memberId: member.id, spaceId, start, end: start + HOUR_MS },
+        start - HOUR_MS,
+      );
       if (!r.ok) throw new Error('setup booking failed');
       return r.booking;
     };
-    const seen = book('desk-a', started);
-    const noShow = book('desk-b', Date.now() - 20 * MINUTE_MS);
-    const unsensed = book('desk-c', Date.now() - 20 * MINUTE_MS);
-    const protel = book('protel-x', Date.now() - 20 * MINUTE_MS);
+    const seen = await book('desk-a', started);
+    const noShow = await book('desk-b', Date.now() - 20 * MINUTE_MS);
+    const unsensed = await book('desk-c', Date.now() - 20 * MINUTE_MS);
+    const protel = await book('protel-x', Date.now() - 20 * MINUTE_MS);
 
     const events: CheckInEvent[] = [];
     const logged: string[] = [];
@@ -241,27 +245,35 @@ t.test(
 
     // Exactly what an Aqara sensor publishes through Zigbee2MQTT when someone sits down.
     watcher.start();
-    t.equal(store.get(seen.id)?.status, 'booked', 'no presence yet: not checked in by the first scan');
+    t.equal(
+      (await store.get(seen.id))?.status,
+      'booked',
+      'no presence yet: not checked in by the first scan',
+    );
     await sensor.publishAsync(
       'zigbee2mqtt/desk-a-presence',
       '{"battery":97,"occupancy":true,"linkquality":120}',
     );
-    await eventually('desk-a checked in', () => store.get(seen.id)?.status === 'checked_in');
-    const checkedIn = store.get(seen.id);
+    await eventually('desk-a checked in', async () => (await store.get(seen.id))?.status === 'checked_in');
+    const checkedIn = await store.get(seen.id);
     t.ok(checkedIn?.checkedInAt && checkedIn.checkedInAt >= started, 'check-in time recorded');
 
     // desk-b's sensor is alive and sees nobody: 20 min after the start the booking is a no-show.
-    t.equal(store.get(noShow.id)?.status, 'booked', 'a sensor never heard from is not trusted to judge');
+    t.equal(
+      (await store.get(noShow.id))?.status,
+      'booked',
+      'a sensor never heard from is not trusted to judge',
+    );
     await sensor.publishAsync('zigbee2mqtt/desk-b-presence', '{"battery":95,"occupancy":false}');
     await eventually('desk-b sensor heard', () => feed.device('desk-b-presence')?.online === true);
     t.same(
-      watcher.scan().map((e) => [e.type, e.booking.spaceId]),
+      (await watcher.scan()).map((e) => [e.type, e.booking.spaceId]),
       [['released', 'desk-b']],
     );
-    t.equal(store.get(noShow.id)?.status, 'released');
-    t.ok(store.get(noShow.id)?.releasedAt, 'release time recorded');
-    t.equal(store.get(unsensed.id)?.status, 'booked', 'desk-c has no sensor: never released');
-    t.equal(store.get(protel.id)?.status, 'booked', 'a Protel booking is not released as a no-show');
+    t.equal((await store.get(noShow.id))?.status, 'released');
+    t.ok((await store.get(noShow.id))?.releasedAt, 'release time recorded');
+    t.equal((await store.get(unsensed.id))?.status, 'booked', 'desk-c has no sensor: never released');
+    t.equal((await store.get(protel.id))?.status, 'booked', 'a Protel booking is not released as a no-show');
     t.same(
       events.map((e) => [e.type, e.booking.spaceId]),
       [
@@ -269,7 +281,11 @@ t.test(
         ['released', 'desk-b'],
       ],
     );
-    t.same(store.spaceBookings('desk-b', noShow.start, noShow.end), [], 'the released desk is free again');
+    t.same(
+      await store.spaceBookings('desk-b', noShow.start, noShow.end),
+      [],
+      'the released desk is free again',
+    );
     // On a terminal the part leads the line ("check-in: presence seen"); the message must not repeat it.
     t.same(
       logged.map((line) => JSON.parse(line).msg),
@@ -278,10 +294,13 @@ t.test(
 
     // Presence that goes on after the booking starts checks the next booking in on the next scan.
     await sensor.publishAsync('zigbee2mqtt/protel-x-pres', '{"occupancy":true}');
-    await eventually('protel-x checked in', () => store.get(protel.id)?.status === 'checked_in');
-    const next = book('desk-a', seen.end);
+    await eventually(
+      'protel-x checked in',
+      async () => (await store.get(protel.id))?.status === 'checked_in',
+    );
+    const next = await book('desk-a', seen.end);
     t.same(
-      watcher.scan(next.start + MINUTE_MS).map((e) => [e.type, e.booking.id]),
+      (await watcher.scan(next.start + MINUTE_MS)).map((e) => [e.type, e.booking.id]),
       [['checked_in', next.id]],
     );
   },

@@ -103,6 +103,8 @@ export class CheckInWatcher {
   private readonly kindOf = new Map<string, string>();
   private unsubscribe: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** Check-ins and scans under way, for stop() to wait for. */
+  private readonly pending = new Set<Promise<unknown>>();
 
   constructor(options: CheckInWatcherOptions) {
     this.o = options;
@@ -119,43 +121,56 @@ export class CheckInWatcher {
   start(): void {
     if (this.unsubscribe) return;
     this.unsubscribe = this.o.feed.subscribeLive((event) => {
-      if (isPresence(event)) this.presence(event);
+      if (!isPresence(event)) return;
+      this.track(
+        this.presence(event).catch((err: Error) => {
+          // A busy or closed database must not take the API down; the scan looks again.
+          this.o.logger?.warn({ err: err.message }, 'check-in failed');
+        }),
+      );
     });
-    this.timer = setInterval(() => this.scan(), this.o.scanEveryMs ?? DEFAULT_SCAN_EVERY_MS);
+    this.timer = setInterval(() => this.track(this.scan()), this.o.scanEveryMs ?? DEFAULT_SCAN_EVERY_MS);
     this.timer.unref();
-    this.scan();
+    this.track(this.scan());
   }
 
-  stop(): void {
+  /** Stops watching; resolves once the check-ins and scans under way are done (the records may close then). */
+  async stop(): Promise<void> {
     this.unsubscribe?.();
     this.unsubscribe = undefined;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    await Promise.all(this.pending);
+  }
+
+  private track(work: Promise<unknown>): void {
+    this.pending.add(work);
+    void work.finally(() => this.pending.delete(work));
   }
 
   /** Presence seen in a space: checks in the booking it belongs to, if any. */
-  presence(reading: Pick<LiveReading, 'space' | 'ts'>): Booking | undefined {
+  async presence(reading: Pick<LiveReading, 'space' | 'ts'>): Promise<Booking | undefined> {
     // A device clock running ahead must not check in a booking that has not begun.
     const at = Math.min(reading.ts, this.now());
-    const candidates = this.o.store.spaceBookings(reading.space, at, at + this.earlyMs + 1);
+    const candidates = await this.o.store.spaceBookings(reading.space, at, at + this.earlyMs + 1);
     const booking = bookingToCheckIn(candidates, at, this.earlyMs);
     if (!booking) return undefined;
-    const checkedIn = this.o.store.checkIn(booking.id, at);
+    const checkedIn = await this.o.store.checkIn(booking.id, at);
     if (checkedIn) this.changed({ type: 'checked_in', booking: checkedIn });
     return checkedIn;
   }
 
   /** Looks at every started booking still waiting for presence; returns what changed. */
-  scan(now: number = this.now()): CheckInEvent[] {
+  async scan(now: number = this.now()): Promise<CheckInEvent[]> {
     const events: CheckInEvent[] = [];
     try {
-      for (const booking of this.o.store.unconfirmed(now)) {
+      for (const booking of await this.o.store.unconfirmed(now)) {
         const decision = decideStarted(booking, now, this.graceMs, this.sensing(booking.spaceId));
         if (decision === 'check_in') {
-          const changed = this.o.store.checkIn(booking.id, now);
+          const changed = await this.o.store.checkIn(booking.id, now);
           if (changed) events.push({ type: 'checked_in', booking: changed });
         } else if (decision === 'release') {
-          const changed = this.o.store.release(booking.id, now);
+          const changed = await this.o.store.release(booking.id, now);
           if (changed) events.push({ type: 'released', booking: changed });
         }
       }

@@ -7,8 +7,8 @@ import { AlertWatch } from '../alerts/alert-watch.ts';
 import { SqliteAlertStore } from '../alerts/sqlite-alert-store.ts';
 import { buildApi } from '../api/app.ts';
 import { LockCommands } from '../api/lock-commands.ts';
-import { BookingStore } from '../bookings/booking-store.ts';
 import { CheckInWatcher } from '../bookings/check-in.ts';
+import { SqliteBookingStore } from '../bookings/sqlite-booking-store.ts';
 import { PortInUseError, type RunningBroker, startBroker } from '../broker/broker.ts';
 import { BuildingFeed } from '../building/live-feed.ts';
 import { openRecords, type RecordsDb } from '../database/database.ts';
@@ -376,7 +376,7 @@ function startWatchers(
   logger: Logger,
 ): { alerts: AlertWatch; stop: () => Promise<void> } {
   const checkIn = new CheckInWatcher({
-    store: new BookingStore(records),
+    store: new SqliteBookingStore(records),
     feed,
     site,
     profiles,
@@ -390,7 +390,7 @@ function startWatchers(
     site,
     profiles,
     timeSeries: store,
-    bookings: new BookingStore(records),
+    bookings: new SqliteBookingStore(records),
     settings: settings.alerts,
     logger: logger.child({ part: 'alerts' }),
   });
@@ -399,7 +399,7 @@ function startWatchers(
     alerts,
     stop: async () => {
       await alerts.stop();
-      checkIn.stop();
+      await checkIn.stop();
     },
   };
 }

@@ -3,7 +3,8 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
-import { BookingStore, type ImportResult } from '../bookings/booking-store.ts';
+import type { BookingStore, ImportResult } from '../bookings/booking-store.ts';
+import { SqliteBookingStore } from '../bookings/sqlite-booking-store.ts';
 import { openRecords, type RecordsDb } from '../database/database.ts';
 import { loadProfiles } from '../device-profiles/registry.ts';
 import { Quarantine } from '../gateway/quarantine.ts';
@@ -90,7 +91,7 @@ async function openHistoryParts(
   const quarantine = new Quarantine(path.join(settings.dataDir, 'gateway.db'));
   return {
     records: db,
-    bookings: new BookingStore(db),
+    bookings: new SqliteBookingStore(db),
     members,
     regulars: await demoMemberIds(identity, site.site.id),
     quarantine,
@@ -137,7 +138,7 @@ export async function runBackfillCommand(args: string[], settings: Settings): Pr
     let plan: BackfillPlan;
     if (kept) {
       if (kept.finishedAt !== null) {
-        const ahead = writeUpcomingBookings({
+        const ahead = await writeUpcomingBookings({
           site,
           seed: kept.plan.seed,
           now: Date.now(),
@@ -230,12 +231,12 @@ function keepBookingsAhead(
     log.warn({ err: (err as Error).message }, 'no bookings ahead: the records are not readable');
     return undefined;
   }
-  const store = new BookingStore(db);
+  const store = new SqliteBookingStore(db);
   let members: string[] = [];
   const write = async () => {
     try {
       if (members.length === 0) members = await ensureSimulatedMembers(new Identity(db), site.site.id);
-      const r = writeUpcomingBookings({ site, seed, now: Date.now(), store, members });
+      const r = await writeUpcomingBookings({ site, seed, now: Date.now(), store, members });
       log.info(r, 'bookings ahead written');
     } catch (err) {
       // A busy records file or the like: the next hour tries again; the demo goes on.

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { BookingStore } from '../bookings/booking-store.ts';
+import { SqliteBookingStore } from '../bookings/sqlite-booking-store.ts';
 import { openRecords } from '../database/database.ts';
 import { loadProfiles } from '../device-profiles/registry.ts';
 import { Quarantine } from '../gateway/quarantine.ts';
@@ -101,7 +101,7 @@ if (requireComponent(t, influxdAvailable(), 'InfluxDB 1.x (influxd)', INFLUXD_IN
         store,
         quarantine,
         spoolDir: path.join(dataDir, 'spool'),
-        ...(withBookings ? { bookings: { store: new BookingStore(records), members } } : {}),
+        ...(withBookings ? { bookings: { store: new SqliteBookingStore(records), members } } : {}),
         now: () => end,
       });
       t.comment(
@@ -114,7 +114,7 @@ if (requireComponent(t, influxdAvailable(), 'InfluxDB 1.x (influxd)', INFLUXD_IN
     t.equal(again.readings, written.readings, 'the same readings went into both');
     t.ok(written.reboot, 'the main meter restarts within the history');
 
-    const bookings = new BookingStore(records);
+    const bookings = new SqliteBookingStore(records);
     for (const period of [lastCompleteMonth(end, tz), lastYear.period]) {
       const fromSqlite = await buildBoardReport({ site, store: sqlite, bookings, profiles }, period, end);
       const fromInflux = await buildBoardReport({ site, store: influx, bookings, profiles }, period, end);

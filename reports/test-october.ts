@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Test } from 'tap';
-import { BookingStore } from '../bookings/booking-store.ts';
+import type { BookingStore } from '../bookings/booking-store.ts';
+import { SqliteBookingStore } from '../bookings/sqlite-booking-store.ts';
 import type { Quantity } from '../building/quantities.ts';
 import { openRecords, type RecordsDb } from '../database/database.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
@@ -213,7 +214,7 @@ export async function octoberBuilding(t: Test): Promise<OctoberBuilding> {
     site: octoberSite(),
     store,
     records,
-    bookings: new BookingStore(records),
+    bookings: new SqliteBookingStore(records),
     profiles: octoberProfiles(),
     dir,
   };

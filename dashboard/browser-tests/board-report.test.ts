@@ -3,7 +3,7 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import type { Page } from 'playwright-core';
 import t from 'tap';
-import { BookingStore } from '../../bookings/booking-store.ts';
+import { SqliteBookingStore } from '../../bookings/sqlite-booking-store.ts';
 import { readSettings } from '../../cli/settings.ts';
 import { openRecords } from '../../database/database.ts';
 import type { BoardReportOut } from '../../reports/board-report-schema.ts';
@@ -205,7 +205,7 @@ t.test(
     // Bookings of the month in the system's records: some used, some no-shows, one cancelled.
     const records = openRecords(path.join(system.dataDir, 'wesprint.db'));
     try {
-      const bookings = new BookingStore(records);
+      const bookings = new SqliteBookingStore(records);
       const member = records.prepare("SELECT id FROM members WHERE role = 'member' LIMIT 1").get() as {
         id: string;
       };
@@ -215,14 +215,14 @@ t.test(
         const date = { year: m1.year, month: m1.month, day };
         for (const [i, desk] of desks.entries()) {
           const start = fromLocal(date, 9 * 60, timeZone);
-          const made = bookings.create(
+          const made = await bookings.create(
             { memberId: member.id, spaceId: desk.id, start, end: start + 3 * HOUR_MS },
             start - 86_400_000,
           );
           if (!made.ok) throw new Error(`booking ${desk.id} on day ${day} refused`);
           // Every third a no-show, the rest checked in by the sensor (nothing left for the system to release).
-          if ((day + i) % 3 === 0) bookings.release(made.booking.id, start + 15 * 60_000);
-          else bookings.checkIn(made.booking.id, start + 5 * 60_000);
+          if ((day + i) % 3 === 0) await bookings.release(made.booking.id, start + 15 * 60_000);
+          else await bookings.checkIn(made.booking.id, start + 5 * 60_000);
         }
       }
     } finally {

@@ -119,14 +119,14 @@ export function upcomingBookings(input: UpcomingBookingsInput): Booking[] {
  * Writes upcomingBookings into the store, through its no-overlap rule (a slot someone booked live stays
  * theirs: the simulated booking is refused). Ids are stable, so writing again adds only what is new.
  */
-export function writeUpcomingBookings(options: {
+export async function writeUpcomingBookings(options: {
   site: SiteConfig;
   seed: string;
   now: number;
   store: BookingStore;
   members: readonly string[];
   building?: SimulatedBuilding;
-}): ImportResult {
+}): Promise<ImportResult> {
   const building = options.building ?? new SimulatedBuilding(options.site, options.seed);
   const bookings = upcomingBookings({
     site: options.site,

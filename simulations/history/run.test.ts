@@ -3,8 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import type { Booking } from '../../bookings/booking-store.ts';
-import { BookingStore } from '../../bookings/booking-store.ts';
 import { DEFAULT_EARLY_MS, DEFAULT_GRACE_MS } from '../../bookings/check-in.ts';
+import { SqliteBookingStore } from '../../bookings/sqlite-booking-store.ts';
 import { openRecords } from '../../database/database.ts';
 import { decodeMessage, loadProfiles } from '../../device-profiles/registry.ts';
 import { Quarantine } from '../../gateway/quarantine.ts';
@@ -76,7 +76,7 @@ t.test('a three-day history of a slice of the demo building, through the real in
   const regulars: string[] = [];
   for (const n of ['ada', 'ben', 'cem'])
     regulars.push((await identity.members.findByEmail(`${n}@${site.site.id}.local`))?.id as string);
-  const bookingStore = new BookingStore(records);
+  const bookingStore = new SqliteBookingStore(records);
   const store = new SqliteStore({ file: path.join(dir, 'readings.db') });
   t.teardown(() => store.close());
   const quarantine = new Quarantine(path.join(dir, 'gateway.db'));
@@ -280,7 +280,7 @@ t.test('a three-day history of a slice of the demo building, through the real in
   await t.test(
     'bookings follow presence: checked in where the sensor saw someone, released where not',
     async (t) => {
-      const all = bookingStore.listAll({ start: times[0] as number, end });
+      const all = await bookingStore.listAll({ start: times[0] as number, end });
       const count = historyCount();
       t.equal(all.length, count, 'every booking before the end lies within the history');
       t.equal(report.bookings.added, count);
@@ -354,11 +354,9 @@ t.test('a three-day history of a slice of the demo building, through the real in
       const now = end + 2 * HOUR;
       // Thursday 12:00 in Halle: the next quarter hour is now itself; tomorrow ends Saturday 00:00.
       const until = Date.UTC(2026, 2, 13, 23, 0);
-      const ahead = records
-        .prepare('SELECT id FROM bookings WHERE start_ms >= ?')
-        .pluck()
-        .all(end)
-        .map((id) => bookingStore.get(id as string) as Booking);
+      const ahead: Booking[] = [];
+      for (const id of records.prepare('SELECT id FROM bookings WHERE start_ms >= ?').pluck().all(end))
+        ahead.push((await bookingStore.get(id as string)) as Booking);
       t.equal(report.ahead.added, ahead.length);
       t.equal(report.ahead.refused, 0);
       t.ok(ahead.length >= 10, `${ahead.length} bookings ahead`);
@@ -387,7 +385,9 @@ t.test('a three-day history of a slice of the demo building, through the real in
           building.peopleIn(b.spaceId, b.start + DEFAULT_GRACE_MS) === 0;
         t.ok(comes || nobody, `${b.spaceId}: someone comes at the start, or nobody around it (a no-show)`);
       }
-      const active = bookingStore.listAll().filter((b) => b.status === 'checked_in' || b.status === 'booked');
+      const active = (await bookingStore.listAll()).filter(
+        (b) => b.status === 'checked_in' || b.status === 'booked',
+      );
       let overlaps = 0;
       for (const a of active)
         for (const b of active)
@@ -399,11 +399,14 @@ t.test('a three-day history of a slice of the demo building, through the real in
       // Ada books a desk live for tomorrow morning; the hourly writing keeps off her slot.
       const desk = 'og1-desk-n01';
       const slot = { start: today + DAY + 8 * HOUR, end: today + DAY + 12 * HOUR };
-      for (const b of bookingStore.spaceBookings(desk, slot.start, slot.end))
-        bookingStore.cancel(b.id, { memberId: 'staff', staff: true }, now);
-      const mine = bookingStore.create({ memberId: regulars[0] as string, spaceId: desk, ...slot }, now);
+      for (const b of await bookingStore.spaceBookings(desk, slot.start, slot.end))
+        await bookingStore.cancel(b.id, { memberId: 'staff', staff: true }, now);
+      const mine = await bookingStore.create(
+        { memberId: regulars[0] as string, spaceId: desk, ...slot },
+        now,
+      );
       t.ok(mine.ok, 'the slot was free after cancelling');
-      const later = writeUpcomingBookings({
+      const later = await writeUpcomingBookings({
         site,
         seed: plan.seed,
         now: now + HOUR,
@@ -412,7 +415,7 @@ t.test('a three-day history of a slice of the demo building, through the real in
       });
       t.ok(later.existing > 0, `${later.existing} there already an hour later`);
       t.same(
-        bookingStore.spaceBookings(desk, slot.start, slot.end).map((b) => b.memberId),
+        (await bookingStore.spaceBookings(desk, slot.start, slot.end)).map((b) => b.memberId),
         [regulars[0]],
         'her desk stays hers',
       );

@@ -237,7 +237,7 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRep
     // Newest first: each overlap check then meets only the few bookings after it, not the whole past.
     bookings.reverse();
     for (let i = 0; i < bookings.length; i += 2000) {
-      const r = options.bookings.store.importBookings(bookings.slice(i, i + 2000));
+      const r = await options.bookings.store.importBookings(bookings.slice(i, i + 2000));
       report.bookings.added += r.added;
       report.bookings.existing += r.existing;
       report.bookings.refused += r.refused;
@@ -248,7 +248,7 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRep
 
   const now = options.now ?? Date.now;
   if (!report.interrupted && options.bookings) {
-    report.ahead = writeUpcomingBookings({
+    report.ahead = await writeUpcomingBookings({
       site,
       seed: plan.seed,
       now: now(),
