@@ -259,7 +259,7 @@ export class SqliteBookingStore implements BookingStore {
 
   /**
    * For the board report: every booking overlapping the range, with no limit (a year of a whole building),
-   * four columns each, and when the records begin. Asynchronous like every records store's reads will be.
+   * four columns each, and when the records begin.
    */
   async spansWithin(range: Interval): Promise<BookedSpans> {
     const spans = this.statements.spans.all(range.end, range.start).map((r) => ({
