@@ -296,7 +296,17 @@ export class AlertWatch {
    * alerts its predecessors left, as when the store answered at once. Never rejects.
    */
   private write(verdicts: readonly (Verdict | Promise<Verdict>)[], now: number): Promise<void> {
-    const written = this.writing.then(async () => this.apply(await Promise.all(verdicts), now));
+    // Waited for at once, so that a verdict whose bookings could not be read is never an unhandled rejection.
+    const decided = Promise.all(verdicts).then(
+      (all) => ({ ok: true as const, all }),
+      (err: Error) => ({ ok: false as const, err }),
+    );
+    const written = this.writing.then(async () => {
+      const verdict = await decided;
+      if (verdict.ok) await this.apply(verdict.all, now);
+      // A busy or closed database must not take the API down; the next check tries again.
+      else this.o.logger?.warn({ err: verdict.err.message }, 'could not read the bookings');
+    });
     this.writing = written;
     return written;
   }
