@@ -14,6 +14,7 @@ import {
   measureGateway,
   median,
 } from './ingest.ts';
+import { benchLiveLatency, describeLiveLatency, type LiveLatencyResult } from './live-latency.ts';
 import {
   type CpuProfile,
   CpuProfiler,
@@ -37,6 +38,8 @@ import { benchUnlock, describeUnlockBench, type UnlockBenchResult, unlockFailure
  *           subscriber (A) and a hand-written MQTT.js client batching 1,000 points into the same stores (B),
  *           alternating, same load as ingest; the ratios WeSprint->InfluxDB / B (goal >= 1.0) and
  *           WeSprint->embedded / A (goal >= 0.8). Needs /usr/bin/influxd for the InfluxDB half (else skipped).
+ *   live    device publish -> /api/live WebSocket latency at 1,000 msg/s for 10 s (p50, p99, max; goal p99
+ *           < 50 ms), every reading counted on the socket (bench/live-latency.ts).
  *   unlock  phone unlock latency (command on the wire, vendor command, confirmation), also relative to a
  *           bare MQTT round trip on the same broker in the same run, and booking throughput (bench/unlock.ts).
  *
@@ -44,7 +47,7 @@ import { benchUnlock, describeUnlockBench, type UnlockBenchResult, unlockFailure
  *           DATA_DIR; skipped without one): year and month times against a plain read of the same rollup rows
  *           in the same run (bench/board-report.ts). Only with --only report or --data-dir.
  *
- *   --only NAME    ingest | ingest-references | unlock | report (default: ingest, ingest-references and unlock)
+ *   --only NAME    ingest | ingest-references | live | unlock | report (default: all but report)
  *   --data-dir D   report: the data dir to read (e.g. the demo's after its first start)
  *   --messages N   ingest, ingest-references: timed messages per run (default 20000)
  *   --runs N       ingest, ingest-references: runs of each measurement, alternating (default 3); medians
@@ -55,11 +58,12 @@ import { benchUnlock, describeUnlockBench, type UnlockBenchResult, unlockFailure
  *                  (~670 topics) to stay inside the broker's 1024-entry per-session ACL decision cache, past
  *                  which every message pays a linear ACL scan)
  *   --profile      ingest: one extra run of each under the CPU profiler; prints where the time goes
+ *   --live-rate N --live-seconds S   live: messages per second and seconds of publishing (1000, 10)
  *   --out FILE     results file (default bench/results.json)
  *
  * Time: with the defaults, ingest-references is 15 measurements of 20,000 messages; WeSprint's (~10 s each at
- * its ~2k msg/s) dominate: about 2 minutes on this 2-core machine (load ~5), the ingest bench about 1.
- * For a quick look: --only ingest-references --messages 2000 --runs 1 (about 15 s).
+ * its ~2k msg/s) dominate: about 2 minutes on this 2-core machine (load ~5); ingest about 1 minute, live about
+ * 15 s. For a quick look: --only ingest-references --messages 2000 --runs 1 (about 15 s).
  */
 
 export const INGEST_GOAL = 0.7;
@@ -88,6 +92,7 @@ export interface BenchResults {
   benchmarks: Record<string, unknown> & {
     ingest?: IngestResult;
     'ingest-references'?: IngestReferencesResult;
+    live?: LiveLatencyResult;
     unlock?: UnlockEntry;
   };
 }
@@ -205,7 +210,7 @@ export async function runIngestBenchmark(
   return result;
 }
 
-const BENCHMARKS = ['ingest', 'ingest-references', 'unlock', 'report'] as const;
+const BENCHMARKS = ['ingest', 'ingest-references', 'live', 'unlock', 'report'] as const;
 type BenchmarkName = (typeof BENCHMARKS)[number];
 
 /** Runs the benchmarks named by `args`; resolves with the exit code: 1 when a measurement failed. */
@@ -222,6 +227,8 @@ export async function runBench(args: string[]): Promise<number> {
       profile: { type: 'boolean', default: false },
       out: { type: 'string', default: RESULTS_FILE },
       'data-dir': { type: 'string' },
+      'live-rate': { type: 'string', default: '1000' },
+      'live-seconds': { type: 'string', default: '10' },
     },
     strict: true,
   });
@@ -231,7 +238,7 @@ export async function runBench(args: string[]): Promise<number> {
   const dataDir = values['data-dir'] ?? process.env.DATA_DIR;
   const wanted = only
     ? [only]
-    : ['ingest', 'ingest-references', 'unlock', ...(values['data-dir'] ? ['report'] : [])];
+    : ['ingest', 'ingest-references', 'live', 'unlock', ...(values['data-dir'] ? ['report'] : [])];
   const options: IngestOptions = {
     messages: positive('messages', values.messages),
     window: positive('window', values.window),
@@ -275,6 +282,21 @@ export async function runBench(args: string[]): Promise<number> {
       failures.push(...references.failures.map((f) => `ingest-references: ${f}`));
     } catch (err) {
       failures.push(`ingest-references: ${(err as Error).message}`);
+    }
+  }
+
+  if (wanted.includes('live')) {
+    console.log('');
+    try {
+      const live = await benchLiveLatency({
+        rate: positive('live-rate', values['live-rate']),
+        durationS: positive('live-seconds', values['live-seconds']),
+      });
+      for (const line of describeLiveLatency(live)) console.log(line);
+      writeBenchResult(values.out, 'live', live);
+      failures.push(...live.problems.map((f) => `live: ${f}`));
+    } catch (err) {
+      failures.push(`live: ${(err as Error).message}`);
     }
   }
 
