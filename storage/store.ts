@@ -4,8 +4,9 @@ import type { Reading } from '../building/reading.ts';
 export type { Aggregate };
 
 /**
- * The one interface every time-series backend implements (embedded SQLite, InfluxDB v1 API,
- * InfluxDB 2.x). One contract test suite (storage/contract.ts) runs against each of them.
+ * The one interface every time-series backend implements: the embedded SQLite store and InfluxDB through its
+ * v1 HTTP API (1.x, or 2.x's v1 compatibility; `storage/open.ts` refuses a 2.x URL without it). One contract
+ * test suite (storage/contract.ts) runs against each of them.
  */
 
 /**
