@@ -5,8 +5,8 @@ export type { Aggregate };
 
 /**
  * The one interface every time-series backend implements: the embedded SQLite store and InfluxDB through its
- * v1 HTTP API (1.x, or 2.x's v1 compatibility; `storage/open.ts` refuses a 2.x URL without it). One contract
- * test suite (storage/contract.ts) runs against each of them.
+ * v1 HTTP API (1.x, or 2.x and 3.x through their v1 compatibility; `storage/open.ts` refuses INFLUX_API=v2).
+ * One contract test suite (storage/contract.ts) runs against each of them.
  */
 
 /**
