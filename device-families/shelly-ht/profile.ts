@@ -6,11 +6,10 @@
  * Decoding follows the Shelly Gen2+ API, https://shelly-api-docs.shelly.cloud/gen2/:
  * - Devices/Gen2/ShellyPlusHT and Devices/Gen3/ShellyHTG3: the device's components are `temperature:0`,
  *   `humidity:0`, `devicepower:0` (and `ht_ui`, `sys`, `wifi`, … which carry no reading).
- * - ComponentsAndServices/Mqtt: RPC notifications on `<topic_prefix>/events/rpc`; with `status_ntf` the
- *   status of a component on `<topic_prefix>/status/<component:id>`; `<topic_prefix>/online` is `true`,
- *   last will `false`.
- * - General/Notifications: `NotifyFullStatus` (what a waking device sends: every component's status) and
- *   `NotifyStatus` (the changed keys), `params.ts` the device's unix time in seconds.
+ * - the topic layout (`<topic_prefix>/events/rpc`, `status/<component:id>`, `online` `true` with the last
+ *   will `false`) and the notification frame (`NotifyFullStatus`, what a waking device sends: every
+ *   component's status; `NotifyStatus`, the changed keys; `params.ts`) are every Gen2+ device's:
+ *   `../shelly-gen2plus.ts`.
  * - ComponentsAndServices/Temperature, "Status": `tC` (°C, null on a sensor error), `tF`;
  *   ComponentsAndServices/Humidity: `rh` (%); ComponentsAndServices/DevicePower: `battery.V`,
  *   `battery.percent`, `external.present` (powered over USB: the battery figure then means nothing).
@@ -19,20 +18,14 @@
  *   earlier when a threshold is crossed; every 5 minutes on USB power.
  */
 import { battery, humidity, temperature } from '../../device-profiles/capabilities.ts';
+import { defineProfile, isObject, jsonReport } from '../../device-profiles/define.ts';
 import {
-  carrying,
-  defineProfile,
-  informational,
-  isObject,
-  jsonReport,
-  parseJsonObject,
-  plainAvailability,
-  type ReportDecoder,
-  readBlocks,
-  type TopicLayout,
-  trustedTime,
-} from '../../device-profiles/define.ts';
-import { DecodeError, type ProfileReading } from '../../device-profiles/profile.ts';
+  componentReadings,
+  shellyGen2Layout,
+  shellyGen2Notifications,
+  shellyGen2Online,
+  shellyGen2OtherStatus,
+} from '../shelly-gen2plus.ts';
 
 const TEMPERATURE = [temperature('tC')];
 const HUMIDITY = [humidity('rh')];
@@ -43,48 +36,20 @@ const COMPONENTS: Record<string, typeof TEMPERATURE> = {
   'devicepower:0': POWER,
 };
 
-/** On USB power the battery is not what powers the device: its percentage is not reported. */
-const onBattery = (status: Record<string, unknown>) =>
-  !(isObject(status.external) && status.external.present === true);
+/**
+ * A `devicepower:0` status as the battery block reads it: on USB power the battery is not what powers the
+ * device, so its percentage is not reported.
+ */
+const batteryStatus = (status: Record<string, unknown>) =>
+  isObject(status.external) && status.external.present === true ? {} : status;
 
-/** The topic prefix is free text (default `<model>-<mac>`, may contain `/`): recognised by the suffix. */
-const layout: TopicLayout = {
-  split(topic) {
-    const last = topic.lastIndexOf('/');
-    if (last <= 0 || last === topic.length - 1) return undefined;
-    const tail = topic.slice(last + 1);
-    if (tail === 'online') return { deviceTopic: topic.slice(0, last), subtopic: 'online' };
-    const prev = topic.lastIndexOf('/', last - 1);
-    if (prev <= 0) return undefined;
-    const mid = topic.slice(prev + 1, last);
-    if ((mid === 'events' && tail === 'rpc') || mid === 'status')
-      return { deviceTopic: topic.slice(0, prev), subtopic: `${mid}/${tail}` };
-    return undefined;
-  },
-  join: (deviceTopic, subtopic) => `${deviceTopic}/${subtopic}`,
-};
-
-const notifications: ReportDecoder = carrying(
+const notifications = shellyGen2Notifications(
   [...TEMPERATURE, ...HUMIDITY, ...POWER],
-  (payload, { channel, receivedAt, where }) => {
-    const { method, params } = parseJsonObject(payload, where);
-    if (method !== 'NotifyStatus' && method !== 'NotifyFullStatus' && method !== 'NotifyEvent')
-      throw new DecodeError(`${where}: ${JSON.stringify(method)} is not a notification of this device`);
-    if (!isObject(params)) throw new DecodeError(`${where}: ${method} needs a "params" object`);
-    if (params.ts !== undefined && typeof params.ts !== 'number')
-      throw new DecodeError(`${where}: params.ts must be a unix time in seconds`);
-    if (method === 'NotifyEvent') return { readings: [] };
-    const ts = trustedTime(typeof params.ts === 'number' ? params.ts * 1000 : undefined, receivedAt);
-    const readings: ProfileReading[] = [];
-    for (const [component, blocks] of Object.entries(COMPONENTS)) {
-      const status = params[component];
-      if (status === undefined || status === null) continue;
-      if (!isObject(status)) throw new DecodeError(`${where}: params["${component}"] must be an object`);
-      if (blocks === POWER && !onBattery(status)) continue;
-      readings.push(...readBlocks(status, blocks, ts, `${where}: ${component}`, channel));
-    }
-    return { readings };
-  },
+  (params, ts, { channel, where }) =>
+    Object.entries(COMPONENTS).flatMap(([component, blocks]) => {
+      const prepare = blocks === POWER ? batteryStatus : undefined;
+      return componentReadings(params, component, blocks, ts, where, channel, prepare);
+    }),
 );
 
 export default defineProfile({
@@ -104,7 +69,7 @@ export default defineProfile({
   // At least every 2 hours; offline only after three missed reports, whatever its last will says meanwhile.
   reportingIntervalS: 2 * 3600,
   sleeping: true,
-  layout,
+  layout: shellyGen2Layout(),
   // Default prefix is one level (`shellyplusht-<mac>`); a multi-level prefix needs its own filter.
   subscriptions: [
     '+/online',
@@ -114,14 +79,12 @@ export default defineProfile({
     '+/status/devicepower:0',
   ],
   reports: {
-    online: plainAvailability({ online: 'true', offline: 'false' }),
+    online: shellyGen2Online,
     'events/rpc': notifications,
     'status/temperature:0': jsonReport(TEMPERATURE),
     'status/humidity:0': jsonReport(HUMIDITY),
-    'status/devicepower:0': jsonReport(POWER, {
-      prepare: (status) => (onBattery(status) ? status : {}),
-    }),
-    'status/+': informational((payload, where) => void parseJsonObject(payload, where)),
+    'status/devicepower:0': jsonReport(POWER, { prepare: batteryStatus }),
+    'status/+': shellyGen2OtherStatus,
   },
   listens: ['rpc'],
 });

@@ -3,7 +3,7 @@
  * three-phase main meter whose firmware sums the phases itself, so one site device is one floor's
  * whole consumption (unlike a Gen1 3EM, whose `emeter/0..2` are three separate meters).
  *
- * Decoding follows the Shelly Gen2 API, https://shelly-api-docs.shelly.cloud/gen2/:
+ * Decoding follows the Shelly Gen2+ API, https://shelly-api-docs.shelly.cloud/gen2/:
  * - Devices/Gen2/ShellyPro3EM: in the triphase profile one EM component `em:0` combines the phases and
  *   provides totals; one EMData component `emdata:0` stores the energy of the whole device.
  * - ComponentsAndServices/EM, section "Status": per phase `a_/b_/c_current` (A), `a_/b_/c_voltage` (V),
@@ -11,12 +11,10 @@
  *   totals `total_current` (A), `total_act_power` (W), `total_aprt_power` (VA), `n_current` (A or null).
  * - ComponentsAndServices/EMData, section "Status": per phase `a_/b_/c_total_act_energy` and
  *   `…_total_act_ret_energy` (Wh), totals `total_act` and `total_act_ret` (Wh, all phases).
- * - ComponentsAndServices/Mqtt: with `status_ntf` the whole status of a component is published on
- *   `<topic_prefix>/status/<component:id>`; RPC notifications on `<topic_prefix>/events/rpc`;
- *   `<topic_prefix>/online` is `true`, last will `false`; RPC requests are taken on `<topic_prefix>/rpc`,
- *   and with "MQTT control" enabled `<topic_prefix>/command` takes `status_update`.
- * - General/Notifications, "NotifyStatus": `{"method":"NotifyStatus","params":{"ts":<unix s>,
- *   "em:0":{…changed keys…}}}`; NotifyFullStatus carries the full status the same way.
+ * - the topic layout (`<topic_prefix>/status/<component:id>`, `events/rpc`, `online`) and the notification
+ *   frame (NotifyStatus: `{"method":"NotifyStatus","params":{"ts":<unix s>,"em:0":{…changed keys…}}}`,
+ *   NotifyFullStatus the same with the full status) are every Gen2+ device's: `../shelly-gen2plus.ts`;
+ *   with "MQTT control" enabled `<topic_prefix>/command` takes `status_update` (ComponentsAndServices/Mqtt).
  *
  * Readings (all channel 0: in the triphase profile the device is one meter): power = `total_act_power`, energy = `total_act` (the cumulative import counter, Wh → kWh),
  * current = `total_current`. Voltage is phase A's: the device powers itself from phase A and N, so
@@ -27,10 +25,10 @@
  * The firmware's totals are taken as they are, not checked against the phases: the documented EM example
  * itself has a `total_act_power` that is not the sum of its phase powers.
  *
- * Topics: the prefix is free text (default `shellypro3em-<mac>`), recognised by its suffix like Shelly Gen2.
- * Relay and plug components (`switch:N`, `pm1:N`) are shelly-gen2's; a Pro 3EM has none, so this family
- * leaves those topics alone. `online` and `events/rpc` have the same shape for every Gen2 device; without a
- * site file the family that finds readings in the message wins (see registry.ts).
+ * Topics: the prefix is free text (default `shellypro3em-<mac>`), recognised by its suffix as for every
+ * Gen2+ device. Relay and plug components (`switch:N`, `pm1:N`) are shelly-gen2's; a Pro 3EM has none, so
+ * this family leaves those topics alone. `online` and `events/rpc` have the same shape for every Gen2+
+ * device; without a site file the family that finds readings in the message wins (see registry.ts).
  */
 
 import { FIRST_CHANNEL } from '../../building/reading.ts';
@@ -42,20 +40,15 @@ import {
   power,
   voltage,
 } from '../../device-profiles/capabilities.ts';
-import {
-  carrying,
-  defineProfile,
-  informational,
-  isObject,
-  jsonReport,
-  parseJsonObject,
-  plainAvailability,
-  type ReportDecoder,
-  readBlocks,
-  type TopicLayout,
-  trustedTime,
-} from '../../device-profiles/define.ts';
+import { defineProfile, jsonReport } from '../../device-profiles/define.ts';
 import { DecodeError } from '../../device-profiles/profile.ts';
+import {
+  componentReadings,
+  shellyGen2Layout,
+  shellyGen2Notifications,
+  shellyGen2Online,
+  shellyGen2OtherStatus,
+} from '../shelly-gen2plus.ts';
 
 /**
  * Total current of three phases: the Pro 3EM-400 measures up to 400 A per phase, so the sum may exceed
@@ -83,51 +76,12 @@ const COMPONENTS: Record<string, readonly Capability[]> = { 'em:0': EM, 'emdata:
 /** Components whose status the relay family (shelly-gen2) turns into readings. */
 const RELAY_COMPONENT = /^(switch|pm1):\d+$/;
 
-const layout: TopicLayout = {
-  split(topic) {
-    const last = topic.lastIndexOf('/');
-    if (last <= 0 || last === topic.length - 1) return undefined;
-    const tail = topic.slice(last + 1);
-    if (tail === 'online') return { deviceTopic: topic.slice(0, last), subtopic: 'online' };
-    const prev = topic.lastIndexOf('/', last - 1);
-    if (prev <= 0) return undefined;
-    const mid = topic.slice(prev + 1, last);
-    if (mid === 'events' && tail === 'rpc')
-      return { deviceTopic: topic.slice(0, prev), subtopic: 'events/rpc' };
-    if (mid === 'status' && !RELAY_COMPONENT.test(tail)) {
-      return { deviceTopic: topic.slice(0, prev), subtopic: `status/${tail}` };
-    }
-    return undefined;
-  },
-  join: (deviceTopic, subtopic) => `${deviceTopic}/${subtopic}`,
-};
-
-const notifications: ReportDecoder = carrying([...EM, ...EMDATA], (payload, { receivedAt, where }) => {
-  const frame = parseJsonObject(payload, where);
-  const { method, params } = frame;
-  if (typeof method !== 'string')
-    throw new DecodeError(`${where}: a notification frame needs a string "method"`);
-  if (method !== 'NotifyStatus' && method !== 'NotifyFullStatus' && method !== 'NotifyEvent') {
-    throw new DecodeError(
-      `${where}: "${method}" is not a notification (NotifyStatus/NotifyFullStatus/NotifyEvent)`,
-    );
-  }
-  if (!isObject(params)) throw new DecodeError(`${where}: ${method} needs a "params" object`);
-  if (params.ts !== undefined && typeof params.ts !== 'number') {
-    throw new DecodeError(`${where}: params.ts must be a unix time in seconds`);
-  }
-  if (method === 'NotifyEvent') return { readings: [] };
-  const ts = trustedTime(typeof params.ts === 'number' ? params.ts * 1000 : undefined, receivedAt);
-  // One frame may carry both components (NotifyFullStatus always does).
-  const readings = [];
-  for (const [key, blocks] of Object.entries(COMPONENTS)) {
-    const status = params[key];
-    if (status === undefined || status === null) continue;
-    if (!isObject(status)) throw new DecodeError(`${where}: params["${key}"] must be an object`);
-    readings.push(...readBlocks(status, blocks, ts, `${where}: ${key}`, FIRST_CHANNEL));
-  }
-  return { readings };
-});
+// One frame may carry both components (NotifyFullStatus always does).
+const notifications = shellyGen2Notifications([...EM, ...EMDATA], (params, ts, { where }) =>
+  Object.entries(COMPONENTS).flatMap(([key, blocks]) =>
+    componentReadings(params, key, blocks, ts, where, FIRST_CHANNEL),
+  ),
+);
 
 export default defineProfile({
   id: 'shelly-pro-3em',
@@ -142,15 +96,15 @@ export default defineProfile({
   ],
   // EM status goes out on change (5 % / 10 W thresholds); EMData is stored and updated every minute.
   reportingIntervalS: 60,
-  layout,
+  layout: shellyGen2Layout((component) => !RELAY_COMPONENT.test(component)),
   // Default prefix is one level (`shellypro3em-<mac>`); a multi-level prefix needs its own filter.
   subscriptions: ['+/online', '+/status/em:0', '+/status/emdata:0', '+/events/rpc'],
   reports: {
-    online: plainAvailability({ online: 'true', offline: 'false' }),
+    online: shellyGen2Online,
     'status/em:0': jsonReport(EM),
     'status/emdata:0': jsonReport(EMDATA),
     // sys, wifi, eth, cloud, mqtt, temperature:0, … go out with status_ntf too: checked, not stored.
-    'status/+': informational((payload, where) => void parseJsonObject(payload, where)),
+    'status/+': shellyGen2OtherStatus,
     'events/rpc': notifications,
   },
   // No relay, so no `command/<component>`: RPC (Shelly.GetStatus, EMData.ResetCounters, …) and status_update.
