@@ -2,7 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import websocket from '@fastify/websocket';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { SqliteAuditLog } from '../access/sqlite-audit-log.ts';
 import type { AlertWatch } from '../alerts/alert-watch.ts';
 import type { BuildingFeed } from '../building/live-feed.ts';
@@ -116,7 +116,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
       ? { loggerInstance: options.logger.child({}, { serializers: { req: requestForLog } }) }
       : { logger: false }),
     // Fastify's own two info lines per request drowned everything else on a terminal (a page load is ~30).
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     // Nothing is posted yet; keep hostile bodies small.
     bodyLimit: 16 * 1024,
     schemaErrorFormatter: describeValidation,
