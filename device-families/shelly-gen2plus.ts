@@ -12,10 +12,11 @@ import {
   trustedTime,
 } from '../device-profiles/define.ts';
 import { DecodeError, type ProfileReading } from '../device-profiles/profile.ts';
+import type { DeviceMessage } from '../simulations/virtual-device.ts';
 
 /**
  * What every Shelly Gen2+ family shares (Plus, Pro, Gen3, Gen4 devices: shelly-gen2, shelly-pro-3em,
- * shelly-ht), decoded by their profiles: the Gen2+ API lays out every device's
+ * shelly-ht), decoded by their profiles and sent by their simulators: the Gen2+ API lays out every device's
  * MQTT the same way, the families differ in their components only.
  * Source: Shelly's Gen2+ API, https://shelly-api-docs.shelly.cloud/gen2/
  * - ComponentsAndServices/Mqtt: with `status_ntf` the whole status of a component is published on
@@ -107,4 +108,20 @@ export function componentReadings(
   if (status === undefined || status === null) return [];
   if (!isObject(status)) throw new DecodeError(`${where}: params["${component}"] must be an object`);
   return readBlocks(prepare ? prepare(status) : status, blocks, ts, `${where}: ${component}`, channel);
+}
+
+// --- what the simulators send ---------------------------------------------------------------------
+
+/** `<topic_prefix>/online`, retained: `true` once connected, `false` as the last will. */
+export function shellyGen2OnlineMessage(prefix: string, online: boolean): DeviceMessage {
+  return { topic: `${prefix}/online`, payload: String(online), qos: 1, retain: true };
+}
+
+/** The payload of a notification on `<topic_prefix>/events/rpc`. */
+export function shellyGen2NotificationPayload(
+  prefix: string,
+  method: 'NotifyStatus' | 'NotifyFullStatus',
+  params: Record<string, unknown>,
+): string {
+  return JSON.stringify({ src: prefix, dst: `${prefix}/events`, method, params });
 }

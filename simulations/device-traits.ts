@@ -15,7 +15,8 @@ import type { DeviceOptions } from './virtual-device.ts';
 /**
  * The physics every family's simulator composes, the way capability blocks compose profiles: seeded
  * per-device constants, radio and mains, daylight, a room's air and climate, a meter's counter with its
- * reboots. What a family adds is its firmware: payloads, topics, intervals, state machines.
+ * reboots, a sensor that reports on change with a heartbeat. What a family adds is its firmware: payloads,
+ * topics, intervals, state machines.
  */
 
 /** Per-device constants drawn from the seed: battery level, radio quality, mains voltage. */
@@ -161,5 +162,32 @@ export class MeterCounter {
 
   powerW(simNow: number): number {
     return this.building.meterPowerW(this.config, simNow);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Reporting
+
+/**
+ * When a sensor that reports on change speaks: when its state differs from what it last sent, and without a
+ * change once its heartbeat is due (a Zigbee end device's periodic check-in).
+ */
+export class ReportOnChange<T> {
+  private last: T | undefined;
+  private lastSentAt = -Infinity;
+
+  constructor(private readonly heartbeatMs: number) {}
+
+  /** Whether the sensor sends `state` at `simNow`; if it does, that is what it last sent. */
+  due(state: T, simNow: number): boolean {
+    if (state === this.last && simNow - this.lastSentAt < this.heartbeatMs) return false;
+    this.last = state;
+    this.lastSentAt = simNow;
+    return true;
+  }
+
+  /** After a (re)connect the sensor sends its state, whatever it last sent. */
+  forget(): void {
+    this.last = undefined;
   }
 }

@@ -20,6 +20,7 @@ import {
   type VirtualDevice,
 } from '../../simulations/virtual-device.ts';
 import type { DeviceConfig } from '../../site/site.ts';
+import { shellyGen2NotificationPayload, shellyGen2OnlineMessage } from '../shelly-gen2plus.ts';
 
 export interface Gen2SwitchState {
   source: string;
@@ -68,10 +69,9 @@ export function shellyGen2Messages(
   statuses.forEach((status, id) => {
     params[`switch:${id}`] = status;
   });
-  const notify = { src: deviceTopic, dst: `${deviceTopic}/events`, method: 'NotifyStatus', params };
   return [
     ...statuses.map((status, id) => message(`${deviceTopic}/status/switch:${id}`, JSON.stringify(status))),
-    message(`${deviceTopic}/events/rpc`, JSON.stringify(notify)),
+    message(`${deviceTopic}/events/rpc`, shellyGen2NotificationPayload(deviceTopic, 'NotifyStatus', params)),
   ];
 }
 
@@ -101,14 +101,14 @@ class ShellyGen2Plug implements VirtualDevice {
     simStart: number,
   ) {
     this.clientId = config.topic;
-    this.will = message(`${config.topic}/online`, false, true, 1);
+    this.will = shellyGen2OnlineMessage(config.topic, false);
     this.meter = new MeterCounter(config, building, options, simStart);
     this.switches = switchesOf(config);
   }
 
   birth(simNow: number): DeviceMessage[] {
     this.source = 'init';
-    return [message(`${this.config.topic}/online`, true, true, 1), ...this.report(simNow)];
+    return [shellyGen2OnlineMessage(this.config.topic, true), ...this.report(simNow)];
   }
 
   report(simNow: number): DeviceMessage[] {

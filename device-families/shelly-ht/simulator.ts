@@ -18,6 +18,7 @@ import {
   type VirtualDevice,
 } from '../../simulations/virtual-device.ts';
 import type { DeviceConfig } from '../../site/site.ts';
+import { shellyGen2NotificationPayload, shellyGen2OnlineMessage } from '../shelly-gen2plus.ts';
 
 /** The periodic wake-up of firmware 0.12.0 and later. */
 export const WAKE_PERIOD_S = 2 * 3600;
@@ -33,26 +34,21 @@ export interface HtStatus {
 
 /** The NotifyFullStatus a waking Plus H&T sends (General/Notifications; components of ShellyPlusHT). */
 export function fullStatusPayload(prefix: string, mac: string, s: HtStatus): string {
-  return JSON.stringify({
-    src: prefix,
-    dst: `${prefix}/events`,
-    method: 'NotifyFullStatus',
-    params: {
-      ...(s.ts === undefined ? {} : { ts: round(s.ts / 1000, 2) }),
-      ble: {},
-      cloud: { connected: false },
-      'devicepower:0': {
-        id: 0,
-        battery: { V: round(s.batteryV, 2), percent: s.batteryPct },
-        external: { present: false },
-      },
-      ht_ui: {},
-      'humidity:0': { id: 0, rh: round(s.humidityPct, 1) },
-      mqtt: { connected: true },
-      sys: { mac, restart_required: false, uptime: 2, wakeup_period: WAKE_PERIOD_S },
-      'temperature:0': { id: 0, tC: round(s.temperatureC, 1), tF: round((s.temperatureC * 9) / 5 + 32, 1) },
-      wifi: { status: 'got ip', rssi: -62 },
+  return shellyGen2NotificationPayload(prefix, 'NotifyFullStatus', {
+    ...(s.ts === undefined ? {} : { ts: round(s.ts / 1000, 2) }),
+    ble: {},
+    cloud: { connected: false },
+    'devicepower:0': {
+      id: 0,
+      battery: { V: round(s.batteryV, 2), percent: s.batteryPct },
+      external: { present: false },
     },
+    ht_ui: {},
+    'humidity:0': { id: 0, rh: round(s.humidityPct, 1) },
+    mqtt: { connected: true },
+    sys: { mac, restart_required: false, uptime: 2, wakeup_period: WAKE_PERIOD_S },
+    'temperature:0': { id: 0, tC: round(s.temperatureC, 1), tF: round((s.temperatureC * 9) / 5 + 32, 1) },
+    wifi: { status: 'got ip', rssi: -62 },
   });
 }
 
@@ -69,7 +65,7 @@ class ShellyPlusHt implements VirtualDevice {
   ) {
     this.clientId = config.topic.slice(config.topic.lastIndexOf('/') + 1);
     this.mac = (/([0-9a-f]{12})$/i.exec(config.topic)?.[1] ?? '000000000000').toUpperCase();
-    this.will = message(`${config.topic}/online`, false, true, 1);
+    this.will = shellyGen2OnlineMessage(config.topic, false);
   }
 
   birth(simNow: number): DeviceMessage[] {
@@ -83,7 +79,7 @@ class ShellyPlusHt implements VirtualDevice {
     const start = seededTrait(this.building, this.config, 'battery', 60, 100);
     const batteryPct = Math.max(5, Math.round(start - (((simNow / DAY_MS) % 365) / 365) * 50));
     return [
-      message(`${this.config.topic}/online`, true, true, 1),
+      shellyGen2OnlineMessage(this.config.topic, true),
       message(
         `${this.config.topic}/events/rpc`,
         // Without `ts`: the simulation's clock runs ahead of the gateway's at SIM_SPEED > 1, which would

@@ -23,6 +23,7 @@ import {
   type VirtualDevice,
 } from '../../simulations/virtual-device.ts';
 import type { DeviceConfig } from '../../site/site.ts';
+import { shellyGen2NotificationPayload, shellyGen2OnlineMessage } from '../shelly-gen2plus.ts';
 
 export interface Pro3emPhase {
   actPowerW: number;
@@ -97,16 +98,11 @@ export function shellyPro3emMessages(
 ): DeviceMessage[] {
   const em = shellyPro3emEmStatus(phases);
   const emdata = shellyPro3emEmDataStatus(phases);
-  const notify = {
-    src: deviceTopic,
-    dst: `${deviceTopic}/events`,
-    method: 'NotifyStatus',
-    params: { ts: round(simNow / 1000, 2), 'em:0': em, 'emdata:0': emdata },
-  };
+  const params = { ts: round(simNow / 1000, 2), 'em:0': em, 'emdata:0': emdata };
   return [
     message(`${deviceTopic}/status/em:0`, JSON.stringify(em)),
     message(`${deviceTopic}/status/emdata:0`, JSON.stringify(emdata)),
-    message(`${deviceTopic}/events/rpc`, JSON.stringify(notify)),
+    message(`${deviceTopic}/events/rpc`, shellyGen2NotificationPayload(deviceTopic, 'NotifyStatus', params)),
   ];
 }
 
@@ -132,12 +128,12 @@ class ShellyPro3em implements VirtualDevice {
     simStart: number,
   ) {
     this.clientId = config.topic;
-    this.will = message(`${config.topic}/online`, false, true, 1);
+    this.will = shellyGen2OnlineMessage(config.topic, false);
     this.meter = new MeterCounter(config, building, options, simStart);
   }
 
   birth(simNow: number): DeviceMessage[] {
-    return [message(`${this.config.topic}/online`, true, true, 1), ...this.report(simNow)];
+    return [shellyGen2OnlineMessage(this.config.topic, true), ...this.report(simNow)];
   }
 
   report(simNow: number): DeviceMessage[] {

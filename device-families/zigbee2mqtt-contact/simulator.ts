@@ -6,7 +6,7 @@
  * space changed since the sensor last looked) and is closed again at its next look, a minute later.
  */
 
-import { linkquality, seededTrait } from '../../simulations/device-traits.ts';
+import { linkquality, ReportOnChange, seededTrait } from '../../simulations/device-traits.ts';
 import type { SimulatedBuilding } from '../../simulations/simulated-building.ts';
 import {
   type DeviceMessage,
@@ -41,11 +41,9 @@ class Z2mContactSensor implements VirtualDevice {
   readonly firmwareIntervalS = 60;
   readonly will: DeviceMessage;
   readonly commandTopics: string[] = [];
-  private closed = true;
   private people: number | undefined;
-  private lastSentAt = -Infinity;
   /** Aqara end devices check in about every 50 minutes even when nothing happens. */
-  private static readonly HEARTBEAT_MS = 50 * 60_000;
+  private readonly reporting = new ReportOnChange<boolean>(50 * 60_000);
 
   constructor(
     readonly config: DeviceConfig,
@@ -57,8 +55,8 @@ class Z2mContactSensor implements VirtualDevice {
 
   birth(simNow: number): DeviceMessage[] {
     this.people = this.building.peopleIn(this.config.space, simNow);
-    this.closed = true;
-    return [z2mAvailabilityMessage(this.config.topic, true), this.send(simNow)];
+    this.reporting.forget();
+    return [z2mAvailabilityMessage(this.config.topic, true), ...this.door(true, simNow)];
   }
 
   report(simNow: number): DeviceMessage[] {
@@ -66,24 +64,23 @@ class Z2mContactSensor implements VirtualDevice {
     const someoneCameOrWent = this.people !== undefined && people !== this.people;
     this.people = people;
     // Open while someone walks through; closed again at the next look.
-    const closed = !someoneCameOrWent;
-    if (closed === this.closed && simNow - this.lastSentAt < Z2mContactSensor.HEARTBEAT_MS) return [];
-    this.closed = closed;
-    return [this.send(simNow)];
+    return this.door(!someoneCameOrWent, simNow);
   }
 
-  private send(simNow: number): DeviceMessage {
-    this.lastSentAt = simNow;
+  private door(closed: boolean, simNow: number): DeviceMessage[] {
+    if (!this.reporting.due(closed, simNow)) return [];
     const battery = Math.round(seededTrait(this.building, this.config, 'battery', 40, 100));
-    return message(
-      this.config.topic,
-      z2mContactPayload({
-        contact: this.closed,
-        battery,
-        voltage: 2850 + battery * 2,
-        linkquality: linkquality(this.building, this.config, simNow),
-      }),
-    );
+    return [
+      message(
+        this.config.topic,
+        z2mContactPayload({
+          contact: closed,
+          battery,
+          voltage: 2850 + battery * 2,
+          linkquality: linkquality(this.building, this.config, simNow),
+        }),
+      ),
+    ];
   }
 }
 

@@ -5,7 +5,7 @@
  * Formats as cited in profile.ts (https://www.zigbee2mqtt.io/guide/usage/mqtt_topics_and_messages.html).
  */
 
-import { daylightLux, linkquality, seededTrait } from '../../simulations/device-traits.ts';
+import { daylightLux, linkquality, ReportOnChange, seededTrait } from '../../simulations/device-traits.ts';
 import { chance } from '../../simulations/physics.ts';
 import type { SimulatedBuilding } from '../../simulations/simulated-building.ts';
 import {
@@ -41,10 +41,8 @@ class Z2mOccupancySensor implements VirtualDevice {
   readonly firmwareIntervalS = 60;
   readonly will: DeviceMessage;
   readonly commandTopics: string[] = [];
-  private last: boolean | undefined;
-  private lastSentAt = -Infinity;
   /** Aqara motion sensors send a heartbeat about every 50 minutes even without motion. */
-  private static readonly HEARTBEAT_MS = 50 * 60_000;
+  private readonly reporting = new ReportOnChange<boolean>(50 * 60_000);
 
   constructor(
     readonly config: DeviceConfig,
@@ -55,15 +53,13 @@ class Z2mOccupancySensor implements VirtualDevice {
   }
 
   birth(simNow: number): DeviceMessage[] {
-    this.last = undefined;
+    this.reporting.forget();
     return [z2mAvailabilityMessage(this.config.topic, true), ...this.report(simNow)];
   }
 
   report(simNow: number): DeviceMessage[] {
     const occupied = this.building.peopleIn(this.config.space, simNow) > 0;
-    if (occupied === this.last && simNow - this.lastSentAt < Z2mOccupancySensor.HEARTBEAT_MS) return [];
-    this.last = occupied;
-    this.lastSentAt = simNow;
+    if (!this.reporting.due(occupied, simNow)) return [];
     const t = this.building.local(simNow);
     const lit = occupied && this.building.isSpaceOpen(this.config.space, simNow);
     const battery = Math.round(seededTrait(this.building, this.config, 'battery', 35, 100));
