@@ -109,10 +109,10 @@ export function roomClimate(
 // Meters
 
 /** How a floor's load spreads over the three phases of its sub-distribution. */
-export const PHASE_SHARE = [0.42, 0.33, 0.25] as const;
+const PHASE_SHARE = [0.42, 0.33, 0.25] as const;
 
 /** A phase's power factor, moving every five minutes between 0.90 and 0.98. */
-export function phasePowerFactor(device: DeviceConfig, phase: number, simNow: number): number {
+function phasePowerFactor(device: DeviceConfig, phase: number, simNow: number): number {
   return 0.9 + 0.08 * chance(device.id, phase, Math.floor(simNow / 300_000));
 }
 
@@ -163,6 +163,28 @@ export class MeterCounter {
   powerW(simNow: number): number {
     return this.building.meterPowerW(this.config, simNow);
   }
+
+  /**
+   * A main meter's three phases at `simNow` (after `advance`): the load and the counter spread over them
+   * in `PHASE_SHARE` parts, each phase with its own mains voltage and power factor.
+   */
+  phases(simNow: number): MeterPhase[] {
+    const powerW = this.powerW(simNow);
+    return PHASE_SHARE.map((share, i) => ({
+      powerW: powerW * share,
+      voltageV: mainsVoltage(this.building, this.config, simNow, i),
+      pf: phasePowerFactor(this.config, i, simNow),
+      totalWh: this.counter.wh * share,
+    }));
+  }
+}
+
+/** One phase of a main meter: W, V, its power factor and its share of the counter, Wh. */
+export interface MeterPhase {
+  powerW: number;
+  voltageV: number;
+  pf: number;
+  totalWh: number;
 }
 
 // ---------------------------------------------------------------------------------------------------

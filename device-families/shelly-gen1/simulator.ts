@@ -8,12 +8,7 @@
  *   the plug last booted, `temperature` °C and `temperature_f`, `overtemperature`.
  */
 
-import {
-  MeterCounter,
-  mainsVoltage,
-  PHASE_SHARE,
-  phasePowerFactor,
-} from '../../simulations/device-traits.ts';
+import { MeterCounter } from '../../simulations/device-traits.ts';
 import type { SimulatedBuilding } from '../../simulations/simulated-building.ts';
 import {
   type DeviceMessage,
@@ -76,7 +71,7 @@ class ShellyGen1Device implements VirtualDevice {
 
   constructor(
     readonly config: DeviceConfig,
-    private readonly building: SimulatedBuilding,
+    building: SimulatedBuilding,
     options: DeviceOptions,
     simStart: number,
   ) {
@@ -96,18 +91,7 @@ class ShellyGen1Device implements VirtualDevice {
     if (this.isEmeter) {
       return shellyGen1EmeterMessages(
         this.config.topic,
-        PHASE_SHARE.map((share, i) => {
-          const voltageV = mainsVoltage(this.building, this.config, simNow, i);
-          const pf = phasePowerFactor(this.config, i, simNow);
-          const powerW = power * share;
-          return {
-            powerW,
-            pf,
-            voltageV,
-            currentA: powerW / (voltageV * pf),
-            totalWh: this.meter.counter.wh * share,
-          };
-        }),
+        this.meter.phases(simNow).map((p) => ({ ...p, currentA: p.powerW / (p.voltageV * p.pf) })),
       );
     }
     return shellyGen1RelayMessages(this.config.topic, {

@@ -6,12 +6,7 @@
  * last will false.
  */
 
-import {
-  MeterCounter,
-  mainsVoltage,
-  PHASE_SHARE,
-  phasePowerFactor,
-} from '../../simulations/device-traits.ts';
+import { MeterCounter } from '../../simulations/device-traits.ts';
 import { chance } from '../../simulations/physics.ts';
 import type { SimulatedBuilding } from '../../simulations/simulated-building.ts';
 import {
@@ -123,7 +118,7 @@ class ShellyPro3em implements VirtualDevice {
 
   constructor(
     readonly config: DeviceConfig,
-    private readonly building: SimulatedBuilding,
+    building: SimulatedBuilding,
     options: DeviceOptions,
     simStart: number,
   ) {
@@ -138,13 +133,12 @@ class ShellyPro3em implements VirtualDevice {
 
   report(simNow: number): DeviceMessage[] {
     this.meter.advance(simNow);
-    const power = this.meter.powerW(simNow);
-    const phases = PHASE_SHARE.map((share, i) => ({
-      actPowerW: power * share,
-      pf: phasePowerFactor(this.config, i, simNow),
-      voltageV: mainsVoltage(this.building, this.config, simNow, i),
+    const phases = this.meter.phases(simNow).map((p) => ({
+      actPowerW: p.powerW,
+      pf: p.pf,
+      voltageV: p.voltageV,
       freqHz: 50 + (chance(this.config.id, 'freq', Math.floor(simNow / 30_000)) - 0.5) * 0.1,
-      totalActWh: this.meter.counter.wh * share,
+      totalActWh: p.totalWh,
     }));
     return shellyPro3emMessages(this.config.topic, phases, simNow);
   }
