@@ -52,6 +52,32 @@ export function startWesprint(
   args: string[],
   env: Record<string, string>,
 ): WesprintService {
+  const service = spawnWesprint(args, env);
+  t.teardown(async () => {
+    await killWesprint(service);
+    if (!t.passing()) t.comment(`wesprint ${args.join(' ')} wrote:\n${service.output()}`);
+  });
+  return service;
+}
+
+/** True while the process has not ended. */
+export function wesprintRunning(service: WesprintService): boolean {
+  return service.child.exitCode === null && service.child.signalCode === null;
+}
+
+/** SIGKILL unless it has ended already; resolves once it has. */
+export async function killWesprint(service: WesprintService): Promise<void> {
+  if (wesprintRunning(service)) {
+    service.child.kill('SIGKILL');
+    await service.exited;
+  }
+}
+
+/**
+ * Starts `wesprint <args>` with no test around it (a benchmark's parts): whoever starts it ends it
+ * (`killWesprint`, `stop`).
+ */
+export function spawnWesprint(args: string[], env: Record<string, string>): WesprintService {
   const child = spawn(process.execPath, [WESPRINT_BIN, ...args], { env: { ...process.env, ...env } });
   let output = '';
   const watchers = new Set<() => void>();
@@ -67,13 +93,6 @@ export function startWesprint(
       resolve({ code, signal });
     }),
   );
-  t.teardown(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await exited;
-    }
-    if (!t.passing()) t.comment(`wesprint ${args.join(' ')} wrote:\n${output}`);
-  });
   return {
     child,
     output: () => output,

@@ -1,0 +1,163 @@
+import mqtt from 'mqtt';
+import type { DeviceConfig } from '../site/site.ts';
+import { faultPayload, timedMessage, WARMUP_COUNTER } from './fault-ledger.ts';
+
+/**
+ * The faults bench's devices (bench/faults.ts), in a process of their own: one MQTT.js connection
+ * speaking for every device of the lab broker, QoS 1, at most `window` messages unacknowledged, and
+ * optionally no faster than `rate` messages per second.
+ *
+ * Like a device's MQTT stack it rides out a broker that dies: it reconnects every 250 ms and sends again
+ * every message the broker has not acknowledged (MQTT.js's outgoing store, resent without the DUP flag);
+ * what it publishes meanwhile waits in its queue. It counts a message acknowledged when its PUBACK arrives, whichever
+ * connection brought it.
+ *
+ * Protocol over the IPC channel:
+ *   parent -> { kind: 'prepare', ... }      child -> { kind: 'ready' }
+ *   parent -> { kind: 'warmup', devices }   child -> { kind: 'warmed' }   (counter 1 of those devices, acked)
+ *   parent -> { kind: 'go' }                child -> { kind: 'progress', sent, acked } every 250 ms, then
+ *                                           child -> { kind: 'done', sent, unacked }
+ *   parent -> { kind: 'report' }            child -> { kind: 'state', sent, unacked }
+ *   parent -> { kind: 'stop' }              (the child disconnects and exits)
+ * `sent`: messages 0 … sent-1 of the timed phase were handed to the connection; `unacked`: those of them
+ * without a PUBACK.
+ */
+
+export interface FaultPrepare {
+  kind: 'prepare';
+  mqttUrl: string;
+  devices: Pick<DeviceConfig, 'id' | 'profile' | 'topic'>[];
+  messages: number;
+  window: number;
+  /** Messages per second at most (0: as fast as the window allows). */
+  rate: number;
+  clientId: string;
+}
+
+export type FaultParentMessage =
+  | FaultPrepare
+  | { kind: 'warmup'; devices: number[] }
+  | { kind: 'go' }
+  | { kind: 'report' }
+  | { kind: 'stop' };
+
+export type FaultChildMessage =
+  | { kind: 'ready' }
+  | { kind: 'warmed' }
+  | { kind: 'progress'; sent: number; acked: number }
+  | { kind: 'done'; sent: number; unacked: number[] }
+  | { kind: 'state'; sent: number; unacked: number[] }
+  | { kind: 'error'; message: string };
+
+function send(message: FaultChildMessage): void {
+  process.send?.(message);
+}
+
+async function main(): Promise<void> {
+  let client: mqtt.MqttClient | undefined;
+  let prepared: FaultPrepare | undefined;
+  let messages: { topic: string; payload: string }[] = [];
+  let acked: Uint8Array = new Uint8Array(0);
+  let sent = 0;
+  let ackedCount = 0;
+
+  const unacked = () => {
+    const out: number[] = [];
+    for (let i = 0; i < sent; i++) if (acked[i] === 0) out.push(i);
+    return out;
+  };
+
+  const publishTimed = (p: FaultPrepare, c: mqtt.MqttClient) => {
+    let inflight = 0;
+    const started = Date.now();
+    const progress = setInterval(() => send({ kind: 'progress', sent, acked: ackedCount }), 250);
+    let finished = false;
+    const pump = () => {
+      const allowed = p.rate > 0 ? Math.floor(((Date.now() - started) / 1000) * p.rate) + 1 : messages.length;
+      while (inflight < p.window && sent < messages.length && sent < allowed) {
+        const i = sent++;
+        const m = messages[i] as { topic: string; payload: string };
+        inflight++;
+        c.publish(m.topic, m.payload, { qos: 1, retain: false }, (err) => {
+          inflight--;
+          // An error is a message given up on (the client was ended): it stays unacknowledged.
+          if (!err && acked[i] === 0) {
+            acked[i] = 1;
+            ackedCount++;
+          }
+          if (!finished && ackedCount === messages.length) {
+            finished = true;
+            clearInterval(progress);
+            clearInterval(ticker);
+            send({ kind: 'progress', sent, acked: ackedCount });
+            send({ kind: 'done', sent, unacked: [] });
+          } else {
+            pump();
+          }
+        });
+      }
+    };
+    // With a rate, the clock lets more out; without, the PUBACKs do (the ticker only costs a check).
+    const ticker = setInterval(pump, p.rate > 0 ? 10 : 1000);
+    pump();
+  };
+
+  process.on('message', (raw: FaultParentMessage) => {
+    (async () => {
+      switch (raw.kind) {
+        case 'prepare': {
+          prepared = raw;
+          const now = Date.now();
+          messages = [];
+          for (let i = 0; i < raw.messages; i++) {
+            const { device, counter } = timedMessage(i, raw.devices.length);
+            messages.push(faultPayload(raw.devices[device] as FaultPrepare['devices'][number], counter, now));
+          }
+          acked = new Uint8Array(raw.messages);
+          client = await mqtt.connectAsync(raw.mqttUrl, {
+            clientId: raw.clientId,
+            protocolVersion: 4,
+            clean: true,
+            reconnectPeriod: 250,
+            connectTimeout: 5000,
+          });
+          // Reconnecting is what it does; an error event must not end the process.
+          client.on('error', () => {});
+          send({ kind: 'ready' });
+          return;
+        }
+        case 'warmup': {
+          const c = client;
+          const p = prepared;
+          if (!c || !p) throw new Error('warmup before prepare');
+          const now = Date.now();
+          await Promise.all(
+            raw.devices.map((d) => {
+              const m = faultPayload(p.devices[d] as FaultPrepare['devices'][number], WARMUP_COUNTER, now);
+              return c.publishAsync(m.topic, m.payload, { qos: 1, retain: false });
+            }),
+          );
+          send({ kind: 'warmed' });
+          return;
+        }
+        case 'go':
+          if (!client || !prepared) throw new Error('go before prepare');
+          publishTimed(prepared, client);
+          return;
+        case 'report':
+          send({ kind: 'state', sent, unacked: unacked() });
+          return;
+        case 'stop':
+          await client?.endAsync(true);
+          process.exit(0);
+      }
+    })().catch((err: Error) => send({ kind: 'error', message: err.message }));
+  });
+  // The bench went away: so do its devices.
+  process.on('disconnect', () => process.exit(0));
+}
+
+main().catch((err: Error) => {
+  send({ kind: 'error', message: err.message });
+  process.exitCode = 1;
+});
