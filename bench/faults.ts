@@ -624,6 +624,14 @@ async function runOne(
         break;
     }
     const rssAtBack = rssKb(system.gateway?.child.pid);
+    // A zero means something only if the fault reached the gateway.
+    if (
+      (fault === 'store-down' || fault === 'memory') &&
+      !/spooling to disk/.test(system.gateway?.output() ?? '')
+    )
+      problems.push(
+        'the store went away and the gateway never noticed (it did not spool): the fault did not bite',
+      );
 
     // Every PUBACK, unless they stall.
     let final: { sent: number; unacked: number[] } | undefined;
