@@ -636,13 +636,12 @@ async function runOne(
     // Every PUBACK, unless they stall.
     let final: { sent: number; unacked: number[] } | undefined;
     const done = d.done as Promise<{ sent: number; unacked: number[] }>;
+    // Settled either way: the devices' process dying rejects `done`, and `await done` below throws it.
     let finished = false;
-    done.then(
-      () => {
-        finished = true;
-      },
-      () => {},
-    );
+    const settled = () => {
+      finished = true;
+    };
+    done.then(settled, settled);
     await until(
       () => finished || performance.now() - d.progress.at > STALL_MS,
       Number.POSITIVE_INFINITY,
