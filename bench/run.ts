@@ -60,8 +60,9 @@ import { benchUnlock, describeUnlockBench, type UnlockBenchResult, unlockFailure
  *           the store away for --store-down s; everything kill -9 at once and restarted), then every message
  *           counted in the store: lost (PUBACKed, not stored), lost without PUBACK (allowed), stored twice.
  *           Counts are figures, not failures; a part that does not come back, stalled PUBACKs or a store that
- *           does not settle are. Not in the default run: it takes minutes (about 10 with the defaults on this
- *           2-core machine, the store outage alone a minute). Only with --only faults.
+ *           does not settle are. Not in the default run: it takes minutes (with the defaults about 6 on this
+ *           2-core machine at load ~10: 8 runs of ~30 s, each on freshly started processes, and the store
+ *           outage a minute; --memory adds 2). Only with --only faults.
  *
  *   --only NAME    ingest | ingest-references | live | unlock | report | faults (default: all but report and
  *                  faults)
