@@ -382,7 +382,18 @@ class FaultSystem {
     return path.join(this.dir, 'data');
   }
 
+  /** A port probed free may be taken before the broker binds it (other tests share the machine): retried. */
   static async start(ctx: BenchContext): Promise<FaultSystem> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await FaultSystem.startOnce(ctx);
+      } catch (err) {
+        if (attempt >= 3 || !/already in use/.test((err as Error).message)) throw err;
+      }
+    }
+  }
+
+  private static async startOnce(ctx: BenchContext): Promise<FaultSystem> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-faults-'));
     const mqttPort = await closedPort();
     const database = ctx.influxd ? `faults_${process.pid}_${++ctx.runs}` : undefined;
