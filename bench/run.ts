@@ -81,7 +81,8 @@ import { benchUnlock, describeUnlockBench, type UnlockBenchResult, unlockFailure
  *   --fault LIST   faults: comma-separated, of gateway-kill, broker-kill, store-down, all-kill, memory
  *                  (default all but memory)
  *   --repeat N     faults: runs of gateway-kill (default 5); the other faults run once
- *   --store-down S faults: seconds the store is away in store-down and memory (default 60)
+ *   --store-down S faults: seconds the store is away in store-down and memory (default 60; embedded: more
+ *                  than the store's 5 s busy timeout, or the gateway's write just waits and nothing spools)
  *   --memory       faults: also the memory scenario: the store away for --store-down s under a steady
  *                  --memory-rate msg/s (default 500), the gateway's RSS sampled every second (start, peak,
  *                  end). Issue 10 wants it flat over 10 minutes: --store-down 600 --memory
@@ -90,7 +91,7 @@ import { benchUnlock, describeUnlockBench, type UnlockBenchResult, unlockFailure
  * Time: with the defaults, ingest-references is 15 measurements of 20,000 messages; WeSprint's (~10 s each at
  * its ~2k msg/s) dominate: about 2 minutes on this 2-core machine (load ~5); ingest about 1 minute, live about
  * 15 s. For a quick look: --only ingest-references --messages 2000 --runs 1 (about 15 s); faults:
- * --only faults --messages 2000 --store-down 5 --repeat 1 (about 2 minutes).
+ * --only faults --messages 2000 --store-down 8 --repeat 1 (about 2 minutes).
  */
 
 export const INGEST_GOAL = 0.7;
