@@ -35,6 +35,12 @@ import type { FaultChildMessage, FaultParentMessage, FaultPrepare } from './faul
  *   lost without PUBACK    never PUBACKed and not stored (allowed: the device knows it was not taken)
  *   stored twice           rows beyond the first of one message (a redelivery stamped on arrival)
  *
+ * A reading is stamped on arrival (Tasmota without SetOption52, Shelly Gen1), and the stores key it by
+ * series and millisecond: a message is "lost" also when another of its device (a redelivery, say) arrives in
+ * the same millisecond and overwrites its row. The store keeps no trace of which; one device's messages are
+ * --buildings × --devices messages apart in the stream, which makes it rare but not impossible in a
+ * redelivery burst.
+ *
  * The faults, one scenario each, every run on fresh processes and data:
  *   gateway-kill   `kill -9` of the gateway, restarted at once (`--repeat` runs, default 5)
  *   broker-kill    `kill -9` of the broker, restarted at once on the same port and data
