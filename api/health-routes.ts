@@ -12,6 +12,7 @@ const FeedStatsOut = Type.Object({
   malformed: Type.Integer(),
   unknownDevice: Type.Integer(),
   listenerErrors: Type.Integer(),
+  staleReplays: Type.Integer(),
 });
 
 const Health = Type.Object({

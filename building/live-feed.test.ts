@@ -214,6 +214,29 @@ t.test('feed over a real broker: device directory, live readings, garbage ignore
   t.equal(events.length, before, 'an unsubscribed listener hears nothing more');
 });
 
+t.test('a retained replay that arrives after a live status on its topic is older, and ignored', async (t) => {
+  // The broker reads its retained store for a new subscription asynchronously, so a status published
+  // meanwhile can reach the feed first: the gateway's start-up 'offline' then overtook the lock's live 'online'.
+  const feed = new BuildingFeed({ url: 'mqtt://127.0.0.1:1', site: smallBuilding() });
+  const status = (online: boolean, lastSeen: number | null) =>
+    json({ device: 'co2-cowork', online, lastSeen });
+  const topic = topics.deviceStatus('co2-cowork');
+
+  feed.ingest(topic, status(false, null), now, true);
+  t.equal(feed.device('co2-cowork')?.online, false, 'a replay heard first is the state as of subscribing');
+  feed.ingest(topic, status(true, now), now, false);
+  t.equal(feed.device('co2-cowork')?.online, true, 'a live status is news');
+  feed.ingest(topic, status(false, null), now, true);
+  t.equal(feed.device('co2-cowork')?.online, true, 'the late replay does not undo it');
+  t.equal(feed.stats().staleReplays, 1, 'and is counted');
+  feed.ingest(topic, status(false, now + 1), now + 1, false);
+  t.equal(feed.device('co2-cowork')?.online, false, 'a later live status still counts');
+
+  feed.ingest(topics.gatewayStatus, Buffer.from('online'), now, false);
+  feed.ingest(topics.gatewayStatus, Buffer.from('offline'), now, true);
+  t.equal(feed.gatewayOnline, true, "the gateway's own status follows the same rule");
+});
+
 t.test('feed that cannot reach its broker is not connected and says so', async (t) => {
   const feed = new BuildingFeed({ url: 'mqtt://127.0.0.1:1', site: smallBuilding(), reconnectPeriodMs: 200 });
   t.teardown(() => feed.close());

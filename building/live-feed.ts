@@ -171,6 +171,8 @@ export interface FeedStats {
   unknownDevice: number;
   /** Listeners that threw; the feed goes on. */
   listenerErrors: number;
+  /** Retained replays older than a live message on the same topic since this connection began (ignored). */
+  staleReplays: number;
 }
 
 export type LiveListener = (event: LiveEvent) => void;
@@ -196,7 +198,15 @@ export class BuildingFeed {
     malformed: 0,
     unknownDevice: 0,
     listenerErrors: 0,
+    staleReplays: 0,
   };
+  /**
+   * Status topics heard live since the feed (re)subscribed. The broker sends a new subscription the retained
+   * messages it read at subscribe time, and a status published meanwhile can overtake them (aedes reads the
+   * retained store asynchronously): a lock's 'offline' from the gateway's start arrived after its live
+   * 'online' and made the lock look offline for good. A replay after a live message on its topic is older.
+   */
+  private readonly heardLive = new Set<string>();
   private readonly connectedWaiters = new Set<() => void>();
 
   constructor(options: BuildingFeedOptions) {
@@ -233,13 +243,15 @@ export class BuildingFeed {
       ...(o.reconnectPeriodMs !== undefined ? { minDelayMs: o.reconnectPeriodMs } : {}),
     });
     client.on('connect', () => {
+      // Replays of this connection's subscriptions are the state as of now, newer than anything heard before.
+      this.heardLive.clear();
       this.subscribe(client);
     });
     client.on('close', () => {
       this.subscribed = false;
     });
-    client.on('message', (topic, payload) => {
-      this.ingest(topic, payload);
+    client.on('message', (topic, payload, packet) => {
+      this.ingest(topic, payload, Date.now(), packet.retain);
     });
   }
 
@@ -295,9 +307,16 @@ export class BuildingFeed {
    * Takes one message from the building's topics. Called for every MQTT message; public so that a process
    * that already holds the messages (e.g. the gateway in the same process) can feed the API directly.
    */
-  ingest(topic: string, payload: Buffer, receivedAt = Date.now()): void {
+  ingest(topic: string, payload: Buffer, receivedAt = Date.now(), retained = false): void {
     this.counters.messages++;
     const message = parseBuildingMessage(this.site.site.id, topic, payload);
+    if (message.kind === 'gateway-status' || message.kind === 'device-status') {
+      if (!retained) this.heardLive.add(topic);
+      else if (this.heardLive.has(topic)) {
+        this.counters.staleReplays++;
+        return;
+      }
+    }
     switch (message.kind) {
       case 'malformed':
         this.counters.malformed++;
