@@ -7,6 +7,10 @@ import t from 'tap';
 import { DEMO_SITE_FILE } from '../simulations/demo-site.ts';
 import { runWesprint, WESPRINT_BIN } from '../test-support/wesprint-process.ts';
 
+// Many real `wesprint` processes one after the other: ~75 s on an idle 2-core machine; the runner is told this
+// file's own limit, so a busy machine does not turn slowness into a failure.
+t.setTimeout(600_000);
+
 /** The `wesprint` command as a user runs it: a real process, real ports, real files. */
 
 const run = runWesprint;

@@ -16,6 +16,10 @@ import { INFLUXD_INSTALL, influxdAvailable, startInfluxd } from '../test-support
 import { startRunningSystem } from '../test-support/running-system.ts';
 import { runWesprint } from '../test-support/wesprint-process.ts';
 
+// Real `wesprint` processes writing simulated history: ~80 s on an idle 2-core machine; the runner is told
+// this file's own limit, so a busy machine does not turn slowness into a failure.
+t.setTimeout(600_000);
+
 /** `wesprint simulate --backfill` as a user runs it: a real process on a temp DATA_DIR. */
 
 const DAY = 86_400_000;
