@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import mqtt from 'mqtt';
+import mqtt, { type MqttClient } from 'mqtt';
 import pino, { type Logger } from 'pino';
 import { type RunningBroker, startBroker } from '../broker/broker.ts';
 import type { Quantity } from '../building/quantities.ts';
@@ -318,18 +318,38 @@ export async function measureBroker(
   hooks: TimedHooks = {},
 ): Promise<BrokerSample> {
   const lab = await startLab(env, 'broker');
-  let publisher: Publisher | undefined;
-  const subscriber = await mqtt.connectAsync(lab.url, {
-    clientId: 'bench-subscriber',
-    protocolVersion: 4,
-    // The gateway's session: persistent, so the broker keeps its QoS 1 messages while it restarts.
-    clean: false,
-    username: SERVICE_USERNAMES.gateway,
-    password: lab.secrets.services.gateway,
-    reconnectPeriod: 0,
-  });
   try {
-    const granted = await subscriber.subscribeAsync(env.filters, { qos: 1 });
+    const subscriber = await mqtt.connectAsync(lab.url, {
+      clientId: 'bench-subscriber',
+      protocolVersion: 4,
+      // The gateway's session: persistent, so the broker keeps its QoS 1 messages while it restarts.
+      clean: false,
+      username: SERVICE_USERNAMES.gateway,
+      password: lab.secrets.services.gateway,
+      reconnectPeriod: 0,
+    });
+    return await measurePassThrough(lab.url, subscriber, env.filters, options, 'broker', hooks);
+  } finally {
+    await lab.close();
+  }
+}
+
+/**
+ * Messages per second a broker passes from the forked publisher to one subscriber, timed after a warm-up,
+ * every message counted. The caller connects the subscriber (its session is what differs between brokers);
+ * this subscribes it, measures, and ends it.
+ */
+export async function measurePassThrough(
+  url: string,
+  subscriber: MqttClient,
+  filters: readonly string[],
+  options: IngestOptions,
+  name: string,
+  hooks: TimedHooks = {},
+): Promise<BrokerSample> {
+  let publisher: Publisher | undefined;
+  try {
+    const granted = await subscriber.subscribeAsync([...filters], { qos: 1 });
     const refused = granted.filter((g) => g.qos === 128).map((g) => g.topic);
     if (refused.length > 0) throw new Error(`broker refused subscriptions: ${refused.join(', ')}`);
     let received = 0;
@@ -339,7 +359,7 @@ export async function measureBroker(
       milestone?.poke();
     });
 
-    const started = await Publisher.start(publisherOptions(lab.url, options, 'broker'));
+    const started = await Publisher.start(publisherOptions(url, options, name));
     publisher = started.publisher;
     const { warmup, timed } = started.accounts;
 
@@ -376,7 +396,6 @@ export async function measureBroker(
   } finally {
     await publisher?.stop();
     await subscriber.endAsync();
-    await lab.close();
   }
 }
 

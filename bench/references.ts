@@ -22,6 +22,7 @@ import {
   type IngestOptions,
   Milestone,
   measureGateway,
+  measurePassThrough,
   median,
   Publisher,
   publisherOptions,
@@ -152,57 +153,15 @@ async function startBareAedes(): Promise<BareBroker> {
 /** Reference A: the bare aedes passing through to one clean-session subscriber. */
 export async function measureBareAedes(options: IngestOptions): Promise<BrokerSample> {
   const broker = await startBareAedes();
-  let publisher: Publisher | undefined;
-  const subscriber = await mqtt.connectAsync(broker.url, {
-    clientId: 'bench-bare-subscriber',
-    protocolVersion: 4,
-    clean: true,
-    reconnectPeriod: 0,
-  });
   try {
-    const granted = await subscriber.subscribeAsync(DEVICE_FILTERS, { qos: 1 });
-    if (granted.some((g) => g.qos === 128)) throw new Error('bare aedes refused a subscription');
-    let received = 0;
-    let milestone: Milestone | undefined;
-    subscriber.on('message', () => {
-      received++;
-      milestone?.poke();
+    const subscriber = await mqtt.connectAsync(broker.url, {
+      clientId: 'bench-bare-subscriber',
+      protocolVersion: 4,
+      clean: true,
+      reconnectPeriod: 0,
     });
-    const started = await Publisher.start(publisherOptions(broker.url, options, 'bare'));
-    publisher = started.publisher;
-    const { warmup, timed } = started.accounts;
-
-    const problems: string[] = [];
-    milestone = new Milestone(() => received >= warmup.messages, options.timeoutMs, 'every message');
-    await runPhase(publisher, 'warmup', [milestone], problems);
-    if (received !== warmup.messages)
-      problems.push(`warmup: subscriber received ${received} messages, ${warmup.messages} sent`);
-    await sleep(options.settleMs);
-
-    received = 0;
-    milestone = new Milestone(() => received >= timed.messages, options.timeoutMs, 'every message');
-    const t0 = performance.now();
-    const {
-      sent,
-      at: [t1 = Number.NaN],
-    } = await runPhase(publisher, 'timed', [milestone], problems);
-    // Late extra deliveries would be duplicates.
-    await sleep(100);
-    if (sent.failed > 0) problems.push(`${sent.failed} publishes failed`);
-    if (received !== timed.messages)
-      problems.push(`subscriber received ${received} messages, ${timed.messages} sent`);
-    const durationMs = t1 - t0;
-    return {
-      ok: problems.length === 0,
-      problems,
-      messages: timed.messages,
-      durationMs,
-      rate: timed.messages / (durationMs / 1000),
-      publisherDoneMs: sent.at - t0,
-    };
+    return await measurePassThrough(broker.url, subscriber, DEVICE_FILTERS, options, 'bare');
   } finally {
-    await publisher?.stop();
-    await subscriber.endAsync();
     await broker.close();
   }
 }
