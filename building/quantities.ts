@@ -191,10 +191,6 @@ export function isQuantity(name: string): name is Quantity {
   return Object.hasOwn(QUANTITIES, name);
 }
 
-export function describeQuantity(quantity: Quantity): QuantityDescription {
-  return QUANTITIES[quantity];
-}
-
 export function unitOf(quantity: Quantity): Unit {
   return QUANTITIES[quantity].unit;
 }
@@ -207,10 +203,6 @@ export function isCounter(quantity: Quantity): boolean {
 /** A device measures energy when one of the quantities its family reports is a counter. */
 export function reportsCounter(quantities: readonly Quantity[]): boolean {
   return quantities.some(isCounter);
-}
-
-export function isStateQuantity(quantity: Quantity): boolean {
-  return QUANTITIES[quantity].class === 'state';
 }
 
 /** Says something about where the device is (air, presence, a door), not about the device's own condition. */
