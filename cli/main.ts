@@ -12,6 +12,8 @@ const USAGE = `wesprint — building operations for cooperatives
 Usage:
   wesprint start                 broker + gateway + API + simulated building, on one machine
       --no-simulation            without the simulated building (your real devices publish to the broker)
+  wesprint edge                  broker + gateway in one process: each device message on disk before its
+                                 PUBACK, stored from there (the shape for real devices; API on its own)
   wesprint broker                the MQTT broker only
   wesprint gateway               the edge gateway only (MQTT_URL: which broker; default the local one)
   wesprint api                   the HTTP API, with the check-in and alert watchers
@@ -37,6 +39,7 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'simulate':
     case 'start':
+    case 'edge':
     case 'broker':
     case 'gateway':
     case 'api': {
@@ -56,15 +59,17 @@ async function main(argv: string[]): Promise<number> {
               api: true,
               simulation: !values['no-simulation'],
             }
-          : {
-              broker: false,
-              gateway: false,
-              // The API's alert channel pushes what the alert watcher in its own process decides.
-              watchers: command === 'api',
-              api: false,
-              simulation: false,
-              [command === 'simulate' ? 'simulation' : command]: true,
-            };
+          : command === 'edge'
+            ? { broker: true, gateway: true, watchers: false, api: false, simulation: false }
+            : {
+                broker: false,
+                gateway: false,
+                // The API's alert channel pushes what the alert watcher in its own process decides.
+                watchers: command === 'api',
+                api: false,
+                simulation: false,
+                [command === 'simulate' ? 'simulation' : command]: true,
+              };
       await runParts(settings, parts);
       return -1;
     }
