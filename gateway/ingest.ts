@@ -28,19 +28,27 @@ export class DeviceMessageDecoder {
   /**
    * `ignored` for expected traffic that is no report, `quarantined` (already kept, with its reason) for what
    * cannot be decoded or belongs to no site device, else the device, the decoded result and its readings.
+   * `origin.seq`, a message's position in the journal, keeps a message decoded again from being quarantined
+   * twice: `fresh` is false when it was kept already. `origin.quarantine: false` only looks (a retained
+   * message read for its news at start): nothing is kept.
    */
   decode(
     topic: string,
     payload: Buffer,
     receivedAt: number,
+    origin: { seq?: number; quarantine?: boolean } = {},
   ):
     | { outcome: 'ignored' }
-    | { outcome: 'quarantined' }
+    | { outcome: 'quarantined'; fresh: boolean }
     | { outcome: 'decoded'; device: DeviceConfig; result: DecodeResult; readings: StoredReading[] } {
+    const keep = (entry: Parameters<Quarantine['add']>[0]) =>
+      origin.quarantine === false
+        ? false
+        : this.quarantine.add(origin.seq === undefined ? entry : { ...entry, seq: origin.seq });
     const decoded = decodeMessage(this.profiles, topic, payload, receivedAt, this.#byTopic);
     if (!decoded.ok) {
       if (decoded.reason === 'ignored') return { outcome: 'ignored' };
-      this.quarantine.add({
+      const fresh = keep({
         receivedAt,
         topic,
         payload,
@@ -48,13 +56,13 @@ export class DeviceMessageDecoder {
         detail: decoded.detail,
         ...(decoded.device ? { device: decoded.device } : {}),
       });
-      return { outcome: 'quarantined' };
+      return { outcome: 'quarantined', fresh };
     }
     const device = this.#devices.get(decoded.device);
     if (!device) {
       // decodeMessage only names site devices when given the site's topic map; anything else is unknown.
-      this.quarantine.add({ receivedAt, topic, payload, reason: 'unknown_device', detail: 'not in site' });
-      return { outcome: 'quarantined' };
+      const fresh = keep({ receivedAt, topic, payload, reason: 'unknown_device', detail: 'not in site' });
+      return { outcome: 'quarantined', fresh };
     }
     // A channel the site file places in a space of its own (an output feeding a Protel room) is read there.
     const readings = decoded.result.readings.map(

@@ -4,6 +4,12 @@ import Database from 'better-sqlite3';
  * Messages the gateway could not turn into readings are kept aside here for inspection, never dropped
  * silently: unknown topics/devices and payloads the firmware would not send. Lives in SQLite
  * (DATA_DIR/gateway.db) so the API process can show it, whatever time-series backend is configured.
+ *
+ * A message from the journal (journal/journal.ts) is kept once by its position: the gateway decodes a
+ * message again when it reads the journal again (after a crash, after the store was down), and that second
+ * decoding neither adds a row nor counts it again (`add` answers false). Keyed by (seq, received_at), not by
+ * seq alone, so that a journal started afresh (its directory removed) cannot hide a new message behind an
+ * old row of the same position.
  */
 export type QuarantineReason = 'unknown_device' | 'malformed' | 'oversized';
 
@@ -45,20 +51,29 @@ export class Quarantine {
         size INTEGER NOT NULL,
         reason TEXT NOT NULL,
         detail TEXT NOT NULL,
-        device TEXT
+        device TEXT,
+        seq INTEGER
       );
       CREATE TABLE IF NOT EXISTS quarantine_count (
         reason TEXT PRIMARY KEY,
         count INTEGER NOT NULL
       );`);
+    // A gateway.db from before the journal has no seq column: added (its rows keep NULL, never equal).
+    const columns = this.db.prepare('PRAGMA table_info(quarantine)').all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'seq')) this.db.exec('ALTER TABLE quarantine ADD COLUMN seq INTEGER');
+    this.db.exec('CREATE UNIQUE INDEX IF NOT EXISTS quarantine_message ON quarantine (seq, received_at)');
     this.insert = this.db.prepare(
-      'INSERT INTO quarantine (received_at, topic, payload, size, reason, detail, device) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      'INSERT OR IGNORE INTO quarantine (received_at, topic, payload, size, reason, detail, device, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     );
     this.bump = this.db.prepare(
       'INSERT INTO quarantine_count (reason, count) VALUES (?, 1) ON CONFLICT(reason) DO UPDATE SET count = count + 1',
     );
   }
 
+  /**
+   * Keeps the message and counts it; false when a message of the journal with this `seq` (and arrival
+   * time) is kept already: nothing is added or counted again.
+   */
   add(entry: {
     receivedAt: number;
     topic: string;
@@ -66,9 +81,11 @@ export class Quarantine {
     reason: QuarantineReason;
     detail: string;
     device?: string;
-  }): void {
+    /** Its position in the journal; absent for a message that did not come through one (the history). */
+    seq?: number;
+  }): boolean {
     const kept = entry.payload.subarray(0, MAX_KEPT_BYTES).toString('utf8');
-    this.insert.run(
+    const added = this.insert.run(
       entry.receivedAt,
       entry.topic.slice(0, 1024),
       kept,
@@ -76,9 +93,12 @@ export class Quarantine {
       entry.reason,
       entry.detail.slice(0, 1024),
       entry.device ?? null,
+      entry.seq ?? null,
     );
+    if (added.changes === 0) return false;
     this.bump.run(entry.reason);
     if (++this.sinceLastPrune >= 1000) this.prune();
+    return true;
   }
 
   counts(): Record<string, number> {

@@ -1,0 +1,406 @@
+import type { JournalEntry, MessageJournal } from '../journal/journal.ts';
+import type { StoredReading, TimeSeriesStore } from '../storage/store.ts';
+
+/**
+ * The gateway's store path: the readings of the journal's messages go to the time-series store in journal
+ * order, and the journal's cursor `store` moves only past what the store acknowledged (issue 10).
+ *
+ * Live: the gateway's live path hands each entry it decoded over (`handOff`, in journal order), and batches
+ * of up to `batchSize` readings, whole entries each, go to the store one at a time: never two batches in
+ * flight, never out of order. After the store acknowledged a batch, `journal.advance('store', lastSeq)`.
+ *
+ * Behind: when a write fails or does not answer within `writeTimeoutMs`, what is held in memory is dropped
+ * and the writer retries with backoff (1 s doubling to 30 s, ±20 % jitter) reading the journal on disk from
+ * the cursor, decoding each entry again (`decode`: the journal's arrival time makes the very same readings,
+ * which the store's idempotent key keeps once). Hand-offs meanwhile only move the mark of how far the live
+ * path got; once the writer has caught up with that mark it takes hand-offs again. A store that is merely
+ * slower than the devices does the same once more than `maxHeldReadings` wait in memory: memory stays
+ * bounded however long the store is down or slow, the journal on disk is the spool.
+ *
+ * At start the writer catches up from the cursor to where the live path starts (`start(from)`): what an
+ * earlier process journaled and did not get stored (it crashed, it was stopped while the store hung).
+ *
+ * Stop: the write under way gets `stopGraceMs` to be acknowledged, then the writer stops; what the store has
+ * not acknowledged is read again from the journal by the next start.
+ */
+export interface StoreWriterLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface JournalStoreWriterOptions {
+  journal: MessageJournal;
+  store: Pick<TimeSeriesStore, 'write'>;
+  /** An entry's readings, decoded again from the journal (no republishing, no device health). */
+  decode: (entry: JournalEntry) => StoredReading[];
+  /** The journal consumer whose cursor this writer moves (default `store`). */
+  consumer?: string;
+  /** Readings per store write at most (default 1000; an entry with more goes alone). */
+  batchSize?: number;
+  /** Readings waiting in memory beyond which the writer reads from the journal instead (default 10 batches). */
+  maxHeldReadings?: number;
+  retryMinMs?: number;
+  retryMaxMs?: number;
+  /** A write not acknowledged by then counts as failed (default 15 s). */
+  writeTimeoutMs?: number;
+  /** How long stop() waits for the write under way (default 2 s). */
+  stopGraceMs?: number;
+  logger?: StoreWriterLogger;
+  /** For the jitter (default Math.random). */
+  random?: () => number;
+}
+
+export interface StoreWriterStats {
+  /** Readings the store acknowledged since start, and the writes that carried them. */
+  stored: number;
+  writes: number;
+  /** The journal's cursor for the store: every entry up to it is stored. */
+  cursor: number;
+  /** Entries committed to the journal and not yet stored (committed − cursor). */
+  lag: number;
+  /** Readings held in memory now, waiting for the store, and the most ever held. */
+  held: number;
+  peakHeld: number;
+  /** Failed or timed-out writes since start. */
+  failures: number;
+  /** The store failed and the writer has not caught up since: the heartbeat's "spooling". */
+  behind: boolean;
+}
+
+interface Held {
+  seq: number;
+  readings: StoredReading[];
+}
+
+class WriteTimeout extends Error {
+  override name = 'WriteTimeout';
+}
+
+/** A store that is away is a state, not a bug: its reason in one line. */
+const reason = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/** True when the promise (if any) settled before `ms` passed; never rejects. */
+async function settlesWithin(promise: Promise<unknown> | undefined, ms: number): Promise<boolean> {
+  if (promise === undefined) return true;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), Math.max(0, ms));
+  });
+  const settled = promise.then(
+    () => true as const,
+    () => true as const,
+  );
+  try {
+    return await Promise.race([settled, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export class JournalStoreWriter {
+  readonly #journal: MessageJournal;
+  readonly #store: Pick<TimeSeriesStore, 'write'>;
+  readonly #decode: (entry: JournalEntry) => StoredReading[];
+  readonly #consumer: string;
+  readonly #batchSize: number;
+  readonly #maxHeld: number;
+  readonly #retryMinMs: number;
+  readonly #retryMaxMs: number;
+  readonly #writeTimeoutMs: number;
+  readonly #stopGraceMs: number;
+  readonly #logger: StoreWriterLogger | undefined;
+  readonly #random: () => number;
+
+  /** Entries waiting for the store, in journal order, from #head on (a queue without O(n) shifts). */
+  #queue: Held[] = [];
+  #head = 0;
+  #held = 0;
+  #peakHeld = 0;
+  /** Taking hand-offs (live) or reading the journal (behind, or not yet caught up after the start). */
+  #live = false;
+  /** The last entry the live path handed over (or where it started). */
+  #handed = 0;
+  /** The last entry in the queue, in the write under way, or acknowledged: where reading the journal goes on. */
+  #tail = 0;
+  /** The last entry the store acknowledged (the cursor). */
+  #acked = 0;
+  #stored = 0;
+  #writes = 0;
+  #failures = 0;
+  #behind = false;
+  #started = false;
+  #stopping = false;
+  #stopped = false;
+  #loop: Promise<void> | undefined;
+  #writing: Promise<void> | undefined;
+  /** A write that timed out and may still be under way in the store. */
+  #stale: Promise<void> | undefined;
+  /** Wakes the loop waiting for hand-offs. */
+  #wakeLive: (() => void) | undefined;
+  /** Cuts the backoff sleep short (stopping only: hand-offs must not hurry a retry). */
+  #wakeSleep: (() => void) | undefined;
+
+  constructor(options: JournalStoreWriterOptions) {
+    this.#journal = options.journal;
+    this.#store = options.store;
+    this.#decode = options.decode;
+    this.#consumer = options.consumer ?? 'store';
+    this.#batchSize = options.batchSize ?? 1000;
+    this.#maxHeld = options.maxHeldReadings ?? 10 * this.#batchSize;
+    this.#retryMinMs = options.retryMinMs ?? 1000;
+    this.#retryMaxMs = options.retryMaxMs ?? 30_000;
+    this.#writeTimeoutMs = options.writeTimeoutMs ?? 15_000;
+    this.#stopGraceMs = options.stopGraceMs ?? 2000;
+    this.#logger = options.logger;
+    this.#random = options.random ?? Math.random;
+    this.#acked = this.#journal.cursor(this.#consumer);
+    this.#tail = this.#acked;
+    this.#handed = this.#acked;
+  }
+
+  /**
+   * Starts writing. `from` is the last entry the live path will not hand over (the journal's committed
+   * position when the gateway started): everything from the cursor up to it is read from the journal first.
+   */
+  start(from: number): void {
+    if (this.#started) throw new Error('JournalStoreWriter started twice');
+    this.#started = true;
+    this.#handed = Math.max(this.#handed, from);
+    if (this.#handed > this.#acked)
+      this.#logger?.info(
+        { from: this.#acked, to: this.#handed },
+        'storing what the journal holds from before this start',
+      );
+    this.#live = this.#handed === this.#tail;
+    this.#loop = this.#run();
+  }
+
+  /** The live path decoded entry `seq` (in journal order, every entry, with or without readings). */
+  handOff(seq: number, readings: StoredReading[]): void {
+    if (seq <= this.#handed) return;
+    this.#handed = seq;
+    if (!this.#live || this.#stopping) return;
+    this.#queue.push({ seq, readings });
+    this.#tail = seq;
+    this.#held += readings.length;
+    if (this.#held > this.#peakHeld) this.#peakHeld = this.#held;
+    if (this.#held > this.#maxHeld) {
+      // The store is slower than the devices: the journal holds what waits, not memory.
+      this.#logger?.info({ held: this.#held }, 'the store is behind; reading from the journal');
+      this.#dropHeld(this.#writingLast ?? this.#acked);
+    }
+    this.#wakeLive?.();
+  }
+
+  /** Resolves once the store acknowledged every entry handed over so far (or the writer stopped). */
+  async caughtUp(): Promise<void> {
+    while (!this.#stopped && this.#acked < this.#handed) {
+      await new Promise<void>((resolve) => {
+        this.#caughtUpWaiters.push(resolve);
+      });
+    }
+  }
+
+  #caughtUpWaiters: (() => void)[] = [];
+
+  stats(): StoreWriterStats {
+    return {
+      stored: this.#stored,
+      writes: this.#writes,
+      cursor: this.#acked,
+      lag: Math.max(0, this.#journal.committed() - this.#acked),
+      held: this.#held,
+      peakHeld: this.#peakHeld,
+      failures: this.#failures,
+      behind: this.#behind,
+    };
+  }
+
+  /** True while the store failed and the writer has not caught up since (the heartbeat's "spooling"). */
+  isBehind(): boolean {
+    return this.#behind;
+  }
+
+  /**
+   * Gives the write under way stopGraceMs to be acknowledged, then stops: what is not acknowledged stays in
+   * the journal past the cursor, for the next start.
+   */
+  async stop(): Promise<void> {
+    if (this.#stopping) {
+      await this.#loop;
+      return;
+    }
+    this.#stopping = true;
+    this.#wakeLive?.();
+    this.#wakeSleep?.();
+    await settlesWithin(this.#writing, this.#stopGraceMs);
+    this.#stopped = true;
+    for (const waiter of this.#caughtUpWaiters.splice(0)) waiter();
+    // The loop ends at its next step; a store write that hangs on is left to itself (its late
+    // acknowledgement no longer moves the cursor: the next start reads that batch again, harmlessly).
+    await settlesWithin(this.#loop, 100);
+  }
+
+  /** The last entry of the write under way, when there is one. */
+  #writingLast: number | undefined;
+
+  #dropHeld(tail: number): void {
+    this.#queue = [];
+    this.#head = 0;
+    this.#held = 0;
+    this.#tail = tail;
+    this.#live = false;
+  }
+
+  async #run(): Promise<void> {
+    let failuresInARow = 0;
+    while (!this.#stopping) {
+      if (this.#head >= this.#queue.length) {
+        if (this.#live) {
+          await new Promise<void>((resolve) => {
+            this.#wakeLive = resolve;
+          });
+          this.#wakeLive = undefined;
+          continue;
+        }
+        try {
+          await this.#readJournal();
+        } catch (error) {
+          failuresInARow++;
+          await this.#failed(error, failuresInARow);
+        }
+        continue;
+      }
+      // The whole step, acknowledgement and cursor, is what stop() gives its grace to.
+      const step = this.#write(this.#takeBatch());
+      this.#writing = step;
+      try {
+        await step;
+        failuresInARow = 0;
+      } catch (error) {
+        failuresInARow++;
+        await this.#failed(error, failuresInARow);
+      } finally {
+        this.#writing = undefined;
+      }
+    }
+  }
+
+  /** Reads the next entries from the journal on disk (behind), decoding them again. */
+  async #readJournal(): Promise<void> {
+    if (this.#tail >= this.#handed) {
+      this.#goLive();
+      return;
+    }
+    const entries = await this.#journal.read(this.#tail, this.#batchSize);
+    if (this.#stopping || this.#live) return;
+    for (const entry of entries) {
+      // Only what the live path has seen: hand-offs from there on continue the queue.
+      if (entry.seq > this.#handed) break;
+      const readings = this.#decode(entry);
+      this.#queue.push({ seq: entry.seq, readings });
+      this.#tail = entry.seq;
+      this.#held += readings.length;
+      if (this.#held > this.#peakHeld) this.#peakHeld = this.#held;
+    }
+    if (entries.length === 0 && this.#tail < this.#handed) {
+      // Handed over but not readable: the journal cannot lose committed entries, so this is a bug or a
+      // disk that lost them. Waiting a moment keeps this from spinning.
+      throw new Error(`the journal has no entries after ${this.#tail} (the live path is at ${this.#handed})`);
+    }
+    if (this.#tail >= this.#handed) this.#goLive();
+  }
+
+  #goLive(): void {
+    this.#live = true;
+    if (this.#behind) {
+      this.#behind = false;
+      this.#logger?.info({ cursor: this.#tail }, 'the store has caught up with the journal');
+    }
+  }
+
+  /** Whole entries, up to batchSize readings (at least one entry). */
+  #takeBatch(): Held[] {
+    const batch: Held[] = [];
+    let readings = 0;
+    while (this.#head < this.#queue.length) {
+      const next = this.#queue[this.#head] as Held;
+      if (batch.length > 0 && readings + next.readings.length > this.#batchSize) break;
+      batch.push(next);
+      readings += next.readings.length;
+      this.#head++;
+    }
+    if (this.#head >= this.#queue.length) {
+      this.#queue = [];
+      this.#head = 0;
+    } else if (this.#head > 4096) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
+    this.#held -= readings;
+    return batch;
+  }
+
+  async #write(batch: Held[]): Promise<void> {
+    const last = (batch[batch.length - 1] as Held).seq;
+    const readings = batch.length === 1 ? (batch[0] as Held).readings : batch.flatMap((h) => h.readings);
+    if (readings.length > 0) {
+      // A write that timed out may still be under way: the next one waits for it, within reason.
+      if (this.#stale) await settlesWithin(this.#stale, this.#writeTimeoutMs);
+      this.#stale = undefined;
+      this.#writingLast = last;
+      const write = this.#store.write(readings);
+      try {
+        await this.#withTimeout(write);
+      } catch (error) {
+        if (error instanceof WriteTimeout) this.#stale = write;
+        throw error;
+      } finally {
+        this.#writingLast = undefined;
+      }
+    }
+    if (this.#stopped) return;
+    this.#acked = last;
+    this.#stored += readings.length;
+    if (readings.length > 0) this.#writes++;
+    this.#journal.advance(this.#consumer, last);
+    if (this.#acked >= this.#handed) for (const waiter of this.#caughtUpWaiters.splice(0)) waiter();
+  }
+
+  #withTimeout(write: Promise<void>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    write.catch(() => {}); // a late rejection after the timeout is handled already
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new WriteTimeout(`store write timed out after ${this.#writeTimeoutMs} ms`)),
+        this.#writeTimeoutMs,
+      );
+    });
+    return Promise.race([write, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  async #failed(error: unknown, inARow: number): Promise<void> {
+    this.#failures++;
+    // Whatever is held goes; the journal has it from the cursor on.
+    this.#dropHeld(this.#acked);
+    const base = Math.min(this.#retryMaxMs, this.#retryMinMs * 2 ** Math.min(inARow - 1, 20));
+    const delay = Math.round(base * (0.8 + 0.4 * this.#random()));
+    if (!this.#behind) {
+      this.#behind = true;
+      this.#logger?.warn(
+        { err: reason(error), cursor: this.#acked, retryInMs: delay },
+        'the time-series store does not answer; readings wait in the journal',
+      );
+    }
+    if (this.#stopping) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#wakeSleep = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, delay);
+      this.#wakeSleep = done;
+    });
+  }
+}
