@@ -1,0 +1,85 @@
+import crypto from 'node:crypto';
+
+/**
+ * Recognising a device's retransmission of a message the journal already holds (issue 10: a device's DUP
+ * retransmission counts as the same message).
+ *
+ * MQTT gives a QoS 1 message no identity of its own, only a packet id that is unique among its sender's
+ * unacknowledged messages: the sender may reuse it once the PUBACK came [MQTT-2.3.1-3], and on reconnecting
+ * (clean session 0) it must resend every PUBLISH not yet acknowledged, with the same packet id and the DUP
+ * flag set [MQTT-4.4.0-1] [MQTT-3.3.1-1]. In practice aedes, forwarding its queue, resends without DUP;
+ * MQTT.js sets it. A message with the packet id of one already journaled, and the same topic and payload, is
+ * therefore a retransmission when the sender says so (DUP) or when the journaled one came on an earlier
+ * connection (no PUBACK for it can have reached the sender on this one, so the id cannot have been freed
+ * and reused here). The same id with the same content on the same connection without DUP is a reuse after
+ * PUBACK: a new message (a meter reporting the same value twice).
+ */
+
+/** What the journal remembers of the newest message journaled with a (client id, packet id). */
+export interface KnownMessage {
+  /** `contentHash` of its topic and payload. */
+  hash: string;
+  /**
+   * The connection it last arrived on (the taker's counter); -Infinity for a message journaled before the
+   * journal was opened, which came on a connection of an earlier process, earlier than any of this one's.
+   */
+  connection: number;
+  /** Its position in the journal. */
+  seq: number;
+}
+
+export interface ArrivingIdentity {
+  hash: string;
+  connection: number;
+  dup: boolean;
+}
+
+/** The rule: is the arriving message a retransmission of `known`? (Pure: no state, no I/O.) */
+export function isRetransmission(known: KnownMessage | undefined, arriving: ArrivingIdentity): boolean {
+  if (known === undefined || known.hash !== arriving.hash) return false;
+  return arriving.dup || known.connection < arriving.connection;
+}
+
+/**
+ * The identity of a message's content: topic and payload as the journal's record holds them (the topic's
+ * length, the topic, the payload). SHA-1, not a CRC: a collision would drop a new message as a repeat, and
+ * at tens of thousands of messages a second a 32-bit check would collide within days of operation.
+ */
+export function contentHash(content: Buffer): string {
+  return crypto.hash('sha1', content, 'base64');
+}
+
+/**
+ * The newest message per (client id, packet id), bounded: the least recently seen pair goes first. A
+ * retransmission follows its original within a reconnect, so a window of the most recent pairs is enough;
+ * a Map keeps insertion order, and re-inserting a pair on each sighting makes that order recency.
+ */
+export class RecentMessages {
+  private readonly known = new Map<string, KnownMessage>();
+
+  constructor(private readonly capacity: number) {}
+
+  get size(): number {
+    return this.known.size;
+  }
+
+  get(clientId: string, messageId: number): KnownMessage | undefined {
+    return this.known.get(keyOf(clientId, messageId));
+  }
+
+  /** Remembers (or refreshes) the pair as the most recent. */
+  set(clientId: string, messageId: number, message: KnownMessage): void {
+    const key = keyOf(clientId, messageId);
+    this.known.delete(key);
+    this.known.set(key, message);
+    if (this.known.size > this.capacity) {
+      const oldest = this.known.keys().next();
+      if (!oldest.done) this.known.delete(oldest.value);
+    }
+  }
+}
+
+/** A client id is any UTF-8 string but never contains U+0000 [MQTT-1.5.3-2], so it separates safely. */
+function keyOf(clientId: string, messageId: number): string {
+  return `${clientId}\u0000${messageId}`;
+}

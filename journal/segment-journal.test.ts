@@ -1,0 +1,412 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import t, { type Test } from 'tap';
+import type { ArrivingMessage, JournalEntry, MessageJournal, MessageSender } from './journal.ts';
+import { type JournalOptions, openJournal } from './segment-journal.ts';
+
+function tempDir(t: Test): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-journal-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Opens a journal the test closes at its end (if it has not itself). */
+async function open(t: Test, dir: string, options?: JournalOptions): Promise<MessageJournal> {
+  const journal = await openJournal(dir, options);
+  t.teardown(() => journal.close());
+  return journal;
+}
+
+function message(i: number, sender?: MessageSender): ArrivingMessage {
+  return {
+    topic: `shellies/plug-${i % 7}/relay/0/power`,
+    payload: Buffer.from(`{"power":${i},"pad":"${'x'.repeat(i % 50)}"}`),
+    receivedAt: 1_760_000_000_000 + i,
+    retainedReplay: i % 5 === 0,
+    ...(sender ? { sender } : {}),
+  };
+}
+
+/** Checks that `entries` are messages `from`.. in order with the positions 1.. they were appended at. */
+function checkEntries(t: Test, entries: JournalEntry[], from: number, label: string): void {
+  let bad = 0;
+  entries.forEach((entry, i) => {
+    const expected = message(from + i);
+    if (
+      entry.seq !== from + i ||
+      entry.topic !== expected.topic ||
+      !entry.payload.equals(expected.payload) ||
+      entry.receivedAt !== expected.receivedAt ||
+      entry.retainedReplay !== expected.retainedReplay
+    ) {
+      if (bad++ === 0)
+        t.fail(`${label}: entry ${i} is ${JSON.stringify({ ...entry, payload: `${entry.payload}` })}`);
+    }
+  });
+  t.equal(bad, 0, `${label}: ${entries.length} entries from ${from} as appended`);
+}
+
+/** Everything after `after`, read in batches of `batch`. */
+async function readAll(journal: MessageJournal, after: number, batch: number): Promise<JournalEntry[]> {
+  const all: JournalEntry[] = [];
+  for (;;) {
+    const entries = await journal.read(all.at(-1)?.seq ?? after, batch);
+    if (entries.length === 0) return all;
+    if (entries.length > batch) throw new Error(`read returned ${entries.length} > ${batch}`);
+    all.push(...entries);
+  }
+}
+
+const segmentFiles = (dir: string) =>
+  fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.journal'))
+    .sort();
+
+t.test('positions are given in call order, 1, 2, 3, …, and kept across reopening', async (t) => {
+  const dir = tempDir(t);
+  const journal = await openJournal(dir);
+  t.equal(journal.committed(), 0);
+  t.same(await journal.read(0, 10), [], 'an empty journal reads nothing');
+  const appends = Array.from({ length: 100 }, (_, i) => journal.append(message(i + 1)));
+  const results = await Promise.all(appends);
+  t.same(
+    results.map((r) => r.seq),
+    Array.from({ length: 100 }, (_, i) => i + 1),
+  );
+  t.ok(results.every((r) => r.duplicate === false));
+  t.equal(journal.committed(), 100);
+  checkEntries(t, await journal.read(0, 1000), 1, 'read back');
+  checkEntries(t, await journal.read(40, 5), 41, 'a window');
+  t.same(await journal.read(100, 10), [], 'nothing after the end');
+  t.match(journal.stats(), { committed: 100, appended: 100, duplicates: 0, segments: 1, torn: 0 });
+  await journal.close();
+  await t.rejects(journal.append(message(101)), /closed/, 'appends after close reject');
+
+  const again = await open(t, dir);
+  t.equal(again.committed(), 100, 'reopened at the same end');
+  t.equal((await again.append(message(101))).seq, 101, 'and appending continues after it');
+  checkEntries(t, await again.read(0, 1000), 1, 'after reopening');
+});
+
+t.test('read crosses from disk into memory for a reader that fell behind, in bounded batches', async (t) => {
+  const dir = tempDir(t);
+  const options = { segmentBytes: 4096, recentEntries: 50 };
+  const journal = await open(t, dir, options);
+  for (let i = 1; i <= 1000; i += 10) {
+    await Promise.all(Array.from({ length: 10 }, (_, k) => journal.append(message(i + k))));
+  }
+  t.ok(journal.stats().segments > 10, `segments rolled (${journal.stats().segments})`);
+  t.equal(segmentFiles(dir)[0], '000000000001.journal', 'segments are named by their first position');
+  checkEntries(t, await readAll(journal, 0, 37), 1, 'batches of 37 from the start');
+  checkEntries(t, await readAll(journal, 0, 5000), 1, 'one big batch at a time');
+  checkEntries(t, await readAll(journal, 517, 100), 518, 'from the middle of a segment');
+  checkEntries(t, await journal.read(979, 10), 980, 'from memory');
+  const across = await journal.read(940, 20);
+  t.equal(across.length, 20, 'a batch from disk goes on in memory');
+  checkEntries(t, across, 941, 'across');
+  await journal.close();
+
+  const again = await open(t, dir, options);
+  checkEntries(t, await readAll(again, 0, 64), 1, 'all from disk after reopening');
+});
+
+t.test('waitFor resolves once an entry after the position is committed, or on close', async (t) => {
+  const dir = tempDir(t);
+  const journal = await openJournal(dir);
+  let woken = false;
+  const waiting = journal.waitFor(0).then(() => {
+    woken = true;
+  });
+  await new Promise((resolve) => setImmediate(resolve));
+  t.notOk(woken, 'nothing committed yet');
+  const appended = journal.append(message(1));
+  await waiting;
+  t.equal(journal.committed(), 1, 'woken with the entry committed');
+  await appended;
+  await journal.waitFor(0);
+  t.pass('at once when there is one');
+  const later = journal.waitFor(1);
+  await journal.close();
+  await later;
+  t.pass('on close');
+});
+
+t.test(
+  'cursors are kept across reopening, only move forward, and are written without close too',
+  async (t) => {
+    const dir = tempDir(t);
+    const journal = await openJournal(dir, { cursorWriteMs: 20 });
+    await Promise.all(Array.from({ length: 30 }, (_, i) => journal.append(message(i + 1))));
+    t.equal(journal.cursor('gateway'), 0);
+    journal.advance('gateway', 10);
+    journal.advance('gateway', 4);
+    journal.advance('audit', 25);
+    t.equal(journal.cursor('gateway'), 10, 'never back');
+    // Written by the timer, not by close: poll the file (the test's own timeout bounds the wait).
+    const file = path.join(dir, 'cursors.json');
+    while (!fs.existsSync(file) || !fs.readFileSync(file, 'utf8').includes('"audit":25')) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    journal.advance('gateway', 12);
+    await journal.close();
+    const again = await open(t, dir);
+    t.equal(again.cursor('gateway'), 12, 'the last value, written on close');
+    t.equal(again.cursor('audit'), 25);
+    t.equal(again.cursor('nobody'), 0);
+  },
+);
+
+t.test('a segment is deleted once every consumer is past its last position, not before', async (t) => {
+  const dir = tempDir(t);
+  const options = { segmentBytes: 1024 };
+  let journal = await openJournal(dir, options);
+  for (let i = 1; i <= 200; i += 20) {
+    await Promise.all(Array.from({ length: 20 }, (_, k) => journal.append(message(i + k))));
+  }
+  const all = segmentFiles(dir);
+  t.ok(all.length > 4, `${all.length} segments`);
+  await journal.close();
+  journal = await openJournal(dir, options);
+  t.same(segmentFiles(dir), all, 'no consumer yet: everything kept');
+  const firsts = all.map((f) => Number.parseInt(f, 10));
+  const secondLast = (firsts[2] as number) - 1;
+
+  journal.advance('gateway', 150);
+  journal.advance('slow', secondLast - 1);
+  await journal.close();
+  t.same(segmentFiles(dir), all.slice(1), 'only the segment both are past is deleted');
+
+  journal = await open(t, dir, options);
+  const rest = await readAll(journal, 0, 1000);
+  checkEntries(t, rest, firsts[1] as number, 'reading from the start begins at the first kept position');
+  journal.advance('slow', secondLast);
+  await journal.close();
+  t.same(segmentFiles(dir), all.slice(2), 'the next one once the slow consumer passed it');
+
+  journal = await open(t, dir, options);
+  journal.advance('gateway', 200);
+  journal.advance('slow', 200);
+  t.equal(journal.stats().segments, all.length - 2);
+  await journal.close();
+  t.same(segmentFiles(dir), all.slice(-1), 'all done: only the segment appends go to is left');
+  journal = await open(t, dir, options);
+  t.equal(journal.committed(), 200, 'positions go on after the deleted ones');
+  t.equal((await journal.append(message(201))).seq, 201);
+});
+
+t.test(
+  'a torn tail is cut off on open and counted; appending continues after the last good record',
+  async (t) => {
+    const dir = tempDir(t);
+    let journal = await openJournal(dir);
+    await Promise.all(Array.from({ length: 10 }, (_, i) => journal.append(message(i + 1))));
+    await journal.close();
+    const file = path.join(dir, segmentFiles(dir)[0] as string);
+    const goodSize = fs.statSync(file).size;
+
+    // Garbage after the last record (a kill -9 mid-write of a group, or trash).
+    fs.appendFileSync(file, Buffer.from('\x07\x00\x00\x00garbage that is no record'));
+    journal = await openJournal(dir);
+    t.equal(journal.committed(), 10);
+    t.equal(journal.stats().torn, 1, 'counted');
+    t.equal(fs.statSync(file).size, goodSize, 'truncated to the last whole record');
+    t.equal((await journal.append(message(11))).seq, 11);
+    await journal.close();
+
+    // Half a record: the last one cut short.
+    const withEleven = fs.statSync(file).size;
+    fs.truncateSync(file, withEleven - 9);
+    journal = await openJournal(dir);
+    t.equal(journal.committed(), 10, 'the cut record is gone');
+    t.equal(journal.stats().torn, 1);
+    t.equal(
+      (await journal.append(message(11))).seq,
+      11,
+      'its position is given again: it was never acknowledged',
+    );
+    await journal.close();
+
+    // A whole-length record whose bytes were not all written (its CRC fails).
+    const bytes = fs.readFileSync(file);
+    bytes[bytes.length - 3] = (bytes[bytes.length - 3] as number) ^ 0xff;
+    fs.writeFileSync(file, bytes);
+    journal = await open(t, dir);
+    t.equal(journal.committed(), 10);
+    t.equal(journal.stats().torn, 1);
+    checkEntries(t, await journal.read(0, 100), 1, 'the good records are intact');
+  },
+);
+
+t.test('group commit: a thousand concurrent appends take far fewer fsyncs than appends', async (t) => {
+  const dir = tempDir(t);
+  const journal = await open(t, dir);
+  const results = await Promise.all(Array.from({ length: 1000 }, (_, i) => journal.append(message(i + 1))));
+  t.equal(results.length, 1000);
+  const { commits, appended } = journal.stats();
+  t.equal(appended, 1000);
+  t.ok(commits >= 1 && commits <= 10, `${commits} commits for 1000 appends`);
+  // Appends that arrive while a write runs join the next group.
+  const first = journal.append(message(1001));
+  await new Promise((resolve) => setImmediate(resolve));
+  const during = Array.from({ length: 100 }, (_, i) => journal.append(message(1002 + i)));
+  await Promise.all([first, ...during]);
+  t.ok(journal.stats().commits - commits <= 3, `${journal.stats().commits - commits} commits for 101 more`);
+  checkEntries(t, await readAll(journal, 0, 500), 1, 'all there');
+});
+
+function sender(connection: number, messageId: number, dup = false, clientId = 'plug-1'): MessageSender {
+  return { clientId, connection, messageId, dup };
+}
+
+t.test('identity: a retransmission is answered with the original position, nothing appended', async (t) => {
+  const dir = tempDir(t);
+  const journal = await open(t, dir);
+  const original = await journal.append(message(1, sender(1, 7)));
+  t.same(original, { seq: 1, duplicate: false });
+
+  t.same(await journal.append(message(1, sender(1, 7, true))), { seq: 1, duplicate: true }, 'DUP set');
+  t.same(
+    await journal.append(message(1, sender(2, 7, false))),
+    { seq: 1, duplicate: true },
+    'a later connection, no DUP (aedes resending its queue)',
+  );
+  t.equal(journal.committed(), 1, 'nothing appended');
+  t.equal(journal.stats().duplicates, 2);
+
+  t.same(
+    await journal.append(message(2, sender(2, 7, true))),
+    { seq: 2, duplicate: false },
+    'same id, other payload: new, even with DUP',
+  );
+  t.same(
+    await journal.append(message(2, sender(2, 7, false))),
+    { seq: 3, duplicate: false },
+    'same id and content on the same connection without DUP: the id reused after PUBACK',
+  );
+  t.same(
+    await journal.append(message(2, sender(3, 7, false, 'plug-2'))),
+    { seq: 4, duplicate: false },
+    'another client',
+  );
+
+  // Recognised on connection 4, the id is acknowledged there: the same content again on 4 is new.
+  t.same(await journal.append(message(2, sender(4, 7))), { seq: 3, duplicate: true });
+  t.same(await journal.append(message(2, sender(4, 7))), { seq: 5, duplicate: false });
+  t.equal(journal.stats().duplicates, 3);
+});
+
+t.test(
+  'identity: a retransmission of a message still being committed resolves with it, not before',
+  async (t) => {
+    const dir = tempDir(t);
+    const journal = await open(t, dir);
+    const original = journal.append(message(1, sender(1, 9)));
+    const again = journal
+      .append(message(1, sender(2, 9)))
+      .then((r) => ({ ...r, committed: journal.committed() }));
+    t.same(await again, { seq: 1, duplicate: true, committed: 1 });
+    t.same(await original, { seq: 1, duplicate: false });
+  },
+);
+
+t.test('identity survives reopening: the broker died after commit, before its PUBACK', async (t) => {
+  const dir = tempDir(t);
+  let journal = await openJournal(dir, { segmentBytes: 2048 });
+  for (let i = 1; i <= 300; i++) await journal.append(message(i, sender(40, i % 65_535)));
+  await journal.close();
+
+  journal = await open(t, dir, { segmentBytes: 2048, identityTail: 200 });
+  // The new process counts connections from 1 again; the device resends without DUP.
+  t.same(await journal.append(message(300, sender(1, 300))), { seq: 300, duplicate: true });
+  t.same(
+    await journal.append(message(150, sender(1, 150))),
+    { seq: 150, duplicate: true },
+    'in an older segment',
+  );
+  t.same(
+    await journal.append(message(50, sender(1, 50))),
+    { seq: 301, duplicate: false },
+    'older than the tail read back on open: forgotten',
+  );
+  t.same(await journal.append(message(299, sender(1, 299, false, 'plug-9'))), { seq: 302, duplicate: false });
+  t.same(await journal.append(message(7, sender(1, 298))), { seq: 303, duplicate: false }, 'other payload');
+});
+
+t.test('kill -9 while appending: every acknowledged message is there, once, with its payload', async (t) => {
+  const dir = tempDir(t);
+  const module = new URL('./segment-journal.ts', import.meta.url).href;
+  // Appends with 200 in flight and prints "seq round-n" once each append resolved, until killed.
+  const child = `
+    const { openJournal } = await import(${JSON.stringify(module)});
+    const [dir, round] = process.argv.slice(1);
+    const journal = await openJournal(dir, { segmentBytes: 64 * 1024 });
+    const inFlight = new Set();
+    for (let n = 0; ; n++) {
+      const id = round + '-' + n;
+      const p = journal
+        .append({ topic: 't/' + id, payload: Buffer.from('payload ' + id), receivedAt: n, retainedReplay: false })
+        .then((r) => { process.stdout.write(r.seq + ' ' + id + '\\n'); inFlight.delete(p); });
+      inFlight.add(p);
+      if (inFlight.size >= 200) await Promise.race(inFlight);
+    }
+  `;
+  const acknowledged = new Map<number, string>();
+  let twice = 0;
+  for (let round = 0; round < 3; round++) {
+    const proc = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', child, dir, `r${round}`],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    let out = '';
+    const lines = () => out.split('\n').length - 1;
+    // 'close', not 'exit': the acknowledgements still in the pipe when it died are read too.
+    const exited = new Promise<void>((resolve) => proc.on('close', () => resolve()));
+    await new Promise<void>((resolve, reject) => {
+      proc.stdout.on('data', (d: Buffer) => {
+        out += d;
+        if (lines() >= 3000 + round * 1000) resolve();
+      });
+      proc.on('exit', (code) => reject(new Error(`child ended (${code}) before being killed:\n${out}`)));
+    });
+    proc.kill('SIGKILL');
+    await exited;
+    const complete = out.slice(0, out.lastIndexOf('\n'));
+    for (const line of complete.split('\n')) {
+      const [seq, id] = line.split(' ');
+      if (acknowledged.has(Number(seq)) && twice++ < 3) t.fail(`position ${seq} acknowledged twice`);
+      acknowledged.set(Number(seq), id as string);
+    }
+    t.ok(lines() >= 3000, `round ${round}: killed after ${lines()} acknowledged appends`);
+  }
+
+  t.equal(twice, 0, 'no position acknowledged twice, in any round');
+  const journal = await open(t, dir);
+  const entries = await readAll(journal, 0, 5000);
+  t.ok(
+    journal.committed() >= Math.max(...acknowledged.keys()),
+    'committed covers every acknowledged position',
+  );
+  const byPosition = new Map(entries.map((e) => [e.seq, e]));
+  t.equal(byPosition.size, entries.length, 'no position twice');
+  t.same(
+    entries.map((e) => e.seq),
+    Array.from({ length: entries.length }, (_, i) => i + 1),
+    'positions 1.. without a gap',
+  );
+  const ids = entries.map((e) => e.topic);
+  t.equal(new Set(ids).size, ids.length, 'no message twice');
+  let missing = 0;
+  for (const [seq, id] of acknowledged) {
+    const entry = byPosition.get(seq);
+    if (entry?.topic !== `t/${id}` || `${entry.payload}` !== `payload ${id}`) {
+      if (missing++ < 3) t.fail(`acknowledged ${seq} ${id} is ${entry ? `${entry.topic}` : 'missing'}`);
+    }
+  }
+  t.equal(missing, 0, `all ${acknowledged.size} acknowledged messages are there with their payloads`);
+});

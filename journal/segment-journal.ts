@@ -1,0 +1,652 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type {
+  Appended,
+  ArrivingMessage,
+  JournalEntry,
+  JournalStats,
+  MessageJournal,
+  MessageSender,
+} from './journal.ts';
+import { decodeEntry, decodeSender, encodeRecord, recordSeq } from './record-format.ts';
+import { contentHash, isRetransmission, RecentMessages } from './retransmission.ts';
+import { listSegments, scanRecords, segmentPath, syncDirectory } from './segment-file.ts';
+
+/**
+ * The journal of device messages on segment files (journal/journal.ts says what it promises): a
+ * write-ahead log with group commit. Every append is encoded and given its position at the call; the
+ * appends that arrive while one write + fdatasync runs are written together by the next one, so a burst of
+ * a thousand messages costs a handful of fsyncs, and none of the I/O blocks the event loop the broker runs on.
+ */
+
+export interface JournalOptions {
+  /** A segment is closed and the next one begun once it holds this many bytes (default 16 MiB). */
+  segmentBytes?: number;
+  /** The newest committed entries kept in memory for readers that keep up: at most this many… */
+  recentEntries?: number;
+  /** …and at most this many bytes of records (default 32 MiB). */
+  recentBytes?: number;
+  /** (client id, packet id) pairs remembered for recognising retransmissions (default 200,000). */
+  identities?: number;
+  /** Records read back from the tail on open to remember their identities (default 100,000). */
+  identityTail?: number;
+  /** Cursors are written at most this often (default 200 ms), and on close. */
+  cursorWriteMs?: number;
+}
+
+const DEFAULTS: Required<JournalOptions> = {
+  segmentBytes: 16 * 1024 * 1024,
+  recentEntries: 20_000,
+  recentBytes: 32 * 1024 * 1024,
+  identities: 200_000,
+  identityTail: 100_000,
+  cursorWriteMs: 200,
+};
+
+const CURSORS_FILE = 'cursors.json';
+/** A read from disk returns at most this many bytes of records: a reader far behind costs bounded memory. */
+const READ_BYTES = 4 * 1024 * 1024;
+/** Every this-many-th position gets its offset remembered, so a read seeks instead of scanning a segment. */
+const INDEX_EVERY = 1024;
+
+/** Opens (creating if need be) the journal in `dir`, recovering from a crash: see `SegmentJournal.open`. */
+export async function openJournal(dir: string, options: JournalOptions = {}): Promise<MessageJournal> {
+  return SegmentJournal.open(dir, { ...DEFAULTS, ...options });
+}
+
+interface Segment {
+  firstSeq: number;
+  path: string;
+  /** Bytes up to the end of the last committed record: readers never look past it. */
+  durableBytes: number;
+  /** Positions and their offsets, ascending: every INDEX_EVERY-th record seen when writing or scanning. */
+  indexSeqs: number[];
+  indexOffsets: number[];
+}
+
+/** Appends written together by one write + fdatasync. */
+interface Group {
+  records: Buffer[];
+  entries: JournalEntry[];
+  bytes: number;
+  lastSeq: number;
+  done: Promise<void>;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+function newGroup(): Group {
+  let resolve!: () => void;
+  let reject!: (error: Error) => void;
+  const done = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // Every append chains on `done`; this keeps a group whose appends all went away from an unhandled rejection.
+  done.catch(() => {});
+  return { records: [], entries: [], bytes: 0, lastSeq: 0, done, resolve, reject };
+}
+
+/** The newest committed entries, oldest first, bounded in count and bytes. */
+class RecentEntries {
+  private entries: JournalEntry[] = [];
+  private sizes: number[] = [];
+  private head = 0;
+  private bytes = 0;
+
+  constructor(
+    private readonly maxEntries: number,
+    private readonly maxBytes: number,
+  ) {}
+
+  /** The position of the oldest entry held (Infinity when empty). */
+  firstSeq(): number {
+    return this.entries[this.head]?.seq ?? Number.POSITIVE_INFINITY;
+  }
+
+  push(entry: JournalEntry, size: number): void {
+    this.entries.push(entry);
+    this.sizes.push(size);
+    this.bytes += size;
+    while (this.entries.length - this.head > this.maxEntries || this.bytes > this.maxBytes) {
+      this.bytes -= this.sizes[this.head] as number;
+      this.head++;
+    }
+    // Drop the consumed front now and then instead of shifting on every push.
+    if (this.head > 4096 && this.head * 2 > this.entries.length) {
+      this.entries = this.entries.slice(this.head);
+      this.sizes = this.sizes.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** Up to `limit` entries after `after`; the caller checks that `after + 1` is held. */
+  slice(after: number, limit: number): JournalEntry[] {
+    const first = this.entries[this.head];
+    if (first === undefined) return [];
+    const from = this.head + (after + 1 - first.seq);
+    return this.entries.slice(from, Math.min(from + limit, this.entries.length));
+  }
+}
+
+class SegmentJournal implements MessageJournal {
+  private readonly segments: Segment[] = [];
+  private active!: fs.FileHandle;
+  /** Bytes written to the active segment, committed or in flight. */
+  private activeBytes = 0;
+  private lastAssigned = 0;
+  private committedSeq = 0;
+  private next: Group | null = null;
+  private writing: Group | null = null;
+  private flushing = false;
+  private closed = false;
+  private failed: Error | null = null;
+  private flushDone: Promise<void> = Promise.resolve();
+  private readonly recent: RecentEntries;
+  private readonly identities: RecentMessages;
+  private waiters: { after: number; resolve: () => void }[] = [];
+  private readonly cursors = new Map<string, number>();
+  private cursorsDirty = false;
+  private cursorTimer: NodeJS.Timeout | null = null;
+  /** The cursors written last, and the chain of writes (one at a time, in order). */
+  private savedCursors = new Map<string, number>();
+  private cursorWrites: Promise<void> = Promise.resolve();
+  private deletions: Promise<void> = Promise.resolve();
+  private readonly counts = { appended: 0, duplicates: 0, commits: 0, torn: 0, bytesOnDisk: 0 };
+
+  private constructor(
+    private readonly dir: string,
+    private readonly options: Required<JournalOptions>,
+  ) {
+    this.recent = new RecentEntries(options.recentEntries, options.recentBytes);
+    this.identities = new RecentMessages(options.identities);
+  }
+
+  /**
+   * Opens the journal: reads the cursors, scans the last segment and truncates a torn tail (records a crash
+   * cut short were never acknowledged: append resolves only after fdatasync), then reads the tail of the
+   * journal back to remember its newest entries and the identities of its messages, so that a device
+   * retransmitting a message whose PUBACK the crash swallowed is answered with the original's position.
+   */
+  static async open(dir: string, options: Required<JournalOptions>): Promise<SegmentJournal> {
+    await fs.mkdir(dir, { recursive: true });
+    const journal = new SegmentJournal(dir, options);
+    await journal.readCursors();
+    await journal.recover();
+    return journal;
+  }
+
+  private async readCursors(): Promise<void> {
+    let text: string;
+    try {
+      text = await fs.readFile(path.join(this.dir, CURSORS_FILE), 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw error;
+    }
+    const parsed = JSON.parse(text) as Record<string, unknown>;
+    for (const [name, seq] of Object.entries(parsed)) {
+      if (typeof seq === 'number' && Number.isSafeInteger(seq) && seq >= 0) {
+        this.cursors.set(name, seq);
+        this.savedCursors.set(name, seq);
+      }
+    }
+  }
+
+  private async recover(): Promise<void> {
+    const firsts = await listSegments(this.dir);
+    for (const firstSeq of firsts) {
+      const stat = await fs.stat(segmentPath(this.dir, firstSeq));
+      this.counts.bytesOnDisk += stat.size;
+      this.segments.push({
+        firstSeq,
+        path: segmentPath(this.dir, firstSeq),
+        durableBytes: stat.size,
+        indexSeqs: [firstSeq],
+        indexOffsets: [0],
+      });
+    }
+    if (this.segments.length === 0) {
+      await fs.writeFile(segmentPath(this.dir, 1), '', { flag: 'wx' });
+      await syncDirectory(this.dir);
+      this.segments.push({
+        firstSeq: 1,
+        path: segmentPath(this.dir, 1),
+        durableBytes: 0,
+        indexSeqs: [1],
+        indexOffsets: [0],
+      });
+    }
+    const last = this.segments[this.segments.length - 1] as Segment;
+    this.active = await fs.open(last.path, 'r+');
+    let expected = last.firstSeq;
+    /** Where a whole record out of sequence was found: not this journal's next record, so garbage too. */
+    let outOfSequence: number | undefined;
+    const scan = await scanRecords(this.active, 0, last.durableBytes, (buf, frame, offset) => {
+      if (recordSeq(buf, frame.bodyStart) !== expected) {
+        outOfSequence = offset;
+        return false;
+      }
+      this.noteIndex(last, expected, offset);
+      expected++;
+      return true;
+    });
+    const good = outOfSequence ?? scan.offset;
+    if (good < last.durableBytes) {
+      // What follows the last whole record was never acknowledged (append resolves after fdatasync only):
+      // cut it off, so that appends continue right after the last good record.
+      this.counts.torn++;
+      this.counts.bytesOnDisk -= last.durableBytes - good;
+      await this.active.truncate(good);
+      await this.active.datasync();
+    }
+    last.durableBytes = good;
+    this.activeBytes = good;
+    this.committedSeq = expected - 1;
+    this.lastAssigned = this.committedSeq;
+    await this.readTail();
+  }
+
+  /** Remembers the newest entries and the identities of the newest `identityTail` records. */
+  private async readTail(): Promise<void> {
+    const from = Math.max(
+      1,
+      this.committedSeq - Math.max(this.options.identityTail, this.options.recentEntries) + 1,
+    );
+    const recentFrom = this.committedSeq - this.options.recentEntries + 1;
+    const identityFrom = this.committedSeq - this.options.identityTail + 1;
+    let after = from - 1;
+    while (after < this.committedSeq) {
+      const before = after;
+      await this.readDisk(after, this.committedSeq, Number.POSITIVE_INFINITY, (buf, bodyStart, end) => {
+        const seq = recordSeq(buf, bodyStart);
+        if (seq >= identityFrom) {
+          const sender = decodeSender(buf, bodyStart, end);
+          if (sender)
+            this.identities.set(sender.clientId, sender.messageId, {
+              hash: contentHash(sender.content),
+              connection: Number.NEGATIVE_INFINITY,
+              seq,
+            });
+        }
+        if (seq >= recentFrom) this.recent.push(decodeEntry(buf, bodyStart, end), end - bodyStart);
+        after = seq;
+      });
+      if (after === before) break;
+    }
+  }
+
+  append(message: ArrivingMessage): Promise<Appended> {
+    if (this.closed) return Promise.reject(new Error('journal closed'));
+    if (this.failed) return Promise.reject(this.failed);
+    const sender = message.sender;
+    const seq = this.lastAssigned + 1;
+    const record = encodeRecord(seq, message);
+    if (sender) {
+      const duplicate = this.recognise(sender, contentHash(record.content));
+      if (duplicate !== undefined) return duplicate;
+    }
+    this.lastAssigned = seq;
+    this.counts.appended++;
+    const group = this.next ?? this.startGroup();
+    group.records.push(record.bytes);
+    group.entries.push({
+      seq,
+      receivedAt: message.receivedAt,
+      retainedReplay: message.retainedReplay,
+      topic: message.topic,
+      payload: record.payload,
+    });
+    group.bytes += record.bytes.length;
+    group.lastSeq = seq;
+    return group.done.then(() => ({ seq, duplicate: false }));
+  }
+
+  /**
+   * The answer to a retransmission (journal/retransmission.ts), or undefined for a new message, whose
+   * identity is then remembered at the position it is about to get.
+   */
+  private recognise(sender: MessageSender, hash: string): Promise<Appended> | undefined {
+    const known = this.identities.get(sender.clientId, sender.messageId);
+    if (known && isRetransmission(known, { hash, connection: sender.connection, dup: sender.dup })) {
+      // Now acknowledged on this connection: the sender may reuse the id here for a new message with the
+      // same content, which must not be taken for this one again [MQTT-2.3.1-3].
+      known.connection = Math.max(known.connection, sender.connection);
+      this.identities.set(sender.clientId, sender.messageId, known);
+      this.counts.duplicates++;
+      const seq = known.seq;
+      return this.whenCommitted(seq).then(() => ({ seq, duplicate: true }));
+    }
+    this.identities.set(sender.clientId, sender.messageId, {
+      hash,
+      connection: sender.connection,
+      seq: this.lastAssigned + 1,
+    });
+    return undefined;
+  }
+
+  /** Resolves once `seq` is on disk: a retransmission is acknowledged no earlier than its original. */
+  private whenCommitted(seq: number): Promise<void> {
+    if (seq <= this.committedSeq) return Promise.resolve();
+    if (this.failed) return Promise.reject(this.failed);
+    if (this.writing && seq <= this.writing.lastSeq) return this.writing.done;
+    return (this.next ?? this.startGroup()).done;
+  }
+
+  /** A new group for the appends to come; its write starts once the current caller's turn is over. */
+  private startGroup(): Group {
+    const group = newGroup();
+    this.next = group;
+    if (!this.flushing) {
+      this.flushing = true;
+      this.flushDone = this.flushLoop();
+    }
+    return group;
+  }
+
+  /** Writes group after group until none is waiting; `flushing` is true exactly while it runs. */
+  private async flushLoop(): Promise<void> {
+    // After the I/O callbacks of this turn of the event loop, so that the appends made meanwhile (the
+    // packets of one socket read, and what their handlers chain on) join the first group of a burst.
+    await new Promise((resolve) => setImmediate(resolve));
+    while (this.next) {
+      const group = this.next;
+      this.next = null;
+      if (group.records.length === 0) {
+        group.resolve();
+        continue;
+      }
+      this.writing = group;
+      try {
+        await this.write(group);
+      } catch (error) {
+        // After a failed write or fsync the file's state is unknown (the kernel may have dropped the dirty
+        // pages): nothing more is appended; what was written is sorted out by the next open's recovery.
+        this.failed = error instanceof Error ? error : new Error(String(error));
+        group.reject(this.failed);
+        // (`next` may have been set by appends made while this write ran.)
+        (this.next as Group | null)?.reject(this.failed);
+        this.next = null;
+        this.writing = null;
+        this.flushing = false;
+        return;
+      }
+      this.committedSeq = group.lastSeq;
+      this.counts.commits++;
+      group.entries.forEach((entry, i) => {
+        this.recent.push(entry, (group.records[i] as Buffer).length);
+      });
+      this.writing = null;
+      group.resolve();
+      this.wake();
+    }
+    // In the same synchronous step as finding no group waiting: an append from now on starts a new loop.
+    this.flushing = false;
+  }
+
+  /** One write of the group's records at the end of the active segment, then fdatasync. */
+  private async write(group: Group): Promise<void> {
+    if (this.activeBytes >= this.options.segmentBytes)
+      await this.roll(group.lastSeq - group.records.length + 1);
+    const segment = this.segments[this.segments.length - 1] as Segment;
+    const bytes =
+      group.records.length === 1 ? (group.records[0] as Buffer) : Buffer.concat(group.records, group.bytes);
+    const start = this.activeBytes;
+    let written = 0;
+    while (written < bytes.length) {
+      const { bytesWritten } = await this.active.write(
+        bytes,
+        written,
+        bytes.length - written,
+        start + written,
+      );
+      written += bytesWritten;
+    }
+    this.activeBytes += bytes.length;
+    this.counts.bytesOnDisk += bytes.length;
+    await this.active.datasync();
+    let offset = start;
+    let seq = group.lastSeq - group.records.length + 1;
+    for (const record of group.records) {
+      this.noteIndex(segment, seq, offset);
+      offset += record.length;
+      seq++;
+    }
+    segment.durableBytes = this.activeBytes;
+  }
+
+  /** Closes the full segment (its records are fsync'd) and begins the next, named by its first position. */
+  private async roll(firstSeq: number): Promise<void> {
+    const file = segmentPath(this.dir, firstSeq);
+    const handle = await fs.open(file, 'wx');
+    await syncDirectory(this.dir);
+    await this.active.close();
+    this.active = handle;
+    this.activeBytes = 0;
+    this.segments.push({ firstSeq, path: file, durableBytes: 0, indexSeqs: [firstSeq], indexOffsets: [0] });
+  }
+
+  private noteIndex(segment: Segment, seq: number, offset: number): void {
+    const lastIndexed = segment.indexSeqs[segment.indexSeqs.length - 1] as number;
+    if (seq >= lastIndexed + INDEX_EVERY) {
+      segment.indexSeqs.push(seq);
+      segment.indexOffsets.push(offset);
+    }
+  }
+
+  private wake(): void {
+    if (this.waiters.length === 0) return;
+    const still: typeof this.waiters = [];
+    for (const waiter of this.waiters) {
+      if (this.committedSeq > waiter.after || this.closed) waiter.resolve();
+      else still.push(waiter);
+    }
+    this.waiters = still;
+  }
+
+  committed(): number {
+    return this.committedSeq;
+  }
+
+  async read(after: number, limit: number): Promise<JournalEntry[]> {
+    if (limit <= 0 || after >= this.committedSeq) return [];
+    const from = Math.max(after, 0);
+    if (from + 1 >= this.recent.firstSeq()) return this.recent.slice(from, limit);
+    // Older than memory holds: from the segments, up to what memory holds (or a bounded batch).
+    const until = Math.min(this.committedSeq, this.recent.firstSeq() - 1);
+    const entries: JournalEntry[] = [];
+    let bytes = 0;
+    await this.readDisk(from, until, limit, (buf, bodyStart, end) => {
+      entries.push(decodeEntry(buf, bodyStart, end));
+      bytes += end - bodyStart;
+      return bytes < READ_BYTES;
+    });
+    // Caught up with memory within the batch: the rest from there.
+    const last = entries.at(-1)?.seq ?? from;
+    if (entries.length < limit && bytes < READ_BYTES && last + 1 >= this.recent.firstSeq())
+      entries.push(...this.recent.slice(last, limit - entries.length));
+    return entries;
+  }
+
+  /**
+   * Visits the records after `after` up to `until` (at most `limit`) from the segment files, in order.
+   * `visit` returns false to stop early. A segment deleted meanwhile is skipped: its consumers were done.
+   */
+  private async readDisk(
+    after: number,
+    until: number,
+    limit: number,
+    visit: (buf: Buffer, bodyStart: number, end: number) => boolean | undefined,
+  ): Promise<void> {
+    let seen = 0;
+    let next = after + 1;
+    let i = this.segmentIndexOf(next);
+    while (i < this.segments.length && next <= until && seen < limit) {
+      const segment = this.segments[i] as Segment;
+      let handle: fs.FileHandle;
+      try {
+        handle = await fs.open(segment.path, 'r');
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        i = this.segmentIndexOf(next);
+        if ((this.segments[i] as Segment | undefined) === segment) throw error;
+        continue;
+      }
+      let stopped = false;
+      try {
+        const start = this.indexedOffset(segment, next);
+        const end = await scanRecords(handle, start, segment.durableBytes, (buf, frame, offset) => {
+          const seq = recordSeq(buf, frame.bodyStart);
+          this.noteIndex(segment, seq, offset);
+          if (seq < next) return true;
+          if (seq > until) {
+            stopped = true;
+            return false;
+          }
+          next = seq + 1;
+          seen++;
+          if (visit(buf, frame.bodyStart, frame.end) === false || seen >= limit) {
+            stopped = true;
+            return false;
+          }
+          return true;
+        });
+        if (end.torn)
+          throw new Error(`journal segment ${segment.path} is damaged at ${end.offset}: ${end.reason}`);
+      } finally {
+        await handle.close();
+      }
+      if (stopped) return;
+      i++;
+      const following = this.segments[i];
+      if (following && next < following.firstSeq) next = following.firstSeq;
+    }
+  }
+
+  /** The index of the segment holding `seq` (the first one when `seq` is older than every segment). */
+  private segmentIndexOf(seq: number): number {
+    let low = 0;
+    let high = this.segments.length - 1;
+    while (low < high) {
+      const mid = (low + high + 1) >> 1;
+      if ((this.segments[mid] as Segment).firstSeq <= seq) low = mid;
+      else high = mid - 1;
+    }
+    return low;
+  }
+
+  private indexedOffset(segment: Segment, seq: number): number {
+    let low = 0;
+    let high = segment.indexSeqs.length - 1;
+    while (low < high) {
+      const mid = (low + high + 1) >> 1;
+      if ((segment.indexSeqs[mid] as number) <= seq) low = mid;
+      else high = mid - 1;
+    }
+    return segment.indexOffsets[low] as number;
+  }
+
+  waitFor(after: number): Promise<void> {
+    if (this.committedSeq > after || this.closed) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ after, resolve }));
+  }
+
+  cursor(consumer: string): number {
+    return this.cursors.get(consumer) ?? 0;
+  }
+
+  /**
+   * Moves the consumer's cursor forward (never back: a consumer's "done with" does not shrink) and writes
+   * the cursors within `cursorWriteMs`; segments are deleted only once the written cursors say so.
+   */
+  advance(consumer: string, seq: number): void {
+    // Past the committed end there is nothing to be done with; clamping keeps segment deletion sane.
+    const to = Math.max(0, Math.min(seq, this.committedSeq));
+    const current = this.cursors.get(consumer);
+    if (current !== undefined && to <= current) return;
+    this.cursors.set(consumer, to);
+    this.cursorsDirty = true;
+    if (this.cursorTimer === null && !this.closed) {
+      this.cursorTimer = setTimeout(() => {
+        this.cursorTimer = null;
+        this.saveCursors().catch(() => {
+          // Retried by the next advance or on close, which reports it.
+          this.cursorsDirty = true;
+        });
+      }, this.options.cursorWriteMs);
+      // A pending write must not keep a process alive that is otherwise done; close() writes them.
+      this.cursorTimer.unref();
+    }
+  }
+
+  /** Writes the cursors (temp file, fdatasync, rename: never a half-written file), then deletes what they allow. */
+  private saveCursors(): Promise<void> {
+    const write = this.cursorWrites.then(async () => {
+      if (!this.cursorsDirty) return;
+      this.cursorsDirty = false;
+      const snapshot = new Map(this.cursors);
+      const file = path.join(this.dir, CURSORS_FILE);
+      const temp = `${file}.tmp`;
+      const handle = await fs.open(temp, 'w');
+      try {
+        await handle.writeFile(JSON.stringify(Object.fromEntries(snapshot)));
+        await handle.datasync();
+      } finally {
+        await handle.close();
+      }
+      await fs.rename(temp, file);
+      await syncDirectory(this.dir);
+      this.savedCursors = snapshot;
+      await this.deleteFinished();
+    });
+    this.cursorWrites = write.catch(() => {});
+    return write;
+  }
+
+  /**
+   * Deletes the closed segments every consumer that ever advanced is done with, by the cursors on disk: a
+   * crash never leaves a cursor pointing into a deleted segment. With no consumer yet everything is kept.
+   */
+  private deleteFinished(): Promise<void> {
+    this.deletions = this.deletions.then(async () => {
+      if (this.savedCursors.size === 0) return;
+      const done = Math.min(...this.savedCursors.values());
+      while (this.segments.length > 1) {
+        const [first, second] = this.segments as [Segment, Segment];
+        if (second.firstSeq - 1 > done) break;
+        this.segments.shift();
+        this.counts.bytesOnDisk -= first.durableBytes;
+        await fs.unlink(first.path);
+      }
+    });
+    return this.deletions;
+  }
+
+  stats(): JournalStats {
+    return {
+      committed: this.committedSeq,
+      appended: this.counts.appended,
+      duplicates: this.counts.duplicates,
+      commits: this.counts.commits,
+      segments: this.segments.length,
+      bytesOnDisk: this.counts.bytesOnDisk,
+      torn: this.counts.torn,
+    };
+  }
+
+  /** Lets the appends already made commit, writes the cursors, closes the file; later appends reject. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.cursorTimer) clearTimeout(this.cursorTimer);
+    this.cursorTimer = null;
+    await this.flushDone;
+    this.wake();
+    try {
+      await this.saveCursors();
+      await this.deletions;
+    } finally {
+      await this.active.close();
+    }
+  }
+}
