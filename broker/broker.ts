@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
-import { Aedes, type AuthenticateError, type Client } from 'aedes';
+import { Aedes, type AedesOptions, type AuthenticateError, type Client } from 'aedes';
 import { Level } from 'level';
 import type { Logger } from 'pino';
 import { createWebSocketStream, WebSocketServer } from 'ws';
@@ -31,6 +31,7 @@ import {
   resolveQueueWritesInOrder,
   routeInArrivalOrder,
 } from './aedes-patches.ts';
+import { type ClusterOptions, openClusterState } from './cluster.ts';
 import { MqttSignInThrottle, type ThrottleChange } from './sign-in-throttle.ts';
 
 /**
@@ -63,6 +64,8 @@ export interface BrokerOptions {
   signInThrottle?: GuessThrottleRule;
   /** The application's clock (epoch ms) for those waits; default Date.now. */
   now?: () => number;
+  /** A node of a cluster (REDIS_URL): sessions, queues and retained messages in Redis, not in dataDir. */
+  cluster?: ClusterOptions;
 }
 
 export interface BrokerStats {
@@ -239,10 +242,15 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       else logger.info({ ...where, refused: c.refused }, 'MQTT sign-in: no longer held back');
     },
   });
-  const db = await openStore(path.join(options.dataDir, 'broker'));
-  const persistence = resolveQueueWritesInOrder(
-    guardRetainedStreams(new AsyncLevelPersistence(db), options.logger),
-  );
+  // One node: LevelDB in DATA_DIR/broker. A node of a cluster: Redis, shared with the others (cluster.ts).
+  const cluster = options.cluster
+    ? await openClusterState(options.cluster, logger).catch((err: Error) => {
+        throw new BrokerStartError(err.message);
+      })
+    : undefined;
+  const store =
+    cluster?.persistence ?? new AsyncLevelPersistence(await openStore(path.join(options.dataDir, 'broker')));
+  const persistence = resolveQueueWritesInOrder(guardRetainedStreams(store, options.logger));
   const sessions = new WeakMap<Client, Session>();
   /** CONNECTs with an empty client id that asked to keep a session: refused in authenticate with CONNACK 2. */
   const emptyIdWithSession = new WeakSet<Client>();
@@ -250,6 +258,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
 
   const aedes = new Aedes({
     persistence,
+    ...(cluster ? { mq: cluster.mq as AedesOptions['mq'] } : {}),
     drainTimeout: DRAIN_TIMEOUT_MS,
     connectTimeout: 10_000,
     // MQTT 3.1 (not 3.1.1) caps client ids at 23 characters; kept as the spec says.

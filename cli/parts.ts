@@ -10,6 +10,7 @@ import { LockCommands } from '../api/lock-commands.ts';
 import { CheckInWatcher } from '../bookings/check-in.ts';
 import { SqliteBookingStore } from '../bookings/sqlite-booking-store.ts';
 import { PortInUseError, type RunningBroker, startBroker } from '../broker/broker.ts';
+import { defaultKeyPrefix, redactedRedisUrl } from '../broker/cluster.ts';
 import { BuildingFeed } from '../building/live-feed.ts';
 import { openRecords, type RecordsDb } from '../database/database.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
@@ -175,6 +176,10 @@ export async function startParts(
       const shown = settings.mqttHost === '0.0.0.0' ? '127.0.0.1' : settings.mqttHost;
       mqttUrl = `mqtt://${shown}:${broker.port}`;
       lines.push(`MQTT broker     ${mqttUrl}  (WebSocket ws://${shown}:${broker.wsPort}/mqtt)`);
+      if (settings.redisUrl)
+        lines.push(
+          `                a node of a cluster: state in Redis ${redactedRedisUrl(settings.redisUrl)}`,
+        );
       if (settings.mqttPort !== 0 && broker.port !== settings.mqttPort) {
         lines.push(
           `                port ${settings.mqttPort} was taken (another MQTT broker?), so the demo uses ${broker.port}; set MQTT_PORT to choose`,
@@ -429,6 +434,14 @@ async function startOwnBroker(
         allowAnonymous: settings.brokerAllowAnonymous,
         denySubscribe: settings.brokerDenySubscribe,
         logger: logger.child({ part: 'broker' }),
+        ...(settings.redisUrl
+          ? {
+              cluster: {
+                redisUrl: settings.redisUrl,
+                keyPrefix: settings.redisKeyPrefix ?? defaultKeyPrefix(site.site.id),
+              },
+            }
+          : {}),
       });
     } catch (err) {
       if (!(err instanceof PortInUseError) || !mayMove || attempt + 1 >= DEMO_PORT_ATTEMPTS) throw err;

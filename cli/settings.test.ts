@@ -129,3 +129,14 @@ t.test('ALERT_*', async (t) => {
     new SettingsError('ALERT_CO2_PPM must be a number between 400 and 10000, not "viel"'),
   );
 });
+
+t.test('REDIS_URL makes the broker a node of a cluster; REDIS_KEY_PREFIX names its keys', async (t) => {
+  const one = readSettings({}, false);
+  t.equal(one.redisUrl, undefined, 'one node by default');
+  t.equal(one.redisKeyPrefix, undefined, 'the prefix defaults to the site id (cli/parts.ts)');
+  const node = readSettings({ REDIS_URL: 'redis://redis:6379/2', REDIS_KEY_PREFIX: 'kaufhaus:' }, false);
+  t.same([node.redisUrl, node.redisKeyPrefix], ['redis://redis:6379/2', 'kaufhaus:']);
+  t.equal(readSettings({ REDIS_URL: 'rediss://u:p@redis:6380' }, false).redisUrl, 'rediss://u:p@redis:6380');
+  t.throws(() => readSettings({ REDIS_URL: 'http://redis:6379' }, false), SettingsError);
+  t.throws(() => readSettings({ REDIS_URL: 'redis' }, false), SettingsError);
+});

@@ -26,6 +26,13 @@ export interface Settings {
   mqttUsername: string | undefined;
   mqttPassword: string | undefined;
   brokerAllowAnonymous: boolean;
+  /**
+   * REDIS_URL: the built-in broker is a node of a cluster, its sessions, queues and retained messages in this
+   * Redis, shared with the other `wesprint broker` nodes of the building (unset: one node, state in DATA_DIR).
+   */
+  redisUrl: string | undefined;
+  /** REDIS_KEY_PREFIX: what every key and channel of this installation starts with (unset: wesprint:<site id>:). */
+  redisKeyPrefix: string | undefined;
   dataDir: string;
   siteFile: string;
   influx: InfluxConnection | undefined;
@@ -229,6 +236,8 @@ export function readSettings(
     mqttUsername: env.MQTT_USERNAME || undefined,
     mqttPassword: env.MQTT_PASSWORD || undefined,
     brokerAllowAnonymous: flag(env, 'BROKER_ALLOW_ANONYMOUS'),
+    redisUrl: url(env, 'REDIS_URL', ['redis', 'rediss'], 'redis://redis:6379'),
+    redisKeyPrefix: env.REDIS_KEY_PREFIX || undefined,
     dataDir: path.resolve(env.DATA_DIR || 'data'),
     siteFile: path.resolve(env.SITE_FILE || DEMO_SITE_FILE),
     influx,
