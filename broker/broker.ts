@@ -31,7 +31,7 @@ import {
   resolveQueueWritesInOrder,
   routeInArrivalOrder,
 } from './aedes-patches.ts';
-import { type ClusterOptions, openClusterState } from './cluster.ts';
+import type { ClusterOptions } from './cluster-options.ts';
 import { MqttSignInThrottle, type ThrottleChange } from './sign-in-throttle.ts';
 
 /**
@@ -244,7 +244,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   });
   // One node: LevelDB in DATA_DIR/broker. A node of a cluster: Redis, shared with the others (cluster.ts).
   const cluster = options.cluster
-    ? await openClusterState(options.cluster, logger).catch((err: Error) => {
+    ? await (await import('./cluster.ts')).openClusterState(options.cluster, logger).catch((err: Error) => {
         throw new BrokerStartError(err.message);
       })
     : undefined;

@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { LevelPersistence } from './aedes-patches.ts';
+import { type ClusterOptions, redactedRedisUrl } from './cluster-options.ts';
 
 /**
  * Broker nodes that serve one building together (REDIS_URL): each `wesprint broker` is an aedes instance whose
@@ -36,34 +37,11 @@ import type { LevelPersistence } from './aedes-patches.ts';
  *   whatever that answers.
  */
 
-export interface ClusterOptions {
-  /** REDIS_URL: redis://[user:password@]host:port[/db]. */
-  redisUrl: string;
-  /** Every key and pub/sub channel of this installation starts with it (REDIS_KEY_PREFIX). */
-  keyPrefix: string;
-}
-
 /** What startBroker gives aedes for a node of a cluster. */
 export interface ClusterState {
   persistence: LevelPersistence;
   /** aedes' `mq` option: the emitter that carries messages between the nodes. */
   mq: unknown;
-}
-
-/** The default prefix of an installation: its site id, so two buildings can share one Redis. */
-export function defaultKeyPrefix(siteId: string): string {
-  return `wesprint:${siteId}:`;
-}
-
-/** The URL as a log line may show it: without a password. */
-export function redactedRedisUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return 'redis://(unparseable URL)';
-  }
 }
 
 interface WillPacket {

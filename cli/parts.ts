@@ -10,7 +10,7 @@ import { LockCommands } from '../api/lock-commands.ts';
 import { CheckInWatcher } from '../bookings/check-in.ts';
 import { SqliteBookingStore } from '../bookings/sqlite-booking-store.ts';
 import { PortInUseError, type RunningBroker, startBroker } from '../broker/broker.ts';
-import { defaultKeyPrefix, redactedRedisUrl } from '../broker/cluster.ts';
+import { defaultKeyPrefix, redactedRedisUrl } from '../broker/cluster-options.ts';
 import { BuildingFeed } from '../building/live-feed.ts';
 import { openRecords, type RecordsDb } from '../database/database.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
