@@ -1,0 +1,247 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import pino from 'pino';
+import t, { type Test } from 'tap';
+import type { JournalEntry, MessageJournal } from '../journal/journal.ts';
+import { openJournal } from '../journal/segment-journal.ts';
+import { startTestBroker, testProfiles } from '../test-support/broker.ts';
+import { requireComponent } from '../test-support/component.ts';
+import { MOSQUITTO_INSTALL, mosquittoAvailable, startMosquitto } from '../test-support/mosquitto.ts';
+import { intakeClientId, intakeFilters, type MqttIntake, startMqttIntake } from './mqtt-intake.ts';
+
+/**
+ * The gateway's MQTT intake against real brokers: the project's broker (aedes, MQTT 3.1.1) and a Mosquitto
+ * 2.0.11 of the test's own (MQTT 3.1.1, and MQTT 5 with a share group), each with a real journal on disk.
+ */
+
+const silent = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
+const N = 10;
+
+function tempDir(t: Test, prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+async function until(what: string, condition: () => boolean | Promise<boolean>, ms = 60_000): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!(await condition())) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The journal, with every append's answer held back until `release()`: the intake cannot acknowledge. */
+function heldJournal(journal: MessageJournal): MessageJournal & { release(): void } {
+  let release: () => void = () => {};
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  return {
+    append: async (m) => {
+      const appended = await journal.append(m);
+      await gate;
+      return appended;
+    },
+    committed: () => journal.committed(),
+    read: (after, limit) => journal.read(after, limit),
+    waitFor: (after) => journal.waitFor(after),
+    cursor: (c) => journal.cursor(c),
+    advance: (c, seq) => journal.advance(c, seq),
+    stats: () => journal.stats(),
+    close: () => journal.close(),
+    release,
+  };
+}
+
+const all = (journal: MessageJournal): Promise<JournalEntry[]> => journal.read(0, 1_000_000);
+const live = (entries: JournalEntry[], topic: string) =>
+  entries.filter((e) => e.topic === topic && !e.retainedReplay).map((e) => e.payload.toString());
+
+interface Setup {
+  url: string;
+  intakeAccount: { username?: string; password?: string };
+  publisher: IClientOptions;
+  topic: string;
+  filters: string[];
+  shareGroup?: string;
+}
+
+async function publisher(t: Test, s: Setup): Promise<MqttClient> {
+  const client = await mqtt.connectAsync(s.url, { reconnectPeriod: 0, protocolVersion: 4, ...s.publisher });
+  t.teardown(() => client.endAsync(true));
+  return client;
+}
+
+async function intake(t: Test, s: Setup, journal: MessageJournal, clientId: string): Promise<MqttIntake> {
+  const started = await startMqttIntake({
+    url: s.url,
+    ...s.intakeAccount,
+    clientId,
+    filters: s.filters,
+    ...(s.shareGroup ? { shareGroup: s.shareGroup } : {}),
+    journal,
+    logger: silent,
+    reconnectMinMs: 100,
+    connectInBackground: true,
+  });
+  t.teardown(() => started.stop());
+  return started;
+}
+
+/**
+ * A gateway that journaled N messages and died before its PUBACKs went out, started again on its journal:
+ * the broker sends the N again, the journal recognises each, and nothing is journaled twice.
+ */
+async function redelivery(t: Test, s: Setup): Promise<{ dup: boolean[]; ids: number[][] }> {
+  const dir = tempDir(t, 'wesprint-intake-journal-');
+  const clientId = `intake-test-${process.pid}-${Math.random().toString(16).slice(2, 8)}`;
+  const device = await publisher(t, s);
+
+  const first = heldJournal(await openJournal(dir));
+  const a = await intake(t, s, first, clientId);
+  const idsA: number[] = [];
+  a.client.on('message', (_topic, _payload, packet) => {
+    if (!packet.retain) idsA.push(packet.messageId as number);
+  });
+  await a.subscribed;
+  for (let i = 0; i < N; i++) await device.publishAsync(s.topic, `m${i}`, { qos: 1 });
+  await until('the first intake journaling all', () => first.committed() >= N);
+  t.equal(a.stats().acknowledged, 0, 'nothing acknowledged while the appends have not answered');
+  // The process dies: no DISCONNECT, no PUBACK; its appends answer after the socket is gone.
+  await a.client.endAsync(true);
+  first.release();
+  await until('the held appends to answer', () => a.stats().unacknowledged >= N);
+  t.equal(a.stats().acknowledged, 0, 'an append answered after its connection was gone acknowledges nothing');
+  await a.stop();
+  await first.close();
+
+  // The restart: the journal opened again, the same session.
+  const second = await openJournal(dir);
+  t.teardown(() => second.close());
+  const b = await intake(t, s, second, clientId);
+  const dup: boolean[] = [];
+  const idsB: number[] = [];
+  b.client.on('message', (_topic, _payload, packet) => {
+    if (packet.retain) return;
+    dup.push(packet.dup);
+    idsB.push(packet.messageId as number);
+  });
+  await until('the redeliveries', () => b.stats().duplicates >= N);
+  await until('their PUBACKs', () => b.stats().acknowledged >= N);
+  t.same(
+    live(await all(second), s.topic),
+    [...Array(N).keys()].map((i) => `m${i}`),
+    'each message journaled once',
+  );
+  t.equal(b.stats().appended - b.stats().retainedReplays, 0, 'no redelivery journaled as a new message');
+  t.same(idsB, idsA, 'redelivered with the packet ids of the first delivery');
+  await b.stop();
+
+  // Acknowledged for good: a third start gets only what is new (the marker comes after anything queued).
+  const c = await intake(t, s, second, clientId);
+  await c.subscribed;
+  await device.publishAsync(s.topic, 'marker', { qos: 1 });
+  await until('the marker', async () => live(await all(second), s.topic).includes('marker'));
+  t.same(live(await all(second), s.topic), [...[...Array(N).keys()].map((i) => `m${i}`), 'marker']);
+  t.equal(c.stats().duplicates - c.stats().retainedReplays, 0, 'nothing sent a third time');
+  return { dup, ids: [idsA, idsB] };
+}
+
+t.test('intakeFilters: a share group prefixes every filter; duplicates go', async (t) => {
+  t.same(intakeFilters(['a/+', 'b/#', 'a/+']), ['a/+', 'b/#']);
+  t.same(intakeFilters(['a/+', 'b/#'], 'gw'), ['$share/gw/a/+', '$share/gw/b/#']);
+});
+
+t.test('intakeClientId: made once per DATA_DIR, then kept', async (t) => {
+  const dir = tempDir(t, 'wesprint-intake-id-');
+  const id = intakeClientId(dir, 'kaufhaus');
+  t.match(id, /^wesprint-intake-kaufhaus-[0-9a-f]{8}$/);
+  t.equal(intakeClientId(dir, 'kaufhaus'), id);
+  t.not(intakeClientId(tempDir(t, 'wesprint-intake-id-'), 'kaufhaus'), id, 'another worker, another id');
+});
+
+t.test("against the project's broker (aedes, MQTT 3.1.1)", async (t) => {
+  const broker = await startTestBroker(t);
+  const s: Setup = {
+    url: `mqtt://127.0.0.1:${broker.port}`,
+    intakeAccount: { username: 'wesprint-gateway', password: 'gateway-secret' },
+    publisher: { username: 'lock-101', password: 'lock-secret', clientId: 'nuki-3A4B5C6D' },
+    topic: 'nuki/3A4B5C6D/state',
+    filters: [...testProfiles.values()].flatMap((p) => p.subscriptions),
+  };
+
+  await t.test('a redelivery after a restart is recognised: aedes resends without DUP', async (t) => {
+    const { dup } = await redelivery(t, s);
+    // aedes 1.2 resends a session's queue (lib/handlers/connect.js emptyQueue) with the packet ids it had
+    // (lib/qos-packet.js keeps original.messageId) and the DUP flag of the stored packet, which is 0
+    // [MQTT-3.3.1-1 says 1]: the journal knows them as from an earlier connection.
+    t.same(dup, Array(N).fill(false), 'aedes: DUP not set on redelivery');
+  });
+
+  await t.test('a retained message replayed on subscribing is journaled as a replay', async (t) => {
+    const dir = tempDir(t, 'wesprint-intake-journal-');
+    const journal = await openJournal(dir);
+    t.teardown(() => journal.close());
+    const device = await publisher(t, s);
+    const topic = 'nuki/3A4B5C6D/connected';
+    await device.publishAsync(topic, 'true', { qos: 1, retain: true });
+    t.teardown(() => device.publishAsync(topic, '', { qos: 1, retain: true }).then(() => {}));
+    const i = await intake(t, s, journal, `intake-retained-${process.pid}`);
+    await i.subscribed;
+    await device.publishAsync(topic, 'false', { qos: 1, retain: true });
+    await until('both', async () => (await all(journal)).filter((e) => e.topic === topic).length >= 2);
+    const entries = (await all(journal)).filter((e) => e.topic === topic);
+    t.same(
+      entries.map((e) => [e.payload.toString(), e.retainedReplay]),
+      [
+        ['true', true],
+        ['false', false],
+      ],
+      "the replay is flagged; a device's live publish with the retain flag is not",
+    );
+  });
+});
+
+t.test('against Mosquitto 2.0.11 of its own', async (t) => {
+  if (!requireComponent(t, mosquittoAvailable(), 'Mosquitto (/usr/sbin/mosquitto)', MOSQUITTO_INSTALL))
+    return;
+  const mosquitto = await startMosquitto();
+  t.teardown(() => mosquitto.dispose());
+  const base = { url: mosquitto.url, intakeAccount: {}, publisher: {}, filters: ['tele/+/SENSOR'] };
+
+  await t.test('MQTT 3.1.1: a redelivery after a restart is recognised; Mosquitto sets DUP', async (t) => {
+    const { dup } = await redelivery(t, { ...base, topic: 'tele/v311/SENSOR' });
+    t.same(dup, Array(N).fill(true), 'Mosquitto: DUP set, same packet ids');
+  });
+
+  await t.test('MQTT 5 with a share group: the same', async (t) => {
+    const { dup } = await redelivery(t, { ...base, topic: 'tele/v5/SENSOR', shareGroup: 'redelivery' });
+    t.same(dup, Array(N).fill(true), 'Mosquitto: DUP set, same packet ids');
+  });
+
+  await t.test('two workers in a share group: each takes a part, together all, none twice', async (t) => {
+    const s: Setup = { ...base, topic: 'tele/shared/SENSOR', shareGroup: 'workers' };
+    const journals = [
+      await openJournal(tempDir(t, 'wesprint-intake-journal-')),
+      await openJournal(tempDir(t, 'wesprint-intake-journal-')),
+    ];
+    for (const j of journals) t.teardown(() => j.close());
+    const workers = [
+      await intake(t, s, journals[0] as MessageJournal, `intake-worker-a-${process.pid}`),
+      await intake(t, s, journals[1] as MessageJournal, `intake-worker-b-${process.pid}`),
+    ];
+    await Promise.all(workers.map((w) => w.subscribed));
+    const device = await publisher(t, s);
+    const count = 200;
+    await Promise.all([...Array(count).keys()].map((i) => device.publishAsync(s.topic, `s${i}`, { qos: 1 })));
+    await until('all journaled', () => journals.reduce((sum, j) => sum + j.committed(), 0) >= count);
+    const parts = await Promise.all(journals.map(async (j) => live(await all(j), s.topic)));
+    const [a = [], b = []] = parts;
+    t.ok(a.length > 0 && b.length > 0, `both workers took a part (${a.length} + ${b.length})`);
+    t.equal(a.length + b.length, count, 'together every message');
+    t.equal(new Set([...a, ...b]).size, count, 'none in both journals');
+  });
+});

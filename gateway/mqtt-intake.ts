@@ -1,0 +1,267 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient, type Packet } from 'mqtt';
+import type { Logger } from 'pino';
+import { brokerClientOptions, closeBrokerClient, keepConnected } from '../building/broker-connection.ts';
+import type { MessageJournal } from '../journal/journal.ts';
+
+/**
+ * The gateway's MQTT intake for `wesprint gateway` against a broker in another process (`wesprint broker`,
+ * Mosquitto, EMQX, broker nodes): device messages come in over a persistent session (QoS 1), each is
+ * appended to the gateway's own journal, and the broker gets its PUBACK only once that append is on disk. The
+ * broker keeps every message the gateway has not acknowledged and sends it again after a reconnect or a
+ * restart; the journal recognises such a redelivery (same sender, packet id, topic and payload, with DUP or
+ * from an earlier connection) and answers it with the original's position, so it is acknowledged without
+ * being journaled twice. With a share group (MQTT 5, `$share/<group>/<filter>`) several gateway workers,
+ * each with its own DATA_DIR and journal, share the devices' messages.
+ *
+ * PUBACK after the append, without waiting for one message's fsync before reading the next: MQTT.js reads
+ * incoming packets one at a time and takes the next only once the handler of the previous one is done,
+ * PUBACK sent (client.js `work`, handlers/publish.js). Its `customHandleAcks` (MQTT 5 only; for 3.1.1 MQTT.js
+ * replaces it with an immediate "ack") and `handleMessage` both hold that line, so a handler that awaited
+ * the append would allow one message per fsync. Here `handleMessage` starts the append and tells MQTT.js
+ * to send nothing (it calls back with HELD, after which MQTT.js neither emits an error nor sends PUBACK),
+ * and the intake sends the PUBACK itself when the append resolves. Appends resolve in call order (a group
+ * commit), so PUBACKs go out in the order the PUBLISHes came [MQTT-4.6.0-2]. A PUBACK is only ever sent on
+ * the connection its PUBLISH came on: an append that resolves after that connection was lost acknowledges
+ * nothing, and the broker sends the message again on the next one.
+ *
+ * What a redelivery looks like (measured; see mqtt-intake.test.ts): aedes 1.2 (`wesprint broker`) resends a
+ * session's unacknowledged messages after a reconnect with the same packet id and without DUP (the journal
+ * knows them as from an earlier connection); Mosquitto 2.0.11 with the same packet id and DUP set.
+ */
+
+export interface MqttIntakeOptions {
+  url: string;
+  username?: string;
+  password?: string;
+  /** The persistent session's client id: one per worker, the same across its restarts (see intakeClientId). */
+  clientId: string;
+  /** The device profiles' subscription filters. */
+  filters: string[];
+  /** Shared subscriptions `$share/<group>/<filter>` (MQTT 5) for several workers; absent: MQTT 3.1.1. */
+  shareGroup?: string;
+  journal: MessageJournal;
+  logger: Logger;
+  /** The journal's sender name for whatever the broker delivers (default "broker"). */
+  senderName?: string;
+  now?: () => number;
+  /** First wait after a lost connection (tests shorten it). */
+  reconnectMinMs?: number;
+  /** Resolve at once and connect in the background instead of once subscribed (a service). */
+  connectInBackground?: boolean;
+}
+
+export interface MqttIntakeStats {
+  /** PUBLISH packets received. */
+  received: number;
+  /** Appended as new, and recognised by the journal as redeliveries of what it holds. */
+  appended: number;
+  duplicates: number;
+  /** Of those, replays of retained messages on subscribing. */
+  retainedReplays: number;
+  /** PUBACKs sent. */
+  acknowledged: number;
+  /** Appended, but the connection was gone by then: the broker sends them again. */
+  unacknowledged: number;
+  /** Appends that failed (the disk): not acknowledged, the connection dropped so the broker resends. */
+  failed: number;
+  /** Connections so far. */
+  connections: number;
+}
+
+export interface MqttIntake {
+  readonly client: MqttClient;
+  /** Resolves once the broker has answered the first subscriptions. */
+  readonly subscribed: Promise<void>;
+  stats(): MqttIntakeStats;
+  /** Stops reading, acknowledges what is being appended (within a grace), disconnects. The journal stays open. */
+  stop(): Promise<void>;
+}
+
+/** MQTT.js's handleMessage callback given this sends no PUBACK; the intake sends it once the append resolves. */
+const HELD = Object.freeze(new Error('acknowledged by the intake once journaled'));
+const STOP_GRACE_MS = 2000;
+/** MQTT 5 session expiry: never, as a 3.1.1 session with clean 0 (the broker keeps what the worker missed). */
+const SESSION_NEVER_EXPIRES = 0xffffffff;
+
+/**
+ * The journal's sender.connection: one counter for every intake of the process, so that an intake started
+ * again in the same process (tests, a restart without a new process) still counts on from the last one. A
+ * new process starts at 1 again, which is fine: the journal holds what an earlier process journaled as from
+ * before any connection of this one.
+ */
+let connectionsInProcess = 0;
+
+/** Subscription filters, with the share group when there is one. */
+export function intakeFilters(filters: Iterable<string>, shareGroup?: string): string[] {
+  const unique = [...new Set(filters)];
+  return shareGroup ? unique.map((f) => `$share/${shareGroup}/${f}`) : unique;
+}
+
+/**
+ * The worker's client id, kept in its DATA_DIR: the persistent session belongs with the journal that holds
+ * what it acknowledged. Made once (`wesprint-intake-<site>-<random>`), so two workers never share a session.
+ */
+export function intakeClientId(dataDir: string, siteId: string): string {
+  const file = path.join(dataDir, 'mqtt-intake-client-id');
+  try {
+    const kept = fs.readFileSync(file, 'utf8').trim();
+    if (kept) return kept;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const id = `wesprint-intake-${siteId}-${crypto.randomBytes(4).toString('hex')}`;
+  fs.writeFileSync(file, `${id}\n`, { mode: 0o600 });
+  return id;
+}
+
+export async function startMqttIntake(options: MqttIntakeOptions): Promise<MqttIntake> {
+  const { journal, logger } = options;
+  const now = options.now ?? Date.now;
+  const sender = options.senderName ?? 'broker';
+  const filters = intakeFilters(options.filters, options.shareGroup);
+  const stats: MqttIntakeStats = {
+    received: 0,
+    appended: 0,
+    duplicates: 0,
+    retainedReplays: 0,
+    acknowledged: 0,
+    unacknowledged: 0,
+    failed: 0,
+    connections: 0,
+  };
+  const clientOptions: IClientOptions = {
+    ...brokerClientOptions,
+    clientId: options.clientId,
+    clean: false,
+    // Subscribed anew on every connection below (MQTT.js would subscribe a second time).
+    resubscribe: false,
+    ...(options.username ? { username: options.username } : {}),
+    ...(options.password ? { password: options.password } : {}),
+    ...(options.shareGroup
+      ? { protocolVersion: 5, properties: { sessionExpiryInterval: SESSION_NEVER_EXPIRES } }
+      : { protocolVersion: 4 }),
+  };
+  const client = mqtt.connect(options.url, clientOptions);
+  keepConnected(client, {
+    name: 'mqtt intake',
+    url: options.url,
+    logger,
+    ...(options.reconnectMinMs !== undefined ? { minDelayMs: options.reconnectMinMs } : {}),
+  });
+
+  let stopping = false;
+  // A connection is its socket: MQTT.js emits 'connect' only after replaying its own outgoing store, so a
+  // redelivery sent right behind the CONNACK can be read before that event.
+  const connections = new WeakMap<object, number>();
+  const connectionOf = (stream: object) => {
+    let n = connections.get(stream);
+    if (n === undefined) {
+      n = ++connectionsInProcess;
+      connections.set(stream, n);
+    }
+    return n;
+  };
+  const pending = new Set<Promise<void>>();
+  const sendPuback = (messageId: number) =>
+    (client as unknown as { _sendPacket(packet: Packet, cb: (err?: Error) => void): void })._sendPacket(
+      { cmd: 'puback', messageId } as Packet,
+      () => {},
+    );
+
+  client.handleMessage = (packet, callback) => {
+    stats.received++;
+    // Asked to stop: not journaled and not acknowledged; the broker keeps it for the next start.
+    if (stopping) return callback(HELD);
+    const p = packet as IPublishPacket;
+    const stream = client.stream;
+    const connection = connectionOf(stream);
+    const retainedReplay = p.retain === true;
+    const acked = p.qos > 0 && p.messageId !== undefined;
+    const append = journal.append({
+      topic: p.topic,
+      payload: Buffer.isBuffer(p.payload) ? p.payload : Buffer.from(p.payload),
+      receivedAt: now(),
+      retainedReplay,
+      ...(acked
+        ? { sender: { clientId: sender, connection, messageId: p.messageId as number, dup: p.dup === true } }
+        : {}),
+    });
+    const done = append.then(
+      (result) => {
+        if (result.duplicate) stats.duplicates++;
+        else stats.appended++;
+        if (retainedReplay) stats.retainedReplays++;
+        if (!acked) return;
+        // Only on the connection the PUBLISH came on: a packet id means nothing on another one.
+        if (client.connected && client.stream === stream) {
+          sendPuback(p.messageId as number);
+          stats.acknowledged++;
+        } else {
+          stats.unacknowledged++;
+        }
+      },
+      (err: Error) => {
+        stats.failed++;
+        if (stopping) return;
+        // Not acknowledged. The broker sends an unacknowledged message again only on a new connection.
+        logger.error(
+          { topic: p.topic, err: err.message },
+          'journal append failed; reconnecting so the broker resends',
+        );
+        if (client.connected && client.stream === stream) stream.destroy();
+      },
+    );
+    pending.add(done);
+    void done.finally(() => pending.delete(done));
+    // QoS 0 has no PUBACK; QoS 1 (and 2, which a QoS 1 subscription never gets) is acknowledged above.
+    callback(acked ? HELD : undefined);
+  };
+
+  let subscribedOnce: () => void = () => {};
+  const subscribed = new Promise<void>((resolve) => {
+    subscribedOnce = resolve;
+  });
+  client.on('connect', () => {
+    stats.connections++;
+    (client.stream as { setNoDelay?: (on: boolean) => unknown }).setNoDelay?.(true);
+    // Again on a kept session: harmless, and picks up the filters of a newly added family.
+    client.subscribe(filters, { qos: 1 }, (err, granted) => {
+      if (err) {
+        logger.error({ err: err.message }, 'intake subscribe failed');
+        return;
+      }
+      for (const g of granted ?? []) {
+        if (g.qos === 128) logger.error({ topic: g.topic }, 'intake subscription refused by the broker');
+      }
+      subscribedOnce();
+    });
+  });
+
+  if (!options.connectInBackground) await subscribed;
+
+  let stopped: Promise<void> | undefined;
+  return {
+    client,
+    subscribed,
+    stats: () => ({ ...stats }),
+    stop() {
+      stopped ??= (async () => {
+        stopping = true;
+        // What is being appended is acknowledged (or, when the journal is slower than the grace, resent).
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          Promise.allSettled([...pending]),
+          new Promise((resolve) => {
+            timer = setTimeout(resolve, STOP_GRACE_MS);
+          }),
+        ]);
+        clearTimeout(timer);
+        await closeBrokerClient(client, STOP_GRACE_MS);
+      })();
+      return stopped;
+    },
+  };
+}

@@ -1,0 +1,185 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+/**
+ * A Mosquitto of the test's own (this machine's /usr/sbin/mosquitto, Debian's 2.0.11): loopback only, a free
+ * port, a config file and a persistence directory in a temp dir. The machine's own Mosquitto on 1883 is never
+ * touched. stop() is a clean SIGTERM (Mosquitto writes its persistence file then), kill() a SIGKILL,
+ * restart() starts it again on the same port and directory.
+ *
+ * A test needing it asks `requireComponent(t, mosquittoAvailable(), 'Mosquitto', MOSQUITTO_INSTALL)` first:
+ * a missing binary skips loudly on a laptop and fails under CI=true.
+ */
+export const MOSQUITTO = '/usr/sbin/mosquitto';
+export const MOSQUITTO_INSTALL = 'apt-get install -y mosquitto';
+
+export function mosquittoAvailable(): boolean {
+  return fs.existsSync(MOSQUITTO);
+}
+
+export interface MosquittoOptions {
+  /**
+   * Messages a persistent session may have queued while its client is away (`max_queued_messages`; Mosquitto's
+   * default is 1000, past which it drops QoS 1 messages silently). Default here: 0, no limit.
+   */
+  maxQueuedMessages?: number;
+  /** QoS 1 messages in flight to one client at a time (`max_inflight_messages`; Mosquitto's default 20). */
+  maxInflightMessages?: number;
+  /** Further lines for mosquitto.conf. */
+  extraConfig?: string[];
+}
+
+export interface Mosquitto {
+  readonly port: number;
+  /** mqtt://127.0.0.1:<port> */
+  readonly url: string;
+  readonly dir: string;
+  /** Everything Mosquitto logged (its own log goes to stderr), for a failing test's comment. */
+  output(): string;
+  /** SIGTERM, waits for the exit (Mosquitto saves its persistence file first). */
+  stop(): Promise<void>;
+  /** SIGKILL, waits for the exit. */
+  kill(): Promise<void>;
+  /** Starts again on the same port and directory. */
+  restart(): Promise<void>;
+  /** stop() and remove the directory. */
+  dispose(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+function config(dir: string, port: number, options: MosquittoOptions): string {
+  return [
+    `listener ${port} 127.0.0.1`,
+    // Started as root, Mosquitto would switch to the user "mosquitto", who may not write the temp dir.
+    `user ${os.userInfo().username}`,
+    'allow_anonymous true',
+    'persistence true',
+    `persistence_location ${dir}/`,
+    'autosave_interval 1',
+    `max_queued_messages ${options.maxQueuedMessages ?? 0}`,
+    `max_inflight_messages ${options.maxInflightMessages ?? 20}`,
+    'log_dest stderr',
+    'log_type error',
+    'log_type warning',
+    'log_type notice',
+    'log_type information',
+    ...(options.extraConfig ?? []),
+    '',
+  ].join('\n');
+}
+
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+class RunningMosquitto implements Mosquitto {
+  private child: ChildProcess | undefined;
+  private log = '';
+
+  constructor(
+    readonly dir: string,
+    readonly port: number,
+    private readonly configFile: string,
+  ) {}
+
+  get url(): string {
+    return `mqtt://127.0.0.1:${this.port}`;
+  }
+
+  output(): string {
+    return this.log;
+  }
+
+  async start(timeoutMs = 15_000): Promise<void> {
+    const child = spawn(MOSQUITTO, ['-c', this.configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    const keep = (chunk: Buffer) => {
+      this.log = (this.log + chunk.toString()).slice(-20_000);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    let exited = false;
+    child.once('exit', () => {
+      exited = true;
+    });
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (exited) throw new Error(`mosquitto exited while starting:\n${this.log}`);
+      if (await listening(this.port)) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    child.kill('SIGKILL');
+    throw new Error(`mosquitto did not listen on ${this.port} within ${timeoutMs} ms:\n${this.log}`);
+  }
+
+  private async signal(sig: NodeJS.Signals): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill(sig);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  stop(): Promise<void> {
+    return this.signal('SIGTERM');
+  }
+
+  kill(): Promise<void> {
+    return this.signal('SIGKILL');
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+
+  async dispose(): Promise<void> {
+    await this.stop();
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Starts a Mosquitto of its own; a port taken between probing and binding is retried with another. */
+export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mosquitto> {
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-mosquitto-'));
+    const port = await freePort();
+    const configFile = path.join(dir, 'mosquitto.conf');
+    fs.writeFileSync(configFile, config(dir, port, options));
+    const mosquitto = new RunningMosquitto(dir, port, configFile);
+    try {
+      await mosquitto.start();
+      return mosquitto;
+    } catch (error) {
+      lastError = error;
+      await mosquitto.dispose();
+    }
+  }
+  throw lastError;
+}
