@@ -24,6 +24,8 @@ import type { ArrivingMessage, JournalEntry } from './journal.ts';
  */
 
 const FRAME_HEADER = 8;
+/** The bytes before a record's body (length and CRC). */
+export const FRAME_HEADER_BYTES = FRAME_HEADER;
 /** The body's bytes before the client id. */
 const BODY_FIXED = 4 + 4 + 8 + 1 + 2 + 2;
 /** The smallest body: no client id, an empty topic, an empty payload. */

@@ -29,8 +29,9 @@ function message(i: number, sender?: MessageSender): ArrivingMessage {
   };
 }
 
-/** Checks that `entries` are messages `from`.. in order with the positions 1.. they were appended at. */
-function checkEntries(t: Test, entries: JournalEntry[], from: number, label: string): void {
+/** Checks that `entries` are messages `from` to `to` in order, at the positions they were appended at. */
+function checkEntries(t: Test, entries: JournalEntry[], from: number, to: number, label: string): void {
+  t.equal(entries.length, to - from + 1, `${label}: ${from} to ${to}`);
   let bad = 0;
   entries.forEach((entry, i) => {
     const expected = message(from + i);
@@ -78,8 +79,8 @@ t.test('positions are given in call order, 1, 2, 3, …, and kept across reopeni
   );
   t.ok(results.every((r) => r.duplicate === false));
   t.equal(journal.committed(), 100);
-  checkEntries(t, await journal.read(0, 1000), 1, 'read back');
-  checkEntries(t, await journal.read(40, 5), 41, 'a window');
+  checkEntries(t, await journal.read(0, 1000), 1, 100, 'read back');
+  checkEntries(t, await journal.read(40, 5), 41, 45, 'a window');
   t.same(await journal.read(100, 10), [], 'nothing after the end');
   t.match(journal.stats(), { committed: 100, appended: 100, duplicates: 0, segments: 1, torn: 0 });
   await journal.close();
@@ -88,7 +89,7 @@ t.test('positions are given in call order, 1, 2, 3, …, and kept across reopeni
   const again = await open(t, dir);
   t.equal(again.committed(), 100, 'reopened at the same end');
   t.equal((await again.append(message(101))).seq, 101, 'and appending continues after it');
-  checkEntries(t, await again.read(0, 1000), 1, 'after reopening');
+  checkEntries(t, await again.read(0, 1000), 1, 101, 'after reopening');
 });
 
 t.test('read crosses from disk into memory for a reader that fell behind, in bounded batches', async (t) => {
@@ -100,17 +101,61 @@ t.test('read crosses from disk into memory for a reader that fell behind, in bou
   }
   t.ok(journal.stats().segments > 10, `segments rolled (${journal.stats().segments})`);
   t.equal(segmentFiles(dir)[0], '000000000001.journal', 'segments are named by their first position');
-  checkEntries(t, await readAll(journal, 0, 37), 1, 'batches of 37 from the start');
-  checkEntries(t, await readAll(journal, 0, 5000), 1, 'one big batch at a time');
-  checkEntries(t, await readAll(journal, 517, 100), 518, 'from the middle of a segment');
-  checkEntries(t, await journal.read(979, 10), 980, 'from memory');
-  const across = await journal.read(940, 20);
-  t.equal(across.length, 20, 'a batch from disk goes on in memory');
-  checkEntries(t, across, 941, 'across');
+  checkEntries(t, await readAll(journal, 0, 37), 1, 1000, 'batches of 37 from the start');
+  checkEntries(t, await readAll(journal, 0, 5000), 1, 1000, 'one big batch at a time');
+  checkEntries(t, await readAll(journal, 517, 100), 518, 1000, 'from the middle of a segment');
+  checkEntries(t, await journal.read(979, 10), 980, 989, 'from memory');
+  checkEntries(t, await journal.read(940, 20), 941, 960, 'a batch from disk goes on in memory');
   await journal.close();
 
   const again = await open(t, dir, options);
-  checkEntries(t, await readAll(again, 0, 64), 1, 'all from disk after reopening');
+  checkEntries(t, await readAll(again, 0, 64), 1, 1000, 'all from disk after reopening');
+});
+
+t.test('only committed entries are read; a refused message uses up no position', async (t) => {
+  const dir = tempDir(t);
+  const journal = await open(t, dir);
+  const appended = journal.append(message(1));
+  t.same(await journal.read(0, 10), [], 'appended, not yet on disk: not readable');
+  t.equal(journal.committed(), 0);
+  await appended;
+  t.equal((await journal.read(0, 10)).length, 1);
+  await t.rejects(
+    journal.append({ ...message(2), topic: 'x'.repeat(70_000) }),
+    /topic longer than 65535 bytes/,
+    'a topic longer than MQTT allows is refused as a rejection [MQTT-1.5.3]',
+  );
+  t.equal((await journal.append(message(2))).seq, 2, 'and took no position');
+});
+
+t.test(
+  'close: twice at once is one close; appends made before it commit, those during it reject',
+  async (t) => {
+    const dir = tempDir(t);
+    const journal = await openJournal(dir);
+    const before = journal.append(message(1));
+    const closing = journal.close();
+    await t.rejects(journal.append(message(2)), /closed/);
+    await Promise.all([closing, journal.close()]);
+    t.same(await before, { seq: 1, duplicate: false }, 'the append made before close committed');
+    const again = await open(t, dir);
+    t.equal(again.committed(), 1);
+  },
+);
+
+t.test('a reader older than every kept segment reads from the oldest kept entry', async (t) => {
+  const dir = tempDir(t);
+  const journal = await open(t, dir, { segmentBytes: 1024, recentEntries: 100, cursorWriteMs: 10 });
+  for (let i = 1; i <= 200; i += 10) {
+    await Promise.all(Array.from({ length: 10 }, (_, k) => journal.append(message(i + k))));
+  }
+  journal.advance('gateway', 200);
+  // Deleted once the cursor is written (10 ms): wait for it (the test's timeout bounds the wait).
+  while (journal.stats().segments > 1) await new Promise((resolve) => setTimeout(resolve, 10));
+  const [kept] = segmentFiles(dir);
+  const first = Number.parseInt(kept as string, 10);
+  t.ok(first > 101, `the segment kept begins at ${first}, after the oldest entry in memory (101)`);
+  checkEntries(t, await journal.read(5, 5), first, first + 4, 'read(5) gives the oldest kept entries');
 });
 
 t.test('waitFor resolves once an entry after the position is committed, or on close', async (t) => {
@@ -181,7 +226,7 @@ t.test('a segment is deleted once every consumer is past its last position, not 
 
   journal = await open(t, dir, options);
   const rest = await readAll(journal, 0, 1000);
-  checkEntries(t, rest, firsts[1] as number, 'reading from the start begins at the first kept position');
+  checkEntries(t, rest, firsts[1] as number, 200, 'reading from the start begins at the first kept position');
   journal.advance('slow', secondLast);
   await journal.close();
   t.same(segmentFiles(dir), all.slice(2), 'the next one once the slow consumer passed it');
@@ -236,7 +281,7 @@ t.test(
     journal = await open(t, dir);
     t.equal(journal.committed(), 10);
     t.equal(journal.stats().torn, 1);
-    checkEntries(t, await journal.read(0, 100), 1, 'the good records are intact');
+    checkEntries(t, await journal.read(0, 100), 1, 10, 'the good records are intact');
   },
 );
 
@@ -254,7 +299,7 @@ t.test('group commit: a thousand concurrent appends take far fewer fsyncs than a
   const during = Array.from({ length: 100 }, (_, i) => journal.append(message(1002 + i)));
   await Promise.all([first, ...during]);
   t.ok(journal.stats().commits - commits <= 3, `${journal.stats().commits - commits} commits for 101 more`);
-  checkEntries(t, await readAll(journal, 0, 500), 1, 'all there');
+  checkEntries(t, await readAll(journal, 0, 500), 1, 1101, 'all there');
 });
 
 function sender(connection: number, messageId: number, dup = false, clientId = 'plug-1'): MessageSender {

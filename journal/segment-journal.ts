@@ -8,7 +8,14 @@ import type {
   MessageJournal,
   MessageSender,
 } from './journal.ts';
-import { decodeEntry, decodeSender, encodeRecord, recordSeq } from './record-format.ts';
+import {
+  decodeEntry,
+  decodeSender,
+  type EncodedRecord,
+  encodeRecord,
+  FRAME_HEADER_BYTES,
+  recordSeq,
+} from './record-format.ts';
 import { contentHash, isRetransmission, RecentMessages } from './retransmission.ts';
 import { listSegments, scanRecords, segmentPath, syncDirectory } from './segment-file.ts';
 
@@ -47,7 +54,7 @@ const CURSORS_FILE = 'cursors.json';
 /** A read from disk returns at most this many bytes of records: a reader far behind costs bounded memory. */
 const READ_BYTES = 4 * 1024 * 1024;
 /** Every this-many-th position gets its offset remembered, so a read seeks instead of scanning a segment. */
-const INDEX_EVERY = 1024;
+const INDEX_EVERY = 256;
 
 /** Opens (creating if need be) the journal in `dir`, recovering from a crash: see `SegmentJournal.open`. */
 export async function openJournal(dir: string, options: JournalOptions = {}): Promise<MessageJournal> {
@@ -152,6 +159,12 @@ class SegmentJournal implements MessageJournal {
   private savedCursors = new Map<string, number>();
   private cursorWrites: Promise<void> = Promise.resolve();
   private deletions: Promise<void> = Promise.resolve();
+  private closing: Promise<void> | null = null;
+  /**
+   * Where the last read from disk ended: a reader that is behind reads batch after batch, and the next one
+   * starts right there instead of at the nearest index point before it.
+   */
+  private readHint: { segment: Segment; seq: number; offset: number } | null = null;
   private readonly counts = { appended: 0, duplicates: 0, commits: 0, torn: 0, bytesOnDisk: 0 };
 
   private constructor(
@@ -281,7 +294,14 @@ class SegmentJournal implements MessageJournal {
     if (this.failed) return Promise.reject(this.failed);
     const sender = message.sender;
     const seq = this.lastAssigned + 1;
-    const record = encodeRecord(seq, message);
+    let record: EncodedRecord;
+    try {
+      record = encodeRecord(seq, message);
+    } catch (error) {
+      // A topic or client id longer than MQTT allows, or a payload past MQTT's largest packet: refused, as
+      // a promise says it (the caller's `.catch`), and no position used up.
+      return Promise.reject(error);
+    }
     if (sender) {
       const duplicate = this.recognise(sender, contentHash(record.content));
       if (duplicate !== undefined) return duplicate;
@@ -450,7 +470,8 @@ class SegmentJournal implements MessageJournal {
 
   async read(after: number, limit: number): Promise<JournalEntry[]> {
     if (limit <= 0 || after >= this.committedSeq) return [];
-    const from = Math.max(after, 0);
+    // Before the oldest segment kept (deleted: every consumer was done with it): from the oldest there is.
+    const from = Math.max(after, 0, (this.segments[0] as Segment).firstSeq - 1);
     if (from + 1 >= this.recent.firstSeq()) return this.recent.slice(from, limit);
     // Older than memory holds: from the segments, up to what memory holds (or a bounded batch).
     const until = Math.min(this.committedSeq, this.recent.firstSeq() - 1);
@@ -493,8 +514,11 @@ class SegmentJournal implements MessageJournal {
         continue;
       }
       let stopped = false;
+      let taken: { seq: number; offset: number } | undefined;
       try {
-        const start = this.indexedOffset(segment, next);
+        const hint = this.readHint;
+        const start =
+          hint?.segment === segment && hint.seq === next ? hint.offset : this.indexedOffset(segment, next);
         const end = await scanRecords(handle, start, segment.durableBytes, (buf, frame, offset) => {
           const seq = recordSeq(buf, frame.bodyStart);
           this.noteIndex(segment, seq, offset);
@@ -505,6 +529,7 @@ class SegmentJournal implements MessageJournal {
           }
           next = seq + 1;
           seen++;
+          taken = { seq: next, offset: offset + FRAME_HEADER_BYTES + frame.end - frame.bodyStart };
           if (visit(buf, frame.bodyStart, frame.end) === false || seen >= limit) {
             stopped = true;
             return false;
@@ -516,6 +541,7 @@ class SegmentJournal implements MessageJournal {
       } finally {
         await handle.close();
       }
+      if (taken) this.readHint = { segment, ...taken };
       if (stopped) return;
       i++;
       const following = this.segments[i];
@@ -635,8 +661,12 @@ class SegmentJournal implements MessageJournal {
   }
 
   /** Lets the appends already made commit, writes the cursors, closes the file; later appends reject. */
-  async close(): Promise<void> {
-    if (this.closed) return;
+  close(): Promise<void> {
+    this.closing ??= this.finish();
+    return this.closing;
+  }
+
+  private async finish(): Promise<void> {
     this.closed = true;
     if (this.cursorTimer) clearTimeout(this.cursorTimer);
     this.cursorTimer = null;
