@@ -158,7 +158,6 @@ class SegmentJournal implements MessageJournal {
   /** The cursors written last, and the chain of writes (one at a time, in order). */
   private savedCursors = new Map<string, number>();
   private cursorWrites: Promise<void> = Promise.resolve();
-  private deletions: Promise<void> = Promise.resolve();
   private closing: Promise<void> | null = null;
   /**
    * Where the last read from disk ended: a reader that is behind reads batch after batch, and the next one
@@ -633,19 +632,18 @@ class SegmentJournal implements MessageJournal {
    * Deletes the closed segments every consumer that ever advanced is done with, by the cursors on disk: a
    * crash never leaves a cursor pointing into a deleted segment. With no consumer yet everything is kept.
    */
-  private deleteFinished(): Promise<void> {
-    this.deletions = this.deletions.then(async () => {
-      if (this.savedCursors.size === 0) return;
-      const done = Math.min(...this.savedCursors.values());
-      while (this.segments.length > 1) {
-        const [first, second] = this.segments as [Segment, Segment];
-        if (second.firstSeq - 1 > done) break;
-        this.segments.shift();
-        this.counts.bytesOnDisk -= first.durableBytes;
-        await fs.unlink(first.path);
-      }
-    });
-    return this.deletions;
+  private async deleteFinished(): Promise<void> {
+    if (this.savedCursors.size === 0) return;
+    const done = Math.min(...this.savedCursors.values());
+    while (this.segments.length > 1) {
+      const [first, second] = this.segments as [Segment, Segment];
+      if (second.firstSeq - 1 > done) break;
+      // Out of the list first: a read from now on starts at the next segment (one under way keeps its file
+      // open, and an open file outlives its name).
+      this.segments.shift();
+      this.counts.bytesOnDisk -= first.durableBytes;
+      await fs.rm(first.path, { force: true });
+    }
   }
 
   stats(): JournalStats {
@@ -674,7 +672,6 @@ class SegmentJournal implements MessageJournal {
     this.wake();
     try {
       await this.saveCursors();
-      await this.deletions;
     } finally {
       await this.active.close();
     }
