@@ -18,7 +18,8 @@ import type { RunningBroker } from './broker.ts';
  * still has the shape it patches, and the patch still does its job on the running broker. Behaviour covered
  * elsewhere: the size limit and the refused takeover (broker.test.ts), refused messages dropped
  * (broker.test.ts, mosquitto-clients.test.ts), the delivery order (persistent-delivery.test.ts), nothing
- * acknowledged before it is stored (persistence.test.ts).
+ * acknowledged before it is stored (persistence.test.ts), a device's messages journaled at arrival and
+ * acknowledged after the append, a failed append not acknowledged, a will journaled (device-journal.test.ts).
  */
 
 const GATEWAY = { username: 'wesprint-gateway', password: 'gateway-secret' };

@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import type { Aedes, Client, PublishPacket } from 'aedes';
 import type { Level } from 'level';
 import type { Logger } from 'pino';
+import type { Appended } from '../journal/journal.ts';
 
 /**
  * Every place the broker reaches below aedes' documented API (aedes 1.2, aedes-persistence-level 9.2,
@@ -117,22 +118,52 @@ export function clientHoldingId(aedes: Aedes, clientId: string): Client | undefi
   return (aedes as unknown as { clients: Record<string, Client | undefined> }).clients[clientId];
 }
 
-// 6. Routing in arrival order, acknowledging QoS 1 once routed, dropping refused messages
+// 6. Routing in arrival order, journaling device messages at arrival, acknowledging QoS 1 once routed and
+//    journaled, dropping refused messages
+
+/**
+ * The journal of device messages as routing sees it (issue 10, journal/journal.ts): the broker decides which
+ * messages are a device's and appends them; routing decides when they are routed and acknowledged.
+ */
+export interface ArrivalJournal {
+  /**
+   * Called synchronously as a message arrives, so the journal's order is the arrival order: a client's
+   * accepted PUBLISH of any QoS (from authorizePublish), or a message aedes publishes itself (a will, with
+   * the client whose connection broke or, for a will left by a previous run, without one; aedes' `$SYS`
+   * messages). Starts the append and returns it when the message is to be journaled, else undefined.
+   */
+  append(packet: PublishPacket, client: Client | null): Promise<Appended> | undefined;
+  /**
+   * The journal's last position before this broker run appended anything. A retransmission of a message at
+   * or before it was journaled by an earlier run, which may have stopped between the append and the routing.
+   */
+  committedAtStart: number;
+}
 
 export interface ArrivalOrderRouting {
   /**
-   * authorizePublish accepts `packet`: a QoS 1 PUBLISH is routed now and `callback` (after which aedes sends
-   * the PUBACK) is called once it is routed; anything else goes on as aedes does.
+   * authorizePublish accepts `packet`: a device's message is appended to the journal now; a QoS 1 PUBLISH is
+   * routed (after its append, unless it is a retransmission) and `callback` (after which aedes sends the
+   * PUBACK) is called once both are done; anything else goes on as aedes does.
    */
   accept(packet: PublishPacket, client: Client, callback: (err?: Error | null) => void): void;
   /** authorizePublish refuses `packet` but answers `callback(null)`: aedes acknowledges it, nobody gets it. */
   drop(packet: PublishPacket): void;
-  /** Resolves when every message handed to routing has finished its disk steps. */
+  /** Resolves when every message handed to routing has finished its disk steps and journal append. */
   idle(): Promise<void>;
 }
 
 type Done = (err?: Error) => void;
 type Publish = (packet: PublishPacket, client: unknown, done?: Done) => void;
+
+interface Routed {
+  broker: unknown;
+  packet: PublishPacket;
+  client: unknown;
+  done: Done | undefined;
+  /** A QoS 1 device message: routed only once its append said it is not a retransmission. */
+  appended?: Promise<Appended>;
+}
 
 /**
  * Replaces `aedes.publish` (the one entry to routing: client PUBLISH, wills, aedes' own $SYS messages) and
@@ -155,26 +186,60 @@ type Publish = (packet: PublishPacket, client: unknown, done?: Done) => void;
  * aedes' own QoS 2 path stores before PUBREC); aedes' later publish of that same packet object is skipped. A
  * failed route refuses the packet: no PUBACK, the client resends it.
  *
+ * Journaled at arrival (issue 10, "durable ack at the edge"): a device's message is appended to the journal
+ * in `accept`, which aedes calls synchronously as each PUBLISH is parsed off the socket (lib/client.js,
+ * `enqueue` → `handle` → `handlePublish` → authorizePublish), so the journal's order is the arrival order.
+ * - QoS 1: routed only once the append has resolved, and acknowledged once routed, so PUBACK means the
+ *   message is in the journal (and, as above, in the retained store and the queues). An append that fails
+ *   refuses the packet the way a failed route does: the error goes back to aedes as authorizePublish's,
+ *   aedes closes the connection without a PUBACK (lib/client.js `_onError`), and the client sends the
+ *   message again on its next connection ([MQTT-4.4.0-1]: it must resend unacknowledged PUBLISH packets).
+ * - A retransmission (the journal answers `duplicate`: the client sent it again with DUP=1 [MQTT-3.3.1-1]
+ *   because its PUBACK had not come, on this connection or after a reconnect) is the same message: it is
+ *   acknowledged, once the original's routing has finished, and not routed again. Except when the original
+ *   was journaled by an earlier broker run (`committedAtStart`) or its route failed: that run may have
+ *   stopped between append and routing, so it is routed once more (subscribers get QoS 1's at least once,
+ *   and a retained state the device was never told was taken gets stored).
+ * - QoS 0 and wills have nobody to answer: a QoS 0 message is appended and routed without waiting for the
+ *   append; a will's routing finishes (aedes then deletes the stored will: lib/client.js `close`, aedes.js
+ *   `_clearWills`) only once its append resolved, so a broker killed before that publishes the will again
+ *   at its next start. QoS 2 is stored by aedes before routing ([MQTT-4.3.3-2], its own duplicate check),
+ *   appended at arrival too, and PUBREC'd only once routed and appended.
+ * Holding a QoS 1 message until its append resolved holds the messages behind it too (arrival order), but
+ * not their appends: those run meanwhile and commit together (journal.ts: group commit).
+ *
  * Dropped: a refused PUBLISH is acknowledged (as Mosquitto does) rather than answered by a disconnect (aedes'
  * answer to an authorizePublish error), and aedes' publish of it is skipped.
  */
-export function routeInArrivalOrder(aedes: Aedes): ArrivalOrderRouting {
+export function routeInArrivalOrder(aedes: Aedes, journal?: ArrivalJournal): ArrivalOrderRouting {
   const route = aedes.publish as unknown as Publish;
   const dropped = new WeakSet<object>();
   const routedBeforeAck = new WeakSet<object>();
-  const waiting: { broker: unknown; packet: PublishPacket; client: unknown; done: Done | undefined }[] = [];
+  /** QoS 2 messages appended at arrival, published by aedes after its own store step. */
+  const appendedAtArrival = new WeakMap<object, Promise<Appended>>();
+  /**
+   * Journal positions appended by this run whose routing has not finished, resolving with its error: a
+   * retransmission's PUBACK waits for it.
+   */
+  const routingOf = new Map<number, Promise<Error | undefined>>();
+  /** Positions to route again when retransmitted: their route failed (no PUBACK went out for them). */
+  const routeFailed = new Set<number>();
+  /** Positions of an earlier run that this run routed again already. */
+  const routedAgain = new Set<number>();
+  const appending = new Set<Promise<unknown>>();
+  const waiting: Routed[] = [];
   let routing = false;
   let releaseCurrent: (() => void) | undefined;
   const idleWaiters: (() => void)[] = [];
 
-  const routeNext = () => {
-    const next = waiting.shift();
-    if (!next) {
-      routing = false;
-      for (const resolve of idleWaiters.splice(0)) resolve();
-      return;
-    }
-    routing = true;
+  const track = (appended: Promise<Appended>) => {
+    appending.add(appended);
+    const settled = () => appending.delete(appended);
+    appended.then(settled, settled);
+  };
+
+  /** Hands `next` to aedes' routing; the next message starts once this one reaches the emitter. */
+  const handOn = (next: Routed, seq?: number) => {
     let released = false;
     const release = () => {
       if (released) return;
@@ -184,15 +249,68 @@ export function routeInArrivalOrder(aedes: Aedes): ArrivalOrderRouting {
       queueMicrotask(routeNext);
     };
     releaseCurrent = release;
+    let routed: (err: Error | undefined) => void = () => {};
+    if (seq !== undefined) {
+      routingOf.set(
+        seq,
+        new Promise<Error | undefined>((resolve) => {
+          routed = resolve;
+        }),
+      );
+    }
     route.call(next.broker, next.packet, next.client, (err) => {
+      if (seq !== undefined) {
+        routingOf.delete(seq);
+        if (err) routeFailed.add(seq);
+        else if (journal && seq <= journal.committedAtStart) routedAgain.add(seq);
+        routed(err);
+      }
       next.done?.(err);
       release();
     });
   };
-  const routeInOrder = (broker: unknown, packet: PublishPacket, client: unknown, done: Done | undefined) => {
-    waiting.push({ broker, packet, client, done });
+
+  const routeAgain = (seq: number) =>
+    routeFailed.delete(seq) ||
+    (journal !== undefined && seq <= journal.committedAtStart && !routedAgain.has(seq));
+
+  const routeNext = () => {
+    const next = waiting.shift();
+    if (!next) {
+      routing = false;
+      for (const resolve of idleWaiters.splice(0)) resolve();
+      return;
+    }
+    routing = true;
+    if (!next.appended) return handOn(next);
+    next.appended.then(
+      (appended) => {
+        if (!appended.duplicate || routeAgain(appended.seq)) return handOn(next, appended.seq);
+        // The same message again: answered as the original is once routed (a failed route refuses both,
+        // and the next retransmission is routed), never routed twice.
+        queueMicrotask(routeNext);
+        const original = routingOf.get(appended.seq);
+        if (original) void original.then((err) => next.done?.(err));
+        else next.done?.();
+      },
+      (err: Error) => {
+        queueMicrotask(routeNext);
+        next.done?.(err);
+      },
+    );
+  };
+  const routeInOrder = (next: Routed) => {
+    waiting.push(next);
     if (!routing) routeNext();
   };
+  /** `done` once the append has resolved too; a failed append is the error. */
+  const afterAppend =
+    (appended: Promise<Appended>, done: Done | undefined): Done =>
+    (err) =>
+      void appended.then(
+        () => done?.(err),
+        (appendErr: Error) => done?.(err ?? appendErr),
+      );
 
   (aedes as unknown as { publish: Publish }).publish = function publishInOrderUnlessDone(
     packet,
@@ -201,7 +319,20 @@ export function routeInArrivalOrder(aedes: Aedes): ArrivalOrderRouting {
   ) {
     const callback = typeof client === 'function' ? (client as Done) : done;
     if (dropped.has(packet) || routedBeforeAck.has(packet)) return void callback?.();
-    routeInOrder(this, packet, typeof client === 'function' ? null : client, callback);
+    const from = typeof client === 'function' ? null : (client as Client | null);
+    // A client's PUBLISH was appended at arrival (accept); anything else (a will, $SYS) arrives here.
+    let appended: Promise<Appended> | undefined;
+    if (packet.cmd === 'publish') appended = appendedAtArrival.get(packet);
+    else {
+      appended = journal?.append(packet, from);
+      if (appended) track(appended);
+    }
+    routeInOrder({
+      broker: this,
+      packet,
+      client: from,
+      done: appended ? afterAppend(appended, callback) : callback,
+    });
   };
 
   const emitter = (aedes as unknown as { mq: { emit: (packet: unknown, cb?: Done) => void } }).mq;
@@ -214,16 +345,32 @@ export function routeInArrivalOrder(aedes: Aedes): ArrivalOrderRouting {
 
   return {
     accept(packet, client, callback) {
-      // A will (no `cmd`) and QoS 0/2 go on as aedes does; QoS 2 is stored before routing and PUBREC'd after.
-      if (packet.cmd !== 'publish' || packet.qos !== 1) return callback(null);
+      // A will (no `cmd`) is journaled when aedes publishes it, after this authorisation.
+      if (packet.cmd !== 'publish') return callback(null);
+      const appended = journal?.append(packet, client);
+      if (appended) track(appended);
+      if (packet.qos !== 1) {
+        // QoS 0: not waited for. QoS 2: aedes stores it, then publishes it (PUBREC after the append, above).
+        if (appended && packet.qos === 2) appendedAtArrival.set(packet, appended);
+        return callback(null);
+      }
       routedBeforeAck.add(packet);
-      routeInOrder(aedes, packet, client, (err) => callback(err ?? null));
+      routeInOrder({
+        broker: aedes,
+        packet,
+        client,
+        done: (err) => callback(err ?? null),
+        ...(appended ? { appended } : {}),
+      });
     },
     drop(packet) {
       dropped.add(packet);
     },
-    idle() {
-      return routing ? new Promise<void>((resolve) => idleWaiters.push(resolve)) : Promise.resolve();
+    async idle() {
+      while (routing || appending.size > 0) {
+        if (routing) await new Promise<void>((resolve) => idleWaiters.push(resolve));
+        else await Promise.allSettled([...appending]);
+      }
     },
   };
 }

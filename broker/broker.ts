@@ -8,7 +8,9 @@ import { Level } from 'level';
 import type { Logger } from 'pino';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import { clientNetwork, type GuessThrottleRule } from '../access/guess-throttle.ts';
+import { levelsMatch } from '../building/topic-filter.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
+import type { Appended, ArrivingMessage, MessageJournal, MessageSender } from '../journal/journal.ts';
 import type { Secrets } from '../site/credentials.ts';
 import type { SiteConfig } from '../site/site.ts';
 import { type AccountTable, loadAccounts } from './accounts.ts';
@@ -24,6 +26,7 @@ import {
   unknownProfiles,
 } from './acl.ts';
 import {
+  type ArrivalJournal,
   AsyncLevelPersistence,
   clientHoldingId,
   guardRetainedStreams,
@@ -62,10 +65,17 @@ export interface BrokerOptions {
   logger: Logger;
   /** Waits after failed MQTT sign-ins (default MQTT_SIGN_IN_THROTTLE). */
   signInThrottle?: GuessThrottleRule;
-  /** The application's clock (epoch ms) for those waits; default Date.now. */
+  /** The application's clock (epoch ms) for those waits and for a journaled message's arrival; default Date.now. */
   now?: () => number;
   /** A node of a cluster (REDIS_URL): sessions, queues and retained messages in Redis, not in dataDir. */
   cluster?: ClusterOptions;
+  /**
+   * The journal of device messages (issue 10, `wesprint start`): every message of a device (a client that is
+   * not a service account, lab-mode clients included) on a topic of a device profile's `subscriptions`, and
+   * every will published for one, is appended at its arrival, and a device's QoS 1 message is acknowledged
+   * only once it is in the journal. Opened and closed by the caller, after `close()` has resolved.
+   */
+  journal?: MessageJournal;
 }
 
 export interface BrokerStats {
@@ -78,6 +88,10 @@ export interface BrokerStats {
   /** Messages not delivered to a client because its account may not read the topic. */
   deliveriesWithheld: number;
   clients: number;
+  /** Device messages appended to the journal, retransmissions it recognised, appends that failed. */
+  journaled: number;
+  journalDuplicates: number;
+  journalFailures: number;
 }
 
 export interface RunningBroker {
@@ -86,6 +100,12 @@ export interface RunningBroker {
   wsPort: number | null;
   aedes: Aedes;
   stats(): BrokerStats;
+  /**
+   * The retained messages whose topics match any of `filters`, once each, as the broker's store has them now
+   * (what a new subscription would be replayed): how the in-process gateway, which reads the journal instead
+   * of subscribing, learns at start which devices announced themselves offline.
+   */
+  retained(filters: string[]): Promise<{ topic: string; payload: Buffer }[]>;
   close(): Promise<void>;
 }
 
@@ -124,6 +144,11 @@ interface Session {
   publishDecisions: Map<string, Decision>;
   forwardDecisions: Map<string, boolean>;
   auditedPublishRefusals: Set<string>;
+  /** A device's (not a service account's) messages on the profiles' topics go into the journal. */
+  device: boolean;
+  /** This connection's number for the journal's message identity (see `connectionNumbers`). */
+  connection: number;
+  journalTopics: Map<string, boolean>;
 }
 
 interface AuditEntry {
@@ -174,6 +199,41 @@ function closeServer(server: net.Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
+/**
+ * Numbers for the broker's connections, increasing across restarts (the journal tells a retransmission from
+ * a packet id reused on a later connection by them, journal.ts `MessageSender.connection`): this run's epoch,
+ * one more than the last run's (kept in `<dataDir>/broker-connections`, on disk before the first client is
+ * taken), times 2^32, plus a count of this run's connections. Not the clock: a clock can be set back (faketime
+ * starts every process at the same instant).
+ */
+function connectionNumbers(dataDir: string): () => number {
+  const file = path.join(dataDir, 'broker-connections');
+  let last = 0;
+  try {
+    last = Number.parseInt(fs.readFileSync(file, 'utf8'), 10) || 0;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const epoch = last + 1;
+  const temporary = `${file}.tmp`;
+  const fd = fs.openSync(temporary, 'w', 0o600);
+  try {
+    fs.writeSync(fd, `${epoch}\n`);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(temporary, file);
+  const dir = fs.openSync(dataDir, 'r');
+  try {
+    fs.fsyncSync(dir);
+  } finally {
+    fs.closeSync(dir);
+  }
+  let count = 0;
+  return () => epoch * 2 ** 32 + ++count;
+}
+
 async function openStore(dir: string): Promise<Level<string, Buffer>> {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const db = new Level<string, Buffer>(dir, { valueEncoding: 'buffer' });
@@ -208,6 +268,20 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const labGrant = anonymousGrant(site, profiles, options.denySubscribe ?? []);
 
   fs.mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  const journal = options.journal;
+  let nextConnection = (() => {
+    let count = 0;
+    return () => ++count;
+  })();
+  if (journal) {
+    try {
+      nextConnection = connectionNumbers(options.dataDir);
+    } catch (err) {
+      throw new BrokerStartError(
+        `cannot write ${options.dataDir}/broker-connections: ${(err as Error).message}`,
+      );
+    }
+  }
   const audit = fs.createWriteStream(path.join(options.dataDir, 'broker-audit.log'), { flags: 'a' });
   audit.on('error', (err) => logger.error({ err }, 'broker audit log cannot be written'));
   const counters = {
@@ -217,6 +291,9 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     publishesRefused: 0,
     subscriptionsRefused: 0,
     deliveriesWithheld: 0,
+    journaled: 0,
+    journalDuplicates: 0,
+    journalFailures: 0,
   };
   const record = (entry: AuditEntry) => {
     audit.write(`${JSON.stringify({ ts: new Date().toISOString(), ...entry })}\n`);
@@ -252,6 +329,67 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     cluster?.persistence ?? new AsyncLevelPersistence(await openStore(path.join(options.dataDir, 'broker')));
   const persistence = resolveQueueWritesInOrder(guardRetainedStreams(store, options.logger));
   const sessions = new WeakMap<Client, Session>();
+  // The topics of device messages: what the gateway subscribes to (every profile's `subscriptions`).
+  const deviceFilters = [...new Set([...profiles.values()].flatMap((p) => p.subscriptions))].map((f) =>
+    f.split('/'),
+  );
+  const onDeviceTopic = (topic: string) => {
+    const levels = topic.split('/');
+    return deviceFilters.some((filter) => levelsMatch(filter, levels));
+  };
+  /** Which messages are a device's, and how they go into the journal (routing decides when they are acknowledged). */
+  const arrivalJournal = (journal: MessageJournal): ArrivalJournal => ({
+    committedAtStart: journal.committed(),
+    append(packet, client) {
+      let sender: MessageSender | undefined;
+      if (client) {
+        const session = sessions.get(client);
+        if (!session?.device) return undefined;
+        if (!cached(session.journalTopics, packet.topic, () => onDeviceTopic(packet.topic))) return undefined;
+        // A will has no packet id (no `cmd`): nobody to answer.
+        if (packet.cmd === 'publish' && packet.qos > 0)
+          sender = {
+            clientId: client.id,
+            connection: session.connection,
+            messageId: packet.messageId ?? 0,
+            dup: packet.dup === true,
+          };
+      } else if (!onDeviceTopic(packet.topic)) {
+        // Without a client: a will left by an earlier run (its topic vetted by its owner's grant at connect,
+        // and no service has a device topic in its grant) or aedes' own $SYS messages (never a device topic).
+        return undefined;
+      }
+      const message: ArrivingMessage = {
+        topic: packet.topic,
+        payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
+        receivedAt: now(),
+        // A device's own publish, retain flag or not, is live news; replays are for subscriptions only.
+        retainedReplay: false,
+        ...(sender ? { sender } : {}),
+      };
+      let appended: Promise<Appended>;
+      try {
+        appended = journal.append(message);
+      } catch (err) {
+        appended = Promise.reject(err);
+      }
+      appended.then(
+        (a) => {
+          if (a.duplicate) counters.journalDuplicates++;
+          else counters.journaled++;
+        },
+        (err: Error) => {
+          // Not acknowledged (QoS 1 and 2), so the device sends it again; a failing disk is said once in 1000.
+          if (counters.journalFailures++ % 1000 === 0)
+            logger.error(
+              { err, topic: packet.topic, failures: counters.journalFailures },
+              'journal append failed',
+            );
+        },
+      );
+      return appended;
+    },
+  });
   /** CONNECTs with an empty client id that asked to keep a session: refused in authenticate with CONNACK 2. */
   const emptyIdWithSession = new WeakSet<Client>();
   const willTopics = new WeakMap<Client, string | undefined>();
@@ -281,6 +419,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
         callback(authError(reason, code), null);
       };
       const admit = (name: string | null, grant: Grant) => {
+        const role = name === null ? undefined : accounts.get(name)?.role;
         const willTopic = willTopics.get(client);
         if (willTopic !== undefined) {
           const decision = mayPublish(grant, willTopic);
@@ -297,6 +436,9 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
           publishDecisions: new Map(),
           forwardDecisions: new Map(),
           auditedPublishRefusals: new Set(),
+          device: role?.kind !== 'service',
+          connection: nextConnection(),
+          journalTopics: new Map(),
         });
         counters.connectsAccepted++;
         record({ what: 'connect', who: name, clientId: client.id, ip, decision: 'allow', reason: 'ok' });
@@ -400,8 +542,9 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     },
   });
 
-  // Each message's disk steps in arrival order, QoS 1 acknowledged once routed, refused messages dropped.
-  const routing = routeInArrivalOrder(aedes);
+  // Each message's disk steps in arrival order, a device's messages journaled at arrival, QoS 1 acknowledged
+  // once routed (and journaled), refused messages dropped.
+  const routing = routeInArrivalOrder(aedes, journal && arrivalJournal(journal));
 
   aedes.on('clientError', (client, err) => {
     logger.debug({ clientId: client.id, err: err.message }, 'MQTT client error');
@@ -478,6 +621,17 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       wsPort,
       aedes,
       stats: () => ({ ...counters, clients: aedes.connectedClients }),
+      async retained(filters) {
+        const found = new Map<string, Buffer>();
+        for await (const packet of persistence.createRetainedStreamCombi(filters) as AsyncIterable<{
+          topic: string;
+          payload: Buffer | string;
+        }>) {
+          // One stream per filter, one after another: a topic two filters match comes twice.
+          if (!found.has(packet.topic)) found.set(packet.topic, Buffer.from(packet.payload));
+        }
+        return [...found].map(([topic, payload]) => ({ topic, payload }));
+      },
       close: () => {
         closing ??= stopEverything();
         return closing;

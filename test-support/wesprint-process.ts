@@ -78,7 +78,12 @@ export async function killWesprint(service: WesprintService): Promise<void> {
  * (`killWesprint`, `stop`).
  */
 export function spawnWesprint(args: string[], env: Record<string, string>): WesprintService {
-  const child = spawn(process.execPath, [WESPRINT_BIN, ...args], { env: { ...process.env, ...env } });
+  return spawnNode([WESPRINT_BIN, ...args], env);
+}
+
+/** `node <args>` as a service (`spawnWesprint` for another script: test-support/journaled-broker-process.ts). */
+export function spawnNode(args: string[], env: Record<string, string>): WesprintService {
+  const child = spawn(process.execPath, args, { env: { ...process.env, ...env } });
   let output = '';
   const watchers = new Set<() => void>();
   const take = (d: Buffer) => {
