@@ -9,6 +9,7 @@ import { openRecords } from '../database/database.ts';
 import { loadProfiles } from '../device-profiles/registry.ts';
 import { startGateway } from '../gateway/gateway.ts';
 import { Quarantine } from '../gateway/quarantine.ts';
+import { openJournal } from '../journal/segment-journal.ts';
 import type { SiteConfig } from '../site/site.ts';
 import { createTestMember } from '../test-support/members.ts';
 import { eventually, startBroker } from '../test-support/small-building.ts';
@@ -188,17 +189,22 @@ t.test(
     });
     const site = checkInSite();
     const profiles = await loadProfiles();
-    const { url } = await startBroker(t);
+    const journal = await openJournal(path.join(dir, 'journal'));
+    const { url } = await startBroker(t, journal);
     const gateway = await startGateway({
       site,
       profiles,
       mqttUrl: url,
-      sink: { add: () => {} },
+      journal,
+      store: { write: async () => {} },
       quarantine,
       commandLogFile: path.join(dir, 'gateway.db'),
       logger: pino({ level: 'silent' }),
     });
-    t.teardown(() => gateway.stop());
+    t.teardown(async () => {
+      await gateway.stop();
+      await journal.close();
+    });
     const feed = new BuildingFeed({ url, site, username: 'test-api', clientId: `test-api-${process.pid}` });
     feed.start();
     t.teardown(() => feed.close());

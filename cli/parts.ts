@@ -15,9 +15,10 @@ import { BuildingFeed } from '../building/live-feed.ts';
 import { openRecords, type RecordsDb } from '../database/database.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
 import { loadProfiles } from '../device-profiles/registry.ts';
-import { type Gateway, startGateway } from '../gateway/gateway.ts';
+import { deviceFilters, type Gateway, type RetainedMessage, startGateway } from '../gateway/gateway.ts';
 import { Quarantine } from '../gateway/quarantine.ts';
-import { SpooledWriter } from '../gateway/spool.ts';
+import type { MessageJournal } from '../journal/journal.ts';
+import { openJournal } from '../journal/segment-journal.ts';
 import {
   adminCredentialsFile,
   ensureDemoLobbyToken,
@@ -170,9 +171,39 @@ export async function startParts(
     let httpUrl: string | undefined;
     let simulation: Simulation | undefined;
     let mqttUrl = settings.mqttUrl;
+    // `wesprint start`: the broker journals the devices' messages (PUBACK once on disk), the gateway in this
+    // process reads them from there (issue 10).
+    let inProcess: GatewayInput | undefined;
+    let stopInProcessGateway = async () => {};
+    if (parts.broker && parts.gateway) {
+      const journal = await openJournal(path.join(settings.dataDir, 'journal'));
+      let closed: Promise<void> | undefined;
+      const close = () => {
+        closed ??= journal.close();
+        return closed;
+      };
+      stops.push(close);
+      inProcess = { journal, close };
+    }
     if (parts.broker) {
-      const broker = await startOwnBroker(settings, parts, site, secrets, profiles, logger);
-      stops.push(() => broker.close());
+      const broker = await startOwnBroker(
+        settings,
+        parts,
+        site,
+        secrets,
+        profiles,
+        logger,
+        inProcess?.journal,
+      );
+      // The broker stops taking messages first; then the gateway finishes, the journal closes, the store closes.
+      stops.push(async () => {
+        try {
+          await broker.close();
+        } finally {
+          await stopInProcessGateway();
+        }
+      });
+      if (inProcess) inProcess.retained = () => broker.retained(deviceFilters(profiles));
       const shown = settings.mqttHost === '0.0.0.0' ? '127.0.0.1' : settings.mqttHost;
       mqttUrl = `mqtt://${shown}:${broker.port}`;
       lines.push(`MQTT broker     ${mqttUrl}  (WebSocket ws://${shown}:${broker.wsPort}/mqtt)`);
@@ -208,8 +239,18 @@ export async function startParts(
     };
     goOn();
     if (parts.gateway) {
-      const gateway = await startOwnGateway(settings, site, profiles, mqttUrl, service('gateway'), logger);
-      stops.push(gateway.stop);
+      const input = inProcess ?? (await openGatewayIntake(settings));
+      const gateway = await startOwnGateway(
+        settings,
+        site,
+        profiles,
+        mqttUrl,
+        service('gateway'),
+        logger,
+        input,
+      );
+      if (inProcess) stopInProcessGateway = gateway.stop;
+      else stops.push(gateway.stop);
       lines.push(
         `Gateway         storing to ${settings.influx ? settings.influx.url : path.join(settings.dataDir, 'readings.db')}`,
       );
@@ -416,6 +457,7 @@ async function startOwnBroker(
   secrets: Secrets,
   profiles: Map<string, DeviceProfile>,
   logger: Logger,
+  journal: MessageJournal | undefined,
 ): Promise<RunningBroker> {
   // The all-in-one demo may step aside from a broker already on the machine; an explicit port never moves.
   const mayMove = parts.simulation && !settings.mqttPortExplicit;
@@ -442,6 +484,7 @@ async function startOwnBroker(
               },
             }
           : {}),
+        ...(journal ? { journal } : {}),
       });
     } catch (err) {
       if (!(err instanceof PortInUseError) || !mayMove || attempt + 1 >= DEMO_PORT_ATTEMPTS) throw err;
@@ -451,6 +494,24 @@ async function startOwnBroker(
   }
 }
 
+/** Where the gateway's device messages come from: a journal, and what to do once the gateway finished. */
+interface GatewayInput {
+  journal: MessageJournal;
+  /** The device messages retained at start (the in-process broker's). */
+  retained?: () => Promise<RetainedMessage[]>;
+  /** Called once the gateway has stopped, before the store closes: closes the journal (and what feeds it). */
+  close: () => Promise<void>;
+}
+
+/**
+ * `wesprint gateway` against a broker in another process: the gateway's own journal in DATA_DIR/journal.
+ * What appends the devices' messages to it (the MQTT intake, gateway/mqtt-intake.ts) is started here too.
+ */
+async function openGatewayIntake(settings: Settings): Promise<GatewayInput> {
+  const journal = await openJournal(path.join(settings.dataDir, 'journal'));
+  return { journal, close: () => journal.close() };
+}
+
 async function startOwnGateway(
   settings: Settings,
   site: SiteConfig,
@@ -458,26 +519,32 @@ async function startOwnGateway(
   mqttUrl: string,
   account: { username: string; password?: string },
   logger: Logger,
+  input: GatewayInput,
 ): Promise<{ stop: () => Promise<void>; gateway: Gateway }> {
   const store = openStore(settings);
-  const writer = new SpooledWriter({
-    store,
-    dir: path.join(settings.dataDir, 'spool'),
-    logger: logger.child({ part: 'spool' }),
-  });
   const quarantine = new Quarantine(path.join(settings.dataDir, 'gateway.db'));
-  const gateway = await startGateway({
-    site,
-    profiles,
-    mqttUrl,
-    ...account,
-    sink: writer,
-    quarantine,
-    commandLogFile: path.join(settings.dataDir, 'gateway.db'),
-    logger: logger.child({ part: 'gateway' }),
-    // Started before its broker (compose start order, a broker restarting): it waits, and says so.
-    connectInBackground: true,
-  });
+  let gateway: Gateway;
+  try {
+    gateway = await startGateway({
+      site,
+      profiles,
+      mqttUrl,
+      ...account,
+      journal: input.journal,
+      store,
+      ...(input.retained ? { retained: input.retained } : {}),
+      quarantine,
+      commandLogFile: path.join(settings.dataDir, 'gateway.db'),
+      logger: logger.child({ part: 'gateway' }),
+      // Started before its broker (compose start order, a broker restarting): it waits, and says so.
+      connectInBackground: true,
+    });
+  } catch (err) {
+    await input.close();
+    await store.close();
+    quarantine.close();
+    throw err;
+  }
   const maintain = () => {
     store
       .maintain(Date.now())
@@ -487,25 +554,34 @@ async function startOwnGateway(
   const timer = setInterval(maintain, MAINTENANCE_INTERVAL_MS);
   timer.unref();
   // A container health check runs in a process of its own: the gateway leaves it a heartbeat file.
-  const heartbeat = () => writeHeartbeat(settings.dataDir, gateway.client.connected, writer.isSpooling());
+  // "spooling": the store failed and the readings wait for it in the journal.
+  const heartbeat = () => writeHeartbeat(settings.dataDir, gateway.client.connected, gateway.isSpooling());
   heartbeat();
   // At once when the broker comes or goes, not up to 10 s later (the gateway may start before its broker).
   gateway.client.on('connect', heartbeat);
   gateway.client.on('close', heartbeat);
   const heartbeatTimer = setInterval(heartbeat, HEARTBEAT_INTERVAL_MS);
   heartbeatTimer.unref();
+  let stopped: Promise<void> | undefined;
   return {
     gateway,
-    stop: async () => {
-      clearInterval(timer);
-      clearInterval(heartbeatTimer);
-      gateway.client.off('connect', heartbeat);
-      gateway.client.off('close', heartbeat);
-      // Readings in memory go to the store, or to the spool on disk when the store does not answer.
-      await gateway.stop();
-      await writer.close();
-      await store.close();
-      quarantine.close();
+    stop: () => {
+      stopped ??= (async () => {
+        clearInterval(timer);
+        clearInterval(heartbeatTimer);
+        gateway.client.off('connect', heartbeat);
+        gateway.client.off('close', heartbeat);
+        // The store write under way gets its grace; what the store has not acknowledged stays in the
+        // journal past the store's cursor, where the next start resumes.
+        try {
+          await gateway.stop();
+        } finally {
+          await input.close();
+          await store.close();
+          quarantine.close();
+        }
+      })();
+      return stopped;
     },
   };
 }

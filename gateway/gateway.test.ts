@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
 import pino from 'pino';
 import t, { type Test } from 'tap';
@@ -12,14 +11,15 @@ import { credentialsFromDataDir, startSimulation } from '../simulations/simulato
 import { deviceUsername, SERVICE_USERNAMES } from '../site/credentials.ts';
 import { loadSite } from '../site/load.ts';
 import { SqliteStore } from '../storage/sqlite-store.ts';
-import { startRunningGateway } from '../test-support/running-gateway.ts';
-import { startGateway } from './gateway.ts';
+import type { StoredReading, TimeSeriesStore } from '../storage/store.ts';
+import { type RunningGatewayOptions, startRunningGateway } from '../test-support/running-gateway.ts';
+import { deviceFilters, startGateway } from './gateway.ts';
 import { Quarantine } from './quarantine.ts';
-import { SpooledWriter } from './spool.ts';
 
 /**
- * The whole ingest and command path on real parts: the project's broker with device accounts, the real
- * profiles, the gateway, the spool over a real SQLite store, simulated Nuki locks answering over MQTT.
+ * The whole ingest and command path on real parts: the project's broker with device accounts journaling
+ * the devices' messages, the real profiles, the gateway reading the journal into a real SQLite store,
+ * simulated Nuki locks answering over MQTT.
  */
 
 const logger = pino({ level: 'silent' });
@@ -43,13 +43,13 @@ async function connect(url: string, username: string, password: string): Promise
   return mqtt.connectAsync(url, { username, password, reconnectPeriod: 0, clientId: `t-${randomUUID()}` });
 }
 
-async function building(t: Test) {
+async function building(t: Test, options: Partial<RunningGatewayOptions> = {}) {
   const running = await startRunningGateway({
     site,
     dataDirPrefix: 'wesprint-gw-',
-    flushIntervalMs: 20,
     commandTimeoutMs: 1500,
     logger,
+    ...options,
   });
   const { url, secrets } = running;
   const api = await connect(url, SERVICE_USERNAMES.api, secrets.services.api).catch(async (err) => {
@@ -65,7 +65,8 @@ async function building(t: Test) {
     url,
     dataDir: running.dataDir,
     store: running.store,
-    writer: running.writer,
+    journal: running.journal,
+    stored: running.stored,
     quarantine: running.quarantine,
     api,
     secrets,
@@ -92,7 +93,6 @@ t.test(
     await device.publishAsync(`${meter.topic}/relay/0/energy`, '1234', { qos: 1 });
 
     const stored = await waitFor('the stored energy reading', async () => {
-      await b.writer.flush();
       const rows = await b.store.latest({ device: meter.id, quantity: 'energy' });
       return rows[0];
     });
@@ -143,7 +143,6 @@ t.test(
     ] as const)
       await meter.publishAsync(`${em3.topic}/emeter/${i}/total`, String(wh), { qos: 1 });
     const phases = await waitFor('three phases stored', async () => {
-      await b.writer.flush();
       const rows = await b.store.latest({ device: em3.id, quantity: 'energy' });
       return rows.length === 3 ? rows : undefined;
     });
@@ -168,7 +167,6 @@ t.test(
       { qos: 1 },
     );
     const power = await waitFor('output 2 stored', async () => {
-      await b.writer.flush();
       return (await b.store.latest({ device: pro4pm.id, quantity: 'power' }))[0];
     });
     t.same([power.channel, power.space, power.value], ['2', 'og2-protel-03', 61.5]);
@@ -202,7 +200,6 @@ t.test(
     await device.publishAsync(`${meter.topic}/relay/0/power`, '42.5', { qos: 1 });
 
     const power = await waitFor('the good reading after the garbage', async () => {
-      await b.writer.flush();
       return (await b.store.latest({ device: meter.id, quantity: 'power' }))[0];
     });
     t.equal(power.value, 42.5);
@@ -353,67 +350,232 @@ t.test(
   },
 );
 
-t.test('against an external broker (the machine’s Mosquitto): unknown devices are quarantined', async (t) => {
-  const url = process.env.WESPRINT_TEST_MOSQUITTO_URL ?? 'mqtt://127.0.0.1:1883';
-  let probe: MqttClient | undefined;
+/** Every reading row of the SQLite file: (device, channel, quantity, ts) with its value and how often. */
+function readingRows(file: string) {
+  const db = new Database(file, { readonly: true });
   try {
-    probe = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 2000 });
-  } catch {
-    probe = undefined;
+    return db
+      .prepare(
+        `SELECT device, channel, quantity, ts, num, str, COUNT(*) AS n FROM reading
+         GROUP BY site, device, channel, quantity, ts ORDER BY device, channel, quantity, ts`,
+      )
+      .all() as { device: string; channel: string; quantity: string; ts: number; num: number; n: number }[];
+  } finally {
+    db.close();
   }
-  const { requireComponent } = await import('../test-support/component.ts');
-  if (
-    !requireComponent(
-      t,
-      probe !== undefined,
-      `Mosquitto at ${url}`,
-      'apt-get install mosquitto; mosquitto -d',
-    )
-  )
-    return;
-  const publisher = probe as MqttClient;
-  t.teardown(() => publisher.endAsync());
+}
 
-  // A site of its own so concurrent runs on the same Mosquitto do not see each other's devices.
-  const run = randomUUID().slice(0, 8);
-  const own = {
-    ...site,
-    site: { ...site.site, id: `ext-${run}` },
-    devices: [{ ...meter, topic: `shellies/ext-${run}` }],
-  };
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-gw-ext-'));
-  const store = new SqliteStore({ file: path.join(dataDir, 'readings.db') });
-  const writer = new SpooledWriter({ store, dir: path.join(dataDir, 'spool'), flushIntervalMs: 20 });
-  const quarantine = new Quarantine(path.join(dataDir, 'gateway.db'));
-  const gateway = await startGateway({
-    site: own,
-    profiles: await loadProfiles(),
-    mqttUrl: url,
-    sink: writer,
-    quarantine,
-    commandLogFile: path.join(dataDir, 'gateway.db'),
-    logger,
-  });
-  t.teardown(async () => {
-    await gateway.stop();
-    // The gateway keeps a persistent session; leave none behind on the machine's broker.
-    const wipe = await mqtt.connectAsync(url, { clientId: `wesprint-gateway-${own.site.id}`, clean: true });
-    await wipe.endAsync();
-    await writer.close();
-    await store.close();
-    quarantine.close();
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  });
+/** A SQLite store on the readings file that a test takes away (its connection closed) and brings back. */
+class AwayStore implements Pick<TimeSeriesStore, 'write'> {
+  #store: SqliteStore;
+  constructor(readonly file: string) {
+    this.#store = new SqliteStore({ file });
+  }
+  write(readings: StoredReading[]): Promise<void> {
+    return this.#store.write(readings);
+  }
+  away(): Promise<void> {
+    return this.#store.close();
+  }
+  back(): void {
+    this.#store = new SqliteStore({ file: this.file });
+  }
+  close(): Promise<void> {
+    return this.#store.close();
+  }
+}
 
-  await publisher.publishAsync(`shellies/ext-${run}/emeter/0/total`, '73521.3', { qos: 1 });
-  await publisher.publishAsync(`shellies/stranger-${run}/emeter/0/total`, '1', { qos: 1 });
-  const stored = await waitFor('the known meter reading', async () => {
-    await writer.flush();
-    return (await store.latest({ device: meter.id, quantity: 'energy' }))[0];
-  });
-  t.ok(Math.abs((stored.value as number) - 73.5213) < 1e-9, 'emeter total in Wh is stored as kWh');
-  const stranger = await waitFor('the stranger quarantined', () =>
-    quarantine.list({ limit: 1000 }).find((e) => e.topic === `shellies/stranger-${run}/emeter/0/total`),
-  );
-  t.equal(stranger.reason, 'unknown_device');
-});
+/**
+ * Publishes power values from..to-1 as the meter, each acknowledged, in arrival milliseconds of their own:
+ * one device's two messages in one millisecond are one reading to the store (its key), whoever stores them.
+ */
+async function publishPower(device: MqttClient, from: number, to: number) {
+  for (let v = from; v < to; v++) {
+    await device.publishAsync(`${meter?.topic}/relay/0/power`, String(v), { qos: 1 });
+    // The broker (this process's clock) stamped it before its PUBACK: the next one comes a millisecond later.
+    const acked = Date.now();
+    while (Date.now() <= acked) await new Promise((r) => setImmediate(r));
+  }
+}
+
+t.test(
+  'a message of a device the site does not know, journaled by another taker (an external broker), is quarantined as unknown_device',
+  async (t) => {
+    const b = await building(t);
+    // What the MQTT intake appends when the gateway takes a broker's whole device traffic.
+    await b.journal.append({
+      topic: 'shellies/stranger-1/emeter/0/total',
+      payload: Buffer.from('1'),
+      receivedAt: Date.now(),
+      retainedReplay: false,
+    });
+    await b.journal.append({
+      topic: `${meter.topic}/relay/0/energy`,
+      payload: Buffer.from('60000'),
+      receivedAt: Date.now(),
+      retainedReplay: false,
+    });
+    const stored = await waitFor('the known meter reading', async () => {
+      return (await b.store.latest({ device: meter.id, quantity: 'energy' }))[0];
+    });
+    t.equal(stored.value, 1, 'Wmin stored as kWh');
+    const stranger = await waitFor('the stranger quarantined', () =>
+      b.quarantine.list().find((e) => e.topic === 'shellies/stranger-1/emeter/0/total'),
+    );
+    t.equal(stranger.reason, 'unknown_device');
+    t.equal(b.gateway().stats().quarantined, 1);
+  },
+);
+
+t.test(
+  "a gateway from before the journal left a persistent session subscribed to the devices: the gateway's clean session wipes it",
+  async (t) => {
+    const b = await building(t);
+    const clientId = `wesprint-gateway-${site.site.id}`;
+    /** Connects as the old gateway did (persistent session): the client and whether the broker kept a session. */
+    const asOldGateway = () =>
+      new Promise<{ client: MqttClient; sessionPresent: boolean }>((resolve, reject) => {
+        const client = mqtt.connect(b.url, {
+          clientId,
+          clean: false,
+          username: SERVICE_USERNAMES.gateway,
+          password: b.secrets.services.gateway,
+          reconnectPeriod: 0,
+        });
+        client.once('connect', (connack) => resolve({ client, sessionPresent: connack.sessionPresent }));
+        client.once('error', reject);
+      });
+    await b.gateway().stop();
+    // The old gateway's session: persistent, subscribed at QoS 1 to the devices' topics as it was.
+    const old = await asOldGateway();
+    await old.client.subscribeAsync(deviceFilters(await loadProfiles()), { qos: 1 });
+    await old.client.endAsync();
+    const again = await asOldGateway();
+    await again.client.endAsync();
+    t.equal(
+      again.sessionPresent,
+      true,
+      'the broker keeps a persistent session (else this test proves nothing)',
+    );
+
+    // The gateway starts with the journal: its clean session replaces the old one, subscriptions and all.
+    await b.restartGateway();
+    const device = await connect(b.url, deviceUsername(meter), b.devicePassword(meter.id));
+    t.teardown(() => device.endAsync());
+    await device.publishAsync(`${meter.topic}/relay/0/power`, '12', { qos: 1 });
+    await waitFor(
+      'the reading stored',
+      async () => (await b.store.latest({ device: meter.id, quantity: 'power' }))[0],
+    );
+    await b.gateway().stop();
+    await device.publishAsync(`${meter.topic}/relay/0/power`, '13', { qos: 1 });
+    const probe = await asOldGateway();
+    await probe.client.endAsync();
+    t.equal(probe.sessionPresent, false, 'no session left for the gateway: nothing is queued for it');
+  },
+);
+
+t.test(
+  'the store away while a device keeps publishing: nothing lost, nothing twice once it is back, memory bounded, the heartbeat says spooling',
+  async (t) => {
+    let away: AwayStore | undefined;
+    const b = await building(t, {
+      storeWriter: { batchSize: 20, maxHeldReadings: 50, retryMinMs: 50, retryMaxMs: 400 },
+      gatewayStore: (file) => {
+        away = new AwayStore(file);
+        return away;
+      },
+    });
+    const store = away as AwayStore;
+    t.teardown(() => store.close());
+    const device = await connect(b.url, deviceUsername(meter), b.devicePassword(meter.id));
+    t.teardown(() => device.endAsync());
+    const total = 600;
+    await publishPower(device, 0, 100);
+    await b.stored();
+    t.equal(b.gateway().isSpooling(), false);
+
+    await store.away();
+    await publishPower(device, 100, 500);
+    await waitFor('the gateway to notice', () => (b.gateway().isSpooling() ? true : undefined), 60_000);
+    await waitFor('the live path to have read everything', () =>
+      b.gateway().stats().received >= 500 ? true : undefined,
+    );
+    const during = b.gateway().stats();
+    t.ok(during.cursorLag >= 350, `the journal holds what waits for the store (lag ${during.cursorLag})`);
+    t.ok(during.held <= 50, `held ${during.held} readings while the store is away`);
+    t.equal(during.readings, 500, 'republished live all the same');
+
+    store.back();
+    await publishPower(device, 500, total);
+    await b.stored();
+    await waitFor('caught up', () => (b.gateway().isSpooling() ? undefined : true));
+    const after = b.gateway().stats();
+    t.equal(after.cursorLag, 0);
+    t.ok(after.storeFailures >= 1, 'the store did fail');
+    t.ok(after.peakHeld <= 51, `at most the bound in memory (peak ${after.peakHeld} of ${total} readings)`);
+    const rows = readingRows(store.file).filter((r) => r.device === meter.id && r.quantity === 'power');
+    t.equal(rows.length, total, 'one row per message');
+    t.same(
+      rows.filter((r) => r.n !== 1),
+      [],
+      'no (device, quantity, ts) twice',
+    );
+    t.same(
+      rows.map((r) => r.num).sort((x, y) => x - y),
+      Array.from({ length: total }, (_, i) => i),
+      'every message stored, as itself',
+    );
+  },
+);
+
+t.test(
+  'read again from the journal (a crash after the store took a batch, before the cursor moved): the same rows, the quarantine counts each message once',
+  async (t) => {
+    const b = await building(t);
+    const em3 = site.devices.find((d) => d.id === 'og2-main-meter');
+    if (!em3) throw new Error('demo site lacks the 3EM');
+    const device = await connect(b.url, deviceUsername(meter), b.devicePassword(meter.id));
+    t.teardown(() => device.endAsync());
+    const phases = await connect(b.url, deviceUsername(em3), b.devicePassword(em3.id));
+    t.teardown(() => phases.endAsync());
+    for (let i = 0; i < 50; i++) {
+      await device.publishAsync(`${meter.topic}/relay/0/power`, String(i), { qos: 1 });
+      await phases.publishAsync(`${em3.topic}/emeter/${i % 3}/total`, String(1000 + i), { qos: 1 });
+      if (i % 10 === 0) await device.publishAsync(`${meter.topic}/relay/0/power`, 'garbage', { qos: 1 });
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    await b.stored();
+    const file = path.join(b.dataDir, 'readings.db');
+    const before = readingRows(file);
+    const counts = b.quarantine.counts();
+    const kept = b.quarantine.list().length;
+    t.same(counts, { malformed: 5 });
+    t.equal(b.gateway().stats().quarantined, 5);
+
+    // A gateway whose cursor is at the start of the journal reads all of it again.
+    await b.gateway().stop();
+    const again = await startGateway({
+      site,
+      profiles: await loadProfiles(),
+      mqttUrl: b.url,
+      username: SERVICE_USERNAMES.gateway,
+      password: b.secrets.services.gateway,
+      journal: b.journal,
+      store: b.store,
+      storeWriter: { consumer: 'store-read-again' },
+      quarantine: b.quarantine,
+      commandLogFile: path.join(b.dataDir, 'gateway.db'),
+      logger,
+    });
+    t.teardown(() => again.stop());
+    await waitFor('read again', () =>
+      b.journal.cursor('store-read-again') === b.journal.committed() ? true : undefined,
+    );
+    t.ok(again.stats().stored >= 100, `stored again: ${again.stats().stored} readings`);
+    t.same(readingRows(file), before, 'the very same rows: each (device, channel, quantity, ts) once');
+    t.same(b.quarantine.counts(), counts, 'the quarantine counts each message once');
+    t.equal(b.quarantine.list().length, kept, 'and keeps it once');
+    t.equal(again.stats().quarantined, 0, 'nothing new to count');
+  },
+);

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
+import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { brokerClientOptions, closeBrokerClient, keepConnected } from '../building/broker-connection.ts';
 import {
@@ -10,24 +10,43 @@ import {
   type DeviceStatusMessage,
   type ReadingMessage,
 } from '../building/topics.ts';
-import type { DeviceProfile, OutgoingMessage } from '../device-profiles/profile.ts';
+import type { DecodeResult, DeviceProfile, OutgoingMessage } from '../device-profiles/profile.ts';
+import type { JournalEntry, MessageJournal } from '../journal/journal.ts';
 import type { DeviceConfig, SiteConfig } from '../site/site.ts';
-import type { StoredReading } from '../storage/store.ts';
+import type { StoredReading, TimeSeriesStore } from '../storage/store.ts';
 import { decideCommand, parseCommand } from './command-rules.ts';
 import { type DeviceHealth, isOnline } from './device-health.ts';
 import { DeviceMessageDecoder } from './ingest.ts';
+import { JournalStoreWriter, type JournalStoreWriterOptions } from './journal-reader.ts';
 import type { Quarantine } from './quarantine.ts';
 
 /**
  * The edge gateway: vendor messages in, normalised readings out.
- *   device topic -> profile decode -> (store via the spool) + (republish on the building's topics)
+ *   journal of device messages -> profile decode -> (store, cursor after the store's ack)
+ *                                                 + (republish on the building's topics, device health)
  * and the reverse path for commands:
  *   wesprint/<site>/commands/<device> -> rules -> profile encode -> vendor command topic -> device's answer -> result
+ *
+ * Device messages come from the journal (journal/journal.ts), where whoever took them from the devices made
+ * them durable before acknowledging them (the broker in `wesprint start`, the MQTT intake against another
+ * broker). The live path waits for new entries and decodes each with its arrival time from the journal;
+ * the store path (gateway/journal-reader.ts) writes their readings in journal order and moves the cursor
+ * `store` after the store acknowledged them, reading the journal again from the cursor when the store was
+ * down: decoding again gives the same readings, so nothing is lost and nothing stored twice. The gateway's
+ * MQTT client (a clean session) only takes commands and publishes readings, statuses and results.
  */
 
-/** Where readings go to be stored; the SpooledWriter, which never loses a reading when the store is down. */
-export interface ReadingSink {
-  add(reading: StoredReading): void;
+/** Every device topic filter of these profiles: what the journal's taker listens to, and the retained lookup. */
+export function deviceFilters(profiles: Map<string, DeviceProfile>): string[] {
+  const filters = new Set<string>();
+  for (const profile of profiles.values()) for (const f of profile.subscriptions) filters.add(f);
+  return [...filters];
+}
+
+/** A retained message as the broker keeps it. */
+export interface RetainedMessage {
+  topic: string;
+  payload: Buffer;
 }
 
 export interface GatewayOptions {
@@ -36,7 +55,17 @@ export interface GatewayOptions {
   mqttUrl: string;
   username?: string;
   password?: string;
-  sink: ReadingSink;
+  /** The device messages, in order; the gateway reads it from the store's cursor on. */
+  journal: MessageJournal;
+  /** Where readings are stored (idempotent on its key: a batch read again is kept once). */
+  store: Pick<TimeSeriesStore, 'write'>;
+  /**
+   * The device messages retained at start (the in-process broker's `retained(deviceFilters(profiles))`):
+   * read once for devices that announced themselves offline; old news, no readings.
+   */
+  retained?: () => Promise<RetainedMessage[]>;
+  /** The store path's settings (batch size, backoff, timeouts, memory bound); its defaults otherwise. */
+  storeWriter?: Omit<JournalStoreWriterOptions, 'journal' | 'store' | 'decode' | 'logger'>;
   quarantine: Quarantine;
   /** SQLite file that remembers executed command ids across restarts (DATA_DIR/gateway.db). */
   commandLogFile: string;
@@ -54,12 +83,25 @@ export interface GatewayOptions {
 }
 
 export interface GatewayStats {
+  /** Journal entries read live, and commands received. */
   received: number;
   /** Expected traffic that is not a report (Zigbee2MQTT bridge topics, commands on their way to devices). */
   ignored: number;
+  /** Readings decoded live (and republished). */
   readings: number;
+  /** Messages quarantined, each once however often it is decoded. */
   quarantined: number;
   commands: number;
+  /** Readings the store acknowledged since start, and the writes that carried them. */
+  stored: number;
+  storeWrites: number;
+  /** Journal entries committed and not yet stored (committed − the store's cursor). */
+  cursorLag: number;
+  /** Readings held in memory for the store now, and the most ever held. */
+  held: number;
+  peakHeld: number;
+  /** Store writes that failed or timed out since start. */
+  storeFailures: number;
 }
 
 export interface Gateway {
@@ -67,6 +109,8 @@ export interface Gateway {
   /** Resolves once the broker has answered the gateway's first subscriptions. */
   readonly subscribed: Promise<void>;
   stats(): GatewayStats;
+  /** True while the store failed and the journal's readings wait for it (the heartbeat's "spooling"). */
+  isSpooling(): boolean;
   /** Re-evaluates which quiet devices are offline now and publishes what changed. */
   checkHealth(): void;
   stop(): Promise<void>;
@@ -93,14 +137,21 @@ interface PendingCommand {
 const HEALTH_CHECK_MS = 10_000;
 /** How long stopping waits for the broker's acknowledgements; a stop must fit in docker stop's 10 s. */
 const STOP_GRACE_MS = 2000;
+/** Journal entries read at a time by the live path. */
+const READ_BATCH = 1000;
+
+type EntryOutcome =
+  | { outcome: 'ignored' }
+  | { outcome: 'quarantined'; fresh: boolean }
+  | { outcome: 'decoded'; device: DeviceConfig; result: DecodeResult; readings: StoredReading[] };
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
-  const { site, profiles, sink, quarantine, logger } = options;
+  const { site, profiles, journal, quarantine, logger } = options;
   const now = options.now ?? Date.now;
   const maxPayload = options.maxPayloadBytes ?? 64 * 1024;
   const commandTimeoutMs = options.commandTimeoutMs ?? 5000;
   const topics: BuildingTopics = buildingTopics(site.site.id);
-  const stats: GatewayStats = { received: 0, ignored: 0, readings: 0, quarantined: 0, commands: 0 };
+  const stats = { received: 0, ignored: 0, readings: 0, quarantined: 0, commands: 0 };
 
   const devices = new Map<string, SiteDevice>();
   for (const config of site.devices) {
@@ -119,13 +170,64 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   }
   const decoder = new DeviceMessageDecoder(site, profiles, quarantine);
 
+  /**
+   * One journal entry decoded, live or again (the store catching up): the same outcome either way, since
+   * the arrival time comes from the journal; quarantined once by its position (`fresh` the first time).
+   */
+  const decodeEntry = (entry: JournalEntry): EntryOutcome => {
+    try {
+      if (entry.payload.length > maxPayload) {
+        const fresh = quarantine.add({
+          receivedAt: entry.receivedAt,
+          topic: entry.topic,
+          payload: entry.payload,
+          reason: 'oversized',
+          detail: `payload of ${entry.payload.length} bytes exceeds ${maxPayload}`,
+          seq: entry.seq,
+        });
+        return { outcome: 'quarantined', fresh };
+      }
+      return decoder.decode(entry.topic, entry.payload, entry.receivedAt, { seq: entry.seq });
+    } catch (err) {
+      // A decoder bug must cost one message, never the gateway.
+      logger.error({ topic: entry.topic, err: (err as Error).message }, 'message handling failed');
+      const fresh = quarantine.add({
+        receivedAt: entry.receivedAt,
+        topic: entry.topic,
+        payload: entry.payload,
+        reason: 'malformed',
+        detail: `gateway error: ${(err as Error).message}`,
+        seq: entry.seq,
+      });
+      return { outcome: 'quarantined', fresh };
+    }
+  };
+  /** What of an entry is stored: a retained replay is old news, never a reading. */
+  const storedReadings = (entry: JournalEntry, decoded: EntryOutcome): StoredReading[] =>
+    decoded.outcome === 'decoded' && !entry.retainedReplay ? decoded.readings : [];
+
+  const storeWriter = new JournalStoreWriter({
+    ...options.storeWriter,
+    journal,
+    store: options.store,
+    logger: logger.child({ part: 'store' }),
+    decode: (entry) => {
+      // Read again from the journal: stored, not republished; quarantined (and counted) only if new.
+      const decoded = decodeEntry(entry);
+      if (decoded.outcome === 'quarantined' && decoded.fresh) stats.quarantined++;
+      return storedReadings(entry, decoded);
+    },
+  });
+
   const commandLog = openCommandLog(options.commandLogFile);
 
   const client = mqtt.connect(options.mqttUrl, {
     ...brokerClientOptions,
     clientId: `wesprint-gateway-${site.site.id}`,
-    // A persistent session: while the gateway restarts, the broker keeps its QoS 1 messages.
-    clean: false,
+    // Commands and publishing only: device messages come from the journal. A clean session also wipes the
+    // persistent session (with its device subscriptions) of a gateway from before the journal, so the
+    // broker stops queueing device messages for it.
+    clean: true,
     ...(options.username ? { username: options.username } : {}),
     ...(options.password ? { password: options.password } : {}),
     will: { topic: topics.gatewayStatus, payload: Buffer.from('offline'), qos: 1, retain: true },
@@ -175,51 +277,111 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     sendResult(device.config.id, { id: pending.command.id, outcome: ok ? 'done' : 'failed', detail });
   };
 
-  const onDeviceMessage = (packet: IPublishPacket, payload: Buffer) => {
-    const receivedAt = now();
-    if (payload.length > maxPayload) {
-      stats.quarantined++;
-      quarantine.add({
-        receivedAt,
-        topic: packet.topic,
-        payload,
-        reason: 'oversized',
-        detail: `payload of ${payload.length} bytes exceeds ${maxPayload}`,
-      });
-      return;
+  /** A new entry of the journal: health, republishing, a lock's answer; then its readings to the store. */
+  const onEntry = (entry: JournalEntry) => {
+    stats.received++;
+    const decoded = decodeEntry(entry);
+    try {
+      if (decoded.outcome === 'ignored') stats.ignored++;
+      else if (decoded.outcome === 'quarantined') {
+        if (decoded.fresh) stats.quarantined++;
+      } else {
+        const device = devices.get(decoded.device.id) as SiteDevice;
+        const { result } = decoded;
+        if (entry.retainedReplay) {
+          // Replayed from a broker's retained store on subscribing: old news of unknown age. It may tell
+          // whether the device announced itself offline, but it is no new reading and no sign of life.
+          if (result.availability) device.health.announced = result.availability;
+        } else {
+          device.health.lastSeen = entry.receivedAt;
+          device.heard = true;
+          if (result.availability) device.health.announced = result.availability;
+          else if (device.health.announced === 'offline' && result.readings.length > 0)
+            device.health.announced = null;
+          for (const r of decoded.readings) {
+            stats.readings++;
+            if (r.quantity === 'battery' && typeof r.value === 'number') device.battery = r.value;
+            const message: ReadingMessage = { value: r.value, unit: r.unit, ts: r.ts, channel: r.channel };
+            publish(topics.reading(r.space, device.config.id, r.quantity), JSON.stringify(message), 0);
+          }
+          if (result.commandResult)
+            finishCommand(device, result.commandResult.ok, result.commandResult.detail);
+          setOnline(device);
+        }
+      }
+    } catch (err) {
+      logger.error({ topic: entry.topic, err: (err as Error).message }, 'message handling failed');
     }
-    const decoded = decoder.decode(packet.topic, payload, receivedAt);
-    if (decoded.outcome === 'ignored') {
-      stats.ignored++;
-      return;
-    }
-    if (decoded.outcome === 'quarantined') {
-      stats.quarantined++;
-      return;
-    }
-    const device = devices.get(decoded.device.id) as SiteDevice;
-    const { result } = decoded;
-    if (packet.retain) {
-      // Replayed from the broker's retained store on subscribing: old news of unknown age. It may tell
-      // whether the device announced itself offline, but it is no new reading and no sign of life.
-      if (result.availability) device.health.announced = result.availability;
-      return;
-    }
-    device.health.lastSeen = receivedAt;
-    device.heard = true;
-    if (result.availability) device.health.announced = result.availability;
-    else if (device.health.announced === 'offline' && result.readings.length > 0)
-      device.health.announced = null;
-    for (const r of decoded.readings) {
-      sink.add(r);
-      stats.readings++;
-      if (r.quantity === 'battery' && typeof r.value === 'number') device.battery = r.value;
-      const message: ReadingMessage = { value: r.value, unit: r.unit, ts: r.ts, channel: r.channel };
-      publish(topics.reading(r.space, device.config.id, r.quantity), JSON.stringify(message), 0);
-    }
-    if (result.commandResult) finishCommand(device, result.commandResult.ok, result.commandResult.detail);
-    setOnline(device);
+    // Every entry, in order, with or without readings: the store's cursor moves past all of them.
+    storeWriter.handOff(entry.seq, storedReadings(entry, decoded));
   };
+
+  /** A retained device message read at start: whether the device announced itself offline (no reading). */
+  const onRetained = (message: RetainedMessage) => {
+    const decoded = decoder.decode(message.topic, message.payload, now(), { quarantine: false });
+    if (decoded.outcome !== 'decoded' || !decoded.result.availability) return;
+    const device = devices.get(decoded.device.id) as SiteDevice;
+    // Heard live since the start: newer than what the broker kept.
+    if (device.health.lastSeen === null) device.health.announced ??= decoded.result.availability;
+  };
+
+  // The live path starts at what is committed now; what lies before it (from the store's cursor on) is
+  // stored by the store path alone: old news for device health and the live feed.
+  const startSeq = journal.committed();
+  storeWriter.start(startSeq);
+  let stopping = false;
+  let stopRequested: () => void = () => {};
+  const stopSignal = new Promise<void>((resolve) => {
+    stopRequested = resolve;
+  });
+  const pause = (ms: number) =>
+    Promise.race([stopSignal, new Promise<void>((resolve) => setTimeout(resolve, ms).unref())]);
+  const readLive = async () => {
+    if (options.retained) {
+      try {
+        for (const message of await options.retained()) onRetained(message);
+      } catch (err) {
+        logger.warn({ err: (err as Error).message }, 'could not read the retained device messages');
+      }
+    }
+    let seq = startSeq;
+    while (!stopping) {
+      await Promise.race([journal.waitFor(seq), stopSignal]);
+      if (stopping) break;
+      let entries: JournalEntry[];
+      try {
+        entries = await journal.read(seq, READ_BATCH);
+      } catch (err) {
+        logger.error({ err: (err as Error).message, after: seq }, 'reading the journal failed');
+        await pause(1000);
+        continue;
+      }
+      if (entries.length === 0) {
+        // waitFor resolves on close too: no spinning until stop() comes.
+        await pause(50);
+        continue;
+      }
+      for (const entry of entries) {
+        if (stopping) break;
+        onEntry(entry);
+        seq = entry.seq;
+      }
+    }
+  };
+  const reading = readLive();
+
+  const commandPrefix = `${topics.base}/commands/`;
+  client.on('message', (topic, payload) => {
+    if (!topic.startsWith(commandPrefix)) return;
+    stats.received++;
+    const deviceId = topic.slice(commandPrefix.length);
+    if (deviceId.includes('/')) return;
+    try {
+      onCommand(deviceId, payload);
+    } catch (err) {
+      logger.error({ topic, err: (err as Error).message }, 'command handling failed');
+    }
+  });
 
   const onCommand = (deviceId: string, payload: Buffer) => {
     stats.commands++;
@@ -276,34 +438,6 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     );
   };
 
-  const commandPrefix = `${topics.base}/commands/`;
-  client.on('message', (topic, payload, packet) => {
-    stats.received++;
-    try {
-      if (topic.startsWith(commandPrefix)) {
-        const deviceId = topic.slice(commandPrefix.length);
-        if (!deviceId.includes('/')) onCommand(deviceId, payload);
-        return;
-      }
-      if (topic.startsWith(`${topics.base}/`)) return;
-      onDeviceMessage(packet, payload);
-    } catch (err) {
-      // A decoder bug must cost one message, never the gateway.
-      stats.quarantined++;
-      logger.error({ topic, err: (err as Error).message }, 'message handling failed');
-      quarantine.add({
-        receivedAt: now(),
-        topic,
-        payload,
-        reason: 'malformed',
-        detail: `gateway error: ${(err as Error).message}`,
-      });
-    }
-  });
-
-  const filters = new Set<string>([topics.allCommands]);
-  for (const profile of profiles.values()) for (const f of profile.subscriptions) filters.add(f);
-
   let firstSubscription = true;
   let subscribedOnce: () => void = () => {};
   const subscribed = new Promise<void>((resolve) => {
@@ -313,8 +447,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     // MQTT.js leaves Nagle on: a lone lock command would wait for the broker's delayed ACK (~40 ms).
     (client.stream as { setNoDelay?: (on: boolean) => unknown }).setNoDelay?.(true);
     publish(topics.gatewayStatus, 'online', 1, true);
-    // Subscribing again on a kept session is harmless, and picks up the filters of a newly added family.
-    client.subscribe([...filters], { qos: 1 }, (err, granted) => {
+    // A clean session: subscribed again on every connection.
+    client.subscribe([topics.allCommands], { qos: 1 }, (err, granted) => {
       if (err) logger.error({ err: err.message }, 'subscribe failed');
       for (const g of granted ?? []) {
         if (g.qos === 128) logger.error({ topic: g.topic }, 'subscription refused by the broker');
@@ -341,12 +475,29 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   return {
     client,
     subscribed,
-    stats: () => ({ ...stats }),
+    stats: () => {
+      const store = storeWriter.stats();
+      return {
+        ...stats,
+        stored: store.stored,
+        storeWrites: store.writes,
+        cursorLag: store.lag,
+        held: store.held,
+        peakHeld: store.peakHeld,
+        storeFailures: store.failures,
+      };
+    },
+    isSpooling: () => storeWriter.isBehind(),
     checkHealth: healthTick,
     stop() {
       stopped ??= (async () => {
+        stopping = true;
+        stopRequested();
         clearInterval(healthTimer);
         for (const device of devices.values()) if (device.pending) clearTimeout(device.pending.timer);
+        // The store write under way gets its grace while the client says goodbye; what the store has not
+        // acknowledged stays in the journal past the cursor, where the next start resumes.
+        const storing = storeWriter.stop();
         // A clean DISCONNECT suppresses the will, so say "offline" first; a broker that is gone hears
         // nothing, and its successor learns it from the will of the lost connection or the next start.
         if (client.connected) {
@@ -358,6 +509,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           ]);
         }
         await closeBrokerClient(client, STOP_GRACE_MS);
+        await storing;
+        // The live path ends at its next step (a retained lookup that hangs is not waited for).
+        await Promise.race([reading, new Promise<void>((resolve) => setTimeout(resolve, 500).unref())]);
         commandLog.close();
       })();
       return stopped;

@@ -5,9 +5,10 @@ import pino, { type Logger } from 'pino';
 import { type RunningBroker, startBroker } from '../broker/broker.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
 import { loadProfiles } from '../device-profiles/registry.ts';
-import { type Gateway, startGateway } from '../gateway/gateway.ts';
+import { deviceFilters, type Gateway, type GatewayOptions, startGateway } from '../gateway/gateway.ts';
 import { Quarantine } from '../gateway/quarantine.ts';
-import { SpooledWriter } from '../gateway/spool.ts';
+import type { MessageJournal } from '../journal/journal.ts';
+import { openJournal } from '../journal/segment-journal.ts';
 import { DEMO_SITE_FILE } from '../simulations/demo-site.ts';
 import {
   credentialsFromDataDir,
@@ -24,17 +25,22 @@ import { SqliteStore } from '../storage/sqlite-store.ts';
 /**
  * The path of a reading and of a command running on real parts, for tests and benchmarks, wired as
  * `wesprint start` wires it: the project's broker (with its ACL and generated secrets) on an ephemeral
- * loopback port, the gateway with the real profiles writing through the spool into a SQLite store, a
- * quarantine, and optionally simulated devices; no API (running-system.ts runs the whole system).
- * Everything lives in a throwaway DATA_DIR that stop() removes.
+ * loopback port journaling device messages into DATA_DIR/journal, the gateway with the real profiles
+ * reading that journal into a SQLite store, a quarantine, and optionally simulated devices; no API
+ * (running-system.ts runs the whole system). Everything lives in a throwaway DATA_DIR that stop() removes.
  */
 export interface RunningGatewayOptions {
   /** Default: the demo site. */
   site?: SiteConfig;
   /** Prefix of the temporary DATA_DIR's name, so a leftover directory says who made it. */
   dataDirPrefix?: string;
-  /** The spool's flush interval (its own default when absent). */
-  flushIntervalMs?: number;
+  /** The gateway's store path settings (its defaults when absent). */
+  storeWriter?: GatewayOptions['storeWriter'];
+  /**
+   * What the gateway writes to, made for the readings file (default: `store`, the SQLite store on it): a test
+   * that takes the store away gives its own, on the same file.
+   */
+  gatewayStore?: (file: string) => GatewayOptions['store'];
   /** How long the gateway waits for a device to confirm a command (its own default when absent). */
   commandTimeoutMs?: number;
   /** Simulated devices (at speed 1) for the site's devices this filter picks; none when absent. */
@@ -52,11 +58,14 @@ export interface RunningGateway {
   secrets: Secrets;
   profiles: Map<string, DeviceProfile>;
   store: SqliteStore;
-  writer: SpooledWriter;
+  /** The journal the broker appends device messages to and the gateway reads. */
+  journal: MessageJournal;
   quarantine: Quarantine;
   /** The gateway running now (restartGateway() replaces it). */
   gateway(): Gateway;
-  /** Stops the gateway and starts a new one on the same broker, spool, quarantine and command log. */
+  /** Resolves once the store holds every message the journal has committed so far. */
+  stored(): Promise<void>;
+  /** Stops the gateway and starts a new one on the same broker, journal, store, quarantine and command log. */
   restartGateway(): Promise<void>;
   /** Present when started with `simulate`. */
   simulation: Simulation | undefined;
@@ -87,7 +96,17 @@ export async function startRunningGateway(options: RunningGatewayOptions = {}): 
   try {
     const profiles = await loadProfiles();
     const secrets = loadOrCreateSecrets(dataDir, site);
+    const readingsFile = path.join(dataDir, 'readings.db');
+    const store = new SqliteStore({ file: readingsFile });
+    stops.push(() => store.close());
+    const gatewayStore = options.gatewayStore?.(readingsFile) ?? store;
+    const journal = await openJournal(path.join(dataDir, 'journal'));
+    stops.push(() => journal.close());
+    // Stopped before the journal closes and the store; after the broker (pushed later, stopped earlier).
+    let gateway: Gateway | undefined;
+    stops.push(() => gateway?.stop());
     const broker = await startBroker({
+      journal,
       site,
       secrets,
       profiles,
@@ -100,16 +119,8 @@ export async function startRunningGateway(options: RunningGatewayOptions = {}): 
     });
     stops.push(() => broker.close());
     const url = `mqtt://127.0.0.1:${broker.port}`;
-    const store = new SqliteStore({ file: path.join(dataDir, 'readings.db') });
-    stops.push(() => store.close());
-    const writer = new SpooledWriter({
-      store,
-      dir: path.join(dataDir, 'spool'),
-      ...(options.flushIntervalMs !== undefined && { flushIntervalMs: options.flushIntervalMs }),
-    });
-    stops.push(() => writer.close());
     const quarantine = new Quarantine(path.join(dataDir, 'gateway.db'));
-    stops.push(() => quarantine.close());
+    stops.splice(1, 0, () => quarantine.close());
     const startOwnGateway = () =>
       startGateway({
         site,
@@ -117,15 +128,17 @@ export async function startRunningGateway(options: RunningGatewayOptions = {}): 
         mqttUrl: url,
         username: SERVICE_USERNAMES.gateway,
         password: secrets.services.gateway,
-        sink: writer,
+        journal,
+        store: gatewayStore,
+        retained: () => broker.retained(deviceFilters(profiles)),
         quarantine,
         commandLogFile: path.join(dataDir, 'gateway.db'),
         ...(options.commandTimeoutMs !== undefined && { commandTimeoutMs: options.commandTimeoutMs }),
+        ...(options.storeWriter !== undefined && { storeWriter: options.storeWriter }),
         logger,
       });
-    let gateway = await startOwnGateway();
-    // Stops whichever gateway runs at the time, so a restart does not leave the first one behind.
-    stops.push(() => gateway.stop());
+    gateway = await startOwnGateway();
+    const running = () => gateway as Gateway;
     let simulation: Simulation | undefined;
     if (options.simulate) {
       const started = await startSimulation({
@@ -147,11 +160,15 @@ export async function startRunningGateway(options: RunningGatewayOptions = {}): 
       secrets,
       profiles,
       store,
-      writer,
+      journal,
       quarantine,
-      gateway: () => gateway,
+      gateway: running,
+      async stored() {
+        while (journal.cursor('store') < journal.committed())
+          await new Promise((resolve) => setTimeout(resolve, 10));
+      },
       async restartGateway() {
-        await gateway.stop();
+        await running().stop();
         gateway = await startOwnGateway();
       },
       simulation,

@@ -4,6 +4,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import type { Test } from 'tap';
 import WebSocket from 'ws';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
+import type { MessageJournal } from '../journal/journal.ts';
 import type { SiteConfig } from '../site/site.ts';
 
 /**
@@ -78,8 +79,23 @@ export function testProfiles(): Map<string, DeviceProfile> {
   ]);
 }
 
-export async function startBroker(t: Test): Promise<{ url: string }> {
+/**
+ * A bare aedes on an ephemeral loopback port. With `journal`, every client's PUBLISH is appended to it as it
+ * arrives (what the project's broker does for device topics), for a gateway that reads the journal.
+ */
+export async function startBroker(t: Test, journal?: MessageJournal): Promise<{ url: string }> {
   const broker = await Aedes.createBroker();
+  if (journal) {
+    broker.on('publish', (packet, client) => {
+      if (!client) return;
+      void journal.append({
+        topic: packet.topic,
+        payload: Buffer.from(packet.payload),
+        receivedAt: Date.now(),
+        retainedReplay: false,
+      });
+    });
+  }
   const server = net.createServer({ noDelay: true }, broker.handle);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -1,0 +1,166 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import mqtt, { type MqttClient } from 'mqtt';
+import t from 'tap';
+import { DEMO_SITE_FILE } from '../simulations/demo-site.ts';
+import { deviceUsername, loadOrCreateSecrets } from '../site/credentials.ts';
+import { loadSite } from '../site/load.ts';
+import { closedPort } from '../test-support/ports.ts';
+import { killWesprint, startWesprint, type WesprintService } from '../test-support/wesprint-process.ts';
+
+/**
+ * `wesprint start` killed with SIGKILL while devices publish, and started again on the same DATA_DIR: every
+ * message whose device got its PUBACK is stored exactly once (issue 10). The broker acknowledges a message
+ * only once it is in the journal; the gateway in the same process stores from the journal and moves its
+ * cursor after the store's acknowledgement, so the second start reads on from there, and what it reads again
+ * decodes to the very same readings.
+ *
+ * Each device publishes its power, one message in flight, the value naming the message (device d's k-th
+ * message is d·100000 + k). A device's messages are a millisecond apart at least: two in one millisecond
+ * would be one reading to any store (its key is the time).
+ */
+
+t.setTimeout(10 * 60_000);
+
+const site = loadSite(DEMO_SITE_FILE);
+const plugs = site.devices.filter((d) => d.profile === 'shelly-gen1').slice(0, 8);
+
+interface Ledger {
+  /** Values whose PUBACK came. */
+  acked: Set<number>;
+  /** Values handed to the connection (acknowledged or not). */
+  sent: Set<number>;
+}
+
+/** One device publishing until told to stop or its connection is gone; resolves then. */
+function publishing(
+  url: string,
+  device: (typeof plugs)[number],
+  password: string,
+  first: number,
+  ledger: Ledger,
+) {
+  let stop = false;
+  let client: MqttClient | undefined;
+  const done = (async () => {
+    client = await mqtt.connectAsync(url, {
+      username: deviceUsername(device),
+      password,
+      clientId: `t-${device.id}-${first}`,
+      reconnectPeriod: 0,
+    });
+    const gone = new Promise<void>((resolve) => client?.once('close', () => resolve()));
+    for (let k = first; !stop; k++) {
+      const value = plugs.indexOf(device) * 100_000 + k;
+      ledger.sent.add(value);
+      const acked = client
+        .publishAsync(`${device.topic}/relay/0/power`, String(value), { qos: 1 })
+        .then(() => true);
+      if (!(await Promise.race([acked.catch(() => false), gone.then(() => false)]))) break;
+      ledger.acked.add(value);
+      const at = Date.now();
+      while (Date.now() <= at) await new Promise((r) => setImmediate(r));
+    }
+    client.end(true);
+  })();
+  return {
+    done,
+    stop() {
+      stop = true;
+    },
+  };
+}
+
+function storedPower(file: string): { device: string; num: number; ts: number }[] {
+  if (!fs.existsSync(file)) return [];
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    return db
+      .prepare("SELECT device, num, ts FROM reading WHERE quantity = 'power' ORDER BY device, ts")
+      .all() as { device: string; num: number; ts: number }[];
+  } catch {
+    return [];
+  } finally {
+    db.close();
+  }
+}
+
+async function until(what: string, probe: () => boolean, ms = 180_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!probe()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+t.test(
+  '`wesprint start` killed mid-stream and started again: every acknowledged message stored exactly once',
+  async (t) => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-start-kill-'));
+    t.teardown(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+    const port = await closedPort();
+    const env = {
+      DATA_DIR: dataDir,
+      HTTP_HOST: '127.0.0.1',
+      HTTP_PORT: '0',
+      MQTT_HOST: '127.0.0.1',
+      MQTT_PORT: String(port),
+      MQTT_WS_PORT: '0',
+      MQTT_URL: '',
+      INFLUX_URL: '',
+      BACKFILL_DAYS: '0',
+      LOG_LEVEL: 'info',
+      LOG_FORMAT: 'json',
+    };
+    const url = `mqtt://127.0.0.1:${port}`;
+    const secrets = loadOrCreateSecrets(dataDir, site);
+    const readings = path.join(dataDir, 'readings.db');
+    const ledger: Ledger = { acked: new Set(), sent: new Set() };
+    const start = async (): Promise<WesprintService> => {
+      const service = startWesprint(t, ['start', '--no-simulation'], env);
+      await service.waitFor(/WeSprint OS is running/, 120_000);
+      return service;
+    };
+
+    // First run: the devices publish; the process is killed while messages are in flight.
+    let wesprint = await start();
+    let devices = plugs.map((d) => publishing(url, d, secrets.devices[d.id] as string, 0, ledger));
+    await until('some messages stored', () => storedPower(readings).length >= 200);
+    await until('more acknowledged', () => ledger.acked.size >= 600);
+    await killWesprint(wesprint);
+    await Promise.all(devices.map((d) => d.done));
+    const ackedBeforeKill = ledger.acked.size;
+    const unackedAtKill = ledger.sent.size - ackedBeforeKill;
+    t.comment(`killed with ${ackedBeforeKill} acknowledged, ${unackedAtKill} without PUBACK`);
+
+    // Second run on the same DATA_DIR: the devices go on (each with numbers of its own), then stop.
+    wesprint = await start();
+    devices = plugs.map((d) => publishing(url, d, secrets.devices[d.id] as string, 50_000, ledger));
+    await until('acknowledged after the restart', () => ledger.acked.size >= ackedBeforeKill + 200);
+    for (const d of devices) d.stop();
+    await Promise.all(devices.map((d) => d.done));
+    await until('every acknowledged message stored', () => {
+      const values = new Set(storedPower(readings).map((r) => r.num));
+      for (const v of ledger.acked) if (!values.has(v)) return false;
+      return true;
+    });
+    const stopped = await wesprint.stop('SIGTERM');
+    t.equal(stopped.code, 0, 'the second run stops cleanly');
+
+    const rows = storedPower(readings);
+    const times = new Map<number, number>();
+    for (const r of rows) times.set(r.num, (times.get(r.num) ?? 0) + 1);
+    const twice = [...times].filter(([, n]) => n > 1).map(([v]) => v);
+    const lost = [...ledger.acked].filter((v) => !times.has(v));
+    const unknown = [...times.keys()].filter((v) => !ledger.sent.has(v));
+    t.same(lost, [], 'no acknowledged message lost');
+    t.same(twice, [], 'no message stored twice');
+    t.same(unknown, [], 'nothing stored that no device sent');
+    const unackedStored = [...ledger.sent].filter((v) => !ledger.acked.has(v) && times.has(v)).length;
+    t.comment(
+      `${ledger.acked.size} acknowledged; of ${ledger.sent.size - ledger.acked.size} never acknowledged, ${unackedStored} stored`,
+    );
+  },
+);
