@@ -47,15 +47,23 @@ t.test('the content hash covers where the topic ends, not only the bytes', async
   t.equal(contentHash(content('a/b', 'c')), contentHash(content('a/b', 'c')));
 });
 
-t.test('the recent messages forget the least recently seen pair first', async (t) => {
-  const recent = new RecentMessages(2);
-  recent.set('c', 1, known(1));
-  recent.set('c', 2, known(1));
-  recent.set('c', 1, known(2)); // seen again: now the most recent
-  recent.set('c', 3, known(1));
-  t.equal(recent.size, 2);
-  t.equal(recent.get('c', 2), undefined, 'the least recently seen pair is gone');
-  t.equal(recent.get('c', 1)?.connection, 2);
-  t.ok(recent.get('c', 3));
-  t.equal(recent.get('d', 3), undefined, 'pairs are per client id');
-});
+t.test(
+  'the recent messages remember at least half their capacity of the most recent pairs, at most all',
+  async (t) => {
+    const recent = new RecentMessages(4);
+    recent.set('c', 1, known(1));
+    recent.set('c', 2, known(1));
+    t.equal(recent.get('c', 1)?.connection, 1, 'seen again: recent once more');
+    recent.set('c', 3, known(1));
+    recent.set('c', 4, known(1));
+    t.ok(recent.size <= 4, `at most the capacity (${recent.size})`);
+    t.equal(recent.get('c', 2), undefined, 'the pair not seen since three others were is gone');
+    t.ok(recent.get('c', 3) && recent.get('c', 4), 'the two most recent are kept');
+    t.equal(recent.get('d', 3), undefined, 'pairs are per client id');
+    recent.set('c', 4, known(9));
+    t.equal(recent.get('c', 4)?.connection, 9, 'the newest message under a pair replaces the older');
+    for (let id = 10; id < 1000; id++) recent.set('c', id, known(1));
+    t.ok(recent.size <= 4, 'bounded');
+    t.ok(recent.get('c', 999) && recent.get('c', 998), 'the two most recent are kept');
+  },
+);

@@ -50,31 +50,52 @@ export function contentHash(content: Buffer): string {
 }
 
 /**
- * The newest message per (client id, packet id), bounded: the least recently seen pair goes first. A
- * retransmission follows its original within a reconnect, so a window of the most recent pairs is enough;
- * a Map keeps insertion order, and re-inserting a pair on each sighting makes that order recency.
+ * The newest message per (client id, packet id), bounded: it remembers at least the `capacity / 2` pairs
+ * seen most recently and never more than `capacity`. A retransmission follows its original within a
+ * reconnect, so a window of the most recent pairs is enough.
+ *
+ * Two generations of Maps, not one Map kept in recency order: evicting the oldest key of a V8 Map through
+ * `keys().next()` walks over every key deleted before it, which made an append cost ~100 µs once the Map
+ * was full (measured: 0.5 µs per lookup + insert before, 65-380 µs after). A generation that is full becomes
+ * the old one and the old one is dropped whole; a pair found in the old generation moves to the new one.
  */
 export class RecentMessages {
-  private readonly known = new Map<string, KnownMessage>();
+  private current = new Map<string, KnownMessage>();
+  private previous = new Map<string, KnownMessage>();
+  private readonly generation: number;
 
-  constructor(private readonly capacity: number) {}
+  constructor(capacity: number) {
+    this.generation = Math.max(1, Math.floor(capacity / 2));
+  }
 
   get size(): number {
-    return this.known.size;
+    return this.current.size + this.previous.size;
   }
 
   get(clientId: string, messageId: number): KnownMessage | undefined {
-    return this.known.get(keyOf(clientId, messageId));
+    const key = keyOf(clientId, messageId);
+    const found = this.current.get(key);
+    if (found !== undefined) return found;
+    const old = this.previous.get(key);
+    if (old !== undefined) {
+      this.previous.delete(key);
+      this.remember(key, old);
+    }
+    return old;
   }
 
-  /** Remembers (or refreshes) the pair as the most recent. */
+  /** Remembers (or refreshes) the pair as seen now. */
   set(clientId: string, messageId: number, message: KnownMessage): void {
     const key = keyOf(clientId, messageId);
-    this.known.delete(key);
-    this.known.set(key, message);
-    if (this.known.size > this.capacity) {
-      const oldest = this.known.keys().next();
-      if (!oldest.done) this.known.delete(oldest.value);
+    this.previous.delete(key);
+    this.remember(key, message);
+  }
+
+  private remember(key: string, message: KnownMessage): void {
+    this.current.set(key, message);
+    if (this.current.size >= this.generation) {
+      this.previous = this.current;
+      this.current = new Map();
     }
   }
 }
