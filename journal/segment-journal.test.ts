@@ -158,6 +158,25 @@ t.test('a reader older than every kept segment reads from the oldest kept entry'
   checkEntries(t, await journal.read(5, 5), first, first + 4, 'read(5) gives the oldest kept entries');
 });
 
+t.test('a read from disk returns a bounded batch, however large the limit', async (t) => {
+  const dir = tempDir(t);
+  const journal = await open(t, dir, { recentEntries: 10 });
+  const big = (i: number): ArrivingMessage => ({ ...message(i), payload: Buffer.alloc(8192, i % 251) });
+  for (let i = 1; i <= 1500; i += 100) {
+    await Promise.all(Array.from({ length: 100 }, (_, k) => journal.append(big(i + k))));
+  }
+  const batch = await journal.read(0, 1_000_000);
+  t.ok(batch.length > 0 && batch.length < 1500, `${batch.length} of 1500 entries of 8 KiB in one read`);
+  t.ok(
+    batch.reduce((sum, e) => sum + e.payload.length, 0) <= 5 * 1024 * 1024,
+    'about 4 MiB at most (the records cross it by one)',
+  );
+  t.ok(
+    batch.every((e, i) => e.seq === i + 1 && e.payload.equals(big(i + 1).payload)),
+    'in order, whole',
+  );
+});
+
 t.test('waitFor resolves once an entry after the position is committed, or on close', async (t) => {
   const dir = tempDir(t);
   const journal = await openJournal(dir);

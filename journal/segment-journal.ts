@@ -96,7 +96,8 @@ function newGroup(): Group {
 
 /** The newest committed entries, oldest first, bounded in count and bytes. */
 class RecentEntries {
-  private entries: JournalEntry[] = [];
+  /** Before `head`: dropped (undefined, so that their payloads can be collected at once). */
+  private entries: (JournalEntry | undefined)[] = [];
   private sizes: number[] = [];
   private head = 0;
   private bytes = 0;
@@ -117,6 +118,7 @@ class RecentEntries {
     this.bytes += size;
     while (this.entries.length - this.head > this.maxEntries || this.bytes > this.maxBytes) {
       this.bytes -= this.sizes[this.head] as number;
+      this.entries[this.head] = undefined;
       this.head++;
     }
     // Drop the consumed front now and then instead of shifting on every push.
@@ -132,7 +134,7 @@ class RecentEntries {
     const first = this.entries[this.head];
     if (first === undefined) return [];
     const from = this.head + (after + 1 - first.seq);
-    return this.entries.slice(from, Math.min(from + limit, this.entries.length));
+    return this.entries.slice(from, Math.min(from + limit, this.entries.length)) as JournalEntry[];
   }
 }
 
