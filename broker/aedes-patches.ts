@@ -203,7 +203,10 @@ interface Routed {
  * - QoS 0 and wills have nobody to answer: a QoS 0 message is appended and routed without waiting for the
  *   append; a will's routing finishes (aedes then deletes the stored will: lib/client.js `close`, aedes.js
  *   `_clearWills`) only once its append resolved, so a broker killed before that publishes the will again
- *   at its next start. QoS 2 is stored by aedes before routing ([MQTT-4.3.3-2], its own duplicate check),
+ *   after its next start (`_clearWills`, every 4 heartbeats: 4 min by default). A will whose append fails is
+ *   lost to the journal when its client's connection broke (`close` deletes the stored will whatever the
+ *   outcome); one left by an earlier run is kept and tried again (`_clearWills` deletes only after a
+ *   successful publish). QoS 2 is stored by aedes before routing ([MQTT-4.3.3-2], its own duplicate check),
  *   appended at arrival too, and PUBREC'd only once routed and appended.
  * Holding a QoS 1 message until its append resolved holds the messages behind it too (arrival order), but
  * not their appends: those run meanwhile and commit together (journal.ts: group commit).

@@ -509,3 +509,42 @@ t.test(
     t.equal(new Set(payloads).size, total, 'none twice, none missing');
   },
 );
+
+t.test(
+  'a message journaled by a run that died before routing it is routed when the device sends it again',
+  { timeout: 180_000 },
+  async (t) => {
+    const dataDir = tempDir(t);
+    const port = String(await closedPort());
+    // The first run journals the lock's retained state and dies before routing or acknowledging it.
+    const first = spawnJournaledBroker({ DATA_DIR: dataDir, PORT: port, ACK_ONLY: '0' });
+    t.teardown(() => killWesprint(first));
+    await first.waitFor(/listening \d+/);
+    const lock = mqtt.connect(`mqtt://127.0.0.1:${port}`, {
+      clientId: 'lock-state',
+      clean: false,
+      reconnectPeriod: 200,
+      protocolVersion: 4,
+    });
+    t.teardown(() => lock.endAsync(true));
+    await new Promise((resolve) => lock.once('connect', resolve));
+    const acknowledged = lock.publishAsync('nuki/3A4B5C6D/state', '1', { qos: 1, retain: true });
+    await first.waitFor(/unacknowledged \d+/);
+    await killWesprint(first);
+
+    const second = spawnJournaledBroker({ DATA_DIR: dataDir, PORT: port });
+    t.teardown(() => killWesprint(second));
+    await second.waitFor(/listening \d+/);
+    await acknowledged;
+    const watcher = await connect(t, `mqtt://127.0.0.1:${port}`, { clientId: 'lab-watcher' });
+    const got = inbox(watcher);
+    await subscribe(watcher, 'nuki/+/state', 1);
+    const state = await got.waitFor((m) => m.topic === 'nuki/3A4B5C6D/state');
+    t.ok(state.retain && state.payload === '1', 'the retained state the lock was told was taken is stored');
+
+    await second.stop('SIGTERM');
+    const reopened = await openJournal(path.join(dataDir, 'journal'));
+    t.teardown(() => reopened.close());
+    t.same(text(await allEntries(reopened)), ['nuki/3A4B5C6D/state 1'], 'journaled once');
+  },
+);
