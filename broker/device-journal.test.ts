@@ -396,6 +396,53 @@ t.test("a device's will is journaled, with no sender", async (t) => {
   t.equal(arriving[0]?.retainedReplay, false);
 });
 
+t.test(
+  'a will left by an earlier run (aedes publishes it without a client) is journaled before aedes deletes it',
+  async (t) => {
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const { broker, journal, arriving } = await journaledBroker(t, {}, async (inner, m) => {
+      const appended = await inner.append(m);
+      await released;
+      return appended;
+    });
+    t.teardown(release);
+    // As aedes.js `_clearWills` does it: `publish(will)`, no client, then `delWill` once that has called back.
+    const publish = (packet: { topic: string; payload: Buffer; qos: 0 | 1; retain: boolean }) =>
+      new Promise<Error | null | undefined>((resolve) =>
+        (broker.aedes.publish as (p: unknown, done: (err?: Error | null) => void) => void)(
+          { ...packet, cmd: undefined },
+          resolve,
+        ),
+      );
+    let published = false;
+    const will = publish({
+      topic: 'zigbee2mqtt/desk-1/availability',
+      payload: Buffer.from('offline'),
+      qos: 1,
+      retain: true,
+    }).then((err) => {
+      published = true;
+      return err;
+    });
+    t.notOk(
+      await publish({ topic: '$SYS/test/heartbeat', payload: Buffer.from('x'), qos: 0, retain: false }),
+    );
+    await journaled(journal, 1);
+    t.notOk(published, 'not done (so not deleted) while its append has not resolved');
+    release();
+    t.notOk(await will, 'done once appended');
+    t.same(
+      text(await allEntries(journal)),
+      ['zigbee2mqtt/desk-1/availability offline'],
+      'the $SYS message is not journaled',
+    );
+    t.equal(arriving[0]?.sender, undefined);
+  },
+);
+
 t.test('retained(filters): the retained messages matching any filter, each once', async (t) => {
   const { broker } = await journaledBroker(t);
   const url = `mqtt://127.0.0.1:${broker.port}`;
