@@ -91,6 +91,13 @@ export class RecentMessages {
     this.remember(key, message);
   }
 
+  /** Forgets the pair if what is known of it lies after `committed` (its append failed). */
+  forget(clientId: string, messageId: number, committed: number): void {
+    const key = keyOf(clientId, messageId);
+    for (const generation of [this.current, this.previous])
+      if ((generation.get(key)?.seq ?? 0) > committed) generation.delete(key);
+  }
+
   private remember(key: string, message: KnownMessage): void {
     this.current.set(key, message);
     if (this.current.size >= this.generation) {

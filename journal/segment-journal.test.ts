@@ -399,6 +399,86 @@ t.test('identity survives reopening: the broker died after commit, before its PU
   t.same(await journal.append(message(7, sender(1, 298))), { seq: 303, duplicate: false }, 'other payload');
 });
 
+t.test('a failed write rejects its group, gives the positions back and appending goes on', async (t) => {
+  // A real failing write(2): the child runs under a file size limit of 64 KiB (ulimit -f), so a write past
+  // it fails with EFBIG as one past a full disk fails with ENOSPC (SIGXFSZ handled: it would kill instead).
+  const dir = tempDir(t);
+  const module = new URL('./segment-journal.ts', import.meta.url).href;
+  const child = `
+    const { openJournal } = await import(${JSON.stringify(module)});
+    process.on('SIGXFSZ', () => {});
+    const journal = await openJournal(process.argv[1], { segmentBytes: 48 * 1024 });
+    const say = (what) => process.stdout.write(JSON.stringify(what) + '\\n');
+    const append = (i, connection = 1, dup = false) => journal.append({ topic: 't/' + i, payload: Buffer.alloc(1000, i),
+      receivedAt: i, retainedReplay: false, sender: { clientId: 'c', connection, messageId: i, dup } });
+    for (let i = 1; i <= 40; i++) await append(i);
+    // 30 KB in one group from 41 KB on: past the limit.
+    const failed = await Promise.allSettled(Array.from({ length: 30 }, (_, k) => append(41 + k)));
+    say({ failed: failed.map((r) => r.status === 'rejected' ? r.reason.code : r.value.seq) });
+    // Not acknowledged, so the device sends it again after reconnecting, with DUP.
+    const retried = await append(41, 2, true);
+    say({ retried });
+    const more = [];
+    for (let i = 42; i <= 52; i++) more.push((await append(i)).seq);
+    say({ more, stats: journal.stats() });
+    await journal.close();
+  `;
+  const proc = spawn(
+    '/bin/bash',
+    [
+      '-c',
+      'ulimit -f 64 && exec "$@"',
+      'bash',
+      process.execPath,
+      '--import',
+      'tsx',
+      '--input-type=module',
+      '-e',
+      child,
+      dir,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let out = '';
+  proc.stdout.on('data', (d: Buffer) => {
+    out += d;
+  });
+  const end = await new Promise<string>((resolve) =>
+    proc.on('close', (code, signal) => resolve(`${code} ${signal}`)),
+  );
+  t.equal(end, '0 null', 'the child ended by itself');
+  const [failed, retried, more] = out
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
+  t.same(
+    failed?.failed,
+    Array(30).fill('EFBIG'),
+    'every append of the group that could not be written rejects',
+  );
+  t.same(
+    retried?.retried,
+    { seq: 41, duplicate: false },
+    'the position is given again, and the same message is not taken for a retransmission of the failed one',
+  );
+  t.same(
+    more?.more,
+    Array.from({ length: 11 }, (_, i) => 42 + i),
+    'appending goes on, across a new segment',
+  );
+  t.ok(more?.stats.segments >= 2, 'rolled to a new segment below the limit');
+
+  const journal = await open(t, dir);
+  t.equal(journal.committed(), 52);
+  t.equal(journal.stats().torn, 0, 'nothing torn: the failed write was cut back');
+  const entries = await readAll(journal, 0, 100);
+  t.same(
+    entries.map((e) => [e.seq, e.topic, e.payload[0]]),
+    Array.from({ length: 52 }, (_, i) => [i + 1, `t/${i + 1}`, i + 1]),
+    'every committed message, in order, without a gap',
+  );
+});
+
 t.test('kill -9 while appending: every acknowledged message is there, once, with its payload', async (t) => {
   const dir = tempDir(t);
   const module = new URL('./segment-journal.ts', import.meta.url).href;

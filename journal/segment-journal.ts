@@ -71,10 +71,19 @@ interface Segment {
   indexOffsets: number[];
 }
 
+/** A failed fdatasync: what the file holds since the last one that succeeded is unknown. */
+class SyncFailed extends Error {
+  constructor(cause: unknown) {
+    super(`fdatasync failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
+
 /** Appends written together by one write + fdatasync. */
 interface Group {
   records: Buffer[];
   entries: JournalEntry[];
+  /** The senders of its messages: their identities are forgotten if the group cannot be written. */
+  senders: MessageSender[];
   bytes: number;
   lastSeq: number;
   done: Promise<void>;
@@ -91,7 +100,7 @@ function newGroup(): Group {
   });
   // Every append chains on `done`; this keeps a group whose appends all went away from an unhandled rejection.
   done.catch(() => {});
-  return { records: [], entries: [], bytes: 0, lastSeq: 0, done, resolve, reject };
+  return { records: [], entries: [], senders: [], bytes: 0, lastSeq: 0, done, resolve, reject };
 }
 
 /** The newest committed entries, oldest first, bounded in count and bytes. */
@@ -320,6 +329,7 @@ class SegmentJournal implements MessageJournal {
     });
     group.bytes += record.bytes.length;
     group.lastSeq = seq;
+    if (sender) group.senders.push(sender);
     return group.done.then(() => ({ seq, duplicate: false }));
   }
 
@@ -381,14 +391,7 @@ class SegmentJournal implements MessageJournal {
       try {
         await this.write(group);
       } catch (error) {
-        // After a failed write or fsync the file's state is unknown (the kernel may have dropped the dirty
-        // pages): nothing more is appended; what was written is sorted out by the next open's recovery.
-        this.failed = error instanceof Error ? error : new Error(String(error));
-        group.reject(this.failed);
-        // (`next` may have been set by appends made while this write ran.)
-        (this.next as Group | null)?.reject(this.failed);
-        this.next = null;
-        this.writing = null;
+        if (await this.failedWrite(group, error)) continue;
         this.flushing = false;
         return;
       }
@@ -403,6 +406,44 @@ class SegmentJournal implements MessageJournal {
     }
     // In the same synchronous step as finding no group waiting: an append from now on starts a new loop.
     this.flushing = false;
+  }
+
+  /**
+   * After a failed write: rejects the group and the appends made meanwhile (their callers must not
+   * acknowledge) and gives their positions back (no reader saw them: they were not committed). A failed
+   * write(2) (disk full, file too large) left nothing ambiguous: the file is cut back to its last committed
+   * record and appending goes on, so the broker recovers by itself once there is room. A failed fdatasync is
+   * different: the kernel may have dropped the pages it could not write and would not say so again, so the
+   * journal stops taking appends (the next open's recovery sorts out the file). Says whether to go on.
+   */
+  private async failedWrite(group: Group, error: unknown): Promise<boolean> {
+    const failure = error instanceof Error ? error : new Error(String(error));
+    // (`next` may have been set by appends made while the write ran.)
+    const rejected = [group, this.next as Group | null].filter((g): g is Group => g !== null);
+    this.next = null;
+    this.writing = null;
+    for (const g of rejected)
+      for (const sender of g.senders)
+        this.identities.forget(sender.clientId, sender.messageId, this.committedSeq);
+    this.lastAssigned = this.committedSeq;
+    for (const g of rejected) g.reject(failure);
+    if (!(failure instanceof SyncFailed)) {
+      try {
+        const segment = this.segments[this.segments.length - 1] as Segment;
+        await this.active.truncate(segment.durableBytes);
+        await this.active.datasync();
+        this.counts.bytesOnDisk -= this.activeBytes - segment.durableBytes;
+        this.activeBytes = segment.durableBytes;
+        return true;
+      } catch {
+        // Not even that: give up as after a failed fdatasync.
+      }
+    }
+    this.failed = failure;
+    (this.next as Group | null)?.reject(failure);
+    this.next = null;
+    this.lastAssigned = this.committedSeq;
+    return false;
   }
 
   /** One write of the group's records at the end of the active segment, then fdatasync. */
@@ -425,7 +466,11 @@ class SegmentJournal implements MessageJournal {
     }
     this.activeBytes += bytes.length;
     this.counts.bytesOnDisk += bytes.length;
-    await this.active.datasync();
+    try {
+      await this.active.datasync();
+    } catch (error) {
+      throw new SyncFailed(error);
+    }
     let offset = start;
     let seq = group.lastSeq - group.records.length + 1;
     for (const record of group.records) {
@@ -439,12 +484,20 @@ class SegmentJournal implements MessageJournal {
   /** Closes the full segment (its records are fsync'd) and begins the next, named by its first position. */
   private async roll(firstSeq: number): Promise<void> {
     const file = segmentPath(this.dir, firstSeq);
-    const handle = await fs.open(file, 'wx');
-    await syncDirectory(this.dir);
-    await this.active.close();
+    // 'w', not 'wx': a file of that name can only be left by a roll that failed, and holds nothing committed.
+    const handle = await fs.open(file, 'w');
+    try {
+      await syncDirectory(this.dir);
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+    const full = this.active;
     this.active = handle;
     this.activeBytes = 0;
     this.segments.push({ firstSeq, path: file, durableBytes: 0, indexSeqs: [firstSeq], indexOffsets: [0] });
+    // Its records are fsync'd: a failure to close it loses nothing.
+    await full.close().catch(() => {});
   }
 
   private noteIndex(segment: Segment, seq: number, offset: number): void {
