@@ -479,78 +479,92 @@ t.test('a failed write rejects its group, gives the positions back and appending
   );
 });
 
-t.test('kill -9 while appending: every acknowledged message is there, once, with its payload', async (t) => {
-  const dir = tempDir(t);
-  const module = new URL('./segment-journal.ts', import.meta.url).href;
-  // Appends with 200 in flight and prints "seq round-n" once each append resolved, until killed.
-  const child = `
+t.test(
+  'kill -9 while appending and deleting: every acknowledged message past the cursor is there, once',
+  async (t) => {
+    const dir = tempDir(t);
+    const module = new URL('./segment-journal.ts', import.meta.url).href;
+    // Appends with 200 in flight and prints "seq round-n" once each append resolved, until killed; a reader
+    // 1500 behind advances its cursor, so segments are deleted while it runs.
+    const child = `
     const { openJournal } = await import(${JSON.stringify(module)});
     const [dir, round] = process.argv.slice(1);
-    const journal = await openJournal(dir, { segmentBytes: 64 * 1024 });
+    const journal = await openJournal(dir, { segmentBytes: 64 * 1024, cursorWriteMs: 10 });
     const inFlight = new Set();
     for (let n = 0; ; n++) {
       const id = round + '-' + n;
       const p = journal
         .append({ topic: 't/' + id, payload: Buffer.from('payload ' + id), receivedAt: n, retainedReplay: false })
-        .then((r) => { process.stdout.write(r.seq + ' ' + id + '\\n'); inFlight.delete(p); });
+        .then((r) => {
+          process.stdout.write(r.seq + ' ' + id + '\\n');
+          inFlight.delete(p);
+          if (r.seq % 250 === 0) journal.advance('reader', r.seq - 1500);
+        });
       inFlight.add(p);
       if (inFlight.size >= 200) await Promise.race(inFlight);
     }
   `;
-  const acknowledged = new Map<number, string>();
-  let twice = 0;
-  for (let round = 0; round < 3; round++) {
-    const proc = spawn(
-      process.execPath,
-      ['--import', 'tsx', '--input-type=module', '-e', child, dir, `r${round}`],
-      {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
-    let out = '';
-    const lines = () => out.split('\n').length - 1;
-    // 'close', not 'exit': the acknowledgements still in the pipe when it died are read too.
-    const exited = new Promise<void>((resolve) => proc.on('close', () => resolve()));
-    await new Promise<void>((resolve, reject) => {
-      proc.stdout.on('data', (d: Buffer) => {
-        out += d;
-        if (lines() >= 3000 + round * 1000) resolve();
+    const acknowledged = new Map<number, string>();
+    let twice = 0;
+    for (let round = 0; round < 3; round++) {
+      const proc = spawn(
+        process.execPath,
+        ['--import', 'tsx', '--input-type=module', '-e', child, dir, `r${round}`],
+        {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      );
+      let out = '';
+      const lines = () => out.split('\n').length - 1;
+      // 'close', not 'exit': the acknowledgements still in the pipe when it died are read too.
+      const exited = new Promise<void>((resolve) => proc.on('close', () => resolve()));
+      await new Promise<void>((resolve, reject) => {
+        proc.stdout.on('data', (d: Buffer) => {
+          out += d;
+          if (lines() >= 3000 + round * 1000) resolve();
+        });
+        proc.on('exit', (code) => reject(new Error(`child ended (${code}) before being killed:\n${out}`)));
       });
-      proc.on('exit', (code) => reject(new Error(`child ended (${code}) before being killed:\n${out}`)));
-    });
-    proc.kill('SIGKILL');
-    await exited;
-    const complete = out.slice(0, out.lastIndexOf('\n'));
-    for (const line of complete.split('\n')) {
-      const [seq, id] = line.split(' ');
-      if (acknowledged.has(Number(seq)) && twice++ < 3) t.fail(`position ${seq} acknowledged twice`);
-      acknowledged.set(Number(seq), id as string);
+      proc.kill('SIGKILL');
+      await exited;
+      const complete = out.slice(0, out.lastIndexOf('\n'));
+      for (const line of complete.split('\n')) {
+        const [seq, id] = line.split(' ');
+        if (acknowledged.has(Number(seq)) && twice++ < 3) t.fail(`position ${seq} acknowledged twice`);
+        acknowledged.set(Number(seq), id as string);
+      }
+      t.ok(lines() >= 3000, `round ${round}: killed after ${lines()} acknowledged appends`);
     }
-    t.ok(lines() >= 3000, `round ${round}: killed after ${lines()} acknowledged appends`);
-  }
 
-  t.equal(twice, 0, 'no position acknowledged twice, in any round');
-  const journal = await open(t, dir);
-  const entries = await readAll(journal, 0, 5000);
-  t.ok(
-    journal.committed() >= Math.max(...acknowledged.keys()),
-    'committed covers every acknowledged position',
-  );
-  const byPosition = new Map(entries.map((e) => [e.seq, e]));
-  t.equal(byPosition.size, entries.length, 'no position twice');
-  t.same(
-    entries.map((e) => e.seq),
-    Array.from({ length: entries.length }, (_, i) => i + 1),
-    'positions 1.. without a gap',
-  );
-  const ids = entries.map((e) => e.topic);
-  t.equal(new Set(ids).size, ids.length, 'no message twice');
-  let missing = 0;
-  for (const [seq, id] of acknowledged) {
-    const entry = byPosition.get(seq);
-    if (entry?.topic !== `t/${id}` || `${entry.payload}` !== `payload ${id}`) {
-      if (missing++ < 3) t.fail(`acknowledged ${seq} ${id} is ${entry ? `${entry.topic}` : 'missing'}`);
+    t.equal(twice, 0, 'no position acknowledged twice, in any round');
+    const journal = await open(t, dir);
+    const entries = await readAll(journal, 0, 5000);
+    t.ok(
+      journal.committed() >= Math.max(...acknowledged.keys()),
+      'committed covers every acknowledged position',
+    );
+    const byPosition = new Map(entries.map((e) => [e.seq, e]));
+    t.equal(byPosition.size, entries.length, 'no position twice');
+    const cursor = journal.cursor('reader');
+    const first = entries[0]?.seq ?? 0;
+    t.ok(first > 1, `segments were deleted (the oldest kept entry is ${first})`);
+    t.ok(first <= cursor + 1, `none after the cursor (${cursor}) on disk`);
+    t.same(
+      entries.map((e) => e.seq),
+      Array.from({ length: entries.length }, (_, i) => first + i),
+      'positions without a gap up to the end',
+    );
+    t.equal(entries.at(-1)?.seq, journal.committed());
+    const ids = entries.map((e) => e.topic);
+    t.equal(new Set(ids).size, ids.length, 'no message twice');
+    let missing = 0;
+    for (const [seq, id] of acknowledged) {
+      if (seq < first) continue;
+      const entry = byPosition.get(seq);
+      if (entry?.topic !== `t/${id}` || `${entry.payload}` !== `payload ${id}`) {
+        if (missing++ < 3) t.fail(`acknowledged ${seq} ${id} is ${entry ? `${entry.topic}` : 'missing'}`);
+      }
     }
-  }
-  t.equal(missing, 0, `all ${acknowledged.size} acknowledged messages are there with their payloads`);
-});
+    t.equal(missing, 0, `all acknowledged messages from ${first} on are there with their payloads`);
+  },
+);
