@@ -1,3 +1,4 @@
+import type { Writable } from 'node:stream';
 import Database from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
@@ -301,6 +302,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           for (const r of decoded.readings) {
             stats.readings++;
             if (r.quantity === 'battery' && typeof r.value === 'number') device.battery = r.value;
+            // Live news only: while the broker is away a reading is not queued for later (the store has it).
+            if (!client.connected) continue;
             const message: ReadingMessage = { value: r.value, unit: r.unit, ts: r.ts, channel: r.channel };
             publish(topics.reading(r.space, device.config.id, r.quantity), JSON.stringify(message), 0);
           }
@@ -366,7 +369,28 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         onEntry(entry);
         seq = entry.seq;
       }
+      await republished();
     }
+  };
+  /** The connection's buffer is full: the broker takes the republished readings slower than they come. */
+  const mustDrain = () =>
+    client.connected && (client.stream as Writable | undefined)?.writableNeedDrain === true;
+  /**
+   * Waits for the connection's buffer to drain (at most a second) before the next entries: the journal, not
+   * memory, holds what waits, and MQTT.js is not handed thousands of writes to queue.
+   */
+  const republished = async () => {
+    const stream = client.stream as Writable | undefined;
+    if (!mustDrain() || !stream) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        stream.off('drain', done);
+        resolve();
+      };
+      const timer = setTimeout(done, 1000);
+      stream.once('drain', done);
+    });
   };
   const reading = readLive();
 
@@ -446,6 +470,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   client.on('connect', () => {
     // MQTT.js leaves Nagle on: a lone lock command would wait for the broker's delayed ACK (~40 ms).
     (client.stream as { setNoDelay?: (on: boolean) => unknown }).setNoDelay?.(true);
+    // Once the socket's buffer is full, MQTT.js adds a 'drain' listener per publish: a batch of the journal
+    // republishes thousands of readings before the next batch waits for the drain (`republished`).
+    (client.stream as { setMaxListeners?: (n: number) => unknown }).setMaxListeners?.(0);
     publish(topics.gatewayStatus, 'online', 1, true);
     // A clean session: subscribed again on every connection.
     client.subscribe([topics.allCommands], { qos: 1 }, (err, granted) => {
