@@ -223,6 +223,17 @@ t.test(
   },
 );
 
+t.test('damaged cursors stop the open with a message that says what to do', async (t) => {
+  const dir = tempDir(t);
+  const journal = await openJournal(dir);
+  await journal.close();
+  fs.writeFileSync(path.join(dir, 'cursors.json'), '{"store": 12');
+  await t.rejects(openJournal(dir), /cursors.*cannot be read.*removing the file/);
+  fs.rmSync(path.join(dir, 'cursors.json'));
+  const again = await open(t, dir);
+  t.equal(again.cursor('store'), 0);
+});
+
 t.test('a segment is deleted once every consumer is past its last position, not before', async (t) => {
   const dir = tempDir(t);
   const options = { segmentBytes: 1024 };

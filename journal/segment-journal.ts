@@ -207,7 +207,17 @@ class SegmentJournal implements MessageJournal {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw error;
     }
-    const parsed = JSON.parse(text) as Record<string, unknown>;
+    let parsed: Record<string, unknown>;
+    try {
+      parsed = JSON.parse(text) as Record<string, unknown>;
+    } catch (error) {
+      // Written to a temp file, fsync'd and renamed, so only a damaged disk gets here: say so, and what to
+      // do (without the file every reader starts at the oldest entry kept, which replays but loses nothing).
+      throw new Error(
+        `the journal's cursors (${path.join(this.dir, CURSORS_FILE)}) cannot be read: ${(error as Error).message}; ` +
+          'removing the file makes every reader start again at the oldest entry kept',
+      );
+    }
     for (const [name, seq] of Object.entries(parsed)) {
       if (typeof seq === 'number' && Number.isSafeInteger(seq) && seq >= 0) {
         this.cursors.set(name, seq);
