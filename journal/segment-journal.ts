@@ -33,7 +33,10 @@ export interface JournalOptions {
   recentEntries?: number;
   /** …and at most this many bytes of records (default 32 MiB). */
   recentBytes?: number;
-  /** (client id, packet id) pairs remembered for recognising retransmissions (default 200,000). */
+  /**
+   * (client id, packet id) pairs remembered for recognising retransmissions: at most this many, at least
+   * half of it of the most recent (default 200,000: ~25 MB of heap when full).
+   */
   identities?: number;
   /** Records read back from the tail on open to remember their identities (default 100,000). */
   identityTail?: number;
