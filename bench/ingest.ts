@@ -3,33 +3,30 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import pino, { type Logger } from 'pino';
-import { type RunningBroker, startBroker } from '../broker/broker.ts';
 import type { Quantity } from '../building/quantities.ts';
 import { buildingTopics } from '../building/topics.ts';
+import { type RunningParts, startParts } from '../cli/parts.ts';
+import { readSettings } from '../cli/settings.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
 import { loadProfiles } from '../device-profiles/registry.ts';
-import { deviceFilters, startGateway } from '../gateway/gateway.ts';
-import { Quarantine } from '../gateway/quarantine.ts';
-import type { MessageJournal } from '../journal/journal.ts';
-import { openJournal } from '../journal/segment-journal.ts';
-import { loadOrCreateSecrets, SERVICE_USERNAMES, type Secrets } from '../site/credentials.ts';
+import type { Gateway } from '../gateway/gateway.ts';
+import { loadOrCreateSecrets, type Secrets } from '../site/credentials.ts';
 import type { SiteConfig } from '../site/site.ts';
-import { SqliteStore } from '../storage/sqlite-store.ts';
+import { openStore } from '../storage/open.ts';
 import type { ManagedStore, TimeSeriesStore } from '../storage/store.ts';
 import { syntheticSite } from './load.ts';
 import type { ChildMessage, ParentMessage, Phase, PhaseAccount, PrepareMessage } from './publisher.ts';
 
 /**
- * Gateway ingest against the bare broker's pass-through, both measured the same way:
- * the project's broker in lab mode (as `wesprint start` runs it, in this process), one publisher in a
- * process of its own sending the load mode's vendor payloads with QoS 1 and a bounded in-flight window,
- * and on the receiving side either
- *   - broker: one MQTT subscriber on the gateway's account with the gateway's filters and session, or
- *   - gateway: startGateway -> SpooledWriter -> SqliteStore in a temp dir, wired as cli/parts.ts does.
- * The clock runs from the first publish to the last message received (broker) or to the store's
- * acknowledgement of the last reading (gateway). Each run uses a fresh broker and data dir.
+ * What the ingest references (bench/references.ts) are built of: the load (one publisher in a process of its
+ * own sending the load mode's vendor payloads with QoS 1 and a bounded in-flight window, an exact account of
+ * what it sent), a pass-through measurement (first publish to the last message a subscriber received), and
+ * WeSprint's reading path as `wesprint start --no-simulation` runs it (startWeSprint, through cli/parts.ts:
+ * broker with its journal, gateway in the same process, store), timed from the first publish to the store's
+ * acknowledgement of the last reading, every reading counted in the store. Each run uses a fresh broker and
+ * DATA_DIR.
  */
 
 export interface IngestOptions {
@@ -100,41 +97,98 @@ export async function ingestEnvironment(options: IngestOptions): Promise<IngestE
   return { site, profiles, filters: [...filters], logger };
 }
 
-interface Lab {
-  dir: string;
-  secrets: Secrets;
-  broker: RunningBroker;
+/** Where WeSprint stores in a measurement: the embedded store in its DATA_DIR, or a database on an influxd. */
+export type WeSprintStore = { kind: 'embedded' } | { kind: 'influxdb'; url: string; database: string };
+
+export interface WeSprintOptions {
+  /** Prefix of the throwaway DATA_DIR's name. */
+  name: string;
+  store?: WeSprintStore;
+  /** Lab mode (BROKER_ALLOW_ANONYMOUS): one publisher may speak for every device. */
+  labMode?: boolean;
+  /** The API too (HTTP on an ephemeral loopback port), as `wesprint start` runs it. */
+  api?: boolean;
+}
+
+export interface RunningWeSprint {
+  dataDir: string;
+  parts: RunningParts;
+  gateway: Gateway;
+  /** mqtt://127.0.0.1:<port> of the project's broker. */
   url: string;
+  secrets: Secrets;
+  /** Reads what the gateway stored (a connection of its own to the same store). */
+  reader: ManagedStore;
+  /** Stops every part, as `wesprint start` does on SIGTERM, and removes the DATA_DIR. */
   close(): Promise<void>;
 }
 
-async function startLab(env: IngestEnvironment, name: string, journal?: MessageJournal): Promise<Lab> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `wesprint-bench-${name}-`));
-  const secrets = loadOrCreateSecrets(dir, env.site);
-  const broker = await startBroker({
-    ...(journal ? { journal } : {}),
-    site: env.site,
-    secrets,
-    profiles: env.profiles,
-    dataDir: dir,
-    host: '127.0.0.1',
-    port: 0,
-    wsPort: null,
-    // Lab mode lets one publisher speak for every device; the receiving side still logs in with the
-    // gateway's account and goes through its ACL.
-    allowAnonymous: true,
-    logger: env.logger.child({ part: 'broker' }),
-  });
-  return {
-    dir,
-    secrets,
-    broker,
-    url: `mqtt://127.0.0.1:${broker.port}`,
-    async close() {
-      await broker.close();
-      fs.rmSync(dir, { recursive: true, force: true });
+/**
+ * WeSprint as `wesprint start --no-simulation` runs it, through the CLI's own composition (cli/parts.ts
+ * startParts) so that the bench cannot drift from the product: the project's broker journaling the devices'
+ * messages into DATA_DIR/journal (PUBACK after the journal's commit), the gateway in the same process reading
+ * that journal into the store (DATA_DIR/readings.db, or InfluxV1Store on INFLUX_URL), and the API when asked;
+ * no watchers, no simulation. Settings come from readSettings, as the CLI reads them, with a fresh DATA_DIR
+ * and the site written as its SITE_FILE; ports are ephemeral and on loopback.
+ */
+export async function startWeSprint(site: SiteConfig, options: WeSprintOptions): Promise<RunningWeSprint> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `wesprint-bench-${options.name}-`));
+  const siteFile = path.join(dataDir, 'site.json');
+  fs.writeFileSync(siteFile, JSON.stringify(site));
+  const store = options.store ?? { kind: 'embedded' };
+  const settings = readSettings(
+    {
+      DATA_DIR: dataDir,
+      SITE_FILE: siteFile,
+      MQTT_HOST: '127.0.0.1',
+      MQTT_PORT: '0',
+      MQTT_WS_PORT: '0',
+      HTTP_HOST: '127.0.0.1',
+      HTTP_PORT: '0',
+      BROKER_ALLOW_ANONYMOUS: options.labMode ? 'true' : 'false',
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+      ...(store.kind === 'influxdb' ? { INFLUX_URL: store.url, INFLUX_DATABASE: store.database } : {}),
     },
-  };
+    false,
+  );
+  const logger = pino({ level: settings.logLevel, base: undefined });
+  let parts: RunningParts | undefined;
+  let reader: ManagedStore | undefined;
+  try {
+    parts = await startParts(
+      settings,
+      { broker: true, gateway: true, watchers: false, api: options.api ?? false, simulation: false },
+      { logger },
+    );
+    const gateway = parts.gateway;
+    if (!gateway) throw new Error('startParts started no gateway');
+    // `wesprint start` lets the gateway connect in the background; a measurement waits for it.
+    await gateway.subscribed;
+    reader = openStore(settings);
+    const running = parts;
+    const opened = reader;
+    return {
+      dataDir,
+      parts,
+      gateway,
+      url: running.mqttUrl,
+      secrets: loadOrCreateSecrets(dataDir, running.site),
+      reader,
+      async close() {
+        try {
+          await running.stop();
+          await opened.close();
+        } finally {
+          fs.rmSync(dataDir, { recursive: true, force: true });
+        }
+      },
+    };
+  } catch (err) {
+    await parts?.stop().catch(() => {});
+    await reader?.close().catch(() => {});
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
 }
 
 /** The forked publisher (bench/publisher.ts). */
@@ -314,28 +368,6 @@ export function publisherOptions(
   };
 }
 
-export async function measureBroker(
-  env: IngestEnvironment,
-  options: IngestOptions,
-  hooks: TimedHooks = {},
-): Promise<BrokerSample> {
-  const lab = await startLab(env, 'broker');
-  try {
-    const subscriber = await mqtt.connectAsync(lab.url, {
-      clientId: 'bench-subscriber',
-      protocolVersion: 4,
-      // The gateway's session: persistent, so the broker keeps its QoS 1 messages while it restarts.
-      clean: false,
-      username: SERVICE_USERNAMES.gateway,
-      password: lab.secrets.services.gateway,
-      reconnectPeriod: 0,
-    });
-    return await measurePassThrough(lab.url, subscriber, env.filters, options, 'broker', hooks);
-  } finally {
-    await lab.close();
-  }
-}
-
 /**
  * Messages per second a broker passes from the forked publisher to one subscriber, timed after a warm-up,
  * every message counted. The caller connects the subscriber (its session is what differs between brokers);
@@ -408,46 +440,23 @@ export interface TimedHooks {
 }
 
 /**
- * The gateway's readings store of one run, opened in the run's data dir: the embedded store by default
- * (DATA_DIR/readings.db, as `wesprint start` without INFLUX_URL opens it).
+ * WeSprint's reading path (startWeSprint: broker with its journal + in-process gateway, lab mode for the
+ * publisher) storing into `store`; first publish to the store's acknowledgement of the last reading.
  */
-export type OpenBenchStore = (dataDir: string) => ManagedStore;
-
-const embeddedStore: OpenBenchStore = (dir) => new SqliteStore({ file: path.join(dir, 'readings.db') });
-
 export async function measureGateway(
   env: IngestEnvironment,
   options: IngestOptions,
   hooks: TimedHooks = {},
-  openStore: OpenBenchStore = embeddedStore,
+  store: WeSprintStore = { kind: 'embedded' },
 ): Promise<GatewaySample> {
   // Readings are stamped on arrival: the store is counted from a little before the run on.
   const since = Date.now() - 60_000;
-  // As `wesprint start` wires it: the broker journals the devices' messages, the gateway reads the journal.
-  const journalDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-bench-journal-'));
-  const journal = await openJournal(journalDir);
-  const lab = await startLab(env, 'gateway', journal);
-  const store = openStore(lab.dir);
-  const quarantine = new Quarantine(path.join(lab.dir, 'gateway.db'));
+  const wesprint = await startWeSprint(env.site, { name: 'gateway', store, labMode: true });
+  const gw = wesprint.gateway;
   let publisher: Publisher | undefined;
-  let gateway: Awaited<ReturnType<typeof startGateway>> | undefined;
   // The gateway's counters are polled: it has no event per message or per store write.
   let poll: NodeJS.Timeout | undefined;
   try {
-    gateway = await startGateway({
-      site: env.site,
-      profiles: env.profiles,
-      mqttUrl: lab.url,
-      username: SERVICE_USERNAMES.gateway,
-      password: lab.secrets.services.gateway,
-      journal,
-      store,
-      retained: () => lab.broker.retained(deviceFilters(env.profiles)),
-      quarantine,
-      commandLogFile: path.join(lab.dir, 'gateway.db'),
-      logger: env.logger.child({ part: 'gateway' }),
-    });
-    const gw = gateway;
     let written: Milestone | undefined;
     let arrived: Milestone | undefined;
     poll = setInterval(() => {
@@ -455,7 +464,7 @@ export async function measureGateway(
       arrived?.poke();
     }, 5);
 
-    const started = await Publisher.start(publisherOptions(lab.url, options, 'gateway'));
+    const started = await Publisher.start(publisherOptions(wesprint.url, options, 'gateway'));
     publisher = started.publisher;
     const { warmup, timed } = started.accounts;
 
@@ -505,7 +514,7 @@ export async function measureGateway(
       problems.push(
         `${after.storeFailures - before.failures} store writes failed (read again from the journal)`,
       );
-    problems.push(...(await verifyStore(store, [warmup, timed], since)));
+    problems.push(...(await verifyStore(wesprint.reader, [warmup, timed], since)));
 
     const durationMs = t1 - t0;
     return {
@@ -523,13 +532,7 @@ export async function measureGateway(
   } finally {
     clearInterval(poll);
     await publisher?.stop();
-    await lab.broker.close();
-    await gateway?.stop();
-    await journal.close();
-    await store.close();
-    quarantine.close();
-    await lab.close();
-    fs.rmSync(journalDir, { recursive: true, force: true });
+    await wesprint.close();
   }
 }
 

@@ -28,8 +28,16 @@ import {
   publisherOptions,
   runPhase,
   sleep,
+  type TimedHooks,
   verifyStore,
 } from './ingest.ts';
+import {
+  CpuProfiler,
+  formatSummary,
+  type ProfileSummary,
+  summariseProfile,
+  writeProfile,
+} from './profile.ts';
 
 /**
  * Issue 10's measuring stick: WeSprint's reading path against two references, all on the same load (the
@@ -103,6 +111,8 @@ export interface IngestReferencesResult {
   };
   failures: string[];
   skipped: string[];
+  /** With --profile: where WeSprint's time goes, one extra run per store under the CPU profiler. */
+  profiles?: Partial<Record<ReferenceMeasurement, ProfileSummary>>;
 }
 
 /** The order of run `run` (1-based): the measurements rotated by one per run. */
@@ -308,6 +318,7 @@ export async function runIngestReferences(
   options: IngestOptions,
   runs: number,
   report: (line: string) => void = console.log,
+  profile = false,
 ): Promise<IngestReferencesResult> {
   const failures: string[] = [];
   const skipped: string[] = [];
@@ -325,6 +336,7 @@ export async function runIngestReferences(
   );
   for (const s of skipped) report(`  skipped: ${s}`);
   let databases = 0;
+  const profiles: Partial<Record<ReferenceMeasurement, ProfileSummary>> = {};
   try {
     for (let run = 1; run <= runs; run++) {
       for (const what of referenceOrder(run, wanted)) {
@@ -341,6 +353,27 @@ export async function runIngestReferences(
         list.push(sample);
         report(`  run ${run} ${describeSample(what, sample)}`);
         if (!sample.ok) failures.push(`${what} run ${run}: ${sample.problems.join('; ')}`);
+      }
+    }
+    if (profile) {
+      for (const what of wanted.filter((m) => m.startsWith('WeSprint'))) {
+        const profiler = new CpuProfiler();
+        let raw: Awaited<ReturnType<CpuProfiler['stop']>> | undefined;
+        const hooks: TimedHooks = {
+          beforeTimed: () => profiler.start(),
+          afterTimed: async () => {
+            raw = await profiler.stop();
+          },
+        };
+        const s = await measureOne(what, env, options, influxd, `bench_${process.pid}_${++databases}`, hooks);
+        if (!raw) continue;
+        const file = path.join(os.tmpdir(), `wesprint-${what}-${Date.now()}.cpuprofile`);
+        writeProfile(file, raw);
+        const summary = summariseProfile(raw);
+        profiles[what] = summary;
+        report(`\nprofiled run: ${describeSample(what, s)}`);
+        report(formatSummary(summary));
+        report(`  raw profile (Chrome DevTools): ${file}`);
       }
     }
   } finally {
@@ -370,6 +403,7 @@ export async function runIngestReferences(
     },
     failures,
     skipped,
+    ...(profile ? { profiles } : {}),
   };
 }
 
@@ -379,13 +413,14 @@ async function measureOne(
   options: IngestOptions,
   influxd: Influxd | undefined,
   database: string,
+  hooks: TimedHooks = {},
 ): Promise<BrokerSample | GatewaySample> {
   if (what === 'A') return measureBareAedes(options);
-  if (what === 'WeSprint-embedded') return measureGateway(env, options);
+  if (what === 'WeSprint-embedded') return measureGateway(env, options, hooks);
   if (what === 'WeSprint-influxdb') {
     const server = influxd as Influxd;
     try {
-      return await measureGateway(env, options, {}, () => new InfluxV1Store({ url: server.url, database }));
+      return await measureGateway(env, options, hooks, { kind: 'influxdb', url: server.url, database });
     } finally {
       await dropDatabase(server, database);
     }

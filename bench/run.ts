@@ -13,24 +13,8 @@ import {
   type FaultsResult,
   runFaults,
 } from './faults.ts';
-import {
-  type BrokerSample,
-  type GatewaySample,
-  type IngestOptions,
-  ingestEnvironment,
-  measureBroker,
-  measureGateway,
-  median,
-} from './ingest.ts';
+import { type IngestOptions, ingestEnvironment } from './ingest.ts';
 import { benchLiveLatency, describeLiveLatency, type LiveLatencyResult } from './live-latency.ts';
-import {
-  type CpuProfile,
-  CpuProfiler,
-  formatSummary,
-  type ProfileSummary,
-  summariseProfile,
-  writeProfile,
-} from './profile.ts';
 import { describeReferences, type IngestReferencesResult, runIngestReferences } from './references.ts';
 import { benchUnlock, describeUnlockBench, type UnlockBenchResult, unlockFailures } from './unlock.ts';
 
@@ -39,15 +23,19 @@ import { benchUnlock, describeUnlockBench, type UnlockBenchResult, unlockFailure
  * written under `benchmarks.<name>` in bench/results.json. A measurement that lost, duplicated or stalled
  * is a failure (exit code 1), not a figure; a figure short of its goal is reported, not a failure.
  *
- *   ingest  gateway ingest (decode + store + republish, QoS 1) against the bare broker's pass-through,
- *           measured alternately in the same run: both rates, their ratio (goal >= 0.7) and readings/s.
- *   ingest-references   issue 10's measuring stick (bench/references.ts): WeSprint's broker + gateway storing
- *           into InfluxDB and into the embedded store, against a bare aedes passing through to a clean-session
- *           subscriber (A) and a hand-written MQTT.js client batching 1,000 points into the same stores (B),
- *           alternating, same load as ingest; the ratios WeSprint->InfluxDB / B (goal >= 1.0) and
- *           WeSprint->embedded / A (goal >= 0.8). Needs /usr/bin/influxd for the InfluxDB half (else skipped).
+ *   ingest-references   issue 10's measuring stick (bench/references.ts): WeSprint's reading path as `wesprint
+ *           start --no-simulation` runs it (cli/parts.ts startParts with the broker and the gateway: the broker,
+ *           lab mode for the publisher, journals into DATA_DIR/journal and PUBACKs after the commit, the gateway
+ *           in the same process reads the journal) storing into InfluxDB (InfluxV1Store) and into the embedded
+ *           store, against a bare aedes passing through to a clean-session subscriber (A) and a hand-written
+ *           MQTT.js client batching 1,000 points into the same stores (B), alternating, medians of --runs; the
+ *           ratios WeSprint->InfluxDB / B (goal >= 1.0) and WeSprint->embedded / A (goal >= 0.8). Needs
+ *           /usr/bin/influxd for the InfluxDB half (else skipped). (The former `ingest`, the gateway against
+ *           the project's broker serving the gateway's persistent session, measured a session the gateway no
+ *           longer has, and its gateway half was WeSprint->embedded: folded in here.)
  *   live    device publish -> /api/live WebSocket latency at 1,000 msg/s for 10 s (p50, p99, max; goal p99
- *           < 50 ms), every reading counted on the socket (bench/live-latency.ts).
+ *           < 50 ms), every reading counted on the socket (bench/live-latency.ts), on `wesprint start`'s
+ *           composition (broker with its journal, gateway and API in one process).
  *   unlock  phone unlock latency (command on the wire, vendor command, confirmation), also relative to a
  *           bare MQTT round trip on the same broker in the same run, and booking throughput (bench/unlock.ts).
  *
@@ -64,18 +52,18 @@ import { benchUnlock, describeUnlockBench, type UnlockBenchResult, unlockFailure
  *           2-core machine at load ~10: 8 runs of ~30 s, each on freshly started processes, and the store
  *           outage a minute; --memory adds 2). Only with --only faults.
  *
- *   --only NAME    ingest | ingest-references | live | unlock | report | faults (default: all but report and
- *                  faults)
+ *   --only NAME    ingest-references | live | unlock | report | faults (default: all but report and faults)
  *   --data-dir D   report: the data dir to read (e.g. the demo's after its first start)
- *   --messages N   ingest, ingest-references: timed messages per run (default 20000)
- *   --runs N       ingest, ingest-references: runs of each measurement, alternating (default 3); medians
+ *   --messages N   ingest-references: timed messages per run (default 20000)
+ *   --runs N       ingest-references: runs of each measurement, alternating (default 3); medians
  *                  are reported
- *   --window N     ingest, ingest-references: publisher's unacknowledged QoS 1 messages (default 1000)
- *   --buildings N --devices N   ingest, ingest-references: synthetic site (default 5 × 100 devices:
+ *   --window N     ingest-references: publisher's unacknowledged QoS 1 messages (default 1000)
+ *   --buildings N --devices N   ingest-references: synthetic site (default 5 × 100 devices:
  *                  enough that no device sends twice in one millisecond, the store's key; few enough
  *                  (~670 topics) to stay inside the broker's 1024-entry per-session ACL decision cache, past
  *                  which every message pays a linear ACL scan)
- *   --profile      ingest: one extra run of each under the CPU profiler; prints where the time goes
+ *   --profile      ingest-references: one extra run of each WeSprint measurement under the CPU profiler
+ *                  (broker, journal, gateway and store share the process); prints where the time goes
  *   --live-rate N --live-seconds S   live: messages per second and seconds of publishing (1000, 10)
  *   --store S      faults: embedded (SQLite, default) or influx (Debian's influxd, started by the bench)
  *   --fault LIST   faults: comma-separated, of gateway-kill, broker-kill, store-down, all-kill, memory
@@ -88,26 +76,12 @@ import { benchUnlock, describeUnlockBench, type UnlockBenchResult, unlockFailure
  *                  end). Issue 10 wants it flat over 10 minutes: --store-down 600 --memory
  *   --out FILE     results file (default bench/results.json)
  *
- * Time: with the defaults, ingest-references is 15 measurements of 20,000 messages; WeSprint's (~10 s each at
- * its ~2k msg/s) dominate: about 2 minutes on this 2-core machine (load ~5); ingest about 1 minute, live about
- * 15 s. For a quick look: --only ingest-references --messages 2000 --runs 1 (about 15 s); faults:
+ * Time: with the defaults, ingest-references is 15 measurements of 20,000 messages; WeSprint's (~5 s each at
+ * its ~4k msg/s) dominate: about 2 minutes on this 2-core machine (load ~8); live about 20 s. For a quick look: --only ingest-references --messages 2000 --runs 1 (about 15 s); faults:
  * --only faults --messages 2000 --store-down 8 --repeat 1 (about 2 minutes).
  */
 
-export const INGEST_GOAL = 0.7;
 const RESULTS_FILE = fileURLToPath(new URL('./results.json', import.meta.url));
-
-export interface IngestResult {
-  ok: boolean;
-  goal: number;
-  /** Median gateway rate / median broker rate. */
-  ratio: number;
-  settings: IngestOptions & { runs: number };
-  broker: { rate: number; samples: BrokerSample[] };
-  gateway: { rate: number; readingsPerSecond: number; samples: GatewaySample[] };
-  failures: string[];
-  profiles?: { broker?: ProfileSummary; gateway?: ProfileSummary };
-}
 
 export type UnlockEntry = { ok: boolean; failures: string[] } & Partial<UnlockBenchResult>;
 
@@ -118,7 +92,6 @@ export interface BenchResults {
   cpus: { count: number; model: string };
   loadAverage: number[];
   benchmarks: Record<string, unknown> & {
-    ingest?: IngestResult;
     'ingest-references'?: IngestReferencesResult;
     live?: LiveLatencyResult;
     unlock?: UnlockEntry;
@@ -154,92 +127,7 @@ function positive(name: string, value: string | undefined): number {
   return n;
 }
 
-const rate = (n: number) => (Number.isFinite(n) ? `${Math.round(n).toLocaleString('en')}` : '–');
-
-export async function runIngestBenchmark(
-  options: IngestOptions,
-  runs: number,
-  profile: boolean,
-  report: (line: string) => void = console.log,
-): Promise<IngestResult> {
-  const env = await ingestEnvironment(options);
-  const brokerSamples: BrokerSample[] = [];
-  const gatewaySamples: GatewaySample[] = [];
-  const failures: string[] = [];
-  report(
-    `ingest: ${options.messages} messages per run, ${env.site.devices.length} devices, QoS 1, window ${options.window}, ${runs} runs each`,
-  );
-  for (let run = 1; run <= runs; run++) {
-    // Alternating, and which goes first alternates too, so drift on a shared machine hits both alike.
-    const order = run % 2 === 1 ? (['broker', 'gateway'] as const) : (['gateway', 'broker'] as const);
-    for (const what of order) {
-      if (what === 'broker') {
-        const s = await measureBroker(env, options);
-        brokerSamples.push(s);
-        report(
-          `  run ${run} broker   ${rate(s.rate).padStart(7)} msg/s  (${Math.round(s.durationMs)} ms)${s.ok ? '' : `  FAIL: ${s.problems.join('; ')}`}`,
-        );
-        if (!s.ok) failures.push(`broker run ${run}: ${s.problems.join('; ')}`);
-      } else {
-        const s = await measureGateway(env, options);
-        gatewaySamples.push(s);
-        report(
-          `  run ${run} gateway  ${rate(s.rate).padStart(7)} msg/s  ${rate(s.readingsPerSecond).padStart(7)} readings/s  (${Math.round(s.durationMs)} ms; all received at ${Math.round(s.receivedMs)} ms, ${s.storeWrites} store writes)${s.ok ? '' : `  FAIL: ${s.problems.join('; ')}`}`,
-        );
-        if (!s.ok) failures.push(`gateway run ${run}: ${s.problems.join('; ')}`);
-      }
-    }
-  }
-  const okRates = <T extends { ok: boolean; rate: number }>(samples: T[]) =>
-    samples.filter((s) => s.ok).map((s) => s.rate);
-  const brokerRate = median(okRates(brokerSamples));
-  const gatewayRate = median(okRates(gatewaySamples));
-  const readingsPerSecond = median(gatewaySamples.filter((s) => s.ok).map((s) => s.readingsPerSecond));
-  const ratio = gatewayRate / brokerRate;
-  const result: IngestResult = {
-    ok: failures.length === 0 && ratio >= INGEST_GOAL,
-    goal: INGEST_GOAL,
-    ratio: Math.round(ratio * 1000) / 1000,
-    settings: { ...options, runs },
-    broker: { rate: Math.round(brokerRate), samples: brokerSamples },
-    gateway: {
-      rate: Math.round(gatewayRate),
-      readingsPerSecond: Math.round(readingsPerSecond),
-      samples: gatewaySamples,
-    },
-    failures,
-  };
-
-  if (profile) {
-    for (const what of ['broker', 'gateway'] as const) {
-      const profiler = new CpuProfiler();
-      let raw: CpuProfile | undefined;
-      const hooks = {
-        beforeTimed: () => profiler.start(),
-        afterTimed: async () => {
-          raw = await profiler.stop();
-        },
-      };
-      const s =
-        what === 'broker'
-          ? await measureBroker(env, options, hooks)
-          : await measureGateway(env, options, hooks);
-      if (!raw) continue;
-      const file = path.join(os.tmpdir(), `wesprint-${what}-${Date.now()}.cpuprofile`);
-      writeProfile(file, raw);
-      const summary = summariseProfile(raw);
-      result.profiles = { ...result.profiles, [what]: summary };
-      report(
-        `\nprofiled ${what} run: ${rate(s.rate)} msg/s under the profiler${s.ok ? '' : ` FAIL: ${s.problems.join('; ')}`}`,
-      );
-      report(formatSummary(summary));
-      report(`  raw profile (Chrome DevTools): ${file}`);
-    }
-  }
-  return result;
-}
-
-const BENCHMARKS = ['ingest', 'ingest-references', 'live', 'unlock', 'report', 'faults'] as const;
+const BENCHMARKS = ['ingest-references', 'live', 'unlock', 'report', 'faults'] as const;
 type BenchmarkName = (typeof BENCHMARKS)[number];
 
 /** Runs the benchmarks named by `args`; resolves with the exit code: 1 when a measurement failed. */
@@ -273,7 +161,7 @@ export async function runBench(args: string[]): Promise<number> {
   const dataDir = values['data-dir'] ?? process.env.DATA_DIR;
   const wanted = only
     ? [only]
-    : ['ingest', 'ingest-references', 'live', 'unlock', ...(values['data-dir'] ? ['report'] : [])];
+    : ['ingest-references', 'live', 'unlock', ...(values['data-dir'] ? ['report'] : [])];
   const options: IngestOptions = {
     messages: positive('messages', values.messages),
     window: positive('window', values.window),
@@ -286,31 +174,11 @@ export async function runBench(args: string[]): Promise<number> {
   const started = performance.now();
   const failures: string[] = [];
 
-  if (wanted.includes('ingest')) {
-    try {
-      const ingest = await runIngestBenchmark(options, runs, values.profile);
-      console.log('');
-      console.log(
-        `bare broker pass-through  ${rate(ingest.broker.rate).padStart(7)} msg/s   (median of ${runs})`,
-      );
-      console.log(
-        `gateway ingest            ${rate(ingest.gateway.rate).padStart(7)} msg/s   ${rate(ingest.gateway.readingsPerSecond)} readings/s, every reading stored`,
-      );
-      console.log(
-        `ratio gateway/broker      ${Number.isFinite(ingest.ratio) ? ingest.ratio.toFixed(2) : '–'}   (goal >= ${INGEST_GOAL}: ${ingest.ratio >= INGEST_GOAL ? 'met' : 'NOT met'})`,
-      );
-      writeBenchResult(values.out, 'ingest', ingest);
-      failures.push(...ingest.failures.map((f) => `ingest: ${f}`));
-    } catch (err) {
-      failures.push(`ingest: ${(err as Error).message}`);
-    }
-  }
-
   if (wanted.includes('ingest-references')) {
     console.log('');
     try {
       const env = await ingestEnvironment(options);
-      const references = await runIngestReferences(env, options, runs);
+      const references = await runIngestReferences(env, options, runs, console.log, values.profile);
       console.log('');
       for (const line of describeReferences(references)) console.log(line);
       writeBenchResult(values.out, 'ingest-references', references);

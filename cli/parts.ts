@@ -92,6 +92,8 @@ export interface RunningParts {
   site: SiteConfig;
   /** The simulated building, when it runs here (its devices can be driven by tests and demos). */
   simulation: Simulation | undefined;
+  /** The gateway, when it runs here (its stats are what the benchmarks count by). */
+  gateway: Gateway | undefined;
   /** Stops every part, newest first; every step runs even if one fails. */
   stop(): Promise<void>;
 }
@@ -170,6 +172,7 @@ export async function startParts(
     const lines: string[] = [];
     let httpUrl: string | undefined;
     let simulation: Simulation | undefined;
+    let runningGateway: Gateway | undefined;
     let mqttUrl = settings.mqttUrl;
     // `wesprint start`: the broker journals the devices' messages (PUBACK once on disk), the gateway in this
     // process reads them from there (issue 10).
@@ -249,6 +252,7 @@ export async function startParts(
         logger,
         input,
       );
+      runningGateway = gateway.gateway;
       if (inProcess) stopInProcessGateway = gateway.stop;
       else stops.push(gateway.stop);
       lines.push(
@@ -391,7 +395,7 @@ export async function startParts(
 
     goOn();
     lines.push(`Secrets         ${secretsFile(settings.dataDir)} (generated passwords, mode 0600)`);
-    return { lines, httpUrl, mqttUrl, site, simulation, stop: stopAll };
+    return { lines, httpUrl, mqttUrl, site, simulation, gateway: runningGateway, stop: stopAll };
   } catch (err) {
     await stopAll();
     throw err;
