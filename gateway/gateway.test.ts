@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import net from 'node:net';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -10,11 +11,11 @@ import { DEMO_SITE_FILE } from '../simulations/demo-site.ts';
 import { credentialsFromDataDir, startSimulation } from '../simulations/simulator.ts';
 import { deviceUsername, SERVICE_USERNAMES } from '../site/credentials.ts';
 import { loadSite } from '../site/load.ts';
+import { InfluxV1Store } from '../storage/influx-v1-store.ts';
 import { SqliteStore } from '../storage/sqlite-store.ts';
 import type { StoredReading, TimeSeriesStore } from '../storage/store.ts';
 import { type RunningGatewayOptions, startRunningGateway } from '../test-support/running-gateway.ts';
 import { deviceFilters, startGateway } from './gateway.ts';
-import { Quarantine } from './quarantine.ts';
 
 /**
  * The whole ingest and command path on real parts: the project's broker with device accounts journaling
@@ -577,5 +578,34 @@ t.test(
     t.same(b.quarantine.counts(), counts, 'the quarantine counts each message once');
     t.equal(b.quarantine.list().length, kept, 'and keeps it once');
     t.equal(again.stats().quarantined, 0, 'nothing new to count');
+  },
+);
+
+t.test(
+  'stopped while the store hangs: the gateway stops, the cursor stays before what the store never took',
+  async (t) => {
+    // An InfluxDB that takes connections and never answers.
+    const sockets = new Set<net.Socket>();
+    const hanging = net.createServer((socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
+    t.teardown(() => {
+      for (const s of sockets) s.destroy();
+      hanging.close();
+    });
+    const influx = new InfluxV1Store({
+      url: `http://127.0.0.1:${(hanging.address() as net.AddressInfo).port}`,
+      database: 'hangs',
+      manageDatabase: false,
+    });
+    t.teardown(() => influx.close());
+    const b = await building(t, { gatewayStore: () => influx });
+    const device = await connect(b.url, deviceUsername(meter), b.devicePassword(meter.id));
+    t.teardown(() => device.endAsync());
+    await publishPower(device, 0, 20);
+    await waitFor('a write under way', () => (sockets.size > 0 ? true : undefined));
+    await b.gateway().stop();
+    t.equal(b.journal.cursor('store'), 0, 'nothing passed that the store did not take');
+    t.ok(b.journal.committed() >= 20, 'the journal keeps it for the next start');
+    t.equal(b.gateway().stats().stored, 0);
   },
 );

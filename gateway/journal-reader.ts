@@ -192,17 +192,6 @@ export class JournalStoreWriter {
     this.#wakeLive?.();
   }
 
-  /** Resolves once the store acknowledged every entry handed over so far (or the writer stopped). */
-  async caughtUp(): Promise<void> {
-    while (!this.#stopped && this.#acked < this.#handed) {
-      await new Promise<void>((resolve) => {
-        this.#caughtUpWaiters.push(resolve);
-      });
-    }
-  }
-
-  #caughtUpWaiters: (() => void)[] = [];
-
   stats(): StoreWriterStats {
     return {
       stored: this.#stored,
@@ -235,7 +224,6 @@ export class JournalStoreWriter {
     this.#wakeSleep?.();
     await settlesWithin(this.#writing, this.#stopGraceMs);
     this.#stopped = true;
-    for (const waiter of this.#caughtUpWaiters.splice(0)) waiter();
     // The loop ends at its next step; a store write that hangs on is left to itself (its late
     // acknowledgement no longer moves the cursor: the next start reads that batch again, harmlessly).
     await settlesWithin(this.#loop, 100);
@@ -364,7 +352,6 @@ export class JournalStoreWriter {
     this.#stored += readings.length;
     if (readings.length > 0) this.#writes++;
     this.#journal.advance(this.#consumer, last);
-    if (this.#acked >= this.#handed) for (const waiter of this.#caughtUpWaiters.splice(0)) waiter();
   }
 
   #withTimeout(write: Promise<void>): Promise<void> {
@@ -380,6 +367,8 @@ export class JournalStoreWriter {
   }
 
   async #failed(error: unknown, inARow: number): Promise<void> {
+    // Stopping: a write cut short or a journal closed under a read is no outage.
+    if (this.#stopping) return;
     this.#failures++;
     // Whatever is held goes; the journal has it from the cursor on.
     this.#dropHeld(this.#acked);
