@@ -294,3 +294,65 @@ t.test(
     );
   },
 );
+
+t.test(
+  'behind (the heartbeat\'s "spooling") as long as the store is away, even when the journal holds less than a batch',
+  async (t) => {
+    const dir = tempDir(t);
+    const journal = await openJournal(path.join(dir, 'journal'));
+    t.teardown(() => journal.close());
+    const store = new AwayStore(path.join(dir, 'readings.db'));
+    t.teardown(() => store.close());
+    const logged: string[] = [];
+    const writer = new JournalStoreWriter({
+      ...fast,
+      journal,
+      store,
+      decode,
+      batchSize: 50,
+      maxHeldReadings: 200,
+      logger: { info: (_o, m) => logged.push(m), warn: (_o, m) => logged.push(m) },
+    });
+    writer.start(journal.committed());
+    const live = follow(journal, writer, journal.committed());
+    t.teardown(async () => {
+      await writer.stop();
+      await live.stop();
+    });
+    const at = Date.now();
+    let n = 0;
+    const publish = async (count: number) => {
+      for (const end = n + count; n < end; n++) await journal.append(message(n, at));
+    };
+    await publish(10);
+    await until('the first 10 stored', () => writer.stats().cursor === 10);
+
+    await store.away();
+    // Fewer than a batch: each retry reads all of them from the journal at once, and goes live.
+    await publish(20);
+    await until('the writer to notice', () => writer.isBehind());
+    let saidNotBehind = 0;
+    const watch = setInterval(() => {
+      if (!writer.isBehind()) saidNotBehind++;
+    }, 1);
+    await until('several failed retries', () => writer.stats().failures >= 4, 60_000);
+    clearInterval(watch);
+    t.equal(writer.stats().cursor, 10, 'nothing stored while away');
+    t.equal(saidNotBehind, 0, 'never "not behind" while the store is away');
+    t.notOk(
+      logged.includes('the store has caught up with the journal'),
+      'no "caught up" while the store is away',
+    );
+
+    store.back();
+    await until('everything stored', () => writer.stats().cursor === 30);
+    await until('caught up', () => !writer.isBehind());
+    t.equal(logged.filter((m) => m === 'the store has caught up with the journal').length, 1);
+    t.same(
+      rows(store.file)
+        .map((r) => r.value)
+        .sort((a, b) => a - b),
+      Array.from({ length: 30 }, (_, i) => i),
+    );
+  },
+);

@@ -233,6 +233,7 @@ export class JournalStoreWriter {
   #writingLast: number | undefined;
 
   #dropHeld(tail: number): void {
+    this.#catchUpAt = undefined;
     this.#queue = [];
     this.#head = 0;
     this.#held = 0;
@@ -301,11 +302,21 @@ export class JournalStoreWriter {
 
   #goLive(): void {
     this.#live = true;
-    if (this.#behind) {
-      this.#behind = false;
-      this.#logger?.info({ cursor: this.#tail }, 'the store has caught up with the journal');
-    }
+    if (!this.#behind) return;
+    // Everything up to here was read from the journal again, and is not stored yet: caught up once the store
+    // took it (a writer that went live at once said "caught up" while the store was still away).
+    if (this.#acked >= this.#tail) this.#caughtUp();
+    else this.#catchUpAt = this.#tail;
   }
+
+  #caughtUp(): void {
+    this.#behind = false;
+    this.#catchUpAt = undefined;
+    this.#logger?.info({ cursor: this.#acked }, 'the store has caught up with the journal');
+  }
+
+  /** While behind: the entry whose acknowledgement by the store ends it (set once the reading went live). */
+  #catchUpAt: number | undefined;
 
   /** Whole entries, up to batchSize readings (at least one entry). */
   #takeBatch(): Held[] {
@@ -352,6 +363,7 @@ export class JournalStoreWriter {
     this.#stored += readings.length;
     if (readings.length > 0) this.#writes++;
     this.#journal.advance(this.#consumer, last);
+    if (this.#behind && this.#catchUpAt !== undefined && this.#acked >= this.#catchUpAt) this.#caughtUp();
   }
 
   #withTimeout(write: Promise<void>): Promise<void> {
