@@ -7,6 +7,8 @@ import t from 'tap';
 import { DEMO_SITE_FILE } from '../simulations/demo-site.ts';
 import { deviceUsername, loadOrCreateSecrets } from '../site/credentials.ts';
 import { loadSite } from '../site/load.ts';
+import { requireComponent } from '../test-support/component.ts';
+import { INFLUXD_INSTALL, influxdAvailable, startInfluxd } from '../test-support/influxd.ts';
 import { closedPort } from '../test-support/ports.ts';
 import { killWesprint, startWesprint, type WesprintService } from '../test-support/wesprint-process.ts';
 
@@ -73,6 +75,23 @@ function publishing(
   };
 }
 
+/** The power points in InfluxDB (database `db`), one row per point: [device, value]. */
+async function influxPower(url: string, db: string): Promise<{ device: string; num: number }[]> {
+  const q = new URLSearchParams({ db, q: 'SELECT "device", "value" FROM "raw"."power"', epoch: 'ms' });
+  const res = await fetch(`${url}/query?${q}`).catch(() => undefined);
+  if (!res?.ok) return [];
+  const body = (await res.json()) as { results: { series?: { values: [number, string, number][] }[] }[] };
+  return (body.results[0]?.series?.[0]?.values ?? []).map(([, device, num]) => ({ device, num }));
+}
+
+function heartbeat(dataDir: string): { spooling?: boolean } {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(dataDir, 'gateway.heartbeat.json'), 'utf8'));
+  } catch {
+    return {};
+  }
+}
+
 function storedPower(file: string): { device: string; num: number; ts: number }[] {
   if (!fs.existsSync(file)) return [];
   const db = new Database(file, { readonly: true, fileMustExist: true });
@@ -87,9 +106,9 @@ function storedPower(file: string): { device: string; num: number; ts: number }[
   }
 }
 
-async function until(what: string, probe: () => boolean, ms = 180_000): Promise<void> {
+async function until(what: string, probe: () => boolean | Promise<boolean>, ms = 180_000): Promise<void> {
   const end = Date.now() + ms;
-  while (!probe()) {
+  while (!(await probe())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -161,6 +180,79 @@ t.test(
     const unackedStored = [...ledger.sent].filter((v) => !ledger.acked.has(v) && times.has(v)).length;
     t.comment(
       `${ledger.acked.size} acknowledged; of ${ledger.sent.size - ledger.acked.size} never acknowledged, ${unackedStored} stored`,
+    );
+  },
+);
+
+t.test(
+  '`wesprint start` with InfluxDB killed mid-stream: the heartbeat says spooling, and once it is back every acknowledged message is stored exactly once',
+  async (t) => {
+    if (!requireComponent(t, influxdAvailable(), 'influxd', INFLUXD_INSTALL)) return;
+    const influxd = await startInfluxd();
+    t.teardown(() => influxd.dispose());
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-start-influx-'));
+    t.teardown(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+    const port = await closedPort();
+    const database = `start_durability_${process.pid}`;
+    const env = {
+      DATA_DIR: dataDir,
+      HTTP_HOST: '127.0.0.1',
+      HTTP_PORT: '0',
+      MQTT_HOST: '127.0.0.1',
+      MQTT_PORT: String(port),
+      MQTT_WS_PORT: '0',
+      MQTT_URL: '',
+      INFLUX_URL: influxd.url,
+      INFLUX_DATABASE: database,
+      BACKFILL_DAYS: '0',
+      LOG_LEVEL: 'info',
+      LOG_FORMAT: 'json',
+    };
+    const url = `mqtt://127.0.0.1:${port}`;
+    const secrets = loadOrCreateSecrets(dataDir, site);
+    const ledger: Ledger = { acked: new Set(), sent: new Set() };
+    const wesprint = startWesprint(t, ['start', '--no-simulation'], env);
+    await wesprint.waitFor(/WeSprint OS is running/, 120_000);
+    const devices = plugs.map((d) => publishing(url, d, secrets.devices[d.id] as string, 0, ledger));
+    await until('some stored', async () => (await influxPower(influxd.url, database)).length >= 100);
+
+    await influxd.kill();
+    const ackedAtOutage = ledger.acked.size;
+    await until('acknowledged while the store is away', () => ledger.acked.size >= ackedAtOutage + 300);
+    await until('the heartbeat to say spooling', () => heartbeat(dataDir).spooling === true, 60_000);
+    await influxd.restart();
+    await until('more acknowledged after', () => ledger.acked.size >= ackedAtOutage + 500);
+    for (const d of devices) d.stop();
+    await Promise.all(devices.map((d) => d.done));
+    await until('every acknowledged message stored', async () => {
+      const values = new Set((await influxPower(influxd.url, database)).map((r) => r.num));
+      for (const v of ledger.acked) if (!values.has(v)) return false;
+      return true;
+    });
+    await until('the heartbeat to say caught up', () => heartbeat(dataDir).spooling === false, 60_000);
+    const stopped = await wesprint.stop('SIGTERM');
+    t.equal(stopped.code, 0, 'stops cleanly');
+
+    const rows = await influxPower(influxd.url, database);
+    const times = new Map<number, number>();
+    for (const r of rows) times.set(r.num, (times.get(r.num) ?? 0) + 1);
+    t.same(
+      [...ledger.acked].filter((v) => !times.has(v)),
+      [],
+      'no acknowledged message lost',
+    );
+    t.same(
+      [...times].filter(([, n]) => n > 1).map(([v]) => v),
+      [],
+      'no message stored twice',
+    );
+    t.same(
+      [...times.keys()].filter((v) => !ledger.sent.has(v)),
+      [],
+      'nothing stored that no device sent',
+    );
+    t.comment(
+      `${ledger.acked.size} acknowledged, ${ledger.acked.size - ackedAtOutage} of them after the store went away`,
     );
   },
 );
