@@ -1,21 +1,20 @@
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import mqtt, { type MqttClient } from 'mqtt';
-import pino from 'pino';
 import WebSocket from 'ws';
-import { buildApi } from '../api/app.ts';
-import { BuildingFeed } from '../building/live-feed.ts';
 import { openRecords } from '../database/database.ts';
-import { deviceUsername, SERVICE_USERNAMES } from '../site/credentials.ts';
-import { signedInMember } from '../test-support/members.ts';
-import { startRunningGateway } from '../test-support/running-gateway.ts';
+import { deviceUsername } from '../site/credentials.ts';
+import { createTestMember } from '../test-support/members.ts';
+import { startWeSprint } from './ingest.ts';
 import { loadMessage, syntheticSite } from './load.ts';
 import { type Percentiles, percentiles } from './unlock.ts';
 
 /**
  * Device publish -> `/api/live` WebSocket, issue 10's third throughput figure (goal: p99 below 50 ms at
- * 1,000 msg/s). The project's broker with its accounts and ACLs, the gateway and the API wired as `wesprint
- * start` wires them (as bench/unlock.ts does), a facility member's WebSocket on `/api/live`. Every device of
+ * 1,000 msg/s). The project's broker with its accounts and ACLs journaling the devices' messages (PUBACK
+ * after the journal's commit), the gateway reading the journal and the API with its live feed, all in one
+ * process through the CLI's own composition (bench/ingest.ts startWeSprint: cli/parts.ts startParts, as
+ * `wesprint start --no-simulation` runs them), a facility member's WebSocket on `/api/live`. Every device of
  * a synthetic site (load mode's families and payloads) connects with its own account; together they publish
  * QoS 1 at `rate` messages per second for `durationS`, the devices in turn. Each reading's latency runs from
  * its message's publish call to the WebSocket message that carries it; every reading must arrive once.
@@ -49,7 +48,6 @@ export interface LiveLatencyResult {
   latencyMs: Percentiles;
 }
 
-const silent = pino({ level: 'silent' });
 const STALL_MS = 3000;
 
 export async function benchLiveLatency(options: LiveLatencyOptions = {}): Promise<LiveLatencyResult> {
@@ -58,33 +56,14 @@ export async function benchLiveLatency(options: LiveLatencyOptions = {}): Promis
   const site = syntheticSite(1, options.devices ?? 100);
   const stops: (() => Promise<void> | void)[] = [];
   try {
-    const building = await startRunningGateway({
-      site,
-      dataDirPrefix: 'wesprint-bench-live-',
-      logger: silent,
-    });
-    stops.push(() => building.stop());
-    const { url, secrets, store, quarantine, profiles, dataDir } = building;
-    const feed = new BuildingFeed({
-      url,
-      username: SERVICE_USERNAMES.api,
-      password: secrets.services.api,
-      site,
-      logger: silent,
-    });
-    feed.start();
-    stops.push(() => feed.close());
-    const records = openRecords(path.join(dataDir, 'wesprint.db'));
-    stops.push(() => {
-      records.close();
-    });
-    const app = await buildApi({ site, store, feed, quarantine, profiles, records });
-    stops.push(() => app.close());
-    await app.listen({ host: '127.0.0.1', port: 0 });
-    const address = app.server.address();
-    const port = typeof address === 'object' && address ? address.port : 0;
-    await feed.waitUntilConnected();
-    const facility = await signedInMember(app, records, 'facility');
+    const wesprint = await startWeSprint(site, { name: 'live', api: true });
+    stops.push(() => wesprint.close());
+    const { url, secrets } = wesprint;
+    const httpUrl = wesprint.parts.httpUrl as string;
+    const records = openRecords(path.join(wesprint.dataDir, 'wesprint.db'));
+    const facility = await createTestMember(records, { role: 'facility' });
+    records.close();
+    const cookie = await signIn(httpUrl, facility.member.email, facility.password);
 
     // Per device, its messages in flight to the socket: when published and which readings are still due.
     const pending = new Map<string, { at: number; due: Set<string> }[]>();
@@ -94,7 +73,7 @@ export async function benchLiveLatency(options: LiveLatencyOptions = {}): Promis
     let extra = 0;
     let outstanding = 0;
     let progress: (() => void) | undefined;
-    const socket = new WebSocket(`ws://127.0.0.1:${port}/api/live`, { headers: { cookie: facility.cookie } });
+    const socket = new WebSocket(`${httpUrl.replace(/^http/, 'ws')}/api/live`, { headers: { cookie } });
     stops.push(() => socket.terminate());
     socket.on('message', (data) => {
       const at = performance.now();
@@ -149,7 +128,7 @@ export async function benchLiveLatency(options: LiveLatencyOptions = {}): Promis
       });
       return m.quantities.length;
     };
-    const drained = (what: string) =>
+    const drained = (what: string, stallMs = STALL_MS) =>
       new Promise<void>((resolve, reject) => {
         let timer: NodeJS.Timeout | undefined;
         const check = () => {
@@ -164,12 +143,26 @@ export async function benchLiveLatency(options: LiveLatencyOptions = {}): Promis
         timer = setTimeout(() => {
           progress = undefined;
           reject(
-            new Error(`${what}: ${outstanding} readings never reached the socket (${STALL_MS} ms still)`),
+            new Error(`${what}: ${outstanding} readings never reached the socket (${stallMs} ms still)`),
           );
-        }, STALL_MS);
+        }, stallMs);
         progress = check;
         check();
       });
+
+    // The API's live feed subscribes on a connection of its own, in the background: a device's message is
+    // sent until its readings come through (one lost on the way is forgotten, not counted).
+    for (let attempt = 1; ; attempt++) {
+      publishOne(0);
+      try {
+        await drained('probe', 500);
+        break;
+      } catch (err) {
+        if (attempt >= 60) throw err;
+        pending.clear();
+        outstanding = 0;
+      }
+    }
 
     // Warm-up: every device once (its first message announces it online), not timed.
     for (let i = 0; i < site.devices.length; i++) publishOne(i);
@@ -220,6 +213,22 @@ export async function benchLiveLatency(options: LiveLatencyOptions = {}): Promis
       }
     }
   }
+}
+
+/** Signs in through `POST /api/auth/login` as a browser would; the session cookie to send with the socket. */
+async function signIn(httpUrl: string, email: string, password: string): Promise<string> {
+  const response = await fetch(`${httpUrl}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password }),
+  });
+  if (response.status !== 200) throw new Error(`sign-in failed: ${response.status} ${await response.text()}`);
+  const session = response.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0] as string)
+    .find((c) => c.startsWith('wesprint_session='));
+  if (!session) throw new Error('sign-in set no wesprint_session cookie');
+  return session;
 }
 
 export function describeLiveLatency(r: LiveLatencyResult): string[] {
