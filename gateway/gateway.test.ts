@@ -609,3 +609,38 @@ t.test(
     t.equal(b.gateway().stats().stored, 0);
   },
 );
+
+t.test(
+  'a lock that announced itself offline before the gateway started (its retained `connected` false, read at start) is offline though heard',
+  async (t) => {
+    const b = await building(t);
+    await b.gateway().stop();
+    const device = await connect(b.url, deviceUsername(lock), b.devicePassword(lock.id));
+    t.teardown(() => device.endAsync());
+    // Journaled before this start: old news to the live path, known only from the broker's retained store.
+    await device.publishAsync(`${lock.topic}/connected`, 'false', { qos: 1, retain: true });
+    await b.restartGateway();
+    // Heard: an answer without readings or availability.
+    await device.publishAsync(`${lock.topic}/commandResponse`, '0', { qos: 1 });
+    await waitFor('the answer read', () => (b.gateway().stats().received >= 1 ? true : undefined));
+
+    const results = new Map<string, CommandResultMessage>();
+    b.api.on('message', (topic, payload) => {
+      if (topic !== topics.commandResult(lock.id)) return;
+      const r = JSON.parse(String(payload)) as CommandResultMessage;
+      results.set(r.id, r);
+    });
+    await b.api.subscribeAsync(topics.commandResult(lock.id), { qos: 1 });
+    const id = randomUUID();
+    await b.api.publishAsync(
+      topics.command(lock.id),
+      JSON.stringify({ id, action: 'unlock', expiresAt: Date.now() + 10_000 }),
+      { qos: 1 },
+    );
+    t.match(
+      await waitFor('the result', () => results.get(id)),
+      { outcome: 'offline' },
+      'offline: what it announced stands until it says otherwise',
+    );
+  },
+);
