@@ -344,21 +344,26 @@ export class JournalStoreWriter {
     const last = (batch[batch.length - 1] as Held).seq;
     const readings = batch.length === 1 ? (batch[0] as Held).readings : batch.flatMap((h) => h.readings);
     if (readings.length > 0) {
-      // A write that timed out may still be under way: the next one waits for it, within reason.
-      if (this.#stale) await settlesWithin(this.#stale, this.#writeTimeoutMs);
-      this.#stale = undefined;
+      // From here on this batch is under way: a hand-off that overflows meanwhile reads on after it.
       this.#writingLast = last;
-      const write = this.#store.write(readings);
       try {
-        await this.#withTimeout(write);
-      } catch (error) {
-        if (error instanceof WriteTimeout) this.#stale = write;
-        throw error;
+        // A write that timed out may still be under way: the next one waits for it, within reason.
+        if (this.#stale) await settlesWithin(this.#stale, this.#writeTimeoutMs);
+        this.#stale = undefined;
+        const write = this.#store.write(readings);
+        try {
+          await this.#withTimeout(write);
+        } catch (error) {
+          if (error instanceof WriteTimeout) this.#stale = write;
+          throw error;
+        }
       } finally {
         this.#writingLast = undefined;
       }
     }
     if (this.#stopped) return;
+    // Never backwards (a batch read again after an overflow ends where an acknowledged one did).
+    if (last <= this.#acked) return;
     this.#acked = last;
     this.#stored += readings.length;
     if (readings.length > 0) this.#writes++;
