@@ -25,6 +25,7 @@ const SITE = {
   devices: [
     { id: 'co2-halle', profile: 'zigbee2mqtt-air-quality', topic: 'zigbee2mqtt/co2-halle', space: 'halle' },
     { id: 'co2-buero', profile: 'zigbee2mqtt-air-quality', topic: 'zigbee2mqtt/co2-buero', space: 'halle' },
+    { id: 'plug-halle', profile: 'shelly-gen2', topic: 'shellyplus1pm-a8032ab12345', space: 'halle' },
   ],
 };
 const HALLE = 'zigbee2mqtt/co2-halle';
@@ -74,7 +75,11 @@ t.test('two broker nodes share one building through Redis', async (t) => {
   // One set of secrets for the building, in each node's DATA_DIR (as an operator copies secrets.json).
   const secrets: Secrets = {
     services: { gateway: generatePassword(), api: generatePassword() },
-    devices: { 'co2-halle': generatePassword(), 'co2-buero': generatePassword() },
+    devices: {
+      'co2-halle': generatePassword(),
+      'co2-buero': generatePassword(),
+      'plug-halle': generatePassword(),
+    },
   };
   const nodeEnv = (name: string) => {
     const dataDir = path.join(dir, name);
@@ -147,6 +152,32 @@ t.test('two broker nodes share one building through Redis', async (t) => {
     );
     t.pass('received on B');
   });
+
+  await t.test(
+    'a filter that starts with a wildcard (Shelly Gen2: +/online) matches across nodes',
+    async (t) => {
+      const watcher = await connect(t, b.url, { ...gateway, clientId: 'online-watch', clean: true });
+      const box = inbox(watcher);
+      t.same(await subscribe(watcher, '+/online', 1), [1]);
+      const plug = await connect(t, a.url, {
+        username: 'plug-halle',
+        password: secrets.devices['plug-halle'] as string,
+        clientId: 'shellyplus1pm-a8032ab12345',
+      });
+      await plug.publishAsync('shellyplus1pm-a8032ab12345/online', 'true', { qos: 1, retain: true });
+      const topic = 'shellyplus1pm-a8032ab12345/online';
+      await until(
+        watcher,
+        () => box.messages.some((m) => m.topic === topic),
+        () => `a message on ${topic}`,
+        60_000,
+      );
+      t.same(
+        box.messages.map((m) => [m.topic, m.payload]),
+        [[topic, 'true']],
+      );
+    },
+  );
 
   await t.test('a retained status published through A is seen by a new subscriber on B', async (t) => {
     const fresh = await connect(t, b.url, { ...gateway, clientId: 'retained-check-1', clean: true });

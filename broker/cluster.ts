@@ -134,7 +134,9 @@ export async function openClusterState(options: ClusterOptions, logger: Logger):
     }
   };
 
-  const mq = new MQEmitterRedisPrefix(options.keyPrefix, {
+  // The channel prefix ends in a topic level of its own: glued to the first level, it would turn a filter's
+  // leading wildcard (`+/online`, `#`) into text, and such a subscription would match nothing.
+  const mq = new MQEmitterRedisPrefix(`${options.keyPrefix}mqtt/`, {
     connectionString: options.redisUrl,
     // [MQTT-4.7.1-3], as aedes sets for its own emitter.
     matchEmptyLevels: true,

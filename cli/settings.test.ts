@@ -139,4 +139,6 @@ t.test('REDIS_URL makes the broker a node of a cluster; REDIS_KEY_PREFIX names i
   t.equal(readSettings({ REDIS_URL: 'rediss://u:p@redis:6380' }, false).redisUrl, 'rediss://u:p@redis:6380');
   t.throws(() => readSettings({ REDIS_URL: 'http://redis:6379' }, false), SettingsError);
   t.throws(() => readSettings({ REDIS_URL: 'redis' }, false), SettingsError);
+  for (const bad of ['a*', 'a/b', 'a+', 'x[1]', 'a b'])
+    t.throws(() => readSettings({ REDIS_KEY_PREFIX: bad }, false), SettingsError, `${bad} refused`);
 });

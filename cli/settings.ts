@@ -172,6 +172,18 @@ function backfillDays(env: NodeJS.ProcessEnv): number {
   return days;
 }
 
+/**
+ * REDIS_KEY_PREFIX: letters, digits and `. _ : -` only, as it also starts the nodes' pub/sub channel patterns,
+ * where `* ? [ ]` would be wildcards and `/ + #` MQTT topic syntax.
+ */
+function redisKeyPrefix(env: NodeJS.ProcessEnv): string | undefined {
+  const raw = env.REDIS_KEY_PREFIX;
+  if (!raw) return undefined;
+  if (!/^[A-Za-z0-9._:-]+$/.test(raw))
+    throw new SettingsError(`REDIS_KEY_PREFIX=${raw} may hold letters, digits and . _ : - only`);
+  return raw;
+}
+
 /** A comma-separated list, blanks dropped. */
 function list(env: NodeJS.ProcessEnv, name: string): string[] {
   return (env[name] ?? '')
@@ -237,7 +249,7 @@ export function readSettings(
     mqttPassword: env.MQTT_PASSWORD || undefined,
     brokerAllowAnonymous: flag(env, 'BROKER_ALLOW_ANONYMOUS'),
     redisUrl: url(env, 'REDIS_URL', ['redis', 'rediss'], 'redis://redis:6379'),
-    redisKeyPrefix: env.REDIS_KEY_PREFIX || undefined,
+    redisKeyPrefix: redisKeyPrefix(env),
     dataDir: path.resolve(env.DATA_DIR || 'data'),
     siteFile: path.resolve(env.SITE_FILE || DEMO_SITE_FILE),
     influx,
