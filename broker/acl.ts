@@ -1,4 +1,4 @@
-import { filterWithin, isValidFilter, isValidTopicName, topicMatches } from '../building/topic-filter.ts';
+import { filterWithin, isValidFilter, isValidTopicName, levelsMatch } from '../building/topic-filter.ts';
 import { buildingTopics, ROOT } from '../building/topics.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
 import type { SiteConfig } from '../site/site.ts';
@@ -146,12 +146,36 @@ export function grantFor(
 // ---------------------------------------------------------------------------------------------------------
 // Decisions
 
+/**
+ * A grant's filters split into levels once: a site's grants carry every device's command filters (1,420 for
+ * 500 devices), and splitting each of them again for every decision made a lab-mode decision cost ~1.4 ms.
+ * Keyed by the filter list itself, so a grant built anew gets its own.
+ */
+const splitFilters = new WeakMap<readonly string[], string[][]>();
+
+function levelsOf(filters: readonly string[]): string[][] {
+  let split = splitFilters.get(filters);
+  if (split === undefined || split.length !== filters.length) {
+    split = filters.map((f) => f.split('/'));
+    splitFilters.set(filters, split);
+  }
+  return split;
+}
+
+/** The first of `filters` that matches the topic (given as its levels), or undefined. */
+function firstMatch(filters: readonly string[], topic: readonly string[]): string | undefined {
+  const split = levelsOf(filters);
+  for (let i = 0; i < split.length; i++) if (levelsMatch(split[i] as string[], topic)) return filters[i];
+  return undefined;
+}
+
 export function mayPublish(grant: Grant, topic: string): Decision {
   if (!isValidTopicName(topic)) return deny('not a valid topic name (wildcards or empty)');
   if (topic.startsWith('$') && !grant.dollarTopics) return deny('$-topics are reserved');
-  const denied = grant.denyPublish.find((f) => topicMatches(f, topic));
-  if (denied) return deny(`topic is reserved (${denied})`);
-  if (!grant.publish.some((f) => topicMatches(f, topic))) return deny('topic not in the account ACL');
+  const levels = topic.split('/');
+  const denied = firstMatch(grant.denyPublish, levels);
+  if (denied !== undefined) return deny(`topic is reserved (${denied})`);
+  if (firstMatch(grant.publish, levels) === undefined) return deny('topic not in the account ACL');
   return ALLOW;
 }
 
@@ -169,6 +193,7 @@ export function maySubscribe(grant: Grant, filter: string): Decision {
  * partially-denied lab subscriptions (`#` minus commands) and sessions restored from disk.
  */
 export function mayReceive(grant: Grant, topic: string): boolean {
-  if (grant.denySubscribe.some((f) => topicMatches(f, topic))) return false;
-  return grant.subscribe.some((f) => topicMatches(f, topic));
+  const levels = topic.split('/');
+  if (firstMatch(grant.denySubscribe, levels) !== undefined) return false;
+  return firstMatch(grant.subscribe, levels) !== undefined;
 }
