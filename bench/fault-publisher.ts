@@ -8,8 +8,9 @@ import { faultPayload, timedMessage, WARMUP_COUNTER } from './fault-ledger.ts';
  * optionally no faster than `rate` messages per second.
  *
  * Like a device's MQTT stack it rides out a broker that dies: it reconnects every 250 ms and sends again
- * every message the broker has not acknowledged (MQTT.js's outgoing store, resent without the DUP flag);
- * what it publishes meanwhile waits in its queue. It counts a message acknowledged when its PUBACK arrives, whichever
+ * every message the broker has not acknowledged (MQTT.js's outgoing store) with the DUP flag set, as a
+ * device's retransmission is (MQTT 3.1.1 §3.3.1.1; MQTT.js by itself resends with DUP 0, so the store below
+ * marks what it held when a connection closed); what it publishes meanwhile waits in its queue. It counts a message acknowledged when its PUBACK arrives, whichever
  * connection brought it.
  *
  * Protocol over the IPC channel:
@@ -45,9 +46,36 @@ export type FaultChildMessage =
   | { kind: 'ready' }
   | { kind: 'warmed' }
   | { kind: 'progress'; sent: number; acked: number }
-  | { kind: 'done'; sent: number; unacked: number[] }
-  | { kind: 'state'; sent: number; unacked: number[] }
+  | { kind: 'done'; sent: number; unacked: number[]; retransmissions: number }
+  | { kind: 'state'; sent: number; unacked: number[]; retransmissions: number }
   | { kind: 'error'; message: string };
+
+/**
+ * MQTT.js's outgoing store, except that every message it holds when a connection closes is resent with DUP 1
+ * (it was handed to the closed connection, or was about to be: a DUP on a first transmission is allowed, and
+ * the broker must then treat it as new).
+ */
+class RetransmittingStore extends mqtt.Store {
+  private readonly held = new Map<number, { dup?: boolean }>();
+  override put(packet: Parameters<mqtt.Store['put']>[0], cb: () => void): this {
+    if (packet.messageId !== undefined) this.held.set(packet.messageId, packet as { dup?: boolean });
+    return super.put(packet, cb);
+  }
+  override del(packet: Parameters<mqtt.Store['del']>[0], cb: Parameters<mqtt.Store['del']>[1]): this {
+    if (packet.messageId !== undefined) this.held.delete(packet.messageId);
+    return super.del(packet, cb);
+  }
+  /** Marks what it holds DUP; returns how many were not marked yet. */
+  markRetransmissions(): number {
+    let marked = 0;
+    for (const p of this.held.values()) {
+      if (p.dup) continue;
+      p.dup = true;
+      marked++;
+    }
+    return marked;
+  }
+}
 
 function send(message: FaultChildMessage): void {
   process.send?.(message);
@@ -60,6 +88,8 @@ async function main(): Promise<void> {
   let acked: Uint8Array = new Uint8Array(0);
   let sent = 0;
   let ackedCount = 0;
+  /** Messages marked DUP for resending, summed over the connections that closed. */
+  let retransmissions = 0;
 
   const unacked = () => {
     const out: number[] = [];
@@ -90,7 +120,7 @@ async function main(): Promise<void> {
             clearInterval(progress);
             clearInterval(ticker);
             send({ kind: 'progress', sent, acked: ackedCount });
-            send({ kind: 'done', sent, unacked: [] });
+            send({ kind: 'done', sent, unacked: [], retransmissions });
           } else {
             pump();
           }
@@ -114,7 +144,9 @@ async function main(): Promise<void> {
             messages.push(faultPayload(raw.devices[device] as FaultPrepare['devices'][number], counter, now));
           }
           acked = new Uint8Array(raw.messages);
+          const outgoing = new RetransmittingStore();
           client = await mqtt.connectAsync(raw.mqttUrl, {
+            outgoingStore: outgoing,
             clientId: raw.clientId,
             protocolVersion: 4,
             clean: true,
@@ -123,6 +155,9 @@ async function main(): Promise<void> {
           });
           // Reconnecting is what it does; an error event must not end the process.
           client.on('error', () => {});
+          client.on('close', () => {
+            retransmissions += outgoing.markRetransmissions();
+          });
           send({ kind: 'ready' });
           return;
         }
@@ -145,7 +180,7 @@ async function main(): Promise<void> {
           publishTimed(prepared, client);
           return;
         case 'report':
-          send({ kind: 'state', sent, unacked: unacked() });
+          send({ kind: 'state', sent, unacked: unacked(), retransmissions });
           return;
         case 'stop':
           await client?.endAsync(true);

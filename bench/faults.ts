@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
+import { SERVICE_USERNAMES } from '../site/credentials.ts';
 import type { SiteConfig } from '../site/site.ts';
 import { INFLUXD_INSTALL, type Influxd, influxdAvailable, startInfluxd } from '../test-support/influxd.ts';
 import { closedPort } from '../test-support/ports.ts';
@@ -25,25 +26,36 @@ import {
 import type { FaultChildMessage, FaultParentMessage, FaultPrepare } from './fault-publisher.ts';
 
 /**
- * Issue 10's durability figures: the real system as separate OS processes (`wesprint broker`,
- * `wesprint gateway`, and the store: the embedded SQLite file the gateway writes, or Debian's influxd as
- * test-support/influxd.ts starts it), devices publishing N QoS 1 readings (bench/fault-publisher.ts, a
- * process of its own; each message's energy counter names it, bench/fault-ledger.ts), a fault injected
- * halfway (once half the messages are PUBACKed), and afterwards every message counted in the store:
+ * Issue 10's durability figures: the real system as separate OS processes, in the two shapes a building runs
+ * (`--shape`, default both):
+ *
+ *   edge    `wesprint edge`: broker and gateway in one process. The broker appends each device message to
+ *           DATA_DIR/journal and PUBACKs after the commit; the gateway reads that journal. Killing the process
+ *           kills both.
+ *   split   `wesprint broker` and `wesprint gateway` (each on a data dir of its own): the gateway's MQTT intake
+ *           takes the devices' messages on its persistent session, appends them to its own journal and
+ *           PUBACKs them to the broker after the commit; the broker PUBACKs the device once it has queued the
+ *           message for that session (its LevelDB).
+ *
+ * The store is the embedded SQLite file the gateway writes, or Debian's influxd (test-support/influxd.ts), a
+ * process of its own. The devices (bench/fault-publisher.ts, a process of its own: one MQTT.js client, clean
+ * session, resending what was not PUBACKed with DUP 1 after a reconnect, as a device does) publish N QoS 1
+ * readings, each named by its energy counter (bench/fault-ledger.ts); a fault is injected halfway (once half
+ * the messages are PUBACKed), and afterwards every message is counted in the store:
  *
  *   lost                   PUBACKed by the broker and not stored (must never happen)
  *   lost without PUBACK    never PUBACKed and not stored (allowed: the device knows it was not taken)
- *   stored twice           rows beyond the first of one message (a redelivery stamped on arrival)
+ *   stored twice           rows beyond the first of one message (a redelivery stamped on its new arrival)
  *
- * A reading is stamped on arrival (Tasmota without SetOption52, Shelly Gen1), and the stores key it by
- * series and millisecond: a message is "lost" also when another of its device (a redelivery, say) arrives in
- * the same millisecond and overwrites its row. The store keeps no trace of which; one device's messages are
- * --buildings × --devices messages apart in the stream, which makes it rare but not impossible in a
- * redelivery burst.
+ * A reading is stamped on arrival (Tasmota without SetOption52, Shelly Gen1; the arrival time is the
+ * journal's), and the stores key it by series and millisecond: a message is "lost" also when another of its
+ * device arrives in the same millisecond and overwrites its row. One device's messages are --buildings ×
+ * --devices messages apart in the stream, which makes that rare but not impossible.
  *
- * The faults, one scenario each, every run on fresh processes and data:
- *   gateway-kill   `kill -9` of the gateway, restarted at once (`--repeat` runs, default 5)
- *   broker-kill    `kill -9` of the broker, restarted at once on the same port and data
+ * The faults, one scenario each, every run on fresh processes and data (each shape runs those it has):
+ *   edge-kill      edge: `kill -9` of `wesprint edge`, restarted at once (`--repeat` runs, default 5)
+ *   gateway-kill   split: `kill -9` of the gateway, restarted at once (`--repeat` runs)
+ *   broker-kill    split: `kill -9` of the broker, restarted at once on the same port and data
  *   store-down     the store away for `--store-down` s (default 60). InfluxDB: influxd killed (SIGKILL) and
  *                  started again on the same data dir and port. Embedded: the bench takes SQLite's write
  *                  lock on readings.db (BEGIN EXCLUSIVE on a connection of its own) and holds it. Making
@@ -53,26 +65,60 @@ import type { FaultChildMessage, FaultParentMessage, FaultPrepare } from './faul
  *                  store's 5 s busy timeout, reads go on (WAL), and once released the same file is back with
  *                  everything it held, as influxd restarting on its own dir. If anything it is harsher than
  *                  a dead influxd: better-sqlite3 is synchronous, so each attempt holds the gateway's event
- *                  loop for those 5 s, where a refused connection fails at once.
- *   all-kill       broker, gateway (and influxd) `kill -9` at once, then started again
+ *                  loop for those 5 s (in the edge shape the broker's too: PUBACKs pause), where a refused
+ *                  connection fails at once.
+ *   all-kill       every process `kill -9` at once (edge, or broker and gateway; and influxd), then started
+ *                  again
  *   memory         (`--memory`, not in the default list) the store away for `--store-down` s under a steady
- *                  `--memory-rate` msg/s, the gateway's RSS sampled every second (start, peak, end); counted too
+ *                  `--memory-rate` msg/s, the RSS of the process holding the gateway sampled every second
+ *                  (start, peak, end, slope while away); counted too
  *
- * Counts are figures, not failures: the system as it stands duplicates, and this bench is how the fix will
- * be shown. A failure (exit 1) is the bench not getting there: a part that does not start or restart, the
- * devices' PUBACKs stalling, the store not settling, a row no message carried.
+ * Counts are figures, not failures (issue 10's goal is 0 lost and 0 stored twice everywhere). A failure
+ * (exit 1) is the bench not getting there: a part that does not start or restart, the devices' PUBACKs
+ * stalling, the store not settling, a store outage the gateway never noticed, a row no message carried.
  *
  * Everything binds 127.0.0.1 on free ports, data lives in temp dirs (removed afterwards), and every child
  * (parts, devices, influxd) is killed at the end, on error too.
  */
 
-export const FAULTS = ['gateway-kill', 'broker-kill', 'store-down', 'all-kill', 'memory'] as const;
+export const FAULTS = [
+  'edge-kill',
+  'gateway-kill',
+  'broker-kill',
+  'store-down',
+  'all-kill',
+  'memory',
+] as const;
 export type FaultName = (typeof FAULTS)[number];
-/** What `--only faults` runs without `--fault` (memory only with `--memory`). */
-export const DEFAULT_FAULTS: FaultName[] = ['gateway-kill', 'broker-kill', 'store-down', 'all-kill'];
+/** What `--only faults` runs without `--fault` (memory only with `--memory`); each shape runs those it has. */
+export const DEFAULT_FAULTS: FaultName[] = [
+  'edge-kill',
+  'gateway-kill',
+  'broker-kill',
+  'store-down',
+  'all-kill',
+];
+
+/**
+ * The two shapes a building runs: `edge`, `wesprint edge` (broker + gateway in one process, the broker
+ * journals each device message before its PUBACK, the gateway reads that journal); `split`, `wesprint broker`
+ * and `wesprint gateway` as separate processes (the gateway's MQTT intake journals what the broker delivers on
+ * its persistent session and PUBACKs it to the broker after the append).
+ */
+export const SHAPES = ['edge', 'split'] as const;
+export type Shape = (typeof SHAPES)[number];
+
+/** The faults a shape has: killing `wesprint edge` kills broker and gateway at once. */
+export function shapeFaults(shape: Shape): readonly FaultName[] {
+  return shape === 'edge'
+    ? ['edge-kill', 'store-down', 'all-kill', 'memory']
+    : ['gateway-kill', 'broker-kill', 'store-down', 'all-kill', 'memory'];
+}
 
 export interface FaultsOptions {
   store: 'embedded' | 'influx';
+  /** The shapes to run, in turn (default both). */
+  shapes: Shape[];
   /** Messages per run (memory: derived from the rate and the outage). */
   messages: number;
   window: number;
@@ -95,6 +141,8 @@ export interface RssSummary {
   endKb: number;
   /** Once the spool had drained and the counts settled. */
   afterKb: number;
+  /** Least-squares slope of RSS over the seconds the store was away, kB per minute. */
+  slopeKbPerMin: number;
   samples: { s: number; kb: number; storeDown: boolean }[];
 }
 
@@ -104,12 +152,15 @@ export interface FaultRun {
   tally?: FaultTally;
   /** PUBACKed messages when the fault was injected. */
   faultAtAcked?: number;
+  /** Messages the devices resent with DUP 1 after a connection closed. */
+  retransmissions?: number;
   /** From the first timed publish to the counts settling. */
   durationMs: number;
   rss?: RssSummary;
 }
 
 export interface FaultScenario {
+  shape: Shape;
   fault: FaultName;
   label: string;
   runs: FaultRun[];
@@ -137,8 +188,11 @@ function storeDownHow(store: FaultsOptions['store']): string {
     : "the bench holds SQLite's write lock on readings.db (BEGIN EXCLUSIVE): each write fails after the 5 s busy timeout";
 }
 
-function label(fault: FaultName, o: FaultsOptions): string {
+function label(shape: Shape, fault: FaultName, o: FaultsOptions): string {
+  const influx = o.store === 'influx';
   switch (fault) {
+    case 'edge-kill':
+      return '`wesprint edge` `kill -9`, restarted';
     case 'gateway-kill':
       return 'gateway `kill -9`, restarted';
     case 'broker-kill':
@@ -146,7 +200,9 @@ function label(fault: FaultName, o: FaultsOptions): string {
     case 'store-down':
       return `${o.store === 'influx' ? 'InfluxDB killed' : 'embedded store locked'} for ${o.storeDownS} s`;
     case 'all-kill':
-      return `everything \`kill -9\`${o.store === 'influx' ? ' (broker, gateway, influxd)' : ' (broker, gateway)'}, restarted`;
+      return shape === 'edge'
+        ? `everything \`kill -9\` (edge${influx ? ', influxd' : ''}), restarted`
+        : `everything \`kill -9\` (broker, gateway${influx ? ', influxd' : ''}), restarted`;
     case 'memory':
       return `store down ${o.storeDownS} s under ${o.memoryRate} msg/s (memory)`;
   }
@@ -266,13 +322,19 @@ function influxReader(url: string, database: string, site: string): StoreReader 
 // ---------------------------------------------------------------------------------------------------------
 // The devices: the forked publisher.
 
+interface DevicesState {
+  sent: number;
+  unacked: number[];
+  retransmissions: number;
+}
+
 class Devices {
   progress = { sent: 0, acked: 0, at: performance.now() };
   private readonly waiting = new Map<string, (m: FaultChildMessage) => void>();
   private failure: Error | undefined;
   private readonly failed: Promise<never>;
   private rejectFailed: (err: Error) => void = () => {};
-  done: Promise<{ sent: number; unacked: number[] }> | undefined;
+  done: Promise<DevicesState> | undefined;
 
   private constructor(private readonly child: ChildProcess) {
     this.failed = new Promise<never>((_, reject) => {
@@ -310,14 +372,16 @@ class Devices {
 
   go(): void {
     this.progress = { sent: 0, acked: 0, at: performance.now() };
-    this.done = this.expect('done').then((m) => (m.kind === 'done' ? m : { sent: 0, unacked: [] }));
+    this.done = this.expect('done').then((m) =>
+      m.kind === 'done' ? m : { sent: 0, unacked: [], retransmissions: 0 },
+    );
     this.done.catch(() => {});
     this.send({ kind: 'go' });
   }
 
-  async report(): Promise<{ sent: number; unacked: number[] }> {
+  async report(): Promise<DevicesState> {
     const m = await this.ask({ kind: 'report' }, 'state');
-    return m.kind === 'state' ? m : { sent: 0, unacked: [] };
+    return m.kind === 'state' ? m : { sent: 0, unacked: [], retransmissions: 0 };
   }
 
   async stop(): Promise<void> {
@@ -356,19 +420,27 @@ class Devices {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// The system: broker, gateway and store as separate processes on one data dir.
+// The system: `wesprint edge`, or `wesprint broker` and `wesprint gateway` (each with a data dir of its own),
+// and the store.
 
 interface BenchContext {
   options: FaultsOptions;
+  shape: Shape;
   site: SiteConfig;
   siteFile: string;
   influxd: Influxd | undefined;
-  runs: number;
 }
 
+/** Runs so far in this process: each run's InfluxDB database is named by it. */
+let databases = 0;
+
 class FaultSystem {
+  /** split: `wesprint broker`. */
   broker: WesprintService | undefined;
+  /** split: `wesprint gateway`. */
   gateway: WesprintService | undefined;
+  /** edge: `wesprint edge`. */
+  edge: WesprintService | undefined;
   readonly reader: StoreReader;
   private lock: Database.Database | undefined;
 
@@ -384,8 +456,23 @@ class FaultSystem {
         : sqliteReader(path.join(this.dataDir, 'readings.db'), ctx.site.site.id);
   }
 
+  /** The data dir of the gateway (and of the edge's broker): its journal, readings.db, heartbeat. */
   get dataDir(): string {
     return path.join(this.dir, 'data');
+  }
+
+  /** split: the broker's own data dir (its sessions). */
+  get brokerDataDir(): string {
+    return path.join(this.dir, 'broker-data');
+  }
+
+  get shape(): Shape {
+    return this.ctx.shape;
+  }
+
+  /** The process the gateway runs in. */
+  get holder(): WesprintService | undefined {
+    return this.shape === 'edge' ? this.edge : this.gateway;
   }
 
   /** A port probed free may be taken before the broker binds it (other tests share the machine): retried. */
@@ -402,7 +489,7 @@ class FaultSystem {
   private static async startOnce(ctx: BenchContext): Promise<FaultSystem> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-faults-'));
     const mqttPort = await closedPort();
-    const database = ctx.influxd ? `faults_${process.pid}_${++ctx.runs}` : undefined;
+    const database = ctx.influxd ? `faults_${process.pid}_${++databases}` : undefined;
     const env: Record<string, string> = {
       DATA_DIR: path.join(dir, 'data'),
       SITE_FILE: ctx.siteFile,
@@ -419,8 +506,11 @@ class FaultSystem {
     };
     const system = new FaultSystem(ctx, dir, env, database);
     try {
-      await system.startBroker();
-      await system.startGateway();
+      if (ctx.shape === 'edge') await system.startEdge();
+      else {
+        await system.startBroker();
+        await system.startGateway();
+      }
     } catch (err) {
       await system.close();
       throw err;
@@ -432,17 +522,48 @@ class FaultSystem {
     return `mqtt://127.0.0.1:${this.env.MQTT_PORT}`;
   }
 
+  /** edge: resolves once its broker listens and its gateway is connected to it. */
+  async startEdge(): Promise<void> {
+    const edge = trackWesprint(spawnWesprint(['edge'], this.env));
+    this.edge = edge;
+    await edge.waitFor(/MQTT broker\s+mqtt:\/\/127\.0\.0\.1:\d+/, STARTUP_MS);
+    await edge.waitFor(/connected to the broker/, STARTUP_MS);
+  }
+
+  /** split: the broker on a data dir of its own (another machine's, as it were). */
   async startBroker(): Promise<void> {
-    const broker = trackWesprint(spawnWesprint(['broker'], this.env));
+    const broker = trackWesprint(
+      spawnWesprint(['broker'], { ...this.env, DATA_DIR: this.brokerDataDir, INFLUX_URL: '' }),
+    );
     this.broker = broker;
     await broker.waitFor(/MQTT broker\s+mqtt:\/\/127\.0\.0\.1:\d+/, STARTUP_MS);
   }
 
-  /** Resolves once the gateway is connected to the broker (and so subscribed, a moment later). */
+  /** split: resolves once the gateway is connected to the broker (and so subscribed, a moment later). */
   async startGateway(): Promise<void> {
-    const gateway = trackWesprint(spawnWesprint(['gateway'], { ...this.env, MQTT_URL: this.mqttUrl }));
+    const gateway = trackWesprint(
+      spawnWesprint(['gateway'], {
+        ...this.env,
+        MQTT_URL: this.mqttUrl,
+        // The broker's gateway account (lab mode knows no anonymous gateway).
+        MQTT_USERNAME: SERVICE_USERNAMES.gateway,
+        MQTT_PASSWORD: this.gatewayPassword(),
+      }),
+    );
     this.gateway = gateway;
     await gateway.waitFor(/connected to the broker/, STARTUP_MS);
+  }
+
+  /** The password of the gateway's account, from the broker's secrets (written at its first start). */
+  private gatewayPassword(): string {
+    const secrets = JSON.parse(fs.readFileSync(path.join(this.brokerDataDir, 'secrets.json'), 'utf8')) as {
+      services: Record<string, string>;
+    };
+    return secrets.services.gateway ?? '';
+  }
+
+  async killEdge(): Promise<void> {
+    if (this.edge) await killWesprint(this.edge);
   }
 
   async killBroker(): Promise<void> {
@@ -470,9 +591,10 @@ class FaultSystem {
     db?.close();
   }
 
-  /** The gateway connected, its spool empty, by its heartbeat file and spool dir. */
+  /** The gateway connected, its store caught up with the journal (not "spooling"), by its heartbeat file. */
   calm(): boolean {
-    if (!this.gateway || !wesprintRunning(this.gateway)) return false;
+    const holder = this.holder;
+    if (!holder || !wesprintRunning(holder)) return false;
     try {
       const beat = JSON.parse(fs.readFileSync(path.join(this.dataDir, 'gateway.heartbeat.json'), 'utf8')) as {
         connected?: boolean;
@@ -489,7 +611,9 @@ class FaultSystem {
   /** What a part wrote, for a failure's message. */
   tail(): string {
     const last = (s: WesprintService | undefined) => (s ? s.output().slice(-1500) : '(not started)');
-    return `broker:\n${last(this.broker)}\ngateway:\n${last(this.gateway)}`;
+    return this.shape === 'edge'
+      ? `edge:\n${last(this.edge)}`
+      : `broker:\n${last(this.broker)}\ngateway:\n${last(this.gateway)}`;
   }
 
   async close(): Promise<void> {
@@ -499,7 +623,9 @@ class FaultSystem {
       // a lock left by a failed run: closing the connection ends its transaction anyway
     }
     this.lock = undefined;
-    await Promise.all([this.broker && killWesprint(this.broker), this.gateway && killWesprint(this.gateway)]);
+    await Promise.all(
+      [this.edge, this.broker, this.gateway].map((service) => service && killWesprint(service)),
+    );
     if (this.ctx.influxd && this.database) {
       const q = encodeURIComponent(`DROP DATABASE "${this.database}"`);
       await fetch(`${this.ctx.influxd.url}/query?q=${q}`, { method: 'POST' }).catch(() => {});
@@ -510,6 +636,27 @@ class FaultSystem {
 
 // ---------------------------------------------------------------------------------------------------------
 // One run.
+
+/** Least-squares slope of y over x (NaN with fewer than two points). */
+export function slope(points: [number, number][]): number {
+  const k = points.length;
+  if (k < 2) return Number.NaN;
+  let sx = 0;
+  let sy = 0;
+  for (const [x, y] of points) {
+    sx += x;
+    sy += y;
+  }
+  const mx = sx / k;
+  const my = sy / k;
+  let num = 0;
+  let den = 0;
+  for (const [x, y] of points) {
+    num += (x - mx) * (y - my);
+    den += (x - mx) ** 2;
+  }
+  return den === 0 ? Number.NaN : num / den;
+}
 
 function rssKb(pid: number | undefined): number | undefined {
   if (pid === undefined) return undefined;
@@ -595,7 +742,7 @@ async function runOne(
     let storeDown = false;
     if (memory) {
       sampler = setInterval(() => {
-        const kb = rssKb(system.gateway?.child.pid);
+        const kb = rssKb(system.holder?.child.pid);
         if (kb !== undefined)
           samples.push({ s: Math.round((performance.now() - t0) / 100) / 10, kb, storeDown });
       }, 1000);
@@ -614,8 +761,12 @@ async function runOne(
       throw new Error(`PUBACKs stalled at ${d.progress.acked} before the fault`);
 
     // The fault.
-    const rssBefore = rssKb(system.gateway?.child.pid);
+    const rssBefore = rssKb(system.holder?.child.pid);
     switch (fault) {
+      case 'edge-kill':
+        await system.killEdge();
+        await system.startEdge();
+        break;
       case 'gateway-kill':
         await system.killGateway();
         await system.startGateway();
@@ -634,16 +785,24 @@ async function runOne(
         break;
       }
       case 'all-kill':
-        await Promise.all([system.killBroker(), system.killGateway(), ctx.influxd?.kill()]);
+        await Promise.all([
+          system.killEdge(),
+          system.killBroker(),
+          system.killGateway(),
+          ctx.influxd?.kill(),
+        ]);
         await ctx.influxd?.restart();
-        await system.startBroker();
-        await system.startGateway();
+        if (system.shape === 'edge') await system.startEdge();
+        else {
+          await system.startBroker();
+          await system.startGateway();
+        }
         break;
     }
-    const rssAtBack = rssKb(system.gateway?.child.pid);
+    const rssAtBack = rssKb(system.holder?.child.pid);
     // Every PUBACK, unless they stall.
-    let final: { sent: number; unacked: number[] } | undefined;
-    const done = d.done as Promise<{ sent: number; unacked: number[] }>;
+    let final: DevicesState | undefined;
+    const done = d.done as Promise<DevicesState>;
     // Settled either way: the devices' process dying rejects `done`, and `await done` below throws it.
     let finished = false;
     const settled = () => {
@@ -691,21 +850,23 @@ async function runOne(
     // write the lock holds fails after the 5 s busy timeout, and only then says so).
     if (
       (fault === 'store-down' || fault === 'memory') &&
-      !/spooling to disk/.test(system.gateway?.output() ?? '')
+      !/readings wait in the journal/.test(system.holder?.output() ?? '')
     )
       problems.push(
         'the store went away and the gateway never noticed (it did not spool): the fault did not bite',
       );
+    if (process.env.FAULTS_DEBUG) report(system.tail());
 
     if (sampler) clearInterval(sampler);
     if (memory) {
-      const down = samples.filter((s) => s.storeDown).map((s) => s.kb);
-      const afterKb = rssKb(system.gateway?.child.pid) ?? Number.NaN;
+      const down = samples.filter((s) => s.storeDown);
+      const afterKb = rssKb(system.holder?.child.pid) ?? Number.NaN;
       run.rss = {
         startKb: rssBefore ?? Number.NaN,
-        peakKb: Math.max(...down, rssBefore ?? 0, rssAtBack ?? 0),
+        peakKb: Math.max(...down.map((s) => s.kb), rssBefore ?? 0, rssAtBack ?? 0),
         endKb: rssAtBack ?? Number.NaN,
         afterKb,
+        slopeKbPerMin: slope(down.map((s) => [s.s / 60, s.kb])),
         samples,
       };
     }
@@ -727,6 +888,7 @@ async function runOne(
       rows.map((r) => messageKey(r.device, storedCounter(r.kwh))),
     );
     run.tally = tally;
+    run.retransmissions = final.retransmissions;
     if (tally.unknown > 0) problems.push(`${tally.unknown} stored energy readings that no message carried`);
     if (final.sent < messages) problems.push(`only ${final.sent} of ${messages} messages were published`);
   } catch (err) {
@@ -778,28 +940,34 @@ export async function runFaults(
       const server = influxd;
       track({ kill: () => void server.kill() });
     }
-    const ctx: BenchContext = { options, site, siteFile, influxd, runs: 0 };
     report(
-      `faults: ${n(options.messages)} QoS 1 messages per run from ${site.devices.length} devices (Tasmota plugs, Shelly 3EM), window ${options.window}, fault at half; store: ${options.store === 'influx' ? 'InfluxDB (influxd)' : 'embedded (SQLite)'}; broker, gateway${options.store === 'influx' ? ', influxd' : ''} as separate processes`,
+      `faults: ${n(options.messages)} QoS 1 messages per run from ${site.devices.length} devices (Tasmota plugs, Shelly 3EM; one MQTT.js client, clean session, resending with DUP 1 after a reconnect), window ${options.window}, fault at half; store: ${options.store === 'influx' ? 'InfluxDB (influxd, a process of its own)' : 'embedded (SQLite, in the gateway)'}`,
     );
-    for (const fault of options.faults) {
-      const scenario: FaultScenario = { fault, label: label(fault, options), runs: [] };
-      scenarios.push(scenario);
-      const runs = fault === 'gateway-kill' ? options.repeat : 1;
-      for (let i = 1; i <= runs; i++) {
-        let r: FaultRun;
-        try {
-          r = await runOne(fault, ctx, report);
-        } catch (err) {
-          r = { ok: false, problems: [(err as Error).message], durationMs: Number.NaN };
+    for (const shape of options.shapes) {
+      const faults = options.faults.filter((f) => shapeFaults(shape).includes(f));
+      if (faults.length === 0) continue;
+      report(
+        shape === 'edge'
+          ? 'shape edge: `wesprint edge` (broker + gateway in one process)'
+          : 'shape split: `wesprint broker` + `wesprint gateway` (its MQTT intake) as separate processes',
+      );
+      const ctx: BenchContext = { options, shape, site, siteFile, influxd };
+      for (const fault of faults) {
+        const scenario: FaultScenario = { shape, fault, label: label(shape, fault, options), runs: [] };
+        scenarios.push(scenario);
+        const runs = fault === 'gateway-kill' || fault === 'edge-kill' ? options.repeat : 1;
+        for (let i = 1; i <= runs; i++) {
+          let r: FaultRun;
+          try {
+            r = await runOne(fault, ctx, report);
+          } catch (err) {
+            r = { ok: false, problems: [(err as Error).message], durationMs: Number.NaN };
+          }
+          scenario.runs.push(r);
+          report(`  ${shape} ${fault} run ${i}: ${describeRun(r)}`);
+          if (r.rss) report(`    ${describeRss(shape, r.rss)}`);
+          if (!r.ok) failures.push(`${shape} ${fault} run ${i}: ${r.problems.join('; ')}`);
         }
-        scenario.runs.push(r);
-        report(`  ${fault} run ${i}: ${describeRun(r)}`);
-        if (r.rss)
-          report(
-            `    gateway RSS: ${mb(r.rss.startKb)} when the store went away, peak ${mb(r.rss.peakKb)}, ${mb(r.rss.endKb)} when it came back, ${mb(r.rss.afterKb)} once drained`,
-          );
-        if (!r.ok) failures.push(`${fault} run ${i}: ${r.problems.join('; ')}`);
       }
     }
   } finally {
@@ -809,26 +977,28 @@ export async function runFaults(
   return { ok: failures.length === 0, settings, scenarios, failures, skipped };
 }
 
+function describeRss(shape: Shape, rss: RssSummary): string {
+  const perMin = Number.isFinite(rss.slopeKbPerMin) ? `${(rss.slopeKbPerMin / 1024).toFixed(2)} MB/min` : '–';
+  return `RSS of the ${shape === 'edge' ? 'edge process (broker + gateway)' : 'gateway process'}: ${mb(rss.startKb)} when the store went away, peak ${mb(rss.peakKb)} while away (slope ${perMin}), ${mb(rss.endKb)} when it came back, ${mb(rss.afterKb)} once caught up`;
+}
+
 /** The table `npm run bench -- --only faults` prints (issue 10's layout). */
 export function describeFaults(r: FaultsResult): string[] {
   const per = (s: FaultScenario, f: (t: FaultTally) => number) =>
     s.runs.map((run) => (run.tally ? n(f(run.tally)) : '–')).join(', ');
   const lines = [
-    `| fault | runs | lost | lost without PUBACK | stored twice |`,
-    `|---|---|---|---|---|`,
+    `| shape | fault (store: ${r.settings.store}) | runs | lost | lost without PUBACK | stored twice | DUP resent |`,
+    `|---|---|---|---|---|---|---|`,
     ...r.scenarios.map(
       (s) =>
-        `| ${s.label} | ${s.runs.length} | ${per(s, (t) => t.lost)} | ${per(s, (t) => t.lostWithoutPuback)} | ${per(s, (t) => t.storedTwice)} |`,
+        `| ${s.shape} | ${s.label} | ${s.runs.length} | ${per(s, (t) => t.lost)} | ${per(s, (t) => t.lostWithoutPuback)} | ${per(s, (t) => t.storedTwice)} | ${s.runs.map((run) => n(run.retransmissions)).join(', ')} |`,
     ),
   ];
   if (r.settings.faults.includes('store-down') || r.settings.faults.includes('memory'))
     lines.push(`store down: ${r.settings.storeDownHow}`);
   for (const s of r.scenarios)
     for (const run of s.runs)
-      if (run.rss)
-        lines.push(
-          `memory: gateway RSS ${mb(run.rss.startKb)} when the store went away, peak ${mb(run.rss.peakKb)} while away, ${mb(run.rss.endKb)} when it came back (${r.settings.storeDownS} s later), ${mb(run.rss.afterKb)} once drained`,
-        );
+      if (run.rss) lines.push(`memory (${r.settings.storeDownS} s down): ${describeRss(s.shape, run.rss)}`);
   lines.push(
     r.ok
       ? 'every run counted (counts are figures: lost and stored twice are what issue 10 is to bring to 0)'

@@ -12,6 +12,8 @@ import {
   type FaultName,
   type FaultsResult,
   runFaults,
+  SHAPES,
+  type Shape,
 } from './faults.ts';
 import { type IngestOptions, ingestEnvironment } from './ingest.ts';
 import { benchLiveLatency, describeLiveLatency, type LiveLatencyResult } from './live-latency.ts';
@@ -96,6 +98,7 @@ export interface BenchResults {
     live?: LiveLatencyResult;
     unlock?: UnlockEntry;
     faults?: FaultsResult;
+    'faults-influx'?: FaultsResult;
   };
 }
 
@@ -147,6 +150,7 @@ export async function runBench(args: string[]): Promise<number> {
       'live-rate': { type: 'string', default: '1000' },
       'live-seconds': { type: 'string', default: '10' },
       store: { type: 'string', default: 'embedded' },
+      shape: { type: 'string', default: 'edge,split' },
       fault: { type: 'string' },
       repeat: { type: 'string', default: '5' },
       'store-down': { type: 'string', default: '60' },
@@ -237,8 +241,12 @@ export async function runBench(args: string[]): Promise<number> {
   if (wanted.includes('faults')) {
     console.log('');
     try {
-      const store = values.store;
-      if (store !== 'embedded' && store !== 'influx') throw new Error('--store must be embedded or influx');
+      const stores = values.store.split(',').map((s) => s.trim());
+      if (stores.some((s) => s !== 'embedded' && s !== 'influx'))
+        throw new Error('--store must be embedded, influx or both (embedded,influx)');
+      const shapes = values.shape.split(',').map((s) => s.trim()) as Shape[];
+      if (shapes.some((s) => !SHAPES.includes(s)))
+        throw new Error(`--shape must be of ${SHAPES.join(', ')} (comma-separated)`);
       const faults = (
         values.fault ? values.fault.split(',').map((f) => f.trim()) : [...DEFAULT_FAULTS]
       ) as FaultName[];
@@ -246,20 +254,23 @@ export async function runBench(args: string[]): Promise<number> {
       if (unknown.length > 0)
         throw new Error(`--fault: unknown ${unknown.join(', ')} (known: ${FAULTS.join(', ')})`);
       if (values.memory && !faults.includes('memory')) faults.push('memory');
-      const result = await runFaults({
-        store,
-        messages: options.messages,
-        window: options.window,
-        devices: options.buildings * options.devicesPerBuilding,
-        repeat: positive('repeat', values.repeat),
-        storeDownS: positive('store-down', values['store-down']),
-        faults,
-        memoryRate: positive('memory-rate', values['memory-rate']),
-      });
-      console.log('');
-      for (const line of describeFaults(result)) console.log(line);
-      writeBenchResult(values.out, 'faults', result);
-      failures.push(...result.failures.map((f) => `faults: ${f}`));
+      for (const store of stores as ('embedded' | 'influx')[]) {
+        const result = await runFaults({
+          store,
+          shapes,
+          messages: options.messages,
+          window: options.window,
+          devices: options.buildings * options.devicesPerBuilding,
+          repeat: positive('repeat', values.repeat),
+          storeDownS: positive('store-down', values['store-down']),
+          faults,
+          memoryRate: positive('memory-rate', values['memory-rate']),
+        });
+        console.log('');
+        for (const line of describeFaults(result)) console.log(line);
+        writeBenchResult(values.out, store === 'influx' ? 'faults-influx' : 'faults', result);
+        failures.push(...result.failures.map((f) => `faults (${store}): ${f}`));
+      }
     } catch (err) {
       failures.push(`faults: ${(err as Error).message}`);
     }
