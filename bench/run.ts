@@ -44,15 +44,19 @@ import { benchUnlock, describeUnlockBench, type UnlockBenchResult, unlockFailure
  *   report  the board report, uncached, for the last year and month on a data dir with history (--data-dir, or
  *           DATA_DIR; skipped without one): year and month times against a plain read of the same rollup rows
  *           in the same run (bench/board-report.ts). Only with --only report or --data-dir.
- *   faults  issue 10's durability (bench/faults.ts): `wesprint broker`, `wesprint gateway` and the store as
- *           separate processes, --messages QoS 1 readings from --buildings × --devices Tasmota/Shelly devices,
- *           a fault injected halfway (gateway kill -9 and restart, --repeat runs; broker kill -9 and restart;
- *           the store away for --store-down s; everything kill -9 at once and restarted), then every message
- *           counted in the store: lost (PUBACKed, not stored), lost without PUBACK (allowed), stored twice.
- *           Counts are figures, not failures; a part that does not come back, stalled PUBACKs or a store that
- *           does not settle are. Not in the default run: it takes minutes (with the defaults about 6 on this
- *           2-core machine at load ~10: 8 runs of ~30 s, each on freshly started processes, and the store
- *           outage a minute; --memory adds 2). Only with --only faults.
+ *   faults  issue 10's durability (bench/faults.ts): the real processes in both shapes a building runs (--shape):
+ *           edge, `wesprint edge` (broker + gateway in one process, the broker's journal); split, `wesprint
+ *           broker` + `wesprint gateway` (the gateway's MQTT intake and its own journal); the store embedded or
+ *           influxd (--store). --messages QoS 1 readings from --buildings × --devices Tasmota/Shelly devices
+ *           (one MQTT.js client resending with DUP 1 after a reconnect), a fault injected halfway (edge: kill -9
+ *           of the edge, --repeat runs; split: gateway kill -9, --repeat runs, broker kill -9; both: the store
+ *           away for --store-down s, everything kill -9 at once; each restarted), then every message counted in
+ *           the store: lost (PUBACKed, not stored), lost without PUBACK (allowed), stored twice (goal: 0 and 0).
+ *           Counts are figures, not failures; a part that does not come back, stalled PUBACKs, a store that
+ *           does not settle or an outage the gateway never noticed are. Not in the default run: it takes
+ *           minutes (on this 2-core machine at load ~10, one store and one shape about 4 minutes: 7 runs of
+ *           ~20 s on freshly started processes, the store outage 75 s; --memory adds --store-down + 30 s). Only
+ *           with --only faults.
  *
  *   --only NAME    ingest-references | live | unlock | report | faults (default: all but report and faults)
  *   --data-dir D   report: the data dir to read (e.g. the demo's after its first start)
@@ -67,20 +71,23 @@ import { benchUnlock, describeUnlockBench, type UnlockBenchResult, unlockFailure
  *   --profile      ingest-references: one extra run of each WeSprint measurement under the CPU profiler
  *                  (broker, journal, gateway and store share the process); prints where the time goes
  *   --live-rate N --live-seconds S   live: messages per second and seconds of publishing (1000, 10)
- *   --store S      faults: embedded (SQLite, default) or influx (Debian's influxd, started by the bench)
- *   --fault LIST   faults: comma-separated, of gateway-kill, broker-kill, store-down, all-kill, memory
- *                  (default all but memory)
- *   --repeat N     faults: runs of gateway-kill (default 5); the other faults run once
+ *   --store S      faults: embedded (SQLite, default), influx (Debian's influxd, started by the bench), or
+ *                  both: embedded,influx (results under faults and faults-influx)
+ *   --shape LIST   faults: edge, split or edge,split (default both)
+ *   --fault LIST   faults: comma-separated, of edge-kill, gateway-kill, broker-kill, store-down, all-kill,
+ *                  memory (default all but memory; each shape runs those it has)
+ *   --repeat N     faults: runs of edge-kill and gateway-kill (default 5); the other faults run once
  *   --store-down S faults: seconds the store is away in store-down and memory (default 60; embedded: more
  *                  than the store's 5 s busy timeout, or the gateway's write just waits and nothing spools)
  *   --memory       faults: also the memory scenario: the store away for --store-down s under a steady
- *                  --memory-rate msg/s (default 500), the gateway's RSS sampled every second (start, peak,
- *                  end). Issue 10 wants it flat over 10 minutes: --store-down 600 --memory
+ *                  --memory-rate msg/s (default 500), the RSS of the process holding the gateway sampled every
+ *                  second (start, peak, end, slope). Issue 10 wants it flat over 10 minutes: --shape edge
+ *                  --fault memory --store-down 600
  *   --out FILE     results file (default bench/results.json)
  *
  * Time: with the defaults, ingest-references is 15 measurements of 20,000 messages; WeSprint's (~5 s each at
  * its ~4k msg/s) dominate: about 2 minutes on this 2-core machine (load ~8); live about 20 s. For a quick look: --only ingest-references --messages 2000 --runs 1 (about 15 s); faults:
- * --only faults --messages 2000 --store-down 8 --repeat 1 (about 2 minutes).
+ * --only faults --messages 2000 --store-down 8 --repeat 1 (about 3 minutes for both shapes).
  */
 
 const RESULTS_FILE = fileURLToPath(new URL('./results.json', import.meta.url));
