@@ -9,7 +9,13 @@ import { openJournal } from '../journal/segment-journal.ts';
 import { startTestBroker, testProfiles } from '../test-support/broker.ts';
 import { requireComponent } from '../test-support/component.ts';
 import { MOSQUITTO_INSTALL, mosquittoAvailable, startMosquitto } from '../test-support/mosquitto.ts';
-import { intakeClientId, intakeFilters, type MqttIntake, startMqttIntake } from './mqtt-intake.ts';
+import {
+  arrivalClock,
+  intakeClientId,
+  intakeFilters,
+  type MqttIntake,
+  startMqttIntake,
+} from './mqtt-intake.ts';
 
 /**
  * The gateway's MQTT intake against real brokers: the project's broker (aedes, MQTT 3.1.1) and a Mosquitto
@@ -155,6 +161,21 @@ t.test('intakeFilters: a share group prefixes every filter; duplicates go', asyn
   t.same(intakeFilters(['a/+', 'b/#'], 'gw'), ['$share/gw/a/+', '$share/gw/b/#']);
 });
 
+t.test('arrivalClock: strictly increasing per topic, the clock itself otherwise', async (t) => {
+  let clock = 1000;
+  const stamp = arrivalClock(() => clock);
+  t.same(
+    ['a', 'a', 'a', 'b', 'a'].map((topic) => stamp(topic)),
+    [1000, 1001, 1002, 1000, 1003],
+    'a burst within one millisecond: one stamp each',
+  );
+  clock = 1001;
+  t.equal(stamp('b'), 1001, 'another topic keeps the clock');
+  t.equal(stamp('a'), 1004, 'ahead until the clock catches up');
+  clock = 2000;
+  t.equal(stamp('a'), 2000);
+});
+
 t.test('intakeClientId: made once per DATA_DIR, then kept', async (t) => {
   const dir = tempDir(t, 'wesprint-intake-id-');
   const id = intakeClientId(dir, 'kaufhaus');
@@ -191,6 +212,9 @@ t.test("against the project's broker (aedes, MQTT 3.1.1)", async (t) => {
     t.teardown(() => device.publishAsync(topic, '', { qos: 1, retain: true }).then(() => {}));
     const i = await intake(t, s, journal, `intake-retained-${process.pid}`);
     await i.subscribed;
+    // aedes reads its retained store for a new subscription asynchronously: a live publish sent now could
+    // overtake the replay (and change what it replays).
+    await until('the replay', async () => (await all(journal)).some((e) => e.topic === topic));
     await device.publishAsync(topic, 'false', { qos: 1, retain: true });
     await until('both', async () => (await all(journal)).filter((e) => e.topic === topic).length >= 2);
     const entries = (await all(journal)).filter((e) => e.topic === topic);

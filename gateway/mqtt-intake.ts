@@ -94,6 +94,32 @@ const SESSION_NEVER_EXPIRES = 0xffffffff;
  */
 let connectionsInProcess = 0;
 
+/** Topics remembered by arrivalClock before it forgets those whose last stamp is in the past. */
+const ARRIVAL_TOPICS = 100_000;
+
+/**
+ * Arrival times, strictly increasing per topic: a reading without a time of its own is stamped with its
+ * arrival (Tasmota without SetOption52, Shelly Gen1) and the stores key it by series and millisecond, so two
+ * messages of one topic stamped alike would overwrite each other's row. Against a broker that happens all the
+ * time: after a restart it sends a session's whole backlog in one burst, hundreds of one device's messages
+ * within a millisecond (measured: 110 messages of one plug, 94 distinct stamps). A message whose topic already
+ * has a stamp at or after now gets the next millisecond; a backlog of n messages of one topic ends up to n ms
+ * ahead of the clock, which a device reporting every few seconds never notices.
+ */
+export function arrivalClock(now: () => number): (topic: string) => number {
+  const last = new Map<string, number>();
+  return (topic) => {
+    const t = now();
+    const previous = last.get(topic);
+    const stamp = previous !== undefined && previous >= t ? previous + 1 : t;
+    if (last.size >= ARRIVAL_TOPICS && previous === undefined) {
+      for (const [k, v] of last) if (v < t) last.delete(k);
+    }
+    last.set(topic, stamp);
+    return stamp;
+  };
+}
+
 /** Subscription filters, with the share group when there is one. */
 export function intakeFilters(filters: Iterable<string>, shareGroup?: string): string[] {
   const unique = [...new Set(filters)];
@@ -153,6 +179,7 @@ export async function startMqttIntake(options: MqttIntakeOptions): Promise<MqttI
   });
 
   let stopping = false;
+  const arrival = arrivalClock(now);
   // A connection is its socket: MQTT.js emits 'connect' only after replaying its own outgoing store, so a
   // redelivery sent right behind the CONNACK can be read before that event.
   const connections = new WeakMap<object, number>();
@@ -183,7 +210,7 @@ export async function startMqttIntake(options: MqttIntakeOptions): Promise<MqttI
     const append = journal.append({
       topic: p.topic,
       payload: Buffer.isBuffer(p.payload) ? p.payload : Buffer.from(p.payload),
-      receivedAt: now(),
+      receivedAt: arrival(p.topic),
       retainedReplay,
       ...(acked
         ? { sender: { clientId: sender, connection, messageId: p.messageId as number, dup: p.dup === true } }
