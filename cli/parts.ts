@@ -33,6 +33,7 @@ import { loadSite } from '../site/load.ts';
 import type { DeviceConfig, SiteConfig } from '../site/site.ts';
 import { openStore } from '../storage/open.ts';
 import type { ManagedStore } from '../storage/store.ts';
+import { type GatewayIntake, openGatewayIntake } from './gateway-intake.ts';
 import { writeHeartbeat } from './healthcheck.ts';
 import { openLog } from './log.ts';
 import type { Settings } from './settings.ts';
@@ -242,7 +243,11 @@ export async function startParts(
     };
     goOn();
     if (parts.gateway) {
-      const input = inProcess ?? (await openGatewayIntake(settings));
+      // `wesprint gateway`: the gateway's own journal, fed by its MQTT intake.
+      const intake = inProcess
+        ? undefined
+        : await openGatewayIntake(settings, site, profiles, mqttUrl, service('gateway'), logger);
+      const input = inProcess ?? (intake as GatewayIntake);
       const gateway = await startOwnGateway(
         settings,
         site,
@@ -255,6 +260,8 @@ export async function startParts(
       runningGateway = gateway.gateway;
       if (inProcess) stopInProcessGateway = gateway.stop;
       else stops.push(gateway.stop);
+      // Stopped first (stops run newest first): the broker keeps what arrives while the gateway finishes.
+      if (intake) stops.push(() => intake.intake.stop());
       lines.push(
         `Gateway         storing to ${settings.influx ? settings.influx.url : path.join(settings.dataDir, 'readings.db')}`,
       );
@@ -505,15 +512,6 @@ interface GatewayInput {
   retained?: () => Promise<RetainedMessage[]>;
   /** Called once the gateway has stopped, before the store closes: closes the journal (and what feeds it). */
   close: () => Promise<void>;
-}
-
-/**
- * `wesprint gateway` against a broker in another process: the gateway's own journal in DATA_DIR/journal.
- * What appends the devices' messages to it (the MQTT intake, gateway/mqtt-intake.ts) is started here too.
- */
-async function openGatewayIntake(settings: Settings): Promise<GatewayInput> {
-  const journal = await openJournal(path.join(settings.dataDir, 'journal'));
-  return { journal, close: () => journal.close() };
 }
 
 async function startOwnGateway(

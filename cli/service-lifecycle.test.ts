@@ -1,11 +1,10 @@
-import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import t, { type Test } from 'tap';
+import { openJournal } from '../journal/segment-journal.ts';
 import { SERVICE_USERNAMES, type Secrets } from '../site/credentials.ts';
 import { SqliteStore } from '../storage/sqlite-store.ts';
-import type { StoredReading } from '../storage/store.ts';
 import { serviceDataDir } from '../test-support/service-data-dir.ts';
 import { startWesprint, type WesprintService } from '../test-support/wesprint-process.ts';
 
@@ -26,16 +25,22 @@ function brokerUrl(broker: WesprintService): string {
   return `mqtt://127.0.0.1:${port}`;
 }
 
-/** The gateway's JSON log lines with one of the given messages. */
-function logged(output: string, message: RegExp): string[] {
+/**
+ * The JSON log lines with one of the given messages, of one part when given (`wesprint gateway` logs its own
+ * MQTT client as part "gateway" and its MQTT intake, gateway/mqtt-intake.ts, as part "intake").
+ */
+function logged(output: string, message: RegExp, part?: string): string[] {
   return output
     .split('\n')
     .filter((l) => l.startsWith('{'))
-    .map((l) => (JSON.parse(l) as { msg: string }).msg)
-    .filter((m) => message.test(m));
+    .map((l) => JSON.parse(l) as { msg: string; part?: string })
+    .filter((l) => (part === undefined || l.part === part) && message.test(l.msg))
+    .map((l) => l.msg);
 }
 
 const BROKER_STATE = /connected to the broker|not reachable|lost the broker|refuses the sign-in/;
+/** The gateway's own client connected (it republishes readings only then), not its MQTT intake. */
+const GATEWAY_CONNECTED = /"part":"gateway"[^\n]*"msg":"connected to the broker"/;
 
 /** Publishes CO2 readings as the sensor would, and counts what the gateway republished of them. */
 async function sensorAndObserver(t: Test, url: string, secrets: Secrets) {
@@ -105,20 +110,29 @@ t.test(
     await place.close();
 
     const broker = await startBroker(t, env, place.port);
-    await gateway.waitFor(/connected to the broker/);
+    await gateway.waitFor(GATEWAY_CONNECTED);
     const sensor = await sensorAndObserver(t, brokerUrl(broker), secrets());
     await sensor.send([601, 602, 603]);
 
     const stopped = await gateway.stop('SIGTERM');
     t.equal(stopped.code, 0, 'the gateway stops cleanly');
     t.ok(stopped.ms < STOP_LIMIT_MS, `within 10 s (${Math.round(stopped.ms)} ms)`);
-    const changes = logged(gateway.output(), BROKER_STATE);
+    const changes = logged(gateway.output(), BROKER_STATE, 'gateway');
     t.equal(changes.length, 2, `one line per change of state, after ${place.attempts()} attempts`);
     // The reason is how the placeholder's hang-up reached the client: a close, or ECONNRESET.
     t.match(changes, [
       /^broker not reachable yet \(.+\); retrying after 1 s, then less often, up to every 30 s$/,
       /^connected to the broker$/,
     ]);
+    t.match(
+      logged(gateway.output(), BROKER_STATE, 'intake'),
+      [
+        /^mqtt intake: broker not reachable yet \(.+\); retrying after 1 s/,
+        /^mqtt intake: connected to the broker$/,
+      ],
+      'its MQTT intake the same, once per change',
+    );
+    t.equal(logged(gateway.output(), BROKER_STATE, 'intake').length, 2);
     t.notMatch(gateway.output(), /\n\s+at /, 'no stack trace');
 
     const store = new SqliteStore({ file: path.join(dataDir, 'readings.db') });
@@ -133,7 +147,7 @@ t.test(
 );
 
 t.test(
-  'broker killed, store hanging: SIGTERM stops the gateway within 10 s, what it held spooled',
+  'broker killed, store hanging: SIGTERM stops the gateway within 10 s, what the store did not take in its journal',
   async (t) => {
     const { env, secrets, dataDir } = serviceDataDir(t);
     // An InfluxDB that accepts connections and never answers: every write hangs until its timeout.
@@ -149,7 +163,7 @@ t.test(
     const broker = await startBroker(t, env);
     const url = brokerUrl(broker);
     const gateway = startWesprint(t, ['gateway'], { ...env, MQTT_URL: url, INFLUX_URL: influxUrl });
-    await gateway.waitFor(/connected to the broker/);
+    await gateway.waitFor(GATEWAY_CONNECTED);
     const sensor = await sensorAndObserver(t, url, secrets());
     const sent = Array.from({ length: 20 }, (_, i) => 700 + i);
     await sensor.send(sent);
@@ -161,21 +175,20 @@ t.test(
     t.equal(stopped.code, 0, 'the gateway stops cleanly');
     t.ok(stopped.ms < STOP_LIMIT_MS, `within 10 s of SIGTERM (${Math.round(stopped.ms)} ms)`);
 
-    const spoolDir = path.join(dataDir, 'spool');
-    const spooled: StoredReading[] = fs
-      .readdirSync(spoolDir)
-      .filter((f) => f.endsWith('.spool.jsonl'))
-      .flatMap((f) => fs.readFileSync(path.join(spoolDir, f), 'utf8').split('\n').filter(Boolean))
-      .flatMap((line) => JSON.parse(line) as StoredReading[]);
-    t.same(
-      spooled
-        .filter((r) => r.device === 'co2-halle' && r.quantity === 'co2')
-        .map((r) => r.value)
-        .sort(),
-      sent,
-      'every reading it held is in the spool, for the next start to write',
+    // `wesprint gateway` journaled each message before acknowledging it to the broker (its MQTT intake); the
+    // store never answered, so every one of them is past the store's cursor, for the next start to write.
+    const journal = await openJournal(path.join(dataDir, 'journal'));
+    t.teardown(() => journal.close());
+    const waiting = (await journal.read(journal.cursor('store'), 1_000_000))
+      .filter((e) => e.topic === 'zigbee2mqtt/co2-halle')
+      .map((e) => (JSON.parse(e.payload.toString()) as { co2: number }).co2);
+    t.same(waiting.sort(), sent, 'every reading it took is in its journal, past the store cursor');
+    t.equal(
+      logged(gateway.output(), /lost the broker/, 'gateway').length,
+      1,
+      'the lost broker is logged once',
     );
-    t.equal(logged(gateway.output(), /lost the broker/).length, 1, 'the lost broker is logged once');
+    t.equal(logged(gateway.output(), /lost the broker/, 'intake').length, 1, 'by its MQTT intake too');
   },
 );
 

@@ -142,3 +142,11 @@ t.test('REDIS_URL makes the broker a node of a cluster; REDIS_KEY_PREFIX names i
   for (const bad of ['a*', 'a/b', 'a+', 'x[1]', 'a b'])
     t.throws(() => readSettings({ REDIS_KEY_PREFIX: bad }, false), SettingsError, `${bad} refused`);
 });
+
+t.test('MQTT_SHARE_GROUP: the share group of `wesprint gateway` workers', async (t) => {
+  t.equal(readSettings({}, false).mqttShareGroup, undefined, 'unset: one worker');
+  t.equal(readSettings({ MQTT_SHARE_GROUP: ' ' }, false).mqttShareGroup, undefined);
+  t.equal(readSettings({ MQTT_SHARE_GROUP: 'gateways' }, false).mqttShareGroup, 'gateways');
+  for (const bad of ['a/b', 'a+', '#', 'two words'])
+    t.throws(() => readSettings({ MQTT_SHARE_GROUP: bad }, false), SettingsError, bad);
+});

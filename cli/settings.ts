@@ -25,6 +25,12 @@ export interface Settings {
   mqttUrl: string | undefined;
   mqttUsername: string | undefined;
   mqttPassword: string | undefined;
+  /**
+   * `wesprint gateway` against another broker: the MQTT 5 share group its intake subscribes in
+   * (`$share/<group>/<filter>`, MQTT_SHARE_GROUP), so that several gateway workers, each with its own
+   * DATA_DIR, share the devices' messages. Unset: one worker, MQTT 3.1.1.
+   */
+  mqttShareGroup: string | undefined;
   brokerAllowAnonymous: boolean;
   /**
    * REDIS_URL: the built-in broker is a node of a cluster, its sessions, queues and retained messages in this
@@ -184,6 +190,15 @@ function redisKeyPrefix(env: NodeJS.ProcessEnv): string | undefined {
   return raw;
 }
 
+/** MQTT_SHARE_GROUP: a topic level of its own, so no '/', '+' or '#' [MQTT-4.8.2-1]. */
+function shareGroup(env: NodeJS.ProcessEnv): string | undefined {
+  const raw = env.MQTT_SHARE_GROUP;
+  if (raw === undefined || raw.trim() === '') return undefined;
+  if (/[/+#\s]/.test(raw))
+    throw new SettingsError(`MQTT_SHARE_GROUP=${raw} must be one word without '/', '+', '#' or spaces`);
+  return raw;
+}
+
 /** A comma-separated list, blanks dropped. */
 function list(env: NodeJS.ProcessEnv, name: string): string[] {
   return (env[name] ?? '')
@@ -247,6 +262,7 @@ export function readSettings(
     mqttUrl: url(env, 'MQTT_URL', ['mqtt', 'mqtts', 'ws', 'wss'], 'mqtt://broker:1883'),
     mqttUsername: env.MQTT_USERNAME || undefined,
     mqttPassword: env.MQTT_PASSWORD || undefined,
+    mqttShareGroup: shareGroup(env),
     brokerAllowAnonymous: flag(env, 'BROKER_ALLOW_ANONYMOUS'),
     redisUrl: url(env, 'REDIS_URL', ['redis', 'rediss'], 'redis://redis:6379'),
     redisKeyPrefix: redisKeyPrefix(env),

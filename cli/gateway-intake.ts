@@ -1,0 +1,69 @@
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { DeviceProfile } from '../device-profiles/profile.ts';
+import { intakeClientId, type MqttIntake, startMqttIntake } from '../gateway/mqtt-intake.ts';
+import type { MessageJournal } from '../journal/journal.ts';
+import { openJournal } from '../journal/segment-journal.ts';
+import type { SiteConfig } from '../site/site.ts';
+import type { Settings } from './settings.ts';
+
+/**
+ * `wesprint gateway` against a broker in another process (`wesprint broker`, Mosquitto, EMQX, broker nodes):
+ * the gateway's own journal in DATA_DIR/journal, fed by its MQTT intake (gateway/mqtt-intake.ts), which
+ * acknowledges each device message to the broker once it is in that journal. The gateway reads the journal
+ * as it reads the broker's in `wesprint start`.
+ *
+ * The intake's persistent session has a client id kept in DATA_DIR (one per worker: several workers sharing
+ * MQTT_SHARE_GROUP each need a DATA_DIR of their own). It waits for its broker as long as it takes, with the
+ * backoff every part uses (building/broker-connection.ts).
+ */
+export interface GatewayIntake {
+  journal: MessageJournal;
+  intake: MqttIntake;
+  /** Stops the intake (what it is appending gets acknowledged), then closes the journal. */
+  close(): Promise<void>;
+}
+
+export async function openGatewayIntake(
+  settings: Settings,
+  site: SiteConfig,
+  profiles: Map<string, DeviceProfile>,
+  mqttUrl: string,
+  account: { username: string; password?: string },
+  logger: Logger,
+): Promise<GatewayIntake> {
+  const journal = await openJournal(path.join(settings.dataDir, 'journal'));
+  const filters = [...profiles.values()].flatMap((p) => p.subscriptions);
+  let intake: MqttIntake;
+  try {
+    intake = await startMqttIntake({
+      url: mqttUrl,
+      ...account,
+      clientId: intakeClientId(settings.dataDir, site.site.id),
+      filters,
+      ...(settings.mqttShareGroup ? { shareGroup: settings.mqttShareGroup } : {}),
+      journal,
+      logger: logger.child({ part: 'intake' }),
+      // Started before its broker (compose start order, a broker restarting): it waits, and says so.
+      connectInBackground: true,
+    });
+  } catch (err) {
+    await journal.close();
+    throw err;
+  }
+  let closed: Promise<void> | undefined;
+  return {
+    journal,
+    intake,
+    close: () => {
+      closed ??= (async () => {
+        try {
+          await intake.stop();
+        } finally {
+          await journal.close();
+        }
+      })();
+      return closed;
+    },
+  };
+}
