@@ -202,6 +202,35 @@ t.test("against the project's broker (aedes, MQTT 3.1.1)", async (t) => {
     t.same(dup, Array(N).fill(false), 'aedes: DUP not set on redelivery');
   });
 
+  await t.test('an append that fails is not acknowledged: the broker sends the message again', async (t) => {
+    const dir = tempDir(t, 'wesprint-intake-journal-');
+    const journal = await openJournal(dir);
+    t.teardown(() => journal.close());
+    // The disk refuses the first append (full, say); the journal itself stays as it was.
+    let refusals = 1;
+    const flaky: MessageJournal = {
+      append: (m) => (refusals-- > 0 ? Promise.reject(new Error('ENOSPC (test)')) : journal.append(m)),
+      committed: () => journal.committed(),
+      read: (after, limit) => journal.read(after, limit),
+      waitFor: (after) => journal.waitFor(after),
+      cursor: (c) => journal.cursor(c),
+      advance: (c, seq) => journal.advance(c, seq),
+      stats: () => journal.stats(),
+      close: () => journal.close(),
+    };
+    const i = await intake(t, s, flaky, `intake-flaky-${process.pid}`);
+    await i.subscribed;
+    const device = await publisher(t, s);
+    await device.publishAsync(s.topic, 'refused once', { qos: 1 });
+    await until('the message journaled', async () =>
+      live(await all(journal), s.topic).includes('refused once'),
+    );
+    t.equal(i.stats().failed, 1, 'the failed append');
+    t.equal(i.stats().connections, 2, 'the intake dropped the connection and came back');
+    t.same(live(await all(journal), s.topic), ['refused once'], 'journaled once, on the second delivery');
+    await until('its PUBACK', () => i.stats().acknowledged >= 1);
+  });
+
   await t.test('a retained message replayed on subscribing is journaled as a replay', async (t) => {
     const dir = tempDir(t, 'wesprint-intake-journal-');
     const journal = await openJournal(dir);
@@ -269,3 +298,44 @@ t.test('against Mosquitto 2.0.11 of its own', async (t) => {
     t.equal(new Set([...a, ...b]).size, count, 'none in both journals');
   });
 });
+
+t.test(
+  "Mosquitto's max_queued_messages: what a session away holds beyond it is dropped after PUBACK",
+  async (t) => {
+    if (!requireComponent(t, mosquittoAvailable(), 'Mosquitto (/usr/sbin/mosquitto)', MOSQUITTO_INSTALL))
+      return;
+    // Mosquitto's default is 1000 (this fixture's 0 is no limit); 100 here to keep the test short.
+    const mosquitto = await startMosquitto({ maxQueuedMessages: 100 });
+    t.teardown(() => mosquitto.dispose());
+    const s: Setup = {
+      url: mosquitto.url,
+      intakeAccount: {},
+      publisher: {},
+      filters: ['tele/+/SENSOR'],
+      topic: 'tele/q/SENSOR',
+    };
+    const journal = await openJournal(tempDir(t, 'wesprint-intake-journal-'));
+    t.teardown(() => journal.close());
+    const clientId = `intake-queue-${process.pid}`;
+    const first = await intake(t, s, journal, clientId);
+    await first.subscribed;
+    await first.stop();
+    const device = await publisher(t, s);
+    const count = 300;
+    for (let i = 0; i < count; i++) await device.publishAsync(s.topic, `q${i}`, { qos: 1 });
+    const back = await intake(t, s, journal, clientId);
+    await back.subscribed;
+    await device.publishAsync(s.topic, 'marker', { qos: 1 });
+    await until('the marker', async () => live(await all(journal), s.topic).includes('marker'));
+    const kept = live(await all(journal), s.topic).filter((p) => p !== 'marker');
+    t.comment(
+      `${count} PUBACKed by Mosquitto while the gateway was away, ${kept.length} delivered when it came back`,
+    );
+    t.equal(kept.length, 100, 'Mosquitto dropped what exceeded the limit, though it had acknowledged it');
+    t.same(
+      kept,
+      kept.length ? [...Array(kept.length).keys()].map((i) => `q${i}`) : [],
+      'the oldest kept, in order',
+    );
+  },
+);
