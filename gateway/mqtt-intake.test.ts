@@ -339,3 +339,39 @@ t.test(
     );
   },
 );
+
+t.test('Mosquitto killed (SIGKILL): what it acknowledged since its last save is gone', async (t) => {
+  if (!requireComponent(t, mosquittoAvailable(), 'Mosquitto (/usr/sbin/mosquitto)', MOSQUITTO_INSTALL))
+    return;
+  // autosave_interval as Mosquitto ships it (1800 s): no save between the publishes and the kill.
+  const mosquitto = await startMosquitto({ autosaveInterval: 1800 });
+  t.teardown(() => mosquitto.dispose());
+  const s: Setup = {
+    url: mosquitto.url,
+    intakeAccount: {},
+    publisher: {},
+    filters: ['tele/+/SENSOR'],
+    topic: 'tele/k/SENSOR',
+  };
+  const journal = await openJournal(tempDir(t, 'wesprint-intake-journal-'));
+  t.teardown(() => journal.close());
+  const clientId = `intake-killed-broker-${process.pid}`;
+  const first = await intake(t, s, journal, clientId);
+  await first.subscribed;
+  await first.stop();
+  const device = await publisher(t, s);
+  for (let i = 0; i < 50; i++) await device.publishAsync(s.topic, `k${i}`, { qos: 1 });
+  await device.endAsync(true);
+  await mosquitto.kill();
+  await mosquitto.restart();
+  const back = await intake(t, s, journal, clientId);
+  await back.subscribed;
+  const again = await publisher(t, s);
+  await again.publishAsync(s.topic, 'marker', { qos: 1 });
+  await until('the marker', async () => live(await all(journal), s.topic).includes('marker'));
+  t.same(
+    live(await all(journal), s.topic),
+    ['marker'],
+    'the 50 PUBACKed messages queued for the gateway did not survive (nor did its session: subscribed anew)',
+  );
+});

@@ -28,6 +28,11 @@ export interface MosquittoOptions {
   maxQueuedMessages?: number;
   /** QoS 1 messages in flight to one client at a time (`max_inflight_messages`; Mosquitto's default 20). */
   maxInflightMessages?: number;
+  /**
+   * Seconds between saves of the in-memory database to disk (`autosave_interval`; Mosquitto's default 1800).
+   * Default here: 1. Mosquitto acknowledges a message before any save: a SIGKILL loses what came since.
+   */
+  autosaveInterval?: number;
   /** Further lines for mosquitto.conf. */
   extraConfig?: string[];
 }
@@ -70,7 +75,7 @@ function config(dir: string, port: number, options: MosquittoOptions): string {
     'allow_anonymous true',
     'persistence true',
     `persistence_location ${dir}/`,
-    'autosave_interval 1',
+    `autosave_interval ${options.autosaveInterval ?? 1}`,
     `max_queued_messages ${options.maxQueuedMessages ?? 0}`,
     `max_inflight_messages ${options.maxInflightMessages ?? 20}`,
     'log_dest stderr',
