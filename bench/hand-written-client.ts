@@ -13,7 +13,7 @@ import type { StoredReading } from '../storage/store.ts';
  * for the one before (as a Node-RED batch node does). MQTT.js acknowledges a QoS 1 message as soon as its
  * handler has run, before the reading is stored: this reference promises nothing when it dies.
  *
- * It speaks only the load mode's messages (simulations/load.ts), in the same units as the device profiles.
+ * It speaks only the load mode's messages (load-mode/synthetic-buildings.ts), in the same units as the device profiles.
  */
 
 /** The device topics of the load families, non-overlapping (an overlapping pair would deliver twice). */

@@ -12,11 +12,11 @@ import { readSettings } from '../cli/settings.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
 import { loadProfiles } from '../device-profiles/registry.ts';
 import type { Gateway } from '../gateway/gateway.ts';
+import { syntheticSite } from '../load-mode/synthetic-buildings.ts';
 import { loadOrCreateSecrets, type Secrets } from '../site/credentials.ts';
 import type { SiteConfig } from '../site/site.ts';
 import { openStore } from '../storage/open.ts';
 import type { ManagedStore, TimeSeriesStore } from '../storage/store.ts';
-import { syntheticSite } from './load.ts';
 import type { ChildMessage, ParentMessage, Phase, PhaseAccount, PrepareMessage } from './publisher.ts';
 
 /**

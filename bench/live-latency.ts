@@ -3,10 +3,10 @@ import { performance } from 'node:perf_hooks';
 import mqtt, { type MqttClient } from 'mqtt';
 import WebSocket from 'ws';
 import { openRecords } from '../database/database.ts';
+import { loadMessage, syntheticSite } from '../load-mode/synthetic-buildings.ts';
 import { deviceUsername } from '../site/credentials.ts';
 import { createTestMember } from '../test-support/members.ts';
 import { startWeSprint } from './ingest.ts';
-import { loadMessage, syntheticSite } from './load.ts';
 import { type Percentiles, percentiles } from './unlock.ts';
 
 /**

@@ -1,6 +1,6 @@
 import mqtt from 'mqtt';
 import type { Quantity } from '../building/quantities.ts';
-import { loadMessage, syntheticSite } from './load.ts';
+import { loadMessage, syntheticSite } from '../load-mode/synthetic-buildings.ts';
 
 /**
  * The benchmark's publisher, in a process of its own (forked by bench/ingest.ts) so that producing the

@@ -21,7 +21,7 @@ import { describeReferences, type IngestReferencesResult, runIngestReferences } 
 import { benchUnlock, describeUnlockBench, type UnlockBenchResult, unlockFailures } from './unlock.ts';
 
 /**
- * `npm run bench` (wesprint bench): the project's benchmarks, one after another, each figure printed and
+ * `npm run bench` (bin/bench.js): the project's benchmarks, one after another, each figure printed and
  * written under `benchmarks.<name>` in bench/results.json. A measurement that lost, duplicated or stalled
  * is a failure (exit code 1), not a figure; a figure short of its goal is reported, not a failure.
  *

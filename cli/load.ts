@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { publishLoad, syntheticSite } from '../bench/load.ts';
+import { publishLoad, syntheticSite } from '../load-mode/synthetic-buildings.ts';
 import type { Settings } from './settings.ts';
 
 /** `wesprint simulate --load`: many synthetic buildings publishing at a target rate, for load tests. */

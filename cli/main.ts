@@ -26,7 +26,6 @@ Usage:
                                  at R msg/s to MQTT_URL (a lab broker: BROKER_ALLOW_ANONYMOUS=true)
   wesprint decode --topic T --payload P [--site FILE]
                                  decode one vendor message into readings (JSON lines); exit 1 if it can't
-  wesprint bench                 the benchmarks (writes bench/results.json)
 ${USERS_USAGE}
 
 Configuration is by environment variables; see README.md.`;
@@ -96,10 +95,6 @@ async function main(argv: string[]): Promise<number> {
       return runUsers(rest, readSettings());
     case 'lobby-token':
       return runLobbyToken(rest, readSettings());
-    case 'bench': {
-      const { runBench } = await import('../bench/run.ts');
-      return runBench(rest);
-    }
     case undefined:
     case '-h':
     case '--help':

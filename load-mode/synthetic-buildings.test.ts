@@ -4,7 +4,7 @@ import mqtt from 'mqtt';
 import t from 'tap';
 import { decodeMessage, loadProfiles, type SiteDevice } from '../device-profiles/registry.ts';
 import { parseSite } from '../site/load.ts';
-import { LOAD_FAMILIES, publishLoad, syntheticSite } from './load.ts';
+import { LOAD_FAMILIES, publishLoad, syntheticSite } from './synthetic-buildings.ts';
 
 t.test('syntheticSite is a valid site with every family and unique topics', async (t) => {
   const site = syntheticSite(3, 14);
