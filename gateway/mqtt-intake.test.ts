@@ -375,3 +375,52 @@ t.test('Mosquitto killed (SIGKILL): what it acknowledged since its last save is 
     'the 50 PUBACKed messages queued for the gateway did not survive (nor did its session: subscribed anew)',
   );
 });
+
+t.test(
+  'packet ids come round again: a new message with the id, topic and payload of one before a reconnect',
+  async (t) => {
+    if (!requireComponent(t, mosquittoAvailable(), 'Mosquitto (/usr/sbin/mosquitto)', MOSQUITTO_INSTALL))
+      return;
+    // Mosquitto numbers a session's messages 1, 2, … 65535, 1, …: after 65,535 messages the ids come round,
+    // and with five payloads in turn (65,535 = 5 × 13,107) each id's next message carries the payload it had.
+    const mosquitto = await startMosquitto({ maxInflightMessages: 1000 });
+    t.teardown(() => mosquitto.dispose());
+    const s: Setup = {
+      url: mosquitto.url,
+      intakeAccount: {},
+      publisher: {},
+      filters: ['tele/+/SENSOR'],
+      topic: 'tele/w/SENSOR',
+      shareGroup: 'wrap',
+    };
+    const journal = await openJournal(tempDir(t, 'wesprint-intake-journal-'));
+    t.teardown(() => journal.close());
+    const clientId = `intake-wrap-${process.pid}`;
+    const device = await publisher(t, s);
+    let k = 0;
+    const send = async (n: number) => {
+      const end = k + n;
+      await Promise.all(
+        Array.from({ length: 500 }, async () => {
+          while (k < end) {
+            const i = k++;
+            await device.publishAsync(s.topic, `v${i % 5}`, { qos: 1 });
+          }
+        }),
+      );
+    };
+    const first = await intake(t, s, journal, clientId);
+    await first.subscribed;
+    await send(65_535);
+    await until('all journaled', () => journal.committed() >= 65_535);
+    await until('all acknowledged', () => first.stats().acknowledged >= 65_535);
+    await first.stop();
+    const again = await intake(t, s, journal, clientId);
+    await again.subscribed;
+    await send(100);
+    await until('the 100 taken', () => again.stats().received >= 100);
+    await until('answered', () => again.stats().appended + again.stats().duplicates >= 100);
+    t.equal(again.stats().duplicates, 0, 'none taken for a repeat (DUP is not set: they are new)');
+    t.equal(journal.committed(), 65_635, 'all 100 journaled');
+  },
+);

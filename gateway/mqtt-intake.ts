@@ -204,7 +204,11 @@ export async function startMqttIntake(options: MqttIntakeOptions): Promise<MqttI
     if (stopping) return callback(HELD);
     const p = packet as IPublishPacket;
     const stream = client.stream;
-    const connection = connectionOf(stream);
+    // MQTT 5 (a share group): only Mosquitto, EMQX and the like speak it (aedes 1.2 does not), and they set
+    // DUP on every redelivery (measured, see the test). The journal then recognises a redelivery by DUP alone:
+    // no connection ordering (-Infinity is earlier than nothing), so a new message that happens to get the
+    // packet id, topic and payload of one from before a reconnect or restart is not taken for a repeat.
+    const connection = options.shareGroup ? Number.NEGATIVE_INFINITY : connectionOf(stream);
     const retainedReplay = p.retain === true;
     const acked = p.qos > 0 && p.messageId !== undefined;
     const append = journal.append({
