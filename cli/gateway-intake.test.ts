@@ -218,7 +218,7 @@ function gatewayEnv(site: string, dir: string, url: string, extra: Record<string
 
 async function startGatewayProcess(t: Test, env: Record<string, string>): Promise<WesprintService> {
   const gateway = startWesprint(t, ['gateway'], env);
-  await gateway.waitFor(/mqtt intake: connected to the broker/, STARTUP_MS);
+  await gateway.waitFor(/mqtt intake: subscribed/, STARTUP_MS);
   return gateway;
 }
 

@@ -41,6 +41,12 @@ function logged(output: string, message: RegExp, part?: string): string[] {
 const BROKER_STATE = /connected to the broker|not reachable|lost the broker|refuses the sign-in/;
 /** The gateway's own client connected (it republishes readings only then), not its MQTT intake. */
 const GATEWAY_CONNECTED = /"part":"gateway"[^\n]*"msg":"connected to the broker"/;
+/**
+ * Its MQTT intake subscribed: the broker keeps the devices' messages for it from then on (a message sent
+ * before a fresh DATA_DIR's first subscription is nobody's). Each client keeps its own backoff, so either may
+ * connect first.
+ */
+const INTAKE_SUBSCRIBED = /mqtt intake: subscribed/;
 
 /** Publishes CO2 readings as the sensor would, and counts what the gateway republished of them. */
 async function sensorAndObserver(t: Test, url: string, secrets: Secrets) {
@@ -111,6 +117,7 @@ t.test(
 
     const broker = await startBroker(t, env, place.port);
     await gateway.waitFor(GATEWAY_CONNECTED);
+    await gateway.waitFor(INTAKE_SUBSCRIBED);
     const sensor = await sensorAndObserver(t, brokerUrl(broker), secrets());
     await sensor.send([601, 602, 603]);
 
@@ -164,6 +171,7 @@ t.test(
     const url = brokerUrl(broker);
     const gateway = startWesprint(t, ['gateway'], { ...env, MQTT_URL: url, INFLUX_URL: influxUrl });
     await gateway.waitFor(GATEWAY_CONNECTED);
+    await gateway.waitFor(INTAKE_SUBSCRIBED);
     const sensor = await sensorAndObserver(t, url, secrets());
     const sent = Array.from({ length: 20 }, (_, i) => 700 + i);
     await sensor.send(sent);

@@ -255,6 +255,7 @@ export async function startMqttIntake(options: MqttIntakeOptions): Promise<MqttI
   const subscribed = new Promise<void>((resolve) => {
     subscribedOnce = resolve;
   });
+  let firstSubscription = true;
   client.on('connect', () => {
     stats.connections++;
     (client.stream as { setNoDelay?: (on: boolean) => unknown }).setNoDelay?.(true);
@@ -266,6 +267,14 @@ export async function startMqttIntake(options: MqttIntakeOptions): Promise<MqttI
       }
       for (const g of granted ?? []) {
         if (g.qos === 128) logger.error({ topic: g.topic }, 'intake subscription refused by the broker');
+      }
+      // Once: from here on the broker keeps the devices' messages for this session, also while it is away.
+      if (firstSubscription) {
+        firstSubscription = false;
+        logger.info(
+          { filters: filters.length, ...(options.shareGroup ? { shareGroup: options.shareGroup } : {}) },
+          'mqtt intake: subscribed',
+        );
       }
       subscribedOnce();
     });
