@@ -503,6 +503,10 @@ class FaultSystem {
       BACKFILL_DAYS: '0',
       INFLUX_URL: ctx.influxd ? ctx.influxd.url : '',
       INFLUX_DATABASE: database ?? '',
+      // e.g. --max-old-space-size=192: whether a growing RSS is a leak (the part dies) or a lazy heap.
+      ...(process.env.FAULTS_PARTS_NODE_OPTIONS
+        ? { NODE_OPTIONS: process.env.FAULTS_PARTS_NODE_OPTIONS }
+        : {}),
     };
     const system = new FaultSystem(ctx, dir, env, database);
     try {
