@@ -46,8 +46,8 @@ export type FaultChildMessage =
   | { kind: 'ready' }
   | { kind: 'warmed' }
   | { kind: 'progress'; sent: number; acked: number }
-  | { kind: 'done'; sent: number; unacked: number[]; retransmissions: number }
-  | { kind: 'state'; sent: number; unacked: number[]; retransmissions: number }
+  | { kind: 'done'; sent: number; unacked: number[]; resent: number[] }
+  | { kind: 'state'; sent: number; unacked: number[]; resent: number[] }
   | { kind: 'error'; message: string };
 
 /**
@@ -56,7 +56,7 @@ export type FaultChildMessage =
  * the broker must then treat it as new).
  */
 class RetransmittingStore extends mqtt.Store {
-  private readonly held = new Map<number, { dup?: boolean }>();
+  private readonly held = new Map<number, { dup?: boolean; topic?: string; payload?: unknown }>();
   override put(packet: Parameters<mqtt.Store['put']>[0], cb: () => void): this {
     if (packet.messageId !== undefined) this.held.set(packet.messageId, packet as { dup?: boolean });
     return super.put(packet, cb);
@@ -65,13 +65,13 @@ class RetransmittingStore extends mqtt.Store {
     if (packet.messageId !== undefined) this.held.delete(packet.messageId);
     return super.del(packet, cb);
   }
-  /** Marks what it holds DUP; returns how many were not marked yet. */
-  markRetransmissions(): number {
-    let marked = 0;
+  /** Marks what it holds DUP; returns the topic and payload of those not marked yet. */
+  markRetransmissions(): string[] {
+    const marked: string[] = [];
     for (const p of this.held.values()) {
       if (p.dup) continue;
       p.dup = true;
-      marked++;
+      marked.push(`${p.topic}\u0000${String(p.payload)}`);
     }
     return marked;
   }
@@ -88,8 +88,9 @@ async function main(): Promise<void> {
   let acked: Uint8Array = new Uint8Array(0);
   let sent = 0;
   let ackedCount = 0;
-  /** Messages marked DUP for resending, summed over the connections that closed. */
-  let retransmissions = 0;
+  /** Timed messages marked DUP for resending after a connection closed (their indices). */
+  const resent: number[] = [];
+  let indexOf = new Map<string, number>();
 
   const unacked = () => {
     const out: number[] = [];
@@ -120,7 +121,7 @@ async function main(): Promise<void> {
             clearInterval(progress);
             clearInterval(ticker);
             send({ kind: 'progress', sent, acked: ackedCount });
-            send({ kind: 'done', sent, unacked: [], retransmissions });
+            send({ kind: 'done', sent, unacked: [], resent });
           } else {
             pump();
           }
@@ -139,9 +140,12 @@ async function main(): Promise<void> {
           prepared = raw;
           const now = Date.now();
           messages = [];
+          indexOf = new Map();
           for (let i = 0; i < raw.messages; i++) {
             const { device, counter } = timedMessage(i, raw.devices.length);
-            messages.push(faultPayload(raw.devices[device] as FaultPrepare['devices'][number], counter, now));
+            const m = faultPayload(raw.devices[device] as FaultPrepare['devices'][number], counter, now);
+            messages.push(m);
+            indexOf.set(`${m.topic}\u0000${m.payload}`, i);
           }
           acked = new Uint8Array(raw.messages);
           const outgoing = new RetransmittingStore();
@@ -156,7 +160,10 @@ async function main(): Promise<void> {
           // Reconnecting is what it does; an error event must not end the process.
           client.on('error', () => {});
           client.on('close', () => {
-            retransmissions += outgoing.markRetransmissions();
+            for (const key of outgoing.markRetransmissions()) {
+              const i = indexOf.get(key);
+              if (i !== undefined) resent.push(i);
+            }
           });
           send({ kind: 'ready' });
           return;
@@ -180,7 +187,7 @@ async function main(): Promise<void> {
           publishTimed(prepared, client);
           return;
         case 'report':
-          send({ kind: 'state', sent, unacked: unacked(), retransmissions });
+          send({ kind: 'state', sent, unacked: unacked(), resent });
           return;
         case 'stop':
           await client?.endAsync(true);

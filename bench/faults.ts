@@ -154,6 +154,8 @@ export interface FaultRun {
   faultAtAcked?: number;
   /** Messages the devices resent with DUP 1 after a connection closed. */
   retransmissions?: number;
+  /** Of the messages stored more than once, how many the devices had resent (DUP 1) after a reconnect. */
+  twiceResent?: number;
   /** From the first timed publish to the counts settling. */
   durationMs: number;
   rss?: RssSummary;
@@ -325,7 +327,7 @@ function influxReader(url: string, database: string, site: string): StoreReader 
 interface DevicesState {
   sent: number;
   unacked: number[];
-  retransmissions: number;
+  resent: number[];
 }
 
 class Devices {
@@ -373,7 +375,7 @@ class Devices {
   go(): void {
     this.progress = { sent: 0, acked: 0, at: performance.now() };
     this.done = this.expect('done').then((m) =>
-      m.kind === 'done' ? m : { sent: 0, unacked: [], retransmissions: 0 },
+      m.kind === 'done' ? m : { sent: 0, unacked: [], resent: [] },
     );
     this.done.catch(() => {});
     this.send({ kind: 'go' });
@@ -381,7 +383,7 @@ class Devices {
 
   async report(): Promise<DevicesState> {
     const m = await this.ask({ kind: 'report' }, 'state');
-    return m.kind === 'state' ? m : { sent: 0, unacked: [], retransmissions: 0 };
+    return m.kind === 'state' ? m : { sent: 0, unacked: [], resent: [] };
   }
 
   async stop(): Promise<void> {
@@ -892,7 +894,17 @@ async function runOne(
       rows.map((r) => messageKey(r.device, storedCounter(r.kwh))),
     );
     run.tally = tally;
-    run.retransmissions = final.retransmissions;
+    run.retransmissions = final.resent.length;
+    if (tally.messagesStoredTwice > 0) {
+      // Which window: a message the device resent after a reconnect, or one the parts delivered twice.
+      const counts = new Map<string, number>();
+      for (const r of rows) {
+        const key = messageKey(r.device, storedCounter(r.kwh));
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+      }
+      const resent = new Set(final.resent.map(keyOf));
+      run.twiceResent = [...counts].filter(([key, c]) => c > 1 && resent.has(key)).length;
+    }
     if (tally.unknown > 0) problems.push(`${tally.unknown} stored energy readings that no message carried`);
     if (final.sent < messages) problems.push(`only ${final.sent} of ${messages} messages were published`);
   } catch (err) {
@@ -916,7 +928,7 @@ const mb = (kb: number) => (Number.isFinite(kb) ? `${(kb / 1024).toFixed(0)} MB`
 function describeRun(r: FaultRun): string {
   const t = r.tally;
   const counts = t
-    ? `lost ${n(t.lost)}, lost without PUBACK ${n(t.lostWithoutPuback)}, stored twice ${n(t.storedTwice)} (${n(t.messagesStoredTwice)} messages); ${n(t.acked)}/${n(t.published)} PUBACKed, ${n(t.stored)} stored`
+    ? `lost ${n(t.lost)}, lost without PUBACK ${n(t.lostWithoutPuback)}, stored twice ${n(t.storedTwice)} (${n(t.messagesStoredTwice)} messages${r.twiceResent !== undefined ? `, ${n(r.twiceResent)} of them resent by the device` : ''}); ${n(t.acked)}/${n(t.published)} PUBACKed, ${n(t.stored)} stored, ${n(r.retransmissions)} resent with DUP`
     : 'not counted';
   return `${counts}; ${(r.durationMs / 1000).toFixed(1)} s${r.ok ? '' : `  FAIL: ${r.problems.join('; ')}`}`;
 }
