@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { LevelPersistence } from './aedes-patches.ts';
 import { type ClusterOptions, redactedRedisUrl } from './cluster-options.ts';
@@ -33,6 +33,8 @@ import { type ClusterOptions, redactedRedisUrl } from './cluster-options.ts';
  *   the device's own "online": an "offline" that was not true. Here, a device's CONNECT on any node takes the
  *   wills it left on other nodes: each is published once (the connection it belonged to did end without a
  *   DISCONNECT) before the new session starts, so it comes before anything the device says now;
+ * - a persistent session's SUBSCRIBE with several filters waited forever for its SUBACK (see
+ *   `addSubscriptions` below);
  * - `destroy` unsubscribes through the emitter aedes has already closed; the Redis connection is closed
  *   whatever that answers.
  */
@@ -52,6 +54,7 @@ interface WillPacket {
 }
 
 interface RedisPersistence extends LevelPersistence {
+  addSubscriptions(client: unknown, subs: object[]): Promise<unknown>;
   createRetainedStreamCombi(patterns: string[]): Readable;
   createRetainedStream(pattern: string): Readable;
   delWill(client: { id: string; brokerId?: string }): Promise<unknown>;
@@ -64,7 +67,7 @@ const AsyncRedisPersistence = load('aedes-persistence-redis/asyncPersistence.js'
 const { MQEmitterRedisPrefix } = load('mqemitter-redis') as {
   MQEmitterRedisPrefix: new (
     prefix: string,
-    opts: { connectionString: string; matchEmptyLevels: boolean; concurrency?: number },
+    opts: { subConn: Redis; pubConn: Redis; matchEmptyLevels: boolean },
   ) => { state: { on(event: 'error', listener: (err: Error) => void): void } };
 };
 
@@ -87,28 +90,56 @@ export class ClusterStartError extends Error {
  */
 export async function openClusterState(options: ClusterOptions, logger: Logger): Promise<ClusterState> {
   const where = redactedRedisUrl(options.redisUrl);
-  const conn = new Redis(options.redisUrl, {
-    keyPrefix: options.keyPrefix,
-    lazyConnect: true,
-    connectTimeout: 5000,
-  });
-  let lastError: Error | undefined;
-  conn.on('error', (err: Error) => {
-    lastError = err;
-    logger.warn({ err: err.message, redis: where }, 'Redis (broker state)');
-  });
+  const connect = async (purpose: string, extra: RedisOptions): Promise<Redis> => {
+    const redis = new Redis(options.redisUrl, { lazyConnect: true, connectTimeout: 5000, ...extra });
+    let lastError: Error | undefined;
+    redis.on('error', (err: Error) => {
+      lastError = err;
+      logger.warn({ err: err.message, redis: where }, `Redis (${purpose})`);
+    });
+    try {
+      await redis.connect();
+    } catch (err) {
+      redis.disconnect();
+      throw new ClusterStartError(`cannot reach Redis at ${where}: ${(lastError ?? (err as Error)).message}`);
+    }
+    return redis;
+  };
+  // Three connections, each ready before it is used. The emitter's own (mqemitter-redis opens them from a URL
+  // and subscribes at once) sometimes had its subscription sent before ioredis' ready check: that check then
+  // failed ("Connection in subscriber mode") and the subscription was lost, with every node's broadcast of
+  // new subscriptions, and a persistent session's SUBACK waited forever (1 start in 10 or so).
+  const conn = await connect('broker state', { keyPrefix: options.keyPrefix });
+  const channels: Redis[] = [];
   try {
-    await conn.connect();
+    channels.push(await connect('between nodes, receiving', {}));
+    channels.push(await connect('between nodes, sending', { enableAutoPipelining: true }));
   } catch (err) {
-    conn.disconnect();
-    throw new ClusterStartError(`cannot reach Redis at ${where}: ${(lastError ?? (err as Error)).message}`);
+    for (const redis of [conn, ...channels]) redis.disconnect();
+    throw err;
   }
+  const [subConn, pubConn] = channels as [Redis, Redis];
 
   const persistence = new AsyncRedisPersistence({ conn });
   const retainedCombi = persistence.createRetainedStreamCombi.bind(persistence);
   persistence.createRetainedStreamCombi = (patterns) =>
     Readable.from(retainedCombi(patterns) as unknown as AsyncIterable<unknown>);
   persistence.createRetainedStream = (pattern) => persistence.createRetainedStreamCombi([pattern]);
+
+  // aedes 1.2 stores a SUBSCRIBE's subscriptions once per filter, each time the whole list, side by side
+  // (lib/handlers/subscribe.js, `storeSubscriptions`). Each of those calls waits for its broadcast to the
+  // other nodes to come back, all under one key (client id and first filter) that only one of them can hold:
+  // a persistent session's SUBSCRIBE with two filters or more never got its SUBACK. One call per list here.
+  const storing = new WeakMap<object, Promise<unknown>>();
+  const addSubscriptions = persistence.addSubscriptions.bind(persistence);
+  persistence.addSubscriptions = (client, subs) => {
+    let stored = storing.get(subs);
+    if (!stored) {
+      stored = addSubscriptions(client, subs);
+      storing.set(subs, stored);
+    }
+    return stored;
+  };
 
   let broker: { id: string; publish(packet: WillPacket, done: (err?: Error) => void): void } | undefined;
   const setup = persistence.setup.bind(persistence);
@@ -137,7 +168,8 @@ export async function openClusterState(options: ClusterOptions, logger: Logger):
   // The channel prefix ends in a topic level of its own: glued to the first level, it would turn a filter's
   // leading wildcard (`+/online`, `#`) into text, and such a subscription would match nothing.
   const mq = new MQEmitterRedisPrefix(`${options.keyPrefix}mqtt/`, {
-    connectionString: options.redisUrl,
+    subConn,
+    pubConn,
     // [MQTT-4.7.1-3], as aedes sets for its own emitter.
     matchEmptyLevels: true,
   });
