@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
-import { Aedes, type AedesOptions, type AuthenticateError, type Client } from 'aedes';
+import { Aedes, type AedesOptions, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
 import { Level } from 'level';
 import type { Logger } from 'pino';
 import { createWebSocketStream, WebSocketServer } from 'ws';
@@ -106,6 +106,13 @@ export interface RunningBroker {
    * of subscribing, learns at start which devices announced themselves offline.
    */
   retained(filters: string[]): Promise<{ topic: string; payload: Buffer }[]>;
+  /**
+   * Routes a QoS 0 message this process publishes itself (the in-process gateway's readings) to the
+   * subscribers, as aedes routes any other (in arrival order, each subscriber's ACL on delivery): without an
+   * MQTT connection, so without serialising, parsing and an ACL decision per message, and never journaled
+   * (it is not a device's). Nothing once the broker is closing.
+   */
+  publishOwn(topic: string, payload: string): void;
   close(): Promise<void>;
 }
 
@@ -631,6 +638,21 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
           if (!found.has(packet.topic)) found.set(packet.topic, Buffer.from(packet.payload));
         }
         return [...found].map(([topic, payload]) => ({ topic, payload }));
+      },
+      publishOwn(topic, payload) {
+        if (closing) return;
+        // cmd 'publish': routing takes it for a client's PUBLISH, journaled (or not) at arrival: not at all.
+        const packet = {
+          cmd: 'publish',
+          topic,
+          payload: Buffer.from(payload),
+          qos: 0,
+          retain: false,
+          dup: false,
+        };
+        aedes.publish(packet as PublishPacket, (err?: Error) => {
+          if (err) logger.warn({ topic, err: err.message }, 'publish failed');
+        });
       },
       close: () => {
         closing ??= stopEverything();

@@ -207,7 +207,11 @@ export async function startParts(
           await stopInProcessGateway();
         }
       });
-      if (inProcess) inProcess.retained = () => broker.retained(deviceFilters(profiles));
+      if (inProcess) {
+        inProcess.retained = () => broker.retained(deviceFilters(profiles));
+        // Readings go to the live feed's subscribers through the broker's routing, not over a connection.
+        inProcess.publishReading = (topic, payload) => broker.publishOwn(topic, payload);
+      }
       const shown = settings.mqttHost === '0.0.0.0' ? '127.0.0.1' : settings.mqttHost;
       mqttUrl = `mqtt://${shown}:${broker.port}`;
       lines.push(`MQTT broker     ${mqttUrl}  (WebSocket ws://${shown}:${broker.wsPort}/mqtt)`);
@@ -510,6 +514,8 @@ interface GatewayInput {
   journal: MessageJournal;
   /** The device messages retained at start (the in-process broker's). */
   retained?: () => Promise<RetainedMessage[]>;
+  /** Republishes a reading into the in-process broker (RunningBroker.publishOwn). */
+  publishReading?: (topic: string, payload: string) => void;
   /** Called once the gateway has stopped, before the store closes: closes the journal (and what feeds it). */
   close: () => Promise<void>;
 }
@@ -535,6 +541,7 @@ async function startOwnGateway(
       journal: input.journal,
       store,
       ...(input.retained ? { retained: input.retained } : {}),
+      ...(input.publishReading ? { publishReading: input.publishReading } : {}),
       quarantine,
       commandLogFile: path.join(settings.dataDir, 'gateway.db'),
       logger: logger.child({ part: 'gateway' }),

@@ -65,6 +65,13 @@ export interface GatewayOptions {
    * read once for devices that announced themselves offline; old news, no readings.
    */
   retained?: () => Promise<RetainedMessage[]>;
+  /**
+   * In the broker's process (`wesprint start`): republishes a reading (QoS 0, not retained) straight into
+   * the broker's routing (RunningBroker.publishOwn) instead of over the gateway's MQTT connection, which
+   * then carries only commands, statuses and results. Without it, readings go over the connection while
+   * it is connected.
+   */
+  publishReading?: (topic: string, payload: string) => void;
   /** The store path's settings (batch size, backoff, timeouts, memory bound); its defaults otherwise. */
   storeWriter?: Omit<JournalStoreWriterOptions, 'journal' | 'store' | 'decode' | 'logger'>;
   quarantine: Quarantine;
@@ -235,6 +242,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   });
   keepConnected(client, { url: options.mqttUrl, logger });
 
+  const publishReading = options.publishReading;
   const publish = (topic: string, payload: string, qos: 0 | 1, retain = false) => {
     client.publish(topic, payload, { qos, retain }, (err) => {
       if (err) logger.warn({ topic, err: err.message }, 'publish failed');
@@ -303,9 +311,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
             stats.readings++;
             if (r.quantity === 'battery' && typeof r.value === 'number') device.battery = r.value;
             // Live news only: while the broker is away a reading is not queued for later (the store has it).
-            if (!client.connected) continue;
+            if (!publishReading && !client.connected) continue;
             const message: ReadingMessage = { value: r.value, unit: r.unit, ts: r.ts, channel: r.channel };
-            publish(topics.reading(r.space, device.config.id, r.quantity), JSON.stringify(message), 0);
+            const topic = topics.reading(r.space, device.config.id, r.quantity);
+            if (publishReading) publishReading(topic, JSON.stringify(message));
+            else publish(topic, JSON.stringify(message), 0);
           }
           if (result.commandResult)
             finishCommand(device, result.commandResult.ok, result.commandResult.detail);
