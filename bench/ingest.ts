@@ -59,6 +59,11 @@ export interface BrokerSample {
   rate: number;
   /** When the publisher had all its PUBACKs, ms after the first publish. */
   publisherDoneMs: number;
+  /**
+   * CPU time (user + system) of this process, which runs what is measured (the publisher has its own), per
+   * timed message: on a machine others load, steadier than the rates.
+   */
+  cpuUsPerMessage: number;
 }
 
 export interface GatewaySample {
@@ -73,6 +78,11 @@ export interface GatewaySample {
   /** When the gateway had received the last message, ms after the first publish. */
   receivedMs: number;
   publisherDoneMs: number;
+  /**
+   * CPU time (user + system) of this process, which runs what is measured (the publisher has its own), per
+   * timed message: on a machine others load, steadier than the rates.
+   */
+  cpuUsPerMessage: number;
   /** Store writes (batches) during the timed phase. */
   storeWrites: number;
 }
@@ -408,10 +418,12 @@ export async function measurePassThrough(
     milestone = new Milestone(() => received >= timed.messages, options.timeoutMs, 'every message');
     await hooks.beforeTimed?.();
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     const {
       sent,
       at: [t1 = Number.NaN],
     } = await runPhase(publisher, 'timed', [milestone], problems);
+    const cpu = process.cpuUsage(cpu0);
     await hooks.afterTimed?.();
     // Late extra deliveries would be duplicates.
     await sleep(100);
@@ -426,6 +438,7 @@ export async function measurePassThrough(
       durationMs,
       rate: timed.messages / (durationMs / 1000),
       publisherDoneMs: sent.at - t0,
+      cpuUsPerMessage: (cpu.user + cpu.system) / timed.messages,
     };
   } finally {
     await publisher?.stop();
@@ -490,10 +503,12 @@ export async function measureGateway(
     );
     await hooks.beforeTimed?.();
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     const {
       sent,
       at: [receivedAt = Number.NaN, t1 = Number.NaN],
     } = await runPhase(publisher, 'timed', [arrived, written], problems);
+    const cpu = process.cpuUsage(cpu0);
     await hooks.afterTimed?.();
     arrived.cancel();
     written.cancel();
@@ -527,6 +542,7 @@ export async function measureGateway(
       readingsPerSecond: timed.readings / (durationMs / 1000),
       receivedMs: receivedAt - t0,
       publisherDoneMs: sent.at - t0,
+      cpuUsPerMessage: (cpu.user + cpu.system) / timed.messages,
       storeWrites: after.storeWrites - before.stats.storeWrites,
     };
   } finally {

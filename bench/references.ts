@@ -52,14 +52,19 @@ import {
  *               - InfluxDB (Debian's influxd on loopback, test-support/influxd.ts; line protocol over /write),
  *               - the embedded store: storage/sqlite-store.ts's SqliteStore.write, the store WeSprint uses;
  *             first publish to the store's acknowledgement of the last point.
- *   WeSprint  the project's broker in lab mode and the gateway (spool, quarantine) in this process, as
- *             `wesprint start --no-simulation` runs them (bench/ingest.ts measureGateway), storing into the
- *             same influxd (InfluxV1Store, a fresh database per run) and into the embedded store.
+ *   WeSprint  `wesprint start --no-simulation` in this process through the CLI's own composition
+ *             (bench/ingest.ts startWeSprint: cli/parts.ts startParts, broker + gateway): the project's broker
+ *             in lab mode journaling into DATA_DIR/journal and acknowledging after the commit, the gateway
+ *             reading the journal, storing into the same influxd (InfluxV1Store, a fresh database per run)
+ *             and into the embedded store.
  *
  * Ratios, with issue 10's goals (a figure short of its goal is reported, not a failure):
  *   WeSprint -> InfluxDB / B -> InfluxDB   points/s, goal >= 1.0
  *   WeSprint -> embedded / A               messages/s, goal >= 0.8
  *   WeSprint -> embedded / B -> embedded   points/s, no goal (how far the store path is from a plain one)
+ * Each measurement also reports the CPU time (user + system) of this process per timed message: everything
+ * measured runs here (the publisher and influxd do not), and on a machine others load it moves far less than
+ * the rates do.
  * Every reading is counted in every store, per device and quantity: one lost or stored twice (a duplicate
  * carries a new arrival time, so it is a second point) fails the run, as does a stall or a refused batch.
  * Without /usr/bin/influxd the InfluxDB measurements are skipped, and said so.
@@ -89,6 +94,8 @@ const LABELS: Record<ReferenceMeasurement, string> = {
 export interface Rates {
   rate: number;
   readingsPerSecond?: number;
+  /** CPU time of the measuring process per message (µs): what the path costs, steadier than its rate. */
+  cpuUsPerMessage?: number;
 }
 
 export interface RatioResult {
@@ -229,10 +236,12 @@ export async function measureHandWritten(
       'every point to be stored',
     );
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     const {
       sent,
       at: [receivedAt = Number.NaN, t1 = Number.NaN],
     } = await runPhase(publisher, 'timed', [arrived, written], problems);
+    const cpu = process.cpuUsage(cpu0);
     arrived.cancel();
     written.cancel();
     await sleep(300);
@@ -262,6 +271,7 @@ export async function measureHandWritten(
       readingsPerSecond: timed.readings / (durationMs / 1000),
       receivedMs: receivedAt - t0,
       publisherDoneMs: sent.at - t0,
+      cpuUsPerMessage: (cpu.user + cpu.system) / timed.messages,
       storeWrites: c.batches - before.batches,
     };
   } finally {
@@ -310,7 +320,8 @@ function describeSample(what: ReferenceMeasurement, s: BrokerSample | GatewaySam
     'readingsPerSecond' in s
       ? `  ${rate(s.readingsPerSecond).padStart(7)} points/s  (${Math.round(s.durationMs)} ms; all received at ${Math.round(s.receivedMs)} ms, ${s.storeWrites} batches)`
       : `  ${''.padStart(16)}  (${Math.round(s.durationMs)} ms)`;
-  return `${LABELS[what].padEnd(30)}${rate(s.rate).padStart(7)} msg/s${points}${s.ok ? '' : `  FAIL: ${s.problems.join('; ')}`}`;
+  const cpu = Number.isFinite(s.cpuUsPerMessage) ? `  ${Math.round(s.cpuUsPerMessage)} µs CPU/msg` : '';
+  return `${LABELS[what].padEnd(30)}${rate(s.rate).padStart(7)} msg/s${points}${cpu}${s.ok ? '' : `  FAIL: ${s.problems.join('; ')}`}`;
 }
 
 export async function runIngestReferences(
@@ -388,6 +399,7 @@ export async function runIngestReferences(
     medians[what] = {
       rate: Math.round(median(ok.map((s) => s.rate))),
       ...(points.length > 0 ? { readingsPerSecond: Math.round(median(points)) } : {}),
+      cpuUsPerMessage: Math.round(median(ok.map((s) => s.cpuUsPerMessage))),
     };
   }
   const pointsOf = (m: ReferenceMeasurement) => medians[m]?.readingsPerSecond;
@@ -436,6 +448,12 @@ async function measureOne(
   }
 }
 
+/** ", N µs CPU/msg" of a median, when known (InfluxDB's own CPU is influxd's, not counted). */
+const cpuOf = (r: Rates | undefined) =>
+  r?.cpuUsPerMessage !== undefined && Number.isFinite(r.cpuUsPerMessage)
+    ? `  ${r.cpuUsPerMessage} µs CPU/msg`
+    : '';
+
 /** The summary lines `npm run bench` prints after the runs. */
 export function describeReferences(r: IngestReferencesResult): string[] {
   const n = r.settings.runs;
@@ -445,11 +463,11 @@ export function describeReferences(r: IngestReferencesResult): string[] {
       x.goal === undefined ? '' : `   (goal >= ${x.goal.toFixed(1)}: ${x.met ? 'met' : 'NOT met'})`
     }`;
   return [
-    `reference A  bare aedes pass-through        ${rate(m.A?.rate).padStart(7)} msg/s     (median of ${n})`,
-    `reference B  hand-written -> InfluxDB       ${rate(m['B-influxdb']?.readingsPerSecond).padStart(7)} points/s  ${rate(m['B-influxdb']?.rate)} msg/s`,
-    `reference B  hand-written -> embedded       ${rate(m['B-embedded']?.readingsPerSecond).padStart(7)} points/s  ${rate(m['B-embedded']?.rate)} msg/s`,
-    `WeSprint     gateway -> InfluxDB            ${rate(m['WeSprint-influxdb']?.readingsPerSecond).padStart(7)} points/s  ${rate(m['WeSprint-influxdb']?.rate)} msg/s`,
-    `WeSprint     gateway -> embedded            ${rate(m['WeSprint-embedded']?.readingsPerSecond).padStart(7)} points/s  ${rate(m['WeSprint-embedded']?.rate)} msg/s`,
+    `reference A  bare aedes pass-through        ${rate(m.A?.rate).padStart(7)} msg/s     (median of ${n})${cpuOf(m.A)}`,
+    `reference B  hand-written -> InfluxDB       ${rate(m['B-influxdb']?.readingsPerSecond).padStart(7)} points/s  ${rate(m['B-influxdb']?.rate)} msg/s${cpuOf(m['B-influxdb'])}`,
+    `reference B  hand-written -> embedded       ${rate(m['B-embedded']?.readingsPerSecond).padStart(7)} points/s  ${rate(m['B-embedded']?.rate)} msg/s${cpuOf(m['B-embedded'])}`,
+    `WeSprint     gateway -> InfluxDB            ${rate(m['WeSprint-influxdb']?.readingsPerSecond).padStart(7)} points/s  ${rate(m['WeSprint-influxdb']?.rate)} msg/s${cpuOf(m['WeSprint-influxdb'])}`,
+    `WeSprint     gateway -> embedded            ${rate(m['WeSprint-embedded']?.readingsPerSecond).padStart(7)} points/s  ${rate(m['WeSprint-embedded']?.rate)} msg/s${cpuOf(m['WeSprint-embedded'])}`,
     `ratio WeSprint->InfluxDB / B->InfluxDB      ${ratio(r.ratios.influxdbVsHandWritten)}`,
     `ratio WeSprint->embedded / A (msg/s)        ${ratio(r.ratios.embeddedVsBareBroker)}`,
     `ratio WeSprint->embedded / B->embedded      ${ratio(r.ratios.embeddedVsHandWritten)}`,

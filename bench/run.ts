@@ -31,7 +31,8 @@ import { benchUnlock, describeUnlockBench, type UnlockBenchResult, unlockFailure
  *           in the same process reads the journal) storing into InfluxDB (InfluxV1Store) and into the embedded
  *           store, against a bare aedes passing through to a clean-session subscriber (A) and a hand-written
  *           MQTT.js client batching 1,000 points into the same stores (B), alternating, medians of --runs; the
- *           ratios WeSprint->InfluxDB / B (goal >= 1.0) and WeSprint->embedded / A (goal >= 0.8). Needs
+ *           ratios WeSprint->InfluxDB / B (goal >= 1.0) and WeSprint->embedded / A (goal >= 0.8), and each
+ *           path's CPU time per message in the measuring process (steadier than rates on a loaded machine). Needs
  *           /usr/bin/influxd for the InfluxDB half (else skipped). (The former `ingest`, the gateway against
  *           the project's broker serving the gateway's persistent session, measured a session the gateway no
  *           longer has, and its gateway half was WeSprint->embedded: folded in here.)
