@@ -20,6 +20,14 @@ import type { Settings } from './settings.ts';
 export interface GatewayIntake {
   journal: MessageJournal;
   intake: MqttIntake;
+  /**
+   * For the worker's gateway (gateway/gateway.ts) when MQTT_SHARE_GROUP is set: its share group and a client
+   * id of its own, `wesprint-gateway-<site>-<the intake's suffix>` (kept in DATA_DIR with the intake's), since
+   * two workers' gateway clients under the one id `wesprint-gateway-<site>` take each other's connection
+   * over. Absent without a share group: the gateway keeps `wesprint-gateway-<site>`, whose clean connect
+   * wipes the persistent session of a gateway from before the journal.
+   */
+  worker?: { clientId: string; shareGroup: string };
   /** Stops the intake (what it is appending gets acknowledged), then closes the journal. */
   close(): Promise<void>;
 }
@@ -34,12 +42,13 @@ export async function openGatewayIntake(
 ): Promise<GatewayIntake> {
   const journal = await openJournal(path.join(settings.dataDir, 'journal'));
   const filters = [...profiles.values()].flatMap((p) => p.subscriptions);
+  const clientId = intakeClientId(settings.dataDir, site.site.id);
   let intake: MqttIntake;
   try {
     intake = await startMqttIntake({
       url: mqttUrl,
       ...account,
-      clientId: intakeClientId(settings.dataDir, site.site.id),
+      clientId,
       filters,
       ...(settings.mqttShareGroup ? { shareGroup: settings.mqttShareGroup } : {}),
       journal,
@@ -55,6 +64,9 @@ export async function openGatewayIntake(
   return {
     journal,
     intake,
+    ...(settings.mqttShareGroup
+      ? { worker: { clientId: gatewayWorkerClientId(clientId), shareGroup: settings.mqttShareGroup } }
+      : {}),
     close: () => {
       closed ??= (async () => {
         try {
@@ -66,4 +78,11 @@ export async function openGatewayIntake(
       return closed;
     },
   };
+}
+
+/** The worker's gateway client id, from its intake's: `wesprint-intake-…` becomes `wesprint-gateway-…`. */
+export function gatewayWorkerClientId(intakeClientId: string): string {
+  return intakeClientId.startsWith('wesprint-intake-')
+    ? `wesprint-gateway-${intakeClientId.slice('wesprint-intake-'.length)}`
+    : `${intakeClientId}-gateway`;
 }

@@ -518,6 +518,8 @@ interface GatewayInput {
   publishReading?: (topic: string, payload: string) => void;
   /** Called once the gateway has stopped, before the store closes: closes the journal (and what feeds it). */
   close: () => Promise<void>;
+  /** A worker of a share group (`wesprint gateway` with MQTT_SHARE_GROUP): its client id and group. */
+  worker?: { clientId: string; shareGroup: string };
 }
 
 async function startOwnGateway(
@@ -542,6 +544,7 @@ async function startOwnGateway(
       store,
       ...(input.retained ? { retained: input.retained } : {}),
       ...(input.publishReading ? { publishReading: input.publishReading } : {}),
+      ...(input.worker ? { clientId: input.worker.clientId, shareGroup: input.worker.shareGroup } : {}),
       quarantine,
       commandLogFile: path.join(settings.dataDir, 'gateway.db'),
       logger: logger.child({ part: 'gateway' }),

@@ -88,6 +88,18 @@ export interface GatewayOptions {
    * once subscribed. Either way the gateway waits for the broker as long as it takes.
    */
   connectInBackground?: boolean;
+  /**
+   * The gateway client's id; default `wesprint-gateway-<site>`. Workers sharing a share group need one each
+   * (two clients with one id take each other's connection over): `wesprint gateway` derives it from the
+   * intake's per-DATA_DIR id (cli/gateway-intake.ts).
+   */
+  clientId?: string;
+  /**
+   * Set when several `wesprint gateway` workers share the devices' messages (MQTT_SHARE_GROUP, MQTT 5): the
+   * commands come through `$share/<group>/` too, so one worker executes each, and device health is judged
+   * from what any worker heard (see `peerNews`).
+   */
+  shareGroup?: string;
 }
 
 export interface GatewayStats {
@@ -229,9 +241,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   const commandLog = openCommandLog(options.commandLogFile);
 
+  const shareGroup = options.shareGroup;
   const client = mqtt.connect(options.mqttUrl, {
     ...brokerClientOptions,
-    clientId: `wesprint-gateway-${site.site.id}`,
+    clientId: options.clientId ?? `wesprint-gateway-${site.site.id}`,
+    // Shared subscriptions are MQTT 5 (as the intake's).
+    ...(shareGroup ? { protocolVersion: 5 as const } : {}),
     // Commands and publishing only: device messages come from the journal. A clean session also wipes the
     // persistent session (with its device subscriptions) of a gateway from before the journal, so the
     // broker stops queueing device messages for it.
@@ -404,8 +419,59 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   };
   const reading = readLive();
 
+  /**
+   * Device health with a share group. Each worker journals only its share of a device's messages, so its own
+   * last-seen lags (by a report, or by all of them when the broker hands the device's messages to another
+   * worker) and workers that judged alone published flapping statuses. The rule: every worker also listens,
+   * QoS 0 and not shared, to the building's readings and device statuses (its own and its peers'):
+   * - a republished reading of the device: it was heard now (last-seen, nothing else; it never takes back an
+   *   announced "offline", since a reading in flight may be older than the announcement);
+   * - a device status (live, not a retained replay) whose last-seen is newer than this worker's: the publisher
+   *   heard the device after this worker did, so its verdict is the device's own word: "offline" there is an
+   *   announcement (a will, an availability topic; a worker that only timed out has no newer last-seen), and
+   *   "online" takes back an announced "offline".
+   * Statuses are still published only on a change (and by the worker that heard the device, each tick), so
+   * workers that agree publish nothing new; they agree up to a broker hop.
+   */
+  const readingsPrefix = `${topics.base}/readings/`;
+  const devicesPrefix = `${topics.base}/devices/`;
+  const peerNews = (topic: string, payload: Buffer, retained: boolean) => {
+    if (topic.startsWith(readingsPrefix)) {
+      const levels = topic.slice(readingsPrefix.length).split('/');
+      const device = devices.get(levels[levels.length - 2] ?? '');
+      if (!device) return;
+      const at = now();
+      if (device.health.lastSeen === null || device.health.lastSeen < at) device.health.lastSeen = at;
+      setOnline(device);
+      return;
+    }
+    if (retained || !topic.startsWith(devicesPrefix) || !topic.endsWith('/status')) return;
+    const device = devices.get(topic.slice(devicesPrefix.length, -'/status'.length));
+    if (!device) return;
+    let status: Partial<DeviceStatusMessage>;
+    try {
+      status = JSON.parse(String(payload));
+    } catch {
+      return;
+    }
+    if (typeof status.lastSeen !== 'number' || typeof status.online !== 'boolean') return;
+    if (device.health.lastSeen !== null && status.lastSeen <= device.health.lastSeen) return;
+    device.health.lastSeen = status.lastSeen;
+    if (!status.online) device.health.announced = 'offline';
+    else if (device.health.announced === 'offline') device.health.announced = null;
+    setOnline(device);
+  };
+
   const commandPrefix = `${topics.base}/commands/`;
-  client.on('message', (topic, payload) => {
+  client.on('message', (topic, payload, packet) => {
+    if (shareGroup && !topic.startsWith(commandPrefix)) {
+      try {
+        peerNews(topic, payload, packet.retain === true);
+      } catch (err) {
+        logger.error({ topic, err: (err as Error).message }, 'peer news handling failed');
+      }
+      return;
+    }
     if (!topic.startsWith(commandPrefix)) return;
     stats.received++;
     const deviceId = topic.slice(commandPrefix.length);
@@ -484,8 +550,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     // republishes thousands of readings before the next batch waits for the drain (`republished`).
     (client.stream as { setMaxListeners?: (n: number) => unknown }).setMaxListeners?.(0);
     publish(topics.gatewayStatus, 'online', 1, true);
-    // A clean session: subscribed again on every connection.
-    client.subscribe([topics.allCommands], { qos: 1 }, (err, granted) => {
+    // A clean session: subscribed again on every connection. With a share group one worker gets each command
+    // (a command is never executed twice), and every worker hears the building's readings and statuses.
+    const subscriptions: Record<string, { qos: 0 | 1 }> = shareGroup
+      ? {
+          [`$share/${shareGroup}/${topics.allCommands}`]: { qos: 1 },
+          [topics.allReadings]: { qos: 0 },
+          [topics.allDeviceStatus]: { qos: 0 },
+        }
+      : { [topics.allCommands]: { qos: 1 } };
+    client.subscribe(subscriptions, (err, granted) => {
       if (err) logger.error({ err: err.message }, 'subscribe failed');
       for (const g of granted ?? []) {
         if (g.qos === 128) logger.error({ topic: g.topic }, 'subscription refused by the broker');
