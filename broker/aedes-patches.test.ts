@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { Aedes, type Client } from 'aedes';
 import { Level } from 'level';
+import type { IPublishPacket } from 'mqtt';
 import pino from 'pino';
 import t from 'tap';
 import { connect, inbox, startTestBroker, subscribe, tempDir } from '../test-support/broker.ts';
@@ -9,6 +10,7 @@ import {
   clientHoldingId,
   guardRetainedStreams,
   type LevelPersistence,
+  markRedeliveriesDup,
   resolveQueueWritesInOrder,
 } from './aedes-patches.ts';
 import type { RunningBroker } from './broker.ts';
@@ -181,6 +183,62 @@ t.test(
       got.messages.map((m) => m.payload),
       ['online', 'last'],
       'each delivered once (aedes publishes the very packet object it authorised, so it is not routed again)',
+    );
+  },
+);
+
+t.test(
+  '2b. redeliveries: aedes resends a session backlog from outgoingStream, and those in flight go out with DUP 1',
+  async (t) => {
+    const proto = AsyncLevelPersistence.prototype as unknown as Record<string, unknown>;
+    t.type(proto.outgoingStream, 'function', 'the persistence still has outgoingStream');
+    // The Redis persistence of broker nodes answers with an async iterable, not a stream.
+    const fromRedis = markRedeliveriesDup({
+      outgoingStream: async function* () {
+        yield { messageId: 7, dup: false };
+        yield { dup: false };
+      },
+    } as unknown as LevelPersistence);
+    const marked: unknown[] = [];
+    for await (const packet of fromRedis.outgoingStream({})) marked.push(packet);
+    t.same(marked, [{ messageId: 7, dup: true }, { dup: false }], 'an async iterable is marked too');
+    const broker = await startTestBroker(t);
+    const url = `mqtt://127.0.0.1:${broker.port}`;
+    const backlog = countCalls(internals(broker).persistence, 'outgoingStream');
+
+    // A persistent session that never acknowledges: its message stays in flight.
+    const first = await connect(t, url, { ...GATEWAY, clientId: 'gw-dup', clean: false });
+    const held: IPublishPacket[] = [];
+    first.handleMessage = (packet) => {
+      held.push(packet as IPublishPacket);
+    };
+    await subscribe(first, 'zigbee2mqtt/+', 1);
+    const desk = await connect(t, url, { ...DESK1, clientId: 'desk-dup' });
+    await desk.publishAsync('zigbee2mqtt/desk-1', 'in flight', { qos: 1 });
+    const until = Date.now() + 10_000;
+    while (held.length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    const [sent] = held;
+    if (!sent) throw new Error('the message never reached the session');
+    t.equal(sent.dup, false, 'sent the first time with DUP 0');
+    await first.endAsync(true);
+    // Queued while the session is away: never sent, so its first delivery has DUP 0, though the device sent
+    // it with DUP 1 (not propagated [MQTT-3.3.1-3]).
+    await desk.publishAsync('zigbee2mqtt/desk-1', 'queued', { qos: 1, dup: true });
+
+    backlog.calls.length = 0;
+    const again = await connect(t, url, { ...GATEWAY, clientId: 'gw-dup', clean: false });
+    const got: IPublishPacket[] = [];
+    again.on('message', (_topic, _payload, packet) => got.push(packet));
+    const until2 = Date.now() + 10_000;
+    while (got.length < 2 && Date.now() < until2) await new Promise((r) => setTimeout(r, 20));
+    t.ok(backlog.calls.length >= 1, 'aedes read the backlog through persistence.outgoingStream');
+    t.same(
+      got.map((p) => ({ payload: String(p.payload), messageId: p.messageId, dup: p.dup })),
+      [
+        { payload: 'in flight', messageId: sent.messageId, dup: true },
+        { payload: 'queued', messageId: got[1]?.messageId, dup: false },
+      ],
+      "the one in flight again with its packet id and DUP 1 [MQTT-3.3.1-1], the queued one with DUP 0 (the device's DUP not propagated)",
     );
   },
 );

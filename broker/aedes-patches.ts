@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { Aedes, Client, PublishPacket } from 'aedes';
 import type { Level } from 'level';
 import type { Logger } from 'pino';
@@ -29,6 +29,7 @@ export interface LevelPersistence {
   storeRetained(...args: unknown[]): Promise<unknown>;
   outgoingEnqueueCombi(...args: unknown[]): Promise<unknown>;
   outgoingUpdate(...args: unknown[]): Promise<unknown>;
+  outgoingStream(client: unknown): Readable;
 }
 
 export const AsyncLevelPersistence = createRequire(import.meta.url)(
@@ -59,6 +60,36 @@ export function resolveQueueWritesInOrder(persistence: LevelPersistence): LevelP
       return inOrder;
     };
   }
+  return persistence;
+}
+
+// 2b. Redeliveries marked DUP
+
+/**
+ * [MQTT-3.3.1-1]: "The DUP flag MUST be set to 1 by the Client or Server when it attempts to re-deliver a
+ * PUBLISH Packet". aedes resends a persistent session's unacknowledged messages after a reconnect with their
+ * packet ids and DUP 0: it reads them back from `persistence.outgoingStream(client)` (lib/handlers/connect.js,
+ * `emptyQueue`), wraps each in a QoSPacket, which keeps the stored packet id and copies `dup` (aedes-packet),
+ * and writes it. A stored packet that carries a packet id was in flight (`outgoingUpdate` stored it with the id
+ * it was sent under); one queued while the client was away has none yet and is a first delivery. So the stream
+ * is wrapped to set `dup` on the packets with an id. A receiver can then tell a redelivery by DUP alone, as from
+ * Mosquitto and EMQX (the gateway's MQTT intake does, gateway/mqtt-intake.ts). A clean session's queue goes
+ * through the same stream only to be cleared (lib/client.js, `emptyOutgoingQueue`): DUP is moot there.
+ */
+export function markRedeliveriesDup(persistence: LevelPersistence): LevelPersistence {
+  const outgoing = persistence.outgoingStream.bind(persistence);
+  persistence.outgoingStream = (client) => {
+    // A stream for LevelDB, an async iterable for the Redis persistence of broker nodes: aedes pipes either.
+    const source = outgoing(client) as AsyncIterable<{ messageId?: number; dup?: boolean }>;
+    return Readable.from(
+      (async function* () {
+        for await (const packet of source) {
+          if (typeof packet.messageId === 'number' && packet.messageId > 0) packet.dup = true;
+          yield packet;
+        }
+      })(),
+    );
+  };
   return persistence;
 }
 
@@ -261,6 +292,10 @@ export function routeInArrivalOrder(aedes: Aedes, journal?: ArrivalJournal): Arr
         }),
       );
     }
+    // [MQTT-3.3.1-3]: the DUP of an incoming PUBLISH is not propagated to subscribers; aedes copies it into
+    // every delivery (aedes-packet), so a device's retransmission reached the gateway as a redelivery. Its
+    // own redeliveries are marked by markRedeliveriesDup.
+    if (next.packet.cmd === 'publish') next.packet.dup = false;
     route.call(next.broker, next.packet, next.client, (err) => {
       if (seq !== undefined) {
         routingOf.delete(seq);

@@ -31,6 +31,7 @@ import {
   clientHoldingId,
   guardRetainedStreams,
   limitPacketSize,
+  markRedeliveriesDup,
   resolveQueueWritesInOrder,
   routeInArrivalOrder,
 } from './aedes-patches.ts';
@@ -334,7 +335,9 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     : undefined;
   const store =
     cluster?.persistence ?? new AsyncLevelPersistence(await openStore(path.join(options.dataDir, 'broker')));
-  const persistence = resolveQueueWritesInOrder(guardRetainedStreams(store, options.logger));
+  const persistence = markRedeliveriesDup(
+    resolveQueueWritesInOrder(guardRetainedStreams(store, options.logger)),
+  );
   const sessions = new WeakMap<Client, Session>();
   // The topics of device messages: what the gateway subscribes to (every profile's `subscriptions`).
   const deviceFilters = [...new Set([...profiles.values()].flatMap((p) => p.subscriptions))].map((f) =>

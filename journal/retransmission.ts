@@ -7,8 +7,11 @@ import crypto from 'node:crypto';
  * MQTT gives a QoS 1 message no identity of its own, only a packet id that is unique among its sender's
  * unacknowledged messages: the sender may reuse it once the PUBACK came [MQTT-2.3.1-3], and on reconnecting
  * (clean session 0) it must resend every PUBLISH not yet acknowledged, with the same packet id and the DUP
- * flag set [MQTT-4.4.0-1] [MQTT-3.3.1-1]. In practice aedes, forwarding its queue, resends without DUP;
- * MQTT.js sets it. A message with the packet id of one already journaled, and the same topic and payload, is
+ * flag set [MQTT-4.4.0-1] [MQTT-3.3.1-1]. In practice not every sender does: MQTT.js devices resend with DUP 0
+ * (measured in bench faults), as aedes did forwarding its queue until the project's broker patched it
+ * (broker/aedes-patches.ts markRedeliveriesDup). This rule is for such senders (the broker journaling the
+ * devices); the gateway's MQTT intake, whose sender is a broker that sets DUP, goes by DUP alone
+ * (gateway/mqtt-intake.ts, `redelivery`). A message with the packet id of one already journaled, and the same topic and payload, is
  * therefore a retransmission when the sender says so (DUP) or when the journaled one came on an earlier
  * connection (no PUBACK for it can have reached the sender on this one, so the id cannot have been freed
  * and reused here). The same id with the same content on the same connection without DUP is a reuse after
