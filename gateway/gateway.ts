@@ -332,8 +332,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
             if (publishReading) publishReading(topic, JSON.stringify(message));
             else publish(topic, JSON.stringify(message), 0);
           }
-          if (result.commandResult)
-            finishCommand(device, result.commandResult.ok, result.commandResult.detail);
+          if (result.commandResult) {
+            if (device.pending || !shareGroup)
+              finishCommand(device, result.commandResult.ok, result.commandResult.detail);
+            // A worker of a share group: the broker may hand a device's answer to a worker other than the one
+            // that sent the command; passed on to every worker (not shared), the one waiting for it finishes it.
+            else if (client.connected)
+              publish(answerTopic(device.config.id), JSON.stringify(result.commandResult), 1);
+          }
           setOnline(device);
         }
       }
@@ -433,6 +439,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
    * Statuses are still published only on a change (and by the worker that heard the device, each tick), so
    * workers that agree publish nothing new; they agree up to a broker hop.
    */
+  /** A device's answer to a command, passed on between the workers of a share group. */
+  const answerTopic = (device: string) => `${topics.base}/commands/${device}/answer`;
   const readingsPrefix = `${topics.base}/readings/`;
   const devicesPrefix = `${topics.base}/devices/`;
   const peerNews = (topic: string, payload: Buffer, retained: boolean) => {
@@ -464,6 +472,18 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   const commandPrefix = `${topics.base}/commands/`;
   client.on('message', (topic, payload, packet) => {
+    if (shareGroup && topic.startsWith(commandPrefix) && topic.endsWith('/answer')) {
+      const device = devices.get(topic.slice(commandPrefix.length, -'/answer'.length));
+      if (!device?.pending) return;
+      try {
+        const answer = JSON.parse(String(payload)) as { ok?: unknown; detail?: unknown };
+        if (typeof answer.ok === 'boolean' && typeof answer.detail === 'string')
+          finishCommand(device, answer.ok, answer.detail);
+      } catch (err) {
+        logger.warn({ topic, err: (err as Error).message }, 'malformed command answer from a worker');
+      }
+      return;
+    }
     if (shareGroup && !topic.startsWith(commandPrefix)) {
       try {
         peerNews(topic, payload, packet.retain === true);
@@ -557,6 +577,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           [`$share/${shareGroup}/${topics.allCommands}`]: { qos: 1 },
           [topics.allReadings]: { qos: 0 },
           [topics.allDeviceStatus]: { qos: 0 },
+          [answerTopic('+')]: { qos: 1 },
         }
       : { [topics.allCommands]: { qos: 1 } };
     client.subscribe(subscriptions, (err, granted) => {
