@@ -308,6 +308,15 @@ t.test(
       'each worker took a part of the load',
     );
     t.equal(tally(site, ledger, dirs).stored, 1000, 'together all of it');
+    // Each worker's gateway client has an id of its own: no worker takes the other's connection over.
+    const lost = [a, b].map(
+      (w) =>
+        w
+          .output()
+          .split('\n')
+          .filter((line) => line.includes('"part":"gateway"') && line.includes('lost the broker')).length,
+    );
+    t.same(lost, [0, 0], "neither worker's gateway client lost its connection to the other");
 
     // Worker B killed mid-stream; the devices go on.
     const publishing = publishTimed(client, site, ledger, 1000, 3000);
