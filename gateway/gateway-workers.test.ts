@@ -50,10 +50,15 @@ interface Worker {
   connects: number;
 }
 
-async function workers(t: Test, url: string, now: () => number = Date.now): Promise<Worker[]> {
+async function workers(
+  t: Test,
+  url: string,
+  now: () => number = Date.now,
+  names = ['a', 'b'],
+): Promise<Worker[]> {
   const profiles = await loadProfiles();
   const started: Worker[] = [];
-  for (const name of ['a', 'b']) {
+  for (const name of names) {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `wesprint-worker-${name}-`));
     const journal = await openJournal(path.join(dataDir, 'journal'));
     const store = new SqliteStore({ file: path.join(dataDir, 'readings.db') });
@@ -211,6 +216,12 @@ t.test("a steadily reporting meter's status does not flap between workers", asyn
     b.gateway.checkHealth();
     await sleep(200);
   }
+  // A third worker joins the group: it starts from the statuses the broker holds, it does not announce the
+  // meter offline.
+  const [c] = (await workers(t, broker.url, now, ['c'])) as [Worker];
+  await sleep(2000);
+  c.gateway.checkHealth();
+  await sleep(300);
   const offline = statuses.filter((s) => !s.online).length;
   const journaled = [a, b].map((w) => w.intake.stats().appended);
   t.comment(
@@ -224,5 +235,5 @@ t.test("a steadily reporting meter's status does not flap between workers", asyn
     statuses.some((s) => s.online),
     'the meter is online',
   );
-  t.equal(offline, 0, 'never published offline while it reported steadily');
+  t.equal(offline, 0, 'never published offline while it reported steadily, nor when a third worker joined');
 });

@@ -155,6 +155,8 @@ interface PendingCommand {
 }
 
 const HEALTH_CHECK_MS = 10_000;
+/** How long a worker of a share group waits after subscribing for the broker's retained device statuses. */
+const RETAINED_SETTLE_MS = 1000;
 /** How long stopping waits for the broker's acknowledgements; a stop must fit in docker stop's 10 s. */
 const STOP_GRACE_MS = 2000;
 /** Journal entries read at a time by the live path. */
@@ -442,6 +444,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   /** A device's answer to a command, passed on between the workers of a share group. */
   const answerTopic = (device: string) => `${topics.base}/commands/${device}/answer`;
   const readingsPrefix = `${topics.base}/readings/`;
+  /** Devices whose status the broker held when this worker subscribed: not published again at its start. */
+  const statusKnown = new Set<string>();
   const devicesPrefix = `${topics.base}/devices/`;
   const peerNews = (topic: string, payload: Buffer, retained: boolean) => {
     if (topic.startsWith(readingsPrefix)) {
@@ -453,7 +457,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       setOnline(device);
       return;
     }
-    if (retained || !topic.startsWith(devicesPrefix) || !topic.endsWith('/status')) return;
+    if (!topic.startsWith(devicesPrefix) || !topic.endsWith('/status')) return;
     const device = devices.get(topic.slice(devicesPrefix.length, -'/status'.length));
     if (!device) return;
     let status: Partial<DeviceStatusMessage>;
@@ -462,7 +466,20 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     } catch {
       return;
     }
-    if (typeof status.lastSeen !== 'number' || typeof status.online !== 'boolean') return;
+    if (typeof status.online !== 'boolean') return;
+    if (retained) {
+      // What the workers published before this one subscribed: its starting point, so that a worker joining
+      // (or restarting) does not announce every device offline while the others hear them.
+      statusKnown.add(device.config.id);
+      if (typeof status.lastSeen === 'number' && device.health.lastSeen === null) {
+        device.health.lastSeen = status.lastSeen;
+        if (!status.online) device.health.announced ??= 'offline';
+        device.online = status.online;
+        device.seenOnline ||= status.online;
+      }
+      return;
+    }
+    if (typeof status.lastSeen !== 'number') return;
     if (device.health.lastSeen !== null && status.lastSeen <= device.health.lastSeen) return;
     device.health.lastSeen = status.lastSeen;
     if (!status.online) device.health.announced = 'offline';
@@ -587,7 +604,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       }
       if (err || !firstSubscription) return;
       firstSubscription = false;
-      for (const device of devices.values()) publishStatus(device);
+      if (!shareGroup) for (const device of devices.values()) publishStatus(device);
+      else {
+        // The retained statuses come right behind the SUBACK: those devices keep what the broker holds.
+        setTimeout(() => {
+          if (stopping) return;
+          for (const device of devices.values())
+            if (!statusKnown.has(device.config.id)) publishStatus(device);
+        }, RETAINED_SETTLE_MS).unref();
+      }
       subscribedOnce();
     });
   });
