@@ -1,7 +1,12 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
-import { intakeClientId, type MqttIntake, startMqttIntake } from '../gateway/mqtt-intake.ts';
+import {
+  gatewayWorkerClientId,
+  intakeClientId,
+  type MqttIntake,
+  startMqttIntake,
+} from '../gateway/mqtt-intake.ts';
 import type { MessageJournal } from '../journal/journal.ts';
 import { openJournal } from '../journal/segment-journal.ts';
 import type { SiteConfig } from '../site/site.ts';
@@ -78,11 +83,4 @@ export async function openGatewayIntake(
       return closed;
     },
   };
-}
-
-/** The worker's gateway client id, from its intake's: `wesprint-intake-…` becomes `wesprint-gateway-…`. */
-export function gatewayWorkerClientId(intakeClientId: string): string {
-  return intakeClientId.startsWith('wesprint-intake-')
-    ? `wesprint-gateway-${intakeClientId.slice('wesprint-intake-'.length)}`
-    : `${intakeClientId}-gateway`;
 }

@@ -6,7 +6,6 @@ import mqtt, { type MqttClient } from 'mqtt';
 import pino from 'pino';
 import t, { type Test } from 'tap';
 import { buildingTopics, type DeviceStatusMessage } from '../building/topics.ts';
-import { gatewayWorkerClientId } from '../cli/gateway-intake.ts';
 import { loadProfiles } from '../device-profiles/registry.ts';
 import { openJournal } from '../journal/segment-journal.ts';
 import { DEMO_SITE_FILE } from '../simulations/demo-site.ts';
@@ -15,7 +14,7 @@ import { SqliteStore } from '../storage/sqlite-store.ts';
 import { requireComponent } from '../test-support/component.ts';
 import { MOSQUITTO_INSTALL, mosquittoAvailable, startMosquitto } from '../test-support/mosquitto.ts';
 import { deviceFilters, type Gateway, startGateway } from './gateway.ts';
-import { intakeClientId, type MqttIntake, startMqttIntake } from './mqtt-intake.ts';
+import { gatewayWorkerClientId, intakeClientId, type MqttIntake, startMqttIntake } from './mqtt-intake.ts';
 import { Quarantine } from './quarantine.ts';
 
 /**

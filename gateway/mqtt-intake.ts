@@ -321,3 +321,10 @@ export async function startMqttIntake(options: MqttIntakeOptions): Promise<MqttI
     },
   };
 }
+
+/** The worker's gateway client id, from its intake's: `wesprint-intake-…` becomes `wesprint-gateway-…`. */
+export function gatewayWorkerClientId(intakeClientId: string): string {
+  return intakeClientId.startsWith('wesprint-intake-')
+    ? `wesprint-gateway-${intakeClientId.slice('wesprint-intake-'.length)}`
+    : `${intakeClientId}-gateway`;
+}
