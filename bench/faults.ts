@@ -862,6 +862,9 @@ async function runOne(
         'the store went away and the gateway never noticed (it did not spool): the fault did not bite',
       );
     if (process.env.FAULTS_DEBUG) report(system.tail());
+    // The whole output of the process holding the gateway (with FAULTS_PARTS_NODE_OPTIONS=--trace-gc: its GCs).
+    if (process.env.FAULTS_PARTS_LOG)
+      fs.writeFileSync(process.env.FAULTS_PARTS_LOG, system.holder?.output() ?? '');
 
     if (sampler) clearInterval(sampler);
     if (memory) {
