@@ -18,6 +18,7 @@ import {
 import { type IngestOptions, ingestEnvironment } from './ingest.ts';
 import { benchLiveLatency, describeLiveLatency, type LiveLatencyResult } from './live-latency.ts';
 import { describeReferences, type IngestReferencesResult, runIngestReferences } from './references.ts';
+import { LAYOUTS, type Layout, measureTwoNodes, type TwoNodeSamples } from './two-nodes.ts';
 import { benchUnlock, describeUnlockBench, type UnlockBenchResult, unlockFailures } from './unlock.ts';
 
 /**
@@ -42,6 +43,13 @@ import { benchUnlock, describeUnlockBench, type UnlockBenchResult, unlockFailure
  *   unlock  phone unlock latency (command on the wire, vendor command, confirmation), also relative to a
  *           bare MQTT round trip on the same broker in the same run, and booking throughput (bench/unlock.ts).
  *
+ *   two-nodes   issue 10's two-node figure (bench/two-nodes.ts): two `wesprint broker` processes sharing one
+ *           building through Redis (REDIS_URL, default redis://127.0.0.1:6379; a key prefix of its own per
+ *           measurement, deleted afterwards), a publisher on node A and the gateway's account, filters and
+ *           persistent session on node B, against one node alone (and one node on Redis), pass-through as
+ *           measured for reference A, alternating, medians of --runs; the ratio two nodes / one node. Skipped,
+ *           saying so, when no Redis answers.
+ *
  *   report  the board report, uncached, for the last year and month on a data dir with history (--data-dir, or
  *           DATA_DIR; skipped without one): year and month times against a plain read of the same rollup rows
  *           in the same run (bench/board-report.ts). Only with --only report or --data-dir.
@@ -59,7 +67,8 @@ import { benchUnlock, describeUnlockBench, type UnlockBenchResult, unlockFailure
  *           ~20 s on freshly started processes, the store outage 75 s; --memory adds --store-down + 30 s). Only
  *           with --only faults.
  *
- *   --only NAME    ingest-references | live | unlock | report | faults (default: all but report and faults)
+ *   --only NAME    ingest-references | live | unlock | two-nodes | report | faults (default: all but report and
+ *                  faults)
  *   --data-dir D   report: the data dir to read (e.g. the demo's after its first start)
  *   --messages N   ingest-references: timed messages per run (default 20000)
  *   --runs N       ingest-references: runs of each measurement, alternating (default 3); medians
@@ -91,6 +100,39 @@ import { benchUnlock, describeUnlockBench, type UnlockBenchResult, unlockFailure
  * --only faults --messages 2000 --store-down 8 --repeat 1 (about 3 minutes for both shapes).
  */
 
+/** The two-node figure (bench/two-nodes.ts): medians per layout and two nodes / one node alone. */
+export interface TwoNodesEntry {
+  ok: boolean;
+  skipped?: string;
+  redisUrl?: string;
+  median?: Record<Layout, number>;
+  ratio?: number;
+  samples?: TwoNodeSamples[];
+  failures?: string[];
+}
+
+/** True when a Redis answers PING at `url` within a few seconds. */
+async function redisAnswers(url: string): Promise<boolean> {
+  const { Redis } = await import('ioredis');
+  const conn = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: 3000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  conn.on('error', () => undefined);
+  try {
+    await conn.connect();
+    return (await conn.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    conn.disconnect();
+  }
+}
+
+const rate = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en') : '–');
+
 const RESULTS_FILE = fileURLToPath(new URL('./results.json', import.meta.url));
 
 export type UnlockEntry = { ok: boolean; failures: string[] } & Partial<UnlockBenchResult>;
@@ -107,6 +149,7 @@ export interface BenchResults {
     unlock?: UnlockEntry;
     faults?: FaultsResult;
     'faults-influx'?: FaultsResult;
+    'two-nodes'?: TwoNodesEntry;
   };
 }
 
@@ -138,7 +181,7 @@ function positive(name: string, value: string | undefined): number {
   return n;
 }
 
-const BENCHMARKS = ['ingest-references', 'live', 'unlock', 'report', 'faults'] as const;
+const BENCHMARKS = ['ingest-references', 'live', 'unlock', 'two-nodes', 'report', 'faults'] as const;
 type BenchmarkName = (typeof BENCHMARKS)[number];
 
 /** Runs the benchmarks named by `args`; resolves with the exit code: 1 when a measurement failed. */
@@ -173,7 +216,7 @@ export async function runBench(args: string[]): Promise<number> {
   const dataDir = values['data-dir'] ?? process.env.DATA_DIR;
   const wanted = only
     ? [only]
-    : ['ingest-references', 'live', 'unlock', ...(values['data-dir'] ? ['report'] : [])];
+    : ['ingest-references', 'live', 'unlock', 'two-nodes', ...(values['data-dir'] ? ['report'] : [])];
   const options: IngestOptions = {
     messages: positive('messages', values.messages),
     window: positive('window', values.window),
@@ -229,6 +272,48 @@ export async function runBench(args: string[]): Promise<number> {
     }
     writeBenchResult(values.out, 'unlock', entry);
     failures.push(...entry.failures.map((f) => `unlock: ${f}`));
+  }
+
+  if (wanted.includes('two-nodes')) {
+    console.log('');
+    try {
+      const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+      if (!(await redisAnswers(redisUrl))) {
+        console.log(`two-nodes: SKIPPED: no Redis answering at ${redisUrl} (set REDIS_URL)`);
+        writeBenchResult(values.out, 'two-nodes', { ok: true, skipped: `no Redis at ${redisUrl}` });
+      } else {
+        const env = await ingestEnvironment(options);
+        console.log(
+          `two-nodes: ${options.messages} QoS 1 messages per run, window ${options.window}, \`wesprint broker\` nodes sharing Redis ${redisUrl} (own key prefix per run, deleted after): publisher on node A, the gateway's account and filters (persistent session) on node B; against one node alone; ${runs} rounds, alternating`,
+        );
+        const failed: string[] = [];
+        const result = await measureTwoNodes(env, { ...options, redisUrl }, runs, (layout, s) => {
+          console.log(
+            `  ${layout.padEnd(13)} ${rate(s.rate).padStart(7)} msg/s${s.ok ? '' : `  FAIL: ${s.problems.join('; ')}`}`,
+          );
+          if (!s.ok) failed.push(`${layout}: ${s.problems.join('; ')}`);
+        });
+        const m = result.median;
+        const ratio = m.twoNodes / m.oneNode;
+        console.log('');
+        console.log(`one node alone            ${rate(m.oneNode).padStart(7)} msg/s   (median of ${runs})`);
+        console.log(`one node on Redis         ${rate(m.oneNodeRedis).padStart(7)} msg/s`);
+        console.log(`two nodes, A -> B         ${rate(m.twoNodes).padStart(7)} msg/s`);
+        console.log(`ratio two nodes / one     ${Number.isFinite(ratio) ? ratio.toFixed(2) : '–'}`);
+        const entry: TwoNodesEntry = {
+          ok: failed.length === 0,
+          redisUrl: redisUrl.replace(/\/\/[^@/]*@/, '//'),
+          median: Object.fromEntries(LAYOUTS.map((l) => [l, Math.round(m[l])])) as Record<Layout, number>,
+          ratio: Math.round(ratio * 1000) / 1000,
+          samples: result.samples,
+          failures: failed,
+        };
+        writeBenchResult(values.out, 'two-nodes', entry);
+        failures.push(...failed.map((f) => `two-nodes: ${f}`));
+      }
+    } catch (err) {
+      failures.push(`two-nodes: ${(err as Error).message}`);
+    }
   }
 
   if (wanted.includes('report')) {
