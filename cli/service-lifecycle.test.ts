@@ -178,7 +178,10 @@ t.test(
 
     broker.child.kill('SIGKILL');
     await broker.exited;
-    await gateway.waitFor(/lost the broker/);
+    // Both of its clients notice, each on its own socket: stop only once both said so (the intake's line came
+    // after the SIGTERM in one CI run, and the test then counted 0).
+    await gateway.waitFor(/"part":"gateway"[^\n]*lost the broker/);
+    await gateway.waitFor(/mqtt intake: lost the broker/);
     const stopped = await gateway.stop('SIGTERM');
     t.equal(stopped.code, 0, 'the gateway stops cleanly');
     t.ok(stopped.ms < STOP_LIMIT_MS, `within 10 s of SIGTERM (${Math.round(stopped.ms)} ms)`);
