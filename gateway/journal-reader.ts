@@ -1,5 +1,6 @@
 import type { JournalEntry, MessageJournal } from '../journal/journal.ts';
 import type { StoredReading, TimeSeriesStore } from '../storage/store.ts';
+import { settlesWithin, storeFailureReason, WriteTimeout, writeWithin } from './store-deadline.ts';
 
 /**
  * The gateway's store path: the readings of the journal's messages go to the time-series store in journal
@@ -70,31 +71,6 @@ export interface StoreWriterStats {
 interface Held {
   seq: number;
   readings: StoredReading[];
-}
-
-class WriteTimeout extends Error {
-  override name = 'WriteTimeout';
-}
-
-/** A store that is away is a state, not a bug: its reason in one line. */
-const reason = (error: unknown) => (error instanceof Error ? error.message : String(error));
-
-/** True when the promise (if any) settled before `ms` passed; never rejects. */
-async function settlesWithin(promise: Promise<unknown> | undefined, ms: number): Promise<boolean> {
-  if (promise === undefined) return true;
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), Math.max(0, ms));
-  });
-  const settled = promise.then(
-    () => true as const,
-    () => true as const,
-  );
-  try {
-    return await Promise.race([settled, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 export class JournalStoreWriter {
@@ -352,7 +328,7 @@ export class JournalStoreWriter {
         this.#stale = undefined;
         const write = this.#store.write(readings);
         try {
-          await this.#withTimeout(write);
+          await writeWithin(write, this.#writeTimeoutMs);
         } catch (error) {
           if (error instanceof WriteTimeout) this.#stale = write;
           throw error;
@@ -371,18 +347,6 @@ export class JournalStoreWriter {
     if (this.#behind && this.#catchUpAt !== undefined && this.#acked >= this.#catchUpAt) this.#caughtUp();
   }
 
-  #withTimeout(write: Promise<void>): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    write.catch(() => {}); // a late rejection after the timeout is handled already
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new WriteTimeout(`store write timed out after ${this.#writeTimeoutMs} ms`)),
-        this.#writeTimeoutMs,
-      );
-    });
-    return Promise.race([write, timeout]).finally(() => clearTimeout(timer));
-  }
-
   async #failed(error: unknown, inARow: number): Promise<void> {
     // Stopping: a write cut short or a journal closed under a read is no outage.
     if (this.#stopping) return;
@@ -394,7 +358,7 @@ export class JournalStoreWriter {
     if (!this.#behind) {
       this.#behind = true;
       this.#logger?.warn(
-        { err: reason(error), cursor: this.#acked, retryInMs: delay },
+        { err: storeFailureReason(error), cursor: this.#acked, retryInMs: delay },
         'the time-series store does not answer; readings wait in the journal',
       );
     }

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { StoredReading, TimeSeriesStore } from '../storage/store.ts';
+import { settlesWithin, storeFailureReason, writeWithin } from './store-deadline.ts';
 
 /**
  * The durable spool between the gateway and the time-series store: "the database goes down for an hour,
@@ -57,32 +58,8 @@ export interface SpoolCounters {
   corrupt: number;
 }
 
-/** True when the promise (if any) settled before the deadline; never rejects. */
-async function settlesBefore(promise: Promise<unknown> | undefined, deadline: number): Promise<boolean> {
-  if (promise === undefined) return true;
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()));
-  });
-  const settled = promise.then(
-    () => true as const,
-    () => true as const,
-  );
-  try {
-    return await Promise.race([settled, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 const SEGMENT = /^(\d{12})\.spool\.jsonl$/;
 const segmentName = (seq: number) => `${String(seq).padStart(12, '0')}.spool.jsonl`;
-/** A store that is away is a state, not a bug: its reason in one line (a terminal showed the stack). */
-const reason = (error: unknown) => (error instanceof Error ? error.message : String(error));
-
-class WriteTimeout extends Error {
-  override name = 'WriteTimeout';
-}
 
 export class SpooledWriter extends EventEmitter {
   readonly counters: SpoolCounters = { written: 0, spooled: 0, replayed: 0, failures: 0, corrupt: 0 };
@@ -190,7 +167,7 @@ export class SpooledWriter extends EventEmitter {
     clearInterval(this.timer);
     this.wake?.();
     const deadline = Date.now() + this.closeTimeoutMs;
-    await settlesBefore(this.pumping, deadline);
+    await settlesWithin(this.pumping, deadline - Date.now());
     if (this.queue.length > 0) {
       // Not acknowledged in time, or refused: to disk. The batch being written stays first in the queue
       // until acknowledged, so it goes too; should the late write land, the store's idempotent key absorbs
@@ -203,7 +180,7 @@ export class SpooledWriter extends EventEmitter {
       this.logger?.warn({ readings }, 'the store did not answer while stopping; readings kept on disk');
     }
     // A replay under way holds nothing that is not on disk already: no need to wait for a slow store.
-    await settlesBefore(this.replaying, deadline);
+    await settlesWithin(this.replaying, deadline - Date.now());
     if (this.active !== undefined) fs.closeSync(this.active.fd);
     this.active = undefined;
     this.emit('closed');
@@ -241,7 +218,10 @@ export class SpooledWriter extends EventEmitter {
 
   private startSpooling(error: unknown): void {
     this.spooling = true;
-    this.logger?.warn({ err: reason(error) }, 'the time-series store does not answer; spooling to disk');
+    this.logger?.warn(
+      { err: storeFailureReason(error) },
+      'the time-series store does not answer; spooling to disk',
+    );
     for (const batch of this.queue) this.append(batch);
     this.queue = [];
     this.emit('spooling', error);
@@ -309,7 +289,10 @@ export class SpooledWriter extends EventEmitter {
           failures++;
           const delay = Math.min(this.retryMaxMs, this.retryMinMs * 2 ** Math.min(failures - 1, 20));
           if (failures === 1)
-            this.logger?.warn({ err: reason(error), retryInMs: delay }, 'replay failed, retrying');
+            this.logger?.warn(
+              { err: storeFailureReason(error), retryInMs: delay },
+              'replay failed, retrying',
+            );
           if (this.closed) break;
           await this.sleep(delay);
         }
@@ -341,16 +324,8 @@ export class SpooledWriter extends EventEmitter {
   }
 
   private writeToStore(batch: StoredReading[]): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const write = this.store.write(batch);
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new WriteTimeout(`store write timed out after ${this.writeTimeoutMs} ms`)),
-        this.writeTimeoutMs,
-      );
-    });
-    write.catch(() => {}); // a late rejection after the timeout is already handled by spooling
-    return Promise.race([write, timeout]).finally(() => clearTimeout(timer));
+    // A late rejection after the timeout is already handled by spooling.
+    return writeWithin(this.store.write(batch), this.writeTimeoutMs);
   }
 
   private sleep(ms: number): Promise<void> {
