@@ -96,6 +96,8 @@ export function checkBookingRequest(
   now: number,
   timeZone: string,
   policy: BookingPolicy = DEFAULT_POLICY,
+  /** Opening hours bind members; staff (facility, admin) may book an evening event outside them. */
+  options: { openingHoursBind?: boolean } = {},
 ): RuleVerdict {
   const { start, end } = request;
   if (!Number.isFinite(start) || !Number.isFinite(end)) return refuse('invalid_time');
@@ -108,7 +110,8 @@ export function checkBookingRequest(
   const maxLength = policy.maxLengthMs[space.kind as BookableKind];
   if (end - start > maxLength)
     return refuse('too_long', `a ${space.kind} can be booked for at most ${describeLength(maxLength)}`);
-  if (!withinOpeningHours(space, request, timeZone)) return refuse('outside_opening_hours');
+  if (options.openingHoursBind !== false && !withinOpeningHours(space, request, timeZone))
+    return refuse('outside_opening_hours');
   return { ok: true };
 }
 
