@@ -12,7 +12,7 @@ import Database from 'better-sqlite3';
 export type RecordsDb = Database.Database;
 
 export const MIGRATIONS_DIR = path.join(import.meta.dirname, 'migrations');
-const MIGRATION_FILE = /^(\d{4})-[a-z0-9-]+\.sql$/;
+export const MIGRATION_FILE = /^(\d{4})-[a-z0-9-]+\.sql$/;
 
 export class MigrationError extends Error {
   override name = 'MigrationError';
