@@ -1,4 +1,5 @@
 import type { Interval } from './booking-rules.ts';
+import type { DateConflict, Occurrence, SeriesRule } from './series-rules.ts';
 
 /**
  * The bookings, as the routes, the check-in, the alerts, the lobby, the report and the simulated history ask
@@ -23,6 +24,10 @@ export interface Booking {
   releasedAt: number | null;
   cancelledAt: number | null;
   createdAt: number;
+  /** The series this booking is one date of (absent or null: a single booking). */
+  seriesId?: string | null;
+  /** That date's local start as the series' rule gives it (its RECURRENCE-ID), kept when the date is moved. */
+  occurrence?: string | null;
 }
 
 export interface NewBooking {
@@ -134,4 +139,76 @@ export interface BookingStore {
    * enough to ask every few seconds (the lobby reads the bookings again only when it changes).
    */
   changeMarker(): Promise<string>;
+}
+
+/** A recurring booking: its rule, and who booked which space. Its dates are bookings with its `seriesId`. */
+export interface BookingSeries extends SeriesRule {
+  id: string;
+  memberId: string;
+  spaceId: string;
+  createdAt: number;
+  /** When the last of its dates was cancelled (as a whole or from its first date on). */
+  cancelledAt: number | null;
+}
+
+export interface NewSeries {
+  memberId: string;
+  spaceId: string;
+  rule: SeriesRule;
+  /** The dates the rules accepted (`series-rules.ts`): each becomes a booking unless its time is taken. */
+  occurrences: readonly Occurrence[];
+}
+
+/**
+ * What to do with dates whose time is taken: refuse the whole series (nothing is saved), or save the
+ * others and list the skipped ones. Never decided silently: the caller says which.
+ */
+export type SeriesConflictMode = 'all_or_nothing' | 'skip_conflicts';
+
+export type CreateSeriesResult =
+  | { ok: true; series: BookingSeries; bookings: Booking[]; skipped: DateConflict[] }
+  | { ok: false; reason: 'slot_taken'; conflicts: DateConflict[] };
+
+export type MoveResult =
+  | { ok: true; booking: Booking }
+  | { ok: false; reason: 'not_found' | 'already_ended' }
+  | { ok: false; reason: 'slot_taken'; conflict: Interval };
+
+export interface CancelFromResult {
+  /** 'not_found' for a series that does not exist or is someone else's (to a member). */
+  outcome: 'cancelled' | 'not_found';
+  /** How many active dates were cancelled. */
+  cancelled: number;
+  /** The series as it is now (its rule ends before the date), when found. */
+  series?: BookingSeries;
+}
+
+/** Recurring bookings, kept by the same database as the bookings (their dates are bookings). */
+export interface BookingSeriesStore {
+  /** The dates whose time an active booking of the space takes, each with the first one in the way. */
+  seriesConflicts(spaceId: string, occurrences: readonly Occurrence[]): Promise<DateConflict[]>;
+  /**
+   * Saves the series and books its dates in one transaction, by the mode given for conflicts; a series
+   * whose every date is taken is refused in either mode.
+   */
+  createSeries(input: NewSeries, mode: SeriesConflictMode, now?: number): Promise<CreateSeriesResult>;
+  getSeries(id: string): Promise<BookingSeries | undefined>;
+  /** The series with these ids (unknown ids are left out). */
+  seriesByIds(ids: readonly string[]): Promise<BookingSeries[]>;
+  /** The dates of a series (every status), by occurrence. */
+  seriesBookings(seriesId: string): Promise<Booking[]>;
+  /**
+   * Ends a series before the date whose local start is `fromOccurrence`: its rule is cut (`ending`, or
+   * undefined when no date is left, which marks it cancelled) and its active dates from then on that have
+   * not ended are cancelled, in one transaction. Members may end their own series; staff any.
+   */
+  cancelSeriesFrom(
+    seriesId: string,
+    fromOccurrence: string,
+    ending: SeriesRule | undefined,
+    by: Canceller,
+    now?: number,
+  ): Promise<CancelFromResult>;
+  /** Moves one active, not yet ended booking to another time in the same space (one date of a series). */
+  moveBooking(id: string, to: Interval, by: Canceller, now?: number): Promise<MoveResult>;
 }

@@ -4,16 +4,24 @@ import type { Interval } from './booking-rules.ts';
 import {
   type BookedSpans,
   type Booking,
+  type BookingSeries,
+  type BookingSeriesStore,
   type BookingStatus,
   type BookingStore,
+  type CancelFromResult,
   type Canceller,
   type CancelResult,
   type CreateResult,
+  type CreateSeriesResult,
   type ImportResult,
   MAX_LISTED,
+  type MoveResult,
   type NewBooking,
+  type NewSeries,
+  type SeriesConflictMode,
   type SpaceUsage,
 } from './booking-store.ts';
+import type { DateConflict, Occurrence, SeriesRule } from './series-rules.ts';
 
 /**
  * Bookings in the records database (table bookings). The overlap check and the insert run in one
@@ -33,6 +41,34 @@ interface BookingRow {
   checked_in_at: number | null;
   released_at: number | null;
   cancelled_at: number | null;
+  series_id: string | null;
+  occurrence: string | null;
+}
+
+interface SeriesRow {
+  id: string;
+  member_id: string;
+  space_id: string;
+  rrule: string;
+  first_start: string;
+  time_zone: string;
+  duration_minutes: number;
+  created_at: number;
+  cancelled_at: number | null;
+}
+
+function toSeries(row: SeriesRow): BookingSeries {
+  return {
+    id: row.id,
+    memberId: row.member_id,
+    spaceId: row.space_id,
+    rrule: row.rrule,
+    firstStart: row.first_start,
+    timeZone: row.time_zone,
+    durationMinutes: row.duration_minutes,
+    createdAt: row.created_at,
+    cancelledAt: row.cancelled_at,
+  };
 }
 
 function toBooking(row: BookingRow): Booking {
@@ -47,6 +83,8 @@ function toBooking(row: BookingRow): Booking {
     releasedAt: row.released_at,
     cancelledAt: row.cancelled_at,
     createdAt: row.created_at,
+    seriesId: row.series_id,
+    occurrence: row.occurrence,
   };
 }
 
@@ -66,12 +104,16 @@ interface SpanRow {
   status: BookingStatus;
 }
 
-export class SqliteBookingStore implements BookingStore {
+export class SqliteBookingStore implements BookingStore, BookingSeriesStore {
   private readonly statements;
   private readonly createInTransaction;
   private readonly importInTransaction;
+  private readonly seriesInTransaction;
+  private readonly cancelFromInTransaction;
+  private readonly moveInTransaction;
 
   readonly #db: RecordsDb;
+  private readonly conflictsOf: (spaceId: string, occurrences: readonly Occurrence[]) => DateConflict[];
 
   constructor(db: RecordsDb) {
     this.#db = db;
@@ -121,6 +163,32 @@ export class SqliteBookingStore implements BookingStore {
       spans: db.prepare<[number, number], SpanRow>(
         'SELECT space_id, start_ms, end_ms, status FROM bookings WHERE start_ms < ? AND end_ms > ?',
       ),
+      insertSeries: db.prepare(
+        `INSERT INTO booking_series (id, member_id, space_id, rrule, first_start, time_zone, duration_minutes, created_at)
+         VALUES (@id, @member_id, @space_id, @rrule, @first_start, @time_zone, @duration_minutes, @created_at)`,
+      ),
+      insertDate: db.prepare(
+        `INSERT INTO bookings (id, member_id, space_id, start_ms, end_ms, status, created_at, series_id, occurrence)
+         VALUES (@id, @member_id, @space_id, @start_ms, @end_ms, 'booked', @created_at, @series_id, @occurrence)`,
+      ),
+      seriesById: db.prepare<[string], SeriesRow>('SELECT * FROM booking_series WHERE id = ?'),
+      seriesDates: db.prepare<[string], BookingRow>(
+        'SELECT * FROM bookings WHERE series_id = ? ORDER BY occurrence, created_at',
+      ),
+      cutSeries: db.prepare<[string, number | null, string]>(
+        'UPDATE booking_series SET rrule = ?, cancelled_at = ? WHERE id = ?',
+      ),
+      cancelDatesFrom: db.prepare<[number, string, string, string, number]>(
+        `UPDATE bookings SET status = 'cancelled', cancelled_at = ?, cancelled_by = ?
+         WHERE series_id = ? AND occurrence >= ? AND ${ACTIVE} AND end_ms > ?`,
+      ),
+      clashOther: db.prepare<[string, string, number, number], BookingRow>(
+        `SELECT * FROM bookings WHERE space_id = ? AND id <> ? AND ${ACTIVE} AND start_ms < ? AND ? < end_ms
+         ORDER BY start_ms LIMIT 1`,
+      ),
+      move: db.prepare<[number, number, string]>(
+        `UPDATE bookings SET start_ms = ?, end_ms = ? WHERE id = ? AND ${ACTIVE}`,
+      ),
       firstStart: db.prepare<[], { first: number | null }>('SELECT min(start_ms) AS first FROM bookings'),
       usage: db.prepare<[number, number, number, number, number, number], SpaceUsage>(
         `SELECT space_id AS spaceId,
@@ -162,6 +230,82 @@ export class SqliteBookingStore implements BookingStore {
       }
       return result;
     });
+    const conflictsOf = (spaceId: string, occurrences: readonly Occurrence[]): DateConflict[] => {
+      const conflicts: DateConflict[] = [];
+      for (const occurrence of occurrences) {
+        const clash = s.clash.get(spaceId, occurrence.end, occurrence.start);
+        if (clash) conflicts.push({ occurrence, conflict: interval(clash) });
+      }
+      return conflicts;
+    };
+    this.conflictsOf = conflictsOf;
+    this.seriesInTransaction = db.transaction(
+      (input: NewSeries, mode: SeriesConflictMode, now: number): CreateSeriesResult => {
+        const conflicts = conflictsOf(input.spaceId, input.occurrences);
+        // Skipping every date would keep a rule with nothing behind it: refused like all-or-nothing.
+        const refused = mode === 'all_or_nothing' || conflicts.length === input.occurrences.length;
+        if (conflicts.length > 0 && refused) return { ok: false, reason: 'slot_taken', conflicts };
+        const taken = new Set(conflicts.map((c) => c.occurrence.local));
+        const id = randomUUID();
+        s.insertSeries.run({
+          id,
+          member_id: input.memberId,
+          space_id: input.spaceId,
+          rrule: input.rule.rrule,
+          first_start: input.rule.firstStart,
+          time_zone: input.rule.timeZone,
+          duration_minutes: input.rule.durationMinutes,
+          created_at: now,
+        });
+        for (const o of input.occurrences) {
+          if (taken.has(o.local)) continue;
+          s.insertDate.run({
+            id: randomUUID(),
+            member_id: input.memberId,
+            space_id: input.spaceId,
+            start_ms: o.start,
+            end_ms: o.end,
+            created_at: now,
+            series_id: id,
+            occurrence: o.local,
+          });
+        }
+        return {
+          ok: true,
+          series: toSeries(s.seriesById.get(id) as SeriesRow),
+          bookings: s.seriesDates.all(id).map(toBooking),
+          skipped: conflicts,
+        };
+      },
+    );
+    this.cancelFromInTransaction = db.transaction(
+      (
+        seriesId: string,
+        from: string,
+        ending: SeriesRule | undefined,
+        by: Canceller,
+        now: number,
+      ): CancelFromResult => {
+        const row = s.seriesById.get(seriesId);
+        if (!row || (!by.staff && row.member_id !== by.memberId))
+          return { outcome: 'not_found', cancelled: 0 };
+        const cancelled = s.cancelDatesFrom.run(now, by.memberId, seriesId, from, now).changes;
+        s.cutSeries.run(ending?.rrule ?? row.rrule, ending ? null : (row.cancelled_at ?? now), seriesId);
+        return { outcome: 'cancelled', cancelled, series: toSeries(s.seriesById.get(seriesId) as SeriesRow) };
+      },
+    );
+    this.moveInTransaction = db.transaction(
+      (id: string, to: Interval, by: Canceller, now: number): MoveResult => {
+        const row = s.byId.get(id);
+        if (!row || (!by.staff && row.member_id !== by.memberId)) return { ok: false, reason: 'not_found' };
+        if (row.end_ms <= now || (row.status !== 'booked' && row.status !== 'checked_in'))
+          return { ok: false, reason: 'already_ended' };
+        const clash = s.clashOther.get(row.space_id, id, to.end, to.start);
+        if (clash) return { ok: false, reason: 'slot_taken', conflict: interval(clash) };
+        s.move.run(to.start, to.end, id);
+        return { ok: true, booking: toBooking(s.byId.get(id) as BookingRow) };
+      },
+    );
     this.createInTransaction = db.transaction(
       (row: Record<string, string | number>): BookingRow | undefined => {
         const clash = s.clash.get(row.space_id as string, row.end_ms as number, row.start_ms as number);
@@ -290,6 +434,58 @@ export class SqliteBookingStore implements BookingStore {
       bookedMs: u.bookedMs ?? 0,
       usedMs: u.usedMs ?? 0,
     }));
+  }
+
+  /** The dates whose time an active booking of the space takes, each with the first one in the way. */
+  async seriesConflicts(spaceId: string, occurrences: readonly Occurrence[]): Promise<DateConflict[]> {
+    return this.conflictsOf(spaceId, occurrences);
+  }
+
+  /**
+   * Saves the series and books its dates in one `BEGIN IMMEDIATE` transaction: the conflicts are those at
+   * the moment of saving, not those of the preview, and all-or-nothing leaves no row behind.
+   */
+  async createSeries(
+    input: NewSeries,
+    mode: SeriesConflictMode,
+    now: number = Date.now(),
+  ): Promise<CreateSeriesResult> {
+    return this.seriesInTransaction.immediate(input, mode, now);
+  }
+
+  async getSeries(id: string): Promise<BookingSeries | undefined> {
+    const row = this.statements.seriesById.get(id);
+    return row ? toSeries(row) : undefined;
+  }
+
+  async seriesByIds(ids: readonly string[]): Promise<BookingSeries[]> {
+    return [...new Set(ids)].flatMap((id) => {
+      const row = this.statements.seriesById.get(id);
+      return row ? [toSeries(row)] : [];
+    });
+  }
+
+  async seriesBookings(seriesId: string): Promise<Booking[]> {
+    return this.statements.seriesDates.all(seriesId).map(toBooking);
+  }
+
+  async cancelSeriesFrom(
+    seriesId: string,
+    fromOccurrence: string,
+    ending: SeriesRule | undefined,
+    by: Canceller,
+    now: number = Date.now(),
+  ): Promise<CancelFromResult> {
+    return this.cancelFromInTransaction.immediate(seriesId, fromOccurrence, ending, by, now);
+  }
+
+  async moveBooking(id: string, to: Interval, by: Canceller, now: number = Date.now()): Promise<MoveResult> {
+    try {
+      return this.moveInTransaction.immediate(id, to, by, now);
+    } catch (err) {
+      if (!isOverlapRefusal(err)) throw err;
+      return { ok: false, reason: 'slot_taken', conflict: to };
+    }
   }
 
   /**
