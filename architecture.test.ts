@@ -262,3 +262,66 @@ t.test('no part reads the environment', async (t) => {
     .map((file) => ({ file, text: fs.readFileSync(path.join(ROOT, file), 'utf8') }));
   t.same(partsReadingTheEnvironment(files), []);
 });
+
+/**
+ * The Node-RED palette is a package of its own, installed alone into a Node-RED (`npm install <folder>`): its
+ * files require nothing of the repository outside their folder, and no package it does not declare.
+ */
+const PALETTE = 'node-red';
+
+function paletteRequires(files: { file: string; text: string }[], declared: ReadonlySet<string>): string[] {
+  const wrong: string[] = [];
+  for (const { file, text } of files) {
+    for (const m of text.matchAll(/\brequire\(\s*['"]([^'"]+)['"]\s*\)/g)) {
+      const spec = m[1] as string;
+      if (spec.startsWith('.')) {
+        const to = path.posix.normalize(path.posix.join(path.posix.dirname(file), spec));
+        if (!to.startsWith(`${PALETTE}/`))
+          wrong.push(`${file} requires ${to}, outside the palette's package`);
+        continue;
+      }
+      if (spec.startsWith('node:')) continue;
+      const name = spec.startsWith('@')
+        ? spec.split('/').slice(0, 2).join('/')
+        : (spec.split('/')[0] as string);
+      if (!declared.has(name))
+        wrong.push(`${file} requires ${name}, which the palette's package.json does not declare`);
+    }
+  }
+  return wrong;
+}
+
+t.test('the Node-RED palette is a package of its own', async (t) => {
+  t.match(
+    paletteRequires(
+      [
+        {
+          file: `${PALETTE}/nodes/a.js`,
+          text: "require('../../site/load.ts'); require('mqtt'); require('ws')",
+        },
+        { file: `${PALETTE}/nodes/b.js`, text: "require('../lib/x.js'); require('node:fs')" },
+      ],
+      new Set(['ws']),
+    ),
+    [/a\.js requires site\/load\.ts, outside/, /a\.js requires mqtt, which/],
+  );
+  const root = path.join(ROOT, PALETTE);
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+    dependencies?: Record<string, string>;
+    files?: string[];
+    'node-red'?: { nodes?: Record<string, string> };
+  };
+  const files: { file: string; text: string }[] = [];
+  for (const folder of ['nodes', 'lib'])
+    for (const name of fs.readdirSync(path.join(root, folder)).filter((n) => n.endsWith('.js')))
+      files.push({
+        file: `${PALETTE}/${folder}/${name}`,
+        text: fs.readFileSync(path.join(root, folder, name), 'utf8'),
+      });
+  t.ok(files.length >= 6, `the palette's files are read (${files.length})`);
+  t.same(paletteRequires(files, new Set(Object.keys(pkg.dependencies ?? {}))), []);
+  for (const [type, file] of Object.entries(pkg['node-red']?.nodes ?? {})) {
+    t.ok(fs.existsSync(path.join(root, file)), `${type}: ${file} exists`);
+    t.ok(fs.existsSync(path.join(root, file.replace(/\.js$/, '.html'))), `${type}: its editor and help`);
+  }
+});

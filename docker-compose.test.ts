@@ -27,7 +27,7 @@ t.test('docker-compose.yml is valid for docker-compose and every service has a h
   const resolved = YAML.parse(
     execFileSync('docker-compose', ['-f', FILE, 'config'], { encoding: 'utf8' }),
   ) as {
-    services: Record<string, { healthcheck?: unknown; command?: string[] }>;
+    services: Record<string, { healthcheck?: unknown; command?: string[]; build?: { context?: string } }>;
   };
   for (const name of ['broker', 'api', 'influxdb', 'nodered']) {
     t.ok(resolved.services[name], `service ${name} exists`);
@@ -36,6 +36,14 @@ t.test('docker-compose.yml is valid for docker-compose and every service has a h
   // The broker and the gateway run as one process (`wesprint edge`): PUBACK once the message is on disk.
   t.same(resolved.services.broker?.command, ['edge']);
   t.notOk(resolved.services.gateway, 'no gateway of its own beside the edge');
+  // Node-RED's image is built with the WeSprint palette (issue 12), from the palette's own folder.
+  const palette = path.join(import.meta.dirname, 'node-red');
+  t.equal(resolved.services.nodered?.build?.context, palette, 'Node-RED is built from the palette folder');
+  t.match(
+    fs.readFileSync(path.join(palette, 'Dockerfile'), 'utf8'),
+    /^FROM nodered\/node-red:4[.\d]*\s*$/m,
+    'on Node-RED 4 (5.x needs Node 22)',
+  );
 });
 
 t.test('the compose file names no password', async (t) => {
