@@ -1,11 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import {
-  deviceUsername,
-  SERVICE_USERNAMES,
-  type Secrets,
-  type ServiceName,
-  verifyPassword,
-} from '../site/credentials.ts';
+import { SERVICE_USERNAMES, type Secrets, type ServiceName, verifyPassword } from '../site/credentials.ts';
+import { asNetwork, deviceAccountName, deviceKey, type SiteNetwork } from '../site/network.ts';
 import type { SiteConfig } from '../site/site.ts';
 import type { AccountRole } from './acl.ts';
 
@@ -82,26 +77,35 @@ export class AccountTable {
   }
 }
 
-/** Builds the account table from the site file and the secrets; the site file's pinned hashes win. */
-export function loadAccounts(site: SiteConfig, secrets: Secrets): AccountTable {
+/**
+ * Builds the account table from the site file (or the network's site files) and the secrets; the site file's
+ * pinned hashes win. In a network a device's account is `<site>/<device>` and its role names its site
+ * (site/network.ts), so two sites' devices of one id are two accounts with two grants.
+ */
+export function loadAccounts(sites: SiteConfig | SiteNetwork, secrets: Secrets): AccountTable {
+  const network = asNetwork(sites);
   const accounts: Account[] = [];
-  for (const device of site.devices) {
-    const username = deviceUsername(device);
-    const role = { kind: 'device', deviceId: device.id } as const;
-    if (device.password_hash) {
-      if (!device.password_hash.startsWith('scrypt$'))
+  for (const site of network.sites) {
+    const siteId = site.site.id;
+    for (const device of site.devices) {
+      const username = deviceAccountName(network, siteId, device);
+      const key = deviceKey(network, siteId, device.id);
+      const role = network.qualified
+        ? ({ kind: 'device', deviceId: device.id, siteId } as const)
+        : ({ kind: 'device', deviceId: device.id } as const);
+      if (device.password_hash) {
+        if (!device.password_hash.startsWith('scrypt$'))
+          throw new Error(`device "${key}": password_hash must be a scrypt hash (scrypt$N$r$p$salt$hash)`);
+        accounts.push({ username, role, passwordHash: device.password_hash });
+        continue;
+      }
+      const password = secrets.devices[key];
+      if (!password)
         throw new Error(
-          `device "${device.id}": password_hash must be a scrypt hash (scrypt$N$r$p$salt$hash)`,
+          `device "${key}" has neither a password_hash in the site file nor a password in secrets.json`,
         );
-      accounts.push({ username, role, passwordHash: device.password_hash });
-      continue;
+      accounts.push({ username, role, passwordHash: hashGeneratedPassword(password) });
     }
-    const password = secrets.devices[device.id];
-    if (!password)
-      throw new Error(
-        `device "${device.id}" has neither a password_hash in the site file nor a password in secrets.json`,
-      );
-    accounts.push({ username, role, passwordHash: hashGeneratedPassword(password) });
   }
   for (const service of Object.keys(SERVICE_USERNAMES) as ServiceName[]) {
     const password = secrets.services[service];

@@ -1,6 +1,7 @@
 import { filterWithin, isValidFilter, isValidTopicName, levelsMatch } from '../building/topic-filter.ts';
 import { buildingTopics, ROOT } from '../building/topics.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
+import { asNetwork, type SiteNetwork, siteById } from '../site/network.ts';
 import type { SiteConfig } from '../site/site.ts';
 
 /**
@@ -26,7 +27,8 @@ export interface Grant {
 }
 
 export type AccountRole =
-  | { kind: 'device'; deviceId: string }
+  /** `siteId` in a network (SITES_DIR), where device ids repeat between sites. */
+  | { kind: 'device'; deviceId: string; siteId?: string }
   | { kind: 'service'; service: 'gateway' | 'api' }
   | { kind: 'anonymous' };
 
@@ -38,23 +40,48 @@ const deny = (reason: string): Decision => ({ allowed: false, reason });
 // ---------------------------------------------------------------------------------------------------------
 // Grants
 
-/** Command topics of every device of the site: what only the gateway may publish to. */
-export function deviceCommandFilters(site: SiteConfig, profiles: Map<string, DeviceProfile>): string[] {
+/**
+ * Command topics of every device of the site (of every site of a network): what only the gateway may publish
+ * to. A device of one site may not publish on a lock's command topic of another either.
+ */
+export function deviceCommandFilters(
+  sites: SiteConfig | SiteNetwork,
+  profiles: Map<string, DeviceProfile>,
+): string[] {
   const filters = new Set<string>();
-  for (const device of site.devices) {
-    const profile = profiles.get(device.profile);
-    if (profile) for (const f of profile.acl(device.topic).subscribe) filters.add(f);
+  for (const site of asNetwork(sites).sites) {
+    for (const device of site.devices) {
+      const profile = profiles.get(device.profile);
+      if (profile) for (const f of profile.acl(device.topic).subscribe) filters.add(f);
+    }
   }
   return [...filters];
 }
 
 /** Every device's profile must be known: an unknown one is a typo in the site file, said at start. */
-export function unknownProfiles(site: SiteConfig, profiles: Map<string, DeviceProfile>): string[] {
-  return site.devices.filter((d) => !profiles.has(d.profile)).map((d) => `${d.id} (profile "${d.profile}")`);
+export function unknownProfiles(
+  sites: SiteConfig | SiteNetwork,
+  profiles: Map<string, DeviceProfile>,
+): string[] {
+  const network = asNetwork(sites);
+  return network.sites.flatMap((site) =>
+    site.devices
+      .filter((d) => !profiles.has(d.profile))
+      .map((d) => `${network.qualified ? `${site.site.id}/` : ''}${d.id} (profile "${d.profile}")`),
+  );
+}
+
+/** The building topics of every site: `wesprint/<site>/#` each. */
+function ownFilters(sites: SiteConfig | SiteNetwork): string[] {
+  return asNetwork(sites).sites.map((site) => `${buildingTopics(site.site.id).base}/#`);
 }
 
 const BUILDING_ROOT_FILTER = `${ROOT}/#`;
 const ANY_BUILDING_COMMAND = `${ROOT}/+/commands/#`;
+
+function nothingGranted(): Grant {
+  return { publish: [], subscribe: [], denyPublish: [], denySubscribe: [], dollarTopics: false };
+}
 
 export function deviceGrant(
   site: SiteConfig,
@@ -64,9 +91,7 @@ export function deviceGrant(
 ): Grant {
   const device = site.devices.find((d) => d.id === deviceId);
   const profile = device && profiles.get(device.profile);
-  if (!device || !profile) {
-    return { publish: [], subscribe: [], denyPublish: [], denySubscribe: [], dollarTopics: false };
-  }
+  if (!device || !profile) return nothingGranted();
   const acl = profile.acl(device.topic);
   return {
     publish: acl.publish,
@@ -78,28 +103,28 @@ export function deviceGrant(
   };
 }
 
+/** The gateway (one for every site of a network): each site's building topics, every device's commands. */
 export function gatewayGrant(
-  site: SiteConfig,
+  sites: SiteConfig | SiteNetwork,
   profiles: Map<string, DeviceProfile>,
-  commandFilters = deviceCommandFilters(site, profiles),
+  commandFilters = deviceCommandFilters(sites, profiles),
 ): Grant {
-  const own = `${buildingTopics(site.site.id).base}/#`;
+  const own = ownFilters(sites);
   const deviceFilters = new Set<string>();
   for (const profile of profiles.values()) for (const f of profile.subscriptions) deviceFilters.add(f);
   return {
-    publish: [own, ...commandFilters],
-    subscribe: [own, ...deviceFilters],
+    publish: [...own, ...commandFilters],
+    subscribe: [...own, ...deviceFilters],
     denyPublish: [],
     denySubscribe: [],
     dollarTopics: true,
   };
 }
 
-export function apiGrant(site: SiteConfig): Grant {
-  const topics = buildingTopics(site.site.id);
+export function apiGrant(sites: SiteConfig | SiteNetwork): Grant {
   return {
-    publish: [topics.allCommands],
-    subscribe: [`${topics.base}/#`],
+    publish: asNetwork(sites).sites.map((site) => buildingTopics(site.site.id).allCommands),
+    subscribe: ownFilters(sites),
     denyPublish: [],
     denySubscribe: [],
     dollarTopics: true,
@@ -111,10 +136,10 @@ export function apiGrant(site: SiteConfig): Grant {
  * that they can never send or read a command, and never subscribe to the operator's `denySubscribe` filters.
  */
 export function anonymousGrant(
-  site: SiteConfig,
+  sites: SiteConfig | SiteNetwork,
   profiles: Map<string, DeviceProfile>,
   denySubscribe: string[] = [],
-  commandFilters = deviceCommandFilters(site, profiles),
+  commandFilters = deviceCommandFilters(sites, profiles),
 ): Grant {
   const commands = [ANY_BUILDING_COMMAND, ...commandFilters];
   return {
@@ -126,20 +151,28 @@ export function anonymousGrant(
   };
 }
 
+/**
+ * An account's grant. In a network a device's grant is built from its own site's file only (its role names
+ * the site), with every site's command topics denied; the services' grants span every site.
+ */
 export function grantFor(
   role: AccountRole,
-  site: SiteConfig,
+  sites: SiteConfig | SiteNetwork,
   profiles: Map<string, DeviceProfile>,
   denySubscribe: string[] = [],
+  commandFilters = deviceCommandFilters(sites, profiles),
 ): Grant {
-  const commandFilters = deviceCommandFilters(site, profiles);
+  const network = asNetwork(sites);
   switch (role.kind) {
-    case 'device':
+    case 'device': {
+      const site = role.siteId === undefined ? network.sites[0] : siteById(network, role.siteId);
+      if (!site) return nothingGranted();
       return deviceGrant(site, profiles, role.deviceId, commandFilters);
+    }
     case 'service':
-      return role.service === 'gateway' ? gatewayGrant(site, profiles, commandFilters) : apiGrant(site);
+      return role.service === 'gateway' ? gatewayGrant(network, profiles, commandFilters) : apiGrant(network);
     case 'anonymous':
-      return anonymousGrant(site, profiles, denySubscribe, commandFilters);
+      return anonymousGrant(network, profiles, denySubscribe, commandFilters);
   }
 }
 

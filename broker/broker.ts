@@ -12,12 +12,14 @@ import { levelsMatch } from '../building/topic-filter.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
 import type { Appended, ArrivingMessage, MessageJournal, MessageSender } from '../journal/journal.ts';
 import type { Secrets } from '../site/credentials.ts';
+import type { SiteNetwork } from '../site/network.ts';
 import type { SiteConfig } from '../site/site.ts';
 import { type AccountTable, loadAccounts } from './accounts.ts';
 import {
   type AccountRole,
   anonymousGrant,
   type Decision,
+  deviceCommandFilters,
   type Grant,
   grantFor,
   mayPublish,
@@ -49,7 +51,8 @@ import { MqttSignInThrottle, type ThrottleChange } from './sign-in-throttle.ts';
  */
 
 export interface BrokerOptions {
-  site: SiteConfig;
+  /** The site file, or the sites of a network (SITES_DIR: accounts `<site>/<device>`, site/network.ts). */
+  site: SiteConfig | SiteNetwork;
   secrets: Secrets;
   profiles: Map<string, DeviceProfile>;
   /** Sessions, queued messages and retained messages live in `<dataDir>/broker`; the audit log beside it. */
@@ -269,9 +272,11 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     throw new BrokerStartError((err as Error).message);
   }
   const grants = new Map<string, Grant>();
+  // Once for every account: the command topics of every device of every site.
+  const commandFilters = deviceCommandFilters(site, profiles);
   for (const username of accounts.usernames()) {
     const role = accounts.get(username)?.role as AccountRole;
-    grants.set(username, grantFor(role, site, profiles));
+    grants.set(username, grantFor(role, site, profiles, [], commandFilters));
   }
   const labGrant = anonymousGrant(site, profiles, options.denySubscribe ?? []);
 

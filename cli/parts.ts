@@ -29,7 +29,7 @@ import { Identity } from '../members/identity.ts';
 import { auditSignIns } from '../members/sign-in-audit.ts';
 import { credentialsFromDataDir, type Simulation, startSimulation } from '../simulations/simulator.ts';
 import { loadOrCreateSecrets, SERVICE_USERNAMES, type Secrets, secretsFile } from '../site/credentials.ts';
-import { loadSite } from '../site/load.ts';
+import type { SiteNetwork } from '../site/network.ts';
 import type { DeviceConfig, SiteConfig } from '../site/site.ts';
 import { openStore } from '../storage/open.ts';
 import type { ManagedStore } from '../storage/store.ts';
@@ -38,6 +38,7 @@ import { writeHeartbeat } from './healthcheck.ts';
 import { openLog } from './log.ts';
 import type { Settings } from './settings.ts';
 import { startupHistory } from './simulated-history.ts';
+import { loadSites } from './sites.ts';
 
 /**
  * Runs any combination of the parts in one process: all of them for `wesprint start`, one for
@@ -90,9 +91,14 @@ export interface RunningParts {
   /** http://host:port of the API and dashboard, when the API runs here. */
   httpUrl: string | undefined;
   mqttUrl: string;
+  /** The home site: the one site of SITE_FILE, the first of SITES_DIR. */
   site: SiteConfig;
-  /** The simulated building, when it runs here (its devices can be driven by tests and demos). */
+  /** Every site this installation serves (one for SITE_FILE). */
+  network: SiteNetwork;
+  /** The simulated building (the home site's), when it runs here (its devices can be driven by tests and demos). */
   simulation: Simulation | undefined;
+  /** Every simulated building, by site id (one for SITE_FILE). */
+  simulations: Map<string, Simulation>;
   /** The gateway, when it runs here (its stats are what the benchmarks count by). */
   gateway: Gateway | undefined;
   /** Stops every part, newest first; every step runs even if one fails. */
@@ -152,11 +158,13 @@ export async function startParts(
   const goOn = () => {
     if (signal?.aborted) throw new StartAborted('stopped while starting');
   };
-  const site = loadSite(settings.siteFile);
+  // The broker and the gateway serve every site; the API, the watchers and the demo's history the home site.
+  const network = loadSites(settings);
+  const site = network.sites[0] as SiteConfig;
   const profiles = await loadProfiles();
-  checkProfiles(site, profiles);
+  for (const each of network.sites) checkProfiles(each, profiles);
   fs.mkdirSync(settings.dataDir, { recursive: true, mode: 0o700 });
-  const secrets = loadOrCreateSecrets(settings.dataDir, site);
+  const secrets = loadOrCreateSecrets(settings.dataDir, network);
 
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
@@ -173,6 +181,7 @@ export async function startParts(
     const lines: string[] = [];
     let httpUrl: string | undefined;
     let simulation: Simulation | undefined;
+    const simulations = new Map<string, Simulation>();
     let runningGateway: Gateway | undefined;
     let mqttUrl = settings.mqttUrl;
     // `wesprint start`: the broker journals the devices' messages (PUBACK once on disk), the gateway in this
@@ -193,7 +202,7 @@ export async function startParts(
       const broker = await startOwnBroker(
         settings,
         parts,
-        site,
+        network,
         secrets,
         profiles,
         logger,
@@ -254,7 +263,7 @@ export async function startParts(
       const input = inProcess ?? (intake as GatewayIntake);
       const gateway = await startOwnGateway(
         settings,
-        site,
+        network,
         profiles,
         mqttUrl,
         service('gateway'),
@@ -373,18 +382,44 @@ export async function startParts(
       // Before the live meters start: they go on from the stored history, or from the history planned now.
       const history = await startupHistory(settings, site, profiles);
       goOn();
-      const started = await startOwnSimulation(settings, site, mqttUrl, logger, history.counterWh, signal);
+      const started = await startOwnSimulation(
+        settings,
+        network,
+        site,
+        mqttUrl,
+        logger,
+        history.counterWh,
+        signal,
+      );
       simulation = started;
+      simulations.set(site.site.id, started);
       stops.push(() => started.stop());
+      const s = started.stats();
+      lines.push(
+        `Simulation      ${s.connected}/${s.devices} devices of "${site.site.name}", ${settings.simSpeed}x speed`,
+      );
+      // The network's other houses: live devices only (their meters start from a seeded in-service value).
+      for (const other of network.sites.slice(1)) {
+        goOn();
+        const more = await startOwnSimulation(
+          settings,
+          network,
+          other,
+          mqttUrl,
+          logger,
+          () => undefined,
+          signal,
+        );
+        simulations.set(other.site.id, more);
+        stops.push(() => more.stop());
+        const m = more.stats();
+        lines.push(`Simulation      ${m.connected}/${m.devices} devices of "${other.site.name}"`);
+      }
       goOn();
       const demo = await ensureDemoMembers(openIdentity(), {
         siteId: site.site.id,
         dataDir: settings.dataDir,
       });
-      const s = started.stats();
-      lines.push(
-        `Simulation      ${s.connected}/${s.devices} devices of "${site.site.name}", ${settings.simSpeed}x speed`,
-      );
       lines.push(`Demo members    ${demo.file} (e-mails and generated passwords, mode 0600)`);
       if (httpUrl) {
         const lobbyToken = await ensureDemoLobbyToken(openIdentity(), { dataDir: settings.dataDir });
@@ -406,7 +441,17 @@ export async function startParts(
 
     goOn();
     lines.push(`Secrets         ${secretsFile(settings.dataDir)} (generated passwords, mode 0600)`);
-    return { lines, httpUrl, mqttUrl, site, simulation, gateway: runningGateway, stop: stopAll };
+    return {
+      lines,
+      httpUrl,
+      mqttUrl,
+      site,
+      network,
+      simulation,
+      simulations,
+      gateway: runningGateway,
+      stop: stopAll,
+    };
   } catch (err) {
     await stopAll();
     throw err;
@@ -468,7 +513,7 @@ function startWatchers(
 async function startOwnBroker(
   settings: Settings,
   parts: PartSelection,
-  site: SiteConfig,
+  network: SiteNetwork,
   secrets: Secrets,
   profiles: Map<string, DeviceProfile>,
   logger: Logger,
@@ -481,7 +526,7 @@ async function startOwnBroker(
     const wsPort = settings.mqttWsPort === 0 ? 0 : settings.mqttWsPort + attempt;
     try {
       return await startBroker({
-        site,
+        site: network,
         secrets,
         profiles,
         dataDir: settings.dataDir,
@@ -495,7 +540,8 @@ async function startOwnBroker(
           ? {
               cluster: {
                 redisUrl: settings.redisUrl,
-                keyPrefix: settings.redisKeyPrefix ?? defaultKeyPrefix(site.site.id),
+                keyPrefix:
+                  settings.redisKeyPrefix ?? defaultKeyPrefix((network.sites[0] as SiteConfig).site.id),
               },
             }
           : {}),
@@ -524,7 +570,7 @@ interface GatewayInput {
 
 async function startOwnGateway(
   settings: Settings,
-  site: SiteConfig,
+  network: SiteNetwork,
   profiles: Map<string, DeviceProfile>,
   mqttUrl: string,
   account: { username: string; password?: string },
@@ -536,7 +582,7 @@ async function startOwnGateway(
   let gateway: Gateway;
   try {
     gateway = await startGateway({
-      site,
+      site: network,
       profiles,
       mqttUrl,
       ...account,
@@ -600,6 +646,7 @@ async function startOwnGateway(
 
 async function startOwnSimulation(
   settings: Settings,
+  network: SiteNetwork,
   site: SiteConfig,
   mqttUrl: string,
   logger: Logger,
@@ -611,7 +658,9 @@ async function startOwnSimulation(
     ...(signal ? { signal } : {}),
     site,
     mqttUrl,
-    credentials: credentialsFromDataDir(settings.dataDir, site, simLogger),
+    credentials: credentialsFromDataDir(settings.dataDir, site, simLogger, network),
+    // In a network the houses share the broker, where a client id is one connection.
+    ...(network.qualified ? { clientIdPrefix: `${site.site.id}/` } : {}),
     speed: settings.simSpeed,
     logger: simLogger,
     counterWh,

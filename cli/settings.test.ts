@@ -150,3 +150,15 @@ t.test('MQTT_SHARE_GROUP: the share group of `wesprint gateway` workers', async 
   for (const bad of ['a/b', 'a+', '#', 'two words'])
     t.throws(() => readSettings({ MQTT_SHARE_GROUP: bad }, false), SettingsError, bad);
 });
+
+t.test('SITES_DIR: a network of site files instead of the one SITE_FILE', async (t) => {
+  t.equal(readSettings({}, false).sitesDir, undefined, 'one site by default');
+  const network = readSettings({ SITES_DIR: 'houses' }, false);
+  t.equal(network.sitesDir, path.resolve('houses'));
+  t.equal(network.siteFileExplicit, false);
+  t.throws(
+    () => readSettings({ SITES_DIR: 'houses', SITE_FILE: 'one.yaml' }, false),
+    SettingsError,
+    'both at once is a mistake, said at start',
+  );
+});

@@ -40,7 +40,18 @@ export interface Settings {
   /** REDIS_KEY_PREFIX: what every key and channel of this installation starts with (unset: wesprint:<site id>:). */
   redisKeyPrefix: string | undefined;
   dataDir: string;
+  /** SITE_FILE: the one site (default: the demo's department store). */
   siteFile: string;
+  /** SITE_FILE was set (not the demo's default). */
+  siteFileExplicit: boolean;
+  /**
+   * SITES_DIR: a folder of site files, a network of sites served by this installation (site/network.ts);
+   * unset: the one site of SITE_FILE. `--sites N` (start, simulate) takes its first N files, and without
+   * SITES_DIR the demo network's (simulations/network/).
+   */
+  sitesDir: string | undefined;
+  /** `--sites N`: only the first N site files of the folder. */
+  sitesLimit?: number;
   influx: InfluxConnection | undefined;
   /** Simulated seconds per real second. */
   simSpeed: number;
@@ -199,6 +210,15 @@ function shareGroup(env: NodeJS.ProcessEnv): string | undefined {
   return raw;
 }
 
+function sitesDir(env: NodeJS.ProcessEnv): string | undefined {
+  if (!env.SITES_DIR) return undefined;
+  if (env.SITE_FILE)
+    throw new SettingsError(
+      'SITE_FILE and SITES_DIR are both set: SITE_FILE is one site, SITES_DIR a network of them',
+    );
+  return path.resolve(env.SITES_DIR);
+}
+
 /** A comma-separated list, blanks dropped. */
 function list(env: NodeJS.ProcessEnv, name: string): string[] {
   return (env[name] ?? '')
@@ -268,6 +288,8 @@ export function readSettings(
     redisKeyPrefix: redisKeyPrefix(env),
     dataDir: path.resolve(env.DATA_DIR || 'data'),
     siteFile: path.resolve(env.SITE_FILE || DEMO_SITE_FILE),
+    siteFileExplicit: Boolean(env.SITE_FILE),
+    sitesDir: sitesDir(env),
     influx,
     simSpeed,
     backfillDays: backfillDays(env),

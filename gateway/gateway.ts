@@ -13,6 +13,7 @@ import {
 } from '../building/topics.ts';
 import type { DecodeResult, DeviceProfile, OutgoingMessage } from '../device-profiles/profile.ts';
 import type { JournalEntry, MessageJournal } from '../journal/journal.ts';
+import { asNetwork, deviceKey, type SiteNetwork } from '../site/network.ts';
 import type { DeviceConfig, SiteConfig } from '../site/site.ts';
 import type { StoredReading, TimeSeriesStore } from '../storage/store.ts';
 import { decideCommand, parseCommand } from './command-rules.ts';
@@ -51,7 +52,12 @@ export interface RetainedMessage {
 }
 
 export interface GatewayOptions {
-  site: SiteConfig;
+  /**
+   * The site file, or every site of a network (SITES_DIR): one gateway decodes and stores every site's
+   * devices, republishes each on its own site's topics and takes each site's commands. Its client id and last
+   * will are the first (home) site's.
+   */
+  site: SiteConfig | SiteNetwork;
   profiles: Map<string, DeviceProfile>;
   mqttUrl: string;
   username?: string;
@@ -138,6 +144,8 @@ export interface Gateway {
 
 interface SiteDevice {
   config: DeviceConfig;
+  /** Its site's building topics. */
+  topics: BuildingTopics;
   profile: DeviceProfile;
   health: DeviceHealth;
   online: boolean;
@@ -165,32 +173,51 @@ const READ_BATCH = 1000;
 type EntryOutcome =
   | { outcome: 'ignored' }
   | { outcome: 'quarantined'; fresh: boolean }
-  | { outcome: 'decoded'; device: DeviceConfig; result: DecodeResult; readings: StoredReading[] };
+  | {
+      outcome: 'decoded';
+      device: DeviceConfig;
+      site: string;
+      key: string;
+      result: DecodeResult;
+      readings: StoredReading[];
+    };
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
-  const { site, profiles, journal, quarantine, logger } = options;
+  const { profiles, journal, quarantine, logger } = options;
+  const network = asNetwork(options.site);
+  const site = network.sites[0] as SiteConfig;
   const now = options.now ?? Date.now;
   const maxPayload = options.maxPayloadBytes ?? 64 * 1024;
   const commandTimeoutMs = options.commandTimeoutMs ?? 5000;
+  /** The home site's topics: the gateway's own status (its last will) is the home site's. */
   const topics: BuildingTopics = buildingTopics(site.site.id);
+  const siteTopics = network.sites.map((s) => ({ siteId: s.site.id, topics: buildingTopics(s.site.id) }));
   const stats = { received: 0, ignored: 0, readings: 0, quarantined: 0, commands: 0 };
 
+  /** By device key: its id, or `<site>/<device>` in a network (site/network.ts). */
   const devices = new Map<string, SiteDevice>();
-  for (const config of site.devices) {
-    const profile = profiles.get(config.profile);
-    if (!profile) throw new Error(`device "${config.id}" names unknown profile "${config.profile}"`);
-    devices.set(config.id, {
-      config,
-      profile,
-      health: { lastSeen: null, announced: null },
-      online: false,
-      seenOnline: false,
-      battery: undefined,
-      heard: false,
-      pending: undefined,
-    });
+  for (const { siteId, topics: own } of siteTopics) {
+    const siteConfig = network.sites.find((s) => s.site.id === siteId) as SiteConfig;
+    for (const config of siteConfig.devices) {
+      const profile = profiles.get(config.profile);
+      if (!profile)
+        throw new Error(
+          `device "${deviceKey(network, siteId, config.id)}" names unknown profile "${config.profile}"`,
+        );
+      devices.set(deviceKey(network, siteId, config.id), {
+        config,
+        topics: own,
+        profile,
+        health: { lastSeen: null, announced: null },
+        online: false,
+        seenOnline: false,
+        battery: undefined,
+        heard: false,
+        pending: undefined,
+      });
+    }
   }
-  const decoder = new DeviceMessageDecoder(site, profiles, quarantine);
+  const decoder = new DeviceMessageDecoder(network, profiles, quarantine);
 
   /**
    * One journal entry decoded, live or again (the store catching up): the same outcome either way, since
@@ -274,7 +301,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       lastSeen: device.health.lastSeen,
       ...(device.battery !== undefined ? { battery: device.battery } : {}),
     };
-    publish(topics.deviceStatus(device.config.id), JSON.stringify(status), 1, true);
+    publish(device.topics.deviceStatus(device.config.id), JSON.stringify(status), 1, true);
   };
 
   const setOnline = (device: SiteDevice) => {
@@ -289,10 +316,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
   };
 
-  const sendResult = (device: string, result: Omit<CommandResultMessage, 'ts'>) => {
+  const sendResult = (where: BuildingTopics, device: string, result: Omit<CommandResultMessage, 'ts'>) => {
     const message: CommandResultMessage = { ...result, ts: now() };
-    logger.info({ device, ...message }, 'command result');
-    publish(topics.commandResult(device), JSON.stringify(message), 1);
+    logger.info({ device, ...(network.qualified ? { site: where.base } : {}), ...message }, 'command result');
+    publish(where.commandResult(device), JSON.stringify(message), 1);
   };
 
   const finishCommand = (device: SiteDevice, ok: boolean, detail: string) => {
@@ -300,7 +327,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     if (!pending) return;
     clearTimeout(pending.timer);
     device.pending = undefined;
-    sendResult(device.config.id, { id: pending.command.id, outcome: ok ? 'done' : 'failed', detail });
+    sendResult(device.topics, device.config.id, {
+      id: pending.command.id,
+      outcome: ok ? 'done' : 'failed',
+      detail,
+    });
   };
 
   /** A new entry of the journal: health, republishing, a lock's answer; then its readings to the store. */
@@ -312,7 +343,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       else if (decoded.outcome === 'quarantined') {
         if (decoded.fresh) stats.quarantined++;
       } else {
-        const device = devices.get(decoded.device.id) as SiteDevice;
+        const device = devices.get(decoded.key) as SiteDevice;
         const { result } = decoded;
         if (entry.retainedReplay) {
           // Replayed from a broker's retained store on subscribing: old news of unknown age. It may tell
@@ -330,7 +361,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
             // Live news only: while the broker is away a reading is not queued for later (the store has it).
             if (!publishReading && !client.connected) continue;
             const message: ReadingMessage = { value: r.value, unit: r.unit, ts: r.ts, channel: r.channel };
-            const topic = topics.reading(r.space, device.config.id, r.quantity);
+            const topic = device.topics.reading(r.space, device.config.id, r.quantity);
             if (publishReading) publishReading(topic, JSON.stringify(message));
             else publish(topic, JSON.stringify(message), 0);
           }
@@ -340,7 +371,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
             // A worker of a share group: the broker may hand a device's answer to a worker other than the one
             // that sent the command; passed on to every worker (not shared), the one waiting for it finishes it.
             else if (client.connected)
-              publish(answerTopic(device.config.id), JSON.stringify(result.commandResult), 1);
+              publish(answerTopic(device.topics, device.config.id), JSON.stringify(result.commandResult), 1);
           }
           setOnline(device);
         }
@@ -356,7 +387,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const onRetained = (message: RetainedMessage) => {
     const decoded = decoder.decode(message.topic, message.payload, now(), { quarantine: false });
     if (decoded.outcome !== 'decoded' || !decoded.result.availability) return;
-    const device = devices.get(decoded.device.id) as SiteDevice;
+    const device = devices.get(decoded.key) as SiteDevice;
     // Heard live since the start: newer than what the broker kept.
     if (device.health.lastSeen === null) device.health.announced ??= decoded.result.availability;
   };
@@ -442,23 +473,32 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
    * workers that agree publish nothing new; they agree up to a broker hop.
    */
   /** A device's answer to a command, passed on between the workers of a share group. */
-  const answerTopic = (device: string) => `${topics.base}/commands/${device}/answer`;
-  const readingsPrefix = `${topics.base}/readings/`;
+  const answerTopic = (where: BuildingTopics, device: string) => `${where.base}/commands/${device}/answer`;
+  /** The site whose building topics a topic is on, and the rest of the topic after `wesprint/<site>/`. */
+  const onSite = (topic: string): { siteId: string; topics: BuildingTopics; rest: string } | undefined => {
+    for (const own of siteTopics) {
+      if (topic.startsWith(own.topics.base) && topic[own.topics.base.length] === '/')
+        return { ...own, rest: topic.slice(own.topics.base.length + 1) };
+    }
+    return undefined;
+  };
   /** Devices whose status the broker held when this worker subscribed: not published again at its start. */
   const statusKnown = new Set<string>();
-  const devicesPrefix = `${topics.base}/devices/`;
   const peerNews = (topic: string, payload: Buffer, retained: boolean) => {
-    if (topic.startsWith(readingsPrefix)) {
-      const levels = topic.slice(readingsPrefix.length).split('/');
-      const device = devices.get(levels[levels.length - 2] ?? '');
+    const where = onSite(topic);
+    if (!where) return;
+    const deviceOnSite = (id: string) => devices.get(deviceKey(network, where.siteId, id));
+    if (where.rest.startsWith('readings/')) {
+      const levels = where.rest.split('/');
+      const device = deviceOnSite(levels[levels.length - 2] ?? '');
       if (!device) return;
       const at = now();
       if (device.health.lastSeen === null || device.health.lastSeen < at) device.health.lastSeen = at;
       setOnline(device);
       return;
     }
-    if (!topic.startsWith(devicesPrefix) || !topic.endsWith('/status')) return;
-    const device = devices.get(topic.slice(devicesPrefix.length, -'/status'.length));
+    if (!where.rest.startsWith('devices/') || !where.rest.endsWith('/status')) return;
+    const device = deviceOnSite(where.rest.slice('devices/'.length, -'/status'.length));
     if (!device) return;
     let status: Partial<DeviceStatusMessage>;
     try {
@@ -470,7 +510,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     if (retained) {
       // What the workers published before this one subscribed: its starting point, so that a worker joining
       // (or restarting) does not announce every device offline while the others hear them.
-      statusKnown.add(device.config.id);
+      statusKnown.add(deviceKey(network, where.siteId, device.config.id));
       if (typeof status.lastSeen === 'number' && device.health.lastSeen === null) {
         device.health.lastSeen = status.lastSeen;
         if (!status.online) device.health.announced ??= 'offline';
@@ -487,10 +527,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     setOnline(device);
   };
 
-  const commandPrefix = `${topics.base}/commands/`;
   client.on('message', (topic, payload, packet) => {
-    if (shareGroup && topic.startsWith(commandPrefix) && topic.endsWith('/answer')) {
-      const device = devices.get(topic.slice(commandPrefix.length, -'/answer'.length));
+    const where = onSite(topic);
+    const isCommand = where?.rest.startsWith('commands/') === true;
+    if (shareGroup && where && isCommand && topic.endsWith('/answer')) {
+      const id = where.rest.slice('commands/'.length, -'/answer'.length);
+      const device = devices.get(deviceKey(network, where.siteId, id));
       if (!device?.pending) return;
       try {
         const answer = JSON.parse(String(payload)) as { ok?: unknown; detail?: unknown };
@@ -501,7 +543,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       }
       return;
     }
-    if (shareGroup && !topic.startsWith(commandPrefix)) {
+    if (shareGroup && !isCommand) {
       try {
         peerNews(topic, payload, packet.retain === true);
       } catch (err) {
@@ -509,37 +551,46 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       }
       return;
     }
-    if (!topic.startsWith(commandPrefix)) return;
+    if (!where || !isCommand) return;
     stats.received++;
-    const deviceId = topic.slice(commandPrefix.length);
+    const deviceId = where.rest.slice('commands/'.length);
     if (deviceId.includes('/')) return;
     try {
-      onCommand(deviceId, payload);
+      onCommand(where, deviceId, payload);
     } catch (err) {
       logger.error({ topic, err: (err as Error).message }, 'command handling failed');
     }
   });
 
-  const onCommand = (deviceId: string, payload: Buffer) => {
+  const onCommand = (
+    where: { siteId: string; topics: BuildingTopics },
+    deviceId: string,
+    payload: Buffer,
+  ) => {
     stats.commands++;
+    const key = deviceKey(network, where.siteId, deviceId);
     const parsed = parseCommand(payload);
     if (typeof parsed === 'string') {
-      logger.warn({ device: deviceId, reason: parsed }, 'malformed command refused');
+      logger.warn({ device: key, reason: parsed }, 'malformed command refused');
       return;
     }
-    const device = devices.get(deviceId);
+    const device = devices.get(key);
     if (device) setOnline(device);
     const decision = decideCommand(parsed, {
       now: now(),
       deviceKnown: device !== undefined,
       deviceOnline: device?.online ?? false,
       supportedActions: device?.profile.actions ?? [],
-      alreadySeen: (id) => !commandLog.remember(id, deviceId, now()),
+      alreadySeen: (id) => !commandLog.remember(id, key, now()),
       busy: device?.pending !== undefined,
     });
     if (!decision.execute) {
       if (decision.id)
-        sendResult(deviceId, { id: decision.id, outcome: decision.outcome, detail: decision.detail });
+        sendResult(where.topics, deviceId, {
+          id: decision.id,
+          outcome: decision.outcome,
+          detail: decision.detail,
+        });
       return;
     }
     // decideCommand only executes for known devices with the action in profile.actions.
@@ -554,7 +605,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       command: decision.command,
       timer: setTimeout(() => {
         target.pending = undefined;
-        sendResult(deviceId, {
+        sendResult(where.topics, deviceId, {
           id: decision.command.id,
           outcome: 'timeout',
           detail: `device did not confirm within ${waitMs} ms`,
@@ -566,7 +617,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
     logger.info(
       {
-        device: deviceId,
+        device: key,
         id: decision.command.id,
         action: decision.command.action,
         channel: decision.command.channel ?? '0',
@@ -586,17 +637,18 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     // Once the socket's buffer is full, MQTT.js adds a 'drain' listener per publish: a batch of the journal
     // republishes thousands of readings before the next batch waits for the drain (`republished`).
     (client.stream as { setMaxListeners?: (n: number) => unknown }).setMaxListeners?.(0);
-    publish(topics.gatewayStatus, 'online', 1, true);
+    for (const own of siteTopics) publish(own.topics.gatewayStatus, 'online', 1, true);
     // A clean session: subscribed again on every connection. With a share group one worker gets each command
     // (a command is never executed twice), and every worker hears the building's readings and statuses.
-    const subscriptions: Record<string, { qos: 0 | 1 }> = shareGroup
-      ? {
-          [`$share/${shareGroup}/${topics.allCommands}`]: { qos: 1 },
-          [topics.allReadings]: { qos: 0 },
-          [topics.allDeviceStatus]: { qos: 0 },
-          [answerTopic('+')]: { qos: 1 },
-        }
-      : { [topics.allCommands]: { qos: 1 } };
+    const subscriptions: Record<string, { qos: 0 | 1 }> = {};
+    for (const { topics: own } of siteTopics) {
+      if (shareGroup) {
+        subscriptions[`$share/${shareGroup}/${own.allCommands}`] = { qos: 1 };
+        subscriptions[own.allReadings] = { qos: 0 };
+        subscriptions[own.allDeviceStatus] = { qos: 0 };
+        subscriptions[answerTopic(own, '+')] = { qos: 1 };
+      } else subscriptions[own.allCommands] = { qos: 1 };
+    }
     client.subscribe(subscriptions, (err, granted) => {
       if (err) logger.error({ err: err.message }, 'subscribe failed');
       for (const g of granted ?? []) {
@@ -609,8 +661,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         // The retained statuses come right behind the SUBACK: those devices keep what the broker holds.
         setTimeout(() => {
           if (stopping) return;
-          for (const device of devices.values())
-            if (!statusKnown.has(device.config.id)) publishStatus(device);
+          for (const [key, device] of devices) if (!statusKnown.has(key)) publishStatus(device);
         }, RETAINED_SETTLE_MS).unref();
       }
       subscribedOnce();
@@ -659,9 +710,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         // nothing, and its successor learns it from the will of the lost connection or the next start.
         if (client.connected) {
           await Promise.race([
-            new Promise<void>((resolve) => {
-              client.publish(topics.gatewayStatus, 'offline', { qos: 1, retain: true }, () => resolve());
-            }),
+            Promise.all(
+              siteTopics.map(
+                ({ topics: own }) =>
+                  new Promise<void>((resolve) => {
+                    client.publish(own.gatewayStatus, 'offline', { qos: 1, retain: true }, () => resolve());
+                  }),
+              ),
+            ),
             new Promise<void>((resolve) => setTimeout(resolve, STOP_GRACE_MS).unref()),
           ]);
         }

@@ -1,6 +1,7 @@
 import type { DecodeResult, DeviceProfile } from '../device-profiles/profile.ts';
 import { decodeMessage } from '../device-profiles/registry.ts';
 import { channelSpace } from '../site/channels.ts';
+import { asNetwork, deviceKey, type SiteNetwork } from '../site/network.ts';
 import type { DeviceConfig, SiteConfig } from '../site/site.ts';
 import type { StoredReading } from '../storage/store.ts';
 import type { Quarantine } from './quarantine.ts';
@@ -13,16 +14,26 @@ import type { Quarantine } from './quarantine.ts';
  * the history has exactly the live path's units, quarantine and naming.
  */
 export class DeviceMessageDecoder {
+  /** The devices by base topic, named by their key (site/network.ts: `<site>/<device>` in a network). */
   readonly #byTopic: Map<string, { id: string; profile: string }>;
-  readonly #devices: Map<string, DeviceConfig>;
+  readonly #devices: Map<string, { device: DeviceConfig; site: string }>;
 
+  /** Of one site, or of every site of a network (their base topics are unique in the network). */
   constructor(
-    private readonly site: SiteConfig,
+    sites: SiteConfig | SiteNetwork,
     private readonly profiles: Map<string, DeviceProfile>,
     private readonly quarantine: Quarantine,
   ) {
-    this.#byTopic = new Map(site.devices.map((d) => [d.topic, { id: d.id, profile: d.profile }]));
-    this.#devices = new Map(site.devices.map((d) => [d.id, d]));
+    const network = asNetwork(sites);
+    this.#byTopic = new Map();
+    this.#devices = new Map();
+    for (const site of network.sites) {
+      for (const device of site.devices) {
+        const key = deviceKey(network, site.site.id, device.id);
+        this.#byTopic.set(device.topic, { id: key, profile: device.profile });
+        this.#devices.set(key, { device, site: site.site.id });
+      }
+    }
   }
 
   /**
@@ -40,7 +51,15 @@ export class DeviceMessageDecoder {
   ):
     | { outcome: 'ignored' }
     | { outcome: 'quarantined'; fresh: boolean }
-    | { outcome: 'decoded'; device: DeviceConfig; result: DecodeResult; readings: StoredReading[] } {
+    | {
+        outcome: 'decoded';
+        device: DeviceConfig;
+        /** The device's site id, and its key in the installation (its id, or `<site>/<device>` in a network). */
+        site: string;
+        key: string;
+        result: DecodeResult;
+        readings: StoredReading[];
+      } {
     const keep = (entry: Parameters<Quarantine['add']>[0]) =>
       origin.quarantine === false
         ? false
@@ -58,21 +77,22 @@ export class DeviceMessageDecoder {
       });
       return { outcome: 'quarantined', fresh };
     }
-    const device = this.#devices.get(decoded.device);
-    if (!device) {
+    const known = this.#devices.get(decoded.device);
+    if (!known) {
       // decodeMessage only names site devices when given the site's topic map; anything else is unknown.
       const fresh = keep({ receivedAt, topic, payload, reason: 'unknown_device', detail: 'not in site' });
       return { outcome: 'quarantined', fresh };
     }
+    const { device, site } = known;
     // A channel the site file places in a space of its own (an output feeding a Protel room) is read there.
     const readings = decoded.result.readings.map(
       (r): StoredReading => ({
         ...r,
         device: device.id,
-        site: this.site.site.id,
+        site,
         space: channelSpace(device, r.channel),
       }),
     );
-    return { outcome: 'decoded', device, result: decoded.result, readings };
+    return { outcome: 'decoded', device, site, key: decoded.device, result: decoded.result, readings };
   }
 }

@@ -5,7 +5,8 @@ import {
   closeBrokerClient,
   keepConnected,
 } from '../building/broker-connection.ts';
-import { deviceUsername, loadOrCreateSecrets } from '../site/credentials.ts';
+import { loadOrCreateSecrets } from '../site/credentials.ts';
+import { asNetwork, deviceAccountName, deviceKey, type SiteNetwork } from '../site/network.ts';
 import type { DeviceConfig, SiteConfig } from '../site/site.ts';
 import { createVirtualDevice, loadSimulators } from './family-simulators.ts';
 import { SimulatedBuilding } from './simulated-building.ts';
@@ -52,6 +53,11 @@ export interface SimulationOptions {
   logger?: SimulationLogger;
   /** Which site devices to run; default all of those whose family has a simulator. */
   devices?: (device: DeviceConfig) => boolean;
+  /**
+   * Put before every device's MQTT client id: the simulated sites of a network (`<site>/`) share one broker,
+   * where a client id is one connection, and some families' client ids are their device ids.
+   */
+  clientIdPrefix?: string;
   /** Shortest real interval between two reports of one device (default 5000 ms). */
   minReportIntervalMs?: number;
   /** How long startSimulation waits for all devices to connect before resolving anyway (default 15 s). */
@@ -111,15 +117,19 @@ const counterOption = (wh: number | undefined) => (wh === undefined ? {} : { cou
 
 const silent: SimulationLogger = { info() {}, warn() {}, error() {}, debug() {} };
 
-/** Devices connect with the passwords kept in DATA_DIR/secrets.json (created if missing). */
+/**
+ * Devices connect with the passwords kept in DATA_DIR/secrets.json (created if missing). A site of a network
+ * (SITES_DIR) gives its network: its devices' accounts and secrets are `<site>/<device>` (site/network.ts).
+ */
 export function credentialsFromDataDir(
   dataDir: string,
   site: SiteConfig,
   logger: SimulationLogger = silent,
+  network: SiteNetwork = asNetwork(site),
 ): (device: DeviceConfig) => MqttCredentials | undefined {
-  const secrets = loadOrCreateSecrets(dataDir, site);
+  const secrets = loadOrCreateSecrets(dataDir, network);
   return (device) => {
-    const password = secrets.devices[device.id];
+    const password = secrets.devices[deviceKey(network, site.site.id, device.id)];
     if (!password) {
       // a hash pinned in the site file has no plaintext here: the real device holds it
       logger.warn(
@@ -128,7 +138,7 @@ export function credentialsFromDataDir(
       );
       return undefined;
     }
-    return { username: deviceUsername(device), password };
+    return { username: deviceAccountName(network, site.site.id, device), password };
   };
 }
 
@@ -215,7 +225,7 @@ export async function startSimulation(options: SimulationOptions): Promise<Simul
     const will = r.device.will;
     const client = mqtt.connect(options.mqttUrl, {
       ...brokerClientOptions,
-      clientId: r.device.clientId,
+      clientId: `${options.clientIdPrefix ?? ''}${r.device.clientId}`,
       ...(creds ? { username: creds.username, password: creds.password } : {}),
       protocolVersion: 4,
       clean: true,

@@ -2,6 +2,7 @@ import { randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { asNetwork, deviceKey, type SiteNetwork } from './network.ts';
 import type { SiteConfig } from './site.ts';
 
 /**
@@ -55,7 +56,10 @@ export const SERVICE_USERNAMES: Record<ServiceName, string> = {
 /** What DATA_DIR/secrets.json holds: plaintext, readable only by the owner. */
 export interface Secrets {
   services: Record<ServiceName, string>;
-  /** Generated device passwords, by device id (devices whose hash is pinned in the site file are absent). */
+  /**
+   * Generated device passwords, by device id, or by `<site>/<device>` in a network (site/network.ts); devices
+   * whose hash is pinned in the site file are absent.
+   */
   devices: Record<string, string>;
 }
 
@@ -67,7 +71,8 @@ export function secretsFile(dataDir: string): string {
  * Reads DATA_DIR/secrets.json, adding passwords for services and devices that have none yet.
  * Written atomically with mode 0600.
  */
-export function loadOrCreateSecrets(dataDir: string, site: SiteConfig): Secrets {
+export function loadOrCreateSecrets(dataDir: string, sites: SiteConfig | SiteNetwork): Secrets {
+  const network = asNetwork(sites);
   const file = secretsFile(dataDir);
   let secrets: Secrets = { services: { gateway: '', api: '' }, devices: {} };
   if (fs.existsSync(file)) secrets = JSON.parse(fs.readFileSync(file, 'utf8')) as Secrets;
@@ -78,10 +83,13 @@ export function loadOrCreateSecrets(dataDir: string, site: SiteConfig): Secrets 
       changed = true;
     }
   }
-  for (const device of site.devices) {
-    if (!device.password_hash && !secrets.devices[device.id]) {
-      secrets.devices[device.id] = generatePassword();
-      changed = true;
+  for (const site of network.sites) {
+    for (const device of site.devices) {
+      const key = deviceKey(network, site.site.id, device.id);
+      if (!device.password_hash && !secrets.devices[key]) {
+        secrets.devices[key] = generatePassword();
+        changed = true;
+      }
     }
   }
   if (changed) {

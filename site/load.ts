@@ -1,6 +1,8 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import Value from 'typebox/value';
 import YAML from 'yaml';
+import { networkOf, networkProblems, type SiteNetwork } from './network.ts';
 import { Site, type SiteConfig } from './site.ts';
 
 export class SiteFileError extends Error {
@@ -34,6 +36,31 @@ export function loadSite(file: string): SiteConfig {
     throw new SiteFileError(`cannot read site file ${file}: ${(err as Error).message}`);
   }
   return parseSite(text, file);
+}
+
+/** The site files a SITES_DIR holds: `*.yaml`, `*.yml`, `*.json`, by name (the first is the home site). */
+export function siteFilesIn(dir: string): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch (err) {
+    throw new SiteFileError(`cannot read the sites folder ${dir}: ${(err as Error).message}`);
+  }
+  const files = names
+    .filter((n) => /\.(ya?ml|json)$/i.test(n) && !n.startsWith('.'))
+    .sort()
+    .map((n) => path.join(dir, n));
+  if (files.length === 0)
+    throw new SiteFileError(`the sites folder ${dir} holds no site file (*.yaml, *.json)`);
+  return files;
+}
+
+/** Several site files as one network (SITES_DIR): each valid on its own, and together (site/network.ts). */
+export function loadNetwork(files: readonly string[], origin = 'the sites'): SiteNetwork {
+  const network = networkOf(files.map((f) => loadSite(f)));
+  const problems = networkProblems(network);
+  if (problems.length > 0) throw new SiteFileError(`${origin}:\n  ${problems.slice(0, 10).join('\n  ')}`);
+  return network;
 }
 
 function checkReferences(site: SiteConfig, origin: string): void {
