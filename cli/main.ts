@@ -1,9 +1,10 @@
 import { parseArgs } from 'node:util';
+import { DEMO_NETWORK_DIR } from '../simulations/demo-site.ts';
 import { runDecode } from './decode.ts';
 import { checkGatewayHeartbeat } from './healthcheck.ts';
 import { runLoad } from './load.ts';
 import { runParts } from './parts.ts';
-import { readSettings } from './settings.ts';
+import { readSettings, SettingsError } from './settings.ts';
 import { runBackfillCommand } from './simulated-history.ts';
 import { runLobbyToken, runUsers, USERS_USAGE } from './users.ts';
 
@@ -18,6 +19,9 @@ Usage:
   wesprint gateway               the edge gateway only (MQTT_URL: which broker; default the local one)
   wesprint api                   the HTTP API, with the check-in and alert watchers
   wesprint simulate              the simulated building only (publishes to MQTT_URL or the local broker)
+  wesprint start|simulate --sites N
+                                 a network: the first N houses of SITES_DIR (default: the demo's four,
+                                 the department store and three smaller ones), on one broker and gateway
   wesprint simulate --backfill 400d [--step 1h]
                                  write the simulated building's past (readings, bookings, one meter reboot)
                                  into DATA_DIR and exit; the first \`wesprint start\` does it (BACKFILL_DAYS)
@@ -44,10 +48,19 @@ async function main(argv: string[]): Promise<number> {
     case 'api': {
       const { values } = parseArgs({
         args: rest,
-        options: { 'no-simulation': { type: 'boolean', default: false } },
+        options: { 'no-simulation': { type: 'boolean', default: false }, sites: { type: 'string' } },
         strict: true,
       });
       const settings = readSettings();
+      if (values.sites !== undefined) {
+        const count = Number(values.sites);
+        if (!Number.isInteger(count) || count < 1)
+          throw new SettingsError(`--sites ${values.sites} must be a whole number of sites, 1 or more`);
+        if (settings.siteFileExplicit)
+          throw new SettingsError('--sites runs a network of site files (SITES_DIR), but SITE_FILE is set');
+        settings.sitesDir ??= DEMO_NETWORK_DIR;
+        settings.sitesLimit = count;
+      }
       const parts =
         command === 'start'
           ? // With MQTT_URL the building already has a broker (Mosquitto, EMQX): everything else joins it.
