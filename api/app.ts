@@ -146,7 +146,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
       ...(options.now ? { now: options.now } : {}),
     });
   // Before any route: it refuses routes that do not declare who may call them.
-  await app.register(auth, { identity });
+  await app.register(auth, { identity, siteId: options.site.site.id, audit });
   await app.register(crossSite, {
     audit,
     trustedOrigins: options.trustedOrigins ?? [],
@@ -154,6 +154,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   // Before @fastify/websocket: it holds the socket of every WebSocket route by the credentials that opened it.
   await app.register(socketSessions, {
     identity,
+    siteId: options.site.site.id,
+    audit,
     ...(options.socketCheckMs !== undefined ? { checkMs: options.socketCheckMs } : {}),
   });
   // Bodies are JSON. Fastify would also read text/plain, the one body type a page of another site can post

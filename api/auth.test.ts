@@ -4,6 +4,7 @@ import path from 'node:path';
 import Fastify from 'fastify';
 import t, { type Test } from 'tap';
 import { ANY_MEMBER, ROLES, type Role, type RouteAccess, STAFF, STAFF_AND_BOARD } from '../access/roles.ts';
+import { TOKEN_REFUSAL_STATUS, TOKEN_SCOPE_NAMES, type TokenScope } from '../access/token-scopes.ts';
 import { BuildingFeed } from '../building/live-feed.ts';
 import type { RecordsDb } from '../database/database.ts';
 import { Quarantine } from '../gateway/quarantine.ts';
@@ -12,7 +13,7 @@ import { SqliteStore } from '../storage/sqlite-store.ts';
 import { createTestMember, signIn, testRecords } from '../test-support/members.ts';
 import { smallBuilding, testProfiles } from '../test-support/small-building.ts';
 import { type ApiOptions, buildApi } from './app.ts';
-import { auth, decideAccess, MissingAccessError } from './auth.ts';
+import { auth, decideAccess, decideIntegration, MissingAccessError } from './auth.ts';
 import { DASHBOARD_PAGES } from './dashboard-pages.ts';
 
 /**
@@ -60,6 +61,23 @@ const EXPECTED_ACCESS: Record<string, RouteAccess> = {
   'GET /api/calendar/:token.ics': 'public',
 };
 
+/**
+ * The routes an integration token may use, and with which scope (access/token-scopes.ts); every other route
+ * lets no token in. Keyed like EXPECTED_ACCESS.
+ */
+const EXPECTED_TOKEN_SCOPE: Record<string, TokenScope> = {
+  'GET /api/readings/latest': 'readings:read',
+  'GET /api/spaces/:id/latest': 'readings:read',
+  'GET /api/series': 'readings:read',
+  'GET /api/live': 'readings:read',
+  'GET /api/devices': 'readings:read',
+  'GET /api/devices/:id': 'readings:read',
+  'GET /api/site': 'spaces:read',
+  'GET /api/spaces': 'spaces:read',
+  'GET /api/spaces/:id/availability': 'bookings:read',
+  'GET /api/events/live': 'feed:read',
+};
+
 const DASHBOARD_FILE = /^\/(assets\/[\w.-]+|[\w.-]+\.(html|svg|png|webmanifest|js))$/;
 
 function expectedAccess(method: string, url: string): RouteAccess | undefined {
@@ -86,7 +104,15 @@ async function api(t: Test, extra: Partial<ApiOptions> = {}) {
   return { app, records };
 }
 
-type Caller = { name: string; headers: Record<string, string>; query?: string; role?: Role; lobby?: boolean };
+type Caller = {
+  name: string;
+  headers: Record<string, string>;
+  query?: string;
+  role?: Role;
+  lobby?: boolean;
+  /** An integration token with these scopes. */
+  scopes?: TokenScope[];
+};
 
 async function callers(app: Awaited<ReturnType<typeof api>>['app'], records: RecordsDb): Promise<Caller[]> {
   const list: Caller[] = [
@@ -102,6 +128,11 @@ async function callers(app: Awaited<ReturnType<typeof api>>['app'], records: Rec
   for (const role of ROLES) {
     const { member, password } = await createTestMember(records, { role });
     list.push({ name: role, headers: { cookie: await signIn(app, member.email, password) }, role });
+  }
+  const tokens = new Identity(records).integrationTokens;
+  for (const scopes of [TOKEN_SCOPE_NAMES, ['commands:write'] as TokenScope[]]) {
+    const { secret } = await tokens.create({ label: `matrix ${scopes.length}`, scopes });
+    list.push({ name: `token ${scopes.join(',')}`, headers: { authorization: `Bearer ${secret}` }, scopes });
   }
   return list;
 }
@@ -128,6 +159,8 @@ t.test('authorization matrix: every registered route × every caller, no unexpec
     t.ok(expected !== undefined, `${route.method} ${route.url} is in the expectation table`);
     if (expected !== undefined)
       t.same(route.access, expected, `${route.method} ${route.url} declares the expected access`);
+    const scope = EXPECTED_TOKEN_SCOPE[`${route.method === 'HEAD' ? 'GET' : route.method} ${route.url}`];
+    t.equal(route.tokenScope, scope ?? null, `${route.method} ${route.url} admits tokens as expected`);
   }
 
   const who = await callers(app, records);
@@ -139,7 +172,23 @@ t.test('authorization matrix: every registered route × every caller, no unexpec
     if (access === undefined) continue;
     for (const caller of who) {
       const member = caller.role ? { id: 'x', email: 'x', name: 'x', role: caller.role } : null;
-      const decision = decideAccess(access, member, caller.lobby ?? false);
+      const token = caller.scopes
+        ? {
+            id: 'x',
+            label: 'x',
+            scopes: caller.scopes,
+            site: null,
+            createdAt: 0,
+            lastUsedAt: null,
+            revokedAt: null,
+          }
+        : null;
+      const refusal = token ? decideIntegration(access, route.tokenScope ?? undefined, token, 'x') : 'ok';
+      const decision = token
+        ? refusal === 'ok'
+          ? 'ok'
+          : TOKEN_REFUSAL_STATUS[refusal]
+        : decideAccess(access, member, caller.lobby ?? false);
       const res = await app.inject({
         method: route.method as 'GET',
         url: concreteUrl(route.url, caller.query),

@@ -2,9 +2,18 @@ import cookie from '@fastify/cookie';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
+import type { AuditLog } from '../access/audit-log.ts';
 import type { Member, RouteAccess } from '../access/roles.ts';
+import {
+  decideToken,
+  TOKEN_REFUSAL_STATUS,
+  type TokenRefusal,
+  type TokenScope,
+} from '../access/token-scopes.ts';
 import type { Identity } from '../members/identity.ts';
+import { INTEGRATION_TOKEN_PREFIX, type IntegrationToken } from '../members/integration-tokens.ts';
 import { errorBody } from './errors.ts';
+import { redactUrl } from './request-log.ts';
 
 /**
  * Who is calling, and may they. Every route declares `config.access` (default deny: registering one
@@ -12,7 +21,10 @@ import { errorBody } from './errors.ts';
  *   - the `wesprint_session` cookie a browser gets from POST /api/auth/login (HttpOnly, SameSite=Strict,
  *     Secure over TLS);
  *   - `Authorization: Bearer <token>` with a session token (apps, scripts) or a lobby-screen token;
- *   - `?token=<lobby token>` for lobby screens that cannot set headers (a kiosk URL).
+ *   - `?token=<lobby token>` for lobby screens that cannot set headers (a kiosk URL);
+ *   - `Authorization: Bearer wsp_…` with an integration token (`wesprint tokens create`): no member and no
+ *     role; a route lets one in only when it declares `config.tokenScope` and the token holds that scope
+ *     (access/token-scopes.ts). Every refused use of one is written to the audit log.
  * The check runs in onRequest, so it also guards WebSocket upgrades.
  */
 
@@ -23,6 +35,8 @@ declare module 'fastify' {
   }
   interface FastifyContextConfig {
     access?: RouteAccess;
+    /** The scope that lets an integration token in; absent: no token, whatever its scopes (default deny). */
+    tokenScope?: TokenScope;
   }
   interface FastifyRequest {
     /** The signed-in member, or null. */
@@ -33,6 +47,10 @@ declare module 'fastify' {
     sessionToken: string | null;
     /** The valid lobby-screen token this request was made with, or null. */
     lobbyToken: string | null;
+    /** The integration token that was let in on this request (never when a member signed in), or null. */
+    integration: IntegrationToken | null;
+    /** The integration token's secret, when one was presented (for open sockets to decide again), or null. */
+    integrationSecret: string | null;
   }
 }
 
@@ -42,12 +60,18 @@ export interface RouteAccessEntry {
   method: string;
   url: string;
   access: RouteAccess;
+  /** The scope that lets an integration token in, or null: none does. */
+  tokenScope: TokenScope | null;
   /** The route's schema as registered (for tests that probe every parameter of every route). */
   schema: RouteOptions['schema'];
 }
 
 export interface AuthOptions {
   identity: Identity;
+  /** The site this API serves: a token made for another site is refused. Without it, every site-bound one is. */
+  siteId?: string;
+  /** Where refused uses of integration tokens are written; without it they are only refused. */
+  audit?: AuditLog;
 }
 
 const kScopeAccess = Symbol.for('wesprint.scopeAccess');
@@ -96,6 +120,12 @@ async function identify(identity: Identity, request: FastifyRequest): Promise<vo
       return;
     }
   }
+  if (fromHeader?.startsWith(INTEGRATION_TOKEN_PREFIX)) {
+    // An integration token is never a session or a lobby token: it is decided by its scopes alone.
+    request.integrationSecret = fromHeader;
+    request.integration = (await identity.integrationTokens.resolve(fromHeader, identity.now())) ?? null;
+    return;
+  }
   const lobbyToken = fromHeader ?? lobbyQueryToken(request);
   if (lobbyToken && (await identity.lobbyTokens.verify(lobbyToken))) {
     request.lobby = true;
@@ -108,6 +138,35 @@ function deny(reply: FastifyReply, status: 401 | 403, message: string) {
   return reply.code(status).send(errorBody(status, message));
 }
 
+/**
+ * Whether an integration token is let in on a route: 'ok', or why not. A public route lets anyone in; any
+ * other route only by its token scope (access/token-scopes.ts).
+ */
+export function decideIntegration(
+  access: RouteAccess,
+  tokenScope: TokenScope | undefined,
+  token: IntegrationToken | null,
+  siteId: string | undefined,
+): 'ok' | TokenRefusal {
+  if (access === 'public') return 'ok';
+  const grant = token
+    ? { scopes: token.scopes, site: token.site, revoked: token.revokedAt !== null }
+    : undefined;
+  // An API that was not told its site lets no site-bound token in.
+  return decideToken(grant, tokenScope, siteId ?? '\u0000');
+}
+
+const TOKEN_REFUSAL_MESSAGE: Record<
+  TokenRefusal,
+  (token: string, route: string, scope?: TokenScope) => string
+> = {
+  unknown_token: () => 'unknown token',
+  revoked: (token) => `token ${token} has been revoked`,
+  not_for_tokens: (token, route) => `token ${token} may not ${route}: no token scope admits this route`,
+  scope_missing: (token, route, scope) => `token ${token} may not ${route}: it lacks the scope ${scope}`,
+  other_site: (token) => `token ${token} is for another site`,
+};
+
 /** Whether `access` lets this caller in: 'ok', or the status to answer with. */
 export function decideAccess(access: RouteAccess, member: Member | null, lobby: boolean): 'ok' | 401 | 403 {
   if (access === 'public') return 'ok';
@@ -117,7 +176,7 @@ export function decideAccess(access: RouteAccess, member: Member | null, lobby: 
 }
 
 export const auth = fp<AuthOptions>(
-  async (app, { identity }) => {
+  async (app, { identity, siteId, audit }) => {
     await app.register(cookie);
     // Per-route limits only (the login route; others may add `config.rateLimit` to theirs).
     await app.register(rateLimit, { global: false });
@@ -126,6 +185,8 @@ export const auth = fp<AuthOptions>(
     app.decorateRequest('lobby', false);
     app.decorateRequest('sessionToken', null);
     app.decorateRequest('lobbyToken', null);
+    app.decorateRequest('integration', null);
+    app.decorateRequest('integrationSecret', null);
     const table: RouteAccessEntry[] = [];
     app.decorate('accessTable', table);
 
@@ -138,15 +199,65 @@ export const auth = fp<AuthOptions>(
         );
       }
       route.config = { ...route.config, access };
+      const tokenScope = route.config.tokenScope ?? null;
+      // The OpenAPI document says which routes an integration token may use.
+      if (tokenScope !== null && route.schema) {
+        const said = route.schema.description ? `${route.schema.description} ` : '';
+        route.schema = {
+          ...route.schema,
+          description: `${said}Integration tokens: scope \`${tokenScope}\`.`,
+        };
+      }
       for (const method of [route.method].flat())
-        table.push({ method, url: route.url, access, schema: route.schema });
+        table.push({ method, url: route.url, access, tokenScope, schema: route.schema });
     });
+
+    /** A refused use of an integration token, into the audit log; the log failing refuses all the same. */
+    const auditRefusal = async (
+      request: FastifyRequest,
+      refusal: TokenRefusal,
+      token: IntegrationToken | null,
+      scope: TokenScope | undefined,
+    ) => {
+      try {
+        await audit?.record({
+          at: identity.now(),
+          actor: token ? `token:${token.id}` : null,
+          action: 'token_use',
+          target: `${request.method} ${request.routeOptions.url}`,
+          decision: 'denied',
+          reason: refusal,
+          detail: {
+            ...(token ? { label: token.label, scopes: token.scopes } : {}),
+            needs: scope ?? null,
+            url: redactUrl(request.url),
+            ip: request.ip,
+          },
+        });
+      } catch (err) {
+        request.log.warn({ err: (err as Error).message }, 'audit log: could not record a refused token');
+      }
+    };
 
     app.addHook('onRequest', async (request, reply) => {
       await identify(identity, request);
       const access = request.routeOptions.config?.access;
       // No access means no route matched: the not-found handler answers.
       if (access === undefined) return;
+      if (request.integrationSecret !== null && request.member === null) {
+        const scope = request.routeOptions.config?.tokenScope;
+        const token = request.integration;
+        const refusal = decideIntegration(access, scope, token, siteId);
+        if (refusal === 'ok') return;
+        request.integration = null;
+        const route = `${request.method} ${request.routeOptions.url}`;
+        await auditRefusal(request, refusal, token, scope);
+        return deny(
+          reply,
+          TOKEN_REFUSAL_STATUS[refusal],
+          TOKEN_REFUSAL_MESSAGE[refusal](token ? `"${token.label}"` : '', route, scope),
+        );
+      }
       const decision = decideAccess(access, request.member, request.lobby);
       if (decision === 401) return deny(reply, 401, 'sign in first (POST /api/auth/login)');
       if (decision === 403) {

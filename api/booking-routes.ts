@@ -113,7 +113,7 @@ const Busy = Type.Object({
   start: Instant,
   end: Instant,
   mine: Type.Boolean(),
-  bookingId: Type.Optional(Type.String({ description: 'staff only' })),
+  bookingId: Type.Optional(Type.String({ description: 'staff and integration tokens (bookings:read) only' })),
   memberId: Type.Optional(Type.String({ description: 'staff only' })),
 });
 
@@ -208,7 +208,7 @@ export const bookingRoutes: FastifyPluginAsyncTypebox<BookingRoutesOptions> = as
   app.get(
     '/api/spaces',
     {
-      config: { access: ANY_MEMBER },
+      config: { access: ANY_MEMBER, tokenScope: 'spaces:read' },
       schema: {
         tags: ['bookings'],
         summary:
@@ -242,7 +242,9 @@ export const bookingRoutes: FastifyPluginAsyncTypebox<BookingRoutesOptions> = as
   app.get(
     '/api/spaces/:id/availability',
     {
-      config: { access: ANY_MEMBER },
+      // An integration (a heating flow) asks whether a room is booked: the busy times with their booking ids,
+      // as the event feed names bookings, never whose they are.
+      config: { access: ANY_MEMBER, tokenScope: 'bookings:read' },
       schema: {
         tags: ['bookings'],
         summary: 'Busy and free times of a space (busy times name nobody)',
@@ -263,11 +265,12 @@ export const bookingRoutes: FastifyPluginAsyncTypebox<BookingRoutesOptions> = as
       },
     },
     async (request) => {
-      const member = signedIn(request.member);
+      // A member, or an integration token the auth hook let in with bookings:read.
+      const member = request.integration ? null : signedIn(request.member);
       const space = bookableSpace(request.params.id);
       const range = queryRange(request.query.from, request.query.to, now(), DAY_MS);
       const bookings = await store.spaceBookings(space.id, range.start, range.end);
-      const staff = isStaff(member);
+      const staff = member !== null && isStaff(member);
       return {
         space: space.id,
         from: iso(range.start),
@@ -275,8 +278,8 @@ export const bookingRoutes: FastifyPluginAsyncTypebox<BookingRoutesOptions> = as
         busy: bookings.map((b) => ({
           start: iso(b.start),
           end: iso(b.end),
-          mine: b.memberId === member.id,
-          ...(staff ? { bookingId: b.id, memberId: b.memberId } : {}),
+          mine: member !== null && b.memberId === member.id,
+          ...(staff ? { bookingId: b.id, memberId: b.memberId } : member === null ? { bookingId: b.id } : {}),
         })),
         free: freeSlots(openingIntervals(space, range, timeZone), bookings, range).map((f) => ({
           start: iso(f.start),

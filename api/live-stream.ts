@@ -68,6 +68,7 @@ export function liveStream(
         // /api/lobby/live, which carries only public availability.
         config: {
           access: STAFF_AND_BOARD,
+          tokenScope: 'readings:read',
           swaggerTransform: ({ schema, url }) => ({ schema: { ...schema, hide: false }, url }),
         },
         schema: {

@@ -50,7 +50,7 @@ export const readingRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (app, 
   app.get(
     '/api/spaces/:id/latest',
     {
-      config: { access: STAFF_AND_BOARD },
+      config: { access: STAFF_AND_BOARD, tokenScope: 'readings:read' },
       schema: {
         tags: ['readings'],
         summary: "Latest reading of every quantity of the space's devices",
@@ -74,7 +74,7 @@ export const readingRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (app, 
   app.get(
     '/api/readings/latest',
     {
-      config: { access: STAFF_AND_BOARD },
+      config: { access: STAFF_AND_BOARD, tokenScope: 'readings:read' },
       schema: {
         tags: ['readings'],
         summary: 'Latest reading per device and quantity, optionally filtered',

@@ -130,7 +130,7 @@ export const seriesRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (app, {
   app.get(
     '/api/series',
     {
-      config: { access: STAFF_AND_BOARD },
+      config: { access: STAFF_AND_BOARD, tokenScope: 'readings:read' },
       schema: {
         tags: ['readings'],
         summary: 'Time series of one quantity for a device or a space, aggregated per time bucket',

@@ -112,7 +112,7 @@ export const siteRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (app, { s
     {
       // The inventory (every space, technical rooms included, and the ids of the devices, which are their MQTT
       // user names) is for those who run and answer for the building. A member reads /api/spaces.
-      config: { access: STAFF_AND_BOARD },
+      config: { access: STAFF_AND_BOARD, tokenScope: 'spaces:read' },
       schema: {
         tags: ['site'],
         summary: 'The site: floors, every space and the devices in it (facility, board, admin)',
@@ -125,7 +125,7 @@ export const siteRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (app, { s
   app.get(
     '/api/devices',
     {
-      config: { access: STAFF },
+      config: { access: STAFF, tokenScope: 'readings:read' },
       schema: {
         tags: ['devices'],
         summary: 'All devices with health: online, last seen, battery',
@@ -140,7 +140,7 @@ export const siteRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (app, { s
   app.get(
     '/api/devices/:id',
     {
-      config: { access: STAFF },
+      config: { access: STAFF, tokenScope: 'readings:read' },
       schema: {
         tags: ['devices'],
         summary: 'One device with health',

@@ -1,17 +1,20 @@
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import type { WebSocket } from 'ws';
+import type { AuditLog } from '../access/audit-log.ts';
 import type { RouteAccess } from '../access/roles.ts';
+import { TOKEN_REFUSAL_STATUS, type TokenScope } from '../access/token-scopes.ts';
 import type { Identity } from '../members/identity.ts';
-import { decideAccess } from './auth.ts';
+import { decideAccess, decideIntegration } from './auth.ts';
 
 /**
  * A WebSocket stays open only while the credentials that opened it would still be let in. Access is decided
  * once, before the upgrade; a socket then streams for hours. So every socket of every WebSocket route is held
  * with the session or lobby token it was opened with, and decided again: at once when that session signs out
  * here, and every `checkMs` for what happens elsewhere (a session expiring or signed out in another API
- * process, a member disabled or given another role, a lobby token revoked). A socket that would now be
- * refused is closed with an application close code; the page's reconnect is then refused like any request.
+ * process, a member disabled or given another role, a lobby token or an integration token revoked). A socket
+ * that would now be refused is closed with an application close code; the page's reconnect is then refused
+ * like any request. An integration token's socket closed so is a refused use, written to the audit log.
  */
 
 /** Close codes (4000-4999 are the application's own): the credentials ended, or no longer suffice. */
@@ -31,16 +34,22 @@ interface Held {
   socket: WebSocket;
   route: string;
   access: RouteAccess;
+  tokenScope: TokenScope | undefined;
   sessionToken: string | null;
   lobbyToken: string | null;
+  integrationSecret: string | null;
 }
 
 export class OpenSockets {
   readonly #held = new Set<Held>();
   readonly #identity: Identity;
+  readonly #siteId: string | undefined;
+  readonly #audit: AuditLog | undefined;
 
-  constructor(identity: Identity) {
+  constructor(identity: Identity, options: { siteId?: string; audit?: AuditLog } = {}) {
     this.#identity = identity;
+    this.#siteId = options.siteId;
+    this.#audit = options.audit;
   }
 
   get size(): number {
@@ -55,8 +64,11 @@ export class OpenSockets {
       socket,
       route: request.routeOptions.url ?? request.url,
       access,
+      tokenScope: request.routeOptions.config?.tokenScope,
       sessionToken: request.sessionToken,
       lobbyToken: request.lobbyToken,
+      // Only a token that was let in holds the socket (a member's cookie beside it decides instead).
+      integrationSecret: request.integration ? request.integrationSecret : null,
     };
     this.#held.add(held);
     socket.once('close', () => this.#held.delete(held));
@@ -70,7 +82,18 @@ export class OpenSockets {
     let closed = 0;
     const now = this.#identity.now();
     for (const held of this.#held) {
-      if (token != null && held.sessionToken !== token && held.lobbyToken !== token) continue;
+      if (
+        token != null &&
+        held.sessionToken !== token &&
+        held.lobbyToken !== token &&
+        held.integrationSecret !== token
+      )
+        continue;
+      if (held.integrationSecret !== null) {
+        if (await this.#integrationStays(held, now)) continue;
+        closed++;
+        continue;
+      }
       const member = held.sessionToken
         ? ((await this.#identity.sessions.resolve(held.sessionToken, now, { touch: false })) ?? null)
         : null;
@@ -85,10 +108,43 @@ export class OpenSockets {
     }
     return closed;
   }
+
+  /** Decides an integration token's socket again; closes it (and audits why) when it would now be refused. */
+  async #integrationStays(held: Held, now: number): Promise<boolean> {
+    const secret = held.integrationSecret as string;
+    const token = (await this.#identity.integrationTokens.resolve(secret, now, { touch: false })) ?? null;
+    const refusal = decideIntegration(held.access, held.tokenScope, token, this.#siteId);
+    if (refusal === 'ok' || !this.#held.has(held)) return true;
+    this.#held.delete(held);
+    if (TOKEN_REFUSAL_STATUS[refusal] === 401) held.socket.close(CREDENTIALS_ENDED, 'token revoked');
+    else held.socket.close(ACCESS_WITHDRAWN, `no longer allowed on ${held.route}`);
+    try {
+      await this.#audit?.record({
+        at: now,
+        actor: token ? `token:${token.id}` : null,
+        action: 'token_use',
+        target: `GET ${held.route}`,
+        decision: 'denied',
+        reason: refusal,
+        detail: {
+          ...(token ? { label: token.label } : {}),
+          needs: held.tokenScope ?? null,
+          socket: 'closed',
+        },
+      });
+    } catch {
+      // The socket is closed whether or not the log could be written; the next refusal tries again.
+    }
+    return false;
+  }
 }
 
 export interface SocketSessionsOptions {
   identity: Identity;
+  /** The site this API serves (an integration token made for another is refused). */
+  siteId?: string;
+  /** Where an integration token's socket closed for its refusal is written. */
+  audit?: AuditLog;
   /** How often open sockets are decided again (default 10 s). */
   checkMs?: number;
 }
@@ -98,8 +154,11 @@ export interface SocketSessionsOptions {
  * WebSocket route added later is held without remembering to.
  */
 export const socketSessions = fp<SocketSessionsOptions>(
-  async (app, { identity, checkMs = DEFAULT_SOCKET_CHECK_MS }) => {
-    const sockets = new OpenSockets(identity);
+  async (app, { identity, siteId, audit, checkMs = DEFAULT_SOCKET_CHECK_MS }) => {
+    const sockets = new OpenSockets(identity, {
+      ...(siteId !== undefined ? { siteId } : {}),
+      ...(audit ? { audit } : {}),
+    });
     app.decorate('openSockets', sockets);
     type SocketHandler = (
       this: FastifyInstance,

@@ -6,6 +6,7 @@ import { runLoad } from './load.ts';
 import { runParts } from './parts.ts';
 import { readSettings, SettingsError } from './settings.ts';
 import { runBackfillCommand } from './simulated-history.ts';
+import { runTokens, TOKENS_USAGE } from './tokens.ts';
 import { runLobbyToken, runUsers, USERS_USAGE } from './users.ts';
 
 const USAGE = `wesprint — building operations for cooperatives
@@ -31,6 +32,7 @@ Usage:
   wesprint decode --topic T --payload P [--site FILE]
                                  decode one vendor message into readings (JSON lines); exit 1 if it can't
 ${USERS_USAGE}
+${TOKENS_USAGE}
 
 Configuration is by environment variables; see README.md.`;
 
@@ -108,6 +110,8 @@ async function main(argv: string[]): Promise<number> {
       return runUsers(rest, readSettings());
     case 'lobby-token':
       return runLobbyToken(rest, readSettings());
+    case 'tokens':
+      return runTokens(rest, readSettings());
     case undefined:
     case '-h':
     case '--help':

@@ -1,10 +1,12 @@
 import { clientNetwork, type GuessThrottleRule } from '../access/guess-throttle.ts';
 import type { Member } from '../access/roles.ts';
 import type { RecordsDb } from '../database/database.ts';
+import type { IntegrationTokens } from './integration-tokens.ts';
 import type { LobbyTokens } from './lobby-tokens.ts';
 import { MAX_PASSWORD_LENGTH, type MemberStore, normaliseEmail } from './member-store.ts';
 import { DEFAULT_SESSION_LIFETIME, type SessionLifetime, type SessionStore } from './sessions.ts';
 import type { SignInFailures, SignInThrottleScope } from './sign-in-throttle.ts';
+import { SqliteIntegrationTokens } from './sqlite-integration-tokens.ts';
 import { SqliteLobbyTokens } from './sqlite-lobby-tokens.ts';
 import { SqliteMemberStore } from './sqlite-member-store.ts';
 import { SqliteSessionStore } from './sqlite-sessions.ts';
@@ -43,11 +45,16 @@ export interface IdentityOptions {
   onSignIn?: SignInListener;
 }
 
-/** Everything about who someone is: members, sessions, lobby tokens and the waits after failed sign-ins. */
+/**
+ * Everything about who someone is: members, sessions, lobby tokens, integration tokens and the waits after
+ * failed sign-ins.
+ */
 export class Identity {
   readonly members: MemberStore;
   readonly sessions: SessionStore;
   readonly lobbyTokens: LobbyTokens;
+  /** Tokens for integrations (Node-RED, scripts): not members, scopes instead of a role. */
+  readonly integrationTokens: IntegrationTokens;
   readonly failures: SignInFailures;
   readonly now: () => number;
   #onSignIn: SignInListener | undefined;
@@ -63,6 +70,7 @@ export class Identity {
       options.sessionLifetime ?? DEFAULT_SESSION_LIFETIME,
     );
     this.lobbyTokens = new SqliteLobbyTokens(records);
+    this.integrationTokens = new SqliteIntegrationTokens(records);
     this.failures = new SqliteSignInFailures(records, options.throttle);
     this.now = options.now ?? Date.now;
     this.#onSignIn = options.onSignIn;

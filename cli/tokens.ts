@@ -1,0 +1,135 @@
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { SqliteAuditLog } from '../access/sqlite-audit-log.ts';
+import { TOKEN_SCOPE_NAMES } from '../access/token-scopes.ts';
+import { openRecords } from '../database/database.ts';
+import {
+  type IntegrationToken,
+  issueToken,
+  revokeToken,
+  type TokenKeeper,
+} from '../members/integration-tokens.ts';
+import { SqliteIntegrationTokens } from '../members/sqlite-integration-tokens.ts';
+import { loadSite } from '../site/load.ts';
+import type { Settings } from './settings.ts';
+
+/**
+ * `wesprint tokens create|list|revoke`: tokens for integrations (Node-RED, scripts) in DATA_DIR/wesprint.db,
+ * the file the API reads, so a token works (and a revoked one stops working: requests at once, open sockets
+ * at the API's next check, within 10 s) without restarting anything. Creating and revoking are audited.
+ */
+
+export const TOKENS_USAGE = `  wesprint tokens create --label L --scope S1,S2 [--site SITE]
+                                 a token for an integration (Node-RED, scripts), printed once; use it as
+                                 "Authorization: Bearer <token>". Scopes (README: what each opens):
+                                 ${TOKEN_SCOPE_NAMES.join(', ')}
+  wesprint tokens list           every token: label, scopes, site, created, last used, revoked
+  wesprint tokens revoke ID|LABEL
+                                 refused from then on (open WebSockets closed within 10 s)`;
+
+/** At the machine: whoever runs the command line, no member. */
+const CLI: TokenKeeper = { actor: null, via: 'cli' };
+
+const iso = (ms: number | null) => (ms === null ? '-' : new Date(ms).toISOString());
+
+function line(t: IntegrationToken): string {
+  return [
+    t.id,
+    t.label,
+    t.scopes.join(','),
+    t.site ?? '*',
+    iso(t.createdAt),
+    t.lastUsedAt === null ? 'never' : iso(t.lastUsedAt),
+    t.revokedAt === null ? 'active' : `revoked ${iso(t.revokedAt)}`,
+  ].join('\t');
+}
+
+export async function runTokens(args: string[], settings: Settings): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === 'create') {
+    const { values } = parseArgs({
+      args: rest,
+      options: { label: { type: 'string' }, scope: { type: 'string' }, site: { type: 'string' } },
+      strict: true,
+    });
+    if (!values.label || !values.scope) {
+      console.error(`wesprint tokens create: --label and --scope are required\n\n${TOKENS_USAGE}`);
+      return 2;
+    }
+    if (values.site !== undefined) {
+      // One site file per installation today: the token's site must be the one it describes.
+      const served = loadSite(settings.siteFile).site.id;
+      if (values.site !== served) {
+        console.error(
+          `wesprint tokens create: unknown site "${values.site}" (this installation serves "${served}")`,
+        );
+        return 2;
+      }
+    }
+    return withRecords(settings, async (tokens, audit) => {
+      try {
+        const { token, secret } = await issueToken(
+          tokens,
+          audit,
+          { label: values.label as string, scopes: values.scope as string, site: values.site ?? null },
+          CLI,
+        );
+        console.log(`token ${token.id} "${token.label}" created (shown once): ${secret}`);
+        console.log(`scopes: ${token.scopes.join(', ')}; site: ${token.site ?? 'any'}`);
+        console.log(
+          'use it as "Authorization: Bearer <token>"; only its hash is kept, so it cannot be shown again',
+        );
+        return 0;
+      } catch (err) {
+        const name = (err as Error).name;
+        if (name === 'IntegrationTokenError' || name === 'TokenScopeError') {
+          console.error(`wesprint tokens create: ${(err as Error).message}`);
+          return 2;
+        }
+        throw err;
+      }
+    });
+  }
+  if (sub === 'list' && rest.length === 0) {
+    return withRecords(settings, async (tokens) => {
+      const all = await tokens.list();
+      if (all.length === 0) {
+        console.log('no tokens yet (wesprint tokens create --label L --scope S)');
+        return 0;
+      }
+      console.log(['ID', 'LABEL', 'SCOPES', 'SITE', 'CREATED', 'LAST USED', 'STATUS'].join('\t'));
+      for (const t of all) console.log(line(t));
+      return 0;
+    });
+  }
+  if (sub === 'revoke' && rest.length === 1 && rest[0]) {
+    const asked = rest[0];
+    return withRecords(settings, async (tokens, audit) => {
+      const result = await revokeToken(tokens, audit, asked, CLI);
+      if (result.outcome === 'revoked') {
+        console.log(`token ${result.token.id} "${result.token.label}" revoked`);
+        return 0;
+      }
+      console.error(
+        result.outcome === 'ambiguous'
+          ? `wesprint tokens revoke: "${asked}" starts more than one active token's id; give more of it`
+          : `wesprint tokens revoke: no active token "${asked}" (see wesprint tokens list)`,
+      );
+      return 1;
+    });
+  }
+  console.error(`wesprint tokens: create, list or revoke ID|LABEL\n\n${TOKENS_USAGE}`);
+  return 2;
+}
+
+async function withRecords(
+  settings: Settings,
+  work: (tokens: SqliteIntegrationTokens, audit: SqliteAuditLog) => Promise<number>,
+): Promise<number> {
+  const records = openRecords(path.join(settings.dataDir, 'wesprint.db'));
+  try {
+    return await work(new SqliteIntegrationTokens(records), new SqliteAuditLog(records));
+  } finally {
+    records.close();
+  }
+}

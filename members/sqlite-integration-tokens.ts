@@ -1,0 +1,116 @@
+import { isTokenScope, type TokenScope } from '../access/token-scopes.ts';
+import type { RecordsDb } from '../database/database.ts';
+import {
+  checkedNewToken,
+  INTEGRATION_TOKEN_PREFIX,
+  type IntegrationToken,
+  IntegrationTokenError,
+  type IntegrationTokens,
+  type NewIntegrationToken,
+  type RevokeResult,
+  SHOWN_TOKEN_ID_LENGTH,
+  TOKEN_TOUCH_EVERY_MS,
+} from './integration-tokens.ts';
+import { newToken, tokenId } from './tokens.ts';
+
+interface TokenRow {
+  id: string;
+  label: string;
+  scopes: string;
+  site: string | null;
+  created_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
+function toToken(row: TokenRow): IntegrationToken {
+  return {
+    id: row.id.slice(0, SHOWN_TOKEN_ID_LENGTH),
+    label: row.label,
+    // A scope a later version dropped grants nothing.
+    scopes: row.scopes.split(' ').filter((s): s is TokenScope => isTokenScope(s)),
+    site: row.site,
+    createdAt: row.created_at,
+    lastUsedAt: row.last_used_at,
+    revokedAt: row.revoked_at,
+  };
+}
+
+const COLUMNS = 'id, label, scopes, site, created_at, last_used_at, revoked_at';
+
+/** Integration tokens in the records database (table integration_tokens, migration 0060). */
+export class SqliteIntegrationTokens implements IntegrationTokens {
+  constructor(private readonly records: RecordsDb) {}
+
+  async create(
+    input: NewIntegrationToken,
+    now = Date.now(),
+  ): Promise<{ token: IntegrationToken; secret: string }> {
+    const { label, scopes, site } = checkedNewToken(input);
+    const secret = `${INTEGRATION_TOKEN_PREFIX}${newToken()}`;
+    const id = tokenId(secret);
+    try {
+      this.records
+        .prepare(
+          'INSERT INTO integration_tokens (id, label, scopes, site, created_at) VALUES (?, ?, ?, ?, ?)',
+        )
+        .run(id, label, scopes.join(' '), site, now);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE')
+        throw new IntegrationTokenError(
+          `an active token is labelled "${label}" already (revoke it first, or choose another label)`,
+        );
+      throw err;
+    }
+    const row = this.records
+      .prepare(`SELECT ${COLUMNS} FROM integration_tokens WHERE id = ?`)
+      .get(id) as TokenRow;
+    return { token: toToken(row), secret };
+  }
+
+  async resolve(
+    secret: string,
+    now = Date.now(),
+    { touch = true }: { touch?: boolean } = {},
+  ): Promise<IntegrationToken | undefined> {
+    if (!secret.startsWith(INTEGRATION_TOKEN_PREFIX)) return undefined;
+    const id = tokenId(secret);
+    const row = this.records.prepare(`SELECT ${COLUMNS} FROM integration_tokens WHERE id = ?`).get(id) as
+      | TokenRow
+      | undefined;
+    if (!row) return undefined;
+    if (
+      touch &&
+      row.revoked_at === null &&
+      (row.last_used_at === null || now - row.last_used_at >= TOKEN_TOUCH_EVERY_MS)
+    ) {
+      this.records.prepare('UPDATE integration_tokens SET last_used_at = ? WHERE id = ?').run(now, id);
+      row.last_used_at = now;
+    }
+    return toToken(row);
+  }
+
+  async revoke(idOrLabel: string, now = Date.now()): Promise<RevokeResult> {
+    const active = (where: string, value: string) =>
+      this.records
+        .prepare(`SELECT ${COLUMNS} FROM integration_tokens WHERE ${where} AND revoked_at IS NULL`)
+        .all(value) as TokenRow[];
+    let rows = /^[0-9a-f]{6,64}$/.test(idOrLabel) ? active('id LIKE ?', `${idOrLabel}%`) : [];
+    if (rows.length > 1) return { outcome: 'ambiguous' };
+    if (rows.length === 0) rows = active('label = ?', idOrLabel.trim());
+    const row = rows[0];
+    if (!row) return { outcome: 'not_found' };
+    const changed = this.records
+      .prepare('UPDATE integration_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL')
+      .run(now, row.id).changes;
+    if (changed !== 1) return { outcome: 'not_found' };
+    return { outcome: 'revoked', token: toToken({ ...row, revoked_at: now }) };
+  }
+
+  async list(): Promise<IntegrationToken[]> {
+    const rows = this.records
+      .prepare(`SELECT ${COLUMNS} FROM integration_tokens ORDER BY created_at, id`)
+      .all() as TokenRow[];
+    return rows.map(toToken);
+  }
+}
