@@ -577,7 +577,8 @@ async function startOwnGateway(
   logger: Logger,
   input: GatewayInput,
 ): Promise<{ stop: () => Promise<void>; gateway: Gateway }> {
-  const store = openStore(settings);
+  // The embedded store's writes overlap the broker and the gateway's decoding on another core.
+  const store = openStore(settings, { writeThread: true });
   const quarantine = new Quarantine(path.join(settings.dataDir, 'gateway.db'));
   let gateway: Gateway;
   try {

@@ -20,6 +20,8 @@ export interface OpenStoreOptions {
   rawRetentionDays?: number;
   /** Hourly rollups kept this many days (SQLite only; default 3650). */
   rollupRetentionDays?: number;
+  /** SQLite only: write() on a worker thread (SqliteStoreOptions.writeThread), for the gateway's store path. */
+  writeThread?: boolean;
 }
 
 export class StoreNotSupportedError extends Error {
@@ -31,7 +33,12 @@ export function openStore(location: StoreLocation, options: OpenStoreOptions = {
   const influx = location.influx;
   if (influx === undefined) {
     fs.mkdirSync(location.dataDir, { recursive: true });
-    return new SqliteStore({ file: path.join(location.dataDir, 'readings.db'), ...options });
+    const { writeThread, ...retention } = options;
+    return new SqliteStore({
+      file: path.join(location.dataDir, 'readings.db'),
+      ...retention,
+      ...(writeThread ? { writeThread } : {}),
+    });
   }
   if (influx.api === 'v2') {
     throw new StoreNotSupportedError(

@@ -12,6 +12,46 @@ let n = 0;
 const file = () => path.join(dir, `readings-${++n}.db`);
 
 await runStoreContract(t, 'sqlite', async () => new SqliteStore({ file: file() }));
+// The gateway's store: the same contract with write() on the write thread.
+await runStoreContract(
+  t,
+  'sqlite, write thread',
+  async () => new SqliteStore({ file: file(), writeThread: true }),
+);
+
+t.test('write thread: a failed transaction rejects the write and leaves nothing of its batch', async (t) => {
+  const f = file();
+  const store = new SqliteStore({ file: f, writeThread: true });
+  t.teardown(() => store.close());
+  const at = Date.UTC(2026, 0, 5, 10);
+  const reading = (device: string, ts: number): StoredReading => ({
+    site: 's',
+    space: 'room',
+    device,
+    channel: '0',
+    quantity: 'power',
+    unit: 'W',
+    ts,
+    value: 5,
+  });
+  await store.write([reading('a', at)]);
+  // Committed once write() resolved: another connection sees it.
+  const other = new Database(f);
+  t.teardown(() => other.close());
+  t.equal(other.prepare('SELECT count(*) FROM reading').pluck().get(), 1);
+  // The transaction's second statement fails: its first (the reading) is rolled back with it.
+  other.exec('DROP TABLE latest');
+  await t.rejects(store.write([reading('b', at)]), { name: 'SqliteError', message: /latest/ });
+  t.equal(other.prepare('SELECT count(*) FROM reading').pluck().get(), 1, 'nothing of the failed batch');
+  // The thread goes on taking writes once the cause is gone.
+  other.exec(
+    'CREATE TABLE latest (site TEXT NOT NULL, device TEXT NOT NULL, channel TEXT NOT NULL, quantity TEXT NOT NULL, ts INTEGER NOT NULL, space TEXT NOT NULL, unit TEXT NOT NULL, num REAL, str TEXT, PRIMARY KEY (site, device, channel, quantity)) WITHOUT ROWID',
+  );
+  await store.write([reading('b', at)]);
+  t.equal(other.prepare('SELECT count(*) FROM reading').pluck().get(), 2);
+  await store.close();
+  await t.rejects(store.write([reading('c', at)]), /closed/);
+});
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;

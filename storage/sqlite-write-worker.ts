@@ -1,0 +1,41 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+import { readingWriter } from './sqlite-store.ts';
+import type { WriteAnswer, WriteRequest } from './sqlite-write-thread.ts';
+
+/**
+ * The embedded store's write thread (storage/sqlite-write-thread.ts says why and what it promises): one
+ * connection to the store's file, opened after the store's own connection created the schema, taking write
+ * requests one at a time in the order they came and answering each once its transaction committed.
+ */
+const port = parentPort;
+if (!port) throw new Error('sqlite-write-worker runs as a worker thread');
+const { file } = workerData as { file: string };
+
+const db = new Database(file);
+// Longer than the store's 5 s: maintain() on the main connection holds the lock while it rolls an hour up,
+// which on a large building can take seconds; a write waits for it rather than failing the batch.
+db.pragma('busy_timeout = 15000');
+// Per connection (journal_mode = WAL is the file's, set by the store's connection).
+db.pragma('synchronous = NORMAL');
+const write = readingWriter(db);
+
+port.on('message', (request: WriteRequest) => {
+  if (request.kind === 'close') {
+    db.close();
+    port.close();
+    return;
+  }
+  let answer: WriteAnswer;
+  try {
+    write(request.readings);
+    answer = { id: request.id };
+  } catch (error) {
+    const e = error as Error & { code?: unknown };
+    answer = {
+      id: request.id,
+      error: { message: e.message, ...(typeof e.code === 'string' ? { code: e.code } : {}) },
+    };
+  }
+  port.postMessage(answer);
+});
