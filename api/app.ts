@@ -19,6 +19,7 @@ import { auth, declareScopeAccess } from './auth.ts';
 import { type AuthRoutesOptions, authRoutes } from './auth-routes.ts';
 import { boardReportRoutes } from './board-report-routes.ts';
 import { bookingRoutes } from './booking-routes.ts';
+import { bookingSeriesRoutes } from './booking-series-routes.ts';
 import type { ApiContext } from './context.ts';
 import { crossSite } from './cross-site.ts';
 import { dashboardPages } from './dashboard-pages.ts';
@@ -232,6 +233,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   await app.register(auditRoutes, { records: options.records });
   await app.register(alertRoutes, { ...context, records: options.records, alerts: options.alerts });
   await app.register(bookingRoutes, { site: options.site, records: options.records, now: context.now });
+  await app.register(bookingSeriesRoutes, { site: options.site, records: options.records, now: context.now });
   await app.register(boardReportRoutes, { ...context, records: options.records });
   await app.register(dashboardPages, options.dashboardDir ? { dir: options.dashboardDir } : {});
   return app;

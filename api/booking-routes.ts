@@ -14,7 +14,7 @@ import {
   isBookable,
   openingIntervals,
 } from '../bookings/booking-rules.ts';
-import type { Booking, BookingStore } from '../bookings/booking-store.ts';
+import type { Booking, BookingSeriesStore, BookingStore } from '../bookings/booking-store.ts';
 import { bookingsCalendar, CALENDAR_TOKEN_PATTERN } from '../bookings/calendar-feed.ts';
 import { SqliteBookingStore } from '../bookings/sqlite-booking-store.ts';
 import { SqliteCalendarTokens } from '../bookings/sqlite-calendar-tokens.ts';
@@ -34,8 +34,8 @@ import { parseInstant } from './time-range.ts';
 export interface BookingRoutesOptions {
   site: SiteConfig;
   records: RecordsDb;
-  /** Default: the BookingStore in `records`. */
-  store?: BookingStore;
+  /** Default: the bookings in `records` (the calendar feed reads the rules of series too). */
+  store?: BookingStore & BookingSeriesStore;
   policy?: BookingPolicy;
   now?: () => number;
 }
@@ -384,11 +384,12 @@ export const bookingRoutes: FastifyPluginAsyncTypebox<BookingRoutesOptions> = as
 
   const calendarOf = async (memberId: string) => {
     const t = now();
-    return bookingsCalendar(
-      site,
-      await store.listMine(memberId, { start: t - CALENDAR_PAST_MS, end: t + CALENDAR_AHEAD_MS }),
-      t,
-    );
+    const bookings = await store.listMine(memberId, {
+      start: t - CALENDAR_PAST_MS,
+      end: t + CALENDAR_AHEAD_MS,
+    });
+    const seriesIds = bookings.flatMap((b) => (b.seriesId ? [b.seriesId] : []));
+    return bookingsCalendar(site, bookings, t, await store.seriesByIds(seriesIds));
   };
   const calendarResponse = { 200: Type.String({ description: 'text/calendar (RFC 5545)' }) };
 

@@ -171,7 +171,8 @@ export type CreateSeriesResult =
 
 export type MoveResult =
   | { ok: true; booking: Booking }
-  | { ok: false; reason: 'not_found' | 'already_ended' }
+  | { ok: false; reason: 'not_found' }
+  | { ok: false; reason: 'already_ended' }
   | { ok: false; reason: 'slot_taken'; conflict: Interval };
 
 export interface CancelFromResult {

@@ -1,7 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import ical, { ICalEventStatus } from 'ical-generator';
+import { type LocalDate, toLocal, utcOffsetMs } from '../site/local-time.ts';
 import type { SiteConfig } from '../site/site.ts';
-import type { Booking } from './booking-store.ts';
+import type { Booking, BookingSeries } from './booking-store.ts';
+import { expandSeries, nthWeekdayOfMonth, WEEKDAY_CODES } from './series-rules.ts';
 
 /**
  * A member's bookings as an iCalendar feed. A phone's calendar app subscribes to a URL and sends no
@@ -41,11 +43,17 @@ export interface CalendarTokens {
   memberFor(token: string): Promise<string | undefined>;
 }
 
-/** The member's bookings as iCalendar text: active ones confirmed, cancelled and released ones cancelled. */
+/**
+ * The member's bookings as iCalendar text: active ones confirmed, cancelled and released ones cancelled. A
+ * series (its rule in `series`) is one recurring VEVENT in the site's zone (DTSTART;TZID, RRULE), its dates
+ * with no active booking (cancelled or skipped as taken) as EXDATE, and each date moved to another time as a
+ * VEVENT of the same UID with its RECURRENCE-ID. The zone's VTIMEZONE comes with it.
+ */
 export function bookingsCalendar(
   site: SiteConfig,
   bookings: readonly Booking[],
   now: number = Date.now(),
+  series: readonly BookingSeries[] = [],
 ): string {
   const spaces = new Map(site.spaces.map((s) => [s.id, s]));
   const floors = new Map(site.floors.map((f) => [f.id, f]));
@@ -54,22 +62,151 @@ export function bookingsCalendar(
     prodId: { company: 'WeSprint', product: 'WeSprint OS', language: 'EN' },
     // Calendar apps poll; an hour keeps a booking made on the desktop visible on the phone the same morning.
     ttl: 60 * 60,
+    // Only events with a zone (the series) name one; single bookings stay in UTC.
+    timezone: { name: null, generator: (zone) => vtimezone(zone, toLocal(now, zone).year) },
   });
-  for (const b of bookings) {
-    const space = spaces.get(b.spaceId);
+  const where = (spaceId: string) => {
+    const space = spaces.get(spaceId);
     const floor = space ? floors.get(space.floor) : undefined;
-    const active = b.status === 'booked' || b.status === 'checked_in';
+    return {
+      summary: space?.name ?? spaceId,
+      location: [space?.name, floor?.name, site.site.name, site.site.address].filter(Boolean).join(', '),
+    };
+  };
+  const isActive = (b: Booking) => b.status === 'booked' || b.status === 'checked_in';
+  const seriesById = new Map(series.map((s) => [s.id, s]));
+  const datesOf = new Map<string, Booking[]>();
+  for (const b of bookings) {
+    if (b.seriesId && seriesById.has(b.seriesId)) {
+      const dates = datesOf.get(b.seriesId) ?? [];
+      dates.push(b);
+      datesOf.set(b.seriesId, dates);
+      continue;
+    }
+    const active = isActive(b);
     calendar.createEvent({
       id: `${b.id}@${site.site.id}.wesprint`,
       start: new Date(b.start),
       end: new Date(b.end),
       stamp: new Date(now),
       created: new Date(b.createdAt),
-      summary: space?.name ?? b.spaceId,
-      location: [space?.name, floor?.name, site.site.name, site.site.address].filter(Boolean).join(', '),
+      ...where(b.spaceId),
       description: `Booking ${b.id} (${b.status.replace('_', ' ')})`,
       status: active ? ICalEventStatus.CONFIRMED : ICalEventStatus.CANCELLED,
     });
   }
+  for (const [seriesId, dates] of datesOf) {
+    const rule = seriesById.get(seriesId) as BookingSeries;
+    const occurrences = expandSeries(rule);
+    const first = occurrences[0];
+    if (!first) continue;
+    const byOccurrence = new Map(dates.filter((b) => b.status !== 'cancelled').map((b) => [b.occurrence, b]));
+    const excluded = occurrences.filter((o) => !byOccurrence.has(o.local));
+    const uid = `${seriesId}@${site.site.id}.wesprint`;
+    const zone = rule.timeZone;
+    const lines = [`RRULE:${rule.rrule}`];
+    if (excluded.length > 0)
+      lines.push(`EXDATE;TZID=${zone}:${excluded.map((o) => localStamp(o.local)).join(',')}`);
+    const anyLeft = excluded.length < occurrences.length && rule.cancelledAt === null;
+    calendar.createEvent({
+      id: uid,
+      // Local date-times with the zone: a Date would be written with its UTC fields under the TZID.
+      start: localDateTime(first.start, zone),
+      end: localDateTime(first.end, zone),
+      timezone: zone,
+      repeating: lines.join('\r\n'),
+      stamp: new Date(now),
+      created: new Date(rule.createdAt),
+      ...where(rule.spaceId),
+      description: `Booking series ${seriesId}`,
+      status: anyLeft ? ICalEventStatus.CONFIRMED : ICalEventStatus.CANCELLED,
+    });
+    for (const o of occurrences) {
+      const b = byOccurrence.get(o.local);
+      if (!b || (b.start === o.start && b.end === o.end)) continue;
+      calendar.createEvent({
+        id: uid,
+        recurrenceId: localDateTime(o.start, zone),
+        start: localDateTime(b.start, zone),
+        end: localDateTime(b.end, zone),
+        timezone: zone,
+        stamp: new Date(now),
+        created: new Date(b.createdAt),
+        ...where(b.spaceId),
+        description: `Booking ${b.id}, moved, of series ${seriesId}`,
+        status: isActive(b) ? ICalEventStatus.CONFIRMED : ICalEventStatus.CANCELLED,
+      });
+    }
+  }
   return calendar.toString();
+}
+
+/** An instant as the zone's wall clock, `YYYY-MM-DDTHH:MM:00`, for an event written with TZID. */
+function localDateTime(at: number, zone: string): string {
+  const l = toLocal(at, zone);
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${l.year}-${p(l.month)}-${p(l.day)}T${p(l.hour)}:${p(l.minute)}:00`;
+}
+
+/** `2027-03-19T11:00` -> `20270319T110000` (a local DATE-TIME with TZID). */
+function localStamp(local: string): string {
+  return `${local.replace(/[-:]/g, '')}00`;
+}
+
+const offsetText = (ms: number) => {
+  const minutes = Math.round(ms / 60_000);
+  const sign = minutes < 0 ? '-' : '+';
+  const abs = Math.abs(minutes);
+  return `${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}${String(abs % 60).padStart(2, '0')}`;
+};
+
+/**
+ * The VTIMEZONE of a zone as its rules stand in `year`, derived from Intl: each change of offset in that year
+ * becomes a yearly rule on its nth (or last) weekday of the month, at the local time it happens. A zone
+ * without changes gets one STANDARD part. Calendar apps use it to place DTSTART;TZID=… and the RRULE dates.
+ */
+export function vtimezone(zone: string, year: number): string {
+  const changes: { at: number; from: number; to: number }[] = [];
+  const HOUR = 3_600_000;
+  const offsetAt = (at: number) => utcOffsetMs(at, zone);
+  // Day by day, then hour by hour within a day whose offset changed: ~400 questions to Intl, not 8,760.
+  for (let day = Date.UTC(year, 0, 1); day < Date.UTC(year + 1, 0, 1); day += 24 * HOUR) {
+    if (offsetAt(day) === offsetAt(day + 24 * HOUR)) continue;
+    for (let at = day; at < day + 24 * HOUR; at += HOUR) {
+      const [from, to] = [offsetAt(at), offsetAt(at + HOUR)];
+      if (from !== to) changes.push({ at: at + HOUR, from, to });
+    }
+  }
+  const offset = offsetAt(Date.UTC(year, 0, 1));
+  const lines = ['BEGIN:VTIMEZONE', `TZID:${zone}`];
+  if (changes.length === 0) {
+    lines.push(
+      'BEGIN:STANDARD',
+      'DTSTART:19700101T000000',
+      `TZOFFSETFROM:${offsetText(offset)}`,
+      `TZOFFSETTO:${offsetText(offset)}`,
+      'END:STANDARD',
+    );
+  }
+  for (const change of changes) {
+    // The wall-clock time at which the change happens, read on the clock before it.
+    const wall = new Date(change.at + change.from);
+    const date: LocalDate = { year, month: wall.getUTCMonth() + 1, day: wall.getUTCDate() };
+    const weekday = wall.getUTCDay() === 0 ? 7 : wall.getUTCDay();
+    const lastDay = new Date(Date.UTC(year, date.month, 0)).getUTCDate();
+    const ordinal = date.day + 7 > lastDay ? -1 : Math.ceil(date.day / 7);
+    const first = nthWeekdayOfMonth(1970, date.month, ordinal, weekday);
+    const kind = change.to > change.from ? 'DAYLIGHT' : 'STANDARD';
+    const time = `${String(wall.getUTCHours()).padStart(2, '0')}${String(wall.getUTCMinutes()).padStart(2, '0')}00`;
+    lines.push(
+      `BEGIN:${kind}`,
+      `DTSTART:1970${String(date.month).padStart(2, '0')}${String(first.day).padStart(2, '0')}T${time}`,
+      `TZOFFSETFROM:${offsetText(change.from)}`,
+      `TZOFFSETTO:${offsetText(change.to)}`,
+      `RRULE:FREQ=YEARLY;BYMONTH=${date.month};BYDAY=${ordinal}${WEEKDAY_CODES[weekday - 1]}`,
+      `END:${kind}`,
+    );
+  }
+  lines.push('END:VTIMEZONE');
+  return lines.join('\r\n');
 }

@@ -1,0 +1,512 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import Type, { type Static } from 'typebox';
+import { ANY_MEMBER, type Member, STAFF } from '../access/roles.ts';
+import {
+  BOOKING_REFUSALS,
+  type BookingPolicy,
+  type BookingRefusalCode,
+  checkBookingRequest,
+  DEFAULT_POLICY,
+  type Interval,
+  isBookable,
+} from '../bookings/booking-rules.ts';
+import type { Booking, BookingSeries, BookingSeriesStore, BookingStore } from '../bookings/booking-store.ts';
+import {
+  checkSeriesDates,
+  type DateConflict,
+  expandSeries,
+  type Occurrence,
+  planSeries,
+  type RefusedDate,
+  SERIES_REFUSALS,
+  type SeriesPattern,
+  type SeriesRefusalCode,
+  type SeriesRequest,
+  seriesEndingBefore,
+} from '../bookings/series-rules.ts';
+import { SqliteBookingStore } from '../bookings/sqlite-booking-store.ts';
+import type { RecordsDb } from '../database/database.ts';
+import { calendarFieldsExist, type LocalDate } from '../site/local-time.ts';
+import type { SiteConfig, SpaceConfig } from '../site/site.ts';
+import { SiteId } from './context.ts';
+import { ApiError, ErrorBody, errorBody } from './errors.ts';
+import { parseInstant } from './time-range.ts';
+
+/**
+ * Recurring bookings: a preview of a series' dates with the ones taken and the ones the rules refuse, saving
+ * it (the caller chooses: refuse the whole series on a conflict, or skip the taken dates and list them),
+ * reading it, ending it from a date on, and moving one date. Cancelling one date is DELETE /api/bookings/:id.
+ * Opening hours bind members; staff (facility, admin) may book outside them (evening events).
+ */
+
+export interface BookingSeriesRoutesOptions {
+  site: SiteConfig;
+  records: RecordsDb;
+  /** Default: the bookings and series in `records` (a series' dates are bookings: one database keeps both). */
+  store?: BookingStore & BookingSeriesStore;
+  policy?: BookingPolicy;
+  now?: () => number;
+}
+
+const Instant = Type.String({ format: 'date-time', description: 'ISO 8601 date-time (UTC)' });
+const LocalDay = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', description: 'YYYY-MM-DD, site time' });
+const LocalClock = Type.String({
+  pattern: '^([01]\\d|2[0-3]):[0-5]\\d$|^24:00$',
+  description: 'HH:MM, site time',
+});
+const OccurrenceText = Type.String({
+  pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}$',
+  description: "a date's local start as the series gives it (YYYY-MM-DDTHH:MM)",
+});
+
+const SeriesBody = Type.Object(
+  {
+    spaceId: SiteId,
+    firstDate: LocalDay,
+    start: LocalClock,
+    end: LocalClock,
+    every: Type.Union([Type.Literal('week'), Type.Literal('month')]),
+    interval: Type.Optional(Type.Integer({ minimum: 1, maximum: 8, description: 'every n weeks (week)' })),
+    ordinal: Type.Optional(
+      Type.Union([Type.Literal(1), Type.Literal(2), Type.Literal(3), Type.Literal(4), Type.Literal(-1)], {
+        description: 'month: the 1st … 4th or last (-1) weekday',
+      }),
+    ),
+    weekday: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 7, description: 'month: 1 Monday … 7 Sunday' }),
+    ),
+    until: Type.Optional(LocalDay),
+    count: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+  },
+  { additionalProperties: false },
+);
+type SeriesBody = Static<typeof SeriesBody>;
+
+const SaveBody = Type.Object(
+  {
+    ...SeriesBody.properties,
+    onConflict: Type.Union([Type.Literal('refuse'), Type.Literal('skip')], {
+      description:
+        'refuse: nothing is saved if any date is taken; skip: the taken dates are left out and listed',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+const DateOut = Type.Object({
+  occurrence: OccurrenceText,
+  start: Instant,
+  end: Instant,
+  state: Type.Union([Type.Literal('free'), Type.Literal('taken'), Type.Literal('refused')]),
+  reason: Type.Optional(Type.String({ description: `refused: ${Object.keys(BOOKING_REFUSALS).join(', ')}` })),
+  message: Type.Optional(Type.String()),
+  conflict: Type.Optional(
+    Type.Object({ start: Instant, end: Instant }, { description: 'the time in the way' }),
+  ),
+});
+type DateOut = Static<typeof DateOut>;
+
+const RuleOut = {
+  rrule: Type.String({ description: 'RFC 5545 RRULE value' }),
+  firstStart: OccurrenceText,
+  timeZone: Type.String(),
+  durationMinutes: Type.Integer(),
+};
+
+const SeriesBookingOut = Type.Object({
+  id: Type.String(),
+  occurrence: Type.Union([OccurrenceText, Type.Null()]),
+  start: Instant,
+  end: Instant,
+  status: Type.String(),
+});
+
+const SeriesOut = Type.Object({
+  id: Type.String(),
+  memberId: Type.String(),
+  spaceId: Type.String(),
+  ...RuleOut,
+  createdAt: Instant,
+  cancelledAt: Type.Union([Instant, Type.Null()]),
+  bookings: Type.Array(SeriesBookingOut),
+});
+
+const SeriesRefusal = Type.Object({
+  statusCode: Type.Integer(),
+  error: Type.String(),
+  message: Type.String(),
+  reason: Type.Optional(Type.String()),
+  dates: Type.Optional(Type.Array(DateOut, { description: 'the dates refused or taken' })),
+  conflict: Type.Optional(Type.Object({ start: Instant, end: Instant })),
+});
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const isStaff = (member: Member) => STAFF.includes(member.role);
+
+class SeriesRefused extends ApiError {
+  constructor(
+    status: number,
+    readonly reason: SeriesRefusalCode | BookingRefusalCode,
+    message: string,
+    readonly dates: DateOut[] = [],
+    readonly conflict?: Interval,
+  ) {
+    super(status, message);
+  }
+}
+
+function signedIn(member: Member | null): Member {
+  if (!member) throw new ApiError(401, 'sign in first (POST /api/auth/login)');
+  return member;
+}
+
+function localDay(text: string, field: string): LocalDate {
+  if (!calendarFieldsExist(text))
+    throw new SeriesRefused(400, 'invalid_series', `${field} "${text}" is not a day that exists`);
+  const [year, month, day] = text.split('-').map(Number) as [number, number, number];
+  return { year, month, day };
+}
+
+function clockMinute(text: string): number {
+  const [h, m] = text.split(':').map(Number) as [number, number];
+  return h * 60 + m;
+}
+
+/** The body in the rules' terms; a missing or doubled field is a 400 that says which. */
+function seriesRequest(body: SeriesBody): SeriesRequest {
+  const startMinute = clockMinute(body.start);
+  const endMinute = clockMinute(body.end);
+  if (endMinute <= startMinute)
+    throw new SeriesRefused(400, 'invalid_series', 'the end must be after the start, on the same day');
+  let pattern: SeriesPattern;
+  if (body.every === 'week') pattern = { every: 'week', interval: body.interval ?? 1 };
+  else {
+    if (body.ordinal === undefined || body.weekday === undefined)
+      throw new SeriesRefused(400, 'invalid_series', 'a monthly series needs ordinal and weekday');
+    pattern = { every: 'month', ordinal: body.ordinal, weekday: body.weekday };
+  }
+  if ((body.until === undefined) === (body.count === undefined))
+    throw new SeriesRefused(
+      400,
+      'invalid_series',
+      'give either until (a last date) or count (how many dates)',
+    );
+  return {
+    firstDate: localDay(body.firstDate, 'firstDate'),
+    startMinute,
+    durationMinutes: endMinute - startMinute,
+    pattern,
+    end:
+      body.until !== undefined ? { until: localDay(body.until, 'until') } : { count: body.count as number },
+  };
+}
+
+const dateOut = (o: Occurrence): DateOut => ({
+  occurrence: o.local,
+  start: iso(o.start),
+  end: iso(o.end),
+  state: 'free',
+});
+
+export const bookingSeriesRoutes: FastifyPluginAsyncTypebox<BookingSeriesRoutesOptions> = async (
+  app,
+  options,
+) => {
+  const { site } = options;
+  const store = options.store ?? new SqliteBookingStore(options.records);
+  const now = options.now ?? Date.now;
+  const policy = options.policy ?? DEFAULT_POLICY;
+  const timeZone = site.site.timezone;
+  const spaces = new Map(site.spaces.map((s) => [s.id, s]));
+
+  app.setErrorHandler((err, _request, reply) => {
+    if (err instanceof SeriesRefused) {
+      return reply.code(err.statusCode).send({
+        ...errorBody(err.statusCode, err.message),
+        reason: err.reason,
+        ...(err.dates.length > 0 ? { dates: err.dates } : {}),
+        ...(err.conflict ? { conflict: { start: iso(err.conflict.start), end: iso(err.conflict.end) } } : {}),
+      });
+    }
+    throw err;
+  });
+
+  const bookableSpace = (id: string): SpaceConfig => {
+    const space = spaces.get(id);
+    if (!space || !isBookable(space)) throw new ApiError(404, `no bookable space "${id}"`);
+    return space;
+  };
+
+  /** The series planned and each date judged: refused by the rules, taken, or free. */
+  const judge = async (member: Member, body: SeriesBody) => {
+    const space = bookableSpace(body.spaceId);
+    const verdict = planSeries(seriesRequest(body), timeZone);
+    if (!verdict.ok)
+      throw new SeriesRefused(SERIES_REFUSALS[verdict.reason].status, verdict.reason, verdict.message);
+    const at = now();
+    const refused = checkSeriesDates(space, verdict.occurrences, at, timeZone, {
+      policy,
+      openingHoursBind: !isStaff(member),
+    });
+    const conflicts = await store.seriesConflicts(space.id, verdict.occurrences);
+    const refusedAt = new Map<string, RefusedDate>(refused.map((r) => [r.occurrence.local, r]));
+    const takenAt = new Map<string, DateConflict>(conflicts.map((c) => [c.occurrence.local, c]));
+    const dates = verdict.occurrences.map((o): DateOut => {
+      const no = refusedAt.get(o.local);
+      if (no) return { ...dateOut(o), state: 'refused', reason: no.reason, message: no.message };
+      const taken = takenAt.get(o.local);
+      if (taken)
+        return {
+          ...dateOut(o),
+          state: 'taken',
+          conflict: { start: iso(taken.conflict.start), end: iso(taken.conflict.end) },
+        };
+      return dateOut(o);
+    });
+    return { space, verdict, dates, at };
+  };
+
+  const seriesOut = (series: BookingSeries, bookings: readonly Booking[]) => ({
+    id: series.id,
+    memberId: series.memberId,
+    spaceId: series.spaceId,
+    rrule: series.rrule,
+    firstStart: series.firstStart,
+    timeZone: series.timeZone,
+    durationMinutes: series.durationMinutes,
+    createdAt: iso(series.createdAt),
+    cancelledAt: series.cancelledAt === null ? null : iso(series.cancelledAt),
+    bookings: bookings.map((b) => ({
+      id: b.id,
+      occurrence: b.occurrence ?? null,
+      start: iso(b.start),
+      end: iso(b.end),
+      status: b.status,
+    })),
+  });
+
+  /** A member's own series, or any for staff; someone else's answers 404 like one that does not exist. */
+  const visibleSeries = async (member: Member, id: string): Promise<BookingSeries> => {
+    const series = await store.getSeries(id);
+    if (!series || (!isStaff(member) && series.memberId !== member.id))
+      throw new ApiError(404, `no booking series "${id}"`);
+    return series;
+  };
+
+  app.post(
+    '/api/booking-series/preview',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['bookings'],
+        summary:
+          "A series' dates before saving: free, taken (with the time in the way) or refused (with why)",
+        body: SeriesBody,
+        response: {
+          200: Type.Object({ ...RuleOut, dates: Type.Array(DateOut) }),
+          400: SeriesRefusal,
+          401: ErrorBody,
+          404: ErrorBody,
+          422: SeriesRefusal,
+        },
+      },
+    },
+    async (request) => {
+      const { verdict, dates } = await judge(signedIn(request.member), request.body);
+      return { ...verdict.rule, dates };
+    },
+  );
+
+  app.post(
+    '/api/booking-series',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['bookings'],
+        summary:
+          'Book a series: 201 with the dates booked and the ones skipped; 422 if the rules refuse a date; 409 if a date is taken and onConflict is refuse',
+        body: SaveBody,
+        response: {
+          201: Type.Object({ series: SeriesOut, skipped: Type.Array(DateOut) }),
+          400: SeriesRefusal,
+          401: ErrorBody,
+          404: ErrorBody,
+          409: SeriesRefusal,
+          422: SeriesRefusal,
+        },
+      },
+    },
+    async (request, reply) => {
+      const member = signedIn(request.member);
+      const { onConflict, ...body } = request.body;
+      const { space, verdict, dates, at } = await judge(member, body);
+      const refused = dates.filter((d) => d.state === 'refused');
+      if (refused.length > 0) {
+        const first = refused[0] as DateOut;
+        throw new SeriesRefused(
+          422,
+          first.reason as BookingRefusalCode,
+          `${refused.length} date(s) of the series cannot be booked; first ${first.occurrence}: ${first.message}`,
+          refused,
+        );
+      }
+      // The store checks the conflicts again inside its transaction: the preview's answer may be stale.
+      const result = await store.createSeries(
+        { memberId: member.id, spaceId: space.id, rule: verdict.rule, occurrences: verdict.occurrences },
+        onConflict === 'skip' ? 'skip_conflicts' : 'all_or_nothing',
+        at,
+      );
+      if (!result.ok) {
+        const taken = result.conflicts.map((c) => ({
+          ...dateOut(c.occurrence),
+          state: 'taken' as const,
+          conflict: { start: iso(c.conflict.start), end: iso(c.conflict.end) },
+        }));
+        throw new SeriesRefused(
+          409,
+          'slot_taken',
+          taken.length === verdict.occurrences.length
+            ? 'every date of the series is taken: nothing was saved'
+            : `${taken.length} date(s) of the series are taken: nothing was saved (onConflict "skip" books the others)`,
+          taken,
+        );
+      }
+      return reply.code(201).send({
+        series: seriesOut(result.series, result.bookings),
+        skipped: result.skipped.map((c) => ({
+          ...dateOut(c.occurrence),
+          state: 'taken' as const,
+          conflict: { start: iso(c.conflict.start), end: iso(c.conflict.end) },
+        })),
+      });
+    },
+  );
+
+  app.get(
+    '/api/booking-series/:id',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['bookings'],
+        summary: 'A series and its dates (your own; staff any)',
+        params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }),
+        response: { 200: SeriesOut, 401: ErrorBody, 404: ErrorBody },
+      },
+    },
+    async (request) => {
+      const series = await visibleSeries(signedIn(request.member), request.params.id);
+      return seriesOut(series, await store.seriesBookings(series.id));
+    },
+  );
+
+  app.delete(
+    '/api/booking-series/:id',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['bookings'],
+        summary:
+          'End a series from a date on (default: its next date not yet begun): those dates are cancelled, the rule ends before it',
+        params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }),
+        querystring: Type.Object({ from: Type.Optional(OccurrenceText) }),
+        response: {
+          200: Type.Object({ cancelled: Type.Integer(), series: SeriesOut }),
+          401: ErrorBody,
+          404: ErrorBody,
+          409: ErrorBody,
+        },
+      },
+    },
+    async (request) => {
+      const member = signedIn(request.member);
+      const series = await visibleSeries(member, request.params.id);
+      const at = now();
+      const dates = expandSeries(series);
+      const from = request.query.from ?? dates.find((o) => o.start >= at)?.local;
+      const date = dates.find((o) => o.local === from);
+      if (!from || !date) throw new ApiError(404, `the series has no date ${from ?? 'still to come'}`);
+      // Ending a series before a date already begun would drop dates that took place from its rule.
+      if (date.start < at)
+        throw new ApiError(409, `the date ${from} has already begun; end the series from a later one`);
+      const result = await store.cancelSeriesFrom(
+        series.id,
+        from,
+        seriesEndingBefore(series, from),
+        { memberId: member.id, staff: isStaff(member) },
+        at,
+      );
+      if (result.outcome === 'not_found' || !result.series)
+        throw new ApiError(404, `no booking series "${series.id}"`);
+      return {
+        cancelled: result.cancelled,
+        series: seriesOut(result.series, await store.seriesBookings(series.id)),
+      };
+    },
+  );
+
+  app.patch(
+    '/api/bookings/:id',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['bookings'],
+        summary:
+          'Move a booking (one date of a series) to another time in the same space, by the booking rules',
+        params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }),
+        body: Type.Object(
+          {
+            start: Type.String({ maxLength: 40, description: 'ISO 8601 with offset' }),
+            end: Type.String({ maxLength: 40 }),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: SeriesBookingOut,
+          400: SeriesRefusal,
+          401: ErrorBody,
+          404: ErrorBody,
+          409: SeriesRefusal,
+          422: SeriesRefusal,
+        },
+      },
+    },
+    async (request) => {
+      const member = signedIn(request.member);
+      const booking = await store.get(request.params.id);
+      const parse = (text: string, field: string) => {
+        const parsed = parseInstant(text);
+        if (!parsed.ok || !/[zZ]|[+-]\d{2}:?\d{2}$/.test(text))
+          throw new SeriesRefused(400, 'invalid_time', `${field}: ${BOOKING_REFUSALS.invalid_time.text}`);
+        return parsed.value;
+      };
+      const to = { start: parse(request.body.start, 'start'), end: parse(request.body.end, 'end') };
+      const space = booking ? spaces.get(booking.spaceId) : undefined;
+      if (!booking || !space || (!isStaff(member) && booking.memberId !== member.id))
+        throw new ApiError(404, `no booking "${request.params.id}"`);
+      const at = now();
+      const verdict = checkBookingRequest(space, to, at, timeZone, policy, {
+        openingHoursBind: !isStaff(member),
+      });
+      if (!verdict.ok)
+        throw new SeriesRefused(BOOKING_REFUSALS[verdict.reason].status, verdict.reason, verdict.message);
+      const result = await store.moveBooking(
+        booking.id,
+        to,
+        { memberId: member.id, staff: isStaff(member) },
+        at,
+      );
+      if (result.ok)
+        return {
+          id: result.booking.id,
+          occurrence: result.booking.occurrence ?? null,
+          start: iso(result.booking.start),
+          end: iso(result.booking.end),
+          status: result.booking.status,
+        };
+      if (result.reason === 'not_found') throw new ApiError(404, `no booking "${booking.id}"`);
+      if (result.reason === 'already_ended')
+        throw new ApiError(409, 'this booking has already ended, was cancelled or was released');
+      throw new SeriesRefused(409, 'slot_taken', BOOKING_REFUSALS.slot_taken.text, [], result.conflict);
+    },
+  );
+};
