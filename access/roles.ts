@@ -15,7 +15,66 @@ export interface Member {
   id: string;
   email: string;
   name: string;
+  /** The role in the member's home site. */
   role: Role;
+  /** In a network: the member's home site; absent: the installation's home site (its first, or its only). */
+  homeSite?: string;
+  /** In a network: roles given in other sites (a facility manager of two houses); elsewhere a plain member. */
+  siteRoles?: Readonly<Record<string, Role>>;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The site dimension. Members belong to the network; roles are per site. A member's role is theirs in their
+// home site and where `siteRoles` names one; anywhere else they are a plain member, and a guest: they book
+// and open only what that site's file opens to members of their home site (`guests` in site/site.ts).
+
+/** What of a member decides their standing in a site. */
+export type SiteStanding = Pick<Member, 'role' | 'homeSite' | 'siteRoles'>;
+
+/** The member's home site: their own, or the installation's home site for a member who names none. */
+export function homeSiteOf(member: SiteStanding, installationHome: string): string {
+  return member.homeSite ?? installationHome;
+}
+
+/** The role a member has in `siteId`: the facility manager of A is a plain member in B. */
+export function roleAt(member: SiteStanding, siteId: string, installationHome: string): Role {
+  if (siteId === homeSiteOf(member, installationHome)) return member.role;
+  return member.siteRoles?.[siteId] ?? 'member';
+}
+
+/** A guest in `siteId`: neither their home site nor one where they were given a role. */
+export function isGuestAt(member: SiteStanding, siteId: string, installationHome: string): boolean {
+  return siteId !== homeSiteOf(member, installationHome) && member.siteRoles?.[siteId] === undefined;
+}
+
+/** One line of a site file's `guests`: members of these sites (`*`: every other site) may book these kinds. */
+export interface GuestRule {
+  from: readonly string[];
+  kinds: readonly string[];
+}
+
+/**
+ * May a guest from `fromSite` book (and open) a space of this `kind`, by the site's guest rules? Closed unless
+ * a rule opens it: a site file without `guests` takes no guests.
+ */
+export function openToGuests(
+  rules: readonly GuestRule[] | undefined,
+  fromSite: string,
+  kind: string,
+): boolean {
+  return (rules ?? []).some(
+    (rule) => (rule.from.includes('*') || rule.from.includes(fromSite)) && rule.kinds.includes(kind),
+  );
+}
+
+/** The staff roles a member has anywhere in the network, by site: the sites whose staff views they may see. */
+export function sitesWithRole(
+  member: SiteStanding,
+  roles: readonly Role[],
+  siteIds: readonly string[],
+  installationHome: string,
+): string[] {
+  return siteIds.filter((site) => roles.includes(roleAt(member, site, installationHome)));
 }
 
 /**

@@ -141,3 +141,68 @@ t.test('the token bucket allows a burst, then one attempt per refill interval', 
   t.ok(limiter.take('ben', NOW).allowed, 'one member does not use up another');
   t.ok(limiter.take('anna', NOW + 6_100).allowed, 'a token is back after six seconds');
 });
+
+t.test(
+  'in a network: roles are per site, and a guest opens only what the house opens to their home',
+  async (t) => {
+    const nord = { id: 'nord', installationHome: 'nord', guests: [{ from: ['*'], kinds: ['desk'] }] };
+    const sued = {
+      id: 'sued',
+      installationHome: 'nord',
+      guests: [
+        { from: ['nord'], kinds: ['desk', 'meeting_room'] },
+        { from: ['*'], kinds: ['desk'] },
+      ],
+    };
+    const protel = { id: 'protel-1', bookable: true, lock: 'lock-1', kind: 'protel' };
+    const meeting = { id: 'besprechung', bookable: true, lock: 'lock-2', kind: 'meeting_room' };
+    // Kim runs Nord; at Süd Kim is a plain member, and a guest.
+    const kim = { id: 'kim', role: 'facility' as const, homeSite: 'nord' };
+    t.match(decideUnlock(facts({ member: kim, space: protel, site: nord })), {
+      granted: true,
+      reason: 'staff',
+    });
+    t.match(
+      decideUnlock(facts({ member: kim, space: protel, site: sued })),
+      { granted: false, reason: 'not_open_to_guests' },
+      "the facility manager of Nord opens no Protel room of Süd: Süd's guests book desks and rooms only",
+    );
+    const kimsBooking = booking({ memberId: 'kim', spaceId: 'besprechung' });
+    t.match(
+      decideUnlock(facts({ member: kim, space: meeting, site: sued, bookings: [kimsBooking] })),
+      { granted: true, reason: 'booking' },
+      "a guest's own booking of a kind the house opens to Nord opens it",
+    );
+    t.match(
+      decideUnlock(facts({ member: kim, space: meeting, site: sued, bookings: [] })),
+      { granted: false, reason: 'no_booking' },
+      'a guest without a booking: like any member',
+    );
+    // A member with no home named belongs to the installation's home site (every member before the network).
+    const old = { id: 'old', role: 'admin' as const };
+    t.match(decideUnlock(facts({ member: old, space: protel, site: nord })), { reason: 'staff' });
+    t.match(decideUnlock(facts({ member: old, space: protel, site: sued })), {
+      reason: 'not_open_to_guests',
+    });
+    // A role given at Süd: no guest there, staff there.
+    const both = { ...kim, siteRoles: { sued: 'facility' as const } };
+    t.match(decideUnlock(facts({ member: both, space: protel, site: sued })), {
+      granted: true,
+      reason: 'staff',
+    });
+    const suedMember = { id: 'sam', role: 'member' as const, homeSite: 'sued' };
+    t.match(
+      decideUnlock(
+        facts({ member: suedMember, space: protel, site: sued, bookings: [booking({ memberId: 'sam' })] }),
+      ),
+      { granted: true, reason: 'booking' },
+      "Süd's own member with a booking opens Süd's Protel room: guest rules bind guests only",
+    );
+    const closed = { id: 'sued', installationHome: 'nord' };
+    t.match(
+      decideUnlock(facts({ member: kim, space: meeting, site: closed, bookings: [kimsBooking] })),
+      { granted: false, reason: 'not_open_to_guests' },
+      'a site file without guests takes none, even with a booking',
+    );
+  },
+);

@@ -1,4 +1,12 @@
-import type { Role } from '../access/roles.ts';
+import {
+  type GuestRule,
+  homeSiteOf,
+  isGuestAt,
+  openToGuests,
+  type Role,
+  roleAt,
+  type SiteStanding,
+} from '../access/roles.ts';
 
 /**
  * Who may open which door, and how often they may try. Pure: every input (the booking picture, the time) is
@@ -15,7 +23,13 @@ export interface BookingFacts {
   status: 'booked' | 'checked_in' | 'released' | 'cancelled';
 }
 
-export type UnlockDenial = 'no_lock' | 'not_bookable' | 'not_your_space' | 'outside_booking' | 'no_booking';
+export type UnlockDenial =
+  | 'no_lock'
+  | 'not_bookable'
+  | 'not_open_to_guests'
+  | 'not_your_space'
+  | 'outside_booking'
+  | 'no_booking';
 export type UnlockGrant = 'booking' | 'staff';
 
 export type UnlockVerdict =
@@ -23,8 +37,14 @@ export type UnlockVerdict =
   | { granted: false; reason: UnlockDenial };
 
 export interface UnlockFacts {
-  member: { id: string; role: Role };
-  space: { id: string; bookable?: boolean; lock?: string };
+  /** `role` is the role in the member's home site; in a network `homeSite` and `siteRoles` say where. */
+  member: { id: string } & SiteStanding;
+  space: { id: string; bookable?: boolean; lock?: string; kind?: string };
+  /**
+   * The site of the space, in a network (SITES_DIR): the member's role there decides (roles are per site),
+   * and a guest opens only what its `guests` rules open to their home site. Absent: the one site.
+   */
+  site?: { id: string; installationHome: string; guests?: readonly GuestRule[] };
   /** Whether the space's lock is a device of this site (a lock named in the site file but not installed is no lock). */
   lockInstalled: boolean;
   /**
@@ -56,6 +76,8 @@ export function covers(booking: BookingFacts, now: number, graceBeforeMs: number
  *  1. no lock on the space: nothing to open, for anyone;
  *  2. facility and admin open any lock;
  *  3. a space that cannot be booked is not opened for members;
+ *     (in a network: 2. is the role in the space's site, and a guest from another site is refused here when
+ *     the site's `guests` rules do not open this kind of space to their home site: `not_open_to_guests`)
  *  4. the member's own booking covering now (with grace) opens it;
  *  5. someone else's booking covering now: `not_your_space` (more useful than telling them about their own
  *     booking at another time: the room is in use);
@@ -65,8 +87,16 @@ export function covers(booking: BookingFacts, now: number, graceBeforeMs: number
 export function decideUnlock(f: UnlockFacts): UnlockVerdict {
   const lock = f.space.lock;
   if (!lock || !f.lockInstalled) return { granted: false, reason: 'no_lock' };
-  if (OPENS_ANY_LOCK.includes(f.member.role)) return { granted: true, reason: 'staff', lock, booking: null };
+  const site = f.site;
+  const role: Role = site ? roleAt(f.member, site.id, site.installationHome) : f.member.role;
+  if (OPENS_ANY_LOCK.includes(role)) return { granted: true, reason: 'staff', lock, booking: null };
   if (f.space.bookable !== true) return { granted: false, reason: 'not_bookable' };
+  if (
+    site &&
+    isGuestAt(f.member, site.id, site.installationHome) &&
+    !openToGuests(site.guests, homeSiteOf(f.member, site.installationHome), f.space.kind ?? '')
+  )
+    return { granted: false, reason: 'not_open_to_guests' };
   const ofSpace = f.bookings.filter((b) => b.spaceId === f.space.id && live(b));
   const mine = ofSpace.filter((b) => b.memberId === f.member.id);
   const covering = mine.find((b) => covers(b, f.now, f.graceBeforeMs));

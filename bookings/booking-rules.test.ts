@@ -270,3 +270,30 @@ t.test('bookable kinds', async (t) => {
   for (const kind of ['desk_area', 'cafe', 'locker', 'circulation', 'technical'] as const)
     t.notOk(isBookable({ ...desk, kind }), kind);
 });
+
+t.test("a guest from another house books only the kinds that house's file opens to their home", async (t) => {
+  const rules = [
+    { from: ['nord'], kinds: ['desk', 'hall'] },
+    { from: ['*'], kinds: ['desk'] },
+  ];
+  const ok = { start: at('2026-03-02T08:00:00Z'), end: at('2026-03-02T10:00:00Z') };
+  const asGuest = (space: SpaceConfig, from: string, guestRules: typeof rules | undefined) => {
+    const v = checkBookingRequest(space, ok, NOW, TZ, undefined, { guest: { from, rules: guestRules } });
+    return v.ok ? 'ok' : v.reason;
+  };
+  t.equal(asGuest(desk, 'nord', rules), 'ok', 'desks: yes');
+  t.equal(asGuest(desk, 'lindenau', rules), 'ok', '`*`: members of every other house');
+  t.equal(asGuest(hall, 'nord', rules), 'ok', 'the hall: to Nord only');
+  t.equal(asGuest(hall, 'lindenau', rules), 'not_open_to_guests');
+  t.equal(asGuest(protel, 'nord', rules), 'not_open_to_guests', 'Protel rooms: no');
+  const late = { start: at('2026-03-02T21:00:00Z'), end: at('2026-03-02T22:00:00Z') };
+  t.match(
+    checkBookingRequest(hall, late, NOW, TZ, undefined, { guest: { from: 'nord', rules } }),
+    { ok: false, reason: 'outside_opening_hours' },
+    'opened to a guest, and then the usual rules',
+  );
+  t.equal(asGuest(desk, 'nord', undefined), 'not_open_to_guests', 'a house without guest rules takes none');
+  t.same(checkBookingRequest(protel, ok, NOW, TZ), { ok: true }, "the house's own members: as before");
+  const refused = checkBookingRequest(protel, ok, NOW, TZ, undefined, { guest: { from: 'nord', rules } });
+  t.match(refused, { ok: false, message: /members of nord may not book a protel here/ });
+});

@@ -1,3 +1,4 @@
+import { type GuestRule, openToGuests } from '../access/roles.ts';
 import { addDays, fromLocal, isoWeekday, type LocalDate, minuteOfDay, toLocal } from '../site/local-time.ts';
 import type { SpaceConfig } from '../site/site.ts';
 
@@ -50,6 +51,10 @@ export const DEFAULT_POLICY: BookingPolicy = {
 export const BOOKING_REFUSALS = {
   invalid_time: { status: 400, text: 'start and end must be ISO 8601 date-times with a time zone' },
   space_not_bookable: { status: 422, text: 'this space cannot be booked' },
+  not_open_to_guests: {
+    status: 403,
+    text: 'this house does not open this kind of space to members of yours',
+  },
   end_not_after_start: { status: 422, text: 'the end must be after the start' },
   not_on_quarter_hour: {
     status: 422,
@@ -96,12 +101,21 @@ export function checkBookingRequest(
   now: number,
   timeZone: string,
   policy: BookingPolicy = DEFAULT_POLICY,
-  /** Opening hours bind members; staff (facility, admin) may book an evening event outside them. */
-  options: { openingHoursBind?: boolean } = {},
+  options: {
+    /** Opening hours bind members; staff (facility, admin) may book an evening event outside them. */
+    openingHoursBind?: boolean;
+    /**
+     * In a network: the member books as a guest from their home site `from` (access/roles.ts isGuestAt), and
+     * the space's site opens to guests what its `guests` rules say.
+     */
+    guest?: { from: string; rules: readonly GuestRule[] | undefined };
+  } = {},
 ): RuleVerdict {
   const { start, end } = request;
   if (!Number.isFinite(start) || !Number.isFinite(end)) return refuse('invalid_time');
   if (!isBookable(space)) return refuse('space_not_bookable', `"${space.id}" is a ${space.kind}`);
+  if (options.guest && !openToGuests(options.guest.rules, options.guest.from, space.kind))
+    return refuse('not_open_to_guests', `members of ${options.guest.from} may not book a ${space.kind} here`);
   if (end <= start) return refuse('end_not_after_start');
   if (start % QUARTER_HOUR_MS !== 0 || end % QUARTER_HOUR_MS !== 0) return refuse('not_on_quarter_hour');
   if (start < now - policy.pastToleranceMs) return refuse('start_in_past');

@@ -55,3 +55,14 @@ t.test('SITES_DIR: the site files of a folder, by name, checked together', async
   fs.writeFileSync(path.join(dir, '3-nord-again.site.json'), JSON.stringify(NORD));
   t.throws(() => loadNetwork(siteFilesIn(dir), dir), /site id "nord" is used by two site files/);
 });
+
+t.test("a site's guest rules name sites of the network", async (t) => {
+  const opens = { ...SUED, guests: [{ from: ['nord', 'west'], kinds: ['desk' as const] }] };
+  t.same(networkProblems(networkOf([NORD, opens])), [
+    'site "sued" opens spaces to guests of "west", which is no site of the network',
+  ]);
+  t.same(
+    networkProblems(networkOf([NORD, { ...SUED, guests: [{ from: ['*'], kinds: ['desk' as const] }] }])),
+    [],
+  );
+});

@@ -74,5 +74,15 @@ export function networkProblems(network: SiteNetwork): string[] {
       accounts.set(account, where);
     }
   }
+  for (const site of network.sites) {
+    for (const rule of site.guests ?? []) {
+      for (const from of rule.from) {
+        if (from !== '*' && !sites.has(from))
+          problems.push(
+            `site "${site.site.id}" opens spaces to guests of "${from}", which is no site of the network`,
+          );
+      }
+    }
+  }
   return problems;
 }

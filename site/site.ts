@@ -74,6 +74,15 @@ export const Device = Type.Object({
   channels: Type.Optional(Type.Array(DeviceChannel)),
 });
 
+/**
+ * In a network (SITES_DIR): members of other sites (`*`: of every other) may book and open spaces of these
+ * kinds here. Without any, the site takes no guests; its own members and whoever it gave a role are no guests.
+ */
+export const GuestRule = Type.Object({
+  from: Type.Array(Type.String({ pattern: '^(\\*|[a-z0-9][a-z0-9_-]{0,63})$' }), { minItems: 1 }),
+  kinds: Type.Array(SpaceKind, { minItems: 1 }),
+});
+
 export const Site = Type.Object({
   site: Type.Object({
     id: Id,
@@ -90,6 +99,7 @@ export const Site = Type.Object({
   floors: Type.Array(Floor, { minItems: 1 }),
   spaces: Type.Array(Space),
   devices: Type.Array(Device),
+  guests: Type.Optional(Type.Array(GuestRule)),
 });
 
 export type SiteConfig = Static<typeof Site>;

@@ -1,0 +1,32 @@
+import t from 'tap';
+import { homeSiteOf, isGuestAt, openToGuests, roleAt, STAFF, sitesWithRole } from './roles.ts';
+
+t.test('a role is per site: the facility manager of A is a plain member in B', async (t) => {
+  const kim = { role: 'facility' as const, homeSite: 'a' };
+  t.equal(roleAt(kim, 'a', 'a'), 'facility');
+  t.equal(roleAt(kim, 'b', 'a'), 'member');
+  t.ok(isGuestAt(kim, 'b', 'a'));
+  t.notOk(isGuestAt(kim, 'a', 'a'));
+  const twoHouses = { ...kim, siteRoles: { b: 'board' as const } };
+  t.equal(roleAt(twoHouses, 'b', 'a'), 'board');
+  t.notOk(isGuestAt(twoHouses, 'b', 'a'), 'a role given there: no guest');
+  t.same(sitesWithRole(twoHouses, STAFF, ['a', 'b', 'c'], 'a'), ['a'], 'staff views: only where staff');
+  // Members from before the network name no home: theirs is the installation's home site.
+  const old = { role: 'admin' as const };
+  t.equal(homeSiteOf(old, 'a'), 'a');
+  t.equal(roleAt(old, 'a', 'a'), 'admin');
+  t.equal(roleAt(old, 'b', 'a'), 'member');
+});
+
+t.test("a site's guest rules: closed unless a rule opens a kind to the guest's home site", async (t) => {
+  const rules = [
+    { from: ['a'], kinds: ['desk', 'meeting_room'] },
+    { from: ['*'], kinds: ['desk'] },
+  ];
+  t.ok(openToGuests(rules, 'a', 'meeting_room'));
+  t.ok(openToGuests(rules, 'c', 'desk'), '`*`: every other site');
+  t.notOk(openToGuests(rules, 'c', 'meeting_room'));
+  t.notOk(openToGuests(rules, 'a', 'protel'), 'Protel rooms: no');
+  t.notOk(openToGuests(undefined, 'a', 'desk'), 'no guests without rules');
+  t.notOk(openToGuests([], 'a', 'desk'));
+});
