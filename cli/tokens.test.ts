@@ -89,4 +89,20 @@ t.test('tokens create (printed once), list, revoke by label; mistakes said; audi
     ],
   );
   t.equal((await runWesprint(['tokens', 'rotate'], env)).code, 2, 'an unknown subcommand');
+
+  // A network (SITES_DIR): any of its sites.
+  const network = { ...env, SITES_DIR: path.resolve(import.meta.dirname, '../simulations/network') };
+  const weimar = await runWesprint(
+    ['tokens', 'create', '--label', 'weimar', '--scope', 'feed:read', '--site', 'werkhof-weimar'],
+    network,
+  );
+  t.equal(weimar.code, 0, weimar.stderr);
+  const nowhere = await runWesprint(
+    ['tokens', 'create', '--label', 'x', '--scope', 'feed:read', '--site', 'nowhere'],
+    network,
+  );
+  t.match(
+    nowhere.stderr,
+    /unknown site "nowhere" \(this installation serves "kaufhaus-am-markt", "werkhof-weimar"/,
+  );
 });

@@ -10,8 +10,8 @@ import {
   type TokenKeeper,
 } from '../members/integration-tokens.ts';
 import { SqliteIntegrationTokens } from '../members/sqlite-integration-tokens.ts';
-import { loadSite } from '../site/load.ts';
 import type { Settings } from './settings.ts';
+import { loadSites } from './sites.ts';
 
 /**
  * `wesprint tokens create|list|revoke`: tokens for integrations (Node-RED, scripts) in DATA_DIR/wesprint.db,
@@ -57,11 +57,11 @@ export async function runTokens(args: string[], settings: Settings): Promise<num
       return 2;
     }
     if (values.site !== undefined) {
-      // One site file per installation today: the token's site must be the one it describes.
-      const served = loadSite(settings.siteFile).site.id;
-      if (values.site !== served) {
+      // The token's site must be one this installation serves (SITE_FILE's, or one of SITES_DIR's).
+      const served = loadSites(settings).sites.map((s) => s.site.id);
+      if (!served.includes(values.site)) {
         console.error(
-          `wesprint tokens create: unknown site "${values.site}" (this installation serves "${served}")`,
+          `wesprint tokens create: unknown site "${values.site}" (this installation serves ${served.map((s) => `"${s}"`).join(', ')})`,
         );
         return 2;
       }
