@@ -29,6 +29,7 @@ const OUTCOMES: readonly CommandOutcome[] = [
   'unsupported',
   'offline',
   'timeout',
+  'invalid_value',
 ];
 
 export interface LockCommandsOptions {

@@ -38,7 +38,10 @@ t.test('real profiles on the demo building', async (t) => {
       if (!maySubscribe(gateway, filter).allowed) t.fail(`the gateway cannot subscribe ${filter}`);
     }
     for (const action of profile.actions ?? []) {
-      for (const message of profile.encodeCommand?.(device.topic, action) ?? []) {
+      // An action with a value is encoded with its smallest (the range is the family's, not the ACL's business).
+      const value = profile.actionValues?.[action]?.min;
+      const details = value === undefined ? {} : { value };
+      for (const message of profile.encodeCommand?.(device.topic, action, '0', details) ?? []) {
         encoded++;
         if (!mayPublish(gateway, message.topic).allowed)
           t.fail(`the gateway cannot send ${action} to ${device.id} on ${message.topic}`);

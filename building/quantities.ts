@@ -115,6 +115,15 @@ const DOOR_STATE_LABELS: Record<DoorState, Label> = {
   tampered: { de: 'manipuliert', en: 'tampered' },
 };
 
+/** A switched output (relay, plug), in the building's words; vendors say `on`/`ON`/`true`. */
+export const SWITCH_STATES = ['on', 'off'] as const;
+export type SwitchState = (typeof SWITCH_STATES)[number];
+
+const SWITCH_STATE_LABELS: Record<SwitchState, Label> = {
+  on: { de: 'ein', en: 'on' },
+  off: { de: 'aus', en: 'off' },
+};
+
 const measurement = (unit: string, de: string, en: string, decimals: number) =>
   ({
     unit,
@@ -177,6 +186,21 @@ export const QUANTITIES = {
     decimals: 0,
     about: 'surroundings',
   },
+  /** A relay or plug output: on or off (the current through it is `power`). */
+  switch: {
+    unit: 'state',
+    class: 'state',
+    aggregate: 'count',
+    states: SWITCH_STATES,
+    stateLabels: SWITCH_STATE_LABELS,
+    label: { de: 'Schalter', en: 'Switch' },
+    decimals: 0,
+    about: 'surroundings',
+  },
+  /** The temperature a thermostat heats the room to. */
+  setpoint: measurement('°C', 'Solltemperatur', 'Setpoint', 1),
+  /** How far a radiator valve is open (its heating demand), 0 closed to 100 fully open. */
+  valve: measurement('%', 'Ventilöffnung', 'Valve opening', 0),
   battery: ofTheDevice(measurement('%', 'Batterie', 'Battery', 0)),
   battery_low: ofTheDevice(binary('Batterie schwach', 'Battery low')),
   linkquality: ofTheDevice(measurement('lqi', 'Funkqualität', 'Link quality', 0)),

@@ -5,7 +5,7 @@
  *   wesprint/<site>/readings/<space>/<device>/<quantity>   {"value","unit","ts","channel"}  QoS 0
  *   wesprint/<site>/devices/<device>/status                {"online","lastSeen",...}       retained
  *   wesprint/<site>/commands/<device>                      {"id","action","expiresAt",      QoS 1
- *                                                           "channel"?}
+ *                                                           "channel"?,"value"?}
  *   wesprint/<site>/commands/<device>/result               {"id","outcome","detail","ts"}  QoS 1
  *   wesprint/<site>/gateway/status                         "online" | "offline" (LWT)      retained
  */
@@ -59,6 +59,11 @@ export interface CommandMessage {
   expiresAt: number;
   /** Which channel of the device (switch output 2 of a Pro 4PM is `2`); absent: channel 0. */
   channel?: string;
+  /**
+   * The value of an action that takes one (`set_setpoint`: °C), in the range its family declares
+   * (`DeviceProfile.actionValues`); absent for every other action.
+   */
+  value?: number;
 }
 
 export type CommandOutcome =
@@ -68,7 +73,9 @@ export type CommandOutcome =
   | 'duplicate'
   | 'unsupported'
   | 'offline'
-  | 'timeout';
+  | 'timeout'
+  /** The value is not one the action takes (out of the device's range or off its steps): nothing sent. */
+  | 'invalid_value';
 
 export interface CommandResultMessage {
   id: string;

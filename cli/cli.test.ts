@@ -66,6 +66,7 @@ t.test('decode: every channel of a meter gives its readings (3EM phase 1, Pro 4P
     [
       ['3', 'power', 42.1],
       ['3', 'energy', 1.5005],
+      ['3', 'switch', 'on'],
     ],
   );
   // With the demo's site file: output 3 of its Pro 4PM feeds Protel 204.

@@ -30,8 +30,16 @@ import type { DeviceMessage } from '../simulations/virtual-device.ts';
  */
 
 /**
- * The prefix is free text: a topic is recognised by its suffix, `online`, `events/rpc` or
- * `status/<component>`; `takesStatus` says which components' status topics are the family's (all, unless
+ * The `src` of the building's RPC requests, under the device's own prefix: a Gen2+ device answers a request
+ * on `<src>/rpc` (General/RPCChannels, "MQTT"; Mongoose OS's RPC convention, whose frames Gen2+ speaks), so
+ * `<topic_prefix>/wesprint` gets the answer on `<topic_prefix>/wesprint/rpc`, a topic inside the device's own
+ * prefix that its ACL lets it publish, instead of somewhere outside it the broker would refuse.
+ */
+export const RPC_ANSWER_SOURCE = 'wesprint';
+
+/**
+ * The prefix is free text: a topic is recognised by its suffix, `online`, `events/rpc`,
+ * `wesprint/rpc` (the answer to the building's RPC request) or `status/<component>`; `takesStatus` says which components' status topics are the family's (all, unless
  * another family of the same prefix shape turns them into readings).
  */
 export function shellyGen2Layout(takesStatus: (component: string) => boolean = () => true): TopicLayout {
@@ -44,7 +52,10 @@ export function shellyGen2Layout(takesStatus: (component: string) => boolean = (
       const prev = topic.lastIndexOf('/', last - 1);
       if (prev <= 0) return undefined;
       const mid = topic.slice(prev + 1, last);
-      if ((mid === 'events' && tail === 'rpc') || (mid === 'status' && takesStatus(tail))) {
+      if (
+        ((mid === 'events' || mid === RPC_ANSWER_SOURCE) && tail === 'rpc') ||
+        (mid === 'status' && takesStatus(tail))
+      ) {
         return { deviceTopic: topic.slice(0, prev), subtopic: `${mid}/${tail}` };
       }
       return undefined;
@@ -109,6 +120,29 @@ export function componentReadings(
   if (!isObject(status)) throw new DecodeError(`${where}: params["${component}"] must be an object`);
   return readBlocks(prepare ? prepare(status) : status, blocks, ts, `${where}: ${component}`, channel);
 }
+
+/**
+ * `<topic_prefix>/wesprint/rpc`: the device's answer to the building's RPC request (General/RPCProtocol,
+ * "Response Frame": `{"id","src","dst","result":{…}}`, or `"error":{"code","message"}` when it refused),
+ * matched to the command by the request's `id`, which is the building's command id.
+ */
+export const shellyGen2RpcAnswer: ReportDecoder = (payload, { where }) => {
+  const frame = parseJsonObject(payload, where);
+  const { id, result, error } = frame;
+  if (typeof id !== 'string' && typeof id !== 'number')
+    throw new DecodeError(`${where}: a response frame needs the request's "id"`);
+  if (isObject(error)) {
+    const code = typeof error.code === 'number' ? error.code : '?';
+    const text = typeof error.message === 'string' ? error.message.slice(0, 200) : '';
+    return {
+      readings: [],
+      commandResult: { ok: false, detail: `Shelly error ${code}: ${text}`, id: String(id) },
+    };
+  }
+  if (!isObject(result)) throw new DecodeError(`${where}: a response frame needs "result" or "error"`);
+  const was = typeof result.was_on === 'boolean' ? ` (was ${result.was_on ? 'on' : 'off'})` : '';
+  return { readings: [], commandResult: { ok: true, detail: `done${was}`, id: String(id) } };
+};
 
 // --- what the simulators send ---------------------------------------------------------------------
 

@@ -197,6 +197,21 @@ export const voltage = (...paths: Where[]) =>
 export const current = (...paths: Where[]) =>
   numberBlock('current', at(paths.length ? paths : ['current']), { min: 0, max: 1000 });
 
+/**
+ * A radiator thermostat's setpoint, °C. Valves take 5…30 °C (some report 0 or 4.5 for "off", and floor
+ * controllers go to 35), so 0…50 holds every real one.
+ */
+export const setpoint = (...paths: Where[]) =>
+  numberBlock('setpoint', at(paths.length ? paths : ['setpoint']), { min: 0, max: 50 });
+
+/** How far a radiator valve is open, %. */
+export const valve = (...paths: Where[]) =>
+  numberBlock('valve', at(paths.length ? paths : ['valve']), { min: 0, max: 100 });
+
+/** A switched output's state from the vendor's true/false (Shelly Gen2 `output`): on or off. */
+export const switchState = (...paths: Where[]) =>
+  booleanWordBlock('switch', at(paths.length ? paths : ['output']), { true: 'on', false: 'off' });
+
 export const lockState = (codes: Readonly<Record<number, string>>, ...paths: Where[]) =>
   codeBlock('lock', at(paths.length ? paths : ['state']), codes);
 

@@ -2,7 +2,10 @@ import type { Quantity } from '../building/quantities.ts';
 import { FIRST_CHANNEL } from '../building/reading.ts';
 import { calendarFieldsExist } from '../site/local-time.ts';
 import { type Capability, describe, parsePlain, quote } from './capabilities.ts';
+import { valueRefusal } from './command-values.ts';
 import {
+  type ActionValue,
+  type CommandDetails,
   DecodeError,
   type DecodeResult,
   type DeviceAction,
@@ -41,8 +44,18 @@ export interface ReportContext {
 
 export type ReportDecoder = (payload: Buffer, ctx: ReportContext) => DecodeResult;
 
-/** Encodes an action for one channel of the device at `deviceTopic`. */
-export type CommandEncoder = (deviceTopic: string, channel: string) => OutgoingMessage[];
+/** Encodes an action for one channel of the device at `deviceTopic` (its value already checked). */
+export type CommandEncoder = (
+  deviceTopic: string,
+  channel: string,
+  details: CommandDetails,
+) => OutgoingMessage[];
+
+/** An action that carries a value: its encoder and the value's range from the vendor's documentation. */
+export interface ValuedCommand {
+  encode: CommandEncoder;
+  value: ActionValue;
+}
 
 export interface FamilyDescription {
   id: string;
@@ -66,8 +79,8 @@ export interface FamilyDescription {
   channelOf?: (subtopic: string) => string;
   /** Sub-topics the firmware subscribes to for commands: the device's subscribe ACL. */
   listens: string[];
-  /** Actions and their encoding into the vendor's command message(s). */
-  commands?: Partial<Record<DeviceAction, CommandEncoder>>;
+  /** Actions and their encoding into the vendor's command message(s), with the value of those that take one. */
+  commands?: Partial<Record<DeviceAction, CommandEncoder | ValuedCommand>>;
 }
 
 interface PatternReport {
@@ -138,12 +151,23 @@ export function defineProfile(family: FamilyDescription): DeviceProfile {
     },
   };
   if (actions.length > 0) {
+    const actionValues: Partial<Record<DeviceAction, ActionValue>> = {};
+    for (const action of actions) {
+      const command = commands[action];
+      if (command && typeof command !== 'function') actionValues[action] = command.value;
+    }
     profile.actions = actions;
-    profile.encodeCommand = (deviceTopic, action, channel = FIRST_CHANNEL) => {
-      const encode = commands[action];
-      if (!encode)
+    if (Object.keys(actionValues).length > 0) profile.actionValues = actionValues;
+    profile.encodeCommand = (deviceTopic, action, channel = FIRST_CHANNEL, details = {}) => {
+      const command = commands[action];
+      if (!command)
         throw new Error(`${family.id} cannot carry out "${action}" (it can: ${actions.join(', ')})`);
-      return encode(deviceTopic, channel);
+      // The gateway refuses such a command before it gets here; this keeps a wrong value off the wire anyway.
+      const refusal = valueRefusal(action, details.value, actionValues[action]);
+      if (refusal) throw new Error(`${family.id}: ${refusal}`);
+      return typeof command === 'function'
+        ? command(deviceTopic, channel, details)
+        : command.encode(deviceTopic, channel, details);
     };
   }
   // Quantities are collected from the blocks the report decoders were built with (see `blocksOf`).
@@ -295,7 +319,34 @@ export function plainAvailability(words: { online: string; offline: string }): R
   };
 }
 
-/** A plain-text topic whose value is one of a few words and carries no quantity (relay state, …). */
+/**
+ * A plain-text topic whose value is one of the vendor's words for a state (Shelly Gen1 `relay/0` `on`,
+ * Tasmota `stat/<topic>/POWER` `ON`), read as the building's word of `block`'s quantity.
+ */
+export function plainState(
+  block: Capability,
+  words: Readonly<Record<string, string | boolean>>,
+): ReportDecoder {
+  return carrying([block], (payload, { channel, receivedAt, where }) => {
+    const text = payload.toString('utf8').trim();
+    const raw = Object.hasOwn(words, text) ? words[text] : undefined;
+    if (raw === undefined)
+      throw new DecodeError(`${where}: expected one of ${Object.keys(words).join('/')}, got ${quote(text)}`);
+    return {
+      readings: [
+        {
+          channel,
+          quantity: block.quantity,
+          value: block.normalise(raw, where),
+          unit: block.unit,
+          ts: receivedAt,
+        },
+      ],
+    };
+  });
+}
+
+/** A plain-text topic whose value is one of a few words and carries no quantity (an input, a status, …). */
 export function plainWord(words: readonly string[]): ReportDecoder {
   return (payload, { where }) => {
     const text = payload.toString('utf8').trim();

@@ -22,8 +22,11 @@ export interface DecodeResult {
   readings: ProfileReading[];
   /** Set when the message says the device went online/offline (LWT, availability topics). */
   availability?: 'online' | 'offline';
-  /** Set when the message is the device's answer to a command. */
-  commandResult?: { ok: boolean; detail: string };
+  /**
+   * Set when the message is the device's answer to a command. `id`: the command it answers, when the vendor's
+   * answer names it (a Shelly Gen2 RPC response); an answer naming another command finishes none.
+   */
+  commandResult?: { ok: boolean; detail: string; id?: string };
 }
 
 /** Thrown by `decode` for a message on a family topic that is not what the firmware sends. */
@@ -32,7 +35,37 @@ export class DecodeError extends Error {
 }
 
 /** A command the building asks a device to carry out, in the building's words. */
-export type DeviceAction = 'unlock' | 'lock' | 'unlatch' | 'switch_on' | 'switch_off';
+export type DeviceAction = 'unlock' | 'lock' | 'unlatch' | 'switch_on' | 'switch_off' | 'set_setpoint';
+
+/** Every action, in one place (the command rules, the API's schema). */
+export const DEVICE_ACTIONS: readonly DeviceAction[] = [
+  'unlock',
+  'lock',
+  'unlatch',
+  'switch_on',
+  'switch_off',
+  'set_setpoint',
+];
+
+/**
+ * The value an action carries (a setpoint), as the family declares it from the vendor's documented range:
+ * a command outside it is refused before it is encoded (`device-profiles/command-values.ts`).
+ */
+export interface ActionValue {
+  unit: string;
+  min: number;
+  max: number;
+  /** The device's resolution: a value must be a whole multiple of it (0.5 °C for a radiator valve). */
+  step: number;
+}
+
+/** What an encoder gets beside the action and channel. */
+export interface CommandDetails {
+  /** The value of an action that takes one (declared in `actionValues`). */
+  value?: number;
+  /** The building's command id, for vendors whose request carries one and answers with it (Shelly RPC). */
+  id?: string;
+}
 
 export interface OutgoingMessage {
   topic: string;
@@ -66,8 +99,18 @@ export interface DeviceProfile {
   decode(match: TopicMatch, payload: Buffer, receivedAt: number): DecodeResult;
   /** Actions the family can carry out; absent for pure sensors. */
   actions?: DeviceAction[];
-  /** Encode an action for one channel (default 0: switch output 2 of a Pro 4PM is channel `2`) into the vendor's command message(s). */
-  encodeCommand?(deviceTopic: string, action: DeviceAction, channel?: string): OutgoingMessage[];
+  /** The actions that carry a value, and its range; an action not listed carries none. */
+  actionValues?: Partial<Record<DeviceAction, ActionValue>>;
+  /**
+   * Encode an action for one channel (default 0: switch output 2 of a Pro 4PM is channel `2`) into the
+   * vendor's command message(s). Throws for an action the family cannot carry out or a value it refuses.
+   */
+  encodeCommand?(
+    deviceTopic: string,
+    action: DeviceAction,
+    channel?: string,
+    details?: CommandDetails,
+  ): OutgoingMessage[];
   /** Least-privilege MQTT ACL for a device of this family living at `deviceTopic` (filters, `+`/`#` allowed). */
   acl(deviceTopic: string): { publish: string[]; subscribe: string[] };
 }

@@ -38,6 +38,32 @@ t.test('each refusal has its own outcome', async (t) => {
   t.equal(outcome({ busy: true }), 'failed');
 });
 
+t.test('a value is taken only by an action that declares one, and only in its range', async (t) => {
+  const valve = ctx({
+    supportedActions: ['set_setpoint'],
+    actionValues: { set_setpoint: { unit: '°C', min: 5, max: 30, step: 0.5 } },
+  });
+  const setpoint = { id: 'c0ffee00-3', action: 'set_setpoint', expiresAt: now + 5000 };
+  t.match(decideCommand({ ...setpoint, value: 21.5 }, valve), { execute: true, command: { value: 21.5 } });
+  for (const value of [80, 4, 21.2, undefined])
+    t.match(decideCommand({ ...setpoint, ...(value === undefined ? {} : { value }) }, valve), {
+      execute: false,
+      outcome: 'invalid_value',
+    });
+  t.match(
+    decideCommand({ ...cmd, value: 1 }, ctx()),
+    { execute: false, outcome: 'invalid_value' },
+    'unlock takes none',
+  );
+  // The value is checked before the device's state: an offline valve still says the value is wrong.
+  t.match(decideCommand({ ...setpoint, value: 80 }, { ...valve, deviceOnline: false }), {
+    outcome: 'invalid_value',
+  });
+  // Parsing checks only the value's type; its range is the family's.
+  t.same(parseCommand(Buffer.from(JSON.stringify({ ...setpoint, value: 21 }))), { ...setpoint, value: 21 });
+  t.type(parseCommand(Buffer.from(JSON.stringify({ ...setpoint, value: '21' }))), 'string');
+});
+
 t.test('a replayed command is refused even when it is expired too: duplicate is checked first', async (t) => {
   const d = decideCommand({ ...cmd, expiresAt: now - 1 }, ctx({ alreadySeen: () => true }));
   t.match(d, { execute: false, outcome: 'duplicate' });

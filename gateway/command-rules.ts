@@ -1,11 +1,12 @@
 import type { CommandMessage, CommandOutcome } from '../building/topics.ts';
-import type { DeviceAction } from '../device-profiles/profile.ts';
+import { valueRefusal } from '../device-profiles/command-values.ts';
+import { type ActionValue, DEVICE_ACTIONS, type DeviceAction } from '../device-profiles/profile.ts';
 
 /**
  * Whether the gateway may carry out a command from the building's command topic. Pure, so the rules that keep
  * a lock safe (never twice, never late, never to a device that cannot do it) are tested on their own.
  */
-export const ACTIONS: readonly DeviceAction[] = ['unlock', 'lock', 'unlatch', 'switch_on', 'switch_off'];
+export const ACTIONS: readonly DeviceAction[] = DEVICE_ACTIONS;
 
 /** A command whose expiry lies further ahead than this is refused: nothing may wait that long to open a door. */
 export const MAX_COMMAND_LIFETIME_MS = 5 * 60_000;
@@ -19,6 +20,8 @@ export interface CommandContext {
   deviceKnown: boolean;
   deviceOnline: boolean;
   supportedActions: readonly DeviceAction[];
+  /** The values the device's family declares for its actions (`DeviceProfile.actionValues`). */
+  actionValues?: Partial<Record<DeviceAction, ActionValue>>;
   alreadySeen: (id: string) => boolean;
   busy: boolean;
 }
@@ -35,15 +38,23 @@ export function parseCommand(payload: Buffer): CommandMessage | string {
     return 'command is not JSON';
   }
   if (typeof raw !== 'object' || raw === null) return 'command is not a JSON object';
-  const { id, action, expiresAt, channel } = raw as Record<string, unknown>;
+  const { id, action, expiresAt, channel, value } = raw as Record<string, unknown>;
   if (typeof id !== 'string' || !UUIDISH.test(id)) return 'command id must be 8-64 characters [A-Za-z0-9_-]';
   if (typeof action !== 'string') return 'command action must be a string';
   if (typeof expiresAt !== 'number' || !Number.isFinite(expiresAt))
     return 'command expiresAt must be epoch ms';
-  if (channel === undefined) return { id, action, expiresAt };
-  if (typeof channel !== 'string' || !CHANNEL.test(channel))
+  if (channel !== undefined && (typeof channel !== 'string' || !CHANNEL.test(channel)))
     return 'command channel must be a channel number as a string ("0" … "99")';
-  return { id, action, expiresAt, channel };
+  // Whether the action takes this value is the device's family's to say (decideCommand); here only its type.
+  if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value)))
+    return 'command value must be a number';
+  return {
+    id,
+    action,
+    expiresAt,
+    ...(channel === undefined ? {} : { channel }),
+    ...(value === undefined ? {} : { value }),
+  };
 }
 
 export function decideCommand(command: CommandMessage, ctx: CommandContext): CommandDecision {
@@ -63,6 +74,9 @@ export function decideCommand(command: CommandMessage, ctx: CommandContext): Com
   const action = command.action as DeviceAction;
   if (!ACTIONS.includes(action) || !ctx.supportedActions.includes(action))
     return refuse('unsupported', `device cannot ${command.action}`);
+  // Before the device is asked anything: a setpoint of 80 °C never reaches the encoder, let alone the valve.
+  const refusal = valueRefusal(action, command.value, ctx.actionValues?.[action]);
+  if (refusal) return refuse('invalid_value', refusal);
   if (!ctx.deviceOnline) return refuse('offline', 'device is offline');
   if (ctx.busy) return refuse('failed', 'device is still carrying out another command');
   return { execute: true, command: { ...command, action } };

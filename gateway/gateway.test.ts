@@ -161,7 +161,7 @@ t.test(
     t.teardown(() => outputs.endAsync());
     const received: string[] = [];
     outputs.on('message', (topic, payload) => received.push(`${topic} ${payload}`));
-    await outputs.subscribeAsync(`${pro4pm.topic}/command/+`, { qos: 1 });
+    await outputs.subscribeAsync(`${pro4pm.topic}/rpc`, { qos: 1 });
     await outputs.publishAsync(
       `${pro4pm.topic}/status/switch:2`,
       '{"id":2,"source":"init","output":true,"apower":61.5,"voltage":231.2,"current":0.29,"aenergy":{"total":4100.25}}',
@@ -184,9 +184,88 @@ t.test(
     );
     t.equal(
       await waitFor('the vendor command', () => received[0]),
-      `${pro4pm.topic}/command/switch:2 off`,
-      'switch output 2, nothing else',
+      `${pro4pm.topic}/rpc ${JSON.stringify({ id, src: `${pro4pm.topic}/wesprint`, method: 'Switch.Set', params: { id: 2, on: false } })}`,
+      'Switch.Set of output 2, nothing else',
     );
+    // The answers: an RPC response naming another command settles nothing; the output's new state does.
+    const results: CommandResultMessage[] = [];
+    b.api.on('message', (topic, payload) => {
+      if (topic === topics.commandResult(pro4pm.id)) results.push(JSON.parse(String(payload)));
+    });
+    await b.api.subscribeAsync(topics.commandResult(pro4pm.id), { qos: 1 });
+    await outputs.publishAsync(
+      `${pro4pm.topic}/wesprint/rpc`,
+      `{"id":"another-command","src":"${pro4pm.topic}","dst":"${pro4pm.topic}/wesprint","result":{"was_on":true}}`,
+      { qos: 1 },
+    );
+    await outputs.publishAsync(
+      `${pro4pm.topic}/status/switch:1`,
+      '{"id":1,"output":false,"apower":0,"voltage":231.2,"current":0,"aenergy":{"total":10}}',
+      { qos: 1 },
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    t.same(results, [], "neither another command's answer nor another output's state confirms it");
+    await outputs.publishAsync(
+      `${pro4pm.topic}/status/switch:2`,
+      '{"id":2,"source":"MQTT","output":false,"apower":0,"voltage":231.2,"current":0,"aenergy":{"total":4100.3}}',
+      { qos: 1 },
+    );
+    const result = await waitFor('the result', () => results[0]);
+    t.match(result, { id, outcome: 'done', detail: 'confirmed: switch off on channel 2' });
+  },
+);
+
+t.test(
+  'a radiator valve is set through Zigbee2MQTT and confirms with its state; a value it cannot take is refused before it is sent',
+  async (t) => {
+    const b = await building(t);
+    const valve = site.devices.find((d) => d.id === 'og2-protel-01-heizung');
+    if (!valve) throw new Error('demo site lacks the radiator valve');
+    const simulation = await startSimulation({
+      site,
+      mqttUrl: b.url,
+      credentials: credentialsFromDataDir(b.dataDir, site),
+      speed: 1,
+      devices: (d) => d.id === valve.id,
+    });
+    t.teardown(() => simulation.stop());
+    const results = new Map<string, CommandResultMessage>();
+    b.api.on('message', (topic, payload) => {
+      if (topic !== topics.commandResult(valve.id)) return;
+      const r = JSON.parse(String(payload)) as CommandResultMessage;
+      results.set(r.id, r);
+    });
+    await b.api.subscribeAsync(topics.commandResult(valve.id), { qos: 1 });
+    const send = async (command: object) =>
+      b.api.publishAsync(topics.command(valve.id), JSON.stringify(command), { qos: 1 });
+    const resultOf = (id: string) => waitFor(`result of ${id}`, () => results.get(id));
+    await waitFor('valve heard', () => (b.gateway().stats().readings > 0 ? true : undefined));
+
+    const id = randomUUID();
+    await send({ id, action: 'set_setpoint', value: 21.5, expiresAt: Date.now() + 10_000 });
+    t.match(await resultOf(id), { outcome: 'done', detail: 'confirmed: setpoint 21.5 on channel 0' });
+    const stored = await waitFor('the new setpoint stored', async () => {
+      const [row] = await b.store.latest({ device: valve.id, quantity: 'setpoint' });
+      return row?.value === 21.5 ? row : undefined;
+    });
+    t.equal(stored.unit, '°C');
+
+    for (const [value, why] of [
+      [80, /outside what the device takes \(5…30 °C/],
+      [21.3, /not in steps of 0.5/],
+    ] as const) {
+      const refused = randomUUID();
+      await send({ id: refused, action: 'set_setpoint', value, expiresAt: Date.now() + 10_000 });
+      t.match(await resultOf(refused), { outcome: 'invalid_value', detail: why });
+    }
+    const none = randomUUID();
+    await send({ id: none, action: 'set_setpoint', expiresAt: Date.now() + 10_000 });
+    t.match(await resultOf(none), { outcome: 'invalid_value', detail: /needs a value/ });
+    results.delete(id);
+    await send({ id, action: 'set_setpoint', value: 16, expiresAt: Date.now() + 10_000 });
+    t.match(await resultOf(id), { outcome: 'duplicate' }, 'a replayed id with another value is not executed');
+    const [latest] = await b.store.latest({ device: valve.id, quantity: 'setpoint' });
+    t.equal(latest?.value, 21.5, 'the valve still holds what was set');
   },
 );
 

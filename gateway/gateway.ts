@@ -11,7 +11,13 @@ import {
   type DeviceStatusMessage,
   type ReadingMessage,
 } from '../building/topics.ts';
-import type { DecodeResult, DeviceProfile, OutgoingMessage } from '../device-profiles/profile.ts';
+import { confirmedBy } from '../device-profiles/confirmation.ts';
+import type {
+  DecodeResult,
+  DeviceAction,
+  DeviceProfile,
+  OutgoingMessage,
+} from '../device-profiles/profile.ts';
 import type { JournalEntry, MessageJournal } from '../journal/journal.ts';
 import { asNetwork, deviceKey, type SiteNetwork } from '../site/network.ts';
 import type { DeviceConfig, SiteConfig } from '../site/site.ts';
@@ -158,7 +164,7 @@ interface SiteDevice {
 }
 
 interface PendingCommand {
-  command: CommandMessage;
+  command: CommandMessage & { action: DeviceAction };
   timer: NodeJS.Timeout;
 }
 
@@ -322,9 +328,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     publish(where.commandResult(device), JSON.stringify(message), 1);
   };
 
-  const finishCommand = (device: SiteDevice, ok: boolean, detail: string) => {
+  /**
+   * The device's answer to its pending command: a receipt (a lock's `commandResponse`, an RPC response; one
+   * naming another command's id answers nothing here) or the new state it reports (`confirmedBy`).
+   */
+  const finishCommand = (device: SiteDevice, ok: boolean, detail: string, answers?: string) => {
     const pending = device.pending;
-    if (!pending) return;
+    if (!pending || (answers !== undefined && answers !== pending.command.id)) return;
     clearTimeout(pending.timer);
     device.pending = undefined;
     sendResult(device.topics, device.config.id, {
@@ -332,6 +342,18 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       outcome: ok ? 'done' : 'failed',
       detail,
     });
+  };
+
+  /** A switch or thermostat answers with its new state: a reading that is what the pending command asked. */
+  const confirmByState = (
+    device: SiteDevice,
+    readings: readonly Pick<StoredReading, 'channel' | 'quantity' | 'value'>[],
+  ) => {
+    const pending = device.pending;
+    if (!pending) return;
+    const state = readings.find((r) => confirmedBy(pending.command, r));
+    if (state)
+      finishCommand(device, true, `confirmed: ${state.quantity} ${state.value} on channel ${state.channel}`);
   };
 
   /** A new entry of the journal: health, republishing, a lock's answer; then its readings to the store. */
@@ -366,13 +388,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
             else publish(topic, JSON.stringify(message), 0);
           }
           if (result.commandResult) {
-            if (device.pending || !shareGroup)
-              finishCommand(device, result.commandResult.ok, result.commandResult.detail);
+            const { ok, detail, id } = result.commandResult;
+            if (device.pending || !shareGroup) finishCommand(device, ok, detail, id);
             // A worker of a share group: the broker may hand a device's answer to a worker other than the one
             // that sent the command; passed on to every worker (not shared), the one waiting for it finishes it.
+            // (A state that confirms a command reaches the others as the republished reading: `peerNews`.)
             else if (client.connected)
               publish(answerTopic(device.topics, device.config.id), JSON.stringify(result.commandResult), 1);
-          }
+          } else confirmByState(device, decoded.readings);
           setOnline(device);
         }
       }
@@ -495,6 +518,19 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       const at = now();
       if (device.health.lastSeen === null || device.health.lastSeen < at) device.health.lastSeen = at;
       setOnline(device);
+      // The worker that sent a switch command may be another than the one that decoded the answering state.
+      if (device.pending) {
+        const reading = JSON.parse(String(payload)) as Partial<ReadingMessage>;
+        const quantity = levels[levels.length - 1] ?? '';
+        if (typeof reading.channel === 'string' && reading.value !== undefined)
+          confirmByState(device, [
+            {
+              channel: reading.channel,
+              quantity: quantity as StoredReading['quantity'],
+              value: reading.value,
+            },
+          ]);
+      }
       return;
     }
     if (!where.rest.startsWith('devices/') || !where.rest.endsWith('/status')) return;
@@ -535,9 +571,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       const device = devices.get(deviceKey(network, where.siteId, id));
       if (!device?.pending) return;
       try {
-        const answer = JSON.parse(String(payload)) as { ok?: unknown; detail?: unknown };
+        const answer = JSON.parse(String(payload)) as { ok?: unknown; detail?: unknown; id?: unknown };
         if (typeof answer.ok === 'boolean' && typeof answer.detail === 'string')
-          finishCommand(device, answer.ok, answer.detail);
+          finishCommand(
+            device,
+            answer.ok,
+            answer.detail,
+            typeof answer.id === 'string' ? answer.id : undefined,
+          );
       } catch (err) {
         logger.warn({ topic, err: (err as Error).message }, 'malformed command answer from a worker');
       }
@@ -581,6 +622,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       deviceKnown: device !== undefined,
       deviceOnline: device?.online ?? false,
       supportedActions: device?.profile.actions ?? [],
+      ...(device?.profile.actionValues ? { actionValues: device.profile.actionValues } : {}),
       alreadySeen: (id) => !commandLog.remember(id, key, now()),
       busy: device?.pending !== undefined,
     });
@@ -597,8 +639,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const target = device as SiteDevice;
     const encode = target.profile.encodeCommand;
     // Switch output 2 of a Pro 4PM is channel "2"; a command without a channel is for channel 0.
+    const { id, action, channel, value } = decision.command;
     const messages: OutgoingMessage[] = encode
-      ? encode(target.config.topic, decision.command.action, decision.command.channel)
+      ? encode(target.config.topic, action, channel, { id, ...(value === undefined ? {} : { value }) })
       : [];
     const waitMs = Math.min(commandTimeoutMs, Math.max(0, decision.command.expiresAt - now()));
     target.pending = {
@@ -621,6 +664,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         id: decision.command.id,
         action: decision.command.action,
         channel: decision.command.channel ?? '0',
+        ...(value === undefined ? {} : { value }),
       },
       'command sent',
     );

@@ -170,7 +170,7 @@ export function loadMessage(device: DeviceConfig, sequence: number, simNow: numb
         ...base,
         ...status,
         qos: 0,
-        quantities: ['power', 'energy', 'voltage', 'current', 'temperature'],
+        quantities: ['power', 'energy', 'voltage', 'current', 'temperature', 'switch'],
       };
     }
     case 'tasmota-energy':

@@ -52,6 +52,7 @@ t.test('the Kaufhaus site file loads and has the promised shape', async (t) => {
     'zigbee2mqtt-air-quality',
     'zigbee2mqtt-contact',
     'zigbee2mqtt-occupancy',
+    'zigbee2mqtt-thermostat',
   ]);
   // every desk has its own presence sensor for sensor-verified check-in
   for (const d of kinds('desk'))

@@ -1,5 +1,6 @@
 import t from 'tap';
 import { topicMatches } from '../../building/topic-filter.ts';
+import { confirmedBy } from '../../device-profiles/confirmation.ts';
 import { DecodeError } from '../../device-profiles/profile.ts';
 import profile from './profile.ts';
 
@@ -32,8 +33,17 @@ t.test('Plug S / 1PM (https://shelly-api-docs.shelly.cloud/gen1/#shelly-plug-plu
   const energy = one(`${base}/relay/0/energy`, '1234');
   t.equal(energy?.unit, 'kWh');
   t.ok(Math.abs((energy?.value as number) - 0.020566666666666667) < 1e-15, `${energy?.value}`);
-  t.same(decode(`${base}/relay/0`, 'on').readings, [], 'relay state is no quantity');
-  t.same(decode(`${base}/relay/0`, 'overpower').readings, []);
+  // "shellies/<id>/relay/0 to report status: on, off or overpower": the switch's state on its channel.
+  t.same(one(`${base}/relay/0`, 'on'), {
+    channel: '0',
+    quantity: 'switch',
+    value: 'on',
+    unit: 'state',
+    ts: NOW,
+  });
+  t.same(one(`${base}/relay/0`, 'off').value, 'off');
+  t.same(one(`${base}/relay/0`, 'overpower').value, 'off', 'overpower: the relay switched itself off');
+  t.throws(() => decode(`${base}/relay/0`, 'ON'), DecodeError, 'Gen1 speaks lower case');
   t.same(one(`shellies/shelly1pm-A1B2C3/temperature`, '41.5'), {
     channel: '0',
     quantity: 'temperature',
@@ -145,7 +155,7 @@ t.test(
     t.same([energy.channel, energy.value], ['1', 0.1], '6000 Wmin = 0.1 kWh');
     t.equal(one(`${base}/relay/0/power`, '1').channel, '0');
     t.equal(one(`${base}/temperature`, '51.2').channel, '0', "the device's own temperature is channel 0");
-    t.same(decode(`${base}/relay/1`, 'off').readings, []);
+    t.equal(one(`${base}/relay/1`, 'off').channel, '1', "relay 1's state is channel 1");
   },
 );
 
@@ -184,6 +194,23 @@ t.test('topics that are not reports', async (t) => {
   }
 });
 
+t.test('a switch command and the answer that confirms it, per channel (Shelly 2.5: MQTT)', async (t) => {
+  // "shellies/shellyswitch25-<deviceid>/relay/<i>/command accepts on, off or toggle"; the relay then reports
+  // "shellies/shellyswitch25-<deviceid>/relay/<i>" on/off.
+  const base = 'shellies/shellyswitch25-98CDAC1F03DD';
+  const [command] = profile.encodeCommand?.(base, 'switch_off', '1') ?? [];
+  t.equal(command?.topic, `${base}/relay/1/command`);
+  t.ok(
+    profile.acl(base).subscribe.some((f) => topicMatches(f, command?.topic ?? '')),
+    'the device may hear it',
+  );
+  const answer = one(`${base}/relay/1`, 'off');
+  t.same(answer, { channel: '1', quantity: 'switch', value: 'off', unit: 'state', ts: NOW });
+  t.ok(confirmedBy({ action: 'switch_off', channel: '1' }, answer), 'relay 1 off confirms switch_off on 1');
+  t.notOk(confirmedBy({ action: 'switch_off', channel: '0' }, answer), 'not a command to relay 0');
+  t.notOk(confirmedBy({ action: 'switch_on', channel: '1' }, answer), 'nor switch_on');
+});
+
 t.test('commands and ACL', async (t) => {
   t.same(profile.actions, ['switch_on', 'switch_off']);
   t.same(profile.encodeCommand?.('shellies/shellyplug-s-C18B12', 'switch_off'), [
@@ -195,6 +222,11 @@ t.test('commands and ACL', async (t) => {
     'channel 1 of a Shelly 2.5',
   );
   t.throws(() => profile.encodeCommand?.('shellies/x', 'unlock'), /cannot carry out "unlock"/);
+  t.throws(
+    () => profile.encodeCommand?.('shellies/x', 'switch_on', '0', { value: 1 }),
+    /switch_on takes no value/,
+  );
+  t.equal(profile.actionValues, undefined, 'no action of a relay carries a value');
   const acl = profile.acl('shellies/shellyplug-s-C18B12');
   t.same(acl.subscribe, [
     'shellies/shellyplug-s-C18B12/relay/+/command',

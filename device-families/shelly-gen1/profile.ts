@@ -16,19 +16,29 @@
  *
  * Every channel gives readings: `relay/<i>/…` and `emeter/<i>/…` are channel `<i>` (a 3EM main meter is
  * its three phases; summing them is the reader's business, see reports/meter-energy.ts). Commands address a
- * channel: `relay/<i>/command`.
+ * channel: `relay/<i>/command` `on`/`off` ("Shelly1/1PM: MQTT", "Shelly 2.5: MQTT": "accepts on, off or
+ * toggle"); the relay answers with its new state on `relay/<i>` (`on`/`off`), which is the `switch` reading
+ * that confirms the command (`overpower`: the relay switched itself off, so `off`).
  * For an EM the non-volatile `emeter/<i>/total` (Wh) is the counter; its `emeter/<i>/energy` restarts at
  * every reboot and would be a second, conflicting energy series, so it is not a reading. Returned energy
  * (`total_returned`, `returned_energy`) is checked and not stored: the building has no quantity for export.
  */
 
 import { FIRST_CHANNEL } from '../../building/reading.ts';
-import { current, energyCounter, power, temperature, voltage } from '../../device-profiles/capabilities.ts';
+import {
+  current,
+  energyCounter,
+  power,
+  switchState,
+  temperature,
+  voltage,
+} from '../../device-profiles/capabilities.ts';
 import {
   defineProfile,
   informational,
   parseJsonObject,
   plainAvailability,
+  plainState,
   plainValue,
   plainWord,
   rootedLayout,
@@ -78,7 +88,7 @@ export default defineProfile({
   ],
   reports: {
     online: plainAvailability({ online: 'true', offline: 'false' }),
-    'relay/+': plainWord(['on', 'off', 'overpower']),
+    'relay/+': plainState(switchState(), { on: true, off: false, overpower: false }),
     'relay/+/power': plainValue(power()),
     'relay/+/energy': plainValue(energyCounter('Wmin')),
     'relay/+/overpower_value': numberText,

@@ -1,5 +1,6 @@
 import t from 'tap';
 import { topicMatches } from '../../building/topic-filter.ts';
+import { confirmedBy } from '../../device-profiles/confirmation.ts';
 import { DecodeError } from '../../device-profiles/profile.ts';
 import profile from './profile.ts';
 
@@ -20,7 +21,14 @@ t.test(
     const payload =
       '{"temperature":{"tF":121.1,"tC":49.5},"aenergy":{"minute_ts":1632600459,"by_minute":[0,0,0],"total":0.134},"current":0,"voltage":238.215,"apower":0,"output":false,"source":"switch","id":0}';
     const r = decode(`${BASE}/status/switch:0`, payload);
-    t.same(values(r), { power: 0, energy: 0.000134, voltage: 238.215, current: 0, temperature: 49.5 });
+    t.same(values(r), {
+      power: 0,
+      energy: 0.000134,
+      voltage: 238.215,
+      current: 0,
+      temperature: 49.5,
+      switch: 'off',
+    });
     t.same(
       r.readings.map((x) => [x.unit, x.ts]),
       [
@@ -29,6 +37,7 @@ t.test(
         ['V', NOW],
         ['A', NOW],
         ['°C', NOW],
+        ['state', NOW],
       ],
       'minute_ts is not the measurement time',
     );
@@ -50,7 +59,9 @@ t.test(
     // "Example 1: Notify that a button has changed the output state of the switch with id=0."
     const example1 =
       '{"src":"shellypro4pm-f008d1d8b8b8","dst":"user_1","method":"NotifyStatus","params":{"ts":1631186545.04,"switch:0":{"id":0,"output":true,"source":"button"}}}';
-    t.same(decode('shellypro4pm-f008d1d8b8b8/events/rpc', example1).readings, []);
+    t.same(decode('shellypro4pm-f008d1d8b8b8/events/rpc', example1).readings, [
+      { channel: '0', quantity: 'switch', value: 'on', unit: 'state', ts: 1631186545040 },
+    ]);
     // "Example 2: Notify that this device has lost connection to the cloud."
     const example2 =
       '{"src":"shellypro4pm-f008d1d8b8b8","dst":"user_1","method":"NotifyStatus","params":{"ts":1624348482.25,"cloud":{"connected":false}}}';
@@ -87,7 +98,7 @@ t.test(
       const r = decode(`${pro4pm}/status/switch:${id}`, status(id, 6532 + id));
       t.same(
         r.readings.map((x) => x.channel),
-        Array(5).fill(String(id)),
+        Array(6).fill(String(id)),
         `switch:${id} is channel ${id}`,
       );
       t.same(values(r), {
@@ -96,6 +107,7 @@ t.test(
         voltage: 237.5,
         current: 0.068,
         temperature: 23.5,
+        switch: 'on',
       });
     }
     // NotifyStatus / NotifyFullStatus carry several switches in one frame: each is its own channel.
@@ -121,10 +133,66 @@ t.test(
         ),
       DecodeError,
     );
-    // "MQTT control": `<topic_prefix>/command/switch:<id>` takes on/off: switch output 2 is channel 2.
-    t.same(profile.encodeCommand?.(pro4pm, 'switch_off', '2'), [
-      { topic: `${pro4pm}/command/switch:2`, payload: 'off', qos: 1, retain: false },
-    ]);
+    // Switch.Set on `<topic_prefix>/rpc` (RPCChannels, "MQTT"): switch output 2 is channel 2.
+    const [rpc] = profile.encodeCommand?.(pro4pm, 'switch_off', '2', { id: 'cmd-0000002a' }) ?? [];
+    t.equal(rpc?.topic, `${pro4pm}/rpc`);
+    t.same(JSON.parse(rpc?.payload ?? ''), {
+      id: 'cmd-0000002a',
+      src: `${pro4pm}/wesprint`,
+      method: 'Switch.Set',
+      params: { id: 2, on: false },
+    });
+    t.same([rpc?.qos, rpc?.retain], [1, false]);
+  },
+);
+
+t.test(
+  'the answers to Switch.Set: the RPC response and the new output (RPCProtocol, Switch "Status")',
+  async (t) => {
+    const pro4pm = 'shellypro4pm-f008d1d8b8b8';
+    // The response frame of Switch.Set (RPCChannels, "POST request with entire frame as payload"):
+    // `{"id":0,"src":"shellydev1-c8f09e47e6f0","result":{"was_on":true}}`, here to our src and id.
+    const done = decode(
+      `${pro4pm}/wesprint/rpc`,
+      `{"id":"cmd-0000002a","src":"${pro4pm}","dst":"${pro4pm}/wesprint","result":{"was_on":true}}`,
+    );
+    t.same(done, { readings: [], commandResult: { ok: true, detail: 'done (was on)', id: 'cmd-0000002a' } });
+    // An error frame (RPCProtocol, "Response Frame": error.code, error.message), e.g. a switch id the device
+    // does not have.
+    const refused = decode(
+      `${pro4pm}/wesprint/rpc`,
+      `{"id":"cmd-0000002b","src":"${pro4pm}","dst":"${pro4pm}/wesprint","error":{"code":-105,"message":"Argument 'id', value 7 not found!"}}`,
+    );
+    t.same(refused.commandResult, {
+      ok: false,
+      detail: "Shelly error -105: Argument 'id', value 7 not found!",
+      id: 'cmd-0000002b',
+    });
+    t.throws(() => decode(`${pro4pm}/wesprint/rpc`, '{"result":{}}'), DecodeError, 'no id');
+    t.throws(() => decode(`${pro4pm}/wesprint/rpc`, '{"id":1}'), DecodeError, 'neither result nor error');
+    // Then the status of the switched output, as NotifyStatus and on status/switch:2: the state confirms.
+    const notified = decode(
+      `${pro4pm}/events/rpc`,
+      `{"src":"${pro4pm}","dst":"${pro4pm}/events","method":"NotifyStatus","params":{"ts":1631186545.04,"switch:2":{"id":2,"output":false,"source":"MQTT"}}}`,
+    );
+    const [state] = notified.readings;
+    t.same(state, { channel: '2', quantity: 'switch', value: 'off', unit: 'state', ts: 1631186545040 });
+    t.ok(state && confirmedBy({ action: 'switch_off', channel: '2' }, state));
+    t.notOk(state && confirmedBy({ action: 'switch_off', channel: '0' }, state), 'another output');
+    const status = decode(
+      `${pro4pm}/status/switch:2`,
+      '{"id":2,"source":"MQTT","output":false,"apower":0,"voltage":231.2,"current":0,"aenergy":{"total":12.5}}',
+    );
+    t.ok(status.readings.some((r) => confirmedBy({ action: 'switch_off', channel: '2' }, r)));
+    const acl = profile.acl(pro4pm);
+    t.ok(
+      acl.publish.some((f) => topicMatches(f, `${pro4pm}/wesprint/rpc`)),
+      'the device may answer',
+    );
+    t.ok(
+      acl.subscribe.some((f) => topicMatches(f, `${pro4pm}/rpc`)),
+      'and hears the request',
+    );
   },
 );
 
@@ -168,9 +236,8 @@ t.test('topics: free prefix recognised by suffix; commands are not reports', asy
 });
 
 t.test('commands and ACL', async (t) => {
-  t.same(profile.encodeCommand?.(BASE, 'switch_on'), [
-    { topic: `${BASE}/command/switch:0`, payload: 'on', qos: 1, retain: false },
-  ]);
+  const [on] = profile.encodeCommand?.(BASE, 'switch_on') ?? [];
+  t.same([on?.topic, JSON.parse(on?.payload ?? '').params], [`${BASE}/rpc`, { id: 0, on: true }]);
   const acl = profile.acl(BASE);
   t.same(acl.publish, [
     `${BASE}/online`,
@@ -181,6 +248,7 @@ t.test('commands and ACL', async (t) => {
     `${BASE}/status/pm1:0`,
     `${BASE}/status/+`,
     `${BASE}/events/rpc`,
+    `${BASE}/wesprint/rpc`,
   ]);
   t.same(acl.subscribe, [`${BASE}/rpc`, `${BASE}/command`, `${BASE}/command/+`]);
   t.notOk(acl.publish.some((f) => topicMatches(f, `${BASE}/command/switch:0`)));

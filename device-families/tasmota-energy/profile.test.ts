@@ -1,5 +1,6 @@
 import t from 'tap';
 import { topicMatches } from '../../building/topic-filter.ts';
+import { confirmedBy } from '../../device-profiles/confirmation.ts';
 import { DecodeError } from '../../device-profiles/profile.ts';
 import profile from './profile.ts';
 
@@ -55,15 +56,68 @@ t.test('SENSOR without ENERGY and multi-channel arrays', async (t) => {
 t.test('LWT, POWER, STATE (https://tasmota.github.io/docs/MQTT/)', async (t) => {
   t.equal(decode('tele/livingroom-lamp/LWT', 'Online').availability, 'online');
   t.equal(decode('tele/livingroom-lamp/LWT', 'Offline').availability, 'offline');
-  t.same(decode('stat/livingroom-lamp/POWER', 'ON').readings, []);
+  // A plug's one relay says POWER (SetOption26 off): channel 0.
+  t.same(decode('stat/livingroom-lamp/POWER', 'ON').readings, [
+    { channel: '0', quantity: 'switch', value: 'on', unit: 'state', ts: NOW },
+  ]);
   t.same(
     decode(
       'tele/livingroom-lamp/STATE',
       '{"Time":"2019-09-04T13:08:48","Uptime":"0T00:00:14","UptimeSec":14,"POWER":"ON","Wifi":{"AP":1,"SSId":"MyWLAN","RSSI":100}}',
     ).readings,
-    [],
+    [{ channel: '0', quantity: 'switch', value: 'on', unit: 'state', ts: NOW }],
+    "the periodic STATE carries the relay's state",
   );
 });
+
+t.test(
+  'switching relay <x> with Power<x> and the answer (https://tasmota.github.io/docs/Commands/#control)',
+  async (t) => {
+    // "cmnd/tasmota/POWER1 ON" on a 4-relay board: relay 3 is channel 2.
+    t.same(profile.encodeCommand?.('sonoff-4ch', 'switch_on', '2'), [
+      { topic: 'cmnd/sonoff-4ch/POWER3', payload: 'ON', qos: 1, retain: false },
+    ]);
+    t.same(profile.encodeCommand?.('livingroom-lamp', 'switch_on'), [
+      { topic: 'cmnd/livingroom-lamp/POWER1', payload: 'ON', qos: 1, retain: false },
+    ]);
+    // The answer (MQTT, "Command flow"): stat/<topic>/RESULT {"POWER3":"ON"} and stat/<topic>/POWER3 ON.
+    const result = decode('stat/sonoff-4ch/RESULT', '{"POWER3":"ON"}').readings;
+    t.same(result, [{ channel: '2', quantity: 'switch', value: 'on', unit: 'state', ts: NOW }]);
+    const [stat] = decode('stat/sonoff-4ch/POWER3', 'ON').readings;
+    t.same(stat, { channel: '2', quantity: 'switch', value: 'on', unit: 'state', ts: NOW });
+    t.ok(stat && confirmedBy({ action: 'switch_on', channel: '2' }, stat));
+    t.notOk(stat && confirmedBy({ action: 'switch_on', channel: '0' }, stat), 'relay 1 is another channel');
+    t.notOk(stat && confirmedBy({ action: 'switch_off', channel: '2' }, stat));
+    // A plug (one relay) answers POWER1 with "POWER": still channel 0.
+    const [plug] = decode('stat/livingroom-lamp/RESULT', '{"POWER":"OFF"}').readings;
+    t.ok(plug && confirmedBy({ action: 'switch_off' }, plug));
+    // Other RESULTs carry no relay state.
+    t.same(decode('stat/sonoff-4ch/RESULT', '{"TelePeriod":300}').readings, []);
+    const state = decode(
+      'tele/sonoff-4ch/STATE',
+      '{"Time":"2019-09-04T13:08:48","UptimeSec":14,"POWER1":"ON","POWER2":"OFF","POWER3":"ON","POWER4":"OFF"}',
+    );
+    t.same(
+      state.readings.map((r) => [r.channel, r.value]),
+      [
+        ['0', 'on'],
+        ['1', 'off'],
+        ['2', 'on'],
+        ['3', 'off'],
+      ],
+    );
+    const acl = profile.acl('sonoff-4ch');
+    t.ok(
+      acl.subscribe.some((f) => topicMatches(f, 'cmnd/sonoff-4ch/POWER3')),
+      'the device hears Power3',
+    );
+    for (const answer of ['stat/sonoff-4ch/RESULT', 'stat/sonoff-4ch/POWER3'])
+      t.ok(
+        acl.publish.some((f) => topicMatches(f, answer)),
+        `the device may answer on ${answer}`,
+      );
+  },
+);
 
 t.test('malformed', async (t) => {
   for (const [topic, payload] of [
@@ -75,6 +129,8 @@ t.test('malformed', async (t) => {
     ['tele/p/SENSOR', 'Online'],
     ['tele/p/LWT', 'online'],
     ['stat/p/POWER', 'TOGGLE'],
+    ['stat/p/POWER2', 'on'],
+    ['stat/p/RESULT', '{"POWER1":true}'],
   ]) {
     t.throws(() => decode(topic as string, payload as string), DecodeError, `${topic} ${payload}`);
   }
@@ -82,7 +138,7 @@ t.test('malformed', async (t) => {
 
 t.test('commands, topics and ACL', async (t) => {
   t.same(profile.encodeCommand?.('livingroom-lamp', 'switch_off'), [
-    { topic: 'cmnd/livingroom-lamp/POWER', payload: 'OFF', qos: 1, retain: false },
+    { topic: 'cmnd/livingroom-lamp/POWER1', payload: 'OFF', qos: 1, retain: false },
   ]);
   for (const topic of [
     'cmnd/livingroom-lamp/POWER',
