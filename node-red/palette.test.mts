@@ -312,6 +312,7 @@ t.test("space: booked now, the next booking and presence, for the message's spac
   t.match(answer.payload, {
     space: 'protel-1',
     bookable: true,
+    open: true,
     booked: true,
     booking: { start: new Date(start).toISOString(), end: new Date(start + 60 * 60_000).toISOString() },
     nextBooking: { start: new Date(start + 3 * 60 * 60_000).toISOString() },

@@ -20,6 +20,11 @@ function spaceNow(space, availability, latest) {
     : [];
   const current = bookings.find((b) => Date.parse(b.start) <= at && at < Date.parse(b.end)) ?? null;
   const next = bookings.find((b) => Date.parse(b.start) > at) ?? null;
+  // Open: within opening hours, which the free times (opening hours less bookings) and the bookings cover.
+  const free = availability ? availability.free : [];
+  const open = availability
+    ? current !== null || free.some((f) => Date.parse(f.start) <= at && at < Date.parse(f.end))
+    : null;
   const occupancy = (latest?.readings ?? [])
     .filter((r) => r.quantity === 'occupancy' && typeof r.value === 'number')
     .sort((a, b) => b.ts - a.ts);
@@ -27,6 +32,7 @@ function spaceNow(space, availability, latest) {
     space,
     at: new Date(at).toISOString(),
     bookable: availability !== null,
+    open,
     booked: availability ? current !== null : null,
     booking: current,
     nextBooking: next,
