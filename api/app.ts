@@ -144,6 +144,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     options.identity ??
     new Identity(options.records, {
       onSignIn: auditSignIns(audit),
+      // Roles are per site: every member is seen with their role in the site this API serves.
+      site: { id: options.site.site.id },
       ...(options.now ? { now: options.now } : {}),
     });
   // Before any route: it refuses routes that do not declare who may call them.

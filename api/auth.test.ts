@@ -9,6 +9,7 @@ import { BuildingFeed } from '../building/live-feed.ts';
 import type { RecordsDb } from '../database/database.ts';
 import { Quarantine } from '../gateway/quarantine.ts';
 import { Identity } from '../members/identity.ts';
+import { SqliteMemberStore } from '../members/sqlite-member-store.ts';
 import { SqliteStore } from '../storage/sqlite-store.ts';
 import { createTestMember, signIn, testRecords } from '../test-support/members.ts';
 import { smallBuilding, testProfiles } from '../test-support/small-building.ts';
@@ -128,6 +129,24 @@ async function callers(app: Awaited<ReturnType<typeof api>>['app'], records: Rec
   for (const role of ROLES) {
     const { member, password } = await createTestMember(records, { role });
     list.push({ name: role, headers: { cookie: await signIn(app, member.email, password) }, role });
+  }
+  // The site dimension (a network, SITES_DIR): roles are per site. A member whose home is another house is a
+  // plain member in this one, whatever their role at home; a role given here is theirs here.
+  for (const role of ROLES) {
+    const { member, password } = await createTestMember(records, { role, homeSite: 'another-house' });
+    const cookie = await signIn(app, member.email, password);
+    list.push({ name: `${role} of another house`, headers: { cookie }, role: 'member' });
+  }
+  const members = new SqliteMemberStore(records);
+  for (const role of ['facility', 'admin'] as const) {
+    const { member, password } = await createTestMember(records, {
+      role: 'member',
+      homeSite: 'another-house',
+    });
+    await members.setSiteRole(member.id, smallBuilding().site.id, role);
+    await members.setSiteRole(member.id, 'a-third-house', 'admin');
+    const cookie = await signIn(app, member.email, password);
+    list.push({ name: `member of another house, ${role} here`, headers: { cookie }, role });
   }
   const tokens = new Identity(records).integrationTokens;
   for (const scopes of [TOKEN_SCOPE_NAMES, ['commands:write'] as TokenScope[]]) {

@@ -251,7 +251,11 @@ export async function startParts(
       stops.push(async () => {
         records.close();
       });
-      identity = new Identity(records, { onSignIn: auditSignIns(new SqliteAuditLog(records)) });
+      // The API serves the home site: every member is seen with their role there (roles are per site).
+      identity = new Identity(records, {
+        onSignIn: auditSignIns(new SqliteAuditLog(records)),
+        site: { id: site.site.id },
+      });
       return identity;
     };
     goOn();

@@ -3,7 +3,7 @@ import type { Member } from '../access/roles.ts';
 import type { RecordsDb } from '../database/database.ts';
 import type { IntegrationTokens } from './integration-tokens.ts';
 import type { LobbyTokens } from './lobby-tokens.ts';
-import { MAX_PASSWORD_LENGTH, type MemberStore, normaliseEmail } from './member-store.ts';
+import { MAX_PASSWORD_LENGTH, type MemberStore, membersSeenFrom, normaliseEmail } from './member-store.ts';
 import { DEFAULT_SESSION_LIFETIME, type SessionLifetime, type SessionStore } from './sessions.ts';
 import type { SignInFailures, SignInThrottleScope } from './sign-in-throttle.ts';
 import { SqliteIntegrationTokens } from './sqlite-integration-tokens.ts';
@@ -43,6 +43,12 @@ export interface IdentityOptions {
    * answer); a failing listener never blocks a sign-in.
    */
   onSignIn?: SignInListener;
+  /**
+   * The site whose API this identity serves, in a network (SITES_DIR): every member it resolves (sign-in,
+   * session) carries their role in that site (member-store.ts membersSeenFrom). `installationHome`: the site
+   * of members who name no home (default: `id`).
+   */
+  site?: { id: string; installationHome?: string };
 }
 
 /**
@@ -63,7 +69,9 @@ export class Identity {
     readonly records: RecordsDb,
     options: IdentityOptions = {},
   ) {
-    this.members = new SqliteMemberStore(records);
+    const stored = new SqliteMemberStore(records);
+    const site = options.site;
+    this.members = site ? membersSeenFrom(stored, site.id, site.installationHome ?? site.id) : stored;
     this.sessions = new SqliteSessionStore(
       records,
       this.members,

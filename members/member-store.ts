@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { isRole, type Member, type Role } from '../access/roles.ts';
+import { isRole, type Member, type Role, roleAt } from '../access/roles.ts';
 import { generatePassword } from '../site/credentials.ts';
 
 /**
@@ -33,7 +33,10 @@ export interface MemberListing extends Member {
 
 export interface NewMember {
   email: string;
+  /** The role in the member's home site. */
   role: Role;
+  /** In a network: the member's home site; absent: the installation's home site. */
+  homeSite?: string;
   name?: string;
   password?: string;
 }
@@ -54,6 +57,11 @@ export interface MemberStore {
   findActive(id: string): Promise<Member | undefined>;
   list(): Promise<MemberListing[]>;
   count(): Promise<number>;
+  /**
+   * In a network: gives the member `role` in `site` (other than their home site), or takes it back (null);
+   * elsewhere than at home and where given a role, a member is a plain member and a guest.
+   */
+  setSiteRole(id: string, site: string, role: Role | null): Promise<void>;
   /** Disabling also ends the member's sessions. */
   setDisabled(id: string, disabled: boolean): Promise<void>;
   /**
@@ -71,6 +79,40 @@ function checkedEmailAndRole(input: { email: string; role: Role }): string {
   return email;
 }
 
+/** A site id as the site files write it; what a member's home site or a site role names. */
+const SITE_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+
+export function checkedSiteId(site: string): string {
+  if (!SITE_ID.test(site)) throw new MemberError(`"${site}" is not a site id`);
+  return site;
+}
+
+/**
+ * The members as the API of one site sees them: each with their role in that site (access/roles.ts roleAt),
+ * so that every decision made on a member's role (routes, unlock, staff bookings, live sockets) is made on
+ * the role there. The facility manager of another house is a plain member here. Creating and changing
+ * members goes to the store as it is.
+ */
+export function membersSeenFrom(store: MemberStore, siteId: string, installationHome: string): MemberStore {
+  const here = <M extends Member>(member: M): M => ({
+    ...member,
+    role: roleAt(member, siteId, installationHome),
+  });
+  const maybe = <M extends Member>(member: M | undefined): M | undefined =>
+    member ? here(member) : undefined;
+  return {
+    create: (input) => store.create(input),
+    createWithoutSignIn: (input) => store.createWithoutSignIn(input),
+    findByEmail: async (email) => maybe(await store.findByEmail(email)),
+    findActive: async (id) => maybe(await store.findActive(id)),
+    list: async () => (await store.list()).map(here),
+    count: () => store.count(),
+    setSiteRole: (id, site, role) => store.setSiteRole(id, site, role),
+    setDisabled: (id, disabled) => store.setDisabled(id, disabled),
+    verify: async (email, password) => maybe(await store.verify(email, password)),
+  };
+}
+
 /** A new member as the rules allow it, with a fresh id, and the password (generated when none was given). */
 export function newMember(input: NewMember): { member: Member; password: string } {
   const email = checkedEmailAndRole(input);
@@ -85,6 +127,7 @@ export function newMember(input: NewMember): { member: Member; password: string 
     email,
     name: input.name?.trim() || email.split('@')[0] || email,
     role: input.role,
+    ...(input.homeSite !== undefined ? { homeSite: checkedSiteId(input.homeSite) } : {}),
   };
   return { member, password };
 }

@@ -2,6 +2,7 @@ import { isRole, type Member, type Role } from '../access/roles.ts';
 import type { RecordsDb } from '../database/database.ts';
 import { generatePassword, hashPassword, verifyPassword } from '../site/credentials.ts';
 import {
+  checkedSiteId,
   MAX_PASSWORD_LENGTH,
   MEMBER_SCRYPT_N,
   MemberError,
@@ -24,11 +25,26 @@ interface MemberRow {
   password_hash: string;
   created_at: number;
   disabled: number;
+  home_site: string | null;
 }
 
-function toMember(row: MemberRow): Member {
+/** Roles given in other sites (member_site_roles), by site. */
+function toMember(row: MemberRow, siteRoles: { site: string; role: string }[] = []): Member {
   if (!isRole(row.role)) throw new MemberError(`member ${row.id} has an unknown role "${row.role}"`);
-  return { id: row.id, email: row.email, name: row.name, role: row.role };
+  const elsewhere: Record<string, Role> = {};
+  for (const r of siteRoles) {
+    if (!isRole(r.role))
+      throw new MemberError(`member ${row.id} has an unknown role "${r.role}" in ${r.site}`);
+    elsewhere[r.site] = r.role;
+  }
+  return {
+    id: row.id,
+    email: row.email,
+    name: row.name,
+    role: row.role,
+    ...(row.home_site !== null ? { homeSite: row.home_site } : {}),
+    ...(siteRoles.length > 0 ? { siteRoles: elsewhere } : {}),
+  };
 }
 
 /** Members of the building in the records database (table members). */
@@ -45,9 +61,9 @@ export class SqliteMemberStore implements MemberStore {
     try {
       this.records
         .prepare(
-          'INSERT INTO members (id, email, name, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+          'INSERT INTO members (id, email, name, role, password_hash, created_at, home_site) VALUES (?, ?, ?, ?, ?, ?, ?)',
         )
-        .run(member.id, member.email, member.name, member.role, hash, Date.now());
+        .run(member.id, member.email, member.name, member.role, hash, Date.now(), member.homeSite ?? null);
     } catch (err) {
       // Two creations of the same e-mail racing past the check above.
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
@@ -66,26 +82,56 @@ export class SqliteMemberStore implements MemberStore {
         'INSERT INTO members (id, email, name, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (email) DO NOTHING',
       )
       .run(member.id, member.email, member.name, member.role, NO_SIGN_IN, Date.now());
-    return toMember(this.#row(member.email) as MemberRow);
+    return this.#member(this.#row(member.email) as MemberRow);
   }
 
   async findByEmail(email: string): Promise<Member | undefined> {
     const row = this.#row(email);
-    return row ? toMember(row) : undefined;
+    return row ? this.#member(row) : undefined;
   }
 
   async findActive(id: string): Promise<Member | undefined> {
     const row = this.records.prepare('SELECT * FROM members WHERE id = ? AND disabled = 0').get(id) as
       | MemberRow
       | undefined;
-    return row ? toMember(row) : undefined;
+    return row ? this.#member(row) : undefined;
   }
 
   async list(): Promise<MemberListing[]> {
     const rows = this.records
       .prepare('SELECT * FROM members ORDER BY created_at, email')
       .all() as MemberRow[];
-    return rows.map((r) => ({ ...toMember(r), createdAt: r.created_at, disabled: r.disabled === 1 }));
+    const roles = new Map<string, { site: string; role: string }[]>();
+    const all = this.records
+      .prepare('SELECT member_id, site, role FROM member_site_roles ORDER BY site')
+      .all() as { member_id: string; site: string; role: string }[];
+    for (const r of all) roles.set(r.member_id, [...(roles.get(r.member_id) ?? []), r]);
+    return rows.map((r) => ({
+      ...toMember(r, roles.get(r.id)),
+      createdAt: r.created_at,
+      disabled: r.disabled === 1,
+    }));
+  }
+
+  async setSiteRole(id: string, site: string, role: Role | null): Promise<void> {
+    checkedSiteId(site);
+    if (role !== null && !isRole(role)) throw new MemberError(`unknown role "${role}"`);
+    this.records.transaction(() => {
+      const row = this.records.prepare('SELECT home_site FROM members WHERE id = ?').get(id) as
+        | { home_site: string | null }
+        | undefined;
+      if (!row) throw new MemberError(`no member ${id}`);
+      if (row.home_site === site)
+        throw new MemberError(`${site} is the member's home site: their role there is their own`);
+      if (role === null)
+        this.records.prepare('DELETE FROM member_site_roles WHERE member_id = ? AND site = ?').run(id, site);
+      else
+        this.records
+          .prepare(
+            'INSERT INTO member_site_roles (member_id, site, role) VALUES (?, ?, ?) ON CONFLICT (member_id, site) DO UPDATE SET role = excluded.role',
+          )
+          .run(id, site, role);
+    })();
   }
 
   async count(): Promise<number> {
@@ -113,7 +159,14 @@ export class SqliteMemberStore implements MemberStore {
       ok = false;
     }
     if (!ok || !row || row.disabled === 1 || row.password_hash === NO_SIGN_IN) return undefined;
-    return toMember(row);
+    return this.#member(row);
+  }
+
+  #member(row: MemberRow): Member {
+    const roles = this.records
+      .prepare('SELECT site, role FROM member_site_roles WHERE member_id = ? ORDER BY site')
+      .all(row.id) as { site: string; role: string }[];
+    return toMember(row, roles);
   }
 
   #row(email: string): MemberRow | undefined {

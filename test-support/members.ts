@@ -14,12 +14,13 @@ import { SqliteMemberStore } from '../members/sqlite-member-store.ts';
  */
 export async function createTestMember(
   records: RecordsDb,
-  options: { role: Role; email?: string; name?: string; password?: string },
+  options: { role: Role; email?: string; name?: string; password?: string; homeSite?: string },
 ): Promise<{ member: Member; password: string }> {
   const email = options.email ?? `${options.role}-${randomUUID().slice(0, 8)}@test.example`;
   return new SqliteMemberStore(records).create({
     email,
     role: options.role,
+    ...(options.homeSite !== undefined ? { homeSite: options.homeSite } : {}),
     ...(options.name !== undefined ? { name: options.name } : {}),
     ...(options.password !== undefined ? { password: options.password } : {}),
   });
