@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { type RunningSystem, startRunningSystem } from '../test-support/running-system.ts';
+import { runWesprint } from '../test-support/wesprint-process.ts';
 
 /**
  * The palette as a user installs it: packed, installed with npm into a Node-RED user directory, loaded by the
@@ -125,6 +126,9 @@ fs.writeFileSync(siteFile, JSON.stringify(SITE));
 const CREDENTIAL_SECRET = 'examples-test-credential-secret';
 
 let system: RunningSystem;
+/** The admin's session, for booking. */
+let session: string;
+/** The flows' integration token. */
 let token: string;
 let RED: Red;
 let adminUrl: string;
@@ -151,7 +155,22 @@ t.before(async () => {
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ email: system.admin.email, password: system.admin.password }),
   });
-  token = ((await login.json()) as { token: string }).token;
+  session = ((await login.json()) as { token: string }).token;
+  // The flows' token, as the README says to make it.
+  const created = await runWesprint(
+    [
+      'tokens',
+      'create',
+      '--label',
+      'node-red',
+      '--scope',
+      'readings:read,feed:read,bookings:read,commands:write',
+    ],
+    { DATA_DIR: system.dataDir, SITE_FILE: siteFile, LOG_LEVEL: 'silent' },
+  );
+  const secret = /\b(wsp_[A-Za-z0-9_-]+)/.exec(created.stdout)?.[1];
+  if (created.code !== 0 || !secret) throw new Error(`tokens create: ${created.stdout} ${created.stderr}`);
+  token = secret;
 
   RED = require('node-red') as Red;
   server = http.createServer((req, res) => RED.httpAdmin(req, res));
@@ -226,7 +245,7 @@ async function commandsTo(nodeId: string): Promise<Record<string, unknown>[]> {
 async function book(space: string, start: number, end: number) {
   const response = await fetch(`${system.httpUrl}/api/bookings`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${session}`, 'content-type': 'application/json' },
     body: JSON.stringify({
       spaceId: space,
       start: new Date(start).toISOString(),

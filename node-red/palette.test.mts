@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { type RunningSystem, startRunningSystem } from '../test-support/running-system.ts';
+import { runWesprint } from '../test-support/wesprint-process.ts';
 
 /**
  * The palette in the real Node-RED 4 runtime (node-red-node-test-helper) against a running WeSprint: broker,
@@ -30,7 +31,7 @@ interface StatusCall {
 interface RedNode {
   id: string;
   on(event: 'input', listener: (msg: Msg) => void): void;
-  on(event: 'call:status', listener: (call: StatusCall) => void): void;
+  on(event: 'call:status' | 'call:error', listener: (call: StatusCall) => void): void;
   receive(msg: Msg): void;
   status: { getCalls(): StatusCall[] };
 }
@@ -125,6 +126,18 @@ async function signIn(system: RunningSystem, email: string, password: string): P
   return ((await response.json()) as { token: string }).token;
 }
 
+/** `wesprint tokens create` as an operator runs it, against the running system's records: the token it prints. */
+async function createToken(system: RunningSystem, label: string, scopes: string): Promise<string> {
+  const run = await runWesprint(['tokens', 'create', '--label', label, '--scope', scopes], {
+    DATA_DIR: system.dataDir,
+    SITE_FILE: siteFile,
+    LOG_LEVEL: 'silent',
+  });
+  const secret = /\b(wsp_[A-Za-z0-9_-]+)/.exec(run.stdout)?.[1];
+  if (run.code !== 0 || !secret) throw new Error(`tokens create: ${run.code} ${run.stdout} ${run.stderr}`);
+  return secret;
+}
+
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-node-red-'));
 const siteFile = path.join(dir, 'nr-haus.site.json');
 fs.writeFileSync(siteFile, JSON.stringify(SITE));
@@ -132,11 +145,18 @@ const userDir = path.join(dir, 'node-red');
 fs.mkdirSync(userDir);
 
 let system: RunningSystem;
+/** The admin's session: bookings and the phone's unlock route, which no integration token opens. */
+let session: string;
+/** `wesprint tokens create --label node-red --scope readings:read,feed:read,bookings:read,commands:write` */
 let token: string;
+/** A token for a lobby display: spaces:read only. */
+let narrowToken: string;
 
 t.before(async () => {
   system = await startRunningSystem({ env: { SITE_FILE: siteFile, CHECKIN_GRACE_MIN: '60' } });
-  token = await signIn(system, system.admin.email, system.admin.password);
+  session = await signIn(system, system.admin.email, system.admin.password);
+  token = await createToken(system, 'node-red', 'readings:read,feed:read,bookings:read,commands:write');
+  narrowToken = await createToken(system, 'display', 'spaces:read');
   helper.init(require.resolve('node-red'), { userDir, credentialSecret: 'palette-test-secret' });
   await helper.startServer();
   const simulation = system.simulation;
@@ -248,6 +268,17 @@ t.test(
 
     await helper.load(
       nodes,
+      [server(), { id: 'narrow', type: 'wesprint-readings', server: 'server', wires: [[]] }],
+      credentials(narrowToken),
+    );
+    const narrow = await until('the refusal of a token without readings:read', () =>
+      statuses('narrow').find((s) => s.fill === 'red' && /refused \(403\)/.test(s.text ?? '')),
+    );
+    t.match(narrow.text, /lacks the scope readings:read/);
+    await helper.unload();
+
+    await helper.load(
+      nodes,
       [server(), { id: 'live', type: 'wesprint-readings', server: 'server', wires: [[]] }],
       credentials(member),
     );
@@ -274,7 +305,7 @@ t.test("space: booked now, the next booking and presence, for the message's spac
   const book = async (from: number, to: number) => {
     const response = await fetch(`${system.httpUrl}/api/bookings`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      headers: { authorization: `Bearer ${session}`, 'content-type': 'application/json' },
       body: JSON.stringify({
         spaceId: 'protel-1',
         start: new Date(from).toISOString(),
@@ -314,17 +345,38 @@ t.test("space: booked now, the next booking and presence, for the message's spac
     bookable: true,
     open: true,
     booked: true,
-    booking: { start: new Date(start).toISOString(), end: new Date(start + 60 * 60_000).toISOString() },
+    booking: {
+      start: new Date(start).toISOString(),
+      end: new Date(start + 60 * 60_000).toISOString(),
+      bookingId: now.id,
+    },
     nextBooking: { start: new Date(start + 3 * 60 * 60_000).toISOString() },
     occupied: true,
   });
   const payload = answer.payload as { minutesToNextBooking: number; at: string };
   const minutes = Math.ceil((start + 3 * 60 * 60_000 - Date.parse(payload.at)) / 60_000);
   t.equal(payload.minutesToNextBooking, minutes, "minutes to the next booking, from the server's time");
-  t.ok(now.id && later.id);
+  t.match(answer.payload, { nextBooking: { bookingId: later.id } }, 'bookings by id, never by whom');
+  t.notOk(JSON.stringify(answer.payload).includes('memberId'));
 
   const cafe = await ask({ payload: 'cafe' });
   t.match(cafe.payload, { space: 'cafe', bookable: false, booked: null, booking: null, occupied: null });
+  await helper.unload();
+
+  await helper.load(
+    nodes,
+    [server(), { id: 'space-narrow', type: 'wesprint-space', server: 'server', wires: [[]] }],
+    credentials(narrowToken),
+  );
+  const errors: unknown[] = [];
+  helper.getNode('space-narrow').on('call:error', (call) => errors.push(call.args[0]));
+  helper.getNode('space-narrow').receive({ space: 'protel-1' });
+  const error = await until('the error', () => errors[0]);
+  t.match(
+    String(error),
+    /403: token "display" may not GET \/api\/spaces\/:id\/availability: it lacks the scope bookings:read/,
+  );
+  t.match(statuses('space-narrow').at(-1), { fill: 'red' });
 });
 
 t.test(
@@ -344,7 +396,8 @@ t.test(
         { id: 'done', type: 'helper' },
         { id: 'outcome', type: 'helper' },
       ],
-      credentials(),
+      // The phone's unlock route is a member's: the admin's session here (a token is refused, below).
+      credentials(session),
     );
     const done = collect('done');
     const outcome = collect('outcome');
@@ -370,5 +423,28 @@ t.test(
     await new Promise((r) => setTimeout(r, 200));
     t.equal(done.length, 1, 'a refused command passes nothing on the first output');
     t.match(statuses('command').at(-1), { fill: 'red', text: /unlock no-such-space: refused/ });
+    await helper.unload();
+
+    await helper.load(
+      nodes,
+      [
+        server(),
+        {
+          id: 'command',
+          type: 'wesprint-command',
+          server: 'server',
+          action: 'unlock',
+          wires: [[], ['outcome']],
+        },
+        { id: 'outcome', type: 'helper' },
+      ],
+      credentials(token),
+    );
+    const tokenOutcome = collect('outcome');
+    const locked = lock?.commandsReceived();
+    helper.getNode('command').receive({ space: 'protel-1', _msgid: 'm3' });
+    const byToken = await until('the outcome', () => tokenOutcome[0]);
+    t.match(byToken.payload, { ok: false, status: 403, detail: /no token scope admits this route/ });
+    t.equal(lock?.commandsReceived(), locked, 'the lock received nothing');
   },
 );
