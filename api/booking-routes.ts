@@ -86,6 +86,10 @@ const BookingOut = Type.Object({
   releasedAt: Type.Union([Instant, Type.Null()], { description: 'when it was released as a no-show' }),
   cancelledAt: Type.Union([Instant, Type.Null()]),
   createdAt: Instant,
+  seriesId: Type.Union([Type.String(), Type.Null()], { description: 'the series this is one date of' }),
+  occurrence: Type.Union([Type.String(), Type.Null()], {
+    description: "that date's local start in its series (YYYY-MM-DDTHH:MM, site time)",
+  }),
 });
 type BookingOut = Static<typeof BookingOut>;
 
@@ -185,6 +189,8 @@ export const bookingRoutes: FastifyPluginAsyncTypebox<BookingRoutesOptions> = as
     releasedAt: isoOrNull(b.releasedAt),
     cancelledAt: isoOrNull(b.cancelledAt),
     createdAt: iso(b.createdAt),
+    seriesId: b.seriesId ?? null,
+    occurrence: b.occurrence ?? null,
   });
 
   const bookableSpace = (id: string): SpaceConfig => {

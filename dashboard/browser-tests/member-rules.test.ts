@@ -10,6 +10,7 @@ import {
   startChoices,
   suggestedEnd,
 } from '../src/pages/member/booking-times.ts';
+import { monthPlace, repeatChoices, seriesBody } from '../src/pages/member/series-choices.ts';
 import { safeNextPath, signInProblem } from '../src/pages/member/sign-in.ts';
 import { doorOutcome } from '../src/pages/member/unlock-answer.ts';
 
@@ -181,4 +182,40 @@ t.test('what the door did, from any answer of the unlock route', async (t) => {
     detail: 'no space "x"',
   });
   t.same(doorOutcome(500, null), { kind: 'error', detail: 'HTTP 500' });
+});
+
+t.test('series choices from the first date: a fifth Thursday repeats only as the last', async (t) => {
+  t.same(monthPlace('2026-12-31'), { weekday: 4, nth: 5, isLast: true });
+  t.same(monthPlace('2026-12-24'), { weekday: 4, nth: 4, isLast: false });
+  t.same(monthPlace('2027-02-25'), { weekday: 4, nth: 4, isLast: true }, 'February 2027 has four Thursdays');
+  t.same(repeatChoices('2026-12-31'), ['week', 'weeks', 'month_last']);
+  t.same(repeatChoices('2026-12-24'), ['week', 'weeks', 'month_nth']);
+  t.same(repeatChoices('2027-02-25'), ['week', 'weeks', 'month_nth', 'month_last']);
+  const form = {
+    spaceId: 'hall',
+    firstDate: '2027-02-25',
+    start: '18:00',
+    end: '21:00',
+    interval: 3,
+    endsBy: 'count' as const,
+    until: '',
+    count: 4,
+  };
+  t.same(seriesBody({ ...form, repeat: 'month_last' }), {
+    spaceId: 'hall',
+    firstDate: '2027-02-25',
+    start: '18:00',
+    end: '21:00',
+    every: 'month',
+    ordinal: -1,
+    weekday: 4,
+    count: 4,
+  });
+  t.match(seriesBody({ ...form, repeat: 'month_nth' }), { every: 'month', ordinal: 4, weekday: 4 });
+  t.match(seriesBody({ ...form, repeat: 'weeks' }), { every: 'week', interval: 3 });
+  t.match(seriesBody({ ...form, repeat: 'week', endsBy: 'until', until: '2027-06-30' }), {
+    every: 'week',
+    interval: 1,
+    until: '2027-06-30',
+  });
 });

@@ -29,6 +29,20 @@ export interface Booking {
   start: string;
   end: string;
   status: 'booked' | 'checked_in' | 'released' | 'cancelled';
+  /** The series this booking is one date of, and that date's local start in it. */
+  seriesId: string | null;
+  occurrence: string | null;
+}
+
+/** One date of a series in a preview or a refusal (api/booking-series-routes.ts). */
+export interface SeriesDate {
+  occurrence: string;
+  start: string;
+  end: string;
+  state: 'free' | 'taken' | 'refused';
+  reason?: string;
+  message?: string;
+  conflict?: { start: string; end: string };
 }
 
 export interface Availability {
