@@ -12,10 +12,14 @@ const EVENT_KINDS = {
   'booking-ended': 'booking ended',
   'booking-no-show': 'booking released as no-show',
   'booking-checked-in': 'checked in',
+  'booking-cancelled': 'booking cancelled',
   'alert-opened': 'alert opened',
   'alert-cleared': 'alert cleared',
   'door-opened': 'door opened',
 };
+
+/** QoS 1 on the building's broker may bring an event twice: the ids of this many recent ones are kept. */
+const REMEMBERED_EVENTS = 1000;
 
 /** events in: what happens in the building (bookings, check-ins, alerts, doors) as it happens. */
 module.exports = (RED) => {
@@ -31,6 +35,7 @@ module.exports = (RED) => {
       return;
     }
     const dot = channelStatus(this, space === '' ? 'all spaces' : space);
+    const heard = new Set();
     let lastRefusal = '';
     const channel = server.liveChannel(
       '/api/events/live',
@@ -51,6 +56,12 @@ module.exports = (RED) => {
         message: (event) => {
           if (typeof event.type !== 'string' || !kinds.has(event.type)) return;
           if (space !== '' && event.space !== space) return;
+          if (typeof event.id === 'string') {
+            if (heard.has(event.id)) return;
+            heard.add(event.id);
+            // A Set iterates in insertion order: the oldest id goes first.
+            if (heard.size > REMEMBERED_EVENTS) heard.delete(heard.values().next().value);
+          }
           this.send({
             topic: event.type,
             payload: event,
