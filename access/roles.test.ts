@@ -1,5 +1,5 @@
 import t from 'tap';
-import { homeSiteOf, isGuestAt, openToGuests, roleAt, STAFF, sitesWithRole } from './roles.ts';
+import { guestVisit, homeSiteOf, isGuestAt, openToGuests, roleAt, STAFF, sitesWithRole } from './roles.ts';
 
 t.test('a role is per site: the facility manager of A is a plain member in B', async (t) => {
   const kim = { role: 'facility' as const, homeSite: 'a' };
@@ -30,3 +30,19 @@ t.test("a site's guest rules: closed unless a rule opens a kind to the guest's h
   t.notOk(openToGuests(undefined, 'a', 'desk'), 'no guests without rules');
   t.notOk(openToGuests([], 'a', 'desk'));
 });
+
+t.test(
+  'a visit: a guest comes with their home site and the house rules, one of its own without',
+  async (t) => {
+    const rules = [{ from: ['*'], kinds: ['desk'] }];
+    const site = { id: 'b', guests: rules };
+    t.same(guestVisit({ role: 'admin', homeSite: 'a' }, site, 'a'), { from: 'a', rules });
+    t.equal(guestVisit({ role: 'member', homeSite: 'b' }, site, 'a'), undefined);
+    t.equal(guestVisit({ role: 'member', homeSite: 'a', siteRoles: { b: 'member' } }, site, 'a'), undefined);
+    t.same(
+      guestVisit({ role: 'member' }, site, 'a'),
+      { from: 'a', rules },
+      'no home named: the installation home',
+    );
+  },
+);

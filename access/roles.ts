@@ -67,6 +67,19 @@ export function openToGuests(
   );
 }
 
+/**
+ * How a member comes to `site`: as a guest from their home site, bound by the site's guest rules (what
+ * `checkBookingRequest`'s `guest` option takes), or undefined: one of its own, or given a role there.
+ */
+export function guestVisit(
+  member: SiteStanding,
+  site: { id: string; guests?: readonly GuestRule[] | undefined },
+  installationHome: string,
+): { from: string; rules: readonly GuestRule[] | undefined } | undefined {
+  if (!isGuestAt(member, site.id, installationHome)) return undefined;
+  return { from: homeSiteOf(member, installationHome), rules: site.guests };
+}
+
 /** The staff roles a member has anywhere in the network, by site: the sites whose staff views they may see. */
 export function sitesWithRole(
   member: SiteStanding,

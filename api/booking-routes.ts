@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type, { type Static } from 'typebox';
-import { ANY_MEMBER, type Member, STAFF } from '../access/roles.ts';
+import { ANY_MEMBER, guestVisit, type Member, STAFF } from '../access/roles.ts';
 import {
   BOOKING_REFUSALS,
   type BookableKind,
@@ -33,6 +33,11 @@ import { parseInstant } from './time-range.ts';
 
 export interface BookingRoutesOptions {
   site: SiteConfig;
+  /**
+   * In a network: the site of members who name no home (the installation's first); default this site. A
+   * member whose home is another site books here as a guest, by this site file's `guests`.
+   */
+  installationHome?: string;
   records: RecordsDb;
   /** Default: the bookings in `records` (the calendar feed reads the rules of series too). */
   store?: BookingStore & BookingSeriesStore;
@@ -174,6 +179,7 @@ export const bookingRoutes: FastifyPluginAsyncTypebox<BookingRoutesOptions> = as
   const now = options.now ?? Date.now;
   const policy = options.policy ?? DEFAULT_POLICY;
   const timeZone = site.site.timezone;
+  const installationHome = options.installationHome ?? site.site.id;
   const spaces = new Map(site.spaces.map((s) => [s.id, s]));
   const floorName = new Map(site.floors.map((f) => [f.id, f.name]));
 
@@ -330,7 +336,15 @@ export const bookingRoutes: FastifyPluginAsyncTypebox<BookingRoutesOptions> = as
       const start = bookingTime(request.body.start, 'start');
       const end = bookingTime(request.body.end, 'end');
       const at = now();
-      const verdict = checkBookingRequest(space, { start, end }, at, timeZone, policy);
+      const guest = guestVisit(member, { id: site.site.id, guests: site.guests }, installationHome);
+      const verdict = checkBookingRequest(
+        space,
+        { start, end },
+        at,
+        timeZone,
+        policy,
+        guest ? { guest } : {},
+      );
       if (!verdict.ok) throw new Refused(verdict.reason, verdict.message);
       const result = await store.create({ memberId: member.id, spaceId: space.id, start, end }, at);
       if (!result.ok) throw new Refused('slot_taken', BOOKING_REFUSALS.slot_taken.text, result.conflict);

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type, { type Static } from 'typebox';
-import { ANY_MEMBER, type Member, STAFF } from '../access/roles.ts';
+import { ANY_MEMBER, guestVisit, type Member, STAFF } from '../access/roles.ts';
 import {
   BOOKING_REFUSALS,
   type BookingPolicy,
@@ -41,6 +41,11 @@ import { parseInstant } from './time-range.ts';
 
 export interface BookingSeriesRoutesOptions {
   site: SiteConfig;
+  /**
+   * In a network: the site of members who name no home (the installation's first); default this site. A
+   * member whose home is another site books here as a guest, by this site file's `guests`.
+   */
+  installationHome?: string;
   records: RecordsDb;
   /** Default: the bookings and series in `records` (a series' dates are bookings: one database keeps both). */
   store?: BookingStore & BookingSeriesStore;
@@ -218,6 +223,9 @@ export const bookingSeriesRoutes: FastifyPluginAsyncTypebox<BookingSeriesRoutesO
   const policy = options.policy ?? DEFAULT_POLICY;
   const timeZone = site.site.timezone;
   const spaces = new Map(site.spaces.map((s) => [s.id, s]));
+  const installationHome = options.installationHome ?? site.site.id;
+  const guestOf = (member: Member) =>
+    guestVisit(member, { id: site.site.id, guests: site.guests }, installationHome);
 
   app.setErrorHandler((err, _request, reply) => {
     if (err instanceof SeriesRefused) {
@@ -247,6 +255,7 @@ export const bookingSeriesRoutes: FastifyPluginAsyncTypebox<BookingSeriesRoutesO
     const refused = checkSeriesDates(space, verdict.occurrences, at, timeZone, {
       policy,
       openingHoursBind: !isStaff(member),
+      guest: guestOf(member),
     });
     const conflicts = await store.seriesConflicts(space.id, verdict.occurrences);
     const refusedAt = new Map<string, RefusedDate>(refused.map((r) => [r.occurrence.local, r]));
@@ -484,8 +493,10 @@ export const bookingSeriesRoutes: FastifyPluginAsyncTypebox<BookingSeriesRoutesO
       if (!booking || !space || (!isStaff(member) && booking.memberId !== member.id))
         throw new ApiError(404, `no booking "${request.params.id}"`);
       const at = now();
+      const guest = guestOf(member);
       const verdict = checkBookingRequest(space, to, at, timeZone, policy, {
         openingHoursBind: !isStaff(member),
+        ...(guest ? { guest } : {}),
       });
       if (!verdict.ok)
         throw new SeriesRefused(BOOKING_REFUSALS[verdict.reason].status, verdict.reason, verdict.message);

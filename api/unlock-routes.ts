@@ -62,6 +62,11 @@ export type UnlockAnswer = Static<typeof UnlockAnswer>;
 
 export interface UnlockRoutesOptions {
   site: SiteConfig;
+  /**
+   * In a network: the site of members who name no home (the installation's first); default this site. A
+   * member whose home is another site books here as a guest, by this site file's `guests`.
+   */
+  installationHome?: string;
   records: RecordsDb;
   /** Default: the audit log in `records`. */
   audit?: AuditLog;
@@ -164,6 +169,12 @@ export const unlockRoutes: FastifyPluginAsyncTypebox<UnlockRoutesOptions> = asyn
       const verdict = decideUnlock({
         member,
         space,
+        // Roles are per site, and a guest opens only what this site opens to their home.
+        site: {
+          id: site.site.id,
+          installationHome: options.installationHome ?? site.site.id,
+          ...(site.guests ? { guests: site.guests } : {}),
+        },
         lockInstalled: space.lock !== undefined && devices.has(space.lock),
         bookings: await bookings.spaceBookings(
           space.id,

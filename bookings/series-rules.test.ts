@@ -202,6 +202,15 @@ t.test('each date checked like a single booking: opening hours bind members, not
     ],
   );
   t.same(checkSeriesDates(hall, evening.occurrences, now, TZ, { openingHoursBind: false }), [], 'staff');
+  const guests = checkSeriesDates(hall, evening.occurrences, now, TZ, {
+    openingHoursBind: false,
+    guest: { from: 'werkhof', rules: [{ from: ['*'], kinds: ['desk'] }] },
+  });
+  t.same(
+    [...new Set(guests.map((r) => r.reason))],
+    ['not_open_to_guests'],
+    'a guest from another house: every date refused where the house opens no hall to guests',
+  );
   // A date already past is refused for staff too.
   const later = at('2026-12-18T12:00:00Z');
   t.same(

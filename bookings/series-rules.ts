@@ -1,4 +1,5 @@
 import rrulePackage from 'rrule';
+import type { GuestRule } from '../access/roles.ts';
 import { fromLocal, isoWeekday, type LocalDate, toLocal, utcOffsetMs } from '../site/local-time.ts';
 import type { SpaceConfig } from '../site/site.ts';
 import {
@@ -252,6 +253,8 @@ export interface SeriesCheckOptions {
   policy?: BookingPolicy;
   /** Members book within opening hours; staff (facility, admin) may hold evening events outside them. */
   openingHoursBind: boolean;
+  /** A guest from another site of the network, bound by this site's guest rules (access/roles.ts guestVisit). */
+  guest?: { from: string; rules: readonly GuestRule[] | undefined } | undefined;
 }
 
 /** Each date checked by the rules of a single booking: the dates refused, with why. */
@@ -266,6 +269,7 @@ export function checkSeriesDates(
   for (const occurrence of occurrences) {
     const verdict = checkBookingRequest(space, occurrence, now, timeZone, options.policy ?? DEFAULT_POLICY, {
       openingHoursBind: options.openingHoursBind,
+      ...(options.guest ? { guest: options.guest } : {}),
     });
     if (!verdict.ok) refused.push({ occurrence, reason: verdict.reason, message: verdict.message });
   }
