@@ -412,3 +412,42 @@ export function routeInArrivalOrder(aedes: Aedes, journal?: ArrivalJournal): Arr
     },
   };
 }
+
+// 7. Whether anyone on this node listens to a topic
+
+/** Topics whose answer is kept; past this the answers are forgotten and found again. */
+const LISTENED_TOPICS = 16_384;
+
+/**
+ * Whether a message on `topic` would reach any subscriber of this broker: its emitter's matcher (mqemitter's
+ * Qlobber, `mq._matcher`) holds every subscription of this node's clients and aedes' own `$SYS` listeners.
+ * For RunningBroker.publishOwn (QoS 0, no retain) nobody listening means routing does nothing at all: aedes
+ * stores only retained messages and queues only QoS > 0 for offline sessions (aedes.js `publishFuncsSimple`:
+ * storeRetained, emitPacket, callPublished), and nothing here listens to its 'publish' event.
+ *
+ * The answers are kept per topic and forgotten whenever a listener is added (`mq.on`: a SUBSCRIBE, a
+ * persistent session's subscriptions restored on connect, aedes' own), so a new subscriber is never missed; one
+ * removed leaves a stale "yes", which costs one routing, no more. One node only: on a cluster the emitter is
+ * mqemitter-redis, whose other nodes' subscribers this node's matcher does not hold.
+ */
+export function listenersOnThisNode(aedes: Aedes): (topic: string) => boolean {
+  const mq = (aedes as unknown as { mq: unknown }).mq as {
+    on: (topic: string, notify: unknown, done?: () => void) => unknown;
+    _matcher: { match: (topic: string) => unknown[] };
+  };
+  const known = new Map<string, boolean>();
+  const on = mq.on;
+  mq.on = function onForgettingListeners(this: unknown, topic, notify, done) {
+    known.clear();
+    return on.call(this, topic, notify, done);
+  };
+  return (topic) => {
+    let listened = known.get(topic);
+    if (listened === undefined) {
+      listened = mq._matcher.match(topic).length > 0;
+      if (known.size >= LISTENED_TOPICS) known.clear();
+      known.set(topic, listened);
+    }
+    return listened;
+  };
+}

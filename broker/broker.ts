@@ -33,6 +33,7 @@ import {
   clientHoldingId,
   guardRetainedStreams,
   limitPacketSize,
+  listenersOnThisNode,
   markRedeliveriesDup,
   resolveQueueWritesInOrder,
   routeInArrivalOrder,
@@ -114,9 +115,10 @@ export interface RunningBroker {
    * Routes a QoS 0 message this process publishes itself (the in-process gateway's readings) to the
    * subscribers, as aedes routes any other (in arrival order, each subscriber's ACL on delivery): without an
    * MQTT connection, so without serialising, parsing and an ACL decision per message, and never journaled
-   * (it is not a device's). Nothing once the broker is closing.
+   * (it is not a device's). Nothing once the broker is closing, nor (one node) when nobody on this broker
+   * listens to `topic`: a payload given as a function is then not even made.
    */
-  publishOwn(topic: string, payload: string): void;
+  publishOwn(topic: string, payload: string | (() => string)): void;
   close(): Promise<void>;
 }
 
@@ -560,6 +562,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   // Each message's disk steps in arrival order, a device's messages journaled at arrival, QoS 1 acknowledged
   // once routed (and journaled), refused messages dropped.
   const routing = routeInArrivalOrder(aedes, journal && arrivalJournal(journal));
+  // publishOwn skips a topic nobody listens to; one node only (a cluster's other nodes may listen).
+  const listened = cluster ? undefined : listenersOnThisNode(aedes);
 
   aedes.on('clientError', (client, err) => {
     logger.debug({ clientId: client.id, err: err.message }, 'MQTT client error');
@@ -649,11 +653,13 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       },
       publishOwn(topic, payload) {
         if (closing) return;
+        // Nobody on this node listens (the API is not running, or takes another site): nothing to route.
+        if (listened && !listened(topic)) return;
         // cmd 'publish': routing takes it for a client's PUBLISH, journaled (or not) at arrival: not at all.
         const packet = {
           cmd: 'publish',
           topic,
-          payload: Buffer.from(payload),
+          payload: Buffer.from(typeof payload === 'string' ? payload : payload()),
           qos: 0,
           retain: false,
           dup: false,

@@ -44,3 +44,32 @@ t.test('a message published by the process reaches a subscriber and is not journ
   await broker.close();
   t.doesNotThrow(() => broker.publishOwn(topic, '{"value":3}'), 'nothing once closed');
 });
+
+t.test('a topic nobody listened to reaches a subscriber that came since', async (t) => {
+  const dataDir = tempDir(t);
+  const broker = await startTestBroker(t, { dataDir });
+  t.teardown(() => broker.close());
+  const url = `mqtt://127.0.0.1:${broker.port}`;
+  const topic = 'wesprint/kaufhaus/readings/desk-area/desk-1/occupancy';
+  // Nobody listens yet: the broker notes that for the topic and routes nothing, nor makes the payload.
+  broker.publishOwn(topic, '{"value":1}');
+  let made = 0;
+  const payload = (value: number) => () => {
+    made++;
+    return JSON.stringify({ value });
+  };
+  broker.publishOwn(topic, payload(1));
+  t.equal(made, 0, 'a payload nobody would get is not made');
+  const api = await connect(t, url, { clientId: 'api', ...API });
+  const messages = inbox(api);
+  t.same(await subscribe(api, 'wesprint/kaufhaus/readings/#'), [0]);
+  broker.publishOwn(topic, '{"value":2}');
+  broker.publishOwn(topic, payload(3));
+  await messages.waitFor((m) => m.payload === '{"value":3}');
+  t.equal(made, 1);
+  t.same(
+    messages.messages.map((m) => m.payload),
+    ['{"value":2}', '{"value":3}'],
+    'what was published before it went nowhere',
+  );
+});

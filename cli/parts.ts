@@ -565,7 +565,7 @@ interface GatewayInput {
   /** The device messages retained at start (the in-process broker's). */
   retained?: () => Promise<RetainedMessage[]>;
   /** Republishes a reading into the in-process broker (RunningBroker.publishOwn). */
-  publishReading?: (topic: string, payload: string) => void;
+  publishReading?: (topic: string, payload: () => string) => void;
   /** Called once the gateway has stopped, before the store closes: closes the journal (and what feeds it). */
   close: () => Promise<void>;
   /** A worker of a share group (`wesprint gateway` with MQTT_SHARE_GROUP): its client id and group. */

@@ -83,7 +83,7 @@ export interface GatewayOptions {
    * then carries only commands, statuses and results. Without it, readings go over the connection while
    * it is connected.
    */
-  publishReading?: (topic: string, payload: string) => void;
+  publishReading?: (topic: string, payload: () => string) => void;
   /** The store path's settings (batch size, backoff, timeouts, memory bound); its defaults otherwise. */
   storeWriter?: Omit<JournalStoreWriterOptions, 'journal' | 'store' | 'decode' | 'logger'>;
   quarantine: Quarantine;
@@ -187,6 +187,12 @@ type EntryOutcome =
       result: DecodeResult;
       readings: StoredReading[];
     };
+
+/** A reading as the building's topics carry it (building/topics.ts ReadingMessage). */
+function readingPayload(r: StoredReading): string {
+  const message: ReadingMessage = { value: r.value, unit: r.unit, ts: r.ts, channel: r.channel };
+  return JSON.stringify(message);
+}
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { profiles, journal, quarantine, logger } = options;
@@ -382,10 +388,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
             if (r.quantity === 'battery' && typeof r.value === 'number') device.battery = r.value;
             // Live news only: while the broker is away a reading is not queued for later (the store has it).
             if (!publishReading && !client.connected) continue;
-            const message: ReadingMessage = { value: r.value, unit: r.unit, ts: r.ts, channel: r.channel };
             const topic = device.topics.reading(r.space, device.config.id, r.quantity);
-            if (publishReading) publishReading(topic, JSON.stringify(message));
-            else publish(topic, JSON.stringify(message), 0);
+            // In process, serialised only if someone on the broker listens (publishOwn asks the function).
+            if (publishReading) publishReading(topic, () => readingPayload(r));
+            else publish(topic, readingPayload(r), 0);
           }
           if (result.commandResult) {
             const { ok, detail, id } = result.commandResult;
