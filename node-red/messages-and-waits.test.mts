@@ -26,6 +26,8 @@ t.test("switch: on or off by the payload, on the node's device and channel", asy
   t.match(commandFor(node, { payload: 'maybe' }), { error: /on\/off/ });
   t.match(commandFor({ ...node, channel: '2' }, { payload: 1 }), { channel: '2', body: { channel: '2' } });
   t.match(commandFor(node, { payload: 1, channel: 3 }), { channel: '3' }, 'msg.channel wins');
+  t.match(commandFor(node, { payload: 1, commandId: 'retry-me-1' }), { body: { commandId: 'retry-me-1' } });
+  t.notMatch(commandFor(node, { payload: 1, _msgid: 'abcdef0123456789' }), { body: { commandId: String } });
   t.match(commandFor(node, { payload: 1, device: 'plug/../x' }), {
     route: '/api/devices/plug%2F..%2Fx/commands',
   });
@@ -46,11 +48,12 @@ t.test("unlock: the space's unlock route, or the lock device's command; from msg
     route: '/api/spaces/protel-1/unlock',
     body: undefined,
   });
-  t.match(commandFor({ action: 'unlock', device: 'lock-1' }, {}), {
-    route: '/api/devices/lock-1/commands',
-    body: { action: 'unlock' },
-  });
-  t.match(commandFor({ action: 'unlock' }, {}), { error: /space/ });
+  t.match(
+    commandFor({ action: 'unlock', device: 'lock-1' }, { space: 'protel-2' }),
+    { route: '/api/spaces/protel-2/unlock' },
+    "never the devices' route, which refuses locks",
+  );
+  t.match(commandFor({ action: 'unlock', device: 'lock-1' }, {}), { error: /space/ });
   t.match(commandFor({ action: 'msg' }, { action: 'switch_on', device: 'p' }), { action: 'switch_on' });
   t.match(commandFor({ action: 'msg' }, { action: 'explode', device: 'p' }), { error: /no action/ });
   t.match(commandFor({ action: 'switch_on' }, {}), { error: /needs a device/ });

@@ -41,13 +41,15 @@ function commandFor(config, msg) {
     if (!Number.isFinite(value))
       return { error: "set_setpoint needs a temperature: a number in msg.payload or the node's value" };
   }
-  // A lock is opened through its space's unlock route (the rules and audit a phone's unlock goes through)
-  // unless a device is named; everything else is a device's command.
-  if (action === 'unlock' && !device) {
-    if (!space) return { error: "unlock needs a space (msg.space or the node's Space) or a lock device" };
+  // A door opens only through its space's unlock route, the rules and audit a phone's unlock goes through;
+  // the devices' command route refuses locks.
+  if (action === 'unlock') {
+    if (!space) return { error: "unlock needs a space: msg.space or the node's Space" };
     return { action, space, route: `/api/spaces/${encodeURIComponent(space)}/unlock`, body: undefined };
   }
   if (!device) return { error: `${action} needs a device: msg.device or the node's Device` };
+  // The caller's own id makes a retry safe: the building carries out one id once at most.
+  const commandId = typeof msg.commandId === 'string' && msg.commandId !== '' ? msg.commandId : undefined;
   return {
     action,
     device,
@@ -58,6 +60,7 @@ function commandFor(config, msg) {
       action,
       ...(channel !== undefined ? { channel } : {}),
       ...(value !== undefined ? { value } : {}),
+      ...(commandId !== undefined ? { commandId } : {}),
     },
   };
 }
