@@ -23,6 +23,7 @@ import { bookingSeriesRoutes } from './booking-series-routes.ts';
 import type { ApiContext } from './context.ts';
 import { crossSite } from './cross-site.ts';
 import { dashboardPages } from './dashboard-pages.ts';
+import { deviceCommandRoutes } from './device-command-routes.ts';
 import { describeValidation, installErrorHandling } from './errors.ts';
 import { facilityRoutes } from './facility-routes.ts';
 import { refuseNonFiniteNumbers } from './finite-numbers.ts';
@@ -231,6 +232,13 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     now: context.now,
     commands: options.lockCommands,
     ...(options.unlockGraceMs !== undefined ? { graceBeforeMs: options.unlockGraceMs } : {}),
+  });
+  await app.register(deviceCommandRoutes, {
+    site: options.site,
+    profiles: context.profiles,
+    audit,
+    commands: options.lockCommands,
+    now: context.now,
   });
   await app.register(auditRoutes, { records: options.records });
   await app.register(alertRoutes, { ...context, records: options.records, alerts: options.alerts });

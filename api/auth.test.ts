@@ -45,6 +45,7 @@ const EXPECTED_ACCESS: Record<string, RouteAccess> = {
   'GET /api/lobby': 'lobby',
   'GET /api/lobby/live': 'lobby',
   'POST /api/spaces/:id/unlock': ANY_MEMBER,
+  'POST /api/devices/:id/commands': STAFF,
   'GET /api/audit': STAFF,
   'GET /api/alerts': STAFF_AND_BOARD,
   'POST /api/alerts/:id/acknowledge': STAFF,
@@ -77,6 +78,7 @@ const EXPECTED_TOKEN_SCOPE: Record<string, TokenScope> = {
   'GET /api/spaces': 'spaces:read',
   'GET /api/spaces/:id/availability': 'bookings:read',
   'GET /api/events/live': 'feed:read',
+  'POST /api/devices/:id/commands': 'commands:write',
 };
 
 const DASHBOARD_FILE = /^\/(assets\/[\w.-]+|[\w.-]+\.(html|svg|png|webmanifest|js))$/;

@@ -13,7 +13,8 @@ import { SERVICE_USERNAMES } from '../site/credentials.ts';
 import type { SiteConfig } from '../site/site.ts';
 
 /**
- * The API's command channel to the building: publishes `{id, action, expiresAt}` on
+ * The API's command channel to the building (locks, switches, thermostats): publishes
+ * `{id, action, expiresAt, channel?, value?}` on
  * `wesprint/<site>/commands/<device>` with the API's own MQTT account (the broker lets only it and the gateway
  * command devices) and waits for the gateway's answer on `.../result`, matched by the command's fresh UUID.
  * A connection of its own, apart from the BuildingFeed, so that reading the building never waits behind a door
@@ -73,6 +74,16 @@ export interface CommandReport {
   publishedAt: number | null;
   /** Epoch ms when the gateway's answer came, or null. */
   answeredAt: number | null;
+}
+
+/** What a command carries beside its action. */
+export interface CommandOptions {
+  /** The device's channel (switch output 2 of a Pro 4PM: `2`); absent: channel 0. */
+  channel?: string;
+  /** The value of an action that takes one (a setpoint in °C). */
+  value?: number;
+  /** The command's id (8–64 of [A-Za-z0-9_-]); default a fresh UUID. */
+  id?: string;
 }
 
 interface Waiting {
@@ -214,8 +225,12 @@ export class LockCommands {
     return this.#waiting.size;
   }
 
-  /** Sends one command to a device and waits for the gateway's answer (or answerTimeoutMs). Never throws. */
-  async send(device: string, action: DeviceAction): Promise<CommandReport> {
+  /**
+   * Sends one command to a device and waits for the gateway's answer (or answerTimeoutMs). Never throws.
+   * `id`: the caller's own command id (a retry of the same request is then the same command, which the
+   * gateway executes at most once); default a fresh UUID.
+   */
+  async send(device: string, action: DeviceAction, more: CommandOptions = {}): Promise<CommandReport> {
     const report = (
       over: Partial<CommandReport> & Pick<CommandReport, 'outcome' | 'detail'>,
     ): CommandReport => ({
@@ -232,16 +247,20 @@ export class LockCommands {
     if (status?.gatewayOnline === false)
       return report({ outcome: 'offline', detail: 'the gateway is offline' });
     if (status?.device(device)?.online === false)
-      return report({ outcome: 'offline', detail: 'the lock is offline (last status from the gateway)' });
+      return report({ outcome: 'offline', detail: 'the device is offline (last status from the gateway)' });
     const client = this.#client;
     if (!client || !this.ready)
       return report({ outcome: 'not_sent', detail: 'the API is not connected to the building broker' });
 
-    const id = randomUUID();
+    const id = more.id ?? randomUUID();
+    if (this.#waiting.has(id))
+      return report({ outcome: 'duplicate', detail: 'a command with this id is already on its way' });
     const command: CommandMessage = {
       id,
       action,
       expiresAt: Date.now() + (this.#options.lifetimeMs ?? 10_000),
+      ...(more.channel === undefined ? {} : { channel: more.channel }),
+      ...(more.value === undefined ? {} : { value: more.value }),
     };
     let publishedAt: number | null = null;
     const answer = new Promise<CommandResultMessage | undefined>((resolve) => {

@@ -213,3 +213,54 @@ export class ReportOnChange<T> {
     this.last = undefined;
   }
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Switched outputs
+
+/**
+ * A plug's or relay's outputs as the building switches them: each on or off, drawing nothing while off, and
+ * its counter standing still meanwhile (the load the building would draw goes uncounted, not saved up).
+ * All on at first, as a plug after power-up (Shelly's and Tasmota's default "restore last state" of a new one).
+ */
+export class SwitchedOutputs {
+  private readonly on: boolean[];
+  /** Wh each output's counter has not counted while it was off. */
+  private readonly missedWh: number[];
+  private lastWh: number[] = [];
+
+  constructor(readonly count: number) {
+    this.on = Array.from({ length: count }, () => true);
+    this.missedWh = Array.from({ length: count }, () => 0);
+  }
+
+  has(output: number): boolean {
+    return Number.isInteger(output) && output >= 0 && output < this.count;
+  }
+
+  isOn(output: number): boolean {
+    return this.on[output] ?? false;
+  }
+
+  /** Switches an output; returns what it was. */
+  set(output: number, on: boolean): boolean {
+    const was = this.isOn(output);
+    if (this.has(output)) this.on[output] = on;
+    return was;
+  }
+
+  /**
+   * What output `output` counts and draws, given what it would with its load always on: the counter's rise
+   * while it was off is taken out (a counter that went back, a reboot, starts the reckoning afresh).
+   */
+  metered(output: number, alwaysOnWh: number, alwaysOnW: number): { wh: number; powerW: number } {
+    const last = this.lastWh[output];
+    if (last !== undefined && alwaysOnWh < last) this.missedWh[output] = 0;
+    else if (last !== undefined && !this.isOn(output))
+      this.missedWh[output] = (this.missedWh[output] ?? 0) + (alwaysOnWh - last);
+    this.lastWh[output] = alwaysOnWh;
+    return {
+      wh: Math.max(0, alwaysOnWh - (this.missedWh[output] ?? 0)),
+      powerW: this.isOn(output) ? alwaysOnW : 0,
+    };
+  }
+}

@@ -1,5 +1,8 @@
 import t from 'tap';
+import { confirmedBy } from '../../device-profiles/confirmation.ts';
 import { DAY_MS, meterRebootAt } from '../../simulations/physics.ts';
+import type { DeviceMessage } from '../../simulations/virtual-device.ts';
+import { commandIoAt } from '../../test-support/command-io.ts';
 import { decodeAll, demoBuilding, MONDAY, payloadOf } from '../../test-support/demo-devices.ts';
 import profile from './profile.ts';
 import simulator from './simulator.ts';
@@ -59,3 +62,28 @@ t.test('the site file says which Gen1 meter is a 3EM: its main meter; any other 
     'a plug named main meter is a 3EM',
   );
 });
+
+t.test(
+  'a Plug S switches on relay/0/command and answers with relay/0; off, it draws and counts nothing',
+  async (t) => {
+    const config = device('eg-cafe-spuelmaschine');
+    const plug = create('eg-cafe-spuelmaschine', 0);
+    t.same(plug.commandTopics, [`${config.topic}/relay/0/command`]);
+    const noon = MONDAY + 11 * 3_600_000;
+    plug.report(noon);
+    const published: DeviceMessage[] = [];
+    plug.command?.(`${config.topic}/relay/0/command`, 'off', commandIoAt(noon, published));
+    const answer = decodeAll(profile, published, noon);
+    const state = answer.find((r) => r.quantity === 'switch');
+    t.ok(state && confirmedBy({ action: 'switch_off' }, state), 'relay/0 off confirms switch_off');
+    t.equal(answer.find((r) => r.quantity === 'power')?.value, 0, 'and it draws nothing');
+    const energy = (at: number) =>
+      decodeAll(profile, plug.report(at), at).find((r) => r.quantity === 'energy')?.value as number;
+    const offAt = energy(noon);
+    t.equal(energy(noon + 3_600_000), offAt, 'an hour off: the counter stood still');
+    plug.command?.(`${config.topic}/relay/0/command`, 'on', commandIoAt(noon + 3_600_000, published));
+    t.ok(energy(noon + 7_200_000) > offAt, 'on again, it counts again');
+    const main = create('og2-main-meter', 0);
+    t.same(main.commandTopics, [], 'a 3EM main meter is never switched');
+  },
+);

@@ -4,13 +4,16 @@
  * every 30 s (the default update period).
  * - A main meter (`meter_role: main` in the site file) is a Shelly 3EM on the three phases of its floor:
  *   per phase `emeter/<i>/power` W, `pf`, `current` A, `voltage` V, `total` and `total_returned` Wh.
- * - Any other is a Shelly Plug S: `relay/0` on, `relay/0/power` W, `relay/0/energy` in watt-minutes since
- *   the plug last booted, `temperature` °C and `temperature_f`, `overtemperature`.
+ * - Any other is a Shelly Plug S: `relay/0` on/off, `relay/0/power` W, `relay/0/energy` in watt-minutes
+ *   since the plug last booted, `temperature` °C and `temperature_f`, `overtemperature`. It takes `on`, `off`
+ *   and `toggle` on `relay/0/command` and answers with `relay/0` and `relay/0/power` at once ("Shelly
+ *   Plug/PlugS: MQTT"); while off it draws nothing and its counter stands still.
  */
 
-import { MeterCounter } from '../../simulations/device-traits.ts';
+import { MeterCounter, SwitchedOutputs } from '../../simulations/device-traits.ts';
 import type { SimulatedBuilding } from '../../simulations/simulated-building.ts';
 import {
+  type CommandIo,
   type DeviceMessage,
   type DeviceOptions,
   defineSimulator,
@@ -64,10 +67,12 @@ class ShellyGen1Device implements VirtualDevice {
   readonly clientId: string;
   readonly firmwareIntervalS = 30;
   readonly will: DeviceMessage;
-  readonly commandTopics: string[] = [];
+  readonly commandTopics: string[];
   private readonly meter: MeterCounter;
   /** The site file says so: a Gen1 main meter is a 3EM, one channel per phase. */
   private readonly isEmeter: boolean;
+  /** A plug's one relay. */
+  readonly outputs = new SwitchedOutputs(1);
 
   constructor(
     readonly config: DeviceConfig,
@@ -79,6 +84,8 @@ class ShellyGen1Device implements VirtualDevice {
     this.will = message(`${config.topic}/online`, false, true, 1);
     this.meter = new MeterCounter(config, building, options, simStart);
     this.isEmeter = config.meter_role === 'main';
+    // A 3EM's relay output drives a contactor the building never switches: it listens to nothing here.
+    this.commandTopics = this.isEmeter ? [] : [`${config.topic}/relay/0/command`];
   }
 
   birth(simNow: number): DeviceMessage[] {
@@ -94,13 +101,22 @@ class ShellyGen1Device implements VirtualDevice {
         this.meter.phases(simNow).map((p) => ({ ...p, currentA: p.powerW / (p.voltageV * p.pf) })),
       );
     }
+    const relay = this.outputs.metered(0, this.meter.counter.wh, power);
     return shellyGen1RelayMessages(this.config.topic, {
-      on: true,
-      powerW: power,
+      on: this.outputs.isOn(0),
+      powerW: relay.powerW,
       // relay/0/energy counts watt-minutes since the plug last booted
-      energyWmin: this.meter.counter.wh * 60,
-      temperatureC: 28 + power / 100,
+      energyWmin: relay.wh * 60,
+      temperatureC: 28 + relay.powerW / 100,
     });
+  }
+
+  command(topic: string, payload: string, io: CommandIo): void {
+    if (this.isEmeter || topic !== `${this.config.topic}/relay/0/command`) return;
+    const word = payload.trim();
+    if (word !== 'on' && word !== 'off' && word !== 'toggle') return;
+    this.outputs.set(0, word === 'toggle' ? !this.outputs.isOn(0) : word === 'on');
+    io.after(50, () => io.publish(this.report(io.simNow()).slice(0, 3)));
   }
 }
 

@@ -1,4 +1,7 @@
 import t from 'tap';
+import { confirmedBy } from '../../device-profiles/confirmation.ts';
+import type { DeviceMessage } from '../../simulations/virtual-device.ts';
+import { commandIoAt } from '../../test-support/command-io.ts';
 import { decodeAll, demoBuilding, MONDAY } from '../../test-support/demo-devices.ts';
 import profile from './profile.ts';
 import simulator from './simulator.ts';
@@ -37,3 +40,60 @@ t.test('a Gen2 device without channels in the site file is a plug with one switc
   const readings = decodeAll(profile, plug.report(noon + 60_000), noon + 60_000);
   t.ok(readings.length > 0 && readings.every((r) => r.channel === '0'));
 });
+
+t.test(
+  'the Pro 4PM takes Switch.Set per output on <id>/rpc, answers on <src>/rpc, and reports the new output',
+  async (t) => {
+    const config = device('og2-protel-steckdosen');
+    const pro4pm = create(config);
+    t.same(pro4pm.commandTopics, [`${config.topic}/rpc`]);
+    pro4pm.report(noon);
+    const [request] = profile.encodeCommand?.(config.topic, 'switch_off', '2', { id: 'cmd-00000002' }) ?? [];
+    const published: DeviceMessage[] = [];
+    pro4pm.command?.(request?.topic ?? '', request?.payload ?? '', commandIoAt(noon, published));
+    const match = (topic: string) => profile.match(topic);
+    const rpc = published.find((m) => m.topic === `${config.topic}/wesprint/rpc`);
+    const rpcMatch = rpc && match(rpc.topic);
+    t.ok(rpcMatch, 'the answer comes on <src>/rpc, which the profile reads');
+    t.same(rpcMatch && profile.decode(rpcMatch, Buffer.from(rpc?.payload ?? ''), noon).commandResult, {
+      ok: true,
+      detail: 'done (was on)',
+      id: 'cmd-00000002',
+    });
+    const states = decodeAll(
+      profile,
+      published.filter((m) => m !== rpc),
+      noon,
+    );
+    t.ok(
+      states.some((r) => confirmedBy({ action: 'switch_off', channel: '2' }, r)),
+      'output 2 reports off',
+    );
+    t.notOk(
+      states.some((r) => r.channel !== '2'),
+      'only output 2 spoke',
+    );
+    const now = decodeAll(profile, pro4pm.report(noon + 60_000), noon + 60_000);
+    const of = (channel: string, quantity: string) =>
+      now.find((r) => r.channel === channel && r.quantity === quantity)?.value;
+    t.same(
+      [of('2', 'switch'), of('2', 'power'), of('1', 'switch')],
+      ['off', 0, 'on'],
+      'output 2 off draws nothing; 1 stays on',
+    );
+    // A switch the device does not have: RPC error -105, nothing switched.
+    const [wrong] = profile.encodeCommand?.(config.topic, 'switch_off', '7', { id: 'cmd-00000007' }) ?? [];
+    const refused: DeviceMessage[] = [];
+    pro4pm.command?.(wrong?.topic ?? '', wrong?.payload ?? '', commandIoAt(noon, refused));
+    const errorMatch = refused[0] && match(refused[0].topic);
+    t.match(
+      errorMatch && profile.decode(errorMatch, Buffer.from(refused[0]?.payload ?? ''), noon).commandResult,
+      {
+        ok: false,
+        detail: /Shelly error -105/,
+        id: 'cmd-00000007',
+      },
+    );
+    t.equal(refused.length, 1, 'no status follows an error');
+  },
+);

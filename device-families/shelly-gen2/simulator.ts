@@ -7,11 +7,18 @@
  *
  * How many switches: one, or as many as the outputs the site file places (`channels`: a Pro 4PM whose
  * outputs 0..3 feed four rooms has four).
+ *
+ * Switching: an RPC request frame on `<id>/rpc` (`{"id","src","method":"Switch.Set","params":{"id","on"}}`)
+ * sets that output and is answered on `<src>/rpc` with `{"id","src","dst","result":{"was_on"}}`, or with
+ * `"error":{"code":-105,…}` for a switch id the device does not have (General/RPCProtocol, Switch.Set);
+ * then the output's new status goes out on `status/switch:<n>` and in a NotifyStatus (`source` "MQTT").
+ * An output that is off draws nothing and its counter stands still.
  */
 
-import { MeterCounter, mainsVoltage } from '../../simulations/device-traits.ts';
+import { MeterCounter, mainsVoltage, SwitchedOutputs } from '../../simulations/device-traits.ts';
 import type { SimulatedBuilding } from '../../simulations/simulated-building.ts';
 import {
+  type CommandIo,
   type DeviceMessage,
   type DeviceOptions,
   defineSimulator,
@@ -89,9 +96,10 @@ class ShellyGen2Plug implements VirtualDevice {
   readonly clientId: string;
   readonly firmwareIntervalS = 60;
   readonly will: DeviceMessage;
-  readonly commandTopics: string[] = [];
+  readonly commandTopics: string[];
   private readonly meter: MeterCounter;
   private readonly switches: number;
+  readonly outputs: SwitchedOutputs;
   private source = 'init';
 
   constructor(
@@ -104,6 +112,55 @@ class ShellyGen2Plug implements VirtualDevice {
     this.will = shellyGen2OnlineMessage(config.topic, false);
     this.meter = new MeterCounter(config, building, options, simStart);
     this.switches = switchesOf(config);
+    this.outputs = new SwitchedOutputs(this.switches);
+    this.commandTopics = [`${config.topic}/rpc`];
+  }
+
+  command(topic: string, payload: string, io: CommandIo): void {
+    if (topic !== `${this.config.topic}/rpc`) return;
+    let frame: { id?: unknown; src?: unknown; method?: unknown; params?: { id?: unknown; on?: unknown } };
+    try {
+      frame = JSON.parse(payload);
+    } catch {
+      return;
+    }
+    // "src … Required": without it the device has nowhere to answer, and does nothing.
+    if (typeof frame.src !== 'string' || frame.src === '' || frame.method !== 'Switch.Set') return;
+    const answer = (body: object) =>
+      message(
+        `${frame.src}/rpc`,
+        JSON.stringify({ id: frame.id, src: this.config.topic, dst: frame.src, ...body }),
+        false,
+        1,
+      );
+    const output = frame.params?.id;
+    if (typeof output !== 'number' || !this.outputs.has(output) || typeof frame.params?.on !== 'boolean') {
+      io.publish([
+        answer({ error: { code: -105, message: `Argument 'id', value ${String(output)} not found!` } }),
+      ]);
+      return;
+    }
+    const wasOn = this.outputs.set(output, frame.params.on);
+    io.publish([answer({ result: { was_on: wasOn } })]);
+    io.after(50, () => {
+      this.source = 'MQTT';
+      const [status, notification] = this.statusOf(output, io.simNow());
+      io.publish([status, notification]);
+    });
+  }
+
+  /** One output's status topic and a NotifyStatus naming that output only, as after a change. */
+  private statusOf(output: number, simNow: number): [DeviceMessage, DeviceMessage] {
+    const messages = this.report(simNow);
+    const status = messages[output] as DeviceMessage;
+    const params = { ts: round(simNow / 1000, 2), [`switch:${output}`]: JSON.parse(status.payload) };
+    return [
+      status,
+      message(
+        `${this.config.topic}/events/rpc`,
+        shellyGen2NotificationPayload(this.config.topic, 'NotifyStatus', params),
+      ),
+    ];
   }
 
   birth(simNow: number): DeviceMessage[] {
@@ -118,21 +175,24 @@ class ShellyGen2Plug implements VirtualDevice {
     const minuteStart = Math.floor(simNow / 60_000) * 60_000;
     const share = 1 / this.switches;
     const minuteMwh = (ms: number) => (this.meter.powerW(ms) * share * 60 * 1000) / 3600;
-    const output = (): Gen2SwitchState => ({
-      source: this.source,
-      output: true,
-      apowerW: power * share,
-      voltageV: voltage,
-      currentA: (power * share) / voltage / 0.95,
-      totalWh: this.meter.counter.wh * share,
-      byMinuteMwh: [
-        minuteMwh(minuteStart - 60_000),
-        minuteMwh(minuteStart - 120_000),
-        minuteMwh(minuteStart - 180_000),
-      ],
-      minuteTs: minuteStart / 1000,
-      temperatureC: 30 + power / 80,
-    });
+    const output = (_: unknown, n: number): Gen2SwitchState => {
+      const metered = this.outputs.metered(n, this.meter.counter.wh * share, power * share);
+      return {
+        source: this.source,
+        output: this.outputs.isOn(n),
+        apowerW: metered.powerW,
+        voltageV: voltage,
+        currentA: metered.powerW / voltage / 0.95,
+        totalWh: metered.wh,
+        byMinuteMwh: [
+          minuteMwh(minuteStart - 60_000),
+          minuteMwh(minuteStart - 120_000),
+          minuteMwh(minuteStart - 180_000),
+        ],
+        minuteTs: minuteStart / 1000,
+        temperatureC: 30 + power / 80,
+      };
+    };
     const messages = shellyGen2Messages(
       this.config.topic,
       Array.from({ length: this.switches }, output),

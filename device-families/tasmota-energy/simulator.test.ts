@@ -1,5 +1,9 @@
 import t from 'tap';
-import { demoBuilding, MONDAY, payloadOf } from '../../test-support/demo-devices.ts';
+import { confirmedBy } from '../../device-profiles/confirmation.ts';
+import type { DeviceMessage } from '../../simulations/virtual-device.ts';
+import { commandIoAt } from '../../test-support/command-io.ts';
+import { decodeAll, demoBuilding, MONDAY, payloadOf } from '../../test-support/demo-devices.ts';
+import profile from './profile.ts';
 import simulator, { tasmotaSensorPayload } from './simulator.ts';
 
 const { building, device } = demoBuilding('vd-test');
@@ -42,4 +46,37 @@ t.test('Tasmota SENSOR payload arithmetic', async (t) => {
   t.equal(e.ApparentPower, 100, '92 W / 0.92');
   t.equal(e.ReactivePower, 39, 'sqrt(100² − 92²)');
   t.equal(e.Current, 0.435, '100 VA / 230 V');
+});
+
+t.test('a Tasmota plug switches on cmnd/<topic>/POWER1 and answers stat/RESULT and stat/POWER', async (t) => {
+  const config = device('og1-teekueche');
+  const plug = simulator.create(config, {
+    building,
+    simStart: MONDAY,
+    options: { rebootProbabilityPerDay: 0 },
+  });
+  const noon = MONDAY + 11 * 3_600_000;
+  plug.report(noon);
+  const [command] = profile.encodeCommand?.(config.topic, 'switch_off') ?? [];
+  t.ok(command && plug.commandTopics.includes(command.topic), `it listens on ${command?.topic}`);
+  const published: DeviceMessage[] = [];
+  plug.command?.(command?.topic ?? '', command?.payload ?? '', commandIoAt(noon, published));
+  t.same(
+    published.map((m) => [m.topic, m.payload]),
+    [
+      [`stat/${config.topic}/RESULT`, '{"POWER":"OFF"}'],
+      [`stat/${config.topic}/POWER`, 'OFF'],
+    ],
+  );
+  const answers = decodeAll(profile, published, noon);
+  t.ok(
+    answers.every((r) => confirmedBy({ action: 'switch_off' }, r)),
+    'both confirm switch_off',
+  );
+  const later = decodeAll(profile, plug.report(noon + 600_000), noon + 600_000);
+  t.same(
+    [later.find((r) => r.quantity === 'switch')?.value, later.find((r) => r.quantity === 'power')?.value],
+    ['off', 0],
+    'its STATE says OFF and it draws nothing',
+  );
 });

@@ -5,9 +5,10 @@
  * `Time` is the device's local time without zone (SetOption52 off); client id `DVES_<last 6 of MAC>`.
  */
 
-import { MeterCounter, mainsVoltage, seededTrait } from '../../simulations/device-traits.ts';
+import { MeterCounter, mainsVoltage, SwitchedOutputs, seededTrait } from '../../simulations/device-traits.ts';
 import type { SimulatedBuilding } from '../../simulations/simulated-building.ts';
 import {
+  type CommandIo,
   type DeviceMessage,
   type DeviceOptions,
   defineSimulator,
@@ -74,8 +75,10 @@ class TasmotaPlug implements VirtualDevice {
   /** TelePeriod default. */
   readonly firmwareIntervalS = 300;
   readonly will: DeviceMessage;
-  readonly commandTopics: string[] = [];
+  readonly commandTopics: string[];
   private readonly meter: MeterCounter;
+  /** The plug's one relay (`POWER`, channel 0). */
+  readonly outputs = new SwitchedOutputs(1);
   private totalStartTime: string;
   private today = { date: '', startWh: 0 };
   private yesterdayKwh = 0;
@@ -93,6 +96,28 @@ class TasmotaPlug implements VirtualDevice {
     this.meter = new MeterCounter(config, building, options, simStart);
     this.totalStartTime = building.local(this.meter.counter.startedAt).isoLocal;
     this.bootedAt = simStart;
+    this.commandTopics = [`cmnd/${config.topic}/POWER`, `cmnd/${config.topic}/POWER1`];
+  }
+
+  /**
+   * `cmnd/<topic>/POWER` or `POWER1` with ON/OFF/TOGGLE (or 1/0/2): the relay switches and Tasmota answers
+   * `stat/<topic>/RESULT` `{"POWER":"ON"}` and `stat/<topic>/POWER` `ON` (one relay: no index, SetOption26 off).
+   */
+  command(topic: string, payload: string, io: CommandIo): void {
+    if (!this.commandTopics.includes(topic)) return;
+    const word = payload.trim().toUpperCase();
+    const asked = { ON: true, '1': true, OFF: false, '0': false } as Record<string, boolean>;
+    let on = asked[word];
+    if (word === 'TOGGLE' || word === '2') on = !this.outputs.isOn(0);
+    if (on === undefined) return;
+    this.outputs.set(0, on);
+    const state = on ? 'ON' : 'OFF';
+    io.after(30, () =>
+      io.publish([
+        message(`stat/${this.config.topic}/RESULT`, JSON.stringify({ POWER: state })),
+        message(`stat/${this.config.topic}/POWER`, state),
+      ]),
+    );
   }
 
   birth(simNow: number): DeviceMessage[] {
@@ -106,7 +131,8 @@ class TasmotaPlug implements VirtualDevice {
       this.today.startWh = 0;
       this.lastReportWh = 0;
     }
-    const wh = this.meter.counter.wh;
+    const relay = this.outputs.metered(0, this.meter.counter.wh, this.meter.powerW(simNow));
+    const wh = relay.wh;
     const t = this.building.local(simNow);
     if (t.date !== this.today.date) {
       if (this.today.date) this.yesterdayKwh = (wh - this.today.startWh) / 1000;
@@ -118,7 +144,7 @@ class TasmotaPlug implements VirtualDevice {
     return [
       message(
         `tele/${this.config.topic}/STATE`,
-        tasmotaStatePayload(t.isoLocal, (simNow - this.bootedAt) / 1000, true, rssi),
+        tasmotaStatePayload(t.isoLocal, (simNow - this.bootedAt) / 1000, this.outputs.isOn(0), rssi),
       ),
       message(
         `tele/${this.config.topic}/SENSOR`,
@@ -129,7 +155,7 @@ class TasmotaPlug implements VirtualDevice {
           yesterdayKwh: this.yesterdayKwh,
           todayKwh: (wh - this.today.startWh) / 1000,
           periodWh,
-          powerW: this.meter.powerW(simNow),
+          powerW: relay.powerW,
           voltageV: mainsVoltage(this.building, this.config, simNow),
           factor: 0.92,
         }),

@@ -1,5 +1,6 @@
 import t from 'tap';
-import type { CommandIo, DeviceMessage } from '../../simulations/virtual-device.ts';
+import type { DeviceMessage } from '../../simulations/virtual-device.ts';
+import { commandIoAt } from '../../test-support/command-io.ts';
 import { decodeAll, demoBuilding, MONDAY } from '../../test-support/demo-devices.ts';
 import profile from './profile.ts';
 import simulator, { outsideC, valveOpening, Z2mThermostat } from './simulator.ts';
@@ -7,11 +8,7 @@ import simulator, { outsideC, valveOpening, Z2mThermostat } from './simulator.ts
 const { building, device } = demoBuilding('vd-test');
 const HOUR = 3_600_000;
 
-/** A command's io at a fixed simulated instant; what the valve publishes is collected, `after` runs at once. */
-function ioAt(simNow: number, published: DeviceMessage[]): CommandIo {
-  return { publish: (m) => published.push(...m), after: (_ms, action) => action(), simNow: () => simNow };
-}
-
+const ioAt = commandIoAt;
 t.test(
   'a radiator valve reports its room through Zigbee2MQTT in the formats its profile decodes',
   async (t) => {
