@@ -25,6 +25,7 @@ import { crossSite } from './cross-site.ts';
 import { dashboardPages } from './dashboard-pages.ts';
 import { deviceCommandRoutes } from './device-command-routes.ts';
 import { describeValidation, installErrorHandling } from './errors.ts';
+import { eventRoutes } from './event-routes.ts';
 import { facilityRoutes } from './facility-routes.ts';
 import { refuseNonFiniteNumbers } from './finite-numbers.ts';
 import { healthRoutes } from './health-routes.ts';
@@ -244,6 +245,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   await app.register(alertRoutes, { ...context, records: options.records, alerts: options.alerts });
   await app.register(bookingRoutes, { site: options.site, records: options.records, now: context.now });
   await app.register(bookingSeriesRoutes, { site: options.site, records: options.records, now: context.now });
+  await app.register(eventRoutes, { site: options.site, records: options.records, now: context.now });
   await app.register(boardReportRoutes, { ...context, records: options.records });
   await app.register(dashboardPages, options.dashboardDir ? { dir: options.dashboardDir } : {});
   return app;

@@ -1,0 +1,200 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
+import { ANY_MEMBER, type Member, STAFF } from '../access/roles.ts';
+import { DAY_MS } from '../bookings/booking-rules.ts';
+import type { BookingSeriesStore, BookingStore } from '../bookings/booking-store.ts';
+import { SqliteBookingStore } from '../bookings/sqlite-booking-store.ts';
+import type { RecordsDb } from '../database/database.ts';
+import { checkEventDetails, type EventDate, visibleTo } from '../events/event-rules.ts';
+import type { EventStore } from '../events/event-store.ts';
+import { eventsCalendar } from '../events/events-calendar.ts';
+import { SqliteEventStore } from '../events/sqlite-event-store.ts';
+import type { SiteConfig } from '../site/site.ts';
+import { ApiError, ErrorBody } from './errors.ts';
+
+/**
+ * Public events: an organiser (a member on their own booking or series, or staff on any) gives the time a
+ * title, a description, a capacity and who may see it. The dates of public events are for anyone, without
+ * sign-in: JSON for the /events page and an iCalendar feed; members see the members-only ones as well.
+ * Nothing public names a person.
+ */
+
+export interface EventRoutesOptions {
+  site: SiteConfig;
+  records: RecordsDb;
+  events?: EventStore;
+  bookings?: BookingStore & BookingSeriesStore;
+  now?: () => number;
+}
+
+const Instant = Type.String({ format: 'date-time' });
+const AHEAD_MS = 60 * DAY_MS;
+const FEED_AHEAD_MS = 400 * DAY_MS;
+const FEED_PAST_MS = 30 * DAY_MS;
+
+const EventDateOut = Type.Object({
+  eventId: Type.String(),
+  title: Type.String(),
+  description: Type.String(),
+  spaceId: Type.String(),
+  spaceName: Type.String(),
+  start: Instant,
+  end: Instant,
+  capacity: Type.Union([Type.Integer(), Type.Null()]),
+  visibility: Type.Union([Type.Literal('public'), Type.Literal('members')]),
+});
+
+const isStaff = (member: Member) => STAFF.includes(member.role);
+
+export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async (app, options) => {
+  const { site } = options;
+  const events = options.events ?? new SqliteEventStore(options.records);
+  const bookings = options.bookings ?? new SqliteBookingStore(options.records);
+  const now = options.now ?? Date.now;
+  const spaceName = new Map(site.spaces.map((s) => [s.id, s.name]));
+
+  const out = (d: EventDate) => ({
+    eventId: d.eventId,
+    title: d.title,
+    description: d.description,
+    spaceId: d.spaceId,
+    spaceName: spaceName.get(d.spaceId) ?? d.spaceId,
+    start: new Date(d.start).toISOString(),
+    end: new Date(d.end).toISOString(),
+    capacity: d.capacity,
+    visibility: d.visibility,
+  });
+  const upcoming = async (signedIn: boolean) => {
+    const t = now();
+    const dates = await events.datesWithin({ start: t, end: t + AHEAD_MS }, signedIn ? 'all' : 'public');
+    return { dates: visibleTo(dates, signedIn).map(out) };
+  };
+
+  app.get(
+    '/api/public/events',
+    {
+      config: { access: 'public' },
+      schema: {
+        tags: ['events'],
+        summary: 'The public events of the next 60 days, for anyone (no sign-in; no person named)',
+        response: { 200: Type.Object({ dates: Type.Array(EventDateOut) }) },
+      },
+    },
+    async (_request, reply) =>
+      reply.header('cache-control', 'public, max-age=60').send(await upcoming(false)),
+  );
+
+  app.get(
+    '/api/public/events.ics',
+    {
+      config: { access: 'public' },
+      schema: {
+        tags: ['events'],
+        summary: 'The public events as an iCalendar feed anyone can subscribe to',
+        produces: ['text/calendar'],
+        response: { 200: Type.String({ description: 'text/calendar (RFC 5545)' }) },
+      },
+    },
+    async (_request, reply) => {
+      const t = now();
+      const dates = await events.datesWithin({ start: t - FEED_PAST_MS, end: t + FEED_AHEAD_MS }, 'public');
+      return reply
+        .type('text/calendar; charset=utf-8')
+        .header('cache-control', 'public, max-age=300')
+        .send(eventsCalendar(site, visibleTo(dates, false), t));
+    },
+  );
+
+  app.get(
+    '/api/events',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['events'],
+        summary: 'The events of the next 60 days, members-only ones included',
+        response: { 200: Type.Object({ dates: Type.Array(EventDateOut) }), 401: ErrorBody },
+      },
+    },
+    async () => upcoming(true),
+  );
+
+  app.post(
+    '/api/events',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['events'],
+        summary: 'Make an event of your booking or booking series (staff: of any)',
+        body: Type.Object(
+          {
+            title: Type.String({ maxLength: 200 }),
+            description: Type.Optional(Type.String({ maxLength: 4000 })),
+            capacity: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
+            visibility: Type.Union([Type.Literal('public'), Type.Literal('members')]),
+            bookingId: Type.Optional(Type.String({ maxLength: 64 })),
+            seriesId: Type.Optional(Type.String({ maxLength: 64 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          201: Type.Object({ id: Type.String(), title: Type.String(), visibility: Type.String() }),
+          400: ErrorBody,
+          401: ErrorBody,
+          404: ErrorBody,
+        },
+      },
+    },
+    async (request, reply) => {
+      const member = request.member;
+      if (!member) throw new ApiError(401, 'sign in first');
+      const { bookingId, seriesId } = request.body;
+      if ((bookingId === undefined) === (seriesId === undefined))
+        throw new ApiError(400, 'give either bookingId or seriesId');
+      const owner = bookingId
+        ? (await bookings.get(bookingId))?.memberId
+        : (await bookings.getSeries(seriesId as string))?.memberId;
+      // Someone else's booking answers like one that does not exist.
+      if (!owner || (!isStaff(member) && owner !== member.id))
+        throw new ApiError(404, `no ${bookingId ? 'booking' : 'booking series'} "${bookingId ?? seriesId}"`);
+      const verdict = checkEventDetails({
+        title: request.body.title,
+        description: request.body.description ?? '',
+        capacity: request.body.capacity ?? null,
+        visibility: request.body.visibility,
+      });
+      if (!verdict.ok) throw new ApiError(400, verdict.message);
+      const event = await events.create(
+        {
+          ...verdict.details,
+          bookingId: bookingId ?? null,
+          seriesId: seriesId ?? null,
+          organiserId: member.id,
+        },
+        now(),
+      );
+      return reply.code(201).send({ id: event.id, title: event.title, visibility: event.visibility });
+    },
+  );
+
+  app.delete(
+    '/api/events/:id',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['events'],
+        summary: 'Cancel an event (its organiser or staff); its bookings stay',
+        params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }),
+        response: { 204: Type.Null(), 401: ErrorBody, 404: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const member = request.member;
+      if (!member) throw new ApiError(401, 'sign in first');
+      const event = await events.get(request.params.id);
+      if (!event || event.cancelledAt !== null || (!isStaff(member) && event.organiserId !== member.id))
+        throw new ApiError(404, `no event "${request.params.id}"`);
+      await events.cancel(event.id, now());
+      return reply.code(204).send(null);
+    },
+  );
+};

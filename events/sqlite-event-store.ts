@@ -1,0 +1,124 @@
+import { randomUUID } from 'node:crypto';
+import type { RecordsDb } from '../database/database.ts';
+import type { EventDate, EventVisibility } from './event-rules.ts';
+import type { EventStore, NewEvent, PublicEvent } from './event-store.ts';
+
+/** Events in the records database (table events), their dates read from the bookings they sit on. */
+
+interface EventRow {
+  id: string;
+  title: string;
+  description: string;
+  capacity: number | null;
+  visibility: EventVisibility;
+  booking_id: string | null;
+  series_id: string | null;
+  organiser_id: string;
+  created_at: number;
+  cancelled_at: number | null;
+}
+
+interface DateRow {
+  id: string;
+  title: string;
+  description: string;
+  capacity: number | null;
+  visibility: EventVisibility;
+  space_id: string;
+  start_ms: number;
+  end_ms: number;
+  occurrence: string | null;
+}
+
+function toEvent(row: EventRow): PublicEvent {
+  return {
+    id: row.id,
+    title: row.title,
+    description: row.description,
+    capacity: row.capacity,
+    visibility: row.visibility,
+    bookingId: row.booking_id,
+    seriesId: row.series_id,
+    organiserId: row.organiser_id,
+    createdAt: row.created_at,
+    cancelledAt: row.cancelled_at,
+  };
+}
+
+/** At most this many dates in one answer: a year of weekly events in a few rooms. */
+const MAX_DATES = 2000;
+
+export class SqliteEventStore implements EventStore {
+  private readonly statements;
+
+  constructor(db: RecordsDb) {
+    this.statements = {
+      insert: db.prepare(
+        `INSERT INTO events (id, title, description, capacity, visibility, booking_id, series_id, organiser_id, created_at)
+         VALUES (@id, @title, @description, @capacity, @visibility, @booking_id, @series_id, @organiser_id, @created_at)`,
+      ),
+      byId: db.prepare<[string], EventRow>('SELECT * FROM events WHERE id = ?'),
+      cancel: db.prepare<[number, string]>(
+        'UPDATE events SET cancelled_at = ? WHERE id = ? AND cancelled_at IS NULL',
+      ),
+      // Two arms (a single booking, a series' dates) so each uses its index.
+      dates: db.prepare<[number, number, number, number, number, number, number], DateRow>(
+        `SELECT e.id, e.title, e.description, e.capacity, e.visibility, b.space_id, b.start_ms, b.end_ms, b.occurrence
+         FROM events e JOIN bookings b ON b.id = e.booking_id
+         WHERE e.cancelled_at IS NULL AND b.status IN ('booked', 'checked_in') AND b.start_ms < ? AND ? < b.end_ms
+           AND (e.visibility = 'public' OR ? = 1)
+         UNION ALL
+         SELECT e.id, e.title, e.description, e.capacity, e.visibility, b.space_id, b.start_ms, b.end_ms, b.occurrence
+         FROM events e JOIN bookings b ON b.series_id = e.series_id
+         WHERE e.cancelled_at IS NULL AND b.status IN ('booked', 'checked_in') AND b.start_ms < ? AND ? < b.end_ms
+           AND (e.visibility = 'public' OR ? = 1)
+         ORDER BY start_ms LIMIT ?`,
+      ),
+    };
+  }
+
+  async create(input: NewEvent, now: number = Date.now()): Promise<PublicEvent> {
+    const id = randomUUID();
+    this.statements.insert.run({
+      id,
+      title: input.title,
+      description: input.description,
+      capacity: input.capacity,
+      visibility: input.visibility,
+      booking_id: input.bookingId,
+      series_id: input.seriesId,
+      organiser_id: input.organiserId,
+      created_at: now,
+    });
+    return toEvent(this.statements.byId.get(id) as EventRow);
+  }
+
+  async get(id: string): Promise<PublicEvent | undefined> {
+    const row = this.statements.byId.get(id);
+    return row ? toEvent(row) : undefined;
+  }
+
+  async cancel(id: string, now: number = Date.now()): Promise<boolean> {
+    return this.statements.cancel.run(now, id).changes === 1;
+  }
+
+  async datesWithin(
+    range: { start: number; end: number },
+    visibility: 'public' | 'all',
+  ): Promise<EventDate[]> {
+    const all = visibility === 'all' ? 1 : 0;
+    return this.statements.dates
+      .all(range.end, range.start, all, range.end, range.start, all, MAX_DATES)
+      .map((r) => ({
+        eventId: r.id,
+        title: r.title,
+        description: r.description,
+        capacity: r.capacity,
+        visibility: r.visibility,
+        spaceId: r.space_id,
+        start: r.start_ms,
+        end: r.end_ms,
+        occurrence: r.occurrence,
+      }));
+  }
+}
