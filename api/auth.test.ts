@@ -61,6 +61,17 @@ const EXPECTED_ACCESS: Record<string, RouteAccess> = {
   'DELETE /api/me/calendar-token': ANY_MEMBER,
   // The calendar feed's secret is in its URL (phones cannot sign in to subscribe).
   'GET /api/calendar/:token.ics': 'public',
+  'POST /api/booking-series/preview': ANY_MEMBER,
+  'POST /api/booking-series': ANY_MEMBER,
+  'GET /api/booking-series/:id': ANY_MEMBER,
+  'DELETE /api/booking-series/:id': ANY_MEMBER,
+  'PATCH /api/bookings/:id': ANY_MEMBER,
+  // Public events are for anyone: the page /events and calendar apps without an account.
+  'GET /api/public/events': 'public',
+  'GET /api/public/events.ics': 'public',
+  'GET /api/events': ANY_MEMBER,
+  'POST /api/events': ANY_MEMBER,
+  'DELETE /api/events/:id': ANY_MEMBER,
 };
 
 /**
