@@ -32,7 +32,8 @@ import { loadOrCreateSecrets, SERVICE_USERNAMES, type Secrets, secretsFile } fro
 import type { SiteNetwork } from '../site/network.ts';
 import type { DeviceConfig, SiteConfig } from '../site/site.ts';
 import { openStore } from '../storage/open.ts';
-import type { ManagedStore } from '../storage/store.ts';
+import { siteReadings } from '../storage/site-view.ts';
+import type { TimeSeriesStore } from '../storage/store.ts';
 import { type GatewayIntake, openGatewayIntake } from './gateway-intake.ts';
 import { writeHeartbeat } from './healthcheck.ts';
 import { openLog } from './log.ts';
@@ -285,7 +286,7 @@ export async function startParts(
     }
 
     // The readings store and the building feed: opened once for the watchers and the API.
-    let readings: { store: ManagedStore; feed: BuildingFeed } | undefined;
+    let readings: { store: TimeSeriesStore; feed: BuildingFeed } | undefined;
     const openReadings = () => {
       if (readings) return readings;
       const store = openStore(settings);
@@ -293,7 +294,8 @@ export async function startParts(
       const feed = new BuildingFeed({ url: mqttUrl, ...service('api'), site, logger });
       feed.start();
       stops.push(() => feed.close());
-      readings = { store, feed };
+      // In a network the store holds every house's readings; the API and the watchers serve the home site.
+      readings = { store: network.qualified ? siteReadings(store, site.site.id) : store, feed };
       return readings;
     };
 
@@ -480,7 +482,7 @@ function startWatchers(
   settings: Settings,
   site: SiteConfig,
   profiles: Map<string, DeviceProfile>,
-  store: ManagedStore,
+  store: TimeSeriesStore,
   feed: BuildingFeed,
   records: RecordsDb,
   logger: Logger,
