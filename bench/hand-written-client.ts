@@ -75,6 +75,10 @@ function topicTable(site: SiteConfig): Map<string, { device: string; space: stri
             ['voltage', j.voltage],
             ['current', j.current],
             ['temperature', j.temperature.tC],
+            // The output's state, the `switch` reading the profile takes from `output`.
+            ...(typeof j.output === 'boolean'
+              ? [['switch', j.output ? 'on' : 'off'] as [Quantity, string]]
+              : []),
           ];
         });
         break;
