@@ -104,3 +104,32 @@ t.test('command filters and profile checks', async (t) => {
   const typo = { ...site, devices: [{ ...site.devices[0], profile: 'nuki' } as (typeof site.devices)[0]] };
   t.same(unknownProfiles(typo, testProfiles), ['lock-101 (profile "nuki")']);
 });
+
+t.test(
+  "with the broker's journal feed the gateway reads the devices there only; nobody else reads it, nobody publishes it",
+  async (t) => {
+    const feed = '$wesprint/journal';
+    const gw = gatewayGrant(site, testProfiles, undefined, feed);
+    t.ok(maySubscribe(gw, feed).allowed, 'the gateway subscribes to the feed');
+    t.ok(mayReceive(gw, feed), '…and receives it');
+    t.notOk(
+      maySubscribe(gw, 'nuki/+/state').allowed,
+      'not to the devices topics: they come through the feed',
+    );
+    t.notOk(
+      mayReceive(gw, 'nuki/3A4B5C6D/state'),
+      'a device subscription restored from disk delivers nothing',
+    );
+    t.ok(maySubscribe(gw, 'wesprint/kaufhaus/#').allowed, 'its building topics as before');
+    t.notOk(mayPublish(gw, feed).allowed, 'only the broker publishes the feed');
+    const lab = anonymousGrant(site, testProfiles);
+    t.notOk(maySubscribe(lab, feed).allowed, 'lab mode: no');
+    t.notOk(mayReceive(lab, feed), "lab mode's # does not match a $-topic");
+    t.notOk(mayPublish(lab, feed).allowed);
+    t.notOk(maySubscribe(apiGrant(site), feed).allowed, 'the API: no');
+    t.ok(
+      maySubscribe(gatewayGrant(site, testProfiles), 'nuki/+/state').allowed,
+      'without a feed: the devices',
+    );
+  },
+);

@@ -103,15 +103,24 @@ export function deviceGrant(
   };
 }
 
-/** The gateway (one for every site of a network): each site's building topics, every device's commands. */
+/**
+ * The gateway (one for every site of a network): each site's building topics, every device's commands. With
+ * `journalFeed` (a stand-alone `wesprint broker`, which journals the devices' messages and forwards its journal
+ * on that topic: broker/journal-feed.ts) it reads the devices' messages from the feed only: a subscription to
+ * their own topics would queue every message twice in its session, once without the journal's identity and
+ * arrival time.
+ */
 export function gatewayGrant(
   sites: SiteConfig | SiteNetwork,
   profiles: Map<string, DeviceProfile>,
   commandFilters = deviceCommandFilters(sites, profiles),
+  journalFeed?: string,
 ): Grant {
   const own = ownFilters(sites);
   const deviceFilters = new Set<string>();
-  for (const profile of profiles.values()) for (const f of profile.subscriptions) deviceFilters.add(f);
+  if (journalFeed === undefined)
+    for (const profile of profiles.values()) for (const f of profile.subscriptions) deviceFilters.add(f);
+  else deviceFilters.add(journalFeed);
   return {
     publish: [...own, ...commandFilters],
     subscribe: [...own, ...deviceFilters],
@@ -161,6 +170,8 @@ export function grantFor(
   profiles: Map<string, DeviceProfile>,
   denySubscribe: string[] = [],
   commandFilters = deviceCommandFilters(sites, profiles),
+  /** The broker forwards its journal on this topic (see gatewayGrant). */
+  journalFeed?: string,
 ): Grant {
   const network = asNetwork(sites);
   switch (role.kind) {
@@ -170,7 +181,9 @@ export function grantFor(
       return deviceGrant(site, profiles, role.deviceId, commandFilters);
     }
     case 'service':
-      return role.service === 'gateway' ? gatewayGrant(network, profiles, commandFilters) : apiGrant(network);
+      return role.service === 'gateway'
+        ? gatewayGrant(network, profiles, commandFilters, journalFeed)
+        : apiGrant(network);
     case 'anonymous':
       return anonymousGrant(network, profiles, denySubscribe, commandFilters);
   }

@@ -10,6 +10,8 @@ import { createWebSocketStream, WebSocketServer } from 'ws';
 import { clientNetwork, type GuessThrottleRule } from '../access/guess-throttle.ts';
 import { levelsMatch } from '../building/topic-filter.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
+import { arrivalClock } from '../journal/arrival-clock.ts';
+import { JOURNAL_FEED_TOPIC } from '../journal/forwarded-entry.ts';
 import type { Appended, ArrivingMessage, MessageJournal, MessageSender } from '../journal/journal.ts';
 import type { Secrets } from '../site/credentials.ts';
 import type { SiteNetwork } from '../site/network.ts';
@@ -39,6 +41,7 @@ import {
   routeInArrivalOrder,
 } from './aedes-patches.ts';
 import type { ClusterOptions } from './cluster-options.ts';
+import { type JournalFeed, startJournalFeed } from './journal-feed.ts';
 import { MqttSignInThrottle, type ThrottleChange } from './sign-in-throttle.ts';
 
 /**
@@ -81,6 +84,13 @@ export interface BrokerOptions {
    * only once it is in the journal. Opened and closed by the caller, after `close()` has resolved.
    */
   journal?: MessageJournal;
+  /**
+   * With a journal, a stand-alone `wesprint broker` (the gateway in another process): every journaled entry is
+   * forwarded, in journal order, to the site's feed topic (journal/forwarded-entry.ts, broker/journal-feed.ts),
+   * named by this origin, and the gateway's account reads the devices' messages there only. Without it (the
+   * in-process gateway of `wesprint start` reads the journal itself) nothing is forwarded.
+   */
+  journalFeed?: { origin: string };
 }
 
 export interface BrokerStats {
@@ -159,6 +169,8 @@ interface Session {
   auditedPublishRefusals: Set<string>;
   /** A device's (not a service account's) messages on the profiles' topics go into the journal. */
   device: boolean;
+  /** The gateway's service account. */
+  gateway: boolean;
   /** This connection's number for the journal's message identity (see `connectionNumbers`). */
   connection: number;
   journalTopics: Map<string, boolean>;
@@ -273,13 +285,16 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   } catch (err) {
     throw new BrokerStartError((err as Error).message);
   }
+  const feedTopic = options.journal && options.journalFeed ? JOURNAL_FEED_TOPIC : undefined;
   const grants = new Map<string, Grant>();
   // Once for every account: the command topics of every device of every site.
   const commandFilters = deviceCommandFilters(site, profiles);
   for (const username of accounts.usernames()) {
     const role = accounts.get(username)?.role as AccountRole;
-    grants.set(username, grantFor(role, site, profiles, [], commandFilters));
+    grants.set(username, grantFor(role, site, profiles, [], commandFilters, feedTopic));
   }
+  /** The device topics' filters, which the gateway's account reads from the feed instead (see gatewayGrant). */
+  const readFromFeed = new Set(feedTopic ? [...profiles.values()].flatMap((p) => p.subscriptions) : []);
   const labGrant = anonymousGrant(site, profiles, options.denySubscribe ?? []);
 
   fs.mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
@@ -354,6 +369,9 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     const levels = topic.split('/');
     return deviceFilters.some((filter) => levelsMatch(filter, levels));
   };
+  // A reading without a time of its own is stamped with its arrival, and a store keeps one row per series and
+  // millisecond: a device's messages read off its socket together must not share one.
+  const arrival = arrivalClock(now);
   /** Which messages are a device's, and how they go into the journal (routing decides when they are acknowledged). */
   const arrivalJournal = (journal: MessageJournal): ArrivalJournal => ({
     committedAtStart: journal.committed(),
@@ -379,7 +397,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       const message: ArrivingMessage = {
         topic: packet.topic,
         payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
-        receivedAt: now(),
+        receivedAt: arrival(packet.topic),
         // A device's own publish, retain flag or not, is live news; replays are for subscriptions only.
         retainedReplay: false,
         ...(sender ? { sender } : {}),
@@ -454,6 +472,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
           forwardDecisions: new Map(),
           auditedPublishRefusals: new Set(),
           device: role?.kind !== 'service',
+          gateway: role?.kind === 'service' && role.service === 'gateway',
           connection: nextConnection(),
           journalTopics: new Map(),
         });
@@ -531,6 +550,15 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
         ? maySubscribe(session.grant, subscription.topic)
         : { allowed: false, reason: 'not authenticated' };
       if (decision.allowed) return callback(null, subscription);
+      if (session?.gateway && readFromFeed.has(subscription.topic)) {
+        // Not a refusal to audit: the gateway's intake asks for the devices' topics whatever the broker (it
+        // also speaks to Mosquitto and EMQX) and takes the feed's answer here; SUBACK 0x80 tells it so.
+        logger.debug(
+          { clientId: client.id, topic: subscription.topic },
+          'device messages come from the feed',
+        );
+        return callback(null, null);
+      }
       counters.subscriptionsRefused++;
       const who = session?.username ?? null;
       record({
@@ -587,8 +615,11 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   // Counts that drained are forgotten, and their keys reported free, without waiting for another attempt.
   const sweeper = setInterval(() => throttle.sweep(now()), 10_000);
   sweeper.unref();
+  let feed: JournalFeed | undefined;
   const stopEverything = async () => {
     clearInterval(sweeper);
+    // Before routing goes idle: a round of forwarding under way finishes (its cursor moves) or fails.
+    await feed?.stop();
     const tcpClosed = closeServer(tcp);
     const webClosed = web ? closeServer(web) : Promise.resolve();
     wss?.close();
@@ -634,6 +665,19 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       { port, wsPort, accounts: accounts.size, anonymous: options.allowAnonymous },
       'MQTT broker listening',
     );
+    if (journal && feedTopic && options.journalFeed) {
+      feed = startJournalFeed({
+        journal,
+        origin: options.journalFeed.origin,
+        topic: feedTopic,
+        publish(topic, payload, done) {
+          // cmd 'publish': routed in arrival order, never journaled itself (taken at arrival: it was not).
+          const packet = { cmd: 'publish', topic, payload, qos: 1, retain: false, dup: false };
+          aedes.publish(packet as PublishPacket, (err?: Error) => done(err));
+        },
+        logger,
+      });
+    }
     let closing: Promise<void> | undefined;
     return {
       port,

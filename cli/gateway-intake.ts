@@ -7,6 +7,7 @@ import {
   type MqttIntake,
   startMqttIntake,
 } from '../gateway/mqtt-intake.ts';
+import { JOURNAL_FEED_TOPIC } from '../journal/forwarded-entry.ts';
 import type { MessageJournal } from '../journal/journal.ts';
 import { openJournal } from '../journal/segment-journal.ts';
 import type { SiteConfig } from '../site/site.ts';
@@ -55,6 +56,8 @@ export async function openGatewayIntake(
       ...account,
       clientId,
       filters,
+      // A `wesprint broker` forwards its journal there (Mosquitto and EMQX never publish on it).
+      journalFeed: JOURNAL_FEED_TOPIC,
       ...(settings.mqttShareGroup ? { shareGroup: settings.mqttShareGroup } : {}),
       journal,
       logger: logger.child({ part: 'intake' }),

@@ -11,6 +11,7 @@ import { CheckInWatcher } from '../bookings/check-in.ts';
 import { SqliteBookingStore } from '../bookings/sqlite-booking-store.ts';
 import { PortInUseError, type RunningBroker, startBroker } from '../broker/broker.ts';
 import { defaultKeyPrefix, redactedRedisUrl } from '../broker/cluster-options.ts';
+import { journalOrigin } from '../broker/journal-feed.ts';
 import { BuildingFeed } from '../building/live-feed.ts';
 import { openRecords, type RecordsDb } from '../database/database.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
@@ -199,6 +200,16 @@ export async function startParts(
       stops.push(close);
       inProcess = { journal, close };
     }
+    // `wesprint broker` on its own: it journals the devices' messages too and forwards the journal to the
+    // gateway (broker/journal-feed.ts), so a device's resend after a broker crash is recognised and a message
+    // keeps its arrival time whatever delivers it how often.
+    let feedJournal: { journal: MessageJournal; origin: string } | undefined;
+    if (parts.broker && !parts.gateway) {
+      // Not DATA_DIR/journal: a `wesprint gateway` on the same DATA_DIR keeps its own journal there.
+      const journal = await openJournal(path.join(settings.dataDir, 'broker-journal'));
+      stops.push(() => journal.close());
+      feedJournal = { journal, origin: journalOrigin(settings.dataDir, site.site.id) };
+    }
     if (parts.broker) {
       const broker = await startOwnBroker(
         settings,
@@ -207,7 +218,8 @@ export async function startParts(
         secrets,
         profiles,
         logger,
-        inProcess?.journal,
+        inProcess?.journal ?? feedJournal?.journal,
+        feedJournal?.origin,
       );
       // The broker stops taking messages first; then the gateway finishes, the journal closes, the store closes.
       stops.push(async () => {
@@ -524,6 +536,7 @@ async function startOwnBroker(
   profiles: Map<string, DeviceProfile>,
   logger: Logger,
   journal: MessageJournal | undefined,
+  feedOrigin?: string,
 ): Promise<RunningBroker> {
   // The all-in-one demo may step aside from a broker already on the machine; an explicit port never moves.
   const mayMove = parts.simulation && !settings.mqttPortExplicit;
@@ -552,6 +565,7 @@ async function startOwnBroker(
             }
           : {}),
         ...(journal ? { journal } : {}),
+        ...(feedOrigin ? { journalFeed: { origin: feedOrigin } } : {}),
       });
     } catch (err) {
       if (!(err instanceof PortInUseError) || !mayMove || attempt + 1 >= DEMO_PORT_ATTEMPTS) throw err;

@@ -5,18 +5,19 @@ import type { Client } from 'aedes';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import pino from 'pino';
 import t, { type Test } from 'tap';
+import { arrivalClock } from '../journal/arrival-clock.ts';
 import type { JournalEntry, MessageJournal } from '../journal/journal.ts';
 import { openJournal } from '../journal/segment-journal.ts';
 import { startTestBroker, testProfiles } from '../test-support/broker.ts';
 import { requireComponent } from '../test-support/component.ts';
 import { MOSQUITTO_INSTALL, mosquittoAvailable, startMosquitto } from '../test-support/mosquitto.ts';
 import {
-  arrivalClock,
   intakeClientId,
   intakeFilters,
   type MqttIntake,
   type MqttIntakeOptions,
   startMqttIntake,
+  subscriptionAnswer,
 } from './mqtt-intake.ts';
 
 /**
@@ -481,5 +482,42 @@ t.test(
     await until('answered', () => again.stats().appended + again.stats().duplicates >= 100);
     t.equal(again.stats().duplicates, 0, 'none taken for a repeat (DUP is not set: they are new)');
     t.equal(journal.committed(), 65_635, 'all 100 journaled');
+  },
+);
+
+t.test(
+  'a SUBACK that grants the feed and refuses every device filter: the messages come from the feed',
+  async (t) => {
+    const feed = '$wesprint/journal';
+    const filters = ['shellies/+/relay/+/power', 'nuki/+/+', feed];
+    t.same(
+      subscriptionAnswer(filters, [0x80, 0x80, 1], feed),
+      { fromFeed: true, refused: [] },
+      '`wesprint broker`',
+    );
+    t.same(
+      subscriptionAnswer(filters, [1, 1, 1], feed),
+      { fromFeed: false, refused: [] },
+      'Mosquitto: silent feed',
+    );
+    t.same(
+      subscriptionAnswer(filters, [1, 1, 0x80], feed),
+      { fromFeed: false, refused: [] },
+      'a broker refusing $-topics: nothing to say',
+    );
+    t.same(
+      subscriptionAnswer(filters, [0x80, 1, 1], feed),
+      { fromFeed: false, refused: ['shellies/+/relay/+/power'] },
+      'a device filter refused by an ACL of another broker is said',
+    );
+    t.same(
+      subscriptionAnswer(filters, [0x80, 0x80, 0x80], feed),
+      { fromFeed: false, refused: ['shellies/+/relay/+/power', 'nuki/+/+'] },
+      'everything refused: said',
+    );
+    t.same(subscriptionAnswer(filters.slice(0, 2), [1, 0x87], undefined), {
+      fromFeed: false,
+      refused: ['nuki/+/+'],
+    });
   },
 );

@@ -4,7 +4,9 @@ import path from 'node:path';
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient, type Packet } from 'mqtt';
 import type { Logger } from 'pino';
 import { brokerClientOptions, closeBrokerClient, keepConnected } from '../building/broker-connection.ts';
-import type { MessageJournal } from '../journal/journal.ts';
+import { arrivalClock } from '../journal/arrival-clock.ts';
+import { decodeForwardedEntry, forwardedSender } from '../journal/forwarded-entry.ts';
+import type { ArrivingMessage, MessageJournal } from '../journal/journal.ts';
 
 /**
  * The gateway's MQTT intake for `wesprint gateway` against a broker in another process (`wesprint broker`,
@@ -42,6 +44,16 @@ export interface MqttIntakeOptions {
   clientId: string;
   /** The device profiles' subscription filters. */
   filters: string[];
+  /**
+   * The topic on which a `wesprint broker` forwards its journal (journal/forwarded-entry.ts
+   * `JOURNAL_FEED_TOPIC`): subscribed beside `filters`, whatever the broker. That broker refuses the device
+   * filters to the gateway's account and sends each device message once here, with its position and arrival
+   * time in the broker's journal, which this intake keeps: a message it gets twice, or that a broker crash
+   * made the device send twice, is appended once, and if ever twice, decodes to the same readings. Other
+   * brokers (Mosquitto, EMQX) grant it and never publish there; the device filters bring their messages,
+   * stamped on arrival here.
+   */
+  journalFeed?: string;
   /** Shared subscriptions `$share/<group>/<filter>` (MQTT 5) for several workers; absent: MQTT 3.1.1. */
   shareGroup?: string;
   journal: MessageJournal;
@@ -77,6 +89,10 @@ export interface MqttIntakeStats {
   duplicates: number;
   /** Of those, replays of retained messages on subscribing. */
   retainedReplays: number;
+  /** Of those received, entries forwarded from a broker's journal (`journalFeed`). */
+  forwarded: number;
+  /** Forwarded payloads that were not an entry: journaled as they came, for the gateway's quarantine. */
+  malformedForwards: number;
   /** PUBACKs sent. */
   acknowledged: number;
   /** Appended, but the connection was gone by then: the broker sends them again. */
@@ -110,30 +126,23 @@ const SESSION_NEVER_EXPIRES = 0xffffffff;
  */
 let connectionsInProcess = 0;
 
-/** Topics remembered by arrivalClock before it forgets those whose last stamp is in the past. */
-const ARRIVAL_TOPICS = 100_000;
-
 /**
- * Arrival times, strictly increasing per topic: a reading without a time of its own is stamped with its
- * arrival (Tasmota without SetOption52, Shelly Gen1) and the stores key it by series and millisecond, so two
- * messages of one topic stamped alike would overwrite each other's row. Against a broker that happens all the
- * time: after a restart it sends a session's whole backlog in one burst, hundreds of one device's messages
- * within a millisecond (measured: 110 messages of one plug, 94 distinct stamps). A message whose topic already
- * has a stamp at or after now gets the next millisecond; a backlog of n messages of one topic ends up to n ms
- * ahead of the clock, which a device reporting every few seconds never notices.
+ * What a SUBACK to the intake's filters says (`codes` in their order, 0x80 refused): whether the devices'
+ * messages come from a broker's journal feed (it granted the feed and refused every device filter, as a
+ * `wesprint broker` does for the gateway's account), and which refusals are worth an operator's attention:
+ * a device filter refused by any other broker (an ACL that leaves the gateway deaf), never the feed (other
+ * brokers may refuse `$`-topics; nobody publishes there but a `wesprint broker`).
  */
-export function arrivalClock(now: () => number): (topic: string) => number {
-  const last = new Map<string, number>();
-  return (topic) => {
-    const t = now();
-    const previous = last.get(topic);
-    const stamp = previous !== undefined && previous >= t ? previous + 1 : t;
-    if (last.size >= ARRIVAL_TOPICS && previous === undefined) {
-      for (const [k, v] of last) if (v < t) last.delete(k);
-    }
-    last.set(topic, stamp);
-    return stamp;
-  };
+export function subscriptionAnswer(
+  filters: readonly string[],
+  codes: readonly number[],
+  feed: string | undefined,
+): { fromFeed: boolean; refused: string[] } {
+  const refusedAt = (i: number) => ((codes[i] ?? 0x80) & 0x80) !== 0;
+  const feedAt = feed === undefined ? -1 : filters.indexOf(feed);
+  const fromFeed = feedAt >= 0 && !refusedAt(feedAt) && filters.every((_, i) => i === feedAt || refusedAt(i));
+  const refused = fromFeed ? [] : filters.filter((_, i) => i !== feedAt && refusedAt(i));
+  return { fromFeed, refused };
 }
 
 /** Subscription filters, with the share group when there is one. */
@@ -165,11 +174,16 @@ export async function startMqttIntake(options: MqttIntakeOptions): Promise<MqttI
   const sender = options.senderName ?? 'broker';
   const byDupAlone = (options.redelivery ?? 'dup') === 'dup';
   const filters = intakeFilters(options.filters, options.shareGroup);
+  const feed = options.journalFeed;
+  // The feed is a broker's own journal, for the one gateway of a `wesprint broker` (aedes has no $share).
+  if (feed !== undefined && !options.shareGroup) filters.push(feed);
   const stats: MqttIntakeStats = {
     received: 0,
     appended: 0,
     duplicates: 0,
     retainedReplays: 0,
+    forwarded: 0,
+    malformedForwards: 0,
     acknowledged: 0,
     unacknowledged: 0,
     failed: 0,
@@ -225,17 +239,40 @@ export async function startMqttIntake(options: MqttIntakeOptions): Promise<MqttI
     // so a new message that happens to get the packet id, topic and payload of one from before a reconnect or
     // restart is not taken for a repeat.
     const connection = byDupAlone ? Number.NEGATIVE_INFINITY : connectionOf(stream);
-    const retainedReplay = p.retain === true;
     const acked = p.qos > 0 && p.messageId !== undefined;
-    const append = journal.append({
-      topic: p.topic,
-      payload: Buffer.isBuffer(p.payload) ? p.payload : Buffer.from(p.payload),
-      receivedAt: arrival(p.topic),
-      retainedReplay,
-      ...(acked
-        ? { sender: { clientId: sender, connection, messageId: p.messageId as number, dup: p.dup === true } }
-        : {}),
-    });
+    const payload = Buffer.isBuffer(p.payload) ? p.payload : Buffer.from(p.payload);
+    const forwarded = p.topic === feed ? decodeForwardedEntry(payload) : undefined;
+    let message: ArrivingMessage;
+    if (forwarded !== undefined && !('error' in forwarded)) {
+      // As the broker's journal has it: its arrival time there, its place there as the identity.
+      stats.forwarded++;
+      message = {
+        topic: forwarded.topic,
+        payload: forwarded.payload,
+        receivedAt: forwarded.receivedAt,
+        retainedReplay: forwarded.retainedReplay,
+        sender: forwardedSender(forwarded.origin, forwarded.seq),
+      };
+    } else {
+      if (forwarded !== undefined) {
+        // Journaled as it came: the gateway finds no device on the feed's topic and quarantines it, counted.
+        stats.malformedForwards++;
+        logger.warn({ topic: p.topic, reason: forwarded.error }, 'not a forwarded journal entry');
+      }
+      message = {
+        topic: p.topic,
+        payload,
+        receivedAt: arrival(p.topic),
+        retainedReplay: p.retain === true,
+        ...(acked
+          ? {
+              sender: { clientId: sender, connection, messageId: p.messageId as number, dup: p.dup === true },
+            }
+          : {}),
+      };
+    }
+    const retainedReplay = message.retainedReplay;
+    const append = journal.append(message);
     const done = append.then(
       (result) => {
         if (result.duplicate) stats.duplicates++;
@@ -276,19 +313,28 @@ export async function startMqttIntake(options: MqttIntakeOptions): Promise<MqttI
     stats.connections++;
     (client.stream as { setNoDelay?: (on: boolean) => unknown }).setNoDelay?.(true);
     // Again on a kept session: harmless, and picks up the filters of a newly added family.
-    client.subscribe(filters, { qos: 1 }, (err, granted) => {
-      if (err) {
-        logger.error({ err: err.message }, 'intake subscribe failed');
+    client.subscribe(filters, { qos: 1 }, (err, granted, suback) => {
+      // MQTT.js reports a SUBACK that refuses any filter as an error, with the SUBACK beside it.
+      const codes = err
+        ? (suback as { granted?: number[] } | undefined)?.granted
+        : (granted ?? []).map((g) => g.qos);
+      if (codes?.length !== filters.length) {
+        logger.error({ err: err?.message }, 'intake subscribe failed');
         return;
       }
-      for (const g of granted ?? []) {
-        if (g.qos === 128) logger.error({ topic: g.topic }, 'intake subscription refused by the broker');
-      }
+      const answer = subscriptionAnswer(filters, codes, feed);
+      for (const topic of answer.refused)
+        logger.error({ topic }, 'intake subscription refused by the broker');
+      const fromFeed = answer.fromFeed;
       // Once: from here on the broker keeps the devices' messages for this session, also while it is away.
       if (firstSubscription) {
         firstSubscription = false;
         logger.info(
-          { filters: filters.length, ...(options.shareGroup ? { shareGroup: options.shareGroup } : {}) },
+          {
+            filters: filters.length,
+            ...(options.shareGroup ? { shareGroup: options.shareGroup } : {}),
+            ...(fromFeed ? { from: "the broker's journal feed" } : {}),
+          },
           'mqtt intake: subscribed',
         );
       }

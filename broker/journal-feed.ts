@@ -1,0 +1,97 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { encodeForwardedEntry } from '../journal/forwarded-entry.ts';
+import type { MessageJournal } from '../journal/journal.ts';
+
+/**
+ * A stand-alone `wesprint broker`'s journal, forwarded to the gateway (issue 10, the split shape): every
+ * committed entry, in journal order, goes out as a QoS 1 message on the site's feed topic
+ * (journal/forwarded-entry.ts), routed like any other message, so the gateway's persistent session queues it
+ * while the gateway is away. The journal's cursor `FEED_CONSUMER` moves past an entry once its routing has
+ * finished (its queue entries stored): a broker killed before that forwards it again after its restart,
+ * with the same origin, position and arrival time, which the gateway's journal recognises.
+ */
+
+export const FEED_CONSUMER = 'feed';
+/** Entries forwarded per round: routed together, then the cursor moves. */
+const BATCH = 500;
+const RETRY_MS = 1000;
+
+export interface JournalFeed {
+  /** Stops forwarding; resolves once the round under way has been routed (or failed). */
+  stop(): Promise<void>;
+}
+
+/**
+ * The broker journal's name, kept in its data dir (made once, `<site>-<random>`): the origin of what it
+ * forwards. Each broker, and each node of a cluster, has its own journal and so its own name.
+ */
+export function journalOrigin(dataDir: string, siteId: string): string {
+  const file = path.join(dataDir, 'broker-journal-origin');
+  try {
+    const kept = fs.readFileSync(file, 'utf8').trim();
+    if (kept) return kept;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const origin = `${siteId.slice(0, 64)}-${crypto.randomBytes(6).toString('hex')}`;
+  fs.writeFileSync(file, `${origin}\n`, { mode: 0o600 });
+  return origin;
+}
+
+export function startJournalFeed(options: {
+  journal: MessageJournal;
+  origin: string;
+  topic: string;
+  /** Routes one QoS 1 message as the broker routes any (arrival order, queues of persistent sessions). */
+  publish(topic: string, payload: Buffer, done: (err?: Error) => void): void;
+  logger: Logger;
+}): JournalFeed {
+  const { journal, origin, topic, logger } = options;
+  let stopping = false;
+  let wakeStop: () => void = () => {};
+  const stopped = new Promise<void>((resolve) => {
+    wakeStop = resolve;
+  });
+  const route = (payload: Buffer) =>
+    new Promise<void>((resolve, reject) =>
+      options.publish(topic, payload, (err) => (err ? reject(err) : resolve())),
+    );
+
+  const loop = async () => {
+    let after = journal.cursor(FEED_CONSUMER);
+    let failures = 0;
+    while (!stopping) {
+      const entries = await journal.read(after, BATCH);
+      if (entries.length === 0) {
+        await Promise.race([journal.waitFor(after), stopped]);
+        continue;
+      }
+      try {
+        await Promise.all(entries.map((entry) => route(encodeForwardedEntry(origin, entry))));
+      } catch (err) {
+        // The broker's store refused (closing, a disk error): the same entries again, later.
+        if (stopping) return;
+        if (failures++ % 60 === 0)
+          logger.error({ err: (err as Error).message, after }, 'forwarding the journal failed; retrying');
+        await Promise.race([new Promise((resolve) => setTimeout(resolve, RETRY_MS)), stopped]);
+        continue;
+      }
+      failures = 0;
+      after = (entries.at(-1) as { seq: number }).seq;
+      journal.advance(FEED_CONSUMER, after);
+    }
+  };
+  const running = loop().catch((err: Error) => {
+    logger.error({ err: err.message }, 'the journal feed stopped');
+  });
+  return {
+    stop() {
+      stopping = true;
+      wakeStop();
+      return running;
+    },
+  };
+}
