@@ -143,7 +143,18 @@ export interface RssSummary {
   afterKb: number;
   /** Least-squares slope of RSS over the seconds the store was away, kB per minute. */
   slopeKbPerMin: number;
-  samples: { s: number; kb: number; storeDown: boolean }[];
+  /**
+   * Seconds of the outage left out of the slopes below: the bounded things fill first (the journal's ring of
+   * recent entries, its identity maps, which then swing between one and two generations, allocator arenas).
+   */
+  warmupS: number;
+  /** Slopes after the warm-up, kB per minute: of RSS, and of the live heap the gateway's heartbeat reports. */
+  rssSlopeAfterWarmupKbPerMin: number;
+  heapSlopeAfterWarmupKbPerMin: number;
+  /** The heap (kB) the heartbeat reported at the end of the warm-up and when the store came back. */
+  heapAtWarmupKb: number;
+  heapAtBackKb: number;
+  samples: { s: number; kb: number; heapKb?: number; storeDown: boolean }[];
 }
 
 export interface FaultRun {
@@ -597,6 +608,19 @@ class FaultSystem {
     db?.close();
   }
 
+  /** What the process holding the gateway reported of its memory in its last heartbeat (cli/healthcheck.ts). */
+  heartbeatMemory(): { rssKb: number; heapUsedKb: number } | undefined {
+    try {
+      return (
+        JSON.parse(fs.readFileSync(path.join(this.dataDir, 'gateway.heartbeat.json'), 'utf8')) as {
+          memory?: { rssKb: number; heapUsedKb: number };
+        }
+      ).memory;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** The gateway connected, its store caught up with the journal (not "spooling"), by its heartbeat file. */
   calm(): boolean {
     const holder = this.holder;
@@ -644,6 +668,16 @@ class FaultSystem {
 // One run.
 
 /** Least-squares slope of y over x (NaN with fewer than two points). */
+/**
+ * The part of a memory run's outage left out of the slopes after warm-up: until the journal's identity maps
+ * (200,000 pairs, journal/segment-journal.ts) are full at this rate, counted from the start of the load (the
+ * lead), at least a minute, at most half the outage. Full, they swing by one generation (100,000 pairs) and
+ * back; before that they grow by design.
+ */
+export function memoryWarmupS(storeDownS: number, rate: number): number {
+  return Math.round(Math.min(storeDownS / 2, Math.max(60, 200_000 / rate - MEMORY_LEAD_S)));
+}
+
 export function slope(points: [number, number][]): number {
   const k = points.length;
   if (k < 2) return Number.NaN;
@@ -746,11 +780,18 @@ async function runOne(
 
     const samples: RssSummary['samples'] = [];
     let storeDown = false;
+    let downSince = Number.NaN;
     if (memory) {
       sampler = setInterval(() => {
         const kb = rssKb(system.holder?.child.pid);
+        const heapKb = system.heartbeatMemory()?.heapUsedKb;
         if (kb !== undefined)
-          samples.push({ s: Math.round((performance.now() - t0) / 100) / 10, kb, storeDown });
+          samples.push({
+            s: Math.round((performance.now() - t0) / 100) / 10,
+            kb,
+            ...(heapKb !== undefined ? { heapKb } : {}),
+            storeDown,
+          });
       }, 1000);
     }
 
@@ -785,6 +826,7 @@ async function runOne(
       case 'memory': {
         await system.storeAway();
         storeDown = true;
+        downSince = (performance.now() - t0) / 1000;
         await sleep(o.storeDownS * 1000);
         storeDown = false;
         await system.storeBack();
@@ -870,12 +912,21 @@ async function runOne(
     if (memory) {
       const down = samples.filter((s) => s.storeDown);
       const afterKb = rssKb(system.holder?.child.pid) ?? Number.NaN;
+      const warmupS = memoryWarmupS(o.storeDownS, o.memoryRate);
+      const settled = down.filter((x) => x.s - downSince >= warmupS);
+      // The heartbeat is written every 10 s: one point per value it reported.
+      const heap = settled.filter((x, i) => x.heapKb !== undefined && x.heapKb !== settled[i - 1]?.heapKb);
       run.rss = {
         startKb: rssBefore ?? Number.NaN,
         peakKb: Math.max(...down.map((s) => s.kb), rssBefore ?? 0, rssAtBack ?? 0),
         endKb: rssAtBack ?? Number.NaN,
         afterKb,
         slopeKbPerMin: slope(down.map((s) => [s.s / 60, s.kb])),
+        warmupS,
+        rssSlopeAfterWarmupKbPerMin: slope(settled.map((x) => [x.s / 60, x.kb])),
+        heapSlopeAfterWarmupKbPerMin: slope(heap.map((x) => [x.s / 60, x.heapKb as number])),
+        heapAtWarmupKb: heap[0]?.heapKb ?? Number.NaN,
+        heapAtBackKb: heap.at(-1)?.heapKb ?? Number.NaN,
         samples,
       };
     }
@@ -997,8 +1048,8 @@ export async function runFaults(
 }
 
 function describeRss(shape: Shape, rss: RssSummary): string {
-  const perMin = Number.isFinite(rss.slopeKbPerMin) ? `${(rss.slopeKbPerMin / 1024).toFixed(2)} MB/min` : '–';
-  return `RSS of the ${shape === 'edge' ? 'edge process (broker + gateway)' : 'gateway process'}: ${mb(rss.startKb)} when the store went away, peak ${mb(rss.peakKb)} while away (slope ${perMin}), ${mb(rss.endKb)} when it came back, ${mb(rss.afterKb)} once caught up`;
+  const perMin = (kb: number) => (Number.isFinite(kb) ? `${(kb / 1024).toFixed(2)} MB/min` : '–');
+  return `RSS of the ${shape === 'edge' ? 'edge process (broker + gateway)' : 'gateway process'}: ${mb(rss.startKb)} when the store went away, peak ${mb(rss.peakKb)} while away (slope ${perMin(rss.slopeKbPerMin)}), ${mb(rss.endKb)} when it came back, ${mb(rss.afterKb)} once caught up; after the first ${rss.warmupS} s away: RSS ${perMin(rss.rssSlopeAfterWarmupKbPerMin)}, live heap ${perMin(rss.heapSlopeAfterWarmupKbPerMin)} (${mb(rss.heapAtWarmupKb)} -> ${mb(rss.heapAtBackKb)})`;
 }
 
 /** The table `npm run bench -- --only faults` prints (issue 10's layout). */

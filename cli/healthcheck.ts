@@ -13,7 +13,15 @@ export function heartbeatFile(dataDir: string): string {
 
 export function writeHeartbeat(dataDir: string, connected: boolean, spooling: boolean): void {
   const file = heartbeatFile(dataDir);
-  fs.writeFileSync(`${file}.tmp`, JSON.stringify({ ts: Date.now(), connected, spooling }));
+  // What the process holds (kB): whether memory stays flat while the store is away is read from here
+  // (bench/faults.ts --memory), since the heap is not visible from outside the process.
+  const m = process.memoryUsage();
+  const memory = {
+    rssKb: Math.round(m.rss / 1024),
+    heapUsedKb: Math.round(m.heapUsed / 1024),
+    externalKb: Math.round(m.external / 1024),
+  };
+  fs.writeFileSync(`${file}.tmp`, JSON.stringify({ ts: Date.now(), connected, spooling, memory }));
   fs.renameSync(`${file}.tmp`, file);
 }
 
