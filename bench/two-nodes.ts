@@ -5,6 +5,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import mqtt from 'mqtt';
+import { JOURNAL_FEED_TOPIC } from '../journal/forwarded-entry.ts';
 import { loadOrCreateSecrets, SERVICE_USERNAMES, type Secrets } from '../site/credentials.ts';
 import { spawnWesprint, type WesprintService, wesprintRunning } from '../test-support/wesprint-process.ts';
 import {
@@ -19,8 +20,9 @@ import {
 /**
  * Pass-through of `wesprint broker` nodes sharing one building through Redis (broker/cluster.ts), against one
  * node alone, measured the same way in the same run: real `wesprint broker` processes (lab mode: the forked
- * publisher speaks for every device), the publisher on one node, the gateway's account with its filters and
- * its persistent session (clean=0) on the other, every message counted (bench/ingest.ts,
+ * publisher speaks for every device), the publisher on one node, the gateway's account on the journal feed
+ * (each node journals the devices' messages and forwards them to it) with its persistent session (clean=0) on
+ * the other, every message counted (bench/ingest.ts,
  * measurePassThrough). Each measurement starts fresh processes and data dirs; the Redis keys of a run carry a
  * prefix of their own and are deleted afterwards.
  *
@@ -103,7 +105,9 @@ export async function measureLayout(
       password: secrets.services.gateway,
       reconnectPeriod: 0,
     });
-    return await measurePassThrough(publisherUrl, subscriber, env.filters, options, layout);
+    // The gateway's account reads the devices' messages on the nodes' journal feed (one forwarded entry per
+    // message, broker/journal-feed.ts), as `wesprint gateway` does.
+    return await measurePassThrough(publisherUrl, subscriber, [JOURNAL_FEED_TOPIC], options, layout);
   } finally {
     await Promise.all(nodes.map(async (node) => wesprintRunning(node) && (await node.stop('SIGTERM'))));
     if (layout !== 'oneNode') await deleteKeys(redisUrl, prefix).catch(() => undefined);

@@ -372,6 +372,22 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   // A reading without a time of its own is stamped with its arrival, and a store keeps one row per series and
   // millisecond: a device's messages read off its socket together must not share one.
   const arrival = arrivalClock(now);
+  let feed: JournalFeed | undefined;
+  /** With the feed: the device's PUBACK once its message (or the original of a retransmission) is forwarded. */
+  const afterForwarded =
+    (packet: PublishPacket, callback: (err?: Error | null) => void) => (err?: Error | null) => {
+      const appended = appendedOf.get(packet);
+      if (err || !appended || !feed) return callback(err);
+      const forwarding = feed;
+      appended
+        .then((a) => forwarding.forwarded(a.seq))
+        .then(
+          () => callback(null),
+          (failed: Error) => callback(failed),
+        );
+    };
+  /** A device's QoS 1 message's append (with the feed, its PUBACK waits for the entry to be forwarded too). */
+  const appendedOf = new WeakMap<PublishPacket, Promise<Appended>>();
   /** Which messages are a device's, and how they go into the journal (routing decides when they are acknowledged). */
   const arrivalJournal = (journal: MessageJournal): ArrivalJournal => ({
     committedAtStart: journal.committed(),
@@ -408,6 +424,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       } catch (err) {
         appended = Promise.reject(err);
       }
+      if (sender) appendedOf.set(packet, appended);
       appended.then(
         (a) => {
           if (a.duplicate) counters.journalDuplicates++;
@@ -520,7 +537,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       const decision = cached(session.publishDecisions, packet.topic, () =>
         mayPublish(session.grant, packet.topic),
       );
-      if (decision.allowed) return routing.accept(packet, client, callback);
+      if (decision.allowed)
+        return routing.accept(packet, client, feed ? afterForwarded(packet, callback) : callback);
       counters.publishesRefused++;
       routing.drop(packet);
       if (!session.auditedPublishRefusals.has(packet.topic)) {
@@ -602,6 +620,20 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   (aedes as EventEmitter).on('error', (err: unknown) => logger.error({ err }, 'MQTT broker error'));
 
   await aedes.listen();
+  // Before the listeners open: a device's first PUBACK already waits for its message to be forwarded.
+  if (journal && feedTopic && options.journalFeed) {
+    feed = startJournalFeed({
+      journal,
+      origin: options.journalFeed.origin,
+      topic: feedTopic,
+      publish(topic, payload, done) {
+        // cmd 'publish': routed in arrival order, never journaled itself (taken at arrival: it was not).
+        const packet = { cmd: 'publish', topic, payload, qos: 1, retain: false, dup: false };
+        aedes.publish(packet as PublishPacket, (err?: Error) => done(err));
+      },
+      logger,
+    });
+  }
 
   const sockets = new Set<net.Socket>();
   const tcp = net.createServer({ noDelay: true }, (socket) => {
@@ -615,7 +647,6 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   // Counts that drained are forgotten, and their keys reported free, without waiting for another attempt.
   const sweeper = setInterval(() => throttle.sweep(now()), 10_000);
   sweeper.unref();
-  let feed: JournalFeed | undefined;
   const stopEverything = async () => {
     clearInterval(sweeper);
     // Before routing goes idle: a round of forwarding under way finishes (its cursor moves) or fails.
@@ -665,19 +696,6 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       { port, wsPort, accounts: accounts.size, anonymous: options.allowAnonymous },
       'MQTT broker listening',
     );
-    if (journal && feedTopic && options.journalFeed) {
-      feed = startJournalFeed({
-        journal,
-        origin: options.journalFeed.origin,
-        topic: feedTopic,
-        publish(topic, payload, done) {
-          // cmd 'publish': routed in arrival order, never journaled itself (taken at arrival: it was not).
-          const packet = { cmd: 'publish', topic, payload, qos: 1, retain: false, dup: false };
-          aedes.publish(packet as PublishPacket, (err?: Error) => done(err));
-        },
-        logger,
-      });
-    }
     let closing: Promise<void> | undefined;
     return {
       port,

@@ -11,7 +11,10 @@ import type { MessageJournal } from '../journal/journal.ts';
  * (journal/forwarded-entry.ts), routed like any other message, so the gateway's persistent session queues it
  * while the gateway is away. The journal's cursor `FEED_CONSUMER` moves past an entry once its routing has
  * finished (its queue entries stored): a broker killed before that forwards it again after its restart,
- * with the same origin, position and arrival time, which the gateway's journal recognises.
+ * with the same origin, position and arrival time, which the gateway's journal recognises. Read from the
+ * journal after its commit rather than routed at arrival: routing keeps arrival order and holds each QoS 1
+ * message until its append resolved, so a forwarding that the device's own message waited for would wait
+ * behind it.
  */
 
 export const FEED_CONSUMER = 'feed';
@@ -20,6 +23,13 @@ const BATCH = 500;
 const RETRY_MS = 1000;
 
 export interface JournalFeed {
+  /**
+   * Resolves once the entry at `seq` has been forwarded (routed: queued for the gateway's session, in Redis on a
+   * node of a cluster); rejects when the feed stops first. The broker's PUBACK to a device waits for it, so an
+   * acknowledged message is not only on this broker's disk but where the gateway gets it, even if this
+   * broker never comes back (a node of a cluster killed for good).
+   */
+  forwarded(seq: number): Promise<void>;
   /** Stops forwarding; resolves once the round under way has been routed (or failed). */
   stop(): Promise<void>;
 }
@@ -55,6 +65,9 @@ export function startJournalFeed(options: {
   const stopped = new Promise<void>((resolve) => {
     wakeStop = resolve;
   });
+  /** Everything up to here has been routed. */
+  let through = journal.cursor(FEED_CONSUMER);
+  let waiters: { seq: number; resolve: () => void; reject: (err: Error) => void }[] = [];
   const route = (payload: Buffer) =>
     new Promise<void>((resolve, reject) =>
       options.publish(topic, payload, (err) => (err ? reject(err) : resolve())),
@@ -82,16 +95,32 @@ export function startJournalFeed(options: {
       failures = 0;
       after = (entries.at(-1) as { seq: number }).seq;
       journal.advance(FEED_CONSUMER, after);
+      through = after;
+      if (waiters.length > 0) {
+        const still: typeof waiters = [];
+        for (const w of waiters) {
+          if (w.seq <= through) w.resolve();
+          else still.push(w);
+        }
+        waiters = still;
+      }
     }
   };
   const running = loop().catch((err: Error) => {
     logger.error({ err: err.message }, 'the journal feed stopped');
   });
   return {
-    stop() {
+    forwarded(seq) {
+      if (seq <= through) return Promise.resolve();
+      if (stopping) return Promise.reject(new Error('the journal feed stopped'));
+      return new Promise((resolve, reject) => waiters.push({ seq, resolve, reject }));
+    },
+    async stop() {
       stopping = true;
       wakeStop();
-      return running;
+      await running;
+      const stopped = new Error('the journal feed stopped');
+      for (const w of waiters.splice(0)) w.reject(stopped);
     },
   };
 }

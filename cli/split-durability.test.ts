@@ -183,10 +183,10 @@ t.test(
     await until('every message stored', () => storedPower(readings).length >= all.length);
 
     // The broker dies with none of those PUBACKs delivered; its record of what it forwarded is set back.
+    const cursors = path.join(brokerDir, 'broker-journal', 'cursors.json');
+    await until("the broker's forwarding cursor on disk", () => fs.existsSync(cursors), 10_000);
     await killWesprint(broker);
     for (const c of first) c.close();
-    const cursors = path.join(brokerDir, 'broker-journal', 'cursors.json');
-    t.ok(fs.existsSync(cursors), 'the broker keeps a journal with a forwarding cursor');
     fs.writeFileSync(cursors, JSON.stringify({ feed: 0 }));
     broker = await startBroker();
 

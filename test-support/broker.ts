@@ -6,6 +6,7 @@ import pino from 'pino';
 import type { Test } from 'tap';
 import { type BrokerOptions, type RunningBroker, startBroker } from '../broker/broker.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
+import { decodeForwardedEntry, JOURNAL_FEED_TOPIC } from '../journal/forwarded-entry.ts';
 import type { Secrets } from '../site/credentials.ts';
 import type { SiteConfig } from '../site/site.ts';
 
@@ -174,12 +175,24 @@ export interface Received {
   retain: boolean;
 }
 
-/** Messages a client receives, in order, and a way to wait for the one that matters. */
+/**
+ * Messages a client receives, in order, and a way to wait for the one that matters. A device message a
+ * `wesprint broker` forwarded from its journal (journal/forwarded-entry.ts: the gateway's account reads them
+ * there) is listed as the device sent it.
+ */
 export function inbox(client: MqttClient) {
   const messages: Received[] = [];
   const waiters: Array<() => void> = [];
   client.on('message', (topic, payload, packet) => {
-    messages.push({ topic, payload: payload.toString(), qos: packet.qos, retain: packet.retain });
+    const forwarded = topic === JOURNAL_FEED_TOPIC ? decodeForwardedEntry(payload) : undefined;
+    if (forwarded && !('error' in forwarded))
+      messages.push({
+        topic: forwarded.topic,
+        payload: forwarded.payload.toString(),
+        qos: packet.qos,
+        retain: forwarded.retainedReplay,
+      });
+    else messages.push({ topic, payload: payload.toString(), qos: packet.qos, retain: packet.retain });
     for (const w of waiters.splice(0)) w();
   });
   const waitFor = (predicate: (m: Received) => boolean) =>
