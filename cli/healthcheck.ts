@@ -19,6 +19,7 @@ export function writeHeartbeat(dataDir: string, connected: boolean, spooling: bo
   const memory = {
     rssKb: Math.round(m.rss / 1024),
     heapUsedKb: Math.round(m.heapUsed / 1024),
+    heapTotalKb: Math.round(m.heapTotal / 1024),
     externalKb: Math.round(m.external / 1024),
   };
   fs.writeFileSync(`${file}.tmp`, JSON.stringify({ ts: Date.now(), connected, spooling, memory }));
