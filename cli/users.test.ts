@@ -4,6 +4,7 @@ import path from 'node:path';
 import t from 'tap';
 import { openRecords } from '../database/database.ts';
 import { Identity } from '../members/identity.ts';
+import { NORD, SUED } from '../test-support/two-sites.ts';
 import { runWesprint } from '../test-support/wesprint-process.ts';
 
 /** `wesprint users` and `wesprint lobby-token` as an operator runs them: real processes, a temp DATA_DIR. */
@@ -69,4 +70,52 @@ t.test('users add (piped or generated password), users list, lobby-token create'
   const revoke = await run(['lobby-token', 'revoke', tokenId ?? ''], env);
   t.equal(revoke.code, 0, revoke.stderr);
   t.notOk(await identity.lobbyTokens.verify(secret ?? ''), 'and revocable');
+});
+
+t.test('in a network: a member of one house, given a role in another', async (t) => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-users-'));
+  t.teardown(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+  const sites = path.join(dataDir, 'sites');
+  fs.mkdirSync(sites);
+  fs.writeFileSync(path.join(sites, '1-nord.site.json'), JSON.stringify(NORD));
+  fs.writeFileSync(path.join(sites, '2-sued.site.json'), JSON.stringify(SUED));
+  const env = { DATA_DIR: dataDir, SITES_DIR: sites };
+
+  const added = await run(
+    ['users', 'add', '--email', 'kim@coop.example', '--role', 'facility', '--site', 'sued'],
+    env,
+    'a-piped-password-2\n',
+  );
+  t.equal(added.code, 0, added.stderr);
+  t.match(added.stdout, /added kim@coop\.example \(facility in sued/);
+  const elsewhere = await run(
+    ['users', 'add', '--email', 'x@coop.example', '--role', 'member', '--site', 'west'],
+    env,
+  );
+  t.equal(elsewhere.code, 2);
+  t.match(elsewhere.stderr, /unknown site "west" \(this installation serves "nord", "sued"\)/);
+
+  const given = await run(
+    ['users', 'role', '--email', 'kim@coop.example', '--site', 'nord', '--role', 'board'],
+    env,
+  );
+  t.equal(given.code, 0, given.stderr);
+  const home = await run(
+    ['users', 'role', '--email', 'kim@coop.example', '--site', 'sued', '--role', 'admin'],
+    env,
+  );
+  t.equal(home.code, 1, 'not at home: the home role is the member role');
+  const list = await run(['users', 'list'], env);
+  t.match(list.stdout, /kim@coop\.example\tfacility \(home sued, board in nord\)\tactive/);
+
+  const records = openRecords(path.join(dataDir, 'wesprint.db'));
+  t.teardown(() => records.close());
+  const nord = new Identity(records, { site: { id: 'nord' } });
+  t.match(await nord.signIn('kim@coop.example', 'a-piped-password-2'), { member: { role: 'board' } });
+  const none = await run(
+    ['users', 'role', '--email', 'kim@coop.example', '--site', 'nord', '--role', 'none'],
+    env,
+  );
+  t.equal(none.code, 0, none.stderr);
+  t.match(await nord.signIn('kim@coop.example', 'a-piped-password-2'), { member: { role: 'member' } });
 });

@@ -5,15 +5,19 @@ import { openRecords } from '../database/database.ts';
 import { Identity } from '../members/identity.ts';
 import { MemberError } from '../members/member-store.ts';
 import type { Settings } from './settings.ts';
+import { loadSites } from './sites.ts';
 
 /**
  * `wesprint users add|list` and `wesprint lobby-token create|list|revoke`: the records in DATA_DIR/wesprint.db,
  * the same file the API reads, so a member added here can sign in at once.
  */
 
-export const USERS_USAGE = `  wesprint users add --email E --role R [--name N]
+export const USERS_USAGE = `  wesprint users add --email E --role R [--name N] [--site S]
                                  add a member (roles: ${ROLES.join(', ')}); the password is read from
-                                 standard input when piped, else generated and printed once
+                                 standard input when piped, else generated and printed once; in a network
+                                 (SITES_DIR) --site is their home site, where R is their role (default: the first)
+  wesprint users role --email E --site S --role R|none
+                                 in a network: the member's role in another site (elsewhere: a plain member)
   wesprint users list            members with role and status (never passwords)
   wesprint lobby-token create [--label L]
                                  a read-only token for a lobby screen, printed once
@@ -40,7 +44,12 @@ export async function runUsers(args: string[], settings: Settings): Promise<numb
   if (sub === 'add') {
     const { values } = parseArgs({
       args: rest,
-      options: { email: { type: 'string' }, role: { type: 'string' }, name: { type: 'string' } },
+      options: {
+        email: { type: 'string' },
+        role: { type: 'string' },
+        name: { type: 'string' },
+        site: { type: 'string' },
+      },
       strict: true,
     });
     if (!values.email || !values.role) {
@@ -51,16 +60,19 @@ export async function runUsers(args: string[], settings: Settings): Promise<numb
       console.error(`wesprint users add: unknown role "${values.role}" (roles: ${ROLES.join(', ')})`);
       return 2;
     }
+    if (values.site !== undefined && !servedSite(settings, values.site, 'users add')) return 2;
     const given = await passwordFromStdin();
     const { identity, close } = identityFor(settings);
     try {
       const { member, password } = await identity.members.create({
         email: values.email,
         role: values.role,
+        ...(values.site !== undefined ? { homeSite: values.site } : {}),
         ...(values.name !== undefined ? { name: values.name } : {}),
         ...(given !== undefined ? { password: given } : {}),
       });
-      console.log(`added ${member.email} (${member.role}, "${member.name}")`);
+      const where = member.homeSite ? ` in ${member.homeSite}` : '';
+      console.log(`added ${member.email} (${member.role}${where}, "${member.name}")`);
       if (given === undefined) console.log(`password (shown once): ${password}`);
       return 0;
     } catch (err) {
@@ -80,15 +92,77 @@ export async function runUsers(args: string[], settings: Settings): Promise<numb
       if (members.length === 0) console.log('no members yet');
       for (const m of members) {
         const status = m.disabled ? 'disabled' : 'active';
-        console.log(`${m.email}\t${m.role}\t${status}\t${new Date(m.createdAt).toISOString()}\t${m.name}`);
+        // In a network: the role at home, and where the member was given another.
+        const sites = [
+          ...(m.homeSite ? [`home ${m.homeSite}`] : []),
+          ...Object.entries(m.siteRoles ?? {}).map(([site, role]) => `${role} in ${site}`),
+        ];
+        const role = sites.length > 0 ? `${m.role} (${sites.join(', ')})` : m.role;
+        console.log(`${m.email}\t${role}\t${status}\t${new Date(m.createdAt).toISOString()}\t${m.name}`);
       }
       return 0;
     } finally {
       close();
     }
   }
-  console.error(`wesprint users: add or list\n\n${USERS_USAGE}`);
+  if (sub === 'role') {
+    const { values } = parseArgs({
+      args: rest,
+      options: { email: { type: 'string' }, site: { type: 'string' }, role: { type: 'string' } },
+      strict: true,
+    });
+    if (!values.email || !values.site || !values.role) {
+      console.error(`wesprint users role: --email, --site and --role are required\n\n${USERS_USAGE}`);
+      return 2;
+    }
+    const role = values.role === 'none' ? null : values.role;
+    if (role !== null && !isRole(role)) {
+      console.error(`wesprint users role: unknown role "${role}" (roles: ${ROLES.join(', ')}, or none)`);
+      return 2;
+    }
+    if (!servedSite(settings, values.site, 'users role')) return 2;
+    const { identity, close } = identityFor(settings);
+    try {
+      const member = await identity.members.findByEmail(values.email);
+      if (!member) {
+        console.error(`wesprint users role: no member ${values.email}`);
+        return 1;
+      }
+      if ((member.homeSite ?? loadSites(settings).sites[0]?.site.id) === values.site) {
+        console.error(
+          `wesprint users role: ${values.site} is ${member.email}'s home site, where their role is ${member.role}`,
+        );
+        return 1;
+      }
+      await identity.members.setSiteRole(member.id, values.site, role);
+      console.log(
+        role === null
+          ? `${member.email} is a plain member in ${values.site} again`
+          : `${member.email} is ${role} in ${values.site}`,
+      );
+      return 0;
+    } catch (err) {
+      if (err instanceof MemberError) {
+        console.error(`wesprint users role: ${err.message}`);
+        return 1;
+      }
+      throw err;
+    } finally {
+      close();
+    }
+  }
+  console.error(`wesprint users: add, role or list\n\n${USERS_USAGE}`);
   return 2;
+}
+
+/** A site this installation serves (SITE_FILE's, or one of SITES_DIR's); else says so and false. */
+function servedSite(settings: Settings, site: string, command: string): boolean {
+  const served = loadSites(settings).sites.map((s) => s.site.id);
+  if (served.includes(site)) return true;
+  console.error(
+    `wesprint ${command}: unknown site "${site}" (this installation serves ${served.map((s) => `"${s}"`).join(', ')})`,
+  );
+  return false;
 }
 
 export async function runLobbyToken(args: string[], settings: Settings): Promise<number> {
