@@ -448,3 +448,84 @@ t.test(
     t.equal(lock?.commandsReceived(), locked, 'the lock received nothing');
   },
 );
+
+t.test(
+  'command out: a plug switched off and on, its switch reading following; a replay and a token without commands:write refused',
+  async (t) => {
+    await helper.load(
+      nodes,
+      [
+        server(),
+        {
+          id: 'plug-switch',
+          type: 'wesprint-command',
+          server: 'server',
+          action: 'switch',
+          device: 'protel-1-plug',
+          wires: [['switched'], ['switch-outcome']],
+        },
+        {
+          id: 'plug-state',
+          type: 'wesprint-readings',
+          server: 'server',
+          device: 'protel-1-plug',
+          quantity: 'switch',
+          wires: [['states']],
+        },
+        {
+          id: 'narrow-switch',
+          type: 'wesprint-command',
+          server: 'narrow-server',
+          action: 'switch_off',
+          device: 'protel-1-plug',
+          wires: [[], ['narrow-outcome']],
+        },
+        { id: 'narrow-server', type: 'wesprint-config', url: system.httpUrl },
+        { id: 'switched', type: 'helper' },
+        { id: 'switch-outcome', type: 'helper' },
+        { id: 'states', type: 'helper' },
+        { id: 'narrow-outcome', type: 'helper' },
+      ],
+      { ...credentials(), 'narrow-server': { token: narrowToken } },
+    );
+    const switched = collect('switched');
+    const outcomes = collect('switch-outcome');
+    const states = collect('states');
+    const narrow = collect('narrow-outcome');
+    await until('plug readings connected', () =>
+      statuses('plug-state').at(-1)?.fill === 'green' ? true : undefined,
+    );
+
+    helper.getNode('plug-switch').receive({ payload: 'off', commandId: 'palette-test-off-1' });
+    const off = await until('the outcome of off', () => outcomes[0]);
+    t.match(off.payload, {
+      ok: true,
+      action: 'switch_off',
+      device: 'protel-1-plug',
+      status: 200,
+      outcome: 'confirmed',
+      answer: { result: 'confirmed', commandId: 'palette-test-off-1' },
+    });
+    t.equal(switched.length, 1, 'the message went on from the first output');
+    await until('the plug reporting off', () => states.find((m) => m.payload === 'off'));
+    const offAt = states.findIndex((m) => m.payload === 'off');
+
+    helper.getNode('plug-switch').receive({ payload: true });
+    const on = await until('the outcome of on', () => outcomes[1]);
+    t.match(on.payload, { ok: true, action: 'switch_on', outcome: 'confirmed' });
+    await until('the plug reporting on', () => states.slice(offAt + 1).find((m) => m.payload === 'on'));
+
+    helper.getNode('plug-switch').receive({ payload: 'off', commandId: 'palette-test-off-1' });
+    const replay = await until('the outcome of the replay', () => outcomes[2]);
+    t.match(
+      replay.payload,
+      { ok: false, status: 409, outcome: 'duplicate' },
+      'a replayed command is refused',
+    );
+    t.equal(switched.length, 2, 'and passes nothing on');
+
+    helper.getNode('narrow-switch').receive({});
+    const refused = await until('the refusal', () => narrow[0]);
+    t.match(refused.payload, { ok: false, status: 403, detail: /lacks the scope commands:write/ });
+  },
+);
