@@ -256,6 +256,26 @@ async function book(space: string, start: number, end: number) {
     throw new Error(`booking ${space}: ${response.status} ${await response.text()}`);
 }
 
+/**
+ * The plug's switch state as the building last heard it from the device, once it is `wanted` or after 10 s:
+ * the device's report travels through the broker and the gateway to the API after the command's answer.
+ */
+async function plugStateBecomes(wanted: string): Promise<unknown> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const response = await fetch(
+      `${system.httpUrl}/api/readings/latest?device=protel-1-plug&quantity=switch`,
+      {
+        headers: { authorization: `Bearer ${token}` },
+      },
+    );
+    const { readings } = (await response.json()) as { readings: { value: unknown; ts: number }[] };
+    const state = readings.sort((a, b) => b.ts - a.ts)[0]?.value;
+    if (state === wanted || Date.now() > deadline) return state;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 t.test('npm installs the palette into Node-RED 4, which loads its five nodes', async (t) => {
   const sets = (await admin('GET', '/nodes')) as {
     module: string;
@@ -291,6 +311,7 @@ t.test('standby off: an idle room switches its plugs off, a booking soon switche
   t.notOk(JSON.stringify(stored).includes(token), 'and not in the flow file');
 
   const commands = await commandsTo('standby-switch');
+  const outcomes = await commandsTo('standby-outcome');
   const off = await until('the plugs switched off', () => commands.find((c) => c.payload === false));
   t.match(off, { space: 'protel-1', device: 'protel-1-plug', reason: 'idle' });
   t.ok(
@@ -298,12 +319,23 @@ t.test('standby off: an idle room switches its plugs off, a booking soon switche
     'only after the idle time (3 s here; the first check 1 s after the deploy)',
   );
   t.equal(commands.length, 1, 'one command for the change, not one per check');
+  const confirmedOff = await until('the plug confirming off', () => outcomes[0]);
+  t.match(confirmedOff.payload, {
+    ok: true,
+    action: 'switch_off',
+    device: 'protel-1-plug',
+    outcome: 'confirmed',
+  });
+  t.equal(await plugStateBecomes('off'), 'off', 'the simulated plug is off');
 
   // A booking at the next quarter hour is at most 15 minutes away: within the 20 minutes' lead.
   const start = Math.floor(Date.now() / QUARTER_HOUR_MS) * QUARTER_HOUR_MS + QUARTER_HOUR_MS;
   await book('protel-1', start, start + HOUR_MS);
   const on = await until('the plugs switched on', () => commands.find((c) => c.payload === true));
   t.match(on, { space: 'protel-1', device: 'protel-1-plug', reason: 'booking soon' });
+  const confirmedOn = await until('the plug confirming on', () => outcomes[1]);
+  t.match(confirmedOn.payload, { ok: true, action: 'switch_on', outcome: 'confirmed' });
+  t.equal(await plugStateBecomes('on'), 'on', 'the simulated plug is on again');
 });
 
 t.test(
