@@ -77,11 +77,18 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
       schema: {
         tags: ['events'],
         summary: 'The public events of the next 60 days, for anyone (no sign-in; no person named)',
-        response: { 200: Type.Object({ dates: Type.Array(EventDateOut) }) },
+        response: {
+          200: Type.Object({
+            site: Type.Object({ name: Type.String(), timezone: Type.String() }),
+            dates: Type.Array(EventDateOut),
+          }),
+        },
       },
     },
     async (_request, reply) =>
-      reply.header('cache-control', 'public, max-age=60').send(await upcoming(false)),
+      reply
+        .header('cache-control', 'public, max-age=60')
+        .send({ site: { name: site.site.name, timezone: site.site.timezone }, ...(await upcoming(false)) }),
   );
 
   app.get(

@@ -10,6 +10,7 @@ export const PAGES: Record<string, () => Promise<{ default: Component }>> = {
   '/lobby': () => import('./pages/lobby/LobbyPage.svelte'),
   '/facility': () => import('./pages/facility/FacilityPage.svelte'),
   '/board/report': () => import('./pages/board/BoardReportPage.svelte'),
+  '/events': () => import('./pages/events/EventsPage.svelte'),
 };
 
 export function pageFor(pathname: string): (() => Promise<{ default: Component }>) | undefined {
