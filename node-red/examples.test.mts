@@ -98,6 +98,12 @@ const SITE = {
       topic: 'zigbee2mqtt/protel-1-presence',
       space: 'protel-1',
     },
+    ...['protel-1', 'protel-2', 'protel-3'].map((space) => ({
+      id: `${space}-heizung`,
+      profile: 'zigbee2mqtt-thermostat',
+      topic: `zigbee2mqtt/${space}-heizung`,
+      space,
+    })),
     {
       id: 'protel-1-plug',
       profile: 'shelly-gen1',
@@ -257,21 +263,21 @@ async function book(space: string, start: number, end: number) {
 }
 
 /**
- * The plug's switch state as the building last heard it from the device, once it is `wanted` or after 10 s:
+ * A device's latest reading of a quantity as the building last heard it, once it is `wanted` or after 10 s:
  * the device's report travels through the broker and the gateway to the API after the command's answer.
  */
-async function plugStateBecomes(wanted: string): Promise<unknown> {
+async function latestBecomes(device: string, quantity: string, wanted: unknown): Promise<unknown> {
   const deadline = Date.now() + 10_000;
   for (;;) {
     const response = await fetch(
-      `${system.httpUrl}/api/readings/latest?device=protel-1-plug&quantity=switch`,
+      `${system.httpUrl}/api/readings/latest?device=${device}&quantity=${quantity}`,
       {
         headers: { authorization: `Bearer ${token}` },
       },
     );
     const { readings } = (await response.json()) as { readings: { value: unknown; ts: number }[] };
-    const state = readings.sort((a, b) => b.ts - a.ts)[0]?.value;
-    if (state === wanted || Date.now() > deadline) return state;
+    const value = readings.sort((a, b) => b.ts - a.ts)[0]?.value;
+    if (value === wanted || Date.now() > deadline) return value;
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -326,7 +332,7 @@ t.test('standby off: an idle room switches its plugs off, a booking soon switche
     device: 'protel-1-plug',
     outcome: 'confirmed',
   });
-  t.equal(await plugStateBecomes('off'), 'off', 'the simulated plug is off');
+  t.equal(await latestBecomes('protel-1-plug', 'switch', 'off'), 'off', 'the simulated plug is off');
 
   // A booking at the next quarter hour is at most 15 minutes away: within the 20 minutes' lead.
   const start = Math.floor(Date.now() / QUARTER_HOUR_MS) * QUARTER_HOUR_MS + QUARTER_HOUR_MS;
@@ -335,11 +341,11 @@ t.test('standby off: an idle room switches its plugs off, a booking soon switche
   t.match(on, { space: 'protel-1', device: 'protel-1-plug', reason: 'booking soon' });
   const confirmedOn = await until('the plug confirming on', () => outcomes[1]);
   t.match(confirmedOn.payload, { ok: true, action: 'switch_on', outcome: 'confirmed' });
-  t.equal(await plugStateBecomes('on'), 'on', 'the simulated plug is on again');
+  t.equal(await latestBecomes('protel-1-plug', 'switch', 'on'), 'on', 'the simulated plug is on again');
 });
 
 t.test(
-  'heating follows bookings: setback when free, comfort before a booking, frost while closed',
+  'heating follows bookings: setback when free, comfort before a booking, frost while closed, set on the valves',
   async (t) => {
     const flow = example('heating-follows-bookings.json', {
       ROOMS: JSON.stringify({
@@ -352,6 +358,7 @@ t.test(
     });
     await admin('POST', '/flows', flow);
     const commands = await commandsTo('heating-set');
+    const heatingOutcomes = await commandsTo('heating-outcome');
     // protel-1 was booked from the next quarter hour by the standby test: within the 20 minutes' preheat.
     const comfort = await until('protel-1 heated', () => commands.find((c) => c.space === 'protel-1'));
     t.match(comfort, { device: 'protel-1-heizung', payload: 21, reason: 'booking soon' });
@@ -363,5 +370,22 @@ t.test(
     t.match(setback, { device: 'protel-3-heizung', payload: 16, reason: 'not booked' });
     await new Promise((r) => setTimeout(r, 2500));
     t.equal(commands.length, 3, 'one command per room while nothing changes');
+    const outcomes = await until('three outcomes', () =>
+      heatingOutcomes.length >= 3 ? heatingOutcomes : undefined,
+    );
+    t.ok(
+      outcomes.every((o) => (o.payload as { outcome: string }).outcome === 'confirmed'),
+      'each valve confirmed its setpoint',
+    );
+    for (const [space, wanted] of [
+      ['protel-1', 21],
+      ['protel-2', 7],
+      ['protel-3', 16],
+    ] as const)
+      t.equal(
+        await latestBecomes(`${space}-heizung`, 'setpoint', wanted),
+        wanted,
+        `${space}'s valve reports ${wanted} °C`,
+      );
   },
 );
