@@ -124,6 +124,9 @@ async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 30
   }
 }
 
+// A whole WeSprint and a Node-RED on two loaded cores: well past tap's default two minutes at times.
+t.setTimeout(5 * 60_000);
+
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-node-red-examples-'));
 const userDir = path.join(dir, 'node-red');
 fs.mkdirSync(userDir);

@@ -138,6 +138,9 @@ async function createToken(system: RunningSystem, label: string, scopes: string)
   return secret;
 }
 
+// A whole WeSprint and a Node-RED on two loaded cores: well past tap's default two minutes at times.
+t.setTimeout(5 * 60_000);
+
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-node-red-'));
 const siteFile = path.join(dir, 'nr-haus.site.json');
 fs.writeFileSync(siteFile, JSON.stringify(SITE));
