@@ -1,4 +1,5 @@
 import t from 'tap';
+import { SqliteLobbyTokens } from '../members/sqlite-lobby-tokens.ts';
 import { SqliteMemberStore } from '../members/sqlite-member-store.ts';
 import { testApi } from '../test-support/api.ts';
 import { createTestMember, signIn } from '../test-support/members.ts';
@@ -72,4 +73,14 @@ t.test('the facility manager of Süd is a plain member in Nord: no devices, no d
     200,
     "Nord's own facility manager, as always",
   );
+});
+
+t.test("a lobby token of another house opens nothing of Nord's lobby", async (t) => {
+  const n = await network(t);
+  const stored = new SqliteLobbyTokens(n.records);
+  const ofSued = await stored.create('Foyer Süd', undefined, 'sued');
+  const ofNord = await stored.create('Foyer Nord', undefined, 'nord');
+  const lobby = (token: string) => n.app.inject({ method: 'GET', url: `/api/lobby?token=${token}` });
+  t.equal((await lobby(ofNord.token)).statusCode, 200);
+  t.equal((await lobby(ofSued.token)).statusCode, 401, "Süd's token is no credential here");
 });

@@ -19,8 +19,9 @@ export const USERS_USAGE = `  wesprint users add --email E --role R [--name N] [
   wesprint users role --email E --site S --role R|none
                                  in a network: the member's role in another site (elsewhere: a plain member)
   wesprint users list            members with role and status (never passwords)
-  wesprint lobby-token create [--label L]
-                                 a read-only token for a lobby screen, printed once
+  wesprint lobby-token create [--label L] [--site S]
+                                 a read-only token for a lobby screen, printed once; --site: the one house
+                                 whose lobby it shows (a network), else any
   wesprint lobby-token list | revoke ID`;
 
 function identityFor(settings: Settings): { identity: Identity; close: () => void } {
@@ -170,8 +171,17 @@ export async function runLobbyToken(args: string[], settings: Settings): Promise
   const { identity, close } = identityFor(settings);
   try {
     if (sub === 'create') {
-      const { values } = parseArgs({ args: rest, options: { label: { type: 'string' } }, strict: true });
-      const { id, token } = await identity.lobbyTokens.create(values.label ?? 'lobby screen');
+      const { values } = parseArgs({
+        args: rest,
+        options: { label: { type: 'string' }, site: { type: 'string' } },
+        strict: true,
+      });
+      if (values.site !== undefined && !servedSite(settings, values.site, 'lobby-token create')) return 2;
+      const { id, token } = await identity.lobbyTokens.create(
+        values.label ?? 'lobby screen',
+        undefined,
+        values.site,
+      );
       console.log(`lobby token ${id} created (shown once): ${token}`);
       console.log('use it as ?token=... in the lobby screen URL or as "Authorization: Bearer ..."');
       return 0;
@@ -179,7 +189,7 @@ export async function runLobbyToken(args: string[], settings: Settings): Promise
     if (sub === 'list') {
       for (const t of await identity.lobbyTokens.list()) {
         const status = t.revokedAt === null ? 'active' : `revoked ${new Date(t.revokedAt).toISOString()}`;
-        console.log(`${t.id}\t${status}\t${t.label}`);
+        console.log(`${t.id}\t${status}\t${t.label}${t.site === null ? '' : `\t${t.site}`}`);
       }
       return 0;
     }

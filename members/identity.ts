@@ -77,7 +77,16 @@ export class Identity {
       this.members,
       options.sessionLifetime ?? DEFAULT_SESSION_LIFETIME,
     );
-    this.lobbyTokens = new SqliteLobbyTokens(records);
+    const lobbyTokens = new SqliteLobbyTokens(records);
+    // A lobby token made for another site shows nothing here.
+    this.lobbyTokens = site
+      ? {
+          create: (label, now, tokenSite) => lobbyTokens.create(label, now, tokenSite),
+          verify: (token, siteId) => lobbyTokens.verify(token, siteId ?? site.id),
+          revoke: (shownId, now) => lobbyTokens.revoke(shownId, now),
+          list: () => lobbyTokens.list(),
+        }
+      : lobbyTokens;
     this.integrationTokens = new SqliteIntegrationTokens(records);
     this.failures = new SqliteSignInFailures(records, options.throttle);
     this.now = options.now ?? Date.now;

@@ -11,13 +11,18 @@ export interface LobbyTokenListing {
   label: string;
   createdAt: number;
   revokedAt: number | null;
+  /** The site whose lobby it shows, in a network; null: whichever site the API serves. */
+  site: string | null;
 }
 
 export interface LobbyTokens {
-  /** A new token with its shown id; the token itself is handed out this once. */
-  create(label: string, now?: number): Promise<{ id: string; token: string }>;
-  /** Whether the token is one of ours and not revoked. */
-  verify(token: string): Promise<boolean>;
+  /**
+   * A new token with its shown id; the token itself is handed out this once. `site`: the one site whose lobby
+   * it shows (a network); absent, any site's.
+   */
+  create(label: string, now?: number, site?: string): Promise<{ id: string; token: string }>;
+  /** Whether the token is one of ours, not revoked, and (given `siteId`) not bound to another site. */
+  verify(token: string, siteId?: string): Promise<boolean>;
   /** Revokes by the shown id (a prefix of the hash); false when no single unrevoked token has it. */
   revoke(shownId: string, now?: number): Promise<boolean>;
   list(): Promise<LobbyTokenListing[]>;

@@ -51,3 +51,22 @@ t.test('members from before the network belong to the installation home site', a
     MemberError,
   );
 });
+
+t.test('a lobby token belongs to one site: another site refuses it', async (t) => {
+  const records = testRecords(t);
+  const nord = new Identity(records, { site: { id: 'nord' } });
+  const sued = new Identity(records, { site: { id: 'sued', installationHome: 'nord' } });
+  const ofNord = await nord.lobbyTokens.create('Foyer Nord', undefined, 'nord');
+  const any = await nord.lobbyTokens.create('anywhere');
+  t.ok(await nord.lobbyTokens.verify(ofNord.token));
+  t.notOk(await sued.lobbyTokens.verify(ofNord.token), "Nord's lobby screen shows nothing of Süd");
+  t.ok(await sued.lobbyTokens.verify(any.token), 'a token naming no site: as before');
+  t.same(
+    (await nord.lobbyTokens.list()).map((l) => [l.label, l.site]),
+    [
+      ['Foyer Nord', 'nord'],
+      ['anywhere', null],
+    ],
+  );
+  await t.rejects(nord.lobbyTokens.create('bad', undefined, 'Not A Site'), MemberError);
+});

@@ -1,26 +1,27 @@
 import type { RecordsDb } from '../database/database.ts';
 import { type LobbyTokenListing, type LobbyTokens, SHOWN_ID_LENGTH } from './lobby-tokens.ts';
+import { checkedSiteId } from './member-store.ts';
 import { newToken, tokenId } from './tokens.ts';
 
 /** Lobby tokens in the records database (table lobby_tokens). */
 export class SqliteLobbyTokens implements LobbyTokens {
   constructor(private readonly records: RecordsDb) {}
 
-  async create(label: string, now = Date.now()): Promise<{ id: string; token: string }> {
+  async create(label: string, now = Date.now(), site?: string): Promise<{ id: string; token: string }> {
     const token = newToken();
     const id = tokenId(token);
     this.records
-      .prepare('INSERT INTO lobby_tokens (id, label, created_at) VALUES (?, ?, ?)')
-      .run(id, label.trim() || 'lobby screen', now);
+      .prepare('INSERT INTO lobby_tokens (id, label, created_at, site) VALUES (?, ?, ?, ?)')
+      .run(id, label.trim() || 'lobby screen', now, site === undefined ? null : checkedSiteId(site));
     return { id: id.slice(0, SHOWN_ID_LENGTH), token };
   }
 
-  async verify(token: string): Promise<boolean> {
-    return (
-      this.records
-        .prepare('SELECT 1 FROM lobby_tokens WHERE id = ? AND revoked_at IS NULL')
-        .get(tokenId(token)) !== undefined
-    );
+  async verify(token: string, siteId?: string): Promise<boolean> {
+    const row = this.records
+      .prepare('SELECT site FROM lobby_tokens WHERE id = ? AND revoked_at IS NULL')
+      .get(tokenId(token)) as { site: string | null } | undefined;
+    if (row === undefined) return false;
+    return row.site === null || siteId === undefined || row.site === siteId;
   }
 
   async revoke(shownId: string, now = Date.now()): Promise<boolean> {
@@ -38,13 +39,20 @@ export class SqliteLobbyTokens implements LobbyTokens {
 
   async list(): Promise<LobbyTokenListing[]> {
     const rows = this.records
-      .prepare('SELECT id, label, created_at, revoked_at FROM lobby_tokens ORDER BY created_at')
-      .all() as { id: string; label: string; created_at: number; revoked_at: number | null }[];
+      .prepare('SELECT id, label, created_at, revoked_at, site FROM lobby_tokens ORDER BY created_at')
+      .all() as {
+      id: string;
+      label: string;
+      created_at: number;
+      revoked_at: number | null;
+      site: string | null;
+    }[];
     return rows.map((r) => ({
       id: r.id.slice(0, SHOWN_ID_LENGTH),
       label: r.label,
       createdAt: r.created_at,
       revokedAt: r.revoked_at,
+      site: r.site,
     }));
   }
 }
