@@ -175,6 +175,8 @@ t.test(
         temperature: { value: 21.5, ts: NOW - 2 * MIN, stale: false },
         humidity: { value: 40, ts: NOW - 2 * MIN, stale: false },
       },
+      // The meters here switch nothing (their family has no actions).
+      controls: [],
     });
     const keller = eg?.spaces[1];
     t.same(
@@ -361,3 +363,77 @@ t.test('any quantity a space is measured by shows, with the rule of its class', 
   const sleepers = overview.devices.list.filter((d) => d.sleeping).map((d) => d.id);
   t.same(sleepers, ['ht-halle', 'ht-lager'], 'the devices whose family sleeps between reports');
 });
+
+t.test(
+  'controls: every output that feeds a space and every valve in it, with what the device last said',
+  async (t) => {
+    const switching: ProfileFacts = {
+      quantities: ['power', 'energy', 'switch'],
+      reportingIntervalS: 60,
+      actions: ['switch_on', 'switch_off'],
+    };
+    const valve: ProfileFacts = {
+      quantities: ['temperature', 'setpoint', 'valve'],
+      reportingIntervalS: 600,
+      actions: ['set_setpoint'],
+      actionValues: { set_setpoint: { unit: '°C', min: 5, max: 30, step: 0.5 } },
+    };
+    const house = site();
+    house.devices.push({ id: 'trv', profile: 'valve', topic: 'z/trv', space: 'raum' });
+    const overview = facilityOverview({
+      site: house,
+      now: NOW,
+      readings: [
+        r('outputs', 'switch', 'off', 2 * MIN, '1'),
+        r('outputs', 'switch', 'on', 2 * MIN, '3'),
+        r('plug', 'switch', 'on', 40 * MIN),
+        r('trv', 'setpoint', 21, 5 * MIN),
+        r('trv', 'temperature', 19.5, 5 * MIN),
+      ],
+      devices: [],
+      profiles: new Map([...profiles, ['meter', switching], ['valve', valve]]),
+      consumptionToday: new Map(),
+      quarantine: {},
+    });
+    const spaces = new Map(overview.floors.flatMap((f) => f.spaces).map((s) => [s.id, s]));
+    t.same(spaces.get('halle')?.controls, [
+      { device: 'outputs', channel: '0', kind: 'switch', state: null, range: null },
+    ]);
+    t.same(spaces.get('raum')?.controls, [
+      {
+        device: 'plug',
+        channel: '0',
+        kind: 'switch',
+        state: { value: 'on', ts: NOW - 40 * MIN, stale: true },
+        range: null,
+      },
+      {
+        device: 'outputs',
+        channel: '1',
+        kind: 'switch',
+        state: { value: 'off', ts: NOW - 2 * MIN, stale: false },
+        range: null,
+      },
+      {
+        device: 'trv',
+        channel: '0',
+        kind: 'setpoint',
+        state: { value: 21, ts: NOW - 5 * MIN, stale: false },
+        range: { min: 5, max: 30, step: 0.5, unit: '°C' },
+      },
+    ]);
+    // Output 3 reported but the site file places no space for it: the device's own space (the technical room).
+    // The main meters' relays are no controls.
+    t.same(
+      spaces.get('keller')?.controls.map((c) => [c.device, c.channel]),
+      [['outputs', '3']],
+    );
+    t.same(
+      spaces.get('raum')?.measures,
+      ['temperature', 'setpoint', 'valve', 'co2', 'humidity'].filter((q) =>
+        spaces.get('raum')?.measures.includes(q),
+      ),
+    );
+    t.equal(spaces.get('raum')?.readings.setpoint?.value, 21, "the valve's setpoint is the room's");
+  },
+);

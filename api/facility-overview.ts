@@ -8,6 +8,7 @@ import {
   type Quantity,
   reportsCounter,
 } from '../building/quantities.ts';
+import type { ActionValue, DeviceAction } from '../device-profiles/profile.ts';
 import { channelSpace } from '../site/channels.ts';
 import { addDays, fromLocal, toLocal } from '../site/local-time.ts';
 import type { SiteConfig } from '../site/site.ts';
@@ -56,6 +57,31 @@ const Co2LevelOut = Type.Union([
   Type.Null(),
 ]);
 
+export const FacilityControl = Type.Object(
+  {
+    device: Type.String(),
+    channel: Type.String({
+      description: "the device's output this control switches (0 for a device with one)",
+    }),
+    kind: Type.Union([Type.Literal('switch'), Type.Literal('setpoint')], {
+      description: 'switch: switch_on/switch_off; setpoint: set_setpoint with a value in `range`',
+    }),
+    state: Type.Union([SpaceReading, Type.Null()], {
+      description:
+        'what the device last reported: on/off for a switch, °C for a setpoint; null before it did',
+    }),
+    range: Type.Union(
+      [
+        Type.Object({ min: Type.Number(), max: Type.Number(), step: Type.Number(), unit: Type.String() }),
+        Type.Null(),
+      ],
+      { description: "a setpoint's range and steps as the device's family declares them" },
+    ),
+  },
+  { description: 'something in the space the facility may command (POST /api/devices/:id/commands)' },
+);
+export type FacilityControl = Static<typeof FacilityControl>;
+
 export const FacilitySpace = Type.Object({
   id: Type.String(),
   name: Type.String(),
@@ -77,6 +103,10 @@ export const FacilitySpace = Type.Object({
       'per quantity measured, once a sensor reported it: the value of the space. Several sensors: the worst ' +
       'CO2 (the air people breathe somewhere in it), someone present if one sees someone, the mean of other ' +
       'measurements, the newest state word',
+  }),
+  controls: Type.Array(FacilityControl, {
+    description:
+      "the outputs that feed the space (a plug, a Pro 4PM's output placed here) and its radiator valves",
   }),
 });
 export type FacilitySpace = Static<typeof FacilitySpace>;
@@ -184,6 +214,9 @@ export interface ProfileFacts {
   reportingIntervalS: number;
   /** The family's devices sleep between reports (device-profiles/profile.ts). */
   sleeping?: boolean;
+  /** What the family's devices carry out (device-profiles/profile.ts), for the controls of their spaces. */
+  actions?: readonly DeviceAction[];
+  actionValues?: Partial<Record<DeviceAction, ActionValue>>;
 }
 
 export interface FacilityInputs {
@@ -300,6 +333,49 @@ export function facilityOverview(inputs: FacilityInputs): FacilityOverview {
     return { value: spaceRule(quantity)(list), ts: newestTs(list), stale };
   };
 
+  /**
+   * What the facility can command in each space: every output of a switching device (not a main meter), in
+   * the space the site file places its channel (a plug without channels has one, 0, in its own space; a channel that reported is
+   * one too), and each radiator valve in its space.
+   */
+  const controlsIn = new Map<string, FacilityControl[]>();
+  const stateOf = (deviceId: string, quantity: Quantity, channel: string): SpaceReading | null => {
+    const j = judged.get(deviceId)?.get(quantity)?.get(channel);
+    return j ? { value: j.value, ts: j.ts, stale: !j.fresh } : null;
+  };
+  for (const d of site.devices) {
+    const facts = profiles.get(d.profile);
+    // A main meter's relay (a 3EM's contactor output) is the whole floor: not a control of a room's view.
+    const actions = d.meter_role === 'main' ? [] : (facts?.actions ?? []);
+    const add = (channel: string, control: FacilityControl) => {
+      const space = channelSpace(d, channel);
+      controlsIn.set(space, [...(controlsIn.get(space) ?? []), control]);
+    };
+    if (actions.includes('switch_on') && actions.includes('switch_off')) {
+      const channels = new Set([
+        ...(d.channels?.length ? d.channels.map((c) => String(c.channel)) : ['0']),
+        ...channelsOf(d.id, 'switch').map(([c]) => c),
+      ]);
+      for (const channel of [...channels].sort((a, b) => a.localeCompare(b, 'en', { numeric: true })))
+        add(channel, {
+          device: d.id,
+          channel,
+          kind: 'switch',
+          state: stateOf(d.id, 'switch', channel),
+          range: null,
+        });
+    }
+    const setpoint = facts?.actionValues?.set_setpoint;
+    if (actions.includes('set_setpoint') && setpoint)
+      add('0', {
+        device: d.id,
+        channel: '0',
+        kind: 'setpoint',
+        state: stateOf(d.id, 'setpoint', '0'),
+        range: { min: setpoint.min, max: setpoint.max, step: setpoint.step, unit: setpoint.unit },
+      });
+  }
+
   const floors = [...site.floors]
     .sort((a, b) => a.level - b.level)
     .map((floor) => ({
@@ -331,6 +407,7 @@ export function facilityOverview(inputs: FacilityInputs): FacilityOverview {
               : null,
             co2Level: co2 ? co2Level(Number(co2.value)) : null,
             readings,
+            controls: controlsIn.get(space.id) ?? [],
           };
         }),
     }));

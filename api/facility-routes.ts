@@ -39,7 +39,13 @@ export const facilityRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (
   const facts = new Map<string, ProfileFacts>(
     [...profiles].map(([id, p]) => [
       id,
-      { quantities: p.quantities, reportingIntervalS: p.reportingIntervalS, sleeping: p.sleeping === true },
+      {
+        quantities: p.quantities,
+        reportingIntervalS: p.reportingIntervalS,
+        sleeping: p.sleeping === true,
+        ...(p.actions ? { actions: p.actions } : {}),
+        ...(p.actionValues ? { actionValues: p.actionValues } : {}),
+      },
     ]),
   );
   const timeZone = site.site.timezone;

@@ -110,12 +110,17 @@ async function paintedPixels(page: Page, chart: string): Promise<number> {
   );
 }
 
-/** Spaces that get a tile: those with sensors, except desks shown as dots in their area on the same floor. */
+/**
+ * Spaces that get a tile: those with sensors or something to switch, except desks shown as dots in their
+ * area on the same floor.
+ */
 function tiledSpaces(overview: FacilityOverview): FacilitySpace[] {
   return overview.floors.flatMap((floor) => {
     const here = new Set(floor.spaces.map((s) => s.id));
     return floor.spaces.filter(
-      (s) => s.measures.length > 0 && !(s.kind === 'desk' && s.parent !== null && here.has(s.parent)),
+      (s) =>
+        (s.measures.length > 0 || s.controls.length > 0) &&
+        !(s.kind === 'desk' && s.parent !== null && here.has(s.parent)),
     );
   });
 }

@@ -104,6 +104,8 @@ function applyReading(view: FacilityOverview, r: LiveReading, receivedAt: number
   }
   const quantity = r.quantity;
   if (!isQuantity(quantity) || !fitsQuantity(quantity, r.value)) return;
+  // A switched output's or a valve's new state: the control that commands it shows it at once.
+  if (quantity === 'switch' || quantity === 'setpoint') applyControlState(view, r);
 
   const meter = view.energy.meters.find((m) => m.device === r.device);
   // A meter's other readings (its own temperature, voltage) say nothing about the room it is in.
@@ -149,6 +151,20 @@ function applyReading(view: FacilityOverview, r: LiveReading, receivedAt: number
     if (quantity === 'occupancy') space.occupied = { value: r.value !== 0, ts: r.ts, stale: false };
     else if (quantity === 'co2' && typeof r.value === 'number')
       space.co2Level = co2LevelOf(r.value, view.co2Thresholds);
+    return;
+  }
+}
+
+function applyControlState(view: FacilityOverview, r: LiveReading): void {
+  const kind = r.quantity === 'switch' ? 'switch' : 'setpoint';
+  for (const floor of view.floors) {
+    const space = floor.spaces.find((s) => s.id === r.space);
+    const control = space?.controls.find(
+      (c) => c.device === r.device && c.channel === (r.channel ?? '0') && c.kind === kind,
+    );
+    if (!control) continue;
+    if (control.state && !control.state.stale && control.state.ts > r.ts) return;
+    control.state = { value: r.value, ts: r.ts, stale: false };
     return;
   }
 }
