@@ -87,7 +87,7 @@ t.test('a CO2 alert appears live, is acknowledged in the page, and clears', asyn
   );
   await saveScreenshot(page, 'alerts-facility-co2-cleared');
 
-  await page.getByRole('button', { name: 'EN' }).click();
+  await page.getByRole('button', { name: 'EN', exact: true }).click();
   await list.page().getByRole('region', { name: 'Alerts' }).getByText('CO₂ too high').first().waitFor();
   await saveScreenshot(page, 'alerts-facility-english');
   t.same(errors, [], 'no errors in the page');

@@ -416,7 +416,7 @@ t.test('the facility view in real Chromium on the simulated building', async (t:
   system.simulation?.stage(room.id, { co2Ppm: null });
 
   // English, and a tablet.
-  await page.getByRole('button', { name: 'EN' }).click();
+  await page.getByRole('button', { name: 'EN', exact: true }).click();
   await page.getByRole('heading', { name: 'Facility management', level: 1 }).waitFor();
   t.ok(await page.getByRole('heading', { name: 'Energy', level: 2 }).isVisible(), 'English texts');
   await page.setViewportSize({ width: 820, height: 1180 });
