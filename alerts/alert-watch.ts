@@ -1,12 +1,14 @@
 import type { BaseLogger } from 'pino';
 import { type Interval, openingIntervals } from '../bookings/booking-rules.ts';
 import type { BookingStore } from '../bookings/booking-store.ts';
+import type { EventAnnouncer } from '../building/events.ts';
 import type { BuildingFeed, LiveEvent } from '../building/live-feed.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
 import { addDays, type LocalDate } from '../site/local-time.ts';
 import type { SiteConfig, SpaceConfig } from '../site/site.ts';
 import { addUpChannels } from '../storage/device-totals.ts';
 import type { TimeSeriesStore } from '../storage/store.ts';
+import { alertEvent } from './alert-events.ts';
 import {
   type AlertSettings,
   buildingNightLoad,
@@ -53,6 +55,8 @@ export interface AlertWatchOptions {
   bookings?: Pick<BookingStore, 'spaceBookings'>;
   settings?: AlertSettings;
   checkEveryMs?: number;
+  /** Where each alert opened or cleared is told (`alert-opened`, `alert-cleared`: the building feed). */
+  events?: EventAnnouncer;
   /** The time; tests move it by hand. */
   now?: () => number;
   logger?: BaseLogger;
@@ -339,6 +343,9 @@ export class AlertWatch {
   }
 
   private tell(alert: Alert, change: AlertChange): void {
+    // The store opens and clears an alert for one caller only, so of several processes watching, one tells it.
+    const event = alertEvent(change, this.o.site.site.id, alert);
+    if (event) this.o.events?.announce(event);
     for (const listener of this.listeners) {
       try {
         listener(alert, change);

@@ -25,6 +25,7 @@ import { crossSite } from './cross-site.ts';
 import { dashboardPages } from './dashboard-pages.ts';
 import { deviceCommandRoutes } from './device-command-routes.ts';
 import { describeValidation, installErrorHandling } from './errors.ts';
+import { type EventFeedStats, eventFeed } from './event-feed.ts';
 import { eventRoutes } from './event-routes.ts';
 import { facilityRoutes } from './facility-routes.ts';
 import { refuseNonFiniteNumbers } from './finite-numbers.ts';
@@ -221,6 +222,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   await app.register(quarantineRoutes, context);
   await app.register(facilityRoutes, context);
   await app.register(liveStream(liveStats), { ...context, ...options.live });
+  const eventStats: EventFeedStats = { clients: 0, sent: 0, dropped: 0 };
+  await app.register(eventFeed(eventStats), context);
   await app.register(lobbyRoutes, {
     ...context,
     records: options.records,
@@ -232,6 +235,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     records: options.records,
     now: context.now,
     commands: options.lockCommands,
+    events: options.feed,
     ...(options.unlockGraceMs !== undefined ? { graceBeforeMs: options.unlockGraceMs } : {}),
   });
   await app.register(deviceCommandRoutes, {
@@ -243,7 +247,12 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   });
   await app.register(auditRoutes, { records: options.records });
   await app.register(alertRoutes, { ...context, records: options.records, alerts: options.alerts });
-  await app.register(bookingRoutes, { site: options.site, records: options.records, now: context.now });
+  await app.register(bookingRoutes, {
+    site: options.site,
+    records: options.records,
+    now: context.now,
+    events: options.feed,
+  });
   await app.register(bookingSeriesRoutes, { site: options.site, records: options.records, now: context.now });
   await app.register(eventRoutes, { site: options.site, records: options.records, now: context.now });
   await app.register(boardReportRoutes, { ...context, records: options.records });

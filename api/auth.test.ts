@@ -42,6 +42,7 @@ const EXPECTED_ACCESS: Record<string, RouteAccess> = {
   'GET /api/facility/energy-days': STAFF_AND_BOARD,
   'GET /api/facility/occupancy-hours': STAFF_AND_BOARD,
   'GET /api/live': STAFF_AND_BOARD,
+  'GET /api/events/live': STAFF,
   'GET /api/lobby': 'lobby',
   'GET /api/lobby/live': 'lobby',
   'POST /api/spaces/:id/unlock': ANY_MEMBER,

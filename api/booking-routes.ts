@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type, { type Static } from 'typebox';
 import { ANY_MEMBER, guestVisit, type Member, STAFF } from '../access/roles.ts';
+import { bookingEvent } from '../bookings/booking-events.ts';
 import {
   BOOKING_REFUSALS,
   type BookableKind,
@@ -18,6 +19,7 @@ import type { Booking, BookingSeriesStore, BookingStore } from '../bookings/book
 import { bookingsCalendar, CALENDAR_TOKEN_PATTERN } from '../bookings/calendar-feed.ts';
 import { SqliteBookingStore } from '../bookings/sqlite-booking-store.ts';
 import { SqliteCalendarTokens } from '../bookings/sqlite-calendar-tokens.ts';
+import type { EventAnnouncer } from '../building/events.ts';
 import type { RecordsDb } from '../database/database.ts';
 import type { SiteConfig, SpaceConfig } from '../site/site.ts';
 import { SiteId } from './context.ts';
@@ -43,6 +45,8 @@ export interface BookingRoutesOptions {
   store?: BookingStore & BookingSeriesStore;
   policy?: BookingPolicy;
   now?: () => number;
+  /** Where a booking made or cancelled is told (the building feed); without one it is not. */
+  events?: EventAnnouncer;
 }
 
 /** The longest range one availability or listing request may span (a Protel booking is at most 8 weeks). */
@@ -348,6 +352,7 @@ export const bookingRoutes: FastifyPluginAsyncTypebox<BookingRoutesOptions> = as
       if (!verdict.ok) throw new Refused(verdict.reason, verdict.message);
       const result = await store.create({ memberId: member.id, spaceId: space.id, start, end }, at);
       if (!result.ok) throw new Refused('slot_taken', BOOKING_REFUSALS.slot_taken.text, result.conflict);
+      options.events?.announce(bookingEvent('booking-made', site.site.id, result.booking, at));
       return reply.code(201).send(out(result.booking));
     },
   );
@@ -390,15 +395,18 @@ export const bookingRoutes: FastifyPluginAsyncTypebox<BookingRoutesOptions> = as
     },
     async (request) => {
       const member = signedIn(request.member);
+      const at = now();
       const result = await store.cancel(
         request.params.id,
         { memberId: member.id, staff: isStaff(member) },
-        now(),
+        at,
       );
       if (result === 'not_found') throw new ApiError(404, `no booking "${request.params.id}"`);
       if (result === 'already_ended')
         throw new ApiError(409, 'this booking has already ended, was cancelled or was released');
-      return out((await store.get(request.params.id)) as Booking);
+      const cancelled = (await store.get(request.params.id)) as Booking;
+      options.events?.announce(bookingEvent('booking-cancelled', site.site.id, cancelled, at));
+      return out(cancelled);
     },
   );
 

@@ -13,6 +13,9 @@ const FeedStatsOut = Type.Object({
   unknownDevice: Type.Integer(),
   listenerErrors: Type.Integer(),
   staleReplays: Type.Integer(),
+  events: Type.Integer({ description: 'building events heard (/api/events/live)' }),
+  eventsAnnounced: Type.Integer({ description: 'building events this process published' }),
+  eventsDropped: Type.Integer({ description: 'events this process could not publish (broker away)' }),
 });
 
 const Health = Type.Object({

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type, { type Static } from 'typebox';
 import type { AuditLog } from '../access/audit-log.ts';
@@ -11,6 +12,7 @@ import {
   UnlockRateLimiter,
 } from '../access/unlock-rules.ts';
 import { SqliteBookingStore } from '../bookings/sqlite-booking-store.ts';
+import type { EventAnnouncer } from '../building/events.ts';
 import type { RecordsDb } from '../database/database.ts';
 import type { SiteConfig } from '../site/site.ts';
 import { SiteId } from './context.ts';
@@ -78,6 +80,8 @@ export interface UnlockRoutesOptions {
   graceBeforeMs?: number;
   limiter?: UnlockRateLimiter;
   now?: () => number;
+  /** Where a door the lock confirmed open is told (`door-opened`, the building feed); without one it is not. */
+  events?: EventAnnouncer;
 }
 
 /** How a command's report reads to the member, and which status carries it. */
@@ -215,6 +219,17 @@ export const unlockRoutes: FastifyPluginAsyncTypebox<UnlockRoutesOptions> = asyn
         { member: member.id, space: space.id, lock: verdict.lock, result, latencyMs },
         'unlock',
       );
+      if (result === 'unlocked' && report.id) {
+        options.events?.announce({
+          type: 'door-opened',
+          id: randomUUID(),
+          site: site.site.id,
+          space: space.id,
+          at: report.answeredAt ?? now(),
+          device: verdict.lock,
+          commandId: report.id,
+        });
+      }
       return reply.code(status).send({
         result,
         space: space.id,

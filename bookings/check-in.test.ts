@@ -4,6 +4,7 @@ import path from 'node:path';
 import mqtt from 'mqtt';
 import pino from 'pino';
 import t from 'tap';
+import type { BuildingEvent } from '../building/events.ts';
 import { BuildingFeed, type LiveEvent } from '../building/live-feed.ts';
 import { openRecords } from '../database/database.ts';
 import { loadProfiles } from '../device-profiles/registry.ts';
@@ -245,8 +246,12 @@ t.test(
       profiles,
       scanEveryMs: HOUR_MS,
       onChange: (e) => events.push(e),
+      events: feed,
       logger,
     });
+    // What the building's event feed carries, as every API process hears it from the broker.
+    const told: BuildingEvent[] = [];
+    t.teardown(feed.subscribeEvents((e) => told.push(e)));
     t.teardown(() => watcher.stop());
 
     // Exactly what an Aqara sensor publishes through Zigbee2MQTT when someone sits down.
@@ -292,6 +297,17 @@ t.test(
       [],
       'the released desk is free again',
     );
+    await eventually('both told on the event feed', () => told.length >= 2);
+    t.same(
+      told.map((e) => [e.type, e.space, 'bookingId' in e ? e.bookingId : null, e.site]),
+      [
+        ['booking-checked-in', 'desk-a', seen.id, site.site.id],
+        ['booking-no-show', 'desk-b', noShow.id, site.site.id],
+      ],
+    );
+    t.equal(told[0]?.at, checkedIn?.checkedInAt, 'at: when presence was seen');
+    t.equal(told[1]?.at, (await store.get(noShow.id))?.releasedAt, 'at: when it was released');
+    t.notOk(JSON.stringify(told).includes(member.id), 'no member id in an event');
     // On a terminal the part leads the line ("check-in: presence seen"); the message must not repeat it.
     t.same(
       logged.map((line) => JSON.parse(line).msg),

@@ -1,7 +1,9 @@
 import type { BaseLogger } from 'pino';
+import type { EventAnnouncer } from '../building/events.ts';
 import type { BuildingFeed, LiveEvent, LiveReading } from '../building/live-feed.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
 import type { SiteConfig } from '../site/site.ts';
+import { bookingEvent } from './booking-events.ts';
 import { MINUTE_MS } from './booking-rules.ts';
 import type { Booking, BookingStore } from './booking-store.ts';
 
@@ -91,6 +93,8 @@ export interface CheckInWatcherOptions {
   logger?: BaseLogger;
   /** Told of every check-in and release (e.g. to push availability to the lobby). */
   onChange?: (event: CheckInEvent) => void;
+  /** Where each check-in and no-show release is told (`booking-checked-in`, `booking-no-show`: the building feed). */
+  events?: EventAnnouncer;
 }
 
 export class CheckInWatcher {
@@ -198,6 +202,14 @@ export class CheckInWatcher {
     this.o.logger?.info(
       { booking: event.booking.id, space: event.booking.spaceId },
       event.type === 'checked_in' ? 'presence seen' : 'released as no-show',
+    );
+    // The store changed the booking for this process alone (checkIn and release change a 'booked' one
+    // only), so of several processes watching, one tells it.
+    const { booking } = event;
+    this.o.events?.announce(
+      event.type === 'checked_in'
+        ? bookingEvent('booking-checked-in', this.o.site.site.id, booking, booking.checkedInAt ?? this.now())
+        : bookingEvent('booking-no-show', this.o.site.site.id, booking, booking.releasedAt ?? this.now()),
     );
     try {
       this.o.onChange?.(event);

@@ -73,6 +73,9 @@ t.test('the API only reads building topics and sends building commands', async (
   t.notOk(mayPublish(api, 'wesprint/kaufhaus/commands/lock-101/result').allowed);
   t.notOk(mayPublish(api, 'nuki/3A4B5C6D/lockAction').allowed, 'the API never talks to a lock directly');
   t.notOk(mayPublish(api, 'wesprint/kaufhaus/readings/a/b/co2').allowed);
+  t.ok(mayPublish(api, 'wesprint/kaufhaus/events/booking-made').allowed, 'the API tells the events');
+  t.notOk(mayPublish(api, 'wesprint/kaufhaus/events/booking-made/x').allowed);
+  t.notOk(mayPublish(api, 'wesprint/other/events/booking-made').allowed, 'of its own sites only');
 });
 
 t.test('lab mode: anonymous may use anything except commands and the deny list', async (t) => {
@@ -81,6 +84,7 @@ t.test('lab mode: anonymous may use anything except commands and the deny list',
   t.ok(mayPublish(lab, 'zigbee2mqtt/desk-1').allowed);
   t.notOk(mayPublish(lab, 'nuki/3A4B5C6D/lockAction').allowed);
   t.notOk(mayPublish(lab, 'wesprint/kaufhaus/commands/lock-101').allowed);
+  t.notOk(mayPublish(lab, 'wesprint/kaufhaus/events/door-opened').allowed, 'nor fake an event');
   t.notOk(mayPublish(lab, '$SYS/x').allowed);
   t.ok(mayPublish(lab, 'test/nosubscribe').allowed, 'the deny list is about subscribing');
   t.ok(maySubscribe(lab, '#').allowed, 'a partly denied filter is granted ...');

@@ -1,3 +1,4 @@
+import { allEventsFilter } from '../building/events.ts';
 import { filterWithin, isValidFilter, isValidTopicName, levelsMatch } from '../building/topic-filter.ts';
 import { buildingTopics, ROOT } from '../building/topics.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
@@ -78,6 +79,7 @@ function ownFilters(sites: SiteConfig | SiteNetwork): string[] {
 
 const BUILDING_ROOT_FILTER = `${ROOT}/#`;
 const ANY_BUILDING_COMMAND = `${ROOT}/+/commands/#`;
+const ANY_BUILDING_EVENT = `${ROOT}/+/events/#`;
 
 function nothingGranted(): Grant {
   return { publish: [], subscribe: [], denyPublish: [], denySubscribe: [], dollarTopics: false };
@@ -132,7 +134,11 @@ export function gatewayGrant(
 
 export function apiGrant(sites: SiteConfig | SiteNetwork): Grant {
   return {
-    publish: asNetwork(sites).sites.map((site) => buildingTopics(site.site.id).allCommands),
+    // Commands, and the building's events (bookings, alerts, doors) that the API and its watchers tell.
+    publish: asNetwork(sites).sites.flatMap((site) => [
+      buildingTopics(site.site.id).allCommands,
+      allEventsFilter(site.site.id),
+    ]),
     subscribe: ownFilters(sites),
     denyPublish: [],
     denySubscribe: [],
@@ -154,7 +160,8 @@ export function anonymousGrant(
   return {
     publish: ['#'],
     subscribe: ['#'],
-    denyPublish: commands,
+    // The building's events drive automations (heating, plugs): only the API tells them.
+    denyPublish: [...commands, ANY_BUILDING_EVENT],
     denySubscribe: [...commands, ...denySubscribe],
     dollarTopics: false,
   };

@@ -5,6 +5,13 @@ import { channelSpace } from '../site/channels.ts';
 import { SERVICE_USERNAMES } from '../site/credentials.ts';
 import type { DeviceConfig, SiteConfig } from '../site/site.ts';
 import { brokerClientOptions, closeBrokerClient, keepConnected } from './broker-connection.ts';
+import {
+  allEventsFilter,
+  type BuildingEvent,
+  type EventAnnouncer,
+  eventTopic,
+  parseEvent,
+} from './events.ts';
 import { isQuantity, type Quantity, unitOf } from './quantities.ts';
 import { FIRST_CHANNEL } from './reading.ts';
 import { buildingTopics, type DeviceStatusMessage, ROOT } from './topics.ts';
@@ -67,6 +74,7 @@ export type BuildingMessage =
     }
   | { kind: 'device-status'; status: DeviceStatusMessage }
   | { kind: 'gateway-status'; online: boolean }
+  | { kind: 'event'; event: BuildingEvent }
   /** A retained message being cleared (empty payload): not an error, nothing to do. */
   | { kind: 'cleared' }
   | { kind: 'malformed'; reason: string };
@@ -146,6 +154,10 @@ export function parseBuildingMessage(siteId: string, topic: string, payload: Buf
     if (text === 'online' || text === 'offline') return { kind: 'gateway-status', online: text === 'online' };
     return { kind: 'malformed', reason: 'gateway status must be "online" or "offline"' };
   }
+  if (section === 'events') {
+    const parsed = parseEvent(siteId, topic, payload);
+    return parsed.ok ? { kind: 'event', event: parsed.event } : { kind: 'malformed', reason: parsed.reason };
+  }
   return { kind: 'malformed', reason: 'not a building topic the API reads' };
 }
 
@@ -173,11 +185,19 @@ export interface FeedStats {
   listenerErrors: number;
   /** Retained replays older than a live message on the same topic since this connection began (ignored). */
   staleReplays: number;
+  /** Building events heard (bookings, alerts, doors), whichever process told them. */
+  events: number;
+  /** Building events this process told (published). */
+  eventsAnnounced: number;
+  /** Events this process could not publish (not connected, or the broker refused): live news, not kept. */
+  eventsDropped: number;
 }
+
+export type EventListener = (event: BuildingEvent) => void;
 
 export type LiveListener = (event: LiveEvent) => void;
 
-export class BuildingFeed {
+export class BuildingFeed implements EventAnnouncer {
   readonly site: SiteConfig;
   private readonly topics: ReturnType<typeof buildingTopics>;
   private readonly options: BuildingFeedOptions;
@@ -199,7 +219,11 @@ export class BuildingFeed {
     unknownDevice: 0,
     listenerErrors: 0,
     staleReplays: 0,
+    events: 0,
+    eventsAnnounced: 0,
+    eventsDropped: 0,
   };
+  private readonly eventListeners = new Set<EventListener>();
   /**
    * Status topics heard live since the feed (re)subscribed. The broker sends a new subscription the retained
    * messages it read at subscribe time, and a status published meanwhile can overtake them (aedes reads the
@@ -256,7 +280,12 @@ export class BuildingFeed {
   }
 
   private subscribe(client: MqttClient): void {
-    const filters = [this.topics.allReadings, this.topics.allDeviceStatus, this.topics.gatewayStatus];
+    const filters = [
+      this.topics.allReadings,
+      this.topics.allDeviceStatus,
+      this.topics.gatewayStatus,
+      allEventsFilter(this.site.site.id),
+    ];
     client.subscribe(filters, { qos: 1 }, (err, granted) => {
       if (err) {
         this.logger?.warn({ err: err.message }, 'building feed: subscribe failed');
@@ -336,7 +365,52 @@ export class BuildingFeed {
       case 'reading':
         this.takeReading(message, receivedAt);
         return;
+      case 'event':
+        this.counters.events++;
+        for (const listener of this.eventListeners) {
+          try {
+            listener(message.event);
+          } catch (err) {
+            this.counters.listenerErrors++;
+            this.logger?.warn({ err: (err as Error).message }, 'building feed: an event listener failed');
+          }
+        }
+        return;
     }
+  }
+
+  /**
+   * Tells a building event on `wesprint/<site>/events/<type>` (QoS 1, not retained). Every process's feed,
+   * this one's too, hears it from the broker: listeners learn of it that way only, so that it reaches all of
+   * them once, whichever process told it. Without a broker connection it is dropped and counted (events are
+   * live news; the records keep what happened).
+   */
+  announce(event: BuildingEvent): void {
+    const client = this.client;
+    if (!client?.connected) {
+      this.counters.eventsDropped++;
+      this.logger?.warn({ type: event.type, id: event.id }, 'building feed: no broker, event not told');
+      return;
+    }
+    client.publish(
+      eventTopic(event.site, event.type),
+      JSON.stringify(event),
+      { qos: 1, retain: false },
+      (err) => {
+        if (err) {
+          this.counters.eventsDropped++;
+          this.logger?.warn({ type: event.type, err: err.message }, 'building feed: event not told');
+        } else this.counters.eventsAnnounced++;
+      },
+    );
+  }
+
+  /** Adds a listener for building events; returns the function that removes it. */
+  subscribeEvents(listener: EventListener): () => void {
+    this.eventListeners.add(listener);
+    return () => {
+      this.eventListeners.delete(listener);
+    };
   }
 
   private takeReading(m: Extract<BuildingMessage, { kind: 'reading' }>, receivedAt: number): void {

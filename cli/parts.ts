@@ -7,8 +7,10 @@ import { AlertWatch } from '../alerts/alert-watch.ts';
 import { SqliteAlertStore } from '../alerts/sqlite-alert-store.ts';
 import { buildApi } from '../api/app.ts';
 import { LockCommands } from '../api/lock-commands.ts';
+import { BookingClock } from '../bookings/booking-clock.ts';
 import { CheckInWatcher } from '../bookings/check-in.ts';
 import { SqliteBookingStore } from '../bookings/sqlite-booking-store.ts';
+import { SqliteMomentClaims } from '../bookings/sqlite-moment-claims.ts';
 import { PortInUseError, type RunningBroker, startBroker } from '../broker/broker.ts';
 import { defaultKeyPrefix, redactedRedisUrl } from '../broker/cluster-options.ts';
 import { journalOrigin } from '../broker/journal-feed.ts';
@@ -505,9 +507,18 @@ function startWatchers(
     site,
     profiles,
     graceMs: settings.checkInGraceMs,
+    events: feed,
     logger: logger.child({ part: 'check-in' }),
   });
   checkIn.start();
+  const clock = new BookingClock({
+    store: new SqliteBookingStore(records),
+    claims: new SqliteMomentClaims(records),
+    events: feed,
+    siteId: site.site.id,
+    logger: logger.child({ part: 'booking-clock' }),
+  });
+  clock.start();
   const alerts = new AlertWatch({
     alerts: new SqliteAlertStore(records),
     feed,
@@ -516,6 +527,7 @@ function startWatchers(
     timeSeries: store,
     bookings: new SqliteBookingStore(records),
     settings: settings.alerts,
+    events: feed,
     logger: logger.child({ part: 'alerts' }),
   });
   alerts.start();
@@ -523,6 +535,7 @@ function startWatchers(
     alerts,
     stop: async () => {
       await alerts.stop();
+      await clock.stop();
       await checkIn.stop();
     },
   };
