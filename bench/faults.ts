@@ -627,9 +627,13 @@ class FaultSystem {
     if (!holder || !wesprintRunning(holder)) return false;
     try {
       const beat = JSON.parse(fs.readFileSync(path.join(this.dataDir, 'gateway.heartbeat.json'), 'utf8')) as {
+        pid?: number;
         connected?: boolean;
         spooling?: boolean;
       };
+      // A heartbeat the killed gateway left behind says "connected, caught up" while its successor is still
+      // starting: taken for calm, the count was judged settled before the backlog arrived (7,264 "lost").
+      if (beat.pid !== holder.child.pid) return false;
       if (!beat.connected || beat.spooling) return false;
       const spool = path.join(this.dataDir, 'spool');
       return !fs.existsSync(spool) || !fs.readdirSync(spool).some((f) => f.endsWith('.spool.jsonl'));

@@ -22,7 +22,11 @@ export function writeHeartbeat(dataDir: string, connected: boolean, spooling: bo
     heapTotalKb: Math.round(m.heapTotal / 1024),
     externalKb: Math.round(m.external / 1024),
   };
-  fs.writeFileSync(`${file}.tmp`, JSON.stringify({ ts: Date.now(), connected, spooling, memory }));
+  // The pid tells a reader whose heartbeat this is: a gateway killed with -9 leaves its last one behind.
+  fs.writeFileSync(
+    `${file}.tmp`,
+    JSON.stringify({ ts: Date.now(), pid: process.pid, connected, spooling, memory }),
+  );
   fs.renameSync(`${file}.tmp`, file);
 }
 
