@@ -347,7 +347,8 @@ export const bookingRoutes: FastifyPluginAsyncTypebox<BookingRoutesOptions> = as
         at,
         timeZone,
         policy,
-        guest ? { guest } : {},
+        // Opening hours bind members; staff may hold an evening event outside them.
+        { ...(guest ? { guest } : {}), openingHoursBind: !isStaff(member) },
       );
       if (!verdict.ok) throw new Refused(verdict.reason, verdict.message);
       const result = await store.create({ memberId: member.id, spaceId: space.id, start, end }, at);

@@ -25,7 +25,7 @@ t.test('/events shows the public events to anyone, with no personal data', async
     bookable: true,
     opening_hours: [{ days: [1, 2, 3, 4, 5, 6], open: '09:00', close: '22:00' }],
   });
-  const { app, records } = await testApi(t, { site, now: () => NOW });
+  const { app, records } = await testApi(t, { site, now: () => NOW, lobbyPublic: true });
   const base = await app.listen({ host: '127.0.0.1', port: 0 });
   const facility = await signedInMember(app, records, 'facility');
   const post = async (url: string, payload: Record<string, unknown>) => {
@@ -57,6 +57,13 @@ t.test('/events shows the public events to anyone, with no personal data', async
     end: '2026-12-17T12:00+01:00',
   });
   await post('/api/events', { title: 'Interner Vortrag', visibility: 'members', bookingId: talk.id });
+  // Tonight, after closing time: staff may book outside the opening hours.
+  const reading = await post('/api/bookings', {
+    spaceId: 'hall',
+    start: '2026-12-13T23:00+01:00',
+    end: '2026-12-13T23:45+01:00',
+  });
+  await post('/api/events', { title: 'Nachtlesung', visibility: 'public', bookingId: reading.id });
 
   const { page, errors } = await newPage(browser, VIEWPORTS.phone);
   await page.clock.setFixedTime(NOW);
@@ -65,9 +72,10 @@ t.test('/events shows the public events to anyone, with no personal data', async
   await page.getByRole('list', { name: 'Veranstaltungen' }).waitFor();
   const items = page.locator('li.event');
   await items.first().waitFor();
-  t.equal(await items.count(), 2, 'the two dates of the next 60 days');
+  t.equal(await items.count(), 3, 'tonight and the two evenings of the next 60 days');
+  t.match(await items.first().textContent(), /Nachtlesung/);
   t.match(
-    await items.first().textContent(),
+    await items.nth(1).textContent(),
     /Do\., 31\. Dez\., 18:00–21:00.*Offener Abend.*Diskursraum · 60 Plätze/s,
   );
   const text = (await page.locator('main').textContent()) ?? '';
@@ -82,6 +90,17 @@ t.test('/events shows the public events to anyone, with no personal data', async
 
   await page.getByRole('button', { name: 'EN', exact: true }).click();
   await page.getByRole('heading', { name: 'Events', level: 1 }).waitFor();
-  t.match(await items.first().textContent(), /Thu 31 Dec, 18:00–21:00.*60 places/s);
+  t.match(await items.nth(1).textContent(), /Thu 31 Dec, 18:00–21:00.*60 places/s);
   t.same(errors, [], 'no errors in the page');
+
+  // The lobby screen says what is on today in the discourse space.
+  const lobby = await newPage(browser, VIEWPORTS.lobbyLandscape);
+  await lobby.page.clock.setFixedTime(NOW);
+  await lobby.page.goto(`${base}/lobby`);
+  const today = lobby.page.getByTestId('today-events');
+  await today.waitFor();
+  t.equal(await today.count(), 1);
+  t.equal((await today.textContent())?.trim(), 'Heute im Diskursraum: 23:00–23:45 Nachtlesung');
+  await saveScreenshot(lobby.page, 'lobby-today-events');
+  t.same(lobby.errors, [], 'no errors on the lobby screen');
 });

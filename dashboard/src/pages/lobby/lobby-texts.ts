@@ -5,6 +5,7 @@ import type { LobbySpace, UntilPhrase } from './lobby-board.ts';
 export const lobbyTexts = defineTexts(
   {
     pageTitle: 'Was ist frei?',
+    todayIn: 'Heute im {room}: {events}',
     connecting: 'Verbinde …',
     staleTitle: 'Keine aktuellen Daten',
     staleSince: 'Stand {time} – Anzeige kann veraltet sein. Verbindung wird wiederhergestellt …',
@@ -46,6 +47,7 @@ export const lobbyTexts = defineTexts(
     legendPrivacy: 'Ohne Namen: hier steht nie, wer gebucht hat.',
   },
   {
+    todayIn: 'Today in {room}: {events}',
     pageTitle: 'What is free?',
     connecting: 'Connecting …',
     staleTitle: 'No current data',
