@@ -532,3 +532,79 @@ t.test(
     t.match(refused.payload, { ok: false, status: 403, detail: /lacks the scope commands:write/ });
   },
 );
+
+t.test('events in: a booking made and a door opened, as they happen, by kind', async (t) => {
+  await helper.load(
+    nodes,
+    [
+      server(),
+      {
+        id: 'events-all',
+        type: 'wesprint-events',
+        server: 'server',
+        space: 'protel-1',
+        wires: [['all-out']],
+      },
+      {
+        id: 'events-doors',
+        type: 'wesprint-events',
+        server: 'server',
+        kinds: ['door-opened'],
+        wires: [['doors-out']],
+      },
+      { id: 'events-narrow', type: 'wesprint-events', server: 'narrow-server', wires: [[]] },
+      { id: 'narrow-server', type: 'wesprint-config', url: system.httpUrl },
+      { id: 'all-out', type: 'helper' },
+      { id: 'doors-out', type: 'helper' },
+    ],
+    { ...credentials(), 'narrow-server': { token: narrowToken } },
+  );
+  const all = collect('all-out');
+  const doors = collect('doors-out');
+  for (const id of ['events-all', 'events-doors'])
+    await until(`${id} connected`, () => (statuses(id).at(-1)?.fill === 'green' ? true : undefined));
+  const narrow = await until('the refusal without feed:read', () =>
+    statuses('events-narrow').find((s) => /refused \(403\)/.test(s.text ?? '')),
+  );
+  t.match(narrow.text, /lacks the scope feed:read/);
+
+  const start = Math.floor(Date.now() / QUARTER_HOUR_MS) * QUARTER_HOUR_MS + 6 * 60 * 60_000;
+  const booked = await fetch(`${system.httpUrl}/api/bookings`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${session}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      spaceId: 'protel-1',
+      start: new Date(start).toISOString(),
+      end: new Date(start + 60 * 60_000).toISOString(),
+    }),
+  });
+  t.equal(booked.status, 201);
+  const booking = (await booked.json()) as { id: string };
+  const made = await until('booking-made', () => all.find((m) => m.topic === 'booking-made'));
+  t.match(made, {
+    space: 'protel-1',
+    payload: {
+      type: 'booking-made',
+      bookingId: booking.id,
+      space: 'protel-1',
+      start,
+      end: start + 60 * 60_000,
+    },
+  });
+  t.notOk(JSON.stringify(made.payload).includes('memberId'), 'events name no member');
+
+  const unlocked = await fetch(`${system.httpUrl}/api/spaces/protel-1/unlock`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${session}` },
+  });
+  t.equal(unlocked.status, 200, 'unlocked');
+  const opened = await until('door-opened', () => doors.find((m) => m.topic === 'door-opened'));
+  t.match(opened.payload, { type: 'door-opened', space: 'protel-1', device: 'protel-1-lock' });
+  t.ok(
+    doors.every((m) => m.topic === 'door-opened'),
+    'a node for doors only lets nothing else through',
+  );
+  await until('the door in the space node too', () => all.find((m) => m.topic === 'door-opened'));
+  const ids = all.map((m) => (m.payload as { id: string }).id);
+  t.equal(new Set(ids).size, ids.length, 'each event once');
+});
