@@ -1,8 +1,9 @@
 import t from 'tap';
 import { SqliteBookingStore } from '../../bookings/sqlite-booking-store.ts';
+import { Identity } from '../../members/identity.ts';
 import { testApi } from '../../test-support/api.ts';
 import { newPage, openBrowser, saveScreenshot, VIEWPORTS } from '../../test-support/browser.ts';
-import { createTestMember, signIn } from '../../test-support/members.ts';
+import { createTestMember, signIn, testRecords } from '../../test-support/members.ts';
 import { smallBuilding } from '../../test-support/small-building.ts';
 
 /**
@@ -28,7 +29,11 @@ t.test('member books a monthly series, sees the conflict first, skips it, cancel
     bookable: true,
     opening_hours: [{ days: [1, 2, 3, 4, 5, 6], open: '09:00', close: '22:00' }],
   });
-  const { app, records } = await testApi(t, { site, now: () => NOW });
+  // Sessions on the process's clock, which is Chromium's too: a cookie expiring 12 h after the API's fixed
+  // instant would be expired already for a browser run under faketime months later.
+  const records = testRecords(t);
+  const identity = new Identity(records, { site: { id: site.site.id } });
+  const { app } = await testApi(t, { site, records, identity, now: () => NOW });
   const base = await app.listen({ host: '127.0.0.1', port: 0 });
   const ada = await createTestMember(records, { role: 'member', name: 'Ada' });
   const bob = await createTestMember(records, { role: 'member', name: 'Bob' });
