@@ -225,3 +225,27 @@ export function migrationFiles(migrationsDir: string): string[] {
   }
   return files;
 }
+
+/**
+ * Runs `work` in one transaction on one connection of the pool: committed when it resolves, rolled back when it
+ * throws. The stores' multi-statement steps (a booking import, a sign-in attempt's count) go through here.
+ */
+export async function inTransaction<T>(
+  pool: PostgresRecords,
+  work: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    try {
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+  } finally {
+    client.release();
+  }
+}
