@@ -75,7 +75,9 @@ export class PostgresAlertStore implements AlertStore {
   }
 
   async newest(limit = 100): Promise<Alert[]> {
-    return this.#select('ORDER BY alerts.id DESC LIMIT $1', [Math.max(1, Math.min(limit, MAX_ALERTS_LISTED))]);
+    return this.#select('ORDER BY alerts.id DESC LIMIT $1', [
+      Math.max(1, Math.min(limit, MAX_ALERTS_LISTED)),
+    ]);
   }
 
   async openRefs(): Promise<OpenAlertRef[]> {

@@ -88,7 +88,7 @@ async function alertApi(t: Test) {
     site,
     feed,
     profiles: profiles(),
-    records,
+    store: new SqliteAlertStore(records),
     alerts: watch,
     heartbeatMs: 100,
   });

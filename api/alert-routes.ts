@@ -3,10 +3,9 @@ import Type from 'typebox';
 import type { WebSocket } from 'ws';
 import { STAFF, STAFF_AND_BOARD } from '../access/roles.ts';
 import { ALERT_KINDS } from '../alerts/alert-rules.ts';
+import type { AlertStore } from '../alerts/alert-store.ts';
 import { type Alert, MAX_ALERTS_LISTED } from '../alerts/alert-store.ts';
 import { AlertWatch } from '../alerts/alert-watch.ts';
-import { SqliteAlertStore } from '../alerts/sqlite-alert-store.ts';
-import type { RecordsDb } from '../database/database.ts';
 import type { ApiContext } from './context.ts';
 import { ApiError, ErrorBody } from './errors.ts';
 import { endRefusedUpgrade } from './live-stream.ts';
@@ -19,7 +18,8 @@ import { endRefusedUpgrade } from './live-stream.ts';
  * acknowledged it.
  */
 export interface AlertRoutesOptions extends Pick<ApiContext, 'site' | 'feed' | 'profiles'> {
-  records: RecordsDb;
+  /** The alerts' store (the watcher's, when one is given, is used instead). */
+  store: AlertStore;
   /** The running watcher (started by the caller); without one, alerts are listed and acknowledged but none open. */
   alerts?: AlertWatch;
   /** How often the live channel says it is alive when nothing happens. */
@@ -74,7 +74,7 @@ export const alertRoutes: FastifyPluginAsyncTypebox<AlertRoutesOptions> = async 
   const watch =
     options.alerts ??
     new AlertWatch({
-      alerts: new SqliteAlertStore(options.records),
+      alerts: options.store,
       feed: options.feed,
       site: options.site,
       profiles: options.profiles,

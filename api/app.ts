@@ -3,7 +3,6 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
-import { SqliteAuditLog } from '../access/sqlite-audit-log.ts';
 import type { AlertWatch } from '../alerts/alert-watch.ts';
 import type { BuildingFeed } from '../building/live-feed.ts';
 import type { RecordsDb } from '../database/database.ts';
@@ -11,6 +10,7 @@ import type { DeviceProfile } from '../device-profiles/profile.ts';
 import type { Quarantine } from '../gateway/quarantine.ts';
 import { Identity } from '../members/identity.ts';
 import { auditSignIns } from '../members/sign-in-audit.ts';
+import { type Records, sqliteRecords } from '../records/records.ts';
 import type { SiteConfig } from '../site/site.ts';
 import type { TimeSeriesStore } from '../storage/store.ts';
 import { alertRoutes } from './alert-routes.ts';
@@ -76,8 +76,11 @@ export interface ApiOptions {
   /** A pino logger; without one the API logs nothing. */
   logger?: FastifyBaseLogger;
   live?: LiveStreamOptions;
-  /** The relational records (members, sessions, bookings, audit log), opened by the caller. */
-  records: RecordsDb;
+  /**
+   * The relational records (members, sessions, bookings, audit log, alerts), opened by the caller: the stores
+   * of records/records.ts on either engine, or a SQLite records file (the stores are made on it).
+   */
+  records: RecordsDb | Records;
   /** Members, sessions and lobby tokens; made from `records` when not given. */
   identity?: Identity;
   /**
@@ -142,10 +145,11 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   app.addHook('preClose', async () => {
     setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS).unref();
   });
-  const audit = new SqliteAuditLog(options.records);
+  const records = 'prepare' in options.records ? sqliteRecords(options.records) : options.records;
+  const audit = records.audit;
   const identity =
     options.identity ??
-    new Identity(options.records, {
+    new Identity(records, {
       onSignIn: auditSignIns(audit),
       // Roles are per site: every member is seen with their role in the site this API serves.
       site: { id: options.site.site.id },
@@ -226,13 +230,14 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   await app.register(eventFeed(eventStats), context);
   await app.register(lobbyRoutes, {
     ...context,
-    records: options.records,
+    bookings: records.bookings,
     public: options.lobbyPublic ?? false,
     ...(options.lobbyHeartbeatMs !== undefined ? { heartbeatMs: options.lobbyHeartbeatMs } : {}),
   });
   await app.register(unlockRoutes, {
     site: options.site,
-    records: options.records,
+    audit,
+    bookings: records.bookings,
     now: context.now,
     commands: options.lockCommands,
     events: options.feed,
@@ -245,17 +250,23 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     commands: options.lockCommands,
     now: context.now,
   });
-  await app.register(auditRoutes, { records: options.records });
-  await app.register(alertRoutes, { ...context, records: options.records, alerts: options.alerts });
+  await app.register(auditRoutes, { audit });
+  await app.register(alertRoutes, { ...context, store: records.alerts, alerts: options.alerts });
   await app.register(bookingRoutes, {
     site: options.site,
-    records: options.records,
+    store: records.bookings,
+    tokens: records.calendarTokens,
     now: context.now,
     events: options.feed,
   });
-  await app.register(bookingSeriesRoutes, { site: options.site, records: options.records, now: context.now });
-  await app.register(eventRoutes, { site: options.site, records: options.records, now: context.now });
-  await app.register(boardReportRoutes, { ...context, records: options.records });
+  await app.register(bookingSeriesRoutes, { site: options.site, store: records.bookings, now: context.now });
+  await app.register(eventRoutes, {
+    site: options.site,
+    events: records.events,
+    bookings: records.bookings,
+    now: context.now,
+  });
+  await app.register(boardReportRoutes, { ...context, bookings: records.bookings });
   await app.register(dashboardPages, options.dashboardDir ? { dir: options.dashboardDir } : {});
   return app;
 }

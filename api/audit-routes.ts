@@ -1,9 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
+import type { AuditLog } from '../access/audit-log.ts';
 import { MAX_AUDIT_PAGE } from '../access/audit-log.ts';
 import { STAFF } from '../access/roles.ts';
-import { SqliteAuditLog } from '../access/sqlite-audit-log.ts';
-import type { RecordsDb } from '../database/database.ts';
 import { ApiError, ErrorBody } from './errors.ts';
 import { parseInstant } from './time-range.ts';
 
@@ -23,12 +22,11 @@ const AuditEntryOut = Type.Object({
 const Text = Type.String({ minLength: 1, maxLength: 128 });
 
 export interface AuditRoutesOptions {
-  records: RecordsDb;
+  audit: AuditLog;
 }
 
 /** The access audit log for the facility manager and admin: newest first, filtered, in pages. */
-export const auditRoutes: FastifyPluginAsyncTypebox<AuditRoutesOptions> = async (app, { records }) => {
-  const audit = new SqliteAuditLog(records);
+export const auditRoutes: FastifyPluginAsyncTypebox<AuditRoutesOptions> = async (app, { audit }) => {
   app.get(
     '/api/audit',
     {

@@ -103,7 +103,7 @@ function expectedAccess(method: string, url: string): RouteAccess | undefined {
   return EXPECTED_ACCESS[`${method === 'HEAD' ? 'GET' : method} ${url}`];
 }
 
-async function api(t: Test, extra: Partial<ApiOptions> = {}) {
+async function api(t: Test, extra: Partial<Omit<ApiOptions, 'records'>> & { records?: RecordsDb } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-auth-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   const site = smallBuilding();

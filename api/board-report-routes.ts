@@ -2,8 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { stringify } from 'csv-stringify/sync';
 import Type from 'typebox';
 import { STAFF_AND_BOARD } from '../access/roles.ts';
-import { SqliteBookingStore } from '../bookings/sqlite-booking-store.ts';
-import type { RecordsDb } from '../database/database.ts';
+import type { BookingStore } from '../bookings/booking-store.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
 import { type BoardReportSources, buildBoardReport } from '../reports/board-report.ts';
 import { BoardReportCache, warmBoardReport } from '../reports/board-report-cache.ts';
@@ -21,7 +20,7 @@ import { ApiError, ErrorBody } from './errors.ts';
 export interface BoardReportRoutesOptions {
   site: SiteConfig;
   store: TimeSeriesStore;
-  records: RecordsDb;
+  bookings: BookingStore;
   profiles: Map<string, DeviceProfile>;
   /** The time; tests fix it. */
   now?: () => number;
@@ -75,7 +74,7 @@ export const boardReportRoutes: FastifyPluginAsyncTypebox<BoardReportRoutesOptio
   const sources: BoardReportSources = {
     site: options.site,
     store: options.store,
-    bookings: new SqliteBookingStore(options.records),
+    bookings: options.bookings,
     profiles: options.profiles,
   };
 

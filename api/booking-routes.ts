@@ -16,11 +16,9 @@ import {
   openingIntervals,
 } from '../bookings/booking-rules.ts';
 import type { Booking, BookingSeriesStore, BookingStore } from '../bookings/booking-store.ts';
+import type { CalendarTokens } from '../bookings/calendar-feed.ts';
 import { bookingsCalendar, CALENDAR_TOKEN_PATTERN } from '../bookings/calendar-feed.ts';
-import { SqliteBookingStore } from '../bookings/sqlite-booking-store.ts';
-import { SqliteCalendarTokens } from '../bookings/sqlite-calendar-tokens.ts';
 import type { EventAnnouncer } from '../building/events.ts';
-import type { RecordsDb } from '../database/database.ts';
 import type { SiteConfig, SpaceConfig } from '../site/site.ts';
 import { SiteId } from './context.ts';
 import { ApiError, ErrorBody, errorBody } from './errors.ts';
@@ -40,9 +38,10 @@ export interface BookingRoutesOptions {
    * member whose home is another site books here as a guest, by this site file's `guests`.
    */
   installationHome?: string;
-  records: RecordsDb;
-  /** Default: the bookings in `records` (the calendar feed reads the rules of series too). */
-  store?: BookingStore & BookingSeriesStore;
+  /** The bookings (the calendar feed reads the rules of series too). */
+  store: BookingStore & BookingSeriesStore;
+  /** The members' calendar-feed tokens. */
+  tokens: CalendarTokens;
   policy?: BookingPolicy;
   now?: () => number;
   /** Where a booking made or cancelled is told (the building feed); without one it is not. */
@@ -178,8 +177,7 @@ function queryRange(
 
 export const bookingRoutes: FastifyPluginAsyncTypebox<BookingRoutesOptions> = async (app, options) => {
   const { site } = options;
-  const store = options.store ?? new SqliteBookingStore(options.records);
-  const tokens = new SqliteCalendarTokens(options.records);
+  const { store, tokens } = options;
   const now = options.now ?? Date.now;
   const policy = options.policy ?? DEFAULT_POLICY;
   const timeZone = site.site.timezone;

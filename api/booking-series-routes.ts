@@ -24,8 +24,6 @@ import {
   type SeriesRequest,
   seriesEndingBefore,
 } from '../bookings/series-rules.ts';
-import { SqliteBookingStore } from '../bookings/sqlite-booking-store.ts';
-import type { RecordsDb } from '../database/database.ts';
 import { calendarFieldsExist, type LocalDate } from '../site/local-time.ts';
 import type { SiteConfig, SpaceConfig } from '../site/site.ts';
 import { SiteId } from './context.ts';
@@ -46,9 +44,8 @@ export interface BookingSeriesRoutesOptions {
    * member whose home is another site books here as a guest, by this site file's `guests`.
    */
   installationHome?: string;
-  records: RecordsDb;
-  /** Default: the bookings and series in `records` (a series' dates are bookings: one database keeps both). */
-  store?: BookingStore & BookingSeriesStore;
+  /** The bookings and their series (a series' dates are bookings: one database keeps both). */
+  store: BookingStore & BookingSeriesStore;
   policy?: BookingPolicy;
   now?: () => number;
 }
@@ -218,7 +215,7 @@ export const bookingSeriesRoutes: FastifyPluginAsyncTypebox<BookingSeriesRoutesO
   options,
 ) => {
   const { site } = options;
-  const store = options.store ?? new SqliteBookingStore(options.records);
+  const { store } = options;
   const now = options.now ?? Date.now;
   const policy = options.policy ?? DEFAULT_POLICY;
   const timeZone = site.site.timezone;

@@ -3,12 +3,9 @@ import Type from 'typebox';
 import { ANY_MEMBER, type Member, STAFF } from '../access/roles.ts';
 import { DAY_MS } from '../bookings/booking-rules.ts';
 import type { BookingSeriesStore, BookingStore } from '../bookings/booking-store.ts';
-import { SqliteBookingStore } from '../bookings/sqlite-booking-store.ts';
-import type { RecordsDb } from '../database/database.ts';
 import { checkEventDetails, type EventDate, visibleTo } from '../events/event-rules.ts';
 import type { EventStore } from '../events/event-store.ts';
 import { eventsCalendar } from '../events/events-calendar.ts';
-import { SqliteEventStore } from '../events/sqlite-event-store.ts';
 import type { SiteConfig } from '../site/site.ts';
 import { ApiError, ErrorBody } from './errors.ts';
 
@@ -21,9 +18,8 @@ import { ApiError, ErrorBody } from './errors.ts';
 
 export interface EventRoutesOptions {
   site: SiteConfig;
-  records: RecordsDb;
-  events?: EventStore;
-  bookings?: BookingStore & BookingSeriesStore;
+  events: EventStore;
+  bookings: BookingStore & BookingSeriesStore;
   now?: () => number;
 }
 
@@ -48,8 +44,7 @@ const isStaff = (member: Member) => STAFF.includes(member.role);
 
 export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async (app, options) => {
   const { site } = options;
-  const events = options.events ?? new SqliteEventStore(options.records);
-  const bookings = options.bookings ?? new SqliteBookingStore(options.records);
+  const { events, bookings } = options;
   const now = options.now ?? Date.now;
   const spaceName = new Map(site.spaces.map((s) => [s.id, s.name]));
 

@@ -3,8 +3,7 @@ import Type, { type Static } from 'typebox';
 import Value from 'typebox/value';
 import type { WebSocket } from 'ws';
 import type { RouteAccess } from '../access/roles.ts';
-import { SqliteBookingStore } from '../bookings/sqlite-booking-store.ts';
-import type { RecordsDb } from '../database/database.ts';
+import type { BookingStore } from '../bookings/booking-store.ts';
 import type { ApiContext } from './context.ts';
 import { ErrorBody } from './errors.ts';
 import { endRefusedUpgrade } from './live-stream.ts';
@@ -19,7 +18,7 @@ import { CREDENTIALS_ENDED } from './socket-sessions.ts';
  * schemas below list them with additionalProperties false, so nothing else can slip out.
  */
 export interface LobbyRoutesOptions extends ApiContext {
-  records: RecordsDb;
+  bookings: BookingStore;
   /** Anyone may read the lobby without a token (LOBBY_PUBLIC=true). */
   public: boolean;
   watch?: LobbyWatchOptions;
@@ -75,8 +74,7 @@ export function publicEntry(space: LobbySpace): LobbySpace {
 export const LOBBY_TOKEN_REVOKED = CREDENTIALS_ENDED;
 
 export const lobbyRoutes: FastifyPluginAsyncTypebox<LobbyRoutesOptions> = async (app, options) => {
-  const { site, feed, store, profiles, records, now } = options;
-  const bookings = new SqliteBookingStore(records);
+  const { site, feed, store, profiles, bookings, now } = options;
   const watch = new LobbyWatch(
     {
       site,

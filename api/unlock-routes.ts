@@ -3,7 +3,6 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type, { type Static } from 'typebox';
 import type { AuditLog } from '../access/audit-log.ts';
 import { ANY_MEMBER } from '../access/roles.ts';
-import { SqliteAuditLog } from '../access/sqlite-audit-log.ts';
 import {
   BOOKING_CONTEXT_MS,
   type BookingFacts,
@@ -11,9 +10,7 @@ import {
   decideUnlock,
   UnlockRateLimiter,
 } from '../access/unlock-rules.ts';
-import { SqliteBookingStore } from '../bookings/sqlite-booking-store.ts';
 import type { EventAnnouncer } from '../building/events.ts';
-import type { RecordsDb } from '../database/database.ts';
 import type { SiteConfig } from '../site/site.ts';
 import { SiteId } from './context.ts';
 import { ErrorBody } from './errors.ts';
@@ -69,11 +66,9 @@ export interface UnlockRoutesOptions {
    * member whose home is another site books here as a guest, by this site file's `guests`.
    */
   installationHome?: string;
-  records: RecordsDb;
-  /** Default: the audit log in `records`. */
-  audit?: AuditLog;
-  /** Default: the BookingStore in `records` (bookings of a space overlapping [from, to), active ones only). */
-  bookings?: { spaceBookings(spaceId: string, from: number, to: number): Promise<readonly BookingFacts[]> };
+  audit: AuditLog;
+  /** The bookings of a space overlapping [from, to), active ones only (a BookingStore). */
+  bookings: { spaceBookings(spaceId: string, from: number, to: number): Promise<readonly BookingFacts[]> };
   /** The command channel; without one every granted unlock answers lock_offline. */
   commands?: Pick<LockCommands, 'send'> | undefined;
   /** Default UNLOCK_GRACE_MIN (10 minutes). */
@@ -105,8 +100,7 @@ export function answerFor(report: CommandReport): {
 
 export const unlockRoutes: FastifyPluginAsyncTypebox<UnlockRoutesOptions> = async (app, options) => {
   const { site, commands } = options;
-  const audit = options.audit ?? new SqliteAuditLog(options.records);
-  const bookings = options.bookings ?? new SqliteBookingStore(options.records);
+  const { audit, bookings } = options;
   const graceBeforeMs = options.graceBeforeMs ?? DEFAULT_UNLOCK_GRACE_MIN * 60_000;
   const limiter = options.limiter ?? new UnlockRateLimiter();
   const now = options.now ?? Date.now;

@@ -1,8 +1,7 @@
 import t from 'tap';
-import { createTestMember, testRecords } from '../test-support/members.ts';
+import { recordsContract } from '../test-support/records.ts';
 import { HOUR_MS } from './booking-rules.ts';
 import { expandSeries, planSeries, type SeriesRequest, seriesEndingBefore } from './series-rules.ts';
-import { SqliteBookingStore } from './sqlite-booking-store.ts';
 
 const TZ = 'Europe/Berlin';
 // Sunday 13 December 2026, 22:50 in Berlin.
@@ -21,80 +20,82 @@ function plan(request: SeriesRequest) {
   return verdict;
 }
 
-t.test('a series across the spring change: all-or-nothing refuses and saves nothing', async (t) => {
-  const db = testRecords(t);
-  const store = new SqliteBookingStore(db);
-  const { member: ada } = await createTestMember(db, { role: 'member' });
-  const { member: bob } = await createTestMember(db, { role: 'member' });
-  const { rule, occurrences } = plan(fridays);
-  // Bob holds 2 April 11:30-12:30 CEST (09:30Z): the third date's time.
-  const third = occurrences[2];
-  t.equal(third?.local, '2027-04-02T11:00');
-  const held = await store.create(
-    {
-      memberId: bob.id,
+recordsContract(
+  t,
+  'a series across the spring change: all-or-nothing refuses and saves nothing',
+  async (t, records) => {
+    const store = records.bookings;
+    const ada = await records.member('member');
+    const bob = await records.member('member');
+    const { rule, occurrences } = plan(fridays);
+    // Bob holds 2 April 11:30-12:30 CEST (09:30Z): the third date's time.
+    const third = occurrences[2];
+    t.equal(third?.local, '2027-04-02T11:00');
+    const held = await store.create(
+      {
+        memberId: bob.id,
+        spaceId: 'hall',
+        start: Date.parse('2027-04-02T09:30:00Z'),
+        end: Date.parse('2027-04-02T10:30:00Z'),
+      },
+      NOW,
+    );
+    t.ok(held.ok);
+
+    const conflicts = await store.seriesConflicts('hall', occurrences);
+    t.same(
+      conflicts.map((c) => [c.occurrence.local, new Date(c.conflict.start).toISOString()]),
+      [['2027-04-02T11:00', '2027-04-02T09:30:00.000Z']],
+      'the preview names the date and the time in its way',
+    );
+
+    const refused = await store.createSeries(
+      { memberId: ada.id, spaceId: 'hall', rule, occurrences },
+      'all_or_nothing',
+      NOW,
+    );
+    t.match(refused, { ok: false, reason: 'slot_taken' });
+    t.equal(await records.scalar('SELECT count(*) FROM booking_series'), 0, 'no series row');
+    t.same((await store.listMine(ada.id)).length, 0, 'no date booked: never half-booked');
+
+    const saved = await store.createSeries(
+      { memberId: ada.id, spaceId: 'hall', rule, occurrences },
+      'skip_conflicts',
+      NOW,
+    );
+    if (!saved.ok) throw new Error('expected the series saved');
+    t.same(
+      saved.skipped.map((c) => c.occurrence.local),
+      ['2027-04-02T11:00'],
+      'the skipped date is listed',
+    );
+    t.same(
+      saved.bookings.map((b) => [b.occurrence, new Date(b.start).toISOString()]),
+      [
+        ['2027-03-19T11:00', '2027-03-19T10:00:00.000Z'],
+        ['2027-03-26T11:00', '2027-03-26T10:00:00.000Z'],
+        ['2027-04-09T11:00', '2027-04-09T09:00:00.000Z'],
+      ],
+    );
+    t.match(saved.series, {
+      memberId: ada.id,
       spaceId: 'hall',
-      start: Date.parse('2027-04-02T09:30:00Z'),
-      end: Date.parse('2027-04-02T10:30:00Z'),
-    },
-    NOW,
-  );
-  t.ok(held.ok);
+      rrule: rule.rrule,
+      firstStart: '2027-03-19T11:00',
+      timeZone: TZ,
+    });
+    t.ok(saved.bookings.every((b) => b.seriesId === saved.series.id && b.status === 'booked'));
+    t.same(
+      (await store.seriesByIds([saved.series.id, 'nope', saved.series.id])).map((s) => s.id),
+      [saved.series.id],
+    );
+  },
+);
 
-  const conflicts = await store.seriesConflicts('hall', occurrences);
-  t.same(
-    conflicts.map((c) => [c.occurrence.local, new Date(c.conflict.start).toISOString()]),
-    [['2027-04-02T11:00', '2027-04-02T09:30:00.000Z']],
-    'the preview names the date and the time in its way',
-  );
-
-  const refused = await store.createSeries(
-    { memberId: ada.id, spaceId: 'hall', rule, occurrences },
-    'all_or_nothing',
-    NOW,
-  );
-  t.match(refused, { ok: false, reason: 'slot_taken' });
-  t.equal(db.prepare('SELECT count(*) FROM booking_series').pluck().get(), 0, 'no series row');
-  t.same((await store.listMine(ada.id)).length, 0, 'no date booked: never half-booked');
-
-  const saved = await store.createSeries(
-    { memberId: ada.id, spaceId: 'hall', rule, occurrences },
-    'skip_conflicts',
-    NOW,
-  );
-  if (!saved.ok) throw new Error('expected the series saved');
-  t.same(
-    saved.skipped.map((c) => c.occurrence.local),
-    ['2027-04-02T11:00'],
-    'the skipped date is listed',
-  );
-  t.same(
-    saved.bookings.map((b) => [b.occurrence, new Date(b.start).toISOString()]),
-    [
-      ['2027-03-19T11:00', '2027-03-19T10:00:00.000Z'],
-      ['2027-03-26T11:00', '2027-03-26T10:00:00.000Z'],
-      ['2027-04-09T11:00', '2027-04-09T09:00:00.000Z'],
-    ],
-  );
-  t.match(saved.series, {
-    memberId: ada.id,
-    spaceId: 'hall',
-    rrule: rule.rrule,
-    firstStart: '2027-03-19T11:00',
-    timeZone: TZ,
-  });
-  t.ok(saved.bookings.every((b) => b.seriesId === saved.series.id && b.status === 'booked'));
-  t.same(
-    (await store.seriesByIds([saved.series.id, 'nope', saved.series.id])).map((s) => s.id),
-    [saved.series.id],
-  );
-});
-
-t.test('one date cancelled or moved; the rest cancelled from a date on', async (t) => {
-  const db = testRecords(t);
-  const store = new SqliteBookingStore(db);
-  const { member: ada } = await createTestMember(db, { role: 'member' });
-  const { member: bob } = await createTestMember(db, { role: 'member' });
+recordsContract(t, 'one date cancelled or moved; the rest cancelled from a date on', async (t, records) => {
+  const store = records.bookings;
+  const ada = await records.member('member');
+  const bob = await records.member('member');
   const { rule, occurrences } = plan(fridays);
   const saved = await store.createSeries(
     { memberId: ada.id, spaceId: 'hall', rule, occurrences },
@@ -182,12 +183,12 @@ t.test('one date cancelled or moved; the rest cancelled from a date on', async (
   t.equal(all.series?.cancelledAt, NOW);
 });
 
-t.test(
-  'a series whose every date is taken is refused; the schema refuses an overlap written around the store',
-  async (t) => {
-    const db = testRecords(t);
-    const store = new SqliteBookingStore(db);
-    const { member: ada } = await createTestMember(db, { role: 'member' });
+recordsContract(
+  t,
+  'a series whose every date is taken is refused; the database refuses an overlap written around the store',
+  async (t, records) => {
+    const store = records.bookings;
+    const ada = await records.member('member');
     const { rule, occurrences } = plan(fridays);
     const saved = await store.createSeries(
       { memberId: ada.id, spaceId: 'hall', rule, occurrences },
@@ -205,17 +206,14 @@ t.test(
       { ok: false, reason: 'slot_taken' },
       'every date taken: nothing to save even when skipping',
     );
-    t.equal(db.prepare('SELECT count(*) FROM booking_series').pluck().get(), 1);
+    t.equal(await records.scalar('SELECT count(*) FROM booking_series'), 1);
     // A date written straight into the table over an active one is refused by the trigger.
-    t.throws(
-      () =>
-        db
-          .prepare(
-            `INSERT INTO bookings (id, member_id, space_id, start_ms, end_ms, status, created_at, series_id, occurrence)
-           VALUES ('x', ?, 'hall', ?, ?, 'booked', ?, NULL, NULL)`,
-          )
-          .run(ada.id, occurrences[0]?.start, occurrences[0]?.end, NOW),
-      /booking_overlap/,
+    await t.rejects(
+      records.exec(
+        `INSERT INTO bookings (id, member_id, space_id, start_ms, end_ms, status, created_at, series_id, occurrence)
+         VALUES ('x', '${ada.id}', 'hall', ${occurrences[0]?.start}, ${occurrences[0]?.end}, 'booked', ${NOW}, NULL, NULL)`,
+      ),
+      /booking_overlap|bookings_no_overlap/,
     );
   },
 );

@@ -6,6 +6,7 @@ import { Worker } from 'node:worker_threads';
 import t, { type Test } from 'tap';
 import { openRecords, type RecordsDb } from '../database/database.ts';
 import { createTestMember } from '../test-support/members.ts';
+import { recordsContract } from '../test-support/records.ts';
 import { HOUR_MS } from './booking-rules.ts';
 import { SqliteBookingStore } from './sqlite-booking-store.ts';
 
@@ -23,11 +24,10 @@ function records(t: Test): { db: RecordsDb; file: string } {
   return { db, file };
 }
 
-t.test('create, overlap refused, adjacent fine, cancel frees the slot', async (t) => {
-  const { db } = records(t);
-  const store = new SqliteBookingStore(db);
-  const { member: ada } = await createTestMember(db, { role: 'member' });
-  const { member: bob } = await createTestMember(db, { role: 'member' });
+recordsContract(t, 'create, overlap refused, adjacent fine, cancel frees the slot', async (t, records) => {
+  const store = records.bookings;
+  const ada = await records.member('member');
+  const bob = await records.member('member');
 
   const first = await store.create(
     { memberId: ada.id, spaceId: 'desk-1', start: T0, end: T0 + HOUR_MS },
@@ -108,13 +108,13 @@ t.test('create, overlap refused, adjacent fine, cancel frees the slot', async (t
     );
 });
 
-t.test(
+recordsContract(
+  t,
   'listMine shows only that member; spaceBookings and coveringBooking see active bookings only',
-  async (t) => {
-    const { db } = records(t);
-    const store = new SqliteBookingStore(db);
-    const { member: ada } = await createTestMember(db, { role: 'member' });
-    const { member: bob } = await createTestMember(db, { role: 'member' });
+  async (t, records) => {
+    const store = records.bookings;
+    const ada = await records.member('member');
+    const bob = await records.member('member');
     const a1 = await store.create({ memberId: ada.id, spaceId: 'desk-1', start: T0, end: T0 + HOUR_MS }, NOW);
     const a2 = await store.create({
       memberId: ada.id,
@@ -183,73 +183,85 @@ t.test(
   },
 );
 
-t.test('check-in and release are one-way transitions; a release frees the slot', async (t) => {
-  const { db } = records(t);
-  const store = new SqliteBookingStore(db);
-  const { member: ada } = await createTestMember(db, { role: 'member' });
-  const a = await store.create({ memberId: ada.id, spaceId: 'desk-1', start: T0, end: T0 + HOUR_MS }, NOW);
-  const b = await store.create({ memberId: ada.id, spaceId: 'desk-2', start: T0, end: T0 + HOUR_MS }, NOW);
-  if (!(a.ok && b.ok)) return t.fail('setup');
+recordsContract(
+  t,
+  'check-in and release are one-way transitions; a release frees the slot',
+  async (t, records) => {
+    const store = records.bookings;
+    const ada = await records.member('member');
+    const a = await store.create({ memberId: ada.id, spaceId: 'desk-1', start: T0, end: T0 + HOUR_MS }, NOW);
+    const b = await store.create({ memberId: ada.id, spaceId: 'desk-2', start: T0, end: T0 + HOUR_MS }, NOW);
+    if (!(a.ok && b.ok)) return t.fail('setup');
 
-  t.same(await store.unconfirmed(T0 - 1), []);
-  t.same((await store.unconfirmed(T0)).map((x) => x.id).sort(), [a.booking.id, b.booking.id].sort());
-  t.match(await store.checkIn(a.booking.id, T0 + 60_000), { status: 'checked_in', checkedInAt: T0 + 60_000 });
-  t.equal(await store.checkIn(a.booking.id, T0 + 120_000), undefined, 'checked in once');
-  t.equal(
-    await store.release(a.booking.id, T0 + 20 * 60_000),
-    undefined,
-    'a checked-in booking is never released',
-  );
-  t.match(await store.release(b.booking.id, T0 + 15 * 60_000), {
-    status: 'released',
-    releasedAt: T0 + 15 * 60_000,
-  });
-  t.equal(
-    await store.checkIn(b.booking.id, T0 + 16 * 60_000),
-    undefined,
-    'a released booking is not checked in',
-  );
-  t.same(await store.unconfirmed(T0 + HOUR_MS), []);
-  t.ok(
-    (await store.create({ memberId: ada.id, spaceId: 'desk-2', start: T0 + 30 * 60_000, end: T0 + HOUR_MS }))
-      .ok,
-    'freed',
-  );
+    t.same(await store.unconfirmed(T0 - 1), []);
+    t.same((await store.unconfirmed(T0)).map((x) => x.id).sort(), [a.booking.id, b.booking.id].sort());
+    t.match(await store.checkIn(a.booking.id, T0 + 60_000), {
+      status: 'checked_in',
+      checkedInAt: T0 + 60_000,
+    });
+    t.equal(await store.checkIn(a.booking.id, T0 + 120_000), undefined, 'checked in once');
+    t.equal(
+      await store.release(a.booking.id, T0 + 20 * 60_000),
+      undefined,
+      'a checked-in booking is never released',
+    );
+    t.match(await store.release(b.booking.id, T0 + 15 * 60_000), {
+      status: 'released',
+      releasedAt: T0 + 15 * 60_000,
+    });
+    t.equal(
+      await store.checkIn(b.booking.id, T0 + 16 * 60_000),
+      undefined,
+      'a released booking is not checked in',
+    );
+    t.same(await store.unconfirmed(T0 + HOUR_MS), []);
+    t.ok(
+      (
+        await store.create({
+          memberId: ada.id,
+          spaceId: 'desk-2',
+          start: T0 + 30 * 60_000,
+          end: T0 + HOUR_MS,
+        })
+      ).ok,
+      'freed',
+    );
 
-  const usage = await store.usage({ start: T0, end: T0 + HOUR_MS });
-  t.same(usage, [
-    {
-      spaceId: 'desk-1',
-      bookings: 1,
-      checkedIn: 1,
-      released: 0,
-      cancelled: 0,
-      bookedMs: HOUR_MS,
-      usedMs: HOUR_MS,
-    },
-    {
-      spaceId: 'desk-2',
-      bookings: 2,
-      checkedIn: 0,
-      released: 1,
-      cancelled: 0,
-      bookedMs: 1.5 * HOUR_MS,
-      usedMs: 0,
-    },
-  ]);
-});
+    const usage = await store.usage({ start: T0, end: T0 + HOUR_MS });
+    t.same(usage, [
+      {
+        spaceId: 'desk-1',
+        bookings: 1,
+        checkedIn: 1,
+        released: 0,
+        cancelled: 0,
+        bookedMs: HOUR_MS,
+        usedMs: HOUR_MS,
+      },
+      {
+        spaceId: 'desk-2',
+        bookings: 2,
+        checkedIn: 0,
+        released: 1,
+        cancelled: 0,
+        bookedMs: 1.5 * HOUR_MS,
+        usedMs: 0,
+      },
+    ]);
+  },
+);
 
-t.test(
+recordsContract(
+  t,
   'the report reads every booking overlapping a range, whatever its status, and when bookings begin',
-  async (t) => {
-    const { db } = records(t);
-    const store = new SqliteBookingStore(db);
+  async (t, records) => {
+    const store = records.bookings;
     t.same(
       await store.spansWithin({ start: T0, end: T0 + HOUR_MS }),
       { spans: [], firstStart: null },
       'none yet',
     );
-    const { member: ada } = await createTestMember(db, { role: 'member' });
+    const ada = await records.member('member');
     const spans0 = [
       { spaceId: 'desk-1', start: T0 - HOUR_MS, end: T0 }, // ends where the range starts: not in it
       { spaceId: 'desk-1', start: T0, end: T0 + HOUR_MS },
@@ -274,32 +286,103 @@ t.test(
   },
 );
 
-t.test('the schema itself refuses an overlapping active booking', async (t) => {
-  const { db } = records(t);
-  const { member } = await createTestMember(db, { role: 'member' });
-  const insert = db.prepare(
-    `INSERT INTO bookings (id, member_id, space_id, start_ms, end_ms, status, created_at) VALUES (?, ?, 'd', ?, ?, ?, 0)`,
-  );
-  insert.run('x1', member.id, T0, T0 + HOUR_MS, 'booked');
-  t.throws(() => insert.run('x2', member.id, T0 + 1, T0 + 2, 'booked'), /booking_overlap/);
-  t.throws(() => insert.run('x3', member.id, T0 - HOUR_MS, T0 + 1, 'checked_in'), /booking_overlap/);
-  insert.run('x4', member.id, T0, T0 + HOUR_MS, 'cancelled');
-  t.throws(
-    () => db.prepare(`UPDATE bookings SET status = 'booked' WHERE id = 'x4'`).run(),
-    /booking_overlap/,
-  );
-  insert.run('x5', member.id, T0 + HOUR_MS, T0 + 2 * HOUR_MS, 'booked');
-  t.throws(
-    () => db.prepare(`UPDATE bookings SET end_ms = end_ms + 1 WHERE id = 'x1'`).run(),
-    /booking_overlap/,
-  );
-  t.throws(() => insert.run('x6', member.id, T0, T0, 'booked'), /CHECK/, 'empty interval');
-  const store = new SqliteBookingStore(db);
+recordsContract(t, 'the database itself refuses an overlapping active booking', async (t, records) => {
+  const member = await records.member('member');
+  const insert = (id: string, start: number, end: number, status: string) =>
+    records.exec(
+      `INSERT INTO bookings (id, member_id, space_id, start_ms, end_ms, status, created_at)
+       VALUES ('${id}', '${member.id}', 'd', ${start}, ${end}, '${status}', 0)`,
+    );
+  // SQLite's trigger says booking_overlap, PostgreSQL's exclusion constraint is bookings_no_overlap.
+  const overlap = /booking_overlap|bookings_no_overlap/;
+  await insert('x1', T0, T0 + HOUR_MS, 'booked');
+  await t.rejects(insert('x2', T0 + 1, T0 + 2, 'booked'), overlap);
+  await t.rejects(insert('x3', T0 - HOUR_MS, T0 + 1, 'checked_in'), overlap);
+  await insert('x4', T0, T0 + HOUR_MS, 'cancelled');
+  await t.rejects(records.exec(`UPDATE bookings SET status = 'booked' WHERE id = 'x4'`), overlap);
+  await insert('x5', T0 + HOUR_MS, T0 + 2 * HOUR_MS, 'booked');
+  await t.rejects(records.exec(`UPDATE bookings SET end_ms = end_ms + 1 WHERE id = 'x1'`), overlap);
+  await t.rejects(insert('x6', T0, T0, 'booked'), /check/i, 'empty interval');
   t.same(
-    (await store.spaceBookings('d', 0, Number.MAX_SAFE_INTEGER)).map((b) => b.id),
+    (await records.bookings.spaceBookings('d', 0, Number.MAX_SAFE_INTEGER)).map((b) => b.id),
     ['x1', 'x5'],
   );
 });
+
+recordsContract(
+  t,
+  '200 concurrent conflicting bookings over two connections (two API processes): exactly one wins',
+  async (t, records) => {
+    const other = await records.another();
+    const members = await Promise.all([1, 2, 3, 4].map(() => records.member('member')));
+    const attempts = Array.from({ length: 200 }, (_, i) => {
+      const store = i % 2 === 0 ? records.bookings : other.bookings;
+      const member = members[i % members.length] as (typeof members)[0];
+      // Different starts and ends, every one overlapping every other.
+      return store.create({
+        memberId: member.id,
+        spaceId: 'desk-1',
+        start: T0 + (i % 4) * 15 * 60_000,
+        end: T0 + HOUR_MS + (i % 3) * 15 * 60_000,
+      });
+    });
+    const results = await Promise.all(attempts);
+    t.equal(results.filter((r) => r.ok).length, 1, 'one booking');
+    t.equal(results.filter((r) => !r.ok).length, 199, 'every other attempt refused, none failed');
+    const winner = results.find((r) => r.ok);
+    for (const r of results)
+      if (!r.ok && winner?.ok)
+        t.same(r.conflict, { start: winner.booking.start, end: winner.booking.end }, 'refused by the winner');
+    t.equal((await other.bookings.spaceBookings('desk-1', 0, Number.MAX_SAFE_INTEGER)).length, 1);
+  },
+);
+
+recordsContract(
+  t,
+  'imported bookings: ids kept, taken once, overlapping active ones refused',
+  async (t, records) => {
+    const ada = await records.member('member');
+    const booking = (
+      id: string,
+      start: number,
+      status: 'booked' | 'checked_in' | 'released' | 'cancelled',
+    ) => ({
+      id,
+      memberId: ada.id,
+      spaceId: 'desk-1',
+      start,
+      end: start + HOUR_MS,
+      status,
+      checkedInAt: status === 'checked_in' ? start + 60_000 : null,
+      releasedAt: status === 'released' ? start + 15 * 60_000 : null,
+      cancelledAt: null,
+      createdAt: NOW,
+    });
+    const history = [
+      booking('h1', T0 - 2 * HOUR_MS, 'checked_in'),
+      booking('h2', T0 - HOUR_MS, 'released'),
+      booking('h3', T0 - HOUR_MS, 'booked'), // a released one does not hold the slot
+      booking('h4', T0 - HOUR_MS + 60_000, 'booked'), // overlaps h3, within the same import
+      booking('h1', T0 - 2 * HOUR_MS, 'checked_in'), // the same id twice
+    ];
+    t.same(await records.bookings.importBookings(history), { added: 3, existing: 1, refused: 1 });
+    t.same(
+      await records.bookings.importBookings(history),
+      { added: 0, existing: 4, refused: 1 },
+      'again: nothing new, the overlapping one refused again',
+    );
+    t.match(await records.bookings.get('h1'), {
+      status: 'checked_in',
+      checkedInAt: T0 - 2 * HOUR_MS + 60_000,
+    });
+    t.equal(await records.bookings.get('h4'), undefined);
+    const before = await records.bookings.changeMarker();
+    t.equal(await records.bookings.changeMarker(), before, 'the marker stands still without changes');
+    const other = await records.another();
+    await other.bookings.create({ memberId: ada.id, spaceId: 'desk-2', start: T0, end: T0 + HOUR_MS }, NOW);
+    t.not(await records.bookings.changeMarker(), before, "another connection's booking moves the marker");
+  },
+);
 
 t.test('writers in parallel threads on one file: exactly one wins', async (t) => {
   const { db, file } = records(t);

@@ -1,19 +1,28 @@
 import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
 import { inTransaction, type PostgresRecords } from '../database/postgres.ts';
 import type { Interval } from './booking-rules.ts';
 import {
   type BookedSpans,
   type Booking,
+  type BookingSeries,
+  type BookingSeriesStore,
   type BookingStatus,
   type BookingStore,
+  type CancelFromResult,
   type Canceller,
   type CancelResult,
   type CreateResult,
+  type CreateSeriesResult,
   type ImportResult,
   MAX_LISTED,
+  type MoveResult,
   type NewBooking,
+  type NewSeries,
+  type SeriesConflictMode,
   type SpaceUsage,
 } from './booking-store.ts';
+import type { DateConflict, Occurrence, SeriesRule } from './series-rules.ts';
 
 /**
  * Bookings in PostgreSQL (table bookings). The exclusion constraint `bookings_no_overlap` (a tstzrange per
@@ -33,6 +42,42 @@ interface BookingRow {
   checked_in_at: number | null;
   released_at: number | null;
   cancelled_at: number | null;
+  series_id: string | null;
+  occurrence: string | null;
+}
+
+interface SeriesRow {
+  id: string;
+  member_id: string;
+  space_id: string;
+  rrule: string;
+  first_start: string;
+  time_zone: string;
+  duration_minutes: number;
+  created_at: number;
+  cancelled_at: number | null;
+}
+
+function toSeries(row: SeriesRow): BookingSeries {
+  return {
+    id: row.id,
+    memberId: row.member_id,
+    spaceId: row.space_id,
+    rrule: row.rrule,
+    firstStart: row.first_start,
+    timeZone: row.time_zone,
+    durationMinutes: row.duration_minutes,
+    createdAt: row.created_at,
+    cancelledAt: row.cancelled_at,
+  };
+}
+
+/** A date of a series lost its time to another booking while the series was being saved: start again. */
+class SeriesRaced extends Error {}
+
+/** An overlapping active booking refused by the exclusion constraint (SQLSTATE exclusion_violation). */
+function isOverlapRefusal(err: unknown): boolean {
+  return (err as { code?: string }).code === '23P01';
 }
 
 function toBooking(row: BookingRow): Booking {
@@ -47,31 +92,40 @@ function toBooking(row: BookingRow): Booking {
     releasedAt: row.released_at,
     cancelledAt: row.cancelled_at,
     createdAt: row.created_at,
+    seriesId: row.series_id,
+    occurrence: row.occurrence,
   };
 }
 
 const ACTIVE = `status IN ('booked', 'checked_in')`;
 const COLUMNS =
-  'id, member_id, space_id, start_ms, end_ms, status, created_at, checked_in_at, released_at, cancelled_at';
+  'id, member_id, space_id, start_ms, end_ms, status, created_at, checked_in_at, released_at, cancelled_at, series_id, occurrence';
+const SERIES_COLUMNS =
+  'id, member_id, space_id, rrule, first_start, time_zone, duration_minutes, created_at, cancelled_at';
 const EVER: Interval = { start: Number.MIN_SAFE_INTEGER, end: Number.MAX_SAFE_INTEGER };
 /** Imported bookings go in by this many per statement. */
 const IMPORT_CHUNK = 500;
 
-export class PostgresBookingStore implements BookingStore {
+export class PostgresBookingStore implements BookingStore, BookingSeriesStore {
   constructor(private readonly pool: PostgresRecords) {}
 
   async #rows(sql: string, params: unknown[]): Promise<BookingRow[]> {
     return (await this.pool.query<BookingRow>(sql, params)).rows;
   }
 
-  async #clash(spaceId: string, start: number, end: number): Promise<BookingRow | undefined> {
+  async #clash(
+    spaceId: string,
+    start: number,
+    end: number,
+    client: pg.Pool | pg.PoolClient = this.pool,
+  ): Promise<BookingRow | undefined> {
     return (
-      await this.#rows(
+      await client.query<BookingRow>(
         `SELECT ${COLUMNS} FROM bookings WHERE space_id = $1 AND ${ACTIVE} AND start_ms < $2 AND $3 < end_ms
          ORDER BY start_ms LIMIT 1`,
         [spaceId, end, start],
       )
-    )[0];
+    ).rows[0];
   }
 
   async create(input: NewBooking, now: number = Date.now()): Promise<CreateResult> {
@@ -83,7 +137,8 @@ export class PostgresBookingStore implements BookingStore {
       );
       if (inserted[0]) return { ok: true, booking: toBooking(inserted[0]) };
       const clash = await this.#clash(input.spaceId, input.start, input.end);
-      if (clash) return { ok: false, reason: 'slot_taken', conflict: { start: clash.start_ms, end: clash.end_ms } };
+      if (clash)
+        return { ok: false, reason: 'slot_taken', conflict: { start: clash.start_ms, end: clash.end_ms } };
       // The booking in the way was cancelled or released between the insert and the look: the slot may be
       // free now. After a few tries, it is taken as far as this request is concerned.
       if (attempt >= 2)
@@ -193,7 +248,9 @@ export class PostgresBookingStore implements BookingStore {
       range.end,
       range.start,
     ]);
-    const first = await this.pool.query<{ first: number | null }>('SELECT min(start_ms) AS first FROM bookings');
+    const first = await this.pool.query<{ first: number | null }>(
+      'SELECT min(start_ms) AS first FROM bookings',
+    );
     return {
       spans: rows.map((r) => ({ spaceId: r.space_id, start: r.start_ms, end: r.end_ms, status: r.status })),
       firstStart: first.rows[0]?.first ?? null,
@@ -278,5 +335,185 @@ export class PostgresBookingStore implements BookingStore {
       'SELECT last_value, is_called FROM bookings_changes',
     );
     return `${rows[0]?.last_value}:${rows[0]?.is_called}`;
+  }
+
+  /** The dates whose time an active booking of the space takes, each with the first one in the way. */
+  async seriesConflicts(spaceId: string, occurrences: readonly Occurrence[]): Promise<DateConflict[]> {
+    return this.#conflicts(this.pool, spaceId, occurrences);
+  }
+
+  async #conflicts(
+    client: pg.Pool | pg.PoolClient,
+    spaceId: string,
+    occurrences: readonly Occurrence[],
+  ): Promise<DateConflict[]> {
+    const conflicts: DateConflict[] = [];
+    for (const occurrence of occurrences) {
+      const clash = await this.#clash(spaceId, occurrence.start, occurrence.end, client);
+      if (clash) conflicts.push({ occurrence, conflict: { start: clash.start_ms, end: clash.end_ms } });
+    }
+    return conflicts;
+  }
+
+  /**
+   * Saves the series and books its dates in one transaction. Each date goes in yielding to the exclusion
+   * constraint; a date whose time another process took between the look and the insert is skipped and listed
+   * (skip_conflicts), or the whole transaction starts again and sees it (all_or_nothing).
+   */
+  async createSeries(
+    input: NewSeries,
+    mode: SeriesConflictMode,
+    now: number = Date.now(),
+  ): Promise<CreateSeriesResult> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await inTransaction(this.pool, async (client): Promise<CreateSeriesResult> => {
+          const conflicts = await this.#conflicts(client, input.spaceId, input.occurrences);
+          // Skipping every date would keep a rule with nothing behind it: refused like all-or-nothing.
+          const refused = mode === 'all_or_nothing' || conflicts.length === input.occurrences.length;
+          if (conflicts.length > 0 && refused) return { ok: false, reason: 'slot_taken', conflicts };
+          const taken = new Set(conflicts.map((c) => c.occurrence.local));
+          const id = randomUUID();
+          await client.query(
+            `INSERT INTO booking_series (id, member_id, space_id, rrule, first_start, time_zone, duration_minutes, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+            [
+              id,
+              input.memberId,
+              input.spaceId,
+              input.rule.rrule,
+              input.rule.firstStart,
+              input.rule.timeZone,
+              input.rule.durationMinutes,
+              now,
+            ],
+          );
+          for (const o of input.occurrences) {
+            if (taken.has(o.local)) continue;
+            const { rowCount } = await client.query(
+              `INSERT INTO bookings (id, member_id, space_id, start_ms, end_ms, status, created_at, series_id, occurrence)
+               VALUES ($1, $2, $3, $4, $5, 'booked', $6, $7, $8) ON CONFLICT DO NOTHING`,
+              [randomUUID(), input.memberId, input.spaceId, o.start, o.end, now, id, o.local],
+            );
+            if (rowCount === 1) continue;
+            const clash = await this.#clash(input.spaceId, o.start, o.end, client);
+            if (mode === 'all_or_nothing' || !clash) throw new SeriesRaced();
+            conflicts.push({ occurrence: o, conflict: { start: clash.start_ms, end: clash.end_ms } });
+            taken.add(o.local);
+          }
+          if (taken.size === input.occurrences.length) throw new SeriesRaced();
+          const series = (
+            await client.query<SeriesRow>(`SELECT ${SERIES_COLUMNS} FROM booking_series WHERE id = $1`, [id])
+          ).rows[0] as SeriesRow;
+          const dates = await client.query<BookingRow>(
+            `SELECT ${COLUMNS} FROM bookings WHERE series_id = $1 ORDER BY occurrence, created_at`,
+            [id],
+          );
+          return {
+            ok: true,
+            series: toSeries(series),
+            bookings: dates.rows.map(toBooking),
+            skipped: conflicts,
+          };
+        });
+      } catch (err) {
+        if (!(err instanceof SeriesRaced) || attempt >= 4) throw err;
+      }
+    }
+  }
+
+  async getSeries(id: string): Promise<BookingSeries | undefined> {
+    const row = (
+      await this.pool.query<SeriesRow>(`SELECT ${SERIES_COLUMNS} FROM booking_series WHERE id = $1`, [id])
+    ).rows[0];
+    return row ? toSeries(row) : undefined;
+  }
+
+  async seriesByIds(ids: readonly string[]): Promise<BookingSeries[]> {
+    const unique = [...new Set(ids)];
+    const { rows } = await this.pool.query<SeriesRow>(
+      `SELECT ${SERIES_COLUMNS} FROM booking_series WHERE id = ANY($1::text[])`,
+      [unique],
+    );
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    // In the order asked, as the SQLite store answers.
+    return unique.flatMap((id) => {
+      const row = byId.get(id);
+      return row ? [toSeries(row)] : [];
+    });
+  }
+
+  async seriesBookings(seriesId: string): Promise<Booking[]> {
+    return (
+      await this.#rows(
+        `SELECT ${COLUMNS} FROM bookings WHERE series_id = $1 ORDER BY occurrence, created_at`,
+        [seriesId],
+      )
+    ).map(toBooking);
+  }
+
+  async cancelSeriesFrom(
+    seriesId: string,
+    fromOccurrence: string,
+    ending: SeriesRule | undefined,
+    by: Canceller,
+    now: number = Date.now(),
+  ): Promise<CancelFromResult> {
+    return inTransaction(this.pool, async (client): Promise<CancelFromResult> => {
+      const row = (
+        await client.query<SeriesRow>(
+          `SELECT ${SERIES_COLUMNS} FROM booking_series WHERE id = $1 FOR UPDATE`,
+          [seriesId],
+        )
+      ).rows[0];
+      if (!row || (!by.staff && row.member_id !== by.memberId)) return { outcome: 'not_found', cancelled: 0 };
+      const cancelled =
+        (
+          await client.query(
+            `UPDATE bookings SET status = 'cancelled', cancelled_at = $1, cancelled_by = $2
+             WHERE series_id = $3 AND occurrence >= $4 AND ${ACTIVE} AND end_ms > $5`,
+            [now, by.memberId, seriesId, fromOccurrence, now],
+          )
+        ).rowCount ?? 0;
+      const series = (
+        await client.query<SeriesRow>(
+          `UPDATE booking_series SET rrule = $1, cancelled_at = $2 WHERE id = $3 RETURNING ${SERIES_COLUMNS}`,
+          [ending?.rrule ?? row.rrule, ending ? null : (row.cancelled_at ?? now), seriesId],
+        )
+      ).rows[0] as SeriesRow;
+      return { outcome: 'cancelled', cancelled, series: toSeries(series) };
+    });
+  }
+
+  /** Moves one active, not yet ended booking; the exclusion constraint refuses a time another booking holds. */
+  async moveBooking(id: string, to: Interval, by: Canceller, now: number = Date.now()): Promise<MoveResult> {
+    const row = (await this.#rows(`SELECT ${COLUMNS} FROM bookings WHERE id = $1`, [id]))[0];
+    if (!row || (!by.staff && row.member_id !== by.memberId)) return { ok: false, reason: 'not_found' };
+    if (row.end_ms <= now || (row.status !== 'booked' && row.status !== 'checked_in'))
+      return { ok: false, reason: 'already_ended' };
+    try {
+      const moved = (
+        await this.#rows(
+          `UPDATE bookings SET start_ms = $1, end_ms = $2 WHERE id = $3 AND ${ACTIVE} RETURNING ${COLUMNS}`,
+          [to.start, to.end, id],
+        )
+      )[0];
+      if (!moved) return { ok: false, reason: 'already_ended' };
+      return { ok: true, booking: toBooking(moved) };
+    } catch (err) {
+      if (!isOverlapRefusal(err)) throw err;
+      const clash = (
+        await this.#rows(
+          `SELECT ${COLUMNS} FROM bookings WHERE space_id = $1 AND id <> $2 AND ${ACTIVE}
+           AND start_ms < $3 AND $4 < end_ms ORDER BY start_ms LIMIT 1`,
+          [row.space_id, id, to.end, to.start],
+        )
+      )[0];
+      return {
+        ok: false,
+        reason: 'slot_taken',
+        conflict: clash ? { start: clash.start_ms, end: clash.end_ms } : to,
+      };
+    }
   }
 }

@@ -15,18 +15,20 @@ export class PostgresCalendarTokens implements CalendarTokens {
     const token = newCalendarToken();
     await inTransaction(this.pool, async (client) => {
       await client.query('DELETE FROM calendar_tokens WHERE member_id = $1', [memberId]);
-      await client.query('INSERT INTO calendar_tokens (token_hash, member_id, created_at) VALUES ($1, $2, $3)', [
-        hashCalendarToken(token),
-        memberId,
-        now,
-      ]);
+      await client.query(
+        'INSERT INTO calendar_tokens (token_hash, member_id, created_at) VALUES ($1, $2, $3)',
+        [hashCalendarToken(token), memberId, now],
+      );
     });
     return token;
   }
 
   /** Revokes the member's feed; true if there was one. */
   async revoke(memberId: string): Promise<boolean> {
-    return ((await this.pool.query('DELETE FROM calendar_tokens WHERE member_id = $1', [memberId])).rowCount ?? 0) > 0;
+    return (
+      ((await this.pool.query('DELETE FROM calendar_tokens WHERE member_id = $1', [memberId])).rowCount ??
+        0) > 0
+    );
   }
 
   /** When the member's current token was issued, if there is one. */

@@ -131,6 +131,7 @@ const USER_ERRORS = new Set([
   'SiteFileError',
   'BrokerStartError',
   'PortInUseError',
+  'PostgresRecordsError',
   'StartError',
   'StoreNotSupportedError',
 ]);

@@ -2,20 +2,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import { scheduleAuditPurge } from '../access/audit-log.ts';
-import { SqliteAuditLog } from '../access/sqlite-audit-log.ts';
 import { AlertWatch } from '../alerts/alert-watch.ts';
-import { SqliteAlertStore } from '../alerts/sqlite-alert-store.ts';
 import { buildApi } from '../api/app.ts';
 import { LockCommands } from '../api/lock-commands.ts';
 import { BookingClock } from '../bookings/booking-clock.ts';
 import { CheckInWatcher } from '../bookings/check-in.ts';
-import { SqliteBookingStore } from '../bookings/sqlite-booking-store.ts';
-import { SqliteMomentClaims } from '../bookings/sqlite-moment-claims.ts';
 import { PortInUseError, type RunningBroker, startBroker } from '../broker/broker.ts';
 import { defaultKeyPrefix, redactedRedisUrl } from '../broker/cluster-options.ts';
 import { journalOrigin } from '../broker/journal-feed.ts';
 import { BuildingFeed } from '../building/live-feed.ts';
-import { openRecords, type RecordsDb } from '../database/database.ts';
+import { PostgresRecordsError, PostgresWaitAborted } from '../database/postgres.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
 import { loadProfiles } from '../device-profiles/registry.ts';
 import { deviceFilters, type Gateway, type RetainedMessage, startGateway } from '../gateway/gateway.ts';
@@ -30,6 +26,7 @@ import {
 } from '../members/first-start.ts';
 import { Identity } from '../members/identity.ts';
 import { auditSignIns } from '../members/sign-in-audit.ts';
+import { openRecordStores, type Records } from '../records/records.ts';
 import { credentialsFromDataDir, type Simulation, startSimulation } from '../simulations/simulator.ts';
 import { loadOrCreateSecrets, SERVICE_USERNAMES, type Secrets, secretsFile } from '../site/credentials.ts';
 import type { SiteNetwork } from '../site/network.ts';
@@ -258,19 +255,32 @@ export async function startParts(
           }
         : { username: SERVICE_USERNAMES[name], password: secrets.services[name] };
 
-    // Members, sessions, bookings and the audit log: opened once for the API and the demo members.
+    // Members, sessions, bookings, the audit log and the alerts, in the SQLite file or in PostgreSQL
+    // (DATABASE_URL, waited for while it is not up yet): opened once for the API, the watchers and the demo.
+    let records: Records | undefined;
     let identity: Identity | undefined;
-    const openIdentity = () => {
+    const openRecordsOnce = async (): Promise<Records> => {
+      if (records) return records;
+      try {
+        records = await openRecordStores(
+          { dataDir: settings.dataDir, databaseUrl: settings.databaseUrl },
+          { ...(signal ? { signal } : {}), logger: logger.child({ part: 'records' }) },
+        );
+      } catch (err) {
+        if (err instanceof PostgresWaitAborted) throw new StartAborted(err.message);
+        if (err instanceof PostgresRecordsError) throw new StartError(err.message);
+        throw err;
+      }
+      const opened = records;
+      stops.push(() => opened.close());
+      if (opened.engine === 'postgres') lines.push(`Records         PostgreSQL ${opened.where}`);
+      return opened;
+    };
+    const openIdentity = async () => {
       if (identity) return identity;
-      const records = openRecords(path.join(settings.dataDir, 'wesprint.db'));
-      stops.push(async () => {
-        records.close();
-      });
+      const opened = await openRecordsOnce();
       // The API serves the home site: every member is seen with their role there (roles are per site).
-      identity = new Identity(records, {
-        onSignIn: auditSignIns(new SqliteAuditLog(records)),
-        site: { id: site.site.id },
-      });
+      identity = new Identity(opened, { onSignIn: auditSignIns(opened.audit), site: { id: site.site.id } });
       return identity;
     };
     goOn();
@@ -317,7 +327,7 @@ export async function startParts(
     let alerts: AlertWatch | undefined;
     if (parts.watchers) {
       const { store, feed } = openReadings();
-      const watchers = startWatchers(settings, site, profiles, store, feed, openIdentity().records, logger);
+      const watchers = startWatchers(settings, site, profiles, store, feed, await openRecordsOnce(), logger);
       stops.push(watchers.stop);
       alerts = watchers.alerts;
       lines.push(
@@ -333,10 +343,9 @@ export async function startParts(
       const lockCommands = new LockCommands({ url: mqttUrl, ...service('api'), site, status: feed, logger });
       lockCommands.start();
       stops.push(() => lockCommands.close());
-      const identity = openIdentity();
-      stops.push(
-        await scheduleAuditPurge(new SqliteAuditLog(identity.records), settings.auditRetentionDays, logger),
-      );
+      const identity = await openIdentity();
+      const opened = await openRecordsOnce();
+      stops.push(await scheduleAuditPurge(opened.audit, settings.auditRetentionDays, logger));
       const admin = await ensureFirstAdmin(identity, {
         siteId: site.site.id,
         dataDir: settings.dataDir,
@@ -351,7 +360,7 @@ export async function startParts(
         quarantine,
         profiles,
         logger,
-        records: identity.records,
+        records: opened,
         identity,
         lockCommands,
         ...(alerts ? { alerts } : {}),
@@ -436,13 +445,13 @@ export async function startParts(
         lines.push(`Simulation      ${m.connected}/${m.devices} devices of "${other.site.name}"`);
       }
       goOn();
-      const demo = await ensureDemoMembers(openIdentity(), {
+      const demo = await ensureDemoMembers(await openIdentity(), {
         siteId: site.site.id,
         dataDir: settings.dataDir,
       });
       lines.push(`Demo members    ${demo.file} (e-mails and generated passwords, mode 0600)`);
       if (httpUrl) {
-        const lobbyToken = await ensureDemoLobbyToken(openIdentity(), { dataDir: settings.dataDir });
+        const lobbyToken = await ensureDemoLobbyToken(await openIdentity(), { dataDir: settings.dataDir });
         lines.push(`Lobby screen    ${httpUrl}/lobby?token=${lobbyToken}`);
       }
       const backfill = history.start(logger);
@@ -498,11 +507,11 @@ function startWatchers(
   profiles: Map<string, DeviceProfile>,
   store: TimeSeriesStore,
   feed: BuildingFeed,
-  records: RecordsDb,
+  records: Records,
   logger: Logger,
 ): { alerts: AlertWatch; stop: () => Promise<void> } {
   const checkIn = new CheckInWatcher({
-    store: new SqliteBookingStore(records),
+    store: records.bookings,
     feed,
     site,
     profiles,
@@ -512,20 +521,20 @@ function startWatchers(
   });
   checkIn.start();
   const clock = new BookingClock({
-    store: new SqliteBookingStore(records),
-    claims: new SqliteMomentClaims(records),
+    store: records.bookings,
+    claims: records.momentClaims,
     events: feed,
     siteId: site.site.id,
     logger: logger.child({ part: 'booking-clock' }),
   });
   clock.start();
   const alerts = new AlertWatch({
-    alerts: new SqliteAlertStore(records),
+    alerts: records.alerts,
     feed,
     site,
     profiles,
     timeSeries: store,
-    bookings: new SqliteBookingStore(records),
+    bookings: records.bookings,
     settings: settings.alerts,
     events: feed,
     logger: logger.child({ part: 'alerts' }),

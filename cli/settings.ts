@@ -41,6 +41,11 @@ export interface Settings {
   redisKeyPrefix: string | undefined;
   dataDir: string;
   /** SITE_FILE: the one site (default: the demo's department store). */
+  /**
+   * DATABASE_URL: the records (members, sessions, tokens, sign-in waits, bookings, audit log, alerts) in this
+   * PostgreSQL database instead of the SQLite file DATA_DIR/wesprint.db.
+   */
+  databaseUrl: string | undefined;
   siteFile: string;
   /** SITE_FILE was set (not the demo's default). */
   siteFileExplicit: boolean;
@@ -103,17 +108,25 @@ function flag(env: NodeJS.ProcessEnv, name: string): boolean {
 }
 
 /** A URL with one of the given schemes, or undefined when the variable is unset. */
-function url(env: NodeJS.ProcessEnv, name: string, schemes: string[], example: string): string | undefined {
+function url(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  schemes: string[],
+  example: string,
+  /** The URL may carry a password: the message names the variable only. */
+  secret = false,
+): string | undefined {
   const raw = env[name];
   if (!raw) return undefined;
+  const shown = secret ? name : `${name}=${raw}`;
   let scheme: string;
   try {
     scheme = new URL(raw).protocol.slice(0, -1);
   } catch {
-    throw new SettingsError(`${name}=${raw} is not a URL (for example ${example})`);
+    throw new SettingsError(`${shown} is not a URL (for example ${example})`);
   }
   if (!schemes.includes(scheme))
-    throw new SettingsError(`${name}=${raw} must start with ${schemes.map((s) => `${s}://`).join(' or ')}`);
+    throw new SettingsError(`${shown} must start with ${schemes.map((s) => `${s}://`).join(' or ')}`);
   return raw;
 }
 
@@ -219,6 +232,18 @@ function sitesDir(env: NodeJS.ProcessEnv): string | undefined {
   return path.resolve(env.SITES_DIR);
 }
 
+/** DATABASE_URL: postgres:// or postgresql://, with a host and a database name. */
+function databaseUrl(env: NodeJS.ProcessEnv): string | undefined {
+  const example = 'postgres://wesprint@db:5432/wesprint';
+  const raw = url(env, 'DATABASE_URL', ['postgres', 'postgresql'], example, true);
+  if (raw === undefined) return undefined;
+  const parsed = new URL(raw);
+  // The message never repeats the URL: it may hold a password.
+  if (!parsed.hostname || parsed.pathname.length <= 1)
+    throw new SettingsError(`DATABASE_URL needs a host and a database name, for example ${example}`);
+  return raw;
+}
+
 /** A comma-separated list, blanks dropped. */
 function list(env: NodeJS.ProcessEnv, name: string): string[] {
   return (env[name] ?? '')
@@ -287,6 +312,7 @@ export function readSettings(
     redisUrl: url(env, 'REDIS_URL', ['redis', 'rediss'], 'redis://redis:6379'),
     redisKeyPrefix: redisKeyPrefix(env),
     dataDir: path.resolve(env.DATA_DIR || 'data'),
+    databaseUrl: databaseUrl(env),
     siteFile: path.resolve(env.SITE_FILE || DEMO_SITE_FILE),
     siteFileExplicit: Boolean(env.SITE_FILE),
     sitesDir: sitesDir(env),

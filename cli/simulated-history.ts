@@ -4,12 +4,11 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
 import type { BookingStore, ImportResult } from '../bookings/booking-store.ts';
-import { SqliteBookingStore } from '../bookings/sqlite-booking-store.ts';
-import { openRecords, type RecordsDb } from '../database/database.ts';
 import { loadProfiles } from '../device-profiles/registry.ts';
 import { Quarantine } from '../gateway/quarantine.ts';
 import { ensureDemoMembers } from '../members/first-start.ts';
 import { Identity } from '../members/identity.ts';
+import { openRecordStores, type Records } from '../records/records.ts';
 import { BackfillError } from '../simulations/history/backfill-error.ts';
 import { writeUpcomingBookings } from '../simulations/history/bookings-ahead.ts';
 import { readMarker, writeMarker } from '../simulations/history/marker.ts';
@@ -70,7 +69,6 @@ function summary(r: BackfillReport): string {
 }
 
 interface HistoryParts {
-  records: RecordsDb;
   bookings: BookingStore;
   members: string[];
   regulars: string[];
@@ -78,26 +76,20 @@ interface HistoryParts {
   close(): Promise<void>;
 }
 
-async function openHistoryParts(
-  settings: Settings,
-  site: SiteConfig,
-  records?: RecordsDb,
-): Promise<HistoryParts> {
-  const own = records === undefined;
-  const db = records ?? openRecords(path.join(settings.dataDir, 'wesprint.db'));
-  const identity = new Identity(db);
+async function openHistoryParts(settings: Settings, site: SiteConfig): Promise<HistoryParts> {
+  const records = await openRecordStores({ dataDir: settings.dataDir, databaseUrl: settings.databaseUrl });
+  const identity = new Identity(records);
   await ensureDemoMembers(identity, { siteId: site.site.id, dataDir: settings.dataDir });
   const members = await ensureSimulatedMembers(identity, site.site.id);
   const quarantine = new Quarantine(path.join(settings.dataDir, 'gateway.db'));
   return {
-    records: db,
-    bookings: new SqliteBookingStore(db),
+    bookings: records.bookings,
     members,
     regulars: await demoMemberIds(identity, site.site.id),
     quarantine,
     async close() {
       quarantine.close();
-      if (own) db.close();
+      await records.close();
     },
   };
 }
@@ -224,18 +216,22 @@ function keepBookingsAhead(
   logger: Logger,
 ): { stop(): void } | undefined {
   const log = logger.child({ part: 'bookings-ahead' });
-  let db: RecordsDb;
-  try {
-    db = openRecords(path.join(settings.dataDir, 'wesprint.db'));
-  } catch (err) {
-    log.warn({ err: (err as Error).message }, 'no bookings ahead: the records are not readable');
-    return undefined;
-  }
-  const store = new SqliteBookingStore(db);
+  // Opened at the first write (PostgreSQL may still be coming up) and again after a failed opening.
+  const stopped = new AbortController();
+  let opening: Promise<Records> | undefined;
   let members: string[] = [];
   const write = async () => {
     try {
-      if (members.length === 0) members = await ensureSimulatedMembers(new Identity(db), site.site.id);
+      opening ??= openRecordStores(
+        { dataDir: settings.dataDir, databaseUrl: settings.databaseUrl },
+        { signal: stopped.signal },
+      );
+      const records = await opening.catch((err: Error) => {
+        opening = undefined;
+        throw err;
+      });
+      if (members.length === 0) members = await ensureSimulatedMembers(new Identity(records), site.site.id);
+      const store = records.bookings;
       const r = await writeUpcomingBookings({ site, seed, now: Date.now(), store, members });
       log.info(r, 'bookings ahead written');
     } catch (err) {
@@ -251,8 +247,9 @@ function keepBookingsAhead(
   return {
     stop() {
       clearInterval(timer);
+      stopped.abort();
       // After the write under way, if any.
-      void writing.finally(() => db.close());
+      void writing.finally(() => opening?.then((records) => records.close()).catch(() => undefined));
     },
   };
 }

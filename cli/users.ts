@@ -1,15 +1,14 @@
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { isRole, ROLES } from '../access/roles.ts';
-import { openRecords } from '../database/database.ts';
 import { Identity } from '../members/identity.ts';
 import { MemberError } from '../members/member-store.ts';
+import { openRecordStores } from '../records/records.ts';
 import type { Settings } from './settings.ts';
 import { loadSites } from './sites.ts';
 
 /**
- * `wesprint users add|list` and `wesprint lobby-token create|list|revoke`: the records in DATA_DIR/wesprint.db,
- * the same file the API reads, so a member added here can sign in at once.
+ * `wesprint users add|list` and `wesprint lobby-token create|list|revoke`: the records in DATA_DIR/wesprint.db
+ * (or DATABASE_URL), the same the API reads, so a member added here can sign in at once.
  */
 
 export const USERS_USAGE = `  wesprint users add --email E --role R [--name N] [--site S]
@@ -24,8 +23,8 @@ export const USERS_USAGE = `  wesprint users add --email E --role R [--name N] [
                                  whose lobby it shows (a network), else any
   wesprint lobby-token list | revoke ID`;
 
-function identityFor(settings: Settings): { identity: Identity; close: () => void } {
-  const records = openRecords(path.join(settings.dataDir, 'wesprint.db'));
+async function identityFor(settings: Settings): Promise<{ identity: Identity; close: () => Promise<void> }> {
+  const records = await openRecordStores({ dataDir: settings.dataDir, databaseUrl: settings.databaseUrl });
   return { identity: new Identity(records), close: () => records.close() };
 }
 
@@ -63,7 +62,7 @@ export async function runUsers(args: string[], settings: Settings): Promise<numb
     }
     if (values.site !== undefined && !servedSite(settings, values.site, 'users add')) return 2;
     const given = await passwordFromStdin();
-    const { identity, close } = identityFor(settings);
+    const { identity, close } = await identityFor(settings);
     try {
       const { member, password } = await identity.members.create({
         email: values.email,
@@ -83,11 +82,11 @@ export async function runUsers(args: string[], settings: Settings): Promise<numb
       }
       throw err;
     } finally {
-      close();
+      await close();
     }
   }
   if (sub === 'list') {
-    const { identity, close } = identityFor(settings);
+    const { identity, close } = await identityFor(settings);
     try {
       const members = await identity.members.list();
       if (members.length === 0) console.log('no members yet');
@@ -103,7 +102,7 @@ export async function runUsers(args: string[], settings: Settings): Promise<numb
       }
       return 0;
     } finally {
-      close();
+      await close();
     }
   }
   if (sub === 'role') {
@@ -122,7 +121,7 @@ export async function runUsers(args: string[], settings: Settings): Promise<numb
       return 2;
     }
     if (!servedSite(settings, values.site, 'users role')) return 2;
-    const { identity, close } = identityFor(settings);
+    const { identity, close } = await identityFor(settings);
     try {
       const member = await identity.members.findByEmail(values.email);
       if (!member) {
@@ -149,7 +148,7 @@ export async function runUsers(args: string[], settings: Settings): Promise<numb
       }
       throw err;
     } finally {
-      close();
+      await close();
     }
   }
   console.error(`wesprint users: add, role or list\n\n${USERS_USAGE}`);
@@ -168,7 +167,7 @@ function servedSite(settings: Settings, site: string, command: string): boolean 
 
 export async function runLobbyToken(args: string[], settings: Settings): Promise<number> {
   const [sub, ...rest] = args;
-  const { identity, close } = identityFor(settings);
+  const { identity, close } = await identityFor(settings);
   try {
     if (sub === 'create') {
       const { values } = parseArgs({
@@ -206,6 +205,6 @@ export async function runLobbyToken(args: string[], settings: Settings): Promise
     console.error(`wesprint lobby-token: create, list or revoke ID\n\n${USERS_USAGE}`);
     return 2;
   } finally {
-    close();
+    await close();
   }
 }

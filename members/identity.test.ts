@@ -4,6 +4,7 @@ import path from 'node:path';
 import t, { type Test } from 'tap';
 import { SqliteAuditLog } from '../access/sqlite-audit-log.ts';
 import { openRecords } from '../database/database.ts';
+import { recordsContract } from '../test-support/records.ts';
 import {
   adminCredentialsFile,
   demoLobbyTokenFile,
@@ -31,99 +32,116 @@ function setup(t: Test, options: ConstructorParameters<typeof Identity>[1] = {})
   return { dir, records, identity: new Identity(records, options) };
 }
 
-t.test('members: e-mail lower-cased and unique, scrypt hash, never the plaintext', async (t) => {
-  const { identity, records } = setup(t);
-  const { member, password } = await identity.members.create({ email: ' Ada@Example.ORG ', role: 'member' });
-  t.equal(member.email, 'ada@example.org');
-  t.equal(member.name, 'ada', 'a name from the e-mail when none is given');
-  t.ok(password.length >= 20, 'a generated password is long');
-  const hash = records
-    .prepare('SELECT password_hash FROM members WHERE id = ?')
-    .pluck()
-    .get(member.id) as string;
-  t.match(hash, new RegExp(`^scrypt\\$${MEMBER_SCRYPT_N}\\$8\\$1\\$`), 'scrypt with N = 2^15');
-  t.notOk(hash.includes(password));
-  await t.rejects(identity.members.create({ email: 'ADA@example.org', role: 'board' }), MemberError);
-  await t.rejects(identity.members.create({ email: 'not-an-address', role: 'member' }), MemberError);
-  await t.rejects(
-    identity.members.create({ email: 'x@y.org', role: 'member', password: 'short' }),
-    /10 to 1024/,
-  );
-  await t.rejects(
-    identity.members.create({ email: 'x@y.org', role: 'janitor' as never }),
-    /unknown role "janitor"/,
-  );
-  t.same(await identity.members.findByEmail('ADA@EXAMPLE.ORG'), member);
-  t.same(
-    (await identity.members.list()).map((m) => ({ email: m.email, disabled: m.disabled })),
-    [{ email: 'ada@example.org', disabled: false }],
-  );
-  t.same(Object.keys((await identity.members.list())[0] ?? {}).sort(), [
-    'createdAt',
-    'disabled',
-    'email',
-    'id',
-    'name',
-    'role',
-  ]);
+recordsContract(
+  t,
+  'members: e-mail lower-cased and unique, scrypt hash, never the plaintext',
+  async (t, records) => {
+    const identity = new Identity(records);
+    const { member, password } = await identity.members.create({
+      email: ' Ada@Example.ORG ',
+      role: 'member',
+    });
+    t.equal(member.email, 'ada@example.org');
+    t.equal(member.name, 'ada', 'a name from the e-mail when none is given');
+    t.ok(password.length >= 20, 'a generated password is long');
+    const [hash] = (await records.column(
+      `SELECT password_hash FROM members WHERE id = '${member.id}'`,
+    )) as string[];
+    t.match(hash, new RegExp(`^scrypt\\$${MEMBER_SCRYPT_N}\\$8\\$1\\$`), 'scrypt with N = 2^15');
+    t.notOk(hash?.includes(password));
+    await t.rejects(identity.members.create({ email: 'ADA@example.org', role: 'board' }), MemberError);
+    await t.rejects(identity.members.create({ email: 'not-an-address', role: 'member' }), MemberError);
+    await t.rejects(
+      identity.members.create({ email: 'x@y.org', role: 'member', password: 'short' }),
+      /10 to 1024/,
+    );
+    await t.rejects(
+      identity.members.create({ email: 'x@y.org', role: 'janitor' as never }),
+      /unknown role "janitor"/,
+    );
+    t.same(await identity.members.findByEmail('ADA@EXAMPLE.ORG'), member);
+    t.same(
+      (await identity.members.list()).map((m) => ({ email: m.email, disabled: m.disabled })),
+      [{ email: 'ada@example.org', disabled: false }],
+    );
+    t.same(Object.keys((await identity.members.list())[0] ?? {}).sort(), [
+      'createdAt',
+      'disabled',
+      'email',
+      'id',
+      'name',
+      'role',
+    ]);
 
-  t.same(await identity.members.verify('ada@example.org', password), member);
-  t.equal(await identity.members.verify('ada@example.org', `${password}x`), undefined, 'wrong password');
-  t.equal(await identity.members.verify('nobody@example.org', password), undefined, 'unknown e-mail');
-  await identity.members.setDisabled(member.id, true);
-  t.equal(await identity.members.verify('ada@example.org', password), undefined, 'disabled member');
-  records.prepare("UPDATE members SET password_hash = 'garbage' WHERE id = ?").run(member.id);
-  await identity.members.setDisabled(member.id, false);
-  t.equal(await identity.members.verify('ada@example.org', password), undefined, 'a broken hash is no crash');
-});
+    t.same(await identity.members.verify('ada@example.org', password), member);
+    t.equal(await identity.members.verify('ada@example.org', `${password}x`), undefined, 'wrong password');
+    t.equal(await identity.members.verify('nobody@example.org', password), undefined, 'unknown e-mail');
+    await identity.members.setDisabled(member.id, true);
+    t.equal(await identity.members.verify('ada@example.org', password), undefined, 'disabled member');
+    await records.exec(`UPDATE members SET password_hash = 'garbage' WHERE id = '${member.id}'`);
+    await identity.members.setDisabled(member.id, false);
+    t.equal(
+      await identity.members.verify('ada@example.org', password),
+      undefined,
+      'a broken hash is no crash',
+    );
+  },
+);
 
-t.test('sessions: stored hashed, sliding idle end, absolute end, sign-out', async (t) => {
-  const { identity, records } = setup(t, {
-    sessionLifetime: { idleMs: 12 * HOUR, absoluteMs: 30 * 24 * HOUR },
-  });
-  const { member } = await identity.members.create({ email: 'ben@example.org', role: 'facility' });
-  const t0 = Date.UTC(2026, 10, 2, 8);
-  const { token, expiresAt } = await identity.sessions.start(member.id, t0);
-  t.equal(expiresAt, t0 + 30 * 24 * HOUR);
-  t.equal(Buffer.from(token, 'base64url').length, 32, '32 random bytes');
-  const stored = records.prepare('SELECT id FROM sessions').pluck().all() as string[];
-  t.same(stored, [tokenId(token)], 'only the SHA-256 of the token is stored');
+recordsContract(
+  t,
+  'sessions: stored hashed, sliding idle end, absolute end, sign-out',
+  async (t, records) => {
+    const identity = new Identity(records);
+    const { member } = await identity.members.create({ email: 'ben@example.org', role: 'facility' });
+    const t0 = Date.UTC(2026, 10, 2, 8);
+    const { token, expiresAt } = await identity.sessions.start(member.id, t0);
+    t.equal(expiresAt, t0 + 30 * 24 * HOUR);
+    t.equal(Buffer.from(token, 'base64url').length, 32, '32 random bytes');
+    const stored = await records.column('SELECT id FROM sessions');
+    t.same(stored, [tokenId(token)], 'only the SHA-256 of the token is stored');
 
-  t.same(await identity.sessions.resolve(token, t0 + 11 * HOUR), member, 'used within 12 h');
-  t.same(await identity.sessions.resolve(token, t0 + 22 * HOUR), member, 'sliding: 11 h after the last use');
-  t.equal(await identity.sessions.resolve(token, t0 + 35 * HOUR), undefined, 'over 12 h unused: ended');
-  t.equal(records.prepare('SELECT count(*) FROM sessions').pluck().get(), 0, 'and deleted');
+    t.same(await identity.sessions.resolve(token, t0 + 11 * HOUR), member, 'used within 12 h');
+    t.same(
+      await identity.sessions.resolve(token, t0 + 22 * HOUR),
+      member,
+      'sliding: 11 h after the last use',
+    );
+    t.equal(await identity.sessions.resolve(token, t0 + 35 * HOUR), undefined, 'over 12 h unused: ended');
+    t.equal(await records.scalar('SELECT count(*) FROM sessions'), 0, 'and deleted');
 
-  const busy = await identity.sessions.start(member.id, t0);
-  let alive = 0;
-  for (let now = t0 + 10 * HOUR; now < t0 + 30 * 24 * HOUR; now += 10 * HOUR) {
-    if (await identity.sessions.resolve(busy.token, now)) alive++;
-  }
-  t.equal(alive, 71, 'kept alive by use every 10 h for 30 days');
-  t.equal(
-    await identity.sessions.resolve(busy.token, t0 + 30 * 24 * HOUR),
-    undefined,
-    'never beyond 30 days',
-  );
+    const busy = await identity.sessions.start(member.id, t0);
+    let alive = 0;
+    for (let now = t0 + 10 * HOUR; now < t0 + 30 * 24 * HOUR; now += 10 * HOUR) {
+      if (await identity.sessions.resolve(busy.token, now)) alive++;
+    }
+    t.equal(alive, 71, 'kept alive by use every 10 h for 30 days');
+    t.equal(
+      await identity.sessions.resolve(busy.token, t0 + 30 * 24 * HOUR),
+      undefined,
+      'never beyond 30 days',
+    );
 
-  const other = await identity.sessions.start(member.id);
-  t.ok(await identity.sessions.end(other.token));
-  t.equal(await identity.sessions.resolve(other.token), undefined, 'signed out');
-  t.notOk(await identity.sessions.end(other.token), 'a second sign-out finds nothing');
-  t.equal(await identity.sessions.resolve('made-up-token'), undefined);
+    const other = await identity.sessions.start(member.id);
+    t.ok(await identity.sessions.end(other.token));
+    t.equal(await identity.sessions.resolve(other.token), undefined, 'signed out');
+    t.notOk(await identity.sessions.end(other.token), 'a second sign-out finds nothing');
+    t.equal(await identity.sessions.resolve('made-up-token'), undefined);
 
-  const last = await identity.sessions.start(member.id);
-  await identity.members.setDisabled(member.id, true);
-  t.equal(await identity.sessions.resolve(last.token), undefined, 'disabling a member ends their sessions');
-});
+    const last = await identity.sessions.start(member.id);
+    await identity.members.setDisabled(member.id, true);
+    t.equal(await identity.sessions.resolve(last.token), undefined, 'disabling a member ends their sessions');
+  },
+  { sessionLifetime: { idleMs: 12 * HOUR, absoluteMs: 30 * 24 * HOUR } },
+);
 
-t.test('lobby tokens: shown once, stored hashed, revocable', async (t) => {
-  const { identity, records } = setup(t);
+recordsContract(t, 'lobby tokens: shown once, stored hashed, revocable', async (t, records) => {
+  const identity = new Identity(records);
   const a = await identity.lobbyTokens.create('Foyer screen');
   const b = await identity.lobbyTokens.create('  ');
   t.ok(await identity.lobbyTokens.verify(a.token));
   t.notOk(await identity.lobbyTokens.verify(`${a.token}x`));
-  t.notOk(JSON.stringify(records.prepare('SELECT * FROM lobby_tokens').all()).includes(a.token));
+  t.notOk(JSON.stringify(await records.column('SELECT id FROM lobby_tokens')).includes(a.token));
   t.same(
     (await identity.lobbyTokens.list()).map((l) => [l.id, l.label, l.revokedAt]),
     [
@@ -139,20 +157,22 @@ t.test('lobby tokens: shown once, stored hashed, revocable', async (t) => {
   t.notOk(await identity.lobbyTokens.revoke(a.id), 'revoking twice finds nothing');
 });
 
-t.test(
+recordsContract(
+  t,
   'sign-in: same answer for unknown and wrong; waits per e-mail and address; events for the audit log',
-  async (t) => {
+  async (t, records) => {
     const events: SignInEvent[] = [];
-    const { identity, records } = setup(t, { onSignIn: (e) => void events.push(e) });
+    const identity = new Identity(records, { onSignIn: (e) => void events.push(e) });
     const { member, password } = await identity.members.create({ email: 'cem@example.org', role: 'member' });
     const t0 = Date.UTC(2026, 10, 2, 8);
     const here = { ip: '127.0.0.9' };
     const elsewhere = { ip: '10.9.9.9' };
-    const level = (scope: string, email: string, address: string) =>
-      records
-        .prepare('SELECT level FROM sign_in_failures WHERE scope = ? AND email = ? AND address = ?')
-        .pluck()
-        .get(scope, email, address) as number | undefined;
+    const level = async (scope: string, email: string, address: string) =>
+      (
+        await records.column(
+          `SELECT level FROM sign_in_failures WHERE scope = '${scope}' AND email = '${email}' AND address = '${address}'`,
+        )
+      )[0] as number | undefined;
 
     t.same(await identity.signIn('nobody@example.org', password, { now: t0, ...here }), {
       outcome: 'invalid',
@@ -160,12 +180,16 @@ t.test(
     t.same(await identity.signIn('cem@example.org', 'wrong-password', { now: t0, ...here }), {
       outcome: 'invalid',
     });
-    t.equal(level('account_address', 'cem@example.org', here.ip), 1, 'the failure is counted');
+    t.equal(await level('account_address', 'cem@example.org', here.ip), 1, 'the failure is counted');
     const ok = await identity.signIn('CEM@example.org', password, { now: t0, ...here });
     t.match(ok, { outcome: 'signed_in', member, token: String });
-    t.equal(level('account_address', 'cem@example.org', here.ip), 0, 'a right password clears its pair');
-    t.equal(level('account', 'cem@example.org', ''), 1, 'the account keeps the earlier failure');
-    t.equal(level('address', '', here.ip), 2, 'and so does the address (the right one is taken back)');
+    t.equal(
+      await level('account_address', 'cem@example.org', here.ip),
+      0,
+      'a right password clears its pair',
+    );
+    t.equal(await level('account', 'cem@example.org', ''), 1, 'the account keeps the earlier failure');
+    t.equal(await level('address', '', here.ip), 2, 'and so does the address (the right one is taken back)');
 
     for (let i = 0; i < 4; i++) {
       const r = await identity.signIn('cem@example.org', `wrong-${i}`, { now: t0 + i * MIN, ...elsewhere });
@@ -351,3 +375,24 @@ t.test('the demo lobby screen: one token kept in a 0600 file, replaced when revo
   t.not(replaced, token, 'a revoked token is replaced');
   t.ok(await identity.lobbyTokens.verify(replaced));
 });
+
+recordsContract(
+  t,
+  'counting attempts is one step: parallel guesses over two connections pass no more than one after another',
+  async (t, records) => {
+    const other = await records.another();
+    const now = Date.UTC(2026, 10, 2, 8);
+    // One after another: how many attempts of one e-mail from one address are let through at one instant.
+    let inTurn = 0;
+    for (let i = 0; i < 30; i++)
+      if (!('until' in (await records.failures.attempt('seq@example.org', '10.1.1.1', now)))) inTurn++;
+    // All at once, half on each connection: never more, whatever the interleaving.
+    const atOnce = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        (i % 2 ? other : records).failures.attempt('par@example.org', '10.2.2.2', now),
+      ),
+    );
+    t.ok(inTurn > 0 && inTurn < 30, `the rule lets ${inTurn} through, then makes them wait`);
+    t.equal(atOnce.filter((a) => !('until' in a)).length, inTurn, 'the same number through when parallel');
+  },
+);

@@ -51,6 +51,16 @@ export interface IdentityOptions {
   site?: { id: string; installationHome?: string };
 }
 
+/** The stores Identity works on, whatever database keeps them (records/records.ts picks them). */
+export interface IdentityStores {
+  members: MemberStore;
+  /** The sessions, resolving to members through the store given. */
+  sessionsOver(members: MemberStore): SessionStore;
+  lobbyTokens: LobbyTokens;
+  integrationTokens: IntegrationTokens;
+  failures: SignInFailures;
+}
+
 /**
  * Everything about who someone is: members, sessions, lobby tokens, integration tokens and the waits after
  * failed sign-ins.
@@ -65,19 +75,33 @@ export class Identity {
   readonly now: () => number;
   #onSignIn: SignInListener | undefined;
 
-  constructor(
-    readonly records: RecordsDb,
-    options: IdentityOptions = {},
-  ) {
-    const stored = new SqliteMemberStore(records);
+  /**
+   * On the given stores (their session lifetime and waits are theirs: `sessionLifetime` and `throttle` are
+   * for a SQLite records file, on which Identity makes the stores itself).
+   */
+  constructor(source: RecordsDb | IdentityStores, options: IdentityOptions = {}) {
     const site = options.site;
-    this.members = site ? membersSeenFrom(stored, site.id, site.installationHome ?? site.id) : stored;
-    this.sessions = new SqliteSessionStore(
-      records,
-      this.members,
-      options.sessionLifetime ?? DEFAULT_SESSION_LIFETIME,
-    );
-    const lobbyTokens = new SqliteLobbyTokens(records);
+    const seen = (stored: MemberStore) =>
+      site ? membersSeenFrom(stored, site.id, site.installationHome ?? site.id) : stored;
+    let lobbyTokens: LobbyTokens;
+    if ('prepare' in source) {
+      this.members = seen(new SqliteMemberStore(source));
+      this.sessions = new SqliteSessionStore(
+        source,
+        this.members,
+        options.sessionLifetime ?? DEFAULT_SESSION_LIFETIME,
+      );
+      lobbyTokens = new SqliteLobbyTokens(source);
+      this.integrationTokens = new SqliteIntegrationTokens(source);
+      this.failures = new SqliteSignInFailures(source, options.throttle);
+    } else {
+      this.members = seen(source.members);
+      // The sessions resolve to members as this site sees them.
+      this.sessions = source.sessionsOver(this.members);
+      lobbyTokens = source.lobbyTokens;
+      this.integrationTokens = source.integrationTokens;
+      this.failures = source.failures;
+    }
     // A lobby token made for another site shows nothing here.
     this.lobbyTokens = site
       ? {
@@ -87,8 +111,6 @@ export class Identity {
           list: () => lobbyTokens.list(),
         }
       : lobbyTokens;
-    this.integrationTokens = new SqliteIntegrationTokens(records);
-    this.failures = new SqliteSignInFailures(records, options.throttle);
     this.now = options.now ?? Date.now;
     this.#onSignIn = options.onSignIn;
   }

@@ -1,14 +1,16 @@
 import t from 'tap';
-import { createTestMember, testRecords } from '../test-support/members.ts';
+import { recordsContract } from '../test-support/records.ts';
 import { Identity } from './identity.ts';
 import { MemberError } from './member-store.ts';
-import { SqliteMemberStore } from './sqlite-member-store.ts';
 
 /** Members belong to the network, roles are per site: on the real records file (migration 0070). */
 
-t.test('a member is seen with their role in the site the identity serves', async (t) => {
-  const records = testRecords(t);
-  const { member: kim, password } = await createTestMember(records, { role: 'facility', homeSite: 'nord' });
+recordsContract(t, 'a member is seen with their role in the site the identity serves', async (t, records) => {
+  const { member: kim, password } = await records.members.create({
+    email: 'kim@nord.example',
+    role: 'facility',
+    homeSite: 'nord',
+  });
   const nord = new Identity(records, { site: { id: 'nord', installationHome: 'nord' } });
   const sued = new Identity(records, { site: { id: 'sued', installationHome: 'nord' } });
 
@@ -19,7 +21,7 @@ t.test('a member is seen with their role in the site the identity serves', async
   if (away.outcome !== 'signed_in') return;
   t.equal((await sued.sessions.resolve(away.token))?.role, 'member', 'and so is every session there');
 
-  const store = new SqliteMemberStore(records);
+  const store = records.members;
   await store.setSiteRole(kim.id, 'sued', 'facility');
   t.equal((await sued.sessions.resolve(away.token))?.role, 'facility', 'a role given in Süd counts at once');
   t.same((await store.findActive(kim.id))?.siteRoles, { sued: 'facility' });
@@ -36,24 +38,29 @@ t.test('a member is seen with their role in the site the identity serves', async
   await t.rejects(store.setSiteRole('nobody', 'sued', 'admin'), MemberError);
 });
 
-t.test('members from before the network belong to the installation home site', async (t) => {
-  const records = testRecords(t);
-  const { member: old, password } = await createTestMember(records, { role: 'admin' });
-  t.equal(old.homeSite, undefined);
-  const home = new Identity(records, { site: { id: 'kaufhaus', installationHome: 'kaufhaus' } });
-  const other = new Identity(records, { site: { id: 'werkhof', installationHome: 'kaufhaus' } });
-  t.match(await home.signIn(old.email, password), { member: { role: 'admin' } });
-  t.match(await other.signIn(old.email, password), { member: { role: 'member' } });
-  // Without a site, as every identity was before the network: the stored role.
-  t.match(await new Identity(records).signIn(old.email, password), { member: { role: 'admin' } });
-  await t.rejects(
-    new SqliteMemberStore(records).create({ email: 'x@y.z', role: 'member', homeSite: '../etc' }),
-    MemberError,
-  );
-});
+recordsContract(
+  t,
+  'members from before the network belong to the installation home site',
+  async (t, records) => {
+    const { member: old, password } = await records.members.create({
+      email: 'old@kaufhaus.example',
+      role: 'admin',
+    });
+    t.equal(old.homeSite, undefined);
+    const home = new Identity(records, { site: { id: 'kaufhaus', installationHome: 'kaufhaus' } });
+    const other = new Identity(records, { site: { id: 'werkhof', installationHome: 'kaufhaus' } });
+    t.match(await home.signIn(old.email, password), { member: { role: 'admin' } });
+    t.match(await other.signIn(old.email, password), { member: { role: 'member' } });
+    // Without a site, as every identity was before the network: the stored role.
+    t.match(await new Identity(records).signIn(old.email, password), { member: { role: 'admin' } });
+    await t.rejects(
+      records.members.create({ email: 'x@y.z', role: 'member', homeSite: '../etc' }),
+      MemberError,
+    );
+  },
+);
 
-t.test('a lobby token belongs to one site: another site refuses it', async (t) => {
-  const records = testRecords(t);
+recordsContract(t, 'a lobby token belongs to one site: another site refuses it', async (t, records) => {
   const nord = new Identity(records, { site: { id: 'nord' } });
   const sued = new Identity(records, { site: { id: 'sued', installationHome: 'nord' } });
   const ofNord = await nord.lobbyTokens.create('Foyer Nord', undefined, 'nord');

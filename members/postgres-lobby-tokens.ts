@@ -1,28 +1,33 @@
 import type { PostgresRecords } from '../database/postgres.ts';
 import { type LobbyTokenListing, type LobbyTokens, SHOWN_ID_LENGTH } from './lobby-tokens.ts';
+import { checkedSiteId } from './member-store.ts';
 import { newToken, tokenId } from './tokens.ts';
 
 /** Lobby tokens in PostgreSQL (table lobby_tokens). */
 export class PostgresLobbyTokens implements LobbyTokens {
   constructor(private readonly pool: PostgresRecords) {}
 
-  async create(label: string, now = Date.now()): Promise<{ id: string; token: string }> {
+  async create(label: string, now = Date.now(), site?: string): Promise<{ id: string; token: string }> {
     const token = newToken();
     const id = tokenId(token);
-    await this.pool.query('INSERT INTO lobby_tokens (id, label, created_at) VALUES ($1, $2, $3)', [
+    await this.pool.query('INSERT INTO lobby_tokens (id, label, created_at, site) VALUES ($1, $2, $3, $4)', [
       id,
       label.trim() || 'lobby screen',
       now,
+      site === undefined ? null : checkedSiteId(site),
     ]);
     return { id: id.slice(0, SHOWN_ID_LENGTH), token };
   }
 
-  async verify(token: string): Promise<boolean> {
-    const { rowCount } = await this.pool.query(
-      'SELECT 1 FROM lobby_tokens WHERE id = $1 AND revoked_at IS NULL',
-      [tokenId(token)],
-    );
-    return rowCount === 1;
+  async verify(token: string, siteId?: string): Promise<boolean> {
+    const row = (
+      await this.pool.query<{ site: string | null }>(
+        'SELECT site FROM lobby_tokens WHERE id = $1 AND revoked_at IS NULL',
+        [tokenId(token)],
+      )
+    ).rows[0];
+    if (row === undefined) return false;
+    return row.site === null || siteId === undefined || row.site === siteId;
   }
 
   async revoke(shownId: string, now = Date.now()): Promise<boolean> {
@@ -46,12 +51,14 @@ export class PostgresLobbyTokens implements LobbyTokens {
       label: string;
       created_at: number;
       revoked_at: number | null;
-    }>('SELECT id, label, created_at, revoked_at FROM lobby_tokens ORDER BY created_at');
+      site: string | null;
+    }>('SELECT id, label, created_at, revoked_at, site FROM lobby_tokens ORDER BY created_at');
     return rows.map((r) => ({
       id: r.id.slice(0, SHOWN_ID_LENGTH),
       label: r.label,
       createdAt: r.created_at,
       revokedAt: r.revoked_at,
+      site: r.site,
     }));
   }
 }

@@ -2,6 +2,7 @@ import { isRole, type Member, type Role } from '../access/roles.ts';
 import { inTransaction, type PostgresRecords } from '../database/postgres.ts';
 import { generatePassword, hashPassword, verifyPassword } from '../site/credentials.ts';
 import {
+  checkedSiteId,
   MAX_PASSWORD_LENGTH,
   MEMBER_SCRYPT_N,
   MemberError,
@@ -24,11 +25,26 @@ interface MemberRow {
   password_hash: string;
   created_at: number;
   disabled: boolean;
+  home_site: string | null;
 }
 
-function toMember(row: MemberRow): Member {
+/** Roles given in other sites (member_site_roles), by site. */
+function toMember(row: MemberRow, siteRoles: { site: string; role: string }[] = []): Member {
   if (!isRole(row.role)) throw new MemberError(`member ${row.id} has an unknown role "${row.role}"`);
-  return { id: row.id, email: row.email, name: row.name, role: row.role };
+  const elsewhere: Record<string, Role> = {};
+  for (const r of siteRoles) {
+    if (!isRole(r.role))
+      throw new MemberError(`member ${row.id} has an unknown role "${r.role}" in ${r.site}`);
+    elsewhere[r.site] = r.role;
+  }
+  return {
+    id: row.id,
+    email: row.email,
+    name: row.name,
+    role: row.role,
+    ...(row.home_site !== null ? { homeSite: row.home_site } : {}),
+    ...(siteRoles.length > 0 ? { siteRoles: elsewhere } : {}),
+  };
 }
 
 /** Members of the building in PostgreSQL (table members). */
@@ -40,12 +56,13 @@ export class PostgresMemberStore implements MemberStore {
 
   async create(input: NewMember): Promise<{ member: Member; password: string }> {
     const { member, password } = newMember(input);
-    if (await this.#row(member.email)) throw new MemberError(`a member with e-mail ${member.email} exists already`);
+    if (await this.#row(member.email))
+      throw new MemberError(`a member with e-mail ${member.email} exists already`);
     const hash = await hashPassword(password, MEMBER_SCRYPT_N);
     const inserted = await this.pool.query(
-      `INSERT INTO members (id, email, name, role, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)
-       ON CONFLICT (email) DO NOTHING`,
-      [member.id, member.email, member.name, member.role, hash, Date.now()],
+      `INSERT INTO members (id, email, name, role, password_hash, created_at, home_site)
+       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (email) DO NOTHING`,
+      [member.id, member.email, member.name, member.role, hash, Date.now(), member.homeSite ?? null],
     );
     // Two creations of the same e-mail racing past the check above.
     if (inserted.rowCount !== 1) throw new MemberError(`a member with e-mail ${member.email} exists already`);
@@ -60,24 +77,58 @@ export class PostgresMemberStore implements MemberStore {
        ON CONFLICT (email) DO NOTHING`,
       [member.id, member.email, member.name, member.role, NO_SIGN_IN, Date.now()],
     );
-    return toMember((await this.#row(member.email)) as MemberRow);
+    return this.#member((await this.#row(member.email)) as MemberRow);
   }
 
   async findByEmail(email: string): Promise<Member | undefined> {
     const row = await this.#row(email);
-    return row ? toMember(row) : undefined;
+    return row ? this.#member(row) : undefined;
   }
 
   async findActive(id: string): Promise<Member | undefined> {
-    const { rows } = await this.pool.query<MemberRow>('SELECT * FROM members WHERE id = $1 AND NOT disabled', [
-      id,
-    ]);
-    return rows[0] ? toMember(rows[0]) : undefined;
+    const { rows } = await this.pool.query<MemberRow>(
+      'SELECT * FROM members WHERE id = $1 AND NOT disabled',
+      [id],
+    );
+    return rows[0] ? this.#member(rows[0]) : undefined;
   }
 
   async list(): Promise<MemberListing[]> {
     const { rows } = await this.pool.query<MemberRow>('SELECT * FROM members ORDER BY created_at, email');
-    return rows.map((r) => ({ ...toMember(r), createdAt: r.created_at, disabled: r.disabled }));
+    const roles = new Map<string, { site: string; role: string }[]>();
+    const all = await this.pool.query<{ member_id: string; site: string; role: string }>(
+      'SELECT member_id, site, role FROM member_site_roles ORDER BY site',
+    );
+    for (const r of all.rows) roles.set(r.member_id, [...(roles.get(r.member_id) ?? []), r]);
+    return rows.map((r) => ({
+      ...toMember(r, roles.get(r.id)),
+      createdAt: r.created_at,
+      disabled: r.disabled,
+    }));
+  }
+
+  async setSiteRole(id: string, site: string, role: Role | null): Promise<void> {
+    checkedSiteId(site);
+    if (role !== null && !isRole(role)) throw new MemberError(`unknown role "${role}"`);
+    await inTransaction(this.pool, async (client) => {
+      const row = (
+        await client.query<{ home_site: string | null }>(
+          'SELECT home_site FROM members WHERE id = $1 FOR UPDATE',
+          [id],
+        )
+      ).rows[0];
+      if (!row) throw new MemberError(`no member ${id}`);
+      if (row.home_site === site)
+        throw new MemberError(`${site} is the member's home site: their role there is their own`);
+      if (role === null)
+        await client.query('DELETE FROM member_site_roles WHERE member_id = $1 AND site = $2', [id, site]);
+      else
+        await client.query(
+          `INSERT INTO member_site_roles (member_id, site, role) VALUES ($1, $2, $3)
+           ON CONFLICT (member_id, site) DO UPDATE SET role = excluded.role`,
+          [id, site, role],
+        );
+    });
   }
 
   async count(): Promise<number> {
@@ -105,7 +156,15 @@ export class PostgresMemberStore implements MemberStore {
       ok = false;
     }
     if (!ok || !row || row.disabled || row.password_hash === NO_SIGN_IN) return undefined;
-    return toMember(row);
+    return this.#member(row);
+  }
+
+  async #member(row: MemberRow): Promise<Member> {
+    const { rows } = await this.pool.query<{ site: string; role: string }>(
+      'SELECT site, role FROM member_site_roles WHERE member_id = $1 ORDER BY site',
+      [row.id],
+    );
+    return toMember(row, rows);
   }
 
   async #row(email: string): Promise<MemberRow | undefined> {

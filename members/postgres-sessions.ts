@@ -55,21 +55,28 @@ export class PostgresSessionStore implements SessionStore {
     if (!member) return undefined;
     if (touch && now - row.last_seen >= TOUCH_EVERY_MS) {
       // Never backwards: another process may have touched it with a later clock reading meanwhile.
-      await this.pool.query('UPDATE sessions SET last_seen = GREATEST(last_seen, $1) WHERE id = $2', [now, id]);
+      await this.pool.query('UPDATE sessions SET last_seen = GREATEST(last_seen, $1) WHERE id = $2', [
+        now,
+        id,
+      ]);
     }
     return member;
   }
 
   async end(token: string): Promise<boolean> {
-    return ((await this.pool.query('DELETE FROM sessions WHERE id = $1', [tokenId(token)])).rowCount ?? 0) > 0;
+    return (
+      ((await this.pool.query('DELETE FROM sessions WHERE id = $1', [tokenId(token)])).rowCount ?? 0) > 0
+    );
   }
 
   async prune(now = Date.now()): Promise<number> {
     return (
-      (await this.pool.query('DELETE FROM sessions WHERE expires_at <= $1 OR last_seen <= $2', [
-        now,
-        now - this.lifetime.idleMs,
-      ])).rowCount ?? 0
+      (
+        await this.pool.query('DELETE FROM sessions WHERE expires_at <= $1 OR last_seen <= $2', [
+          now,
+          now - this.lifetime.idleMs,
+        ])
+      ).rowCount ?? 0
     );
   }
 }

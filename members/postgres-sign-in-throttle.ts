@@ -112,7 +112,9 @@ export class PostgresSignInFailures implements SignInFailures {
   }
 
   async size(): Promise<number> {
-    return (await this.#pool.query<{ n: number }>('SELECT count(*) AS n FROM sign_in_failures')).rows[0]?.n ?? 0;
+    return (
+      (await this.#pool.query<{ n: number }>('SELECT count(*) AS n FROM sign_in_failures')).rows[0]?.n ?? 0
+    );
   }
 }
 
@@ -152,7 +154,8 @@ async function read(client: pg.PoolClient, email: string, address: string): Prom
   for (const row of rows) {
     const scope = (Object.keys(STORED_SCOPE) as ThrottleScope[]).find((s) => STORED_SCOPE[s] === row.scope);
     if (!scope) continue;
-    if (row.last_failure_at !== null) counts[scope] = { level: row.level, lastFailureAt: row.last_failure_at };
+    if (row.last_failure_at !== null)
+      counts[scope] = { level: row.level, lastFailureAt: row.last_failure_at };
     if (scope === 'pair') counts.provenAt = row.signed_in_at;
   }
   return counts;

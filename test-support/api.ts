@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Test } from 'tap';
 import { type ApiOptions, buildApi } from '../api/app.ts';
 import { BuildingFeed } from '../building/live-feed.ts';
+import type { RecordsDb } from '../database/database.ts';
 import { Quarantine } from '../gateway/quarantine.ts';
 import { SqliteStore } from '../storage/sqlite-store.ts';
 import { testRecords } from './members.ts';
@@ -13,7 +14,10 @@ import { smallBuilding, testProfiles } from './small-building.ts';
  * The whole API on the small test building, with real stores in a temp dir and a feed whose broker is not
  * there (routes that need readings answer from the empty store). Everything is closed on teardown.
  */
-export async function testApi(t: Test, extra: Partial<ApiOptions> = {}) {
+export async function testApi(
+  t: Test,
+  extra: Partial<Omit<ApiOptions, 'records'>> & { records?: RecordsDb } = {},
+) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-api-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   const site = extra.site ?? smallBuilding();

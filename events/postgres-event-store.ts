@@ -1,0 +1,119 @@
+import { randomUUID } from 'node:crypto';
+import type { PostgresRecords } from '../database/postgres.ts';
+import type { EventDate, EventVisibility } from './event-rules.ts';
+import type { EventStore, NewEvent, PublicEvent } from './event-store.ts';
+
+/** Events in PostgreSQL (table events), their dates read from the bookings they sit on. */
+
+interface EventRow {
+  id: string;
+  title: string;
+  description: string;
+  capacity: number | null;
+  visibility: EventVisibility;
+  booking_id: string | null;
+  series_id: string | null;
+  organiser_id: string;
+  created_at: number;
+  cancelled_at: number | null;
+}
+
+interface DateRow {
+  id: string;
+  title: string;
+  description: string;
+  capacity: number | null;
+  visibility: EventVisibility;
+  space_id: string;
+  start_ms: number;
+  end_ms: number;
+  occurrence: string | null;
+}
+
+function toEvent(row: EventRow): PublicEvent {
+  return {
+    id: row.id,
+    title: row.title,
+    description: row.description,
+    capacity: row.capacity,
+    visibility: row.visibility,
+    bookingId: row.booking_id,
+    seriesId: row.series_id,
+    organiserId: row.organiser_id,
+    createdAt: row.created_at,
+    cancelledAt: row.cancelled_at,
+  };
+}
+
+/** At most this many dates in one answer: a year of weekly events in a few rooms. */
+const MAX_DATES = 2000;
+const COLUMNS =
+  'id, title, description, capacity, visibility, booking_id, series_id, organiser_id, created_at, cancelled_at';
+
+export class PostgresEventStore implements EventStore {
+  constructor(private readonly pool: PostgresRecords) {}
+
+  async create(input: NewEvent, now: number = Date.now()): Promise<PublicEvent> {
+    const { rows } = await this.pool.query<EventRow>(
+      `INSERT INTO events (id, title, description, capacity, visibility, booking_id, series_id, organiser_id, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${COLUMNS}`,
+      [
+        randomUUID(),
+        input.title,
+        input.description,
+        input.capacity,
+        input.visibility,
+        input.bookingId,
+        input.seriesId,
+        input.organiserId,
+        now,
+      ],
+    );
+    return toEvent(rows[0] as EventRow);
+  }
+
+  async get(id: string): Promise<PublicEvent | undefined> {
+    const row = (await this.pool.query<EventRow>(`SELECT ${COLUMNS} FROM events WHERE id = $1`, [id]))
+      .rows[0];
+    return row ? toEvent(row) : undefined;
+  }
+
+  async cancel(id: string, now: number = Date.now()): Promise<boolean> {
+    const { rowCount } = await this.pool.query(
+      'UPDATE events SET cancelled_at = $1 WHERE id = $2 AND cancelled_at IS NULL',
+      [now, id],
+    );
+    return rowCount === 1;
+  }
+
+  async datesWithin(
+    range: { start: number; end: number },
+    visibility: 'public' | 'all',
+  ): Promise<EventDate[]> {
+    // Two arms (a single booking, a series' dates) so each uses its index.
+    const { rows } = await this.pool.query<DateRow>(
+      `SELECT e.id, e.title, e.description, e.capacity, e.visibility, b.space_id, b.start_ms, b.end_ms, b.occurrence
+       FROM events e JOIN bookings b ON b.id = e.booking_id
+       WHERE e.cancelled_at IS NULL AND b.status IN ('booked', 'checked_in') AND b.start_ms < $1 AND $2 < b.end_ms
+         AND (e.visibility = 'public' OR $3)
+       UNION ALL
+       SELECT e.id, e.title, e.description, e.capacity, e.visibility, b.space_id, b.start_ms, b.end_ms, b.occurrence
+       FROM events e JOIN bookings b ON b.series_id = e.series_id
+       WHERE e.cancelled_at IS NULL AND b.status IN ('booked', 'checked_in') AND b.start_ms < $1 AND $2 < b.end_ms
+         AND (e.visibility = 'public' OR $3)
+       ORDER BY start_ms LIMIT $4`,
+      [range.end, range.start, visibility === 'all', MAX_DATES],
+    );
+    return rows.map((r) => ({
+      eventId: r.id,
+      title: r.title,
+      description: r.description,
+      capacity: r.capacity,
+      visibility: r.visibility,
+      spaceId: r.space_id,
+      start: r.start_ms,
+      end: r.end_ms,
+      occurrence: r.occurrence,
+    }));
+  }
+}

@@ -1,0 +1,150 @@
+import path from 'node:path';
+import type { AuditLog } from '../access/audit-log.ts';
+import type { GuessThrottleRule } from '../access/guess-throttle.ts';
+import { PostgresAuditLog } from '../access/postgres-audit-log.ts';
+import { SqliteAuditLog } from '../access/sqlite-audit-log.ts';
+import type { AlertStore } from '../alerts/alert-store.ts';
+import { PostgresAlertStore } from '../alerts/postgres-alert-store.ts';
+import { SqliteAlertStore } from '../alerts/sqlite-alert-store.ts';
+import type { MomentClaims } from '../bookings/booking-clock.ts';
+import type { BookingSeriesStore, BookingStore } from '../bookings/booking-store.ts';
+import type { CalendarTokens } from '../bookings/calendar-feed.ts';
+import { PostgresBookingStore } from '../bookings/postgres-booking-store.ts';
+import { PostgresCalendarTokens } from '../bookings/postgres-calendar-tokens.ts';
+import { PostgresMomentClaims } from '../bookings/postgres-moment-claims.ts';
+import { SqliteBookingStore } from '../bookings/sqlite-booking-store.ts';
+import { SqliteCalendarTokens } from '../bookings/sqlite-calendar-tokens.ts';
+import { SqliteMomentClaims } from '../bookings/sqlite-moment-claims.ts';
+import { openRecords, type RecordsDb } from '../database/database.ts';
+import {
+  openPostgresRecords,
+  type PostgresOpenOptions,
+  type PostgresRecords,
+  redactedDatabaseUrl,
+} from '../database/postgres.ts';
+import type { EventStore } from '../events/event-store.ts';
+import { PostgresEventStore } from '../events/postgres-event-store.ts';
+import { SqliteEventStore } from '../events/sqlite-event-store.ts';
+import type { IntegrationTokens } from '../members/integration-tokens.ts';
+import type { LobbyTokens } from '../members/lobby-tokens.ts';
+import type { MemberStore } from '../members/member-store.ts';
+import { PostgresIntegrationTokens } from '../members/postgres-integration-tokens.ts';
+import { PostgresLobbyTokens } from '../members/postgres-lobby-tokens.ts';
+import { PostgresMemberStore } from '../members/postgres-member-store.ts';
+import { PostgresSessionStore } from '../members/postgres-sessions.ts';
+import { PostgresSignInFailures } from '../members/postgres-sign-in-throttle.ts';
+import type { SessionLifetime, SessionStore } from '../members/sessions.ts';
+import type { SignInFailures } from '../members/sign-in-throttle.ts';
+import { SqliteIntegrationTokens } from '../members/sqlite-integration-tokens.ts';
+import { SqliteLobbyTokens } from '../members/sqlite-lobby-tokens.ts';
+import { SqliteMemberStore } from '../members/sqlite-member-store.ts';
+import { SqliteSessionStore } from '../members/sqlite-sessions.ts';
+import { SqliteSignInFailures } from '../members/sqlite-sign-in-throttle.ts';
+
+/**
+ * The records stores of one installation, on whichever engine keeps them: the SQLite file DATA_DIR/wesprint.db
+ * (the embedded default) or PostgreSQL (DATABASE_URL). This is the one place that picks the implementations;
+ * every caller (the API, the watchers, `wesprint users`) takes the stores from here and sees the interfaces.
+ */
+export interface Records {
+  readonly engine: 'sqlite' | 'postgres';
+  /** Where they are, for the start banner: the file, or the URL without its password. */
+  readonly where: string;
+  readonly members: MemberStore;
+  readonly sessions: SessionStore;
+  /** Sessions resolving to members through another store (the members as one site sees them). */
+  sessionsOver(members: MemberStore): SessionStore;
+  readonly lobbyTokens: LobbyTokens;
+  readonly integrationTokens: IntegrationTokens;
+  readonly failures: SignInFailures;
+  /** The bookings and their series (a series' dates are bookings: one database keeps both). */
+  readonly bookings: BookingStore & BookingSeriesStore;
+  readonly calendarTokens: CalendarTokens;
+  readonly audit: AuditLog;
+  readonly alerts: AlertStore;
+  /** Which booking moments were told already (the booking clock, once across processes). */
+  readonly momentClaims: MomentClaims;
+  /** Public events on the time of bookings and series. */
+  readonly events: EventStore;
+  /** Closes the file or the pool; the stores are not used afterwards. */
+  close(): Promise<void>;
+}
+
+export interface RecordsOptions {
+  sessionLifetime?: SessionLifetime;
+  throttle?: GuessThrottleRule;
+}
+
+/** Where the records are: DATABASE_URL when set, else the SQLite file in DATA_DIR. */
+export interface RecordsLocation {
+  dataDir: string;
+  databaseUrl?: string | undefined;
+}
+
+/** The stores on an open SQLite records file (closing them closes the file). */
+export function sqliteRecords(db: RecordsDb, options: RecordsOptions = {}): Records {
+  const members = new SqliteMemberStore(db);
+  return {
+    engine: 'sqlite',
+    where: db.name,
+    members,
+    sessions: new SqliteSessionStore(db, members, options.sessionLifetime),
+    sessionsOver: (seen) => new SqliteSessionStore(db, seen, options.sessionLifetime),
+    lobbyTokens: new SqliteLobbyTokens(db),
+    integrationTokens: new SqliteIntegrationTokens(db),
+    failures: new SqliteSignInFailures(db, options.throttle),
+    bookings: new SqliteBookingStore(db),
+    calendarTokens: new SqliteCalendarTokens(db),
+    audit: new SqliteAuditLog(db),
+    alerts: new SqliteAlertStore(db),
+    momentClaims: new SqliteMomentClaims(db),
+    events: new SqliteEventStore(db),
+    close: async () => {
+      if (db.open) db.close();
+    },
+  };
+}
+
+/** The stores on an open PostgreSQL pool (closing them ends the pool). */
+export function postgresRecords(pool: PostgresRecords, where: string, options: RecordsOptions = {}): Records {
+  const members = new PostgresMemberStore(pool);
+  let ended: Promise<void> | undefined;
+  return {
+    engine: 'postgres',
+    where,
+    members,
+    sessions: new PostgresSessionStore(pool, members, options.sessionLifetime),
+    sessionsOver: (seen) => new PostgresSessionStore(pool, seen, options.sessionLifetime),
+    lobbyTokens: new PostgresLobbyTokens(pool),
+    integrationTokens: new PostgresIntegrationTokens(pool),
+    failures: new PostgresSignInFailures(pool, options.throttle),
+    bookings: new PostgresBookingStore(pool),
+    calendarTokens: new PostgresCalendarTokens(pool),
+    audit: new PostgresAuditLog(pool),
+    alerts: new PostgresAlertStore(pool),
+    momentClaims: new PostgresMomentClaims(pool),
+    events: new PostgresEventStore(pool),
+    close: () => {
+      ended ??= pool.end();
+      return ended;
+    },
+  };
+}
+
+/**
+ * Opens the records where the settings put them, migrated. PostgreSQL that is not up yet is waited for (see
+ * openPostgresRecords); a database that does not exist is a PostgresRecordsError.
+ */
+export async function openRecordStores(
+  location: RecordsLocation,
+  options: RecordsOptions & Pick<PostgresOpenOptions, 'signal' | 'logger'> = {},
+): Promise<Records> {
+  if (location.databaseUrl) {
+    const pool = await openPostgresRecords(location.databaseUrl, {
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
+    });
+    return postgresRecords(pool, redactedDatabaseUrl(location.databaseUrl), options);
+  }
+  return sqliteRecords(openRecords(path.join(location.dataDir, 'wesprint.db')), options);
+}
