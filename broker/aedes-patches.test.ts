@@ -9,6 +9,7 @@ import {
   AsyncLevelPersistence,
   clientHoldingId,
   guardRetainedStreams,
+  keepGrantedSubscriptionsOnly,
   type LevelPersistence,
   markRedeliveriesDup,
   resolveQueueWritesInOrder,
@@ -103,6 +104,43 @@ t.test('2. queue writes: aedes calls the two patched writes, and they resolve in
     t.same(resolved, ['first', 'second'], `${method}: and resolved in call order`);
   }
 });
+
+t.test(
+  "2c. refused subscriptions: aedes stores a SUBSCRIBE's whole list; a persistent session keeps only what was granted",
+  async (t) => {
+    t.type(keepGrantedSubscriptionsOnly, 'function');
+    const broker = await startTestBroker(t);
+    const url = `mqtt://127.0.0.1:${broker.port}`;
+    const persistence = internals(broker).persistence as unknown as {
+      subscriptionsByClient(client: { id: string }): Promise<{ topic: string }[] | null>;
+      subscriptionsByTopic(topic: string): Promise<{ clientId: string }[]>;
+      addSubscriptions(client: { id: string }, subs: { topic: string; qos: number }[]): Promise<unknown>;
+    };
+    const kept = async (id: string) =>
+      ((await persistence.subscriptionsByClient({ id })) ?? []).map((s) => s.topic).sort();
+
+    const gateway = await connect(t, url, { ...GATEWAY, clientId: 'gw-refused', clean: false });
+    t.same(
+      await subscribe(gateway, ['zigbee2mqtt/+', 'not-a-building/#'], 1),
+      [1, 128],
+      'one granted, one refused',
+    );
+    t.same(await kept('gw-refused'), ['zigbee2mqtt/+'], 'the session keeps the granted filter only');
+    t.same(
+      (await persistence.subscriptionsByTopic('not-a-building/x')).map((s) => s.clientId),
+      [],
+      'so nothing on the refused filter is queued for it',
+    );
+
+    // A session that kept a refused filter (a broker before this patch): gone with its next SUBSCRIBE.
+    await persistence.addSubscriptions({ id: 'gw-refused' }, [{ topic: 'not-a-building/#', qos: 1 }]);
+    t.same(await kept('gw-refused'), ['not-a-building/#', 'zigbee2mqtt/+'], 'kept from before');
+    await gateway.endAsync();
+    const again = await connect(t, url, { ...GATEWAY, clientId: 'gw-refused', clean: false });
+    t.same(await subscribe(again, ['zigbee2mqtt/+', 'not-a-building/#'], 1), [1, 128]);
+    t.same(await kept('gw-refused'), ['zigbee2mqtt/+'], 'removed when refused again');
+  },
+);
 
 t.test(
   '3. retained lookups: aedes reads retained messages through the guarded stream, which survives a closed store',

@@ -34,6 +34,7 @@ import {
   AsyncLevelPersistence,
   clientHoldingId,
   guardRetainedStreams,
+  keepGrantedSubscriptionsOnly,
   limitPacketSize,
   listenersOnThisNode,
   markRedeliveriesDup,
@@ -361,6 +362,11 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     resolveQueueWritesInOrder(guardRetainedStreams(store, options.logger)),
   );
   const sessions = new WeakMap<Client, Session>();
+  // A client the broker knows nothing of (none in this process) is left to aedes.
+  keepGrantedSubscriptionsOnly(persistence, (client, topic) => {
+    const session = sessions.get(client);
+    return session === undefined || maySubscribe(session.grant, topic).allowed;
+  });
   // The topics of device messages: what the gateway subscribes to (every profile's `subscriptions`).
   const deviceFilters = [...new Set([...profiles.values()].flatMap((p) => p.subscriptions))].map((f) =>
     f.split('/'),
