@@ -1,6 +1,5 @@
 import { inTransaction, type PostgresRecords } from '../database/postgres.ts';
 import {
-  type AuditDecision,
   type AuditEntry,
   type AuditLog,
   type AuditPage,
@@ -10,35 +9,13 @@ import {
   auditTime,
   purgeCutOff,
 } from './audit-log.ts';
+import { type AuditRow, toEntry } from './audit-log-rows.ts';
 
 /**
  * The audit log in PostgreSQL (table audit_log, migration 0020 of database/migrations-postgres). Append-only:
  * triggers refuse UPDATE, DELETE and TRUNCATE, except the retention purge's DELETE of rows older than the
  * cut-off it writes into audit_purge inside the same transaction.
  */
-
-interface AuditRow {
-  seq: number;
-  at: number;
-  actor: string | null;
-  action: string;
-  target: string | null;
-  decision: AuditDecision;
-  reason: string | null;
-  detail: string;
-}
-
-function toEntry(row: AuditRow): AuditEntry {
-  let detail: Record<string, unknown> = {};
-  try {
-    const parsed: unknown = JSON.parse(row.detail);
-    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed))
-      detail = parsed as Record<string, unknown>;
-  } catch {
-    // The schema's ::json check makes this unreachable; an unreadable detail must not hide the entry.
-  }
-  return { ...row, detail };
-}
 
 export class PostgresAuditLog implements AuditLog {
   constructor(private readonly pool: PostgresRecords) {}

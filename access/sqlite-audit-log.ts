@@ -1,6 +1,5 @@
 import type { RecordsDb } from '../database/database.ts';
 import {
-  type AuditDecision,
   type AuditEntry,
   type AuditLog,
   type AuditPage,
@@ -10,35 +9,13 @@ import {
   auditTime,
   purgeCutOff,
 } from './audit-log.ts';
+import { type AuditRow, toEntry } from './audit-log-rows.ts';
 
 /**
  * The audit log in the records database (table audit_log, migration 0020). Append-only: the database itself
  * refuses UPDATE and DELETE (triggers), except for the retention purge, so an application bug cannot rewrite
  * history.
  */
-
-interface AuditRow {
-  seq: number;
-  at: number;
-  actor: string | null;
-  action: string;
-  target: string | null;
-  decision: AuditDecision;
-  reason: string | null;
-  detail: string;
-}
-
-function toEntry(row: AuditRow): AuditEntry {
-  let detail: Record<string, unknown> = {};
-  try {
-    const parsed: unknown = JSON.parse(row.detail);
-    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed))
-      detail = parsed as Record<string, unknown>;
-  } catch {
-    // json_valid in the schema makes this unreachable; an unreadable detail must not hide the entry.
-  }
-  return { ...row, detail };
-}
 
 export class SqliteAuditLog implements AuditLog {
   readonly #records: RecordsDb;

@@ -1,58 +1,12 @@
 import type { RecordsDb } from '../database/database.ts';
-import type { AlertKind, Condition, OpenAlertRef } from './alert-rules.ts';
+import { type AlertRow, toAlert } from './alert-rows.ts';
+import type { Condition, OpenAlertRef } from './alert-rules.ts';
 import { type AcknowledgeResult, type Alert, type AlertStore, MAX_ALERTS_LISTED } from './alert-store.ts';
 
 /**
  * The alerts in the records database (table alerts, migration 0030). The database holds one open alert per
  * (kind, subject): a unique index refuses a second, whatever writes it.
  */
-
-interface AlertRow {
-  id: number;
-  kind: AlertKind;
-  subject: string;
-  space_id: string | null;
-  device_id: string | null;
-  since: number;
-  opened_at: number;
-  updated_at: number;
-  value: number | null;
-  unit: string | null;
-  detail: string;
-  cleared_at: number | null;
-  acknowledged_by: string | null;
-  acknowledged_at: number | null;
-  member_name: string | null;
-}
-
-function toAlert(row: AlertRow): Alert {
-  let detail: Record<string, string | number> = {};
-  try {
-    const parsed: unknown = JSON.parse(row.detail);
-    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed))
-      detail = parsed as Record<string, string | number>;
-  } catch {
-    // json_valid in the schema makes this unreachable; an unreadable detail must not hide the alert.
-  }
-  return {
-    id: row.id,
-    kind: row.kind,
-    subject: row.subject,
-    space: row.space_id,
-    device: row.device_id,
-    since: row.since,
-    openedAt: row.opened_at,
-    updatedAt: row.updated_at,
-    value: row.value,
-    unit: row.unit,
-    detail,
-    clearedAt: row.cleared_at,
-    acknowledged:
-      row.acknowledged_by !== null && row.acknowledged_at !== null
-        ? { by: row.acknowledged_by, name: row.member_name, at: row.acknowledged_at }
-        : null,
-  };
-}
 
 const SELECT = `SELECT alerts.*, members.name AS member_name FROM alerts
   LEFT JOIN members ON members.id = alerts.acknowledged_by`;

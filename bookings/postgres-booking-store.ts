@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { inTransaction, type PostgresRecords } from '../database/postgres.ts';
+import { type BookingRow, type SeriesRow, toBooking, toSeries } from './booking-rows.ts';
 import type { Interval } from './booking-rules.ts';
 import {
   type BookedSpans,
@@ -31,70 +32,12 @@ import type { DateConflict, Occurrence, SeriesRule } from './series-rules.ts';
  * any number of API processes, wait for each other on the index so that exactly one commits.
  */
 
-interface BookingRow {
-  id: string;
-  member_id: string;
-  space_id: string;
-  start_ms: number;
-  end_ms: number;
-  status: BookingStatus;
-  created_at: number;
-  checked_in_at: number | null;
-  released_at: number | null;
-  cancelled_at: number | null;
-  series_id: string | null;
-  occurrence: string | null;
-}
-
-interface SeriesRow {
-  id: string;
-  member_id: string;
-  space_id: string;
-  rrule: string;
-  first_start: string;
-  time_zone: string;
-  duration_minutes: number;
-  created_at: number;
-  cancelled_at: number | null;
-}
-
-function toSeries(row: SeriesRow): BookingSeries {
-  return {
-    id: row.id,
-    memberId: row.member_id,
-    spaceId: row.space_id,
-    rrule: row.rrule,
-    firstStart: row.first_start,
-    timeZone: row.time_zone,
-    durationMinutes: row.duration_minutes,
-    createdAt: row.created_at,
-    cancelledAt: row.cancelled_at,
-  };
-}
-
 /** A date of a series lost its time to another booking while the series was being saved: start again. */
 class SeriesRaced extends Error {}
 
 /** An overlapping active booking refused by the exclusion constraint (SQLSTATE exclusion_violation). */
 function isOverlapRefusal(err: unknown): boolean {
   return (err as { code?: string }).code === '23P01';
-}
-
-function toBooking(row: BookingRow): Booking {
-  return {
-    id: row.id,
-    memberId: row.member_id,
-    spaceId: row.space_id,
-    start: row.start_ms,
-    end: row.end_ms,
-    status: row.status,
-    checkedInAt: row.checked_in_at,
-    releasedAt: row.released_at,
-    cancelledAt: row.cancelled_at,
-    createdAt: row.created_at,
-    seriesId: row.series_id,
-    occurrence: row.occurrence,
-  };
 }
 
 const ACTIVE = `status IN ('booked', 'checked_in')`;

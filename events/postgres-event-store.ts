@@ -1,49 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { PostgresRecords } from '../database/postgres.ts';
-import type { EventDate, EventVisibility } from './event-rules.ts';
+import { type DateRow, type EventRow, toEvent } from './event-rows.ts';
+import type { EventDate } from './event-rules.ts';
 import type { EventStore, NewEvent, PublicEvent } from './event-store.ts';
 
 /** Events in PostgreSQL (table events), their dates read from the bookings they sit on. */
-
-interface EventRow {
-  id: string;
-  title: string;
-  description: string;
-  capacity: number | null;
-  visibility: EventVisibility;
-  booking_id: string | null;
-  series_id: string | null;
-  organiser_id: string;
-  created_at: number;
-  cancelled_at: number | null;
-}
-
-interface DateRow {
-  id: string;
-  title: string;
-  description: string;
-  capacity: number | null;
-  visibility: EventVisibility;
-  space_id: string;
-  start_ms: number;
-  end_ms: number;
-  occurrence: string | null;
-}
-
-function toEvent(row: EventRow): PublicEvent {
-  return {
-    id: row.id,
-    title: row.title,
-    description: row.description,
-    capacity: row.capacity,
-    visibility: row.visibility,
-    bookingId: row.booking_id,
-    seriesId: row.series_id,
-    organiserId: row.organiser_id,
-    createdAt: row.created_at,
-    cancelledAt: row.cancelled_at,
-  };
-}
 
 /** At most this many dates in one answer: a year of weekly events in a few rooms. */
 const MAX_DATES = 2000;

@@ -1,5 +1,5 @@
-import { isTokenScope, type TokenScope } from '../access/token-scopes.ts';
 import type { PostgresRecords } from '../database/postgres.ts';
+import { type TokenRow, toToken } from './integration-token-rows.ts';
 import {
   checkedNewToken,
   INTEGRATION_TOKEN_PREFIX,
@@ -8,33 +8,9 @@ import {
   type IntegrationTokens,
   type NewIntegrationToken,
   type RevokeResult,
-  SHOWN_TOKEN_ID_LENGTH,
   TOKEN_TOUCH_EVERY_MS,
 } from './integration-tokens.ts';
 import { newToken, tokenId } from './tokens.ts';
-
-interface TokenRow {
-  id: string;
-  label: string;
-  scopes: string;
-  site: string | null;
-  created_at: number;
-  last_used_at: number | null;
-  revoked_at: number | null;
-}
-
-function toToken(row: TokenRow): IntegrationToken {
-  return {
-    id: row.id.slice(0, SHOWN_TOKEN_ID_LENGTH),
-    label: row.label,
-    // A scope a later version dropped grants nothing.
-    scopes: row.scopes.split(' ').filter((s): s is TokenScope => isTokenScope(s)),
-    site: row.site,
-    createdAt: row.created_at,
-    lastUsedAt: row.last_used_at,
-    revokedAt: row.revoked_at,
-  };
-}
 
 const COLUMNS = 'id, label, scopes, site, created_at, last_used_at, revoked_at';
 

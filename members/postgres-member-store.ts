@@ -1,6 +1,7 @@
 import { isRole, type Member, type Role } from '../access/roles.ts';
 import { inTransaction, type PostgresRecords } from '../database/postgres.ts';
 import { generatePassword, hashPassword, verifyPassword } from '../site/credentials.ts';
+import { type MemberRowOf, NO_SIGN_IN, toMember } from './member-rows.ts';
 import {
   checkedSiteId,
   MAX_PASSWORD_LENGTH,
@@ -14,38 +15,8 @@ import {
   normaliseEmail,
 } from './member-store.ts';
 
-/** Stored instead of a password hash for a member who cannot sign in (as on the SQLite side). */
-const NO_SIGN_IN = '!no-sign-in';
-
-interface MemberRow {
-  id: string;
-  email: string;
-  name: string;
-  role: string;
-  password_hash: string;
-  created_at: number;
-  disabled: boolean;
-  home_site: string | null;
-}
-
-/** Roles given in other sites (member_site_roles), by site. */
-function toMember(row: MemberRow, siteRoles: { site: string; role: string }[] = []): Member {
-  if (!isRole(row.role)) throw new MemberError(`member ${row.id} has an unknown role "${row.role}"`);
-  const elsewhere: Record<string, Role> = {};
-  for (const r of siteRoles) {
-    if (!isRole(r.role))
-      throw new MemberError(`member ${row.id} has an unknown role "${r.role}" in ${r.site}`);
-    elsewhere[r.site] = r.role;
-  }
-  return {
-    id: row.id,
-    email: row.email,
-    name: row.name,
-    role: row.role,
-    ...(row.home_site !== null ? { homeSite: row.home_site } : {}),
-    ...(siteRoles.length > 0 ? { siteRoles: elsewhere } : {}),
-  };
-}
+/** A member's row as PostgreSQL returns it: a BOOLEAN for disabled. */
+type MemberRow = MemberRowOf<boolean>;
 
 /** Members of the building in PostgreSQL (table members). */
 export class PostgresMemberStore implements MemberStore {
