@@ -122,23 +122,36 @@ recordsContract(
 recordsContract(
   t,
   'the scheduled purge runs at once and keeps the API alive when it fails',
-  async (t, records) => {
+  async (t, records, engine) => {
     const log = records.audit;
+    // PostgreSQL refuses a purge cut-off younger than a day by its own clock, which faketime does not move (the
+    // suite runs again at instants months ahead): there the entries and the purge are dated by the server.
+    const now =
+      engine === 'postgres'
+        ? await records.scalar('SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS n')
+        : Date.now();
     await log.record({
-      at: Date.now() - 40 * DAY,
+      at: now - 40 * DAY,
       actor: 'm1',
       action: 'unlock',
       target: 'r',
       decision: 'denied',
       reason: 'old',
     });
-    await log.record({ actor: 'm1', action: 'unlock', target: 'r', decision: 'denied', reason: 'new' });
+    await log.record({
+      at: now,
+      actor: 'm1',
+      action: 'unlock',
+      target: 'r',
+      decision: 'denied',
+      reason: 'new',
+    });
     const said: string[] = [];
     const logger = {
       info: (_o: object, m?: string) => said.push(`info ${m}`),
       warn: (_o: object, m?: string) => said.push(`warn ${m}`),
     };
-    const stop = await scheduleAuditPurge(log, 30, logger);
+    const stop = await scheduleAuditPurge(log, 30, logger, DAY, () => now);
     t.same(
       (await log.query()).entries.map((e) => e.reason),
       ['new'],

@@ -105,10 +105,11 @@ export async function scheduleAuditPurge(
   retentionDays: number,
   logger?: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void },
   intervalMs: number = DAY_MS,
+  now: () => number = Date.now,
 ): Promise<() => Promise<void>> {
   const run = async () => {
     try {
-      const removed = await audit.purge(retentionDays);
+      const removed = await audit.purge(retentionDays, now());
       if (removed > 0) logger?.info({ removed, retentionDays }, 'audit log: retention purge');
     } catch (err) {
       logger?.warn({ err: (err as Error).message }, 'audit log: retention purge failed');
