@@ -1,32 +1,21 @@
 import type pg from 'pg';
 import {
-  countFailure,
   type FailureCount,
-  forgiveFailure,
   type GuessCounts,
   type GuessThrottleRule,
-  guessWait,
-  levelCap,
   MEMBER_SIGN_IN_THROTTLE,
-  type ThrottleScope,
 } from '../access/guess-throttle.ts';
 import { inTransaction, type PostgresRecords } from '../database/postgres.ts';
 import {
-  type SignInFailures,
-  type SignInThrottleScope,
-  type SignInTicket,
-  type SignInWait,
-  STORED_SCOPE,
-} from './sign-in-throttle.ts';
-
-interface Row {
-  scope: SignInThrottleScope;
-  level: number;
-  last_failure_at: number | null;
-  signed_in_at: number | null;
-}
-
-const PRUNE_EVERY_MS = 60_000;
+  countAttempt,
+  drainedAfterMs,
+  PRUNE_EVERY_MS,
+  type SignInFailureKey,
+  type SignInFailureRow,
+  takenBack,
+  toGuessCounts,
+} from './sign-in-failure-rows.ts';
+import type { SignInFailures, SignInTicket, SignInWait } from './sign-in-throttle.ts';
 
 /**
  * Counting an attempt reads the counts and writes them back; two API processes must never both read the
@@ -34,8 +23,6 @@ const PRUNE_EVERY_MS = 60_000;
  * table lock first, which conflicts with itself (and lets plain reads through), so they run one after another.
  */
 const SERIALISE = 'LOCK TABLE sign_in_failures IN SHARE ROW EXCLUSIVE MODE';
-
-type Key = { scope: SignInThrottleScope; email: string; address: string };
 
 /** The members' failed sign-ins in PostgreSQL (table sign_in_failures), shared by every API process. */
 export class PostgresSignInFailures implements SignInFailures {
@@ -48,15 +35,12 @@ export class PostgresSignInFailures implements SignInFailures {
     readonly rule: GuessThrottleRule = MEMBER_SIGN_IN_THROTTLE,
   ) {
     this.#pool = pool;
-    this.#drainMs = Math.max(
-      ...(['pair', 'address', 'name'] as const).map((s) => levelCap(rule[s]) * rule[s].leakMs),
-    );
+    this.#drainMs = drainedAfterMs(rule);
   }
 
   async attempt(email: string, address: string, now: number): Promise<SignInWait | SignInTicket> {
     return inTransaction(this.#pool, async (client): Promise<SignInWait | SignInTicket> => {
       await client.query(SERIALISE);
-      // Forgetting scans the table: once a minute is enough, a flood of guesses should not pay it each time.
       if (!(Math.abs(now - this.#lastForgotten) < PRUNE_EVERY_MS)) {
         await client.query(
           `DELETE FROM sign_in_failures
@@ -65,23 +49,10 @@ export class PostgresSignInFailures implements SignInFailures {
         );
         this.#lastForgotten = now;
       }
-      const counts = await read(client, email, address);
-      const wait = guessWait(counts, now, this.rule);
-      if (wait) return { until: wait.until, scope: STORED_SCOPE[wait.scope] };
-      const counted = {
-        pair: countFailure(counts.pair, now, this.rule.pair),
-        address: countFailure(counts.address, now, this.rule.address),
-        name: countFailure(counts.name, now, this.rule.name),
-      };
-      for (const scope of ['pair', 'address', 'name'] as const)
-        await write(client, keyOf(scope, email, address), counted[scope]);
-      return {
-        email,
-        address,
-        at: now,
-        before: { address: counts.address, name: counts.name },
-        counted: { address: counted.address, name: counted.name },
-      };
+      const counted = countAttempt(await read(client, email, address), email, address, now, this.rule);
+      if (!('ticket' in counted)) return counted;
+      for (const [key, count] of counted.rows) await write(client, key, count);
+      return counted.ticket;
     });
   }
 
@@ -97,17 +68,7 @@ export class PostgresSignInFailures implements SignInFailures {
            SET level = 0, last_failure_at = NULL, signed_in_at = excluded.signed_in_at`,
         [email, address, at],
       );
-      for (const scope of ['address', 'name'] as const) {
-        const count = counts[scope];
-        const counted = ticket.counted[scope];
-        // Untouched since this attempt counted itself: as if it never had; else one failure fewer.
-        const untouched = count?.lastFailureAt === counted.lastFailureAt && count.level === counted.level;
-        await write(
-          client,
-          keyOf(scope, email, address),
-          untouched ? ticket.before[scope] : forgiveFailure(count, at, this.rule[scope]),
-        );
-      }
+      for (const [key, count] of takenBack(counts, ticket, this.rule)) await write(client, key, count);
     });
   }
 
@@ -118,15 +79,11 @@ export class PostgresSignInFailures implements SignInFailures {
   }
 }
 
-function keyOf(scope: ThrottleScope, email: string, address: string): Key {
-  return {
-    scope: STORED_SCOPE[scope],
-    email: scope === 'address' ? '' : email,
-    address: scope === 'name' ? '' : address,
-  };
-}
-
-async function write(client: pg.PoolClient, key: Key, count: FailureCount | undefined): Promise<void> {
+async function write(
+  client: pg.PoolClient,
+  key: SignInFailureKey,
+  count: FailureCount | undefined,
+): Promise<void> {
   if (count)
     await client.query(
       `INSERT INTO sign_in_failures (scope, email, address, level, last_failure_at) VALUES ($1, $2, $3, $4, $5)
@@ -143,20 +100,12 @@ async function write(client: pg.PoolClient, key: Key, count: FailureCount | unde
 }
 
 async function read(client: pg.PoolClient, email: string, address: string): Promise<GuessCounts> {
-  const { rows } = await client.query<Row>(
+  const { rows } = await client.query<SignInFailureRow>(
     `SELECT scope, level, last_failure_at, signed_in_at FROM sign_in_failures
      WHERE (scope = 'account_address' AND email = $1 AND address = $2)
         OR (scope = 'address' AND email = '' AND address = $2)
         OR (scope = 'account' AND email = $1 AND address = '')`,
     [email, address],
   );
-  const counts: GuessCounts = {};
-  for (const row of rows) {
-    const scope = (Object.keys(STORED_SCOPE) as ThrottleScope[]).find((s) => STORED_SCOPE[s] === row.scope);
-    if (!scope) continue;
-    if (row.last_failure_at !== null)
-      counts[scope] = { level: row.level, lastFailureAt: row.last_failure_at };
-    if (scope === 'pair') counts.provenAt = row.signed_in_at;
-  }
-  return counts;
+  return toGuessCounts(rows);
 }

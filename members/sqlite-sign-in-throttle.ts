@@ -1,31 +1,19 @@
 import {
-  countFailure,
   type FailureCount,
-  forgiveFailure,
-  type GuessCounts,
   type GuessThrottleRule,
-  guessWait,
-  levelCap,
   MEMBER_SIGN_IN_THROTTLE,
-  type ThrottleScope,
 } from '../access/guess-throttle.ts';
 import type { RecordsDb } from '../database/database.ts';
 import {
-  type SignInFailures,
-  type SignInThrottleScope,
-  type SignInTicket,
-  type SignInWait,
-  STORED_SCOPE,
-} from './sign-in-throttle.ts';
-
-interface Row {
-  scope: SignInThrottleScope;
-  level: number;
-  last_failure_at: number | null;
-  signed_in_at: number | null;
-}
-
-const PRUNE_EVERY_MS = 60_000;
+  countAttempt,
+  drainedAfterMs,
+  PRUNE_EVERY_MS,
+  type SignInFailureKey,
+  type SignInFailureRow,
+  takenBack,
+  toGuessCounts,
+} from './sign-in-failure-rows.ts';
+import type { SignInFailures, SignInTicket, SignInWait } from './sign-in-throttle.ts';
 
 /**
  * The members' failed sign-ins in the records database (table sign_in_failures), so every API process on the
@@ -65,59 +53,26 @@ export class SqliteSignInFailures implements SignInFailures {
        WHERE (last_failure_at IS NULL OR last_failure_at < @drained) AND (signed_in_at IS NULL OR signed_in_at < @unproven)`,
     );
     let lastForgotten = Number.NEGATIVE_INFINITY;
-    const drainMs = Math.max(
-      ...(['pair', 'address', 'name'] as const).map((s) => levelCap(rule[s]) * rule[s].leakMs),
-    );
-    const keyOf = (scope: ThrottleScope, email: string, address: string) => ({
-      scope: STORED_SCOPE[scope],
-      email: scope === 'address' ? '' : email,
-      address: scope === 'name' ? '' : address,
-    });
-    const write = (key: ReturnType<typeof keyOf>, count: FailureCount | undefined) => {
+    const drainMs = drainedAfterMs(rule);
+    const write = (key: SignInFailureKey, count: FailureCount | undefined) => {
       if (count) upsert.run({ ...key, level: count.level, at: count.lastFailureAt });
       else remove.run(key);
     };
-    const read = (email: string, address: string): GuessCounts => {
-      const rows = select.all({ email, address }) as Row[];
-      const counts: GuessCounts = {};
-      for (const row of rows) {
-        const scope = (Object.keys(STORED_SCOPE) as ThrottleScope[]).find(
-          (s) => STORED_SCOPE[s] === row.scope,
-        );
-        if (!scope) continue;
-        if (row.last_failure_at !== null)
-          counts[scope] = { level: row.level, lastFailureAt: row.last_failure_at };
-        if (scope === 'pair') counts.provenAt = row.signed_in_at;
-      }
-      return counts;
-    };
+    const read = (email: string, address: string) =>
+      toGuessCounts(select.all({ email, address }) as SignInFailureRow[]);
 
     // IMMEDIATE: the write lock is taken before reading, so two processes cannot both read the same count.
     this.#attempt = (email, address, now) =>
       records
         .transaction((): SignInWait | SignInTicket => {
-          // Forgetting scans the table: once a minute is enough, a flood of guesses should not pay it each time.
           if (!(Math.abs(now - lastForgotten) < PRUNE_EVERY_MS)) {
             forget.run({ drained: now - drainMs, unproven: now - rule.provenForMs });
             lastForgotten = now;
           }
-          const counts = read(email, address);
-          const wait = guessWait(counts, now, rule);
-          if (wait) return { until: wait.until, scope: STORED_SCOPE[wait.scope] };
-          const counted = {
-            pair: countFailure(counts.pair, now, rule.pair),
-            address: countFailure(counts.address, now, rule.address),
-            name: countFailure(counts.name, now, rule.name),
-          };
-          for (const scope of ['pair', 'address', 'name'] as const)
-            write(keyOf(scope, email, address), counted[scope]);
-          return {
-            email,
-            address,
-            at: now,
-            before: { address: counts.address, name: counts.name },
-            counted: { address: counted.address, name: counted.name },
-          };
+          const counted = countAttempt(read(email, address), email, address, now, rule);
+          if (!('ticket' in counted)) return counted;
+          for (const [key, count] of counted.rows) write(key, count);
+          return counted.ticket;
         })
         .immediate();
 
@@ -127,16 +82,7 @@ export class SqliteSignInFailures implements SignInFailures {
           const { email, address, at } = ticket;
           const counts = read(email, address);
           proven.run({ email, address, at });
-          for (const scope of ['address', 'name'] as const) {
-            const count = counts[scope];
-            const counted = ticket.counted[scope];
-            // Untouched since this attempt counted itself: as if it never had; else one failure fewer.
-            const untouched = count?.lastFailureAt === counted.lastFailureAt && count.level === counted.level;
-            write(
-              keyOf(scope, email, address),
-              untouched ? ticket.before[scope] : forgiveFailure(count, at, rule[scope]),
-            );
-          }
+          for (const [key, count] of takenBack(counts, ticket, rule)) write(key, count);
         })
         .immediate();
   }
