@@ -97,3 +97,42 @@ t.test(
     t.equal(refused.length, 1, 'no status follows an error');
   },
 );
+
+t.test(
+  'an empty Protel room draws its sockets standby through its output; switched off, nothing',
+  async (t) => {
+    const config = device('og2-protel-steckdosen');
+    const pro4pm = create(config);
+    // 03:00 on a Monday: nobody in Protel 201-204, only what waits in standby draws.
+    const night = MONDAY + 3 * 3_600_000;
+    pro4pm.report(night);
+    const at = (ms: number) => decodeAll(profile, pro4pm.report(ms), ms);
+    const of = (readings: ReturnType<typeof at>, channel: string, quantity: string) =>
+      readings.find((r) => r.channel === channel && r.quantity === quantity)?.value as number | string;
+    const before = at(night + 60_000);
+    t.equal(
+      of(before, '0', 'power'),
+      9,
+      "Protel 201's docking stations, monitors and coffee machine in standby",
+    );
+    const [off] = profile.encodeCommand?.(config.topic, 'switch_off', '0', { id: 'cmd-00000010' }) ?? [];
+    pro4pm.command?.(off?.topic ?? '', off?.payload ?? '', commandIoAt(night + 60_000, []));
+    const hourOff = at(night + 3_660_000);
+    t.same(
+      [of(hourOff, '0', 'switch'), of(hourOff, '0', 'power')],
+      ['off', 0],
+      'switched off, it draws nothing',
+    );
+    t.equal(of(hourOff, '1', 'power'), 9, "Protel 202's output still draws its standby");
+    t.ok(Number.isFinite(of(before, '0', 'energy')), 'output 0 reports its counter');
+    t.equal(
+      Number(of(hourOff, '0', 'energy')).toFixed(4),
+      Number(of(before, '0', 'energy')).toFixed(4),
+      "output 0's counter stood still for the hour it was off",
+    );
+    t.ok(
+      Number(of(hourOff, '1', 'energy')) - Number(of(before, '1', 'energy')) > 0.008,
+      'output 1 counted its 9 Wh',
+    );
+  },
+);
