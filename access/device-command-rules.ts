@@ -1,5 +1,6 @@
 import { valueRefusal } from '../device-profiles/command-values.ts';
 import type { ActionValue, DeviceAction } from '../device-profiles/profile.ts';
+import type { RateLimit } from './unlock-rules.ts';
 
 /**
  * Which commands the building's commands route (`POST /api/devices/:id/commands`) sends, and to what. Who may
@@ -58,3 +59,10 @@ export function decideDeviceCommand(f: DeviceCommandFacts): DeviceCommandVerdict
   if (refusal) return { send: false, reason: 'invalid_value', detail: refusal };
   return { send: true };
 }
+
+/**
+ * How many commands one caller (a member, an integration token) may send: an automation switching a floor's
+ * Protel rooms at closing sends a few dozen at once, a runaway flow or a stolen token thousands. A caller past
+ * it is answered 429 with Retry-After, audited, and nothing is sent.
+ */
+export const DEFAULT_DEVICE_COMMAND_RATE: RateLimit = { burst: 60, perMinute: 60 };

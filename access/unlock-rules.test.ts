@@ -1,11 +1,5 @@
 import t from 'tap';
-import {
-  type BookingFacts,
-  decideUnlock,
-  takeToken,
-  type UnlockFacts,
-  UnlockRateLimiter,
-} from './unlock-rules.ts';
+import { type BookingFacts, decideUnlock, RateLimiter, takeToken, type UnlockFacts } from './unlock-rules.ts';
 
 const MIN = 60_000;
 const NOW = Date.UTC(2026, 10, 3, 9, 0);
@@ -135,7 +129,7 @@ t.test('the token bucket allows a burst, then one attempt per refill interval', 
     'never above the burst',
   );
 
-  const limiter = new UnlockRateLimiter({ burst: 10, perMinute: 10 });
+  const limiter = new RateLimiter({ burst: 10, perMinute: 10 });
   const allowed = Array.from({ length: 12 }, (_, i) => limiter.take('anna', NOW + i).allowed);
   t.same(allowed.filter(Boolean).length, 10, 'ten per minute');
   t.ok(limiter.take('ben', NOW).allowed, 'one member does not use up another');

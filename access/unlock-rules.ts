@@ -108,7 +108,8 @@ export function decideUnlock(f: UnlockFacts): UnlockVerdict {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Rate limit: a token bucket per member. A door does not need more than a few taps; a script does.
+// Rate limit: a token bucket per caller (a member; for the commands route also an integration token). A door
+// does not need more than a few taps; a script does.
 
 export interface RateLimit {
   /** Attempts allowed in a burst. */
@@ -142,10 +143,10 @@ export function takeToken(bucket: Bucket | undefined, now: number, limit: RateLi
 }
 
 /**
- * Buckets of all members, in memory (one API process; a cluster would keep them in a shared store).
- * A bucket that would be full again is forgotten, so the map holds only members who tapped recently.
+ * Buckets of all callers, in memory (one API process; a cluster would keep them in a shared store).
+ * A bucket that would be full again is forgotten, so the map holds only callers who asked recently.
  */
-export class UnlockRateLimiter {
+export class RateLimiter {
   readonly #buckets = new Map<string, Bucket>();
   readonly #limit: RateLimit;
 
@@ -155,9 +156,9 @@ export class UnlockRateLimiter {
     this.#limit = limit;
   }
 
-  take(memberId: string, now: number): TakeResult {
-    const result = takeToken(this.#buckets.get(memberId), now, this.#limit);
-    this.#buckets.set(memberId, result.bucket);
+  take(caller: string, now: number): TakeResult {
+    const result = takeToken(this.#buckets.get(caller), now, this.#limit);
+    this.#buckets.set(caller, result.bucket);
     if (this.#buckets.size > 1000) this.#forgetFull(now);
     return result;
   }

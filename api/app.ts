@@ -3,6 +3,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import type { RateLimit } from '../access/unlock-rules.ts';
 import type { AlertWatch } from '../alerts/alert-watch.ts';
 import type { BuildingFeed } from '../building/live-feed.ts';
 import type { RecordsDb } from '../database/database.ts';
@@ -104,6 +105,8 @@ export interface ApiOptions {
   lobbyHeartbeatMs?: number;
   /** The command channel to the locks (started by the caller); without it a granted unlock answers lock_offline. */
   lockCommands?: LockCommands;
+  /** How many switch and thermostat commands one caller may send (default DEFAULT_DEVICE_COMMAND_RATE). */
+  deviceCommandRate?: RateLimit;
   /** How long before a booking's start its lock opens (UNLOCK_GRACE_MIN; default 10 minutes). */
   unlockGraceMs?: number;
   /** The built dashboard to serve (DASHBOARD_DIR; default dashboard/dist). */
@@ -249,6 +252,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     audit,
     commands: options.lockCommands,
     now: context.now,
+    rate: options.deviceCommandRate,
   });
   await app.register(auditRoutes, { audit });
   await app.register(alertRoutes, { ...context, store: records.alerts, alerts: options.alerts });

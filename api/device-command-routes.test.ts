@@ -11,7 +11,8 @@ import { Identity } from '../members/identity.ts';
 import { DEMO_SITE_FILE } from '../simulations/demo-site.ts';
 import { SERVICE_USERNAMES } from '../site/credentials.ts';
 import { loadSite } from '../site/load.ts';
-import { signedInMember } from '../test-support/members.ts';
+import { testApi } from '../test-support/api.ts';
+import { signedInMember, testRecords } from '../test-support/members.ts';
 import { startRunningGateway } from '../test-support/running-gateway.ts';
 import { eventually } from '../test-support/small-building.ts';
 import { buildApi } from './app.ts';
@@ -242,3 +243,63 @@ t.test("how the gateway's outcomes read to the caller", async (t) => {
   t.same(deviceCommandAnswer({ outcome: 'expired' }), { status: 502, result: 'failed' });
   t.same(deviceCommandAnswer({ outcome: 'failed' }), { status: 502, result: 'failed' });
 });
+
+t.test(
+  'a rate per caller: past it 429 with Retry-After, audited, nothing decided; others unaffected',
+  async (t) => {
+    // The API's own clock, fixed: the bucket refills by it, whatever day the suite runs on.
+    let clock = Date.UTC(2026, 11, 6, 23, 30);
+    const records = testRecords(t);
+    const identity = new Identity(records);
+    const { app } = await testApi(t, {
+      records,
+      identity,
+      now: () => clock,
+      deviceCommandRate: { burst: 3, perMinute: 6 },
+    });
+    const audit = new SqliteAuditLog(records);
+    const fred = await signedInMember(app, records, 'facility');
+    const nodeRed = await identity.integrationTokens.create({ label: 'node-red', scopes: 'commands:write' });
+    const send = async (headers: Record<string, string>) => {
+      const response = await app.inject({
+        method: 'POST',
+        url: '/api/devices/meter-eg/commands',
+        headers,
+        payload: { action: 'switch_off' },
+      });
+      return {
+        status: response.statusCode,
+        retryAfter: response.headers['retry-after'],
+        body: response.json(),
+      };
+    };
+    const asFred = { cookie: fred.cookie };
+    // The small building's meter cannot switch: each answer is 422, but each one counts.
+    for (let i = 0; i < 3; i++) t.equal((await send(asFred)).status, 422, `command ${i + 1} is judged`);
+    const limited = await send(asFred);
+    t.match(limited, {
+      status: 429,
+      retryAfter: '10',
+      body: { result: 'rate_limited', device: 'meter-eg', retryAfterS: 10 },
+    });
+    t.equal(
+      (await send({ authorization: `Bearer ${nodeRed.secret}` })).status,
+      422,
+      'the token has a bucket of its own',
+    );
+    clock += 9_999;
+    t.equal((await send(asFred)).status, 429, 'not before the 10 s are up');
+    clock += 1;
+    t.equal((await send(asFred)).status, 422, 'one command again after 10 s (6 a minute)');
+
+    const entries = (await audit.query({ action: 'device_command', decision: 'denied', limit: 20 })).entries;
+    const refused = entries.filter((e) => e.reason === 'rate_limited');
+    t.equal(refused.length, 2, 'each refusal audited');
+    t.match(refused[0], {
+      actor: fred.member.id,
+      target: 'meter-eg',
+      detail: { role: 'facility', action: 'switch_off', retryAfterS: 1 },
+    });
+    t.match(refused[1], { detail: { retryAfterS: 10 } });
+  },
+);

@@ -1,8 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type, { type Static } from 'typebox';
 import type { AuditLog } from '../access/audit-log.ts';
-import { decideDeviceCommand, ROUTE_ACTIONS } from '../access/device-command-rules.ts';
+import {
+  DEFAULT_DEVICE_COMMAND_RATE,
+  decideDeviceCommand,
+  ROUTE_ACTIONS,
+} from '../access/device-command-rules.ts';
 import { STAFF } from '../access/roles.ts';
+import { type RateLimit, RateLimiter } from '../access/unlock-rules.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
 import type { SiteConfig } from '../site/site.ts';
 import { SiteId } from './context.ts';
@@ -18,7 +23,8 @@ import type { CommandOptions, CommandReport, LockCommands } from './lock-command
  * with the state the device reports. Every attempt, sent or refused, is written to the audit log with its
  * outcome, and answered in one shape:
  *   200 confirmed · 400 a malformed request · 404 unknown device · 409 duplicate (the command id was used) ·
- *   422 unsupported (the device cannot) or invalid_value (not a value it takes) · 502 failed (the device or
+ *   422 unsupported (the device cannot) or invalid_value (not a value it takes) · 429 rate_limited (too many
+ *   commands from this caller: DEFAULT_DEVICE_COMMAND_RATE, Retry-After) · 502 failed (the device or
  *   the gateway refused) · 503 device_offline (device, gateway or broker unreachable) · 504 timeout (no
  *   confirmation in time: the device may or may not have switched).
  */
@@ -31,6 +37,7 @@ export const DeviceCommandResult = Type.Union([
   Type.Literal('device_offline'),
   Type.Literal('timeout'),
   Type.Literal('failed'),
+  Type.Literal('rate_limited'),
 ]);
 export type DeviceCommandResult = Static<typeof DeviceCommandResult>;
 
@@ -73,6 +80,9 @@ export const DeviceCommandAnswer = Type.Object(
     commandId: Type.Optional(Type.String({ description: 'the id the command was sent with' })),
     detail: Type.Optional(Type.String({ description: "the gateway's or device's own words" })),
     latencyMs: Type.Number({ description: 'from the request to the answer' }),
+    retryAfterS: Type.Optional(
+      Type.Integer({ description: 'with rate_limited: seconds until the next command is taken' }),
+    ),
   },
   { description: 'What the device did' },
 );
@@ -85,6 +95,8 @@ export interface DeviceCommandRoutesOptions {
   /** The command channel; without one every command answers device_offline. */
   commands?: Pick<LockCommands, 'send'> | undefined;
   now: () => number;
+  /** Commands per caller (member or token); default DEFAULT_DEVICE_COMMAND_RATE. */
+  rate?: RateLimit | undefined;
 }
 
 /** How the gateway's outcome reads to the caller, and which status carries it. */
@@ -117,6 +129,7 @@ export const deviceCommandRoutes: FastifyPluginAsyncTypebox<DeviceCommandRoutesO
   options,
 ) => {
   const { site, profiles, audit, commands, now } = options;
+  const limiter = new RateLimiter(options.rate ?? DEFAULT_DEVICE_COMMAND_RATE);
   const devices = new Map(site.devices.map((d) => [d.id, d]));
 
   app.post(
@@ -127,7 +140,7 @@ export const deviceCommandRoutes: FastifyPluginAsyncTypebox<DeviceCommandRoutesO
         tags: ['devices'],
         summary: 'Switch an output on or off, or set a radiator valve; every command is audited',
         description:
-          'Sends the command through the gateway and answers with what the device did: 200 confirmed (the device reported the new state); 404 no such device; 409 duplicate (commandId already used); 422 unsupported or invalid_value; 502 failed; 503 device_offline; 504 timeout (no confirmation: it may or may not have happened). Locks are opened only through POST /api/spaces/:id/unlock.',
+          'Sends the command through the gateway and answers with what the device did: 200 confirmed (the device reported the new state); 404 no such device; 409 duplicate (commandId already used); 422 unsupported or invalid_value; 429 rate_limited (too many commands from this caller; Retry-After); 502 failed; 503 device_offline; 504 timeout (no confirmation: it may or may not have happened). Locks are opened only through POST /api/spaces/:id/unlock.',
         params: Type.Object({ id: SiteId }),
         body: DeviceCommandBody,
         response: {
@@ -138,6 +151,7 @@ export const deviceCommandRoutes: FastifyPluginAsyncTypebox<DeviceCommandRoutesO
           404: DeviceCommandAnswer,
           409: DeviceCommandAnswer,
           422: DeviceCommandAnswer,
+          429: DeviceCommandAnswer,
           502: DeviceCommandAnswer,
           503: DeviceCommandAnswer,
           504: DeviceCommandAnswer,
@@ -165,6 +179,21 @@ export const deviceCommandRoutes: FastifyPluginAsyncTypebox<DeviceCommandRoutesO
           reason,
           detail: { ...by, ...asked, ...detail, latencyMs: now() - started },
         });
+
+      // Before anything else, as the unlock route: a caller past its rate learns nothing about the device.
+      const take = limiter.take(actor ?? 'nobody', started);
+      if (!take.allowed) {
+        const retryAfterS = Math.ceil(take.retryAfterMs / 1000);
+        await record('denied', 'rate_limited', { retryAfterS });
+        reply.header('retry-after', String(retryAfterS));
+        return reply.code(429).send({
+          result: 'rate_limited',
+          device: deviceId,
+          ...asked,
+          retryAfterS,
+          latencyMs: now() - started,
+        });
+      }
 
       const device = devices.get(deviceId);
       const profile = device ? profiles.get(device.profile) : undefined;

@@ -8,7 +8,7 @@ import {
   type BookingFacts,
   DEFAULT_UNLOCK_GRACE_MIN,
   decideUnlock,
-  UnlockRateLimiter,
+  RateLimiter,
 } from '../access/unlock-rules.ts';
 import type { EventAnnouncer } from '../building/events.ts';
 import type { SiteConfig } from '../site/site.ts';
@@ -73,7 +73,7 @@ export interface UnlockRoutesOptions {
   commands?: Pick<LockCommands, 'send'> | undefined;
   /** Default UNLOCK_GRACE_MIN (10 minutes). */
   graceBeforeMs?: number;
-  limiter?: UnlockRateLimiter;
+  limiter?: RateLimiter;
   now?: () => number;
   /** Where a door the lock confirmed open is told (`door-opened`, the building feed); without one it is not. */
   events?: EventAnnouncer;
@@ -102,7 +102,7 @@ export const unlockRoutes: FastifyPluginAsyncTypebox<UnlockRoutesOptions> = asyn
   const { site, commands } = options;
   const { audit, bookings } = options;
   const graceBeforeMs = options.graceBeforeMs ?? DEFAULT_UNLOCK_GRACE_MIN * 60_000;
-  const limiter = options.limiter ?? new UnlockRateLimiter();
+  const limiter = options.limiter ?? new RateLimiter();
   const now = options.now ?? Date.now;
   const spaces = new Map(site.spaces.map((s) => [s.id, s]));
   const devices = new Set(site.devices.map((d) => d.id));
