@@ -1,4 +1,4 @@
-import type { EventVisibility } from './event-rules.ts';
+import type { EventDate, EventVisibility } from './event-rules.ts';
 import type { PublicEvent } from './event-store.ts';
 
 /** An event as both engines keep it in the records: its row, how it reads, and one of its dates with its booking. */
@@ -18,6 +18,7 @@ export interface EventRow {
 
 export interface DateRow {
   id: string;
+  date_id: string;
   title: string;
   description: string;
   capacity: number | null;
@@ -42,3 +43,24 @@ export function toEvent(row: EventRow): PublicEvent {
     cancelledAt: row.cancelled_at,
   };
 }
+
+export function toEventDate(r: DateRow): EventDate {
+  return {
+    eventId: r.id,
+    dateId: r.date_id,
+    title: r.title,
+    description: r.description,
+    capacity: r.capacity,
+    visibility: r.visibility,
+    spaceId: r.space_id,
+    start: Number(r.start_ms),
+    end: Number(r.end_ms),
+    occurrence: r.occurrence,
+  };
+}
+
+/** One date of an event, active, of an event not cancelled: the event's own booking or one of its series'. */
+export const DATE_OF_SQL = `SELECT e.id, b.id AS date_id, e.title, e.description, e.capacity, e.visibility, b.space_id,
+    b.start_ms, b.end_ms, b.occurrence
+  FROM events e JOIN bookings b ON (b.id = e.booking_id OR b.series_id = e.series_id)
+  WHERE e.id = $event AND b.id = $date AND e.cancelled_at IS NULL AND b.status IN ('booked', 'checked_in')`;

@@ -22,6 +22,8 @@ export interface EventDetails {
 /** One date of an event, as the events page, the lobby and the public calendar show it. */
 export interface EventDate extends EventDetails {
   eventId: string;
+  /** The date's booking (each date of an event is one booking of its booking or series). */
+  dateId: string;
   spaceId: string;
   start: number;
   end: number;

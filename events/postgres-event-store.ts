@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { PostgresRecords } from '../database/postgres.ts';
-import { type DateRow, type EventRow, toEvent } from './event-rows.ts';
+import { DATE_OF_SQL, type DateRow, type EventRow, toEvent, toEventDate } from './event-rows.ts';
 import type { EventDate } from './event-rules.ts';
 import type { EventStore, NewEvent, PublicEvent } from './event-store.ts';
 
@@ -47,34 +47,30 @@ export class PostgresEventStore implements EventStore {
     return rowCount === 1;
   }
 
+  async dateOf(eventId: string, dateId: string): Promise<EventDate | undefined> {
+    const sql = DATE_OF_SQL.replace('$event', '$1').replace('$date', '$2');
+    const row = (await this.pool.query<DateRow>(sql, [eventId, dateId])).rows[0];
+    return row ? toEventDate(row) : undefined;
+  }
+
   async datesWithin(
     range: { start: number; end: number },
     visibility: 'public' | 'all',
   ): Promise<EventDate[]> {
     // Two arms (a single booking, a series' dates) so each uses its index.
     const { rows } = await this.pool.query<DateRow>(
-      `SELECT e.id, e.title, e.description, e.capacity, e.visibility, b.space_id, b.start_ms, b.end_ms, b.occurrence
+      `SELECT e.id, b.id AS date_id, e.title, e.description, e.capacity, e.visibility, b.space_id, b.start_ms, b.end_ms, b.occurrence
        FROM events e JOIN bookings b ON b.id = e.booking_id
        WHERE e.cancelled_at IS NULL AND b.status IN ('booked', 'checked_in') AND b.start_ms < $1 AND $2 < b.end_ms
          AND (e.visibility = 'public' OR $3)
        UNION ALL
-       SELECT e.id, e.title, e.description, e.capacity, e.visibility, b.space_id, b.start_ms, b.end_ms, b.occurrence
+       SELECT e.id, b.id AS date_id, e.title, e.description, e.capacity, e.visibility, b.space_id, b.start_ms, b.end_ms, b.occurrence
        FROM events e JOIN bookings b ON b.series_id = e.series_id
        WHERE e.cancelled_at IS NULL AND b.status IN ('booked', 'checked_in') AND b.start_ms < $1 AND $2 < b.end_ms
          AND (e.visibility = 'public' OR $3)
        ORDER BY start_ms LIMIT $4`,
       [range.end, range.start, visibility === 'all', MAX_DATES],
     );
-    return rows.map((r) => ({
-      eventId: r.id,
-      title: r.title,
-      description: r.description,
-      capacity: r.capacity,
-      visibility: r.visibility,
-      spaceId: r.space_id,
-      start: r.start_ms,
-      end: r.end_ms,
-      occurrence: r.occurrence,
-    }));
+    return rows.map(toEventDate);
   }
 }

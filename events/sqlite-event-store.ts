@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { RecordsDb } from '../database/database.ts';
-import { type DateRow, type EventRow, toEvent } from './event-rows.ts';
+import { DATE_OF_SQL, type DateRow, type EventRow, toEvent, toEventDate } from './event-rows.ts';
 import type { EventDate } from './event-rules.ts';
 import type { EventStore, NewEvent, PublicEvent } from './event-store.ts';
 
@@ -18,18 +18,19 @@ export class SqliteEventStore implements EventStore {
         `INSERT INTO events (id, title, description, capacity, visibility, booking_id, series_id, organiser_id, created_at)
          VALUES (@id, @title, @description, @capacity, @visibility, @booking_id, @series_id, @organiser_id, @created_at)`,
       ),
+      dateOf: db.prepare<[{ event: string; date: string }], DateRow>(DATE_OF_SQL),
       byId: db.prepare<[string], EventRow>('SELECT * FROM events WHERE id = ?'),
       cancel: db.prepare<[number, string]>(
         'UPDATE events SET cancelled_at = ? WHERE id = ? AND cancelled_at IS NULL',
       ),
       // Two arms (a single booking, a series' dates) so each uses its index.
       dates: db.prepare<[number, number, number, number, number, number, number], DateRow>(
-        `SELECT e.id, e.title, e.description, e.capacity, e.visibility, b.space_id, b.start_ms, b.end_ms, b.occurrence
+        `SELECT e.id, b.id AS date_id, e.title, e.description, e.capacity, e.visibility, b.space_id, b.start_ms, b.end_ms, b.occurrence
          FROM events e JOIN bookings b ON b.id = e.booking_id
          WHERE e.cancelled_at IS NULL AND b.status IN ('booked', 'checked_in') AND b.start_ms < ? AND ? < b.end_ms
            AND (e.visibility = 'public' OR ? = 1)
          UNION ALL
-         SELECT e.id, e.title, e.description, e.capacity, e.visibility, b.space_id, b.start_ms, b.end_ms, b.occurrence
+         SELECT e.id, b.id AS date_id, e.title, e.description, e.capacity, e.visibility, b.space_id, b.start_ms, b.end_ms, b.occurrence
          FROM events e JOIN bookings b ON b.series_id = e.series_id
          WHERE e.cancelled_at IS NULL AND b.status IN ('booked', 'checked_in') AND b.start_ms < ? AND ? < b.end_ms
            AND (e.visibility = 'public' OR ? = 1)
@@ -63,6 +64,11 @@ export class SqliteEventStore implements EventStore {
     return this.statements.cancel.run(now, id).changes === 1;
   }
 
+  async dateOf(eventId: string, dateId: string): Promise<EventDate | undefined> {
+    const row = this.statements.dateOf.get({ event: eventId, date: dateId });
+    return row ? toEventDate(row) : undefined;
+  }
+
   async datesWithin(
     range: { start: number; end: number },
     visibility: 'public' | 'all',
@@ -70,16 +76,6 @@ export class SqliteEventStore implements EventStore {
     const all = visibility === 'all' ? 1 : 0;
     return this.statements.dates
       .all(range.end, range.start, all, range.end, range.start, all, MAX_DATES)
-      .map((r) => ({
-        eventId: r.id,
-        title: r.title,
-        description: r.description,
-        capacity: r.capacity,
-        visibility: r.visibility,
-        spaceId: r.space_id,
-        start: r.start_ms,
-        end: r.end_ms,
-        occurrence: r.occurrence,
-      }));
+      .map(toEventDate);
   }
 }

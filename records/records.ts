@@ -24,7 +24,10 @@ import {
 } from '../database/postgres.ts';
 import type { EventStore } from '../events/event-store.ts';
 import { PostgresEventStore } from '../events/postgres-event-store.ts';
+import { PostgresSignUpStore } from '../events/postgres-signup-store.ts';
+import type { SignUpStore } from '../events/signup-store.ts';
 import { SqliteEventStore } from '../events/sqlite-event-store.ts';
+import { SqliteSignUpStore } from '../events/sqlite-signup-store.ts';
 import type { IntegrationTokens } from '../members/integration-tokens.ts';
 import type { LobbyTokens } from '../members/lobby-tokens.ts';
 import type { MemberStore } from '../members/member-store.ts';
@@ -66,6 +69,8 @@ export interface Records {
   readonly momentClaims: MomentClaims;
   /** Public events on the time of bookings and series. */
   readonly events: EventStore;
+  /** Visitors' sign-ups for event dates, and what is kept of each date (counts, who came). */
+  readonly signUps: SignUpStore;
   /** Closes the file or the pool; the stores are not used afterwards. */
   close(): Promise<void>;
 }
@@ -99,6 +104,7 @@ export function sqliteRecords(db: RecordsDb, options: RecordsOptions = {}): Reco
     alerts: new SqliteAlertStore(db),
     momentClaims: new SqliteMomentClaims(db),
     events: new SqliteEventStore(db),
+    signUps: new SqliteSignUpStore(db),
     close: async () => {
       if (db.open) db.close();
     },
@@ -124,6 +130,7 @@ export function postgresRecords(pool: PostgresRecords, where: string, options: R
     alerts: new PostgresAlertStore(pool),
     momentClaims: new PostgresMomentClaims(pool),
     events: new PostgresEventStore(pool),
+    signUps: new PostgresSignUpStore(pool),
     close: () => {
       ended ??= pool.end();
       return ended;
