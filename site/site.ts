@@ -35,6 +35,12 @@ export const Space = Type.Object({
   kind: SpaceKind,
   area_m2: Type.Number({ exclusiveMinimum: 0 }),
   capacity: Type.Optional(Type.Integer({ minimum: 0 })),
+  /**
+   * The room's heat-loss coefficient H, W/K: the watts of heat it loses (through walls, windows, air change)
+   * per kelvin between inside and outside. The board report estimates what a thermostat's setback saved by
+   * it (reports/automation-savings.ts); without it the report gives the setback's degree-hours only.
+   */
+  heat_loss_w_per_k: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
   bookable: Type.Optional(Type.Boolean()),
   /** Device id of the lock that opens this space. */
   lock: Type.Optional(Id),
@@ -91,6 +97,12 @@ export const Site = Type.Object({
     address: Type.Optional(Type.String()),
     /** Market-based emission factor of the electricity supplier, g CO2e per kWh. */
     supplier_co2_g_per_kwh: Type.Optional(Type.Number({ minimum: 0 })),
+    /**
+     * Emission factor of the building's heat, g CO2e per kWh of heat delivered to the rooms: the fuel's factor
+     * over the heating's efficiency (natural gas, 240 g/kWh by GEG Anlage 9, in a 90 % boiler: 267). The board
+     * report's heating savings carry no CO2e without it.
+     */
+    heating_co2_g_per_kwh: Type.Optional(Type.Number({ minimum: 0 })),
     /** Location-based grid factors per year, g CO2e per kWh (`"2025": 350`); they win over the built-in Umweltbundesamt table. */
     grid_co2_g_per_kwh: Type.Optional(
       Type.Record(Type.String(), Type.Number({ minimum: 0 }), { propertyNames: { pattern: '^[0-9]{4}$' } }),
