@@ -1,5 +1,14 @@
 import t from 'tap';
-import { guestVisit, homeSiteOf, isGuestAt, openToGuests, roleAt, STAFF, sitesWithRole } from './roles.ts';
+import {
+  guestVisit,
+  homeSiteOf,
+  isGuestAt,
+  openToGuests,
+  readsNetwork,
+  roleAt,
+  STAFF,
+  sitesWithRole,
+} from './roles.ts';
 
 t.test('a role is per site: the facility manager of A is a plain member in B', async (t) => {
   const kim = { role: 'facility' as const, homeSite: 'a' };
@@ -44,5 +53,37 @@ t.test(
       { from: 'a', rules },
       'no home named: the installation home',
     );
+  },
+);
+
+t.test(
+  "the network's board: board or admin in every house, as stored or as another house's API sees them",
+  async (t) => {
+    const sites = ['a', 'b', 'c'];
+    const everywhere = {
+      role: 'board' as const,
+      homeSite: 'a',
+      siteRoles: { b: 'admin' as const, c: 'board' as const },
+    };
+    t.ok(readsNetwork(everywhere, sites, 'a'));
+    t.notOk(readsNetwork({ ...everywhere, siteRoles: { b: 'admin' as const } }, sites, 'a'), 'not in c: no');
+    t.notOk(
+      readsNetwork(
+        { role: 'facility' as const, siteRoles: { b: 'facility' as const, c: 'facility' as const } },
+        sites,
+        'a',
+      ),
+      'facility managers of every house run buildings, they do not read the network',
+    );
+    t.notOk(readsNetwork(everywhere, [], 'a'), 'no houses, nothing to read');
+    // Seen by b's API (members/member-store.ts membersSeenFrom): role is b's, the role at home kept beside it.
+    const seenFromB = { ...everywhere, role: 'admin' as const, homeRole: 'board' as const };
+    t.equal(roleAt(seenFromB, 'a', 'a'), 'board');
+    t.ok(readsNetwork(seenFromB, sites, 'a'));
+    const boardOfAOnly = { role: 'board' as const, homeSite: 'a' };
+    const seenThere = { ...boardOfAOnly, role: 'member' as const, homeRole: 'board' as const };
+    t.equal(roleAt(seenThere, 'b', 'a'), 'member');
+    t.equal(roleAt(seenThere, 'a', 'a'), 'board', 'without homeRole this would read b’s role as a’s');
+    t.notOk(readsNetwork(seenThere, ['a', 'b'], 'a'));
   },
 );

@@ -15,8 +15,13 @@ export interface Member {
   id: string;
   email: string;
   name: string;
-  /** The role in the member's home site. */
+  /**
+   * The role in the member's home site; as an API of a network sees the member (members/member-store.ts
+   * membersSeenFrom), their role in the site that API serves, and `homeRole` keeps the one at home.
+   */
   role: Role;
+  /** Set where `role` is the role in another site than the home site: the role at home. */
+  homeRole?: Role;
   /** In a network: the member's home site; absent: the installation's home site (its first, or its only). */
   homeSite?: string;
   /** In a network: roles given in other sites (a facility manager of two houses); elsewhere a plain member. */
@@ -29,7 +34,7 @@ export interface Member {
 // and open only what that site's file opens to members of their home site (`guests` in site/site.ts).
 
 /** What of a member decides their standing in a site. */
-export type SiteStanding = Pick<Member, 'role' | 'homeSite' | 'siteRoles'>;
+export type SiteStanding = Pick<Member, 'role' | 'homeRole' | 'homeSite' | 'siteRoles'>;
 
 /** The member's home site: their own, or the installation's home site for a member who names none. */
 export function homeSiteOf(member: SiteStanding, installationHome: string): string {
@@ -38,7 +43,7 @@ export function homeSiteOf(member: SiteStanding, installationHome: string): stri
 
 /** The role a member has in `siteId`: the facility manager of A is a plain member in B. */
 export function roleAt(member: SiteStanding, siteId: string, installationHome: string): Role {
-  if (siteId === homeSiteOf(member, installationHome)) return member.role;
+  if (siteId === homeSiteOf(member, installationHome)) return member.homeRole ?? member.role;
   return member.siteRoles?.[siteId] ?? 'member';
 }
 
@@ -88,6 +93,25 @@ export function sitesWithRole(
   installationHome: string,
 ): string[] {
   return siteIds.filter((site) => roles.includes(roleAt(member, site, installationHome)));
+}
+
+/**
+ * The network's board: who reads the network report (every house side by side, and the network's total).
+ * It shows each house's building figures, which the board and admins of that house read in its own report;
+ * so it is for those who hold the board or admin role in every house of the network, no one else (a
+ * facility manager runs one building, and a house's board does not read its neighbours' figures).
+ */
+export const NETWORK_BOARD: readonly Role[] = ['board', 'admin'];
+
+export function readsNetwork(
+  member: SiteStanding,
+  siteIds: readonly string[],
+  installationHome: string,
+): boolean {
+  return (
+    siteIds.length > 0 &&
+    sitesWithRole(member, NETWORK_BOARD, siteIds, installationHome).length === siteIds.length
+  );
 }
 
 /**

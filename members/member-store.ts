@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { isRole, type Member, type Role, roleAt } from '../access/roles.ts';
+import { homeSiteOf, isRole, type Member, type Role, roleAt } from '../access/roles.ts';
 import { generatePassword } from '../site/credentials.ts';
 
 /**
@@ -94,10 +94,13 @@ export function checkedSiteId(site: string): string {
  * members goes to the store as it is.
  */
 export function membersSeenFrom(store: MemberStore, siteId: string, installationHome: string): MemberStore {
-  const here = <M extends Member>(member: M): M => ({
-    ...member,
-    role: roleAt(member, siteId, installationHome),
-  });
+  // The role at home is kept beside it: what the member may in the network's other sites is decided from it.
+  // (only where the two differ: a member seen at home is as stored).
+  const here = <M extends Member>(member: M): M => {
+    const role = roleAt(member, siteId, installationHome);
+    const homeRole = roleAt(member, homeSiteOf(member, installationHome), installationHome);
+    return { ...member, role, ...(homeRole !== role ? { homeRole } : {}) };
+  };
   const maybe = <M extends Member>(member: M | undefined): M | undefined =>
     member ? here(member) : undefined;
   return {

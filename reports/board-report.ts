@@ -44,7 +44,7 @@ export interface GatheredPeriod {
   rooms: Awaited<ReturnType<typeof gatherAir>>;
 }
 
-async function gatherPeriod(
+export async function gatherPeriod(
   sources: BoardReportSources,
   period: Period,
   now: number,
@@ -87,7 +87,7 @@ async function gatherPeriod(
   };
 }
 
-function periodOut(period: Period, g: GatheredPeriod): ReportPeriodOut {
+export function periodOut(period: Period, g: GatheredPeriod): ReportPeriodOut {
   const until = g.until;
   return {
     kind: period.kind,

@@ -93,6 +93,36 @@ export function co2Kg(kwh: number | null, gPerKwh: number | null): number | null
   return (kwh * gPerKwh) / 1000;
 }
 
+/** The whole UTC hours of [from, to): the running hour (to not on an hour) is not counted. */
+export function wholeHours(range: { from: number; to: number }): {
+  first: number;
+  end: number;
+  hours: number;
+} {
+  const first = Math.ceil(range.from / HOUR_MS) * HOUR_MS;
+  const end = Math.floor(range.to / HOUR_MS) * HOUR_MS;
+  return { first, end, hours: Math.max(0, (end - first) / HOUR_MS) };
+}
+
+/**
+ * The meter-hours of [from, to): `expected`, every meter in every whole hour, and `covered`, those with a
+ * figure. What a coverage stands on, so that coverages of several buildings add up weighted by their meters
+ * and hours (the network report), not averaged as if each building weighed the same.
+ */
+export function meterHours(
+  meters: readonly (readonly { ts: number }[])[],
+  range: { from: number; to: number },
+): { covered: number; expected: number } {
+  const { first, end, hours } = wholeHours(range);
+  let covered = 0;
+  for (const points of meters) {
+    const seen = new Set<number>();
+    for (const p of points) if (p.ts >= first && p.ts < end && p.ts % HOUR_MS === 0) seen.add(p.ts);
+    covered += seen.size;
+  }
+  return { covered, expected: hours * meters.length };
+}
+
 /**
  * How much of [from, to) the main meters' figures stand on (0..1): of the whole UTC hours in the range,
  * the share that each meter has a consumption figure for, averaged over the meters. A history that starts
@@ -103,15 +133,6 @@ export function meterCoverage(
   meters: readonly (readonly { ts: number }[])[],
   range: { from: number; to: number },
 ): number {
-  const first = Math.ceil(range.from / HOUR_MS) * HOUR_MS;
-  const end = Math.floor(range.to / HOUR_MS) * HOUR_MS;
-  const hours = Math.max(0, (end - first) / HOUR_MS);
-  if (meters.length === 0 || hours === 0) return 0;
-  let covered = 0;
-  for (const points of meters) {
-    const seen = new Set<number>();
-    for (const p of points) if (p.ts >= first && p.ts < end && p.ts % HOUR_MS === 0) seen.add(p.ts);
-    covered += seen.size;
-  }
-  return covered / (hours * meters.length);
+  const { covered, expected } = meterHours(meters, range);
+  return expected === 0 ? 0 : covered / expected;
 }
