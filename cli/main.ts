@@ -14,6 +14,7 @@ const USAGE = `wesprint — building operations for cooperatives
 Usage:
   wesprint start                 broker + gateway + API + simulated building, on one machine
       --no-simulation            without the simulated building (your real devices publish to the broker)
+                                 with Node-RED for automations (NODE_RED=false: without; NODE_RED_PORT 1880)
   wesprint edge                  broker + gateway in one process: each device message on disk before its
                                  PUBACK, stored from there (the shape for real devices; API on its own)
   wesprint broker                the MQTT broker only
@@ -72,6 +73,7 @@ async function main(argv: string[]): Promise<number> {
               watchers: true,
               api: true,
               simulation: !values['no-simulation'],
+              automations: settings.nodeRed.enabled,
             }
           : command === 'edge'
             ? { broker: true, gateway: true, watchers: false, api: false, simulation: false }

@@ -5,6 +5,7 @@ import { scheduleAuditPurge } from '../access/audit-log.ts';
 import { AlertWatch } from '../alerts/alert-watch.ts';
 import { buildApi } from '../api/app.ts';
 import { LockCommands } from '../api/lock-commands.ts';
+import { NodeRedStartError, startEmbeddedNodeRed } from '../automations/embedded-node-red.ts';
 import { BookingClock } from '../bookings/booking-clock.ts';
 import { CheckInWatcher } from '../bookings/check-in.ts';
 import { PortInUseError, type RunningBroker, startBroker } from '../broker/broker.ts';
@@ -56,6 +57,8 @@ export interface PartSelection {
   watchers: boolean;
   api: boolean;
   simulation: boolean;
+  /** The embedded Node-RED (automations/), beside the API (`wesprint start`, unless NODE_RED=false). */
+  automations?: boolean;
 }
 
 export class StartError extends Error {
@@ -466,6 +469,45 @@ export async function startParts(
         });
         lines.push(backfill.line);
       }
+    }
+
+    goOn();
+    if (parts.automations && httpUrl) {
+      const opened = await openRecordsOnce();
+      const nodeRed = await startEmbeddedNodeRed({
+        dataDir: settings.dataDir,
+        host: settings.nodeRed.host,
+        port: settings.nodeRed.port,
+        apiUrl: httpUrl,
+        site,
+        profiles,
+        tokens: opened.integrationTokens,
+        audit: opened.audit,
+        logger: logger.child({ part: 'node-red' }),
+        ...(signal ? { signal } : {}),
+      }).catch((err: Error) => {
+        if (signal?.aborted) throw new StartAborted('stopped while starting');
+        if ((err as Error).name === NodeRedStartError.name && /EADDRINUSE/.test(err.message))
+          throw new StartError(
+            `Node-RED's port ${settings.nodeRed.port} is already in use. Set NODE_RED_PORT to a free port, or NODE_RED=false.`,
+          );
+        throw err;
+      });
+      stops.push(() => nodeRed.stop());
+      logger.info(
+        {
+          part: 'node-red',
+          readyMs: nodeRed.readyMs,
+          startedMs: nodeRed.startedMs,
+          version: nodeRed.version,
+        },
+        'Node-RED is running',
+      );
+      lines.push(
+        `Automations     ${nodeRed.url}  (Node-RED ${nodeRed.version}, started in ${(nodeRed.readyMs / 1000).toFixed(1)} s; administrators sign in with their WeSprint e-mail and password)`,
+      );
+      if (nodeRed.deployed.length > 0)
+        lines.push(`                deployed: ${nodeRed.deployed.join(', ')} (token "node-red-embedded")`);
     }
 
     goOn();

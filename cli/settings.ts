@@ -85,6 +85,11 @@ export interface Settings {
   checkInGraceMs: number;
   /** When the facility manager is told (ALERT_*). */
   alerts: AlertSettings;
+  /**
+   * The embedded Node-RED of `wesprint start` (NODE_RED=false: none), its editor on NODE_RED_HOST (default
+   * HTTP_HOST) and NODE_RED_PORT (default 1880), for administrators only.
+   */
+  nodeRed: { enabled: boolean; host: string; port: number };
 }
 
 export class SettingsError extends Error {
@@ -331,5 +336,10 @@ export function readSettings(
     auditRetentionDays: auditRetentionDays(env),
     checkInGraceMs: checkInGraceMs(env),
     alerts: alertSettings(env),
+    nodeRed: {
+      enabled: env.NODE_RED === undefined || env.NODE_RED === '' ? true : flag(env, 'NODE_RED'),
+      host: env.NODE_RED_HOST || env.HTTP_HOST || '127.0.0.1',
+      port: port(env, 'NODE_RED_PORT', 1880),
+    },
   };
 }

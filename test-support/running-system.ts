@@ -23,6 +23,8 @@ export interface RunningSystem extends RunningParts {
 export interface RunningSystemOptions {
   /** Run the simulated building (default true). */
   simulation?: boolean;
+  /** Run the embedded Node-RED (default false: most tests bring their own or none). */
+  automations?: boolean;
   /** Fills the empty DATA_DIR before any part starts (history in the store for reports, …). */
   prepare?: (dataDir: string) => Promise<void>;
   /** More environment for the system (SIM_SPEED, CHECKIN_GRACE_MIN, DASHBOARD_DIR, …). */
@@ -36,6 +38,7 @@ export async function startRunningSystem(options: RunningSystemOptions = {}): Pr
     DATA_DIR: dataDir,
     HTTP_HOST: '127.0.0.1',
     HTTP_PORT: '0',
+    NODE_RED_PORT: '0',
     MQTT_HOST: '127.0.0.1',
     MQTT_PORT: '0',
     MQTT_WS_PORT: '0',
@@ -57,6 +60,7 @@ export async function startRunningSystem(options: RunningSystemOptions = {}): Pr
       watchers: true,
       api: true,
       simulation: options.simulation ?? true,
+      automations: options.automations ?? false,
     });
   } catch (err) {
     fs.rmSync(dataDir, { recursive: true, force: true });

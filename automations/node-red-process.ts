@@ -1,0 +1,158 @@
+import http from 'node:http';
+import { createRequire } from 'node:module';
+import { performance } from 'node:perf_hooks';
+import { wesprintAdminAuth } from './editor-access.ts';
+
+/**
+ * The embedded Node-RED's own process (started by embedded-node-red.ts with an IPC channel): the Node-RED 4
+ * runtime as a library, its editor on its own port behind WeSprint's sign-in (editor-access.ts), the palette
+ * from its user directory, no HTTP endpoints for flows (httpNodeRoot off) and no installing from npm. A flow
+ * that loops forever stalls this process, not the broker's journal or the gateway.
+ *
+ * The parent sends one `start` message with what it needs (the flows for a first start carry the token
+ * in their credentials: over the IPC channel, never in the environment or on the command line); this process
+ * answers `ready` (with the time Node-RED took) or `failed`, and passes Node-RED's log lines up as `log`.
+ */
+
+export interface NodeRedStart {
+  type: 'start';
+  userDir: string;
+  credentialSecret: string;
+  host: string;
+  port: number;
+  apiUrl: string;
+  /** Deployed only when Node-RED has no flows yet (its first start). */
+  firstFlows: Record<string, unknown>[] | null;
+}
+
+export type FromNodeRed =
+  | { type: 'ready'; url: string; startedMs: number; deployed: string[]; version: string }
+  | { type: 'failed'; error: string }
+  | {
+      type: 'log';
+      level: 'error' | 'warn' | 'info' | 'debug';
+      msg: string;
+      detail?: Record<string, unknown>;
+    };
+
+interface Red {
+  init(server: http.Server, settings: Record<string, unknown>): void;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  version(): string;
+  httpAdmin: http.RequestListener;
+  runtime: {
+    flows: {
+      setFlows(opts: Record<string, unknown>): Promise<unknown>;
+    };
+  };
+}
+
+const send = (message: FromNodeRed) => process.send?.(message);
+
+/** Node-RED's numeric levels (@node-red/util log): fatal 10, error 20, warn 30, info 40, debug 50, audit 98. */
+function levelOf(level: number): 'error' | 'warn' | 'info' | 'debug' {
+  if (level <= 20) return 'error';
+  if (level <= 30) return 'warn';
+  if (level <= 40 || level === 98) return 'info';
+  return 'debug';
+}
+
+let red: Red | undefined;
+let server: http.Server | undefined;
+let stopping = false;
+
+async function start(config: NodeRedStart): Promise<void> {
+  const began = performance.now();
+  const require = createRequire(import.meta.url);
+  red = require('node-red') as Red;
+  server = http.createServer();
+  red.init(server, {
+    userDir: config.userDir,
+    flowFile: 'flows.json',
+    credentialSecret: config.credentialSecret,
+    httpAdminRoot: '/',
+    // No HTTP endpoints for flows: an "http in" node would be a route nobody declared who may call.
+    httpNodeRoot: false,
+    httpStatic: null,
+    adminAuth: wesprintAdminAuth({
+      apiUrl: config.apiUrl,
+      log: (decision, detail) =>
+        send({ type: 'log', level: 'info', msg: `automations editor sign-in ${decision}`, detail }),
+    }),
+    externalModules: { palette: { allowInstall: false }, modules: { allowInstall: false } },
+    functionExternalModules: false,
+    diagnostics: { enabled: false },
+    telemetry: { enabled: false },
+    runtimeState: { enabled: false },
+    editorTheme: {
+      page: { title: 'WeSprint OS · Automations' },
+      header: { title: 'WeSprint OS · Automations' },
+      projects: { enabled: false },
+      tours: false,
+      palette: { editable: false },
+    },
+    logging: {
+      console: { level: 'off' },
+      wesprint: {
+        level: 'info',
+        audit: true,
+        metrics: false,
+        handler: () => (entry: { level: number; msg?: unknown; event?: string; user?: unknown }) => {
+          const msg = typeof entry.msg === 'string' ? entry.msg : (entry.event ?? String(entry.msg));
+          send({ type: 'log', level: levelOf(entry.level), msg: `node-red: ${msg}` });
+        },
+      },
+    },
+  });
+  server.on('request', red.httpAdmin);
+  await new Promise<void>((resolve, reject) => {
+    server?.once('error', reject);
+    server?.listen(config.port, config.host, () => resolve());
+  });
+  await red.start();
+  const deployed: string[] = [];
+  // The parent sends first flows only when there is no flow file yet.
+  if (config.firstFlows && config.firstFlows.length > 0) {
+    await red.runtime.flows.setFlows({ flows: { flows: config.firstFlows }, deploymentType: 'full' });
+    for (const n of config.firstFlows) if (n.type === 'tab') deployed.push(String(n.label));
+  }
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
+  send({
+    type: 'ready',
+    url: `http://${host}:${port}/`,
+    startedMs: Math.round(performance.now() - began),
+    deployed,
+    version: red.version(),
+  });
+}
+
+async function stop(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  try {
+    await red?.stop();
+  } finally {
+    server?.closeAllConnections();
+    server?.close();
+    process.exit(0);
+  }
+}
+
+process.on('message', (message: NodeRedStart | { type: 'stop' }) => {
+  if (message.type === 'stop') {
+    void stop();
+    return;
+  }
+  if (message.type !== 'start') return;
+  start(message).catch((err: Error) => {
+    send({ type: 'failed', error: err.message });
+    process.exit(1);
+  });
+});
+process.on('SIGTERM', () => void stop());
+process.on('SIGINT', () => void stop());
+// The parent gone (killed with -9): nobody will ever stop this process, so it stops itself.
+process.on('disconnect', () => void stop());
