@@ -154,7 +154,25 @@ export interface RssSummary {
   /** The heap (kB) the heartbeat reported at the end of the warm-up and when the store came back. */
   heapAtWarmupKb: number;
   heapAtBackKb: number;
-  samples: { s: number; kb: number; heapKb?: number; storeDown: boolean }[];
+  /**
+   * Where RSS grows, slopes after the warm-up (kB per minute): anonymous memory (RssAnon: heaps, not file
+   * pages), the V8 heap as reserved (heapTotal: what a lazy collector lets grow), memory held for Buffers and
+   * other external objects (external), and the rest of the anonymous memory (rssAnon - heapTotal - external:
+   * native allocations, SQLite's and LevelDB's caches, the allocator's arenas, code).
+   */
+  rssAnonSlopeKbPerMin?: number;
+  heapTotalSlopeKbPerMin?: number;
+  externalSlopeKbPerMin?: number;
+  nativeSlopeKbPerMin?: number;
+  samples: {
+    s: number;
+    kb: number;
+    anonKb?: number;
+    heapKb?: number;
+    heapTotalKb?: number;
+    externalKb?: number;
+    storeDown: boolean;
+  }[];
 }
 
 export interface FaultRun {
@@ -609,11 +627,11 @@ class FaultSystem {
   }
 
   /** What the process holding the gateway reported of its memory in its last heartbeat (cli/healthcheck.ts). */
-  heartbeatMemory(): { rssKb: number; heapUsedKb: number } | undefined {
+  heartbeatMemory(): HeartbeatMemory | undefined {
     try {
       return (
         JSON.parse(fs.readFileSync(path.join(this.dataDir, 'gateway.heartbeat.json'), 'utf8')) as {
-          memory?: { rssKb: number; heapUsedKb: number };
+          memory?: HeartbeatMemory;
         }
       ).memory;
     } catch {
@@ -682,6 +700,30 @@ export function memoryWarmupS(storeDownS: number, rate: number): number {
   return Math.round(Math.min(storeDownS / 2, Math.max(60, 200_000 / rate - MEMORY_LEAD_S)));
 }
 
+/**
+ * The slopes of where RSS grows (RssSummary): each at the heartbeat's pace (a point per heartbeat, every
+ * 10 s), RssAnon at the same instants so that the difference is taken from one moment.
+ */
+function memoryParts(settled: RssSummary['samples']): Partial<RssSummary> {
+  const beats = settled.filter(
+    (x, i) =>
+      x.anonKb !== undefined &&
+      x.heapTotalKb !== undefined &&
+      x.externalKb !== undefined &&
+      (x.heapTotalKb !== settled[i - 1]?.heapTotalKb || x.externalKb !== settled[i - 1]?.externalKb),
+  );
+  if (beats.length < 2) return {};
+  const of = (value: (x: (typeof beats)[number]) => number) => slope(beats.map((x) => [x.s / 60, value(x)]));
+  return {
+    rssAnonSlopeKbPerMin: of((x) => x.anonKb as number),
+    heapTotalSlopeKbPerMin: of((x) => x.heapTotalKb as number),
+    externalSlopeKbPerMin: of((x) => x.externalKb as number),
+    nativeSlopeKbPerMin: of(
+      (x) => (x.anonKb as number) - (x.heapTotalKb as number) - (x.externalKb as number),
+    ),
+  };
+}
+
 export function slope(points: [number, number][]): number {
   const k = points.length;
   if (k < 2) return Number.NaN;
@@ -702,10 +744,18 @@ export function slope(points: [number, number][]): number {
   return den === 0 ? Number.NaN : num / den;
 }
 
-function rssKb(pid: number | undefined): number | undefined {
+/** What cli/healthcheck.ts writes of the process's memory (kB). */
+interface HeartbeatMemory {
+  rssKb: number;
+  heapUsedKb: number;
+  heapTotalKb?: number;
+  externalKb?: number;
+}
+
+function rssKb(pid: number | undefined, field: 'VmRSS' | 'RssAnon' = 'VmRSS'): number | undefined {
   if (pid === undefined) return undefined;
   try {
-    const m = /VmRSS:\s+(\d+)\s+kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const m = new RegExp(`${field}:\\s+(\\d+)\\s+kB`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) : undefined;
   } catch {
     return undefined;
@@ -788,12 +838,16 @@ async function runOne(
     if (memory) {
       sampler = setInterval(() => {
         const kb = rssKb(system.holder?.child.pid);
-        const heapKb = system.heartbeatMemory()?.heapUsedKb;
+        const anonKb = rssKb(system.holder?.child.pid, 'RssAnon');
+        const beat = system.heartbeatMemory();
         if (kb !== undefined)
           samples.push({
             s: Math.round((performance.now() - t0) / 100) / 10,
             kb,
-            ...(heapKb !== undefined ? { heapKb } : {}),
+            ...(anonKb !== undefined ? { anonKb } : {}),
+            ...(beat !== undefined ? { heapKb: beat.heapUsedKb } : {}),
+            ...(beat?.heapTotalKb !== undefined ? { heapTotalKb: beat.heapTotalKb } : {}),
+            ...(beat?.externalKb !== undefined ? { externalKb: beat.externalKb } : {}),
             storeDown,
           });
       }, 1000);
@@ -931,6 +985,7 @@ async function runOne(
         heapSlopeAfterWarmupKbPerMin: slope(heap.map((x) => [x.s / 60, x.heapKb as number])),
         heapAtWarmupKb: heap[0]?.heapKb ?? Number.NaN,
         heapAtBackKb: heap.at(-1)?.heapKb ?? Number.NaN,
+        ...memoryParts(settled),
         samples,
       };
     }
@@ -1053,7 +1108,11 @@ export async function runFaults(
 
 function describeRss(shape: Shape, rss: RssSummary): string {
   const perMin = (kb: number) => (Number.isFinite(kb) ? `${(kb / 1024).toFixed(2)} MB/min` : '–');
-  return `RSS of the ${shape === 'edge' ? 'edge process (broker + gateway)' : 'gateway process'}: ${mb(rss.startKb)} when the store went away, peak ${mb(rss.peakKb)} while away (slope ${perMin(rss.slopeKbPerMin)}), ${mb(rss.endKb)} when it came back, ${mb(rss.afterKb)} once caught up; after the first ${rss.warmupS} s away: RSS ${perMin(rss.rssSlopeAfterWarmupKbPerMin)}, live heap ${perMin(rss.heapSlopeAfterWarmupKbPerMin)} (${mb(rss.heapAtWarmupKb)} -> ${mb(rss.heapAtBackKb)})`;
+  return `RSS of the ${shape === 'edge' ? 'edge process (broker + gateway)' : 'gateway process'}: ${mb(rss.startKb)} when the store went away, peak ${mb(rss.peakKb)} while away (slope ${perMin(rss.slopeKbPerMin)}), ${mb(rss.endKb)} when it came back, ${mb(rss.afterKb)} once caught up; after the first ${rss.warmupS} s away: RSS ${perMin(rss.rssSlopeAfterWarmupKbPerMin)}, live heap ${perMin(rss.heapSlopeAfterWarmupKbPerMin)} (${mb(rss.heapAtWarmupKb)} -> ${mb(rss.heapAtBackKb)})${
+    rss.rssAnonSlopeKbPerMin === undefined
+      ? ''
+      : `; of it: anonymous ${perMin(rss.rssAnonSlopeKbPerMin)} = V8 heap reserved ${perMin(rss.heapTotalSlopeKbPerMin ?? Number.NaN)} + external (Buffers) ${perMin(rss.externalSlopeKbPerMin ?? Number.NaN)} + native ${perMin(rss.nativeSlopeKbPerMin ?? Number.NaN)}`
+  }`;
 }
 
 /** The table `npm run bench -- --only faults` prints (issue 10's layout). */

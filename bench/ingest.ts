@@ -64,6 +64,8 @@ export interface BrokerSample {
    * timed message: on a machine others load, steadier than the rates.
    */
   cpuUsPerMessage: number;
+  /** Of it, the main thread's (the event loop broker, journal and gateway share); NaN where /proc is not. */
+  eventLoopUsPerMessage: number;
 }
 
 export interface GatewaySample {
@@ -83,8 +85,25 @@ export interface GatewaySample {
    * timed message: on a machine others load, steadier than the rates.
    */
   cpuUsPerMessage: number;
+  /** Of it, the main thread's (the event loop broker, journal and gateway share); NaN where /proc is not. */
+  eventLoopUsPerMessage: number;
   /** Store writes (batches) during the timed phase. */
   storeWrites: number;
+}
+
+/**
+ * CPU time (µs) of this process's main thread so far: the event loop the broker, the journal and the gateway
+ * share, where the other threads are the store's write thread, V8's helpers (GC, compilers) and libuv's
+ * pool. Linux only (/proc, in clock ticks of 10 ms); NaN elsewhere.
+ */
+export function eventLoopCpuUs(): number {
+  try {
+    const stat = fs.readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 export function median(values: number[]): number {
@@ -419,11 +438,13 @@ export async function measurePassThrough(
     await hooks.beforeTimed?.();
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
+    const loop0 = eventLoopCpuUs();
     const {
       sent,
       at: [t1 = Number.NaN],
     } = await runPhase(publisher, 'timed', [milestone], problems);
     const cpu = process.cpuUsage(cpu0);
+    const loop = eventLoopCpuUs() - loop0;
     await hooks.afterTimed?.();
     // Late extra deliveries would be duplicates.
     await sleep(100);
@@ -439,6 +460,7 @@ export async function measurePassThrough(
       rate: timed.messages / (durationMs / 1000),
       publisherDoneMs: sent.at - t0,
       cpuUsPerMessage: (cpu.user + cpu.system) / timed.messages,
+      eventLoopUsPerMessage: loop / timed.messages,
     };
   } finally {
     await publisher?.stop();
@@ -504,11 +526,13 @@ export async function measureGateway(
     await hooks.beforeTimed?.();
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
+    const loop0 = eventLoopCpuUs();
     const {
       sent,
       at: [receivedAt = Number.NaN, t1 = Number.NaN],
     } = await runPhase(publisher, 'timed', [arrived, written], problems);
     const cpu = process.cpuUsage(cpu0);
+    const loop = eventLoopCpuUs() - loop0;
     await hooks.afterTimed?.();
     arrived.cancel();
     written.cancel();
@@ -543,6 +567,7 @@ export async function measureGateway(
       receivedMs: receivedAt - t0,
       publisherDoneMs: sent.at - t0,
       cpuUsPerMessage: (cpu.user + cpu.system) / timed.messages,
+      eventLoopUsPerMessage: loop / timed.messages,
       storeWrites: after.storeWrites - before.stats.storeWrites,
     };
   } finally {

@@ -17,6 +17,7 @@ import {
 } from './hand-written-client.ts';
 import {
   type BrokerSample,
+  eventLoopCpuUs,
   type GatewaySample,
   type IngestEnvironment,
   type IngestOptions,
@@ -96,6 +97,8 @@ export interface Rates {
   readingsPerSecond?: number;
   /** CPU time of the measuring process per message (µs): what the path costs, steadier than its rate. */
   cpuUsPerMessage?: number;
+  /** Of it, its main thread's (µs per message). */
+  eventLoopUsPerMessage?: number;
 }
 
 export interface RatioResult {
@@ -237,11 +240,13 @@ export async function measureHandWritten(
     );
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
+    const loop0 = eventLoopCpuUs();
     const {
       sent,
       at: [receivedAt = Number.NaN, t1 = Number.NaN],
     } = await runPhase(publisher, 'timed', [arrived, written], problems);
     const cpu = process.cpuUsage(cpu0);
+    const loop = eventLoopCpuUs() - loop0;
     arrived.cancel();
     written.cancel();
     await sleep(300);
@@ -272,6 +277,7 @@ export async function measureHandWritten(
       receivedMs: receivedAt - t0,
       publisherDoneMs: sent.at - t0,
       cpuUsPerMessage: (cpu.user + cpu.system) / timed.messages,
+      eventLoopUsPerMessage: loop / timed.messages,
       storeWrites: c.batches - before.batches,
     };
   } finally {
@@ -320,7 +326,9 @@ function describeSample(what: ReferenceMeasurement, s: BrokerSample | GatewaySam
     'readingsPerSecond' in s
       ? `  ${rate(s.readingsPerSecond).padStart(7)} points/s  (${Math.round(s.durationMs)} ms; all received at ${Math.round(s.receivedMs)} ms, ${s.storeWrites} batches)`
       : `  ${''.padStart(16)}  (${Math.round(s.durationMs)} ms)`;
-  const cpu = Number.isFinite(s.cpuUsPerMessage) ? `  ${Math.round(s.cpuUsPerMessage)} µs CPU/msg` : '';
+  const cpu = Number.isFinite(s.cpuUsPerMessage)
+    ? `  ${Math.round(s.cpuUsPerMessage)} µs CPU/msg${Number.isFinite(s.eventLoopUsPerMessage) ? ` (event loop ${Math.round(s.eventLoopUsPerMessage)})` : ''}`
+    : '';
   return `${LABELS[what].padEnd(30)}${rate(s.rate).padStart(7)} msg/s${points}${cpu}${s.ok ? '' : `  FAIL: ${s.problems.join('; ')}`}`;
 }
 
@@ -330,12 +338,15 @@ export async function runIngestReferences(
   runs: number,
   report: (line: string) => void = console.log,
   profile = false,
+  measurements: readonly ReferenceMeasurement[] = REFERENCE_MEASUREMENTS,
 ): Promise<IngestReferencesResult> {
   const failures: string[] = [];
   const skipped: string[] = [];
   let influxd: Influxd | undefined;
-  let wanted: ReferenceMeasurement[] = [...REFERENCE_MEASUREMENTS];
-  if (!influxdAvailable()) {
+  let wanted: ReferenceMeasurement[] = [...measurements];
+  if (!wanted.some((m) => m.endsWith('-influxdb'))) {
+    // Not asked for: no influxd started.
+  } else if (!influxdAvailable()) {
     skipped.push(`InfluxDB measurements: no influxd (${INFLUXD_INSTALL})`);
     wanted = wanted.filter((m) => !m.endsWith('-influxdb'));
   } else {
@@ -400,6 +411,7 @@ export async function runIngestReferences(
       rate: Math.round(median(ok.map((s) => s.rate))),
       ...(points.length > 0 ? { readingsPerSecond: Math.round(median(points)) } : {}),
       cpuUsPerMessage: Math.round(median(ok.map((s) => s.cpuUsPerMessage))),
+      eventLoopUsPerMessage: Math.round(median(ok.map((s) => s.eventLoopUsPerMessage ?? Number.NaN))),
     };
   }
   const pointsOf = (m: ReferenceMeasurement) => medians[m]?.readingsPerSecond;
@@ -451,7 +463,7 @@ async function measureOne(
 /** ", N µs CPU/msg" of a median, when known (InfluxDB's own CPU is influxd's, not counted). */
 const cpuOf = (r: Rates | undefined) =>
   r?.cpuUsPerMessage !== undefined && Number.isFinite(r.cpuUsPerMessage)
-    ? `  ${r.cpuUsPerMessage} µs CPU/msg`
+    ? `  ${r.cpuUsPerMessage} µs CPU/msg${r.eventLoopUsPerMessage !== undefined && Number.isFinite(r.eventLoopUsPerMessage) ? ` (event loop ${r.eventLoopUsPerMessage})` : ''}`
     : '';
 
 /** The summary lines `npm run bench` prints after the runs. */

@@ -17,7 +17,13 @@ import {
 } from './faults.ts';
 import { type IngestOptions, ingestEnvironment } from './ingest.ts';
 import { benchLiveLatency, describeLiveLatency, type LiveLatencyResult } from './live-latency.ts';
-import { describeReferences, type IngestReferencesResult, runIngestReferences } from './references.ts';
+import {
+  describeReferences,
+  type IngestReferencesResult,
+  REFERENCE_MEASUREMENTS,
+  type ReferenceMeasurement,
+  runIngestReferences,
+} from './references.ts';
 import { LAYOUTS, type Layout, measureTwoNodes, type TwoNodeSamples } from './two-nodes.ts';
 import { benchUnlock, describeUnlockBench, type UnlockBenchResult, unlockFailures } from './unlock.ts';
 
@@ -78,6 +84,9 @@ import { benchUnlock, describeUnlockBench, type UnlockBenchResult, unlockFailure
  *                  enough that no device sends twice in one millisecond, the store's key; few enough
  *                  (~670 topics) to stay inside the broker's 1024-entry per-session ACL decision cache, past
  *                  which every message pays a linear ACL scan)
+ *   --measure LIST ingest-references: only these measurements (comma-separated, of A, B-influxdb,
+ *                  WeSprint-influxdb, B-embedded, WeSprint-embedded), e.g. A,WeSprint-embedded while working on
+ *                  the embedded path; the ratios whose two sides were not measured are left out (–)
  *   --profile      ingest-references: one extra run of each WeSprint measurement under the CPU profiler
  *                  (broker, journal, gateway and store share the process); prints where the time goes
  *   --live-rate N --live-seconds S   live: messages per second and seconds of publishing (1000, 10)
@@ -175,6 +184,15 @@ export function writeBenchResult(file: string, name: string, entry: unknown): vo
   fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
 }
 
+function measurementsOf(list: string | undefined): ReferenceMeasurement[] | undefined {
+  if (list === undefined) return undefined;
+  const wanted = list.split(',').map((m) => m.trim());
+  const unknown = wanted.filter((m) => !(REFERENCE_MEASUREMENTS as readonly string[]).includes(m));
+  if (unknown.length > 0)
+    throw new Error(`--measure: unknown ${unknown.join(', ')} (known: ${REFERENCE_MEASUREMENTS.join(', ')})`);
+  return REFERENCE_MEASUREMENTS.filter((m) => wanted.includes(m));
+}
+
 function positive(name: string, value: string | undefined): number {
   const n = Number(value);
   if (!(Number.isInteger(n) && n > 0)) throw new Error(`--${name} must be a positive whole number`);
@@ -196,6 +214,7 @@ export async function runBench(args: string[]): Promise<number> {
       buildings: { type: 'string', default: '5' },
       devices: { type: 'string', default: '100' },
       profile: { type: 'boolean', default: false },
+      measure: { type: 'string' },
       out: { type: 'string', default: RESULTS_FILE },
       'data-dir': { type: 'string' },
       'live-rate': { type: 'string', default: '1000' },
@@ -233,7 +252,14 @@ export async function runBench(args: string[]): Promise<number> {
     console.log('');
     try {
       const env = await ingestEnvironment(options);
-      const references = await runIngestReferences(env, options, runs, console.log, values.profile);
+      const references = await runIngestReferences(
+        env,
+        options,
+        runs,
+        console.log,
+        values.profile,
+        measurementsOf(values.measure),
+      );
       console.log('');
       for (const line of describeReferences(references)) console.log(line);
       writeBenchResult(values.out, 'ingest-references', references);
