@@ -356,3 +356,43 @@ t.test(
     );
   },
 );
+
+t.test(
+  'live, writes linger for a larger batch: a whole batch goes at once, a stop writes what lingered and moves the cursor past it',
+  async (t) => {
+    const dir = tempDir(t);
+    const journal = await openJournal(path.join(dir, 'journal'));
+    t.teardown(() => journal.close());
+    const writes: number[] = [];
+    const store: Pick<TimeSeriesStore, 'write'> = {
+      async write(readings) {
+        writes.push(readings.length);
+      },
+    };
+    const writer = new JournalStoreWriter({
+      journal,
+      store,
+      decode,
+      batchSize: 10,
+      lingerMs: 60_000,
+      ...fast,
+    });
+    writer.start(journal.committed());
+    const reader = follow(journal, writer, journal.committed());
+    const at = Date.now();
+    // The first write goes at once (nothing was written for lingerMs); the next lingers for a whole batch.
+    await journal.append(message(0, at));
+    await until('the first write', () => writes.length === 1);
+    for (let n = 1; n <= 10; n++) await journal.append(message(n, at));
+    await until('a whole batch', () => writes.length === 2);
+    t.same(writes, [1, 10], 'a whole batch does not wait for the linger');
+    for (let n = 11; n <= 13; n++) await journal.append(message(n, at));
+    await until('the hand-offs', () => reader.seq() === 14);
+    await new Promise((r) => setTimeout(r, 100));
+    t.same(writes, [1, 10], 'less than a batch lingers');
+    await writer.stop();
+    await reader.stop();
+    t.same(writes, [1, 10, 3], 'stop writes what lingered');
+    t.equal(journal.cursor('store'), 14, 'and moves the cursor past it');
+  },
+);
