@@ -28,6 +28,7 @@ import { deviceCommandRoutes } from './device-command-routes.ts';
 import { describeValidation, installErrorHandling } from './errors.ts';
 import { type EventFeedStats, eventFeed } from './event-feed.ts';
 import { eventRoutes } from './event-routes.ts';
+import { eventSignUpRoutes, type PublicRateLimit } from './event-signup-routes.ts';
 import { facilityRoutes } from './facility-routes.ts';
 import { refuseNonFiniteNumbers } from './finite-numbers.ts';
 import { healthRoutes } from './health-routes.ts';
@@ -92,6 +93,8 @@ export interface ApiOptions {
   /** Behind a TLS-terminating proxy: trust its X-Forwarded-* (Fastify's trustProxy), so cookies get Secure. */
   trustProxy?: boolean | string;
   loginRateLimit?: AuthRoutesOptions['loginRateLimit'];
+  /** Per address on the public routes that write (event sign-ups, guest keys); default 20 a minute. */
+  publicRateLimit?: PublicRateLimit;
   /**
    * Origins (`https://wesprint.example`) browsers reach the API by when a proxy in front rewrites the Host
    * header (TRUSTED_ORIGINS); default none. The API's own Host is always trusted.
@@ -268,7 +271,16 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     site: options.site,
     events: records.events,
     bookings: records.bookings,
+    signUps: records.signUps,
     now: context.now,
+  });
+  await app.register(eventSignUpRoutes, {
+    site: options.site,
+    events: records.events,
+    signUps: records.signUps,
+    audit,
+    now: context.now,
+    ...(options.publicRateLimit ? { publicRateLimit: options.publicRateLimit } : {}),
   });
   await app.register(boardReportRoutes, { ...context, bookings: records.bookings });
   await app.register(dashboardPages, options.dashboardDir ? { dir: options.dashboardDir } : {});

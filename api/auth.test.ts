@@ -73,6 +73,13 @@ const EXPECTED_ACCESS: Record<string, RouteAccess> = {
   'GET /api/events': ANY_MEMBER,
   'POST /api/events': ANY_MEMBER,
   'DELETE /api/events/:id': ANY_MEMBER,
+  // Visitors sign up without an account (rate-limited per address, validated); their token is in the body.
+  'POST /api/public/events/:eventId/dates/:dateId/signups': 'public',
+  'POST /api/public/signups/status': 'public',
+  'POST /api/public/signups/cancel': 'public',
+  // The organiser's own events (staff: any); the handler answers 404 for another's.
+  'GET /api/events/:eventId/dates/:dateId/counts': ANY_MEMBER,
+  'PUT /api/events/:eventId/dates/:dateId/attendance': ANY_MEMBER,
 };
 
 /**

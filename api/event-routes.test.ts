@@ -1,9 +1,8 @@
-import type { FastifyInstance } from 'fastify';
 import ICAL from 'ical.js';
 import t, { type Test } from 'tap';
-import { testApi } from '../test-support/api.ts';
+import { callApi, testApi } from '../test-support/api.ts';
 import { signedInMember } from '../test-support/members.ts';
-import { smallBuilding } from '../test-support/small-building.ts';
+import { buildingWithHall } from '../test-support/small-building.ts';
 
 /**
  * Public events through the real API and the records file: made on a series and on a single booking, the
@@ -14,33 +13,12 @@ import { smallBuilding } from '../test-support/small-building.ts';
 const NOW = Date.parse('2026-12-13T21:50:00Z');
 
 async function eventsApi(t: Test) {
-  const site = smallBuilding();
-  site.spaces.push({
-    id: 'hall',
-    name: 'Diskursraum',
-    floor: 'eg',
-    kind: 'hall',
-    area_m2: 600,
-    bookable: true,
-    opening_hours: [{ days: [1, 2, 3, 4, 5, 6], open: '09:00', close: '22:00' }],
-  });
+  const site = buildingWithHall();
   const { app, records } = await testApi(t, { site, now: () => NOW });
   return { app, records };
 }
 
-async function call(app: FastifyInstance, method: string, url: string, cookie?: string, payload?: unknown) {
-  const response = await app.inject({
-    method: method as 'GET',
-    url,
-    headers: cookie ? { cookie } : {},
-    ...(payload !== undefined ? { payload: payload as Record<string, unknown> } : {}),
-  });
-  let json: Record<string, unknown> = {};
-  try {
-    json = JSON.parse(response.body);
-  } catch {}
-  return { status: response.statusCode, json, text: response.body, headers: response.headers };
-}
+const call = callApi;
 
 t.test('an open evening series and a members-only talk: who sees what, and the public feed', async (t) => {
   const { app, records } = await eventsApi(t);

@@ -6,6 +6,7 @@ import type { BookingSeriesStore, BookingStore } from '../bookings/booking-store
 import { checkEventDetails, type EventDate, visibleTo } from '../events/event-rules.ts';
 import type { EventStore } from '../events/event-store.ts';
 import { eventsCalendar } from '../events/events-calendar.ts';
+import type { SignUpStore } from '../events/signup-store.ts';
 import type { SiteConfig } from '../site/site.ts';
 import { ApiError, ErrorBody } from './errors.ts';
 
@@ -20,6 +21,8 @@ export interface EventRoutesOptions {
   site: SiteConfig;
   events: EventStore;
   bookings: BookingStore & BookingSeriesStore;
+  /** The dates' places taken; without it every date shows none taken. */
+  signUps?: Pick<SignUpStore, 'counts'>;
   now?: () => number;
 }
 
@@ -30,6 +33,7 @@ const FEED_PAST_MS = 30 * DAY_MS;
 
 const EventDateOut = Type.Object({
   eventId: Type.String(),
+  dateId: Type.String({ description: 'the date, for signing up to it' }),
   title: Type.String(),
   description: Type.String(),
   spaceId: Type.String(),
@@ -38,6 +42,8 @@ const EventDateOut = Type.Object({
   end: Instant,
   capacity: Type.Union([Type.Integer(), Type.Null()]),
   visibility: Type.Union([Type.Literal('public'), Type.Literal('members')]),
+  taken: Type.Integer({ description: 'places taken by sign-ups' }),
+  waiting: Type.Integer({ description: 'places asked for on the waiting list' }),
 });
 
 const isStaff = (member: Member) => STAFF.includes(member.role);
@@ -48,8 +54,9 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
   const now = options.now ?? Date.now;
   const spaceName = new Map(site.spaces.map((s) => [s.id, s.name]));
 
-  const out = (d: EventDate) => ({
+  const out = (d: EventDate, counts: Map<string, { confirmed: number; waiting: number }>) => ({
     eventId: d.eventId,
+    dateId: d.dateId,
     title: d.title,
     description: d.description,
     spaceId: d.spaceId,
@@ -58,11 +65,21 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
     end: new Date(d.end).toISOString(),
     capacity: d.capacity,
     visibility: d.visibility,
+    taken: counts.get(`${d.eventId} ${d.dateId}`)?.confirmed ?? 0,
+    waiting: counts.get(`${d.eventId} ${d.dateId}`)?.waiting ?? 0,
   });
   const upcoming = async (signedIn: boolean) => {
     const t = now();
-    const dates = await events.datesWithin({ start: t, end: t + AHEAD_MS }, signedIn ? 'all' : 'public');
-    return { dates: visibleTo(dates, signedIn).map(out) };
+    const range = { start: t, end: t + AHEAD_MS };
+    const dates = await events.datesWithin(range, signedIn ? 'all' : 'public');
+    // Dates that began before now but still run are shown too: their counts from a day back.
+    const counts = new Map(
+      ((await options.signUps?.counts({ start: t - DAY_MS, end: range.end })) ?? []).map((c) => [
+        `${c.eventId} ${c.dateId}`,
+        c,
+      ]),
+    );
+    return { dates: visibleTo(dates, signedIn).map((d) => out(d, counts)) };
   };
 
   app.get(

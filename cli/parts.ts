@@ -15,6 +15,7 @@ import { BuildingFeed } from '../building/live-feed.ts';
 import { PostgresRecordsError, PostgresWaitAborted } from '../database/postgres.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
 import { loadProfiles } from '../device-profiles/registry.ts';
+import { scheduleSignUpPurge } from '../events/signup-store.ts';
 import { deviceFilters, type Gateway, type RetainedMessage, startGateway } from '../gateway/gateway.ts';
 import { Quarantine } from '../gateway/quarantine.ts';
 import type { MessageJournal } from '../journal/journal.ts';
@@ -349,6 +350,8 @@ export async function startParts(
       const identity = await openIdentity();
       const opened = await openRecordsOnce();
       stops.push(await scheduleAuditPurge(opened.audit, settings.auditRetentionDays, logger));
+      // The visitors of an event's date are deleted within the hour after it (their counts stay).
+      stops.push(await scheduleSignUpPurge(opened.signUps, logger));
       const admin = await ensureFirstAdmin(identity, {
         siteId: site.site.id,
         dataDir: settings.dataDir,

@@ -59,8 +59,11 @@ export function toEventDate(r: DateRow): EventDate {
   };
 }
 
-/** One date of an event, active, of an event not cancelled: the event's own booking or one of its series'. */
+/**
+ * One date of an event not cancelled: the event's own booking or one of its series', not cancelled (a date
+ * released for want of a check-in still happened on paper: its organiser enters who came).
+ */
 export const DATE_OF_SQL = `SELECT e.id, b.id AS date_id, e.title, e.description, e.capacity, e.visibility, b.space_id,
     b.start_ms, b.end_ms, b.occurrence
   FROM events e JOIN bookings b ON (b.id = e.booking_id OR b.series_id = e.series_id)
-  WHERE e.id = $event AND b.id = $date AND e.cancelled_at IS NULL AND b.status IN ('booked', 'checked_in')`;
+  WHERE e.id = $event AND b.id = $date AND e.cancelled_at IS NULL AND b.status IN ('booked', 'checked_in', 'released')`;

@@ -27,7 +27,7 @@ export interface EventStore {
    * The active dates of events not cancelled overlapping [start, end), by start: each active booking of
    * the event's booking or series is one date. `visibility` 'public' leaves out the members-only events.
    */
-  /** One active date of an event not cancelled (the booking `dateId` of its booking or series), or undefined. */
+  /** One date (not cancelled) of an event not cancelled: the booking `dateId` of its booking or series. */
   dateOf(eventId: string, dateId: string): Promise<EventDate | undefined>;
   datesWithin(range: { start: number; end: number }, visibility: 'public' | 'all'): Promise<EventDate[]>;
 }

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
 import type { Test } from 'tap';
 import { type ApiOptions, buildApi } from '../api/app.ts';
 import { BuildingFeed } from '../building/live-feed.ts';
@@ -40,4 +41,25 @@ export async function testApi(
   });
   t.teardown(() => app.close());
   return { app, records, site };
+}
+
+/** One request through the API's inject: status, the JSON body (or {}), the text. */
+export async function callApi(
+  app: FastifyInstance,
+  method: string,
+  url: string,
+  cookie?: string,
+  payload?: unknown,
+) {
+  const response = await app.inject({
+    method: method as 'GET',
+    url,
+    headers: cookie ? { cookie } : {},
+    ...(payload !== undefined ? { payload: payload as Record<string, unknown> } : {}),
+  });
+  let json: Record<string, unknown> = {};
+  try {
+    json = JSON.parse(response.body);
+  } catch {}
+  return { status: response.statusCode, json, text: response.body, headers: response.headers };
 }

@@ -72,6 +72,25 @@ function profile(
   };
 }
 
+/**
+ * The small building with its discourse space, the hall of the public events: bookable Monday to Saturday,
+ * 09:00-22:00. Its lock, when `lock` names one of the building's locks.
+ */
+export function buildingWithHall(lock?: string): SiteConfig {
+  const site = smallBuilding();
+  site.spaces.push({
+    id: 'hall',
+    name: 'Diskursraum',
+    floor: 'eg',
+    kind: 'hall',
+    area_m2: 600,
+    bookable: true,
+    opening_hours: [{ days: [1, 2, 3, 4, 5, 6], open: '09:00', close: '22:00' }],
+    ...(lock ? { lock } : {}),
+  });
+  return site;
+}
+
 export function testProfiles(): Map<string, DeviceProfile> {
   return new Map([
     ['test-air', profile('test-air', ['co2', 'temperature', 'humidity', 'battery'], 60)],

@@ -2,7 +2,7 @@ import t from 'tap';
 import { testApi } from '../../test-support/api.ts';
 import { newPage, openBrowser, saveScreenshot, VIEWPORTS } from '../../test-support/browser.ts';
 import { signedInMember } from '../../test-support/members.ts';
-import { smallBuilding } from '../../test-support/small-building.ts';
+import { buildingWithHall } from '../../test-support/small-building.ts';
 
 /**
  * The public events page, without sign-in: the open evening series and a workshop, never the members-only
@@ -15,16 +15,7 @@ const NOW = Date.parse('2026-12-13T21:50:00Z');
 t.test('/events shows the public events to anyone, with no personal data', async (t) => {
   const browser = await openBrowser(t);
   if (!browser) return;
-  const site = smallBuilding();
-  site.spaces.push({
-    id: 'hall',
-    name: 'Diskursraum',
-    floor: 'eg',
-    kind: 'hall',
-    area_m2: 600,
-    bookable: true,
-    opening_hours: [{ days: [1, 2, 3, 4, 5, 6], open: '09:00', close: '22:00' }],
-  });
+  const site = buildingWithHall();
   const { app, records } = await testApi(t, { site, now: () => NOW, lobbyPublic: true });
   const base = await app.listen({ host: '127.0.0.1', port: 0 });
   const facility = await signedInMember(app, records, 'facility');

@@ -4,7 +4,7 @@ import { Identity } from '../../members/identity.ts';
 import { testApi } from '../../test-support/api.ts';
 import { newPage, openBrowser, saveScreenshot, VIEWPORTS } from '../../test-support/browser.ts';
 import { createTestMember, signIn, testRecords } from '../../test-support/members.ts';
-import { smallBuilding } from '../../test-support/small-building.ts';
+import { buildingWithHall } from '../../test-support/small-building.ts';
 
 /**
  * A series booked on a phone: the open evening on the last Thursday of the month, starting on New Year's
@@ -19,16 +19,7 @@ const expectedRefusal = /Failed to load resource: the server responded with a st
 t.test('member books a monthly series, sees the conflict first, skips it, cancels the rest', async (t) => {
   const browser = await openBrowser(t);
   if (!browser) return;
-  const site = smallBuilding();
-  site.spaces.push({
-    id: 'hall',
-    name: 'Diskursraum',
-    floor: 'eg',
-    kind: 'hall',
-    area_m2: 600,
-    bookable: true,
-    opening_hours: [{ days: [1, 2, 3, 4, 5, 6], open: '09:00', close: '22:00' }],
-  });
+  const site = buildingWithHall();
   // Sessions on the process's clock, which is Chromium's too: a cookie expiring 12 h after the API's fixed
   // instant would be expired already for a browser run under faketime months later.
   const records = testRecords(t);
