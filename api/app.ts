@@ -40,6 +40,7 @@ import {
 } from './live-stream.ts';
 import { lobbyRoutes } from './lobby-routes.ts';
 import type { LockCommands } from './lock-commands.ts';
+import { networkReportRoutes } from './network-report-routes.ts';
 import { quarantineRoutes } from './quarantine-routes.ts';
 import { readingRoutes } from './reading-routes.ts';
 import { requestForLog } from './request-log.ts';
@@ -116,6 +117,12 @@ export interface ApiOptions {
   dashboardDir?: string;
   /** The alert watcher (started by the caller); without one alerts are listed but none open. */
   alerts?: AlertWatch;
+  /**
+   * The network this API's site belongs to (SITES_DIR): its houses, the installation's home site first, and
+   * the store with all their readings (`store` above is this site's view of it). Without it the network is
+   * this site alone.
+   */
+  network?: { sites: readonly SiteConfig[]; store: TimeSeriesStore };
 }
 
 /**
@@ -283,6 +290,14 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     ...(options.publicRateLimit ? { publicRateLimit: options.publicRateLimit } : {}),
   });
   await app.register(boardReportRoutes, { ...context, bookings: records.bookings });
+  await app.register(networkReportRoutes, {
+    site: options.site,
+    network: options.network ?? { sites: [options.site], store: options.store },
+    bookings: records.bookings,
+    profiles: context.profiles,
+    audit,
+    now: context.now,
+  });
   await app.register(dashboardPages, options.dashboardDir ? { dir: options.dashboardDir } : {});
   return app;
 }

@@ -3,7 +3,15 @@ import os from 'node:os';
 import path from 'node:path';
 import Fastify from 'fastify';
 import t, { type Test } from 'tap';
-import { ANY_MEMBER, ROLES, type Role, type RouteAccess, STAFF, STAFF_AND_BOARD } from '../access/roles.ts';
+import {
+  ANY_MEMBER,
+  NETWORK_BOARD,
+  ROLES,
+  type Role,
+  type RouteAccess,
+  STAFF,
+  STAFF_AND_BOARD,
+} from '../access/roles.ts';
 import { TOKEN_REFUSAL_STATUS, TOKEN_SCOPE_NAMES, type TokenScope } from '../access/token-scopes.ts';
 import { BuildingFeed } from '../building/live-feed.ts';
 import type { RecordsDb } from '../database/database.ts';
@@ -37,6 +45,10 @@ const EXPECTED_ACCESS: Record<string, RouteAccess> = {
   'GET /api/series': STAFF_AND_BOARD,
   'GET /api/board/report': STAFF_AND_BOARD,
   'GET /api/board/report.csv': STAFF_AND_BOARD,
+  // Board and admins of this house; the handler refuses (and audits) whoever is not on the board of every
+  // house of the network (access/roles.ts readsNetwork).
+  'GET /api/network/report': NETWORK_BOARD,
+  'GET /api/network/report.csv': NETWORK_BOARD,
   'GET /api/quarantine': STAFF,
   'GET /api/facility/overview': STAFF,
   'GET /api/facility/energy-days': STAFF_AND_BOARD,

@@ -32,11 +32,27 @@ export interface BoardReportRoutesOptions {
 const WARM_AGAIN_MS = 5 * 60_000;
 const WARM_TRIES = 24;
 
-const PeriodParam = Type.String({
+export const PeriodParam = Type.String({
   minLength: 1,
   maxLength: 16,
   description: 'a month (2026-10), a quarter (2026-Q4) or a year (2026), in the site’s time zone',
 });
+
+/** The CSV's conventions: German or English spreadsheets. */
+export const CsvLang = Type.Optional(
+  Type.Enum(['de', 'en'], {
+    description: 'de (default): `;` between fields and decimal commas; en: `,` and decimal points',
+  }),
+);
+
+/** What a report's CSV route answers. */
+export const CSV_RESPONSES = {
+  200: Type.String({ description: 'text/csv; charset=utf-8' }),
+  400: ErrorBody,
+  401: ErrorBody,
+  403: ErrorBody,
+  503: ErrorBody,
+};
 
 /** The UTF-8 byte order mark: without it Excel reads the file as Windows-1252 and mangles the umlauts. */
 const BOM = '\uFEFF';
@@ -45,7 +61,10 @@ const BOM = '\uFEFF';
  * CSV as the reader's spreadsheet expects it: German Excel splits on `;` and reads `1,5` as a number,
  * English on `,` with `1.5`. Formulas are defused (a space name starting with `=` stays text).
  */
-export function reportCsv(table: AnyReportTable, lang: 'de' | 'en'): string {
+export function reportCsv(
+  table: Pick<AnyReportTable, 'rows'> & { columns: readonly { key: string }[] },
+  lang: 'de' | 'en',
+): string {
   const german = lang === 'de';
   return (
     BOM +
@@ -139,19 +158,9 @@ export const boardReportRoutes: FastifyPluginAsyncTypebox<BoardReportRoutesOptio
         querystring: Type.Object({
           period: PeriodParam,
           table: Type.Enum([...TABLE_IDS]),
-          lang: Type.Optional(
-            Type.Enum(['de', 'en'], {
-              description: 'de (default): `;` between fields and decimal commas; en: `,` and decimal points',
-            }),
-          ),
+          lang: CsvLang,
         }),
-        response: {
-          200: Type.String({ description: 'text/csv; charset=utf-8' }),
-          400: ErrorBody,
-          401: ErrorBody,
-          403: ErrorBody,
-          503: ErrorBody,
-        },
+        response: CSV_RESPONSES,
       },
     },
     async (request, reply) => {

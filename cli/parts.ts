@@ -314,7 +314,7 @@ export async function startParts(
     }
 
     // The readings store and the building feed: opened once for the watchers and the API.
-    let readings: { store: TimeSeriesStore; feed: BuildingFeed } | undefined;
+    let readings: { store: TimeSeriesStore; feed: BuildingFeed; all: TimeSeriesStore } | undefined;
     const openReadings = () => {
       if (readings) return readings;
       const store = openStore(settings);
@@ -323,7 +323,7 @@ export async function startParts(
       feed.start();
       stops.push(() => feed.close());
       // In a network the store holds every house's readings; the API and the watchers serve the home site.
-      readings = { store: network.qualified ? siteReadings(store, site.site.id) : store, feed };
+      readings = { store: network.qualified ? siteReadings(store, site.site.id) : store, feed, all: store };
       return readings;
     };
 
@@ -341,7 +341,7 @@ export async function startParts(
 
     goOn();
     if (parts.api) {
-      const { store, feed } = openReadings();
+      const { store, feed, all } = openReadings();
       const quarantine = new Quarantine(path.join(settings.dataDir, 'gateway.db'));
       stops.push(async () => quarantine.close());
       const lockCommands = new LockCommands({ url: mqttUrl, ...service('api'), site, status: feed, logger });
@@ -369,6 +369,8 @@ export async function startParts(
         records: opened,
         identity,
         lockCommands,
+        // The network report reads every house's series, each through its own view (reports/network-report.ts).
+        network: { sites: network.sites, store: all },
         ...(alerts ? { alerts } : {}),
         unlockGraceMs: settings.unlockGraceMs,
         trustedOrigins: settings.trustedOrigins,

@@ -1,14 +1,12 @@
 import t from 'tap';
 import Value from 'typebox/value';
-import type { SiteConfig } from '../site/site.ts';
 import { siteReadings } from '../storage/site-view.ts';
-import type { StoredReading } from '../storage/store.ts';
 import { buildBoardReport } from './board-report.ts';
 import type { BoardReportOut } from './board-report-schema.ts';
 import { buildNetworkReport, NO_BOOKINGS, networkPeriods } from './network-report.ts';
 import { NetworkReport, type NetworkReportOut } from './network-report-schema.ts';
 import { parsePeriod } from './report-period.ts';
-import { OCTOBER_READINGS, octoberBuilding, octoberSite } from './test-october.ts';
+import { octoberBuilding, octoberSite, werkHaus, werkReadings } from './test-october.ts';
 
 /**
  * The network report against the house reports added up, on a real SQLite store holding two houses whose
@@ -18,29 +16,6 @@ import { OCTOBER_READINGS, octoberBuilding, octoberSite } from './test-october.t
  */
 
 const NOW = Date.parse('2026-11-23T12:00:00Z');
-
-function werkHaus(): SiteConfig {
-  const base = octoberSite();
-  return {
-    ...base,
-    site: { id: 'werk-haus', name: 'Werkhaus', timezone: 'Europe/Berlin', supplier_co2_g_per_kwh: 150 },
-    floors: [
-      { id: 'eg', name: 'Halle', level: 0, area_m2: 200 },
-      ...base.floors.slice(1).map((f) => ({ ...f, area_m2: 0 })),
-    ],
-  };
-}
-
-function werkReadings(): StoredReading[] {
-  return OCTOBER_READINGS.map((r) => {
-    const v = r.value as number;
-    return {
-      ...r,
-      site: 'werk-haus',
-      value: r.quantity === 'energy' ? v * 2 : r.device === 'co2-cowork' ? v + 500 : v,
-    };
-  });
-}
 
 async function network(t: Parameters<typeof octoberBuilding>[0]) {
   const building = await octoberBuilding(t);

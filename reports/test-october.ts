@@ -219,3 +219,31 @@ export async function octoberBuilding(t: Test): Promise<OctoberBuilding> {
     dir,
   };
 }
+
+/**
+ * A second house for the network report's tests: the same devices (same ids) in a workshop of 200 m², whose
+ * meters count twice as much (600 kWh in October), whose coworking air is 500 ppm worse (its one occupied
+ * hour there is not good) and whose supplier emits 150 g/kWh; no grid factor of its own (Umweltbundesamt).
+ */
+export function werkHaus(): SiteConfig {
+  const base = octoberSite();
+  return {
+    ...base,
+    site: { id: 'werk-haus', name: 'Werkhaus', timezone: 'Europe/Berlin', supplier_co2_g_per_kwh: 150 },
+    floors: [
+      { id: 'eg', name: 'Halle', level: 0, area_m2: 200 },
+      ...base.floors.slice(1).map((f) => ({ ...f, area_m2: 0 })),
+    ],
+  };
+}
+
+export function werkReadings(): StoredReading[] {
+  return OCTOBER_READINGS.map((r) => {
+    const v = r.value as number;
+    return {
+      ...r,
+      site: 'werk-haus',
+      value: r.quantity === 'energy' ? v * 2 : r.device === 'co2-cowork' ? v + 500 : v,
+    };
+  });
+}

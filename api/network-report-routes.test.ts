@@ -1,0 +1,138 @@
+import path from 'node:path';
+import { parse } from 'csv-parse/sync';
+import t, { type Test } from 'tap';
+import type { Role } from '../access/roles.ts';
+import { BuildingFeed } from '../building/live-feed.ts';
+import { Quarantine } from '../gateway/quarantine.ts';
+import { SqliteMemberStore } from '../members/sqlite-member-store.ts';
+import type { NetworkReportOut } from '../reports/network-report-schema.ts';
+import { octoberBuilding, werkHaus, werkReadings } from '../reports/test-october.ts';
+import { siteReadings } from '../storage/site-view.ts';
+import { createTestMember, signIn } from '../test-support/members.ts';
+import { buildApi } from './app.ts';
+
+/**
+ * The network report over the real API: two houses in one SQLite store (the October building, which this
+ * API serves and whose bookings the records hold, and the workshop beside it, test-october.ts); who may read
+ * it (board or admin in every house), the refusals in the audit log, the figures and the CSV read back.
+ */
+
+const NOW = Date.parse('2026-11-23T12:00:00Z');
+
+async function networkApi(t: Test) {
+  const building = await octoberBuilding(t);
+  await building.store.write(werkReadings());
+  const quarantine = new Quarantine(path.join(building.dir, 'gateway.db'));
+  t.teardown(() => quarantine.close());
+  const feed = new BuildingFeed({ url: 'mqtt://127.0.0.1:1', site: building.site });
+  const app = await buildApi({
+    ...building,
+    store: siteReadings(building.store, building.site.site.id),
+    network: { sites: [building.site, werkHaus()], store: building.store },
+    feed,
+    quarantine,
+    now: () => NOW,
+  });
+  t.teardown(() => app.close());
+  const members = new SqliteMemberStore(building.records);
+  const person = async (role: Role, homeSite: string, elsewhere?: Role) => {
+    const created = await createTestMember(building.records, { role, homeSite });
+    const other = homeSite === 'werk-haus' ? 'bericht-haus' : 'werk-haus';
+    if (elsewhere) await members.setSiteRole(created.member.id, other, elsewhere);
+    return { ...created, cookie: await signIn(app, created.member.email, created.password) };
+  };
+  const get = (url: string, cookie?: string) =>
+    app.inject({ method: 'GET', url, headers: cookie ? { cookie } : {} });
+  return { app, records: building.records, person, get };
+}
+
+t.test('who reads the network report: the board of every house', async (t) => {
+  const n = await networkApi(t);
+  const url = '/api/network/report?period=2025-10';
+  t.equal((await n.get(url)).statusCode, 401, 'not signed in');
+  const everywhere = await n.person('board', 'bericht-haus', 'board');
+  t.equal((await n.get(url, everywhere.cookie)).statusCode, 200, 'board here and in the workshop');
+  // Admin at home in the workshop, board here: seen here as board, at home still admin.
+  const fromWerk = await n.person('admin', 'werk-haus', 'board');
+  t.equal((await n.get(url, fromWerk.cookie)).statusCode, 200, 'admin of the workshop, board here');
+
+  const hereOnly = await n.person('board', 'bericht-haus');
+  const refused = await n.get(url, hereOnly.cookie);
+  t.equal(refused.statusCode, 403, "this house's board does not read its neighbours'");
+  t.match(refused.json().message, /not on the board in werk-haus/);
+  t.equal((await n.get(`${url.replace('report?', 'report.csv?')}`, hereOnly.cookie)).statusCode, 403);
+  const werkOnly = await n.person('board', 'werk-haus');
+  t.equal((await n.get(url, werkOnly.cookie)).statusCode, 403, "the workshop's board: a plain member here");
+  const facility = await n.person('facility', 'bericht-haus', 'facility');
+  t.equal((await n.get(url, facility.cookie)).statusCode, 403, 'facility managers of both houses: no');
+  const member = await n.person('member', 'bericht-haus');
+  t.equal((await n.get(url, member.cookie)).statusCode, 403);
+
+  const audited = n.records
+    .prepare(
+      "SELECT actor, reason, detail FROM audit_log WHERE action = 'network_report' AND decision = 'denied' ORDER BY seq",
+    )
+    .all() as { actor: string; reason: string; detail: string }[];
+  t.same(
+    audited.map((a) => [a.actor, a.reason, JSON.parse(a.detail).missing]),
+    [
+      [hereOnly.member.id, 'not_network_board', ['werk-haus']],
+      [hereOnly.member.id, 'not_network_board', ['werk-haus']],
+    ],
+    'the handler’s refusals are in the audit log, with the houses missing',
+  );
+});
+
+t.test('the figures side by side, the total, and the CSV read back', async (t) => {
+  const n = await networkApi(t);
+  const board = await n.person('board', 'bericht-haus', 'board');
+  const response = await n.get('/api/network/report?period=2025-10', board.cookie);
+  t.equal(response.statusCode, 200, response.body);
+  const report = response.json() as NetworkReportOut;
+  t.same(
+    report.houses.map((h) => [
+      h.site.id,
+      h.bookingsKnown,
+      h.figures.find((f) => f.key === 'energyKwh')?.value,
+    ]),
+    [
+      ['bericht-haus', true, 300],
+      ['werk-haus', false, 600],
+    ],
+  );
+  t.same(
+    report.total.figures.find((f) => f.key === 'energyKwh'),
+    {
+      key: 'energyKwh',
+      unit: 'kWh',
+      value: 900,
+      coverage: 0.004,
+    },
+  );
+  t.equal(report.total.areaM2, 1100);
+
+  t.equal((await n.get('/api/network/report?period=2026-12', board.cookie)).statusCode, 400, 'not begun');
+  t.equal((await n.get('/api/network/report?period=Oktober', board.cookie)).statusCode, 400);
+
+  const quarter = await n.get('/api/network/report.csv?period=2025-q4', board.cookie);
+  t.equal(quarter.statusCode, 200, quarter.body);
+  t.match(quarter.headers['content-disposition'], /wesprint-network-2025-Q4-network-figures\.csv/);
+  const de = await n.get('/api/network/report.csv?period=2025-10', board.cookie);
+  t.ok(de.body.startsWith('\uFEFF'), 'BOM for Excel');
+  const rows = parse(de.body.slice(1), { delimiter: ';', columns: true }) as Record<string, string>[];
+  t.equal(rows.length, 33, 'two houses and the network, 11 figures each');
+  t.match(
+    rows.find((r) => r.scope === 'network' && r.figure === 'co2LocationKg'),
+    { value: '322,8', site: '' },
+  );
+  const en = await n.get('/api/network/report.csv?period=2025-10&lang=en', board.cookie);
+  const enRows = parse(en.body.slice(1), { columns: true }) as Record<string, string>[];
+  t.match(
+    enRows.find((r) => r.site === 'werk-haus' && r.figure === 'goodAirShare'),
+    {
+      name: 'Werkhaus',
+      value: '0.3333',
+      coverage: '0.0027',
+    },
+  );
+});
