@@ -41,6 +41,7 @@ import {
 import { lobbyRoutes } from './lobby-routes.ts';
 import type { LockCommands } from './lock-commands.ts';
 import { networkReportRoutes } from './network-report-routes.ts';
+import { noticeRoutes } from './notice-routes.ts';
 import { quarantineRoutes } from './quarantine-routes.ts';
 import { readingRoutes } from './reading-routes.ts';
 import { requestForLog } from './request-log.ts';
@@ -288,6 +289,14 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     audit,
     now: context.now,
     ...(options.publicRateLimit ? { publicRateLimit: options.publicRateLimit } : {}),
+  });
+  await app.register(noticeRoutes, {
+    site: options.site,
+    notices: records.notices,
+    bookings: records.bookings,
+    audit,
+    now: context.now,
+    lobbyAccess: options.lobbyPublic ? 'public' : 'lobby',
   });
   await app.register(boardReportRoutes, { ...context, bookings: records.bookings });
   await app.register(networkReportRoutes, {

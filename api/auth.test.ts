@@ -92,6 +92,11 @@ const EXPECTED_ACCESS: Record<string, RouteAccess> = {
   // The organiser's own events (staff: any); the handler answers 404 for another's.
   'GET /api/events/:eventId/dates/:dateId/counts': ANY_MEMBER,
   'PUT /api/events/:eventId/dates/:dateId/attendance': ANY_MEMBER,
+  // Notices on spaces: put up by the facility or an automation, read by who booked the room and the lobby.
+  'PUT /api/spaces/:id/notices/:topic': STAFF,
+  'DELETE /api/spaces/:id/notices/:topic': STAFF,
+  'GET /api/me/notices': ANY_MEMBER,
+  'GET /api/lobby/notices': 'lobby',
 };
 
 /**
@@ -110,6 +115,8 @@ const EXPECTED_TOKEN_SCOPE: Record<string, TokenScope> = {
   'GET /api/spaces/:id/availability': 'bookings:read',
   'GET /api/events/live': 'feed:read',
   'POST /api/devices/:id/commands': 'commands:write',
+  'PUT /api/spaces/:id/notices/:topic': 'notices:write',
+  'DELETE /api/spaces/:id/notices/:topic': 'notices:write',
 };
 
 const DASHBOARD_FILE = /^\/(assets\/[\w.-]+|[\w.-]+\.(html|svg|png|webmanifest|js))$/;

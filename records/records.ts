@@ -43,6 +43,9 @@ import { SqliteLobbyTokens } from '../members/sqlite-lobby-tokens.ts';
 import { SqliteMemberStore } from '../members/sqlite-member-store.ts';
 import { SqliteSessionStore } from '../members/sqlite-sessions.ts';
 import { SqliteSignInFailures } from '../members/sqlite-sign-in-throttle.ts';
+import { PostgresSpaceNotices } from '../notices/postgres-space-notices.ts';
+import type { SpaceNotices } from '../notices/space-notices.ts';
+import { SqliteSpaceNotices } from '../notices/sqlite-space-notices.ts';
 
 /**
  * The records stores of one installation, on whichever engine keeps them: the SQLite file DATA_DIR/wesprint.db
@@ -71,6 +74,8 @@ export interface Records {
   readonly events: EventStore;
   /** Visitors' sign-ups for event dates, and what is kept of each date (counts, who came). */
   readonly signUps: SignUpStore;
+  /** The notices up on spaces now (an automation's "open a window"). */
+  readonly notices: SpaceNotices;
   /** Closes the file or the pool; the stores are not used afterwards. */
   close(): Promise<void>;
 }
@@ -105,6 +110,7 @@ export function sqliteRecords(db: RecordsDb, options: RecordsOptions = {}): Reco
     momentClaims: new SqliteMomentClaims(db),
     events: new SqliteEventStore(db),
     signUps: new SqliteSignUpStore(db),
+    notices: new SqliteSpaceNotices(db),
     close: async () => {
       if (db.open) db.close();
     },
@@ -131,6 +137,7 @@ export function postgresRecords(pool: PostgresRecords, where: string, options: R
     momentClaims: new PostgresMomentClaims(pool),
     events: new PostgresEventStore(pool),
     signUps: new PostgresSignUpStore(pool),
+    notices: new PostgresSpaceNotices(pool),
     close: () => {
       ended ??= pool.end();
       return ended;
