@@ -43,6 +43,17 @@ import type { AcknowledgeResult, Alert, AlertStore } from './alert-store.ts';
 export type AlertChange = 'opened' | 'updated' | 'cleared' | 'acknowledged';
 export type AlertListener = (alert: Alert, change: AlertChange) => void;
 
+/**
+ * Alert changes between the API processes of one installation: only the leader runs the rules, yet an alert
+ * it opens, or one acknowledged on another replica, reaches every replica's listeners (records/records-news.ts).
+ */
+export interface AlertNews {
+  /** Tells the other processes (not this one: its listeners are told directly). */
+  tell(id: number, change: AlertChange): void;
+  /** Hears what the other processes told; returns the function that stops hearing. */
+  listen(listener: (id: number, change: AlertChange) => void): () => void;
+}
+
 export interface AlertWatchOptions {
   alerts: AlertStore;
   feed: Pick<BuildingFeed, 'subscribeLive' | 'latest' | 'devices' | 'gatewayOnline'>;
@@ -57,6 +68,8 @@ export interface AlertWatchOptions {
   checkEveryMs?: number;
   /** Where each alert opened or cleared is told (`alert-opened`, `alert-cleared`: the building feed). */
   events?: EventAnnouncer;
+  /** The other API processes' alert changes, for this one's listeners, and this one's for theirs. */
+  news?: AlertNews;
   /** The time; tests move it by hand. */
   now?: () => number;
   logger?: BaseLogger;
@@ -87,6 +100,7 @@ export class AlertWatch {
   private nightTriedAt = -Infinity;
   private nightRun: Promise<Verdict['state'] | 'skipped'> | undefined;
   private unsubscribe: (() => void) | undefined;
+  private unlistenNews: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
   /** The writes to the store, one after the other in the order they were decided (see `write`). */
   private writing: Promise<void> = Promise.resolve();
@@ -138,8 +152,20 @@ export class AlertWatch {
   /** Adds a listener; returns the function that removes it. */
   subscribe(listener: AlertListener): () => void {
     this.listeners.add(listener);
+    // Another process's change is read from the store, as it is now, and told to this one's listeners.
+    this.unlistenNews ??= this.o.news?.listen((id, change) => {
+      this.o.alerts
+        .get(id)
+        .then((alert) => {
+          if (alert) this.tellListeners(alert, change);
+        })
+        .catch((err: Error) => this.o.logger?.warn({ err: err.message }, 'could not read a told alert'));
+    });
     return () => {
       this.listeners.delete(listener);
+      if (this.listeners.size > 0) return;
+      this.unlistenNews?.();
+      this.unlistenNews = undefined;
     };
   }
 
@@ -346,6 +372,11 @@ export class AlertWatch {
     // The store opens and clears an alert for one caller only, so of several processes watching, one tells it.
     const event = alertEvent(change, this.o.site.site.id, alert);
     if (event) this.o.events?.announce(event);
+    this.o.news?.tell(alert.id, change);
+    this.tellListeners(alert, change);
+  }
+
+  private tellListeners(alert: Alert, change: AlertChange): void {
     for (const listener of this.listeners) {
       try {
         listener(alert, change);

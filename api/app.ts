@@ -3,6 +3,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import type { Redis } from 'ioredis';
 import type { RateLimit } from '../access/unlock-rules.ts';
 import type { AlertWatch } from '../alerts/alert-watch.ts';
 import type { BuildingFeed } from '../building/live-feed.ts';
@@ -124,6 +125,22 @@ export interface ApiOptions {
    * this site alone.
    */
   network?: { sites: readonly SiteConfig[]; store: TimeSeriesStore };
+  /** Sessions signed out by other API processes (records/records-news.ts): their sockets here close at once. */
+  sessionsEnded?: (listener: (sessionId: string) => void) => () => void;
+  /**
+   * Warm the board report's cache once listening (default true); false: only when `app.warmBoardReport()` is
+   * called (by the leader of several API processes, `cli/parts.ts`).
+   */
+  warmBoardReport?: boolean;
+  /** The login route's per-address limit kept in this Redis, shared by every API process (REDIS_URL). */
+  rateLimitRedis?: Redis;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Starts warming the board report's cache; resolves the returned stop to end it. */
+    warmBoardReport(): () => Promise<void>;
+  }
 }
 
 /**
@@ -170,7 +187,12 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
       ...(options.now ? { now: options.now } : {}),
     });
   // Before any route: it refuses routes that do not declare who may call them.
-  await app.register(auth, { identity, siteId: options.site.site.id, audit });
+  await app.register(auth, {
+    identity,
+    siteId: options.site.site.id,
+    audit,
+    ...(options.rateLimitRedis ? { rateLimitRedis: options.rateLimitRedis } : {}),
+  });
   await app.register(crossSite, {
     audit,
     trustedOrigins: options.trustedOrigins ?? [],
@@ -181,6 +203,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     siteId: options.site.site.id,
     audit,
     ...(options.socketCheckMs !== undefined ? { checkMs: options.socketCheckMs } : {}),
+    ...(options.sessionsEnded ? { sessionsEnded: options.sessionsEnded } : {}),
   });
   // Bodies are JSON. Fastify would also read text/plain, the one body type a page of another site can post
   // without asking first (a CORS preflight); without the parser such a request is a 415.
@@ -298,7 +321,19 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     now: context.now,
     lobbyAccess: options.lobbyPublic ? 'public' : 'lobby',
   });
-  await app.register(boardReportRoutes, { ...context, bookings: records.bookings });
+  let startWarm: (() => () => Promise<void>) | undefined;
+  app.decorate('warmBoardReport', () => startWarm?.() ?? (async () => undefined));
+  await app.register(boardReportRoutes, {
+    ...context,
+    bookings: records.bookings,
+    ...(options.warmBoardReport === false
+      ? {
+          warm: (start: () => () => Promise<void>) => {
+            startWarm = start;
+          },
+        }
+      : {}),
+  });
   await app.register(networkReportRoutes, {
     site: options.site,
     network: options.network ?? { sites: [options.site], store: options.store },

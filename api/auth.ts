@@ -2,6 +2,7 @@ import cookie from '@fastify/cookie';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
+import type { Redis } from 'ioredis';
 import type { AuditLog } from '../access/audit-log.ts';
 import type { Member, RouteAccess } from '../access/roles.ts';
 import {
@@ -72,6 +73,8 @@ export interface AuthOptions {
   siteId?: string;
   /** Where refused uses of integration tokens are written; without it they are only refused. */
   audit?: AuditLog;
+  /** Keeps the per-route request limits (the login route's) in Redis, shared by every API process. */
+  rateLimitRedis?: Redis;
 }
 
 const kScopeAccess = Symbol.for('wesprint.scopeAccess');
@@ -176,10 +179,15 @@ export function decideAccess(access: RouteAccess, member: Member | null, lobby: 
 }
 
 export const auth = fp<AuthOptions>(
-  async (app, { identity, siteId, audit }) => {
+  async (app, { identity, siteId, audit, rateLimitRedis }) => {
     await app.register(cookie);
-    // Per-route limits only (the login route; others may add `config.rateLimit` to theirs).
-    await app.register(rateLimit, { global: false });
+    // Per-route limits only (the login route; others may add `config.rateLimit` to theirs). In Redis when the
+    // installation has one, so several API processes count together; Redis away lets requests through (the
+    // stored sign-in waits still hold).
+    await app.register(rateLimit, {
+      global: false,
+      ...(rateLimitRedis ? { redis: rateLimitRedis, skipOnError: true } : {}),
+    });
 
     app.decorateRequest('member', null);
     app.decorateRequest('lobby', false);

@@ -24,8 +24,11 @@ export interface BoardReportRoutesOptions {
   profiles: Map<string, DeviceProfile>;
   /** The time; tests fix it. */
   now?: () => number;
-  /** Compute the opening report when the API starts listening (default true; tests that count reads turn it off). */
-  warm?: boolean;
+  /**
+   * Compute the opening report when the API starts listening (default true; tests that count reads turn it
+   * off); or hand the warm-up's start (it returns its stop) to whoever decides when it runs (the leader).
+   */
+  warm?: boolean | ((start: () => () => Promise<void>) => void);
 }
 
 /** While the opening month is not covered yet (the first start's history still being written), warm again this often. */
@@ -101,16 +104,30 @@ export const boardReportRoutes: FastifyPluginAsyncTypebox<BoardReportRoutesOptio
   // be read: they are read once the API listens, in the background, and again while their history is missing.
   let warmTimer: NodeJS.Timeout | undefined;
   let tries = 0;
+  let warming = false;
   const warm = () => {
     tries++;
     warmBoardReport(sources, cache, now())
       .then((covered) => {
-        if (!covered && tries < WARM_TRIES) warmTimer = setTimeout(warm, WARM_AGAIN_MS).unref();
+        if (warming && !covered && tries < WARM_TRIES) warmTimer = setTimeout(warm, WARM_AGAIN_MS).unref();
       })
       .catch((err: Error) => app.log.warn({ err: err.message }, 'board report not warmed'));
   };
-  if (options.warm ?? true) app.addHook('onListen', async () => void setImmediate(warm));
-  app.addHook('onClose', async () => clearTimeout(warmTimer));
+  const startWarm = () => {
+    warming = true;
+    tries = 0;
+    warmTimer = setTimeout(warm, 0).unref();
+    return async () => {
+      warming = false;
+      clearTimeout(warmTimer);
+    };
+  };
+  if (typeof options.warm === 'function') options.warm(startWarm);
+  else if (options.warm ?? true) app.addHook('onListen', async () => void startWarm());
+  app.addHook('onClose', async () => {
+    warming = false;
+    clearTimeout(warmTimer);
+  });
 
   function periodOf(text: string): Period {
     const parsed = parsePeriod(text, tz);

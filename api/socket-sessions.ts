@@ -5,6 +5,7 @@ import type { AuditLog } from '../access/audit-log.ts';
 import type { RouteAccess } from '../access/roles.ts';
 import { TOKEN_REFUSAL_STATUS, type TokenScope } from '../access/token-scopes.ts';
 import type { Identity } from '../members/identity.ts';
+import { tokenId } from '../members/tokens.ts';
 import { decideAccess, decideIntegration } from './auth.ts';
 
 /**
@@ -36,6 +37,8 @@ interface Held {
   access: RouteAccess;
   tokenScope: TokenScope | undefined;
   sessionToken: string | null;
+  /** The session's stored id (`tokenId`), as another API process names it when it signs the session out. */
+  sessionId: string | null;
   lobbyToken: string | null;
   integrationSecret: string | null;
 }
@@ -66,6 +69,7 @@ export class OpenSockets {
       access,
       tokenScope: request.routeOptions.config?.tokenScope,
       sessionToken: request.sessionToken,
+      sessionId: request.sessionToken ? tokenId(request.sessionToken) : null,
       lobbyToken: request.lobbyToken,
       // Only a token that was let in holds the socket (a member's cookie beside it decides instead).
       integrationSecret: request.integration ? request.integrationSecret : null,
@@ -78,17 +82,25 @@ export class OpenSockets {
    * Decides every held socket again (only those opened with `token`, when given) and closes those that would
    * now be refused; resolves to how many were closed.
    */
-  async recheck(token?: string | null): Promise<number> {
+  recheck(token?: string | null): Promise<number> {
+    return this.#recheck(
+      token == null
+        ? () => true
+        : (held) =>
+            held.sessionToken === token || held.lobbyToken === token || held.integrationSecret === token,
+    );
+  }
+
+  /** Decides again the sockets of the session stored as `sessionId` (signed out in another API process). */
+  recheckSession(sessionId: string): Promise<number> {
+    return this.#recheck((held) => held.sessionId === sessionId);
+  }
+
+  async #recheck(which: (held: Held) => boolean): Promise<number> {
     let closed = 0;
     const now = this.#identity.now();
     for (const held of this.#held) {
-      if (
-        token != null &&
-        held.sessionToken !== token &&
-        held.lobbyToken !== token &&
-        held.integrationSecret !== token
-      )
-        continue;
+      if (!which(held)) continue;
       if (held.integrationSecret !== null) {
         if (await this.#integrationStays(held, now)) continue;
         closed++;
@@ -147,6 +159,8 @@ export interface SocketSessionsOptions {
   audit?: AuditLog;
   /** How often open sockets are decided again (default 10 s). */
   checkMs?: number;
+  /** Sessions signed out by other API processes (records/records-news.ts): their sockets are decided at once. */
+  sessionsEnded?: (listener: (sessionId: string) => void) => () => void;
 }
 
 /**
@@ -154,7 +168,7 @@ export interface SocketSessionsOptions {
  * WebSocket route added later is held without remembering to.
  */
 export const socketSessions = fp<SocketSessionsOptions>(
-  async (app, { identity, siteId, audit, checkMs = DEFAULT_SOCKET_CHECK_MS }) => {
+  async (app, { identity, siteId, audit, checkMs = DEFAULT_SOCKET_CHECK_MS, sessionsEnded }) => {
     const sockets = new OpenSockets(identity, {
       ...(siteId !== undefined ? { siteId } : {}),
       ...(audit ? { audit } : {}),
@@ -184,7 +198,20 @@ export const socketSessions = fp<SocketSessionsOptions>(
       });
     }, checkMs);
     timer.unref();
-    app.addHook('onClose', async () => clearInterval(timer));
+    const unlisten = sessionsEnded?.((sessionId) => {
+      sockets
+        .recheckSession(sessionId)
+        .then((closed) => {
+          if (closed > 0) app.log.info({ closed }, 'open sockets: closed those of a session signed out');
+        })
+        .catch((err: Error) => {
+          app.log.warn({ err: err.message }, 'open sockets: check after a sign-out elsewhere failed');
+        });
+    });
+    app.addHook('onClose', async () => {
+      clearInterval(timer);
+      unlisten?.();
+    });
   },
   { name: 'wesprint-socket-sessions', fastify: '5.x', dependencies: ['wesprint-auth'] },
 );

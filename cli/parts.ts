@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
 import { scheduleAuditPurge } from '../access/audit-log.ts';
 import { AlertWatch } from '../alerts/alert-watch.ts';
@@ -28,6 +29,7 @@ import {
 } from '../members/first-start.ts';
 import { Identity } from '../members/identity.ts';
 import { auditSignIns } from '../members/sign-in-audit.ts';
+import type { BackgroundWork } from '../records/leader.ts';
 import { openRecordStores, type Records } from '../records/records.ts';
 import { credentialsFromDataDir, type Simulation, startSimulation } from '../simulations/simulator.ts';
 import { loadOrCreateSecrets, SERVICE_USERNAMES, type Secrets, secretsFile } from '../site/credentials.ts';
@@ -328,12 +330,17 @@ export async function startParts(
     };
 
     goOn();
+    // What runs in one process of those on the records (records/leader.ts): the watchers, the booking clock,
+    // the audit purge, the board report's warm-up. Started below, once the API is up.
+    const background: (() => BackgroundWork | Promise<BackgroundWork>)[] = [];
     let alerts: AlertWatch | undefined;
     if (parts.watchers) {
       const { store, feed } = openReadings();
-      const watchers = startWatchers(settings, site, profiles, store, feed, await openRecordsOnce(), logger);
-      stops.push(watchers.stop);
-      alerts = watchers.alerts;
+      const opened = await openRecordsOnce();
+      // Every API process lists, acknowledges and pushes alerts; the leader's watcher judges them.
+      const watch = alertWatch(settings, site, profiles, store, feed, opened, logger);
+      alerts = watch;
+      background.push(() => startWatchers(settings, site, profiles, feed, opened, watch, logger));
       lines.push(
         `Watchers        check-in (no-show release after ${settings.checkInGraceMs / 60_000} min), alerts (CO2, devices offline, night load, doors)`,
       );
@@ -349,9 +356,14 @@ export async function startParts(
       stops.push(() => lockCommands.close());
       const identity = await openIdentity();
       const opened = await openRecordsOnce();
-      stops.push(await scheduleAuditPurge(opened.audit, settings.auditRetentionDays, logger));
+      background.push(async () => ({
+        stop: await scheduleAuditPurge(opened.audit, settings.auditRetentionDays, logger),
+      }));
       // The visitors of an event's date are deleted within the hour after it (their counts stay).
-      stops.push(await scheduleSignUpPurge(opened.signUps, logger));
+      background.push(async () => ({ stop: await scheduleSignUpPurge(opened.signUps, logger) }));
+      // The login route's per-address limit in Redis when there is one: the same limit whichever replica.
+      const limits = settings.redisUrl ? rateLimitRedis(settings, site) : undefined;
+      if (limits) stops.push(limits.close);
       const admin = await ensureFirstAdmin(identity, {
         siteId: site.site.id,
         dataDir: settings.dataDir,
@@ -372,6 +384,9 @@ export async function startParts(
         // The network report reads every house's series, each through its own view (reports/network-report.ts).
         network: { sites: network.sites, store: all },
         ...(alerts ? { alerts } : {}),
+        sessionsEnded: (listener) => opened.news.onSessionEnded(listener),
+        warmBoardReport: false,
+        ...(limits ? { rateLimitRedis: limits.redis } : {}),
         unlockGraceMs: settings.unlockGraceMs,
         trustedOrigins: settings.trustedOrigins,
         lobbyPublic: settings.lobbyPublic,
@@ -379,6 +394,7 @@ export async function startParts(
         ...(settings.dashboardDir !== undefined ? { dashboardDir: settings.dashboardDir } : {}),
       });
       stops.push(() => app.close());
+      background.push(() => ({ stop: app.warmBoardReport() }));
       try {
         await app.listen({ host: settings.httpHost, port: settings.httpPort });
       } catch (err) {
@@ -412,6 +428,30 @@ export async function startParts(
           `Administrator   e-mail and password in ${adminCredentialsFile(settings.dataDir)} (mode 0600)`,
         );
       }
+    }
+
+    goOn();
+    if (background.length > 0) {
+      const opened = await openRecordsOnce();
+      const leader = await opened.lead({
+        // Installations sharing one database each lead their own home site's work.
+        name: site.site.id,
+        start: async () => {
+          const started: BackgroundWork[] = [];
+          for (const start of background) started.push(await start());
+          return {
+            stop: async () => {
+              for (const work of started.reverse()) await work.stop();
+            },
+          };
+        },
+        logger: logger.child({ part: 'leader' }),
+      });
+      stops.push(() => leader.stop());
+      if (opened.engine === 'postgres')
+        lines.push(
+          'Background      in one API process of those on PostgreSQL (advisory lock); this one asks',
+        );
     }
 
     goOn();
@@ -544,11 +584,8 @@ function checkProfiles(site: SiteConfig, profiles: Map<string, DeviceProfile>): 
   }
 }
 
-/**
- * The watchers: sensor-verified check-in and no-show release (CHECKIN_GRACE_MIN), and alerts for the
- * facility manager (ALERT_*: CO2, devices offline, night base load, doors left unlocked).
- */
-function startWatchers(
+/** The alert watcher: every API process lists, acknowledges and pushes alerts with it; the leader starts it. */
+function alertWatch(
   settings: Settings,
   site: SiteConfig,
   profiles: Map<string, DeviceProfile>,
@@ -556,7 +593,34 @@ function startWatchers(
   feed: BuildingFeed,
   records: Records,
   logger: Logger,
-): { alerts: AlertWatch; stop: () => Promise<void> } {
+): AlertWatch {
+  return new AlertWatch({
+    alerts: records.alerts,
+    feed,
+    site,
+    profiles,
+    timeSeries: store,
+    bookings: records.bookings,
+    settings: settings.alerts,
+    events: feed,
+    news: records.news.alerts,
+    logger: logger.child({ part: 'alerts' }),
+  });
+}
+
+/**
+ * The leader's watchers: sensor-verified check-in and no-show release (CHECKIN_GRACE_MIN), the booking clock,
+ * and alerts for the facility manager (ALERT_*: CO2, devices offline, night base load, doors left unlocked).
+ */
+function startWatchers(
+  settings: Settings,
+  site: SiteConfig,
+  profiles: Map<string, DeviceProfile>,
+  feed: BuildingFeed,
+  records: Records,
+  alerts: AlertWatch,
+  logger: Logger,
+): BackgroundWork {
   const checkIn = new CheckInWatcher({
     store: records.bookings,
     feed,
@@ -575,24 +639,29 @@ function startWatchers(
     logger: logger.child({ part: 'booking-clock' }),
   });
   clock.start();
-  const alerts = new AlertWatch({
-    alerts: records.alerts,
-    feed,
-    site,
-    profiles,
-    timeSeries: store,
-    bookings: records.bookings,
-    settings: settings.alerts,
-    events: feed,
-    logger: logger.child({ part: 'alerts' }),
-  });
   alerts.start();
   return {
-    alerts,
     stop: async () => {
       await alerts.stop();
       await clock.stop();
       await checkIn.stop();
+    },
+  };
+}
+
+/** An ioredis client for the login route's limit, on REDIS_URL with this installation's key prefix. */
+function rateLimitRedis(settings: Settings, site: SiteConfig): { redis: Redis; close: () => Promise<void> } {
+  const redis = new Redis(settings.redisUrl as string, {
+    keyPrefix: `${settings.redisKeyPrefix ?? defaultKeyPrefix(site.site.id)}login-limit:`,
+    // Redis away: the limit lets the request through (skipOnError) rather than the sign-in failing.
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+  });
+  redis.on('error', () => undefined);
+  return {
+    redis,
+    close: async () => {
+      redis.disconnect();
     },
   };
 }

@@ -3,6 +3,7 @@ import type { PostgresRecords } from '../database/postgres.ts';
 import type { MemberStore } from './member-store.ts';
 import {
   DEFAULT_SESSION_LIFETIME,
+  SESSION_ENDED_CHANNEL,
   type SessionLifetime,
   type SessionStore,
   TOUCH_EVERY_MS,
@@ -64,9 +65,14 @@ export class PostgresSessionStore implements SessionStore {
   }
 
   async end(token: string): Promise<boolean> {
-    return (
-      ((await this.pool.query('DELETE FROM sessions WHERE id = $1', [tokenId(token)])).rowCount ?? 0) > 0
+    // Told to every API process by the deleting statement itself, so heard only once the delete is committed:
+    // their sockets opened with it close (records/records-news.ts).
+    const { rowCount } = await this.pool.query(
+      `WITH gone AS (DELETE FROM sessions WHERE id = $1 RETURNING id)
+       SELECT pg_notify('${SESSION_ENDED_CHANNEL}', id) FROM gone`,
+      [tokenId(token)],
     );
+    return (rowCount ?? 0) > 0;
   }
 
   async prune(now = Date.now()): Promise<number> {

@@ -35,3 +35,9 @@ export interface SessionStore {
   /** Drops sessions past their absolute or idle end (housekeeping; resolve() never honours them anyway). */
   prune(now?: number): Promise<number>;
 }
+
+/**
+ * PostgreSQL's notification channel for a session ended by sign-out: the payload is its stored id (`tokenId`),
+ * so the API processes close the sockets it opened (records/records-news.ts).
+ */
+export const SESSION_ENDED_CHANNEL = 'wesprint_session_ended';

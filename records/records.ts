@@ -46,6 +46,8 @@ import { SqliteSignInFailures } from '../members/sqlite-sign-in-throttle.ts';
 import { PostgresSpaceNotices } from '../notices/postgres-space-notices.ts';
 import type { SpaceNotices } from '../notices/space-notices.ts';
 import { SqliteSpaceNotices } from '../notices/sqlite-space-notices.ts';
+import { type Leader, type LeaderOptions, leadAlone, leadOnPostgres } from './leader.ts';
+import { postgresNews, quietNews, type RecordsNews } from './records-news.ts';
 
 /**
  * The records stores of one installation, on whichever engine keeps them: the SQLite file DATA_DIR/wesprint.db
@@ -76,13 +78,22 @@ export interface Records {
   readonly signUps: SignUpStore;
   /** The notices up on spaces now (an automation's "open a window"). */
   readonly notices: SpaceNotices;
-  /** Closes the file or the pool; the stores are not used afterwards. */
+  /** What the other API processes on these records tell this one (and this one them). */
+  readonly news: RecordsNews;
+  /**
+   * Runs the background work in one process of those on these records: at once on the SQLite file (one
+   * process), on PostgreSQL in whichever holds the advisory lock named after `options.name` (records/leader.ts).
+   */
+  lead(options: LeaderOptions): Promise<Leader>;
+  /** Closes the file or the pool; the stores are not used afterwards (stop the leader and news first). */
   close(): Promise<void>;
 }
 
 export interface RecordsOptions {
   sessionLifetime?: SessionLifetime;
   throttle?: GuessThrottleRule;
+  /** Where the news connection says it is lost or back. */
+  logger?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
 }
 
 /** Where the records are: DATABASE_URL when set, else the SQLite file in DATA_DIR. */
@@ -111,6 +122,8 @@ export function sqliteRecords(db: RecordsDb, options: RecordsOptions = {}): Reco
     events: new SqliteEventStore(db),
     signUps: new SqliteSignUpStore(db),
     notices: new SqliteSpaceNotices(db),
+    news: quietNews(),
+    lead: leadAlone,
     close: async () => {
       if (db.open) db.close();
     },
@@ -121,6 +134,7 @@ export function sqliteRecords(db: RecordsDb, options: RecordsOptions = {}): Reco
 export function postgresRecords(pool: PostgresRecords, where: string, options: RecordsOptions = {}): Records {
   const members = new PostgresMemberStore(pool);
   let ended: Promise<void> | undefined;
+  let news: RecordsNews | undefined;
   return {
     engine: 'postgres',
     where,
@@ -138,8 +152,17 @@ export function postgresRecords(pool: PostgresRecords, where: string, options: R
     events: new PostgresEventStore(pool),
     signUps: new PostgresSignUpStore(pool),
     notices: new PostgresSpaceNotices(pool),
+    // Listening takes a connection of its own: only for those who ask (the API processes).
+    get news() {
+      news ??= postgresNews(pool, options.logger);
+      return news;
+    },
+    lead: async (leader) => leadOnPostgres(pool, leader),
     close: () => {
-      ended ??= pool.end();
+      ended ??= (async () => {
+        await news?.close();
+        await pool.end();
+      })();
       return ended;
     },
   };
@@ -151,7 +174,7 @@ export function postgresRecords(pool: PostgresRecords, where: string, options: R
  */
 export async function openRecordStores(
   location: RecordsLocation,
-  options: RecordsOptions & Pick<PostgresOpenOptions, 'signal' | 'logger'> = {},
+  options: RecordsOptions & Pick<PostgresOpenOptions, 'signal'> = {},
 ): Promise<Records> {
   if (location.databaseUrl) {
     const pool = await openPostgresRecords(location.databaseUrl, {
