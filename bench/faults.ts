@@ -208,7 +208,8 @@ export interface FaultsResult {
 const STARTUP_MS = 120_000;
 /** No new PUBACK for this long (the broker restarting takes seconds) is a stalled run. */
 const STALL_MS = 120_000;
-const QUIET_MS = 8000;
+/** Every PUBACKed message stored: how long the gateway must stay calm before the rows are counted. */
+const QUIET_MS = 2000;
 const MEMORY_LEAD_S = 10;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -639,24 +640,46 @@ class FaultSystem {
     }
   }
 
-  /** The gateway connected, its store caught up with the journal (not "spooling"), by its heartbeat file. */
-  calm(): boolean {
+  /** The heartbeat as written, for a failure's message. */
+  heartbeat(): string {
+    try {
+      const beat = JSON.parse(fs.readFileSync(path.join(this.dataDir, 'gateway.heartbeat.json'), 'utf8'));
+      delete beat.memory;
+      return JSON.stringify({ ...beat, runningPid: this.holder?.child.pid });
+    } catch {
+      return '(none)';
+    }
+  }
+
+  /**
+   * By its heartbeat file: the gateway connected, its intake (split) connected and subscribed, its store's
+   * cursor at the end of its journal (nothing committed waits), not spooling: when that heartbeat was
+   * written (epoch ms), undefined when not calm.
+   */
+  calm(): number | undefined {
     const holder = this.holder;
-    if (!holder || !wesprintRunning(holder)) return false;
+    if (!holder || !wesprintRunning(holder)) return undefined;
     try {
       const beat = JSON.parse(fs.readFileSync(path.join(this.dataDir, 'gateway.heartbeat.json'), 'utf8')) as {
+        ts: number;
         pid?: number;
         connected?: boolean;
         spooling?: boolean;
+        journal?: { committed: number; stored: number };
+        intake?: { connected: boolean; subscribed: boolean };
       };
       // A heartbeat the killed gateway left behind says "connected, caught up" while its successor is still
       // starting: taken for calm, the count was judged settled before the backlog arrived (7,264 "lost").
-      if (beat.pid !== holder.child.pid) return false;
-      if (!beat.connected || beat.spooling) return false;
+      if (beat.pid !== holder.child.pid) return undefined;
+      if (!beat.connected || beat.spooling) return undefined;
+      if (!beat.journal || beat.journal.stored < beat.journal.committed) return undefined;
+      if (this.shape === 'split' && !(beat.intake?.connected && beat.intake.subscribed)) return undefined;
       const spool = path.join(this.dataDir, 'spool');
-      return !fs.existsSync(spool) || !fs.readdirSync(spool).some((f) => f.endsWith('.spool.jsonl'));
+      if (fs.existsSync(spool) && fs.readdirSync(spool).some((f) => f.endsWith('.spool.jsonl')))
+        return undefined;
+      return beat.ts;
     } catch {
-      return false;
+      return undefined;
     }
   }
 
@@ -929,27 +952,49 @@ async function runOne(
       final = await d.report();
     }
 
-    // The store settles: the gateway connected, its spool empty, the count still for quietMs.
-    const quietMs = o.quietMs ?? QUIET_MS;
+    // The store settles once it holds every PUBACKed message (counted, key by key) and the gateway says, in
+    // its own heartbeat, that nothing is on its way: connected, its intake (split) connected and subscribed,
+    // the store's cursor at the end of its journal. Silence is never taken for loss: a message PUBACKed and
+    // not stored is counted lost only if it is still missing when the deadline (minutes) has passed.
     const settleMs = 180_000 + o.storeDownS * 1000;
-    let last = -1;
-    let stillSince = performance.now();
+    const ids = ctx.site.devices.map((dev) => dev.id);
+    const keyOf = (i: number) => {
+      const m = timedMessage(i, deviceCount);
+      return messageKey(ids[m.device] as string, m.counter);
+    };
+    const ackedKeys = (() => {
+      const unacked = new Set(final.unacked);
+      const keys: string[] = [];
+      for (let i = 0; i < final.sent; i++) if (!unacked.has(i)) keys.push(keyOf(i));
+      return keys;
+    })();
+    let missing = ackedKeys.length;
+    let allStoredAt: number | undefined;
     try {
       await until(
         async () => {
-          const n = await system.reader.count().catch(() => -1);
-          if (n !== last) {
-            last = n;
-            stillSince = performance.now();
+          const rows = await system.reader.rows().catch(() => undefined);
+          if (!rows) return false;
+          const stored = new Set(rows.map((r) => messageKey(r.device, storedCounter(r.kwh))));
+          missing = ackedKeys.filter((k) => !stored.has(k)).length;
+          if (missing > 0) {
+            allStoredAt = undefined;
+            return false;
           }
-          return n >= 0 && system.calm() && performance.now() - stillSince >= quietMs;
+          allStoredAt ??= Date.now();
+          // A heartbeat written a while after everything was stored (it comes every 10 s) that says calm: a
+          // redelivery under way then would have moved the journal past the store's cursor.
+          const calmAt = system.calm();
+          return calmAt !== undefined && calmAt >= allStoredAt + (o.quietMs ?? QUIET_MS);
         },
         settleMs,
-        'the store to settle (gateway connected, spool empty, no new rows)',
-        500,
+        'every PUBACKed message stored with the gateway calm',
+        1000,
       );
     } catch (err) {
-      problems.push((err as Error).message);
+      problems.push(
+        `${(err as Error).message}: ${missing} PUBACKed messages not stored; gateway heartbeat ${system.heartbeat()}`,
+      );
     }
     run.durationMs = performance.now() - t0;
     // A zero means something only if the fault reached the gateway (looked at once all has settled: a
@@ -992,11 +1037,6 @@ async function runOne(
 
     // Count.
     const published: string[] = [];
-    const ids = ctx.site.devices.map((dev) => dev.id);
-    const keyOf = (i: number) => {
-      const m = timedMessage(i, deviceCount);
-      return messageKey(ids[m.device] as string, m.counter);
-    };
     for (let i = 0; i < final.sent; i++) published.push(keyOf(i));
     const unacked = new Set(final.unacked);
     const acked = published.filter((_, i) => !unacked.has(i));

@@ -261,9 +261,33 @@ t.test('the gateway heartbeat turns unhealthy when it is old, missing or disconn
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-beat-'));
   t.teardown(() => fs.rmSync(dataDir, { recursive: true, force: true }));
   t.match(checkGatewayHeartbeat(dataDir), /no gateway heartbeat/);
-  writeHeartbeat(dataDir, true, false);
+  const journal = { committed: 10, stored: 10 };
+  writeHeartbeat(dataDir, { connected: true, spooling: false, journal });
   t.equal(checkGatewayHeartbeat(dataDir), undefined);
   t.match(checkGatewayHeartbeat(dataDir, Date.now() + 120_000), /s old/);
-  writeHeartbeat(dataDir, false, false);
+  writeHeartbeat(dataDir, { connected: false, spooling: false, journal });
   t.match(checkGatewayHeartbeat(dataDir), /not connected/);
+  // `wesprint gateway`: its own client connected says nothing of where the device messages come in.
+  const intake = { received: 5, appended: 5, duplicates: 0, acknowledged: 5, connections: 1 };
+  writeHeartbeat(dataDir, {
+    connected: true,
+    spooling: false,
+    journal,
+    intake: { ...intake, connected: false, subscribed: false },
+  });
+  t.match(checkGatewayHeartbeat(dataDir), /intake is not connected/);
+  writeHeartbeat(dataDir, {
+    connected: true,
+    spooling: false,
+    journal,
+    intake: { ...intake, connected: true, subscribed: false },
+  });
+  t.match(checkGatewayHeartbeat(dataDir), /not subscribed/);
+  writeHeartbeat(dataDir, {
+    connected: true,
+    spooling: false,
+    journal,
+    intake: { ...intake, connected: true, subscribed: true },
+  });
+  t.equal(checkGatewayHeartbeat(dataDir), undefined);
 });

@@ -3,7 +3,10 @@ import path from 'node:path';
 
 /**
  * `wesprint healthcheck gateway`: the container health check. The gateway has no HTTP port of its own, so it
- * writes a heartbeat file; healthy = written recently and connected to the broker.
+ * writes a heartbeat file; healthy = written recently, its client connected to the broker, and (`wesprint
+ * gateway` against another broker) its MQTT intake connected and subscribed: the intake is where the device
+ * messages come in, the gateway's own client only carries commands and statuses, so a gateway whose intake
+ * lost its broker is deaf even while its own client is connected.
  */
 const STALE_AFTER_MS = 60_000;
 
@@ -11,7 +14,32 @@ export function heartbeatFile(dataDir: string): string {
   return path.join(dataDir, 'gateway.heartbeat.json');
 }
 
-export function writeHeartbeat(dataDir: string, connected: boolean, spooling: boolean): void {
+/** What the gateway says of itself, every 10 s and at once when a connection comes or goes. */
+export interface GatewayBeat {
+  /** The gateway's own MQTT client (commands, statuses, republished readings). */
+  connected: boolean;
+  /** The store failed and the journal's readings wait for it. */
+  spooling: boolean;
+  /** The gateway's journal: the highest position on disk and the store's cursor (every entry up to it stored). */
+  journal: { committed: number; stored: number };
+  /**
+   * `wesprint gateway` against another broker: its MQTT intake, which takes the devices' messages into the
+   * journal. Absent in `wesprint start`/`edge`, where the broker journals them in the same process.
+   */
+  intake?: {
+    connected: boolean;
+    /** The broker answered this connection's subscriptions: messages flow. */
+    subscribed: boolean;
+    /** PUBLISH packets received, appended as new, recognised as redeliveries, PUBACKed, since start. */
+    received: number;
+    appended: number;
+    duplicates: number;
+    acknowledged: number;
+    connections: number;
+  };
+}
+
+export function writeHeartbeat(dataDir: string, beat: GatewayBeat): void {
   const file = heartbeatFile(dataDir);
   // What the process holds (kB): whether memory stays flat while the store is away is read from here
   // (bench/faults.ts --memory), since the heap is not visible from outside the process.
@@ -23,15 +51,12 @@ export function writeHeartbeat(dataDir: string, connected: boolean, spooling: bo
     externalKb: Math.round(m.external / 1024),
   };
   // The pid tells a reader whose heartbeat this is: a gateway killed with -9 leaves its last one behind.
-  fs.writeFileSync(
-    `${file}.tmp`,
-    JSON.stringify({ ts: Date.now(), pid: process.pid, connected, spooling, memory }),
-  );
+  fs.writeFileSync(`${file}.tmp`, JSON.stringify({ ts: Date.now(), pid: process.pid, ...beat, memory }));
   fs.renameSync(`${file}.tmp`, file);
 }
 
 export function checkGatewayHeartbeat(dataDir: string, now = Date.now()): string | undefined {
-  let beat: { ts: number; connected: boolean };
+  let beat: { ts: number } & Partial<GatewayBeat>;
   try {
     beat = JSON.parse(fs.readFileSync(heartbeatFile(dataDir), 'utf8'));
   } catch {
@@ -40,5 +65,9 @@ export function checkGatewayHeartbeat(dataDir: string, now = Date.now()): string
   if (now - beat.ts > STALE_AFTER_MS)
     return `gateway heartbeat is ${Math.round((now - beat.ts) / 1000)} s old`;
   if (!beat.connected) return 'gateway is not connected to the broker';
+  if (beat.intake && !beat.intake.connected)
+    return "gateway's intake is not connected to the broker: no device messages come in";
+  if (beat.intake && !beat.intake.subscribed)
+    return "gateway's intake is connected but not subscribed yet: no device messages come in";
   return undefined;
 }

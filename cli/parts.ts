@@ -18,6 +18,7 @@ import type { DeviceProfile } from '../device-profiles/profile.ts';
 import { loadProfiles } from '../device-profiles/registry.ts';
 import { scheduleSignUpPurge } from '../events/signup-store.ts';
 import { deviceFilters, type Gateway, type RetainedMessage, startGateway } from '../gateway/gateway.ts';
+import type { MqttIntake } from '../gateway/mqtt-intake.ts';
 import { Quarantine } from '../gateway/quarantine.ts';
 import type { MessageJournal } from '../journal/journal.ts';
 import { openJournal } from '../journal/segment-journal.ts';
@@ -724,6 +725,8 @@ interface GatewayInput {
   close: () => Promise<void>;
   /** A worker of a share group (`wesprint gateway` with MQTT_SHARE_GROUP): its client id and group. */
   worker?: { clientId: string; shareGroup: string };
+  /** `wesprint gateway` against another broker: the MQTT intake that fills the journal (for the heartbeat). */
+  intake?: MqttIntake;
 }
 
 async function startOwnGateway(
@@ -772,11 +775,39 @@ async function startOwnGateway(
   timer.unref();
   // A container health check runs in a process of its own: the gateway leaves it a heartbeat file.
   // "spooling": the store failed and the readings wait for it in the journal.
-  const heartbeat = () => writeHeartbeat(settings.dataDir, gateway.client.connected, gateway.isSpooling());
+  // "journal": how far the store is behind what the journal holds; "intake": where the device messages come in
+  // when the broker is another process (the gateway's own client carries only commands and statuses).
+  const intake = input.intake;
+  const heartbeat = () => {
+    const s = intake?.stats();
+    writeHeartbeat(settings.dataDir, {
+      connected: gateway.client.connected,
+      spooling: gateway.isSpooling(),
+      journal: { committed: input.journal.committed(), stored: input.journal.cursor('store') },
+      ...(intake && s
+        ? {
+            intake: {
+              connected: intake.client.connected,
+              subscribed: intake.listening(),
+              received: s.received,
+              appended: s.appended,
+              duplicates: s.duplicates,
+              acknowledged: s.acknowledged,
+              connections: s.connections,
+            },
+          }
+        : {}),
+    });
+  };
   heartbeat();
   // At once when the broker comes or goes, not up to 10 s later (the gateway may start before its broker).
-  gateway.client.on('connect', heartbeat);
-  gateway.client.on('close', heartbeat);
+  const clients = [gateway.client, ...(intake ? [intake.client] : [])];
+  for (const c of clients) {
+    c.on('connect', heartbeat);
+    c.on('close', heartbeat);
+  }
+  // Answered subscriptions come after 'connect'.
+  void intake?.subscribed.then(heartbeat);
   const heartbeatTimer = setInterval(heartbeat, HEARTBEAT_INTERVAL_MS);
   heartbeatTimer.unref();
   let stopped: Promise<void> | undefined;
@@ -786,8 +817,10 @@ async function startOwnGateway(
       stopped ??= (async () => {
         clearInterval(timer);
         clearInterval(heartbeatTimer);
-        gateway.client.off('connect', heartbeat);
-        gateway.client.off('close', heartbeat);
+        for (const c of clients) {
+          c.off('connect', heartbeat);
+          c.off('close', heartbeat);
+        }
         // The store write under way gets its grace; what the store has not acknowledged stays in the
         // journal past the store's cursor, where the next start resumes.
         try {

@@ -107,6 +107,8 @@ export interface MqttIntake {
   readonly client: MqttClient;
   /** Resolves once the broker has answered the first subscriptions. */
   readonly subscribed: Promise<void>;
+  /** Connected, and the broker answered this connection's subscriptions: messages flow (the heartbeat's). */
+  listening(): boolean;
   stats(): MqttIntakeStats;
   /** Stops reading, acknowledges what is being appended (within a grace), disconnects. The journal stays open. */
   stop(): Promise<void>;
@@ -309,8 +311,11 @@ export async function startMqttIntake(options: MqttIntakeOptions): Promise<MqttI
     subscribedOnce = resolve;
   });
   let firstSubscription = true;
+  /** The connection whose SUBSCRIBE the broker answered. */
+  let subscribedOn: object | undefined;
   client.on('connect', () => {
     stats.connections++;
+    const stream = client.stream;
     (client.stream as { setNoDelay?: (on: boolean) => unknown }).setNoDelay?.(true);
     // Again on a kept session: harmless, and picks up the filters of a newly added family.
     client.subscribe(filters, { qos: 1 }, (err, granted, suback) => {
@@ -338,6 +343,7 @@ export async function startMqttIntake(options: MqttIntakeOptions): Promise<MqttI
           'mqtt intake: subscribed',
         );
       }
+      if (client.stream === stream) subscribedOn = stream;
       subscribedOnce();
     });
   });
@@ -348,6 +354,7 @@ export async function startMqttIntake(options: MqttIntakeOptions): Promise<MqttI
   return {
     client,
     subscribed,
+    listening: () => client.connected && subscribedOn !== undefined && subscribedOn === client.stream,
     stats: () => ({ ...stats }),
     stop() {
       stopped ??= (async () => {
