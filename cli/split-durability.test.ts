@@ -1,13 +1,13 @@
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import t from 'tap';
 import { DEMO_SITE_FILE } from '../simulations/demo-site.ts';
-import { deviceUsername, loadOrCreateSecrets, SERVICE_USERNAMES } from '../site/credentials.ts';
+import { loadOrCreateSecrets, SERVICE_USERNAMES } from '../site/credentials.ts';
 import { loadSite } from '../site/load.ts';
 import { closedPort } from '../test-support/ports.ts';
+import { rawDeviceConnection } from '../test-support/raw-mqtt-device.ts';
+import { countStored, storedPower, until } from '../test-support/stored-readings.ts';
 import { killWesprint, startWesprint, type WesprintService } from '../test-support/wesprint-process.ts';
 
 /**
@@ -30,106 +30,6 @@ t.setTimeout(6 * 60_000);
 const site = loadSite(DEMO_SITE_FILE);
 const plugs = site.devices.filter((d) => d.profile === 'shelly-gen1').slice(0, 4);
 const PER_DEVICE = 40;
-
-function mqttString(s: string): Buffer {
-  const bytes = Buffer.from(s, 'utf8');
-  const length = Buffer.alloc(2);
-  length.writeUInt16BE(bytes.length);
-  return Buffer.concat([length, bytes]);
-}
-
-function packet(type: number, body: Buffer): Buffer {
-  const lengths: number[] = [];
-  let n = body.length;
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    lengths.push(byte);
-  } while (n > 0);
-  return Buffer.concat([Buffer.from([type, ...lengths]), body]);
-}
-
-function connectPacket(clientId: string, username: string, password: string): Buffer {
-  // MQTT 3.1.1, clean session, user name and password, keep-alive 60 s.
-  const header = Buffer.concat([mqttString('MQTT'), Buffer.from([4, 0x80 | 0x40 | 0x02, 0, 60])]);
-  return packet(
-    0x10,
-    Buffer.concat([header, mqttString(clientId), mqttString(username), mqttString(password)]),
-  );
-}
-
-function publishPacket(topic: string, payload: string, messageId: number, dup: boolean): Buffer {
-  const id = Buffer.alloc(2);
-  id.writeUInt16BE(messageId);
-  return packet(0x32 | (dup ? 0x08 : 0), Buffer.concat([mqttString(topic), id, Buffer.from(payload)]));
-}
-
-/** A device's connection: sends what it is told, and counts the PUBACKs it reads (packet ids). */
-async function deviceConnection(port: number, device: (typeof plugs)[number], password: string) {
-  const socket = net.connect(port, '127.0.0.1');
-  socket.setNoDelay(true);
-  const acked = new Set<number>();
-  let connack = false;
-  let buffered = Buffer.alloc(0);
-  socket.on('data', (chunk) => {
-    buffered = Buffer.concat([buffered, chunk]);
-    while (buffered.length >= 2) {
-      const length = buffered[1] as number; // CONNACK and PUBACK: remaining length 2
-      if (buffered.length < 2 + length) break;
-      const type = (buffered[0] as number) >> 4;
-      if (type === 2) {
-        if (buffered[3] !== 0) socket.destroy(new Error(`CONNACK ${buffered[3]}`));
-        connack = buffered[3] === 0;
-      }
-      if (type === 4) acked.add(buffered.readUInt16BE(2));
-      buffered = buffered.subarray(2 + length);
-    }
-  });
-  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-  socket.on('error', () => {});
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', () => resolve());
-    socket.once('error', reject);
-  });
-  // A short client id: aedes keeps MQTT 3.1's 23 characters.
-  socket.write(connectPacket(`split-${plugs.indexOf(device)}`, deviceUsername(device), password));
-  await until('CONNACK', () => connack, 20_000);
-  return {
-    acked,
-    closed,
-    async publishAll(values: number[], dup: boolean) {
-      for (const [i, value] of values.entries()) {
-        socket.write(publishPacket(`${device.topic}/relay/0/power`, String(value), i + 1, dup));
-        // A millisecond apart at least: readings stamped alike in one series would be one row.
-        await new Promise((resolve) => setTimeout(resolve, 3));
-      }
-    },
-    close() {
-      socket.destroy();
-    },
-  };
-}
-
-function storedPower(file: string): { num: number }[] {
-  if (!fs.existsSync(file)) return [];
-  const db = new Database(file, { readonly: true, fileMustExist: true });
-  try {
-    return db.prepare("SELECT num FROM reading WHERE quantity = 'power'").all() as { num: number }[];
-  } catch {
-    return [];
-  } finally {
-    db.close();
-  }
-}
-
-async function until(what: string, probe: () => boolean | Promise<boolean>, ms = 120_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await probe())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 t.test(
   'split shape: the broker killed before its PUBACKs reached the devices, which resend everything with DUP; its forwarding record set back: every message stored exactly once',
@@ -177,7 +77,9 @@ t.test(
 
     // First connections: every message sent, no PUBACK read (as if each was lost on the way back).
     const first = await Promise.all(
-      plugs.map((d) => deviceConnection(port, d, secrets.devices[d.id] as string)),
+      plugs.map((d) =>
+        rawDeviceConnection(port, `split-${plugs.indexOf(d)}`, d, secrets.devices[d.id] as string),
+      ),
     );
     await Promise.all(first.map((c, d) => c.publishAll(values[d] as number[], false)));
     await until('every message stored', () => storedPower(readings).length >= all.length);
@@ -192,7 +94,9 @@ t.test(
 
     // The devices resend all of them, DUP set, on new connections; each must be acknowledged now.
     const again = await Promise.all(
-      plugs.map((d) => deviceConnection(port, d, secrets.devices[d.id] as string)),
+      plugs.map((d) =>
+        rawDeviceConnection(port, `split-${plugs.indexOf(d)}`, d, secrets.devices[d.id] as string),
+      ),
     );
     await Promise.all(again.map((c, d) => c.publishAll(values[d] as number[], true)));
     await until('the resent messages acknowledged', () => again.every((c) => c.acked.size === PER_DEVICE));
@@ -209,20 +113,10 @@ t.test(
     await new Promise((resolve) => setTimeout(resolve, 1000));
     for (const c of again) c.close();
 
-    const rows = storedPower(readings);
-    const times = new Map<number, number>();
-    for (const r of rows) times.set(r.num, (times.get(r.num) ?? 0) + 1);
-    t.same(
-      [...all, ...later.flat()].filter((v) => !times.has(v)),
-      [],
-      'no message lost',
-    );
-    t.same(
-      [...times].filter(([, n]) => n > 1).map(([v]) => v),
-      [],
-      'no message stored twice',
-    );
-    t.equal(rows.length, all.length + later.flat().length, 'one row per message');
+    const counted = countStored(storedPower(readings), [...all, ...later.flat()]);
+    t.same(counted.missing, [], 'no message lost');
+    t.same(counted.twice, [], 'no message stored twice');
+    t.equal(counted.rows, all.length + later.flat().length, 'one row per message');
 
     t.equal((await gateway.stop('SIGTERM')).code, 0, 'the gateway stops cleanly');
     t.equal((await broker.stop('SIGTERM')).code, 0, 'the broker stops cleanly');

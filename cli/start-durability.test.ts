@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
 import t from 'tap';
 import { DEMO_SITE_FILE } from '../simulations/demo-site.ts';
@@ -10,6 +9,7 @@ import { loadSite } from '../site/load.ts';
 import { requireComponent } from '../test-support/component.ts';
 import { INFLUXD_INSTALL, influxdAvailable, startInfluxd } from '../test-support/influxd.ts';
 import { closedPort } from '../test-support/ports.ts';
+import { storedPower, until } from '../test-support/stored-readings.ts';
 import { killWesprint, startWesprint, type WesprintService } from '../test-support/wesprint-process.ts';
 
 /**
@@ -89,28 +89,6 @@ function heartbeat(dataDir: string): { spooling?: boolean } {
     return JSON.parse(fs.readFileSync(path.join(dataDir, 'gateway.heartbeat.json'), 'utf8'));
   } catch {
     return {};
-  }
-}
-
-function storedPower(file: string): { device: string; num: number; ts: number }[] {
-  if (!fs.existsSync(file)) return [];
-  const db = new Database(file, { readonly: true, fileMustExist: true });
-  try {
-    return db
-      .prepare("SELECT device, num, ts FROM reading WHERE quantity = 'power' ORDER BY device, ts")
-      .all() as { device: string; num: number; ts: number }[];
-  } catch {
-    return [];
-  } finally {
-    db.close();
-  }
-}
-
-async function until(what: string, probe: () => boolean | Promise<boolean>, ms = 180_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await probe())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
   }
 }
 

@@ -6,7 +6,8 @@ import type { Logger } from 'pino';
 import { brokerClientOptions, closeBrokerClient, keepConnected } from '../building/broker-connection.ts';
 import { arrivalClock } from '../journal/arrival-clock.ts';
 import { decodeForwardedEntry, forwardedSender } from '../journal/forwarded-entry.ts';
-import type { ArrivingMessage, MessageJournal } from '../journal/journal.ts';
+import type { Appended, ArrivingMessage, MessageJournal } from '../journal/journal.ts';
+import { MovedDeviceRepeats } from './moved-device-repeats.ts';
 
 /**
  * The gateway's MQTT intake for `wesprint gateway` against a broker in another process (`wesprint broker`,
@@ -91,6 +92,11 @@ export interface MqttIntakeStats {
   retainedReplays: number;
   /** Of those received, entries forwarded from a broker's journal (`journalFeed`). */
   forwarded: number;
+  /**
+   * Of those forwarded, a device's message forwarded already by another node of a cluster (the device sent
+   * it again there after its node died): acknowledged, not journaled (gateway/moved-device-repeats.ts).
+   */
+  movedRepeats: number;
   /** Forwarded payloads that were not an entry: journaled as they came, for the gateway's quarantine. */
   malformedForwards: number;
   /** PUBACKs sent. */
@@ -185,6 +191,7 @@ export async function startMqttIntake(options: MqttIntakeOptions): Promise<MqttI
     duplicates: 0,
     retainedReplays: 0,
     forwarded: 0,
+    movedRepeats: 0,
     malformedForwards: 0,
     acknowledged: 0,
     unacknowledged: 0,
@@ -225,6 +232,9 @@ export async function startMqttIntake(options: MqttIntakeOptions): Promise<MqttI
     return n;
   };
   const pending = new Set<Promise<void>>();
+  const moved = new MovedDeviceRepeats();
+  /** The latest append: a repeat answered without one is acknowledged after it, so PUBACKs keep their order. */
+  let lastAppend: Promise<unknown> = Promise.resolve();
   const sendPuback = (messageId: number) =>
     (client as unknown as { _sendPacket(packet: Packet, cb: (err?: Error) => void): void })._sendPacket(
       { cmd: 'puback', messageId } as Packet,
@@ -245,7 +255,11 @@ export async function startMqttIntake(options: MqttIntakeOptions): Promise<MqttI
     const payload = Buffer.isBuffer(p.payload) ? p.payload : Buffer.from(p.payload);
     const forwarded = p.topic === feed ? decodeForwardedEntry(payload) : undefined;
     let message: ArrivingMessage;
+    let repeat = false;
     if (forwarded !== undefined && !('error' in forwarded)) {
+      repeat =
+        forwarded.device !== undefined &&
+        moved.isRepeat(forwarded.origin, forwarded.device, forwarded.topic, forwarded.payload);
       // As the broker's journal has it: its arrival time there, its place there as the identity.
       stats.forwarded++;
       message = {
@@ -274,7 +288,15 @@ export async function startMqttIntake(options: MqttIntakeOptions): Promise<MqttI
       };
     }
     const retainedReplay = message.retainedReplay;
-    const append = journal.append(message);
+    let append: Promise<Appended>;
+    if (repeat) {
+      stats.movedRepeats++;
+      append = lastAppend.then(
+        () => ({ seq: 0, duplicate: true }) as const,
+        () => ({ seq: 0, duplicate: true }) as const,
+      );
+    } else append = journal.append(message);
+    lastAppend = append;
     const done = append.then(
       (result) => {
         if (result.duplicate) stats.duplicates++;

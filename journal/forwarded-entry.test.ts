@@ -31,6 +31,23 @@ t.test('a forwarded entry keeps its origin, position, arrival time, topic and pa
   t.equal(JOURNAL_FEED_TOPIC, '$wesprint/journal');
 });
 
+t.test(
+  'a device message is forwarded with its device (client id, packet id); version 1 is still read',
+  async (t) => {
+    const device = { clientId: 'shellyplug-s-BC9EFF', messageId: 65_535 };
+    const decoded = decodeForwardedEntry(
+      encodeForwardedEntry('kaufhaus-a1b2', { ...entry, sender: device }),
+    ) as ForwardedEntry;
+    t.same(decoded, { origin: 'kaufhaus-a1b2', ...entry, device });
+    // A node not yet upgraded: the same entry in version 1 (no flag 2, no device).
+    const v1 = Buffer.from(encodeForwardedEntry('kaufhaus-a1b2', entry));
+    v1[0] = 1;
+    t.same(decodeForwardedEntry(v1), { origin: 'kaufhaus-a1b2', ...entry });
+    const cut = encodeForwardedEntry('o', { ...entry, sender: device });
+    t.ok('error' in decodeForwardedEntry(cut.subarray(0, 19 + 1 + 3)), 'a device cut short is refused');
+  },
+);
+
 t.test('bytes that are not a forwarded entry say why, in one line', async (t) => {
   const good = encodeForwardedEntry('kaufhaus-a1b2', entry);
   const bad = (b: Buffer) => ('error' in decodeForwardedEntry(b) ? 'refused' : 'taken');

@@ -17,15 +17,24 @@ import type { JournalEntry, MessageSender } from './journal.ts';
  * MQTT 3.1.1 (aedes) has no user properties, so the entry travels in the payload of a message on a topic of
  * its own, which only the broker publishes and only the gateway's account reads:
  *
- *     u8   version (1)
- *     u8   flags: 1 retained replay
+ *     u8   version (2; 1 is still read: no device below)
+ *     u8   flags: 1 retained replay, 2 has a device
  *     f64  position in the origin's journal
  *     f64  receivedAt (epoch ms) there
  *     u8   origin byte length
  *     ...  origin, UTF-8 (the broker journal's name: one per broker, one per node of a cluster)
+ *     (version 2, flag 2 only)
+ *     u16  the device's packet id
+ *     u16  the device's client id, byte length
+ *     ...  client id, UTF-8
  *     u16  topic byte length
  *     ...  topic, UTF-8
  *     ...  payload (the rest)
+ *
+ * The device (its client id and packet id, as the origin's journal identified the message): on a cluster a
+ * device whose PUBACK was lost when its node died sends the message again to another node, whose journal
+ * never saw it and journals it anew, under another origin and position. The gateway's intake recognises it
+ * by the device's identity instead (gateway/moved-device-repeats.ts).
  */
 
 /**
@@ -42,10 +51,13 @@ export interface ForwardedEntry {
   retainedReplay: boolean;
   topic: string;
   payload: Buffer;
+  /** The device that sent it (QoS 1): client id and packet id. */
+  device?: { clientId: string; messageId: number };
 }
 
-const VERSION = 1;
+const VERSION = 2;
 const FLAG_RETAINED_REPLAY = 1;
+const FLAG_DEVICE = 2;
 const FIXED = 1 + 1 + 8 + 8 + 1;
 
 export function encodeForwardedEntry(origin: string, entry: JournalEntry): Buffer {
@@ -53,13 +65,23 @@ export function encodeForwardedEntry(origin: string, entry: JournalEntry): Buffe
   if (originBytes === 0 || originBytes > 0xff) throw new RangeError(`origin must be 1-255 bytes: ${origin}`);
   const topicBytes = Buffer.byteLength(entry.topic, 'utf8');
   if (topicBytes > 0xffff) throw new RangeError(`topic longer than 65535 bytes: ${topicBytes}`);
-  const bytes = Buffer.allocUnsafe(FIXED + originBytes + 2 + topicBytes + entry.payload.length);
+  const device = entry.sender;
+  const deviceBytes = device ? Buffer.byteLength(device.clientId, 'utf8') : 0;
+  if (deviceBytes > 0xffff) throw new RangeError(`client id longer than 65535 bytes: ${deviceBytes}`);
+  const bytes = Buffer.allocUnsafe(
+    FIXED + originBytes + (device ? 4 + deviceBytes : 0) + 2 + topicBytes + entry.payload.length,
+  );
   let at = bytes.writeUInt8(VERSION, 0);
-  at = bytes.writeUInt8(entry.retainedReplay ? FLAG_RETAINED_REPLAY : 0, at);
+  at = bytes.writeUInt8((entry.retainedReplay ? FLAG_RETAINED_REPLAY : 0) | (device ? FLAG_DEVICE : 0), at);
   at = bytes.writeDoubleLE(entry.seq, at);
   at = bytes.writeDoubleLE(entry.receivedAt, at);
   at = bytes.writeUInt8(originBytes, at);
   at += bytes.write(origin, at, 'utf8');
+  if (device) {
+    at = bytes.writeUInt16LE(device.messageId, at);
+    at = bytes.writeUInt16LE(deviceBytes, at);
+    at += bytes.write(device.clientId, at, 'utf8');
+  }
   at = bytes.writeUInt16LE(topicBytes, at);
   at += bytes.write(entry.topic, at, 'utf8');
   entry.payload.copy(bytes, at);
@@ -70,7 +92,9 @@ export function encodeForwardedEntry(origin: string, entry: JournalEntry): Buffe
 export function decodeForwardedEntry(bytes: Buffer): ForwardedEntry | { error: string } {
   if (bytes.length < FIXED + 1 + 2)
     return { error: `too short for a forwarded entry (${bytes.length} bytes)` };
-  if (bytes[0] !== VERSION) return { error: `unknown forwarded entry version ${bytes[0]}` };
+  const version = bytes[0];
+  if (version !== VERSION && version !== 1) return { error: `unknown forwarded entry version ${version}` };
+  const flags = bytes[1] as number;
   const seq = bytes.readDoubleLE(2);
   const receivedAt = bytes.readDoubleLE(10);
   if (!Number.isSafeInteger(seq) || seq < 1) return { error: `implausible position ${seq}` };
@@ -78,15 +102,28 @@ export function decodeForwardedEntry(bytes: Buffer): ForwardedEntry | { error: s
   const originEnd = FIXED + (bytes[FIXED - 1] as number);
   if (originEnd === FIXED || originEnd + 2 > bytes.length)
     return { error: 'origin length exceeds the entry' };
-  const topicEnd = originEnd + 2 + bytes.readUInt16LE(originEnd);
+  let topicStart = originEnd;
+  let device: ForwardedEntry['device'];
+  if (version === 2 && (flags & FLAG_DEVICE) !== 0) {
+    if (originEnd + 4 > bytes.length) return { error: 'device exceeds the entry' };
+    const deviceEnd = originEnd + 4 + bytes.readUInt16LE(originEnd + 2);
+    if (deviceEnd + 2 > bytes.length) return { error: 'device length exceeds the entry' };
+    device = {
+      clientId: bytes.toString('utf8', originEnd + 4, deviceEnd),
+      messageId: bytes.readUInt16LE(originEnd),
+    };
+    topicStart = deviceEnd;
+  }
+  const topicEnd = topicStart + 2 + bytes.readUInt16LE(topicStart);
   if (topicEnd > bytes.length) return { error: 'topic length exceeds the entry' };
   return {
     origin: bytes.toString('utf8', FIXED, originEnd),
     seq,
     receivedAt,
-    retainedReplay: ((bytes[1] as number) & FLAG_RETAINED_REPLAY) !== 0,
-    topic: bytes.toString('utf8', originEnd + 2, topicEnd),
+    retainedReplay: (flags & FLAG_RETAINED_REPLAY) !== 0,
+    topic: bytes.toString('utf8', topicStart + 2, topicEnd),
     payload: Buffer.from(bytes.subarray(topicEnd)),
+    ...(device ? { device } : {}),
   };
 }
 

@@ -53,6 +53,12 @@ export interface ArrivingMessage {
 export interface JournalEntry extends Omit<ArrivingMessage, 'sender'> {
   /** Its position: 1, 2, 3, … in arrival order, never reused, kept across restarts. */
   seq: number;
+  /**
+   * Who sent it (client id and packet id), as the journal keeps it for recognising a retransmission: a
+   * broker node forwards it with the entry, so the gateway knows a device's resend that reached it through
+   * another node (journal/forwarded-entry.ts). Absent without a sender.
+   */
+  sender?: Pick<MessageSender, 'clientId' | 'messageId'>;
 }
 
 export type Appended =

@@ -23,6 +23,8 @@ t.test('a record reads back as it was written, positions past 2^32 included', as
     retainedReplay: true,
     topic: message.topic,
     payload: message.payload,
+    // Who sent it rides along with the entry (a broker node forwards it, journal/forwarded-entry.ts).
+    sender: { clientId: 'ßensor-1', messageId: 65_535 },
   });
   const sender = decodeSender(bytes, frame.bodyStart, frame.end);
   t.equal(sender?.clientId, 'ßensor-1');

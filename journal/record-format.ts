@@ -110,12 +110,21 @@ export function recordSeq(buf: Buffer, bodyStart: number): number {
 export function decodeEntry(buf: Buffer, bodyStart: number, end: number): JournalEntry {
   const clientIdEnd = bodyStart + BODY_FIXED + buf.readUInt16LE(bodyStart + 19);
   const topicEnd = clientIdEnd + 2 + buf.readUInt16LE(clientIdEnd);
+  const flags = buf[bodyStart + 16] as number;
   return {
     seq: recordSeq(buf, bodyStart),
     receivedAt: buf.readDoubleLE(bodyStart + 8),
-    retainedReplay: ((buf[bodyStart + 16] as number) & FLAG_RETAINED_REPLAY) !== 0,
+    retainedReplay: (flags & FLAG_RETAINED_REPLAY) !== 0,
     topic: buf.toString('utf8', clientIdEnd + 2, topicEnd),
     payload: Buffer.from(buf.subarray(topicEnd, end)),
+    ...((flags & FLAG_SENDER) !== 0
+      ? {
+          sender: {
+            clientId: buf.toString('utf8', bodyStart + BODY_FIXED, clientIdEnd),
+            messageId: buf.readUInt16LE(bodyStart + 17),
+          },
+        }
+      : {}),
   };
 }
 

@@ -339,6 +339,8 @@ class SegmentJournal implements MessageJournal {
       retainedReplay: message.retainedReplay,
       topic: message.topic,
       payload: record.payload,
+      // The caller's own object (its connection and DUP flag ride along unread): no copy per message.
+      ...(sender ? { sender } : {}),
     });
     group.bytes += record.bytes.length;
     group.lastSeq = seq;
