@@ -127,3 +127,6 @@ export const STAFF: readonly Role[] = ['facility', 'admin'];
 
 /** Who reads the building's measurements (readings, time series): staff, and the board for its reports. */
 export const STAFF_AND_BOARD: readonly Role[] = ['facility', 'board', 'admin'];
+
+/** Who reads what the house costs and brings in (the common-good report for funders): the board and admins. */
+export const BOARD_AND_ADMIN: readonly Role[] = ['board', 'admin'];

@@ -13,6 +13,7 @@ import type { Quarantine } from '../gateway/quarantine.ts';
 import { Identity } from '../members/identity.ts';
 import { auditSignIns } from '../members/sign-in-audit.ts';
 import { type Records, sqliteRecords } from '../records/records.ts';
+import { type EventCounts, NO_EVENT_COUNTS } from '../reports/common-good-report.ts';
 import type { SiteConfig } from '../site/site.ts';
 import type { TimeSeriesStore } from '../storage/store.ts';
 import { alertRoutes } from './alert-routes.ts';
@@ -22,6 +23,7 @@ import { type AuthRoutesOptions, authRoutes } from './auth-routes.ts';
 import { boardReportRoutes } from './board-report-routes.ts';
 import { bookingRoutes } from './booking-routes.ts';
 import { bookingSeriesRoutes } from './booking-series-routes.ts';
+import { commonGoodRoutes } from './common-good-routes.ts';
 import type { ApiContext } from './context.ts';
 import { crossSite } from './cross-site.ts';
 import { dashboardPages } from './dashboard-pages.ts';
@@ -134,6 +136,8 @@ export interface ApiOptions {
   warmBoardReport?: boolean;
   /** The login route's per-address limit kept in this Redis, shared by every API process (REDIS_URL). */
   rateLimitRedis?: Redis;
+  /** Sign-ups and organisers' counts of event dates for the common-good report; default none kept. */
+  eventCounts?: EventCounts;
 }
 
 declare module 'fastify' {
@@ -341,6 +345,12 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     profiles: context.profiles,
     audit,
     now: context.now,
+  });
+  await app.register(commonGoodRoutes, {
+    ...context,
+    bookings: records.bookings,
+    events: records.events,
+    counts: options.eventCounts ?? NO_EVENT_COUNTS,
   });
   await app.register(dashboardPages, options.dashboardDir ? { dir: options.dashboardDir } : {});
   return app;

@@ -5,6 +5,7 @@ import Fastify from 'fastify';
 import t, { type Test } from 'tap';
 import {
   ANY_MEMBER,
+  BOARD_AND_ADMIN,
   NETWORK_BOARD,
   ROLES,
   type Role,
@@ -49,6 +50,8 @@ const EXPECTED_ACCESS: Record<string, RouteAccess> = {
   // house of the network (access/roles.ts readsNetwork).
   'GET /api/network/report': NETWORK_BOARD,
   'GET /api/network/report.csv': NETWORK_BOARD,
+  'GET /api/board/common-good': BOARD_AND_ADMIN,
+  'GET /api/board/common-good.csv': BOARD_AND_ADMIN,
   'GET /api/quarantine': STAFF,
   'GET /api/facility/overview': STAFF,
   'GET /api/facility/energy-days': STAFF_AND_BOARD,

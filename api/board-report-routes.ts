@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { stringify } from 'csv-stringify/sync';
+import type { FastifyReply } from 'fastify';
 import Type from 'typebox';
 import { STAFF_AND_BOARD } from '../access/roles.ts';
 import type { BookingStore } from '../bookings/booking-store.ts';
@@ -85,6 +86,46 @@ export function reportCsv(
   );
 }
 
+/** The period a report is asked for; a 400 that says what to change when it cannot be reported. */
+export function reportablePeriod(text: string, timeZone: string, now: number): Period {
+  const parsed = parsePeriod(text, timeZone);
+  if (!parsed.ok) throw new ApiError(400, parsed.reason);
+  // A period that has not begun has nothing to report: refused rather than an empty report that looks real.
+  if (parsed.period.from >= now)
+    throw new ApiError(
+      400,
+      `period ${parsed.period.label} has not begun yet; choose one up to the current one`,
+    );
+  return parsed.period;
+}
+
+type CsvTable = Parameters<typeof reportCsv>[0] & { id: string };
+
+/** One of a report's tables as a CSV download; a 400 when the report has no such table. */
+export function sendCsv(
+  reply: FastifyReply,
+  filename: string,
+  tables: readonly CsvTable[],
+  id: string | number,
+  lang: 'de' | 'en',
+): FastifyReply {
+  const table = tables.find((t) => t.id === String(id));
+  if (!table) throw new ApiError(400, `the report has no table "${id}"`);
+  return reply
+    .type('text/csv; charset=utf-8')
+    .header('content-disposition', `attachment; filename="${filename}"`)
+    .send(reportCsv(table, lang));
+}
+
+/** The query of a report's CSV: the period, which table, and whose spreadsheet conventions. */
+export function csvQuery<const Ids extends readonly string[]>(tableIds: Ids) {
+  return Type.Object({
+    period: PeriodParam,
+    table: Type.Enum([...tableIds]),
+    lang: CsvLang,
+  });
+}
+
 /** The board's ecological report (JSON for the page, CSV per table for spreadsheets). */
 export const boardReportRoutes: FastifyPluginAsyncTypebox<BoardReportRoutesOptions> = async (
   app,
@@ -129,17 +170,7 @@ export const boardReportRoutes: FastifyPluginAsyncTypebox<BoardReportRoutesOptio
     clearTimeout(warmTimer);
   });
 
-  function periodOf(text: string): Period {
-    const parsed = parsePeriod(text, tz);
-    if (!parsed.ok) throw new ApiError(400, parsed.reason);
-    // A period that has not begun has nothing to report: refused rather than an empty report that looks real.
-    if (parsed.period.from >= now())
-      throw new ApiError(
-        400,
-        `period ${parsed.period.label} has not begun yet; choose one up to the current one`,
-      );
-    return parsed.period;
-  }
+  const periodOf = (text: string) => reportablePeriod(text, tz, now());
 
   async function report(period: Period): Promise<BoardReportOut> {
     try {
@@ -172,23 +203,15 @@ export const boardReportRoutes: FastifyPluginAsyncTypebox<BoardReportRoutesOptio
       schema: {
         tags: ['reports'],
         summary: 'One table of the board report as CSV (UTF-8 with BOM), for Excel or LibreOffice',
-        querystring: Type.Object({
-          period: PeriodParam,
-          table: Type.Enum([...TABLE_IDS]),
-          lang: CsvLang,
-        }),
+        querystring: csvQuery(TABLE_IDS),
         response: CSV_RESPONSES,
       },
     },
     async (request, reply) => {
       const { table: id, lang = 'de' } = request.query;
       const period = periodOf(request.query.period);
-      const table = (await report(period)).tables.find((t) => t.id === id);
-      if (!table) throw new ApiError(400, `the report has no table "${id}"`);
-      return reply
-        .type('text/csv; charset=utf-8')
-        .header('content-disposition', `attachment; filename="wesprint-report-${period.label}-${id}.csv"`)
-        .send(reportCsv(table, lang));
+      const tables = (await report(period)).tables;
+      return sendCsv(reply, `wesprint-report-${period.label}-${id}.csv`, tables, id, lang);
     },
   );
 };

@@ -96,14 +96,28 @@ export function compareFigures(
   previous: Record<FigureKey, number | null>,
   yearBefore: Record<FigureKey, number | null>,
 ): ReportFigureOut[] {
-  return FIGURE_KEYS.map((key) => {
-    const unit = FIGURE_UNITS[key];
+  return sideBySide(FIGURE_KEYS, FIGURE_UNITS, rounded, [value, previous, yearBefore]);
+}
+
+/** A report's figures of three periods side by side, in the order of `keys`, each rounded for its unit. */
+export function sideBySide<K extends string>(
+  keys: readonly K[],
+  units: Record<K, string>,
+  round: (value: number | null, unit: string) => number | null,
+  [value, previous, yearBefore]: readonly [
+    Record<K, number | null>,
+    Record<K, number | null>,
+    Record<K, number | null>,
+  ],
+): { key: K; unit: string; value: number | null; previous: number | null; yearBefore: number | null }[] {
+  return keys.map((key) => {
+    const unit = units[key];
     return {
       key,
       unit,
-      value: rounded(value[key], unit),
-      previous: rounded(previous[key], unit),
-      yearBefore: rounded(yearBefore[key], unit),
+      value: round(value[key], unit),
+      previous: round(previous[key], unit),
+      yearBefore: round(yearBefore[key], unit),
     };
   });
 }

@@ -83,7 +83,7 @@ const Figure = Type.Union([Type.Number(), Type.Null()]);
  * are its rows' fields, in the order shown, each with the unit of its numbers (`h`, `ratio` 0..1, `kWh`,
  * `ppm`; none for ids, names and counts).
  */
-function Table<const Id extends string, Row extends TProperties>(id: Id, row: Row) {
+export function Table<const Id extends string, Row extends TProperties>(id: Id, row: Row) {
   const keys = Object.keys(row) as (keyof Row & string)[];
   return Type.Object({
     id: Type.Literal(id),

@@ -12,7 +12,13 @@ import { gatherBookings } from './bookings-gatherer.ts';
 import { locationFactor } from './emission-factors.ts';
 import { gatherEnergy } from './energy-gatherer.ts';
 import { HOUR_MS } from './gathered-series.ts';
-import { type Period, parsePeriod, previousPeriod, yearBeforePeriod } from './report-period.ts';
+import {
+  type Period,
+  parsePeriod,
+  previousPeriod,
+  reportPeriodOut,
+  yearBeforePeriod,
+} from './report-period.ts';
 import { type SpaceUse, sumSpaceUse } from './space-use.ts';
 
 /**
@@ -88,16 +94,7 @@ export async function gatherPeriod(
 }
 
 export function periodOut(period: Period, g: GatheredPeriod): ReportPeriodOut {
-  const until = g.until;
-  return {
-    kind: period.kind,
-    label: period.label,
-    from: new Date(period.from).toISOString(),
-    to: new Date(period.to).toISOString(),
-    days: period.days,
-    ...(until < period.to ? { until: new Date(until).toISOString() } : {}),
-    coverage: Math.round(g.coverage * 1000) / 1000,
-  };
+  return reportPeriodOut(period, g.until, g.coverage);
 }
 
 /** The board report of `period` (which must have begun by `now`), against the period before and a year before. */

@@ -52,22 +52,19 @@ function datesOf(period: Period, until: number, timeZone: string): string[] {
 }
 
 /** The report's tables of `g`, the gathered `period`, in the order of TABLE_IDS. */
-export function boardTables(
-  site: SiteConfig,
-  period: Period,
-  g: GatheredPeriod,
-  figures: readonly ReportFigureOut[],
-): ReportTableOut[] {
-  const names = new Map(site.spaces.map((s) => [s.id, s.name]));
-  const summary: ReportTableOf<'summary'> = {
-    id: 'summary',
-    columns: [
-      { key: 'figure' },
-      { key: 'unit' },
-      { key: 'value' },
-      { key: 'previous' },
-      { key: 'yearBefore' },
-    ],
+/** A report's summary table: one row per figure, with the period before and a year before. */
+export function summaryTable<K extends string>(
+  figures: readonly {
+    key: K;
+    unit: string;
+    value: number | null;
+    previous: number | null;
+    yearBefore: number | null;
+  }[],
+) {
+  return {
+    id: 'summary' as const,
+    columns: (['figure', 'unit', 'value', 'previous', 'yearBefore'] as const).map((key) => ({ key })),
     rows: figures.map((f) => ({
       figure: f.key,
       unit: f.unit,
@@ -76,6 +73,16 @@ export function boardTables(
       yearBefore: f.yearBefore,
     })),
   };
+}
+
+export function boardTables(
+  site: SiteConfig,
+  period: Period,
+  g: GatheredPeriod,
+  figures: readonly ReportFigureOut[],
+): ReportTableOut[] {
+  const names = new Map(site.spaces.map((s) => [s.id, s.name]));
+  const summary: ReportTableOf<'summary'> = summaryTable(figures);
   const energyByMeter: ReportTableOf<'energy-by-meter'> = {
     id: 'energy-by-meter',
     columns: [

@@ -1,4 +1,5 @@
 import { fromLocal, type LocalDate } from '../site/local-time.ts';
+import type { ReportPeriodOut } from './board-report-schema.ts';
 
 /**
  * The board's reporting periods: a calendar month (`2026-10`), quarter (`2026-Q4`) or year (`2026`), from
@@ -112,4 +113,20 @@ export function previousPeriod(period: Period, timeZone: string): Period {
 /** The same period one year earlier: October 2025 for October 2026. */
 export function yearBeforePeriod(period: Period, timeZone: string): Period {
   return periodStarting(period.kind, period.firstDay.year - 1, period.firstDay.month, timeZone);
+}
+
+/**
+ * A period as a report answers it: `until` while it still runs (the report counts up to then), and the
+ * share of its hours the main meters have figures for (three decimals).
+ */
+export function reportPeriodOut(period: Period, until: number, coverage: number): ReportPeriodOut {
+  return {
+    kind: period.kind,
+    label: period.label,
+    from: new Date(period.from).toISOString(),
+    to: new Date(period.to).toISOString(),
+    days: period.days,
+    ...(until < period.to ? { until: new Date(until).toISOString() } : {}),
+    coverage: Math.round(coverage * 1000) / 1000,
+  };
 }

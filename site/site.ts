@@ -47,7 +47,24 @@ export const Space = Type.Object({
   /** Desk areas contain desks: the desks name their area as parent. */
   parent: Type.Optional(Id),
   opening_hours: Type.Optional(Type.Array(OpeningHours)),
+  /**
+   * The public opening hours: when the space stands open to anyone without charge (the discourse space).
+   * A space that has them is a public space for the common-good report (reports/common-good.ts).
+   */
+  public_hours: Type.Optional(Type.Array(OpeningHours)),
 });
+
+/** EUR per booked hour, by the kind of space. */
+export const HourPrices = Type.Object(
+  {
+    desk: Type.Optional(Type.Number({ minimum: 0 })),
+    protel: Type.Optional(Type.Number({ minimum: 0 })),
+    meeting_room: Type.Optional(Type.Number({ minimum: 0 })),
+    office: Type.Optional(Type.Number({ minimum: 0 })),
+    hall: Type.Optional(Type.Number({ minimum: 0 })),
+  },
+  { additionalProperties: false },
+);
 
 export const Floor = Type.Object({
   id: Id,
@@ -107,6 +124,13 @@ export const Site = Type.Object({
     grid_co2_g_per_kwh: Type.Optional(
       Type.Record(Type.String(), Type.Number({ minimum: 0 }), { propertyNames: { pattern: '^[0-9]{4}$' } }),
     ),
+    /** What a kWh of electricity costs the house (EUR, all in): the common-good report's energy cost. */
+    energy_eur_per_kwh: Type.Optional(Type.Number({ minimum: 0 })),
+    /**
+     * What a booked hour of a paid space brings in, EUR per kind (`desk: 2.5`, `protel: 6`): the
+     * common-good report values booked hours at these prices. A kind without a price is not a paid space.
+     */
+    hour_prices_eur: Type.Optional(HourPrices),
   }),
   floors: Type.Array(Floor, { minItems: 1 }),
   spaces: Type.Array(Space),
