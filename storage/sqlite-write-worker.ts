@@ -1,7 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { readingWriter } from './sqlite-store.ts';
-import type { WriteAnswer, WriteRequest } from './sqlite-write-thread.ts';
+import { fromColumns, type WriteAnswer, type WriteRequest } from './sqlite-write-thread.ts';
 
 /**
  * The embedded store's write thread (storage/sqlite-write-thread.ts says why and what it promises): one
@@ -29,7 +29,7 @@ port.on('message', (request: WriteRequest) => {
   }
   let answer: WriteAnswer;
   try {
-    write(request.readings);
+    write(fromColumns(request.readings));
     answer = { id: request.id };
   } catch (error) {
     const e = error as Error & { code?: unknown };
