@@ -13,7 +13,7 @@ import type { Quarantine } from '../gateway/quarantine.ts';
 import { Identity } from '../members/identity.ts';
 import { auditSignIns } from '../members/sign-in-audit.ts';
 import { type Records, sqliteRecords } from '../records/records.ts';
-import { type EventCounts, NO_EVENT_COUNTS } from '../reports/common-good-report.ts';
+import { signUpCounts } from '../reports/common-good-report.ts';
 import type { SiteConfig } from '../site/site.ts';
 import type { TimeSeriesStore } from '../storage/store.ts';
 import { alertRoutes } from './alert-routes.ts';
@@ -136,8 +136,6 @@ export interface ApiOptions {
   warmBoardReport?: boolean;
   /** The login route's per-address limit kept in this Redis, shared by every API process (REDIS_URL). */
   rateLimitRedis?: Redis;
-  /** Sign-ups and organisers' counts of event dates for the common-good report; default none kept. */
-  eventCounts?: EventCounts;
 }
 
 declare module 'fastify' {
@@ -350,7 +348,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     ...context,
     bookings: records.bookings,
     events: records.events,
-    counts: options.eventCounts ?? NO_EVENT_COUNTS,
+    counts: signUpCounts(records.signUps),
   });
   await app.register(dashboardPages, options.dashboardDir ? { dir: options.dashboardDir } : {});
   return app;

@@ -10,8 +10,8 @@ import { SqliteBookingStore } from '../bookings/sqlite-booking-store.ts';
 import { BuildingFeed } from '../building/live-feed.ts';
 import { openRecords, type RecordsDb } from '../database/database.ts';
 import { SqliteEventStore } from '../events/sqlite-event-store.ts';
+import { SqliteSignUpStore } from '../events/sqlite-signup-store.ts';
 import { Quarantine } from '../gateway/quarantine.ts';
-import { dateKey, type EventCounts } from '../reports/common-good-report.ts';
 import type { CommonGoodReportOut } from '../reports/common-good-schema.ts';
 import { octoberProfiles } from '../reports/test-october.ts';
 import type { SiteConfig } from '../site/site.ts';
@@ -152,21 +152,22 @@ async function house(t: Test): Promise<{ app: FastifyInstance; records: RecordsD
     bookingId: members.id,
     seriesId: null,
   });
-  // The sign-ups and organisers' counts, as the sign-up store will answer them.
-  const counts: EventCounts = {
-    countsFor: async (dates) => {
-      const known = new Map([
-        [dateKey(open.id, evening.start), { signUps: 30, attended: 41 }],
-        [dateKey(weekly.id, meeting.start), { signUps: null, attended: 8 }],
-      ]);
-      return new Map(
-        dates.flatMap((d) => {
-          const c = known.get(dateKey(d.eventId, d.start));
-          return c ? [[dateKey(d.eventId, d.start), c] as const] : [];
-        }),
-      );
-    },
-  };
+  // Visitors sign up for the open evening (30 places): 10 + 10 + 6 + 4, a group of 10 on the waiting list; the 4
+  // cancel, and the 10 still do not fit (26 + 10 > 30): 26 signed up. The organiser counts 41 who came
+  // (walk-ins). Nobody signed up for the Friday meeting; 8 came.
+  const signUps = new SqliteSignUpStore(records);
+  const before = evening.start - 86_400_000;
+  const place = (places: number, capacity: number) =>
+    signUps.signUp({ eventId: open.id, dateId: evening.id, places, email: null, capacity }, before);
+  await place(10, 30);
+  await place(10, 30);
+  await place(6, 30);
+  const leaving = await place(4, 30);
+  await place(10, 30);
+  if (!leaving.ok) throw new Error('a place for 4 was refused');
+  await signUps.cancel(leaving.cancelToken, 30, before);
+  await signUps.recordAttendance(open.id, evening.id, 41, staff.id, evening.end);
+  await signUps.recordAttendance(weekly.id, meeting.id, 8, staff.id, meeting.end);
   const quarantine = new Quarantine(path.join(dir, 'gateway.db'));
   t.teardown(() => quarantine.close());
   const app = await buildApi({
@@ -176,7 +177,6 @@ async function house(t: Test): Promise<{ app: FastifyInstance; records: RecordsD
     feed: new BuildingFeed({ url: 'mqtt://127.0.0.1:1', site: site() }),
     quarantine,
     profiles: octoberProfiles(),
-    eventCounts: counts,
     now: () => NOW,
   });
   t.teardown(() => app.close());
@@ -215,9 +215,9 @@ t.test('the common-good report of October 2025, by hand', async (t) => {
   t.same(value('eventsHeld'), [2, 0, 0]);
   // The sensor saw the open evening (hours 19 and 20), not the Friday meeting.
   t.same(value('eventsConfirmed'), [1, 0, 0]);
-  // Open evening: 41 counted (30 signed up); Friday: 8 counted, no sign-ups. 41 + 8 = 49.
+  // Open evening: 41 counted (26 signed up); Friday: 8 counted, no sign-ups. 41 + 8 = 49.
   t.same(value('peopleReached'), [49, 0, 0]);
-  t.same(value('signUps'), [30, 0, 0]);
+  t.same(value('signUps'), [26, 0, 0]);
   t.same(value('attendedCounted'), [49, 0, 0]);
   // Allocation, area × hours used: the hall 100 m² × (153.5 free public + 2 h members' meeting) = 15 550;
   // the technical room 10 m² × 745 h (no opening hours: the whole month) = 7 450; the Protel room
@@ -240,7 +240,7 @@ t.test('the common-good report of October 2025, by hand', async (t) => {
       end: '12:00',
       title: 'Freitagsrunde',
       space: 'Diskursraum',
-      signUps: null,
+      signUps: 0,
       attended: 8,
       reached: 8,
       usedHours: 0,
@@ -251,7 +251,7 @@ t.test('the common-good report of October 2025, by hand', async (t) => {
       end: '23:00',
       title: 'Offener Abend',
       space: 'Diskursraum',
-      signUps: 30,
+      signUps: 26,
       attended: 41,
       reached: 41,
       usedHours: 2,

@@ -25,7 +25,7 @@ export interface CommonGoodRoutesOptions {
   store: TimeSeriesStore;
   bookings: BookingStore;
   events: EventStore;
-  /** Sign-ups and organisers' counts per event date (NO_EVENT_COUNTS until a sign-up store exists). */
+  /** Sign-ups and organisers' counts per event date (signUpCounts: the sign-up store's). */
   counts: EventCounts;
   profiles: Map<string, DeviceProfile>;
   now?: () => number;

@@ -3,6 +3,7 @@ import type { BookingStore } from '../bookings/booking-store.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
 import type { EventDate } from '../events/event-rules.ts';
 import type { EventStore } from '../events/event-store.ts';
+import type { SignUpStore } from '../events/signup-store.ts';
 import { toLocal } from '../site/local-time.ts';
 import type { SiteConfig, SpaceConfig } from '../site/site.ts';
 import type { TimeSeriesStore } from '../storage/store.ts';
@@ -55,8 +56,27 @@ export interface EventCounts {
 
 export const dateKey = (eventId: string, start: number) => `${eventId}@${start}`;
 
-/** No sign-up store yet: every date counts as held without a count. */
-export const NO_EVENT_COUNTS: EventCounts = { countsFor: async () => new Map() };
+/**
+ * The counts the sign-up store keeps of each date (events/signup-store.ts): the confirmed places (not the
+ * waiting list, not cancelled ones) and the organiser's count. A date nobody signed up for and nobody counted
+ * has neither.
+ */
+export function signUpCounts(store: Pick<SignUpStore, 'counts'>): EventCounts {
+  return {
+    async countsFor(dates) {
+      const out = new Map<string, DateCounts>();
+      if (dates.length === 0) return out;
+      const starts = dates.map((d) => d.start);
+      const kept = await store.counts({ start: Math.min(...starts), end: Math.max(...starts) + 1 });
+      const wanted = new Set(dates.map((d) => dateKey(d.eventId, d.start)));
+      for (const c of kept) {
+        const key = dateKey(c.eventId, c.start);
+        if (wanted.has(key)) out.set(key, { signUps: c.confirmed, attended: c.attended });
+      }
+      return out;
+    },
+  };
+}
 
 export interface CommonGoodSources {
   site: SiteConfig;
