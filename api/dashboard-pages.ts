@@ -9,7 +9,14 @@ import { declareScopeAccess } from './auth.ts';
 export const DEFAULT_DASHBOARD_DIR = path.resolve(import.meta.dirname, '../dashboard/dist');
 
 /** The paths of the dashboard's pages; the browser side keeps the same list (dashboard/src/pages.ts). */
-export const DASHBOARD_PAGES = ['/', '/lobby', '/facility', '/board/report', '/events'] as const;
+export const DASHBOARD_PAGES = [
+  '/',
+  '/lobby',
+  '/facility',
+  '/board/report',
+  '/network/report',
+  '/events',
+] as const;
 
 export interface DashboardPagesOptions {
   /** The built dashboard (DASHBOARD_DIR; default dashboard/dist). */

@@ -414,6 +414,8 @@ export async function startParts(
       lines.push(
         `Dashboard       ${base}/   (sign in; facility: ${base}/facility, board: ${base}/board/report)`,
       );
+      if (network.sites.length > 1)
+        lines.push(`Network report  ${base}/network/report   (board in every house)`);
       lines.push(`API             ${base}/api/devices`);
       lines.push(`Live readings   ${base}/api/readings/latest   (WebSocket ws://${host}:${port}/api/live)`);
       lines.push(`API docs        ${base}/docs`);

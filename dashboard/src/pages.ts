@@ -10,6 +10,7 @@ export const PAGES: Record<string, () => Promise<{ default: Component }>> = {
   '/lobby': () => import('./pages/lobby/LobbyPage.svelte'),
   '/facility': () => import('./pages/facility/FacilityPage.svelte'),
   '/board/report': () => import('./pages/board/BoardReportPage.svelte'),
+  '/network/report': () => import('./pages/network/NetworkReportPage.svelte'),
   '/events': () => import('./pages/events/EventsPage.svelte'),
 };
 
