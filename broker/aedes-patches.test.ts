@@ -280,3 +280,62 @@ t.test(
     );
   },
 );
+
+t.test(
+  '2d. a queued message acknowledged live while the queue was sent is skipped, not a client error: the reconnect after a restart under load keeps its connection',
+  async (t) => {
+    const dataDir = tempDir(t);
+    let broker = await startTestBroker(t, { dataDir });
+    let url = `mqtt://127.0.0.1:${broker.port}`;
+    // A persistent session with messages in flight (never acknowledged) and more queued while it is away.
+    const first = await connect(t, url, { ...GATEWAY, clientId: 'gw-requeue', clean: false });
+    first.handleMessage = () => {};
+    await subscribe(first, 'zigbee2mqtt/+', 1);
+    const sent: string[] = [];
+    const before = await connect(t, url, { ...DESK1, clientId: 'desk-requeue' });
+    const publish = (client: typeof before, payload: string) => {
+      sent.push(payload);
+      return client.publishAsync('zigbee2mqtt/desk-1', payload, { qos: 1 });
+    };
+    await Promise.all(Array.from({ length: 500 }, (_, i) => publish(before, `in-flight-${i}`)));
+    await new Promise((r) => setTimeout(r, 500));
+    first.end(true);
+    await Promise.all(Array.from({ length: 1000 }, (_, i) => publish(before, `queued-${i}`)));
+    await before.endAsync(true);
+    // The broker restarts; the device goes on publishing while the session comes back.
+    await broker.close();
+    broker = await startTestBroker(t, { dataDir });
+    url = `mqtt://127.0.0.1:${broker.port}`;
+    const errors: string[] = [];
+    broker.aedes.on('clientError', (client: Client, err: Error) => {
+      if (client.id === 'gw-requeue') errors.push(err.message);
+    });
+    const desk = await connect(t, url, { ...DESK1, clientId: 'desk-requeue' });
+    let live = 0;
+    let going = true;
+    const pump = (async () => {
+      while (going) await Promise.all(Array.from({ length: 50 }, () => publish(desk, `live-${live++}`)));
+    })();
+    await new Promise((r) => setTimeout(r, 300));
+    const again = await connect(t, url, { ...GATEWAY, clientId: 'gw-requeue', clean: false });
+    const got = new Set<string>();
+    again.on('message', (_topic, payload) => got.add(String(payload)));
+    let closes = 0;
+    again.on('close', () => closes++);
+    await subscribe(again, 'zigbee2mqtt/+', 1);
+    await new Promise((r) => setTimeout(r, 5000));
+    going = false;
+    await pump;
+    const until = Date.now() + 60_000;
+    while (sent.some((p) => !got.has(p)) && closes === 0 && Date.now() < until)
+      await new Promise((r) => setTimeout(r, 50));
+    t.comment(`${sent.length} sent (${live} live during the reconnect), ${got.size} received`);
+    t.same(errors, [], 'no client error for the session ("no such packet")');
+    t.equal(closes, 0, 'its connection stayed up');
+    t.same(
+      sent.filter((p) => !got.has(p)),
+      [],
+      'every message reached it: in flight before the restart, queued, live',
+    );
+  },
+);

@@ -40,6 +40,7 @@ import {
   markRedeliveriesDup,
   resolveQueueWritesInOrder,
   routeInArrivalOrder,
+  skipAcknowledgedWhileQueued,
 } from './aedes-patches.ts';
 import type { ClusterOptions } from './cluster-options.ts';
 import { type JournalFeed, startJournalFeed } from './journal-feed.ts';
@@ -358,6 +359,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     : undefined;
   const store =
     cluster?.persistence ?? new AsyncLevelPersistence(await openStore(path.join(options.dataDir, 'broker')));
+  // Innermost: a queue entry acknowledged meanwhile is no error for the ordering of the writes either.
+  const acknowledgedWhileQueued = skipAcknowledgedWhileQueued(store);
   const persistence = markRedeliveriesDup(
     resolveQueueWritesInOrder(guardRetainedStreams(store, options.logger)),
   );
@@ -600,6 +603,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     },
 
     authorizeForward(client, packet) {
+      // Sent and acknowledged live while the session's queue was being sent: not again (aedes-patches 2d).
+      if (acknowledgedWhileQueued(packet)) return null;
       const session = sessions.get(client);
       if (!session) return null;
       const allowed = cached(session.forwardDecisions, packet.topic, () =>
