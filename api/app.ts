@@ -328,6 +328,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   await app.register(boardReportRoutes, {
     ...context,
     bookings: records.bookings,
+    audit,
     ...(options.warmBoardReport === false
       ? {
           warm: (start: () => () => Promise<void>) => {

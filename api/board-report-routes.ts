@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { stringify } from 'csv-stringify/sync';
 import type { FastifyReply } from 'fastify';
 import Type from 'typebox';
+import type { AuditLog } from '../access/audit-log.ts';
 import { STAFF_AND_BOARD } from '../access/roles.ts';
 import type { BookingStore } from '../bookings/booking-store.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
@@ -23,6 +24,8 @@ export interface BoardReportRoutesOptions {
   store: TimeSeriesStore;
   bookings: BookingStore;
   profiles: Map<string, DeviceProfile>;
+  /** The audit log, for the commands automations sent (the report's "saved by automations"). */
+  audit?: Pick<AuditLog, 'query'>;
   /** The time; tests fix it. */
   now?: () => number;
   /**
@@ -139,6 +142,7 @@ export const boardReportRoutes: FastifyPluginAsyncTypebox<BoardReportRoutesOptio
     store: options.store,
     bookings: options.bookings,
     profiles: options.profiles,
+    ...(options.audit ? { audit: options.audit } : {}),
   };
 
   // The first visit to the board page should not wait for the month, the month before and a year before to

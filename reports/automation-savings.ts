@@ -21,7 +21,8 @@
  * H·(T_inside − T_outside) watts, H its heat-loss coefficient (the site file's `heat_loss_w_per_k`, W/K), so
  * holding it ΔT lower for t hours saves H·ΔT·t Wh of heat, whatever the weather:
  *     saved kWh (heat) = H (W/K) × Σ (baseline − setpoint) (K) × hours / 1000.
- * The baseline is the setpoint in force before an automation first lowered it; further lowering by an
+ * The baseline is the setpoint in force before an automation first lowered it (the previous command's, else
+ * the store's last setpoint of an hour before); further lowering by an
  * automation deepens the setback against the same baseline (21 → 16 → 8 °C counts 5 K, then 13 K); the
  * setback ends when any command sets the baseline or more, or a member sets any setpoint (a person took
  * over). The room in fact cools with a lag and is heated back up before the next booking, so this is an
@@ -30,6 +31,8 @@
  */
 
 import type { AuditEntry } from '../access/audit-log.ts';
+import { rounded } from './board-figures.ts';
+import type { ReportTableOf, SavedByAutomationsOut } from './board-report-schema.ts';
 import { HOUR_MS } from './gathered-series.ts';
 import { co2Kg } from './meter-energy.ts';
 
@@ -108,6 +111,13 @@ function hourBefore(points: readonly HourFigure[] | undefined, at: number): numb
   return points?.find((p) => p.ts === wanted)?.value ?? null;
 }
 
+/** The latest hourly figure of an hour before the one `at` falls in: a setpoint holds until changed. */
+function lastBefore(points: readonly HourFigure[] | undefined, at: number): number | null {
+  let found: HourFigure | undefined;
+  for (const p of points ?? []) if (p.ts < floorHour(at) && (!found || p.ts > found.ts)) found = p;
+  return found?.value ?? null;
+}
+
 /** The first hour wholly inside [from, to) whose mean power says the output was on: the span ends there. */
 function seenOnAt(points: readonly HourFigure[] | undefined, from: number, to: number): number | null {
   for (const p of points ?? []) if (p.ts >= from && p.ts + HOUR_MS <= to && p.value > ON_POWER_W) return p.ts;
@@ -180,7 +190,7 @@ export interface SetbackSpan {
 
 /**
  * The spans the valves were set back by an automation within `range`. `setpoints` holds each valve's hourly
- * last setpoint (the setpoint before the first command seen, when no earlier command says it).
+ * last setpoint: the setpoint before the first command seen, the latest hour before it that has one.
  */
 export function setbackSpans(
   commands: readonly ConfirmedCommand[],
@@ -211,7 +221,7 @@ export function setbackSpans(
     if (c.action !== 'set_setpoint' || c.value === undefined) continue;
     const before = state.get(c.device);
     if (before) emit(c.device, before, c.at);
-    const previous = before?.setpoint ?? hourBefore(setpoints.get(c.device), c.at);
+    const previous = before?.setpoint ?? lastBefore(setpoints.get(c.device), c.at);
     let baseline = before?.baseline ?? null;
     if (!c.byAutomation) baseline = null;
     else if (baseline === null) baseline = previous !== null && c.value < previous ? previous : null;
@@ -366,5 +376,68 @@ export function automationSavings(
       roomsWithoutHeatLoss: [...withoutHeatLoss].sort(),
     },
     rows,
+  };
+}
+
+/** The report's `savedByAutomations`: the totals, rounded as the report rounds, each with its method. */
+export function savedByAutomationsOut(
+  savings: AutomationSavings,
+  heatingGPerKwh: number | null,
+): SavedByAutomationsOut {
+  const { switchedOff: off, setBack: back } = savings;
+  return {
+    switchedOff: {
+      kwh: rounded(off.kwh, 'kWh'),
+      co2LocationKg: rounded(off.co2LocationKg, 'kg'),
+      co2MarketKg: rounded(off.co2MarketKg, 'kg'),
+      hours: rounded(off.hours, 'h') ?? 0,
+      outputs: off.outputs,
+      spans: off.spans,
+      spansWithoutPower: off.spansWithoutPower,
+      method: SWITCHED_OFF_METHOD,
+    },
+    setBack: {
+      heatKwh: rounded(back.heatKwh, 'kWh'),
+      co2Kg: rounded(back.co2Kg, 'kg'),
+      heatingGPerKwh,
+      degreeHours: rounded(back.degreeHours, 'h') ?? 0,
+      rooms: back.rooms,
+      spans: back.spans,
+      roomsWithoutHeatLoss: back.roomsWithoutHeatLoss,
+      method: SET_BACK_METHOD,
+    },
+  };
+}
+
+/** The report's table `saved-by-automations`: one row per output switched off and per room set back. */
+export function savedByAutomationsTable(savings: AutomationSavings): ReportTableOf<'saved-by-automations'> {
+  return {
+    id: 'saved-by-automations',
+    columns: [
+      { key: 'saving' },
+      { key: 'device' },
+      { key: 'channel' },
+      { key: 'space' },
+      { key: 'spans' },
+      { key: 'hours', unit: 'h' },
+      { key: 'powerBeforeW', unit: 'W' },
+      { key: 'degreeHours', unit: 'K·h' },
+      { key: 'heatLossWPerK', unit: 'W/K' },
+      { key: 'savedKwh', unit: 'kWh' },
+      { key: 'co2Kg', unit: 'kg' },
+    ],
+    rows: savings.rows.map((r) => ({
+      saving: r.kind,
+      device: r.device,
+      channel: r.channel,
+      space: r.space,
+      spans: r.spans,
+      hours: rounded(r.hours, 'h'),
+      powerBeforeW: rounded(r.powerBeforeW, 'W'),
+      degreeHours: rounded(r.degreeHours, 'h'),
+      heatLossWPerK: r.heatLossWPerK,
+      savedKwh: rounded(r.kwh, 'kWh'),
+      co2Kg: rounded(r.co2Kg, 'kg'),
+    })),
   };
 }

@@ -158,6 +158,30 @@ export const AirQualityTable = Table('air-quality', {
   meanCo2Ppm: Figure,
 });
 
+/**
+ * Saved by automations, per output switched off and per room set back (reports/automation-savings.ts):
+ * estimates, not measurements; the report's `savedByAutomations` says how each is made.
+ */
+export const SavedByAutomationsTable = Table('saved-by-automations', {
+  /** `switched_off` (electricity) or `set_back` (heat). */
+  saving: Type.String(),
+  device: Type.String(),
+  channel: Type.String(),
+  space: Type.String(),
+  spans: Type.Integer(),
+  hours: Figure,
+  /** Switched off: the output's mean power in the hour before, weighted by the hours off. */
+  powerBeforeW: Figure,
+  /** Set back: Σ setpoint reduction × hours. */
+  degreeHours: Figure,
+  /** Set back: the room's heat-loss coefficient from the site file; null where it gives none. */
+  heatLossWPerK: Figure,
+  /** Electricity not used, or heat not delivered. */
+  savedKwh: Figure,
+  /** Electricity location-based (the period's factor), heat by the site's heating_co2_g_per_kwh. */
+  co2Kg: Figure,
+});
+
 export const ReportTable = Type.Union([
   SummaryTable,
   EnergyByMeterTable,
@@ -165,6 +189,7 @@ export const ReportTable = Type.Union([
   SpaceUseTable,
   SpaceUseBySpaceTable,
   AirQualityTable,
+  SavedByAutomationsTable,
 ]);
 
 /** The tables' ids, in the order the report lists them. */
@@ -175,7 +200,41 @@ export const TABLE_IDS = [
   'space-use',
   'space-use-by-space',
   'air-quality',
+  'saved-by-automations',
 ] as const satisfies readonly Static<typeof ReportTable>['id'][];
+
+/**
+ * What automations saved in the period: estimates, shown apart from the metered electricity, each with the
+ * way it is made (`method`). Null when the API has no audit log to read the commands from.
+ */
+export const SavedByAutomations = Type.Object({
+  /** Outputs an automation (an integration token) switched off. */
+  switchedOff: Type.Object({
+    kwh: Figure,
+    co2LocationKg: Figure,
+    co2MarketKg: Figure,
+    hours: Type.Number(),
+    outputs: Type.Integer(),
+    spans: Type.Integer(),
+    /** Spans without a power figure for the hour before: in the hours, not in the kWh. */
+    spansWithoutPower: Type.Integer(),
+    method: Type.String(),
+  }),
+  /** Rooms whose heating an automation set back. */
+  setBack: Type.Object({
+    /** Heat not delivered to the rooms (not metered: a thermostat measures no heat). */
+    heatKwh: Figure,
+    co2Kg: Figure,
+    /** The site file's heating_co2_g_per_kwh; null without one (then co2Kg is null). */
+    heatingGPerKwh: Figure,
+    degreeHours: Type.Number(),
+    rooms: Type.Integer(),
+    spans: Type.Integer(),
+    /** Spaces set back whose site file entry has no heat_loss_w_per_k: in the degree-hours, not in the kWh. */
+    roomsWithoutHeatLoss: Type.Array(Type.String()),
+    method: Type.String(),
+  }),
+});
 
 export const BoardReport = Type.Object({
   site: Type.Object({
@@ -195,6 +254,7 @@ export const BoardReport = Type.Object({
     marketGPerKwh: Type.Union([Type.Number(), Type.Null()]),
   }),
   figures: Type.Array(ReportFigure),
+  savedByAutomations: Type.Union([SavedByAutomations, Type.Null()]),
   tables: Type.Array(ReportTable),
   /** When the report was computed (ms since epoch). */
   generatedAt: Type.Number(),
@@ -216,3 +276,4 @@ export interface AnyReportTable {
   rows: readonly Readonly<Record<string, string | number | null>>[];
 }
 export type BoardReportOut = Static<typeof BoardReport>;
+export type SavedByAutomationsOut = Static<typeof SavedByAutomations>;

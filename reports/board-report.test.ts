@@ -157,6 +157,41 @@ t.test('October 2025 against September and October 2024, by hand', async (t) => 
     'every table of the contract, in its order',
   );
   t.same([...Value.Errors(BoardReport, report)], [], 'the report is what the contract says, table by table');
+  // Saved by automations, by hand in test-october.ts (OCTOBER_COMMANDS).
+  t.match(report.savedByAutomations, {
+    switchedOff: { kwh: 0.48, co2LocationKg: 0.168, co2MarketKg: 0.182, hours: 12, outputs: 1, spans: 1 },
+    setBack: { heatKwh: 3.36, co2Kg: 0.672, heatingGPerKwh: 200, degreeHours: 56, rooms: 1, spans: 1 },
+  });
+  t.match(report.savedByAutomations?.switchedOff.method, /measured mean power in the hour before/);
+  t.match(report.savedByAutomations?.setBack.method, /heat-loss coefficient/);
+  t.same(table(report, 'saved-by-automations')?.rows, [
+    {
+      saving: 'switched_off',
+      device: 'plug-cafe',
+      channel: '0',
+      space: 'cafe',
+      spans: 1,
+      hours: 12,
+      powerBeforeW: 40,
+      degreeHours: null,
+      heatLossWPerK: null,
+      savedKwh: 0.48,
+      co2Kg: 0.168,
+    },
+    {
+      saving: 'set_back',
+      device: 'valve-room-1',
+      channel: '0',
+      space: 'room-1',
+      spans: 1,
+      hours: 14,
+      powerBeforeW: null,
+      degreeHours: 56,
+      heatLossWPerK: 60,
+      savedKwh: 3.36,
+      co2Kg: 0.672,
+    },
+  ]);
   for (const x of report.tables)
     t.same(
       x.rows.flatMap((row) => Object.keys(row).filter((key) => !x.columns.some((c) => c.key === key))),

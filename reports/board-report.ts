@@ -1,9 +1,15 @@
+import type { AuditLog } from '../access/audit-log.ts';
 import type { BookingStore } from '../bookings/booking-store.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
 import { toLocal } from '../site/local-time.ts';
 import type { SiteConfig } from '../site/site.ts';
 import type { TimeSeriesStore } from '../storage/store.ts';
 import { gatherAir } from './air-gatherer.ts';
+import {
+  type AutomationSavings,
+  savedByAutomationsOut,
+  savedByAutomationsTable,
+} from './automation-savings.ts';
 import { compareFigures, type PeriodMeasures, periodFigures } from './board-figures.ts';
 import type { BoardReportCache } from './board-report-cache.ts';
 import type { BoardReportOut, ReportPeriodOut } from './board-report-schema.ts';
@@ -19,6 +25,7 @@ import {
   reportPeriodOut,
   yearBeforePeriod,
 } from './report-period.ts';
+import { gatherSavings } from './savings-gatherer.ts';
 import { type SpaceUse, sumSpaceUse } from './space-use.ts';
 
 /**
@@ -34,6 +41,8 @@ export interface BoardReportSources {
   bookings: Pick<BookingStore, 'spansWithin'>;
   /** To know which devices are meters and which measure CO2 and occupancy. */
   profiles: ReadonlyMap<string, DeviceProfile>;
+  /** The commands automations sent, for what they saved; without it the report has no such section. */
+  audit?: Pick<AuditLog, 'query'>;
 }
 
 const DAY_MS = 24 * HOUR_MS;
@@ -48,6 +57,8 @@ export interface GatheredPeriod {
   mainHours: { ts: number; value: number }[];
   spaces: SpaceUse[];
   rooms: Awaited<ReturnType<typeof gatherAir>>;
+  /** What automations saved (estimates); null without an audit log. */
+  saved: AutomationSavings | null;
 }
 
 export async function gatherPeriod(
@@ -57,14 +68,21 @@ export async function gatherPeriod(
 ): Promise<GatheredPeriod> {
   const { site } = sources;
   const range = { from: period.from, to: Math.min(period.to, now) };
-  const [energy, bookings, rooms] = await Promise.all([
+  const factor = locationFactor(period.firstDay.year, site.site.grid_co2_g_per_kwh);
+  const { audit } = sources;
+  const [energy, bookings, rooms, saved] = await Promise.all([
     gatherEnergy(sources, range),
     gatherBookings(sources, range),
     gatherAir(sources, range),
+    audit
+      ? gatherSavings({ ...sources, audit }, range, {
+          locationGPerKwh: factor.gPerKwh,
+          marketGPerKwh: site.site.supplier_co2_g_per_kwh ?? null,
+        })
+      : null,
   ]);
   const total = sumSpaceUse(bookings.spaces);
   const desks = sumSpaceUse(bookings.spaces.filter((s) => s.kind === 'desk'));
-  const factor = locationFactor(period.firstDay.year, site.site.grid_co2_g_per_kwh);
   const measures: PeriodMeasures = {
     energyKwh: energy.energyKwh,
     areaM2: site.floors.reduce((sum, f) => sum + f.area_m2, 0),
@@ -90,6 +108,7 @@ export async function gatherPeriod(
     mainHours: energy.mainHours,
     spaces: bookings.spaces,
     rooms,
+    saved,
   };
 }
 
@@ -134,7 +153,13 @@ export async function buildBoardReport(
       marketGPerKwh: site.site.supplier_co2_g_per_kwh ?? null,
     },
     figures,
-    tables: boardTables(site, period, current, figures),
+    savedByAutomations: current.saved
+      ? savedByAutomationsOut(current.saved, site.site.heating_co2_g_per_kwh ?? null)
+      : null,
+    tables: [
+      ...boardTables(site, period, current, figures),
+      ...(current.saved ? [savedByAutomationsTable(current.saved)] : []),
+    ],
     generatedAt: now,
   };
 }

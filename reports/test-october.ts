@@ -3,6 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Test } from 'tap';
+import type { AuditLog } from '../access/audit-log.ts';
+import { SqliteAuditLog } from '../access/sqlite-audit-log.ts';
 import type { BookingStore } from '../bookings/booking-store.ts';
 import { SqliteBookingStore } from '../bookings/sqlite-booking-store.ts';
 import type { Quantity } from '../building/quantities.ts';
@@ -28,6 +30,7 @@ export function octoberSite(): SiteConfig {
       timezone: 'Europe/Berlin',
       supplier_co2_g_per_kwh: 380,
       grid_co2_g_per_kwh: { '2025': 350 },
+      heating_co2_g_per_kwh: 200,
     },
     floors: [
       { id: 'eg', name: 'Erdgeschoss', level: 0, area_m2: 500 },
@@ -48,7 +51,15 @@ export function octoberSite(): SiteConfig {
         opening_hours: [{ days: [1, 2, 3, 4, 5], open: '08:00', close: '18:00' }],
       },
       // Always open, no occupancy sensor: booked, but nothing can say whether anyone came.
-      { id: 'room-1', name: 'Besprechung', floor: 'og1', kind: 'meeting_room', area_m2: 20, bookable: true },
+      {
+        id: 'room-1',
+        name: 'Besprechung',
+        floor: 'og1',
+        kind: 'meeting_room',
+        area_m2: 20,
+        bookable: true,
+        heat_loss_w_per_k: 60,
+      },
     ],
     devices: [
       { id: 'meter-main', profile: 'meter', topic: 'shellies/a', space: 'technik', meter_role: 'main' },
@@ -58,6 +69,7 @@ export function octoberSite(): SiteConfig {
       { id: 'presence-cafe', profile: 'presence', topic: 'z/presence-cafe', space: 'cafe' },
       { id: 'co2-cowork', profile: 'air', topic: 'z/co2-cowork', space: 'cowork' },
       { id: 'presence-desk-1', profile: 'presence', topic: 'z/presence-desk-1', space: 'desk-1' },
+      { id: 'valve-room-1', profile: 'valve', topic: 'z/valve-room-1', space: 'room-1' },
     ],
   };
 }
@@ -82,10 +94,11 @@ export function octoberProfiles(): Map<string, DeviceProfile> {
     ['meter', profile('meter', ['power', 'energy'])],
     ['air', profile('air', ['co2', 'temperature'])],
     ['presence', profile('presence', ['occupancy'])],
+    ['valve', profile('valve', ['temperature', 'setpoint', 'valve'])],
   ]);
 }
 
-const UNITS = { energy: 'kWh', co2: 'ppm', occupancy: 'bool' } as const;
+const UNITS = { energy: 'kWh', co2: 'ppm', occupancy: 'bool', power: 'W', setpoint: '°C' } as const;
 const SPACE: Record<string, string> = {
   'meter-main': 'technik',
   'meter-og1': 'technik',
@@ -94,6 +107,7 @@ const SPACE: Record<string, string> = {
   'presence-cafe': 'cafe',
   'co2-cowork': 'cowork',
   'presence-desk-1': 'desk-1',
+  'valve-room-1': 'room-1',
 };
 
 function reading(device: string, quantity: keyof typeof UNITS, iso: string, value: number): StoredReading {
@@ -144,6 +158,38 @@ export const OCTOBER_READINGS: StoredReading[] = [
   reading('presence-desk-1', 'occupancy', '2025-10-06T07:55:00Z', 0),
   reading('co2-cowork', 'co2', '2025-10-06T07:10:00Z', 700),
   reading('co2-cowork', 'co2', '2025-10-06T07:40:00Z', 900),
+  // The café's plug draws 40 W in the hour before Node-RED switches it off (7 Oct 16:00-17:00 UTC), nothing
+  // while off. The valve of the meeting room holds 21 °C before it is set back.
+  reading('plug-cafe', 'power', '2025-10-07T16:10:00Z', 35),
+  reading('plug-cafe', 'power', '2025-10-07T16:40:00Z', 45),
+  reading('plug-cafe', 'power', '2025-10-07T18:00:00Z', 0),
+  reading('valve-room-1', 'setpoint', '2025-10-09T05:00:00Z', 21),
+];
+
+/**
+ * The commands the devices confirmed, as the commands route audits them: Node-RED's (an integration token)
+ * and a member's. Saved in October: the plug off 7 Oct 17:30 to 8 Oct 05:30 UTC, 12 h × 40 W = 0.48 kWh
+ * (× 350 g = 0.168 kg location-based, × 380 g = 0.1824 kg market-based); the meeting room set back from 21 to
+ * 17 °C from 9 Oct 16:00 to 10 Oct 06:00 UTC, 14 h × 4 K = 56 K·h × 60 W/K = 3.36 kWh of heat (× 200 g =
+ * 0.672 kg). The member's switch-off of 12 Oct saves nothing on automations' account.
+ */
+export const OCTOBER_COMMANDS: { iso: string; device: string; by: 'token' | 'member'; detail: object }[] = [
+  { iso: '2025-10-07T17:30:00Z', device: 'plug-cafe', by: 'token', detail: { action: 'switch_off' } },
+  { iso: '2025-10-08T05:30:00Z', device: 'plug-cafe', by: 'token', detail: { action: 'switch_on' } },
+  { iso: '2025-10-12T17:00:00Z', device: 'plug-cafe', by: 'member', detail: { action: 'switch_off' } },
+  { iso: '2025-10-13T07:00:00Z', device: 'plug-cafe', by: 'member', detail: { action: 'switch_on' } },
+  {
+    iso: '2025-10-09T16:00:00Z',
+    device: 'valve-room-1',
+    by: 'token',
+    detail: { action: 'set_setpoint', value: 17 },
+  },
+  {
+    iso: '2025-10-10T06:00:00Z',
+    device: 'valve-room-1',
+    by: 'token',
+    detail: { action: 'set_setpoint', value: 21 },
+  },
 ];
 
 /** Bookings, times in CEST. */
@@ -186,6 +232,8 @@ export interface OctoberBuilding {
   /** The bookings store over `records`, as the report reads them. */
   bookings: BookingStore;
   profiles: Map<string, DeviceProfile>;
+  /** The audit log over `records`, with OCTOBER_COMMANDS. */
+  audit: AuditLog;
   dir: string;
 }
 
@@ -210,12 +258,28 @@ export async function octoberBuilding(t: Test): Promise<OctoberBuilding> {
     const start = Date.parse(b.start);
     insert.run(randomUUID(), member.id, b.space, start, Date.parse(b.end), b.status, start - 86_400_000);
   }
+  const audit = new SqliteAuditLog(records);
+  for (const c of OCTOBER_COMMANDS)
+    await audit.record({
+      at: Date.parse(c.iso),
+      actor: c.by === 'token' ? 'token:node-red' : member.id,
+      action: 'device_command',
+      target: c.device,
+      decision: 'granted',
+      reason: 'confirmed',
+      detail: {
+        ...(c.by === 'token' ? { token: 'node-red' } : { role: 'facility' }),
+        channel: '0',
+        ...c.detail,
+      },
+    });
   return {
     site: octoberSite(),
     store,
     records,
     bookings: new SqliteBookingStore(records),
     profiles: octoberProfiles(),
+    audit,
     dir,
   };
 }
