@@ -56,7 +56,11 @@ export async function gatherSavings(
 ): Promise<AutomationSavings> {
   const { site, store, audit } = sources;
   const readFrom = range.from - SAVINGS_LOOKBACK_MS;
-  const commands = confirmedCommands(await deviceCommands(audit, readFrom, range.to));
+  const devices = new Map(site.devices.map((d) => [d.id, d]));
+  // One audit log serves a network of sites: this site's devices only.
+  const commands = confirmedCommands(await deviceCommands(audit, readFrom, range.to)).filter((c) =>
+    devices.has(c.device),
+  );
   const automated = (action: string) => [
     ...new Set(commands.filter((c) => c.byAutomation && c.action === action).map((c) => c.device)),
   ];
@@ -79,7 +83,6 @@ export async function gatherSavings(
   const setpoints = new Map<string, HourFigure[]>();
   for (const s of setpoint.flat()) if (s.channel === '0') setpoints.set(s.device, s.points);
 
-  const devices = new Map(site.devices.map((d) => [d.id, d]));
   const spaces = new Map(site.spaces.map((s) => [s.id, s]));
   return automationSavings(
     switchedOffSpans(commands, powerByOutput, range),

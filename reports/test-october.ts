@@ -178,6 +178,8 @@ export const OCTOBER_COMMANDS: { iso: string; device: string; by: 'token' | 'mem
   { iso: '2025-10-08T05:30:00Z', device: 'plug-cafe', by: 'token', detail: { action: 'switch_on' } },
   { iso: '2025-10-12T17:00:00Z', device: 'plug-cafe', by: 'member', detail: { action: 'switch_off' } },
   { iso: '2025-10-13T07:00:00Z', device: 'plug-cafe', by: 'member', detail: { action: 'switch_on' } },
+  // Another house's plug in the same audit log (a network): not this house's saving.
+  { iso: '2025-10-14T17:00:00Z', device: 'plug-elsewhere', by: 'token', detail: { action: 'switch_off' } },
   {
     iso: '2025-10-09T16:00:00Z',
     device: 'valve-room-1',
