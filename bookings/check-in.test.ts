@@ -12,6 +12,7 @@ import { startGateway } from '../gateway/gateway.ts';
 import { Quarantine } from '../gateway/quarantine.ts';
 import { openJournal } from '../journal/segment-journal.ts';
 import type { SiteConfig } from '../site/site.ts';
+import { SqliteStore } from '../storage/sqlite-store.ts';
 import { createTestMember } from '../test-support/members.ts';
 import { eventually, startBroker } from '../test-support/small-building.ts';
 import { HOUR_MS, MINUTE_MS } from './booking-rules.ts';
@@ -24,6 +25,7 @@ import {
   decideStarted,
   isPresence,
   type SpaceSensing,
+  storedPresence,
 } from './check-in.ts';
 import { SqliteBookingStore } from './sqlite-booking-store.ts';
 
@@ -324,6 +326,92 @@ t.test(
     t.same(
       (await watcher.scan(next.start + MINUTE_MS)).map((e) => [e.type, e.booking.id]),
       [['checked_in', next.id]],
+    );
+  },
+);
+
+t.test("storedPresence: the first stored presence in a booking's time, by its space's sensors", async (t) => {
+  const b = booking({ start: T0, end: T0 + HOUR_MS });
+  const early = 10 * MINUTE_MS;
+  const at = (min: number, value = 1) => ({ ts: T0 + min * MINUTE_MS, value });
+  const seen = (points: { ts: number; value: number }[], device = 'desk-a-presence') =>
+    storedPresence(b, ['desk-a-presence'], [{ device, points }], early, MINUTE_MS);
+  t.equal(seen([at(5, 0), at(7), at(9)]), T0 + 7 * MINUTE_MS, 'the first minute anyone was seen');
+  t.equal(seen([at(-5)]), T0 - 5 * MINUTE_MS, 'early presence counts, as it does live');
+  t.equal(seen([at(-11)]), undefined, 'not before the early window (its minute ends as the window opens)');
+  t.equal(seen([at(60)]), undefined, 'not after the end');
+  t.equal(seen([at(5, 0)]), undefined, 'nobody seen');
+  t.equal(seen([at(5)], 'desk-b-presence'), undefined, "another space's sensor");
+});
+
+t.test(
+  'a watcher that heard nothing live (a new leader) checks in from the stored readings, never releases, once',
+  async (t) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-checkin-stored-'));
+    const records = openRecords(path.join(dir, 'wesprint.db'));
+    const readings = new SqliteStore({ file: path.join(dir, 'readings.db') });
+    t.teardown(async () => {
+      await readings.close();
+      records.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+    const site = checkInSite();
+    const profiles = await loadProfiles();
+    const store = new SqliteBookingStore(records);
+    const { member } = await createTestMember(records, { role: 'member' });
+    // Within the store's raw retention: a whole hour two hours ago, whatever the hour now.
+    const start = Math.floor(Date.now() / HOUR_MS) * HOUR_MS - 2 * HOUR_MS;
+    const made = await store.create(
+      { memberId: member.id, spaceId: 'desk-a', start, end: start + HOUR_MS },
+      start - HOUR_MS,
+    );
+    if (!made.ok) throw new Error('setup booking failed');
+    // Someone sat down 5 minutes in, while no process was watching live, and left a minute later.
+    const presence = (ts: number, value: number) => ({
+      site: site.site.id,
+      space: 'desk-a',
+      device: 'desk-a-presence',
+      channel: '0',
+      quantity: 'occupancy' as const,
+      value,
+      unit: 'bool' as const,
+      ts,
+    });
+    await readings.write([presence(start + 5 * MINUTE_MS + 1234, 1), presence(start + 6 * MINUTE_MS, 0)]);
+
+    // Real feeds that have heard nothing: what a process that has just taken the lead knows live.
+    const feed = () => new BuildingFeed({ url: 'mqtt://127.0.0.1:1', site });
+    const watcher = (withReadings: boolean) =>
+      new CheckInWatcher({
+        store,
+        feed: feed(),
+        site,
+        profiles,
+        ...(withReadings ? { readings } : {}),
+      });
+    const scanAt = start + 20 * MINUTE_MS;
+    // The deadline (start + 15 min) has passed: judged on live knowledge alone the booking would be released.
+    const [first, second] = await Promise.all([watcher(true).scan(scanAt), watcher(true).scan(scanAt)]);
+    const events = [...first, ...second];
+    t.same(
+      events.map((e) => [e.type, e.booking.id]),
+      [['checked_in', made.booking.id]],
+      'checked in once by two watchers scanning together (an old leader that has not noticed, a new one)',
+    );
+    const after = await store.get(made.booking.id);
+    t.equal(after?.status, 'checked_in');
+    t.equal(after?.checkedInAt, start + 5 * MINUTE_MS, 'at the minute presence was stored');
+
+    // The same without the stored readings: released, which is what the stored readings prevent.
+    const other = await store.create(
+      { memberId: member.id, spaceId: 'desk-b', start, end: start + HOUR_MS },
+      start - HOUR_MS,
+    );
+    if (!other.ok) throw new Error('setup booking failed');
+    t.same(
+      (await watcher(false).scan(scanAt)).map((e) => [e.type, e.booking.id]),
+      [['released', other.booking.id]],
+      'a watcher without the stored readings releases an unseen booking after its grace',
     );
   },
 );

@@ -3,6 +3,7 @@ import type { EventAnnouncer } from '../building/events.ts';
 import type { BuildingFeed, LiveEvent, LiveReading } from '../building/live-feed.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
 import type { SiteConfig } from '../site/site.ts';
+import type { TimeSeriesStore } from '../storage/store.ts';
 import { bookingEvent } from './booking-events.ts';
 import { MINUTE_MS } from './booking-rules.ts';
 import type { Booking, BookingStore } from './booking-store.ts';
@@ -77,6 +78,37 @@ export function decideStarted(
   return now >= deadline ? 'release' : 'wait';
 }
 
+/** One occupancy sensor's stored readings, as the store answers them in buckets (max: 1 when anyone was seen). */
+export interface StoredOccupancy {
+  device: string;
+  points: readonly { ts: number; value: number }[];
+}
+
+/**
+ * Pure: when the stored readings first saw someone in this booking's time (from `earlyMs` before its start,
+ * as live presence counts), by the space's sensors; undefined if they did not. A bucket's time is its start,
+ * so presence is dated no earlier than the booking's window opened.
+ */
+export function storedPresence(
+  booking: Booking,
+  sensors: readonly string[],
+  stored: readonly StoredOccupancy[],
+  earlyMs: number,
+  bucketMs: number,
+): number | undefined {
+  const from = booking.start - earlyMs;
+  let first: number | undefined;
+  for (const series of stored) {
+    if (!sensors.includes(series.device)) continue;
+    for (const point of series.points) {
+      if (point.value !== 1 || point.ts + bucketMs <= from || point.ts >= booking.end) continue;
+      const at = Math.max(point.ts, from);
+      if (first === undefined || at < first) first = at;
+    }
+  }
+  return first;
+}
+
 export type CheckInEvent = { type: 'checked_in' | 'released'; booking: Booking };
 
 export interface CheckInWatcherOptions {
@@ -95,7 +127,16 @@ export interface CheckInWatcherOptions {
   onChange?: (event: CheckInEvent) => void;
   /** Where each check-in and no-show release is told (`booking-checked-in`, `booking-no-show`: the building feed). */
   events?: EventAnnouncer;
+  /**
+   * The stored readings (this site's): each scan reads the occupancy of the last `graceMs`, so presence no
+   * live reading brought to this process (it was not leading yet, its feed was away) still checks a booking
+   * in, and such a booking is never released as a no-show.
+   */
+  readings?: Pick<TimeSeriesStore, 'query'>;
 }
+
+/** Stored occupancy is read in buckets this wide (max per bucket: was anyone seen in that minute). */
+const STORED_BUCKET_MS = MINUTE_MS;
 
 export class CheckInWatcher {
   readonly graceMs: number;
@@ -168,7 +209,21 @@ export class CheckInWatcher {
   async scan(now: number = this.now()): Promise<CheckInEvent[]> {
     const events: CheckInEvent[] = [];
     try {
-      for (const booking of await this.o.store.unconfirmed(now)) {
+      const waiting = await this.o.store.unconfirmed(now);
+      const stored = waiting.some((b) => this.sensors.has(b.spaceId)) ? await this.storedOccupancy(now) : [];
+      for (const booking of waiting) {
+        const seenAt = storedPresence(
+          booking,
+          this.sensors.get(booking.spaceId) ?? [],
+          stored,
+          this.earlyMs,
+          STORED_BUCKET_MS,
+        );
+        if (seenAt !== undefined && now < booking.end) {
+          const changed = await this.o.store.checkIn(booking.id, Math.min(seenAt, now));
+          if (changed) events.push({ type: 'checked_in', booking: changed });
+          continue;
+        }
         const decision = decideStarted(booking, now, this.graceMs, this.sensing(booking.spaceId));
         if (decision === 'check_in') {
           const changed = await this.o.store.checkIn(booking.id, now);
@@ -184,6 +239,19 @@ export class CheckInWatcher {
     }
     for (const event of events) this.changed(event);
     return events;
+  }
+
+  /** The occupancy sensors' stored readings of the last grace period, by the minute (none without a store). */
+  private async storedOccupancy(now: number): Promise<StoredOccupancy[]> {
+    if (!this.o.readings) return [];
+    const from = Math.floor((now - this.graceMs - this.earlyMs) / STORED_BUCKET_MS) * STORED_BUCKET_MS;
+    return this.o.readings.query({
+      quantity: 'occupancy',
+      from,
+      to: now + 1,
+      bucketMs: STORED_BUCKET_MS,
+      aggregate: 'max',
+    });
   }
 
   sensing(spaceId: string): SpaceSensing {

@@ -341,7 +341,7 @@ export async function startParts(
       // Every API process lists, acknowledges and pushes alerts; the leader's watcher judges them.
       const watch = alertWatch(settings, site, profiles, store, feed, opened, logger);
       alerts = watch;
-      background.push(() => startWatchers(settings, site, profiles, feed, opened, watch, logger));
+      background.push(() => startWatchers(settings, site, profiles, store, feed, opened, watch, logger));
       lines.push(
         `Watchers        check-in (no-show release after ${settings.checkInGraceMs / 60_000} min), alerts (CO2, devices offline, night load, doors)`,
       );
@@ -619,6 +619,7 @@ function startWatchers(
   settings: Settings,
   site: SiteConfig,
   profiles: Map<string, DeviceProfile>,
+  store: TimeSeriesStore,
   feed: BuildingFeed,
   records: Records,
   alerts: AlertWatch,
@@ -631,6 +632,7 @@ function startWatchers(
     profiles,
     graceMs: settings.checkInGraceMs,
     events: feed,
+    readings: store,
     logger: logger.child({ part: 'check-in' }),
   });
   checkIn.start();
