@@ -22,6 +22,7 @@ import {
   type GatewaySighting,
   type LockRun,
   lastCompletedNight,
+  MINUTE_MS,
   MISSED_REPORTS,
   nightLabel,
   nightVerdict,
@@ -101,6 +102,8 @@ export class AlertWatch {
   private nightRun: Promise<Verdict['state'] | 'skipped'> | undefined;
   private unsubscribe: (() => void) | undefined;
   private unlistenNews: (() => void) | undefined;
+  /** Reading the stored CO2 readings back before watching live. */
+  private starting: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   /** The writes to the store, one after the other in the order they were decided (see `write`). */
   private writing: Promise<void> = Promise.resolve();
@@ -127,23 +130,87 @@ export class AlertWatch {
     this.mainMeters = site.devices.filter((d) => d.meter_role === 'main').map((d) => d.id);
   }
 
+  /**
+   * Starts judging. With the time series, the CO2 stretches are first read back from the stored readings
+   * (a process that has just taken the lead goes on where the last leader was, instead of starting every
+   * room's wait again); live events that arrive meanwhile are taken after them, in order.
+   */
   start(): void {
     if (this.unsubscribe) return;
     this.watchingSince = this.now();
     this.gateway.online = this.o.feed.gatewayOnline;
     if (this.gateway.online === false) this.gateway.offlineSince = this.watchingSince;
+    const timeSeries = this.o.timeSeries;
+    if (!timeSeries || this.co2Sensors.size === 0) {
+      this.watch();
+      return;
+    }
+    const waiting: LiveEvent[] = [];
+    this.unsubscribe = this.o.feed.subscribeLive((event) => void waiting.push(event));
+    const since = this.watchingSince;
+    this.starting = this.storedCo2(timeSeries, since)
+      .catch((err: Error) => {
+        // The store away: the stretches start from what the feed holds, as without a store.
+        this.o.logger?.warn({ err: err.message }, 'could not read the stored CO2 readings');
+      })
+      .then(() => {
+        if (!this.unsubscribe) return;
+        this.unsubscribe();
+        this.watch(waiting);
+      })
+      .finally(() => {
+        this.starting = undefined;
+      });
+  }
+
+  /** Takes what the feed holds, then `waiting`, then every live event; checks now and every `checkEveryMs`. */
+  private watch(waiting: readonly LiveEvent[] = []): void {
     // What the feed already holds (retained statuses, readings heard before the watcher started).
     for (const reading of this.o.feed.latest()) this.take(reading, false);
+    for (const event of waiting) this.take(event, true);
     this.unsubscribe = this.o.feed.subscribeLive((event) => this.take(event, true));
     this.timer = setInterval(() => void this.check(), this.o.checkEveryMs ?? DEFAULT_CHECK_EVERY_MS);
     this.timer.unref();
     void this.check();
   }
 
+  /**
+   * Follows each CO2 sensor's stored readings of the last `co2Ms` (and its freshness before that), by the
+   * minute: a minute counts as above only if its lowest reading was, and as taken at its end, so a stretch
+   * read back is never longer than it was.
+   */
+  private async storedCo2(timeSeries: Pick<TimeSeriesStore, 'query'>, now: number): Promise<void> {
+    const freshMs = Math.max(...[...this.co2Sensors.values()].map((s) => s.freshMs));
+    const from = Math.floor((now - this.settings.co2Ms - freshMs) / MINUTE_MS) * MINUTE_MS;
+    const series = await timeSeries.query({
+      quantity: 'co2',
+      from,
+      to: now + 1,
+      bucketMs: MINUTE_MS,
+      aggregate: 'min',
+    });
+    for (const one of series) {
+      const sensor = this.co2Sensors.get(one.device);
+      if (!sensor) continue;
+      for (const point of one.points) {
+        const at = Math.min(point.ts + MINUTE_MS - 1, now);
+        this.co2Runs.set(
+          one.device,
+          followCo2(
+            this.co2Runs.get(one.device),
+            { device: one.device, space: sensor.space, value: point.value, at, freshMs: sensor.freshMs },
+            this.settings,
+          ),
+        );
+      }
+    }
+  }
+
   /** Stops watching; resolves once what was decided before is written (the records may be closed after). */
   async stop(): Promise<void> {
     this.unsubscribe?.();
     this.unsubscribe = undefined;
+    await this.starting;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     await this.writing;
