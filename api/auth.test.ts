@@ -50,6 +50,10 @@ const EXPECTED_ACCESS: Record<string, RouteAccess> = {
   // house of the network (access/roles.ts readsNetwork).
   'GET /api/network/report': NETWORK_BOARD,
   'GET /api/network/report.csv': NETWORK_BOARD,
+  // The site switch: staff or board here, and the handler decides (and audits) the role in that house.
+  'GET /api/network/houses/:site/report': STAFF_AND_BOARD,
+  'GET /api/network/houses/:site/report.csv': STAFF_AND_BOARD,
+  'GET /api/network/sites': ANY_MEMBER,
   'GET /api/board/common-good': BOARD_AND_ADMIN,
   'GET /api/board/common-good.csv': BOARD_AND_ADMIN,
   'GET /api/quarantine': STAFF,

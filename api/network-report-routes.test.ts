@@ -136,3 +136,51 @@ t.test('the figures side by side, the total, and the CSV read back', async (t) =
     },
   );
 });
+
+t.test('the site switch: the houses and the caller’s role in each, another house’s own report', async (t) => {
+  const n = await networkApi(t);
+  const both = await n.person('board', 'bericht-haus', 'facility');
+  const sites = await n.get('/api/network/sites', both.cookie);
+  t.equal(sites.statusCode, 200);
+  t.same(sites.json(), {
+    sites: [
+      { id: 'bericht-haus', name: 'Berichtshaus', role: 'board', here: true },
+      { id: 'werk-haus', name: 'Werkhaus', role: 'facility', here: false },
+    ],
+  });
+  t.equal((await n.get('/api/network/sites')).statusCode, 401);
+
+  const werk = await n.get('/api/network/houses/werk-haus/report?period=2025-10', both.cookie);
+  t.equal(werk.statusCode, 200, werk.body);
+  const report = werk.json() as { site: { id: string }; figures: { key: string; value: number | null }[] };
+  t.equal(report.site.id, 'werk-haus');
+  t.equal(report.figures.find((f) => f.key === 'energyKwh')?.value, 600, "the workshop's own meters");
+  t.equal(
+    report.figures.find((f) => f.key === 'bookedHours')?.value,
+    null,
+    'its bookings are not on record here',
+  );
+  const here = await n.get('/api/network/houses/bericht-haus/report?period=2025-10', both.cookie);
+  t.equal(here.json().figures.find((f: { key: string }) => f.key === 'energyKwh')?.value, 300);
+  const csv = await n.get(
+    '/api/network/houses/werk-haus/report.csv?period=2025-10&table=energy-by-meter',
+    both.cookie,
+  );
+  t.equal(csv.statusCode, 200);
+  t.match(csv.body, /meter-main;technik;main;440;1/);
+
+  const hereOnly = await n.person('board', 'bericht-haus');
+  const refused = await n.get('/api/network/houses/werk-haus/report?period=2025-10', hereOnly.cookie);
+  t.equal(refused.statusCode, 403, 'no role in the workshop');
+  t.equal((await n.get('/api/network/houses/nirgendwo/report?period=2025-10', both.cookie)).statusCode, 404);
+  const memberHere = await n.person('member', 'bericht-haus', 'board');
+  t.equal(
+    (await n.get('/api/network/houses/werk-haus/report?period=2025-10', memberHere.cookie)).statusCode,
+    403,
+    'board there but a plain member here: this API does not serve them reports',
+  );
+  const audited = n.records
+    .prepare("SELECT actor, target, reason FROM audit_log WHERE action = 'board_report' ORDER BY seq")
+    .all();
+  t.same(audited, [{ actor: hereOnly.member.id, target: 'werk-haus', reason: 'no_role_there' }]);
+});

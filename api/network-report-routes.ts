@@ -2,9 +2,12 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import type { AuditLog } from '../access/audit-log.ts';
-import { NETWORK_BOARD, readsNetwork } from '../access/roles.ts';
+import { ANY_MEMBER, NETWORK_BOARD, ROLES, readsNetwork, roleAt, STAFF_AND_BOARD } from '../access/roles.ts';
 import type { BookingStore } from '../bookings/booking-store.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
+import { buildBoardReport } from '../reports/board-report.ts';
+import { BoardReportCache } from '../reports/board-report-cache.ts';
+import { BoardReport, type BoardReportOut, TABLE_IDS } from '../reports/board-report-schema.ts';
 import {
   buildNetworkReport,
   type NetworkReportSources,
@@ -13,8 +16,17 @@ import {
 } from '../reports/network-report.ts';
 import { NETWORK_TABLE_IDS, NetworkReport, type NetworkReportOut } from '../reports/network-report-schema.ts';
 import type { SiteConfig } from '../site/site.ts';
+import { siteReadings } from '../storage/site-view.ts';
 import type { TimeSeriesStore } from '../storage/store.ts';
-import { CSV_RESPONSES, CsvLang, PeriodParam, reportCsv } from './board-report-routes.ts';
+import {
+  CSV_RESPONSES,
+  CsvLang,
+  csvQuery,
+  PeriodParam,
+  reportablePeriod,
+  reportCsv,
+  sendCsv,
+} from './board-report-routes.ts';
 import { ApiError, ErrorBody } from './errors.ts';
 
 export interface NetworkReportRoutesOptions {
@@ -129,6 +141,143 @@ export const networkReportRoutes: FastifyPluginAsyncTypebox<NetworkReportRoutesO
         .type('text/csv; charset=utf-8')
         .header('content-disposition', `attachment; filename="wesprint-network-${period}-${id}.csv"`)
         .send(reportCsv(table, lang));
+    },
+  );
+
+  // -------------------------------------------------------------------------------------------------------
+  // The site switch: a house's own board report for whoever has a staff or board role both here and there
+  // (the route's access is this house's role; the handler decides the other's, and audits a refusal).
+
+  const houseCaches = new Map<string, BoardReportCache>();
+
+  async function houseOf(request: FastifyRequest, siteId: string): Promise<SiteConfig> {
+    const site = sites.find((s) => s.site.id === siteId);
+    if (!site) throw new ApiError(404, `no house "${siteId}" in this network`);
+    const member = request.member;
+    if (member && STAFF_AND_BOARD.includes(roleAt(member, siteId, installationHome))) return site;
+    await options.audit.record({
+      at: now(),
+      actor: member?.id ?? null,
+      action: 'board_report',
+      target: siteId,
+      decision: 'denied',
+      reason: 'no_role_there',
+      detail: { route: `${request.method} ${request.routeOptions.url}` },
+    });
+    throw new ApiError(403, `you have no board, facility or admin role in ${site.site.name}`);
+  }
+
+  async function houseReport(site: SiteConfig, text: string): Promise<BoardReportOut> {
+    const id = site.site.id;
+    const period = reportablePeriod(text, site.site.timezone, now());
+    let cache = houseCaches.get(id);
+    if (!cache) {
+      cache = new BoardReportCache();
+      houseCaches.set(id, cache);
+    }
+    const houseSources = {
+      site,
+      store: siteReadings(options.network.store, id),
+      bookings: sources.bookingsOf(id),
+      profiles: options.profiles,
+    };
+    try {
+      return await buildBoardReport(houseSources, period, now(), cache);
+    } catch (err) {
+      app.log.warn({ err, site: id, period: period.label }, 'board report failed');
+      throw new ApiError(503, `board report unavailable: ${(err as Error).message}`);
+    }
+  }
+
+  const SiteParams = Type.Object({
+    site: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' }),
+  });
+
+  app.get(
+    '/api/network/houses/:site/report',
+    {
+      config: { access: STAFF_AND_BOARD },
+      schema: {
+        tags: ['reports'],
+        summary:
+          'Another house’s board report (the board page’s site switch), for whoever has a staff or board role here and there',
+        params: SiteParams,
+        querystring: Type.Object({ period: PeriodParam }),
+        response: {
+          200: BoardReport,
+          400: ErrorBody,
+          401: ErrorBody,
+          403: ErrorBody,
+          404: ErrorBody,
+          503: ErrorBody,
+        },
+      },
+    },
+    async (request) => houseReport(await houseOf(request, request.params.site), request.query.period),
+  );
+
+  app.get(
+    '/api/network/houses/:site/report.csv',
+    {
+      config: { access: STAFF_AND_BOARD },
+      schema: {
+        tags: ['reports'],
+        summary: 'One table of another house’s board report as CSV',
+        params: SiteParams,
+        querystring: csvQuery(TABLE_IDS),
+        response: { ...CSV_RESPONSES, 404: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const site = await houseOf(request, request.params.site);
+      const { table: id, lang = 'de' } = request.query;
+      const report = await houseReport(site, request.query.period);
+      return sendCsv(
+        reply,
+        `wesprint-report-${id}-${report.period.label}-${site.site.id}.csv`,
+        report.tables,
+        id,
+        lang,
+      );
+    },
+  );
+
+  app.get(
+    '/api/network/sites',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['site'],
+        summary:
+          'The network’s houses with the caller’s role in each (a page shows its site switch where that role opens it in more than one)',
+        response: {
+          200: Type.Object({
+            sites: Type.Array(
+              Type.Object({
+                id: Type.String(),
+                name: Type.String(),
+                role: Type.Enum([...ROLES]),
+                /** The house this API serves. */
+                here: Type.Boolean(),
+              }),
+            ),
+          }),
+          401: ErrorBody,
+          403: ErrorBody,
+        },
+      },
+    },
+    async (request) => {
+      const member = request.member;
+      if (!member) throw new ApiError(401, 'sign in first');
+      return {
+        sites: sites.map((s) => ({
+          id: s.site.id,
+          name: s.site.name,
+          role: roleAt(member, s.site.id, installationHome),
+          here: s.site.id === options.site.site.id,
+        })),
+      };
     },
   );
 };
