@@ -80,6 +80,9 @@ export interface StoreWriterStats {
   behind: boolean;
 }
 
+/** Entries read from the journal at a time while behind. */
+const READ_ENTRIES = 1000;
+
 interface Held {
   seq: number;
   readings: StoredReading[];
@@ -242,14 +245,17 @@ export class JournalStoreWriter {
   async #run(): Promise<void> {
     let failuresInARow = 0;
     while (!this.#stopping) {
-      if (this.#head >= this.#queue.length) {
-        if (this.#live) {
-          await new Promise<void>((resolve) => {
-            this.#wakeLive = resolve;
-          });
-          this.#wakeLive = undefined;
-          continue;
-        }
+      const empty = this.#head >= this.#queue.length;
+      if (empty && this.#live) {
+        await new Promise<void>((resolve) => {
+          this.#wakeLive = resolve;
+        });
+        this.#wakeLive = undefined;
+        continue;
+      }
+      // Behind: read the journal in steps of READ_ENTRIES until a whole batch waits (or it is read up to
+      // the live path), so that what is held stays near one batch.
+      if (!this.#live && (empty || this.#held < this.#batchSize)) {
         try {
           await this.#readJournal();
         } catch (error) {
@@ -310,7 +316,9 @@ export class JournalStoreWriter {
       this.#goLive();
       return;
     }
-    const entries = await this.#journal.read(this.#tail, this.#batchSize);
+    // At most a batch's worth of entries (each carries one reading or more) on top of what is held.
+    const count = Math.max(1, Math.min(READ_ENTRIES, this.#batchSize - this.#held));
+    const entries = await this.#journal.read(this.#tail, count);
     if (this.#stopping || this.#live) return;
     for (const entry of entries) {
       // Only what the live path has seen: hand-offs from there on continue the queue.
