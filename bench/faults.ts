@@ -773,6 +773,8 @@ interface HeartbeatMemory {
   heapUsedKb: number;
   heapTotalKb?: number;
   externalKb?: number;
+  /** RssAnon at the heartbeat's instant (Linux). */
+  anonKb?: number;
 }
 
 function rssKb(pid: number | undefined, field: 'VmRSS' | 'RssAnon' = 'VmRSS'): number | undefined {
@@ -867,7 +869,12 @@ async function runOne(
           samples.push({
             s: Math.round((performance.now() - t0) / 100) / 10,
             kb,
-            ...(anonKb !== undefined ? { anonKb } : {}),
+            // The heartbeat's own RssAnon when it has one: the same instant as its heap figures.
+            ...(beat?.anonKb !== undefined
+              ? { anonKb: beat.anonKb }
+              : anonKb !== undefined
+                ? { anonKb }
+                : {}),
             ...(beat !== undefined ? { heapKb: beat.heapUsedKb } : {}),
             ...(beat?.heapTotalKb !== undefined ? { heapTotalKb: beat.heapTotalKb } : {}),
             ...(beat?.externalKb !== undefined ? { externalKb: beat.externalKb } : {}),

@@ -49,10 +49,22 @@ export function writeHeartbeat(dataDir: string, beat: GatewayBeat): void {
     heapUsedKb: Math.round(m.heapUsed / 1024),
     heapTotalKb: Math.round(m.heapTotal / 1024),
     externalKb: Math.round(m.external / 1024),
+    // Linux: the anonymous part of RSS at the same instant, so that a reader can tell the V8 heap and the
+    // Buffers from native memory (SQLite, LevelDB, the allocator) without mixing moments.
+    ...anonymousKb(),
   };
   // The pid tells a reader whose heartbeat this is: a gateway killed with -9 leaves its last one behind.
   fs.writeFileSync(`${file}.tmp`, JSON.stringify({ ts: Date.now(), pid: process.pid, ...beat, memory }));
   fs.renameSync(`${file}.tmp`, file);
+}
+
+function anonymousKb(): { anonKb?: number } {
+  try {
+    const m = /RssAnon:\s+(\d+)\s+kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    return m ? { anonKb: Number(m[1]) } : {};
+  } catch {
+    return {};
+  }
 }
 
 export function checkGatewayHeartbeat(dataDir: string, now = Date.now()): string | undefined {
