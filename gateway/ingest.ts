@@ -43,6 +43,16 @@ export class DeviceMessageDecoder {
    * twice: `fresh` is false when it was kept already. `origin.quarantine: false` only looks (a retained
    * message read for its news at start): nothing is kept.
    */
+  /**
+   * Into the quarantine unless only looking. A method rather than a closure made per message: tsx compiles
+   * with esbuild's keepNames, which names each closure bound to a name with a defineProperty call as it is
+   * made.
+   */
+  #keep(origin: { seq?: number; quarantine?: boolean }, entry: Parameters<Quarantine['add']>[0]): boolean {
+    if (origin.quarantine === false) return false;
+    return this.quarantine.add(origin.seq === undefined ? entry : { ...entry, seq: origin.seq });
+  }
+
   decode(
     topic: string,
     payload: Buffer,
@@ -60,14 +70,10 @@ export class DeviceMessageDecoder {
         result: DecodeResult;
         readings: StoredReading[];
       } {
-    const keep = (entry: Parameters<Quarantine['add']>[0]) =>
-      origin.quarantine === false
-        ? false
-        : this.quarantine.add(origin.seq === undefined ? entry : { ...entry, seq: origin.seq });
     const decoded = decodeMessage(this.profiles, topic, payload, receivedAt, this.#byTopic);
     if (!decoded.ok) {
       if (decoded.reason === 'ignored') return { outcome: 'ignored' };
-      const fresh = keep({
+      const fresh = this.#keep(origin, {
         receivedAt,
         topic,
         payload,
@@ -80,7 +86,13 @@ export class DeviceMessageDecoder {
     const known = this.#devices.get(decoded.device);
     if (!known) {
       // decodeMessage only names site devices when given the site's topic map; anything else is unknown.
-      const fresh = keep({ receivedAt, topic, payload, reason: 'unknown_device', detail: 'not in site' });
+      const fresh = this.#keep(origin, {
+        receivedAt,
+        topic,
+        payload,
+        reason: 'unknown_device',
+        detail: 'not in site',
+      });
       return { outcome: 'quarantined', fresh };
     }
     const { device, site } = known;
