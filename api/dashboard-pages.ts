@@ -15,6 +15,7 @@ export const DASHBOARD_PAGES = [
   '/facility',
   '/board/report',
   '/network/report',
+  '/board/common-good',
   '/events',
 ] as const;
 

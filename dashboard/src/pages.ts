@@ -11,6 +11,7 @@ export const PAGES: Record<string, () => Promise<{ default: Component }>> = {
   '/facility': () => import('./pages/facility/FacilityPage.svelte'),
   '/board/report': () => import('./pages/board/BoardReportPage.svelte'),
   '/network/report': () => import('./pages/network/NetworkReportPage.svelte'),
+  '/board/common-good': () => import('./pages/common-good/CommonGoodPage.svelte'),
   '/events': () => import('./pages/events/EventsPage.svelte'),
 };
 
