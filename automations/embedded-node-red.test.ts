@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { adminCredentialsFile, type DemoMember, demoMembersFile } from '../members/first-start.ts';
 import { runWesprint, startWesprint, type WesprintService } from '../test-support/wesprint-process.ts';
 
@@ -86,7 +86,7 @@ interface Started {
   editor: string;
 }
 
-async function start(t: Tap.Test): Promise<Started> {
+async function start(t: Test): Promise<Started> {
   const service = startWesprint(t, ['start'], ENV);
   const [, editor] = (await service.waitFor(/Automations\s+(http:\/\/\S+?)\/?\s/, 120_000)) as string[];
   const [, api] = (await service.waitFor(/Dashboard\s+(http:\/\/\S+?)\/\s/, 5_000)) as string[];

@@ -42,7 +42,9 @@ t.test('the first flows: both examples with these rooms, one server with the tok
   t.match(servers[0], { url: 'http://127.0.0.1:8080', credentials: { token: 'wsp_example' } });
   const ids = flows.map((n) => n.id);
   t.equal(new Set(ids).size, ids.length, 'no node twice');
-  const heating = flows.find((n) => n.id === 'heating-tab') as { env: { name: string; value: string }[] };
+  const heating = flows.find((n) => n.id === 'heating-tab') as unknown as {
+    env: { name: string; value: string }[];
+  };
   t.same(
     Object.keys(JSON.parse(heating.env.find((e) => e.name === 'ROOMS')?.value ?? '{}')),
     Object.keys(automationRooms(site, profiles).heating),

@@ -23,6 +23,7 @@ const TYPES = [
   'wesprint-events',
   'wesprint-space',
   'wesprint-command',
+  'wesprint-notice',
 ];
 
 interface Red {
@@ -92,6 +93,12 @@ const SITE = {
     },
   ],
   devices: [
+    {
+      id: 'protel-1-co2',
+      profile: 'zigbee2mqtt-air-quality',
+      topic: 'zigbee2mqtt/protel-1-co2',
+      space: 'protel-1',
+    },
     {
       id: 'protel-1-presence',
       profile: 'zigbee2mqtt-occupancy',
@@ -173,7 +180,7 @@ t.before(async () => {
       '--label',
       'node-red',
       '--scope',
-      'readings:read,feed:read,bookings:read,commands:write',
+      'readings:read,feed:read,bookings:read,commands:write,notices:write',
     ],
     { DATA_DIR: system.dataDir, SITE_FILE: siteFile, LOG_LEVEL: 'silent' },
   );
@@ -392,3 +399,53 @@ t.test(
       );
   },
 );
+
+/** The notices the lobby shows now, as the lobby screen asks for them. */
+async function lobbyNotices(): Promise<{ space: string; message: string; level: string }[]> {
+  const response = await fetch(`${system.httpUrl}/api/lobby/notices`, {
+    headers: { authorization: `Bearer ${session}` },
+  });
+  return ((await response.json()) as { notices: { space: string; message: string; level: string }[] })
+    .notices;
+}
+
+async function noticesBecome<T>(
+  what: string,
+  probe: (n: Awaited<ReturnType<typeof lobbyNotices>>) => T | undefined,
+) {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const value = probe(await lobbyNotices());
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+t.test('air: stale air in an occupied room puts a notice up on it, good air takes it down', async (t) => {
+  system.simulation?.stage('protel-1', { people: 0, co2Ppm: 600 });
+  const flow = example('air-notice.json', { NOTICE_MINUTES: '5' });
+  await admin('POST', '/flows', flow);
+  const outcomes = await commandsTo('air-outcome');
+  // Stale air, nobody there (and, this early in the test, no booking of protel-1 now): no notice.
+  system.simulation?.stage('protel-1', { people: 0, co2Ppm: 1350 });
+  await new Promise((r) => setTimeout(r, 3000));
+  t.same(await lobbyNotices(), [], 'stale air in an empty room: no notice');
+  // Three people come in; the sensor says so and the air reads 1400 ppm.
+  system.simulation?.stage('protel-1', { people: 3, co2Ppm: 1400 });
+  const up = await noticesBecome('the notice up', (n) => n.find((x) => x.space === 'protel-1'));
+  t.match(up, {
+    space: 'protel-1',
+    level: 'warning',
+    message: /^CO2 14\d\d ppm – bitte lüften · please open a window$/,
+  });
+  const posted = await until("the notice node's outcome", () =>
+    outcomes.find((o) => (o.payload as { shown?: boolean }).shown),
+  );
+  t.match(posted.payload, { ok: true, space: 'protel-1', topic: 'air', status: 200 });
+  // Someone opened the window.
+  system.simulation?.stage('protel-1', { co2Ppm: 650 });
+  await noticesBecome('the notice down', (n) => (n.some((x) => x.space === 'protel-1') ? undefined : true));
+  t.pass('good air again: the notice is taken down');
+  system.simulation?.stage('protel-1', { people: null, co2Ppm: null });
+});
