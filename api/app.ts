@@ -34,6 +34,7 @@ import { eventRoutes } from './event-routes.ts';
 import { eventSignUpRoutes, type PublicRateLimit } from './event-signup-routes.ts';
 import { facilityRoutes } from './facility-routes.ts';
 import { refuseNonFiniteNumbers } from './finite-numbers.ts';
+import { guestKeyRoutes } from './guest-key-routes.ts';
 import { healthRoutes } from './health-routes.ts';
 import {
   LIVE_MAX_PAYLOAD_BYTES,
@@ -281,6 +282,19 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     commands: options.lockCommands,
     events: options.feed,
     ...(options.unlockGraceMs !== undefined ? { graceBeforeMs: options.unlockGraceMs } : {}),
+  });
+  await app.register(guestKeyRoutes, {
+    site: options.site,
+    keys: records.guestKeys,
+    bookings: records.bookings,
+    events: records.events,
+    members: records.members,
+    audit,
+    commands: options.lockCommands,
+    announcer: options.feed,
+    now: context.now,
+    ...(options.unlockGraceMs !== undefined ? { graceBeforeMs: options.unlockGraceMs } : {}),
+    ...(options.publicRateLimit ? { publicRateLimit: options.publicRateLimit } : {}),
   });
   await app.register(deviceCommandRoutes, {
     site: options.site,

@@ -104,6 +104,14 @@ const EXPECTED_ACCESS: Record<string, RouteAccess> = {
   'DELETE /api/spaces/:id/notices/:topic': STAFF,
   'GET /api/me/notices': ANY_MEMBER,
   'GET /api/lobby/notices': 'lobby',
+  // A member gives and revokes guest keys for their own bookings (the handler refuses another's room).
+  'POST /api/guest-keys': ANY_MEMBER,
+  'GET /api/guest-keys': ANY_MEMBER,
+  'DELETE /api/guest-keys/:id': ANY_MEMBER,
+  // A guest has no account: the key's secret in the body is the credential (rate-limited per address and
+  // per key; only the POST of a tap opens, never a GET).
+  'POST /api/public/guest-key': 'public',
+  'POST /api/public/guest-key/unlock': 'public',
 };
 
 /**

@@ -17,6 +17,7 @@ export const DASHBOARD_PAGES = [
   '/network/report',
   '/board/common-good',
   '/events',
+  '/key',
 ] as const;
 
 export interface DashboardPagesOptions {

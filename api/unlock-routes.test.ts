@@ -1,21 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import mqtt from 'mqtt';
-import pino from 'pino';
 import t, { type Test } from 'tap';
 import { SqliteAuditLog } from '../access/sqlite-audit-log.ts';
 import { SqliteBookingStore } from '../bookings/sqlite-booking-store.ts';
-import { BuildingFeed } from '../building/live-feed.ts';
 import { buildingTopics, type CommandResultMessage } from '../building/topics.ts';
-import { openRecords } from '../database/database.ts';
 import { DEMO_SITE_FILE } from '../simulations/demo-site.ts';
-import { SERVICE_USERNAMES } from '../site/credentials.ts';
 import { loadSite } from '../site/load.ts';
 import { signedInMember } from '../test-support/members.ts';
-import { startRunningGateway } from '../test-support/running-gateway.ts';
 import { eventually } from '../test-support/small-building.ts';
-import { buildApi } from './app.ts';
+import { unlockBuilding } from '../test-support/unlock-building.ts';
 import { LockCommands } from './lock-commands.ts';
 
 /**
@@ -24,7 +18,6 @@ import { LockCommands } from './lock-commands.ts';
  * simulated Nuki locks answering over MQTT.
  */
 
-const logger = pino({ level: 'silent' });
 const site = loadSite(DEMO_SITE_FILE);
 const topics = buildingTopics(site.site.id);
 const MIN = 60_000;
@@ -39,50 +32,7 @@ if (!protel?.lock || !neighbour?.lock || !later?.lock || !office?.lock || office
 const protelLock = protel.lock;
 const officeLock = office.lock;
 
-async function building(t: Test) {
-  const running = await startRunningGateway({
-    site,
-    dataDirPrefix: 'wesprint-unlock-',
-    commandTimeoutMs: 1500,
-    simulate: {
-      devices: (d) => d.id === protelLock || d.id === officeLock,
-      lock: { motorMs: 50, relockAfterMs: 0 },
-    },
-    logger,
-  });
-  const { url, secrets, store, quarantine, profiles, dataDir } = running;
-  const api = { username: SERVICE_USERNAMES.api, password: secrets.services.api };
-  const feed = new BuildingFeed({ url, ...api, site, logger });
-  feed.start();
-  const commands = new LockCommands({ url, ...api, site, status: feed, answerTimeoutMs: 5000 });
-  commands.start();
-  const records = openRecords(path.join(dataDir, 'wesprint.db'));
-  const app = await buildApi({
-    site,
-    store,
-    feed,
-    quarantine,
-    profiles,
-    records,
-    lockCommands: commands,
-    logger,
-  });
-  t.teardown(async () => {
-    await app.close();
-    await commands.close();
-    await feed.close();
-    records.close();
-    await running.stop();
-  });
-  await feed.waitUntilConnected();
-  await commands.waitUntilReady();
-  // The locks have announced themselves and the API has heard the gateway say so.
-  await eventually(
-    'locks online',
-    () => feed.device(protelLock)?.online === true && feed.device(officeLock)?.online === true,
-  );
-  return { url, app, records, secrets, feed, lock: running.lock, api };
-}
+const building = (t: Test) => unlockBuilding(t, site, [protelLock, officeLock]);
 
 t.test('phone unlock: granted, denied, offline, timeout, replay, audit, rate limit', async (t) => {
   const b = await building(t);

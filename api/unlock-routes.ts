@@ -98,6 +98,56 @@ export function answerFor(report: CommandReport): {
   }
 }
 
+/**
+ * Opens a door whose opening was granted: the one command path of every unlock (a member's phone, a guest's
+ * key), through the command channel to the gateway, which executes a command id at most once and never after
+ * its expiry. A door the lock confirmed open is told once on the building feed (`door-opened`).
+ */
+export async function openDoor(o: {
+  commands: Pick<LockCommands, 'send'> | undefined;
+  lock: string;
+  spaceId: string;
+  siteId: string;
+  events: EventAnnouncer | undefined;
+  now: () => number;
+}): Promise<{ report: CommandReport; status: 200 | 502 | 503 | 504; result: UnlockAnswer['result'] }> {
+  const report: CommandReport = o.commands
+    ? await o.commands.send(o.lock, 'unlock')
+    : {
+        id: null,
+        device: o.lock,
+        action: 'unlock',
+        outcome: 'not_sent',
+        detail: 'this API has no command channel',
+        publishedAt: null,
+        answeredAt: null,
+      };
+  const { status, result } = answerFor(report);
+  if (result === 'unlocked' && report.id) {
+    o.events?.announce({
+      type: 'door-opened',
+      id: randomUUID(),
+      site: o.siteId,
+      space: o.spaceId,
+      at: report.answeredAt ?? o.now(),
+      device: o.lock,
+      commandId: report.id,
+    });
+  }
+  return { report, status, result };
+}
+
+/** What the audit log keeps of a door's answer. */
+export function doorDetail(report: CommandReport, result: UnlockAnswer['result'], started: number) {
+  return {
+    result,
+    outcome: report.outcome,
+    lockDetail: report.detail,
+    commandId: report.id,
+    publishedMs: report.publishedAt === null ? null : report.publishedAt - started,
+  };
+}
+
 export const unlockRoutes: FastifyPluginAsyncTypebox<UnlockRoutesOptions> = async (app, options) => {
   const { site, commands } = options;
   const { audit, bookings } = options;
@@ -187,43 +237,24 @@ export const unlockRoutes: FastifyPluginAsyncTypebox<UnlockRoutesOptions> = asyn
         return reply.code(403).send({ result: 'denied', space: space.id, reason: verdict.reason });
       }
 
-      const report: CommandReport = commands
-        ? await commands.send(verdict.lock, 'unlock')
-        : {
-            id: null,
-            device: verdict.lock,
-            action: 'unlock',
-            outcome: 'not_sent',
-            detail: 'this API has no command channel',
-            publishedAt: null,
-            answeredAt: null,
-          };
-      const { status, result } = answerFor(report);
+      const { report, status, result } = await openDoor({
+        commands,
+        lock: verdict.lock,
+        spaceId: space.id,
+        siteId: site.site.id,
+        events: options.events,
+        now,
+      });
       const latencyMs = now() - started;
       await record('granted', verdict.reason, {
         lock: verdict.lock,
         booking: verdict.booking,
-        result,
-        outcome: report.outcome,
-        lockDetail: report.detail,
-        commandId: report.id,
-        publishedMs: report.publishedAt === null ? null : report.publishedAt - started,
+        ...doorDetail(report, result, started),
       });
       request.log.info(
         { member: member.id, space: space.id, lock: verdict.lock, result, latencyMs },
         'unlock',
       );
-      if (result === 'unlocked' && report.id) {
-        options.events?.announce({
-          type: 'door-opened',
-          id: randomUUID(),
-          site: site.site.id,
-          space: space.id,
-          at: report.answeredAt ?? now(),
-          device: verdict.lock,
-          commandId: report.id,
-        });
-      }
       return reply.code(status).send({
         result,
         space: space.id,

@@ -1,8 +1,11 @@
 import path from 'node:path';
 import type { AuditLog } from '../access/audit-log.ts';
 import type { GuessThrottleRule } from '../access/guess-throttle.ts';
+import type { GuestKeys } from '../access/guest-keys.ts';
 import { PostgresAuditLog } from '../access/postgres-audit-log.ts';
+import { PostgresGuestKeys } from '../access/postgres-guest-keys.ts';
 import { SqliteAuditLog } from '../access/sqlite-audit-log.ts';
+import { SqliteGuestKeys } from '../access/sqlite-guest-keys.ts';
 import type { AlertStore } from '../alerts/alert-store.ts';
 import { PostgresAlertStore } from '../alerts/postgres-alert-store.ts';
 import { SqliteAlertStore } from '../alerts/sqlite-alert-store.ts';
@@ -85,6 +88,8 @@ export interface Records {
    * process), on PostgreSQL in whichever holds the advisory lock named after `options.name` (records/leader.ts).
    */
   lead(options: LeaderOptions): Promise<Leader>;
+  /** Links that open one door for a guest during one booking. */
+  readonly guestKeys: GuestKeys;
   /** Closes the file or the pool; the stores are not used afterwards (stop the leader and news first). */
   close(): Promise<void>;
 }
@@ -124,6 +129,7 @@ export function sqliteRecords(db: RecordsDb, options: RecordsOptions = {}): Reco
     notices: new SqliteSpaceNotices(db),
     news: quietNews(),
     lead: leadAlone,
+    guestKeys: new SqliteGuestKeys(db),
     close: async () => {
       if (db.open) db.close();
     },
@@ -158,6 +164,7 @@ export function postgresRecords(pool: PostgresRecords, where: string, options: R
       return news;
     },
     lead: async (leader) => leadOnPostgres(pool, leader),
+    guestKeys: new PostgresGuestKeys(pool),
     close: () => {
       ended ??= (async () => {
         await news?.close();

@@ -13,6 +13,7 @@ export const PAGES: Record<string, () => Promise<{ default: Component }>> = {
   '/network/report': () => import('./pages/network/NetworkReportPage.svelte'),
   '/board/common-good': () => import('./pages/common-good/CommonGoodPage.svelte'),
   '/events': () => import('./pages/events/EventsPage.svelte'),
+  '/key': () => import('./pages/key/KeyPage.svelte'),
 };
 
 export function pageFor(pathname: string): (() => Promise<{ default: Component }>) | undefined {
