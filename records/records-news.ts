@@ -20,6 +20,8 @@ export interface RecordsNews {
   onSessionEnded(listener: (sessionId: string) => void): () => void;
   /** Alert changes told by other processes. */
   readonly alerts: AlertNews;
+  /** Resolves once this process listens (notices sent before are not heard). */
+  listening(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -32,6 +34,7 @@ export function quietNews(): RecordsNews {
   return {
     onSessionEnded: () => () => undefined,
     alerts: { tell: () => undefined, listen: () => () => undefined },
+    listening: async () => undefined,
     close: async () => undefined,
   };
 }
@@ -48,6 +51,10 @@ export function postgresNews(
   let closed = false;
   let failures = 0;
   let timer: NodeJS.Timeout | undefined;
+  let listened: () => void = () => undefined;
+  const listening = new Promise<void>((resolve) => {
+    listened = resolve;
+  });
 
   const hear = (message: pg.Notification) => {
     if (message.channel === SESSION_ENDED_CHANNEL && message.payload) {
@@ -82,6 +89,7 @@ export function postgresNews(
         return;
       }
       client = mine;
+      listened();
       if (failures > 0) logger?.info({}, 'records news: listening again');
       failures = 0;
     } catch (err) {
@@ -115,6 +123,7 @@ export function postgresNews(
         return () => void alertListeners.delete(listener);
       },
     },
+    listening: () => listening,
     async close() {
       closed = true;
       clearTimeout(timer);
