@@ -110,6 +110,8 @@ export interface ApiOptions {
   lobbyPublic?: boolean;
   /** How often open WebSockets are checked against their session or lobby token (default 10 s). */
   socketCheckMs?: number;
+  /** How often the event feed (/api/events/live) sends its heartbeat (default 10 s). */
+  eventHeartbeatMs?: number;
   /** How often the lobby channel sends its heartbeat (default 10 s). */
   lobbyHeartbeatMs?: number;
   /** The command channel to the locks (started by the caller); without it a granted unlock answers lock_offline. */
@@ -267,7 +269,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   await app.register(facilityRoutes, context);
   await app.register(liveStream(liveStats), { ...context, ...options.live });
   const eventStats: EventFeedStats = { clients: 0, sent: 0, dropped: 0 };
-  await app.register(eventFeed(eventStats), context);
+  await app.register(eventFeed(eventStats, options.eventHeartbeatMs), context);
   await app.register(lobbyRoutes, {
     ...context,
     bookings: records.bookings,
@@ -313,7 +315,12 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     now: context.now,
     events: options.feed,
   });
-  await app.register(bookingSeriesRoutes, { site: options.site, store: records.bookings, now: context.now });
+  await app.register(bookingSeriesRoutes, {
+    site: options.site,
+    store: records.bookings,
+    now: context.now,
+    events: options.feed,
+  });
   await app.register(eventRoutes, {
     site: options.site,
     events: records.events,

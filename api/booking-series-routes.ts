@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type, { type Static } from 'typebox';
 import { ANY_MEMBER, guestVisit, type Member, STAFF } from '../access/roles.ts';
+import { bookingEvent } from '../bookings/booking-events.ts';
 import {
   BOOKING_REFUSALS,
   type BookingPolicy,
@@ -24,6 +25,7 @@ import {
   type SeriesRequest,
   seriesEndingBefore,
 } from '../bookings/series-rules.ts';
+import type { EventAnnouncer } from '../building/events.ts';
 import { calendarFieldsExist, type LocalDate } from '../site/local-time.ts';
 import type { SiteConfig, SpaceConfig } from '../site/site.ts';
 import { SiteId } from './context.ts';
@@ -48,7 +50,15 @@ export interface BookingSeriesRoutesOptions {
   store: BookingStore & BookingSeriesStore;
   policy?: BookingPolicy;
   now?: () => number;
+  /**
+   * Where the bookings a series makes (`booking-made`), ends (`booking-cancelled`) and a move (`booking-moved`)
+   * are told: the building feed. Without one they are not.
+   */
+  events?: EventAnnouncer;
 }
+
+/** A series' dates that are still on: a cancellation ends these. */
+const ON: readonly Booking['status'][] = ['booked', 'checked_in'];
 
 const Instant = Type.String({ format: 'date-time', description: 'ISO 8601 date-time (UTC)' });
 const LocalDay = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', description: 'YYYY-MM-DD, site time' });
@@ -377,6 +387,8 @@ export const bookingSeriesRoutes: FastifyPluginAsyncTypebox<BookingSeriesRoutesO
           taken,
         );
       }
+      for (const booking of result.bookings)
+        options.events?.announce(bookingEvent('booking-made', site.site.id, booking, at));
       return reply.code(201).send({
         series: seriesOut(result.series, result.bookings),
         skipped: result.skipped.map((c) => ({
@@ -434,6 +446,10 @@ export const bookingSeriesRoutes: FastifyPluginAsyncTypebox<BookingSeriesRoutesO
       // Ending a series before a date already begun would drop dates that took place from its rule.
       if (date.start < at)
         throw new ApiError(409, `the date ${from} has already begun; end the series from a later one`);
+      // The dates still on before, to tell each one the cancellation ends (the store answers a count).
+      const on = new Set(
+        (await store.seriesBookings(series.id)).filter((b) => ON.includes(b.status)).map((b) => b.id),
+      );
       const result = await store.cancelSeriesFrom(
         series.id,
         from,
@@ -443,9 +459,13 @@ export const bookingSeriesRoutes: FastifyPluginAsyncTypebox<BookingSeriesRoutesO
       );
       if (result.outcome === 'not_found' || !result.series)
         throw new ApiError(404, `no booking series "${series.id}"`);
+      const after = await store.seriesBookings(series.id);
+      for (const booking of after)
+        if (on.has(booking.id) && booking.status === 'cancelled')
+          options.events?.announce(bookingEvent('booking-cancelled', site.site.id, booking, at));
       return {
         cancelled: result.cancelled,
-        series: seriesOut(result.series, await store.seriesBookings(series.id)),
+        series: seriesOut(result.series, after),
       };
     },
   );
@@ -503,7 +523,13 @@ export const bookingSeriesRoutes: FastifyPluginAsyncTypebox<BookingSeriesRoutesO
         { memberId: member.id, staff: isStaff(member) },
         at,
       );
-      if (result.ok)
+      if (result.ok) {
+        options.events?.announce(
+          bookingEvent('booking-moved', site.site.id, result.booking, at, {
+            start: booking.start,
+            end: booking.end,
+          }),
+        );
         return {
           id: result.booking.id,
           occurrence: result.booking.occurrence ?? null,
@@ -511,6 +537,7 @@ export const bookingSeriesRoutes: FastifyPluginAsyncTypebox<BookingSeriesRoutesO
           end: iso(result.booking.end),
           status: result.booking.status,
         };
+      }
       if (result.reason === 'not_found') throw new ApiError(404, `no booking "${booking.id}"`);
       if (result.reason === 'already_ended')
         throw new ApiError(409, 'this booking has already ended, was cancelled or was released');

@@ -21,14 +21,20 @@ export interface EventFeedStats {
   dropped: number;
 }
 
-const DESCRIPTION = `WebSocket. First \`{"type":"hello","site","filter":{"space"}}\`, then one JSON object per event as it happens, each with \`type\`, \`id\` (the event's own; drop one heard twice), \`site\`, \`space\`, \`at\` (epoch ms) and:
+/** How often a quiet feed says it is alive (default; `ApiOptions.eventHeartbeatMs`). */
+export const DEFAULT_EVENT_HEARTBEAT_MS = 10_000;
+
+const DESCRIPTION = `WebSocket. First \`{"type":"hello","site","filter":{"space"},"heartbeatMs"}\`, then one JSON object per event as it happens, and \`{"type":"heartbeat","at","broker"}\` every \`heartbeatMs\` (\`broker\`: whether this API hears the building's broker, where the events travel): a client that hears nothing for three heartbeats has a dead feed, not a quiet building, and should reconnect. Each event has \`type\`, \`id\` (the event's own; drop one heard twice), \`site\`, \`space\`, \`at\` (epoch ms) and:
 - \`booking-made\`, \`booking-started\`, \`booking-ended\`, \`booking-no-show\` (released: nobody came), \`booking-checked-in\` (presence seen), \`booking-cancelled\`: \`bookingId\`, \`start\`, \`end\` (epoch ms);
 - \`alert-opened\`, \`alert-cleared\`: \`alertId\`, \`kind\` (co2_high, device_offline, night_base_load, door_unlocked), \`subject\`, \`device\` (or null), \`space\` (or null);
 - \`door-opened\` (a lock confirmed an unlock): \`device\` (the lock), \`commandId\`.
 Events name no member. They travel on the building's broker as \`wesprint/<site>/events/<type>\` (QoS 1, not retained). Facility and admin sessions, or an integration token with \`feed:read\`.`;
 
-export function eventFeed(stats: EventFeedStats): FastifyPluginAsyncTypebox<ApiContext> {
-  return async (app, { site, feed }) => {
+export function eventFeed(
+  stats: EventFeedStats,
+  heartbeatMs: number = DEFAULT_EVENT_HEARTBEAT_MS,
+): FastifyPluginAsyncTypebox<ApiContext> {
+  return async (app, { site, feed, now }) => {
     const spaces = new Set(site.spaces.map((s) => s.id));
     app.get(
       '/api/events/live',
@@ -66,7 +72,14 @@ export function eventFeed(stats: EventFeedStats): FastifyPluginAsyncTypebox<ApiC
           stats.sent++;
           socket.send(JSON.stringify(event));
         });
+        // Silence is not news: a client (Node-RED, a script) tells a quiet building from a dead connection by
+        // this, and an API cut off from the broker says so rather than look quiet.
+        const heartbeat = setInterval(() => {
+          if (socket.readyState === socket.OPEN)
+            socket.send(JSON.stringify({ type: 'heartbeat', at: now(), broker: feed.connected }));
+        }, heartbeatMs);
         socket.on('close', () => {
+          clearInterval(heartbeat);
           unsubscribe();
           stats.clients--;
         });
@@ -75,7 +88,14 @@ export function eventFeed(stats: EventFeedStats): FastifyPluginAsyncTypebox<ApiC
         });
         // Listeners only: whatever a client sends is ignored (maxPayload bounds it).
         socket.on('message', () => {});
-        socket.send(JSON.stringify({ type: 'hello', site: site.site.id, filter: { space: space ?? null } }));
+        socket.send(
+          JSON.stringify({
+            type: 'hello',
+            site: site.site.id,
+            filter: { space: space ?? null },
+            heartbeatMs,
+          }),
+        );
       },
     );
   };

@@ -27,6 +27,7 @@ t.test('the topic of each event type, one level under events/', async (t) => {
       'booking-no-show',
       'booking-checked-in',
       'booking-cancelled',
+      'booking-moved',
       'alert-opened',
       'alert-cleared',
       'door-opened',
@@ -66,6 +67,30 @@ t.test('each kind of event parsed, only its own fields kept', async (t) => {
     ok: true,
     event: door,
   });
+  const moved = {
+    ...booking,
+    type: 'booking-moved',
+    start: AT + 7_200_000,
+    end: AT + 10_800_000,
+    previousStart: booking.start,
+    previousEnd: booking.end,
+  };
+  const movedTopic = eventTopic('kaufhaus', 'booking-moved');
+  t.same(
+    parseEvent('kaufhaus', movedTopic, payload(moved)),
+    { ok: true, event: moved },
+    'moved: before and after',
+  );
+  t.match(
+    parseEvent('kaufhaus', movedTopic, payload({ ...moved, previousEnd: undefined })),
+    { ok: false, reason: /previousStart < previousEnd/ },
+    'a move without the times before is no move',
+  );
+  t.same(
+    parseEvent('kaufhaus', topic, payload({ ...booking, previousStart: 1e12, previousEnd: 2e12 })),
+    { ok: true, event: booking },
+    'only a move carries the times before',
+  );
   t.match(
     parseBuildingMessage('kaufhaus', eventTopic('kaufhaus', 'door-opened'), payload(door)),
     { kind: 'event', event: door },

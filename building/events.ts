@@ -18,6 +18,7 @@ export const BOOKING_EVENT_TYPES = [
   'booking-no-show',
   'booking-checked-in',
   'booking-cancelled',
+  'booking-moved',
 ] as const;
 export const ALERT_EVENT_TYPES = ['alert-opened', 'alert-cleared'] as const;
 export const DOOR_EVENT_TYPES = ['door-opened'] as const;
@@ -36,14 +37,17 @@ interface EventBase {
   at: number;
 }
 
-/** A booking made, started, ended, released as a no-show, checked in or cancelled. */
+/** A booking made, started, ended, released as a no-show, checked in, cancelled or moved. */
 export interface BookingEvent extends EventBase {
   type: BookingEventType;
   space: string;
   bookingId: string;
-  /** The booking's [start, end), epoch ms. */
+  /** The booking's [start, end), epoch ms (a moved booking's new times). */
   start: number;
   end: number;
+  /** booking-moved only: the times it had before. */
+  previousStart?: number;
+  previousEnd?: number;
 }
 
 /** An alert for the facility opened or cleared (alerts/alert-rules.ts names the kinds). */
@@ -128,6 +132,9 @@ export function parseEvent(
   if ((BOOKING_EVENT_TYPES as readonly string[]).includes(type)) {
     if (!isId(e.space) || !isId(e.bookingId) || !isTs(e.start) || !isTs(e.end) || e.end <= e.start)
       return bad('a booking event needs space, bookingId, start < end');
+    const moved = type === 'booking-moved';
+    if (moved && (!isTs(e.previousStart) || !isTs(e.previousEnd) || e.previousEnd <= e.previousStart))
+      return bad('booking-moved needs previousStart < previousEnd');
     return {
       ok: true,
       event: {
@@ -137,6 +144,7 @@ export function parseEvent(
         bookingId: e.bookingId,
         start: e.start,
         end: e.end,
+        ...(moved ? { previousStart: e.previousStart as number, previousEnd: e.previousEnd as number } : {}),
       },
     };
   }
