@@ -210,4 +210,49 @@ t.test('the network report: houses side by side, the total, CSV, refusal and pri
   const pdf = await page.pdf({ path: PDF_FILE, format: 'A4' });
   t.equal(pdf.subarray(0, 5).toString('latin1'), '%PDF-', 'a PDF');
   t.same(errors, [], 'no errors on the page');
+
+  // The board page's site switch: for the network's board every house; the board of one house sees none.
+  await refused.page.goto(`${system.httpUrl}/board/report?period=${label}`);
+  await refused.page.locator('[data-figure="energyKwh"]').waitFor();
+  await refused.page.waitForLoadState('networkidle');
+  t.equal(await refused.page.getByLabel('Haus').count(), 0, 'one house: no switch');
+
+  const board = await newPage(browser, VIEWPORTS.desktop);
+  await signInAs(board.page, system.httpUrl, everywhere);
+  await board.page.goto(`${system.httpUrl}/board/report?period=${label}`);
+  const houseSwitch = board.page.getByLabel('Haus');
+  await houseSwitch.waitFor();
+  t.same(
+    await houseSwitch.locator('option').allInnerTexts(),
+    network.sites.map((s) => s.site.name),
+    'every house where the board role opens the report',
+  );
+  t.equal(await board.page.locator('.report-header .site').innerText(), home.site.name);
+  await houseSwitch.selectOption(second.site.id);
+  await board.page.waitForURL(new RegExp(`site=${second.site.id}`));
+  await board.page.locator('.report-header .site').filter({ hasText: second.site.name }).waitFor();
+  const theirs = await board.page.request.get(
+    `${system.httpUrl}/api/network/houses/${second.site.id}/report?period=${label}`,
+  );
+  t.equal(theirs.status(), 200);
+  const theirKwh = (
+    (await theirs.json()) as { figures: { key: string; value: number | null }[] }
+  ).figures.find((f) => f.key === 'energyKwh')?.value;
+  t.equal(theirKwh, metered[1]?.kwh, "the second house's own meters");
+  const spaced = (text: string) => text.replace(/\s+/g, ' ').trim();
+  t.equal(
+    spaced(await board.page.locator('[data-figure="energyKwh"] .value').innerText()),
+    spaced(formatFigure('energyKwh', theirKwh ?? 0, 'de-DE', GERMAN_UNITS)),
+    'the page shows the chosen house',
+  );
+  t.match(
+    await board.page.getByRole('link', { name: /CSV/ }).first().getAttribute('href'),
+    new RegExp(`/api/network/houses/${second.site.id}/report\\.csv\\?`),
+    'its CSV is the chosen house’s',
+  );
+  await saveScreenshot(board.page, 'board-report-site-switch');
+  // Back: the home house again, from the URL.
+  await board.page.goBack();
+  await board.page.locator('.report-header .site').filter({ hasText: home.site.name }).waitFor();
+  t.same(board.errors, [], 'no errors on the board page');
 });
