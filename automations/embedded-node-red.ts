@@ -7,23 +7,45 @@ import type { DeviceProfile } from '../device-profiles/profile.ts';
 import { type IntegrationTokens, issueToken, revokeToken } from '../members/integration-tokens.ts';
 import type { SiteConfig } from '../site/site.ts';
 import { firstFlows } from './first-flows.ts';
-import type { FromNodeRed, NodeRedStart } from './node-red-process.ts';
 
 /**
- * Node-RED beside the building (`wesprint start`): a process of its own (node-red-process.ts), so that a
+ * Node-RED beside the building (`wesprint start`): a process of its own (node-red-process.mjs), so that a
  * facility manager's flow can neither stall nor crash the broker, the gateway or the API, with
  *   - its user directory in DATA_DIR/node-red (flows, their encrypted credentials, the key to them generated
  *     at the first start, mode 0600), the palette of this repository linked into it as npm links a package;
  *   - at its first start (no flows yet) an integration token made for it (label `node-red-embedded`, the
  *     scopes the flows need, audited like `wesprint tokens create`), and the example flows for this site's
  *     rooms deployed with it; a later start deploys nothing, the flows are the facility manager's;
- *   - its editor behind WeSprint's sign-in, for administrators only (editor-access.ts);
+ *   - its editor behind WeSprint's sign-in, for administrators only (editor-access.mjs);
  *   - restarted with backoff (1 s doubling to 30 s) should it end, stopped with the rest within seconds.
  */
 
+/** What this process sends Node-RED's process (node-red-process.mjs), once. */
+interface NodeRedStart {
+  type: 'start';
+  userDir: string;
+  credentialSecret: string;
+  host: string;
+  port: number;
+  apiUrl: string;
+  /** Deployed only when Node-RED has no flows yet (its first start); they carry the token in their credentials. */
+  firstFlows: Record<string, unknown>[] | null;
+}
+
+/** What Node-RED's process answers. */
+type FromNodeRed =
+  | { type: 'ready'; url: string; startedMs: number; deployed: string[]; version: string }
+  | { type: 'failed'; error: string }
+  | {
+      type: 'log';
+      level: 'error' | 'warn' | 'info' | 'debug';
+      msg: string;
+      detail?: Record<string, unknown>;
+    };
+
 export const PALETTE_DIR = path.resolve(import.meta.dirname, '../node-red');
 const PALETTE_NAME = 'node-red-contrib-wesprint';
-const CHILD = path.resolve(import.meta.dirname, 'node-red-process.ts');
+const CHILD = path.resolve(import.meta.dirname, 'node-red-process.mjs');
 export const EMBEDDED_TOKEN_LABEL = 'node-red-embedded';
 /** What the example flows use: readings and the event feed in, a space's bookings, commands out. */
 export const EMBEDDED_TOKEN_SCOPES = 'readings:read,feed:read,bookings:read,commands:write';
@@ -111,7 +133,8 @@ async function tokenForFirstFlows(tokens: IntegrationTokens, audit: AuditLog): P
 }
 
 function spawnChild(): ChildProcess {
-  return spawn(process.execPath, ['--import', import.meta.resolve('tsx'), CHILD], {
+  // No TypeScript loader: it would sit in front of every module Node-RED requires.
+  return spawn(process.execPath, [CHILD], {
     // It stops itself when the IPC channel closes (this process killed with -9).
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });

@@ -4,64 +4,42 @@
  * sign-in route (with its waits after failed attempts, its rate limit and its audit entry), keeps the WeSprint
  * session that sign-in opened, and asks again with it at most every `recheckMs` while the editor is used, so
  * signing out of WeSprint, a session running out or a role taken away closes the editor too.
+ *
+ * Plain JavaScript, as node-red-process.mjs: Node-RED's process loads no TypeScript loader, which would sit in
+ * front of each of the some thousand modules Node-RED requires (a second and more of its start).
  */
 
 /** The one role that may change the building's automations: they command its switches and valves. */
-export function mayOpenEditor(member: { role: string }): boolean {
+export function mayOpenEditor(member) {
   return member.role === 'admin';
-}
-
-/** What Node-RED's `adminAuth` setting takes (Node-RED 4: type credentials with functions). */
-export interface NodeRedAdminAuth {
-  type: 'credentials';
-  sessionExpiryTime: number;
-  users(username: string): Promise<NodeRedUser | null>;
-  authenticate(username: string, password: string): Promise<NodeRedUser | null>;
-}
-
-export interface NodeRedUser {
-  username: string;
-  permissions: '*';
-}
-
-export interface EditorAccessOptions {
-  /** The API as the Node-RED process reaches it. */
-  apiUrl: string;
-  /** How long a WeSprint session's answer holds before it is asked again (default 10 s, as the API's sockets). */
-  recheckMs?: number;
-  /** An editor session's longest life, seconds (default 8 h: a working day; then sign in again). */
-  sessionExpiryS?: number;
-  /** Said once per decision, never with a password. */
-  log(decision: 'granted' | 'denied', detail: { user: string; reason: string }): void;
-  now?: () => number;
-}
-
-interface Held {
-  session: string;
-  checkedAt: number;
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json', accept: 'application/json' };
 
-export function wesprintAdminAuth(options: EditorAccessOptions): NodeRedAdminAuth {
+/**
+ * Node-RED's `adminAuth` (type credentials with functions) backed by WeSprint.
+ * @param {{ apiUrl: string, recheckMs?: number, sessionExpiryS?: number, now?: () => number,
+ *   log: (decision: 'granted' | 'denied', detail: { user: string, reason: string }) => void }} options
+ */
+export function wesprintAdminAuth(options) {
   const now = options.now ?? Date.now;
   const recheckMs = options.recheckMs ?? 10_000;
   // By e-mail: the WeSprint session the last sign-in to the editor opened.
-  const held = new Map<string, Held>();
+  const held = new Map();
 
-  const signOut = async (session: string) => {
+  const signOut = async (session) => {
     await fetch(`${options.apiUrl}/api/auth/logout`, {
       method: 'POST',
       headers: { authorization: `Bearer ${session}` },
     }).catch(() => undefined);
   };
 
-  const memberOf = async (session: string): Promise<{ email: string; role: string } | null> => {
+  const memberOf = async (session) => {
     const response = await fetch(`${options.apiUrl}/api/me`, {
       headers: { authorization: `Bearer ${session}`, accept: 'application/json' },
     });
     if (!response.ok) return null;
-    return ((await response.json()) as { member: { email: string; role: string } }).member;
+    return (await response.json()).member;
   };
 
   return {
@@ -75,15 +53,12 @@ export function wesprintAdminAuth(options: EditorAccessOptions): NodeRedAdminAut
       }).catch(() => null);
       if (!response?.ok) {
         options.log('denied', {
-          user: username.slice(0, 254),
+          user: String(username).slice(0, 254),
           reason: response ? `sign-in refused (${response.status})` : 'WeSprint API not reachable',
         });
         return null;
       }
-      const { member, token } = (await response.json()) as {
-        member: { email: string; role: string };
-        token: string;
-      };
+      const { member, token } = await response.json();
       if (!mayOpenEditor(member)) {
         await signOut(token);
         options.log('denied', { user: member.email, reason: `role ${member.role}, not admin` });

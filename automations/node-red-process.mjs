@@ -1,71 +1,41 @@
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
-import { wesprintAdminAuth } from './editor-access.ts';
+import { wesprintAdminAuth } from './editor-access.mjs';
 
 /**
  * The embedded Node-RED's own process (started by embedded-node-red.ts with an IPC channel): the Node-RED 4
- * runtime as a library, its editor on its own port behind WeSprint's sign-in (editor-access.ts), the palette
+ * runtime as a library, its editor on its own port behind WeSprint's sign-in (editor-access.mjs), the palette
  * from its user directory, no HTTP endpoints for flows (httpNodeRoot off) and no installing from npm. A flow
  * that loops forever stalls this process, not the broker's journal or the gateway.
+ *
+ * Plain JavaScript (no TypeScript loader in this process: it would sit in front of each of the modules
+ * Node-RED requires, a second and more of its start); the messages' shapes are `NodeRedStart` and `FromNodeRed`
+ * in embedded-node-red.ts.
  *
  * The parent sends one `start` message with what it needs (the flows for a first start carry the token
  * in their credentials: over the IPC channel, never in the environment or on the command line); this process
  * answers `ready` (with the time Node-RED took) or `failed`, and passes Node-RED's log lines up as `log`.
  */
 
-export interface NodeRedStart {
-  type: 'start';
-  userDir: string;
-  credentialSecret: string;
-  host: string;
-  port: number;
-  apiUrl: string;
-  /** Deployed only when Node-RED has no flows yet (its first start). */
-  firstFlows: Record<string, unknown>[] | null;
-}
-
-export type FromNodeRed =
-  | { type: 'ready'; url: string; startedMs: number; deployed: string[]; version: string }
-  | { type: 'failed'; error: string }
-  | {
-      type: 'log';
-      level: 'error' | 'warn' | 'info' | 'debug';
-      msg: string;
-      detail?: Record<string, unknown>;
-    };
-
-interface Red {
-  init(server: http.Server, settings: Record<string, unknown>): void;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  version(): string;
-  httpAdmin: http.RequestListener;
-  runtime: {
-    flows: {
-      setFlows(opts: Record<string, unknown>): Promise<unknown>;
-    };
-  };
-}
-
-const send = (message: FromNodeRed) => process.send?.(message);
+const send = (message) => process.send?.(message);
 
 /** Node-RED's numeric levels (@node-red/util log): fatal 10, error 20, warn 30, info 40, debug 50, audit 98. */
-function levelOf(level: number): 'error' | 'warn' | 'info' | 'debug' {
+function levelOf(level) {
   if (level <= 20) return 'error';
   if (level <= 30) return 'warn';
   if (level <= 40 || level === 98) return 'info';
   return 'debug';
 }
 
-let red: Red | undefined;
-let server: http.Server | undefined;
+let red;
+let server;
 let stopping = false;
 
-async function start(config: NodeRedStart): Promise<void> {
+async function start(config) {
   const began = performance.now();
   const require = createRequire(import.meta.url);
-  red = require('node-red') as Red;
+  red = require('node-red');
   server = http.createServer();
   red.init(server, {
     userDir: config.userDir,
@@ -98,7 +68,7 @@ async function start(config: NodeRedStart): Promise<void> {
         level: 'info',
         audit: true,
         metrics: false,
-        handler: () => (entry: { level: number; msg?: unknown; event?: string; user?: unknown }) => {
+        handler: () => (entry) => {
           const msg = typeof entry.msg === 'string' ? entry.msg : (entry.event ?? String(entry.msg));
           send({ type: 'log', level: levelOf(entry.level), msg: `node-red: ${msg}` });
         },
@@ -106,12 +76,12 @@ async function start(config: NodeRedStart): Promise<void> {
     },
   });
   server.on('request', red.httpAdmin);
-  await new Promise<void>((resolve, reject) => {
+  await new Promise((resolve, reject) => {
     server?.once('error', reject);
     server?.listen(config.port, config.host, () => resolve());
   });
   await red.start();
-  const deployed: string[] = [];
+  const deployed = [];
   // The parent sends first flows only when there is no flow file yet.
   if (config.firstFlows && config.firstFlows.length > 0) {
     await red.runtime.flows.setFlows({ flows: { flows: config.firstFlows }, deploymentType: 'full' });
@@ -129,7 +99,7 @@ async function start(config: NodeRedStart): Promise<void> {
   });
 }
 
-async function stop(): Promise<void> {
+async function stop() {
   if (stopping) return;
   stopping = true;
   try {
@@ -141,13 +111,13 @@ async function stop(): Promise<void> {
   }
 }
 
-process.on('message', (message: NodeRedStart | { type: 'stop' }) => {
+process.on('message', (message) => {
   if (message.type === 'stop') {
     void stop();
     return;
   }
   if (message.type !== 'start') return;
-  start(message).catch((err: Error) => {
+  start(message).catch((err) => {
     send({ type: 'failed', error: err.message });
     process.exit(1);
   });
