@@ -117,3 +117,44 @@ t.test('two processes on one records file: every moment told once, never late', 
   t.equal(records.prepare('SELECT count(*) FROM booking_moments_told').pluck().get(), 0, 'claims pruned');
   await Promise.all(clocks.map((c) => c.stop()));
 });
+
+t.test('a booking moved after it started starts again at its new time, and that is told', async (t) => {
+  const records = testRecords(t);
+  const store = new SqliteBookingStore(records);
+  const { member } = await createTestMember(records, { role: 'member' });
+  const made = await store.create(
+    { memberId: member.id, spaceId: 'room-a', start: T0, end: T0 + HOUR_MS },
+    T0 - HOUR_MS,
+  );
+  if (!made.ok) throw new Error('setup booking refused');
+  const told: BookingEvent[] = [];
+  const clock = new BookingClock({
+    store,
+    claims: new SqliteMomentClaims(records),
+    events: { announce: (e) => void told.push(e as BookingEvent) },
+    siteId: 'haus',
+    lookbackMs: 5 * MINUTE_MS,
+  });
+  await clock.scan(T0 + 10_000);
+  // Nobody came; the member moves it to the afternoon, five minutes in.
+  const moved = await store.moveBooking(
+    made.booking.id,
+    { start: T0 + 4 * HOUR_MS, end: T0 + 5 * HOUR_MS },
+    { memberId: member.id, staff: false },
+    T0 + 5 * MINUTE_MS,
+  );
+  t.ok(moved.ok, 'moved');
+  await clock.scan(T0 + 4 * HOUR_MS + 10_000);
+  await clock.scan(T0 + 4 * HOUR_MS + 40_000);
+  await clock.scan(T0 + 5 * HOUR_MS);
+  t.same(
+    told.map((e) => [e.type, e.at]),
+    [
+      ['booking-started', T0],
+      ['booking-started', T0 + 4 * HOUR_MS],
+      ['booking-ended', T0 + 5 * HOUR_MS],
+    ],
+    'its new start told once, its end at the new end',
+  );
+  await clock.stop();
+});
