@@ -19,6 +19,11 @@ const db = new Database(file);
 db.pragma('busy_timeout = 5000');
 // Per connection (journal_mode = WAL is the file's, set by the store's connection).
 db.pragma('synchronous = NORMAL');
+// Copy the WAL back into the file every 10,000 pages (~40 MB) rather than SQLite's 1,000: consecutive batches
+// touch the same pages of the `reading` B-tree, and each checkpoint writes a page once however often it
+// changed. 40,000 Tasmota messages in batches of 10,000 readings: 26-28 -> 24-25 µs CPU per message, 5,000:
+// 34 -> 29-30 (one thread, one file).
+db.pragma('wal_autocheckpoint = 10000');
 const write = readingWriter(db);
 
 port.on('message', (request: WriteRequest) => {
