@@ -7,6 +7,9 @@ const require = createRequire(import.meta.url);
 const { commandFor } = require('./nodes/wesprint-command.js') as {
   commandFor(config: Record<string, unknown>, msg: Record<string, unknown>): Record<string, unknown>;
 };
+const { noticeFor } = require('./nodes/wesprint-notice.js') as {
+  noticeFor(config: Record<string, unknown>, msg: Record<string, unknown>): Record<string, unknown>;
+};
 const { waitAfter, socketUrl, apiBase } = require('./lib/wesprint-api.js') as {
   waitAfter(failures: number, firstMs?: number, longestMs?: number): number;
   socketUrl(base: string, path: string, query: Record<string, unknown>): string;
@@ -77,4 +80,37 @@ t.test('addresses: the API URL as given, its live channels over ws or wss', asyn
     'wss://x.example/w/api/live?space=a+b',
   );
   t.equal(socketUrl('http://127.0.0.1:9', '/api/events/live', {}), 'ws://127.0.0.1:9/api/events/live');
+});
+
+t.test('notice: a text puts it up, null takes it down, on the space and topic asked', async (t) => {
+  const node = { space: '', topic: 'air', level: 'warning', minutes: 15 };
+  t.same(noticeFor(node, { space: 'protel-1', payload: 'CO2 1400 ppm' }), {
+    clear: false,
+    space: 'protel-1',
+    topic: 'air',
+    route: '/api/spaces/protel-1/notices/air',
+    body: { message: 'CO2 1400 ppm', level: 'warning', minutes: 15 },
+  });
+  for (const payload of [null, undefined, false, '  '])
+    t.match(noticeFor(node, { space: 'protel-1', payload }), {
+      clear: true,
+      route: '/api/spaces/protel-1/notices/air',
+    });
+  t.match(noticeFor(node, { payload: 'x' }), { error: /no space/ });
+  t.match(noticeFor({ ...node, space: 'hall' }, { payload: 'x' }), { space: 'hall' }, "the node's space");
+  t.match(
+    noticeFor(node, { space: 's', payload: 'x', noticeTopic: 'cleaning', level: 'info', minutes: 60 }),
+    {
+      topic: 'cleaning',
+      body: { level: 'info', minutes: 60 },
+    },
+  );
+  t.match(noticeFor(node, { space: 's', payload: 'x', noticeTopic: 'Not A Topic' }), { error: /lower-case/ });
+  t.match(noticeFor(node, { space: 's', payload: 'x', minutes: 0 }), { error: /minutes/ });
+  t.match(noticeFor(node, { space: 's', payload: { ppm: 1400 } }), { error: /notice text/ });
+  t.equal(
+    (noticeFor(node, { space: 's', payload: 'a'.repeat(400) }).body as { message: string }).message.length,
+    280,
+    'cut to what the route takes',
+  );
 });
