@@ -499,6 +499,7 @@ export async function startParts(
       const demo = await ensureDemoMembers(await openIdentity(), {
         siteId: site.site.id,
         dataDir: settings.dataDir,
+        ...(network.sites.length > 1 ? { networkSites: network.sites.map((s) => s.site.id) } : {}),
       });
       lines.push(`Demo members    ${demo.file} (e-mails and generated passwords, mode 0600)`);
       if (httpUrl) {

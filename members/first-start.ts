@@ -79,7 +79,15 @@ const DEMO_PEOPLE: readonly { local: string; name: string; role: Role }[] = [
  */
 export async function ensureDemoMembers(
   identity: Identity,
-  options: { siteId: string; dataDir: string },
+  options: {
+    siteId: string;
+    dataDir: string;
+    /**
+     * In a network, every house's id: the demo's board member is the network's board (board in every other
+     * house too), so that the demo's network report (access/roles.ts readsNetwork) can be read.
+     */
+    networkSites?: readonly string[];
+  },
 ): Promise<{ file: string; created: DemoMember[] }> {
   const file = demoMembersFile(options.dataDir);
   let known: DemoMember[] = [];
@@ -97,6 +105,12 @@ export async function ensureDemoMembers(
     if (await identity.members.findByEmail(email)) continue;
     const { password } = await identity.members.create({ email, role: person.role, name: person.name });
     created.push({ email, name: person.name, role: person.role, password });
+  }
+  const board = await identity.members.findByEmail(`board@${options.siteId}.local`);
+  if (board) {
+    for (const other of options.networkSites ?? []) {
+      if (other !== options.siteId) await identity.members.setSiteRole(board.id, other, 'board');
+    }
   }
   if (created.length > 0 || !fs.existsSync(file)) {
     const members = [...known.filter((k) => !created.some((c) => c.email === k.email)), ...created];

@@ -347,6 +347,13 @@ t.test('first start: an admin with a generated password in a 0600 file; demo mem
 
   const again = await ensureDemoMembers(identity, { siteId: 'haus', dataDir });
   t.same(again.created, [], 'demo members are made once');
+  // In a network the demo's board is the network's board: board in the other houses too.
+  t.same((await identity.members.findByEmail('board@haus.local'))?.siteRoles ?? {}, {}, 'one house: none');
+  await ensureDemoMembers(identity, { siteId: 'haus', dataDir, networkSites: ['haus', 'hof', 'laden'] });
+  t.same((await identity.members.findByEmail('board@haus.local'))?.siteRoles, {
+    hof: 'board',
+    laden: 'board',
+  });
   const file = JSON.parse(fs.readFileSync(demoMembersFile(dataDir), 'utf8')) as {
     members: { email: string }[];
   };
