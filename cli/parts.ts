@@ -434,30 +434,6 @@ export async function startParts(
     }
 
     goOn();
-    if (background.length > 0) {
-      const opened = await openRecordsOnce();
-      const leader = await opened.lead({
-        // Installations sharing one database each lead their own home site's work.
-        name: site.site.id,
-        start: async () => {
-          const started: BackgroundWork[] = [];
-          for (const start of background) started.push(await start());
-          return {
-            stop: async () => {
-              for (const work of started.reverse()) await work.stop();
-            },
-          };
-        },
-        logger: logger.child({ part: 'leader' }),
-      });
-      stops.push(() => leader.stop());
-      if (opened.engine === 'postgres')
-        lines.push(
-          'Background      in one API process of those on PostgreSQL (advisory lock); this one asks',
-        );
-    }
-
-    goOn();
     if (parts.simulation) {
       // Before the live meters start: they go on from the stored history, or from the history planned now.
       const history = await startupHistory(settings, site, profiles);
@@ -518,6 +494,35 @@ export async function startParts(
         });
         lines.push(backfill.line);
       }
+      const ahead = history.bookingsAhead;
+      if (ahead) {
+        background.push(() => ahead.start(logger));
+        lines.push(ahead.line);
+      }
+    }
+
+    goOn();
+    if (background.length > 0) {
+      const opened = await openRecordsOnce();
+      const leader = await opened.lead({
+        // Installations sharing one database each lead their own home site's work.
+        name: site.site.id,
+        start: async () => {
+          const started: BackgroundWork[] = [];
+          for (const start of background) started.push(await start());
+          return {
+            stop: async () => {
+              for (const work of started.reverse()) await work.stop();
+            },
+          };
+        },
+        logger: logger.child({ part: 'leader' }),
+      });
+      stops.push(() => leader.stop());
+      if (opened.engine === 'postgres')
+        lines.push(
+          'Background      in one API process of those on PostgreSQL (advisory lock); this one asks',
+        );
     }
 
     goOn();

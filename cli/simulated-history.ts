@@ -197,6 +197,12 @@ export interface StartupHistory {
    * interrupts it after the current day (the next start goes on).
    */
   start(logger: Logger): { stop(): Promise<void>; line: string } | undefined;
+  /**
+   * Keeps the simulated members' bookings ahead (see keepBookingsAhead), or undefined when the demo has no
+   * past (BACKFILL_DAYS=0) or runs faster than real time. Background work: the leader of the API processes
+   * on the records runs it (cli/parts.ts).
+   */
+  bookingsAhead: { line: string; start(logger: Logger): { stop(): Promise<void> } } | undefined;
 }
 
 /**
@@ -280,7 +286,7 @@ export async function startupHistory(
   try {
     if (!(await store.ping())) {
       // A store that does not answer yet (InfluxDB starting): the live meters start afresh, no history.
-      return { counterWh: () => undefined, start: () => undefined };
+      return { counterWh: () => undefined, start: () => undefined, bookingsAhead: undefined };
     }
     stored = await storedCounters(store, site, profiles);
     const kept = readMarker(settings.dataDir);
@@ -301,17 +307,19 @@ export async function startupHistory(
   }
   return {
     counterWh: (device) => stored[device.id] ?? plan?.endCounters[device.id],
+    // BACKFILL_DAYS=0 (the tests' running systems) asks for a building without a past: none ahead either.
+    bookingsAhead:
+      days > 0 && settings.simSpeed === 1
+        ? {
+            line: `Bookings        the simulated members' bookings for today and tomorrow, renewed hourly`,
+            start(logger) {
+              const ahead = keepBookingsAhead(settings, site, seed, logger);
+              return { stop: async () => ahead?.stop() };
+            },
+          }
+        : undefined,
     start(logger) {
-      // BACKFILL_DAYS=0 (the tests' running systems) asks for a building without a past: none ahead either.
-      const ahead =
-        days > 0 && settings.simSpeed === 1 ? keepBookingsAhead(settings, site, seed, logger) : undefined;
-      if (!plan) {
-        if (!ahead) return undefined;
-        return {
-          line: `Bookings        the simulated members' bookings for today and tomorrow, renewed hourly`,
-          stop: async () => ahead.stop(),
-        };
-      }
+      if (!plan) return undefined;
       const log = logger.child({ part: 'backfill' });
       const span = `${Math.round(plan.spanMs / DAY_MS)}d`;
       const child = spawn(process.execPath, [BIN, 'simulate', '--backfill', span], {
@@ -341,7 +349,6 @@ export async function startupHistory(
       return {
         line: `History         ${span} of the past being written in the background (progress in the log)`,
         async stop() {
-          ahead?.stop();
           if (child.exitCode !== null || child.signalCode !== null) return;
           stopping = true;
           child.kill('SIGTERM');
