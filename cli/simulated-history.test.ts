@@ -67,11 +67,18 @@ t.test('wesprint simulate --backfill 2d writes two days of history, once', async
   t.ok(ahead > 0, `${ahead} bookings for the rest of today and tomorrow`);
   const demo = records
     .prepare(
-      `SELECT count(*) FROM bookings JOIN members ON members.id = member_id WHERE email NOT LIKE 'sim-%'`,
+      `SELECT count(*) FROM bookings JOIN members ON members.id = member_id
+       WHERE email NOT LIKE 'sim-%' AND series_id IS NULL`,
     )
     .pluck()
     .get() as number;
   t.ok(demo <= 9, `the demo members hold ${demo} bookings, the simulated members the rest`);
+  // The civic series of the Diskursraum (simulations/history/civic-series.ts), by the facility manager.
+  t.same(
+    records.prepare('SELECT title FROM events ORDER BY title').pluck().all(),
+    ['Freitagsrunde', 'Offener Abend', 'Zukunftswerkstatt'],
+    'the civic series are public events',
+  );
 
   const second = await run(['simulate', '--backfill', '2d'], env);
   t.equal(second.code, 0, second.stderr);

@@ -11,6 +11,7 @@ import { Identity } from '../members/identity.ts';
 import { openRecordStores, type Records } from '../records/records.ts';
 import { BackfillError } from '../simulations/history/backfill-error.ts';
 import { writeUpcomingBookings } from '../simulations/history/bookings-ahead.ts';
+import { writeCivicSeries } from '../simulations/history/civic-series.ts';
 import { readMarker, writeMarker } from '../simulations/history/marker.ts';
 import { type FamilyQuantities, storedCounters } from '../simulations/history/meters.ts';
 import { type BackfillPlan, historyTimes, planBackfill } from '../simulations/history/plan.ts';
@@ -73,6 +74,8 @@ interface HistoryParts {
   members: string[];
   regulars: string[];
   quarantine: Quarantine;
+  /** The civic series of the public space as public events with sign-ups (simulations/history/civic-series.ts). */
+  civic(from: number, now: number): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -82,7 +85,21 @@ async function openHistoryParts(settings: Settings, site: SiteConfig): Promise<H
   await ensureDemoMembers(identity, { siteId: site.site.id, dataDir: settings.dataDir });
   const members = await ensureSimulatedMembers(identity, site.site.id);
   const quarantine = new Quarantine(path.join(settings.dataDir, 'gateway.db'));
+  const organiser = await identity.members.findByEmail(`facility@${site.site.id}.local`);
   return {
+    async civic(from, now) {
+      if (!organiser) return 'no facility manager to organise the civic series';
+      const r = await writeCivicSeries({
+        site,
+        now,
+        from,
+        organiserId: organiser.id,
+        bookings: records.bookings,
+        events: records.events,
+        signUps: records.signUps,
+      });
+      return `civic series: ${r.series} new (${r.dates} dates, ${r.skipped} taken), ${r.signUps} sign-ups`;
+    },
     bookings: records.bookings,
     members,
     regulars: await demoMemberIds(identity, site.site.id),
@@ -137,6 +154,7 @@ export async function runBackfillCommand(args: string[], settings: Settings): Pr
           store: parts.bookings,
           members: parts.members,
         });
+        console.error(`backfill: ${await parts.civic(kept.plan.end - kept.plan.spanMs, Date.now())}`);
         console.log(
           `backfill: ${settings.dataDir} has its history already (${day(kept.plan.end - kept.plan.spanMs)} … ${day(kept.plan.end)}); ${aheadLine(ahead)}`,
         );
@@ -159,6 +177,8 @@ export async function runBackfillCommand(args: string[], settings: Settings): Pr
       }
       plan = planBackfill(site, profiles, { spanMs, stepMs });
     }
+    // Before the history's bookings: the series take the hall first.
+    console.error(`backfill: ${await parts.civic(plan.end - plan.spanMs, Date.now())}`);
     const report = await runBackfill({
       site,
       profiles,
