@@ -164,7 +164,10 @@ let editorUrl = '';
 t.test('first start: Node-RED beside the building, its editor for administrators only', async (t) => {
   const { service, api, editor } = await start(t);
   editorUrl = editor;
-  t.match(service.output(), /deployed: Standby off, Heating follows bookings \(token "node-red-embedded"\)/);
+  t.match(
+    service.output(),
+    /deployed: Standby off, Heating follows bookings, Air \(token "node-red-embedded"\)/,
+  );
   const readyLine = await service.waitFor(/"readyMs":(\d+),"startedMs":(\d+)/, 10_000);
   t.ok(readyLine, 'the start time is logged');
   t.comment(
@@ -181,7 +184,7 @@ t.test('first start: Node-RED beside the building, its editor for administrators
   const tokens = await runWesprint(['tokens', 'list'], { DATA_DIR: dataDir, SITE_FILE: siteFile });
   t.match(
     tokens.stdout,
-    /node-red-embedded\treadings:read,feed:read,bookings:read,commands:write\t\*\t.*\tactive/,
+    /node-red-embedded\treadings:read,feed:read,bookings:read,commands:write,notices:write\t\*\t.*\tactive/,
   );
 
   // Anonymous: the editor's API refuses.
@@ -210,7 +213,7 @@ t.test('first start: Node-RED beside the building, its editor for administrators
   const flows = (await flowsAnswer.json()) as FlowNode[];
   t.same(
     flows.filter((n) => n.type === 'tab').map((n) => n.label),
-    ['Standby off', 'Heating follows bookings'],
+    ['Standby off', 'Heating follows bookings', 'Air'],
   );
   const tab = flows.find((n) => n.id === 'standby-tab') as FlowNode;
   const rooms = (tab.env as { name: string; value: string }[]).find((e) => e.name === 'ROOMS')?.value;

@@ -47,8 +47,8 @@ export const PALETTE_DIR = path.resolve(import.meta.dirname, '../node-red');
 const PALETTE_NAME = 'node-red-contrib-wesprint';
 const CHILD = path.resolve(import.meta.dirname, 'node-red-process.mjs');
 export const EMBEDDED_TOKEN_LABEL = 'node-red-embedded';
-/** What the example flows use: readings and the event feed in, a space's bookings, commands out. */
-export const EMBEDDED_TOKEN_SCOPES = 'readings:read,feed:read,bookings:read,commands:write';
+/** What the example flows use: readings and the event feed in, a space's bookings, commands and notices out. */
+export const EMBEDDED_TOKEN_SCOPES = 'readings:read,feed:read,bookings:read,commands:write,notices:write';
 const STOP_GRACE_MS = 5000;
 
 export interface NodeRedLogger {

@@ -35,7 +35,7 @@ t.test('the first flows: both examples with these rooms, one server with the tok
   const flows = firstFlows({ site, profiles, apiUrl: 'http://127.0.0.1:8080', token: 'wsp_example' });
   t.same(
     flows.filter((n) => n.type === 'tab').map((n) => n.label),
-    ['Standby off', 'Heating follows bookings'],
+    ['Standby off', 'Heating follows bookings', 'Air'],
   );
   const servers = flows.filter((n) => n.type === 'wesprint-config');
   t.equal(servers.length, 1, 'one server for both');
@@ -54,7 +54,7 @@ t.test('the first flows: both examples with these rooms, one server with the tok
     firstFlows({ site: bare, profiles, apiUrl: 'http://x', token: 'wsp_x' })
       .filter((n) => n.type === 'tab')
       .map((n) => n.label),
-    ['Standby off'],
+    ['Standby off', 'Air'],
     'a site without valves gets no heating flow',
   );
 });

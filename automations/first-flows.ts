@@ -75,9 +75,9 @@ function withSetting(tab: FlowNode, name: string, value: string): FlowNode {
 }
 
 /**
- * Standby off and heating follows bookings, with this site's rooms, as one deployment (Node-RED's flow file
- * format; the token as the config node's credential, which Node-RED encrypts on deploy). A flow with no room
- * in this site is left out.
+ * Standby off and heating follows bookings, with this site's rooms, and air, as one deployment (Node-RED's flow
+ * file format; the token as the config node's credential, which Node-RED encrypts on deploy). A flow with no
+ * room in this site is left out.
  */
 export function firstFlows(options: FirstFlowsOptions): FlowNode[] {
   const dir = options.examplesDir ?? EXAMPLES_DIR;
@@ -94,14 +94,15 @@ export function firstFlows(options: FirstFlowsOptions): FlowNode[] {
       flows.push(node.type === 'tab' ? withSetting(node, 'ROOMS', JSON.stringify(which)) : node);
     }
   }
+  // Air listens to every CO2 reading of the site: it has no rooms to fill in.
+  for (const node of example(dir, 'air-notice.json')) if (node.type !== 'wesprint-config') flows.push(node);
   const server = example(dir, 'standby-off.json').find((n) => n.type === 'wesprint-config');
   if (!server) throw new Error('the standby example has no WeSprint server node');
-  if (flows.length > 0)
-    flows.push({
-      ...server,
-      name: 'this WeSprint',
-      url: options.apiUrl,
-      credentials: { token: options.token },
-    });
+  flows.push({
+    ...server,
+    name: 'this WeSprint',
+    url: options.apiUrl,
+    credentials: { token: options.token },
+  });
   return flows;
 }
