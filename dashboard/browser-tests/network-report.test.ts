@@ -158,7 +158,7 @@ t.test('the network report: houses side by side, the total, CSV, refusal and pri
   ]) {
     for (const key of ['energyKwh', 'co2LocationKg', 'energyKwhPerM2Annualised'] as const) {
       const f = figures.find((x) => x.key === key);
-      const text = await cell(site, key).locator('.value').innerText();
+      const text = await cell(site, key).locator('.value').textContent();
       const expected =
         f?.value === null || f === undefined
           ? 'keine Daten'
@@ -170,12 +170,12 @@ t.test('the network report: houses side by side, the total, CSV, refusal and pri
   const coverage = kwhOf(report.total.figures)?.coverage ?? 1;
   t.ok(coverage > 0 && coverage < 1, `partly metered network (${coverage})`);
   t.equal(
-    await cell('total', 'energyKwh').locator('.coverage').innerText(),
+    await cell('total', 'energyKwh').locator('.coverage').textContent(),
     `Messdaten für ${formatCoverage(coverage, 'de-DE')}`,
   );
   // No bookings on record in any house (the second's are not in these records at all): unknown, not zero.
   t.equal(
-    await cell(second.site.id, 'bookedHours').locator('.coverage').innerText(),
+    await cell(second.site.id, 'bookedHours').locator('.coverage').textContent(),
     'keine Buchungen erfasst',
   );
   t.equal(
@@ -227,7 +227,7 @@ t.test('the network report: houses side by side, the total, CSV, refusal and pri
     network.sites.map((s) => s.site.name),
     'every house where the board role opens the report',
   );
-  t.equal(await board.page.locator('.report-header .site').innerText(), home.site.name);
+  t.equal(await board.page.locator('.report-header .site').textContent(), home.site.name);
   await houseSwitch.selectOption(second.site.id);
   await board.page.waitForURL(new RegExp(`site=${second.site.id}`));
   await board.page.locator('.report-header .site').filter({ hasText: second.site.name }).waitFor();
@@ -239,9 +239,9 @@ t.test('the network report: houses side by side, the total, CSV, refusal and pri
     (await theirs.json()) as { figures: { key: string; value: number | null }[] }
   ).figures.find((f) => f.key === 'energyKwh')?.value;
   t.equal(theirKwh, metered[1]?.kwh, "the second house's own meters");
-  const spaced = (text: string) => text.replace(/\s+/g, ' ').trim();
+  const spaced = (text: string | null) => (text ?? '').replace(/\s+/g, ' ').trim();
   t.equal(
-    spaced(await board.page.locator('[data-figure="energyKwh"] .value').innerText()),
+    spaced(await board.page.locator('[data-figure="energyKwh"] .value').textContent()),
     spaced(formatFigure('energyKwh', theirKwh ?? 0, 'de-DE', GERMAN_UNITS)),
     'the page shows the chosen house',
   );
