@@ -365,6 +365,18 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     resolveQueueWritesInOrder(guardRetainedStreams(store, options.logger)),
   );
   const sessions = new WeakMap<Client, Session>();
+  /** The retained messages whose topics match any of `filters`, once each, as the store has them now. */
+  const retainedMatching = async (filters: string[]) => {
+    const found = new Map<string, Buffer>();
+    for await (const packet of persistence.createRetainedStreamCombi(filters) as AsyncIterable<{
+      topic: string;
+      payload: Buffer | string;
+    }>) {
+      // One stream per filter, one after another: a topic two filters match comes twice.
+      if (!found.has(packet.topic)) found.set(packet.topic, Buffer.from(packet.payload));
+    }
+    return [...found].map(([topic, payload]) => ({ topic, payload }));
+  };
   // A client the broker knows nothing of (none in this process) is left to aedes.
   keepGrantedSubscriptionsOnly(persistence, (client, topic) => {
     const session = sessions.get(client);
@@ -630,6 +642,36 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   });
   (aedes as EventEmitter).on('error', (err: unknown) => logger.error({ err }, 'MQTT broker error'));
 
+  if (journal && feedTopic) {
+    // The gateway's account reads the devices' messages on the feed only, so a new subscription of its
+    // brings no retained device message (a device's announced "offline", a lock's `connected` false): what
+    // `wesprint start` reads from the broker's store at the gateway's start (`retained()`), a stand-alone
+    // broker journals as retained replays (old news, no readings) each time the gateway's session subscribes
+    // to the feed, after that subscription is in place, so the feed carries them to it.
+    const deviceFilterList = [...readFromFeed];
+    aedes.on('subscribe', (subscriptions, client) => {
+      const session = client && sessions.get(client);
+      if (!session?.gateway) return;
+      // A refused filter comes with qos 128 (SUBACK 0x80), which the types do not list.
+      if (!subscriptions.some((sub) => sub.topic === feedTopic && (sub.qos as number) !== 128)) return;
+      retainedMatching(deviceFilterList).then(
+        (messages) => {
+          for (const m of messages)
+            journal
+              .append({ topic: m.topic, payload: m.payload, receivedAt: now(), retainedReplay: true })
+              .catch((err: Error) =>
+                logger.warn({ err: err.message, topic: m.topic }, 'retained replay not journaled'),
+              );
+          logger.debug(
+            { clientId: client.id, retained: messages.length },
+            'retained device messages replayed on the feed',
+          );
+        },
+        (err: Error) => logger.warn({ err: err.message }, 'retained device messages could not be read'),
+      );
+    });
+  }
+
   await aedes.listen();
   // Before the listeners open: a device's first PUBACK already waits for its message to be forwarded.
   if (journal && feedTopic && options.journalFeed) {
@@ -713,17 +755,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       wsPort,
       aedes,
       stats: () => ({ ...counters, clients: aedes.connectedClients }),
-      async retained(filters) {
-        const found = new Map<string, Buffer>();
-        for await (const packet of persistence.createRetainedStreamCombi(filters) as AsyncIterable<{
-          topic: string;
-          payload: Buffer | string;
-        }>) {
-          // One stream per filter, one after another: a topic two filters match comes twice.
-          if (!found.has(packet.topic)) found.set(packet.topic, Buffer.from(packet.payload));
-        }
-        return [...found].map(([topic, payload]) => ({ topic, payload }));
-      },
+      retained: retainedMatching,
       publishOwn(topic, payload) {
         if (closing) return;
         // Nobody on this node listens (the API is not running, or takes another site): nothing to route.

@@ -1,9 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import mqtt from 'mqtt';
 import t from 'tap';
+import { buildingTopics } from '../building/topics.ts';
 import { DEMO_SITE_FILE } from '../simulations/demo-site.ts';
-import { loadOrCreateSecrets, SERVICE_USERNAMES } from '../site/credentials.ts';
+import { deviceUsername, loadOrCreateSecrets, SERVICE_USERNAMES } from '../site/credentials.ts';
 import { loadSite } from '../site/load.ts';
 import { closedPort } from '../test-support/ports.ts';
 import { rawDeviceConnection } from '../test-support/raw-mqtt-device.ts';
@@ -118,6 +121,90 @@ t.test(
     t.same(counted.twice, [], 'no message stored twice');
     t.equal(counted.rows, all.length + later.flat().length, 'one row per message');
 
+    t.equal((await gateway.stop('SIGTERM')).code, 0, 'the gateway stops cleanly');
+    t.equal((await broker.stop('SIGTERM')).code, 0, 'the broker stops cleanly');
+  },
+);
+
+t.test(
+  'split shape: a lock that announced itself offline (retained) before the gateway started is offline to the restarted gateway, though heard',
+  async (t) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-split-retained-'));
+    t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const brokerDir = path.join(dir, 'broker');
+    const gatewayDir = path.join(dir, 'gateway');
+    const port = await closedPort();
+    const common = {
+      SITE_FILE: DEMO_SITE_FILE,
+      MQTT_HOST: '127.0.0.1',
+      MQTT_PORT: String(port),
+      MQTT_WS_PORT: '0',
+      INFLUX_URL: '',
+      BACKFILL_DAYS: '0',
+      LOG_LEVEL: 'info',
+      LOG_FORMAT: 'json',
+    };
+    const secrets = loadOrCreateSecrets(brokerDir, site);
+    const broker = startWesprint(t, ['broker'], { ...common, DATA_DIR: brokerDir, MQTT_URL: '' });
+    await broker.waitFor(/MQTT broker listening/, 60_000);
+    const url = `mqtt://127.0.0.1:${port}`;
+    const startGateway = async (): Promise<WesprintService> => {
+      const gateway = startWesprint(t, ['gateway'], {
+        ...common,
+        DATA_DIR: gatewayDir,
+        MQTT_URL: url,
+        MQTT_USERNAME: SERVICE_USERNAMES.gateway,
+        MQTT_PASSWORD: secrets.services.gateway,
+      });
+      await gateway.waitFor(/mqtt intake: subscribed/, 60_000);
+      return gateway;
+    };
+    const first = await startGateway();
+
+    const lock = site.devices.find((d) => d.profile === 'nuki-mqtt');
+    if (!lock) throw new Error('the demo site has no Nuki lock');
+    const device = await mqtt.connectAsync(url, {
+      username: deviceUsername(lock),
+      password: secrets.devices[lock.id] as string,
+      clientId: 'split-lock',
+      reconnectPeriod: 0,
+    });
+    t.teardown(() => device.endAsync(true));
+    // The lock says it is offline, retained (as its will would), while the gateway runs; then the gateway
+    // restarts: what it heard before is old news to its live path, the broker's retained store still has it.
+    await device.publishAsync(`${lock.topic}/connected`, 'false', { qos: 1, retain: true });
+    t.equal((await first.stop('SIGTERM')).code, 0, 'the gateway stops');
+    const gateway = await startGateway();
+    // Heard after the start: an answer without readings or availability.
+    await device.publishAsync(`${lock.topic}/commandResponse`, '0', { qos: 1 });
+
+    const topics = buildingTopics(site.site.id);
+    const api = await mqtt.connectAsync(url, {
+      username: SERVICE_USERNAMES.api,
+      password: secrets.services.api,
+      reconnectPeriod: 0,
+    });
+    t.teardown(() => api.endAsync(true));
+    const results = new Map<string, { id: string; outcome: string }>();
+    api.on('message', (_topic, payload) => {
+      const r = JSON.parse(String(payload)) as { id: string; outcome: string };
+      results.set(r.id, r);
+    });
+    await api.subscribeAsync(topics.commandResult(lock.id), { qos: 1 });
+    // Until the gateway has read the answer: a command before that would find the lock never heard.
+    await new Promise((r) => setTimeout(r, 2000));
+    const id = randomUUID();
+    await api.publishAsync(
+      topics.command(lock.id),
+      JSON.stringify({ id, action: 'unlock', expiresAt: Date.now() + 10_000 }),
+      { qos: 1 },
+    );
+    await until('the command result', () => results.has(id), 60_000);
+    t.equal(
+      results.get(id)?.outcome,
+      'offline',
+      'offline: the retained announcement reached the split gateway at its start',
+    );
     t.equal((await gateway.stop('SIGTERM')).code, 0, 'the gateway stops cleanly');
     t.equal((await broker.stop('SIGTERM')).code, 0, 'the broker stops cleanly');
   },

@@ -362,6 +362,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       finishCommand(device, true, `confirmed: ${state.quantity} ${state.value} on channel ${state.channel}`);
   };
 
+  /** Devices whose availability or readings came live since the start: a retained replay is older news. */
+  const spokeLive = new Set<string>();
   /** A new entry of the journal: health, republishing, a lock's answer; then its readings to the store. */
   const onEntry = (entry: JournalEntry) => {
     stats.received++;
@@ -375,11 +377,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         const { result } = decoded;
         if (entry.retainedReplay) {
           // Replayed from a broker's retained store on subscribing: old news of unknown age. It may tell
-          // whether the device announced itself offline, but it is no new reading and no sign of life.
-          if (result.availability) device.health.announced = result.availability;
+          // whether the device announced itself offline, but it is no new reading and no sign of life. A
+          // `wesprint broker` journals its replays when the gateway subscribes, so one can come after the
+          // device spoke live since the start (its availability, a reading): that is newer and stands.
+          if (result.availability && !spokeLive.has(decoded.key))
+            device.health.announced = result.availability;
         } else {
           device.health.lastSeen = entry.receivedAt;
           device.heard = true;
+          if (result.availability || result.readings.length > 0) spokeLive.add(decoded.key);
           if (result.availability) device.health.announced = result.availability;
           else if (device.health.announced === 'offline' && result.readings.length > 0)
             device.health.announced = null;
