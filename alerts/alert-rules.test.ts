@@ -5,6 +5,7 @@ import {
   co2Verdict,
   DEFAULT_ALERT_SETTINGS,
   doorVerdict,
+  eventRoomsServedBy,
   followCo2,
   followLock,
   GATEWAY_SUBJECT,
@@ -161,6 +162,39 @@ t.test('door left unlocked', async (t) => {
   // Locked again: clear.
   lock = followLock(lock, { device: 'l', space: 'protel', state: 'locked', at: T0 + 95 * MIN });
   t.equal(doorVerdict(lock, 'l', [booking], T0 + 96 * MIN, s).state, 'clear');
+});
+
+t.test('a staff evening event past closing keeps the way to it in use', async (t) => {
+  const spaces = [
+    { id: 'foyer', floor: 'eg', kind: 'circulation' },
+    { id: 'saal', floor: 'eg', kind: 'hall', bookable: true },
+    { id: 'atelier', floor: 'og1', kind: 'hall', bookable: true },
+    { id: 'desk', floor: 'eg', kind: 'desk', bookable: true },
+  ];
+  t.same(eventRoomsServedBy(spaces[0] as (typeof spaces)[number], spaces), ['saal'], 'the hall on its floor');
+  t.same(
+    eventRoomsServedBy({ id: 'saal', floor: 'eg', bookable: true }, spaces),
+    [],
+    'a bookable space: its own bookings',
+  );
+  // The foyer is open until 22:00 (T0); the open evening in the hall runs to 23:00 (T0 + 60 min). Its door
+  // unlocked at 21:50 is expected open until 23:00 and reported 30 minutes after, not at 22:30.
+  const s = { unlockedMs: 30 * MIN };
+  const lock = followLock(undefined, { device: 'l', space: 'foyer', state: 'unlocked', at: T0 - 10 * MIN });
+  const opening = { start: T0 - 13 * 60 * MIN, end: T0 };
+  const evening = { start: T0 - 150 * MIN, end: T0 + 60 * MIN };
+  t.equal(
+    doorVerdict(lock, 'l', [opening], T0 + 31 * MIN, s).state,
+    'open',
+    'without the event: after closing',
+  );
+  t.equal(doorVerdict(lock, 'l', [opening, evening], T0 + 31 * MIN, s).state, 'clear', 'the event is on');
+  t.equal(doorVerdict(lock, 'l', [opening, evening], T0 + 89 * MIN, s).state, 'clear');
+  t.equal(
+    doorVerdict(lock, 'l', [opening, evening], T0 + 90 * MIN, s).state,
+    'open',
+    '30 min after the event',
+  );
 });
 
 t.test('night window and the last completed night in site time', async (t) => {

@@ -257,6 +257,21 @@ export function followLock(
 }
 
 /**
+ * The spaces whose bookings also entitle an open door of a space that is not bookable: the bookable halls
+ * on its floor (the event rooms). Staff book evening events there past the opening hours; the stairs, the
+ * foyer or the café on the way to the event are in use then too, so their doors are not left unlocked.
+ */
+export function eventRoomsServedBy(
+  space: { id: string; floor: string; bookable?: boolean | undefined },
+  spaces: readonly { id: string; floor: string; kind: string; bookable?: boolean | undefined }[],
+): string[] {
+  if (space.bookable === true) return [];
+  return spaces
+    .filter((s) => s.floor === space.floor && s.kind === 'hall' && s.bookable === true)
+    .map((s) => s.id);
+}
+
+/**
  * A door left unlocked: unlocked while nobody is entitled to an open door, for longer than `unlockedMs`.
  * `entitled` are the stretches in which an open door is expected — for a bookable space its bookings (its
  * opening hours are when one may book, and a Protel room is "open" 00:00–24:00), for any other space its

@@ -17,6 +17,7 @@ import {
   DEFAULT_ALERT_SETTINGS,
   type DeviceSighting,
   doorVerdict,
+  eventRoomsServedBy,
   followCo2,
   followLock,
   type GatewaySighting,
@@ -327,8 +328,18 @@ export class AlertWatch {
         end: b.end,
       }));
     }
-    if (!space.opening_hours || space.opening_hours.length === 0) return [];
-    return openingIntervals(space, range, this.o.site.site.timezone);
+    // An event in a hall on the floor (an evening event past closing) keeps the way to it in use.
+    const events = (
+      await Promise.all(
+        eventRoomsServedBy(space, this.o.site.spaces).map(
+          async (hall) => (await this.o.bookings?.spaceBookings(hall, range.start, range.end)) ?? [],
+        ),
+      )
+    )
+      .flat()
+      .map((b) => ({ start: b.start, end: b.end }));
+    if (!space.opening_hours || space.opening_hours.length === 0) return events;
+    return [...openingIntervals(space, range, this.o.site.site.timezone), ...events];
   }
 
   /**
