@@ -133,6 +133,8 @@ t.test('`wesprint start` brings the simulated building alive: live readings over
     MQTT_HOST: '127.0.0.1',
     MQTT_PORT: '0',
     MQTT_WS_PORT: '0',
+    // Its Node-RED on a free port: 1880 may be anyone's on a shared machine.
+    NODE_RED_PORT: '0',
     SIM_SPEED: '600',
     // info, so there are log lines to search for a leaked password
     LOG_LEVEL: 'info',

@@ -102,6 +102,8 @@ t.test(
       DATA_DIR: dataDir,
       HTTP_HOST: '127.0.0.1',
       HTTP_PORT: '0',
+      // Not about automations: no Node-RED beside it (its own tests: automations/).
+      NODE_RED: 'false',
       MQTT_HOST: '127.0.0.1',
       MQTT_PORT: String(port),
       MQTT_WS_PORT: '0',
@@ -176,6 +178,8 @@ t.test(
       DATA_DIR: dataDir,
       HTTP_HOST: '127.0.0.1',
       HTTP_PORT: '0',
+      // Not about automations: no Node-RED beside it (its own tests: automations/).
+      NODE_RED: 'false',
       MQTT_HOST: '127.0.0.1',
       MQTT_PORT: String(port),
       MQTT_WS_PORT: '0',

@@ -30,6 +30,8 @@ export function serviceDataDir(t: { teardown(fn: () => void): void }) {
     MQTT_WS_PORT: '0',
     HTTP_HOST: '127.0.0.1',
     HTTP_PORT: '0',
+    // Any Node-RED `wesprint start` runs on a port of its own choosing, never 1880 (tests run side by side).
+    NODE_RED_PORT: '0',
     LOG_LEVEL: 'info',
     LOG_FORMAT: 'json',
     BACKFILL_DAYS: '0',
