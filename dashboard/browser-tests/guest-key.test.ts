@@ -40,11 +40,27 @@ t.test('the key page: opening the link opens nothing, the tap opens the door', a
     t.equal(given.status, 201, given.text);
     return given.json;
   };
-  const key = await give();
   const lock = b.lock(protelLock);
 
+  // Anna makes the key on her phone, from her booking.
+  const host = await newPage(browser, VIEWPORTS.phone);
+  await host.page.goto(`${base}/`);
+  await host.page.getByLabel('E-Mail').fill(anna.member.email);
+  await host.page.getByLabel('Passwort').fill(anna.password);
+  await host.page.getByRole('button', { name: 'Anmelden' }).click();
+  const label = new RegExp(`^Gastschlüssel für ${protel.name}`);
+  await host.page.getByRole('button', { name: label }).click();
+  const link = await host.page.getByRole('textbox', { name: label }).inputValue();
+  t.match(link, new RegExp(`^${base}/key#[A-Za-z0-9_-]{32}$`));
+  await saveScreenshot(host.page, 'guest-key-made');
+  t.same(
+    host.errors.filter((e) => !e.includes('401 (Unauthorized)')),
+    [],
+    'no errors on the member page (but its question who is signed in, before the sign-in)',
+  );
+
   const { page, errors } = await newPage(browser, VIEWPORTS.phone);
-  await page.goto(`${base}${key.link}`);
+  await page.goto(link);
   await page.getByText(`Dieser Schlüssel öffnet: ${protel.name}`).waitFor();
   const button = page.getByRole('button', { name: 'Tür öffnen' });
   await button.waitFor();

@@ -180,6 +180,11 @@ export const memberTexts = defineTexts(
     calendarRevoke: 'Abo-Link widerrufen',
     calendarRevoked: 'Abo-Link widerrufen.',
     calendarFailed: 'Kalender-Link nicht möglich: {detail}',
+    guestKey: 'Gastschlüssel',
+    guestKeyLabel: 'Gastschlüssel für {space} am {date}',
+    guestKeyMade:
+      'Link für deinen Gast (öffnet {space} nur während deiner Buchung; wird nur jetzt angezeigt):',
+    guestKeyFailed: 'Kein Gastschlüssel möglich: {detail}',
   },
   {
     appName: 'WeSprint',
@@ -358,6 +363,10 @@ export const memberTexts = defineTexts(
     calendarRevoke: 'Revoke subscription link',
     calendarRevoked: 'Subscription link revoked.',
     calendarFailed: 'Calendar link not possible: {detail}',
+    guestKey: 'Guest key',
+    guestKeyLabel: 'Guest key for {space} on {date}',
+    guestKeyMade: 'Link for your guest (opens {space} only during your booking; shown only now):',
+    guestKeyFailed: 'No guest key possible: {detail}',
   },
 );
 
