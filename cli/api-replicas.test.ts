@@ -210,10 +210,13 @@ t.test('the leader killed: the other takes over and tells every moment of the ga
 
   leader.service.child.kill('SIGKILL');
   await leader.service.exited;
+  const killedAt = performance.now();
   // In the gap, nobody leads.
   await bookNow('raum-3');
   await bookNow('raum-4');
   await follower.service.waitFor(LEADING, TAKEOVER_LIMIT_MS);
+  // Reported, not judged (the limit above is the requirement): the lock is asked for every 5 s.
+  t.comment(`took over ${Math.round(performance.now() - killedAt)} ms after the kill`);
   t.equal(leadings(follower), 1, 'the other process took over within a minute');
   await bookNow('raum-5');
   await bookNow('raum-6');
