@@ -6,6 +6,7 @@ const at = (iso: string) => Date.parse(iso);
 
 const date = (over: Partial<EventDate>): EventDate => ({
   eventId: 'e1',
+  dateId: 'b1',
   title: 'Offener Abend',
   description: '',
   capacity: null,
