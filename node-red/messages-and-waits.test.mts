@@ -1,5 +1,7 @@
 import { createRequire } from 'node:module';
+import fs from 'node:fs';
 import t from 'tap';
+import { EVENT_TYPES } from '../building/events.ts';
 
 /** The palette's pure parts: what a message asks the command node for, and the waits between reconnects. */
 
@@ -10,6 +12,7 @@ const { commandFor } = require('./nodes/wesprint-command.js') as {
 const { noticeFor } = require('./nodes/wesprint-notice.js') as {
   noticeFor(config: Record<string, unknown>, msg: Record<string, unknown>): Record<string, unknown>;
 };
+const { EVENT_KINDS } = require('./nodes/wesprint-events.js') as { EVENT_KINDS: Record<string, string> };
 const { waitAfter, socketUrl, apiBase } = require('./lib/wesprint-api.js') as {
   waitAfter(failures: number, firstMs?: number, longestMs?: number): number;
   socketUrl(base: string, path: string, query: Record<string, unknown>): string;
@@ -113,4 +116,11 @@ t.test('notice: a text puts it up, null takes it down, on the space and topic as
     280,
     'cut to what the route takes',
   );
+});
+
+t.test('events in knows every kind the feed sends, in the node and in its editor', async (t) => {
+  t.same(Object.keys(EVENT_KINDS).sort(), [...EVENT_TYPES].sort(), 'the node lets each kind through');
+  const editor = fs.readFileSync(new URL('./nodes/wesprint-events.html', import.meta.url), 'utf8');
+  const offered = [...editor.matchAll(/\['([a-z-]+)', '[^']+'\]/g)].map((m) => m[1]);
+  t.same(offered.sort(), [...EVENT_TYPES].sort(), 'the editor offers each kind');
 });

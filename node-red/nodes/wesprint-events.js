@@ -13,6 +13,7 @@ const EVENT_KINDS = {
   'booking-no-show': 'booking released as no-show',
   'booking-checked-in': 'checked in',
   'booking-cancelled': 'booking cancelled',
+  'booking-moved': 'booking moved',
   'alert-opened': 'alert opened',
   'alert-cleared': 'alert cleared',
   'door-opened': 'door opened',
