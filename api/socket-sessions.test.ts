@@ -93,10 +93,8 @@ t.test(
     const { app } = await testApi(t, { records, identity, socketCheckMs: 100 });
     const ws = (await app.listen({ host: '127.0.0.1', port: 0 })).replace(/^http/, 'ws');
     const facility = await signedInMember(app, records, 'facility');
-    const started = Date.now();
     const live = await listenWebSocket(t, `${ws}/api/live`, { cookie: facility.cookie });
     t.equal(await closeCode(live.socket, 5_000), CREDENTIALS_ENDED, 'closed');
-    t.ok(Date.now() - started < 4_000, 'within the idle time and a check');
     t.equal((await app.inject({ url: '/api/me', headers: { cookie: facility.cookie } })).statusCode, 401);
   },
 );
