@@ -95,14 +95,15 @@ export function sitesWithRole(
   return siteIds.filter((site) => roles.includes(roleAt(member, site, installationHome)));
 }
 
+/** Who reads what the house costs and brings in (the common-good report for funders): the board and admins. */
+export const BOARD_AND_ADMIN: readonly Role[] = ['board', 'admin'];
+
 /**
  * The network's board: who reads the network report (every house side by side, and the network's total).
  * It shows each house's building figures, which the board and admins of that house read in its own report;
  * so it is for those who hold the board or admin role in every house of the network, no one else (a
  * facility manager runs one building, and a house's board does not read its neighbours' figures).
  */
-export const NETWORK_BOARD: readonly Role[] = ['board', 'admin'];
-
 export function readsNetwork(
   member: SiteStanding,
   siteIds: readonly string[],
@@ -110,7 +111,7 @@ export function readsNetwork(
 ): boolean {
   return (
     siteIds.length > 0 &&
-    sitesWithRole(member, NETWORK_BOARD, siteIds, installationHome).length === siteIds.length
+    sitesWithRole(member, BOARD_AND_ADMIN, siteIds, installationHome).length === siteIds.length
   );
 }
 
@@ -127,6 +128,3 @@ export const STAFF: readonly Role[] = ['facility', 'admin'];
 
 /** Who reads the building's measurements (readings, time series): staff, and the board for its reports. */
 export const STAFF_AND_BOARD: readonly Role[] = ['facility', 'board', 'admin'];
-
-/** Who reads what the house costs and brings in (the common-good report for funders): the board and admins. */
-export const BOARD_AND_ADMIN: readonly Role[] = ['board', 'admin'];

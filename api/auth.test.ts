@@ -6,7 +6,6 @@ import t, { type Test } from 'tap';
 import {
   ANY_MEMBER,
   BOARD_AND_ADMIN,
-  NETWORK_BOARD,
   ROLES,
   type Role,
   type RouteAccess,
@@ -48,8 +47,8 @@ const EXPECTED_ACCESS: Record<string, RouteAccess> = {
   'GET /api/board/report.csv': STAFF_AND_BOARD,
   // Board and admins of this house; the handler refuses (and audits) whoever is not on the board of every
   // house of the network (access/roles.ts readsNetwork).
-  'GET /api/network/report': NETWORK_BOARD,
-  'GET /api/network/report.csv': NETWORK_BOARD,
+  'GET /api/network/report': BOARD_AND_ADMIN,
+  'GET /api/network/report.csv': BOARD_AND_ADMIN,
   // The site switch: staff or board here, and the handler decides (and audits) the role in that house.
   'GET /api/network/houses/:site/report': STAFF_AND_BOARD,
   'GET /api/network/houses/:site/report.csv': STAFF_AND_BOARD,

@@ -2,7 +2,14 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import type { AuditLog } from '../access/audit-log.ts';
-import { ANY_MEMBER, NETWORK_BOARD, ROLES, readsNetwork, roleAt, STAFF_AND_BOARD } from '../access/roles.ts';
+import {
+  ANY_MEMBER,
+  BOARD_AND_ADMIN,
+  ROLES,
+  readsNetwork,
+  roleAt,
+  STAFF_AND_BOARD,
+} from '../access/roles.ts';
 import type { BookingStore } from '../bookings/booking-store.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
 import { buildBoardReport } from '../reports/board-report.ts';
@@ -100,7 +107,7 @@ export const networkReportRoutes: FastifyPluginAsyncTypebox<NetworkReportRoutesO
   app.get(
     '/api/network/report',
     {
-      config: { access: NETWORK_BOARD },
+      config: { access: BOARD_AND_ADMIN },
       schema: {
         tags: ['reports'],
         summary:
@@ -118,7 +125,7 @@ export const networkReportRoutes: FastifyPluginAsyncTypebox<NetworkReportRoutesO
   app.get(
     '/api/network/report.csv',
     {
-      config: { access: NETWORK_BOARD },
+      config: { access: BOARD_AND_ADMIN },
       schema: {
         tags: ['reports'],
         summary:
