@@ -1,5 +1,5 @@
-import { createRequire } from 'node:module';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import t from 'tap';
 import { EVENT_TYPES } from '../building/events.ts';
 
