@@ -46,6 +46,104 @@ t.test('docker-compose.yml is valid for docker-compose and every service has a h
   );
 });
 
-t.test('the compose file names no password', async (t) => {
+t.test('the compose files name no password', async (t) => {
   t.notMatch(fs.readFileSync(FILE, 'utf8'), /PASSWORD\s*[:=]\s*\S+/i);
+  // The network's database password is the operator's: a required variable with no default.
+  const network = fs.readFileSync(NETWORK_FILE, 'utf8');
+  for (const [, value] of network.matchAll(/(?:PASSWORD|DATABASE_URL)\s*:\s*(\S.*)$/gim))
+    t.match(value, /^\$\{[A-Z_]+:\?/, `required from the environment, no default: ${value}`);
+});
+
+/** The network shape (issue 11): two broker nodes on Redis, a gateway, PostgreSQL, two API replicas behind a proxy. */
+const NETWORK_FILE = path.join(import.meta.dirname, 'docker-compose.network.yml');
+
+t.test('docker-compose.network.yml: valid, every service healthy-checked, started in order', async (t) => {
+  let available = true;
+  try {
+    execFileSync('docker-compose', ['version'], { stdio: 'ignore' });
+  } catch {
+    available = false;
+  }
+  if (
+    !requireComponent(
+      t,
+      available,
+      'docker-compose',
+      'apt-get install --no-install-recommends docker-compose',
+    )
+  )
+    return;
+  const config = (env: Record<string, string>) =>
+    execFileSync('docker-compose', ['-f', NETWORK_FILE, 'config'], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  t.throws(() => config({}), 'refused without a database password of the operator’s');
+  const resolved = YAML.parse(
+    config({
+      POSTGRES_PASSWORD: 'from-env',
+      DATABASE_URL: 'postgres://wesprint:from-env@postgres:5432/wesprint',
+    }),
+  ) as {
+    services: Record<
+      string,
+      {
+        healthcheck?: unknown;
+        command?: string[];
+        environment?: Record<string, string>;
+        volumes?: (string | { source?: string; target?: string })[];
+        depends_on?: Record<string, { condition?: string }>;
+      }
+    >;
+  };
+  const services = resolved.services;
+  const names = [
+    'postgres',
+    'redis',
+    'influxdb',
+    'broker-a',
+    'broker-b',
+    'gateway',
+    'api-1',
+    'api-2',
+    'proxy',
+    'nodered',
+  ];
+  t.same(Object.keys(services).sort(), [...names].sort(), 'the network’s parts, no more');
+  for (const name of names) t.ok(services[name]?.healthcheck, `service ${name} has a health check`);
+  const journalOf = (name: string) =>
+    (services[name]?.volumes ?? [])
+      .map((v) => (typeof v === 'string' ? { source: v.split(':')[0], target: v.split(':')[1] } : v))
+      .find((v) => v.target === '/data/broker-journal')?.source;
+  for (const node of ['broker-a', 'broker-b']) {
+    t.same(services[node]?.command, ['broker'], `${node} is a broker node`);
+    t.equal(
+      services[node]?.environment?.REDIS_URL,
+      'redis://redis:6379',
+      `${node} shares its state through Redis`,
+    );
+    t.ok(journalOf(node), `${node} keeps its journal on a volume of its own`);
+  }
+  t.not(journalOf('broker-a'), journalOf('broker-b'), 'no two nodes share a journal');
+  for (const api of ['api-1', 'api-2']) {
+    t.same(services[api]?.command, ['api']);
+    t.match(
+      services[api]?.environment?.DATABASE_URL ?? '',
+      /^postgres:\/\//,
+      `${api} keeps the records in PostgreSQL`,
+    );
+  }
+  t.match(
+    services.proxy?.command?.join(' ') ?? '',
+    /--to api-1:8080 --to api-2:8080/,
+    'the proxy spreads over both replicas',
+  );
+  // secrets.json is made once, by the first broker node: every other WeSprint service starts after it is healthy.
+  const after = (name: string, dep: string): boolean => {
+    const deps = services[name]?.depends_on ?? {};
+    return Object.keys(deps).some((d) => d === dep || after(d, dep));
+  };
+  for (const name of ['broker-b', 'gateway', 'api-1', 'api-2'])
+    t.ok(after(name, 'broker-a'), `${name} starts after broker-a`);
 });
