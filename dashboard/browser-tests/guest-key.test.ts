@@ -74,12 +74,25 @@ t.test('the key page: opening the link opens nothing, the tap opens the door', a
   t.equal(lock.commandsReceived(), 1, 'one tap, one command');
   t.same(errors, [], 'no errors in the page');
 
-  // A revoked key, in English.
-  const revoked = await give();
-  t.equal((await callApi(b.app, 'DELETE', `/api/guest-keys/${revoked.id}`, anna.cookie)).status, 204);
+  // Anna takes the key back on her page; its link, in English, then opens nothing.
+  await host.page.getByRole('heading', { name: 'Deine Gastschlüssel' }).waitFor();
+  await host.page.getByRole('button', { name: new RegExp(`^Gastschlüssel für ${protel.name} ab `) }).click();
+  await host.page.getByText('zurückgezogen').waitFor();
+  await saveScreenshot(host.page, 'guest-key-revoked');
   const other = await newPage(browser, VIEWPORTS.phone);
-  await other.page.goto(`${base}/key?lang=en${String(revoked.link).slice('/key'.length)}`);
+  await other.page.goto(`${base}/key?lang=en${link.slice(`${base}/key`.length)}`);
   await other.page.getByText('This key has been revoked.').waitFor();
   t.equal(await other.page.getByRole('button', { name: 'Open the door' }).count(), 0, 'no button to tap');
+  const revoked = await b.records
+    .prepare(`SELECT action, reason FROM audit_log WHERE action = 'guest_key_revoke'`)
+    .all();
+  t.same(revoked, [{ action: 'guest_key_revoke', reason: 'host' }], 'the taking back audited, as the host');
+
+  // A key given through the API (a script, another device) is listed too, and can be taken back there.
+  await give();
+  await host.page.reload();
+  await host.page
+    .getByRole('button', { name: new RegExp(`^Gastschlüssel für ${protel.name} ab `) })
+    .waitFor();
   t.equal(lock.commandsReceived(), 1);
 });

@@ -185,6 +185,12 @@ export const memberTexts = defineTexts(
     guestKeyMade:
       'Link für deinen Gast (öffnet {space} nur während deiner Buchung; wird nur jetzt angezeigt):',
     guestKeyFailed: 'Kein Gastschlüssel möglich: {detail}',
+    guestKeysHeading: 'Deine Gastschlüssel',
+    guestKeyOpens: '{space}, {from}–{until}',
+    guestKeyRevoke: 'Zurückziehen',
+    guestKeyRevokeLabel: 'Gastschlüssel für {space} ab {from} zurückziehen',
+    guestKeyRevoked: 'zurückgezogen',
+    guestKeysFailed: 'Gastschlüssel nicht geladen: {detail}',
   },
   {
     appName: 'WeSprint',
@@ -367,6 +373,12 @@ export const memberTexts = defineTexts(
     guestKeyLabel: 'Guest key for {space} on {date}',
     guestKeyMade: 'Link for your guest (opens {space} only during your booking; shown only now):',
     guestKeyFailed: 'No guest key possible: {detail}',
+    guestKeysHeading: 'Your guest keys',
+    guestKeyOpens: '{space}, {from}–{until}',
+    guestKeyRevoke: 'Take back',
+    guestKeyRevokeLabel: 'Take back the guest key for {space} from {from}',
+    guestKeyRevoked: 'taken back',
+    guestKeysFailed: 'Guest keys not loaded: {detail}',
   },
 );
 
