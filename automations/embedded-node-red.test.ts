@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
@@ -308,4 +309,38 @@ t.test('a later start keeps the flows as the administrator left them and makes n
   t.equal(tokens.stdout.match(/node-red-embedded/g)?.length, 1, 'still the one token');
   t.not(editor, '', `editor was at ${editorUrl}`);
   await service.stop('SIGTERM');
+});
+
+t.test("Node-RED's port busy: the demo's default moves on, an explicit port stops the start", async (t) => {
+  // Whatever holds 1880 (this test, or a Node-RED already on the machine), the default port is busy.
+  const holder = net.createServer();
+  await new Promise<void>((resolve) => {
+    holder.once('error', () => resolve());
+    holder.listen(1880, '127.0.0.1', () => resolve());
+  });
+  t.teardown(() => new Promise<void>((resolve) => holder.close(() => resolve())));
+  const own = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-node-red-port-'));
+  t.teardown(() => fs.rmSync(own, { recursive: true, force: true }));
+  const { NODE_RED_PORT: _explicit, ...withDefaultPort } = ENV;
+
+  const moved = startWesprint(t, ['start'], { ...withDefaultPort, DATA_DIR: path.join(own, 'a') });
+  const [, port] = (await moved.waitFor(/Automations\s+http:\/\/127\.0\.0\.1:(\d+)/, 120_000)) as string[];
+  t.ok(Number(port) > 1880, `the editor moved on to ${port}`);
+  t.match(moved.output(), /Node-RED's port 1880 is in use, the demo tries 1881/);
+  await moved.stop('SIGTERM');
+
+  const busy = await new Promise<number>((resolve) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      resolve((server.address() as net.AddressInfo).port);
+    });
+    t.teardown(() => new Promise<void>((done) => server.close(() => done())));
+  });
+  const refused = startWesprint(t, ['start'], {
+    ...ENV,
+    NODE_RED_PORT: String(busy),
+    DATA_DIR: path.join(own, 'b'),
+  });
+  const end = await refused.exited;
+  t.not(end.code, 0, 'the start stops');
+  t.match(refused.output(), new RegExp(`Node-RED's port ${busy} is already in use. Set NODE_RED_PORT`));
 });

@@ -6,7 +6,11 @@ import { scheduleAuditPurge } from '../access/audit-log.ts';
 import { AlertWatch } from '../alerts/alert-watch.ts';
 import { buildApi } from '../api/app.ts';
 import { LockCommands } from '../api/lock-commands.ts';
-import { NodeRedStartError, startEmbeddedNodeRed } from '../automations/embedded-node-red.ts';
+import {
+  type EmbeddedNodeRed,
+  NodeRedStartError,
+  startEmbeddedNodeRed,
+} from '../automations/embedded-node-red.ts';
 import { BookingClock } from '../bookings/booking-clock.ts';
 import { CheckInWatcher } from '../bookings/check-in.ts';
 import { PortInUseError, type RunningBroker, startBroker } from '../broker/broker.ts';
@@ -528,25 +532,36 @@ export async function startParts(
     goOn();
     if (parts.automations && httpUrl) {
       const opened = await openRecordsOnce();
-      const nodeRed = await startEmbeddedNodeRed({
-        dataDir: settings.dataDir,
-        host: settings.nodeRed.host,
-        port: settings.nodeRed.port,
-        apiUrl: httpUrl,
-        site,
-        profiles,
-        tokens: opened.integrationTokens,
-        audit: opened.audit,
-        logger: logger.child({ part: 'node-red' }),
-        ...(signal ? { signal } : {}),
-      }).catch((err: Error) => {
-        if (signal?.aborted) throw new StartAborted('stopped while starting');
-        if ((err as Error).name === NodeRedStartError.name && /EADDRINUSE/.test(err.message))
-          throw new StartError(
-            `Node-RED's port ${settings.nodeRed.port} is already in use. Set NODE_RED_PORT to a free port, or NODE_RED=false.`,
-          );
-        throw err;
-      });
+      // As with MQTT: the demo steps aside from a Node-RED already on the machine; an explicit port never moves.
+      const mayMove = !settings.nodeRed.portExplicit && settings.nodeRed.port !== 0;
+      const startNodeRed = async (attempt: number): Promise<EmbeddedNodeRed> => {
+        const port = settings.nodeRed.port + attempt;
+        try {
+          return await startEmbeddedNodeRed({
+            dataDir: settings.dataDir,
+            host: settings.nodeRed.host,
+            port,
+            apiUrl: httpUrl,
+            site,
+            profiles,
+            tokens: opened.integrationTokens,
+            audit: opened.audit,
+            logger: logger.child({ part: 'node-red' }),
+            ...(signal ? { signal } : {}),
+          });
+        } catch (err) {
+          if (signal?.aborted) throw new StartAborted('stopped while starting');
+          if (!((err as Error).name === NodeRedStartError.name && /EADDRINUSE/.test((err as Error).message)))
+            throw err;
+          if (!mayMove || attempt + 1 >= DEMO_PORT_ATTEMPTS)
+            throw new StartError(
+              `Node-RED's port ${port} is already in use. Set NODE_RED_PORT to a free port, or NODE_RED=false.`,
+            );
+          logger.info({ port }, `Node-RED's port ${port} is in use, the demo tries ${port + 1}`);
+          return startNodeRed(attempt + 1);
+        }
+      };
+      const nodeRed = await startNodeRed(0);
       stops.push(() => nodeRed.stop());
       logger.info(
         {

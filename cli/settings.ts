@@ -87,9 +87,10 @@ export interface Settings {
   alerts: AlertSettings;
   /**
    * The embedded Node-RED of `wesprint start` (NODE_RED=false: none), its editor on NODE_RED_HOST (default
-   * HTTP_HOST) and NODE_RED_PORT (default 1880), for administrators only.
+   * HTTP_HOST) and NODE_RED_PORT (default 1880), for administrators only. A busy default port moves on
+   * (1881, …) as the demo's MQTT port does; NODE_RED_PORT given explicitly never moves.
    */
-  nodeRed: { enabled: boolean; host: string; port: number };
+  nodeRed: { enabled: boolean; host: string; port: number; portExplicit: boolean };
 }
 
 export class SettingsError extends Error {
@@ -340,6 +341,7 @@ export function readSettings(
       enabled: env.NODE_RED === undefined || env.NODE_RED === '' ? true : flag(env, 'NODE_RED'),
       host: env.NODE_RED_HOST || env.HTTP_HOST || '127.0.0.1',
       port: port(env, 'NODE_RED_PORT', 1880),
+      portExplicit: Boolean(env.NODE_RED_PORT),
     },
   };
 }
