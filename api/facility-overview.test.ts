@@ -436,3 +436,48 @@ t.test(
     t.equal(spaces.get('raum')?.readings.setpoint?.value, 21, "the valve's setpoint is the room's");
   },
 );
+
+t.test("a radiator valve's temperature is the valve's own, not the room's", async (t) => {
+  const base = site();
+  const building: SiteConfig = {
+    ...base,
+    devices: [
+      { id: 'air-a', profile: 'air', topic: 'z/a', space: 'halle' },
+      { id: 'valve', profile: 'valve', topic: 'z/v', space: 'halle' },
+    ],
+  };
+  const withValve = new Map<string, ProfileFacts>([
+    ...profiles,
+    [
+      'valve',
+      {
+        quantities: ['temperature', 'setpoint', 'valve', 'battery'],
+        reportingIntervalS: 600,
+        actions: ['set_setpoint'],
+        actionValues: { set_setpoint: { min: 5, max: 30, step: 0.5, unit: '°C' } },
+      },
+    ],
+  ]);
+  const overview = facilityOverview({
+    site: building,
+    now: NOW,
+    readings: [
+      r('air-a', 'temperature', 20, 2 * MIN),
+      // Measured at the radiator, newer than the room's sensor: the room's mean would be 23.
+      r('valve', 'temperature', 26, 1 * MIN),
+      r('valve', 'setpoint', 21, 1 * MIN),
+    ],
+    devices: [],
+    profiles: withValve,
+    consumptionToday: new Map(),
+    quarantine: {},
+  });
+  const halle = overview.floors.flatMap((f) => f.spaces).find((s) => s.id === 'halle');
+  t.same(halle?.readings.temperature, { value: 20, ts: NOW - 2 * MIN, stale: false }, 'the air sensor alone');
+  t.same(halle?.readings.setpoint, { value: 21, ts: NOW - 1 * MIN, stale: false }, "the valve's setpoint is");
+  t.same(
+    halle?.controls.map((c) => [c.device, c.kind]),
+    [['valve', 'setpoint']],
+    'the valve is a control of the hall',
+  );
+});

@@ -317,9 +317,18 @@ export function facilityOverview(inputs: FacilityInputs): FacilityOverview {
     devicesIn.set(d.space, [...(devicesIn.get(d.space) ?? []), d.id]);
   }
 
+  // A radiator valve's temperature is measured at the radiator, warmed by what it controls: the valve's own,
+  // not the room's (the room's comes from its air sensors). The page's live updates follow the same rule.
+  const radiatorValves = new Set(
+    site.devices.filter((d) => profiles.get(d.profile)?.actions?.includes('set_setpoint')).map((d) => d.id),
+  );
+  const measuresRoom = (deviceId: string, quantity: Quantity) =>
+    quantity !== 'temperature' || !radiatorValves.has(deviceId);
+
   /** The space's readings of one quantity: the current ones if any, else the newest stale one; newest first. */
   const spaceReadings = (spaceId: string, quantity: Quantity): { list: Judged[]; stale: boolean } => {
     const all = (devicesIn.get(spaceId) ?? [])
+      .filter((d) => measuresRoom(d, quantity))
       .flatMap((d) => channelsOf(d, quantity).map(([, j]) => j))
       .sort((a, b) => b.ts - a.ts);
     const fresh = all.filter((j) => j.fresh);

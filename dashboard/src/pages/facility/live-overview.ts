@@ -141,6 +141,12 @@ function applyReading(view: FacilityOverview, r: LiveReading, receivedAt: number
   for (const floor of view.floors) {
     const space = floor.spaces.find((s) => s.id === r.space);
     if (!space) continue;
+    // As the server: a radiator valve's temperature is measured at the radiator, the valve's own, not the room's.
+    if (
+      quantity === 'temperature' &&
+      space.controls.some((c) => c.device === r.device && c.kind === 'setpoint')
+    )
+      return;
     // As the server's newest-wins: a message older than what is shown (replayed after a load) changes nothing.
     const shown = space.readings[quantity];
     if (shown && !shown.stale && shown.ts > r.ts) return;
