@@ -1,29 +1,31 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import YAML from 'yaml';
 import { requireComponent } from './test-support/component.ts';
 
 /** The production shape must stay a valid Compose file with a health check on every long-running service. */
 const FILE = path.join(import.meta.dirname, 'docker-compose.yml');
 
-t.test('docker-compose.yml is valid for docker-compose and every service has a health check', async (t) => {
+/** docker-compose (Debian's, no daemon needed for `config`) is here, or the test says so and skips. */
+function dockerCompose(t: Test): boolean {
   let available = true;
   try {
     execFileSync('docker-compose', ['version'], { stdio: 'ignore' });
   } catch {
     available = false;
   }
-  if (
-    !requireComponent(
-      t,
-      available,
-      'docker-compose',
-      'apt-get install --no-install-recommends docker-compose',
-    )
-  )
-    return;
+  return requireComponent(
+    t,
+    available,
+    'docker-compose',
+    'apt-get install --no-install-recommends docker-compose',
+  );
+}
+
+t.test('docker-compose.yml is valid for docker-compose and every service has a health check', async (t) => {
+  if (!dockerCompose(t)) return;
   const resolved = YAML.parse(
     execFileSync('docker-compose', ['-f', FILE, 'config'], { encoding: 'utf8' }),
   ) as {
@@ -58,21 +60,7 @@ t.test('the compose files name no password', async (t) => {
 const NETWORK_FILE = path.join(import.meta.dirname, 'docker-compose.network.yml');
 
 t.test('docker-compose.network.yml: valid, every service healthy-checked, started in order', async (t) => {
-  let available = true;
-  try {
-    execFileSync('docker-compose', ['version'], { stdio: 'ignore' });
-  } catch {
-    available = false;
-  }
-  if (
-    !requireComponent(
-      t,
-      available,
-      'docker-compose',
-      'apt-get install --no-install-recommends docker-compose',
-    )
-  )
-    return;
+  if (!dockerCompose(t)) return;
   const config = (env: Record<string, string>) =>
     execFileSync('docker-compose', ['-f', NETWORK_FILE, 'config'], {
       encoding: 'utf8',
