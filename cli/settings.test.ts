@@ -164,12 +164,13 @@ t.test('SITES_DIR: a network of site files instead of the one SITE_FILE', async 
 });
 
 t.test('NODE_RED: the embedded Node-RED of wesprint start, on unless turned off', async (t) => {
-  t.same(readSettings({}).nodeRed, { enabled: true, host: '127.0.0.1', port: 1880 });
+  t.same(readSettings({}).nodeRed, { enabled: true, host: '127.0.0.1', port: 1880, portExplicit: false });
   t.equal(readSettings({ NODE_RED: 'false' }).nodeRed.enabled, false);
   t.same(readSettings({ HTTP_HOST: '0.0.0.0', NODE_RED_PORT: '1999' }).nodeRed, {
     enabled: true,
     host: '0.0.0.0',
     port: 1999,
+    portExplicit: true,
   });
   t.equal(readSettings({ HTTP_HOST: '0.0.0.0', NODE_RED_HOST: '127.0.0.1' }).nodeRed.host, '127.0.0.1');
   t.throws(() => readSettings({ NODE_RED: 'off' }), /NODE_RED=off must be true or false/);
