@@ -184,10 +184,64 @@ export interface CancelFromResult {
   series?: BookingSeries;
 }
 
+/** A series replaced from one of its dates on by a new one (`planSeriesChange` in series-rules.ts). */
+export interface SeriesChange {
+  seriesId: string;
+  /** The date changed from: the old series' active dates from it on are cancelled. */
+  fromOccurrence: string;
+  /** The old rule ending before that date; undefined when nothing of it is left (it is marked cancelled). */
+  ending: SeriesRule | undefined;
+  /** The new series, booked for the old series' member: its space, rule and dates. */
+  spaceId: string;
+  rule: SeriesRule;
+  occurrences: readonly Occurrence[];
+}
+
+/** An event on the old series and the one on the new series that carries its dates from the change on. */
+export interface EventCarried {
+  from: string;
+  /** The same id when nothing of the old series is left (the event moved); a new event otherwise. */
+  to: string;
+}
+
+export type ChangeSeriesResult =
+  | {
+      ok: true;
+      /** The old series as it is now: its rule ends before the date (or it is cancelled). */
+      ended: BookingSeries;
+      /** Its dates the change cancelled. */
+      cancelled: Booking[];
+      series: BookingSeries;
+      bookings: Booking[];
+      skipped: DateConflict[];
+      events: EventCarried[];
+    }
+  /** A series that does not exist or is someone else's (to a member). */
+  | { ok: false; reason: 'not_found' }
+  | { ok: false; reason: 'slot_taken'; conflicts: DateConflict[] }
+  /** Visitors hold places on these dates (occurrences) of the old series' events: they are not dropped silently. */
+  | { ok: false; reason: 'visitors_signed_up'; occurrences: string[] };
+
+/**
+ * Which dates a changed series gives up: a preview of the change leaves them out of the conflicts, since the
+ * change cancels them in the same transaction.
+ */
+export interface Replacing {
+  seriesId: string;
+  fromOccurrence: string;
+}
+
 /** Recurring bookings, kept by the same database as the bookings (their dates are bookings). */
 export interface BookingSeriesStore {
-  /** The dates whose time an active booking of the space takes, each with the first one in the way. */
-  seriesConflicts(spaceId: string, occurrences: readonly Occurrence[]): Promise<DateConflict[]>;
+  /**
+   * The dates whose time an active booking of the space takes, each with the first one in the way; with
+   * `replacing`, that series' dates from that date on are not in the way.
+   */
+  seriesConflicts(
+    spaceId: string,
+    occurrences: readonly Occurrence[],
+    replacing?: Replacing,
+  ): Promise<DateConflict[]>;
   /**
    * Saves the series and books its dates in one transaction, by the mode given for conflicts; a series
    * whose every date is taken is refused in either mode.
@@ -210,6 +264,22 @@ export interface BookingSeriesStore {
     by: Canceller,
     now?: number,
   ): Promise<CancelFromResult>;
+  /**
+   * Changes a series from a date on, in one transaction: the old series' active dates from that date on are
+   * cancelled and its rule cut (`ending`), and the new series is booked by the mode given for conflicts
+   * (conflicts are judged after the old dates are given up, so a new date may take an old one's time). Refused
+   * as a whole, nothing changed, when a date is taken in all_or_nothing (or every date in either mode), or when
+   * visitors are signed up for a date given up. The old series' events carry on to the new one
+   * (`EventCarried`). Members may change their own series; staff any.
+   */
+  changeSeriesFrom(
+    change: SeriesChange,
+    mode: SeriesConflictMode,
+    by: Canceller,
+    now?: number,
+  ): Promise<ChangeSeriesResult>;
+  /** The dates (occurrences) of a series from a date on that visitors hold places on (confirmed or waiting). */
+  visitorsFrom(seriesId: string, fromOccurrence: string): Promise<string[]>;
   /** Moves one active, not yet ended booking to another time in the same space (one date of a series). */
   moveBooking(id: string, to: Interval, by: Canceller, now?: number): Promise<MoveResult>;
 }

@@ -13,6 +13,7 @@ import {
   type CancelFromResult,
   type Canceller,
   type CancelResult,
+  type ChangeSeriesResult,
   type CreateResult,
   type CreateSeriesResult,
   type ImportResult,
@@ -20,6 +21,8 @@ import {
   type MoveResult,
   type NewBooking,
   type NewSeries,
+  type Replacing,
+  type SeriesChange,
   type SeriesConflictMode,
   type SpaceUsage,
 } from './booking-store.ts';
@@ -34,6 +37,13 @@ import type { DateConflict, Occurrence, SeriesRule } from './series-rules.ts';
 
 /** A date of a series lost its time to another booking while the series was being saved: start again. */
 class SeriesRaced extends Error {}
+
+/** A change of a series refused after its old dates were given up: thrown to roll the transaction back. */
+class ChangeRefused extends Error {
+  constructor(readonly result: Extract<ChangeSeriesResult, { ok: false }>) {
+    super('series change refused');
+  }
+}
 
 /** An overlapping active booking refused by the exclusion constraint (SQLSTATE exclusion_violation). */
 function isOverlapRefusal(err: unknown): boolean {
@@ -61,12 +71,16 @@ export class PostgresBookingStore implements BookingStore, BookingSeriesStore {
     start: number,
     end: number,
     client: pg.Pool | pg.PoolClient = this.pool,
+    replacing?: Replacing,
   ): Promise<BookingRow | undefined> {
+    const ignoring = replacing ? 'AND (series_id IS NULL OR series_id <> $4 OR occurrence < $5)' : '';
     return (
       await client.query<BookingRow>(
         `SELECT ${COLUMNS} FROM bookings WHERE space_id = $1 AND ${ACTIVE} AND start_ms < $2 AND $3 < end_ms
-         ORDER BY start_ms LIMIT 1`,
-        [spaceId, end, start],
+         ${ignoring} ORDER BY start_ms LIMIT 1`,
+        replacing
+          ? [spaceId, end, start, replacing.seriesId, replacing.fromOccurrence]
+          : [spaceId, end, start],
       )
     ).rows[0];
   }
@@ -281,18 +295,23 @@ export class PostgresBookingStore implements BookingStore, BookingSeriesStore {
   }
 
   /** The dates whose time an active booking of the space takes, each with the first one in the way. */
-  async seriesConflicts(spaceId: string, occurrences: readonly Occurrence[]): Promise<DateConflict[]> {
-    return this.#conflicts(this.pool, spaceId, occurrences);
+  async seriesConflicts(
+    spaceId: string,
+    occurrences: readonly Occurrence[],
+    replacing?: Replacing,
+  ): Promise<DateConflict[]> {
+    return this.#conflicts(this.pool, spaceId, occurrences, replacing);
   }
 
   async #conflicts(
     client: pg.Pool | pg.PoolClient,
     spaceId: string,
     occurrences: readonly Occurrence[],
+    replacing?: Replacing,
   ): Promise<DateConflict[]> {
     const conflicts: DateConflict[] = [];
     for (const occurrence of occurrences) {
-      const clash = await this.#clash(spaceId, occurrence.start, occurrence.end, client);
+      const clash = await this.#clash(spaceId, occurrence.start, occurrence.end, client, replacing);
       if (clash) conflicts.push({ occurrence, conflict: { start: clash.start_ms, end: clash.end_ms } });
     }
     return conflicts;
@@ -310,59 +329,67 @@ export class PostgresBookingStore implements BookingStore, BookingSeriesStore {
   ): Promise<CreateSeriesResult> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await inTransaction(this.pool, async (client): Promise<CreateSeriesResult> => {
-          const conflicts = await this.#conflicts(client, input.spaceId, input.occurrences);
-          // Skipping every date would keep a rule with nothing behind it: refused like all-or-nothing.
-          const refused = mode === 'all_or_nothing' || conflicts.length === input.occurrences.length;
-          if (conflicts.length > 0 && refused) return { ok: false, reason: 'slot_taken', conflicts };
-          const taken = new Set(conflicts.map((c) => c.occurrence.local));
-          const id = randomUUID();
-          await client.query(
-            `INSERT INTO booking_series (id, member_id, space_id, rrule, first_start, time_zone, duration_minutes, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-            [
-              id,
-              input.memberId,
-              input.spaceId,
-              input.rule.rrule,
-              input.rule.firstStart,
-              input.rule.timeZone,
-              input.rule.durationMinutes,
-              now,
-            ],
-          );
-          for (const o of input.occurrences) {
-            if (taken.has(o.local)) continue;
-            const { rowCount } = await client.query(
-              `INSERT INTO bookings (id, member_id, space_id, start_ms, end_ms, status, created_at, series_id, occurrence)
-               VALUES ($1, $2, $3, $4, $5, 'booked', $6, $7, $8) ON CONFLICT DO NOTHING`,
-              [randomUUID(), input.memberId, input.spaceId, o.start, o.end, now, id, o.local],
-            );
-            if (rowCount === 1) continue;
-            const clash = await this.#clash(input.spaceId, o.start, o.end, client);
-            if (mode === 'all_or_nothing' || !clash) throw new SeriesRaced();
-            conflicts.push({ occurrence: o, conflict: { start: clash.start_ms, end: clash.end_ms } });
-            taken.add(o.local);
-          }
-          if (taken.size === input.occurrences.length) throw new SeriesRaced();
-          const series = (
-            await client.query<SeriesRow>(`SELECT ${SERIES_COLUMNS} FROM booking_series WHERE id = $1`, [id])
-          ).rows[0] as SeriesRow;
-          const dates = await client.query<BookingRow>(
-            `SELECT ${COLUMNS} FROM bookings WHERE series_id = $1 ORDER BY occurrence, created_at`,
-            [id],
-          );
-          return {
-            ok: true,
-            series: toSeries(series),
-            bookings: dates.rows.map(toBooking),
-            skipped: conflicts,
-          };
-        });
+        return await inTransaction(this.pool, (client) => this.#insertSeries(client, input, mode, now));
       } catch (err) {
         if (!(err instanceof SeriesRaced) || attempt >= 4) throw err;
       }
     }
+  }
+
+  /** Saves a series and books its dates inside the caller's transaction; throws SeriesRaced to start again. */
+  async #insertSeries(
+    client: pg.PoolClient,
+    input: NewSeries,
+    mode: SeriesConflictMode,
+    now: number,
+  ): Promise<CreateSeriesResult> {
+    const conflicts = await this.#conflicts(client, input.spaceId, input.occurrences);
+    // Skipping every date would keep a rule with nothing behind it: refused like all-or-nothing.
+    const refused = mode === 'all_or_nothing' || conflicts.length === input.occurrences.length;
+    if (conflicts.length > 0 && refused) return { ok: false, reason: 'slot_taken', conflicts };
+    const taken = new Set(conflicts.map((c) => c.occurrence.local));
+    const id = randomUUID();
+    await client.query(
+      `INSERT INTO booking_series (id, member_id, space_id, rrule, first_start, time_zone, duration_minutes, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [
+        id,
+        input.memberId,
+        input.spaceId,
+        input.rule.rrule,
+        input.rule.firstStart,
+        input.rule.timeZone,
+        input.rule.durationMinutes,
+        now,
+      ],
+    );
+    for (const o of input.occurrences) {
+      if (taken.has(o.local)) continue;
+      const { rowCount } = await client.query(
+        `INSERT INTO bookings (id, member_id, space_id, start_ms, end_ms, status, created_at, series_id, occurrence)
+               VALUES ($1, $2, $3, $4, $5, 'booked', $6, $7, $8) ON CONFLICT DO NOTHING`,
+        [randomUUID(), input.memberId, input.spaceId, o.start, o.end, now, id, o.local],
+      );
+      if (rowCount === 1) continue;
+      const clash = await this.#clash(input.spaceId, o.start, o.end, client);
+      if (mode === 'all_or_nothing' || !clash) throw new SeriesRaced();
+      conflicts.push({ occurrence: o, conflict: { start: clash.start_ms, end: clash.end_ms } });
+      taken.add(o.local);
+    }
+    if (taken.size === input.occurrences.length) throw new SeriesRaced();
+    const series = (
+      await client.query<SeriesRow>(`SELECT ${SERIES_COLUMNS} FROM booking_series WHERE id = $1`, [id])
+    ).rows[0] as SeriesRow;
+    const dates = await client.query<BookingRow>(
+      `SELECT ${COLUMNS} FROM bookings WHERE series_id = $1 ORDER BY occurrence, created_at`,
+      [id],
+    );
+    return {
+      ok: true,
+      series: toSeries(series),
+      bookings: dates.rows.map(toBooking),
+      skipped: conflicts,
+    };
   }
 
   async getSeries(id: string): Promise<BookingSeries | undefined> {
@@ -426,6 +453,121 @@ export class PostgresBookingStore implements BookingStore, BookingSeriesStore {
       ).rows[0] as SeriesRow;
       return { outcome: 'cancelled', cancelled, series: toSeries(series) };
     });
+  }
+
+  /**
+   * In one transaction, the old series locked (FOR UPDATE) so two changes of it wait for each other; a refusal
+   * after the old dates were given up rolls it all back. A date taken by another process between the look and
+   * the insert starts the whole transaction again, as createSeries does.
+   */
+  async changeSeriesFrom(
+    change: SeriesChange,
+    mode: SeriesConflictMode,
+    by: Canceller,
+    now: number = Date.now(),
+  ): Promise<ChangeSeriesResult> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await inTransaction(this.pool, (client) => this.#change(client, change, mode, by, now));
+      } catch (err) {
+        if (err instanceof ChangeRefused) return err.result;
+        if (!(err instanceof SeriesRaced) || attempt >= 4) throw err;
+      }
+    }
+  }
+
+  async #change(
+    client: pg.PoolClient,
+    change: SeriesChange,
+    mode: SeriesConflictMode,
+    by: Canceller,
+    now: number,
+  ): Promise<ChangeSeriesResult> {
+    const row = (
+      await client.query<SeriesRow>(`SELECT ${SERIES_COLUMNS} FROM booking_series WHERE id = $1 FOR UPDATE`, [
+        change.seriesId,
+      ])
+    ).rows[0];
+    if (!row || (!by.staff && row.member_id !== by.memberId)) return { ok: false, reason: 'not_found' };
+    const visitors = await this.#visitorsFrom(client, change.seriesId, change.fromOccurrence);
+    if (visitors.length > 0) return { ok: false, reason: 'visitors_signed_up', occurrences: visitors };
+    const cancelled = (
+      await client.query<BookingRow>(
+        `UPDATE bookings SET status = 'cancelled', cancelled_at = $1, cancelled_by = $2
+         WHERE series_id = $3 AND occurrence >= $4 AND ${ACTIVE} AND end_ms > $5 RETURNING ${COLUMNS}`,
+        [now, by.memberId, change.seriesId, change.fromOccurrence, now],
+      )
+    ).rows
+      .map(toBooking)
+      .sort((a, b) => ((a.occurrence ?? '') < (b.occurrence ?? '') ? -1 : 1));
+    const ended = (
+      await client.query<SeriesRow>(
+        `UPDATE booking_series SET rrule = $1, cancelled_at = $2 WHERE id = $3 RETURNING ${SERIES_COLUMNS}`,
+        [
+          change.ending?.rrule ?? row.rrule,
+          change.ending ? null : (row.cancelled_at ?? now),
+          change.seriesId,
+        ],
+      )
+    ).rows[0] as SeriesRow;
+    const made = await this.#insertSeries(
+      client,
+      {
+        memberId: row.member_id,
+        spaceId: change.spaceId,
+        rule: change.rule,
+        occurrences: change.occurrences,
+      },
+      mode,
+      now,
+    );
+    if (!made.ok) throw new ChangeRefused(made);
+    const { rows: events } = await client.query<{ id: string }>(
+      'SELECT id FROM events WHERE series_id = $1 AND cancelled_at IS NULL ORDER BY created_at, id',
+      [change.seriesId],
+    );
+    const carried = [];
+    for (const { id } of events) {
+      if (!change.ending) {
+        await client.query('UPDATE events SET series_id = $1 WHERE id = $2', [made.series.id, id]);
+        carried.push({ from: id, to: id });
+        continue;
+      }
+      const to = randomUUID();
+      await client.query(
+        `INSERT INTO events (id, title, description, capacity, visibility, booking_id, series_id, organiser_id, created_at)
+         SELECT $1, title, description, capacity, visibility, NULL, $2, organiser_id, $3 FROM events WHERE id = $4`,
+        [to, made.series.id, now, id],
+      );
+      carried.push({ from: id, to });
+    }
+    return {
+      ok: true,
+      ended: toSeries(ended),
+      cancelled,
+      series: made.series,
+      bookings: made.bookings,
+      skipped: made.skipped,
+      events: carried,
+    };
+  }
+
+  async visitorsFrom(seriesId: string, fromOccurrence: string): Promise<string[]> {
+    return this.#visitorsFrom(this.pool, seriesId, fromOccurrence);
+  }
+
+  async #visitorsFrom(
+    client: pg.Pool | pg.PoolClient,
+    seriesId: string,
+    fromOccurrence: string,
+  ): Promise<string[]> {
+    const { rows } = await client.query<{ occurrence: string }>(
+      `SELECT DISTINCT b.occurrence FROM bookings b JOIN event_signups v ON v.date_id = b.id
+       WHERE b.series_id = $1 AND b.occurrence >= $2 AND b.${ACTIVE} AND v.status IN ('confirmed', 'waiting')
+       ORDER BY b.occurrence`,
+      [seriesId, fromOccurrence],
+    );
+    return rows.map((r) => r.occurrence);
   }
 
   /** Moves one active, not yet ended booking; the exclusion constraint refuses a time another booking holds. */

@@ -9,6 +9,7 @@ import {
   MAX_OCCURRENCES,
   nthWeekdayOfMonth,
   planSeries,
+  planSeriesChange,
   type SeriesRequest,
   seriesEndingBefore,
 } from './series-rules.ts';
@@ -253,6 +254,136 @@ t.test('ending a series before a date keeps the dates before it and writes UNTIL
   );
   t.equal(seriesEndingBefore(series.rule, '2027-03-19T11:00'), undefined, 'nothing left');
 });
+
+t.test(
+  'changed from a date on before the spring change: weekly 11:00 becomes every 2 weeks 18:00',
+  async (t) => {
+    const old = planned({
+      firstDate: { year: 2027, month: 3, day: 12 },
+      startMinute: 11 * 60,
+      durationMinutes: 60,
+      pattern: { every: 'week', interval: 1 },
+      end: { count: 6 },
+    });
+    const change = planSeriesChange(
+      old.rule,
+      '2027-03-26T11:00',
+      {
+        firstDate: { year: 2027, month: 3, day: 26 },
+        startMinute: 18 * 60,
+        durationMinutes: 120,
+        pattern: { every: 'week', interval: 2 },
+        end: { until: { year: 2027, month: 4, day: 30 } },
+      },
+      TZ,
+    );
+    if (!change.ok) throw new Error(change.message);
+    t.equal(change.from.local, '2027-03-26T11:00');
+    t.equal(
+      change.ending?.rrule,
+      'FREQ=WEEKLY;INTERVAL=1;BYDAY=FR;UNTIL=20270319T100000Z',
+      'the old part ends',
+    );
+    t.same(
+      expandSeries(change.ending ?? old.rule).map((o) => [o.local, utc(o.start)]),
+      [
+        ['2027-03-12T11:00', '2027-03-12T10:00'],
+        ['2027-03-19T11:00', '2027-03-19T10:00'],
+      ],
+      'the dates before it untouched',
+    );
+    t.equal(change.rule.rrule, 'FREQ=WEEKLY;INTERVAL=2;BYDAY=FR;UNTIL=20270430T215959Z');
+    t.same(
+      change.occurrences.map((o) => [o.local, utc(o.start), utc(o.end)]),
+      [
+        ['2027-03-26T18:00', '2027-03-26T17:00', '2027-03-26T19:00'], // CET
+        ['2027-04-09T18:00', '2027-04-09T16:00', '2027-04-09T18:00'], // CEST: still 18:00 in Berlin
+        ['2027-04-23T18:00', '2027-04-23T16:00', '2027-04-23T18:00'],
+      ],
+    );
+  },
+);
+
+t.test(
+  'a last-Thursday series from a fifth Thursday, changed to the first Thursday from February on',
+  async (t) => {
+    const old = planned({
+      firstDate: { year: 2026, month: 12, day: 31 },
+      startMinute: 18 * 60,
+      durationMinutes: 120,
+      pattern: { every: 'month', ordinal: -1, weekday: 4 },
+      end: { count: 4 },
+    });
+    t.same(
+      old.occurrences.map((o) => o.local),
+      ['2026-12-31T18:00', '2027-01-28T18:00', '2027-02-25T18:00', '2027-03-25T18:00'],
+    );
+    const change = planSeriesChange(
+      old.rule,
+      '2027-02-25T18:00',
+      {
+        firstDate: { year: 2027, month: 2, day: 25 },
+        startMinute: 19 * 60,
+        durationMinutes: 90,
+        pattern: { every: 'month', ordinal: 1, weekday: 4 },
+        end: { count: 2 },
+      },
+      TZ,
+    );
+    if (!change.ok) throw new Error(change.message);
+    t.same(
+      expandSeries(change.ending ?? old.rule).map((o) => o.local),
+      ['2026-12-31T18:00', '2027-01-28T18:00'],
+    );
+    t.same(
+      change.occurrences.map((o) => [o.local, utc(o.start)]),
+      [
+        ['2027-03-04T19:00', '2027-03-04T18:00'], // the first Thursday on or after 25 February
+        ['2027-04-01T19:00', '2027-04-01T17:00'], // after the change: 19:00 CEST
+      ],
+    );
+  },
+);
+
+t.test(
+  'a change from its first date leaves no old rule; a date not in it or a start before it is refused',
+  async (t) => {
+    const old = planned({
+      firstDate: { year: 2027, month: 3, day: 19 },
+      startMinute: 11 * 60,
+      durationMinutes: 60,
+      pattern: { every: 'week', interval: 1 },
+      end: { count: 3 },
+    });
+    const request: SeriesRequest = {
+      firstDate: { year: 2027, month: 3, day: 19 },
+      startMinute: 12 * 60,
+      durationMinutes: 60,
+      pattern: { every: 'week', interval: 1 },
+      end: { count: 3 },
+    };
+    const whole = planSeriesChange(old.rule, '2027-03-19T11:00', request, TZ);
+    t.match(whole, { ok: true, ending: undefined });
+    t.match(planSeriesChange(old.rule, '2027-03-20T11:00', request, TZ), {
+      ok: false,
+      reason: 'no_such_date',
+    });
+    t.match(
+      planSeriesChange(old.rule, '2027-03-26T11:00', request, TZ),
+      { ok: false, reason: 'change_before_date', message: /2027-03-19 is before 2027-03-26/ },
+      'the new series would take a date before the one changed from',
+    );
+    t.match(
+      planSeriesChange(
+        old.rule,
+        '2027-03-26T11:00',
+        { ...request, firstDate: { year: 2027, month: 3, day: 26 }, durationMinutes: 0 },
+        TZ,
+      ),
+      { ok: false, reason: 'invalid_series' },
+    );
+  },
+);
 
 t.test('the expansion does not depend on the time zone of the process', async (t) => {
   // The local hour of every occurrence is the series' hour in Berlin, whatever TZ this process runs in

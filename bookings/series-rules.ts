@@ -72,12 +72,17 @@ export const SERIES_REFUSALS = {
   invalid_series: { status: 400, text: 'the series is not one this system can keep' },
   series_too_long: { status: 422, text: `a series has at most ${MAX_OCCURRENCES} dates` },
   series_empty: { status: 422, text: 'the series has no date' },
+  no_such_date: { status: 404, text: 'the series has no such date' },
+  change_before_date: {
+    status: 422,
+    text: 'the changed series must start on or after the date it is changed from',
+  },
 } as const;
 export type SeriesRefusalCode = keyof typeof SERIES_REFUSALS;
 
-export type SeriesVerdict =
-  | { ok: true; rule: SeriesRule; occurrences: Occurrence[] }
-  | { ok: false; reason: SeriesRefusalCode; message: string };
+export type SeriesRefusal = { ok: false; reason: SeriesRefusalCode; message: string };
+
+export type SeriesVerdict = { ok: true; rule: SeriesRule; occurrences: Occurrence[] } | SeriesRefusal;
 
 const pad = (n: number, width = 2) => String(n).padStart(width, '0');
 
@@ -148,7 +153,7 @@ function validDate(d: LocalDate): boolean {
   );
 }
 
-const refuse = (reason: SeriesRefusalCode, detail?: string): SeriesVerdict => ({
+const refuse = (reason: SeriesRefusalCode, detail?: string): SeriesRefusal => ({
   ok: false,
   reason,
   message: detail ? `${SERIES_REFUSALS[reason].text}: ${detail}` : SERIES_REFUSALS[reason].text,
@@ -240,6 +245,46 @@ export function seriesEndingBefore(rule: SeriesRule, fromLocalStart: string): Se
   const parts = rule.rrule.split(';').filter((p) => !/^(COUNT|UNTIL)=/.test(p));
   parts.push(`UNTIL=${utcStamp(last.start)}`);
   return { ...rule, rrule: parts.join(';') };
+}
+
+/** A series changed from one of its dates on: the old rule ending before that date, the new series from it. */
+export type SeriesChangeVerdict =
+  | {
+      ok: true;
+      /** The date changed from (its local start in the old series). */
+      from: Occurrence;
+      /** The old rule cut before `from`; undefined when `from` is its first date (nothing of it is left). */
+      ending: SeriesRule | undefined;
+      rule: SeriesRule;
+      occurrences: Occurrence[];
+    }
+  | SeriesRefusal;
+
+/**
+ * "Change this series from date D on": the series is split at D. The dates before D keep the old rule, which
+ * now ends before D (UNTIL); the request is a new series whose first date is on D's day or later, so it
+ * never takes a date before D. Its time, length, pattern and end may all differ from the old rule's.
+ */
+export function planSeriesChange(
+  old: SeriesRule,
+  fromLocalStart: string,
+  request: SeriesRequest,
+  timeZone: string,
+): SeriesChangeVerdict {
+  const from = expandSeries(old).find((o) => o.local === fromLocalStart);
+  if (!from) return refuse('no_such_date', fromLocalStart);
+  const fromDay = fromLocalStart.slice(0, 10);
+  if (validDate(request.firstDate) && localDateText(request.firstDate) < fromDay)
+    return refuse('change_before_date', `${localDateText(request.firstDate)} is before ${fromDay}`);
+  const next = planSeries(request, timeZone);
+  if (!next.ok) return next;
+  return {
+    ok: true,
+    from,
+    ending: seriesEndingBefore(old, fromLocalStart),
+    rule: next.rule,
+    occurrences: next.occurrences,
+  };
 }
 
 /** One date of a series that the rules refuse (opening hours, too far ahead, in the past …). */

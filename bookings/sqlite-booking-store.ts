@@ -12,6 +12,7 @@ import {
   type CancelFromResult,
   type Canceller,
   type CancelResult,
+  type ChangeSeriesResult,
   type CreateResult,
   type CreateSeriesResult,
   type ImportResult,
@@ -19,6 +20,8 @@ import {
   type MoveResult,
   type NewBooking,
   type NewSeries,
+  type Replacing,
+  type SeriesChange,
   type SeriesConflictMode,
   type SpaceUsage,
 } from './booking-store.ts';
@@ -40,6 +43,13 @@ function isOverlapRefusal(err: unknown): boolean {
   );
 }
 
+/** A change of a series refused after its old dates were given up: thrown to roll the transaction back. */
+class ChangeRefused extends Error {
+  constructor(readonly result: Extract<CreateSeriesResult, { ok: false }>) {
+    super('series change refused');
+  }
+}
+
 interface SpanRow {
   space_id: string;
   start_ms: number;
@@ -54,9 +64,14 @@ export class SqliteBookingStore implements BookingStore, BookingSeriesStore {
   private readonly seriesInTransaction;
   private readonly cancelFromInTransaction;
   private readonly moveInTransaction;
+  private readonly changeInTransaction;
 
   readonly #db: RecordsDb;
-  private readonly conflictsOf: (spaceId: string, occurrences: readonly Occurrence[]) => DateConflict[];
+  private readonly conflictsOf: (
+    spaceId: string,
+    occurrences: readonly Occurrence[],
+    replacing?: Replacing,
+  ) => DateConflict[];
 
   constructor(db: RecordsDb) {
     this.#db = db;
@@ -125,6 +140,30 @@ export class SqliteBookingStore implements BookingStore, BookingSeriesStore {
         `UPDATE bookings SET status = 'cancelled', cancelled_at = ?, cancelled_by = ?
          WHERE series_id = ? AND occurrence >= ? AND ${ACTIVE} AND end_ms > ?`,
       ),
+      clashReplacing: db.prepare<[string, number, number, string, string], BookingRow>(
+        `SELECT * FROM bookings WHERE space_id = ? AND ${ACTIVE} AND start_ms < ? AND ? < end_ms
+           AND (series_id IS NULL OR series_id <> ? OR occurrence < ?)
+         ORDER BY start_ms LIMIT 1`,
+      ),
+      datesFrom: db.prepare<[string, string, number], BookingRow>(
+        `SELECT * FROM bookings WHERE series_id = ? AND occurrence >= ? AND ${ACTIVE} AND end_ms > ?
+         ORDER BY occurrence`,
+      ),
+      visitorsFrom: db.prepare<[string, string], { occurrence: string }>(
+        `SELECT DISTINCT b.occurrence FROM bookings b JOIN event_signups v ON v.date_id = b.id
+         WHERE b.series_id = ? AND b.occurrence >= ? AND b.${ACTIVE} AND v.status IN ('confirmed', 'waiting')
+         ORDER BY b.occurrence`,
+      ),
+      eventsOfSeries: db.prepare<[string], { id: string }>(
+        'SELECT id FROM events WHERE series_id = ? AND cancelled_at IS NULL ORDER BY created_at, id',
+      ),
+      moveEvents: db.prepare<[string, string]>(
+        'UPDATE events SET series_id = ? WHERE series_id = ? AND cancelled_at IS NULL',
+      ),
+      continueEvent: db.prepare<[string, string, number, string]>(
+        `INSERT INTO events (id, title, description, capacity, visibility, booking_id, series_id, organiser_id, created_at)
+         SELECT ?, title, description, capacity, visibility, NULL, ?, organiser_id, ? FROM events WHERE id = ?`,
+      ),
       clashOther: db.prepare<[string, string, number, number], BookingRow>(
         `SELECT * FROM bookings WHERE space_id = ? AND id <> ? AND ${ACTIVE} AND start_ms < ? AND ? < end_ms
          ORDER BY start_ms LIMIT 1`,
@@ -173,51 +212,107 @@ export class SqliteBookingStore implements BookingStore, BookingSeriesStore {
       }
       return result;
     });
-    const conflictsOf = (spaceId: string, occurrences: readonly Occurrence[]): DateConflict[] => {
+    const conflictsOf = (
+      spaceId: string,
+      occurrences: readonly Occurrence[],
+      replacing?: Replacing,
+    ): DateConflict[] => {
       const conflicts: DateConflict[] = [];
       for (const occurrence of occurrences) {
-        const clash = s.clash.get(spaceId, occurrence.end, occurrence.start);
+        const clash = replacing
+          ? s.clashReplacing.get(
+              spaceId,
+              occurrence.end,
+              occurrence.start,
+              replacing.seriesId,
+              replacing.fromOccurrence,
+            )
+          : s.clash.get(spaceId, occurrence.end, occurrence.start);
         if (clash) conflicts.push({ occurrence, conflict: interval(clash) });
       }
       return conflicts;
     };
     this.conflictsOf = conflictsOf;
-    this.seriesInTransaction = db.transaction(
-      (input: NewSeries, mode: SeriesConflictMode, now: number): CreateSeriesResult => {
-        const conflicts = conflictsOf(input.spaceId, input.occurrences);
-        // Skipping every date would keep a rule with nothing behind it: refused like all-or-nothing.
-        const refused = mode === 'all_or_nothing' || conflicts.length === input.occurrences.length;
-        if (conflicts.length > 0 && refused) return { ok: false, reason: 'slot_taken', conflicts };
-        const taken = new Set(conflicts.map((c) => c.occurrence.local));
-        const id = randomUUID();
-        s.insertSeries.run({
-          id,
+    /** Saves a series and books its dates; runs inside the caller's transaction. */
+    const insertSeries = (input: NewSeries, mode: SeriesConflictMode, now: number): CreateSeriesResult => {
+      const conflicts = conflictsOf(input.spaceId, input.occurrences);
+      // Skipping every date would keep a rule with nothing behind it: refused like all-or-nothing.
+      const refused = mode === 'all_or_nothing' || conflicts.length === input.occurrences.length;
+      if (conflicts.length > 0 && refused) return { ok: false, reason: 'slot_taken', conflicts };
+      const taken = new Set(conflicts.map((c) => c.occurrence.local));
+      const id = randomUUID();
+      s.insertSeries.run({
+        id,
+        member_id: input.memberId,
+        space_id: input.spaceId,
+        rrule: input.rule.rrule,
+        first_start: input.rule.firstStart,
+        time_zone: input.rule.timeZone,
+        duration_minutes: input.rule.durationMinutes,
+        created_at: now,
+      });
+      for (const o of input.occurrences) {
+        if (taken.has(o.local)) continue;
+        s.insertDate.run({
+          id: randomUUID(),
           member_id: input.memberId,
           space_id: input.spaceId,
-          rrule: input.rule.rrule,
-          first_start: input.rule.firstStart,
-          time_zone: input.rule.timeZone,
-          duration_minutes: input.rule.durationMinutes,
+          start_ms: o.start,
+          end_ms: o.end,
           created_at: now,
+          series_id: id,
+          occurrence: o.local,
         });
-        for (const o of input.occurrences) {
-          if (taken.has(o.local)) continue;
-          s.insertDate.run({
-            id: randomUUID(),
-            member_id: input.memberId,
-            space_id: input.spaceId,
-            start_ms: o.start,
-            end_ms: o.end,
-            created_at: now,
-            series_id: id,
-            occurrence: o.local,
-          });
-        }
+      }
+      return {
+        ok: true,
+        series: toSeries(s.seriesById.get(id) as SeriesRow),
+        bookings: s.seriesDates.all(id).map(toBooking),
+        skipped: conflicts,
+      };
+    };
+    this.seriesInTransaction = db.transaction(insertSeries);
+    this.changeInTransaction = db.transaction(
+      (change: SeriesChange, mode: SeriesConflictMode, by: Canceller, now: number): ChangeSeriesResult => {
+        const row = s.seriesById.get(change.seriesId);
+        if (!row || (!by.staff && row.member_id !== by.memberId)) return { ok: false, reason: 'not_found' };
+        const visitors = s.visitorsFrom.all(change.seriesId, change.fromOccurrence);
+        if (visitors.length > 0)
+          return { ok: false, reason: 'visitors_signed_up', occurrences: visitors.map((v) => v.occurrence) };
+        const given = s.datesFrom.all(change.seriesId, change.fromOccurrence, now);
+        s.cancelDatesFrom.run(now, by.memberId, change.seriesId, change.fromOccurrence, now);
+        s.cutSeries.run(
+          change.ending?.rrule ?? row.rrule,
+          change.ending ? null : (row.cancelled_at ?? now),
+          change.seriesId,
+        );
+        const made = insertSeries(
+          {
+            memberId: row.member_id,
+            spaceId: change.spaceId,
+            rule: change.rule,
+            occurrences: change.occurrences,
+          },
+          mode,
+          now,
+        );
+        // Refused: the old dates and rule are given back by rolling the whole transaction back.
+        if (!made.ok) throw new ChangeRefused(made);
+        const events = s.eventsOfSeries.all(change.seriesId).map(({ id }) => {
+          if (!change.ending) return { from: id, to: id };
+          const to = randomUUID();
+          s.continueEvent.run(to, made.series.id, now, id);
+          return { from: id, to };
+        });
+        if (!change.ending) s.moveEvents.run(made.series.id, change.seriesId);
         return {
           ok: true,
-          series: toSeries(s.seriesById.get(id) as SeriesRow),
-          bookings: s.seriesDates.all(id).map(toBooking),
-          skipped: conflicts,
+          ended: toSeries(s.seriesById.get(change.seriesId) as SeriesRow),
+          cancelled: given.map((b) => toBooking(s.byId.get(b.id) as BookingRow)),
+          series: made.series,
+          bookings: made.bookings,
+          skipped: made.skipped,
+          events,
         };
       },
     );
@@ -380,8 +475,12 @@ export class SqliteBookingStore implements BookingStore, BookingSeriesStore {
   }
 
   /** The dates whose time an active booking of the space takes, each with the first one in the way. */
-  async seriesConflicts(spaceId: string, occurrences: readonly Occurrence[]): Promise<DateConflict[]> {
-    return this.conflictsOf(spaceId, occurrences);
+  async seriesConflicts(
+    spaceId: string,
+    occurrences: readonly Occurrence[],
+    replacing?: Replacing,
+  ): Promise<DateConflict[]> {
+    return this.conflictsOf(spaceId, occurrences, replacing);
   }
 
   /**
@@ -420,6 +519,25 @@ export class SqliteBookingStore implements BookingStore, BookingSeriesStore {
     now: number = Date.now(),
   ): Promise<CancelFromResult> {
     return this.cancelFromInTransaction.immediate(seriesId, fromOccurrence, ending, by, now);
+  }
+
+  /** In one `BEGIN IMMEDIATE` transaction; a refusal after the old dates were given up rolls it all back. */
+  async changeSeriesFrom(
+    change: SeriesChange,
+    mode: SeriesConflictMode,
+    by: Canceller,
+    now: number = Date.now(),
+  ): Promise<ChangeSeriesResult> {
+    try {
+      return this.changeInTransaction.immediate(change, mode, by, now);
+    } catch (err) {
+      if (err instanceof ChangeRefused) return err.result;
+      throw err;
+    }
+  }
+
+  async visitorsFrom(seriesId: string, fromOccurrence: string): Promise<string[]> {
+    return this.statements.visitorsFrom.all(seriesId, fromOccurrence).map((v) => v.occurrence);
   }
 
   async moveBooking(id: string, to: Interval, by: Canceller, now: number = Date.now()): Promise<MoveResult> {
