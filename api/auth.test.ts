@@ -96,6 +96,7 @@ const EXPECTED_ACCESS: Record<string, RouteAccess> = {
   'POST /api/public/signups/status': 'public',
   'POST /api/public/signups/cancel': 'public',
   // The organiser's own events (staff: any); the handler answers 404 for another's.
+  'GET /api/me/events': ANY_MEMBER,
   'GET /api/events/:eventId/dates/:dateId/counts': ANY_MEMBER,
   'PUT /api/events/:eventId/dates/:dateId/attendance': ANY_MEMBER,
   // Notices on spaces: put up by the facility or an automation, read by who booked the room and the lobby.

@@ -1,7 +1,7 @@
 import ICAL from 'ical.js';
 import t, { type Test } from 'tap';
 import { callApi, testApi } from '../test-support/api.ts';
-import { signedInMember } from '../test-support/members.ts';
+import { signedInMember, signIn } from '../test-support/members.ts';
 import { buildingWithHall } from '../test-support/small-building.ts';
 
 /**
@@ -123,4 +123,101 @@ t.test('an open evening series and a members-only talk: who sees what, and the p
   t.equal((await call(app, 'DELETE', `/api/events/${eventId}`, bob.cookie)).status, 404, 'not the organiser');
   t.equal((await call(app, 'DELETE', `/api/events/${eventId}`, facility.cookie)).status, 204);
   t.same((await call(app, 'GET', '/api/public/events')).json.dates, []);
+});
+
+t.test("the organiser's own events: dates, places taken and waiting, who came, a guest key", async (t) => {
+  let clock = NOW;
+  // The hall with a lock of the building's (the Protel room's lock stands in), so its dates take guest keys.
+  const site = buildingWithHall('lock-p1');
+  const { app, records } = await testApi(t, { site, now: () => clock });
+  const ada = await signedInMember(app, records, 'member');
+  const bob = await signedInMember(app, records, 'member');
+  t.same((await call(app, 'GET', '/api/me/events', ada.cookie)).json, { events: [] }, 'none yet');
+  t.equal((await call(app, 'GET', '/api/me/events')).status, 401);
+
+  const booking = await call(app, 'POST', '/api/bookings', ada.cookie, {
+    spaceId: 'hall',
+    start: '2026-12-17T18:00+01:00',
+    end: '2026-12-17T20:00+01:00',
+  });
+  const made = await call(app, 'POST', '/api/events', ada.cookie, {
+    title: 'Smartphone-Sprechstunde',
+    capacity: 2,
+    visibility: 'public',
+    bookingId: booking.json.id,
+  });
+  t.equal(made.status, 201, made.text);
+  const eventId = made.json.id as string;
+  const dateId = booking.json.id as string;
+  for (const [places, email] of [
+    [2, 'ada.visitor@example.org'],
+    [1, 'second.visitor@example.org'],
+  ] as const) {
+    const signed = await call(
+      app,
+      'POST',
+      `/api/public/events/${eventId}/dates/${dateId}/signups`,
+      undefined,
+      {
+        places,
+        email,
+      },
+    );
+    t.equal(signed.status, 201, signed.text);
+  }
+
+  const before = await call(app, 'GET', '/api/me/events', ada.cookie);
+  t.equal(before.status, 200, before.text);
+  t.same(before.json, {
+    events: [
+      {
+        id: eventId,
+        title: 'Smartphone-Sprechstunde',
+        description: '',
+        capacity: 2,
+        visibility: 'public',
+        bookingId: dateId,
+        seriesId: null,
+        dates: [
+          {
+            dateId,
+            spaceId: 'hall',
+            spaceName: 'Diskursraum',
+            start: '2026-12-17T17:00:00.000Z',
+            end: '2026-12-17T19:00:00.000Z',
+            occurrence: null,
+            taken: 2,
+            waiting: 1,
+            left: 0,
+            attended: null,
+            signUpOpen: true,
+            countOpen: false,
+            guestKey: true,
+          },
+        ],
+      },
+    ],
+  });
+  t.notOk(before.text.includes('visitor@'), 'counts only: no visitor named');
+  t.same((await call(app, 'GET', '/api/me/events', bob.cookie)).json, { events: [] }, "not another's events");
+
+  // Thursday 20:30 Berlin: the date is over; Ada enters how many came and sees it; no more keys for it.
+  clock = Date.parse('2026-12-17T19:30:00Z');
+  // Four days on, her session has lapsed (12 hours idle): she signs in again.
+  const cookie = await signIn(app, ada.member.email, ada.password);
+  const counted = await call(app, 'PUT', `/api/events/${eventId}/dates/${dateId}/attendance`, cookie, {
+    attended: 3,
+  });
+  t.equal(counted.status, 200, counted.text);
+  const after = await call(app, 'GET', '/api/me/events', cookie);
+  const [date] = (after.json.events as Array<{ dates: Array<Record<string, unknown>> }>)[0]?.dates ?? [];
+  t.match(date, { attended: 3, signUpOpen: false, countOpen: true, guestKey: false });
+
+  // A month and more later the date has left the window; the event is still listed.
+  clock = Date.parse('2027-01-20T12:00:00Z');
+  const later = await signIn(app, ada.member.email, ada.password);
+  t.same(
+    ((await call(app, 'GET', '/api/me/events', later)).json.events as Array<{ dates: unknown[] }>)[0]?.dates,
+    [],
+  );
 });

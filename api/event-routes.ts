@@ -1,11 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
+import { mayGiveGuestKey } from '../access/guest-key-rules.ts';
 import { ANY_MEMBER, type Member, STAFF } from '../access/roles.ts';
 import { DAY_MS } from '../bookings/booking-rules.ts';
 import type { BookingSeriesStore, BookingStore } from '../bookings/booking-store.ts';
 import { checkEventDetails, type EventDate, visibleTo } from '../events/event-rules.ts';
 import type { EventStore } from '../events/event-store.ts';
 import { eventsCalendar } from '../events/events-calendar.ts';
+import { organiserView, organiserWindow } from '../events/organiser-rules.ts';
 import type { SignUpStore } from '../events/signup-store.ts';
 import type { SiteConfig } from '../site/site.ts';
 import { ApiError, ErrorBody } from './errors.ts';
@@ -46,6 +48,33 @@ const EventDateOut = Type.Object({
   waiting: Type.Integer({ description: 'places asked for on the waiting list' }),
 });
 
+const OrganisedDateOut = Type.Object({
+  dateId: Type.String(),
+  spaceId: Type.String(),
+  spaceName: Type.String(),
+  start: Instant,
+  end: Instant,
+  occurrence: Type.Union([Type.String(), Type.Null()]),
+  taken: Type.Integer({ description: 'places taken by sign-ups' }),
+  waiting: Type.Integer({ description: 'places asked for on the waiting list' }),
+  left: Type.Union([Type.Integer(), Type.Null()], { description: 'places left; null: no capacity kept' }),
+  attended: Type.Union([Type.Integer(), Type.Null()], { description: "the organiser's count of who came" }),
+  signUpOpen: Type.Boolean({ description: 'the date still takes sign-ups (it has not begun)' }),
+  countOpen: Type.Boolean({ description: 'how many came may be entered (the date has begun)' }),
+  guestKey: Type.Boolean({ description: 'the organiser may give a guest a key for this date' }),
+});
+
+const OrganisedEventOut = Type.Object({
+  id: Type.String(),
+  title: Type.String(),
+  description: Type.String(),
+  capacity: Type.Union([Type.Integer(), Type.Null()]),
+  visibility: Type.Union([Type.Literal('public'), Type.Literal('members')]),
+  bookingId: Type.Union([Type.String(), Type.Null()]),
+  seriesId: Type.Union([Type.String(), Type.Null()]),
+  dates: Type.Array(OrganisedDateOut),
+});
+
 const isStaff = (member: Member) => STAFF.includes(member.role);
 
 export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async (app, options) => {
@@ -53,6 +82,8 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
   const { events, bookings } = options;
   const now = options.now ?? Date.now;
   const spaceName = new Map(site.spaces.map((s) => [s.id, s.name]));
+  const spaces = new Map(site.spaces.map((s) => [s.id, s]));
+  const devices = new Set(site.devices.map((d) => d.id));
 
   const out = (d: EventDate, counts: Map<string, { confirmed: number; waiting: number }>) => ({
     eventId: d.eventId,
@@ -135,6 +166,67 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
       },
     },
     async () => upcoming(true),
+  );
+
+  app.get(
+    '/api/me/events',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['events'],
+        summary:
+          'The events you organise, each with its dates of the last month and the next 60 days: places taken, waiting, who came (counts only, never who)',
+        response: { 200: Type.Object({ events: Type.Array(OrganisedEventOut) }), 401: ErrorBody },
+      },
+    },
+    async (request) => {
+      const member = request.member;
+      if (!member) throw new ApiError(401, 'sign in first');
+      const t = now();
+      const window = organiserWindow(t);
+      const [mine, dates] = await Promise.all([
+        events.organisedBy(member.id),
+        events.datesOrganisedBy(member.id, window),
+      ]);
+      // Counts are kept by the date's start: a date that began before the window but overlaps it, too.
+      const counts = (await options.signUps?.counts({ start: window.start - DAY_MS, end: window.end })) ?? [];
+      return {
+        events: organiserView(mine, dates, counts, t).map(({ event, dates }) => ({
+          id: event.id,
+          title: event.title,
+          description: event.description,
+          capacity: event.capacity,
+          visibility: event.visibility,
+          bookingId: event.bookingId,
+          seriesId: event.seriesId,
+          dates: dates.map((d) => {
+            const space = spaces.get(d.date.spaceId);
+            return {
+              dateId: d.date.dateId,
+              spaceId: d.date.spaceId,
+              spaceName: space?.name ?? d.date.spaceId,
+              start: new Date(d.date.start).toISOString(),
+              end: new Date(d.date.end).toISOString(),
+              occurrence: d.date.occurrence,
+              taken: d.taken,
+              waiting: d.waiting,
+              left: d.left,
+              attended: d.attended,
+              signUpOpen: d.signUpOpen,
+              countOpen: d.countOpen,
+              guestKey: mayGiveGuestKey({
+                host: member,
+                booking: { ...d.date, id: d.date.dateId, memberId: d.date.bookedBy },
+                organisesEventOnIt: true,
+                space,
+                lockInstalled: space?.lock !== undefined && devices.has(space.lock),
+                now: t,
+              }).ok,
+            };
+          }),
+        })),
+      };
+    },
   );
 
   app.post(

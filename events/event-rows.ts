@@ -1,5 +1,6 @@
 import type { EventDate, EventVisibility } from './event-rules.ts';
 import type { PublicEvent } from './event-store.ts';
+import type { OrganisedDate } from './organiser-rules.ts';
 
 /** An event as both engines keep it in the records: its row, how it reads, and one of its dates with its booking. */
 
@@ -67,3 +68,35 @@ export const DATE_OF_SQL = `SELECT e.id, b.id AS date_id, e.title, e.description
     b.start_ms, b.end_ms, b.occurrence
   FROM events e JOIN bookings b ON (b.id = e.booking_id OR b.series_id = e.series_id)
   WHERE e.id = $event AND b.id = $date AND e.cancelled_at IS NULL AND b.status IN ('booked', 'checked_in', 'released')`;
+
+/** One date of an event its organiser reads, with its booking's state and who booked it. */
+export interface OrganisedDateRow extends DateRow {
+  status: OrganisedDate['status'];
+  member_id: string;
+}
+
+export function toOrganisedDate(r: OrganisedDateRow): OrganisedDate {
+  return { ...toEventDate(r), status: r.status, bookedBy: r.member_id };
+}
+
+/** The events one organiser organises, not cancelled, newest first. */
+export const ORGANISED_EVENTS_SQL = `SELECT id, title, description, capacity, visibility, booking_id, series_id, organiser_id,
+    created_at, cancelled_at
+  FROM events WHERE organiser_id = $organiser AND cancelled_at IS NULL ORDER BY created_at DESC, id LIMIT 200`;
+
+/**
+ * The dates of one organiser's events overlapping [$start, $end), released ones included; two arms (a single
+ * booking, a series' dates) so each uses its index.
+ */
+export const ORGANISED_DATES_SQL = `SELECT e.id, b.id AS date_id, e.title, e.description, e.capacity, e.visibility, b.space_id,
+    b.start_ms, b.end_ms, b.occurrence, b.status, b.member_id
+  FROM events e JOIN bookings b ON b.id = e.booking_id
+  WHERE e.organiser_id = $organiser AND e.cancelled_at IS NULL AND b.status IN ('booked', 'checked_in', 'released')
+    AND b.start_ms < $end AND $start < b.end_ms
+  UNION ALL
+  SELECT e.id, b.id AS date_id, e.title, e.description, e.capacity, e.visibility, b.space_id,
+    b.start_ms, b.end_ms, b.occurrence, b.status, b.member_id
+  FROM events e JOIN bookings b ON b.series_id = e.series_id
+  WHERE e.organiser_id = $organiser AND e.cancelled_at IS NULL AND b.status IN ('booked', 'checked_in', 'released')
+    AND b.start_ms < $end AND $start < b.end_ms
+  ORDER BY start_ms LIMIT 2000`;

@@ -1,4 +1,5 @@
 import type { EventDate, EventDetails } from './event-rules.ts';
+import type { OrganisedDate } from './organiser-rules.ts';
 
 /** An event as kept: its details, the booking or series it sits on, and who organises it. */
 export interface PublicEvent extends EventDetails {
@@ -30,4 +31,11 @@ export interface EventStore {
   /** One date (not cancelled) of an event not cancelled: the booking `dateId` of its booking or series. */
   dateOf(eventId: string, dateId: string): Promise<EventDate | undefined>;
   datesWithin(range: { start: number; end: number }, visibility: 'public' | 'all'): Promise<EventDate[]>;
+  /** The events `organiserId` organises, not cancelled, newest first (at most 200). */
+  organisedBy(organiserId: string): Promise<PublicEvent[]>;
+  /**
+   * The dates of the events `organiserId` organises overlapping [start, end), by start: released ones too
+   * (a date released for want of a check-in still happened on paper: its organiser enters who came).
+   */
+  datesOrganisedBy(organiserId: string, range: { start: number; end: number }): Promise<OrganisedDate[]>;
 }

@@ -1,8 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import type { PostgresRecords } from '../database/postgres.ts';
-import { DATE_OF_SQL, type DateRow, type EventRow, toEvent, toEventDate } from './event-rows.ts';
+import {
+  DATE_OF_SQL,
+  type DateRow,
+  type EventRow,
+  ORGANISED_DATES_SQL,
+  ORGANISED_EVENTS_SQL,
+  type OrganisedDateRow,
+  toEvent,
+  toEventDate,
+  toOrganisedDate,
+} from './event-rows.ts';
 import type { EventDate } from './event-rules.ts';
 import type { EventStore, NewEvent, PublicEvent } from './event-store.ts';
+import type { OrganisedDate } from './organiser-rules.ts';
 
 /** Events in PostgreSQL (table events), their dates read from the bookings they sit on. */
 
@@ -72,5 +83,22 @@ export class PostgresEventStore implements EventStore {
       [range.end, range.start, visibility === 'all', MAX_DATES],
     );
     return rows.map(toEventDate);
+  }
+
+  async organisedBy(organiserId: string): Promise<PublicEvent[]> {
+    const sql = ORGANISED_EVENTS_SQL.replaceAll('$organiser', '$1');
+    return (await this.pool.query<EventRow>(sql, [organiserId])).rows.map(toEvent);
+  }
+
+  async datesOrganisedBy(
+    organiserId: string,
+    range: { start: number; end: number },
+  ): Promise<OrganisedDate[]> {
+    const sql = ORGANISED_DATES_SQL.replaceAll('$organiser', '$1')
+      .replaceAll('$start', '$2')
+      .replaceAll('$end', '$3');
+    return (await this.pool.query<OrganisedDateRow>(sql, [organiserId, range.start, range.end])).rows.map(
+      toOrganisedDate,
+    );
   }
 }

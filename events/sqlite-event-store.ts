@@ -1,8 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import type { RecordsDb } from '../database/database.ts';
-import { DATE_OF_SQL, type DateRow, type EventRow, toEvent, toEventDate } from './event-rows.ts';
+import {
+  DATE_OF_SQL,
+  type DateRow,
+  type EventRow,
+  ORGANISED_DATES_SQL,
+  ORGANISED_EVENTS_SQL,
+  type OrganisedDateRow,
+  toEvent,
+  toEventDate,
+  toOrganisedDate,
+} from './event-rows.ts';
 import type { EventDate } from './event-rules.ts';
 import type { EventStore, NewEvent, PublicEvent } from './event-store.ts';
+import type { OrganisedDate } from './organiser-rules.ts';
 
 /** Events in the records database (table events), their dates read from the bookings they sit on. */
 
@@ -20,6 +31,10 @@ export class SqliteEventStore implements EventStore {
       ),
       dateOf: db.prepare<[{ event: string; date: string }], DateRow>(DATE_OF_SQL),
       byId: db.prepare<[string], EventRow>('SELECT * FROM events WHERE id = ?'),
+      organised: db.prepare<[{ organiser: string }], EventRow>(ORGANISED_EVENTS_SQL),
+      organisedDates: db.prepare<[{ organiser: string; start: number; end: number }], OrganisedDateRow>(
+        ORGANISED_DATES_SQL,
+      ),
       cancel: db.prepare<[number, string]>(
         'UPDATE events SET cancelled_at = ? WHERE id = ? AND cancelled_at IS NULL',
       ),
@@ -77,5 +92,18 @@ export class SqliteEventStore implements EventStore {
     return this.statements.dates
       .all(range.end, range.start, all, range.end, range.start, all, MAX_DATES)
       .map(toEventDate);
+  }
+
+  async organisedBy(organiserId: string): Promise<PublicEvent[]> {
+    return this.statements.organised.all({ organiser: organiserId }).map(toEvent);
+  }
+
+  async datesOrganisedBy(
+    organiserId: string,
+    range: { start: number; end: number },
+  ): Promise<OrganisedDate[]> {
+    return this.statements.organisedDates
+      .all({ organiser: organiserId, start: range.start, end: range.end })
+      .map(toOrganisedDate);
   }
 }
