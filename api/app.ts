@@ -36,6 +36,7 @@ import { facilityRoutes } from './facility-routes.ts';
 import { refuseNonFiniteNumbers } from './finite-numbers.ts';
 import { guestKeyRoutes } from './guest-key-routes.ts';
 import { healthRoutes } from './health-routes.ts';
+import { houseFacilityRoutes } from './house-facility-routes.ts';
 import {
   LIVE_MAX_PAYLOAD_BYTES,
   type LiveStreamOptions,
@@ -127,9 +128,14 @@ export interface ApiOptions {
   /**
    * The network this API's site belongs to (SITES_DIR): its houses, the installation's home site first, and
    * the store with all their readings (`store` above is this site's view of it). Without it the network is
-   * this site alone.
+   * this site alone. `feeds`: the live feeds of the other houses (the facility view's site switch); a house
+   * without one answers 503 there.
    */
-  network?: { sites: readonly SiteConfig[]; store: TimeSeriesStore };
+  network?: {
+    sites: readonly SiteConfig[];
+    store: TimeSeriesStore;
+    feeds?: ReadonlyMap<string, BuildingFeed>;
+  };
   /** Sessions signed out by other API processes (records/records-news.ts): their sockets here close at once. */
   sessionsEnded?: (listener: (sessionId: string) => void) => () => void;
   /**
@@ -206,6 +212,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   await app.register(socketSessions, {
     identity,
     siteId: options.site.site.id,
+    installationHome: options.network?.sites[0]?.site.id ?? options.site.site.id,
     audit,
     ...(options.socketCheckMs !== undefined ? { checkMs: options.socketCheckMs } : {}),
     ...(options.sessionsEnded ? { sessionsEnded: options.sessionsEnded } : {}),
@@ -268,6 +275,14 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   await app.register(quarantineRoutes, context);
   await app.register(facilityRoutes, context);
   await app.register(liveStream(liveStats), { ...context, ...options.live });
+  await app.register(houseFacilityRoutes, {
+    ...context,
+    ...options.live,
+    network: options.network ?? { sites: [options.site], store: options.store },
+    feeds: options.network?.feeds ?? new Map(),
+    audit,
+    liveStats,
+  });
   const eventStats: EventFeedStats = { clients: 0, sent: 0, dropped: 0 };
   await app.register(eventFeed(eventStats, options.eventHeartbeatMs), context);
   await app.register(lobbyRoutes, {

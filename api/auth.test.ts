@@ -53,6 +53,13 @@ const EXPECTED_ACCESS: Record<string, RouteAccess> = {
   'GET /api/network/houses/:site/report': STAFF_AND_BOARD,
   'GET /api/network/houses/:site/report.csv': STAFF_AND_BOARD,
   'GET /api/network/sites': ANY_MEMBER,
+  // The facility view's site switch: every member in, the handler decides (and audits) the role in that house
+  // (api/house-facility-routes.test.ts holds the matrix of roles per house).
+  'GET /api/network/houses/:site/facility/overview': ANY_MEMBER,
+  'GET /api/network/houses/:site/facility/energy-days': ANY_MEMBER,
+  'GET /api/network/houses/:site/facility/occupancy-hours': ANY_MEMBER,
+  'GET /api/network/houses/:site/series': ANY_MEMBER,
+  'GET /api/network/houses/:site/live': ANY_MEMBER,
   'GET /api/board/common-good': BOARD_AND_ADMIN,
   'GET /api/board/common-good.csv': BOARD_AND_ADMIN,
   'GET /api/quarantine': STAFF,

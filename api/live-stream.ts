@@ -1,8 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
+import type { WebSocket } from 'ws';
 import { STAFF_AND_BOARD } from '../access/roles.ts';
-import type { LiveEvent } from '../building/live-feed.ts';
+import type { BuildingFeed, LiveEvent } from '../building/live-feed.ts';
+import type { SiteConfig } from '../site/site.ts';
 import { type ApiContext, QuantityName, SiteId } from './context.ts';
 import { ApiError, ErrorBody } from './errors.ts';
 
@@ -50,12 +52,77 @@ export function liveFilter(filter: { space?: string | undefined; quantity?: stri
   };
 }
 
+export interface LiveLimits {
+  bufferLimit: number;
+  dropLimit: number;
+}
+
+export function liveLimits(options: LiveStreamOptions): LiveLimits {
+  return {
+    bufferLimit: options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES,
+    dropLimit: options.maxDroppedInARow ?? DEFAULT_MAX_DROPPED_IN_A_ROW,
+  };
+}
+
+/**
+ * Streams one house's feed to one socket: this house's on /api/live, the chosen house's on the site switch's
+ * live route. A feed carries its own house's topics only (`wesprint/<site>/…`), so a socket hears no other.
+ */
+export function streamHouse(
+  socket: WebSocket,
+  request: FastifyRequest,
+  house: { site: SiteConfig; feed: BuildingFeed },
+  filter: { space?: string | undefined; quantity?: string | undefined },
+  stats: LiveStreamStats,
+  { bufferLimit, dropLimit }: LiveLimits,
+): void {
+  const wanted = liveFilter(filter);
+  let droppedInARow = 0;
+  stats.clients++;
+  const unsubscribe = house.feed.subscribeLive((event) => {
+    if (!wanted(event) || socket.readyState !== socket.OPEN) return;
+    if (socket.bufferedAmount > bufferLimit) {
+      stats.dropped++;
+      if (++droppedInARow >= dropLimit) {
+        stats.closedSlow++;
+        request.log.warn({ droppedInARow }, 'live stream: client too slow, disconnected');
+        socket.terminate();
+      }
+      return;
+    }
+    droppedInARow = 0;
+    stats.sent++;
+    socket.send(JSON.stringify(event));
+  });
+  socket.on('close', () => {
+    unsubscribe();
+    stats.clients--;
+  });
+  socket.on('error', (err) => {
+    request.log.debug({ err: err.message }, 'live stream: socket error');
+  });
+  // Listeners only: whatever a client sends is ignored (maxPayload bounds it).
+  socket.on('message', () => {});
+  socket.send(
+    JSON.stringify({
+      type: 'hello',
+      site: house.site.site.id,
+      filter: { space: filter.space ?? null, quantity: filter.quantity ?? null },
+    }),
+  );
+}
+
+export const LiveQuerystring = Type.Object({
+  space: Type.Optional(SiteId),
+  quantity: Type.Optional(QuantityName),
+});
+
 export function liveStream(
   stats: LiveStreamStats,
 ): FastifyPluginAsyncTypebox<ApiContext & LiveStreamOptions> {
-  return async (app, { site, feed, maxBufferedBytes, maxDroppedInARow }) => {
-    const bufferLimit = maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
-    const dropLimit = maxDroppedInARow ?? DEFAULT_MAX_DROPPED_IN_A_ROW;
+  return async (app, options) => {
+    const { site, feed } = options;
+    const limits = liveLimits(options);
     const spaces = new Set(site.spaces.map((s) => s.id));
 
     app.get(
@@ -77,7 +144,7 @@ export function liveStream(
             'WebSocket for facility, board and admin (sign-in cookie or Bearer session token; a plain member or ' +
             'a lobby screen uses /api/lobby/live): {type:"hello"} first, then {type:"reading",site,space,device,quantity,value,unit,ts}, ' +
             '{type:"device-status",...} and {type:"gateway-status",...} as they happen',
-          querystring: Type.Object({ space: Type.Optional(SiteId), quantity: Type.Optional(QuantityName) }),
+          querystring: LiveQuerystring,
           response: { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody },
         },
         onResponse: endRefusedUpgrade,
@@ -87,43 +154,7 @@ export function liveStream(
           if (space !== undefined && !spaces.has(space)) throw new ApiError(404, `unknown space "${space}"`);
         },
       },
-      (socket, request) => {
-        const { space, quantity } = request.query;
-        const wanted = liveFilter({ space, quantity });
-        let droppedInARow = 0;
-        stats.clients++;
-        const unsubscribe = feed.subscribeLive((event) => {
-          if (!wanted(event) || socket.readyState !== socket.OPEN) return;
-          if (socket.bufferedAmount > bufferLimit) {
-            stats.dropped++;
-            if (++droppedInARow >= dropLimit) {
-              stats.closedSlow++;
-              request.log.warn({ droppedInARow }, 'live stream: client too slow, disconnected');
-              socket.terminate();
-            }
-            return;
-          }
-          droppedInARow = 0;
-          stats.sent++;
-          socket.send(JSON.stringify(event));
-        });
-        socket.on('close', () => {
-          unsubscribe();
-          stats.clients--;
-        });
-        socket.on('error', (err) => {
-          request.log.debug({ err: err.message }, 'live stream: socket error');
-        });
-        // Listeners only: whatever a client sends is ignored (maxPayload bounds it).
-        socket.on('message', () => {});
-        socket.send(
-          JSON.stringify({
-            type: 'hello',
-            site: site.site.id,
-            filter: { space: space ?? null, quantity: quantity ?? null },
-          }),
-        );
-      },
+      (socket, request) => streamHouse(socket, request, { site, feed }, request.query, stats, limits),
     );
   };
 }

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import Type from 'typebox';
+import Type, { type Static } from 'typebox';
 import { STAFF_AND_BOARD } from '../access/roles.ts';
 import {
   type Aggregate,
@@ -8,7 +8,8 @@ import {
   type Quantity,
   unitOf,
 } from '../building/quantities.ts';
-import type { SeriesQuery } from '../storage/store.ts';
+import type { SiteConfig } from '../site/site.ts';
+import type { SeriesQuery, TimeSeriesStore } from '../storage/store.ts';
 import { type ApiContext, QuantityName, SiteId } from './context.ts';
 import { ApiError, ErrorBody } from './errors.ts';
 import { BUCKET_PATTERN, bucketCount, parseBucket, parseInstant } from './time-range.ts';
@@ -33,7 +34,7 @@ const Instant = Type.String({
   description: 'ISO 8601 with time zone (2026-11-03T08:00:00+01:00, 2026-11-03) or epoch milliseconds',
 });
 
-const SeriesQuerystring = Type.Object({
+export const SeriesQuerystring = Type.Object({
   quantity: QuantityName,
   device: Type.Optional(SiteId),
   space: Type.Optional(SiteId),
@@ -50,7 +51,7 @@ const SeriesQuerystring = Type.Object({
   ),
 });
 
-const SeriesOut = Type.Object({
+export const SeriesOut = Type.Object({
   quantity: Type.String(),
   unit: Type.String(),
   aggregate: Type.String(),
@@ -123,10 +124,37 @@ export function planSeriesQuery(
   };
 }
 
-export const seriesRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (app, { site, store, now }) => {
-  const spaces = new Set(site.spaces.map((s) => s.id));
-  const devices = new Set(site.devices.map((d) => d.id));
+/** A series query's answer from one house's readings (this house's `/api/series`, or the site switch's). */
+export async function seriesAnswer(
+  site: SiteConfig,
+  store: TimeSeriesStore,
+  q: Static<typeof SeriesQuerystring>,
+  now: number,
+): Promise<Static<typeof SeriesOut>> {
+  const plan = planSeriesQuery(q, now);
+  if ('status' in plan) throw new ApiError(plan.status, plan.message);
+  if (plan.device !== undefined && !site.devices.some((d) => d.id === plan.device))
+    throw new ApiError(404, `unknown device "${plan.device}"`);
+  if (plan.space !== undefined && !site.spaces.some((s) => s.id === plan.space))
+    throw new ApiError(404, `unknown space "${plan.space}"`);
+  let series: Awaited<ReturnType<typeof store.query>>;
+  try {
+    series = await store.query(plan);
+  } catch (err) {
+    throw new ApiError(503, `time-series store (${store.kind}) unavailable: ${(err as Error).message}`);
+  }
+  return {
+    quantity: plan.quantity,
+    unit: plan.aggregate === 'count' ? 'count' : unitOf(q.quantity),
+    aggregate: plan.aggregate,
+    from: plan.from,
+    to: plan.to,
+    bucketMs: plan.bucketMs ?? null,
+    series,
+  };
+}
 
+export const seriesRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (app, { site, store, now }) => {
   app.get(
     '/api/series',
     {
@@ -138,29 +166,6 @@ export const seriesRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (app, {
         response: { 200: SeriesOut, 400: ErrorBody, 404: ErrorBody, 503: ErrorBody },
       },
     },
-    async (request) => {
-      const q = request.query;
-      const plan = planSeriesQuery(q, now());
-      if ('status' in plan) throw new ApiError(plan.status, plan.message);
-      if (plan.device !== undefined && !devices.has(plan.device))
-        throw new ApiError(404, `unknown device "${plan.device}"`);
-      if (plan.space !== undefined && !spaces.has(plan.space))
-        throw new ApiError(404, `unknown space "${plan.space}"`);
-      let series: Awaited<ReturnType<typeof store.query>>;
-      try {
-        series = await store.query(plan);
-      } catch (err) {
-        throw new ApiError(503, `time-series store (${store.kind}) unavailable: ${(err as Error).message}`);
-      }
-      return {
-        quantity: plan.quantity,
-        unit: plan.aggregate === 'count' ? 'count' : unitOf(q.quantity),
-        aggregate: plan.aggregate,
-        from: plan.from,
-        to: plan.to,
-        bucketMs: plan.bucketMs ?? null,
-        series,
-      };
-    },
+    async (request) => seriesAnswer(site, store, request.query, now()),
   );
 };

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import type { WebSocket } from 'ws';
 import type { AuditLog } from '../access/audit-log.ts';
-import type { RouteAccess } from '../access/roles.ts';
+import { type Role, type RouteAccess, roleAt } from '../access/roles.ts';
 import { TOKEN_REFUSAL_STATUS, type TokenScope } from '../access/token-scopes.ts';
 import type { Identity } from '../members/identity.ts';
 import { tokenId } from '../members/tokens.ts';
@@ -29,6 +29,19 @@ declare module 'fastify' {
     /** The open WebSockets, held by the credentials that opened them. */
     openSockets: OpenSockets;
   }
+  interface FastifyRequest {
+    /**
+     * Set before the upgrade by a route that serves another house of the network (the site switch's live
+     * route): the roles the caller must hold in that house, decided again with the route's access.
+     */
+    siteAccess: SiteAccess | null;
+  }
+}
+
+/** The roles a socket's caller must hold in one house of the network. */
+export interface SiteAccess {
+  site: string;
+  roles: readonly Role[];
 }
 
 interface Held {
@@ -41,6 +54,7 @@ interface Held {
   sessionId: string | null;
   lobbyToken: string | null;
   integrationSecret: string | null;
+  siteAccess: SiteAccess | null;
 }
 
 export class OpenSockets {
@@ -48,11 +62,16 @@ export class OpenSockets {
   readonly #identity: Identity;
   readonly #siteId: string | undefined;
   readonly #audit: AuditLog | undefined;
+  readonly #installationHome: string;
 
-  constructor(identity: Identity, options: { siteId?: string; audit?: AuditLog } = {}) {
+  constructor(
+    identity: Identity,
+    options: { siteId?: string; audit?: AuditLog; installationHome?: string } = {},
+  ) {
     this.#identity = identity;
     this.#siteId = options.siteId;
     this.#audit = options.audit;
+    this.#installationHome = options.installationHome ?? options.siteId ?? '';
   }
 
   get size(): number {
@@ -73,6 +92,7 @@ export class OpenSockets {
       lobbyToken: request.lobbyToken,
       // Only a token that was let in holds the socket (a member's cookie beside it decides instead).
       integrationSecret: request.integration ? request.integrationSecret : null,
+      siteAccess: request.siteAccess,
     };
     this.#held.add(held);
     socket.once('close', () => this.#held.delete(held));
@@ -110,7 +130,12 @@ export class OpenSockets {
         ? ((await this.#identity.sessions.resolve(held.sessionToken, now, { touch: false })) ?? null)
         : null;
       const lobby = held.lobbyToken !== null && (await this.#identity.lobbyTokens.verify(held.lobbyToken));
-      const decision = decideAccess(held.access, member, lobby);
+      let decision = decideAccess(held.access, member, lobby);
+      // A socket of another house: the member's role there, which may have been taken away meanwhile.
+      if (decision === 'ok' && held.siteAccess) {
+        const there = member ? roleAt(member, held.siteAccess.site, this.#installationHome) : null;
+        if (there === null || !held.siteAccess.roles.includes(there)) decision = 403;
+      }
       // Closed meanwhile, or by a check that ran alongside this one.
       if (decision === 'ok' || !this.#held.has(held)) continue;
       this.#held.delete(held);
@@ -161,6 +186,8 @@ export interface SocketSessionsOptions {
   checkMs?: number;
   /** Sessions signed out by other API processes (records/records-news.ts): their sockets are decided at once. */
   sessionsEnded?: (listener: (sessionId: string) => void) => () => void;
+  /** The network's home site (its first), against which a member without a home site is judged. */
+  installationHome?: string;
 }
 
 /**
@@ -168,12 +195,17 @@ export interface SocketSessionsOptions {
  * WebSocket route added later is held without remembering to.
  */
 export const socketSessions = fp<SocketSessionsOptions>(
-  async (app, { identity, siteId, audit, checkMs = DEFAULT_SOCKET_CHECK_MS, sessionsEnded }) => {
+  async (
+    app,
+    { identity, siteId, audit, checkMs = DEFAULT_SOCKET_CHECK_MS, sessionsEnded, installationHome },
+  ) => {
     const sockets = new OpenSockets(identity, {
       ...(siteId !== undefined ? { siteId } : {}),
       ...(audit ? { audit } : {}),
+      ...(installationHome !== undefined ? { installationHome } : {}),
     });
     app.decorate('openSockets', sockets);
+    app.decorateRequest('siteAccess', null);
     type SocketHandler = (
       this: FastifyInstance,
       socket: WebSocket,

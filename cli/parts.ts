@@ -354,6 +354,14 @@ export async function startParts(
     goOn();
     if (parts.api) {
       const { store, feed, all } = openReadings();
+      // The facility view's site switch: a feed of each other house, each on its own topics only.
+      const feeds = new Map<string, BuildingFeed>();
+      for (const other of network.sites.slice(1)) {
+        const otherFeed = new BuildingFeed({ url: mqttUrl, ...service('api'), site: other, logger });
+        otherFeed.start();
+        stops.push(() => otherFeed.close());
+        feeds.set(other.site.id, otherFeed);
+      }
       const quarantine = new Quarantine(path.join(settings.dataDir, 'gateway.db'));
       stops.push(async () => quarantine.close());
       const lockCommands = new LockCommands({ url: mqttUrl, ...service('api'), site, status: feed, logger });
@@ -387,7 +395,7 @@ export async function startParts(
         identity,
         lockCommands,
         // The network report reads every house's series, each through its own view (reports/network-report.ts).
-        network: { sites: network.sites, store: all },
+        network: { sites: network.sites, store: all, feeds },
         ...(alerts ? { alerts } : {}),
         sessionsEnded: (listener) => opened.news.onSessionEnded(listener),
         warmBoardReport: false,

@@ -1,0 +1,253 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import t, { type Test } from 'tap';
+import type { Role } from '../access/roles.ts';
+import { BuildingFeed } from '../building/live-feed.ts';
+import { buildingTopics } from '../building/topics.ts';
+import { SqliteMemberStore } from '../members/sqlite-member-store.ts';
+import { siteReadings } from '../storage/site-view.ts';
+import { SqliteStore } from '../storage/sqlite-store.ts';
+import type { StoredReading } from '../storage/store.ts';
+import { testApi } from '../test-support/api.ts';
+import { createTestMember, signIn } from '../test-support/members.ts';
+import { eventually, listenWebSocket, testProfiles, upgradeStatus } from '../test-support/small-building.ts';
+import { NORD, SUED } from '../test-support/two-sites.ts';
+import type { FacilityOverview } from './facility-overview.ts';
+import { ACCESS_WITHDRAWN } from './socket-sessions.ts';
+
+/**
+ * The facility view's site switch through the real API: it serves Nord (the installation's home site) and
+ * shows Süd from the network's store and Süd's own live feed. Roles are per house: who reads Süd's devices
+ * is decided by the role in Süd, whatever the role in Nord; both houses have a `plug-1`, and neither's
+ * readings show in the other's view.
+ */
+
+// Monday 1 March 2027, 10:00 UTC.
+const NOW = Date.UTC(2027, 2, 1, 10, 0);
+
+function power(site: string, watts: number): StoredReading {
+  return {
+    site,
+    device: 'plug-1',
+    channel: '0',
+    space: 'werkstatt',
+    quantity: 'power',
+    value: watts,
+    unit: 'W',
+    ts: NOW - 60_000,
+  };
+}
+
+function meterProfile() {
+  const meter = testProfiles().get('test-meter');
+  if (!meter) throw new Error('the test profiles have no meter');
+  return meter;
+}
+
+async function network(t: Test, socketCheckMs = 3_600_000) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-houses-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  // One store holds both houses' readings, as the network's gateway writes them.
+  const all = new SqliteStore({ file: path.join(dir, 'network.db') });
+  t.teardown(() => all.close());
+  await all.write([power('nord', 111), power('sued', 555)]);
+  // Not started: the test hands each feed its house's messages as they arrive over MQTT.
+  const nordFeed = new BuildingFeed({ url: 'mqtt://127.0.0.1:1', site: NORD });
+  const suedFeed = new BuildingFeed({ url: 'mqtt://127.0.0.1:1', site: SUED });
+  t.teardown(() => nordFeed.close());
+  t.teardown(() => suedFeed.close());
+  const { app, records } = await testApi(t, {
+    site: NORD,
+    store: siteReadings(all, 'nord'),
+    feed: nordFeed,
+    network: { sites: [NORD, SUED], store: all, feeds: new Map([['sued', suedFeed]]) },
+    socketCheckMs,
+    // The houses' plugs meter as the test building's meter does.
+    profiles: new Map([...testProfiles(), ['shelly-gen1', { ...meterProfile(), id: 'shelly-gen1' }]]),
+    now: () => NOW,
+  });
+  const members = new SqliteMemberStore(records);
+  const member = async (role: Role, options: { homeSite?: string; sued?: Role } = {}) => {
+    const created = await createTestMember(records, {
+      role,
+      ...(options.homeSite ? { homeSite: options.homeSite } : {}),
+    });
+    if (options.sued) await members.setSiteRole(created.member.id, 'sued', options.sued);
+    return { ...created, cookie: await signIn(app, created.member.email, created.password) };
+  };
+  return { app, records, members, member, nordFeed, suedFeed };
+}
+
+const SUED_ROUTES = [
+  '/api/network/houses/sued/facility/overview',
+  '/api/network/houses/sued/facility/energy-days',
+  '/api/network/houses/sued/facility/occupancy-hours',
+  '/api/network/houses/sued/series?quantity=power&device=plug-1',
+];
+
+t.test('who reads which house: the role in that house decides', async (t) => {
+  const n = await network(t);
+  const get = async (url: string, cookie?: string) =>
+    (await n.app.inject({ method: 'GET', url, headers: cookie ? { cookie } : {} })).statusCode;
+  for (const url of SUED_ROUTES) t.equal(await get(url), 401, `${url}: sign in first`);
+
+  // [role in Nord, role in Süd] → overview, energy days, occupancy hours, series of Süd.
+  const matrix: { who: string; make: () => ReturnType<typeof n.member>; sued: number[] }[] = [
+    {
+      who: 'facility in Nord and Süd',
+      make: () => n.member('facility', { sued: 'facility' }),
+      sued: [200, 200, 200, 200],
+    },
+    {
+      who: 'facility in Nord, a plain member in Süd',
+      make: () => n.member('facility'),
+      sued: [403, 403, 403, 403],
+    },
+    {
+      who: 'admin in Nord, a plain member in Süd',
+      make: () => n.member('admin'),
+      sued: [403, 403, 403, 403],
+    },
+    {
+      who: 'board in Nord and Süd',
+      make: () => n.member('board', { sued: 'board' }),
+      sued: [403, 200, 200, 200],
+    },
+    {
+      who: 'facility in Nord, board in Süd',
+      make: () => n.member('facility', { sued: 'board' }),
+      sued: [403, 200, 200, 200],
+    },
+    {
+      who: 'admin in Nord and Süd',
+      make: () => n.member('admin', { sued: 'admin' }),
+      sued: [200, 200, 200, 200],
+    },
+    { who: 'a plain member of Nord', make: () => n.member('member'), sued: [403, 403, 403, 403] },
+    {
+      who: 'facility at home in Süd (a guest in Nord)',
+      make: () => n.member('facility', { homeSite: 'sued' }),
+      sued: [200, 200, 200, 200],
+    },
+    {
+      who: 'a plain member at home in Süd',
+      make: () => n.member('member', { homeSite: 'sued' }),
+      sued: [403, 403, 403, 403],
+    },
+  ];
+  for (const row of matrix) {
+    const { cookie } = await row.make();
+    const got = [];
+    for (const url of SUED_ROUTES) got.push(await get(url, cookie));
+    t.same(got, row.sued, row.who);
+  }
+
+  // This house through the switch's routes: the role here, as on /api/facility/overview.
+  const nordsOwn = await n.member('facility');
+  t.equal(
+    await get('/api/network/houses/nord/facility/overview', nordsOwn.cookie),
+    200,
+    'Nord, its facility',
+  );
+  const suedsOwn = await n.member('facility', { homeSite: 'sued' });
+  t.equal(
+    await get('/api/network/houses/nord/facility/overview', suedsOwn.cookie),
+    403,
+    "Süd's facility manager is a plain member in Nord",
+  );
+  t.equal(await get('/api/facility/overview', suedsOwn.cookie), 403, "nor on Nord's own route");
+  t.equal(await get('/api/network/houses/west/facility/overview', nordsOwn.cookie), 404, 'no such house');
+  t.equal(await get('/api/network/houses/..%2Fx/facility/overview', nordsOwn.cookie), 400, 'not a house id');
+
+  // Every refusal of another house is in the audit log, with the role the caller has there.
+  const refused = await n.records
+    .prepare("SELECT target, reason, detail FROM audit_log WHERE action = 'facility_view'")
+    .all();
+  t.ok(refused.length >= 4 * 4, `refusals audited (${refused.length})`);
+  t.match(refused[0], { target: 'sued', reason: 'no_role_there' });
+});
+
+t.test("each house's view holds its own readings only, though the device ids are the same", async (t) => {
+  const n = await network(t);
+  const both = await n.member('facility', { sued: 'facility' });
+  const overview = async (url: string) =>
+    (await n.app.inject({ method: 'GET', url, headers: { cookie: both.cookie } })).json() as FacilityOverview;
+  const plugPower = (view: FacilityOverview) =>
+    view.energy.meters.find((m) => m.device === 'plug-1')?.powerW?.value;
+
+  const nord = await overview('/api/facility/overview');
+  const sued = await overview('/api/network/houses/sued/facility/overview');
+  t.equal(nord.site.id, 'nord');
+  t.equal(sued.site.id, 'sued');
+  t.equal(sued.site.name, 'Haus Süd');
+  t.equal(plugPower(nord), 111, "Nord's plug");
+  t.equal(plugPower(sued), 555, "Süd's plug, not Nord's of the same id");
+
+  // Live news of Süd's plug is Süd's view only.
+  n.suedFeed.ingest(
+    buildingTopics('sued').reading('werkstatt', 'plug-1', 'power'),
+    Buffer.from(JSON.stringify({ value: 777, unit: 'W', ts: NOW - 1000 })),
+  );
+  t.equal(plugPower(await overview('/api/network/houses/sued/facility/overview')), 777, 'Süd live');
+  t.equal(plugPower(await overview('/api/facility/overview')), 111, 'Nord unchanged');
+
+  const series = await n.app.inject({
+    method: 'GET',
+    url: '/api/network/houses/sued/series?quantity=power&device=plug-1&aggregate=max',
+    headers: { cookie: both.cookie },
+  });
+  t.same(
+    series.json().series.map((s: { points: { value: number }[] }) => s.points.map((p) => p.value)),
+    [[555]],
+    "Süd's series",
+  );
+});
+
+t.test("the live channel follows the chosen house, never another's, and ends with the role", async (t) => {
+  const n = await network(t, 200);
+  const address = await n.app.listen({ host: '127.0.0.1', port: 0 });
+  const ws = address.replace(/^http/, 'ws');
+  const both = await n.member('facility', { sued: 'facility' });
+  const nordOnly = await n.member('facility');
+
+  t.equal(
+    await upgradeStatus(`${ws}/api/network/houses/sued/live`, { cookie: nordOnly.cookie }),
+    403,
+    "Nord's facility manager alone: no socket of Süd",
+  );
+  t.equal(await upgradeStatus(`${ws}/api/network/houses/sued/live`), 401, 'signed out: none');
+  t.equal(
+    await upgradeStatus(`${ws}/api/network/houses/sued/live?space=nowhere`, { cookie: both.cookie }),
+    404,
+    'a space Süd does not have',
+  );
+
+  const sued = await listenWebSocket(t, `${ws}/api/network/houses/sued/live`, { cookie: both.cookie });
+  const nord = await listenWebSocket(t, `${ws}/api/live`, { cookie: both.cookie });
+  await eventually('hello on both', () => sued.messages.length > 0 && nord.messages.length > 0);
+  t.match(sued.messages[0], { type: 'hello', site: 'sued' });
+  t.match(nord.messages[0], { type: 'hello', site: 'nord' });
+
+  const plug = (site: string) => buildingTopics(site).reading('werkstatt', 'plug-1', 'power');
+  n.nordFeed.ingest(plug('nord'), Buffer.from(JSON.stringify({ value: 1, unit: 'W', ts: NOW })));
+  n.suedFeed.ingest(plug('sued'), Buffer.from(JSON.stringify({ value: 2, unit: 'W', ts: NOW })));
+  await eventually('a reading on each', () => sued.messages.length > 1 && nord.messages.length > 1);
+  // A message in flight would have arrived with the other house's: the last of a few more settles it.
+  n.suedFeed.ingest(plug('sued'), Buffer.from(JSON.stringify({ value: 3, unit: 'W', ts: NOW + 1 })));
+  await eventually('the second of Süd', () => sued.messages.length > 2);
+  const readings = (messages: Record<string, unknown>[]) =>
+    messages.filter((m) => m.type === 'reading').map((m) => [m.site, m.value]);
+  t.same(readings(sued.messages), [
+    ['sued', 2],
+    ['sued', 3],
+  ]);
+  t.same(readings(nord.messages), [['nord', 1]], "Nord's channel hears Nord only");
+
+  // The role in Süd taken away: Süd's socket closes within the check, Nord's stays.
+  const closed = new Promise<number>((resolve) => sued.socket.once('close', (code) => resolve(code)));
+  await n.members.setSiteRole(both.member.id, 'sued', null);
+  t.equal(await closed, ACCESS_WITHDRAWN, "Süd's socket closed: no longer allowed");
+  await new Promise((resolve) => setTimeout(resolve, 600));
+  t.equal(nord.socket.readyState, nord.socket.OPEN, "Nord's socket stays open");
+});

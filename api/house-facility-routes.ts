@@ -1,0 +1,215 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
+import Type from 'typebox';
+import type { AuditLog } from '../access/audit-log.ts';
+import { ANY_MEMBER, type Role, roleAt, STAFF, STAFF_AND_BOARD } from '../access/roles.ts';
+import type { BuildingFeed } from '../building/live-feed.ts';
+import type { SiteConfig } from '../site/site.ts';
+import { siteReadings } from '../storage/site-view.ts';
+import type { TimeSeriesStore } from '../storage/store.ts';
+import type { ApiContext } from './context.ts';
+import { ApiError, ErrorBody } from './errors.ts';
+import { EnergyDays, OccupancyHours } from './facility-history.ts';
+import { FacilityOverview } from './facility-overview.ts';
+import {
+  EnergyDaysQuery,
+  type FacilityHouse,
+  FacilityOverviewSummary,
+  facilityAnswers,
+  OccupancyHoursQuery,
+} from './facility-routes.ts';
+import {
+  endRefusedUpgrade,
+  LiveQuerystring,
+  type LiveStreamOptions,
+  type LiveStreamStats,
+  liveLimits,
+  streamHouse,
+} from './live-stream.ts';
+import { SeriesOut, SeriesQuerystring, seriesAnswer } from './series-routes.ts';
+
+export interface HouseFacilityOptions extends ApiContext, LiveStreamOptions {
+  /** The network's houses (the installation's home site first) and the store with all their readings. */
+  network: { sites: readonly SiteConfig[]; store: TimeSeriesStore };
+  /** The live feeds of the network's other houses, by site id (this house's is `feed`). */
+  feeds: ReadonlyMap<string, BuildingFeed>;
+  audit: AuditLog;
+  liveStats: LiveStreamStats;
+}
+
+const HouseParams = Type.Object({
+  site: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' }),
+});
+
+/**
+ * The facility view's site switch: any house of the network, for whoever holds the role there that the
+ * house's own route asks for (the overview: facility or admin; history and live: also the board). Roles are
+ * per site, so the route lets every member in and the handler decides by the role in the house asked for,
+ * and audits a refusal: a facility manager of Nord who is a plain member in Süd reads nothing of Süd, and a
+ * facility manager of Süd alone reads Süd here though this API serves Nord. Commands and alerts stay on
+ * this house's own routes: the switch shows another house, it does not run it.
+ */
+export const houseFacilityRoutes: FastifyPluginAsyncTypebox<HouseFacilityOptions> = async (app, options) => {
+  const { network, feeds, audit, liveStats } = options;
+  const answers = facilityAnswers(options);
+  const limits = liveLimits(options);
+  const here = options.site.site.id;
+  const installationHome = network.sites[0]?.site.id ?? here;
+
+  function houseAt(siteId: string): FacilityHouse {
+    if (siteId === here) return { site: options.site, store: options.store, feed: options.feed };
+    const site = network.sites.find((s) => s.site.id === siteId);
+    if (!site) throw new ApiError(404, `no house "${siteId}" in this network`);
+    const feed = feeds.get(siteId);
+    if (!feed) throw new ApiError(503, `no live feed of ${site.site.name} in this API process`);
+    return { site, store: siteReadings(network.store, siteId), feed };
+  }
+
+  /** The house asked for, once the caller's role there is one of `roles`; refused and audited otherwise. */
+  async function houseFor(request: FastifyRequest, siteId: string, roles: readonly Role[]) {
+    const known = network.sites.some((s) => s.site.id === siteId) || siteId === here;
+    if (!known) throw new ApiError(404, `no house "${siteId}" in this network`);
+    const member = request.member;
+    const role = member ? roleAt(member, siteId, installationHome) : null;
+    if (role !== null && roles.includes(role)) return houseAt(siteId);
+    await audit.record({
+      at: options.now(),
+      actor: member?.id ?? null,
+      action: 'facility_view',
+      target: siteId,
+      decision: 'denied',
+      reason: 'no_role_there',
+      detail: { route: `${request.method} ${request.routeOptions.url}`, role },
+    });
+    throw new ApiError(403, `your role in ${siteId} is ${role ?? 'none'}: this is for ${roles.join(', ')}`);
+  }
+
+  app.get(
+    '/api/network/houses/:site/facility/overview',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['readings'],
+        summary: `Another house's facility view (the site switch), for facility and admin there: ${FacilityOverviewSummary}`,
+        params: HouseParams,
+        response: {
+          200: FacilityOverview,
+          401: ErrorBody,
+          403: ErrorBody,
+          404: ErrorBody,
+          503: ErrorBody,
+        },
+      },
+    },
+    async (request) => answers.overview(await houseFor(request, request.params.site, STAFF)),
+  );
+
+  app.get(
+    '/api/network/houses/:site/facility/energy-days',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['readings'],
+        summary: "Another house's consumption per local day (its main meters), for staff and board there",
+        params: HouseParams,
+        querystring: EnergyDaysQuery,
+        response: {
+          200: EnergyDays,
+          400: ErrorBody,
+          401: ErrorBody,
+          403: ErrorBody,
+          404: ErrorBody,
+          503: ErrorBody,
+        },
+      },
+    },
+    async (request) =>
+      answers.energyDays(
+        await houseFor(request, request.params.site, STAFF_AND_BOARD),
+        request.query.days ?? 30,
+      ),
+  );
+
+  app.get(
+    '/api/network/houses/:site/facility/occupancy-hours',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['readings'],
+        summary: "Another house's occupied spaces per hour, for staff and board there",
+        params: HouseParams,
+        querystring: OccupancyHoursQuery,
+        response: {
+          200: OccupancyHours,
+          400: ErrorBody,
+          401: ErrorBody,
+          403: ErrorBody,
+          404: ErrorBody,
+          503: ErrorBody,
+        },
+      },
+    },
+    async (request) =>
+      answers.occupancyHours(
+        await houseFor(request, request.params.site, STAFF_AND_BOARD),
+        request.query.hours ?? 24,
+      ),
+  );
+
+  app.get(
+    '/api/network/houses/:site/series',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['readings'],
+        summary:
+          "A time series of another house's device or space (as /api/series), for staff and board there",
+        params: HouseParams,
+        querystring: SeriesQuerystring,
+        response: {
+          200: SeriesOut,
+          400: ErrorBody,
+          401: ErrorBody,
+          403: ErrorBody,
+          404: ErrorBody,
+          503: ErrorBody,
+        },
+      },
+    },
+    async (request) => {
+      const house = await houseFor(request, request.params.site, STAFF_AND_BOARD);
+      return seriesAnswer(house.site, house.store, request.query, options.now());
+    },
+  );
+
+  app.get(
+    '/api/network/houses/:site/live',
+    {
+      websocket: true,
+      config: {
+        access: ANY_MEMBER,
+        swaggerTransform: ({ schema, url }) => ({ schema: { ...schema, hide: false }, url }),
+      },
+      schema: {
+        tags: ['live'],
+        summary:
+          "WebSocket of another house's readings and device status (as /api/live, that house's only), for staff " +
+          'and board there; closed when the role there is taken away',
+        params: HouseParams,
+        querystring: LiveQuerystring,
+        response: { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 503: ErrorBody },
+      },
+      onResponse: endRefusedUpgrade,
+      // Before the upgrade: a refusal is an HTTP status, and the socket is held with the role it needs there.
+      preHandler: async (request) => {
+        const house = await houseFor(request, request.params.site, STAFF_AND_BOARD);
+        const { space } = request.query;
+        if (space !== undefined && !house.site.spaces.some((s) => s.id === space))
+          throw new ApiError(404, `unknown space "${space}"`);
+        request.siteAccess = { site: house.site.site.id, roles: STAFF_AND_BOARD };
+      },
+    },
+    (socket, request) =>
+      streamHouse(socket, request, houseAt(request.params.site), request.query, liveStats, limits),
+  );
+};
