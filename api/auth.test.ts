@@ -91,6 +91,8 @@ const EXPECTED_ACCESS: Record<string, RouteAccess> = {
   'POST /api/booking-series': ANY_MEMBER,
   'GET /api/booking-series/:id': ANY_MEMBER,
   'DELETE /api/booking-series/:id': ANY_MEMBER,
+  'POST /api/booking-series/:id/change/preview': ANY_MEMBER,
+  'POST /api/booking-series/:id/change': ANY_MEMBER,
   'PATCH /api/bookings/:id': ANY_MEMBER,
   // Public events are for anyone: the page /events and calendar apps without an account.
   'GET /api/public/events': 'public',

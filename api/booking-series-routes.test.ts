@@ -287,3 +287,176 @@ t.test(
     );
   },
 );
+
+t.test(
+  'a series changed from a date on: previewed, refused whole on a conflict, split with the taken date skipped; two series in the feed',
+  async (t) => {
+    const { app, ada, bob, facility } = await seriesApi(t);
+    const saved = await call(app, 'POST', '/api/booking-series', ada.cookie, {
+      ...fridays,
+      onConflict: 'refuse',
+    });
+    t.equal(saved.status, 201, saved.text);
+    const id = (saved.json.series as { id: string }).id;
+    // Bob holds 23 April 18:30-19:30: the third date of the changed series.
+    const held = await call(app, 'POST', '/api/bookings', bob.cookie, {
+      spaceId: 'hall',
+      start: '2027-04-23T18:30+02:00',
+      end: '2027-04-23T19:30+02:00',
+    });
+    t.equal(held.status, 201, held.text);
+    // From 26 March on: every second Friday, 18:00-20:00, until 30 April.
+    const change = {
+      from: '2027-03-26T11:00',
+      spaceId: 'hall',
+      firstDate: '2027-03-26',
+      start: '18:00',
+      end: '20:00',
+      every: 'week',
+      interval: 2,
+      until: '2027-04-30',
+    };
+    const url = `/api/booking-series/${id}/change`;
+    t.equal((await call(app, 'POST', `${url}/preview`, undefined, change)).status, 401);
+    t.equal(
+      (await call(app, 'POST', `${url}/preview`, bob.cookie, change)).status,
+      404,
+      "Bob cannot see Ada's",
+    );
+    const notADate = await call(app, 'POST', `${url}/preview`, ada.cookie, {
+      ...change,
+      from: '2027-03-27T11:00',
+    });
+    t.match(notADate, { status: 404, json: { reason: 'no_such_date' } });
+    const before = await call(app, 'POST', `${url}/preview`, ada.cookie, {
+      ...change,
+      firstDate: '2027-03-19',
+    });
+    t.match(
+      before,
+      { status: 422, json: { reason: 'change_before_date' } },
+      'the dates before it stay as they are',
+    );
+    const late = await call(app, 'POST', `${url}/preview`, ada.cookie, {
+      ...change,
+      start: '21:00',
+      end: '23:00',
+    });
+    t.equal(late.status, 200);
+    t.ok(
+      late.json.dates?.every((d) => d.state === 'refused' && d.reason === 'outside_opening_hours'),
+      'opening hours bind a member',
+    );
+
+    const preview = await call(app, 'POST', `${url}/preview`, ada.cookie, change);
+    t.equal(preview.status, 200, preview.text);
+    t.equal(preview.json.ending, 'FREQ=WEEKLY;INTERVAL=1;BYDAY=FR;UNTIL=20270319T100000Z');
+    t.equal(preview.json.rrule, 'FREQ=WEEKLY;INTERVAL=2;BYDAY=FR;UNTIL=20270430T215959Z');
+    t.same(
+      (preview.json.givenUp as Array<{ occurrence: string }>).map((d) => d.occurrence),
+      ['2027-03-26T11:00', '2027-04-02T11:00', '2027-04-09T11:00'],
+    );
+    t.same(preview.json.visitors, []);
+    t.same(
+      preview.json.dates?.map((d) => [d.occurrence, d.start, d.state]),
+      [
+        ['2027-03-26T18:00', '2027-03-26T17:00:00.000Z', 'free'],
+        ['2027-04-09T18:00', '2027-04-09T16:00:00.000Z', 'free'],
+        ['2027-04-23T18:00', '2027-04-23T16:00:00.000Z', 'taken'],
+      ],
+    );
+
+    const refused = await call(app, 'POST', url, ada.cookie, { ...change, onConflict: 'refuse' });
+    t.match(refused, { status: 409, json: { reason: 'slot_taken' } });
+    t.same(
+      refused.json.dates?.map((d) => d.occurrence),
+      ['2027-04-23T18:00'],
+    );
+    const unchanged = await call(app, 'GET', `/api/booking-series/${id}`, ada.cookie);
+    t.same(
+      (unchanged.json.bookings as Array<{ status: string }>).map((b) => b.status),
+      ['booked', 'booked', 'booked', 'booked'],
+      'nothing changed: never half-changed',
+    );
+
+    const split = await call(app, 'POST', url, ada.cookie, { ...change, onConflict: 'skip' });
+    t.equal(split.status, 201, split.text);
+    const ended = split.json.ended as {
+      rrule: string;
+      bookings: Array<{ occurrence: string; status: string }>;
+    };
+    const next = split.json.series as {
+      id: string;
+      memberId: string;
+      bookings: Array<{ occurrence: string }>;
+    };
+    t.equal(ended.rrule, 'FREQ=WEEKLY;INTERVAL=1;BYDAY=FR;UNTIL=20270319T100000Z');
+    t.same(
+      ended.bookings.map((b) => [b.occurrence, b.status]),
+      [
+        ['2027-03-19T11:00', 'booked'],
+        ['2027-03-26T11:00', 'cancelled'],
+        ['2027-04-02T11:00', 'cancelled'],
+        ['2027-04-09T11:00', 'cancelled'],
+      ],
+    );
+    t.same(
+      next.bookings.map((b) => b.occurrence),
+      ['2027-03-26T18:00', '2027-04-09T18:00'],
+    );
+    t.same(
+      (split.json.skipped as Array<{ occurrence: string }>).map((d) => d.occurrence),
+      ['2027-04-23T18:00'],
+    );
+    t.same(split.json.events, []);
+    t.equal(
+      (await call(app, 'POST', url, ada.cookie, { ...change, onConflict: 'skip' })).status,
+      404,
+      'the old series has no such date any more',
+    );
+
+    // Staff move the new series' first date to 19:00 from then on: it stays Ada's.
+    const again = await call(app, 'POST', `/api/booking-series/${next.id}/change`, facility.cookie, {
+      ...change,
+      from: '2027-03-26T18:00',
+      start: '19:00',
+      end: '20:00',
+      until: '2027-04-10',
+      onConflict: 'refuse',
+    });
+    t.equal(again.status, 201, again.text);
+    t.equal((again.json.series as { memberId: string }).memberId, next.memberId);
+    t.not((again.json.ended as { cancelledAt: string | null }).cancelledAt, null, 'nothing of it left');
+
+    const feed = await call(app, 'GET', '/api/me/calendar.ics', ada.cookie);
+    t.equal(feed.status, 200);
+    const calendar = new ICAL.Component(ICAL.parse(feed.text));
+    for (const zone of calendar.getAllSubcomponents('vtimezone')) ICAL.TimezoneService.register(zone);
+    const masters = calendar
+      .getAllSubcomponents('vevent')
+      .map((v) => new ICAL.Event(v))
+      .filter((e) => e.isRecurring());
+    const expanded = masters.map((master) => {
+      const starts: string[] = [];
+      const expand = master.iterator();
+      for (let n = expand.next(); n && starts.length < 10; n = expand.next())
+        starts.push(master.getOccurrenceDetails(n).startDate.toJSDate().toISOString());
+      return [master.uid.split('@')[0], master.component.getFirstPropertyValue('status'), starts];
+    });
+    t.same(
+      expanded,
+      [
+        [id, 'CONFIRMED', ['2027-03-19T10:00:00.000Z']],
+        // Replaced from its first date: cancelled, every date excluded.
+        [next.id, 'CANCELLED', []],
+        [
+          (again.json.series as { id: string }).id,
+          'CONFIRMED',
+          ['2027-03-26T18:00:00.000Z', '2027-04-09T17:00:00.000Z'],
+        ],
+      ],
+      'the old part ends with UNTIL; the new ones from 26 March on at 18:00 and 19:00 Berlin, either side of the change',
+    );
+    t.match(feed.text, /RRULE:FREQ=WEEKLY;INTERVAL=1;BYDAY=FR;UNTIL=20270319T100000Z/);
+  },
+);

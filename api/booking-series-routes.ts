@@ -11,13 +11,20 @@ import {
   type Interval,
   isBookable,
 } from '../bookings/booking-rules.ts';
-import type { Booking, BookingSeries, BookingSeriesStore, BookingStore } from '../bookings/booking-store.ts';
+import type {
+  Booking,
+  BookingSeries,
+  BookingSeriesStore,
+  BookingStore,
+  Replacing,
+} from '../bookings/booking-store.ts';
 import {
   checkSeriesDates,
   type DateConflict,
   expandSeries,
   type Occurrence,
   planSeries,
+  planSeriesChange,
   type RefusedDate,
   SERIES_REFUSALS,
   type SeriesPattern,
@@ -35,7 +42,9 @@ import { parseInstant } from './time-range.ts';
 /**
  * Recurring bookings: a preview of a series' dates with the ones taken and the ones the rules refuse, saving
  * it (the caller chooses: refuse the whole series on a conflict, or skip the taken dates and list them),
- * reading it, ending it from a date on, and moving one date. Cancelling one date is DELETE /api/bookings/:id.
+ * reading it, ending it from a date on, changing it from a date on (split: the old rule ends before the date,
+ * a new series starts on its day; previewed like a new series), and moving one date. Cancelling one date is
+ * DELETE /api/bookings/:id.
  * Opening hours bind members; staff (facility, admin) may book outside them (evening events).
  */
 
@@ -105,6 +114,21 @@ const SaveBody = Type.Object(
   { additionalProperties: false },
 );
 
+const ChangeBody = Type.Object(
+  {
+    ...SeriesBody.properties,
+    /** The date of the series changed from; firstDate is its day or later. */
+    from: OccurrenceText,
+  },
+  { additionalProperties: false },
+);
+type ChangeBody = Static<typeof ChangeBody>;
+
+const SaveChangeBody = Type.Object(
+  { ...ChangeBody.properties, onConflict: SaveBody.properties.onConflict },
+  { additionalProperties: false },
+);
+
 const DateOut = Type.Object({
   occurrence: OccurrenceText,
   start: Instant,
@@ -149,6 +173,9 @@ const SeriesRefusal = Type.Object({
   message: Type.String(),
   reason: Type.Optional(Type.String()),
   dates: Type.Optional(Type.Array(DateOut, { description: 'the dates refused or taken' })),
+  visitors: Type.Optional(
+    Type.Array(OccurrenceText, { description: 'visitors_signed_up: the dates visitors hold places on' }),
+  ),
   conflict: Type.Optional(Type.Object({ start: Instant, end: Instant })),
 });
 
@@ -158,10 +185,11 @@ const isStaff = (member: Member) => STAFF.includes(member.role);
 class SeriesRefused extends ApiError {
   constructor(
     status: number,
-    readonly reason: SeriesRefusalCode | BookingRefusalCode,
+    readonly reason: SeriesRefusalCode | BookingRefusalCode | 'visitors_signed_up',
     message: string,
     readonly dates: DateOut[] = [],
     readonly conflict?: Interval,
+    readonly visitors: string[] = [],
   ) {
     super(status, message);
   }
@@ -240,6 +268,7 @@ export const bookingSeriesRoutes: FastifyPluginAsyncTypebox<BookingSeriesRoutesO
         ...errorBody(err.statusCode, err.message),
         reason: err.reason,
         ...(err.dates.length > 0 ? { dates: err.dates } : {}),
+        ...(err.visitors.length > 0 ? { visitors: err.visitors } : {}),
         ...(err.conflict ? { conflict: { start: iso(err.conflict.start), end: iso(err.conflict.end) } } : {}),
       });
     }
@@ -252,22 +281,26 @@ export const bookingSeriesRoutes: FastifyPluginAsyncTypebox<BookingSeriesRoutesO
     return space;
   };
 
-  /** The series planned and each date judged: refused by the rules, taken, or free. */
-  const judge = async (member: Member, body: SeriesBody) => {
-    const space = bookableSpace(body.spaceId);
-    const verdict = planSeries(seriesRequest(body), timeZone);
-    if (!verdict.ok)
-      throw new SeriesRefused(SERIES_REFUSALS[verdict.reason].status, verdict.reason, verdict.message);
-    const at = now();
-    const refused = checkSeriesDates(space, verdict.occurrences, at, timeZone, {
+  /**
+   * Each date judged: refused by the rules, taken, or free. `replacing`: the dates a change gives up are not
+   * in the way.
+   */
+  const judgeDates = async (
+    member: Member,
+    space: SpaceConfig,
+    occurrences: readonly Occurrence[],
+    at: number,
+    replacing?: Replacing,
+  ): Promise<DateOut[]> => {
+    const refused = checkSeriesDates(space, occurrences, at, timeZone, {
       policy,
       openingHoursBind: !isStaff(member),
       guest: guestOf(member),
     });
-    const conflicts = await store.seriesConflicts(space.id, verdict.occurrences);
+    const conflicts = await store.seriesConflicts(space.id, occurrences, replacing);
     const refusedAt = new Map<string, RefusedDate>(refused.map((r) => [r.occurrence.local, r]));
     const takenAt = new Map<string, DateConflict>(conflicts.map((c) => [c.occurrence.local, c]));
-    const dates = verdict.occurrences.map((o): DateOut => {
+    return occurrences.map((o): DateOut => {
       const no = refusedAt.get(o.local);
       if (no) return { ...dateOut(o), state: 'refused', reason: no.reason, message: no.message };
       const taken = takenAt.get(o.local);
@@ -279,8 +312,38 @@ export const bookingSeriesRoutes: FastifyPluginAsyncTypebox<BookingSeriesRoutesO
         };
       return dateOut(o);
     });
+  };
+
+  /** The series planned and each date judged. */
+  const judge = async (member: Member, body: SeriesBody) => {
+    const space = bookableSpace(body.spaceId);
+    const verdict = planSeries(seriesRequest(body), timeZone);
+    if (!verdict.ok)
+      throw new SeriesRefused(SERIES_REFUSALS[verdict.reason].status, verdict.reason, verdict.message);
+    const at = now();
+    const dates = await judgeDates(member, space, verdict.occurrences, at);
     return { space, verdict, dates, at };
   };
+
+  /** The 422 when the rules refuse any date of a series to be saved. */
+  const refuseRuledOut = (dates: readonly DateOut[]) => {
+    const refused = dates.filter((d) => d.state === 'refused');
+    if (refused.length === 0) return;
+    const first = refused[0] as DateOut;
+    throw new SeriesRefused(
+      422,
+      first.reason as BookingRefusalCode,
+      `${refused.length} date(s) of the series cannot be booked; first ${first.occurrence}: ${first.message}`,
+      refused,
+    );
+  };
+
+  const takenOut = (conflicts: readonly DateConflict[]): DateOut[] =>
+    conflicts.map((c) => ({
+      ...dateOut(c.occurrence),
+      state: 'taken' as const,
+      conflict: { start: iso(c.conflict.start), end: iso(c.conflict.end) },
+    }));
 
   const seriesOut = (series: BookingSeries, bookings: readonly Booking[]) => ({
     id: series.id,
@@ -356,16 +419,7 @@ export const bookingSeriesRoutes: FastifyPluginAsyncTypebox<BookingSeriesRoutesO
       const member = signedIn(request.member);
       const { onConflict, ...body } = request.body;
       const { space, verdict, dates, at } = await judge(member, body);
-      const refused = dates.filter((d) => d.state === 'refused');
-      if (refused.length > 0) {
-        const first = refused[0] as DateOut;
-        throw new SeriesRefused(
-          422,
-          first.reason as BookingRefusalCode,
-          `${refused.length} date(s) of the series cannot be booked; first ${first.occurrence}: ${first.message}`,
-          refused,
-        );
-      }
+      refuseRuledOut(dates);
       // The store checks the conflicts again inside its transaction: the preview's answer may be stale.
       const result = await store.createSeries(
         { memberId: member.id, spaceId: space.id, rule: verdict.rule, occurrences: verdict.occurrences },
@@ -373,11 +427,7 @@ export const bookingSeriesRoutes: FastifyPluginAsyncTypebox<BookingSeriesRoutesO
         at,
       );
       if (!result.ok) {
-        const taken = result.conflicts.map((c) => ({
-          ...dateOut(c.occurrence),
-          state: 'taken' as const,
-          conflict: { start: iso(c.conflict.start), end: iso(c.conflict.end) },
-        }));
+        const taken = takenOut(result.conflicts);
         throw new SeriesRefused(
           409,
           'slot_taken',
@@ -391,11 +441,7 @@ export const bookingSeriesRoutes: FastifyPluginAsyncTypebox<BookingSeriesRoutesO
         options.events?.announce(bookingEvent('booking-made', site.site.id, booking, at));
       return reply.code(201).send({
         series: seriesOut(result.series, result.bookings),
-        skipped: result.skipped.map((c) => ({
-          ...dateOut(c.occurrence),
-          state: 'taken' as const,
-          conflict: { start: iso(c.conflict.start), end: iso(c.conflict.end) },
-        })),
+        skipped: takenOut(result.skipped),
       });
     },
   );
@@ -467,6 +513,181 @@ export const bookingSeriesRoutes: FastifyPluginAsyncTypebox<BookingSeriesRoutesO
         cancelled: result.cancelled,
         series: seriesOut(result.series, after),
       };
+    },
+  );
+
+  /**
+   * A change from a date on, planned and judged: the series (its owner's, or any for staff), the split, the
+   * new dates judged with the old ones from then on given up, and the dates visitors hold places on.
+   */
+  const judgeChange = async (member: Member, id: string, body: ChangeBody) => {
+    const series = await visibleSeries(member, id);
+    if (series.cancelledAt !== null) throw new ApiError(409, 'the series is cancelled: book a new one');
+    const { from, ...request } = body;
+    const space = bookableSpace(request.spaceId);
+    const change = planSeriesChange(series, from, seriesRequest(request), timeZone);
+    if (!change.ok)
+      throw new SeriesRefused(SERIES_REFUSALS[change.reason].status, change.reason, change.message);
+    const at = now();
+    // Changing a date already begun would rewrite a date that took place.
+    if (change.from.start < at)
+      throw new ApiError(409, `the date ${from} has already begun; change the series from a later one`);
+    const dates = await judgeDates(member, space, change.occurrences, at, {
+      seriesId: series.id,
+      fromOccurrence: from,
+    });
+    return { series, space, change, dates, at };
+  };
+
+  const givenUpOut = (bookings: readonly Booking[]) =>
+    bookings.map((b) => ({
+      id: b.id,
+      occurrence: b.occurrence ?? null,
+      start: iso(b.start),
+      end: iso(b.end),
+    }));
+  const GivenUp = Type.Array(
+    Type.Object({
+      id: Type.String(),
+      occurrence: Type.Union([OccurrenceText, Type.Null()]),
+      start: Instant,
+      end: Instant,
+    }),
+    { description: "the old series' dates from the date on that the change cancels" },
+  );
+
+  app.post(
+    '/api/booking-series/:id/change/preview',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['bookings'],
+        summary:
+          "A change of a series from a date on, before saving: the old rule's end, the dates it gives up, the new dates (free, taken or refused) and the dates visitors signed up for",
+        params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }),
+        body: ChangeBody,
+        response: {
+          200: Type.Object({
+            ...RuleOut,
+            from: OccurrenceText,
+            ending: Type.Union([
+              Type.String({ description: "the old series' RRULE from now on" }),
+              Type.Null(),
+            ]),
+            givenUp: GivenUp,
+            visitors: Type.Array(OccurrenceText, { description: 'given-up dates visitors hold places on' }),
+            dates: Type.Array(DateOut),
+          }),
+          400: SeriesRefusal,
+          401: ErrorBody,
+          404: SeriesRefusal,
+          409: ErrorBody,
+          422: SeriesRefusal,
+        },
+      },
+    },
+    async (request) => {
+      const member = signedIn(request.member);
+      const { series, change, dates, at } = await judgeChange(member, request.params.id, request.body);
+      const from = request.body.from;
+      const givenUp = (await store.seriesBookings(series.id)).filter(
+        (b) => b.occurrence && b.occurrence >= from && ON.includes(b.status) && b.end > at,
+      );
+      return {
+        ...change.rule,
+        from,
+        ending: change.ending?.rrule ?? null,
+        givenUp: givenUpOut(givenUp),
+        visitors: await store.visitorsFrom(series.id, from),
+        dates,
+      };
+    },
+  );
+
+  app.post(
+    '/api/booking-series/:id/change',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['bookings'],
+        summary:
+          'Change a series from a date on, in one transaction: its dates from then on are cancelled, its rule ends before the date, and a new series is booked from that day on (201); 422 if the rules refuse a new date; 409 if a date is taken and onConflict is refuse, or visitors are signed up for a date given up: then nothing changes',
+        params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }),
+        body: SaveChangeBody,
+        response: {
+          201: Type.Object({
+            ended: SeriesOut,
+            series: SeriesOut,
+            cancelled: GivenUp,
+            skipped: Type.Array(DateOut),
+            events: Type.Array(
+              Type.Object(
+                { from: Type.String(), to: Type.String() },
+                {
+                  description: 'an event of the old series and the one carrying its dates from the change on',
+                },
+              ),
+            ),
+          }),
+          400: SeriesRefusal,
+          401: ErrorBody,
+          404: SeriesRefusal,
+          409: SeriesRefusal,
+          422: SeriesRefusal,
+        },
+      },
+    },
+    async (request, reply) => {
+      const member = signedIn(request.member);
+      const { onConflict, ...body } = request.body;
+      const { series, space, change, dates, at } = await judgeChange(member, request.params.id, body);
+      refuseRuledOut(dates);
+      // The store judges the conflicts and the visitors again inside its transaction.
+      const result = await store.changeSeriesFrom(
+        {
+          seriesId: series.id,
+          fromOccurrence: body.from,
+          ending: change.ending,
+          spaceId: space.id,
+          rule: change.rule,
+          occurrences: change.occurrences,
+        },
+        onConflict === 'skip' ? 'skip_conflicts' : 'all_or_nothing',
+        { memberId: member.id, staff: isStaff(member) },
+        at,
+      );
+      if (!result.ok) {
+        if (result.reason === 'not_found') throw new ApiError(404, `no booking series "${series.id}"`);
+        if (result.reason === 'visitors_signed_up')
+          throw new SeriesRefused(
+            409,
+            'visitors_signed_up',
+            `visitors are signed up for ${result.occurrences.length} date(s) the change would cancel: nothing was changed`,
+            [],
+            undefined,
+            result.occurrences,
+          );
+        const taken = takenOut(result.conflicts);
+        throw new SeriesRefused(
+          409,
+          'slot_taken',
+          taken.length === change.occurrences.length
+            ? 'every date of the changed series is taken: nothing was changed'
+            : `${taken.length} date(s) of the changed series are taken: nothing was changed (onConflict "skip" books the others)`,
+          taken,
+        );
+      }
+      for (const booking of result.cancelled)
+        options.events?.announce(bookingEvent('booking-cancelled', site.site.id, booking, at));
+      for (const booking of result.bookings)
+        options.events?.announce(bookingEvent('booking-made', site.site.id, booking, at));
+      return reply.code(201).send({
+        ended: seriesOut(result.ended, await store.seriesBookings(result.ended.id)),
+        series: seriesOut(result.series, result.bookings),
+        cancelled: givenUpOut(result.cancelled),
+        skipped: takenOut(result.skipped),
+        events: result.events,
+      });
     },
   );
 
