@@ -9,7 +9,14 @@ import {
 } from './token-scopes.ts';
 
 t.test('the scope vocabulary: the names integrations are given, each with what it opens', async (t) => {
-  for (const scope of ['readings:read', 'feed:read', 'spaces:read', 'bookings:read', 'commands:write'])
+  for (const scope of [
+    'readings:read',
+    'feed:read',
+    'spaces:read',
+    'bookings:read',
+    'commands:write',
+    'unlock:write',
+  ])
     t.ok(TOKEN_SCOPE_NAMES.includes(scope as never), `${scope} is a scope`);
   for (const scope of TOKEN_SCOPE_NAMES) {
     t.match(scope, /^[a-z]+:(read|write)$/, `${scope} is <what>:<read|write>`);

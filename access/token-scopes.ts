@@ -13,6 +13,8 @@ export const TOKEN_SCOPES = {
   'spaces:read': 'the site: floors, spaces and their devices (/api/site, /api/spaces)',
   'bookings:read': "a space's busy and free times (/api/spaces/:id/availability; booking ids, never who)",
   'commands:write': 'commands to the building: switches, thermostats (the commands route)',
+  'unlock:write':
+    "opening the doors named on the token (--locks: spaces or their locks), through a space's unlock route, in its opening hours or during a booking of it",
   'notices:write':
     "notices on a space's member view and lobby tile (PUT/DELETE /api/spaces/:id/notices/:topic), e.g. stale air",
 } as const;

@@ -1,5 +1,14 @@
 import t from 'tap';
-import { type BookingFacts, decideUnlock, RateLimiter, takeToken, type UnlockFacts } from './unlock-rules.ts';
+import {
+  type BookingFacts,
+  decideTokenUnlock,
+  decideUnlock,
+  RateLimiter,
+  type TokenUnlockFacts,
+  takeToken,
+  type UnlockFacts,
+  unknownDoors,
+} from './unlock-rules.ts';
 
 const MIN = 60_000;
 const NOW = Date.UTC(2026, 10, 3, 9, 0);
@@ -200,3 +209,70 @@ t.test(
     );
   },
 );
+
+t.test('an integration token: only a door it names, in the opening hours or during a booking', async (t) => {
+  const tokenFacts = (over: Partial<TokenUnlockFacts>): TokenUnlockFacts => ({
+    token: { locks: ['protel-1'] },
+    space: room,
+    lockInstalled: true,
+    openNow: true,
+    bookings: [],
+    now: NOW,
+    graceBeforeMs: 10 * MIN,
+    ...over,
+  });
+  t.same(decideTokenUnlock(tokenFacts({})), {
+    granted: true,
+    reason: 'opening_hours',
+    lock: 'lock-p1',
+    booking: null,
+  });
+  t.match(decideTokenUnlock(tokenFacts({ token: { locks: ['lock-p1'] } })), { granted: true }, 'by its lock');
+  t.same(decideTokenUnlock(tokenFacts({ token: { locks: ['protel-2', 'lock-p2'] } })), {
+    granted: false,
+    reason: 'not_on_token',
+  });
+  t.same(decideTokenUnlock(tokenFacts({ token: { locks: [] } })), { granted: false, reason: 'not_on_token' });
+  t.same(
+    decideTokenUnlock(tokenFacts({ token: { locks: ['protel-2'] }, openNow: false })),
+    { granted: false, reason: 'not_on_token' },
+    'a door not on the list is refused as such, whatever the hours',
+  );
+  t.same(decideTokenUnlock(tokenFacts({ lockInstalled: false })), { granted: false, reason: 'no_lock' });
+  t.same(decideTokenUnlock(tokenFacts({ space: { id: 'protel-1' } })), { granted: false, reason: 'no_lock' });
+  t.same(decideTokenUnlock(tokenFacts({ openNow: false })), {
+    granted: false,
+    reason: 'outside_opening_hours',
+  });
+  // Outside the hours, a booking of the space covering now (an evening event) keeps its door in use.
+  t.same(decideTokenUnlock(tokenFacts({ openNow: false, bookings: [booking({ memberId: 'ben' })] })), {
+    granted: true,
+    reason: 'booking',
+    lock: 'lock-p1',
+    booking: 'b1',
+  });
+  const soon = booking({ start: NOW + 5 * MIN, end: NOW + 60 * MIN });
+  t.match(
+    decideTokenUnlock(tokenFacts({ openNow: false, bookings: [soon] })),
+    { granted: true },
+    'in the grace',
+  );
+  for (const other of [
+    booking({ start: NOW + 15 * MIN, end: NOW + 60 * MIN }),
+    booking({ end: NOW }),
+    booking({ status: 'released' }),
+    booking({ status: 'cancelled' }),
+    booking({ spaceId: 'protel-2' }),
+  ])
+    t.same(
+      decideTokenUnlock(tokenFacts({ openNow: false, bookings: [other] })),
+      { granted: false, reason: 'outside_opening_hours' },
+      `${other.status} ${other.spaceId} ${(other.start - NOW) / MIN}…${(other.end - NOW) / MIN} min opens nothing`,
+    );
+});
+
+t.test('the doors a token may name: a space with a lock, or the lock of a space', async (t) => {
+  const spaces = [room, { id: 'desk-1' }, { id: 'office', lock: 'lock-o' }];
+  t.same(unknownDoors(['protel-1', 'lock-o'], spaces), []);
+  t.same(unknownDoors(['desk-1', 'lock-x', 'protel-1', 'nowhere'], spaces), ['desk-1', 'lock-x', 'nowhere']);
+});

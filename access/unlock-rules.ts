@@ -108,7 +108,71 @@ export function decideUnlock(f: UnlockFacts): UnlockVerdict {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Rate limit: a token bucket per caller (a member; for the commands route also an integration token). A door
+// Integration tokens (Node-RED's "command out"): a token has no role and no bookings of its own. It opens a
+// door only with the scope unlock:write (the route's declaration) and only a door its list names, and only
+// while the door is meant to be in use: in the space's opening hours, or while a booking of the space covers
+// now (an evening event past closing), as the door alert reads it (alerts/alert-rules.ts). So a flow gone
+// wrong, or a stolen token, cannot open a room at night that nobody booked.
+
+export type TokenUnlockDenial = 'no_lock' | 'not_on_token' | 'outside_opening_hours';
+export type TokenUnlockGrant = 'opening_hours' | 'booking';
+
+export type TokenUnlockVerdict =
+  | { granted: true; reason: TokenUnlockGrant; lock: string; booking: string | null }
+  | { granted: false; reason: TokenUnlockDenial };
+
+export interface TokenUnlockFacts {
+  /** The doors the token names: space ids or lock device ids (`wesprint tokens create --locks`). */
+  token: { locks: readonly string[] };
+  space: { id: string; lock?: string };
+  lockInstalled: boolean;
+  /** The space's opening hours (in site time) cover now; a space without opening hours is always open. */
+  openNow: boolean;
+  /** Bookings of this space around now, as for a member (any member's). */
+  bookings: readonly BookingFacts[];
+  now: number;
+  graceBeforeMs: number;
+}
+
+/** A token's list names this door: the space itself or the lock that opens it. */
+export function tokenNamesDoor(locks: readonly string[], space: { id: string; lock?: string }): boolean {
+  return locks.includes(space.id) || (space.lock !== undefined && locks.includes(space.lock));
+}
+
+/**
+ * In this order: no lock, nothing to open; a door the token does not name (it learns nothing of that room's
+ * hours or bookings); in the opening hours; outside them, a live booking of the space covering now (from the
+ * grace before its start, as for its member); otherwise `outside_opening_hours`.
+ */
+export function decideTokenUnlock(f: TokenUnlockFacts): TokenUnlockVerdict {
+  const lock = f.space.lock;
+  if (!lock || !f.lockInstalled) return { granted: false, reason: 'no_lock' };
+  if (!tokenNamesDoor(f.token.locks, f.space)) return { granted: false, reason: 'not_on_token' };
+  if (f.openNow) return { granted: true, reason: 'opening_hours', lock, booking: null };
+  const booked = f.bookings.find((b) => b.spaceId === f.space.id && covers(b, f.now, f.graceBeforeMs));
+  if (booked) return { granted: true, reason: 'booking', lock, booking: booked.id };
+  return { granted: false, reason: 'outside_opening_hours' };
+}
+
+/**
+ * The names of a token's list that are no door of the site: neither a space with a lock nor the lock of a
+ * space. `wesprint tokens create --locks` refuses them, so a typo is said at once rather than opening nothing.
+ */
+export function unknownDoors(
+  names: readonly string[],
+  spaces: readonly { id: string; lock?: string | undefined }[],
+): string[] {
+  const doors = new Set<string>();
+  for (const s of spaces) {
+    if (s.lock === undefined) continue;
+    doors.add(s.id);
+    doors.add(s.lock);
+  }
+  return names.filter((n) => !doors.has(n));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Rate limit: a token bucket per caller (a member or an integration token, each counted apart). A door
 // does not need more than a few taps; a script does.
 
 export interface RateLimit {

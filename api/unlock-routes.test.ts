@@ -5,6 +5,7 @@ import t, { type Test } from 'tap';
 import { SqliteAuditLog } from '../access/sqlite-audit-log.ts';
 import { SqliteBookingStore } from '../bookings/sqlite-booking-store.ts';
 import { buildingTopics, type CommandResultMessage } from '../building/topics.ts';
+import { SqliteIntegrationTokens } from '../members/sqlite-integration-tokens.ts';
 import { DEMO_SITE_FILE } from '../simulations/demo-site.ts';
 import { loadSite } from '../site/load.ts';
 import { signedInMember } from '../test-support/members.ts';
@@ -243,3 +244,133 @@ t.test('phone unlock: granted, denied, offline, timeout, replay, audit, rate lim
     t.match(await unlock(desk.id, anna.cookie), { status: 403 }, 'another member is not affected');
   });
 });
+
+t.test(
+  'an integration token opens only the doors it names, in their opening hours; commands:write alone opens none; audited by its label',
+  async (t) => {
+    // Monday 14 December 2026 10:00 in Berlin: the office (Mon–Fri 07:00–21:00) is open. The rules read this
+    // clock; the command's own expiry is the gateway's real time, as in production.
+    const MONDAY_10 = Date.UTC(2026, 11, 14, 9, 0);
+    const SUNDAY_12 = Date.UTC(2026, 11, 13, 11, 0);
+    let clock = MONDAY_10;
+    const b = await unlockBuilding(t, site, [protelLock, neighbour.lock ?? '', officeLock], {
+      now: () => clock,
+    });
+    const audit = new SqliteAuditLog(b.records);
+    const tokens = new SqliteIntegrationTokens(b.records);
+    const doorFlow = await tokens.create({
+      label: 'door-flow',
+      scopes: 'commands:write,unlock:write',
+      // A Protel room by its space, the office by its lock's device id.
+      locks: [protel.id, officeLock],
+    });
+    const switcher = await tokens.create({ label: 'switcher', scopes: 'commands:write' });
+    const unlock = async (space: string, secret: string) => {
+      const response = await (b.app as FastifyInstance).inject({
+        method: 'POST',
+        url: `/api/spaces/${space}/unlock`,
+        headers: { authorization: `Bearer ${secret}` },
+      });
+      return { status: response.statusCode, body: response.json(), headers: response.headers };
+    };
+    const spy = await mqtt.connectAsync(b.url, {
+      ...b.api,
+      clientId: `spy-${randomUUID()}`,
+      reconnectPeriod: 0,
+    });
+    t.teardown(() => spy.endAsync());
+    const wire: { topic: string; id: string }[] = [];
+    spy.on('message', (topic, payload) => wire.push({ topic, id: JSON.parse(String(payload)).id }));
+    await spy.subscribeAsync(topics.allCommands, { qos: 1 });
+    const protelControls = b.lock(protelLock);
+    const neighbourControls = b.lock(neighbour.lock ?? '');
+    const officeControls = b.lock(officeLock);
+
+    const opened = await unlock(protel.id, doorFlow.secret);
+    t.match(opened, {
+      status: 200,
+      body: { result: 'unlocked', reason: 'opening_hours', lock: protelLock, commandId: String },
+    });
+    await eventually('the command on the broker', () =>
+      wire.some((w) => w.topic === topics.command(protelLock) && w.id === opened.body.commandId),
+    );
+    await eventually('the simulated lock unlocked', () => protelControls.state() === 3);
+    t.equal(protelControls.commandsReceived(), 1, 'the lock got the command once');
+
+    t.match(await unlock(neighbour.id, doorFlow.secret), {
+      status: 403,
+      body: { result: 'denied', reason: 'not_on_token', space: neighbour.id },
+    });
+    const refused = await unlock(protel.id, switcher.secret);
+    t.equal(refused.status, 403, 'commands:write alone opens nothing');
+    t.match(
+      refused.body.message,
+      /token "switcher" may not POST \/api\/spaces\/:id\/unlock: it lacks the scope unlock:write/,
+    );
+
+    clock = SUNDAY_12;
+    t.match(await unlock(office.id, doorFlow.secret), {
+      status: 403,
+      body: { result: 'denied', reason: 'outside_opening_hours' },
+    });
+    clock = MONDAY_10;
+    t.match(await unlock(office.id, doorFlow.secret), {
+      status: 200,
+      body: { result: 'unlocked', reason: 'opening_hours', lock: officeLock },
+    });
+    await eventually('the office lock unlocked', () => officeControls.state() === 3);
+    t.equal(neighbourControls.commandsReceived(), 0, 'the door not on the list got nothing');
+    t.same(
+      wire.map((w) => w.topic),
+      [topics.command(protelLock), topics.command(officeLock)],
+      'two commands on the wire, both for doors on the list',
+    );
+
+    const byToken = (
+      await audit.query({ actor: `token:${doorFlow.token.id}`, action: 'unlock' })
+    ).entries.reverse();
+    t.same(
+      byToken.map((e) => [e.target, e.decision, e.reason, e.detail.token]),
+      [
+        [protel.id, 'granted', 'opening_hours', 'door-flow'],
+        [neighbour.id, 'denied', 'not_on_token', 'door-flow'],
+        [office.id, 'denied', 'outside_opening_hours', 'door-flow'],
+        [office.id, 'granted', 'opening_hours', 'door-flow'],
+      ],
+      'every decision audited with the token’s label',
+    );
+    t.match(byToken[0]?.detail, { lock: protelLock, outcome: 'done', commandId: opened.body.commandId });
+    const scopeRefusal = (await audit.query({ actor: `token:${switcher.token.id}` })).entries;
+    t.match(scopeRefusal, [
+      {
+        action: 'token_use',
+        decision: 'denied',
+        reason: 'scope_missing',
+        target: 'POST /api/spaces/:id/unlock',
+        detail: { label: 'switcher', needs: 'unlock:write' },
+      },
+    ]);
+
+    // The member's rate: ten taps in a burst, then 429, audited with the label; a member is not affected. The
+    // bucket was full again after the clock's day back and forth: one tap of it is taken (the office's).
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i++) statuses.push((await unlock(neighbour.id, doorFlow.secret)).status);
+    t.same(statuses.slice(0, 9), Array(9).fill(403), 'the rest of the burst passes to the rules');
+    t.ok(
+      statuses.slice(9).every((s) => s === 429),
+      'then 429',
+    );
+    const limited = (
+      await audit.query({ actor: `token:${doorFlow.token.id}`, action: 'unlock' })
+    ).entries.filter((e) => e.reason === 'rate_limited');
+    t.equal(limited.length, 3);
+    t.ok(limited.every((e) => e.detail.token === 'door-flow'));
+    const fred = await signedInMember(b.app, b.records, 'facility');
+    const inject = await (b.app as FastifyInstance).inject({
+      method: 'POST',
+      url: `/api/spaces/${neighbour.id}/unlock`,
+      headers: { cookie: fred.cookie },
+    });
+    t.equal(inject.statusCode, 200, 'a member has a bucket of their own');
+  },
+);

@@ -7,9 +7,11 @@ import {
   BOOKING_CONTEXT_MS,
   type BookingFacts,
   DEFAULT_UNLOCK_GRACE_MIN,
+  decideTokenUnlock,
   decideUnlock,
   RateLimiter,
 } from '../access/unlock-rules.ts';
+import { openingIntervals } from '../bookings/booking-rules.ts';
 import type { EventAnnouncer } from '../building/events.ts';
 import type { SiteConfig } from '../site/site.ts';
 import { SiteId } from './context.ts';
@@ -18,7 +20,9 @@ import type { CommandReport, LockCommands } from './lock-commands.ts';
 
 /**
  * Phone unlock: `POST /api/spaces/:id/unlock`. The rules (access/unlock-rules.ts) decide from the member's
- * bookings; only a granted attempt sends a command, through the building's command topic to the gateway,
+ * bookings, or for an integration token with `unlock:write` (Node-RED's "command out") from the doors the
+ * token names and the space's opening hours or a booking covering now (`decideTokenUnlock`); only a granted
+ * attempt sends a command, through the building's command topic to the gateway,
  * which drives the lock through its profile and answers with the lock's confirmation. Every attempt, granted
  * or not, is written to the audit log with the lock's answer and the latency.
  *
@@ -44,7 +48,7 @@ export const UnlockAnswer = Type.Object(
     reason: Type.Optional(
       Type.String({
         description:
-          'why it was denied: no_booking, outside_booking, not_your_space, no_lock, not_bookable; or why it was granted: booking, staff',
+          'why it was denied: no_booking, outside_booking, not_your_space, no_lock, not_bookable (a member); not_on_token, outside_opening_hours (an integration token); or why it was granted: booking, staff, opening_hours',
       }),
     ),
     lock: Type.Optional(Type.String({ description: 'device id of the lock that was commanded' })),
@@ -160,13 +164,13 @@ export const unlockRoutes: FastifyPluginAsyncTypebox<UnlockRoutesOptions> = asyn
   app.post(
     '/api/spaces/:id/unlock',
     {
-      config: { access: ANY_MEMBER },
+      config: { access: ANY_MEMBER, tokenScope: 'unlock:write' },
       schema: {
         tags: ['access'],
         summary:
-          'Open the lock of a space you booked (facility and admin: any lock); every attempt is audited',
+          'Open the lock of a space you booked (facility and admin: any lock; a token: the doors it names); every attempt is audited',
         description:
-          'Granted when you have a booking of the space covering now (from UNLOCK_GRACE_MIN before its start) or your role is facility or admin. 200 unlocked; 403 denied with a reason; 429 too many attempts (Retry-After); 502 the lock or gateway refused; 503 lock_offline; 504 timeout (no confirmation from the lock).',
+          'Granted when you have a booking of the space covering now (from UNLOCK_GRACE_MIN before its start) or your role is facility or admin; to an integration token when its --locks name the space or its lock and the space is in its opening hours or a booking of it covers now. 200 unlocked; 403 denied with a reason; 429 too many attempts (Retry-After); 502 the lock or gateway refused; 503 lock_offline; 504 timeout (no confirmation from the lock).',
         params: Type.Object({ id: SiteId }),
         response: {
           200: UnlockAnswer,
@@ -183,24 +187,30 @@ export const unlockRoutes: FastifyPluginAsyncTypebox<UnlockRoutesOptions> = asyn
     },
     async (request, reply) => {
       const started = now();
+      // A member, or an integration token with unlock:write: the auth hook let in one of them.
       const member = request.member;
-      // The auth hook has already answered 401 for a caller without a member; this keeps the types honest.
-      if (!member)
+      const token = member ? null : request.integration;
+      // The auth hook has already answered 401 for a caller without either; this keeps the types honest.
+      if (!member && !token)
         return reply.code(401).send({ statusCode: 401, error: 'Unauthorized', message: 'sign in first' });
+      const actor = member ? member.id : `token:${token?.id}`;
+      // The token's label on every decision, so the log reads "node-red" and not only a hash's start.
+      const by = member ? { role: member.role } : { token: token?.label };
       const spaceId = request.params.id;
       const space = spaces.get(spaceId);
       const record = (decision: 'granted' | 'denied', reason: string, detail: Record<string, unknown> = {}) =>
         audit.record({
           at: started,
-          actor: member.id,
+          actor,
           action: 'unlock',
           target: spaceId,
           decision,
           reason,
-          detail: { role: member.role, ...detail, latencyMs: now() - started },
+          detail: { ...by, ...detail, latencyMs: now() - started },
         });
 
-      const take = limiter.take(member.id, started);
+      // One bucket per member and one per token, at the same rate: a flow taps no faster than a phone.
+      const take = limiter.take(actor, started);
       if (!take.allowed) {
         const retryAfterS = Math.ceil(take.retryAfterMs / 1000);
         await record('denied', 'rate_limited', { retryAfterS });
@@ -214,24 +224,34 @@ export const unlockRoutes: FastifyPluginAsyncTypebox<UnlockRoutesOptions> = asyn
           .send({ statusCode: 404, error: 'Not Found', message: `no space "${spaceId}"` });
       }
 
-      const verdict = decideUnlock({
-        member,
-        space,
-        // Roles are per site, and a guest opens only what this site opens to their home.
-        site: {
-          id: site.site.id,
-          installationHome: options.installationHome ?? site.site.id,
-          ...(site.guests ? { guests: site.guests } : {}),
-        },
-        lockInstalled: space.lock !== undefined && devices.has(space.lock),
-        bookings: await bookings.spaceBookings(
-          space.id,
-          started - BOOKING_CONTEXT_MS,
-          started + BOOKING_CONTEXT_MS,
-        ),
-        now: started,
-        graceBeforeMs,
-      });
+      const lockInstalled = space.lock !== undefined && devices.has(space.lock);
+      const around = () =>
+        bookings.spaceBookings(space.id, started - BOOKING_CONTEXT_MS, started + BOOKING_CONTEXT_MS);
+      const verdict = member
+        ? decideUnlock({
+            member,
+            space,
+            // Roles are per site, and a guest opens only what this site opens to their home.
+            site: {
+              id: site.site.id,
+              installationHome: options.installationHome ?? site.site.id,
+              ...(site.guests ? { guests: site.guests } : {}),
+            },
+            lockInstalled,
+            bookings: await around(),
+            now: started,
+            graceBeforeMs,
+          })
+        : decideTokenUnlock({
+            token: { locks: token?.locks ?? [] },
+            space,
+            lockInstalled,
+            openNow:
+              openingIntervals(space, { start: started, end: started + 1 }, site.site.timezone).length > 0,
+            bookings: await around(),
+            now: started,
+            graceBeforeMs,
+          });
       if (!verdict.granted) {
         await record('denied', verdict.reason, { lock: space.lock ?? null });
         return reply.code(403).send({ result: 'denied', space: space.id, reason: verdict.reason });
@@ -251,10 +271,7 @@ export const unlockRoutes: FastifyPluginAsyncTypebox<UnlockRoutesOptions> = asyn
         booking: verdict.booking,
         ...doorDetail(report, result, started),
       });
-      request.log.info(
-        { member: member.id, space: space.id, lock: verdict.lock, result, latencyMs },
-        'unlock',
-      );
+      request.log.info({ actor, space: space.id, lock: verdict.lock, result, latencyMs }, 'unlock');
       return reply.code(status).send({
         result,
         space: space.id,

@@ -28,6 +28,25 @@ t.test('tokens create (printed once), list, revoke by label; mistakes said; audi
     env,
   );
   t.equal(forSite.code, 0, forSite.stderr);
+  // A token that opens doors names them: a Protel room by its space, an office by its lock's device id.
+  const doors = await runWesprint(
+    [
+      'tokens',
+      'create',
+      '--label',
+      'door-flow',
+      '--scope',
+      'commands:write,unlock:write',
+      '--locks',
+      'og2-protel-01,og3-buero-01-lock',
+    ],
+    env,
+  );
+  t.equal(doors.code, 0, doors.stderr);
+  t.match(
+    doors.stdout,
+    /scopes: commands:write, unlock:write; site: any; opens: og2-protel-01, og3-buero-01-lock/,
+  );
 
   for (const [args, message] of [
     [['--label', 'x', '--scope', 'readings:write'], /unknown scope "readings:write"/],
@@ -37,6 +56,15 @@ t.test('tokens create (printed once), list, revoke by label; mistakes said; audi
       /unknown site "elsewhere".*kaufhaus-am-markt/,
     ],
     [['--scope', 'feed:read'], /--label and --scope are required/],
+    [['--label', 'x', '--scope', 'unlock:write'], /unlock:write needs --locks/],
+    [
+      ['--label', 'x', '--scope', 'commands:write', '--locks', 'og2-protel-01'],
+      /--locks goes with the scope unlock:write/,
+    ],
+    [
+      ['--label', 'x', '--scope', 'unlock:write', '--locks', 'og2-protel-01,og2-protel-99,og1-desk-n01'],
+      /--locks "og2-protel-99", "og1-desk-n01": no space with a lock, nor a space's lock/,
+    ],
   ] as const) {
     const refused = await runWesprint(['tokens', 'create', ...args], env);
     t.equal(refused.code, 2, `${args.join(' ')}: exit 2`);
@@ -50,12 +78,21 @@ t.test('tokens create (printed once), list, revoke by label; mistakes said; audi
     .trim()
     .split('\n')
     .map((l) => l.split('\t'));
-  t.same(rows[0], ['ID', 'LABEL', 'SCOPES', 'SITE', 'CREATED', 'LAST USED', 'STATUS']);
+  t.same(rows[0], ['ID', 'LABEL', 'SCOPES', 'SITE', 'LOCKS', 'CREATED', 'LAST USED', 'STATUS']);
   t.same(
-    rows.slice(1).map((r) => [r[0], r[1], r[2], r[3], r[5], r[6]]),
+    rows.slice(1).map((r) => [r[0], r[1], r[2], r[3], r[4], r[6], r[7]]),
     [
-      [id, 'node-red', 'readings:read,feed:read,commands:write', '*', 'never', 'active'],
-      [rows[2]?.[0], 'bms', 'spaces:read', 'kaufhaus-am-markt', 'never', 'active'],
+      [id, 'node-red', 'readings:read,feed:read,commands:write', '*', '-', 'never', 'active'],
+      [rows[2]?.[0], 'bms', 'spaces:read', 'kaufhaus-am-markt', '-', 'never', 'active'],
+      [
+        rows[3]?.[0],
+        'door-flow',
+        'commands:write,unlock:write',
+        '*',
+        'og2-protel-01,og3-buero-01-lock',
+        'never',
+        'active',
+      ],
     ],
   );
   t.notOk(list.stdout.includes(secret ?? 'none'), 'never the secret');
@@ -82,6 +119,7 @@ t.test('tokens create (printed once), list, revoke by label; mistakes said; audi
   t.same(
     audit.map((e) => [e.action, e.decision]),
     [
+      ['token_create', 'granted'],
       ['token_create', 'granted'],
       ['token_create', 'granted'],
       ['token_revoke', 'granted'],

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { SqliteAuditLog } from '../access/sqlite-audit-log.ts';
 import { TOKEN_SCOPE_NAMES } from '../access/token-scopes.ts';
+import { unknownDoors } from '../access/unlock-rules.ts';
 import { openRecords } from '../database/database.ts';
 import {
   type IntegrationToken,
@@ -19,11 +20,13 @@ import { loadSites } from './sites.ts';
  * at the API's next check, within 10 s) without restarting anything. Creating and revoking are audited.
  */
 
-export const TOKENS_USAGE = `  wesprint tokens create --label L --scope S1,S2 [--site SITE]
+export const TOKENS_USAGE = `  wesprint tokens create --label L --scope S1,S2 [--site SITE] [--locks SPACE|LOCK,…]
                                  a token for an integration (Node-RED, scripts), printed once; use it as
                                  "Authorization: Bearer <token>". Scopes (README: what each opens):
                                  ${TOKEN_SCOPE_NAMES.join(', ')}
-  wesprint tokens list           every token: label, scopes, site, created, last used, revoked
+                                 unlock:write needs --locks: the spaces (or their locks' device ids) it may
+                                 open, in their opening hours or while a booking of the space covers now
+  wesprint tokens list           every token: label, scopes, site, locks, created, last used, revoked
   wesprint tokens revoke ID|LABEL
                                  refused from then on (open WebSockets closed within 10 s)`;
 
@@ -38,6 +41,7 @@ function line(t: IntegrationToken): string {
     t.label,
     t.scopes.join(','),
     t.site ?? '*',
+    t.locks.length > 0 ? t.locks.join(',') : '-',
     iso(t.createdAt),
     t.lastUsedAt === null ? 'never' : iso(t.lastUsedAt),
     t.revokedAt === null ? 'active' : `revoked ${iso(t.revokedAt)}`,
@@ -49,19 +53,40 @@ export async function runTokens(args: string[], settings: Settings): Promise<num
   if (sub === 'create') {
     const { values } = parseArgs({
       args: rest,
-      options: { label: { type: 'string' }, scope: { type: 'string' }, site: { type: 'string' } },
+      options: {
+        label: { type: 'string' },
+        scope: { type: 'string' },
+        site: { type: 'string' },
+        locks: { type: 'string' },
+      },
       strict: true,
     });
     if (!values.label || !values.scope) {
       console.error(`wesprint tokens create: --label and --scope are required\n\n${TOKENS_USAGE}`);
       return 2;
     }
+    const sites = values.site !== undefined || values.locks !== undefined ? loadSites(settings).sites : [];
     if (values.site !== undefined) {
       // The token's site must be one this installation serves (SITE_FILE's, or one of SITES_DIR's).
-      const served = loadSites(settings).sites.map((s) => s.site.id);
+      const served = sites.map((s) => s.site.id);
       if (!served.includes(values.site)) {
         console.error(
           `wesprint tokens create: unknown site "${values.site}" (this installation serves ${served.map((s) => `"${s}"`).join(', ')})`,
+        );
+        return 2;
+      }
+    }
+    if (values.locks !== undefined) {
+      // Each door must be one of the site's (the token's site, or any served when it names none): a typo
+      // said now, not a token that silently opens nothing.
+      const spaces = sites
+        .filter((s) => values.site === undefined || s.site.id === values.site)
+        .flatMap((s) => s.spaces);
+      const names = values.locks.split(/[\s,]+/).filter((l) => l.length > 0);
+      const unknown = unknownDoors(names, spaces);
+      if (unknown.length > 0) {
+        console.error(
+          `wesprint tokens create: --locks ${unknown.map((l) => `"${l}"`).join(', ')}: no space with a lock, nor a space's lock, of ${values.site ? `site "${values.site}"` : 'this installation'}`,
         );
         return 2;
       }
@@ -71,11 +96,18 @@ export async function runTokens(args: string[], settings: Settings): Promise<num
         const { token, secret } = await issueToken(
           tokens,
           audit,
-          { label: values.label as string, scopes: values.scope as string, site: values.site ?? null },
+          {
+            label: values.label as string,
+            scopes: values.scope as string,
+            site: values.site ?? null,
+            ...(values.locks !== undefined ? { locks: values.locks } : {}),
+          },
           CLI,
         );
         console.log(`token ${token.id} "${token.label}" created (shown once): ${secret}`);
-        console.log(`scopes: ${token.scopes.join(', ')}; site: ${token.site ?? 'any'}`);
+        console.log(
+          `scopes: ${token.scopes.join(', ')}; site: ${token.site ?? 'any'}${token.locks.length > 0 ? `; opens: ${token.locks.join(', ')}` : ''}`,
+        );
         console.log(
           'use it as "Authorization: Bearer <token>"; only its hash is kept, so it cannot be shown again',
         );
@@ -97,7 +129,7 @@ export async function runTokens(args: string[], settings: Settings): Promise<num
         console.log('no tokens yet (wesprint tokens create --label L --scope S)');
         return 0;
       }
-      console.log(['ID', 'LABEL', 'SCOPES', 'SITE', 'CREATED', 'LAST USED', 'STATUS'].join('\t'));
+      console.log(['ID', 'LABEL', 'SCOPES', 'SITE', 'LOCKS', 'CREATED', 'LAST USED', 'STATUS'].join('\t'));
       for (const t of all) console.log(line(t));
       return 0;
     });

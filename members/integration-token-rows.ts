@@ -8,6 +8,8 @@ export interface TokenRow {
   label: string;
   scopes: string;
   site: string | null;
+  /** Space ids or lock device ids, separated by a space; null: none (migration 0160). */
+  locks: string | null;
   created_at: number;
   last_used_at: number | null;
   revoked_at: number | null;
@@ -20,6 +22,7 @@ export function toToken(row: TokenRow): IntegrationToken {
     // A scope a later version dropped grants nothing.
     scopes: row.scopes.split(' ').filter((s): s is TokenScope => isTokenScope(s)),
     site: row.site,
+    locks: row.locks === null ? [] : row.locks.split(' ').filter((l) => l.length > 0),
     createdAt: row.created_at,
     lastUsedAt: row.last_used_at,
     revokedAt: row.revoked_at,

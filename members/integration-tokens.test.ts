@@ -120,3 +120,48 @@ recordsContract(
     t.notOk(JSON.stringify(entries).includes(a.secret), 'never the secret');
   },
 );
+
+recordsContract(
+  t,
+  'the doors a token opens: only with unlock:write, kept with it, read back, audited at creation',
+  async (t, records) => {
+    const tokens = records.integrationTokens;
+    await t.rejects(tokens.create({ label: 'x', scopes: 'unlock:write' }), /unlock:write needs --locks/);
+    await t.rejects(
+      tokens.create({ label: 'x', scopes: 'commands:write', locks: ['og2-protel-01'] }),
+      /--locks goes with the scope unlock:write/,
+    );
+    await t.rejects(
+      tokens.create({ label: 'x', scopes: 'unlock:write', locks: 'Protel 201' }),
+      /locks "Protel": space or lock ids/,
+    );
+    const doors = await issueToken(
+      tokens,
+      records.audit,
+      {
+        label: 'door-flow',
+        scopes: 'commands:write,unlock:write',
+        locks: 'og2-protel-01, og3-buero-01-lock,og2-protel-01',
+      },
+      { actor: null, via: 'cli' },
+      T0,
+    );
+    t.same(doors.token.locks, ['og2-protel-01', 'og3-buero-01-lock'], 'each door once, as given');
+    t.same((await tokens.resolve(doors.secret, T0))?.locks, ['og2-protel-01', 'og3-buero-01-lock']);
+    const plain = await tokens.create({ label: 'switcher', scopes: 'commands:write' }, T0 + 1);
+    t.same((await tokens.resolve(plain.secret, T0))?.locks, [], 'a token without unlock:write names no door');
+    t.same(
+      (await tokens.list()).map((l) => [l.label, l.locks]),
+      [
+        ['door-flow', ['og2-protel-01', 'og3-buero-01-lock']],
+        ['switcher', []],
+      ],
+    );
+    t.same(await records.column('SELECT locks FROM integration_tokens ORDER BY label'), [
+      'og2-protel-01 og3-buero-01-lock',
+      null,
+    ]);
+    const [created] = (await records.audit.query({ action: 'token_create' })).entries;
+    t.same(created?.detail.locks, ['og2-protel-01', 'og3-buero-01-lock'], 'the doors are in the audit entry');
+  },
+);

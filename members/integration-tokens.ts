@@ -30,6 +30,11 @@ export interface IntegrationToken {
   scopes: TokenScope[];
   /** The site it is for; null: whichever site the API serves. */
   site: string | null;
+  /**
+   * The doors it may open with `unlock:write`: space ids or their locks' device ids, as given when it was made.
+   * Empty for every token without that scope: no token opens a door it does not name.
+   */
+  locks: string[];
   createdAt: number;
   lastUsedAt: number | null;
   revokedAt: number | null;
@@ -40,13 +45,23 @@ export interface NewIntegrationToken {
   /** Scope names, or `readings:read,feed:read` as typed. */
   scopes: readonly string[] | string;
   site?: string | null;
+  /** With `unlock:write` (and only with it): the spaces or locks it may open, or `og2-protel-01,…` as typed. */
+  locks?: readonly string[] | string;
 }
 
-/** The input as the rules allow it: a label, known scopes (at least one), a well-formed site id. */
+const DOOR = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+
+/**
+ * The input as the rules allow it: a label, known scopes (at least one), a well-formed site id, and doors
+ * exactly when the token may unlock (least privilege: `unlock:write` names what it opens, and nothing else
+ * carries a list that would mean nothing). Whether each door is one of the site's is the caller's to check
+ * (the command line knows the site files: `unknownDoors` in access/unlock-rules.ts).
+ */
 export function checkedNewToken(input: NewIntegrationToken): {
   label: string;
   scopes: TokenScope[];
   site: string | null;
+  locks: string[];
 } {
   const label = input.label.trim();
   if (!LABEL.test(label))
@@ -57,7 +72,23 @@ export function checkedNewToken(input: NewIntegrationToken): {
   const site = input.site ?? null;
   if (site !== null && !SITE.test(site))
     throw new IntegrationTokenError(`site "${site}" is not a site id (a-z 0-9 _ -)`);
-  return { label, scopes, site };
+  const asked = typeof input.locks === 'string' ? input.locks.split(/[\s,]+/) : (input.locks ?? []);
+  const locks = [...new Set(asked.map((l) => l.trim()).filter((l) => l.length > 0))];
+  const bad = locks.filter((l) => !DOOR.test(l));
+  if (bad.length > 0)
+    throw new IntegrationTokenError(
+      `locks ${bad.map((l) => `"${l}"`).join(', ')}: space or lock ids (a-z 0-9 _ -)`,
+    );
+  if (scopes.includes('unlock:write') && locks.length === 0)
+    throw new IntegrationTokenError(
+      'unlock:write needs --locks: the spaces (or their locks) this token may open, and no others',
+    );
+  if (!scopes.includes('unlock:write') && locks.length > 0)
+    throw new IntegrationTokenError(
+      '--locks goes with the scope unlock:write (without it a token opens no door)',
+    );
+  if (locks.join(' ').length > 4096) throw new IntegrationTokenError('too many locks for one token');
+  return { label, scopes, site, locks };
 }
 
 export type RevokeResult =
@@ -104,7 +135,12 @@ export async function issueToken(
     target: `token:${made.token.id}`,
     decision: 'granted',
     reason: keeper.via,
-    detail: { label: made.token.label, scopes: made.token.scopes, site: made.token.site },
+    detail: {
+      label: made.token.label,
+      scopes: made.token.scopes,
+      site: made.token.site,
+      ...(made.token.locks.length > 0 ? { locks: made.token.locks } : {}),
+    },
   });
   return made;
 }

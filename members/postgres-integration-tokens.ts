@@ -12,7 +12,7 @@ import {
 } from './integration-tokens.ts';
 import { newToken, tokenId } from './tokens.ts';
 
-const COLUMNS = 'id, label, scopes, site, created_at, last_used_at, revoked_at';
+const COLUMNS = 'id, label, scopes, site, locks, created_at, last_used_at, revoked_at';
 
 /** Integration tokens in PostgreSQL (table integration_tokens). */
 export class PostgresIntegrationTokens implements IntegrationTokens {
@@ -22,14 +22,14 @@ export class PostgresIntegrationTokens implements IntegrationTokens {
     input: NewIntegrationToken,
     now = Date.now(),
   ): Promise<{ token: IntegrationToken; secret: string }> {
-    const { label, scopes, site } = checkedNewToken(input);
+    const { label, scopes, site, locks } = checkedNewToken(input);
     const secret = `${INTEGRATION_TOKEN_PREFIX}${newToken()}`;
     const id = tokenId(secret);
     // The partial unique index on active labels refuses a second one, also from another process.
     const { rows } = await this.pool.query<TokenRow>(
-      `INSERT INTO integration_tokens (id, label, scopes, site, created_at) VALUES ($1, $2, $3, $4, $5)
+      `INSERT INTO integration_tokens (id, label, scopes, site, locks, created_at) VALUES ($1, $2, $3, $4, $5, $6)
        ON CONFLICT DO NOTHING RETURNING ${COLUMNS}`,
-      [id, label, scopes.join(' '), site, now],
+      [id, label, scopes.join(' '), site, locks.length > 0 ? locks.join(' ') : null, now],
     );
     if (!rows[0])
       throw new IntegrationTokenError(

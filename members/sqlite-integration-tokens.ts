@@ -12,7 +12,7 @@ import {
 } from './integration-tokens.ts';
 import { newToken, tokenId } from './tokens.ts';
 
-const COLUMNS = 'id, label, scopes, site, created_at, last_used_at, revoked_at';
+const COLUMNS = 'id, label, scopes, site, locks, created_at, last_used_at, revoked_at';
 
 /** Integration tokens in the records database (table integration_tokens, migration 0060). */
 export class SqliteIntegrationTokens implements IntegrationTokens {
@@ -22,15 +22,15 @@ export class SqliteIntegrationTokens implements IntegrationTokens {
     input: NewIntegrationToken,
     now = Date.now(),
   ): Promise<{ token: IntegrationToken; secret: string }> {
-    const { label, scopes, site } = checkedNewToken(input);
+    const { label, scopes, site, locks } = checkedNewToken(input);
     const secret = `${INTEGRATION_TOKEN_PREFIX}${newToken()}`;
     const id = tokenId(secret);
     try {
       this.records
         .prepare(
-          'INSERT INTO integration_tokens (id, label, scopes, site, created_at) VALUES (?, ?, ?, ?, ?)',
+          'INSERT INTO integration_tokens (id, label, scopes, site, locks, created_at) VALUES (?, ?, ?, ?, ?, ?)',
         )
-        .run(id, label, scopes.join(' '), site, now);
+        .run(id, label, scopes.join(' '), site, locks.length > 0 ? locks.join(' ') : null, now);
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE')
         throw new IntegrationTokenError(

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { type RunningSystem, startRunningSystem } from '../test-support/running-system.ts';
 import { runWesprint } from '../test-support/wesprint-process.ts';
 
@@ -61,10 +61,22 @@ const SITE = {
       lock: 'protel-1-lock',
       opening_hours: [{ days: [1, 2, 3, 4, 5, 6, 7], open: '00:00', close: '24:00' }],
     },
+    {
+      id: 'protel-2',
+      name: 'Protel 2',
+      floor: 'eg',
+      kind: 'protel',
+      area_m2: 30,
+      capacity: 4,
+      bookable: true,
+      lock: 'protel-2-lock',
+      opening_hours: [{ days: [1, 2, 3, 4, 5, 6, 7], open: '00:00', close: '24:00' }],
+    },
     { id: 'cafe', name: 'Café', floor: 'eg', kind: 'cafe', area_m2: 100 },
   ],
   devices: [
     { id: 'protel-1-lock', profile: 'nuki-mqtt', topic: 'nuki/1BA6262A', space: 'protel-1' },
+    { id: 'protel-2-lock', profile: 'nuki-mqtt', topic: 'nuki/1BA6262B', space: 'protel-2' },
     {
       id: 'protel-1-presence',
       profile: 'zigbee2mqtt-occupancy',
@@ -127,8 +139,13 @@ async function signIn(system: RunningSystem, email: string, password: string): P
 }
 
 /** `wesprint tokens create` as an operator runs it, against the running system's records: the token it prints. */
-async function createToken(system: RunningSystem, label: string, scopes: string): Promise<string> {
-  const run = await runWesprint(['tokens', 'create', '--label', label, '--scope', scopes], {
+async function createToken(
+  system: RunningSystem,
+  label: string,
+  scopes: string,
+  more: string[] = [],
+): Promise<string> {
+  const run = await runWesprint(['tokens', 'create', '--label', label, '--scope', scopes, ...more], {
     DATA_DIR: system.dataDir,
     SITE_FILE: siteFile,
     LOG_LEVEL: 'silent',
@@ -148,18 +165,21 @@ const userDir = path.join(dir, 'node-red');
 fs.mkdirSync(userDir);
 
 let system: RunningSystem;
-/** The admin's session: bookings and the phone's unlock route, which no integration token opens. */
+/** The admin's session: bookings, and the phone's unlock route as a member opens it. */
 let session: string;
 /** `wesprint tokens create --label node-red --scope readings:read,feed:read,bookings:read,commands:write` */
 let token: string;
 /** A token for a lobby display: spaces:read only. */
 let narrowToken: string;
+/** `… --scope commands:write,unlock:write --locks protel-1`: one door, no other. */
+let doorToken: string;
 
 t.before(async () => {
   system = await startRunningSystem({ env: { SITE_FILE: siteFile, CHECKIN_GRACE_MIN: '60' } });
   session = await signIn(system, system.admin.email, system.admin.password);
   token = await createToken(system, 'node-red', 'readings:read,feed:read,bookings:read,commands:write');
   narrowToken = await createToken(system, 'display', 'spaces:read');
+  doorToken = await createToken(system, 'door-flow', 'commands:write,unlock:write', ['--locks', 'protel-1']);
   helper.init(require.resolve('node-red'), { userDir, credentialSecret: 'palette-test-secret' });
   await helper.startServer();
   const simulation = system.simulation;
@@ -382,43 +402,54 @@ t.test("space: booked now, the next booking and presence, for the message's spac
   t.match(statuses('space-narrow').at(-1), { fill: 'red' });
 });
 
+/**
+ * A command out node set to unlock, on a server with `secret`; it is sent `space` and must open its lock
+ * (protel-1's): the outcome on the second output, the message passed on from the first, one command at the
+ * simulated lock. The collectors stay for what the caller sends next.
+ */
+async function unlockOpens(t: Test, secret: string, expected: Record<string, unknown>) {
+  await helper.load(
+    nodes,
+    [
+      server(),
+      {
+        id: 'command',
+        type: 'wesprint-command',
+        server: 'server',
+        action: 'unlock',
+        wires: [['done'], ['outcome']],
+      },
+      { id: 'done', type: 'helper' },
+      { id: 'outcome', type: 'helper' },
+    ],
+    credentials(secret),
+  );
+  const done = collect('done');
+  const outcome = collect('outcome');
+  const lock = system.simulation?.locks.get('protel-1-lock');
+  const before = lock?.commandsReceived() ?? 0;
+  helper.getNode('command').receive({ space: 'protel-1', payload: 'open up', _msgid: 'm1' });
+  const report = await until('the outcome', () => outcome[0]);
+  t.match(report.payload, {
+    ok: true,
+    action: 'unlock',
+    space: 'protel-1',
+    status: 200,
+    outcome: 'unlocked',
+    answer: { result: 'unlocked', lock: 'protel-1-lock' },
+    ...expected,
+  });
+  t.equal(lock?.commandsReceived(), before + 1, 'the simulated lock received one command');
+  const passed = await until('the message passed on', () => done[0]);
+  t.equal(passed.payload, 'open up', 'the first output carries the message that came in');
+  return { done, outcome, lock };
+}
+
 t.test(
   "command out: unlock through the space's unlock route, the outcome on the second output",
   async (t) => {
-    await helper.load(
-      nodes,
-      [
-        server(),
-        {
-          id: 'command',
-          type: 'wesprint-command',
-          server: 'server',
-          action: 'unlock',
-          wires: [['done'], ['outcome']],
-        },
-        { id: 'done', type: 'helper' },
-        { id: 'outcome', type: 'helper' },
-      ],
-      // The phone's unlock route is a member's: the admin's session here (a token is refused, below).
-      credentials(session),
-    );
-    const done = collect('done');
-    const outcome = collect('outcome');
-    const lock = system.simulation?.locks.get('protel-1-lock');
-    const before = lock?.commandsReceived() ?? 0;
-    helper.getNode('command').receive({ space: 'protel-1', payload: 'open up', _msgid: 'm1' });
-    const report = await until('the outcome', () => outcome[0]);
-    t.match(report.payload, {
-      ok: true,
-      action: 'unlock',
-      space: 'protel-1',
-      status: 200,
-      outcome: 'unlocked',
-      answer: { result: 'unlocked', lock: 'protel-1-lock' },
-    });
-    t.equal(lock?.commandsReceived(), before + 1, 'the simulated lock received one command');
-    const passed = await until('the message passed on', () => done[0]);
-    t.equal(passed.payload, 'open up', 'the first output carries the message that came in');
+    // A member's session opens what the member may: the admin's, any door.
+    const { done, outcome, lock } = await unlockOpens(t, session, { reason: 'staff' });
 
     helper.getNode('command').receive({ space: 'no-such-space', _msgid: 'm2' });
     const refused = await until('the refusal', () => outcome[1]);
@@ -447,8 +478,35 @@ t.test(
     const locked = lock?.commandsReceived();
     helper.getNode('command').receive({ space: 'protel-1', _msgid: 'm3' });
     const byToken = await until('the outcome', () => tokenOutcome[0]);
-    t.match(byToken.payload, { ok: false, status: 403, detail: /no token scope admits this route/ });
-    t.equal(lock?.commandsReceived(), locked, 'the lock received nothing');
+    t.match(byToken.payload, {
+      ok: false,
+      status: 403,
+      detail: /token "node-red" may not POST \/api\/spaces\/:id\/unlock: it lacks the scope unlock:write/,
+    });
+    t.equal(lock?.commandsReceived(), locked, 'commands:write alone: the lock received nothing');
+  },
+);
+
+t.test(
+  'command out: a token with unlock:write opens the door it names; another door refused on the second output',
+  async (t) => {
+    const { done, outcome } = await unlockOpens(t, doorToken, { reason: 'opening_hours' });
+    const other = system.simulation?.locks.get('protel-2-lock');
+    const otherBefore = other?.commandsReceived() ?? 0;
+    helper.getNode('command').receive({ space: 'protel-2', _msgid: 'd2' });
+    const refused = await until('the refusal', () => outcome[1]);
+    t.match(refused.payload, {
+      ok: false,
+      action: 'unlock',
+      space: 'protel-2',
+      status: 403,
+      outcome: 'denied',
+      reason: 'not_on_token',
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    t.equal(done.length, 1, 'a refused unlock passes nothing on the first output');
+    t.equal(other?.commandsReceived(), otherBefore, 'the door not on the list received nothing');
+    t.match(statuses('command').at(-1), { fill: 'red', text: /unlock protel-2: denied \(not_on_token\)/ });
   },
 );
 
