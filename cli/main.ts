@@ -4,6 +4,7 @@ import { runDecode } from './decode.ts';
 import { checkGatewayHeartbeat } from './healthcheck.ts';
 import { runLoad } from './load.ts';
 import { runParts } from './parts.ts';
+import { RECORDS_USAGE, runRecords } from './records-copy.ts';
 import { readSettings, SettingsError } from './settings.ts';
 import { runBackfillCommand } from './simulated-history.ts';
 import { runTokens, TOKENS_USAGE } from './tokens.ts';
@@ -34,6 +35,7 @@ Usage:
                                  decode one vendor message into readings (JSON lines); exit 1 if it can't
 ${USERS_USAGE}
 ${TOKENS_USAGE}
+${RECORDS_USAGE}
 
 Configuration is by environment variables; see README.md.`;
 
@@ -114,6 +116,8 @@ async function main(argv: string[]): Promise<number> {
       return runLobbyToken(rest, readSettings());
     case 'tokens':
       return runTokens(rest, readSettings());
+    case 'records':
+      return runRecords(rest, readSettings());
     case undefined:
     case '-h':
     case '--help':
@@ -134,6 +138,8 @@ const USER_ERRORS = new Set([
   'BrokerStartError',
   'PortInUseError',
   'PostgresRecordsError',
+  'RecordsCopyError',
+  'MigrationError',
   'StartError',
   'StoreNotSupportedError',
 ]);
