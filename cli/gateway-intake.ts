@@ -1,6 +1,9 @@
 import path from 'node:path';
+import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { defaultKeyPrefix, redactedRedisUrl } from '../broker/cluster-options.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
+import { MovedDeviceRepeatsInRedis } from '../gateway/moved-device-repeats.ts';
 import {
   gatewayWorkerClientId,
   intakeClientId,
@@ -22,6 +25,11 @@ import type { Settings } from './settings.ts';
  * The intake's persistent session has a client id kept in DATA_DIR (one per worker: several workers sharing
  * MQTT_SHARE_GROUP each need a DATA_DIR of their own). It waits for its broker as long as it takes, with the
  * backoff every part uses (building/broker-connection.ts).
+ *
+ * With REDIS_URL (the gateway of a cluster of `wesprint broker` nodes) the intake keeps what the nodes forwarded
+ * of each device in that Redis (gateway/moved-device-repeats.ts `MovedDeviceRepeatsInRedis`), so that a
+ * device's message resent through another node after its node died is recognised even when the gateway was
+ * killed in between.
  */
 export interface GatewayIntake {
   journal: MessageJournal;
@@ -49,6 +57,7 @@ export async function openGatewayIntake(
   const journal = await openJournal(path.join(settings.dataDir, 'journal'));
   const filters = [...profiles.values()].flatMap((p) => p.subscriptions);
   const clientId = intakeClientId(settings.dataDir, site.site.id);
+  const redis = settings.redisUrl ? movedRepeatsRedis(settings, site, logger) : undefined;
   let intake: MqttIntake;
   try {
     intake = await startMqttIntake({
@@ -59,12 +68,14 @@ export async function openGatewayIntake(
       // A `wesprint broker` forwards its journal there (Mosquitto and EMQX never publish on it).
       journalFeed: JOURNAL_FEED_TOPIC,
       ...(settings.mqttShareGroup ? { shareGroup: settings.mqttShareGroup } : {}),
+      ...(redis ? { movedRepeats: new MovedDeviceRepeatsInRedis(redis) } : {}),
       journal,
       logger: logger.child({ part: 'intake' }),
       // Started before its broker (compose start order, a broker restarting): it waits, and says so.
       connectInBackground: true,
     });
   } catch (err) {
+    redis?.disconnect();
     await journal.close();
     throw err;
   }
@@ -80,10 +91,35 @@ export async function openGatewayIntake(
         try {
           await intake.stop();
         } finally {
+          redis?.disconnect();
           await journal.close();
         }
       })();
       return closed;
     },
   };
+}
+
+/**
+ * The intake's Redis client, on REDIS_URL with the installation's key prefix. Commands wait while Redis is away
+ * (the offline queue, a few retries), then fail: the intake then acknowledges nothing and the broker resends.
+ * One log line when Redis goes away and one when it is back, not one per attempt.
+ */
+function movedRepeatsRedis(settings: Settings, site: SiteConfig, logger: Logger): Redis {
+  const redis = new Redis(settings.redisUrl as string, {
+    keyPrefix: settings.redisKeyPrefix ?? defaultKeyPrefix(site.site.id),
+  });
+  const where = redactedRedisUrl(settings.redisUrl as string);
+  let away = false;
+  redis.on('error', (err: Error) => {
+    if (away) return;
+    away = true;
+    logger.warn({ err: err.message, redis: where }, "Redis (the intake's moved devices) away; retrying");
+  });
+  redis.on('ready', () => {
+    if (!away) return;
+    away = false;
+    logger.info({ redis: where }, "Redis (the intake's moved devices) back");
+  });
+  return redis;
 }

@@ -34,6 +34,8 @@ export interface GatewayBeat {
     received: number;
     appended: number;
     duplicates: number;
+    /** Of those, a device's message resent through another node of a cluster (gateway/moved-device-repeats.ts). */
+    movedRepeats?: number;
     acknowledged: number;
     connections: number;
   };

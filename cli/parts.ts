@@ -825,6 +825,8 @@ async function startOwnGateway(
               received: s.received,
               appended: s.appended,
               duplicates: s.duplicates,
+              // Of those, a device's message resent through another node of a cluster (moved-device-repeats.ts).
+              movedRepeats: s.movedRepeats,
               acknowledged: s.acknowledged,
               connections: s.connections,
             },

@@ -34,7 +34,9 @@ export interface Settings {
   brokerAllowAnonymous: boolean;
   /**
    * REDIS_URL: the built-in broker is a node of a cluster, its sessions, queues and retained messages in this
-   * Redis, shared with the other `wesprint broker` nodes of the building (unset: one node, state in DATA_DIR).
+   * Redis, shared with the other `wesprint broker` nodes of the building (unset: one node, state in DATA_DIR);
+   * `wesprint gateway` of such a cluster keeps there what the nodes forwarded of each device
+   * (gateway/moved-device-repeats.ts).
    */
   redisUrl: string | undefined;
   /** REDIS_KEY_PREFIX: what every key and channel of this installation starts with (unset: wesprint:<site id>:). */

@@ -1,5 +1,13 @@
+import { Redis } from 'ioredis';
 import t from 'tap';
-import { MovedDeviceRepeats } from './moved-device-repeats.ts';
+import { testRedis } from '../test-support/redis.ts';
+import { until } from '../test-support/stored-readings.ts';
+import {
+  MOVED_REPEAT_TTL_MS,
+  MovedDeviceRepeats,
+  MovedDeviceRepeatsInRedis,
+  movedDeviceKey,
+} from './moved-device-repeats.ts';
 
 const device = { clientId: 'shellyplug-s-BC9EFF', messageId: 7 };
 const topic = 'shellies/shellyplug-s-BC9EFF/relay/0/power';
@@ -46,4 +54,88 @@ t.test('bounded: the oldest device messages are forgotten', async (t) => {
   for (let id = 100; id < 120; id++)
     moved.isRepeat('a', { ...device, messageId: id }, topic, Buffer.from('x'));
   t.notOk(moved.isRepeat('b', device, topic, Buffer.from('1')), 'past the window: taken as new');
+});
+
+t.test('in Redis: the same rule, remembered past the gateway that wrote it', async (t) => {
+  const redis = await testRedis(t);
+  if (!redis) return;
+  const connect = () => {
+    const conn = new Redis(redis.url, { keyPrefix: redis.prefix });
+    t.teardown(() => conn.disconnect());
+    return conn;
+  };
+  const first = new MovedDeviceRepeatsInRedis(connect());
+  t.notOk(await first.isRepeat('node-a', device, topic, Buffer.from('12.5')), 'first seen on A');
+  // The gateway killed: a new process, a new connection, nothing in memory.
+  const restarted = new MovedDeviceRepeatsInRedis(connect());
+  t.ok(
+    await restarted.isRepeat('node-b', device, topic, Buffer.from('12.5')),
+    'resent through B, after a restart of the gateway: the same message',
+  );
+  t.equal(restarted.recognised, 1);
+  t.notOk(
+    await restarted.isRepeat('node-a', device, topic, Buffer.from('12.5')),
+    "A's copy again (its journal forwarded it again, or the broker redelivered it): the journal decides",
+  );
+  t.notOk(await restarted.isRepeat('node-b', device, topic, Buffer.from('13.0')), 'another payload');
+  t.notOk(
+    await restarted.isRepeat('node-a', { ...device, messageId: 8 }, topic, Buffer.from('12.5')),
+    'another packet id',
+  );
+  t.notOk(
+    await restarted.isRepeat('node-b', { ...device, clientId: 'other' }, topic, Buffer.from('12.5')),
+    'another device',
+  );
+  // B's resend first (A died before forwarding it), then A, restarted, forwards its original.
+  const late = { ...device, messageId: 9 };
+  t.notOk(await restarted.isRepeat('node-b', late, topic, Buffer.from('1')));
+  t.ok(await restarted.isRepeat('node-a', late, topic, Buffer.from('1')));
+  t.notOk(await restarted.isRepeat('n1', { ...device, messageId: 10 }, 'a/b', Buffer.from('c')));
+  t.notOk(
+    await restarted.isRepeat('n2', { ...device, messageId: 10 }, 'a/bc', Buffer.alloc(0)),
+    'the topic length is in the content',
+  );
+
+  // Bounded: every entry expires (the rule's time, MOVED_REPEAT_TTL_MS), a repeat leaves the expiry as it was.
+  const keys = await redis.keys();
+  t.ok(keys.length > 0, 'one key per (device, packet id)');
+  for (const key of keys) {
+    const ttl = await redis.conn.pttl(key);
+    t.ok(ttl > 0 && ttl <= MOVED_REPEAT_TTL_MS, `${key} expires (${ttl} ms left)`);
+  }
+  t.ok(keys.includes(`${redis.prefix}${movedDeviceKey(device)}`), 'under the installation prefix');
+});
+
+t.test('in Redis: answers in the order asked, each seeing the ones before it', async (t) => {
+  const redis = await testRedis(t);
+  if (!redis) return;
+  const conn = new Redis(redis.url, { keyPrefix: redis.prefix });
+  t.teardown(() => conn.disconnect());
+  const moved = new MovedDeviceRepeatsInRedis(conn);
+  const asked: Promise<boolean>[] = [];
+  for (let id = 1; id <= 200; id++) {
+    asked.push(
+      Promise.resolve(moved.isRepeat('node-a', { ...device, messageId: id }, topic, Buffer.from('0'))),
+    );
+    asked.push(
+      Promise.resolve(moved.isRepeat('node-b', { ...device, messageId: id }, topic, Buffer.from('0'))),
+    );
+  }
+  const answers = await Promise.all(asked);
+  t.same(
+    answers,
+    asked.map((_, i) => i % 2 === 1),
+    'each B copy recognised by the A copy asked just before it, though none was awaited',
+  );
+});
+
+t.test('in Redis: an entry is forgotten once it expired', async (t) => {
+  const redis = await testRedis(t);
+  if (!redis) return;
+  const conn = new Redis(redis.url, { keyPrefix: redis.prefix });
+  t.teardown(() => conn.disconnect());
+  const moved = new MovedDeviceRepeatsInRedis(conn, 50);
+  t.notOk(await moved.isRepeat('node-a', device, topic, Buffer.from('12.5')));
+  await until('the entry expired', async () => (await redis.keys()).length === 0, 60_000);
+  t.notOk(await moved.isRepeat('node-b', device, topic, Buffer.from('12.5')), 'past its time: taken as new');
 });

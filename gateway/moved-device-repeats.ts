@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import { contentHash, RecentMessages } from '../journal/retransmission.ts';
 
 /**
@@ -17,11 +18,39 @@ import { contentHash, RecentMessages } from '../journal/retransmission.ts';
  * same node is new unless it is the same position, which the gateway's journal recognises itself
  * (`forwardedSender`).
  *
- * Held in memory, the most recent `capacity / 2` to `capacity` device messages (at 5,000 msg/s, 20 to 40 s;
- * a device resends when it reconnects, within its backoff); not across a restart of the gateway, which
- * forgets them (README, what runs where).
+ * Two memories of the same rule: `MovedDeviceRepeatsInRedis`, on the Redis the cluster shares (the gateway given
+ * REDIS_URL), which outlives the gateway and any node; `MovedDeviceRepeats`, in the gateway's memory, the
+ * most recent `capacity / 2` to `capacity` device messages, forgotten when the gateway dies (a gateway that
+ * reads a cluster without REDIS_URL).
  */
-export class MovedDeviceRepeats {
+export interface MovedDeviceMemory {
+  /**
+   * Whether this entry is a device's message already forwarded by another node; remembers it if not. Asked
+   * in arrival order, it answers in that order (a promise from the Redis memory).
+   */
+  isRepeat(
+    origin: string,
+    device: { clientId: string; messageId: number },
+    topic: string,
+    payload: Buffer,
+  ): boolean | Promise<boolean>;
+  readonly recognised: number;
+}
+
+/** As the journal hashes a message's content (journal/record-format.ts): topic length, topic, payload. */
+function messageHash(topic: string, payload: Buffer): string {
+  const topicBytes = Buffer.from(topic, 'utf8');
+  const length = Buffer.allocUnsafe(2);
+  length.writeUInt16LE(topicBytes.length);
+  return contentHash(Buffer.concat([length, topicBytes, payload]));
+}
+
+/**
+ * In memory: the most recent `capacity / 2` to `capacity` device messages (at 5,000 msg/s, 20 to 40 s; a
+ * device resends when it reconnects, within its backoff); not across a restart of the gateway, which forgets
+ * them.
+ */
+export class MovedDeviceRepeats implements MovedDeviceMemory {
   private readonly known: RecentMessages;
   private readonly origins = new Map<string, number>();
   recognised = 0;
@@ -30,7 +59,6 @@ export class MovedDeviceRepeats {
     this.known = new RecentMessages(capacity);
   }
 
-  /** Whether this entry is a device's message already forwarded by another node; remembers it if not. */
   isRepeat(
     origin: string,
     device: { clientId: string; messageId: number },
@@ -42,11 +70,7 @@ export class MovedDeviceRepeats {
       node = this.origins.size;
       this.origins.set(origin, node);
     }
-    const topicBytes = Buffer.from(topic, 'utf8');
-    const length = Buffer.allocUnsafe(2);
-    length.writeUInt16LE(topicBytes.length);
-    // As the journal hashes a message's content (journal/record-format.ts): topic length, topic, payload.
-    const hash = contentHash(Buffer.concat([length, topicBytes, payload]));
+    const hash = messageHash(topic, payload);
     const known = this.known.get(device.clientId, device.messageId);
     if (known && known.hash === hash && known.connection !== node) {
       this.recognised++;
@@ -55,4 +79,78 @@ export class MovedDeviceRepeats {
     this.known.set(device.clientId, device.messageId, { hash, connection: node, seq: 0 });
     return false;
   }
+}
+
+/**
+ * How long a device message is remembered in Redis after the gateway took it: while the device may still send
+ * it again. A device sends a QoS 1 message again only until it has the PUBACK, and only on a new connection
+ * [MQTT-4.4.0-1]; whose node died before that PUBACK went out reconnects (to another node) once it notices
+ * the death, at once when the node's socket closes (kill -9, a stopped container), after 1.5 × its keepalive
+ * when the node's machine is gone (Shelly 60 s, Tasmota 30 s: at most 90 s), then within its reconnect
+ * backoff, and sends its unacknowledged messages first. 10 minutes covers that with room to spare; the cost
+ * is one key per message taken in the last 10 minutes (about 100 bytes each: 600,000 keys at 1,000 msg/s).
+ * What it does not cover: a device that is away longer than that with a message its dead node had already
+ * forwarded gets it stored twice (README, what runs where).
+ */
+export const MOVED_REPEAT_TTL_MS = 10 * 60_000;
+
+/**
+ * One step, atomic in Redis: the known copy of (client id, packet id), if it has the same content and came from
+ * another node, makes this a repeat; otherwise this copy becomes the known one, for `ttl`. A repeat leaves the
+ * known copy (and its expiry) as they were.
+ */
+const REPEAT_SCRIPT = `
+local known = redis.call('GET', KEYS[1])
+if known then
+  local at = string.find(known, ' ', 1, true)
+  if at and string.sub(known, 1, at - 1) == ARGV[1] and string.sub(known, at + 1) ~= ARGV[2] then
+    return 1
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2], 'PX', ARGV[3])
+return 0
+`;
+
+type RepeatCommand = (key: string, hash: string, origin: string, ttlMs: string) => Promise<number>;
+
+/**
+ * In the cluster's Redis (keys `<prefix>moved-device:<packet id>:<client id>`, given the installation's prefix
+ * as the client's keyPrefix): the gateway's memory of what the nodes forwarded outlives the gateway, so a
+ * gateway killed between a dead node's copy and the moved device's resend through another node still
+ * recognises the resend. The known copy is written before the gateway journals it: should the gateway die
+ * in between, the broker delivers that copy again (the gateway's session never acknowledged it), from the
+ * same node, which the rule takes as new, while a copy from another node is recognised either way round.
+ * Redis answers one connection's commands in order, so the answers come in arrival order; Redis away, the
+ * promise rejects and the intake acknowledges nothing (the broker sends it again).
+ */
+export class MovedDeviceRepeatsInRedis implements MovedDeviceMemory {
+  recognised = 0;
+  private readonly command: RepeatCommand;
+
+  constructor(
+    redis: Redis,
+    private readonly ttlMs = MOVED_REPEAT_TTL_MS,
+  ) {
+    if (!('wesprintMovedRepeat' in redis))
+      redis.defineCommand('wesprintMovedRepeat', { numberOfKeys: 1, lua: REPEAT_SCRIPT });
+    const command = (redis as unknown as { wesprintMovedRepeat: RepeatCommand }).wesprintMovedRepeat;
+    this.command = command.bind(redis);
+  }
+
+  async isRepeat(
+    origin: string,
+    device: { clientId: string; messageId: number },
+    topic: string,
+    payload: Buffer,
+  ): Promise<boolean> {
+    const key = movedDeviceKey(device);
+    const repeat = (await this.command(key, messageHash(topic, payload), origin, String(this.ttlMs))) === 1;
+    if (repeat) this.recognised++;
+    return repeat;
+  }
+}
+
+/** The key of a device's packet id (without the installation's prefix, which the client adds). */
+export function movedDeviceKey(device: { clientId: string; messageId: number }): string {
+  return `moved-device:${device.messageId}:${device.clientId}`;
 }

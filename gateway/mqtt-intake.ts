@@ -7,7 +7,7 @@ import { brokerClientOptions, closeBrokerClient, keepConnected } from '../buildi
 import { arrivalClock } from '../journal/arrival-clock.ts';
 import { decodeForwardedEntry, forwardedSender } from '../journal/forwarded-entry.ts';
 import type { Appended, ArrivingMessage, MessageJournal } from '../journal/journal.ts';
-import { MovedDeviceRepeats } from './moved-device-repeats.ts';
+import { type MovedDeviceMemory, MovedDeviceRepeats } from './moved-device-repeats.ts';
 
 /**
  * The gateway's MQTT intake for `wesprint gateway` against a broker in another process (`wesprint broker`,
@@ -80,6 +80,12 @@ export interface MqttIntakeOptions {
    *   (measured in the test: 100 of 100 after a reconnect).
    */
   redelivery?: 'dup' | 'dup-or-earlier-connection';
+  /**
+   * Where a device's message that two nodes of a cluster forwarded is recognised
+   * (gateway/moved-device-repeats.ts): in the cluster's Redis when the gateway has REDIS_URL, so that it
+   * outlives the gateway; default, this process's memory.
+   */
+  movedRepeats?: MovedDeviceMemory;
 }
 
 export interface MqttIntakeStats {
@@ -232,9 +238,17 @@ export async function startMqttIntake(options: MqttIntakeOptions): Promise<MqttI
     return n;
   };
   const pending = new Set<Promise<void>>();
-  const moved = new MovedDeviceRepeats();
+  const moved = options.movedRepeats ?? new MovedDeviceRepeats();
   /** The latest append: a repeat answered without one is acknowledged after it, so PUBACKs keep their order. */
   let lastAppend: Promise<unknown> = Promise.resolve();
+  /**
+   * Settles once the previous message's append has been started (not finished): a message whose repeat is
+   * decided asynchronously (Redis) starts its append only after the one before it started, so the journal
+   * takes the messages in arrival order, as the group commit's PUBACK order needs.
+   */
+  let started: Promise<unknown> = Promise.resolve();
+  /** Messages whose append waits for such a decision. */
+  let deciding = 0;
   const sendPuback = (messageId: number) =>
     (client as unknown as { _sendPacket(packet: Packet, cb: (err?: Error) => void): void })._sendPacket(
       { cmd: 'puback', messageId } as Packet,
@@ -255,11 +269,10 @@ export async function startMqttIntake(options: MqttIntakeOptions): Promise<MqttI
     const payload = Buffer.isBuffer(p.payload) ? p.payload : Buffer.from(p.payload);
     const forwarded = p.topic === feed ? decodeForwardedEntry(payload) : undefined;
     let message: ArrivingMessage;
-    let repeat = false;
+    let repeat: boolean | Promise<boolean> = false;
     if (forwarded !== undefined && !('error' in forwarded)) {
-      repeat =
-        forwarded.device !== undefined &&
-        moved.isRepeat(forwarded.origin, forwarded.device, forwarded.topic, forwarded.payload);
+      if (forwarded.device !== undefined)
+        repeat = moved.isRepeat(forwarded.origin, forwarded.device, forwarded.topic, forwarded.payload);
       // As the broker's journal has it: its arrival time there, its place there as the identity.
       stats.forwarded++;
       message = {
@@ -288,14 +301,32 @@ export async function startMqttIntake(options: MqttIntakeOptions): Promise<MqttI
       };
     }
     const retainedReplay = message.retainedReplay;
-    let append: Promise<Appended>;
-    if (repeat) {
+    // A repeat is acknowledged once the message before it is, so PUBACKs keep their order.
+    const previous = lastAppend;
+    const appendOrRepeat = (isRepeat: boolean): Promise<Appended> => {
+      if (!isRepeat) return journal.append(message);
       stats.movedRepeats++;
-      append = lastAppend.then(
+      return previous.then(
         () => ({ seq: 0, duplicate: true }) as const,
         () => ({ seq: 0, duplicate: true }) as const,
       );
-    } else append = journal.append(message);
+    };
+    let append: Promise<Appended>;
+    if (typeof repeat === 'boolean' && deciding === 0) append = appendOrRepeat(repeat);
+    else {
+      // Decided asynchronously (Redis), or behind such a decision: started once the one before has started.
+      deciding++;
+      const decided = repeat;
+      const starting = Promise.all([started, decided]).then(([, isRepeat]) => ({
+        a: appendOrRepeat(isRepeat),
+      }));
+      const settle = () => {
+        deciding--;
+      };
+      // Wrapped in an object, so that this settles when the append starts, not when it resolves.
+      started = starting.then(settle, settle);
+      append = starting.then(({ a }) => a);
+    }
     lastAppend = append;
     const done = append.then(
       (result) => {
