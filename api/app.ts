@@ -261,6 +261,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     profiles: options.profiles ?? new Map(),
     now: options.now ?? Date.now,
   };
+  // This house's bookings: a space id another house of the network also has is another space.
+  const bookings = records.bookingsAt(options.site.site.id);
   const liveStats: LiveStreamStats = { clients: 0, sent: 0, dropped: 0, closedSlow: 0 };
 
   await app.register(healthRoutes, { ...context, liveStats: () => ({ ...liveStats }) });
@@ -287,14 +289,14 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   await app.register(eventFeed(eventStats, options.eventHeartbeatMs), context);
   await app.register(lobbyRoutes, {
     ...context,
-    bookings: records.bookings,
+    bookings,
     public: options.lobbyPublic ?? false,
     ...(options.lobbyHeartbeatMs !== undefined ? { heartbeatMs: options.lobbyHeartbeatMs } : {}),
   });
   await app.register(unlockRoutes, {
     site: options.site,
     audit,
-    bookings: records.bookings,
+    bookings,
     now: context.now,
     commands: options.lockCommands,
     events: options.feed,
@@ -303,7 +305,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   await app.register(guestKeyRoutes, {
     site: options.site,
     keys: records.guestKeys,
-    bookings: records.bookings,
+    bookings,
     events: records.events,
     members: records.members,
     audit,
@@ -325,21 +327,21 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   await app.register(alertRoutes, { ...context, store: records.alerts, alerts: options.alerts });
   await app.register(bookingRoutes, {
     site: options.site,
-    store: records.bookings,
+    store: bookings,
     tokens: records.calendarTokens,
     now: context.now,
     events: options.feed,
   });
   await app.register(bookingSeriesRoutes, {
     site: options.site,
-    store: records.bookings,
+    store: bookings,
     now: context.now,
     events: options.feed,
   });
   await app.register(eventRoutes, {
     site: options.site,
     events: records.events,
-    bookings: records.bookings,
+    bookings,
     signUps: records.signUps,
     now: context.now,
   });
@@ -354,7 +356,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   await app.register(noticeRoutes, {
     site: options.site,
     notices: records.notices,
-    bookings: records.bookings,
+    bookings,
     audit,
     now: context.now,
     lobbyAccess: options.lobbyPublic ? 'public' : 'lobby',
@@ -363,7 +365,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   app.decorate('warmBoardReport', () => startWarm?.() ?? (async () => undefined));
   await app.register(boardReportRoutes, {
     ...context,
-    bookings: records.bookings,
+    bookings,
     audit,
     ...(options.warmBoardReport === false
       ? {
@@ -376,14 +378,14 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   await app.register(networkReportRoutes, {
     site: options.site,
     network: options.network ?? { sites: [options.site], store: options.store },
-    bookings: records.bookings,
+    bookingsAt: (siteId) => records.bookingsAt(siteId),
     profiles: context.profiles,
     audit,
     now: context.now,
   });
   await app.register(commonGoodRoutes, {
     ...context,
-    bookings: records.bookings,
+    bookings,
     events: records.events,
     counts: signUpCounts(records.signUps),
   });

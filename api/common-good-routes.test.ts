@@ -127,7 +127,7 @@ async function house(t: Test): Promise<{ app: FastifyInstance; records: RecordsD
     ),
   );
   const noShow = booking('protel', '2025-10-13T08:00:00+02:00', '2025-10-13T12:00:00+02:00', 'released');
-  const bookings = new SqliteBookingStore(records);
+  const bookings = new SqliteBookingStore(records, site().site.id);
   const imported = await bookings.importBookings([members, meeting, evening, cancelled, ...protel, noShow]);
   t.equal(imported.added, 10);
   const events = new SqliteEventStore(records);

@@ -177,7 +177,7 @@ t.test('bookings, check-in, doors and alerts told once, heard by every API proce
   t.match((await told('booking-cancelled'))[0], { bookingId, space: other.id });
 
   // A booking under way: the door opened for it, presence seen, its start and end.
-  const bookings = new SqliteBookingStore(records);
+  const bookings = new SqliteBookingStore(records, site.site.id);
   const current = await bookings.create(
     { memberId: anna.member.id, spaceId: protel.id, start: now - 2 * MIN, end: now + 58 * MIN },
     now - 3 * MIN,

@@ -31,7 +31,7 @@ t.test('a guest key: a page to look at, a tap to open, only during the booking',
   const b = await unlockBuilding(t, site, [protelLock], { now: () => clock.now });
   const call = (method: string, url: string, cookie?: string, payload?: unknown) =>
     callApi(b.app, method, url, cookie, payload);
-  const bookings = new SqliteBookingStore(b.records);
+  const bookings = new SqliteBookingStore(b.records, site.site.id);
   const audit = new SqliteAuditLog(b.records);
   const anna = await signedInMember(b.app, b.records, 'member');
   const ben = await signedInMember(b.app, b.records, 'member');

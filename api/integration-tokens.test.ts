@@ -107,9 +107,9 @@ t.test('a token is let in by its scopes only, on the routes that name them; refu
 });
 
 t.test('bookings:read: busy times with booking ids, never whose', async (t) => {
-  const { records, identity, get, now } = await setUp(t);
+  const { records, identity, get, now, site } = await setUp(t);
   const { member } = await createTestMember(records, { role: 'member' });
-  const booked = await new SqliteBookingStore(records).create(
+  const booked = await new SqliteBookingStore(records, site.site.id).create(
     { memberId: member.id, spaceId: 'protel-1', start: now + 3_600_000, end: now + 7_200_000 },
     now,
   );

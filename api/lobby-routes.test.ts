@@ -93,7 +93,12 @@ async function book(
   start: number,
   end: number,
 ) {
-  const result = await new SqliteBookingStore(records).create({ memberId, spaceId, start, end });
+  const result = await new SqliteBookingStore(records, lobbyBuilding().site.id).create({
+    memberId,
+    spaceId,
+    start,
+    end,
+  });
   if (!result.ok) throw new Error(`booking ${spaceId} refused: ${result.reason}`);
   return result.booking;
 }
@@ -257,7 +262,10 @@ t.test('the lobby channel pushes bookings, occupancy and air quality as they cha
 
   // Cancelled: free again.
   t.equal(
-    await new SqliteBookingStore(records).cancel(booking.id, { memberId: member.id, staff: false }),
+    await new SqliteBookingStore(records, lobbyBuilding().site.id).cancel(booking.id, {
+      memberId: member.id,
+      staff: false,
+    }),
     'cancelled',
   );
   await eventually('desk-1 free again', () => (updates('desk-1').at(-1) as Entry).status === 'free');

@@ -2,6 +2,8 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import t, { type Test } from 'tap';
 import type { Role } from '../access/roles.ts';
+import type { BookingStatus } from '../bookings/booking-store.ts';
+import { SqliteBookingStore } from '../bookings/sqlite-booking-store.ts';
 import { BuildingFeed } from '../building/live-feed.ts';
 import { Quarantine } from '../gateway/quarantine.ts';
 import { SqliteMemberStore } from '../members/sqlite-member-store.ts';
@@ -155,11 +157,7 @@ t.test('the site switch: the houses and the caller’s role in each, another hou
   const report = werk.json() as { site: { id: string }; figures: { key: string; value: number | null }[] };
   t.equal(report.site.id, 'werk-haus');
   t.equal(report.figures.find((f) => f.key === 'energyKwh')?.value, 600, "the workshop's own meters");
-  t.equal(
-    report.figures.find((f) => f.key === 'bookedHours')?.value,
-    null,
-    'its bookings are not on record here',
-  );
+  t.equal(report.figures.find((f) => f.key === 'bookedHours')?.value, null, 'no booking of it on record');
   const here = await n.get('/api/network/houses/bericht-haus/report?period=2025-10', both.cookie);
   t.equal(here.json().figures.find((f: { key: string }) => f.key === 'energyKwh')?.value, 300);
   const csv = await n.get(
@@ -184,3 +182,86 @@ t.test('the site switch: the houses and the caller’s role in each, another hou
     .all();
   t.same(audited, [{ actor: hereOnly.member.id, target: 'werk-haus', reason: 'no_role_there' }]);
 });
+
+t.test(
+  'each house its own bookings, though both have a desk-1 and a room-1 booked at the same times',
+  async (t) => {
+    const n = await networkApi(t);
+    const board = await n.person('board', 'bericht-haus', 'board');
+    const { member } = await createTestMember(n.records, { role: 'member', homeSite: 'werk-haus' });
+    // The workshop's October, on the spaces whose ids the October building also has (its bookings are in
+    // test-october.ts: desk-1 9 h booked, 7 h used, 1 of 3 a no-show; room-1 2 h), partly at the same times.
+    const booking = (id: string, space: string, start: string, end: string, status: BookingStatus) => ({
+      id,
+      memberId: member.id,
+      spaceId: space,
+      start: Date.parse(start),
+      end: Date.parse(end),
+      status,
+      checkedInAt: status === 'checked_in' ? Date.parse(start) + 60_000 : null,
+      releasedAt: status === 'released' ? Date.parse(start) + 15 * 60_000 : null,
+      cancelledAt: status === 'cancelled' ? Date.parse(start) - 3_600_000 : null,
+      createdAt: Date.parse(start) - 86_400_000,
+    });
+    const werk = [
+      // The same three hours as the October building's used desk: 3 h used.
+      booking('w1', 'desk-1', '2025-10-06T09:00:00+02:00', '2025-10-06T12:00:00+02:00', 'checked_in'),
+      // The October building's no-show slot, used here: 2 h used.
+      booking('w2', 'desk-1', '2025-10-07T09:00:00+02:00', '2025-10-07T11:00:00+02:00', 'checked_in'),
+      // A no-show of 2 h.
+      booking('w3', 'desk-1', '2025-10-10T08:00:00+02:00', '2025-10-10T10:00:00+02:00', 'released'),
+      // Cancelled: not counted.
+      booking('w4', 'desk-1', '2025-10-09T09:00:00+02:00', '2025-10-09T10:00:00+02:00', 'cancelled'),
+      // The meeting room, over the October building's 10–12 on the same day: 5 h (no sensor).
+      booking('w5', 'room-1', '2025-10-20T10:00:00+02:00', '2025-10-20T15:00:00+02:00', 'booked'),
+    ];
+    t.same(
+      await new SqliteBookingStore(n.records, 'werk-haus').importBookings(werk),
+      { added: 5, existing: 0, refused: 0 },
+      'no booking of the workshop is in the way of one of the October building',
+    );
+
+    const response = await n.get('/api/network/report?period=2025-10', board.cookie);
+    t.equal(response.statusCode, 200, response.body);
+    const report = response.json() as NetworkReportOut;
+    const figure = (figures: { key: string; value: number | null }[], key: string) =>
+      figures.find((f) => f.key === key)?.value;
+    const house = (id: string) => report.houses.find((h) => h.site.id === id)?.figures ?? [];
+    t.same(
+      report.houses.map((h) => [h.site.id, h.bookingsKnown]),
+      [
+        ['bericht-haus', true],
+        ['werk-haus', true],
+      ],
+    );
+    // By hand. October building (unchanged): 9 h on the desk + 2 h in the room = 11 h of 975 opening hours;
+    // 7 of the desk's 9 h used; 1 no-show of 3 desk bookings started; 300 kWh / 9 desk-hours.
+    t.equal(figure(house('bericht-haus'), 'bookedHours'), 11);
+    t.equal(figure(house('bericht-haus'), 'usedShareOfBooked'), 0.7778);
+    t.equal(figure(house('bericht-haus'), 'noShowRate'), 0.3333);
+    t.equal(figure(house('bericht-haus'), 'energyPerBookedDeskHourKwh'), 33.3333);
+    // Workshop: the desk 3 + 2 + 2 = 7 h, the room 5 h: 12 h; 12 / 975 = 0.0123; 5 of the desk's 7 h used
+    // (0.7143; the room has no sensor); 1 no-show of 3 started; 600 kWh / 7 desk-hours = 85.7143.
+    t.equal(figure(house('werk-haus'), 'bookedHours'), 12);
+    t.equal(figure(house('werk-haus'), 'availableHours'), 975);
+    t.equal(figure(house('werk-haus'), 'bookedShare'), 0.0123);
+    t.equal(figure(house('werk-haus'), 'usedShareOfBooked'), 0.7143);
+    t.equal(figure(house('werk-haus'), 'noShowRate'), 0.3333);
+    t.equal(figure(house('werk-haus'), 'energyPerBookedDeskHourKwh'), 85.7143);
+    // The network: 11 + 12 = 23 h of 1950 (0.0118); (7 + 5) / (9 + 7) = 0.75 used; (1 + 1) / (3 + 3) no-shows;
+    // (300 + 600) kWh / (9 + 7) desk-hours = 56.25.
+    const total = report.total.figures;
+    t.equal(figure(total, 'bookedHours'), 23);
+    t.equal(figure(total, 'bookedShare'), 0.0118);
+    t.equal(figure(total, 'usedShareOfBooked'), 0.75);
+    t.equal(figure(total, 'noShowRate'), 0.3333);
+    t.equal(figure(total, 'energyPerBookedDeskHourKwh'), 56.25);
+
+    // The workshop's own report (the site switch) reads the same bookings; this house's report its own.
+    const both = await n.person('board', 'bericht-haus', 'facility');
+    const own = await n.get('/api/network/houses/werk-haus/report?period=2025-10', both.cookie);
+    t.equal(figure(own.json().figures, 'bookedHours'), 12);
+    const here = await n.get('/api/board/report?period=2025-10', board.cookie);
+    t.equal(figure(here.json().figures, 'bookedHours'), 11, "the October building's 11 h, not 23");
+  },
+);

@@ -15,12 +15,7 @@ import type { DeviceProfile } from '../device-profiles/profile.ts';
 import { buildBoardReport } from '../reports/board-report.ts';
 import { BoardReportCache } from '../reports/board-report-cache.ts';
 import { BoardReport, type BoardReportOut, TABLE_IDS } from '../reports/board-report-schema.ts';
-import {
-  buildNetworkReport,
-  type NetworkReportSources,
-  NO_BOOKINGS,
-  networkPeriods,
-} from '../reports/network-report.ts';
+import { buildNetworkReport, type NetworkReportSources, networkPeriods } from '../reports/network-report.ts';
 import { NETWORK_TABLE_IDS, NetworkReport, type NetworkReportOut } from '../reports/network-report-schema.ts';
 import type { SiteConfig } from '../site/site.ts';
 import { siteReadings } from '../storage/site-view.ts';
@@ -37,11 +32,12 @@ import {
 import { ApiError, ErrorBody } from './errors.ts';
 
 export interface NetworkReportRoutesOptions {
-  /** The site this API serves: its bookings are the records' (bookings carry no site yet). */
+  /** The site this API serves. */
   site: SiteConfig;
   /** The network's houses (the installation's home site first) and the store with all their readings. */
   network: { sites: readonly SiteConfig[]; store: TimeSeriesStore };
-  bookings: BookingStore;
+  /** Each house's bookings in the records (bookings carry their site: a space id may repeat between houses). */
+  bookingsAt: (siteId: string) => Pick<BookingStore, 'spansWithin'>;
   profiles: Map<string, DeviceProfile>;
   audit: AuditLog;
   now?: () => number;
@@ -64,9 +60,9 @@ export const networkReportRoutes: FastifyPluginAsyncTypebox<NetworkReportRoutesO
   const sources: NetworkReportSources = {
     sites,
     store: options.network.store,
-    // Bookings carry no site yet: the records hold this API's house's bookings only, and another house's
-    // use is unknown here (null), never the bookings of a space of the same id in this house.
-    bookingsOf: (siteId) => (siteId === options.site.site.id ? options.bookings : NO_BOOKINGS),
+    // Each house's own bookings, never those of a space of the same id in another house. A house without a
+    // booking on record has its use unknown (null), not 0 (bookings-gatherer: before the first, unknown).
+    bookingsOf: (siteId) => options.bookingsAt(siteId),
     profiles: options.profiles,
   };
 

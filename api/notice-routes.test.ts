@@ -19,7 +19,7 @@ t.test('a notice goes up, shows to who booked the room and in the lobby, and com
   const records = testRecords(t);
   const identity = new Identity(records);
   let now = Date.UTC(2026, 10, 4, 9, 0);
-  const { app } = await testApi(t, { records, identity, now: () => now });
+  const { app, site } = await testApi(t, { records, identity, now: () => now });
   const base = await app.listen({ host: '127.0.0.1', port: 0 });
   const audit = new SqliteAuditLog(records);
   const call = (method: string, path: string, auth: Record<string, string>, body?: unknown) =>
@@ -44,7 +44,7 @@ t.test('a notice goes up, shows to who booked the room and in the lobby, and com
   );
   const booker = await createTestMember(records, { role: 'member' });
   const other = await createTestMember(records, { role: 'member' });
-  const bookings = new SqliteBookingStore(records);
+  const bookings = new SqliteBookingStore(records, site.site.id);
   const made = await bookings.create(
     { memberId: booker.member.id, spaceId: 'protel-1', start: now - 30 * MIN, end: now + 60 * MIN },
     now - 60 * MIN,

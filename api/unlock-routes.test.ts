@@ -37,7 +37,7 @@ const building = (t: Test) => unlockBuilding(t, site, [protelLock, officeLock]);
 
 t.test('phone unlock: granted, denied, offline, timeout, replay, audit, rate limit', async (t) => {
   const b = await building(t);
-  const bookings = new SqliteBookingStore(b.records);
+  const bookings = new SqliteBookingStore(b.records, site.site.id);
   const audit = new SqliteAuditLog(b.records);
   const anna = await signedInMember(b.app, b.records, 'member');
   const ben = await signedInMember(b.app, b.records, 'member');

@@ -61,7 +61,7 @@ export async function benchBoardReport(options: {
   const year = parsePeriod(yearLabel, tz);
   const month = parsePeriod(monthLabel, tz);
   if (!year.ok || !month.ok) throw new Error('bench: periods do not parse');
-  const sources = { site, store, bookings: new SqliteBookingStore(records), profiles };
+  const sources = { site, store, bookings: new SqliteBookingStore(records, site.site.id), profiles };
   // The same SQLite connection settings as the store, without its code: what reading the rows costs at least.
   const raw = (await import('better-sqlite3')).default(path.join(options.dataDir, 'readings.db'), {
     readonly: true,

@@ -208,7 +208,7 @@ export async function benchUnlock(options: UnlockBenchOptions = {}): Promise<Unl
       return (probeArrivals[before] as number) - sent;
     };
 
-    const bookings = new SqliteBookingStore(records);
+    const bookings = new SqliteBookingStore(records, site.site.id);
     const now = Date.now();
     const members: { cookie: string; space: string; lock: string }[] = [];
     for (const room of used) {

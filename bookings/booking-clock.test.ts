@@ -61,7 +61,7 @@ t.test('momentsDue: starts and ends within (since, now], of bookings still on', 
 
 t.test('two processes on one records file: every moment told once, never late', async (t) => {
   const records = testRecords(t);
-  const store = new SqliteBookingStore(records);
+  const store = new SqliteBookingStore(records, 'haus');
   const { member } = await createTestMember(records, { role: 'member' });
   const book = async (spaceId: string, start: number, end: number) => {
     const made = await store.create({ memberId: member.id, spaceId, start, end }, start - HOUR_MS);
@@ -78,7 +78,7 @@ t.test('two processes on one records file: every moment told once, never late', 
   const clocks = [0, 1].map(
     () =>
       new BookingClock({
-        store: new SqliteBookingStore(records),
+        store: new SqliteBookingStore(records, 'haus'),
         claims: new SqliteMomentClaims(records),
         events: sink,
         siteId: 'haus',
@@ -120,7 +120,7 @@ t.test('two processes on one records file: every moment told once, never late', 
 
 t.test('a booking moved after it started starts again at its new time, and that is told', async (t) => {
   const records = testRecords(t);
-  const store = new SqliteBookingStore(records);
+  const store = new SqliteBookingStore(records, 'haus');
   const { member } = await createTestMember(records, { role: 'member' });
   const made = await store.create(
     { memberId: member.id, spaceId: 'room-a', start: T0, end: T0 + HOUR_MS },

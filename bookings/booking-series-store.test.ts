@@ -1,5 +1,5 @@
 import t from 'tap';
-import { recordsContract } from '../test-support/records.ts';
+import { recordsContract, TEST_HOUSE } from '../test-support/records.ts';
 import { HOUR_MS } from './booking-rules.ts';
 import {
   expandSeries,
@@ -217,8 +217,8 @@ recordsContract(
     // A date written straight into the table over an active one is refused by the trigger.
     await t.rejects(
       records.exec(
-        `INSERT INTO bookings (id, member_id, space_id, start_ms, end_ms, status, created_at, series_id, occurrence)
-         VALUES ('x', '${ada.id}', 'hall', ${occurrences[0]?.start}, ${occurrences[0]?.end}, 'booked', ${NOW}, NULL, NULL)`,
+        `INSERT INTO bookings (id, site, member_id, space_id, start_ms, end_ms, status, created_at, series_id, occurrence)
+         VALUES ('x', '${TEST_HOUSE}', '${ada.id}', 'hall', ${occurrences[0]?.start}, ${occurrences[0]?.end}, 'booked', ${NOW}, NULL, NULL)`,
       ),
       /booking_overlap|bookings_no_overlap/,
     );

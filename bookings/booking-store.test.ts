@@ -6,7 +6,7 @@ import { Worker } from 'node:worker_threads';
 import t, { type Test } from 'tap';
 import { openRecords, type RecordsDb } from '../database/database.ts';
 import { createTestMember } from '../test-support/members.ts';
-import { recordsContract } from '../test-support/records.ts';
+import { recordsContract, TEST_HOUSE } from '../test-support/records.ts';
 import { HOUR_MS } from './booking-rules.ts';
 import { SqliteBookingStore } from './sqlite-booking-store.ts';
 
@@ -290,8 +290,8 @@ recordsContract(t, 'the database itself refuses an overlapping active booking', 
   const member = await records.member('member');
   const insert = (id: string, start: number, end: number, status: string) =>
     records.exec(
-      `INSERT INTO bookings (id, member_id, space_id, start_ms, end_ms, status, created_at)
-       VALUES ('${id}', '${member.id}', 'd', ${start}, ${end}, '${status}', 0)`,
+      `INSERT INTO bookings (id, site, member_id, space_id, start_ms, end_ms, status, created_at)
+       VALUES ('${id}', '${TEST_HOUSE}', '${member.id}', 'd', ${start}, ${end}, '${status}', 0)`,
     );
   // SQLite's trigger says booking_overlap, PostgreSQL's exclusion constraint is bookings_no_overlap.
   const overlap = /booking_overlap|bookings_no_overlap/;
@@ -393,7 +393,7 @@ t.test('writers in parallel threads on one file: exactly one wins', async (t) =>
     const { openRecords } = await import(workerData.database);
     const { SqliteBookingStore } = await import(workerData.store);
     const db = openRecords(workerData.file);
-    const store = new SqliteBookingStore(db);
+    const store = new SqliteBookingStore(db, 'haus');
     let won = 0, refused = 0;
     for (let i = 0; i < workerData.attempts; i++) {
       const r = (await store.create({ memberId: workerData.memberId, spaceId: 'desk-1', start: workerData.start + (i % 4) * 900000, end: workerData.start + 3600000 }));
@@ -426,5 +426,8 @@ t.test('writers in parallel threads on one file: exactly one wins', async (t) =>
   const refused = results.reduce((n, r) => n + r.refused, 0);
   t.equal(won, 1, 'one booking');
   t.equal(refused, 199, 'every other attempt refused');
-  t.equal((await new SqliteBookingStore(db).spaceBookings('desk-1', 0, Number.MAX_SAFE_INTEGER)).length, 1);
+  t.equal(
+    (await new SqliteBookingStore(db, 'haus').spaceBookings('desk-1', 0, Number.MAX_SAFE_INTEGER)).length,
+    1,
+  );
 });

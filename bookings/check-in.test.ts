@@ -218,7 +218,7 @@ t.test(
     });
     t.teardown(() => sensor.endAsync(true));
 
-    const store = new SqliteBookingStore(records);
+    const store = new SqliteBookingStore(records, site.site.id);
     const { member } = await createTestMember(records, { role: 'member' });
     const started = Date.now() - 5 * MINUTE_MS;
     const book = async (spaceId: string, start: number) => {
@@ -357,7 +357,7 @@ t.test(
     });
     const site = checkInSite();
     const profiles = await loadProfiles();
-    const store = new SqliteBookingStore(records);
+    const store = new SqliteBookingStore(records, site.site.id);
     const { member } = await createTestMember(records, { role: 'member' });
     // Within the store's raw retention: a whole hour two hours ago, whatever the hour now.
     const start = Math.floor(Date.now() / HOUR_MS) * HOUR_MS - 2 * HOUR_MS;

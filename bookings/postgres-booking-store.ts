@@ -29,8 +29,9 @@ import {
 import type { DateConflict, Occurrence, SeriesRule } from './series-rules.ts';
 
 /**
- * Bookings in PostgreSQL (table bookings). The exclusion constraint `bookings_no_overlap` (a tstzrange per
- * active booking, btree_gist on the space) is what keeps two active bookings of a space apart: an insert that
+ * Bookings of one house (`site`) in PostgreSQL (table bookings): every statement reads and writes that house's
+ * rows only, so a space id another house also has is another space. The exclusion constraint
+ * `bookings_no_overlap` (a tstzrange per active booking, btree_gist on the site and the space) is what keeps two active bookings of a space apart: an insert that
  * would overlap one is skipped (`ON CONFLICT DO NOTHING`), and concurrent inserts of overlapping bookings, from
  * any number of API processes, wait for each other on the index so that exactly one commits.
  */
@@ -60,7 +61,11 @@ const EVER: Interval = { start: Number.MIN_SAFE_INTEGER, end: Number.MAX_SAFE_IN
 const IMPORT_CHUNK = 500;
 
 export class PostgresBookingStore implements BookingStore, BookingSeriesStore {
-  constructor(private readonly pool: PostgresRecords) {}
+  constructor(
+    private readonly pool: PostgresRecords,
+    /** The house whose bookings these are. */
+    readonly site: string,
+  ) {}
 
   async #rows(sql: string, params: unknown[]): Promise<BookingRow[]> {
     return (await this.pool.query<BookingRow>(sql, params)).rows;
@@ -73,14 +78,14 @@ export class PostgresBookingStore implements BookingStore, BookingSeriesStore {
     client: pg.Pool | pg.PoolClient = this.pool,
     replacing?: Replacing,
   ): Promise<BookingRow | undefined> {
-    const ignoring = replacing ? 'AND (series_id IS NULL OR series_id <> $4 OR occurrence < $5)' : '';
+    const ignoring = replacing ? 'AND (series_id IS NULL OR series_id <> $5 OR occurrence < $6)' : '';
     return (
       await client.query<BookingRow>(
-        `SELECT ${COLUMNS} FROM bookings WHERE space_id = $1 AND ${ACTIVE} AND start_ms < $2 AND $3 < end_ms
-         ${ignoring} ORDER BY start_ms LIMIT 1`,
+        `SELECT ${COLUMNS} FROM bookings WHERE site = $4 AND space_id = $1 AND ${ACTIVE} AND start_ms < $2
+         AND $3 < end_ms ${ignoring} ORDER BY start_ms LIMIT 1`,
         replacing
-          ? [spaceId, end, start, replacing.seriesId, replacing.fromOccurrence]
-          : [spaceId, end, start],
+          ? [spaceId, end, start, this.site, replacing.seriesId, replacing.fromOccurrence]
+          : [spaceId, end, start, this.site],
       )
     ).rows[0];
   }
@@ -88,9 +93,9 @@ export class PostgresBookingStore implements BookingStore, BookingSeriesStore {
   async create(input: NewBooking, now: number = Date.now()): Promise<CreateResult> {
     for (let attempt = 0; ; attempt++) {
       const inserted = await this.#rows(
-        `INSERT INTO bookings (id, member_id, space_id, start_ms, end_ms, status, created_at)
-         VALUES ($1, $2, $3, $4, $5, 'booked', $6) ON CONFLICT DO NOTHING RETURNING ${COLUMNS}`,
-        [randomUUID(), input.memberId, input.spaceId, input.start, input.end, now],
+        `INSERT INTO bookings (id, member_id, space_id, start_ms, end_ms, status, created_at, site)
+         VALUES ($1, $2, $3, $4, $5, 'booked', $6, $7) ON CONFLICT DO NOTHING RETURNING ${COLUMNS}`,
+        [randomUUID(), input.memberId, input.spaceId, input.start, input.end, now, this.site],
       );
       if (inserted[0]) return { ok: true, booking: toBooking(inserted[0]) };
       const clash = await this.#clash(input.spaceId, input.start, input.end);
@@ -104,7 +109,9 @@ export class PostgresBookingStore implements BookingStore, BookingSeriesStore {
   }
 
   async get(id: string): Promise<Booking | undefined> {
-    const row = (await this.#rows(`SELECT ${COLUMNS} FROM bookings WHERE id = $1`, [id]))[0];
+    const row = (
+      await this.#rows(`SELECT ${COLUMNS} FROM bookings WHERE id = $1 AND site = $2`, [id, this.site])
+    )[0];
     return row ? toBooking(row) : undefined;
   }
 
@@ -113,8 +120,8 @@ export class PostgresBookingStore implements BookingStore, BookingSeriesStore {
     if (!booking || (!by.staff && booking.memberId !== by.memberId)) return 'not_found';
     if (booking.end <= now) return 'already_ended';
     const { rowCount } = await this.pool.query(
-      `UPDATE bookings SET status = 'cancelled', cancelled_at = $1, cancelled_by = $2 WHERE id = $3 AND ${ACTIVE}`,
-      [now, by.memberId, id],
+      `UPDATE bookings SET status = 'cancelled', cancelled_at = $1, cancelled_by = $2 WHERE id = $3 AND site = $4 AND ${ACTIVE}`,
+      [now, by.memberId, id, this.site],
     );
     return rowCount === 1 ? 'cancelled' : 'already_ended';
   }
@@ -122,9 +129,9 @@ export class PostgresBookingStore implements BookingStore, BookingSeriesStore {
   async listMine(memberId: string, range: Interval = EVER): Promise<Booking[]> {
     return (
       await this.#rows(
-        `SELECT ${COLUMNS} FROM bookings WHERE member_id = $1 AND start_ms < $2 AND $3 < end_ms
+        `SELECT ${COLUMNS} FROM bookings WHERE site = $5 AND member_id = $1 AND start_ms < $2 AND $3 < end_ms
          ORDER BY start_ms LIMIT $4`,
-        [memberId, range.end, range.start, MAX_LISTED],
+        [memberId, range.end, range.start, MAX_LISTED, this.site],
       )
     ).map(toBooking);
   }
@@ -132,8 +139,9 @@ export class PostgresBookingStore implements BookingStore, BookingSeriesStore {
   async listAll(range: Interval = EVER): Promise<Booking[]> {
     return (
       await this.#rows(
-        `SELECT ${COLUMNS} FROM bookings WHERE start_ms < $1 AND $2 < end_ms ORDER BY start_ms LIMIT $3`,
-        [range.end, range.start, MAX_LISTED],
+        `SELECT ${COLUMNS} FROM bookings WHERE site = $4 AND start_ms < $1 AND $2 < end_ms
+         ORDER BY start_ms LIMIT $3`,
+        [range.end, range.start, MAX_LISTED, this.site],
       )
     ).map(toBooking);
   }
@@ -146,9 +154,9 @@ export class PostgresBookingStore implements BookingStore, BookingSeriesStore {
   ): Promise<Booking | undefined> {
     const row = (
       await this.#rows(
-        `SELECT ${COLUMNS} FROM bookings WHERE member_id = $1 AND space_id = $2 AND ${ACTIVE}
+        `SELECT ${COLUMNS} FROM bookings WHERE site = $5 AND member_id = $1 AND space_id = $2 AND ${ACTIVE}
          AND start_ms <= $3 AND $4 < end_ms ORDER BY start_ms LIMIT 1`,
-        [memberId, spaceId, at + graceBeforeMs, at],
+        [memberId, spaceId, at + graceBeforeMs, at, this.site],
       )
     )[0];
     return row ? toBooking(row) : undefined;
@@ -157,9 +165,9 @@ export class PostgresBookingStore implements BookingStore, BookingSeriesStore {
   async spaceBookings(spaceId: string, from: number, to: number): Promise<Booking[]> {
     return (
       await this.#rows(
-        `SELECT ${COLUMNS} FROM bookings WHERE space_id = $1 AND ${ACTIVE} AND start_ms < $2 AND $3 < end_ms
-         ORDER BY start_ms LIMIT $4`,
-        [spaceId, to, from, MAX_LISTED],
+        `SELECT ${COLUMNS} FROM bookings WHERE site = $5 AND space_id = $1 AND ${ACTIVE} AND start_ms < $2
+         AND $3 < end_ms ORDER BY start_ms LIMIT $4`,
+        [spaceId, to, from, MAX_LISTED, this.site],
       )
     ).map(toBooking);
   }
@@ -167,9 +175,9 @@ export class PostgresBookingStore implements BookingStore, BookingSeriesStore {
   async checkIn(id: string, at: number): Promise<Booking | undefined> {
     const row = (
       await this.#rows(
-        `UPDATE bookings SET status = 'checked_in', checked_in_at = $1 WHERE id = $2 AND status = 'booked'
-         RETURNING ${COLUMNS}`,
-        [at, id],
+        `UPDATE bookings SET status = 'checked_in', checked_in_at = $1
+         WHERE id = $2 AND site = $3 AND status = 'booked' RETURNING ${COLUMNS}`,
+        [at, id, this.site],
       )
     )[0];
     return row ? toBooking(row) : undefined;
@@ -178,9 +186,9 @@ export class PostgresBookingStore implements BookingStore, BookingSeriesStore {
   async release(id: string, at: number): Promise<Booking | undefined> {
     const row = (
       await this.#rows(
-        `UPDATE bookings SET status = 'released', released_at = $1 WHERE id = $2 AND status = 'booked'
-         RETURNING ${COLUMNS}`,
-        [at, id],
+        `UPDATE bookings SET status = 'released', released_at = $1
+         WHERE id = $2 AND site = $3 AND status = 'booked' RETURNING ${COLUMNS}`,
+        [at, id, this.site],
       )
     )[0];
     return row ? toBooking(row) : undefined;
@@ -189,8 +197,9 @@ export class PostgresBookingStore implements BookingStore, BookingSeriesStore {
   async unconfirmed(startedBy: number): Promise<Booking[]> {
     return (
       await this.#rows(
-        `SELECT ${COLUMNS} FROM bookings WHERE status = 'booked' AND start_ms <= $1 ORDER BY start_ms`,
-        [startedBy],
+        `SELECT ${COLUMNS} FROM bookings WHERE site = $2 AND status = 'booked' AND start_ms <= $1
+         ORDER BY start_ms`,
+        [startedBy, this.site],
       )
     ).map(toBooking);
   }
@@ -201,12 +210,13 @@ export class PostgresBookingStore implements BookingStore, BookingSeriesStore {
       start_ms: number;
       end_ms: number;
       status: BookingStatus;
-    }>('SELECT space_id, start_ms, end_ms, status FROM bookings WHERE start_ms < $1 AND end_ms > $2', [
-      range.end,
-      range.start,
-    ]);
+    }>(
+      'SELECT space_id, start_ms, end_ms, status FROM bookings WHERE site = $3 AND start_ms < $1 AND end_ms > $2',
+      [range.end, range.start, this.site],
+    );
     const first = await this.pool.query<{ first: number | null }>(
-      'SELECT min(start_ms) AS first FROM bookings',
+      'SELECT min(start_ms) AS first FROM bookings WHERE site = $1',
+      [this.site],
     );
     return {
       spans: rows.map((r) => ({ spaceId: r.space_id, start: r.start_ms, end: r.end_ms, status: r.status })),
@@ -243,8 +253,8 @@ export class PostgresBookingStore implements BookingStore, BookingSeriesStore {
         if (fresh.length === 0) continue;
         const column = <K extends keyof Booking>(key: K) => fresh.map((b) => b[key]);
         const { rowCount } = await client.query(
-          `INSERT INTO bookings (id, member_id, space_id, start_ms, end_ms, status, created_at, checked_in_at, released_at)
-           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[],
+          `INSERT INTO bookings (id, member_id, space_id, start_ms, end_ms, status, created_at, checked_in_at, released_at, site)
+           SELECT *, $10::text FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[],
                                 $7::bigint[], $8::bigint[], $9::bigint[])
            ON CONFLICT DO NOTHING`,
           [
@@ -257,6 +267,7 @@ export class PostgresBookingStore implements BookingStore, BookingSeriesStore {
             column('createdAt'),
             column('checkedInAt'),
             column('releasedAt'),
+            this.site,
           ],
         );
         result.added += rowCount ?? 0;
@@ -277,8 +288,8 @@ export class PostgresBookingStore implements BookingStore, BookingSeriesStore {
                 AS "bookedMs",
               coalesce(sum(LEAST(end_ms, $1) - GREATEST(start_ms, $2))
                 FILTER (WHERE checked_in_at IS NOT NULL AND status <> 'cancelled'), 0) AS "usedMs"
-       FROM bookings WHERE start_ms < $1 AND $2 < end_ms GROUP BY space_id ORDER BY space_id`,
-      [range.end, range.start],
+       FROM bookings WHERE site = $3 AND start_ms < $1 AND $2 < end_ms GROUP BY space_id ORDER BY space_id`,
+      [range.end, range.start, this.site],
     );
     return rows;
   }
@@ -350,8 +361,8 @@ export class PostgresBookingStore implements BookingStore, BookingSeriesStore {
     const taken = new Set(conflicts.map((c) => c.occurrence.local));
     const id = randomUUID();
     await client.query(
-      `INSERT INTO booking_series (id, member_id, space_id, rrule, first_start, time_zone, duration_minutes, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      `INSERT INTO booking_series (id, member_id, space_id, rrule, first_start, time_zone, duration_minutes, created_at, site)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
       [
         id,
         input.memberId,
@@ -361,14 +372,15 @@ export class PostgresBookingStore implements BookingStore, BookingSeriesStore {
         input.rule.timeZone,
         input.rule.durationMinutes,
         now,
+        this.site,
       ],
     );
     for (const o of input.occurrences) {
       if (taken.has(o.local)) continue;
       const { rowCount } = await client.query(
-        `INSERT INTO bookings (id, member_id, space_id, start_ms, end_ms, status, created_at, series_id, occurrence)
-               VALUES ($1, $2, $3, $4, $5, 'booked', $6, $7, $8) ON CONFLICT DO NOTHING`,
-        [randomUUID(), input.memberId, input.spaceId, o.start, o.end, now, id, o.local],
+        `INSERT INTO bookings (id, member_id, space_id, start_ms, end_ms, status, created_at, series_id, occurrence, site)
+               VALUES ($1, $2, $3, $4, $5, 'booked', $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
+        [randomUUID(), input.memberId, input.spaceId, o.start, o.end, now, id, o.local, this.site],
       );
       if (rowCount === 1) continue;
       const clash = await this.#clash(input.spaceId, o.start, o.end, client);
@@ -394,7 +406,10 @@ export class PostgresBookingStore implements BookingStore, BookingSeriesStore {
 
   async getSeries(id: string): Promise<BookingSeries | undefined> {
     const row = (
-      await this.pool.query<SeriesRow>(`SELECT ${SERIES_COLUMNS} FROM booking_series WHERE id = $1`, [id])
+      await this.pool.query<SeriesRow>(
+        `SELECT ${SERIES_COLUMNS} FROM booking_series WHERE id = $1 AND site = $2`,
+        [id, this.site],
+      )
     ).rows[0];
     return row ? toSeries(row) : undefined;
   }
@@ -402,8 +417,8 @@ export class PostgresBookingStore implements BookingStore, BookingSeriesStore {
   async seriesByIds(ids: readonly string[]): Promise<BookingSeries[]> {
     const unique = [...new Set(ids)];
     const { rows } = await this.pool.query<SeriesRow>(
-      `SELECT ${SERIES_COLUMNS} FROM booking_series WHERE id = ANY($1::text[])`,
-      [unique],
+      `SELECT ${SERIES_COLUMNS} FROM booking_series WHERE id = ANY($1::text[]) AND site = $2`,
+      [unique, this.site],
     );
     const byId = new Map(rows.map((r) => [r.id, r]));
     // In the order asked, as the SQLite store answers.
@@ -416,8 +431,8 @@ export class PostgresBookingStore implements BookingStore, BookingSeriesStore {
   async seriesBookings(seriesId: string): Promise<Booking[]> {
     return (
       await this.#rows(
-        `SELECT ${COLUMNS} FROM bookings WHERE series_id = $1 ORDER BY occurrence, created_at`,
-        [seriesId],
+        `SELECT ${COLUMNS} FROM bookings WHERE series_id = $1 AND site = $2 ORDER BY occurrence, created_at`,
+        [seriesId, this.site],
       )
     ).map(toBooking);
   }
@@ -432,8 +447,8 @@ export class PostgresBookingStore implements BookingStore, BookingSeriesStore {
     return inTransaction(this.pool, async (client): Promise<CancelFromResult> => {
       const row = (
         await client.query<SeriesRow>(
-          `SELECT ${SERIES_COLUMNS} FROM booking_series WHERE id = $1 FOR UPDATE`,
-          [seriesId],
+          `SELECT ${SERIES_COLUMNS} FROM booking_series WHERE id = $1 AND site = $2 FOR UPDATE`,
+          [seriesId, this.site],
         )
       ).rows[0];
       if (!row || (!by.staff && row.member_id !== by.memberId)) return { outcome: 'not_found', cancelled: 0 };
@@ -484,9 +499,10 @@ export class PostgresBookingStore implements BookingStore, BookingSeriesStore {
     now: number,
   ): Promise<ChangeSeriesResult> {
     const row = (
-      await client.query<SeriesRow>(`SELECT ${SERIES_COLUMNS} FROM booking_series WHERE id = $1 FOR UPDATE`, [
-        change.seriesId,
-      ])
+      await client.query<SeriesRow>(
+        `SELECT ${SERIES_COLUMNS} FROM booking_series WHERE id = $1 AND site = $2 FOR UPDATE`,
+        [change.seriesId, this.site],
+      )
     ).rows[0];
     if (!row || (!by.staff && row.member_id !== by.memberId)) return { ok: false, reason: 'not_found' };
     const visitors = await this.#visitorsFrom(client, change.seriesId, change.fromOccurrence);
@@ -572,15 +588,18 @@ export class PostgresBookingStore implements BookingStore, BookingSeriesStore {
 
   /** Moves one active, not yet ended booking; the exclusion constraint refuses a time another booking holds. */
   async moveBooking(id: string, to: Interval, by: Canceller, now: number = Date.now()): Promise<MoveResult> {
-    const row = (await this.#rows(`SELECT ${COLUMNS} FROM bookings WHERE id = $1`, [id]))[0];
+    const row = (
+      await this.#rows(`SELECT ${COLUMNS} FROM bookings WHERE id = $1 AND site = $2`, [id, this.site])
+    )[0];
     if (!row || (!by.staff && row.member_id !== by.memberId)) return { ok: false, reason: 'not_found' };
     if (row.end_ms <= now || (row.status !== 'booked' && row.status !== 'checked_in'))
       return { ok: false, reason: 'already_ended' };
     try {
       const moved = (
         await this.#rows(
-          `UPDATE bookings SET start_ms = $1, end_ms = $2 WHERE id = $3 AND ${ACTIVE} RETURNING ${COLUMNS}`,
-          [to.start, to.end, id],
+          `UPDATE bookings SET start_ms = $1, end_ms = $2 WHERE id = $3 AND site = $4 AND ${ACTIVE}
+           RETURNING ${COLUMNS}`,
+          [to.start, to.end, id, this.site],
         )
       )[0];
       if (!moved) return { ok: false, reason: 'already_ended' };
@@ -589,9 +608,9 @@ export class PostgresBookingStore implements BookingStore, BookingSeriesStore {
       if (!isOverlapRefusal(err)) throw err;
       const clash = (
         await this.#rows(
-          `SELECT ${COLUMNS} FROM bookings WHERE space_id = $1 AND id <> $2 AND ${ACTIVE}
+          `SELECT ${COLUMNS} FROM bookings WHERE site = $5 AND space_id = $1 AND id <> $2 AND ${ACTIVE}
            AND start_ms < $3 AND $4 < end_ms ORDER BY start_ms LIMIT 1`,
-          [row.space_id, id, to.end, to.start],
+          [row.space_id, id, to.end, to.start, this.site],
         )
       )[0];
       return {

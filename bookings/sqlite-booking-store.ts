@@ -28,7 +28,8 @@ import {
 import type { DateConflict, Occurrence, SeriesRule } from './series-rules.ts';
 
 /**
- * Bookings in the records database (table bookings). The overlap check and the insert run in one
+ * Bookings of one house (`site`) in the records database (table bookings): every statement reads and writes
+ * that house's rows only, so a space id another house also has ("eg", "protel-1") is another space. The overlap check and the insert run in one
  * `BEGIN IMMEDIATE` transaction, which takes SQLite's write lock before reading, so concurrent requests —
  * from this process or another one on the same file — are serialised; a trigger in the schema refuses an
  * overlapping row whatever writes it.
@@ -73,65 +74,73 @@ export class SqliteBookingStore implements BookingStore, BookingSeriesStore {
     replacing?: Replacing,
   ) => DateConflict[];
 
-  constructor(db: RecordsDb) {
+  /** The house whose bookings these are: every row this store reads or writes is of `site`. */
+  readonly site: string;
+
+  constructor(db: RecordsDb, site: string) {
     this.#db = db;
+    this.site = site;
+    const at = site;
     this.statements = {
       changes: db.prepare('SELECT total_changes()').pluck(),
-      byId: db.prepare<[string], BookingRow>('SELECT * FROM bookings WHERE id = ?'),
-      clash: db.prepare<[string, number, number], BookingRow>(
-        `SELECT * FROM bookings WHERE space_id = ? AND ${ACTIVE} AND start_ms < ? AND ? < end_ms
+      byId: db.prepare<[string, string], BookingRow>('SELECT * FROM bookings WHERE id = ? AND site = ?'),
+      anyById: db.prepare<[string], { id: string }>('SELECT id FROM bookings WHERE id = ?'),
+      clash: db.prepare<[string, string, number, number], BookingRow>(
+        `SELECT * FROM bookings WHERE site = ? AND space_id = ? AND ${ACTIVE} AND start_ms < ? AND ? < end_ms
          ORDER BY start_ms LIMIT 1`,
       ),
       insert: db.prepare(
-        `INSERT INTO bookings (id, member_id, space_id, start_ms, end_ms, status, created_at)
-         VALUES (@id, @member_id, @space_id, @start_ms, @end_ms, 'booked', @created_at)`,
+        `INSERT INTO bookings (id, site, member_id, space_id, start_ms, end_ms, status, created_at)
+         VALUES (@id, @site, @member_id, @space_id, @start_ms, @end_ms, 'booked', @created_at)`,
       ),
       insertImported: db.prepare(
-        `INSERT INTO bookings (id, member_id, space_id, start_ms, end_ms, status, created_at, checked_in_at, released_at)
-         VALUES (@id, @member_id, @space_id, @start_ms, @end_ms, @status, @created_at, @checked_in_at, @released_at)
+        `INSERT INTO bookings (id, site, member_id, space_id, start_ms, end_ms, status, created_at, checked_in_at, released_at)
+         VALUES (@id, @site, @member_id, @space_id, @start_ms, @end_ms, @status, @created_at, @checked_in_at, @released_at)
          ON CONFLICT (id) DO NOTHING`,
       ),
-      cancel: db.prepare<[number, string, string]>(
-        `UPDATE bookings SET status = 'cancelled', cancelled_at = ?, cancelled_by = ? WHERE id = ? AND ${ACTIVE}`,
+      cancel: db.prepare<[number, string, string, string]>(
+        `UPDATE bookings SET status = 'cancelled', cancelled_at = ?, cancelled_by = ? WHERE id = ? AND site = ? AND ${ACTIVE}`,
       ),
-      checkIn: db.prepare<[number, string]>(
-        `UPDATE bookings SET status = 'checked_in', checked_in_at = ? WHERE id = ? AND status = 'booked'`,
+      checkIn: db.prepare<[number, string, string]>(
+        `UPDATE bookings SET status = 'checked_in', checked_in_at = ? WHERE id = ? AND site = ? AND status = 'booked'`,
       ),
-      release: db.prepare<[number, string]>(
-        `UPDATE bookings SET status = 'released', released_at = ? WHERE id = ? AND status = 'booked'`,
+      release: db.prepare<[number, string, string]>(
+        `UPDATE bookings SET status = 'released', released_at = ? WHERE id = ? AND site = ? AND status = 'booked'`,
       ),
-      covering: db.prepare<[string, string, number, number], BookingRow>(
-        `SELECT * FROM bookings WHERE member_id = ? AND space_id = ? AND ${ACTIVE}
+      covering: db.prepare<[string, string, string, number, number], BookingRow>(
+        `SELECT * FROM bookings WHERE site = ? AND member_id = ? AND space_id = ? AND ${ACTIVE}
          AND start_ms <= ? AND ? < end_ms ORDER BY start_ms LIMIT 1`,
       ),
-      inSpace: db.prepare<[string, number, number, number], BookingRow>(
-        `SELECT * FROM bookings WHERE space_id = ? AND ${ACTIVE} AND start_ms < ? AND ? < end_ms
+      inSpace: db.prepare<[string, string, number, number, number], BookingRow>(
+        `SELECT * FROM bookings WHERE site = ? AND space_id = ? AND ${ACTIVE} AND start_ms < ? AND ? < end_ms
          ORDER BY start_ms LIMIT ?`,
       ),
-      ofMember: db.prepare<[string, number, number, number], BookingRow>(
-        `SELECT * FROM bookings WHERE member_id = ? AND start_ms < ? AND ? < end_ms
+      ofMember: db.prepare<[string, string, number, number, number], BookingRow>(
+        `SELECT * FROM bookings WHERE site = ? AND member_id = ? AND start_ms < ? AND ? < end_ms
          ORDER BY start_ms LIMIT ?`,
       ),
-      all: db.prepare<[number, number, number], BookingRow>(
-        'SELECT * FROM bookings WHERE start_ms < ? AND ? < end_ms ORDER BY start_ms LIMIT ?',
+      all: db.prepare<[string, number, number, number], BookingRow>(
+        'SELECT * FROM bookings WHERE site = ? AND start_ms < ? AND ? < end_ms ORDER BY start_ms LIMIT ?',
       ),
-      unconfirmed: db.prepare<[number], BookingRow>(
-        `SELECT * FROM bookings WHERE status = 'booked' AND start_ms <= ? ORDER BY start_ms`,
+      unconfirmed: db.prepare<[string, number], BookingRow>(
+        `SELECT * FROM bookings WHERE site = ? AND status = 'booked' AND start_ms <= ? ORDER BY start_ms`,
       ),
-      spans: db.prepare<[number, number], SpanRow>(
-        'SELECT space_id, start_ms, end_ms, status FROM bookings WHERE start_ms < ? AND end_ms > ?',
+      spans: db.prepare<[string, number, number], SpanRow>(
+        'SELECT space_id, start_ms, end_ms, status FROM bookings WHERE site = ? AND start_ms < ? AND end_ms > ?',
       ),
       insertSeries: db.prepare(
-        `INSERT INTO booking_series (id, member_id, space_id, rrule, first_start, time_zone, duration_minutes, created_at)
-         VALUES (@id, @member_id, @space_id, @rrule, @first_start, @time_zone, @duration_minutes, @created_at)`,
+        `INSERT INTO booking_series (id, site, member_id, space_id, rrule, first_start, time_zone, duration_minutes, created_at)
+         VALUES (@id, @site, @member_id, @space_id, @rrule, @first_start, @time_zone, @duration_minutes, @created_at)`,
       ),
       insertDate: db.prepare(
-        `INSERT INTO bookings (id, member_id, space_id, start_ms, end_ms, status, created_at, series_id, occurrence)
-         VALUES (@id, @member_id, @space_id, @start_ms, @end_ms, 'booked', @created_at, @series_id, @occurrence)`,
+        `INSERT INTO bookings (id, site, member_id, space_id, start_ms, end_ms, status, created_at, series_id, occurrence)
+         VALUES (@id, @site, @member_id, @space_id, @start_ms, @end_ms, 'booked', @created_at, @series_id, @occurrence)`,
       ),
-      seriesById: db.prepare<[string], SeriesRow>('SELECT * FROM booking_series WHERE id = ?'),
-      seriesDates: db.prepare<[string], BookingRow>(
-        'SELECT * FROM bookings WHERE series_id = ? ORDER BY occurrence, created_at',
+      seriesById: db.prepare<[string, string], SeriesRow>(
+        'SELECT * FROM booking_series WHERE id = ? AND site = ?',
+      ),
+      seriesDates: db.prepare<[string, string], BookingRow>(
+        'SELECT * FROM bookings WHERE series_id = ? AND site = ? ORDER BY occurrence, created_at',
       ),
       cutSeries: db.prepare<[string, number | null, string]>(
         'UPDATE booking_series SET rrule = ?, cancelled_at = ? WHERE id = ?',
@@ -140,8 +149,8 @@ export class SqliteBookingStore implements BookingStore, BookingSeriesStore {
         `UPDATE bookings SET status = 'cancelled', cancelled_at = ?, cancelled_by = ?
          WHERE series_id = ? AND occurrence >= ? AND ${ACTIVE} AND end_ms > ?`,
       ),
-      clashReplacing: db.prepare<[string, number, number, string, string], BookingRow>(
-        `SELECT * FROM bookings WHERE space_id = ? AND ${ACTIVE} AND start_ms < ? AND ? < end_ms
+      clashReplacing: db.prepare<[string, string, number, number, string, string], BookingRow>(
+        `SELECT * FROM bookings WHERE site = ? AND space_id = ? AND ${ACTIVE} AND start_ms < ? AND ? < end_ms
            AND (series_id IS NULL OR series_id <> ? OR occurrence < ?)
          ORDER BY start_ms LIMIT 1`,
       ),
@@ -164,15 +173,17 @@ export class SqliteBookingStore implements BookingStore, BookingSeriesStore {
         `INSERT INTO events (id, title, description, capacity, visibility, booking_id, series_id, organiser_id, created_at)
          SELECT ?, title, description, capacity, visibility, NULL, ?, organiser_id, ? FROM events WHERE id = ?`,
       ),
-      clashOther: db.prepare<[string, string, number, number], BookingRow>(
-        `SELECT * FROM bookings WHERE space_id = ? AND id <> ? AND ${ACTIVE} AND start_ms < ? AND ? < end_ms
+      clashOther: db.prepare<[string, string, string, number, number], BookingRow>(
+        `SELECT * FROM bookings WHERE site = ? AND space_id = ? AND id <> ? AND ${ACTIVE} AND start_ms < ? AND ? < end_ms
          ORDER BY start_ms LIMIT 1`,
       ),
       move: db.prepare<[number, number, string]>(
         `UPDATE bookings SET start_ms = ?, end_ms = ? WHERE id = ? AND ${ACTIVE}`,
       ),
-      firstStart: db.prepare<[], { first: number | null }>('SELECT min(start_ms) AS first FROM bookings'),
-      usage: db.prepare<[number, number, number, number, number, number], SpaceUsage>(
+      firstStart: db.prepare<[string], { first: number | null }>(
+        'SELECT min(start_ms) AS first FROM bookings WHERE site = ?',
+      ),
+      usage: db.prepare<[number, number, number, number, string, number, number], SpaceUsage>(
         `SELECT space_id AS spaceId,
                 SUM(status <> 'cancelled') AS bookings,
                 SUM(checked_in_at IS NOT NULL AND status <> 'cancelled') AS checkedIn,
@@ -181,24 +192,26 @@ export class SqliteBookingStore implements BookingStore, BookingSeriesStore {
                 SUM(CASE WHEN status <> 'cancelled' THEN MIN(end_ms, ?) - MAX(start_ms, ?) ELSE 0 END) AS bookedMs,
                 SUM(CASE WHEN checked_in_at IS NOT NULL AND status <> 'cancelled'
                          THEN MIN(end_ms, ?) - MAX(start_ms, ?) ELSE 0 END) AS usedMs
-         FROM bookings WHERE start_ms < ? AND ? < end_ms GROUP BY space_id ORDER BY space_id`,
+         FROM bookings WHERE site = ? AND start_ms < ? AND ? < end_ms GROUP BY space_id ORDER BY space_id`,
       ),
     };
     const s = this.statements;
     this.importInTransaction = db.transaction((bookings: readonly Booking[]): ImportResult => {
       const result: ImportResult = { added: 0, existing: 0, refused: 0 };
       for (const b of bookings) {
-        if (s.byId.get(b.id)) {
+        // An id is one booking in the whole installation, whichever house it is of.
+        if (s.anyById.get(b.id)) {
           result.existing++;
           continue;
         }
         const active = b.status === 'booked' || b.status === 'checked_in';
-        if (active && s.clash.get(b.spaceId, b.end, b.start)) {
+        if (active && s.clash.get(at, b.spaceId, b.end, b.start)) {
           result.refused++;
           continue;
         }
         s.insertImported.run({
           id: b.id,
+          site: at,
           member_id: b.memberId,
           space_id: b.spaceId,
           start_ms: b.start,
@@ -221,13 +234,14 @@ export class SqliteBookingStore implements BookingStore, BookingSeriesStore {
       for (const occurrence of occurrences) {
         const clash = replacing
           ? s.clashReplacing.get(
+              at,
               spaceId,
               occurrence.end,
               occurrence.start,
               replacing.seriesId,
               replacing.fromOccurrence,
             )
-          : s.clash.get(spaceId, occurrence.end, occurrence.start);
+          : s.clash.get(at, spaceId, occurrence.end, occurrence.start);
         if (clash) conflicts.push({ occurrence, conflict: interval(clash) });
       }
       return conflicts;
@@ -243,6 +257,7 @@ export class SqliteBookingStore implements BookingStore, BookingSeriesStore {
       const id = randomUUID();
       s.insertSeries.run({
         id,
+        site: at,
         member_id: input.memberId,
         space_id: input.spaceId,
         rrule: input.rule.rrule,
@@ -255,6 +270,7 @@ export class SqliteBookingStore implements BookingStore, BookingSeriesStore {
         if (taken.has(o.local)) continue;
         s.insertDate.run({
           id: randomUUID(),
+          site: at,
           member_id: input.memberId,
           space_id: input.spaceId,
           start_ms: o.start,
@@ -266,15 +282,15 @@ export class SqliteBookingStore implements BookingStore, BookingSeriesStore {
       }
       return {
         ok: true,
-        series: toSeries(s.seriesById.get(id) as SeriesRow),
-        bookings: s.seriesDates.all(id).map(toBooking),
+        series: toSeries(s.seriesById.get(id, at) as SeriesRow),
+        bookings: s.seriesDates.all(id, at).map(toBooking),
         skipped: conflicts,
       };
     };
     this.seriesInTransaction = db.transaction(insertSeries);
     this.changeInTransaction = db.transaction(
       (change: SeriesChange, mode: SeriesConflictMode, by: Canceller, now: number): ChangeSeriesResult => {
-        const row = s.seriesById.get(change.seriesId);
+        const row = s.seriesById.get(change.seriesId, at);
         if (!row || (!by.staff && row.member_id !== by.memberId)) return { ok: false, reason: 'not_found' };
         const visitors = s.visitorsFrom.all(change.seriesId, change.fromOccurrence);
         if (visitors.length > 0)
@@ -307,8 +323,8 @@ export class SqliteBookingStore implements BookingStore, BookingSeriesStore {
         if (!change.ending) s.moveEvents.run(made.series.id, change.seriesId);
         return {
           ok: true,
-          ended: toSeries(s.seriesById.get(change.seriesId) as SeriesRow),
-          cancelled: given.map((b) => toBooking(s.byId.get(b.id) as BookingRow)),
+          ended: toSeries(s.seriesById.get(change.seriesId, at) as SeriesRow),
+          cancelled: given.map((b) => toBooking(s.byId.get(b.id, at) as BookingRow)),
           series: made.series,
           bookings: made.bookings,
           skipped: made.skipped,
@@ -324,29 +340,33 @@ export class SqliteBookingStore implements BookingStore, BookingSeriesStore {
         by: Canceller,
         now: number,
       ): CancelFromResult => {
-        const row = s.seriesById.get(seriesId);
+        const row = s.seriesById.get(seriesId, at);
         if (!row || (!by.staff && row.member_id !== by.memberId))
           return { outcome: 'not_found', cancelled: 0 };
         const cancelled = s.cancelDatesFrom.run(now, by.memberId, seriesId, from, now).changes;
         s.cutSeries.run(ending?.rrule ?? row.rrule, ending ? null : (row.cancelled_at ?? now), seriesId);
-        return { outcome: 'cancelled', cancelled, series: toSeries(s.seriesById.get(seriesId) as SeriesRow) };
+        return {
+          outcome: 'cancelled',
+          cancelled,
+          series: toSeries(s.seriesById.get(seriesId, at) as SeriesRow),
+        };
       },
     );
     this.moveInTransaction = db.transaction(
       (id: string, to: Interval, by: Canceller, now: number): MoveResult => {
-        const row = s.byId.get(id);
+        const row = s.byId.get(id, at);
         if (!row || (!by.staff && row.member_id !== by.memberId)) return { ok: false, reason: 'not_found' };
         if (row.end_ms <= now || (row.status !== 'booked' && row.status !== 'checked_in'))
           return { ok: false, reason: 'already_ended' };
-        const clash = s.clashOther.get(row.space_id, id, to.end, to.start);
+        const clash = s.clashOther.get(at, row.space_id, id, to.end, to.start);
         if (clash) return { ok: false, reason: 'slot_taken', conflict: interval(clash) };
         s.move.run(to.start, to.end, id);
-        return { ok: true, booking: toBooking(s.byId.get(id) as BookingRow) };
+        return { ok: true, booking: toBooking(s.byId.get(id, at) as BookingRow) };
       },
     );
     this.createInTransaction = db.transaction(
       (row: Record<string, string | number>): BookingRow | undefined => {
-        const clash = s.clash.get(row.space_id as string, row.end_ms as number, row.start_ms as number);
+        const clash = s.clash.get(at, row.space_id as string, row.end_ms as number, row.start_ms as number);
         if (clash) return clash;
         s.insert.run(row);
         return undefined;
@@ -358,6 +378,7 @@ export class SqliteBookingStore implements BookingStore, BookingSeriesStore {
   async create(input: NewBooking, now: number = Date.now()): Promise<CreateResult> {
     const row = {
       id: randomUUID(),
+      site: this.site,
       member_id: input.memberId,
       space_id: input.spaceId,
       start_ms: input.start,
@@ -370,7 +391,7 @@ export class SqliteBookingStore implements BookingStore, BookingSeriesStore {
     } catch (err) {
       if (!isOverlapRefusal(err)) throw err;
       // Only a writer outside this store gets here (the trigger saw what our check did not).
-      clash = this.statements.clash.get(input.spaceId, input.end, input.start);
+      clash = this.statements.clash.get(this.site, input.spaceId, input.end, input.start);
       return { ok: false, reason: 'slot_taken', conflict: clash ? interval(clash) : interval(row) };
     }
     if (clash) return { ok: false, reason: 'slot_taken', conflict: interval(clash) };
@@ -382,7 +403,7 @@ export class SqliteBookingStore implements BookingStore, BookingSeriesStore {
   }
 
   #get(id: string): Booking | undefined {
-    const row = this.statements.byId.get(id);
+    const row = this.statements.byId.get(id, this.site);
     return row ? toBooking(row) : undefined;
   }
 
@@ -394,18 +415,20 @@ export class SqliteBookingStore implements BookingStore, BookingSeriesStore {
     const booking = this.#get(id);
     if (!booking || (!by.staff && booking.memberId !== by.memberId)) return 'not_found';
     if (booking.end <= now) return 'already_ended';
-    const changed = this.statements.cancel.run(now, by.memberId, id).changes;
+    const changed = this.statements.cancel.run(now, by.memberId, id, this.site).changes;
     return changed === 1 ? 'cancelled' : 'already_ended';
   }
 
   /** A member's bookings (every status) overlapping the range, by start. */
   async listMine(memberId: string, range: Interval = EVER): Promise<Booking[]> {
-    return this.statements.ofMember.all(memberId, range.end, range.start, MAX_LISTED).map(toBooking);
+    return this.statements.ofMember
+      .all(this.site, memberId, range.end, range.start, MAX_LISTED)
+      .map(toBooking);
   }
 
   /** Everyone's bookings (every status) overlapping the range, by start: for staff. */
   async listAll(range: Interval = EVER): Promise<Booking[]> {
-    return this.statements.all.all(range.end, range.start, MAX_LISTED).map(toBooking);
+    return this.statements.all.all(this.site, range.end, range.start, MAX_LISTED).map(toBooking);
   }
 
   /** A non-cancelled, non-released booking of that member and space whose [start - grace, end) contains `at`. */
@@ -415,28 +438,28 @@ export class SqliteBookingStore implements BookingStore, BookingSeriesStore {
     at: number,
     graceBeforeMs: number,
   ): Promise<Booking | undefined> {
-    const row = this.statements.covering.get(memberId, spaceId, at + graceBeforeMs, at);
+    const row = this.statements.covering.get(this.site, memberId, spaceId, at + graceBeforeMs, at);
     return row ? toBooking(row) : undefined;
   }
 
   /** Active bookings of the space overlapping [from, to), by start. */
   async spaceBookings(spaceId: string, from: number, to: number): Promise<Booking[]> {
-    return this.statements.inSpace.all(spaceId, to, from, MAX_LISTED).map(toBooking);
+    return this.statements.inSpace.all(this.site, spaceId, to, from, MAX_LISTED).map(toBooking);
   }
 
   /** Marks presence: 'booked' -> 'checked_in'. Returns the booking when it changed, else undefined. */
   async checkIn(id: string, at: number): Promise<Booking | undefined> {
-    return this.statements.checkIn.run(at, id).changes === 1 ? this.#get(id) : undefined;
+    return this.statements.checkIn.run(at, id, this.site).changes === 1 ? this.#get(id) : undefined;
   }
 
   /** Releases a no-show: 'booked' -> 'released', freeing the slot. Undefined when it was not 'booked' any more. */
   async release(id: string, at: number): Promise<Booking | undefined> {
-    return this.statements.release.run(at, id).changes === 1 ? this.#get(id) : undefined;
+    return this.statements.release.run(at, id, this.site).changes === 1 ? this.#get(id) : undefined;
   }
 
   /** Bookings still waiting for presence that started at or before `startedBy`: candidates for release. */
   async unconfirmed(startedBy: number): Promise<Booking[]> {
-    return this.statements.unconfirmed.all(startedBy).map(toBooking);
+    return this.statements.unconfirmed.all(this.site, startedBy).map(toBooking);
   }
 
   /**
@@ -444,13 +467,13 @@ export class SqliteBookingStore implements BookingStore, BookingSeriesStore {
    * four columns each, and when the records begin.
    */
   async spansWithin(range: Interval): Promise<BookedSpans> {
-    const spans = this.statements.spans.all(range.end, range.start).map((r) => ({
+    const spans = this.statements.spans.all(this.site, range.end, range.start).map((r) => ({
       spaceId: r.space_id,
       start: r.start_ms,
       end: r.end_ms,
       status: r.status,
     }));
-    return { spans, firstStart: this.statements.firstStart.get()?.first ?? null };
+    return { spans, firstStart: this.statements.firstStart.get(this.site)?.first ?? null };
   }
 
   /**
@@ -467,7 +490,7 @@ export class SqliteBookingStore implements BookingStore, BookingSeriesStore {
   /** Booked vs really used per space within the period. */
   async usage(range: Interval): Promise<SpaceUsage[]> {
     const { start, end } = range;
-    return this.statements.usage.all(end, start, end, start, end, start).map((u) => ({
+    return this.statements.usage.all(end, start, end, start, this.site, end, start).map((u) => ({
       ...u,
       bookedMs: u.bookedMs ?? 0,
       usedMs: u.usedMs ?? 0,
@@ -496,19 +519,19 @@ export class SqliteBookingStore implements BookingStore, BookingSeriesStore {
   }
 
   async getSeries(id: string): Promise<BookingSeries | undefined> {
-    const row = this.statements.seriesById.get(id);
+    const row = this.statements.seriesById.get(id, this.site);
     return row ? toSeries(row) : undefined;
   }
 
   async seriesByIds(ids: readonly string[]): Promise<BookingSeries[]> {
     return [...new Set(ids)].flatMap((id) => {
-      const row = this.statements.seriesById.get(id);
+      const row = this.statements.seriesById.get(id, this.site);
       return row ? [toSeries(row)] : [];
     });
   }
 
   async seriesBookings(seriesId: string): Promise<Booking[]> {
-    return this.statements.seriesDates.all(seriesId).map(toBooking);
+    return this.statements.seriesDates.all(seriesId, this.site).map(toBooking);
   }
 
   async cancelSeriesFrom(

@@ -275,7 +275,12 @@ export async function startParts(
       try {
         records = await openRecordStores(
           { dataDir: settings.dataDir, databaseUrl: settings.databaseUrl },
-          { ...(signal ? { signal } : {}), logger: logger.child({ part: 'records' }) },
+          // The home site: bookings from before bookings carried their site are its (they were all the API's).
+          {
+            ...(signal ? { signal } : {}),
+            homeSite: site.site.id,
+            logger: logger.child({ part: 'records' }),
+          },
         );
       } catch (err) {
         if (err instanceof PostgresWaitAborted) throw new StartAborted(err.message);
@@ -632,7 +637,7 @@ function alertWatch(
     site,
     profiles,
     timeSeries: store,
-    bookings: records.bookings,
+    bookings: records.bookingsAt(site.site.id),
     settings: settings.alerts,
     events: feed,
     news: records.news.alerts,
@@ -655,7 +660,7 @@ function startWatchers(
   logger: Logger,
 ): BackgroundWork {
   const checkIn = new CheckInWatcher({
-    store: records.bookings,
+    store: records.bookingsAt(site.site.id),
     feed,
     site,
     profiles,
@@ -666,7 +671,7 @@ function startWatchers(
   });
   checkIn.start();
   const clock = new BookingClock({
-    store: records.bookings,
+    store: records.bookingsAt(site.site.id),
     claims: records.momentClaims,
     events: feed,
     siteId: site.site.id,

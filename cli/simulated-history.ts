@@ -80,7 +80,11 @@ interface HistoryParts {
 }
 
 async function openHistoryParts(settings: Settings, site: SiteConfig): Promise<HistoryParts> {
-  const records = await openRecordStores({ dataDir: settings.dataDir, databaseUrl: settings.databaseUrl });
+  const records = await openRecordStores(
+    { dataDir: settings.dataDir, databaseUrl: settings.databaseUrl },
+    { homeSite: site.site.id },
+  );
+  const bookings = records.bookingsAt(site.site.id);
   const identity = new Identity(records);
   await ensureDemoMembers(identity, { siteId: site.site.id, dataDir: settings.dataDir });
   const members = await ensureSimulatedMembers(identity, site.site.id);
@@ -94,13 +98,13 @@ async function openHistoryParts(settings: Settings, site: SiteConfig): Promise<H
         now,
         from,
         organiserId: organiser.id,
-        bookings: records.bookings,
+        bookings,
         events: records.events,
         signUps: records.signUps,
       });
       return `civic series: ${r.series} new (${r.dates} dates, ${r.skipped} taken), ${r.signUps} sign-ups`;
     },
-    bookings: records.bookings,
+    bookings,
     members,
     regulars: await demoMemberIds(identity, site.site.id),
     quarantine,
@@ -250,14 +254,14 @@ function keepBookingsAhead(
     try {
       opening ??= openRecordStores(
         { dataDir: settings.dataDir, databaseUrl: settings.databaseUrl },
-        { signal: stopped.signal },
+        { signal: stopped.signal, homeSite: site.site.id },
       );
       const records = await opening.catch((err: Error) => {
         opening = undefined;
         throw err;
       });
       if (members.length === 0) members = await ensureSimulatedMembers(new Identity(records), site.site.id);
-      const store = records.bookings;
+      const store = records.bookingsAt(site.site.id);
       const r = await writeUpcomingBookings({ site, seed, now: Date.now(), store, members });
       log.info(r, 'bookings ahead written');
     } catch (err) {

@@ -20,6 +20,7 @@ import { SqliteCalendarTokens } from '../bookings/sqlite-calendar-tokens.ts';
 import { SqliteMomentClaims } from '../bookings/sqlite-moment-claims.ts';
 import { openRecords, type RecordsDb } from '../database/database.ts';
 import {
+  inTransaction,
   openPostgresRecords,
   type PostgresOpenOptions,
   type PostgresRecords,
@@ -68,8 +69,17 @@ export interface Records {
   readonly lobbyTokens: LobbyTokens;
   readonly integrationTokens: IntegrationTokens;
   readonly failures: SignInFailures;
-  /** The bookings and their series (a series' dates are bookings: one database keeps both). */
-  readonly bookings: BookingStore & BookingSeriesStore;
+  /**
+   * One house's bookings and their series (a series' dates are bookings: one database keeps both). Space ids
+   * may repeat between the houses of a network, so a booking is always of a site: each store reads and writes
+   * that site's bookings only, and two bookings overlap only within one (site, space).
+   */
+  bookingsAt(site: string): BookingStore & BookingSeriesStore;
+  /**
+   * Gives the bookings and series from before bookings carried their site (migration 0165) the installation's
+   * home site, the one site every API served until then; resolves to how many bookings it gave it to.
+   */
+  settleBookingSites(homeSite: string): Promise<number>;
   readonly calendarTokens: CalendarTokens;
   readonly audit: AuditLog;
   readonly alerts: AlertStore;
@@ -97,6 +107,11 @@ export interface Records {
 export interface RecordsOptions {
   sessionLifetime?: SessionLifetime;
   throttle?: GuessThrottleRule;
+  /**
+   * The installation's home site (its only one with SITE_FILE, the first of SITES_DIR): opening the records
+   * gives it to the bookings from before bookings carried their site (`settleBookingSites`).
+   */
+  homeSite?: string;
   /** Where the news connection says it is lost or back. */
   logger?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
 }
@@ -119,7 +134,12 @@ export function sqliteRecords(db: RecordsDb, options: RecordsOptions = {}): Reco
     lobbyTokens: new SqliteLobbyTokens(db),
     integrationTokens: new SqliteIntegrationTokens(db),
     failures: new SqliteSignInFailures(db, options.throttle),
-    bookings: new SqliteBookingStore(db),
+    bookingsAt: (site) => new SqliteBookingStore(db, site),
+    settleBookingSites: async (homeSite) =>
+      db.transaction(() => {
+        db.prepare('UPDATE booking_series SET site = ? WHERE site IS NULL').run(homeSite);
+        return db.prepare('UPDATE bookings SET site = ? WHERE site IS NULL').run(homeSite).changes;
+      })(),
     calendarTokens: new SqliteCalendarTokens(db),
     audit: new SqliteAuditLog(db),
     alerts: new SqliteAlertStore(db),
@@ -150,7 +170,14 @@ export function postgresRecords(pool: PostgresRecords, where: string, options: R
     lobbyTokens: new PostgresLobbyTokens(pool),
     integrationTokens: new PostgresIntegrationTokens(pool),
     failures: new PostgresSignInFailures(pool, options.throttle),
-    bookings: new PostgresBookingStore(pool),
+    bookingsAt: (site) => new PostgresBookingStore(pool, site),
+    settleBookingSites: async (homeSite) =>
+      inTransaction(pool, async (client) => {
+        await client.query('UPDATE booking_series SET site = $1 WHERE site IS NULL', [homeSite]);
+        return (
+          (await client.query('UPDATE bookings SET site = $1 WHERE site IS NULL', [homeSite])).rowCount ?? 0
+        );
+      }),
     calendarTokens: new PostgresCalendarTokens(pool),
     audit: new PostgresAuditLog(pool),
     alerts: new PostgresAlertStore(pool),
@@ -188,7 +215,19 @@ export async function openRecordStores(
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
     });
-    return postgresRecords(pool, redactedDatabaseUrl(location.databaseUrl), options);
+    return settled(postgresRecords(pool, redactedDatabaseUrl(location.databaseUrl), options), options);
   }
-  return sqliteRecords(openRecords(path.join(location.dataDir, 'wesprint.db')), options);
+  return settled(sqliteRecords(openRecords(path.join(location.dataDir, 'wesprint.db')), options), options);
+}
+
+/** The records, their bookings from before the network given the home site when the caller knows it. */
+async function settled(records: Records, options: RecordsOptions): Promise<Records> {
+  if (options.homeSite === undefined) return records;
+  try {
+    await records.settleBookingSites(options.homeSite);
+    return records;
+  } catch (err) {
+    await records.close();
+    throw err;
+  }
 }

@@ -105,7 +105,9 @@ if (requireComponent(t, influxdAvailable(), 'InfluxDB 1.x (influxd)', INFLUXD_IN
         store,
         quarantine,
         spoolDir: path.join(dataDir, 'spool'),
-        ...(withBookings ? { bookings: { store: new SqliteBookingStore(records), members } } : {}),
+        ...(withBookings
+          ? { bookings: { store: new SqliteBookingStore(records, site.site.id), members } }
+          : {}),
         now: () => end,
       });
       t.comment(
@@ -118,7 +120,7 @@ if (requireComponent(t, influxdAvailable(), 'InfluxDB 1.x (influxd)', INFLUXD_IN
     t.equal(again.readings, written.readings, 'the same readings went into both');
     t.ok(written.reboot, 'the main meter restarts within the history');
 
-    const bookings = new SqliteBookingStore(records);
+    const bookings = new SqliteBookingStore(records, site.site.id);
     for (const period of [lastCompleteMonth(end, tz), lastYear.period]) {
       const fromSqlite = await buildBoardReport({ site, store: sqlite, bookings, profiles }, period, end);
       const fromInflux = await buildBoardReport({ site, store: influx, bookings, profiles }, period, end);

@@ -253,12 +253,21 @@ export async function octoberBuilding(t: Test): Promise<OctoberBuilding> {
     role: 'member',
   });
   const insert = records.prepare(
-    `INSERT INTO bookings (id, member_id, space_id, start_ms, end_ms, status, created_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO bookings (id, site, member_id, space_id, start_ms, end_ms, status, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   for (const b of OCTOBER_BOOKINGS) {
     const start = Date.parse(b.start);
-    insert.run(randomUUID(), member.id, b.space, start, Date.parse(b.end), b.status, start - 86_400_000);
+    insert.run(
+      randomUUID(),
+      octoberSite().site.id,
+      member.id,
+      b.space,
+      start,
+      Date.parse(b.end),
+      b.status,
+      start - 86_400_000,
+    );
   }
   const audit = new SqliteAuditLog(records);
   for (const c of OCTOBER_COMMANDS)
@@ -279,7 +288,7 @@ export async function octoberBuilding(t: Test): Promise<OctoberBuilding> {
     site: octoberSite(),
     store,
     records,
-    bookings: new SqliteBookingStore(records),
+    bookings: new SqliteBookingStore(records, octoberSite().site.id),
     profiles: octoberProfiles(),
     audit,
     dir,

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Test } from 'tap';
 import type { Member, Role } from '../access/roles.ts';
+import type { BookingSeriesStore, BookingStore } from '../bookings/booking-store.ts';
 import { openRecords } from '../database/database.ts';
 import { openPostgresRecords } from '../database/postgres.ts';
 import { postgresRecords, type Records, type RecordsOptions, sqliteRecords } from '../records/records.ts';
@@ -17,7 +18,25 @@ import { testPostgres } from './postgres.ts';
 export type RecordsEngine = 'sqlite' | 'postgres';
 export const RECORDS_ENGINES: readonly RecordsEngine[] = ['sqlite', 'postgres'];
 
-export interface TestRecords extends Records {
+/** The house the contract tests book in unless they say another (`bookingsAt`). */
+export const TEST_HOUSE = 'haus';
+
+/** Records with the test house's bookings at hand. */
+export interface RecordsOfTestHouse extends Records {
+  /** The bookings of TEST_HOUSE. */
+  readonly bookings: BookingStore & BookingSeriesStore;
+}
+
+/**
+ * The records with TEST_HOUSE's bookings beside them. Its properties are looked up on `records` (not copied),
+ * so a lazy one (PostgreSQL's news connection) is opened only when a test asks for it, as on `records` itself.
+ */
+function ofTestHouse(records: Records): RecordsOfTestHouse {
+  const bookings = records.bookingsAt(TEST_HOUSE);
+  return Object.assign(Object.create(records) as Records, { bookings });
+}
+
+export interface TestRecords extends RecordsOfTestHouse {
   /**
    * Runs SQL straight on the engine, as a writer outside the stores would (a hand-made fix, a bug): for
    * tests of what the database itself refuses. Plain SQL both engines read alike, literals inline.
@@ -30,7 +49,7 @@ export interface TestRecords extends Records {
   /** A member of the role, with a password (the store's rules apply). */
   member(role: Role, name?: string): Promise<Member>;
   /** Another connection (pool, or file handle) on the same records, as a second API process would have. */
-  another(): Promise<Records>;
+  another(): Promise<RecordsOfTestHouse>;
 }
 
 let counter = 0;
@@ -65,6 +84,7 @@ export async function openTestRecords(
     });
     return {
       ...records,
+      bookings: records.bookingsAt(TEST_HOUSE),
       exec: async (sql) => {
         db.exec(sql);
       },
@@ -74,7 +94,7 @@ export async function openTestRecords(
       another: async () => {
         const other = sqliteRecords(openRecords(file), options);
         others.push(other);
-        return other;
+        return ofTestHouse(other);
       },
     };
   }
@@ -85,6 +105,7 @@ export async function openTestRecords(
   server.closeFirst(() => records.close());
   return {
     ...records,
+    bookings: records.bookingsAt(TEST_HOUSE),
     exec: async (sql) => {
       await pool.query(sql);
     },
@@ -98,7 +119,7 @@ export async function openTestRecords(
         options,
       );
       server.closeFirst(() => other.close());
-      return other;
+      return ofTestHouse(other);
     },
   };
 }

@@ -205,7 +205,7 @@ t.test(
     // Bookings of the month in the system's records: some used, some no-shows, one cancelled.
     const records = openRecords(path.join(system.dataDir, 'wesprint.db'));
     try {
-      const bookings = new SqliteBookingStore(records);
+      const bookings = new SqliteBookingStore(records, site.site.id);
       const member = records.prepare("SELECT id FROM members WHERE role = 'member' LIMIT 1").get() as {
         id: string;
       };

@@ -90,7 +90,7 @@ t.test('the common-good report: figures, CSV, who may read it, print, English', 
       id: string;
     };
     const bookingId = randomUUID();
-    const imported = await new SqliteBookingStore(records).importBookings([
+    const imported = await new SqliteBookingStore(records, site.site.id).importBookings([
       {
         id: bookingId,
         memberId: staff.id,

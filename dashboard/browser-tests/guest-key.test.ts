@@ -26,7 +26,7 @@ t.test('the key page: opening the link opens nothing, the tap opens the door', a
   const base = await b.app.listen({ host: '127.0.0.1', port: 0 });
   const anna = await signedInMember(b.app, b.records, 'member');
   const now = Date.now();
-  const booked = await new SqliteBookingStore(b.records).create({
+  const booked = await new SqliteBookingStore(b.records, site.site.id).create({
     memberId: anna.member.id,
     spaceId: protel.id,
     start: now - 5 * 60_000,

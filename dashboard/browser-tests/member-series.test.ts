@@ -113,7 +113,7 @@ t.test('member books a monthly series, sees the conflict first, skips it, cancel
   await list.getByText('Serie Diskursraum: 2 Termine storniert.').waitFor();
   await page.waitForFunction("document.querySelectorAll('li.booking').length === 2");
 
-  const store = new SqliteBookingStore(records);
+  const store = new SqliteBookingStore(records, site.site.id);
   const mine = await store.listMine(ada.member.id);
   t.same(
     mine.map((b) => [b.occurrence, b.status]),

@@ -33,7 +33,7 @@ t.test('the civic series of the Diskursraum', async (t) => {
     now,
     from,
     organiserId: organiser.id,
-    bookings: records.bookings,
+    bookings: records.bookingsAt(site.site.id),
     events: records.events,
     signUps: records.signUps,
   };
@@ -71,7 +71,7 @@ t.test('the civic series of the Diskursraum', async (t) => {
     'dates ahead: no count yet',
   );
   const evening = dates.find((d) => d.title === 'Offener Abend');
-  const booked = (await records.bookings.listAll({ start: from, end: now })).filter(
+  const booked = (await records.bookingsAt(site.site.id).listAll({ start: from, end: now })).filter(
     (b) => b.spaceId === evening?.spaceId && b.end <= now,
   );
   t.ok(booked.length > 0 && booked.every((b) => b.status === 'checked_in'), 'past dates checked in');

@@ -76,7 +76,7 @@ t.test('a three-day history of a slice of the demo building, through the real in
   const regulars: string[] = [];
   for (const n of ['ada', 'ben', 'cem'])
     regulars.push((await identity.members.findByEmail(`${n}@${site.site.id}.local`))?.id as string);
-  const bookingStore = new SqliteBookingStore(records);
+  const bookingStore = new SqliteBookingStore(records, site.site.id);
   const store = new SqliteStore({ file: path.join(dir, 'readings.db') });
   t.teardown(() => store.close());
   const quarantine = new Quarantine(path.join(dir, 'gateway.db'));
