@@ -10,7 +10,12 @@ import {
   startChoices,
   suggestedEnd,
 } from '../src/pages/member/booking-times.ts';
-import { monthPlace, repeatChoices, seriesBody } from '../src/pages/member/series-choices.ts';
+import {
+  changeFormStart,
+  monthPlace,
+  repeatChoices,
+  seriesBody,
+} from '../src/pages/member/series-choices.ts';
 import { safeNextPath, signInProblem } from '../src/pages/member/sign-in.ts';
 import { doorOutcome } from '../src/pages/member/unlock-answer.ts';
 
@@ -219,3 +224,28 @@ t.test('series choices from the first date: a fifth Thursday repeats only as the
     until: '2027-06-30',
   });
 });
+
+t.test(
+  'changing a series from a date on starts the form on that date, at its time in the series',
+  async (t) => {
+    t.same(
+      changeFormStart({
+        seriesId: 's',
+        occurrence: '2027-03-26T11:00',
+        spaceId: 'hall',
+        durationMinutes: 90,
+      }),
+      { spaceId: 'hall', firstDate: '2027-03-26', start: '11:00', end: '12:30' },
+    );
+    t.same(
+      changeFormStart({
+        seriesId: 's',
+        occurrence: '2027-03-26T22:30',
+        spaceId: 'hall',
+        durationMinutes: 120,
+      }).end,
+      '24:00',
+      'never past the end of the day',
+    );
+  },
+);

@@ -72,3 +72,32 @@ export function seriesBody(form: SeriesForm): Record<string, unknown> {
   else body.count = form.count;
   return body;
 }
+
+/** A date of a series a member changes the series from (its booking, as the member's list has it). */
+export interface ChangeFrom {
+  seriesId: string;
+  /** The date's local start in the series (`YYYY-MM-DDTHH:MM`), the `from` of the change. */
+  occurrence: string;
+  spaceId: string;
+  /** The booking's length, in minutes (a moved date keeps its series' place, not always its time). */
+  durationMinutes: number;
+}
+
+/**
+ * The form filled for "change from this date on": the date's room, its day as the first date (the changed
+ * series may not start before it) and its time in the series; repeat and end are the member's to choose.
+ */
+export function changeFormStart(
+  from: ChangeFrom,
+): Pick<SeriesForm, 'spaceId' | 'firstDate' | 'start' | 'end'> {
+  const start = from.occurrence.slice(11, 16);
+  const [h, m] = start.split(':').map(Number) as [number, number];
+  const endMinute = Math.min(h * 60 + m + from.durationMinutes, 24 * 60);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return {
+    spaceId: from.spaceId,
+    firstDate: from.occurrence.slice(0, 10),
+    start,
+    end: `${pad(Math.floor(endMinute / 60))}:${pad(endMinute % 60)}`,
+  };
+}
