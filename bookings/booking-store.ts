@@ -197,6 +197,21 @@ export interface SeriesChange {
   occurrences: readonly Occurrence[];
 }
 
+/** The new series of a change, booked for the old series' member. */
+export function seriesFromChange(change: SeriesChange, memberId: string): NewSeries {
+  return { memberId, spaceId: change.spaceId, rule: change.rule, occurrences: change.occurrences };
+}
+
+/**
+ * A change refused after the old dates were given up, thrown inside the store's transaction so that it rolls
+ * back, and answered from outside it.
+ */
+export class ChangeRefused extends Error {
+  constructor(readonly result: Extract<ChangeSeriesResult, { ok: false }>) {
+    super('series change refused');
+  }
+}
+
 /** An event on the old series and the one on the new series that carries its dates from the change on. */
 export interface EventCarried {
   from: string;

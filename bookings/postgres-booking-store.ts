@@ -13,6 +13,7 @@ import {
   type CancelFromResult,
   type Canceller,
   type CancelResult,
+  ChangeRefused,
   type ChangeSeriesResult,
   type CreateResult,
   type CreateSeriesResult,
@@ -25,6 +26,7 @@ import {
   type SeriesChange,
   type SeriesConflictMode,
   type SpaceUsage,
+  seriesFromChange,
 } from './booking-store.ts';
 import type { DateConflict, Occurrence, SeriesRule } from './series-rules.ts';
 
@@ -38,13 +40,6 @@ import type { DateConflict, Occurrence, SeriesRule } from './series-rules.ts';
 
 /** A date of a series lost its time to another booking while the series was being saved: start again. */
 class SeriesRaced extends Error {}
-
-/** A change of a series refused after its old dates were given up: thrown to roll the transaction back. */
-class ChangeRefused extends Error {
-  constructor(readonly result: Extract<ChangeSeriesResult, { ok: false }>) {
-    super('series change refused');
-  }
-}
 
 /** An overlapping active booking refused by the exclusion constraint (SQLSTATE exclusion_violation). */
 function isOverlapRefusal(err: unknown): boolean {
@@ -526,17 +521,7 @@ export class PostgresBookingStore implements BookingStore, BookingSeriesStore {
         ],
       )
     ).rows[0] as SeriesRow;
-    const made = await this.#insertSeries(
-      client,
-      {
-        memberId: row.member_id,
-        spaceId: change.spaceId,
-        rule: change.rule,
-        occurrences: change.occurrences,
-      },
-      mode,
-      now,
-    );
+    const made = await this.#insertSeries(client, seriesFromChange(change, row.member_id), mode, now);
     if (!made.ok) throw new ChangeRefused(made);
     const { rows: events } = await client.query<{ id: string }>(
       'SELECT id FROM events WHERE series_id = $1 AND cancelled_at IS NULL ORDER BY created_at, id',

@@ -12,6 +12,7 @@ import {
   type CancelFromResult,
   type Canceller,
   type CancelResult,
+  ChangeRefused,
   type ChangeSeriesResult,
   type CreateResult,
   type CreateSeriesResult,
@@ -24,6 +25,7 @@ import {
   type SeriesChange,
   type SeriesConflictMode,
   type SpaceUsage,
+  seriesFromChange,
 } from './booking-store.ts';
 import type { DateConflict, Occurrence, SeriesRule } from './series-rules.ts';
 
@@ -42,13 +44,6 @@ function isOverlapRefusal(err: unknown): boolean {
     (err as { code?: string }).code === 'SQLITE_CONSTRAINT_TRIGGER' &&
     err.message.includes('booking_overlap')
   );
-}
-
-/** A change of a series refused after its old dates were given up: thrown to roll the transaction back. */
-class ChangeRefused extends Error {
-  constructor(readonly result: Extract<CreateSeriesResult, { ok: false }>) {
-    super('series change refused');
-  }
 }
 
 interface SpanRow {
@@ -302,16 +297,7 @@ export class SqliteBookingStore implements BookingStore, BookingSeriesStore {
           change.ending ? null : (row.cancelled_at ?? now),
           change.seriesId,
         );
-        const made = insertSeries(
-          {
-            memberId: row.member_id,
-            spaceId: change.spaceId,
-            rule: change.rule,
-            occurrences: change.occurrences,
-          },
-          mode,
-          now,
-        );
+        const made = insertSeries(seriesFromChange(change, row.member_id), mode, now);
         // Refused: the old dates and rule are given back by rolling the whole transaction back.
         if (!made.ok) throw new ChangeRefused(made);
         const events = s.eventsOfSeries.all(change.seriesId).map(({ id }) => {

@@ -111,7 +111,7 @@ t.test(
       .waitFor();
     await page.getByRole('heading', { name: 'Regelmäßig buchen' }).waitFor();
 
-    const store = new SqliteBookingStore(records);
+    const store = new SqliteBookingStore(records, site.site.id);
     const afterFirst = await store.listMine(ada.member.id);
     t.same(
       afterFirst.map((b) => [b.occurrence, b.status]),
