@@ -5,7 +5,7 @@ import t from 'tap';
 import { openRecords } from '../database/database.ts';
 import { sqliteRecords } from '../records/records.ts';
 import { testPostgres } from '../test-support/postgres.ts';
-import { serviceDataDir } from '../test-support/service-data-dir.ts';
+import { serviceDataDir, WERKHOF_SITE } from '../test-support/service-data-dir.ts';
 import { runWesprint, startWesprint } from '../test-support/wesprint-process.ts';
 
 /**
@@ -43,7 +43,7 @@ t.test(
     });
     // Tomorrow's hour, whatever the day the test runs: the API lists it as upcoming.
     const start = Math.ceil((Date.now() + 24 * HOUR) / HOUR) * HOUR;
-    const booked = await records.bookings.create({
+    const booked = await records.bookingsAt(WERKHOF_SITE.site.id).create({
       memberId: ada.id,
       spaceId: 'halle',
       start,

@@ -19,6 +19,8 @@ import { copyRecordsToPostgres, RecordsCopyError } from './records-copy.ts';
 // Sunday 13 December 2026, 22:50 in Berlin; the bookings are in the days after.
 const NOW = Date.parse('2026-12-13T21:50:00Z');
 const HOUR = 3_600_000;
+/** The house the building's bookings are of. */
+const HOUSE = 'haus';
 const PASSWORD = 'ein-langes-passwort-2026';
 
 /** A records file with something in every store, as a building that ran for a while has. */
@@ -42,15 +44,13 @@ async function filledFile(t: Test) {
     NOW,
   );
   const calendar = await records.calendarTokens.issue(bob.id, NOW);
-  const single = await records.bookings.create(
-    { memberId: bob.id, spaceId: 'hall', start: NOW + 12 * HOUR, end: NOW + 14 * HOUR },
-    NOW,
-  );
+  const single = await records
+    .bookingsAt(HOUSE)
+    .create({ memberId: bob.id, spaceId: 'hall', start: NOW + 12 * HOUR, end: NOW + 14 * HOUR }, NOW);
   if (!single.ok) throw new Error('booking refused');
-  const cancelled = await records.bookings.create(
-    { memberId: bob.id, spaceId: 'hall', start: NOW + 12 * HOUR, end: NOW + 13 * HOUR },
-    NOW,
-  );
+  const cancelled = await records
+    .bookingsAt(HOUSE)
+    .create({ memberId: bob.id, spaceId: 'hall', start: NOW + 12 * HOUR, end: NOW + 13 * HOUR }, NOW);
   t.equal(cancelled.ok, false, 'the hall is taken then');
   const plan = planSeries(
     {
@@ -63,11 +63,13 @@ async function filledFile(t: Test) {
     'Europe/Berlin',
   );
   if (!plan.ok) throw new Error(plan.message);
-  const series = await records.bookings.createSeries(
-    { memberId: ada.id, spaceId: 'hall', rule: plan.rule, occurrences: plan.occurrences },
-    'all_or_nothing',
-    NOW,
-  );
+  const series = await records
+    .bookingsAt(HOUSE)
+    .createSeries(
+      { memberId: ada.id, spaceId: 'hall', rule: plan.rule, occurrences: plan.occurrences },
+      'all_or_nothing',
+      NOW,
+    );
   if (!series.ok) throw new Error('series refused');
   const event = await records.events.create(
     {
@@ -81,7 +83,7 @@ async function filledFile(t: Test) {
     },
     NOW,
   );
-  const dates = await records.bookings.seriesBookings(series.series.id);
+  const dates = await records.bookingsAt(HOUSE).seriesBookings(series.series.id);
   const firstDate = dates[0];
   if (!firstDate) throw new Error('the series has no dates');
   const signUp = await records.signUps.signUp(
@@ -175,14 +177,14 @@ t.test('the records file copied into PostgreSQL: the same records under the same
     id: before.integration.token.id,
     label: 'node-red',
   });
-  t.match(await pg.bookings.get(before.single.id), {
+  t.match(await pg.bookingsAt(HOUSE).get(before.single.id), {
     memberId: before.bob.id,
     start: before.single.start,
     end: before.single.end,
     status: 'booked',
   });
   t.same(
-    (await pg.bookings.seriesBookings(before.series.id)).map((b) => b.id),
+    (await pg.bookingsAt(HOUSE).seriesBookings(before.series.id)).map((b) => b.id),
     before.dates.map((b) => b.id),
     "the series' dates",
   );
@@ -211,10 +213,12 @@ t.test('the records file copied into PostgreSQL: the same records under the same
     /append-only/,
     'copied entries cannot be changed',
   );
-  const taken = await pg.bookings.create(
-    { memberId: before.bob.id, spaceId: 'hall', start: before.single.start, end: before.single.end },
-    NOW,
-  );
+  const taken = await pg
+    .bookingsAt(HOUSE)
+    .create(
+      { memberId: before.bob.id, spaceId: 'hall', start: before.single.start, end: before.single.end },
+      NOW,
+    );
   t.equal(taken.ok, false, 'a copied booking still holds its time');
   const again = await pg.alerts.open(
     {
