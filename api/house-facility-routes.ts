@@ -37,6 +37,9 @@ export interface HouseFacilityOptions extends ApiContext, LiveStreamOptions {
   liveStats: LiveStreamStats;
 }
 
+/** What a house's route may answer besides its 200 (400 only where it takes a query). */
+const HOUSE_ERRORS = { 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 503: ErrorBody };
+
 const HouseParams = Type.Object({
   site: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' }),
 });
@@ -92,13 +95,7 @@ export const houseFacilityRoutes: FastifyPluginAsyncTypebox<HouseFacilityOptions
         tags: ['readings'],
         summary: `Another house's facility view (the site switch), for facility and admin there: ${FacilityOverviewSummary}`,
         params: HouseParams,
-        response: {
-          200: FacilityOverview,
-          401: ErrorBody,
-          403: ErrorBody,
-          404: ErrorBody,
-          503: ErrorBody,
-        },
+        response: { 200: FacilityOverview, ...HOUSE_ERRORS },
       },
     },
     async (request) => answers.overview(await houseFor(request, request.params.site, STAFF)),
@@ -113,14 +110,7 @@ export const houseFacilityRoutes: FastifyPluginAsyncTypebox<HouseFacilityOptions
         summary: "Another house's consumption per local day (its main meters), for staff and board there",
         params: HouseParams,
         querystring: EnergyDaysQuery,
-        response: {
-          200: EnergyDays,
-          400: ErrorBody,
-          401: ErrorBody,
-          403: ErrorBody,
-          404: ErrorBody,
-          503: ErrorBody,
-        },
+        response: { 200: EnergyDays, 400: ErrorBody, ...HOUSE_ERRORS },
       },
     },
     async (request) =>
@@ -139,14 +129,7 @@ export const houseFacilityRoutes: FastifyPluginAsyncTypebox<HouseFacilityOptions
         summary: "Another house's occupied spaces per hour, for staff and board there",
         params: HouseParams,
         querystring: OccupancyHoursQuery,
-        response: {
-          200: OccupancyHours,
-          400: ErrorBody,
-          401: ErrorBody,
-          403: ErrorBody,
-          404: ErrorBody,
-          503: ErrorBody,
-        },
+        response: { 200: OccupancyHours, 400: ErrorBody, ...HOUSE_ERRORS },
       },
     },
     async (request) =>
@@ -166,14 +149,7 @@ export const houseFacilityRoutes: FastifyPluginAsyncTypebox<HouseFacilityOptions
           "A time series of another house's device or space (as /api/series), for staff and board there",
         params: HouseParams,
         querystring: SeriesQuerystring,
-        response: {
-          200: SeriesOut,
-          400: ErrorBody,
-          401: ErrorBody,
-          403: ErrorBody,
-          404: ErrorBody,
-          503: ErrorBody,
-        },
+        response: { 200: SeriesOut, 400: ErrorBody, ...HOUSE_ERRORS },
       },
     },
     async (request) => {
@@ -197,7 +173,7 @@ export const houseFacilityRoutes: FastifyPluginAsyncTypebox<HouseFacilityOptions
           'and board there; closed when the role there is taken away',
         params: HouseParams,
         querystring: LiveQuerystring,
-        response: { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 503: ErrorBody },
+        response: { 400: ErrorBody, ...HOUSE_ERRORS },
       },
       onResponse: endRefusedUpgrade,
       // Before the upgrade: a refusal is an HTTP status, and the socket is held with the role it needs there.

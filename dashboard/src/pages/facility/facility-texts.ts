@@ -4,6 +4,8 @@ import { defineTexts, translator } from '../../i18n.svelte.ts';
 export const facilityTexts = defineTexts(
   {
     pageTitle: 'Haustechnik',
+    otherHouse:
+      'Ein anderes Haus des Netzwerks: hier nur zu sehen. Schalten, Ventile und Alarme in der Ansicht dieses Hauses selbst.',
     loading: 'Lade Gebäudedaten …',
     notAllowedTitle: 'Kein Zugriff',
     notAllowedText:
@@ -98,6 +100,8 @@ export const facilityTexts = defineTexts(
   },
   {
     pageTitle: 'Facility management',
+    otherHouse:
+      "Another house of the network: shown here, not run. Switches, valves and alerts are in that house's own view.",
     loading: 'Loading building data …',
     notAllowedTitle: 'Not allowed',
     notAllowedText:
