@@ -1,15 +1,12 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { DEMO_SITE_FILE } from '../simulations/demo-site.ts';
-import { loadOrCreateSecrets, SERVICE_USERNAMES } from '../site/credentials.ts';
 import { loadSite } from '../site/load.ts';
-import { closedPort } from '../test-support/ports.ts';
+import { brokerCluster } from '../test-support/broker-cluster.ts';
 import { rawDeviceConnection } from '../test-support/raw-mqtt-device.ts';
-import { testRedis } from '../test-support/redis.ts';
 import { countStored, storedPower, until } from '../test-support/stored-readings.ts';
-import { killWesprint, runWesprint, startWesprint } from '../test-support/wesprint-process.ts';
+import { killWesprint, runWesprint } from '../test-support/wesprint-process.ts';
 
 /**
  * Two `wesprint broker` nodes on this machine's Redis and a real `wesprint gateway` on node B (issue 10: a
@@ -33,58 +30,20 @@ const PER_DEVICE = 40;
 t.test(
   'a device moved from a killed node to another: every message stored once, also when the dead node forwards its journal again',
   async (t) => {
-    const redis = await testRedis(t);
-    if (!redis) return;
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-cluster-move-'));
-    t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-    const dirs = {
-      a: path.join(dir, 'node-a'),
-      b: path.join(dir, 'node-b'),
-      gateway: path.join(dir, 'gateway'),
-    };
-    for (const d of Object.values(dirs)) fs.mkdirSync(d, { recursive: true, mode: 0o700 });
-    // One building's secrets in each node's DATA_DIR, as an operator copies secrets.json.
-    const secrets = loadOrCreateSecrets(dirs.a, site);
-    fs.copyFileSync(path.join(dirs.a, 'secrets.json'), path.join(dirs.b, 'secrets.json'));
-    const [portA, portB] = [await closedPort(), await closedPort()];
-    const common = {
-      SITE_FILE: DEMO_SITE_FILE,
-      MQTT_HOST: '127.0.0.1',
-      MQTT_WS_PORT: '0',
-      INFLUX_URL: '',
-      BACKFILL_DAYS: '0',
-      LOG_LEVEL: 'info',
-      LOG_FORMAT: 'json',
-    };
-    const nodeEnv = (dataDir: string, port: number) => ({
-      ...common,
-      DATA_DIR: dataDir,
-      MQTT_PORT: String(port),
-      MQTT_URL: '',
-      REDIS_URL: redis.url,
-      REDIS_KEY_PREFIX: redis.prefix,
-    });
-    const startNode = async (dataDir: string, port: number) => {
-      const node = startWesprint(t, ['broker'], nodeEnv(dataDir, port));
-      await node.waitFor(/MQTT broker listening/, 120_000);
-      return node;
-    };
-    let a = await startNode(dirs.a, portA);
-    const b = await startNode(dirs.b, portB);
-    const gateway = startWesprint(t, ['gateway'], {
-      ...common,
-      DATA_DIR: dirs.gateway,
-      MQTT_URL: `mqtt://127.0.0.1:${portB}`,
-      MQTT_USERNAME: SERVICE_USERNAMES.gateway,
-      MQTT_PASSWORD: secrets.services.gateway,
-    });
-    await gateway.waitFor(/mqtt intake: subscribed/, 120_000);
+    const c = await brokerCluster(t, site);
+    if (!c) return;
+    const { dirs } = c;
+    const [portA, portB] = [c.ports.a, c.ports.b];
+    let a = await c.startNode('a');
+    const b = await c.startNode('b');
+    // Without REDIS_URL: the gateway's memory of what the nodes forwarded (cli/cluster-faults.test.ts: in Redis).
+    const gateway = await c.startGateway({ movedDevicesInRedis: false });
     t.match(gateway.output(), /journal feed/, "the gateway on B reads the nodes' journal feed");
 
-    const readings = path.join(dirs.gateway, 'readings.db');
+    const { readings } = c;
     const values = plugs.map((_, d) => Array.from({ length: PER_DEVICE }, (_, k) => d * 1000 + k + 1));
     const all = values.flat();
-    const password = (d: (typeof plugs)[number]) => secrets.devices[d.id] as string;
+    const password = c.password;
 
     // On node A: every message sent, no PUBACK read; the gateway on B stores them (through Redis).
     const onA = await Promise.all(
@@ -115,18 +74,9 @@ t.test(
       return later.flat().every((v) => stored.has(v));
     });
     fs.writeFileSync(path.join(dirs.a, 'broker-journal', 'cursors.json'), JSON.stringify({ feed: 0 }));
-    a = await startNode(dirs.a, portA);
+    a = await c.startNode('a');
     // By the gateway's heartbeat (its intake's counts): B's copies and A's second forwarding recognised.
-    const beat = () => {
-      try {
-        return JSON.parse(fs.readFileSync(path.join(dirs.gateway, 'gateway.heartbeat.json'), 'utf8')) as {
-          intake?: { received: number; duplicates: number };
-          journal?: { committed: number; stored: number };
-        };
-      } catch {
-        return {};
-      }
-    };
+    const beat = c.beat;
     // Every delivery in: A's, B's copies, the later ones, A's journal again (by the intake's count).
     const deliveries = 3 * all.length + later.flat().length;
     await until(`the gateway's intake to have received ${deliveries} messages`, () => {

@@ -1,16 +1,11 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import t, { type Test } from 'tap';
 import { DEMO_SITE_FILE } from '../simulations/demo-site.ts';
-import { loadOrCreateSecrets, SERVICE_USERNAMES } from '../site/credentials.ts';
 import { loadSite } from '../site/load.ts';
+import { type BrokerCluster, brokerCluster } from '../test-support/broker-cluster.ts';
 import { movingDevice } from '../test-support/moving-device.ts';
-import { closedPort } from '../test-support/ports.ts';
 import { rawDeviceConnection } from '../test-support/raw-mqtt-device.ts';
-import { type TestRedis, testRedis } from '../test-support/redis.ts';
 import { countStored, storedPower, until } from '../test-support/stored-readings.ts';
-import { killWesprint, startWesprint, type WesprintService } from '../test-support/wesprint-process.ts';
+import { killWesprint } from '../test-support/wesprint-process.ts';
 
 /**
  * Faults in a broker cluster (issue 10): two `wesprint broker` nodes on this machine's Redis and the real
@@ -25,80 +20,9 @@ t.setTimeout(10 * 60_000);
 const site = loadSite(DEMO_SITE_FILE);
 const plugs = site.devices.filter((d) => d.profile === 'shelly-gen1');
 
-interface Cluster {
-  redis: TestRedis;
-  ports: { a: number; b: number };
-  password(device: (typeof plugs)[number]): string;
-  readings: string;
-  startNode(which: 'a' | 'b'): Promise<WesprintService>;
-  startGateway(): Promise<WesprintService>;
-  /** The gateway's heartbeat file (its intake's and journal's counts), {} while there is none. */
-  beat(): {
-    intake?: { received: number; duplicates: number; movedRepeats: number };
-    journal?: { committed: number; stored: number };
-  };
-}
+type Cluster = BrokerCluster;
 
-async function cluster(t: Test): Promise<Cluster | undefined> {
-  const redis = await testRedis(t);
-  if (!redis) return undefined;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-cluster-faults-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const dirs = {
-    a: path.join(dir, 'node-a'),
-    b: path.join(dir, 'node-b'),
-    gateway: path.join(dir, 'gateway'),
-  };
-  for (const d of Object.values(dirs)) fs.mkdirSync(d, { recursive: true, mode: 0o700 });
-  const secrets = loadOrCreateSecrets(dirs.a, site);
-  fs.copyFileSync(path.join(dirs.a, 'secrets.json'), path.join(dirs.b, 'secrets.json'));
-  const ports = { a: await closedPort(), b: await closedPort() };
-  const common = {
-    SITE_FILE: DEMO_SITE_FILE,
-    MQTT_HOST: '127.0.0.1',
-    MQTT_WS_PORT: '0',
-    INFLUX_URL: '',
-    BACKFILL_DAYS: '0',
-    LOG_LEVEL: 'info',
-    LOG_FORMAT: 'json',
-    REDIS_URL: redis.url,
-    REDIS_KEY_PREFIX: redis.prefix,
-  };
-  return {
-    redis,
-    ports,
-    password: (d) => secrets.devices[d.id] as string,
-    readings: path.join(dirs.gateway, 'readings.db'),
-    async startNode(which) {
-      const node = startWesprint(t, ['broker'], {
-        ...common,
-        DATA_DIR: dirs[which],
-        MQTT_PORT: String(ports[which]),
-        MQTT_URL: '',
-      });
-      await node.waitFor(/MQTT broker listening/, 120_000);
-      return node;
-    },
-    async startGateway() {
-      const gateway = startWesprint(t, ['gateway'], {
-        ...common,
-        DATA_DIR: dirs.gateway,
-        MQTT_URL: `mqtt://127.0.0.1:${ports.b}`,
-        MQTT_USERNAME: SERVICE_USERNAMES.gateway,
-        MQTT_PASSWORD: secrets.services.gateway,
-      });
-      await gateway.waitFor(/mqtt intake: subscribed/, 120_000);
-      return gateway;
-    },
-    beat() {
-      try {
-        return JSON.parse(fs.readFileSync(path.join(dirs.gateway, 'gateway.heartbeat.json'), 'utf8'));
-      } catch {
-        return {};
-      }
-    },
-  };
-}
+const cluster = (t: Test) => brokerCluster(t, site);
 
 /** Waits until the store has every one of `values` and has caught up with the gateway's journal. */
 async function storedAll(c: Cluster, values: Iterable<number>): Promise<void> {
