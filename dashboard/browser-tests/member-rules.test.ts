@@ -10,6 +10,7 @@ import {
   startChoices,
   suggestedEnd,
 } from '../src/pages/member/booking-times.ts';
+import { eventBody, eventOn, holdsEvents } from '../src/pages/member/event-choices.ts';
 import {
   changeFormStart,
   monthPlace,
@@ -249,3 +250,52 @@ t.test(
     );
   },
 );
+t.test('making an event of a booking: which rooms, which bookings carry one, the body sent', async (t) => {
+  t.ok(holdsEvents('hall'), 'the discourse space');
+  t.ok(holdsEvents('meeting_room'));
+  t.ok(holdsEvents('protel'));
+  t.notOk(holdsEvents('desk'), 'not a desk');
+  t.notOk(holdsEvents('desk_area'));
+  t.notOk(holdsEvents('locker'));
+  t.notOk(holdsEvents(undefined), 'a room the page does not know');
+
+  const events = [
+    { title: 'Vortrag', bookingId: 'b1', seriesId: null },
+    { title: 'Treffen', bookingId: null, seriesId: 's1' },
+  ];
+  t.equal(eventOn({ id: 'b1', seriesId: null }, events), 'Vortrag');
+  t.equal(eventOn({ id: 'b7', seriesId: 's1' }, events), 'Treffen', "a date of the event's series");
+  t.equal(eventOn({ id: 'b2', seriesId: null }, events), undefined);
+  t.equal(eventOn({ id: 'b3', seriesId: 's2' }, events), undefined);
+
+  const input = {
+    title: 'Treffen',
+    description: '',
+    capacity: 12,
+    visibility: 'public' as const,
+    scope: 'series' as const,
+  };
+  t.same(eventBody({ id: 'b7', seriesId: 's1' }, input), {
+    title: 'Treffen',
+    description: '',
+    capacity: 12,
+    visibility: 'public',
+    seriesId: 's1',
+  });
+  t.same(eventBody({ id: 'b7', seriesId: 's1' }, { ...input, scope: 'date', capacity: null }), {
+    title: 'Treffen',
+    description: '',
+    capacity: null,
+    visibility: 'public',
+    bookingId: 'b7',
+  });
+  t.match(
+    eventBody({ id: 'b1', seriesId: null }, { ...input, capacity: undefined }),
+    {
+      bookingId: 'b1',
+      capacity: null,
+    },
+    'a single booking, whatever the scope; an empty field: no limit',
+  );
+  t.match(eventBody({ id: 'b1', seriesId: null }, { ...input, capacity: Number.NaN }), { capacity: null });
+});

@@ -50,6 +50,34 @@ export interface Availability {
   free: { start: string; end: string }[];
 }
 
+/** One date of an event the member organises (GET /api/me/events): counts of places, never who. */
+export interface OrganisedDate {
+  dateId: string;
+  spaceId: string;
+  spaceName: string;
+  start: string;
+  end: string;
+  occurrence: string | null;
+  taken: number;
+  waiting: number;
+  left: number | null;
+  attended: number | null;
+  signUpOpen: boolean;
+  countOpen: boolean;
+  guestKey: boolean;
+}
+
+export interface OrganisedEvent {
+  id: string;
+  title: string;
+  description: string;
+  capacity: number | null;
+  visibility: 'public' | 'members';
+  bookingId: string | null;
+  seriesId: string | null;
+  dates: OrganisedDate[];
+}
+
 /** GET /api/spaces: the bookable spaces and the site they are in (a member does not read /api/site). */
 export interface SiteInfo {
   site: { id: string; name: string; timezone: string };
