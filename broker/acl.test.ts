@@ -34,6 +34,18 @@ t.test('a device publishes only its own topics and subscribes only to its comman
   t.notOk(mayPublish(desk, 'zigbee2mqtt/desk-1/set').allowed);
 });
 
+t.test(
+  'every device grant denies from one shared list, so the broker holds it once, not once per device',
+  async (t) => {
+    // A copy per device, split into levels per grant, grew with the square of the devices: 1.4 GB at 1,600.
+    const commandFilters = deviceCommandFilters(site, testProfiles);
+    const lock = deviceGrant(site, testProfiles, 'lock-101', commandFilters);
+    const desk = deviceGrant(site, testProfiles, 'desk-1-occupancy', commandFilters);
+    t.equal(lock.denyPublish, desk.denyPublish, 'the same list');
+    t.notOk(mayPublish(desk, 'nuki/3A4B5C6D/lockAction').allowed, 'and it still denies');
+  },
+);
+
 t.test('even a profile with a too-wide publish filter cannot command', async (t) => {
   const wide = new Map(testProfiles);
   const nuki = testProfiles.get('nuki-mqtt');
