@@ -7,6 +7,7 @@ import { loadMessage, syntheticSite } from '../load-mode/synthetic-buildings.ts'
 import { deviceUsername } from '../site/credentials.ts';
 import { createTestMember } from '../test-support/members.ts';
 import { startWeSprint } from './ingest.ts';
+import { LiveLedger } from './live-ledger.ts';
 import { type Percentiles, percentiles } from './unlock.ts';
 
 /**
@@ -65,35 +66,10 @@ export async function benchLiveLatency(options: LiveLatencyOptions = {}): Promis
     records.close();
     const cookie = await signIn(httpUrl, facility.member.email, facility.password);
 
-    // Per device, its messages in flight to the socket: when published and which readings are still due.
-    const pending = new Map<string, { at: number; due: Set<string> }[]>();
-    const latencies: number[] = [];
-    let timing = false;
-    let received = 0;
-    let extra = 0;
-    let outstanding = 0;
-    let progress: (() => void) | undefined;
+    const ledger = new LiveLedger();
     const socket = new WebSocket(`${httpUrl.replace(/^http/, 'ws')}/api/live`, { headers: { cookie } });
     stops.push(() => socket.terminate());
-    socket.on('message', (data) => {
-      const at = performance.now();
-      const event = JSON.parse(String(data)) as { type: string; device?: string; quantity?: string };
-      if (event.type !== 'reading' || event.device === undefined || event.quantity === undefined) return;
-      const entry = pending.get(event.device)?.find((p) => p.due.has(event.quantity as string));
-      if (entry === undefined) {
-        extra++;
-      } else {
-        entry.due.delete(event.quantity);
-        outstanding--;
-        if (timing) {
-          received++;
-          latencies.push(at - entry.at);
-        }
-        const queue = pending.get(event.device) ?? [];
-        while (queue[0] && queue[0].due.size === 0) queue.shift();
-      }
-      progress?.();
-    });
+    socket.on('message', (data) => ledger.socketMessage(data));
     await new Promise<void>((resolve, reject) => {
       socket.once('open', () => resolve());
       socket.once('error', reject);
@@ -119,36 +95,13 @@ export async function benchLiveLatency(options: LiveLatencyOptions = {}): Promis
       const seq = sequence.get(device.id) ?? 0;
       sequence.set(device.id, seq + 1);
       const m = loadMessage(device, seq, Date.now());
-      const queue = pending.get(device.id) ?? [];
-      pending.set(device.id, queue);
-      queue.push({ at: performance.now(), due: new Set(m.quantities) });
-      outstanding += m.quantities.length;
+      ledger.published(device.id, m.quantities);
       clients.get(device.id)?.publish(m.topic, m.payload, { qos: 1 }, (err) => {
         if (err) publishFailures++;
       });
       return m.quantities.length;
     };
-    const drained = (what: string, stallMs = STALL_MS) =>
-      new Promise<void>((resolve, reject) => {
-        let timer: NodeJS.Timeout | undefined;
-        const check = () => {
-          if (outstanding > 0) {
-            timer?.refresh();
-            return;
-          }
-          clearTimeout(timer);
-          progress = undefined;
-          resolve();
-        };
-        timer = setTimeout(() => {
-          progress = undefined;
-          reject(
-            new Error(`${what}: ${outstanding} readings never reached the socket (${stallMs} ms still)`),
-          );
-        }, stallMs);
-        progress = check;
-        check();
-      });
+    const drained = (what: string, stallMs = STALL_MS) => ledger.drained(what, stallMs);
 
     // The API's live feed subscribes on a connection of its own, in the background: a device's message is
     // sent until its readings come through (one lost on the way is forgotten, not counted).
@@ -159,8 +112,7 @@ export async function benchLiveLatency(options: LiveLatencyOptions = {}): Promis
         break;
       } catch (err) {
         if (attempt >= 60) throw err;
-        pending.clear();
-        outstanding = 0;
+        ledger.forget();
       }
     }
 
@@ -172,7 +124,7 @@ export async function benchLiveLatency(options: LiveLatencyOptions = {}): Promis
     const total = Math.round(rate * durationS);
     let expected = 0;
     let sent = 0;
-    timing = true;
+    ledger.timing = true;
     const started = performance.now();
     await new Promise<void>((resolve) => {
       const tick = setInterval(() => {
@@ -187,12 +139,13 @@ export async function benchLiveLatency(options: LiveLatencyOptions = {}): Promis
     const publishedIn = (performance.now() - started) / 1000;
     await drained('timed').catch((err: Error) => problems.push(err.message));
     await new Promise((r) => setTimeout(r, 100));
-    timing = false;
+    ledger.timing = false;
+    const { received, extra } = ledger;
     const missing = expected - received;
     if (missing > 0) problems.push(`${missing} readings never reached the socket`);
     if (extra > 0) problems.push(`${extra} readings reached the socket twice or unasked`);
     if (publishFailures > 0) problems.push(`${publishFailures} publishes failed`);
-    const latencyMs = percentiles(latencies);
+    const latencyMs = percentiles(ledger.latencies);
     return {
       ok: problems.length === 0,
       problems,
@@ -216,7 +169,7 @@ export async function benchLiveLatency(options: LiveLatencyOptions = {}): Promis
 }
 
 /** Signs in through `POST /api/auth/login` as a browser would; the session cookie to send with the socket. */
-async function signIn(httpUrl: string, email: string, password: string): Promise<string> {
+export async function signIn(httpUrl: string, email: string, password: string): Promise<string> {
   const response = await fetch(`${httpUrl}/api/auth/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

@@ -17,6 +17,7 @@ import {
 } from './faults.ts';
 import { type IngestOptions, ingestEnvironment } from './ingest.ts';
 import { benchLiveLatency, describeLiveLatency, type LiveLatencyResult } from './live-latency.ts';
+import { benchNetwork, describeNetworkBench, type NetworkBenchResult } from './network.ts';
 import {
   describeReferences,
   type IngestReferencesResult,
@@ -56,6 +57,12 @@ import { benchUnlock, describeUnlockBench, type UnlockBenchResult, unlockFailure
  *           measured for reference A, alternating, medians of --runs; the ratio two nodes / one node. Skipped,
  *           saying so, when no Redis answers.
  *
+ *   network issue 11's scale figure (bench/network.ts): `wesprint start --no-simulation` as its own process
+ *           serving --houses houses (SITES_DIR) of --house-devices devices each (default 10 x 160, about 1,600
+ *           devices, each publishing every 10 s), against the same start serving one house (SITE_FILE), in the
+ *           same run: the system process's CPU (per second and per message), its memory (RSS), and the home
+ *           house's live latency (device publish -> /api/live); the ratios network / one house. About 3 minutes.
+ *
  *   report  the board report, uncached, for the last year and month on a data dir with history (--data-dir, or
  *           DATA_DIR; skipped without one): year and month times against a plain read of the same rollup rows
  *           in the same run (bench/board-report.ts). Only with --only report or --data-dir.
@@ -73,8 +80,10 @@ import { benchUnlock, describeUnlockBench, type UnlockBenchResult, unlockFailure
  *           ~20 s on freshly started processes, the store outage 75 s; --memory adds --store-down + 30 s). Only
  *           with --only faults.
  *
- *   --only NAME    ingest-references | live | unlock | two-nodes | report | faults (default: all but report and
- *                  faults)
+ *   --only NAME    ingest-references | live | unlock | two-nodes | network | report | faults (default: all but
+ *                  report and faults)
+ *   --houses N --house-devices N --network-seconds S   network: houses, devices per house, seconds measured
+ *                  (10, 160, 60)
  *   --data-dir D   report: the data dir to read (e.g. the demo's after its first start)
  *   --messages N   ingest-references: timed messages per run (default 20000)
  *   --runs N       ingest-references: runs of each measurement, alternating (default 3); medians
@@ -159,6 +168,7 @@ export interface BenchResults {
     faults?: FaultsResult;
     'faults-influx'?: FaultsResult;
     'two-nodes'?: TwoNodesEntry;
+    network?: NetworkBenchResult;
   };
 }
 
@@ -199,7 +209,15 @@ function positive(name: string, value: string | undefined): number {
   return n;
 }
 
-const BENCHMARKS = ['ingest-references', 'live', 'unlock', 'two-nodes', 'report', 'faults'] as const;
+const BENCHMARKS = [
+  'ingest-references',
+  'live',
+  'unlock',
+  'two-nodes',
+  'network',
+  'report',
+  'faults',
+] as const;
 type BenchmarkName = (typeof BENCHMARKS)[number];
 
 /** Runs the benchmarks named by `args`; resolves with the exit code: 1 when a measurement failed. */
@@ -226,6 +244,9 @@ export async function runBench(args: string[]): Promise<number> {
       'store-down': { type: 'string', default: '60' },
       memory: { type: 'boolean', default: false },
       'memory-rate': { type: 'string', default: '500' },
+      houses: { type: 'string', default: '10' },
+      'house-devices': { type: 'string', default: '160' },
+      'network-seconds': { type: 'string', default: '60' },
     },
     strict: true,
   });
@@ -235,7 +256,14 @@ export async function runBench(args: string[]): Promise<number> {
   const dataDir = values['data-dir'] ?? process.env.DATA_DIR;
   const wanted = only
     ? [only]
-    : ['ingest-references', 'live', 'unlock', 'two-nodes', ...(values['data-dir'] ? ['report'] : [])];
+    : [
+        'ingest-references',
+        'live',
+        'unlock',
+        'two-nodes',
+        'network',
+        ...(values['data-dir'] ? ['report'] : []),
+      ];
   const options: IngestOptions = {
     messages: positive('messages', values.messages),
     window: positive('window', values.window),
@@ -339,6 +367,30 @@ export async function runBench(args: string[]): Promise<number> {
       }
     } catch (err) {
       failures.push(`two-nodes: ${(err as Error).message}`);
+    }
+  }
+
+  if (wanted.includes('network')) {
+    console.log('');
+    try {
+      const houses = positive('houses', values.houses);
+      const perHouse = positive('house-devices', values['house-devices']);
+      console.log(
+        `network: ${houses} houses x ${perHouse} devices vs one house, each device every 10 s, ${values['network-seconds']} s measured`,
+      );
+      const network = await benchNetwork(
+        {
+          buildings: houses,
+          devicesPerBuilding: perHouse,
+          seconds: positive('network-seconds', values['network-seconds']),
+        },
+        console.log,
+      );
+      for (const line of describeNetworkBench(network)) console.log(line);
+      writeBenchResult(values.out, 'network', network);
+      failures.push(...network.failures.map((f) => `network: ${f}`));
+    } catch (err) {
+      failures.push(`network: ${(err as Error).message}`);
     }
   }
 

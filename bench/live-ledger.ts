@@ -1,0 +1,76 @@
+import { performance } from 'node:perf_hooks';
+
+/**
+ * What a live-latency measurement still waits for on `/api/live`: per device, its published messages in
+ * order, each with the instant of its publish call and the quantities whose readings are still due. A reading
+ * event settles the oldest message of its device that still owes that quantity; one nobody asked for is
+ * counted as extra (sent twice, or never published). Latencies are kept only while `timing` is on.
+ */
+export class LiveLedger {
+  readonly latencies: number[] = [];
+  timing = false;
+  received = 0;
+  extra = 0;
+  outstanding = 0;
+  private readonly pending = new Map<string, { at: number; due: Set<string> }[]>();
+  private progress: (() => void) | undefined;
+
+  /** A message of `device` published now, carrying readings of `quantities`. */
+  published(device: string, quantities: readonly string[]): void {
+    const queue = this.pending.get(device) ?? [];
+    this.pending.set(device, queue);
+    queue.push({ at: performance.now(), due: new Set(quantities) });
+    this.outstanding += quantities.length;
+  }
+
+  /** One WebSocket message of `/api/live`. */
+  socketMessage(data: unknown): void {
+    const at = performance.now();
+    const event = JSON.parse(String(data)) as { type: string; device?: string; quantity?: string };
+    if (event.type !== 'reading' || event.device === undefined || event.quantity === undefined) return;
+    const queue = this.pending.get(event.device);
+    const entry = queue?.find((p) => p.due.has(event.quantity as string));
+    if (queue === undefined || entry === undefined) {
+      this.extra++;
+    } else {
+      entry.due.delete(event.quantity);
+      this.outstanding--;
+      if (this.timing) {
+        this.received++;
+        this.latencies.push(at - entry.at);
+      }
+      while (queue[0] && queue[0].due.size === 0) queue.shift();
+    }
+    this.progress?.();
+  }
+
+  /** Forgets everything still due (a probe that got lost on the way). */
+  forget(): void {
+    this.pending.clear();
+    this.outstanding = 0;
+  }
+
+  /** Resolves once nothing is due; rejects when `stallMs` pass without a reading arriving. */
+  drained(what: string, stallMs: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const check = () => {
+        if (this.outstanding > 0) {
+          timer?.refresh();
+          return;
+        }
+        clearTimeout(timer);
+        this.progress = undefined;
+        resolve();
+      };
+      timer = setTimeout(() => {
+        this.progress = undefined;
+        reject(
+          new Error(`${what}: ${this.outstanding} readings never reached the socket (${stallMs} ms still)`),
+        );
+      }, stallMs);
+      this.progress = check;
+      check();
+    });
+  }
+}
