@@ -3,6 +3,7 @@ import {
   DAY_MS,
   dayRange,
   endChoices,
+  freeWithOwn,
   HOUR_MS,
   localDayKey,
   mayUnlockNow,
@@ -89,6 +90,37 @@ t.test('end choices: inside the free time holding the start, no longer than allo
   t.equal(suggestedEnd(s, desk, DAY_MS), s + 2 * HOUR_MS, 'a desk for two hours');
   t.equal(suggestedEnd(s, room, 56 * DAY_MS), s + DAY_MS, 'a Protel room for a day');
   t.equal(suggestedEnd(s, [s + 15 * MIN], DAY_MS), s + 15 * MIN, 'the longest that fits');
+});
+
+t.test('a booking being moved counts its own time as free', async (t) => {
+  const at = (h: number) => Date.UTC(2027, 3, 2, h);
+  // Free 9-11 and 12-20, the booking itself 11-12: one free stretch 9-20.
+  t.same(
+    freeWithOwn(
+      [
+        { start: at(9), end: at(11) },
+        { start: at(12), end: at(20) },
+      ],
+      { start: at(11), end: at(12) },
+    ),
+    [{ start: at(9), end: at(20) }],
+  );
+  // Someone else holds 12-13: the booking's time joins the free time before it only.
+  t.same(
+    freeWithOwn(
+      [
+        { start: at(13), end: at(20) },
+        { start: at(9), end: at(11) },
+      ],
+      { start: at(11), end: at(12) },
+    ),
+    [
+      { start: at(9), end: at(12) },
+      { start: at(13), end: at(20) },
+    ],
+  );
+  // Nothing else free: only its own time.
+  t.same(freeWithOwn([], { start: at(11), end: at(12) }), [{ start: at(11), end: at(12) }]);
 });
 
 t.test("today's and upcoming bookings, and when the door may open", async (t) => {

@@ -47,6 +47,20 @@ export function clip(intervals: readonly Interval[], range: Interval): Interval[
     .filter((i) => i.end > i.start);
 }
 
+/**
+ * The free time as a booking being moved sees it: its own time counts as free too, so it can move by a
+ * quarter hour into time it already holds. Touching or overlapping intervals become one.
+ */
+export function freeWithOwn(free: readonly Interval[], own: Interval): Interval[] {
+  const merged: Interval[] = [];
+  for (const i of [...free, own].sort((a, b) => a.start - b.start)) {
+    const last = merged.at(-1);
+    if (last && i.start <= last.end) last.end = Math.max(last.end, i.end);
+    else merged.push({ ...i });
+  }
+  return merged;
+}
+
 export function floorToQuarter(at: number): number {
   return Math.floor(at / QUARTER_HOUR_MS) * QUARTER_HOUR_MS;
 }
