@@ -5,6 +5,8 @@ import t from 'tap';
 import { SqliteAuditLog } from '../access/sqlite-audit-log.ts';
 import { openRecords } from '../database/database.ts';
 import { Identity } from '../members/identity.ts';
+import { openRecordStores } from '../records/records.ts';
+import { testPostgres } from '../test-support/postgres.ts';
 import { runWesprint } from '../test-support/wesprint-process.ts';
 
 /** `wesprint tokens` as an operator runs it: real processes, a temp DATA_DIR, the demo site file. */
@@ -143,4 +145,30 @@ t.test('tokens create (printed once), list, revoke by label; mistakes said; audi
     nowhere.stderr,
     /unknown site "nowhere" \(this installation serves "kaufhaus-am-markt", "werkhof-weimar"/,
   );
+});
+
+t.test('with DATABASE_URL the tokens are PostgreSQL’s, where the API on it reads them', async (t) => {
+  const server = await testPostgres(t);
+  if (!server) return;
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-tokens-pg-'));
+  t.teardown(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+  const env = { DATA_DIR: dataDir, DATABASE_URL: server.url };
+  const created = await runWesprint(['tokens', 'create', '--label', 'node-red', '--scope', 'feed:read'], env);
+  t.equal(created.code, 0, created.stderr);
+  const [, secret] = /created \(shown once\): (wsp_\S+)/.exec(created.stdout) ?? [];
+  t.match((await runWesprint(['tokens', 'list'], env)).stdout, /\tnode-red\tfeed:read\t/);
+
+  const records = await openRecordStores({ dataDir, databaseUrl: server.url });
+  t.teardown(() => records.close());
+  t.equal(
+    (await records.integrationTokens.resolve(secret as string))?.label,
+    'node-red',
+    'the API would know it',
+  );
+  t.same(
+    (await records.audit.query({})).entries.map((e) => e.action),
+    ['token_create'],
+    'audited there too',
+  );
+  t.notOk(fs.existsSync(path.join(dataDir, 'wesprint.db')), 'no records file beside it');
 });

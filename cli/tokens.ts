@@ -1,23 +1,22 @@
-import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { SqliteAuditLog } from '../access/sqlite-audit-log.ts';
+import type { AuditLog } from '../access/audit-log.ts';
 import { TOKEN_SCOPE_NAMES } from '../access/token-scopes.ts';
 import { unknownDoors } from '../access/unlock-rules.ts';
-import { openRecords } from '../database/database.ts';
 import {
   type IntegrationToken,
+  type IntegrationTokens,
   issueToken,
   revokeToken,
   type TokenKeeper,
 } from '../members/integration-tokens.ts';
-import { SqliteIntegrationTokens } from '../members/sqlite-integration-tokens.ts';
+import { openRecordStores } from '../records/records.ts';
 import type { Settings } from './settings.ts';
 import { loadSites } from './sites.ts';
 
 /**
- * `wesprint tokens create|list|revoke`: tokens for integrations (Node-RED, scripts) in DATA_DIR/wesprint.db,
- * the file the API reads, so a token works (and a revoked one stops working: requests at once, open sockets
- * at the API's next check, within 10 s) without restarting anything. Creating and revoking are audited.
+ * `wesprint tokens create|list|revoke`: tokens for integrations (Node-RED, scripts) in the records the API
+ * reads (DATA_DIR/wesprint.db, or PostgreSQL with DATABASE_URL), so a token works (and a revoked one stops
+ * working: requests at once, open sockets at the API's next check, within 10 s) without restarting anything. Creating and revoking are audited.
  */
 
 export const TOKENS_USAGE = `  wesprint tokens create --label L --scope S1,S2 [--site SITE] [--locks SPACE|LOCK,…]
@@ -156,12 +155,13 @@ export async function runTokens(args: string[], settings: Settings): Promise<num
 
 async function withRecords(
   settings: Settings,
-  work: (tokens: SqliteIntegrationTokens, audit: SqliteAuditLog) => Promise<number>,
+  work: (tokens: IntegrationTokens, audit: AuditLog) => Promise<number>,
 ): Promise<number> {
-  const records = openRecords(path.join(settings.dataDir, 'wesprint.db'));
+  // The records the API reads: the SQLite file, or PostgreSQL with DATABASE_URL.
+  const records = await openRecordStores({ dataDir: settings.dataDir, databaseUrl: settings.databaseUrl });
   try {
-    return await work(new SqliteIntegrationTokens(records), new SqliteAuditLog(records));
+    return await work(records.integrationTokens, records.audit);
   } finally {
-    records.close();
+    await records.close();
   }
 }
