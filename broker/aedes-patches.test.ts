@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { Aedes, type Client } from 'aedes';
 import { Level } from 'level';
-import type { IPublishPacket } from 'mqtt';
+import mqtt, { type IPublishPacket } from 'mqtt';
 import pino from 'pino';
 import t from 'tap';
 import { connect, inbox, startTestBroker, subscribe, tempDir } from '../test-support/broker.ts';
@@ -169,6 +169,68 @@ t.test(
     stream.pipe(new Writable({ objectMode: true, write: (_chunk, _enc, cb) => cb() }));
     await new Promise((resolve) => stream.once('close', resolve));
     t.same(lines, ['retained lookup ended by broker shutdown'], 'the error is logged and goes no further');
+  },
+);
+
+t.test(
+  '4b. CONNACK first: a message routed while a persistent session is restored waits for the CONNACK, and goes once',
+  async (t) => {
+    const broker = await startTestBroker(t);
+    const url = `mqtt://127.0.0.1:${broker.port}`;
+    const session = { ...GATEWAY, clientId: 'gw-connack', clean: false };
+    const first = await connect(t, url, session);
+    await subscribe(first, 'zigbee2mqtt/+', 1);
+    await first.endAsync();
+    const desk = await connect(t, url, { ...DESK1, clientId: 'desk-connack' });
+    await desk.publishAsync('zigbee2mqtt/desk-1', 'queued while away', { qos: 1 });
+
+    // aedes restores the session's subscriptions, then deletes its old will (`storeWill`), then sends the
+    // CONNACK: a message routed in that gap, as on a cluster node waiting for Redis.
+    const persistence = internals(broker).persistence as unknown as {
+      delWill(client: unknown): Promise<unknown>;
+    };
+    const delWill = persistence.delWill.bind(persistence);
+    let routedInTheGap = false;
+    persistence.delWill = async (client) => {
+      persistence.delWill = delWill;
+      await desk.publishAsync('zigbee2mqtt/desk-1', 'routed before the CONNACK', { qos: 1 });
+      routedInTheGap = true;
+      return delWill(client);
+    };
+
+    const received: string[] = [];
+    const back = mqtt.connect(url, {
+      ...session,
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+      connectTimeout: 10_000,
+    });
+    t.teardown(() => back.endAsync(true));
+    back.on('packetreceive', (packet) => {
+      received.push(packet.cmd === 'publish' ? `publish ${String(packet.payload)}` : packet.cmd);
+    });
+    await new Promise<void>((resolve, reject) => {
+      back.once('connect', () => resolve());
+      back.once('error', reject);
+    });
+    t.ok(routedInTheGap, 'a message was routed to the session before its CONNACK');
+    await new Promise<void>((resolve) => {
+      const check = () => received.length >= 3 && resolve();
+      back.on('packetreceive', check);
+      check();
+    });
+    // Anything sent twice would have arrived by the time the last message of the queue is acknowledged.
+    await desk.publishAsync('zigbee2mqtt/desk-1', 'after', { qos: 1 });
+    await new Promise<void>((resolve) => {
+      const check = () => received.includes('publish after') && resolve();
+      back.on('packetreceive', check);
+      check();
+    });
+    t.same(
+      received,
+      ['connack', 'publish queued while away', 'publish routed before the CONNACK', 'publish after'],
+      'the CONNACK first [MQTT-3.2.0-1], then the queue in order, each message once',
+    );
   },
 );
 

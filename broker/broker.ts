@@ -40,6 +40,7 @@ import {
   markRedeliveriesDup,
   resolveQueueWritesInOrder,
   routeInArrivalOrder,
+  sendConnackFirst,
   skipAcknowledgedWhileQueued,
 } from './aedes-patches.ts';
 import type { ClusterOptions } from './cluster-options.ts';
@@ -688,11 +689,17 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     });
   }
 
+  const connackFirst = sendConnackFirst(aedes);
+  const handle = (stream: Parameters<typeof aedes.handle>[0], req?: http.IncomingMessage) => {
+    const client = aedes.handle(stream, req);
+    limitPacketSize(client, MAX_PACKET_BYTES);
+    connackFirst(client);
+  };
   const sockets = new Set<net.Socket>();
   const tcp = net.createServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    limitPacketSize(aedes.handle(socket), MAX_PACKET_BYTES);
+    handle(socket);
   });
   let web: http.Server | undefined;
   let wss: WebSocketServer | undefined;
@@ -736,7 +743,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       wss.on('connection', (socket, req) => {
         const stream = createWebSocketStream(socket);
         stream.on('error', (err) => logger.debug({ err: err.message }, 'MQTT WebSocket error'));
-        limitPacketSize(aedes.handle(stream, req), MAX_PACKET_BYTES);
+        handle(stream, req);
       });
       wsPort = await listen(
         web,
