@@ -66,7 +66,12 @@ t.test('the leader whose connection ends stops its work; one of the two leads ag
   t.teardown(() => Promise.all([leadA.stop(), leadB.stop()]));
   // What kill -9 does to the leader's connection, as PostgreSQL sees it: the session ends, the lock with it.
   await a.exec(
-    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND pid <> pg_backend_pid()",
+    // This test's database only: other tests on the same server hold advisory locks of their own (the
+    // migrations', their leaders'), and ending their sessions failed them ("terminating connection due to
+    // administrator command").
+    `SELECT pg_terminate_backend(pid) FROM pg_locks
+      WHERE locktype = 'advisory' AND pid <> pg_backend_pid()
+        AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
   );
   await eventually('a stopped its work', () => stops.includes('a'));
   // a (its process is alive here, unlike after kill -9) asks again like b: one of them takes the lock.
