@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Redis } from 'ioredis';
-import type { RateLimit } from '../access/unlock-rules.ts';
+import { DEFAULT_UNLOCK_GRACE_MIN, type RateLimit, RateLimiter } from '../access/unlock-rules.ts';
 import type { AlertWatch } from '../alerts/alert-watch.ts';
 import type { BuildingFeed } from '../building/live-feed.ts';
 import type { RecordsDb } from '../database/database.ts';
@@ -37,6 +37,7 @@ import { refuseNonFiniteNumbers } from './finite-numbers.ts';
 import { guestKeyRoutes } from './guest-key-routes.ts';
 import { healthRoutes } from './health-routes.ts';
 import { houseFacilityRoutes } from './house-facility-routes.ts';
+import { houseRoutes } from './house-routes.ts';
 import {
   LIVE_MAX_PAYLOAD_BYTES,
   type LiveStreamOptions,
@@ -135,6 +136,8 @@ export interface ApiOptions {
     sites: readonly SiteConfig[];
     store: TimeSeriesStore;
     feeds?: ReadonlyMap<string, BuildingFeed>;
+    /** The lock channels of the other houses, by site id (a member's unlock there); without one: lock_offline. */
+    lockCommands?: ReadonlyMap<string, Pick<LockCommands, 'send'>>;
   };
   /** Sessions signed out by other API processes (records/records-news.ts): their sockets here close at once. */
   sessionsEnded?: (listener: (sessionId: string) => void) => () => void;
@@ -293,6 +296,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     public: options.lobbyPublic ?? false,
     ...(options.lobbyHeartbeatMs !== undefined ? { heartbeatMs: options.lobbyHeartbeatMs } : {}),
   });
+  // One rate limit per caller for every door of the network, this house's and the others'.
+  const unlockLimiter = new RateLimiter();
   await app.register(unlockRoutes, {
     site: options.site,
     audit,
@@ -300,7 +305,21 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     now: context.now,
     commands: options.lockCommands,
     events: options.feed,
+    limiter: unlockLimiter,
     ...(options.unlockGraceMs !== undefined ? { graceBeforeMs: options.unlockGraceMs } : {}),
+  });
+  // Members belong to the network: booking and opening in every house of it (this one's too).
+  await app.register(houseRoutes, {
+    site: options.site,
+    sites: options.network?.sites ?? [options.site],
+    bookingsAt: (siteId) => (siteId === options.site.site.id ? bookings : records.bookingsAt(siteId)),
+    commandsAt: (siteId) =>
+      siteId === options.site.site.id ? options.lockCommands : options.network?.lockCommands?.get(siteId),
+    events: options.feed,
+    audit,
+    limiter: unlockLimiter,
+    graceBeforeMs: options.unlockGraceMs ?? DEFAULT_UNLOCK_GRACE_MIN * 60_000,
+    now: context.now,
   });
   await app.register(guestKeyRoutes, {
     site: options.site,

@@ -60,6 +60,15 @@ const EXPECTED_ACCESS: Record<string, RouteAccess> = {
   'GET /api/network/houses/:site/facility/occupancy-hours': ANY_MEMBER,
   'GET /api/network/houses/:site/series': ANY_MEMBER,
   'GET /api/network/houses/:site/live': ANY_MEMBER,
+  // Members belong to the network: every member in, the handler decides by the role in that house (a guest
+  // books and opens only what its `guests` open to their home; api/house-routes.test.ts holds the matrix).
+  'GET /api/houses': ANY_MEMBER,
+  'GET /api/houses/:site/spaces': ANY_MEMBER,
+  'GET /api/houses/:site/spaces/:id/availability': ANY_MEMBER,
+  'POST /api/houses/:site/bookings': ANY_MEMBER,
+  'DELETE /api/houses/:site/bookings/:id': ANY_MEMBER,
+  'POST /api/houses/:site/spaces/:id/unlock': ANY_MEMBER,
+  'GET /api/me/bookings': ANY_MEMBER,
   'GET /api/board/common-good': BOARD_AND_ADMIN,
   'GET /api/board/common-good.csv': BOARD_AND_ADMIN,
   'GET /api/quarantine': STAFF,

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
 import Type, { type Static } from 'typebox';
-import { ANY_MEMBER, guestVisit, type Member, STAFF } from '../access/roles.ts';
+import { ANY_MEMBER, guestVisit, type Member, openToGuests, STAFF } from '../access/roles.ts';
 import { bookingEvent } from '../bookings/booking-events.ts';
 import {
   BOOKING_REFUSALS,
@@ -49,19 +50,19 @@ export interface BookingRoutesOptions {
 }
 
 /** The longest range one availability or listing request may span (a Protel booking is at most 8 weeks). */
-const MAX_RANGE_MS = 62 * DAY_MS;
+export const MAX_RANGE_MS = 62 * DAY_MS;
 const CALENDAR_PAST_MS = 90 * DAY_MS;
 const CALENDAR_AHEAD_MS = 400 * DAY_MS;
 /** Date-time with a time zone: `2026-03-02T09:00:00+01:00`, `2026-03-02T08:00Z`. */
 const BOOKING_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
 
 const Instant = Type.String({ format: 'date-time', description: 'ISO 8601 date-time (UTC)' });
-const Query = Type.String({
+export const Query = Type.String({
   maxLength: 40,
   description: 'ISO 8601 date or date-time with offset, or epoch ms',
 });
 
-const SpaceOut = Type.Object({
+export const SpaceOut = Type.Object({
   id: Type.String(),
   name: Type.String(),
   kind: Type.String(),
@@ -77,7 +78,7 @@ const SpaceOut = Type.Object({
   ),
 });
 
-const BookingOut = Type.Object({
+export const BookingOut = Type.Object({
   id: Type.String(),
   memberId: Type.String(),
   spaceId: Type.String(),
@@ -99,9 +100,10 @@ const BookingOut = Type.Object({
     description: "that date's local start in its series (YYYY-MM-DDTHH:MM, site time)",
   }),
 });
-type BookingOut = Static<typeof BookingOut>;
+export type BookingOut = Static<typeof BookingOut>;
+export type SpaceOut = Static<typeof SpaceOut>;
 
-const Refusal = Type.Object(
+export const Refusal = Type.Object(
   {
     statusCode: Type.Integer(),
     error: Type.String(),
@@ -121,7 +123,7 @@ const Refusal = Type.Object(
   { description: 'Why the booking was refused' },
 );
 
-const Busy = Type.Object({
+export const Busy = Type.Object({
   start: Instant,
   end: Instant,
   mine: Type.Boolean(),
@@ -133,7 +135,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
 const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
 const isStaff = (member: Member) => STAFF.includes(member.role);
 
-class Refused extends ApiError {
+export class Refused extends ApiError {
   constructor(
     readonly reason: BookingRefusalCode,
     message: string,
@@ -143,7 +145,7 @@ class Refused extends ApiError {
   }
 }
 
-function signedIn(member: Member | null): Member {
+export function signedIn(member: Member | null): Member {
   // Every route here declares ANY_MEMBER, so the auth hook has already answered 401 without one.
   if (!member) throw new ApiError(401, 'sign in first (POST /api/auth/login)');
   return member;
@@ -157,7 +159,7 @@ function bookingTime(text: string, field: string): number {
   throw new Refused('invalid_time', `${field} ${detail}`);
 }
 
-function queryRange(
+export function queryRange(
   from: string | undefined,
   to: string | undefined,
   now: number,
@@ -175,13 +177,53 @@ function queryRange(
   return { start, end };
 }
 
-export const bookingRoutes: FastifyPluginAsyncTypebox<BookingRoutesOptions> = async (app, options) => {
-  const { site } = options;
-  const { store, tokens } = options;
-  const now = options.now ?? Date.now;
-  const policy = options.policy ?? DEFAULT_POLICY;
+/** One house's bookings as the member routes answer them: here (`/api/…`) or another house (`/api/houses/:site/…`). */
+export interface BookingHouse {
+  site: SiteConfig;
+  /** The site of members who name no home (the installation's first). */
+  installationHome: string;
+  /** This house's bookings (Records.bookingsAt(site)): its conflicts are its own. */
+  store: BookingStore;
+  policy: BookingPolicy;
+  now: () => number;
+  /** Where a booking made or cancelled is told; the event names this house. */
+  events?: EventAnnouncer | undefined;
+}
+
+/** Who asks, as the house sees them: the member, and whether their role there is a staff role. */
+export interface Asker {
+  member: Member;
+  staff: boolean;
+}
+
+export const AvailabilityOut = Type.Object({
+  space: Type.String(),
+  from: Instant,
+  to: Instant,
+  busy: Type.Array(Busy),
+  free: Type.Array(Type.Object({ start: Instant, end: Instant })),
+});
+
+export const NewBookingBody = Type.Object(
+  {
+    spaceId: SiteId,
+    start: Type.String({
+      maxLength: 40,
+      description: 'ISO 8601 with offset, e.g. 2026-03-02T09:00+01:00',
+    }),
+    end: Type.String({ maxLength: 40 }),
+  },
+  { additionalProperties: false },
+);
+
+/**
+ * The answers of the member's booking routes for one house, on that house's site file (spaces, time zone,
+ * opening hours, `guests`) and its own bookings. The routes of this house and those of the network's other
+ * houses (api/house-routes.ts) answer through the same functions.
+ */
+export function houseBookings(house: BookingHouse) {
+  const { site, store, policy, now, installationHome } = house;
   const timeZone = site.site.timezone;
-  const installationHome = options.installationHome ?? site.site.id;
   const spaces = new Map(site.spaces.map((s) => [s.id, s]));
   const floorName = new Map(site.floors.map((f) => [f.id, f.name]));
 
@@ -201,13 +243,119 @@ export const bookingRoutes: FastifyPluginAsyncTypebox<BookingRoutesOptions> = as
     occurrence: b.occurrence ?? null,
   });
 
+  const spaceOut = (s: SpaceConfig): SpaceOut => ({
+    id: s.id,
+    name: s.name,
+    kind: s.kind,
+    floor: s.floor,
+    floorName: floorName.get(s.floor) ?? s.floor,
+    capacity: s.capacity ?? null,
+    area_m2: s.area_m2,
+    hasLock: s.lock !== undefined,
+    maxLengthMinutes: Math.round(policy.maxLengthMs[s.kind as BookableKind] / 60_000),
+    openingHours: s.opening_hours ?? [],
+  });
+
   const bookableSpace = (id: string): SpaceConfig => {
     const space = spaces.get(id);
     if (!space || !isBookable(space)) throw new ApiError(404, `no bookable space "${id}"`);
     return space;
   };
 
-  // Refusals carry their reason code; everything else goes to the API's one error handler.
+  /** How the member comes to this house: a guest from their home (bound by its `guests`), or one of its own. */
+  const visit = (member: Member) =>
+    guestVisit(member, { id: site.site.id, guests: site.guests }, installationHome);
+
+  /** The bookable spaces; for a guest only the kinds this house opens to their home site. */
+  const spacesFor = (member: Member | null): SpaceOut[] => {
+    const guest = member ? visit(member) : undefined;
+    return site.spaces
+      .filter(isBookable)
+      .filter((s) => !guest || openToGuests(guest.rules, guest.from, s.kind))
+      .map(spaceOut);
+  };
+
+  return {
+    site,
+    out,
+    spaces: spacesFor,
+    bookableSpace,
+
+    /** Busy and free times of a space; a guest is refused a kind the house does not open to them. */
+    async availability(
+      asker: Asker | null,
+      spaceId: string,
+      query: { from?: string | undefined; to?: string | undefined },
+    ) {
+      const member = asker?.member ?? null;
+      const space = bookableSpace(spaceId);
+      const guest = member ? visit(member) : undefined;
+      if (guest && !openToGuests(guest.rules, guest.from, space.kind))
+        throw new Refused(
+          'not_open_to_guests',
+          `${site.site.name} does not open a ${space.kind} to members of ${guest.from}`,
+        );
+      const range = queryRange(query.from, query.to, now(), DAY_MS);
+      const bookings = await store.spaceBookings(space.id, range.start, range.end);
+      const staff = asker?.staff === true;
+      return {
+        space: space.id,
+        from: iso(range.start),
+        to: iso(range.end),
+        busy: bookings.map((b) => ({
+          start: iso(b.start),
+          end: iso(b.end),
+          mine: member !== null && b.memberId === member.id,
+          ...(staff ? { bookingId: b.id, memberId: b.memberId } : member === null ? { bookingId: b.id } : {}),
+        })),
+        free: freeSlots(openingIntervals(space, range, timeZone), bookings, range).map((f) => ({
+          start: iso(f.start),
+          end: iso(f.end),
+        })),
+      };
+    },
+
+    /** Books a space of this house by its rules (time zone, opening hours, guests) against its bookings. */
+    async book(asker: Asker, body: Static<typeof NewBookingBody>): Promise<Booking> {
+      const { member, staff } = asker;
+      const space = spaces.get(body.spaceId);
+      if (!space) throw new ApiError(404, `unknown space "${body.spaceId}"`);
+      const start = bookingTime(body.start, 'start');
+      const end = bookingTime(body.end, 'end');
+      const at = now();
+      const guest = visit(member);
+      const verdict = checkBookingRequest(
+        space,
+        { start, end },
+        at,
+        timeZone,
+        policy,
+        // Opening hours bind members; staff may hold an evening event outside them.
+        { ...(guest ? { guest } : {}), openingHoursBind: !staff },
+      );
+      if (!verdict.ok) throw new Refused(verdict.reason, verdict.message);
+      const result = await store.create({ memberId: member.id, spaceId: space.id, start, end }, at);
+      if (!result.ok) throw new Refused('slot_taken', BOOKING_REFUSALS.slot_taken.text, result.conflict);
+      house.events?.announce(bookingEvent('booking-made', site.site.id, result.booking, at));
+      return result.booking;
+    },
+
+    /** Cancels a booking of this house: the member's own; staff of this house any. */
+    async cancel(asker: Asker, id: string): Promise<Booking> {
+      const at = now();
+      const result = await store.cancel(id, { memberId: asker.member.id, staff: asker.staff }, at);
+      if (result === 'not_found') throw new ApiError(404, `no booking "${id}"`);
+      if (result === 'already_ended')
+        throw new ApiError(409, 'this booking has already ended, was cancelled or was released');
+      const cancelled = (await store.get(id)) as Booking;
+      house.events?.announce(bookingEvent('booking-cancelled', site.site.id, cancelled, at));
+      return cancelled;
+    },
+  };
+}
+
+/** Refusals carry their reason code (and the time in the way); everything else goes to the API's handler. */
+export function answerRefusals(app: FastifyInstance): void {
   app.setErrorHandler((err, _request, reply) => {
     if (err instanceof Refused) {
       return reply.code(err.statusCode).send({
@@ -218,6 +366,25 @@ export const bookingRoutes: FastifyPluginAsyncTypebox<BookingRoutesOptions> = as
     }
     throw err;
   });
+}
+
+export const bookingRoutes: FastifyPluginAsyncTypebox<BookingRoutesOptions> = async (app, options) => {
+  const { site } = options;
+  const { store, tokens } = options;
+  const now = options.now ?? Date.now;
+  const policy = options.policy ?? DEFAULT_POLICY;
+  const house = houseBookings({
+    site,
+    installationHome: options.installationHome ?? site.site.id,
+    store,
+    policy,
+    now,
+    events: options.events,
+  });
+  const out = house.out;
+  const asker = (member: Member): Asker => ({ member, staff: isStaff(member) });
+
+  answerRefusals(app);
 
   app.get(
     '/api/spaces',
@@ -237,19 +404,8 @@ export const bookingRoutes: FastifyPluginAsyncTypebox<BookingRoutesOptions> = as
       },
     },
     async () => ({
-      site: { id: site.site.id, name: site.site.name, timezone: timeZone },
-      spaces: site.spaces.filter(isBookable).map((s) => ({
-        id: s.id,
-        name: s.name,
-        kind: s.kind,
-        floor: s.floor,
-        floorName: floorName.get(s.floor) ?? s.floor,
-        capacity: s.capacity ?? null,
-        area_m2: s.area_m2,
-        hasLock: s.lock !== undefined,
-        maxLengthMinutes: Math.round(policy.maxLengthMs[s.kind as BookableKind] / 60_000),
-        openingHours: s.opening_hours ?? [],
-      })),
+      site: { id: site.site.id, name: site.site.name, timezone: site.site.timezone },
+      spaces: house.spaces(null),
     }),
   );
 
@@ -265,15 +421,10 @@ export const bookingRoutes: FastifyPluginAsyncTypebox<BookingRoutesOptions> = as
         params: Type.Object({ id: SiteId }),
         querystring: Type.Object({ from: Type.Optional(Query), to: Type.Optional(Query) }),
         response: {
-          200: Type.Object({
-            space: Type.String(),
-            from: Instant,
-            to: Instant,
-            busy: Type.Array(Busy),
-            free: Type.Array(Type.Object({ start: Instant, end: Instant })),
-          }),
+          200: AvailabilityOut,
           400: ErrorBody,
           401: ErrorBody,
+          403: Refusal,
           404: ErrorBody,
         },
       },
@@ -281,25 +432,7 @@ export const bookingRoutes: FastifyPluginAsyncTypebox<BookingRoutesOptions> = as
     async (request) => {
       // A member, or an integration token the auth hook let in with bookings:read.
       const member = request.integration ? null : signedIn(request.member);
-      const space = bookableSpace(request.params.id);
-      const range = queryRange(request.query.from, request.query.to, now(), DAY_MS);
-      const bookings = await store.spaceBookings(space.id, range.start, range.end);
-      const staff = member !== null && isStaff(member);
-      return {
-        space: space.id,
-        from: iso(range.start),
-        to: iso(range.end),
-        busy: bookings.map((b) => ({
-          start: iso(b.start),
-          end: iso(b.end),
-          mine: member !== null && b.memberId === member.id,
-          ...(staff ? { bookingId: b.id, memberId: b.memberId } : member === null ? { bookingId: b.id } : {}),
-        })),
-        free: freeSlots(openingIntervals(space, range, timeZone), bookings, range).map((f) => ({
-          start: iso(f.start),
-          end: iso(f.end),
-        })),
-      };
+      return house.availability(member ? asker(member) : null, request.params.id, request.query);
     },
   );
 
@@ -310,17 +443,7 @@ export const bookingRoutes: FastifyPluginAsyncTypebox<BookingRoutesOptions> = as
       schema: {
         tags: ['bookings'],
         summary: 'Book a space: 201, or 409 when the time is taken, or 4xx with the rule broken',
-        body: Type.Object(
-          {
-            spaceId: SiteId,
-            start: Type.String({
-              maxLength: 40,
-              description: 'ISO 8601 with offset, e.g. 2026-03-02T09:00+01:00',
-            }),
-            end: Type.String({ maxLength: 40 }),
-          },
-          { additionalProperties: false },
-        ),
+        body: NewBookingBody,
         response: {
           201: BookingOut,
           400: Refusal,
@@ -332,27 +455,8 @@ export const bookingRoutes: FastifyPluginAsyncTypebox<BookingRoutesOptions> = as
       },
     },
     async (request, reply) => {
-      const member = signedIn(request.member);
-      const space = spaces.get(request.body.spaceId);
-      if (!space) throw new ApiError(404, `unknown space "${request.body.spaceId}"`);
-      const start = bookingTime(request.body.start, 'start');
-      const end = bookingTime(request.body.end, 'end');
-      const at = now();
-      const guest = guestVisit(member, { id: site.site.id, guests: site.guests }, installationHome);
-      const verdict = checkBookingRequest(
-        space,
-        { start, end },
-        at,
-        timeZone,
-        policy,
-        // Opening hours bind members; staff may hold an evening event outside them.
-        { ...(guest ? { guest } : {}), openingHoursBind: !isStaff(member) },
-      );
-      if (!verdict.ok) throw new Refused(verdict.reason, verdict.message);
-      const result = await store.create({ memberId: member.id, spaceId: space.id, start, end }, at);
-      if (!result.ok) throw new Refused('slot_taken', BOOKING_REFUSALS.slot_taken.text, result.conflict);
-      options.events?.announce(bookingEvent('booking-made', site.site.id, result.booking, at));
-      return reply.code(201).send(out(result.booking));
+      const booking = await house.book(asker(signedIn(request.member)), request.body);
+      return reply.code(201).send(out(booking));
     },
   );
 
@@ -393,19 +497,7 @@ export const bookingRoutes: FastifyPluginAsyncTypebox<BookingRoutesOptions> = as
       },
     },
     async (request) => {
-      const member = signedIn(request.member);
-      const at = now();
-      const result = await store.cancel(
-        request.params.id,
-        { memberId: member.id, staff: isStaff(member) },
-        at,
-      );
-      if (result === 'not_found') throw new ApiError(404, `no booking "${request.params.id}"`);
-      if (result === 'already_ended')
-        throw new ApiError(409, 'this booking has already ended, was cancelled or was released');
-      const cancelled = (await store.get(request.params.id)) as Booking;
-      options.events?.announce(bookingEvent('booking-cancelled', site.site.id, cancelled, at));
-      return out(cancelled);
+      return out(await house.cancel(asker(signedIn(request.member)), request.params.id));
     },
   );
 

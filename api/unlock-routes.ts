@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import Type, { type Static } from 'typebox';
 import type { AuditLog } from '../access/audit-log.ts';
-import { ANY_MEMBER } from '../access/roles.ts';
+import { ANY_MEMBER, roleAt } from '../access/roles.ts';
 import {
   BOOKING_CONTEXT_MS,
   type BookingFacts,
@@ -152,15 +153,159 @@ export function doorDetail(report: CommandReport, result: UnlockAnswer['result']
   };
 }
 
-export const unlockRoutes: FastifyPluginAsyncTypebox<UnlockRoutesOptions> = async (app, options) => {
-  const { site, commands } = options;
-  const { audit, bookings } = options;
-  const graceBeforeMs = options.graceBeforeMs ?? DEFAULT_UNLOCK_GRACE_MIN * 60_000;
-  const limiter = options.limiter ?? new RateLimiter();
-  const now = options.now ?? Date.now;
+/** One house's doors as the unlock routes open them: here (`/api/spaces/:id/unlock`) or another house's. */
+export interface UnlockHouse {
+  site: SiteConfig;
+  /** The site of members who name no home (the installation's first). */
+  installationHome: string;
+  /** The bookings of a space overlapping [from, to), active ones only (this house's BookingStore). */
+  bookings: { spaceBookings(spaceId: string, from: number, to: number): Promise<readonly BookingFacts[]> };
+  /** This house's command channel; without one every granted unlock answers lock_offline. */
+  commands?: Pick<LockCommands, 'send'> | undefined;
+  /** Where a door the lock confirmed open is told (the event names this house). */
+  events?: EventAnnouncer | undefined;
+}
+
+/** What every house's unlock shares: the audit log, the clock, and one rate limit per caller across houses. */
+export interface UnlockShared {
+  audit: AuditLog;
+  graceBeforeMs: number;
+  limiter: RateLimiter;
+  now: () => number;
+  /** Write the house into every audit entry's detail (the network's house routes). */
+  auditSite?: boolean;
+}
+
+/**
+ * A tap on a door of `house`: the rate limit, the rules (the caller's role in that house; a guest opens only
+ * what its `guests` open to their home), the command through the house's channel, and the audit entry,
+ * whatever the outcome.
+ */
+export async function unlockAt(
+  house: UnlockHouse,
+  shared: UnlockShared,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  spaceId: string,
+) {
+  const { site, commands, bookings } = house;
+  const { audit, graceBeforeMs, limiter, now } = shared;
   const spaces = new Map(site.spaces.map((s) => [s.id, s]));
   const devices = new Set(site.devices.map((d) => d.id));
+  const started = now();
+  // A member, or an integration token with unlock:write: the auth hook let in one of them.
+  const member = request.member;
+  const token = member ? null : request.integration;
+  // The auth hook has already answered 401 for a caller without either; this keeps the types honest.
+  if (!member && !token)
+    return reply.code(401).send({ statusCode: 401, error: 'Unauthorized', message: 'sign in first' });
+  const actor = member ? member.id : `token:${token?.id}`;
+  // The token's label on every decision, so the log reads "node-red" and not only a hash's start.
+  const by = member
+    ? { role: roleAt(member, site.site.id, house.installationHome) }
+    : { token: token?.label };
+  const space = spaces.get(spaceId);
+  const record = (decision: 'granted' | 'denied', reason: string, detail: Record<string, unknown> = {}) =>
+    audit.record({
+      at: started,
+      actor,
+      action: 'unlock',
+      target: spaceId,
+      decision,
+      reason,
+      detail: {
+        ...by,
+        ...(shared.auditSite ? { site: site.site.id } : {}),
+        ...detail,
+        latencyMs: now() - started,
+      },
+    });
 
+  // One bucket per member and one per token, at the same rate: a flow taps no faster than a phone.
+  const take = limiter.take(actor, started);
+  if (!take.allowed) {
+    const retryAfterS = Math.ceil(take.retryAfterMs / 1000);
+    await record('denied', 'rate_limited', { retryAfterS });
+    reply.header('retry-after', String(retryAfterS));
+    return reply.code(429).send({ result: 'rate_limited', space: spaceId, retryAfterS });
+  }
+  if (!space) {
+    await record('denied', 'unknown_space');
+    return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no space "${spaceId}"` });
+  }
+
+  const lockInstalled = space.lock !== undefined && devices.has(space.lock);
+  const around = () =>
+    bookings.spaceBookings(space.id, started - BOOKING_CONTEXT_MS, started + BOOKING_CONTEXT_MS);
+  const verdict = member
+    ? decideUnlock({
+        member,
+        space,
+        // Roles are per site, and a guest opens only what this site opens to their home.
+        site: {
+          id: site.site.id,
+          installationHome: house.installationHome,
+          ...(site.guests ? { guests: site.guests } : {}),
+        },
+        lockInstalled,
+        bookings: await around(),
+        now: started,
+        graceBeforeMs,
+      })
+    : decideTokenUnlock({
+        token: { locks: token?.locks ?? [] },
+        space,
+        lockInstalled,
+        openNow: openingIntervals(space, { start: started, end: started + 1 }, site.site.timezone).length > 0,
+        bookings: await around(),
+        now: started,
+        graceBeforeMs,
+      });
+  if (!verdict.granted) {
+    await record('denied', verdict.reason, { lock: space.lock ?? null });
+    return reply.code(403).send({ result: 'denied', space: space.id, reason: verdict.reason });
+  }
+
+  const { report, status, result } = await openDoor({
+    commands,
+    lock: verdict.lock,
+    spaceId: space.id,
+    siteId: site.site.id,
+    events: house.events,
+    now,
+  });
+  const latencyMs = now() - started;
+  await record('granted', verdict.reason, {
+    lock: verdict.lock,
+    booking: verdict.booking,
+    ...doorDetail(report, result, started),
+  });
+  request.log.info({ actor, space: space.id, lock: verdict.lock, result, latencyMs }, 'unlock');
+  return reply.code(status).send({
+    result,
+    space: space.id,
+    reason: verdict.reason,
+    lock: verdict.lock,
+    ...(report.id ? { commandId: report.id } : {}),
+    ...(result === 'unlocked' ? {} : { detail: report.detail }),
+    latencyMs,
+  });
+}
+
+export const unlockRoutes: FastifyPluginAsyncTypebox<UnlockRoutesOptions> = async (app, options) => {
+  const house: UnlockHouse = {
+    site: options.site,
+    installationHome: options.installationHome ?? options.site.site.id,
+    bookings: options.bookings,
+    commands: options.commands,
+    events: options.events,
+  };
+  const shared: UnlockShared = {
+    audit: options.audit,
+    graceBeforeMs: options.graceBeforeMs ?? DEFAULT_UNLOCK_GRACE_MIN * 60_000,
+    limiter: options.limiter ?? new RateLimiter(),
+    now: options.now ?? Date.now,
+  };
   app.post(
     '/api/spaces/:id/unlock',
     {
@@ -185,102 +330,6 @@ export const unlockRoutes: FastifyPluginAsyncTypebox<UnlockRoutesOptions> = asyn
         },
       },
     },
-    async (request, reply) => {
-      const started = now();
-      // A member, or an integration token with unlock:write: the auth hook let in one of them.
-      const member = request.member;
-      const token = member ? null : request.integration;
-      // The auth hook has already answered 401 for a caller without either; this keeps the types honest.
-      if (!member && !token)
-        return reply.code(401).send({ statusCode: 401, error: 'Unauthorized', message: 'sign in first' });
-      const actor = member ? member.id : `token:${token?.id}`;
-      // The token's label on every decision, so the log reads "node-red" and not only a hash's start.
-      const by = member ? { role: member.role } : { token: token?.label };
-      const spaceId = request.params.id;
-      const space = spaces.get(spaceId);
-      const record = (decision: 'granted' | 'denied', reason: string, detail: Record<string, unknown> = {}) =>
-        audit.record({
-          at: started,
-          actor,
-          action: 'unlock',
-          target: spaceId,
-          decision,
-          reason,
-          detail: { ...by, ...detail, latencyMs: now() - started },
-        });
-
-      // One bucket per member and one per token, at the same rate: a flow taps no faster than a phone.
-      const take = limiter.take(actor, started);
-      if (!take.allowed) {
-        const retryAfterS = Math.ceil(take.retryAfterMs / 1000);
-        await record('denied', 'rate_limited', { retryAfterS });
-        reply.header('retry-after', String(retryAfterS));
-        return reply.code(429).send({ result: 'rate_limited', space: spaceId, retryAfterS });
-      }
-      if (!space) {
-        await record('denied', 'unknown_space');
-        return reply
-          .code(404)
-          .send({ statusCode: 404, error: 'Not Found', message: `no space "${spaceId}"` });
-      }
-
-      const lockInstalled = space.lock !== undefined && devices.has(space.lock);
-      const around = () =>
-        bookings.spaceBookings(space.id, started - BOOKING_CONTEXT_MS, started + BOOKING_CONTEXT_MS);
-      const verdict = member
-        ? decideUnlock({
-            member,
-            space,
-            // Roles are per site, and a guest opens only what this site opens to their home.
-            site: {
-              id: site.site.id,
-              installationHome: options.installationHome ?? site.site.id,
-              ...(site.guests ? { guests: site.guests } : {}),
-            },
-            lockInstalled,
-            bookings: await around(),
-            now: started,
-            graceBeforeMs,
-          })
-        : decideTokenUnlock({
-            token: { locks: token?.locks ?? [] },
-            space,
-            lockInstalled,
-            openNow:
-              openingIntervals(space, { start: started, end: started + 1 }, site.site.timezone).length > 0,
-            bookings: await around(),
-            now: started,
-            graceBeforeMs,
-          });
-      if (!verdict.granted) {
-        await record('denied', verdict.reason, { lock: space.lock ?? null });
-        return reply.code(403).send({ result: 'denied', space: space.id, reason: verdict.reason });
-      }
-
-      const { report, status, result } = await openDoor({
-        commands,
-        lock: verdict.lock,
-        spaceId: space.id,
-        siteId: site.site.id,
-        events: options.events,
-        now,
-      });
-      const latencyMs = now() - started;
-      await record('granted', verdict.reason, {
-        lock: verdict.lock,
-        booking: verdict.booking,
-        ...doorDetail(report, result, started),
-      });
-      request.log.info({ actor, space: space.id, lock: verdict.lock, result, latencyMs }, 'unlock');
-      return reply.code(status).send({
-        result,
-        space: space.id,
-        reason: verdict.reason,
-        lock: verdict.lock,
-        ...(report.id ? { commandId: report.id } : {}),
-        ...(result === 'unlocked' ? {} : { detail: report.detail }),
-        latencyMs,
-      });
-    },
+    async (request, reply) => unlockAt(house, shared, request, reply, request.params.id),
   );
 };

@@ -361,11 +361,23 @@ export async function startParts(
       const { store, feed, all } = openReadings();
       // The facility view's site switch: a feed of each other house, each on its own topics only.
       const feeds = new Map<string, BuildingFeed>();
+      // Members belong to the network: a member of another house opens a door of this one through its channel.
+      const otherLocks = new Map<string, LockCommands>();
       for (const other of network.sites.slice(1)) {
         const otherFeed = new BuildingFeed({ url: mqttUrl, ...service('api'), site: other, logger });
         otherFeed.start();
         stops.push(() => otherFeed.close());
         feeds.set(other.site.id, otherFeed);
+        const locks = new LockCommands({
+          url: mqttUrl,
+          ...service('api'),
+          site: other,
+          status: otherFeed,
+          logger,
+        });
+        locks.start();
+        stops.push(() => locks.close());
+        otherLocks.set(other.site.id, locks);
       }
       const quarantine = new Quarantine(path.join(settings.dataDir, 'gateway.db'));
       stops.push(async () => quarantine.close());
@@ -400,7 +412,7 @@ export async function startParts(
         identity,
         lockCommands,
         // The network report reads every house's series, each through its own view (reports/network-report.ts).
-        network: { sites: network.sites, store: all, feeds },
+        network: { sites: network.sites, store: all, feeds, lockCommands: otherLocks },
         ...(alerts ? { alerts } : {}),
         sessionsEnded: (listener) => opened.news.onSessionEnded(listener),
         warmBoardReport: false,

@@ -1,0 +1,327 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
+import Type from 'typebox';
+import type { AuditLog } from '../access/audit-log.ts';
+import { ANY_MEMBER, homeSiteOf, isGuestAt, type Member, ROLES, roleAt, STAFF } from '../access/roles.ts';
+import type { RateLimiter } from '../access/unlock-rules.ts';
+import { DAY_MS, DEFAULT_POLICY } from '../bookings/booking-rules.ts';
+import type { BookingStore } from '../bookings/booking-store.ts';
+import type { EventAnnouncer } from '../building/events.ts';
+import type { SiteConfig } from '../site/site.ts';
+import {
+  type Asker,
+  AvailabilityOut,
+  answerRefusals,
+  BookingOut,
+  houseBookings,
+  MAX_RANGE_MS,
+  NewBookingBody,
+  Query,
+  queryRange,
+  Refusal,
+  SpaceOut,
+  signedIn,
+} from './booking-routes.ts';
+import { SiteId } from './context.ts';
+import { ApiError, ErrorBody } from './errors.ts';
+import type { LockCommands } from './lock-commands.ts';
+import { UnlockAnswer, type UnlockShared, unlockAt } from './unlock-routes.ts';
+
+/**
+ * Members belong to the network: the member's routes for every house of it (`/api/houses/:site/…`), with the
+ * same answers as this house's own routes (api/booking-routes.ts `houseBookings`, api/unlock-routes.ts
+ * `unlockAt`) on the house's own site file (spaces, time zone, opening hours, `guests`), its own bookings
+ * (Records.bookingsAt) and its own lock channel. Every route lets every member in, and the handler decides by
+ * the member's role in the house asked for: staff there are staff, anyone else a plain member, and a member
+ * of another house a guest, who books, sees the free times of and opens only the kinds of space the house's
+ * `guests` open to their home (403 `not_open_to_guests` otherwise). The facility manager of one house is a
+ * plain member in another; these routes show spaces and bookings only, never a device.
+ */
+
+export interface HouseRoutesOptions {
+  /** The house this API serves. */
+  site: SiteConfig;
+  /** The network's houses, the installation's home site first (a single building: `site` alone). */
+  sites: readonly SiteConfig[];
+  /** Each house's bookings (a space id may repeat between houses: each house checks its own). */
+  bookingsAt: (siteId: string) => BookingStore;
+  /** Each house's lock channel; a house without one answers lock_offline to a granted unlock. */
+  commandsAt: (siteId: string) => Pick<LockCommands, 'send'> | undefined;
+  /** Where bookings made or cancelled and doors opened are told (each event names its house). */
+  events?: EventAnnouncer | undefined;
+  audit: AuditLog;
+  /** The unlock route's rate limit, shared: one bucket per member across every house's doors. */
+  limiter: RateLimiter;
+  graceBeforeMs: number;
+  now: () => number;
+}
+
+const HouseParams = Type.Object({ site: SiteId });
+const HouseSpaceParams = Type.Object({ site: SiteId, id: SiteId });
+
+const HouseOut = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  timezone: Type.String({ description: 'opening hours and days are in this time zone' }),
+  here: Type.Boolean({ description: 'the house this API serves' }),
+  home: Type.Boolean({ description: "the member's home house" }),
+  role: Type.Enum([...ROLES], { description: "the member's role in this house" }),
+  guest: Type.Boolean({ description: 'the member comes as a guest: only the kinds the house opens to them' }),
+  spaces: Type.Array(SpaceOut, { description: 'what the member may book here' }),
+});
+
+export const HouseBookingOut = Type.Object({
+  ...BookingOut.properties,
+  site: Type.String({ description: 'the house the booking is in' }),
+  siteName: Type.String(),
+});
+
+export const houseRoutes: FastifyPluginAsyncTypebox<HouseRoutesOptions> = async (app, options) => {
+  const { now, audit } = options;
+  const sites = options.sites.some((s) => s.site.id === options.site.site.id)
+    ? options.sites
+    : [options.site, ...options.sites];
+  const installationHome = sites[0]?.site.id ?? options.site.site.id;
+
+  const houses = new Map(
+    sites.map((site) => {
+      const id = site.site.id;
+      const bookings = options.bookingsAt(id);
+      return [
+        id,
+        {
+          site,
+          bookings: houseBookings({
+            site,
+            installationHome,
+            store: bookings,
+            policy: DEFAULT_POLICY,
+            now,
+            events: options.events,
+          }),
+          doors: {
+            site,
+            installationHome,
+            bookings,
+            commands: options.commandsAt(id),
+            events: options.events,
+          },
+        },
+      ];
+    }),
+  );
+  const shared: UnlockShared = {
+    audit,
+    graceBeforeMs: options.graceBeforeMs,
+    limiter: options.limiter,
+    now,
+    auditSite: true,
+  };
+
+  function houseOf(siteId: string) {
+    const house = houses.get(siteId);
+    if (!house) throw new ApiError(404, `no house "${siteId}" in this network`);
+    return house;
+  }
+
+  /** The member as the house sees them: staff there only by a staff role there. */
+  function askerIn(request: FastifyRequest, siteId: string): Asker {
+    const member = signedIn(request.member);
+    return { member, staff: STAFF.includes(roleAt(member, siteId, installationHome)) };
+  }
+
+  const describe = (member: Member, siteId: string) => {
+    const house = houseOf(siteId);
+    const s = house.site.site;
+    return {
+      id: s.id,
+      name: s.name,
+      timezone: s.timezone,
+      here: s.id === options.site.site.id,
+      home: s.id === homeSiteOf(member, installationHome),
+      role: roleAt(member, s.id, installationHome),
+      guest: isGuestAt(member, s.id, installationHome),
+      spaces: house.bookings.spaces(member),
+    };
+  };
+
+  answerRefusals(app);
+
+  app.get(
+    '/api/houses',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['bookings'],
+        summary:
+          "The network's houses this member may use, with the spaces they may book in each (their home first; another house only with a kind open to them)",
+        response: { 200: Type.Object({ houses: Type.Array(HouseOut) }), 401: ErrorBody },
+      },
+    },
+    async (request) => {
+      const member = signedIn(request.member);
+      const home = homeSiteOf(member, installationHome);
+      const all = [...houses.keys()].map((id) => describe(member, id));
+      return {
+        houses: [
+          ...all.filter((h) => h.id === home),
+          ...all.filter((h) => h.id !== home && h.spaces.length > 0),
+        ],
+      };
+    },
+  );
+
+  app.get(
+    '/api/houses/:site/spaces',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['bookings'],
+        summary:
+          'The spaces of a house of the network this member may book (a guest: the kinds open to them)',
+        params: HouseParams,
+        response: { 200: HouseOut, 400: ErrorBody, 401: ErrorBody, 404: ErrorBody },
+      },
+    },
+    async (request) => describe(signedIn(request.member), request.params.site),
+  );
+
+  app.get(
+    '/api/houses/:site/spaces/:id/availability',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['bookings'],
+        summary: "Busy and free times of a space of a house of the network (in that house's bookings)",
+        params: HouseSpaceParams,
+        querystring: Type.Object({ from: Type.Optional(Query), to: Type.Optional(Query) }),
+        response: { 200: AvailabilityOut, 400: ErrorBody, 401: ErrorBody, 403: Refusal, 404: ErrorBody },
+      },
+    },
+    async (request) =>
+      houseOf(request.params.site).bookings.availability(
+        askerIn(request, request.params.site),
+        request.params.id,
+        request.query,
+      ),
+  );
+
+  app.post(
+    '/api/houses/:site/bookings',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['bookings'],
+        summary:
+          "Book a space in a house of the network, by that house's rules (time zone, opening hours, guests) against its bookings",
+        params: HouseParams,
+        body: NewBookingBody,
+        response: {
+          201: HouseBookingOut,
+          400: Refusal,
+          401: ErrorBody,
+          403: Refusal,
+          404: ErrorBody,
+          409: Refusal,
+          422: Refusal,
+        },
+      },
+    },
+    async (request, reply) => {
+      const house = houseOf(request.params.site);
+      const booking = await house.bookings.book(askerIn(request, request.params.site), request.body);
+      return reply.code(201).send({
+        ...house.bookings.out(booking),
+        site: house.site.site.id,
+        siteName: house.site.site.name,
+      });
+    },
+  );
+
+  app.delete(
+    '/api/houses/:site/bookings/:id',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['bookings'],
+        summary: "Cancel a booking in a house of the network (your own; that house's staff any)",
+        params: Type.Object({ site: SiteId, id: Type.String({ minLength: 1, maxLength: 64 }) }),
+        response: { 200: HouseBookingOut, 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 409: ErrorBody },
+      },
+    },
+    async (request) => {
+      const house = houseOf(request.params.site);
+      const cancelled = await house.bookings.cancel(askerIn(request, request.params.site), request.params.id);
+      return { ...house.bookings.out(cancelled), site: house.site.site.id, siteName: house.site.site.name };
+    },
+  );
+
+  app.post(
+    '/api/houses/:site/spaces/:id/unlock',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['access'],
+        summary:
+          "Open the lock of a space you booked in a house of the network (that house's facility and admin: any of its locks); audited with the house",
+        params: HouseSpaceParams,
+        response: {
+          200: UnlockAnswer,
+          400: ErrorBody,
+          401: ErrorBody,
+          403: Type.Union([UnlockAnswer, ErrorBody]),
+          404: ErrorBody,
+          429: UnlockAnswer,
+          502: UnlockAnswer,
+          503: UnlockAnswer,
+          504: UnlockAnswer,
+        },
+      },
+    },
+    async (request, reply) => {
+      signedIn(request.member);
+      const house = houseOf(request.params.site);
+      return unlockAt(house.doors, shared, request, reply, request.params.id);
+    },
+  );
+
+  app.get(
+    '/api/me/bookings',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['bookings'],
+        summary: 'My bookings in every house of the network, each with its house, by start',
+        querystring: Type.Object({ from: Type.Optional(Query), to: Type.Optional(Query) }),
+        response: {
+          200: Type.Object({ bookings: Type.Array(HouseBookingOut) }),
+          400: ErrorBody,
+          401: ErrorBody,
+        },
+      },
+    },
+    async (request) => {
+      const member = signedIn(request.member);
+      const t = now();
+      const range = queryRange(request.query.from ?? String(t - DAY_MS), request.query.to, t, MAX_RANGE_MS);
+      const each = await Promise.all(
+        [...houses.values()].map(async (house) =>
+          (await house.doors.bookings.listMine(member.id, range)).map((b) => ({
+            start: b.start,
+            booking: {
+              ...house.bookings.out(b),
+              site: house.site.site.id,
+              siteName: house.site.site.name,
+            },
+          })),
+        ),
+      );
+      return {
+        bookings: each
+          .flat()
+          .sort((a, b) => a.start - b.start)
+          .map((b) => b.booking),
+      };
+    },
+  );
+};
