@@ -69,9 +69,11 @@ import type { FaultChildMessage, FaultParentMessage, FaultPrepare } from './faul
  *                  connection fails at once.
  *   all-kill       every process `kill -9` at once (edge, or broker and gateway; and influxd), then started
  *                  again
- *   memory         (`--memory`, not in the default list) the store away for `--store-down` s under a steady
- *                  `--memory-rate` msg/s, the RSS of the process holding the gateway sampled every second
- *                  (start, peak, end, slope while away); counted too
+ *   memory         (`--only memory`, or `--memory` here; not in the default list) the store away for
+ *                  `--memory-minutes` (default 10) under a steady `--memory-rate` msg/s, the RSS of every
+ *                  process of the system (edge; or broker and gateway) sampled every second (start, peak,
+ *                  end, slope while away, each process on its own), the process holding the gateway also
+ *                  split by its heartbeat into V8 heap, Buffers and native; counted too
  *
  * Counts are figures, not failures (issue 10's goal is 0 lost and 0 stored twice everywhere). A failure
  * (exit 1) is the bench not getting there: a part that does not start or restart, the devices' PUBACKs
@@ -129,6 +131,8 @@ export interface FaultsOptions {
   faults: FaultName[];
   /** Memory scenario: messages per second. */
   memoryRate: number;
+  /** Memory scenario: seconds the store is away (default 600: issue 10's 10 minutes). */
+  memoryDownS?: number;
   /** How long the store count must stand still, with the gateway connected and its spool empty. */
   quietMs?: number;
 }
@@ -175,6 +179,28 @@ export interface RssSummary {
   }[];
 }
 
+/**
+ * One process of the system in the memory scenario (`wesprint edge`; or `wesprint broker` and `wesprint
+ * gateway`): its resident memory (VmRSS, kB) sampled every second from /proc.
+ */
+export interface ProcessRss {
+  part: 'edge' | 'broker' | 'gateway';
+  /** Just before the store went away. */
+  startKb: number;
+  /** Highest while the store was away. */
+  peakKb: number;
+  /** When the store came back. */
+  endKb: number;
+  /** Once the backlog was stored and the counts settled. */
+  afterKb: number;
+  /** Least-squares slope over the whole outage, kB per minute. */
+  slopeKbPerMin: number;
+  /** The same after the warm-up (RssSummary.warmupS), kB per minute. */
+  slopeAfterWarmupKbPerMin: number;
+  /** [seconds since the load started, kB], every second from the warm-up to the end. */
+  samples: [number, number][];
+}
+
 export interface FaultRun {
   ok: boolean;
   problems: string[];
@@ -188,6 +214,8 @@ export interface FaultRun {
   /** From the first timed publish to the counts settling. */
   durationMs: number;
   rss?: RssSummary;
+  /** Memory scenario: every process of the system, each on its own. */
+  processes?: ProcessRss[];
 }
 
 export interface FaultScenario {
@@ -211,6 +239,13 @@ const STALL_MS = 120_000;
 /** Every PUBACKed message stored: how long the gateway must stay calm before the rows are counted. */
 const QUIET_MS = 2000;
 const MEMORY_LEAD_S = 10;
+/** Issue 10: memory stays flat while the store is down for 10 minutes under load. */
+export const MEMORY_DOWN_S = 600;
+
+/** Seconds the store is away in the memory scenario. */
+export function memoryDownS(o: Pick<FaultsOptions, 'memoryDownS'>): number {
+  return o.memoryDownS ?? MEMORY_DOWN_S;
+}
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -236,7 +271,7 @@ function label(shape: Shape, fault: FaultName, o: FaultsOptions): string {
         ? `everything \`kill -9\` (edge${influx ? ', influxd' : ''}), restarted`
         : `everything \`kill -9\` (broker, gateway${influx ? ', influxd' : ''}), restarted`;
     case 'memory':
-      return `store down ${o.storeDownS} s under ${o.memoryRate} msg/s (memory)`;
+      return `store down ${memoryDownS(o)} s under ${o.memoryRate} msg/s (memory)`;
   }
 }
 
@@ -507,6 +542,16 @@ class FaultSystem {
     return this.shape === 'edge' ? this.edge : this.gateway;
   }
 
+  /** The system's processes as they run now (a restarted part has a new pid). */
+  get processes(): { part: ProcessRss['part']; pid: number | undefined }[] {
+    return this.shape === 'edge'
+      ? [{ part: 'edge', pid: this.edge?.child.pid }]
+      : [
+          { part: 'broker', pid: this.broker?.child.pid },
+          { part: 'gateway', pid: this.gateway?.child.pid },
+        ];
+  }
+
   /** A port probed free may be taken before the broker binds it (other tests share the machine): retried. */
   static async start(ctx: BenchContext): Promise<FaultSystem> {
     for (let attempt = 1; ; attempt++) {
@@ -747,6 +792,31 @@ function memoryParts(settled: RssSummary['samples']): Partial<RssSummary> {
   };
 }
 
+/**
+ * One process's figures from its samples ([seconds, kB]): the store away from `downFrom` to `downTo` (seconds
+ * on the same clock), the slopes over the whole outage and after its first `warmupS` seconds (kB per minute).
+ * Start is the last sample before the store went away (the first one after, if none), end the last one
+ * before it came back.
+ */
+export function rssFigures(
+  samples: readonly [number, number][],
+  downFrom: number,
+  downTo: number,
+  warmupS: number,
+): Omit<ProcessRss, 'part' | 'afterKb' | 'samples'> {
+  const before = samples.filter(([s]) => s < downFrom);
+  const down = samples.filter(([s]) => s >= downFrom && s <= downTo);
+  const settled = down.filter(([s]) => s - downFrom >= warmupS);
+  const perMin = (xs: readonly [number, number][]) => slope(xs.map(([s, kb]) => [s / 60, kb]));
+  return {
+    startKb: before.at(-1)?.[1] ?? down[0]?.[1] ?? Number.NaN,
+    peakKb: down.length > 0 ? Math.max(...down.map(([, kb]) => kb)) : Number.NaN,
+    endKb: down.at(-1)?.[1] ?? Number.NaN,
+    slopeKbPerMin: perMin(down),
+    slopeAfterWarmupKbPerMin: perMin(settled),
+  };
+}
+
 export function slope(points: [number, number][]): number {
   const k = points.length;
   if (k < 2) return Number.NaN;
@@ -838,7 +908,8 @@ async function runOne(
   const problems: string[] = [];
   const deviceCount = ctx.site.devices.length;
   const memory = fault === 'memory';
-  const messages = memory ? o.memoryRate * (o.storeDownS + 2 * MEMORY_LEAD_S) : o.messages;
+  const downS = memory ? memoryDownS(o) : o.storeDownS;
+  const messages = memory ? o.memoryRate * (downS + 2 * MEMORY_LEAD_S) : o.messages;
   const faultAt = memory ? o.memoryRate * MEMORY_LEAD_S : Math.floor(messages / 2);
   const system = await FaultSystem.start(ctx);
   let devices: Devices | undefined;
@@ -858,10 +929,20 @@ async function runOne(
     await warmUp(system, devices, ctx.site);
 
     const samples: RssSummary['samples'] = [];
+    const perProcess = new Map<ProcessRss['part'], [number, number][]>();
     let storeDown = false;
     let downSince = Number.NaN;
+    let downUntil = Number.NaN;
     if (memory) {
       sampler = setInterval(() => {
+        const s = Math.round((performance.now() - t0) / 100) / 10;
+        for (const { part, pid } of system.processes) {
+          const kb = rssKb(pid);
+          if (kb === undefined) continue;
+          const series = perProcess.get(part) ?? [];
+          perProcess.set(part, series);
+          series.push([s, kb]);
+        }
         const kb = rssKb(system.holder?.child.pid);
         const anonKb = rssKb(system.holder?.child.pid, 'RssAnon');
         const beat = system.heartbeatMemory();
@@ -915,8 +996,9 @@ async function runOne(
         await system.storeAway();
         storeDown = true;
         downSince = (performance.now() - t0) / 1000;
-        await sleep(o.storeDownS * 1000);
+        await sleep(downS * 1000);
         storeDown = false;
+        downUntil = (performance.now() - t0) / 1000;
         await system.storeBack();
         break;
       }
@@ -963,7 +1045,7 @@ async function runOne(
     // its own heartbeat, that nothing is on its way: connected, its intake (split) connected and subscribed,
     // the store's cursor at the end of its journal. Silence is never taken for loss: a message PUBACKed and
     // not stored is counted lost only if it is still missing when the deadline (minutes) has passed.
-    const settleMs = 180_000 + o.storeDownS * 1000;
+    const settleMs = 180_000 + downS * 1000;
     const ids = ctx.site.devices.map((dev) => dev.id);
     const keyOf = (i: number) => {
       const m = timedMessage(i, deviceCount);
@@ -1022,7 +1104,7 @@ async function runOne(
     if (memory) {
       const down = samples.filter((s) => s.storeDown);
       const afterKb = rssKb(system.holder?.child.pid) ?? Number.NaN;
-      const warmupS = memoryWarmupS(o.storeDownS, o.memoryRate);
+      const warmupS = memoryWarmupS(downS, o.memoryRate);
       const settled = down.filter((x) => x.s - downSince >= warmupS);
       // The heartbeat is written every 10 s: one point per value it reported.
       const heap = settled.filter((x, i) => x.heapKb !== undefined && x.heapKb !== settled[i - 1]?.heapKb);
@@ -1040,6 +1122,15 @@ async function runOne(
         ...memoryParts(settled),
         samples,
       };
+      run.processes = system.processes.map(({ part, pid }) => {
+        const series = perProcess.get(part) ?? [];
+        return {
+          part,
+          ...rssFigures(series, downSince, downUntil, warmupS),
+          afterKb: rssKb(pid) ?? Number.NaN,
+          samples: series,
+        };
+      });
     }
 
     // Count.
@@ -1117,7 +1208,7 @@ export async function runFaults(
       track({ kill: () => void server.kill() });
     }
     report(
-      `faults: ${n(options.messages)} QoS 1 messages per run from ${site.devices.length} devices (Tasmota plugs, Shelly 3EM; one MQTT.js client, clean session, resending with DUP 1 after a reconnect), window ${options.window}, fault at half; store: ${options.store === 'influx' ? 'InfluxDB (influxd, a process of its own)' : 'embedded (SQLite, in the gateway)'}`,
+      `faults: ${options.faults.every((f) => f === 'memory') ? `${n(options.memoryRate)} QoS 1 messages/s for the store's ${memoryDownS(options)} s away and ${MEMORY_LEAD_S} s on either side` : `${n(options.messages)} QoS 1 messages per run`} from ${site.devices.length} devices (Tasmota plugs, Shelly 3EM; one MQTT.js client, clean session, resending with DUP 1 after a reconnect), window ${options.window}, fault at half; store: ${options.store === 'influx' ? 'InfluxDB (influxd, a process of its own)' : 'embedded (SQLite, in the gateway)'}`,
     );
     for (const shape of options.shapes) {
       const faults = options.faults.filter((f) => shapeFaults(shape).includes(f));
@@ -1142,6 +1233,7 @@ export async function runFaults(
           scenario.runs.push(r);
           report(`  ${shape} ${fault} run ${i}: ${describeRun(r)}`);
           if (r.rss) report(`    ${describeRss(shape, r.rss)}`);
+          for (const p of r.processes ?? []) report(`    ${describeProcessRss(p)}`);
           if (!r.ok) failures.push(`${shape} ${fault} run ${i}: ${r.problems.join('; ')}`);
         }
       }
@@ -1151,6 +1243,11 @@ export async function runFaults(
     fs.rmSync(siteDir, { recursive: true, force: true });
   }
   return { ok: failures.length === 0, settings, scenarios, failures, skipped };
+}
+
+function describeProcessRss(p: ProcessRss): string {
+  const perMin = (kb: number) => (Number.isFinite(kb) ? `${(kb / 1024).toFixed(2)} MB/min` : '–');
+  return `${p.part.padEnd(7)} RSS start ${mb(p.startKb)}, peak ${mb(p.peakKb)}, end ${mb(p.endKb)} (store back), after ${mb(p.afterKb)}; slope ${perMin(p.slopeKbPerMin)} over the outage, ${perMin(p.slopeAfterWarmupKbPerMin)} after the warm-up`;
 }
 
 function describeRss(shape: Shape, rss: RssSummary): string {
@@ -1178,7 +1275,10 @@ export function describeFaults(r: FaultsResult): string[] {
     lines.push(`store down: ${r.settings.storeDownHow}`);
   for (const s of r.scenarios)
     for (const run of s.runs)
-      if (run.rss) lines.push(`memory (${r.settings.storeDownS} s down): ${describeRss(s.shape, run.rss)}`);
+      if (run.rss) {
+        lines.push(`memory (${memoryDownS(r.settings)} s down): ${describeRss(s.shape, run.rss)}`);
+        for (const p of run.processes ?? []) lines.push(`  ${describeProcessRss(p)}`);
+      }
   lines.push(
     r.ok
       ? 'every run counted (counts are figures: lost and stored twice are what issue 10 is to bring to 0)'

@@ -135,6 +135,6 @@ t.test('the results file keeps the other benchmarks; an unknown --only is refuse
   t.equal(results.benchmarks['ingest-references'].ok, false);
   await t.rejects(
     runBench(['--only', 'nope']),
-    /--only must be one of ingest-references, live, unlock, two-nodes, network, report, faults/,
+    /--only must be one of ingest-references, live, unlock, two-nodes, network, report, faults, memory/,
   );
 });

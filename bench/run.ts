@@ -11,6 +11,7 @@ import {
   FAULTS,
   type FaultName,
   type FaultsResult,
+  MEMORY_DOWN_S,
   runFaults,
   SHAPES,
   type Shape,
@@ -77,11 +78,18 @@ import { benchUnlock, describeUnlockBench, type UnlockBenchResult, unlockFailure
  *           Counts are figures, not failures; a part that does not come back, stalled PUBACKs, a store that
  *           does not settle or an outage the gateway never noticed are. Not in the default run: it takes
  *           minutes (on this 2-core machine at load ~10, one store and one shape about 4 minutes: 7 runs of
- *           ~20 s on freshly started processes, the store outage 75 s; --memory adds --store-down + 30 s). Only
+ *           ~20 s on freshly started processes, the store outage 75 s; --memory adds the memory scenario). Only
  *           with --only faults.
+ *   memory  issue 10's memory while the store is down (bench/faults.ts, scenario memory): the store away for
+ *           --memory-minutes (default 10) under a steady --memory-rate msg/s (default 500), the RSS of each
+ *           process of the system (edge: `wesprint edge`; split: `wesprint broker` and `wesprint gateway`)
+ *           sampled every second: start, peak, end, slope over the outage and after its warm-up, each process
+ *           on its own; every message counted as in faults. Store: InfluxDB unless --store says (embedded:
+ *           SQLite's write lock held); shape: edge unless --shape says. About the outage + 2 minutes; a smoke
+ *           run: --memory-minutes 0.5. Only with --only memory.
  *
- *   --only NAME    ingest-references | live | unlock | two-nodes | network | report | faults (default: all but
- *                  report and faults)
+ *   --only NAME    ingest-references | live | unlock | two-nodes | network | report | faults | memory (default:
+ *                  all but report, faults and memory)
  *   --houses N --house-devices N --network-seconds S   network: houses, devices per house, seconds measured
  *                  (10, 160, 60)
  *   --data-dir D   report: the data dir to read (e.g. the demo's after its first start)
@@ -99,18 +107,18 @@ import { benchUnlock, describeUnlockBench, type UnlockBenchResult, unlockFailure
  *   --profile      ingest-references: one extra run of each WeSprint measurement under the CPU profiler
  *                  (broker, journal, gateway and store share the process); prints where the time goes
  *   --live-rate N --live-seconds S   live: messages per second and seconds of publishing (1000, 10)
- *   --store S      faults: embedded (SQLite, default), influx (Debian's influxd, started by the bench), or
- *                  both: embedded,influx (results under faults and faults-influx)
- *   --shape LIST   faults: edge, split or edge,split (default both)
+ *   --store S      faults, memory: embedded (SQLite; faults' default), influx (Debian's influxd, started by the
+ *                  bench; memory's default), or both: embedded,influx (results under faults and faults-influx,
+ *                  memory and memory-influx)
+ *   --shape LIST   faults, memory: edge, split or edge,split (default: faults both, memory edge)
  *   --fault LIST   faults: comma-separated, of edge-kill, gateway-kill, broker-kill, store-down, all-kill,
  *                  memory (default all but memory; each shape runs those it has)
  *   --repeat N     faults: runs of edge-kill and gateway-kill (default 5); the other faults run once
- *   --store-down S faults: seconds the store is away in store-down and memory (default 60; embedded: more
- *                  than the store's 5 s busy timeout, or the gateway's write just waits and nothing spools)
- *   --memory       faults: also the memory scenario: the store away for --store-down s under a steady
- *                  --memory-rate msg/s (default 500), the RSS of the process holding the gateway sampled every
- *                  second (start, peak, end, slope). Issue 10 wants it flat over 10 minutes: --shape edge
- *                  --fault memory --store-down 600
+ *   --store-down S faults: seconds the store is away in store-down (default 60; embedded: more than the
+ *                  store's 5 s busy timeout, or the gateway's write just waits and nothing spools)
+ *   --memory       faults: also the memory scenario (as --only memory)
+ *   --memory-minutes M   memory: minutes the store is away (default 10; fractions allowed, 0.5 for a smoke run)
+ *   --memory-rate N      memory: messages per second meanwhile (default 500)
  *   --out FILE     results file (default bench/results.json)
  *
  * Time: with the defaults, ingest-references is 15 measurements of 20,000 messages; WeSprint's (~5 s each at
@@ -167,6 +175,8 @@ export interface BenchResults {
     unlock?: UnlockEntry;
     faults?: FaultsResult;
     'faults-influx'?: FaultsResult;
+    memory?: FaultsResult;
+    'memory-influx'?: FaultsResult;
     'two-nodes'?: TwoNodesEntry;
     network?: NetworkBenchResult;
   };
@@ -203,6 +213,13 @@ function measurementsOf(list: string | undefined): ReferenceMeasurement[] | unde
   return REFERENCE_MEASUREMENTS.filter((m) => wanted.includes(m));
 }
 
+/** A positive number of the option, fractions allowed (e.g. --memory-minutes 0.5 for a smoke run). */
+export function positiveNumber(name: string, value: string | undefined): number {
+  const n = Number(value);
+  if (!(Number.isFinite(n) && n > 0)) throw new Error(`--${name} must be a positive number`);
+  return n;
+}
+
 function positive(name: string, value: string | undefined): number {
   const n = Number(value);
   if (!(Number.isInteger(n) && n > 0)) throw new Error(`--${name} must be a positive whole number`);
@@ -217,6 +234,7 @@ const BENCHMARKS = [
   'network',
   'report',
   'faults',
+  'memory',
 ] as const;
 type BenchmarkName = (typeof BENCHMARKS)[number];
 
@@ -237,13 +255,14 @@ export async function runBench(args: string[]): Promise<number> {
       'data-dir': { type: 'string' },
       'live-rate': { type: 'string', default: '1000' },
       'live-seconds': { type: 'string', default: '10' },
-      store: { type: 'string', default: 'embedded' },
-      shape: { type: 'string', default: 'edge,split' },
+      store: { type: 'string' },
+      shape: { type: 'string' },
       fault: { type: 'string' },
       repeat: { type: 'string', default: '5' },
       'store-down': { type: 'string', default: '60' },
       memory: { type: 'boolean', default: false },
       'memory-rate': { type: 'string', default: '500' },
+      'memory-minutes': { type: 'string', default: String(MEMORY_DOWN_S / 60) },
       houses: { type: 'string', default: '10' },
       'house-devices': { type: 'string', default: '160' },
       'network-seconds': { type: 'string', default: '60' },
@@ -409,22 +428,31 @@ export async function runBench(args: string[]): Promise<number> {
     }
   }
 
-  if (wanted.includes('faults')) {
+  if (wanted.includes('faults') || wanted.includes('memory')) {
     console.log('');
+    const memoryOnly = !wanted.includes('faults');
     try {
-      const stores = values.store.split(',').map((s) => s.trim());
+      // The memory bench: issue 10's store outage of 10 minutes, on InfluxDB unless told, `wesprint edge`.
+      const stores = (values.store ?? (memoryOnly ? 'influx' : 'embedded')).split(',').map((s) => s.trim());
       if (stores.some((s) => s !== 'embedded' && s !== 'influx'))
         throw new Error('--store must be embedded, influx or both (embedded,influx)');
-      const shapes = values.shape.split(',').map((s) => s.trim()) as Shape[];
+      const shapes = (values.shape ?? (memoryOnly ? 'edge' : 'edge,split'))
+        .split(',')
+        .map((s) => s.trim()) as Shape[];
       if (shapes.some((s) => !SHAPES.includes(s)))
         throw new Error(`--shape must be of ${SHAPES.join(', ')} (comma-separated)`);
       const faults = (
-        values.fault ? values.fault.split(',').map((f) => f.trim()) : [...DEFAULT_FAULTS]
+        memoryOnly
+          ? ['memory']
+          : values.fault
+            ? values.fault.split(',').map((f) => f.trim())
+            : [...DEFAULT_FAULTS]
       ) as FaultName[];
       const unknown = faults.filter((f) => !FAULTS.includes(f));
       if (unknown.length > 0)
         throw new Error(`--fault: unknown ${unknown.join(', ')} (known: ${FAULTS.join(', ')})`);
       if (values.memory && !faults.includes('memory')) faults.push('memory');
+      const memoryDownS = Math.round(positiveNumber('memory-minutes', values['memory-minutes']) * 60);
       for (const store of stores as ('embedded' | 'influx')[]) {
         const result = await runFaults({
           store,
@@ -436,14 +464,16 @@ export async function runBench(args: string[]): Promise<number> {
           storeDownS: positive('store-down', values['store-down']),
           faults,
           memoryRate: positive('memory-rate', values['memory-rate']),
+          memoryDownS,
         });
         console.log('');
         for (const line of describeFaults(result)) console.log(line);
-        writeBenchResult(values.out, store === 'influx' ? 'faults-influx' : 'faults', result);
-        failures.push(...result.failures.map((f) => `faults (${store}): ${f}`));
+        const name = memoryOnly ? 'memory' : 'faults';
+        writeBenchResult(values.out, store === 'influx' ? `${name}-influx` : name, result);
+        failures.push(...result.failures.map((f) => `${name} (${store}): ${f}`));
       }
     } catch (err) {
-      failures.push(`faults: ${(err as Error).message}`);
+      failures.push(`${memoryOnly ? 'memory' : 'faults'}: ${(err as Error).message}`);
     }
   }
 
