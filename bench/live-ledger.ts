@@ -8,6 +8,8 @@ import { performance } from 'node:perf_hooks';
  */
 export class LiveLedger {
   readonly latencies: number[] = [];
+  /** Each timed latency's message's publish instant (performance.now()), in the same order. */
+  readonly publishedAt: number[] = [];
   timing = false;
   received = 0;
   extra = 0;
@@ -16,10 +18,10 @@ export class LiveLedger {
   private progress: (() => void) | undefined;
 
   /** A message of `device` published now, carrying readings of `quantities`. */
-  published(device: string, quantities: readonly string[]): void {
+  published(device: string, quantities: readonly string[], at = performance.now()): void {
     const queue = this.pending.get(device) ?? [];
     this.pending.set(device, queue);
-    queue.push({ at: performance.now(), due: new Set(quantities) });
+    queue.push({ at, due: new Set(quantities) });
     this.outstanding += quantities.length;
   }
 
@@ -28,16 +30,25 @@ export class LiveLedger {
     const at = performance.now();
     const event = JSON.parse(String(data)) as { type: string; device?: string; quantity?: string };
     if (event.type !== 'reading' || event.device === undefined || event.quantity === undefined) return;
-    const queue = this.pending.get(event.device);
-    const entry = queue?.find((p) => p.due.has(event.quantity as string));
+    this.arrived(event.device, event.quantity, at);
+  }
+
+  /**
+   * `item` of `device` arrived at `at` (performance.now()): settles the oldest message of the device that
+   * still owes it. The live bench's baseline takes a topic for the device and the message for its item.
+   */
+  arrived(device: string, item: string, at = performance.now()): void {
+    const queue = this.pending.get(device);
+    const entry = queue?.find((p) => p.due.has(item));
     if (queue === undefined || entry === undefined) {
       this.extra++;
     } else {
-      entry.due.delete(event.quantity);
+      entry.due.delete(item);
       this.outstanding--;
       if (this.timing) {
         this.received++;
         this.latencies.push(at - entry.at);
+        this.publishedAt.push(entry.at);
       }
       while (queue[0] && queue[0].due.size === 0) queue.shift();
     }

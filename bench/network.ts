@@ -70,7 +70,8 @@ export interface NetworkBenchResult {
 
 const CLOCK_TICKS_PER_S = 100; // Linux's USER_HZ on x86_64 and arm64
 
-function cpuSeconds(pid: number): number {
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
+export function cpuSeconds(pid: number): number {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   // Fields after the command's closing parenthesis: state is the first, utime the 12th, stime the 13th.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');

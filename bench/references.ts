@@ -1,14 +1,13 @@
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Aedes } from 'aedes';
 import mqtt from 'mqtt';
 import { InfluxV1Store } from '../storage/influx-v1-store.ts';
 import { SqliteStore } from '../storage/sqlite-store.ts';
 import type { StoredReading, TimeSeriesStore } from '../storage/store.ts';
 import { INFLUXD_INSTALL, type Influxd, influxdAvailable, startInfluxd } from '../test-support/influxd.ts';
+import { startBareAedes } from './bare-broker.ts';
 import {
   DEVICE_FILTERS,
   type HandWrittenClient,
@@ -139,35 +138,6 @@ export function ratioOf(a: number | undefined, b: number | undefined, goal?: num
   const ratio = a !== undefined && b !== undefined ? Math.round((a / b) * 1000) / 1000 : Number.NaN;
   if (goal === undefined) return { ratio };
   return { ratio, goal, met: Number.isFinite(ratio) && ratio >= goal };
-}
-
-interface BareBroker {
-  url: string;
-  close(): Promise<void>;
-}
-
-async function startBareAedes(): Promise<BareBroker> {
-  const aedes = await Aedes.createBroker();
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer({ noDelay: true }, (socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-    aedes.handle(socket);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const address = server.address() as net.AddressInfo;
-  return {
-    url: `mqtt://127.0.0.1:${address.port}`,
-    async close() {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const s of sockets) s.destroy();
-      await closed;
-      await new Promise<void>((resolve) => aedes.close(() => resolve()));
-    },
-  };
 }
 
 /** Reference A: the bare aedes passing through to one clean-session subscriber. */

@@ -47,9 +47,11 @@ export interface UnlockBenchOptions {
   concurrency?: number;
 }
 
+/** Nearest-rank percentiles (the smallest sample with at least that share of the samples at or below it). */
 export interface Percentiles {
   count: number;
   p50: number;
+  p95: number;
   p99: number;
   max: number;
 }
@@ -93,6 +95,7 @@ export function percentiles(samples: number[]): Percentiles {
   return {
     count: sorted.length,
     p50: round(at(0.5)),
+    p95: round(at(0.95)),
     p99: round(at(0.99)),
     max: round(sorted.at(-1) ?? Number.NaN),
   };
