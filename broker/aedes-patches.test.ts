@@ -12,6 +12,8 @@ import {
   keepGrantedSubscriptionsOnly,
   type LevelPersistence,
   markRedeliveriesDup,
+  READ_ON_PACKETS,
+  readOnWhileJournaling,
   resolveQueueWritesInOrder,
 } from './aedes-patches.ts';
 import type { RunningBroker } from './broker.ts';
@@ -399,5 +401,46 @@ t.test(
       [],
       'every message reached it: in flight before the restart, queued, live',
     );
+  },
+);
+
+t.test(
+  "6b. read on while journaling: aedes' read loop is a count of packets in hand, and a client gets at most READ_ON_PACKETS turns back",
+  async (t) => {
+    const broker = await startTestBroker(t);
+    const desk = await connect(t, `mqtt://127.0.0.1:${broker.port}`, { ...DESK1, clientId: 'desk-read-on' });
+    const held = clientHoldingId(broker.aedes, 'desk-read-on') as unknown as {
+      _nextBatch: unknown;
+      _parsingBatch: unknown;
+    };
+    t.type(held._nextBatch, 'function', "aedes' client still has its read loop, nextBatch");
+    t.type(held._parsingBatch, 'number', 'and its count of packets in hand');
+    await desk.endAsync();
+
+    // A client of the read loop's shape: each turn given back is one nextBatch call, after the current read.
+    let turns = 0;
+    const client = { _nextBatch: () => turns++, _parsingBatch: 0 } as unknown as Client;
+    const readOn = readOnWhileJournaling();
+    const packets = Array.from(
+      { length: READ_ON_PACKETS + 5 },
+      (_, i) => ({ cmd: 'publish', topic: 't', payload: Buffer.from(`${i}`), qos: 1 }) as never,
+    );
+    for (const packet of packets) readOn.release(client, packet);
+    t.equal(turns, 0, 'not during the read (mqtt-packet is still parsing it)');
+    await Promise.resolve();
+    t.equal(turns, READ_ON_PACKETS, 'then one per packet, up to the bound');
+    t.equal(
+      readOn.finished(client, packets[0] as never),
+      true,
+      "the first one's own done is not aedes' to count",
+    );
+    t.equal(
+      readOn.finished(client, packets[READ_ON_PACKETS] as never),
+      false,
+      'one past the bound counts at its done, as aedes does',
+    );
+    readOn.release(client, packets[READ_ON_PACKETS] as never);
+    await Promise.resolve();
+    t.equal(turns, READ_ON_PACKETS + 1, 'a finished one makes room for the next');
   },
 );

@@ -389,6 +389,7 @@ export function routeInArrivalOrder(aedes: Aedes, journal?: ArrivalJournal): Arr
   const route = aedes.publish as unknown as Publish;
   const dropped = new WeakSet<object>();
   const routedBeforeAck = new WeakSet<object>();
+  const readOn = readOnWhileJournaling();
   /** QoS 2 messages appended at arrival, published by aedes after its own store step. */
   const appendedAtArrival = new WeakMap<object, Promise<Appended>>();
   /**
@@ -496,6 +497,8 @@ export function routeInArrivalOrder(aedes: Aedes, journal?: ArrivalJournal): Arr
     done,
   ) {
     const callback = typeof client === 'function' ? (client as Done) : done;
+    // Released early (readOn): its turn in the client's read loop was given back at its arrival.
+    if (routedBeforeAck.has(packet) && readOn.finished(client as Client, packet)) return;
     if (dropped.has(packet) || routedBeforeAck.has(packet)) return void callback?.();
     const from = typeof client === 'function' ? null : (client as Client | null);
     // A client's PUBLISH was appended at arrival (accept); anything else (a will, $SYS) arrives here.
@@ -540,6 +543,7 @@ export function routeInArrivalOrder(aedes: Aedes, journal?: ArrivalJournal): Arr
         done: unnamed((err) => callback(err ?? null)),
         ...(appended ? { appended } : {}),
       });
+      if (appended) readOn.release(client, packet);
     },
     drop(packet) {
       dropped.add(packet);
@@ -549,6 +553,77 @@ export function routeInArrivalOrder(aedes: Aedes, journal?: ArrivalJournal): Arr
         if (routing) await new Promise<void>((resolve) => idleWaiters.push(resolve));
         else await Promise.allSettled([...appending]);
       }
+    },
+  };
+}
+
+// 6b. A client's next packets read while its QoS 1 messages wait for the journal
+
+/** Packets and payload bytes of one client that may wait for their journal append while aedes reads on. */
+export const READ_ON_PACKETS = 1024;
+const READ_ON_BYTES = 4 * 1024 * 1024;
+
+interface ReadLoop {
+  /** aedes' read loop (lib/client.js `nextBatch`): one call per packet handled; at 0 it reads the socket. */
+  _nextBatch: (err?: Error) => void;
+  _parsingBatch: number;
+  _paused?: boolean;
+}
+
+/**
+ * aedes reads a client's socket one read at a time: it parses every packet of a read, and reads again only
+ * once each of them is done (lib/client.js: `_parsingBatch` counts them, `nextBatch` decrements and reads at
+ * 0). A QoS 1 message of a device is done only once it is in the journal (its PUBACK waits for the fsync:
+ * routeInArrivalOrder), so one connection carrying many devices' messages (a Zigbee2MQTT bridge, the bench's
+ * publisher) had one socket read per group commit: the next read waited for the fsync of the previous one
+ * (measured: the event loop idle more than half the time, the journal idle two thirds of it, groups of one
+ * read each). With this, a QoS 1 message whose append has started gives its turn in the read loop back at its
+ * arrival, so aedes reads and journals the next packets while the fsync runs and they commit together.
+ * Nothing else changes: its PUBACK still goes out once it is journaled and routed, in arrival order, and an
+ * error still closes the connection (aedes' done with an error is never skipped). At most READ_ON_PACKETS
+ * packets (and READ_ON_BYTES of payload) of a client wait this way; past that the read loop waits as aedes'
+ * does, so a client that sends faster than the disk takes it is held back by TCP, not by memory.
+ */
+export function readOnWhileJournaling(): {
+  /** `packet` of `client` is being journaled: its turn in the read loop is given back (within the bounds). */
+  release(client: Client, packet: PublishPacket): void;
+  /** aedes finished `packet`: true when its turn was given back already (then aedes' done is not called). */
+  finished(client: Client, packet: PublishPacket): boolean;
+} {
+  const released = new WeakMap<object, number>();
+  const waiting = new WeakMap<object, { packets: number; bytes: number }>();
+  return {
+    release(client, packet) {
+      const loop = client as unknown as ReadLoop;
+      if (typeof loop._nextBatch !== 'function') return;
+      const bytes = Buffer.isBuffer(packet.payload) ? packet.payload.length : 0;
+      const held = waiting.get(client) ?? { packets: 0, bytes: 0 };
+      waiting.set(client, held);
+      if (held.packets >= READ_ON_PACKETS || held.bytes + bytes > READ_ON_BYTES) return;
+      held.packets++;
+      held.bytes += bytes;
+      released.set(packet, bytes);
+      // After the packets of this read are parsed (a nested read would re-enter mqtt-packet's parser).
+      queueMicrotask(() => {
+        // Paused (aedes authenticating a CONNECT), nextBatch would not count the packet: aedes' own done does.
+        if (loop._paused && released.delete(packet)) {
+          held.packets--;
+          held.bytes -= bytes;
+          return;
+        }
+        loop._nextBatch();
+      });
+    },
+    finished(client, packet) {
+      const bytes = released.get(packet);
+      if (bytes === undefined) return false;
+      released.delete(packet);
+      const held = waiting.get(client);
+      if (held) {
+        held.packets--;
+        held.bytes -= bytes;
+      }
+      return true;
     },
   };
 }

@@ -244,6 +244,47 @@ t.test('a QoS 1 PUBACK is sent only once the journal append has resolved', async
   });
 });
 
+t.test(
+  "a connection's next packets are read and journaled while its earlier messages wait for their append; the PUBACKs follow in arrival order",
+  async (t) => {
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const { broker, arriving } = await journaledBroker(t, { allowAnonymous: true }, async (inner, m) => {
+      const appended = await inner.append(m);
+      await released;
+      return appended;
+    });
+    t.teardown(release);
+    const device = await RawClient.connect(t, broker.port, 'bridge');
+    // Two messages in one read. aedes reads a connection's next bytes once the packets of its previous read
+    // are done (new bytes arriving count for one of them), and a QoS 1 message is done at its PUBACK, after
+    // its append: without aedes-patches.ts readOnWhileJournaling, which gives a message's turn back at its
+    // arrival, nothing more of this connection is read until the first two are journaled.
+    device.send(
+      Buffer.concat([
+        publishPacket('zigbee2mqtt/desk-1', '{"occupancy":true}', { qos: 1, id: 1 }),
+        publishPacket('zigbee2mqtt/desk-2', '{"occupancy":true}', { qos: 1, id: 2 }),
+      ]),
+    );
+    // A PINGREQ is answered once the broker has read everything sent before it.
+    await device.ping();
+    device.send(publishPacket('zigbee2mqtt/desk-1', '{"occupancy":false}', { qos: 1, id: 3 }));
+    await device.ping();
+    t.same(
+      arriving.map((m) => m.sender?.messageId),
+      [1, 2, 3],
+      'the later messages are read and journaled while the first wait for their append',
+    );
+    t.same(device.pubacks(), [], 'none is acknowledged before its append has resolved');
+    release();
+    t.same(await device.acknowledged(3), [1, 2, 3], 'then each, in arrival order');
+    await device.ping();
+    t.same(device.pubacks(), [1, 2, 3], 'once');
+  },
+);
+
 t.test('a retransmission with DUP is journaled once, acknowledged twice and routed once', async (t) => {
   const { broker, journal } = await journaledBroker(t, { allowAnonymous: true });
   const watcher = await connect(t, `mqtt://127.0.0.1:${broker.port}`, { clientId: 'lab-watcher' });
