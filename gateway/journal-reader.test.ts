@@ -375,6 +375,8 @@ t.test(
       decode,
       batchSize: 10,
       lingerMs: 60_000,
+      // Never quiet long enough here: the linger runs its course.
+      quietMs: 60_000,
       ...fast,
     });
     writer.start(journal.committed());
@@ -394,5 +396,43 @@ t.test(
     await reader.stop();
     t.same(writes, [1, 10, 3], 'stop writes what lingered');
     t.equal(journal.cursor('store'), 14, 'and moves the cursor past it');
+  },
+);
+
+t.test(
+  'live, a linger ends once the devices went quiet: what waits is written without waiting out the linger',
+  async (t) => {
+    const dir = tempDir(t);
+    const journal = await openJournal(path.join(dir, 'journal'));
+    t.teardown(() => journal.close());
+    const writes: number[] = [];
+    const store: Pick<TimeSeriesStore, 'write'> = {
+      async write(readings) {
+        writes.push(readings.length);
+      },
+    };
+    const writer = new JournalStoreWriter({
+      journal,
+      store,
+      decode,
+      batchSize: 10,
+      lingerMs: 60_000,
+      quietMs: 20,
+      ...fast,
+    });
+    writer.start(journal.committed());
+    const reader = follow(journal, writer, journal.committed());
+    const at = Date.now();
+    await journal.append(message(0, at));
+    await until('the first write', () => writes.length === 1);
+    // One group commit, handed over together.
+    await Promise.all([1, 2, 3].map((n) => journal.append(message(n, at))));
+    // Only the quiet after the last hand-off ends this linger (60 s, and no whole batch of 10 waits).
+    await until('the quiet', () => writes.length === 2);
+    t.same(writes, [1, 3], 'less than a batch, written once nothing more came');
+    await until('the cursor', () => journal.cursor('store') === 4);
+    await writer.stop();
+    await reader.stop();
+    t.same(writes, [1, 3], 'nothing left for the stop');
   },
 );

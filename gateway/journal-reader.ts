@@ -8,7 +8,8 @@ import { settlesWithin, storeFailureReason, WriteTimeout, writeWithin } from './
  *
  * Live: the gateway's live path hands each entry it decoded over (`handOff`, in journal order), and batches
  * of up to `batchSize` readings, whole entries each, go to the store one at a time: never two batches in
- * flight, never out of order, a write `lingerMs` after the previous one started unless a whole batch waits.
+ * flight, never out of order, a write `lingerMs` after the previous one started unless a whole batch waits
+ * or nothing was handed over for `quietMs` (the devices went quiet: no larger batch is coming).
  * After the store acknowledged a batch, `journal.advance('store', lastSeq)`.
  *
  * Behind: when a write fails or does not answer within `writeTimeoutMs`, what is held in memory is dropped
@@ -52,6 +53,12 @@ export interface JournalStoreWriterOptions {
    * feed does not wait for the store; PUBACK waited for the journal, never for this).
    */
   lingerMs?: number;
+  /**
+   * The linger ends early once no entry was handed over for this long (default 50 ms): the devices went
+   * quiet, so no larger batch is coming, and what waits is written now rather than up to `lingerMs` later.
+   * Under a steady load the hand-offs come every few milliseconds and the linger runs its course.
+   */
+  quietMs?: number;
   retryMinMs?: number;
   retryMaxMs?: number;
   /** A write not acknowledged by then counts as failed (default 15 s). */
@@ -100,6 +107,7 @@ export class JournalStoreWriter {
   readonly #writeTimeoutMs: number;
   readonly #stopGraceMs: number;
   readonly #lingerMs: number;
+  readonly #quietMs: number;
   readonly #logger: StoreWriterLogger | undefined;
   readonly #random: () => number;
 
@@ -144,6 +152,7 @@ export class JournalStoreWriter {
     this.#writeTimeoutMs = options.writeTimeoutMs ?? 15_000;
     this.#stopGraceMs = options.stopGraceMs ?? 2000;
     this.#lingerMs = options.lingerMs ?? 500;
+    this.#quietMs = options.quietMs ?? 50;
     this.#logger = options.logger;
     this.#random = options.random ?? Math.random;
     this.#acked = this.#journal.cursor(this.#consumer);
@@ -172,6 +181,7 @@ export class JournalStoreWriter {
   handOff(seq: number, readings: StoredReading[]): void {
     if (seq <= this.#handed) return;
     this.#handed = seq;
+    this.#lastHandOffAt = performance.now();
     if (!this.#live || this.#stopping) return;
     this.#queue.push({ seq, readings });
     this.#tail = seq;
@@ -293,14 +303,28 @@ export class JournalStoreWriter {
   #lastWriteAt = Number.NEGATIVE_INFINITY;
   /** Waiting out the linger: a hand-off wakes the loop only once a whole batch waits. */
   #lingering = false;
+  /** When the live path last handed an entry over (performance.now()). */
+  #lastHandOffAt = Number.NEGATIVE_INFINITY;
 
-  /** Waits until lingerMs after the last write started, or until a whole batch waits, or stop(). */
+  /**
+   * Waits until lingerMs after the last write started, or until a whole batch waits, or until no hand-off
+   * came for quietMs, or stop().
+   */
   async #linger(): Promise<void> {
-    const left = this.#lastWriteAt + this.#lingerMs - performance.now();
-    if (left <= 0) return;
+    const deadline = this.#lastWriteAt + this.#lingerMs;
+    // Until the deadline or the end of the current quiet spell, whichever comes first; at the end of a quiet
+    // spell that a hand-off interrupted, again from that hand-off.
+    const wait = (now: number) => Math.min(deadline - now, this.#lastHandOffAt + this.#quietMs - now);
+    if (wait(performance.now()) <= 0) return;
     this.#lingering = true;
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => this.#wakeLive?.(), left);
+      let timer: NodeJS.Timeout;
+      const check = () => {
+        const left = wait(performance.now());
+        if (left <= 0) this.#wakeLive?.();
+        else timer = setTimeout(check, left);
+      };
+      timer = setTimeout(check, wait(performance.now()));
       this.#wakeLive = () => {
         clearTimeout(timer);
         resolve();
