@@ -13,6 +13,7 @@ const REFUSALS = [
   'too_long',
   'outside_opening_hours',
   'slot_taken',
+  'not_open_to_guests',
 ];
 
 /**

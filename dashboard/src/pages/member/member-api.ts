@@ -32,6 +32,23 @@ export interface Booking {
   /** The series this booking is one date of, and that date's local start in it. */
   seriesId: string | null;
   occurrence: string | null;
+  /** In a network (GET /api/me/bookings): the house the booking is in. */
+  site?: string;
+  siteName?: string;
+}
+
+/** A house of the network and what the member may book there (GET /api/houses). */
+export interface House {
+  id: string;
+  name: string;
+  timezone: string;
+  /** The house this API serves (series, guest keys and events are booked there only). */
+  here: boolean;
+  /** The member's own house. */
+  home: boolean;
+  role: Role;
+  guest: boolean;
+  spaces: Space[];
 }
 
 /** One date of a series in a preview or a refusal (api/booking-series-routes.ts). */

@@ -78,6 +78,7 @@ export const memberTexts = defineTexts(
     reason_not_your_space: 'Der Raum ist gerade von jemand anderem gebucht.',
     reason_no_lock: 'An dieser Tür ist kein Schloss, das sich per Handy öffnen lässt.',
     reason_not_bookable: 'Dieser Raum kann nicht gebucht werden.',
+    reason_not_open_to_guests: 'Dieses Haus öffnet diese Art Raum nicht für Mitglieder deines Hauses.',
     reason_other: 'Nicht erlaubt ({reason}).',
     unlockOffline:
       'Das Schloss ist nicht erreichbar. Bitte später erneut versuchen oder das Facility-Team rufen.',
@@ -94,6 +95,11 @@ export const memberTexts = defineTexts(
     doorUnknown: 'Die Tür „{door}“ gibt es hier nicht.',
 
     bookHeading: 'Buchen',
+    houseHeading: 'Haus',
+    houseChoose: 'In welchem Haus?',
+    houseHome: '{name} (dein Haus)',
+    houseGuest: 'Du bist in {name} zu Gast: Du kannst buchen, was das Haus Mitgliedern deines Hauses öffnet.',
+    houseTag: '{name}',
     kind: 'Was',
     kind_desk: 'Schreibtisch',
     kind_protel: 'Protel-Zimmer',
@@ -127,6 +133,7 @@ export const memberTexts = defineTexts(
     refusal_too_long: 'So lange kann diese Art Raum nicht gebucht werden.',
     refusal_outside_opening_hours: 'Die Zeit liegt außerhalb der Öffnungszeiten.',
     refusal_slot_taken: 'Die Zeit ist schon (teilweise) belegt.',
+    refusal_not_open_to_guests: 'Dieses Haus öffnet diese Art Raum nicht für Mitglieder deines Hauses.',
 
     seriesHeading: 'Regelmäßig buchen',
     seriesIntro:
@@ -329,6 +336,7 @@ export const memberTexts = defineTexts(
     reason_not_your_space: 'Someone else has booked this room right now.',
     reason_no_lock: 'This door has no lock that opens by phone.',
     reason_not_bookable: 'This room cannot be booked.',
+    reason_not_open_to_guests: 'This house does not open this kind of room to members of your house.',
     reason_other: 'Not allowed ({reason}).',
     unlockOffline: 'The lock cannot be reached. Please try again later or call the facility team.',
     unlockTimeout: 'The lock did not confirm – the door may or may not be open.',
@@ -344,6 +352,11 @@ export const memberTexts = defineTexts(
     doorUnknown: 'There is no door “{door}” here.',
 
     bookHeading: 'Book',
+    houseHeading: 'House',
+    houseChoose: 'Which house?',
+    houseHome: '{name} (your house)',
+    houseGuest: 'You are a guest in {name}: you can book what it opens to members of your house.',
+    houseTag: '{name}',
     kind: 'What',
     kind_desk: 'Desk',
     kind_protel: 'Protel room',
@@ -377,6 +390,7 @@ export const memberTexts = defineTexts(
     refusal_too_long: 'This kind of room cannot be booked for that long.',
     refusal_outside_opening_hours: 'The time is outside the opening hours.',
     refusal_slot_taken: 'The time is already (partly) booked.',
+    refusal_not_open_to_guests: 'This house does not open this kind of room to members of your house.',
 
     seriesHeading: 'Book a series',
     seriesIntro:

@@ -21,6 +21,7 @@ export const KNOWN_REFUSALS = [
   'not_your_space',
   'no_lock',
   'not_bookable',
+  'not_open_to_guests',
 ] as const;
 
 export function doorOutcome(status: number, body: unknown): DoorOutcome {
