@@ -8,6 +8,8 @@ import type { Alert } from './alert-store.ts';
 
 export interface AlertRow {
   id: number;
+  /** NULL only for a row from before alerts carried their site, until the home site is given it. */
+  site: string | null;
   kind: AlertKind;
   subject: string;
   space_id: string | null;
@@ -24,7 +26,8 @@ export interface AlertRow {
   member_name: string | null;
 }
 
-export function toAlert(row: AlertRow): Alert {
+/** `site`: the store's, which reads its own site's rows only. */
+export function toAlert(row: AlertRow, site: string): Alert {
   let detail: Record<string, string | number> = {};
   try {
     const parsed: unknown = JSON.parse(row.detail);
@@ -36,6 +39,7 @@ export function toAlert(row: AlertRow): Alert {
   }
   return {
     id: row.id,
+    site: row.site ?? site,
     kind: row.kind,
     subject: row.subject,
     space: row.space_id,

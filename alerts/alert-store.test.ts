@@ -1,5 +1,5 @@
 import t from 'tap';
-import { recordsContract } from '../test-support/records.ts';
+import { recordsContract, TEST_HOUSE } from '../test-support/records.ts';
 import type { Condition } from './alert-rules.ts';
 
 const T0 = Date.UTC(2026, 10, 2, 9, 0);
@@ -29,7 +29,8 @@ recordsContract(
     // The database itself refuses a second open row, whatever the code does.
     await t.rejects(
       records.exec(
-        `INSERT INTO alerts (kind, subject, since, opened_at, updated_at) VALUES ('co2_high', 'cafe', 1, 1, 1)`,
+        `INSERT INTO alerts (site, kind, subject, since, opened_at, updated_at)
+         VALUES ('${TEST_HOUSE}', 'co2_high', 'cafe', 1, 1, 1)`,
       ),
       /unique/i,
     );
@@ -77,3 +78,80 @@ recordsContract(t, 'watchers opening the same alert at once get one alert', asyn
   t.equal(new Set(opened.map((o) => o.alert.id)).size, 1, 'everyone got the same alert');
   t.equal((await records.alerts.openAlerts()).length, 1);
 });
+
+recordsContract(
+  t,
+  'alerts carry their house: the same kind and subject open in each, each store sees its own',
+  async (t, records) => {
+    const nord = records.alertsAt('nord');
+    const sued = records.alertsAt('sued');
+    // Both houses have a device `plug-1`: its offline alert is open in each, once.
+    const offline = (at: number): Condition => ({
+      kind: 'device_offline',
+      subject: 'plug-1',
+      space: 'werkstatt',
+      device: 'plug-1',
+      since: at,
+      value: null,
+      unit: null,
+      detail: {},
+    });
+    const inNord = await nord.open(offline(T0), T0);
+    const inSued = await sued.open(offline(T0 + 1), T0 + 1);
+    t.equal(inNord.opened, true);
+    t.equal(inSued.opened, true, "Süd's plug-1 is another subject than Nord's");
+    t.equal((await sued.open(offline(T0 + 2), T0 + 2)).opened, false, 'still one open per house');
+    t.match(inSued.alert, { site: 'sued', subject: 'plug-1' });
+    t.same(
+      (await nord.openAlerts()).map((a) => [a.site, a.id]),
+      [['nord', inNord.alert.id]],
+    );
+    t.same(
+      (await sued.newest()).map((a) => [a.site, a.id]),
+      [['sued', inSued.alert.id]],
+    );
+    // Another house's alert is not found here: not read, updated, cleared or acknowledged.
+    t.equal(await nord.get(inSued.alert.id), undefined);
+    t.equal(await nord.update(inSued.alert.id, offline(T0), T0 + 3), undefined);
+    t.equal(await nord.clear(inSued.alert.id, T0 + 3), undefined);
+    const member = await records.member('facility');
+    t.same(await nord.acknowledge(inSued.alert.id, member.id, T0 + 3), { outcome: 'not_found' });
+    t.equal((await sued.get(inSued.alert.id))?.clearedAt, null, "Süd's alert untouched");
+    t.equal((await sued.get(inSued.alert.id))?.acknowledged, null);
+
+    // The database itself: a second open row of (site, kind, subject) is refused, another site's is not.
+    await t.rejects(
+      records.exec(
+        `INSERT INTO alerts (site, kind, subject, since, opened_at, updated_at)
+         VALUES ('sued', 'device_offline', 'plug-1', 1, 1, 1)`,
+      ),
+      /unique/i,
+    );
+    await records.exec(
+      `INSERT INTO alerts (site, kind, subject, since, opened_at, updated_at)
+       VALUES ('west', 'device_offline', 'plug-1', 1, 1, 1)`,
+    );
+    // Rows from before alerts carried their site: one open per kind and subject among them too, until the
+    // home site is given them.
+    await records.exec(
+      `INSERT INTO alerts (kind, subject, since, opened_at, updated_at) VALUES ('co2_high', 'halle', 1, 1, 1)`,
+    );
+    await t.rejects(
+      records.exec(
+        `INSERT INTO alerts (kind, subject, since, opened_at, updated_at) VALUES ('co2_high', 'halle', 2, 2, 2)`,
+      ),
+      /unique/i,
+    );
+    t.equal((await nord.openAlerts()).length, 1, 'a row without a site is no house’s yet');
+    t.equal(await records.settleAlertSites('nord'), 1);
+    t.equal(await records.settleAlertSites('nord'), 0, 'once');
+    t.same(
+      (await nord.openAlerts()).map((a) => [a.site, a.kind, a.subject]),
+      [
+        ['nord', 'co2_high', 'halle'],
+        ['nord', 'device_offline', 'plug-1'],
+      ],
+      "the home site's now",
+    );
+  },
+);

@@ -2,9 +2,11 @@ import type { AlertKind, Condition, OpenAlertRef } from './alert-rules.ts';
 
 /**
  * The alerts: opened when a rule says so, their value kept current while they are open, cleared when the
- * condition is over, acknowledged by a member. One open alert per (kind, subject); cleared ones stay as the
- * history. This is what the watcher and the routes see; `sqlite-alert-store.ts` keeps them in the records
- * database.
+ * condition is over, acknowledged by a member. One open alert per (site, kind, subject); cleared ones stay as
+ * the history. This is what the watcher and the routes see; `sqlite-alert-store.ts` and
+ * `postgres-alert-store.ts` keep them in the records database. A store is one house's (`Records.alertsAt`):
+ * it reads, opens and acknowledges that site's alerts only, so a device id another house also has is
+ * another subject.
  */
 
 export interface Acknowledgement {
@@ -17,6 +19,8 @@ export interface Acknowledgement {
 
 export interface Alert {
   id: number;
+  /** The house (site id): device and space ids may repeat between the houses of a network. */
+  site: string;
   kind: AlertKind;
   subject: string;
   space: string | null;
@@ -37,8 +41,10 @@ export type AcknowledgeResult =
   | { outcome: 'acknowledged' | 'already'; alert: Alert }
   | { outcome: 'not_found' };
 
-/** The alerts, whatever database keeps them. */
+/** One house's alerts, whatever database keeps them. */
 export interface AlertStore {
+  /** The house whose alerts these are. */
+  readonly site: string;
   get(id: number): Promise<Alert | undefined>;
   /** Every open alert, newest first. */
   openAlerts(): Promise<Alert[]>;
@@ -46,7 +52,7 @@ export interface AlertStore {
   newest(limit?: number): Promise<Alert[]>;
   /** What the rules need to compare against. */
   openRefs(): Promise<OpenAlertRef[]>;
-  /** Opens an alert for the condition; if one is already open for its (kind, subject), returns that one unchanged. */
+  /** Opens an alert for the condition; if one is already open for its (site, kind, subject), returns that one unchanged. */
   open(condition: Condition, at: number): Promise<{ alert: Alert; opened: boolean }>;
   /** The newest value of an open alert; undefined if it is not open (any more). */
   update(

@@ -45,7 +45,7 @@ t.test(
         ts: now - ago * MINUTE_MS + 1000,
       })),
     );
-    const alerts = new SqliteAlertStore(records);
+    const alerts = new SqliteAlertStore(records, site.site.id);
     // A real feed that has heard nothing, as a process's that was not judging.
     const watch = (timeSeries?: SqliteStore) =>
       new AlertWatch({

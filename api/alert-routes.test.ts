@@ -65,7 +65,7 @@ async function alertApi(t: Test) {
   const records = testRecords(t);
   const clock = { now: T0 };
   const watch = new AlertWatch({
-    alerts: new SqliteAlertStore(records),
+    alerts: new SqliteAlertStore(records, site.site.id),
     feed,
     site,
     profiles: profiles(),
@@ -88,7 +88,7 @@ async function alertApi(t: Test) {
     site,
     feed,
     profiles: profiles(),
-    store: new SqliteAlertStore(records),
+    store: new SqliteAlertStore(records, site.site.id),
     alerts: watch,
     heartbeatMs: 100,
   });

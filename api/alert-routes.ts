@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import type { WebSocket } from 'ws';
 import { STAFF, STAFF_AND_BOARD } from '../access/roles.ts';
@@ -36,6 +37,7 @@ export const AlertOut = Type.Object(
     kind: Type.Enum([...ALERT_KINDS], {
       description: 'co2_high, device_offline, night_base_load or door_unlocked',
     }),
+    site: Type.String({ description: 'the house (site id) the alert is in' }),
     subject: Type.String({
       description: 'a space (co2), a device or "gateway" (offline), a lock, the site (night)',
     }),
@@ -70,6 +72,49 @@ export type AlertMessage =
 const DEFAULT_HEARTBEAT_MS = 10_000;
 const DEFAULT_MAX_BUFFERED_BYTES = 256 * 1024;
 
+export const AlertsQuery = Type.Object({
+  state: Type.Optional(Type.Union([Type.Literal('open'), Type.Literal('all')], { default: 'open' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_ALERTS_LISTED, default: 100 })),
+});
+
+export const ALERTS_LIVE_SUMMARY =
+  '{type:"hello",channel:"alerts",site}, then ' +
+  '{type:"alert",change,alert} whenever an alert opens, changes value, clears or is acknowledged, and ' +
+  '{type:"heartbeat",at} every 10 s. After (re)connecting, read the list again: nothing is replayed';
+
+/** One alerts channel on an upgraded socket: the watch's changes, a heartbeat, cut off when too slow. */
+export function streamAlerts(
+  socket: WebSocket,
+  request: FastifyRequest,
+  watch: AlertWatch,
+  siteId: string,
+  limits: { heartbeatMs?: number | undefined; maxBufferedBytes?: number | undefined },
+): void {
+  const heartbeatMs = limits.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+  const bufferLimit = limits.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+  const send = (message: AlertMessage) => {
+    if (socket.readyState !== socket.OPEN) return;
+    if (socket.bufferedAmount > bufferLimit) {
+      // Dropping one alert silently would leave a wrong list on screen: cut it off, it reconnects and reloads.
+      request.log.warn('alerts channel: client too slow, disconnected');
+      socket.terminate();
+      return;
+    }
+    socket.send(JSON.stringify(message));
+  };
+  const unsubscribe = watch.subscribe((alert, change) => send({ type: 'alert', change, alert }));
+  const heartbeat = setInterval(() => send({ type: 'heartbeat', at: Date.now() }), heartbeatMs);
+  heartbeat.unref();
+  socket.on('close', () => {
+    unsubscribe();
+    clearInterval(heartbeat);
+  });
+  socket.on('error', (err) => request.log.debug({ err: err.message }, 'alerts channel: socket error'));
+  // Listeners only: what a client sends is ignored (the server's maxPayload bounds it).
+  socket.on('message', () => {});
+  send({ type: 'hello', channel: 'alerts', site: siteId });
+}
+
 export const alertRoutes: FastifyPluginAsyncTypebox<AlertRoutesOptions> = async (app, options) => {
   const watch =
     options.alerts ??
@@ -79,8 +124,6 @@ export const alertRoutes: FastifyPluginAsyncTypebox<AlertRoutesOptions> = async 
       site: options.site,
       profiles: options.profiles,
     });
-  const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
-  const bufferLimit = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
 
   app.get(
     '/api/alerts',
@@ -90,10 +133,7 @@ export const alertRoutes: FastifyPluginAsyncTypebox<AlertRoutesOptions> = async 
         tags: ['alerts'],
         summary:
           'Alerts, newest first: the open ones (state=open, default) or the newest open and cleared (state=all)',
-        querystring: Type.Object({
-          state: Type.Optional(Type.Union([Type.Literal('open'), Type.Literal('all')], { default: 'open' })),
-          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_ALERTS_LISTED, default: 100 })),
-        }),
+        querystring: AlertsQuery,
         response: {
           200: Type.Object({ alerts: Type.Array(AlertOut) }),
           400: ErrorBody,
@@ -138,36 +178,15 @@ export const alertRoutes: FastifyPluginAsyncTypebox<AlertRoutesOptions> = async 
       },
       schema: {
         tags: ['alerts'],
-        summary:
-          'WebSocket for facility, board and admin: {type:"hello",channel:"alerts"}, then ' +
-          '{type:"alert",change,alert} whenever an alert opens, changes value, clears or is acknowledged, and ' +
-          '{type:"heartbeat",at} every 10 s. After (re)connecting, read GET /api/alerts: nothing is replayed',
+        summary: `WebSocket for facility, board and admin: ${ALERTS_LIVE_SUMMARY} (GET /api/alerts)`,
         response: { 401: ErrorBody, 403: ErrorBody },
       },
       onResponse: endRefusedUpgrade,
     },
-    (socket: WebSocket, request) => {
-      const send = (message: AlertMessage) => {
-        if (socket.readyState !== socket.OPEN) return;
-        if (socket.bufferedAmount > bufferLimit) {
-          // Dropping one alert silently would leave a wrong list on screen: cut it off, it reconnects and reloads.
-          request.log.warn('alerts channel: client too slow, disconnected');
-          socket.terminate();
-          return;
-        }
-        socket.send(JSON.stringify(message));
-      };
-      const unsubscribe = watch.subscribe((alert, change) => send({ type: 'alert', change, alert }));
-      const heartbeat = setInterval(() => send({ type: 'heartbeat', at: Date.now() }), heartbeatMs);
-      heartbeat.unref();
-      socket.on('close', () => {
-        unsubscribe();
-        clearInterval(heartbeat);
-      });
-      socket.on('error', (err) => request.log.debug({ err: err.message }, 'alerts channel: socket error'));
-      // Listeners only: what a client sends is ignored (the server's maxPayload bounds it).
-      socket.on('message', () => {});
-      send({ type: 'hello', channel: 'alerts', site: options.site.site.id });
-    },
+    (socket: WebSocket, request) =>
+      streamAlerts(socket, request, watch, options.site.site.id, {
+        heartbeatMs: options.heartbeatMs,
+        maxBufferedBytes: options.maxBufferedBytes,
+      }),
   );
 };

@@ -130,7 +130,8 @@ export interface ApiOptions {
    * The network this API's site belongs to (SITES_DIR): its houses, the installation's home site first, and
    * the store with all their readings (`store` above is this site's view of it). Without it the network is
    * this site alone. `feeds`: the live feeds of the other houses (the facility view's site switch); a house
-   * without one answers 503 there.
+   * without one answers 503 there. `alerts`: each house's alert watcher (started or not by the caller); a
+   * house without one has its alerts listed from the records, and its alerts channel hears other processes'.
    */
   network?: {
     sites: readonly SiteConfig[];
@@ -138,6 +139,7 @@ export interface ApiOptions {
     feeds?: ReadonlyMap<string, BuildingFeed>;
     /** The lock channels of the other houses, by site id (a member's unlock there); without one: lock_offline. */
     lockCommands?: ReadonlyMap<string, Pick<LockCommands, 'send'>>;
+    alerts?: ReadonlyMap<string, AlertWatch>;
   };
   /** Sessions signed out by other API processes (records/records-news.ts): their sockets here close at once. */
   sessionsEnded?: (listener: (sessionId: string) => void) => () => void;
@@ -285,6 +287,12 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     ...options.live,
     network: options.network ?? { sites: [options.site], store: options.store },
     feeds: options.network?.feeds ?? new Map(),
+    alerts: new Map([
+      ...(options.alerts ? ([[options.site.site.id, options.alerts]] as const) : []),
+      ...(options.network?.alerts ?? []),
+    ]),
+    alertsAt: (siteId) => records.alertsAt(siteId),
+    alertNews: () => records.news.alerts,
     audit,
     liveStats,
   });
@@ -343,7 +351,11 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     rate: options.deviceCommandRate,
   });
   await app.register(auditRoutes, { audit });
-  await app.register(alertRoutes, { ...context, store: records.alerts, alerts: options.alerts });
+  await app.register(alertRoutes, {
+    ...context,
+    store: records.alertsAt(options.site.site.id),
+    alerts: options.alerts,
+  });
   await app.register(bookingRoutes, {
     site: options.site,
     store: bookings,

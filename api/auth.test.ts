@@ -60,6 +60,8 @@ const EXPECTED_ACCESS: Record<string, RouteAccess> = {
   'GET /api/network/houses/:site/facility/occupancy-hours': ANY_MEMBER,
   'GET /api/network/houses/:site/series': ANY_MEMBER,
   'GET /api/network/houses/:site/live': ANY_MEMBER,
+  'GET /api/network/houses/:site/alerts': ANY_MEMBER,
+  'GET /api/network/houses/:site/alerts/live': ANY_MEMBER,
   // Members belong to the network: every member in, the handler decides by the role in that house (a guest
   // books and opens only what its `guests` open to their home; api/house-routes.test.ts holds the matrix).
   'GET /api/houses': ANY_MEMBER,

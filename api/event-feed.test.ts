@@ -211,7 +211,7 @@ t.test('bookings, check-in, doors and alerts told once, heard by every API proce
   // Alerts: the locks silent for days (a Nuki reports once a day; the watcher's clock moved on), then heard again.
   let alertClock = now;
   const alerts = new AlertWatch({
-    alerts: new SqliteAlertStore(records),
+    alerts: new SqliteAlertStore(records, site.site.id),
     feed: feedA,
     site,
     profiles,

@@ -3,10 +3,13 @@ import type { FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import type { AuditLog } from '../access/audit-log.ts';
 import { ANY_MEMBER, type Role, roleAt, STAFF, STAFF_AND_BOARD } from '../access/roles.ts';
+import type { AlertStore } from '../alerts/alert-store.ts';
+import { type AlertNews, AlertWatch } from '../alerts/alert-watch.ts';
 import type { BuildingFeed } from '../building/live-feed.ts';
 import type { SiteConfig } from '../site/site.ts';
 import { siteReadings } from '../storage/site-view.ts';
 import type { TimeSeriesStore } from '../storage/store.ts';
+import { ALERTS_LIVE_SUMMARY, AlertOut, AlertsQuery, streamAlerts } from './alert-routes.ts';
 import type { ApiContext } from './context.ts';
 import { ApiError, ErrorBody } from './errors.ts';
 import { EnergyDays, OccupancyHours } from './facility-history.ts';
@@ -33,6 +36,14 @@ export interface HouseFacilityOptions extends ApiContext, LiveStreamOptions {
   network: { sites: readonly SiteConfig[]; store: TimeSeriesStore };
   /** The live feeds of the network's other houses, by site id (this house's is `feed`). */
   feeds: ReadonlyMap<string, BuildingFeed>;
+  /** Each house's alert watcher, by site id (the one judging them, in the leader; or one listening). */
+  alerts: ReadonlyMap<string, AlertWatch>;
+  /** A house's alerts in the records, for a house without a watcher here. */
+  alertsAt: (site: string) => AlertStore;
+  /** What the other API processes tell of alerts (a house without a watcher here hears its changes so). */
+  alertNews?: () => AlertNews;
+  /** The alerts channel's heartbeat (default 10 s). */
+  alertHeartbeatMs?: number;
   audit: AuditLog;
   liveStats: LiveStreamStats;
 }
@@ -50,7 +61,8 @@ const HouseParams = Type.Object({
  * per site, so the route lets every member in and the handler decides by the role in the house asked for,
  * and audits a refusal: a facility manager of Nord who is a plain member in Süd reads nothing of Süd, and a
  * facility manager of Süd alone reads Süd here though this API serves Nord. Commands and alerts stay on
- * this house's own routes: the switch shows another house, it does not run it.
+ * this house's own routes: the switch shows another house, it does not run it. Its alerts are shown (listed and
+ * live, by that house's own watcher), not acknowledged here.
  */
 export const houseFacilityRoutes: FastifyPluginAsyncTypebox<HouseFacilityOptions> = async (app, options) => {
   const { network, feeds, audit, liveStats } = options;
@@ -66,6 +78,26 @@ export const houseFacilityRoutes: FastifyPluginAsyncTypebox<HouseFacilityOptions
     const feed = feeds.get(siteId);
     if (!feed) throw new ApiError(503, `no live feed of ${site.site.name} in this API process`);
     return { site, store: siteReadings(network.store, siteId), feed };
+  }
+
+  /** A house's alert watcher: the one given, or one made here that lists from the records and hears the news. */
+  const madeWatches = new Map<string, AlertWatch>();
+  function alertsOf(house: FacilityHouse): AlertWatch {
+    const id = house.site.site.id;
+    const given = options.alerts.get(id);
+    if (given) return given;
+    let made = madeWatches.get(id);
+    if (!made) {
+      made = new AlertWatch({
+        alerts: options.alertsAt(id),
+        feed: house.feed,
+        site: house.site,
+        profiles: options.profiles,
+        ...(options.alertNews ? { news: options.alertNews() } : {}),
+      });
+      madeWatches.set(id, made);
+    }
+    return made;
   }
 
   /** The house asked for, once the caller's role there is one of `roles`; refused and audited otherwise. */
@@ -155,6 +187,54 @@ export const houseFacilityRoutes: FastifyPluginAsyncTypebox<HouseFacilityOptions
     async (request) => {
       const house = await houseFor(request, request.params.site, STAFF_AND_BOARD);
       return seriesAnswer(house.site, house.store, request.query, options.now());
+    },
+  );
+
+  app.get(
+    '/api/network/houses/:site/alerts',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['alerts'],
+        summary:
+          "Another house's alerts (as /api/alerts, that house's only: its devices and spaces, by its own rules), " +
+          'for staff and board there; shown, not acknowledged here',
+        params: HouseParams,
+        querystring: AlertsQuery,
+        response: { 200: Type.Object({ alerts: Type.Array(AlertOut) }), 400: ErrorBody, ...HOUSE_ERRORS },
+      },
+    },
+    async (request) => {
+      const house = await houseFor(request, request.params.site, STAFF_AND_BOARD);
+      return { alerts: await alertsOf(house).list(request.query.state ?? 'open', request.query.limit) };
+    },
+  );
+
+  app.get(
+    '/api/network/houses/:site/alerts/live',
+    {
+      websocket: true,
+      config: {
+        access: ANY_MEMBER,
+        swaggerTransform: ({ schema, url }) => ({ schema: { ...schema, hide: false }, url }),
+      },
+      schema: {
+        tags: ['alerts'],
+        summary: `WebSocket of another house's alerts, for staff and board there: ${ALERTS_LIVE_SUMMARY} (GET /api/network/houses/:site/alerts)`,
+        params: HouseParams,
+        response: HOUSE_ERRORS,
+      },
+      onResponse: endRefusedUpgrade,
+      preHandler: async (request) => {
+        const house = await houseFor(request, request.params.site, STAFF_AND_BOARD);
+        request.siteAccess = { site: house.site.site.id, roles: STAFF_AND_BOARD };
+      },
+    },
+    (socket, request) => {
+      const house = houseAt(request.params.site);
+      streamAlerts(socket, request, alertsOf(house), house.site.site.id, {
+        heartbeatMs: options.alertHeartbeatMs,
+      });
     },
   );
 

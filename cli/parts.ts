@@ -170,7 +170,7 @@ export async function startParts(
   const goOn = () => {
     if (signal?.aborted) throw new StartAborted('stopped while starting');
   };
-  // The broker and the gateway serve every site; the API, the watchers and the demo's history the home site.
+  // The broker, the gateway and the watchers serve every site; the API and the demo's history the home site.
   const network = loadSites(settings);
   const site = network.sites[0] as SiteConfig;
   const profiles = await loadProfiles();
@@ -325,8 +325,18 @@ export async function startParts(
       );
     }
 
-    // The readings store and the building feed: opened once for the watchers and the API.
-    let readings: { store: TimeSeriesStore; feed: BuildingFeed; all: TimeSeriesStore } | undefined;
+    // The readings store and the building feeds: opened once for the watchers and the API.
+    let readings:
+      | {
+          store: TimeSeriesStore;
+          feed: BuildingFeed;
+          all: TimeSeriesStore;
+          /** The other houses' feeds, each on its own topics only. */
+          feeds: Map<string, BuildingFeed>;
+          /** One house's readings and feed (the home site's are `store` and `feed`). */
+          house(id: string): { store: TimeSeriesStore; feed: BuildingFeed };
+        }
+      | undefined;
     const openReadings = () => {
       if (readings) return readings;
       const store = openStore(settings);
@@ -334,40 +344,64 @@ export async function startParts(
       const feed = new BuildingFeed({ url: mqttUrl, ...service('api'), site, logger });
       feed.start();
       stops.push(() => feed.close());
-      // In a network the store holds every house's readings; the API and the watchers serve the home site.
-      readings = { store: network.qualified ? siteReadings(store, site.site.id) : store, feed, all: store };
-      return readings;
+      // Each other house's feed: the watchers of every house and the facility view's site switch.
+      const feeds = new Map<string, BuildingFeed>();
+      for (const other of network.sites.slice(1)) {
+        const otherFeed = new BuildingFeed({ url: mqttUrl, ...service('api'), site: other, logger });
+        otherFeed.start();
+        stops.push(() => otherFeed.close());
+        feeds.set(other.site.id, otherFeed);
+      }
+      // In a network the store holds every house's readings; each house is read through its own view.
+      const view = (id: string) => (network.qualified ? siteReadings(store, id) : store);
+      const opened = {
+        store: view(site.site.id),
+        feed,
+        all: store,
+        feeds,
+        house: (id: string) => ({ store: view(id), feed: feeds.get(id) ?? feed }),
+      };
+      readings = opened;
+      return opened;
     };
 
     goOn();
     // What runs in one process of those on the records (records/leader.ts): the watchers, the booking clock,
     // the audit purge, the board report's warm-up. Started below, once the API is up.
     const background: (() => BackgroundWork | Promise<BackgroundWork>)[] = [];
-    let alerts: AlertWatch | undefined;
+    // Every house's alert watcher, by site id; the home site's is the API's own (`/api/alerts`).
+    const alertWatches = new Map<string, AlertWatch>();
     if (parts.watchers) {
-      const { store, feed } = openReadings();
+      const houses = openReadings();
       const opened = await openRecordsOnce();
-      // Every API process lists, acknowledges and pushes alerts; the leader's watcher judges them.
-      const watch = alertWatch(settings, site, profiles, store, feed, opened, logger);
-      alerts = watch;
-      background.push(() => startWatchers(settings, site, profiles, store, feed, opened, watch, logger));
+      // Every house is watched, each with its own site file (its rules, time zone, devices and bookings), its
+      // own feed and its own readings. Every API process lists, acknowledges and pushes alerts; the leader's
+      // watchers judge them.
+      const watchers = houseWatchers(
+        settings,
+        network.sites.map((house) => ({ site: house, ...houses.house(house.site.id) })),
+        profiles,
+        opened,
+        network.qualified ? (id) => logger.child({ site: id }) : () => logger,
+      );
+      for (const [id, house] of watchers) {
+        alertWatches.set(id, house.alerts);
+        background.push(() => house.start());
+      }
       lines.push(
-        `Watchers        check-in (no-show release after ${settings.checkInGraceMs / 60_000} min), alerts (CO2, devices offline, night load, doors)`,
+        `Watchers        check-in (no-show release after ${settings.checkInGraceMs / 60_000} min), alerts (CO2, devices offline, night load, doors)${network.sites.length > 1 ? `, in each of ${network.sites.length} houses` : ''}`,
       );
     }
+    const alerts = alertWatches.get(site.site.id);
 
     goOn();
     if (parts.api) {
-      const { store, feed, all } = openReadings();
-      // The facility view's site switch: a feed of each other house, each on its own topics only.
-      const feeds = new Map<string, BuildingFeed>();
+      // The facility view's site switch reads the other houses' feeds.
+      const { store, feed, all, feeds } = openReadings();
       // Members belong to the network: a member of another house opens a door of this one through its channel.
       const otherLocks = new Map<string, LockCommands>();
-      for (const other of network.sites.slice(1)) {
-        const otherFeed = new BuildingFeed({ url: mqttUrl, ...service('api'), site: other, logger });
-        otherFeed.start();
-        stops.push(() => otherFeed.close());
-        feeds.set(other.site.id, otherFeed);
+      for (const [otherId, otherFeed] of feeds) {
+        const other = otherFeed.site;
         const locks = new LockCommands({
           url: mqttUrl,
           ...service('api'),
@@ -377,7 +411,7 @@ export async function startParts(
         });
         locks.start();
         stops.push(() => locks.close());
-        otherLocks.set(other.site.id, locks);
+        otherLocks.set(otherId, locks);
       }
       const quarantine = new Quarantine(path.join(settings.dataDir, 'gateway.db'));
       stops.push(async () => quarantine.close());
@@ -412,7 +446,8 @@ export async function startParts(
         identity,
         lockCommands,
         // The network report reads every house's series, each through its own view (reports/network-report.ts).
-        network: { sites: network.sites, store: all, feeds, lockCommands: otherLocks },
+        // and the other houses' alerts through their own watchers (the site switch).
+        network: { sites: network.sites, store: all, feeds, lockCommands: otherLocks, alerts: alertWatches },
         ...(alerts ? { alerts } : {}),
         sessionsEnded: (listener) => opened.news.onSessionEnded(listener),
         warmBoardReport: false,
@@ -633,71 +668,95 @@ function checkProfiles(site: SiteConfig, profiles: Map<string, DeviceProfile>): 
   }
 }
 
-/** The alert watcher: every API process lists, acknowledges and pushes alerts with it; the leader starts it. */
-function alertWatch(
-  settings: Settings,
-  site: SiteConfig,
-  profiles: Map<string, DeviceProfile>,
-  store: TimeSeriesStore,
-  feed: BuildingFeed,
-  records: Records,
-  logger: Logger,
-): AlertWatch {
-  return new AlertWatch({
-    alerts: records.alerts,
-    feed,
-    site,
-    profiles,
-    timeSeries: store,
-    bookings: records.bookingsAt(site.site.id),
-    settings: settings.alerts,
-    events: feed,
-    news: records.news.alerts,
-    logger: logger.child({ part: 'alerts' }),
-  });
+/** One house as its watchers see it: its site file, its readings (its view of the store) and its feed. */
+export interface WatchedHouse {
+  site: SiteConfig;
+  store: TimeSeriesStore;
+  feed: BuildingFeed;
+}
+
+/** One house's watchers: the alert watcher every API process lists with, and what the leader starts. */
+export interface HouseWatchers {
+  /** Every API process lists, acknowledges and pushes alerts with it; the leader's judges them. */
+  alerts: AlertWatch;
+  checkIn: CheckInWatcher;
+  clock: BookingClock;
+  /** Starts the check-in watcher, the booking clock and the alert watcher (the leader's work). */
+  start(): BackgroundWork;
 }
 
 /**
- * The leader's watchers: sensor-verified check-in and no-show release (CHECKIN_GRACE_MIN), the booking clock,
- * and alerts for the facility manager (ALERT_*: CO2, devices offline, night base load, doors left unlocked).
+ * The leader's watchers of every house, by site id: sensor-verified check-in and no-show release
+ * (CHECKIN_GRACE_MIN), the booking clock, and alerts for the facility manager (ALERT_*: CO2, devices offline,
+ * night base load, doors left unlocked). Each house's are its own: its site file (its rules, devices, opening
+ * hours and time zone), its feed, its readings, its bookings and alerts (`Records.bookingsAt`, `alertsAt`),
+ * so a device or space id another house also has is never mistaken for this house's.
  */
-function startWatchers(
-  settings: Settings,
-  site: SiteConfig,
+export function houseWatchers(
+  settings: Pick<Settings, 'alerts' | 'checkInGraceMs'>,
+  houses: readonly WatchedHouse[],
   profiles: Map<string, DeviceProfile>,
-  store: TimeSeriesStore,
-  feed: BuildingFeed,
   records: Records,
-  alerts: AlertWatch,
-  logger: Logger,
-): BackgroundWork {
-  const checkIn = new CheckInWatcher({
-    store: records.bookingsAt(site.site.id),
-    feed,
-    site,
-    profiles,
-    graceMs: settings.checkInGraceMs,
-    events: feed,
-    readings: store,
-    logger: logger.child({ part: 'check-in' }),
-  });
-  checkIn.start();
-  const clock = new BookingClock({
-    store: records.bookingsAt(site.site.id),
-    claims: records.momentClaims,
-    events: feed,
-    siteId: site.site.id,
-    logger: logger.child({ part: 'booking-clock' }),
-  });
-  clock.start();
-  alerts.start();
-  return {
-    stop: async () => {
-      await alerts.stop();
-      await clock.stop();
-      await checkIn.stop();
-    },
-  };
+  loggerOf: (site: string) => Logger,
+  now?: () => number,
+): Map<string, HouseWatchers> {
+  const watchers = new Map<string, HouseWatchers>();
+  for (const { site, store, feed } of houses) {
+    const id = site.site.id;
+    const logger = loggerOf(id);
+    const bookings = records.bookingsAt(id);
+    const clockOption = now ? { now } : {};
+    const alerts = new AlertWatch({
+      alerts: records.alertsAt(id),
+      feed,
+      site,
+      profiles,
+      timeSeries: store,
+      bookings,
+      settings: settings.alerts,
+      events: feed,
+      news: records.news.alerts,
+      ...clockOption,
+      logger: logger.child({ part: 'alerts' }),
+    });
+    const checkIn = new CheckInWatcher({
+      store: bookings,
+      feed,
+      site,
+      profiles,
+      graceMs: settings.checkInGraceMs,
+      events: feed,
+      readings: store,
+      ...clockOption,
+      logger: logger.child({ part: 'check-in' }),
+    });
+    const clock = new BookingClock({
+      store: bookings,
+      claims: records.momentClaims,
+      events: feed,
+      siteId: id,
+      ...clockOption,
+      logger: logger.child({ part: 'booking-clock' }),
+    });
+    watchers.set(id, {
+      alerts,
+      checkIn,
+      clock,
+      start: () => {
+        checkIn.start();
+        clock.start();
+        alerts.start();
+        return {
+          stop: async () => {
+            await alerts.stop();
+            await clock.stop();
+            await checkIn.stop();
+          },
+        };
+      },
+    });
+  }
+  return watchers;
 }
 
 /** An ioredis client for the login route's limit, on REDIS_URL with this installation's key prefix. */

@@ -105,7 +105,7 @@ async function filledFile(t: Test) {
       reason: i === 0 ? 'no_booking' : null,
       detail: { try: i },
     });
-  const co2 = await records.alerts.open(
+  const co2 = await records.alertsAt(HOUSE).open(
     {
       kind: 'co2_high',
       subject: 'hall',
@@ -118,7 +118,7 @@ async function filledFile(t: Test) {
     },
     NOW,
   );
-  await records.alerts.acknowledge(co2.alert.id, ada.id, NOW + 1);
+  await records.alertsAt(HOUSE).acknowledge(co2.alert.id, ada.id, NOW + 1);
   // A member who left: SQLite keeps the flag as 1, PostgreSQL as a boolean.
   const { member: carl } = await records.members.create({ email: 'carl@haus.example', role: 'member' });
   await records.members.setDisabled(carl.id, true);
@@ -192,7 +192,7 @@ t.test('the records file copied into PostgreSQL: the same records under the same
   t.match(await pg.signUps.byToken(before.signUp.cancelToken), { places: 2, status: 'confirmed' });
   t.match(await pg.guestKeys.byToken(before.guest.token), { id: before.guest.key.id, label: 'Handwerker' });
   t.same((await pg.audit.query({})).entries, before.audit, 'the audit log, entry for entry, seq and all');
-  t.match(await pg.alerts.get(before.alert.id), {
+  t.match(await pg.alertsAt(HOUSE).get(before.alert.id), {
     kind: 'co2_high',
     acknowledged: { by: before.ada.id, name: 'Ada' },
   });
@@ -220,7 +220,7 @@ t.test('the records file copied into PostgreSQL: the same records under the same
       NOW,
     );
   t.equal(taken.ok, false, 'a copied booking still holds its time');
-  const again = await pg.alerts.open(
+  const again = await pg.alertsAt(HOUSE).open(
     {
       kind: 'night_base_load',
       subject: 'haus',

@@ -82,7 +82,16 @@ export interface Records {
   settleBookingSites(homeSite: string): Promise<number>;
   readonly calendarTokens: CalendarTokens;
   readonly audit: AuditLog;
-  readonly alerts: AlertStore;
+  /**
+   * One house's alerts: each house has its own watcher, and a device or space id may repeat between houses, so
+   * an alert is always of a site and one is open per (site, kind, subject).
+   */
+  alertsAt(site: string): AlertStore;
+  /**
+   * Gives the alerts from before alerts carried their site (migration 0175) the installation's home site, the
+   * only site whose alerts were watched until then; resolves to how many it gave it to.
+   */
+  settleAlertSites(homeSite: string): Promise<number>;
   /** Which booking moments were told already (the booking clock, once across processes). */
   readonly momentClaims: MomentClaims;
   /** Public events on the time of bookings and series. */
@@ -109,7 +118,8 @@ export interface RecordsOptions {
   throttle?: GuessThrottleRule;
   /**
    * The installation's home site (its only one with SITE_FILE, the first of SITES_DIR): opening the records
-   * gives it to the bookings from before bookings carried their site (`settleBookingSites`).
+   * gives it to the bookings and alerts from before they carried their site (`settleBookingSites`,
+   * `settleAlertSites`).
    */
   homeSite?: string;
   /** Where the news connection says it is lost or back. */
@@ -142,7 +152,9 @@ export function sqliteRecords(db: RecordsDb, options: RecordsOptions = {}): Reco
       })(),
     calendarTokens: new SqliteCalendarTokens(db),
     audit: new SqliteAuditLog(db),
-    alerts: new SqliteAlertStore(db),
+    alertsAt: (site) => new SqliteAlertStore(db, site),
+    settleAlertSites: async (homeSite) =>
+      db.prepare('UPDATE alerts SET site = ? WHERE site IS NULL').run(homeSite).changes,
     momentClaims: new SqliteMomentClaims(db),
     events: new SqliteEventStore(db),
     signUps: new SqliteSignUpStore(db),
@@ -180,7 +192,9 @@ export function postgresRecords(pool: PostgresRecords, where: string, options: R
       }),
     calendarTokens: new PostgresCalendarTokens(pool),
     audit: new PostgresAuditLog(pool),
-    alerts: new PostgresAlertStore(pool),
+    alertsAt: (site) => new PostgresAlertStore(pool, site),
+    settleAlertSites: async (homeSite) =>
+      (await pool.query('UPDATE alerts SET site = $1 WHERE site IS NULL', [homeSite])).rowCount ?? 0,
     momentClaims: new PostgresMomentClaims(pool),
     events: new PostgresEventStore(pool),
     signUps: new PostgresSignUpStore(pool),
@@ -220,11 +234,12 @@ export async function openRecordStores(
   return settled(sqliteRecords(openRecords(path.join(location.dataDir, 'wesprint.db')), options), options);
 }
 
-/** The records, their bookings from before the network given the home site when the caller knows it. */
+/** The records, their bookings and alerts from before the network given the home site when the caller knows it. */
 async function settled(records: Records, options: RecordsOptions): Promise<Records> {
   if (options.homeSite === undefined) return records;
   try {
     await records.settleBookingSites(options.homeSite);
+    await records.settleAlertSites(options.homeSite);
     return records;
   } catch (err) {
     await records.close();

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Test } from 'tap';
 import type { Member, Role } from '../access/roles.ts';
+import type { AlertStore } from '../alerts/alert-store.ts';
 import type { BookingSeriesStore, BookingStore } from '../bookings/booking-store.ts';
 import { openRecords } from '../database/database.ts';
 import { openPostgresRecords } from '../database/postgres.ts';
@@ -21,19 +22,22 @@ export const RECORDS_ENGINES: readonly RecordsEngine[] = ['sqlite', 'postgres'];
 /** The house the contract tests book in unless they say another (`bookingsAt`). */
 export const TEST_HOUSE = 'haus';
 
-/** Records with the test house's bookings at hand. */
+/** Records with the test house's bookings and alerts at hand. */
 export interface RecordsOfTestHouse extends Records {
   /** The bookings of TEST_HOUSE. */
   readonly bookings: BookingStore & BookingSeriesStore;
+  /** The alerts of TEST_HOUSE. */
+  readonly alerts: AlertStore;
 }
 
 /**
- * The records with TEST_HOUSE's bookings beside them. Its properties are looked up on `records` (not copied),
+ * The records with TEST_HOUSE's bookings and alerts beside them. Its properties are looked up on `records` (not copied),
  * so a lazy one (PostgreSQL's news connection) is opened only when a test asks for it, as on `records` itself.
  */
 function ofTestHouse(records: Records): RecordsOfTestHouse {
   const bookings = records.bookingsAt(TEST_HOUSE);
-  return Object.assign(Object.create(records) as Records, { bookings });
+  const alerts = records.alertsAt(TEST_HOUSE);
+  return Object.assign(Object.create(records) as Records, { bookings, alerts });
 }
 
 export interface TestRecords extends RecordsOfTestHouse {
@@ -85,6 +89,7 @@ export async function openTestRecords(
     return {
       ...records,
       bookings: records.bookingsAt(TEST_HOUSE),
+      alerts: records.alertsAt(TEST_HOUSE),
       exec: async (sql) => {
         db.exec(sql);
       },
@@ -106,6 +111,7 @@ export async function openTestRecords(
   return {
     ...records,
     bookings: records.bookingsAt(TEST_HOUSE),
+    alerts: records.alertsAt(TEST_HOUSE),
     exec: async (sql) => {
       await pool.query(sql);
     },

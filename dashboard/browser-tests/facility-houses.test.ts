@@ -151,6 +151,22 @@ t.test('the facility view switches between two houses, its live channel with it'
     frames.some((f) => new URL(f.url).pathname === '/api/live'),
     "this house's own channel is not open on the other's page",
   );
+  // Its alerts: the list is there, fed by that house's own alerts route and channel, with nothing to
+  // acknowledge here.
+  await page.locator('section.alerts').waitFor();
+  const houseAlerts = await page.request.get(`${httpUrl}/api/network/houses/${second.site.id}/alerts`);
+  t.equal(houseAlerts.status(), 200, "the second house's alerts through its route");
+  t.ok(
+    ((await houseAlerts.json()) as { alerts: { site: string }[] }).alerts.every(
+      (a) => a.site === second.site.id,
+    ),
+    'all of the second house',
+  );
+  t.equal(await page.locator('section.alerts button').count(), 0, 'none acknowledged from another house');
+  t.notOk(
+    frames.some((f) => new URL(f.url).pathname === '/api/alerts/live'),
+    "this house's alerts channel is not open on the other's page",
+  );
   await saveScreenshot(page, 'facility-other-house');
 
   // Back to the first house.

@@ -5,7 +5,7 @@ export const facilityTexts = defineTexts(
   {
     pageTitle: 'Haustechnik',
     otherHouse:
-      'Ein anderes Haus des Netzwerks: hier nur zu sehen. Schalten, Ventile und Alarme in der Ansicht dieses Hauses selbst.',
+      'Ein anderes Haus des Netzwerks: hier nur zu sehen. Seine Meldungen stehen hier; schalten, Ventile stellen und Meldungen bestätigen in der Ansicht dieses Hauses selbst.',
     loading: 'Lade Gebäudedaten …',
     notAllowedTitle: 'Kein Zugriff',
     notAllowedText:
@@ -101,7 +101,7 @@ export const facilityTexts = defineTexts(
   {
     pageTitle: 'Facility management',
     otherHouse:
-      "Another house of the network: shown here, not run. Switches, valves and alerts are in that house's own view.",
+      "Another house of the network: shown here, not run. Its alerts are listed; switches, valves and acknowledging alerts are in that house's own view.",
     loading: 'Loading building data …',
     notAllowedTitle: 'Not allowed',
     notAllowedText:
