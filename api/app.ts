@@ -360,6 +360,10 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     site: options.site,
     store: bookings,
     tokens: records.calendarTokens,
+    // A member's calendar feed carries their bookings in every house of the network.
+    elsewhere: (options.network?.sites ?? [])
+      .filter((s) => s.site.id !== options.site.site.id)
+      .map((s) => ({ site: s, store: records.bookingsAt(s.site.id) })),
     now: context.now,
     events: options.feed,
   });

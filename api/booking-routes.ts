@@ -43,6 +43,8 @@ export interface BookingRoutesOptions {
   store: BookingStore & BookingSeriesStore;
   /** The members' calendar-feed tokens. */
   tokens: CalendarTokens;
+  /** In a network: the other houses and their bookings, whose bookings of a member join their calendar feed. */
+  elsewhere?: readonly { site: SiteConfig; store: Pick<BookingStore, 'listMine'> }[];
   policy?: BookingPolicy;
   now?: () => number;
   /** Where a booking made or cancelled is told (the building feed); without one it is not. */
@@ -403,9 +405,10 @@ export const bookingRoutes: FastifyPluginAsyncTypebox<BookingRoutesOptions> = as
         },
       },
     },
-    async () => ({
+    async (request) => ({
       site: { id: site.site.id, name: site.site.name, timezone: site.site.timezone },
-      spaces: house.spaces(null),
+      // A member of another house (a guest here): the kinds this house opens to theirs.
+      spaces: house.spaces(request.member ?? null),
     }),
   );
 
@@ -503,12 +506,16 @@ export const bookingRoutes: FastifyPluginAsyncTypebox<BookingRoutesOptions> = as
 
   const calendarOf = async (memberId: string) => {
     const t = now();
-    const bookings = await store.listMine(memberId, {
-      start: t - CALENDAR_PAST_MS,
-      end: t + CALENDAR_AHEAD_MS,
-    });
+    const range = { start: t - CALENDAR_PAST_MS, end: t + CALENDAR_AHEAD_MS };
+    const bookings = await store.listMine(memberId, range);
     const seriesIds = bookings.flatMap((b) => (b.seriesId ? [b.seriesId] : []));
-    return bookingsCalendar(site, bookings, t, await store.seriesByIds(seriesIds));
+    const elsewhere = await Promise.all(
+      (options.elsewhere ?? []).map(async (house) => ({
+        site: house.site,
+        bookings: await house.store.listMine(memberId, range),
+      })),
+    );
+    return bookingsCalendar(site, bookings, t, await store.seriesByIds(seriesIds), elsewhere);
   };
   const calendarResponse = { 200: Type.String({ description: 'text/calendar (RFC 5545)' }) };
 

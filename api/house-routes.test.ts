@@ -181,6 +181,15 @@ recordsContract(
       'each attempt audited with its house',
     );
 
+    // Her calendar feed carries it, with its house.
+    const calendar = await n.app.inject({
+      method: 'GET',
+      url: '/api/me/calendar.ics',
+      headers: { cookie: ada.cookie },
+    });
+    t.match(calendar.body, `UID:${booked.body.id}@sued.wesprint`);
+    t.match(calendar.body.replace(/\r\n /g, ''), 'LOCATION:Protel 1\\, Erdgeschoss\\, Haus Süd', 'in Süd');
+
     // Across the houses, with their names; cancelled where it was made.
     const mine = await n.call(ada.cookie, 'GET', '/api/me/bookings');
     t.same(
@@ -239,6 +248,16 @@ t.test('who may use which house: the houses listed, the kinds open, the roles th
       ['ost', 'member'],
     ],
     "Nord's facility manager is a plain member elsewhere",
+  );
+
+  // This API's own list of spaces shows a guest the kinds open to them.
+  t.same(
+    (await n.call(bea.cookie, 'GET', '/api/spaces')).body.spaces.map((s: { id: string }) => s.id),
+    ['desk-1'],
+  );
+  t.same(
+    (await n.call(ada.cookie, 'GET', '/api/spaces')).body.spaces.map((s: { id: string }) => s.id),
+    ['desk-1', 'protel-1'],
   );
 
   // A kind a house does not open to a guest: refused with the reason, for booking, free times and the door.

@@ -54,9 +54,9 @@ export function bookingsCalendar(
   bookings: readonly Booking[],
   now: number = Date.now(),
   series: readonly BookingSeries[] = [],
+  /** In a network: the member's bookings in the other houses (single bookings), each with its house. */
+  elsewhere: readonly { site: SiteConfig; bookings: readonly Booking[] }[] = [],
 ): string {
-  const spaces = new Map(site.spaces.map((s) => [s.id, s]));
-  const floors = new Map(site.floors.map((f) => [f.id, f]));
   const calendar = ical({
     name: `${site.site.name}: bookings`,
     prodId: { company: 'WeSprint', product: 'WeSprint OS', language: 'EN' },
@@ -65,15 +65,35 @@ export function bookingsCalendar(
     // Only events with a zone (the series) name one; single bookings stay in UTC.
     timezone: { name: null, generator: (zone) => vtimezone(zone, toLocal(now, zone).year) },
   });
-  const where = (spaceId: string) => {
-    const space = spaces.get(spaceId);
-    const floor = space ? floors.get(space.floor) : undefined;
-    return {
-      summary: space?.name ?? spaceId,
-      location: [space?.name, floor?.name, site.site.name, site.site.address].filter(Boolean).join(', '),
+  const placesIn = (house: SiteConfig) => {
+    const spaces = new Map(house.spaces.map((s) => [s.id, s]));
+    const floors = new Map(house.floors.map((f) => [f.id, f]));
+    return (spaceId: string) => {
+      const space = spaces.get(spaceId);
+      const floor = space ? floors.get(space.floor) : undefined;
+      return {
+        summary: space?.name ?? spaceId,
+        location: [space?.name, floor?.name, house.site.name, house.site.address].filter(Boolean).join(', '),
+      };
     };
   };
+  const where = placesIn(site);
   const isActive = (b: Booking) => b.status === 'booked' || b.status === 'checked_in';
+  const single = (house: SiteConfig, b: Booking, place: ReturnType<typeof placesIn>) =>
+    calendar.createEvent({
+      id: `${b.id}@${house.site.id}.wesprint`,
+      start: new Date(b.start),
+      end: new Date(b.end),
+      stamp: new Date(now),
+      created: new Date(b.createdAt),
+      ...place(b.spaceId),
+      description: `Booking ${b.id} (${b.status.replace('_', ' ')})`,
+      status: isActive(b) ? ICalEventStatus.CONFIRMED : ICalEventStatus.CANCELLED,
+    });
+  for (const other of elsewhere) {
+    const place = placesIn(other.site);
+    for (const b of other.bookings) single(other.site, b, place);
+  }
   const seriesById = new Map(series.map((s) => [s.id, s]));
   const datesOf = new Map<string, Booking[]>();
   for (const b of bookings) {
@@ -83,17 +103,7 @@ export function bookingsCalendar(
       datesOf.set(b.seriesId, dates);
       continue;
     }
-    const active = isActive(b);
-    calendar.createEvent({
-      id: `${b.id}@${site.site.id}.wesprint`,
-      start: new Date(b.start),
-      end: new Date(b.end),
-      stamp: new Date(now),
-      created: new Date(b.createdAt),
-      ...where(b.spaceId),
-      description: `Booking ${b.id} (${b.status.replace('_', ' ')})`,
-      status: active ? ICalEventStatus.CONFIRMED : ICalEventStatus.CANCELLED,
-    });
+    single(site, b, where);
   }
   for (const [seriesId, dates] of datesOf) {
     const rule = seriesById.get(seriesId) as BookingSeries;
