@@ -123,6 +123,16 @@ t.test('a member of Nord books and opens a room in Süd from her phone', async (
   );
   await saveScreenshot(page, 'member-houses-opened');
 
+  // The link at Süd's door names the house and the door.
+  await page.goto(`${base}/?site=sued&door=protel-1`);
+  await page.locator('header .site', { hasText: 'Haus Süd' }).waitFor();
+  t.equal(await houseSelect.inputValue(), 'sued', 'the link chooses the house');
+  t.equal(
+    await page.getByRole('region', { name: 'Eine Tür öffnen' }).getByLabel('Tür').inputValue(),
+    'protel-1',
+    'and its door',
+  );
+
   // The door panel of Nord, her own house: no booking there, refused with the reason.
   await houseSelect.selectOption('nord');
   const doors = page.getByRole('region', { name: 'Eine Tür öffnen' });
