@@ -244,3 +244,48 @@ t.test('feed that cannot reach its broker is not connected and says so', async (
   await t.rejects(feed.waitUntilConnected(300), /not connected/);
   t.equal(feed.connected, false);
 });
+
+t.test(
+  'a feed whose gateway runs in its process takes readings by hand only, statuses from the broker',
+  async (t) => {
+    const { url } = await startBroker(t);
+    const gateway = await startGatewayClient(t, url);
+    const feed = new BuildingFeed({
+      url,
+      site: smallBuilding(),
+      reconnectPeriodMs: 200,
+      readingsInProcess: true,
+    });
+    t.teardown(() => feed.close());
+    const events: LiveEvent[] = [];
+    feed.subscribeLive((e) => events.push(e));
+    feed.start();
+    await feed.waitUntilConnected(15_000);
+
+    // Over the broker: a reading (not subscribed: it would come twice), then a status (subscribed).
+    await gateway.publishAsync(
+      topics.reading('cafe', 'co2-cafe', 'co2'),
+      JSON.stringify({ value: 600, unit: 'ppm', ts: now }),
+    );
+    await gateway.publishAsync(
+      topics.deviceStatus('co2-cafe'),
+      JSON.stringify({ device: 'co2-cafe', online: true, lastSeen: now }),
+      { qos: 1, retain: true },
+    );
+    await eventually('the status', () => feed.device('co2-cafe')?.online === true);
+    t.equal(feed.stats().readings, 0, 'no reading came over the connection');
+
+    // By hand, as cli/parts.ts hands the in-process gateway's readings on.
+    feed.ingest(topics.reading('cafe', 'co2-cafe', 'co2'), json({ value: 655, unit: 'ppm', ts: now + 1000 }));
+    t.equal(feed.stats().readings, 1);
+    t.same(
+      events.filter((e) => e.type === 'reading').map((e) => e.type === 'reading' && e.value),
+      [655],
+      'emitted at once, in the same turn',
+    );
+    t.same(
+      feed.latest({ device: 'co2-cafe' }).map((r) => r.value),
+      [655],
+    );
+  },
+);

@@ -172,6 +172,12 @@ export interface BuildingFeedOptions {
   clientId?: string;
   /** First wait after losing the broker, doubling to 30 s while it stays away (default 1 s). */
   reconnectPeriodMs?: number;
+  /**
+   * The gateway runs in this process and hands its readings to `ingest` (`wesprint start`, cli/parts.ts):
+   * the feed does not subscribe to the readings' topics, so a reading is not routed by the broker and
+   * carried back over the feed's connection (device and gateway statuses and events still come that way).
+   */
+  readingsInProcess?: boolean;
 }
 
 export interface FeedStats {
@@ -281,7 +287,7 @@ export class BuildingFeed implements EventAnnouncer {
 
   private subscribe(client: MqttClient): void {
     const filters = [
-      this.topics.allReadings,
+      ...(this.options.readingsInProcess ? [] : [this.topics.allReadings]),
       this.topics.allDeviceStatus,
       this.topics.gatewayStatus,
       allEventsFilter(this.site.site.id),
