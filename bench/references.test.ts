@@ -138,3 +138,24 @@ t.test('the results file keeps the other benchmarks; an unknown --only is refuse
     /--only must be one of ingest-references, live, unlock, two-nodes, network, report, faults, memory/,
   );
 });
+
+t.test('the memory bench refuses an outage of no length before it starts anything', async (t) => {
+  const lines: string[] = [];
+  const log = console.log;
+  console.log = (...m: unknown[]) => lines.push(m.join(' '));
+  try {
+    const dir = t.testdir({});
+    const code = await runBench([
+      '--only',
+      'memory',
+      '--memory-minutes',
+      '0',
+      '--out',
+      path.join(dir, 'r.json'),
+    ]);
+    t.equal(code, 1);
+  } finally {
+    console.log = log;
+  }
+  t.match(lines.join('\n'), /memory: --memory-minutes must be a positive number/);
+});
