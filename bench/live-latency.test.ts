@@ -104,4 +104,15 @@ t.test('the ledger settles the oldest message owing an item, times it, and count
   t.equal(ledger.received, 4);
   t.equal(ledger.extra, 2);
   t.equal(ledger.outstanding, 0);
+
+  // Published before timing began, arrived after: settled, not timed.
+  const lead = new LiveLedger();
+  lead.published('d1', ['power'], 100);
+  lead.timing = true;
+  lead.published('d1', ['power'], 200);
+  lead.arrived('d1', 'power', 250);
+  lead.arrived('d1', 'power', 260);
+  t.same(lead.latencies, [60], 'only the message published while timing');
+  t.equal(lead.received, 1);
+  t.equal(lead.outstanding, 0);
 });

@@ -31,7 +31,8 @@ import { type Percentiles, percentiles } from './unlock.ts';
  *
  * The devices are real MQTT clients, every device of a synthetic site (load mode's families and payloads)
  * with its own account (none on the bare broker), publishing QoS 1 at `rate` messages per second all
- * together for `durationS`, the devices in turn (each every devices/rate s), paced every 5 ms. They and the
+ * together, the devices in turn (each every devices/rate s), paced every 5 ms: 5 s not timed, then
+ * `durationS` timed (the steady flow, not its first moments). They and the
  * WebSocket client / subscriber run in this process, so both ends of a latency are read on one clock
  * (performance.now()); the system measured has its process to itself. Each sample also reports publish ->
  * PUBACK (for WeSprint: after its journal's commit), which tells a tail of the journal's from one of the
@@ -104,6 +105,8 @@ export interface LiveLatencyResult {
 }
 
 const STALL_MS = 3000;
+/** Seconds of publishing at the rate before the timed ones. */
+const LEAD_S = 5;
 const STARTUP_MS = 120_000;
 
 /** The order of the two paths in run `run` (1-based): the first one turns each run. */
@@ -327,18 +330,28 @@ export async function measureLive(
     for (let i = 0; i < site.devices.length; i++) publishOne(i);
     await ledger.drained('warm-up', 30_000);
 
+    // A lead-in at the rate, not timed: the timed seconds are the steady flow, not its first moments.
+    const lead = Math.round(rate * LEAD_S);
     const total = Math.round(rate * durationS);
     let expected = 0;
     let sent = 0;
-    ledger.timing = true;
-    timing = true;
-    const cpuBefore = cpuSeconds(target.pid);
-    const started = performance.now();
+    let cpuBefore = Number.NaN;
+    let started = Number.NaN;
+    const flowing = performance.now();
     await new Promise<void>((resolve) => {
       const tick = setInterval(() => {
-        const due = Math.min(total, Math.floor(((performance.now() - started) * rate) / 1000));
-        while (sent < due) expected += publishOne(sent++);
-        if (sent >= total) {
+        const due = Math.min(lead + total, Math.floor(((performance.now() - flowing) * rate) / 1000));
+        while (sent < due) {
+          if (sent === lead) {
+            ledger.timing = true;
+            timing = true;
+            cpuBefore = cpuSeconds(target.pid);
+            started = performance.now();
+          }
+          const readings = publishOne(sent++);
+          if (timing) expected += readings;
+        }
+        if (sent >= lead + total) {
           clearInterval(tick);
           resolve();
         }

@@ -4,7 +4,8 @@ import { performance } from 'node:perf_hooks';
  * What a live-latency measurement still waits for on `/api/live`: per device, its published messages in
  * order, each with the instant of its publish call and the quantities whose readings are still due. A reading
  * event settles the oldest message of its device that still owes that quantity; one nobody asked for is
- * counted as extra (sent twice, or never published). Latencies are kept only while `timing` is on.
+ * counted as extra (sent twice, or never published). Latencies are kept of the messages published while
+ * `timing` was on.
  */
 export class LiveLedger {
   readonly latencies: number[] = [];
@@ -14,14 +15,15 @@ export class LiveLedger {
   received = 0;
   extra = 0;
   outstanding = 0;
-  private readonly pending = new Map<string, { at: number; due: Set<string> }[]>();
+  private readonly pending = new Map<string, { at: number; due: Set<string>; timed: boolean }[]>();
   private progress: (() => void) | undefined;
 
   /** A message of `device` published now, carrying readings of `quantities`. */
   published(device: string, quantities: readonly string[], at = performance.now()): void {
     const queue = this.pending.get(device) ?? [];
     this.pending.set(device, queue);
-    queue.push({ at, due: new Set(quantities) });
+    // Timed or not as published: one published before timing began and arriving after is not counted.
+    queue.push({ at, due: new Set(quantities), timed: this.timing });
     this.outstanding += quantities.length;
   }
 
@@ -45,7 +47,7 @@ export class LiveLedger {
     } else {
       entry.due.delete(item);
       this.outstanding--;
-      if (this.timing) {
+      if (entry.timed) {
         this.received++;
         this.latencies.push(at - entry.at);
         this.publishedAt.push(entry.at);
