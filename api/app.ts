@@ -15,6 +15,7 @@ import { auditSignIns } from '../members/sign-in-audit.ts';
 import { type Records, sqliteRecords } from '../records/records.ts';
 import { signUpCounts } from '../reports/common-good-report.ts';
 import type { SiteConfig } from '../site/site.ts';
+import { siteReadings } from '../storage/site-view.ts';
 import type { TimeSeriesStore } from '../storage/store.ts';
 import { alertRoutes } from './alert-routes.ts';
 import { auditRoutes } from './audit-routes.ts';
@@ -44,7 +45,7 @@ import {
   type LiveStreamStats,
   liveStream,
 } from './live-stream.ts';
-import { lobbyRoutes } from './lobby-routes.ts';
+import { type LobbyHouse, lobbyRoutes } from './lobby-routes.ts';
 import type { LockCommands } from './lock-commands.ts';
 import { networkReportRoutes } from './network-report-routes.ts';
 import { noticeRoutes } from './notice-routes.ts';
@@ -200,6 +201,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
       onSignIn: auditSignIns(audit),
       // Roles are per site: every member is seen with their role in the site this API serves.
       site: { id: options.site.site.id },
+      // A lobby token of another house of the network shows that house's lobby here.
+      lobbySites: (options.network?.sites ?? []).map((s) => s.site.id),
       ...(options.now ? { now: options.now } : {}),
     });
   // Before any route: it refuses routes that do not declare who may call them.
@@ -298,9 +301,22 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   });
   const eventStats: EventFeedStats = { clients: 0, sent: 0, dropped: 0 };
   await app.register(eventFeed(eventStats, options.eventHeartbeatMs), context);
+  // The network's other houses whose lobby a token made for them shows (those with a live feed here).
+  const lobbyHouses = new Map<string, LobbyHouse>();
+  for (const other of options.network?.sites ?? []) {
+    const feed = options.network?.feeds?.get(other.site.id);
+    if (other.site.id === options.site.site.id || !feed || !options.network) continue;
+    lobbyHouses.set(other.site.id, {
+      site: other,
+      feed,
+      store: siteReadings(options.network.store, other.site.id),
+      bookings: records.bookingsAt(other.site.id),
+    });
+  }
   await app.register(lobbyRoutes, {
     ...context,
     bookings,
+    houses: lobbyHouses,
     public: options.lobbyPublic ?? false,
     ...(options.lobbyHeartbeatMs !== undefined ? { heartbeatMs: options.lobbyHeartbeatMs } : {}),
   });
@@ -375,6 +391,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   });
   await app.register(eventRoutes, {
     site: options.site,
+    ...(options.network ? { network: options.network.sites } : {}),
     events: records.events,
     bookings,
     signUps: records.signUps,

@@ -48,6 +48,8 @@ declare module 'fastify' {
     sessionToken: string | null;
     /** The valid lobby-screen token this request was made with, or null. */
     lobbyToken: string | null;
+    /** The house that lobby token shows (a token made with --site), or null (any: the one the API serves). */
+    lobbySite: string | null;
     /** The integration token that was let in on this request (never when a member signed in), or null. */
     integration: IntegrationToken | null;
     /** The integration token's secret, when one was presented (for open sockets to decide again), or null. */
@@ -130,9 +132,12 @@ async function identify(identity: Identity, request: FastifyRequest): Promise<vo
     return;
   }
   const lobbyToken = fromHeader ?? lobbyQueryToken(request);
-  if (lobbyToken && (await identity.lobbyTokens.verify(lobbyToken))) {
+  if (!lobbyToken) return;
+  const lobbySite = await identity.lobbyTokens.siteOf(lobbyToken);
+  if (lobbySite !== undefined) {
     request.lobby = true;
     request.lobbyToken = lobbyToken;
+    request.lobbySite = lobbySite;
   }
 }
 
@@ -193,6 +198,7 @@ export const auth = fp<AuthOptions>(
     app.decorateRequest('lobby', false);
     app.decorateRequest('sessionToken', null);
     app.decorateRequest('lobbyToken', null);
+    app.decorateRequest('lobbySite', null);
     app.decorateRequest('integration', null);
     app.decorateRequest('integrationSecret', null);
     const table: RouteAccessEntry[] = [];

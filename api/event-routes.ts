@@ -21,6 +21,11 @@ import { ApiError, ErrorBody } from './errors.ts';
 
 export interface EventRoutesOptions {
   site: SiteConfig;
+  /**
+   * The network's houses (SITES_DIR; the installation's home site first): each date names its house, and the
+   * listings can be filtered by one (`?site=`). Without it the network is `site` alone.
+   */
+  network?: readonly SiteConfig[];
   events: EventStore;
   bookings: BookingStore & BookingSeriesStore;
   /** The dates' places taken; without it every date shows none taken. */
@@ -36,6 +41,8 @@ const FEED_PAST_MS = 30 * DAY_MS;
 const EventDateOut = Type.Object({
   eventId: Type.String(),
   dateId: Type.String({ description: 'the date, for signing up to it' }),
+  siteId: Type.String({ description: 'the house (site id) the date is in' }),
+  siteName: Type.String({ description: "the house's name" }),
   title: Type.String(),
   description: Type.String(),
   spaceId: Type.String(),
@@ -77,32 +84,64 @@ const OrganisedEventOut = Type.Object({
 
 const isStaff = (member: Member) => STAFF.includes(member.role);
 
+const HouseQuery = Type.Object({
+  site: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 64,
+      pattern: '^[A-Za-z0-9_-]+$',
+      description: "one house's dates only (a site id of the network)",
+    }),
+  ),
+});
+
+const HouseOut = Type.Object({ id: Type.String(), name: Type.String(), timezone: Type.String() });
+
 export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async (app, options) => {
   const { site } = options;
   const { events, bookings } = options;
   const now = options.now ?? Date.now;
-  const spaceName = new Map(site.spaces.map((s) => [s.id, s.name]));
+  const houses = new Map((options.network ?? [site]).map((h) => [h.site.id, h]));
+  if (!houses.has(site.site.id)) houses.set(site.site.id, site);
+  const housesOut = [...houses.values()].map((h) => ({
+    id: h.site.id,
+    name: h.site.name,
+    timezone: h.site.timezone,
+  }));
+  /** A date's house: its booking's site (a booking from before sites: this one). */
+  const houseOf = (d: EventDate) => (d.site !== null ? houses.get(d.site) : undefined) ?? site;
+  /** The house asked for by `?site=`, checked; undefined: every house. */
+  const houseAsked = (siteId: string | undefined): string | undefined => {
+    if (siteId === undefined) return undefined;
+    if (!houses.has(siteId)) throw new ApiError(404, `no house "${siteId}" in this network`);
+    return siteId;
+  };
   const spaces = new Map(site.spaces.map((s) => [s.id, s]));
   const devices = new Set(site.devices.map((d) => d.id));
 
-  const out = (d: EventDate, counts: Map<string, { confirmed: number; waiting: number }>) => ({
-    eventId: d.eventId,
-    dateId: d.dateId,
-    title: d.title,
-    description: d.description,
-    spaceId: d.spaceId,
-    spaceName: spaceName.get(d.spaceId) ?? d.spaceId,
-    start: new Date(d.start).toISOString(),
-    end: new Date(d.end).toISOString(),
-    capacity: d.capacity,
-    visibility: d.visibility,
-    taken: counts.get(`${d.eventId} ${d.dateId}`)?.confirmed ?? 0,
-    waiting: counts.get(`${d.eventId} ${d.dateId}`)?.waiting ?? 0,
-  });
-  const upcoming = async (signedIn: boolean) => {
+  const out = (d: EventDate, counts: Map<string, { confirmed: number; waiting: number }>) => {
+    const house = houseOf(d);
+    return {
+      eventId: d.eventId,
+      dateId: d.dateId,
+      siteId: house.site.id,
+      siteName: house.site.name,
+      title: d.title,
+      description: d.description,
+      spaceId: d.spaceId,
+      spaceName: house.spaces.find((s) => s.id === d.spaceId)?.name ?? d.spaceId,
+      start: new Date(d.start).toISOString(),
+      end: new Date(d.end).toISOString(),
+      capacity: d.capacity,
+      visibility: d.visibility,
+      taken: counts.get(`${d.eventId} ${d.dateId}`)?.confirmed ?? 0,
+      waiting: counts.get(`${d.eventId} ${d.dateId}`)?.waiting ?? 0,
+    };
+  };
+  const upcoming = async (signedIn: boolean, house?: string) => {
     const t = now();
     const range = { start: t, end: t + AHEAD_MS };
-    const dates = await events.datesWithin(range, signedIn ? 'all' : 'public');
+    const dates = await events.datesWithin(range, signedIn ? 'all' : 'public', house);
     // Dates that began before now but still run are shown too: their counts from a day back.
     const counts = new Map(
       ((await options.signUps?.counts({ start: t - DAY_MS, end: range.end })) ?? []).map((c) => [
@@ -119,19 +158,29 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
       config: { access: 'public' },
       schema: {
         tags: ['events'],
-        summary: 'The public events of the next 60 days, for anyone (no sign-in; no person named)',
+        summary:
+          'The public events of the next 60 days, for anyone (no sign-in; no person named), each with its house; ' +
+          '?site= one house only',
+        querystring: HouseQuery,
         response: {
           200: Type.Object({
             site: Type.Object({ name: Type.String(), timezone: Type.String() }),
+            houses: Type.Array(HouseOut, { description: "the network's houses (one without a network)" }),
             dates: Type.Array(EventDateOut),
           }),
+          400: ErrorBody,
+          404: ErrorBody,
         },
       },
     },
-    async (_request, reply) =>
-      reply
-        .header('cache-control', 'public, max-age=60')
-        .send({ site: { name: site.site.name, timezone: site.site.timezone }, ...(await upcoming(false)) }),
+    async (request, reply) => {
+      const house = houseAsked(request.query.site);
+      return reply.header('cache-control', 'public, max-age=60').send({
+        site: { name: site.site.name, timezone: site.site.timezone },
+        houses: housesOut,
+        ...(await upcoming(false, house)),
+      });
+    },
   );
 
   app.get(
@@ -140,18 +189,32 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
       config: { access: 'public' },
       schema: {
         tags: ['events'],
-        summary: 'The public events as an iCalendar feed anyone can subscribe to',
+        summary:
+          "The public events as an iCalendar feed anyone can subscribe to, each date's location in its house; " +
+          '?site= one house only',
         produces: ['text/calendar'],
-        response: { 200: Type.String({ description: 'text/calendar (RFC 5545)' }) },
+        querystring: HouseQuery,
+        response: {
+          200: Type.String({ description: 'text/calendar (RFC 5545)' }),
+          400: ErrorBody,
+          404: ErrorBody,
+        },
       },
     },
-    async (_request, reply) => {
+    async (request, reply) => {
+      const house = houseAsked(request.query.site);
       const t = now();
-      const dates = await events.datesWithin({ start: t - FEED_PAST_MS, end: t + FEED_AHEAD_MS }, 'public');
+      const dates = await events.datesWithin(
+        { start: t - FEED_PAST_MS, end: t + FEED_AHEAD_MS },
+        'public',
+        house,
+      );
+      // One house's feed is named after it; the whole network's after this house.
+      const named = (house !== undefined ? houses.get(house) : undefined) ?? site;
       return reply
         .type('text/calendar; charset=utf-8')
         .header('cache-control', 'public, max-age=300')
-        .send(eventsCalendar(site, visibleTo(dates, false), t));
+        .send(eventsCalendar(named, visibleTo(dates, false), t, houses));
     },
   );
 
@@ -161,11 +224,18 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
       config: { access: ANY_MEMBER },
       schema: {
         tags: ['events'],
-        summary: 'The events of the next 60 days, members-only ones included',
-        response: { 200: Type.Object({ dates: Type.Array(EventDateOut) }), 401: ErrorBody },
+        summary:
+          'The events of the next 60 days, members-only ones included, each with its house; ?site= one house',
+        querystring: HouseQuery,
+        response: {
+          200: Type.Object({ dates: Type.Array(EventDateOut) }),
+          400: ErrorBody,
+          401: ErrorBody,
+          404: ErrorBody,
+        },
       },
     },
-    async () => upcoming(true),
+    async (request) => upcoming(true, houseAsked(request.query.site)),
   );
 
   app.get(

@@ -216,11 +216,14 @@ export const noticeRoutes: FastifyPluginAsyncTypebox<NoticeRoutesOptions> = asyn
       schema: {
         tags: ['lobby'],
         summary:
-          "Every space's notices up now, for its lobby tile (a lobby-screen token or any member; no names)",
+          "Every space's notices up now, for its lobby tile (a lobby-screen token or any member; no names); a token made for another house of the network gets that house's",
         querystring: Type.Object({ token: Type.Optional(Type.String({ maxLength: 128 })) }),
         response: { 200: NoticesOut, 401: ErrorBody },
       },
     },
-    async () => ({ notices: (await notices.current(siteId, now())).map(shown) }),
+    // The house the lobby shows: its token's (the identity admits only the network's houses), else this one.
+    async (request) => ({
+      notices: (await notices.current((!request.member && request.lobbySite) || siteId, now())).map(shown),
+    }),
   );
 };

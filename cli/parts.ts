@@ -323,7 +323,12 @@ export async function startParts(
       if (identity) return identity;
       const opened = await openRecordsOnce();
       // The API serves the home site: every member is seen with their role there (roles are per site).
-      identity = new Identity(opened, { onSignIn: auditSignIns(opened.audit), site: { id: site.site.id } });
+      identity = new Identity(opened, {
+        onSignIn: auditSignIns(opened.audit),
+        site: { id: site.site.id },
+        // A lobby token made for another house shows that house's lobby (api/lobby-routes.ts).
+        lobbySites: network.sites.map((s) => s.site.id),
+      });
       return identity;
     };
     goOn();

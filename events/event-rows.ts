@@ -24,6 +24,8 @@ export interface DateRow {
   description: string;
   capacity: number | null;
   visibility: EventVisibility;
+  /** The house of the date's booking (null only for a booking from before bookings carried their site). */
+  site: string | null;
   space_id: string;
   start_ms: number;
   end_ms: number;
@@ -53,6 +55,7 @@ export function toEventDate(r: DateRow): EventDate {
     description: r.description,
     capacity: r.capacity,
     visibility: r.visibility,
+    site: r.site,
     spaceId: r.space_id,
     start: Number(r.start_ms),
     end: Number(r.end_ms),
@@ -64,7 +67,7 @@ export function toEventDate(r: DateRow): EventDate {
  * One date of an event not cancelled: the event's own booking or one of its series', not cancelled (a date
  * released for want of a check-in still happened on paper: its organiser enters who came).
  */
-export const DATE_OF_SQL = `SELECT e.id, b.id AS date_id, e.title, e.description, e.capacity, e.visibility, b.space_id,
+export const DATE_OF_SQL = `SELECT e.id, b.id AS date_id, e.title, e.description, e.capacity, e.visibility, b.site, b.space_id,
     b.start_ms, b.end_ms, b.occurrence
   FROM events e JOIN bookings b ON (b.id = e.booking_id OR b.series_id = e.series_id)
   WHERE e.id = $event AND b.id = $date AND e.cancelled_at IS NULL AND b.status IN ('booked', 'checked_in', 'released')`;
@@ -88,13 +91,13 @@ export const ORGANISED_EVENTS_SQL = `SELECT id, title, description, capacity, vi
  * The dates of one organiser's events overlapping [$start, $end), released ones included; two arms (a single
  * booking, a series' dates) so each uses its index.
  */
-export const ORGANISED_DATES_SQL = `SELECT e.id, b.id AS date_id, e.title, e.description, e.capacity, e.visibility, b.space_id,
+export const ORGANISED_DATES_SQL = `SELECT e.id, b.id AS date_id, e.title, e.description, e.capacity, e.visibility, b.site, b.space_id,
     b.start_ms, b.end_ms, b.occurrence, b.status, b.member_id
   FROM events e JOIN bookings b ON b.id = e.booking_id
   WHERE e.organiser_id = $organiser AND e.cancelled_at IS NULL AND b.status IN ('booked', 'checked_in', 'released')
     AND b.start_ms < $end AND $start < b.end_ms
   UNION ALL
-  SELECT e.id, b.id AS date_id, e.title, e.description, e.capacity, e.visibility, b.space_id,
+  SELECT e.id, b.id AS date_id, e.title, e.description, e.capacity, e.visibility, b.site, b.space_id,
     b.start_ms, b.end_ms, b.occurrence, b.status, b.member_id
   FROM events e JOIN bookings b ON b.series_id = e.series_id
   WHERE e.organiser_id = $organiser AND e.cancelled_at IS NULL AND b.status IN ('booked', 'checked_in', 'released')

@@ -11,6 +11,7 @@ const date = (over: Partial<EventDate>): EventDate => ({
   description: '',
   capacity: null,
   visibility: 'public',
+  site: 'haus',
   spaceId: 'hall',
   start: at('2027-03-25T17:00:00Z'),
   end: at('2027-03-25T20:00:00Z'),

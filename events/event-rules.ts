@@ -24,6 +24,8 @@ export interface EventDate extends EventDetails {
   eventId: string;
   /** The date's booking (each date of an event is one booking of its booking or series). */
   dateId: string;
+  /** The house the date is in: its booking's site (null only for a booking from before bookings had one). */
+  site: string | null;
   spaceId: string;
   start: number;
   end: number;

@@ -30,7 +30,12 @@ export interface EventStore {
    */
   /** One date (not cancelled) of an event not cancelled: the booking `dateId` of its booking or series. */
   dateOf(eventId: string, dateId: string): Promise<EventDate | undefined>;
-  datesWithin(range: { start: number; end: number }, visibility: 'public' | 'all'): Promise<EventDate[]>;
+  /** `site`: one house's dates only (a network's listing filtered by house); absent, every house's. */
+  datesWithin(
+    range: { start: number; end: number },
+    visibility: 'public' | 'all',
+    site?: string,
+  ): Promise<EventDate[]>;
   /** The events `organiserId` organises, not cancelled, newest first (at most 200). */
   organisedBy(organiserId: string): Promise<PublicEvent[]>;
   /**

@@ -10,6 +10,7 @@ const date = (over: Partial<OrganisedDate>): OrganisedDate => ({
   description: '',
   capacity: 10,
   visibility: 'public',
+  site: 'haus',
   spaceId: 'hall',
   start: at('2026-12-17T17:00:00Z'),
   end: at('2026-12-17T19:00:00Z'),

@@ -67,20 +67,21 @@ export class PostgresEventStore implements EventStore {
   async datesWithin(
     range: { start: number; end: number },
     visibility: 'public' | 'all',
+    site?: string,
   ): Promise<EventDate[]> {
     // Two arms (a single booking, a series' dates) so each uses its index.
     const { rows } = await this.pool.query<DateRow>(
-      `SELECT e.id, b.id AS date_id, e.title, e.description, e.capacity, e.visibility, b.space_id, b.start_ms, b.end_ms, b.occurrence
+      `SELECT e.id, b.id AS date_id, e.title, e.description, e.capacity, e.visibility, b.site, b.space_id, b.start_ms, b.end_ms, b.occurrence
        FROM events e JOIN bookings b ON b.id = e.booking_id
        WHERE e.cancelled_at IS NULL AND b.status IN ('booked', 'checked_in') AND b.start_ms < $1 AND $2 < b.end_ms
-         AND (e.visibility = 'public' OR $3)
+         AND (e.visibility = 'public' OR $3) AND ($5::text IS NULL OR b.site = $5)
        UNION ALL
-       SELECT e.id, b.id AS date_id, e.title, e.description, e.capacity, e.visibility, b.space_id, b.start_ms, b.end_ms, b.occurrence
+       SELECT e.id, b.id AS date_id, e.title, e.description, e.capacity, e.visibility, b.site, b.space_id, b.start_ms, b.end_ms, b.occurrence
        FROM events e JOIN bookings b ON b.series_id = e.series_id
        WHERE e.cancelled_at IS NULL AND b.status IN ('booked', 'checked_in') AND b.start_ms < $1 AND $2 < b.end_ms
-         AND (e.visibility = 'public' OR $3)
+         AND (e.visibility = 'public' OR $3) AND ($5::text IS NULL OR b.site = $5)
        ORDER BY start_ms LIMIT $4`,
-      [range.end, range.start, visibility === 'all', MAX_DATES],
+      [range.end, range.start, visibility === 'all', MAX_DATES, site ?? null],
     );
     return rows.map(toEventDate);
   }

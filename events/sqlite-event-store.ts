@@ -39,16 +39,31 @@ export class SqliteEventStore implements EventStore {
         'UPDATE events SET cancelled_at = ? WHERE id = ? AND cancelled_at IS NULL',
       ),
       // Two arms (a single booking, a series' dates) so each uses its index.
-      dates: db.prepare<[number, number, number, number, number, number, number], DateRow>(
-        `SELECT e.id, b.id AS date_id, e.title, e.description, e.capacity, e.visibility, b.space_id, b.start_ms, b.end_ms, b.occurrence
+      dates: db.prepare<
+        [
+          number,
+          number,
+          number,
+          string | null,
+          string | null,
+          number,
+          number,
+          number,
+          string | null,
+          string | null,
+          number,
+        ],
+        DateRow
+      >(
+        `SELECT e.id, b.id AS date_id, e.title, e.description, e.capacity, e.visibility, b.site, b.space_id, b.start_ms, b.end_ms, b.occurrence
          FROM events e JOIN bookings b ON b.id = e.booking_id
          WHERE e.cancelled_at IS NULL AND b.status IN ('booked', 'checked_in') AND b.start_ms < ? AND ? < b.end_ms
-           AND (e.visibility = 'public' OR ? = 1)
+           AND (e.visibility = 'public' OR ? = 1) AND (? IS NULL OR b.site = ?)
          UNION ALL
-         SELECT e.id, b.id AS date_id, e.title, e.description, e.capacity, e.visibility, b.space_id, b.start_ms, b.end_ms, b.occurrence
+         SELECT e.id, b.id AS date_id, e.title, e.description, e.capacity, e.visibility, b.site, b.space_id, b.start_ms, b.end_ms, b.occurrence
          FROM events e JOIN bookings b ON b.series_id = e.series_id
          WHERE e.cancelled_at IS NULL AND b.status IN ('booked', 'checked_in') AND b.start_ms < ? AND ? < b.end_ms
-           AND (e.visibility = 'public' OR ? = 1)
+           AND (e.visibility = 'public' OR ? = 1) AND (? IS NULL OR b.site = ?)
          ORDER BY start_ms LIMIT ?`,
       ),
     };
@@ -87,10 +102,12 @@ export class SqliteEventStore implements EventStore {
   async datesWithin(
     range: { start: number; end: number },
     visibility: 'public' | 'all',
+    site?: string,
   ): Promise<EventDate[]> {
     const all = visibility === 'all' ? 1 : 0;
+    const house = site ?? null;
     return this.statements.dates
-      .all(range.end, range.start, all, range.end, range.start, all, MAX_DATES)
+      .all(range.end, range.start, all, house, house, range.end, range.start, all, house, house, MAX_DATES)
       .map(toEventDate);
   }
 

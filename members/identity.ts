@@ -49,6 +49,11 @@ export interface IdentityOptions {
    * of members who name no home (default: `id`).
    */
   site?: { id: string; installationHome?: string };
+  /**
+   * The other houses whose lobby this API shows too (the network's, SITES_DIR): a lobby token made for one of
+   * them is valid here and shows that house. Without it only tokens of `site` (or of any site) are.
+   */
+  lobbySites?: readonly string[];
 }
 
 /** The stores Identity works on, whatever database keeps them (records/records.ts picks them). */
@@ -102,15 +107,25 @@ export class Identity {
       this.integrationTokens = source.integrationTokens;
       this.failures = source.failures;
     }
-    // A lobby token made for another site shows nothing here.
-    this.lobbyTokens = site
-      ? {
-          create: (label, now, tokenSite) => lobbyTokens.create(label, now, tokenSite),
-          verify: (token, siteId) => lobbyTokens.verify(token, siteId ?? site.id),
-          revoke: (shownId, now) => lobbyTokens.revoke(shownId, now),
-          list: () => lobbyTokens.list(),
-        }
-      : lobbyTokens;
+    // A lobby token made for a site this API does not serve shows nothing here; one made for another house
+    // of the network (`lobbySites`) shows that house's lobby (api/lobby-routes.ts).
+    const served = site ? [site.id, ...(options.lobbySites ?? [])] : undefined;
+    const siteOf = async (token: string) => {
+      const tokenSite = await lobbyTokens.siteOf(token);
+      if (tokenSite === undefined || tokenSite === null || !served) return tokenSite;
+      return served.includes(tokenSite) ? tokenSite : undefined;
+    };
+    this.lobbyTokens =
+      site && served
+        ? {
+            create: (label, now, tokenSite) => lobbyTokens.create(label, now, tokenSite),
+            verify: async (token, siteId) =>
+              siteId !== undefined ? lobbyTokens.verify(token, siteId) : (await siteOf(token)) !== undefined,
+            siteOf,
+            revoke: (shownId, now) => lobbyTokens.revoke(shownId, now),
+            list: () => lobbyTokens.list(),
+          }
+        : lobbyTokens;
     this.now = options.now ?? Date.now;
     this.#onSignIn = options.onSignIn;
   }

@@ -23,6 +23,11 @@ export interface LobbyTokens {
   create(label: string, now?: number, site?: string): Promise<{ id: string; token: string }>;
   /** Whether the token is one of ours, not revoked, and (given `siteId`) not bound to another site. */
   verify(token: string, siteId?: string): Promise<boolean>;
+  /**
+   * The house whose lobby a valid token shows: its site, or null for a token of any site (made without
+   * `--site`); undefined for a token that is not one of ours or is revoked.
+   */
+  siteOf(token: string): Promise<string | null | undefined>;
   /** Revokes by the shown id (a prefix of the hash); false when no single unrevoked token has it. */
   revoke(shownId: string, now?: number): Promise<boolean>;
   list(): Promise<LobbyTokenListing[]>;

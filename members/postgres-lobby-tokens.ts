@@ -20,14 +20,19 @@ export class PostgresLobbyTokens implements LobbyTokens {
   }
 
   async verify(token: string, siteId?: string): Promise<boolean> {
+    const site = await this.siteOf(token);
+    if (site === undefined) return false;
+    return site === null || siteId === undefined || site === siteId;
+  }
+
+  async siteOf(token: string): Promise<string | null | undefined> {
     const row = (
       await this.pool.query<{ site: string | null }>(
         'SELECT site FROM lobby_tokens WHERE id = $1 AND revoked_at IS NULL',
         [tokenId(token)],
       )
     ).rows[0];
-    if (row === undefined) return false;
-    return row.site === null || siteId === undefined || row.site === siteId;
+    return row === undefined ? undefined : row.site;
   }
 
   async revoke(shownId: string, now = Date.now()): Promise<boolean> {

@@ -17,11 +17,16 @@ export class SqliteLobbyTokens implements LobbyTokens {
   }
 
   async verify(token: string, siteId?: string): Promise<boolean> {
+    const site = await this.siteOf(token);
+    if (site === undefined) return false;
+    return site === null || siteId === undefined || site === siteId;
+  }
+
+  async siteOf(token: string): Promise<string | null | undefined> {
     const row = this.records
       .prepare('SELECT site FROM lobby_tokens WHERE id = ? AND revoked_at IS NULL')
       .get(tokenId(token)) as { site: string | null } | undefined;
-    if (row === undefined) return false;
-    return row.site === null || siteId === undefined || row.site === siteId;
+    return row === undefined ? undefined : row.site;
   }
 
   async revoke(shownId: string, now = Date.now()): Promise<boolean> {
