@@ -272,7 +272,11 @@ t.test(
     t.equal(byId.get('pres-a')?.silent, false, '30 minutes are nothing for an hourly sensor');
     t.equal(byId.get('main-a')?.silent, true, 'never heard');
     t.equal(overview.devices.silent, 8, 'air-b and the seven never heard');
-    t.same(overview.quarantine, { total: 5, byReason: { unknown_topic: 3, decode_error: 2 } });
+    t.same(overview.quarantine, {
+      total: 5,
+      byReason: { unknown_topic: 3, decode_error: 2 },
+      unattributed: 0,
+    });
   },
 );
 

@@ -188,8 +188,15 @@ export const FacilityOverview = Type.Object({
     list: Type.Array(FacilityDevice),
   }),
   quarantine: Type.Object({
-    total: Type.Integer(),
+    total: Type.Integer({
+      description:
+        "this house's devices' unreadable messages and those whose topic names no device of any house",
+    }),
     byReason: Type.Record(Type.String(), Type.Integer()),
+    unattributed: Type.Integer({
+      description:
+        "of the total, the messages whose topic names no device of any house: the installation's, the same in every house",
+    }),
   }),
 });
 export type FacilityOverview = Static<typeof FacilityOverview>;
@@ -230,8 +237,10 @@ export interface FacilityInputs {
   profiles: ReadonlyMap<string, ProfileFacts>;
   /** kWh consumed since local midnight per meter device (only meters with readings today). */
   consumptionToday: ReadonlyMap<string, number>;
-  /** Quarantined messages by reason, all-time. */
+  /** Quarantined messages by reason, all-time: this house's devices' and the unattributed. */
   quarantine: Readonly<Record<string, number>>;
+  /** Of those, the ones whose topic names no device of any house (the installation's); default none. */
+  quarantineUnattributed?: Readonly<Record<string, number>>;
 }
 
 /** How long a device's reading stands for "now": three reporting intervals, at least 15 minutes. */
@@ -499,6 +508,7 @@ export function facilityOverview(inputs: FacilityInputs): FacilityOverview {
     quarantine: {
       total: Object.values(inputs.quarantine).reduce((a, b) => a + b, 0),
       byReason: { ...inputs.quarantine },
+      unattributed: Object.values(inputs.quarantineUnattributed ?? {}).reduce((a, b) => a + b, 0),
     },
   };
 }

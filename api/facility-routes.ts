@@ -23,6 +23,7 @@ import {
   localDays,
   type ProfileFacts,
 } from './facility-overview.ts';
+import { addCounts } from './quarantine-routes.ts';
 import { freshen, latestFromStore } from './reading-routes.ts';
 
 async function queryStore(store: TimeSeriesStore, q: SeriesQuery) {
@@ -69,10 +70,11 @@ export function facilityAnswers({
       latestFromStore(store, {}),
       queryStore(store, { quantity: 'energy', from: dayStart, to: now + 1, aggregate: 'consumption' }),
     ]);
-    let counts: Record<string, number>;
+    let counts: { own: Record<string, number>; unattributed: Record<string, number> };
     try {
-      // The gateway's quarantine is the installation's: a message it could not read names no house.
-      counts = quarantine.counts();
+      // This house's devices' messages, and those whose topic names no device of any house (the
+      // installation's, shown in every house as such).
+      counts = quarantine.countsFor(site.site.id);
     } catch (err) {
       throw new ApiError(503, `quarantine store unavailable: ${(err as Error).message}`);
     }
@@ -92,7 +94,8 @@ export function facilityAnswers({
       devices: feed.devices(),
       profiles: facts,
       consumptionToday,
-      quarantine: counts,
+      quarantine: addCounts(counts.own, counts.unattributed),
+      quarantineUnattributed: counts.unattributed,
     });
   }
 

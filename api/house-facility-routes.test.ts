@@ -8,6 +8,7 @@ import { AlertWatch } from '../alerts/alert-watch.ts';
 import { SqliteAlertStore } from '../alerts/sqlite-alert-store.ts';
 import { BuildingFeed } from '../building/live-feed.ts';
 import { buildingTopics } from '../building/topics.ts';
+import { Quarantine } from '../gateway/quarantine.ts';
 import { SqliteMemberStore } from '../members/sqlite-member-store.ts';
 import type { SiteConfig } from '../site/site.ts';
 import { siteReadings } from '../storage/site-view.ts';
@@ -79,7 +80,10 @@ async function network(t: Test, socketCheckMs = 3_600_000) {
     ['nord', watch(NORD, nordFeed)],
     ['sued', watch(SUED, suedFeed)],
   ]);
+  const quarantine = new Quarantine(path.join(dir, 'gateway.db'));
+  t.teardown(() => quarantine.close());
   const { app } = await testApi(t, {
+    quarantine,
     site: NORD,
     store: siteReadings(all, 'nord'),
     feed: nordFeed,
@@ -99,7 +103,7 @@ async function network(t: Test, socketCheckMs = 3_600_000) {
     if (options.sued) await members.setSiteRole(created.member.id, 'sued', options.sued);
     return { ...created, cookie: await signIn(app, created.member.email, created.password) };
   };
-  return { app, records, members, member, nordFeed, suedFeed, alerts, clock };
+  return { app, records, members, member, nordFeed, suedFeed, alerts, clock, quarantine };
 }
 
 const SUED_ROUTES = [
@@ -357,5 +361,52 @@ t.test(
     );
     t.equal((await list('/api/network/houses/sued/alerts?state=all', suedBoard.cookie)).alerts.length, 1);
     t.equal((await list('/api/network/houses/west/alerts', both.cookie)).status, 404);
+  },
+);
+
+t.test(
+  "each house's quarantine: its own devices' messages, and those naming no device, said so",
+  async (t) => {
+    const n = await network(t);
+    const bad = (seq: number, extra: { site?: string; device?: string; topic?: string }) =>
+      n.quarantine.add({
+        receivedAt: NOW - 1000,
+        topic: extra.topic ?? 'shellies/x/relay/0/power',
+        payload: Buffer.from('not-a-number'),
+        reason: extra.site ? 'malformed' : 'unknown_device',
+        detail: 'test',
+        seq,
+        ...(extra.site ? { site: extra.site } : {}),
+        ...(extra.device ? { device: extra.device } : {}),
+      });
+    // Both houses have a plug-1: two of Süd's messages, one of Nord's, one whose topic names no device.
+    bad(1, { site: 'sued', device: 'sued/plug-1' });
+    bad(2, { site: 'sued', device: 'sued/plug-1' });
+    bad(3, { site: 'nord', device: 'nord/plug-1' });
+    bad(4, { topic: 'nobody/knows' });
+    const both = await n.member('facility', { sued: 'facility' });
+    const get = async (url: string) =>
+      (await n.app.inject({ method: 'GET', url, headers: { cookie: both.cookie } })).json();
+    t.same((await get('/api/facility/overview')).quarantine, {
+      total: 2,
+      byReason: { malformed: 1, unknown_device: 1 },
+      unattributed: 1,
+    });
+    t.same((await get('/api/network/houses/sued/facility/overview')).quarantine, {
+      total: 3,
+      byReason: { malformed: 2, unknown_device: 1 },
+      unattributed: 1,
+    });
+    const list = await get('/api/quarantine');
+    t.same(list.counts, { malformed: 1, unknown_device: 1 });
+    t.same(list.unattributed, { unknown_device: 1 });
+    t.same(
+      list.entries.map((e: { site: string | null; device: string | null }) => [e.site, e.device]),
+      [
+        [null, null],
+        ['nord', 'nord/plug-1'],
+      ],
+      "Nord's and nobody's: none of Süd's",
+    );
   },
 );

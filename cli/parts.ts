@@ -532,7 +532,7 @@ export async function startParts(
     goOn();
     if (parts.simulation) {
       // Before the live meters start: they go on from the stored history, or from the history planned now.
-      const history = await startupHistory(settings, site, profiles);
+      const history = await startupHistory(settings, site, profiles, network.sites.slice(1));
       goOn();
       const started = await startOwnSimulation(
         settings,

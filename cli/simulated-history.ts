@@ -18,6 +18,7 @@ import { type BackfillPlan, historyTimes, planBackfill } from '../simulations/hi
 import { demoMemberIds, ensureSimulatedMembers } from '../simulations/history/population.ts';
 import { type BackfillProgress, type BackfillReport, runBackfill } from '../simulations/history/run.ts';
 import { DEFAULT_STEP_MS, parseSpan, parseStep } from '../simulations/history/span.ts';
+import { SimulatedBuilding } from '../simulations/simulated-building.ts';
 import { loadSite } from '../site/load.ts';
 import type { DeviceConfig, SiteConfig } from '../site/site.ts';
 import { openStore } from '../storage/open.ts';
@@ -241,32 +242,54 @@ const AHEAD_EVERY_MS = 60 * 60_000;
 
 function keepBookingsAhead(
   settings: Settings,
-  site: SiteConfig,
+  houses: readonly SiteConfig[],
   seed: string,
   logger: Logger,
 ): { stop(): void } | undefined {
   const log = logger.child({ part: 'bookings-ahead' });
+  const home = houses[0];
+  if (!home) return undefined;
   // Opened at the first write (PostgreSQL may still be coming up) and again after a failed opening.
   const stopped = new AbortController();
   let opening: Promise<Records> | undefined;
-  let members: string[] = [];
+  const members = new Map<string, string[]>();
   const write = async () => {
+    let records: Records;
     try {
       opening ??= openRecordStores(
         { dataDir: settings.dataDir, databaseUrl: settings.databaseUrl },
-        { signal: stopped.signal, homeSite: site.site.id },
+        { signal: stopped.signal, homeSite: home.site.id },
       );
-      const records = await opening.catch((err: Error) => {
+      records = await opening.catch((err: Error) => {
         opening = undefined;
         throw err;
       });
-      if (members.length === 0) members = await ensureSimulatedMembers(new Identity(records), site.site.id);
-      const store = records.bookingsAt(site.site.id);
-      const r = await writeUpcomingBookings({ site, seed, now: Date.now(), store, members });
-      log.info(r, 'bookings ahead written');
     } catch (err) {
-      // A busy records file or the like: the next hour tries again; the demo goes on.
       log.warn({ err: (err as Error).message }, 'bookings ahead not written this time');
+      return;
+    }
+    // Every house of the network (SITES_DIR), each in its own time zone and opening hours: a house's
+    // bookings are its own (Records.bookingsAt), booked by its own simulated members.
+    for (const house of houses) {
+      const id = house.site.id;
+      try {
+        let own = members.get(id) ?? [];
+        if (own.length === 0) {
+          own = await ensureSimulatedMembers(new Identity(records), id);
+          members.set(id, own);
+        }
+        const r = await writeUpcomingBookings({
+          site: house,
+          ...houseSeeds(seed, house, home),
+          now: Date.now(),
+          store: records.bookingsAt(id),
+          members: own,
+        });
+        log.info({ ...r, ...(houses.length > 1 ? { site: id } : {}) }, 'bookings ahead written');
+      } catch (err) {
+        // A busy records file or the like: the next hour tries again; the demo goes on.
+        log.warn({ err: (err as Error).message, site: id }, 'bookings ahead not written this time');
+      }
     }
   };
   let writing = write();
@@ -282,6 +305,21 @@ function keepBookingsAhead(
       void writing.finally(() => opening?.then((records) => records.close()).catch(() => undefined));
     },
   };
+}
+
+/**
+ * A house's seeds for its bookings ahead. Booking ids are the installation's (stable on seed, space and
+ * start), and the houses of a network share space ids, so each house other than the home site books with a
+ * seed of its own; its presence model stays its live simulator's (SimulatedBuilding's default seed), so the
+ * bookings follow the people its sensors see.
+ */
+export function houseSeeds(
+  seed: string,
+  house: SiteConfig,
+  home: SiteConfig,
+): { seed: string; building?: SimulatedBuilding } {
+  if (house.site.id === home.site.id) return { seed };
+  return { seed: `${seed}@${house.site.id}`, building: new SimulatedBuilding(house) };
 }
 
 const BIN = path.resolve(import.meta.dirname, '../bin/wesprint.js');
@@ -301,6 +339,8 @@ export async function startupHistory(
   settings: Settings,
   site: SiteConfig,
   profiles: FamilyQuantities,
+  /** The network's other houses (SITES_DIR): their bookings are kept ahead too (no history of their own). */
+  others: readonly SiteConfig[] = [],
 ): Promise<StartupHistory> {
   const days = settings.backfillDays;
   const store = openStore(settings);
@@ -335,9 +375,9 @@ export async function startupHistory(
     bookingsAhead:
       days > 0 && settings.simSpeed === 1
         ? {
-            line: `Bookings        the simulated members' bookings for today and tomorrow, renewed hourly`,
+            line: `Bookings        the simulated members' bookings for today and tomorrow, renewed hourly${others.length > 0 ? `, in each of ${others.length + 1} houses` : ''}`,
             start(logger) {
-              const ahead = keepBookingsAhead(settings, site, seed, logger);
+              const ahead = keepBookingsAhead(settings, [site, ...others], seed, logger);
               return { stop: async () => ahead?.stop() };
             },
           }

@@ -238,6 +238,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const decodeEntry = (entry: JournalEntry): EntryOutcome => {
     try {
       if (entry.payload.length > maxPayload) {
+        const site = decoder.siteOfTopic(entry.topic);
         const fresh = quarantine.add({
           receivedAt: entry.receivedAt,
           topic: entry.topic,
@@ -245,6 +246,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           reason: 'oversized',
           detail: `payload of ${entry.payload.length} bytes exceeds ${maxPayload}`,
           seq: entry.seq,
+          ...(site ? { site } : {}),
         });
         return { outcome: 'quarantined', fresh };
       }
@@ -252,6 +254,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     } catch (err) {
       // A decoder bug must cost one message, never the gateway.
       logger.error({ topic: entry.topic, err: (err as Error).message }, 'message handling failed');
+      const site = decoder.siteOfTopic(entry.topic);
       const fresh = quarantine.add({
         receivedAt: entry.receivedAt,
         topic: entry.topic,
@@ -259,6 +262,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         reason: 'malformed',
         detail: `gateway error: ${(err as Error).message}`,
         seq: entry.seq,
+        ...(site ? { site } : {}),
       });
       return { outcome: 'quarantined', fresh };
     }

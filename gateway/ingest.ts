@@ -53,6 +53,17 @@ export class DeviceMessageDecoder {
     return this.quarantine.add(origin.seq === undefined ? entry : { ...entry, seq: origin.seq });
   }
 
+  /**
+   * The site of the device whose base topic this topic is or lies under (base topics are unique in the
+   * network); undefined when it names none. For what is kept before decoding (an oversized message).
+   */
+  siteOfTopic(topic: string): string | undefined {
+    for (const [base, { id }] of this.#byTopic) {
+      if (topic === base || topic.startsWith(`${base}/`)) return this.#devices.get(id)?.site;
+    }
+    return undefined;
+  }
+
   decode(
     topic: string,
     payload: Buffer,
@@ -73,6 +84,8 @@ export class DeviceMessageDecoder {
     const decoded = decodeMessage(this.profiles, topic, payload, receivedAt, this.#byTopic);
     if (!decoded.ok) {
       if (decoded.reason === 'ignored') return { outcome: 'ignored' };
+      // A message of a known device is its site's, whatever is wrong with it.
+      const site = decoded.device ? this.#devices.get(decoded.device)?.site : undefined;
       const fresh = this.#keep(origin, {
         receivedAt,
         topic,
@@ -80,6 +93,7 @@ export class DeviceMessageDecoder {
         reason: decoded.reason,
         detail: decoded.detail,
         ...(decoded.device ? { device: decoded.device } : {}),
+        ...(site ? { site } : {}),
       });
       return { outcome: 'quarantined', fresh };
     }

@@ -128,6 +128,20 @@ t.test(
     t.equal(suedOut.topic, sued.reading('werkstatt', 'plug-1', 'energy'));
     t.equal(JSON.parse(suedOut.payload).value, 600 / 60 / 1000);
     t.same(n.quarantine.counts(), {}, 'nothing quarantined');
+
+    // Süd's plug-1 sends what its firmware never would: kept with Süd, counted for Süd only.
+    await b.publishAsync(`${suedPlug.topic}/relay/0/power`, 'not-a-number', { qos: 1 });
+    await waitFor('quarantined', async () => (n.quarantine.counts().malformed === 1 ? true : undefined));
+    t.same(n.quarantine.countsFor('sued'), { own: { malformed: 1 }, unattributed: {} }, "Süd's");
+    t.same(
+      n.quarantine.countsFor('nord'),
+      { own: {}, unattributed: {} },
+      "not Nord's, whose plug-1 is another",
+    );
+    t.match(n.quarantine.list({ site: 'sued' }), [
+      { site: 'sued', device: 'sued/plug-1', reason: 'malformed' },
+    ]);
+    t.same(n.quarantine.list({ site: 'nord' }), [], "not in Nord's list");
   },
 );
 

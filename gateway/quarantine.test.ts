@@ -63,3 +63,53 @@ t.test(
     t.same(again.counts(), { unknown_device: 1, malformed: 1 });
   },
 );
+
+t.test(
+  "in a network a message is its device's site's; one naming no device is the installation's",
+  async (t) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-quarantine-'));
+    t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const file = path.join(dir, 'gateway.db');
+    // A gateway.db from before counts per site: its count so far becomes the installation's.
+    const before = new Quarantine(file);
+    before.add(message(1));
+    before.close();
+    const old = new Database(file);
+    old.exec('DROP TABLE quarantine_site_count');
+    old.close();
+    const quarantine = new Quarantine(file);
+    t.teardown(() => quarantine.close());
+    t.same(
+      quarantine.countsFor('nord'),
+      { own: {}, unattributed: { malformed: 1 } },
+      'counted before: nobody knows whose',
+    );
+
+    // Both houses have a plug-1: each one's message is its house's.
+    quarantine.add({ ...message(2), site: 'nord', device: 'nord/plug-1' });
+    quarantine.add({ ...message(3), site: 'sued', device: 'sued/plug-1' });
+    quarantine.add({ ...message(4), site: 'sued', device: 'sued/plug-1', reason: 'oversized' });
+    quarantine.add({ ...message(5), topic: 'nobody/knows', reason: 'unknown_device' });
+    t.same(quarantine.countsFor('sued'), {
+      own: { malformed: 1, oversized: 1 },
+      unattributed: { malformed: 1, unknown_device: 1 },
+    });
+    t.same(quarantine.countsFor('nord'), {
+      own: { malformed: 1 },
+      unattributed: { malformed: 1, unknown_device: 1 },
+    });
+    t.same(
+      quarantine.counts(),
+      { malformed: 3, oversized: 1, unknown_device: 1 },
+      'the installation: all of them',
+    );
+    const sites = (list: { site: string | null }[]) => list.map((e) => e.site);
+    t.same(
+      sites(quarantine.list({ site: 'nord' })),
+      [null, 'nord', null],
+      "Nord's and nobody's, newest first",
+    );
+    t.same(sites(quarantine.list({ site: 'sued' })), [null, 'sued', 'sued', null]);
+    t.equal(quarantine.list().length, 5);
+  },
+);
