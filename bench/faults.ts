@@ -133,6 +133,8 @@ export interface FaultsOptions {
   memoryRate: number;
   /** Memory scenario: seconds the store is away (default 600: issue 10's 10 minutes). */
   memoryDownS?: number;
+  /** Memory scenario's control: the same seconds under the same load, the store left up. */
+  memoryControl?: boolean;
   /** How long the store count must stand still, with the gateway connected and its spool empty. */
   quietMs?: number;
 }
@@ -271,7 +273,9 @@ function label(shape: Shape, fault: FaultName, o: FaultsOptions): string {
         ? `everything \`kill -9\` (edge${influx ? ', influxd' : ''}), restarted`
         : `everything \`kill -9\` (broker, gateway${influx ? ', influxd' : ''}), restarted`;
     case 'memory':
-      return `store down ${memoryDownS(o)} s under ${o.memoryRate} msg/s (memory)`;
+      return o.memoryControl
+        ? `store up ${memoryDownS(o)} s under ${o.memoryRate} msg/s (memory, control)`
+        : `store down ${memoryDownS(o)} s under ${o.memoryRate} msg/s (memory)`;
   }
 }
 
@@ -993,13 +997,14 @@ async function runOne(
         break;
       case 'store-down':
       case 'memory': {
-        await system.storeAway();
+        // The control (--memory-control): the same minutes under the same load with the store up.
+        if (!o.memoryControl) await system.storeAway();
         storeDown = true;
         downSince = (performance.now() - t0) / 1000;
         await sleep(downS * 1000);
         storeDown = false;
         downUntil = (performance.now() - t0) / 1000;
-        await system.storeBack();
+        if (!o.memoryControl) await system.storeBack();
         break;
       }
       case 'all-kill':
@@ -1089,7 +1094,7 @@ async function runOne(
     // A zero means something only if the fault reached the gateway (looked at once all has settled: a
     // write the lock holds fails after the 5 s busy timeout, and only then says so).
     if (
-      (fault === 'store-down' || fault === 'memory') &&
+      (fault === 'store-down' || (fault === 'memory' && !o.memoryControl)) &&
       !/readings wait in the journal/.test(system.holder?.output() ?? '')
     )
       problems.push(

@@ -123,6 +123,7 @@ import { benchUnlock, describeUnlockBench, type UnlockBenchResult, unlockFailure
  *   --memory       faults: also the memory scenario (as --only memory)
  *   --memory-minutes M   memory: minutes the store is away (default 10; fractions allowed, 0.5 for a smoke run)
  *   --memory-rate N      memory: messages per second meanwhile (default 500)
+ *   --memory-control     memory: the same minutes and load with the store left up (is a rise the outage's?)
  *   --out FILE     results file (default bench/results.json)
  *
  * Time: with the defaults, ingest-references is 15 measurements of 20,000 messages; WeSprint's (~5 s each at
@@ -266,6 +267,7 @@ export async function runBench(args: string[]): Promise<number> {
       repeat: { type: 'string', default: '5' },
       'store-down': { type: 'string', default: '60' },
       memory: { type: 'boolean', default: false },
+      'memory-control': { type: 'boolean', default: false },
       'memory-rate': { type: 'string', default: '500' },
       'memory-minutes': { type: 'string', default: String(MEMORY_DOWN_S / 60) },
       houses: { type: 'string', default: '10' },
@@ -472,6 +474,7 @@ export async function runBench(args: string[]): Promise<number> {
           faults,
           memoryRate: positive('memory-rate', values['memory-rate']),
           memoryDownS,
+          memoryControl: values['memory-control'],
         });
         console.log('');
         for (const line of describeFaults(result)) console.log(line);
