@@ -25,7 +25,7 @@ import {
 import { SiteId } from './context.ts';
 import { ApiError, ErrorBody } from './errors.ts';
 import type { LockCommands } from './lock-commands.ts';
-import { UnlockAnswer, type UnlockShared, unlockAt } from './unlock-routes.ts';
+import { UnlockResponses, type UnlockShared, unlockAt } from './unlock-routes.ts';
 
 /**
  * Members belong to the network: the member's routes for every house of it (`/api/houses/:site/…`), with the
@@ -265,17 +265,7 @@ export const houseRoutes: FastifyPluginAsyncTypebox<HouseRoutesOptions> = async 
         summary:
           "Open the lock of a space you booked in a house of the network (that house's facility and admin: any of its locks); audited with the house",
         params: HouseSpaceParams,
-        response: {
-          200: UnlockAnswer,
-          400: ErrorBody,
-          401: ErrorBody,
-          403: Type.Union([UnlockAnswer, ErrorBody]),
-          404: ErrorBody,
-          429: UnlockAnswer,
-          502: UnlockAnswer,
-          503: UnlockAnswer,
-          504: UnlockAnswer,
-        },
+        response: UnlockResponses,
       },
     },
     async (request, reply) => {

@@ -64,6 +64,19 @@ export const UnlockAnswer = Type.Object(
 );
 export type UnlockAnswer = Static<typeof UnlockAnswer>;
 
+/** What an unlock route answers, this house's and another house's alike. */
+export const UnlockResponses = {
+  200: UnlockAnswer,
+  400: ErrorBody,
+  401: ErrorBody,
+  403: Type.Union([UnlockAnswer, ErrorBody]),
+  404: ErrorBody,
+  429: UnlockAnswer,
+  502: UnlockAnswer,
+  503: UnlockAnswer,
+  504: UnlockAnswer,
+};
+
 export interface UnlockRoutesOptions {
   site: SiteConfig;
   /**
@@ -317,17 +330,7 @@ export const unlockRoutes: FastifyPluginAsyncTypebox<UnlockRoutesOptions> = asyn
         description:
           'Granted when you have a booking of the space covering now (from UNLOCK_GRACE_MIN before its start) or your role is facility or admin; to an integration token when its --locks name the space or its lock and the space is in its opening hours or a booking of it covers now. 200 unlocked; 403 denied with a reason; 429 too many attempts (Retry-After); 502 the lock or gateway refused; 503 lock_offline; 504 timeout (no confirmation from the lock).',
         params: Type.Object({ id: SiteId }),
-        response: {
-          200: UnlockAnswer,
-          400: ErrorBody,
-          401: ErrorBody,
-          403: Type.Union([UnlockAnswer, ErrorBody]),
-          404: ErrorBody,
-          429: UnlockAnswer,
-          502: UnlockAnswer,
-          503: UnlockAnswer,
-          504: UnlockAnswer,
-        },
+        response: UnlockResponses,
       },
     },
     async (request, reply) => unlockAt(house, shared, request, reply, request.params.id),
