@@ -1,8 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { closedPort } from './ports.ts';
+import { ServerProcess, startOnFreePorts } from './server-process.ts';
 
 /**
  * A real InfluxDB 1.x (Debian's `influxdb` package) for tests: loopback only, ephemeral ports, a
@@ -33,19 +33,6 @@ export interface Influxd {
    * refuses points older than a retention policy by this clock. Tests that write points date them by it.
    */
   clock(): Promise<number>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
 }
 
 function config(dir: string, httpPort: number, rpcPort: number): string {
@@ -82,64 +69,44 @@ bind-address = "127.0.0.1:${rpcPort}"
 }
 
 class RunningInfluxd implements Influxd {
-  private child: ChildProcess | undefined;
-  private output = '';
+  private readonly server: ServerProcess;
 
   constructor(
     readonly dataDir: string,
     readonly port: number,
-    private readonly configFile: string,
-  ) {}
+    configFile: string,
+  ) {
+    this.server = new ServerProcess({
+      name: 'influxd',
+      command: INFLUXD,
+      args: ['-config', configFile],
+      ready: async () => {
+        try {
+          const res = await fetch(`${this.url}/ping`, { signal: AbortSignal.timeout(1000) });
+          return res.status === 204;
+        } catch {
+          return false; // not listening yet
+        }
+      },
+      stopGraceMs: 15_000,
+      keepChars: 4000,
+    });
+  }
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  async start(timeoutMs = 30_000): Promise<void> {
-    this.output = '';
-    const child = spawn(INFLUXD, ['-config', this.configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child = child;
-    const keep = (chunk: Buffer) => {
-      this.output = (this.output + chunk.toString()).slice(-4000);
-    };
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
-    let exited = false;
-    child.once('exit', () => {
-      exited = true;
-    });
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      if (exited) throw new Error(`influxd exited while starting:\n${this.output}`);
-      try {
-        const res = await fetch(`${this.url}/ping`, { signal: AbortSignal.timeout(1000) });
-        if (res.status === 204) return;
-      } catch {
-        // not listening yet
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    child.kill('SIGKILL');
-    throw new Error(`influxd did not answer /ping within ${timeoutMs} ms:\n${this.output}`);
-  }
-
-  private async signal(sig: NodeJS.Signals): Promise<void> {
-    const child = this.child;
-    this.child = undefined;
-    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill(sig);
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    await exited;
-    clearTimeout(timer);
+  start(): Promise<void> {
+    return this.server.start(30_000, 100);
   }
 
   stop(): Promise<void> {
-    return this.signal('SIGTERM');
+    return this.server.stop();
   }
 
   kill(): Promise<void> {
-    return this.signal('SIGKILL');
+    return this.server.kill();
   }
 
   async restart(): Promise<void> {
@@ -160,22 +127,13 @@ class RunningInfluxd implements Influxd {
   }
 }
 
-/** Starts influxd; a port taken between probing and binding is retried with new ports. */
-export async function startInfluxd(): Promise<Influxd> {
-  let lastError: unknown;
-  for (let attempt = 0; attempt < 3; attempt++) {
+/** Starts influxd on a throwaway data directory. */
+export function startInfluxd(): Promise<Influxd> {
+  return startOnFreePorts(async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-influxd-'));
-    const [httpPort, rpcPort] = [await freePort(), await freePort()];
+    const [httpPort, rpcPort] = [await closedPort(), await closedPort()];
     const configFile = path.join(dir, 'influxdb.conf');
     fs.writeFileSync(configFile, config(dir, httpPort, rpcPort));
-    const influxd = new RunningInfluxd(dir, httpPort, configFile);
-    try {
-      await influxd.start();
-      return influxd;
-    } catch (error) {
-      lastError = error;
-      await influxd.dispose();
-    }
-  }
-  throw lastError;
+    return new RunningInfluxd(dir, httpPort, configFile);
+  });
 }

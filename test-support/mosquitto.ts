@@ -1,8 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { closedPort } from './ports.ts';
+import { ServerProcess, startOnFreePorts } from './server-process.ts';
 
 /**
  * A Mosquitto of the test's own (this machine's /usr/sbin/mosquitto, Debian's 2.0.11): loopback only, a free
@@ -54,19 +55,6 @@ export interface Mosquitto {
   dispose(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
-
 function config(dir: string, port: number, options: MosquittoOptions): string {
   return [
     `listener ${port} 127.0.0.1`,
@@ -100,62 +88,41 @@ function listening(port: number): Promise<boolean> {
 }
 
 class RunningMosquitto implements Mosquitto {
-  private child: ChildProcess | undefined;
-  private log = '';
+  private readonly server: ServerProcess;
 
   constructor(
     readonly dir: string,
     readonly port: number,
-    private readonly configFile: string,
-  ) {}
+    configFile: string,
+  ) {
+    this.server = new ServerProcess({
+      name: 'mosquitto',
+      command: MOSQUITTO,
+      args: ['-c', configFile],
+      ready: () => listening(port),
+      stopGraceMs: 10_000,
+      keepChars: 20_000,
+    });
+  }
 
   get url(): string {
     return `mqtt://127.0.0.1:${this.port}`;
   }
 
   output(): string {
-    return this.log;
+    return this.server.output();
   }
 
-  async start(timeoutMs = 15_000): Promise<void> {
-    const child = spawn(MOSQUITTO, ['-c', this.configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child = child;
-    const keep = (chunk: Buffer) => {
-      this.log = (this.log + chunk.toString()).slice(-20_000);
-    };
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
-    let exited = false;
-    child.once('exit', () => {
-      exited = true;
-    });
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      if (exited) throw new Error(`mosquitto exited while starting:\n${this.log}`);
-      if (await listening(this.port)) return;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    child.kill('SIGKILL');
-    throw new Error(`mosquitto did not listen on ${this.port} within ${timeoutMs} ms:\n${this.log}`);
-  }
-
-  private async signal(sig: NodeJS.Signals): Promise<void> {
-    const child = this.child;
-    this.child = undefined;
-    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill(sig);
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
+  start(): Promise<void> {
+    return this.server.start(15_000, 50);
   }
 
   stop(): Promise<void> {
-    return this.signal('SIGTERM');
+    return this.server.stop();
   }
 
   kill(): Promise<void> {
-    return this.signal('SIGKILL');
+    return this.server.kill();
   }
 
   async restart(): Promise<void> {
@@ -169,22 +136,13 @@ class RunningMosquitto implements Mosquitto {
   }
 }
 
-/** Starts a Mosquitto of its own; a port taken between probing and binding is retried with another. */
-export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mosquitto> {
-  let lastError: unknown;
-  for (let attempt = 0; attempt < 3; attempt++) {
+/** Starts a Mosquitto of its own, in a temp dir. */
+export function startMosquitto(options: MosquittoOptions = {}): Promise<Mosquitto> {
+  return startOnFreePorts(async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-mosquitto-'));
-    const port = await freePort();
+    const port = await closedPort();
     const configFile = path.join(dir, 'mosquitto.conf');
     fs.writeFileSync(configFile, config(dir, port, options));
-    const mosquitto = new RunningMosquitto(dir, port, configFile);
-    try {
-      await mosquitto.start();
-      return mosquitto;
-    } catch (error) {
-      lastError = error;
-      await mosquitto.dispose();
-    }
-  }
-  throw lastError;
+    return new RunningMosquitto(dir, port, configFile);
+  });
 }
