@@ -75,6 +75,11 @@ export class ReportRequest<T> {
     history.pushState(null, '', this.urlFor(this.period, chosen));
   }
 
+  /** Refused, on the way to sign in, or failed: no report to show, whatever was shown before. */
+  get withoutReport(): boolean {
+    return this.status === 'forbidden' || this.status === 'signing-in' || this.status === 'failed';
+  }
+
   retry(): void {
     this.retries++;
   }

@@ -3,12 +3,7 @@ import { defineTexts } from '../../i18n.svelte.ts';
 export const commonGoodTexts = defineTexts(
   {
     title: 'Gemeinwohlbericht',
-    loading: 'Bericht wird berechnet …',
     notAllowed: 'Der Gemeinwohlbericht ist dem Vorstand und der Verwaltung vorbehalten.',
-    failed: 'Der Bericht konnte nicht geladen werden: {message}',
-    retry: 'Erneut versuchen',
-    signingIn: 'Weiter zur Anmeldung …',
-    print: 'Drucken / PDF',
     quarterName: '{quarter}. Quartal {year}',
     dateRange: '{from} bis {to}',
     generatedAt: 'Erstellt am {date}',
@@ -68,12 +63,7 @@ export const commonGoodTexts = defineTexts(
   },
   {
     title: 'Common-good report',
-    loading: 'Computing the report …',
     notAllowed: 'The common-good report is for the board and administrators.',
-    failed: 'The report could not be loaded: {message}',
-    retry: 'Try again',
-    signingIn: 'On to sign-in …',
-    print: 'Print / PDF',
     quarterName: 'Q{quarter} {year}',
     dateRange: '{from} to {to}',
     generatedAt: 'Generated on {date}',
