@@ -1,5 +1,11 @@
 import t from 'tap';
-import { contentHash, isRetransmission, type KnownMessage, RecentMessages } from './retransmission.ts';
+import {
+  contentHash,
+  isRetransmission,
+  type KnownMessage,
+  RecentMessages,
+  SendersMessages,
+} from './retransmission.ts';
 
 const known = (connection: number, hash = 'h1'): KnownMessage => ({ hash, connection, seq: 7 });
 
@@ -65,5 +71,33 @@ t.test(
     for (let id = 10; id < 1000; id++) recent.set('c', id, known(1));
     t.ok(recent.size <= 4, 'bounded');
     t.ok(recent.get('c', 999) && recent.get('c', 998), 'the two most recent are kept');
+  },
+);
+
+t.test(
+  "a sender's last messages are remembered whatever the others sent since; bounded per sender and in senders",
+  async (t) => {
+    const messages = new SendersMessages(4, 3, 10);
+    messages.set('quiet', 1, known(1));
+    messages.set('quiet', 2, known(1));
+    for (let id = 1; id <= 1000; id++) messages.set(`busy-${id % 4}`, id, known(1));
+    t.ok(
+      messages.get('quiet', 1) && messages.get('quiet', 2),
+      "past the recent window: the sender's own last",
+    );
+    t.ok(messages.get('busy-0', 1000) && messages.get('busy-0', 992), "another's last three");
+    t.equal(messages.get('busy-0', 988), undefined, 'not its fourth last');
+    messages.set('quiet', 2, known(5));
+    messages.set('quiet', 3, known(1));
+    messages.set('quiet', 4, known(1));
+    t.equal(messages.get('quiet', 2)?.connection, 5, 'set again: among its last three');
+    t.equal(messages.get('quiet', 1), undefined, 'its oldest is forgotten');
+    t.ok(messages.size <= 4 + 5 * 3, `at most the window and 3 per sender (${messages.size})`);
+    for (let n = 0; n < 25; n++) messages.set(`passing-${n}`, 1, known(1));
+    t.equal(messages.get('quiet', 3), undefined, 'a sender not heard from while 20 others were: forgotten');
+    t.ok(messages.size <= 4 + 20 * 3, `at most the senders' bound (${messages.size})`);
+    messages.set('late', 9, { hash: 'h1', connection: 1, seq: 50 });
+    messages.forget('late', 9, 49);
+    t.equal(messages.get('late', 9), undefined, 'an append that failed is forgotten in both memories');
   },
 );

@@ -446,6 +446,49 @@ t.test(
   },
 );
 
+t.test(
+  "identity: a device's DUP retransmission is recognised after 250,000 messages of other devices",
+  async (t) => {
+    // The device's connection broke before its PUBACK; it comes back (its backoff, a network outage) while
+    // 500 other devices kept the broker busy: 250,000 messages, more than the recent window of all senders.
+    const journal = await open(t, tempDir(t));
+    const quiet = (i: number, connection: number, dup = false) =>
+      journal.append(message(i, sender(connection, i, dup, 'plug-quiet')));
+    t.same(await quiet(1, 1), { seq: 1, duplicate: false });
+    t.same(await quiet(2, 1), { seq: 2, duplicate: false }, 'its PUBACK lost with the connection');
+    const busy = (i: number, id: number, dup = false) =>
+      journal.append(message(i, sender(1, id, dup, 'plug-busy')));
+    for (let id = 1; id <= 100; id++) await busy(1000 + id, id);
+    for (let round = 0; round < 50; round++) {
+      const appends: Promise<unknown>[] = [];
+      for (let k = 0; k < 5000; k++) {
+        const n = round * 5000 + k;
+        appends.push(
+          journal.append(message(n, sender(1, 1 + Math.floor(n / 500), false, `plug-${n % 500}`))),
+        );
+      }
+      await Promise.all(appends);
+    }
+    t.equal(journal.committed(), 250_102);
+    t.same(
+      await quiet(2, 2, true),
+      { seq: 2, duplicate: true },
+      'resent with DUP on its new connection: its original position, not appended again',
+    );
+    t.same(await quiet(3, 2), { seq: 250_103, duplicate: false }, 'its next message is new');
+    t.same(
+      await busy(1100, 100, true),
+      { seq: 102, duplicate: true },
+      "a device's last 64 messages are remembered…",
+    );
+    t.same(
+      await busy(1001, 1, true),
+      { seq: 250_104, duplicate: false },
+      '…not its older ones: a device with 100 messages unacknowledged is more than the journal promises',
+    );
+  },
+);
+
 t.test('identity survives reopening: the broker died after commit, before its PUBACK', async (t) => {
   const dir = tempDir(t);
   let journal = await openJournal(dir, { segmentBytes: 2048 });

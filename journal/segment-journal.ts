@@ -17,7 +17,7 @@ import {
   FRAME_HEADER_BYTES,
   recordSeq,
 } from './record-format.ts';
-import { contentHash, isRetransmission, RecentMessages } from './retransmission.ts';
+import { contentHash, isRetransmission, SendersMessages } from './retransmission.ts';
 import { listSegments, scanRecords, segmentPath, syncDirectory } from './segment-file.ts';
 
 /**
@@ -38,9 +38,14 @@ export interface JournalOptions {
   recentBytes?: number;
   /**
    * (client id, packet id) pairs remembered for recognising retransmissions: at most this many, at least
-   * half of it of the most recent (default 200,000: ~25 MB of heap when full).
+   * half of it of the most recent (default 200,000: ~25 MB of heap when full)…
    */
   identities?: number;
+  /**
+   * …and, of each client id, its last this many pairs however long ago (default 64: a device's messages
+   * without a PUBACK are its last ones; ~11 KB per device when full). See `SendersMessages`.
+   */
+  identitiesPerSender?: number;
   /** Records read back from the tail on open to remember their identities (default 100,000). */
   identityTail?: number;
   /** Cursors are written at most this often (default 200 ms), and on close. */
@@ -52,6 +57,7 @@ const DEFAULTS: Required<JournalOptions> = {
   recentEntries: 20_000,
   recentBytes: 32 * 1024 * 1024,
   identities: 200_000,
+  identitiesPerSender: 64,
   identityTail: 100_000,
   cursorWriteMs: 200,
 };
@@ -204,7 +210,7 @@ class SegmentJournal implements MessageJournal {
   private closed = false;
   private failed: Error | null = null;
   private readonly recent: RecentEntries;
-  private readonly identities: RecentMessages;
+  private readonly identities: SendersMessages;
   private waiters: { after: number; resolve: () => void }[] = [];
   private readonly cursors = new Map<string, number>();
   private cursorsDirty = false;
@@ -225,7 +231,7 @@ class SegmentJournal implements MessageJournal {
     private readonly options: Required<JournalOptions>,
   ) {
     this.recent = new RecentEntries(options.recentEntries, options.recentBytes);
-    this.identities = new RecentMessages(options.identities);
+    this.identities = new SendersMessages(options.identities, options.identitiesPerSender);
   }
 
   /**
