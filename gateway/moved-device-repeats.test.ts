@@ -1,12 +1,11 @@
 import { Redis } from 'ioredis';
 import t from 'tap';
 import { testRedis } from '../test-support/redis.ts';
-import { until } from '../test-support/stored-readings.ts';
 import {
-  MOVED_REPEAT_TTL_MS,
+  MOVED_REPEATS_PER_DEVICE,
   MovedDeviceRepeats,
   MovedDeviceRepeatsInRedis,
-  movedDeviceKey,
+  movedDeviceKeys,
 } from './moved-device-repeats.ts';
 
 const device = { clientId: 'shellyplug-s-BC9EFF', messageId: 7 };
@@ -48,12 +47,18 @@ t.test('what is not a repeat', async (t) => {
   t.notOk(moved.isRepeat('n2', device, 'a/bc', Buffer.alloc(0)), 'the topic length is in the content');
 });
 
-t.test('bounded: the oldest device messages are forgotten', async (t) => {
-  const moved = new MovedDeviceRepeats(10);
+t.test("bounded: a device's last messages are kept, whatever the other devices sent since", async (t) => {
+  const moved = new MovedDeviceRepeats(10, 10);
   t.notOk(moved.isRepeat('a', device, topic, Buffer.from('1')));
+  for (let n = 0; n < 1000; n++)
+    moved.isRepeat('a', { clientId: `plug-${n % 50}`, messageId: n }, topic, Buffer.from('x'));
+  t.ok(moved.isRepeat('b', device, topic, Buffer.from('1')), 'after 1,000 messages of 50 other devices');
   for (let id = 100; id < 120; id++)
     moved.isRepeat('a', { ...device, messageId: id }, topic, Buffer.from('x'));
-  t.notOk(moved.isRepeat('b', device, topic, Buffer.from('1')), 'past the window: taken as new');
+  t.notOk(
+    moved.isRepeat('c', device, topic, Buffer.from('1')),
+    'past its own last 10: taken as new (a device with more unacknowledged than that is not covered)',
+  );
 });
 
 t.test('in Redis: the same rule, remembered past the gateway that wrote it', async (t) => {
@@ -96,15 +101,40 @@ t.test('in Redis: the same rule, remembered past the gateway that wrote it', asy
     'the topic length is in the content',
   );
 
-  // Bounded: every entry expires (the rule's time, MOVED_REPEAT_TTL_MS), a repeat leaves the expiry as it was.
-  const keys = await redis.keys();
-  t.ok(keys.length > 0, 'one key per (device, packet id)');
-  for (const key of keys) {
-    const ttl = await redis.conn.pttl(key);
-    t.ok(ttl > 0 && ttl <= MOVED_REPEAT_TTL_MS, `${key} expires (${ttl} ms left)`);
-  }
-  t.ok(keys.includes(`${redis.prefix}${movedDeviceKey(device)}`), 'under the installation prefix');
+  const keys = (await redis.keys()).sort();
+  t.same(
+    keys,
+    [...movedDeviceKeys(device.clientId), ...movedDeviceKeys('other')].map((k) => redis.prefix + k).sort(),
+    'two keys per device (its packet ids, their order), under the installation prefix',
+  );
 });
+
+t.test(
+  'in Redis: a device that comes back to another node much later, after its node died, is recognised',
+  async (t) => {
+    const redis = await testRedis(t);
+    if (!redis) return;
+    const conn = new Redis(redis.url, { keyPrefix: redis.prefix });
+    t.teardown(() => conn.disconnect());
+    const moved = new MovedDeviceRepeatsInRedis(conn);
+    t.notOk(await moved.isRepeat('node-a', device, topic, Buffer.from('12.5')), 'forwarded by A, which died');
+    // Meanwhile the other devices go on through B: 2,000 messages of 100 devices, every packet id of each.
+    const others: Promise<boolean>[] = [];
+    for (let n = 0; n < 2000; n++)
+      others.push(
+        moved.isRepeat('node-b', { clientId: `plug-${n % 100}`, messageId: n }, topic, Buffer.from('1')),
+      );
+    t.notOk((await Promise.all(others)).some(Boolean), 'none of theirs a repeat');
+    // Nothing in the record runs out with time: the device may stay away an hour, or a day.
+    for (const key of movedDeviceKeys(device.clientId))
+      t.equal(await conn.pttl(key), -1, `${key}: no expiry`);
+    t.ok(
+      await moved.isRepeat('node-b', device, topic, Buffer.from('12.5')),
+      'its resend through B, however late: the same message',
+    );
+    t.equal(MOVED_REPEATS_PER_DEVICE, 1024);
+  },
+);
 
 t.test('in Redis: answers in the order asked, each seeing the ones before it', async (t) => {
   const redis = await testRedis(t);
@@ -129,13 +159,22 @@ t.test('in Redis: answers in the order asked, each seeing the ones before it', a
   );
 });
 
-t.test('in Redis: an entry is forgotten once it expired', async (t) => {
+t.test('in Redis: bounded per device, its oldest packet id forgotten past its last N', async (t) => {
   const redis = await testRedis(t);
   if (!redis) return;
   const conn = new Redis(redis.url, { keyPrefix: redis.prefix });
   t.teardown(() => conn.disconnect());
-  const moved = new MovedDeviceRepeatsInRedis(conn, 50);
+  const moved = new MovedDeviceRepeatsInRedis(conn, 4);
   t.notOk(await moved.isRepeat('node-a', device, topic, Buffer.from('12.5')));
-  await until('the entry expired', async () => (await redis.keys()).length === 0, 60_000);
-  t.notOk(await moved.isRepeat('node-b', device, topic, Buffer.from('12.5')), 'past its time: taken as new');
+  for (let id = 100; id < 103; id++)
+    t.notOk(await moved.isRepeat('node-a', { ...device, messageId: id }, topic, Buffer.from('x')));
+  t.ok(await moved.isRepeat('node-b', device, topic, Buffer.from('12.5')), 'among its last 4');
+  t.notOk(await moved.isRepeat('node-a', { ...device, messageId: 103 }, topic, Buffer.from('x')));
+  t.notOk(
+    await moved.isRepeat('node-c', device, topic, Buffer.from('12.5')),
+    'its fifth last: forgotten, taken as new',
+  );
+  const [ids, order] = movedDeviceKeys(device.clientId);
+  t.equal(await conn.zcard(order), 4, 'the order holds 4 packet ids');
+  t.equal(await conn.hlen(ids), 5, 'and the packet ids 4, beside the count');
 });

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { contentHash, RecentMessages } from '../journal/retransmission.ts';
+import { contentHash, SendersMessages } from '../journal/retransmission.ts';
 
 /**
  * A device's message that reaches the gateway twice through two nodes of a broker cluster (REDIS_URL): the
@@ -19,9 +19,9 @@ import { contentHash, RecentMessages } from '../journal/retransmission.ts';
  * (`forwardedSender`).
  *
  * Two memories of the same rule: `MovedDeviceRepeatsInRedis`, on the Redis the cluster shares (the gateway given
- * REDIS_URL), which outlives the gateway and any node; `MovedDeviceRepeats`, in the gateway's memory, the
- * most recent `capacity / 2` to `capacity` device messages, forgotten when the gateway dies (a gateway that
- * reads a cluster without REDIS_URL).
+ * REDIS_URL), which outlives the gateway and any node; `MovedDeviceRepeats`, in the gateway's memory, each
+ * device's last `MOVED_REPEATS_PER_DEVICE` messages, forgotten when the gateway dies (a gateway that reads a
+ * cluster without REDIS_URL).
  */
 export interface MovedDeviceMemory {
   /**
@@ -46,17 +46,16 @@ function messageHash(topic: string, payload: Buffer): string {
 }
 
 /**
- * In memory: the most recent `capacity / 2` to `capacity` device messages (at 5,000 msg/s, 20 to 40 s; a
- * device resends when it reconnects, within its backoff); not across a restart of the gateway, which forgets
- * them.
+ * In memory: each device's last `perDevice` messages (as in Redis) and the most recent 100,000-200,000 of all;
+ * not across a restart of the gateway, which forgets them.
  */
 export class MovedDeviceRepeats implements MovedDeviceMemory {
-  private readonly known: RecentMessages;
+  private readonly known: SendersMessages;
   private readonly origins = new Map<string, number>();
   recognised = 0;
 
-  constructor(capacity = 200_000) {
-    this.known = new RecentMessages(capacity);
+  constructor(perDevice = MOVED_REPEATS_PER_DEVICE, recent = 200_000) {
+    this.known = new SendersMessages(recent, perDevice);
   }
 
   isRepeat(
@@ -82,40 +81,56 @@ export class MovedDeviceRepeats implements MovedDeviceMemory {
 }
 
 /**
- * How long a device message is remembered in Redis after the gateway took it: while the device may still send
- * it again. A device sends a QoS 1 message again only until it has the PUBACK, and only on a new connection
- * [MQTT-4.4.0-1]; whose node died before that PUBACK went out reconnects (to another node) once it notices
- * the death, at once when the node's socket closes (kill -9, a stopped container), after 1.5 × its keepalive
- * when the node's machine is gone (Shelly 60 s, Tasmota 30 s: at most 90 s), then within its reconnect
- * backoff, and sends its unacknowledged messages first. 10 minutes covers that with room to spare; the cost
- * is one key per message taken in the last 10 minutes (about 100 bytes each: 600,000 keys at 1,000 msg/s).
- * What it does not cover: a device that is away longer than that with a message its dead node had already
- * forwarded gets it stored twice (README, what runs where).
+ * How many of each device's messages the Redis memory keeps: its last 1,024, however long ago. A device sends
+ * a QoS 1 message again only until it has the PUBACK, on its next connection [MQTT-4.4.0-1]; the messages it
+ * has no PUBACK for are its last ones, as many as it keeps unacknowledged (a Shelly or Tasmota one or a few,
+ * MQTT.js 'inflight' as many as it is given, a bridge speaking for many devices or the bench's publisher up to
+ * 1,000). Kept by count, not by time: a device whose node died and that comes back to another node an hour
+ * later (a long network outage, a device that sleeps) still has the copy its dead node forwarded recognised.
+ * Before, an entry expired 10 minutes after the gateway took it, and such a device had its message stored
+ * twice. The cost is per device, not per message rate: up to 1,024 entries (~100 bytes each in Redis) for each
+ * client id that published through a node, ~100 KB once a device has used that many packet ids.
  */
-export const MOVED_REPEAT_TTL_MS = 10 * 60_000;
+export const MOVED_REPEATS_PER_DEVICE = 1024;
 
 /**
  * One step, atomic in Redis: the known copy of (client id, packet id), if it has the same content and came from
- * another node, makes this a repeat; otherwise this copy becomes the known one, for `ttl`. A repeat leaves the
- * known copy (and its expiry) as they were.
+ * another node, makes this a repeat; otherwise this copy becomes the known one, the device's newest. A repeat
+ * leaves the known copy as it was. KEYS[1] is the device's packet ids (a hash: packet id -> "content origin";
+ * field "#" counts the device's copies), KEYS[2] their order (a sorted set scored by that count): past ARGV[4]
+ * packet ids the device's oldest is forgotten.
  */
 const REPEAT_SCRIPT = `
-local known = redis.call('GET', KEYS[1])
+local known = redis.call('HGET', KEYS[1], ARGV[1])
 if known then
   local at = string.find(known, ' ', 1, true)
-  if at and string.sub(known, 1, at - 1) == ARGV[1] and string.sub(known, at + 1) ~= ARGV[2] then
+  if at and string.sub(known, 1, at - 1) == ARGV[2] and string.sub(known, at + 1) ~= ARGV[3] then
     return 1
   end
 end
-redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2], 'PX', ARGV[3])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ' ' .. ARGV[3])
+local count = redis.call('HINCRBY', KEYS[1], '#', 1)
+redis.call('ZADD', KEYS[2], count, ARGV[1])
+if redis.call('ZCARD', KEYS[2]) > tonumber(ARGV[4]) then
+  local oldest = redis.call('ZPOPMIN', KEYS[2])
+  redis.call('HDEL', KEYS[1], oldest[1])
+end
 return 0
 `;
 
-type RepeatCommand = (key: string, hash: string, origin: string, ttlMs: string) => Promise<number>;
+type RepeatCommand = (
+  ids: string,
+  order: string,
+  messageId: string,
+  hash: string,
+  origin: string,
+  perDevice: string,
+) => Promise<number>;
 
 /**
- * In the cluster's Redis (keys `<prefix>moved-device:<packet id>:<client id>`, given the installation's prefix
- * as the client's keyPrefix): the gateway's memory of what the nodes forwarded outlives the gateway, so a
+ * In the cluster's Redis (per device, `<prefix>moved-device:{<client id>}` and `…moved-device-order:{<client
+ * id>}`, given the installation's prefix as the client's keyPrefix; the braces keep a device's two keys in one
+ * slot of a Redis Cluster): the gateway's memory of what the nodes forwarded outlives the gateway, so a
  * gateway killed between a dead node's copy and the moved device's resend through another node still
  * recognises the resend. The known copy is written before the gateway journals it: should the gateway die
  * in between, the broker delivers that copy again (the gateway's session never acknowledged it), from the
@@ -129,11 +144,12 @@ export class MovedDeviceRepeatsInRedis implements MovedDeviceMemory {
 
   constructor(
     redis: Redis,
-    private readonly ttlMs = MOVED_REPEAT_TTL_MS,
+    private readonly perDevice = MOVED_REPEATS_PER_DEVICE,
   ) {
-    if (!('wesprintMovedRepeat' in redis))
-      redis.defineCommand('wesprintMovedRepeat', { numberOfKeys: 1, lua: REPEAT_SCRIPT });
-    const command = (redis as unknown as { wesprintMovedRepeat: RepeatCommand }).wesprintMovedRepeat;
+    if (!('wesprintMovedRepeatPerDevice' in redis))
+      redis.defineCommand('wesprintMovedRepeatPerDevice', { numberOfKeys: 2, lua: REPEAT_SCRIPT });
+    const command = (redis as unknown as { wesprintMovedRepeatPerDevice: RepeatCommand })
+      .wesprintMovedRepeatPerDevice;
     this.command = command.bind(redis);
   }
 
@@ -143,14 +159,22 @@ export class MovedDeviceRepeatsInRedis implements MovedDeviceMemory {
     topic: string,
     payload: Buffer,
   ): Promise<boolean> {
-    const key = movedDeviceKey(device);
-    const repeat = (await this.command(key, messageHash(topic, payload), origin, String(this.ttlMs))) === 1;
+    const [ids, order] = movedDeviceKeys(device.clientId);
+    const answer = await this.command(
+      ids,
+      order,
+      String(device.messageId),
+      messageHash(topic, payload),
+      origin,
+      String(this.perDevice),
+    );
+    const repeat = answer === 1;
     if (repeat) this.recognised++;
     return repeat;
   }
 }
 
-/** The key of a device's packet id (without the installation's prefix, which the client adds). */
-export function movedDeviceKey(device: { clientId: string; messageId: number }): string {
-  return `moved-device:${device.messageId}:${device.clientId}`;
+/** A device's two keys (without the installation's prefix, which the client adds): its packet ids, their order. */
+export function movedDeviceKeys(clientId: string): [string, string] {
+  return [`moved-device:{${clientId}}`, `moved-device-order:{${clientId}}`];
 }
