@@ -113,36 +113,53 @@ const message = (n: number, at: number) => ({
 
 const fast: Partial<JournalStoreWriterOptions> = { retryMinMs: 20, retryMaxMs: 200, random: () => 0.5 };
 
+/**
+ * The store path on a fresh journal: the writer started with `options` (its log kept in `logged`), the live
+ * path following it, both stopped when the test ends, the store closed if it closes; `publish(count)` appends
+ * the next `count` messages one after the other, each at `at` plus its device's own millisecond.
+ */
+async function storePath<S extends Pick<TimeSeriesStore, 'write'> & { close?: () => Promise<void> }>(
+  t: Test,
+  store: (dir: string) => S,
+  options: Partial<JournalStoreWriterOptions> = {},
+) {
+  const dir = tempDir(t);
+  const journal = await openJournal(path.join(dir, 'journal'));
+  t.teardown(() => journal.close());
+  const opened = store(dir);
+  t.teardown(() => opened.close?.());
+  const logged: string[] = [];
+  const writer = new JournalStoreWriter({
+    ...fast,
+    journal,
+    store: opened,
+    decode,
+    logger: { info: (_o, m) => logged.push(m), warn: (_o, m) => logged.push(m) },
+    ...options,
+  });
+  writer.start(journal.committed());
+  const live = follow(journal, writer, journal.committed());
+  t.teardown(async () => {
+    await writer.stop();
+    await live.stop();
+  });
+  const at = Date.now();
+  let n = 0;
+  const publish = async (count: number) => {
+    for (const end = n + count; n < end; n++) await journal.append(message(n, at));
+  };
+  return { journal, store: opened, writer, live, logged, at, publish };
+}
+
 t.test(
   'the store away while messages keep coming: nothing lost, nothing twice, memory bounded, the cursor only past what the store took',
   async (t) => {
-    const dir = tempDir(t);
-    const journal = await openJournal(path.join(dir, 'journal'));
-    t.teardown(() => journal.close());
-    const store = new AwayStore(path.join(dir, 'readings.db'));
-    t.teardown(() => store.close());
-    const logged: string[] = [];
-    const writer = new JournalStoreWriter({
-      ...fast,
-      journal,
-      store,
-      decode,
-      batchSize: 50,
-      maxHeldReadings: 200,
-      logger: { info: (_o, m) => logged.push(m), warn: (_o, m) => logged.push(m) },
-    });
-    writer.start(journal.committed());
-    const live = follow(journal, writer, journal.committed());
-    t.teardown(async () => {
-      await writer.stop();
-      await live.stop();
-    });
-    const at = Date.now();
+    const { journal, store, writer, live, logged, publish } = await storePath(
+      t,
+      (dir) => new AwayStore(path.join(dir, 'readings.db')),
+      { batchSize: 50, maxHeldReadings: 200 },
+    );
     const total = 3000;
-    let n = 0;
-    const publish = async (count: number) => {
-      for (const end = n + count; n < end; n++) await journal.append(message(n, at));
-    };
 
     await publish(500);
     await until('the first 500 stored', () => writer.stats().cursor === 500);
@@ -298,32 +315,11 @@ t.test(
 t.test(
   'behind (the heartbeat\'s "spooling") as long as the store is away, even when the journal holds less than a batch',
   async (t) => {
-    const dir = tempDir(t);
-    const journal = await openJournal(path.join(dir, 'journal'));
-    t.teardown(() => journal.close());
-    const store = new AwayStore(path.join(dir, 'readings.db'));
-    t.teardown(() => store.close());
-    const logged: string[] = [];
-    const writer = new JournalStoreWriter({
-      ...fast,
-      journal,
-      store,
-      decode,
-      batchSize: 50,
-      maxHeldReadings: 200,
-      logger: { info: (_o, m) => logged.push(m), warn: (_o, m) => logged.push(m) },
-    });
-    writer.start(journal.committed());
-    const live = follow(journal, writer, journal.committed());
-    t.teardown(async () => {
-      await writer.stop();
-      await live.stop();
-    });
-    const at = Date.now();
-    let n = 0;
-    const publish = async (count: number) => {
-      for (const end = n + count; n < end; n++) await journal.append(message(n, at));
-    };
+    const { store, writer, logged, publish } = await storePath(
+      t,
+      (dir) => new AwayStore(path.join(dir, 'readings.db')),
+      { batchSize: 50, maxHeldReadings: 200 },
+    );
     await publish(10);
     await until('the first 10 stored', () => writer.stats().cursor === 10);
 
@@ -360,40 +356,29 @@ t.test(
 t.test(
   'live, writes linger for a larger batch: a whole batch goes at once, a stop writes what lingered and moves the cursor past it',
   async (t) => {
-    const dir = tempDir(t);
-    const journal = await openJournal(path.join(dir, 'journal'));
-    t.teardown(() => journal.close());
     const writes: number[] = [];
-    const store: Pick<TimeSeriesStore, 'write'> = {
-      async write(readings) {
-        writes.push(readings.length);
-      },
-    };
-    const writer = new JournalStoreWriter({
-      journal,
-      store,
-      decode,
-      batchSize: 10,
-      lingerMs: 60_000,
+    const { journal, writer, live, publish } = await storePath(
+      t,
+      () => ({
+        async write(readings: StoredReading[]) {
+          writes.push(readings.length);
+        },
+      }),
       // Never quiet long enough here: the linger runs its course.
-      quietMs: 60_000,
-      ...fast,
-    });
-    writer.start(journal.committed());
-    const reader = follow(journal, writer, journal.committed());
-    const at = Date.now();
+      { batchSize: 10, lingerMs: 60_000, quietMs: 60_000 },
+    );
     // The first write goes at once (nothing was written for lingerMs); the next lingers for a whole batch.
-    await journal.append(message(0, at));
+    await publish(1);
     await until('the first write', () => writes.length === 1);
-    for (let n = 1; n <= 10; n++) await journal.append(message(n, at));
+    await publish(10);
     await until('a whole batch', () => writes.length === 2);
     t.same(writes, [1, 10], 'a whole batch does not wait for the linger');
-    for (let n = 11; n <= 13; n++) await journal.append(message(n, at));
-    await until('the hand-offs', () => reader.seq() === 14);
+    await publish(3);
+    await until('the hand-offs', () => live.seq() === 14);
     await new Promise((r) => setTimeout(r, 100));
     t.same(writes, [1, 10], 'less than a batch lingers');
     await writer.stop();
-    await reader.stop();
+    await live.stop();
     t.same(writes, [1, 10, 3], 'stop writes what lingered');
     t.equal(journal.cursor('store'), 14, 'and moves the cursor past it');
   },
@@ -402,27 +387,16 @@ t.test(
 t.test(
   'live, a linger ends once the devices went quiet: what waits is written without waiting out the linger',
   async (t) => {
-    const dir = tempDir(t);
-    const journal = await openJournal(path.join(dir, 'journal'));
-    t.teardown(() => journal.close());
     const writes: number[] = [];
-    const store: Pick<TimeSeriesStore, 'write'> = {
-      async write(readings) {
-        writes.push(readings.length);
-      },
-    };
-    const writer = new JournalStoreWriter({
-      journal,
-      store,
-      decode,
-      batchSize: 10,
-      lingerMs: 60_000,
-      quietMs: 20,
-      ...fast,
-    });
-    writer.start(journal.committed());
-    const reader = follow(journal, writer, journal.committed());
-    const at = Date.now();
+    const { journal, writer, live, at } = await storePath(
+      t,
+      () => ({
+        async write(readings: StoredReading[]) {
+          writes.push(readings.length);
+        },
+      }),
+      { batchSize: 10, lingerMs: 60_000, quietMs: 20 },
+    );
     await journal.append(message(0, at));
     await until('the first write', () => writes.length === 1);
     // One group commit, handed over together.
@@ -432,7 +406,7 @@ t.test(
     t.same(writes, [1, 3], 'less than a batch, written once nothing more came');
     await until('the cursor', () => journal.cursor('store') === 4);
     await writer.stop();
-    await reader.stop();
+    await live.stop();
     t.same(writes, [1, 3], 'nothing left for the stop');
   },
 );
