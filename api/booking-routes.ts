@@ -356,8 +356,15 @@ export function houseBookings(house: BookingHouse) {
   };
 }
 
-/** Refusals carry their reason code (and the time in the way); everything else goes to the API's handler. */
-export function answerRefusals(app: FastifyInstance): void {
+/** A refusal of its own kind answered with its body (the series' refusals carry their dates). */
+export type RefusalAnswer = (err: unknown) => { status: number; body: object } | undefined;
+
+/**
+ * Refusals carry their reason code (and the time in the way); `others` answer refusals of their own kind (one
+ * error handler per plugin: the routes of another house answer bookings' and series' refusals both);
+ * everything else goes to the API's handler.
+ */
+export function answerRefusals(app: FastifyInstance, ...others: RefusalAnswer[]): void {
   app.setErrorHandler((err, _request, reply) => {
     if (err instanceof Refused) {
       return reply.code(err.statusCode).send({
@@ -365,6 +372,10 @@ export function answerRefusals(app: FastifyInstance): void {
         reason: err.reason,
         ...(err.conflict ? { conflict: { start: iso(err.conflict.start), end: iso(err.conflict.end) } } : {}),
       });
+    }
+    for (const answer of others) {
+      const answered = answer(err);
+      if (answered) return reply.code(answered.status).send(answered.body);
     }
     throw err;
   });

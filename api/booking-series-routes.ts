@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type, { type Static } from 'typebox';
-import { ANY_MEMBER, guestVisit, type Member, STAFF } from '../access/roles.ts';
+import { ANY_MEMBER, guestVisit, type Member, openToGuests, STAFF } from '../access/roles.ts';
 import { bookingEvent } from '../bookings/booking-events.ts';
 import {
   BOOKING_REFUSALS,
@@ -35,6 +35,13 @@ import {
 import type { EventAnnouncer } from '../building/events.ts';
 import { calendarFieldsExist, type LocalDate } from '../site/local-time.ts';
 import type { SiteConfig, SpaceConfig } from '../site/site.ts';
+import {
+  type Asker,
+  answerRefusals,
+  type BookingHouse,
+  type RefusalAnswer,
+  signedIn,
+} from './booking-routes.ts';
 import { SiteId } from './context.ts';
 import { ApiError, ErrorBody, errorBody } from './errors.ts';
 import { parseInstant } from './time-range.ts';
@@ -195,11 +202,6 @@ class SeriesRefused extends ApiError {
   }
 }
 
-function signedIn(member: Member | null): Member {
-  if (!member) throw new ApiError(401, 'sign in first (POST /api/auth/login)');
-  return member;
-}
-
 function localDay(text: string, field: string): LocalDate {
   if (!calendarFieldsExist(text))
     throw new SeriesRefused(400, 'invalid_series', `${field} "${text}" is not a day that exists`);
@@ -248,32 +250,156 @@ const dateOut = (o: Occurrence): DateOut => ({
   state: 'free',
 });
 
-export const bookingSeriesRoutes: FastifyPluginAsyncTypebox<BookingSeriesRoutesOptions> = async (
-  app,
-  options,
-) => {
-  const { site } = options;
-  const { store } = options;
-  const now = options.now ?? Date.now;
-  const policy = options.policy ?? DEFAULT_POLICY;
+/** The answer of a series' refusal: its reason, and the dates, visitors or time in the way. */
+export const seriesRefusalAnswer: RefusalAnswer = (err) =>
+  err instanceof SeriesRefused
+    ? {
+        status: err.statusCode,
+        body: {
+          ...errorBody(err.statusCode, err.message),
+          reason: err.reason,
+          ...(err.dates.length > 0 ? { dates: err.dates } : {}),
+          ...(err.visitors.length > 0 ? { visitors: err.visitors } : {}),
+          ...(err.conflict
+            ? { conflict: { start: iso(err.conflict.start), end: iso(err.conflict.end) } }
+            : {}),
+        },
+      }
+    : undefined;
+
+const GivenUp = Type.Array(
+  Type.Object({
+    id: Type.String(),
+    occurrence: Type.Union([OccurrenceText, Type.Null()]),
+    start: Instant,
+    end: Instant,
+  }),
+  { description: "the old series' dates from the date on that the change cancels" },
+);
+
+const MoveBody = Type.Object(
+  {
+    start: Type.String({ maxLength: 40, description: 'ISO 8601 with offset' }),
+    end: Type.String({ maxLength: 40 }),
+  },
+  { additionalProperties: false },
+);
+
+/**
+ * The bodies and answers of the series routes and the move, written once for this house's routes
+ * (`/api/booking-series…`, `PATCH /api/bookings/:id`) and another house's (`/api/houses/:site/…`, where a 404
+ * may also say the house is not in the network).
+ */
+export const SERIES_SCHEMAS = {
+  preview: {
+    body: SeriesBody,
+    response: {
+      200: Type.Object({ ...RuleOut, dates: Type.Array(DateOut) }),
+      400: SeriesRefusal,
+      401: ErrorBody,
+      403: SeriesRefusal,
+      404: ErrorBody,
+      422: SeriesRefusal,
+    },
+  },
+  save: {
+    body: SaveBody,
+    response: {
+      201: Type.Object({ series: SeriesOut, skipped: Type.Array(DateOut) }),
+      400: SeriesRefusal,
+      401: ErrorBody,
+      403: SeriesRefusal,
+      404: ErrorBody,
+      409: SeriesRefusal,
+      422: SeriesRefusal,
+    },
+  },
+  get: { response: { 200: SeriesOut, 400: ErrorBody, 401: ErrorBody, 404: ErrorBody } },
+  end: {
+    querystring: Type.Object({ from: Type.Optional(OccurrenceText) }),
+    response: {
+      200: Type.Object({ cancelled: Type.Integer(), series: SeriesOut }),
+      400: ErrorBody,
+      401: ErrorBody,
+      404: ErrorBody,
+      409: ErrorBody,
+    },
+  },
+  changePreview: {
+    body: ChangeBody,
+    response: {
+      200: Type.Object({
+        ...RuleOut,
+        from: OccurrenceText,
+        ending: Type.Union([Type.String({ description: "the old series' RRULE from now on" }), Type.Null()]),
+        givenUp: GivenUp,
+        visitors: Type.Array(OccurrenceText, { description: 'given-up dates visitors hold places on' }),
+        dates: Type.Array(DateOut),
+      }),
+      400: SeriesRefusal,
+      401: ErrorBody,
+      403: SeriesRefusal,
+      404: SeriesRefusal,
+      409: ErrorBody,
+      422: SeriesRefusal,
+    },
+  },
+  change: {
+    body: SaveChangeBody,
+    response: {
+      201: Type.Object({
+        ended: SeriesOut,
+        series: SeriesOut,
+        cancelled: GivenUp,
+        skipped: Type.Array(DateOut),
+        events: Type.Array(
+          Type.Object(
+            { from: Type.String(), to: Type.String() },
+            { description: 'an event of the old series and the one carrying its dates from the change on' },
+          ),
+        ),
+      }),
+      400: SeriesRefusal,
+      401: ErrorBody,
+      403: SeriesRefusal,
+      404: SeriesRefusal,
+      409: SeriesRefusal,
+      422: SeriesRefusal,
+    },
+  },
+  move: {
+    body: MoveBody,
+    response: {
+      200: SeriesBookingOut,
+      400: SeriesRefusal,
+      401: ErrorBody,
+      403: SeriesRefusal,
+      404: ErrorBody,
+      409: SeriesRefusal,
+      422: SeriesRefusal,
+    },
+  },
+} as const;
+
+/** One house's bookings and their series (a series' dates are bookings: one database keeps both). */
+export interface SeriesHouse extends BookingHouse {
+  store: BookingStore & BookingSeriesStore;
+}
+
+/**
+ * The answers of the series routes and the move for one house, on that house's site file (spaces, time zone
+ * for the RRULE's wall clock, opening hours, `guests`) and its own bookings and series. This house's routes
+ * and those of the network's other houses (api/house-routes.ts) answer through the same functions; the asker
+ * is staff by their role in this house.
+ */
+export function houseSeries(house: SeriesHouse) {
+  const { site, store, policy, now, installationHome } = house;
   const timeZone = site.site.timezone;
   const spaces = new Map(site.spaces.map((s) => [s.id, s]));
-  const installationHome = options.installationHome ?? site.site.id;
   const guestOf = (member: Member) =>
     guestVisit(member, { id: site.site.id, guests: site.guests }, installationHome);
-
-  app.setErrorHandler((err, _request, reply) => {
-    if (err instanceof SeriesRefused) {
-      return reply.code(err.statusCode).send({
-        ...errorBody(err.statusCode, err.message),
-        reason: err.reason,
-        ...(err.dates.length > 0 ? { dates: err.dates } : {}),
-        ...(err.visitors.length > 0 ? { visitors: err.visitors } : {}),
-        ...(err.conflict ? { conflict: { start: iso(err.conflict.start), end: iso(err.conflict.end) } } : {}),
-      });
-    }
-    throw err;
-  });
+  const announce = (type: Parameters<typeof bookingEvent>[0], booking: Booking, at: number) =>
+    house.events?.announce(bookingEvent(type, site.site.id, booking, at));
 
   const bookableSpace = (id: string): SpaceConfig => {
     const space = spaces.get(id);
@@ -281,12 +407,23 @@ export const bookingSeriesRoutes: FastifyPluginAsyncTypebox<BookingSeriesRoutesO
     return space;
   };
 
+  /** A guest asking for a kind this house does not open to their home: 403 before any date is judged. */
+  const openTo = (member: Member, space: SpaceConfig) => {
+    const guest = guestOf(member);
+    if (guest && !openToGuests(guest.rules, guest.from, space.kind))
+      throw new SeriesRefused(
+        403,
+        'not_open_to_guests',
+        `${site.site.name} does not open a ${space.kind} to members of ${guest.from}`,
+      );
+  };
+
   /**
    * Each date judged: refused by the rules, taken, or free. `replacing`: the dates a change gives up are not
    * in the way.
    */
   const judgeDates = async (
-    member: Member,
+    asker: Asker,
     space: SpaceConfig,
     occurrences: readonly Occurrence[],
     at: number,
@@ -294,8 +431,8 @@ export const bookingSeriesRoutes: FastifyPluginAsyncTypebox<BookingSeriesRoutesO
   ): Promise<DateOut[]> => {
     const refused = checkSeriesDates(space, occurrences, at, timeZone, {
       policy,
-      openingHoursBind: !isStaff(member),
-      guest: guestOf(member),
+      openingHoursBind: !asker.staff,
+      guest: guestOf(asker.member),
     });
     const conflicts = await store.seriesConflicts(space.id, occurrences, replacing);
     const refusedAt = new Map<string, RefusedDate>(refused.map((r) => [r.occurrence.local, r]));
@@ -315,24 +452,26 @@ export const bookingSeriesRoutes: FastifyPluginAsyncTypebox<BookingSeriesRoutesO
   };
 
   /** The series planned and each date judged. */
-  const judge = async (member: Member, body: SeriesBody) => {
+  const judge = async (asker: Asker, body: SeriesBody) => {
     const space = bookableSpace(body.spaceId);
+    openTo(asker.member, space);
     const verdict = planSeries(seriesRequest(body), timeZone);
     if (!verdict.ok)
       throw new SeriesRefused(SERIES_REFUSALS[verdict.reason].status, verdict.reason, verdict.message);
     const at = now();
-    const dates = await judgeDates(member, space, verdict.occurrences, at);
+    const dates = await judgeDates(asker, space, verdict.occurrences, at);
     return { space, verdict, dates, at };
   };
 
-  /** The 422 when the rules refuse any date of a series to be saved. */
+  /** The answer when the rules refuse any date of a series to be saved (422; 403 for a guest's kind). */
   const refuseRuledOut = (dates: readonly DateOut[]) => {
     const refused = dates.filter((d) => d.state === 'refused');
     if (refused.length === 0) return;
     const first = refused[0] as DateOut;
+    const reason = first.reason as BookingRefusalCode;
     throw new SeriesRefused(
-      422,
-      first.reason as BookingRefusalCode,
+      reason === 'not_open_to_guests' ? 403 : 422,
+      reason,
       `${refused.length} date(s) of the series cannot be booked; first ${first.occurrence}: ${first.message}`,
       refused,
     );
@@ -364,65 +503,70 @@ export const bookingSeriesRoutes: FastifyPluginAsyncTypebox<BookingSeriesRoutesO
     })),
   });
 
-  /** A member's own series, or any for staff; someone else's answers 404 like one that does not exist. */
-  const visibleSeries = async (member: Member, id: string): Promise<BookingSeries> => {
+  /** A member's own series, or any for this house's staff; someone else's answers 404 like one that does not exist. */
+  const visibleSeries = async (asker: Asker, id: string): Promise<BookingSeries> => {
     const series = await store.getSeries(id);
-    if (!series || (!isStaff(member) && series.memberId !== member.id))
+    if (!series || (!asker.staff && series.memberId !== asker.member.id))
       throw new ApiError(404, `no booking series "${id}"`);
     return series;
   };
 
-  app.post(
-    '/api/booking-series/preview',
-    {
-      config: { access: ANY_MEMBER },
-      schema: {
-        tags: ['bookings'],
-        summary:
-          "A series' dates before saving: free, taken (with the time in the way) or refused (with why)",
-        body: SeriesBody,
-        response: {
-          200: Type.Object({ ...RuleOut, dates: Type.Array(DateOut) }),
-          400: SeriesRefusal,
-          401: ErrorBody,
-          404: ErrorBody,
-          422: SeriesRefusal,
-        },
-      },
-    },
-    async (request) => {
-      const { verdict, dates } = await judge(signedIn(request.member), request.body);
+  /**
+   * A change from a date on, planned and judged: the series (its owner's, or any for staff), the split, the
+   * new dates judged with the old ones from then on given up, and the dates visitors hold places on.
+   */
+  const judgeChange = async (asker: Asker, id: string, body: ChangeBody) => {
+    const series = await visibleSeries(asker, id);
+    if (series.cancelledAt !== null) throw new ApiError(409, 'the series is cancelled: book a new one');
+    const { from, ...request } = body;
+    const space = bookableSpace(request.spaceId);
+    openTo(asker.member, space);
+    const change = planSeriesChange(series, from, seriesRequest(request), timeZone);
+    if (!change.ok)
+      throw new SeriesRefused(SERIES_REFUSALS[change.reason].status, change.reason, change.message);
+    const at = now();
+    // Changing a date already begun would rewrite a date that took place.
+    if (change.from.start < at)
+      throw new ApiError(409, `the date ${from} has already begun; change the series from a later one`);
+    const dates = await judgeDates(asker, space, change.occurrences, at, {
+      seriesId: series.id,
+      fromOccurrence: from,
+    });
+    return { series, space, change, dates, at };
+  };
+
+  const givenUpOut = (bookings: readonly Booking[]) =>
+    bookings.map((b) => ({
+      id: b.id,
+      occurrence: b.occurrence ?? null,
+      start: iso(b.start),
+      end: iso(b.end),
+    }));
+
+  const by = (asker: Asker) => ({ memberId: asker.member.id, staff: asker.staff });
+
+  return {
+    site,
+
+    /** A series' dates before saving: free, taken or refused. */
+    async preview(asker: Asker, body: SeriesBody) {
+      const { verdict, dates } = await judge(asker, body);
       return { ...verdict.rule, dates };
     },
-  );
 
-  app.post(
-    '/api/booking-series',
-    {
-      config: { access: ANY_MEMBER },
-      schema: {
-        tags: ['bookings'],
-        summary:
-          'Book a series: 201 with the dates booked and the ones skipped; 422 if the rules refuse a date; 409 if a date is taken and onConflict is refuse',
-        body: SaveBody,
-        response: {
-          201: Type.Object({ series: SeriesOut, skipped: Type.Array(DateOut) }),
-          400: SeriesRefusal,
-          401: ErrorBody,
-          404: ErrorBody,
-          409: SeriesRefusal,
-          422: SeriesRefusal,
-        },
-      },
-    },
-    async (request, reply) => {
-      const member = signedIn(request.member);
-      const { onConflict, ...body } = request.body;
-      const { space, verdict, dates, at } = await judge(member, body);
+    /** Books a series, all or nothing or skipping the taken dates; each date booked is told. */
+    async save(asker: Asker, body: Static<typeof SaveBody>) {
+      const { onConflict, ...request } = body;
+      const { space, verdict, dates, at } = await judge(asker, request);
       refuseRuledOut(dates);
       // The store checks the conflicts again inside its transaction: the preview's answer may be stale.
       const result = await store.createSeries(
-        { memberId: member.id, spaceId: space.id, rule: verdict.rule, occurrences: verdict.occurrences },
+        {
+          memberId: asker.member.id,
+          spaceId: space.id,
+          rule: verdict.rule,
+          occurrences: verdict.occurrences,
+        },
         onConflict === 'skip' ? 'skip_conflicts' : 'all_or_nothing',
         at,
       );
@@ -437,56 +581,22 @@ export const bookingSeriesRoutes: FastifyPluginAsyncTypebox<BookingSeriesRoutesO
           taken,
         );
       }
-      for (const booking of result.bookings)
-        options.events?.announce(bookingEvent('booking-made', site.site.id, booking, at));
-      return reply.code(201).send({
-        series: seriesOut(result.series, result.bookings),
-        skipped: takenOut(result.skipped),
-      });
+      for (const booking of result.bookings) announce('booking-made', booking, at);
+      return { series: seriesOut(result.series, result.bookings), skipped: takenOut(result.skipped) };
     },
-  );
 
-  app.get(
-    '/api/booking-series/:id',
-    {
-      config: { access: ANY_MEMBER },
-      schema: {
-        tags: ['bookings'],
-        summary: 'A series and its dates (your own; staff any)',
-        params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }),
-        response: { 200: SeriesOut, 401: ErrorBody, 404: ErrorBody },
-      },
-    },
-    async (request) => {
-      const series = await visibleSeries(signedIn(request.member), request.params.id);
+    /** A series and its dates (the asker's own; this house's staff any). */
+    async get(asker: Asker, id: string) {
+      const series = await visibleSeries(asker, id);
       return seriesOut(series, await store.seriesBookings(series.id));
     },
-  );
 
-  app.delete(
-    '/api/booking-series/:id',
-    {
-      config: { access: ANY_MEMBER },
-      schema: {
-        tags: ['bookings'],
-        summary:
-          'End a series from a date on (default: its next date not yet begun): those dates are cancelled, the rule ends before it',
-        params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }),
-        querystring: Type.Object({ from: Type.Optional(OccurrenceText) }),
-        response: {
-          200: Type.Object({ cancelled: Type.Integer(), series: SeriesOut }),
-          401: ErrorBody,
-          404: ErrorBody,
-          409: ErrorBody,
-        },
-      },
-    },
-    async (request) => {
-      const member = signedIn(request.member);
-      const series = await visibleSeries(member, request.params.id);
+    /** Ends a series from a date on (default its next date not yet begun); each date cancelled is told. */
+    async end(asker: Asker, id: string, fromText: string | undefined) {
+      const series = await visibleSeries(asker, id);
       const at = now();
       const dates = expandSeries(series);
-      const from = request.query.from ?? dates.find((o) => o.start >= at)?.local;
+      const from = fromText ?? dates.find((o) => o.start >= at)?.local;
       const date = dates.find((o) => o.local === from);
       if (!from || !date) throw new ApiError(404, `the series has no date ${from ?? 'still to come'}`);
       // Ending a series before a date already begun would drop dates that took place from its rule.
@@ -500,96 +610,21 @@ export const bookingSeriesRoutes: FastifyPluginAsyncTypebox<BookingSeriesRoutesO
         series.id,
         from,
         seriesEndingBefore(series, from),
-        { memberId: member.id, staff: isStaff(member) },
+        by(asker),
         at,
       );
       if (result.outcome === 'not_found' || !result.series)
         throw new ApiError(404, `no booking series "${series.id}"`);
       const after = await store.seriesBookings(series.id);
       for (const booking of after)
-        if (on.has(booking.id) && booking.status === 'cancelled')
-          options.events?.announce(bookingEvent('booking-cancelled', site.site.id, booking, at));
-      return {
-        cancelled: result.cancelled,
-        series: seriesOut(result.series, after),
-      };
+        if (on.has(booking.id) && booking.status === 'cancelled') announce('booking-cancelled', booking, at);
+      return { cancelled: result.cancelled, series: seriesOut(result.series, after) };
     },
-  );
 
-  /**
-   * A change from a date on, planned and judged: the series (its owner's, or any for staff), the split, the
-   * new dates judged with the old ones from then on given up, and the dates visitors hold places on.
-   */
-  const judgeChange = async (member: Member, id: string, body: ChangeBody) => {
-    const series = await visibleSeries(member, id);
-    if (series.cancelledAt !== null) throw new ApiError(409, 'the series is cancelled: book a new one');
-    const { from, ...request } = body;
-    const space = bookableSpace(request.spaceId);
-    const change = planSeriesChange(series, from, seriesRequest(request), timeZone);
-    if (!change.ok)
-      throw new SeriesRefused(SERIES_REFUSALS[change.reason].status, change.reason, change.message);
-    const at = now();
-    // Changing a date already begun would rewrite a date that took place.
-    if (change.from.start < at)
-      throw new ApiError(409, `the date ${from} has already begun; change the series from a later one`);
-    const dates = await judgeDates(member, space, change.occurrences, at, {
-      seriesId: series.id,
-      fromOccurrence: from,
-    });
-    return { series, space, change, dates, at };
-  };
-
-  const givenUpOut = (bookings: readonly Booking[]) =>
-    bookings.map((b) => ({
-      id: b.id,
-      occurrence: b.occurrence ?? null,
-      start: iso(b.start),
-      end: iso(b.end),
-    }));
-  const GivenUp = Type.Array(
-    Type.Object({
-      id: Type.String(),
-      occurrence: Type.Union([OccurrenceText, Type.Null()]),
-      start: Instant,
-      end: Instant,
-    }),
-    { description: "the old series' dates from the date on that the change cancels" },
-  );
-
-  app.post(
-    '/api/booking-series/:id/change/preview',
-    {
-      config: { access: ANY_MEMBER },
-      schema: {
-        tags: ['bookings'],
-        summary:
-          "A change of a series from a date on, before saving: the old rule's end, the dates it gives up, the new dates (free, taken or refused) and the dates visitors signed up for",
-        params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }),
-        body: ChangeBody,
-        response: {
-          200: Type.Object({
-            ...RuleOut,
-            from: OccurrenceText,
-            ending: Type.Union([
-              Type.String({ description: "the old series' RRULE from now on" }),
-              Type.Null(),
-            ]),
-            givenUp: GivenUp,
-            visitors: Type.Array(OccurrenceText, { description: 'given-up dates visitors hold places on' }),
-            dates: Type.Array(DateOut),
-          }),
-          400: SeriesRefusal,
-          401: ErrorBody,
-          404: SeriesRefusal,
-          409: ErrorBody,
-          422: SeriesRefusal,
-        },
-      },
-    },
-    async (request) => {
-      const member = signedIn(request.member);
-      const { series, change, dates, at } = await judgeChange(member, request.params.id, request.body);
-      const from = request.body.from;
+    /** A change from a date on before saving: the old rule's end, the dates given up, the new dates judged. */
+    async previewChange(asker: Asker, id: string, body: ChangeBody) {
+      const { series, change, dates, at } = await judgeChange(asker, id, body);
+      const from = body.from;
       const givenUp = (await store.seriesBookings(series.id)).filter(
         (b) => b.occurrence && b.occurrence >= from && ON.includes(b.status) && b.end > at,
       );
@@ -602,58 +637,24 @@ export const bookingSeriesRoutes: FastifyPluginAsyncTypebox<BookingSeriesRoutesO
         dates,
       };
     },
-  );
 
-  app.post(
-    '/api/booking-series/:id/change',
-    {
-      config: { access: ANY_MEMBER },
-      schema: {
-        tags: ['bookings'],
-        summary:
-          'Change a series from a date on, in one transaction: its dates from then on are cancelled, its rule ends before the date, and a new series is booked from that day on (201); 422 if the rules refuse a new date; 409 if a date is taken and onConflict is refuse, or visitors are signed up for a date given up: then nothing changes',
-        params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }),
-        body: SaveChangeBody,
-        response: {
-          201: Type.Object({
-            ended: SeriesOut,
-            series: SeriesOut,
-            cancelled: GivenUp,
-            skipped: Type.Array(DateOut),
-            events: Type.Array(
-              Type.Object(
-                { from: Type.String(), to: Type.String() },
-                {
-                  description: 'an event of the old series and the one carrying its dates from the change on',
-                },
-              ),
-            ),
-          }),
-          400: SeriesRefusal,
-          401: ErrorBody,
-          404: SeriesRefusal,
-          409: SeriesRefusal,
-          422: SeriesRefusal,
-        },
-      },
-    },
-    async (request, reply) => {
-      const member = signedIn(request.member);
-      const { onConflict, ...body } = request.body;
-      const { series, space, change, dates, at } = await judgeChange(member, request.params.id, body);
+    /** Changes a series from a date on in one transaction (split); each date cancelled and booked is told. */
+    async change(asker: Asker, id: string, body: Static<typeof SaveChangeBody>) {
+      const { onConflict, ...request } = body;
+      const { series, space, change, dates, at } = await judgeChange(asker, id, request);
       refuseRuledOut(dates);
       // The store judges the conflicts and the visitors again inside its transaction.
       const result = await store.changeSeriesFrom(
         {
           seriesId: series.id,
-          fromOccurrence: body.from,
+          fromOccurrence: request.from,
           ending: change.ending,
           spaceId: space.id,
           rule: change.rule,
           occurrences: change.occurrences,
         },
         onConflict === 'skip' ? 'skip_conflicts' : 'all_or_nothing',
-        { memberId: member.id, staff: isStaff(member) },
+        by(asker),
         at,
       );
       if (!result.ok) {
@@ -677,75 +678,42 @@ export const bookingSeriesRoutes: FastifyPluginAsyncTypebox<BookingSeriesRoutesO
           taken,
         );
       }
-      for (const booking of result.cancelled)
-        options.events?.announce(bookingEvent('booking-cancelled', site.site.id, booking, at));
-      for (const booking of result.bookings)
-        options.events?.announce(bookingEvent('booking-made', site.site.id, booking, at));
-      return reply.code(201).send({
+      for (const booking of result.cancelled) announce('booking-cancelled', booking, at);
+      for (const booking of result.bookings) announce('booking-made', booking, at);
+      return {
         ended: seriesOut(result.ended, await store.seriesBookings(result.ended.id)),
         series: seriesOut(result.series, result.bookings),
         cancelled: givenUpOut(result.cancelled),
         skipped: takenOut(result.skipped),
         events: result.events,
-      });
+      };
     },
-  );
 
-  app.patch(
-    '/api/bookings/:id',
-    {
-      config: { access: ANY_MEMBER },
-      schema: {
-        tags: ['bookings'],
-        summary:
-          'Move a booking (one date of a series) to another time in the same space, by the booking rules',
-        params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }),
-        body: Type.Object(
-          {
-            start: Type.String({ maxLength: 40, description: 'ISO 8601 with offset' }),
-            end: Type.String({ maxLength: 40 }),
-          },
-          { additionalProperties: false },
-        ),
-        response: {
-          200: SeriesBookingOut,
-          400: SeriesRefusal,
-          401: ErrorBody,
-          404: ErrorBody,
-          409: SeriesRefusal,
-          422: SeriesRefusal,
-        },
-      },
-    },
-    async (request) => {
-      const member = signedIn(request.member);
-      const booking = await store.get(request.params.id);
+    /** Moves a booking (the asker's own; this house's staff any) to another time in its space, by the rules. */
+    async move(asker: Asker, id: string, body: Static<typeof MoveBody>) {
+      const { member, staff } = asker;
+      const booking = await store.get(id);
       const parse = (text: string, field: string) => {
         const parsed = parseInstant(text);
         if (!parsed.ok || !/[zZ]|[+-]\d{2}:?\d{2}$/.test(text))
           throw new SeriesRefused(400, 'invalid_time', `${field}: ${BOOKING_REFUSALS.invalid_time.text}`);
         return parsed.value;
       };
-      const to = { start: parse(request.body.start, 'start'), end: parse(request.body.end, 'end') };
+      const to = { start: parse(body.start, 'start'), end: parse(body.end, 'end') };
       const space = booking ? spaces.get(booking.spaceId) : undefined;
-      if (!booking || !space || (!isStaff(member) && booking.memberId !== member.id))
-        throw new ApiError(404, `no booking "${request.params.id}"`);
+      if (!booking || !space || (!staff && booking.memberId !== member.id))
+        throw new ApiError(404, `no booking "${id}"`);
       const at = now();
       const guest = guestOf(member);
       const verdict = checkBookingRequest(space, to, at, timeZone, policy, {
-        openingHoursBind: !isStaff(member),
+        openingHoursBind: !staff,
         ...(guest ? { guest } : {}),
       });
       if (!verdict.ok)
         throw new SeriesRefused(BOOKING_REFUSALS[verdict.reason].status, verdict.reason, verdict.message);
-      const result = await store.moveBooking(
-        booking.id,
-        to,
-        { memberId: member.id, staff: isStaff(member) },
-        at,
-      );
+      const result = await store.moveBooking(booking.id, to, by(asker), at);
       if (result.ok) {
-        options.events?.announce(
+        house.events?.announce(
           bookingEvent('booking-moved', site.site.id, result.booking, at, {
             start: booking.start,
             end: booking.end,
@@ -764,5 +732,132 @@ export const bookingSeriesRoutes: FastifyPluginAsyncTypebox<BookingSeriesRoutesO
         throw new ApiError(409, 'this booking has already ended, was cancelled or was released');
       throw new SeriesRefused(409, 'slot_taken', BOOKING_REFUSALS.slot_taken.text, [], result.conflict);
     },
+  };
+}
+
+const SeriesId = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+
+export const bookingSeriesRoutes: FastifyPluginAsyncTypebox<BookingSeriesRoutesOptions> = async (
+  app,
+  options,
+) => {
+  const { site } = options;
+  const house = houseSeries({
+    site,
+    installationHome: options.installationHome ?? site.site.id,
+    store: options.store,
+    policy: options.policy ?? DEFAULT_POLICY,
+    now: options.now ?? Date.now,
+    events: options.events,
+  });
+  // This API's own routes: staff by the role as this house sees the member.
+  const asker = (member: Member | null): Asker => {
+    const who = signedIn(member);
+    return { member: who, staff: isStaff(who) };
+  };
+
+  answerRefusals(app, seriesRefusalAnswer);
+
+  app.post(
+    '/api/booking-series/preview',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['bookings'],
+        summary:
+          "A series' dates before saving: free, taken (with the time in the way) or refused (with why)",
+        ...SERIES_SCHEMAS.preview,
+      },
+    },
+    async (request) => house.preview(asker(request.member), request.body),
+  );
+
+  app.post(
+    '/api/booking-series',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['bookings'],
+        summary:
+          'Book a series: 201 with the dates booked and the ones skipped; 422 if the rules refuse a date; 409 if a date is taken and onConflict is refuse',
+        ...SERIES_SCHEMAS.save,
+      },
+    },
+    async (request, reply) => reply.code(201).send(await house.save(asker(request.member), request.body)),
+  );
+
+  app.get(
+    '/api/booking-series/:id',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['bookings'],
+        summary: 'A series and its dates (your own; staff any)',
+        params: SeriesId,
+        ...SERIES_SCHEMAS.get,
+      },
+    },
+    async (request) => house.get(asker(request.member), request.params.id),
+  );
+
+  app.delete(
+    '/api/booking-series/:id',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['bookings'],
+        summary:
+          'End a series from a date on (default: its next date not yet begun): those dates are cancelled, the rule ends before it',
+        params: SeriesId,
+        ...SERIES_SCHEMAS.end,
+      },
+    },
+    async (request) => house.end(asker(request.member), request.params.id, request.query.from),
+  );
+
+  app.post(
+    '/api/booking-series/:id/change/preview',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['bookings'],
+        summary:
+          "A change of a series from a date on, before saving: the old rule's end, the dates it gives up, the new dates (free, taken or refused) and the dates visitors signed up for",
+        params: SeriesId,
+        ...SERIES_SCHEMAS.changePreview,
+      },
+    },
+    async (request) => house.previewChange(asker(request.member), request.params.id, request.body),
+  );
+
+  app.post(
+    '/api/booking-series/:id/change',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['bookings'],
+        summary:
+          'Change a series from a date on, in one transaction: its dates from then on are cancelled, its rule ends before the date, and a new series is booked from that day on (201); 422 if the rules refuse a new date; 409 if a date is taken and onConflict is refuse, or visitors are signed up for a date given up: then nothing changes',
+        params: SeriesId,
+        ...SERIES_SCHEMAS.change,
+      },
+    },
+    async (request, reply) =>
+      reply.code(201).send(await house.change(asker(request.member), request.params.id, request.body)),
+  );
+
+  app.patch(
+    '/api/bookings/:id',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['bookings'],
+        summary:
+          'Move a booking (one date of a series) to another time in the same space, by the booking rules',
+        params: SeriesId,
+        ...SERIES_SCHEMAS.move,
+      },
+    },
+    async (request) => house.move(asker(request.member), request.params.id, request.body),
   );
 };

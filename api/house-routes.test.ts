@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import t, { type Test } from 'tap';
 import type { Role } from '../access/roles.ts';
+import { type BuildingEvent, eventTopic } from '../building/events.ts';
 import { BuildingFeed } from '../building/live-feed.ts';
 import { Quarantine } from '../gateway/quarantine.ts';
 import { type Records, sqliteRecords } from '../records/records.ts';
@@ -73,6 +74,13 @@ async function network(t: Test, records: Records) {
   t.teardown(() => quarantine.close());
   const feed = new BuildingFeed({ url: 'mqtt://127.0.0.1:1', site: nord });
   t.teardown(() => feed.close());
+  // What the routes tell the building (the feed has no broker here and drops it after noting it).
+  const told: BuildingEvent[] = [];
+  const announce = feed.announce.bind(feed);
+  feed.announce = (event) => {
+    told.push(event);
+    announce(event);
+  };
   const sent: string[] = [];
   const app = await buildApi({
     site: nord,
@@ -108,7 +116,12 @@ async function network(t: Test, records: Records) {
       await records.members.setSiteRole(created.member.id, site, r);
     return { ...created.member, cookie: await signIn(app, created.member.email, password) };
   };
-  const call = async (cookie: string, method: 'GET' | 'POST' | 'DELETE', url: string, payload?: object) => {
+  const call = async (
+    cookie: string,
+    method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+    url: string,
+    payload?: object,
+  ) => {
     const response = await app.inject({
       method,
       url,
@@ -119,7 +132,7 @@ async function network(t: Test, records: Records) {
   };
   const book = (cookie: string, site: string, spaceId: string, start: number, end: number) =>
     call(cookie, 'POST', `/api/houses/${site}/bookings`, { spaceId, start: iso(start), end: iso(end) });
-  return { app: app as FastifyInstance, records, sent, member, call, book };
+  return { app: app as FastifyInstance, records, sent, told, member, call, book };
 }
 
 recordsContract(
@@ -353,3 +366,288 @@ t.test('a single building: one house, as it always was', async (t) => {
   t.match(houses[0], { id: spaces.site.id, here: true, home: true, guest: false, role: 'member' });
   t.same(houses[0].spaces, spaces.spaces, 'the same spaces as /api/spaces');
 });
+
+// Tuesdays 09:00–10:00 in Ost from 16 March 2027, three dates: Lisbon is UTC+0 until 28 March, UTC+1 after.
+const ostTuesdays = {
+  spaceId: 'desk-1',
+  firstDate: '2027-03-16',
+  start: '09:00',
+  end: '10:00',
+  every: 'week',
+  count: 3,
+};
+
+recordsContract(
+  t,
+  "a guest moves a booking and books, changes and ends a series in Ost, on Ost's clock and bookings",
+  async (t, records) => {
+    const n = await network(t, records);
+    const ada = await n.member('member', 'nord');
+    const cy = await n.member('member', 'nord');
+    const tuesday = Date.UTC(2027, 2, 2); // 2 March: Lisbon = UTC, Berlin = UTC+1
+
+    // Moving, by Ost's opening hours (08:00–18:00 Lisbon) and Ost's bookings.
+    const booked = await n.book(ada.cookie, 'ost', 'desk-1', tuesday + 10 * HOUR, tuesday + 11 * HOUR);
+    t.equal(booked.status, 201);
+    const move = (cookie: string, site: string, id: string, start: number, end: number) =>
+      n.call(cookie, 'PATCH', `/api/houses/${site}/bookings/${id}`, { start: iso(start), end: iso(end) });
+    const early = await move(ada.cookie, 'ost', booked.body.id, tuesday + 7 * HOUR, tuesday + 8 * HOUR);
+    t.equal(early.status, 422, '07:00 in Lisbon (08:00 in Berlin): before Ost opens');
+    t.match(early.body, { reason: 'outside_opening_hours' });
+    t.equal((await n.book(cy.cookie, 'ost', 'desk-1', tuesday + 12 * HOUR, tuesday + 13 * HOUR)).status, 201);
+    const clash = await move(ada.cookie, 'ost', booked.body.id, tuesday + 11 * HOUR, tuesday + 13 * HOUR);
+    t.equal(clash.status, 409, "Ost's booking is in the way");
+    t.match(clash.body, {
+      reason: 'slot_taken',
+      conflict: { start: iso(tuesday + 12 * HOUR), end: iso(tuesday + 13 * HOUR) },
+    });
+    t.equal(
+      (await n.book(cy.cookie, 'nord', 'desk-1', tuesday + 14 * HOUR, tuesday + 15 * HOUR)).status,
+      201,
+      "Nord's desk-1 at 14:00 UTC",
+    );
+    const moved = await move(ada.cookie, 'ost', booked.body.id, tuesday + 14 * HOUR, tuesday + 15 * HOUR);
+    t.equal(moved.status, 200, "Nord's desk-1 of the same id is not in the way");
+    t.match(moved.body, { id: booked.body.id, start: iso(tuesday + 14 * HOUR), status: 'booked' });
+    t.match(await records.bookingsAt('ost').get(booked.body.id), { start: tuesday + 14 * HOUR });
+    t.equal(
+      (
+        await n.call(ada.cookie, 'PATCH', `/api/bookings/${booked.body.id}`, {
+          start: iso(tuesday + 15 * HOUR),
+          end: iso(tuesday + 16 * HOUR),
+        })
+      ).status,
+      404,
+      "Nord's own route knows no booking of Ost",
+    );
+
+    // A series on Ost's wall clock: 09:00 Lisbon is 09:00 UTC before 28 March and 08:00 UTC after.
+    await n.book(cy.cookie, 'ost', 'desk-1', Date.UTC(2027, 2, 23, 9), Date.UTC(2027, 2, 23, 10));
+    const preview = await n.call(ada.cookie, 'POST', '/api/houses/ost/booking-series/preview', ostTuesdays);
+    t.equal(preview.status, 200, JSON.stringify(preview.body));
+    t.match(preview.body, { rrule: 'FREQ=WEEKLY;INTERVAL=1;BYDAY=TU;COUNT=3', timeZone: 'Europe/Lisbon' });
+    t.same(
+      preview.body.dates.map((d: { occurrence: string; start: string; state: string }) => [
+        d.occurrence,
+        d.start,
+        d.state,
+      ]),
+      [
+        ['2027-03-16T09:00', '2027-03-16T09:00:00.000Z', 'free'],
+        ['2027-03-23T09:00', '2027-03-23T09:00:00.000Z', 'taken'],
+        ['2027-03-30T09:00', '2027-03-30T08:00:00.000Z', 'free'],
+      ],
+      "Ost's time zone across its spring change, Ost's booking in the way",
+    );
+    const refused = await n.call(ada.cookie, 'POST', '/api/houses/ost/booking-series', {
+      ...ostTuesdays,
+      onConflict: 'refuse',
+    });
+    t.equal(refused.status, 409);
+    t.match(refused.body, { reason: 'slot_taken', dates: [{ occurrence: '2027-03-23T09:00' }] });
+    const saved = await n.call(ada.cookie, 'POST', '/api/houses/ost/booking-series', {
+      ...ostTuesdays,
+      onConflict: 'skip',
+    });
+    t.equal(saved.status, 201, JSON.stringify(saved.body));
+    const series = saved.body.series;
+    t.match(series, { timeZone: 'Europe/Lisbon', firstStart: '2027-03-16T09:00', spaceId: 'desk-1' });
+    t.same(
+      series.bookings.map((b: { start: string }) => b.start),
+      ['2027-03-16T09:00:00.000Z', '2027-03-30T08:00:00.000Z'],
+    );
+    t.same(
+      saved.body.skipped.map((d: { occurrence: string }) => d.occurrence),
+      ['2027-03-23T09:00'],
+    );
+    t.ok(await records.bookingsAt('ost').getSeries(series.id), "kept as Ost's series");
+    t.notOk(await records.bookingsAt('nord').getSeries(series.id), 'not as one of Nord');
+    t.equal((await n.call(ada.cookie, 'GET', `/api/booking-series/${series.id}`)).status, 404);
+    t.equal((await n.call(ada.cookie, 'GET', `/api/houses/ost/booking-series/${series.id}`)).status, 200);
+    const early7 = await n.call(ada.cookie, 'POST', '/api/houses/ost/booking-series/preview', {
+      ...ostTuesdays,
+      start: '07:00',
+      end: '08:00',
+    });
+    t.same(
+      [...new Set(early7.body.dates.map((d: { reason: string }) => d.reason))],
+      ['outside_opening_hours'],
+      "07:00 is before Ost's opening on Ost's clock",
+    );
+
+    // Changed from its last date on: 10:00–11:00 Lisbon, after the change 09:00 UTC.
+    const change = { ...ostTuesdays, firstDate: '2027-03-30', start: '10:00', end: '11:00', count: 1 };
+    const changePreview = await n.call(
+      ada.cookie,
+      'POST',
+      `/api/houses/ost/booking-series/${series.id}/change/preview`,
+      { ...change, from: '2027-03-30T09:00' },
+    );
+    t.equal(changePreview.status, 200, JSON.stringify(changePreview.body));
+    t.same(
+      changePreview.body.givenUp.map((b: { start: string }) => b.start),
+      ['2027-03-30T08:00:00.000Z'],
+    );
+    t.same(
+      changePreview.body.dates.map((d: { start: string; state: string }) => [d.start, d.state]),
+      [['2027-03-30T09:00:00.000Z', 'free']],
+    );
+    const changed = await n.call(ada.cookie, 'POST', `/api/houses/ost/booking-series/${series.id}/change`, {
+      ...change,
+      from: '2027-03-30T09:00',
+      onConflict: 'refuse',
+    });
+    t.equal(changed.status, 201, JSON.stringify(changed.body));
+    t.same(
+      changed.body.series.bookings.map((b: { start: string }) => b.start),
+      ['2027-03-30T09:00:00.000Z'],
+    );
+    const ended = await n.call(
+      ada.cookie,
+      'DELETE',
+      `/api/houses/ost/booking-series/${changed.body.series.id}`,
+    );
+    t.equal(ended.status, 200, JSON.stringify(ended.body));
+    t.equal(ended.body.cancelled, 1);
+
+    // Every event names Ost and goes on Ost's topics.
+    const moves = n.told.filter((e) => e.type === 'booking-moved');
+    t.match(moves, [{ site: 'ost', bookingId: booked.body.id, previousStart: tuesday + 10 * HOUR }]);
+    const ofTheSeries = n.told.filter(
+      (e) => 'bookingId' in e && e.at === NOW && e.start >= Date.UTC(2027, 2, 16) && e.space === 'desk-1',
+    );
+    t.same(
+      ofTheSeries.map((e) => [e.type, e.site, 'start' in e ? iso(e.start) : '']),
+      [
+        ['booking-made', 'ost', '2027-03-23T09:00:00.000Z'],
+        ['booking-made', 'ost', '2027-03-16T09:00:00.000Z'],
+        ['booking-made', 'ost', '2027-03-30T08:00:00.000Z'],
+        ['booking-cancelled', 'ost', '2027-03-30T08:00:00.000Z'],
+        ['booking-made', 'ost', '2027-03-30T09:00:00.000Z'],
+        ['booking-cancelled', 'ost', '2027-03-30T09:00:00.000Z'],
+      ],
+      "Cy's booking, the series, its change and its end, each told as Ost's",
+    );
+    t.same(
+      [...new Set(n.told.filter((e) => e.site === 'ost').map((e) => eventTopic(e.site, e.type)))].sort(),
+      [
+        'wesprint/ost/events/booking-cancelled',
+        'wesprint/ost/events/booking-made',
+        'wesprint/ost/events/booking-moved',
+      ],
+    );
+
+    // A kind Ost does not open to Nord: refused before any date is judged.
+    const protelPreview = await n.call(ada.cookie, 'POST', '/api/houses/ost/booking-series/preview', {
+      ...ostTuesdays,
+      spaceId: 'protel-1',
+    });
+    t.equal(protelPreview.status, 403);
+    t.match(protelPreview.body, {
+      reason: 'not_open_to_guests',
+      message: 'Haus Ost does not open a protel to members of nord',
+    });
+    const protel = await n.call(ada.cookie, 'POST', '/api/houses/ost/booking-series', {
+      ...ostTuesdays,
+      spaceId: 'protel-1',
+      onConflict: 'skip',
+    });
+    t.equal(protel.status, 403);
+    t.match(protel.body, { reason: 'not_open_to_guests' });
+    t.equal(
+      await records
+        .bookingsAt('ost')
+        .spaceBookings('protel-1', 0, Date.UTC(2028, 0))
+        .then((b) => b.length),
+      0,
+    );
+  },
+);
+
+recordsContract(
+  t,
+  "whose bookings and series in Süd one may move and change: one's own, and Süd's staff any",
+  async (t, records) => {
+    const n = await network(t, records);
+    const ada = await n.member('member', 'nord');
+    const fred = await n.member('facility', 'nord');
+    const bea = await n.member('member', 'sued');
+    const sam = await n.member('facility', 'sued');
+
+    const beas = await n.book(bea.cookie, 'sued', 'protel-1', NOW + HOUR, NOW + 2 * HOUR);
+    t.equal(beas.status, 201);
+    const mondays = {
+      spaceId: 'protel-1',
+      firstDate: '2027-03-08',
+      start: '18:00',
+      end: '19:00',
+      every: 'week',
+      count: 2,
+    };
+    const series = await n.call(bea.cookie, 'POST', '/api/houses/sued/booking-series', {
+      ...mondays,
+      onConflict: 'refuse',
+    });
+    t.equal(series.status, 201, JSON.stringify(series.body));
+    const seriesId = series.body.series.id;
+    const later = { start: iso(NOW + 3 * HOUR), end: iso(NOW + 4 * HOUR) };
+    const change = {
+      ...mondays,
+      start: '19:00',
+      end: '20:00',
+      from: '2027-03-08T18:00',
+      onConflict: 'refuse',
+    };
+
+    // A member of Nord, and Nord's facility manager (a plain member in Süd): nobody else's, as if none.
+    for (const who of [ada, fred]) {
+      t.equal(
+        (await n.call(who.cookie, 'PATCH', `/api/houses/sued/bookings/${beas.body.id}`, later)).status,
+        404,
+      );
+      t.equal((await n.call(who.cookie, 'GET', `/api/houses/sued/booking-series/${seriesId}`)).status, 404);
+      t.equal(
+        (await n.call(who.cookie, 'POST', `/api/houses/sued/booking-series/${seriesId}/change`, change))
+          .status,
+        404,
+      );
+      t.equal(
+        (await n.call(who.cookie, 'DELETE', `/api/houses/sued/booking-series/${seriesId}`)).status,
+        404,
+      );
+    }
+    t.equal(
+      (await n.call(fred.cookie, 'PATCH', `/api/bookings/${beas.body.id}`, later)).status,
+      404,
+      "Nord's staff route reaches no booking of Süd",
+    );
+    t.match(await records.bookingsAt('sued').get(beas.body.id), { start: NOW + HOUR, status: 'booked' });
+
+    // Süd's facility manager: any booking and series in Süd.
+    const moved = await n.call(sam.cookie, 'PATCH', `/api/houses/sued/bookings/${beas.body.id}`, later);
+    t.equal(moved.status, 200, JSON.stringify(moved.body));
+    t.match(moved.body, { start: later.start });
+    t.equal((await n.call(sam.cookie, 'GET', `/api/houses/sued/booking-series/${seriesId}`)).status, 200);
+    const changed = await n.call(
+      sam.cookie,
+      'POST',
+      `/api/houses/sued/booking-series/${seriesId}/change`,
+      change,
+    );
+    t.equal(changed.status, 201, JSON.stringify(changed.body));
+    t.equal(changed.body.series.memberId, bea.id, "the changed series stays Bea's");
+    t.same(
+      changed.body.series.bookings.map((b: { start: string }) => b.start),
+      ['2027-03-08T18:00:00.000Z', '2027-03-15T18:00:00.000Z'],
+      '19:00 in Berlin (UTC+1 in March before the 28th)',
+    );
+    const ended = await n.call(
+      sam.cookie,
+      'DELETE',
+      `/api/houses/sued/booking-series/${changed.body.series.id}`,
+    );
+    t.equal(ended.status, 200);
+    t.equal(ended.body.cancelled, 2);
+    t.same([...new Set(n.told.map((e) => e.site))], ['sued'], "every event of Süd's bookings names Süd");
+  },
+);

@@ -5,7 +5,7 @@ import type { AuditLog } from '../access/audit-log.ts';
 import { ANY_MEMBER, homeSiteOf, isGuestAt, type Member, ROLES, roleAt, STAFF } from '../access/roles.ts';
 import type { RateLimiter } from '../access/unlock-rules.ts';
 import { DAY_MS, DEFAULT_POLICY } from '../bookings/booking-rules.ts';
-import type { BookingStore } from '../bookings/booking-store.ts';
+import type { BookingSeriesStore, BookingStore } from '../bookings/booking-store.ts';
 import type { EventAnnouncer } from '../building/events.ts';
 import type { SiteConfig } from '../site/site.ts';
 import {
@@ -22,6 +22,7 @@ import {
   SpaceOut,
   signedIn,
 } from './booking-routes.ts';
+import { houseSeries, SERIES_SCHEMAS, seriesRefusalAnswer } from './booking-series-routes.ts';
 import { SiteId } from './context.ts';
 import { ApiError, ErrorBody } from './errors.ts';
 import type { LockCommands } from './lock-commands.ts';
@@ -29,13 +30,14 @@ import { UnlockResponses, type UnlockShared, unlockAt } from './unlock-routes.ts
 
 /**
  * Members belong to the network: the member's routes for every house of it (`/api/houses/:site/…`), with the
- * same answers as this house's own routes (api/booking-routes.ts `houseBookings`, api/unlock-routes.ts
- * `unlockAt`) on the house's own site file (spaces, time zone, opening hours, `guests`), its own bookings
- * (Records.bookingsAt) and its own lock channel. Every route lets every member in, and the handler decides by
- * the member's role in the house asked for: staff there are staff, anyone else a plain member, and a member
- * of another house a guest, who books, sees the free times of and opens only the kinds of space the house's
- * `guests` open to their home (403 `not_open_to_guests` otherwise). The facility manager of one house is a
- * plain member in another; these routes show spaces and bookings only, never a device.
+ * same answers as this house's own routes (api/booking-routes.ts `houseBookings`, api/booking-series-routes.ts
+ * `houseSeries` for moving and series, api/unlock-routes.ts `unlockAt`) on the house's own site file (spaces,
+ * time zone, opening hours, `guests`), its own bookings and series (Records.bookingsAt) and its own lock
+ * channel. Every route lets every member in, and the handler decides by the member's role in the house asked
+ * for: staff there are staff (they move and change anyone's bookings and series there), anyone else a plain
+ * member, and a member of another house a guest, who books, sees the free times of and opens only the kinds of
+ * space the house's `guests` open to their home (403 `not_open_to_guests` otherwise). The facility manager of
+ * one house is a plain member in another; these routes show spaces and bookings only, never a device.
  */
 
 export interface HouseRoutesOptions {
@@ -43,8 +45,8 @@ export interface HouseRoutesOptions {
   site: SiteConfig;
   /** The network's houses, the installation's home site first (a single building: `site` alone). */
   sites: readonly SiteConfig[];
-  /** Each house's bookings (a space id may repeat between houses: each house checks its own). */
-  bookingsAt: (siteId: string) => BookingStore;
+  /** Each house's bookings and series (a space id may repeat between houses: each house checks its own). */
+  bookingsAt: (siteId: string) => BookingStore & BookingSeriesStore;
   /** Each house's lock channel; a house without one answers lock_offline to a granted unlock. */
   commandsAt: (siteId: string) => Pick<LockCommands, 'send'> | undefined;
   /** Where bookings made or cancelled and doors opened are told (each event names its house). */
@@ -58,6 +60,7 @@ export interface HouseRoutesOptions {
 
 const HouseParams = Type.Object({ site: SiteId });
 const HouseSpaceParams = Type.Object({ site: SiteId, id: SiteId });
+const HouseItemParams = Type.Object({ site: SiteId, id: Type.String({ minLength: 1, maxLength: 64 }) });
 
 const HouseOut = Type.Object({
   id: Type.String(),
@@ -87,18 +90,20 @@ export const houseRoutes: FastifyPluginAsyncTypebox<HouseRoutesOptions> = async 
     sites.map((site) => {
       const id = site.site.id;
       const bookings = options.bookingsAt(id);
+      const bookingHouse = {
+        site,
+        installationHome,
+        store: bookings,
+        policy: DEFAULT_POLICY,
+        now,
+        events: options.events,
+      };
       return [
         id,
         {
           site,
-          bookings: houseBookings({
-            site,
-            installationHome,
-            store: bookings,
-            policy: DEFAULT_POLICY,
-            now,
-            events: options.events,
-          }),
+          bookings: houseBookings(bookingHouse),
+          series: houseSeries(bookingHouse),
           doors: {
             site,
             installationHome,
@@ -145,7 +150,7 @@ export const houseRoutes: FastifyPluginAsyncTypebox<HouseRoutesOptions> = async 
     };
   };
 
-  answerRefusals(app);
+  answerRefusals(app, seriesRefusalAnswer);
 
   app.get(
     '/api/houses',
@@ -245,7 +250,7 @@ export const houseRoutes: FastifyPluginAsyncTypebox<HouseRoutesOptions> = async 
       schema: {
         tags: ['bookings'],
         summary: "Cancel a booking in a house of the network (your own; that house's staff any)",
-        params: Type.Object({ site: SiteId, id: Type.String({ minLength: 1, maxLength: 64 }) }),
+        params: HouseItemParams,
         response: { 200: HouseBookingOut, 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 409: ErrorBody },
       },
     },
@@ -273,6 +278,143 @@ export const houseRoutes: FastifyPluginAsyncTypebox<HouseRoutesOptions> = async 
       const house = houseOf(request.params.site);
       return unlockAt(house.doors, shared, request, reply, request.params.id);
     },
+  );
+
+  // Moving a booking and the series, by the house's rules (its time zone is the series' wall clock) against its
+  // bookings; the same answers as this house's own routes (api/booking-series-routes.ts `houseSeries`).
+  app.patch(
+    '/api/houses/:site/bookings/:id',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['bookings'],
+        summary:
+          "Move a booking in a house of the network (your own; that house's staff any) to another time in its space, by that house's rules",
+        params: HouseItemParams,
+        ...SERIES_SCHEMAS.move,
+      },
+    },
+    async (request) =>
+      houseOf(request.params.site).series.move(
+        askerIn(request, request.params.site),
+        request.params.id,
+        request.body,
+      ),
+  );
+
+  app.post(
+    '/api/houses/:site/booking-series/preview',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['bookings'],
+        summary:
+          "A series' dates in a house of the network before saving, on that house's wall clock: free, taken or refused",
+        params: HouseParams,
+        ...SERIES_SCHEMAS.preview,
+      },
+    },
+    async (request) =>
+      houseOf(request.params.site).series.preview(askerIn(request, request.params.site), request.body),
+  );
+
+  app.post(
+    '/api/houses/:site/booking-series',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['bookings'],
+        summary:
+          "Book a series in a house of the network, by that house's rules against its bookings (201; 403 a kind not open to a guest; 409 taken; 422 refused)",
+        params: HouseParams,
+        ...SERIES_SCHEMAS.save,
+      },
+    },
+    async (request, reply) =>
+      reply
+        .code(201)
+        .send(
+          await houseOf(request.params.site).series.save(askerIn(request, request.params.site), request.body),
+        ),
+  );
+
+  app.get(
+    '/api/houses/:site/booking-series/:id',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['bookings'],
+        summary: "A series in a house of the network and its dates (your own; that house's staff any)",
+        params: HouseItemParams,
+        ...SERIES_SCHEMAS.get,
+      },
+    },
+    async (request) =>
+      houseOf(request.params.site).series.get(askerIn(request, request.params.site), request.params.id),
+  );
+
+  app.delete(
+    '/api/houses/:site/booking-series/:id',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['bookings'],
+        summary:
+          'End a series in a house of the network from a date on (default: its next date not yet begun)',
+        params: HouseItemParams,
+        ...SERIES_SCHEMAS.end,
+      },
+    },
+    async (request) =>
+      houseOf(request.params.site).series.end(
+        askerIn(request, request.params.site),
+        request.params.id,
+        request.query.from,
+      ),
+  );
+
+  app.post(
+    '/api/houses/:site/booking-series/:id/change/preview',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['bookings'],
+        summary:
+          'A change of a series in a house of the network from a date on, before saving: the dates given up and the new ones judged',
+        params: HouseItemParams,
+        ...SERIES_SCHEMAS.changePreview,
+      },
+    },
+    async (request) =>
+      houseOf(request.params.site).series.previewChange(
+        askerIn(request, request.params.site),
+        request.params.id,
+        request.body,
+      ),
+  );
+
+  app.post(
+    '/api/houses/:site/booking-series/:id/change',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['bookings'],
+        summary:
+          'Change a series in a house of the network from a date on, in one transaction (the old rule ends before it, a new series from its day on)',
+        params: HouseItemParams,
+        ...SERIES_SCHEMAS.change,
+      },
+    },
+    async (request, reply) =>
+      reply
+        .code(201)
+        .send(
+          await houseOf(request.params.site).series.change(
+            askerIn(request, request.params.site),
+            request.params.id,
+            request.body,
+          ),
+        ),
   );
 
   app.get(
