@@ -3,15 +3,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import mqtt, { type MqttClient } from 'mqtt';
-import WebSocket from 'ws';
 import { type LoadMessage, loadMessage, syntheticSite } from '../load-mode/synthetic-buildings.ts';
 import { deviceUsername, loadOrCreateSecrets } from '../site/credentials.ts';
 import type { DeviceConfig, SiteConfig } from '../site/site.ts';
-import { closedPort } from '../test-support/ports.ts';
-import { killWesprint, spawnNode, WESPRINT_BIN } from '../test-support/wesprint-process.ts';
+import { killWesprint, spawnNode } from '../test-support/wesprint-process.ts';
 import { BARE_BROKER_SCRIPT } from './bare-broker.ts';
 import { LiveLedger } from './live-ledger.ts';
-import { cpuSeconds } from './network.ts';
+import { cpuSeconds, openLiveFeed, startSystem } from './started-system.ts';
 import { type Percentiles, percentiles } from './unlock.ts';
 
 /**
@@ -153,50 +151,21 @@ async function startWesprintTarget(site: SiteConfig, ledger: LiveLedger, problem
     fs.writeFileSync(siteFile, JSON.stringify(site));
     // e.g. `--cpu-prof --cpu-prof-dir=D`: where the system's time goes while measured (Node 20 takes it on
     // the command line only, not in NODE_OPTIONS).
-    const nodeArgs = process.env.LIVE_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-    const system = spawnNode([...nodeArgs, WESPRINT_BIN, 'start', '--no-simulation'], {
-      DATA_DIR: dataDir,
-      SITE_FILE: siteFile,
-      HTTP_HOST: '127.0.0.1',
-      HTTP_PORT: String(await closedPort()),
-      MQTT_HOST: '127.0.0.1',
-      MQTT_PORT: String(await closedPort()),
-      MQTT_WS_PORT: String(await closedPort()),
-      NODE_RED: 'false',
-      LOG_LEVEL: 'warn',
+    const started = await startSystem({
+      dataDir,
+      siteEnv: { SITE_FILE: siteFile },
+      // e.g. `--cpu-prof --cpu-prof-dir=D`: where the system's time goes while measured.
+      nodeArgs: process.env.LIVE_NODE_ARGS?.split(' ').filter(Boolean) ?? [],
+      startupMs: STARTUP_MS,
+      stops,
     });
     if (process.env.LIVE_SYSTEM_LOG)
-      stops.push(() => fs.writeFileSync(process.env.LIVE_SYSTEM_LOG as string, system.output()));
-    // Stopped as a service is (SIGTERM, so that a CPU profile is written), killed if it does not end.
-    stops.push(async () => {
-      const killer = setTimeout(() => void killWesprint(system), 15_000);
-      await system.stop('SIGTERM').catch(() => killWesprint(system));
-      clearTimeout(killer);
-    });
-    const [, httpUrl] = await system.waitFor(/API\s+(http:\/\/\S+)\/api\/devices/, STARTUP_MS);
-    const [, email, password] = await system.waitFor(/Administrator\s+(\S+)\s+password: (\S+)/, 10_000);
-    const [, mqttUrl] = await system.waitFor(/MQTT broker\s+(mqtt:\/\/\S+)/, 10_000);
-    const cookie = await signIn(httpUrl as string, email as string, password as string);
-    const socket = new WebSocket(`${(httpUrl as string).replace(/^http/, 'ws')}/api/live`, {
-      headers: { cookie },
-    });
-    let closing = false;
-    stops.push(() => {
-      closing = true;
-      socket.terminate();
-    });
-    socket.on('message', (data) => ledger.socketMessage(data));
-    socket.on('close', (code, reason) => {
-      if (!closing) problems.push(`the live socket closed: ${code} ${reason}`);
-    });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('open', () => resolve());
-      socket.once('error', reject);
-    });
+      stops.push(() => fs.writeFileSync(process.env.LIVE_SYSTEM_LOG as string, started.system.output()));
+    await openLiveFeed(started, ledger, problems, stops);
     const secrets = loadOrCreateSecrets(dataDir, site);
     const target: LiveTarget = {
-      mqttUrl: mqttUrl as string,
-      pid: system.child.pid as number,
+      mqttUrl: started.mqttUrl,
+      pid: started.pid,
       account: (device) => ({
         username: deviceUsername(device),
         password: secrets.devices[device.id] as string,
@@ -451,21 +420,6 @@ export async function benchLiveLatency(options: LiveLatencyOptions = {}): Promis
 }
 
 /** Signs in through `POST /api/auth/login` as a browser would; the session cookie to send with the socket. */
-export async function signIn(httpUrl: string, email: string, password: string): Promise<string> {
-  const response = await fetch(`${httpUrl}/api/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email, password }),
-  });
-  if (response.status !== 200) throw new Error(`sign-in failed: ${response.status} ${await response.text()}`);
-  const session = response.headers
-    .getSetCookie()
-    .map((c) => c.split(';')[0] as string)
-    .find((c) => c.startsWith('wesprint_session='));
-  if (!session) throw new Error('sign-in set no wesprint_session cookie');
-  return session;
-}
-
 const ms = (p: Percentiles) => `p50 ${p.p50} ms, p95 ${p.p95} ms, p99 ${p.p99} ms, max ${p.max} ms`;
 
 export function describeLiveSample(s: LiveSample): string {

@@ -3,15 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import mqtt, { type MqttClient } from 'mqtt';
-import WebSocket from 'ws';
 import { loadMessage, syntheticSite } from '../load-mode/synthetic-buildings.ts';
 import { loadOrCreateSecrets } from '../site/credentials.ts';
 import { deviceAccountName, deviceKey, networkOf } from '../site/network.ts';
 import type { SiteConfig } from '../site/site.ts';
-import { closedPort } from '../test-support/ports.ts';
-import { killWesprint, spawnWesprint } from '../test-support/wesprint-process.ts';
-import { signIn } from './live-latency.ts';
 import { LiveLedger } from './live-ledger.ts';
+import { cpuSeconds, openLiveFeed, rssMb, startSystem } from './started-system.ts';
 import { type Percentiles, percentiles } from './unlock.ts';
 
 /**
@@ -68,21 +65,6 @@ export interface NetworkBenchResult {
   failures: string[];
 }
 
-const CLOCK_TICKS_PER_S = 100; // Linux's USER_HZ on x86_64 and arm64
-
-/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
-export function cpuSeconds(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command's closing parenthesis: state is the first, utime the 12th, stime the 13th.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S;
-}
-
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+)\s+kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Math.round(Number(m[1]) / 1024) : Number.NaN;
-}
-
 /**
  * The houses: one synthetic site cut into `buildings` sites (so base topics stay unique in the network, as
  * the start demands), each house its own site id, floors, spaces and devices.
@@ -121,44 +103,12 @@ async function measureLayout(
   ];
   const problems: string[] = [];
   try {
-    const env = {
-      DATA_DIR: dataDir,
-      ...siteEnv,
-      HTTP_HOST: '127.0.0.1',
-      HTTP_PORT: String(await closedPort()),
-      MQTT_HOST: '127.0.0.1',
-      MQTT_PORT: String(await closedPort()),
-      MQTT_WS_PORT: String(await closedPort()),
-      NODE_RED: 'false',
-      LOG_LEVEL: 'warn',
-    };
-    const system = spawnWesprint(['start', '--no-simulation'], env);
-    stops.push(() => killWesprint(system));
-    const [, httpUrl] = await system.waitFor(/API\s+(http:\/\/\S+)\/api\/devices/, 120_000);
-    const [, email, password] = await system.waitFor(/Administrator\s+(\S+)\s+password: (\S+)/, 10_000);
-    const [, mqttUrl] = await system.waitFor(/MQTT broker\s+(mqtt:\/\/\S+)/, 10_000);
-    const pid = system.child.pid as number;
+    const running = await startSystem({ dataDir, siteEnv, startupMs: 120_000, stops });
+    const { system, pid, mqttUrl } = running;
     const rssStarted = rssMb(pid);
-    const cookie = await signIn(httpUrl as string, email as string, password as string);
     const secrets = loadOrCreateSecrets(dataDir, network ?? home);
-
     const ledger = new LiveLedger();
-    const socket = new WebSocket(`${(httpUrl as string).replace(/^http/, 'ws')}/api/live`, {
-      headers: { cookie },
-    });
-    stops.push(() => socket.terminate());
-    socket.on('message', (data) => ledger.socketMessage(data));
-    let closing = false;
-    stops.push(() => {
-      closing = true;
-    });
-    socket.on('close', (code, reason) => {
-      if (!closing) problems.push(`the live socket closed: ${code} ${reason}`);
-    });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('open', () => resolve());
-      socket.once('error', reject);
-    });
+    await openLiveFeed(running, ledger, problems, stops);
 
     // Every device of every house with its own account, a few dozen connecting at a time.
     const devices = houses.flatMap((house) =>
