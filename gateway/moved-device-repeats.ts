@@ -20,8 +20,8 @@ import { contentHash, SendersMessages } from '../journal/retransmission.ts';
  *
  * Two memories of the same rule: `MovedDeviceRepeatsInRedis`, on the Redis the cluster shares (the gateway given
  * REDIS_URL), which outlives the gateway and any node; `MovedDeviceRepeats`, in the gateway's memory, each
- * device's last `MOVED_REPEATS_PER_DEVICE` messages, forgotten when the gateway dies (a gateway that reads a
- * cluster without REDIS_URL).
+ * device's last 64 messages and the most recent of all, forgotten when the gateway dies (a gateway that reads
+ * a cluster without REDIS_URL).
  */
 export interface MovedDeviceMemory {
   /**
@@ -46,15 +46,18 @@ function messageHash(topic: string, payload: Buffer): string {
 }
 
 /**
- * In memory: each device's last `perDevice` messages (as in Redis) and the most recent 100,000-200,000 of all;
- * not across a restart of the gateway, which forgets them.
+ * In memory: each device's last `perDevice` messages and the most recent 100,000-200,000 of all (the journal's
+ * memory, journal/retransmission.ts `SendersMessages`); not across a restart of the gateway, which forgets
+ * them. 64 per device, not Redis's 1,024: the gateway's heap holds this beside its journal's identities, and
+ * the recent window covers a burst of many unacknowledged messages (measured in the memory bench: the two
+ * windows of 200,000 are ~50 MB of the split gateway's live heap once full).
  */
 export class MovedDeviceRepeats implements MovedDeviceMemory {
   private readonly known: SendersMessages;
   private readonly origins = new Map<string, number>();
   recognised = 0;
 
-  constructor(perDevice = MOVED_REPEATS_PER_DEVICE, recent = 200_000) {
+  constructor(perDevice = 64, recent = 200_000) {
     this.known = new SendersMessages(recent, perDevice);
   }
 
