@@ -540,7 +540,7 @@ export async function startParts(
         site,
         mqttUrl,
         logger,
-        history.counterWh,
+        history.countersOf(site.site.id),
         signal,
       );
       simulation = started;
@@ -550,7 +550,7 @@ export async function startParts(
       lines.push(
         `Simulation      ${s.connected}/${s.devices} devices of "${site.site.name}", ${settings.simSpeed}x speed`,
       );
-      // The network's other houses: live devices only (their meters start from a seeded in-service value).
+      // The network's other houses: their meters go on from their own history, as the home site's do.
       for (const other of network.sites.slice(1)) {
         goOn();
         const more = await startOwnSimulation(
@@ -559,7 +559,7 @@ export async function startParts(
           other,
           mqttUrl,
           logger,
-          () => undefined,
+          history.countersOf(other.site.id),
           signal,
         );
         simulations.set(other.site.id, more);

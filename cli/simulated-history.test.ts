@@ -4,7 +4,7 @@ import path from 'node:path';
 import t, { type Test } from 'tap';
 import { openRecords } from '../database/database.ts';
 import { loadProfiles } from '../device-profiles/registry.ts';
-import { DEMO_SITE_FILE } from '../simulations/demo-site.ts';
+import { DEMO_NETWORK_DIR, DEMO_SITE_FILE } from '../simulations/demo-site.ts';
 import { markerFile, readMarker, writeMarker } from '../simulations/history/marker.ts';
 import { siteMeters } from '../simulations/history/meters.ts';
 import { historyTimes, planBackfill } from '../simulations/history/plan.ts';
@@ -304,3 +304,69 @@ t.test('a running system without a past (BACKFILL_DAYS=0) has no simulated booki
   t.equal(records.prepare('SELECT count(*) FROM bookings').pluck().get(), 0);
   t.notMatch(system.lines.join('\n'), /Bookings|History/);
 });
+
+t.test(
+  'the first wesprint start of a network writes every house its history, each house its own members',
+  async (t) => {
+    // The demo's first two houses: before, the history process was handed SITE_FILE beside SITES_DIR and
+    // refused to run, and only the home site (the Kaufhaus) was planned.
+    const sitesDir = tempDataDir(t);
+    for (const file of ['01-kaufhaus-am-markt.site.yaml', '02-werkhof-weimar.site.yaml'])
+      fs.copyFileSync(path.join(DEMO_NETWORK_DIR, file), path.join(sitesDir, file));
+    const system = await startRunningSystem({ env: { SITES_DIR: sitesDir, BACKFILL_DAYS: '2' } });
+    t.teardown(() => system.stop());
+    t.match(system.lines.join('\n'), /History\s+2d of the past .*, for each of 2 houses/);
+    const markers = [undefined, 'werkhof-weimar'];
+    // Failure guard only: two days of two houses take a few seconds.
+    for (
+      let waited = 0;
+      markers.some((m) => readMarker(system.dataDir, m)?.finishedAt === null);
+      waited += 200
+    ) {
+      if (waited > 180_000) throw new Error('the background histories did not finish');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const werkhof = loadSite(path.join(sitesDir, '02-werkhof-weimar.site.yaml'));
+    const plan = readMarker(system.dataDir, 'werkhof-weimar')?.plan;
+    if (!plan) throw new Error("no plan of the Werkhof's");
+    const store = new SqliteStore({ file: path.join(system.dataDir, 'readings.db') });
+    t.teardown(() => store.close());
+    for (const meter of siteMeters(werkhof, profiles)) {
+      const [history] = (
+        await store.query({
+          quantity: 'energy',
+          device: meter.id,
+          from: plan.end - plan.spanMs,
+          to: plan.end,
+          aggregate: 'last',
+        })
+      ).filter((s) => s.site === 'werkhof-weimar');
+      t.ok(history?.points[0] !== undefined, `the Werkhof's ${meter.id} has a history`);
+      const [live] = (
+        await store.query({
+          quantity: 'energy',
+          device: meter.id,
+          from: plan.end,
+          to: Date.now() + 60_000,
+          aggregate: 'min',
+        })
+      ).filter((s) => s.site === 'werkhof-weimar');
+      const firstLive = live?.points[0]?.value;
+      if (firstLive === undefined) continue;
+      t.ok(
+        firstLive * 1000 - (plan.endCounters[meter.id] as number) < 5,
+        `${meter.id}: the live meter starts where the Werkhof's history ends`,
+      );
+    }
+    const records = openRecords(path.join(system.dataDir, 'wesprint.db'));
+    t.teardown(() => records.close());
+    const booked = records
+      .prepare(
+        `SELECT count(*) FROM bookings JOIN members ON members.id = member_id
+         WHERE bookings.site = 'werkhof-weimar' AND members.home_site = 'werkhof-weimar'`,
+      )
+      .pluck()
+      .get() as number;
+    t.ok(booked > 0, `${booked} bookings in the Werkhof by its own members`);
+  },
+);

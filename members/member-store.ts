@@ -41,6 +41,9 @@ export interface NewMember {
   password?: string;
 }
 
+/** A member who cannot sign in (the simulated population): in a network, of a home site of its own. */
+export type NewMemberWithoutSignIn = Pick<NewMember, 'email' | 'role' | 'homeSite'> & { name: string };
+
 export interface MemberStore {
   /**
    * Adds a member. Without a password one is generated; either way the plaintext is returned once and
@@ -51,7 +54,7 @@ export interface MemberStore {
    * Adds a member who cannot sign in (the simulated building's population, which only books): no password
    * exists, and none ever verifies. An e-mail that is a member's already gives that member.
    */
-  createWithoutSignIn(input: { email: string; role: Role; name: string }): Promise<Member>;
+  createWithoutSignIn(input: NewMemberWithoutSignIn): Promise<Member>;
   findByEmail(email: string): Promise<Member | undefined>;
   /** An enabled member by id (what a session resolves to). */
   findActive(id: string): Promise<Member | undefined>;
@@ -136,7 +139,13 @@ export function newMember(input: NewMember): { member: Member; password: string 
 }
 
 /** A new member who cannot sign in, as the rules allow it, with a fresh id. */
-export function newMemberWithoutSignIn(input: { email: string; role: Role; name: string }): Member {
+export function newMemberWithoutSignIn(input: NewMemberWithoutSignIn): Member {
   const email = checkedEmailAndRole(input);
-  return { id: randomUUID(), email, name: input.name.trim() || email, role: input.role };
+  return {
+    id: randomUUID(),
+    email,
+    name: input.name.trim() || email,
+    role: input.role,
+    ...(input.homeSite !== undefined ? { homeSite: checkedSiteId(input.homeSite) } : {}),
+  };
 }

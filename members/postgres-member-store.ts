@@ -10,6 +10,7 @@ import {
   type MemberListing,
   type MemberStore,
   type NewMember,
+  type NewMemberWithoutSignIn,
   newMember,
   newMemberWithoutSignIn,
   normaliseEmail,
@@ -41,12 +42,12 @@ export class PostgresMemberStore implements MemberStore {
   }
 
   /** The stored marker is no scrypt hash, so no password ever verifies against it. */
-  async createWithoutSignIn(input: { email: string; role: Role; name: string }): Promise<Member> {
+  async createWithoutSignIn(input: NewMemberWithoutSignIn): Promise<Member> {
     const member = newMemberWithoutSignIn(input);
     await this.pool.query(
-      `INSERT INTO members (id, email, name, role, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)
-       ON CONFLICT (email) DO NOTHING`,
-      [member.id, member.email, member.name, member.role, NO_SIGN_IN, Date.now()],
+      `INSERT INTO members (id, email, name, role, password_hash, created_at, home_site)
+       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (email) DO NOTHING`,
+      [member.id, member.email, member.name, member.role, NO_SIGN_IN, Date.now(), member.homeSite ?? null],
     );
     return this.#member((await this.#row(member.email)) as MemberRow);
   }

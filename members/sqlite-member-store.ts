@@ -10,6 +10,7 @@ import {
   type MemberListing,
   type MemberStore,
   type NewMember,
+  type NewMemberWithoutSignIn,
   newMember,
   newMemberWithoutSignIn,
   normaliseEmail,
@@ -46,13 +47,21 @@ export class SqliteMemberStore implements MemberStore {
   }
 
   /** The stored marker is no scrypt hash, so no password ever verifies against it. */
-  async createWithoutSignIn(input: { email: string; role: Role; name: string }): Promise<Member> {
+  async createWithoutSignIn(input: NewMemberWithoutSignIn): Promise<Member> {
     const member = newMemberWithoutSignIn(input);
     this.records
       .prepare(
-        'INSERT INTO members (id, email, name, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (email) DO NOTHING',
+        'INSERT INTO members (id, email, name, role, password_hash, created_at, home_site) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (email) DO NOTHING',
       )
-      .run(member.id, member.email, member.name, member.role, NO_SIGN_IN, Date.now());
+      .run(
+        member.id,
+        member.email,
+        member.name,
+        member.role,
+        NO_SIGN_IN,
+        Date.now(),
+        member.homeSite ?? null,
+      );
     return this.#member(this.#row(member.email) as MemberRow);
   }
 

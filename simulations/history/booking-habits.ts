@@ -1,4 +1,6 @@
+import { openToGuests } from '../../access/roles.ts';
 import type { Booking } from '../../bookings/booking-store.ts';
+import type { SiteConfig } from '../../site/site.ts';
 import { chance, hashKey } from '../physics.ts';
 
 /**
@@ -54,4 +56,39 @@ export function plannedBooking(
     cancelledAt: null,
     createdAt: start - Math.round(chance(seed, spaceId, start, 'ahead') * 7 * 24) * HOUR_MS - HOUR_MS,
   };
+}
+
+/** Members of another house of the network who may come here as guests (population.ts `visitorsOf`). */
+export interface Visitors {
+  /** Their home site. */
+  from: string;
+  members: readonly string[];
+}
+
+/** Share of the bookings of a kind the house opens to another house's members that such a guest makes. */
+export const GUEST_SHARE = 0.1;
+
+/**
+ * In a network, now and then a member of another house books here: a booking of a space whose kind the
+ * site file's `guests` opens to the visitors' home site is, GUEST_SHARE of the time, theirs (picked by
+ * chance on the booking's id, so the same on every run). Never a kind the house keeps for its own.
+ */
+export function giveToGuests(
+  bookings: Booking[],
+  site: SiteConfig,
+  seed: string,
+  visitors: readonly Visitors[],
+): void {
+  if (visitors.length === 0) return;
+  const kinds = new Map(site.spaces.map((s) => [s.id, s.kind]));
+  for (const b of bookings) {
+    const kind = kinds.get(b.spaceId);
+    if (kind === undefined || chance(seed, b.id, 'guest') >= GUEST_SHARE) continue;
+    const open = visitors.filter((v) => v.members.length > 0 && openToGuests(site.guests, v.from, kind));
+    const house = open[Math.floor(chance(seed, b.id, 'guest-house') * open.length)];
+    if (!house) continue;
+    b.memberId = house.members[
+      Math.floor(chance(seed, b.id, 'guest-member') * house.members.length)
+    ] as string;
+  }
 }

@@ -5,7 +5,14 @@ import { addDays, fromLocal, type LocalDate, toLocal } from '../../site/local-ti
 import type { SiteConfig } from '../../site/site.ts';
 import { chance, occupancyProbability, PRESENCE_SLOT_MS } from '../physics.ts';
 import { SimulatedBuilding } from '../simulated-building.ts';
-import { BOOKED_SHARE, NO_SHOW_SHARE, plannedBooking, SESSION_HOURS } from './booking-habits.ts';
+import {
+  BOOKED_SHARE,
+  giveToGuests,
+  NO_SHOW_SHARE,
+  plannedBooking,
+  SESSION_HOURS,
+  type Visitors,
+} from './booking-habits.ts';
 
 /**
  * Bookings ahead: today and tomorrow belong to the live system, but a fresh demo needs bookings there
@@ -32,6 +39,8 @@ export interface UpcomingBookingsInput {
   occupied(spaceId: string, t: number): boolean;
   /** Member ids that book: the simulated population. */
   members: readonly string[];
+  /** In a network: the other houses' members who come as guests (booking-habits.ts giveToGuests). */
+  visitors?: readonly Visitors[];
   graceMs?: number;
   earlyMs?: number;
 }
@@ -112,6 +121,7 @@ export function upcomingBookings(input: UpcomingBookingsInput): Booking[] {
       keep(plannedBooking(seed, members, space.id, start, fromLocal(day, 0, tz), 'ahead'), 'always');
     }
   }
+  giveToGuests(out, site, seed, input.visitors ?? []);
   return out.sort((a, b) => a.start - b.start || (a.spaceId < b.spaceId ? -1 : 1));
 }
 
@@ -125,6 +135,7 @@ export async function writeUpcomingBookings(options: {
   now: number;
   store: BookingStore;
   members: readonly string[];
+  visitors?: readonly Visitors[];
   building?: SimulatedBuilding;
 }): Promise<ImportResult> {
   const building = options.building ?? new SimulatedBuilding(options.site, options.seed);
@@ -133,6 +144,7 @@ export async function writeUpcomingBookings(options: {
     seed: options.seed,
     now: options.now,
     members: options.members,
+    ...(options.visitors ? { visitors: options.visitors } : {}),
     occupied: (spaceId, t) => building.peopleIn(spaceId, t) > 0,
   });
   return options.store.importBookings(bookings);

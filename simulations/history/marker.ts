@@ -17,12 +17,16 @@ export interface BackfillMarker {
   finishedAt: number | null;
 }
 
-export function markerFile(dataDir: string): string {
-  return path.join(dataDir, 'backfill.json');
+/**
+ * The home site's marker is DATA_DIR/backfill.json, as a single building's always was; in a network
+ * (SITES_DIR) every other house has its history and its marker of its own, backfill@<site>.json.
+ */
+export function markerFile(dataDir: string, house?: string): string {
+  return path.join(dataDir, house === undefined ? 'backfill.json' : `backfill@${house}.json`);
 }
 
-export function readMarker(dataDir: string): BackfillMarker | undefined {
-  const file = markerFile(dataDir);
+export function readMarker(dataDir: string, house?: string): BackfillMarker | undefined {
+  const file = markerFile(dataDir, house);
   if (!fs.existsSync(file)) return undefined;
   try {
     const marker = JSON.parse(fs.readFileSync(file, 'utf8')) as BackfillMarker;
@@ -35,8 +39,8 @@ export function readMarker(dataDir: string): BackfillMarker | undefined {
   }
 }
 
-export function writeMarker(dataDir: string, marker: BackfillMarker): void {
-  const file = markerFile(dataDir);
+export function writeMarker(dataDir: string, marker: BackfillMarker, house?: string): void {
+  const file = markerFile(dataDir, house);
   fs.mkdirSync(dataDir, { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, `${JSON.stringify(marker, null, 2)}\n`);

@@ -4,7 +4,14 @@ import { DEFAULT_EARLY_MS, DEFAULT_GRACE_MS, NO_SHOW_KINDS } from '../../booking
 import { addDays, fromLocal, type LocalDate, toLocal } from '../../site/local-time.ts';
 import type { SiteConfig } from '../../site/site.ts';
 import { chance, DAY_MS, occupancyProbability } from '../physics.ts';
-import { BOOKED_SHARE, NO_SHOW_SHARE, plannedBooking, SESSION_HOURS } from './booking-habits.ts';
+import {
+  BOOKED_SHARE,
+  giveToGuests,
+  NO_SHOW_SHARE,
+  plannedBooking,
+  SESSION_HOURS,
+  type Visitors,
+} from './booking-habits.ts';
 
 /**
  * The bookings of the history: desks, meeting rooms and the hall are booked when the simulated presence
@@ -35,6 +42,8 @@ export interface BookingHistoryInput {
    * gets REGULAR_PAST_BOOKINGS of the last fortnight's checked-in desk bookings, so their list stays short.
    */
   regulars?: readonly string[];
+  /** In a network: the other houses' members who come as guests (booking-habits.ts giveToGuests). */
+  visitors?: readonly Visitors[];
   graceMs?: number;
   earlyMs?: number;
 }
@@ -109,6 +118,7 @@ export function historyBookings(input: BookingHistoryInput): Booking[] {
       out.push(seen === undefined ? b : { ...b, status: 'checked_in', checkedInAt: seen });
     }
   }
+  giveToGuests(out, site, seed, input.visitors ?? []);
   giveToRegulars(out, input.regulars ?? [], seed, end, site);
   return out.sort((a, b) => a.start - b.start || (a.spaceId < b.spaceId ? -1 : 1));
 }

@@ -15,8 +15,16 @@ export const simulatedMemberEmail = (siteId: string, n: number) =>
  * The simulated building's population: SIMULATED_MEMBERS members who own its bookings, so that the three
  * demo members (who sign in) keep a short list. Role member, and no password at all: they cannot sign
  * in, so no secret of theirs exists to store or print. Made once; returns their ids, in number order.
+ *
+ * In a network (SITES_DIR) every house has a population of its own, at home there: `homeSite` is the
+ * house for every house but the installation's home site (whose members name none, as a single
+ * building's). Their e-mails carry the house, so no two houses' members are one.
  */
-export async function ensureSimulatedMembers(identity: Identity, siteId: string): Promise<string[]> {
+export async function ensureSimulatedMembers(
+  identity: Identity,
+  siteId: string,
+  options: { homeSite?: string } = {},
+): Promise<string[]> {
   const ids: string[] = [];
   for (let n = 1; n <= SIMULATED_MEMBERS; n++) {
     const email = simulatedMemberEmail(siteId, n);
@@ -26,10 +34,28 @@ export async function ensureSimulatedMembers(identity: Identity, siteId: string)
         email,
         role: 'member',
         name: `Simuliertes Mitglied ${String(n).padStart(2, '0')}`,
+        ...(options.homeSite !== undefined ? { homeSite: options.homeSite } : {}),
       }));
     ids.push(member.id);
   }
   return ids;
+}
+
+/** How many of a house's simulated members now and then book in the network's other houses, as guests. */
+export const VISITING_MEMBERS = 3;
+
+/**
+ * The simulated members of the other houses who come to `siteId` as guests: the first VISITING_MEMBERS of
+ * each other house's population (`populations`: each house's ids, by site). Which spaces they book is the
+ * house's `guests` rules' (booking-habits.ts `giveToGuests`).
+ */
+export function visitorsOf(
+  siteId: string,
+  populations: ReadonlyMap<string, readonly string[]>,
+): { from: string; members: readonly string[] }[] {
+  return [...populations]
+    .filter(([from]) => from !== siteId)
+    .map(([from, members]) => ({ from, members: members.slice(0, VISITING_MEMBERS) }));
 }
 
 /** The demo members who sign in (Ada, Ben, Cem): each keeps a few past bookings. */

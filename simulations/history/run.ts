@@ -8,6 +8,7 @@ import type { ManagedStore, StoredReading } from '../../storage/store.ts';
 import { createVirtualDevice, loadSimulators } from '../family-simulators.ts';
 import { DAY_MS } from '../physics.ts';
 import type { VirtualDevice } from '../virtual-device.ts';
+import type { Visitors } from './booking-habits.ts';
 import { writeUpcomingBookings } from './bookings-ahead.ts';
 import { type BackfillMarker, readMarker, writeMarker } from './marker.ts';
 import { MemoizedBuilding } from './memoized-building.ts';
@@ -69,6 +70,13 @@ export interface BackfillOptions {
   plan: BackfillPlan;
   /** Where the progress is kept (DATA_DIR): backfill.json. */
   dataDir: string;
+  /**
+   * In a network, a house other than the home site: its progress is its own marker's (marker.ts), its
+   * bookings' ids and bookers come from `bookingSeed` (booking ids are the installation's, and houses
+   * share space ids), and the other houses' `visitors` book here now and then as guests.
+   */
+  house?: { marker: string; bookingSeed: string };
+  visitors?: readonly Visitors[];
   store: ManagedStore;
   quarantine: Quarantine;
   /** The SpooledWriter's directory; one writer per directory, so not the live gateway's. */
@@ -119,13 +127,16 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRep
     end: plan.end,
     seconds: 0,
   };
-  const kept = readMarker(options.dataDir);
+  const markerHouse = options.house?.marker;
+  const bookingSeed = options.house?.bookingSeed ?? plan.seed;
+  const visitors = options.visitors ? { visitors: options.visitors } : {};
+  const kept = readMarker(options.dataDir, markerHouse);
   const same = kept !== undefined && JSON.stringify(kept.plan) === JSON.stringify(plan);
   if (same && kept.finishedAt !== null) return { ...report, alreadyDone: true };
   const marker: BackfillMarker = same
     ? kept
     : { plan, doneUntil: report.from, bookingsDone: false, finishedAt: null };
-  writeMarker(options.dataDir, marker);
+  writeMarker(options.dataDir, marker, markerHouse);
 
   const stepsPerDay = Math.max(1, Math.round(DAY_MS / plan.stepMs));
   const days = Math.ceil(times.length / stepsPerDay);
@@ -207,7 +218,7 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRep
         // The store answers in microtasks: without a real turn of the event loop, no signal would get through.
         await new Promise<void>((resolve) => setImmediate(resolve));
         marker.doneUntil = to;
-        writeMarker(options.dataDir, marker);
+        writeMarker(options.dataDir, marker, markerHouse);
         progress('readings', Math.ceil(last / stepsPerDay));
       }
     } finally {
@@ -227,7 +238,8 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRep
       (sensors.get(spaceId) ?? []).some((d) => building.peopleIn(d.space, t) > 0);
     const bookings = historyBookings({
       site,
-      seed: plan.seed,
+      seed: bookingSeed,
+      ...visitors,
       times,
       end: plan.end,
       occupied,
@@ -243,14 +255,15 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRep
       report.bookings.refused += r.refused;
     }
     marker.bookingsDone = true;
-    writeMarker(options.dataDir, marker);
+    writeMarker(options.dataDir, marker, markerHouse);
   }
 
   const now = options.now ?? Date.now;
   if (!report.interrupted && options.bookings) {
     report.ahead = await writeUpcomingBookings({
       site,
-      seed: plan.seed,
+      seed: bookingSeed,
+      ...visitors,
       now: now(),
       store: options.bookings.store,
       members: options.bookings.members,
@@ -262,7 +275,7 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRep
     progress('rollups', days);
     await store.maintain(now());
     marker.finishedAt = now();
-    writeMarker(options.dataDir, marker);
+    writeMarker(options.dataDir, marker, markerHouse);
     progress('done', days);
   }
   report.seconds = (performance.now() - started) / 1000;
