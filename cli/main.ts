@@ -25,9 +25,10 @@ Usage:
   wesprint start|simulate --sites N
                                  a network: the first N houses of SITES_DIR (default: the demo's four,
                                  the department store and three smaller ones), on one broker and gateway
-  wesprint simulate --backfill 400d [--step 1h]
+  wesprint simulate --backfill 400d [--step 1h] [--sites N]
                                  write the simulated building's past (readings, bookings, one meter reboot)
-                                 into DATA_DIR and exit; the first \`wesprint start\` does it (BACKFILL_DAYS)
+                                 into DATA_DIR and exit; the first \`wesprint start\` does it (BACKFILL_DAYS);
+                                 with SITES_DIR or --sites N every house's, one after the other
   wesprint simulate --load [--buildings N] [--devices M] [--rate R] [--duration S] [--qos Q]
                                  load mode: N synthetic buildings x M devices publishing real vendor payloads
                                  at R msg/s to MQTT_URL (a lab broker: BROKER_ALLOW_ANONYMOUS=true)

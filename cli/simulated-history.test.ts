@@ -133,6 +133,7 @@ t.test('bad arguments exit non-zero with a message that says what to write', asy
     [['--step', '1h'], /--backfill needs a span, e\.g\. --backfill 400d/],
     [['--backfill'], /--backfill/],
     [['--backfill', '2d', '--speed', '3'], /--speed/],
+    [['--backfill', '2d', '--sites', '0'], /--sites 0 must be a whole number of sites, 1 or more/],
   ] as const;
   const results = await Promise.all(cases.map(([args]) => run(['simulate', ...args], env)));
   for (const [i, [args, message]] of cases.entries()) {
