@@ -151,6 +151,10 @@ async function startWesprintTarget(site: SiteConfig, ledger: LiveLedger, problem
     fs.writeFileSync(siteFile, JSON.stringify(site));
     // e.g. `--cpu-prof --cpu-prof-dir=D`: where the system's time goes while measured (Node 20 takes it on
     // the command line only, not in NODE_OPTIONS).
+    // Its output written once it stopped (stops run last first), so the log ends with its shutdown.
+    let output = () => '';
+    if (process.env.LIVE_SYSTEM_LOG)
+      stops.push(() => fs.writeFileSync(process.env.LIVE_SYSTEM_LOG as string, output()));
     const started = await startSystem({
       dataDir,
       siteEnv: { SITE_FILE: siteFile },
@@ -159,8 +163,7 @@ async function startWesprintTarget(site: SiteConfig, ledger: LiveLedger, problem
       startupMs: STARTUP_MS,
       stops,
     });
-    if (process.env.LIVE_SYSTEM_LOG)
-      stops.push(() => fs.writeFileSync(process.env.LIVE_SYSTEM_LOG as string, started.system.output()));
+    output = () => started.system.output();
     await openLiveFeed(started, ledger, problems, stops);
     const secrets = loadOrCreateSecrets(dataDir, site);
     const target: LiveTarget = {
