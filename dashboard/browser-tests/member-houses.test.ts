@@ -109,7 +109,11 @@ t.test('a member of Nord books and opens a room in Süd from her phone', async (
   const booking = page.getByRole('list', { name: 'Heute' }).locator('li.booking[data-site="sued"]');
   await booking.getByText('Haus Süd', { exact: true }).waitFor();
   t.pass('listed under today with its house');
-  t.equal(await booking.getByRole('button', { name: /verschieben/ }).count(), 0, 'no move in another house');
+  t.equal(
+    await booking.getByRole('button', { name: /verschieben/ }).count(),
+    0,
+    'begun now: not moved any more (member-houses-move.test.ts moves one in another house)',
+  );
   await saveScreenshot(page, 'member-houses-booked');
 
   await booking.getByRole('button', { name: /Tür öffnen/ }).click();

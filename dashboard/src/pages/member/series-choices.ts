@@ -81,6 +81,8 @@ export interface ChangeFrom {
   spaceId: string;
   /** The booking's length, in minutes (a moved date keeps its series' place, not always its time). */
   durationMinutes: number;
+  /** In a network: the house the series is in (the form changes it there, on that house's clock). */
+  site?: string | undefined;
 }
 
 /**
