@@ -288,6 +288,29 @@ t.test('who may use which house: the houses listed, the kinds open, the roles th
     reason: 'not_open_to_guests',
   });
   t.equal((await n.book(bea.cookie, 'nord', 'desk-1', NOW, NOW + HOUR)).status, 201, 'a desk: yes');
+  // A series of such a kind, on this house's own routes and on the house's: refused before any date.
+  const protelSeries = {
+    spaceId: 'protel-1',
+    firstDate: '2027-03-08',
+    start: '09:00',
+    end: '10:00',
+    every: 'week',
+    count: 2,
+  };
+  for (const url of ['/api/booking-series/preview', '/api/houses/nord/booking-series/preview']) {
+    const refused = await n.call(bea.cookie, 'POST', url, protelSeries);
+    t.equal(refused.status, 403, url);
+    t.match(refused.body, { reason: 'not_open_to_guests' });
+  }
+  t.equal(
+    (await n.call(bea.cookie, 'POST', '/api/booking-series', { ...protelSeries, onConflict: 'skip' })).status,
+    403,
+  );
+  const deskSeries = await n.call(bea.cookie, 'POST', '/api/booking-series/preview', {
+    ...protelSeries,
+    spaceId: 'desk-1',
+  });
+  t.equal(deskSeries.status, 200, 'a series of desks: yes');
   t.match((await n.book(bea.cookie, 'ost', 'desk-1', NOW, NOW + HOUR)).body, {
     reason: 'not_open_to_guests',
   });
