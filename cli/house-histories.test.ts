@@ -179,3 +179,51 @@ recordsContract(t, 'every house of the network gets its own history, once', asyn
     t.ok(booked > 0, `${house.site.name}: ${booked} booked hours`);
   }
 });
+
+recordsContract(t, "the demo's four houses: the network report has kWh of every one", async (t, records) => {
+  const dataDir = tempDir(t);
+  const store = new SqliteStore({ file: path.join(dataDir, 'readings.db') });
+  t.teardown(() => store.close());
+  const quarantine = new Quarantine(path.join(dataDir, 'gateway.db'));
+  t.teardown(() => quarantine.close());
+  const houses = fs
+    .readdirSync(DEMO_NETWORK_DIR)
+    .sort()
+    .map((file) => demoHouse(file));
+  t.equal(houses.length, 4);
+  const lines: string[] = [];
+  const code = await writeHouseHistories(await houseHistories(records, houses, 'kaufhaus'), {
+    store,
+    readingsOf: (id) => siteReadings(store, id),
+    quarantine,
+    profiles,
+    dataDir,
+    seed: 'kaufhaus',
+    spanMs: 4 * DAY,
+    stepMs: 3_600_000,
+    now: () => NOW,
+    say: (line) => lines.push(line),
+    tell: (line) => lines.push(line),
+  });
+  t.equal(code, 0, lines.join('\n'));
+  // February's last days (the history's 26 February to 2 March) in each house's own time zone.
+  const report = await buildNetworkReport(
+    { sites: houses, store, bookingsOf: (id) => records.bookingsAt(id), profiles },
+    '2027-02',
+    NOW,
+  );
+  t.same(
+    report.houses.map((h) => h.site.id),
+    houses.map((h) => h.site.id),
+  );
+  for (const house of report.houses) {
+    const kwh = house.figures.find((f) => f.key === 'energyKwh')?.value ?? 0;
+    t.ok(kwh > 0, `${house.site.name}: ${kwh} kWh`);
+  }
+  const total = report.total.figures.find((f) => f.key === 'energyKwh')?.value ?? 0;
+  const sum = report.houses.reduce(
+    (s, h) => s + (h.figures.find((f) => f.key === 'energyKwh')?.value ?? 0),
+    0,
+  );
+  t.ok(Math.abs(total - sum) < 0.01 * total, `the network's ${total} kWh: the houses added up`);
+});
