@@ -1,10 +1,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import mqtt from 'mqtt';
 import t from 'tap';
 import { openRecords } from '../database/database.ts';
 import { SqliteMemberStore } from '../members/sqlite-member-store.ts';
 import { sqliteRecords } from '../records/records.ts';
+import { SERVICE_USERNAMES, secretsFile } from '../site/credentials.ts';
 import { startRunningSystem } from '../test-support/running-system.ts';
 import { eventually } from '../test-support/small-building.ts';
 
@@ -13,8 +15,10 @@ import { eventually } from '../test-support/small-building.ts';
  * runs it with SITES_DIR holding the demo's first two houses, both simulated: a member of the Kaufhaus books
  * the Werkhof's meeting room (the Werkhof opens meeting rooms to the Kaufhaus) and opens its door through the
  * API's command channel of the Werkhof, the broker, the gateway and the Werkhof's simulated Nuki; a facility
- * manager of the Kaufhaus, a plain member in the Werkhof, is refused the same door. The meeting room's opening
- * hours are taken out of the copied site file, so that the test books "now" at any hour it runs.
+ * manager of the Kaufhaus, a plain member in the Werkhof, is refused the same door. She then books it later
+ * and moves that booking: the events are told on the Werkhof's topics through the broker, none on the
+ * Kaufhaus's. The meeting room's opening hours are taken out of the copied site file, so that the test books
+ * "now" at any hour it runs.
  */
 
 const DEMO_NETWORK = path.resolve(import.meta.dirname, '../simulations/network');
@@ -127,4 +131,44 @@ t.test('a member of the Kaufhaus opens the Werkhof’s meeting room on the runni
     target: ROOM,
     detail: { site: other, result: 'unlocked', outcome: 'done' },
   });
+
+  // A booking made and moved in the Werkhof is told on the Werkhof's event topics, as the broker carries them.
+  const secrets = JSON.parse(fs.readFileSync(secretsFile(system.dataDir), 'utf8')) as {
+    services: { api: string };
+  };
+  const listener = await mqtt.connectAsync(system.mqttUrl, {
+    username: SERVICE_USERNAMES.api,
+    password: secrets.services.api,
+    clientId: `house-events-${process.pid}`,
+    reconnectPeriod: 0,
+  });
+  t.teardown(() => listener.endAsync());
+  const heard: { topic: string; event: { type: string; site: string; bookingId?: string } }[] = [];
+  listener.on('message', (topic, payload) => heard.push({ topic, event: JSON.parse(payload.toString()) }));
+  await listener.subscribeAsync([`wesprint/${home}/events/#`, `wesprint/${other}/events/#`], { qos: 1 });
+  const later = start + 3 * 60 * 60_000;
+  const afternoon = await call(adas, 'POST', `/api/houses/${other}/bookings`, {
+    spaceId: ROOM,
+    start: new Date(later).toISOString(),
+    end: new Date(later + 60 * 60_000).toISOString(),
+  });
+  t.equal(afternoon.status, 201, JSON.stringify(afternoon.body));
+  const moved = await call(adas, 'PATCH', `/api/houses/${other}/bookings/${afternoon.body.id}`, {
+    start: new Date(later + 60 * 60_000).toISOString(),
+    end: new Date(later + 2 * 60 * 60_000).toISOString(),
+  });
+  t.equal(moved.status, 200, JSON.stringify(moved.body));
+  await eventually('the move told', () =>
+    heard.some((h) => h.event.type === 'booking-moved' && h.event.bookingId === afternoon.body.id),
+  );
+  t.same(
+    heard
+      .filter((h) => h.event.bookingId === afternoon.body.id)
+      .map((h) => [h.topic, h.event.type, h.event.site]),
+    [
+      [`wesprint/${other}/events/booking-made`, 'booking-made', other],
+      [`wesprint/${other}/events/booking-moved`, 'booking-moved', other],
+    ],
+    "on the Werkhof's topics, naming the Werkhof",
+  );
 });
