@@ -38,3 +38,28 @@ recordsContract(t, 'a key is kept by its hash, listed for its host, revoked once
   t.match(await records.guestKeys.get(made.key.id), { revokedAt: T, revokedBy: host.id });
   t.same(await records.guestKeys.listByHost('nobody'), []);
 });
+
+recordsContract(t, "a key is of its booking's house: the same room id in two houses", async (t, records) => {
+  const host = await records.member('member');
+  const keyIn = async (site: string) => {
+    const booked = await records
+      .bookingsAt(site)
+      .create({ memberId: host.id, spaceId: 'hall', start: T, end: T + 3_600_000 }, T - 86_400_000);
+    if (!booked.ok) throw new Error(`refused in ${site}`);
+    return records.guestKeys.create(
+      { hostId: host.id, spaceId: 'hall', bookingId: booked.booking.id, label: '' },
+      T - 3_600_000,
+    );
+  };
+  const nord = await keyIn('nord');
+  const sued = await keyIn('sued');
+  t.equal(nord.key.site, 'nord', 'as made');
+  t.equal(sued.key.site, 'sued');
+  t.equal((await records.guestKeys.byToken(sued.token))?.site, 'sued', 'as found by its link');
+  t.equal((await records.guestKeys.get(nord.key.id))?.site, 'nord');
+  t.same(
+    (await records.guestKeys.listByHost(host.id)).map((k) => k.site).sort(),
+    ['nord', 'sued'],
+    'as listed',
+  );
+});

@@ -15,6 +15,11 @@ export interface GuestKey {
   createdAt: number;
   revokedAt: number | null;
   revokedBy: string | null;
+  /**
+   * The house the key opens a door of: its booking's site (space ids repeat between the houses of a network,
+   * so a key is never read without it). Null only for a booking from before bookings carried their site.
+   */
+  site: string | null;
 }
 
 export interface NewGuestKey {
@@ -35,8 +40,13 @@ export interface GuestKeys {
   revoke(id: string, by: string, now: number): Promise<boolean>;
 }
 
+/**
+ * A key's house is read from its booking (a booking's site never changes), so a key cannot name one house
+ * while opening its booking's room in another.
+ */
 export const GUEST_KEY_COLUMNS =
-  'id, host_id, space_id, booking_id, label, created_at, revoked_at, revoked_by';
+  'id, host_id, space_id, booking_id, label, created_at, revoked_at, revoked_by, ' +
+  '(SELECT b.site FROM bookings b WHERE b.id = guest_keys.booking_id) AS site';
 
 export interface GuestKeyRow {
   id: string;
@@ -47,6 +57,7 @@ export interface GuestKeyRow {
   created_at: number | string;
   revoked_at: number | string | null;
   revoked_by: string | null;
+  site: string | null;
 }
 
 export function toGuestKey(row: GuestKeyRow): GuestKey {
@@ -59,6 +70,7 @@ export function toGuestKey(row: GuestKeyRow): GuestKey {
     createdAt: Number(row.created_at),
     revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
     revokedBy: row.revoked_by,
+    site: row.site,
   };
 }
 

@@ -345,10 +345,14 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     graceBeforeMs: options.unlockGraceMs ?? DEFAULT_UNLOCK_GRACE_MIN * 60_000,
     now: context.now,
   });
+  // A member's guest keys open doors of every house of the network, each through its own house's lock.
   await app.register(guestKeyRoutes, {
     site: options.site,
+    sites: options.network?.sites ?? [options.site],
     keys: records.guestKeys,
     bookings,
+    bookingsAt: (siteId) => records.bookingsAt(siteId),
+    commandsAt: (siteId) => options.network?.lockCommands?.get(siteId),
     events: records.events,
     members: records.members,
     audit,
@@ -394,11 +398,13 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     ...(options.network ? { network: options.network.sites } : {}),
     events: records.events,
     bookings,
+    bookingsAt: (siteId) => records.bookingsAt(siteId),
     signUps: records.signUps,
     now: context.now,
   });
   await app.register(eventSignUpRoutes, {
     site: options.site,
+    sites: options.network?.sites ?? [options.site],
     events: records.events,
     signUps: records.signUps,
     audit,

@@ -135,6 +135,8 @@ const EXPECTED_ACCESS: Record<string, RouteAccess> = {
   'POST /api/guest-keys': ANY_MEMBER,
   'GET /api/guest-keys': ANY_MEMBER,
   'DELETE /api/guest-keys/:id': ANY_MEMBER,
+  'POST /api/houses/:site/guest-keys': ANY_MEMBER,
+  'POST /api/houses/:site/events': ANY_MEMBER,
   // A guest has no account: the key's secret in the body is the credential (rate-limited per address and
   // per key; only the POST of a tap opens, never a GET).
   'POST /api/public/guest-key': 'public',

@@ -181,6 +181,9 @@ t.test("the organiser's own events: dates, places taken and waiting, who came, a
         dates: [
           {
             dateId,
+            siteId: site.site.id,
+            siteName: site.site.name,
+            timezone: site.site.timezone,
             spaceId: 'hall',
             spaceName: 'Diskursraum',
             start: '2026-12-17T17:00:00.000Z',

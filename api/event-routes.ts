@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import Type from 'typebox';
+import Type, { type Static } from 'typebox';
 import { mayGiveGuestKey } from '../access/guest-key-rules.ts';
-import { ANY_MEMBER, type Member, STAFF } from '../access/roles.ts';
+import { ANY_MEMBER, type Member, roleAt, STAFF } from '../access/roles.ts';
 import { DAY_MS } from '../bookings/booking-rules.ts';
 import type { BookingSeriesStore, BookingStore } from '../bookings/booking-store.ts';
 import { checkEventDetails, type EventDate, visibleTo } from '../events/event-rules.ts';
@@ -10,6 +10,7 @@ import { eventsCalendar } from '../events/events-calendar.ts';
 import { organiserView, organiserWindow } from '../events/organiser-rules.ts';
 import type { SignUpStore } from '../events/signup-store.ts';
 import type { SiteConfig } from '../site/site.ts';
+import { SiteId } from './context.ts';
 import { ApiError, ErrorBody } from './errors.ts';
 
 /**
@@ -17,6 +18,11 @@ import { ApiError, ErrorBody } from './errors.ts';
  * title, a description, a capacity and who may see it. The dates of public events are for anyone, without
  * sign-in: JSON for the /events page and an iCalendar feed; members see the members-only ones as well.
  * Nothing public names a person.
+ *
+ * In a network a member makes events of their bookings and series in every house (`POST
+ * /api/houses/:site/events`): the booking or series is looked up in that house's bookings, and its staff (not
+ * another house's) may make one of anyone's there or cancel it. A date's house is its booking's, so the
+ * listings, the feed and the organiser's page name it and give its times in its time zone.
  */
 
 export interface EventRoutesOptions {
@@ -27,7 +33,10 @@ export interface EventRoutesOptions {
    */
   network?: readonly SiteConfig[];
   events: EventStore;
+  /** This house's bookings and series. */
   bookings: BookingStore & BookingSeriesStore;
+  /** Another house's bookings and series (a booking is read in its own house only). */
+  bookingsAt?: (siteId: string) => Pick<BookingStore & BookingSeriesStore, 'get' | 'getSeries'>;
   /** The dates' places taken; without it every date shows none taken. */
   signUps?: Pick<SignUpStore, 'counts'>;
   now?: () => number;
@@ -43,6 +52,7 @@ const EventDateOut = Type.Object({
   dateId: Type.String({ description: 'the date, for signing up to it' }),
   siteId: Type.String({ description: 'the house (site id) the date is in' }),
   siteName: Type.String({ description: "the house's name" }),
+  timezone: Type.String({ description: "the house's time zone: the date's local times are in it" }),
   title: Type.String(),
   description: Type.String(),
   spaceId: Type.String(),
@@ -57,6 +67,9 @@ const EventDateOut = Type.Object({
 
 const OrganisedDateOut = Type.Object({
   dateId: Type.String(),
+  siteId: Type.String({ description: 'the house (site id) the date is in' }),
+  siteName: Type.String(),
+  timezone: Type.String({ description: "the house's time zone" }),
   spaceId: Type.String(),
   spaceName: Type.String(),
   start: Instant,
@@ -82,7 +95,30 @@ const OrganisedEventOut = Type.Object({
   dates: Type.Array(OrganisedDateOut),
 });
 
-const isStaff = (member: Member) => STAFF.includes(member.role);
+const NewEventBody = Type.Object(
+  {
+    title: Type.String({ maxLength: 200 }),
+    description: Type.Optional(Type.String({ maxLength: 4000 })),
+    capacity: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
+    visibility: Type.Union([Type.Literal('public'), Type.Literal('members')]),
+    bookingId: Type.Optional(Type.String({ maxLength: 64 })),
+    seriesId: Type.Optional(Type.String({ maxLength: 64 })),
+  },
+  { additionalProperties: false },
+);
+type NewEventBody = Static<typeof NewEventBody>;
+
+const NewEventResponses = {
+  201: Type.Object({
+    id: Type.String(),
+    title: Type.String(),
+    visibility: Type.String(),
+    siteId: Type.String({ description: 'the house the event is in' }),
+  }),
+  400: ErrorBody,
+  401: ErrorBody,
+  404: ErrorBody,
+};
 
 const HouseQuery = Type.Object({
   site: Type.Optional(
@@ -116,8 +152,25 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
     if (!houses.has(siteId)) throw new ApiError(404, `no house "${siteId}" in this network`);
     return siteId;
   };
-  const spaces = new Map(site.spaces.map((s) => [s.id, s]));
-  const devices = new Set(site.devices.map((d) => d.id));
+  const installationHome = options.network?.[0]?.site.id ?? site.site.id;
+  /** Each house's bookings and series: a booking or series is found in its own house only. */
+  const bookingsOf = (siteId: string) => (siteId === site.site.id ? bookings : options.bookingsAt?.(siteId));
+  /** The member's standing in a house: staff there make and cancel events of anyone's bookings there. */
+  const isStaffIn = (member: Member, siteId: string) =>
+    STAFF.includes(roleAt(member, siteId, installationHome));
+  /** The house an event is in: the one whose bookings hold its booking or series. */
+  const houseOfEvent = async (event: { bookingId: string | null; seriesId: string | null }) => {
+    for (const id of houses.keys()) {
+      const store = bookingsOf(id);
+      const found = event.bookingId
+        ? await store?.get(event.bookingId)
+        : event.seriesId
+          ? await store?.getSeries(event.seriesId)
+          : undefined;
+      if (found) return id;
+    }
+    return undefined;
+  };
 
   const out = (d: EventDate, counts: Map<string, { confirmed: number; waiting: number }>) => {
     const house = houseOf(d);
@@ -126,6 +179,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
       dateId: d.dateId,
       siteId: house.site.id,
       siteName: house.site.name,
+      timezone: house.site.timezone,
       title: d.title,
       description: d.description,
       spaceId: d.spaceId,
@@ -270,9 +324,14 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
           bookingId: event.bookingId,
           seriesId: event.seriesId,
           dates: dates.map((d) => {
-            const space = spaces.get(d.date.spaceId);
+            // The date's own house: its room, its lock and its time zone (a room id repeats between houses).
+            const house = houseOf(d.date);
+            const space = house.spaces.find((s) => s.id === d.date.spaceId);
             return {
               dateId: d.date.dateId,
+              siteId: house.site.id,
+              siteName: house.site.name,
+              timezone: house.site.timezone,
               spaceId: d.date.spaceId,
               spaceName: space?.name ?? d.date.spaceId,
               start: new Date(d.date.start).toISOString(),
@@ -289,7 +348,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
                 booking: { ...d.date, id: d.date.dateId, memberId: d.date.bookedBy },
                 organisesEventOnIt: true,
                 space,
-                lockInstalled: space?.lock !== undefined && devices.has(space.lock),
+                lockInstalled: space?.lock !== undefined && house.devices.some((x) => x.id === space.lock),
                 now: t,
               }).ok,
             };
@@ -299,6 +358,38 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
     },
   );
 
+  /** Makes an event of a booking or series of `siteId` (this house or another of the network). */
+  const make = async (member: Member | null, siteId: string, body: NewEventBody) => {
+    if (!member) throw new ApiError(401, 'sign in first');
+    const { bookingId, seriesId } = body;
+    if ((bookingId === undefined) === (seriesId === undefined))
+      throw new ApiError(400, 'give either bookingId or seriesId');
+    const store = bookingsOf(siteId);
+    const owner = bookingId
+      ? (await store?.get(bookingId))?.memberId
+      : (await store?.getSeries(seriesId as string))?.memberId;
+    // Someone else's booking, or one of another house, answers like one that does not exist.
+    if (!owner || (!isStaffIn(member, siteId) && owner !== member.id))
+      throw new ApiError(404, `no ${bookingId ? 'booking' : 'booking series'} "${bookingId ?? seriesId}"`);
+    const verdict = checkEventDetails({
+      title: body.title,
+      description: body.description ?? '',
+      capacity: body.capacity ?? null,
+      visibility: body.visibility,
+    });
+    if (!verdict.ok) throw new ApiError(400, verdict.message);
+    const event = await events.create(
+      {
+        ...verdict.details,
+        bookingId: bookingId ?? null,
+        seriesId: seriesId ?? null,
+        organiserId: member.id,
+      },
+      now(),
+    );
+    return { id: event.id, title: event.title, visibility: event.visibility, siteId };
+  };
+
   app.post(
     '/api/events',
     {
@@ -306,54 +397,32 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
       schema: {
         tags: ['events'],
         summary: 'Make an event of your booking or booking series (staff: of any)',
-        body: Type.Object(
-          {
-            title: Type.String({ maxLength: 200 }),
-            description: Type.Optional(Type.String({ maxLength: 4000 })),
-            capacity: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
-            visibility: Type.Union([Type.Literal('public'), Type.Literal('members')]),
-            bookingId: Type.Optional(Type.String({ maxLength: 64 })),
-            seriesId: Type.Optional(Type.String({ maxLength: 64 })),
-          },
-          { additionalProperties: false },
-        ),
-        response: {
-          201: Type.Object({ id: Type.String(), title: Type.String(), visibility: Type.String() }),
-          400: ErrorBody,
-          401: ErrorBody,
-          404: ErrorBody,
-        },
+        body: NewEventBody,
+        response: NewEventResponses,
+      },
+    },
+    async (request, reply) => reply.code(201).send(await make(request.member, site.site.id, request.body)),
+  );
+
+  app.post(
+    '/api/houses/:site/events',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['events'],
+        summary:
+          "Make an event of your booking or booking series in a house of the network (that house's staff: of any there)",
+        description:
+          'As POST /api/events, with the booking or series in the house named (404 for one of another house, or a house the network does not have). Its dates carry the house: the listings and the feed name it and give its times in its time zone.',
+        params: Type.Object({ site: SiteId }),
+        body: NewEventBody,
+        response: NewEventResponses,
       },
     },
     async (request, reply) => {
-      const member = request.member;
-      if (!member) throw new ApiError(401, 'sign in first');
-      const { bookingId, seriesId } = request.body;
-      if ((bookingId === undefined) === (seriesId === undefined))
-        throw new ApiError(400, 'give either bookingId or seriesId');
-      const owner = bookingId
-        ? (await bookings.get(bookingId))?.memberId
-        : (await bookings.getSeries(seriesId as string))?.memberId;
-      // Someone else's booking answers like one that does not exist.
-      if (!owner || (!isStaff(member) && owner !== member.id))
-        throw new ApiError(404, `no ${bookingId ? 'booking' : 'booking series'} "${bookingId ?? seriesId}"`);
-      const verdict = checkEventDetails({
-        title: request.body.title,
-        description: request.body.description ?? '',
-        capacity: request.body.capacity ?? null,
-        visibility: request.body.visibility,
-      });
-      if (!verdict.ok) throw new ApiError(400, verdict.message);
-      const event = await events.create(
-        {
-          ...verdict.details,
-          bookingId: bookingId ?? null,
-          seriesId: seriesId ?? null,
-          organiserId: member.id,
-        },
-        now(),
-      );
-      return reply.code(201).send({ id: event.id, title: event.title, visibility: event.visibility });
+      if (!houses.has(request.params.site))
+        throw new ApiError(404, `no house "${request.params.site}" in this network`);
+      return reply.code(201).send(await make(request.member, request.params.site, request.body));
     },
   );
 
@@ -372,7 +441,13 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
       const member = request.member;
       if (!member) throw new ApiError(401, 'sign in first');
       const event = await events.get(request.params.id);
-      if (!event || event.cancelledAt !== null || (!isStaff(member) && event.organiserId !== member.id))
+      // Staff cancel the events of their own house, not another's.
+      const mayCancel = async (e: NonNullable<typeof event>) => {
+        if (e.organiserId === member.id) return true;
+        const house = await houseOfEvent(e);
+        return house !== undefined && isStaffIn(member, house);
+      };
+      if (!event || event.cancelledAt !== null || !(await mayCancel(event)))
         throw new ApiError(404, `no event "${request.params.id}"`);
       await events.cancel(event.id, now());
       return reply.code(204).send(null);

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import type { AuditLog } from '../access/audit-log.ts';
-import { ANY_MEMBER, type Member, STAFF } from '../access/roles.ts';
+import { ANY_MEMBER, type Member, roleAt, STAFF } from '../access/roles.ts';
 import type { EventStore } from '../events/event-store.ts';
 import {
   attendanceOpen,
@@ -33,6 +33,11 @@ export const DEFAULT_PUBLIC_RATE_LIMIT: PublicRateLimit = { max: 20, timeWindowM
 
 export interface EventSignUpRoutesOptions {
   site: SiteConfig;
+  /**
+   * The network's houses, the installation's home site first: a date's room is named from its own house, and
+   * its house's staff (not another's) see its counts. Without it the network is `site` alone.
+   */
+  sites?: readonly SiteConfig[];
   events: EventStore;
   signUps: SignUpStore;
   audit: AuditLog;
@@ -69,8 +74,6 @@ const CountsOut = Type.Object({
   purged: Type.Boolean({ description: "the visitors' data of this date is deleted" }),
 });
 
-const isStaff = (member: Member) => STAFF.includes(member.role);
-
 export const eventSignUpRoutes: FastifyPluginAsyncTypebox<EventSignUpRoutesOptions> = async (
   app,
   options,
@@ -79,7 +82,18 @@ export const eventSignUpRoutes: FastifyPluginAsyncTypebox<EventSignUpRoutesOptio
   const now = options.now ?? Date.now;
   const limit = options.publicRateLimit ?? DEFAULT_PUBLIC_RATE_LIMIT;
   const rateLimit = { max: limit.max, timeWindow: limit.timeWindowMs };
-  const spaceName = new Map(site.spaces.map((s) => [s.id, s.name]));
+  const sites = options.sites?.length ? options.sites : [site];
+  const installationHome = sites[0]?.site.id ?? site.site.id;
+  /** A room's name in its house (space ids repeat between houses); a date from before sites: the home's. */
+  const spaceNames = new Map(
+    sites.flatMap((h) => h.spaces.map((s) => [`${h.site.id}/${s.id}`, s.name] as const)),
+  );
+  const dateHouse = (date: { site: string | null }) => date.site ?? installationHome;
+  const spaceNameOf = (date: { site: string | null; spaceId: string }) =>
+    spaceNames.get(`${dateHouse(date)}/${date.spaceId}`) ?? date.spaceId;
+  /** Staff of the date's house. */
+  const isStaffFor = (member: Member, date: { site: string | null }) =>
+    STAFF.includes(roleAt(member, dateHouse(date), installationHome));
 
   /** The visitor's own sign-up, as they see it: never anyone else's, never their address. */
   const mine = async (token: string) => {
@@ -94,7 +108,7 @@ export const eventSignUpRoutes: FastifyPluginAsyncTypebox<EventSignUpRoutesOptio
         status: signUp.status,
         places: signUp.places,
         title: event.title,
-        spaceName: spaceName.get(date.spaceId) ?? date.spaceId,
+        spaceName: spaceNameOf(date),
         start: new Date(date.start).toISOString(),
         end: new Date(date.end).toISOString(),
       },
@@ -213,7 +227,7 @@ export const eventSignUpRoutes: FastifyPluginAsyncTypebox<EventSignUpRoutesOptio
     if (!member) throw new ApiError(401, 'sign in first');
     const event = await events.get(eventId);
     const date = event && (await events.dateOf(eventId, dateId));
-    if (!event || !date || (!isStaff(member) && event.organiserId !== member.id))
+    if (!event || !date || (!isStaffFor(member, date) && event.organiserId !== member.id))
       throw new ApiError(404, `no date "${dateId}" of an event you organise`);
     return { member, event, date };
   };

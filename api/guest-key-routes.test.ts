@@ -87,6 +87,7 @@ t.test('a guest key: a page to look at, a tap to open, only during the booking',
     t.not((await b.app.inject({ method, url })).statusCode, 500, `${method} ${url}`);
   const look = await call('POST', '/api/public/guest-key', undefined, { token });
   t.same(look.json, {
+    siteName: site.site.name,
     spaceName: protel.name,
     opensAt: new Date(start - 10 * MIN).toISOString(),
     closesAt: new Date(end).toISOString(),

@@ -8,13 +8,14 @@ import {
   mayGiveGuestKey,
 } from '../access/guest-key-rules.ts';
 import type { GuestKey, GuestKeys } from '../access/guest-keys.ts';
-import { ANY_MEMBER, STAFF } from '../access/roles.ts';
+import { ANY_MEMBER, type Member, roleAt, STAFF } from '../access/roles.ts';
 import { DEFAULT_UNLOCK_GRACE_MIN, RateLimiter } from '../access/unlock-rules.ts';
 import type { BookingStore } from '../bookings/booking-store.ts';
 import type { EventAnnouncer } from '../building/events.ts';
 import type { EventStore } from '../events/event-store.ts';
 import type { MemberStore } from '../members/member-store.ts';
 import type { SiteConfig } from '../site/site.ts';
+import { SiteId } from './context.ts';
 import { ApiError, ErrorBody } from './errors.ts';
 import { DEFAULT_PUBLIC_RATE_LIMIT, type PublicRateLimit } from './event-signup-routes.ts';
 import type { LockCommands } from './lock-commands.ts';
@@ -27,16 +28,28 @@ import { doorDetail, openDoor, UnlockAnswer } from './unlock-routes.ts';
  * in the body) opens the door: a GET never does, because messengers fetch links for previews, and the secret
  * sits in the fragment, which no server, proxy or log ever sees. The host can revoke a key. A guest's tap goes
  * the member's way (rate limit per key, the same command path, audited with the host).
+ *
+ * In a network a member gives keys for their bookings in every house (`POST /api/houses/:site/guest-keys`):
+ * a key is of its booking's house (`GuestKey.site`), and everything about it is that house's: the room and
+ * its lock from the house's site file, the booking from its bookings, the command through its lock channel,
+ * the audit entries with `detail.site`. Space ids repeat between houses, so a key is never read without it.
  */
 
 export interface GuestKeyRoutesOptions {
   site: SiteConfig;
+  /** The network's houses, the installation's home site first (a single building: `site` alone). */
+  sites?: readonly SiteConfig[];
   keys: GuestKeys;
+  /** This house's bookings. */
   bookings: Pick<BookingStore, 'get'>;
+  /** Another house's bookings (a booking is read in its own house only). */
+  bookingsAt?: (siteId: string) => Pick<BookingStore, 'get'>;
   events: Pick<EventStore, 'get' | 'dateOf'>;
   members: Pick<MemberStore, 'findActive'>;
   audit: AuditLog;
   commands?: Pick<LockCommands, 'send'> | undefined;
+  /** Another house's lock channel; a house without one answers lock_offline to a granted tap. */
+  commandsAt?: (siteId: string) => Pick<LockCommands, 'send'> | undefined;
   /** Where a door the lock confirmed open is told (the building feed). */
   announcer?: EventAnnouncer;
   /** Default UNLOCK_GRACE_MIN (10 minutes), as for members. */
@@ -60,8 +73,19 @@ const KeyState = Type.Union([
   Type.Literal('no_lock'),
 ]);
 
+const GiveBody = Type.Object(
+  {
+    bookingId: Id,
+    eventId: Type.Optional(Id),
+    label: Type.Optional(Type.String({ maxLength: 60 })),
+  },
+  { additionalProperties: false },
+);
+
 const KeyOut = Type.Object({
   id: Type.String(),
+  site: Type.String({ description: 'the house (site id) whose door the key opens' }),
+  siteName: Type.String(),
   spaceId: Type.String(),
   spaceName: Type.String(),
   bookingId: Type.String(),
@@ -72,27 +96,67 @@ const KeyOut = Type.Object({
   revoked: Type.Boolean(),
 });
 
+const GiveResponses = {
+  201: Type.Intersect([KeyOut, Type.Object({ link: Type.String() })]),
+  400: ErrorBody,
+  401: ErrorBody,
+  403: ErrorBody,
+  404: ErrorBody,
+  409: ErrorBody,
+};
+
 export const guestKeyRoutes: FastifyPluginAsyncTypebox<GuestKeyRoutesOptions> = async (app, options) => {
-  const { site, keys, bookings, events, members, audit, commands } = options;
+  const { site, keys, events, members, audit } = options;
   const now = options.now ?? Date.now;
   const graceBeforeMs = options.graceBeforeMs ?? DEFAULT_UNLOCK_GRACE_MIN * 60_000;
   const limiter = options.limiter ?? new RateLimiter();
   const limit = options.publicRateLimit ?? DEFAULT_PUBLIC_RATE_LIMIT;
   const rateLimit = { max: limit.max, timeWindow: limit.timeWindowMs };
-  const spaces = new Map(site.spaces.map((s) => [s.id, s]));
-  const devices = new Set(site.devices.map((d) => d.id));
-  const lockInstalled = (spaceId: string) => {
-    const lock = spaces.get(spaceId)?.lock;
-    return lock !== undefined && devices.has(lock);
+  const here = site.site.id;
+  const sites = options.sites?.some((s) => s.site.id === here)
+    ? options.sites
+    : [site, ...(options.sites ?? [])];
+  const installationHome = sites[0]?.site.id ?? here;
+
+  /** Each house's rooms, locks, bookings and lock channel: a key reads its own house's only. */
+  const houses = new Map(
+    sites.map((house) => {
+      const id = house.site.id;
+      const devices = new Set(house.devices.map((d) => d.id));
+      return [
+        id,
+        {
+          site: house,
+          spaces: new Map(house.spaces.map((s) => [s.id, s])),
+          lockInstalled: (lock: string | undefined) => lock !== undefined && devices.has(lock),
+          bookings:
+            id === here ? options.bookings : (options.bookingsAt?.(id) ?? { get: async () => undefined }),
+          commands: id === here ? options.commands : options.commandsAt?.(id),
+        },
+      ];
+    }),
+  );
+  type House = NonNullable<ReturnType<typeof houses.get>>;
+  /** A key's house: its booking's (one from before bookings had a site: the installation's home). */
+  const keySite = (key: GuestKey) => key.site ?? installationHome;
+  const houseOfKey = (key: GuestKey): House | undefined => houses.get(keySite(key));
+  const houseAsked = (siteId: string): House => {
+    const house = houses.get(siteId);
+    if (!house) throw new ApiError(404, `no house "${siteId}" in this network`);
+    return house;
   };
+
   const iso = (t: number) => new Date(t).toISOString();
   const keyOut = async (key: GuestKey) => {
-    const booking = await bookings.get(key.bookingId);
+    const house = houseOfKey(key);
+    const booking = await house?.bookings.get(key.bookingId);
     const window = keyWindow(booking ?? { start: key.createdAt, end: key.createdAt }, graceBeforeMs);
     return {
       id: key.id,
+      site: house?.site.site.id ?? key.site ?? installationHome,
+      siteName: house?.site.site.name ?? key.site ?? installationHome,
       spaceId: key.spaceId,
-      spaceName: spaces.get(key.spaceId)?.name ?? key.spaceId,
+      spaceName: house?.spaces.get(key.spaceId)?.name ?? key.spaceId,
       bookingId: key.bookingId,
       label: key.label,
       opensAt: iso(window.opensAt),
@@ -102,19 +166,95 @@ export const guestKeyRoutes: FastifyPluginAsyncTypebox<GuestKeyRoutesOptions> = 
     };
   };
 
-  /** A key's verdict now, with the facts the audit log names (the host by name). */
+  /**
+   * A key's verdict now, with the facts the audit log names (the host by name). A key of a house this API
+   * does not serve finds no booking, and opens nothing.
+   */
   const judge = async (key: GuestKey, at: number) => {
-    const [booking, host] = await Promise.all([bookings.get(key.bookingId), members.findActive(key.hostId)]);
+    const house = houseOfKey(key);
+    const [booking, host] = await Promise.all([
+      house?.bookings.get(key.bookingId),
+      members.findActive(key.hostId),
+    ]);
+    const space = house?.spaces.get(key.spaceId);
     const verdict = decideGuestKey({
       key,
       booking,
       hostActive: host !== undefined,
-      space: spaces.get(key.spaceId),
-      lockInstalled: lockInstalled(key.spaceId),
+      space,
+      lockInstalled: house?.lockInstalled(space?.lock) ?? false,
       now: at,
       graceBeforeMs,
     });
-    return { verdict, booking, hostName: host?.name ?? null };
+    return { verdict, house, booking, hostName: host?.name ?? null };
+  };
+
+  /** A member gives a key for a booking in `house` (this one, or another of the network). */
+  const give = async (
+    member: Member | null | undefined,
+    house: House,
+    body: { bookingId: string; eventId?: string | undefined; label?: string | undefined },
+  ) => {
+    if (!member) throw new ApiError(401, 'sign in first');
+    const t = now();
+    const { bookingId, eventId } = body;
+    const houseId = house.site.site.id;
+    const label = (body.label ?? '').trim();
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+    if (/[\u0000-\u001f\u007f]/.test(label)) throw new ApiError(400, 'control characters are not allowed');
+    // The house's own bookings: a booking of another house is not found here, whatever its id.
+    const booking = await house.bookings.get(bookingId);
+    const event = eventId ? await events.get(eventId) : undefined;
+    const organises =
+      event !== undefined &&
+      event.organiserId === member.id &&
+      (await events.dateOf(event.id, bookingId)) !== undefined;
+    const space = booking ? house.spaces.get(booking.spaceId) : undefined;
+    const may = mayGiveGuestKey({
+      host: member,
+      booking,
+      organisesEventOnIt: organises,
+      space,
+      lockInstalled: house.lockInstalled(space?.lock),
+      now: t,
+    });
+    if (!may.ok) {
+      await audit.record({
+        at: t,
+        actor: member.id,
+        action: 'guest_key_give',
+        target: booking?.spaceId ?? null,
+        decision: 'denied',
+        reason: may.reason,
+        detail: { booking: bookingId, event: eventId ?? null, site: houseId },
+      });
+      if (may.reason === 'not_your_booking')
+        throw new ApiError(403, 'not_your_booking: a key opens only a room you booked, or your event');
+      throw new ApiError(
+        409,
+        may.reason === 'no_lock' ? 'no_lock: this room has no lock' : 'booking_over: this booking is over',
+      );
+    }
+    const made = await keys.create(
+      { hostId: member.id, spaceId: (booking as { spaceId: string }).spaceId, bookingId, label },
+      t,
+    );
+    await audit.record({
+      at: t,
+      actor: member.id,
+      action: 'guest_key_give',
+      target: made.key.spaceId,
+      decision: 'granted',
+      reason: organises && booking?.memberId !== member.id ? 'organiser' : 'booking',
+      detail: {
+        guestKey: made.key.id,
+        booking: bookingId,
+        event: eventId ?? null,
+        host: member.name,
+        site: houseId,
+      },
+    });
+    return { ...(await keyOut(made.key)), link: `/key#${made.token}` };
   };
 
   app.post(
@@ -127,78 +267,31 @@ export const guestKeyRoutes: FastifyPluginAsyncTypebox<GuestKeyRoutesOptions> = 
           "Give a guest a key: a link that opens your booking's room during it (an event's organiser: its dates)",
         description:
           'The answer carries the link once (`/key#<secret>`): only its hash is kept. Refused (403 not_your_booking) for a room you did not book, unless you organise the event on it (give its eventId); 409 when the booking is over or the room has no lock.',
-        body: Type.Object(
-          {
-            bookingId: Id,
-            eventId: Type.Optional(Id),
-            label: Type.Optional(Type.String({ maxLength: 60 })),
-          },
-          { additionalProperties: false },
-        ),
-        response: {
-          201: Type.Intersect([KeyOut, Type.Object({ link: Type.String() })]),
-          400: ErrorBody,
-          401: ErrorBody,
-          403: ErrorBody,
-          409: ErrorBody,
-        },
+        body: GiveBody,
+        response: GiveResponses,
       },
     },
-    async (request, reply) => {
-      const member = request.member;
-      if (!member) throw new ApiError(401, 'sign in first');
-      const t = now();
-      const { bookingId, eventId } = request.body;
-      const label = (request.body.label ?? '').trim();
-      // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
-      if (/[\u0000-\u001f\u007f]/.test(label)) throw new ApiError(400, 'control characters are not allowed');
-      const booking = await bookings.get(bookingId);
-      const event = eventId ? await events.get(eventId) : undefined;
-      const organises =
-        event !== undefined &&
-        event.organiserId === member.id &&
-        (await events.dateOf(event.id, bookingId)) !== undefined;
-      const space = booking ? spaces.get(booking.spaceId) : undefined;
-      const may = mayGiveGuestKey({
-        host: member,
-        booking,
-        organisesEventOnIt: organises,
-        space,
-        lockInstalled: booking ? lockInstalled(booking.spaceId) : false,
-        now: t,
-      });
-      if (!may.ok) {
-        await audit.record({
-          at: t,
-          actor: member.id,
-          action: 'guest_key_give',
-          target: booking?.spaceId ?? null,
-          decision: 'denied',
-          reason: may.reason,
-          detail: { booking: bookingId, event: eventId ?? null },
-        });
-        if (may.reason === 'not_your_booking')
-          throw new ApiError(403, 'not_your_booking: a key opens only a room you booked, or your event');
-        throw new ApiError(
-          409,
-          may.reason === 'no_lock' ? 'no_lock: this room has no lock' : 'booking_over: this booking is over',
-        );
-      }
-      const made = await keys.create(
-        { hostId: member.id, spaceId: (booking as { spaceId: string }).spaceId, bookingId, label },
-        t,
-      );
-      await audit.record({
-        at: t,
-        actor: member.id,
-        action: 'guest_key_give',
-        target: made.key.spaceId,
-        decision: 'granted',
-        reason: organises && booking?.memberId !== member.id ? 'organiser' : 'booking',
-        detail: { guestKey: made.key.id, booking: bookingId, event: eventId ?? null, host: member.name },
-      });
-      return reply.code(201).send({ ...(await keyOut(made.key)), link: `/key#${made.token}` });
+    async (request, reply) =>
+      reply.code(201).send(await give(request.member, houseAsked(here), request.body)),
+  );
+
+  app.post(
+    '/api/houses/:site/guest-keys',
+    {
+      config: { access: ANY_MEMBER },
+      schema: {
+        tags: ['access'],
+        summary:
+          "Give a guest a key for your booking in a house of the network: it opens that house's room, during the booking, through that house's lock",
+        description:
+          'As POST /api/guest-keys, with the booking (and the event on it) in the house named: a booking of another house is not_your_booking there. 404 for a house the network does not have.',
+        params: Type.Object({ site: SiteId }),
+        body: GiveBody,
+        response: GiveResponses,
+      },
     },
+    async (request, reply) =>
+      reply.code(201).send(await give(request.member, houseAsked(request.params.site), request.body)),
   );
 
   app.get(
@@ -236,7 +329,8 @@ export const guestKeyRoutes: FastifyPluginAsyncTypebox<GuestKeyRoutesOptions> = 
       const key = await keys.get(request.params.id);
       if (
         !key ||
-        (key.hostId !== member.id && !STAFF.includes(member.role)) ||
+        // Staff of the key's house revoke any of its keys; staff of another house are plain members there.
+        (key.hostId !== member.id && !STAFF.includes(roleAt(member, keySite(key), installationHome))) ||
         !(await keys.revoke(key.id, member.id, t))
       )
         throw new ApiError(404, `no guest key "${request.params.id}" of yours to revoke`);
@@ -247,7 +341,7 @@ export const guestKeyRoutes: FastifyPluginAsyncTypebox<GuestKeyRoutesOptions> = 
         target: key.spaceId,
         decision: 'granted',
         reason: key.hostId === member.id ? 'host' : 'staff',
-        detail: { guestKey: key.id, booking: key.bookingId },
+        detail: { guestKey: key.id, booking: key.bookingId, site: keySite(key) },
       });
       return reply.code(204).send(null);
     },
@@ -263,6 +357,7 @@ export const guestKeyRoutes: FastifyPluginAsyncTypebox<GuestKeyRoutesOptions> = 
         body: Type.Object({ token: KeySecret }, { additionalProperties: false }),
         response: {
           200: Type.Object({
+            siteName: Type.String({ description: 'the house the door is in' }),
             spaceName: Type.String(),
             opensAt: Instant,
             closesAt: Instant,
@@ -280,6 +375,7 @@ export const guestKeyRoutes: FastifyPluginAsyncTypebox<GuestKeyRoutesOptions> = 
       const { verdict } = await judge(key, now());
       const out = await keyOut(key);
       return {
+        siteName: out.siteName,
         spaceName: out.spaceName,
         opensAt: out.opensAt,
         closesAt: out.closesAt,
@@ -325,7 +421,7 @@ export const guestKeyRoutes: FastifyPluginAsyncTypebox<GuestKeyRoutesOptions> = 
         });
         throw new ApiError(404, 'this key does not exist');
       }
-      const { verdict, hostName } = await judge(key, started);
+      const { verdict, house, hostName } = await judge(key, started);
       const record = (decision: 'granted' | 'denied', reason: string, detail: Record<string, unknown> = {}) =>
         audit.record({
           at: started,
@@ -339,6 +435,7 @@ export const guestKeyRoutes: FastifyPluginAsyncTypebox<GuestKeyRoutesOptions> = 
             guestKey: key.id,
             host: hostName,
             booking: key.bookingId,
+            site: keySite(key),
             ...detail,
             latencyMs: now() - started,
           },
@@ -350,15 +447,17 @@ export const guestKeyRoutes: FastifyPluginAsyncTypebox<GuestKeyRoutesOptions> = 
         reply.header('retry-after', String(retryAfterS));
         return reply.code(429).send({ result: 'rate_limited', space: key.spaceId, retryAfterS });
       }
-      if (!verdict.granted) {
-        await record('denied', verdict.reason satisfies GuestKeyDenial);
-        return reply.code(403).send({ result: 'denied', space: key.spaceId, reason: verdict.reason });
+      if (!verdict.granted || !house) {
+        const reason = verdict.granted ? 'booking_cancelled' : verdict.reason;
+        await record('denied', reason satisfies GuestKeyDenial);
+        return reply.code(403).send({ result: 'denied', space: key.spaceId, reason });
       }
+      // The key's house's lock, through its own channel: never a door of the same id in another house.
       const { report, status, result } = await openDoor({
-        commands,
+        commands: house.commands,
         lock: verdict.lock,
         spaceId: key.spaceId,
-        siteId: site.site.id,
+        siteId: house.site.site.id,
         events: options.announcer,
         now,
       });
