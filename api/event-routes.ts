@@ -99,7 +99,8 @@ const NewEventBody = Type.Object(
   {
     title: Type.String({ maxLength: 200 }),
     description: Type.Optional(Type.String({ maxLength: 4000 })),
-    capacity: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
+    // Null first: Fastify's ajv coerces a null to 0 for an integer, and 0 places is refused.
+    capacity: Type.Optional(Type.Union([Type.Null(), Type.Integer()])),
     visibility: Type.Union([Type.Literal('public'), Type.Literal('members')]),
     bookingId: Type.Optional(Type.String({ maxLength: 64 })),
     seriesId: Type.Optional(Type.String({ maxLength: 64 })),

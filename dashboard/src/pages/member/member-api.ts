@@ -42,7 +42,7 @@ export interface House {
   id: string;
   name: string;
   timezone: string;
-  /** The house this API serves (series, guest keys and events are booked there only). */
+  /** The house this API serves. */
   here: boolean;
   /** The member's own house. */
   home: boolean;
@@ -70,6 +70,10 @@ export interface Availability {
 /** One date of an event the member organises (GET /api/me/events): counts of places, never who. */
 export interface OrganisedDate {
   dateId: string;
+  /** The house the date is in, and its time zone (a network's events are in every house). */
+  siteId: string;
+  siteName: string;
+  timezone: string;
   spaceId: string;
   spaceName: string;
   start: string;
