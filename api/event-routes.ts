@@ -433,7 +433,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
       config: { access: ANY_MEMBER },
       schema: {
         tags: ['events'],
-        summary: 'Cancel an event (its organiser or staff); its bookings stay',
+        summary: "Cancel an event (its organiser, or staff of the event's house); its bookings stay",
         params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }),
         response: { 204: Type.Null(), 401: ErrorBody, 404: ErrorBody },
       },

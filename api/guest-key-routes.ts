@@ -317,7 +317,8 @@ export const guestKeyRoutes: FastifyPluginAsyncTypebox<GuestKeyRoutesOptions> = 
       config: { access: ANY_MEMBER },
       schema: {
         tags: ['access'],
-        summary: 'Revoke a guest key (its host, or staff): its link opens nothing from now on',
+        summary:
+          "Revoke a guest key (its host, or staff of the key's house): its link opens nothing from now on",
         params: Type.Object({ id: Id }),
         response: { 204: Type.Null(), 401: ErrorBody, 404: ErrorBody },
       },
