@@ -52,7 +52,9 @@ export interface MemberStore {
   create(input: NewMember): Promise<{ member: Member; password: string }>;
   /**
    * Adds a member who cannot sign in (the simulated building's population, which only books): no password
-   * exists, and none ever verifies. An e-mail that is a member's already gives that member.
+   * exists, and none ever verifies. An e-mail that is a member's already gives that member; one who cannot
+   * sign in and names no home site (made before the network gave each house its population) takes
+   * `homeSite`, once. A member who signs in is never changed here.
    */
   createWithoutSignIn(input: NewMemberWithoutSignIn): Promise<Member>;
   findByEmail(email: string): Promise<Member | undefined>;

@@ -33,7 +33,9 @@ export class PostgresMemberStore implements MemberStore {
     const hash = await hashPassword(password, MEMBER_SCRYPT_N);
     const inserted = await this.pool.query(
       `INSERT INTO members (id, email, name, role, password_hash, created_at, home_site)
-       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (email) DO NOTHING`,
+       VALUES ($1, $2, $3, $4, $5, $6, $7)
+       ON CONFLICT (email) DO UPDATE SET home_site = excluded.home_site
+       WHERE members.home_site IS NULL AND members.password_hash = $5 AND excluded.home_site IS NOT NULL`,
       [member.id, member.email, member.name, member.role, hash, Date.now(), member.homeSite ?? null],
     );
     // Two creations of the same e-mail racing past the check above.
@@ -46,7 +48,9 @@ export class PostgresMemberStore implements MemberStore {
     const member = newMemberWithoutSignIn(input);
     await this.pool.query(
       `INSERT INTO members (id, email, name, role, password_hash, created_at, home_site)
-       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (email) DO NOTHING`,
+       VALUES ($1, $2, $3, $4, $5, $6, $7)
+       ON CONFLICT (email) DO UPDATE SET home_site = excluded.home_site
+       WHERE members.home_site IS NULL AND members.password_hash = $5 AND excluded.home_site IS NOT NULL`,
       [member.id, member.email, member.name, member.role, NO_SIGN_IN, Date.now(), member.homeSite ?? null],
     );
     return this.#member((await this.#row(member.email)) as MemberRow);

@@ -51,7 +51,9 @@ export class SqliteMemberStore implements MemberStore {
     const member = newMemberWithoutSignIn(input);
     this.records
       .prepare(
-        'INSERT INTO members (id, email, name, role, password_hash, created_at, home_site) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (email) DO NOTHING',
+        `INSERT INTO members (id, email, name, role, password_hash, created_at, home_site) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (email) DO UPDATE SET home_site = excluded.home_site
+         WHERE members.home_site IS NULL AND members.password_hash = ? AND excluded.home_site IS NOT NULL`,
       )
       .run(
         member.id,
@@ -61,6 +63,7 @@ export class SqliteMemberStore implements MemberStore {
         NO_SIGN_IN,
         Date.now(),
         member.homeSite ?? null,
+        NO_SIGN_IN,
       );
     return this.#member(this.#row(member.email) as MemberRow);
   }

@@ -28,14 +28,17 @@ export async function ensureSimulatedMembers(
   const ids: string[] = [];
   for (let n = 1; n <= SIMULATED_MEMBERS; n++) {
     const email = simulatedMemberEmail(siteId, n);
-    const member =
-      (await identity.members.findByEmail(email)) ??
-      (await identity.members.createWithoutSignIn({
-        email,
-        role: 'member',
-        name: `Simuliertes Mitglied ${String(n).padStart(2, '0')}`,
-        ...(options.homeSite !== undefined ? { homeSite: options.homeSite } : {}),
-      }));
+    const found = await identity.members.findByEmail(email);
+    // One made before its house had a population of its own names no home site: it is given its house.
+    const settled = found && (options.homeSite === undefined || found.homeSite !== undefined);
+    const member = settled
+      ? found
+      : await identity.members.createWithoutSignIn({
+          email,
+          role: 'member',
+          name: `Simuliertes Mitglied ${String(n).padStart(2, '0')}`,
+          ...(options.homeSite !== undefined ? { homeSite: options.homeSite } : {}),
+        });
     ids.push(member.id);
   }
   return ids;
