@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { encodeForwardedEntry } from '../journal/forwarded-entry.ts';
 import type { MessageJournal } from '../journal/journal.ts';
@@ -61,10 +62,9 @@ export function startJournalFeed(options: {
 }): JournalFeed {
   const { journal, origin, topic, logger } = options;
   let stopping = false;
-  let wakeStop: () => void = () => {};
-  const stopped = new Promise<void>((resolve) => {
-    wakeStop = resolve;
-  });
+  // An AbortSignal, not a promise raced against each wait: a race leaves a reaction on the stop promise per
+  // turn of the loop until the stop (journal/journal.ts waitFor).
+  const stopRequest = new AbortController();
   /** Everything up to here has been routed. */
   let through = journal.cursor(FEED_CONSUMER);
   let waiters: { seq: number; resolve: () => void; reject: (err: Error) => void }[] = [];
@@ -79,7 +79,7 @@ export function startJournalFeed(options: {
     while (!stopping) {
       const entries = await journal.read(after, BATCH);
       if (entries.length === 0) {
-        await Promise.race([journal.waitFor(after), stopped]);
+        await journal.waitFor(after, stopRequest.signal);
         continue;
       }
       try {
@@ -89,7 +89,7 @@ export function startJournalFeed(options: {
         if (stopping) return;
         if (failures++ % 60 === 0)
           logger.error({ err: (err as Error).message, after }, 'forwarding the journal failed; retrying');
-        await Promise.race([new Promise((resolve) => setTimeout(resolve, RETRY_MS)), stopped]);
+        await sleep(RETRY_MS, undefined, { signal: stopRequest.signal }).catch(() => {});
         continue;
       }
       failures = 0;
@@ -117,7 +117,7 @@ export function startJournalFeed(options: {
     },
     async stop() {
       stopping = true;
-      wakeStop();
+      stopRequest.abort();
       await running;
       const stopped = new Error('the journal feed stopped');
       for (const w of waiters.splice(0)) w.reject(stopped);

@@ -1,4 +1,5 @@
 import type { Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
@@ -436,12 +437,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const startSeq = journal.committed();
   storeWriter.start(startSeq);
   let stopping = false;
-  let stopRequested: () => void = () => {};
-  const stopSignal = new Promise<void>((resolve) => {
-    stopRequested = resolve;
-  });
+  // An AbortSignal, not a promise raced against each wait: a race leaves a reaction on the stop promise per
+  // turn of the loop until the stop (journal/journal.ts waitFor).
+  const stopRequest = new AbortController();
   const pause = (ms: number) =>
-    Promise.race([stopSignal, new Promise<void>((resolve) => setTimeout(resolve, ms).unref())]);
+    sleep(ms, undefined, { signal: stopRequest.signal, ref: false }).catch(() => {});
   const readLive = async () => {
     if (options.retained) {
       try {
@@ -452,7 +452,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
     let seq = startSeq;
     while (!stopping) {
-      await Promise.race([journal.waitFor(seq), stopSignal]);
+      await journal.waitFor(seq, stopRequest.signal);
       if (stopping) break;
       let entries: JournalEntry[];
       try {
@@ -760,7 +760,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     stop() {
       stopped ??= (async () => {
         stopping = true;
-        stopRequested();
+        stopRequest.abort();
         clearInterval(healthTimer);
         for (const device of devices.values()) if (device.pending) clearTimeout(device.pending.timer);
         // The store write under way gets its grace while the client says goodbye; what the store has not

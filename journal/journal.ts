@@ -96,8 +96,13 @@ export interface MessageJournal {
    * was down) costs disk reads, not memory.
    */
   read(after: number, limit: number): Promise<JournalEntry[]>;
-  /** Resolves once an entry after `after` is committed (at once if there is one), or when the journal closes. */
-  waitFor(after: number): Promise<void>;
+  /**
+   * Resolves once an entry after `after` is committed (at once if there is one), when the journal closes, or
+   * when `stop` aborts. A reader's loop waits with its stop signal here, not with `Promise.race([waitFor(…),
+   * stopped])`: each race leaves a reaction on the promise that lives until the stop, one per turn of the loop
+   * (measured in the split gateway: 400 a second, ~160 bytes each, 123,000 held after 5 minutes at 1,000 msg/s).
+   */
+  waitFor(after: number, stop?: AbortSignal): Promise<void>;
   /** The last position the named consumer is done with (0 when it never advanced): where it resumes. */
   cursor(consumer: string): number;
   /**

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { getEventListeners } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -179,6 +180,29 @@ t.test('a read from disk returns a bounded batch, however large the limit', asyn
     'in order, whole',
   );
 });
+
+t.test(
+  "waitFor with a reader's stop signal: resolves when it aborts, and a wait that ends leaves no listener on it",
+  async (t) => {
+    const journal = await open(t, tempDir(t));
+    const stop = new AbortController();
+    // A reader's loop: thousands of waits ended by commits, each with the one signal that lives until the stop.
+    for (let i = 0; i < 2000; i++) {
+      const waiting = journal.waitFor(journal.committed(), stop.signal);
+      await journal.append(message(i));
+      await waiting;
+    }
+    t.equal(getEventListeners(stop.signal, 'abort').length, 0, 'nothing left on the signal by 2,000 waits');
+    const waiting = journal.waitFor(journal.committed(), stop.signal);
+    t.equal(getEventListeners(stop.signal, 'abort').length, 1, 'the wait under way listens');
+    stop.abort();
+    await waiting;
+    t.pass('resolved by the stop, with nothing committed');
+    t.equal(getEventListeners(stop.signal, 'abort').length, 0);
+    await journal.waitFor(journal.committed(), stop.signal);
+    t.pass('a wait after the stop resolves at once');
+  },
+);
 
 t.test('waitFor resolves once an entry after the position is committed, or on close', async (t) => {
   const dir = tempDir(t);

@@ -730,9 +730,25 @@ class SegmentJournal implements MessageJournal {
     return segment.indexOffsets[low] as number;
   }
 
-  waitFor(after: number): Promise<void> {
-    if (this.committedSeq > after || this.closed) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ after, resolve }));
+  waitFor(after: number, stop?: AbortSignal): Promise<void> {
+    if (this.committedSeq > after || this.closed || stop?.aborted) return Promise.resolve();
+    if (!stop) return new Promise((resolve) => this.waiters.push({ after, resolve }));
+    return new Promise((resolve) => {
+      const waiter = {
+        after,
+        resolve: () => {
+          stop.removeEventListener('abort', aborted);
+          resolve();
+        },
+      };
+      // Aborted: the waiter leaves the list at once, so stopped readers leave nothing behind either.
+      const aborted = () => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        resolve();
+      };
+      stop.addEventListener('abort', aborted, { once: true });
+      this.waiters.push(waiter);
+    });
   }
 
   cursor(consumer: string): number {
