@@ -13,9 +13,9 @@ import { SqliteStore } from '../storage/sqlite-store.ts';
 import { signIn } from '../test-support/members.ts';
 import { recordsContract } from '../test-support/records.ts';
 import { testProfiles } from '../test-support/small-building.ts';
-import { house, NORD } from '../test-support/two-sites.ts';
+import { house, NORD, openingLocks } from '../test-support/two-sites.ts';
 import { buildApi } from './app.ts';
-import type { CommandReport, LockCommands } from './lock-commands.ts';
+import type { LockCommands } from './lock-commands.ts';
 
 /**
  * Guest keys and public events on a booking in another house of the network (issue 11), through the real API
@@ -38,24 +38,6 @@ const ost: SiteConfig = {
   guests: [{ from: ['nord'], kinds: ['desk', 'protel'] }],
 };
 
-/** A lock channel that says every door opened, and remembers which house's lock it was. */
-function fakeLocks(site: string, sent: string[]) {
-  return {
-    send: async (device: string): Promise<CommandReport> => {
-      sent.push(`${site}/${device}`);
-      return {
-        id: `cmd-${sent.length}`,
-        device,
-        action: 'unlock',
-        outcome: 'done',
-        detail: 'unlocked',
-        publishedAt: NOW,
-        answeredAt: NOW,
-      };
-    },
-  };
-}
-
 async function network(t: Test, records: Records) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-house-guests-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -75,8 +57,12 @@ async function network(t: Test, records: Records) {
     profiles: testProfiles(),
     records,
     loginRateLimit: { max: 10_000, timeWindowMs: 60_000 },
-    lockCommands: fakeLocks('nord', sent) as unknown as LockCommands,
-    network: { sites: [nord, ost], store: all, lockCommands: new Map([['ost', fakeLocks('ost', sent)]]) },
+    lockCommands: openingLocks('nord', sent, NOW) as unknown as LockCommands,
+    network: {
+      sites: [nord, ost],
+      store: all,
+      lockCommands: new Map([['ost', openingLocks('ost', sent, NOW)]]),
+    },
     now: () => clock.now,
   });
   t.teardown(() => app.close());

@@ -15,9 +15,9 @@ import { testApi } from '../test-support/api.ts';
 import { createTestMember, signIn, testRecords } from '../test-support/members.ts';
 import { recordsContract } from '../test-support/records.ts';
 import { testProfiles } from '../test-support/small-building.ts';
-import { house, NORD, SUED } from '../test-support/two-sites.ts';
+import { house, NORD, openingLocks, SUED } from '../test-support/two-sites.ts';
 import { buildApi } from './app.ts';
-import type { CommandReport, LockCommands } from './lock-commands.ts';
+import type { LockCommands } from './lock-commands.ts';
 
 /**
  * Members belong to the network (issue 11), through the real API: it serves Nord, the installation's home
@@ -47,24 +47,6 @@ const ost: SiteConfig = {
 };
 const SITES = [nord, sued, ost];
 
-/** A lock channel that says every door opened, and remembers which. */
-function fakeLocks(site: string, sent: string[]) {
-  return {
-    send: async (device: string): Promise<CommandReport> => {
-      sent.push(`${site}/${device}`);
-      return {
-        id: `cmd-${sent.length}`,
-        device,
-        action: 'unlock',
-        outcome: 'done',
-        detail: 'unlocked',
-        publishedAt: NOW,
-        answeredAt: NOW,
-      };
-    },
-  };
-}
-
 async function network(t: Test, records: Records) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-houses-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -90,13 +72,13 @@ async function network(t: Test, records: Records) {
     profiles: testProfiles(),
     records,
     loginRateLimit: { max: 10_000, timeWindowMs: 60_000 },
-    lockCommands: fakeLocks('nord', sent) as unknown as LockCommands,
+    lockCommands: openingLocks('nord', sent, NOW) as unknown as LockCommands,
     network: {
       sites: SITES,
       store: all,
       lockCommands: new Map([
-        ['sued', fakeLocks('sued', sent)],
-        ['ost', fakeLocks('ost', sent)],
+        ['sued', openingLocks('sued', sent, NOW)],
+        ['ost', openingLocks('ost', sent, NOW)],
       ]),
     },
     now: () => NOW,

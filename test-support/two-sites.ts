@@ -1,3 +1,4 @@
+import type { CommandReport } from '../api/lock-commands.ts';
 import { networkOf, type SiteNetwork } from '../site/network.ts';
 import type { SiteConfig } from '../site/site.ts';
 
@@ -42,4 +43,25 @@ export const SUED = house('sued', 'B2B2B2');
 /** Nord and Süd as a network (SITES_DIR): accounts and secrets `nord/plug-1`, `sued/plug-1`. */
 export function twoSites(): SiteNetwork {
   return networkOf([NORD, SUED]);
+}
+
+/**
+ * A house's lock channel for the API's tests: every door opens at once (answered at `at`), and each command is
+ * written to `sent` as `<site>/<device>`, so a test sees which house's lock a route used.
+ */
+export function openingLocks(site: string, sent: string[], at: number) {
+  return {
+    send: async (device: string): Promise<CommandReport> => {
+      sent.push(`${site}/${device}`);
+      return {
+        id: `cmd-${sent.length}`,
+        device,
+        action: 'unlock',
+        outcome: 'done',
+        detail: 'unlocked',
+        publishedAt: at,
+        answeredAt: at,
+      };
+    },
+  };
 }
