@@ -15,7 +15,6 @@ import { recordsContract } from '../test-support/records.ts';
 import { testProfiles } from '../test-support/small-building.ts';
 import { house, NORD, openingLocks } from '../test-support/two-sites.ts';
 import { buildApi } from './app.ts';
-import type { LockCommands } from './lock-commands.ts';
 
 /**
  * Guest keys and public events on a booking in another house of the network (issue 11), through the real API
@@ -57,11 +56,11 @@ async function network(t: Test, records: Records) {
     profiles: testProfiles(),
     records,
     loginRateLimit: { max: 10_000, timeWindowMs: 60_000 },
-    lockCommands: openingLocks('nord', sent, NOW) as unknown as LockCommands,
+    lockCommands: openingLocks('nord', sent, () => NOW),
     network: {
       sites: [nord, ost],
       store: all,
-      lockCommands: new Map([['ost', openingLocks('ost', sent, NOW)]]),
+      lockCommands: new Map([['ost', openingLocks('ost', sent, () => NOW)]]),
     },
     now: () => clock.now,
   });

@@ -17,7 +17,6 @@ import { recordsContract } from '../test-support/records.ts';
 import { testProfiles } from '../test-support/small-building.ts';
 import { house, NORD, openingLocks, SUED } from '../test-support/two-sites.ts';
 import { buildApi } from './app.ts';
-import type { LockCommands } from './lock-commands.ts';
 
 /**
  * Members belong to the network (issue 11), through the real API: it serves Nord, the installation's home
@@ -72,13 +71,13 @@ async function network(t: Test, records: Records) {
     profiles: testProfiles(),
     records,
     loginRateLimit: { max: 10_000, timeWindowMs: 60_000 },
-    lockCommands: openingLocks('nord', sent, NOW) as unknown as LockCommands,
+    lockCommands: openingLocks('nord', sent, () => NOW),
     network: {
       sites: SITES,
       store: all,
       lockCommands: new Map([
-        ['sued', openingLocks('sued', sent, NOW)],
-        ['ost', openingLocks('ost', sent, NOW)],
+        ['sued', openingLocks('sued', sent, () => NOW)],
+        ['ost', openingLocks('ost', sent, () => NOW)],
       ]),
     },
     now: () => NOW,

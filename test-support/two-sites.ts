@@ -1,4 +1,4 @@
-import type { CommandReport } from '../api/lock-commands.ts';
+import type { CommandReport, LockCommands } from '../api/lock-commands.ts';
 import { networkOf, type SiteNetwork } from '../site/network.ts';
 import type { SiteConfig } from '../site/site.ts';
 
@@ -46,10 +46,10 @@ export function twoSites(): SiteNetwork {
 }
 
 /**
- * A house's lock channel for the API's tests: every door opens at once (answered at `at`), and each command is
+ * A house's lock channel for the API's tests: every door opens at once (answered at `now()`), and each command is
  * written to `sent` as `<site>/<device>`, so a test sees which house's lock a route used.
  */
-export function openingLocks(site: string, sent: string[], at: number) {
+export function openingLocks(site: string, sent: string[], now: () => number = Date.now): LockCommands {
   return {
     send: async (device: string): Promise<CommandReport> => {
       sent.push(`${site}/${device}`);
@@ -59,9 +59,9 @@ export function openingLocks(site: string, sent: string[], at: number) {
         action: 'unlock',
         outcome: 'done',
         detail: 'unlocked',
-        publishedAt: at,
-        answeredAt: at,
+        publishedAt: now(),
+        answeredAt: now(),
       };
     },
-  };
+  } as unknown as LockCommands;
 }

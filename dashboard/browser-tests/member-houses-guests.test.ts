@@ -2,7 +2,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import type { LockCommands } from '../../api/lock-commands.ts';
 import { Identity } from '../../members/identity.ts';
 import { SqliteMemberStore } from '../../members/sqlite-member-store.ts';
 import { sqliteRecords } from '../../records/records.ts';
@@ -11,7 +10,7 @@ import { SqliteStore } from '../../storage/sqlite-store.ts';
 import { testApi } from '../../test-support/api.ts';
 import { newPage, openBrowser, saveScreenshot, VIEWPORTS } from '../../test-support/browser.ts';
 import { testRecords } from '../../test-support/members.ts';
-import { house, NORD } from '../../test-support/two-sites.ts';
+import { house, NORD, openingLocks } from '../../test-support/two-sites.ts';
 
 /**
  * Guest keys and events in another house, on a phone (issue 11): Ada, a member of Haus Nord (Berlin), has
@@ -30,23 +29,6 @@ const ost: SiteConfig = {
   guests: [{ from: ['nord'], kinds: ['desk', 'protel'] }],
 };
 
-function locks(site: string, opened: string[]) {
-  return {
-    send: async (device: string) => {
-      opened.push(`${site}/${device}`);
-      return {
-        id: `cmd-${opened.length}`,
-        device,
-        action: 'unlock' as const,
-        outcome: 'done' as const,
-        detail: 'unlocked',
-        publishedAt: Date.now(),
-        answeredAt: Date.now(),
-      };
-    },
-  } as unknown as LockCommands;
-}
-
 t.test('a member of Nord gives a guest key and makes an event of her booking in Ost', async (t) => {
   const browser = await openBrowser(t);
   if (!browser) return;
@@ -64,8 +46,12 @@ t.test('a member of Nord gives a guest key and makes an event of her booking in 
     records,
     identity,
     now: () => clock,
-    lockCommands: locks('nord', opened),
-    network: { sites: [NORD, ost], store: all, lockCommands: new Map([['ost', locks('ost', opened)]]) },
+    lockCommands: openingLocks('nord', opened),
+    network: {
+      sites: [NORD, ost],
+      store: all,
+      lockCommands: new Map([['ost', openingLocks('ost', opened)]]),
+    },
   });
   const base = await app.listen({ host: '127.0.0.1', port: 0 });
   const ada = await new SqliteMemberStore(records).create({

@@ -2,7 +2,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import type { LockCommands } from '../../api/lock-commands.ts';
 import { Identity } from '../../members/identity.ts';
 import { SqliteMemberStore } from '../../members/sqlite-member-store.ts';
 import { sqliteRecords } from '../../records/records.ts';
@@ -11,7 +10,7 @@ import { SqliteStore } from '../../storage/sqlite-store.ts';
 import { testApi } from '../../test-support/api.ts';
 import { newPage, openBrowser, saveScreenshot, VIEWPORTS } from '../../test-support/browser.ts';
 import { testRecords } from '../../test-support/members.ts';
-import { NORD, SUED } from '../../test-support/two-sites.ts';
+import { NORD, openingLocks, SUED } from '../../test-support/two-sites.ts';
 
 /**
  * Members belong to the network, on a phone (issue 11): Ada, a member of Haus Nord, chooses Haus Süd on her
@@ -25,23 +24,6 @@ const NOW = Date.parse('2027-03-01T09:00:00Z');
 const PASSWORD = 'member-houses-password-1';
 const nord: SiteConfig = { ...NORD, guests: [{ from: ['sued'], kinds: ['desk'] }] };
 const sued: SiteConfig = { ...SUED, guests: [{ from: ['*'], kinds: ['desk', 'protel'] }] };
-
-function locks(site: string, opened: string[]) {
-  return {
-    send: async (device: string) => {
-      opened.push(`${site}/${device}`);
-      return {
-        id: `cmd-${opened.length}`,
-        device,
-        action: 'unlock' as const,
-        outcome: 'done' as const,
-        detail: 'unlocked',
-        publishedAt: Date.now(),
-        answeredAt: Date.now(),
-      };
-    },
-  } as unknown as LockCommands;
-}
 
 t.test('a member of Nord books and opens a room in Süd from her phone', async (t) => {
   const browser = await openBrowser(t);
@@ -59,8 +41,12 @@ t.test('a member of Nord books and opens a room in Süd from her phone', async (
     records,
     identity,
     now: () => NOW,
-    lockCommands: locks('nord', opened),
-    network: { sites: [nord, sued], store: all, lockCommands: new Map([['sued', locks('sued', opened)]]) },
+    lockCommands: openingLocks('nord', opened),
+    network: {
+      sites: [nord, sued],
+      store: all,
+      lockCommands: new Map([['sued', openingLocks('sued', opened)]]),
+    },
   });
   const base = await app.listen({ host: '127.0.0.1', port: 0 });
   const people = new SqliteMemberStore(records);
