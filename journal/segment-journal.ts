@@ -50,9 +50,17 @@ export interface JournalOptions {
   identityTail?: number;
   /** Cursors are written at most this often (default 200 ms), and on close. */
   cursorWriteMs?: number;
+  /**
+   * A step before each group's write (none by default): a test holds the disk here, as a slow disk would
+   * (the group's appends, their PUBACKs and the commit wait), or fails the write by throwing, as a disk that
+   * refused it (the group and those after it are rejected, the file cut back, and appending goes on).
+   */
+  beforeWrite?: (group: { firstSeq: number; lastSeq: number }) => Promise<void>;
 }
 
-const DEFAULTS: Required<JournalOptions> = {
+type Settings = Required<Omit<JournalOptions, 'beforeWrite'>> & Pick<JournalOptions, 'beforeWrite'>;
+
+const DEFAULTS: Settings = {
   segmentBytes: 16 * 1024 * 1024,
   recentEntries: 20_000,
   recentBytes: 32 * 1024 * 1024,
@@ -150,6 +158,13 @@ function newGroup(): Group {
   };
 }
 
+/** A reader waiting for a commit after `after` (or, with `appendedAfter`, an append after that). */
+interface Waiter {
+  after: number;
+  appendedAfter: number | undefined;
+  resolve: () => void;
+}
+
 /** The newest committed entries, oldest first, bounded in count and bytes. */
 class RecentEntries {
   /** Before `head`: dropped (undefined, so that their payloads can be collected at once). */
@@ -211,7 +226,9 @@ class SegmentJournal implements MessageJournal {
   private failed: Error | null = null;
   private readonly recent: RecentEntries;
   private readonly identities: SendersMessages;
-  private waiters: { after: number; resolve: () => void }[] = [];
+  private waiters: Waiter[] = [];
+  /** Waiters that also wake on an append (`appendedAfter`): an append looks at the waiters only if any. */
+  private appendWatchers = 0;
   private readonly cursors = new Map<string, number>();
   private cursorsDirty = false;
   private cursorTimer: NodeJS.Timeout | null = null;
@@ -228,7 +245,7 @@ class SegmentJournal implements MessageJournal {
 
   private constructor(
     private readonly dir: string,
-    private readonly options: Required<JournalOptions>,
+    private readonly options: Settings,
   ) {
     this.recent = new RecentEntries(options.recentEntries, options.recentBytes);
     this.identities = new SendersMessages(options.identities, options.identitiesPerSender);
@@ -240,7 +257,7 @@ class SegmentJournal implements MessageJournal {
    * journal back to remember its newest entries and the identities of its messages, so that a device
    * retransmitting a message whose PUBACK the crash swallowed is answered with the original's position.
    */
-  static async open(dir: string, options: Required<JournalOptions>): Promise<SegmentJournal> {
+  static async open(dir: string, options: Settings): Promise<SegmentJournal> {
     await fs.mkdir(dir, { recursive: true });
     const journal = new SegmentJournal(dir, options);
     await journal.readCursors();
@@ -391,6 +408,7 @@ class SegmentJournal implements MessageJournal {
     group.bytes += record.bytes.length;
     group.lastSeq = seq;
     if (sender) group.senders.push(sender);
+    if (this.appendWatchers > 0) this.wake();
     return group.done.then(() => ({ seq, duplicate: false }));
   }
 
@@ -552,7 +570,9 @@ class SegmentJournal implements MessageJournal {
 
   /** One write of the group's records at its offset in the active segment (rolled first if due), on disk when it resolves. */
   private async write(group: Group): Promise<void> {
-    if (group.roll) await this.roll(group.lastSeq - group.records.length + 1);
+    const firstSeq = group.lastSeq - group.records.length + 1;
+    await this.options.beforeWrite?.({ firstSeq, lastSeq: group.lastSeq });
+    if (group.roll) await this.roll(firstSeq);
     const bytes =
       group.records.length === 1 ? (group.records[0] as Buffer) : Buffer.concat(group.records, group.bytes);
     let written = 0;
@@ -614,12 +634,34 @@ class SegmentJournal implements MessageJournal {
 
   private wake(): void {
     if (this.waiters.length === 0) return;
-    const still: typeof this.waiters = [];
+    // Called on every append while someone watches appends: no new list unless a waiter is due.
+    if (!this.waiters.some((w) => this.due(w))) return;
+    const still: Waiter[] = [];
     for (const waiter of this.waiters) {
-      if (this.committedSeq > waiter.after || this.closed) waiter.resolve();
+      if (this.due(waiter)) waiter.resolve();
       else still.push(waiter);
     }
     this.waiters = still;
+  }
+
+  private due(waiter: Waiter): boolean {
+    return (
+      this.committedSeq > waiter.after ||
+      this.closed ||
+      (waiter.appendedAfter !== undefined && this.lastAssigned > waiter.appendedAfter)
+    );
+  }
+
+  uncommitted(after: number): JournalEntry[] {
+    if (this.failed || this.recovering || this.lastAssigned <= after) return [];
+    const entries: JournalEntry[] = [];
+    for (const group of this.next ? [...this.inFlight, this.next] : this.inFlight) {
+      // A failed write rejects its group and every one after it.
+      if (group.error) break;
+      if (group.lastSeq <= after) continue;
+      for (const entry of group.entries) if (entry.seq > after) entries.push(entry);
+    }
+    return entries;
   }
 
   committed(): number {
@@ -730,23 +772,27 @@ class SegmentJournal implements MessageJournal {
     return segment.indexOffsets[low] as number;
   }
 
-  waitFor(after: number, stop?: AbortSignal): Promise<void> {
-    if (this.committedSeq > after || this.closed || stop?.aborted) return Promise.resolve();
-    if (!stop) return new Promise((resolve) => this.waiters.push({ after, resolve }));
+  waitFor(after: number, stop?: AbortSignal, appendedAfter?: number): Promise<void> {
+    if (this.due({ after, appendedAfter, resolve: () => {} }) || stop?.aborted) return Promise.resolve();
+    const watching = appendedAfter === undefined ? 0 : 1;
     return new Promise((resolve) => {
-      const waiter = {
+      const waiter: Waiter = {
         after,
+        appendedAfter,
         resolve: () => {
-          stop.removeEventListener('abort', aborted);
+          this.appendWatchers -= watching;
+          stop?.removeEventListener('abort', aborted);
           resolve();
         },
       };
       // Aborted: the waiter leaves the list at once, so stopped readers leave nothing behind either.
       const aborted = () => {
+        this.appendWatchers -= watching;
         this.waiters = this.waiters.filter((w) => w !== waiter);
         resolve();
       };
-      stop.addEventListener('abort', aborted, { once: true });
+      stop?.addEventListener('abort', aborted, { once: true });
+      this.appendWatchers += watching;
       this.waiters.push(waiter);
     });
   }
