@@ -361,6 +361,125 @@ t.test('a DATA_DIR from before channels counted opens migrated: its series are c
   t.same((await again.query(days)).length, 2, 'opening a migrated file again changes nothing');
 });
 
+t.test(
+  'a file whose readings are keyed by name opens migrated to series ids, answering as before',
+  async (t) => {
+    // The same readings written by this code into a new file, and into a file with the schema as it was before
+    // series ids (readings keyed by their names, indexed by (quantity, ts)): two channels of a meter, a CO2
+    // sensor, a text reading.
+    const readings: StoredReading[] = [];
+    for (let ts = D0; ts < D0 + 2 * DAY; ts += 15 * 60_000) {
+      const kwh = 1000 + (ts - D0) / HOUR;
+      readings.push(energy(ts, kwh), { ...energy(ts, kwh / 2), channel: '1' }, co2(ts, 400 + (ts % 97)));
+    }
+    readings.push({
+      ...co2(D0 + HOUR, 0),
+      quantity: 'lock',
+      unit: 'state',
+      value: 'locked',
+    } as StoredReading);
+    const fresh = new SqliteStore({ file: file() });
+    t.teardown(() => fresh.close());
+    await fresh.write(readings);
+
+    const f = file();
+    const old = new Database(f);
+    old.exec(`
+    CREATE TABLE reading (
+      site TEXT NOT NULL, device TEXT NOT NULL, channel TEXT NOT NULL, quantity TEXT NOT NULL, ts INTEGER NOT NULL,
+      space TEXT NOT NULL, unit TEXT NOT NULL, num REAL, str TEXT,
+      PRIMARY KEY (site, device, channel, quantity, ts)) WITHOUT ROWID;
+    CREATE INDEX reading_by_quantity_ts ON reading (quantity, ts);
+    CREATE TABLE rollup_hour (
+      site TEXT NOT NULL, device TEXT NOT NULL, channel TEXT NOT NULL, quantity TEXT NOT NULL, hour INTEGER NOT NULL,
+      space TEXT NOT NULL, unit TEXT NOT NULL,
+      count INTEGER NOT NULL, num_count INTEGER NOT NULL, sum REAL NOT NULL, min REAL, max REAL,
+      last REAL, last_ts INTEGER, consumption REAL,
+      PRIMARY KEY (site, device, channel, quantity, hour)) WITHOUT ROWID;
+    CREATE INDEX rollup_by_quantity_hour ON rollup_hour (quantity, hour);
+    CREATE TABLE latest (
+      site TEXT NOT NULL, device TEXT NOT NULL, channel TEXT NOT NULL, quantity TEXT NOT NULL, ts INTEGER NOT NULL,
+      space TEXT NOT NULL, unit TEXT NOT NULL, num REAL, str TEXT,
+      PRIMARY KEY (site, device, channel, quantity)) WITHOUT ROWID;
+    CREATE TABLE dirty_hour (
+      site TEXT NOT NULL, device TEXT NOT NULL, channel TEXT NOT NULL, quantity TEXT NOT NULL, hour INTEGER NOT NULL,
+      PRIMARY KEY (site, device, channel, quantity, hour)) WITHOUT ROWID;
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);`);
+    const insert = old.prepare('INSERT INTO reading VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    const newest = new Map<string, unknown[]>();
+    for (const r of readings) {
+      const row = [r.site, r.device, r.channel, r.quantity, r.ts, r.space, r.unit];
+      const values = typeof r.value === 'number' ? [r.value, null] : [null, r.value];
+      insert.run(...row, ...values);
+      newest.set([r.site, r.device, r.channel, r.quantity].join('/'), [...row, ...values]);
+    }
+    const latest = old.prepare('INSERT INTO latest VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    for (const row of newest.values()) latest.run(...row);
+    old.close();
+
+    const store = new SqliteStore({ file: f, rawRetentionDays: 30 });
+    t.teardown(() => store.close());
+    const look = new Database(f, { readonly: true });
+    t.same(
+      look.prepare("SELECT name, type FROM sqlite_master WHERE name IN ('reading', 'old_reading')").all(),
+      [{ name: 'reading', type: 'view' }],
+      'the readings moved into series_reading, `reading` is their view',
+    );
+    t.equal(look.prepare('SELECT count(*) FROM series_reading').pluck().get(), readings.length);
+    look.close();
+    const answers = async (s: SqliteStore) => ({
+      consumption: await s.query({
+        quantity: 'energy',
+        from: D0,
+        to: D0 + 2 * DAY,
+        bucketMs: HOUR,
+        aggregate: 'consumption',
+      }),
+      mean: await s.query({
+        quantity: 'co2',
+        from: D0,
+        to: D0 + 2 * DAY,
+        bucketMs: 6 * HOUR,
+        aggregate: 'mean',
+      }),
+      last: await s.query({
+        quantity: 'energy',
+        channel: '1',
+        device: 'meter-1',
+        from: D0,
+        to: D0 + 2 * DAY,
+        aggregate: 'last',
+      }),
+      count: await s.query({
+        quantity: 'co2',
+        space: 'hall',
+        from: D0,
+        to: D0 + 2 * DAY,
+        bucketMs: DAY,
+        aggregate: 'count',
+      }),
+      latest: await s.latest(),
+    });
+    const expected = await answers(fresh);
+    t.equal(expected.consumption.length, 2, 'both channels');
+    t.same(await answers(store), expected, 'the migrated file answers as one written by this code');
+    t.same(
+      await store.maintain(D0 + 2 * DAY),
+      await fresh.maintain(D0 + 2 * DAY),
+      'maintenance rolls up and keeps the same readings',
+    );
+    t.same(await answers(store), expected, 'and after maintenance');
+    await store.write([energy(D0 + 2 * DAY, 2000), energy(D0 + HOUR, 7)]);
+    await fresh.write([energy(D0 + 2 * DAY, 2000), energy(D0 + HOUR, 7)]);
+    t.same(await answers(store), await answers(fresh), 'new readings land in the migrated series');
+    t.equal((await store.latest({ device: 'meter-1', channel: '0' }))[0]?.value, 2000);
+    await store.close();
+    const again = new SqliteStore({ file: f });
+    t.teardown(() => again.close());
+    t.same(await answers(again), await answers(fresh), 'opening a migrated file again changes nothing');
+  },
+);
+
 t.test('a reading spooled without a channel (written before the upgrade) is channel 0', async (t) => {
   const store = new SqliteStore({ file: file() });
   t.teardown(() => store.close());
