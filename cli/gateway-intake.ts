@@ -12,7 +12,7 @@ import {
 } from '../gateway/mqtt-intake.ts';
 import { JOURNAL_FEED_TOPIC } from '../journal/forwarded-entry.ts';
 import type { MessageJournal } from '../journal/journal.ts';
-import { openJournal } from '../journal/segment-journal.ts';
+import { journalWarnings, openJournal } from '../journal/segment-journal.ts';
 import type { SiteConfig } from '../site/site.ts';
 import type { Settings } from './settings.ts';
 
@@ -54,7 +54,7 @@ export async function openGatewayIntake(
   account: { username: string; password?: string },
   logger: Logger,
 ): Promise<GatewayIntake> {
-  const journal = await openJournal(path.join(settings.dataDir, 'journal'));
+  const journal = await openJournal(path.join(settings.dataDir, 'journal'), journalWarnings(logger));
   const filters = [...profiles.values()].flatMap((p) => p.subscriptions);
   const clientId = intakeClientId(settings.dataDir, site.site.id);
   const redis = settings.redisUrl ? movedRepeatsRedis(settings, site, logger) : undefined;

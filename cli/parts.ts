@@ -25,7 +25,7 @@ import { deviceFilters, type Gateway, type RetainedMessage, startGateway } from 
 import type { MqttIntake } from '../gateway/mqtt-intake.ts';
 import { Quarantine } from '../gateway/quarantine.ts';
 import type { MessageJournal } from '../journal/journal.ts';
-import { openJournal } from '../journal/segment-journal.ts';
+import { journalWarnings, openJournal } from '../journal/segment-journal.ts';
 import {
   adminCredentialsFile,
   ensureDemoLobbyToken,
@@ -219,7 +219,7 @@ export async function startParts(
     let inProcess: GatewayInput | undefined;
     let stopInProcessGateway = async () => {};
     if (parts.broker && parts.gateway) {
-      const journal = await openJournal(path.join(settings.dataDir, 'journal'));
+      const journal = await openJournal(path.join(settings.dataDir, 'journal'), journalWarnings(logger));
       let closed: Promise<void> | undefined;
       const close = () => {
         closed ??= journal.close();
@@ -234,7 +234,10 @@ export async function startParts(
     let feedJournal: { journal: MessageJournal; origin: string } | undefined;
     if (parts.broker && !parts.gateway) {
       // Not DATA_DIR/journal: a `wesprint gateway` on the same DATA_DIR keeps its own journal there.
-      const journal = await openJournal(path.join(settings.dataDir, 'broker-journal'));
+      const journal = await openJournal(
+        path.join(settings.dataDir, 'broker-journal'),
+        journalWarnings(logger),
+      );
       stops.push(() => journal.close());
       feedJournal = { journal, origin: journalOrigin(settings.dataDir, site.site.id) };
     }

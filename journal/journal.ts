@@ -79,6 +79,12 @@ export interface JournalStats {
   bytesOnDisk: number;
   /** Lines that could not be read back (torn by a crash while written; never acknowledged to anyone). */
   torn: number;
+  /**
+   * Snapshots of the senders' own last messages written since open, and snapshots found unreadable on open
+   * (the journal then recognises retransmissions from the records on disk only).
+   */
+  snapshots: number;
+  snapshotsUnreadable: number;
 }
 
 export interface MessageJournal {

@@ -190,6 +190,27 @@ export class SendersMessages {
     if ((sender?.get(messageId)?.seq ?? 0) > committed) sender?.delete(messageId);
   }
 
+  /** Remembers the pair among the most recent of all senders only (its sender's own are restored apart). */
+  setRecent(clientId: string, messageId: number, message: KnownMessage): void {
+    this.recent.set(clientId, messageId, message);
+  }
+
+  /**
+   * Remembers the pair among its sender's own only: for restoring them from a snapshot, sender by sender in
+   * the order `bySender` gave them, each sender's oldest first.
+   */
+  restoreOwn(clientId: string, messageId: number, message: KnownMessage): void {
+    this.sender(clientId, true)?.set(messageId, message);
+  }
+
+  /**
+   * Every sender remembered with its own messages: the least recently heard first, as `restoreOwn` must be
+   * given them to keep the same senders when the memory of senders is full.
+   */
+  bySender(): [string, SenderMessages][] {
+    return [...this.previous, ...this.current];
+  }
+
   /** A sender's memory, moved to the current generation when asked for; made if `make`. */
   private sender(clientId: string, make: boolean): SenderMessages | undefined {
     let found = this.current.get(clientId);
@@ -213,7 +234,7 @@ export class SendersMessages {
  * packet id is forgotten unless it was set again since (then a newer slot holds it). A Map evicting its oldest
  * key through `keys().next()` walks every key deleted before it (see `RecentMessages`); the ring does not.
  */
-class SenderMessages {
+export class SenderMessages {
   private readonly ids = new Map<number, { message: KnownMessage; stamp: number }>();
   private readonly ringIds: number[] = [];
   private readonly ringStamps: number[] = [];
@@ -248,5 +269,20 @@ class SenderMessages {
 
   delete(messageId: number): void {
     this.ids.delete(messageId);
+  }
+
+  /** Its packet ids with what is known of each, in the order they were set, oldest first. */
+  entries(): [number, KnownMessage][] {
+    const held: [number, KnownMessage][] = [];
+    const slots = this.ringIds.length;
+    // The ring has come round once it is full: its oldest slot is the one to be used next.
+    const oldest = slots < this.capacity ? 0 : this.next;
+    for (let k = 0; k < slots; k++) {
+      const slot = (oldest + k) % slots;
+      const id = this.ringIds[slot] as number;
+      const found = this.ids.get(id);
+      if (found !== undefined && found.stamp === this.ringStamps[slot]) held.push([id, found.message]);
+    }
+    return held;
   }
 }

@@ -19,6 +19,12 @@ import {
 } from './record-format.ts';
 import { contentHash, isRetransmission, SendersMessages } from './retransmission.ts';
 import { listSegments, scanRecords, segmentPath, syncDirectory } from './segment-file.ts';
+import {
+  readSendersSnapshot,
+  restoredMessage,
+  SNAPSHOT_FILE,
+  writeSendersSnapshot,
+} from './senders-snapshot.ts';
 
 /**
  * The journal of device messages on segment files (journal/journal.ts says what it promises): a
@@ -56,6 +62,15 @@ export interface JournalOptions {
    * refused it (the group and those after it are rejected, the file cut back, and appending goes on).
    */
   beforeWrite?: (group: { firstSeq: number; lastSeq: number }) => Promise<void>;
+  /**
+   * The senders' own last messages are written to disk (journal/senders-snapshot.ts) at most this often
+   * (default 5 s), and on close: once this many records came since the last (default 100,000: what open
+   * reads back after it), and before a segment read by every reader is deleted.
+   */
+  snapshotMs?: number;
+  snapshotRecords?: number;
+  /** Told, once, when the senders' snapshot cannot be read on open, or when writing it failed. */
+  warn?: (message: string) => void;
 }
 
 type Settings = Required<Omit<JournalOptions, 'beforeWrite'>> & Pick<JournalOptions, 'beforeWrite'>;
@@ -68,6 +83,9 @@ const DEFAULTS: Settings = {
   identitiesPerSender: 64,
   identityTail: 100_000,
   cursorWriteMs: 200,
+  snapshotMs: 5_000,
+  snapshotRecords: 100_000,
+  warn: (message) => process.emitWarning(message, 'WesprintJournal'),
 };
 
 /**
@@ -90,6 +108,11 @@ const CURSORS_FILE = 'cursors.json';
 const READ_BYTES = 4 * 1024 * 1024;
 /** Every this-many-th position gets its offset remembered, so a read seeks instead of scanning a segment. */
 const INDEX_EVERY = 256;
+
+/** The journal's warnings (an unreadable senders snapshot) in a service's log. */
+export function journalWarnings(logger: { warn(obj: object, msg: string): void }): JournalOptions {
+  return { warn: (message) => logger.warn({}, message) };
+}
 
 /** Opens (creating if need be) the journal in `dir`, recovering from a crash: see `SegmentJournal.open`. */
 export async function openJournal(dir: string, options: JournalOptions = {}): Promise<MessageJournal> {
@@ -241,7 +264,25 @@ class SegmentJournal implements MessageJournal {
    * starts right there instead of at the nearest index point before it.
    */
   private readHint: { segment: Segment; seq: number; offset: number } | null = null;
-  private readonly counts = { appended: 0, duplicates: 0, commits: 0, torn: 0, bytesOnDisk: 0 };
+  private readonly counts = {
+    appended: 0,
+    duplicates: 0,
+    commits: 0,
+    torn: 0,
+    bytesOnDisk: 0,
+    snapshots: 0,
+    snapshotsUnreadable: 0,
+  };
+  /**
+   * The position the senders' snapshot on disk covers (0: none). No segment with a record after it is
+   * deleted: the snapshot and the segments from there give every sender's last messages back on open.
+   */
+  private snapshotSeq = 0;
+  /** The snapshot being written, the timer that will start the next, when the last one started. */
+  private snapshotting: Promise<void> | null = null;
+  private snapshotTimer: NodeJS.Timeout | null = null;
+  private lastSnapshotAt = Number.NEGATIVE_INFINITY;
+  private snapshotFailed = false;
 
   private constructor(
     private readonly dir: string,
@@ -346,11 +387,18 @@ class SegmentJournal implements MessageJournal {
     await this.readTail();
   }
 
-  /** Remembers the newest entries and the identities of the newest `identityTail` records. */
+  /**
+   * Remembers the senders' own last messages (the snapshot, then every record after it), the identities
+   * of the newest `identityTail` records among those of all senders, and the newest entries.
+   */
   private async readTail(): Promise<void> {
+    await this.restoreSenders();
     const from = Math.max(
       1,
-      this.committedSeq - Math.max(this.options.identityTail, this.options.recentEntries) + 1,
+      Math.min(
+        this.snapshotSeq + 1,
+        this.committedSeq - Math.max(this.options.identityTail, this.options.recentEntries) + 1,
+      ),
     );
     const recentFrom = this.committedSeq - this.options.recentEntries + 1;
     const identityFrom = this.committedSeq - this.options.identityTail + 1;
@@ -359,20 +407,47 @@ class SegmentJournal implements MessageJournal {
       const before = after;
       await this.readDisk(after, this.committedSeq, Number.POSITIVE_INFINITY, (buf, bodyStart, end) => {
         const seq = recordSeq(buf, bodyStart);
-        if (seq >= identityFrom) {
+        if (seq > this.snapshotSeq || seq >= identityFrom) {
           const sender = decodeSender(buf, bodyStart, end);
-          if (sender)
-            this.identities.set(sender.clientId, sender.messageId, {
-              hash: contentHash(sender.content),
-              connection: Number.NEGATIVE_INFINITY,
-              seq,
-            });
+          if (sender) {
+            const known = { hash: contentHash(sender.content), connection: Number.NEGATIVE_INFINITY, seq };
+            // Up to the snapshot, the sender's own are restored already, in their order: the recent only.
+            if (seq > this.snapshotSeq) this.identities.set(sender.clientId, sender.messageId, known);
+            else this.identities.setRecent(sender.clientId, sender.messageId, known);
+          }
         }
         if (seq >= recentFrom) this.recent.push(decodeEntry(buf, bodyStart, end), end - bodyStart);
         after = seq;
       });
       if (after === before) break;
     }
+  }
+
+  /**
+   * The senders' own last messages from the snapshot. One that cannot be read (damaged: it is replaced
+   * whole, so a crash cannot tear it) does not keep the journal shut: the records on disk give what they
+   * hold, which is said once and counted.
+   */
+  private async restoreSenders(): Promise<void> {
+    let snapshot: Awaited<ReturnType<typeof readSendersSnapshot>>;
+    try {
+      snapshot = await readSendersSnapshot(this.dir);
+    } catch (error) {
+      this.counts.snapshotsUnreadable++;
+      this.options.warn(
+        `the journal's senders snapshot (${path.join(this.dir, SNAPSHOT_FILE)}) cannot be read ` +
+          `(${(error as Error).message}): a device's retransmission is recognised from the records on disk ` +
+          `only (from position ${this.segments[0]?.firstSeq}), until the next snapshot is written`,
+      );
+      return;
+    }
+    if (snapshot === undefined) return;
+    // Never past what is on disk: a message the snapshot knows beyond it was never acknowledged.
+    this.snapshotSeq = Math.min(snapshot.seq, this.committedSeq);
+    for (const sender of snapshot.senders)
+      for (const message of sender.messages)
+        if (message.seq <= this.snapshotSeq)
+          this.identities.restoreOwn(sender.clientId, message.messageId, restoredMessage(message));
   }
 
   append(message: ArrivingMessage): Promise<Appended> {
@@ -530,6 +605,51 @@ class SegmentJournal implements MessageJournal {
     this.counts.commits++;
     group.resolve();
     this.wake();
+    if (this.committedSeq - this.snapshotSeq >= this.options.snapshotRecords) this.requestSnapshot();
+  }
+
+  /** Writes the senders' snapshot once `snapshotMs` have passed since the last began (unless one is due). */
+  private requestSnapshot(): void {
+    if (this.snapshotting || this.snapshotTimer || this.closed) return;
+    const wait = Math.max(0, this.lastSnapshotAt + this.options.snapshotMs - performance.now());
+    this.snapshotTimer = setTimeout(() => {
+      this.snapshotTimer = null;
+      this.writeSnapshot().catch(() => {});
+    }, wait);
+    // Nothing is lost without it (the segments after the last are kept); close() writes one.
+    this.snapshotTimer.unref();
+  }
+
+  /**
+   * Writes the senders' snapshot covering every committed record, then deletes the segments it and the
+   * readers' cursors allow. A failure (disk full) keeps the previous snapshot and the segments after it.
+   */
+  private writeSnapshot(): Promise<void> {
+    this.snapshotting ??= (async () => {
+      const seq = this.committedSeq;
+      if (seq <= this.snapshotSeq) return;
+      this.lastSnapshotAt = performance.now();
+      try {
+        await writeSendersSnapshot(this.dir, seq, this.identities.bySender());
+      } catch (error) {
+        if (!this.snapshotFailed)
+          this.options.warn(
+            `the journal's senders snapshot could not be written (${(error as Error).message}): ` +
+              'segments are kept until it is',
+          );
+        this.snapshotFailed = true;
+        throw error;
+      }
+      this.snapshotFailed = false;
+      this.snapshotSeq = seq;
+      this.counts.snapshots++;
+      const deletion = this.cursorWrites.then(() => this.deleteFinished());
+      this.cursorWrites = deletion.catch(() => {});
+      await deletion;
+    })().finally(() => {
+      this.snapshotting = null;
+    });
+    return this.snapshotting;
   }
 
   /**
@@ -859,6 +979,11 @@ class SegmentJournal implements MessageJournal {
     while (this.segments.length > 1) {
       const [first, second] = this.segments as [Segment, Segment];
       if (second.firstSeq - 1 > done) break;
+      // Its senders' last messages must be in a snapshot first: a device may resend one of them any time.
+      if (second.firstSeq - 1 > this.snapshotSeq) {
+        this.requestSnapshot();
+        break;
+      }
       // Out of the list first: a read from now on starts at the next segment (one under way keeps its file
       // open, and an open file outlives its name).
       this.segments.shift();
@@ -876,6 +1001,8 @@ class SegmentJournal implements MessageJournal {
       segments: this.segments.length,
       bytesOnDisk: this.counts.bytesOnDisk,
       torn: this.counts.torn,
+      snapshots: this.counts.snapshots,
+      snapshotsUnreadable: this.counts.snapshotsUnreadable,
     };
   }
 
@@ -899,10 +1026,16 @@ class SegmentJournal implements MessageJournal {
     this.closed = true;
     if (this.cursorTimer) clearTimeout(this.cursorTimer);
     this.cursorTimer = null;
+    if (this.snapshotTimer) clearTimeout(this.snapshotTimer);
+    this.snapshotTimer = null;
     await this.drained();
     this.wake();
     try {
       await this.saveCursors();
+      // So that the next open reads back no more than what came after it. Not needed for correctness
+      // (the segments after the last snapshot are kept): a failure is said (once) and the close goes on.
+      await this.snapshotting?.catch(() => {});
+      await this.writeSnapshot().catch(() => {});
     } finally {
       await this.active.close();
     }
