@@ -45,6 +45,8 @@ export function spawnJournaledBroker(env: {
   DATA_DIR: string;
   PORT?: string;
   ACK_ONLY?: string;
+  JOURNAL_OPTIONS?: string;
+  STORE_LOG?: string;
 }): WesprintService {
   return spawnNode(['--import', 'tsx', PROCESS_SCRIPT], env);
 }
