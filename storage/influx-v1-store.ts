@@ -1,4 +1,6 @@
-import { InfluxDB, type IPoint } from 'influx';
+import http from 'node:http';
+import https from 'node:https';
+import { escape, InfluxDB, type IPoint } from 'influx';
 import type { IBackoffStrategy } from 'influx/lib/src/backoff/backoff.js';
 import type { Quantity, Unit } from '../building/quantities.ts';
 import { FIRST_CHANNEL } from '../building/reading.ts';
@@ -204,9 +206,22 @@ export class InfluxV1Store implements TakesHistoryWhole {
   private historyTail: { to: number; readings: StoredReading[] } | undefined;
   /** The last numeric value of each series at the end of the last history chunk: the next one's baseline. */
   private historyBaselines: { to: number; last: Map<string, CounterSample> } | undefined;
+  /** Where raw readings are posted (/write of the database, its default policy), and how. */
+  private readonly writeUrl: URL;
+  private readonly writeHeaders: Record<string, string>;
+  private readonly requestTimeoutMs: number;
+  /** Each series' line start (measurement and tags, escaped), by its quantity, site, space, device, unit, channel. */
+  private readonly lineStarts = new Map<string, string>();
 
   constructor(options: InfluxV1StoreOptions) {
     const url = new URL(options.url);
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
+    const write = new URL(`${url.pathname.replace(/\/$/, '')}/write`, url);
+    write.search = new URLSearchParams({ db: options.database, precision: 'ms' }).toString();
+    this.writeUrl = write;
+    this.writeHeaders = { 'content-type': 'text/plain; charset=utf-8' };
+    if (options.username)
+      this.writeHeaders.authorization = `Basic ${Buffer.from(`${options.username}:${options.password ?? ''}`).toString('base64')}`;
     this.database = options.database;
     this.manage = options.manageDatabase ?? true;
     this.rawRetentionMs = (options.rawRetentionDays ?? 30) * DAY;
@@ -219,7 +234,7 @@ export class InfluxV1Store implements TakesHistoryWhole {
       database: options.database,
       ...(options.username ? { username: options.username } : {}),
       ...(options.password ? { password: options.password } : {}),
-      pool: { maxRetries: 0, requestTimeout: options.requestTimeoutMs ?? 10_000, backoff: noBackoff },
+      pool: { maxRetries: 0, requestTimeout: this.requestTimeoutMs, backoff: noBackoff },
     });
   }
 
@@ -320,26 +335,76 @@ export class InfluxV1Store implements TakesHistoryWhole {
     if (past.length > 0) await this.foldIntoRollups(past);
   }
 
+  /**
+   * Raw readings as line protocol, posted in one request. Each series' measurement and tags are escaped once
+   * (as the `influx` package escapes them: tag values by `escape.tag`, strings by `escape.quoted`), not per
+   * reading: building and escaping a point object per reading cost the gateway's event loop 4.7–6.4 µs CPU per
+   * Tasmota message (3.5 readings), the line from its cached start 1.1–1.5.
+   */
   private async writeRaw(readings: readonly StoredReading[]): Promise<void> {
-    const points: IPoint[] = [];
-    for (const r of readings) {
-      const tags: Record<string, string> = {};
-      // The line protocol has no empty tag value: an absent tag reads back as ''.
-      for (const key of ['site', 'space', 'device', 'unit'] as const) {
-        const v = tagValue(String(r[key] ?? ''));
-        if (v !== '') tags[key] = v;
-      }
-      const channel = channelTag(String(r.channel ?? FIRST_CHANNEL));
-      if (channel !== '') tags.channel = channel;
-      points.push({
-        measurement: String(r.quantity),
-        tags,
-        fields: typeof r.value === 'number' ? { value: r.value } : { state: String(r.value) },
-        timestamp: Math.round(r.ts),
-      });
+    if (readings.length === 0) return;
+    const lines = new Array<string>(readings.length);
+    for (let i = 0; i < readings.length; i++) {
+      const r = readings[i] as StoredReading;
+      const field =
+        typeof r.value === 'number' ? `value=${r.value}` : `state=${escape.quoted(String(r.value))}`;
+      lines[i] = `${this.lineStart(r)} ${field} ${Math.round(r.ts)}`;
     }
-    if (points.length > 0)
-      await this.influx.writePoints(points, { precision: 'ms', database: this.database });
+    await this.post(lines.join('\n'));
+  }
+
+  /**
+   * A /write request with node:http(s) (fetch refuses ports a server may well listen on, 6000 or 6665–6669):
+   * resolves on 2xx, rejects with InfluxDB's answer or the connection's error.
+   */
+  private post(body: string): Promise<void> {
+    const url = this.writeUrl;
+    const request = url.protocol === 'https:' ? https.request : http.request;
+    return new Promise<void>((resolve, reject) => {
+      const req = request(
+        url,
+        {
+          method: 'POST',
+          headers: { ...this.writeHeaders, 'content-length': Buffer.byteLength(body) },
+          timeout: this.requestTimeoutMs,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('error', reject);
+          res.on('end', () => {
+            const status = res.statusCode ?? 0;
+            if (status >= 200 && status < 300) resolve();
+            else reject(new Error(`InfluxDB /write answered ${status}: ${Buffer.concat(chunks).toString()}`));
+          });
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.requestTimeoutMs} ms`)));
+      req.on('error', (error: Error & { code?: string }) =>
+        reject(new Error(`InfluxDB /write: ${error.code ?? error.message}`, { cause: error })),
+      );
+      req.end(body);
+    });
+  }
+
+  /** The line's measurement and tags; the line protocol has no empty tag value: an absent tag reads back as ''. */
+  private lineStart(r: StoredReading): string {
+    const channel = String(r.channel ?? FIRST_CHANNEL);
+    const key = `${r.quantity}\u0000${r.site}\u0000${r.space}\u0000${r.device}\u0000${r.unit}\u0000${channel}`;
+    let start = this.lineStarts.get(key);
+    if (start === undefined) {
+      start = String(r.quantity);
+      for (const tag of ['site', 'space', 'device', 'unit'] as const) {
+        const v = tagValue(String(r[tag] ?? ''));
+        if (v !== '') start += `,${tag}=${escape.tag(v)}`;
+      }
+      const c = channelTag(channel);
+      if (c !== '') start += `,channel=${escape.tag(c)}`;
+      // A building's series are a few thousand; a store fed names without end forgets them now and then.
+      if (this.lineStarts.size >= 100_000) this.lineStarts.clear();
+      this.lineStarts.set(key, start);
+    }
+    return start;
   }
 
   /**
