@@ -25,7 +25,7 @@ import { deviceFilters, type Gateway, type RetainedMessage, startGateway } from 
 import type { MqttIntake } from '../gateway/mqtt-intake.ts';
 import { Quarantine } from '../gateway/quarantine.ts';
 import type { MessageJournal } from '../journal/journal.ts';
-import { journalWarnings, openJournal } from '../journal/segment-journal.ts';
+import { type JournalOptions, journalWarnings, openJournal } from '../journal/segment-journal.ts';
 import {
   adminCredentialsFile,
   ensureDemoLobbyToken,
@@ -83,6 +83,8 @@ export interface StartOptions {
   logger?: Logger;
   /** Aborted when the process is asked to stop during the start: waiting stops, started parts stop. */
   signal?: AbortSignal;
+  /** The journal's group-write step of `wesprint start` (tests: a disk held or refused, test-support/held-disk.ts). */
+  journal?: Pick<JournalOptions, 'beforeWrite'>;
 }
 
 /** How many ports after the default 1883 the demo tries when another broker already has it. */
@@ -219,7 +221,10 @@ export async function startParts(
     let inProcess: GatewayInput | undefined;
     let stopInProcessGateway = async () => {};
     if (parts.broker && parts.gateway) {
-      const journal = await openJournal(path.join(settings.dataDir, 'journal'), journalWarnings(logger));
+      const journal = await openJournal(path.join(settings.dataDir, 'journal'), {
+        ...journalWarnings(logger),
+        ...options.journal,
+      });
       let closed: Promise<void> | undefined;
       const close = () => {
         closed ??= journal.close();

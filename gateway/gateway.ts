@@ -38,8 +38,12 @@ import type { Quarantine } from './quarantine.ts';
  *
  * Device messages come from the journal (journal/journal.ts), where whoever took them from the devices made
  * them durable before acknowledging them (the broker in `wesprint start`, the MQTT intake against another
- * broker). The live path waits for new entries and decodes each with its arrival time from the journal;
- * the store path (gateway/journal-reader.ts) writes their readings in journal order and moves the cursor
+ * broker). The live path decodes each entry once, with its arrival time from the journal, as soon as it is
+ * appended (`MessageJournal.uncommitted`: before its commit), and shows it then: device health, the
+ * republished readings, the in-process live feeds, a lock's answer. A reading need not be durable to be
+ * shown: nothing is acknowledged or stored from there, and a device whose message's write failed gets no
+ * PUBACK and sends it again. The decoded readings wait for the entry's commit and only then go to the store
+ * path (gateway/journal-reader.ts), which writes them in journal order and moves the cursor
  * `store` after the store acknowledged them, reading the journal again from the cursor when the store was
  * down: decoding again gives the same readings, so nothing is lost and nothing stored twice. The gateway's
  * MQTT client (a clean session) only takes commands and publishes readings, statuses and results.
@@ -235,10 +239,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   /**
    * One journal entry decoded, live or again (the store catching up): the same outcome either way, since
    * the arrival time comes from the journal; quarantined once by its position (`fresh` the first time).
+   * `keep` false only looks (an entry not yet committed: its position may go to another message).
    */
-  const decodeEntry = (entry: JournalEntry): EntryOutcome => {
+  const decodeEntry = (entry: JournalEntry, keep = true): EntryOutcome => {
     try {
       if (entry.payload.length > maxPayload) {
+        if (!keep) return { outcome: 'quarantined', fresh: false };
         const site = decoder.siteOfTopic(entry.topic);
         const fresh = quarantine.add({
           receivedAt: entry.receivedAt,
@@ -251,9 +257,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         });
         return { outcome: 'quarantined', fresh };
       }
-      return decoder.decode(entry.topic, entry.payload, entry.receivedAt, { seq: entry.seq });
+      return decoder.decode(
+        entry.topic,
+        entry.payload,
+        entry.receivedAt,
+        keep ? { seq: entry.seq } : { quarantine: false },
+      );
     } catch (err) {
       // A decoder bug must cost one message, never the gateway.
+      if (!keep) return { outcome: 'quarantined', fresh: false };
       logger.error({ topic: entry.topic, err: (err as Error).message }, 'message handling failed');
       const site = decoder.siteOfTopic(entry.topic);
       const fresh = quarantine.add({
@@ -369,15 +381,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   /** Devices whose availability or readings came live since the start: a retained replay is older news. */
   const spokeLive = new Set<string>();
-  /** A new entry of the journal: health, republishing, a lock's answer; then its readings to the store. */
-  const onEntry = (entry: JournalEntry) => {
+  /**
+   * A new entry of the journal, once: device health, republishing (the live feeds), a lock's answer. Done as
+   * soon as it is appended, before its commit when the journal shows it then (`showUncommitted`): a reading
+   * does not need to be on disk to be shown, since nobody acknowledges or stores it from here.
+   */
+  const show = (entry: JournalEntry, decoded: EntryOutcome) => {
     stats.received++;
-    const decoded = decodeEntry(entry);
     try {
       if (decoded.outcome === 'ignored') stats.ignored++;
-      else if (decoded.outcome === 'quarantined') {
-        if (decoded.fresh) stats.quarantined++;
-      } else {
+      else if (decoded.outcome === 'decoded') {
         const device = devices.get(decoded.key) as SiteDevice;
         const { result } = decoded;
         if (entry.retainedReplay) {
@@ -419,8 +432,70 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     } catch (err) {
       logger.error({ topic: entry.topic, err: (err as Error).message }, 'message handling failed');
     }
-    // Every entry, in order, with or without readings: the store's cursor moves past all of them.
+  };
+  /**
+   * A committed entry: quarantined (and counted) if it cannot be decoded, its readings to the store. Every
+   * entry, in order, with or without readings: the store's cursor moves past all of them.
+   */
+  const committed = (entry: JournalEntry, decoded: EntryOutcome) => {
+    if (decoded.outcome === 'quarantined' && decoded.fresh) stats.quarantined++;
     storeWriter.handOff(entry.seq, storedReadings(entry, decoded));
+  };
+
+  /**
+   * Entries shown before their commit, in journal order, with their decoding (done once: the store path takes
+   * the readings from here at the commit). Bounded: with this many waiting for the disk, the next ones are
+   * shown at their commit.
+   */
+  const shownEarly: { entry: JournalEntry; decoded: EntryOutcome }[] = [];
+  let shownEarlyHead = 0;
+  const MAX_SHOWN_EARLY = 10_000;
+  const waitingForDisk = () => shownEarly.length - shownEarlyHead;
+  /** The last position shown, committed or not (never behind `handed`). */
+  let shown = 0;
+  /** The last committed position handed to the store. */
+  let handed = 0;
+  const showUncommitted = () => {
+    for (const entry of journal.uncommitted(shown)) {
+      if (waitingForDisk() >= MAX_SHOWN_EARLY || stopping) return;
+      // Only looked at: the quarantine keeps a message once it is on disk.
+      const decoded = decodeEntry(entry, false);
+      show(entry, decoded);
+      shownEarly.push({ entry, decoded });
+      shown = entry.seq;
+    }
+  };
+  /** Its own message, or another at a position a failed write gave back (same content: the same readings). */
+  const sameMessage = (a: JournalEntry, b: JournalEntry) =>
+    a === b ||
+    (a.receivedAt === b.receivedAt &&
+      a.topic === b.topic &&
+      a.retainedReplay === b.retainedReplay &&
+      a.payload.equals(b.payload));
+  const onCommitted = (entry: JournalEntry) => {
+    let early: { entry: JournalEntry; decoded: EntryOutcome } | undefined;
+    // Entries shown whose write failed (their positions given again) are left behind: shown, never stored.
+    while (shownEarlyHead < shownEarly.length) {
+      const next = shownEarly[shownEarlyHead] as { entry: JournalEntry; decoded: EntryOutcome };
+      if (next.entry.seq > entry.seq) break;
+      shownEarly[shownEarlyHead++] = undefined as never;
+      if (next.entry.seq === entry.seq && sameMessage(next.entry, entry)) early = next;
+    }
+    if (shownEarlyHead > 4096 && shownEarlyHead * 2 > shownEarly.length) {
+      shownEarly.splice(0, shownEarlyHead);
+      shownEarlyHead = 0;
+    }
+    if (early) {
+      // Decoded while only looking: what cannot be decoded is decoded again, now to be kept (rare).
+      committed(entry, early.decoded.outcome === 'quarantined' ? decodeEntry(entry) : early.decoded);
+    } else {
+      // Not shown before its commit (the journal had it on disk first, or it came at a withdrawn position).
+      const decoded = decodeEntry(entry);
+      show(entry, decoded);
+      committed(entry, decoded);
+    }
+    handed = entry.seq;
+    if (shown < handed) shown = handed;
   };
 
   /** A retained device message read at start: whether the device announced itself offline (no reading). */
@@ -450,27 +525,33 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         logger.warn({ err: (err as Error).message }, 'could not read the retained device messages');
       }
     }
-    let seq = startSeq;
+    shown = startSeq;
+    handed = startSeq;
     while (!stopping) {
-      await journal.waitFor(seq, stopRequest.signal);
+      // A new append wakes the loop too, unless too many shown wait for the disk.
+      const watchAppends = waitingForDisk() < MAX_SHOWN_EARLY ? shown : undefined;
+      await journal.waitFor(handed, stopRequest.signal, watchAppends);
       if (stopping) break;
-      let entries: JournalEntry[];
-      try {
-        entries = await journal.read(seq, READ_BATCH);
-      } catch (err) {
-        logger.error({ err: (err as Error).message, after: seq }, 'reading the journal failed');
-        await pause(1000);
-        continue;
+      const before = { shown, handed };
+      showUncommitted();
+      if (journal.committed() > handed) {
+        let entries: JournalEntry[];
+        try {
+          entries = await journal.read(handed, READ_BATCH);
+        } catch (err) {
+          logger.error({ err: (err as Error).message, after: handed }, 'reading the journal failed');
+          await pause(1000);
+          continue;
+        }
+        for (const entry of entries) {
+          if (stopping) break;
+          onCommitted(entry);
+        }
       }
-      if (entries.length === 0) {
-        // waitFor resolves on close too: no spinning until stop() comes.
+      if (shown === before.shown && handed === before.handed) {
+        // waitFor resolves on close too, and for appends a failed write is about to withdraw: no spinning.
         await pause(50);
         continue;
-      }
-      for (const entry of entries) {
-        if (stopping) break;
-        onEntry(entry);
-        seq = entry.seq;
       }
       await republished();
     }

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { type RunningParts, startParts } from '../cli/parts.ts';
+import { type RunningParts, type StartOptions, startParts } from '../cli/parts.ts';
 import { readSettings } from '../cli/settings.ts';
 import { adminCredentialsFile, type DemoMember, demoMembersFile } from '../members/first-start.ts';
 
@@ -29,6 +29,8 @@ export interface RunningSystemOptions {
   prepare?: (dataDir: string) => Promise<void>;
   /** More environment for the system (SIM_SPEED, CHECKIN_GRACE_MIN, DASHBOARD_DIR, …). */
   env?: Record<string, string>;
+  /** What the start takes beside the settings (the journal's group-write step: a disk held or refused). */
+  start?: Pick<StartOptions, 'journal'>;
 }
 
 export async function startRunningSystem(options: RunningSystemOptions = {}): Promise<RunningSystem> {
@@ -54,14 +56,18 @@ export async function startRunningSystem(options: RunningSystemOptions = {}): Pr
   Object.assign(process.env, env);
   let parts: RunningParts;
   try {
-    parts = await startParts(readSettings(env), {
-      broker: true,
-      gateway: true,
-      watchers: true,
-      api: true,
-      simulation: options.simulation ?? true,
-      automations: options.automations ?? false,
-    });
+    parts = await startParts(
+      readSettings(env),
+      {
+        broker: true,
+        gateway: true,
+        watchers: true,
+        api: true,
+        simulation: options.simulation ?? true,
+        automations: options.automations ?? false,
+      },
+      options.start,
+    );
   } catch (err) {
     fs.rmSync(dataDir, { recursive: true, force: true });
     throw err;
