@@ -287,5 +287,16 @@ t.test(
       feed.latest({ device: 'co2-cafe' }).map((r) => r.value),
       [655],
     );
+
+    // As the gateway decoded it (cli/parts.ts): no JSON made and parsed back; an implausible time is not shown.
+    const own = { space: 'cafe', device: 'co2-cafe', channel: '0', quantity: 'co2', unit: 'ppm' } as const;
+    feed.takeOwnReading({ ...own, value: 700, ts: now + 2000 });
+    feed.takeOwnReading({ ...own, value: 710, ts: 1_700_000_000 });
+    t.same(
+      events.filter((e) => e.type === 'reading').map((e) => e.type === 'reading' && e.value),
+      [655, 700],
+      'the own reading emitted at once, the one stamped in seconds not',
+    );
+    t.match(feed.stats(), { readings: 2, malformed: 1 });
   },
 );

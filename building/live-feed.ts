@@ -79,6 +79,9 @@ export type BuildingMessage =
   | { kind: 'cleared' }
   | { kind: 'malformed'; reason: string };
 
+/** What a reading says, on the building's topics or handed over in process. */
+type ReadingFields = Omit<Extract<BuildingMessage, { kind: 'reading' }>, 'kind'>;
+
 /** Nothing the gateway publishes comes near this; a bigger message is not one of ours. */
 export const MAX_BUILDING_PAYLOAD_BYTES = 4096;
 const MAX_TEXT_VALUE_LENGTH = 256;
@@ -386,6 +389,20 @@ export class BuildingFeed implements EventAnnouncer {
   }
 
   /**
+   * A reading of this process's own gateway (`readingsInProcess`), as it decoded it: taken as a reading from
+   * the broker is, without the JSON made for the broker and parsed back (three to four readings a message).
+   */
+  takeOwnReading(reading: ReadingFields, receivedAt = Date.now()): void {
+    this.counters.messages++;
+    // A device's own clock can be far off (seconds for milliseconds): kept in the store, not shown live.
+    if (!plausibleTs(reading.ts)) {
+      this.counters.malformed++;
+      return;
+    }
+    this.takeReading(reading, receivedAt);
+  }
+
+  /**
    * Tells a building event on `wesprint/<site>/events/<type>` (QoS 1, not retained). Every process's feed,
    * this one's too, hears it from the broker: listeners learn of it that way only, so that it reaches all of
    * them once, whichever process told it. Without a broker connection it is dropped and counted (events are
@@ -419,7 +436,7 @@ export class BuildingFeed implements EventAnnouncer {
     };
   }
 
-  private takeReading(m: Extract<BuildingMessage, { kind: 'reading' }>, receivedAt: number): void {
+  private takeReading(m: ReadingFields, receivedAt: number): void {
     const state = this.directory.get(m.device);
     const config = this.configOf.get(m.device);
     if (!state || !config || channelSpace(config, m.channel) !== m.space) {

@@ -21,7 +21,13 @@ import { PostgresRecordsError, PostgresWaitAborted } from '../database/postgres.
 import type { DeviceProfile } from '../device-profiles/profile.ts';
 import { loadProfiles } from '../device-profiles/registry.ts';
 import { scheduleSignUpPurge } from '../events/signup-store.ts';
-import { deviceFilters, type Gateway, type RetainedMessage, startGateway } from '../gateway/gateway.ts';
+import {
+  deviceFilters,
+  type Gateway,
+  type GatewayOptions,
+  type RetainedMessage,
+  startGateway,
+} from '../gateway/gateway.ts';
 import type { MqttIntake } from '../gateway/mqtt-intake.ts';
 import { Quarantine } from '../gateway/quarantine.ts';
 import type { MessageJournal } from '../journal/journal.ts';
@@ -267,16 +273,12 @@ export async function startParts(
       });
       if (inProcess) {
         inProcess.retained = () => broker.retained(deviceFilters(profiles));
-        // Readings go to this process's live feeds by hand (they do not subscribe to them) and to the
-        // broker's other subscribers through its routing, neither over a connection; serialised once.
-        inProcess.publishReading = (topic, payload) => {
-          let text: string | undefined;
-          const once = () => {
-            text ??= payload();
-            return text;
-          };
-          liveFeeds.get(topic.split('/', 2)[1] as string)?.ingest(topic, Buffer.from(once()));
-          broker.publishOwn(topic, once);
+        // Readings go to this process's live feeds by hand, as decoded (they do not subscribe to them), and
+        // to the broker's other subscribers through its routing, neither over a connection; serialised only
+        // if someone on the broker listens.
+        inProcess.publishReading = (topic, reading, payload) => {
+          liveFeeds.get(reading.site)?.takeOwnReading(reading);
+          broker.publishOwn(topic, payload);
         };
       }
       const shown = settings.mqttHost === '0.0.0.0' ? '127.0.0.1' : settings.mqttHost;
@@ -869,7 +871,7 @@ interface GatewayInput {
   /** The device messages retained at start (the in-process broker's). */
   retained?: () => Promise<RetainedMessage[]>;
   /** Republishes a reading into the in-process broker (RunningBroker.publishOwn). */
-  publishReading?: (topic: string, payload: () => string) => void;
+  publishReading?: GatewayOptions['publishReading'];
   /** Called once the gateway has stopped, before the store closes: closes the journal (and what feeds it). */
   close: () => Promise<void>;
   /** A worker of a share group (`wesprint gateway` with MQTT_SHARE_GROUP): its client id and group. */

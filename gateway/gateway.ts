@@ -85,10 +85,11 @@ export interface GatewayOptions {
   /**
    * In the broker's process (`wesprint start`): republishes a reading (QoS 0, not retained) straight into
    * the broker's routing (RunningBroker.publishOwn) instead of over the gateway's MQTT connection, which
-   * then carries only commands, statuses and results. Without it, readings go over the connection while
-   * it is connected.
+   * then carries only commands, statuses and results; `reading` as decoded, for this process's own live
+   * feeds (BuildingFeed.takeOwnReading: no JSON made and parsed back). Without it, readings go over the
+   * connection while it is connected.
    */
-  publishReading?: (topic: string, payload: () => string) => void;
+  publishReading?: (topic: string, reading: StoredReading, payload: () => string) => void;
   /** The store path's settings (batch size, backoff, timeouts, memory bound); its defaults otherwise. */
   storeWriter?: Omit<JournalStoreWriterOptions, 'journal' | 'store' | 'decode' | 'logger'>;
   quarantine: Quarantine;
@@ -414,7 +415,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
             if (!publishReading && !client.connected) continue;
             const topic = device.topics.reading(r.space, device.config.id, r.quantity);
             // In process, serialised only if someone on the broker listens (publishOwn asks the function).
-            if (publishReading) publishReading(topic, () => readingPayload(r));
+            if (publishReading) publishReading(topic, r, () => readingPayload(r));
             else publish(topic, readingPayload(r), 0);
           }
           if (result.commandResult) {

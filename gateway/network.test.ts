@@ -65,7 +65,7 @@ async function network(t: Test) {
     journal,
     store,
     retained: () => broker.retained(deviceFilters(profiles)),
-    publishReading: (topic, payload) => broker.publishOwn(topic, payload),
+    publishReading: (topic, _reading, payload) => broker.publishOwn(topic, payload),
     quarantine,
     commandLogFile: path.join(dataDir, 'gateway.db'),
     commandTimeoutMs: 3000,
