@@ -135,7 +135,7 @@ t.test('the results file keeps the other benchmarks; an unknown --only is refuse
   t.equal(results.benchmarks['ingest-references'].ok, false);
   await t.rejects(
     runBench(['--only', 'nope']),
-    /--only must be one of ingest-references, live, unlock, two-nodes, network, report, faults, memory/,
+    /--only must be one of ingest-references, live, unlock, two-nodes, network, report, faults, memory, senders-snapshot/,
   );
 });
 

@@ -26,6 +26,7 @@ import {
   type ReferenceMeasurement,
   runIngestReferences,
 } from './references.ts';
+import { benchSendersSnapshot, describeSendersSnapshot } from './senders-snapshot.ts';
 import { LAYOUTS, type Layout, measureTwoNodes, type TwoNodeSamples } from './two-nodes.ts';
 import { benchUnlock, describeUnlockBench, type UnlockBenchResult, unlockFailures } from './unlock.ts';
 
@@ -240,6 +241,7 @@ const BENCHMARKS = [
   'report',
   'faults',
   'memory',
+  'senders-snapshot',
 ] as const;
 type BenchmarkName = (typeof BENCHMARKS)[number];
 
@@ -273,6 +275,7 @@ export async function runBench(args: string[]): Promise<number> {
       houses: { type: 'string', default: '10' },
       'house-devices': { type: 'string', default: '160' },
       'network-seconds': { type: 'string', default: '60' },
+      'snapshot-senders': { type: 'string', default: '1000,20000' },
     },
     strict: true,
   });
@@ -484,6 +487,20 @@ export async function runBench(args: string[]): Promise<number> {
       }
     } catch (err) {
       failures.push(`${memoryOnly ? 'memory' : 'faults'}: ${(err as Error).message}`);
+    }
+  }
+
+  if (wanted.includes('senders-snapshot')) {
+    console.log('');
+    try {
+      const counts = (values['snapshot-senders'] as string)
+        .split(',')
+        .map((n) => positive('snapshot-senders', n.trim()));
+      const result = await benchSendersSnapshot(counts, runs);
+      for (const line of describeSendersSnapshot(result)) console.log(line);
+      writeBenchResult(values.out, 'senders-snapshot', result);
+    } catch (err) {
+      failures.push(`senders-snapshot: ${(err as Error).message}`);
     }
   }
 
