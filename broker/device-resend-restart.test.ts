@@ -1,11 +1,11 @@
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mqtt, { Store } from 'mqtt';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { tempDir } from '../test-support/broker.ts';
 import { spawnJournaledBroker } from '../test-support/broker-journal.ts';
+import { deviceLine } from '../test-support/device-line.ts';
 import { closedPort } from '../test-support/ports.ts';
 import { killWesprint } from '../test-support/wesprint-process.ts';
 
@@ -29,45 +29,6 @@ const JOURNAL_OPTIONS = JSON.stringify({
   cursorWriteMs: 10,
 });
 const OTHERS = 1500;
-
-/**
- * The device's way to the broker: a TCP pass-through that can swallow what the broker sends the device
- * (`swallow`) and turn the device away (`away`: its connections are closed as soon as they are made).
- */
-async function deviceLine(t: Test, brokerPort: string) {
-  const line = { swallow: false, away: false, port: 0, sockets: new Set<net.Socket>() };
-  const server = net.createServer((device) => {
-    if (line.away) {
-      device.destroy();
-      return;
-    }
-    const broker = net.connect(Number(brokerPort), '127.0.0.1');
-    line.sockets.add(device);
-    const end = () => {
-      device.destroy();
-      broker.destroy();
-      line.sockets.delete(device);
-    };
-    device.on('data', (d) => broker.write(d));
-    broker.on('data', (d) => {
-      if (!line.swallow) device.write(d);
-    });
-    for (const socket of [device, broker]) {
-      socket.on('close', end);
-      socket.on('error', end);
-    }
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  line.port = (server.address() as net.AddressInfo).port;
-  t.teardown(
-    () =>
-      new Promise<void>((resolve) => {
-        for (const socket of line.sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  );
-  return line;
-}
 
 /**
  * MQTT.js resends a message it has no PUBACK for as it stored it, without DUP (what the journal's "earlier
@@ -105,7 +66,7 @@ t.test(
     const first = spawnJournaledBroker(env);
     t.teardown(() => killWesprint(first));
     await first.waitFor(/listening \d+/);
-    const line = await deviceLine(t, port);
+    const line = await deviceLine(t, Number(port));
     // Two desks away from the broker for a while: one resends with DUP, the other (MQTT.js as it is) without.
     const desks = ['quiet', 'plain'].map((desk) => {
       const client = mqtt.connect(`mqtt://127.0.0.1:${line.port}`, {
@@ -134,7 +95,7 @@ t.test(
     const firstAt = { quiet: await journaledAt('quiet'), plain: await journaledAt('plain') };
     // Their PUBACKs went nowhere; now the connections break, and the desks stay away for a while.
     line.away = true;
-    for (const socket of line.sockets) socket.destroy();
+    line.cut();
 
     const busy = mqtt.connect(`mqtt://127.0.0.1:${port}`, {
       clientId: 'desk-busy',
