@@ -154,12 +154,24 @@ export interface RssSummary {
    * recent entries, its identity maps, which then swing between one and two generations, allocator arenas).
    */
   warmupS: number;
-  /** Slopes after the warm-up, kB per minute: of RSS, and of the live heap the gateway's heartbeat reports. */
+  /**
+   * Slopes after the warm-up, kB per minute: of RSS, and of the heap in use the gateway's heartbeat reports
+   * (`heapUsed`: the garbage not yet collected included).
+   */
   rssSlopeAfterWarmupKbPerMin: number;
   heapSlopeAfterWarmupKbPerMin: number;
-  /** The heap (kB) the heartbeat reported at the end of the warm-up and when the store came back. */
+  /** The heap in use (kB) the heartbeat reported at the end of the warm-up and when the store came back. */
   heapAtWarmupKb: number;
   heapAtBackKb: number;
+  /**
+   * The live heap (kB): what V8 held after its last full collection (the heartbeat's `liveHeapKb`), at the end
+   * of the warm-up, its peak and when the store came back, and its slope after the warm-up (kB per minute): a
+   * leak shows here, V8 sizing its heap to the garbage does not.
+   */
+  liveHeapAtWarmupKb?: number;
+  liveHeapPeakKb?: number;
+  liveHeapAtBackKb?: number;
+  liveHeapSlopeAfterWarmupKbPerMin?: number;
   /**
    * Where RSS grows, slopes after the warm-up (kB per minute): anonymous memory (RssAnon: heaps, not file
    * pages), the V8 heap as reserved (heapTotal: what a lazy collector lets grow), memory held for Buffers and
@@ -175,6 +187,7 @@ export interface RssSummary {
     kb: number;
     anonKb?: number;
     heapKb?: number;
+    liveHeapKb?: number;
     heapTotalKb?: number;
     externalKb?: number;
     storeDown: boolean;
@@ -772,6 +785,21 @@ export function memoryWarmupS(storeDownS: number, rate: number): number {
   return Math.round(Math.min(storeDownS / 2, Math.max(60, 200_000 / rate - MEMORY_LEAD_S)));
 }
 
+/** The live heap's figures (RssSummary) from the samples after the warm-up: a point per value reported. */
+function liveHeapFigures(settled: RssSummary['samples']): Partial<RssSummary> {
+  const live = settled.filter(
+    (x, i) => x.liveHeapKb !== undefined && x.liveHeapKb !== settled[i - 1]?.liveHeapKb,
+  );
+  if (live.length === 0) return {};
+  const kb = live.map((x) => x.liveHeapKb as number);
+  return {
+    liveHeapAtWarmupKb: kb[0] as number,
+    liveHeapPeakKb: Math.max(...kb),
+    liveHeapAtBackKb: kb.at(-1) as number,
+    liveHeapSlopeAfterWarmupKbPerMin: slope(live.map((x) => [x.s / 60, x.liveHeapKb as number])),
+  };
+}
+
 /**
  * The slopes of where RSS grows (RssSummary): each at the heartbeat's pace (a point per heartbeat, every
  * 10 s), RssAnon at the same instants so that the difference is taken from one moment.
@@ -845,6 +873,8 @@ export function slope(points: [number, number][]): number {
 interface HeartbeatMemory {
   rssKb: number;
   heapUsedKb: number;
+  /** The heap after the last full collection (cli/healthcheck.ts liveHeapKb). */
+  liveHeapKb?: number;
   heapTotalKb?: number;
   externalKb?: number;
   /** RssAnon at the heartbeat's instant (Linux). */
@@ -961,6 +991,7 @@ async function runOne(
                 ? { anonKb }
                 : {}),
             ...(beat !== undefined ? { heapKb: beat.heapUsedKb } : {}),
+            ...(beat?.liveHeapKb !== undefined ? { liveHeapKb: beat.liveHeapKb } : {}),
             ...(beat?.heapTotalKb !== undefined ? { heapTotalKb: beat.heapTotalKb } : {}),
             ...(beat?.externalKb !== undefined ? { externalKb: beat.externalKb } : {}),
             storeDown,
@@ -1124,6 +1155,7 @@ async function runOne(
         heapSlopeAfterWarmupKbPerMin: slope(heap.map((x) => [x.s / 60, x.heapKb as number])),
         heapAtWarmupKb: heap[0]?.heapKb ?? Number.NaN,
         heapAtBackKb: heap.at(-1)?.heapKb ?? Number.NaN,
+        ...liveHeapFigures(settled),
         ...memoryParts(settled),
         samples,
       };
@@ -1257,7 +1289,11 @@ function describeProcessRss(p: ProcessRss): string {
 
 function describeRss(shape: Shape, rss: RssSummary): string {
   const perMin = (kb: number) => (Number.isFinite(kb) ? `${(kb / 1024).toFixed(2)} MB/min` : '–');
-  return `RSS of the ${shape === 'edge' ? 'edge process (broker + gateway)' : 'gateway process'}: ${mb(rss.startKb)} when the store went away, peak ${mb(rss.peakKb)} while away (slope ${perMin(rss.slopeKbPerMin)}), ${mb(rss.endKb)} when it came back, ${mb(rss.afterKb)} once caught up; after the first ${rss.warmupS} s away: RSS ${perMin(rss.rssSlopeAfterWarmupKbPerMin)}, live heap ${perMin(rss.heapSlopeAfterWarmupKbPerMin)} (${mb(rss.heapAtWarmupKb)} -> ${mb(rss.heapAtBackKb)})${
+  return `RSS of the ${shape === 'edge' ? 'edge process (broker + gateway)' : 'gateway process'}: ${mb(rss.startKb)} when the store went away, peak ${mb(rss.peakKb)} while away (slope ${perMin(rss.slopeKbPerMin)}), ${mb(rss.endKb)} when it came back, ${mb(rss.afterKb)} once caught up; after the first ${rss.warmupS} s away: RSS ${perMin(rss.rssSlopeAfterWarmupKbPerMin)}, ${
+    rss.liveHeapAtWarmupKb === undefined
+      ? ''
+      : `live heap (after a full collection) ${perMin(rss.liveHeapSlopeAfterWarmupKbPerMin ?? Number.NaN)} (${mb(rss.liveHeapAtWarmupKb)} -> ${mb(rss.liveHeapAtBackKb ?? Number.NaN)}, peak ${mb(rss.liveHeapPeakKb ?? Number.NaN)}), `
+  }heap used (garbage included) ${perMin(rss.heapSlopeAfterWarmupKbPerMin)} (${mb(rss.heapAtWarmupKb)} -> ${mb(rss.heapAtBackKb)})${
     rss.rssAnonSlopeKbPerMin === undefined
       ? ''
       : `; of it: anonymous ${perMin(rss.rssAnonSlopeKbPerMin)} = V8 heap reserved ${perMin(rss.heapTotalSlopeKbPerMin ?? Number.NaN)} + external (Buffers) ${perMin(rss.externalSlopeKbPerMin ?? Number.NaN)} + native ${perMin(rss.nativeSlopeKbPerMin ?? Number.NaN)}`
