@@ -258,3 +258,40 @@ t.test(
     t.equal(journal.stats().snapshotsUnreadable, 0, 'the close wrote a whole snapshot again');
   },
 );
+
+t.test(
+  'no segment is deleted before a snapshot covers it: a snapshot that cannot be written keeps them',
+  async (t) => {
+    const dir = tempDir(t);
+    // A directory where the snapshot's temp file goes: every write of it fails (EISDIR), as on a full disk.
+    fs.mkdirSync(path.join(dir, `${SNAPSHOT_FILE}.tmp`));
+    const warnings: string[] = [];
+    // Written only when a segment is to be deleted: the warning then comes from where the deletion would be.
+    let journal = await openJournal(dir, {
+      ...OPTIONS,
+      snapshotRecords: Number.MAX_SAFE_INTEGER,
+      warn: (message) => warnings.push(message),
+    });
+    await journal.append(reading('plug-quiet', 2, 2, 1));
+    for (let n = 0; n < 1000; n++)
+      await journal.append(reading(`plug-${n % 30}`, n, 1 + Math.floor(n / 30), 1));
+    journal.advance('store', journal.committed());
+    while (warnings.length === 0) await sleep(5);
+    t.match(warnings[0], /senders snapshot could not be written .*segments are kept/);
+    t.ok(fs.existsSync(path.join(dir, FIRST_SEGMENT)), 'the segment the store is done with is kept');
+    t.equal(journal.stats().snapshots, 0);
+
+    fs.rmdirSync(path.join(dir, `${SNAPSHOT_FILE}.tmp`));
+    for (let n = 1000; n < 1600; n++)
+      await journal.append(reading(`plug-${n % 30}`, n, 1 + Math.floor(n / 30), 1));
+    journal.advance('store', journal.committed());
+    while (fs.existsSync(path.join(dir, FIRST_SEGMENT))) await sleep(5);
+    t.ok(journal.stats().snapshots >= 1, 'deleted once a snapshot could be written');
+    t.equal(warnings.length, 1, 'the failure said once');
+    await journal.close();
+
+    journal = await openJournal(dir, OPTIONS);
+    t.teardown(() => journal.close());
+    t.same(await journal.append(reading('plug-quiet', 2, 2, 1, true)), { seq: 1, duplicate: true });
+  },
+);
