@@ -1,6 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
-import { escape, InfluxDB, type IPoint } from 'influx';
+import { InfluxDB, type IPoint, escape as lineProtocol } from 'influx';
 import type { IBackoffStrategy } from 'influx/lib/src/backoff/backoff.js';
 import type { Quantity, Unit } from '../building/quantities.ts';
 import { FIRST_CHANNEL } from '../building/reading.ts';
@@ -347,7 +347,7 @@ export class InfluxV1Store implements TakesHistoryWhole {
     for (let i = 0; i < readings.length; i++) {
       const r = readings[i] as StoredReading;
       const field =
-        typeof r.value === 'number' ? `value=${r.value}` : `state=${escape.quoted(String(r.value))}`;
+        typeof r.value === 'number' ? `value=${r.value}` : `state=${lineProtocol.quoted(String(r.value))}`;
       lines[i] = `${this.lineStart(r)} ${field} ${Math.round(r.ts)}`;
     }
     await this.post(lines.join('\n'));
@@ -396,10 +396,10 @@ export class InfluxV1Store implements TakesHistoryWhole {
       start = String(r.quantity);
       for (const tag of ['site', 'space', 'device', 'unit'] as const) {
         const v = tagValue(String(r[tag] ?? ''));
-        if (v !== '') start += `,${tag}=${escape.tag(v)}`;
+        if (v !== '') start += `,${tag}=${lineProtocol.tag(v)}`;
       }
       const c = channelTag(channel);
-      if (c !== '') start += `,channel=${escape.tag(c)}`;
+      if (c !== '') start += `,channel=${lineProtocol.tag(c)}`;
       // A building's series are a few thousand; a store fed names without end forgets them now and then.
       if (this.lineStarts.size >= 100_000) this.lineStarts.clear();
       this.lineStarts.set(key, start);
