@@ -78,7 +78,6 @@ export function streamHouse(
 ): void {
   const wanted = liveFilter(filter);
   let droppedInARow = 0;
-  const sendInTurn = framesOfATurn(socket);
   stats.clients++;
   const unsubscribe = house.feed.subscribeLive((event) => {
     if (!wanted(event) || socket.readyState !== socket.OPEN) return;
@@ -93,7 +92,7 @@ export function streamHouse(
     }
     droppedInARow = 0;
     stats.sent++;
-    sendInTurn(JSON.stringify(event));
+    socket.send(JSON.stringify(event));
   });
   socket.on('close', () => {
     unsubscribe();
@@ -111,32 +110,6 @@ export function streamHouse(
       filter: { space: filter.space ?? null, quantity: filter.quantity ?? null },
     }),
   );
-}
-
-/**
- * Sends a message now, each its own WebSocket frame, the frames of one turn of the event loop in one write to
- * the TCP socket: the connection is corked at the first and uncorked once the turn's synchronous work is done
- * (process.nextTick: no wait for anything else). ws writes each frame at once (a writev of header and payload),
- * and a message's three or four readings were as many system calls: `writev` was 10 % of `wesprint start`'s
- * time at 1,000 msg/s in the live bench (--cpu-prof, 2026-12-07), the largest single item. ws has no cork of
- * its own; its frames go to `_socket`, and a write while corked is counted in `bufferedAmount` as before.
- */
-function framesOfATurn(socket: WebSocket): (text: string) => void {
-  const tcp = (socket as unknown as { _socket?: { cork(): void; uncork(): void; destroyed: boolean } })
-    ._socket;
-  let corked = false;
-  const uncork = () => {
-    corked = false;
-    if (tcp && !tcp.destroyed) tcp.uncork();
-  };
-  return (text) => {
-    if (tcp && !corked && !tcp.destroyed) {
-      corked = true;
-      tcp.cork();
-      process.nextTick(uncork);
-    }
-    socket.send(text);
-  };
 }
 
 export const LiveQuerystring = Type.Object({
