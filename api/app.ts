@@ -39,6 +39,7 @@ import { guestKeyRoutes } from './guest-key-routes.ts';
 import { healthRoutes } from './health-routes.ts';
 import { houseFacilityRoutes } from './house-facility-routes.ts';
 import { houseRoutes } from './house-routes.ts';
+import { Houses } from './houses.ts';
 import {
   LIVE_MAX_PAYLOAD_BYTES,
   type LiveStreamOptions,
@@ -269,8 +270,18 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     profiles: options.profiles ?? new Map(),
     now: options.now ?? Date.now,
   };
-  // This house's bookings: a space id another house of the network also has is another space.
-  const bookings = records.bookingsAt(options.site.site.id);
+  // The network's houses, each with its bookings and lock channel: a space id another house of the network
+  // also has is another space.
+  const houses = new Houses({
+    site: options.site,
+    network: options.network?.sites,
+    bookingsAt: (siteId) => records.bookingsAt(siteId),
+    commandsAt: (siteId) =>
+      siteId === options.site.site.id ? options.lockCommands : options.network?.lockCommands?.get(siteId),
+    events: options.feed,
+  });
+  // This house's bookings.
+  const bookings = houses.here.bookings;
   const liveStats: LiveStreamStats = { clients: 0, sent: 0, dropped: 0, closedSlow: 0 };
 
   await app.register(healthRoutes, { ...context, liveStats: () => ({ ...liveStats }) });
@@ -334,12 +345,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   });
   // Members belong to the network: booking and opening in every house of it (this one's too).
   await app.register(houseRoutes, {
-    site: options.site,
-    sites: options.network?.sites ?? [options.site],
-    bookingsAt: (siteId) => (siteId === options.site.site.id ? bookings : records.bookingsAt(siteId)),
-    commandsAt: (siteId) =>
-      siteId === options.site.site.id ? options.lockCommands : options.network?.lockCommands?.get(siteId),
-    events: options.feed,
+    houses,
     audit,
     limiter: unlockLimiter,
     graceBeforeMs: options.unlockGraceMs ?? DEFAULT_UNLOCK_GRACE_MIN * 60_000,
@@ -347,17 +353,11 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   });
   // A member's guest keys open doors of every house of the network, each through its own house's lock.
   await app.register(guestKeyRoutes, {
-    site: options.site,
-    sites: options.network?.sites ?? [options.site],
+    houses,
     keys: records.guestKeys,
-    bookings,
-    bookingsAt: (siteId) => records.bookingsAt(siteId),
-    commandsAt: (siteId) => options.network?.lockCommands?.get(siteId),
     events: records.events,
     members: records.members,
     audit,
-    commands: options.lockCommands,
-    announcer: options.feed,
     now: context.now,
     ...(options.unlockGraceMs !== undefined ? { graceBeforeMs: options.unlockGraceMs } : {}),
     ...(options.publicRateLimit ? { publicRateLimit: options.publicRateLimit } : {}),
@@ -394,11 +394,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     events: options.feed,
   });
   await app.register(eventRoutes, {
-    site: options.site,
-    ...(options.network ? { network: options.network.sites } : {}),
+    houses,
     events: records.events,
-    bookings,
-    bookingsAt: (siteId) => records.bookingsAt(siteId),
     signUps: records.signUps,
     now: context.now,
   });

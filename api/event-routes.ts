@@ -1,17 +1,16 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type, { type Static } from 'typebox';
 import { mayGiveGuestKey } from '../access/guest-key-rules.ts';
-import { ANY_MEMBER, type Member, roleAt, STAFF } from '../access/roles.ts';
+import { ANY_MEMBER, type Member } from '../access/roles.ts';
 import { DAY_MS } from '../bookings/booking-rules.ts';
-import type { BookingSeriesStore, BookingStore } from '../bookings/booking-store.ts';
 import { checkEventDetails, type EventDate, visibleTo } from '../events/event-rules.ts';
 import type { EventStore } from '../events/event-store.ts';
 import { eventsCalendar } from '../events/events-calendar.ts';
 import { organiserView, organiserWindow } from '../events/organiser-rules.ts';
 import type { SignUpStore } from '../events/signup-store.ts';
-import type { SiteConfig } from '../site/site.ts';
 import { SiteId } from './context.ts';
 import { ApiError, ErrorBody } from './errors.ts';
+import type { House, Houses } from './houses.ts';
 
 /**
  * Public events: an organiser (a member on their own booking or series, or staff on any) gives the time a
@@ -26,17 +25,12 @@ import { ApiError, ErrorBody } from './errors.ts';
  */
 
 export interface EventRoutesOptions {
-  site: SiteConfig;
   /**
-   * The network's houses (SITES_DIR; the installation's home site first): each date names its house, and the
-   * listings can be filtered by one (`?site=`). Without it the network is `site` alone.
+   * The network's houses (this one among them): each date names its house, the listings can be filtered by
+   * one (`?site=`), and a booking or series is read in its own house's bookings only.
    */
-  network?: readonly SiteConfig[];
+  houses: Houses;
   events: EventStore;
-  /** This house's bookings and series. */
-  bookings: BookingStore & BookingSeriesStore;
-  /** Another house's bookings and series (a booking is read in its own house only). */
-  bookingsAt?: (siteId: string) => Pick<BookingStore & BookingSeriesStore, 'get' | 'getSeries'>;
   /** The dates' places taken; without it every date shows none taken. */
   signUps?: Pick<SignUpStore, 'counts'>;
   now?: () => number;
@@ -135,40 +129,29 @@ const HouseQuery = Type.Object({
 const HouseOut = Type.Object({ id: Type.String(), name: Type.String(), timezone: Type.String() });
 
 export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async (app, options) => {
-  const { site } = options;
-  const { events, bookings } = options;
+  const { houses, events } = options;
+  const site = houses.here.site;
   const now = options.now ?? Date.now;
-  const houses = new Map((options.network ?? [site]).map((h) => [h.site.id, h]));
-  if (!houses.has(site.site.id)) houses.set(site.site.id, site);
-  const housesOut = [...houses.values()].map((h) => ({
+  const sites = new Map(houses.all.map((h) => [h.site.site.id, h.site]));
+  const housesOut = houses.all.map(({ site: h }) => ({
     id: h.site.id,
     name: h.site.name,
     timezone: h.site.timezone,
   }));
   /** A date's house: its booking's site (a booking from before sites: this one). */
-  const houseOf = (d: EventDate) => (d.site !== null ? houses.get(d.site) : undefined) ?? site;
+  const houseOf = (d: EventDate) => (d.site !== null ? houses.get(d.site)?.site : undefined) ?? site;
   /** The house asked for by `?site=`, checked; undefined: every house. */
-  const houseAsked = (siteId: string | undefined): string | undefined => {
-    if (siteId === undefined) return undefined;
-    if (!houses.has(siteId)) throw new ApiError(404, `no house "${siteId}" in this network`);
-    return siteId;
-  };
-  const installationHome = options.network?.[0]?.site.id ?? site.site.id;
-  /** Each house's bookings and series: a booking or series is found in its own house only. */
-  const bookingsOf = (siteId: string) => (siteId === site.site.id ? bookings : options.bookingsAt?.(siteId));
-  /** The member's standing in a house: staff there make and cancel events of anyone's bookings there. */
-  const isStaffIn = (member: Member, siteId: string) =>
-    STAFF.includes(roleAt(member, siteId, installationHome));
+  const houseAsked = (siteId: string | undefined) =>
+    siteId === undefined ? undefined : houses.asked(siteId).site.site.id;
   /** The house an event is in: the one whose bookings hold its booking or series. */
   const houseOfEvent = async (event: { bookingId: string | null; seriesId: string | null }) => {
-    for (const id of houses.keys()) {
-      const store = bookingsOf(id);
+    for (const house of houses.all) {
       const found = event.bookingId
-        ? await store?.get(event.bookingId)
+        ? await house.bookings.get(event.bookingId)
         : event.seriesId
-          ? await store?.getSeries(event.seriesId)
+          ? await house.bookings.getSeries(event.seriesId)
           : undefined;
-      if (found) return id;
+      if (found) return house.site.site.id;
     }
     return undefined;
   };
@@ -265,11 +248,11 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
         house,
       );
       // One house's feed is named after it; the whole network's after this house.
-      const named = (house !== undefined ? houses.get(house) : undefined) ?? site;
+      const named = (house !== undefined ? sites.get(house) : undefined) ?? site;
       return reply
         .type('text/calendar; charset=utf-8')
         .header('cache-control', 'public, max-age=300')
-        .send(eventsCalendar(named, visibleTo(dates, false), t, houses));
+        .send(eventsCalendar(named, visibleTo(dates, false), t, sites));
     },
   );
 
@@ -359,18 +342,18 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
     },
   );
 
-  /** Makes an event of a booking or series of `siteId` (this house or another of the network). */
-  const make = async (member: Member | null, siteId: string, body: NewEventBody) => {
+  /** Makes an event of a booking or series of `house` (this one or another of the network). */
+  const make = async (member: Member | null, house: House, body: NewEventBody) => {
     if (!member) throw new ApiError(401, 'sign in first');
     const { bookingId, seriesId } = body;
     if ((bookingId === undefined) === (seriesId === undefined))
       throw new ApiError(400, 'give either bookingId or seriesId');
-    const store = bookingsOf(siteId);
+    const siteId = house.site.site.id;
     const owner = bookingId
-      ? (await store?.get(bookingId))?.memberId
-      : (await store?.getSeries(seriesId as string))?.memberId;
+      ? (await house.bookings.get(bookingId))?.memberId
+      : (await house.bookings.getSeries(seriesId as string))?.memberId;
     // Someone else's booking, or one of another house, answers like one that does not exist.
-    if (!owner || (!isStaffIn(member, siteId) && owner !== member.id))
+    if (!owner || (!houses.isStaffIn(member, siteId) && owner !== member.id))
       throw new ApiError(404, `no ${bookingId ? 'booking' : 'booking series'} "${bookingId ?? seriesId}"`);
     const verdict = checkEventDetails({
       title: body.title,
@@ -402,7 +385,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
         response: NewEventResponses,
       },
     },
-    async (request, reply) => reply.code(201).send(await make(request.member, site.site.id, request.body)),
+    async (request, reply) => reply.code(201).send(await make(request.member, houses.here, request.body)),
   );
 
   app.post(
@@ -420,11 +403,8 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
         response: NewEventResponses,
       },
     },
-    async (request, reply) => {
-      if (!houses.has(request.params.site))
-        throw new ApiError(404, `no house "${request.params.site}" in this network`);
-      return reply.code(201).send(await make(request.member, request.params.site, request.body));
-    },
+    async (request, reply) =>
+      reply.code(201).send(await make(request.member, houses.asked(request.params.site), request.body)),
   );
 
   app.delete(
@@ -446,7 +426,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
       const mayCancel = async (e: NonNullable<typeof event>) => {
         if (e.organiserId === member.id) return true;
         const house = await houseOfEvent(e);
-        return house !== undefined && isStaffIn(member, house);
+        return house !== undefined && houses.isStaffIn(member, house);
       };
       if (!event || event.cancelledAt !== null || !(await mayCancel(event)))
         throw new ApiError(404, `no event "${request.params.id}"`);

@@ -8,17 +8,14 @@ import {
   mayGiveGuestKey,
 } from '../access/guest-key-rules.ts';
 import type { GuestKey, GuestKeys } from '../access/guest-keys.ts';
-import { ANY_MEMBER, type Member, roleAt, STAFF } from '../access/roles.ts';
+import { ANY_MEMBER, type Member } from '../access/roles.ts';
 import { DEFAULT_UNLOCK_GRACE_MIN, RateLimiter } from '../access/unlock-rules.ts';
-import type { BookingStore } from '../bookings/booking-store.ts';
-import type { EventAnnouncer } from '../building/events.ts';
 import type { EventStore } from '../events/event-store.ts';
 import type { MemberStore } from '../members/member-store.ts';
-import type { SiteConfig } from '../site/site.ts';
 import { SiteId } from './context.ts';
 import { ApiError, ErrorBody } from './errors.ts';
 import { DEFAULT_PUBLIC_RATE_LIMIT, type PublicRateLimit } from './event-signup-routes.ts';
-import type { LockCommands } from './lock-commands.ts';
+import type { Houses } from './houses.ts';
 import { doorDetail, openDoor, UnlockAnswer } from './unlock-routes.ts';
 
 /**
@@ -36,22 +33,15 @@ import { doorDetail, openDoor, UnlockAnswer } from './unlock-routes.ts';
  */
 
 export interface GuestKeyRoutesOptions {
-  site: SiteConfig;
-  /** The network's houses, the installation's home site first (a single building: `site` alone). */
-  sites?: readonly SiteConfig[];
+  /**
+   * The network's houses (this one among them): a key reads its own house's rooms and locks, bookings (a
+   * booking is read in its own house only) and lock channel, and a door it opens is told where the house's are.
+   */
+  houses: Houses;
   keys: GuestKeys;
-  /** This house's bookings. */
-  bookings: Pick<BookingStore, 'get'>;
-  /** Another house's bookings (a booking is read in its own house only). */
-  bookingsAt?: (siteId: string) => Pick<BookingStore, 'get'>;
   events: Pick<EventStore, 'get' | 'dateOf'>;
   members: Pick<MemberStore, 'findActive'>;
   audit: AuditLog;
-  commands?: Pick<LockCommands, 'send'> | undefined;
-  /** Another house's lock channel; a house without one answers lock_offline to a granted tap. */
-  commandsAt?: (siteId: string) => Pick<LockCommands, 'send'> | undefined;
-  /** Where a door the lock confirmed open is told (the building feed). */
-  announcer?: EventAnnouncer;
   /** Default UNLOCK_GRACE_MIN (10 minutes), as for members. */
   graceBeforeMs?: number;
   /** Taps per key, as a member's per member. */
@@ -106,45 +96,29 @@ const GiveResponses = {
 };
 
 export const guestKeyRoutes: FastifyPluginAsyncTypebox<GuestKeyRoutesOptions> = async (app, options) => {
-  const { site, keys, events, members, audit } = options;
+  const { keys, events, members, audit } = options;
   const now = options.now ?? Date.now;
   const graceBeforeMs = options.graceBeforeMs ?? DEFAULT_UNLOCK_GRACE_MIN * 60_000;
   const limiter = options.limiter ?? new RateLimiter();
   const limit = options.publicRateLimit ?? DEFAULT_PUBLIC_RATE_LIMIT;
   const rateLimit = { max: limit.max, timeWindow: limit.timeWindowMs };
-  const here = site.site.id;
-  const sites = options.sites?.some((s) => s.site.id === here)
-    ? options.sites
-    : [site, ...(options.sites ?? [])];
-  const installationHome = sites[0]?.site.id ?? here;
+  const { installationHome } = options.houses;
+  const here = options.houses.here.site.site.id;
 
-  /** Each house's rooms, locks, bookings and lock channel: a key reads its own house's only. */
-  const houses = new Map(
-    sites.map((house) => {
-      const id = house.site.id;
-      const devices = new Set(house.devices.map((d) => d.id));
-      return [
-        id,
-        {
-          site: house,
-          spaces: new Map(house.spaces.map((s) => [s.id, s])),
-          lockInstalled: (lock: string | undefined) => lock !== undefined && devices.has(lock),
-          bookings:
-            id === here ? options.bookings : (options.bookingsAt?.(id) ?? { get: async () => undefined }),
-          commands: id === here ? options.commands : options.commandsAt?.(id),
-        },
-      ];
-    }),
-  );
-  type House = NonNullable<ReturnType<typeof houses.get>>;
+  /** Each house's rooms and whether a lock is installed: a key reads its own house's only. */
+  const houseAsked = options.houses.each((house) => {
+    const devices = new Set(house.site.devices.map((d) => d.id));
+    return {
+      ...house,
+      spaces: new Map(house.site.spaces.map((s) => [s.id, s])),
+      lockInstalled: (lock: string | undefined) => lock !== undefined && devices.has(lock),
+    };
+  });
+  type House = ReturnType<typeof houseAsked>;
   /** A key's house: its booking's (one from before bookings had a site: the installation's home). */
   const keySite = (key: GuestKey) => key.site ?? installationHome;
-  const houseOfKey = (key: GuestKey): House | undefined => houses.get(keySite(key));
-  const houseAsked = (siteId: string): House => {
-    const house = houses.get(siteId);
-    if (!house) throw new ApiError(404, `no house "${siteId}" in this network`);
-    return house;
-  };
+  const houseOfKey = (key: GuestKey): House | undefined =>
+    options.houses.get(keySite(key)) ? houseAsked(keySite(key)) : undefined;
 
   const iso = (t: number) => new Date(t).toISOString();
   const keyOut = async (key: GuestKey) => {
@@ -331,7 +305,7 @@ export const guestKeyRoutes: FastifyPluginAsyncTypebox<GuestKeyRoutesOptions> = 
       if (
         !key ||
         // Staff of the key's house revoke any of its keys; staff of another house are plain members there.
-        (key.hostId !== member.id && !STAFF.includes(roleAt(member, keySite(key), installationHome))) ||
+        (key.hostId !== member.id && !options.houses.isStaffIn(member, keySite(key))) ||
         !(await keys.revoke(key.id, member.id, t))
       )
         throw new ApiError(404, `no guest key "${request.params.id}" of yours to revoke`);
@@ -459,7 +433,7 @@ export const guestKeyRoutes: FastifyPluginAsyncTypebox<GuestKeyRoutesOptions> = 
         lock: verdict.lock,
         spaceId: key.spaceId,
         siteId: house.site.site.id,
-        events: options.announcer,
+        events: house.events,
         now,
       });
       await record('granted', 'guest_key', { lock: verdict.lock, ...doorDetail(report, result, started) });

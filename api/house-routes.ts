@@ -2,12 +2,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import type { AuditLog } from '../access/audit-log.ts';
-import { ANY_MEMBER, homeSiteOf, isGuestAt, type Member, ROLES, roleAt, STAFF } from '../access/roles.ts';
+import { ANY_MEMBER, homeSiteOf, isGuestAt, type Member, ROLES } from '../access/roles.ts';
 import type { RateLimiter } from '../access/unlock-rules.ts';
 import { DAY_MS, DEFAULT_POLICY } from '../bookings/booking-rules.ts';
-import type { BookingSeriesStore, BookingStore } from '../bookings/booking-store.ts';
-import type { EventAnnouncer } from '../building/events.ts';
-import type { SiteConfig } from '../site/site.ts';
 import {
   type Asker,
   AvailabilityOut,
@@ -24,8 +21,8 @@ import {
 } from './booking-routes.ts';
 import { houseSeries, SERIES_SCHEMAS, seriesRefusalAnswer } from './booking-series-routes.ts';
 import { SiteId } from './context.ts';
-import { ApiError, ErrorBody } from './errors.ts';
-import type { LockCommands } from './lock-commands.ts';
+import { ErrorBody } from './errors.ts';
+import type { Houses } from './houses.ts';
 import { UnlockResponses, type UnlockShared, unlockAt } from './unlock-routes.ts';
 
 /**
@@ -41,16 +38,8 @@ import { UnlockResponses, type UnlockShared, unlockAt } from './unlock-routes.ts
  */
 
 export interface HouseRoutesOptions {
-  /** The house this API serves. */
-  site: SiteConfig;
-  /** The network's houses, the installation's home site first (a single building: `site` alone). */
-  sites: readonly SiteConfig[];
-  /** Each house's bookings and series (a space id may repeat between houses: each house checks its own). */
-  bookingsAt: (siteId: string) => BookingStore & BookingSeriesStore;
-  /** Each house's lock channel; a house without one answers lock_offline to a granted unlock. */
-  commandsAt: (siteId: string) => Pick<LockCommands, 'send'> | undefined;
-  /** Where bookings made or cancelled and doors opened are told (each event names its house). */
-  events?: EventAnnouncer | undefined;
+  /** The network's houses (this one among them): site file, bookings and series, lock channel. */
+  houses: Houses;
   audit: AuditLog;
   /** The unlock route's rate limit, shared: one bucket per member across every house's doors. */
   limiter: RateLimiter;
@@ -80,41 +69,12 @@ export const HouseBookingOut = Type.Object({
 });
 
 export const houseRoutes: FastifyPluginAsyncTypebox<HouseRoutesOptions> = async (app, options) => {
-  const { now, audit } = options;
-  const sites = options.sites.some((s) => s.site.id === options.site.site.id)
-    ? options.sites
-    : [options.site, ...options.sites];
-  const installationHome = sites[0]?.site.id ?? options.site.site.id;
-
-  const houses = new Map(
-    sites.map((site) => {
-      const id = site.site.id;
-      const bookings = options.bookingsAt(id);
-      const bookingHouse = {
-        site,
-        installationHome,
-        store: bookings,
-        policy: DEFAULT_POLICY,
-        now,
-        events: options.events,
-      };
-      return [
-        id,
-        {
-          site,
-          bookings: houseBookings(bookingHouse),
-          series: houseSeries(bookingHouse),
-          doors: {
-            site,
-            installationHome,
-            bookings,
-            commands: options.commandsAt(id),
-            events: options.events,
-          },
-        },
-      ];
-    }),
-  );
+  const { houses, now, audit } = options;
+  const { installationHome } = houses;
+  const houseOf = houses.each((house) => {
+    const bookingHouse = { ...house, store: house.bookings, policy: DEFAULT_POLICY, now };
+    return { ...house, answers: houseBookings(bookingHouse), series: houseSeries(bookingHouse) };
+  });
   const shared: UnlockShared = {
     audit,
     graceBeforeMs: options.graceBeforeMs,
@@ -123,16 +83,10 @@ export const houseRoutes: FastifyPluginAsyncTypebox<HouseRoutesOptions> = async 
     auditSite: true,
   };
 
-  function houseOf(siteId: string) {
-    const house = houses.get(siteId);
-    if (!house) throw new ApiError(404, `no house "${siteId}" in this network`);
-    return house;
-  }
-
   /** The member as the house sees them: staff there only by a staff role there. */
   function askerIn(request: FastifyRequest, siteId: string): Asker {
     const member = signedIn(request.member);
-    return { member, staff: STAFF.includes(roleAt(member, siteId, installationHome)) };
+    return { member, staff: houses.isStaffIn(member, siteId) };
   }
 
   const describe = (member: Member, siteId: string) => {
@@ -142,11 +96,11 @@ export const houseRoutes: FastifyPluginAsyncTypebox<HouseRoutesOptions> = async 
       id: s.id,
       name: s.name,
       timezone: s.timezone,
-      here: s.id === options.site.site.id,
+      here: s.id === houses.here.site.site.id,
       home: s.id === homeSiteOf(member, installationHome),
-      role: roleAt(member, s.id, installationHome),
+      role: houses.roleOf(member, s.id),
       guest: isGuestAt(member, s.id, installationHome),
-      spaces: house.bookings.spaces(member),
+      spaces: house.answers.spaces(member),
     };
   };
 
@@ -166,7 +120,7 @@ export const houseRoutes: FastifyPluginAsyncTypebox<HouseRoutesOptions> = async 
     async (request) => {
       const member = signedIn(request.member);
       const home = homeSiteOf(member, installationHome);
-      const all = [...houses.keys()].map((id) => describe(member, id));
+      const all = houses.all.map((house) => describe(member, house.site.site.id));
       return {
         houses: [
           ...all.filter((h) => h.id === home),
@@ -204,7 +158,7 @@ export const houseRoutes: FastifyPluginAsyncTypebox<HouseRoutesOptions> = async 
       },
     },
     async (request) =>
-      houseOf(request.params.site).bookings.availability(
+      houseOf(request.params.site).answers.availability(
         askerIn(request, request.params.site),
         request.params.id,
         request.query,
@@ -234,9 +188,9 @@ export const houseRoutes: FastifyPluginAsyncTypebox<HouseRoutesOptions> = async 
     },
     async (request, reply) => {
       const house = houseOf(request.params.site);
-      const booking = await house.bookings.book(askerIn(request, request.params.site), request.body);
+      const booking = await house.answers.book(askerIn(request, request.params.site), request.body);
       return reply.code(201).send({
-        ...house.bookings.out(booking),
+        ...house.answers.out(booking),
         site: house.site.site.id,
         siteName: house.site.site.name,
       });
@@ -256,8 +210,8 @@ export const houseRoutes: FastifyPluginAsyncTypebox<HouseRoutesOptions> = async 
     },
     async (request) => {
       const house = houseOf(request.params.site);
-      const cancelled = await house.bookings.cancel(askerIn(request, request.params.site), request.params.id);
-      return { ...house.bookings.out(cancelled), site: house.site.site.id, siteName: house.site.site.name };
+      const cancelled = await house.answers.cancel(askerIn(request, request.params.site), request.params.id);
+      return { ...house.answers.out(cancelled), site: house.site.site.id, siteName: house.site.site.name };
     },
   );
 
@@ -275,8 +229,7 @@ export const houseRoutes: FastifyPluginAsyncTypebox<HouseRoutesOptions> = async 
     },
     async (request, reply) => {
       signedIn(request.member);
-      const house = houseOf(request.params.site);
-      return unlockAt(house.doors, shared, request, reply, request.params.id);
+      return unlockAt(houseOf(request.params.site), shared, request, reply, request.params.id);
     },
   );
 
@@ -437,16 +390,17 @@ export const houseRoutes: FastifyPluginAsyncTypebox<HouseRoutesOptions> = async 
       const t = now();
       const range = queryRange(request.query.from ?? String(t - DAY_MS), request.query.to, t, MAX_RANGE_MS);
       const each = await Promise.all(
-        [...houses.values()].map(async (house) =>
-          (await house.doors.bookings.listMine(member.id, range)).map((b) => ({
+        houses.all.map(async ({ site }) => {
+          const house = houseOf(site.site.id);
+          return (await house.bookings.listMine(member.id, range)).map((b) => ({
             start: b.start,
             booking: {
-              ...house.bookings.out(b),
+              ...house.answers.out(b),
               site: house.site.site.id,
               siteName: house.site.site.name,
             },
-          })),
-        ),
+          }));
+        }),
       );
       return {
         bookings: each
