@@ -253,6 +253,59 @@ t.test('a store slower than the devices: memory stays bounded, the journal holds
 });
 
 t.test(
+  'while the store is down each retry is a probe of a few readings, whole batches again once it answers',
+  async (t) => {
+    const dir = tempDir(t);
+    const file = path.join(dir, 'readings.db');
+    const sqlite = new SqliteStore({ file });
+    t.teardown(() => sqlite.close());
+    let down = false;
+    const writes: { readings: number; failed: boolean }[] = [];
+    const store = {
+      write: async (readings: StoredReading[]) => {
+        writes.push({ readings: readings.length, failed: down });
+        if (down) throw new Error('SQLITE_BUSY: database is locked');
+        await sqlite.write(readings);
+      },
+    };
+    const { writer, live, publish } = await storePath(t, () => store, {
+      batchSize: 100,
+      probeReadings: 5,
+    });
+    await publish(200);
+    await until('stored', () => writer.stats().cursor === 200);
+    down = true;
+    await publish(1000);
+    await until('handed over', () => live.seq() === 1200);
+    await until('four failed writes', () => writes.filter((w) => w.failed).length >= 4);
+    const failed = writes.filter((w) => w.failed);
+    t.ok(failed[0] && failed[0].readings <= 100, `the write that failed first: ${failed[0]?.readings}`);
+    t.same(
+      failed.slice(1).filter((w) => w.readings > 5),
+      [],
+      `every retry while the store is down carries at most 5 readings (${failed.map((w) => w.readings)})`,
+    );
+    t.ok(writer.stats().held <= 5, `held ${writer.stats().held} while the store is down`);
+    const before = writes.length;
+    down = false;
+    await until('everything stored', () => writer.stats().cursor === 1200);
+    const after = writes.slice(before);
+    t.ok((after[0]?.readings ?? 0) <= 5, 'the retry that succeeds is a probe');
+    t.ok(
+      after.slice(1).some((w) => w.readings === 100),
+      `then whole batches (${after.map((w) => w.readings)})`,
+    );
+    const stored = rows(file);
+    t.equal(stored.length, 1200, 'every message stored');
+    t.same(
+      stored.filter((r) => r.n !== 1),
+      [],
+      'none twice',
+    );
+  },
+);
+
+t.test(
   'stop while the store hangs: stop comes, the cursor stays, the next start stores the same rows once',
   async (t) => {
     const dir = tempDir(t);

@@ -15,7 +15,12 @@ import { settlesWithin, storeFailureReason, WriteTimeout, writeWithin } from './
  * Behind: when a write fails or does not answer within `writeTimeoutMs`, what is held in memory is dropped
  * and the writer retries with backoff (1 s doubling to 30 s, ±20 % jitter) reading the journal on disk from
  * the cursor, decoding each entry again (`decode`: the journal's arrival time makes the very same readings,
- * which the store's idempotent key keeps once). Hand-offs meanwhile only move the mark of how far the live
+ * which the store's idempotent key keeps once). Each retry is a probe: the next few entries from the cursor
+ * (up to `probeReadings`), not a whole batch, and whole batches again once the store took one. During a long
+ * outage the writer so holds a few readings per retry, not a batch for the length of a failing write (a
+ * batch of 10,000 readings held for SQLite's 5 s busy timeout lives through many scavenges and is promoted,
+ * so every retry left some megabytes of garbage in V8's old space: issue 10, memory while the store is
+ * down). Hand-offs meanwhile only move the mark of how far the live
  * path got; once the writer has caught up with that mark it takes hand-offs again. A store that is merely
  * slower than the devices does the same once more than `maxHeldReadings` wait in memory: memory stays
  * bounded however long the store is down or slow, the journal on disk is the spool.
@@ -48,6 +53,8 @@ export interface JournalStoreWriterOptions {
   batchSize?: number;
   /** Readings waiting in memory beyond which the writer reads from the journal instead (default 3 batches). */
   maxHeldReadings?: number;
+  /** After a failure, the next write carries about this many readings, whole entries (default 64). */
+  probeReadings?: number;
   /**
    * Live, a write starts at most this long after the previous one started, unless a whole batch waits
    * (default 500 ms): the store gets fewer, larger writes, and a reading is in it that much later (the live
@@ -103,6 +110,7 @@ export class JournalStoreWriter {
   readonly #consumer: string;
   readonly #batchSize: number;
   readonly #maxHeld: number;
+  readonly #probeReadings: number;
   readonly #retryMinMs: number;
   readonly #retryMaxMs: number;
   readonly #writeTimeoutMs: number;
@@ -129,6 +137,8 @@ export class JournalStoreWriter {
   #writes = 0;
   #failures = 0;
   #behind = false;
+  /** The last write failed: the next one is a probe of a few readings, not a whole batch. */
+  #probing = false;
   #started = false;
   #stopping = false;
   #stopped = false;
@@ -148,6 +158,7 @@ export class JournalStoreWriter {
     this.#consumer = options.consumer ?? 'store';
     this.#batchSize = options.batchSize ?? 10_000;
     this.#maxHeld = options.maxHeldReadings ?? 3 * this.#batchSize;
+    this.#probeReadings = Math.max(1, Math.min(options.probeReadings ?? 64, this.#batchSize));
     this.#retryMinMs = options.retryMinMs ?? 1000;
     this.#retryMaxMs = options.retryMaxMs ?? 30_000;
     this.#writeTimeoutMs = options.writeTimeoutMs ?? 15_000;
@@ -265,8 +276,8 @@ export class JournalStoreWriter {
         continue;
       }
       // Behind: read the journal in steps of READ_ENTRIES until a whole batch waits (or it is read up to
-      // the live path), so that what is held stays near one batch.
-      if (!this.#live && (empty || this.#held < this.#batchSize)) {
+      // the live path), so that what is held stays near one batch; after a failure, a probe's worth.
+      if (!this.#live && (empty || this.#held < this.#wanted())) {
         try {
           await this.#readJournal();
         } catch (error) {
@@ -288,6 +299,7 @@ export class JournalStoreWriter {
       try {
         await step;
         failuresInARow = 0;
+        this.#probing = false;
       } catch (error) {
         failuresInARow++;
         await this.#failed(error, failuresInARow);
@@ -341,8 +353,9 @@ export class JournalStoreWriter {
       this.#goLive();
       return;
     }
-    // At most a batch's worth of entries (each carries one reading or more) on top of what is held.
-    const count = Math.max(1, Math.min(READ_ENTRIES, this.#batchSize - this.#held));
+    // At most a batch's worth of entries (each carries one reading or more) on top of what is held; after a
+    // failure, a probe's worth.
+    const count = Math.max(1, Math.min(READ_ENTRIES, this.#wanted() - this.#held));
     const entries = await this.#journal.read(this.#tail, count);
     if (this.#stopping || this.#live) return;
     for (const entry of entries) {
@@ -380,13 +393,19 @@ export class JournalStoreWriter {
   /** While behind: the entry whose acknowledgement by the store ends it (set once the reading went live). */
   #catchUpAt: number | undefined;
 
-  /** Whole entries, up to batchSize readings (at least one entry). */
+  /** The readings a write carries at most: a batch, or a probe's worth after a failure. */
+  #wanted(): number {
+    return this.#probing ? this.#probeReadings : this.#batchSize;
+  }
+
+  /** Whole entries, up to batchSize readings (a probe's worth after a failure; at least one entry). */
   #takeBatch(): Held[] {
     const batch: Held[] = [];
     let readings = 0;
+    const most = this.#wanted();
     while (this.#head < this.#queue.length) {
       const next = this.#queue[this.#head] as Held;
-      if (batch.length > 0 && readings + next.readings.length > this.#batchSize) break;
+      if (batch.length > 0 && readings + next.readings.length > most) break;
       batch.push(next);
       readings += next.readings.length;
       this.#head++;
@@ -437,8 +456,9 @@ export class JournalStoreWriter {
     // Stopping: a write cut short or a journal closed under a read is no outage.
     if (this.#stopping) return;
     this.#failures++;
-    // Whatever is held goes; the journal has it from the cursor on.
+    // Whatever is held goes; the journal has it from the cursor on. The next write is a probe.
     this.#dropHeld(this.#acked);
+    this.#probing = true;
     const base = Math.min(this.#retryMaxMs, this.#retryMinMs * 2 ** Math.min(inARow - 1, 20));
     const delay = Math.round(base * (0.8 + 0.4 * this.#random()));
     if (!this.#behind) {
