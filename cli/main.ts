@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { DEMO_NETWORK_DIR } from '../simulations/demo-site.ts';
 import { runDecode } from './decode.ts';
 import { checkGatewayHeartbeat } from './healthcheck.ts';
+import { boundHeapGrowth } from './heap.ts';
 import { runLoad } from './load.ts';
 import { runParts } from './parts.ts';
 import { RECORDS_USAGE, runRecords } from './records-copy.ts';
@@ -58,6 +59,8 @@ async function main(argv: string[]): Promise<number> {
         strict: true,
       });
       const settings = readSettings();
+      // A process that runs for months: its heap follows what it holds, not the garbage it makes (cli/heap.ts).
+      boundHeapGrowth();
       if (values.sites !== undefined) {
         const count = Number(values.sites);
         if (!Number.isInteger(count) || count < 1)
