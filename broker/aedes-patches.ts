@@ -55,10 +55,22 @@ export function resolveQueueWritesInOrder(persistence: LevelPersistence): LevelP
   for (const method of ['outgoingEnqueueCombi', 'outgoingUpdate'] as const) {
     const write = persistence[method].bind(persistence) as (...args: unknown[]) => Promise<unknown>;
     let previous: Promise<unknown> = Promise.resolve();
+    /** Writes not yet resolved in order. */
+    let pending = 0;
+    const settled = () => {
+      pending--;
+    };
     persistence[method] = (...args: unknown[]) => {
       const done = write(...args);
+      // Nothing to queue (no persistent session subscribes to the topic: every device message in
+      // `wesprint start`) and nothing before it unresolved: it cannot overtake anything, so no chain is made.
+      if (method === 'outgoingEnqueueCombi' && pending === 0 && (args[0] as unknown[] | null)?.length === 0) {
+        previous = done.catch(() => undefined);
+        return done;
+      }
+      pending++;
       const inOrder = Promise.all([previous, done]).then(() => done);
-      previous = inOrder.catch(() => undefined);
+      previous = inOrder.then(settled, settled);
       return inOrder;
     };
   }
@@ -324,7 +336,6 @@ type Done = (err?: Error) => void;
  * event loop's time in the ingest bench's profile (`__name`).
  */
 const unnamed = <F>(f: F): F => f;
-const nothing = () => {};
 type Publish = (packet: PublishPacket, client: unknown, done?: Done) => void;
 
 interface Routed {
@@ -393,10 +404,11 @@ export function routeInArrivalOrder(aedes: Aedes, journal?: ArrivalJournal): Arr
   /** QoS 2 messages appended at arrival, published by aedes after its own store step. */
   const appendedAtArrival = new WeakMap<object, Promise<Appended>>();
   /**
-   * Journal positions appended by this run whose routing has not finished, resolving with its error: a
-   * retransmission's PUBACK waits for it.
+   * Journal positions appended by this run whose routing has not finished, each with the retransmissions'
+   * answers waiting for it (made only when one comes): a retransmission's PUBACK waits for its original's
+   * route, and gets its error.
    */
-  const routingOf = new Map<number, Promise<Error | undefined>>();
+  const routingOf = new Map<number, Done[] | undefined>();
   /** Positions to route again when retransmitted: their route failed (no PUBACK went out for them). */
   const routeFailed = new Set<number>();
   /** Positions of an earlier run that this run routed again already. */
@@ -404,7 +416,12 @@ export function routeInArrivalOrder(aedes: Aedes, journal?: ArrivalJournal): Arr
   const appending = new Set<Promise<unknown>>();
   const waiting: Routed[] = [];
   let routing = false;
-  let releaseCurrent: (() => void) | undefined;
+  /**
+   * The message handed to aedes' routing that has not yet reached the emitter (0: none). One at a time, so a
+   * number tells whether a message's turn was given back, with no closure made per message for it.
+   */
+  let current = 0;
+  let handed = 0;
   const idleWaiters: (() => void)[] = [];
 
   const track = (appended: Promise<Appended>) => {
@@ -413,39 +430,35 @@ export function routeInArrivalOrder(aedes: Aedes, journal?: ArrivalJournal): Arr
     appended.then(settled, settled);
   };
 
+  /** Gives the turn of message `token` back: the next message starts (once, however often it is called). */
+  const release = (token: number) => {
+    if (token !== current) return;
+    current = 0;
+    // A microtask, not a nested call: a long queue of messages must not grow the stack.
+    queueMicrotask(routeNext);
+  };
+
   /** Hands `next` to aedes' routing; the next message starts once this one reaches the emitter. */
   const handOn = (next: Routed, seq?: number) => {
-    let released = false;
-    const release = unnamed(() => {
-      if (released) return;
-      released = true;
-      releaseCurrent = undefined;
-      // A microtask, not a nested call: a long queue of messages must not grow the stack.
-      queueMicrotask(routeNext);
-    });
-    releaseCurrent = release;
-    let routed: (err: Error | undefined) => void = nothing;
-    if (seq !== undefined) {
-      routingOf.set(
-        seq,
-        new Promise<Error | undefined>((resolve) => {
-          routed = resolve;
-        }),
-      );
-    }
+    const token = ++handed;
+    current = token;
+    if (seq !== undefined) routingOf.set(seq, undefined);
     // [MQTT-3.3.1-3]: the DUP of an incoming PUBLISH is not propagated to subscribers; aedes copies it into
     // every delivery (aedes-packet), so a device's retransmission reached the gateway as a redelivery. Its
     // own redeliveries are marked by markRedeliveriesDup.
     if (next.packet.cmd === 'publish') next.packet.dup = false;
     route.call(next.broker, next.packet, next.client, (err) => {
+      let retransmissions: Done[] | undefined;
       if (seq !== undefined) {
+        retransmissions = routingOf.get(seq);
         routingOf.delete(seq);
         if (err) routeFailed.add(seq);
         else if (journal && seq <= journal.committedAtStart) routedAgain.add(seq);
-        routed(err);
       }
       next.done?.(err);
-      release();
+      // After the original's answer, as its PUBACK comes first.
+      if (retransmissions) for (const answer of retransmissions) answer(err);
+      release(token);
     });
   };
 
@@ -468,9 +481,10 @@ export function routeInArrivalOrder(aedes: Aedes, journal?: ArrivalJournal): Arr
         // The same message again: answered as the original is once routed (a failed route refuses both,
         // and the next retransmission is routed), never routed twice.
         queueMicrotask(routeNext);
-        const original = routingOf.get(appended.seq);
-        if (original) void original.then((err) => next.done?.(err));
-        else next.done?.();
+        if (!routingOf.has(appended.seq)) return next.done?.();
+        const answers = routingOf.get(appended.seq) ?? [];
+        answers.push(unnamed((err?: Error) => next.done?.(err)));
+        routingOf.set(appended.seq, answers);
       },
       (err: Error) => {
         queueMicrotask(routeNext);
@@ -519,9 +533,9 @@ export function routeInArrivalOrder(aedes: Aedes, journal?: ArrivalJournal): Arr
   const emitter = (aedes as unknown as { mq: { emit: (packet: unknown, cb?: Done) => void } }).mq;
   const emit = emitter.emit.bind(emitter);
   emitter.emit = (packet, cb) => {
-    const release = releaseCurrent;
+    const token = current;
     emit(packet, cb);
-    release?.();
+    if (token !== 0) release(token);
   };
 
   return {
@@ -529,19 +543,20 @@ export function routeInArrivalOrder(aedes: Aedes, journal?: ArrivalJournal): Arr
       // A will (no `cmd`) is journaled when aedes publishes it, after this authorisation.
       if (packet.cmd !== 'publish') return callback(null);
       const appended = journal?.append(packet, client);
-      if (appended) track(appended);
       if (packet.qos !== 1) {
+        if (appended) track(appended);
         // QoS 0: not waited for. QoS 2: aedes stores it, then publishes it (PUBREC after the append, above).
         if (appended && packet.qos === 2) appendedAtArrival.set(packet, appended);
         return callback(null);
       }
       routedBeforeAck.add(packet);
+      // Not tracked: routing waits for this append before the message's turn, so `idle` does too.
       routeInOrder({
         broker: aedes,
         packet,
         client,
         done: unnamed((err) => callback(err ?? null)),
-        ...(appended ? { appended } : {}),
+        appended,
       });
       if (appended) readOn.release(client, packet);
     },

@@ -446,7 +446,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       } catch (err) {
         appended = Promise.reject(err);
       }
-      if (sender) appendedOf.set(packet, appended);
+      // Only a broker with the feed waits for the forward (afterForwarded); `wesprint start` has none.
+      if (sender && feed) appendedOf.set(packet, appended);
       appended.then(
         (a) => {
           if (a.duplicate) counters.journalDuplicates++;
