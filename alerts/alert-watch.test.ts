@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { BuildingFeed } from '../building/live-feed.ts';
+import { BuildingFeed, type LiveEvent } from '../building/live-feed.ts';
 import { openRecords } from '../database/database.ts';
 import { loadProfiles } from '../device-profiles/registry.ts';
 import type { SiteConfig } from '../site/site.ts';
@@ -79,5 +79,83 @@ t.test(
       'since the first stored minute above, never earlier than its reading',
     );
     t.ok(now - since >= DEFAULT_ALERT_SETTINGS.co2Ms, 'above for the set time');
+  },
+);
+
+t.test(
+  "a live CO2 reading that changes nothing queries no open alerts: 'unknown', or 'clear' again",
+  async (t) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-alert-watch-'));
+    const records = openRecords(path.join(dir, 'wesprint.db'));
+    t.teardown(() => {
+      records.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+    const site = WERKHOF_SITE as SiteConfig;
+    const store = new SqliteAlertStore(records, site.site.id);
+    let queries = 0;
+    const alerts = new Proxy(store, {
+      get(target, name, receiver) {
+        if (name === 'openRefs') queries++;
+        const value = Reflect.get(target, name, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    let listener: ((event: LiveEvent) => void) | undefined;
+    const feed = {
+      subscribeLive: (l: (event: LiveEvent) => void) => {
+        listener = l;
+        return () => undefined;
+      },
+      latest: () => [],
+      devices: () => [],
+      gatewayOnline: true,
+    };
+    let now = Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS;
+    const watch = new AlertWatch({
+      alerts,
+      feed,
+      site,
+      profiles: await loadProfiles(),
+      checkEveryMs: 3_600_000,
+      now: () => now,
+    });
+    watch.start();
+    await watch.check(now);
+    const co2 = (value: number): LiveEvent => ({
+      type: 'reading',
+      site: site.site.id,
+      space: 'halle',
+      device: 'co2-halle',
+      channel: '0',
+      quantity: 'co2',
+      value,
+      unit: 'ppm',
+      ts: now,
+    });
+    const settle = () => watch.check(now);
+    const before = queries;
+    listener?.(co2(600));
+    await settle();
+    const afterFirst = queries;
+    t.equal(afterFirst - before, 2, 'the first clear verdict is written (and the check after it)');
+    for (let i = 0; i < 5; i++) {
+      now += 1000;
+      listener?.(co2(600));
+    }
+    await settle();
+    t.equal(queries - afterFirst, 1, 'five more clear readings: no query (only the check)');
+    now += 1000;
+    listener?.(co2(1400));
+    await settle();
+    t.equal(queries - afterFirst, 2, 'above, not yet for long (unknown): no query (only the check)');
+    for (let waited = 0; waited <= DEFAULT_ALERT_SETTINGS.co2Ms; waited += MINUTE_MS) {
+      now += MINUTE_MS;
+      listener?.(co2(1400));
+    }
+    await watch.stop();
+    const open = await store.openAlerts();
+    t.equal(open.length, 1, 'above for the set time: opened from the live reading');
+    t.match(open[0], { kind: 'co2_high', space: 'halle' });
   },
 );

@@ -31,6 +31,7 @@ import {
   offlineVerdicts,
   reconcile,
   type Verdict,
+  verdictKey,
 } from './alert-rules.ts';
 import type { AcknowledgeResult, Alert, AlertStore } from './alert-store.ts';
 
@@ -78,6 +79,11 @@ export interface AlertWatchOptions {
 }
 
 const DEFAULT_CHECK_EVERY_MS = 30_000;
+
+function keyOf(verdict: Verdict): string {
+  const { kind, subject } = verdictKey(verdict);
+  return `${kind}\0${subject}`;
+}
 const DAY_MS = 86_400_000;
 const NIGHT_RETRY_MS = 15 * 60_000;
 
@@ -95,6 +101,8 @@ export class AlertWatch {
   private readonly watched: { device: string; space: string; intervalMs: number }[] = [];
   private readonly mainMeters: string[];
   private readonly co2Runs = new Map<string, Co2Run>();
+  /** Alerts (kind, subject) this watcher's last write of them left clear in the store. */
+  private readonly knownClear = new Set<string>();
   private readonly lockRuns = new Map<string, LockRun>();
   private readonly gateway: GatewaySighting = { online: null, offlineSince: null };
   private watchingSince = 0;
@@ -270,8 +278,14 @@ export class AlertWatch {
         this.settings,
       );
       this.co2Runs.set(event.device, run);
-      if (live)
-        void this.write([co2Verdict(sensor.space, [...this.co2Runs.values()], now, this.settings)], now);
+      if (!live) return;
+      const verdict = co2Verdict(sensor.space, [...this.co2Runs.values()], now, this.settings);
+      // No query of the open alerts per reading when nothing can change: 'unknown' changes nothing, nor does
+      // 'clear' while this watcher's last write left the space clear. `check` judges every space again
+      // every `checkEveryMs` whatever it remembers (another watcher may have opened it meanwhile).
+      if (verdict.state === 'unknown' || (verdict.state === 'clear' && this.knownClear.has(keyOf(verdict))))
+        return;
+      void this.write([verdict], now);
       return;
     }
     const lockSpace = this.locks.get(event.device);
@@ -421,6 +435,8 @@ export class AlertWatch {
 
   private async apply(verdicts: readonly Verdict[], now: number): Promise<void> {
     try {
+      // Nothing to reconcile: no query (a live CO2 reading's verdict is mostly this).
+      if (verdicts.every((v) => v.state === 'unknown')) return;
       const changes = reconcile(await this.o.alerts.openRefs(), verdicts);
       for (const condition of changes.open) {
         const { alert, opened } = await this.o.alerts.open(condition, now);
@@ -440,7 +456,12 @@ export class AlertWatch {
           this.tell(alert, 'cleared');
         }
       }
+      for (const v of verdicts) {
+        if (v.state === 'clear') this.knownClear.add(keyOf(v));
+        else if (v.state === 'open') this.knownClear.delete(keyOf(v));
+      }
     } catch (err) {
+      this.knownClear.clear();
       // A busy or closed database must not take the API down; the next check tries again.
       this.o.logger?.warn({ err: (err as Error).message }, 'could not write');
     }
