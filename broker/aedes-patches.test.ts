@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { Writable } from 'node:stream';
 import { Aedes, type Client } from 'aedes';
 import { Level } from 'level';
@@ -12,6 +13,7 @@ import {
   keepGrantedSubscriptionsOnly,
   type LevelPersistence,
   markRedeliveriesDup,
+  parseWithoutDebugCalls,
   READ_ON_PACKETS,
   readOnWhileJournaling,
   resolveQueueWritesInOrder,
@@ -251,6 +253,8 @@ t.test('4 and 5. every connection gets the size limit; aedes keeps its clients b
   );
   t.equal((parser._parseLength as () => void).name, 'parseLengthWithLimit', 'and it is the limited one');
   t.type(parser._emitError, 'function', 'the parser fails a connection through _emitError');
+  t.equal((parser.parse as () => void).name, 'parseQuietly', 'it parses without the debug calls (4a)');
+  t.equal((parser._newPacket as () => void).name, 'newPacketQuietly', 'and starts packets without them');
 
   t.equal(clientHoldingId(broker.aedes, 'desk-shape'), client, 'the connected client under its id');
   t.equal(clientHoldingId(broker.aedes, 'nobody'), undefined, 'an id nobody holds');
@@ -442,5 +446,76 @@ t.test(
     readOn.release(client, packets[READ_ON_PACKETS] as never);
     await Promise.resolve();
     t.equal(turns, READ_ON_PACKETS + 1, 'a finished one makes room for the next');
+  },
+);
+
+t.test(
+  "4a. the parser without its debug calls: the steps copied are still the library's, and parse alike",
+  async (t) => {
+    const mqttPacket = createRequire(import.meta.url)('mqtt-packet') as {
+      parser(): { parse(buf: Buffer): number; on(event: string, f: (packet: unknown) => void): void };
+      generate(packet: object): Buffer;
+    };
+    const proto = Object.getPrototypeOf(mqttPacket.parser()) as Record<string, () => void>;
+    const source = (name: string) => String(proto[name]).replace(/\s+/g, ' ');
+    for (const step of [
+      'this._list.append(buf)',
+      'this[this._states[this._stateCounter]]() && !this.error',
+      'if (this._stateCounter >= this._states.length) this._stateCounter = 0',
+      'return this._list.length',
+    ])
+      t.ok(source('parse').includes(step), `parse still: ${step}`);
+    for (const step of [
+      'this._list.consume(this.packet.length)',
+      "this.emit('packet', this.packet)",
+      'this.packet = new Packet()',
+      'this._pos = 0',
+    ])
+      t.ok(source('_newPacket').includes(step), `_newPacket still: ${step}`);
+
+    // The same bytes, cut at random places, parsed by a parser as the library has it and by a quiet one.
+    const packets = [
+      {
+        cmd: 'connect',
+        clientId: 'quiet',
+        protocolId: 'MQTT',
+        protocolVersion: 4,
+        clean: true,
+        keepalive: 30,
+      },
+      ...Array.from({ length: 200 }, (_, i) => ({
+        cmd: 'publish',
+        topic: `tele/plug-${i % 7}/SENSOR`,
+        payload: Buffer.from(JSON.stringify({ ENERGY: { Power: i } })),
+        qos: (i % 3) as 0 | 1 | 2,
+        messageId: i % 3 === 0 ? undefined : i + 1,
+        retain: i % 5 === 0,
+        dup: false,
+      })),
+      { cmd: 'pingreq' },
+      { cmd: 'puback', messageId: 7 },
+      { cmd: 'subscribe', messageId: 9, subscriptions: [{ topic: 'a/#', qos: 1 }] },
+      { cmd: 'disconnect' },
+    ];
+    const bytes = Buffer.concat(packets.map((p) => mqttPacket.generate(p)));
+    const parsed = (quiet: boolean) => {
+      const parser = mqttPacket.parser();
+      if (quiet) parseWithoutDebugCalls({ _parser: parser } as unknown as Client);
+      const out: unknown[] = [];
+      parser.on('packet', (packet) => out.push(packet));
+      let seed = 7;
+      for (let at = 0; at < bytes.length; ) {
+        seed = (seed * 1103515245 + 12345) % 2147483648;
+        const end = Math.min(bytes.length, at + 1 + (seed % 40));
+        parser.parse(bytes.subarray(at, end));
+        at = end;
+      }
+      return { out, parser };
+    };
+    const plain = parsed(false);
+    const quiet = parsed(true);
+    t.equal(quiet.parser.parse.name, 'parseQuietly', 'the quiet parser is patched');
+    t.equal(quiet.out.length, packets.length, 'every packet parsed');
+    t.same(quiet.out, plain.out, 'as the library parses them');
   },
 );

@@ -226,6 +226,70 @@ export function limitPacketSize(client: Client, maxBytes: number): void {
   };
 }
 
+// 4a. A parser without its debug calls per packet
+
+/** mqtt-packet's own modules, as aedes loads them (its packet class; `debug` as the parser asks for it). */
+const requireFromMqttPacket = createRequire(createRequire(import.meta.url).resolve('mqtt-packet'));
+const MqttPacket = requireFromMqttPacket('./packet.js') as new () => object;
+const mqttPacketDebug = requireFromMqttPacket('debug') as { enabled(namespace: string): boolean };
+
+interface PacketParser {
+  error: Error | null;
+  packet: { length: number };
+  _list: { length: number; append(buf: Buffer): void; consume(bytes: number): void };
+  _states: string[];
+  _stateCounter: number;
+  _pos: number;
+  _resetState(): void;
+  emit(event: string, packet: unknown): boolean;
+}
+
+/**
+ * mqtt-packet's parser (9.x, parser.js) calls `debug` (namespace `mqtt-packet:parser`) about 18 times for each
+ * PUBLISH it parses, with debugging off too: each call makes its rest-argument array and asks its `enabled`
+ * getter before returning (the `debug` package, src/common.js), garbage the broker collects per message. Most
+ * of them are in two short steps: `parse` (two per state of the four a packet passes, two per socket read)
+ * and `_newPacket` (three). These two are replaced on each client's parser by the same steps without the
+ * calls; the other states keep theirs (their code is longer and copied nowhere). With debugging on for the
+ * parser (DEBUG=mqtt-packet:*) nothing is replaced. The steps as copied: `parse` appends the read to the
+ * buffer list and runs the states by name (`this[this._states[this._stateCounter]]()`) while one completes
+ * and the parser has no error, wrapping the counter; `_newPacket` consumes the packet's bytes, emits
+ * 'packet' (aedes handles it synchronously) and starts a new Packet.
+ */
+export function parseWithoutDebugCalls(client: Client): void {
+  const parser = (client as unknown as { _parser?: PacketParser })._parser;
+  if (!parser || !Array.isArray(parser._states) || typeof parser._resetState !== 'function') return;
+  if (mqttPacketDebug.enabled('mqtt-packet:parser')) return;
+  const states = parser as unknown as Record<string, () => boolean>;
+  (parser as unknown as { parse(buf: Buffer): number }).parse = function parseQuietly(
+    this: PacketParser,
+    buf: Buffer,
+  ) {
+    if (this.error) this._resetState();
+    this._list.append(buf);
+    while (
+      (this.packet.length !== -1 || this._list.length > 0) &&
+      (states[this._states[this._stateCounter] as string] as () => boolean).call(this) &&
+      !this.error
+    ) {
+      this._stateCounter++;
+      if (this._stateCounter >= this._states.length) this._stateCounter = 0;
+    }
+    return this._list.length;
+  };
+  (parser as unknown as { _newPacket(): boolean })._newPacket = function newPacketQuietly(
+    this: PacketParser,
+  ) {
+    if (this.packet) {
+      this._list.consume(this.packet.length);
+      this.emit('packet', this.packet);
+    }
+    this.packet = new MqttPacket() as PacketParser['packet'];
+    this._pos = 0;
+    return true;
+  };
+}
+
 // 4b. CONNACK before any delivery
 
 /**

@@ -38,6 +38,7 @@ import {
   limitPacketSize,
   listenersOnThisNode,
   markRedeliveriesDup,
+  parseWithoutDebugCalls,
   resolveQueueWritesInOrder,
   routeInArrivalOrder,
   sendConnackFirst,
@@ -694,6 +695,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const handle = (stream: Parameters<typeof aedes.handle>[0], req?: http.IncomingMessage) => {
     const client = aedes.handle(stream, req);
     limitPacketSize(client, MAX_PACKET_BYTES);
+    parseWithoutDebugCalls(client);
     connackFirst(client);
   };
   const sockets = new Set<net.Socket>();
