@@ -129,8 +129,10 @@ import { benchUnlock, describeUnlockBench, type UnlockBenchResult, unlockFailure
  *   --memory-control     memory: the same minutes and load with the store left up (is a rise the outage's?)
  *   --out FILE     results file (default bench/results.json)
  *
- * Time: with the defaults, ingest-references is 15 measurements of 20,000 messages; WeSprint's (~5 s each at
- * its ~4k msg/s) dominate: about 2 minutes on this 2-core machine (load ~8); live about 20 s. For a quick look: --only ingest-references --messages 2000 --runs 1 (about 15 s); faults:
+ * Time: with the defaults, ingest-references is 15 measurements of 100,000 messages (4-7 s each on a quiet
+ * machine, up to 30 s at load 15): A and WeSprint->embedded alone (--measure, 6 runs) took 1.3-2 minutes at
+ * load 9-15 (2026-12-07), all five paths about twice that; live about 20 s. For a quick look: --only
+ * ingest-references --messages 2000 --runs 1 (about 15 s); faults:
  * --only faults --messages 2000 --store-down 8 --repeat 1 (about 3 minutes for both shapes).
  */
 
