@@ -82,3 +82,56 @@ export async function saveScreenshot(page: Page, name: string): Promise<string> 
   await page.screenshot({ path: file, fullPage: true });
   return file;
 }
+
+/** Who signs in: a demo person, or a member a test made. */
+export interface Credentials {
+  email: string;
+  password: string;
+}
+
+/**
+ * Signs the page's context in through the API (`POST /api/auth/login` from its own request context, so the
+ * session cookie is the page's); a refused sign-in throws.
+ */
+export async function signInThroughApi(page: Page, httpUrl: string, who: Credentials): Promise<void> {
+  const response = await page.request.post(`${httpUrl}/api/auth/login`, {
+    data: { email: who.email, password: who.password },
+  });
+  if (!response.ok()) throw new Error(`sign-in of ${who.email} failed: ${response.status()}`);
+}
+
+/** A fresh page (desktop unless told), signed in through the API. */
+export async function signedInPage(
+  browser: Browser,
+  httpUrl: string,
+  who: Credentials,
+  viewport: { width: number; height: number } = VIEWPORTS.desktop,
+): Promise<WatchedPage> {
+  const watched = await newPage(browser, viewport);
+  await signInThroughApi(watched.page, httpUrl, who);
+  return watched;
+}
+
+/** Signs in on the member page's form, as a person does (the page shows it: `/`, signed out). */
+export async function signInOnPage(page: Page, who: Credentials): Promise<void> {
+  await page.getByLabel('E-Mail').fill(who.email);
+  await page.getByLabel('Passwort').fill(who.password);
+  await page.getByRole('button', { name: 'Anmelden' }).click();
+}
+
+/**
+ * A phone on the member page (`<httpUrl>/`), signed in through its form; with `now`, the page's clock is fixed
+ * at that instant before the page loads.
+ */
+export async function memberPhone(
+  browser: Browser,
+  httpUrl: string,
+  who: Credentials,
+  now?: number,
+): Promise<WatchedPage> {
+  const watched = await newPage(browser, VIEWPORTS.phone);
+  if (now !== undefined) await watched.page.clock.setFixedTime(now);
+  await watched.page.goto(`${httpUrl}/`);
+  await signInOnPage(watched.page, who);
+  return watched;
+}

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { newPage, openBrowser, saveScreenshot, VIEWPORTS } from '../../test-support/browser.ts';
+import { openBrowser, saveScreenshot, signedInPage } from '../../test-support/browser.ts';
 import { startRunningSystem } from '../../test-support/running-system.ts';
 
 /**
@@ -30,11 +30,7 @@ t.test('a CO2 alert appears live, is acknowledged in the page, and clears', asyn
   const roomName = system.site.spaces.find((s) => s.id === ROOM)?.name ?? '';
   t.ok(roomName, 'the room is in the site file');
 
-  const { page, errors } = await newPage(browser, VIEWPORTS.desktop);
-  const login = await page.request.post(`${system.httpUrl}/api/auth/login`, {
-    data: { email: facility.email, password: facility.password },
-  });
-  t.equal(login.status(), 200, 'signed in as the facility manager');
+  const { page, errors } = await signedInPage(browser, system.httpUrl, facility);
   const me = (await (await page.request.get(`${system.httpUrl}/api/me`)).json()) as {
     member: { id: string };
   };

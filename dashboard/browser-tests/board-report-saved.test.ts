@@ -9,7 +9,7 @@ import { loadSite } from '../../site/load.ts';
 import { fromLocal, toLocal } from '../../site/local-time.ts';
 import { SqliteStore } from '../../storage/sqlite-store.ts';
 import type { StoredReading } from '../../storage/store.ts';
-import { newPage, openBrowser, saveScreenshot, VIEWPORTS } from '../../test-support/browser.ts';
+import { openBrowser, saveScreenshot, signedInPage } from '../../test-support/browser.ts';
 import { startRunningSystem } from '../../test-support/running-system.ts';
 
 /**
@@ -134,11 +134,7 @@ t.test('the board report shows what automations saved, apart, with how it is est
   });
   t.teardown(() => system.stop());
 
-  const { page, errors } = await newPage(browser, VIEWPORTS.desktop);
-  const signIn = await page.request.post(`${system.httpUrl}/api/auth/login`, {
-    data: { email: system.person('board').email, password: system.person('board').password },
-  });
-  t.equal(signIn.status(), 200, 'the board signs in');
+  const { page, errors } = await signedInPage(browser, system.httpUrl, system.person('board'));
   await page.goto(`${system.httpUrl}/board/report?period=${label}`);
   const section = page.locator('[data-section="saved-by-automations"]');
   await section.waitFor();

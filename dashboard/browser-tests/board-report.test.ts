@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
-import type { Page } from 'playwright-core';
 import t from 'tap';
 import { SqliteBookingStore } from '../../bookings/sqlite-booking-store.ts';
 import { readSettings } from '../../cli/settings.ts';
@@ -11,7 +10,7 @@ import { loadSite } from '../../site/load.ts';
 import { fromLocal, toLocal } from '../../site/local-time.ts';
 import { SqliteStore } from '../../storage/sqlite-store.ts';
 import type { StoredReading } from '../../storage/store.ts';
-import { newPage, openBrowser, saveScreenshot, VIEWPORTS } from '../../test-support/browser.ts';
+import { newPage, openBrowser, saveScreenshot, signedInPage, VIEWPORTS } from '../../test-support/browser.ts';
 import { startRunningSystem } from '../../test-support/running-system.ts';
 import {
   figureChange,
@@ -114,13 +113,6 @@ function meterHistory(
     }
   }
   return { readings, kwh };
-}
-
-async function signInAs(page: Page, httpUrl: string, who: { email: string; password: string }) {
-  const response = await page.request.post(`${httpUrl}/api/auth/login`, {
-    data: { email: who.email, password: who.password },
-  });
-  if (!response.ok()) throw new Error(`sign-in failed: ${response.status()}`);
 }
 
 t.test(
@@ -237,18 +229,16 @@ t.test(
     t.equal(next, `/board/report?period=${month.label}`, 'sent to sign in, and back to this report after');
 
     // A member: a clear refusal, no figures.
-    const { page: memberPage } = await newPage(browser, VIEWPORTS.desktop);
     const member = system.demo.find((d) => d.role === 'member');
     if (!member) throw new Error('no demo member');
-    await signInAs(memberPage, system.httpUrl, member);
+    const { page: memberPage } = await signedInPage(browser, system.httpUrl, member);
     await memberPage.goto(`${system.httpUrl}/board/report?period=${month.label}`);
     await memberPage.getByRole('alert').filter({ hasText: 'vorbehalten' }).waitFor();
     t.equal(await memberPage.locator('[data-figure]').count(), 0, 'a member sees no figure');
     await saveScreenshot(memberPage, 'board-report-member-refused');
 
     // The board.
-    const { page, errors } = await newPage(browser, VIEWPORTS.desktop);
-    await signInAs(page, system.httpUrl, system.person('board'));
+    const { page, errors } = await signedInPage(browser, system.httpUrl, system.person('board'));
     await page.goto(`${system.httpUrl}/board/report?period=${month.label}`);
     await page.locator('[data-figure="energyKwh"]').waitFor();
     const apiAnswer = await page.request.get(`${system.httpUrl}/api/board/report?period=${month.label}`);
@@ -414,8 +404,7 @@ t.test(
     await page.getByRole('heading', { level: 1 }).filter({ hasText: monthName }).waitFor();
 
     // Without a period: the last month that has ended (by the reader's clock), put into the address.
-    const { page: plain } = await newPage(browser, VIEWPORTS.desktop);
-    await signInAs(plain, system.httpUrl, system.person('board'));
+    const { page: plain } = await signedInPage(browser, system.httpUrl, system.person('board'));
     await plain.goto(`${system.httpUrl}/board/report`);
     await plain.waitForURL(/period=/);
     const browserMonth = Number(

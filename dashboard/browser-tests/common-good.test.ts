@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
-import type { Page } from 'playwright-core';
 import t from 'tap';
 import { SqliteBookingStore } from '../../bookings/sqlite-booking-store.ts';
 import { readSettings } from '../../cli/settings.ts';
@@ -14,7 +13,7 @@ import { loadSite } from '../../site/load.ts';
 import { addDays, fromLocal, isoWeekday, toLocal } from '../../site/local-time.ts';
 import { SqliteStore } from '../../storage/sqlite-store.ts';
 import type { StoredReading } from '../../storage/store.ts';
-import { newPage, openBrowser, saveScreenshot, VIEWPORTS } from '../../test-support/browser.ts';
+import { openBrowser, saveScreenshot, signedInPage } from '../../test-support/browser.ts';
 import { startRunningSystem } from '../../test-support/running-system.ts';
 import { formatCommonGood } from '../src/pages/common-good/common-good-numbers.ts';
 
@@ -27,13 +26,6 @@ import { formatCommonGood } from '../src/pages/common-good/common-good-numbers.t
 
 const HOUR_MS = 3_600_000;
 const PDF_FILE = path.resolve(import.meta.dirname, '../../test-output/common-good.pdf');
-
-async function signInAs(page: Page, httpUrl: string, who: { email: string; password: string }) {
-  const response = await page.request.post(`${httpUrl}/api/auth/login`, {
-    data: { email: who.email, password: who.password },
-  });
-  if (!response.ok()) throw new Error(`sign-in failed: ${response.status()}`);
-}
 
 t.test('the common-good report: figures, CSV, who may read it, print, English', async (t) => {
   const browser = await openBrowser(t);
@@ -131,16 +123,14 @@ t.test('the common-good report: figures, CSV, who may read it, print, English', 
 
   // A member and the facility manager: a clear refusal, no figures.
   for (const role of ['member', 'facility'] as const) {
-    const { page } = await newPage(browser, VIEWPORTS.desktop);
-    await signInAs(page, system.httpUrl, system.person(role));
+    const { page } = await signedInPage(browser, system.httpUrl, system.person(role));
     await page.goto(`${system.httpUrl}/board/common-good?period=${label}`);
     await page.getByRole('alert').filter({ hasText: 'vorbehalten' }).waitFor();
     t.equal(await page.locator('[data-figure]').count(), 0, `${role}: no figure`);
   }
 
   // The board.
-  const { page, errors } = await newPage(browser, VIEWPORTS.desktop);
-  await signInAs(page, system.httpUrl, system.person('board'));
+  const { page, errors } = await signedInPage(browser, system.httpUrl, system.person('board'));
   await page.goto(`${system.httpUrl}/board/common-good?period=${label}`);
   await page.locator('[data-figure="peopleReached"]').waitFor();
   const answer = await page.request.get(`${system.httpUrl}/api/board/common-good?period=${label}`);

@@ -1,7 +1,7 @@
 import type { Page } from 'playwright-core';
 import t, { type Test } from 'tap';
 import type { FacilityOverview } from '../../api/facility-overview.ts';
-import { newPage, openBrowser, saveScreenshot, VIEWPORTS } from '../../test-support/browser.ts';
+import { openBrowser, saveScreenshot, signedInPage } from '../../test-support/browser.ts';
 import { startRunningSystem } from '../../test-support/running-system.ts';
 
 /**
@@ -38,12 +38,7 @@ t.test(
     t.teardown(() => system.stop());
     const { httpUrl } = system;
 
-    const { page, errors } = await newPage(browser, VIEWPORTS.desktop);
-    const person = system.person('facility');
-    const login = await page.request.post(`${httpUrl}/api/auth/login`, {
-      data: { email: person.email, password: person.password },
-    });
-    t.equal(login.status(), 200);
+    const { page, errors } = await signedInPage(browser, httpUrl, system.person('facility'));
     // Until the simulated devices have spoken, their controls have no state to show.
     await until('the Pro 4PM and the valve heard', async () => {
       const overview = (await (

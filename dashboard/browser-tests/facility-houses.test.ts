@@ -1,14 +1,20 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Page } from 'playwright-core';
 import t from 'tap';
 import type { FacilityOverview } from '../../api/facility-overview.ts';
 import { readSettings } from '../../cli/settings.ts';
 import { loadSites } from '../../cli/sites.ts';
 import { openRecords } from '../../database/database.ts';
 import { SqliteMemberStore } from '../../members/sqlite-member-store.ts';
-import { newPage, openBrowser, saveScreenshot, VIEWPORTS } from '../../test-support/browser.ts';
+import {
+  newPage,
+  openBrowser,
+  saveScreenshot,
+  signedInPage,
+  signInThroughApi,
+  VIEWPORTS,
+} from '../../test-support/browser.ts';
 import { startRunningSystem } from '../../test-support/running-system.ts';
 
 /**
@@ -21,13 +27,6 @@ import { startRunningSystem } from '../../test-support/running-system.ts';
 
 const DEMO_NETWORK = path.resolve(import.meta.dirname, '../../simulations/network');
 const PASSWORD = 'facility-houses-password-1';
-
-async function signInAs(page: Page, httpUrl: string, email: string) {
-  const response = await page.request.post(`${httpUrl}/api/auth/login`, {
-    data: { email, password: PASSWORD },
-  });
-  if (!response.ok()) throw new Error(`sign-in of ${email} failed: ${response.status()}`);
-}
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
   const started = Date.now();
@@ -75,8 +74,10 @@ t.test('the facility view switches between two houses, its live channel with it'
 
   // The facility manager of the first house alone: no switch, and the second house refused.
   {
-    const { page } = await newPage(browser, VIEWPORTS.desktop);
-    await signInAs(page, httpUrl, 'eins@haustechnik.example');
+    const { page } = await signedInPage(browser, httpUrl, {
+      email: 'eins@haustechnik.example',
+      password: PASSWORD,
+    });
     await page.goto(`${httpUrl}/facility`);
     await page.locator('article[data-space]').first().waitFor();
     await page.waitForTimeout(1000);
@@ -99,7 +100,7 @@ t.test('the facility view switches between two houses, its live channel with it'
       } catch {}
     });
   });
-  await signInAs(page, httpUrl, 'beide@haustechnik.example');
+  await signInThroughApi(page, httpUrl, { email: 'beide@haustechnik.example', password: PASSWORD });
   await page.goto(`${httpUrl}/facility`);
   await page.locator('p.site').filter({ hasText: home.site.name }).waitFor();
   const select = page.locator('.site-switch select');

@@ -1,10 +1,10 @@
-import type { APIRequestContext, Browser, Page } from 'playwright-core';
+import type { APIRequestContext, Page } from 'playwright-core';
 import t, { type Test } from 'tap';
 import type { EnergyDays } from '../../api/facility-history.ts';
 import type { FacilityOverview, FacilitySpace } from '../../api/facility-overview.ts';
 import { isQuantity, QUANTITIES, type QuantityDescription } from '../../building/quantities.ts';
-import { newPage, openBrowser, saveScreenshot, VIEWPORTS } from '../../test-support/browser.ts';
-import { type RunningSystem, startRunningSystem } from '../../test-support/running-system.ts';
+import { newPage, openBrowser, saveScreenshot, signedInPage, VIEWPORTS } from '../../test-support/browser.ts';
+import { startRunningSystem } from '../../test-support/running-system.ts';
 
 /**
  * The facility view on the whole running system with the simulated building: who gets in, the floors and
@@ -20,16 +20,6 @@ function parseGerman(text: string): number {
   const m = /-?[\d.]+(,\d+)?/.exec(text.replace(/\s/g, ' '));
   if (!m) return Number.NaN;
   return Number(m[0].replace(/\./g, '').replace(',', '.'));
-}
-
-async function signedInPage(browser: Browser, system: RunningSystem, role: 'facility' | 'member' | 'board') {
-  const watched = await newPage(browser, VIEWPORTS.desktop);
-  const person = system.person(role);
-  const response = await watched.page.request.post(`${system.httpUrl}/api/auth/login`, {
-    data: { email: person.email, password: person.password },
-  });
-  if (response.status() !== 200) throw new Error(`sign-in as ${role} failed: ${response.status()}`);
-  return watched;
 }
 
 async function overviewOf(request: APIRequestContext, httpUrl: string): Promise<FacilityOverview> {
@@ -144,7 +134,7 @@ t.test('the facility view in real Chromium on the simulated building', async (t:
 
   // Signed in without the role: a clear refusal, no building data.
   for (const role of ['member', 'board'] as const) {
-    const { page, errors } = await signedInPage(browser, system, role);
+    const { page, errors } = await signedInPage(browser, system.httpUrl, system.person(role));
     await page.goto(`${httpUrl}/facility`);
     const alert = page.getByRole('alert').filter({ hasText: 'Kein Zugriff' });
     await alert.waitFor();
@@ -159,7 +149,7 @@ t.test('the facility view in real Chromium on the simulated building', async (t:
     await page.context().close();
   }
 
-  const { page, errors } = await signedInPage(browser, system, 'facility');
+  const { page, errors } = await signedInPage(browser, system.httpUrl, system.person('facility'));
   // Wait until the building has spoken: today's energy from two counter readings, air everywhere, and the
   // history the charts read is in the store.
   await until('the simulated building to report', async () => {

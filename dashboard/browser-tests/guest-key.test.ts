@@ -3,7 +3,7 @@ import { SqliteBookingStore } from '../../bookings/sqlite-booking-store.ts';
 import { DEMO_SITE_FILE } from '../../simulations/demo-site.ts';
 import { loadSite } from '../../site/load.ts';
 import { callApi } from '../../test-support/api.ts';
-import { newPage, openBrowser, saveScreenshot, VIEWPORTS } from '../../test-support/browser.ts';
+import { memberPhone, newPage, openBrowser, saveScreenshot, VIEWPORTS } from '../../test-support/browser.ts';
 import { signedInMember } from '../../test-support/members.ts';
 import { eventually } from '../../test-support/small-building.ts';
 import { unlockBuilding } from '../../test-support/unlock-building.ts';
@@ -43,11 +43,7 @@ t.test('the key page: opening the link opens nothing, the tap opens the door', a
   const lock = b.lock(protelLock);
 
   // Anna makes the key on her phone, from her booking.
-  const host = await newPage(browser, VIEWPORTS.phone);
-  await host.page.goto(`${base}/`);
-  await host.page.getByLabel('E-Mail').fill(anna.member.email);
-  await host.page.getByLabel('Passwort').fill(anna.password);
-  await host.page.getByRole('button', { name: 'Anmelden' }).click();
+  const host = await memberPhone(browser, base, { email: anna.member.email, password: anna.password });
   const label = new RegExp(`^Gastschlüssel für ${protel.name}`);
   await host.page.getByRole('button', { name: label }).click();
   const link = await host.page.getByRole('textbox', { name: label }).inputValue();

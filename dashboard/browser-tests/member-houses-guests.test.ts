@@ -8,7 +8,7 @@ import { sqliteRecords } from '../../records/records.ts';
 import type { SiteConfig } from '../../site/site.ts';
 import { SqliteStore } from '../../storage/sqlite-store.ts';
 import { testApi } from '../../test-support/api.ts';
-import { newPage, openBrowser, saveScreenshot, VIEWPORTS } from '../../test-support/browser.ts';
+import { memberPhone, newPage, openBrowser, saveScreenshot, VIEWPORTS } from '../../test-support/browser.ts';
 import { testRecords } from '../../test-support/members.ts';
 import { house, NORD, openingLocks } from '../../test-support/two-sites.ts';
 
@@ -69,12 +69,12 @@ t.test('a member of Nord gives a guest key and makes an event of her booking in 
     .create({ memberId: ada.member.id, spaceId: 'protel-1', start, end: start + 2 * 3_600_000 }, NOW);
   if (!booked.ok) throw new Error('booking refused');
 
-  const { page, errors } = await newPage(browser, VIEWPORTS.phone);
-  await page.clock.setFixedTime(NOW);
-  await page.goto(`${base}/`);
-  await page.getByLabel('E-Mail').fill('ada@nord.example');
-  await page.getByLabel('Passwort').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Anmelden' }).click();
+  const { page, errors } = await memberPhone(
+    browser,
+    base,
+    { email: 'ada@nord.example', password: PASSWORD },
+    NOW,
+  );
 
   const booking = page.getByRole('list', { name: 'Heute' }).locator('li.booking[data-site="ost"]');
   await booking.getByText('Haus Ost', { exact: true }).waitFor();

@@ -8,7 +8,7 @@ import { sqliteRecords } from '../../records/records.ts';
 import type { SiteConfig } from '../../site/site.ts';
 import { SqliteStore } from '../../storage/sqlite-store.ts';
 import { testApi } from '../../test-support/api.ts';
-import { newPage, openBrowser, saveScreenshot, VIEWPORTS } from '../../test-support/browser.ts';
+import { memberPhone, openBrowser, saveScreenshot } from '../../test-support/browser.ts';
 import { signIn, testRecords } from '../../test-support/members.ts';
 import { NORD, SUED } from '../../test-support/two-sites.ts';
 
@@ -66,12 +66,12 @@ t.test('a member of Nord moves a booking and books and changes a series in Süd'
   const bookingId = booked.json().id as string;
   const sueds = sqliteRecords(records).bookingsAt('sued');
 
-  const { page, errors } = await newPage(browser, VIEWPORTS.phone);
-  await page.clock.setFixedTime(NOW);
-  await page.goto(`${base}/`);
-  await page.getByLabel('E-Mail').fill('ada@nord.example');
-  await page.getByLabel('Passwort').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Anmelden' }).click();
+  const { page, errors } = await memberPhone(
+    browser,
+    base,
+    { email: 'ada@nord.example', password: PASSWORD },
+    NOW,
+  );
   const houseSelect = page.getByLabel('In welchem Haus?');
   await houseSelect.waitFor();
   await houseSelect.selectOption('sued');

@@ -8,7 +8,7 @@ import { sqliteRecords } from '../../records/records.ts';
 import type { SiteConfig } from '../../site/site.ts';
 import { SqliteStore } from '../../storage/sqlite-store.ts';
 import { testApi } from '../../test-support/api.ts';
-import { newPage, openBrowser, saveScreenshot, VIEWPORTS } from '../../test-support/browser.ts';
+import { memberPhone, openBrowser, saveScreenshot } from '../../test-support/browser.ts';
 import { testRecords } from '../../test-support/members.ts';
 import { NORD, openingLocks, SUED } from '../../test-support/two-sites.ts';
 
@@ -65,12 +65,12 @@ t.test('a member of Nord books and opens a room in Süd from her phone', async (
     password: PASSWORD,
   });
 
-  const { page, errors } = await newPage(browser, VIEWPORTS.phone);
-  await page.clock.setFixedTime(NOW);
-  await page.goto(`${base}/`);
-  await page.getByLabel('E-Mail').fill('ada@nord.example');
-  await page.getByLabel('Passwort').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Anmelden' }).click();
+  const { page, errors } = await memberPhone(
+    browser,
+    base,
+    { email: 'ada@nord.example', password: PASSWORD },
+    NOW,
+  );
 
   const houseSelect = page.getByLabel('In welchem Haus?');
   await houseSelect.waitFor();
@@ -133,12 +133,7 @@ t.test('a member of Nord books and opens a room in Süd from her phone', async (
   await page.context().close();
 
   // Bea of Süd, in Nord: desks only.
-  const second = await newPage(browser, VIEWPORTS.phone);
-  await second.page.clock.setFixedTime(NOW);
-  await second.page.goto(`${base}/`);
-  await second.page.getByLabel('E-Mail').fill('bea@sued.example');
-  await second.page.getByLabel('Passwort').fill(PASSWORD);
-  await second.page.getByRole('button', { name: 'Anmelden' }).click();
+  const second = await memberPhone(browser, base, { email: 'bea@sued.example', password: PASSWORD }, NOW);
   const beasSelect = second.page.getByLabel('In welchem Haus?');
   await beasSelect.waitFor();
   t.same(await beasSelect.locator('option').allTextContents(), ['Haus Süd (dein Haus)', 'Haus Nord']);

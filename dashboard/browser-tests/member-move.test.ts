@@ -2,7 +2,7 @@ import t from 'tap';
 import { SqliteBookingStore } from '../../bookings/sqlite-booking-store.ts';
 import { Identity } from '../../members/identity.ts';
 import { testApi } from '../../test-support/api.ts';
-import { newPage, openBrowser, saveScreenshot, VIEWPORTS } from '../../test-support/browser.ts';
+import { memberPhone, openBrowser, saveScreenshot } from '../../test-support/browser.ts';
 import { createTestMember, signIn, testRecords } from '../../test-support/members.ts';
 import { buildingWithHall } from '../../test-support/small-building.ts';
 
@@ -57,12 +57,12 @@ t.test('member moves one date of a series and a single booking; a taken time is 
   const singleId = single.json().id as string;
   t.type(singleId, 'string', 'the single booking has an id');
 
-  const { page, errors } = await newPage(browser, VIEWPORTS.phone);
-  await page.clock.setFixedTime(NOW);
-  await page.goto(`${base}/`);
-  await page.getByLabel('E-Mail').fill(ada.member.email);
-  await page.getByLabel('Passwort').fill(ada.password);
-  await page.getByRole('button', { name: 'Anmelden' }).click();
+  const { page, errors } = await memberPhone(
+    browser,
+    base,
+    { email: ada.member.email, password: ada.password },
+    NOW,
+  );
 
   const list = page.locator('section', { has: page.getByRole('heading', { name: 'Meine Buchungen' }) });
   const aprilItem = list.locator(`li.booking[data-booking="${april.id}"]`);

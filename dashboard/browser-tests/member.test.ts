@@ -1,6 +1,5 @@
-import type { Page } from 'playwright-core';
 import t from 'tap';
-import { newPage, openBrowser, saveScreenshot, VIEWPORTS } from '../../test-support/browser.ts';
+import { newPage, openBrowser, saveScreenshot, signInOnPage, VIEWPORTS } from '../../test-support/browser.ts';
 import { type RunningSystem, startRunningSystem } from '../../test-support/running-system.ts';
 
 /**
@@ -32,12 +31,6 @@ function lockedRoom(system: RunningSystem, spaceId: string) {
   const lock = system.simulation?.locks.get(space.lock);
   if (!lock) throw new Error(`no simulated lock ${space.lock}`);
   return { space, lock };
-}
-
-async function signIn(page: Page, email: string, password: string): Promise<void> {
-  await page.getByLabel('E-Mail').fill(email);
-  await page.getByLabel('Passwort').fill(password);
-  await page.getByRole('button', { name: 'Anmelden' }).click();
 }
 
 /** Books through the API as another member (a second phone), for the "someone else's room" case. */
@@ -83,13 +76,13 @@ t.test(
     await saveScreenshot(page, 'member-sign-in');
 
     await t.test('a wrong password is said plainly', async (t) => {
-      await signIn(page, ada.email, `${ada.password}-wrong`);
+      await signInOnPage(page, { email: ada.email, password: `${ada.password}-wrong` });
       const alert = page.locator('#sign-in-problem');
       await alert.getByText('E-Mail oder Passwort ist falsch.').waitFor();
       t.pass('wrong password shown');
     });
 
-    await signIn(page, ada.email, ada.password);
+    await signInOnPage(page, ada);
     await page.getByRole('heading', { name: 'Meine Buchungen' }).waitFor();
     await page.getByText('Keine Buchungen').waitFor();
     t.equal(
@@ -269,7 +262,7 @@ t.test('installable app: manifest, service worker for the shell only, offline st
 
   // Signed in, the page reads personal data from the API; none of it may land in the cache.
   const member = system.admin;
-  await signIn(page, member.email, member.password);
+  await signInOnPage(page, member);
   await page.getByRole('heading', { name: 'Meine Buchungen' }).waitFor();
   const cached = (await page.evaluate(
     'caches.keys().then((names) => Promise.all(names.map((n) => caches.open(n).then((c) => c.keys())))).then((all) => all.flat().map((r) => new URL(r.url).pathname))',
@@ -309,7 +302,7 @@ t.test('after sign-in the page goes on to ?next, but only to our own pages', asy
   const { page } = await newPage(browser, VIEWPORTS.phone);
   await page.goto(`${system.httpUrl}/?next=/facility`);
   await page.getByText('Nach der Anmeldung geht es weiter zu /facility.').waitFor();
-  await signIn(page, facility.email, facility.password);
+  await signInOnPage(page, facility);
   await page.waitForURL(`${system.httpUrl}/facility`);
   t.pass('went on to /facility');
 
@@ -320,7 +313,7 @@ t.test('after sign-in the page goes on to ?next, but only to our own pages', asy
     0,
     'a foreign target is not even mentioned',
   );
-  await signIn(other.page, facility.email, facility.password);
+  await signInOnPage(other.page, facility);
   await other.page.getByRole('heading', { name: 'Meine Buchungen' }).waitFor();
   t.equal(new URL(other.page.url()).origin, system.httpUrl, 'still on our origin');
   t.equal(new URL(other.page.url()).pathname, '/', 'stayed on the member page');
@@ -343,7 +336,7 @@ t.test('after sign-in the page goes on to ?next, but only to our own pages', asy
     for (let i = 0; i < 10 && statuses.at(-1) !== 429; i += 1) {
       const [response] = await Promise.all([
         page.waitForResponse((r) => r.url().endsWith('/api/auth/login')),
-        signIn(page, member.email, 'not-the-password'),
+        signInOnPage(page, { email: member.email, password: 'not-the-password' }),
       ]);
       statuses.push(response.status());
       retryAfter = response.headers()['retry-after'];

@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
-import type { Page } from 'playwright-core';
 import t from 'tap';
 import { readSettings } from '../../cli/settings.ts';
 import { loadSites } from '../../cli/sites.ts';
@@ -11,7 +10,7 @@ import type { NetworkReportOut } from '../../reports/network-report-schema.ts';
 import { fromLocal, toLocal } from '../../site/local-time.ts';
 import { SqliteStore } from '../../storage/sqlite-store.ts';
 import type { StoredReading } from '../../storage/store.ts';
-import { newPage, openBrowser, saveScreenshot, VIEWPORTS } from '../../test-support/browser.ts';
+import { openBrowser, saveScreenshot, signedInPage } from '../../test-support/browser.ts';
 import { startRunningSystem } from '../../test-support/running-system.ts';
 import { formatCoverage, formatFigure, type UnitWords } from '../src/pages/board/report-numbers.ts';
 
@@ -34,13 +33,6 @@ const GERMAN_UNITS: UnitWords = {
   hours: 'Std.',
   percentPoints: 'Pp.',
 };
-
-async function signInAs(page: Page, httpUrl: string, who: { email: string; password: string }) {
-  const response = await page.request.post(`${httpUrl}/api/auth/login`, {
-    data: { email: who.email, password: who.password },
-  });
-  if (!response.ok()) throw new Error(`sign-in failed: ${response.status()}`);
-}
 
 t.test('the network report: houses side by side, the total, CSV, refusal and print', async (t) => {
   const browser = await openBrowser(t);
@@ -123,14 +115,12 @@ t.test('the network report: houses side by side, the total, CSV, refusal and pri
     records.close();
   }
 
-  const refused = await newPage(browser, VIEWPORTS.desktop);
-  await signInAs(refused.page, system.httpUrl, homeOnly);
+  const refused = await signedInPage(browser, system.httpUrl, homeOnly);
   await refused.page.goto(`${system.httpUrl}/network/report?period=${label}`);
   await refused.page.getByRole('alert').filter({ hasText: 'Vorstand aller Häuser' }).waitFor();
   t.equal(await refused.page.locator('[data-figure]').count(), 0, 'the board of one house sees no figure');
 
-  const { page, errors } = await newPage(browser, VIEWPORTS.desktop);
-  await signInAs(page, system.httpUrl, everywhere);
+  const { page, errors } = await signedInPage(browser, system.httpUrl, everywhere);
   await page.goto(`${system.httpUrl}/network/report?period=${label}`);
   await page.locator('[data-figure="energyKwh"]').waitFor();
   const answer = await page.request.get(`${system.httpUrl}/api/network/report?period=${label}`);
@@ -217,8 +207,7 @@ t.test('the network report: houses side by side, the total, CSV, refusal and pri
   await refused.page.waitForLoadState('networkidle');
   t.equal(await refused.page.getByLabel('Haus').count(), 0, 'one house: no switch');
 
-  const board = await newPage(browser, VIEWPORTS.desktop);
-  await signInAs(board.page, system.httpUrl, everywhere);
+  const board = await signedInPage(browser, system.httpUrl, everywhere);
   await board.page.goto(`${system.httpUrl}/board/report?period=${label}`);
   const houseSwitch = board.page.getByLabel('Haus');
   await houseSwitch.waitFor();

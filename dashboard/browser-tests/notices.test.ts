@@ -2,7 +2,7 @@ import path from 'node:path';
 import t from 'tap';
 import { openRecords } from '../../database/database.ts';
 import { Identity } from '../../members/identity.ts';
-import { newPage, openBrowser, saveScreenshot, VIEWPORTS } from '../../test-support/browser.ts';
+import { memberPhone, newPage, openBrowser, saveScreenshot, VIEWPORTS } from '../../test-support/browser.ts';
 import { type RunningSystem, startRunningSystem } from '../../test-support/running-system.ts';
 
 /**
@@ -60,11 +60,7 @@ t.test('a notice on a room: on the booker’s member view and the lobby tile, no
   t.equal(put.status, 200, 'the notice is up');
 
   const signIn = async (email: string, password: string) => {
-    const { page, errors } = await newPage(browser, VIEWPORTS.phone);
-    await page.goto(`${system.httpUrl}/`);
-    await page.getByLabel('E-Mail').fill(email);
-    await page.getByLabel('Passwort').fill(password);
-    await page.getByRole('button', { name: 'Anmelden' }).click();
+    const { page, errors } = await memberPhone(browser, system.httpUrl, { email, password });
     await page.getByText(/Angemeldet als/).waitFor();
     return { page, errors };
   };

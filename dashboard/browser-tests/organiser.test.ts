@@ -1,7 +1,7 @@
 import t from 'tap';
 import { Identity } from '../../members/identity.ts';
 import { callApi, testApi } from '../../test-support/api.ts';
-import { newPage, openBrowser, saveScreenshot, VIEWPORTS } from '../../test-support/browser.ts';
+import { memberPhone, newPage, openBrowser, saveScreenshot, VIEWPORTS } from '../../test-support/browser.ts';
 import { signedInMember, testRecords } from '../../test-support/members.ts';
 import { buildingWithHall } from '../../test-support/small-building.ts';
 
@@ -39,12 +39,12 @@ t.test('an organiser makes an event of a booking, sees the sign-ups, enters who 
   });
   t.equal(booked.status, 201, booked.text);
 
-  const { page, errors } = await newPage(browser, VIEWPORTS.phone);
-  await page.clock.setFixedTime(MORNING);
-  await page.goto(`${base}/`);
-  await page.getByLabel('E-Mail').fill(ada.member.email);
-  await page.getByLabel('Passwort').fill(ada.password);
-  await page.getByRole('button', { name: 'Anmelden' }).click();
+  const { page, errors } = await memberPhone(
+    browser,
+    base,
+    { email: ada.member.email, password: ada.password },
+    MORNING,
+  );
   const mine = page.getByRole('region', { name: 'Meine Veranstaltungen' });
   await mine.getByText('Noch keine.', { exact: false }).waitFor();
 
