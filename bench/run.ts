@@ -4,6 +4,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { boundHeapGrowth } from '../cli/heap.ts';
 import { benchBoardReport, describeBoardReportBench } from './board-report.ts';
 import {
   DEFAULT_FAULTS,
@@ -255,6 +256,10 @@ type BenchmarkName = (typeof BENCHMARKS)[number];
 
 /** Runs the benchmarks named by `args`; resolves with the exit code: 1 when a measurement failed. */
 export async function runBench(args: string[]): Promise<number> {
+  // ingest-references composes WeSprint in this process: with V8's heap growth as `wesprint start` sets it
+  // (cli/heap.ts), so its figures carry that setting's cost (more frequent full collections). Reference A runs
+  // in the same process under the same setting; the benchmarks that spawn `wesprint` get it from the CLI.
+  boundHeapGrowth();
   const { values } = parseArgs({
     args,
     options: {
