@@ -601,3 +601,67 @@ t.test(
     t.equal(Number(after?.points[0]?.value.toFixed(6)), 0.9);
   },
 );
+
+t.test('a large batch stores what the same readings written one by one store', async (t) => {
+  const now = D0 + 2 * DAY;
+  const reading = (i: number, ts: number, value: number | string): StoredReading => ({
+    site: 's',
+    space: i % 7 === 0 ? 'hall' : 'room',
+    device: `d${i % 13}`,
+    channel: String(i % 2),
+    quantity: i % 3 === 0 ? 'power' : 'temperature',
+    unit: i % 3 === 0 ? 'W' : '°C',
+    ts,
+    value,
+  });
+  // Readings in order, late ones among them (hours maintain() rolled up already), the same (series, ts)
+  // again with another value (the later wins), a reading without a channel beside its channel-0 twin (one
+  // series), and readings the schema cannot hold.
+  const batch: StoredReading[] = [];
+  for (let i = 0; i < 500; i++) batch.push(reading(i, now + i * 1000, i));
+  for (let i = 0; i < 100; i++) batch.push(reading(i, now - DAY + i * 60_000, i * 2));
+  for (let i = 0; i < 200; i += 3) batch.push(reading(i, now + i * 1000, `again ${i}`));
+  const { channel: _, ...noChannel } = reading(0, now + 999_000, 42);
+  batch.push(noChannel as StoredReading, reading(0, now + 999_000, 43), reading(2, now + 1, Number.NaN));
+  batch.push(reading(4, Number.NaN, 1), reading(6, now + 998_000, 44));
+  const { channel: __, ...newer } = reading(6, now + 998_000, 45);
+  batch.push(newer as StoredReading);
+
+  const answers = async (store: SqliteStore) => ({
+    raw: await Promise.all(
+      ['power', 'temperature'].map((quantity) =>
+        store.query({ quantity, from: now - 2 * DAY, to: now + DAY, aggregate: 'last', bucketMs: 1000 }),
+      ),
+    ),
+    latest: await store.latest(),
+  });
+  const stores: SqliteStore[] = [];
+  for (const writeThread of [false, false, true]) {
+    const store = new SqliteStore({ file: file(), writeThread });
+    t.teardown(() => store.close());
+    await store.write([reading(1, now - 2 * DAY, 0)]);
+    await store.maintain(now);
+    stores.push(store);
+  }
+  const [single, ...batched] = stores as [SqliteStore, SqliteStore, SqliteStore];
+  for (const r of batch) await single.write([r]);
+  for (const store of batched) await store.write(batch);
+  const expected = await answers(single);
+  t.equal(
+    expected.latest.find((r) => r.device === 'd0' && r.channel === '0' && r.quantity === 'power')?.value,
+    43,
+  );
+  t.equal(
+    expected.latest.find((r) => r.device === 'd6' && r.channel === '0' && r.quantity === 'power')?.value,
+    45,
+  );
+  for (const [i, store] of batched.entries()) {
+    t.same(await answers(store), expected, `one batch, ${i === 0 ? 'this thread' : 'the write thread'}`);
+    // The late readings marked their hours dirty: maintenance re-rolls them as after one-by-one writes.
+    await store.maintain(now + HOUR);
+  }
+  await single.maintain(now + HOUR);
+  const hourly = (store: SqliteStore) =>
+    store.query({ quantity: 'power', from: now - 2 * DAY, to: now, aggregate: 'mean', bucketMs: HOUR });
+  for (const store of batched) t.same(await hourly(store), await hourly(single), 'the rollups alike');
+});

@@ -1,7 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { readingWriter } from './sqlite-store.ts';
-import { fromColumns, type WriteAnswer, type WriteRequest } from './sqlite-write-thread.ts';
+import { columnsWriter } from './sqlite-store.ts';
+import type { WriteAnswer, WriteRequest } from './sqlite-write-thread.ts';
 
 /**
  * The embedded store's write thread (storage/sqlite-write-thread.ts says why and what it promises): one
@@ -24,7 +24,7 @@ db.pragma('synchronous = NORMAL');
 // changed. 40,000 Tasmota messages in batches of 10,000 readings: 26-28 -> 24-25 µs CPU per message, 5,000:
 // 34 -> 29-30 (one thread, one file).
 db.pragma('wal_autocheckpoint = 10000');
-const write = readingWriter(db);
+const write = columnsWriter(db);
 
 port.on('message', (request: WriteRequest) => {
   if (request.kind === 'close') {
@@ -34,7 +34,7 @@ port.on('message', (request: WriteRequest) => {
   }
   let answer: WriteAnswer;
   try {
-    write(fromColumns(request.readings));
+    write(request.readings);
     answer = { id: request.id };
   } catch (error) {
     const e = error as Error & { code?: unknown };
