@@ -45,8 +45,8 @@ import type {
  * whole range), those hours come from the rollups and the rest from raw readings, combined per bucket;
  * otherwise only raw readings are used (sub-hour detail past retention is gone by design).
  *
- * Durability: WAL with synchronous=NORMAL survives a crash of the process; a power loss may lose the
- * last transactions (the gateway's spool does not cover that case either).
+ * Durability: WAL with synchronous=FULL: a committed write survives a crash of the process and a power loss
+ * (the gateway's journal deletes what the store acknowledged, so nothing else would hold it).
  */
 export interface SqliteStoreOptions {
   file: string;
@@ -136,7 +136,7 @@ export class SqliteStore implements RollsUpHistory {
     // rather than failing after the usual 5 s. Set before WAL, whose switch takes a lock too.
     this.db.pragma('busy_timeout = 600000');
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('synchronous = FULL');
     this.db
       .transaction(() => {
         if (hasTable(this.db, 'reading')) {
