@@ -79,13 +79,14 @@ export interface AlertWatchOptions {
 }
 
 const DEFAULT_CHECK_EVERY_MS = 30_000;
+const DAY_MS = 86_400_000;
+const NIGHT_RETRY_MS = 15 * 60_000;
 
+/** An alert's (kind, subject) as one key. */
 function keyOf(verdict: Verdict): string {
   const { kind, subject } = verdictKey(verdict);
   return `${kind}\0${subject}`;
 }
-const DAY_MS = 86_400_000;
-const NIGHT_RETRY_MS = 15 * 60_000;
 
 export class AlertWatch {
   readonly settings: AlertSettings;
