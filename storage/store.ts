@@ -66,6 +66,11 @@ export interface TimeSeriesStore {
   /** e.g. `sqlite`, `influxdb-v1`, `influxdb-v2`. */
   readonly kind: string;
   /**
+   * How many readings a write takes best when more are waiting: the gateway cuts its batches at this size
+   * (gateway/journal-reader.ts; 10,000 when unset).
+   */
+  readonly batchReadings?: number;
+  /**
    * Stores readings. Idempotent on (site, device, channel, quantity, ts): writing the same reading twice keeps one,
    * which is what lets the gateway's spool replay a batch whose acknowledgement was lost.
    * Rejects when the backend is unreachable; then nothing of the batch may be assumed stored.
