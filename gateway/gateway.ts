@@ -76,7 +76,7 @@ export interface GatewayOptions {
   /** The device messages, in order; the gateway reads it from the store's cursor on. */
   journal: MessageJournal;
   /** Where readings are stored (idempotent on its key: a batch read again is kept once). */
-  store: Pick<TimeSeriesStore, 'write'>;
+  store: Pick<TimeSeriesStore, 'write' | 'batchReadings'>;
   /**
    * The device messages retained at start (the in-process broker's `retained(deviceFilters(profiles))`):
    * read once for devices that announced themselves offline; old news, no readings.

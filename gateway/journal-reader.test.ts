@@ -463,3 +463,25 @@ t.test(
     t.same(writes, [1, 3], 'nothing left for the stop');
   },
 );
+
+t.test("without a batchSize, a batch is cut at the store's batchReadings", async (t) => {
+  const writes: number[] = [];
+  const { writer, live, publish } = await storePath(
+    t,
+    () => ({
+      batchReadings: 4,
+      async write(readings: StoredReading[]) {
+        writes.push(readings.length);
+      },
+    }),
+    // A linger no test waits out: only a whole batch of the store's size goes before it ends.
+    { lingerMs: 600_000, quietMs: 600_000 },
+  );
+  await publish(1);
+  await until('the first write', () => writes.length === 1);
+  await publish(4);
+  await until("a batch of the store's size", () => writes.length === 2, 20_000);
+  t.same(writes, [1, 4], 'four readings wait: they go without the linger');
+  await writer.stop();
+  await live.stop();
+});

@@ -38,13 +38,14 @@ export interface StoreWriterLogger {
 
 export interface JournalStoreWriterOptions {
   journal: MessageJournal;
-  store: Pick<TimeSeriesStore, 'write'>;
+  store: Pick<TimeSeriesStore, 'write' | 'batchReadings'>;
   /** An entry's readings, decoded again from the journal (no republishing, no device health). */
   decode: (entry: JournalEntry) => StoredReading[];
   /** The journal consumer whose cursor this writer moves (default `store`). */
   consumer?: string;
   /**
-   * Readings per store write at most (default 10,000; an entry with more goes alone). A write takes whatever
+   * Readings per store write at most (default: the store's batchReadings, else 10,000; an entry with more goes
+   * alone). A write takes whatever
    * waits, up to this: a store that keeps up gets small batches, a busy one large ones, which cost it less
    * per reading: each page of the store's B-tree and each series' `latest` row is written once per batch
    * (SQLite, 40,000 Tasmota messages: batches of 1,000 readings 41 µs CPU per message, of 10,000 21 µs with
@@ -105,7 +106,7 @@ interface Held {
 
 export class JournalStoreWriter {
   readonly #journal: MessageJournal;
-  readonly #store: Pick<TimeSeriesStore, 'write'>;
+  readonly #store: Pick<TimeSeriesStore, 'write' | 'batchReadings'>;
   readonly #decode: (entry: JournalEntry) => StoredReading[];
   readonly #consumer: string;
   readonly #batchSize: number;
@@ -156,7 +157,7 @@ export class JournalStoreWriter {
     this.#store = options.store;
     this.#decode = options.decode;
     this.#consumer = options.consumer ?? 'store';
-    this.#batchSize = options.batchSize ?? 10_000;
+    this.#batchSize = options.batchSize ?? options.store.batchReadings ?? 10_000;
     this.#maxHeld = options.maxHeldReadings ?? 3 * this.#batchSize;
     this.#probeReadings = Math.max(1, Math.min(options.probeReadings ?? 64, this.#batchSize));
     this.#retryMinMs = options.retryMinMs ?? 1000;
