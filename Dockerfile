@@ -9,4 +9,4 @@ COPY . .
 RUN npm run build
 ENV DATA_DIR=/data HTTP_HOST=0.0.0.0
 VOLUME /data
-ENTRYPOINT ["node", "bin/wesprint.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=64", "bin/wesprint.js"]

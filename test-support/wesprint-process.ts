@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
+import { YOUNG_GENERATION_FLAG } from '../cli/heap.ts';
 
 /** The `wesprint` command as a user runs it: a real process with its own environment. */
 export const WESPRINT_BIN = path.resolve(import.meta.dirname, '../bin/wesprint.js');
@@ -17,7 +18,9 @@ export function runWesprint(
   stdin?: string,
 ): Promise<WesprintRun> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [WESPRINT_BIN, ...args], { env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, [YOUNG_GENERATION_FLAG, WESPRINT_BIN, ...args], {
+      env: { ...process.env, ...env },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => {
@@ -78,7 +81,7 @@ export async function killWesprint(service: WesprintService): Promise<void> {
  * (`killWesprint`, `stop`).
  */
 export function spawnWesprint(args: string[], env: Record<string, string>): WesprintService {
-  return spawnNode([WESPRINT_BIN, ...args], env);
+  return spawnNode([YOUNG_GENERATION_FLAG, WESPRINT_BIN, ...args], env);
 }
 
 /** `node <args>` as a service (`spawnWesprint` for another script: test-support/journaled-broker-process.ts). */
