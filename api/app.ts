@@ -299,7 +299,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   await app.register(houseFacilityRoutes, {
     ...context,
     ...options.live,
-    network: options.network ?? { sites: [options.site], store: options.store },
+    houses,
+    networkStore: options.network?.store ?? options.store,
     feeds: options.network?.feeds ?? new Map(),
     alerts: new Map([
       ...(options.alerts ? ([[options.site.site.id, options.alerts]] as const) : []),
@@ -312,16 +313,18 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   });
   const eventStats: EventFeedStats = { clients: 0, sent: 0, dropped: 0 };
   await app.register(eventFeed(eventStats, options.eventHeartbeatMs), context);
-  // The network's other houses whose lobby a token made for them shows (those with a live feed here).
+  // The network's other houses whose lobby a token made for them shows (those with a live feed here), each
+  // with its bookings from the houses.
   const lobbyHouses = new Map<string, LobbyHouse>();
-  for (const other of options.network?.sites ?? []) {
-    const feed = options.network?.feeds?.get(other.site.id);
-    if (other.site.id === options.site.site.id || !feed || !options.network) continue;
-    lobbyHouses.set(other.site.id, {
-      site: other,
+  for (const other of houses.all) {
+    const id = other.site.site.id;
+    const feed = options.network?.feeds?.get(id);
+    if (other === houses.here || !feed || !options.network) continue;
+    lobbyHouses.set(id, {
+      site: other.site,
       feed,
-      store: siteReadings(options.network.store, other.site.id),
-      bookings: records.bookingsAt(other.site.id),
+      store: siteReadings(options.network.store, id),
+      bookings: other.bookings,
     });
   }
   await app.register(lobbyRoutes, {
@@ -400,8 +403,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     now: context.now,
   });
   await app.register(eventSignUpRoutes, {
-    site: options.site,
-    sites: options.network?.sites ?? [options.site],
+    houses,
     events: records.events,
     signUps: records.signUps,
     audit,
@@ -431,9 +433,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
       : {}),
   });
   await app.register(networkReportRoutes, {
-    site: options.site,
-    network: options.network ?? { sites: [options.site], store: options.store },
-    bookingsAt: (siteId) => records.bookingsAt(siteId),
+    houses,
+    networkStore: options.network?.store ?? options.store,
     profiles: context.profiles,
     audit,
     now: context.now,

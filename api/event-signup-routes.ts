@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import type { AuditLog } from '../access/audit-log.ts';
-import { ANY_MEMBER, type Member, roleAt, STAFF } from '../access/roles.ts';
+import { ANY_MEMBER, type Member } from '../access/roles.ts';
 import type { EventStore } from '../events/event-store.ts';
 import {
   attendanceOpen,
@@ -11,8 +11,8 @@ import {
   signUpOpen,
 } from '../events/signup-rules.ts';
 import type { DateCounts, SignUpStore } from '../events/signup-store.ts';
-import type { SiteConfig } from '../site/site.ts';
 import { ApiError, ErrorBody } from './errors.ts';
+import type { Houses } from './houses.ts';
 
 /**
  * Sign-ups for public events. Visitors need no account: they take places on one date with an e-mail address
@@ -32,12 +32,11 @@ export interface PublicRateLimit {
 export const DEFAULT_PUBLIC_RATE_LIMIT: PublicRateLimit = { max: 20, timeWindowMs: 60_000 };
 
 export interface EventSignUpRoutesOptions {
-  site: SiteConfig;
   /**
-   * The network's houses, the installation's home site first: a date's room is named from its own house, and
-   * its house's staff (not another's) see its counts. Without it the network is `site` alone.
+   * The network's houses (this one among them), the installation's home site first: a date's room is named
+   * from its own house, and its house's staff (not another's) see its counts.
    */
-  sites?: readonly SiteConfig[];
+  houses: Houses;
   events: EventStore;
   signUps: SignUpStore;
   audit: AuditLog;
@@ -78,22 +77,20 @@ export const eventSignUpRoutes: FastifyPluginAsyncTypebox<EventSignUpRoutesOptio
   app,
   options,
 ) => {
-  const { site, events, signUps, audit } = options;
+  const { houses, events, signUps, audit } = options;
   const now = options.now ?? Date.now;
   const limit = options.publicRateLimit ?? DEFAULT_PUBLIC_RATE_LIMIT;
   const rateLimit = { max: limit.max, timeWindow: limit.timeWindowMs };
-  const sites = options.sites?.length ? options.sites : [site];
-  const installationHome = sites[0]?.site.id ?? site.site.id;
   /** A room's name in its house (space ids repeat between houses); a date from before sites: the home's. */
   const spaceNames = new Map(
-    sites.flatMap((h) => h.spaces.map((s) => [`${h.site.id}/${s.id}`, s.name] as const)),
+    houses.all.flatMap(({ site: h }) => h.spaces.map((s) => [`${h.site.id}/${s.id}`, s.name] as const)),
   );
-  const dateHouse = (date: { site: string | null }) => date.site ?? installationHome;
+  const dateHouse = (date: { site: string | null }) => date.site ?? houses.installationHome;
   const spaceNameOf = (date: { site: string | null; spaceId: string }) =>
     spaceNames.get(`${dateHouse(date)}/${date.spaceId}`) ?? date.spaceId;
   /** Staff of the date's house. */
   const isStaffFor = (member: Member, date: { site: string | null }) =>
-    STAFF.includes(roleAt(member, dateHouse(date), installationHome));
+    houses.isStaffIn(member, dateHouse(date));
 
   /** The visitor's own sign-up, as they see it: never anyone else's, never their address. */
   const mine = async (token: string) => {

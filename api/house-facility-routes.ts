@@ -2,11 +2,10 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import type { AuditLog } from '../access/audit-log.ts';
-import { ANY_MEMBER, type Role, roleAt, STAFF, STAFF_AND_BOARD } from '../access/roles.ts';
+import { ANY_MEMBER, type Role, STAFF, STAFF_AND_BOARD } from '../access/roles.ts';
 import type { AlertStore } from '../alerts/alert-store.ts';
 import { type AlertNews, AlertWatch } from '../alerts/alert-watch.ts';
 import type { BuildingFeed } from '../building/live-feed.ts';
-import type { SiteConfig } from '../site/site.ts';
 import { siteReadings } from '../storage/site-view.ts';
 import type { TimeSeriesStore } from '../storage/store.ts';
 import { ALERTS_LIVE_SUMMARY, AlertOut, AlertsQuery, streamAlerts } from './alert-routes.ts';
@@ -21,6 +20,7 @@ import {
   facilityAnswers,
   OccupancyHoursQuery,
 } from './facility-routes.ts';
+import type { Houses } from './houses.ts';
 import {
   endRefusedUpgrade,
   LiveQuerystring,
@@ -32,8 +32,10 @@ import {
 import { SeriesOut, SeriesQuerystring, seriesAnswer } from './series-routes.ts';
 
 export interface HouseFacilityOptions extends ApiContext, LiveStreamOptions {
-  /** The network's houses (the installation's home site first) and the store with all their readings. */
-  network: { sites: readonly SiteConfig[]; store: TimeSeriesStore };
+  /** The network's houses (this one among them, the installation's home site first). */
+  houses: Houses;
+  /** The store with all the houses' readings (this house's view of it is `store`). */
+  networkStore: TimeSeriesStore;
   /** The live feeds of the network's other houses, by site id (this house's is `feed`). */
   feeds: ReadonlyMap<string, BuildingFeed>;
   /** Each house's alert watcher, by site id (the one judging them, in the leader; or one listening). */
@@ -65,19 +67,17 @@ const HouseParams = Type.Object({
  * live, by that house's own watcher), not acknowledged here.
  */
 export const houseFacilityRoutes: FastifyPluginAsyncTypebox<HouseFacilityOptions> = async (app, options) => {
-  const { network, feeds, audit, liveStats } = options;
+  const { houses, feeds, audit, liveStats } = options;
   const answers = facilityAnswers(options);
   const limits = liveLimits(options);
   const here = options.site.site.id;
-  const installationHome = network.sites[0]?.site.id ?? here;
 
   function houseAt(siteId: string): FacilityHouse {
     if (siteId === here) return { site: options.site, store: options.store, feed: options.feed };
-    const site = network.sites.find((s) => s.site.id === siteId);
-    if (!site) throw new ApiError(404, `no house "${siteId}" in this network`);
+    const { site } = houses.asked(siteId);
     const feed = feeds.get(siteId);
     if (!feed) throw new ApiError(503, `no live feed of ${site.site.name} in this API process`);
-    return { site, store: siteReadings(network.store, siteId), feed };
+    return { site, store: siteReadings(options.networkStore, siteId), feed };
   }
 
   /** A house's alert watcher: the one given, or one made here that lists from the records and hears the news. */
@@ -102,10 +102,9 @@ export const houseFacilityRoutes: FastifyPluginAsyncTypebox<HouseFacilityOptions
 
   /** The house asked for, once the caller's role there is one of `roles`; refused and audited otherwise. */
   async function houseFor(request: FastifyRequest, siteId: string, roles: readonly Role[]) {
-    const known = network.sites.some((s) => s.site.id === siteId) || siteId === here;
-    if (!known) throw new ApiError(404, `no house "${siteId}" in this network`);
+    houses.asked(siteId);
     const member = request.member;
-    const role = member ? roleAt(member, siteId, installationHome) : null;
+    const role = member ? houses.roleOf(member, siteId) : null;
     if (role !== null && roles.includes(role)) return houseAt(siteId);
     await audit.record({
       at: options.now(),

@@ -2,15 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import type { AuditLog } from '../access/audit-log.ts';
-import {
-  ANY_MEMBER,
-  BOARD_AND_ADMIN,
-  ROLES,
-  readsNetwork,
-  roleAt,
-  STAFF_AND_BOARD,
-} from '../access/roles.ts';
-import type { BookingStore } from '../bookings/booking-store.ts';
+import { ANY_MEMBER, BOARD_AND_ADMIN, ROLES, readsNetwork, STAFF_AND_BOARD } from '../access/roles.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
 import { buildBoardReport } from '../reports/board-report.ts';
 import { BoardReportCache } from '../reports/board-report-cache.ts';
@@ -30,14 +22,16 @@ import {
   sendCsv,
 } from './board-report-routes.ts';
 import { ApiError, ErrorBody } from './errors.ts';
+import type { Houses } from './houses.ts';
 
 export interface NetworkReportRoutesOptions {
-  /** The site this API serves. */
-  site: SiteConfig;
-  /** The network's houses (the installation's home site first) and the store with all their readings. */
-  network: { sites: readonly SiteConfig[]; store: TimeSeriesStore };
-  /** Each house's bookings in the records (bookings carry their site: a space id may repeat between houses). */
-  bookingsAt: (siteId: string) => Pick<BookingStore, 'spansWithin'>;
+  /**
+   * The network's houses (this one among them, the installation's home site first), each with its bookings in
+   * the records (bookings carry their site: a space id may repeat between houses).
+   */
+  houses: Houses;
+  /** The store with all the houses' readings. */
+  networkStore: TimeSeriesStore;
   profiles: Map<string, DeviceProfile>;
   audit: AuditLog;
   now?: () => number;
@@ -54,15 +48,16 @@ export const networkReportRoutes: FastifyPluginAsyncTypebox<NetworkReportRoutesO
   options,
 ) => {
   const now = options.now ?? Date.now;
-  const sites = options.network.sites;
+  const { houses } = options;
+  const sites = houses.all.map((house) => house.site);
   const siteIds = sites.map((s) => s.site.id);
-  const installationHome = siteIds[0] ?? options.site.site.id;
+  const { installationHome } = houses;
   const sources: NetworkReportSources = {
     sites,
-    store: options.network.store,
+    store: options.networkStore,
     // Each house's own bookings, never those of a space of the same id in another house. A house without a
     // booking on record has its use unknown (null), not 0 (bookings-gatherer: before the first, unknown).
-    bookingsOf: (siteId) => options.bookingsAt(siteId),
+    bookingsOf: (siteId) => houses.asked(siteId).bookings,
     profiles: options.profiles,
   };
 
@@ -154,10 +149,9 @@ export const networkReportRoutes: FastifyPluginAsyncTypebox<NetworkReportRoutesO
   const houseCaches = new Map<string, BoardReportCache>();
 
   async function houseOf(request: FastifyRequest, siteId: string): Promise<SiteConfig> {
-    const site = sites.find((s) => s.site.id === siteId);
-    if (!site) throw new ApiError(404, `no house "${siteId}" in this network`);
+    const { site } = houses.asked(siteId);
     const member = request.member;
-    if (member && STAFF_AND_BOARD.includes(roleAt(member, siteId, installationHome))) return site;
+    if (member && STAFF_AND_BOARD.includes(houses.roleOf(member, siteId))) return site;
     await options.audit.record({
       at: now(),
       actor: member?.id ?? null,
@@ -180,7 +174,7 @@ export const networkReportRoutes: FastifyPluginAsyncTypebox<NetworkReportRoutesO
     }
     const houseSources = {
       site,
-      store: siteReadings(options.network.store, id),
+      store: siteReadings(options.networkStore, id),
       bookings: sources.bookingsOf(id),
       profiles: options.profiles,
     };
@@ -277,8 +271,8 @@ export const networkReportRoutes: FastifyPluginAsyncTypebox<NetworkReportRoutesO
         sites: sites.map((s) => ({
           id: s.site.id,
           name: s.site.name,
-          role: roleAt(member, s.site.id, installationHome),
-          here: s.site.id === options.site.site.id,
+          role: houses.roleOf(member, s.site.id),
+          here: s.site.id === houses.here.site.site.id,
         })),
       };
     },
