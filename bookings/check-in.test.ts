@@ -15,6 +15,7 @@ import type { SiteConfig } from '../site/site.ts';
 import { SqliteStore } from '../storage/sqlite-store.ts';
 import { createTestMember } from '../test-support/members.ts';
 import { eventually, startBroker } from '../test-support/small-building.ts';
+import { bookingEvent } from './booking-events.ts';
 import { HOUR_MS, MINUTE_MS } from './booking-rules.ts';
 import type { Booking } from './booking-store.ts';
 import {
@@ -413,5 +414,314 @@ t.test(
       [['released', other.booking.id]],
       'a watcher without the stored readings releases an unseen booking after its grace',
     );
+  },
+);
+
+/** A records store that counts the calls made to it, by method; the store itself answers them. */
+function counting<T extends object>(store: T): { store: T; calls: Map<string, number> } {
+  const calls = new Map<string, number>();
+  const wrapped = new Proxy(store, {
+    get(target, name) {
+      const value = Reflect.get(target, name, target);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        calls.set(String(name), (calls.get(String(name)) ?? 0) + 1);
+        return value.apply(target, args);
+      };
+    },
+  });
+  return { store: wrapped, calls };
+}
+
+/** A house's feed as the watcher uses it, with its booking events told by the test (as the broker tells them). */
+class HouseFeed {
+  private readonly listeners = new Set<(event: BuildingEvent) => void>();
+  /** Connected to the broker (the events are heard). */
+  connected = true;
+  constructor(readonly hearsEvents: boolean) {}
+  subscribeLive(): () => void {
+    return () => {};
+  }
+  latest(): [] {
+    return [];
+  }
+  device(): undefined {
+    return undefined;
+  }
+  subscribeEvents(listener: (event: BuildingEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+  tell(event: BuildingEvent): void {
+    for (const listener of this.listeners) listener(event);
+  }
+  /** The watcher's view: without events, no subscribeEvents (every reading reads the bookings). */
+  forWatcher() {
+    if (this.hearsEvents) return this;
+    return {
+      subscribeLive: () => this.subscribeLive(),
+      latest: () => this.latest(),
+      device: () => this.device(),
+    };
+  }
+}
+
+t.test(
+  "presence readings are judged from the space's bookings kept for a window, read again when a booking of the space changes",
+  async (t) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-checkin-kept-'));
+    t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const site = checkInSite();
+    const profiles = await loadProfiles();
+    const desk = 'desk-a';
+
+    /** One run of the same day in a records file of its own: with booking events heard (kept) or not. */
+    async function run(hearsEvents: boolean) {
+      const records = openRecords(path.join(dir, `${hearsEvents ? 'kept' : 'per-reading'}.db`));
+      t.teardown(() => records.close());
+      const { member } = await createTestMember(records, { role: 'member' });
+      const by = { memberId: member.id, staff: false };
+      const real = new SqliteBookingStore(records, site.site.id);
+      const { store, calls } = counting(real);
+      const feed = new HouseFeed(hearsEvents);
+      let clock = T0 - HOUR_MS;
+      const watcher = new CheckInWatcher({
+        store,
+        feed: feed.forWatcher(),
+        site,
+        profiles,
+        scanEveryMs: 24 * HOUR_MS,
+        now: () => clock,
+      });
+      const book = async (start: number, end = start + HOUR_MS) => {
+        const r = await real.create({ memberId: member.id, spaceId: desk, start, end }, clock);
+        if (!r.ok) throw new Error('setup booking failed');
+        feed.tell(bookingEvent('booking-made', site.site.id, r.booking, clock));
+        return r.booking;
+      };
+      const first = await book(T0);
+      watcher.start();
+      t.teardown(() => watcher.stop());
+      const queries = () => calls.get('spaceBookings') ?? 0;
+      /** A presence reading every minute from `from` to `to` (minutes after T0), each at its own instant. */
+      const readings = async (from: number, to: number) => {
+        const before = queries();
+        const checkedIn: string[] = [];
+        for (let m = from; m <= to; m++) {
+          clock = T0 + m * MINUTE_MS;
+          const b = await watcher.presence({ space: desk, ts: clock });
+          if (b) checkedIn.push(`${b.id === first.id ? 'first' : b.id}@${m}`);
+        }
+        return { checkedIn, queries: queries() - before, readings: to - from + 1 };
+      };
+
+      // Someone sits down 20 minutes early and stays: the first booking is checked in as its early window opens.
+      const morning = await readings(-20, 40);
+
+      // Made while the watcher runs, told on the feed: seen by the next readings.
+      clock = T0 + 41 * MINUTE_MS;
+      const second = await book(T0 + HOUR_MS);
+      const made = await readings(45, 55);
+
+      // Cancelled while the watcher runs, told on the feed: no longer acted on.
+      clock = T0 + 56 * MINUTE_MS;
+      const third = await book(T0 + 2 * HOUR_MS);
+      await readings(56, 100);
+      clock = T0 + 101 * MINUTE_MS;
+      if ((await real.cancel(third.id, by, clock)) !== 'cancelled') throw new Error('cancel failed');
+      feed.tell(bookingEvent('booking-cancelled', site.site.id, { ...third, status: 'cancelled' }, clock));
+      const afterCancel = await readings(101, 130);
+
+      // A booking moved and one made while the broker was away (their events never heard): no check-in on the
+      // kept times; the next scan reads the records and the readings after it see the booking as it is.
+      clock = T0 + 131 * MINUTE_MS;
+      const fourth = await real.create(
+        { memberId: member.id, spaceId: desk, start: T0 + 4 * HOUR_MS, end: T0 + 5 * HOUR_MS },
+        clock,
+      );
+      if (!fourth.ok) throw new Error('setup booking failed');
+      await readings(131, 170);
+      // Read at 225 with the readings after it: the fourth booking kept at its first times (from 240).
+      await readings(225, 225);
+      clock = T0 + 226 * MINUTE_MS;
+      const moved = await real.moveBooking(
+        fourth.booking.id,
+        { start: T0 + 6 * HOUR_MS, end: T0 + 7 * HOUR_MS },
+        by,
+        clock,
+      );
+      if (!moved.ok) throw new Error('move failed');
+      const movedAway = await readings(230, 240); // the fourth's old early window: nobody's booking now
+      clock = T0 + 241 * MINUTE_MS;
+      const unheard = await real.create(
+        { memberId: member.id, spaceId: desk, start: T0 + 4 * HOUR_MS, end: T0 + 5 * HOUR_MS },
+        clock,
+      );
+      if (!unheard.ok) throw new Error('setup booking failed');
+      await watcher.scan(T0 + 242 * MINUTE_MS);
+      const afterScan = await readings(243, 250);
+
+      const status = async (id: string) => {
+        const b = await real.get(id);
+        return [
+          b?.status,
+          b?.checkedInAt === null || b?.checkedInAt === undefined ? null : (b.checkedInAt - T0) / MINUTE_MS,
+        ];
+      };
+      return {
+        morning,
+        made,
+        afterCancel,
+        movedAway,
+        afterScan,
+        outcome: {
+          first: await status(first.id),
+          second: await status(second.id),
+          third: await status(third.id),
+          moved: await status(fourth.booking.id),
+          unheard: await status(unheard.booking.id),
+        },
+        ids: { second: second.id, unheard: unheard.booking.id },
+      };
+    }
+
+    const perReading = await run(false);
+    const kept = await run(true);
+    const rename = (r: typeof kept, list: string[]) =>
+      list.map((s) => s.replace(r.ids.second, 'second').replace(r.ids.unheard, 'unheard'));
+
+    // The same check-ins at the same instants, and the same records after the day.
+    t.same(perReading.outcome, kept.outcome, 'the records end the same');
+    t.same(kept.outcome, {
+      first: ['checked_in', -10],
+      second: ['checked_in', 50],
+      third: ['cancelled', null],
+      moved: ['booked', null],
+      unheard: ['checked_in', 243],
+    });
+    for (const part of ['morning', 'made', 'afterCancel', 'movedAway', 'afterScan'] as const)
+      t.same(
+        rename(kept, kept[part].checkedIn),
+        rename(perReading, perReading[part].checkedIn),
+        `${part}: same check-ins`,
+      );
+    t.same(rename(kept, kept.morning.checkedIn), ['first@-10']);
+    t.same(
+      rename(kept, kept.made.checkedIn),
+      ['second@50'],
+      'a booking made after the watcher started is seen',
+    );
+    t.same(kept.afterCancel.checkedIn, [], 'a cancelled booking is not checked in');
+    t.same(
+      kept.movedAway.checkedIn,
+      [],
+      'a moved booking is not checked in at its old time, its event unheard',
+    );
+    t.same(
+      rename(kept, kept.afterScan.checkedIn),
+      ['unheard@243'],
+      'a booking whose event was not heard: after the scan',
+    );
+
+    // The records queried per reading: one each before, a few per window and change now.
+    t.equal(perReading.morning.queries, perReading.morning.readings, 'per reading: one query each');
+    t.ok(
+      kept.morning.queries <= 4,
+      `kept: ${kept.morning.queries} queries for ${kept.morning.readings} readings`,
+    );
+    t.ok(kept.made.queries <= 3, `kept: ${kept.made.queries} queries for ${kept.made.readings} readings`);
+    t.ok(kept.afterCancel.queries <= 3, `kept: ${kept.afterCancel.queries} for ${kept.afterCancel.readings}`);
+    t.ok(
+      kept.movedAway.queries >= 1,
+      'the kept times that said check in were read again before any check-in',
+    );
+    t.comment(
+      `spaceBookings per presence reading: ${JSON.stringify(
+        Object.fromEntries(
+          (['morning', 'made', 'afterCancel', 'movedAway', 'afterScan'] as const).map((p) => [
+            p,
+            `${perReading[p].queries}/${perReading[p].readings} -> ${kept[p].queries}/${kept[p].readings}`,
+          ]),
+        ),
+      )}`,
+    );
+  },
+);
+
+t.test(
+  "each house's watcher keeps its own house's bookings: another house's booking or event changes nothing",
+  async (t) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wesprint-checkin-houses-'));
+    const records = openRecords(path.join(dir, 'wesprint.db'));
+    t.teardown(() => {
+      records.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+    const profiles = await loadProfiles();
+    const nord = checkInSite();
+    const sued: SiteConfig = {
+      ...checkInSite(),
+      site: { id: 'sued', name: 'Süd', timezone: 'Europe/Berlin' },
+    };
+    const { member } = await createTestMember(records, { role: 'member' });
+    let clock = T0 - HOUR_MS;
+    const house = (site: SiteConfig) => {
+      const real = new SqliteBookingStore(records, site.site.id);
+      const { store, calls } = counting(real);
+      const feed = new HouseFeed(true);
+      const watcher = new CheckInWatcher({
+        store,
+        feed,
+        site,
+        profiles,
+        scanEveryMs: 24 * HOUR_MS,
+        now: () => clock,
+      });
+      watcher.start();
+      t.teardown(() => watcher.stop());
+      return { real, feed, watcher, queries: () => calls.get('spaceBookings') ?? 0 };
+    };
+    const n = house(nord);
+    const s = house(sued);
+    // The same space id in both houses: another space.
+    clock = T0 - 30 * MINUTE_MS;
+    t.equal(await n.watcher.presence({ space: 'desk-a', ts: clock }), undefined, 'nothing booked in Nord');
+    const queried = n.queries();
+    const made = await s.real.create(
+      { memberId: member.id, spaceId: 'desk-a', start: T0, end: T0 + HOUR_MS },
+      clock,
+    );
+    if (!made.ok) throw new Error('setup booking failed');
+    const told = bookingEvent('booking-made', 'sued', made.booking, clock);
+    // Süd's event reaches Süd's feed; were it told on Nord's, Nord's watcher would not take it as its own.
+    s.feed.tell(told);
+    n.feed.tell(told);
+    clock = T0 - 5 * MINUTE_MS;
+    t.equal(
+      await n.watcher.presence({ space: 'desk-a', ts: clock }),
+      undefined,
+      "Süd's booking is not Nord's",
+    );
+    t.equal(
+      n.queries(),
+      queried,
+      "Nord judged from what it kept: Süd's event changes none of Nord's bookings",
+    );
+    t.equal(
+      (await s.watcher.presence({ space: 'desk-a', ts: clock }))?.id,
+      made.booking.id,
+      'Süd checks in its own',
+    );
+    t.equal((await n.real.spaceBookings('desk-a', T0, T0 + HOUR_MS)).length, 0);
+
+    // Nord's feed away from the broker: events are missed, so nothing is kept and every reading reads.
+    n.feed.connected = false;
+    clock = T0 + 10 * MINUTE_MS;
+    const before = n.queries();
+    for (const m of [1, 2, 3]) await n.watcher.presence({ space: 'desk-a', ts: T0 + m * MINUTE_MS });
+    t.equal(n.queries() - before, 3, 'disconnected: one query per reading');
+    n.feed.connected = true;
+    for (const m of [4, 5, 6]) await n.watcher.presence({ space: 'desk-a', ts: T0 + m * MINUTE_MS });
+    t.equal(n.queries() - before, 4, 'back: read once, then kept');
   },
 );

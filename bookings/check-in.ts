@@ -1,5 +1,5 @@
 import type { BaseLogger } from 'pino';
-import type { EventAnnouncer } from '../building/events.ts';
+import type { BuildingEvent, EventAnnouncer } from '../building/events.ts';
 import type { BuildingFeed, LiveEvent, LiveReading } from '../building/live-feed.ts';
 import type { DeviceProfile } from '../device-profiles/profile.ts';
 import type { SiteConfig } from '../site/site.ts';
@@ -109,11 +109,52 @@ export function storedPresence(
   return first;
 }
 
+/** The same booking, still waiting, at the same times. */
+function sameWaiting(a: Booking, b: Booking): boolean {
+  return (
+    a.id === b.id && a.status === 'booked' && b.status === 'booked' && a.start === b.start && a.end === b.end
+  );
+}
+
 export type CheckInEvent = { type: 'checked_in' | 'released'; booking: Booking };
+
+/**
+ * Pure: whether a building event may have changed a space's bookings on record (made, cancelled, moved, checked
+ * in, released). A booking's start and end are moments of the clock, not changes; any other booking event is
+ * taken as a change.
+ */
+export function changesBookings(
+  event: BuildingEvent,
+  siteId: string,
+): event is BuildingEvent & { space: string } {
+  if (event.site !== siteId || event.space === null || !event.type.startsWith('booking-')) return false;
+  return event.type !== 'booking-started' && event.type !== 'booking-ended';
+}
+
+/**
+ * A space's bookings as read for the presence readings of [from, to): valid for a reading at `at` while
+ * `from <= at` and `at + earlyMs < to`, until a booking event of the space, a scan that finds them wrong, or a
+ * check-in of this watcher.
+ */
+interface KnownBookings {
+  from: number;
+  to: number;
+  bookings: readonly Booking[];
+}
+
+/** How far past a reading a space's bookings are read for the readings after it. */
+export const KNOWN_BOOKINGS_MS = 30 * MINUTE_MS;
 
 export interface CheckInWatcherOptions {
   store: BookingStore;
-  feed: Pick<BuildingFeed, 'subscribeLive' | 'latest' | 'device'>;
+  /**
+   * The house's live feed. With `subscribeEvents` (a BuildingFeed) the watcher keeps each space's bookings
+   * between presence readings and reads them again when a booking event of the space is heard; without it,
+   * and while the feed is not `connected` to the broker (events are not heard then), every presence reading
+   * reads them.
+   */
+  feed: Pick<BuildingFeed, 'subscribeLive' | 'latest' | 'device'> &
+    Partial<Pick<BuildingFeed, 'subscribeEvents' | 'connected'>>;
   site: SiteConfig;
   /** To know which devices sense occupancy; a device of an unknown profile senses nothing. */
   profiles: Map<string, DeviceProfile>;
@@ -147,6 +188,11 @@ export class CheckInWatcher {
   private readonly sensors = new Map<string, string[]>();
   private readonly kindOf = new Map<string, string>();
   private unsubscribe: (() => void) | undefined;
+  private unsubscribeEvents: (() => void) | undefined;
+  /** space -> its bookings as last read for presence (only while booking events are heard). */
+  private readonly known = new Map<string, KnownBookings>();
+  /** space -> how many times its known bookings were forgotten: a read begun before is not kept. */
+  private readonly forgotten = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   /** Check-ins and scans under way, for stop() to wait for. */
   private readonly pending = new Set<Promise<unknown>>();
@@ -165,6 +211,10 @@ export class CheckInWatcher {
 
   start(): void {
     if (this.unsubscribe) return;
+    // Before the readings: a booking event heard from now on is not missed by the bookings kept.
+    this.unsubscribeEvents = this.o.feed.subscribeEvents?.((event) => {
+      if (changesBookings(event, this.o.site.site.id)) this.forget(event.space);
+    });
     this.unsubscribe = this.o.feed.subscribeLive((event) => {
       if (!isPresence(event)) return;
       this.track(
@@ -183,6 +233,9 @@ export class CheckInWatcher {
   async stop(): Promise<void> {
     this.unsubscribe?.();
     this.unsubscribe = undefined;
+    this.unsubscribeEvents?.();
+    this.unsubscribeEvents = undefined;
+    this.known.clear();
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     await Promise.all(this.pending);
@@ -193,16 +246,65 @@ export class CheckInWatcher {
     void work.finally(() => this.pending.delete(work));
   }
 
-  /** Presence seen in a space: checks in the booking it belongs to, if any. */
+  /**
+   * Presence seen in a space: checks in the booking it belongs to, if any. While booking events are heard the
+   * space's bookings are read once for a window (KNOWN_BOOKINGS_MS) and judged from memory for the readings
+   * after it; a booking the kept ones say to check in is read again first, so a check-in is always decided on
+   * the booking as it is on record (an event missed while the broker was away only delays a check-in to the
+   * next scan, which reads the records).
+   */
   async presence(reading: Pick<LiveReading, 'space' | 'ts'>): Promise<Booking | undefined> {
     // A device clock running ahead must not check in a booking that has not begun.
     const at = Math.min(reading.ts, this.now());
-    const candidates = await this.o.store.spaceBookings(reading.space, at, at + this.earlyMs + 1);
+    const space = reading.space;
+    const kept = this.keptFor(space, at);
+    if (kept && !bookingToCheckIn(kept.bookings, at, this.earlyMs)) return undefined;
+    const generation = this.forgotten.get(space) ?? 0;
+    const keeping = !kept && this.hearsEvents();
+    const to = keeping ? at + this.earlyMs + 1 + KNOWN_BOOKINGS_MS : at + this.earlyMs + 1;
+    const candidates = await this.o.store.spaceBookings(space, at, to);
     const booking = bookingToCheckIn(candidates, at, this.earlyMs);
-    if (!booking) return undefined;
-    const checkedIn = await this.o.store.checkIn(booking.id, at);
+    const checkedIn = booking && (await this.o.store.checkIn(booking.id, at));
+    if (kept || keeping) {
+      const current = (this.forgotten.get(space) ?? 0) === generation && this.hearsEvents();
+      if (kept || !current || (booking && !checkedIn)) this.forget(space);
+      // What was read, with the booking this watcher checked in as the store answered it.
+      else
+        this.known.set(space, {
+          from: at,
+          to,
+          bookings: candidates.map((b) => (b.id === checkedIn?.id ? checkedIn : b)),
+        });
+    }
     if (checkedIn) this.changed({ type: 'checked_in', booking: checkedIn });
     return checkedIn;
+  }
+
+  /** The space's bookings kept for a reading at `at`, if they cover it. */
+  private keptFor(spaceId: string, at: number): KnownBookings | undefined {
+    if (!this.hearsEvents()) {
+      this.known.clear();
+      return undefined;
+    }
+    const kept = this.known.get(spaceId);
+    if (!kept) return undefined;
+    if (kept.from <= at && at + this.earlyMs + 1 <= kept.to) return kept;
+    this.known.delete(spaceId);
+    return undefined;
+  }
+
+  /**
+   * Booking events reach this watcher: it listens, and its feed is connected (a feed away from the broker
+   * misses them; it hears none of those told meanwhile when it is back, so what was kept is dropped).
+   */
+  private hearsEvents(): boolean {
+    return this.unsubscribeEvents !== undefined && this.o.feed.connected !== false;
+  }
+
+  /** The space's bookings may have changed: read them again on its next presence. */
+  private forget(spaceId: string): void {
+    this.known.delete(spaceId);
+    this.forgotten.set(spaceId, (this.forgotten.get(spaceId) ?? 0) + 1);
   }
 
   /** Looks at every started booking still waiting for presence; returns what changed. */
@@ -210,6 +312,19 @@ export class CheckInWatcher {
     const events: CheckInEvent[] = [];
     try {
       const waiting = await this.o.store.unconfirmed(now);
+      if (!this.hearsEvents()) this.known.clear();
+      // A booking waiting on record that the kept bookings of its space do not know as it is: an event was
+      // missed (the broker was away); read the space again on its next presence.
+      for (const booking of waiting) {
+        const kept = this.known.get(booking.spaceId);
+        if (
+          kept &&
+          kept.from < booking.end &&
+          booking.start < kept.to &&
+          !kept.bookings.some((k) => sameWaiting(k, booking))
+        )
+          this.forget(booking.spaceId);
+      }
       const stored = waiting.some((b) => this.sensors.has(b.spaceId)) ? await this.storedOccupancy(now) : [];
       for (const booking of waiting) {
         const seenAt = storedPresence(
@@ -237,7 +352,10 @@ export class CheckInWatcher {
       // A busy or closed database must not take the API down; the next scan tries again.
       this.o.logger?.warn({ err: (err as Error).message }, 'scan failed');
     }
-    for (const event of events) this.changed(event);
+    for (const event of events) {
+      this.forget(event.booking.spaceId);
+      this.changed(event);
+    }
     return events;
   }
 
