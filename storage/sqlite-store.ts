@@ -116,7 +116,7 @@ export class SqliteStore implements RollsUpHistory {
   readonly kind = 'sqlite';
   /**
    * A batch costs SQLite about one page write per series it touches, however many readings each series
-   * gets: the bench's 1,750 series take ~10,000 readings a batch at 10,000 and ~30,000 at 30,000. Replaying
+   * gets, so larger batches cost less per reading when many series are busy. Replaying
    * the bench's batches, a million readings in random device order: 3.8-5.0 µs CPU per reading in batches of
    * 10,000, 2.5-2.6 in batches of 30,000 (2026-12-07). Below a few hundred messages a second a batch is cut
    * by time, not by size, so a building's usual batches do not change.
@@ -794,18 +794,13 @@ export function columnsWriter(
     const localSeries: number[] = [];
     const localKey: [string, string, string, string][] = [];
     const newest: number[] = [];
-    const rowsOf: number[] = [];
-    // Each reading's place in localSeries; -1 for a reading the schema cannot hold (no finite time, NaN),
-    // skipped rather than failing the batch.
-    const seriesAt = new Int32Array(times.length);
-    let rows = 0;
+    // Each local series' readings, by their index in the batch, in arrival order.
+    const readingsOf: number[][] = [];
     for (let i = 0, k = 0; i < times.length; i++, k += 6) {
       const ts = Math.round(times[i] as number);
       const value = values[i];
-      if (!Number.isFinite(ts) || (typeof value === 'number' && !Number.isFinite(value))) {
-        seriesAt[i] = -1;
-        continue;
-      }
+      // Readings the schema cannot hold (no finite time, NaN) are skipped rather than failing the batch.
+      if (!Number.isFinite(ts) || (typeof value === 'number' && !Number.isFinite(value))) continue;
       const lk = numericKeys
         ? (((refs[k] as number) + 1) * base + (refs[k + 1] as number) + 1) * base ** 2 +
           ((refs[k + 2] as number) + 1) * base +
@@ -828,52 +823,38 @@ export function columnsWriter(
           localSeries.push(id);
           localKey.push(key);
           newest.push(i);
-          rowsOf.push(0);
+          readingsOf.push([]);
         }
         local.set(lk, l);
       }
       if (ts >= Math.round(times[newest[l] as number] as number)) newest[l] = i;
-      seriesAt[i] = l;
-      rowsOf[l] = (rowsOf[l] as number) + 1;
-      rows++;
+      (readingsOf[l] as number[]).push(i);
     }
     // The rows go in in key order: series by series (by id), in arrival order within one (so on equal ts the
     // later still wins). In arrival order each row lands on another series' page of the B-tree; in key order
-    // on the page the row before it did. Replaying the bench's batches (10,000 readings of 1,750 series each)
-    // into a fresh file: 3.5-4.4 -> 2.4-3.0 µs CPU per reading on the write thread, and the gap widens as
-    // the file grows past the page cache (2026-12-07, mb runs alternating, three a side).
-    const startOf = new Int32Array(localSeries.length);
-    let at = 0;
-    for (const id of [...localOfId.keys()].sort((a, b) => a - b)) {
-      const l = localOfId.get(id) as number;
-      startOf[l] = at;
-      at += rowsOf[l] as number;
-    }
-    const order = new Int32Array(rows);
-    for (let i = 0; i < times.length; i++) {
-      const l = seriesAt[i] as number;
-      if (l < 0) continue;
-      const place = startOf[l] as number;
-      order[place] = i;
-      startOf[l] = place + 1;
-    }
-    for (const i of order) {
-      const k = i * 6;
-      const l = seriesAt[i] as number;
-      const ts = Math.round(times[i] as number);
-      const value = values[i];
-      const isNumber = typeof value === 'number';
-      const changed = insert.run(
-        localSeries[l] as number,
-        ts,
-        String(name(refs[k + 4] as number) ?? ''),
-        String(name(refs[k + 5] as number) ?? ''),
-        isNumber ? value : null,
-        isNumber ? null : String(value),
-      ).changes;
-      if (changed > 0 && ts < until)
-        dirty.run(...(localKey[l] as [string, string, string, string]), floorHour(ts));
-    }
+    // on the page the row before it did. Synthetic batches of 10,000 readings of 3,500 series in a scattered
+    // order, 36 into a fresh file: 3.5-4.4 -> 2.4-3.0 µs CPU per reading (2026-12-07, three runs a side,
+    // alternating).
+    const inKeyOrder = [...localSeries.keys()].sort(
+      (a, b) => (localSeries[a] as number) - (localSeries[b] as number),
+    );
+    for (const l of inKeyOrder)
+      for (const i of readingsOf[l] as number[]) {
+        const k = i * 6;
+        const ts = Math.round(times[i] as number);
+        const value = values[i];
+        const isNumber = typeof value === 'number';
+        const changed = insert.run(
+          localSeries[l] as number,
+          ts,
+          String(name(refs[k + 4] as number) ?? ''),
+          String(name(refs[k + 5] as number) ?? ''),
+          isNumber ? value : null,
+          isNumber ? null : String(value),
+        ).changes;
+        if (changed > 0 && ts < until)
+          dirty.run(...(localKey[l] as [string, string, string, string]), floorHour(ts));
+      }
     // `latest` once per series of the batch, with its newest reading: the same outcome as upserting every
     // reading in order.
     for (const [l, key] of localKey.entries()) {

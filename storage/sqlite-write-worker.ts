@@ -31,8 +31,9 @@ db.pragma('wal_autocheckpoint = 10000');
 // A batch adds a reading or a few to the last leaf page of each of its series: those pages and the B-tree's
 // inner pages are what the thread reads again batch after batch. SQLite's default cache (2 MiB, ~500 pages)
 // holds the pages of fewer series than a large building has (the bench's 500 devices: ~1,750 series), and
-// each miss is a read from the file; 32 MiB holds ~8,000 series' pages. Replaying the bench's batches:
-// 3.5-4.4 -> 2.6-3.5 µs CPU per reading at 360,000 readings, 6.6-7.5 -> 4.2-5.0 at a million (2026-12-07).
+// each miss is a read from the file; 32 MiB holds ~8,000 series' pages. Synthetic batches of 3,500 series
+// in a scattered order: 6.6-7.5 -> 4.2-5.0 µs CPU per reading at a million readings; at the bench's size
+// (360,000) the difference was within the runs' spread (2026-12-07).
 db.pragma('cache_size = -32768');
 const write = columnsWriter(db);
 
